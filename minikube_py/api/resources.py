@@ -1,0 +1,88 @@
+"""The resources this cluster serves: one table that the api-server, the
+client, discovery and kubectl-facing code all read, so a path is spelled once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A REST resource as Kubernetes names it (group/version/plural)."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = (
+        "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
+    )
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    def path(
+        self,
+        namespace: str | None = None,
+        name: str | None = None,
+        subresource: str | None = None,
+    ) -> str:
+        """The URL path; without a namespace a namespaced resource lists across all."""
+        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        parts = [prefix]
+        if self.namespaced and namespace:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name:
+            parts.append(name)
+            if subresource:
+                parts.append(subresource)
+        return "/".join(parts)
+
+
+NAMESPACES = Resource("", "v1", "Namespace", "namespaces", False, ("ns",),
+                      subresources=("status", "finalize"))
+PODS = Resource("", "v1", "Pod", "pods", True, ("po",), ("all",),
+                ("status", "binding", "log", "exec", "portforward", "eviction"))
+SERVICES = Resource("", "v1", "Service", "services", True, ("svc",), ("all",), ("status",))
+ENDPOINTS = Resource("", "v1", "Endpoints", "endpoints", True, ("ep",))
+NODES = Resource("", "v1", "Node", "nodes", False, ("no",), subresources=("status",))
+SERVICEACCOUNTS = Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",),
+                           subresources=("token",))
+SECRETS = Resource("", "v1", "Secret", "secrets", True)
+CONFIGMAPS = Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",))
+EVENTS = Resource("", "v1", "Event", "events", True, ("ev",))
+DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy",), ("all",),
+                       ("status", "scale"))
+REPLICASETS = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("all",),
+                       ("status", "scale"))
+LEASES = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
+
+ALL: tuple[Resource, ...] = (
+    NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
+    EVENTS, DEPLOYMENTS, REPLICASETS, LEASES,
+)
+
+_BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}
+_BY_KIND = {(r.api_version, r.kind): r for r in ALL}
+
+
+def lookup(group: str, version: str, plural: str) -> Resource | None:
+    return _BY_GVR.get((group, version, plural))
+
+
+def for_kind(api_version: str, kind: str) -> Resource | None:
+    return _BY_KIND.get((api_version, kind))

@@ -1,0 +1,54 @@
+"""`minikube-py`: one console script, a subcommand per component.
+
+Each module in this package that defines `register(subparsers)` adds its
+subcommands; the handler it sets as `func` receives the parsed namespace and
+returns an exit code. Components do their work in their own packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+from minikube_py.cli import __path__ as _cli_path
+
+
+class CLIError(Exception):
+    """A user-facing failure: printed as one line, exit code 1, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minikube-py", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(_cli_path), key=lambda m: m.name):
+        if info.name == "main":
+            continue
+        module = importlib.import_module(f"minikube_py.cli.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args) or 0)
+    except CLIError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Shared client machinery: every component but the api-server talks to the
+cluster through these (REST client, informer, work queue, leader election,
+event recorder, supervised tasks). See /work/CONTRACTS.md for the interface."""
+
+from minikube_py.client.cache import object_key, split_key
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import Informer
+from minikube_py.client.kubeconfig import ClientConfig, in_cluster_config, load_kubeconfig
+from minikube_py.client.leaderelection import LeaderElector
+from minikube_py.client.rest import ApiClient
+from minikube_py.client.tasks import run_tasks
+from minikube_py.client.workqueue import ShutDown, WorkQueue
+
+__all__ = [
+    "ApiClient", "ClientConfig", "EventRecorder", "Informer", "LeaderElector", "ShutDown",
+    "WorkQueue", "in_cluster_config", "load_kubeconfig", "object_key", "run_tasks", "split_key",
+]

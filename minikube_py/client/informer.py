@@ -1,0 +1,233 @@
+"""Informer: a local, indexed copy of one resource kept current by list+watch.
+
+The loop is client-go's reflector: list, then watch from the list's
+resourceVersion; a watch that ends cleanly is resumed from the last version
+seen (bookmarks included); 410 Gone means the history is compacted, so list
+again and turn the difference between cache and list into add/update/delete
+calls; other failures back off and resume. Handlers are plain callables run
+in the loop: they should only enqueue keys (see WorkQueue) and must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import random
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, Protocol
+
+from minikube_py.api.resources import Resource
+from minikube_py.client.backoff import Backoff
+from minikube_py.client.cache import Indexer, IndexFunc, JsonDict, Keys, Objects, object_key
+from minikube_py.client.errors import ClientError, Gone
+
+log = logging.getLogger(__name__)
+
+AddHandler = Callable[[JsonDict], Any]
+UpdateHandler = Callable[[JsonDict, JsonDict], Any]
+DeleteHandler = Callable[[JsonDict], Any]
+
+
+class ListWatcher(Protocol):
+    """What an Informer needs from ApiClient (the seam unit tests fake)."""
+
+    async def list(self, resource: Resource, namespace: str | None = None, *,
+                   label_selector: str | None = None,
+                   field_selector: str | None = None) -> JsonDict: ...
+
+    def watch(self, resource: Resource, namespace: str | None = None, *,
+              resource_version: str | None = None, label_selector: str | None = None,
+              field_selector: str | None = None, timeout_seconds: int | None = None,
+              allow_bookmarks: bool = False) -> AsyncGenerator[tuple[str, JsonDict], None]: ...
+
+
+class Informer:
+    """List+watch one resource (optionally one namespace / selector) into a cache."""
+
+    def __init__(self, client: ListWatcher, resource: Resource, namespace: str | None = None, *,
+                 label_selector: str | None = None, field_selector: str | None = None,
+                 resync_period: float | None = None,
+                 watch_timeout: tuple[int, int] = (300, 600)) -> None:
+        self.client = client
+        self.resource = resource
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.resync_period = resync_period
+        self.watch_timeout = watch_timeout
+        self.cache = Indexer()
+        self.resource_version: str | None = None
+        self.list_count = 0
+        self._handlers: list[tuple[AddHandler | None, UpdateHandler | None,
+                                   DeleteHandler | None]] = []
+        self._synced = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"Informer({self.resource.plural}, namespace={self.namespace!r})"
+
+    # -- cache access ------------------------------------------------------------
+
+    def get(self, key: str) -> JsonDict | None:
+        return self.cache.get(key)
+
+    def list(self) -> Objects:
+        return self.cache.list()
+
+    def keys(self) -> Keys:
+        return self.cache.keys()
+
+    def add_index(self, name: str, fn: IndexFunc) -> None:
+        self.cache.add_index(name, fn)
+
+    def by_index(self, name: str, value: str) -> Objects:
+        return self.cache.by_index(name, value)
+
+    @property
+    def has_synced(self) -> bool:
+        return self._synced.is_set()
+
+    async def wait_synced(self) -> None:
+        """Return once the first list has filled the cache."""
+        await self._synced.wait()
+
+    # -- handlers ----------------------------------------------------------------
+
+    def add_handlers(self, on_add: AddHandler | None = None,
+                     on_update: UpdateHandler | None = None,
+                     on_delete: DeleteHandler | None = None) -> None:
+        """Register callbacks; added after sync, `on_add` is replayed for the cache."""
+        for fn in (on_add, on_update, on_delete):
+            if fn is not None and inspect.iscoroutinefunction(fn):
+                raise TypeError(f"informer handlers are plain callables, not coroutines: {fn!r}")
+        self._handlers.append((on_add, on_update, on_delete))
+        if on_add is not None and self.has_synced:
+            for obj in self.cache.list():
+                self._call(on_add, obj)
+
+    def _call(self, fn: Callable[..., Any], *args: JsonDict) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("informer handler failed resource=%s key=%s handler=%s",
+                          self.resource.plural, object_key(args[-1]),
+                          getattr(fn, "__qualname__", fn))
+
+    def _added(self, obj: JsonDict) -> None:
+        for on_add, _, _ in self._handlers:
+            if on_add is not None:
+                self._call(on_add, obj)
+
+    def _updated(self, old: JsonDict, new: JsonDict) -> None:
+        for _, on_update, _ in self._handlers:
+            if on_update is not None:
+                self._call(on_update, old, new)
+
+    def _deleted(self, obj: JsonDict) -> None:
+        for _, _, on_delete in self._handlers:
+            if on_delete is not None:
+                self._call(on_delete, obj)
+
+    # -- applying what the server says ---------------------------------------------
+
+    def _complete(self, obj: JsonDict) -> JsonDict:
+        """List items come without apiVersion/kind; fill them so owners/events can refer."""
+        obj.setdefault("apiVersion", self.resource.api_version)
+        obj.setdefault("kind", self.resource.kind)
+        return obj
+
+    def _upsert(self, obj: JsonDict) -> None:
+        old = self.cache.put(object_key(obj), obj)
+        if old is None:
+            self._added(obj)
+        elif (old.get("metadata") or {}).get("resourceVersion") != \
+                (obj.get("metadata") or {}).get("resourceVersion"):
+            self._updated(old, obj)
+
+    def replace(self, items: Objects, resource_version: str) -> None:
+        """Make the cache equal to a fresh list, calling handlers for each difference."""
+        fresh = {object_key(o): self._complete(o) for o in items}
+        for key in set(self.cache.keys()) - fresh.keys():
+            old = self.cache.remove(key)
+            if old is not None:
+                self._deleted(old)
+        for obj in fresh.values():
+            self._upsert(obj)
+        self.resource_version = resource_version
+        self._synced.set()
+
+    def apply(self, event_type: str, obj: JsonDict) -> None:
+        """One watch event into the cache and the handlers."""
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if event_type in ("ADDED", "MODIFIED"):
+            self._upsert(self._complete(obj))
+        elif event_type == "DELETED":
+            if self.cache.remove(object_key(obj)) is not None:
+                self._deleted(self._complete(obj))
+        elif event_type != "BOOKMARK":
+            log.warning("unknown watch event type=%s resource=%s", event_type,
+                        self.resource.plural)
+            return
+        if rv:
+            self.resource_version = rv
+
+    # -- the loop ------------------------------------------------------------------
+
+    async def _list(self) -> None:
+        listed = await self.client.list(self.resource, self.namespace,
+                                        label_selector=self.label_selector,
+                                        field_selector=self.field_selector)
+        self.list_count += 1
+        rv = str((listed.get("metadata") or {}).get("resourceVersion") or "")
+        self.replace(list(listed.get("items") or []), rv)
+        log.debug("listed resource=%s items=%d rv=%s", self.resource.plural, len(self.cache), rv)
+
+    async def _watch(self) -> None:
+        events = self.client.watch(
+            self.resource, self.namespace, resource_version=self.resource_version,
+            label_selector=self.label_selector, field_selector=self.field_selector,
+            timeout_seconds=random.randint(*self.watch_timeout), allow_bookmarks=True)
+        async with contextlib.aclosing(events):
+            async for event_type, obj in events:
+                self.apply(event_type, obj)
+
+    async def run(self) -> None:
+        """List and watch forever; cancel the task to stop."""
+        resync = asyncio.create_task(self._resync_loop(), name=f"resync-{self.resource.plural}")
+        backoff = Backoff(initial=0.2, cap=30.0)
+        need_list = True
+        try:
+            while True:
+                try:
+                    if need_list:
+                        await self._list()
+                        need_list = False
+                    await self._watch()
+                    backoff.reset()
+                except Gone:
+                    log.info("watch expired, re-listing resource=%s rv=%s",
+                             self.resource.plural, self.resource_version)
+                    if not need_list:
+                        need_list = True
+                        continue  # the first 410 re-lists at once; repeats back off
+                    await asyncio.sleep(backoff.next())
+                except (ClientError, ValueError) as e:
+                    delay = backoff.next()
+                    log.warning("list/watch failed resource=%s error=%r retry_in=%.2fs",
+                                self.resource.plural, e, delay)
+                    await asyncio.sleep(delay)
+        finally:
+            resync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await resync
+
+    async def _resync_loop(self) -> None:
+        """Every resync_period, on_update(obj, obj) for everything: level-triggered repair."""
+        if not self.resync_period:
+            return
+        await self._synced.wait()
+        while True:
+            await asyncio.sleep(self.resync_period)
+            for obj in self.cache.list():
+                self._updated(obj, obj)

@@ -1,0 +1,189 @@
+"""Lease-based leader election, as client-go's leaderelection package does it.
+
+One coordination.k8s.io/v1 Lease names the holder. A candidate takes the
+lease when it is free or when the holder has not renewed it for
+`lease_duration`, measured on *our* clock from when we last saw the record
+change (so clock skew between hosts does not matter). The leader renews every
+`retry_period`; if it cannot renew within `renew_deadline` it stops leading:
+the work is cancelled before another candidate can take over
+(renew_deadline < lease_duration). Every write is a PUT on the Lease's
+resourceVersion, so two candidates can never both win a round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from minikube_py.api.resources import LEASES
+from minikube_py.client.errors import AlreadyExists, ClientError, NotFound
+from minikube_py.client.rest import ApiClient, JsonDict
+
+log = logging.getLogger(__name__)
+
+JITTER = 1.2
+
+
+def micro_time(at: datetime | None = None) -> str:
+    """metav1.MicroTime: RFC 3339 with microseconds, UTC ("2006-01-02T15:04:05.000000Z")."""
+    return (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def default_identity() -> str:
+    return f"{socket.gethostname()}_{uuid.uuid4()}"
+
+
+class LeaderElector:
+    """Campaign for one Lease and run a coroutine only while holding it."""
+
+    def __init__(self, client: ApiClient, *, name: str, namespace: str = "kube-system",
+                 identity: str | None = None, lease_duration: float = 15.0,
+                 renew_deadline: float = 10.0, retry_period: float = 2.0,
+                 release_on_cancel: bool = True) -> None:
+        if not lease_duration > renew_deadline > retry_period * JITTER:
+            raise ValueError("need lease_duration > renew_deadline > retry_period * 1.2")
+        self.client = client
+        self.name, self.namespace = name, namespace
+        self.identity = identity or default_identity()
+        self.lease_duration = lease_duration
+        self.renew_deadline = renew_deadline
+        self.retry_period = retry_period
+        self.release_on_cancel = release_on_cancel
+        self._observed: tuple[str, str] | None = None  # (holder, renewTime) last seen
+        self._observed_at = 0.0
+        self._leading = False
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leading
+
+    def __repr__(self) -> str:
+        return f"LeaderElector({self.namespace}/{self.name}, identity={self.identity!r})"
+
+    async def run(self, fn: Callable[[], Awaitable[Any]]) -> None:
+        """Forever: acquire, run `fn` while renewing, cancel it when leadership is lost.
+
+        Returns when `fn` returns (releasing the lease); re-raises if `fn` fails.
+        """
+        while True:
+            await self._acquire()
+            work = asyncio.ensure_future(fn())
+            renew = asyncio.create_task(self._renew_loop(), name=f"lease-renew-{self.name}")
+            try:
+                await asyncio.wait([work, renew], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not work.done() or not renew.done():
+                    work.cancel()
+                    renew.cancel()
+                    await asyncio.gather(work, renew, return_exceptions=True)
+                self._leading = False
+                if work.done() and self.release_on_cancel:
+                    await self._release()
+            if not work.cancelled():
+                work.result()  # fn ended by itself: its error propagates, else we are done
+                return
+            log.warning("leadership lost, work cancelled lease=%s/%s identity=%s",
+                        self.namespace, self.name, self.identity)
+
+    async def _acquire(self) -> None:
+        while not await self._try_acquire_or_renew():
+            await asyncio.sleep(self.retry_period * random.uniform(1.0, JITTER))
+        self._leading = True
+        log.info("became leader lease=%s/%s identity=%s", self.namespace, self.name,
+                 self.identity)
+
+    async def _renew_loop(self) -> None:
+        """Renew every retry_period; return (= lost) when no renewal lands in renew_deadline."""
+        while True:
+            await asyncio.sleep(self.retry_period)
+            deadline = time.monotonic() + self.renew_deadline
+            while True:
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                        renewed = await self._try_acquire_or_renew()
+                except TimeoutError:
+                    renewed = False
+                if renewed:
+                    break
+                if time.monotonic() + self.retry_period >= deadline:
+                    return
+                await asyncio.sleep(self.retry_period)
+
+    async def _try_acquire_or_renew(self) -> bool:
+        """One round: create the Lease, renew ours, or take an expired one. True if ours."""
+        now = micro_time()
+        try:
+            lease = await self.client.get(LEASES, self.name, self.namespace)
+        except NotFound:
+            return await self._create(now)
+        except ClientError as e:
+            log.warning("cannot read lease lease=%s/%s error=%r", self.namespace, self.name, e)
+            return False
+        spec = lease.setdefault("spec", {})
+        holder = spec.get("holderIdentity") or ""
+        record = (holder, str(spec.get("renewTime") or ""))
+        if record != self._observed:
+            self._observed, self._observed_at = record, time.monotonic()
+        expired = self._observed_at + float(spec.get("leaseDurationSeconds")
+                                            or self.lease_duration) <= time.monotonic()
+        if holder and holder != self.identity and not expired:
+            return False
+        if holder != self.identity:
+            spec["acquireTime"] = now
+            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (1 if holder
+                                                                                 else 0)
+        spec.update(holderIdentity=self.identity, renewTime=now,
+                    leaseDurationSeconds=int(self.lease_duration))
+        try:
+            updated = await self.client.update(LEASES, lease)
+        except ClientError as e:
+            log.info("lease update lost lease=%s/%s error=%r", self.namespace, self.name, e)
+            return False
+        self._see(updated)
+        return True
+
+    async def _create(self, now: str) -> bool:
+        lease = {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": {"holderIdentity": self.identity, "acquireTime": now, "renewTime": now,
+                     "leaseDurationSeconds": int(self.lease_duration), "leaseTransitions": 0},
+        }
+        try:
+            self._see(await self.client.create(LEASES, lease, self.namespace))
+        except AlreadyExists:
+            return False
+        except ClientError as e:
+            log.warning("cannot create lease lease=%s/%s error=%r", self.namespace, self.name, e)
+            return False
+        return True
+
+    def _see(self, lease: JsonDict) -> None:
+        spec = lease.get("spec") or {}
+        self._observed = (spec.get("holderIdentity") or "", str(spec.get("renewTime") or ""))
+        self._observed_at = time.monotonic()
+
+    async def _release(self) -> None:
+        """Hand the lease back (holder "") so the next candidate need not wait it out."""
+        with contextlib.suppress(ClientError, TimeoutError):
+            async with asyncio.timeout(self.renew_deadline):
+                await self._clear_holder()
+
+    async def _clear_holder(self) -> None:
+        lease = await self.client.get(LEASES, self.name, self.namespace)
+        spec = lease.setdefault("spec", {})
+        if spec.get("holderIdentity") != self.identity:
+            return
+        now = micro_time()
+        spec.update(holderIdentity="", renewTime=now, acquireTime=now, leaseDurationSeconds=1)
+        await self.client.update(LEASES, lease)
+        log.info("released lease lease=%s/%s identity=%s", self.namespace, self.name,
+                 self.identity)

@@ -1,0 +1,298 @@
+"""`ApiClient`: the async REST client every component but the api-server uses.
+
+One aiohttp session per client, so connections (and their TLS handshakes) are
+kept alive and shared by every request and watch of a component. Errors come
+back as the narrow classes of `client.errors`; a request that could not even
+connect is retried for every verb (nothing was sent), a broken connection only
+for reads (a write may have landed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+
+from minikube_py.api.resources import Resource
+from minikube_py.client.backoff import Backoff
+from minikube_py.client.errors import ConnectionFailed, from_status, synthetic_status
+from minikube_py.client.kubeconfig import ClientConfig, in_cluster_config, load_kubeconfig
+
+log = logging.getLogger(__name__)
+
+PATCH_CONTENT_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+}
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+_TOKEN_FILE_TTL = 60.0
+_USER_AGENT = "minikube-py/0.1"
+
+JsonDict = dict[str, Any]
+
+
+def _params(**kwargs: Any) -> dict[str, str]:
+    """Query parameters the way Go parses them: drop None, booleans as true/false."""
+    out: dict[str, str] = {}
+    for name, value in kwargs.items():
+        if value is None:
+            continue
+        out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+class ApiClient:
+    """Kubernetes REST verbs over one keep-alive connection pool."""
+
+    def __init__(self, server: str | None = None, *, token: str | None = None,
+                 ca_file: str | os.PathLike[str] | None = None,
+                 insecure_skip_tls_verify: bool = False,
+                 config: ClientConfig | None = None,
+                 pool_size: int = 100, timeout: float = 60.0, retries: int = 4) -> None:
+        if config is None:
+            if server is None:
+                raise TypeError("ApiClient needs a server URL or a ClientConfig")
+            config = ClientConfig(
+                server=server.rstrip("/"), token=token,
+                ca_data=Path(ca_file).read_bytes() if ca_file is not None else None,
+                insecure_skip_tls_verify=insecure_skip_tls_verify,
+            )
+        self.config = config
+        self.server = config.server
+        self._ssl = config.ssl_context()
+        self._pool_size = pool_size
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=10)
+        self._retries = retries
+        self._session: aiohttp.ClientSession | None = None
+        self._token = config.token
+        self._token_read_at = -_TOKEN_FILE_TTL
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | os.PathLike[str] | None = None,
+                        context: str | None = None, **kwargs: Any) -> ApiClient:
+        return cls(config=load_kubeconfig(path, context), **kwargs)
+
+    @classmethod
+    def in_cluster(cls, **kwargs: Any) -> ApiClient:
+        return cls(config=in_cluster_config(), **kwargs)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        """Created on first use: aiohttp wants its session made inside the running loop."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._pool_size, ssl=self._ssl if self._ssl is not None else False,
+                keepalive_timeout=30,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout,
+                headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self.config.token_file is not None:
+            now = time.monotonic()
+            if now - self._token_read_at >= _TOKEN_FILE_TTL:
+                self._token = self.config.read_token()
+                self._token_read_at = now
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    # -- raw requests ----------------------------------------------------------
+
+    async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
+                      json: Any = None, body: bytes | None = None,
+                      headers: Mapping[str, str] | None = None) -> Any:
+        """One API call: the decoded JSON answer (None if empty), or an ApiError."""
+        method = method.upper()
+        hdrs = self._auth_headers()
+        if headers:
+            hdrs.update(headers)
+        if json is not None:
+            body = _dumps(json)
+            hdrs.setdefault("Content-Type", "application/json")
+        url = self.server + path
+        backoff = Backoff(initial=0.05, cap=1.0)
+        for attempt in range(1, self._retries + 1):
+            try:
+                async with self._get_session().request(method, url, params=params, data=body,
+                                                       headers=hdrs) as resp:
+                    raw = await resp.read()
+                    status = resp.status
+                    content_type = resp.content_type
+                break
+            except (TimeoutError, aiohttp.ClientError) as e:
+                retriable = isinstance(e, aiohttp.ClientConnectorError) or method in _SAFE_METHODS
+                if not retriable or attempt == self._retries:
+                    raise ConnectionFailed(f"{method} {path}: {type(e).__name__}: {e}") from e
+                log.debug("retrying request method=%s path=%s attempt=%d error=%r",
+                          method, path, attempt, e)
+                await asyncio.sleep(backoff.next())
+        if status >= 400:
+            raise error_for(status, raw, content_type)
+        return _loads(raw) if raw else None
+
+    async def watch_path(self, path: str, params: Mapping[str, str]
+                         ) -> AsyncGenerator[tuple[str, JsonDict], None]:
+        """Stream newline-delimited watch events.
+
+        Without timeoutSeconds there is no timeout at all (the server ends it);
+        with one, the client gives up 30 s after the server should have, so a
+        silently dead connection cannot hang a watcher forever.
+        """
+        params = {**params, "watch": "true"}
+        server_timeout = params.get("timeoutSeconds")
+        total = int(server_timeout) + 30 if server_timeout else None
+        timeout = aiohttp.ClientTimeout(total=total, sock_connect=10, sock_read=None)
+        try:
+            async with self._get_session().get(self.server + path, params=params,
+                                               headers=self._auth_headers(),
+                                               timeout=timeout) as resp:
+                if resp.status >= 400:
+                    raise error_for(resp.status, await resp.read(), resp.content_type)
+                async for line in split_lines(resp.content.iter_any()):
+                    event = _loads(line)
+                    etype, obj = event.get("type"), event.get("object") or {}
+                    if etype == "ERROR":
+                        raise from_status(obj)
+                    yield etype, obj
+        except (TimeoutError, aiohttp.ClientError) as e:
+            raise ConnectionFailed(f"WATCH {path}: {type(e).__name__}: {e}") from e
+
+    # -- verbs -----------------------------------------------------------------
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None, *,
+                  subresource: str | None = None) -> JsonDict:
+        result: JsonDict = await self.request("GET", resource.path(namespace, name, subresource))
+        return result
+
+    async def list(self, resource: Resource, namespace: str | None = None, *,
+                   label_selector: str | None = None, field_selector: str | None = None,
+                   limit: int | None = None, continue_token: str | None = None,
+                   resource_version: str | None = None) -> JsonDict:
+        params = _params(labelSelector=label_selector, fieldSelector=field_selector,
+                         limit=limit, resourceVersion=resource_version,
+                         **{"continue": continue_token})
+        result: JsonDict = await self.request("GET", resource.path(namespace), params=params)
+        return result
+
+    async def create(self, resource: Resource, obj: JsonDict, namespace: str | None = None, *,
+                     subresource: str | None = None, name: str | None = None) -> JsonDict:
+        """POST; `name`+`subresource` address e.g. pods/binding or serviceaccounts/token."""
+        ns = namespace or (obj.get("metadata") or {}).get("namespace")
+        if resource.namespaced and not ns:
+            ns = "default"
+        result: JsonDict = await self.request("POST", resource.path(ns, name, subresource),
+                                              json=obj)
+        return result
+
+    async def update(self, resource: Resource, obj: JsonDict, *,
+                     subresource: str | None = None) -> JsonDict:
+        """PUT the whole object; a stale metadata.resourceVersion raises Conflict."""
+        meta = obj.get("metadata") or {}
+        path = resource.path(meta.get("namespace"), meta["name"], subresource)
+        result: JsonDict = await self.request("PUT", path, json=obj)
+        return result
+
+    async def patch(self, resource: Resource, name: str, patch: Any,
+                    namespace: str | None = None, *, patch_type: str = "merge",
+                    subresource: str | None = None) -> JsonDict:
+        try:
+            content_type = PATCH_CONTENT_TYPES[patch_type]
+        except KeyError:
+            raise ValueError(f"patch_type must be one of {sorted(PATCH_CONTENT_TYPES)}") from None
+        result: JsonDict = await self.request(
+            "PATCH", resource.path(namespace, name, subresource), body=_dumps(patch),
+            headers={"Content-Type": content_type})
+        return result
+
+    async def delete(self, resource: Resource, name: str, namespace: str | None = None, *,
+                     grace_period_seconds: int | None = None,
+                     propagation_policy: str | None = None,
+                     preconditions: JsonDict | None = None) -> JsonDict | None:
+        """DELETE; the answer is the deleted object (or Status). NotFound is raised."""
+        options: JsonDict = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        if propagation_policy is not None:
+            options["propagationPolicy"] = propagation_policy
+        if preconditions is not None:
+            options["preconditions"] = preconditions
+        result: JsonDict | None = await self.request(
+            "DELETE", resource.path(namespace, name), json=options if len(options) > 2 else None)
+        return result
+
+    def watch(self, resource: Resource, namespace: str | None = None, *,
+                    resource_version: str | None = None, label_selector: str | None = None,
+                    field_selector: str | None = None, timeout_seconds: int | None = None,
+                    allow_bookmarks: bool = False) -> AsyncGenerator[tuple[str, JsonDict], None]:
+        """(type, object) pairs: ADDED, MODIFIED, DELETED, BOOKMARK.
+
+        An ERROR event raises its Status as an ApiError (410 -> `Gone`); a broken
+        stream raises ConnectionFailed; the server ending the watch ends the loop.
+        """
+        params = _params(resourceVersion=resource_version, labelSelector=label_selector,
+                         fieldSelector=field_selector, timeoutSeconds=timeout_seconds,
+                         allowWatchBookmarks=allow_bookmarks or None)
+        return self.watch_path(resource.path(namespace), params)
+
+
+async def split_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """Split a chunked body into non-empty lines of any length (readline() caps line size)."""
+    buf = bytearray()
+    async for chunk in chunks:
+        buf += chunk
+        start = 0
+        while (end := buf.find(b"\n", start)) >= 0:
+            if end > start:
+                yield bytes(buf[start:end])
+            start = end + 1
+        del buf[:start]
+    if buf.strip():
+        yield bytes(buf)
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _loads(raw: bytes) -> Any:
+    return json.loads(raw)
+
+
+def error_for(code: int, raw: bytes, content_type: str) -> Exception:
+    """The ApiError for an error response, whatever its body turned out to be."""
+    status: JsonDict | None = None
+    if raw and "json" in content_type:
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict) and decoded.get("kind") == "Status":
+            status = decoded
+    if status is None:
+        text = raw[:500].decode(errors="replace").strip() or f"HTTP {code}"
+        status = synthetic_status(code, text)
+    return from_status(status, code)

@@ -1,0 +1,54 @@
+"""Supervised tasks, kopf aiotasks-style: a component's loops (informers,
+workers, leader election) run side by side; if any of them ends, for better
+or worse, the others are stopped and the outcome of the first is the outcome
+of the whole. No fire-and-forget task whose exception nobody sees."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+async def run_tasks(named: Mapping[str, Coroutine[Any, Any, Any]]) -> None:
+    """Run coroutines as named tasks until the first ends; then cancel and await the rest.
+
+    A failure of the first task(s) to end is re-raised (return values are
+    dropped); failures of the others while stopping are logged. Cancelling
+    `run_tasks` cancels all of them.
+    """
+    tasks = [asyncio.create_task(coro, name=name) for name, coro in named.items()]
+    if not tasks:
+        return
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        await stop_tasks(tasks)
+        raise
+    await stop_tasks(list(pending))
+    finished = [t for t in tasks if t in done]
+    failed = [t for t in finished if not t.cancelled() and t.exception() is not None]
+    for task in failed[1:]:
+        log.error("task failed task=%s error=%r", task.get_name(), task.exception())
+    if failed:
+        first = failed[0]
+        log.error("task failed, stopped the others task=%s error=%r", first.get_name(),
+                  first.exception())
+        raise first.exception()  # type: ignore[misc]
+    if any(t.cancelled() for t in finished):
+        raise asyncio.CancelledError(f"task {finished[0].get_name()} was cancelled")
+    log.info("task finished, stopped the others task=%s", finished[0].get_name())
+
+
+async def stop_tasks(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel what still runs and wait for all, logging failures other than cancellation."""
+    for task in tasks:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for task, result in zip(tasks, results):
+        if isinstance(result, Exception):
+            log.error("task failed while stopping task=%s error=%r", task.get_name(), result,
+                      exc_info=result)

@@ -1,0 +1,241 @@
+"""The iptables rules of kube-proxy's iptables mode, as iptables-restore text.
+
+Shape (same chain names and rule shapes as kube-proxy, so its docs apply):
+
+    nat    PREROUTING, OUTPUT -> KUBE-SERVICES
+             -> KUBE-SVC-<h>  per service port: mark outside-cluster traffic, then pick an
+                              endpoint at random (1/n, 1/(n-1), ... 1/2, rest) or by affinity
+                  -> KUBE-SEP-<h>  per endpoint: mark hairpin traffic, DNAT
+             -> KUBE-NODEPORTS (last rule, local destinations only)
+                  -> KUBE-EXT-<h>  mark (external traffic is always masqueraded), -> KUBE-SVC-<h>
+           POSTROUTING -> KUBE-POSTROUTING: MASQUERADE what carries the mark
+    filter INPUT/FORWARD/OUTPUT -> KUBE-SERVICES / KUBE-EXTERNAL-SERVICES:
+           REJECT service ports without ready endpoints, so clients fail at once.
+
+Chain names are a prefix plus 16 characters of base32(sha256(...)) so they stay
+under iptables' 28 character limit and are stable across restarts.
+
+Everything here is pure text: `render()` turns one service port into its lines,
+`RestoreText` joins the lines of every service into one transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from agent.proxy.model import Endpoint, ServicePort
+
+SERVICES = "KUBE-SERVICES"
+EXTERNAL_SERVICES = "KUBE-EXTERNAL-SERVICES"
+NODEPORTS = "KUBE-NODEPORTS"
+POSTROUTING = "KUBE-POSTROUTING"
+MARK_MASQ = "KUBE-MARK-MASQ"
+
+# Per-service chains: anything with these prefixes that we did not write this sync is stale.
+SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-")
+NAT_FIXED = (SERVICES, NODEPORTS, POSTROUTING, MARK_MASQ)
+FILTER_FIXED = (SERVICES, EXTERNAL_SERVICES)
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A jump from a built-in chain into ours, inserted first as kube-proxy does (added
+    once, checked at every full sync)."""
+
+    table: str
+    chain: str
+    spec: str
+    target: str
+
+    @property
+    def rule(self) -> str:
+        return f"-I {self.chain} {self.spec} -j {self.target}"
+
+
+HOOKS = (
+    Hook("nat", "PREROUTING", '-m comment --comment "kubernetes service portals"', SERVICES),
+    Hook("nat", "OUTPUT", '-m comment --comment "kubernetes service portals"', SERVICES),
+    Hook("nat", "POSTROUTING", '-m comment --comment "kubernetes postrouting rules"',
+         POSTROUTING),
+    Hook("filter", "INPUT", "-m conntrack --ctstate NEW -m comment --comment "
+         '"kubernetes externally-visible service portals"', EXTERNAL_SERVICES),
+    Hook("filter", "FORWARD", "-m conntrack --ctstate NEW -m comment --comment "
+         '"kubernetes externally-visible service portals"', EXTERNAL_SERVICES),
+    Hook("filter", "FORWARD", "-m conntrack --ctstate NEW -m comment --comment "
+         '"kubernetes service portals"', SERVICES),
+    Hook("filter", "OUTPUT", "-m conntrack --ctstate NEW -m comment --comment "
+         '"kubernetes service portals"', SERVICES),
+)
+
+
+def is_ours(chain: str) -> bool:
+    """Chains this proxy owns (by name), in nat or filter."""
+    return chain.startswith(SERVICE_PREFIXES) or chain in NAT_FIXED or chain in FILTER_FIXED
+
+
+@lru_cache(maxsize=1 << 17)
+def chain_name(prefix: str, *parts: str) -> str:
+    """kube-proxy's naming: prefix + first 16 chars of base32(sha256(joined parts))."""
+    digest = hashlib.sha256("".join(parts).encode()).digest()
+    return prefix + base64.b32encode(digest)[:16].decode()
+
+
+def service_chain(sp: ServicePort) -> str:
+    return chain_name("KUBE-SVC-", sp.port_key, sp.protocol)
+
+
+def external_chain(sp: ServicePort) -> str:
+    return chain_name("KUBE-EXT-", sp.port_key, sp.protocol)
+
+
+def endpoint_chain(sp: ServicePort, ep: Endpoint) -> str:
+    return chain_name("KUBE-SEP-", sp.port_key, sp.protocol, str(ep))
+
+
+def probability(n: int) -> str:
+    """1/n with kube-proxy's formatting (ten decimals), the statistic match's argument."""
+    return f"{1.0 / n:0.10f}"
+
+
+def comment(text: str) -> str:
+    """A comment match; quoted only when it has a space, as iptables-save prints it."""
+    return f'-m comment --comment "{text}"' if " " in text else f"-m comment --comment {text}"
+
+
+@dataclass
+class ServiceRules:
+    """The lines one service port contributes, grouped by where they go."""
+
+    nat_services: list[str] = field(default_factory=list)
+    nat_nodeports: list[str] = field(default_factory=list)
+    filter_services: list[str] = field(default_factory=list)
+    filter_external: list[str] = field(default_factory=list)
+    # Own chains, in order: name -> its "-A" lines (chains are written whole or not at all).
+    chains: dict[str, list[str]] = field(default_factory=dict)
+
+
+def render(sp: ServicePort, endpoints: tuple[Endpoint, ...], cluster_cidr: str) -> ServiceRules:
+    """All rules of one service port with the given ready endpoints."""
+    out = ServiceRules()
+    key, proto = sp.port_key, sp.protocol
+    match = f"-m {proto} -p {proto}"
+    to_cluster_ip = f"{match} -d {sp.cluster_ip} --dport {sp.port}"
+    if not endpoints:
+        no_eps = comment(f"{key} has no endpoints")
+        reject = "-j REJECT --reject-with icmp-port-unreachable"
+        out.filter_services.append(f"-A {SERVICES} {no_eps} {to_cluster_ip} {reject}")
+        if sp.node_port:
+            out.filter_external.append(
+                f"-A {EXTERNAL_SERVICES} {no_eps} -m addrtype --dst-type LOCAL "
+                f"{match} --dport {sp.node_port} {reject}")
+        return out
+
+    svc = service_chain(sp)
+    cluster_ip_comment = comment(f"{key} cluster IP")
+    out.nat_services.append(f"-A {SERVICES} {cluster_ip_comment} {to_cluster_ip} -j {svc}")
+    if sp.node_port:
+        ext = external_chain(sp)
+        out.nat_nodeports.append(
+            f"-A {NODEPORTS} {comment(key)} {match} --dport {sp.node_port} -j {ext}")
+        out.chains[ext] = [
+            f"-A {ext} {comment(f'masquerade traffic for {key} external destinations')} "
+            f"-j {MARK_MASQ}",
+            f"-A {ext} -j {svc}",
+        ]
+
+    svc_rules = [
+        f"-A {svc} {cluster_ip_comment} {to_cluster_ip} ! -s {cluster_cidr} -j {MARK_MASQ}"]
+    seps = [endpoint_chain(sp, ep) for ep in endpoints]
+    if sp.affinity_seconds:
+        svc_rules.extend(
+            f"-A {svc} {comment(f'{key} -> {ep}')} -m recent --name {sep} --rcheck "
+            f"--seconds {sp.affinity_seconds} --reap -j {sep}"
+            for ep, sep in zip(endpoints, seps))
+    n = len(endpoints)
+    for i, (ep, sep) in enumerate(zip(endpoints, seps)):
+        pick = f"-m statistic --mode random --probability {probability(n - i)} " if i < n - 1 else ""
+        svc_rules.append(f"-A {svc} {comment(f'{key} -> {ep}')} {pick}-j {sep}")
+    out.chains[svc] = svc_rules
+
+    short = comment(key)
+    for ep, sep in zip(endpoints, seps):
+        remember = f"-m recent --name {sep} --set " if sp.affinity_seconds else ""
+        out.chains[sep] = [
+            f"-A {sep} {short} -s {ep.ip} -j {MARK_MASQ}",
+            f"-A {sep} {short} {remember}{match} -j DNAT --to-destination {ep}",
+        ]
+    return out
+
+
+def fixed_nat_rules(masquerade_bit: int) -> list[str]:
+    """KUBE-POSTROUTING and KUBE-MARK-MASQ: the same every sync."""
+    mark = f"{1 << masquerade_bit:#x}"
+    return [
+        f"-A {POSTROUTING} -m mark ! --mark {mark}/{mark} -j RETURN",
+        # Clear the bit so a packet re-entering the stack (e.g. into a tunnel) is not masqueraded twice.
+        f"-A {POSTROUTING} -j MARK --xor-mark {mark}",
+        f"-A {POSTROUTING} {comment('kubernetes service traffic requiring SNAT')} "
+        "-j MASQUERADE --random-fully",
+        f"-A {MARK_MASQ} -j MARK --or-mark {mark}",
+    ]
+
+
+NODEPORTS_JUMP = (
+    f"-A {SERVICES} "
+    f"{comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain')} "
+    f"-m addrtype --dst-type LOCAL -j {NODEPORTS}")
+
+
+@dataclass
+class Plan:
+    """One sync's input to `restore_text`."""
+
+    rules: list[ServiceRules]             # every service port, for the top-level chains
+    write: list[ServiceRules]             # those whose own chains are (re)written this sync
+    stale_nat: Collection[str] = ()       # our chains to delete
+    stale_filter: Collection[str] = ()
+    missing_hooks: Collection[Hook] = ()
+    masquerade_bit: int = 14
+
+
+def restore_text(plan: Plan) -> str:
+    """The iptables-restore --noflush input applying `plan` in one transaction.
+
+    Declaring a chain (":NAME - [0:0]") flushes it, so the top-level chains are
+    always declared and rewritten whole, service chains only when written, and
+    stale chains are declared (emptied) before they are deleted.
+    """
+    stale_nat, stale_filter = sorted(plan.stale_nat), sorted(plan.stale_filter)
+    hooks = list(plan.missing_hooks)
+    out: list[str] = ["*filter"]
+    out.extend(f":{c} - [0:0]" for c in (*FILTER_FIXED, *stale_filter))
+    out.extend(h.rule for h in hooks if h.table == "filter")
+    for r in plan.rules:
+        out.extend(r.filter_services)
+    for r in plan.rules:
+        out.extend(r.filter_external)
+    out.extend(f"-X {c}" for c in stale_filter)
+    out.append("COMMIT")
+
+    out.append("*nat")
+    out.extend(f":{c} - [0:0]" for c in NAT_FIXED)
+    out.extend(f":{c} - [0:0]" for r in plan.write for c in r.chains)
+    out.extend(f":{c} - [0:0]" for c in stale_nat)
+    out.extend(h.rule for h in hooks if h.table == "nat")
+    out.extend(fixed_nat_rules(plan.masquerade_bit))
+    for r in plan.rules:
+        out.extend(r.nat_services)
+    out.append(NODEPORTS_JUMP)
+    for r in plan.rules:
+        out.extend(r.nat_nodeports)
+    for r in plan.write:
+        for lines in r.chains.values():
+            out.extend(lines)
+    out.extend(f"-X {c}" for c in stale_nat)
+    out.append("COMMIT")
+    out.append("")
+    return "\n".join(out)

@@ -1,0 +1,93 @@
+"""What the proxy programs, read from Service and Endpoints objects.
+
+A Service with several ports is several independent `ServicePort`s, each with
+its own chains, as in kube-proxy; the rules are a pure function of one
+`ServicePort` and its ready `Endpoint`s, which is what lets a sync skip every
+service whose inputs did not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True, order=True)
+class Endpoint:
+    """One ready backend of a service port."""
+
+    ip: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One port of one Service, as the rules need it."""
+
+    namespace: str
+    name: str
+    port_name: str
+    protocol: str  # lower case, as iptables spells it: "tcp" | "udp"
+    cluster_ip: str
+    port: int
+    node_port: int = 0
+    affinity_seconds: int = 0  # > 0: ClientIP session affinity
+
+    @property
+    def service_key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def port_key(self) -> str:
+        """kube-proxy's ServicePortName string: "ns/name:port" (":port" only when named)."""
+        base = f"{self.namespace}/{self.name}"
+        return f"{base}:{self.port_name}" if self.port_name else base
+
+
+def has_cluster_ip(service: Obj) -> bool:
+    """Headless services ("None") and those without an address get no rules."""
+    ip = service.get("spec", {}).get("clusterIP") or ""
+    return ip not in ("", "None")
+
+
+def service_ports(service: Obj) -> list[ServicePort]:
+    """The proxied ports of a Service; [] for headless services and ExternalName."""
+    spec = service.get("spec", {})
+    if not has_cluster_ip(service) or spec.get("type") == "ExternalName":
+        return []
+    meta = service["metadata"]
+    affinity = 0
+    if spec.get("sessionAffinity") == "ClientIP":
+        config = spec.get("sessionAffinityConfig") or {}
+        affinity = int((config.get("clientIP") or {}).get("timeoutSeconds") or 10800)
+    with_node_port = spec.get("type") in ("NodePort", "LoadBalancer")
+    return [
+        ServicePort(
+            namespace=meta.get("namespace", "default"),
+            name=meta["name"],
+            port_name=p.get("name") or "",
+            protocol=(p.get("protocol") or "TCP").lower(),
+            cluster_ip=spec["clusterIP"],
+            port=int(p["port"]),
+            node_port=int(p.get("nodePort") or 0) if with_node_port else 0,
+            affinity_seconds=affinity,
+        )
+        for p in spec.get("ports") or []
+        if (p.get("protocol") or "TCP") in ("TCP", "UDP")
+    ]
+
+
+def ready_endpoints(endpoints: Obj | None) -> dict[str, tuple[Endpoint, ...]]:
+    """Ready addresses of an Endpoints object by port name, sorted so rules are stable."""
+    found: dict[str, set[Endpoint]] = {}
+    for subset in (endpoints or {}).get("subsets") or []:
+        addresses = subset.get("addresses") or []
+        for port in subset.get("ports") or []:
+            bucket = found.setdefault(port.get("name") or "", set())
+            bucket.update(Endpoint(a["ip"], int(port["port"])) for a in addresses if a.get("ip"))
+    return {name: tuple(sorted(eps)) for name, eps in found.items()}

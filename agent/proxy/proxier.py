@@ -1,0 +1,246 @@
+"""The service proxy: Services + Endpoints in, one iptables-restore per sync out.
+
+Sync strategy (kube-proxy's): a full sync at start, every `full_sync_period`
+and after any failure rewrites every chain of ours and deletes the stale ones
+found in the kernel; in between, a sync rewrites the top-level chains plus the
+chains of service ports whose inputs changed, and deletes the chains that were
+ours last time and are not now. Between changes nothing runs: the loop sleeps
+on an event that the informer handlers set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from agent.proxy import backend as backends
+from agent.proxy import iptables
+from agent.proxy.conntrack import Flush, flush
+from agent.proxy.model import Endpoint, Obj, ServicePort, ready_endpoints, service_ports
+from agent.proxy.settings import ProxySettings
+
+log = logging.getLogger(__name__)
+
+Inputs = tuple[ServicePort, tuple[Endpoint, ...]]
+RETRY_MAX = 30.0
+
+
+@dataclass(frozen=True)
+class SyncStats:
+    """What one sync did (logged, and read by tests and the benchmark)."""
+
+    full: bool
+    service_ports: int
+    written: int
+    deleted_chains: int
+    lines: int
+    seconds: float
+
+
+def _parse_save(save_text: str, table: str) -> tuple[set[str], set[iptables.Hook]]:
+    """Chain names in iptables-save output, and which of our hooks into `table` it holds."""
+    chains: set[str] = set()
+    jumps: set[tuple[str, str]] = set()
+    for line in save_text.splitlines():
+        if line.startswith(":"):
+            chains.add(line[1:].split(" ", 1)[0])
+        elif line.startswith("-A "):
+            jumps.add(_jump(line))
+    return chains, {h for h in iptables.HOOKS if h.table == table and (h.chain, h.target) in jumps}
+
+
+def _jump(rule: str) -> tuple[str, str]:
+    """(chain, target) of an "-A CHAIN ... -j TARGET ..." line."""
+    return rule.split(" ", 2)[1], rule.rsplit(" -j ", 1)[-1].split(" ", 1)[0]
+
+
+class Proxier:
+    """Programs this node's iptables so every Service reaches its ready endpoints."""
+
+    def __init__(self, client: Any, settings: ProxySettings | None = None) -> None:
+        self._client = client
+        self.settings = settings or ProxySettings()
+        self.backend: backends.Backend | None = None
+        self._ports: dict[str, list[ServicePort]] = {}                  # "ns/name" -> ports
+        self._ready: dict[str, dict[str, tuple[Endpoint, ...]]] = {}    # "ns/name" -> by port
+        self._rendered: dict[str, tuple[Inputs, iptables.ServiceRules]] = {}
+        self._written: dict[str, Inputs] = {}  # port key -> inputs now in the kernel
+        self._nat_chains: set[str] = set()     # per-service nat chains now in the kernel
+        self._full_needed = True
+        self._wake = asyncio.Event()
+        self.last_sync: SyncStats | None = None
+
+    # -- inputs: informer handlers (and tests) call these; they only record and wake ----------
+
+    def set_service(self, service: Obj) -> None:
+        self._ports[_key(service)] = service_ports(service)
+        self._wake.set()
+
+    def delete_service(self, service: Obj) -> None:
+        self._ports.pop(_key(service), None)
+        self._wake.set()
+
+    def set_endpoints(self, endpoints: Obj) -> None:
+        self._ready[_key(endpoints)] = ready_endpoints(endpoints)
+        self._wake.set()
+
+    def delete_endpoints(self, endpoints: Obj) -> None:
+        self._ready.pop(_key(endpoints), None)
+        self._wake.set()
+
+    # -- one sync ---------------------------------------------------------------------------
+
+    def _desired(self) -> dict[str, tuple[Inputs, iptables.ServiceRules]]:
+        """Rules of every service port, re-rendered only where the inputs changed."""
+        cidr = self.settings.cluster_cidr
+        desired: dict[str, tuple[Inputs, iptables.ServiceRules]] = {}
+        for svc_key, ports in self._ports.items():
+            ready = self._ready.get(svc_key, {})
+            for sp in ports:
+                inputs = (sp, ready.get(sp.port_name, ()))
+                cached = self._rendered.get(sp.port_key)
+                if cached is None or cached[0] != inputs:
+                    cached = (inputs, iptables.render(sp, inputs[1], cidr))
+                desired[sp.port_key] = cached
+        return desired
+
+    async def sync(self, full: bool | None = None) -> SyncStats:
+        """Apply the current state in one restore; full when asked, needed or first."""
+        if self.backend is None:
+            self.backend = await asyncio.to_thread(
+                backends.choose, self.settings.backend, self.settings.netns)
+        full = self._full_needed if full is None else (full or self._full_needed)
+        started = time.perf_counter()
+        desired = self._desired()
+        rules = [r for _, r in desired.values()]
+        write = [r for key, (inputs, r) in desired.items()
+                 if full or self._written.get(key) != inputs]
+        active = {c for r in rules for c in r.chains}
+        plan = iptables.Plan(rules=rules, write=write, masquerade_bit=self.settings.masquerade_bit)
+        if full:
+            nat_chains, nat_hooks = _parse_save(await self.backend.save("nat"), "nat")
+            filter_chains, filter_hooks = _parse_save(await self.backend.save("filter"), "filter")
+            plan.stale_nat = {c for c in nat_chains
+                              if c.startswith(iptables.SERVICE_PREFIXES)} - active
+            plan.stale_filter = {c for c in filter_chains if c.startswith(
+                iptables.SERVICE_PREFIXES)}
+            plan.missing_hooks = [h for h in iptables.HOOKS if h not in nat_hooks | filter_hooks]
+        else:
+            plan.stale_nat = self._nat_chains - active
+        text = iptables.restore_text(plan)
+        self._full_needed = True  # until this restore succeeds
+        await self.backend.restore(text)
+        self._full_needed = False
+
+        flushes = self._conntrack_flushes(desired)
+        self._rendered = desired
+        self._written = {key: inputs for key, (inputs, _) in desired.items()}
+        self._nat_chains = active
+        if flushes and self.settings.flush_udp_conntrack:
+            await flush(flushes, self.settings.netns)
+        stats = SyncStats(full=full, service_ports=len(desired), written=len(write),
+                          deleted_chains=len(plan.stale_nat) + len(plan.stale_filter),
+                          lines=text.count("\n"), seconds=time.perf_counter() - started)
+        self.last_sync = stats
+        log.info("proxy sync full=%s service_ports=%d written=%d deleted=%d lines=%d seconds=%.3f",
+                 stats.full, stats.service_ports, stats.written, stats.deleted_chains,
+                 stats.lines, stats.seconds)
+        return stats
+
+    def _conntrack_flushes(self, desired: dict[str, tuple[Inputs, Any]]) -> list[Flush]:
+        """UDP flows to forget after this sync: to endpoints that left, and to services
+        that had no endpoint (their flows were never translated)."""
+        flushes: list[Flush] = []
+        for key, (old_sp, old_eps) in self._written.items():
+            if old_sp.protocol != "udp":
+                continue
+            new_eps = desired[key][0][1] if key in desired else ()
+            if old_eps:
+                gone = {ep.ip for ep in old_eps} - {ep.ip for ep in new_eps}
+            else:
+                gone = {""} if new_eps else set()
+            for ip in sorted(gone):
+                flushes.append(Flush("udp", orig_dst=old_sp.cluster_ip, dst_nat=ip))
+                if old_sp.node_port:
+                    flushes.append(Flush("udp", orig_port_dst=old_sp.node_port, dst_nat=ip))
+        return flushes
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Watch Services and Endpoints and keep iptables in step, forever."""
+        from minikube_py.api.resources import ENDPOINTS, SERVICES
+        from minikube_py.client import Informer
+
+        informers = []
+        for resource, on_set, on_delete in (
+                (SERVICES, self.set_service, self.delete_service),
+                (ENDPOINTS, self.set_endpoints, self.delete_endpoints)):
+            inf = Informer(self._client, resource)
+            inf.add_handlers(on_add=on_set, on_update=lambda _old, new, f=on_set: f(new),
+                             on_delete=on_delete)
+            informers.append(inf)
+        async with asyncio.TaskGroup() as tasks:
+            for inf in informers:
+                tasks.create_task(inf.run(), name="proxy-informer")
+            for inf in informers:
+                await inf.wait_synced()
+            tasks.create_task(self.loop(), name="proxy-sync-loop")
+
+    async def loop(self) -> None:
+        """Sync when woken (after a short coalescing pause) or when a full sync is due."""
+        clock = asyncio.get_running_loop().time
+        next_full = clock()
+        retry = 1.0
+        while True:
+            self._wake.clear()
+            try:
+                await self.sync(full=clock() >= next_full)
+                if self.last_sync and self.last_sync.full:
+                    next_full = clock() + self.settings.full_sync_period
+                retry = 1.0
+                timeout = max(0.0, next_full - clock())
+            except backends.IptablesError as e:
+                log.error("proxy sync failed retry_in=%.1f err=%s", retry, e)
+                timeout, retry = retry, min(retry * 2, RETRY_MAX)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+                await asyncio.sleep(self.settings.min_sync_interval)
+            except TimeoutError:
+                pass
+
+    async def cleanup(self) -> None:
+        """Remove every chain and hook of ours, from both backends (for `down`)."""
+        for mode in backends.MODES:
+            if await asyncio.to_thread(backends.available, mode, self.settings.netns):
+                await remove_all(backends.Backend(mode, self.settings.netns))
+        self._written.clear()
+        self._nat_chains.clear()
+        self._full_needed = True
+
+
+async def remove_all(backend: backends.Backend) -> None:
+    """Delete our hooks and chains from one backend in one restore (no-op if none)."""
+    out: list[str] = []
+    for table in ("filter", "nat"):
+        text = await backend.save(table)
+        ours = [line[1:].split(" ", 1)[0] for line in text.splitlines()
+                if line.startswith(":") and iptables.is_ours(line[1:].split(" ", 1)[0])]
+        hooks = {(h.chain, h.target) for h in iptables.HOOKS if h.table == table}
+        unhook = [f"-D {line[3:]}" for line in text.splitlines()
+                  if line.startswith("-A ") and _jump(line) in hooks]
+        if not ours and not unhook:
+            continue
+        out += [f"*{table}", *unhook, *(f":{c} - [0:0]" for c in ours),
+                *(f"-X {c}" for c in ours), "COMMIT"]
+    if out:
+        await backend.restore("\n".join(out) + "\n")
+        log.info("proxy rules removed backend=%s", backend.mode)
+
+
+def _key(obj: Obj) -> str:
+    meta = obj["metadata"]
+    return f"{meta.get('namespace', 'default')}/{meta['name']}"

@@ -1,0 +1,121 @@
+"""Packet-flow tests: trace a packet through the generated nat rules.
+
+A small interpreter for exactly the matches and targets the proxy writes
+(like kube-proxy's iptablestracer in proxier_test.go). It follows every
+statistic branch with its probability, so a test can assert the whole
+outcome distribution instead of sampling it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+from collections import defaultdict
+from dataclasses import dataclass
+
+from agent.proxy import iptables
+from agent.proxy.model import Endpoint, ServicePort
+
+CIDR = "10.244.0.0/16"
+NODE_IPS = {"192.168.5.1", "10.244.0.1"}
+
+
+@dataclass(frozen=True)
+class Packet:
+    src: str
+    dst: str
+    dport: int
+    proto: str = "tcp"
+
+
+def parse_nat(text: str) -> dict[str, list[list[str]]]:
+    nat = text.split("*nat\n", 1)[1]
+    chains: dict[str, list[list[str]]] = defaultdict(list)
+    for line in nat.splitlines():
+        if line.startswith("-A "):
+            argv = shlex.split(line)
+            chains[argv[1]].append(argv[2:])
+    return chains
+
+
+def matches(argv: list[str], pkt: Packet) -> bool:
+    i = 0
+    while i < len(argv) and argv[i] != "-j":
+        neg = argv[i] == "!"
+        if neg:
+            i += 1
+        opt, val = argv[i], argv[i + 1] if i + 1 < len(argv) else ""
+        ok = {
+            "-p": lambda: pkt.proto == val,
+            "-d": lambda: pkt.dst == val,
+            "-s": lambda: ipaddress.ip_address(pkt.src) in ipaddress.ip_network(val),
+            "--dport": lambda: pkt.dport == int(val),
+            "--dst-type": lambda: pkt.dst in NODE_IPS,
+            "--rcheck": lambda: False,  # a first packet: no affinity recorded yet
+        }.get(opt, lambda: True)()
+        if ok == neg:
+            return False
+        i += 1 if opt == "--rcheck" else 2
+    return True
+
+
+def trace(chains: dict[str, list[list[str]]], chain: str, pkt: Packet, p: float = 1.0,
+          marked: bool = False, start: int = 0) -> list[tuple[float, str | None, bool]]:
+    """(probability, DNAT destination or None, masquerade mark) for every path."""
+    for i in range(start, len(chains[chain])):
+        rule = chains[chain][i]
+        if not matches(rule, pkt):
+            continue
+        target = rule[rule.index("-j") + 1]
+        q = float(rule[rule.index("--probability") + 1]) if "--probability" in rule else 1.0
+        taken: list[tuple[float, str | None, bool]]
+        if target == "DNAT":
+            taken = [(p * q, rule[rule.index("--to-destination") + 1], marked)]
+        elif target == iptables.MARK_MASQ:
+            return trace(chains, chain, pkt, p, True, i + 1)
+        else:
+            taken = trace(chains, target, pkt, p * q, marked)
+        if q == 1.0:
+            return taken
+        return taken + trace(chains, chain, pkt, p * (1 - q), marked, i + 1)
+    return [(p, None, marked)]
+
+
+def outcomes(pkt: Packet, n: int = 3) -> dict[str | None, tuple[float, bool]]:
+    sp = ServicePort("ns", "web", "http", "tcp", "10.96.0.10", 80, node_port=30080)
+    eps = tuple(Endpoint(f"10.244.1.{i}", 8080) for i in range(1, n + 1))
+    r = iptables.render(sp, eps, CIDR)
+    chains = parse_nat(iptables.restore_text(iptables.Plan(rules=[r], write=[r])))
+    result: dict[str | None, tuple[float, bool]] = {}
+    for p, dest, marked in trace(chains, iptables.SERVICES, pkt):
+        prev = result.get(dest, (0.0, marked))
+        result[dest] = (prev[0] + p, marked)
+    return result
+
+
+def test_cluster_ip_spreads_evenly_and_pod_traffic_is_not_masqueraded() -> None:
+    got = outcomes(Packet("10.244.2.7", "10.96.0.10", 80))
+    assert set(got) == {f"10.244.1.{i}:8080" for i in (1, 2, 3)}
+    for share, marked in got.values():
+        assert abs(share - 1 / 3) < 1e-6 and not marked
+
+
+def test_traffic_from_outside_the_cluster_cidr_is_masqueraded() -> None:
+    assert all(marked for _, marked in outcomes(Packet("192.168.5.1", "10.96.0.10", 80)).values())
+
+
+def test_hairpin_is_masqueraded_only_to_itself() -> None:
+    got = outcomes(Packet("10.244.1.2", "10.96.0.10", 80))
+    assert got["10.244.1.2:8080"][1] and not got["10.244.1.1:8080"][1]
+
+
+def test_node_port_on_every_local_address_is_masqueraded() -> None:
+    for ip in NODE_IPS:
+        got = outcomes(Packet("10.244.2.7", ip, 30080))
+        assert abs(sum(share for share, _ in got.values()) - 1) < 1e-6
+        assert None not in got and all(marked for _, marked in got.values())
+
+
+def test_other_ports_and_addresses_pass_untouched() -> None:
+    assert outcomes(Packet("10.244.2.7", "10.96.0.10", 81)) == {None: (1.0, False)}
+    assert outcomes(Packet("10.244.2.7", "8.8.8.8", 30080)) == {None: (1.0, False)}

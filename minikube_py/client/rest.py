@@ -40,7 +40,7 @@ _USER_AGENT = "minikube-py/0.1"
 JsonDict = dict[str, Any]
 
 
-def _params(**kwargs: Any) -> dict[str, str]:
+def query_params(**kwargs: Any) -> dict[str, str]:
     """Query parameters the way Go parses them: drop None, booleans as true/false."""
     out: dict[str, str] = {}
     for name, value in kwargs.items():
@@ -192,7 +192,7 @@ class ApiClient:
                    label_selector: str | None = None, field_selector: str | None = None,
                    limit: int | None = None, continue_token: str | None = None,
                    resource_version: str | None = None) -> JsonDict:
-        params = _params(labelSelector=label_selector, fieldSelector=field_selector,
+        params = query_params(labelSelector=label_selector, fieldSelector=field_selector,
                          limit=limit, resourceVersion=resource_version,
                          **{"continue": continue_token})
         result: JsonDict = await self.request("GET", resource.path(namespace), params=params)
@@ -253,7 +253,7 @@ class ApiClient:
         An ERROR event raises its Status as an ApiError (410 -> `Gone`); a broken
         stream raises ConnectionFailed; the server ending the watch ends the loop.
         """
-        params = _params(resourceVersion=resource_version, labelSelector=label_selector,
+        params = query_params(resourceVersion=resource_version, labelSelector=label_selector,
                          fieldSelector=field_selector, timeoutSeconds=timeout_seconds,
                          allowWatchBookmarks=allow_bookmarks or None)
         return self.watch_path(resource.path(namespace), params)

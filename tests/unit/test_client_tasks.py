@@ -1,0 +1,77 @@
+"""Supervised tasks: the first to end decides, the rest are stopped, nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from minikube_py.client.leaderelection import LeaderElector, micro_time
+from minikube_py.client.tasks import run_tasks
+
+
+async def forever(stopped: list[str], name: str) -> None:
+    try:
+        await asyncio.sleep(3600)
+    finally:
+        stopped.append(name)
+
+
+async def test_first_failure_stops_the_rest_and_is_raised() -> None:
+    stopped: list[str] = []
+
+    async def fails() -> None:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("informer broke")
+
+    with pytest.raises(RuntimeError, match="informer broke"):
+        await asyncio.wait_for(run_tasks({"a": forever(stopped, "a"), "bad": fails(),
+                                          "b": forever(stopped, "b")}), 5)
+    assert sorted(stopped) == ["a", "b"]
+
+
+async def test_clean_end_stops_the_rest_and_returns() -> None:
+    stopped: list[str] = []
+
+    async def finishes() -> str:
+        return "done"
+
+    assert await asyncio.wait_for(run_tasks({"ok": finishes(),
+                                             "a": forever(stopped, "a")}), 5) is None
+    assert stopped == ["a"]
+
+
+async def test_cancelling_supervisor_cancels_all() -> None:
+    stopped: list[str] = []
+    supervisor = asyncio.create_task(run_tasks({"a": forever(stopped, "a"),
+                                                "b": forever(stopped, "b")}))
+    await asyncio.sleep(0.01)
+    supervisor.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await supervisor
+    assert sorted(stopped) == ["a", "b"]
+
+
+async def test_failure_while_stopping_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    async def bad_cleanup() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            raise OSError("cleanup failed")
+
+    async def finishes() -> None:
+        await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(run_tasks({"ok": finishes(), "messy": bad_cleanup()}), 5)
+    assert "task=messy" in caplog.text and "cleanup failed" in caplog.text
+
+
+def test_micro_time_format() -> None:
+    at = datetime(2026, 1, 2, 15, 4, 5, 7, tzinfo=UTC)
+    assert micro_time(at) == "2026-01-02T15:04:05.000007Z"
+
+
+def test_elector_rejects_inconsistent_timing() -> None:
+    with pytest.raises(ValueError, match="lease_duration > renew_deadline"):
+        LeaderElector(None, name="x", lease_duration=5, renew_deadline=10)  # type: ignore[arg-type]

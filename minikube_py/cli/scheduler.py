@@ -1,0 +1,42 @@
+"""`minikube-py scheduler`: place pending pods on nodes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("scheduler", help="run the scheduler")
+    p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the api-server")
+    p.add_argument("--scheduler-name", default="default-scheduler",
+                   help="schedule pods whose spec.schedulerName is this")
+    p.add_argument("--leader-elect", default="true", choices=("true", "false"),
+                   help="take the kube-system/kube-scheduler Lease before scheduling")
+    p.add_argument("--bind-concurrency", type=int, default=64,
+                   help="bindings in flight at once")
+    p.add_argument("--percentage-of-nodes-to-score", type=int, default=0,
+                   help="stop searching after this share of feasible nodes (0 = adaptive)")
+    p.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from minikube_py.cli.main import CLIError
+    from minikube_py.scheduler import SchedulerSettings, run
+
+    if not Path(args.kubeconfig).is_file():
+        raise CLIError(f"--kubeconfig {args.kubeconfig}: no such file")
+    if args.bind_concurrency < 1:
+        raise CLIError("--bind-concurrency must be at least 1")
+    if not 0 <= args.percentage_of_nodes_to_score <= 100:
+        raise CLIError("--percentage-of-nodes-to-score must be within 0..100")
+    settings = SchedulerSettings(
+        kubeconfig=args.kubeconfig,
+        scheduler_name=args.scheduler_name,
+        leader_elect=args.leader_elect == "true",
+        bind_concurrency=args.bind_concurrency,
+        percentage_of_nodes_to_score=args.percentage_of_nodes_to_score,
+    )
+    asyncio.run(run(settings))
+    return 0

@@ -1,0 +1,29 @@
+"""Scheduler settings: one dataclass, every field defaulted; tests pass a changed copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    kubeconfig: str | None = None
+    # Pods whose spec.schedulerName is this (or unset) are ours.
+    scheduler_name: str = "default-scheduler"
+    leader_elect: bool = True
+    lease_namespace: str = "kube-system"
+    lease_name: str = "kube-scheduler"
+    identity: str | None = None
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    # Bindings in flight at once: the api-server round trip, not our CPU, is
+    # what limits a serial binder.
+    bind_concurrency: int = 64
+    # 0 = Kubernetes' adaptive percentageOfNodesToScore.
+    percentage_of_nodes_to_score: int = 0
+    unschedulable_timeout: float = 60.0
+    # Scheduled/FailedScheduling Events waiting to be written; beyond this
+    # they are dropped (as Kubernetes' broadcaster does) rather than slow binding.
+    event_backlog: int = 10000
+    event_workers: int = 4

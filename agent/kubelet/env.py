@@ -1,0 +1,115 @@
+"""A container's environment as Kubernetes computes it.
+
+envFrom first, then env in order (later wins); `$(VAR)` in values, command and args
+refers to variables defined before it, `$$(` escapes. A missing non-optional key or
+object is a CreateContainerConfigError, as in Kubernetes.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from agent.kubelet.errors import ContainerConfigError
+from agent.kubelet.source import ObjectSource
+from minikube_py.api.quantity import cpu_millis, to_bytes
+from minikube_py.api.resources import CONFIGMAPS, SECRETS, Resource
+
+_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion: unknown references are left as written."""
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        return env.get(m.group(1), m.group(0))
+    return _REF.sub(sub, text)
+
+
+def field_value(pod: dict[str, Any], path: str, *, pod_ip: str, host_ip: str) -> str:
+    """The downward API's fieldRef values the kubelet can answer."""
+    meta, spec = pod["metadata"], pod["spec"]
+    simple = {
+        "metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", ""),
+        "metadata.uid": meta.get("uid", ""), "spec.nodeName": spec.get("nodeName", ""),
+        "spec.serviceAccountName": spec.get("serviceAccountName", ""),
+        "status.podIP": pod_ip, "status.hostIP": host_ip,
+    }
+    if path in simple:
+        return simple[path]
+    m = re.fullmatch(r"metadata\.(labels|annotations)(?:\['(.+)'\])?", path)
+    if m:
+        values = meta.get(m.group(1)) or {}
+        if m.group(2) is not None:
+            return str(values.get(m.group(2), ""))
+        return "\n".join(f'{k}="{v}"' for k, v in sorted(values.items()))
+    raise ContainerConfigError(f"unsupported fieldRef fieldPath {path!r}")
+
+
+def decoded(resource: Resource, obj: dict[str, Any]) -> dict[str, bytes]:
+    """Key -> bytes of a ConfigMap (data + binaryData) or Secret (base64 data)."""
+    if resource is SECRETS:
+        return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+    out = {k: v.encode() for k, v in (obj.get("data") or {}).items()}
+    out.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
+    return out
+
+
+async def _keys(source: ObjectSource, resource: Resource, namespace: str, name: str,
+                optional: bool) -> dict[str, bytes] | None:
+    obj = await source.get(resource, namespace, name)
+    if obj is None:
+        if optional:
+            return None
+        raise ContainerConfigError(f'{resource.kind.lower()} "{name}" not found')
+    return decoded(resource, obj)
+
+
+async def container_env(pod: dict[str, Any], container: dict[str, Any], source: ObjectSource,
+                        *, pod_ip: str, host_ip: str) -> dict[str, str]:
+    ns = pod["metadata"]["namespace"]
+    env: dict[str, str] = {}
+    for item in container.get("envFrom") or []:
+        prefix = item.get("prefix", "")
+        for kind, resource in (("configMapRef", CONFIGMAPS), ("secretRef", SECRETS)):
+            ref = item.get(kind)
+            if ref:
+                data = await _keys(source, resource, ns, ref["name"], bool(ref.get("optional")))
+                env.update({prefix + k: v.decode(errors="replace") for k, v in (data or {}).items()})
+    for var in container.get("env") or []:
+        name, src = var["name"], var.get("valueFrom")
+        if not src:
+            env[name] = expand(str(var.get("value", "")), env)
+        elif "fieldRef" in src:
+            env[name] = field_value(pod, src["fieldRef"]["fieldPath"], pod_ip=pod_ip,
+                                    host_ip=host_ip)
+        elif "resourceFieldRef" in src:
+            env[name] = _resource_field(container, src["resourceFieldRef"])
+        else:
+            kind, resource = (("configMapKeyRef", CONFIGMAPS) if "configMapKeyRef" in src
+                              else ("secretKeyRef", SECRETS))
+            ref = src[kind]
+            optional = bool(ref.get("optional"))
+            data = await _keys(source, resource, ns, ref["name"], optional)
+            if data is None:
+                continue
+            if ref["key"] not in data:
+                if optional:
+                    continue
+                raise ContainerConfigError(
+                    f'couldn\'t find key {ref["key"]} in {resource.kind} {ns}/{ref["name"]}')
+            env[name] = data[ref["key"]].decode(errors="replace")
+    return env
+
+
+def _resource_field(container: dict[str, Any], ref: dict[str, Any]) -> str:
+    kind, _, res = ref["resource"].partition(".")
+    value = (container.get("resources") or {}).get(kind, {}).get(res)
+    if value is None:
+        return "0"
+    divisor = ref.get("divisor", "1")
+    if res == "cpu":
+        return str(-(-cpu_millis(value) // max(cpu_millis(divisor), 1)))
+    return str(-(-to_bytes(value) // max(to_bytes(divisor), 1)))

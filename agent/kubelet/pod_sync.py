@@ -1,0 +1,332 @@
+"""One pod's reconcile: make Docker match the pod spec, then say what is there.
+
+`sync(pod)` acts (sandbox, init containers in order, app containers, restarts under
+the restart policy and crash-loop back-off) and then observes again to build the
+status, so the status always describes Docker, not our intentions. `teardown` is the
+graceful end of a pod (preStop, SIGTERM, grace period, SIGKILL, CNI DEL, removal) and
+is idempotent, so a restarted agent can simply run it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker.errors
+
+from agent.kubelet import labels as L
+from agent.kubelet.backoff import Backoff
+from agent.kubelet.env import container_env
+from agent.kubelet.errors import CNIError, ContainerConfigError, ContainerNotFound, ImageError
+from agent.kubelet.images import ensure_image
+from agent.kubelet.labels import Observed
+from agent.kubelet.probes import Probes
+from agent.kubelet.runtime import DockerRuntime
+from agent.kubelet.sandbox import SandboxError, Sandboxes
+from agent.kubelet.source import ObjectSource
+from agent.kubelet.spec import container_args
+from agent.kubelet.status import ContainerView, docker_epoch, pod_status, terminated
+from agent.kubelet.volumes import VolumeManager
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[dict[str, Any], str, str, str], Awaitable[None]]
+
+
+async def _no_events(pod: dict[str, Any], etype: str, reason: str, message: str) -> None:
+    log.info("event pod=%s/%s type=%s reason=%s message=%s", pod["metadata"]["namespace"],
+             pod["metadata"]["name"], etype, reason, message)
+
+
+@dataclass
+class SyncResult:
+    status: dict[str, Any] | None
+    requeue_after: float | None = None
+
+
+class PodSyncer:
+    """Everything the kubelet does to one pod, given Docker, CNI and volumes."""
+
+    def __init__(self, *, runtime: DockerRuntime, sandboxes: Sandboxes, volumes: VolumeManager,
+                 source: ObjectSource, node: str, host_ip: str, probes: Probes | None = None,
+                 events: EventSink = _no_events, backoff: Backoff | None = None) -> None:
+        self.runtime, self.sandboxes, self.volumes, self.source = runtime, sandboxes, volumes, source
+        self.node, self.host_ip, self.events = node, host_ip, events
+        self.probes = probes or Probes(runtime)
+        self.backoff = backoff or Backoff()
+        self._dead: dict[str, dict[str, Any]] = {}  # inspect of exited containers: immutable
+
+    async def observed(self, uid: str | None = None) -> list[Observed]:
+        want = {L.NODE: self.node}
+        if uid:
+            want[L.POD_UID] = uid
+        return [Observed.from_summary(s) for s in await self.runtime.list_containers(want)]
+
+    async def inspect(self, cid: str) -> dict[str, Any] | None:
+        if cid in self._dead:
+            return self._dead[cid]
+        try:
+            ins = await self.runtime.inspect(cid)
+        except ContainerNotFound:
+            return None
+        if terminated(ins) is not None:
+            self._dead[cid] = ins
+        return ins
+
+    async def sync(self, pod: dict[str, Any]) -> SyncResult:
+        uid = pod["metadata"]["uid"]
+        obs = await self.observed(uid)
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            await self._stop_terminal(obs)
+            return SyncResult(None)
+        waiting: dict[str, tuple[str, str]] = {}
+        requeue: list[float] = []
+        try:
+            sandbox_id, ips = await self.sandboxes.ensure(pod, obs)
+        except (SandboxError, CNIError) as e:
+            await self.events(pod, "Warning", "FailedCreatePodSandBox", str(e))
+            return SyncResult(await self._status(pod, [], [], waiting), requeue_after=5.0)
+        for o in obs:
+            if o.kind != L.SANDBOX and o.running and o.sandbox_id != sandbox_id:
+                await self.runtime.kill(o.id)  # it lives in a sandbox that is gone
+        ctx = _Ctx(pod, sandbox_id, ips[0] if ips else "", _group(obs))
+        try:
+            ctx.volume_paths = await self.volumes.prepare(pod, pod_ip=ctx.pod_ip,
+                                                          host_ip=self.host_ip)
+        except ContainerConfigError as e:
+            await self.events(pod, "Warning", "FailedMount", str(e))
+            for c in _all_containers(pod):
+                waiting[c["name"]] = ("ContainerCreating", str(e))
+            return SyncResult(await self._status(pod, obs, ips, waiting), requeue_after=5.0)
+        acted = False
+        if await self._sync_init(ctx, waiting, requeue):
+            acted = True
+        if not ctx.init_pending:
+            acted = await self._sync_app(ctx, waiting, requeue) or acted
+        else:
+            for c in pod["spec"]["containers"]:
+                waiting[c["name"]] = ("PodInitializing", "")
+        if acted:
+            obs = await self.observed(uid)
+        status = await self._status(pod, obs, ips, waiting)
+        return SyncResult(status, min(requeue) if requeue else None)
+
+    async def _sync_init(self, ctx: _Ctx, waiting: dict[str, tuple[str, str]],
+                         requeue: list[float]) -> bool:
+        """Run init containers one at a time, in order; True if something was started."""
+        policy = ctx.pod["spec"].get("restartPolicy", "Always")
+        inits = ctx.pod["spec"].get("initContainers") or []
+        for i, c in enumerate(inits):
+            insts = ctx.groups.get((L.INIT, c["name"]), [])
+            cur = insts[0] if insts else None
+            if cur is not None and cur.sandbox_id == ctx.sandbox_id:
+                ins = await self.inspect(cur.id)
+                term = terminated(ins) if ins else None
+                if ins is not None and term is None:
+                    ctx.init_pending = True
+                    _rest_initializing(inits[i + 1:], waiting)
+                    return False
+                if term is not None and term["exitCode"] == 0:
+                    continue
+                ctx.init_pending = True
+                _rest_initializing(inits[i + 1:], waiting)
+                if policy == "Never":
+                    return False
+                return await self._restart(ctx, c, L.INIT, cur, term, waiting, requeue)
+            ctx.init_pending = True
+            _rest_initializing(inits[i + 1:], waiting)
+            attempt = cur.restart_count + 1 if cur else 0
+            return await self._start(ctx, c, L.INIT, attempt, waiting, requeue, insts)
+        return False
+
+    async def _sync_app(self, ctx: _Ctx, waiting: dict[str, tuple[str, str]],
+                        requeue: list[float]) -> bool:
+        policy = ctx.pod["spec"].get("restartPolicy", "Always")
+        acted = False
+        for c in ctx.pod["spec"]["containers"]:
+            insts = ctx.groups.get((L.APP, c["name"]), [])
+            cur = insts[0] if insts else None
+            if cur is None or cur.sandbox_id != ctx.sandbox_id:
+                attempt = cur.restart_count + 1 if cur else 0
+                acted = await self._start(ctx, c, L.APP, attempt, waiting, requeue, insts) or acted
+                continue
+            ins = await self.inspect(cur.id)
+            term = terminated(ins) if ins else None
+            if ins is not None and term is None:
+                if ins["State"].get("Running"):
+                    self.probes.ensure(ctx.pod, c, cur.id, ctx.pod_ip)
+                continue
+            if term is None:  # removed behind our back
+                acted = await self._start(ctx, c, L.APP, cur.restart_count + 1, waiting, requeue,
+                                          insts) or acted
+                continue
+            self.probes.forget(cur.id)
+            if policy == "Always" or (policy == "OnFailure" and term["exitCode"] != 0):
+                acted = await self._restart(ctx, c, L.APP, cur, term, waiting, requeue) or acted
+        return acted
+
+    async def _restart(self, ctx: _Ctx, c: dict[str, Any], kind: str, cur: Observed,
+                       term: dict[str, Any] | None, waiting: dict[str, tuple[str, str]],
+                       requeue: list[float]) -> bool:
+        """Restart a dead container unless it is in crash-loop back-off."""
+        key = f"{ctx.pod['metadata']['uid']}/{c['name']}"
+        finished = docker_epoch(term.get("finishedAt")) if term else None
+        left = self.backoff.remaining(key, finished)
+        if left > 0:
+            meta = ctx.pod["metadata"]
+            entry = self.backoff.delay(key)
+            waiting[c["name"]] = ("CrashLoopBackOff",
+                                  f"back-off {entry:g}s restarting failed container={c['name']} "
+                                  f"pod={meta['name']}_{meta['namespace']}({meta['uid']})")
+            requeue.append(left)
+            return False
+        self.backoff.next(key)
+        insts = ctx.groups.get((kind, c["name"]), [])
+        return await self._start(ctx, c, kind, cur.restart_count + 1, waiting, requeue, insts)
+
+    async def _start(self, ctx: _Ctx, c: dict[str, Any], kind: str, attempt: int,
+                     waiting: dict[str, tuple[str, str]], requeue: list[float],
+                     older: list[Observed]) -> bool:
+        """Create and start one container instance; failures become waiting reasons."""
+        pod, name = ctx.pod, c["name"]
+        pull_key = f"{pod['metadata']['uid']}/{name}/pull"
+        if self.backoff.remaining(pull_key) > 0:
+            waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{c["image"]}"')
+            requeue.append(self.backoff.remaining(pull_key))
+            return False
+        try:
+            await ensure_image(self.runtime, c)
+        except ImageError as e:
+            if e.reason == "ErrImagePull":
+                self.backoff.next(pull_key)
+            await self.events(pod, "Warning", "Failed", e.message)
+            waiting[name] = (e.reason, e.message)
+            requeue.append(max(self.backoff.remaining(pull_key), 1.0))
+            return False
+        try:
+            env = await container_env(pod, c, self.source, pod_ip=ctx.pod_ip, host_ip=self.host_ip)
+            binds = self.volumes.binds(pod, c, ctx.volume_paths)
+        except ContainerConfigError as e:
+            await self.events(pod, "Warning", "Failed", f"Error: {e}")
+            waiting[name] = ("CreateContainerConfigError", str(e))
+            requeue.append(5.0)
+            return False
+        for old in older[1:]:  # keep the newest dead instance for `logs --previous`
+            await self.runtime.remove(old.id)
+        args = container_args(pod, c, image=c["image"], name=L.docker_name(pod, name, attempt),
+                              labels=L.for_container(pod, self.node, kind=kind, name=name,
+                                                     restart_count=attempt,
+                                                     sandbox_id=ctx.sandbox_id),
+                              sandbox_id=ctx.sandbox_id, env=env, binds=binds)
+        try:
+            cid = await self.runtime.create(image=args.image, name=args.name, labels=args.labels,
+                                            host_config=args.host_config, **args.config)
+        except docker.errors.APIError as e:
+            if e.status_code == 409:  # the name exists: someone made this attempt already
+                return True
+            waiting[name] = ("CreateContainerError", str(e.explanation or e))
+            requeue.append(5.0)
+            return False
+        try:
+            await self.runtime.start(cid)
+        except docker.errors.APIError as e:
+            # The container stays 'created' with State.Error: the status shows it terminated.
+            await self.events(pod, "Warning", "Failed", f"Error: {e.explanation or e}")
+            return True
+        await self.events(pod, "Normal", "Started", f"Started container {name}")
+        return True
+
+    async def _stop_terminal(self, obs: list[Observed]) -> None:
+        """A finished pod keeps its dead containers (for logs) but not its sandbox or IP."""
+        for o in obs:
+            if o.kind == L.SANDBOX:
+                await self.sandboxes.teardown(o)
+            elif o.running:
+                await self.runtime.kill(o.id)
+
+    async def teardown(self, uid: str, grace: int, pod: dict[str, Any] | None = None) -> None:
+        """The graceful end of a pod: preStop, SIGTERM, wait, SIGKILL, CNI DEL, remove."""
+        obs = await self.observed(uid)
+        specs = {c["name"]: c for c in _all_containers(pod)} if pod else {}
+        workers = [o for o in obs if o.kind != L.SANDBOX]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+
+        async def stop(o: Observed) -> None:
+            if not o.running:
+                return
+            hook = ((specs.get(o.name) or {}).get("lifecycle") or {}).get("preStop") or {}
+            if "exec" in hook and grace > 0:
+                try:
+                    await self.runtime.exec_run(o.id, hook["exec"]["command"], timeout=grace)
+                except (TimeoutError, docker.errors.APIError, ContainerNotFound) as e:
+                    log.info("preStop failed container=%s err=%s", o.id[:12], e)
+            left = max(0, int(deadline - loop.time() + 0.999))
+            await self.runtime.stop(o.id, timeout=left)
+
+        await asyncio.gather(*(stop(o) for o in workers))
+        for o in workers:
+            self.probes.forget(o.id)
+            await self.runtime.remove(o.id)
+            self._dead.pop(o.id, None)
+        for o in obs:
+            if o.kind == L.SANDBOX:
+                await self.sandboxes.teardown(o)
+        await self.volumes.cleanup(uid)
+        self.backoff.forget_prefix(f"{uid}/")
+
+    async def _status(self, pod: dict[str, Any], obs: list[Observed], ips: list[str],
+                      waiting: dict[str, tuple[str, str]]) -> dict[str, Any]:
+        groups = _group(obs)
+
+        async def views(kind: str, specs: list[dict[str, Any]]) -> list[ContainerView]:
+            out = []
+            for c in specs:
+                insts = groups.get((kind, c["name"]), [])
+                v = ContainerView(name=c["name"], image=c["image"],
+                                  restart_count=insts[0].restart_count if insts else 0,
+                                  waiting=waiting.get(c["name"]))
+                if insts:
+                    v.current = await self.inspect(insts[0].id)
+                    v.ready = self.probes.ready(insts[0].id, c)
+                    v.started = self.probes.started(insts[0].id, c)
+                if len(insts) > 1:
+                    v.previous = await self.inspect(insts[1].id)
+                out.append(v)
+            return out
+
+        return pod_status(pod, init=await views(L.INIT, pod["spec"].get("initContainers") or []),
+                          app=await views(L.APP, pod["spec"]["containers"]), pod_ips=ips,
+                          host_ip=self.host_ip)
+
+
+@dataclass
+class _Ctx:
+    pod: dict[str, Any]
+    sandbox_id: str
+    pod_ip: str
+    groups: dict[tuple[str, str], list[Observed]]
+    volume_paths: dict[str, str] = field(default_factory=dict)
+    init_pending: bool = False
+
+
+def _group(obs: list[Observed]) -> dict[tuple[str, str], list[Observed]]:
+    """(kind, container name) -> instances, newest attempt first."""
+    groups: dict[tuple[str, str], list[Observed]] = {}
+    for o in obs:
+        groups.setdefault((o.kind, o.name), []).append(o)
+    for insts in groups.values():
+        insts.sort(key=lambda o: (o.restart_count, o.created), reverse=True)
+    return groups
+
+
+def _all_containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(pod["spec"].get("initContainers") or []) + list(pod["spec"]["containers"])
+
+
+def _rest_initializing(rest: list[dict[str, Any]], waiting: dict[str, tuple[str, str]]) -> None:
+    for c in rest:
+        waiting.setdefault(c["name"], ("PodInitializing", ""))

@@ -1,0 +1,145 @@
+"""Docker Engine API behind asyncio: every blocking SDK call runs in one thread pool.
+
+The rest of the kubelet awaits these methods and sees only our error tree
+(`agent.kubelet.errors`): a refused connection is `RuntimeUnavailable`, a 404 on a
+container is `ContainerNotFound`. Container listings use the low-level summary API
+(one request) rather than `containers.list`, which would inspect each container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from agent.kubelet.errors import ContainerNotFound, KubeletError, RuntimeUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_UNAVAILABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
+
+
+def _translate(fn: Callable[..., T]) -> Callable[..., T]:
+    """Map Docker SDK/transport exceptions onto our error tree, chained with `from`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.NotFound as e:
+            raise ContainerNotFound(str(e.explanation or e)) from e
+        except _UNAVAILABLE as e:
+            raise RuntimeUnavailable(f"dockerd unreachable: {e}") from e
+    return wrapper
+
+
+class DockerRuntime:
+    """Async facade over one `docker.APIClient` (thread-safe connection pool)."""
+
+    def __init__(self, base_url: str | None = None, workers: int = 16, timeout: int = 120) -> None:
+        kwargs: dict[str, Any] = {"timeout": timeout, "max_pool_size": workers}
+        if base_url:
+            self.api = docker.APIClient(base_url=base_url, **kwargs)
+        else:
+            self.api = docker.from_env(**kwargs).api
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one blocking SDK call in the pool with our error mapping."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(_translate(fn), *args, **kwargs))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.call(self.api.ping))
+        except (RuntimeUnavailable, docker.errors.APIError):
+            return False
+
+    async def version(self) -> dict[str, Any]:
+        return await self.call(self.api.version)
+
+    async def list_containers(self, labels: dict[str, str]) -> list[dict[str, Any]]:
+        """Summaries (Id, Names, Labels, State, Created) of all containers matching `labels`."""
+        flt = [f"{k}={v}" for k, v in labels.items()]
+        return await self.call(self.api.containers, all=True, filters={"label": flt})
+
+    async def inspect(self, container_id: str) -> dict[str, Any]:
+        return await self.call(self.api.inspect_container, container_id)
+
+    async def create(self, *, image: str, name: str, labels: dict[str, str],
+                     host_config: dict[str, Any], **config: Any) -> str:
+        """Create (not start) a container; `host_config` is `APIClient.create_host_config` kwargs."""
+        def create() -> str:
+            hc = self.api.create_host_config(**host_config)
+            return self.api.create_container(image=image, name=name, labels=labels,
+                                             host_config=hc, **config)["Id"]
+        return await self.call(create)
+
+    async def start(self, container_id: str) -> None:
+        await self.call(self.api.start, container_id)
+
+    async def stop(self, container_id: str, timeout: int) -> None:
+        """SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` seconds."""
+        try:
+            await self.call(self.api.stop, container_id, timeout=timeout)
+        except ContainerNotFound:
+            pass
+
+    async def kill(self, container_id: str, signal: str = "KILL") -> None:
+        try:
+            await self.call(self.api.kill, container_id, signal=signal)
+        except ContainerNotFound:
+            pass
+        except docker.errors.APIError as e:
+            if e.status_code != 409:  # 409: not running, which is what we wanted
+                raise
+
+    async def remove(self, container_id: str) -> None:
+        """Remove a container (force: it may still run); a missing one is already removed."""
+        try:
+            await self.call(self.api.remove_container, container_id, force=True, v=True)
+        except ContainerNotFound:
+            pass
+        except docker.errors.APIError as e:
+            if e.status_code != 409 or "already in progress" not in str(e):
+                raise
+
+    async def image_inspect(self, ref: str) -> dict[str, Any] | None:
+        try:
+            return await self.call(self.api.inspect_image, ref)
+        except ContainerNotFound:  # the SDK raises NotFound for images too
+            return None
+
+    async def pull(self, ref: str) -> None:
+        repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        try:
+            await self.call(self.api.pull, repo, tag=tag)
+        except ContainerNotFound as e:
+            raise KubeletError(str(e)) from e
+
+    async def exec_run(self, container_id: str, cmd: list[str], timeout: float | None = None
+                       ) -> tuple[int, bytes]:
+        """Run a command to completion inside a container: (exit code, combined output)."""
+        def run() -> tuple[int, bytes]:
+            ex = self.api.exec_create(container_id, cmd, stdout=True, stderr=True)
+            out = self.api.exec_start(ex["Id"])
+            return int(self.api.exec_inspect(ex["Id"])["ExitCode"] or 0), out
+        coro = self.call(run)
+        return await (asyncio.wait_for(coro, timeout) if timeout else coro)
+
+    def events(self, labels: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Blocking generator of container events (run it in a thread)."""
+        flt = {"type": "container", "label": [f"{k}={v}" for k, v in labels.items()]}
+        return _translate(self.api.events)(decode=True, filters=flt)
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.api.close()

@@ -1,0 +1,228 @@
+"""Pod volumes on the host, bind-mounted into the pod's containers.
+
+Each pod owns `<root>/pods/<uid>/volumes/<volume>`; Memory emptyDirs are a tmpfs
+mounted there (shared by all the pod's containers, as in Kubernetes). ConfigMap,
+Secret, downwardAPI and projected volumes are written the way Kubernetes' atomic
+writer does it: the files go into a fresh `..<n>` directory, `..data` is swapped to it
+with one rename, and each key is a symlink through `..data`, so a container never sees
+half an update. The service-account directory is such a volume too, made from the
+token Secret the service-account controller writes; until that Secret exists the
+mount is skipped (the pod still starts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from agent.kubelet.env import decoded, field_value
+from agent.kubelet.errors import ContainerConfigError
+from agent.kubelet.source import ObjectSource, service_account_secret
+from minikube_py.api.quantity import to_bytes
+from minikube_py.api.resources import CONFIGMAPS, SECRETS
+
+log = logging.getLogger(__name__)
+
+SA_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+SA_VOLUME = "kube-api-access"
+_counter = itertools.count()
+
+
+def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> None:
+    """Kubernetes' AtomicWriter in small: new payload dir, `..data` swapped by rename."""
+    target.mkdir(parents=True, exist_ok=True)
+    payload = target / f"..{os.getpid()}_{next(_counter)}"
+    payload.mkdir()
+    for rel, data in files.items():
+        path = payload / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(mode)
+    data_link = target / "..data"
+    old = os.readlink(data_link) if data_link.is_symlink() else None
+    tmp_link = target / "..data_tmp"
+    tmp_link.unlink(missing_ok=True)
+    tmp_link.symlink_to(payload.name)
+    os.replace(tmp_link, data_link)
+    for top in {rel.split("/", 1)[0] for rel in files}:
+        link = target / top
+        if not link.is_symlink():
+            link.symlink_to(f"..data/{top}")
+    for entry in target.iterdir():
+        if entry.is_symlink() and not entry.name.startswith("..") and not entry.exists():
+            entry.unlink()  # a key that was removed from the source
+    if old:
+        shutil.rmtree(target / old, ignore_errors=True)
+
+
+def _items(data: dict[str, bytes], items: list[dict[str, Any]] | None, what: str,
+           optional: bool) -> dict[str, bytes]:
+    if not items:
+        return dict(data)
+    out = {}
+    for item in items:
+        if item["key"] not in data:
+            if optional:
+                continue
+            raise ContainerConfigError(f"{what}: key {item['key']!r} not found")
+        out[item["path"]] = data[item["key"]]
+    return out
+
+
+class VolumeManager:
+    """Makes a pod's volumes exist on the host and says where to bind them."""
+
+    def __init__(self, root: str | Path, source: ObjectSource) -> None:
+        self.root = Path(root)
+        self.source = source
+
+    def pod_dir(self, uid: str) -> Path:
+        return self.root / "pods" / uid
+
+    async def prepare(self, pod: dict[str, Any], *, pod_ip: str = "",
+                      host_ip: str = "") -> dict[str, str]:
+        """Volume name -> host path for every volume of the pod (plus the SA token dir)."""
+        uid = pod["metadata"]["uid"]
+        paths: dict[str, str] = {}
+        for vol in pod["spec"].get("volumes") or []:
+            paths[vol["name"]] = await self._volume(pod, vol, self.pod_dir(uid) / "volumes" /
+                                                    vol["name"], pod_ip, host_ip)
+        if self._wants_sa_token(pod):
+            sa_dir = await self._sa_token(pod, self.pod_dir(uid) / "volumes" / SA_VOLUME)
+            if sa_dir:
+                paths[SA_VOLUME] = sa_dir
+        return paths
+
+    def binds(self, pod: dict[str, Any], container: dict[str, Any],
+              paths: dict[str, str]) -> list[str]:
+        """docker `binds` for a container's volumeMounts (subPath, readOnly)."""
+        binds = []
+        mounted = set()
+        for m in container.get("volumeMounts") or []:
+            if m["name"] not in paths:
+                raise ContainerConfigError(f'volumeMount "{m["name"]}" refers to no volume')
+            host = paths[m["name"]]
+            if m.get("subPath"):
+                host = os.path.join(host, m["subPath"])
+                os.makedirs(host, exist_ok=True)
+            binds.append(f"{host}:{m['mountPath']}:{'ro' if m.get('readOnly') else 'rw'}")
+            mounted.add(m["mountPath"].rstrip("/"))
+        if SA_VOLUME in paths and SA_MOUNT_PATH not in mounted:
+            binds.append(f"{paths[SA_VOLUME]}:{SA_MOUNT_PATH}:ro")
+        return binds
+
+    async def cleanup(self, uid: str) -> None:
+        """Unmount tmpfs volumes and remove the pod's directory; missing is done."""
+        pod_dir = self.pod_dir(uid)
+        if not pod_dir.exists():
+            return
+        for vol in (pod_dir / "volumes").glob("*"):
+            if os.path.ismount(vol):
+                await _run("umount", str(vol))
+        await asyncio.to_thread(shutil.rmtree, pod_dir, True)
+
+    def _wants_sa_token(self, pod: dict[str, Any]) -> bool:
+        spec = pod["spec"]
+        if spec.get("automountServiceAccountToken") is False:
+            return False
+        return not any(v.get("projected") for v in spec.get("volumes") or []
+                       if v["name"].startswith(SA_VOLUME))
+
+    async def _sa_token(self, pod: dict[str, Any], target: Path) -> str | None:
+        ns = pod["metadata"]["namespace"]
+        sa = pod["spec"].get("serviceAccountName") or "default"
+        secret = await service_account_secret(self.source, ns, sa)
+        if secret is None:
+            log.debug("no token secret yet namespace=%s serviceaccount=%s", ns, sa)
+            return None
+        data = decoded(SECRETS, secret)
+        files = {"token": data["token"], "namespace": ns.encode()}
+        if "ca.crt" in data:
+            files["ca.crt"] = data["ca.crt"]
+        await asyncio.to_thread(write_atomic, target, files)
+        return str(target)
+
+    async def _volume(self, pod: dict[str, Any], vol: dict[str, Any], target: Path,
+                      pod_ip: str, host_ip: str) -> str:
+        if "emptyDir" in vol:
+            ed = vol["emptyDir"] or {}
+            target.mkdir(parents=True, exist_ok=True)
+            if ed.get("medium") == "Memory" and not os.path.ismount(target):
+                opts = "mode=0777"
+                if ed.get("sizeLimit"):
+                    opts += f",size={to_bytes(ed['sizeLimit'])}"
+                await _run("mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(target))
+            else:
+                target.chmod(0o777)
+            return str(target)
+        if "hostPath" in vol:
+            return _host_path(vol["hostPath"])
+        files = await self._projection(pod, vol, pod_ip, host_ip)
+        kind = next((k for k in ("configMap", "secret", "downwardAPI", "projected") if k in vol),
+                    "")
+        mode = int((vol.get(kind) or {}).get("defaultMode", 0o644))
+        await asyncio.to_thread(write_atomic, target, files, mode)
+        return str(target)
+
+    async def _projection(self, pod: dict[str, Any], vol: dict[str, Any], pod_ip: str,
+                          host_ip: str) -> dict[str, bytes]:
+        """The files of a configMap/secret/downwardAPI/projected volume."""
+        ns = pod["metadata"]["namespace"]
+        if "projected" in vol:
+            files: dict[str, bytes] = {}
+            for src in vol["projected"].get("sources") or []:
+                if "serviceAccountToken" in src:
+                    secret = await service_account_secret(
+                        self.source, ns, pod["spec"].get("serviceAccountName") or "default")
+                    if secret is None:
+                        raise ContainerConfigError("service account token not yet available")
+                    files[src["serviceAccountToken"].get("path", "token")] = \
+                        decoded(SECRETS, secret)["token"]
+                else:
+                    files.update(await self._projection(pod, src, pod_ip, host_ip))
+            return files
+        for kind, resource, name_key in (("configMap", CONFIGMAPS, "name"),
+                                         ("secret", SECRETS, "secretName")):
+            if kind in vol:
+                ref = vol[kind]
+                optional = bool(ref.get("optional"))
+                obj = await self.source.get(resource, ns, ref[name_key])
+                if obj is None:
+                    if optional:
+                        return {}
+                    raise ContainerConfigError(
+                        f'{kind} "{ref[name_key]}" not found (volume "{vol.get("name", "")}")')
+                return _items(decoded(resource, obj), ref.get("items"),
+                              f'{kind} "{ref[name_key]}"', optional)
+        if "downwardAPI" in vol:
+            return {item["path"]: field_value(pod, item["fieldRef"]["fieldPath"], pod_ip=pod_ip,
+                                              host_ip=host_ip).encode()
+                    for item in vol["downwardAPI"].get("items") or [] if "fieldRef" in item}
+        raise ContainerConfigError(f'volume "{vol.get("name", "")}": unsupported volume type')
+
+
+def _host_path(hp: dict[str, Any]) -> str:
+    path, kind = hp["path"], hp.get("type", "")
+    if kind == "DirectoryOrCreate":
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    elif kind == "FileOrCreate" and not os.path.exists(path):
+        os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
+        open(path, "a").close()
+    elif kind == "Directory" and not os.path.isdir(path):
+        raise ContainerConfigError(f"hostPath type check failed: {path} is not a directory")
+    elif kind == "File" and not os.path.isfile(path):
+        raise ContainerConfigError(f"hostPath type check failed: {path} is not a file")
+    return path
+
+
+async def _run(*cmd: str) -> None:
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise ContainerConfigError(f"{' '.join(cmd)}: {out.decode(errors='replace').strip()}")

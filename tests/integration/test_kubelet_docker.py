@@ -1,0 +1,225 @@
+"""The kubelet's Docker side against the real dockerd and reference CNI plugins.
+
+No api-server here: a test drives `PodSyncer.sync` and feeds each status back into
+the pod, as the API would. Every container carries this test's unique node label and
+is removed at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.kubelet import labels as L
+from agent.kubelet.cni import CNI
+from agent.kubelet.pod_sync import PodSyncer
+from agent.kubelet.probes import Probes
+from agent.kubelet.runtime import DockerRuntime
+from agent.kubelet.sandbox import Sandboxes
+from agent.kubelet.source import DictSource
+from agent.kubelet.volumes import VolumeManager
+from minikube_py.api.resources import CONFIGMAPS, SECRETS
+from tests.fixtures.docker import CniNet, remove_containers
+
+pytestmark = [pytest.mark.docker, pytest.mark.root]
+
+HOST_IP = "192.0.2.10"
+
+
+class Node:
+    """A PodSyncer on a private node name, plus helpers to drive pods."""
+
+    def __init__(self, syncer: PodSyncer, source: DictSource, image: str, name: str) -> None:
+        self.syncer, self.source, self.image, self.name = syncer, source, image, name
+
+    def pod(self, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+        name = f"p-{uuid.uuid4().hex[:8]}"
+        for c in containers + spec.get("initContainers", []):
+            c.setdefault("image", self.image)
+        return {"metadata": {"name": name, "namespace": "default", "uid": str(uuid.uuid4()),
+                             "labels": {"app": "t"}},
+                "spec": {"containers": containers, "nodeName": self.name,
+                         "terminationGracePeriodSeconds": 2, **spec}}
+
+    async def until(self, pod: dict[str, Any], pred: Callable[[dict[str, Any]], bool],
+                    timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = await self.syncer.sync(pod)
+            if result.status is not None:
+                pod["status"] = result.status
+            if pred(pod["status"]):
+                return pod["status"]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; status: {json.dumps(pod['status'], indent=1)}")
+            await asyncio.sleep(0.2)
+
+    async def containers(self, pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """container name -> docker inspect of its newest instance."""
+        out: dict[str, dict[str, Any]] = {}
+        for o in sorted(await self.syncer.observed(pod["metadata"]["uid"]),
+                        key=lambda o: o.restart_count):
+            out[o.name] = await self.syncer.runtime.inspect(o.id)
+        return out
+
+
+@pytest.fixture
+async def node(busybox_image: str, cni_net: CniNet, tmp_path: Path) -> AsyncIterator[Node]:
+    name = f"test-node-{uuid.uuid4().hex[:8]}"
+    runtime = DockerRuntime(workers=8)
+    source = DictSource()
+    cni = CNI(cni_net.conf_dir, cni_net.bin_dirs, cni_net.state_dir)
+    volumes = VolumeManager(tmp_path / "kubelet", source)
+    probes = Probes(runtime)
+    syncer = PodSyncer(runtime=runtime, sandboxes=Sandboxes(runtime, cni, name, HOST_IP),
+                       volumes=volumes, source=source, node=name, host_ip=HOST_IP, probes=probes)
+    try:
+        yield Node(syncer, source, busybox_image, name)
+        for uid in {o.pod_uid for o in await syncer.observed()}:
+            await syncer.teardown(uid, grace=0)
+    finally:
+        await probes.close()
+        await asyncio.to_thread(remove_containers, L.NODE, name)
+        await runtime.close()
+
+
+def running(status: dict[str, Any]) -> bool:
+    return status.get("phase") == "Running" and all(
+        "running" in s["state"] for s in status.get("containerStatuses", []))
+
+
+async def test_pod_runs_with_env_volumes_and_limits(node: Node, cni_net: CniNet) -> None:
+    node.source.put(CONFIGMAPS, {"metadata": {"name": "cfg", "namespace": "default"},
+                                 "data": {"greeting": "hello", "file.txt": "from-configmap"}})
+    node.source.put(SECRETS, {"metadata": {"name": "sec", "namespace": "default"},
+                              "data": {"password": base64.b64encode(b"s3cret").decode()}})
+    pod = node.pod([{
+        "name": "main", "command": ["sh", "-c", "sleep 3600"], "workingDir": "/tmp",
+        "env": [{"name": "PLAIN", "value": "v1"},
+                {"name": "REF", "value": "$(PLAIN)-x"},
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "cfg",
+                                                                       "key": "greeting"}}},
+                {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "sec",
+                                                                    "key": "password"}}}],
+        "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "CM_"}],
+        "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}, "requests": {"cpu": "250m"}},
+        "securityContext": {"runAsUser": 1000, "runAsGroup": 1000,
+                            "capabilities": {"add": ["NET_ADMIN"], "drop": ["MKNOD"]}},
+        "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"},
+                         {"name": "mem", "mountPath": "/mem"},
+                         {"name": "cm", "mountPath": "/etc/cm", "readOnly": True},
+                         {"name": "sec", "mountPath": "/etc/sec"},
+                         {"name": "info", "mountPath": "/etc/info"}],
+    }], volumes=[{"name": "scratch", "emptyDir": {}},
+                 {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
+                 {"name": "cm", "configMap": {"name": "cfg"}},
+                 {"name": "sec", "secret": {"secretName": "sec"}},
+                 {"name": "info", "downwardAPI": {"items": [
+                     {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}])
+    status = await node.until(pod, running)
+    assert status["podIP"].startswith(cni_net.subnet.rsplit(".", 1)[0] + ".")
+    assert status["hostIP"] == HOST_IP
+    ins = (await node.containers(pod))["main"]
+    env = dict(e.split("=", 1) for e in ins["Config"]["Env"])
+    assert env["PLAIN"] == "v1" and env["REF"] == "v1-x"
+    assert env["POD_NAME"] == pod["metadata"]["name"] and env["POD_IP"] == status["podIP"]
+    assert env["GREETING"] == "hello" and env["PASSWORD"] == "s3cret"
+    assert env["CM_file.txt"] == "from-configmap"
+    hc = ins["HostConfig"]
+    assert (hc["CpuQuota"], hc["CpuPeriod"], hc["Memory"]) == (50_000, 100_000, 64 * 2**20)
+    assert hc["CpuShares"] == 256
+    assert ins["Config"]["User"] == "1000:1000" and ins["Config"]["WorkingDir"] == "/tmp"
+    assert hc["CapAdd"] == ["NET_ADMIN"] and hc["CapDrop"] == ["MKNOD"]
+    assert hc["NetworkMode"].startswith("container:")
+    mounts = {m["Destination"]: m for m in ins["Mounts"]}
+    assert set(mounts) >= {"/scratch", "/mem", "/etc/cm", "/etc/sec", "/etc/info"}
+    assert mounts["/etc/cm"]["RW"] is False
+    code, out = await node.syncer.runtime.exec_run(ins["Id"], [
+        "sh", "-c", "cat /etc/cm/file.txt /etc/sec/password /etc/info/labels; "
+                    "grep ' /mem ' /proc/mounts | cut -d' ' -f3; hostname"])
+    assert code == 0, out
+    assert out.decode().splitlines() == [
+        'from-configmaps3cretapp="t"', "tmpfs", pod["metadata"]["name"]]
+
+
+async def test_two_containers_talk_over_localhost(node: Node) -> None:
+    pod = node.pod([
+        {"name": "server", "command": ["sh", "-c", "echo hi-from-server > /tmp/index.html; "
+                                                   "httpd -f -p 8080 -h /tmp"]},
+        {"name": "client", "command": ["sh", "-c", "sleep 3600"]},
+    ])
+    await node.until(pod, running)
+    client = (await node.containers(pod))["client"]
+    for _ in range(20):
+        code, out = await node.syncer.runtime.exec_run(
+            client["Id"], ["wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"])
+        if code == 0:
+            break
+        await asyncio.sleep(0.2)
+    assert (code, out.strip()) == (0, b"hi-from-server")
+
+
+async def test_init_containers_run_in_order(node: Node) -> None:
+    pod = node.pod(
+        [{"name": "main", "command": ["sh", "-c", "cat /work/log; sleep 3600"],
+          "volumeMounts": [{"name": "w", "mountPath": "/work"}]}],
+        initContainers=[
+            {"name": f"init{i}", "command": ["sh", "-c", f"sleep 0.3; echo init{i} >> /work/log"],
+             "volumeMounts": [{"name": "w", "mountPath": "/work"}]} for i in (1, 2)],
+        volumes=[{"name": "w", "emptyDir": {}}])
+    seen_pending_init = False
+
+    def done(status: dict[str, Any]) -> bool:
+        nonlocal seen_pending_init
+        if status.get("phase") == "Pending" and status.get("initContainerStatuses"):
+            seen_pending_init = True
+        return running(status)
+
+    status = await node.until(pod, done)
+    assert seen_pending_init
+    assert [s["state"]["terminated"]["reason"] for s in status["initContainerStatuses"]] == \
+        ["Completed", "Completed"]
+    cond = {c["type"]: c["status"] for c in status["conditions"]}
+    assert cond["Initialized"] == "True"
+    main = (await node.containers(pod))["main"]
+    logs = await node.syncer.runtime.call(node.syncer.runtime.api.logs, main["Id"])
+    assert logs.decode().split() == ["init1", "init2"]
+
+
+async def test_oom_killed_under_16mi(node: Node) -> None:
+    pod = node.pod([{"name": "hog", "command": ["sh", "-c", "head -c 64m /dev/zero | tail"],
+                     "resources": {"limits": {"memory": "16Mi"}}}], restartPolicy="Never")
+    status = await node.until(pod, lambda s: s.get("phase") == "Failed")
+    term = status["containerStatuses"][0]["state"]["terminated"]
+    assert term["reason"] == "OOMKilled" and term["exitCode"] == 137
+
+
+async def test_succeeded_pod_releases_sandbox(node: Node) -> None:
+    pod = node.pod([{"name": "once", "command": ["true"]}], restartPolicy="OnFailure")
+    status = await node.until(pod, lambda s: s.get("phase") == "Succeeded")
+    assert status["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    await node.syncer.sync(pod)
+    kinds = {o.kind: o.running for o in await node.syncer.observed(pod["metadata"]["uid"])}
+    assert kinds == {L.APP: False}
+
+
+async def test_missing_image_and_command_are_reasons_not_crashes(node: Node) -> None:
+    pod = node.pod([{"name": "noimg", "image": "nosuch.invalid/x:1", "imagePullPolicy": "Never"},
+                    {"name": "nocmd", "command": ["/no/such/binary"]}], restartPolicy="Never")
+    status = await node.until(pod, lambda s: any(
+        "terminated" in c["state"] for c in s.get("containerStatuses", [])))
+    by = {c["name"]: c for c in status["containerStatuses"]}
+    assert by["noimg"]["state"]["waiting"]["reason"] == "ErrImageNeverPull"
+    term = by["nocmd"]["state"]["terminated"]
+    assert term["reason"] == "ContainerCannotRun" and term["exitCode"] != 0
+    assert "/no/such/binary" in term["message"]

@@ -145,11 +145,12 @@ async def test_pod_runs_with_env_volumes_and_limits(node: Node, cni_net: CniNet)
     assert set(mounts) >= {"/scratch", "/mem", "/etc/cm", "/etc/sec", "/etc/info"}
     assert mounts["/etc/cm"]["RW"] is False
     code, out = await node.syncer.runtime.exec_run(ins["Id"], [
-        "sh", "-c", "cat /etc/cm/file.txt /etc/sec/password /etc/info/labels; "
+        "sh", "-c", "for f in /etc/cm/file.txt /etc/sec/password /etc/info/labels; do "
+                    "cat $f; echo; done; "
                     "grep ' /mem ' /proc/mounts | cut -d' ' -f3; hostname"])
     assert code == 0, out
     assert out.decode().splitlines() == [
-        'from-configmaps3cretapp="t"', "tmpfs", pod["metadata"]["name"]]
+        "from-configmap", "s3cret", 'app="t"', "tmpfs", pod["metadata"]["name"]]
 
 
 async def test_two_containers_talk_over_localhost(node: Node) -> None:

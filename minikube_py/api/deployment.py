@@ -1,0 +1,97 @@
+"""Deployments (apps/v1): RollingUpdate 25%/25% defaults, strategy validation,
+and `kubectl get deploy`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from minikube_py.api import field, table, workload
+from minikube_py.api.errors import Cause
+from minikube_py.api.strategy import JSON, dig
+
+STRATEGIES = ("RollingUpdate", "Recreate")
+
+
+class DeploymentStrategy(workload.WorkloadStrategy):
+    columns: ClassVar[tuple[table.Column, ...]] = (
+        table.NAME,
+        table.Column("Ready", description="Number of the pod with ready state"),
+        table.Column("Up-to-date", type="integer",
+                     description="Total number of non-terminated pods targeted by this "
+                                 "deployment that have the desired template spec."),
+        table.Column("Available", type="integer",
+                     description="Total number of available pods (ready for at least "
+                                 "minReadySeconds) targeted by this deployment."),
+        table.AGE,
+        workload.CONTAINERS, workload.IMAGES, workload.SELECTOR,
+    )
+
+    def default(self, obj: JSON) -> None:
+        super().default(obj)
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        strategy = spec.setdefault("strategy", {})
+        if isinstance(strategy, dict):
+            strategy.setdefault("type", "RollingUpdate")
+            if strategy["type"] == "RollingUpdate":
+                rolling = strategy.setdefault("rollingUpdate", {})
+                if isinstance(rolling, dict):
+                    rolling.setdefault("maxUnavailable", "25%")
+                    rolling.setdefault("maxSurge", "25%")
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("progressDeadlineSeconds", 600)
+
+    def validate(self, obj: JSON) -> list[Cause]:
+        causes = super().validate(obj)
+        spec = obj.get("spec")
+        if not isinstance(spec, Mapping):
+            return causes
+        causes += _strategy_causes(spec.get("strategy"))
+        for key in ("revisionHistoryLimit", "progressDeadlineSeconds"):
+            value = spec.get(key)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                causes.append(field.invalid(f"spec.{key}", value,
+                                            "must be greater than or equal to 0"))
+        deadline, min_ready = spec.get("progressDeadlineSeconds"), spec.get("minReadySeconds", 0)
+        if isinstance(deadline, int) and isinstance(min_ready, int) and deadline <= min_ready:
+            causes.append(field.invalid("spec.progressDeadlineSeconds", deadline,
+                                        "must be greater than minReadySeconds"))
+        return causes
+
+    def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
+        status = obj.get("status") or {}
+        desired = dig(obj, "spec", "replicas", default=0)
+        return [table.name(obj), f"{status.get('readyReplicas', 0)}/{desired}",
+                status.get("updatedReplicas", 0), status.get("availableReplicas", 0),
+                table.age(obj, now), *self.workload_cells(obj)]
+
+
+def _strategy_causes(strategy: Any) -> list[Cause]:
+    if strategy is None:
+        return []
+    if not isinstance(strategy, Mapping):
+        return [field.invalid("spec.strategy", strategy, "must be an object")]
+    kind = strategy.get("type", "RollingUpdate")
+    if kind not in STRATEGIES:
+        return [field.not_supported("spec.strategy.type", kind, STRATEGIES)]
+    rolling = strategy.get("rollingUpdate")
+    if kind == "Recreate":
+        if rolling is not None:
+            return [field.forbidden("spec.strategy.rollingUpdate",
+                                    "may not be specified when strategy `type` is 'Recreate'")]
+        return []
+    if not isinstance(rolling, Mapping):
+        return [] if rolling is None else [field.invalid("spec.strategy.rollingUpdate", rolling,
+                                                         "must be an object")]
+    causes: list[Cause] = []
+    path = "spec.strategy.rollingUpdate"
+    surge, unavailable = rolling.get("maxSurge", "25%"), rolling.get("maxUnavailable", "25%")
+    causes += workload.int_or_percent_causes(surge, f"{path}.maxSurge")
+    causes += workload.int_or_percent_causes(unavailable, f"{path}.maxUnavailable")
+    if not causes and workload.is_zero(surge) and workload.is_zero(unavailable):
+        causes.append(field.invalid(f"{path}.maxUnavailable", unavailable,
+                                    "may not be 0 when `maxSurge` is 0"))
+    return causes

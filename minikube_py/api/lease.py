@@ -1,0 +1,43 @@
+"""Leases (coordination.k8s.io/v1): what leader election and node heartbeats write."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from minikube_py.api import field, table
+from minikube_py.api.errors import Cause
+from minikube_py.api.strategy import JSON, Strategy, dig
+
+
+class LeaseStrategy(Strategy):
+    columns: ClassVar[tuple[table.Column, ...]] = (
+        table.NAME,
+        table.Column("Holder", description="The holder of the lease"),
+        table.AGE,
+    )
+
+    def validate(self, obj: JSON) -> list[Cause]:
+        spec = obj.get("spec")
+        if spec is None:
+            return []
+        if not isinstance(spec, Mapping):
+            return [field.invalid("spec", spec, "must be an object")]
+        causes = []
+        duration = spec.get("leaseDurationSeconds")
+        if duration is not None and (not isinstance(duration, int) or duration <= 0):
+            causes.append(field.invalid("spec.leaseDurationSeconds", duration,
+                                        "must be greater than 0"))
+        transitions = spec.get("leaseTransitions")
+        if transitions is not None and (not isinstance(transitions, int) or transitions < 0):
+            causes.append(field.invalid("spec.leaseTransitions", transitions,
+                                        "must be greater than or equal to 0"))
+        holder = spec.get("holderIdentity")
+        if holder is not None and not isinstance(holder, str):
+            causes.append(field.invalid("spec.holderIdentity", holder, "must be a string"))
+        return causes
+
+    def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
+        return [table.name(obj), dig(obj, "spec", "holderIdentity", default=""),
+                table.age(obj, now)]

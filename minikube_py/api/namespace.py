@@ -1,0 +1,79 @@
+"""Namespaces: the `kubernetes` finalizer, phase Active, and the name label
+Kubernetes adds so selectors can pick namespaces by name."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from minikube_py.api import field, meta, table
+from minikube_py.api.errors import Cause
+from minikube_py.api.strategy import JSON, Strategy, dig, str_field
+
+NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+class NamespaceStrategy(Strategy):
+    name_validator = staticmethod(meta.dns1123_label)
+    has_spec = False
+    selectable_fields = ("status.phase",)
+    columns: ClassVar[tuple[table.Column, ...]] = (
+        table.NAME,
+        table.Column("Status", description="The status of the namespace"),
+        table.AGE,
+    )
+
+    def default(self, obj: JSON) -> None:
+        spec = obj.setdefault("spec", {})
+        if isinstance(spec, dict):
+            spec.setdefault("finalizers", ["kubernetes"])
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
+            labels = metadata.get("labels")
+            if labels is None:
+                labels = metadata["labels"] = {}
+            if isinstance(labels, dict):
+                labels[NAME_LABEL] = metadata["name"]
+
+    def initial_status(self, obj: JSON) -> JSON:
+        return {"phase": "Active"}
+
+    def validate(self, obj: JSON) -> list[Cause]:
+        finalizers = dig(obj, "spec", "finalizers", default=[])
+        if not isinstance(finalizers, list):
+            return [field.invalid("spec.finalizers", finalizers, "must be a list")]
+        causes = []
+        for i, name in enumerate(finalizers):
+            if not isinstance(name, str) or (
+                    "/" not in name and name != "kubernetes"):
+                causes.append(field.invalid(f"spec.finalizers[{i}]", name,
+                                            "name is neither a standard finalizer name nor is "
+                                            "it fully qualified"))
+        phase = dig(obj, "status", "phase")
+        if phase is not None and phase not in ("Active", "Terminating"):
+            causes.append(field.not_supported("status.phase", phase, ("Active", "Terminating")))
+        return causes
+
+    def prepare_update(self, new: JSON, old: JSON, subresource: str | None = None) -> None:
+        """Finalizers change only through /finalize; status only through /status."""
+        super().prepare_update(new, old, subresource)
+        if subresource == "finalize":
+            finalizers = copy.deepcopy(dig(new, "spec", "finalizers", default=[]))
+            for key in ("metadata", "status"):
+                if key in old:
+                    kept = copy.deepcopy(old[key])
+                    if key == "metadata":
+                        kept["resourceVersion"] = (new.get("metadata") or {}).get(
+                            "resourceVersion", kept.get("resourceVersion"))
+                    new[key] = kept
+            new["spec"] = {**copy.deepcopy(old.get("spec") or {}), "finalizers": finalizers}
+        elif subresource is None:
+            new["spec"] = copy.deepcopy(old.get("spec") or {})
+
+    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+        return {"status.phase": str_field(dig(obj, "status", "phase"))}
+
+    def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
+        return [table.name(obj), dig(obj, "status", "phase", default=""), table.age(obj, now)]

@@ -1,0 +1,39 @@
+"""Which Strategy serves which resource: the one place the api-server asks."""
+
+from __future__ import annotations
+
+from minikube_py.api import resources
+from minikube_py.api.configmap import ConfigMapStrategy
+from minikube_py.api.deployment import DeploymentStrategy
+from minikube_py.api.endpoints import EndpointsStrategy
+from minikube_py.api.event import EventStrategy
+from minikube_py.api.lease import LeaseStrategy
+from minikube_py.api.namespace import NamespaceStrategy
+from minikube_py.api.node import NodeStrategy
+from minikube_py.api.pod import PodStrategy
+from minikube_py.api.replicaset import ReplicaSetStrategy
+from minikube_py.api.resources import Resource
+from minikube_py.api.secret import SecretStrategy
+from minikube_py.api.service import ServiceStrategy
+from minikube_py.api.serviceaccount import ServiceAccountStrategy
+from minikube_py.api.strategy import Strategy
+
+_STRATEGIES: dict[Resource, Strategy] = {
+    resources.NAMESPACES: NamespaceStrategy(resources.NAMESPACES),
+    resources.PODS: PodStrategy(resources.PODS),
+    resources.SERVICES: ServiceStrategy(resources.SERVICES),
+    resources.ENDPOINTS: EndpointsStrategy(resources.ENDPOINTS),
+    resources.NODES: NodeStrategy(resources.NODES),
+    resources.SERVICEACCOUNTS: ServiceAccountStrategy(resources.SERVICEACCOUNTS),
+    resources.SECRETS: SecretStrategy(resources.SECRETS),
+    resources.CONFIGMAPS: ConfigMapStrategy(resources.CONFIGMAPS),
+    resources.EVENTS: EventStrategy(resources.EVENTS),
+    resources.DEPLOYMENTS: DeploymentStrategy(resources.DEPLOYMENTS),
+    resources.REPLICASETS: ReplicaSetStrategy(resources.REPLICASETS),
+    resources.LEASES: LeaseStrategy(resources.LEASES),
+}
+
+
+def strategy_for(resource: Resource) -> Strategy:
+    """The strategy for a resource in resources.ALL (KeyError for anything else)."""
+    return _STRATEGIES[resource]

@@ -1,0 +1,79 @@
+"""Secrets: type Opaque by default, base64 data, stringData folded into data,
+and the keys each well-known type requires."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from minikube_py.api import configdata, field, table
+from minikube_py.api.errors import Cause
+from minikube_py.api.strategy import JSON, Strategy, str_field
+
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
+_REQUIRED_KEYS = {
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/dockercfg": (".dockercfg",),
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+}
+
+
+class SecretStrategy(Strategy):
+    has_spec = False
+    selectable_fields = ("type",)
+    columns: ClassVar[tuple[table.Column, ...]] = (
+        table.NAME,
+        table.Column("Type", description="The type of the secret"),
+        table.Column("Data", type="integer", description="The number of entries in data"),
+        table.AGE,
+    )
+
+    def default(self, obj: JSON) -> None:
+        obj.setdefault("type", "Opaque")
+        string_data = obj.get("stringData")
+        if isinstance(string_data, Mapping) and all(
+                isinstance(v, str) for v in string_data.values()):
+            data = obj.get("data")
+            if data is None:
+                data = obj["data"] = {}
+            if isinstance(data, dict):
+                for key, value in string_data.items():
+                    data[key] = base64.b64encode(value.encode()).decode()
+                del obj["stringData"]
+
+    def validate(self, obj: JSON) -> list[Cause]:
+        causes, size = configdata.validate_map(obj.get("data"), "data", base64_values=True)
+        if "stringData" in obj:
+            causes.append(field.invalid("stringData", "<value omitted>",
+                                        "must be a map of string keys to string values"))
+        if size > configdata.MAX_TOTAL_BYTES:
+            causes.append(field.too_long("data", configdata.MAX_TOTAL_BYTES))
+        kind = obj.get("type")
+        if not isinstance(kind, str) or not kind:
+            causes.append(field.required("type"))
+            return causes
+        data = obj.get("data") if isinstance(obj.get("data"), Mapping) else {}
+        for key in _REQUIRED_KEYS.get(kind, ()):
+            if key not in data:
+                causes.append(field.required(f"data[{key}]"))
+        if kind == SERVICE_ACCOUNT_TOKEN:
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            if not annotations.get("kubernetes.io/service-account.name"):
+                causes.append(field.required(
+                    "metadata.annotations[kubernetes.io/service-account.name]"))
+        return causes
+
+    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+        causes = configdata.immutable_data_causes(new, old, ("data",))
+        if new.get("type") != old.get("type"):
+            causes.append(field.immutable("type", new.get("type")))
+        return causes
+
+    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+        return {"type": str_field(obj.get("type"))}
+
+    def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
+        return [table.name(obj), obj.get("type", ""), len(obj.get("data") or {}),
+                table.age(obj, now)]

@@ -1,0 +1,228 @@
+"""Services: defaults, validation, the clusterIP/nodePort carry-over on update,
+and `kubectl get svc`. Allocation itself is the api-server's job; this module
+only says what is well-formed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from minikube_py.api import field, meta, podspec, table
+from minikube_py.api.errors import Cause
+from minikube_py.api.strategy import JSON, Strategy, dig, str_field
+
+TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+NODE_PORT_RANGE = (30000, 32767)
+_AFFINITIES = ("None", "ClientIP")
+_TRAFFIC_POLICIES = ("Cluster", "Local")
+
+
+def _has_node_ports(spec: Mapping[str, Any]) -> bool:
+    return spec.get("type") in ("NodePort", "LoadBalancer")
+
+
+def format_labels(labels: Mapping[str, str] | None) -> str:
+    """labels.FormatLabels: 'a=1,b=2' sorted, '<none>' when empty."""
+    if not labels:
+        return "<none>"
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+class ServiceStrategy(Strategy):
+    name_validator = staticmethod(meta.dns1035_label)
+    selectable_fields = ("spec.clusterIP", "spec.type")
+    columns: ClassVar[tuple[table.Column, ...]] = (
+        table.NAME,
+        table.Column("Type", description="type determines how the Service is exposed."),
+        table.Column("Cluster-IP", description="clusterIP is the IP address of the service."),
+        table.Column("External-IP", description="externalIPs is a list of IP addresses for "
+                                                "which nodes in the cluster will also accept "
+                                                "traffic for this service."),
+        table.Column("Port(s)", description="The list of ports that are exposed by this "
+                                            "service."),
+        table.AGE,
+        table.Column("Selector", priority=1, description="Route service traffic to pods with "
+                                                         "label keys and values matching this "
+                                                         "selector."),
+    )
+
+    def default(self, obj: JSON) -> None:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if spec["type"] != "ExternalName":
+            spec.setdefault("internalTrafficPolicy", "Cluster")
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+        if _has_node_ports(spec):
+            spec.setdefault("externalTrafficPolicy", "Cluster")
+        if spec["type"] == "LoadBalancer":
+            spec.setdefault("allocateLoadBalancerNodePorts", True)
+        if spec.get("clusterIP") and "clusterIPs" not in spec:
+            spec["clusterIPs"] = [spec["clusterIP"]]
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                if port.get("targetPort") in (None, 0, ""):
+                    port["targetPort"] = port.get("port")
+
+    def initial_status(self, obj: JSON) -> JSON:
+        return {"loadBalancer": {}}
+
+    def validate(self, obj: JSON) -> list[Cause]:
+        spec = obj.get("spec")
+        if not isinstance(spec, Mapping):
+            return [field.required("spec")]
+        causes: list[Cause] = []
+        kind = spec.get("type", "ClusterIP")
+        if kind not in TYPES:
+            causes.append(field.not_supported("spec.type", kind, TYPES))
+        if spec.get("sessionAffinity", "None") not in _AFFINITIES:
+            causes.append(field.not_supported("spec.sessionAffinity", spec["sessionAffinity"],
+                                              _AFFINITIES))
+        for key in ("externalTrafficPolicy", "internalTrafficPolicy"):
+            if key in spec and spec[key] not in _TRAFFIC_POLICIES:
+                causes.append(field.not_supported(f"spec.{key}", spec[key], _TRAFFIC_POLICIES))
+        if "externalTrafficPolicy" in spec and not _has_node_ports(spec):
+            causes.append(field.invalid("spec.externalTrafficPolicy",
+                                        spec["externalTrafficPolicy"],
+                                        "may only be set when `type` is 'NodePort' or "
+                                        "'LoadBalancer'"))
+        cluster_ip = spec.get("clusterIP")
+        if kind == "ExternalName":
+            if not spec.get("externalName"):
+                causes.append(field.required("spec.externalName"))
+            if cluster_ip:
+                causes.append(field.forbidden("spec.clusterIPs",
+                                              "may not be set for ExternalName services"))
+        elif cluster_ip and cluster_ip != "None":
+            causes += _ip_causes(cluster_ip, "spec.clusterIPs[0]")
+        selector = spec.get("selector")
+        if selector is not None:
+            causes += meta.validate_labels(selector, "spec.selector")
+        for i, ip in enumerate(spec.get("externalIPs") or []):
+            causes += _ip_causes(ip, f"spec.externalIPs[{i}]")
+        causes += _validate_ports(spec, kind)
+        return causes
+
+    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+        old_ip, new_ip = dig(old, "spec", "clusterIP"), dig(new, "spec", "clusterIP")
+        if old_ip and new_ip != old_ip and dig(new, "spec", "type") != "ExternalName":
+            return [field.invalid("spec.clusterIPs[0]", new_ip,
+                                  "may not change once set")]
+        return []
+
+    def prepare_update(self, new: JSON, old: JSON, subresource: str | None = None) -> None:
+        """Keep allocated clusterIP and nodePorts a client omitted (PatchAllocatedValues)."""
+        super().prepare_update(new, old, subresource)
+        new_spec, old_spec = new.get("spec"), old.get("spec") or {}
+        if not isinstance(new_spec, dict) or new_spec.get("type") == "ExternalName":
+            return
+        if not new_spec.get("clusterIP") and old_spec.get("clusterIP"):
+            new_spec["clusterIP"] = old_spec["clusterIP"]
+            new_spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+        if _has_node_ports(new_spec):
+            allocated = {(p.get("port"), p.get("protocol")): p.get("nodePort")
+                         for p in old_spec.get("ports") or [] if p.get("nodePort")}
+            for port in new_spec.get("ports") or []:
+                if isinstance(port, dict) and not port.get("nodePort"):
+                    node_port = allocated.get((port.get("port"), port.get("protocol")))
+                    if node_port:
+                        port["nodePort"] = node_port
+        if new_spec.get("ipFamilies") is None and old_spec.get("ipFamilies"):
+            new_spec["ipFamilies"] = list(old_spec["ipFamilies"])
+
+    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+        return {"spec.clusterIP": str_field(dig(obj, "spec", "clusterIP")),
+                "spec.type": str_field(dig(obj, "spec", "type"))}
+
+    def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
+        spec = obj.get("spec") or {}
+        ports = [f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}"
+                 if p.get("nodePort") else f"{p.get('port')}/{p.get('protocol', 'TCP')}"
+                 for p in spec.get("ports") or []]
+        return [table.name(obj), spec.get("type", "ClusterIP"),
+                spec.get("clusterIP") or "<none>", _external_ip(obj),
+                ",".join(ports) or "<none>", table.age(obj, now),
+                format_labels(spec.get("selector"))]
+
+
+def _external_ip(svc: Mapping[str, Any]) -> str:
+    spec = svc.get("spec") or {}
+    external = list(spec.get("externalIPs") or [])
+    kind = spec.get("type", "ClusterIP")
+    if kind == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    if kind == "LoadBalancer":
+        ingress = dig(svc, "status", "loadBalancer", "ingress", default=[])
+        found = [i.get("ip") or i.get("hostname") for i in ingress] + external
+        return ",".join(x for x in found if x) or "<pending>"
+    return ",".join(external) or "<none>"
+
+
+def _ip_causes(value: Any, path: str) -> list[Cause]:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return [field.invalid(path, value, "must be a valid IP address, (e.g. 10.9.8.7 or "
+                                           "2001:db8::ffff)")]
+    return []
+
+
+def _validate_ports(spec: Mapping[str, Any], kind: str) -> list[Cause]:
+    ports = spec.get("ports")
+    if ports is None or ports == []:
+        if kind != "ExternalName" and spec.get("clusterIP") != "None":
+            return [field.required("spec.ports")]
+        return []
+    if not isinstance(ports, list):
+        return [field.invalid("spec.ports", ports, "must be a list")]
+    causes: list[Cause] = []
+    names: set[str] = set()
+    seen: set[tuple[Any, Any]] = set()
+    low, high = NODE_PORT_RANGE
+    for i, port in enumerate(ports):
+        here = f"spec.ports[{i}]"
+        if not isinstance(port, Mapping):
+            causes.append(field.invalid(here, port, "must be an object"))
+            continue
+        name = port.get("name")
+        if len(ports) > 1 and not name:
+            causes.append(field.required(f"{here}.name"))
+        elif name:
+            if name in names:
+                causes.append(field.duplicate(f"{here}.name", name))
+            names.add(str(name))
+            causes += meta.validate_name(name, f"{here}.name", meta.dns1123_label)
+        if port.get("port") is None:
+            causes.append(field.required(f"{here}.port"))
+        else:
+            causes += podspec.port_number_causes(port.get("port"), f"{here}.port")
+        protocol = port.get("protocol", "TCP")
+        if protocol not in podspec.PROTOCOLS:
+            causes.append(field.not_supported(f"{here}.protocol", protocol, podspec.PROTOCOLS))
+        if (port.get("port"), protocol) in seen:
+            causes.append(field.duplicate(here, {"port": port.get("port"),
+                                                 "protocol": protocol}))
+        seen.add((port.get("port"), protocol))
+        target = port.get("targetPort")
+        if isinstance(target, str):
+            causes += [field.invalid(f"{here}.targetPort", target, p)
+                       for p in podspec.port_name_errors(target)]
+        elif target is not None:
+            causes += podspec.port_number_causes(target, f"{here}.targetPort")
+        node_port = port.get("nodePort")
+        if node_port:
+            if not _has_node_ports(spec):
+                causes.append(field.forbidden(f"{here}.nodePort",
+                                              f"may not be used when `type` is '{kind}'"))
+            elif not isinstance(node_port, int) or not low <= node_port <= high:
+                causes.append(field.invalid(f"{here}.nodePort", node_port,
+                                            "provided port is not in the valid range. The "
+                                            f"range of valid ports is {low}-{high}"))
+    return causes

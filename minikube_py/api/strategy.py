@@ -1,0 +1,173 @@
+"""The per-kind strategy the api-server calls around every write and read.
+
+Order on create: default -> prepare_create -> validate_create; on update
+(PUT, PATCH, status/scale writes): default -> prepare_update -> validate_update,
+as kube-apiserver's rest.BeforeCreate/BeforeUpdate do. A kind module subclasses
+`Strategy` and overrides only the hooks it needs (`default`, `validate`,
+`immutable_causes`, `initial_status`, `row` ...).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from minikube_py.api import meta, table
+from minikube_py.api.errors import Cause
+from minikube_py.api.resources import Resource
+
+JSON = dict[str, Any]
+
+# Metadata the server owns: an update keeps the stored values whatever the body says.
+_SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                "generation")
+
+
+class Strategy:
+    """Defaults, validation, write preparation, field selectors and Tables for one kind."""
+
+    name_validator: ClassVar[meta.NameValidator] = staticmethod(meta.dns1123_subdomain)
+    columns: ClassVar[tuple[table.Column, ...]] = (table.NAME, table.AGE)
+    selectable_fields: ClassVar[tuple[str, ...]] = ()
+    # Whether metadata.generation tracks spec changes (kinds with a desired state).
+    has_spec: ClassVar[bool] = True
+    # Status writes may change labels for core kinds; apps kinds keep them (as Kubernetes).
+    status_keeps_labels: ClassVar[bool] = False
+
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+
+    @property
+    def status_subresource(self) -> bool:
+        return "status" in self.resource.subresources
+
+    # -- hooks for kind modules -------------------------------------------------------------
+
+    def default(self, obj: JSON) -> None:
+        """Fill omitted fields as Kubernetes' SetDefaults_* do."""
+
+    def validate(self, obj: JSON) -> list[Cause]:
+        """Kind-specific causes (spec, data ...); metadata is checked by the callers."""
+        return []
+
+    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+        """Causes for fields that may not change on update."""
+        return []
+
+    def initial_status(self, obj: JSON) -> JSON | None:
+        """The status a new object starts with; None keeps what the client sent."""
+        return {} if self.status_subresource else None
+
+    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+        return {}
+
+    def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
+        return [table.name(obj), table.age(obj, now)]
+
+    # -- what the api-server calls -----------------------------------------------------------
+
+    def validate_create(self, obj: JSON) -> list[Cause]:
+        causes = meta.validate_object_meta(obj.get("metadata"),
+                                           namespaced=self.resource.namespaced,
+                                           name_validator=type(self).name_validator)
+        return causes + self.validate(obj)
+
+    def validate_update(self, new: JSON, old: JSON) -> list[Cause]:
+        causes = meta.immutable_meta_causes(new, old)
+        causes += meta.validate_object_meta(new.get("metadata"),
+                                            namespaced=self.resource.namespaced,
+                                            name_validator=type(self).name_validator)
+        return causes + self.validate(new) + self.immutable_causes(new, old)
+
+    def prepare_create(self, obj: JSON) -> None:
+        """Clear what clients may not set on create; start generation at 1."""
+        metadata = obj.setdefault("metadata", {})
+        for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            metadata.pop(key, None)
+        if self.has_spec:
+            metadata["generation"] = 1
+        else:
+            metadata.pop("generation", None)
+        status = self.initial_status(obj)
+        if status is not None:
+            obj["status"] = status
+
+    def prepare_update(self, new: JSON, old: JSON, subresource: str | None = None) -> None:
+        """Apply the status/spec split and bump generation when the spec changed.
+
+        A status write keeps the stored spec and the stored metadata (labels and
+        annotations excepted, unless `status_keeps_labels`); any other write keeps
+        the stored status when the kind has a status subresource.
+        """
+        new_meta = new.setdefault("metadata", {})
+        old_meta = old.get("metadata") or {}
+        for key in _SYSTEM_META:
+            if key in old_meta:
+                new_meta[key] = copy.deepcopy(old_meta[key])
+            else:
+                new_meta.pop(key, None)
+        if subresource == "status":
+            self._keep_all_but_status(new, old)
+            return
+        if self.status_subresource:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        if self.has_spec and self.spec_of(new) != self.spec_of(old):
+            new_meta["generation"] = int(old_meta.get("generation") or 0) + 1
+
+    def spec_of(self, obj: Mapping[str, Any]) -> Any:
+        """What counts as the desired state for generation tracking."""
+        return obj.get("spec")
+
+    def _keep_all_but_status(self, new: JSON, old: JSON) -> None:
+        for key, value in old.items():
+            if key not in ("metadata", "status", "apiVersion", "kind"):
+                new[key] = copy.deepcopy(value)
+        for key in [k for k in new if k not in old and k not in ("metadata", "status",
+                                                                 "apiVersion", "kind")]:
+            del new[key]
+        new_meta, old_meta = new["metadata"], old.get("metadata") or {}
+        allowed = ("resourceVersion",) if self.status_keeps_labels else (
+            "resourceVersion", "labels", "annotations")
+        kept = {k: copy.deepcopy(v) for k, v in old_meta.items() if k not in allowed}
+        kept.update({k: new_meta[k] for k in allowed if k in new_meta})
+        new_meta.clear()
+        new_meta.update(kept)
+
+    def field_values(self, obj: Mapping[str, Any]) -> dict[str, str]:
+        """The flat fields a fieldSelector may test (missing ones read as "")."""
+        metadata = obj.get("metadata") or {}
+        values = {"metadata.name": str(metadata.get("name") or "")}
+        if self.resource.namespaced:
+            values["metadata.namespace"] = str(metadata.get("namespace") or "")
+        values.update(self.extra_field_values(obj))  # type: ignore[arg-type]
+        return values
+
+    @property
+    def supported_fields(self) -> frozenset[str]:
+        base = {"metadata.name"} | ({"metadata.namespace"} if self.resource.namespaced else set())
+        return frozenset(base | set(self.selectable_fields))
+
+    def table(self, objs: Iterable[Mapping[str, Any]], *, wide: bool = True,
+              now: datetime | None = None) -> JSON:
+        return table.build_table(type(self).columns, self.row, objs, wide=wide, now=now)
+
+
+def dig(obj: Any, *path: str, default: Any = None) -> Any:
+    """obj[path[0]][path[1]]... tolerating missing levels and non-dict values."""
+    for key in path:
+        if not isinstance(obj, Mapping):
+            return default
+        obj = obj.get(key)
+    return default if obj is None else obj
+
+
+def str_field(value: Any) -> str:
+    """A field-selector value as Kubernetes renders it (bools lowercase)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)

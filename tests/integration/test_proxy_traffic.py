@@ -1,0 +1,308 @@
+"""Service traffic through real iptables rules, in throwaway network namespaces.
+
+Topology per test: a "node" namespace (the proxy's iptables live there) with a
+node address on a veth "uplink" and the default route, and "pod" namespaces each
+joined to the node by a veth pair and a /32 route, like a routed CNI. Backends
+are busybox httpd servers answering with their own name; clients are small
+Python loops that open a fresh connection per request (one conntrack entry
+each, so each request is balanced anew).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from agent.proxy.proxier import Proxier
+from agent.proxy.settings import ProxySettings
+from tests.fixtures.netns import Netns
+
+pytestmark = pytest.mark.root
+
+BUSYBOX = "/usr/bin/busybox"
+NODE_IP = "192.168.77.1"
+GATEWAY = "10.244.0.1"
+VIP = "10.96.7.10"
+NODE_PORT = 30080
+
+CLIENT = r"""
+import socket, sys, time, collections
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+seen = collections.Counter()
+for _ in range(n):
+    s = socket.create_connection((host, port), timeout=3)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    data = b""
+    while chunk := s.recv(4096):
+        data += chunk
+    s.close()
+    seen[data.split(b"\r\n\r\n", 1)[1].decode().strip()] += 1
+print(" ".join(f"{k}={v}" for k, v in seen.items()))
+"""
+
+
+class Cluster:
+    """One node namespace, pods on it, and a proxier programming it."""
+
+    def __init__(self, make_netns: Callable[..., Netns], tmp: str) -> None:
+        self._make = make_netns
+        self._tmp = tmp
+        self.node = make_netns("node")
+        self.pods: dict[str, tuple[Netns, str]] = {}
+        run = self.node.run
+        # The node's "uplink": a veth pair (no dummy module on these hosts) holding the node IP.
+        run("ip", "link", "add", "ext0", "type", "veth", "peer", "name", "ext1")
+        run("ip", "addr", "add", f"{NODE_IP}/24", "dev", "ext0")
+        run("ip", "link", "set", "ext1", "up")
+        run("ip", "link", "set", "ext0", "up")
+        run("ip", "route", "add", "default", "dev", "ext0")
+        run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        self.proxy = Proxier(None, ProxySettings(netns=self.node.name, backend="legacy",
+                                                 min_sync_interval=0.02))
+
+    def pod(self, name: str, serve: bool = True) -> str:
+        """A pod namespace at 10.244.0.<n> (running an httpd that answers `name`)."""
+        ip = f"10.244.0.{len(self.pods) + 10}"
+        ns = self._make(name)
+        host_if = f"v{uuid.uuid4().hex[:8]}"
+        self.node.run("ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0",
+                      "netns", ns.name)
+        self.node.run("ip", "addr", "add", f"{GATEWAY}/32", "dev", host_if)
+        self.node.run("ip", "link", "set", host_if, "up")
+        self.node.run("ip", "route", "add", f"{ip}/32", "dev", host_if)
+        ns.run("ip", "addr", "add", f"{ip}/32", "dev", "eth0")
+        ns.run("ip", "link", "set", "eth0", "up")
+        ns.run("ip", "route", "add", GATEWAY, "dev", "eth0")
+        ns.run("ip", "route", "add", "default", "via", GATEWAY)
+        if serve:
+            root = os.path.join(self._tmp, name)
+            os.makedirs(root)
+            with open(os.path.join(root, "index.html"), "w") as f:
+                f.write(name + "\n")
+            ns.popen(BUSYBOX, "httpd", "-f", "-p", "8080", "-h", root,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pods[name] = (ns, ip)
+        return ip
+
+    def ns(self, name: str) -> Netns:
+        return self.node if name == "node" else self.pods[name][0]
+
+    def wait_serving(self) -> None:
+        """Until every serving pod's httpd accepts on its own address."""
+        for name, (ns, ip) in self.pods.items():
+            if not ns.procs:
+                continue
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    with ns.entered(), socket.create_connection((ip, 8080), timeout=1):
+                        break
+                except OSError:
+                    assert time.monotonic() < deadline, f"backend {name} never listened"
+                    time.sleep(0.05)
+
+    def get(self, where: str, host: str, port: int, n: int = 1) -> Counter[str]:
+        """Backends that answered n fresh connections from namespace `where`."""
+        out = self.ns(where).run("python3", "-c", CLIENT, host, str(port), str(n)).stdout
+        return Counter({k: int(v) for k, v in (kv.split("=") for kv in out.split())})
+
+    def expose(self, backends: list[str], *, name: str = "web", ip: str = VIP,
+               node_port: int = 0, affinity: bool = False) -> None:
+        spec: dict[str, Any] = {
+            "clusterIP": ip, "type": "NodePort" if node_port else "ClusterIP",
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080,
+                       **({"nodePort": node_port} if node_port else {})}]}
+        if affinity:
+            spec["sessionAffinity"] = "ClientIP"
+        self.proxy.set_service({"metadata": {"namespace": "default", "name": name},
+                                "spec": spec})
+        self.set_backends(name, backends)
+
+    def set_backends(self, name: str, backends: list[str]) -> None:
+        addresses = [{"ip": self.pods[b][1]} for b in backends]
+        self.proxy.set_endpoints({
+            "metadata": {"namespace": "default", "name": name},
+            "subsets": [{"addresses": addresses, "ports": [{"name": "http", "port": 8080}]}]
+            if addresses else []})
+
+    def our_chains(self) -> list[str]:
+        chains = []
+        for table in ("nat", "filter"):
+            save = self.node.run("iptables-legacy-save", "-t", table).stdout
+            chains += [line[1:].split()[0] for line in save.splitlines()
+                       if line.startswith(":KUBE-")]
+        return chains
+
+
+@pytest.fixture
+def cluster(netns: Callable[..., Netns], tmp_path: Any) -> Iterator[Cluster]:
+    c = Cluster(netns, str(tmp_path))
+    yield c
+    # The namespace goes at teardown anyway; this proves cleanup() leaves nothing of ours.
+    asyncio.run(c.proxy.cleanup())
+    assert c.our_chains() == []
+
+
+async def test_cluster_ip_balances_from_a_pod_and_answers_from_the_node(
+        cluster: Cluster) -> None:
+    for name in ("a", "b", "c"):
+        cluster.pod(name)
+    cluster.pod("client", serve=False)
+    cluster.expose(["a", "b", "c"])
+    await cluster.proxy.sync()
+    cluster.wait_serving()
+    counts = await asyncio.to_thread(cluster.get, "client", VIP, 80, 300)
+    assert sum(counts.values()) == 300
+    for name in ("a", "b", "c"):
+        assert 60 <= counts[name] <= 141, counts  # each between 20% and 47%
+    assert sum((await asyncio.to_thread(cluster.get, "node", VIP, 80, 5)).values()) == 5
+
+
+async def test_removed_backend_stops_getting_traffic_within_two_seconds(
+        cluster: Cluster) -> None:
+    for name in ("a", "b"):
+        cluster.pod(name)
+    cluster.pod("client", serve=False)
+    cluster.expose(["a", "b"])
+    loop = asyncio.create_task(cluster.proxy.loop())
+    try:
+        await asyncio.sleep(0.3)
+        cluster.wait_serving()
+        started = time.monotonic()
+        cluster.set_backends("web", ["b"])
+        while (await asyncio.to_thread(cluster.get, "client", VIP, 80, 20))["a"]:
+            assert time.monotonic() - started < 2.0, "removed backend still answered"
+        assert time.monotonic() - started < 2.0
+    finally:
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop
+
+
+async def test_node_port_answers_on_every_node_address(cluster: Cluster) -> None:
+    cluster.pod("a")
+    cluster.pod("client", serve=False)
+    cluster.expose(["a"], node_port=NODE_PORT)
+    await cluster.proxy.sync()
+    cluster.wait_serving()
+    for where in ("client", "node"):
+        for address in (NODE_IP, GATEWAY):
+            got = await asyncio.to_thread(cluster.get, where, address, NODE_PORT, 2)
+            assert got == {"a": 2}, (where, address)
+
+
+async def test_client_ip_affinity_sticks(cluster: Cluster) -> None:
+    for name in ("a", "b", "c"):
+        cluster.pod(name)
+    cluster.pod("client", serve=False)
+    cluster.expose(["a", "b", "c"], affinity=True)
+    await cluster.proxy.sync()
+    cluster.wait_serving()
+    counts = await asyncio.to_thread(cluster.get, "client", VIP, 80, 30)
+    assert len(counts) == 1 and sum(counts.values()) == 30, counts
+
+
+async def test_pod_reaches_itself_through_its_service(cluster: Cluster) -> None:
+    cluster.pod("a")
+    cluster.expose(["a"])
+    await cluster.proxy.sync()
+    cluster.wait_serving()
+    assert await asyncio.to_thread(cluster.get, "a", VIP, 80, 3) == {"a": 3}
+
+
+@pytest.mark.parametrize("where", ["client", "node"])
+async def test_service_without_endpoints_is_refused_at_once(
+        cluster: Cluster, where: str) -> None:
+    cluster.pod("client", serve=False)
+    cluster.expose([], node_port=NODE_PORT)
+    await cluster.proxy.sync()
+    for host, port in ((VIP, 80), (NODE_IP, NODE_PORT)):
+        started = time.monotonic()
+        result = cluster.ns(where).run("python3", "-c", CLIENT, host, str(port), "1",
+                                       check=False)
+        assert result.returncode != 0 and "ConnectionRefusedError" in result.stderr
+        assert time.monotonic() - started < 1.0
+
+
+async def test_deleting_a_service_removes_its_chains(cluster: Cluster) -> None:
+    cluster.pod("a")
+    cluster.expose(["a"], node_port=NODE_PORT)
+    cluster.expose(["a"], name="other", ip="10.96.7.11")
+    await cluster.proxy.sync()
+    before = set(cluster.our_chains())
+    cluster.proxy.delete_service({"metadata": {"namespace": "default", "name": "web"}})
+    await cluster.proxy.sync()
+    after = set(cluster.our_chains())
+    assert {c[:9] for c in before - after} == {"KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-"}
+    assert len(before - after) == 3
+    assert any(c.startswith("KUBE-SVC-") for c in after)  # the other service stays
+
+
+async def test_flushed_chain_is_repaired_by_the_next_full_sync(cluster: Cluster) -> None:
+    cluster.pod("a")
+    cluster.pod("client", serve=False)
+    cluster.expose(["a"])
+    await cluster.proxy.sync()
+    cluster.wait_serving()
+    svc = next(c for c in cluster.our_chains() if c.startswith("KUBE-SVC-"))
+    cluster.node.run("iptables-legacy", "-t", "nat", "-F", svc)
+    cluster.node.run("iptables-legacy", "-t", "nat", "-D", "PREROUTING", "-m", "comment",
+                     "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES")
+    assert (await cluster.proxy.sync()).written == 0  # a partial sync does not notice
+    await cluster.proxy.sync(full=True)
+    assert await asyncio.to_thread(cluster.get, "client", VIP, 80, 2) == {"a": 2}
+
+
+UDP_ECHO = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+while True:
+    data, peer = s.recvfrom(512)
+    s.sendto(sys.argv[1].encode(), peer)
+"""
+
+UDP_ASK = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 40000))
+s.settimeout(1)
+s.sendto(b"?", (sys.argv[1], 53))
+print(s.recvfrom(512)[0].decode())
+"""
+
+
+async def test_removed_udp_endpoint_flows_are_forgotten(cluster: Cluster) -> None:
+    for name in ("a", "b"):
+        cluster.pod(name, serve=False)
+        cluster.ns(name).popen("python3", "-c", UDP_ECHO, name)
+    cluster.pod("client", serve=False)
+    cluster.proxy.set_service({"metadata": {"namespace": "default", "name": "dns"}, "spec": {
+        "clusterIP": VIP, "ports": [{"name": "dns", "protocol": "UDP", "port": 53}]}})
+    cluster.proxy.set_endpoints({"metadata": {"namespace": "default", "name": "dns"},
+                                 "subsets": [{"addresses": [{"ip": cluster.pods["a"][1]}],
+                                              "ports": [{"name": "dns", "port": 5353,
+                                                         "protocol": "UDP"}]}]})
+    await cluster.proxy.sync()
+    ask = ("python3", "-c", UDP_ASK, VIP)
+    deadline = time.monotonic() + 5
+    while (r := cluster.ns("client").run(*ask, check=False)).returncode:
+        assert time.monotonic() < deadline, r.stderr
+    assert r.stdout.strip() == "a"
+    cluster.proxy.set_endpoints({"metadata": {"namespace": "default", "name": "dns"},
+                                 "subsets": [{"addresses": [{"ip": cluster.pods["b"][1]}],
+                                              "ports": [{"name": "dns", "port": 5353,
+                                                         "protocol": "UDP"}]}]})
+    await cluster.proxy.sync()
+    # Same source port, same 5-tuple: without the flush the old entry would still say "a".
+    assert cluster.ns("client").run(*ask).stdout.strip() == "b"
+

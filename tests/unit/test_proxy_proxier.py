@@ -1,0 +1,150 @@
+"""The proxier's sync strategy against a recording backend (our own seam):
+full vs partial syncs, stale chains, hooks, failures, conntrack flushes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent.proxy import proxier as proxier_mod
+from agent.proxy.backend import IptablesError
+from agent.proxy.proxier import Proxier
+from agent.proxy.settings import ProxySettings
+
+
+class RecordingBackend:
+    """Keeps what a restore would leave in the kernel as iptables-save text."""
+
+    mode = "legacy"
+
+    def __init__(self) -> None:
+        self.saved = {"nat": "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n",
+                      "filter": "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"}
+        self.restores: list[str] = []
+        self.fail_next = False
+
+    async def save(self, table: str) -> str:
+        return self.saved[table]
+
+    async def restore(self, text: str) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise IptablesError("iptables-restore: line 3 failed")
+        self.restores.append(text)
+
+
+def service(name: str, ip: str, *, proto: str = "TCP", node_port: int = 0) -> dict[str, Any]:
+    port: dict[str, Any] = {"name": "p", "port": 80, "protocol": proto}
+    if node_port:
+        port["nodePort"] = node_port
+    return {"metadata": {"namespace": "ns", "name": name},
+            "spec": {"clusterIP": ip, "type": "NodePort" if node_port else "ClusterIP",
+                     "ports": [port]}}
+
+
+def endpoints(name: str, *ips: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": "ns", "name": name},
+            "subsets": [{"addresses": [{"ip": ip} for ip in ips],
+                         "ports": [{"name": "p", "port": 8080}]}] if ips else []}
+
+
+@pytest.fixture
+def proxy() -> Proxier:
+    p = Proxier(client=None, settings=ProxySettings(flush_udp_conntrack=False))
+    p.backend = RecordingBackend()  # type: ignore[assignment]
+    for i in (1, 2):
+        p.set_service(service(f"s{i}", f"10.96.0.{i}"))
+        p.set_endpoints(endpoints(f"s{i}", f"10.244.0.{i}"))
+    return p
+
+
+def declared(text: str) -> set[str]:
+    return {line[1:].split()[0] for line in text.splitlines() if line.startswith(":KUBE-S")}
+
+
+async def test_first_sync_is_full_and_adds_hooks(proxy: Proxier) -> None:
+    stats = await proxy.sync()
+    text = proxy.backend.restores[-1]  # type: ignore[union-attr]
+    assert stats.full and stats.written == 2
+    assert "-I PREROUTING" in text and "-I POSTROUTING" in text
+    assert len({c for c in declared(text) if c.startswith("KUBE-SVC-")}) == 2
+
+
+async def test_partial_sync_writes_only_the_changed_service(proxy: Proxier) -> None:
+    await proxy.sync()
+    proxy.set_endpoints(endpoints("s2", "10.244.0.2", "10.244.0.3"))
+    stats = await proxy.sync()
+    text = proxy.backend.restores[-1]  # type: ignore[union-attr]
+    assert not stats.full and stats.written == 1
+    assert "10.244.0.3:8080" in text and "10.244.0.1:8080" not in text
+    assert "-I PREROUTING" not in text
+    assert text.count("cluster IP\" -m tcp -p tcp -d 10.96.0.1 --dport 80 -j KUBE-SVC") == 1
+
+
+async def test_nothing_changed_writes_no_service_chain(proxy: Proxier) -> None:
+    await proxy.sync()
+    stats = await proxy.sync()
+    assert stats.written == 0 and stats.deleted_chains == 0
+
+
+async def test_deleted_service_chains_are_deleted(proxy: Proxier) -> None:
+    await proxy.sync()
+    before = declared(proxy.backend.restores[-1])  # type: ignore[union-attr]
+    proxy.delete_service(service("s1", "10.96.0.1"))
+    stats = await proxy.sync()
+    text = proxy.backend.restores[-1]  # type: ignore[union-attr]
+    gone = {line[3:] for line in text.splitlines() if line.startswith("-X ")}
+    assert stats.deleted_chains == 2 and gone < before
+    assert "10.96.0.1 " not in text
+
+
+async def test_full_sync_deletes_stale_chains_found_in_the_kernel(proxy: Proxier) -> None:
+    backend = proxy.backend
+    backend.saved["nat"] = ("*nat\n:KUBE-SVC-LEFTOVERFROMBEFORE - [0:0]\n:DOCKER - [0:0]\n"  # type: ignore[union-attr]
+                            "-A PREROUTING -m comment --comment x -j KUBE-SERVICES\nCOMMIT\n")
+    await proxy.sync()
+    text = backend.restores[-1]  # type: ignore[union-attr]
+    assert "-X KUBE-SVC-LEFTOVERFROMBEFORE" in text and "DOCKER" not in text
+    assert "-I PREROUTING" not in text and "-I OUTPUT -m comment" in text
+
+
+async def test_a_failed_restore_forces_a_full_sync(proxy: Proxier) -> None:
+    await proxy.sync()
+    proxy.backend.fail_next = True  # type: ignore[union-attr]
+    proxy.set_endpoints(endpoints("s1", "10.244.0.9"))
+    with pytest.raises(IptablesError):
+        await proxy.sync()
+    stats = await proxy.sync()
+    assert stats.full and stats.written == 2
+
+
+async def test_service_without_endpoints_rejects(proxy: Proxier) -> None:
+    proxy.set_endpoints(endpoints("s1"))
+    await proxy.sync()
+    text = proxy.backend.restores[-1]  # type: ignore[union-attr]
+    assert '"ns/s1:p has no endpoints"' in text and "-d 10.96.0.1 --dport 80 -j REJECT" in text
+
+
+async def test_removed_udp_endpoint_flows_are_flushed(monkeypatch: pytest.MonkeyPatch) -> None:
+    flushed: list[list[str]] = []
+
+    async def record(flushes: list[Any], netns: str | None) -> None:
+        flushed.extend(f.argv() for f in flushes)
+
+    monkeypatch.setattr(proxier_mod, "flush", record)
+    p = Proxier(client=None, settings=ProxySettings())
+    p.backend = RecordingBackend()  # type: ignore[assignment]
+    p.set_service(service("dns", "10.96.0.53", proto="UDP", node_port=30053))
+    p.set_endpoints(endpoints("dns"))
+    await p.sync()
+    p.set_endpoints(endpoints("dns", "10.244.0.5", "10.244.0.6"))
+    await p.sync()
+    assert flushed == [["conntrack", "-D", "-p", "udp", "--orig-dst", "10.96.0.53"],
+                       ["conntrack", "-D", "-p", "udp", "--orig-port-dst", "30053"]]
+    flushed.clear()
+    p.set_endpoints(endpoints("dns", "10.244.0.6"))
+    await p.sync()
+    assert flushed == [
+        ["conntrack", "-D", "-p", "udp", "--orig-dst", "10.96.0.53", "--dst-nat", "10.244.0.5"],
+        ["conntrack", "-D", "-p", "udp", "--orig-port-dst", "30053", "--dst-nat", "10.244.0.5"]]

@@ -1,0 +1,157 @@
+"""The plan: which `minikube-py <component>` processes a cluster runs, with which flags.
+
+Plans are plain data (JSON in the state dir) so the supervisor, `status` and `down`
+agree on them without importing component code. Optional flags are passed only when
+the installed component advertises them (`Toolbox`), so an older or partial build still
+starts what it can and `up` says what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from minikube_py.cluster.paths import ClusterPaths
+from minikube_py.cluster.state import ClusterState, NodeRecord, write_json
+
+CONTROL_PLANE = ("apiserver", "scheduler", "controller-manager")
+
+
+@dataclasses.dataclass
+class Component:
+    """One supervised process. It starts once its `wait_files` exist and `wait_url` answers."""
+
+    name: str
+    argv: list[str]
+    netns: str | None = None
+    wait_files: list[str] = dataclasses.field(default_factory=list)
+    wait_url: str | None = None
+
+    def command(self) -> list[str]:
+        """The argv to exec; agents of lab nodes run inside their node's netns."""
+        if self.netns:
+            return ["ip", "netns", "exec", self.netns, *self.argv]
+        return list(self.argv)
+
+
+@dataclasses.dataclass(frozen=True)
+class Toolbox:
+    """What this build of `minikube-py` offers: subcommand -> its option strings."""
+
+    commands: dict[str, frozenset[str]]
+
+    def has(self, command: str) -> bool:
+        return command in self.commands
+
+    def supports(self, command: str, flag: str) -> bool:
+        return flag in self.commands.get(command, frozenset())
+
+
+@dataclasses.dataclass(frozen=True)
+class ControllerTuning:
+    """Controller-manager knobs `up`/`lab up` forward (None = the component's default)."""
+
+    node_monitor_grace_period: float | None = None
+    pod_eviction_timeout: float | None = None
+    cluster_cidr: str | None = None
+
+
+def minikube_exe() -> list[str]:
+    """How to run our own CLI so that `ps` shows `minikube-py <component> ...`."""
+    script = Path(sys.executable).with_name("minikube-py")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "minikube_py.cli.main"]
+
+
+def node_kubeconfig(paths: ClusterPaths, node: NodeRecord, lab: bool) -> Path:
+    return paths.node_dir(node.name, lab) / "kubelet.conf"
+
+
+def build_plan(
+    state: ClusterState,
+    paths: ClusterPaths,
+    tools: Toolbox,
+    tuning: ControllerTuning = ControllerTuning(),
+    *,
+    extra_sans: tuple[str, ...] = (),
+) -> tuple[list[Component], list[str]]:
+    """The components to run for `state`, and the ones this build cannot run (missing)."""
+    exe = minikube_exe()
+    lab = state.is_lab
+    data = paths.apiserver_dir(lab)
+    admin = data / "admin.conf"
+    readyz = f"https://127.0.0.1:{state.api_port}/readyz"
+    plan: list[Component] = []
+    missing: list[str] = []
+
+    def add(command: str, component: Component) -> None:
+        (plan.append(component) if tools.has(command) else missing.append(command))
+
+    argv = [*exe, "apiserver", "--data-dir", str(data), "--port", str(state.api_port)]
+    if tools.supports("apiserver", "--bind-address"):
+        argv += ["--bind-address", "0.0.0.0"]
+    if tools.supports("apiserver", "--tls-san"):
+        for san in extra_sans:
+            argv += ["--tls-san", san]
+    add("apiserver", Component("apiserver", argv))
+    for name, flags in (("scheduler", []),
+                        ("controller-manager", _controller_flags(tools, tuning, data))):
+        add(name, Component(name, [*exe, name, "--kubeconfig", str(admin), *flags],
+                            wait_files=[str(admin)], wait_url=readyz))
+    for node in state.nodes:
+        add("agent", _agent(exe, tools, paths, node, lab, readyz))
+    return plan, sorted(set(missing))
+
+
+def _controller_flags(tools: Toolbox, tuning: ControllerTuning, data: Path) -> list[str]:
+    wanted = {
+        "--node-monitor-grace-period": tuning.node_monitor_grace_period,
+        "--pod-eviction-timeout": tuning.pod_eviction_timeout,
+        "--cluster-cidr": tuning.cluster_cidr,
+        "--service-account-private-key-file": data / "pki" / "sa.key",
+        "--root-ca-file": data / "pki" / "ca.crt",
+    }
+    flags: list[str] = []
+    for flag, value in wanted.items():
+        if value is not None and tools.supports("controller-manager", flag):
+            flags += [flag, _fmt(value)]
+    return flags
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _agent(exe: list[str], tools: Toolbox, paths: ClusterPaths, node: NodeRecord, lab: bool,
+           readyz: str) -> Component:
+    kubeconfig = node_kubeconfig(paths, node, lab)
+    node_dir = paths.node_dir(node.name, lab)
+    argv = [*exe, "agent", "--kubeconfig", str(kubeconfig), "--node-name", node.name,
+            "--node-ip", node.ip]
+    optional = {
+        "--iface": "eth0" if node.netns else None,
+        "--cni-conf-dir": str(node_dir / "cni" / "net.d"),
+        "--state-dir": str(node_dir),
+    }
+    for flag, value in optional.items():
+        if value is not None and tools.supports("agent", flag):
+            argv += [flag, value]
+    name = f"agent-{node.name}" if lab else "agent"
+    return Component(name, argv, netns=node.netns, wait_files=[str(kubeconfig)],
+                     wait_url=readyz)
+
+
+def save_plan(paths: ClusterPaths, plan: list[Component]) -> None:
+    write_json(paths.plan_file, [dataclasses.asdict(c) for c in plan])
+
+
+def load_plan(paths: ClusterPaths) -> list[Component]:
+    try:
+        return [Component(**c) for c in json.loads(paths.plan_file.read_text())]
+    except FileNotFoundError:
+        return []

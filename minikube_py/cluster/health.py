@@ -1,0 +1,129 @@
+"""Is the cluster working? Readiness waits for `up` and the health table of `status`.
+
+Health is judged from outside, the way an operator would: the process is alive under the
+supervisor, the api-server answers /readyz, the scheduler and controller-manager keep
+renewing their leader Leases, and each node reports Ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from minikube_py.api.resources import LEASES, NODES
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import ClientError, NotFound
+
+LEASE_COMPONENTS = {"scheduler": "kube-scheduler", "controller-manager": "kube-controller-manager"}
+LEASE_STALE_AFTER = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Health:
+    """One line of `minikube-py status`."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def client_for(kubeconfig: Path, timeout: float = 5.0) -> ApiClient:
+    """A client that fails fast: health checks must not hang on a dead server."""
+    return ApiClient.from_kubeconfig(kubeconfig, timeout=timeout, retries=0)
+
+
+async def api_ready(client: ApiClient) -> bool:
+    try:
+        await client.request("GET", "/readyz")
+        return True
+    except ClientError:
+        return False
+    except ValueError:  # /readyz answers "ok" as text, which is not JSON
+        return True
+
+
+def node_ready(node: dict[str, Any]) -> bool:
+    for cond in node.get("status", {}).get("conditions", []):
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
+    return False
+
+
+async def wait_api(client: ApiClient, timeout: float, progress: Callable[[str], None]) -> float:
+    """Seconds until /readyz answered; TimeoutError after `timeout`."""
+    start = time.monotonic()
+    while not await api_ready(client):
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"api-server not ready after {timeout:.0f} s")
+        await asyncio.sleep(0.2)
+    elapsed = time.monotonic() - start
+    progress(f"api-server ready ({elapsed:.1f} s)")
+    return elapsed
+
+
+async def wait_nodes_ready(client: ApiClient, names: list[str], timeout: float,
+                           progress: Callable[[str], None]) -> float:
+    """Poll the Nodes until all `names` are Ready, reporting each change of the picture."""
+    start = time.monotonic()
+    last = ""
+    while True:
+        try:
+            items = (await client.list(NODES)).get("items", [])
+        except ClientError:
+            items = []
+        by_name = {n["metadata"]["name"]: n for n in items}
+        picture = ", ".join(
+            f"{n}: {'Ready' if n in by_name and node_ready(by_name[n]) else 'registered' if n in by_name else 'not registered'}"
+            for n in names)
+        if picture != last:
+            progress(f"nodes: {picture} ({time.monotonic() - start:.1f} s)")
+            last = picture
+        if all(n in by_name and node_ready(by_name[n]) for n in names):
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"nodes not Ready after {timeout:.0f} s: {picture}")
+        await asyncio.sleep(0.5)
+
+
+async def lease_health(client: ApiClient, component: str) -> Health:
+    """A leader-elected component is healthy while someone renews its Lease."""
+    try:
+        lease = await client.get(LEASES, LEASE_COMPONENTS[component], namespace="kube-system")
+    except NotFound:
+        return Health(f"{component} lease", False, "no leader Lease yet")
+    except ClientError as e:
+        return Health(f"{component} lease", False, f"cannot read Lease: {e}")
+    spec = lease.get("spec", {})
+    renewed = spec.get("renewTime")
+    if not renewed:
+        return Health(f"{component} lease", False, "Lease never renewed")
+    age = (datetime.now(timezone.utc) - _parse_time(renewed)).total_seconds()
+    holder = spec.get("holderIdentity", "?")
+    return Health(f"{component} lease", age < LEASE_STALE_AFTER,
+                  f"held by {holder}, renewed {age:.0f} s ago")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def node_health(client: ApiClient, names: list[str]) -> list[Health]:
+    try:
+        items = (await client.list(NODES)).get("items", [])
+    except ClientError as e:
+        return [Health(f"node {n}", False, f"cannot list nodes: {e}") for n in names]
+    by_name = {n["metadata"]["name"]: n for n in items}
+    out = []
+    for n in names:
+        node = by_name.get(n)
+        if node is None:
+            out.append(Health(f"node {n}", False, "not registered"))
+        else:
+            ready = node_ready(node)
+            out.append(Health(f"node {n}", ready, "Ready" if ready else "NotReady"))
+    return out

@@ -1,0 +1,193 @@
+"""`up` and `down` for both kinds of cluster: the order of things, start to finish.
+
+up:   root? -> lock -> already running? -> packages -> dockerd -> (lab underlay) -> plan ->
+      supervisor (detached) -> api-server ready -> kubeconfigs + cluster-info -> nodes Ready
+down: lock -> supervisor + components stopped -> containers -> node networking -> dockerd
+      (only if ours) -> state (lab always; single node with --purge)
+Progress goes to a callback (the CLI prints it); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import shutil
+import time
+from collections.abc import Callable
+
+from minikube_py.cluster import dockerd, health, host, kubeconfigs, lab, supervisor, teardown
+from minikube_py.cluster.components import (ControllerTuning, Toolbox, build_plan,
+                                            node_kubeconfig, save_plan)
+from minikube_py.cluster.paths import ClusterPaths
+from minikube_py.cluster.state import ClusterState, NodeRecord, host_lock, read_pid
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+class Refused(Exception):
+    """Another cluster (or none) is running; the message says what to do instead."""
+
+
+@dataclasses.dataclass(frozen=True)
+class UpSettings:
+    """Everything `up` and `lab up` take; every field defaulted for the common case."""
+
+    paths: ClusterPaths = ClusterPaths()
+    api_port: int = 6443
+    node_name: str | None = None           # single node: default the hostname
+    node_ip: str | None = None             # single node: default the primary address
+    lab: lab.LabSpec | None = None         # set: a multi-node lab instead of a single node
+    tuning: ControllerTuning = ControllerTuning()
+    ready_timeout: float = 180.0
+    install_packages: bool = True
+
+
+@dataclasses.dataclass
+class UpResult:
+    state: ClusterState
+    already_running: bool = False
+    missing: list[str] = dataclasses.field(default_factory=list)
+    seconds_to_api: float | None = None
+    seconds_to_ready: float | None = None
+
+
+def running(paths: ClusterPaths) -> ClusterState | None:
+    """The cluster whose supervisor is alive on this host, if any."""
+    state = ClusterState.load(paths)
+    if state is not None and read_pid(paths.supervisor_pid) is not None:
+        return state
+    return None
+
+
+def up(settings: UpSettings, tools: Toolbox, progress: Progress) -> UpResult:
+    """Bring the cluster up (or report the one running); see the module docstring."""
+    host.require_root()
+    paths = settings.paths
+    kind = "lab" if settings.lab else "single"
+    with host_lock(paths):
+        current = running(paths)
+        if current is not None:
+            if current.kind != kind:
+                raise Refused(_other_running(current))
+            if settings.lab and len(current.nodes) != settings.lab.nodes:
+                raise Refused(f"a lab of {len(current.nodes)} nodes is running; "
+                              "`minikube-py lab down` first to change its size")
+            return UpResult(current, already_running=True)
+        if settings.install_packages:
+            host.ensure_tools(progress)
+        host.load_kernel_modules()
+        if dockerd.ensure(paths):
+            progress(f"started dockerd (log {paths.log('dockerd')}); `down` will stop it")
+        state, sans = _prepare_nodes(settings, progress)
+        state.save(paths)
+        plan, missing = build_plan(state, paths, tools, settings.tuning, extra_sans=sans)
+        save_plan(paths, plan)
+        pid = supervisor.spawn(paths)
+        progress(f"supervisor pid {pid} runs {', '.join(c.name for c in plan)} "
+                 f"(logs in {paths.log_dir})")
+    result = UpResult(state, missing=missing)
+    if "apiserver" in missing:
+        return result
+    asyncio.run(_converge(settings, state, result, progress, with_agents="agent" not in missing))
+    return result
+
+
+def _other_running(current: ClusterState) -> str:
+    if current.is_lab:
+        return (f"a lab cluster of {len(current.nodes)} nodes is running on this host; "
+                "`minikube-py lab down` first (one cluster per host)")
+    return ("a single-node cluster is running on this host; `minikube-py down` first "
+            "(one cluster per host)")
+
+
+def _prepare_nodes(settings: UpSettings, progress: Progress) -> tuple[ClusterState, tuple[str, ...]]:
+    """The node records, after building the lab's underlay if this is a lab."""
+    paths = settings.paths
+    if settings.lab is None:
+        ip = settings.node_ip or host.primary_ipv4()
+        node = NodeRecord(settings.node_name or host.node_name(), ip)
+        return ClusterState("single", settings.api_port, [node]), (ip,)
+    spec = settings.lab
+    shutil.rmtree(paths.state_dir / "lab", ignore_errors=True)  # a lab always starts afresh
+    nodes = lab.create(spec)
+    progress(f"lab underlay: bridge {spec.bridge} {spec.gateway}/{spec.prefixlen}, "
+             + ", ".join(f"{n.name} {n.ip}" for n in nodes))
+    state = ClusterState("lab", settings.api_port, nodes, lab_bridge=spec.bridge,
+                         lab_cidr=spec.cidr)
+    return state, (spec.gateway,)
+
+
+async def _converge(settings: UpSettings, state: ClusterState, result: UpResult,
+                    progress: Progress, with_agents: bool) -> None:
+    """Wait for the api-server, hand out kubeconfigs, then wait for every node."""
+    paths = settings.paths
+    admin = paths.apiserver_dir(state.is_lab) / "admin.conf"
+    deadline = time.monotonic() + settings.ready_timeout
+    while not admin.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the api-server wrote no {admin}; see {paths.log('apiserver')}")
+        await asyncio.sleep(0.2)
+    kubeconfigs.publish(admin, paths.admin_conf)
+    server = f"https://{_reachable_address(state)}:{state.api_port}"
+    for node in state.nodes:
+        kubeconfigs.publish(admin, node_kubeconfig(paths, node, state.is_lab),
+                            server if node.netns else None)
+    async with health.client_for(paths.admin_conf) as client:
+        result.seconds_to_api = await health.wait_api(
+            client, deadline - time.monotonic(), progress)
+        try:
+            await kubeconfigs.publish_cluster_info(
+                client, server, kubeconfigs.ca_data(kubeconfigs.load(admin)))
+        except Exception as e:  # noqa: BLE001 - join-only feature, must not fail `up`
+            log.warning("cluster-info not published err=%s", e)
+        if with_agents:
+            result.seconds_to_ready = await health.wait_nodes_ready(
+                client, [n.name for n in state.nodes], deadline - time.monotonic(), progress)
+
+
+def _reachable_address(state: ClusterState) -> str:
+    """Where nodes and joining hosts reach the api-server."""
+    if state.is_lab:
+        assert state.lab_cidr is not None
+        return lab.LabSpec(len(state.nodes), cidr=state.lab_cidr).gateway
+    return state.nodes[0].ip
+
+
+def down(paths: ClusterPaths, *, purge: bool, progress: Progress,
+         expect_lab: bool | None = None) -> list[str]:
+    """Stop the cluster and clean the host; returns what could not be cleaned."""
+    host.require_root()
+    with host_lock(paths):
+        state = ClusterState.load(paths)
+        if state is not None and expect_lab is not None and state.is_lab != expect_lab:
+            raise Refused(_other_running(state).replace(" is running", " is the cluster here"))
+        supervisor.stop(paths)
+        survivors = teardown.kill_leftovers(paths)
+        problems = [f"process {p} survived SIGKILL" for p in survivors]
+        nodes = state.nodes if state else []
+        removed = teardown.remove_containers([n.name for n in nodes])
+        progress(f"stopped components; removed {removed} containers")
+        if state is not None and state.is_lab:
+            assert state.lab_bridge is not None
+            lab.destroy(state.lab_bridge, nodes)
+            problems += lab.leftovers(state.lab_bridge, nodes)
+        elif state is not None:
+            problems += teardown.clean_node_network()
+        if dockerd.stop_if_ours(paths):
+            progress("stopped the dockerd that `up` started")
+        if state is not None and state.is_lab:
+            _forget_lab(paths)
+        if purge:
+            shutil.rmtree(paths.state_dir, ignore_errors=True)
+            shutil.rmtree(paths.log_dir, ignore_errors=True)
+            paths.admin_conf.unlink(missing_ok=True)
+        return problems
+
+
+def _forget_lab(paths: ClusterPaths) -> None:
+    """A lab leaves nothing: its etcd data, node dirs, kubeconfig and records."""
+    shutil.rmtree(paths.state_dir / "lab", ignore_errors=True)
+    for f in (paths.cluster_file, paths.plan_file, paths.status_file, paths.admin_conf):
+        f.unlink(missing_ok=True)

@@ -1,0 +1,113 @@
+"""The README's sample app: three busybox httpd pods behind one ClusterIP Service.
+
+Each pod answers with its own name (downward API), so requests to the Service address
+show the load spread over all three. The image is the node-local `minikube-py/busybox:1`
+the agent builds from the host's busybox-static: no registry needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from minikube_py.api.resources import DEPLOYMENTS, ENDPOINTS, SERVICES
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import AlreadyExists, ClientError
+
+NAME = "hello"
+NAMESPACE = "default"
+IMAGE = "minikube-py/busybox:1"
+SERVE = 'mkdir -p /www && echo "hello from $POD_NAME" > /www/index.html && exec httpd -f -p 8080 -h /www'
+
+
+def deployment(replicas: int = 3) -> dict[str, Any]:
+    labels = {"app": NAME}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
+                "name": "httpd", "image": IMAGE, "imagePullPolicy": "Never",
+                "command": ["sh", "-c", SERVE],
+                "env": [{"name": "POD_NAME",
+                         "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                "ports": [{"name": "http", "containerPort": 8080}],
+                "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 2},
+            }]}},
+        },
+    }
+
+
+def service() -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": NAME, "namespace": NAMESPACE},
+            "spec": {"selector": {"app": NAME},
+                     "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+
+
+async def apply(client: ApiClient) -> str:
+    """Create (or keep) the Deployment and Service; returns the Service's ClusterIP."""
+    for resource, obj in ((DEPLOYMENTS, deployment()), (SERVICES, service())):
+        try:
+            await client.create(resource, obj)
+        except AlreadyExists:
+            pass
+    svc = await client.get(SERVICES, NAME, namespace=NAMESPACE)
+    return str(svc["spec"]["clusterIP"])
+
+
+async def wait_endpoints(client: ApiClient, count: int, timeout: float) -> list[str]:
+    """Pod IPs once `count` ready addresses back the Service."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ep = await client.get(ENDPOINTS, NAME, namespace=NAMESPACE)
+            ips = [a["ip"] for s in ep.get("subsets") or [] for a in s.get("addresses") or []]
+        except ClientError:
+            ips = []
+        if len(ips) >= count:
+            return ips
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(ips)}/{count} ready endpoints after {timeout:.0f} s")
+        await asyncio.sleep(0.5)
+
+
+async def replies(url: str, want: int, attempts: int = 60) -> list[str]:
+    """GET `url` on fresh connections until `want` different bodies came back."""
+    seen: list[str] = []
+    timeout = aiohttp.ClientTimeout(total=3)
+    for _ in range(attempts):
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as http:
+                async with http.get(url) as resp:
+                    seen.append((await resp.text()).strip())
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            await asyncio.sleep(0.2)
+            continue
+        if len(set(seen)) >= want:
+            break
+    return seen
+
+
+def run(kubeconfig: Path, progress: Callable[[str], None], timeout: float = 120.0) -> set[str]:
+    """Deploy, wait for three ready pods, query the ClusterIP; returns the pod names heard."""
+    async def go() -> set[str]:
+        async with ApiClient.from_kubeconfig(kubeconfig) as client:
+            ip = await apply(client)
+            progress(f"sample app: Deployment {NAME} (3 x busybox httpd), Service {NAME} {ip}:80")
+            await wait_endpoints(client, 3, timeout)
+        answers = await replies(f"http://{ip}/", 3)
+        for line in answers:
+            progress(f"curl http://{ip}/ -> {line}")
+        heard = set(answers)
+        if len(heard) < 3:
+            raise RuntimeError(f"only {len(heard)} of 3 pods answered through {ip}")
+        return heard
+    return asyncio.run(go())

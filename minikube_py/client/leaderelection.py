@@ -138,8 +138,7 @@ class LeaderElector:
             return False
         if holder != self.identity:
             spec["acquireTime"] = now
-            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (1 if holder
-                                                                                 else 0)
+            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
         spec.update(holderIdentity=self.identity, renewTime=now,
                     leaseDurationSeconds=int(self.lease_duration))
         try:

@@ -144,8 +144,7 @@ class ApiClient:
                     content_type = resp.content_type
                 break
             except (TimeoutError, aiohttp.ClientError) as e:
-                retriable = isinstance(e, aiohttp.ClientConnectorError) or method in _SAFE_METHODS
-                if not retriable or attempt == self._retries:
+                if not _retriable(e, method) or attempt == self._retries:
                     raise ConnectionFailed(f"{method} {path}: {type(e).__name__}: {e}") from e
                 log.debug("retrying request method=%s path=%s attempt=%d error=%r",
                           method, path, attempt, e)
@@ -272,6 +271,16 @@ async def split_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         del buf[:start]
     if buf.strip():
         yield bytes(buf)
+
+
+def _retriable(error: BaseException, method: str) -> bool:
+    """Could not connect: safe for any verb. Dropped connection: only for reads.
+    Timeouts and certificate errors would only fail again."""
+    if isinstance(error, (TimeoutError, aiohttp.ClientSSLError)):
+        return False
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return True
+    return method in _SAFE_METHODS and isinstance(error, aiohttp.ClientConnectionError)
 
 
 def _dumps(obj: Any) -> bytes:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from minikube_py.client import errors
-from minikube_py.client.rest import query_params, error_for, split_lines
+from minikube_py.client.rest import error_for, query_params, split_lines
 
 
 def status(code: int, reason: str) -> bytes:

@@ -1,0 +1,211 @@
+"""ApiClient against a real api-server (real etcd): verbs, errors, watch, TLS and auth."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from minikube_py.api.resources import CONFIGMAPS, NAMESPACES, PODS
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import (
+    AlreadyExists,
+    Conflict,
+    ConnectionFailed,
+    Invalid,
+    NotFound,
+    Unauthorized,
+)
+from minikube_py.client.kubeconfig import ClientConfig
+
+JsonDict = dict[str, Any]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def configmap(name: str, data: dict[str, str] | None = None,
+              labels: dict[str, str] | None = None) -> JsonDict:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "default", "labels": labels or {}},
+            "data": data or {}}
+
+
+def pod(name: str) -> JsonDict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1",
+                                     "ports": [{"containerPort": 80}]}]}}
+
+
+@pytest.fixture
+async def client(apiserver: Any) -> AsyncIterator[ApiClient]:
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as c:
+        yield c
+
+
+async def test_crud_round_trip(client: ApiClient) -> None:
+    name = unique("cm")
+    created = await client.create(CONFIGMAPS, configmap(name, {"a": "1"}, {"app": name}))
+    assert created["metadata"]["uid"] and created["metadata"]["resourceVersion"]
+
+    got = await client.get(CONFIGMAPS, name, "default")
+    assert got["data"] == {"a": "1"}
+
+    listed = await client.list(CONFIGMAPS, "default", label_selector=f"app={name}")
+    assert [o["metadata"]["name"] for o in listed["items"]] == [name]
+    assert listed["metadata"]["resourceVersion"]
+
+    got["data"]["b"] = "2"
+    updated = await client.update(CONFIGMAPS, got)
+    assert updated["data"] == {"a": "1", "b": "2"}
+    assert int(updated["metadata"]["resourceVersion"]) > int(got["metadata"]["resourceVersion"])
+
+    merged = await client.patch(CONFIGMAPS, name, {"data": {"c": "3", "a": None}}, "default")
+    assert merged["data"] == {"b": "2", "c": "3"}
+    jsoned = await client.patch(CONFIGMAPS, name, [{"op": "replace", "path": "/data/b",
+                                                    "value": "json"}], "default",
+                                patch_type="json")
+    assert jsoned["data"]["b"] == "json"
+
+    await client.delete(CONFIGMAPS, name, "default")
+    with pytest.raises(NotFound):
+        await client.get(CONFIGMAPS, name, "default")
+    with pytest.raises(NotFound):
+        await client.delete(CONFIGMAPS, name, "default")
+
+
+async def test_strategic_patch_merges_containers_by_name(client: ApiClient) -> None:
+    name = unique("pod")
+    await client.create(PODS, pod(name), "default")
+    patched = await client.patch(
+        PODS, name, {"metadata": {"labels": {"patched": "yes"}},
+                     "spec": {"containers": [{"name": "c", "image": "busybox:2"}]}},
+        "default", patch_type="strategic")
+    containers = patched["spec"]["containers"]
+    assert len(containers) == 1 and containers[0]["image"] == "busybox:2"
+    assert containers[0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}], \
+        "strategic merge keeps the fields it was not given"
+    assert patched["metadata"]["labels"] == {"patched": "yes"}
+    await client.delete(PODS, name, "default", grace_period_seconds=0)
+
+
+async def test_errors_are_narrow(client: ApiClient) -> None:
+    name = unique("cm")
+    first = await client.create(CONFIGMAPS, configmap(name))
+    with pytest.raises(AlreadyExists) as exists:
+        await client.create(CONFIGMAPS, configmap(name))
+    assert exists.value.code == 409 and name in exists.value.message
+
+    stale = dict(first, data={"x": "1"})
+    await client.update(CONFIGMAPS, dict(first, data={"y": "1"}))
+    with pytest.raises(Conflict) as conflict:
+        await client.update(CONFIGMAPS, stale)
+    assert conflict.value.code == 409
+
+    with pytest.raises(Invalid) as invalid:
+        await client.create(CONFIGMAPS, configmap("Not_A_Valid_Name"))
+    assert invalid.value.code == 422
+    assert any(c.get("field") == "metadata.name" for c in invalid.value.causes)
+
+    with pytest.raises(ValueError, match="patch_type"):
+        await client.patch(CONFIGMAPS, name, {}, "default", patch_type="yaml")
+    await client.delete(CONFIGMAPS, name, "default")
+
+
+async def test_create_takes_namespace_from_object_and_cluster_scope(client: ApiClient) -> None:
+    nodes = await client.list(NAMESPACES)
+    assert "default" in {o["metadata"]["name"] for o in nodes["items"]}
+    name = unique("cm")
+    obj = configmap(name)
+    obj["metadata"]["namespace"] = "kube-system"
+    created = await client.create(CONFIGMAPS, obj)
+    assert created["metadata"]["namespace"] == "kube-system"
+    await client.delete(CONFIGMAPS, name, "kube-system")
+
+
+async def test_watch_delivers_changes_in_order_from_a_list(client: ApiClient) -> None:
+    name = unique("cm")
+    listed = await client.list(CONFIGMAPS, "default")
+    seen: list[tuple[str, str]] = []
+
+    async def consume() -> None:
+        events = client.watch(CONFIGMAPS, "default",
+                              resource_version=listed["metadata"]["resourceVersion"],
+                              field_selector=f"metadata.name={name}")
+        async with contextlib.aclosing(events):
+            async for event_type, obj in events:
+                seen.append((event_type, obj["data"].get("v", "")))
+                if event_type == "DELETED":
+                    return
+
+    watcher = asyncio.create_task(consume())
+    await client.create(CONFIGMAPS, configmap(name, {"v": "0"}))
+    for i in range(1, 4):
+        await client.patch(CONFIGMAPS, name, {"data": {"v": str(i)}}, "default")
+    await client.delete(CONFIGMAPS, name, "default")
+    await asyncio.wait_for(watcher, 10)
+    assert seen == [("ADDED", "0"), ("MODIFIED", "1"), ("MODIFIED", "2"), ("MODIFIED", "3"),
+                    ("DELETED", "3")]
+
+
+async def test_watch_ends_on_server_timeout(client: ApiClient) -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    events = [e async for e in client.watch(CONFIGMAPS, "default", timeout_seconds=1,
+                                            resource_version=None,
+                                            field_selector=f"metadata.name={unique('none')}")]
+    assert events == []
+    assert 0.5 <= loop.time() - start < 10
+
+
+async def test_watch_carries_objects_bigger_than_a_read_buffer(client: ApiClient) -> None:
+    name = unique("big")
+    big = "x" * (1024 * 1024)
+    listed = await client.list(CONFIGMAPS, "default")
+
+    async def first_event() -> JsonDict:
+        events = client.watch(CONFIGMAPS, "default",
+                              resource_version=listed["metadata"]["resourceVersion"],
+                              field_selector=f"metadata.name={name}")
+        async with contextlib.aclosing(events):
+            async for _, obj in events:
+                return obj
+        raise AssertionError("watch ended without an event")
+
+    watcher = asyncio.create_task(first_event())
+    await client.create(CONFIGMAPS, configmap(name, {"big": big}))
+    obj = await asyncio.wait_for(watcher, 10)
+    assert obj["data"]["big"] == big
+    await client.delete(CONFIGMAPS, name, "default")
+
+
+async def test_concurrent_requests_share_the_pool(client: ApiClient) -> None:
+    names = [unique("many") for _ in range(50)]
+    await asyncio.gather(*(client.create(CONFIGMAPS, configmap(n)) for n in names))
+    got = await asyncio.gather(*(client.get(CONFIGMAPS, n, "default") for n in names))
+    assert [g["metadata"]["name"] for g in got] == names
+    await asyncio.gather(*(client.delete(CONFIGMAPS, n, "default") for n in names))
+
+
+async def test_bad_token_is_unauthorized(apiserver: Any) -> None:
+    async with ApiClient(apiserver.url, token="wrong", ca_file=apiserver.ca_file) as c:
+        with pytest.raises(Unauthorized) as err:
+            await c.list(CONFIGMAPS, "default")
+    assert err.value.code == 401
+
+
+async def test_untrusted_server_certificate_fails_fast(apiserver: Any) -> None:
+    async with ApiClient(config=ClientConfig(server=apiserver.url, token=apiserver.token)) as c:
+        with pytest.raises(ConnectionFailed, match="(?i)certificate"):
+            await asyncio.wait_for(c.list(CONFIGMAPS, "default"), 5)
+
+
+async def test_nothing_listening_is_connection_failed() -> None:
+    async with ApiClient("https://127.0.0.1:1", token="t", retries=2) as c:
+        with pytest.raises(ConnectionFailed):
+            await c.get(CONFIGMAPS, "x", "default")

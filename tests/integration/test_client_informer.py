@@ -1,0 +1,184 @@
+"""Informer against a real api-server: live events, recovery from compaction
+(410 -> re-list -> the right add/update/delete calls) and from an api-server restart."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from minikube_py.api.resources import CONFIGMAPS, Resource
+from minikube_py.client import ApiClient, Informer
+
+JsonDict = dict[str, Any]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def configmap(name: str, label: str, value: str = "0") -> JsonDict:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "default", "labels": {"suite": label}},
+            "data": {"v": value}}
+
+
+class GatedClient(ApiClient):
+    """A real client whose new watches wait for `gate`: lets a test keep an informer
+    away from the server while history is changed and compacted under it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.watch_rvs: list[str | None] = []
+
+    def watch(self, resource: Resource, namespace: str | None = None, **kwargs: Any
+              ) -> AsyncGenerator[tuple[str, JsonDict], None]:
+        return self._gated(resource, namespace, **kwargs)
+
+    async def _gated(self, resource: Resource, namespace: str | None, **kwargs: Any
+                     ) -> AsyncGenerator[tuple[str, JsonDict], None]:
+        await self.gate.wait()
+        self.watch_rvs.append(kwargs.get("resource_version"))
+        async with contextlib.aclosing(super().watch(resource, namespace, **kwargs)) as events:
+            async for event in events:
+                yield event
+
+
+class Seen:
+    """Handler calls as (verb, name, value) tuples."""
+
+    def __init__(self, informer: Informer) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        informer.add_handlers(
+            on_add=lambda o: self.calls.append(("add", o["metadata"]["name"], o["data"]["v"])),
+            on_update=lambda old, new: self.calls.append(
+                ("update", new["metadata"]["name"], f"{old['data']['v']}->{new['data']['v']}")),
+            on_delete=lambda o: self.calls.append(("delete", o["metadata"]["name"], "")))
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(informer: Informer) -> AsyncIterator[None]:
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.wait_synced(), 10)
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def etcd_url(data_dir: Path) -> str:
+    """The embedded etcd's client URL, from the config the api-server wrote."""
+    conf = yaml.safe_load((data_dir / "etcd" / "etcd.conf.yaml").read_text())
+    return str(conf["listen-client-urls"]).split(",")[0]
+
+
+async def compact_etcd(data_dir: Path) -> int:
+    """Compact etcd to its current revision through its JSON gateway; returns it."""
+    url = etcd_url(data_dir)
+    async with aiohttp.ClientSession() as http:
+        key = base64.b64encode(b"/").decode()
+        async with http.post(f"{url}/v3/kv/range", json={"key": key, "limit": 1}) as resp:
+            revision = int((await resp.json())["header"]["revision"])
+        async with http.post(f"{url}/v3/kv/compaction",
+                             json={"revision": revision, "physical": True}) as resp:
+            assert resp.status == 200, await resp.text()
+    return revision
+
+
+@pytest.fixture
+async def client(apiserver: Any) -> AsyncIterator[GatedClient]:
+    async with GatedClient.from_kubeconfig(apiserver.kubeconfig) as c:
+        assert isinstance(c, GatedClient)
+        yield c
+
+
+async def test_informer_follows_live_changes(client: GatedClient) -> None:
+    label = unique("live")
+    await client.create(CONFIGMAPS, configmap(unique("pre"), label))
+    informer = Informer(client, CONFIGMAPS, "default", label_selector=f"suite={label}")
+    informer.add_index("value", lambda o: [o["data"]["v"]])
+    seen = Seen(informer)
+    async with running(informer):
+        assert len(informer.list()) == 1 and seen.calls[0][0] == "add"
+        name = unique("cm")
+        await client.create(CONFIGMAPS, configmap(name, label))
+        await client.patch(CONFIGMAPS, name, {"data": {"v": "1"}}, "default")
+        await eventually(lambda: len(informer.by_index("value", "1")) == 1)
+        await client.delete(CONFIGMAPS, name, "default")
+        await eventually(lambda: informer.get(f"default/{name}") is None)
+    assert seen.calls[1:] == [("add", name, "0"), ("update", name, "0->1"), ("delete", name, "")]
+
+
+async def test_informer_relists_after_compaction(client: GatedClient,
+                                                 apiserver: Any) -> None:
+    label = unique("gone")
+    keep, change, remove = unique("keep"), unique("change"), unique("remove")
+    for name in (keep, change, remove):
+        await client.create(CONFIGMAPS, configmap(name, label))
+    # Watches end every second, so the next one passes through the (closed) gate.
+    informer = Informer(client, CONFIGMAPS, "default", label_selector=f"suite={label}",
+                        watch_timeout=(1, 1))
+    seen = Seen(informer)
+    async with running(informer):
+        seen.calls.clear()
+        client.gate.clear()
+        await eventually(lambda: len(client.watch_rvs) >= 1)
+        await asyncio.sleep(1.5)  # the open watch times out; the informer now waits at the gate
+        stale_rv = informer.resource_version
+        added = unique("added")
+        await client.create(CONFIGMAPS, configmap(added, label))
+        await client.patch(CONFIGMAPS, change, {"data": {"v": "1"}}, "default")
+        await client.delete(CONFIGMAPS, remove, "default")
+        revision = await compact_etcd(apiserver.data_dir)
+        assert revision > int(stale_rv or 0)
+        lists_before = informer.list_count
+        client.gate.set()
+        await eventually(lambda: informer.list_count > lists_before)
+        await eventually(lambda: len(seen.calls) == 3)
+        assert client.watch_rvs[-2] == stale_rv, "it first tried to resume, got 410"
+        assert sorted(seen.calls) == [("add", added, "0"), ("delete", remove, ""),
+                                      ("update", change, "0->1")]
+        assert sorted(informer.keys()) == sorted(f"default/{n}" for n in (keep, change, added))
+        # And it keeps watching after the re-list.
+        await client.patch(CONFIGMAPS, keep, {"data": {"v": "2"}}, "default")
+        await eventually(lambda: ("update", keep, "0->2") in seen.calls)
+
+
+async def test_informer_survives_apiserver_restart(
+        apiserver_factory: Callable[..., Awaitable[Any]]) -> None:
+    server = await apiserver_factory()
+    label = unique("restart")
+    async with ApiClient.from_kubeconfig(server.kubeconfig) as client:
+        first = unique("before")
+        await client.create(CONFIGMAPS, configmap(first, label))
+        informer = Informer(client, CONFIGMAPS, "default", label_selector=f"suite={label}")
+        seen = Seen(informer)
+        async with running(informer):
+            await server.restart()
+            second = unique("after")
+            await client.create(CONFIGMAPS, configmap(second, label))
+            await client.patch(CONFIGMAPS, first, {"data": {"v": "9"}}, "default")
+            await eventually(lambda: ("update", first, "0->9") in seen.calls, timeout=30)
+            assert ("add", second, "0") in seen.calls
+            assert sorted(informer.keys()) == sorted([f"default/{first}", f"default/{second}"])

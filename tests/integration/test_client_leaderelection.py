@@ -1,0 +1,168 @@
+"""Leader election on a real Lease: one leader at a time, fast failover on release,
+takeover after expiry when the leader dies silently, and giving up on lost renewal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from minikube_py.api.resources import LEASES
+from minikube_py.client import ApiClient, LeaderElector
+
+TIMING: dict[str, Any] = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 0.4}
+
+
+class Timeline:
+    """When each candidate started and stopped leading; detects overlap."""
+
+    def __init__(self) -> None:
+        self.leading: set[str] = set()
+        self.overlaps = 0
+        self.started: list[str] = []
+        self.stopped: list[str] = []
+
+    def work(self, who: str) -> Callable[[], Awaitable[None]]:
+        async def lead() -> None:
+            if self.leading:
+                self.overlaps += 1
+            self.leading.add(who)
+            self.started.append(who)
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                self.leading.discard(who)
+                self.stopped.append(who)
+        return lead
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def client(apiserver: Any) -> AsyncIterator[ApiClient]:
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as c:
+        yield c
+
+
+@contextlib.asynccontextmanager
+async def campaigning(elector: LeaderElector, fn: Callable[[], Awaitable[None]]
+                      ) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(elector.run(fn))
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def electors(client: ApiClient, lease: str, **overrides: Any) -> tuple[LeaderElector, ...]:
+    return tuple(LeaderElector(client, name=lease, identity=who, **{**TIMING, **overrides})
+                 for who in ("a", "b"))
+
+
+async def test_one_leader_and_fast_failover_on_release(client: ApiClient) -> None:
+    lease_name = f"test-{uuid.uuid4().hex[:8]}"
+    a, b = electors(client, lease_name)
+    timeline = Timeline()
+    async with campaigning(a, timeline.work("a")) as task_a, \
+            campaigning(b, timeline.work("b")) as task_b:
+        await eventually(lambda: len(timeline.leading) == 1)
+        await asyncio.sleep(2 * TIMING["lease_duration"])  # many renew rounds, no flapping
+        assert len(timeline.started) == 1
+        first = timeline.started[0]
+        second = "b" if first == "a" else "a"
+        leader, follower = (a, b) if first == "a" else (b, a)
+        assert leader.is_leader and not follower.is_leader
+
+        lease = await client.get(LEASES, lease_name, "kube-system")
+        assert lease["spec"]["holderIdentity"] == first
+        assert lease["spec"]["renewTime"].endswith("Z") and "." in lease["spec"]["renewTime"]
+
+        loop = asyncio.get_running_loop()
+        stopped_at = loop.time()
+        leader_task = task_a if first == "a" else task_b
+        leader_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await leader_task
+        assert timeline.stopped == [first]
+        await eventually(lambda: timeline.started == [first, second])
+        assert loop.time() - stopped_at < TIMING["lease_duration"], \
+            "a released lease is taken without waiting for it to expire"
+        lease = await client.get(LEASES, lease_name, "kube-system")
+        assert lease["spec"]["holderIdentity"] == second
+        assert lease["spec"]["leaseTransitions"] >= 1
+    assert timeline.overlaps == 0
+
+
+async def test_takeover_after_silent_death_waits_for_expiry(client: ApiClient) -> None:
+    lease_name = f"test-{uuid.uuid4().hex[:8]}"
+    a = LeaderElector(client, name=lease_name, identity="a", release_on_cancel=False, **TIMING)
+    b = LeaderElector(client, name=lease_name, identity="b", **TIMING)
+    timeline = Timeline()
+    async with campaigning(a, timeline.work("a")) as task_a:
+        await eventually(lambda: timeline.started == ["a"])
+        async with campaigning(b, timeline.work("b")):
+            await asyncio.sleep(1)
+            assert timeline.started == ["a"]
+            loop = asyncio.get_running_loop()
+            task_a.cancel()  # "crash": no release
+            with contextlib.suppress(asyncio.CancelledError):
+                await task_a
+            died_at = loop.time()
+            await eventually(lambda: timeline.started == ["a", "b"], timeout=15)
+            waited = loop.time() - died_at
+            assert waited >= TIMING["lease_duration"] - 1.0, "an unexpired lease was stolen"
+    assert timeline.overlaps == 0
+
+
+async def test_leader_stops_work_when_lease_is_taken(client: ApiClient) -> None:
+    lease_name = f"test-{uuid.uuid4().hex[:8]}"
+    a = LeaderElector(client, name=lease_name, identity="a", **TIMING)
+    timeline = Timeline()
+    async with campaigning(a, timeline.work("a")):
+        await eventually(lambda: timeline.started == ["a"])
+        lease = await client.get(LEASES, lease_name, "kube-system")
+        lease["spec"]["holderIdentity"] = "intruder"
+        lease["spec"]["leaseDurationSeconds"] = 3600
+        await client.update(LEASES, lease)
+        loop = asyncio.get_running_loop()
+        taken_at = loop.time()
+        await eventually(lambda: timeline.stopped == ["a"])
+        assert loop.time() - taken_at <= TIMING["renew_deadline"] + 2 * TIMING["retry_period"] + 1
+        assert not a.is_leader
+
+
+async def test_run_returns_when_work_finishes_and_releases(client: ApiClient) -> None:
+    lease_name = f"test-{uuid.uuid4().hex[:8]}"
+    elector = LeaderElector(client, name=lease_name, identity="once", **TIMING)
+    ran = []
+
+    async def short() -> None:
+        ran.append(elector.is_leader)
+
+    await asyncio.wait_for(elector.run(short), 10)
+    assert ran == [True]
+    lease = await client.get(LEASES, lease_name, "kube-system")
+    assert lease["spec"]["holderIdentity"] == ""
+
+
+async def test_work_failure_propagates(client: ApiClient) -> None:
+    elector = LeaderElector(client, name=f"test-{uuid.uuid4().hex[:8]}", **TIMING)
+
+    async def broken() -> None:
+        raise RuntimeError("controller crashed")
+
+    with pytest.raises(RuntimeError, match="controller crashed"):
+        await asyncio.wait_for(elector.run(broken), 10)

@@ -59,14 +59,6 @@ def _ignore(code: int, fn: Any, *args: Any, **kwargs: Any) -> None:
             raise
 
 
-def ensure_forwarding() -> None:
-    """The bridge is the pods' gateway, so the node must route (isGateway)."""
-    with open("/proc/sys/net/ipv4/ip_forward", "r+") as f:
-        if f.read(1) != "1":
-            f.seek(0)
-            f.write("1")
-
-
 def gateway_mac(gateway: IPv4) -> str:
     """A fixed bridge MAC (0a:58 + the gateway IP, as OVN does).
 

@@ -18,6 +18,7 @@ from cni_plugins.errors import (
     CHECK_FAILED, INCOMPATIBLE_VERSION, INTERFACE_EXISTS, INVALID_NETWORK_CONFIG,
     PLUGIN_NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError,
 )
+from cni_plugins.forwarding import enable_ip_forward
 from cni_plugins.nsutil import open_iproute
 from cni_plugins.result import Result, container_ips, convert, merge, normalize
 
@@ -37,7 +38,7 @@ def cmd_add(env: Env, conf: NetConf) -> Result:
         if bridge.container_link(cipr, env.ifname) is not None:
             raise CniError(INTERFACE_EXISTS, f"container interface {env.ifname!r} already "
                            f"exists in {env.netns}")
-        bridge.ensure_forwarding()
+        enable_ip_forward()  # the bridge is the pods' gateway: the node must route
         br = bridge.ensure_bridge(ipr, conf)
         ip = ipam.allocate(conf, env.container_id, env.ifname)
         try:

@@ -1,0 +1,84 @@
+"""Forwarding for pod traffic: ip_forward, FORWARD accepts, masquerade off-cluster.
+
+Docker sets the FORWARD policy to DROP, so pod traffic must be accepted
+explicitly (both directions of the cluster CIDR) or it silently vanishes.
+Pod traffic leaving the cluster CIDR is masqueraded; pod-to-pod is not, so
+pods see each other's real addresses. Our rules live in our own chains
+(MKP-FORWARD, MKP-POSTROUTING; the proxy owns KUBE-*), written in one
+`iptables-restore --noflush` (declaring a chain there flushes it, so a resync
+replaces the rules atomically); the jumps from the built-in chains are added
+only when missing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import subprocess
+
+log = logging.getLogger(__name__)
+
+FORWARD_CHAIN = "MKP-FORWARD"
+NAT_CHAIN = "MKP-POSTROUTING"
+_JUMPS = (("filter", "FORWARD", FORWARD_CHAIN), ("nat", "POSTROUTING", NAT_CHAIN))
+
+
+def _save(table: str) -> str:
+    return subprocess.run(["iptables-save", "-t", table], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def _restore(text: str) -> None:
+    proc = subprocess.run(["iptables-restore", "--noflush", "-w", "5"], input=text,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"iptables-restore failed: {proc.stderr.strip()}\n{text}")
+
+
+def _jump(chain: str, target: str) -> str:
+    return f"-A {chain} -j {target}"
+
+
+def rules(cluster_cidr: ipaddress.IPv4Network, saved: dict[str, str]) -> str:
+    """The restore text; `saved` is iptables-save per table, to add jumps only once."""
+    cidr = str(cluster_cidr)
+    out = ["*filter", f":{FORWARD_CHAIN} - [0:0]"]
+    if _jump("FORWARD", FORWARD_CHAIN) not in saved["filter"].splitlines():
+        out.append(f"-I FORWARD 1 -j {FORWARD_CHAIN}")
+    out += [f'-A {FORWARD_CHAIN} -s {cidr} -m comment --comment "pod traffic out" -j ACCEPT',
+            f'-A {FORWARD_CHAIN} -d {cidr} -m comment --comment "pod traffic in" -j ACCEPT',
+            "COMMIT", "*nat", f":{NAT_CHAIN} - [0:0]"]
+    if _jump("POSTROUTING", NAT_CHAIN) not in saved["nat"].splitlines():
+        out.append(f"-I POSTROUTING 1 -j {NAT_CHAIN}")
+    out += [f'-A {NAT_CHAIN} -s {cidr} -d {cidr} -m comment --comment "pod to pod" -j RETURN',
+            f"-A {NAT_CHAIN} -s {cidr} ! -d 224.0.0.0/4 -m comment "
+            f'--comment "pods leaving the cluster" -j MASQUERADE --random-fully',
+            "COMMIT", ""]
+    return "\n".join(out)
+
+
+def enable_ip_forward() -> None:
+    with open("/proc/sys/net/ipv4/ip_forward", "r+") as f:
+        if f.read(1) != "1":
+            f.seek(0)
+            f.write("1")
+
+
+def ensure(cluster_cidr: ipaddress.IPv4Network) -> None:
+    """Apply forwarding and masquerade for the cluster CIDR (idempotent)."""
+    enable_ip_forward()
+    _restore(rules(cluster_cidr, {"filter": _save("filter"), "nat": _save("nat")}))
+
+
+def cleanup() -> None:
+    """Remove our jumps and chains (the `down` command calls this)."""
+    out = []
+    for table, builtin, chain in _JUMPS:
+        saved = _save(table)
+        out.append(f"*{table}")
+        if f":{chain} " in saved:
+            out += [f"-D {builtin} -j {chain}"] * saved.splitlines().count(_jump(builtin, chain))
+            out += [f"-F {chain}", f"-X {chain}"]
+        out.append("COMMIT")
+    _restore("\n".join(out) + "\n")
+    log.info("forwarding rules removed chains=%s,%s", FORWARD_CHAIN, NAT_CHAIN)

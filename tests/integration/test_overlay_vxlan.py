@@ -1,0 +1,206 @@
+"""The VXLAN overlay between two namespace "nodes" joined by an underlay veth.
+
+node A (10.244.1.0/24) --u0 172.31.250.1 ==== 172.31.250.2 u0-- node B (10.244.2.0/24)
+each node: cni0 bridge + one pod namespace from our CNI plugin, mkp.vxlan device.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import subprocess
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from cni_plugins import forwarding, overlay
+from cni_plugins.nsutil import open_iproute
+from tests.fixtures.netns import CniNode, Netns
+
+pytestmark = pytest.mark.root
+CLUSTER = ipaddress.IPv4Network("10.244.0.0/16")
+
+
+@dataclass
+class Node:
+    cni: CniNode
+    underlay_ip: str
+    pod: Netns
+    pod_ip: str
+    index: int = 0
+    mac: str = ""
+
+    @property
+    def ns(self) -> Netns:
+        return self.cni.ns
+
+    def remote(self) -> overlay.Remote:
+        return overlay.Remote(self.ns.name, ipaddress.IPv4Network(self.cni.subnet), self.mac,
+                              ipaddress.IPv4Address(self.underlay_ip))
+
+
+def make_node(netns, tmp_path, name: str, subnet: str, underlay_ip: str) -> Node:
+    cni = CniNode(netns(name), str(tmp_path / name), subnet=subnet)
+    pod = netns(f"{name}pod")
+    rc, res = cni.call("ADD", container_id=f"{name}-pod", netns=pod.path)
+    assert rc == 0, res
+    return Node(cni, underlay_ip, pod, res["ips"][0]["address"].split("/")[0])
+
+
+@pytest.fixture
+def nodes(netns, tmp_path) -> tuple[Node, Node]:
+    a = make_node(netns, tmp_path, "a", "10.244.1.0/24", "172.31.250.1")
+    b = make_node(netns, tmp_path, "b", "10.244.2.0/24", "172.31.250.2")
+    subprocess.run(["ip", "link", "add", "u0", "netns", a.ns.name, "type", "veth", "peer",
+                    "name", "u0", "netns", b.ns.name], check=True)
+    for node in (a, b):
+        node.ns.run("ip", "addr", "add", f"{node.underlay_ip}/24", "dev", "u0")
+        node.ns.run("ip", "link", "set", "u0", "up")
+        with open_iproute(node.ns.path) as ipr:
+            underlay = overlay.find_underlay(ipr, iface="u0")
+            node.index, node.mac = overlay.ensure_device(
+                ipr, underlay, ipaddress.IPv4Network(node.cni.subnet))
+    for here, there in ((a, b), (b, a)):
+        with open_iproute(here.ns.path) as ipr:
+            overlay.reconcile(ipr, here.index, [there.remote()])
+        with here.ns.entered():
+            forwarding.ensure(CLUSTER)
+    return a, b
+
+
+def state(node: Node) -> str:
+    with open_iproute(node.ns.path) as ipr:
+        return overlay.render(overlay.actual(ipr, node.index))
+
+
+def test_device_matches_the_design(nodes: tuple[Node, Node]) -> None:
+    a, _ = nodes
+    out = a.ns.run("ip", "-d", "addr", "show", overlay.DEVICE).stdout
+    assert "vxlan id 1 local 172.31.250.1 dev u0" in out and "dstport 8472" in out
+    assert "nolearning" in out and "mtu 1450" in out and "inet 10.244.1.0/32" in out
+
+
+def test_entries_for_the_remote_node(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    assert state(a) == "\n".join([
+        f"fdb {b.mac} dev mkp.vxlan dst 172.31.250.2 self permanent",
+        f"neigh 10.244.2.0 lladdr {b.mac} dev mkp.vxlan nud permanent",
+        "route 10.244.2.0/24 via 10.244.2.0 dev mkp.vxlan onlink"])
+    assert "10.244.2.0/24 via 10.244.2.0 dev mkp.vxlan proto static onlink" in \
+        a.ns.run("ip", "route").stdout
+
+
+def test_pod_on_a_talks_tcp_to_pod_on_b_without_nat(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    server = b.pod.popen("python3", "-c", PEER_ECHO, "7000", stdout=subprocess.PIPE, text=True)
+    wait_listening(b.pod, 7000)
+    got = a.pod.run("python3", "-c", CLIENT, b.pod_ip, "7000").stdout.strip()
+    assert got == f"hello from {a.pod_ip}"  # pod-to-pod keeps the source address
+    server.communicate(timeout=10)
+
+
+def test_pod_traffic_leaving_the_cluster_is_masqueraded(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    b.ns.popen("python3", "-c", PEER_ECHO, "7001", stdout=subprocess.DEVNULL)
+    wait_listening(b.ns, 7001)
+    got = a.pod.run("python3", "-c", CLIENT, b.underlay_ip, "7001").stdout.strip()
+    assert got == f"hello from {a.underlay_ip}"
+
+
+def test_1400_byte_ping_with_df_crosses_the_overlay(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    # 1372 bytes of payload + 8 ICMP + 20 IP = a 1400-byte packet, do-not-fragment
+    ok = a.pod.run("ping", "-c", "2", "-W", "2", "-M", "do", "-s", "1372", b.pod_ip, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    too_big = a.pod.run("ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1500", b.pod_ip,
+                        check=False)
+    assert too_big.returncode != 0
+
+
+def test_reconcile_restores_a_deleted_route(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    before = state(a)
+    a.ns.run("ip", "route", "del", "10.244.2.0/24")
+    a.ns.run("ip", "neigh", "del", "10.244.2.0", "dev", overlay.DEVICE)
+    assert state(a) != before
+    with open_iproute(a.ns.path) as ipr:
+        overlay.reconcile(ipr, a.index, [b.remote()])
+    assert state(a) == before
+    assert a.pod.run("ping", "-c1", "-W2", b.pod_ip, check=False).returncode == 0
+
+
+def test_removing_node_b_removes_route_fdb_and_neighbour(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    with open_iproute(a.ns.path) as ipr:
+        removed, _ = overlay.reconcile(ipr, a.index, [])
+    assert len(removed.routes) == len(removed.fdb) == len(removed.neighbours) == 1
+    assert state(a) == ""
+    assert "10.244.2.0" not in a.ns.run("ip", "route").stdout
+    assert b.mac not in a.ns.run("bridge", "fdb", "show", "dev", overlay.DEVICE).stdout
+    assert a.pod.run("ping", "-c1", "-W1", b.pod_ip, check=False).returncode != 0
+
+
+def test_changed_node_is_rewired(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    moved = overlay.Remote(b.ns.name, ipaddress.IPv4Network("10.244.9.0/24"), b.mac,
+                           ipaddress.IPv4Address(b.underlay_ip))
+    with open_iproute(a.ns.path) as ipr:
+        overlay.reconcile(ipr, a.index, [moved])
+    assert "route 10.244.9.0/24 via 10.244.9.0" in state(a)
+    assert "10.244.2.0" not in state(a)
+
+
+def test_failed_add_undoes_neighbour_and_fdb(nodes: tuple[Node, Node], monkeypatch) -> None:
+    a, _ = nodes
+    before = state(a)
+    bad = overlay.Remote("bad", ipaddress.IPv4Network("10.244.5.0/24"), "02:00:00:00:00:05",
+                         ipaddress.IPv4Address("172.31.250.9"))
+
+    def route_fails(*args: object) -> None:
+        raise NetlinkError(errno.EPERM, "route refused")
+
+    monkeypatch.setattr(overlay, "_route", route_fails)  # our own seam: the last step fails
+    with open_iproute(a.ns.path) as ipr, pytest.raises(NetlinkError):
+        overlay.add_remote(ipr, a.index, bad)
+    assert state(a) == before
+    assert "02:00:00:00:00:05" not in a.ns.run("bridge", "fdb", "show").stdout
+    assert "10.244.5.0" not in a.ns.run("ip", "neigh", "show", "dev", overlay.DEVICE).stdout
+
+
+def test_forwarding_rules_and_cleanup(nodes: tuple[Node, Node]) -> None:
+    a, _ = nodes
+    with a.ns.entered():
+        forwarding.ensure(CLUSTER)  # a second time: still one jump each
+    filt = a.ns.run("iptables-save", "-t", "filter").stdout
+    nat = a.ns.run("iptables-save", "-t", "nat").stdout
+    assert filt.count("-A FORWARD -j MKP-FORWARD") == 1
+    assert nat.count("-A POSTROUTING -j MKP-POSTROUTING") == 1
+    with a.ns.entered():
+        forwarding.cleanup()
+    assert "MKP-" not in a.ns.run("iptables-save").stdout
+    with open_iproute(a.ns.path) as ipr:
+        assert overlay.delete_device(ipr)
+    assert overlay.DEVICE not in a.ns.run("ip", "link").stdout
+
+
+def wait_listening(ns: Netns, port: int) -> None:
+    deadline = time.monotonic() + 10
+    while f":{port} " not in ns.run("ss", "-ltn").stdout:
+        assert time.monotonic() < deadline, f"nothing listens on {port}"
+        time.sleep(0.05)
+
+
+PEER_ECHO = """
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(1); s.settimeout(20)
+c, peer = s.accept(); c.sendall(f"hello from {peer[0]}".encode()); c.close()
+"""
+CLIENT = """
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+print(c.recv(100).decode())
+"""

@@ -90,6 +90,9 @@ def build_plan(
     def add(command: str, component: Component) -> None:
         (plan.append(component) if tools.has(command) else missing.append(command))
 
+    if state.kind == "node":  # a joined host runs only its agent
+        add("agent", _agent(exe, tools, paths, state.nodes[0], lab, None))
+        return plan, missing
     argv = [*exe, "apiserver", "--data-dir", str(data), "--port", str(state.api_port)]
     if tools.supports("apiserver", "--bind-address"):
         argv += ["--bind-address", "0.0.0.0"]
@@ -128,13 +131,13 @@ def _fmt(value: object) -> str:
 
 
 def _agent(exe: list[str], tools: Toolbox, paths: ClusterPaths, node: NodeRecord, lab: bool,
-           readyz: str) -> Component:
+           readyz: str | None) -> Component:
     kubeconfig = node_kubeconfig(paths, node, lab)
     node_dir = paths.node_dir(node.name, lab)
     argv = [*exe, "agent", "--kubeconfig", str(kubeconfig), "--node-name", node.name,
             "--node-ip", node.ip]
     optional = {
-        "--iface": "eth0" if node.netns else None,
+        "--iface": node.iface,
         "--cni-conf-dir": str(node_dir / "cni" / "net.d"),
         "--state-dir": str(node_dir),
     }

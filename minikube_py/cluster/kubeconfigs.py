@@ -83,3 +83,9 @@ async def publish_cluster_info(client: ApiClient, server: str, ca_pem: bytes) ->
         return
     await client.patch(CONFIGMAPS, "cluster-info", {"data": obj["data"]},
                        namespace="kube-public", patch_type="merge")
+
+
+async def cluster_info_server(client: ApiClient) -> str:
+    """The api-server address `up` published: where other hosts reach this cluster."""
+    cm = await client.get(CONFIGMAPS, "cluster-info", namespace="kube-public")
+    return str(yaml.safe_load(cm["data"]["kubeconfig"])["clusters"][0]["cluster"]["server"])

@@ -56,7 +56,8 @@ class LabSpec:
     def records(self) -> list[NodeRecord]:
         net = ipaddress.ip_network(self.cidr)
         return [NodeRecord(name=f"{self.prefix}-{i}", ip=str(net[10 + i]),
-                           netns=f"{self.prefix}-{i}") for i in range(1, self.nodes + 1)]
+                           netns=f"{self.prefix}-{i}", iface="eth0")
+                for i in range(1, self.nodes + 1)]
 
 
 def host_veth(node: str) -> str:
@@ -75,7 +76,7 @@ def create(spec: LabSpec) -> list[NodeRecord]:
         for node in nodes:
             _create_node(ipr, spec, node, bridge)
     _accept_forwarding(spec.bridge)
-    log.info("lab created bridge=%s nodes=%d", spec.bridge, len(nodes))
+    log.debug("lab created bridge=%s nodes=%d", spec.bridge, len(nodes))
     return nodes
 
 
@@ -127,7 +128,7 @@ def destroy(bridge: str, nodes: list[NodeRecord]) -> None:
                 with contextlib.suppress(NetlinkError):
                     ipr.link("del", index=index)
     _drop_forwarding()
-    log.info("lab destroyed bridge=%s nodes=%d", bridge, len(nodes))
+    log.debug("lab destroyed bridge=%s nodes=%d", bridge, len(nodes))
 
 
 def _iptables_restore(text: str) -> subprocess.CompletedProcess[str]:

@@ -75,18 +75,9 @@ def up(settings: UpSettings, tools: Toolbox, progress: Progress) -> UpResult:
                 raise Refused(f"a lab of {len(current.nodes)} nodes is running; "
                               "`minikube-py lab down` first to change its size")
             return UpResult(current, already_running=True)
-        if settings.install_packages:
-            host.ensure_tools(progress)
-        host.load_kernel_modules()
-        if dockerd.ensure(paths):
-            progress(f"started dockerd (log {paths.log('dockerd')}); `down` will stop it")
+        _prepare_host(paths, settings.install_packages, host.TOOLS, progress)
         state, sans = _prepare_nodes(settings, progress)
-        state.save(paths)
-        plan, missing = build_plan(state, paths, tools, settings.tuning, extra_sans=sans)
-        save_plan(paths, plan)
-        pid = supervisor.spawn(paths)
-        progress(f"supervisor pid {pid} runs {', '.join(c.name for c in plan)} "
-                 f"(logs in {paths.log_dir})")
+        missing = _launch(paths, state, tools, settings.tuning, sans, progress)
     result = UpResult(state, missing=missing)
     if "apiserver" in missing:
         return result
@@ -94,7 +85,53 @@ def up(settings: UpSettings, tools: Toolbox, progress: Progress) -> UpResult:
     return result
 
 
+def _prepare_host(paths: ClusterPaths, install: bool, tools: tuple[host.Tool, ...],
+                  progress: Progress) -> None:
+    if install:
+        host.ensure_tools(progress, tools)
+    host.load_kernel_modules()
+    if dockerd.ensure(paths):
+        progress(f"started dockerd (log {paths.log('dockerd')}); `down` will stop it")
+
+
+def _launch(paths: ClusterPaths, state: ClusterState, tools: Toolbox, tuning: ControllerTuning,
+            sans: tuple[str, ...], progress: Progress) -> list[str]:
+    """Record the cluster, write its plan, start the supervisor; returns missing components."""
+    state.save(paths)
+    plan, missing = build_plan(state, paths, tools, tuning, extra_sans=sans)
+    save_plan(paths, plan)
+    pid = supervisor.spawn(paths)
+    progress(f"supervisor pid {pid} runs {', '.join(c.name for c in plan) or 'nothing'} "
+             f"(logs in {paths.log_dir})")
+    return missing
+
+
+def start_node(paths: ClusterPaths, node: NodeRecord, server: str, tools: Toolbox,
+               progress: Progress, *, install: bool = True, timeout: float = 120.0) -> UpResult:
+    """After `join` wrote the node's kubeconfig: run its agent here, wait until Ready."""
+    host.require_root()
+    with host_lock(paths):
+        current = running(paths)
+        if current is not None:
+            raise Refused(_other_running(current))
+        _prepare_host(paths, install, tuple(t for t in host.TOOLS if t.binary != "etcd"),
+                      progress)
+        state = ClusterState("node", 0, [node], server=server)
+        missing = _launch(paths, state, tools, ControllerTuning(), (), progress)
+    result = UpResult(state, missing=missing)
+    if not missing:
+        async def wait() -> None:
+            async with health.client_for(node_kubeconfig(paths, node, False)) as client:
+                result.seconds_to_ready = await health.wait_nodes_ready(
+                    client, [node.name], timeout, progress)
+        asyncio.run(wait())
+    return result
+
+
 def _other_running(current: ClusterState) -> str:
+    if current.kind == "node":
+        return (f"this host is node {current.nodes[0].name} of the cluster at {current.server}; "
+                "`minikube-py down` first (one cluster per host)")
     if current.is_lab:
         return (f"a lab cluster of {len(current.nodes)} nodes is running on this host; "
                 "`minikube-py lab down` first (one cluster per host)")

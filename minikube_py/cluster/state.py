@@ -18,7 +18,7 @@ from typing import Literal
 
 from minikube_py.cluster.paths import ClusterPaths
 
-Kind = Literal["single", "lab"]
+Kind = Literal["single", "lab", "node"]  # node: a host that joined a cluster
 
 
 @dataclasses.dataclass
@@ -28,6 +28,7 @@ class NodeRecord:
     name: str
     ip: str
     netns: str | None = None
+    iface: str | None = None  # the underlay interface the overlay uses (None: route to api)
 
 
 @dataclasses.dataclass
@@ -39,6 +40,7 @@ class ClusterState:
     nodes: list[NodeRecord]
     lab_bridge: str | None = None
     lab_cidr: str | None = None
+    server: str | None = None  # node: the api-server it joined
 
     @property
     def is_lab(self) -> bool:

@@ -1,0 +1,62 @@
+"""`minikube-py join`: this host becomes a node of a cluster running elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+
+from minikube_py.cli.clusterargs import add_paths, paths_from, say, toolbox
+from minikube_py.cli.main import CLIError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "join", help="join this host to a cluster as a node (root)",
+        description="Verifies the api-server against --ca-cert-hash, exchanges the bootstrap "
+                    "token for this node's own credentials, then starts the agent. On any "
+                    "error nothing on this host is changed.")
+    p.add_argument("--server", required=True, help="https://CONTROL_PLANE_IP:6443")
+    p.add_argument("--token", required=True, help="from `minikube-py token create`")
+    p.add_argument("--ca-cert-hash", required=True, help="sha256:<hex> of the cluster CA's key")
+    p.add_argument("--node-name", help="default: the hostname")
+    p.add_argument("--node-ip", help="this node's address on the cluster network "
+                                     "(default: the one routing to --server)")
+    p.add_argument("--iface", help="underlay interface for the overlay, e.g. eth1 on Vagrant")
+    p.add_argument("--systemd", action="store_true",
+                   help="only write credentials and /etc/minikube-py/agent.env; "
+                        "systemd runs the agent (install.sh)")
+    p.add_argument("--no-install", action="store_true", help="never run apt-get")
+    add_paths(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from minikube_py.cluster import host, join, lifecycle
+    from minikube_py.cluster.components import node_kubeconfig
+    from minikube_py.cluster.state import NodeRecord
+
+    paths = paths_from(args)
+    try:
+        host.require_root()
+        if lifecycle.running(paths) is not None:
+            raise lifecycle.Refused("a cluster already runs on this host; `minikube-py down` first")
+        node = NodeRecord(args.node_name or host.node_name(),
+                          args.node_ip or host.primary_ipv4(), iface=args.iface)
+        kubeconfig = node_kubeconfig(paths, node, lab=False)
+        asyncio.run(join.join(join.JoinRequest(args.server, args.token, args.ca_cert_hash,
+                                               node.name), kubeconfig))
+        say(f"joined {args.server} as node {node.name} ({node.ip}); credentials in {kubeconfig}")
+        if args.systemd:
+            join.write_agent_env(paths.config_dir / "agent.env", node, kubeconfig)
+            say(f"wrote {paths.config_dir / 'agent.env'}; start: systemctl enable --now "
+                "minikube-py-agent")
+            return 0
+        result = lifecycle.start_node(paths, node, args.server, toolbox(), say,
+                                      install=not args.no_install)
+    except (join.JoinError, host.HostError, lifecycle.Refused, TimeoutError, RuntimeError) as e:
+        raise CLIError(str(e)) from e
+    if result.missing:
+        raise CLIError("this build has no `minikube-py agent`; credentials are in place")
+    say(f"node {node.name} Ready; `minikube-py status` here, kubectl on the control plane")
+    return 0

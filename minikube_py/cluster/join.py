@@ -1,0 +1,137 @@
+"""`minikube-py join`: make this host a node of a cluster running elsewhere.
+
+Every check happens before anything on this host changes: the token's and hash's shape,
+the server's CA against the pinned hash (over TLS not yet verified, reading only the
+public cluster-info), then, verified, the bootstrap token exchanged for this node's own
+credential. Only then are the kubeconfig written and the agent started (supervised, as
+`up` does, or by systemd when install.sh asks for it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import ssl
+import tempfile
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+from minikube_py.api.resources import NODES, SECRETS
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import (AlreadyExists, ClientError, Forbidden, NotFound,
+                                       Unauthorized)
+from minikube_py.cluster import kubeconfigs, tokens
+from minikube_py.cluster.state import NodeRecord
+
+CLUSTER_INFO = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
+
+
+class JoinError(Exception):
+    """Why this host could not join; nothing was changed on it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class JoinRequest:
+    server: str
+    token: str
+    ca_cert_hash: str
+    node_name: str
+
+    def validated(self) -> JoinRequest:
+        if not self.server.startswith("https://"):
+            raise JoinError("--server must be an https:// URL, e.g. https://192.168.56.10:6443")
+        try:
+            tokens.parse_token(self.token)
+            expected = tokens.parse_hash(self.ca_cert_hash)
+        except ValueError as e:
+            raise JoinError(str(e)) from e
+        return dataclasses.replace(self, server=self.server.rstrip("/"), ca_cert_hash=expected)
+
+
+async def fetch_ca(server: str, expected_hash: str, timeout: float = 10.0) -> bytes:
+    """The cluster's CA from cluster-info, accepted only if its key matches the pin."""
+    insecure = ssl.create_default_context()
+    insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE  # pinned below
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
+            async with http.get(server + CLUSTER_INFO, ssl=insecure) as resp:
+                if resp.status != 200:
+                    raise JoinError(f"{server} did not hand out cluster-info (HTTP {resp.status}); "
+                                    "is it a minikube-py api-server, started by `up`?")
+                body = await resp.json()
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        raise JoinError(f"cannot reach {server}: {e or type(e).__name__}") from e
+    try:
+        ca_pem = kubeconfigs.ca_data(yaml.safe_load(body["data"]["kubeconfig"]))
+        if not tokens.hash_matches(ca_pem, expected_hash):
+            raise JoinError(f"the server's CA is {tokens.ca_hash(ca_pem)}, not the pinned "
+                            f"{expected_hash}: refusing to trust it")
+    except (KeyError, TypeError, ValueError, yaml.YAMLError) as e:
+        raise JoinError(f"cluster-info from {server} is malformed: {e}") from e
+    return ca_pem
+
+
+async def obtain_credentials(req: JoinRequest, ca_pem: bytes) -> str:
+    """Exchange the bootstrap token for this node's own token (see CONTRACTS)."""
+    node_token = tokens.new_node_token(req.node_name)
+    ca_file = _temp_ca(ca_pem)
+    try:
+        async with ApiClient(req.server, token=req.token, ca_file=ca_file, retries=1) as boot:
+            await boot.create(SECRETS, tokens.node_credentials_secret(req.node_name, node_token))
+        async with ApiClient(req.server, token=node_token, ca_file=ca_file, retries=1) as node:
+            try:  # proves the new credential is accepted
+                await node.get(NODES, req.node_name)
+            except NotFound:
+                pass
+    except Unauthorized as e:
+        raise JoinError("the bootstrap token was refused (wrong or expired); make a new one on "
+                        "the control plane: minikube-py token create") from e
+    except AlreadyExists as e:
+        raise JoinError(f"a node named {req.node_name} already joined; pick another --node-name "
+                        f"or delete secret kube-system/node-credentials-{req.node_name}") from e
+    except Forbidden as e:
+        raise JoinError(f"the api-server refused: {e.message}") from e
+    except ClientError as e:
+        raise JoinError(f"joining failed: {e}") from e
+    finally:
+        Path(ca_file).unlink(missing_ok=True)
+    return node_token
+
+
+def _temp_ca(ca_pem: bytes) -> str:
+    with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as f:
+        f.write(ca_pem)
+        return f.name
+
+
+def kubelet_config(server: str, ca_pem: bytes, node: str, token: str) -> str:
+    """The node's kubeconfig: the pinned CA and its own token, nothing of the admin's."""
+    doc = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "node",
+        "clusters": [{"name": "minikube-py", "cluster": {
+            "server": server, "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
+        "users": [{"name": f"system:node:{node}", "user": {"token": token}}],
+        "contexts": [{"name": "node", "context": {"cluster": "minikube-py",
+                                                  "user": f"system:node:{node}"}}],
+    }
+    return yaml.safe_dump(doc)
+
+
+async def join(req: JoinRequest, kubeconfig_path: Path) -> None:
+    """Verify, obtain credentials, write the node's kubeconfig (0600)."""
+    req = req.validated()
+    ca_pem = await fetch_ca(req.server, req.ca_cert_hash)
+    token = await obtain_credentials(req, ca_pem)
+    kubeconfigs.write_private(kubeconfig_path, kubelet_config(req.server, ca_pem,
+                                                              req.node_name, token))
+
+
+def write_agent_env(path: Path, node: NodeRecord, kubeconfig: Path) -> None:
+    """The EnvironmentFile of systemd/minikube-py-agent.service."""
+    lines = {"NODE_NAME": node.name, "NODE_IP": node.ip, "KUBECONFIG": str(kubeconfig),
+             "AGENT_ARGS": f"--iface {node.iface}" if node.iface else ""}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f'{k}="{v}"\n' for k, v in lines.items()))

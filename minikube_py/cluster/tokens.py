@@ -1,0 +1,94 @@
+"""Bootstrap tokens and CA pinning, as kubeadm does them (see CONTRACTS "Node credentials").
+
+A bootstrap token `<id>.<secret>` lives in a Secret `kube-system/bootstrap-token-<id>` with
+an expiration; a joining host proves it has one, and pins the cluster's CA by the sha256
+of its SubjectPublicKeyInfo so that it never sends the token to an impostor.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import string
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
+HASH_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
+NODE_TOKEN_PREFIX = "mkpnode"
+BOOTSTRAP_TYPE = "bootstrap.kubernetes.io/token"
+NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
+NODE_LABEL = "minikube-py.io/node"
+EXTRA_GROUPS = "system:bootstrappers:minikube-py:default-node-token"
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_token() -> str:
+    """A fresh `<6>.<16>` token from the CSPRNG."""
+    return f"{_random(6)}.{_random(16)}"
+
+
+def _random(n: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(n))
+
+
+def parse_token(token: str) -> tuple[str, str]:
+    """(id, secret); ValueError naming the expected shape."""
+    m = TOKEN_RE.match(token)
+    if m is None:
+        raise ValueError("a bootstrap token looks like abcdef.0123456789abcdef ([a-z0-9]{6}.[a-z0-9]{16})")
+    return m.group(1), m.group(2)
+
+
+def token_secret(token: str, ttl: timedelta, now: datetime | None = None) -> dict[str, Any]:
+    """The Secret that makes `token` valid for `ttl`."""
+    token_id, secret = parse_token(token)
+    expires = (now or datetime.now(timezone.utc)) + ttl
+    data = {
+        "token-id": token_id, "token-secret": secret,
+        "expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
+        "auth-extra-groups": EXTRA_GROUPS,
+        "description": "minikube-py token create",
+    }
+    return {"apiVersion": "v1", "kind": "Secret", "type": BOOTSTRAP_TYPE,
+            "metadata": {"name": f"bootstrap-token-{token_id}", "namespace": "kube-system"},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+
+def ca_hash(ca_pem: bytes) -> str:
+    """kubeadm's discovery hash: sha256 of the CA certificate's DER SubjectPublicKeyInfo."""
+    cert = x509.load_pem_x509_certificate(ca_pem)
+    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(spki).hexdigest()
+
+
+def parse_hash(text: str) -> str:
+    text = text.strip().lower()
+    if HASH_RE.match(text) is None:
+        raise ValueError("--ca-cert-hash looks like sha256:<64 hex digits> (`token create` prints it)")
+    return text
+
+
+def hash_matches(ca_pem: bytes, expected: str) -> bool:
+    return hmac.compare_digest(ca_hash(ca_pem), expected)
+
+
+def new_node_token(node: str) -> str:
+    """The node's own bearer token: the api-server maps it to system:node:<node>."""
+    return f"{NODE_TOKEN_PREFIX}:{node}:{secrets.token_hex(32)}"
+
+
+def node_credentials_secret(node: str, token: str) -> dict[str, Any]:
+    """What the api-server checks a node token against; holds only the token's sha256."""
+    data = {"node-name": node, "token-sha256": hashlib.sha256(token.encode()).hexdigest()}
+    return {"apiVersion": "v1", "kind": "Secret", "type": NODE_CREDENTIALS_TYPE,
+            "metadata": {"name": f"node-credentials-{node}", "namespace": "kube-system",
+                         "labels": {NODE_LABEL: node}},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}

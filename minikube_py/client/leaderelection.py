@@ -85,6 +85,9 @@ class LeaderElector:
                     renew.cancel()
                     await asyncio.gather(work, renew, return_exceptions=True)
                 self._leading = False
+                if renew.done() and not renew.cancelled() and renew.exception() is not None:
+                    log.error("lease renewal crashed lease=%s/%s error=%r", self.namespace,
+                              self.name, renew.exception())
                 if work.done() and self.release_on_cancel:
                     await self._release()
             if not work.cancelled():

@@ -6,8 +6,9 @@ of the whole. No fire-and-forget task whose exception nobody sees."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -52,3 +53,17 @@ async def stop_tasks(tasks: list[asyncio.Task[Any]]) -> None:
         if isinstance(result, Exception):
             log.error("task failed while stopping task=%s error=%r", task.get_name(), result,
                       exc_info=result)
+
+
+@contextlib.asynccontextmanager
+async def background(coro: Coroutine[Any, Any, Any], name: str) -> AsyncIterator[asyncio.Task[Any]]:
+    """Run `coro` as a task for the duration of a block; cancel and await it on exit.
+
+    For loops that live exactly as long as some other work (an informer while
+    a command runs, a watcher in a test); its failure is logged.
+    """
+    task = asyncio.create_task(coro, name=name)
+    try:
+        yield task
+    finally:
+        await stop_tasks([task])

@@ -128,36 +128,38 @@ async def test_create_takes_namespace_from_object_and_cluster_scope(client: ApiC
     await client.delete(CONFIGMAPS, name, "kube-system")
 
 
+async def watch_one(client: ApiClient, name: str, rv: str, count: int,
+                    until: str = "") -> list[tuple[str, JsonDict]]:
+    """Events for one ConfigMap from `rv`: `count` of them, or up to an `until` event."""
+    seen: list[tuple[str, JsonDict]] = []
+    events = client.watch(CONFIGMAPS, "default", resource_version=rv,
+                          field_selector=f"metadata.name={name}")
+    async with contextlib.aclosing(events):
+        async for event_type, obj in events:
+            seen.append((event_type, obj))
+            if len(seen) == count or event_type == until:
+                break
+    return seen
+
+
 async def test_watch_delivers_changes_in_order_from_a_list(client: ApiClient) -> None:
     name = unique("cm")
     listed = await client.list(CONFIGMAPS, "default")
-    seen: list[tuple[str, str]] = []
-
-    async def consume() -> None:
-        events = client.watch(CONFIGMAPS, "default",
-                              resource_version=listed["metadata"]["resourceVersion"],
-                              field_selector=f"metadata.name={name}")
-        async with contextlib.aclosing(events):
-            async for event_type, obj in events:
-                seen.append((event_type, obj["data"].get("v", "")))
-                if event_type == "DELETED":
-                    return
-
-    watcher = asyncio.create_task(consume())
+    watcher = asyncio.create_task(watch_one(client, name, listed["metadata"]["resourceVersion"],
+                                            count=100, until="DELETED"))
     await client.create(CONFIGMAPS, configmap(name, {"v": "0"}))
     for i in range(1, 4):
         await client.patch(CONFIGMAPS, name, {"data": {"v": str(i)}}, "default")
     await client.delete(CONFIGMAPS, name, "default")
-    await asyncio.wait_for(watcher, 10)
-    assert seen == [("ADDED", "0"), ("MODIFIED", "1"), ("MODIFIED", "2"), ("MODIFIED", "3"),
-                    ("DELETED", "3")]
+    seen = await asyncio.wait_for(watcher, 10)
+    assert [(t, o["data"]["v"]) for t, o in seen] == [
+        ("ADDED", "0"), ("MODIFIED", "1"), ("MODIFIED", "2"), ("MODIFIED", "3"), ("DELETED", "3")]
 
 
 async def test_watch_ends_on_server_timeout(client: ApiClient) -> None:
     loop = asyncio.get_running_loop()
     start = loop.time()
     events = [e async for e in client.watch(CONFIGMAPS, "default", timeout_seconds=1,
-                                            resource_version=None,
                                             field_selector=f"metadata.name={unique('none')}")]
     assert events == []
     assert 0.5 <= loop.time() - start < 10
@@ -167,19 +169,10 @@ async def test_watch_carries_objects_bigger_than_a_read_buffer(client: ApiClient
     name = unique("big")
     big = "x" * (1024 * 1024)
     listed = await client.list(CONFIGMAPS, "default")
-
-    async def first_event() -> JsonDict:
-        events = client.watch(CONFIGMAPS, "default",
-                              resource_version=listed["metadata"]["resourceVersion"],
-                              field_selector=f"metadata.name={name}")
-        async with contextlib.aclosing(events):
-            async for _, obj in events:
-                return obj
-        raise AssertionError("watch ended without an event")
-
-    watcher = asyncio.create_task(first_event())
+    watcher = asyncio.create_task(watch_one(client, name, listed["metadata"]["resourceVersion"],
+                                            count=1))
     await client.create(CONFIGMAPS, configmap(name, {"big": big}))
-    obj = await asyncio.wait_for(watcher, 10)
+    [(_, obj)] = await asyncio.wait_for(watcher, 10)
     assert obj["data"]["big"] == big
     await client.delete(CONFIGMAPS, name, "default")
 

@@ -17,6 +17,7 @@ import yaml
 
 from minikube_py.api.resources import CONFIGMAPS, Resource
 from minikube_py.client import ApiClient, Informer
+from minikube_py.client.tasks import background
 
 JsonDict = dict[str, Any]
 
@@ -77,14 +78,9 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 @contextlib.asynccontextmanager
 async def running(informer: Informer) -> AsyncIterator[None]:
-    task = asyncio.create_task(informer.run())
-    try:
+    async with background(informer.run(), f"informer-{informer.resource.plural}"):
         await asyncio.wait_for(informer.wait_synced(), 10)
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def etcd_url(data_dir: Path) -> str:

@@ -13,6 +13,8 @@ import pytest
 
 from minikube_py.api.resources import LEASES
 from minikube_py.client import ApiClient, LeaderElector
+from minikube_py.client.tasks import background
+from tests.integration.test_client_informer import eventually
 
 TIMING: dict[str, Any] = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 0.4}
 
@@ -40,31 +42,15 @@ class Timeline:
         return lead
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 async def client(apiserver: Any) -> AsyncIterator[ApiClient]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as c:
         yield c
 
 
-@contextlib.asynccontextmanager
-async def campaigning(elector: LeaderElector, fn: Callable[[], Awaitable[None]]
-                      ) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(elector.run(fn))
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def campaigning(elector: LeaderElector, fn: Callable[[], Awaitable[None]]
+                ) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
+    return background(elector.run(fn), f"elector-{elector.identity}")
 
 
 def electors(client: ApiClient, lease: str, **overrides: Any) -> tuple[LeaderElector, ...]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from minikube_py.api.resources import PODS, Resource
 from minikube_py.client.errors import ConnectionFailed, Gone, ServerError
 from minikube_py.client.informer import Informer
+from minikube_py.client.tasks import background
 
 JsonDict = dict[str, Any]
 END = object()
@@ -89,15 +90,8 @@ class Recorder:
         self.calls.append(("delete", obj["metadata"]["name"]))
 
 
-@contextlib.asynccontextmanager
-async def running(informer: Informer) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(informer.run())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def running(informer: Informer) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
+    return background(informer.run(), "informer")
 
 
 async def settle() -> None:

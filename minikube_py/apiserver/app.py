@@ -1,0 +1,61 @@
+"""The api-server as a composed aiohttp Application.
+
+State lives under typed AppKeys (state.py); the etcd client, the watch hub and
+the compactor are opened in a cleanup_ctx and closed on shutdown, so a test
+can build the app against any etcd and tear it down cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from minikube_py.apiserver import routes
+from minikube_py.apiserver.allocators import Allocators
+from minikube_py.apiserver.authn import AUTHENTICATORS, Authenticator, authenticate
+from minikube_py.apiserver.bootstrap import bootstrap
+from minikube_py.apiserver.metrics import Metrics
+from minikube_py.apiserver.objects import ObjectStore
+from minikube_py.apiserver.settings import ApiServerSettings
+from minikube_py.apiserver.state import ALLOCATORS, HUB, METRICS, OBJECTS, SETTINGS, STORAGE
+from minikube_py.store import Storage, WatchHub
+from minikube_py.store.compactor import compact_forever
+
+
+def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
+              authenticators: list[Authenticator]) -> web.Application:
+    app = web.Application(middlewares=[routes.status_errors, authenticate],
+                          client_max_size=4 * 1024 * 1024)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[AUTHENTICATORS] = list(authenticators)
+    app.cleanup_ctx.append(_storage_ctx(etcd_endpoints))
+    routes.add_routes(app)
+    return app
+
+
+def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        storage = Storage(endpoints, observe=app[METRICS].observe_etcd)
+        await storage.open()
+        hub = WatchHub(storage, queue_size=settings.watch_queue_size)
+        app[STORAGE], app[HUB], app[OBJECTS] = storage, hub, ObjectStore(storage)
+        app[ALLOCATORS] = Allocators(storage, settings.service_cluster_ip_range,
+                                     settings.node_port_range)
+        await bootstrap(app)
+        compactor = asyncio.create_task(
+            compact_forever(storage, settings.compaction_interval, hub.note_compacted),
+            name="etcd-compactor")
+        try:
+            yield
+        finally:
+            compactor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await compactor
+            await hub.close()
+            await storage.close()
+    return ctx

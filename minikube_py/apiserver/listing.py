@@ -1,0 +1,137 @@
+"""LIST: a consistent snapshot of one scope, filtered, in pages.
+
+Every page of one list is read at the same etcd revision (the continue token
+carries it), so paging through a changing collection never shows an object
+twice or skips one; a token older than the last compaction is 410. Selectors
+are applied here, reading more from etcd until the page is full.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from minikube_py.api import errors
+from minikube_py.api.resources import Resource
+from minikube_py.api.selectors import FieldSelector, LabelSelector
+from minikube_py.apiserver import codec
+from minikube_py.apiserver.objects import Obj, decode_item, parse_resource_version, scope_prefix
+from minikube_py.apiserver.state import OBJECTS
+from minikube_py.apiserver.strategy import strategy_for
+from minikube_py.apiserver.tables import table_version, to_table
+from minikube_py.apiserver.target import Target
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Filter:
+    """labelSelector + fieldSelector of one list or watch request."""
+
+    labels: LabelSelector
+    fields: FieldSelector
+    resource: Resource
+
+    @classmethod
+    def from_request(cls, request: web.Request, resource: Resource) -> Filter:
+        labels = LabelSelector.parse(request.query.get("labelSelector"))
+        fields = FieldSelector.parse(request.query.get("fieldSelector"))
+        fields.check_supported(strategy_for(resource).supported_fields)
+        return cls(labels, fields, resource)
+
+    @property
+    def everything(self) -> bool:
+        return self.labels.is_everything and self.fields.is_everything
+
+    def matches(self, obj: Obj) -> bool:
+        meta = obj.get("metadata") or {}
+        if not self.labels.matches(meta.get("labels") or {}):
+            return False
+        if self.fields.is_everything:
+            return True
+        return self.fields.matches(strategy_for(self.resource).field_values(obj))
+
+    def narrow_namespace(self, namespace: str | None) -> str | None:
+        """An all-namespaces request selecting metadata.namespace=x reads only x."""
+        if namespace or not self.resource.namespaced:
+            return namespace
+        return self.fields.value_of("metadata.namespace") or None
+
+
+def encode_continue(revision: int, start: str) -> str:
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continue(token: str, prefix: str) -> tuple[int, str]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        revision, start = int(data["rv"]), str(data["start"])
+    except (ValueError, KeyError, TypeError):
+        raise errors.bad_request("continue key is not valid: incorrect encoded start "
+                                 "resourceVersion (version meta.k8s.io/v1)") from None
+    if not start.startswith(prefix) or revision <= 0:
+        raise errors.bad_request("continue key is not valid: key does not match the request")
+    return revision, start
+
+
+async def list_objects(app: web.Application, resource: Resource, namespace: str | None,
+                       flt: Filter, *, limit: int = 0, token: str | None = None,
+                       revision: int = 0) -> tuple[list[Obj], int, str]:
+    """(objects, revision, continue token or "")."""
+    store = app[OBJECTS]
+    namespace = flt.narrow_namespace(namespace)
+    start: str | None = None
+    if token:
+        revision, start = decode_continue(token, scope_prefix(resource, namespace))
+    out: list[Obj] = []
+    while True:
+        want = max(limit - len(out), 0)
+        chunk = 0 if not limit else (want if flt.everything else max(want, _CHUNK))
+        try:
+            items, revision, more = await store.list(resource, namespace, revision=revision,
+                                                     limit=chunk, start=start)
+        except errors.StatusError as e:
+            if e.code == 410 and token:
+                raise errors.expired("The provided continue parameter is too old to display a "
+                                     "consistent list result. You can start a new list "
+                                     "without the continue parameter.") from None
+            raise
+        for i, item in enumerate(items):
+            obj = decode_item(item)
+            if not flt.matches(obj):
+                continue
+            out.append(obj)
+            if limit and len(out) == limit:
+                if i + 1 < len(items) or more:
+                    return out, revision, encode_continue(revision, item.key + "\0")
+                return out, revision, ""
+        if not more or not items:
+            return out, revision, ""
+        start = items[-1].key + "\0"
+
+
+async def list_handler(request: web.Request, target: Target) -> web.Response:
+    resource = target.resource
+    flt = Filter.from_request(request, resource)
+    limit = codec.query_int(request, "limit") or 0
+    if limit < 0:
+        raise errors.bad_request("limit must not be negative")
+    rv = request.query.get("resourceVersion", "")
+    exact = request.query.get("resourceVersionMatch") == "Exact"
+    revision = parse_resource_version(rv) if exact else 0
+    objs, revision, token = await list_objects(
+        request.app, resource, target.namespace, flt, limit=limit,
+        token=request.query.get("continue") or None, revision=revision)
+    list_meta: dict[str, Any] = {"resourceVersion": str(revision)}
+    if token:
+        list_meta["continue"] = token
+    version = table_version(request)
+    if version is not None:
+        return codec.json_response(to_table(request, resource, objs, version, list_meta))
+    return codec.json_response({"kind": resource.list_kind, "apiVersion": resource.api_version,
+                                "metadata": list_meta, "items": objs})

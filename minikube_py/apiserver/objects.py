@@ -1,0 +1,155 @@
+"""Kubernetes objects on top of the key-value store.
+
+Keys are /registry/<plural>/<namespace>/<name> (cluster-scoped:
+/registry/<plural>/<name>). The stored JSON carries no resourceVersion: it is
+the key's mod_revision, put back into metadata on every read, so it can never
+disagree with etcd. Storage errors become metav1.Status errors here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from minikube_py.api import errors
+from minikube_py.api.resources import Resource
+from minikube_py.store import (
+    Conflict, Expired, Item, KeyExists, KeyNotFound, Storage, StorageError, Unavailable,
+)
+
+REGISTRY = "/registry"
+Obj = dict[str, Any]
+
+
+def resource_prefix(resource: Resource) -> str:
+    return f"{REGISTRY}/{resource.plural}/"
+
+
+def scope_prefix(resource: Resource, namespace: str | None) -> str:
+    """The key prefix of a list: one namespace, or the whole resource."""
+    if resource.namespaced and namespace:
+        return f"{REGISTRY}/{resource.plural}/{namespace}/"
+    return resource_prefix(resource)
+
+
+def object_key(resource: Resource, namespace: str | None, name: str) -> str:
+    if resource.namespaced:
+        return f"{REGISTRY}/{resource.plural}/{namespace}/{name}"
+    return f"{REGISTRY}/{resource.plural}/{name}"
+
+
+def key_of(resource: Resource, obj: Obj) -> str:
+    meta = obj["metadata"]
+    return object_key(resource, meta.get("namespace"), meta["name"])
+
+
+def encode(obj: Obj) -> bytes:
+    """Stored form: the object without its resourceVersion."""
+    meta = obj.get("metadata")
+    if meta and "resourceVersion" in meta:
+        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(value: bytes, revision: int) -> Obj:
+    obj: Obj = json.loads(value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj
+
+
+def decode_item(item: Item) -> Obj:
+    return decode(item.value, item.mod_revision)
+
+
+def unavailable(e: StorageError) -> errors.StatusError:
+    return errors.StatusError(503, "ServiceUnavailable", f"etcd is unavailable: {e}")
+
+
+@contextmanager
+def status_errors(resource: Resource, name: str) -> Iterator[None]:
+    """Translate storage errors for one object into metav1.Status errors."""
+    try:
+        yield
+    except KeyNotFound:
+        raise errors.not_found(resource, name) from None
+    except KeyExists:
+        raise errors.already_exists(resource, name) from None
+    except Conflict:
+        raise errors.conflict(resource, name) from None
+    except Expired as e:
+        raise errors.expired(f"The resourceVersion for the provided watch is too old: {e}") \
+            from None
+    except Unavailable as e:
+        raise unavailable(e) from None
+
+
+def parse_resource_version(value: str | None) -> int:
+    """A client-supplied resourceVersion: "" / None -> 0; garbage -> 400."""
+    if not value:
+        return 0
+    try:
+        rv = int(value)
+    except ValueError:
+        raise errors.bad_request(f'invalid resource version "{value}"') from None
+    if rv < 0:
+        raise errors.bad_request(f'invalid resource version "{value}"')
+    return rv
+
+
+class ObjectStore:
+    """Create/get/list/update/delete of whole objects, with Status errors."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    async def get(self, resource: Resource, namespace: str | None, name: str) -> Obj:
+        with status_errors(resource, name):
+            item = await self.storage.get(object_key(resource, namespace, name))
+        return decode_item(item)
+
+    async def create(self, resource: Resource, obj: Obj) -> Obj:
+        data = encode(obj)
+        with status_errors(resource, obj["metadata"]["name"]):
+            revision = await self.storage.create(key_of(resource, obj), data)
+        return decode(data, revision)
+
+    async def update(self, resource: Resource, obj: Obj, expected: int) -> Obj:
+        """Write `obj` if the stored one is still at revision `expected` (else 409)."""
+        data = encode(obj)
+        with status_errors(resource, obj["metadata"]["name"]):
+            revision = await self.storage.update(key_of(resource, obj), data, expected)
+        return decode(data, revision)
+
+    async def delete(self, resource: Resource, obj: Obj, expected: int | None) -> Obj:
+        """Remove the object; returns it as it was, resourceVersion = the delete's."""
+        with status_errors(resource, obj["metadata"]["name"]):
+            item, revision = await self.storage.delete(key_of(resource, obj), expected)
+        return decode(item.value, revision)
+
+    async def list(self, resource: Resource, namespace: str | None, *, revision: int = 0,
+                   limit: int = 0, start: str | None = None) -> tuple[list[Item], int, bool]:
+        """Raw items of one scope at one revision (decoding is left to the caller,
+        who may filter first)."""
+        with status_errors(resource, ""):
+            page = await self.storage.list(scope_prefix(resource, namespace),
+                                           revision=revision, limit=limit, start=start)
+        return page.items, page.revision, page.more
+
+    async def guaranteed_update(self, resource: Resource, namespace: str | None, name: str,
+                                mutate: Callable[[Obj], Awaitable[Obj | None]],
+                                attempts: int = 16) -> Obj:
+        """Read-modify-write until it sticks; `mutate` returns None for "no change"."""
+        for _ in range(attempts):
+            current = await self.get(resource, namespace, name)
+            expected = int(current["metadata"]["resourceVersion"])
+            updated = await mutate(current)
+            if updated is None:
+                return current
+            try:
+                return await self.update(resource, updated, expected)
+            except errors.StatusError as e:
+                if e.code != 409:
+                    raise
+        raise errors.conflict(resource, name, "too many concurrent updates")

@@ -1,0 +1,165 @@
+"""The api-server's PKI: a CA, a serving certificate, an admin token and kubeconfig.
+
+Made once on first start in D/pki and reused afterwards, so clients that trust
+the CA keep working across restarts. Keys and tokens are written 0600 before any
+byte of them is.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+log = logging.getLogger(__name__)
+
+SERVICE_DNS_NAMES = (
+    "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+_VALIDITY = datetime.timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class Pki:
+    """Paths of everything pki.ensure() made."""
+
+    ca_cert: Path
+    ca_key: Path
+    serving_cert: Path
+    serving_key: Path
+    admin_token_file: Path
+
+    @property
+    def admin_token(self) -> str:
+        return self.admin_token_file.read_text().strip()
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create or replace `path` with mode 0600 from the first byte."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def host_addresses() -> list[str]:
+    """Every IPv4/IPv6 address of this host's interfaces (for the serving cert SANs)."""
+    found: list[str] = []
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            ip = a.address.split("%")[0]
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                continue
+            if ip not in found:
+                found.append(ip)
+    return found
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _new_ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minikube-py-ca")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + _VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False,
+                                         False), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert, key
+
+
+def _serving_cert(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
+                  ips: list[str]) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in SERVICE_DNS_NAMES]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+            .issuer_name(ca.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + _VALIDITY)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    return cert, key
+
+
+def ensure(pki_dir: Path, *, service_ip: str, extra_ips: tuple[str, ...] = ()) -> Pki:
+    """Create whatever of the PKI is missing; a serving cert lacking one of today's
+    addresses is re-issued from the same CA."""
+    pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths = Pki(pki_dir / "ca.crt", pki_dir / "ca.key", pki_dir / "apiserver.crt",
+                pki_dir / "apiserver.key", pki_dir / "admin.token")
+    if paths.ca_cert.exists() and paths.ca_key.exists():
+        ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+        loaded = serialization.load_pem_private_key(paths.ca_key.read_bytes(), None)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        ca_key = loaded
+    else:
+        ca, ca_key = _new_ca()
+        write_private(paths.ca_key, _key_pem(ca_key))
+        paths.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        paths.serving_cert.unlink(missing_ok=True)
+        log.info("created CA path=%s", paths.ca_cert)
+    ips = ["127.0.0.1", service_ip, *host_addresses(), *extra_ips]
+    ips = list(dict.fromkeys(ips))
+    if not _covers(paths.serving_cert, ips) or not paths.serving_key.exists():
+        cert, key = _serving_cert(ca, ca_key, ips)
+        write_private(paths.serving_key, _key_pem(key))
+        paths.serving_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        log.info("issued serving certificate ips=%s", ",".join(ips))
+    if not paths.admin_token_file.exists():
+        write_private(paths.admin_token_file, secrets.token_urlsafe(32).encode())
+    return paths
+
+
+def _covers(cert_path: Path, ips: list[str]) -> bool:
+    if not cert_path.exists():
+        return False
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    have = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    return set(ips) <= have
+
+
+def write_kubeconfig(path: Path, *, server: str, ca_cert: Path, token: str,
+                     user: str = "admin") -> None:
+    """A kubeconfig with the CA embedded, so it works from any directory (0600: a token)."""
+    config = {
+        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "clusters": [{"name": "minikube-py", "cluster": {
+            "server": server,
+            "certificate-authority-data": base64.b64encode(ca_cert.read_bytes()).decode()}}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": "minikube-py", "context": {"cluster": "minikube-py",
+                                                         "user": user}}],
+        "current-context": "minikube-py",
+    }
+    write_private(path, yaml.safe_dump(config, sort_keys=False).encode())

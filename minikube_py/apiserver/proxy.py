@@ -1,0 +1,149 @@
+"""pods/log and pods/exec: proxied to the kubelet of the pod's node.
+
+The kubelet serves https://<node InternalIP>:<daemonEndpoints.kubeletEndpoint.Port>
+/containerLogs/<ns>/<pod>/<container> and /exec/<ns>/<pod>/<container>. Logs
+stream through chunk by chunk (follow works); exec is a WebSocket relayed frame
+by frame with the subprotocol (v4/v5.channel.k8s.io) the kubelet chose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from minikube_py.api import errors
+from minikube_py.api.resources import NODES, PODS
+from minikube_py.apiserver.objects import Obj
+from minikube_py.apiserver.state import OBJECTS
+from minikube_py.apiserver.target import Target
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KUBELET_PORT = 10250
+LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "sinceTime",
+              "limitBytes")
+EXEC_PARAMS = ("command", "stdin", "stdout", "stderr", "tty")
+_NO_VERIFY = ssl.create_default_context()
+_NO_VERIFY.check_hostname = False
+_NO_VERIFY.verify_mode = ssl.CERT_NONE
+
+
+def _container(pod: Obj, requested: str | None) -> str:
+    names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    names += [c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]
+    pod_name = pod["metadata"]["name"]
+    if requested:
+        if requested not in names:
+            raise errors.bad_request(f"container {requested} is not valid for pod {pod_name}")
+        return requested
+    regular = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    if len(regular) == 1:
+        return str(regular[0])
+    raise errors.bad_request(f"a container name must be specified for pod {pod_name}, choose "
+                             f"one of: [{' '.join(str(n) for n in regular)}]")
+
+
+async def kubelet_base(request: web.Request, pod: Obj) -> str:
+    """https://ip:port of the kubelet running `pod`; 400 while it is not scheduled."""
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if not node_name:
+        raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host "
+                                 "assigned")
+    node = await request.app[OBJECTS].get(NODES, None, node_name)
+    status: dict[str, Any] = node.get("status") or {}
+    address = next((a.get("address") for a in status.get("addresses") or []
+                    if a.get("type") == "InternalIP"), None)
+    if not address:
+        raise errors.StatusError(503, "ServiceUnavailable",
+                                 f"node {node_name} has no InternalIP address")
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get(
+        "Port") or DEFAULT_KUBELET_PORT
+    host = f"[{address}]" if ":" in address else address
+    return f"https://{host}:{port}"
+
+
+async def _pod_and_container(request: web.Request, target: Target) -> tuple[Obj, str, str]:
+    assert target.name is not None
+    pod = await request.app[OBJECTS].get(PODS, target.namespace, target.name)
+    container = _container(pod, request.query.get("container"))
+    return pod, container, await kubelet_base(request, pod)
+
+
+def _unreachable(e: Exception) -> errors.StatusError:
+    return errors.StatusError(502, "BadGateway", f"error dialing the kubelet: {e}")
+
+
+async def log(request: web.Request, target: Target) -> web.StreamResponse:
+    """GET pods/x/log: the kubelet's answer, streamed as it comes."""
+    if request.method != "GET":
+        raise errors.method_not_allowed()
+    pod, container, base = await _pod_and_container(request, target)
+    params = {k: v for k, v in request.query.items() if k in LOG_PARAMS}
+    url = f"{base}/containerLogs/{target.namespace}/{pod['metadata']['name']}/{container}"
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            async with http.get(url, params=params, ssl=_NO_VERIFY) as upstream:
+                if upstream.status >= 400:
+                    text = await upstream.text()
+                    raise errors.StatusError(upstream.status, "BadRequest"
+                                             if upstream.status < 500 else "InternalError", text)
+                response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+                await response.prepare(request)
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
+                await response.write_eof()
+                return response
+    except (aiohttp.ClientError, OSError) as e:
+        raise _unreachable(e) from None
+
+
+async def _relay(source: Any, sink: Any) -> None:
+    async for msg in source:
+        if msg.type == aiohttp.WSMsgType.BINARY:
+            await sink.send_bytes(msg.data)
+        elif msg.type == aiohttp.WSMsgType.TEXT:
+            await sink.send_str(msg.data)
+        else:
+            break
+
+
+async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
+    """pods/x/exec over WebSocket: relay frames both ways until either side closes."""
+    if request.method not in ("GET", "POST"):
+        raise errors.method_not_allowed()
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise errors.bad_request("exec needs a WebSocket upgrade (SPDY is not supported)")
+    pod, container, base = await _pod_and_container(request, target)
+    params = [(k, v) for k, v in request.query.items() if k in EXEC_PARAMS]
+    url = f"{base}/exec/{target.namespace}/{pod['metadata']['name']}/{container}"
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+               if p.strip()]
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(url, params=params, protocols=offered, ssl=_NO_VERIFY,
+                                       max_msg_size=0) as upstream:
+                client = web.WebSocketResponse(
+                    protocols=[upstream.protocol] if upstream.protocol else (),
+                    max_msg_size=0)
+                await client.prepare(request)
+                tasks = [asyncio.create_task(_relay(client, upstream)),
+                         asyncio.create_task(_relay(upstream, client))]
+                _done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                        await task
+                await client.close()
+                return client
+    except aiohttp.WSServerHandshakeError as e:
+        raise errors.StatusError(e.status if e.status >= 400 else 502, "BadRequest",
+                                 f"kubelet refused exec: {e.message}") from None
+    except (aiohttp.ClientError, OSError) as e:
+        raise _unreachable(e) from None

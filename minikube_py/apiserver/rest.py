@@ -1,0 +1,224 @@
+"""The write verbs on one object: create, get, update (PUT) and patch.
+
+Order of a write, as kube-apiserver's: decode -> check the body names this
+resource -> default -> prepare (server-owned fields, status/spec split) ->
+validate (422 listing every cause) -> admission (namespace exists and is not
+terminating, Service allocation) -> one etcd transaction. Nothing is written
+before every check passed.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from minikube_py.api import errors
+from minikube_py.api.meta import now_rfc3339
+from minikube_py.api.resources import NAMESPACES, SERVICES, Resource
+from minikube_py.apiserver import codec, services
+from minikube_py.apiserver.objects import Obj, ObjectStore, parse_resource_version
+from minikube_py.apiserver.state import ALLOCATORS, OBJECTS
+from minikube_py.apiserver.strategy import strategy_for
+from minikube_py.apiserver.tables import table_version, to_table
+from minikube_py.apiserver.target import Target
+
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+
+
+def check_kind(resource: Resource, obj: Obj) -> None:
+    """400 unless the body is (or does not say it is not) this resource's kind."""
+    kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    if kind is not None and kind != resource.kind:
+        raise errors.bad_request(f"the object provided is unrecognized (must be of type "
+                                 f"{resource.kind}): kind {kind!r}")
+    if api_version is not None and api_version != resource.api_version:
+        raise errors.bad_request(f"the API version in the data ({api_version}) does not match "
+                                 f"the expected API version ({resource.api_version})")
+    obj["kind"], obj["apiVersion"] = resource.kind, resource.api_version
+    if not isinstance(obj.get("metadata", {}), dict):
+        raise errors.bad_request("metadata must be an object")
+    obj.setdefault("metadata", {})
+
+
+def place(target: Target, obj: Obj) -> None:
+    """Namespace (and for PUT the name) from the URL; a body that disagrees is a 400."""
+    meta = obj["metadata"]
+    if target.resource.namespaced:
+        given = meta.get("namespace")
+        if given and given != target.namespace:
+            raise errors.bad_request("the namespace of the provided object does not match the "
+                                     "namespace sent on the request")
+        meta["namespace"] = target.namespace
+    else:
+        meta.pop("namespace", None)
+    if target.name is not None and meta.get("name", target.name) != target.name:
+        raise errors.bad_request("the name of the object "
+                                 f"({meta.get('name')}) does not match the name on the URL "
+                                 f"({target.name})")
+    if target.name is not None:
+        meta["name"] = target.name
+
+
+def validation_error(resource: Resource, obj: Obj, causes: list[errors.Cause]
+                     ) -> errors.StatusError:
+    name = obj.get("metadata", {}).get("name") or obj.get("metadata", {}).get("generateName", "")
+    return errors.invalid(resource, str(name), causes)
+
+
+async def check_namespace(store: ObjectStore, namespace: str) -> None:
+    """Refuse content in a namespace that does not exist (404) or is terminating (403)."""
+    try:
+        ns = await store.get(NAMESPACES, None, namespace)
+    except errors.StatusError as e:
+        if e.code == 404:
+            raise errors.not_found(NAMESPACES, namespace) from None
+        raise
+    if ns.get("metadata", {}).get("deletionTimestamp") or \
+            ns.get("status", {}).get("phase") == "Terminating":
+        raise errors.StatusError(403, "Forbidden", f"unable to create new content in namespace "
+                                 f"{namespace} because it is being terminated",
+                                 {"name": namespace, "kind": "namespaces"})
+
+
+def respond(request: web.Request, resource: Resource, obj: Obj, status: int = 200
+            ) -> web.Response:
+    version = table_version(request)
+    if version is not None:
+        table = to_table(request, resource, [obj], version,
+                         {"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+        return codec.json_response(table, status)
+    return codec.json_response(obj, status)
+
+
+async def create_object(app: web.Application, target: Target, obj: Obj) -> Obj:
+    """Default, prepare, validate, admit and store a new object (shared with bootstrap)."""
+    resource, store = target.resource, app[OBJECTS]
+    check_kind(resource, obj)
+    place(target, obj)
+    meta = obj["metadata"]
+    if not meta.get("name") and isinstance(meta.get("generateName"), str):
+        meta["name"] = meta["generateName"] + "".join(random.choices(_GENERATE_ALPHABET, k=5))
+    meta["uid"] = str(uuid.uuid4())
+    meta["creationTimestamp"] = now_rfc3339()
+    meta.pop("resourceVersion", None)
+    strategy = strategy_for(resource)
+    strategy.default(obj)
+    strategy.prepare_create(obj)
+    causes = strategy.validate_create(obj)
+    if causes:
+        raise validation_error(resource, obj, causes)
+    if resource.namespaced:
+        await check_namespace(store, meta["namespace"])
+    if resource is SERVICES:
+        undo = await services.allocate_create(app[ALLOCATORS], obj)
+        try:
+            return await store.create(resource, obj)
+        except BaseException:
+            await undo()
+            raise
+    return await store.create(resource, obj)
+
+
+async def create(request: web.Request, target: Target) -> web.Response:
+    obj = await codec.read_object(request)
+    created = await create_object(request.app, target, obj)
+    return respond(request, target.resource, created, 201)
+
+
+async def get(request: web.Request, target: Target) -> web.Response:
+    assert target.name is not None
+    obj = await request.app[OBJECTS].get(target.resource, target.namespace, target.name)
+    return respond(request, target.resource, obj)
+
+
+async def write_update(app: web.Application, target: Target, new: Obj, old: Obj,
+                       subresource: str | None = None) -> Obj:
+    """Store `new` over `old` (compare-and-swap on old's resourceVersion), after the
+    strategy's prepare and validate; a last finalizer removed from a deleted object
+    deletes it."""
+    resource, store = target.resource, app[OBJECTS]
+    strategy = strategy_for(resource)
+    strategy.default(new)
+    strategy.prepare_update(new, old, subresource)
+    causes = strategy.validate_update(new, old)
+    if causes:
+        raise validation_error(resource, new, causes)
+    expected = int(old["metadata"]["resourceVersion"])
+    meta = new["metadata"]
+    if meta.get("deletionTimestamp") and not meta.get("finalizers") \
+            and not meta.get("deletionGracePeriodSeconds"):
+        return await store.delete(resource, old, expected)
+    if resource is SERVICES and subresource is None:
+        undo, commit = await services.allocate_update(app[ALLOCATORS], new, old)
+        try:
+            stored = await store.update(resource, new, expected)
+        except BaseException:
+            await undo()
+            raise
+        await commit()
+        return stored
+    return await store.update(resource, new, expected)
+
+
+async def update(request: web.Request, target: Target) -> web.Response:
+    assert target.name is not None
+    new = await codec.read_object(request)
+    check_kind(target.resource, new)
+    place(target, new)
+    stored = await updated_object(request.app, target, new)
+    return respond(request, target.resource, stored)
+
+
+async def updated_object(app: web.Application, target: Target, new: Obj) -> Obj:
+    """PUT semantics: the body's resourceVersion (if any) must still be current."""
+    assert target.name is not None
+    old = await app[OBJECTS].get(target.resource, target.namespace, target.name)
+    wanted = parse_resource_version(new["metadata"].get("resourceVersion"))
+    if wanted and wanted != int(old["metadata"]["resourceVersion"]):
+        raise errors.conflict(target.resource, target.name)
+    return await write_update(app, target, new, old, target.subresource)
+
+
+def _apply_patch(old: Obj, body: Any, content_type: str, resource: Resource) -> Obj:
+    from minikube_py.api.patch import apply_patch
+    patched: Obj = apply_patch(old, body, content_type, resource)
+    return patched
+
+
+async def patch(request: web.Request, target: Target) -> web.Response:
+    """PATCH: read, apply the patch, write with compare-and-swap; retried on conflict
+    unless the patch itself pins a resourceVersion."""
+    assert target.name is not None
+    content_type = request.content_type
+    if content_type not in PATCH_TYPES:
+        raise errors.unsupported_media_type(content_type, list(PATCH_TYPES))
+    body = codec.decode(await codec.read_body(request), content_type)
+    stored = await patch_object(request.app, target, body, content_type)
+    return respond(request, target.resource, stored)
+
+
+async def patch_object(app: web.Application, target: Target, body: Any,
+                       content_type: str) -> Obj:
+    assert target.name is not None
+    pinned = isinstance(body, dict) and isinstance(body.get("metadata"), dict) \
+        and body["metadata"].get("resourceVersion")
+    for _ in range(16):
+        old = await app[OBJECTS].get(target.resource, target.namespace, target.name)
+        new = _apply_patch(old, body, content_type, target.resource)
+        if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
+            raise errors.bad_request("the patch did not produce an object with metadata")
+        check_kind(target.resource, new)
+        place(target, new)
+        if pinned and str(pinned) != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(target.resource, target.name)
+        try:
+            return await write_update(app, target, new, old, target.subresource)
+        except errors.StatusError as e:
+            if e.code != 409 or e.reason != "Conflict" or pinned:
+                raise
+    raise errors.conflict(target.resource, target.name, "too many concurrent updates")

@@ -1,0 +1,192 @@
+"""URL -> handler: discovery, health, metrics and every resource verb.
+
+Resource paths go through one catch-all route per prefix and `target.parse`,
+then a (scope, method) table picks the verb; anything else is 405.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from minikube_py.api import errors
+from minikube_py.apiserver import codec, deletion, listing, rest, subresources, watch
+from minikube_py.apiserver.state import METRICS, SETTINGS, STORAGE
+from minikube_py.apiserver.target import Target, parse
+
+log = logging.getLogger(__name__)
+
+try:
+    from minikube_py.apiserver import discovery
+except ImportError:
+    from minikube_py.apiserver import discovery_min as discovery  # type: ignore[no-redef]
+try:
+    from minikube_py.apiserver.openapi import openapi_v2
+except ImportError:
+    from minikube_py.apiserver.discovery_min import openapi_v2
+
+Handler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
+VERSION_INFO = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-minikube-py",
+                "gitCommit": "", "gitTreeState": "clean", "buildDate": "",
+                "goVersion": f"python{platform.python_version()}", "compiler": "cpython",
+                "platform": "linux/amd64"}
+VERB_LABEL = "minikube_py.verb"
+RESOURCE_LABEL = "minikube_py.resource"
+
+
+async def _collection_get(request: web.Request, target: Target) -> web.StreamResponse:
+    if codec.go_bool(request.query.get("watch"), "watch"):
+        request[VERB_LABEL] = "WATCH"
+        return await watch.watch_handler(request, target)
+    request[VERB_LABEL] = "LIST"
+    return await listing.list_handler(request, target)
+
+
+async def _item_get(request: web.Request, target: Target) -> web.StreamResponse:
+    if codec.go_bool(request.query.get("watch"), "watch"):
+        request[VERB_LABEL] = "WATCH"
+        return await watch.watch_handler(request, target)
+    return await rest.get(request, target)
+
+
+VERBS: dict[tuple[str, str], Handler] = {
+    ("collection", "GET"): _collection_get,
+    ("collection", "POST"): rest.create,
+    ("collection", "DELETE"): deletion.delete_collection,
+    ("item", "GET"): _item_get,
+    ("item", "PUT"): rest.update,
+    ("item", "PATCH"): rest.patch,
+    ("item", "DELETE"): deletion.delete,
+}
+
+
+async def _resource(request: web.Request, group: str, version: str) -> web.StreamResponse:
+    tail = request.match_info.get("tail", "")
+    target = parse(group, version, tail.split("/"), request.path)
+    request[RESOURCE_LABEL] = target.resource.plural + (
+        f"/{target.subresource}" if target.subresource else "")
+    request[VERB_LABEL] = request.method
+    if target.subresource:
+        return await subresources.dispatch(request, target)
+    handler = VERBS.get((target.verb_scope, request.method))
+    if handler is None:
+        raise errors.method_not_allowed()
+    return await handler(request, target)
+
+
+async def core(request: web.Request) -> web.StreamResponse:
+    return await _resource(request, "", "v1")
+
+
+async def grouped(request: web.Request) -> web.StreamResponse:
+    group, version = request.match_info["group"], request.match_info["version"]
+    return await _resource(request, group, version)
+
+
+def _found(doc: dict[str, Any] | None, path: str) -> web.Response:
+    if doc is None:
+        raise errors.StatusError(404, "NotFound", f"the server could not find the requested "
+                                 f"resource ({path})")
+    return codec.json_response(doc)
+
+
+async def api_root(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    return codec.json_response(discovery.api_versions(
+        f"{settings.endpoint_address}:{settings.port}"))
+
+
+async def api_v1(request: web.Request) -> web.Response:
+    return _found(discovery.api_resource_list("", "v1"), request.path)
+
+
+async def apis_root(request: web.Request) -> web.Response:
+    return codec.json_response(discovery.api_group_list())
+
+
+async def api_group(request: web.Request) -> web.Response:
+    return _found(discovery.api_group(request.match_info["group"]), request.path)
+
+
+async def api_group_version(request: web.Request) -> web.Response:
+    return _found(discovery.api_resource_list(request.match_info["group"],
+                                              request.match_info["version"]), request.path)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return codec.json_response(openapi_v2())
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """ok once etcd answers; readyz/livez are the same check here."""
+    try:
+        await request.app[STORAGE].current_revision()
+    except Exception as e:  # any failure to reach etcd is "not healthy", never a 500
+        log.warning("health check failed error=%s", e)
+        return web.Response(status=500, text="[-]etcd failed: reason withheld\nhealthz check "
+                                             "failed\n")
+    return web.Response(text="ok")
+
+
+async def version(request: web.Request) -> web.Response:
+    return codec.json_response(VERSION_INFO)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[METRICS].render(),
+                        content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+@web.middleware
+async def status_errors(request: web.Request,
+                        handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                        ) -> web.StreamResponse:
+    """Every failure becomes a metav1.Status; an unexpected one is logged and a 500
+    without a traceback. Also records the request's metrics."""
+    start = time.perf_counter()
+    code = 500
+    try:
+        response = await handler(request)
+        code = response.status
+        return response
+    except errors.StatusError as e:
+        code = e.code
+        return codec.json_response(e.to_status(), e.code)
+    except web.HTTPException as e:
+        code = e.status
+        if e.status == 404:
+            return codec.json_response(errors.StatusError(
+                404, "NotFound", "the server could not find the requested resource").to_status(),
+                404)
+        if e.status == 405:
+            return codec.json_response(errors.method_not_allowed().to_status(), 405)
+        if e.status == 413:
+            return codec.json_response(errors.too_large().to_status(), 413)
+        raise
+    except Exception:
+        log.exception("unhandled error method=%s path=%s", request.method, request.path)
+        return codec.json_response(errors.internal_error("unexpected server error")
+                                   .to_status(), 500)
+    finally:
+        request.app[METRICS].observe_request(request.get(VERB_LABEL, request.method),
+                                             request.get(RESOURCE_LABEL, ""), code,
+                                             time.perf_counter() - start)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    for path, handler in (("/healthz", healthz), ("/livez", healthz), ("/readyz", healthz),
+                          ("/version", version), ("/metrics", metrics),
+                          ("/api", api_root), ("/api/v1", api_v1), ("/apis", apis_root),
+                          ("/apis/{group}", api_group),
+                          ("/apis/{group}/{version}", api_group_version),
+                          ("/openapi/v2", openapi)):
+        r.add_get(path, handler)
+    r.add_route("*", "/api/v1/{tail:.+}", core)
+    r.add_route("*", "/apis/{group}/{version}/{tail:.+}", grouped)

@@ -1,0 +1,82 @@
+"""Running the api-server process: PKI, etcd (embedded or given), HTTPS, signals.
+
+Start order: PKI and admin kubeconfig -> etcd healthy -> app (bootstrap objects)
+-> listen. Stop order is the reverse, on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+
+from aiohttp import web
+
+from minikube_py.apiserver import pki
+from minikube_py.apiserver.app import build_app
+from minikube_py.apiserver.authn import StaticTokens, User
+from minikube_py.apiserver.settings import ApiServerSettings
+from minikube_py.store.embedded import EmbeddedEtcd, EtcdConfig
+
+log = logging.getLogger(__name__)
+
+ADMIN = User("admin", ("system:masters", "system:authenticated"))
+
+
+def tls_context(paths: pki.Pki) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(paths.serving_cert, paths.serving_key)
+    ctx.set_alpn_protocols(["http/1.1"])  # aiohttp speaks HTTP/1.1 only
+    return ctx
+
+
+async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    extra_ips = tuple(ip for ip in (settings.advertise_address, settings.bind_address)
+                      if ip and ip not in ("0.0.0.0", "::"))
+    paths = pki.ensure(settings.pki_dir, service_ip=settings.kubernetes_service_ip,
+                       extra_ips=extra_ips)
+    token = paths.admin_token
+    pki.write_kubeconfig(settings.kubeconfig_path, server=f"https://127.0.0.1:{settings.port}",
+                         ca_cert=paths.ca_cert, token=token)
+    etcd: EmbeddedEtcd | None = None
+    endpoints = list(settings.etcd_servers)
+    if not endpoints:
+        etcd = EmbeddedEtcd(EtcdConfig(settings.data_dir / "etcd"))
+        await etcd.start()
+        endpoints = [etcd.client_url]
+    runner: web.AppRunner | None = None
+    try:
+        tokens = {token: ADMIN} | {t: User(n, ("system:authenticated",))
+                                   for t, n in settings.extra_tokens.items()}
+        app = build_app(settings, endpoints, [StaticTokens(tokens)])
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               shutdown_timeout=5.0)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.bind_address, settings.port,
+                           ssl_context=tls_context(paths), backlog=1024)
+        await site.start()
+        log.info("api-server serving address=%s port=%d etcd=%s", settings.bind_address,
+                 settings.port, ",".join(endpoints))
+        await stop.wait()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if etcd is not None:
+            await etcd.stop()
+        log.info("api-server stopped")
+
+
+async def _main(settings: ApiServerSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, stop)
+
+
+def run(settings: ApiServerSettings) -> int:
+    asyncio.run(_main(settings))
+    return 0

@@ -1,0 +1,73 @@
+"""What a Service write does to the ClusterIP and NodePort ranges.
+
+Allocation happens before the object is written and is undone if the write
+fails; what an update or delete gives up is released only after the write
+succeeded, so a failed write never leaves two Services holding one port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from minikube_py.api.meta import key
+from minikube_py.apiserver.allocators import Allocators
+
+Obj = dict[str, Any]
+Undo = Callable[[], Awaitable[None]]
+
+
+def _spec(obj: Obj) -> dict[str, Any]:
+    spec = obj.get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+async def allocate_create(alloc: Allocators, obj: Obj) -> Undo:
+    """Fill clusterIP and nodePorts of a new Service; the returned undo frees them."""
+    spec, owner, name = _spec(obj), key(obj), obj["metadata"]["name"]
+    ips = await alloc.cluster_ip(spec, owner, name)
+    try:
+        ports = await alloc.node_ports(spec, owner, name, keep=set())
+    except BaseException:
+        await alloc.ips.release(ips)
+        raise
+
+    async def undo() -> None:
+        await alloc.ips.release(ips)
+        await alloc.ports.release(ports)
+    return undo
+
+
+async def allocate_update(alloc: Allocators, new: Obj, old: Obj) -> tuple[Undo, Undo]:
+    """Carry the clusterIP over, allocate ports the update adds; returns (undo, commit):
+    undo frees the new ports if the write fails, commit frees dropped ones after it."""
+    spec, old_spec = _spec(new), _spec(old)
+    if not spec.get("clusterIP") and old_spec.get("clusterIP"):
+        spec["clusterIP"] = old_spec["clusterIP"]
+        spec.setdefault("clusterIPs", old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+    held = alloc.held_ports(old_spec)
+    if alloc.wants_node_ports(spec):
+        # A port listed again without its nodePort keeps the one it had (like kubectl apply).
+        by_port = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                   for p in old_spec.get("ports") or [] if isinstance(p, dict)}
+        for p in spec.get("ports") or []:
+            if isinstance(p, dict) and not p.get("nodePort"):
+                p["nodePort"] = by_port.get((p.get("port"), p.get("protocol", "TCP")))
+                if not p["nodePort"]:
+                    del p["nodePort"]
+    added = await alloc.node_ports(spec, key(new), new["metadata"]["name"], keep=held)
+    dropped = sorted(held - alloc.held_ports(spec))
+
+    async def undo() -> None:
+        await alloc.ports.release(added)
+
+    async def commit() -> None:
+        await alloc.ports.release(dropped)
+    return undo, commit
+
+
+async def release(alloc: Allocators, obj: Obj) -> None:
+    """Free everything a deleted Service held."""
+    spec = _spec(obj)
+    await alloc.ips.release(alloc.held_ip(spec))
+    await alloc.ports.release(sorted(alloc.held_ports(spec)))

@@ -1,0 +1,53 @@
+"""Settings of one api-server process: every field defaulted, tests pass a copy."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ApiServerSettings:
+    """What `minikube-py apiserver` parses its flags into."""
+
+    data_dir: Path
+    port: int = 6443
+    bind_address: str = "127.0.0.1"
+    # Empty: start and supervise an embedded etcd in data_dir/etcd.
+    etcd_servers: list[str] = field(default_factory=list)
+    # The address the `kubernetes` Endpoints point at; default: bind address or 127.0.0.1.
+    advertise_address: str = ""
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    node_port_range: tuple[int, int] = (30000, 32767)
+    # Compaction, as kube-apiserver: keep at least one interval of history.
+    compaction_interval: float = 300.0
+    # Per-watcher queue bound: a watcher this far behind is disconnected.
+    watch_queue_size: int = 1000
+    # Extra bearer tokens (token -> user name); the admin token is generated in data_dir/pki.
+    extra_tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.data_dir / "admin.conf"
+
+    @property
+    def service_network(self) -> ipaddress.IPv4Network:
+        net = ipaddress.ip_network(self.service_cluster_ip_range, strict=False)
+        assert isinstance(net, ipaddress.IPv4Network), "only IPv4 service ranges"
+        return net
+
+    @property
+    def kubernetes_service_ip(self) -> str:
+        """The first address of the service range: 10.96.0.1 by default."""
+        return str(self.service_network.network_address + 1)
+
+    @property
+    def endpoint_address(self) -> str:
+        if self.advertise_address:
+            return self.advertise_address
+        return "127.0.0.1" if self.bind_address in ("0.0.0.0", "::", "") else self.bind_address

@@ -1,0 +1,18 @@
+"""Typed application state shared by the handlers (aiohttp AppKeys)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from minikube_py.apiserver.allocators import Allocators
+from minikube_py.apiserver.metrics import Metrics
+from minikube_py.apiserver.objects import ObjectStore
+from minikube_py.apiserver.settings import ApiServerSettings
+from minikube_py.store import Storage, WatchHub
+
+SETTINGS = web.AppKey("settings", ApiServerSettings)
+STORAGE = web.AppKey("storage", Storage)
+OBJECTS = web.AppKey("objects", ObjectStore)
+HUB = web.AppKey("watch_hub", WatchHub)
+METRICS = web.AppKey("metrics", Metrics)
+ALLOCATORS = web.AppKey("allocators", Allocators)

@@ -1,0 +1,178 @@
+"""WATCH over HTTP: newline-delimited watch events, streamed.
+
+resourceVersion unset or "0" first sends the current objects as ADDED (read
+at one revision) and then every change after that revision; any other value
+resumes after it. Changes come from the shared per-resource etcd stream
+(store.watch.WatchHub). With selectors, an object that stops matching is sent
+as DELETED and one that starts matching as ADDED, as Kubernetes does. A
+revision etcd has compacted away is answered with an ERROR event carrying a
+410 Expired Status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from minikube_py.api import errors
+from minikube_py.apiserver import codec
+from minikube_py.apiserver.listing import Filter, list_objects
+from minikube_py.apiserver.objects import Obj, decode, parse_resource_version, resource_prefix, \
+    scope_prefix
+from minikube_py.apiserver.state import HUB, METRICS
+from minikube_py.apiserver.tables import table_version, to_table
+from minikube_py.apiserver.target import Target
+from minikube_py.store import Change, Closed, Expired, StorageError
+
+log = logging.getLogger(__name__)
+
+BOOKMARK_INTERVAL = 30.0
+_LIVENESS_CHECK = 5.0
+_DEFAULT_TIMEOUT = 1800
+
+
+def translate(change: Change, flt: Filter) -> tuple[str, Obj] | None:
+    """The watch event (type, object) a change means to this watcher, if any."""
+    if change.type == "DELETE":
+        old = decode(change.value, change.revision)
+        return ("DELETED", old) if flt.matches(old) else None
+    new = decode(change.value, change.revision)
+    if flt.everything:
+        return ("ADDED" if change.created else "MODIFIED"), new
+    matches = flt.matches(new)
+    was = change.prev_value is not None and flt.matches(decode(change.prev_value, 0))
+    if matches:
+        return ("MODIFIED" if was else "ADDED"), new
+    return ("DELETED", new) if was else None
+
+
+async def _pump(source: AsyncIterator[list[Change]], queue: asyncio.Queue[Any]) -> None:
+    """Move batches from the hub into the handler's queue (so it can wait with timeouts)."""
+    try:
+        async for batch in source:
+            queue.put_nowait(batch)
+    except StorageError as e:
+        queue.put_nowait(e)
+
+
+class WatchStream:
+    """One HTTP watch response: encodes events (JSON or Table) and writes them."""
+
+    def __init__(self, request: web.Request, target: Target) -> None:
+        self.request = request
+        self.resource = target.resource
+        self.table = table_version(request)
+        self.response = web.StreamResponse(headers={"Content-Type": codec.JSON_TYPE,
+                                                    "Cache-Control": "no-cache, private"})
+        self.response.enable_chunked_encoding()
+        self.last_revision = 0
+
+    async def start(self) -> None:
+        await self.response.prepare(self.request)
+
+    def _encode(self, event_type: str, obj: Obj) -> bytes:
+        if self.table and event_type not in ("ERROR", "BOOKMARK"):
+            obj = to_table(self.request, self.resource, [obj], self.table,
+                           {"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+        return json.dumps({"type": event_type, "object": obj}, separators=(",", ":"),
+                          ensure_ascii=False).encode() + b"\n"
+
+    async def send(self, event_type: str, obj: Obj) -> None:
+        await self.response.write(self._encode(event_type, obj))
+        rv = obj.get("metadata", {}).get("resourceVersion")
+        if rv and event_type != "ERROR":
+            self.last_revision = max(self.last_revision, int(rv))
+
+    async def send_many(self, events: list[tuple[str, Obj]]) -> None:
+        if not events:
+            return
+        await self.response.write(b"".join(self._encode(t, o) for t, o in events))
+        for _t, obj in events:
+            self.last_revision = max(self.last_revision, int(obj["metadata"]["resourceVersion"]))
+
+    async def bookmark(self) -> None:
+        await self.send("BOOKMARK", {"kind": self.resource.kind,
+                                     "apiVersion": self.resource.api_version,
+                                     "metadata": {"resourceVersion": str(self.last_revision)}})
+
+    async def error(self, status: errors.StatusError) -> None:
+        await self.send("ERROR", status.to_status())
+
+    @property
+    def client_gone(self) -> bool:
+        transport = self.request.transport
+        return transport is None or transport.is_closing()
+
+
+async def watch_handler(request: web.Request, target: Target) -> web.StreamResponse:
+    resource, app = target.resource, request.app
+    flt = Filter.from_request(request, resource)
+    timeout = codec.query_int(request, "timeoutSeconds")
+    if timeout is None or timeout <= 0:
+        timeout = int(_DEFAULT_TIMEOUT * (1 + random.random()))
+    bookmarks = codec.go_bool(request.query.get("allowWatchBookmarks"), "allowWatchBookmarks")
+    rv_text = request.query.get("resourceVersion", "")
+    after = parse_resource_version(rv_text)
+    stream = WatchStream(request, target)
+    initial: list[Obj] = []
+    if rv_text in ("", "0"):
+        initial, after, _ = await list_objects(app, resource, target.namespace, flt)
+    namespace = flt.narrow_namespace(target.namespace)
+    key_prefix = scope_prefix(resource, namespace)
+    if target.name:
+        key_prefix += target.name
+    await stream.start()
+    stream.last_revision = after
+    await stream.send_many([("ADDED", obj) for obj in initial])
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    pump = asyncio.create_task(_pump(app[HUB].watch(resource_prefix(resource), key_prefix,
+                                                    after), queue), name="watch-pump")
+    app[METRICS].watchers += 1
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    next_bookmark = loop.time() + BOOKMARK_INTERVAL
+    try:
+        while True:
+            now = loop.time()
+            if now >= deadline or stream.client_gone:
+                break
+            if bookmarks and now >= next_bookmark:
+                await stream.bookmark()
+                next_bookmark = now + BOOKMARK_INTERVAL
+            wait = min(deadline, next_bookmark if bookmarks else deadline) - now
+            try:
+                item = await asyncio.wait_for(queue.get(), min(wait, _LIVENESS_CHECK))
+            except asyncio.TimeoutError:
+                continue
+            if isinstance(item, Expired):
+                await stream.error(errors.expired(f"too old resource version: {after} "
+                                                  f"({item.compacted})"))
+                break
+            if isinstance(item, Closed):
+                break
+            if isinstance(item, StorageError):
+                await stream.error(errors.StatusError(500, "InternalError",
+                                                      f"etcd watch failed: {item}"))
+                break
+            events = [e for e in (translate(c, flt) for c in item) if e is not None]
+            if target.name:
+                events = [e for e in events if e[1]["metadata"].get("name") == target.name]
+            await stream.send_many(events)
+    except ConnectionResetError:
+        return stream.response
+    finally:
+        app[METRICS].watchers -= 1
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StorageError):
+            await pump
+    if bookmarks and not stream.client_gone:
+        with contextlib.suppress(ConnectionResetError):
+            await stream.bookmark()
+    return stream.response

@@ -1,0 +1,64 @@
+"""`minikube-py apiserver`: the Kubernetes API over HTTPS, on etcd."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from pathlib import Path
+
+from minikube_py.cli.main import CLIError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("apiserver", help="run the API server (embedded etcd by default)")
+    p.add_argument("--data-dir", required=True, type=Path,
+                   help="state: pki/, admin.conf, etcd/ (embedded etcd)")
+    p.add_argument("--port", type=int, default=6443, help="HTTPS port (default 6443)")
+    p.add_argument("--bind-address", default="127.0.0.1", help="listen address")
+    p.add_argument("--etcd-servers", default="",
+                   help="comma-separated etcd client URLs; empty: run an embedded etcd")
+    p.add_argument("--advertise-address", default="",
+                   help="address the `kubernetes` Endpoints point at")
+    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
+    p.add_argument("--service-node-port-range", default="30000-32767")
+    p.add_argument("--etcd-compaction-interval", type=float, default=300.0,
+                   help="seconds between compactions (history kept: one interval)")
+    p.set_defaults(func=_run)
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from minikube_py.apiserver.settings import ApiServerSettings
+    if not 0 < args.port < 65536:
+        raise CLIError(f"--port must be between 1 and 65535, got {args.port}")
+    try:
+        net = ipaddress.ip_network(args.service_cluster_ip_range, strict=False)
+    except ValueError as e:
+        raise CLIError(f"--service-cluster-ip-range: {e}") from None
+    if net.version != 4 or net.num_addresses < 8:
+        raise CLIError("--service-cluster-ip-range must be an IPv4 range of at least 8 addresses")
+    try:
+        low, high = (int(x) for x in args.service_node_port_range.split("-"))
+    except ValueError:
+        raise CLIError("--service-node-port-range must look like 30000-32767") from None
+    if not 0 < low <= high < 65536:
+        raise CLIError("--service-node-port-range is not a valid port range")
+    for ip in (args.bind_address, args.advertise_address):
+        if ip:
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise CLIError(f"not an IP address: {ip}") from None
+    if args.etcd_compaction_interval <= 0:
+        raise CLIError("--etcd-compaction-interval must be positive")
+    return ApiServerSettings(
+        data_dir=args.data_dir.resolve(), port=args.port, bind_address=args.bind_address,
+        etcd_servers=[u.strip() for u in args.etcd_servers.split(",") if u.strip()],
+        advertise_address=args.advertise_address,
+        service_cluster_ip_range=str(net), node_port_range=(low, high),
+        compaction_interval=args.etcd_compaction_interval)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from minikube_py.apiserver.server import run
+    return run(settings)

@@ -1,0 +1,290 @@
+"""Objects in etcd: one key per object, resourceVersion = the key's mod_revision.
+
+Every write is a transaction whose compare makes it safe to race: create only if
+the key was never there (create_revision == 0), update and delete only if the
+key's mod_revision is still the one the caller read. A lost race is a
+`Conflict`, never a silent overwrite (DESIGN rule 2).
+
+etcd is reached over one gRPC channel to all endpoints (pick_first fails over to
+the next member when one dies). Calls that fail with UNAVAILABLE are retried
+with backoff; a write retried after an ambiguous failure is recognised as ours
+when the key already holds exactly the bytes we wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import grpc
+from aetcd import rpc
+from aetcd.utils import prefix_range_end
+
+from minikube_py.store.errors import Conflict, Expired, KeyExists, KeyNotFound, Unavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+_CHANNEL_OPTIONS = (
+    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+    ("grpc.max_send_message_length", 16 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1_000),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One stored object as etcd holds it."""
+
+    key: str
+    value: bytes
+    mod_revision: int
+    create_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A consistent slice of a prefix: every item as of `revision`."""
+
+    items: list[Item]
+    revision: int
+    more: bool
+
+
+def grpc_target(endpoints: list[str]) -> str:
+    """A gRPC target naming every member, so the channel can fail over between them."""
+    hosts = []
+    for url in endpoints:
+        parts = urlsplit(url if "//" in url else f"http://{url}")
+        host = parts.hostname or "127.0.0.1"
+        host = "127.0.0.1" if host == "localhost" else host
+        hosts.append(f"[{host}]:{parts.port or 2379}" if ":" in host else
+                     f"{host}:{parts.port or 2379}")
+    if len(hosts) == 1:
+        return hosts[0]
+    return "ipv4:" + ",".join(hosts) if all(not h.startswith("[") for h in hosts) \
+        else "ipv6:" + ",".join(hosts)
+
+
+def _kv_item(kv: rpc.KeyValue) -> Item:
+    return Item(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
+
+
+class Storage:
+    """Typed key-value operations over one shared etcd channel.
+
+    `observe` (if given) is called with (operation, seconds) after every etcd call:
+    the api-server's /metrics uses it for etcd latency.
+    """
+
+    def __init__(
+        self,
+        endpoints: list[str],
+        *,
+        call_timeout: float = 5.0,
+        retry_for: float = 15.0,
+        observe: Callable[[str, float], None] | None = None,
+    ) -> None:
+        self.endpoints = endpoints
+        self.call_timeout = call_timeout
+        self.retry_for = retry_for
+        self.observe = observe
+        self.channel: grpc.aio.Channel | None = None
+        self._kv: rpc.KVStub | None = None
+        self.watch_stub: rpc.WatchStub | None = None
+
+    async def open(self) -> None:
+        self.channel = grpc.aio.insecure_channel(grpc_target(self.endpoints), _CHANNEL_OPTIONS)
+        self._kv = rpc.KVStub(self.channel)
+        self.watch_stub = rpc.WatchStub(self.channel)
+
+    async def close(self) -> None:
+        if self.channel is not None:
+            await self.channel.close()
+            self.channel = None
+
+    async def __aenter__(self) -> Storage:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def kv(self) -> rpc.KVStub:
+        assert self._kv is not None, "Storage.open() was not awaited"
+        return self._kv
+
+    async def _call(self, op: str, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run one etcd call, retrying on UNAVAILABLE until `retry_for` seconds passed."""
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.05
+        while True:
+            start = time.perf_counter()
+            try:
+                result = await fn()
+            except grpc.aio.AioRpcError as e:
+                code, details = e.code(), e.details() or ""
+                if code == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
+                    raise Expired(key, 0, 0) from e
+                if code not in _RETRYABLE or time.monotonic() + delay > deadline:
+                    raise Unavailable(key, f"etcd {op} failed: {code.name}: {details}") from e
+                log.warning("etcd call failed, retrying op=%s code=%s", op, code.name)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            if self.observe is not None:
+                self.observe(op, time.perf_counter() - start)
+            return result
+
+    async def _txn(self, op: str, key: str, request: rpc.TxnRequest) -> rpc.TxnResponse:
+        return await self._call(op, key, lambda: self.kv.Txn(request, timeout=self.call_timeout))
+
+    async def current_revision(self) -> int:
+        """The store's revision now (a linearizable read)."""
+        request = rpc.RangeRequest(key=b"\0", count_only=True, limit=1)
+        response = await self._call(
+            "revision", "", lambda: self.kv.Range(request, timeout=self.call_timeout))
+        return int(response.header.revision)
+
+    async def get(self, key: str) -> Item:
+        request = rpc.RangeRequest(key=key.encode())
+        response = await self._call(
+            "get", key, lambda: self.kv.Range(request, timeout=self.call_timeout))
+        if not response.kvs:
+            raise KeyNotFound(key)
+        return _kv_item(response.kvs[0])
+
+    async def list(
+        self,
+        prefix: str,
+        *,
+        revision: int = 0,
+        limit: int = 0,
+        start: str | None = None,
+    ) -> Page:
+        """Keys under `prefix` (from `start` on) at `revision` (0 = now), at most `limit`."""
+        request = rpc.RangeRequest(
+            key=(start or prefix).encode(),
+            range_end=prefix_range_end(prefix.encode()),
+            revision=revision,
+            limit=limit,
+        )
+        try:
+            response = await self._call(
+                "list", prefix, lambda: self.kv.Range(request, timeout=self.call_timeout))
+        except Expired as e:
+            raise Expired(prefix, revision, 0) from e
+        return Page([_kv_item(kv) for kv in response.kvs], int(response.header.revision),
+                    bool(response.more))
+
+    async def count(self, prefix: str) -> int:
+        request = rpc.RangeRequest(key=prefix.encode(), range_end=prefix_range_end(
+            prefix.encode()), count_only=True)
+        response = await self._call(
+            "count", prefix, lambda: self.kv.Range(request, timeout=self.call_timeout))
+        return int(response.count)
+
+    async def create(self, key: str, value: bytes) -> int:
+        """Write a new key; returns its revision. KeyExists if it is already there."""
+        bkey = key.encode()
+        request = rpc.TxnRequest(
+            compare=[rpc.Compare(key=bkey, target=rpc.Compare.CREATE,
+                                 result=rpc.Compare.EQUAL, create_revision=0)],
+            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=bkey, value=value))],
+            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=bkey))],
+        )
+        response = await self._txn("create", key, request)
+        if response.succeeded:
+            return int(response.header.revision)
+        existing = response.responses[0].response_range.kvs
+        if existing and existing[0].value == value:
+            # Our own write, applied before a connection failure made us retry.
+            return int(existing[0].mod_revision)
+        raise KeyExists(key)
+
+    async def update(self, key: str, value: bytes, expected_revision: int) -> int:
+        """Replace the key if its mod_revision is still `expected_revision`."""
+        bkey = key.encode()
+        request = rpc.TxnRequest(
+            compare=[rpc.Compare(key=bkey, target=rpc.Compare.MOD,
+                                 result=rpc.Compare.EQUAL, mod_revision=expected_revision)],
+            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=bkey, value=value))],
+            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=bkey))],
+        )
+        response = await self._txn("update", key, request)
+        if response.succeeded:
+            return int(response.header.revision)
+        existing = response.responses[0].response_range.kvs
+        if not existing:
+            raise KeyNotFound(key)
+        if existing[0].value == value and existing[0].mod_revision > expected_revision:
+            return int(existing[0].mod_revision)
+        raise Conflict(key)
+
+    async def delete(self, key: str, expected_revision: int | None = None) -> tuple[Item, int]:
+        """Remove the key (if still at `expected_revision`); returns what was there and the
+        revision of the delete."""
+        bkey = key.encode()
+        compare = [rpc.Compare(key=bkey, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL,
+                               mod_revision=expected_revision)] \
+            if expected_revision is not None else \
+            [rpc.Compare(key=bkey, target=rpc.Compare.CREATE, result=rpc.Compare.GREATER,
+                         create_revision=0)]
+        request = rpc.TxnRequest(
+            compare=compare,
+            success=[rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(
+                key=bkey, prev_kv=True))],
+            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=bkey))],
+        )
+        response = await self._txn("delete", key, request)
+        if response.succeeded:
+            prev = response.responses[0].response_delete_range.prev_kvs
+            if prev:
+                return _kv_item(prev[0]), int(response.header.revision)
+            raise KeyNotFound(key)
+        if not response.responses[0].response_range.kvs:
+            raise KeyNotFound(key)
+        raise Conflict(key)
+
+    async def create_many(self, keys: list[str], value: bytes) -> bool:
+        """Create every key or none (allocator bookkeeping); False if any exists."""
+        bkeys = [k.encode() for k in keys]
+        request = rpc.TxnRequest(
+            compare=[rpc.Compare(key=k, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL,
+                                 create_revision=0) for k in bkeys],
+            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))
+                     for k in bkeys],
+        )
+        response = await self._txn("create", keys[0] if keys else "", request)
+        return bool(response.succeeded)
+
+    async def delete_keys(self, keys: list[str]) -> None:
+        """Remove keys unconditionally (allocator release)."""
+        if not keys:
+            return
+        request = rpc.TxnRequest(success=[
+            rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=k.encode()))
+            for k in keys])
+        await self._txn("delete", keys[0], request)
+
+    async def compact(self, revision: int) -> None:
+        """Drop history before `revision`; already-compacted is not an error."""
+        request = rpc.CompactionRequest(revision=revision)
+        try:
+            await self._call("compact", "", lambda: self.kv.Compact(
+                request, timeout=self.call_timeout))
+        except Expired:
+            log.debug("compaction already past revision=%d", revision)

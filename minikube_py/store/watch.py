@@ -1,0 +1,283 @@
+"""Watching etcd: one stream per resource prefix, fanned out to every watcher.
+
+A hundred HTTP watchers on pods must not mean a hundred etcd watches. Each
+`Broadcaster` keeps one etcd watch on its prefix, a short history of recent
+changes (so a watcher resuming from a recent resourceVersion is served from
+memory, like kube-apiserver's watch cache) and a bounded queue per subscriber.
+A subscriber that falls too far behind is dropped with `Expired`-free
+termination: its HTTP watch ends and the client re-watches from the last
+resourceVersion it saw. A watcher asking for a revision older than the history
+gets its own etcd stream from that revision, so "410 once compacted" stays
+etcd's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal
+
+import grpc
+from aetcd import rpc
+from aetcd.utils import prefix_range_end
+
+from minikube_py.store.errors import Expired, StorageError, Unavailable
+from minikube_py.store.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One etcd event. For DELETE, `value` is the object as it was before."""
+
+    type: Literal["PUT", "DELETE"]
+    key: str
+    value: bytes
+    prev_value: bytes | None
+    revision: int
+    created: bool
+
+
+class Closed(StorageError):
+    """The subscription ended (too slow, or the server is shutting down)."""
+
+
+def _changes(response: rpc.WatchResponse) -> list[Change]:
+    out = []
+    for event in response.events:
+        kv, prev = event.kv, event.prev_kv
+        has_prev = event.HasField("prev_kv")
+        if event.type == rpc.Event.DELETE:
+            out.append(Change("DELETE", kv.key.decode(), prev.value if has_prev else b"",
+                              None, kv.mod_revision, False))
+        else:
+            out.append(Change("PUT", kv.key.decode(), kv.value,
+                              prev.value if has_prev else None, kv.mod_revision,
+                              kv.create_revision == kv.mod_revision))
+    return out
+
+
+async def etcd_watch(storage: Storage, prefix: str, start_revision: int,
+                     ready: asyncio.Event | None = None) -> AsyncIterator[list[Change]]:
+    """Changes under `prefix` from `start_revision` (inclusive), one batch per response.
+
+    Raises Expired when etcd has compacted past `start_revision`, Unavailable when
+    the stream breaks.
+    """
+    assert storage.watch_stub is not None
+    stop = asyncio.Event()
+
+    async def requests() -> AsyncIterator[rpc.WatchRequest]:
+        yield rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
+            key=prefix.encode(), range_end=prefix_range_end(prefix.encode()),
+            start_revision=start_revision, prev_kv=True))
+        await stop.wait()
+
+    call = storage.watch_stub.Watch(requests())
+    try:
+        async for response in call:
+            if response.compact_revision:
+                raise Expired(prefix, start_revision, int(response.compact_revision))
+            if response.canceled:
+                raise Unavailable(prefix, f"etcd canceled the watch: {response.cancel_reason}")
+            if response.created and ready is not None:
+                ready.set()
+            if response.events:
+                yield _changes(response)
+    except grpc.aio.AioRpcError as e:
+        raise Unavailable(prefix, f"etcd watch broke: {e.code().name}") from e
+    finally:
+        stop.set()
+        call.cancel()
+    raise Unavailable(prefix, "etcd watch stream ended")
+
+
+class Subscription:
+    """One watcher's view: batches of changes after `after` under `key_prefix`."""
+
+    def __init__(self, key_prefix: str, after: int, maxsize: int) -> None:
+        self.key_prefix = key_prefix
+        self.after = after
+        self.queue: asyncio.Queue[list[Change] | StorageError] = asyncio.Queue(maxsize)
+        self.closed = False
+
+    def offer(self, batch: list[Change]) -> bool:
+        """Queue what concerns us; False if we are too far behind (then we are closed)."""
+        if self.closed:
+            return False
+        mine = [c for c in batch if c.revision > self.after and c.key.startswith(self.key_prefix)]
+        if not mine:
+            return True
+        try:
+            self.queue.put_nowait(mine)
+        except asyncio.QueueFull:
+            self.fail(Closed(self.key_prefix, "watcher too slow"))
+            return False
+        return True
+
+    def fail(self, error: StorageError) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        while self.queue.full():
+            self.queue.get_nowait()
+        self.queue.put_nowait(error)
+
+    async def next(self) -> list[Change]:
+        item = await self.queue.get()
+        if isinstance(item, StorageError):
+            raise item
+        return item
+
+
+class Broadcaster:
+    """One etcd watch on a resource prefix, shared by every subscriber to it."""
+
+    def __init__(self, storage: Storage, prefix: str, *, history: int = 5000,
+                 queue_size: int = 1000) -> None:
+        self.storage = storage
+        self.prefix = prefix
+        self.queue_size = queue_size
+        self.history: collections.deque[Change] = collections.deque(maxlen=history)
+        self.floor = 0          # every change with revision > floor is in history
+        self.last_revision = 0  # newest revision this broadcaster has delivered
+        self.compacted = 0
+        self.subscribers: set[Subscription] = set()
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.task is None:
+            self.task = asyncio.create_task(self._run(), name=f"watch-broadcaster:{self.prefix}")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except asyncio.CancelledError:
+                pass
+            self.task = None
+        for sub in list(self.subscribers):
+            sub.fail(Closed(self.prefix, "server shutting down"))
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                if not self.last_revision:
+                    self.last_revision = self.floor = await self.storage.current_revision()
+                stream_ready = asyncio.Event()
+                async for batch in etcd_watch(self.storage, self.prefix,
+                                              self.last_revision + 1, stream_ready):
+                    self._deliver(batch)
+                    delay = 0.1
+            except Expired:
+                log.warning("watch history compacted, restarting prefix=%s", self.prefix)
+                self._reset(Expired(self.prefix, self.last_revision, self.compacted))
+            except Unavailable as e:
+                log.warning("etcd watch lost, resuming prefix=%s rev=%d error=%s",
+                            self.prefix, self.last_revision, e)
+            except Exception:
+                log.exception("watch broadcaster failed prefix=%s", self.prefix)
+                self._reset(Closed(self.prefix, "watch broadcaster failed"))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def _reset(self, error: StorageError) -> None:
+        """Forget our position: every subscriber must re-list."""
+        for sub in list(self.subscribers):
+            sub.fail(error)
+        self.subscribers.clear()
+        self.history.clear()
+        self.last_revision = self.floor = 0
+
+    def _deliver(self, batch: list[Change]) -> None:
+        if len(self.history) + len(batch) > (self.history.maxlen or 0):
+            overflow = len(self.history) + len(batch) - (self.history.maxlen or 0)
+            for _ in range(min(overflow, len(self.history))):
+                self.floor = self.history.popleft().revision
+        self.history.extend(batch)
+        self.last_revision = batch[-1].revision
+        for sub in list(self.subscribers):
+            if not sub.offer(batch):
+                self.subscribers.discard(sub)
+
+    def note_compacted(self, revision: int) -> None:
+        """The store compacted up to `revision`: older resumes must get 410."""
+        self.compacted = max(self.compacted, revision)
+        while self.history and self.history[0].revision < revision:
+            self.floor = self.history.popleft().revision
+        self.floor = max(self.floor, min(revision - 1, self.last_revision))
+
+    def covers(self, after: int) -> bool:
+        return bool(self.last_revision) and after >= self.floor and after >= self.compacted - 1
+
+    def subscribe(self, key_prefix: str, after: int) -> Subscription:
+        """Changes after revision `after`; caller checked `covers(after)`."""
+        sub = Subscription(key_prefix, after, self.queue_size)
+        backlog = [c for c in self.history if c.revision > after]
+        if backlog and not sub.offer(backlog):
+            return sub
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self.subscribers.discard(sub)
+        sub.closed = True
+
+
+class WatchHub:
+    """All broadcasters of one api-server, keyed by resource prefix."""
+
+    def __init__(self, storage: Storage, *, queue_size: int = 1000) -> None:
+        self.storage = storage
+        self.queue_size = queue_size
+        self.broadcasters: dict[str, Broadcaster] = {}
+
+    async def broadcaster(self, prefix: str) -> Broadcaster:
+        b = self.broadcasters.get(prefix)
+        if b is None:
+            b = self.broadcasters[prefix] = Broadcaster(self.storage, prefix,
+                                                        queue_size=self.queue_size)
+            b.start()
+        if not b.last_revision:
+            for _ in range(100):
+                if b.last_revision:
+                    break
+                await asyncio.sleep(0.01)
+        return b
+
+    def note_compacted(self, revision: int) -> None:
+        for b in self.broadcasters.values():
+            b.note_compacted(revision)
+
+    async def watch(self, prefix: str, key_prefix: str, after: int
+                    ) -> AsyncIterator[list[Change]]:
+        """Every change under `key_prefix` (inside resource `prefix`) after revision `after`.
+
+        Served from the shared stream when it covers `after`, else from a dedicated
+        etcd stream (which answers Expired when etcd has compacted past it).
+        """
+        b = await self.broadcaster(prefix)
+        if after < b.compacted:
+            raise Expired(key_prefix, after, b.compacted)
+        if b.covers(after):
+            sub = b.subscribe(key_prefix, after)
+            try:
+                while True:
+                    yield await sub.next()
+            finally:
+                b.unsubscribe(sub)
+        else:
+            async for batch in etcd_watch(self.storage, key_prefix, after + 1):
+                yield batch
+
+    async def close(self) -> None:
+        for b in self.broadcasters.values():
+            await b.stop()
+        self.broadcasters.clear()

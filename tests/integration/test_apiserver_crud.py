@@ -1,0 +1,128 @@
+"""CRUD of every kind through a real api-server on a real (embedded) etcd."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from minikube_py.api.resources import (
+    ALL, CONFIGMAPS, DEPLOYMENTS, ENDPOINTS, EVENTS, LEASES, NAMESPACES, NODES, PODS,
+    REPLICASETS, SECRETS, SERVICEACCOUNTS, SERVICES, Resource,
+)
+from tests.fixtures.apiserver import ApiServer
+
+POD_SPEC = {"containers": [{"name": "c", "image": "busybox:1.36"}]}
+TEMPLATE = {"metadata": {"labels": {"app": "x"}}, "spec": POD_SPEC}
+
+
+def sample(resource: Resource, name: str, ns: str = "default") -> dict[str, Any]:
+    """A minimal valid object of each kind, and the field a test update changes."""
+    body: dict[str, Any] = {"apiVersion": resource.api_version, "kind": resource.kind,
+                            "metadata": {"name": name, "labels": {"t": "crud"}}}
+    extra: dict[Resource, dict[str, Any]] = {
+        PODS: {"spec": POD_SPEC},
+        SERVICES: {"spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}},
+        ENDPOINTS: {"subsets": [{"addresses": [{"ip": "10.244.0.5"}],
+                                 "ports": [{"port": 80}]}]},
+        SECRETS: {"data": {"k": "dmFsdWU="}},
+        CONFIGMAPS: {"data": {"k": "v"}},
+        EVENTS: {"involvedObject": {"kind": "Pod", "name": "p", "namespace": ns},
+                 "reason": "Test", "message": "m", "type": "Normal"},
+        DEPLOYMENTS: {"spec": {"replicas": 1, "selector": {"matchLabels": {"app": "x"}},
+                               "template": TEMPLATE}},
+        REPLICASETS: {"spec": {"replicas": 1, "selector": {"matchLabels": {"app": "x"}},
+                               "template": TEMPLATE}},
+        LEASES: {"spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}},
+    }
+    body.update(extra.get(resource, {}))
+    return body
+
+
+@pytest.fixture(scope="module")
+def ns(apiserver: ApiServer) -> str:
+    name = f"crud-{uuid.uuid4().hex[:6]}"
+    status, _ = apiserver.request("POST", "/api/v1/namespaces", sample(NAMESPACES, name))
+    assert status == 201
+    return name
+
+
+@pytest.mark.parametrize("resource", ALL, ids=lambda r: r.plural)
+def test_create_get_list_update_delete(apiserver: ApiServer, ns: str, resource: Resource
+                                       ) -> None:
+    name = f"x-{uuid.uuid4().hex[:6]}"
+    collection = resource.path(ns)
+    status, created = apiserver.request("POST", collection, sample(resource, name, ns))
+    assert status == 201, created
+    assert isinstance(created, dict)
+    meta = created["metadata"]
+    assert meta["name"] == name and meta["uid"] and meta["creationTimestamp"].endswith("Z")
+    assert int(meta["resourceVersion"]) > 0
+
+    status, got = apiserver.request("GET", resource.path(ns, name))
+    assert status == 200 and got == created
+
+    status, listed = apiserver.request("GET", collection + "?labelSelector=t%3Dcrud")
+    assert status == 200 and isinstance(listed, dict)
+    assert listed["kind"] == resource.list_kind
+    assert name in [i["metadata"]["name"] for i in listed["items"]]
+
+    got["metadata"].setdefault("annotations", {})["touched"] = "yes"
+    status, updated = apiserver.request("PUT", resource.path(ns, name), got)
+    assert status == 200, updated
+    assert isinstance(updated, dict)
+    assert updated["metadata"]["annotations"]["touched"] == "yes"
+    assert int(updated["metadata"]["resourceVersion"]) > int(meta["resourceVersion"])
+
+    # The stale resourceVersion now loses, with Kubernetes' message.
+    status, stale = apiserver.request("PUT", resource.path(ns, name), got)
+    assert status == 409 and isinstance(stale, dict)
+    assert stale["reason"] == "Conflict"
+    assert "the object has been modified; please apply your changes to the latest version " \
+           "and try again" in stale["message"]
+
+    status, _ = apiserver.request("DELETE", resource.path(ns, name) + "?gracePeriodSeconds=0")
+    assert status == 200
+    if resource is NAMESPACES:
+        # Namespaces only become Terminating until the namespace controller empties them.
+        status, gone = apiserver.request("GET", resource.path(ns, name))
+        assert isinstance(gone, dict) and gone["status"]["phase"] == "Terminating"
+    else:
+        status, gone = apiserver.request("GET", resource.path(ns, name))
+        assert status == 404 and isinstance(gone, dict) and gone["reason"] == "NotFound"
+
+
+def test_generate_name(apiserver: ApiServer, ns: str) -> None:
+    body = sample(CONFIGMAPS, "")
+    del body["metadata"]["name"]
+    body["metadata"]["generateName"] = "gen-"
+    names = set()
+    for _ in range(3):
+        status, created = apiserver.request("POST", CONFIGMAPS.path(ns), body)
+        assert status == 201 and isinstance(created, dict)
+        names.add(created["metadata"]["name"])
+    assert len(names) == 3 and all(n.startswith("gen-") and len(n) == 9 for n in names)
+
+
+def test_cluster_scoped_node(apiserver: ApiServer) -> None:
+    name = f"node-{uuid.uuid4().hex[:6]}"
+    status, created = apiserver.request("POST", NODES.path(), sample(NODES, name))
+    assert status == 201 and isinstance(created, dict)
+    assert "namespace" not in created["metadata"]
+    assert apiserver.request("DELETE", NODES.path(None, name))[0] == 200
+
+
+def test_already_exists(apiserver: ApiServer, ns: str) -> None:
+    body = sample(CONFIGMAPS, "dup")
+    assert apiserver.request("POST", CONFIGMAPS.path(ns), body)[0] == 201
+    status, err = apiserver.request("POST", CONFIGMAPS.path(ns), body)
+    assert status == 409 and isinstance(err, dict) and err["reason"] == "AlreadyExists"
+    assert err["message"] == 'configmaps "dup" already exists'
+
+
+def test_all_namespaces_list(apiserver: ApiServer, ns: str) -> None:
+    status, listed = apiserver.request("GET", "/api/v1/services")
+    assert status == 200 and isinstance(listed, dict)
+    keys = {(i["metadata"]["namespace"], i["metadata"]["name"]) for i in listed["items"]}
+    assert ("default", "kubernetes") in keys

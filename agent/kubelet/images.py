@@ -19,6 +19,7 @@ import tarfile
 import time
 from typing import Any
 
+import docker
 import docker.errors
 
 from agent.kubelet.errors import ImageError, KubeletError, RuntimeUnavailable
@@ -69,26 +70,39 @@ def busybox_rootfs_tar(busybox: str = "/usr/bin/busybox") -> bytes:
     return buf.getvalue()
 
 
-def _import(runtime: DockerRuntime, ref: str, changes: list[str]) -> None:
+_LOCAL_IMAGES = {
+    BUSYBOX_IMAGE: ["LABEL io.minikube-py.image=busybox", 'CMD ["/bin/sh"]',
+                    "ENV PATH=/bin:/usr/bin"],
+    PAUSE_IMAGE: ["LABEL io.minikube-py.image=pause", f"CMD {json.dumps(PAUSE_COMMAND)}",
+                  "ENV PATH=/bin:/usr/bin"],
+}
+
+
+def _ensure(api: docker.APIClient, ref: str) -> str:
+    """Blocking: `docker import` the busybox rootfs as `ref` unless it exists."""
+    try:
+        api.inspect_image(ref)
+        return ref
+    except docker.errors.ImageNotFound:
+        pass
+    if not os.path.exists("/usr/bin/busybox"):
+        raise KubeletError("busybox-static is not installed (/usr/bin/busybox)")
+    log.info("building node-local image ref=%s", ref)
     repo, tag = ref.rsplit(":", 1)
-    runtime.api.import_image_from_data(busybox_rootfs_tar(), repository=repo, tag=tag,
-                                       changes=changes)
+    api.import_image_from_data(busybox_rootfs_tar(), repository=repo, tag=tag,
+                               changes=_LOCAL_IMAGES[ref])
+    return ref
+
+
+def ensure_busybox_image(client: docker.DockerClient) -> str:
+    """Blocking, for callers without an event loop (`up`, the sample app): the busybox tag."""
+    return _ensure(client.api, BUSYBOX_IMAGE)
 
 
 async def ensure_local_images(runtime: DockerRuntime) -> None:
     """Build the node-local busybox and pause images if they are missing (idempotent)."""
-    if not os.path.exists("/usr/bin/busybox"):
-        raise KubeletError("busybox-static is not installed (/usr/bin/busybox)")
-    specs = {
-        BUSYBOX_IMAGE: ['LABEL io.minikube-py.image=busybox', 'CMD ["/bin/sh"]',
-                        'ENV PATH=/bin:/usr/bin'],
-        PAUSE_IMAGE: ['LABEL io.minikube-py.image=pause', f"CMD {json.dumps(PAUSE_COMMAND)}",
-                      'ENV PATH=/bin:/usr/bin'],
-    }
-    for ref, changes in specs.items():
-        if await runtime.image_inspect(ref) is None:
-            log.info("building node-local image ref=%s", ref)
-            await runtime.call(_import, runtime, ref, changes)
+    for ref in _LOCAL_IMAGES:
+        await runtime.call(_ensure, runtime.api, ref)
 
 
 def normalize(ref: str) -> str:

@@ -1,0 +1,194 @@
+"""The kubelet loop: pods bound to this node -> work queue -> `PodSyncer`.
+
+Level-triggered: the informer (pods with spec.nodeName = this node), Docker events
+and probe changes only enqueue "namespace/name" keys; `reconcile(key)` decides from
+the informer cache and `docker ps`. On start it adopts what runs (labels) before
+acting, and a periodic pass removes containers whose pod is gone. dockerd being
+unreachable fails a reconcile (retried with back-off) but never touches pod status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from agent.kubelet import labels as L
+from agent.kubelet.apisource import ApiSource
+from agent.kubelet.backoff import Backoff
+from agent.kubelet.cni import CNI
+from agent.kubelet.errors import RuntimeUnavailable
+from agent.kubelet.images import ensure_local_images
+from agent.kubelet.pod_sync import PodSyncer
+from agent.kubelet.probes import Probes
+from agent.kubelet.runtime import DockerRuntime
+from agent.kubelet.sandbox import Sandboxes
+from agent.kubelet.status import comparable
+from agent.kubelet.volumes import VolumeManager
+from agent.settings import AgentSettings
+from minikube_py.api.resources import PODS
+from minikube_py.client import ApiClient, EventRecorder, Informer, WorkQueue, run_tasks
+from minikube_py.client.errors import Conflict, NotFound
+
+log = logging.getLogger(__name__)
+
+
+def _key(obj: dict[str, Any]) -> str:
+    return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+
+
+class Kubelet:
+    def __init__(self, client: ApiClient, settings: AgentSettings, runtime: DockerRuntime,
+                 host_ip: str) -> None:
+        self.client, self.settings, self.runtime = client, settings, runtime
+        self.node = settings.node_name
+        self.pods = Informer(client, PODS, field_selector=f"spec.nodeName={self.node}",
+                             resync_period=None)
+        self.queue = WorkQueue(f"kubelet-{self.node}")
+        self.recorder = EventRecorder(client, component="kubelet", host=self.node)
+        self.probes = Probes(runtime, on_change=self.queue.add)
+        cni = CNI(settings.cni_conf_dir, settings.cni_bin_dirs, f"{settings.state_dir}/cni")
+        source = ApiSource(client)
+        self.syncer = PodSyncer(
+            runtime=runtime, sandboxes=Sandboxes(runtime, cni, self.node, host_ip),
+            volumes=VolumeManager(settings.state_dir, source), source=source, node=self.node,
+            host_ip=host_ip, probes=self.probes, events=self._event,
+            backoff=Backoff(settings.crash_backoff_initial, settings.crash_backoff_max))
+        self.pods.add_handlers(on_add=lambda o: self.queue.add(_key(o)),
+                               on_update=lambda old, new: self.queue.add(_key(new)),
+                               on_delete=lambda o: self.queue.add(_key(o)))
+        self._docker_events: Any = None
+
+    async def _event(self, pod: dict[str, Any], etype: str, reason: str, message: str) -> None:
+        try:
+            await self.recorder.event(pod, etype, reason, message)
+        except Exception as e:  # noqa: BLE001 - an Event is never worth failing a sync
+            log.info("event not recorded reason=%s err=%r", reason, e)
+
+    async def run(self) -> None:
+        """Forever: build images, sync the cache, adopt, then reconcile on every signal."""
+        await self._wait_for_docker()
+        await ensure_local_images(self.runtime)
+        try:
+            await run_tasks({"pod-informer": self.pods.run(), "kubelet": self._work()})
+        finally:
+            self.queue.shutdown()
+            if self._docker_events is not None:
+                self._docker_events.close()
+            await self.probes.close()
+
+    async def _work(self) -> None:
+        await self.pods.wait_synced()
+        await run_tasks({
+            "workers": self.queue.run_workers(self.reconcile, workers=self.settings.workers),
+            "resync": self._resync_loop(),
+            "docker-events": self._docker_events_loop(),
+        })
+
+    async def reconcile(self, key: Any) -> None:
+        namespace, name = str(key).split("/", 1)
+        pod = self.pods.get(str(key))
+        if pod is None:
+            for uid in {o.pod_uid for o in await self.syncer.observed()
+                        if (o.namespace, o.pod_name) == (namespace, name)}:
+                await self.syncer.teardown(uid, grace=2)
+            return
+        meta = pod["metadata"]
+        if meta.get("deletionTimestamp"):
+            grace = int(meta.get("deletionGracePeriodSeconds",
+                                 pod["spec"].get("terminationGracePeriodSeconds", 30)))
+            await self.syncer.teardown(meta["uid"], grace=grace, pod=pod)
+            try:
+                await self.client.delete(PODS, name, namespace, grace_period_seconds=0,
+                                         preconditions={"uid": meta["uid"]})
+            except (NotFound, Conflict):
+                pass  # already gone, or a new pod of the same name: not ours to delete
+            log.info("pod deleted pod=%s uid=%s", key, meta["uid"])
+            return
+        result = await self.syncer.sync(pod)
+        if result.status is not None:
+            await self._write_status(pod, result.status)
+        if result.requeue_after is not None:
+            self.queue.add_after(key, result.requeue_after)
+
+    async def container_id(self, namespace: str, name: str, container: str,
+                           previous: bool) -> str | None:
+        """The Docker ID of a pod's container (or of its previous instance), for logs/exec."""
+        pod = self.pods.get(f"{namespace}/{name}")
+        if pod is None:
+            return None
+        insts = sorted((o for o in await self.syncer.observed(pod["metadata"]["uid"])
+                        if o.kind != L.SANDBOX and o.name == container),
+                       key=lambda o: (o.restart_count, o.created), reverse=True)
+        index = 1 if previous else 0
+        return insts[index].id if len(insts) > index else None
+
+    async def _write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
+        """Merge-patch the status subresource, only if it changed. Lists are replaced
+        whole by a merge patch; top-level keys that went away are sent as null."""
+        old = pod.get("status") or {}
+        if comparable(status) == comparable(old):
+            return
+        patch = dict(status)
+        for k in old:
+            patch.setdefault(k, None)
+        meta = pod["metadata"]
+        try:
+            await self.client.patch(PODS, meta["name"], {"status": patch}, meta["namespace"],
+                                    subresource="status")
+        except NotFound:
+            return
+        log.info("pod status pod=%s/%s phase=%s", meta["namespace"], meta["name"], status["phase"])
+
+    async def _resync_loop(self) -> None:
+        """Every pod now and then, and the garbage collection of orphans."""
+        while True:
+            await asyncio.sleep(self.settings.resync_period)
+            try:
+                await self.collect_orphans()
+            except RuntimeUnavailable as e:
+                log.warning("docker unavailable err=%s", e)
+            for key in self.pods.keys():
+                self.queue.add(key)
+
+    async def collect_orphans(self) -> None:
+        """Remove containers of this node whose pod (by UID) no longer exists."""
+        live = {p["metadata"]["uid"] for p in self.pods.list()}
+        for uid in {o.pod_uid for o in await self.syncer.observed()} - live:
+            log.info("removing orphaned containers pod_uid=%s", uid)
+            await self.syncer.teardown(uid, grace=2)
+
+    async def _wait_for_docker(self) -> None:
+        delay = 0.5
+        while not await self.runtime.ping():
+            log.warning("waiting for dockerd")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5)
+
+    async def _docker_events_loop(self) -> None:
+        """Container start/die/oom events -> the pod's key; reconnects after dockerd restarts."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wait_for_docker()
+            for key in self.pods.keys():  # whatever happened while we were not listening
+                self.queue.add(key)
+            done = asyncio.Event()
+
+            def pump() -> None:
+                try:
+                    self._docker_events = self.runtime.events({L.NODE: self.node})
+                    for ev in self._docker_events:
+                        attrs = (ev.get("Actor") or {}).get("Attributes") or {}
+                        if ev.get("Action") in ("start", "die", "oom", "destroy") and \
+                                L.POD_NAME in attrs:
+                            key = f"{attrs.get(L.POD_NAMESPACE)}/{attrs[L.POD_NAME]}"
+                            loop.call_soon_threadsafe(self.queue.add, key)
+                except Exception as e:  # noqa: BLE001 - the stream ends when dockerd goes
+                    log.info("docker event stream ended err=%r", e)
+                finally:
+                    loop.call_soon_threadsafe(done.set)
+
+            threading.Thread(target=pump, name="docker-events", daemon=True).start()
+            await done.wait()
+            await asyncio.sleep(1)

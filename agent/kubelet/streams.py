@@ -1,0 +1,107 @@
+"""Container logs and exec streams out of Docker, as asyncio byte streams.
+
+Logs: Docker's (demultiplexed) log generator is pumped from a thread into an
+asyncio queue. Exec: the hijacked exec socket is made non-blocking and driven by
+the event loop directly (`sock_recv`/`sock_sendall`), one coroutine per direction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from agent.kubelet.channels import STDERR, STDOUT, DockerDemux
+from agent.kubelet.runtime import DockerRuntime
+
+
+async def log_stream(runtime: DockerRuntime, cid: str, *, follow: bool, tail: int | None,
+                     since: int | None, timestamps: bool, limit: int | None
+                     ) -> AsyncIterator[bytes]:
+    """Chunks of the container's log, stopping at `limit` bytes if given."""
+    kwargs: dict[str, Any] = {"stdout": True, "stderr": True, "stream": True, "follow": follow,
+                              "timestamps": timestamps, "tail": tail if tail is not None else "all"}
+    if since:
+        kwargs["since"] = since
+    gen = await runtime.call(runtime.api.logs, cid, **kwargs)
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
+
+    def pump() -> None:
+        try:
+            for chunk in gen:
+                fut = asyncio.run_coroutine_threadsafe(queue.put(chunk), loop)
+                fut.result()
+        except Exception:  # noqa: BLE001 - the stream was closed under us: end of logs
+            pass
+        finally:
+            asyncio.run_coroutine_threadsafe(queue.put(None), loop)
+
+    threading.Thread(target=pump, name=f"logs-{cid[:12]}", daemon=True).start()
+    sent = 0
+    try:
+        while (chunk := await queue.get()) is not None:
+            if limit is not None and sent + len(chunk) >= limit:
+                yield chunk[:limit - sent]
+                return
+            sent += len(chunk)
+            yield chunk
+    finally:
+        close = getattr(gen, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
+
+
+class ExecSession:
+    """One `docker exec` with its raw socket; `pump(out)` forwards output until EOF."""
+
+    def __init__(self, runtime: DockerRuntime, exec_id: str, sock: Any, tty: bool) -> None:
+        self.runtime, self.exec_id, self.tty = runtime, exec_id, tty
+        self._sock: socket.socket = getattr(sock, "_sock", sock)
+        self._sock.setblocking(False)
+
+    @classmethod
+    async def start(cls, runtime: DockerRuntime, cid: str, cmd: list[str], *, stdin: bool,
+                    stdout: bool, stderr: bool, tty: bool) -> "ExecSession":
+        def create() -> tuple[str, Any]:
+            ex = runtime.api.exec_create(cid, cmd, stdin=stdin, stdout=stdout, stderr=stderr,
+                                         tty=tty)
+            return ex["Id"], runtime.api.exec_start(ex["Id"], tty=tty, socket=True)
+        exec_id, sock = await runtime.call(create)
+        return cls(runtime, exec_id, sock, tty)
+
+    async def pump(self, out: Callable[[int, bytes], Awaitable[None]]) -> None:
+        loop = asyncio.get_running_loop()
+        demux = DockerDemux()
+        while data := await loop.sock_recv(self._sock, 65536):
+            if self.tty:
+                await out(STDOUT, data)
+                continue
+            for stream, payload in demux.feed(data):
+                await out(STDERR if stream == 2 else STDOUT, payload)
+
+    async def write(self, data: bytes) -> None:
+        await asyncio.get_running_loop().sock_sendall(self._sock, data)
+
+    def close_stdin(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    async def resize(self, width: int, height: int) -> None:
+        await self.runtime.call(self.runtime.api.exec_resize, self.exec_id, height=height,
+                                width=width)
+
+    async def exit_code(self) -> int:
+        for _ in range(50):  # the socket can close a moment before Docker records the code
+            info = await self.runtime.call(self.runtime.api.exec_inspect, self.exec_id)
+            if not info.get("Running"):
+                return int(info.get("ExitCode") or 0)
+            await asyncio.sleep(0.02)
+        return int(info.get("ExitCode") or 0)
+
+    def close(self) -> None:
+        self._sock.close()

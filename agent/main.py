@@ -1,0 +1,107 @@
+"""`minikube-py agent`: kubelet, node heartbeat, kubelet API, proxy and overlay.
+
+Each part is a named, supervised task: if one ends or fails, the others are stopped
+and the agent exits non-zero (the supervisor restarts it, and the restarted agent
+adopts its containers). SIGTERM stops the agent but never the containers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+import socket
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from agent.kubelet.kubelet import Kubelet
+from agent.kubelet.node import NodeAgent
+from agent.kubelet.runtime import DockerRuntime
+from agent.kubelet.server import KubeletServer, TokenAuthenticator, serving_cert
+from agent.settings import AgentSettings
+from minikube_py.client import ApiClient, run_tasks
+
+log = logging.getLogger(__name__)
+
+
+def node_ip(settings: AgentSettings) -> str:
+    """--node-ip, else the IPv4 address of --iface, else the source of the default route."""
+    if settings.node_ip:
+        return settings.node_ip
+    if settings.iface:
+        for addr in psutil.net_if_addrs().get(settings.iface, []):
+            if addr.family == socket.AF_INET:
+                return str(addr.address)
+        raise ValueError(f"interface {settings.iface} has no IPv4 address")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+            return str(s.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+def _optional_part(module: str, cls: str, client: ApiClient,
+                   settings: AgentSettings) -> Coroutine[Any, Any, Any] | None:
+    """The proxy and overlay live in their own packages; absent ones are logged, not fatal."""
+    try:
+        part = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as e:
+        log.warning("agent part unavailable part=%s.%s err=%s", module, cls, e)
+        return None
+    return part(client, settings).run()
+
+
+async def serve_kubelet_api(server: KubeletServer, settings: AgentSettings, ip: str) -> None:
+    ctx = serving_cert(Path(settings.state_dir) / "pki", settings.node_name, [ip])
+    runner = await server.start(settings.bind_address, settings.kubelet_port, ctx)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def run_async(settings: AgentSettings) -> None:
+    ip = node_ip(settings)
+    client = ApiClient.from_kubeconfig(settings.kubeconfig)
+    runtime = DockerRuntime(settings.docker_url or None, workers=max(settings.workers * 2, 8))
+    kubelet = Kubelet(client, settings, runtime, ip)
+    server = KubeletServer(runtime, kubelet.container_id,
+                           TokenAuthenticator(client.server, client.config.ssl_context() or False))
+    tasks: dict[str, Coroutine[Any, Any, Any]] = {
+        "node": NodeAgent(client, settings, runtime, ip).run(),
+        "kubelet": kubelet.run(),
+        "kubelet-api": serve_kubelet_api(server, settings, ip),
+    }
+    for enabled, name, module, cls in (
+            (settings.enable_proxy, "proxy", "agent.proxy.proxier", "Proxier"),
+            (settings.enable_overlay, "overlay", "agent.overlay", "Overlay")):
+        coro = _optional_part(module, cls, client, settings) if enabled else None
+        if coro is not None:
+            tasks[name] = coro
+    log.info("agent starting node=%s ip=%s parts=%s", settings.node_name, ip, ",".join(tasks))
+    try:
+        await run_tasks(tasks)
+    finally:
+        await client.close()
+        await runtime.close()
+
+
+def run(settings: AgentSettings) -> int:
+    """Run until SIGTERM/SIGINT; containers are left running for the next agent."""
+    async def main() -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+        try:
+            await run_async(settings)
+        except asyncio.CancelledError:
+            log.info("agent stopped node=%s", settings.node_name)
+
+    asyncio.run(main())
+    return 0

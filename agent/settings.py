@@ -1,0 +1,48 @@
+"""The agent's settings: one dataclass shared by kubelet, proxy and overlay.
+
+Every field is defaulted and documented; tests pass a changed copy
+(`dataclasses.replace`) instead of patching globals.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+
+@dataclass
+class AgentSettings:
+    kubeconfig: str = "/etc/minikube-py/admin.conf"
+    """Credentials to the api-server."""
+    node_name: str = field(default_factory=lambda: socket.gethostname().lower())
+    """The Node this agent is; also the value of every container's node label."""
+    node_ip: str = ""
+    """InternalIP of the node; empty: the address of `iface`, else of the default route."""
+    iface: str = ""
+    """Underlay interface (VXLAN, node IP discovery)."""
+    max_pods: int = 110
+    cni_conf_dir: str = "/etc/cni/net.d"
+    cni_bin_dirs: list[str] = field(default_factory=lambda: ["/opt/cni/bin", "/usr/lib/cni"])
+    state_dir: str = "/var/lib/minikube-py/agent"
+    """Pod volumes, the CNI result cache; one per node (lab nodes share a filesystem)."""
+    cluster_cidr: str = "10.244.0.0/16"
+    service_cidr: str = "10.96.0.0/12"
+    docker_url: str = ""
+    """Docker Engine API endpoint; empty: DOCKER_HOST or the local socket."""
+    kubelet_port: int = 10250
+    """HTTPS port of the logs/exec server; 0 = any free port (tests)."""
+    bind_address: str = "0.0.0.0"
+    node_labels: dict[str, str] = field(default_factory=dict)
+    register_with_taints: list[dict[str, str]] = field(default_factory=list)
+    workers: int = 8
+    """Pods synced in parallel."""
+    resync_period: float = 10.0
+    """Every pod is reconciled at least this often, even without events."""
+    lease_duration: int = 40
+    lease_renew_interval: float = 10.0
+    status_report_interval: float = 60.0
+    """Node status is written when it changes and at least this often."""
+    crash_backoff_initial: float = 10.0
+    crash_backoff_max: float = 300.0
+    enable_proxy: bool = True
+    enable_overlay: bool = True

@@ -1,0 +1,62 @@
+"""`minikube-py agent`: the node agent (kubelet, proxy, overlay) for one node."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+def _labels(text: str) -> dict[str, str]:
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("agent", help="run the node agent (kubelet, proxy, overlay)")
+    p.add_argument("--kubeconfig", required=True, help="credentials to the api-server")
+    p.add_argument("--node-name", required=True, help="name of the Node this agent is")
+    p.add_argument("--node-ip", default="", help="InternalIP (default: from --iface or route)")
+    p.add_argument("--iface", default="", help="underlay interface")
+    p.add_argument("--max-pods", type=int, default=110)
+    p.add_argument("--cni-conf-dir", default="/etc/cni/net.d")
+    p.add_argument("--cni-bin-dir", action="append", default=None,
+                   help="where CNI plugins are (repeatable; default /opt/cni/bin, /usr/lib/cni)")
+    p.add_argument("--state-dir", default="/var/lib/minikube-py/agent")
+    p.add_argument("--kubelet-port", type=int, default=10250)
+    p.add_argument("--node-labels", default="", help="k=v,... added to the Node")
+    p.add_argument("--register-with-taints", default="", help="key[=value]:Effect,...")
+    p.add_argument("--no-proxy", action="store_true", help="do not run kube-proxy")
+    p.add_argument("--no-overlay", action="store_true", help="do not run the VXLAN overlay")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from agent import main
+    from agent.settings import AgentSettings
+    from minikube_py.api.taints import parse_taint
+    from minikube_py.cli.main import CLIError
+
+    if not os.path.exists(args.kubeconfig):
+        raise CLIError(f"--kubeconfig: {args.kubeconfig}: no such file")
+    if args.max_pods <= 0:
+        raise CLIError("--max-pods: must be positive")
+    try:
+        taints = [parse_taint(t) for t in filter(None, args.register_with_taints.split(","))]
+    except ValueError as e:
+        raise CLIError(f"--register-with-taints: {e}") from None
+    settings = AgentSettings(
+        kubeconfig=args.kubeconfig, node_name=args.node_name, node_ip=args.node_ip,
+        iface=args.iface, max_pods=args.max_pods, cni_conf_dir=args.cni_conf_dir,
+        state_dir=args.state_dir, kubelet_port=args.kubelet_port,
+        node_labels=_labels(args.node_labels), register_with_taints=taints,
+        enable_proxy=not args.no_proxy, enable_overlay=not args.no_overlay)
+    if args.cni_bin_dir:
+        settings.cni_bin_dirs = args.cni_bin_dir
+    try:
+        return main.run(settings)
+    except ValueError as e:
+        raise CLIError(str(e)) from None

@@ -1,0 +1,153 @@
+"""The agent's overlay loop: this node's VTEP and CNI setup, other nodes' routes.
+
+Once this Node has a podCIDR (from the node-IPAM controller), the agent
+makes the VXLAN device on the underlay (--iface, else the interface of the
+route to the api-server), publishes its VTEP MAC and underlay address as
+Node annotations, turns on forwarding/masquerade, writes the CNI config and
+starts the resident netlink service for the CNI shim. Then, on every Node
+event and at least every resync period, it reconciles the device's
+neighbour/FDB/route entries with the other Nodes (cni_plugins.overlay), so an
+entry someone deleted comes back and a node that left is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from pyroute2 import IPRoute
+
+from agent import cni_config
+from agent.settings import AgentSettings
+from cni_plugins import forwarding, overlay, service
+from cni_plugins.service import NetlinkService
+from minikube_py.api.resources import NODES
+from minikube_py.client import Informer, run_tasks
+
+log = logging.getLogger(__name__)
+
+VTEP_MAC = "minikube-py.io/vtep-mac"
+PUBLIC_IP = "minikube-py.io/public-ip"
+
+
+def remotes_from(nodes: list[dict[str, Any]], me: str) -> list[overlay.Remote]:
+    """Other nodes that have a podCIDR and published their VTEP; the rest are skipped."""
+    out = []
+    for node in nodes:
+        meta = node.get("metadata") or {}
+        ann = meta.get("annotations") or {}
+        cidr = (node.get("spec") or {}).get("podCIDR")
+        if meta.get("name") == me or not cidr or VTEP_MAC not in ann or PUBLIC_IP not in ann:
+            continue
+        try:
+            out.append(overlay.Remote(meta["name"], ipaddress.IPv4Network(cidr),
+                                      ann[VTEP_MAC], ipaddress.IPv4Address(ann[PUBLIC_IP])))
+        except ValueError as e:
+            log.warning("overlay skipping node node=%s error=%s", meta.get("name"), e)
+    return sorted(out)
+
+
+@dataclass
+class _Local:
+    subnet: ipaddress.IPv4Network
+    underlay: overlay.Underlay
+    index: int
+    mac: str
+
+
+class Overlay:
+    """Run with `await Overlay(client, settings).run()` (agent/main.py does)."""
+
+    def __init__(self, client: Any, settings: AgentSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self.nodes = Informer(client, NODES)
+        self.nodes.add_handlers(on_add=self._kick, on_update=lambda _o, new: self._kick(new),
+                                on_delete=self._kick)
+        self._wake: asyncio.Event | None = None
+        self.local: _Local | None = None
+        self.service: NetlinkService | None = None
+
+    def _kick(self, _obj: object = None) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        self._wake = asyncio.Event()
+        try:
+            await run_tasks({"overlay-nodes": self.nodes.run(), "overlay-sync": self._loop()})
+        finally:
+            if self.service is not None:
+                await asyncio.to_thread(self.service.shutdown)
+                self.service.server_close()
+
+    async def _loop(self) -> None:
+        assert self._wake is not None
+        await self.nodes.wait_synced()
+        while True:
+            self._wake.clear()
+            me = self.nodes.get(self.settings.node_name)
+            cidr = ((me or {}).get("spec") or {}).get("podCIDR")
+            if cidr:
+                await self.sync(ipaddress.IPv4Network(cidr))
+            else:
+                log.info("overlay waiting for podCIDR node=%s", self.settings.node_name)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.settings.resync_period)
+            except asyncio.TimeoutError:
+                pass
+
+    async def sync(self, subnet: ipaddress.IPv4Network) -> None:
+        """One pass: local setup if the subnet is new, then the per-node entries."""
+        if self.local is None or self.local.subnet != subnet:
+            self.local = await asyncio.to_thread(self._setup, subnet)
+            await self._publish(self.local)
+        remotes = remotes_from(self.nodes.list(), self.settings.node_name)
+        removed, added = await asyncio.to_thread(self._reconcile, self.local.index, remotes)
+        if any((removed.routes, removed.fdb, removed.neighbours, added.routes, added.fdb,
+                added.neighbours)):
+            log.info("overlay reconciled remotes=%d removed=%s added=%s", len(remotes),
+                     overlay.render(removed).replace("\n", "; "),
+                     overlay.render(added).replace("\n", "; "))
+
+    def _apiserver_ip(self) -> str:
+        host = urlparse(str(getattr(self.client, "server", ""))).hostname or "127.0.0.1"
+        return socket.gethostbyname(host)
+
+    def _setup(self, subnet: ipaddress.IPv4Network) -> _Local:
+        with IPRoute() as ipr:
+            underlay = overlay.find_underlay(ipr, iface=self.settings.iface or None,
+                                             toward=self._apiserver_ip())
+            index, mac = overlay.ensure_device(ipr, underlay, subnet)
+        forwarding.ensure(ipaddress.IPv4Network(self.settings.cluster_cidr))
+        cni_config.write(self.settings, subnet=str(subnet), mtu=underlay.mtu - overlay.OVERHEAD)
+        if self.service is None:
+            self.service, _ = service.start(cni_config.socket_path(self.settings))
+        log.info("overlay ready node=%s subnet=%s underlay=%s vtep_mac=%s",
+                 self.settings.node_name, subnet, underlay.ip, mac)
+        return _Local(subnet, underlay, index, mac)
+
+    async def _publish(self, local: _Local) -> None:
+        await self.client.patch(NODES, self.settings.node_name, {"metadata": {"annotations": {
+            VTEP_MAC: local.mac, PUBLIC_IP: str(local.underlay.ip)}}})
+
+    @staticmethod
+    def _reconcile(index: int, remotes: list[overlay.Remote]
+                   ) -> tuple[overlay.Entries, overlay.Entries]:
+        with IPRoute() as ipr:
+            return overlay.reconcile(ipr, index, remotes)
+
+
+def cleanup(settings: AgentSettings) -> None:
+    """Remove what the overlay and the CNI plugin made on this node (`down` calls this)."""
+    with IPRoute() as ipr:
+        overlay.delete_device(ipr)
+        for index in ipr.link_lookup(ifname=cni_config.BRIDGE):
+            ipr.link("del", index=index)
+    forwarding.cleanup()
+    cni_config.cleanup(settings)

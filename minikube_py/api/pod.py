@@ -125,12 +125,8 @@ class PodStrategy(Strategy):
         spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
         return {"phase": "Pending", "qosClass": qos_class(spec)}
 
-    def validate_update(self, new: JSON, old: JSON, *, subresource: str | None = None
-                        ) -> list[Cause]:
-        causes = super().validate_update(new, old)
-        if subresource == "binding":
-            return causes
-        return causes + _spec_update_causes(new.get("spec"), old.get("spec"))
+    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+        return _spec_update_causes(new.get("spec"), old.get("spec"))
 
     def extra_field_values(self, obj: JSON) -> dict[str, str]:
         return {

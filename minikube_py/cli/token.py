@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     create.add_argument("--kubeconfig", type=Path, default=None,
                         help="admin kubeconfig (default /etc/minikube-py/admin.conf)")
     create.add_argument("--server", default=None,
-                        help="api-server URL joining hosts use (default: this cluster's address)")
+                        help="api-server URL joining hosts use; published in kube-public/cluster-info "
+                             "(default: the address `up` published)")
     create.add_argument("--print-join-command", action="store_true",
                         help="print the whole `minikube-py join ...` line instead of the token")
     add_paths(create)
@@ -43,12 +44,15 @@ def _create(args: argparse.Namespace) -> int:
 
     async def create() -> str:
         async with ApiClient.from_kubeconfig(kubeconfig, retries=1) as client:
+            if args.server:  # (re)publish where joining hosts reach us (bare metal, Vagrant)
+                await kubeconfigs.publish_cluster_info(client, args.server, ca_pem)
             await client.create(SECRETS, tokens.token_secret(token, timedelta(seconds=args.ttl)))
             return args.server or await kubeconfigs.cluster_info_server(client)
 
     try:
+        ca_pem = kubeconfigs.ca_data(kubeconfigs.load(kubeconfig))
+        ca_hash = tokens.ca_hash(ca_pem)
         server = asyncio.run(create())
-        ca_hash = tokens.ca_hash(kubeconfigs.ca_data(kubeconfigs.load(kubeconfig)))
     except (ClientError, ConfigError, ValueError, OSError) as e:
         raise CLIError(f"cannot create a token: {e}") from e
     if args.print_join_command:

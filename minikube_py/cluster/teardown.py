@@ -29,6 +29,8 @@ from minikube_py.cluster.state import pid_alive
 
 log = logging.getLogger(__name__)
 
+POD_BRIDGE = "cni0"
+
 
 def our_processes(paths: ClusterPaths) -> list[psutil.Process]:
     """Live processes whose command line names our state dir (never this one or its parents)."""
@@ -102,21 +104,48 @@ def remove_containers(nodes: list[str]) -> int:
 
 
 def clean_node_network() -> list[str]:
-    """Run the owners' cleanups in this netns; returns what could not be cleaned and why."""
+    """Run the owners' cleanups in this netns; returns what could not be cleaned and why.
+
+    Each step is independent: one failing must not keep the others from running.
+    """
     problems: list[str] = []
-    try:
-        from agent.proxy import backend as proxy_backend
-        from agent.proxy.proxier import remove_all
-    except ImportError as e:
-        problems.append(f"proxy rules: cleanup unavailable ({e})")
-    else:
-        for mode in proxy_backend.MODES:
-            if proxy_backend.available(mode):
-                asyncio.run(remove_all(proxy_backend.Backend(mode)))
-    try:
-        from cni_plugins.overlay import cleanup as overlay_cleanup  # type: ignore[attr-defined]
-    except ImportError as e:
-        problems.append(f"overlay: cleanup unavailable ({e})")
-    else:
-        overlay_cleanup()
+    for what, step in (("proxy rules", _proxy_rules), ("overlay device", _overlay_device),
+                       ("pod forwarding rules", _forwarding_rules), ("pod bridge", _pod_bridge)):
+        try:
+            step()
+        except Exception as e:  # noqa: BLE001 - reported to the user, the rest still runs
+            problems.append(f"{what}: {e}")
     return problems
+
+
+def _proxy_rules() -> None:
+    from agent.proxy import backend
+    from agent.proxy.proxier import remove_all
+
+    for mode in backend.MODES:
+        if backend.available(mode):
+            asyncio.run(remove_all(backend.Backend(mode)))
+
+
+def _overlay_device() -> None:
+    from pyroute2 import IPRoute
+
+    from cni_plugins import overlay
+
+    with IPRoute() as ipr:
+        overlay.delete_device(ipr)
+
+
+def _forwarding_rules() -> None:
+    from cni_plugins import forwarding
+
+    forwarding.cleanup()
+
+
+def _pod_bridge() -> None:
+    """cni0 (the CNI plugin creates it on the first ADD; no one else removes it)."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        for index in ipr.link_lookup(ifname=POD_BRIDGE):
+            ipr.link("del", index=index)

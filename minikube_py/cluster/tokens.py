@@ -19,8 +19,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
-HASH_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
+TOKEN_RE = re.compile(r"([a-z0-9]{6})\.([a-z0-9]{16})")
+HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
 NODE_TOKEN_PREFIX = "mkpnode"
 BOOTSTRAP_TYPE = "bootstrap.kubernetes.io/token"
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
@@ -40,7 +40,7 @@ def _random(n: int) -> str:
 
 def parse_token(token: str) -> tuple[str, str]:
     """(id, secret); ValueError naming the expected shape."""
-    m = TOKEN_RE.match(token)
+    m = TOKEN_RE.fullmatch(token)
     if m is None:
         raise ValueError("a bootstrap token looks like abcdef.0123456789abcdef ([a-z0-9]{6}.[a-z0-9]{16})")
     return m.group(1), m.group(2)
@@ -71,7 +71,7 @@ def ca_hash(ca_pem: bytes) -> str:
 
 def parse_hash(text: str) -> str:
     text = text.strip().lower()
-    if HASH_RE.match(text) is None:
+    if HASH_RE.fullmatch(text) is None:
         raise ValueError("--ca-cert-hash looks like sha256:<64 hex digits> (`token create` prints it)")
     return text
 

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Bare-metal install of minikube-py with systemd (also what vagrant/Vagrantfile provisions).
+#
+#   control plane:  ./install.sh --role control-plane --node-ip 192.168.56.10 [--iface eth1]
+#                   (prints the join command; --join-file F also writes it to F)
+#   worker:         ./install.sh --role worker --node-ip 192.168.56.11 [--iface eth1] \
+#                       --server https://192.168.56.10:6443 --token T --ca-cert-hash sha256:H
+#                   (or --join-file F: take server, token and hash from the control plane's F)
+#
+# Pass --node-ip/--iface explicitly on multi-homed hosts: on Vagrant every VM has the same
+# NAT address 10.0.2.15 on eth0, and a node that advertises it is unreachable.
+# Safe to run again. Units: /etc/systemd/system/minikube-py-*.service; env: /etc/minikube-py/.
+set -euo pipefail
+SRC="$(cd "$(dirname "$0")" && pwd)"
+PREFIX=/opt/minikube-py
+ETC=/etc/minikube-py
+DATA=/var/lib/minikube-py
+
+die() { echo "install.sh: $*" >&2; exit 1; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+
+role="" node_ip="" iface="" node_name="$(hostname -s | tr 'A-Z' 'a-z')" server="" token="" hash="" join_file=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --role) role="$2"; shift 2 ;;
+    --node-ip) node_ip="$2"; shift 2 ;;
+    --iface) iface="$2"; shift 2 ;;
+    --node-name) node_name="$2"; shift 2 ;;
+    --server) server="$2"; shift 2 ;;
+    --token) token="$2"; shift 2 ;;
+    --ca-cert-hash) hash="$2"; shift 2 ;;
+    --join-file) join_file="$2"; shift 2 ;;
+    -h|--help) usage ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || die "run as root"
+case "$role" in control-plane|worker) ;; *) die "--role control-plane|worker is required" ;; esac
+command -v systemctl >/dev/null && [ -d /run/systemd/system ] \
+  || die "systemd is not running here; use \`minikube-py up\` (or \`minikube-py join\`) instead"
+if [ -z "$node_ip" ]; then
+  node_ip="$(ip -4 route get 192.0.2.1 | sed -n 's/.* src \([0-9.]*\).*/\1/p')"
+  echo "install.sh: --node-ip not given, using $node_ip (pass it explicitly on multi-homed hosts)"
+fi
+
+echo "==> packages"
+pkgs=(python3-venv docker.io iptables iproute2 busybox-static conntrack ca-certificates)
+[ "$role" = control-plane ] && pkgs+=(etcd-server)
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q && apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+# Debian's etcd-server starts its own etcd on 2379/2380; ours replaces it.
+systemctl disable --now etcd.service 2>/dev/null || true
+
+echo "==> minikube-py into $PREFIX/venv"
+mkdir -p "$PREFIX" "$ETC" "$DATA"
+rm -rf "$PREFIX/src" && mkdir -p "$PREFIX/src"
+tar -C "$SRC" --exclude=./.venv --exclude=./.git --exclude=./vagrant/.vagrant -cf - . | tar -C "$PREFIX/src" -xf -
+[ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
+"$PREFIX/venv/bin/pip" install -q "$PREFIX/src"
+ln -sf "$PREFIX/venv/bin/minikube-py" /usr/local/bin/minikube-py
+install -m 0644 "$SRC"/systemd/minikube-py-*.service /etc/systemd/system/
+systemctl daemon-reload
+systemctl enable --now docker.service
+
+agent_args="${iface:+--iface $iface}"
+if [ "$role" = control-plane ]; then
+  echo "==> control plane on $node_ip"
+  echo "APISERVER_ARGS=\"--tls-san $node_ip\"" > "$ETC/apiserver.env"
+  echo "CONTROLLER_MANAGER_ARGS=\"--service-account-private-key-file $DATA/apiserver/pki/sa.key\"" \
+    > "$ETC/controller-manager.env"
+  printf 'NODE_NAME="%s"\nNODE_IP="%s"\nKUBECONFIG="%s"\nAGENT_ARGS="%s"\n' \
+    "$node_name" "$node_ip" "$DATA/apiserver/admin.conf" "$agent_args" > "$ETC/agent.env"
+  systemctl enable --now minikube-py-etcd minikube-py-apiserver minikube-py-scheduler \
+    minikube-py-controller-manager minikube-py-agent
+  for _ in $(seq 120); do [ -s "$DATA/apiserver/admin.conf" ] && break; sleep 1; done
+  [ -s "$DATA/apiserver/admin.conf" ] || die "the api-server wrote no admin.conf: journalctl -u minikube-py-apiserver"
+  ln -sf "$DATA/apiserver/admin.conf" "$ETC/admin.conf"
+  join_cmd=""
+  for _ in $(seq 60); do
+    join_cmd="$(minikube-py token create --server "https://$node_ip:6443" --print-join-command 2>/dev/null)" && break
+    sleep 2
+  done
+  [ -n "$join_cmd" ] || die "could not create a join token: minikube-py token create --server https://$node_ip:6443"
+  [ -n "$join_file" ] && { umask 077; echo "$join_cmd" > "$join_file"; }
+  echo "==> done. kubectl: export KUBECONFIG=$ETC/admin.conf; workers join with:"
+  echo "    $join_cmd --node-ip <WORKER_IP> --iface <IFACE>"
+else
+  if [ -n "$join_file" ]; then
+    for _ in $(seq 300); do [ -s "$join_file" ] && break; sleep 2; done
+    read -r -a words < "$join_file" || die "cannot read $join_file"
+    for i in "${!words[@]}"; do
+      case "${words[$i]}" in
+        --server) server="${words[$((i+1))]}" ;;
+        --token) token="${words[$((i+1))]}" ;;
+        --ca-cert-hash) hash="${words[$((i+1))]}" ;;
+      esac
+    done
+  fi
+  [ -n "$server" ] && [ -n "$token" ] && [ -n "$hash" ] || die "a worker needs --server, --token and --ca-cert-hash (or --join-file)"
+  echo "==> joining $server as $node_name ($node_ip)"
+  minikube-py join --server "$server" --token "$token" --ca-cert-hash "$hash" \
+    --node-name "$node_name" --node-ip "$node_ip" ${iface:+--iface "$iface"} --systemd
+  systemctl enable --now minikube-py-agent
+  echo "==> done: node $node_name; check with kubectl get nodes on the control plane"
+fi

@@ -1,0 +1,99 @@
+"""systemd/: the units install.sh uses are valid, restart forever and start in order.
+
+`systemd-analyze verify` is the real check (it runs without systemd as PID 1); the
+structural checks below also run where it is missing.
+"""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+UNITS = Path(__file__).resolve().parents[2] / "systemd"
+INSTALLED_EXE = "/opt/minikube-py/venv/bin/minikube-py"
+COMPONENTS = ("etcd", "apiserver", "scheduler", "controller-manager", "agent")
+
+
+def parse(path: Path) -> configparser.RawConfigParser:
+    """Unit files are ini-like; repeated keys (After=) and continuations are joined."""
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(path.read_text().replace("\\\n", " "))
+    return parser
+
+
+def unit(component: str) -> configparser.RawConfigParser:
+    return parse(UNITS / f"minikube-py-{component}.service")
+
+
+def test_one_unit_per_component() -> None:
+    assert sorted(p.name for p in UNITS.glob("*.service")) == sorted(
+        f"minikube-py-{c}.service" for c in COMPONENTS)
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_restarts_forever_and_reads_its_environment_file(component: str) -> None:
+    u = unit(component)
+    assert u["Service"]["Restart"] == "always"
+    assert float(u["Service"]["RestartSec"]) > 0
+    assert u["Service"]["EnvironmentFile"].lstrip("-").startswith("/etc/minikube-py/")
+    assert u["Install"]["WantedBy"] == "multi-user.target"
+    assert u["Unit"]["Description"]
+    assert u["Service"]["ExecStart"].split()[0].startswith("/")
+
+
+@pytest.mark.parametrize(("component", "after"), [
+    pytest.param("apiserver", "minikube-py-etcd.service", id="apiserver-after-etcd"),
+    pytest.param("scheduler", "minikube-py-apiserver.service", id="scheduler-after-apiserver"),
+    pytest.param("controller-manager", "minikube-py-apiserver.service", id="cm-after-apiserver"),
+    pytest.param("agent", "docker.service", id="agent-after-docker"),
+])
+def test_ordering(component: str, after: str) -> None:
+    u = unit(component)
+    assert after in u["Unit"]["After"].split()
+    assert after in u["Unit"]["Wants"].split()
+
+
+@pytest.mark.parametrize("component", ["scheduler", "controller-manager", "agent"])
+def test_runs_the_component_subcommand(component: str) -> None:
+    argv = unit(component)["Service"]["ExecStart"].split()
+    assert argv[:2] == [INSTALLED_EXE, component]
+    assert "--kubeconfig" in argv
+
+
+def _verify(units: list[Path]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["systemd-analyze", "verify", "--man=no", *map(str, units)],
+                          capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def installed_copies(tmp_path: Path) -> list[Path]:
+    """The units with ExecStart pointed at this venv's minikube-py (verify wants it to exist)."""
+    exe = Path(sys.executable).with_name("minikube-py")
+    if not exe.exists():
+        pytest.skip("minikube-py is not installed in this venv")
+    out = []
+    for src in sorted(UNITS.glob("*.service")):
+        dst = tmp_path / src.name
+        dst.write_text(src.read_text().replace(INSTALLED_EXE, str(exe)))
+        out.append(dst)
+    return out
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
+def test_systemd_analyze_verify_is_silent(installed_copies: list[Path]) -> None:
+    result = _verify(installed_copies)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
+def test_systemd_analyze_catches_a_broken_unit(installed_copies: list[Path]) -> None:
+    """The check above can fail: a misspelt setting is reported."""
+    broken = installed_copies[0]
+    broken.write_text(broken.read_text().replace("Restart=always", "Restart=allways"))
+    assert "restart" in _verify([broken]).stderr.lower()

@@ -1,0 +1,95 @@
+"""What every controller here shares: informers whose handlers only enqueue
+keys, a WorkQueue, workers calling an idempotent `reconcile(key)`, an
+EventRecorder.
+
+Informers are shared between the controllers of one controller-manager
+(`SharedInformers`), so pods are listed and watched once, not once per
+controller: the first controller to run an informer runs it, the others wait
+for it to sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Hashable
+
+from minikube_py.api.meta import key as object_key
+from minikube_py.api.resources import Resource
+from minikube_py.client import EventRecorder, Informer, WorkQueue, run_tasks
+
+log = logging.getLogger(__name__)
+
+
+class SharedInformers:
+    """One Informer per resource (cluster-wide) for a set of controllers."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._informers: dict[str, Informer] = {}
+        self._running: set[str] = set()
+
+    def get(self, resource: Resource) -> Informer:
+        informer = self._informers.get(resource.plural)
+        if informer is None:
+            informer = self._informers[resource.plural] = Informer(self.client, resource)
+        return informer
+
+    async def run(self, resources: list[Resource]) -> None:
+        """Run those of `resources` nobody runs yet; return once all are synced
+        and keep the ones started here running until cancelled."""
+        mine = [r for r in resources if r.plural not in self._running]
+        self._running.update(r.plural for r in mine)
+        tasks = [asyncio.create_task(self.get(r).run(), name=f"informer-{r.plural}")
+                 for r in mine]
+        try:
+            await asyncio.gather(*(self.get(r).wait_synced() for r in resources))
+            if tasks:
+                await asyncio.gather(*tasks)
+            else:
+                await asyncio.Event().wait()
+        finally:
+            self._running.difference_update(r.plural for r in mine)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Controller:
+    """Base: subclasses set `name`, `resources` to watch, register handlers in
+    `__init__`, and implement `reconcile(key)`."""
+
+    name = "controller"
+    workers = 2
+
+    def __init__(self, client, settings, informers: SharedInformers | None = None) -> None:
+        self.client = client
+        self.settings = settings
+        self.informers = informers or SharedInformers(client)
+        self.queue = WorkQueue(self.name)
+        self.recorder = EventRecorder(client, self.name)
+        self._watched: list[Resource] = []
+
+    def watch(self, resource: Resource) -> Informer:
+        if resource not in self._watched:
+            self._watched.append(resource)
+        return self.informers.get(resource)
+
+    def enqueue(self, obj: dict) -> None:
+        self.queue.add(object_key(obj))
+
+    async def reconcile(self, key: Hashable) -> None:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        """Forever: informers, then workers once they are synced."""
+        await run_tasks({
+            f"{self.name}-informers": self.informers.run(self._watched),
+            f"{self.name}-workers": self._work(),
+        })
+
+    async def _work(self) -> None:
+        for resource in self._watched:
+            await self.informers.get(resource).wait_synced()
+        log.info("controller synced controller=%s", self.name)
+        await self.queue.run_workers(self.reconcile, workers=self.workers)

@@ -1,0 +1,271 @@
+"""Deployment controller: rolls a pod template out through ReplicaSets.
+
+Each distinct template gets a ReplicaSet named `<deployment>-<pod-template-hash>`
+carrying the hash in its labels and selector and a revision annotation. A
+RollingUpdate grows the new ReplicaSet and shrinks old ones within
+maxSurge/maxUnavailable (deployment_util); Recreate scales the old ones to
+zero and waits for their pods to go before scaling the new one up. Rolling
+back (kubectl rollout undo) is a template change back to an old template: its
+ReplicaSet becomes the new one again with the next revision number.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+
+from minikube_py.api.meta import owner_of, owner_reference, split_key
+from minikube_py.api.resources import DEPLOYMENTS, REPLICASETS
+from minikube_py.api.selectors import LabelSelector
+from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
+from minikube_py.controllers import deployment_util as du
+from minikube_py.controllers.base import Controller
+from minikube_py.controllers.deployment_status import seconds_to_deadline, update_conditions
+from minikube_py.controllers.owners import claim
+
+log = logging.getLogger(__name__)
+
+
+def _created(rs: dict) -> str:
+    return rs["metadata"].get("creationTimestamp", "")
+
+
+class DeploymentController(Controller):
+    name = "deployment-controller"
+    workers = 4
+
+    def __init__(self, client, settings, informers=None) -> None:
+        super().__init__(client, settings, informers)
+        self.deployments = self.watch(DEPLOYMENTS)
+        self.replicasets = self.watch(REPLICASETS)
+        self.deployments.add_handlers(self.enqueue, lambda old, new: self.enqueue(new),
+                                      self.enqueue)
+        self.replicasets.add_handlers(self._rs_changed, lambda old, new: self._rs_changed(new),
+                                      self._rs_changed)
+        self.replicasets.add_index("namespace", lambda rs: [rs["metadata"].get("namespace", "")])
+
+    def _rs_changed(self, rs: dict) -> None:
+        ref = owner_of(rs)
+        ns = rs["metadata"]["namespace"]
+        if ref is not None:
+            if ref.get("kind") == "Deployment":
+                self.queue.add(f"{ns}/{ref['name']}")
+            return
+        labels = rs["metadata"].get("labels") or {}
+        for d in self.deployments.list():
+            if d["metadata"]["namespace"] == ns:
+                try:
+                    if LabelSelector.from_dict(d["spec"].get("selector")).matches(labels):
+                        self.enqueue(d)
+                except ValueError:
+                    continue
+
+    # -- reconcile -----------------------------------------------------------------
+
+    async def reconcile(self, key) -> None:
+        deployment = self.deployments.get(key)
+        if deployment is None:
+            return
+        d = copy.deepcopy(deployment)
+        namespace, _ = split_key(key)
+        try:
+            selector = LabelSelector.from_dict(d["spec"].get("selector"))
+        except ValueError:
+            return
+        if selector.is_everything:
+            await self.recorder.event(d, "Warning", "SelectingAll",
+                                      "This deployment is selecting all pods. A non-empty "
+                                      "selector is required.")
+            return
+        owned = await claim(self.client, REPLICASETS, d,
+                            self.replicasets.by_index("namespace", namespace or ""), selector)
+        new_rs = self._find_new(d, owned)
+        olds = sorted((rs for rs in owned if rs is not new_rs), key=_created)
+        created = False
+        if d["metadata"].get("deletionTimestamp"):
+            pass
+        elif d["spec"].get("paused"):
+            if new_rs is not None and not any(du.spec_replicas(rs) for rs in olds):
+                new_rs = await self._scale(d, new_rs, du.spec_replicas(d))
+        else:
+            if new_rs is None:
+                if (d["spec"].get("strategy") or {}).get("type") == "Recreate" and \
+                        not await self._recreate_old_gone(d, olds):
+                    await self._finish(d, owned, None, False)
+                    return
+                new_rs = await self._create_new(d, olds)
+                created = new_rs is not None
+                if new_rs is None:
+                    return
+            else:
+                new_rs = await self._sync_revision(d, new_rs, olds)
+            olds = await self._roll(d, new_rs, olds)
+        await self._finish(d, olds + ([new_rs] if new_rs else []), new_rs, created)
+
+    def _find_new(self, d: dict, owned: list[dict]) -> dict | None:
+        matching = [rs for rs in owned
+                    if du.equal_ignore_hash(rs["spec"].get("template") or {},
+                                            d["spec"].get("template") or {})]
+        return min(matching, key=_created) if matching else None
+
+    async def _create_new(self, d: dict, olds: list[dict]) -> dict | None:
+        template = copy.deepcopy(d["spec"]["template"])
+        collisions = int((d.get("status") or {}).get("collisionCount", 0) or 0)
+        pod_hash = du.template_hash(template, collisions)
+        template.setdefault("metadata", {}).setdefault("labels", {})[du.HASH_LABEL] = pod_hash
+        selector = copy.deepcopy(d["spec"]["selector"])
+        selector.setdefault("matchLabels", {})[du.HASH_LABEL] = pod_hash
+        surge, _ = du.fenceposts(d)
+        annotations = {k: v for k, v in (d["metadata"].get("annotations") or {}).items()
+                       if not k.startswith("kubectl.kubernetes.io/last-applied")
+                       and k != du.REVISION}
+        annotations.update({
+            du.REVISION: str(du.max_revision(olds) + 1),
+            du.DESIRED_REPLICAS: str(du.spec_replicas(d)),
+            du.MAX_REPLICAS: str(du.spec_replicas(d) + surge),
+        })
+        rs = {
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": f"{d['metadata']['name']}-{pod_hash}",
+                         "namespace": d["metadata"]["namespace"],
+                         "labels": dict(template["metadata"]["labels"]),
+                         "annotations": annotations,
+                         "ownerReferences": [owner_reference(d)]},
+            "spec": {"replicas": 0, "minReadySeconds": d["spec"].get("minReadySeconds", 0),
+                     "selector": selector, "template": template},
+        }
+        is_recreate = (d["spec"].get("strategy") or {}).get("type") == "Recreate"
+        rs["spec"]["replicas"] = du.spec_replicas(d) if is_recreate else du.new_rs_target(
+            d, olds + [rs], rs)
+        try:
+            created = await self.client.create(REPLICASETS, rs)
+        except AlreadyExists:
+            existing = self.replicasets.get(f"{d['metadata']['namespace']}/"
+                                            f"{rs['metadata']['name']}")
+            if existing is not None and du.equal_ignore_hash(
+                    existing["spec"].get("template") or {}, d["spec"]["template"]):
+                return existing  # ours, the cache had not seen it yet
+            status = {**(d.get("status") or {}), "collisionCount": collisions + 1}
+            await self._write_status(d, status)  # a hash collision: next hash
+            return None
+        await self._scaled_event(d, created, 0, du.spec_replicas(created))
+        return created
+
+    async def _sync_revision(self, d: dict, new_rs: dict, olds: list[dict]) -> dict:
+        """The new ReplicaSet carries the highest revision (a rollback bumps it)."""
+        newest = du.max_revision(olds)
+        if du.revision(new_rs) > newest:
+            return new_rs
+        annotations = dict(new_rs["metadata"].get("annotations") or {})
+        old_revision = annotations.get(du.REVISION)
+        history = [h for h in annotations.get(du.REVISION_HISTORY, "").split(",") if h]
+        if old_revision:
+            history.append(old_revision)
+        annotations[du.REVISION] = str(newest + 1)
+        annotations[du.REVISION_HISTORY] = ",".join(history)
+        return await self._patch_rs(new_rs, {"metadata": {"annotations": annotations}})
+
+    async def _recreate_old_gone(self, d: dict, olds: list[dict]) -> bool:
+        """Recreate: scale every old ReplicaSet to 0; true once their pods are gone."""
+        for rs in olds:
+            if du.spec_replicas(rs):
+                await self._scale(d, rs, 0)
+        return all(du.status_of(rs, "replicas") == 0 for rs in olds)
+
+    async def _roll(self, d: dict, new_rs: dict, olds: list[dict]) -> list[dict]:
+        """One step of the rollout; returns the old ReplicaSets as now scaled."""
+        if (d["spec"].get("strategy") or {}).get("type") == "Recreate":
+            if await self._recreate_old_gone(d, olds):
+                await self._scale(d, new_rs, du.spec_replicas(d))
+            return olds
+        target = du.new_rs_target(d, olds + [new_rs], new_rs)
+        if target != du.spec_replicas(new_rs):
+            new_rs = await self._scale(d, new_rs, target)
+        budget = du.old_scale_down_budget(d, olds + [new_rs], new_rs)
+        olds = list(olds)
+        for i, rs in enumerate(olds):  # unhealthy old pods go first, oldest set first
+            unhealthy = du.spec_replicas(rs) - du.status_of(rs, "availableReplicas")
+            if budget <= 0:
+                break
+            if unhealthy > 0:
+                n = min(budget, unhealthy)
+                olds[i] = await self._scale(d, rs, du.spec_replicas(rs) - n)
+                budget -= n
+        budget = du.available_scale_down_budget(d, olds + [new_rs])
+        for i, rs in enumerate(olds):
+            if budget <= 0:
+                break
+            n = min(budget, du.spec_replicas(rs))
+            if n:
+                olds[i] = await self._scale(d, rs, du.spec_replicas(rs) - n)
+                budget -= n
+        return olds
+
+    async def _scale(self, d: dict, rs: dict, replicas: int) -> dict:
+        before = du.spec_replicas(rs)
+        if before == replicas:
+            return rs
+        surge, _ = du.fenceposts(d)
+        annotations = {du.DESIRED_REPLICAS: str(du.spec_replicas(d)),
+                       du.MAX_REPLICAS: str(du.spec_replicas(d) + surge)}
+        scaled = await self._patch_rs(rs, {"spec": {"replicas": replicas},
+                                           "metadata": {"annotations": annotations}})
+        await self._scaled_event(d, scaled, before, replicas)
+        return scaled
+
+    async def _scaled_event(self, d: dict, rs: dict, before: int, after: int) -> None:
+        direction = "up" if after > before else "down"
+        await self.recorder.event(d, "Normal", "ScalingReplicaSet",
+                                  f"Scaled {direction} replica set {rs['metadata']['name']} "
+                                  f"to {after} from {before}")
+
+    async def _patch_rs(self, rs: dict, patch: dict) -> dict:
+        patch.setdefault("metadata", {})["resourceVersion"] = rs["metadata"]["resourceVersion"]
+        return await self.client.patch(REPLICASETS, rs["metadata"]["name"], patch,
+                                       rs["metadata"]["namespace"], patch_type="merge")
+
+    async def _finish(self, d: dict, all_rs: list[dict], new_rs: dict | None,
+                      created: bool) -> None:
+        """Revision annotation, history clean-up, status and conditions."""
+        if new_rs is not None and (d["metadata"].get("annotations") or {}).get(
+                du.REVISION) != str(du.revision(new_rs)):
+            try:
+                await self.client.patch(DEPLOYMENTS, d["metadata"]["name"], {"metadata": {
+                    "annotations": {du.REVISION: str(du.revision(new_rs))}}},
+                    d["metadata"]["namespace"], patch_type="merge")
+            except NotFound:
+                return
+        await self._cleanup_history(d, [rs for rs in all_rs if rs is not new_rs])
+        now = time.time()
+        status = du.calculate_status(d, all_rs, new_rs)
+        update_conditions(d, status, new_rs["metadata"]["name"] if new_rs else None,
+                          created_new_rs=created, now=now)
+        await self._write_status(d, status)
+        wait = seconds_to_deadline(d, status, now)
+        if wait is not None:
+            self.queue.add_after(f"{d['metadata']['namespace']}/{d['metadata']['name']}", wait)
+
+    async def _cleanup_history(self, d: dict, olds: list[dict]) -> None:
+        limit = d["spec"].get("revisionHistoryLimit", 10)
+        if limit is None:
+            return
+        idle = sorted((rs for rs in olds if du.spec_replicas(rs) == 0
+                       and du.status_of(rs, "replicas") == 0
+                       and not rs["metadata"].get("deletionTimestamp")), key=du.revision)
+        for rs in idle[:max(len(idle) - int(limit), 0)]:
+            try:
+                await self.client.delete(REPLICASETS, rs["metadata"]["name"],
+                                         rs["metadata"]["namespace"])
+            except NotFound:
+                pass
+
+    async def _write_status(self, d: dict, status: dict) -> None:
+        if status == (d.get("status") or {}):
+            return
+        try:
+            await self.client.update(DEPLOYMENTS, {**d, "status": status}, subresource="status")
+        except NotFound:
+            return
+        except Conflict:
+            self.queue.add_after(f"{d['metadata']['namespace']}/{d['metadata']['name']}", 0.1)

@@ -1,0 +1,212 @@
+"""Garbage collector: ownerReferences made to hold.
+
+- A dependent whose owners are all gone is deleted (Background propagation:
+  the api-server removed the owner at once, we remove what it owned).
+- An owner deleted with propagationPolicy=Orphan carries the `orphan`
+  finalizer: its dependents lose their ownerReference to it, then the
+  finalizer goes and the api-server deletes the owner.
+- An owner deleted with Foreground carries `foregroundDeletion`: its
+  dependents are deleted first (themselves in the foreground when they block
+  their owner's deletion), and the finalizer goes once none is left.
+
+"Gone" is decided by the informer caches and confirmed with a live GET (by
+name, comparing uid) before anything is deleted, so a cache that lags behind
+a new owner never costs its dependents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from minikube_py.api.meta import key as object_key
+from minikube_py.api.meta import split_key
+from minikube_py.api.resources import (
+    ALL,
+    EVENTS,
+    NAMESPACES,
+    Resource,
+    for_kind,
+    lookup,
+)
+from minikube_py.client.errors import ClientError, Conflict, NotFound
+from minikube_py.controllers.base import Controller
+
+log = logging.getLogger(__name__)
+
+ORPHAN = "orphan"
+FOREGROUND = "foregroundDeletion"
+FOREGROUND_POLICY = "Foreground"
+WATCHED = tuple(r for r in ALL if r not in (EVENTS, NAMESPACES))
+
+
+def _refs(obj: dict) -> list[dict]:
+    return list(obj["metadata"].get("ownerReferences") or [])
+
+
+class GarbageCollector(Controller):
+    name = "garbage-collector-controller"
+    workers = 4
+
+    def __init__(self, client, settings, informers=None) -> None:
+        super().__init__(client, settings, informers)
+        for resource in WATCHED:
+            informer = self.watch(resource)
+            informer.add_index("uid", lambda o: [o["metadata"].get("uid", "")])
+            informer.add_index("owner", lambda o: [r.get("uid", "") for r in _refs(o)])
+            informer.add_handlers(
+                lambda o, r=resource: self._changed(r, o),
+                lambda old, new, r=resource: self._changed(r, new),
+                lambda o, r=resource: self._deleted(r, o),
+            )
+
+    # -- handlers ------------------------------------------------------------------
+
+    def _item(self, resource: Resource, obj: dict) -> tuple[str, str, str, str]:
+        return (resource.group, resource.version, resource.plural, object_key(obj))
+
+    def _changed(self, resource: Resource, obj: dict) -> None:
+        meta = obj["metadata"]
+        finalizers = meta.get("finalizers") or []
+        if meta.get("ownerReferences") or (meta.get("deletionTimestamp") and (
+                ORPHAN in finalizers or FOREGROUND in finalizers)):
+            self.queue.add(self._item(resource, obj))
+
+    def _deleted(self, resource: Resource, obj: dict) -> None:
+        """Its dependents may be dangling now; its owners may be waiting for it."""
+        for dependent_resource, dependent in self._dependents(obj["metadata"].get("uid", "")):
+            self.queue.add(self._item(dependent_resource, dependent))
+        for ref in _refs(obj):
+            owner = self._cached_owner(ref)
+            if owner is not None:
+                self.queue.add(self._item(owner[0], owner[1]))
+
+    # -- lookups -------------------------------------------------------------------
+
+    def _dependents(self, uid: str) -> list[tuple[Resource, dict]]:
+        if not uid:
+            return []
+        return [(r, o) for r in WATCHED for o in self.informers.get(r).by_index("owner", uid)]
+
+    def _owner_resource(self, ref: dict) -> Resource | None:
+        return for_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
+
+    def _cached_owner(self, ref: dict) -> tuple[Resource, dict] | None:
+        resource = self._owner_resource(ref)
+        if resource is None:
+            return None
+        found = self.informers.get(resource).by_index("uid", ref.get("uid", ""))
+        return (resource, found[0]) if found else None
+
+    async def _live_owner(self, ref: dict, namespace: str | None) -> dict | None:
+        """The owner as the api-server has it now, or None if gone (or replaced)."""
+        resource = self._owner_resource(ref)
+        if resource is None:
+            return None  # a kind we do not serve cannot exist
+        try:
+            owner = await self.client.get(resource, ref.get("name", ""),
+                                          namespace if resource.namespaced else None)
+        except NotFound:
+            return None
+        return owner if owner["metadata"].get("uid") == ref.get("uid") else None
+
+    # -- reconcile -----------------------------------------------------------------
+
+    async def reconcile(self, item) -> None:
+        group, version, plural, key = item
+        resource = lookup(group, version, plural)
+        if resource is None:
+            return
+        obj = self.informers.get(resource).get(key)
+        if obj is None:
+            return
+        meta = obj["metadata"]
+        finalizers = meta.get("finalizers") or []
+        if meta.get("deletionTimestamp") and ORPHAN in finalizers:
+            await self._orphan_dependents(resource, obj)
+            return
+        if meta.get("deletionTimestamp") and FOREGROUND in finalizers:
+            await self._delete_dependents_first(resource, obj)
+            return
+        if _refs(obj) and not meta.get("deletionTimestamp"):
+            await self._check_owners(resource, obj)
+
+    async def _check_owners(self, resource: Resource, obj: dict) -> None:
+        namespace = obj["metadata"].get("namespace")
+        solid, dangling, waiting = [], [], []
+        for ref in _refs(obj):
+            cached = self._cached_owner(ref)
+            owner = cached[1] if cached else await self._live_owner(ref, namespace)
+            if owner is None:
+                dangling.append(ref)
+            elif owner["metadata"].get("deletionTimestamp") and FOREGROUND in (
+                    owner["metadata"].get("finalizers") or []):
+                waiting.append(ref)
+            else:
+                solid.append(ref)
+        if solid:
+            if dangling:  # keep the object, drop references to what is gone
+                await self._patch(resource, obj, {"metadata": {"ownerReferences": [
+                    r for r in _refs(obj) if r not in dangling]}})
+            return
+        if not dangling and not waiting:
+            return
+        blocking = any(r.get("blockOwnerDeletion") for r in waiting)
+        policy = FOREGROUND_POLICY if waiting and blocking else "Background"
+        log.info("collecting %s=%s policy=%s", resource.kind, object_key(obj), policy)
+        await self._delete(resource, obj, policy)
+
+    async def _orphan_dependents(self, resource: Resource, owner: dict) -> None:
+        uid = owner["metadata"]["uid"]
+        for dep_resource, dep in self._dependents(uid):
+            await self._patch(dep_resource, dep, {"metadata": {"ownerReferences": [
+                r for r in _refs(dep) if r.get("uid") != uid]}})
+        await self._remove_finalizer(resource, owner, ORPHAN)
+
+    async def _delete_dependents_first(self, resource: Resource, owner: dict) -> None:
+        dependents = self._dependents(owner["metadata"]["uid"])
+        pending = []
+        for dep_resource, dep in dependents:
+            if not dep["metadata"].get("deletionTimestamp"):
+                has_own = bool(self._dependents(dep["metadata"].get("uid", "")))
+                pending.append(self._delete(dep_resource, dep,
+                                            FOREGROUND_POLICY if has_own else "Background"))
+        await asyncio.gather(*pending)
+        if not dependents:
+            await self._remove_finalizer(resource, owner, FOREGROUND)
+        # else: each dependent's deletion enqueues this owner again
+
+    async def _delete(self, resource: Resource, obj: dict, policy: str) -> None:
+        meta = obj["metadata"]
+        try:
+            await self.client.delete(resource, meta["name"], meta.get("namespace"),
+                                     propagation_policy=policy,
+                                     preconditions={"uid": meta.get("uid")})
+        except (NotFound, Conflict):
+            pass
+
+    async def _patch(self, resource: Resource, obj: dict, patch: dict) -> None:
+        meta = obj["metadata"]
+        patch["metadata"]["uid"] = meta.get("uid")
+        try:
+            await self.client.patch(resource, meta["name"], patch, meta.get("namespace"),
+                                    patch_type="merge")
+        except NotFound:
+            pass
+
+    async def _remove_finalizer(self, resource: Resource, obj: dict, finalizer: str) -> None:
+        meta = obj["metadata"]
+        remaining = [f for f in meta.get("finalizers") or [] if f != finalizer]
+        patch = {"metadata": {"finalizers": remaining,
+                              "resourceVersion": meta["resourceVersion"]}}
+        try:
+            await self.client.patch(resource, meta["name"], patch, meta.get("namespace"),
+                                    patch_type="merge")
+        except NotFound:
+            pass
+        except ClientError:
+            namespace, name = split_key(object_key(obj))
+            log.info("finalizer removal raced finalizer=%s object=%s/%s", finalizer,
+                     namespace, name)
+            raise
+

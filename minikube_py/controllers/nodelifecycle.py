@@ -1,0 +1,211 @@
+"""Node lifecycle: notices nodes that stopped reporting, and moves their pods.
+
+A node is alive while its Lease in kube-node-lease (or its Ready heartbeat)
+keeps changing. When nothing changed for `node_monitor_grace_period`, its
+conditions go Unknown (NodeStatusUnknown), its pods' Ready goes False at
+once, and it gets the node.kubernetes.io/unreachable taint (not-ready when
+the node itself says NotReady), NoSchedule and NoExecute. Pods are evicted
+when their toleration of the NoExecute taint runs out: pods without one get
+`pod_eviction_timeout` seconds (what Kubernetes' DefaultTolerationSeconds
+admission gives them). When the node reports Ready again, the taints go.
+
+"Changed" is judged by when *we* saw a new renewTime, not by its value, so a
+node with a skewed clock is neither killed nor kept alive by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+
+from minikube_py.api.meta import get_condition, now_rfc3339, set_condition
+from minikube_py.api.resources import LEASES, NODES, PODS
+from minikube_py.api.taints import toleration_seconds
+from minikube_py.client import run_tasks
+from minikube_py.client.errors import ClientError, Conflict, NotFound
+from minikube_py.controllers.base import Controller
+from minikube_py.controllers.pods import is_ready, parse_time
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = "node.kubernetes.io/unreachable"
+NOT_READY = "node.kubernetes.io/not-ready"
+NODE_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+
+
+def desired_taints(node: dict, now: str) -> list[dict]:
+    """The node's taints with ours set to match its Ready condition."""
+    ready = get_condition(node, "Ready") or {}
+    # No Ready condition yet (just registered): nothing to say until the grace runs out.
+    wanted_key = {"Unknown": UNREACHABLE, "False": NOT_READY}.get(ready.get("status", ""))
+    taints = [t for t in (node.get("spec") or {}).get("taints") or []
+              if t.get("key") not in (UNREACHABLE, NOT_READY) or t.get("key") == wanted_key]
+    for effect in ("NoSchedule", "NoExecute"):
+        if wanted_key and not any(t.get("key") == wanted_key and t.get("effect") == effect
+                                  for t in taints):
+            taint = {"key": wanted_key, "effect": effect}
+            if effect == "NoExecute":
+                taint["timeAdded"] = now
+            taints.append(taint)
+    return taints
+
+
+def with_default_tolerations(tolerations: list[dict], seconds: float) -> list[dict]:
+    """Kubernetes' DefaultTolerationSeconds: tolerate not-ready/unreachable for
+    `seconds` unless the pod says otherwise."""
+    result = list(tolerations)
+    for key in (NOT_READY, UNREACHABLE):
+        if not any(t.get("key") == key or (not t.get("key") and t.get("operator") == "Exists")
+                   for t in tolerations):
+            result.append({"key": key, "operator": "Exists", "effect": "NoExecute",
+                           "tolerationSeconds": seconds})
+    return result
+
+
+class NodeLifecycleController(Controller):
+    name = "node-lifecycle-controller"
+    workers = 4
+
+    def __init__(self, client, settings, informers=None) -> None:
+        super().__init__(client, settings, informers)
+        self.nodes = self.watch(NODES)
+        self.leases = self.watch(LEASES)
+        self.pods = self.watch(PODS)
+        self.pods.add_index("node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
+        self.nodes.add_handlers(self.enqueue, lambda old, new: self.enqueue(new))
+        self.leases.add_handlers(self._lease, lambda old, new: self._lease(new))
+        self._seen: dict[str, tuple[tuple, float]] = {}
+
+    def _lease(self, lease: dict) -> None:
+        if lease["metadata"].get("namespace") == "kube-node-lease":
+            self.queue.add(lease["metadata"]["name"])
+
+    async def run(self) -> None:
+        await run_tasks({f"{self.name}-base": super().run(),
+                         f"{self.name}-monitor": self._monitor()})
+
+    async def _monitor(self) -> None:
+        """Look at every node periodically: silence produces no events."""
+        while True:
+            await asyncio.sleep(self.settings.node_monitor_period)
+            for key in self.nodes.keys():
+                self.queue.add(key)
+
+    def _last_seen(self, node: dict) -> float:
+        name = node["metadata"]["name"]
+        lease = self.leases.get(f"kube-node-lease/{name}")
+        ready = get_condition(node, "Ready") or {}
+        signature = ((lease or {}).get("spec", {}).get("renewTime"),
+                     ready.get("lastHeartbeatTime"), ready.get("status"))
+        now = time.monotonic()
+        seen = self._seen.get(name)
+        if seen is None or seen[0] != signature:
+            self._seen[name] = (signature, now)
+            return now
+        return seen[1]
+
+    async def reconcile(self, key) -> None:
+        node = self.nodes.get(key)
+        if node is None:
+            self._seen.pop(key, None)
+            return
+        node = copy.deepcopy(node)
+        silent_for = time.monotonic() - self._last_seen(node)
+        grace = self.settings.node_monitor_grace_period
+        ready = get_condition(node, "Ready") or {}
+        if silent_for > grace and ready.get("status") != "Unknown":
+            node = await self._mark_unknown(node)
+            if node is None:
+                return
+        elif silent_for <= grace:
+            self.queue.add_after(key, grace - silent_for + 0.5)
+        node = await self._sync_taints(node)
+        if node is None:
+            return
+        if (get_condition(node, "Ready") or {}).get("status") != "True":
+            await self._mark_pods_not_ready(key)
+        await self._evict(node)
+
+    async def _mark_unknown(self, node: dict) -> dict | None:
+        status = node.setdefault("status", {})
+        for type_ in NODE_CONDITIONS:
+            set_condition(status, {"type": type_, "status": "Unknown",
+                                   "reason": "NodeStatusUnknown",
+                                   "message": "Kubelet stopped posting node status."})
+        try:
+            updated = await self.client.update(NODES, node, subresource="status")
+        except NotFound:
+            return None
+        except Conflict:
+            self.queue.add_after(node["metadata"]["name"], 0.2)
+            return None
+        log.info("node stopped reporting node=%s", node["metadata"]["name"])
+        await self.recorder.event(updated, "Normal", "NodeNotReady",
+                                  f"Node {node['metadata']['name']} status is now: NodeNotReady")
+        return updated
+
+    async def _sync_taints(self, node: dict) -> dict | None:
+        taints = desired_taints(node, now_rfc3339())
+        if taints == ((node.get("spec") or {}).get("taints") or []):
+            return node
+        node.setdefault("spec", {})["taints"] = taints
+        try:
+            return await self.client.update(NODES, node)
+        except NotFound:
+            return None
+        except Conflict:
+            self.queue.add_after(node["metadata"]["name"], 0.2)
+            return None
+
+    async def _mark_pods_not_ready(self, node_name: str) -> None:
+        for pod in self.pods.by_index("node", node_name):
+            if not is_ready(pod):
+                continue
+            status = {"conditions": copy.deepcopy((pod.get("status") or {}).get("conditions")
+                                                  or [])}
+            set_condition(status, {"type": "Ready", "status": "False",
+                                   "reason": "NodeNotReady", "message": "Node is not ready"})
+            meta = pod["metadata"]
+            try:
+                await self.client.patch(PODS, meta["name"], {"status": status},
+                                        meta["namespace"], patch_type="merge",
+                                        subresource="status")
+            except ClientError as e:
+                log.info("cannot mark pod not ready pod=%s/%s error=%r", meta["namespace"],
+                         meta["name"], e)
+
+    async def _evict(self, node: dict) -> None:
+        no_execute = [t for t in (node.get("spec") or {}).get("taints") or []
+                      if t.get("effect") == "NoExecute"]
+        if not no_execute:
+            return
+        now = time.time()
+        added = min(parse_time(t.get("timeAdded")) or now for t in no_execute)
+        next_check: float | None = None
+        for pod in self.pods.by_index("node", node["metadata"]["name"]):
+            if pod["metadata"].get("deletionTimestamp"):
+                continue
+            tolerations = with_default_tolerations(
+                (pod.get("spec") or {}).get("tolerations") or [],
+                self.settings.pod_eviction_timeout)
+            seconds = toleration_seconds(no_execute, tolerations)
+            if seconds is None:
+                continue
+            due = added + seconds
+            if due <= now:
+                await self._delete_pod(pod)
+            else:
+                next_check = due if next_check is None else min(next_check, due)
+        if next_check is not None:
+            self.queue.add_after(node["metadata"]["name"], next_check - now + 0.1)
+
+    async def _delete_pod(self, pod: dict) -> None:
+        meta = pod["metadata"]
+        try:
+            await self.client.delete(PODS, meta["name"], meta["namespace"])
+        except NotFound:
+            return
+        await self.recorder.event(pod, "Normal", "TaintManagerEviction",
+                                  f"Marking for deletion Pod {meta['namespace']}/{meta['name']}")

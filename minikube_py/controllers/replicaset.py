@@ -1,0 +1,234 @@
+"""ReplicaSet controller: keeps `spec.replicas` active pods matching the
+selector, and reports status.
+
+Pods are created in slow-start batches (1, 2, 4, ...) so a broken template
+fails once rather than N times; outstanding creations and deletions are
+remembered (expectations) so a burst of events never makes it overshoot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+
+from minikube_py.api.meta import owner_of, owner_reference, split_key
+from minikube_py.api.resources import PODS, REPLICASETS
+from minikube_py.api.selectors import LabelSelector
+from minikube_py.client.errors import AlreadyExists, ClientError, Conflict, NotFound
+from minikube_py.controllers.base import Controller
+from minikube_py.controllers.expectations import Expectations
+from minikube_py.controllers.names import random_suffix
+from minikube_py.controllers.owners import claim
+from minikube_py.controllers.pods import is_active, is_available, is_ready, pods_to_delete
+
+log = logging.getLogger(__name__)
+
+BURST = 500  # most pods created or deleted in one reconcile (Kubernetes' burstReplicas)
+
+
+def pod_from_template(rs: dict) -> dict:
+    template = rs["spec"].get("template") or {}
+    meta = template.get("metadata") or {}
+    name = f"{rs['metadata']['name']}-{random_suffix()}"
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "name": name, "namespace": rs["metadata"]["namespace"],
+            "labels": dict(meta.get("labels") or {}),
+            "annotations": dict(meta.get("annotations") or {}),
+            "ownerReferences": [owner_reference(rs)],
+        },
+        "spec": copy.deepcopy(template.get("spec") or {}),
+    }
+
+
+def compute_status(rs: dict, pods: list[dict], now: float) -> dict:
+    """Status from the active pods the ReplicaSet owns (pure)."""
+    template_labels = ((rs["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+    min_ready = int(rs["spec"].get("minReadySeconds", 0) or 0)
+    status = {k: v for k, v in (rs.get("status") or {}).items() if k == "conditions"}
+    status.update({
+        "replicas": len(pods),
+        "fullyLabeledReplicas": sum(
+            1 for p in pods
+            if all((p["metadata"].get("labels") or {}).get(k) == v
+                   for k, v in template_labels.items())),
+        "readyReplicas": sum(1 for p in pods if is_ready(p)),
+        "availableReplicas": sum(1 for p in pods if is_available(p, min_ready, now)),
+        "observedGeneration": rs["metadata"].get("generation", 0),
+    })
+    return status
+
+
+class ReplicaSetController(Controller):
+    name = "replicaset-controller"
+    workers = 4
+
+    def __init__(self, client, settings, informers=None) -> None:
+        super().__init__(client, settings, informers)
+        self.expectations = Expectations()
+        self.replicasets = self.watch(REPLICASETS)
+        self.pods = self.watch(PODS)
+        self.replicasets.add_handlers(self.enqueue, lambda old, new: self.enqueue(new),
+                                      self._rs_deleted)
+        self.pods.add_handlers(self._pod_added, self._pod_updated, self._pod_deleted)
+        self.pods.add_index("namespace", lambda p: [p["metadata"].get("namespace", "")])
+
+    # -- handlers ------------------------------------------------------------------
+
+    def _rs_deleted(self, rs: dict) -> None:
+        self.expectations.forget(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}")
+        self.enqueue(rs)
+
+    def _owner_key(self, pod: dict) -> str | None:
+        ref = owner_of(pod)
+        if ref is None or ref.get("kind") != "ReplicaSet":
+            return None
+        return f"{pod['metadata']['namespace']}/{ref['name']}"
+
+    def _enqueue_matching(self, pod: dict) -> None:
+        """An orphan: every ReplicaSet that might adopt it takes a look."""
+        ns, labels = pod["metadata"]["namespace"], pod["metadata"].get("labels") or {}
+        for rs in self.replicasets.list():
+            if rs["metadata"]["namespace"] != ns:
+                continue
+            try:
+                if LabelSelector.from_dict(rs["spec"].get("selector")).matches(labels):
+                    self.enqueue(rs)
+            except ValueError:
+                continue
+
+    def _pod_added(self, pod: dict) -> None:
+        key = self._owner_key(pod)
+        if key is None:
+            if owner_of(pod) is None:
+                self._enqueue_matching(pod)
+            return
+        if pod["metadata"].get("deletionTimestamp"):
+            self._pod_deleted(pod)
+            return
+        self.expectations.creation_observed(key)
+        self.queue.add(key)
+
+    def _pod_updated(self, old: dict, new: dict) -> None:
+        if new["metadata"].get("deletionTimestamp") and not old["metadata"].get(
+                "deletionTimestamp"):
+            self._pod_deleted(new)
+            return
+        old_key, key = self._owner_key(old), self._owner_key(new)
+        if old_key and old_key != key:
+            self.queue.add(old_key)
+        if key:
+            self.queue.add(key)
+            if (new["metadata"].get("labels") != old["metadata"].get("labels")):
+                self._enqueue_matching(new)  # released: someone else may adopt it
+        elif owner_of(new) is None:
+            self._enqueue_matching(new)
+        min_ready = self._min_ready(key)
+        if key and min_ready and is_ready(new) and not is_ready(old):
+            self.queue.add_after(key, min_ready + 1)  # becomes available later
+
+    def _pod_deleted(self, pod: dict) -> None:
+        key = self._owner_key(pod)
+        if key is None:
+            return
+        self.expectations.deletion_observed(key, f"{pod['metadata']['namespace']}/"
+                                                 f"{pod['metadata']['name']}")
+        self.queue.add(key)
+
+    def _min_ready(self, key: str | None) -> int:
+        rs = self.replicasets.get(key) if key else None
+        return int(rs["spec"].get("minReadySeconds", 0) or 0) if rs else 0
+
+    # -- reconcile -----------------------------------------------------------------
+
+    async def reconcile(self, key) -> None:
+        rs = self.replicasets.get(key)
+        if rs is None:
+            self.expectations.forget(key)
+            return
+        namespace, _ = split_key(key)
+        try:
+            selector = LabelSelector.from_dict(rs["spec"].get("selector"))
+        except ValueError:
+            log.warning("invalid selector replicaset=%s", key)
+            return
+        candidates = [p for p in self.pods.by_index("namespace", namespace or "")
+                      if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        owned = await claim(self.client, PODS, rs, candidates, selector)
+        active = [p for p in owned if is_active(p)]
+        error: ClientError | None = None
+        if self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp"):
+            error = await self._manage(key, rs, active)
+        await self._update_status(rs, compute_status(rs, active, time.time()))
+        if error is not None:
+            raise error
+
+    async def _manage(self, key: str, rs: dict, active: list[dict]) -> ClientError | None:
+        diff = len(active) - int(rs["spec"].get("replicas", 1))
+        if diff < 0:
+            return await self._create(key, rs, min(-diff, BURST))
+        if diff > 0:
+            await self._delete(key, rs, pods_to_delete(active, min(diff, BURST)))
+        return None
+
+    async def _create(self, key: str, rs: dict, count: int) -> ClientError | None:
+        self.expectations.expect(key, adds=count)
+        batch, remaining = 1, count
+        while remaining > 0:
+            size = min(batch, remaining)
+            results = await asyncio.gather(
+                *(self.client.create(PODS, pod_from_template(rs)) for _ in range(size)),
+                return_exceptions=True)
+            remaining -= size
+            failures = [r for r in results if isinstance(r, BaseException)]
+            for created in results:
+                if not isinstance(created, BaseException):
+                    await self.recorder.event(rs, "Normal", "SuccessfulCreate",
+                                              f"Created pod: {created['metadata']['name']}")
+            for failure in failures:
+                self.expectations.creation_observed(key)
+                if not isinstance(failure, AlreadyExists):
+                    await self.recorder.event(rs, "Warning", "FailedCreate",
+                                              f"Error creating: {failure}")
+            if failures:
+                for _ in range(remaining):  # those are never going to be created now
+                    self.expectations.creation_observed(key)
+                first = failures[0]
+                if isinstance(first, ClientError):
+                    return first
+                raise first
+            batch *= 2
+        return None
+
+    async def _delete(self, key: str, rs: dict, victims: list[dict]) -> None:
+        keys = {f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in victims}
+        self.expectations.expect(key, deletes=keys)
+
+        async def delete(pod: dict) -> None:
+            name, ns = pod["metadata"]["name"], pod["metadata"]["namespace"]
+            try:
+                await self.client.delete(PODS, name, ns)
+            except NotFound:
+                self.expectations.deletion_observed(key, f"{ns}/{name}")
+                return
+            except ClientError:
+                self.expectations.deletion_observed(key, f"{ns}/{name}")
+                raise
+            await self.recorder.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
+
+        await asyncio.gather(*(delete(p) for p in victims))
+
+    async def _update_status(self, rs: dict, status: dict) -> None:
+        current = rs.get("status") or {}
+        if all(current.get(k) == v for k, v in status.items()):
+            return
+        body = {**rs, "status": status}
+        try:
+            await self.client.update(REPLICASETS, body, subresource="status")
+        except NotFound:
+            return
+        except Conflict:
+            self.queue.add_after(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}", 0.1)

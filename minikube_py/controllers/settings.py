@@ -1,0 +1,31 @@
+"""Controller-manager settings: one dataclass, every field defaulted; tests
+pass a changed copy (short grace periods) instead of patching globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ControllerManagerSettings:
+    kubeconfig: str | None = None
+    # Which controllers run: names from manager.CONTROLLERS, "*" for all,
+    # "-name" to leave one out (as kube-controller-manager's --controllers).
+    controllers: tuple[str, ...] = ("*",)
+    leader_elect: bool = True
+    lease_namespace: str = "kube-system"
+    lease_name: str = "kube-controller-manager"
+    identity: str | None = None
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    # Node lifecycle: silence longer than this makes a node Unknown.
+    node_monitor_grace_period: float = 40.0
+    node_monitor_period: float = 5.0
+    # Default NoExecute toleration of not-ready/unreachable taints.
+    pod_eviction_timeout: float = 300.0
+    # Node IPAM.
+    cluster_cidr: str = "10.244.0.0/16"
+    # Token controller: off without a signing key (D/pki/sa.key).
+    service_account_private_key_file: str | None = None
+    root_ca_file: str | None = None

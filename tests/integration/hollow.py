@@ -1,0 +1,153 @@
+"""Hollow nodes: Nodes and Leases written by a test agent that "runs" the pods
+bound to them (marks them Running and Ready) without Docker.
+
+What the control plane sees is exactly what real agents write, so the
+scheduler and controllers are tested end to end against a real api-server;
+only the containers are missing. `stop(name)` silences a node's heartbeat,
+which is how a test makes a node fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from minikube_py.api.resources import LEASES, NODES, PODS
+from minikube_py.client import ApiClient, Informer
+from minikube_py.client.errors import ClientError, NotFound
+
+log = logging.getLogger(__name__)
+
+
+def _now(micro: bool = False) -> str:
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ"
+    return datetime.now(UTC).strftime(fmt)
+
+
+def node_object(name: str, *, cpu: str = "4", memory: str = "8Gi", pods: int = 110,
+                labels: dict | None = None, taints: list | None = None) -> dict:
+    capacity = {"cpu": cpu, "memory": memory, "pods": str(pods)}
+    now = _now()
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
+                                              "hollow": "true", **(labels or {})}},
+        "spec": {"taints": taints or []},
+        "status": {
+            "capacity": capacity, "allocatable": capacity,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                            "message": "hollow node is posting ready status",
+                            "lastHeartbeatTime": now, "lastTransitionTime": now}],
+            "addresses": [{"type": "Hostname", "address": name}],
+        },
+    }
+
+
+class HollowNodes:
+    """Nodes this test owns; `run()` heartbeats them and runs their pods."""
+
+    def __init__(self, client: ApiClient, *, prefix: str | None = None,
+                 lease_interval: float = 2.0, run_pods: bool = True) -> None:
+        self.client = client
+        self.prefix = prefix or f"hollow-{uuid.uuid4().hex[:6]}"
+        self.lease_interval = lease_interval
+        self.run_pods = run_pods
+        self.names: list[str] = []
+        self.alive: set[str] = set()
+        self.pods = Informer(client, PODS)
+        self.pods.add_handlers(self._pod_seen, lambda old, new: self._pod_seen(new))
+        self._tasks: set[asyncio.Task] = set()
+
+    async def add(self, suffix: str, **kwargs) -> str:
+        name = f"{self.prefix}-{suffix}"
+        body = node_object(name, **kwargs)
+        created = await self.client.create(NODES, body)
+        if created.get("status", {}).get("conditions") != body["status"]["conditions"]:
+            created["status"] = body["status"]
+            await self.client.update(NODES, created, subresource="status")
+        self.names.append(name)
+        self.alive.add(name)
+        await self._renew(name)
+        return name
+
+    def stop(self, name: str) -> None:
+        """The node goes silent: no Lease renewals, no pod updates."""
+        self.alive.discard(name)
+
+    def resume(self, name: str) -> None:
+        self.alive.add(name)
+
+    async def _renew(self, name: str) -> None:
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": name, "namespace": "kube-node-lease"},
+                 "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                          "renewTime": _now(micro=True)}}
+        try:
+            current = await self.client.get(LEASES, name, "kube-node-lease")
+        except NotFound:
+            await self.client.create(LEASES, lease, "kube-node-lease")
+            return
+        current["spec"]["renewTime"] = lease["spec"]["renewTime"]
+        await self.client.update(LEASES, current)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_interval)
+            for name in list(self.alive):
+                with contextlib.suppress(ClientError):
+                    await self._renew(name)
+
+    def _pod_seen(self, pod: dict) -> None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not self.run_pods or node not in self.alive:
+            return
+        if pod["metadata"].get("deletionTimestamp"):
+            self._spawn(self._finish_deletion(pod))
+        elif (pod.get("status") or {}).get("phase") != "Running":
+            self._spawn(self._mark_running(pod))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _mark_running(self, pod: dict) -> None:
+        now = _now()
+        conditions = [{"type": t, "status": "True", "lastTransitionTime": now}
+                      for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")]
+        status = {"phase": "Running", "conditions": conditions, "startTime": now,
+                  "hostIP": "10.0.0.1", "podIP": "10.244.0.1",
+                  "containerStatuses": [
+                      {"name": c["name"], "ready": True, "restartCount": 0, "started": True,
+                       "image": c.get("image", ""), "imageID": "", "containerID": "hollow://x",
+                       "state": {"running": {"startedAt": now}}}
+                      for c in pod["spec"].get("containers", [])]}
+        meta = pod["metadata"]
+        with contextlib.suppress(ClientError):
+            await self.client.patch(PODS, meta["name"], {"status": status}, meta["namespace"],
+                                    patch_type="merge", subresource="status")
+
+    async def _finish_deletion(self, pod: dict) -> None:
+        meta = pod["metadata"]
+        with contextlib.suppress(ClientError):
+            await self.client.delete(PODS, meta["name"], meta["namespace"],
+                                     grace_period_seconds=0)
+
+    async def run(self) -> None:
+        """Forever: heartbeats and the pod runner."""
+        try:
+            await asyncio.gather(self._heartbeat(), self.pods.run())
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def cleanup(self) -> None:
+        """Delete the nodes and leases this helper made."""
+        for name in self.names:
+            for resource, ns in ((NODES, None), (LEASES, "kube-node-lease")):
+                with contextlib.suppress(ClientError):
+                    await self.client.delete(resource, name, ns)

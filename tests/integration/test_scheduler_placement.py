@@ -1,0 +1,129 @@
+"""The scheduler against a real api-server + etcd with hollow nodes: placement
+honours requests, selectors, affinity and taints; a pod that fits nowhere gets
+Kubernetes' message and is placed once a node that fits appears."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+
+import pytest
+
+from minikube_py.api.resources import EVENTS, NAMESPACES, PODS
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import ClientError
+from minikube_py.scheduler.scheduler import Scheduler
+from minikube_py.scheduler.settings import SchedulerSettings
+from tests.integration.hollow import HollowNodes
+
+
+class Env:
+    def __init__(self, client: ApiClient, nodes: HollowNodes, namespace: str) -> None:
+        self.client, self.nodes, self.namespace = client, nodes, namespace
+
+    async def pod(self, name: str, *, cpu: str | None = None, **spec: object) -> dict:
+        resources = {"requests": {"cpu": cpu}} if cpu else {}
+        body = {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": self.namespace},
+                "spec": {"containers": [{"name": "c", "image": "busybox",
+                                         "resources": resources}], **spec}}
+        return await self.client.create(PODS, body, self.namespace)
+
+    async def wait_for(self, name: str, ok: Callable[[dict], bool], timeout: float = 20) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            pod = await self.client.get(PODS, name, self.namespace)
+            if ok(pod):
+                return pod
+            if time.monotonic() > deadline:
+                raise AssertionError(f"pod {name} never got there: {pod.get('status')}")
+            await asyncio.sleep(0.1)
+
+
+def bound(pod: dict) -> bool:
+    return bool(pod["spec"].get("nodeName"))
+
+
+@pytest.fixture
+async def env(apiserver) -> AsyncIterator[Env]:
+    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
+    namespace = f"sched-{uuid.uuid4().hex[:6]}"
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": namespace}})
+    nodes = HollowNodes(client)
+    settings = replace(SchedulerSettings(), leader_elect=False, unschedulable_timeout=60)
+    tasks = [asyncio.create_task(nodes.run()),
+             asyncio.create_task(Scheduler(client, settings).run())]
+    try:
+        yield Env(client, nodes, namespace)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await nodes.cleanup()
+        with contextlib.suppress(ClientError):
+            await client.delete(NAMESPACES, namespace)
+        await client.close()
+
+
+async def test_placement_honours_requests_selectors_affinity_and_taints(env: Env) -> None:
+    small = await env.nodes.add("small", cpu="1")
+    big = await env.nodes.add("big", cpu="4", labels={"disk": "ssd"})
+    tainted = await env.nodes.add("tainted", cpu="8", taints=[
+        {"key": "dedicated", "value": "db", "effect": "NoSchedule"}])
+    not_on = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+        "matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "NotIn",
+                              "values": [small, big]}]}]}}
+    await env.pod("needs-2-cpu", cpu="2")
+    await env.pod("wants-ssd", nodeSelector={"disk": "ssd"})
+    await env.pod("tolerates", affinity={"nodeAffinity": not_on}, tolerations=[
+        {"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}])
+    placed = {name: (await env.wait_for(name, bound))["spec"]["nodeName"]
+              for name in ("needs-2-cpu", "wants-ssd", "tolerates")}
+    assert placed == {"needs-2-cpu": big, "wants-ssd": big, "tolerates": tainted}
+    # the hollow node runs it; the scheduler reported the binding
+    await env.wait_for("wants-ssd", lambda p: p["status"].get("phase") == "Running")
+    events = await env.client.list(EVENTS, env.namespace)
+    assert any(e["reason"] == "Scheduled" and e["involvedObject"]["name"] == "wants-ssd"
+               and big in e["message"] for e in events["items"])
+
+
+async def test_unschedulable_message_then_placed_when_a_node_fits(env: Env) -> None:
+    await env.nodes.add("a1", cpu="1", labels={"zone": "a"})
+    await env.nodes.add("a2", cpu="1", labels={"zone": "a"})
+    await env.nodes.add("b", cpu="4", labels={"zone": "b"})
+    await env.pod("picky", cpu="2", nodeSelector={"zone": "a"})
+    expected = ("0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
+                "2 Insufficient cpu.")
+
+    def unschedulable(pod: dict) -> bool:
+        return any(c["type"] == "PodScheduled" and c["status"] == "False"
+                   and c.get("reason") == "Unschedulable" and c.get("message") == expected
+                   for c in pod["status"].get("conditions") or [])
+
+    await env.wait_for("picky", unschedulable)
+    events = await env.client.list(EVENTS, env.namespace)
+    assert any(e["reason"] == "FailedScheduling" and e["message"] == expected
+               and e["type"] == "Warning" for e in events["items"])
+    roomy = await env.nodes.add("a3", cpu="4", labels={"zone": "a"})
+    pod = await env.wait_for("picky", bound)  # retried on the node event, long before 60 s
+    assert pod["spec"]["nodeName"] == roomy
+
+
+async def test_assumed_pods_count_so_a_burst_never_overcommits(env: Env) -> None:
+    names = [await env.nodes.add(f"n{i}", cpu="1") for i in range(3)]
+    await asyncio.gather(*(env.pod(f"burst-{i}", cpu="600m") for i in range(5)))
+    await asyncio.sleep(0)
+    pods = [await env.wait_for(f"burst-{i}", lambda p: bound(p) or unschedulable_any(p))
+            for i in range(5)]
+    placed = [p["spec"].get("nodeName") for p in pods if bound(p)]
+    assert sorted(placed) == sorted(names)  # one per node: 2 x 600m > 1 cpu
+
+
+def unschedulable_any(pod: dict) -> bool:
+    return any(c["type"] == "PodScheduled" and c["status"] == "False"
+               for c in pod["status"].get("conditions") or [])

@@ -8,6 +8,7 @@ adopts its containers). SIGTERM stops the agent but never the containers.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import logging
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from aiohttp import web
 
 from agent.kubelet.kubelet import Kubelet
 from agent.kubelet.node import NodeAgent
@@ -56,9 +58,7 @@ def _optional_part(module: str, cls: str, client: ApiClient,
     return part(client, settings).run()
 
 
-async def serve_kubelet_api(server: KubeletServer, settings: AgentSettings, ip: str) -> None:
-    ctx = serving_cert(Path(settings.state_dir) / "pki", settings.node_name, [ip])
-    runner = await server.start(settings.bind_address, settings.kubelet_port, ctx)
+async def _serve_until_cancelled(runner: web.AppRunner) -> None:
     try:
         await asyncio.Event().wait()
     finally:
@@ -72,10 +72,14 @@ async def run_async(settings: AgentSettings) -> None:
     kubelet = Kubelet(client, settings, runtime, ip)
     server = KubeletServer(runtime, kubelet.container_id,
                            TokenAuthenticator(client.server, client.config.ssl_context() or False))
+    runner = await server.start(settings.bind_address, settings.kubelet_port, serving_cert(
+        Path(settings.state_dir) / "pki", settings.node_name, [ip]))
+    # The Node advertises the port really bound (--kubelet-port 0 picks a free one).
+    settings = dataclasses.replace(settings, kubelet_port=server.port)
     tasks: dict[str, Coroutine[Any, Any, Any]] = {
+        "kubelet-api": _serve_until_cancelled(runner),
         "node": NodeAgent(client, settings, runtime, ip).run(),
         "kubelet": kubelet.run(),
-        "kubelet-api": serve_kubelet_api(server, settings, ip),
     }
     for enabled, name, module, cls in (
             (settings.enable_proxy, "proxy", "agent.proxy.proxier", "Proxier"),

@@ -16,7 +16,8 @@ Chain names are a prefix plus 16 characters of base32(sha256(...)) so they stay
 under iptables' 28 character limit and are stable across restarts.
 
 Everything here is pure text: `render()` turns one service port into its lines,
-`RestoreText` joins the lines of every service into one transaction.
+`top_level()` gathers the chains all services share, `restore_text()` writes
+what changed as one transaction.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ MARK_MASQ = "KUBE-MARK-MASQ"
 
 # Per-service chains: anything with these prefixes that we did not write this sync is stale.
 SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-")
+
+# Above this many endpoints, per-endpoint rules carry no comment (kube-proxy's
+# largeClusterEndpointsThreshold): a comment match is 256 bytes in the kernel,
+# most of a rule, and legacy iptables copies the whole table on every restore.
+LARGE_CLUSTER_ENDPOINTS = 1000
 NAT_FIXED = (SERVICES, NODEPORTS, POSTROUTING, MARK_MASQ)
 FILTER_FIXED = (SERVICES, EXTERNAL_SERVICES)
 
@@ -118,8 +124,10 @@ class ServiceRules:
     chains: dict[str, list[str]] = field(default_factory=dict)
 
 
-def render(sp: ServicePort, endpoints: tuple[Endpoint, ...], cluster_cidr: str) -> ServiceRules:
-    """All rules of one service port with the given ready endpoints."""
+def render(sp: ServicePort, endpoints: tuple[Endpoint, ...], cluster_cidr: str,
+           large: bool = False) -> ServiceRules:
+    """All rules of one service port with the given ready endpoints; `large` drops the
+    per-endpoint comments (see LARGE_CLUSTER_ENDPOINTS)."""
     out = ServiceRules()
     key, proto = sp.port_key, sp.protocol
     match = f"-m {proto} -p {proto}"
@@ -150,23 +158,24 @@ def render(sp: ServicePort, endpoints: tuple[Endpoint, ...], cluster_cidr: str) 
     svc_rules = [
         f"-A {svc} {cluster_ip_comment} {to_cluster_ip} ! -s {cluster_cidr} -j {MARK_MASQ}"]
     seps = [endpoint_chain(sp, ep) for ep in endpoints]
+    to_ep = ["" if large else comment(f"{key} -> {ep}") + " " for ep in endpoints]
     if sp.affinity_seconds:
         svc_rules.extend(
-            f"-A {svc} {comment(f'{key} -> {ep}')} -m recent --name {sep} --rcheck "
+            f"-A {svc} {note}-m recent --name {sep} --rcheck "
             f"--seconds {sp.affinity_seconds} --reap -j {sep}"
-            for ep, sep in zip(endpoints, seps))
+            for note, sep in zip(to_ep, seps))
     n = len(endpoints)
-    for i, (ep, sep) in enumerate(zip(endpoints, seps)):
+    for i, (note, sep) in enumerate(zip(to_ep, seps)):
         pick = f"-m statistic --mode random --probability {probability(n - i)} " if i < n - 1 else ""
-        svc_rules.append(f"-A {svc} {comment(f'{key} -> {ep}')} {pick}-j {sep}")
+        svc_rules.append(f"-A {svc} {note}{pick}-j {sep}")
     out.chains[svc] = svc_rules
 
-    short = comment(key)
+    short = "" if large else comment(key) + " "
     for ep, sep in zip(endpoints, seps):
         remember = f"-m recent --name {sep} --set " if sp.affinity_seconds else ""
         out.chains[sep] = [
-            f"-A {sep} {short} -s {ep.ip} -j {MARK_MASQ}",
-            f"-A {sep} {short} {remember}{match} -j DNAT --to-destination {ep}",
+            f"-A {sep} {short}-s {ep.ip} -j {MARK_MASQ}",
+            f"-A {sep} {short}{remember}{match} -j DNAT --to-destination {ep}",
         ]
     return out
 
@@ -190,52 +199,58 @@ NODEPORTS_JUMP = (
     f"-m addrtype --dst-type LOCAL -j {NODEPORTS}")
 
 
+TopKey = tuple[str, str]  # (table, chain)
+
+
+def top_level(rules: list[ServiceRules], masquerade_bit: int) -> dict[TopKey, list[str]]:
+    """The chains every service port contributes to, whole, in writing order."""
+    def gather(attr: str) -> list[str]:
+        return [line for r in rules for line in getattr(r, attr)]
+
+    nat_fixed = fixed_nat_rules(masquerade_bit)
+    return {
+        ("filter", SERVICES): gather("filter_services"),
+        ("filter", EXTERNAL_SERVICES): gather("filter_external"),
+        ("nat", SERVICES): [*gather("nat_services"), NODEPORTS_JUMP],
+        ("nat", NODEPORTS): gather("nat_nodeports"),
+        ("nat", POSTROUTING): nat_fixed[:-1],
+        ("nat", MARK_MASQ): nat_fixed[-1:],
+    }
+
+
 @dataclass
 class Plan:
-    """One sync's input to `restore_text`."""
+    """One sync's input to `restore_text`: only what is to be (re)written or deleted."""
 
-    rules: list[ServiceRules]             # every service port, for the top-level chains
-    write: list[ServiceRules]             # those whose own chains are (re)written this sync
+    top: dict[TopKey, list[str]]          # top-level chains to rewrite
+    write: list[ServiceRules]             # service ports whose own chains are rewritten
     stale_nat: Collection[str] = ()       # our chains to delete
     stale_filter: Collection[str] = ()
     missing_hooks: Collection[Hook] = ()
-    masquerade_bit: int = 14
 
 
 def restore_text(plan: Plan) -> str:
     """The iptables-restore --noflush input applying `plan` in one transaction.
 
-    Declaring a chain (":NAME - [0:0]") flushes it, so the top-level chains are
-    always declared and rewritten whole, service chains only when written, and
-    stale chains are declared (emptied) before they are deleted.
+    Declaring a chain (":NAME - [0:0]") flushes it, so only chains being
+    rewritten are declared, each followed by all of its rules; stale chains are
+    declared (emptied) and then deleted, after every chain that jumped to them
+    has been rewritten. A table with nothing to change is left out entirely.
     """
-    stale_nat, stale_filter = sorted(plan.stale_nat), sorted(plan.stale_filter)
-    hooks = list(plan.missing_hooks)
-    out: list[str] = ["*filter"]
-    out.extend(f":{c} - [0:0]" for c in (*FILTER_FIXED, *stale_filter))
-    out.extend(h.rule for h in hooks if h.table == "filter")
-    for r in plan.rules:
-        out.extend(r.filter_services)
-    for r in plan.rules:
-        out.extend(r.filter_external)
-    out.extend(f"-X {c}" for c in stale_filter)
-    out.append("COMMIT")
-
-    out.append("*nat")
-    out.extend(f":{c} - [0:0]" for c in NAT_FIXED)
-    out.extend(f":{c} - [0:0]" for r in plan.write for c in r.chains)
-    out.extend(f":{c} - [0:0]" for c in stale_nat)
-    out.extend(h.rule for h in hooks if h.table == "nat")
-    out.extend(fixed_nat_rules(plan.masquerade_bit))
-    for r in plan.rules:
-        out.extend(r.nat_services)
-    out.append(NODEPORTS_JUMP)
-    for r in plan.rules:
-        out.extend(r.nat_nodeports)
-    for r in plan.write:
-        for lines in r.chains.values():
+    out: list[str] = []
+    for table, stale in (("filter", sorted(plan.stale_filter)), ("nat", sorted(plan.stale_nat))):
+        top = {chain: lines for (t, chain), lines in plan.top.items() if t == table}
+        chains = {c: lines for r in plan.write for c, lines in r.chains.items()} \
+            if table == "nat" else {}
+        hooks = [h.rule for h in plan.missing_hooks if h.table == table]
+        if not (top or chains or stale or hooks):
+            continue
+        out.append(f"*{table}")
+        out.extend(f":{c} - [0:0]" for c in (*top, *chains, *stale))
+        out.extend(hooks)
+        for lines in (*top.values(), *chains.values()):
             out.extend(lines)
-    out.extend(f"-X {c}" for c in stale_nat)
-    out.append("COMMIT")
+        out.extend(f"-X {c}" for c in stale)
+        out.append("COMMIT")
     out.append("")
     return "\n".join(out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,21 +41,25 @@ class SyncStats:
     seconds: float
 
 
-def _parse_save(save_text: str, table: str) -> tuple[set[str], set[iptables.Hook]]:
-    """Chain names in iptables-save output, and which of our hooks into `table` it holds."""
-    chains: set[str] = set()
-    jumps: set[tuple[str, str]] = set()
-    for line in save_text.splitlines():
-        if line.startswith(":"):
-            chains.add(line[1:].split(" ", 1)[0])
-        elif line.startswith("-A "):
-            jumps.add(_jump(line))
-    return chains, {h for h in iptables.HOOKS if h.table == table and (h.chain, h.target) in jumps}
+_CHAIN = re.compile(r"^:(\S+)", re.M)
+_HOOK = re.compile(r"^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j (KUBE-\S+)", re.M)
 
 
-def _jump(rule: str) -> tuple[str, str]:
-    """(chain, target) of an "-A CHAIN ... -j TARGET ..." line."""
-    return rule.split(" ", 2)[1], rule.rsplit(" -j ", 1)[-1].split(" ", 1)[0]
+@dataclass(frozen=True)
+class KernelState:
+    """What a full sync reads back first: our chains and which hooks are in place."""
+
+    nat_chains: set[str]
+    filter_chains: set[str]
+    hooks: set[iptables.Hook]
+
+
+def parse_save(save_text: str, table: str) -> tuple[set[str], set[iptables.Hook]]:
+    """Chain names in iptables-save output (regexes: it is ~18 MB at 10k services), and
+    which of our hooks into `table` it holds."""
+    jumps = set(_HOOK.findall(save_text))
+    hooks = {h for h in iptables.HOOKS if h.table == table and (h.chain, h.target) in jumps}
+    return set(_CHAIN.findall(save_text)), hooks
 
 
 class Proxier:
@@ -69,7 +74,10 @@ class Proxier:
         self._rendered: dict[str, tuple[Inputs, iptables.ServiceRules]] = {}
         self._written: dict[str, Inputs] = {}  # port key -> inputs now in the kernel
         self._nat_chains: set[str] = set()     # per-service nat chains now in the kernel
+        self._top_written: dict[iptables.TopKey, list[str]] = {}  # shared chains in the kernel
         self._full_needed = True
+        self._endpoints = 0  # ready endpoints over all services
+        self._large = False  # many endpoints: per-endpoint rules without comments
         self._wake = asyncio.Event()
         self.last_sync: SyncStats | None = None
 
@@ -84,52 +92,58 @@ class Proxier:
         self._wake.set()
 
     def set_endpoints(self, endpoints: Obj) -> None:
-        self._ready[_key(endpoints)] = ready_endpoints(endpoints)
+        key, ready = _key(endpoints), ready_endpoints(endpoints)
+        self._endpoints += _count(ready) - _count(self._ready.get(key, {}))
+        self._ready[key] = ready
         self._wake.set()
 
     def delete_endpoints(self, endpoints: Obj) -> None:
-        self._ready.pop(_key(endpoints), None)
+        self._endpoints -= _count(self._ready.pop(_key(endpoints), {}))
         self._wake.set()
 
     # -- one sync ---------------------------------------------------------------------------
 
-    def _desired(self) -> dict[str, tuple[Inputs, iptables.ServiceRules]]:
-        """Rules of every service port, re-rendered only where the inputs changed."""
-        cidr = self.settings.cluster_cidr
+    def _desired(self, ports: list[tuple[str, list[ServicePort]]],
+                 ready_by_service: dict[str, dict[str, tuple[Endpoint, ...]]],
+                 ) -> dict[str, tuple[Inputs, iptables.ServiceRules]]:
+        """Rules of every service port, re-rendered only where the inputs changed.
+
+        Works on a snapshot so it can run in a thread while iptables-save runs.
+        """
+        cidr, large, rendered = self.settings.cluster_cidr, self._large, self._rendered
         desired: dict[str, tuple[Inputs, iptables.ServiceRules]] = {}
-        for svc_key, ports in self._ports.items():
-            ready = self._ready.get(svc_key, {})
-            for sp in ports:
+        for svc_key, service_ports_ in ports:
+            ready = ready_by_service.get(svc_key, {})
+            for sp in service_ports_:
                 inputs = (sp, ready.get(sp.port_name, ()))
-                cached = self._rendered.get(sp.port_key)
+                cached = rendered.get(sp.port_key)
                 if cached is None or cached[0] != inputs:
-                    cached = (inputs, iptables.render(sp, inputs[1], cidr))
+                    cached = (inputs, iptables.render(sp, inputs[1], cidr, large))
                 desired[sp.port_key] = cached
         return desired
+
+    def _check_large(self) -> None:
+        """Switch comment-less per-endpoint rules on or off; a switch re-renders everything."""
+        large = self._endpoints > iptables.LARGE_CLUSTER_ENDPOINTS
+        if large != self._large:
+            self._large = large
+            self._rendered.clear()
+            self._full_needed = True
 
     async def sync(self, full: bool | None = None) -> SyncStats:
         """Apply the current state in one restore; full when asked, needed or first."""
         if self.backend is None:
             self.backend = await asyncio.to_thread(
                 backends.choose, self.settings.backend, self.settings.netns)
-        full = self._full_needed if full is None else (full or self._full_needed)
         started = time.perf_counter()
-        desired = self._desired()
-        rules = [r for _, r in desired.values()]
-        write = [r for key, (inputs, r) in desired.items()
-                 if full or self._written.get(key) != inputs]
-        active = {c for r in rules for c in r.chains}
-        plan = iptables.Plan(rules=rules, write=write, masquerade_bit=self.settings.masquerade_bit)
+        self._check_large()
+        full = self._full_needed if full is None else (full or self._full_needed)
+        render = asyncio.to_thread(self._desired, list(self._ports.items()), dict(self._ready))
         if full:
-            nat_chains, nat_hooks = _parse_save(await self.backend.save("nat"), "nat")
-            filter_chains, filter_hooks = _parse_save(await self.backend.save("filter"), "filter")
-            plan.stale_nat = {c for c in nat_chains
-                              if c.startswith(iptables.SERVICE_PREFIXES)} - active
-            plan.stale_filter = {c for c in filter_chains if c.startswith(
-                iptables.SERVICE_PREFIXES)}
-            plan.missing_hooks = [h for h in iptables.HOOKS if h not in nat_hooks | filter_hooks]
+            desired, kernel = await asyncio.gather(render, self._read_kernel(self.backend))
         else:
-            plan.stale_nat = self._nat_chains - active
+            desired, kernel = await render, None
+        plan, active = self._plan(desired, kernel)
         text = iptables.restore_text(plan)
         self._full_needed = True  # until this restore succeeds
         await self.backend.restore(text)
@@ -138,10 +152,11 @@ class Proxier:
         flushes = self._conntrack_flushes(desired)
         self._rendered = desired
         self._written = {key: inputs for key, (inputs, _) in desired.items()}
+        self._top_written.update(plan.top)
         self._nat_chains = active
         if flushes and self.settings.flush_udp_conntrack:
             await flush(flushes, self.settings.netns)
-        stats = SyncStats(full=full, service_ports=len(desired), written=len(write),
+        stats = SyncStats(full=full, service_ports=len(desired), written=len(plan.write),
                           deleted_chains=len(plan.stale_nat) + len(plan.stale_filter),
                           lines=text.count("\n"), seconds=time.perf_counter() - started)
         self.last_sync = stats
@@ -149,6 +164,33 @@ class Proxier:
                  stats.full, stats.service_ports, stats.written, stats.deleted_chains,
                  stats.lines, stats.seconds)
         return stats
+
+    @staticmethod
+    async def _read_kernel(backend: backends.Backend) -> KernelState:
+        nat_chains, nat_hooks = parse_save(await backend.save("nat"), "nat")
+        filter_chains, filter_hooks = parse_save(await backend.save("filter"), "filter")
+        return KernelState(nat_chains, filter_chains, nat_hooks | filter_hooks)
+
+    def _plan(self, desired: dict[str, tuple[Inputs, iptables.ServiceRules]],
+              kernel: KernelState | None) -> tuple[iptables.Plan, set[str]]:
+        """What to write: everything after reading the kernel (full), else what changed
+        since the last successful sync. Also returns the per-service chains now active."""
+        full = kernel is not None
+        rules = [r for _, r in desired.values()]
+        top = iptables.top_level(rules, self.settings.masquerade_bit)
+        plan = iptables.Plan(
+            top={k: v for k, v in top.items() if full or self._top_written.get(k) != v},
+            write=[r for key, (inputs, r) in desired.items()
+                   if full or self._written.get(key) != inputs])
+        active = {c for r in rules for c in r.chains}
+        if kernel is None:
+            plan.stale_nat = self._nat_chains - active
+            return plan, active
+        prefixes = iptables.SERVICE_PREFIXES
+        plan.stale_nat = {c for c in kernel.nat_chains if c.startswith(prefixes)} - active
+        plan.stale_filter = {c for c in kernel.filter_chains if c.startswith(prefixes)}
+        plan.missing_hooks = [h for h in iptables.HOOKS if h not in kernel.hooks]
+        return plan, active
 
     def _conntrack_flushes(self, desired: dict[str, tuple[Inputs, Any]]) -> list[Flush]:
         """UDP flows to forget after this sync: to endpoints that left, and to services
@@ -218,6 +260,7 @@ class Proxier:
             if await asyncio.to_thread(backends.available, mode, self.settings.netns):
                 await remove_all(backends.Backend(mode, self.settings.netns))
         self._written.clear()
+        self._top_written.clear()
         self._nat_chains.clear()
         self._full_needed = True
 
@@ -227,11 +270,10 @@ async def remove_all(backend: backends.Backend) -> None:
     out: list[str] = []
     for table in ("filter", "nat"):
         text = await backend.save(table)
-        ours = [line[1:].split(" ", 1)[0] for line in text.splitlines()
-                if line.startswith(":") and iptables.is_ours(line[1:].split(" ", 1)[0])]
+        ours = [c for c in _CHAIN.findall(text) if iptables.is_ours(c)]
         hooks = {(h.chain, h.target) for h in iptables.HOOKS if h.table == table}
         unhook = [f"-D {line[3:]}" for line in text.splitlines()
-                  if line.startswith("-A ") and _jump(line) in hooks]
+                  if (m := _HOOK.match(line)) and (m[1], m[2]) in hooks]
         if not ours and not unhook:
             continue
         out += [f"*{table}", *unhook, *(f":{c} - [0:0]" for c in ours),
@@ -239,6 +281,10 @@ async def remove_all(backend: backends.Backend) -> None:
     if out:
         await backend.restore("\n".join(out) + "\n")
         log.info("proxy rules removed backend=%s", backend.mode)
+
+
+def _count(ready: dict[str, tuple[Endpoint, ...]]) -> int:
+    return sum(len(eps) for eps in ready.values())
 
 
 def _key(obj: Obj) -> str:

@@ -1,0 +1,315 @@
+"""The whole agent (`minikube-py agent` subprocess) against a real api-server and dockerd.
+
+Pods are created bound to the agent's node (no scheduler needed); everything the
+agent made carries its unique node label and is removed at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from agent.kubelet import labels as L
+from agent.kubelet.images import BUSYBOX_IMAGE, PAUSE_COMMAND, PAUSE_IMAGE
+from minikube_py.api.resources import LEASES, NODES, PODS
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import NotFound
+from tests.fixtures.docker import CniNet, remove_containers
+
+pytestmark = [pytest.mark.docker, pytest.mark.root]
+
+
+class Agent:
+    """One `minikube-py agent` process for a private node."""
+
+    def __init__(self, apiserver: Any, net: CniNet, state: Path) -> None:
+        self.node = f"kt-{uuid.uuid4().hex[:8]}"
+        self.apiserver, self.net, self.state = apiserver, net, state
+        self.log = state / "agent.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "minikube_py.cli.main", "agent",
+                 "--kubeconfig", str(self.apiserver.kubeconfig), "--node-name", self.node,
+                 "--node-ip", "127.0.0.1", "--cni-conf-dir", str(self.net.conf_dir),
+                 "--cni-bin-dir", self.net.bin_dirs[0], "--state-dir", str(self.state),
+                 "--kubelet-port", "0", "--no-proxy", "--no-overlay"],
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def tail(self) -> str:
+        return self.log.read_text()[-4000:] if self.log.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def agent(apiserver: Any, busybox_image: str, cni_net_module: CniNet,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    a = Agent(apiserver, cni_net_module, tmp_path_factory.mktemp("agent"))
+    a.start()
+    try:
+        yield a
+    finally:
+        a.stop()
+        remove_containers(L.NODE, a.node)
+        subprocess.run(["umount", "-R", str(a.state / "pods")], capture_output=True, check=False)
+
+
+@pytest.fixture
+async def api(apiserver: Any) -> AsyncIterator[ApiClient]:
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client:
+        yield client
+
+
+async def eventually(fn: Callable[[], Awaitable[Any]], timeout: float = 30,
+                     what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await fn()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last={json.dumps(last)[:3000]}")
+
+
+def make_pod(node: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    for c in containers:
+        c.setdefault("image", BUSYBOX_IMAGE)
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"p-{uuid.uuid4().hex[:8]}", "namespace": "default"},
+            "spec": {"nodeName": node, "containers": containers,
+                     "terminationGracePeriodSeconds": 2, **spec}}
+
+
+async def create(api: ApiClient, pod: dict[str, Any]) -> dict[str, Any]:
+    return await api.create(PODS, pod)
+
+
+async def status_when(api: ApiClient, pod: dict[str, Any],
+                      pred: Callable[[dict[str, Any]], bool], timeout: float = 30,
+                      what: str = "pod status") -> dict[str, Any]:
+    name = pod["metadata"]["name"]
+
+    async def check() -> Any:
+        st = (await api.get(PODS, name, "default")).get("status") or {}
+        return st if pred(st) else None
+    return await eventually(check, timeout, f"{what} of {name}")
+
+
+def is_running(st: dict[str, Any]) -> bool:
+    return st.get("phase") == "Running" and bool(st.get("podIP")) and all(
+        "running" in c["state"] for c in st.get("containerStatuses") or [])
+
+
+def condition(st: dict[str, Any], ctype: str) -> str:
+    return next((c["status"] for c in st.get("conditions") or [] if c["type"] == ctype), "")
+
+
+def docker_ids(node: str, uid: str) -> dict[str, str]:
+    client = docker.from_env()
+    try:
+        return {c["Labels"][L.CONTAINER_NAME]: c["Id"] for c in client.api.containers(
+            all=True, filters={"label": [f"{L.NODE}={node}", f"{L.POD_UID}={uid}"]})}
+    finally:
+        client.close()
+
+
+async def test_node_registered_with_lease(agent: Agent, api: ApiClient) -> None:
+    node = await eventually(lambda: _get(api, NODES, agent.node), what="node")
+    assert node["metadata"]["labels"]["kubernetes.io/hostname"] == agent.node
+    st = await eventually(lambda: _ready_node(api, agent.node), what="node Ready")
+    assert int(st["capacity"]["cpu"]) == os.cpu_count()
+    assert st["capacity"]["pods"] == "110" and st["capacity"]["memory"].endswith("Ki")
+    assert {"type": "InternalIP", "address": "127.0.0.1"} in st["addresses"]
+    assert st["nodeInfo"]["containerRuntimeVersion"].startswith("docker://")
+    lease = await eventually(lambda: _get(api, LEASES, agent.node, "kube-node-lease"),
+                             what="lease")
+    assert lease["spec"]["holderIdentity"] == agent.node
+
+
+async def _get(api: ApiClient, res: Any, name: str, ns: str | None = None) -> Any:
+    try:
+        return await api.get(res, name, ns)
+    except NotFound:
+        return None
+
+
+async def _ready_node(api: ApiClient, name: str) -> Any:
+    node = await _get(api, NODES, name)
+    st = (node or {}).get("status") or {}
+    return st if condition(st, "Ready") == "True" else None
+
+
+async def test_pod_runs_and_reports_status(agent: Agent, api: ApiClient) -> None:
+    pod = await create(api, make_pod(agent.node, [
+        {"name": "web", "command": ["sh", "-c", "echo hello-log; exec httpd -f -p 8080"],
+         "env": [{"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+         "resources": {"limits": {"memory": "32Mi"}}}]))
+    st = await status_when(api, pod, is_running, what="Running")
+    assert st["podIP"].startswith(agent.net.subnet.rsplit(".", 1)[0] + ".")
+    assert st["hostIP"] == "127.0.0.1" and st["startTime"]
+    assert condition(st, "Ready") == "True" and condition(st, "PodScheduled") == "True"
+    cs = st["containerStatuses"][0]
+    ids = docker_ids(agent.node, pod["metadata"]["uid"])
+    assert cs["containerID"] == f"docker://{ids['web']}" and cs["restartCount"] == 0
+    assert cs["ready"] is True and cs["started"] is True and cs["image"] == BUSYBOX_IMAGE
+    inspect = docker.from_env().api.inspect_container(ids["web"])
+    assert f"MY_IP={st['podIP']}" in inspect["Config"]["Env"]
+    assert inspect["HostConfig"]["Memory"] == 32 * 2**20
+
+
+async def test_crash_loop_backoff_timing(agent: Agent, api: ApiClient) -> None:
+    pod = await create(api, make_pod(agent.node, [{"name": "crash",
+                                                    "command": ["sh", "-c", "exit 3"]}]))
+    seen: dict[int, float] = {}
+    reasons: set[str] = set()
+
+    def watch(st: dict[str, Any]) -> bool:
+        for cs in st.get("containerStatuses") or []:
+            seen.setdefault(cs["restartCount"], time.monotonic())
+            reasons.update(s.get("reason", "") for s in cs["state"].values())
+        return 2 in seen
+
+    st = await status_when(api, pod, watch, timeout=40, what="two restarts")
+    assert "CrashLoopBackOff" in reasons
+    assert seen[2] - seen[1] >= 9.0, seen  # second restart waits out the 10 s window
+    last = st["containerStatuses"][0]["lastState"]["terminated"]
+    assert (last["exitCode"], last["reason"]) == (3, "Error")
+    assert st["phase"] == "Running" and condition(st, "Ready") == "False"
+
+
+async def test_liveness_failure_restarts(agent: Agent, api: ApiClient) -> None:
+    pod = await create(api, make_pod(agent.node, [{
+        "name": "live", "command": ["sh", "-c", "touch /tmp/alive; exec sleep 3600"],
+        "livenessProbe": {"exec": {"command": ["cat", "/tmp/alive"]}, "periodSeconds": 1,
+                          "failureThreshold": 2}}]))
+    await status_when(api, pod, is_running, what="Running")
+    cid = docker_ids(agent.node, pod["metadata"]["uid"])["live"]
+    docker.from_env().api.exec_start(
+        docker.from_env().api.exec_create(cid, ["rm", "/tmp/alive"])["Id"])
+    st = await status_when(api, pod, lambda s: is_running(s) and s["containerStatuses"][0][
+        "restartCount"] == 1, timeout=30, what="restart after liveness failure")
+    assert st["containerStatuses"][0]["containerID"] != f"docker://{cid}"
+
+
+async def test_readiness_toggles_ready(agent: Agent, api: ApiClient) -> None:
+    pod = await create(api, make_pod(agent.node, [{
+        "name": "r", "command": ["sleep", "3600"],
+        "readinessProbe": {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1}}]))
+    st = await status_when(api, pod, is_running, what="Running")
+    assert condition(st, "Ready") == "False"
+    cid = docker_ids(agent.node, pod["metadata"]["uid"])["r"]
+    dk = docker.from_env().api
+    dk.exec_start(dk.exec_create(cid, ["touch", "/tmp/ready"])["Id"])
+    await status_when(api, pod, lambda s: condition(s, "Ready") == "True", what="Ready")
+    dk.exec_start(dk.exec_create(cid, ["rm", "/tmp/ready"])["Id"])
+    st = await status_when(api, pod, lambda s: condition(s, "Ready") == "False",
+                           what="not Ready")
+    assert st["containerStatuses"][0]["ready"] is False
+
+
+async def test_graceful_delete_honours_grace_period(agent: Agent, api: ApiClient,
+                                                    tmp_path: Path) -> None:
+    marker = tmp_path / "prestop"
+    pod = await create(api, make_pod(agent.node, [{
+        "name": "stubborn", "command": ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"],
+        "lifecycle": {"preStop": {"exec": {"command": ["touch", "/host/prestop"]}}},
+        "volumeMounts": [{"name": "host", "mountPath": "/host"}]}],
+        volumes=[{"name": "host", "hostPath": {"path": str(tmp_path)}}],
+        terminationGracePeriodSeconds=3))
+    await status_when(api, pod, is_running, what="Running")
+    uid = pod["metadata"]["uid"]
+    start = time.monotonic()
+    await api.delete(PODS, pod["metadata"]["name"], "default")
+    await eventually(lambda: _gone(api, pod["metadata"]["name"]), timeout=20, what="deletion")
+    took = time.monotonic() - start
+    assert 3.0 <= took < 10.0, took  # TERM ignored: SIGKILL once the 3 s grace period is over
+    assert marker.exists()
+    assert docker_ids(agent.node, uid) == {}
+
+
+async def _gone(api: ApiClient, name: str) -> bool:
+    return await _get(api, PODS, name, "default") is None
+
+
+async def test_orphan_container_removed(agent: Agent, api: ApiClient) -> None:
+    uid = str(uuid.uuid4())
+    dk = docker.from_env().api
+    cid = dk.create_container(PAUSE_IMAGE, command=PAUSE_COMMAND, labels={
+        L.NODE: agent.node, L.POD_UID: uid, L.POD_NAMESPACE: "default", L.POD_NAME: "ghost",
+        L.KIND: L.APP, L.CONTAINER_NAME: "ghost"}, host_config=dk.create_host_config(
+        network_mode="none"))["Id"]
+    dk.start(cid)
+    await eventually(lambda: asyncio.to_thread(lambda: docker_ids(agent.node, uid) == {}),
+                     timeout=30, what="orphan removal")
+
+
+async def test_logs_and_exec_through_apiserver(agent: Agent, api: ApiClient,
+                                               apiserver: Any) -> None:
+    pod = await create(api, make_pod(agent.node, [{
+        "name": "talk", "command": ["sh", "-c", "for i in 1 2 3; do echo line$i; done; "
+                                                "exec sleep 3600"]}]))
+    await status_when(api, pod, is_running, what="Running")
+    name = pod["metadata"]["name"]
+    code, text = await asyncio.to_thread(
+        apiserver.request, "GET", f"/api/v1/namespaces/default/pods/{name}/log?tailLines=2")
+    assert (code, text) == (200, "line2\nline3\n")
+    kubectl = ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "-n", "default"]
+    out = await asyncio.to_thread(subprocess.run, kubectl + [
+        "exec", name, "--", "sh", "-c", "echo out-$HOSTNAME; echo err >&2; exit 7"],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 7, out
+    assert out.stdout == f"out-{name}\n" and "err" in out.stderr
+    out = await asyncio.to_thread(subprocess.run, kubectl + ["exec", "-i", name, "--", "cat"],
+                                  input="via-stdin\n", capture_output=True, text=True,
+                                  timeout=60)
+    assert (out.returncode, out.stdout) == (0, "via-stdin\n"), out
+
+
+async def test_kill9_and_restart_adopts(agent: Agent, api: ApiClient) -> None:
+    pod = await create(api, make_pod(agent.node, [{
+        "name": "once", "command": ["sh", "-c", "[ -e /d/x ] && exec sleep 3600; touch /d/x; "
+                                                "exit 1"],
+        "volumeMounts": [{"name": "d", "mountPath": "/d"}]}],
+        volumes=[{"name": "d", "emptyDir": {}}]))
+    st = await status_when(api, pod, lambda s: is_running(s) and s["containerStatuses"][0][
+        "restartCount"] == 1, what="Running after one restart")
+    uid = pod["metadata"]["uid"]
+    before = docker_ids(agent.node, uid)
+    agent.kill9()
+    assert docker_ids(agent.node, uid) == before  # containers outlive the agent
+    agent.start()
+    await asyncio.sleep(6)  # a restarted agent syncs everything at once
+    after = await status_when(api, pod, is_running, what="Running after agent restart")
+    assert docker_ids(agent.node, uid) == before
+    assert after["containerStatuses"][0]["restartCount"] == 1
+    assert after["containerStatuses"][0]["containerID"] == st["containerStatuses"][0][
+        "containerID"]

@@ -20,7 +20,7 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.resources import NODES, PODS
 from minikube_py.apiserver.objects import Obj
-from minikube_py.apiserver.state import OBJECTS
+from minikube_py.apiserver.state import OBJECTS, SETTINGS
 from minikube_py.apiserver.target import Target
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,12 @@ async def _pod_and_container(request: web.Request, target: Target) -> tuple[Obj,
     return pod, container, await kubelet_base(request, pod)
 
 
+def _kubelet_auth(request: web.Request) -> dict[str, str]:
+    """The api-server's own token; the kubelet checks it may GET the pod (CONTRACTS.md)."""
+    token = (request.app[SETTINGS].pki_dir / "admin.token").read_text().strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _unreachable(e: Exception) -> errors.StatusError:
     return errors.StatusError(502, "BadGateway", f"error dialing the kubelet: {e}")
 
@@ -89,7 +95,8 @@ async def log(request: web.Request, target: Target) -> web.StreamResponse:
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as http:
-            async with http.get(url, params=params, ssl=_NO_VERIFY) as upstream:
+            async with http.get(url, params=params, ssl=_NO_VERIFY,
+                                headers=_kubelet_auth(request)) as upstream:
                 if upstream.status >= 400:
                     text = await upstream.text()
                     raise errors.StatusError(upstream.status, "BadRequest"
@@ -128,7 +135,8 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
     try:
         async with aiohttp.ClientSession() as http:
             async with http.ws_connect(url, params=params, protocols=offered, ssl=_NO_VERIFY,
-                                       max_msg_size=0) as upstream:
+                                       max_msg_size=0,
+                                       headers=_kubelet_auth(request)) as upstream:
                 client = web.WebSocketResponse(
                     protocols=[upstream.protocol] if upstream.protocol else (),
                     max_msg_size=0)

@@ -36,14 +36,14 @@ COMMIT
 :KUBE-SEP-2OFR2ARFW3D4CFJQ - [0:0]
 :KUBE-SEP-OLDOLDOLDOLDOLDO - [0:0]
 -I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
--A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
--A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
--A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
 -A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
 -A KUBE-SERVICES -m comment --comment "ns2/svc2 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j KUBE-SVC-G77FM4R64KTEGMA5
 -A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
 -A KUBE-NODEPORTS -m comment --comment ns2/svc2 -m tcp -p tcp --dport 3001 -j KUBE-EXT-G77FM4R64KTEGMA5
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
 -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ
 -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -j KUBE-SEP-SXIVWICOYRO3J4NJ
 -A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ
@@ -70,7 +70,8 @@ def golden_plan() -> iptables.Plan:
         iptables.render(SVC2, (Endpoint("10.180.0.2", 8080), Endpoint("10.180.0.3", 8080)), CIDR),
         iptables.render(SVC3, (), CIDR),
     ]
-    return iptables.Plan(rules=rules, write=rules, stale_nat={"KUBE-SEP-OLDOLDOLDOLDOLDO"},
+    return iptables.Plan(top=iptables.top_level(rules, 14), write=rules,
+                         stale_nat={"KUBE-SEP-OLDOLDOLDOLDOLDO"},
                          missing_hooks=[iptables.HOOKS[0]])
 
 
@@ -112,13 +113,20 @@ def test_probabilities_are_one_over_remaining(n: int, expected: list[str]) -> No
     assert sum("-j KUBE-SEP-" in r for r in chain) == n
 
 
-def test_partial_plan_writes_only_changed_chains_but_all_jumps() -> None:
+def test_partial_plan_writes_only_what_it_is_given() -> None:
     full = golden_plan()
-    partial = iptables.Plan(rules=full.rules, write=full.rules[:1])
+    partial = iptables.Plan(top={("nat", "KUBE-SERVICES"): full.top[("nat", "KUBE-SERVICES")]},
+                            write=full.write[:1])
     text = iptables.restore_text(partial)
+    assert "*filter" not in text  # nothing to change there: the table is not touched
     assert ":KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]" in text
     assert ":KUBE-SVC-G77FM4R64KTEGMA5" not in text  # declaring would flush it
     assert "-j KUBE-SVC-G77FM4R64KTEGMA5" in text     # still reached from KUBE-SERVICES
+    assert ":KUBE-NODEPORTS" not in text
+
+
+def test_empty_plan_is_an_empty_transaction() -> None:
+    assert iptables.restore_text(iptables.Plan(top={}, write=[])) == ""
 
 
 SERVICE = {

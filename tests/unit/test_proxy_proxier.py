@@ -79,7 +79,20 @@ async def test_partial_sync_writes_only_the_changed_service(proxy: Proxier) -> N
     assert not stats.full and stats.written == 1
     assert "10.244.0.3:8080" in text and "10.244.0.1:8080" not in text
     assert "-I PREROUTING" not in text
-    assert text.count("cluster IP\" -m tcp -p tcp -d 10.96.0.1 --dport 80 -j KUBE-SVC") == 1
+    assert ":KUBE-SERVICES" not in text and "*filter" not in text  # shared chains unchanged
+
+
+async def test_new_service_rewrites_the_shared_chains_it_changes(proxy: Proxier) -> None:
+    await proxy.sync()
+    proxy.set_service(service("s3", "10.96.0.3", node_port=30003))
+    proxy.set_endpoints(endpoints("s3", "10.244.0.3"))
+    stats = await proxy.sync()
+    text = proxy.backend.restores[-1]  # type: ignore[union-attr]
+    assert stats.written == 1 and "*filter" not in text
+    assert ":KUBE-SERVICES - [0:0]" in text and ":KUBE-NODEPORTS - [0:0]" in text
+    # all three jumps in KUBE-SERVICES, plus the masquerade rule of the one new chain
+    assert text.count("cluster IP\" -m tcp -p tcp -d 10.96.0.") == 3 + 1
+    assert ":KUBE-POSTROUTING" not in text
 
 
 async def test_nothing_changed_writes_no_service_chain(proxy: Proxier) -> None:

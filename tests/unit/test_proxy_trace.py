@@ -85,7 +85,8 @@ def outcomes(pkt: Packet, n: int = 3) -> dict[str | None, tuple[float, bool]]:
     sp = ServicePort("ns", "web", "http", "tcp", "10.96.0.10", 80, node_port=30080)
     eps = tuple(Endpoint(f"10.244.1.{i}", 8080) for i in range(1, n + 1))
     r = iptables.render(sp, eps, CIDR)
-    chains = parse_nat(iptables.restore_text(iptables.Plan(rules=[r], write=[r])))
+    chains = parse_nat(iptables.restore_text(
+        iptables.Plan(top=iptables.top_level([r], 14), write=[r])))
     result: dict[str | None, tuple[float, bool]] = {}
     for p, dest, marked in trace(chains, iptables.SERVICES, pkt):
         prev = result.get(dest, (0.0, marked))

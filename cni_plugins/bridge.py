@@ -20,7 +20,9 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from cni_plugins.conf import NetConf
 from cni_plugins.nsutil import open_iproute
-from cni_plugins.errors import CHECK_FAILED, INVALID_NETWORK_CONFIG, NETLINK_FAILURE, CniError
+from cni_plugins.errors import (
+    CHECK_FAILED, INTERFACE_EXISTS, INVALID_NETWORK_CONFIG, NETLINK_FAILURE, CniError,
+)
 
 IPv4 = ipaddress.IPv4Address
 MAIN_TABLE = 254
@@ -90,36 +92,49 @@ def container_link(cipr: IPRoute, ifname: str) -> dict[str, Any] | None:
     return _link(cipr, ifname)
 
 
+def random_mac() -> str:
+    """A random locally administered unicast MAC (so we need not ask the kernel)."""
+    b = bytearray(os.urandom(6))
+    b[0] = (b[0] & 0xFE) | 0x02
+    return ":".join(f"{x:02x}" for x in b)
+
+
 def add_veth(ipr: IPRoute, cipr: IPRoute, conf: NetConf, *, bridge: Link, netns: str,
              ifname: str) -> tuple[Link, Link]:
-    """Make the veth pair: container end `ifname` in `netns`, host end on the bridge."""
+    """The veth pair in one request: host end up on the bridge, container end `ifname`.
+
+    An `ifname` that already exists in the container is the spec's "ADD of an
+    existing interface" error; nothing has been changed at that point.
+    """
     fd = os.open(netns, os.O_RDONLY)
     try:
         for _ in range(3):
-            host_name = "veth" + os.urandom(4).hex()
+            host = Link(0, "veth" + os.urandom(4).hex(), random_mac())
             try:
-                ipr.link("add", ifname=host_name, kind="veth", mtu=conf.mtu,
+                ipr.link("add", ifname=host.name, kind="veth", mtu=conf.mtu, address=host.mac,
+                         master=bridge.index, state="up",
                          peer={"ifname": ifname, "net_ns_fd": fd, "mtu": conf.mtu})
                 break
             except NetlinkError as e:
-                if e.code != errno.EEXIST or _link(cipr, ifname) is not None:
+                if e.code != errno.EEXIST:
                     raise
+                if _link(cipr, ifname) is not None:
+                    raise CniError(INTERFACE_EXISTS, f"container interface {ifname!r} already "
+                                   f"exists in {netns}") from e
         else:
             raise CniError(NETLINK_FAILURE, "could not find a free host veth name")
     finally:
         os.close(fd)
-    host = _link(ipr, host_name)
-    assert host is not None
     try:
-        ipr.link("set", index=host["index"], master=bridge.index, state="up")
         if conf.hairpin:
-            ipr.brport("set", index=host["index"], mode=1)
+            ipr.brport("set", ifname=host.name, mode=1)
+        cont = _link(cipr, ifname)
+        if cont is None:
+            raise CniError(NETLINK_FAILURE, f"veth peer {ifname!r} vanished from {netns}")
     except Exception:
-        _ignore(errno.ENODEV, ipr.link, "del", index=host["index"])
+        _ignore(errno.ENODEV, ipr.link, "del", ifname=host.name)
         raise
-    cont = _link(cipr, ifname)
-    assert cont is not None
-    return _as_link(host), _as_link(cont)
+    return host, _as_link(cont)
 
 
 def configure_container(cipr: IPRoute, conf: NetConf, *, index: int, ip: IPv4) -> None:
@@ -130,6 +145,10 @@ def configure_container(cipr: IPRoute, conf: NetConf, *, index: int, ip: IPv4) -
         cipr.route("add", dst=str(route.dst), gateway=str(route.gw or conf.gateway), oif=index)
 
 
+def delete_link(ipr: IPRoute, index: int) -> None:
+    _ignore(errno.ENODEV, ipr.link, "del", index=index)
+
+
 def delete_container_link(netns: str, ifname: str) -> bool:
     """Remove the container end (the kernel drops the host end); gone already is fine."""
     try:
@@ -137,7 +156,7 @@ def delete_container_link(netns: str, ifname: str) -> bool:
             msg = _link(cipr, ifname)
             if msg is None:
                 return False
-            _ignore(errno.ENODEV, cipr.link, "del", index=msg["index"])
+            delete_link(cipr, msg["index"])
             return True
     except (FileNotFoundError, NotADirectoryError):
         return False

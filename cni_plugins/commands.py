@@ -15,11 +15,11 @@ from pyroute2 import IPRoute
 from cni_plugins import bridge, ipam
 from cni_plugins.conf import Env, NetConf
 from cni_plugins.errors import (
-    CHECK_FAILED, INCOMPATIBLE_VERSION, INTERFACE_EXISTS, INVALID_NETWORK_CONFIG,
+    CHECK_FAILED, INCOMPATIBLE_VERSION, INVALID_NETWORK_CONFIG,
     PLUGIN_NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError,
 )
 from cni_plugins.forwarding import enable_ip_forward
-from cni_plugins.nsutil import open_iproute
+from cni_plugins.nsutil import host_iproute, open_iproute
 from cni_plugins.result import Result, container_ips, convert, merge, normalize
 
 log = logging.getLogger(__name__)
@@ -34,23 +34,20 @@ def _container(path: str) -> IPRoute:
 
 
 def cmd_add(env: Env, conf: NetConf) -> Result:
-    with _container(env.netns) as cipr, IPRoute() as ipr:
-        if bridge.container_link(cipr, env.ifname) is not None:
-            raise CniError(INTERFACE_EXISTS, f"container interface {env.ifname!r} already "
-                           f"exists in {env.netns}")
+    with _container(env.netns) as cipr, host_iproute() as ipr:
         enable_ip_forward()  # the bridge is the pods' gateway: the node must route
         br = bridge.ensure_bridge(ipr, conf)
-        ip = ipam.allocate(conf, env.container_id, env.ifname)
+        host, cont = bridge.add_veth(ipr, cipr, conf, bridge=br, netns=env.netns,
+                                     ifname=env.ifname)
         try:
-            host, cont = bridge.add_veth(ipr, cipr, conf, bridge=br, netns=env.netns,
-                                         ifname=env.ifname)
+            ip = ipam.allocate(conf, env.container_id, env.ifname)
             try:
                 bridge.configure_container(cipr, conf, index=cont.index, ip=ip)
             except Exception:
-                bridge.delete_container_link(env.netns, env.ifname)
+                ipam.release(conf, env.container_id, env.ifname)
                 raise
         except Exception:
-            ipam.release(conf, env.container_id, env.ifname)
+            bridge.delete_link(cipr, cont.index)
             raise
     log.info("cni add container=%s ifname=%s ip=%s host_veth=%s",
              env.container_id, env.ifname, ip, host.name)
@@ -97,7 +94,7 @@ def cmd_check(env: Env, conf: NetConf) -> None:
                            f"{env.container_id}/{env.ifname}")
     mac = next((i.get("mac") for i in prev["interfaces"]
                 if i.get("name") == env.ifname and i.get("sandbox") == env.netns), None)
-    with _container(env.netns) as cipr, IPRoute() as ipr:
+    with _container(env.netns) as cipr, host_iproute() as ipr:
         if bridge.container_link(ipr, conf.bridge) is None:
             raise CniError(CHECK_FAILED, f"bridge {conf.bridge!r} is missing on the node")
         bridge.check_container(cipr, ifname=env.ifname, mac=mac,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -44,7 +45,43 @@ def entered(path: str) -> Iterator[None]:
         os.close(target)
 
 
+def new_iproute() -> IPRoute:
+    """A request socket: no multicast groups, so no event piles up in it."""
+    return IPRoute(groups=0)
+
+
 def open_iproute(path: str) -> IPRoute:
     """An IPRoute bound to the namespace at `path` (OSError if it is gone); close it."""
     with entered(path):
-        return IPRoute()
+        return new_iproute()
+
+
+_local = threading.local()
+
+
+def keep_host_socket() -> None:
+    """Let this (long-lived) thread keep its node-side socket across requests."""
+    _local.keep = True
+
+
+@contextmanager
+def host_iproute() -> Iterator[IPRoute]:
+    """An IPRoute in the calling thread's namespace; reused by keep_host_socket threads.
+
+    pyroute2 sockets must stay on the thread that made them, hence per thread.
+    """
+    if not getattr(_local, "keep", False):
+        with new_iproute() as ipr:
+            yield ipr
+        return
+    if getattr(_local, "ipr", None) is None:
+        _local.ipr = new_iproute()
+    yield _local.ipr
+
+
+def warm_up() -> None:
+    """Import pyroute2 and build its message classes before the first real request."""
+    with new_iproute() as ipr:
+        ipr.link("get", index=1)
+        ipr.get_addr(index=1)
+        ipr.get_routes(table=254)

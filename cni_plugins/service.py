@@ -8,21 +8,22 @@ per thread, see nsutil). It must run in the node's network namespace; a
 request from another namespace is refused so the shim falls back to doing the
 work itself.
 
-Wire format: the client sends {"env", "stdin", "netns_ino"} and shuts down its
-write side; we answer {"rc", "stdout"} (rc null = not for us, fall back).
+Wire format: see shim.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import socket
 import socketserver
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from cni_plugins.nsutil import keep_host_socket, warm_up
 from cni_plugins.plugin import run
 
 log = logging.getLogger(__name__)
@@ -33,39 +34,62 @@ def netns_inode() -> int:
     return os.stat("/proc/thread-self/ns/net").st_ino
 
 
+def parse_request(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Split the shim's "<ino>\\0K=V\\0...\\0\\0<stdin>" into its parts."""
+    head, sep, stdin = raw.partition(b"\0\0")
+    if not sep:
+        raise ValueError("no end of environment")
+    ino, *pairs = head.decode().split("\0")
+    env = dict(pair.partition("=")[::2] for pair in pairs)
+    return int(ino), {k: v for k, v in env.items() if k.startswith("CNI_")}, stdin
+
+
 class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         try:
-            request = json.loads(self.rfile.read())
-            env = {k: str(v) for k, v in request["env"].items() if k.startswith("CNI_")}
-            stdin = request["stdin"].encode()
-            ino = int(request["netns_ino"])
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            ino, env, stdin = parse_request(self.rfile.read())
+        except (ValueError, UnicodeDecodeError) as e:
             log.warning("cni service bad request error=%s", e)
             return
         if ino != self.server.netns_ino:  # type: ignore[attr-defined]
-            reply: dict[str, object] = {"rc": None, "stdout": ""}
-        else:
-            rc, out = run(env, stdin)
-            reply = {"rc": rc, "stdout": out}
-        self.wfile.write(json.dumps(reply).encode())
+            self.wfile.write(b"-\n")
+            return
+        rc, out = run(env, stdin)
+        self.wfile.write(b"%d\n%s" % (rc, out.encode()))
 
 
-class NetlinkService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """A threaded unix-socket server; stop with shutdown() + server_close()."""
+class NetlinkService(socketserver.UnixStreamServer):
+    """Unix-socket server handing requests to a fixed pool of netlink workers.
 
-    daemon_threads = True
+    Workers are long-lived so each keeps its node-side netlink socket
+    (nsutil.keep_host_socket); they are started from the serving thread, so
+    they share its network namespace. Stop with shutdown() + server_close().
+    """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, workers: int = 8) -> None:
         self.path = path
         self.netns_ino = netns_inode()
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="cni-netlink",
+                                       initializer=keep_host_socket)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         _remove_stale(path)
         super().__init__(path, _Handler)
         os.chmod(path, 0o600)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.pool.submit(self._process, request, client_address)
+
+    def _process(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
     def server_close(self) -> None:
         super().server_close()
+        self.pool.shutdown(wait=True)
         try:
             os.unlink(self.path)
         except FileNotFoundError:
@@ -89,6 +113,7 @@ def _remove_stale(path: str) -> None:
 
 def start(path: str = DEFAULT_SOCKET) -> tuple[NetlinkService, threading.Thread]:
     """Serve in a daemon thread of this process (the agent's way)."""
+    warm_up()
     server = NetlinkService(path)
     thread = threading.Thread(target=server.serve_forever, name="cni-netlink-service",
                               daemon=True)
@@ -103,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    import pyroute2  # noqa: F401  -- pay the import once, before the first request
-
+    warm_up()  # pay pyroute2's import and message compilation before the first request
     server = NetlinkService(args.socket)
     log.info("cni service listening socket=%s", args.socket)
     try:

@@ -1,0 +1,152 @@
+"""Endpoints controller against a real api-server: ready and not-ready pods,
+named targetPorts per pod, nodeName and targetRef, a readiness flip reflected
+within a second, user-written Endpoints of selector-less Services kept."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from minikube_py.api.resources import ENDPOINTS, NAMESPACES, PODS, SERVICES
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import ClientError, NotFound
+from minikube_py.controllers.endpoints import EndpointsController
+from minikube_py.controllers.settings import ControllerManagerSettings
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str]]:
+    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
+    namespace = f"ep-{uuid.uuid4().hex[:6]}"
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": namespace}})
+    controller = EndpointsController(client, ControllerManagerSettings())
+    task = asyncio.create_task(controller.run(), name="endpoints-controller")
+    try:
+        yield client, namespace
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        with contextlib.suppress(ClientError):
+            await client.delete(NAMESPACES, namespace)
+        await client.close()
+
+
+async def make_pod(client: ApiClient, ns: str, name: str, ip: str, *, ready: bool,
+                   port: int = 8080, app: str = "web") -> dict[str, Any]:
+    await client.create(PODS, {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
+        "spec": {"nodeName": "node-a", "containers": [
+            {"name": "c", "image": "busybox", "ports": [{"name": "http", "containerPort": port}]}]},
+    }, ns)
+    return await set_ready(client, ns, name, ip, ready)
+
+
+async def set_ready(client: ApiClient, ns: str, name: str, ip: str, ready: bool
+                    ) -> dict[str, Any]:
+    status = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+              "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
+    return await client.patch(PODS, name, {"status": status}, namespace=ns,
+                              subresource="status")
+
+
+async def endpoints_of(client: ApiClient, ns: str, name: str) -> dict[str, Any] | None:
+    try:
+        return await client.get(ENDPOINTS, name, namespace=ns)
+    except NotFound:
+        return None
+
+
+def addresses(ep: dict[str, Any] | None, field: str = "addresses") -> list[tuple[str, int]]:
+    return sorted((a["ip"], p["port"]) for s in (ep or {}).get("subsets") or []
+                  for a in s.get(field) or [] for p in s["ports"])
+
+
+SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+           "spec": {"selector": {"app": "web"},
+                    "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+
+
+async def test_endpoints_follow_pods_and_readiness(env: tuple[ApiClient, str]) -> None:
+    client, ns = env
+    await client.create(SERVICES, SERVICE, ns)
+    a = await make_pod(client, ns, "a", "10.244.0.5", ready=True)
+    await make_pod(client, ns, "b", "10.244.0.6", ready=False, port=9090)
+    await make_pod(client, ns, "other", "10.244.0.7", ready=True, app="other")
+
+    async def both_listed() -> dict[str, Any] | None:
+        ep = await endpoints_of(client, ns, "web")
+        return ep if addresses(ep) and addresses(ep, "notReadyAddresses") else None
+
+    ep = await eventually(both_listed)
+    assert addresses(ep) == [("10.244.0.5", 8080)]
+    assert addresses(ep, "notReadyAddresses") == [("10.244.0.6", 9090)]  # its own "http"
+    address = next(s["addresses"][0] for s in ep["subsets"] if s.get("addresses"))
+    assert address["nodeName"] == "node-a"
+    assert address["targetRef"] == {"kind": "Pod", "namespace": ns, "name": "a",
+                                    "uid": a["metadata"]["uid"]}
+
+    started = time.monotonic()
+    await set_ready(client, ns, "b", "10.244.0.6", True)
+    await set_ready(client, ns, "a", "10.244.0.5", False)
+
+    async def flipped() -> bool:
+        ep = await endpoints_of(client, ns, "web")
+        return addresses(ep) == [("10.244.0.6", 9090)] and addresses(
+            ep, "notReadyAddresses") == [("10.244.0.5", 8080)]
+
+    await eventually(flipped, timeout=1.0)
+    assert time.monotonic() - started < 1.0
+
+    await client.delete(PODS, "b", ns, grace_period_seconds=0)
+    await eventually(lambda: _equals(endpoints_of(client, ns, "web"), []))
+
+
+async def _equals(ep: Awaitable[dict[str, Any] | None], expected: list[Any]) -> bool:
+    return addresses(await ep) == expected
+
+
+async def test_deleting_the_service_deletes_its_endpoints(env: tuple[ApiClient, str]) -> None:
+    client, ns = env
+    await client.create(SERVICES, SERVICE, ns)
+    await make_pod(client, ns, "a", "10.244.0.5", ready=True)
+    await eventually(lambda: _equals(endpoints_of(client, ns, "web"), [("10.244.0.5", 8080)]))
+    await client.delete(SERVICES, "web", ns)
+
+    async def gone() -> bool:
+        return await endpoints_of(client, ns, "web") is None
+
+    await eventually(gone)
+
+
+async def test_services_without_selector_keep_user_endpoints(
+        env: tuple[ApiClient, str]) -> None:
+    client, ns = env
+    user = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "ext"},
+            "subsets": [{"addresses": [{"ip": "192.0.2.10"}], "ports": [{"port": 5432}]}]}
+    await client.create(ENDPOINTS, user, ns)
+    await client.create(SERVICES, {"apiVersion": "v1", "kind": "Service",
+                                   "metadata": {"name": "ext"},
+                                   "spec": {"ports": [{"port": 5432}]}}, ns)
+    # A selecting Service created afterwards proves the controller is running meanwhile.
+    await client.create(SERVICES, SERVICE, ns)
+    await make_pod(client, ns, "a", "10.244.0.5", ready=True)
+    await eventually(lambda: _equals(endpoints_of(client, ns, "web"), [("10.244.0.5", 8080)]))
+    assert addresses(await endpoints_of(client, ns, "ext")) == [("192.0.2.10", 5432)]

@@ -313,3 +313,14 @@ async def test_kill9_and_restart_adopts(agent: Agent, api: ApiClient) -> None:
     assert after["containerStatuses"][0]["restartCount"] == 1
     assert after["containerStatuses"][0]["containerID"] == st["containerStatuses"][0][
         "containerID"]
+
+
+async def test_steady_pod_status_is_not_rewritten(agent: Agent, api: ApiClient) -> None:
+    pod = await create(api, make_pod(agent.node, [{"name": "s", "command": ["sleep", "3600"]}]))
+    await status_when(api, pod, lambda s: is_running(s) and condition(s, "Ready") == "True",
+                      what="Ready")
+    await asyncio.sleep(1)
+    rv = (await api.get(PODS, pod["metadata"]["name"], "default"))["metadata"]["resourceVersion"]
+    await asyncio.sleep(11)  # past one resync of every pod
+    again = await api.get(PODS, pod["metadata"]["name"], "default")
+    assert again["metadata"]["resourceVersion"] == rv

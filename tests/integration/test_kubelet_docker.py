@@ -224,3 +224,44 @@ async def test_missing_image_and_command_are_reasons_not_crashes(node: Node) -> 
     term = by["nocmd"]["state"]["terminated"]
     assert term["reason"] == "ContainerCannotRun" and term["exitCode"] != 0
     assert "/no/such/binary" in term["message"]
+
+
+async def test_service_account_token_mounted_once_the_secret_exists(node: Node) -> None:
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"]}], serviceAccountName="robot")
+    await node.until(pod, running)
+    main = (await node.containers(pod))["main"]
+    assert not any(m["Destination"].startswith("/var/run/secrets") for m in main["Mounts"])
+    node.source.put(SECRETS, {
+        "metadata": {"name": "robot-token-abcde", "namespace": "default",
+                     "annotations": {"kubernetes.io/service-account.name": "robot"}},
+        "type": "kubernetes.io/service-account-token",
+        "data": {"token": base64.b64encode(b"jwt-here").decode(),
+                 "ca.crt": base64.b64encode(b"CA PEM").decode()}})
+    pod2 = node.pod([{"name": "main", "command": ["sleep", "3600"]}], serviceAccountName="robot")
+    await node.until(pod2, running)
+    cid = (await node.containers(pod2))["main"]["Id"]
+    code, out = await node.syncer.runtime.exec_run(cid, [
+        "sh", "-c", "cd /var/run/secrets/kubernetes.io/serviceaccount && cat token; echo; "
+                    "cat namespace; echo; cat ca.crt"])
+    assert (code, out.decode()) == (0, "jwt-here\ndefault\nCA PEM")
+
+
+async def test_image_pull_errors_back_off(node: Node) -> None:
+    pod = node.pod([{"name": "gone", "image": "nosuch.invalid/none:1",
+                     "imagePullPolicy": "Always"}])
+    status = await node.until(pod, lambda s: bool(s.get("containerStatuses")))
+    waiting = status["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "ErrImagePull" and "nosuch.invalid" in waiting["message"]
+    result = await node.syncer.sync(pod)
+    assert result.status is not None
+    waiting = result.status["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "ImagePullBackOff" and result.requeue_after
+    assert status["phase"] == "Pending"
+
+
+async def test_host_network_pod_uses_node_address(node: Node) -> None:
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"]}], hostNetwork=True)
+    status = await node.until(pod, running)
+    assert status["podIP"] == HOST_IP
+    assert (await node.containers(pod))["main"]["HostConfig"]["NetworkMode"].startswith(
+        "container:")

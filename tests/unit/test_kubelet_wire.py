@@ -1,0 +1,72 @@
+"""Wire formats: exec channel frames, Docker's stream demux, CNI configs and results,
+and the atomic writer behind configMap/secret volumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.kubelet import channels as ch
+from agent.kubelet.cni import load_network, pod_ips
+from agent.kubelet.errors import CNIError
+from agent.kubelet.volumes import write_atomic
+
+
+def test_exit_status_carries_the_code_as_kubectl_reads_it() -> None:
+    assert ch.exit_status(0)["status"] == "Success"
+    st = ch.exit_status(7)
+    assert st["reason"] == "NonZeroExitCode"
+    assert st["details"]["causes"] == [{"reason": "ExitCode", "message": "7"}]
+    channel, body = ch.parse(ch.status_frame(st))
+    assert channel == ch.ERROR and json.loads(body) == st
+
+
+def test_docker_demux_handles_split_frames() -> None:
+    raw = bytes([1, 0, 0, 0, 0, 0, 0, 3]) + b"out" + bytes([2, 0, 0, 0, 0, 0, 0, 2]) + b"er"
+    d = ch.DockerDemux()
+    assert d.feed(raw[:5]) == []
+    assert d.feed(raw[5:13]) == [(1, b"out")]
+    assert d.feed(raw[13:]) == [(2, b"er")]
+
+
+def test_load_network_picks_the_first_file_and_wraps_a_single_conf(tmp_path: Path) -> None:
+    (tmp_path / "20-b.conflist").write_text(json.dumps({"cniVersion": "1.0.0", "name": "b",
+                                                       "plugins": [{"type": "x"}]}))
+    (tmp_path / "10-a.conf").write_text(json.dumps({"cniVersion": "0.4.0", "name": "a",
+                                                   "type": "bridge"}))
+    net = load_network(tmp_path)
+    assert net["name"] == "a" and net["plugins"] == [{"cniVersion": "0.4.0", "name": "a",
+                                                      "type": "bridge"}]
+
+
+@pytest.mark.parametrize("content, message", [
+    pytest.param(None, "no network configuration", id="empty-dir"),
+    pytest.param("{not json", "cannot read", id="bad-json"),
+    pytest.param('{"cniVersion": "1.0.0", "name": "x", "plugins": []}', "no plugins",
+                 id="no-plugins"),
+])
+def test_load_network_errors(tmp_path: Path, content: str | None, message: str) -> None:
+    if content is not None:
+        (tmp_path / "10.conflist").write_text(content)
+    with pytest.raises(CNIError, match=message):
+        load_network(tmp_path)
+
+
+def test_pod_ips_from_results_of_each_version() -> None:
+    assert pod_ips({"ips": [{"address": "fd00::5/64"}, {"address": "10.1.0.5/24"}]}) == [
+        "10.1.0.5", "fd00::5"]
+    assert pod_ips({"ip4": {"ip": "10.2.0.9/24"}}) == ["10.2.0.9"]
+    assert pod_ips({}) == []
+
+
+def test_atomic_writer_swaps_data_and_drops_removed_keys(tmp_path: Path) -> None:
+    target = tmp_path / "vol"
+    write_atomic(target, {"a": b"1", "dir/b": b"2"})
+    assert (target / "a").read_bytes() == b"1" and (target / "dir" / "b").read_bytes() == b"2"
+    first = (target / "..data").resolve()
+    write_atomic(target, {"a": b"3"})
+    assert (target / "a").read_bytes() == b"3"
+    assert not (target / "dir").exists() and not first.exists()
+    assert sorted(p.name for p in target.iterdir() if not p.name.startswith("..")) == ["a"]

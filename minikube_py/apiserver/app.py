@@ -20,7 +20,10 @@ from minikube_py.apiserver.bootstrap import bootstrap
 from minikube_py.apiserver.metrics import Metrics
 from minikube_py.apiserver.objects import ObjectStore
 from minikube_py.apiserver.settings import ApiServerSettings
-from minikube_py.apiserver.state import ALLOCATORS, HUB, METRICS, OBJECTS, SETTINGS, STORAGE
+from minikube_py.apiserver.state import (
+    ALLOCATORS, HUB, METRICS, OBJECTS, SETTINGS, STORAGE, WATCH_PUMPS,
+)
+from minikube_py.apiserver.watch import stop_watches
 from minikube_py.store import Storage, WatchHub
 from minikube_py.store.compactor import compact_forever
 
@@ -32,6 +35,8 @@ def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[AUTHENTICATORS] = list(authenticators)
+    app[WATCH_PUMPS] = set()
+    app.on_shutdown.append(stop_watches)
     app.cleanup_ctx.append(_storage_ctx(etcd_endpoints))
     routes.add_routes(app)
     return app

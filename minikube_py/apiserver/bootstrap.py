@@ -24,6 +24,14 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 async def _ensure(app: web.Application, target: Target, obj: Obj) -> None:
+    """Create `obj` unless it exists (checked first: a Service's clusterIP would otherwise
+    be refused as taken before the name is found to exist)."""
+    try:
+        await app[OBJECTS].get(target.resource, target.namespace, obj["metadata"]["name"])
+        return
+    except errors.StatusError as e:
+        if e.code != 404:
+            raise
     try:
         await create_object(app, target, obj)
         log.info("bootstrap created kind=%s name=%s", obj["kind"], obj["metadata"]["name"])

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.meta import format_time
-from minikube_py.api.resources import NAMESPACES, PODS, SERVICES, Resource
+from minikube_py.api.resources import NAMESPACES, PODS, SERVICEACCOUNTS, SERVICES, Resource
 from minikube_py.apiserver import codec, services
 from minikube_py.apiserver.listing import Filter, list_objects
 from minikube_py.apiserver.objects import Obj
@@ -32,6 +32,8 @@ from minikube_py.apiserver.target import Target
 
 _POLICY_FINALIZER = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}
 _DEFAULT_GRACE = 30
+# Kinds whose immediate delete answers with the object (as kube-apiserver); others a Status.
+_RETURNS_OBJECT = (PODS, SERVICES, SERVICEACCOUNTS)
 
 
 async def delete_options(request: web.Request) -> dict[str, Any]:
@@ -135,7 +137,7 @@ async def delete(request: web.Request, target: Target) -> web.Response:
     options = await delete_options(request)
     obj = await request.app[OBJECTS].get(target.resource, target.namespace, target.name)
     result, gone = await delete_object(request.app, target, obj, options)
-    if not gone or target.resource in (PODS, NAMESPACES):
+    if not gone or target.resource in _RETURNS_OBJECT:
         return respond(request, target.resource, result)
     return codec.json_response(_success_status(target, result))
 

@@ -21,14 +21,7 @@ from minikube_py.apiserver.target import Target, parse
 
 log = logging.getLogger(__name__)
 
-try:
-    from minikube_py.apiserver import discovery
-except ImportError:
-    from minikube_py.apiserver import discovery_min as discovery  # type: ignore[no-redef]
-try:
-    from minikube_py.apiserver.openapi import openapi_v2
-except ImportError:
-    from minikube_py.apiserver.discovery_min import openapi_v2
+from minikube_py.apiserver import discovery, openapi as openapi_doc
 
 Handler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
 VERSION_INFO = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-minikube-py",
@@ -102,7 +95,7 @@ async def api_root(request: web.Request) -> web.Response:
 
 
 async def api_v1(request: web.Request) -> web.Response:
-    return _found(discovery.api_resource_list("", "v1"), request.path)
+    return _found(discovery.api_resource_list("", "v1", subresources.HANDLERS), request.path)
 
 
 async def apis_root(request: web.Request) -> web.Response:
@@ -115,11 +108,13 @@ async def api_group(request: web.Request) -> web.Response:
 
 async def api_group_version(request: web.Request) -> web.Response:
     return _found(discovery.api_resource_list(request.match_info["group"],
-                                              request.match_info["version"]), request.path)
+                                              request.match_info["version"],
+                                              subresources.HANDLERS), request.path)
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return codec.json_response(openapi_v2())
+    body, content_type = openapi_doc.openapi_v2_response(request.headers.get("Accept", ""))
+    return web.Response(body=body, content_type=content_type)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -16,3 +16,4 @@ OBJECTS = web.AppKey("objects", ObjectStore)
 HUB = web.AppKey("watch_hub", WatchHub)
 METRICS = web.AppKey("metrics", Metrics)
 ALLOCATORS = web.AppKey("allocators", Allocators)
+WATCH_PUMPS = web.AppKey("watch_pumps", set)  # set[asyncio.Task[None]] of open watches

@@ -129,8 +129,15 @@ class Storage:
 
     async def _call(self, op: str, key: str, fn: Callable[[], Awaitable[T]]) -> T:
         """Run one etcd call, retrying on UNAVAILABLE until `retry_for` seconds passed."""
+        result, _retried = await self._call_retried(op, key, fn)
+        return result
+
+    async def _call_retried(self, op: str, key: str, fn: Callable[[], Awaitable[T]]
+                            ) -> tuple[T, bool]:
+        """As _call, also saying whether an earlier attempt failed (its effect unknown)."""
         deadline = time.monotonic() + self.retry_for
         delay = 0.05
+        retried = False
         while True:
             start = time.perf_counter()
             try:
@@ -144,13 +151,16 @@ class Storage:
                 log.warning("etcd call failed, retrying op=%s code=%s", op, code.name)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+                retried = True
                 continue
             if self.observe is not None:
                 self.observe(op, time.perf_counter() - start)
-            return result
+            return result, retried
 
-    async def _txn(self, op: str, key: str, request: rpc.TxnRequest) -> rpc.TxnResponse:
-        return await self._call(op, key, lambda: self.kv.Txn(request, timeout=self.call_timeout))
+    async def _txn(self, op: str, key: str, request: rpc.TxnRequest
+                   ) -> tuple[rpc.TxnResponse, bool]:
+        return await self._call_retried(
+            op, key, lambda: self.kv.Txn(request, timeout=self.call_timeout))
 
     async def current_revision(self) -> int:
         """The store's revision now (a linearizable read)."""
@@ -187,8 +197,9 @@ class Storage:
                 "list", prefix, lambda: self.kv.Range(request, timeout=self.call_timeout))
         except Expired as e:
             raise Expired(prefix, revision, 0) from e
-        return Page([_kv_item(kv) for kv in response.kvs], int(response.header.revision),
-                    bool(response.more))
+        # A read at a past revision reports the current one in its header: keep ours.
+        return Page([_kv_item(kv) for kv in response.kvs],
+                    revision or int(response.header.revision), bool(response.more))
 
     async def count(self, prefix: str) -> int:
         request = rpc.RangeRequest(key=prefix.encode(), range_end=prefix_range_end(
@@ -206,11 +217,11 @@ class Storage:
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=bkey, value=value))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=bkey))],
         )
-        response = await self._txn("create", key, request)
+        response, retried = await self._txn("create", key, request)
         if response.succeeded:
             return int(response.header.revision)
         existing = response.responses[0].response_range.kvs
-        if existing and existing[0].value == value:
+        if retried and existing and existing[0].value == value:
             # Our own write, applied before a connection failure made us retry.
             return int(existing[0].mod_revision)
         raise KeyExists(key)
@@ -224,13 +235,14 @@ class Storage:
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=bkey, value=value))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=bkey))],
         )
-        response = await self._txn("update", key, request)
+        response, retried = await self._txn("update", key, request)
         if response.succeeded:
             return int(response.header.revision)
         existing = response.responses[0].response_range.kvs
         if not existing:
             raise KeyNotFound(key)
-        if existing[0].value == value and existing[0].mod_revision > expected_revision:
+        if retried and existing[0].value == value \
+                and existing[0].mod_revision > expected_revision:
             return int(existing[0].mod_revision)
         raise Conflict(key)
 
@@ -249,7 +261,7 @@ class Storage:
                 key=bkey, prev_kv=True))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=bkey))],
         )
-        response = await self._txn("delete", key, request)
+        response, _retried = await self._txn("delete", key, request)
         if response.succeeded:
             prev = response.responses[0].response_delete_range.prev_kvs
             if prev:
@@ -268,7 +280,7 @@ class Storage:
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))
                      for k in bkeys],
         )
-        response = await self._txn("create", keys[0] if keys else "", request)
+        response, _retried = await self._txn("create", keys[0] if keys else "", request)
         return bool(response.succeeded)
 
     async def delete_keys(self, keys: list[str]) -> None:
@@ -278,7 +290,8 @@ class Storage:
         request = rpc.TxnRequest(success=[
             rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=k.encode()))
             for k in keys])
-        await self._txn("delete", keys[0], request)
+        await self._call("delete", keys[0], lambda: self.kv.Txn(
+            request, timeout=self.call_timeout))
 
     async def compact(self, revision: int) -> None:
         """Drop history before `revision`; already-compacted is not an error."""

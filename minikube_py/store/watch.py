@@ -234,9 +234,11 @@ class Broadcaster:
 class WatchHub:
     """All broadcasters of one api-server, keyed by resource prefix."""
 
-    def __init__(self, storage: Storage, *, queue_size: int = 1000) -> None:
+    def __init__(self, storage: Storage, *, queue_size: int = 1000,
+                 resume_for: float = 30.0) -> None:
         self.storage = storage
         self.queue_size = queue_size
+        self.resume_for = resume_for
         self.broadcasters: dict[str, Broadcaster] = {}
 
     async def broadcaster(self, prefix: str) -> Broadcaster:
@@ -274,8 +276,26 @@ class WatchHub:
             finally:
                 b.unsubscribe(sub)
         else:
-            async for batch in etcd_watch(self.storage, key_prefix, after + 1):
+            async for batch in self._dedicated(key_prefix, after):
                 yield batch
+
+    async def _dedicated(self, key_prefix: str, after: int) -> AsyncIterator[list[Change]]:
+        """Our own etcd stream from `after`, resumed from the last delivered revision when
+        the connection breaks (an etcd member died); gives up after `resume_for` seconds."""
+        loop = asyncio.get_running_loop()
+        give_up = 0.0
+        while True:
+            try:
+                async for batch in etcd_watch(self.storage, key_prefix, after + 1):
+                    after = batch[-1].revision
+                    give_up = 0.0
+                    yield batch
+            except Unavailable:
+                now = loop.time()
+                give_up = give_up or now + self.resume_for
+                if now > give_up:
+                    raise
+                await asyncio.sleep(0.2)
 
     async def close(self) -> None:
         for b in self.broadcasters.values():

@@ -1,0 +1,114 @@
+"""Discovery documents: /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}.
+
+kubectl learns everything from these (resource names, kinds, verbs, short
+names, the `all` category, which subresources exist and in which group/kind
+they answer), so the entries mirror kube-apiserver's field for field. Pure
+functions over the resource table; the routes only serialise them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Collection
+from typing import Any
+
+from minikube_py.api.resources import ALL, Resource
+
+JSON = dict[str, Any]
+
+# What each subresource is, as kube-apiserver advertises it: (group, version, kind, verbs);
+# an empty group/version means "the parent's".
+_SUBRESOURCES: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
+    "status": ("", "", None, ("get", "patch", "update")),
+    "scale": ("autoscaling", "v1", "Scale", ("get", "patch", "update")),
+    "binding": ("", "", "Binding", ("create",)),
+    "log": ("", "", None, ("get",)),
+    "exec": ("", "", "PodExecOptions", ("create", "get")),
+    "portforward": ("", "", "PodPortForwardOptions", ("create", "get")),
+    "eviction": ("policy", "v1", "Eviction", ("create",)),
+    "finalize": ("", "", None, ("update",)),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
+}
+
+
+def _groups() -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for r in ALL:
+        if r.group and r.version not in groups.setdefault(r.group, []):
+            groups[r.group].append(r.version)
+    return groups
+
+
+def api_versions(server_address: str) -> JSON:
+    """/api: the core group's versions and where clients reach the server."""
+    return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+        {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
+
+
+def _group(name: str, versions: list[str]) -> JSON:
+    entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+    return {"name": name, "versions": entries, "preferredVersion": entries[0]}
+
+
+def api_group_list() -> JSON:
+    """/apis: every named group we serve."""
+    return {"kind": "APIGroupList", "apiVersion": "v1",
+            "groups": [_group(g, vs) for g, vs in _groups().items()]}
+
+
+def api_group(group: str) -> JSON | None:
+    """/apis/{group}, or None for a group we do not serve (the route answers 404)."""
+    versions = _groups().get(group)
+    if versions is None:
+        return None
+    return {"kind": "APIGroup", "apiVersion": "v1", **_group(group, versions)}
+
+
+def storage_version_hash(resource: Resource) -> str:
+    """A stable 8-byte hash of group/version/kind, as kube-apiserver publishes."""
+    digest = hashlib.sha256(f"{resource.group}/{resource.version}/{resource.kind}".encode())
+    return base64.b64encode(digest.digest()[:8]).decode()
+
+
+def resource_entry(resource: Resource) -> JSON:
+    entry: JSON = {"name": resource.plural, "singularName": resource.singular,
+                   "namespaced": resource.namespaced, "kind": resource.kind,
+                   "verbs": sorted(resource.verbs)}
+    if resource.short_names:
+        entry["shortNames"] = list(resource.short_names)
+    if resource.categories:
+        entry["categories"] = list(resource.categories)
+    entry["storageVersionHash"] = storage_version_hash(resource)
+    return entry
+
+
+def subresource_entry(resource: Resource, sub: str) -> JSON:
+    group, version, kind, verbs = _SUBRESOURCES.get(sub, ("", "", None, ("get",)))
+    entry: JSON = {"name": f"{resource.plural}/{sub}", "singularName": "",
+                   "namespaced": resource.namespaced}
+    if group:
+        entry["group"], entry["version"] = group, version
+    entry["kind"] = kind or resource.kind
+    entry["verbs"] = list(verbs)
+    return entry
+
+
+def api_resource_list(group: str, version: str,
+                      served_subresources: Collection[str] | None = None) -> JSON | None:
+    """/api/v1 or /apis/{group}/{version}; None if we serve no such group/version.
+
+    `served_subresources` limits subresource entries to what the server really
+    handles (kubectl drain, for one, uses eviction only when it is advertised).
+    """
+    chosen = [r for r in ALL if r.group == group and r.version == version]
+    if not chosen:
+        return None
+    entries = []
+    for resource in sorted(chosen, key=lambda r: r.plural):
+        entries.append(resource_entry(resource))
+        for sub in sorted(resource.subresources):
+            if served_subresources is None or sub in served_subresources:
+                entries.append(subresource_entry(resource, sub))
+    return {"kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": f"{group}/{version}" if group else version, "resources": entries}

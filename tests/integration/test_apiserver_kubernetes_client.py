@@ -1,0 +1,109 @@
+"""The official `kubernetes` Python client works unchanged through D/admin.conf."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+from tests.fixtures.apiserver import ApiServer
+
+
+@pytest.fixture
+def api(apiserver: ApiServer) -> Iterator[client.ApiClient]:
+    api_client = config.new_client_from_config(config_file=str(apiserver.kubeconfig))
+    try:
+        yield api_client
+    finally:
+        api_client.close()
+
+
+def _deployment(name: str) -> client.V1Deployment:
+    labels = {"app": name}
+    return client.V1Deployment(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1DeploymentSpec(
+            replicas=1, selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=labels),
+                spec=client.V1PodSpec(containers=[client.V1Container(
+                    name="web", image="busybox:1.36", ports=[client.V1ContainerPort(
+                        container_port=80)])]))))
+
+
+def test_deployment_lifecycle(api: client.ApiClient) -> None:
+    apps = client.AppsV1Api(api)
+    name = f"web-{uuid.uuid4().hex[:6]}"
+    created = apps.create_namespaced_deployment("default", _deployment(name))
+    assert created.metadata.uid and created.spec.strategy.type == "RollingUpdate"
+    listed = apps.list_namespaced_deployment("default", label_selector=None)
+    assert name in [d.metadata.name for d in listed.items]
+
+    w = watch.Watch()
+    stream = w.stream(apps.list_namespaced_deployment, "default",
+                      field_selector=f"metadata.name={name}", timeout_seconds=10)
+    first = next(stream)
+    assert first["type"] == "ADDED" and first["object"].metadata.name == name
+
+    patched = apps.patch_namespaced_deployment(
+        name, "default", {"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "busybox:1.37"}]}}}})
+    assert patched.spec.template.spec.containers[0].image == "busybox:1.37"
+    assert patched.spec.template.spec.containers[0].ports[0].container_port == 80
+    assert patched.metadata.generation == 2
+    modified = next(stream)
+    assert modified["type"] == "MODIFIED"
+    w.stop()
+
+    scale = apps.read_namespaced_deployment_scale(name, "default")
+    assert scale.spec.replicas == 1
+    apps.patch_namespaced_deployment_scale(name, "default", {"spec": {"replicas": 3}})
+    assert apps.read_namespaced_deployment(name, "default").spec.replicas == 3
+    scale = apps.read_namespaced_deployment_scale(name, "default")
+    scale.spec.replicas = 2
+    assert apps.replace_namespaced_deployment_scale(name, "default", scale).spec.replicas == 2
+
+    apps.delete_namespaced_deployment(name, "default")
+    with pytest.raises(ApiException) as e:
+        apps.read_namespaced_deployment(name, "default")
+    assert e.value.status == 404
+
+
+def test_service_lifecycle(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    name = f"svc-{uuid.uuid4().hex[:6]}"
+    svc = client.V1Service(metadata=client.V1ObjectMeta(name=name), spec=client.V1ServiceSpec(
+        type="NodePort", selector={"app": name},
+        ports=[client.V1ServicePort(port=80, target_port=8080)]))
+    created = core.create_namespaced_service("default", svc)
+    assert created.spec.cluster_ip.startswith("10.")
+    assert 30000 <= created.spec.ports[0].node_port <= 32767
+    assert name in [s.metadata.name for s in core.list_service_for_all_namespaces().items]
+    patched = core.patch_namespaced_service(name, "default",
+                                            {"metadata": {"labels": {"tier": "front"}}})
+    assert patched.metadata.labels == {"tier": "front"}
+    assert patched.spec.cluster_ip == created.spec.cluster_ip
+    core.delete_namespaced_service(name, "default")
+    assert name not in [s.metadata.name for s in core.list_namespaced_service("default").items]
+
+
+def test_configmap_lifecycle(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    name = f"cm-{uuid.uuid4().hex[:6]}"
+    core.create_namespaced_config_map("default", client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name=name, labels={"t": name}), data={"a": "1"}))
+    items = core.list_namespaced_config_map("default", label_selector=f"t={name}").items
+    assert [c.data for c in items] == [{"a": "1"}]
+    core.patch_namespaced_config_map(name, "default", {"data": {"b": "2"}})
+    assert core.read_namespaced_config_map(name, "default").data == {"a": "1", "b": "2"}
+    w = watch.Watch()
+    events = [e["type"] for e in w.stream(core.list_namespaced_config_map, "default",
+                                          label_selector=f"t={name}", timeout_seconds=1)]
+    assert events == ["ADDED"]
+    core.delete_namespaced_config_map(name, "default")
+    with pytest.raises(ApiException) as e:
+        core.read_namespaced_config_map(name, "default")
+    assert e.value.status == 404

@@ -1,0 +1,127 @@
+"""Regenerate api/data/openapi_definitions.json.gz from the official Python client.
+
+The official `kubernetes` client (a test dependency) carries every field of
+every Kubernetes type with its JSON name, type, requiredness and description,
+generated from Kubernetes' own OpenAPI spec. This script walks the types our
+kinds use and writes them as OpenAPI v2 definitions, so /openapi/v2 describes
+exactly what kubectl knows without a runtime dependency on the client:
+
+    .venv/bin/python -m minikube_py.api.openapi_gen
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import json
+import re
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+OUTPUT = Path(__file__).parent / "data" / "openapi_definitions.json.gz"
+ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1ServiceAccount",
+         "V1Secret", "V1ConfigMap", "CoreV1Event", "V1Deployment", "V1ReplicaSet", "V1Lease",
+         "V1Scale", "V1Status", "V1DeleteOptions", "V1Binding")
+INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+_META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
+         "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause",
+         "DeleteOptions", "Preconditions"}
+_APPS = {"Deployment", "DeploymentSpec", "DeploymentStatus", "DeploymentStrategy",
+         "DeploymentCondition", "RollingUpdateDeployment", "ReplicaSet", "ReplicaSetSpec",
+         "ReplicaSetStatus", "ReplicaSetCondition"}
+_PACKAGES = [(_META, "io.k8s.apimachinery.pkg.apis.meta.v1"), (_APPS, "io.k8s.api.apps.v1"),
+             ({"Lease", "LeaseSpec"}, "io.k8s.api.coordination.v1"),
+             ({"Scale", "ScaleSpec", "ScaleStatus"}, "io.k8s.api.autoscaling.v1")]
+
+
+def definition_name(class_name: str) -> str:
+    short = re.sub(r"^(CoreV1|V\d+(?:alpha\d+|beta\d+)?)", "", class_name)
+    for names, package in _PACKAGES:
+        if short in names:
+            return f"{package}.{short}"
+    return f"io.k8s.api.core.v1.{short}"
+
+
+class _Walker:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.definitions: dict[str, Any] = {
+            INT_OR_STRING: {"type": "string", "format": "int-or-string",
+                            "description": "IntOrString is a type that can hold an int32 or a "
+                                           "string."}}
+
+    def schema(self, annotation: Any) -> dict[str, Any]:
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if origin is typing.Annotated:
+            return self.schema(args[0])
+        if origin is typing.Union:
+            kinds = [a for a in args if a is not type(None)]
+            plain = {typing.get_args(a)[0] if typing.get_origin(a) is typing.Annotated else a
+                     for a in kinds}
+            if plain == {int, str}:
+                return {"$ref": f"#/definitions/{INT_OR_STRING}"}
+            if plain == {bytes, str}:
+                return {"type": "string", "format": "byte"}
+            if len(kinds) == 1:
+                return self.schema(kinds[0])
+            return {}
+        if origin in (list, typing.List):
+            return {"type": "array", "items": self.schema(args[0])}
+        if origin in (dict, typing.Dict):
+            return {"type": "object", "additionalProperties": self.schema(args[1])}
+        simple = {str: {"type": "string"}, int: {"type": "integer", "format": "int64"},
+                  bool: {"type": "boolean"}, float: {"type": "number", "format": "double"},
+                  bytes: {"type": "string", "format": "byte"},
+                  datetime.datetime: {"type": "string", "format": "date-time"}}
+        if annotation in simple:
+            return dict(simple[annotation])
+        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+            return {"$ref": f"#/definitions/{self.model(annotation)}"}
+        return {}
+
+    def model(self, cls: type) -> str:
+        name = definition_name(cls.__name__)
+        if name in self.definitions:
+            return name
+        self.definitions[name] = {}  # placeholder stops recursion
+        properties, required = {}, []
+        for attr, info in cls.model_fields.items():  # type: ignore[attr-defined]
+            json_name = info.serialization_alias or attr
+            prop = self.schema(info.annotation)
+            if info.description:
+                prop["description"] = info.description
+            properties[json_name] = prop
+            if info.is_required():
+                required.append(json_name)
+        doc = (cls.__doc__ or "").split("Attributes:")[0].strip()
+        definition: dict[str, Any] = {"type": "object", "properties": properties}
+        if doc and not doc.startswith("NOTE"):
+            definition["description"] = " ".join(doc.split())
+        if required:
+            definition["required"] = required
+        self.definitions[name] = definition
+        return name
+
+
+def generate() -> dict[str, Any]:
+    import kubernetes.client  # noqa: PLC0415 - a test dependency, only needed here
+
+    walker = _Walker(kubernetes.client)
+    for root in ROOTS:
+        walker.model(getattr(kubernetes.client, root))
+    return dict(sorted(walker.definitions.items()))
+
+
+def main() -> int:
+    definitions = generate()
+    OUTPUT.parent.mkdir(exist_ok=True)
+    data = json.dumps(definitions, sort_keys=True, separators=(",", ":")).encode()
+    OUTPUT.write_bytes(gzip.compress(data, mtime=0))
+    sys.stderr.write(f"wrote {len(definitions)} definitions to {OUTPUT}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

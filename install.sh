@@ -65,7 +65,7 @@ systemctl enable --now docker.service
 agent_args="${iface:+--iface $iface}"
 if [ "$role" = control-plane ]; then
   echo "==> control plane on $node_ip"
-  echo "APISERVER_ARGS=\"--tls-san $node_ip\"" > "$ETC/apiserver.env"
+  echo "APISERVER_ARGS=\"--advertise-address $node_ip --bind-address 0.0.0.0\"" > "$ETC/apiserver.env"
   echo "CONTROLLER_MANAGER_ARGS=\"--service-account-private-key-file $DATA/apiserver/pki/sa.key\"" \
     > "$ETC/controller-manager.env"
   printf 'NODE_NAME="%s"\nNODE_IP="%s"\nKUBECONFIG="%s"\nAGENT_ARGS="%s"\n' \

@@ -21,19 +21,26 @@ CONTROL_PLANE = ("apiserver", "scheduler", "controller-manager")
 
 @dataclasses.dataclass
 class Component:
-    """One supervised process. It starts once its `wait_files` exist and `wait_url` answers."""
+    """One supervised process. It starts once its `wait_files` exist and `wait_url` answers.
+
+    `file_flags` are (flag, path) pairs passed only if the path exists when the process
+    starts: files the api-server creates on its first start (the service-account key).
+    """
 
     name: str
     argv: list[str]
     netns: str | None = None
     wait_files: list[str] = dataclasses.field(default_factory=list)
     wait_url: str | None = None
+    file_flags: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     def command(self) -> list[str]:
-        """The argv to exec; agents of lab nodes run inside their node's netns."""
-        if self.netns:
-            return ["ip", "netns", "exec", self.netns, *self.argv]
-        return list(self.argv)
+        """The argv to exec now; agents of lab nodes run inside their node's netns."""
+        argv = list(self.argv)
+        for flag, path in self.file_flags:
+            if Path(path).exists():
+                argv += [flag, path]
+        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +83,7 @@ def build_plan(
     tools: Toolbox,
     tuning: ControllerTuning = ControllerTuning(),
     *,
-    extra_sans: tuple[str, ...] = (),
+    advertise: str | None = None,
 ) -> tuple[list[Component], list[str]]:
     """The components to run for `state`, and the ones this build cannot run (missing)."""
     exe = minikube_exe()
@@ -96,26 +103,29 @@ def build_plan(
     argv = [*exe, "apiserver", "--data-dir", str(data), "--port", str(state.api_port)]
     if tools.supports("apiserver", "--bind-address"):
         argv += ["--bind-address", "0.0.0.0"]
-    if tools.supports("apiserver", "--tls-san"):
-        for san in extra_sans:
-            argv += ["--tls-san", san]
+    if advertise and tools.supports("apiserver", "--advertise-address"):
+        argv += ["--advertise-address", advertise]  # in the serving cert; kubernetes Endpoints
     add("apiserver", Component("apiserver", argv))
-    for name, flags in (("scheduler", []),
-                        ("controller-manager", _controller_flags(tools, tuning, data))):
-        add(name, Component(name, [*exe, name, "--kubeconfig", str(admin), *flags],
-                            wait_files=[str(admin)], wait_url=readyz))
+    add("scheduler", Component("scheduler", [*exe, "scheduler", "--kubeconfig", str(admin)],
+                               wait_files=[str(admin)], wait_url=readyz))
+    add("controller-manager", Component(
+        "controller-manager",
+        [*exe, "controller-manager", "--kubeconfig", str(admin), *_controller_flags(tools, tuning)],
+        wait_files=[str(admin)], wait_url=readyz, file_flags=[
+            (flag, str(path)) for flag, path in (
+                ("--service-account-private-key-file", data / "pki" / "sa.key"),
+                ("--root-ca-file", data / "pki" / "ca.crt"))
+            if tools.supports("controller-manager", flag)]))
     for node in state.nodes:
         add("agent", _agent(exe, tools, paths, node, lab, readyz))
     return plan, sorted(set(missing))
 
 
-def _controller_flags(tools: Toolbox, tuning: ControllerTuning, data: Path) -> list[str]:
+def _controller_flags(tools: Toolbox, tuning: ControllerTuning) -> list[str]:
     wanted = {
         "--node-monitor-grace-period": tuning.node_monitor_grace_period,
         "--pod-eviction-timeout": tuning.pod_eviction_timeout,
         "--cluster-cidr": tuning.cluster_cidr,
-        "--service-account-private-key-file": data / "pki" / "sa.key",
-        "--root-ca-file": data / "pki" / "ca.crt",
     }
     flags: list[str] = []
     for flag, value in wanted.items():
@@ -155,6 +165,8 @@ def save_plan(paths: ClusterPaths, plan: list[Component]) -> None:
 
 def load_plan(paths: ClusterPaths) -> list[Component]:
     try:
-        return [Component(**c) for c in json.loads(paths.plan_file.read_text())]
+        raw = json.loads(paths.plan_file.read_text())
+        return [Component(**{**c, "file_flags": [tuple(f) for f in c.get("file_flags", [])]})
+                for c in raw]
     except FileNotFoundError:
         return []

@@ -34,7 +34,7 @@ class Health:
 
 def client_for(kubeconfig: Path, timeout: float = 5.0) -> ApiClient:
     """A client that fails fast: health checks must not hang on a dead server."""
-    return ApiClient.from_kubeconfig(kubeconfig, timeout=timeout, retries=0)
+    return ApiClient.from_kubeconfig(kubeconfig, timeout=timeout, retries=1)  # 1 attempt
 
 
 async def api_ready(client: ApiClient) -> bool:

@@ -76,8 +76,9 @@ def up(settings: UpSettings, tools: Toolbox, progress: Progress) -> UpResult:
                               "`minikube-py lab down` first to change its size")
             return UpResult(current, already_running=True)
         _prepare_host(paths, settings.install_packages, host.TOOLS, progress)
-        state, sans = _prepare_nodes(settings, progress)
-        missing = _launch(paths, state, tools, settings.tuning, sans, progress)
+        state = _prepare_nodes(settings, progress)
+        missing = _launch(paths, state, tools, settings.tuning, _reachable_address(state),
+                          progress)
     result = UpResult(state, missing=missing)
     if "apiserver" in missing:
         return result
@@ -95,10 +96,10 @@ def _prepare_host(paths: ClusterPaths, install: bool, tools: tuple[host.Tool, ..
 
 
 def _launch(paths: ClusterPaths, state: ClusterState, tools: Toolbox, tuning: ControllerTuning,
-            sans: tuple[str, ...], progress: Progress) -> list[str]:
+            advertise: str | None, progress: Progress) -> list[str]:
     """Record the cluster, write its plan, start the supervisor; returns missing components."""
     state.save(paths)
-    plan, missing = build_plan(state, paths, tools, tuning, extra_sans=sans)
+    plan, missing = build_plan(state, paths, tools, tuning, advertise=advertise)
     save_plan(paths, plan)
     pid = supervisor.spawn(paths)
     progress(f"supervisor pid {pid} runs {', '.join(c.name for c in plan) or 'nothing'} "
@@ -117,7 +118,7 @@ def start_node(paths: ClusterPaths, node: NodeRecord, server: str, tools: Toolbo
         _prepare_host(paths, install, tuple(t for t in host.TOOLS if t.binary != "etcd"),
                       progress)
         state = ClusterState("node", 0, [node], server=server)
-        missing = _launch(paths, state, tools, ControllerTuning(), (), progress)
+        missing = _launch(paths, state, tools, ControllerTuning(), None, progress)
     result = UpResult(state, missing=missing)
     if not missing:
         async def wait() -> None:
@@ -139,21 +140,20 @@ def _other_running(current: ClusterState) -> str:
             "(one cluster per host)")
 
 
-def _prepare_nodes(settings: UpSettings, progress: Progress) -> tuple[ClusterState, tuple[str, ...]]:
+def _prepare_nodes(settings: UpSettings, progress: Progress) -> ClusterState:
     """The node records, after building the lab's underlay if this is a lab."""
     paths = settings.paths
     if settings.lab is None:
         ip = settings.node_ip or host.primary_ipv4()
         node = NodeRecord(settings.node_name or host.node_name(), ip)
-        return ClusterState("single", settings.api_port, [node]), (ip,)
+        return ClusterState("single", settings.api_port, [node])
     spec = settings.lab
     shutil.rmtree(paths.state_dir / "lab", ignore_errors=True)  # a lab always starts afresh
     nodes = lab.create(spec)
     progress(f"lab underlay: bridge {spec.bridge} {spec.gateway}/{spec.prefixlen}, "
              + ", ".join(f"{n.name} {n.ip}" for n in nodes))
-    state = ClusterState("lab", settings.api_port, nodes, lab_bridge=spec.bridge,
-                         lab_cidr=spec.cidr)
-    return state, (spec.gateway,)
+    return ClusterState("lab", settings.api_port, nodes, lab_bridge=spec.bridge,
+                        lab_cidr=spec.cidr)
 
 
 async def _converge(settings: UpSettings, state: ClusterState, result: UpResult,

@@ -67,7 +67,8 @@ def test_optional_flags_only_when_the_component_offers_them() -> None:
     full = by_name(build_plan(lab(), PATHS, tools({
         "controller-manager": {"--node-monitor-grace-period", "--pod-eviction-timeout"},
         "agent": {"--iface", "--cni-conf-dir", "--state-dir"},
-        "apiserver": {"--tls-san", "--bind-address"}}), tuning, extra_sans=("192.168.77.1",))[0])
+        "apiserver": {"--advertise-address", "--bind-address"}}), tuning,
+        advertise="192.168.77.1")[0])
     cm = full["controller-manager"].argv
     assert cm[cm.index("--node-monitor-grace-period") + 1] == "10"
     assert cm[cm.index("--pod-eviction-timeout") + 1] == "12.5"
@@ -76,7 +77,7 @@ def test_optional_flags_only_when_the_component_offers_them() -> None:
     assert agent[agent.index("--cni-conf-dir") + 1] == "/r/state/lab/nodes/mkp-lab-2/cni/net.d"
     assert agent[agent.index("--state-dir") + 1] == "/r/state/lab/nodes/mkp-lab-2"
     api = full["apiserver"].argv
-    assert api[api.index("--tls-san") + 1] == "192.168.77.1"
+    assert api[api.index("--advertise-address") + 1] == "192.168.77.1"
     assert api[api.index("--bind-address") + 1] == "0.0.0.0"
 
 
@@ -142,3 +143,14 @@ def test_lab_size_is_bounded(nodes: int) -> None:
 
 def test_lab_link_names_fit_ifnamsiz() -> None:
     assert all(len(host_veth(n.name)) <= 15 for n in LabSpec(50).records())
+
+
+def test_file_flags_appear_once_their_file_exists(tmp_path: Path) -> None:
+    paths = ClusterPaths.under(tmp_path)
+    box = tools({"controller-manager": {"--service-account-private-key-file"}})
+    cm = by_name(build_plan(single(), paths, box)[0])["controller-manager"]
+    assert "--service-account-private-key-file" not in cm.command()
+    key = paths.apiserver_dir(False) / "pki" / "sa.key"
+    key.parent.mkdir(parents=True)
+    key.write_text("k")
+    assert cm.command()[-2:] == ["--service-account-private-key-file", str(key)]

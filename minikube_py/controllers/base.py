@@ -55,6 +55,21 @@ class SharedInformers:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def ensure_index(informer: Informer, name: str, fn) -> None:
+    """Add an index unless a controller sharing the informer already did; shared
+    index names mean the same thing everywhere ("namespace", "node", "uid")."""
+    try:
+        informer.add_index(name, fn)
+    except ValueError:
+        pass
+
+
+def by_namespace(informer: Informer) -> Informer:
+    """The informer, with the shared "namespace" index."""
+    ensure_index(informer, "namespace", lambda o: [o["metadata"].get("namespace", "")])
+    return informer
+
+
 class Controller:
     """Base: subclasses set `name`, `resources` to watch, register handlers in
     `__init__`, and implement `reconcile(key)`."""

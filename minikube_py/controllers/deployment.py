@@ -20,7 +20,7 @@ from minikube_py.api.resources import DEPLOYMENTS, REPLICASETS
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.controllers import deployment_util as du
-from minikube_py.controllers.base import Controller
+from minikube_py.controllers.base import Controller, by_namespace
 from minikube_py.controllers.deployment_status import seconds_to_deadline, update_conditions
 from minikube_py.controllers.owners import claim
 
@@ -43,7 +43,7 @@ class DeploymentController(Controller):
                                       self.enqueue)
         self.replicasets.add_handlers(self._rs_changed, lambda old, new: self._rs_changed(new),
                                       self._rs_changed)
-        self.replicasets.add_index("namespace", lambda rs: [rs["metadata"].get("namespace", "")])
+        by_namespace(self.replicasets)
 
     def _rs_changed(self, rs: dict) -> None:
         ref = owner_of(rs)

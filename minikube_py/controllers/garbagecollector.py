@@ -30,7 +30,7 @@ from minikube_py.api.resources import (
     lookup,
 )
 from minikube_py.client.errors import ClientError, Conflict, NotFound
-from minikube_py.controllers.base import Controller
+from minikube_py.controllers.base import Controller, ensure_index
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ class GarbageCollector(Controller):
         super().__init__(client, settings, informers)
         for resource in WATCHED:
             informer = self.watch(resource)
-            informer.add_index("uid", lambda o: [o["metadata"].get("uid", "")])
-            informer.add_index("owner", lambda o: [r.get("uid", "") for r in _refs(o)])
+            ensure_index(informer, "uid", lambda o: [o["metadata"].get("uid", "")])
+            ensure_index(informer, "owner", lambda o: [r.get("uid", "") for r in _refs(o)])
             informer.add_handlers(
                 lambda o, r=resource: self._changed(r, o),
                 lambda old, new, r=resource: self._changed(r, new),

@@ -25,7 +25,7 @@ from minikube_py.api.resources import LEASES, NODES, PODS
 from minikube_py.api.taints import toleration_seconds
 from minikube_py.client import run_tasks
 from minikube_py.client.errors import ClientError, Conflict, NotFound
-from minikube_py.controllers.base import Controller
+from minikube_py.controllers.base import Controller, ensure_index
 from minikube_py.controllers.pods import is_ready, parse_time
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class NodeLifecycleController(Controller):
         self.nodes = self.watch(NODES)
         self.leases = self.watch(LEASES)
         self.pods = self.watch(PODS)
-        self.pods.add_index("node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
+        ensure_index(self.pods, "node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
         self.nodes.add_handlers(self.enqueue, lambda old, new: self.enqueue(new))
         self.leases.add_handlers(self._lease, lambda old, new: self._lease(new))
         self._seen: dict[str, tuple[tuple, float]] = {}

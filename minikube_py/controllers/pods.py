@@ -3,7 +3,7 @@ order in which a ReplicaSet gives pods up (Kubernetes' ActivePods ordering)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
 
@@ -19,7 +19,7 @@ def parse_time(text: str | None) -> float:
 
 
 def format_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_active(pod: dict) -> bool:

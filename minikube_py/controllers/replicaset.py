@@ -17,7 +17,7 @@ from minikube_py.api.meta import owner_of, owner_reference, split_key
 from minikube_py.api.resources import PODS, REPLICASETS
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.client.errors import AlreadyExists, ClientError, Conflict, NotFound
-from minikube_py.controllers.base import Controller
+from minikube_py.controllers.base import Controller, by_namespace
 from minikube_py.controllers.expectations import Expectations
 from minikube_py.controllers.names import random_suffix
 from minikube_py.controllers.owners import claim
@@ -74,7 +74,7 @@ class ReplicaSetController(Controller):
         self.replicasets.add_handlers(self.enqueue, lambda old, new: self.enqueue(new),
                                       self._rs_deleted)
         self.pods.add_handlers(self._pod_added, self._pod_updated, self._pod_deleted)
-        self.pods.add_index("namespace", lambda p: [p["metadata"].get("namespace", "")])
+        by_namespace(self.pods)
 
     # -- handlers ------------------------------------------------------------------
 

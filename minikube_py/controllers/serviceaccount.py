@@ -6,6 +6,7 @@ Token Secrets whose account is gone (or was replaced) are deleted."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from minikube_py.api.meta import split_key
 from minikube_py.api.resources import NAMESPACES, SECRETS, SERVICEACCOUNTS
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
-from minikube_py.controllers.base import Controller
+from minikube_py.controllers.base import Controller, ensure_index
 from minikube_py.controllers.names import random_suffix
 from minikube_py.controllers.sa_token import claims_for, load_private_key, sign_token
 
@@ -53,6 +54,14 @@ def _b64(text: str | bytes) -> str:
     return base64.b64encode(text if isinstance(text, bytes) else text.encode()).decode()
 
 
+def _account_of(secret: dict) -> list[str]:
+    """Index a token Secret by "namespace/account"."""
+    if secret.get("type") != TOKEN_TYPE:
+        return []
+    name = (secret["metadata"].get("annotations") or {}).get(NAME_ANNOTATION, "")
+    return [f"{secret['metadata']['namespace']}/{name}"]
+
+
 class TokenController(Controller):
     name = "serviceaccount-token-controller"
 
@@ -63,10 +72,7 @@ class TokenController(Controller):
         self.root_ca = Path(settings.root_ca_file).read_bytes() if settings.root_ca_file else b""
         self.accounts = self.watch(SERVICEACCOUNTS)
         self.secrets = self.watch(SECRETS)
-        self.secrets.add_index("account", lambda s: [
-            f"{s['metadata']['namespace']}/"
-            f"{(s['metadata'].get('annotations') or {}).get(NAME_ANNOTATION, '')}"]
-            if s.get("type") == TOKEN_TYPE else [])
+        ensure_index(self.secrets, "account", _account_of)
         self.accounts.add_handlers(lambda sa: self._add("sa", sa),
                                    lambda old, new: self._add("sa", new))
         self.secrets.add_handlers(lambda s: self._add("secret", s),
@@ -85,7 +91,7 @@ class TokenController(Controller):
     async def run(self) -> None:
         if self.key is None:
             log.warning("no --service-account-private-key-file: token controller is off")
-            return
+            await asyncio.Event().wait()  # idle, not ended: an ended task stops the manager
         await super().run()
 
     async def reconcile(self, item) -> None:

@@ -33,10 +33,22 @@ class NodeInfo:
     """A node plus the incremental request totals of its pods."""
 
     __slots__ = (
-        "name", "node", "labels", "taints", "ready", "unschedulable",
-        "alloc_cpu", "alloc_memory", "alloc_pods",
-        "cpu", "memory", "nonzero_cpu", "nonzero_memory",
-        "pods", "ports", "owners",
+        "alloc_cpu",
+        "alloc_memory",
+        "alloc_pods",
+        "cpu",
+        "labels",
+        "memory",
+        "name",
+        "node",
+        "nonzero_cpu",
+        "nonzero_memory",
+        "owners",
+        "pods",
+        "ports",
+        "ready",
+        "taints",
+        "unschedulable",
     )
 
     def __init__(self, name: str) -> None:

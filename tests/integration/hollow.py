@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -66,8 +67,8 @@ class HollowNodes:
         body = node_object(name, **kwargs)
         created = await self.client.create(NODES, body)
         if created.get("status", {}).get("conditions") != body["status"]["conditions"]:
-            created["status"] = body["status"]
-            await self.client.update(NODES, created, subresource="status")
+            await self.client.patch(NODES, name, {"status": body["status"]},
+                                    patch_type="merge", subresource="status")
         self.names.append(name)
         self.alive.add(name)
         await self._renew(name)
@@ -77,8 +78,18 @@ class HollowNodes:
         """The node goes silent: no Lease renewals, no pod updates."""
         self.alive.discard(name)
 
-    def resume(self, name: str) -> None:
+    async def resume(self, name: str) -> None:
+        """Heartbeats again and reports Ready, as an agent does when it comes back."""
         self.alive.add(name)
+        await self._renew(name)
+        node = await self.client.get(NODES, name)
+        now = _now()
+        conditions = [
+            {**c, "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": now,
+             "lastTransitionTime": now} if c["type"] == "Ready" else c
+            for c in node["status"].get("conditions") or []]
+        await self.client.patch(NODES, name, {"status": {"conditions": conditions}},
+                                patch_type="merge", subresource="status")
 
     async def _renew(self, name: str) -> None:
         lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
@@ -151,3 +162,53 @@ class HollowNodes:
             for resource, ns in ((NODES, None), (LEASES, "kube-node-lease")):
                 with contextlib.suppress(ClientError):
                     await self.client.delete(resource, name, ns)
+
+
+class ControlPlane:
+    """Scheduler + controllers + hollow nodes, in this process, against one
+    api-server: `async with ControlPlane(client, settings) as cp: ...`."""
+
+    def __init__(self, client: ApiClient, settings=None, *, scheduler: bool = True,
+                 lease_interval: float = 1.0) -> None:
+        from minikube_py.controllers.settings import ControllerManagerSettings
+
+        self.client = client
+        self.settings = settings or ControllerManagerSettings(leader_elect=False)
+        self.nodes = HollowNodes(client, lease_interval=lease_interval)
+        self.with_scheduler = scheduler
+        self._tasks: list[asyncio.Task] = []
+
+    async def __aenter__(self) -> ControlPlane:
+        from dataclasses import replace
+
+        from minikube_py.controllers.manager import run_controllers
+        from minikube_py.scheduler.scheduler import Scheduler
+        from minikube_py.scheduler.settings import SchedulerSettings
+
+        coros = [self.nodes.run(), run_controllers(self.client, self.settings)]
+        if self.with_scheduler:
+            coros.append(Scheduler(self.client, replace(SchedulerSettings(),
+                                                        leader_elect=False)).run())
+        self._tasks = [asyncio.create_task(c) for c in coros]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.nodes.cleanup()
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+
+
+async def eventually(check, timeout: float = 20.0, interval: float = 0.1, message: str = ""):
+    """Poll the async `check()` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(message or f"condition not met within {timeout}s: {result!r}")
+        await asyncio.sleep(interval)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from minikube_py.api.taints import parse_taint, toleration_seconds, tolerates
+from minikube_py.api.taints import parse_taint, tolerates, toleration_seconds
 
 NOEXEC = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
 

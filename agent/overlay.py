@@ -16,8 +16,10 @@ import asyncio
 import ipaddress
 import logging
 import socket
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from pyroute2 import IPRoute
@@ -31,6 +33,7 @@ from minikube_py.client import Informer, run_tasks
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 VTEP_MAC = "minikube-py.io/vtep-mac"
 PUBLIC_IP = "minikube-py.io/public-ip"
 
@@ -63,9 +66,14 @@ class _Local:
 class Overlay:
     """Run with `await Overlay(client, settings).run()` (agent/main.py does)."""
 
-    def __init__(self, client: Any, settings: AgentSettings) -> None:
+    def __init__(self, client: Any, settings: AgentSettings, *,
+                 executor: Executor | None = None) -> None:
         self.client = client
         self.settings = settings
+        # One thread does all host work (netlink, iptables, the CNI service start), in
+        # order; it lives in the namespace of the thread that made it unless a test
+        # hands in one whose initializer enters a node namespace.
+        self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="overlay")
         self.nodes = Informer(client, NODES)
         self.nodes.add_handlers(on_add=self._kick, on_update=lambda _o, new: self._kick(new),
                                 on_delete=self._kick)
@@ -83,7 +91,7 @@ class Overlay:
             await run_tasks({"overlay-nodes": self.nodes.run(), "overlay-sync": self._loop()})
         finally:
             if self.service is not None:
-                await asyncio.to_thread(self.service.shutdown)
+                await self._host(self.service.shutdown)
                 self.service.server_close()
 
     async def _loop(self) -> None:
@@ -99,21 +107,24 @@ class Overlay:
                 log.info("overlay waiting for podCIDR node=%s", self.settings.node_name)
             try:
                 await asyncio.wait_for(self._wake.wait(), self.settings.resync_period)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def sync(self, subnet: ipaddress.IPv4Network) -> None:
         """One pass: local setup if the subnet is new, then the per-node entries."""
         if self.local is None or self.local.subnet != subnet:
-            self.local = await asyncio.to_thread(self._setup, subnet)
+            self.local = await self._host(self._setup, subnet)
             await self._publish(self.local)
         remotes = remotes_from(self.nodes.list(), self.settings.node_name)
-        removed, added = await asyncio.to_thread(self._reconcile, self.local.index, remotes)
+        removed, added = await self._host(self._reconcile, self.local.index, remotes)
         if any((removed.routes, removed.fdb, removed.neighbours, added.routes, added.fdb,
                 added.neighbours)):
             log.info("overlay reconciled remotes=%d removed=%s added=%s", len(remotes),
                      overlay.render(removed).replace("\n", "; "),
                      overlay.render(added).replace("\n", "; "))
+
+    async def _host(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     def _apiserver_ip(self) -> str:
         host = urlparse(str(getattr(self.client, "server", ""))).hostname or "127.0.0.1"

@@ -149,8 +149,7 @@ class Kubelet:
                 await self.collect_orphans()
             except RuntimeUnavailable as e:
                 log.warning("docker unavailable err=%s", e)
-            for key in self.pods.keys():
-                self.queue.add(key)
+            self._enqueue_all()
 
     async def collect_orphans(self) -> None:
         """Remove containers of this node whose pod (by UID) no longer exists."""
@@ -171,24 +170,27 @@ class Kubelet:
         loop = asyncio.get_running_loop()
         while True:
             await self._wait_for_docker()
-            for key in self.pods.keys():  # whatever happened while we were not listening
-                self.queue.add(key)
+            self._enqueue_all()  # whatever happened while we were not listening
             done = asyncio.Event()
-
-            def pump() -> None:
-                try:
-                    self._docker_events = self.runtime.events({L.NODE: self.node})
-                    for ev in self._docker_events:
-                        attrs = (ev.get("Actor") or {}).get("Attributes") or {}
-                        if ev.get("Action") in ("start", "die", "oom", "destroy") and \
-                                L.POD_NAME in attrs:
-                            key = f"{attrs.get(L.POD_NAMESPACE)}/{attrs[L.POD_NAME]}"
-                            loop.call_soon_threadsafe(self.queue.add, key)
-                except Exception as e:  # noqa: BLE001 - the stream ends when dockerd goes
-                    log.info("docker event stream ended err=%r", e)
-                finally:
-                    loop.call_soon_threadsafe(done.set)
-
-            threading.Thread(target=pump, name="docker-events", daemon=True).start()
+            threading.Thread(target=self._pump_docker_events, args=(loop, done),
+                             name="docker-events", daemon=True).start()
             await done.wait()
             await asyncio.sleep(1)
+
+    def _pump_docker_events(self, loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
+        """Blocking (its own thread): Docker's event stream -> queue keys on the loop."""
+        try:
+            self._docker_events = self.runtime.events({L.NODE: self.node})
+            for ev in self._docker_events:
+                attrs = (ev.get("Actor") or {}).get("Attributes") or {}
+                if ev.get("Action") in ("start", "die", "oom", "destroy") and L.POD_NAME in attrs:
+                    key = f"{attrs.get(L.POD_NAMESPACE)}/{attrs[L.POD_NAME]}"
+                    loop.call_soon_threadsafe(self.queue.add, key)
+        except Exception as e:  # noqa: BLE001 - the stream ends when dockerd goes away
+            log.info("docker event stream ended err=%r", e)
+        finally:
+            loop.call_soon_threadsafe(done.set)
+
+    def _enqueue_all(self) -> None:
+        for pod in self.pods.list():
+            self.queue.add(_key(pod))

@@ -178,9 +178,9 @@ class PodSyncer:
         if left > 0:
             meta = ctx.pod["metadata"]
             entry = self.backoff.delay(key)
-            waiting[c["name"]] = ("CrashLoopBackOff",
-                                  f"back-off {entry:g}s restarting failed container={c['name']} "
-                                  f"pod={meta['name']}_{meta['namespace']}({meta['uid']})")
+            message = (f"back-off {entry:g}s restarting failed container={c['name']} "
+                       f"pod={meta['name']}_{meta['namespace']}({meta['uid']})")
+            waiting[c["name"]] = ("CrashLoopBackOff", message)
             requeue.append(left)
             return False
         self.backoff.next(key)

@@ -8,18 +8,21 @@ the event loop directly (`sock_recv`/`sock_sendall`), one coroutine per directio
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from agent.kubelet.channels import STDERR, STDOUT, DockerDemux
 from agent.kubelet.runtime import DockerRuntime
 
+log = logging.getLogger(__name__)
+
 
 async def log_stream(runtime: DockerRuntime, cid: str, *, follow: bool, tail: int | None,
                      since: int | None, timestamps: bool, limit: int | None
-                     ) -> AsyncIterator[bytes]:
+                     ) -> AsyncGenerator[bytes, None]:
     """Chunks of the container's log, stopping at `limit` bytes if given."""
     kwargs: dict[str, Any] = {"stdout": True, "stderr": True, "stream": True, "follow": follow,
                               "timestamps": timestamps, "tail": tail if tail is not None else "all"}
@@ -34,8 +37,8 @@ async def log_stream(runtime: DockerRuntime, cid: str, *, follow: bool, tail: in
             for chunk in gen:
                 fut = asyncio.run_coroutine_threadsafe(queue.put(chunk), loop)
                 fut.result()
-        except Exception:  # noqa: BLE001 - the stream was closed under us: end of logs
-            pass
+        except Exception as e:  # noqa: BLE001 - the stream was closed under us: end of logs
+            log.debug("log stream ended container=%s err=%r", cid[:12], e)
         finally:
             asyncio.run_coroutine_threadsafe(queue.put(None), loop)
 
@@ -64,7 +67,7 @@ class ExecSession:
 
     @classmethod
     async def start(cls, runtime: DockerRuntime, cid: str, cmd: list[str], *, stdin: bool,
-                    stdout: bool, stderr: bool, tty: bool) -> "ExecSession":
+                    stdout: bool, stderr: bool, tty: bool) -> ExecSession:
         def create() -> tuple[str, Any]:
             ex = runtime.api.exec_create(cid, cmd, stdin=stdin, stdout=stdout, stderr=stderr,
                                          tty=tty)

@@ -275,8 +275,8 @@ async def test_orphan_container_removed(agent: Agent, api: ApiClient) -> None:
 async def test_logs_and_exec_through_apiserver(agent: Agent, api: ApiClient,
                                                apiserver: Any) -> None:
     pod = await create(api, make_pod(agent.node, [{
-        "name": "talk", "command": ["sh", "-c", "for i in 1 2 3; do echo line$i; done; "
-                                                "exec sleep 3600"]}]))
+        "name": "talk", "command": ["sh", "-c", ("for i in 1 2 3; do echo line$i; done; "
+                                                "exec sleep 3600")]}]))
     await status_when(api, pod, is_running, what="Running")
     name = pod["metadata"]["name"]
     code, text = await asyncio.to_thread(
@@ -296,8 +296,8 @@ async def test_logs_and_exec_through_apiserver(agent: Agent, api: ApiClient,
 
 async def test_kill9_and_restart_adopts(agent: Agent, api: ApiClient) -> None:
     pod = await create(api, make_pod(agent.node, [{
-        "name": "once", "command": ["sh", "-c", "[ -e /d/x ] && exec sleep 3600; touch /d/x; "
-                                                "exit 1"],
+        "name": "once", "command": ["sh", "-c", ("[ -e /d/x ] && exec sleep 3600; touch /d/x; "
+                                                "exit 1")],
         "volumeMounts": [{"name": "d", "mountPath": "/d"}]}],
         volumes=[{"name": "d", "emptyDir": {}}]))
     st = await status_when(api, pod, lambda s: is_running(s) and s["containerStatuses"][0][

@@ -145,9 +145,9 @@ async def test_pod_runs_with_env_volumes_and_limits(node: Node, cni_net: CniNet)
     assert set(mounts) >= {"/scratch", "/mem", "/etc/cm", "/etc/sec", "/etc/info"}
     assert mounts["/etc/cm"]["RW"] is False
     code, out = await node.syncer.runtime.exec_run(ins["Id"], [
-        "sh", "-c", "for f in /etc/cm/file.txt /etc/sec/password /etc/info/labels; do "
+        "sh", "-c", ("for f in /etc/cm/file.txt /etc/sec/password /etc/info/labels; do "
                     "cat $f; echo; done; "
-                    "grep ' /mem ' /proc/mounts | cut -d' ' -f3; hostname"])
+                    "grep ' /mem ' /proc/mounts | cut -d' ' -f3; hostname")])
     assert code == 0, out
     assert out.decode().splitlines() == [
         "from-configmap", "s3cret", 'app="t"', "tmpfs", pod["metadata"]["name"]]
@@ -155,8 +155,8 @@ async def test_pod_runs_with_env_volumes_and_limits(node: Node, cni_net: CniNet)
 
 async def test_two_containers_talk_over_localhost(node: Node) -> None:
     pod = node.pod([
-        {"name": "server", "command": ["sh", "-c", "echo hi-from-server > /tmp/index.html; "
-                                                   "httpd -f -p 8080 -h /tmp"]},
+        {"name": "server", "command": ["sh", "-c", ("echo hi-from-server > /tmp/index.html; "
+                                                   "httpd -f -p 8080 -h /tmp")]},
         {"name": "client", "command": ["sh", "-c", "sleep 3600"]},
     ])
     await node.until(pod, running)
@@ -241,8 +241,8 @@ async def test_service_account_token_mounted_once_the_secret_exists(node: Node) 
     await node.until(pod2, running)
     cid = (await node.containers(pod2))["main"]["Id"]
     code, out = await node.syncer.runtime.exec_run(cid, [
-        "sh", "-c", "cd /var/run/secrets/kubernetes.io/serviceaccount && cat token; echo; "
-                    "cat namespace; echo; cat ca.crt"])
+        "sh", "-c", ("cd /var/run/secrets/kubernetes.io/serviceaccount && cat token; echo; "
+                    "cat namespace; echo; cat ca.crt")])
     assert (code, out.decode()) == (0, "jwt-here\ndefault\nCA PEM")
 
 

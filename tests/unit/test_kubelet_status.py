@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from agent.kubelet.status import ContainerView, docker_time, phase, pod_status, qos_class, terminated
+from agent.kubelet.status import (
+    ContainerView,
+    docker_time,
+    phase,
+    pod_status,
+    qos_class,
+    terminated,
+)
 
 
 def inspect(status: str = "running", code: int = 0, oom: bool = False, error: str = "",

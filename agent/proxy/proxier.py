@@ -41,8 +41,8 @@ class SyncStats:
     seconds: float
 
 
-_CHAIN = re.compile(r"^:(\S+)", re.MULTILINE)
-_HOOK = re.compile(r"^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j (KUBE-\S+)", re.MULTILINE)
+_CHAIN = re.compile(r"^:(\S+)", re.M)
+_HOOK = re.compile(r"^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j (KUBE-\S+)", re.M)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Authentication: a list of authenticators tried in order.
 
-Each authenticator looks at a request and answers a `User` or None (not mine).
-The admin bearer token is the first; service-account tokens and node
-credentials are further entries appended to `app[AUTHENTICATORS]` by whoever
-implements them. Only the health and version paths answer without a user.
+Each authenticator looks at a request and answers a `User` or None (not mine):
+static tokens (admin), node tokens, service-account JWTs, bootstrap tokens
+(tokens.py). Only the health and version paths, and an anonymous GET of
+kube-public/cluster-info, answer without a user.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ Authenticator = Callable[[web.Request], Awaitable[User | None]]
 
 AUTHENTICATORS = web.AppKey("authenticators", list)  # list[Authenticator]
 USER = "minikube_py.user"
+ANONYMOUS = User("system:anonymous", ("system:unauthenticated",))
+# The one object anyone may read without a token (kubeadm-style discovery for `join`).
+CLUSTER_INFO_PATH = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -71,4 +74,8 @@ async def authenticate(request: web.Request,
         if user is not None:
             request[USER] = user
             return await handler(request)
+    if request.path == CLUSTER_INFO_PATH and request.method == "GET" \
+            and "Authorization" not in request.headers:
+        request[USER] = ANONYMOUS
+        return await handler(request)
     raise errors.unauthorized()

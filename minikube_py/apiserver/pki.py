@@ -20,7 +20,7 @@ import psutil
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class Pki:
     serving_cert: Path
     serving_key: Path
     admin_token_file: Path
+    sa_key: Path
+    sa_pub: Path
 
     @property
     def admin_token(self) -> str:
@@ -92,10 +94,11 @@ def _new_ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
 
 
 def _serving_cert(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
-                  ips: list[str]) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+                  ips: list[str], dns_names: list[str]
+                  ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
-    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in SERVICE_DNS_NAMES]
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
@@ -111,12 +114,24 @@ def _serving_cert(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
     return cert, key
 
 
-def ensure(pki_dir: Path, *, service_ip: str, extra_ips: tuple[str, ...] = ()) -> Pki:
+def split_sans(sans: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(IP addresses, DNS names) of `--tls-san` values."""
+    ips, names = [], []
+    for san in sans:
+        try:
+            ips.append(str(ipaddress.ip_address(san)))
+        except ValueError:
+            names.append(san)
+    return ips, names
+
+
+def ensure(pki_dir: Path, *, service_ip: str, extra_sans: tuple[str, ...] = ()) -> Pki:
     """Create whatever of the PKI is missing; a serving cert lacking one of today's
-    addresses is re-issued from the same CA."""
+    addresses or names is re-issued from the same CA."""
     pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     paths = Pki(pki_dir / "ca.crt", pki_dir / "ca.key", pki_dir / "apiserver.crt",
-                pki_dir / "apiserver.key", pki_dir / "admin.token")
+                pki_dir / "apiserver.key", pki_dir / "admin.token", pki_dir / "sa.key",
+                pki_dir / "sa.pub")
     if paths.ca_cert.exists() and paths.ca_key.exists():
         ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
         loaded = serialization.load_pem_private_key(paths.ca_key.read_bytes(), None)
@@ -128,25 +143,40 @@ def ensure(pki_dir: Path, *, service_ip: str, extra_ips: tuple[str, ...] = ()) -
         paths.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
         paths.serving_cert.unlink(missing_ok=True)
         log.info("created CA path=%s", paths.ca_cert)
-    ips = ["127.0.0.1", service_ip, *host_addresses(), *extra_ips]
-    ips = list(dict.fromkeys(ips))
-    if not _covers(paths.serving_cert, ips) or not paths.serving_key.exists():
-        cert, key = _serving_cert(ca, ca_key, ips)
+    extra_ips, extra_names = split_sans(extra_sans)
+    ips = list(dict.fromkeys(["127.0.0.1", service_ip, *host_addresses(), *extra_ips]))
+    names = list(dict.fromkeys([*SERVICE_DNS_NAMES, *extra_names]))
+    if not _covers(paths.serving_cert, ips, names) or not paths.serving_key.exists():
+        cert, key = _serving_cert(ca, ca_key, ips, names)
         write_private(paths.serving_key, _key_pem(key))
         paths.serving_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        log.info("issued serving certificate ips=%s", ",".join(ips))
+        log.info("issued serving certificate ips=%s names=%s", ",".join(ips), ",".join(names))
     if not paths.admin_token_file.exists():
         write_private(paths.admin_token_file, secrets.token_urlsafe(32).encode())
+    if not (paths.sa_key.exists() and paths.sa_pub.exists()):
+        _new_service_account_keys(paths)
     return paths
 
 
-def _covers(cert_path: Path, ips: list[str]) -> bool:
+def _new_service_account_keys(paths: Pki) -> None:
+    """RSA-2048 pair the token controller signs service-account JWTs with (we verify)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    write_private(paths.sa_key, key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    paths.sa_pub.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    log.info("created service-account key pair path=%s", paths.sa_key)
+
+
+def _covers(cert_path: Path, ips: list[str], names: list[str]) -> bool:
     if not cert_path.exists():
         return False
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    have = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
-    return set(ips) <= have
+    have_ips = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    have_names = set(san.get_values_for_type(x509.DNSName))
+    return set(ips) <= have_ips and set(names) <= have_names
 
 
 def write_kubeconfig(path: Path, *, server: str, ca_cert: Path, token: str,

@@ -19,6 +19,7 @@ from minikube_py.api import errors
 from minikube_py.api.meta import now_rfc3339
 from minikube_py.api.resources import NAMESPACES, SERVICES, Resource
 from minikube_py.apiserver import codec, services
+from minikube_py.apiserver.authz import admit_create
 from minikube_py.apiserver.objects import Obj, ObjectStore, parse_resource_version
 from minikube_py.apiserver.state import ALLOCATORS, OBJECTS
 from minikube_py.apiserver.strategy import strategy_for
@@ -126,6 +127,9 @@ async def create_object(app: web.Application, target: Target, obj: Obj) -> Obj:
 
 async def create(request: web.Request, target: Target) -> web.Response:
     obj = await codec.read_object(request)
+    check_kind(target.resource, obj)
+    place(target, obj)
+    admit_create(request, target, obj)
     created = await create_object(request.app, target, obj)
     return respond(request, target.resource, created, 201)
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.apiserver import codec, deletion, listing, rest, subresources, watch
+from minikube_py.apiserver.authz import authorize
 from minikube_py.apiserver.state import METRICS, SETTINGS, STORAGE
 from minikube_py.apiserver.target import Target, parse
 
@@ -64,6 +65,7 @@ async def _resource(request: web.Request, group: str, version: str) -> web.Strea
     request[RESOURCE_LABEL] = target.resource.plural + (
         f"/{target.subresource}" if target.subresource else "")
     request[VERB_LABEL] = request.method
+    await authorize(request, target)
     if target.subresource:
         return await subresources.dispatch(request, target)
     handler = VERBS.get((target.verb_scope, request.method))

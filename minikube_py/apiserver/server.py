@@ -17,6 +17,7 @@ from minikube_py.apiserver import pki
 from minikube_py.apiserver.app import build_app
 from minikube_py.apiserver.authn import StaticTokens, User
 from minikube_py.apiserver.settings import ApiServerSettings
+from minikube_py.apiserver.tokens import BootstrapTokens, NodeTokens, ServiceAccountTokens
 from minikube_py.store.embedded import EmbeddedEtcd, EtcdConfig
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,10 @@ def tls_context(paths: pki.Pki) -> ssl.SSLContext:
 async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
     """Serve until `stop` is set."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    extra_ips = tuple(ip for ip in (settings.advertise_address, settings.bind_address)
-                      if ip and ip not in ("0.0.0.0", "::"))
+    extra = tuple(ip for ip in (settings.advertise_address, settings.bind_address)
+                  if ip and ip not in ("0.0.0.0", "::")) + tuple(settings.tls_sans)
     paths = pki.ensure(settings.pki_dir, service_ip=settings.kubernetes_service_ip,
-                       extra_ips=extra_ips)
+                       extra_sans=extra)
     token = paths.admin_token
     pki.write_kubeconfig(settings.kubeconfig_path, server=f"https://127.0.0.1:{settings.port}",
                          ca_cert=paths.ca_cert, token=token)
@@ -51,7 +52,9 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
     try:
         tokens = {token: ADMIN} | {t: User(n, ("system:authenticated",))
                                    for t, n in settings.extra_tokens.items()}
-        app = build_app(settings, endpoints, [StaticTokens(tokens)])
+        app = build_app(settings, endpoints, [
+            StaticTokens(tokens), NodeTokens(), ServiceAccountTokens(paths.sa_pub),
+            BootstrapTokens()])
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=5.0)
         await runner.setup()

@@ -24,6 +24,8 @@ class ApiServerSettings:
     compaction_interval: float = 300.0
     # Per-watcher queue bound: a watcher this far behind is disconnected.
     watch_queue_size: int = 1000
+    # Extra serving-certificate SANs (IPs or DNS names), e.g. a lab bridge address.
+    tls_sans: list[str] = field(default_factory=list)
     # Extra bearer tokens (token -> user name); the admin token is generated in data_dir/pki.
     extra_tokens: dict[str, str] = field(default_factory=dict)
 

@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="comma-separated etcd client URLs; empty: run an embedded etcd")
     p.add_argument("--advertise-address", default="",
                    help="address the `kubernetes` Endpoints point at")
+    p.add_argument("--tls-san", action="append", default=[], metavar="IP_OR_DNS",
+                   help="extra serving-certificate SAN (repeatable)")
     p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--etcd-compaction-interval", type=float, default=300.0,
@@ -55,7 +57,8 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         etcd_servers=[u.strip() for u in args.etcd_servers.split(",") if u.strip()],
         advertise_address=args.advertise_address,
         service_cluster_ip_range=str(net), node_port_range=(low, high),
-        compaction_interval=args.etcd_compaction_interval)
+        compaction_interval=args.etcd_compaction_interval,
+        tls_sans=[s.strip() for s in args.tls_san if s.strip()])
 
 
 def _run(args: argparse.Namespace) -> int:

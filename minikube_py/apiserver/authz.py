@@ -1,0 +1,119 @@
+"""Authorization: who may do what (CONTRACTS "Node credentials").
+
+- system:masters, service accounts and static-token users: everything (no RBAC yet).
+- Nodes (system:node:<n>, the node authorizer): read the objects a kubelet and proxy
+  need; write their own Node and Lease; update pod status and delete pods bound to
+  them; create/patch events.
+- Bootstrappers (system:bootstrappers): create their node-credentials Secret only.
+- Anonymous: GET kube-public/configmaps/cluster-info only (kubeadm's discovery).
+Anything else is a 403 Status naming the user, verb and resource.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from aiohttp import web
+
+from minikube_py.api import errors
+from minikube_py.api.resources import CONFIGMAPS, EVENTS, LEASES, NODES, PODS, SECRETS
+from minikube_py.apiserver.authn import ANONYMOUS, USER, User
+from minikube_py.apiserver.state import OBJECTS
+from minikube_py.apiserver.target import Target
+
+NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces", "configmaps",
+                           "secrets", "serviceaccounts"})
+READ_VERBS = frozenset({"get", "list", "watch"})
+NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
+
+
+def verb_of(request: web.Request, target: Target) -> str:
+    """Kubernetes' request verb (get/list/watch/create/update/patch/delete/...)."""
+    method = request.method
+    if method == "GET":
+        watching = request.query.get("watch", "") not in ("", "0", "false", "False")
+        if watching:
+            return "watch"
+        return "get" if target.name else "list"
+    if method == "DELETE":
+        return "delete" if target.name else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+
+
+def _deny(user: User, verb: str, target: Target) -> errors.StatusError:
+    resource = target.resource.plural + (f"/{target.subresource}" if target.subresource else "")
+    scope = f'in the namespace "{target.namespace}"' if target.namespace else \
+        "at the cluster scope"
+    why = (f'User "{user.name}" cannot {verb} resource "{resource}" in API group '
+           f'"{target.resource.group}" {scope}')
+    return errors.forbidden(target.resource, target.name or "", why)
+
+
+async def _bound_here(request: web.Request, target: Target, node: str) -> bool:
+    try:
+        pod = await request.app[OBJECTS].get(PODS, target.namespace, target.name or "")
+    except errors.StatusError:
+        return True  # let the handler answer 404 itself
+    return (pod.get("spec") or {}).get("nodeName") == node
+
+
+async def _node_allows(request: web.Request, target: Target, verb: str, node: str) -> bool:
+    res, sub = target.resource, target.subresource
+    if verb in READ_VERBS and res.plural in NODE_READABLE and sub in (None, "status"):
+        return True
+    if res is EVENTS:
+        return verb in ("create", "patch", "update")
+    if res is NODES:
+        return verb == "create" or (verb in ("get", "update", "patch") and target.name == node)
+    if res is LEASES:
+        return target.namespace == "kube-node-lease" and (
+            verb == "create" or (verb in ("get", "update", "patch") and target.name == node))
+    if res is PODS and ((sub == "status" and verb in ("update", "patch"))
+                        or (sub is None and verb == "delete")):
+        return await _bound_here(request, target, node)
+    return False
+
+
+async def authorize(request: web.Request, target: Target) -> None:
+    """Raise 403 unless the request's user may do this."""
+    user: User = request[USER]
+    groups = set(user.groups)
+    verb = verb_of(request, target)
+    if user is ANONYMOUS:
+        if not (verb == "get" and target.resource is CONFIGMAPS
+                and target.namespace == "kube-public" and target.name == "cluster-info"):
+            raise _deny(user, verb, target)
+        return
+    if "system:nodes" in groups and user.name.startswith("system:node:"):
+        if not await _node_allows(request, target, verb, user.name.removeprefix("system:node:")):
+            raise _deny(user, verb, target)
+        return
+    if "system:bootstrappers" in groups:
+        if not (verb == "create" and target.resource is SECRETS
+                and target.namespace == "kube-system" and target.subresource is None):
+            raise _deny(user, verb, target)
+
+
+def _decoded(obj: dict[str, Any], key: str) -> str:
+    try:
+        return base64.b64decode((obj.get("data") or {}).get(key) or "").decode()
+    except (ValueError, TypeError):
+        return ""
+
+
+def admit_create(request: web.Request, target: Target, obj: dict[str, Any]) -> None:
+    """Checks of a create that need the body: what nodes and bootstrappers may create."""
+    user: User | None = request.get(USER)
+    if user is None:
+        return
+    name = (obj.get("metadata") or {}).get("name")
+    groups = set(user.groups)
+    if "system:nodes" in groups and target.resource in (NODES, LEASES):
+        if name != user.name.removeprefix("system:node:"):
+            raise _deny(user, "create", Target(target.resource, target.namespace, name, None))
+    if "system:bootstrappers" in groups and target.resource is SECRETS:
+        node = _decoded(obj, "node-name")
+        if obj.get("type") != NODE_CREDENTIALS_TYPE or not node \
+                or name != f"node-credentials-{node}":
+            raise _deny(user, "create", Target(target.resource, target.namespace, name, None))

@@ -1,0 +1,175 @@
+"""HTTPS, the PKI on disk, and who may do what (tokens, node authorizer, bootstrappers)."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import stat
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+
+from minikube_py.cluster.tokens import new_node_token, new_token, node_credentials_secret, \
+    token_secret
+from minikube_py.controllers.sa_token import claims_for, load_private_key, sign_token
+from tests.fixtures.apiserver import ApiServer
+
+SECRETS = "/api/v1/namespaces/kube-system/secrets"
+
+
+def as_user(server: ApiServer, token: str | None, method: str, path: str,
+            body: Any = None) -> tuple[int, Any]:
+    """A request with `token` (None: no Authorization header)."""
+    import json
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(server.url + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, context=server.ssl_context(), timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def test_pki_files_are_private_and_cert_has_sans(apiserver: ApiServer) -> None:
+    pki = apiserver.data_dir / "pki"
+    for name in ("ca.key", "apiserver.key", "admin.token", "sa.key"):
+        assert stat.S_IMODE((pki / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE(apiserver.kubeconfig.stat().st_mode) == 0o600
+    cert = x509.load_pem_x509_certificate((pki / "apiserver.crt").read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    names = set(san.get_values_for_type(x509.DNSName))
+    assert {"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local"} <= names
+    ips = set(san.get_values_for_type(x509.IPAddress))
+    assert {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("10.96.0.1")} <= ips
+    conf = yaml.safe_load(apiserver.kubeconfig.read_text())
+    cluster = conf["clusters"][0]["cluster"]
+    assert cluster["server"] == f"https://127.0.0.1:{apiserver.port}"
+    assert base64.b64decode(cluster["certificate-authority-data"]) == \
+        (pki / "ca.crt").read_bytes()
+
+
+def test_tls_san_reissues_certificate(apiserver_factory: Callable[..., ApiServer]) -> None:
+    server = apiserver_factory(tls_san="api.lab.example")
+    cert = x509.load_pem_x509_certificate((server.data_dir / "pki" /
+                                           "apiserver.crt").read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "api.lab.example" in san.get_values_for_type(x509.DNSName)
+
+
+def test_plain_http_is_refused(apiserver: ApiServer) -> None:
+    with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+        urllib.request.urlopen(f"http://127.0.0.1:{apiserver.port}/healthz", timeout=5).read()
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz", "/version"])
+def test_health_and_version_are_anonymous(apiserver: ApiServer, path: str) -> None:
+    assert apiserver.request("GET", path, auth=False)[0] == 200
+
+
+@pytest.mark.parametrize("token", [None, "wrong", "abcdef.0123456789abcdef",
+                                   "mkpnode:n1:00", "a.b.c"])
+def test_without_valid_token_401_status(apiserver: ApiServer, token: str | None) -> None:
+    status, body = as_user(apiserver, token, "GET", "/api/v1/pods")
+    assert status == 401 and body["kind"] == "Status" and body["reason"] == "Unauthorized"
+
+
+def test_cluster_info_is_the_only_anonymous_object(apiserver: ApiServer) -> None:
+    cm = {"metadata": {"name": "cluster-info"}, "data": {"kubeconfig": "x"}}
+    apiserver.request("POST", "/api/v1/namespaces/kube-public/configmaps", cm)
+    status, got = as_user(apiserver, None,
+                          "GET", "/api/v1/namespaces/kube-public/configmaps/cluster-info")
+    assert status == 200 and got["data"] == {"kubeconfig": "x"}
+    assert as_user(apiserver, None, "GET", "/api/v1/namespaces/kube-public/configmaps")[0] == 401
+
+
+def test_service_account_token_valid_while_its_secret_exists(apiserver: ApiServer) -> None:
+    key = load_private_key((apiserver.data_dir / "pki" / "sa.key").read_bytes())
+    secret_name = f"sa-token-{uuid.uuid4().hex[:5]}"
+    token = sign_token(key, claims_for("default", "builder", "uid-1", secret_name))
+    assert as_user(apiserver, token, "GET", "/api/v1/namespaces/default/pods")[0] == 401
+    secret = {"metadata": {"name": secret_name}, "type": "kubernetes.io/service-account-token",
+              "data": {"token": base64.b64encode(token.encode()).decode()}}
+    secret["metadata"]["annotations"] = {"kubernetes.io/service-account.name": "builder"}
+    status, _ = apiserver.request("POST", "/api/v1/namespaces/default/secrets", secret)
+    assert status == 201
+    deadline = time.monotonic() + 10  # a negative answer is cached for a few seconds
+    while as_user(apiserver, token, "GET", "/api/v1/namespaces/default/pods")[0] != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    forged = sign_token(load_private_key(_other_rsa_key()),
+                        claims_for("default", "builder", "uid-1", secret_name))
+    assert as_user(apiserver, forged, "GET", "/api/v1/namespaces/default/pods")[0] == 401
+
+
+def _other_rsa_key() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+
+
+def test_bootstrap_token_may_only_register_its_node(apiserver: ApiServer) -> None:
+    token = new_token()
+    assert apiserver.request("POST", SECRETS, token_secret(token, timedelta(hours=1)))[0] == 201
+    node = f"n-{uuid.uuid4().hex[:6]}"
+    node_token = new_node_token(node)
+    good = node_credentials_secret(node, node_token)
+    assert as_user(apiserver, token, "GET", "/api/v1/pods")[0] == 403
+    wrong = node_credentials_secret(node, node_token)
+    wrong["metadata"]["name"] = "node-credentials-someone-else"
+    status, body = as_user(apiserver, token, "POST", SECRETS, wrong)
+    assert status == 403 and "system:bootstrap:" in body["message"]
+    assert as_user(apiserver, token, "POST", SECRETS, good)[0] == 201
+    assert as_user(apiserver, token, "POST", SECRETS, good)[0] == 409
+
+    expired = new_token()
+    apiserver.request("POST", SECRETS, token_secret(expired, timedelta(seconds=-5)))
+    assert as_user(apiserver, expired, "GET", "/api/v1/pods")[0] == 401
+
+
+def test_node_authorizer(apiserver: ApiServer) -> None:
+    node, other = f"n-{uuid.uuid4().hex[:6]}", f"o-{uuid.uuid4().hex[:6]}"
+    token = new_node_token(node)
+    assert apiserver.request("POST", SECRETS, node_credentials_secret(node, token))[0] == 201
+    assert as_user(apiserver, token, "GET", "/api/v1/pods")[0] == 200
+    assert as_user(apiserver, token, "POST", "/api/v1/nodes",
+                   {"metadata": {"name": node}})[0] == 201
+    status, body = as_user(apiserver, token, "POST", "/api/v1/nodes",
+                           {"metadata": {"name": other}})
+    assert status == 403 and f'User "system:node:{node}"' in body["message"]
+    lease = {"metadata": {"name": node}, "spec": {"holderIdentity": node}}
+    assert as_user(apiserver, token, "POST",
+                   "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                   lease)[0] == 201
+    pods = "/api/v1/namespaces/default/pods"
+    for name, where in (("mine", node), ("theirs", other)):
+        pod = {"metadata": {"name": f"{name}-{node}"},
+               "spec": {"nodeName": where, "containers": [{"name": "c", "image": "busybox"}]}}
+        assert apiserver.request("POST", pods, pod)[0] == 201
+    status, mine = as_user(apiserver, token, "GET", f"{pods}/mine-{node}")
+    mine["status"] = {"phase": "Running"}
+    assert as_user(apiserver, token, "PUT", f"{pods}/mine-{node}/status", mine)[0] == 200
+    _, theirs = as_user(apiserver, token, "GET", f"{pods}/theirs-{node}")
+    theirs["status"] = {"phase": "Running"}
+    assert as_user(apiserver, token, "PUT", f"{pods}/theirs-{node}/status", theirs)[0] == 403
+    assert as_user(apiserver, token, "DELETE", f"{pods}/theirs-{node}")[0] == 403
+    assert as_user(apiserver, token, "DELETE", f"{pods}/mine-{node}?gracePeriodSeconds=0"
+                   )[0] == 200
+    assert as_user(apiserver, token, "DELETE",
+                   "/api/v1/namespaces/default/configmaps/x")[0] == 403
+    assert as_user(apiserver, token, "POST", "/api/v1/namespaces/default/events", {
+        "metadata": {"name": f"ev-{node}"}, "reason": "R", "message": "m", "type": "Normal",
+        "involvedObject": {"kind": "Node", "name": node}})[0] == 201

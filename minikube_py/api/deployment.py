@@ -51,10 +51,7 @@ class DeploymentStrategy(workload.WorkloadStrategy):
             return causes
         causes += _strategy_causes(spec.get("strategy"))
         for key in ("revisionHistoryLimit", "progressDeadlineSeconds"):
-            value = spec.get(key)
-            if value is not None and (not isinstance(value, int) or value < 0):
-                causes.append(field.invalid(f"spec.{key}", value,
-                                            "must be greater than or equal to 0"))
+            causes += field.at_least(f"spec.{key}", spec.get(key))
         deadline, min_ready = spec.get("progressDeadlineSeconds"), spec.get("minReadySeconds", 0)
         if isinstance(deadline, int) and isinstance(min_ready, int) and deadline <= min_ready:
             causes.append(field.invalid("spec.progressDeadlineSeconds", deadline,

@@ -48,9 +48,7 @@ class EventStrategy(Strategy):
         kind = obj.get("type")
         if kind and kind not in TYPES:
             causes.append(field.not_supported("type", kind, TYPES))
-        count = obj.get("count")
-        if count is not None and (not isinstance(count, int) or count < 0):
-            causes.append(field.invalid("count", count, "must be greater than or equal to 0"))
+        causes += field.at_least("count", obj.get("count"))
         return causes
 
     def extra_field_values(self, obj: JSON) -> dict[str, str]:

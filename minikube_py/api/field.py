@@ -59,3 +59,14 @@ def type_invalid(field: str, value: Any, detail: str) -> Cause:
 
 def immutable(field: str, value: Any) -> Cause:
     return invalid(field, value, "field is immutable")
+
+
+def at_least(field: str, value: Any, minimum: int = 0) -> list[Cause]:
+    """[] for an absent value or an integer >= minimum, else Kubernetes' range cause."""
+    if value is None:
+        return []
+    if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+        return []
+    detail = ("must be greater than or equal to 0" if minimum == 0
+              else f"must be greater than {minimum - 1}")
+    return [invalid(field, value, detail)]

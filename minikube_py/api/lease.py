@@ -24,15 +24,8 @@ class LeaseStrategy(Strategy):
             return []
         if not isinstance(spec, Mapping):
             return [field.invalid("spec", spec, "must be an object")]
-        causes = []
-        duration = spec.get("leaseDurationSeconds")
-        if duration is not None and (not isinstance(duration, int) or duration <= 0):
-            causes.append(field.invalid("spec.leaseDurationSeconds", duration,
-                                        "must be greater than 0"))
-        transitions = spec.get("leaseTransitions")
-        if transitions is not None and (not isinstance(transitions, int) or transitions < 0):
-            causes.append(field.invalid("spec.leaseTransitions", transitions,
-                                        "must be greater than or equal to 0"))
+        causes = field.at_least("spec.leaseDurationSeconds", spec.get("leaseDurationSeconds"), 1)
+        causes += field.at_least("spec.leaseTransitions", spec.get("leaseTransitions"))
         holder = spec.get("holderIdentity")
         if holder is not None and not isinstance(holder, str):
             causes.append(field.invalid("spec.holderIdentity", holder, "must be a string"))

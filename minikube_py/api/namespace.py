@@ -16,7 +16,6 @@ NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 class NamespaceStrategy(Strategy):
-    name_validator = staticmethod(meta.dns1123_label)
     has_spec = False
     selectable_fields = ("status.phase",)
     columns: ClassVar[tuple[table.Column, ...]] = (
@@ -24,6 +23,9 @@ class NamespaceStrategy(Strategy):
         table.Column("Status", description="The status of the namespace"),
         table.AGE,
     )
+
+    def name_problems(self, name: str) -> list[str]:
+        return meta.dns1123_label(name)
 
     def default(self, obj: JSON) -> None:
         spec = obj.setdefault("spec", {})
@@ -64,9 +66,9 @@ class NamespaceStrategy(Strategy):
             for key in ("metadata", "status"):
                 if key in old:
                     kept = copy.deepcopy(old[key])
-                    if key == "metadata":
-                        kept["resourceVersion"] = (new.get("metadata") or {}).get(
-                            "resourceVersion", kept.get("resourceVersion"))
+                    version = (new.get("metadata") or {}).get("resourceVersion")
+                    if key == "metadata" and version is not None:
+                        kept["resourceVersion"] = version
                     new[key] = kept
             new["spec"] = {**copy.deepcopy(old.get("spec") or {}), "finalizers": finalizers}
         elif subresource is None:

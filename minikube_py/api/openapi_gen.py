@@ -67,9 +67,9 @@ class _Walker:
             if len(kinds) == 1:
                 return self.schema(kinds[0])
             return {}
-        if origin in (list, typing.List):
+        if origin in (list, list):
             return {"type": "array", "items": self.schema(args[0])}
-        if origin in (dict, typing.Dict):
+        if origin in (dict, dict):
             return {"type": "object", "additionalProperties": self.schema(args[1])}
         simple = {str: {"type": "string"}, int: {"type": "integer", "format": "int64"},
                   bool: {"type": "boolean"}, float: {"type": "number", "format": "double"},
@@ -106,7 +106,7 @@ class _Walker:
 
 
 def generate() -> dict[str, Any]:
-    import kubernetes.client  # noqa: PLC0415 - a test dependency, only needed here
+    import kubernetes.client
 
     walker = _Walker(kubernetes.client)
     for root in ROOTS:

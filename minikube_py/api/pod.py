@@ -122,8 +122,9 @@ class PodStrategy(Strategy):
         return causes
 
     def initial_status(self, obj: JSON) -> JSON:
-        spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
-        return {"phase": "Pending", "qosClass": qos_class(spec)}
+        spec = obj.get("spec")
+        return {"phase": "Pending",
+                "qosClass": qos_class(spec if isinstance(spec, Mapping) else {})}
 
     def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
         return _spec_update_causes(new.get("spec"), old.get("spec"))

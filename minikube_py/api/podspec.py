@@ -107,10 +107,8 @@ def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
             causes += _validate_container(container, f"{path}.{key}[{i}]", names, volumes)
     _check_enum(spec, "restartPolicy", RESTART_POLICIES, path, causes)
     _check_enum(spec, "dnsPolicy", DNS_POLICIES, path, causes)
-    grace = spec.get("terminationGracePeriodSeconds")
-    if grace is not None and (not _is_int(grace) or grace < 0):
-        causes.append(field.invalid(f"{path}.terminationGracePeriodSeconds", grace,
-                                    "must be greater than or equal to 0"))
+    causes += field.at_least(f"{path}.terminationGracePeriodSeconds",
+                             spec.get("terminationGracePeriodSeconds"))
     deadline = spec.get("activeDeadlineSeconds")
     if deadline is not None and (not _is_int(deadline) or deadline <= 0):
         causes.append(field.invalid(f"{path}.activeDeadlineSeconds", deadline,
@@ -356,10 +354,7 @@ def _validate_probe(probe: Any, path: str) -> list[Cause]:
                                       "may not specify more than 1 handler type"))
     for key in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold",
                 "failureThreshold"):
-        value = probe.get(key)
-        if value is not None and (not _is_int(value) or value < 0):
-            causes.append(field.invalid(f"{path}.{key}", value,
-                                        "must be greater than or equal to 0"))
+        causes += field.at_least(f"{path}.{key}", probe.get(key))
     for handler in ("httpGet", "tcpSocket"):
         action = probe.get(handler)
         if isinstance(action, Mapping):

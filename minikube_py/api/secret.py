@@ -54,7 +54,9 @@ class SecretStrategy(Strategy):
         if not isinstance(kind, str) or not kind:
             causes.append(field.required("type"))
             return causes
-        data = obj.get("data") if isinstance(obj.get("data"), Mapping) else {}
+        data = obj.get("data")
+        if not isinstance(data, Mapping):
+            data = {}
         for key in _REQUIRED_KEYS.get(kind, ()):
             if key not in data:
                 causes.append(field.required(f"data[{key}]"))

@@ -92,14 +92,14 @@ class LabelSelector:
         if selector is None:
             return cls.nothing()
         if not isinstance(selector, Mapping):
-            raise ValueError("must be an object")
+            raise ValueError("must be an object")  # noqa: TRY004
         requirements: list[Requirement] = []
         match_labels = selector.get("matchLabels") or {}
         if not isinstance(match_labels, Mapping):
-            raise ValueError("matchLabels must be an object")
+            raise ValueError("matchLabels must be an object")  # noqa: TRY004
         for key, value in sorted(match_labels.items()):
             if not isinstance(value, str):
-                raise ValueError(f"matchLabels[{key}] must be a string")
+                raise ValueError(f"matchLabels[{key}] must be a string")  # noqa: TRY004
             requirements.append(Requirement(str(key), "=", (value,)))
         for expression in selector.get("matchExpressions") or []:
             requirements.append(_expression(expression))
@@ -132,7 +132,7 @@ def _requirement_text(r: Requirement) -> str:
 
 def _expression(expression: Any) -> Requirement:
     if not isinstance(expression, Mapping):
-        raise ValueError("matchExpressions entries must be objects")
+        raise ValueError("matchExpressions entries must be objects")  # noqa: TRY004
     key, operator = expression.get("key"), expression.get("operator")
     values = expression.get("values") or []
     if not isinstance(key, str) or not key:

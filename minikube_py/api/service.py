@@ -32,7 +32,6 @@ def format_labels(labels: Mapping[str, str] | None) -> str:
 
 
 class ServiceStrategy(Strategy):
-    name_validator = staticmethod(meta.dns1035_label)
     selectable_fields = ("spec.clusterIP", "spec.type")
     columns: ClassVar[tuple[table.Column, ...]] = (
         table.NAME,
@@ -48,6 +47,9 @@ class ServiceStrategy(Strategy):
                                                          "label keys and values matching this "
                                                          "selector."),
     )
+
+    def name_problems(self, name: str) -> list[str]:
+        return meta.dns1035_label(name)
 
     def default(self, obj: JSON) -> None:
         spec = obj.get("spec")

@@ -28,7 +28,6 @@ _SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGraceP
 class Strategy:
     """Defaults, validation, write preparation, field selectors and Tables for one kind."""
 
-    name_validator: ClassVar[meta.NameValidator] = staticmethod(meta.dns1123_subdomain)
     columns: ClassVar[tuple[table.Column, ...]] = (table.NAME, table.AGE)
     selectable_fields: ClassVar[tuple[str, ...]] = ()
     # Whether metadata.generation tracks spec changes (kinds with a desired state).
@@ -44,6 +43,10 @@ class Strategy:
         return "status" in self.resource.subresources
 
     # -- hooks for kind modules -------------------------------------------------------------
+
+    def name_problems(self, name: str) -> list[str]:
+        """Most names are DNS subdomains; Services and Namespaces are stricter."""
+        return meta.dns1123_subdomain(name)
 
     def default(self, obj: JSON) -> None:
         """Fill omitted fields as Kubernetes' SetDefaults_* do."""
@@ -71,14 +74,14 @@ class Strategy:
     def validate_create(self, obj: JSON) -> list[Cause]:
         causes = meta.validate_object_meta(obj.get("metadata"),
                                            namespaced=self.resource.namespaced,
-                                           name_validator=type(self).name_validator)
+                                           name_validator=self.name_problems)
         return causes + self.validate(obj)
 
     def validate_update(self, new: JSON, old: JSON) -> list[Cause]:
         causes = meta.immutable_meta_causes(new, old)
         causes += meta.validate_object_meta(new.get("metadata"),
                                             namespaced=self.resource.namespaced,
-                                            name_validator=type(self).name_validator)
+                                            name_validator=self.name_problems)
         return causes + self.validate(new) + self.immutable_causes(new, old)
 
     def prepare_create(self, obj: JSON) -> None:

@@ -46,14 +46,8 @@ class WorkloadStrategy(Strategy):
         if not isinstance(spec, Mapping):
             return [field.required("spec")]
         causes: list[Cause] = []
-        replicas = spec.get("replicas")
-        if replicas is not None and (not isinstance(replicas, int) or replicas < 0):
-            causes.append(field.invalid("spec.replicas", replicas,
-                                        "must be greater than or equal to 0"))
-        min_ready = spec.get("minReadySeconds")
-        if min_ready is not None and (not isinstance(min_ready, int) or min_ready < 0):
-            causes.append(field.invalid("spec.minReadySeconds", min_ready,
-                                        "must be greater than or equal to 0"))
+        causes += field.at_least("spec.replicas", spec.get("replicas"))
+        causes += field.at_least("spec.minReadySeconds", spec.get("minReadySeconds"))
         causes += _selector_and_template(spec)
         return causes
 

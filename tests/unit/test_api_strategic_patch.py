@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -22,7 +22,7 @@ CASES = yaml.safe_load((Path(__file__).parent / "data" / "strategic_merge_cases.
 class MergeItemSchema:
     """patch_test.go's MergeItem: mergingList by name, mergingIntList merged, the rest replaced."""
 
-    _LISTS = {"mergingList": ("merge", "name"), "mergingIntList": ("merge", ""),
+    _LISTS: ClassVar[dict[str, tuple[str, str]]] = {"mergingList": ("merge", "name"), "mergingIntList": ("merge", ""),
               "retainKeysMergingList": ("merge", "name"), "mergeItemPtr": ("merge", "name")}
 
     def child(self, key: str) -> MergeItemSchema:
@@ -36,7 +36,7 @@ class MergeItemSchema:
 
 
 class _Opaque(MergeItemSchema):
-    _LISTS: dict[str, tuple[str, str]] = {}
+    _LISTS: ClassVar[dict[str, tuple[str, str]]] = {}
 
 
 _OPAQUE = _Opaque()

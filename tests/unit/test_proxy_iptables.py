@@ -106,7 +106,7 @@ def test_chain_names_are_kube_proxys() -> None:
 ])
 def test_probabilities_are_one_over_remaining(n: int, expected: list[str]) -> None:
     eps = tuple(Endpoint(f"10.180.0.{i}", 80) for i in range(1, n + 1))
-    chain = iptables.render(SVC1, eps, CIDR).chains[iptables.service_chain(SVC1)]
+    chain = iptables.render(SVC1, eps, CIDR).chains[iptables.service_chain(SVC1)].splitlines()
     got = [shlex.split(r)[shlex.split(r).index("--probability") + 1]
            for r in chain if "--probability" in r]
     assert got == expected

@@ -1,0 +1,196 @@
+"""Server-side printing: kubectl's columns and cells for every kind."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from minikube_py.api import resources
+from minikube_py.api.registry import strategy_for
+from minikube_py.api.table import human_duration
+
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def _ago(seconds: int) -> str:
+    return (NOW - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _meta(name: str, age: int = 300, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "creationTimestamp": _ago(age), **extra}
+
+
+def _row(resource: resources.Resource, obj: dict[str, Any], wide: bool = True) -> dict[str, Any]:
+    table = strategy_for(resource).table([obj], wide=wide, now=NOW)
+    names = [c["name"] for c in table["columnDefinitions"]]
+    return dict(zip(names, table["rows"][0]["cells"], strict=True))
+
+
+HEADERS = {
+    resources.PODS: (["Name", "Ready", "Status", "Restarts", "Age"],
+                     ["IP", "Node", "Nominated Node", "Readiness Gates"]),
+    resources.DEPLOYMENTS: (["Name", "Ready", "Up-to-date", "Available", "Age"],
+                            ["Containers", "Images", "Selector"]),
+    resources.REPLICASETS: (["Name", "Desired", "Current", "Ready", "Age"],
+                            ["Containers", "Images", "Selector"]),
+    resources.SERVICES: (["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age"],
+                         ["Selector"]),
+    resources.NODES: (["Name", "Status", "Roles", "Age", "Version"],
+                      ["Internal-IP", "External-IP", "OS-Image", "Kernel-Version",
+                       "Container-Runtime"]),
+    resources.EVENTS: (["Last Seen", "Type", "Reason", "Object", "Message"],
+                       ["Subobject", "Source", "First Seen", "Count", "Name"]),
+    resources.ENDPOINTS: (["Name", "Endpoints", "Age"], []),
+    resources.NAMESPACES: (["Name", "Status", "Age"], []),
+    resources.SECRETS: (["Name", "Type", "Data", "Age"], []),
+    resources.CONFIGMAPS: (["Name", "Data", "Age"], []),
+    resources.SERVICEACCOUNTS: (["Name", "Secrets", "Age"], []),
+    resources.LEASES: (["Name", "Holder", "Age"], []),
+}
+
+
+@pytest.mark.parametrize("resource", [pytest.param(r, id=r.plural) for r in resources.ALL])
+def test_columns_match_kubectl(resource: resources.Resource) -> None:
+    normal, wide = HEADERS[resource]
+    table = strategy_for(resource).table([], now=NOW)
+    assert table["kind"] == "Table" and table["apiVersion"] == "meta.k8s.io/v1"
+    definitions = table["columnDefinitions"]
+    assert [c["name"] for c in definitions if c["priority"] == 0] == normal
+    assert [c["name"] for c in definitions if c["priority"] == 1] == wide
+    assert all(set(c) == {"name", "type", "format", "description", "priority"}
+               for c in definitions)
+    narrow = strategy_for(resource).table([], wide=False, now=NOW)
+    assert [c["name"] for c in narrow["columnDefinitions"]] == normal
+
+
+def _pod(**status: Any) -> dict[str, Any]:
+    return {"metadata": _meta("web"), "spec": {"containers": [{"name": "a"}, {"name": "b"}],
+                                               "nodeName": "node-1"},
+            "status": {"phase": "Running", "podIP": "10.244.0.5", **status}}
+
+
+def _container(ready: bool = True, restarts: int = 0, **state: Any) -> dict[str, Any]:
+    return {"ready": ready, "restartCount": restarts,
+            "state": state or {"running": {"startedAt": _ago(60)}}}
+
+
+@pytest.mark.parametrize(("pod", "ready", "status", "restarts"), [
+    pytest.param({"metadata": _meta("p"), "spec": {"containers": [{"name": "a"}]},
+                  "status": {"phase": "Pending"}}, "0/1", "Pending", "0", id="pending"),
+    pytest.param(_pod(containerStatuses=[_container(), _container()]), "2/2", "Running", "0",
+                 id="running"),
+    pytest.param(_pod(containerStatuses=[
+        _container(), {**_container(False, 3, waiting={"reason": "CrashLoopBackOff"}),
+                       "lastState": {"terminated": {"finishedAt": _ago(90)}}}]),
+        "1/2", "CrashLoopBackOff", "3 (90s ago)", id="crashloop"),
+    pytest.param(_pod(phase="Pending", containerStatuses=[
+        _container(False, waiting={"reason": "ContainerCreating"})]), "0/2", "ContainerCreating",
+        "0", id="creating"),
+    pytest.param(_pod(phase="Succeeded", containerStatuses=[
+        _container(False, terminated={"exitCode": 0, "reason": "Completed"})]), "0/2",
+        "Completed", "0", id="completed"),
+    pytest.param(_pod(phase="Failed", containerStatuses=[
+        _container(False, terminated={"exitCode": 2})]), "0/2", "ExitCode:2", "0",
+        id="exit-code"),
+    pytest.param(_pod(phase="Pending", initContainerStatuses=[
+        _container(False, waiting={"reason": "PodInitializing"})]), "0/2", "Init:0/0", "0",
+        id="init"),
+    pytest.param(_pod(reason="Evicted", phase="Failed"), "0/2", "Evicted", "0", id="reason"),
+    pytest.param({**_pod(containerStatuses=[_container()]),
+                  "metadata": _meta("web", deletionTimestamp=_ago(1))}, "1/2", "Terminating",
+                 "0", id="terminating"),
+])
+def test_pod_row(pod: dict[str, Any], ready: str, status: str, restarts: str) -> None:
+    row = _row(resources.PODS, pod)
+    assert (row["Ready"], row["Status"], row["Restarts"]) == (ready, status, restarts)
+
+
+def test_pod_wide_cells() -> None:
+    row = _row(resources.PODS, _pod(containerStatuses=[_container()]))
+    assert (row["IP"], row["Node"], row["Nominated Node"], row["Readiness Gates"], row["Age"]) \
+        == ("10.244.0.5", "node-1", "<none>", "<none>", "5m")
+
+
+def test_deployment_and_replicaset_rows() -> None:
+    spec = {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1"},
+                                                 {"name": "log", "image": "busybox"}]}}}
+    deploy = {"metadata": _meta("web"), "spec": spec,
+              "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}}
+    assert list(_row(resources.DEPLOYMENTS, deploy).values()) == [
+        "web", "2/3", 3, 2, "5m", "web,log", "nginx:1,busybox", "app=web"]
+    rs = {"metadata": _meta("web-1"), "spec": spec, "status": {"replicas": 3, "readyReplicas": 1}}
+    assert list(_row(resources.REPLICASETS, rs).values()) == [
+        "web-1", 3, 3, 1, "5m", "web,log", "nginx:1,busybox", "app=web"]
+
+
+@pytest.mark.parametrize(("spec", "status", "cells"), [
+    pytest.param({"type": "ClusterIP", "clusterIP": "10.96.0.10",
+                  "ports": [{"port": 80, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}],
+                  "selector": {"b": "2", "a": "1"}}, {},
+                 ["ClusterIP", "10.96.0.10", "<none>", "80/TCP,53/UDP", "a=1,b=2"], id="cluster"),
+    pytest.param({"type": "NodePort", "clusterIP": "10.96.0.11",
+                  "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}]}, {},
+                 ["NodePort", "10.96.0.11", "<none>", "80:30080/TCP", "<none>"], id="nodeport"),
+    pytest.param({"type": "LoadBalancer", "clusterIP": "10.96.0.12", "ports": []},
+                 {"loadBalancer": {}}, ["LoadBalancer", "10.96.0.12", "<pending>", "<none>",
+                                        "<none>"], id="lb-pending"),
+    pytest.param({"type": "ExternalName", "externalName": "db.example.com"}, {},
+                 ["ExternalName", "<none>", "db.example.com", "<none>", "<none>"], id="external"),
+])
+def test_service_rows(spec: dict[str, Any], status: dict[str, Any], cells: list[str]) -> None:
+    row = _row(resources.SERVICES, {"metadata": _meta("s"), "spec": spec, "status": status})
+    assert [row[c] for c in ("Type", "Cluster-IP", "External-IP", "Port(s)", "Selector")] == cells
+
+
+def test_node_row() -> None:
+    node = {"metadata": _meta("n1", 3 * 86400, labels={"node-role.kubernetes.io/control-plane": ""}),
+            "spec": {"unschedulable": True},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                       "addresses": [{"type": "InternalIP", "address": "192.168.1.5"}],
+                       "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "Debian 12",
+                                    "kernelVersion": "6.1", "containerRuntimeVersion": "docker"}}}
+    assert list(_row(resources.NODES, node).values()) == [
+        "n1", "Ready,SchedulingDisabled", "control-plane", "3d", "v1.32.0", "192.168.1.5",
+        "<none>", "Debian 12", "6.1", "docker"]
+    node["status"]["conditions"][0]["status"] = "Unknown"
+    del node["spec"]["unschedulable"]
+    assert _row(resources.NODES, node)["Status"] == "NotReady"
+
+
+def test_endpoints_event_and_small_kinds() -> None:
+    endpoints = {"metadata": _meta("web"), "subsets": [{
+        "addresses": [{"ip": f"10.0.0.{i}"} for i in range(1, 5)], "ports": [{"port": 80}]}]}
+    assert _row(resources.ENDPOINTS, endpoints)["Endpoints"] == \
+        "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 1 more..."
+    assert _row(resources.ENDPOINTS, {"metadata": _meta("e")})["Endpoints"] == "<none>"
+    event = {"metadata": _meta("web.1"), "type": "Warning", "reason": "BackOff",
+             "message": " Back-off restarting ", "count": 4, "firstTimestamp": _ago(600),
+             "lastTimestamp": _ago(30), "source": {"component": "kubelet", "host": "n1"},
+             "involvedObject": {"kind": "Pod", "name": "web", "fieldPath": "spec.containers{a}"}}
+    assert list(_row(resources.EVENTS, event).values()) == [
+        "30s", "Warning", "BackOff", "pod/web", "spec.containers{a}", "kubelet, n1",
+        "Back-off restarting", "10m", 4, "web.1"]
+    secret = {"metadata": _meta("s"), "type": "Opaque", "data": {"a": "", "b": ""}}
+    assert list(_row(resources.SECRETS, secret).values()) == ["s", "Opaque", 2, "5m"]
+    cm = {"metadata": _meta("c"), "data": {"a": ""}, "binaryData": {"b": ""}}
+    assert list(_row(resources.CONFIGMAPS, cm).values()) == ["c", 2, "5m"]
+    ns = {"metadata": _meta("n"), "status": {"phase": "Terminating"}}
+    assert list(_row(resources.NAMESPACES, ns).values()) == ["n", "Terminating", "5m"]
+    lease = {"metadata": _meta("l"), "spec": {"holderIdentity": "me"}}
+    assert list(_row(resources.LEASES, lease).values()) == ["l", "me", "5m"]
+    sa = {"metadata": {"name": "sa"}, "secrets": [{"name": "x"}]}
+    assert list(_row(resources.SERVICEACCOUNTS, sa).values()) == ["sa", 1, "<unknown>"]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (-5, "<invalid>"), (-1, "0s"), (0, "0s"), (59, "59s"), (119, "119s"), (120, "2m"),
+    (150, "2m30s"), (600, "10m"), (3 * 3600 - 1, "179m"), (3 * 3600, "3h"), (3 * 3600 + 600,
+                                                                             "3h10m"),
+    (8 * 3600, "8h"), (47 * 3600, "47h"), (48 * 3600, "2d"), (50 * 3600, "2d2h"),
+    (8 * 86400, "8d"), (800 * 86400, "2y70d"), (9 * 365 * 86400, "9y"),
+])
+def test_human_duration(seconds: int, text: str) -> None:
+    assert human_duration(seconds) == text

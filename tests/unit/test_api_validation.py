@@ -1,0 +1,353 @@
+"""Validation: one case per cause path, named by the field it reports.
+
+Each case starts from a valid object of its kind, breaks one thing, and
+checks the exact field path and reason Kubernetes would report.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from minikube_py.api import errors, resources
+from minikube_py.api.registry import strategy_for
+from minikube_py.api.resources import Resource
+
+Obj = dict[str, Any]
+
+
+def _meta(name: str, namespace: str | None = "default") -> Obj:
+    meta: Obj = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+def _pod_spec() -> Obj:
+    return {"containers": [{"name": "app", "image": "busybox:1.36",
+                            "ports": [{"containerPort": 80, "name": "http"}],
+                            "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
+                                          "limits": {"cpu": "1", "memory": "128Mi"}},
+                            "readinessProbe": {"httpGet": {"port": "http"}}}],
+            "volumes": [{"name": "data", "emptyDir": {}}]}
+
+
+def _template() -> Obj:
+    return {"metadata": {"labels": {"app": "web"}}, "spec": _pod_spec()}
+
+
+VALID: dict[Resource, Obj] = {
+    resources.PODS: {"metadata": _meta("web"), "spec": _pod_spec()},
+    resources.SERVICES: {"metadata": _meta("web"), "spec": {
+        "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"},
+                                              {"name": "https", "port": 443}]}},
+    resources.ENDPOINTS: {"metadata": _meta("web"), "subsets": [
+        {"addresses": [{"ip": "10.244.0.5"}], "ports": [{"port": 80}]}]},
+    resources.NODES: {"metadata": _meta("node-1", None), "spec": {
+        "podCIDR": "10.244.1.0/24", "taints": [{"key": "k", "effect": "NoSchedule"}]}},
+    resources.NAMESPACES: {"metadata": _meta("team-a", None)},
+    resources.SERVICEACCOUNTS: {"metadata": _meta("builder")},
+    resources.SECRETS: {"metadata": _meta("creds"), "data": {"password": "aHVudGVyMg=="}},
+    resources.CONFIGMAPS: {"metadata": _meta("cfg"), "data": {"app.conf": "x=1"}},
+    resources.EVENTS: {"metadata": _meta("web.1"), "type": "Normal", "reason": "Started",
+                       "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default"}},
+    resources.DEPLOYMENTS: {"metadata": _meta("web"), "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": _template()}},
+    resources.REPLICASETS: {"metadata": _meta("web-1"), "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": _template()}},
+    resources.LEASES: {"metadata": _meta("lock"), "spec": {"holderIdentity": "a",
+                                                           "leaseDurationSeconds": 15}},
+}
+
+
+def _created(resource: Resource, obj: Obj) -> list[errors.Cause]:
+    strategy = strategy_for(resource)
+    obj = copy.deepcopy(obj)
+    strategy.default(obj)
+    strategy.prepare_create(obj)
+    return strategy.validate_create(obj)
+
+
+@pytest.mark.parametrize("resource", [pytest.param(r, id=r.plural) for r in VALID])
+def test_valid_objects_have_no_causes(resource: Resource) -> None:
+    assert _created(resource, VALID[resource]) == []
+
+
+def _set(path: str, value: Any) -> Callable[[Obj], None]:
+    """A mutation setting a dotted path ('spec.containers.0.name'); value DELETE removes it."""
+    def mutate(obj: Obj) -> None:
+        *parents, last = path.split(".")
+        node: Any = obj
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        if value is DELETE:
+            del node[int(last) if isinstance(node, list) else last]
+        elif isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return mutate
+
+
+DELETE = object()
+P, S, D, N = resources.PODS, resources.SERVICES, resources.DEPLOYMENTS, resources.NODES
+CASES = [
+    # metadata
+    (P, _set("metadata.name", "Bad_Name"), "metadata.name", "FieldValueInvalid"),
+    (P, _set("metadata.name", DELETE), "metadata.name", "FieldValueRequired"),
+    (P, _set("metadata.name", "x" * 254), "metadata.name", "FieldValueInvalid"),
+    (P, _set("metadata.namespace", DELETE), "metadata.namespace", "FieldValueRequired"),
+    (N, _set("metadata.namespace", "default"), "metadata.namespace", "FieldValueForbidden"),
+    (P, _set("metadata.labels", {"bad key!": "v"}), "metadata.labels", "FieldValueInvalid"),
+    (P, _set("metadata.labels", {"k": "bad value!"}), "metadata.labels", "FieldValueInvalid"),
+    (P, _set("metadata.labels", {"k": 5}), "metadata.labels", "FieldValueInvalid"),
+    (P, _set("metadata.annotations", {"k": "v" * 300000}), "metadata.annotations",
+     "FieldValueTooLong"),
+    (P, _set("metadata.ownerReferences", [{"kind": "ReplicaSet"}]),
+     "metadata.ownerReferences[0].apiVersion", "FieldValueRequired"),
+    (P, _set("metadata.finalizers", [""]), "metadata.finalizers[0]", "FieldValueInvalid"),
+    (resources.NAMESPACES, _set("metadata.name", "a.b"), "metadata.name", "FieldValueInvalid"),
+    (S, _set("metadata.name", "1web"), "metadata.name", "FieldValueInvalid"),
+    # pods
+    (P, _set("spec.containers", []), "spec.containers", "FieldValueRequired"),
+    (P, _set("spec.containers.0.name", DELETE), "spec.containers[0].name", "FieldValueRequired"),
+    (P, _set("spec.containers.0.name", "App"), "spec.containers[0].name", "FieldValueInvalid"),
+    (P, _set("spec.containers.0.image", ""), "spec.containers[0].image", "FieldValueRequired"),
+    (P, _set("spec.containers.0.image", " x"), "spec.containers[0].image", "FieldValueInvalid"),
+    (P, _set("spec.initContainers", [{"name": "app", "image": "x"}]), "spec.containers[0].name",
+     "FieldValueDuplicate"),
+    (P, _set("spec.containers.0.ports.0.containerPort", 70000),
+     "spec.containers[0].ports[0].containerPort", "FieldValueInvalid"),
+    (P, _set("spec.containers.0.ports.0.containerPort", DELETE),
+     "spec.containers[0].ports[0].containerPort", "FieldValueRequired"),
+    (P, _set("spec.containers.0.ports.0.protocol", "HTTP"),
+     "spec.containers[0].ports[0].protocol", "FieldValueNotSupported"),
+    (P, _set("spec.containers.0.ports.0.name", "a_b"), "spec.containers[0].ports[0].name",
+     "FieldValueInvalid"),
+    (P, _set("spec.containers.0.ports.0.hostPort", -1), "spec.containers[0].ports[0].hostPort",
+     "FieldValueInvalid"),
+    (P, _set("spec.containers.0.resources.limits.cpu", "12XB"),
+     "spec.containers[0].resources.limits[cpu]", "FieldValueInvalid"),
+    (P, _set("spec.containers.0.resources.requests.memory", "-1"),
+     "spec.containers[0].resources.requests[memory]", "FieldValueInvalid"),
+    (P, _set("spec.containers.0.resources.requests.cpu", "2"),
+     "spec.containers[0].resources.requests", "FieldValueInvalid"),
+    (P, _set("spec.containers.0.volumeMounts.0.name", "other"),
+     "spec.containers[0].volumeMounts[0].name", "FieldValueNotFound"),
+    (P, _set("spec.containers.0.volumeMounts.0.mountPath", ""),
+     "spec.containers[0].volumeMounts[0].mountPath", "FieldValueRequired"),
+    (P, _set("spec.volumes", [{"name": "data", "emptyDir": {}}, {"name": "data", "emptyDir": {}}]),
+     "spec.volumes[1].name", "FieldValueDuplicate"),
+    (P, _set("spec.volumes.0", {"name": "data"}), "spec.volumes[0]", "FieldValueRequired"),
+    (P, _set("spec.volumes.0.hostPath", {"path": "/x"}), "spec.volumes[0].hostPath",
+     "FieldValueForbidden"),
+    (P, _set("spec.containers.0.readinessProbe", {"periodSeconds": 1}),
+     "spec.containers[0].readinessProbe", "FieldValueRequired"),
+    (P, _set("spec.containers.0.readinessProbe.periodSeconds", -1),
+     "spec.containers[0].readinessProbe.periodSeconds", "FieldValueInvalid"),
+    (P, _set("spec.containers.0.readinessProbe.httpGet.port", 0),
+     "spec.containers[0].readinessProbe.httpGet.port", "FieldValueInvalid"),
+    (P, _set("spec.containers.0.readinessProbe.exec", {"command": ["true"]}),
+     "spec.containers[0].readinessProbe.httpGet", "FieldValueForbidden"),
+    (P, _set("spec.containers.0.env", [{"value": "x"}]), "spec.containers[0].env[0].name",
+     "FieldValueRequired"),
+    (P, _set("spec.containers.0.command", "sleep 1"), "spec.containers[0].command",
+     "FieldValueInvalid"),
+    (P, _set("spec.restartPolicy", "Sometimes"), "spec.restartPolicy", "FieldValueNotSupported"),
+    (P, _set("spec.dnsPolicy", "Nope"), "spec.dnsPolicy", "FieldValueNotSupported"),
+    (P, _set("spec.terminationGracePeriodSeconds", -5), "spec.terminationGracePeriodSeconds",
+     "FieldValueInvalid"),
+    (P, _set("spec.activeDeadlineSeconds", 0), "spec.activeDeadlineSeconds", "FieldValueInvalid"),
+    (P, _set("spec.nodeName", "Bad Node"), "spec.nodeName", "FieldValueInvalid"),
+    (P, _set("spec.nodeSelector", {"a": 1}), "spec.nodeSelector", "FieldValueInvalid"),
+    (P, _set("spec.tolerations", [{"key": "k", "operator": "Maybe"}]),
+     "spec.tolerations[0].operator", "FieldValueNotSupported"),
+    (P, _set("spec.tolerations", [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 3}]),
+     "spec.tolerations[0].effect", "FieldValueInvalid"),
+    # services
+    (S, _set("spec.ports", []), "spec.ports", "FieldValueRequired"),
+    (S, _set("spec.ports.1.name", DELETE), "spec.ports[1].name", "FieldValueRequired"),
+    (S, _set("spec.ports.1.name", "http"), "spec.ports[1].name", "FieldValueDuplicate"),
+    (S, _set("spec.ports.0.port", 0), "spec.ports[0].port", "FieldValueInvalid"),
+    (S, _set("spec.ports.0.protocol", "ICMP"), "spec.ports[0].protocol",
+     "FieldValueNotSupported"),
+    (S, _set("spec.ports.0.targetPort", 99999), "spec.ports[0].targetPort", "FieldValueInvalid"),
+    (S, _set("spec.ports.0.targetPort", "Bad_Name"), "spec.ports[0].targetPort",
+     "FieldValueInvalid"),
+    (S, _set("spec.ports.0.nodePort", 30080), "spec.ports[0].nodePort", "FieldValueForbidden"),
+    (S, lambda o: o["spec"].update(type="NodePort", ports=[{"port": 80, "nodePort": 80}]),
+     "spec.ports[0].nodePort", "FieldValueInvalid"),
+    (S, _set("spec.type", "Magic"), "spec.type", "FieldValueNotSupported"),
+    (S, _set("spec.sessionAffinity", "Sticky"), "spec.sessionAffinity", "FieldValueNotSupported"),
+    (S, _set("spec.clusterIP", "10.96.0.999"), "spec.clusterIPs[0]", "FieldValueInvalid"),
+    (S, _set("spec.externalTrafficPolicy", "Local"), "spec.externalTrafficPolicy",
+     "FieldValueInvalid"),
+    (S, _set("spec.type", "ExternalName"), "spec.externalName", "FieldValueRequired"),
+    (S, _set("spec.selector", {"app": "bad value!"}), "spec.selector", "FieldValueInvalid"),
+    (S, _set("spec.externalIPs", ["nope"]), "spec.externalIPs[0]", "FieldValueInvalid"),
+    # endpoints, nodes, namespaces
+    (resources.ENDPOINTS, _set("subsets.0.addresses.0.ip", "300.1.1.1"),
+     "subsets[0].addresses[0].ip", "FieldValueInvalid"),
+    (resources.ENDPOINTS, _set("subsets.0.ports.0.port", 0), "subsets[0].ports[0].port",
+     "FieldValueInvalid"),
+    (N, _set("spec.podCIDR", "10.244.1.0/33"), "spec.podCIDRs", "FieldValueInvalid"),
+    (N, _set("spec.taints.0.effect", "Evict"), "spec.taints[0].effect", "FieldValueNotSupported"),
+    (N, _set("spec.taints.0.key", ""), "spec.taints[0].key", "FieldValueRequired"),
+    (resources.NAMESPACES, _set("spec.finalizers", ["nope"]), "spec.finalizers[0]",
+     "FieldValueInvalid"),
+    # secrets, configmaps
+    (resources.SECRETS, _set("data.password", "not base64!"), "data[password]",
+     "FieldValueInvalid"),
+    (resources.SECRETS, _set("data.bad key", "eA=="), "data[bad key]", "FieldValueInvalid"),
+    (resources.SECRETS, _set("type", "kubernetes.io/tls"), "data[tls.crt]", "FieldValueRequired"),
+    (resources.SECRETS, _set("type", "kubernetes.io/service-account-token"),
+     "metadata.annotations[kubernetes.io/service-account.name]", "FieldValueRequired"),
+    (resources.CONFIGMAPS, _set("data.a/b", "x"), "data[a/b]", "FieldValueInvalid"),
+    (resources.CONFIGMAPS, _set("data.k", 5), "data[k]", "FieldValueInvalid"),
+    (resources.CONFIGMAPS, _set("binaryData", {"app.conf": "eA=="}), "data[app.conf]",
+     "FieldValueInvalid"),
+    (resources.CONFIGMAPS, _set("binaryData", {"b": "%%%"}), "binaryData[b]",
+     "FieldValueInvalid"),
+    (resources.CONFIGMAPS, _set("data.big", "x" * (1024 * 1024 + 1)), "", "FieldValueTooLong"),
+    # events, leases, service accounts
+    (resources.EVENTS, _set("involvedObject", DELETE), "involvedObject", "FieldValueRequired"),
+    (resources.EVENTS, _set("involvedObject.namespace", "other"), "involvedObject.namespace",
+     "FieldValueInvalid"),
+    (resources.EVENTS, _set("type", "Critical"), "type", "FieldValueNotSupported"),
+    (resources.EVENTS, _set("count", -1), "count", "FieldValueInvalid"),
+    (resources.LEASES, _set("spec.leaseDurationSeconds", 0), "spec.leaseDurationSeconds",
+     "FieldValueInvalid"),
+    (resources.LEASES, _set("spec.leaseTransitions", -1), "spec.leaseTransitions",
+     "FieldValueInvalid"),
+    (resources.SERVICEACCOUNTS, _set("secrets", "x"), "secrets", "FieldValueInvalid"),
+    # deployments and replicasets
+    (D, _set("spec.selector", DELETE), "spec.selector", "FieldValueRequired"),
+    (D, _set("spec.selector", {}), "spec.selector", "FieldValueInvalid"),
+    (D, _set("spec.selector.matchLabels.app", "db"), "spec.template.metadata.labels",
+     "FieldValueInvalid"),
+    (D, _set("spec.selector.matchExpressions", [{"key": "a", "operator": "Near"}]),
+     "spec.selector", "FieldValueInvalid"),
+    (D, _set("spec.replicas", -1), "spec.replicas", "FieldValueInvalid"),
+    (D, _set("spec.template", DELETE), "spec.template", "FieldValueRequired"),
+    (D, _set("spec.template.spec.restartPolicy", "Never"), "spec.template.spec.restartPolicy",
+     "FieldValueNotSupported"),
+    (D, _set("spec.template.spec.containers.0.image", ""),
+     "spec.template.spec.containers[0].image", "FieldValueRequired"),
+    (D, _set("spec.strategy", {"type": "Recreate", "rollingUpdate": {}}),
+     "spec.strategy.rollingUpdate", "FieldValueForbidden"),
+    (D, _set("spec.strategy", {"type": "Canary"}), "spec.strategy.type",
+     "FieldValueNotSupported"),
+    (D, _set("spec.strategy", {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}),
+     "spec.strategy.rollingUpdate.maxUnavailable", "FieldValueInvalid"),
+    (D, _set("spec.strategy", {"rollingUpdate": {"maxSurge": "150%"}}),
+     "spec.strategy.rollingUpdate.maxSurge", "FieldValueInvalid"),
+    (D, _set("spec.strategy", {"rollingUpdate": {"maxSurge": "x%"}}),
+     "spec.strategy.rollingUpdate.maxSurge", "FieldValueInvalid"),
+    (D, _set("spec.minReadySeconds", 700), "spec.progressDeadlineSeconds", "FieldValueInvalid"),
+    (D, _set("spec.revisionHistoryLimit", -1), "spec.revisionHistoryLimit", "FieldValueInvalid"),
+    (resources.REPLICASETS, _set("spec.template.metadata.labels", {"app": "other"}),
+     "spec.template.metadata.labels", "FieldValueInvalid"),
+]
+
+
+def _case_id(case: tuple[Resource, Any, str, str]) -> str:
+    return f"{case[0].plural}:{case[2] or '<root>'}:{case[3]}"
+
+
+@pytest.mark.parametrize(("resource", "mutate", "path", "reason"),
+                         [pytest.param(*c, id=_case_id(c)) for c in CASES])
+def test_cause(resource: Resource, mutate: Callable[[Obj], None], path: str,
+               reason: str) -> None:
+    obj = copy.deepcopy(VALID[resource])
+    mutate(obj)
+    causes = _created(resource, obj)
+    assert (path, reason) in [(c.field, c.reason) for c in causes], causes
+
+
+def test_invalid_status_lists_every_cause_like_kubernetes() -> None:
+    obj = copy.deepcopy(VALID[resources.PODS])
+    obj["spec"]["containers"][0]["name"] = ""
+    obj["spec"]["containers"][0]["image"] = ""
+    status = errors.invalid(resources.PODS, "web", _created(resources.PODS, obj)).to_status()
+    assert status["code"] == 422 and status["reason"] == "Invalid"
+    assert status["message"] == ('Pod "web" is invalid: [spec.containers[0].name: Required '
+                                 'value, spec.containers[0].image: Required value]')
+    assert status["details"]["causes"][0] == {"reason": "FieldValueRequired",
+                                              "message": "Required value",
+                                              "field": "spec.containers[0].name"}
+    single = errors.invalid(resources.DEPLOYMENTS, "d", [errors.Cause("spec.x", "Required value",
+                                                                      "FieldValueRequired")])
+    assert single.message == 'Deployment.apps "d" is invalid: spec.x: Required value'
+    assert single.details == {"name": "d", "group": "apps", "kind": "Deployment", "causes": [
+        {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.x"}]}
+
+
+def _updated(resource: Resource, old: Obj, change: Callable[[Obj], None],
+             subresource: str | None = None) -> tuple[Obj, list[errors.Cause]]:
+    strategy = strategy_for(resource)
+    old = copy.deepcopy(old)
+    strategy.default(old)
+    strategy.prepare_create(old)
+    old["metadata"].update(uid="u1", creationTimestamp="2024-01-01T00:00:00Z",
+                           resourceVersion="5")
+    new = copy.deepcopy(old)
+    change(new)
+    strategy.default(new)
+    strategy.prepare_update(new, old, subresource)
+    return new, strategy.validate_update(new, old)
+
+
+@pytest.mark.parametrize(("resource", "change", "path"), [
+    pytest.param(D, _set("spec.selector", {"matchLabels": {"app": "web", "x": "y"}}),
+                 "spec.selector", id="deployment-selector"),
+    pytest.param(resources.REPLICASETS, _set("spec.selector", {"matchLabels": {"x": "y"}}),
+                 "spec.selector", id="replicaset-selector"),
+    pytest.param(S, _set("spec.clusterIP", "10.96.0.20"), "spec.clusterIPs[0]",
+                 id="service-cluster-ip"),
+    pytest.param(P, _set("spec.containers.0.name", "renamed"), "spec", id="pod-spec"),
+    pytest.param(P, _set("metadata.name", "other"), "metadata.name", id="name"),
+    pytest.param(resources.SECRETS, _set("type", "x/y"), "type", id="secret-type"),
+    pytest.param(N, _set("spec.podCIDR", "10.244.9.0/24"), "spec.podCIDR", id="node-cidr"),
+])
+def test_immutable_fields(resource: Resource, change: Callable[[Obj], None], path: str) -> None:
+    old = copy.deepcopy(VALID[resource])
+    if resource is S:
+        old["spec"]["clusterIP"] = "10.96.0.10"
+    _, causes = _updated(resource, old, change)
+    assert path in [c.field for c in causes], causes
+
+
+def test_pod_update_allows_image_and_added_tolerations() -> None:
+    def change(pod: Obj) -> None:
+        pod["spec"]["containers"][0]["image"] = "busybox:1.37"
+        pod["spec"]["tolerations"].append({"key": "x", "operator": "Exists"})
+        pod["metadata"]["labels"] = {"new": "label"}
+    new, causes = _updated(P, VALID[P], change)
+    assert causes == []
+    assert new["metadata"]["generation"] == 2
+
+
+def test_immutable_configmap_data() -> None:
+    old = copy.deepcopy(VALID[resources.CONFIGMAPS])
+    old["immutable"] = True
+    _, causes = _updated(resources.CONFIGMAPS, old, lambda cm: cm.update(data={"k": "v"}))
+    assert [c.field for c in causes] == ["data"]
+
+
+def test_status_write_keeps_spec_and_checks_status() -> None:
+    def change(pod: Obj) -> None:
+        pod["spec"]["containers"][0]["image"] = "ignored"
+        pod["status"] = {"phase": "Sleeping"}
+    new, causes = _updated(P, VALID[P], change, "status")
+    assert new["spec"]["containers"][0]["image"] == "busybox:1.36"
+    assert [(c.field, c.reason) for c in causes] == [("status.phase", "FieldValueNotSupported")]
+
+
+def test_normal_write_keeps_status() -> None:
+    new, causes = _updated(D, VALID[D], lambda d: d.update(status={"replicas": 9}))
+    assert causes == [] and new["status"] == {}
+    assert new["metadata"]["generation"] == 1

@@ -110,7 +110,7 @@ class DeploymentController(Controller):
         return min(matching, key=_created) if matching else None
 
     async def _create_new(self, d: dict, olds: list[dict]) -> dict | None:
-        template = copy.deepcopy(d["spec"]["template"])
+        template = du.pruned(d["spec"]["template"])
         collisions = int((d.get("status") or {}).get("collisionCount", 0) or 0)
         pod_hash = du.template_hash(template, collisions)
         template.setdefault("metadata", {}).setdefault("labels", {})[du.HASH_LABEL] = pod_hash

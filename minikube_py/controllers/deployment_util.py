@@ -36,9 +36,19 @@ def template_hash(template: dict, collision_count: int = 0) -> str:
     return "".join(_ALPHANUMS[ord(c) % len(_ALPHANUMS)] for c in digits)
 
 
+def pruned(value):
+    """A copy without null fields: Kubernetes' typed decoding reads null as unset
+    (kubectl rollout undo sends `"creationTimestamp": null` in templates)."""
+    if isinstance(value, dict):
+        return {k: pruned(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [pruned(v) for v in value]
+    return value
+
+
 def without_hash(template: dict) -> dict:
-    """The template minus the pod-template-hash label, for comparison."""
-    t = copy.deepcopy(template or {})
+    """The template minus the pod-template-hash label and nulls, for comparison."""
+    t = pruned(template or {})
     labels = (t.get("metadata") or {}).get("labels")
     if labels:
         labels.pop(HASH_LABEL, None)
@@ -131,7 +141,7 @@ def available_scale_down_budget(deployment: dict, all_rs: list[dict]) -> int:
 def calculate_status(deployment: dict, all_rs: list[dict], new_rs: dict | None) -> dict:
     """Replica counts over every ReplicaSet of the Deployment, as Kubernetes reports them."""
     available = sum(status_of(rs, "availableReplicas") for rs in all_rs)
-    status = dict(deployment.get("status") or {})
+    status = copy.deepcopy(deployment.get("status") or {})  # conditions are edited in place
     status.update({
         "observedGeneration": deployment["metadata"].get("generation", 0),
         "replicas": sum(status_of(rs, "replicas") for rs in all_rs),

@@ -15,16 +15,18 @@ import threading
 from typing import Any
 
 from agent.kubelet import labels as L
+from agent.kubelet.admission import admit
 from agent.kubelet.apisource import ApiSource
 from agent.kubelet.backoff import Backoff
 from agent.kubelet.cni import CNI
 from agent.kubelet.errors import RuntimeUnavailable
 from agent.kubelet.images import ensure_local_images
+from agent.kubelet.node import capacity
 from agent.kubelet.pod_sync import PodSyncer
 from agent.kubelet.probes import Probes
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.sandbox import Sandboxes
-from agent.kubelet.status import comparable
+from agent.kubelet.status import comparable, now_rfc3339
 from agent.kubelet.volumes import VolumeManager
 from agent.settings import AgentSettings
 from minikube_py.api.resources import PODS
@@ -47,7 +49,7 @@ class Kubelet:
                              resync_period=None)
         self.queue = WorkQueue(f"kubelet-{self.node}")
         self.recorder = EventRecorder(client, component="kubelet", host=self.node)
-        self.probes = Probes(runtime, on_change=self.queue.add)
+        self.probes = Probes(runtime, on_change=self.queue.add, events=self._event)
         cni = CNI(settings.cni_conf_dir, settings.cni_bin_dirs, f"{settings.state_dir}/cni")
         source = ApiSource(client)
         self.syncer = PodSyncer(
@@ -59,6 +61,8 @@ class Kubelet:
                                on_update=lambda old, new: self.queue.add(_key(new)),
                                on_delete=lambda o: self.queue.add(_key(o)))
         self._docker_events: Any = None
+        self.allocatable = capacity(settings, settings.state_dir)
+        self._admitted_uids: set[str] = set()
 
     async def _event(self, pod: dict[str, Any], etype: str, reason: str, message: str) -> None:
         try:
@@ -104,13 +108,42 @@ class Kubelet:
                                          preconditions={"uid": meta["uid"]})
             except (NotFound, Conflict):
                 pass  # already gone, or a new pod of the same name: not ours to delete
+            self._admitted_uids.discard(meta["uid"])
             log.info("pod deleted pod=%s uid=%s", key, meta["uid"])
+            return
+        if not await self._admitted(pod):
             return
         result = await self.syncer.sync(pod)
         if result.status is not None:
             await self._write_status(pod, result.status)
         if result.requeue_after is not None:
             self.queue.add_after(key, result.requeue_after)
+
+    async def _admitted(self, pod: dict[str, Any]) -> bool:
+        """First sight of a pod: does it fit? A pod that does not is Failed, never started."""
+        uid = pod["metadata"]["uid"]
+        status = pod.get("status") or {}
+        if uid in self._admitted_uids or status.get("startTime") or \
+                status.get("phase") in ("Succeeded", "Failed"):
+            return True
+        if await self.syncer.observed(uid):  # already running: adopted, not admitted anew
+            self._admitted_uids.add(uid)
+            return True
+        running = [p for p in self.pods.list()
+                   if p["metadata"]["uid"] != uid
+                   and (p["metadata"]["uid"] in self._admitted_uids
+                        or (p.get("status") or {}).get("startTime"))
+                   and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        rejected = admit(pod, running, self.allocatable)
+        if rejected is None:
+            self._admitted_uids.add(uid)
+            return True
+        reason, message = rejected
+        log.info("pod rejected pod=%s reason=%s", _key(pod), reason)
+        await self._event(pod, "Warning", reason, message)
+        await self._write_status(pod, {"phase": "Failed", "reason": reason, "message": message,
+                                       "startTime": now_rfc3339()})
+        return False
 
     async def container_id(self, namespace: str, name: str, container: str,
                            previous: bool) -> str | None:
@@ -154,6 +187,7 @@ class Kubelet:
     async def collect_orphans(self) -> None:
         """Remove containers of this node whose pod (by UID) no longer exists."""
         live = {p["metadata"]["uid"] for p in self.pods.list()}
+        self._admitted_uids &= live
         for uid in {o.pod_uid for o in await self.syncer.observed()} - live:
             log.info("removing orphaned containers pod_uid=%s", uid)
             await self.syncer.teardown(uid, grace=2)

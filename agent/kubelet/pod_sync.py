@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,7 @@ from agent.kubelet.env import container_env
 from agent.kubelet.errors import CNIError, ContainerConfigError, ContainerNotFound, ImageError
 from agent.kubelet.images import ensure_image
 from agent.kubelet.labels import Observed
-from agent.kubelet.probes import Probes
+from agent.kubelet.probes import EventSink, Probes, log_event
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.sandbox import SandboxError, Sandboxes
 from agent.kubelet.source import ObjectSource
@@ -32,14 +31,6 @@ from agent.kubelet.status import ContainerView, docker_epoch, pod_status, termin
 from agent.kubelet.volumes import VolumeManager
 
 log = logging.getLogger(__name__)
-
-EventSink = Callable[[dict[str, Any], str, str, str], Awaitable[None]]
-
-
-async def _no_events(pod: dict[str, Any], etype: str, reason: str, message: str) -> None:
-    log.info("event pod=%s/%s type=%s reason=%s message=%s", pod["metadata"]["namespace"],
-             pod["metadata"]["name"], etype, reason, message)
-
 
 @dataclass
 class SyncResult:
@@ -52,10 +43,10 @@ class PodSyncer:
 
     def __init__(self, *, runtime: DockerRuntime, sandboxes: Sandboxes, volumes: VolumeManager,
                  source: ObjectSource, node: str, host_ip: str, probes: Probes | None = None,
-                 events: EventSink = _no_events, backoff: Backoff | None = None) -> None:
+                 events: EventSink = log_event, backoff: Backoff | None = None) -> None:
         self.runtime, self.sandboxes, self.volumes, self.source = runtime, sandboxes, volumes, source
         self.node, self.host_ip, self.events = node, host_ip, events
-        self.probes = probes or Probes(runtime)
+        self.probes = probes or Probes(runtime, events=events)
         self.backoff = backoff or Backoff()
         self._dead: dict[str, dict[str, Any]] = {}  # inspect of exited containers: immutable
 
@@ -181,6 +172,9 @@ class PodSyncer:
             message = (f"back-off {entry:g}s restarting failed container={c['name']} "
                        f"pod={meta['name']}_{meta['namespace']}({meta['uid']})")
             waiting[c["name"]] = ("CrashLoopBackOff", message)
+            await self.events(ctx.pod, "Warning", "BackOff",
+                              f"Back-off restarting failed container {c['name']} in pod "
+                              f"{meta['name']}_{meta['namespace']}({meta['uid']})")
             requeue.append(left)
             return False
         self.backoff.next(key)

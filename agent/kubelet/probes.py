@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +24,18 @@ from agent.kubelet.runtime import DockerRuntime
 log = logging.getLogger(__name__)
 
 
+EventSink = Callable[[dict[str, Any], str, str, str], Awaitable[None]]
+
+
+async def log_event(pod: dict[str, Any], etype: str, reason: str, message: str) -> None:
+    """The event sink without an API: events only go to the log."""
+    log.info("event pod=%s/%s type=%s reason=%s message=%s", pod["metadata"]["namespace"],
+             pod["metadata"]["name"], etype, reason, message)
+
+
 @dataclass
 class _Tracked:
+    pod: dict[str, Any]
     key: str
     started: bool
     ready: bool
@@ -43,9 +53,11 @@ def _port(container: dict[str, Any], port: int | str) -> int:
 
 class Probes:
     def __init__(self, runtime: DockerRuntime,
-                 on_change: Callable[[str], None] = lambda key: None) -> None:
+                 on_change: Callable[[str], None] = lambda key: None,
+                 events: EventSink = log_event) -> None:
         self.runtime = runtime
         self.on_change = on_change
+        self.events = events
         self._tracked: dict[str, _Tracked] = {}
         self._http: aiohttp.ClientSession | None = None
 
@@ -67,7 +79,7 @@ class Probes:
         if cid in self._tracked:
             return
         meta = pod["metadata"]
-        t = _Tracked(key=f"{meta['namespace']}/{meta['name']}",
+        t = _Tracked(pod=pod, key=f"{meta['namespace']}/{meta['name']}",
                      started="startupProbe" not in container, ready=False)
         self._tracked[cid] = t
         grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
@@ -118,6 +130,11 @@ class Probes:
                 return
             elif fails >= fail_needed:
                 log.info("%s failed container=%s failures=%d: restarting", kind, cid[:12], fails)
+                probe_name = kind.removesuffix("Probe").capitalize()
+                await self.events(t.pod, "Warning", "Unhealthy", f"{probe_name} probe failed")
+                await self.events(t.pod, "Normal", "Killing",
+                                  f"Container {container['name']} failed {kind.removesuffix('Probe')}"
+                                  " probe, will be restarted")
                 await self.runtime.stop(cid, timeout=grace)
                 self.on_change(t.key)
                 return

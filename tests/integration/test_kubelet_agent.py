@@ -23,7 +23,7 @@ import pytest
 
 from agent.kubelet import labels as L
 from agent.kubelet.images import BUSYBOX_IMAGE, PAUSE_COMMAND, PAUSE_IMAGE
-from minikube_py.api.resources import LEASES, NODES, PODS
+from minikube_py.api.resources import EVENTS, LEASES, NODES, PODS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
 from tests.fixtures.docker import CniNet, remove_containers
@@ -204,6 +204,8 @@ async def test_crash_loop_backoff_timing(agent: Agent, api: ApiClient) -> None:
     last = st["containerStatuses"][0]["lastState"]["terminated"]
     assert (last["exitCode"], last["reason"]) == (3, "Error")
     assert st["phase"] == "Running" and condition(st, "Ready") == "False"
+    assert await eventually(lambda: _events_for(api, pod["metadata"]["name"], "BackOff"),
+                            what="BackOff event")
 
 
 async def test_liveness_failure_restarts(agent: Agent, api: ApiClient) -> None:
@@ -324,3 +326,20 @@ async def test_steady_pod_status_is_not_rewritten(agent: Agent, api: ApiClient) 
     await asyncio.sleep(11)  # past one resync of every pod
     again = await api.get(PODS, pod["metadata"]["name"], "default")
     assert again["metadata"]["resourceVersion"] == rv
+
+
+async def test_pod_too_big_for_the_node_fails_with_a_reason(agent: Agent, api: ApiClient) -> None:
+    pod = await create(api, make_pod(agent.node, [{
+        "name": "huge", "command": ["sleep", "3600"],
+        "resources": {"requests": {"memory": "64Ti"}}}]))
+    st = await status_when(api, pod, lambda s: s.get("phase") == "Failed", what="Failed")
+    assert st["reason"] == "OutOfmemory" and "memory" in st["message"]
+    assert docker_ids(agent.node, pod["metadata"]["uid"]) == {}
+    events = await eventually(lambda: _events_for(api, pod["metadata"]["name"], "OutOfmemory"),
+                              what="OutOfmemory event")
+    assert events[0]["type"] == "Warning"
+
+
+async def _events_for(api: ApiClient, name: str, reason: str) -> list[dict[str, Any]]:
+    items = (await api.list(EVENTS, "default"))["items"]
+    return [e for e in items if e["involvedObject"].get("name") == name and e["reason"] == reason]

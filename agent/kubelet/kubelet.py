@@ -35,6 +35,8 @@ from minikube_py.client.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
+DOCKER_RETRY_SECONDS = 2.0
+
 
 def _key(obj: dict[str, Any]) -> str:
     return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
@@ -91,8 +93,16 @@ class Kubelet:
         })
 
     async def reconcile(self, key: Any) -> None:
-        namespace, name = str(key).split("/", 1)
-        pod = self.pods.get(str(key))
+        """One pod; dockerd being away is waited out here (no status is written for it)."""
+        try:
+            await self._reconcile(str(key))
+        except RuntimeUnavailable as e:
+            log.warning("docker unavailable, retrying pod=%s err=%s", key, e)
+            self.queue.add_after(key, DOCKER_RETRY_SECONDS)
+
+    async def _reconcile(self, key: str) -> None:
+        namespace, name = key.split("/", 1)
+        pod = self.pods.get(key)
         if pod is None:
             for uid in {o.pod_uid for o in await self.syncer.observed()
                         if (o.namespace, o.pod_name) == (namespace, name)}:

@@ -27,6 +27,8 @@ def register(subparsers: Any) -> None:
                    help="where CNI plugins are (repeatable; default /opt/cni/bin, /usr/lib/cni)")
     p.add_argument("--state-dir", default="/var/lib/minikube-py/agent")
     p.add_argument("--kubelet-port", type=int, default=10250)
+    p.add_argument("--docker-host", default="",
+                   help="Docker Engine API endpoint (default: DOCKER_HOST or the local socket)")
     p.add_argument("--node-labels", default="", help="k=v,... added to the Node")
     p.add_argument("--register-with-taints", default="", help="key[=value]:Effect,...")
     p.add_argument("--no-proxy", action="store_true", help="do not run kube-proxy")
@@ -51,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = AgentSettings(
         kubeconfig=args.kubeconfig, node_name=args.node_name, node_ip=args.node_ip,
         iface=args.iface, max_pods=args.max_pods, cni_conf_dir=args.cni_conf_dir,
-        state_dir=args.state_dir, kubelet_port=args.kubelet_port,
+        state_dir=args.state_dir, kubelet_port=args.kubelet_port, docker_url=args.docker_host,
         node_labels=_labels(args.node_labels), register_with_taints=taints,
         enable_proxy=not args.no_proxy, enable_overlay=not args.no_overlay)
     if args.cni_bin_dir:

@@ -34,9 +34,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.root]
 class Agent:
     """One `minikube-py agent` process for a private node."""
 
-    def __init__(self, apiserver: Any, net: CniNet, state: Path) -> None:
+    def __init__(self, apiserver: Any, net: CniNet, state: Path, *extra: str) -> None:
         self.node = f"kt-{uuid.uuid4().hex[:8]}"
-        self.apiserver, self.net, self.state = apiserver, net, state
+        self.apiserver, self.net, self.state, self.extra = apiserver, net, state, extra
         self.log = state / "agent.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -48,7 +48,7 @@ class Agent:
                  "--kubeconfig", str(self.apiserver.kubeconfig), "--node-name", self.node,
                  "--node-ip", "127.0.0.1", "--cni-conf-dir", str(self.net.conf_dir),
                  "--cni-bin-dir", self.net.bin_dirs[0], "--state-dir", str(self.state),
-                 "--kubelet-port", "0", "--no-proxy", "--no-overlay"],
+                 "--kubelet-port", "0", "--no-proxy", "--no-overlay", *self.extra],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
     def kill9(self) -> None:
@@ -343,3 +343,71 @@ async def test_pod_too_big_for_the_node_fails_with_a_reason(agent: Agent, api: A
 async def _events_for(api: ApiClient, name: str, reason: str) -> list[dict[str, Any]]:
     items = (await api.list(EVENTS, "default"))["items"]
     return [e for e in items if e["involvedObject"].get("name") == name and e["reason"] == reason]
+
+
+class DockerSocketProxy:
+    """A unix socket forwarding to dockerd that can be cut: dockerd 'unreachable' for one
+    agent without touching the shared daemon."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.server: asyncio.AbstractServer | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_unix_server(self._handle, path=str(self.path))
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_unix_connection("/var/run/docker.sock")
+        self.writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for w in self.writers:
+            w.close()
+        self.writers.clear()
+        await self.server.wait_closed()
+        self.path.unlink(missing_ok=True)
+
+
+async def test_dockerd_unreachable_is_waited_out(apiserver: Any, busybox_image: str,
+                                                 cni_net_module: CniNet, api: ApiClient,
+                                                 tmp_path: Path) -> None:
+    sock = DockerSocketProxy(tmp_path / "docker.sock")
+    await sock.start()
+    a = Agent(apiserver, cni_net_module, tmp_path / "agent", "--docker-host",
+              f"unix://{sock.path}")
+    a.start()
+    try:
+        pod = await create(api, make_pod(a.node, [{"name": "s", "command": ["sleep", "3600"]}]))
+        st = await status_when(api, pod, is_running, what="Running")
+        ids = docker_ids(a.node, pod["metadata"]["uid"])
+        await sock.stop()
+        await asyncio.sleep(12)  # longer than a resync: every pod was tried without dockerd
+        during = (await api.get(PODS, pod["metadata"]["name"], "default"))["status"]
+        assert during == st, a.tail()
+        await sock.start()
+        docker.from_env().api.kill(ids["s"])
+        after = await status_when(api, pod, lambda s: is_running(s) and s["containerStatuses"][
+            0]["restartCount"] == 1, what="restart once dockerd is back")
+        assert after["phase"] == "Running"
+        assert "Traceback" not in a.log.read_text()
+        assert docker_ids(a.node, pod["metadata"]["uid"])["POD"] == ids["POD"]
+    finally:
+        a.stop()
+        remove_containers(L.NODE, a.node)
+        if sock.server is not None and sock.server.is_serving():
+            await sock.stop()

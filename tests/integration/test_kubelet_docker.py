@@ -265,3 +265,28 @@ async def test_host_network_pod_uses_node_address(node: Node) -> None:
     assert status["podIP"] == HOST_IP
     assert (await node.containers(pod))["main"]["HostConfig"]["NetworkMode"].startswith(
         "container:")
+
+
+async def test_dead_sandbox_is_replaced_and_containers_follow(node: Node) -> None:
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"]}])
+    first = await node.until(pod, running)
+    before = await node.containers(pod)
+    await node.syncer.runtime.kill(before["POD"]["Id"])
+    status = await node.until(pod, lambda s: running(s) and s["containerStatuses"][0][
+        "restartCount"] == 1)
+    after = await node.containers(pod)
+    assert after["POD"]["Id"] != before["POD"]["Id"]
+    assert after["main"]["HostConfig"]["NetworkMode"] == f"container:{after['POD']['Id']}"
+    assert status["podIP"] and first["podIP"]
+    kinds = [o.kind for o in await node.syncer.observed(pod["metadata"]["uid"])]
+    assert kinds.count(L.SANDBOX) == 1
+
+
+async def test_failing_init_container_blocks_the_app(node: Node) -> None:
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"]}],
+                   initContainers=[{"name": "init", "command": ["sh", "-c", "exit 4"]}],
+                   restartPolicy="Never")
+    status = await node.until(pod, lambda s: s.get("phase") == "Failed")
+    assert status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 4
+    assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+    assert "main" not in await node.containers(pod)

@@ -1,0 +1,103 @@
+"""The whole Service path against a real api-server: pods and a Service written
+through the API, the endpoints controller and the proxy's informers, real
+iptables in a node namespace, real traffic from a pod namespace."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+import tests.integration.test_proxy_traffic as traffic
+from agent.proxy import iptables
+from agent.proxy.proxier import Proxier
+from agent.proxy.settings import ProxySettings
+from minikube_py.api.resources import NAMESPACES, PODS, SERVICES
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import ClientError
+from minikube_py.controllers.endpoints import EndpointsController
+from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.netns import Netns
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+async def wired(apiserver: Any, netns: Callable[..., Netns], tmp_path: Any
+                ) -> AsyncIterator[tuple[ApiClient, str, traffic.Cluster]]:
+    """API client + namespace, a netns cluster, and the controller and proxy running."""
+    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
+    namespace = f"px-{uuid.uuid4().hex[:6]}"
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": namespace}})
+    cluster = traffic.Cluster(netns, str(tmp_path))
+    cluster.proxy = Proxier(client, ProxySettings(netns=cluster.node.name, backend="legacy",
+                                                  min_sync_interval=0.02))
+    tasks = [asyncio.create_task(EndpointsController(client, ControllerManagerSettings()).run()),
+             asyncio.create_task(cluster.proxy.run())]
+    try:
+        yield client, namespace, cluster
+    finally:
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await cluster.proxy.cleanup()
+        with contextlib.suppress(ClientError):
+            await client.delete(NAMESPACES, namespace)
+        await client.close()
+        assert cluster.our_chains() == []
+        for r in results:  # a crashed task would otherwise pass unnoticed
+            assert isinstance(r, asyncio.CancelledError), r
+
+
+async def add_pod(client: ApiClient, ns: str, name: str, ip: str, ready: bool = True) -> None:
+    await client.create(PODS, {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": "web"}},
+        "spec": {"nodeName": "node-a", "containers": [
+            {"name": "c", "image": "busybox",
+             "ports": [{"name": "http", "containerPort": 8080}]}]}}, ns)
+    await set_ready(client, ns, name, ip, ready)
+
+
+async def set_ready(client: ApiClient, ns: str, name: str, ip: str, ready: bool) -> None:
+    await client.patch(PODS, name, {"status": {
+        "phase": "Running", "podIP": ip,
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}},
+        namespace=ns, subresource="status")
+
+
+async def test_service_reaches_ready_pods_and_follows_readiness(wired: Any) -> None:
+    client, ns, cluster = wired
+    ips = {name: cluster.pod(name) for name in ("a", "b")}
+    cluster.pod("client", serve=False)
+    cluster.wait_serving()
+    await client.create(SERVICES, {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"clusterIP": traffic.VIP, "selector": {"app": "web"},
+                 "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}, ns)
+    for name, ip in ips.items():
+        await add_pod(client, ns, name, ip)
+
+    deadline = time.monotonic() + 10
+    while set(await asyncio.to_thread(cluster.get, "client", traffic.VIP, 80, 20)) != {"a", "b"}:
+        assert time.monotonic() < deadline, "service never balanced over both pods"
+        await asyncio.sleep(0.1)
+
+    started = time.monotonic()
+    await set_ready(client, ns, "a", ips["a"], False)
+    while "a" in await asyncio.to_thread(cluster.get, "client", traffic.VIP, 80, 20):
+        assert time.monotonic() - started < 2.0, "not-ready pod still got traffic after 2 s"
+
+    web_chain = iptables.chain_name("KUBE-SVC-", f"{ns}/web:http", "tcp")
+    assert web_chain in cluster.our_chains()
+    await client.delete(SERVICES, "web", ns)
+    deadline = time.monotonic() + 5
+    while web_chain in cluster.our_chains():
+        assert time.monotonic() < deadline, "deleted service kept its chains"
+        await asyncio.sleep(0.1)

@@ -5,9 +5,9 @@ keeps changing. When nothing changed for `node_monitor_grace_period`, its
 conditions go Unknown (NodeStatusUnknown), its pods' Ready goes False at
 once, and it gets the node.kubernetes.io/unreachable taint (not-ready when
 the node itself says NotReady), NoSchedule and NoExecute. Pods are evicted
-when their toleration of the NoExecute taint runs out: pods without one get
-`pod_eviction_timeout` seconds (what Kubernetes' DefaultTolerationSeconds
-admission gives them). When the node reports Ready again, the taints go.
+when their toleration of the NoExecute taint runs out; the default toleration
+(DefaultTolerationSeconds' 300 s) becomes `pod_eviction_timeout`. When the
+node reports Ready again, the taints go.
 
 "Changed" is judged by when *we* saw a new renewTime, not by its value, so a
 node with a skewed clock is neither killed nor kept alive by it.
@@ -52,10 +52,23 @@ def desired_taints(node: dict, now: str) -> list[dict]:
     return taints
 
 
-def with_default_tolerations(tolerations: list[dict], seconds: float) -> list[dict]:
-    """Kubernetes' DefaultTolerationSeconds: tolerate not-ready/unreachable for
-    `seconds` unless the pod says otherwise."""
-    result = list(tolerations)
+DEFAULT_TOLERATION_SECONDS = 300  # what the api-server's DefaultTolerationSeconds adds
+
+
+def _is_default(toleration: dict) -> bool:
+    return (toleration.get("key") in (NOT_READY, UNREACHABLE)
+            and toleration.get("operator") == "Exists"
+            and toleration.get("effect") == "NoExecute"
+            and toleration.get("tolerationSeconds") == DEFAULT_TOLERATION_SECONDS)
+
+
+def effective_tolerations(tolerations: list[dict], seconds: float) -> list[dict]:
+    """Tolerations with --pod-eviction-timeout as the default for not-ready and
+    unreachable: added when missing, and replacing the admission default (a
+    toleration identical to the one DefaultTolerationSeconds writes is taken
+    as that default, not as a user's choice)."""
+    result = [{**t, "tolerationSeconds": seconds} if _is_default(t) else t
+              for t in tolerations]
     for key in (NOT_READY, UNREACHABLE):
         if not any(t.get("key") == key or (not t.get("key") and t.get("operator") == "Exists")
                    for t in tolerations):
@@ -187,7 +200,7 @@ class NodeLifecycleController(Controller):
         for pod in self.pods.by_index("node", node["metadata"]["name"]):
             if pod["metadata"].get("deletionTimestamp"):
                 continue
-            tolerations = with_default_tolerations(
+            tolerations = effective_tolerations(
                 (pod.get("spec") or {}).get("tolerations") or [],
                 self.settings.pod_eviction_timeout)
             seconds = toleration_seconds(no_execute, tolerations)

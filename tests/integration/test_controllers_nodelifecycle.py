@@ -1,0 +1,99 @@
+"""Node lifecycle against a real api-server: a node whose Lease lapses goes
+Unknown and tainted, its pods' Ready turns False, they are evicted when their
+toleration runs out (and recreated on another node), a pod tolerating longer
+stays, and the taints go when the node comes back. Short grace periods come
+through the settings, as `lab up --node-monitor-grace-period` passes them."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from minikube_py.api.resources import EVENTS, NAMESPACES, NODES, PODS, REPLICASETS
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import ClientError
+from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.integration.hollow import ControlPlane, eventually
+from tests.integration.test_controllers_replicaset import replicaset
+
+SETTINGS = ControllerManagerSettings(leader_elect=False, node_monitor_grace_period=2.0,
+                                     node_monitor_period=0.5, pod_eviction_timeout=2.0)
+
+
+@pytest.fixture
+async def env(apiserver) -> AsyncIterator[tuple[ApiClient, ControlPlane, str]]:
+    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
+    namespace = f"nlc-{uuid.uuid4().hex[:6]}"
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": namespace}})
+    try:
+        async with ControlPlane(client, SETTINGS, lease_interval=0.5) as cp:
+            yield client, cp, namespace
+    finally:
+        with contextlib.suppress(ClientError):
+            await client.delete(NAMESPACES, namespace)
+        await client.close()
+
+
+def _condition(obj: dict, type_: str) -> dict:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or []
+                 if c["type"] == type_), {})
+
+
+async def test_lapsed_lease_moves_pods_to_other_nodes(env) -> None:
+    client, cp, ns = env
+    doomed = await cp.nodes.add("doomed")
+    await client.create(REPLICASETS, replicaset("web", 3, "web"), ns)
+    patient = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "patient"},
+               "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                        "tolerations": [{"key": "node.kubernetes.io/unreachable",
+                                         "operator": "Exists", "effect": "NoExecute",
+                                         "tolerationSeconds": 3600}]}}
+    await client.create(PODS, patient, ns)
+
+    async def pods_on(node: str) -> list[dict]:
+        pods = (await client.list(PODS, ns))["items"]
+        return [p for p in pods if p["spec"].get("nodeName") == node
+                and not p["metadata"].get("deletionTimestamp")
+                and p["status"].get("phase") == "Running"]
+
+    await eventually(lambda: _has(pods_on(doomed), 4))
+    spare = await cp.nodes.add("spare")
+    cp.nodes.stop(doomed)
+
+    async def unknown_and_tainted() -> bool:
+        node = await client.get(NODES, doomed)
+        taints = {(t["key"], t["effect"]) for t in node["spec"].get("taints") or []}
+        return _condition(node, "Ready").get("status") == "Unknown" and taints == {
+            ("node.kubernetes.io/unreachable", "NoSchedule"),
+            ("node.kubernetes.io/unreachable", "NoExecute")}
+
+    await eventually(unknown_and_tainted, timeout=10)
+
+    async def recreated_elsewhere() -> bool:
+        return len(await pods_on(spare)) == 3
+
+    await eventually(recreated_elsewhere, timeout=20)
+    pods = {p["metadata"]["name"]: p for p in (await client.list(PODS, ns))["items"]}
+    assert not pods["patient"]["metadata"].get("deletionTimestamp")  # tolerates for an hour
+    assert _condition(pods["patient"], "Ready")["status"] == "False"
+    events = (await client.list(EVENTS, "default"))["items"] + (await client.list(EVENTS, ns))[
+        "items"]
+    reasons = {e["reason"] for e in events}
+    assert {"NodeNotReady", "TaintManagerEviction"} <= reasons
+
+    await cp.nodes.resume(doomed)
+
+    async def untainted() -> bool:
+        node = await client.get(NODES, doomed)
+        return not [t for t in node["spec"].get("taints") or []
+                    if t["key"].startswith("node.kubernetes.io/")]
+
+    await eventually(untainted, timeout=10)
+
+
+async def _has(pods, n: int) -> bool:
+    return len(await pods) == n

@@ -256,13 +256,18 @@ class Proxier:
 
     async def cleanup(self) -> None:
         """Remove every chain and hook of ours, from both backends (for `down`)."""
-        for mode in backends.MODES:
-            if await asyncio.to_thread(backends.available, mode, self.settings.netns):
-                await remove_all(backends.Backend(mode, self.settings.netns))
+        await remove_everywhere(self.settings.netns)
         self._written.clear()
         self._top_written.clear()
         self._nat_chains.clear()
         self._full_needed = True
+
+
+async def remove_everywhere(netns: str | None = None) -> None:
+    """`remove_all` in each backend this host offers: a previous run may have used the other."""
+    for mode in backends.MODES:
+        if await asyncio.to_thread(backends.available, mode, netns):
+            await remove_all(backends.Backend(mode, netns))
 
 
 async def remove_all(backend: backends.Backend) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+import agent.proxy
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 from tests.fixtures.netns import Netns
@@ -306,3 +307,26 @@ async def test_removed_udp_endpoint_flows_are_forgotten(cluster: Cluster) -> Non
     # Same source port, same 5-tuple: without the flush the old entry would still say "a".
     assert cluster.ns("client").run(*ask).stdout.strip() == "b"
 
+
+
+def test_down_cleanup_removes_our_chains_from_both_backends(
+        netns: Callable[..., Netns]) -> None:
+    """A previous run may have used the other backend; `down` must clear both."""
+    node = netns("node")
+    service = {"metadata": {"namespace": "default", "name": "web"},
+               "spec": {"clusterIP": VIP, "type": "NodePort",
+                        "ports": [{"name": "http", "port": 80, "nodePort": NODE_PORT}]}}
+    for mode in ("legacy", "nft"):
+        proxy = Proxier(None, ProxySettings(netns=node.name, backend=mode))
+        proxy.set_service(service)
+        asyncio.run(proxy.sync())
+    # Someone else's chain and jump in the same tables must survive.
+    node.run("iptables-nft", "-t", "nat", "-N", "OTHER")
+    node.run("iptables-nft", "-t", "nat", "-A", "PREROUTING", "-j", "OTHER")
+
+    agent.proxy.cleanup(node.name)
+
+    for mode in ("legacy", "nft"):
+        save = node.run(f"iptables-{mode}-save").stdout
+        assert "KUBE-" not in save, (mode, save)
+    assert "-A PREROUTING -j OTHER" in node.run("iptables-nft-save", "-t", "nat").stdout

@@ -161,3 +161,4 @@ async def test_removed_udp_endpoint_flows_are_flushed(monkeypatch: pytest.Monkey
     assert flushed == [
         ["conntrack", "-D", "-p", "udp", "--orig-dst", "10.96.0.53", "--dst-nat", "10.244.0.5"],
         ["conntrack", "-D", "-p", "udp", "--orig-port-dst", "30053", "--dst-nat", "10.244.0.5"]]
+

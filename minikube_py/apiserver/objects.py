@@ -85,10 +85,12 @@ def status_errors(resource: Resource, name: str) -> Iterator[None]:
         raise unavailable(e) from None
 
 
-def parse_resource_version(value: str | None) -> int:
+def parse_resource_version(value: object) -> int:
     """A client-supplied resourceVersion: "" / None -> 0; garbage -> 400."""
-    if not value:
+    if value is None or value == "":
         return 0
+    if not isinstance(value, str):
+        raise errors.bad_request(f"invalid resource version {value!r}: must be a string")
     try:
         rv = int(value)
     except ValueError:

@@ -9,8 +9,11 @@ before every check passed.
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -26,9 +29,23 @@ from minikube_py.apiserver.strategy import strategy_for
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
 
+log = logging.getLogger(__name__)
+
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+
+
+@contextmanager
+def malformed_input(resource: Resource) -> Iterator[None]:
+    """A strategy tripping over a wrongly-typed field is the client's 400, not our 500;
+    logged with its traceback, since validation should have named the field."""
+    try:
+        yield
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as e:
+        log.warning("strategy failed on malformed %s: %r", resource.plural, e, exc_info=True)
+        raise errors.bad_request(f"malformed {resource.kind}: {type(e).__name__}: {e}") \
+            from None
 
 
 def check_kind(resource: Resource, obj: Obj) -> None:
@@ -108,9 +125,10 @@ async def create_object(app: web.Application, target: Target, obj: Obj) -> Obj:
     meta["creationTimestamp"] = now_rfc3339()
     meta.pop("resourceVersion", None)
     strategy = strategy_for(resource)
-    strategy.default(obj)
-    strategy.prepare_create(obj)
-    causes = strategy.validate_create(obj)
+    with malformed_input(resource):
+        strategy.default(obj)
+        strategy.prepare_create(obj)
+        causes = strategy.validate_create(obj)
     if causes:
         raise validation_error(resource, obj, causes)
     if resource.namespaced:
@@ -147,9 +165,10 @@ async def write_update(app: web.Application, target: Target, new: Obj, old: Obj,
     deletes it."""
     resource, store = target.resource, app[OBJECTS]
     strategy = strategy_for(resource)
-    strategy.default(new)
-    strategy.prepare_update(new, old, subresource)
-    causes = strategy.validate_update(new, old)
+    with malformed_input(resource):
+        strategy.default(new)
+        strategy.prepare_update(new, old, subresource)
+        causes = strategy.validate_update(new, old)
     if causes:
         raise validation_error(resource, new, causes)
     expected = int(old["metadata"]["resourceVersion"])
@@ -218,7 +237,7 @@ async def patch_object(app: web.Application, target: Target, body: Any,
             raise errors.bad_request("the patch did not produce an object with metadata")
         check_kind(target.resource, new)
         place(target, new)
-        if pinned and str(pinned) != old["metadata"]["resourceVersion"]:
+        if pinned and parse_resource_version(pinned) != int(old["metadata"]["resourceVersion"]):
             raise errors.conflict(target.resource, target.name)
         try:
             return await write_update(app, target, new, old, target.subresource)

@@ -207,7 +207,10 @@ class KubeletServer:
         return ws
 
     async def start(self, host: str, port: int, ssl_ctx: ssl.SSLContext | None) -> web.AppRunner:
-        runner = web.AppRunner(self.app, access_log=None)
+        # A client that goes away cancels its handler (ends a `follow`); shutdown does not
+        # wait a minute for streams that never end.
+        runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True,
+                               shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port, ssl_context=ssl_ctx)
         await site.start()

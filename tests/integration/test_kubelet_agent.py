@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import docker
 import pytest
 
@@ -411,3 +412,33 @@ async def test_dockerd_unreachable_is_waited_out(apiserver: Any, busybox_image: 
         remove_containers(L.NODE, a.node)
         if sock.server is not None and sock.server.is_serving():
             await sock.stop()
+
+
+async def test_log_options_through_apiserver(agent: Agent, api: ApiClient, apiserver: Any) -> None:
+    pod = await create(api, make_pod(agent.node, [{
+        "name": "n", "command": ["sh", "-c", "n=$(cat /d/n 2>/dev/null || echo 0); n=$((n+1)); "
+                                             "echo $n > /d/n; echo attempt-$n; "
+                                             "[ $n -ge 2 ] && exec sleep 3600; exit 1"],
+        "volumeMounts": [{"name": "d", "mountPath": "/d"}]}],
+        volumes=[{"name": "d", "emptyDir": {}}]))
+    await status_when(api, pod, lambda s: is_running(s) and s["containerStatuses"][0][
+        "restartCount"] == 1, what="second attempt running")
+    path = f"/api/v1/namespaces/default/pods/{pod['metadata']['name']}/log"
+
+    async def get(query: str) -> str:
+        code, text = await asyncio.to_thread(apiserver.request, "GET", f"{path}?{query}")
+        assert code == 200, text
+        return str(text)
+
+    assert await get("") == "attempt-2\n"
+    assert await get("previous=true") == "attempt-1\n"
+    assert await get("limitBytes=4") == "atte"
+    stamped = await get("timestamps=true")
+    assert stamped.endswith(" attempt-2\n") and stamped[:4].isdigit() and "T" in stamped[:20]
+    ssl_ctx = apiserver.ssl_context()
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{apiserver.url}{path}?follow=true", ssl=ssl_ctx,
+            headers={"Authorization": f"Bearer {apiserver.token}"}) as resp:
+        assert await asyncio.wait_for(resp.content.readline(), 10) == b"attempt-2\n"
+        with pytest.raises(asyncio.TimeoutError):  # follow keeps the stream open
+            await asyncio.wait_for(resp.content.readline(), 1)

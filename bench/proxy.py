@@ -62,10 +62,15 @@ def endpoints(i: int, generation: int = 0) -> dict[str, Any]:
                          "ports": [{"name": "http", "port": 8080}]}]}
 
 
-def netns() -> str:
+async def netns() -> str:
     name = f"mkpb-proxy-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
+    await asyncio.to_thread(subprocess.run, ["ip", "netns", "add", name], check=True)
     return name
+
+
+async def remove_netns(*names: str) -> None:
+    for name in names:
+        await asyncio.to_thread(subprocess.run, ["ip", "netns", "del", name], check=False)
 
 
 async def raw_restore(backend: Backend, text: str) -> float:
@@ -86,7 +91,7 @@ LABELS = ("full sync (cold)", "full sync (warm, periodic)", "one changed service
 async def one_round(mode: str, n: int) -> list[tuple[float, float]]:
     """(ours, raw) seconds for each of LABELS, in fresh namespaces."""
     iptables.chain_name.cache_clear()  # a cold start hashes every chain name again
-    ours_ns, raw_ns = netns(), netns()
+    ours_ns, raw_ns = await netns(), await netns()
     try:
         proxy = Proxier(None, ProxySettings(netns=ours_ns, backend=mode))
         rec = Recording(Backend(mode, ours_ns))
@@ -104,13 +109,12 @@ async def one_round(mode: str, n: int) -> list[tuple[float, float]]:
         assert proxy.last_sync and proxy.last_sync.written == 1
         return [(cold, cold_raw), (warm, warm_raw), (partial, await raw_restore(raw, rec.last))]
     finally:
-        for name in (ours_ns, raw_ns):
-            subprocess.run(["ip", "netns", "del", name], check=False)
+        await remove_netns(ours_ns, raw_ns)
 
 
 async def idle_cpu(mode: str, n: int) -> float:
     """CPU seconds this process spends in 2 s of the sync loop with nothing changing."""
-    ns = netns()
+    ns = await netns()
     try:
         proxy = Proxier(None, ProxySettings(netns=ns, backend=mode))
         for i in range(n):
@@ -126,7 +130,7 @@ async def idle_cpu(mode: str, n: int) -> float:
         await asyncio.gather(loop, return_exceptions=True)
         return used
     finally:
-        subprocess.run(["ip", "netns", "del", ns], check=False)
+        await remove_netns(ns)
 
 
 async def bench(mode: str, n: int, repeat: int) -> None:

@@ -188,8 +188,8 @@ def fixed_nat_rules(masquerade_bit: int) -> list[str]:
         f"-A {POSTROUTING} -m mark ! --mark {mark}/{mark} -j RETURN",
         # Clear the bit so a packet re-entering the stack (e.g. into a tunnel) is not masqueraded twice.
         f"-A {POSTROUTING} -j MARK --xor-mark {mark}",
-        f"-A {POSTROUTING} {comment('kubernetes service traffic requiring SNAT')} "
-        "-j MASQUERADE --random-fully",
+        (f"-A {POSTROUTING} {comment('kubernetes service traffic requiring SNAT')} "
+         "-j MASQUERADE --random-fully"),
         f"-A {MARK_MASQ} -j MARK --or-mark {mark}",
     ]
 

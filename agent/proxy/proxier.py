@@ -22,6 +22,8 @@ from agent.proxy import iptables
 from agent.proxy.conntrack import Flush, flush
 from agent.proxy.model import Endpoint, Obj, ServicePort, ready_endpoints, service_ports
 from agent.proxy.settings import ProxySettings
+from minikube_py.api.resources import ENDPOINTS, SERVICES
+from minikube_py.client import Informer
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,8 @@ class SyncStats:
     seconds: float
 
 
-_CHAIN = re.compile(r"^:(\S+)", re.M)
-_HOOK = re.compile(r"^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j (KUBE-\S+)", re.M)
+_CHAIN = re.compile(r"^:(\S+)", re.MULTILINE)
+_HOOK = re.compile(r"^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j (KUBE-\S+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -214,17 +216,15 @@ class Proxier:
 
     async def run(self) -> None:
         """Watch Services and Endpoints and keep iptables in step, forever."""
-        from minikube_py.api.resources import ENDPOINTS, SERVICES
-        from minikube_py.client import Informer
-
-        informers = []
-        for resource, on_set, on_delete in (
-                (SERVICES, self.set_service, self.delete_service),
-                (ENDPOINTS, self.set_endpoints, self.delete_endpoints)):
-            inf = Informer(self._client, resource)
-            inf.add_handlers(on_add=on_set, on_update=lambda _old, new, f=on_set: f(new),
-                             on_delete=on_delete)
-            informers.append(inf)
+        services = Informer(self._client, SERVICES)
+        services.add_handlers(on_add=self.set_service,
+                              on_update=lambda _old, new: self.set_service(new),
+                              on_delete=self.delete_service)
+        endpoints = Informer(self._client, ENDPOINTS)
+        endpoints.add_handlers(on_add=self.set_endpoints,
+                               on_update=lambda _old, new: self.set_endpoints(new),
+                               on_delete=self.delete_endpoints)
+        informers = (services, endpoints)
         async with asyncio.TaskGroup() as tasks:
             for inf in informers:
                 tasks.create_task(inf.run(), name="proxy-informer")

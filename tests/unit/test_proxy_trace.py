@@ -38,6 +38,21 @@ def parse_nat(text: str) -> dict[str, list[list[str]]]:
     return chains
 
 
+def holds(opt: str, val: str, pkt: Packet) -> bool:
+    """One match option against the packet (options we do not model always hold)."""
+    if opt == "-p":
+        return pkt.proto == val
+    if opt == "-d":
+        return pkt.dst == val
+    if opt == "-s":
+        return ipaddress.ip_address(pkt.src) in ipaddress.ip_network(val)
+    if opt == "--dport":
+        return pkt.dport == int(val)
+    if opt == "--dst-type":
+        return pkt.dst in NODE_IPS
+    return opt != "--rcheck"  # a first packet has no affinity recorded yet
+
+
 def matches(argv: list[str], pkt: Packet) -> bool:
     i = 0
     while i < len(argv) and argv[i] != "-j":
@@ -45,15 +60,7 @@ def matches(argv: list[str], pkt: Packet) -> bool:
         if neg:
             i += 1
         opt, val = argv[i], argv[i + 1] if i + 1 < len(argv) else ""
-        ok = {
-            "-p": lambda: pkt.proto == val,
-            "-d": lambda: pkt.dst == val,
-            "-s": lambda: ipaddress.ip_address(pkt.src) in ipaddress.ip_network(val),
-            "--dport": lambda: pkt.dport == int(val),
-            "--dst-type": lambda: pkt.dst in NODE_IPS,
-            "--rcheck": lambda: False,  # a first packet: no affinity recorded yet
-        }.get(opt, lambda: True)()
-        if ok == neg:
+        if holds(opt, val, pkt) == neg:
             return False
         i += 1 if opt == "--rcheck" else 2
     return True

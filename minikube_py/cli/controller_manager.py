@@ -24,12 +24,37 @@ def parse_duration(text: str) -> float:
     return h * 3600 + m * 60 + s + ms / 1000
 
 
+def add_leader_flags(p: argparse.ArgumentParser) -> None:
+    """--leader-elect-* as kube-scheduler and kube-controller-manager spell them."""
+    p.add_argument("--leader-elect-lease-duration", type=parse_duration, default=15.0,
+                   help="how long a leader's Lease holds without renewal (default 15s)")
+    p.add_argument("--leader-elect-renew-deadline", type=parse_duration, default=10.0,
+                   help="a leader that cannot renew for this long steps down (default 10s)")
+    p.add_argument("--leader-elect-retry-period", type=parse_duration, default=2.0,
+                   help="how often candidates try to acquire (default 2s)")
+    p.add_argument("--identity", help="holder identity in the Lease (default host_pid)")
+
+
+def leader_settings(args: argparse.Namespace) -> dict:
+    """The settings fields of the leader flags, checked as LeaderElector needs them."""
+    from minikube_py.cli.main import CLIError
+
+    if not (args.leader_elect_lease_duration > args.leader_elect_renew_deadline
+            > args.leader_elect_retry_period * 1.2):
+        raise CLIError("need --leader-elect-lease-duration > --leader-elect-renew-deadline > "
+                       "1.2 x --leader-elect-retry-period")
+    return {"lease_duration": args.leader_elect_lease_duration,
+            "renew_deadline": args.leader_elect_renew_deadline,
+            "retry_period": args.leader_elect_retry_period, "identity": args.identity}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("controller-manager", help="run the controllers")
     p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the api-server")
     p.add_argument("--controllers", default="*",
                    help="comma-separated controllers: '*' for all, '-name' to leave one out")
     p.add_argument("--leader-elect", default="true", choices=("true", "false"))
+    add_leader_flags(p)
     p.add_argument("--node-monitor-grace-period", type=parse_duration, default=40.0,
                    help="silence after which a node is Unknown (default 40s)")
     p.add_argument("--node-monitor-period", type=parse_duration, default=5.0,
@@ -65,6 +90,7 @@ def _main(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
         controllers=controllers,
         leader_elect=args.leader_elect == "true",
+        **leader_settings(args),
         node_monitor_grace_period=args.node_monitor_grace_period,
         node_monitor_period=args.node_monitor_period,
         pod_eviction_timeout=args.pod_eviction_timeout,

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from minikube_py.cli.controller_manager import add_leader_flags
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("scheduler", help="run the scheduler")
@@ -14,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="schedule pods whose spec.schedulerName is this")
     p.add_argument("--leader-elect", default="true", choices=("true", "false"),
                    help="take the kube-system/kube-scheduler Lease before scheduling")
+    add_leader_flags(p)
     p.add_argument("--bind-concurrency", type=int, default=64,
                    help="bindings in flight at once")
     p.add_argument("--percentage-of-nodes-to-score", type=int, default=0,
@@ -22,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from minikube_py.cli.controller_manager import leader_settings
     from minikube_py.cli.main import CLIError
     from minikube_py.scheduler import SchedulerSettings, run
 
@@ -35,6 +39,7 @@ def _main(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
         scheduler_name=args.scheduler_name,
         leader_elect=args.leader_elect == "true",
+        **leader_settings(args),
         bind_concurrency=args.bind_concurrency,
         percentage_of_nodes_to_score=args.percentage_of_nodes_to_score,
     )

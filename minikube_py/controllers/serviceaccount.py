@@ -74,7 +74,8 @@ class TokenController(Controller):
         self.secrets = self.watch(SECRETS)
         ensure_index(self.secrets, "account", _account_of)
         self.accounts.add_handlers(lambda sa: self._add("sa", sa),
-                                   lambda old, new: self._add("sa", new))
+                                   lambda old, new: self._add("sa", new),
+                                   self._account_deleted)
         self.secrets.add_handlers(lambda s: self._add("secret", s),
                                   lambda old, new: self._add("secret", new),
                                   lambda s: self._add("sa", s, account=True))
@@ -87,6 +88,12 @@ class TokenController(Controller):
                 self.queue.add(("sa", f"{meta['namespace']}/{name}"))
             return
         self.queue.add((kind, f"{meta['namespace']}/{meta['name']}"))
+
+    def _account_deleted(self, sa: dict) -> None:
+        """Its token Secrets must go too."""
+        meta = sa["metadata"]
+        for secret in self.secrets.by_index("account", f"{meta['namespace']}/{meta['name']}"):
+            self._add("secret", secret)
 
     async def run(self) -> None:
         if self.key is None:

@@ -1,0 +1,104 @@
+"""Two `minikube-py controller-manager` processes at once: only the Lease
+holder acts (a ReplicaSet gets exactly its replicas, never twice as many);
+when the leader dies the other takes over and acts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from minikube_py.api.resources import LEASES, NAMESPACES, PODS, REPLICASETS
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import ClientError
+from tests.integration.hollow import eventually
+from tests.integration.test_controllers_replicaset import replicaset
+
+
+@pytest.fixture
+def managers(apiserver, tmp_path: Path) -> Iterator[dict[str, subprocess.Popen]]:
+    procs: dict[str, subprocess.Popen] = {}
+    for name in ("cm-a", "cm-b"):
+        log = open(tmp_path / f"{name}.log", "wb")
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "minikube_py.cli.main", "controller-manager",
+             "--kubeconfig", str(apiserver.kubeconfig), "--controllers", "replicaset",
+             "--identity", f"{name}-{uuid.uuid4().hex[:6]}",
+             "--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s",
+             "--leader-elect-retry-period", "0.5s"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+    try:
+        yield procs
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+async def client(apiserver) -> AsyncIterator[tuple[ApiClient, str]]:
+    c = ApiClient.from_kubeconfig(apiserver.kubeconfig)
+    namespace = f"leader-{uuid.uuid4().hex[:6]}"
+    await c.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                "metadata": {"name": namespace}})
+    try:
+        yield c, namespace
+    finally:
+        with contextlib.suppress(ClientError):
+            await c.delete(NAMESPACES, namespace)
+        await c.close()
+
+
+async def test_only_the_leader_acts_and_the_other_takes_over(managers, client) -> None:
+    c, ns = client
+
+    async def holder() -> str | None:
+        try:
+            lease = await c.get(LEASES, "kube-controller-manager", "kube-system")
+        except ClientError:
+            return None
+        return lease["spec"].get("holderIdentity")
+
+    leader_id = await eventually(holder, timeout=20)
+    leader = next(n for n in managers if leader_id.startswith(n))
+    follower = next(n for n in managers if n != leader)
+
+    async def pod_count(app: str) -> int:
+        return len((await c.list(PODS, ns, label_selector=f"app={app}"))["items"])
+
+    await c.create(REPLICASETS, replicaset("first", 5, "first"), ns)
+    await eventually(lambda: _equals(pod_count("first"), 5), timeout=20)
+    await asyncio.sleep(2)  # a second actor would have doubled them by now
+    assert await pod_count("first") == 5
+    assert managers[leader].poll() is None and managers[follower].poll() is None
+
+    managers[leader].send_signal(signal.SIGKILL)
+    managers[leader].wait()
+    new_id = await eventually(lambda: _other_than(holder(), leader_id), timeout=20)
+    assert new_id.startswith(follower)
+    await c.create(REPLICASETS, replicaset("second", 3, "second"), ns)
+    await eventually(lambda: _equals(pod_count("second"), 3), timeout=20)
+    assert await pod_count("first") == 5
+
+
+async def _equals(value, expected: int) -> bool:
+    return await value == expected
+
+
+async def _other_than(value, old: str) -> str | None:
+    current = await value
+    return current if current and current != old else None

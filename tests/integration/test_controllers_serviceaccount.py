@@ -1,0 +1,123 @@
+"""Service accounts against a real api-server: a `default` account in every
+namespace, a signed token Secret per account (verifiable with the public key),
+removed with its account; and, where the api-server keeps D/pki/sa.key, the
+token authenticates as the account."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from minikube_py.api.resources import NAMESPACES, PODS, SECRETS, SERVICEACCOUNTS
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import ClientError, NotFound
+from minikube_py.controllers.sa_token import verify_token
+from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.integration.hollow import ControlPlane, eventually
+
+
+def _key_pair(tmp_path: Path) -> tuple[Path, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "sa.key"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return path, public
+
+
+async def _start(apiserver, key_file: Path) -> tuple[ApiClient, ControlPlane]:
+    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
+    settings = replace(ControllerManagerSettings(leader_elect=False),
+                       controllers=("serviceaccount", "serviceaccount-token"),
+                       service_account_private_key_file=str(key_file),
+                       root_ca_file=str(apiserver.ca_file))
+    return client, ControlPlane(client, settings, scheduler=False)
+
+
+@pytest.fixture
+async def namespace(apiserver) -> AsyncIterator[str]:
+    name = f"sa-{uuid.uuid4().hex[:6]}"
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client:
+        await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                         "metadata": {"name": name}})
+        yield name
+        with contextlib.suppress(ClientError):
+            await client.delete(NAMESPACES, name)
+
+
+async def _token_secret(client: ApiClient, ns: str, account: str) -> dict | None:
+    for secret in (await client.list(SECRETS, ns))["items"]:
+        annotations = secret["metadata"].get("annotations") or {}
+        if (secret.get("type") == "kubernetes.io/service-account-token"
+                and annotations.get("kubernetes.io/service-account.name") == account
+                and (secret.get("data") or {}).get("token")):
+            return secret
+    return None
+
+
+async def test_default_account_and_signed_token_per_account(apiserver, namespace: str,
+                                                            tmp_path: Path) -> None:
+    key_file, public = _key_pair(tmp_path)
+    client, cp = await _start(apiserver, key_file)
+    try:
+        async with cp:
+            sa = await eventually(lambda: _get(client, SERVICEACCOUNTS, "default", namespace))
+            secret = await eventually(lambda: _token_secret(client, namespace, "default"))
+            token = base64.b64decode(secret["data"]["token"]).decode()
+            claims = verify_token(public, token)
+            assert claims is not None
+            assert claims["sub"] == f"system:serviceaccount:{namespace}:default"
+            assert claims["kubernetes.io/serviceaccount/service-account.uid"] == \
+                sa["metadata"]["uid"]
+            assert base64.b64decode(secret["data"]["namespace"]).decode() == namespace
+            assert base64.b64decode(secret["data"]["ca.crt"]) == apiserver.ca_file.read_bytes()
+            assert verify_token(_key_pair(tmp_path / "..")[1], token) is None  # other key
+
+            await client.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                  "metadata": {"name": "robot"}}, namespace)
+            robot_secret = await eventually(lambda: _token_secret(client, namespace, "robot"))
+            await client.delete(SERVICEACCOUNTS, "robot", namespace)
+            await eventually(lambda: _gone(client, SECRETS, robot_secret["metadata"]["name"],
+                                           namespace))
+    finally:
+        await client.close()
+
+
+async def test_api_server_accepts_the_token(apiserver, namespace: str) -> None:
+    key_file = Path(apiserver.data_dir) / "pki" / "sa.key"
+    if not key_file.exists():
+        pytest.skip("the api-server does not keep D/pki/sa.key (CONTRACTS.md) yet")
+    client, cp = await _start(apiserver, key_file)
+    try:
+        async with cp:
+            secret = await eventually(lambda: _token_secret(client, namespace, "default"))
+        token = base64.b64decode(secret["data"]["token"]).decode()
+        async with ApiClient(apiserver.url, token=token, ca_file=apiserver.ca_file) as as_sa:
+            await as_sa.list(PODS, namespace)  # 401 would raise
+        async with ApiClient(apiserver.url, token=token[:-4] + "AAAA",
+                             ca_file=apiserver.ca_file) as forged:
+            with pytest.raises(ClientError):
+                await forged.list(PODS, namespace)
+    finally:
+        await client.close()
+
+
+async def _get(client: ApiClient, resource, name: str, ns: str) -> dict | None:
+    try:
+        return await client.get(resource, name, ns)
+    except NotFound:
+        return None
+
+
+async def _gone(client: ApiClient, resource, name: str, ns: str) -> bool:
+    return await _get(client, resource, name, ns) is None

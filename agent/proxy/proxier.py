@@ -1,11 +1,15 @@
 """The service proxy: Services + Endpoints in, one iptables-restore per sync out.
 
-Sync strategy (kube-proxy's): a full sync at start, every `full_sync_period`
-and after any failure rewrites every chain of ours and deletes the stale ones
-found in the kernel; in between, a sync rewrites the top-level chains plus the
-chains of service ports whose inputs changed, and deletes the chains that were
-ours last time and are not now. Between changes nothing runs: the loop sleeps
-on an event that the informer handlers set.
+Sync strategy (kube-proxy's, one step further): a full sync at start, every
+`full_sync_period` and after any failure reads our chains and hooks back from
+the kernel, rewrites every chain of ours, re-adds missing hooks and deletes the
+stale chains it found. In between, a sync writes only the chains whose content
+changed (the chains of changed service ports, and KUBE-SERVICES & co only when
+a line in them changed) and deletes the chains that were ours last time and are
+not now. With legacy iptables every restore copies the whole table, so at
+10,000 services one change costs the same few hundred ms either way; what we
+save is the text and parsing. Between changes nothing runs: the loop sleeps on
+an event that the informer handlers set.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ class SyncStats:
 
 
 _CHAIN = re.compile(r"^:(\S+)", re.MULTILINE)
-_HOOK = re.compile(r"^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j (KUBE-\S+)", re.MULTILINE)
+_HOOK = re.compile(r"^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j (KUBE-\S+)",
+                   re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class Proxier:
         self._endpoints = 0  # ready endpoints over all services
         self._large = False  # many endpoints: per-endpoint rules without comments
         self._wake = asyncio.Event()
+        self._syncing = asyncio.Lock()  # one restore at a time, whoever calls sync()
         self.last_sync: SyncStats | None = None
 
     # -- inputs: informer handlers (and tests) call these; they only record and wake ----------
@@ -134,6 +140,10 @@ class Proxier:
 
     async def sync(self, full: bool | None = None) -> SyncStats:
         """Apply the current state in one restore; full when asked, needed or first."""
+        async with self._syncing:
+            return await self._sync(full)
+
+    async def _sync(self, full: bool | None) -> SyncStats:
         if self.backend is None:
             self.backend = await asyncio.to_thread(
                 backends.choose, self.settings.backend, self.settings.netns)

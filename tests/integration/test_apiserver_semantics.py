@@ -1,0 +1,263 @@
+"""Kubernetes semantics beyond CRUD: deletion, subresources, allocation, Tables, metrics."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.fixtures.apiserver import ApiServer
+
+NS = "/api/v1/namespaces/default"
+POD_SPEC = {"containers": [{"name": "c", "image": "busybox:1.36"}]}
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+def make_pod(server: ApiServer, node: str | None = None, **meta: Any) -> dict[str, Any]:
+    spec = {**POD_SPEC, **({"nodeName": node} if node else {})}
+    status, pod = server.request("POST", f"{NS}/pods",
+                                 {"metadata": {"name": f"p-{uid()}", **meta}, "spec": spec})
+    assert status == 201, pod
+    assert isinstance(pod, dict)
+    return pod
+
+
+def get(server: ApiServer, path: str) -> tuple[int, dict[str, Any]]:
+    status, body = server.request("GET", path)
+    assert isinstance(body, dict)
+    return status, body
+
+
+# -- deletion ------------------------------------------------------------------------------
+
+def test_bound_pod_gets_graceful_deletion_and_kubelet_finishes(apiserver: ApiServer) -> None:
+    pod = make_pod(apiserver, node="n1")
+    path = f"{NS}/pods/{pod['metadata']['name']}"
+    status, marked = apiserver.request("DELETE", path + "?gracePeriodSeconds=20")
+    assert status == 200 and isinstance(marked, dict)
+    assert marked["metadata"]["deletionGracePeriodSeconds"] == 20
+    assert marked["metadata"]["deletionTimestamp"].endswith("Z")
+    assert get(apiserver, path)[0] == 200
+    assert apiserver.request("DELETE", path, {"gracePeriodSeconds": 0})[0] == 200
+    assert get(apiserver, path)[0] == 404
+
+
+def test_unbound_pod_is_deleted_at_once(apiserver: ApiServer) -> None:
+    pod = make_pod(apiserver)
+    path = f"{NS}/pods/{pod['metadata']['name']}"
+    assert apiserver.request("DELETE", path)[0] == 200
+    assert get(apiserver, path)[0] == 404
+
+
+def test_finalizers_keep_object_until_removed(apiserver: ApiServer) -> None:
+    name = f"fin-{uid()}"
+    apiserver.request("POST", f"{NS}/configmaps",
+                      {"metadata": {"name": name, "finalizers": ["example.com/hold"]}})
+    path = f"{NS}/configmaps/{name}"
+    status, marked = apiserver.request("DELETE", path)
+    assert status == 200 and isinstance(marked, dict) and marked["metadata"]["deletionTimestamp"]
+    status, held = get(apiserver, path)
+    assert status == 200 and held["metadata"]["finalizers"] == ["example.com/hold"]
+    status, _ = apiserver.request("PATCH", path, {"metadata": {"finalizers": None}},
+                                  content_type="application/merge-patch+json")
+    assert status == 200
+    assert get(apiserver, path)[0] == 404
+
+
+@pytest.mark.parametrize("policy,finalizer", [("Foreground", "foregroundDeletion"),
+                                              ("Orphan", "orphan")])
+def test_propagation_policy_is_recorded_as_finalizer(apiserver: ApiServer, policy: str,
+                                                     finalizer: str) -> None:
+    name = f"rs-{uid()}"
+    rs = {"metadata": {"name": name}, "spec": {
+        "replicas": 0, "selector": {"matchLabels": {"a": name}},
+        "template": {"metadata": {"labels": {"a": name}}, "spec": POD_SPEC}}}
+    path = "/apis/apps/v1/namespaces/default/replicasets"
+    assert apiserver.request("POST", path, rs)[0] == 201
+    status, marked = apiserver.request("DELETE", f"{path}/{name}",
+                                       {"propagationPolicy": policy})
+    assert status == 200 and isinstance(marked, dict)
+    assert finalizer in marked["metadata"]["finalizers"]
+    assert marked["metadata"]["deletionTimestamp"]
+
+
+def test_delete_collection_by_label(apiserver: ApiServer) -> None:
+    tag = uid()
+    for i in range(3):
+        apiserver.request("POST", f"{NS}/configmaps",
+                          {"metadata": {"name": f"dc{i}-{tag}", "labels": {"dc": tag}}})
+    apiserver.request("POST", f"{NS}/configmaps", {"metadata": {"name": f"keep-{tag}"}})
+    status, _ = apiserver.request("DELETE", f"{NS}/configmaps?labelSelector=dc%3D{tag}")
+    assert status == 200
+    _, listed = get(apiserver, f"{NS}/configmaps")
+    names = {i["metadata"]["name"] for i in listed["items"]}
+    assert f"keep-{tag}" in names and not any(n.startswith("dc") and tag in n for n in names)
+
+
+def test_delete_precondition_uid(apiserver: ApiServer) -> None:
+    name = f"pre-{uid()}"
+    apiserver.request("POST", f"{NS}/configmaps", {"metadata": {"name": name}})
+    status, err = apiserver.request("DELETE", f"{NS}/configmaps/{name}",
+                                    {"preconditions": {"uid": "not-it"}})
+    assert status == 409 and isinstance(err, dict) and "Precondition failed" in err["message"]
+
+
+# -- subresources --------------------------------------------------------------------------
+
+def test_status_write_ignores_spec_and_normal_write_ignores_status(apiserver: ApiServer
+                                                                   ) -> None:
+    pod = make_pod(apiserver)
+    path = f"{NS}/pods/{pod['metadata']['name']}"
+    pod["status"] = {"phase": "Running"}
+    pod["spec"]["activeDeadlineSeconds"] = 5
+    status, after = apiserver.request("PUT", path + "/status", pod)
+    assert status == 200 and isinstance(after, dict)
+    assert after["status"]["phase"] == "Running" and "activeDeadlineSeconds" not in after["spec"]
+    after["status"]["phase"] = "Failed"
+    after["metadata"]["labels"] = {"x": "y"}
+    status, again = apiserver.request("PUT", path, after)
+    assert status == 200 and isinstance(again, dict)
+    assert again["status"]["phase"] == "Running" and again["metadata"]["labels"] == {"x": "y"}
+
+
+def test_binding_sets_node_once(apiserver: ApiServer) -> None:
+    pod = make_pod(apiserver)
+    name = pod["metadata"]["name"]
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+               "target": {"apiVersion": "v1", "kind": "Node", "name": "node-a"}}
+    assert apiserver.request("POST", f"{NS}/pods/{name}/binding", binding)[0] == 201
+    assert get(apiserver, f"{NS}/pods/{name}")[1]["spec"]["nodeName"] == "node-a"
+    status, err = apiserver.request("POST", f"{NS}/pods/{name}/binding", binding)
+    assert status == 409 and isinstance(err, dict) and "already assigned" in err["message"]
+
+
+def test_scale_subresource(apiserver: ApiServer) -> None:
+    name = f"d-{uid()}"
+    path = "/apis/apps/v1/namespaces/default/deployments"
+    dep = {"metadata": {"name": name}, "spec": {
+        "replicas": 1, "selector": {"matchLabels": {"a": name}},
+        "template": {"metadata": {"labels": {"a": name}}, "spec": POD_SPEC}}}
+    assert apiserver.request("POST", path, dep)[0] == 201
+    status, scale = get(apiserver, f"{path}/{name}/scale")
+    assert status == 200 and scale["kind"] == "Scale" and scale["spec"]["replicas"] == 1
+    assert scale["status"]["selector"] == f"a={name}"
+    scale["spec"]["replicas"] = 4
+    status, scaled = apiserver.request("PUT", f"{path}/{name}/scale", scale)
+    assert status == 200 and isinstance(scaled, dict) and scaled["spec"]["replicas"] == 4
+    status, _ = apiserver.request("PATCH", f"{path}/{name}/scale", {"spec": {"replicas": 2}},
+                                  content_type="application/merge-patch+json")
+    assert status == 200
+    _, stored = get(apiserver, f"{path}/{name}")
+    assert stored["spec"]["replicas"] == 2 and stored["metadata"]["generation"] == 3
+    assert apiserver.request("PUT", f"{path}/{name}/scale", scale)[0] == 409  # stale
+    bad = {**scale, "spec": {"replicas": -1}, "metadata": {"name": name}}
+    assert apiserver.request("PUT", f"{path}/{name}/scale", bad)[0] == 422
+
+
+# -- allocation ----------------------------------------------------------------------------
+
+def _service(name: str, **spec: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name},
+            "spec": {"selector": {"a": "b"}, "ports": [{"port": 80}], **spec}}
+
+
+def test_cluster_ip_allocation_and_release(apiserver: ApiServer) -> None:
+    a, b = f"s-{uid()}", f"s-{uid()}"
+    status, svc = apiserver.request("POST", f"{NS}/services", _service(a, clusterIP="10.96.7.7"))
+    assert status == 201 and isinstance(svc, dict) and svc["spec"]["clusterIPs"] == ["10.96.7.7"]
+    status, err = apiserver.request("POST", f"{NS}/services", _service(b, clusterIP="10.96.7.7"))
+    assert status == 422 and isinstance(err, dict) and "already allocated" in err["message"]
+    status, err = apiserver.request("POST", f"{NS}/services", _service(b, clusterIP="10.1.1.1"))
+    assert status == 422
+    assert apiserver.request("DELETE", f"{NS}/services/{a}")[0] == 200
+    assert apiserver.request("POST", f"{NS}/services",
+                             _service(b, clusterIP="10.96.7.7"))[0] == 201
+    status, headless = apiserver.request("POST", f"{NS}/services",
+                                         _service(f"h-{uid()}", clusterIP="None"))
+    assert status == 201 and isinstance(headless, dict)
+    assert headless["spec"]["clusterIP"] == "None"
+
+
+async def test_concurrent_creates_never_share_an_ip_or_port(apiserver: ApiServer) -> None:
+    import asyncio
+    async with apiserver.session() as s:
+        async def one(i: int) -> dict[str, Any]:
+            body = _service(f"c{i}-{uid()}", type="NodePort")
+            async with s.post(f"{NS}/services", json=body) as r:
+                assert r.status == 201, await r.text()
+                return dict(await r.json())
+        made = await asyncio.gather(*(one(i) for i in range(30)))
+    ips = [m["spec"]["clusterIP"] for m in made]
+    ports = [m["spec"]["ports"][0]["nodePort"] for m in made]
+    assert len(set(ips)) == 30 and len(set(ports)) == 30
+    assert all(30000 <= p <= 32767 for p in ports)
+
+
+def test_node_port_requested_taken_and_released(apiserver: ApiServer) -> None:
+    a, b = f"np-{uid()}", f"np-{uid()}"
+    spec = {"type": "NodePort", "ports": [{"port": 80, "nodePort": 31999}]}
+    assert apiserver.request("POST", f"{NS}/services", _service(a, **spec))[0] == 201
+    status, err = apiserver.request("POST", f"{NS}/services", _service(b, **spec))
+    assert status == 422 and isinstance(err, dict) and "already allocated" in err["message"]
+    # Switching to ClusterIP gives the port back.
+    to_cluster_ip = {"spec": {"type": "ClusterIP", "externalTrafficPolicy": None,
+                              "ports": [{"port": 80}]}}
+    status, body = apiserver.request("PATCH", f"{NS}/services/{a}", to_cluster_ip,
+                                     content_type="application/merge-patch+json")
+    assert status == 200, body
+    assert apiserver.request("POST", f"{NS}/services", _service(b, **spec))[0] == 201
+
+
+def test_kubernetes_service_and_endpoints(apiserver: ApiServer) -> None:
+    _, svc = get(apiserver, f"{NS}/services/kubernetes")
+    assert svc["spec"]["clusterIP"] == "10.96.0.1" and svc["spec"]["ports"][0]["port"] == 443
+    _, ep = get(apiserver, f"{NS}/endpoints/kubernetes")
+    assert ep["subsets"][0]["ports"][0]["port"] == apiserver.port
+    _, nss = get(apiserver, "/api/v1/namespaces")
+    assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= {
+        n["metadata"]["name"] for n in nss["items"]}
+
+
+# -- presentation --------------------------------------------------------------------------
+
+def test_table_output(apiserver: ApiServer) -> None:
+    import urllib.request
+    make_pod(apiserver, labels={"tbl": "1"})
+    req = urllib.request.Request(f"{apiserver.url}{NS}/pods?labelSelector=tbl%3D1",
+                                 headers={"Authorization": f"Bearer {apiserver.token}",
+                                          "Accept": TABLE})
+    with urllib.request.urlopen(req, context=apiserver.ssl_context()) as r:
+        table = json.loads(r.read())
+    assert table["kind"] == "Table" and table["apiVersion"] == "meta.k8s.io/v1"
+    names = [c["name"] for c in table["columnDefinitions"]]
+    assert names[:2] == ["Name", "Ready"]
+    row = table["rows"][0]
+    assert row["object"]["kind"] == "PartialObjectMetadata"
+    assert row["object"]["metadata"]["labels"] == {"tbl": "1"}
+    assert len(row["cells"]) == len(names)
+
+
+def test_metrics_count_requests_and_etcd_latency(apiserver: ApiServer) -> None:
+    apiserver.request("GET", f"{NS}/configmaps")
+    status, text = apiserver.request("GET", "/metrics")
+    assert status == 200 and isinstance(text, str)
+    assert 'apiserver_request_total{verb="LIST",resource="configmaps",code="200"}' in text
+    assert "apiserver_request_duration_seconds_bucket{" in text
+    assert 'etcd_request_duration_seconds_count{operation="list"}' in text
+
+
+def test_discovery_and_openapi(apiserver: ApiServer) -> None:
+    _, v1 = get(apiserver, "/api/v1")
+    pods = next(r for r in v1["resources"] if r["name"] == "pods")
+    assert pods["shortNames"] == ["po"] and pods["namespaced"]
+    _, apps = get(apiserver, "/apis/apps/v1")
+    assert "deployments/scale" in [r["name"] for r in apps["resources"]]
+    _, groups = get(apiserver, "/apis")
+    assert {"apps", "coordination.k8s.io"} <= {g["name"] for g in groups["groups"]}
+    assert apiserver.request("GET", "/openapi/v2")[0] == 200

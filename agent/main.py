@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import logging
 import signal
 import socket
@@ -24,6 +23,9 @@ from agent.kubelet.kubelet import Kubelet
 from agent.kubelet.node import NodeAgent
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.server import KubeletServer, TokenAuthenticator, serving_cert
+from agent.overlay import Overlay
+from agent.proxy.proxier import Proxier
+from agent.proxy.settings import ProxySettings
 from agent.settings import AgentSettings
 from minikube_py.client import ApiClient, run_tasks
 
@@ -45,17 +47,6 @@ def node_ip(settings: AgentSettings) -> str:
             return str(s.getsockname()[0])
         except OSError:
             return "127.0.0.1"
-
-
-def _optional_part(module: str, cls: str, client: ApiClient,
-                   settings: AgentSettings) -> Coroutine[Any, Any, Any] | None:
-    """The proxy and overlay live in their own packages; absent ones are logged, not fatal."""
-    try:
-        part = getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError) as e:
-        log.warning("agent part unavailable part=%s.%s err=%s", module, cls, e)
-        return None
-    return part(client, settings).run()
 
 
 async def _serve_until_cancelled(runner: web.AppRunner) -> None:
@@ -81,12 +72,10 @@ async def run_async(settings: AgentSettings) -> None:
         "node": NodeAgent(client, settings, runtime, ip).run(),
         "kubelet": kubelet.run(),
     }
-    for enabled, name, module, cls in (
-            (settings.enable_proxy, "proxy", "agent.proxy.proxier", "Proxier"),
-            (settings.enable_overlay, "overlay", "agent.overlay", "Overlay")):
-        coro = _optional_part(module, cls, client, settings) if enabled else None
-        if coro is not None:
-            tasks[name] = coro
+    if settings.enable_proxy:
+        tasks["proxy"] = Proxier(client, ProxySettings(cluster_cidr=settings.cluster_cidr)).run()
+    if settings.enable_overlay:
+        tasks["overlay"] = Overlay(client, settings).run()
     log.info("agent starting node=%s ip=%s parts=%s", settings.node_name, ip, ",".join(tasks))
     try:
         await run_tasks(tasks)

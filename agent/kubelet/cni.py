@@ -77,20 +77,29 @@ class CNI:
         except (OSError, ValueError, KeyError):
             return None
 
-    async def add(self, pod: PodRef, netns: str) -> dict[str, Any]:
-        """Attach the sandbox's netns; on failure, undo what earlier plugins did."""
+    async def add(self, pod: PodRef, netns: str,
+                  capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Attach the sandbox's netns; on failure, undo what earlier plugins did.
+
+        `capabilities` (e.g. {"portMappings": [...]}) reach, as `runtimeConfig`, exactly
+        the plugins whose config declares that capability, as the CNI spec says.
+        """
         net = load_network(self.conf_dir)
+        caps = capabilities or {}
         prev: dict[str, Any] | None = None
         try:
             for plugin in net["plugins"]:
-                prev = await self._exec("ADD", net, plugin, pod, netns, prev)
+                prev = await self._exec("ADD", net, plugin, pod, netns, prev, caps)
         except CNIError:
-            await self._del(net, pod, netns, prev)
+            try:
+                await self._del(net, pod, netns, prev, caps)
+            except CNIError as undo:  # the ADD's error is the one worth reporting
+                log.warning("cni rollback failed sandbox=%s err=%s", pod.sandbox_id[:12], undo)
             raise
         result = prev or {}
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = self._cache(pod.sandbox_id).with_suffix(".tmp")
-        tmp.write_text(json.dumps({"network": net, "result": result}))
+        tmp.write_text(json.dumps({"network": net, "result": result, "capabilities": caps}))
         os.replace(tmp, self._cache(pod.sandbox_id))
         return result
 
@@ -105,18 +114,18 @@ class CNI:
                 net = load_network(self.conf_dir)
             except CNIError:
                 return  # never attached, and nothing configured to detach from
-            prev = None
+            prev, caps = None, {}
         else:
-            net, prev = cached["network"], cached["result"]
-        await self._del(net, pod, netns, prev)
+            net, prev, caps = cached["network"], cached["result"], cached.get("capabilities", {})
+        await self._del(net, pod, netns, prev, caps)
         self._cache(pod.sandbox_id).unlink(missing_ok=True)
 
     async def _del(self, net: dict[str, Any], pod: PodRef, netns: str,
-                   prev: dict[str, Any] | None) -> None:
+                   prev: dict[str, Any] | None, caps: dict[str, Any]) -> None:
         errors = []
         for plugin in reversed(net["plugins"]):
             try:
-                await self._exec("DEL", net, plugin, pod, netns, prev)
+                await self._exec("DEL", net, plugin, pod, netns, prev, caps)
             except CNIError as e:
                 errors.append(e)
         if errors:
@@ -130,10 +139,15 @@ class CNI:
         raise CNIError(plugin_type, 0, f'failed to find plugin "{plugin_type}" in path {self.bin_dirs}')
 
     async def _exec(self, command: str, net: dict[str, Any], plugin: dict[str, Any], pod: PodRef,
-                    netns: str, prev: dict[str, Any] | None) -> dict[str, Any]:
+                    netns: str, prev: dict[str, Any] | None,
+                    caps: dict[str, Any]) -> dict[str, Any]:
         conf = dict(plugin, name=net["name"], cniVersion=net["cniVersion"])
         if prev is not None:
             conf["prevResult"] = prev
+        runtime_config = {k: v for k, v in caps.items()
+                          if (plugin.get("capabilities") or {}).get(k)}
+        if runtime_config:
+            conf["runtimeConfig"] = runtime_config
         env = {
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
             "CNI_COMMAND": command, "CNI_CONTAINERID": pod.sandbox_id, "CNI_NETNS": netns,

@@ -27,6 +27,16 @@ class SandboxError(KubeletError):
     """The sandbox could not be made (Docker or CNI); the pod waits in ContainerCreating."""
 
 
+def capabilities(pod: dict[str, Any]) -> dict[str, Any]:
+    """CNI runtime capabilities of a pod: its hostPorts as portMappings."""
+    mappings = [{"hostPort": int(p["hostPort"]), "containerPort": int(p["containerPort"]),
+                 "protocol": str(p.get("protocol", "TCP")).lower(),
+                 "hostIP": p.get("hostIP", "")}
+                for c in pod["spec"].get("containers") or [] for p in c.get("ports") or []
+                if p.get("hostPort")]
+    return {"portMappings": mappings} if mappings else {}
+
+
 class Sandboxes:
     def __init__(self, runtime: DockerRuntime, cni: CNI, node: str, host_ip: str,
                  image: str = PAUSE_IMAGE) -> None:
@@ -77,7 +87,8 @@ class Sandboxes:
         if not pid:
             raise SandboxError(f"sandbox {sid[:12]} is not running")
         meta = pod["metadata"]
-        return await self.cni.add(PodRef(meta["namespace"], meta["name"], sid), f"/proc/{pid}/ns/net")
+        return await self.cni.add(PodRef(meta["namespace"], meta["name"], sid),
+                                  f"/proc/{pid}/ns/net", capabilities=capabilities(pod))
 
     async def teardown(self, box: Observed) -> None:
         """CNI DEL while the netns still exists, then remove the container; idempotent."""

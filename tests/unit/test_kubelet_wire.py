@@ -11,6 +11,7 @@ import pytest
 from agent.kubelet import channels as ch
 from agent.kubelet.cni import load_network, pod_ips
 from agent.kubelet.errors import CNIError
+from agent.kubelet.sandbox import capabilities
 from agent.kubelet.volumes import write_atomic
 
 
@@ -70,3 +71,14 @@ def test_atomic_writer_swaps_data_and_drops_removed_keys(tmp_path: Path) -> None
     assert (target / "a").read_bytes() == b"3"
     assert not (target / "dir").exists() and not first.exists()
     assert sorted(p.name for p in target.iterdir() if not p.name.startswith("..")) == ["a"]
+
+
+def test_host_ports_become_port_mappings() -> None:
+    pod = {"spec": {"containers": [{"name": "a", "ports": [
+        {"containerPort": 80, "hostPort": 8080},
+        {"containerPort": 53, "hostPort": 5353, "protocol": "UDP", "hostIP": "127.0.0.1"},
+        {"containerPort": 9090}]}]}}
+    assert capabilities(pod) == {"portMappings": [
+        {"hostPort": 8080, "containerPort": 80, "protocol": "tcp", "hostIP": ""},
+        {"hostPort": 5353, "containerPort": 53, "protocol": "udp", "hostIP": "127.0.0.1"}]}
+    assert capabilities({"spec": {"containers": [{"name": "a"}]}}) == {}

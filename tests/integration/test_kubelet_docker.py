@@ -290,3 +290,47 @@ async def test_failing_init_container_blocks_the_app(node: Node) -> None:
     assert status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 4
     assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
     assert "main" not in await node.containers(pod)
+
+
+async def test_probe_kinds_against_a_real_pod(node: Node) -> None:
+    pod = node.pod([{"name": "web", "ports": [{"name": "http", "containerPort": 8080}],
+                     "command": ["sh", "-c", ("mkdir -p /www; echo ok > /www/healthz; "
+                                             "exec httpd -f -p 8080 -h /www")]}])
+    status = await node.until(pod, running)
+    ip, c = status["podIP"], pod["spec"]["containers"][0]
+    cid = (await node.containers(pod))["web"]["Id"]
+    probes = node.syncer.probes
+
+    async def run(probe: dict[str, Any]) -> bool:
+        return await probes.run(probe, c, cid, ip)
+
+    for _ in range(25):  # httpd may take a moment to listen
+        if await run({"tcpSocket": {"port": 8080}}):
+            break
+        await asyncio.sleep(0.2)
+    assert await run({"httpGet": {"path": "/healthz", "port": "http"}})
+    assert not await run({"httpGet": {"path": "/missing", "port": 8080}})
+    assert await run({"tcpSocket": {"port": "http"}})
+    assert not await run({"tcpSocket": {"port": 8081}})
+    assert await run({"exec": {"command": ["test", "-e", "/www/healthz"]}})
+    assert not await run({"exec": {"command": ["false"]}})
+    assert not await run({"exec": {"command": ["sleep", "5"]}, "timeoutSeconds": 1})
+
+
+@pytest.mark.parametrize("volume, reason", [
+    pytest.param({"name": "v", "configMap": {"name": "absent"}}, 'configMap "absent" not found',
+                 id="missing-configmap"),
+    pytest.param({"name": "v", "nfs": {"server": "x", "path": "/"}}, "unsupported volume type",
+                 id="unsupported-type"),
+    pytest.param({"name": "v", "hostPath": {"path": "/nonexistent-kt", "type": "Directory"}},
+                 "not a directory", id="hostpath-type-check"),
+])
+async def test_bad_volumes_wait_with_a_reason(node: Node, volume: dict[str, Any],
+                                              reason: str) -> None:
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"],
+                     "volumeMounts": [{"name": "v", "mountPath": "/v"}]}], volumes=[volume])
+    status = await node.until(pod, lambda s: bool(s.get("containerStatuses")))
+    waiting = status["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "ContainerCreating" and reason in waiting["message"]
+    assert status["phase"] == "Pending"
+    assert "main" not in await node.containers(pod)

@@ -64,6 +64,14 @@ def keep_host_socket() -> None:
     _local.keep = True
 
 
+def close_host_socket() -> None:
+    """Close the kept socket; pyroute2 state is per thread, so the owner must do it."""
+    ipr = getattr(_local, "ipr", None)
+    if ipr is not None:
+        ipr.close()
+        _local.ipr = None
+
+
 @contextmanager
 def host_iproute() -> Iterator[IPRoute]:
     """An IPRoute in the calling thread's namespace; reused by keep_host_socket threads.

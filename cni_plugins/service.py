@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import queue
 import socket
 import socketserver
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cni_plugins.nsutil import keep_host_socket, warm_up
+from cni_plugins.nsutil import close_host_socket, keep_host_socket, warm_up
 from cni_plugins.plugin import run
 
 log = logging.getLogger(__name__)
@@ -62,34 +62,47 @@ class NetlinkService(socketserver.UnixStreamServer):
     """Unix-socket server handing requests to a fixed pool of netlink workers.
 
     Workers are long-lived so each keeps its node-side netlink socket
-    (nsutil.keep_host_socket); they are started from the serving thread, so
-    they share its network namespace. Stop with shutdown() + server_close().
+    (nsutil.keep_host_socket; pyroute2 state is per thread, so each closes its
+    own on exit). They start with the server, in the namespace of the thread
+    that made it. Stop with shutdown() + server_close().
     """
 
     def __init__(self, path: str, workers: int = 8) -> None:
         self.path = path
         self.netns_ino = netns_inode()
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="cni-netlink",
-                                       initializer=keep_host_socket)
+        self.requests: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self.workers = [threading.Thread(target=self._work, name=f"cni-netlink-{i}",
+                                         daemon=True) for i in range(workers)]
         os.makedirs(os.path.dirname(path), exist_ok=True)
         _remove_stale(path)
         super().__init__(path, _Handler)
         os.chmod(path, 0o600)
+        for worker in self.workers:
+            worker.start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        self.pool.submit(self._process, request, client_address)
+        self.requests.put((request, client_address))
 
-    def _process(self, request: Any, client_address: Any) -> None:
+    def _work(self) -> None:
+        keep_host_socket()
         try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
+            while (item := self.requests.get()) is not None:
+                request, client_address = item
+                try:
+                    self.finish_request(request, client_address)
+                except Exception:
+                    self.handle_error(request, client_address)
+                finally:
+                    self.shutdown_request(request)
         finally:
-            self.shutdown_request(request)
+            close_host_socket()
 
     def server_close(self) -> None:
         super().server_close()
-        self.pool.shutdown(wait=True)
+        for _ in self.workers:
+            self.requests.put(None)
+        for worker in self.workers:
+            worker.join()
         try:
             os.unlink(self.path)
         except FileNotFoundError:

@@ -42,6 +42,14 @@ def _key(obj: dict[str, Any]) -> str:
     return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
 
 
+def _revision(obj: dict[str, Any]) -> int:
+    """resourceVersion as a number (ours are etcd revisions); 0 when it is not one."""
+    try:
+        return int(obj["metadata"].get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
 class Kubelet:
     def __init__(self, client: ApiClient, settings: AgentSettings, runtime: DockerRuntime,
                  host_ip: str) -> None:
@@ -65,6 +73,9 @@ class Kubelet:
         self._docker_events: Any = None
         self.allocatable = capacity(settings, settings.state_dir)
         self._admitted_uids: set[str] = set()
+        # uid -> (status we last wrote, its resourceVersion): a sync that runs on a cache
+        # older than our own write must not write the same status again.
+        self._sent: dict[str, tuple[dict[str, Any], int]] = {}
 
     async def _event(self, pod: dict[str, Any], etype: str, reason: str, message: str) -> None:
         try:
@@ -119,6 +130,7 @@ class Kubelet:
             except (NotFound, Conflict):
                 pass  # already gone, or a new pod of the same name: not ours to delete
             self._admitted_uids.discard(meta["uid"])
+            self._sent.pop(meta["uid"], None)
             log.info("pod deleted pod=%s uid=%s", key, meta["uid"])
             return
         if not await self._admitted(pod):
@@ -171,17 +183,22 @@ class Kubelet:
         """Merge-patch the status subresource, only if it changed. Lists are replaced
         whole by a merge patch; top-level keys that went away are sent as null."""
         old = pod.get("status") or {}
-        if comparable(status) == comparable(old):
+        new = comparable(status)
+        if new == comparable(old):
             return
+        meta = pod["metadata"]
+        sent = self._sent.get(meta["uid"])
+        if sent is not None and sent[0] == new and _revision(pod) < sent[1]:
+            return  # the cache has not caught up with our own write yet
         patch = dict(status)
         for k in old:
             patch.setdefault(k, None)
-        meta = pod["metadata"]
         try:
-            await self.client.patch(PODS, meta["name"], {"status": patch}, meta["namespace"],
-                                    subresource="status")
+            written = await self.client.patch(PODS, meta["name"], {"status": patch},
+                                              meta["namespace"], subresource="status")
         except NotFound:
             return
+        self._sent[meta["uid"]] = (new, _revision(written))
         log.info("pod status pod=%s/%s phase=%s", meta["namespace"], meta["name"], status["phase"])
 
     async def _resync_loop(self) -> None:
@@ -198,6 +215,8 @@ class Kubelet:
         """Remove containers of this node whose pod (by UID) no longer exists."""
         live = {p["metadata"]["uid"] for p in self.pods.list()}
         self._admitted_uids &= live
+        for uid in set(self._sent) - live:
+            del self._sent[uid]
         for uid in {o.pod_uid for o in await self.syncer.observed()} - live:
             log.info("removing orphaned containers pod_uid=%s", uid)
             await self.syncer.teardown(uid, grace=2)

@@ -39,6 +39,7 @@ def _run(args: argparse.Namespace) -> int:
     paths = paths_from(args)
     try:
         host.require_root()
+        lifecycle.refuse_if_other(paths)
         if lifecycle.running(paths) is not None:
             raise lifecycle.Refused("a cluster already runs on this host; `minikube-py down` first")
         node = NodeRecord(args.node_name or host.node_name(),

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from minikube_py.cluster import dockerd, health, host, kubeconfigs, lab, supervisor, teardown
 from minikube_py.cluster.components import (ControllerTuning, Toolbox, build_plan,
                                             node_kubeconfig, save_plan)
 from minikube_py.cluster.paths import ClusterPaths
-from minikube_py.cluster.state import ClusterState, NodeRecord, host_lock, read_pid
+from minikube_py.cluster.state import ClusterState, NodeRecord, host_lock, read_pid, write_json
 
 log = logging.getLogger(__name__)
+ACTIVE = Path("/run/minikube-py/active.json")  # host-wide: one cluster per host
 Progress = Callable[[str], None]
 
 
@@ -54,11 +57,37 @@ class UpResult:
 
 
 def running(paths: ClusterPaths) -> ClusterState | None:
-    """The cluster whose supervisor is alive on this host, if any."""
+    """The cluster of `paths` if its supervisor is alive."""
     state = ClusterState.load(paths)
     if state is not None and read_pid(paths.supervisor_pid) is not None:
         return state
     return None
+
+
+def refuse_if_other(paths: ClusterPaths) -> None:
+    """One cluster per host: another state dir's live cluster would share port 6443, the
+    lab bridge and node names with ours."""
+    try:
+        raw = json.loads(ACTIVE.read_text())
+        other = ClusterPaths(**{k: Path(v) for k, v in raw.items()})
+    except (FileNotFoundError, ValueError, TypeError):
+        return
+    if other.state_dir != paths.state_dir:
+        state = running(other)
+        if state is not None:
+            raise Refused(_other_running(state) + f" [state in {other.state_dir}]")
+
+
+def _mark_active(paths: ClusterPaths) -> None:
+    write_json(ACTIVE, {k: str(v) for k, v in dataclasses.asdict(paths).items()})
+
+
+def _unmark_active(paths: ClusterPaths) -> None:
+    try:
+        if json.loads(ACTIVE.read_text()).get("state_dir") == str(paths.state_dir):
+            ACTIVE.unlink()
+    except (FileNotFoundError, ValueError):
+        pass
 
 
 def up(settings: UpSettings, tools: Toolbox, progress: Progress) -> UpResult:
@@ -67,6 +96,7 @@ def up(settings: UpSettings, tools: Toolbox, progress: Progress) -> UpResult:
     paths = settings.paths
     kind = "lab" if settings.lab else "single"
     with host_lock(paths):
+        refuse_if_other(paths)
         current = running(paths)
         if current is not None:
             if current.kind != kind:
@@ -99,6 +129,7 @@ def _launch(paths: ClusterPaths, state: ClusterState, tools: Toolbox, tuning: Co
             advertise: str | None, progress: Progress) -> list[str]:
     """Record the cluster, write its plan, start the supervisor; returns missing components."""
     state.save(paths)
+    _mark_active(paths)
     plan, missing = build_plan(state, paths, tools, tuning, advertise=advertise)
     save_plan(paths, plan)
     pid = supervisor.spawn(paths)
@@ -112,6 +143,7 @@ def start_node(paths: ClusterPaths, node: NodeRecord, server: str, tools: Toolbo
     """After `join` wrote the node's kubeconfig: run its agent here, wait until Ready."""
     host.require_root()
     with host_lock(paths):
+        refuse_if_other(paths)
         current = running(paths)
         if current is not None:
             raise Refused(_other_running(current))
@@ -212,6 +244,7 @@ def down(paths: ClusterPaths, *, purge: bool, progress: Progress,
             problems += lab.leftovers(state.lab_bridge, nodes)
         elif state is not None:
             problems += teardown.clean_node_network()
+        _unmark_active(paths)
         if dockerd.stop_if_ours(paths):
             progress("stopped the dockerd that `up` started")
         if state is not None and state.is_lab:

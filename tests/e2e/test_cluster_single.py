@@ -1,0 +1,135 @@
+"""`minikube-py up` / `status` / `down` on this host, end to end (real everything).
+
+One cluster for the module, under a temporary --root; the last test takes it down and
+proves the host is as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from minikube_py.api.resources import NODES
+from minikube_py.cluster.health import node_ready
+from minikube_py.cluster.teardown import POD_BRIDGE
+from tests.e2e.cluster_support import (api, eventually, free_port, host_leftovers, mkp, needs_root,
+                                       skip_if_other_cluster)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
+              pytest.mark.timeout(600)]
+
+COMPONENTS = ("apiserver", "scheduler", "controller-manager", "agent")
+
+
+class Cluster:
+    def __init__(self, root: Path, port: int) -> None:
+        self.root, self.port = root, port
+        self.admin = root / "etc" / "admin.conf"
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return mkp(*args, "--root", str(self.root), timeout=timeout)
+
+    def status_file(self) -> dict:
+        return json.loads((self.root / "state" / "status.json").read_text())
+
+    def node(self) -> str:
+        return json.loads((self.root / "state" / "cluster.json").read_text())["nodes"][0]["name"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("mkp-single"), free_port())
+    started = time.monotonic()
+    up = c.cli("up", "--api-port", str(c.port), "--no-install", "--timeout", "150")
+    skip_if_other_cluster(up)
+    c.up_result, c.up_seconds = up, time.monotonic() - started  # type: ignore[attr-defined]
+    try:
+        yield c
+    finally:
+        c.cli("down", "--purge")
+
+
+def test_up_brings_a_ready_node(cluster: Cluster) -> None:
+    up = cluster.up_result  # type: ignore[attr-defined]
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "cluster ready" in up.stdout and f"KUBECONFIG={cluster.admin}" in up.stdout
+    assert "api-server ready" in up.stdout  # progress was shown
+    assert oct(cluster.admin.stat().st_mode & 0o777) == "0o600"
+    nodes = api(cluster.admin, lambda c: c.list(NODES))["items"]
+    assert [n["metadata"]["name"] for n in nodes] == [cluster.node()]
+    assert node_ready(nodes[0])
+
+
+def test_each_component_is_its_own_process_with_a_log(cluster: Cluster) -> None:
+    status = cluster.status_file()["components"]
+    for name in COMPONENTS:
+        pid = status[name]["pid"]
+        assert f"minikube-py {name} " in " ".join(psutil.Process(pid).cmdline())  # as in ps
+        assert (cluster.root / "log" / f"{name}.log").stat().st_size > 0
+
+
+def test_second_up_reports_the_running_cluster_within_seconds(cluster: Cluster) -> None:
+    started = time.monotonic()
+    again = cluster.cli("up", "--api-port", str(cluster.port), "--no-install")
+    assert again.returncode == 0, again.stderr
+    assert "already running" in again.stdout
+    assert time.monotonic() - started < 5
+
+
+def test_status_is_healthy(cluster: Cluster) -> None:
+    status = cluster.cli("status")
+    assert status.returncode == 0, status.stdout
+    for name in (*COMPONENTS, "api-server /readyz", f"node {cluster.node()}",
+                 "scheduler lease", "controller-manager lease"):
+        assert any(line.split()[0] == "OK" and name in line for line in status.stdout.splitlines()), \
+            status.stdout
+
+
+def test_a_crashed_component_is_restarted(cluster: Cluster) -> None:
+    before = cluster.status_file()["components"]["scheduler"]
+    os.kill(before["pid"], signal.SIGKILL)
+    after = eventually(lambda: (s := cluster.status_file()["components"]["scheduler"])["state"]
+                       == "running" and s["pid"] != before["pid"] and s,
+                       timeout=20, what="scheduler restarted")
+    assert after["restarts"] == before["restarts"] + 1
+
+
+def test_lab_up_is_refused_while_this_cluster_runs(cluster: Cluster) -> None:
+    lab = cluster.cli("lab", "up", "--nodes", "2", "--no-install")
+    assert lab.returncode == 1
+    assert "single-node cluster is running" in lab.stderr and "Traceback" not in lab.stderr
+
+
+def test_sample_app_answers_from_all_three_pods(cluster: Cluster) -> None:
+    run = cluster.cli("up", "--api-port", str(cluster.port), "--no-install", "--sample-app")
+    assert run.returncode == 0, run.stdout + run.stderr
+    replies = {line.split("-> ")[1] for line in run.stdout.splitlines() if "-> hello from" in line}
+    assert len(replies) == 3, run.stdout
+
+
+def test_status_fails_when_components_are_down(cluster: Cluster) -> None:
+    supervisor = int((cluster.root / "state" / "supervisor.pid").read_text())
+    os.kill(supervisor, signal.SIGKILL)  # its children get SIGTERM (PR_SET_PDEATHSIG)
+    eventually(lambda: not any(psutil.pid_exists(c["pid"]) and psutil.Process(c["pid"]).status()
+                               != psutil.STATUS_ZOMBIE
+                               for c in cluster.status_file()["components"].values() if c["pid"]),
+               timeout=30, what="components gone with their supervisor")
+    status = cluster.cli("status")
+    assert status.returncode == 1
+    assert "DOWN  supervisor" in status.stdout
+
+
+def test_down_leaves_the_host_as_it_was(cluster: Cluster) -> None:
+    node = cluster.node()
+    down = cluster.cli("down", "--purge")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert host_leftovers(cluster.root, [node], [POD_BRIDGE, "mkp.vxlan"]) == []
+    assert not (cluster.root / "state").exists() and not cluster.admin.exists()

@@ -1,0 +1,209 @@
+"""A 3-node lab, end to end: spreading, the overlay, Services from every node, a node
+failure drill and `lab down` (issue 7's CI list). One lab for the module; the tests run
+in order and the failure drill comes last but one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.kubelet import labels
+from minikube_py.api.resources import DEPLOYMENTS, NODES, PODS, SERVICES
+from minikube_py.client import ApiClient
+from minikube_py.cluster import sample_app
+from minikube_py.cluster.health import node_ready
+from minikube_py.cluster.lab import LabSpec, host_veth
+from minikube_py.cluster.teardown import POD_BRIDGE
+from tests.e2e.cluster_support import (api, docker_client, eventually, free_port, host_leftovers,
+                                       http_get, in_pod, mkp, needs_root, skip_if_other_cluster)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
+              pytest.mark.timeout(900)]
+
+NODE_COUNT = 3
+REPLICAS = 6
+GRACE, EVICTION = 20, 5  # s; the agent renews its Lease every 10 s: grace must be well above
+SPEC = LabSpec(NODE_COUNT)
+NODE_NAMES = [n.name for n in SPEC.records()]
+NODE_IPS = {n.name: n.ip for n in SPEC.records()}
+
+
+class Lab:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.admin = root / "etc" / "admin.conf"
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """`minikube-py ARGS` with --root right after the (sub)command, before any `--`."""
+        at = 2 if args[0] == "lab" else 1
+        return mkp(*args[:at], "--root", str(self.root), *args[at:], timeout=timeout)
+
+    def pods(self) -> list[dict[str, Any]]:
+        """The workload's live pods (not terminating)."""
+        items = api(self.admin, lambda c: c.list(PODS, namespace="default",
+                                                 label_selector="app=hello"))["items"]
+        return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+    def running(self) -> list[dict[str, Any]]:
+        return [p for p in self.pods() if p.get("status", {}).get("phase") == "Running"
+                and p["status"].get("podIP") and any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in p["status"].get("conditions", []))]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("mkp-lab"))
+    started = time.monotonic()
+    up = lab.cli("lab", "up", "--nodes", str(NODE_COUNT), "--api-port", str(free_port()),
+                 "--node-monitor-grace-period", f"{GRACE}s",
+                 "--pod-eviction-timeout", f"{EVICTION}s", "--no-install", "--timeout", "200")
+    skip_if_other_cluster(up)
+    lab.up_result, lab.up_seconds = up, time.monotonic() - started  # type: ignore[attr-defined]
+    try:
+        yield lab
+    finally:
+        lab.cli("lab", "down")
+
+
+@pytest.fixture(scope="module")
+def workload(lab: Lab) -> list[dict[str, Any]]:
+    """6 busybox httpd pods answering with their name, behind a NodePort Service."""
+    svc = sample_app.service()
+    svc["spec"]["type"] = "NodePort"
+
+    async def create(client: ApiClient) -> None:
+        await client.create(DEPLOYMENTS, sample_app.deployment(replicas=REPLICAS))
+        await client.create(SERVICES, svc)
+    api(lab.admin, create)
+    return eventually(lambda: len(r := lab.running()) == REPLICAS and r, timeout=120,
+                      what=f"{REPLICAS} running, ready pods")
+
+
+def service(lab: Lab) -> dict[str, Any]:
+    return api(lab.admin, lambda c: c.get(SERVICES, "hello", namespace="default"))
+
+
+def test_three_nodes_ready_each_in_its_namespace(lab: Lab) -> None:
+    up = lab.up_result  # type: ignore[attr-defined]
+    assert up.returncode == 0, up.stdout + up.stderr
+    nodes = api(lab.admin, lambda c: c.list(NODES))["items"]
+    assert sorted(n["metadata"]["name"] for n in nodes) == NODE_NAMES
+    assert all(node_ready(n) for n in nodes)
+    assert len({n["spec"]["podCIDR"] for n in nodes}) == NODE_COUNT
+    for n in nodes:
+        addr = {a["type"]: a["address"] for a in n["status"]["addresses"]}
+        assert addr["InternalIP"] == NODE_IPS[n["metadata"]["name"]]
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert all(name in netns.split() for name in NODE_NAMES)
+
+
+def test_lab_exec_runs_inside_a_node(lab: Lab) -> None:
+    out = lab.cli("lab", "exec", NODE_NAMES[1], "--", "ip", "-4", "-o", "addr", "show", "eth0")
+    assert out.returncode == 0 and NODE_IPS[NODE_NAMES[1]] in out.stdout, out.stderr
+    assert "vxlan" in lab.cli("lab", "exec", NODE_NAMES[1], "--", "ip", "-d", "link", "show",
+                              "mkp.vxlan").stdout
+
+
+def test_up_is_refused_while_the_lab_runs(lab: Lab) -> None:
+    single = lab.cli("up", "--no-install")
+    assert single.returncode == 1 and "lab cluster of 3 nodes is running" in single.stderr
+
+
+def test_deployment_of_six_spreads_over_every_node(workload: list[dict[str, Any]]) -> None:
+    per_node = Counter(p["spec"]["nodeName"] for p in workload)
+    assert set(per_node) == set(NODE_NAMES), per_node
+
+
+def test_every_pod_reaches_pods_on_the_other_nodes(workload: list[dict[str, Any]]) -> None:
+    dc = docker_client()
+    try:
+        for src in workload:
+            targets = {p["spec"]["nodeName"]: p for p in workload
+                       if p["spec"]["nodeName"] != src["spec"]["nodeName"]}
+            for node, dst in targets.items():
+                out = in_pod(dc, src["metadata"]["uid"], http_get(dst["status"]["podIP"], 8080))
+                assert out.strip() == f"hello from {dst['metadata']['name']}", (node, out)
+    finally:
+        dc.close()
+
+
+def test_cluster_ip_answers_from_every_node_with_every_backend(
+        lab: Lab, workload: list[dict[str, Any]]) -> None:
+    ip = service(lab)["spec"]["clusterIP"]
+    names = {p["metadata"]["name"] for p in workload}
+    one_per_node = {p["spec"]["nodeName"]: p for p in workload}
+    dc = docker_client()
+    try:
+        for node, pod in one_per_node.items():
+            out = in_pod(dc, pod["metadata"]["uid"], http_get(ip, 80, times=60))
+            heard = {line.strip().removeprefix("hello from ") for line in out.splitlines()
+                     if line.strip()}
+            assert heard == names, f"from {node}: {Counter(out.splitlines())}"
+    finally:
+        dc.close()
+
+
+def test_node_port_answers_on_every_node_address(lab: Lab, workload: list[dict[str, Any]]) -> None:
+    port = service(lab)["spec"]["ports"][0]["nodePort"]
+    names = {p["metadata"]["name"] for p in workload}
+    for node, ip in NODE_IPS.items():
+        with urllib.request.urlopen(f"http://{ip}:{port}/", timeout=5) as resp:
+            assert resp.read().decode().strip().removeprefix("hello from ") in names, node
+
+
+def _containers_by_pod(node: str) -> Counter[str]:
+    dc = docker_client()
+    try:
+        return Counter(c.labels[labels.POD_UID] for c in dc.containers.list(
+            filters={"label": [f"{labels.NODE}={node}", f"{labels.KIND}={labels.APP}"]}))
+    finally:
+        dc.close()
+
+
+def test_cut_node_goes_not_ready_and_its_pods_move(lab: Lab, workload: list[dict[str, Any]]) -> None:
+    victim = NODE_NAMES[-1]
+    assert lab.cli("lab", "link", victim, "down").returncode == 0
+
+    def victim_ready() -> bool:
+        node = api(lab.admin, lambda c: c.get(NODES, victim))
+        return node_ready(node)
+    eventually(lambda: not victim_ready(), timeout=GRACE + 30, what=f"{victim} NotReady")
+    moved = eventually(
+        lambda: len(r := lab.running()) == REPLICAS
+        and all(p["spec"]["nodeName"] != victim for p in r) and r,
+        timeout=GRACE + EVICTION + 90, what="pods recreated on the other nodes")
+    assert {p["spec"]["nodeName"] for p in moved} <= set(NODE_NAMES[:-1])
+
+
+def test_restored_node_is_ready_without_duplicates(lab: Lab) -> None:
+    victim = NODE_NAMES[-1]
+    assert lab.cli("lab", "link", victim, "up").returncode == 0
+    eventually(lambda: node_ready(api(lab.admin, lambda c: c.get(NODES, victim))),
+               timeout=60, what=f"{victim} Ready again")
+    # Its agent learns its pods are gone and removes their containers.
+    eventually(lambda: not _containers_by_pod(victim), timeout=90,
+               what=f"containers of evicted pods removed from {victim}")
+    live = {p["metadata"]["uid"]: p["spec"]["nodeName"] for p in lab.running()}
+    assert len(live) == REPLICAS
+    for node in NODE_NAMES:
+        per_pod = _containers_by_pod(node)
+        assert all(n == 1 for n in per_pod.values()), (node, per_pod)
+        assert set(per_pod) == {uid for uid, n in live.items() if n == node}, node
+
+
+def test_lab_down_leaves_nothing(lab: Lab) -> None:
+    down = lab.cli("lab", "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    links = [SPEC.bridge, *(host_veth(n) for n in NODE_NAMES)]
+    assert host_leftovers(lab.root, NODE_NAMES, links) == []
+    assert not lab.admin.exists()
+    assert "no cluster" in lab.cli("status").stdout

@@ -210,6 +210,7 @@ class PodSyncer:
             return False
         for old in older[1:]:  # keep the newest dead instance for `logs --previous`
             await self.runtime.remove(old.id)
+            self._dead.pop(old.id, None)
         args = container_args(pod, c, image=c["image"], name=L.docker_name(pod, name, attempt),
                               labels=L.for_container(pod, self.node, kind=kind, name=name,
                                                      restart_count=attempt,

@@ -36,6 +36,8 @@ _counter = itertools.count()
 def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> None:
     """Kubernetes' AtomicWriter in small: new payload dir, `..data` swapped by rename."""
     target.mkdir(parents=True, exist_ok=True)
+    if _unchanged(target / "..data", files):
+        return
     payload = target / f"..{os.getpid()}_{next(_counter)}"
     payload.mkdir()
     for rel, data in files.items():
@@ -58,6 +60,15 @@ def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> No
             entry.unlink()  # a key that was removed from the source
     if old:
         shutil.rmtree(target / old, ignore_errors=True)
+
+
+def _unchanged(data_dir: Path, files: dict[str, bytes]) -> bool:
+    """True when the current payload holds exactly `files` (a resync then writes nothing)."""
+    if not data_dir.is_dir():
+        return False
+    present = {str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.is_file()}
+    return present == set(files) and all((data_dir / rel).read_bytes() == data
+                                         for rel, data in files.items())
 
 
 def _items(data: dict[str, bytes], items: list[dict[str, Any]] | None, what: str,

@@ -82,3 +82,10 @@ def test_host_ports_become_port_mappings() -> None:
         {"hostPort": 8080, "containerPort": 80, "protocol": "tcp", "hostIP": ""},
         {"hostPort": 5353, "containerPort": 53, "protocol": "udp", "hostIP": "127.0.0.1"}]}
     assert capabilities({"spec": {"containers": [{"name": "a"}]}}) == {}
+
+
+def test_atomic_writer_leaves_an_unchanged_payload_alone(tmp_path: Path) -> None:
+    write_atomic(tmp_path, {"a": b"1"})
+    payload = (tmp_path / "..data").resolve()
+    write_atomic(tmp_path, {"a": b"1"})
+    assert (tmp_path / "..data").resolve() == payload

@@ -14,7 +14,7 @@ from typing import Any
 from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.source import ObjectSource
 from minikube_py.api.quantity import cpu_millis, to_bytes
-from minikube_py.api.resources import CONFIGMAPS, SECRETS, Resource
+from minikube_py.api.resources import CONFIGMAPS, SECRETS, SERVICES, Resource
 
 _REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
@@ -67,10 +67,47 @@ async def _keys(source: ObjectSource, resource: Resource, namespace: str, name: 
     return decoded(resource, obj)
 
 
+def service_env(services: list[dict[str, Any]]) -> dict[str, str]:
+    """Kubernetes' service variables ({NAME}_SERVICE_HOST/_PORT and the Docker-link style
+    {NAME}_PORT_*), which in-cluster clients read to find the api-server."""
+    env: dict[str, str] = {}
+    for svc in sorted(services, key=lambda s: s["metadata"]["name"]):
+        spec = svc.get("spec") or {}
+        ip, ports = spec.get("clusterIP"), spec.get("ports") or []
+        if not ip or ip == "None" or not ports:
+            continue
+        name = svc["metadata"]["name"].upper().replace("-", "_")
+        env[f"{name}_SERVICE_HOST"] = ip
+        env[f"{name}_SERVICE_PORT"] = str(ports[0]["port"])
+        for p in ports:
+            proto, port = str(p.get("protocol", "TCP")), str(p["port"])
+            if p.get("name"):
+                env[f"{name}_SERVICE_PORT_{p['name'].upper().replace('-', '_')}"] = port
+            link = f"{name}_PORT_{port}_{proto}"
+            env.update({link: f"{proto.lower()}://{ip}:{port}", f"{link}_PROTO": proto.lower(),
+                        f"{link}_PORT": port, f"{link}_ADDR": ip})
+        first = ports[0]
+        env[f"{name}_PORT"] = f"{str(first.get('protocol', 'TCP')).lower()}://{ip}:{first['port']}"
+    return env
+
+
+async def _service_env(pod: dict[str, Any], source: ObjectSource) -> dict[str, str]:
+    """The pod namespace's services (if enableServiceLinks) and always `kubernetes`."""
+    ns = pod["metadata"]["namespace"]
+    links = pod["spec"].get("enableServiceLinks", True)
+    services = await source.list(SERVICES, ns) if links else []
+    if ns != "default" or not links:
+        services = [s for s in services if s["metadata"]["name"] != "kubernetes"]
+        master = await source.get(SERVICES, "default", "kubernetes")
+        services += [master] if master else []
+    return service_env(services)
+
+
 async def container_env(pod: dict[str, Any], container: dict[str, Any], source: ObjectSource,
                         *, pod_ip: str, host_ip: str) -> dict[str, str]:
+    """Service variables, then envFrom, then env: later definitions win."""
     ns = pod["metadata"]["namespace"]
-    env: dict[str, str] = {}
+    env: dict[str, str] = await _service_env(pod, source)
     for item in container.get("envFrom") or []:
         prefix = item.get("prefix", "")
         for kind, resource in (("configMapRef", CONFIGMAPS), ("secretRef", SECRETS)):

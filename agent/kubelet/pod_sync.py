@@ -203,6 +203,9 @@ class PodSyncer:
         try:
             env = await container_env(pod, c, self.source, pod_ip=ctx.pod_ip, host_ip=self.host_ip)
             binds = self.volumes.binds(pod, c, ctx.volume_paths)
+            hosts = self.volumes.etc_hosts(pod, ctx.pod_ip)
+            if hosts:
+                binds.append(f"{hosts}:/etc/hosts:ro")
         except ContainerConfigError as e:
             await self.events(pod, "Warning", "Failed", f"Error: {e}")
             waiting[name] = ("CreateContainerConfigError", str(e))

@@ -127,6 +127,25 @@ class VolumeManager:
             binds.append(f"{paths[SA_VOLUME]}:{SA_MOUNT_PATH}:ro")
         return binds
 
+    def etc_hosts(self, pod: dict[str, Any], pod_ip: str) -> str | None:
+        """The pod's /etc/hosts (localhost and its own name at its IP), as kubelet manages it;
+        None for hostNetwork pods, which see the node's."""
+        if pod["spec"].get("hostNetwork") or not pod_ip:
+            return None
+        meta, spec = pod["metadata"], pod["spec"]
+        hostname = spec.get("hostname") or meta["name"]
+        names = [hostname]
+        if spec.get("subdomain"):
+            names.insert(0, f"{hostname}.{spec['subdomain']}.{meta['namespace']}.svc.cluster.local")
+        lines = ["# Kubernetes-managed hosts file.", "127.0.0.1\tlocalhost",
+                 "::1\tlocalhost ip6-localhost ip6-loopback", f"{pod_ip}\t{' '.join(names)}"]
+        for alias in spec.get("hostAliases") or []:
+            lines.append(f"{alias['ip']}\t{' '.join(alias.get('hostnames') or [])}")
+        path = self.pod_dir(meta["uid"]) / "etc-hosts"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+        return str(path)
+
     async def cleanup(self, uid: str) -> None:
         """Unmount tmpfs volumes and remove the pod's directory; missing is done."""
         pod_dir = self.pod_dir(uid)

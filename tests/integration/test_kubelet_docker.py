@@ -147,10 +147,11 @@ async def test_pod_runs_with_env_volumes_and_limits(node: Node, cni_net: CniNet)
     code, out = await node.syncer.runtime.exec_run(ins["Id"], [
         "sh", "-c", ("for f in /etc/cm/file.txt /etc/sec/password /etc/info/labels; do "
                     "cat $f; echo; done; "
-                    "grep ' /mem ' /proc/mounts | cut -d' ' -f3; hostname")])
+                    "grep ' /mem ' /proc/mounts | cut -d' ' -f3; hostname; "
+                    "grep -w $(hostname) /etc/hosts | cut -f1")])
     assert code == 0, out
     assert out.decode().splitlines() == [
-        "from-configmap", "s3cret", 'app="t"', "tmpfs", pod["metadata"]["name"]]
+        "from-configmap", "s3cret", 'app="t"', "tmpfs", pod["metadata"]["name"], status["podIP"]]
 
 
 async def test_two_containers_talk_over_localhost(node: Node) -> None:

@@ -11,7 +11,7 @@ from agent.kubelet.env import container_env, expand, field_value
 from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.source import DictSource
 from agent.kubelet.spec import container_args, resources, sandbox_args, security
-from minikube_py.api.resources import CONFIGMAPS, SECRETS
+from minikube_py.api.resources import CONFIGMAPS, SECRETS, SERVICES
 
 
 def pod(**spec: Any) -> dict[str, Any]:
@@ -103,3 +103,23 @@ async def test_env_errors_are_config_errors(env: list[dict[str, Any]], message: 
                                        "data": {"k": "v"}})])
     with pytest.raises(ContainerConfigError, match=message):
         await container_env(pod(), {"env": env}, source, pod_ip="", host_ip="")
+
+
+async def test_service_variables_include_the_api_server_everywhere() -> None:
+    kubernetes = {"metadata": {"name": "kubernetes", "namespace": "default"},
+                  "spec": {"clusterIP": "10.96.0.1",
+                           "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}}
+    web = {"metadata": {"name": "my-web", "namespace": "ns"},
+           "spec": {"clusterIP": "10.96.0.9", "ports": [{"port": 80}]}}
+    headless = {"metadata": {"name": "hl", "namespace": "ns"},
+                "spec": {"clusterIP": "None", "ports": [{"port": 80}]}}
+    source = DictSource([(SERVICES, kubernetes), (SERVICES, web), (SERVICES, headless)])
+    env = await container_env(pod(), {"env": [{"name": "MY_WEB_SERVICE_PORT", "value": "x"}]},
+                              source, pod_ip="", host_ip="")
+    assert env["KUBERNETES_SERVICE_HOST"] == "10.96.0.1"
+    assert env["KUBERNETES_SERVICE_PORT"] == env["KUBERNETES_SERVICE_PORT_HTTPS"] == "443"
+    assert env["KUBERNETES_PORT_443_TCP"] == "tcp://10.96.0.1:443"
+    assert env["MY_WEB_SERVICE_HOST"] == "10.96.0.9" and env["MY_WEB_SERVICE_PORT"] == "x"
+    assert not any(k.startswith("HL_") for k in env)
+    env = await container_env(pod(enableServiceLinks=False), {}, source, pod_ip="", host_ip="")
+    assert "KUBERNETES_SERVICE_HOST" in env and "MY_WEB_SERVICE_HOST" not in env

@@ -83,7 +83,7 @@ class TokenAuthenticator:
         async with aiohttp.ClientSession() as s, s.get(
                 url, headers={"Authorization": f"Bearer {token}"}, ssl=self.ssl_ctx,
                 timeout=aiohttp.ClientTimeout(total=10)) as resp:
-            ok = resp.status == 200
+            ok = resp.status in (200, 404)  # 404: allowed to look, and there is nothing
         if ok:
             self._ok[key] = time.monotonic() + TOKEN_CACHE_SECONDS
         return ok

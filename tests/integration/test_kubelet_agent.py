@@ -416,9 +416,9 @@ async def test_dockerd_unreachable_is_waited_out(apiserver: Any, busybox_image: 
 
 async def test_log_options_through_apiserver(agent: Agent, api: ApiClient, apiserver: Any) -> None:
     pod = await create(api, make_pod(agent.node, [{
-        "name": "n", "command": ["sh", "-c", "n=$(cat /d/n 2>/dev/null || echo 0); n=$((n+1)); "
+        "name": "n", "command": ["sh", "-c", ("n=$(cat /d/n 2>/dev/null || echo 0); n=$((n+1)); "
                                              "echo $n > /d/n; echo attempt-$n; "
-                                             "[ $n -ge 2 ] && exec sleep 3600; exit 1"],
+                                             "[ $n -ge 2 ] && exec sleep 3600; exit 1")],
         "volumeMounts": [{"name": "d", "mountPath": "/d"}]}],
         volumes=[{"name": "d", "emptyDir": {}}]))
     await status_when(api, pod, lambda s: is_running(s) and s["containerStatuses"][0][
@@ -442,3 +442,21 @@ async def test_log_options_through_apiserver(agent: Agent, api: ApiClient, apise
         assert await asyncio.wait_for(resp.content.readline(), 10) == b"attempt-2\n"
         with pytest.raises(asyncio.TimeoutError):  # follow keeps the stream open
             await asyncio.wait_for(resp.content.readline(), 1)
+
+
+async def test_kubelet_api_requires_a_token_that_may_read_the_pod(agent: Agent,
+                                                                  api: ApiClient,
+                                                                  apiserver: Any) -> None:
+    node = await eventually(lambda: _ready_node(api, agent.node), what="node Ready")
+    port = node["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    url = f"https://127.0.0.1:{port}/containerLogs/default/nosuchpod/c"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"https://127.0.0.1:{port}/healthz", ssl=False) as resp:
+            assert (resp.status, await resp.text()) == (200, "ok")
+        async with http.get(url, ssl=False) as resp:
+            assert resp.status == 401
+        async with http.get(url, ssl=False, headers={"Authorization": "Bearer wrong"}) as resp:
+            assert resp.status == 403
+        async with http.get(url, ssl=False,
+                            headers={"Authorization": f"Bearer {apiserver.token}"}) as resp:
+            assert resp.status == 404 and "not found" in await resp.text()

@@ -35,7 +35,7 @@ def test_add_wires_the_container_to_the_bridge(cni_node: CniNode, netns) -> None
     assert info["master"] == "cni0" and info["linkinfo"]["info_slave_data"]["hairpin"] is True
     assert "10.244.77.1/24" in cni_node.ns.run("ip", "addr", "show", "cni0").stdout
     assert cni_node.ns.run("cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"
-    assert ctr.run("ping", "-c1", "-W2", "10.244.77.1", check=False).returncode == 0
+    assert ctr.ping("10.244.77.1")
 
 
 def test_two_containers_on_one_bridge_reach_each_other(cni_node: CniNode, netns) -> None:
@@ -44,7 +44,7 @@ def test_two_containers_on_one_bridge_reach_each_other(cni_node: CniNode, netns)
     rc, res = cni_node.call("ADD", container_id="b", netns=b.path)
     assert rc == 0
     b_ip = res["ips"][0]["address"].split("/")[0]
-    assert a.run("ping", "-c1", "-W2", b_ip, check=False).returncode == 0
+    assert a.ping(b_ip)
 
 
 def test_bridge_mac_is_fixed_as_pods_come_and_go(cni_node: CniNode, netns) -> None:

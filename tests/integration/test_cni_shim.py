@@ -141,3 +141,16 @@ def test_chains_with_the_reference_portmap(cni_node: CniNode, netns, plugin: Pat
                              {**env, "CNI_COMMAND": "DEL"}, pm_conf)
     assert rc == 0, err
     assert f"{ip}:80" not in cni_node.ns.run("iptables-save", "-t", "nat").stdout
+
+
+def test_concurrent_in_process_fallbacks_share_the_lease_lock(cni_node: CniNode, netns,
+                                                              plugin: Path, tmp_path: Path) -> None:
+    """Without a service every call is its own process; the flock still serialises IPAM."""
+    conf = cni_node.conf(socket=str(tmp_path / "nobody.sock"))
+    ctrs = [netns(f"f{i}") for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: exec_plugin(
+            cni_node.ns, plugin, cni_node.env("ADD", container_id=f"f{i}", netns=ctrs[i].path),
+            conf), range(8)))
+    assert [r[0] for r in results] == [0] * 8, [r[1] for r in results if r[0]]
+    assert len({r[1]["ips"][0]["address"] for r in results}) == 8

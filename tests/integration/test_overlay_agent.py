@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from agent import cni_config
-from agent.overlay import PUBLIC_IP, VTEP_MAC, Overlay
+from agent.overlay import PUBLIC_IP, VTEP_MAC, Overlay, cleanup
 from agent.settings import AgentSettings
 from cni_plugins import overlay
 from cni_plugins.nsutil import open_iproute, setns
@@ -98,7 +98,11 @@ async def test_two_agents_wire_pods_across_the_overlay(apiserver, netns, tmp_pat
             for k in spec:
                 await until(lambda k=k: (Path(settings[k].cni_conf_dir)
                                          / cni_config.CONF_NAME).exists(), what="conflist")
-            b_node = await client.get(NODES, settings["b"].node_name)
+            for _ in range(200):  # the annotations follow the local setup
+                b_node = await client.get(NODES, settings["b"].node_name)
+                if PUBLIC_IP in (b_node["metadata"].get("annotations") or {}):
+                    break
+                await asyncio.sleep(0.1)
             assert b_node["metadata"]["annotations"][PUBLIC_IP] == "172.31.252.2"
             b_mac = b_node["metadata"]["annotations"][VTEP_MAC]
             await until(lambda: "route 10.244.2.0/24" in state(nodes["a"]), what="remote route")
@@ -123,6 +127,15 @@ async def test_two_agents_wire_pods_across_the_overlay(apiserver, netns, tmp_pat
 
             await client.delete(NODES, settings["b"].node_name)
             await until(lambda: state(nodes["a"]) == "", what="node B's entries removed")
+
+            tasks[0].cancel()  # node A's agent stops; `down` then removes what it made
+            await asyncio.gather(tasks[0], return_exceptions=True)
+            await asyncio.get_running_loop().run_in_executor(executors[0], cleanup, settings["a"])
+            links = nodes["a"].run("ip", "-o", "link").stdout
+            assert overlay.DEVICE not in links and "cni0" not in links
+            assert "MKP-" not in nodes["a"].run("iptables-save").stdout
+            assert not (Path(settings["a"].cni_conf_dir) / cni_config.CONF_NAME).exists()
+            assert not Path(cni_config.socket_path(settings["a"])).exists()
         finally:
             for task in tasks:
                 task.cancel()

@@ -18,10 +18,11 @@ from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.authn import AUTHENTICATORS, Authenticator, authenticate
 from minikube_py.apiserver.bootstrap import bootstrap
 from minikube_py.apiserver.metrics import Metrics
+from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.apiserver.state import (
-    ALLOCATORS, HUB, METRICS, OBJECTS, SETTINGS, STORAGE, WATCH_PUMPS,
+    ALLOCATORS, HUB, METRICS, NAMESPACE_LIFECYCLE, OBJECTS, SETTINGS, STORAGE, WATCH_PUMPS,
 )
 from minikube_py.apiserver.watch import stop_watches
 from minikube_py.store import Storage, WatchHub
@@ -51,16 +52,19 @@ def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
         app[STORAGE], app[HUB], app[OBJECTS] = storage, hub, ObjectStore(storage)
         app[ALLOCATORS] = Allocators(storage, settings.service_cluster_ip_range,
                                      settings.node_port_range)
+        lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)
         await bootstrap(app)
-        compactor = asyncio.create_task(
-            compact_forever(storage, settings.compaction_interval, hub.note_compacted),
-            name="etcd-compactor")
+        tasks = [asyncio.create_task(compact_forever(storage, settings.compaction_interval,
+                                                     hub.note_compacted), name="etcd-compactor"),
+                 asyncio.create_task(lifecycle.run(), name="namespace-lifecycle")]
         try:
             yield
         finally:
-            compactor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await compactor
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await hub.close()
             await storage.close()
     return ctx

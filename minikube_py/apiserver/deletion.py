@@ -27,7 +27,7 @@ from minikube_py.apiserver import codec, services
 from minikube_py.apiserver.listing import Filter, list_objects
 from minikube_py.apiserver.objects import Obj
 from minikube_py.apiserver.rest import respond
-from minikube_py.apiserver.state import ALLOCATORS, OBJECTS
+from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
 from minikube_py.apiserver.target import Target
 
 _POLICY_FINALIZER = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}
@@ -120,7 +120,10 @@ async def delete_object(app: web.Application, target: Target, obj: Obj,
     meta["deletionGracePeriodSeconds"] = grace
     if finalizers:
         meta["finalizers"] = finalizers
-    return await store.update(resource, new, expected), False
+    marked = await store.update(resource, new, expected)
+    if resource is NAMESPACES:
+        app[NAMESPACE_LIFECYCLE].mark_terminating(meta["name"])
+    return marked, False
 
 
 def _success_status(target: Target, obj: Obj) -> dict[str, Any]:

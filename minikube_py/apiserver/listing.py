@@ -19,11 +19,14 @@ from minikube_py.api import errors
 from minikube_py.api.resources import Resource
 from minikube_py.api.selectors import FieldSelector, LabelSelector
 from minikube_py.apiserver import codec
-from minikube_py.apiserver.objects import Obj, decode_item, parse_resource_version, scope_prefix
+from minikube_py.apiserver.objects import (
+    Obj, decode_item, parse_resource_version, scope_prefix, with_version,
+)
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.strategy import strategy_for
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
+from minikube_py.store import Item
 
 _CHUNK = 500
 
@@ -79,16 +82,16 @@ def decode_continue(token: str, prefix: str) -> tuple[int, str]:
     return revision, start
 
 
-async def list_objects(app: web.Application, resource: Resource, namespace: str | None,
-                       flt: Filter, *, limit: int = 0, token: str | None = None,
-                       revision: int = 0) -> tuple[list[Obj], int, str]:
-    """(objects, revision, continue token or "")."""
+async def list_items(app: web.Application, resource: Resource, namespace: str | None,
+                     flt: Filter, *, limit: int = 0, token: str | None = None,
+                     revision: int = 0) -> tuple[list[Item], int, str]:
+    """The stored items that match, (items, revision, continue token or "")."""
     store = app[OBJECTS]
     namespace = flt.narrow_namespace(namespace)
     start: str | None = None
     if token:
         revision, start = decode_continue(token, scope_prefix(resource, namespace))
-    out: list[Obj] = []
+    out: list[Item] = []
     while True:
         want = max(limit - len(out), 0)
         chunk = 0 if not limit else (want if flt.everything else max(want, _CHUNK))
@@ -102,10 +105,9 @@ async def list_objects(app: web.Application, resource: Resource, namespace: str 
                                      "without the continue parameter.") from None
             raise
         for i, item in enumerate(items):
-            obj = decode_item(item)
-            if not flt.matches(obj):
+            if not flt.everything and not flt.matches(decode_item(item)):
                 continue
-            out.append(obj)
+            out.append(item)
             if limit and len(out) == limit:
                 if i + 1 < len(items) or more:
                     return out, revision, encode_continue(revision, item.key + "\0")
@@ -113,6 +115,15 @@ async def list_objects(app: web.Application, resource: Resource, namespace: str 
         if not more or not items:
             return out, revision, ""
         start = items[-1].key + "\0"
+
+
+async def list_objects(app: web.Application, resource: Resource, namespace: str | None,
+                       flt: Filter, *, limit: int = 0, token: str | None = None,
+                       revision: int = 0) -> tuple[list[Obj], int, str]:
+    """As list_items, decoded."""
+    items, revision, token = await list_items(app, resource, namespace, flt, limit=limit,
+                                              token=token, revision=revision)
+    return [decode_item(i) for i in items], revision, token
 
 
 async def list_handler(request: web.Request, target: Target) -> web.Response:
@@ -124,7 +135,7 @@ async def list_handler(request: web.Request, target: Target) -> web.Response:
     rv = request.query.get("resourceVersion", "")
     exact = request.query.get("resourceVersionMatch") == "Exact"
     revision = parse_resource_version(rv) if exact else 0
-    objs, revision, token = await list_objects(
+    items, revision, token = await list_items(
         request.app, resource, target.namespace, flt, limit=limit,
         token=request.query.get("continue") or None, revision=revision)
     list_meta: dict[str, Any] = {"resourceVersion": str(revision)}
@@ -132,6 +143,11 @@ async def list_handler(request: web.Request, target: Target) -> web.Response:
         list_meta["continue"] = token
     version = table_version(request)
     if version is not None:
+        objs = [decode_item(i) for i in items]
         return codec.json_response(to_table(request, resource, objs, version, list_meta))
-    return codec.json_response({"kind": resource.list_kind, "apiVersion": resource.api_version,
-                                "metadata": list_meta, "items": objs})
+    # The items go out as stored, resourceVersion spliced in: no parse, no re-encode.
+    head = codec.dumps({"kind": resource.list_kind, "apiVersion": resource.api_version,
+                        "metadata": list_meta})[:-1]
+    body = b"".join((head, b',"items":[',
+                     b",".join(with_version(i.value, i.mod_revision) for i in items), b"]}"))
+    return codec.raw_json_response(body)

@@ -46,17 +46,38 @@ def key_of(resource: Resource, obj: Obj) -> str:
 
 
 def encode(obj: Obj) -> bytes:
-    """Stored form: the object without its resourceVersion."""
-    meta = obj.get("metadata")
-    if meta and "resourceVersion" in meta:
-        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Stored form: the object without its resourceVersion, and apiVersion, kind and
+    metadata as the first keys (so `with_version` can find metadata without parsing)."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "resourceVersion"}
+    ordered = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
+    ordered.update((k, v) for k, v in obj.items() if k not in ordered)
+    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def decode(value: bytes, revision: int) -> Obj:
     obj: Obj = json.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
     return obj
+
+
+_METADATA = b'"metadata":{'
+
+
+def with_version(value: bytes, revision: int) -> bytes:
+    """The stored JSON with metadata.resourceVersion spliced in, without a parse.
+
+    `encode` puts metadata right after apiVersion and kind, and a quote inside a JSON
+    string is always escaped, so the first `"metadata":{` not preceded by another `{`
+    is the object's own metadata. Anything else takes the slow, exact path.
+    """
+    at = value.find(_METADATA)
+    if at > 0 and value.find(b"{", 1, at) == -1:
+        cut = at + len(_METADATA)
+        sep = b"" if value[cut:cut + 1] == b"}" else b","
+        return b"".join((value[:cut], b'"resourceVersion":"', str(revision).encode(), b'"',
+                         sep, value[cut:]))
+    return json.dumps(decode(value, revision), separators=(",", ":"),
+                      ensure_ascii=False).encode()
 
 
 def decode_item(item: Item) -> Obj:
@@ -106,10 +127,12 @@ class ObjectStore:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
-    async def get(self, resource: Resource, namespace: str | None, name: str) -> Obj:
+    async def get_item(self, resource: Resource, namespace: str | None, name: str) -> Item:
         with status_errors(resource, name):
-            item = await self.storage.get(object_key(resource, namespace, name))
-        return decode_item(item)
+            return await self.storage.get(object_key(resource, namespace, name))
+
+    async def get(self, resource: Resource, namespace: str | None, name: str) -> Obj:
+        return decode_item(await self.get_item(resource, namespace, name))
 
     async def create(self, resource: Resource, obj: Obj) -> Obj:
         data = encode(obj)

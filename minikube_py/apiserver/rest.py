@@ -20,11 +20,13 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.meta import now_rfc3339
-from minikube_py.api.resources import NAMESPACES, SERVICES, Resource
+from minikube_py.api.resources import SERVICES, Resource
 from minikube_py.apiserver import codec, services
 from minikube_py.apiserver.authz import admit_create
-from minikube_py.apiserver.objects import Obj, ObjectStore, parse_resource_version
-from minikube_py.apiserver.state import ALLOCATORS, OBJECTS
+from minikube_py.apiserver.objects import (
+    Obj, ObjectStore, decode_item, parse_resource_version, with_version,
+)
+from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
 from minikube_py.apiserver.strategy import strategy_for
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
@@ -88,21 +90,6 @@ def validation_error(resource: Resource, obj: Obj, causes: list[errors.Cause]
     return errors.invalid(resource, str(name), causes)
 
 
-async def check_namespace(store: ObjectStore, namespace: str) -> None:
-    """Refuse content in a namespace that does not exist (404) or is terminating (403)."""
-    try:
-        ns = await store.get(NAMESPACES, None, namespace)
-    except errors.StatusError as e:
-        if e.code == 404:
-            raise errors.not_found(NAMESPACES, namespace) from None
-        raise
-    if ns.get("metadata", {}).get("deletionTimestamp") or \
-            ns.get("status", {}).get("phase") == "Terminating":
-        raise errors.StatusError(403, "Forbidden", f"unable to create new content in namespace "
-                                 f"{namespace} because it is being terminated",
-                                 {"name": namespace, "kind": "namespaces"})
-
-
 def respond(request: web.Request, resource: Resource, obj: Obj, status: int = 200
             ) -> web.Response:
     version = table_version(request)
@@ -132,7 +119,7 @@ async def create_object(app: web.Application, target: Target, obj: Obj) -> Obj:
     if causes:
         raise validation_error(resource, obj, causes)
     if resource.namespaced:
-        await check_namespace(store, meta["namespace"])
+        await app[NAMESPACE_LIFECYCLE].admit(meta["namespace"])
     if resource is SERVICES:
         undo = await services.allocate_create(app[ALLOCATORS], obj)
         try:
@@ -154,8 +141,10 @@ async def create(request: web.Request, target: Target) -> web.Response:
 
 async def get(request: web.Request, target: Target) -> web.Response:
     assert target.name is not None
-    obj = await request.app[OBJECTS].get(target.resource, target.namespace, target.name)
-    return respond(request, target.resource, obj)
+    item = await request.app[OBJECTS].get_item(target.resource, target.namespace, target.name)
+    if table_version(request) is None:
+        return codec.raw_json_response(with_version(item.value, item.mod_revision))
+    return respond(request, target.resource, decode_item(item))
 
 
 async def write_update(app: web.Application, target: Target, new: Obj, old: Obj,

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.metrics import Metrics
+from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.store import Storage, WatchHub
@@ -16,4 +17,5 @@ OBJECTS = web.AppKey("objects", ObjectStore)
 HUB = web.AppKey("watch_hub", WatchHub)
 METRICS = web.AppKey("metrics", Metrics)
 ALLOCATORS = web.AppKey("allocators", Allocators)
+NAMESPACE_LIFECYCLE = web.AppKey("namespace_lifecycle", NamespaceLifecycle)
 WATCH_PUMPS = web.AppKey("watch_pumps", set)  # set[asyncio.Task[None]] of open watches

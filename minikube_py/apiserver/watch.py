@@ -23,13 +23,14 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.apiserver import codec
-from minikube_py.apiserver.listing import Filter, list_objects
-from minikube_py.apiserver.objects import Obj, decode, parse_resource_version, resource_prefix, \
-    scope_prefix
+from minikube_py.apiserver.listing import Filter, list_items
+from minikube_py.apiserver.objects import (
+    Obj, decode, parse_resource_version, resource_prefix, scope_prefix, with_version,
+)
 from minikube_py.apiserver.state import HUB, METRICS, WATCH_PUMPS
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
-from minikube_py.store import Change, Closed, Expired, StorageError
+from minikube_py.store import Change, Closed, Expired, Item, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +45,22 @@ async def stop_watches(app: web.Application) -> None:
         pump.cancel()
 
 
-def translate(change: Change, flt: Filter) -> tuple[str, Obj] | None:
-    """The watch event (type, object) a change means to this watcher, if any."""
+Event = tuple[str, bytes, int]  # (type, stored object bytes, resourceVersion)
+
+
+def translate(change: Change, flt: Filter) -> Event | None:
+    """The watch event a change means to this watcher, if any (decoding only to filter)."""
     if change.type == "DELETE":
-        old = decode(change.value, change.revision)
-        return ("DELETED", old) if flt.matches(old) else None
-    new = decode(change.value, change.revision)
+        if flt.everything or flt.matches(decode(change.value, change.revision)):
+            return "DELETED", change.value, change.revision
+        return None
     if flt.everything:
-        return ("ADDED" if change.created else "MODIFIED"), new
-    matches = flt.matches(new)
+        return ("ADDED" if change.created else "MODIFIED"), change.value, change.revision
+    matches = flt.matches(decode(change.value, change.revision))
     was = change.prev_value is not None and flt.matches(decode(change.prev_value, 0))
     if matches:
-        return ("MODIFIED" if was else "ADDED"), new
-    return ("DELETED", new) if was else None
+        return ("MODIFIED" if was else "ADDED"), change.value, change.revision
+    return ("DELETED", change.value, change.revision) if was else None
 
 
 async def _pump(source: AsyncIterator[list[Change]], queue: asyncio.Queue[Any]) -> None:
@@ -85,25 +89,29 @@ class WatchStream:
     async def start(self) -> None:
         await self.response.prepare(self.request)
 
-    def _encode(self, event_type: str, obj: Obj) -> bytes:
-        if self.table and event_type not in ("ERROR", "BOOKMARK"):
-            obj = to_table(self.request, self.resource, [obj], self.table,
-                           {"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+    def _line(self, event_type: str, value: bytes, revision: int) -> bytes:
+        if self.table:
+            obj = decode(value, revision)
+            table = to_table(self.request, self.resource, [obj], self.table,
+                             {"resourceVersion": str(revision)})
+            return self._encode(event_type, table)
+        return b"".join((b'{"type":"', event_type.encode(), b'","object":',
+                         with_version(value, revision), b"}\n"))
+
+    @staticmethod
+    def _encode(event_type: str, obj: Obj) -> bytes:
         return json.dumps({"type": event_type, "object": obj}, separators=(",", ":"),
                           ensure_ascii=False).encode() + b"\n"
 
     async def send(self, event_type: str, obj: Obj) -> None:
+        """A BOOKMARK or ERROR event (built here, not stored)."""
         await self.response.write(self._encode(event_type, obj))
-        rv = obj.get("metadata", {}).get("resourceVersion")
-        if rv and event_type != "ERROR":
-            self.last_revision = max(self.last_revision, int(rv))
 
-    async def send_many(self, events: list[tuple[str, Obj]]) -> None:
+    async def send_many(self, events: list[Event]) -> None:
         if not events:
             return
-        await self.response.write(b"".join(self._encode(t, o) for t, o in events))
-        for _t, obj in events:
-            self.last_revision = max(self.last_revision, int(obj["metadata"]["resourceVersion"]))
+        await self.response.write(b"".join(self._line(*e) for e in events))
+        self.last_revision = max(self.last_revision, max(e[2] for e in events))
 
     async def bookmark(self) -> None:
         await self.send("BOOKMARK", {"kind": self.resource.kind,
@@ -129,16 +137,16 @@ async def watch_handler(request: web.Request, target: Target) -> web.StreamRespo
     rv_text = request.query.get("resourceVersion", "")
     after = parse_resource_version(rv_text)
     stream = WatchStream(request, target)
-    initial: list[Obj] = []
+    initial: list[Item] = []
     if rv_text in ("", "0"):
-        initial, after, _ = await list_objects(app, resource, target.namespace, flt)
+        initial, after, _ = await list_items(app, resource, target.namespace, flt)
     namespace = flt.narrow_namespace(target.namespace)
     key_prefix = scope_prefix(resource, namespace)
     if target.name:
         key_prefix += target.name
     await stream.start()
     stream.last_revision = after
-    await stream.send_many([("ADDED", obj) for obj in initial])
+    await stream.send_many([("ADDED", i.value, i.mod_revision) for i in initial])
     queue: asyncio.Queue[Any] = asyncio.Queue()
     pump = asyncio.create_task(_pump(app[HUB].watch(resource_prefix(resource), key_prefix,
                                                     after), queue), name="watch-pump")
@@ -170,10 +178,9 @@ async def watch_handler(request: web.Request, target: Target) -> web.StreamRespo
                 await stream.error(errors.StatusError(500, "InternalError",
                                                       f"etcd watch failed: {item}"))
                 break
-            events = [e for e in (translate(c, flt) for c in item) if e is not None]
-            if target.name:
-                events = [e for e in events if e[1]["metadata"].get("name") == target.name]
-            await stream.send_many(events)
+            changes = [c for c in item if c.key == key_prefix] if target.name else item
+            await stream.send_many([e for e in (translate(c, flt) for c in changes)
+                                    if e is not None])
     except ConnectionResetError:
         return stream.response
     finally:

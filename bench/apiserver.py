@@ -1,0 +1,254 @@
+"""Benchmark: the api-server beside raw etcd (aetcd) in the same run.
+
+Starts a private api-server (embedded etcd) on free loopback ports, then measures
+through HTTPS + token and, as the baseline, the same operation straight against
+that api-server's etcd with aetcd:
+
+- creates/s and GETs/s with 64 requests in flight,
+- LIST of 1,000 pods by 64 concurrent clients,
+- single-object create latency p50/p99 at a paced 100 creates/s,
+- watch delivery latency p50/p99 to 100 watchers.
+
+Usage: .venv/bin/python bench/apiserver.py [--n 1000] [--watchers 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aetcd
+import aiohttp
+import yaml
+
+CONCURRENCY = 64
+CM = "/api/v1/namespaces/default/configmaps"
+PODS = "/api/v1/namespaces/default/pods"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pod(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": {"app": "bench"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1.36",
+                                     "command": ["sleep", "3600"]}]}}
+
+
+async def bounded(n: int, fn: Callable[[int], Awaitable[None]]) -> float:
+    """Run fn(0..n-1) with CONCURRENCY in flight; returns the rate per second."""
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            await fn(i)
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return n / (time.perf_counter() - start)
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+
+
+class Bench:
+    def __init__(self, session: aiohttp.ClientSession, etcd: aetcd.Client, n: int) -> None:
+        self.s, self.etcd, self.n = session, etcd, n
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def row(self, what: str, raw: str, api: str, ratio: str) -> None:
+        self.rows.append((what, raw, api, ratio))
+        print(f"{what:40s} raw etcd {raw:>16s}   api-server {api:>16s}   {ratio}", flush=True)
+
+    async def creates_and_gets(self) -> None:
+        body = json.dumps(pod("x")).encode()
+
+        async def put(i: int) -> None:
+            await self.etcd.put(f"/bench/raw/{i}".encode(), body)
+
+        async def create(i: int) -> None:
+            async with self.s.post(PODS, json=pod(f"b-{i}")) as r:
+                assert r.status == 201, await r.text()
+        raw, api = await bounded(self.n, put), await bounded(self.n, create)
+        self.row("creates/s (64 in flight)", f"{raw:.0f}", f"{api:.0f}",
+                 f"{api / raw:.0%} (goal >= 40%)")
+
+        async def get_raw(i: int) -> None:
+            await self.etcd.get(f"/bench/raw/{i % self.n}".encode())
+
+        async def get(i: int) -> None:
+            async with self.s.get(f"{PODS}/b-{i % self.n}") as r:
+                await r.read()
+        raw, api = await bounded(self.n, get_raw), await bounded(self.n, get)
+        self.row("GETs/s (64 in flight)", f"{raw:.0f}", f"{api:.0f}", f"{api / raw:.0%}")
+
+    async def lists(self, rounds: int = 64) -> None:
+        """LIST of all n pods, `rounds` times by 64 concurrent clients."""
+        objects = self.n
+        async def list_raw(i: int) -> None:
+            got = await self.etcd.get_prefix(b"/bench/raw/")
+            assert len(got) >= objects
+
+        async def list_api(i: int) -> None:
+            async with self.s.get(PODS, params={"labelSelector": "app=bench"}) as r:
+                data = await r.read()
+            assert data.count(b'"uid"') >= objects
+        raw, api = await bounded(rounds, list_raw), await bounded(rounds, list_api)
+        self.row(f"LISTs/s of {objects} pods (64 clients)", f"{raw:.1f}", f"{api:.1f}",
+                 f"{api / raw:.0%}")
+
+    async def paced_latency(self, rate: float = 100.0, seconds: float = 5.0) -> None:
+        count = int(rate * seconds)
+
+        async def paced(op: Callable[[int], Awaitable[None]]) -> list[float]:
+            lat: list[float] = []
+
+            async def one(i: int) -> None:
+                t = time.perf_counter()
+                await op(i)
+                lat.append(time.perf_counter() - t)
+            start = time.perf_counter()
+            tasks = []
+            for i in range(count):
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(i)))
+            await asyncio.gather(*tasks)
+            return lat
+        body = json.dumps(pod("x")).encode()
+
+        async def put(i: int) -> None:
+            await self.etcd.put(f"/bench/paced/{i}".encode(), body)
+
+        async def create(i: int) -> None:
+            async with self.s.post(PODS, json=pod(f"paced-{i}")) as r:
+                assert r.status == 201
+        raw, api = await paced(put), await paced(create)
+        self.row(f"create p50/p99 ms at {rate:.0f}/s", f"{pct(raw, .5):.1f}/{pct(raw, .99):.1f}",
+                 f"{pct(api, .5):.1f}/{pct(api, .99):.1f}", "(goal p99 < 50 ms)")
+
+    async def watch_latency(self, watchers: int, updates: int = 100, rate: float = 20.0
+                            ) -> None:
+        async def measure(start_watchers: Callable[[dict[int, float], list[float]],
+                                                   Awaitable[list[asyncio.Task[None]]]],
+                          write: Callable[[int], Awaitable[None]]) -> list[float]:
+            sent: dict[int, float] = {}
+            lat: list[float] = []
+            tasks = await start_watchers(sent, lat)
+            await asyncio.sleep(1.0)
+            for i in range(updates):
+                sent[i] = time.perf_counter()
+                await write(i)
+                await asyncio.sleep(1 / rate)
+            deadline = time.perf_counter() + 10
+            while len(lat) < updates * watchers and time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return lat
+
+        async def raw_watchers(sent: dict[int, float], lat: list[float]
+                               ) -> list[asyncio.Task[None]]:
+            async def one() -> None:
+                async for ev in await self.etcd.watch_prefix(b"/bench/watch/"):
+                    lat.append(time.perf_counter() - sent[int(ev.kv.value)])
+            return [asyncio.create_task(one()) for _ in range(watchers)]
+
+        async def raw_write(i: int) -> None:
+            await self.etcd.put(b"/bench/watch/k", str(i).encode())
+
+        async with self.s.post(CM, json={"metadata": {"name": "watched"},
+                                         "data": {"i": "-1"}}) as r:
+            obj = await r.json()
+        rv = obj["metadata"]["resourceVersion"]
+
+        async def api_watchers(sent: dict[int, float], lat: list[float]
+                               ) -> list[asyncio.Task[None]]:
+            async def one() -> None:
+                async with self.s.get(CM, params={"watch": "1", "resourceVersion": rv},
+                                      timeout=aiohttp.ClientTimeout(total=None)) as r:
+                    async for line in r.content:
+                        i = int(json.loads(line)["object"]["data"]["i"])
+                        lat.append(time.perf_counter() - sent[i])
+            return [asyncio.create_task(one()) for _ in range(watchers)]
+
+        async def api_write(i: int) -> None:
+            async with self.s.patch(f"{CM}/watched", json={"data": {"i": str(i)}},
+                                    headers={"Content-Type": "application/merge-patch+json"}
+                                    ) as r:
+                assert r.status == 200, await r.text()
+        raw = await measure(raw_watchers, raw_write)
+        api = await measure(api_watchers, api_write)
+        self.row(f"watch delivery p50/p99 ms, {watchers} watchers",
+                 f"{pct(raw, .5):.1f}/{pct(raw, .99):.1f}",
+                 f"{pct(api, .5):.1f}/{pct(api, .99):.1f}",
+                 f"(goal p99 < 100 ms; {len(api)}/{updates * watchers} delivered)")
+
+
+def start_apiserver(data: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "apiserver",
+                             "--data-dir", str(data), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=open(data.parent / "log", "wb"))
+    ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt")) \
+        if (data / "pki" / "ca.crt").exists() else None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            ctx = ctx or ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx,
+                                        timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except (OSError, ssl.SSLError):
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("api-server did not become ready")
+
+
+async def main(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-apiserver-"))
+    data, port = tmp / "data", free_port()
+    proc = start_apiserver(data, port)
+    try:
+        conf = yaml.safe_load((data / "etcd" / "etcd.conf.yaml").read_text())
+        etcd_port = int(conf["listen-client-urls"].rsplit(":", 1)[1])
+        ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
+        token = (data / "pki" / "admin.token").read_text().strip()
+        async with aiohttp.ClientSession(
+                base_url=f"https://127.0.0.1:{port}",
+                headers={"Authorization": f"Bearer {token}"},
+                connector=aiohttp.TCPConnector(ssl=ctx, limit=args.watchers + CONCURRENCY)
+        ) as session, aetcd.Client("127.0.0.1", etcd_port) as etcd:
+            bench = Bench(session, etcd, args.n)
+            await bench.creates_and_gets()
+            await bench.lists()
+            await bench.paced_latency()
+            await bench.watch_latency(args.watchers)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1000, help="pods created (and listed)")
+    parser.add_argument("--watchers", type=int, default=100)
+    asyncio.run(main(parser.parse_args()))

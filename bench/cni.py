@@ -25,15 +25,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cni_plugins import forwarding, overlay  # noqa: E402
-from cni_plugins.install import install  # noqa: E402
-from cni_plugins.nsutil import entered, open_iproute  # noqa: E402
+from cni_plugins import forwarding, overlay
+from cni_plugins.install import install
+from cni_plugins.nsutil import entered, open_iproute
 
 REF_DIR = "/usr/lib/cni"
 RUN = uuid.uuid4().hex[:6]
@@ -56,7 +56,7 @@ def ns_run(name: str, *argv: str) -> str:
 def remove_all() -> None:
     for name in reversed(_made):
         for pid in subprocess.run(["ip", "netns", "pids", name], capture_output=True,
-                                  text=True).stdout.split():
+                                  text=True, check=False).stdout.split():
             try:
                 os.kill(int(pid), 9)
             except ProcessLookupError:
@@ -110,24 +110,20 @@ def latency(n: int, fallback_n: int, tmp: str) -> None:
     times: dict[str, list[float]] = {k: [] for k in ("ref ADD", "ours ADD", "ref DEL",
                                                       "ours DEL", "fallback ADD", "fallback DEL")}
 
-    def in_ns(node: str, fn: Callable[[], float]) -> float:
+    def in_ns(node: str, path: str, command: str, ctr: str, conf: bytes) -> float:
         with entered(f"/run/netns/{node}"):  # children are forked from this thread
-            return fn()
+            return exec_plugin(path, command, ctr, conf)
 
     with service(ours_node, sock):
         for i, ctr in enumerate(ctrs):
             order = [("ref", ref_node, f"{REF_DIR}/bridge", ref),
                      ("ours", ours_node, ours_bin, ours)]
             for label, node, path, conf in order if i % 2 else reversed(order):
-                times[f"{label} ADD"].append(in_ns(node, lambda: exec_plugin(
-                    path, "ADD", ctr, conf)))
-                times[f"{label} DEL"].append(in_ns(node, lambda: exec_plugin(
-                    path, "DEL", ctr, conf)))
+                times[f"{label} ADD"].append(in_ns(node, path, "ADD", ctr, conf))
+                times[f"{label} DEL"].append(in_ns(node, path, "DEL", ctr, conf))
     for ctr in ctrs[:fallback_n]:
-        times["fallback ADD"].append(in_ns(ours_node, lambda: exec_plugin(
-            ours_bin, "ADD", ctr, ours)))
-        times["fallback DEL"].append(in_ns(ours_node, lambda: exec_plugin(
-            ours_bin, "DEL", ctr, ours)))
+        times["fallback ADD"].append(in_ns(ours_node, ours_bin, "ADD", ctr, ours))
+        times["fallback DEL"].append(in_ns(ours_node, ours_bin, "DEL", ctr, ours))
 
     print(f"CNI latency, ms ({n} pods; fallback {fallback_n})")
     print(f"{'':14}{'p50':>8}{'p99':>8}")

@@ -19,12 +19,17 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from cni_plugins.conf import NetConf
-from cni_plugins.nsutil import open_iproute
 from cni_plugins.errors import (
-    CHECK_FAILED, INTERFACE_EXISTS, INVALID_NETWORK_CONFIG, NETLINK_FAILURE, CniError,
+    CHECK_FAILED,
+    INTERFACE_EXISTS,
+    INVALID_NETWORK_CONFIG,
+    NETLINK_FAILURE,
+    CniError,
 )
+from cni_plugins.nsutil import open_iproute
 
 IPv4 = ipaddress.IPv4Address
+Msg = Any  # a pyroute2 netlink message (dict-like, with get_attr)
 MAIN_TABLE = 254
 
 
@@ -35,7 +40,7 @@ class Link:
     mac: str
 
 
-def _link(ipr: IPRoute, name: str) -> dict[str, Any] | None:
+def _link(ipr: IPRoute, name: str) -> Msg | None:
     try:
         return ipr.link("get", ifname=name)[0]
     except NetlinkError as e:
@@ -44,12 +49,12 @@ def _link(ipr: IPRoute, name: str) -> dict[str, Any] | None:
         raise
 
 
-def _kind(msg: dict[str, Any]) -> str | None:
+def _kind(msg: Msg) -> str | None:
     info = msg.get_attr("IFLA_LINKINFO")
     return info.get_attr("IFLA_INFO_KIND") if info else None
 
 
-def _as_link(msg: dict[str, Any]) -> Link:
+def _as_link(msg: Msg) -> Link:
     return Link(msg["index"], msg.get_attr("IFLA_IFNAME"), msg.get_attr("IFLA_ADDRESS"))
 
 
@@ -88,7 +93,7 @@ def ensure_bridge(ipr: IPRoute, conf: NetConf) -> Link:
     return _as_link(msg)
 
 
-def container_link(cipr: IPRoute, ifname: str) -> dict[str, Any] | None:
+def container_link(cipr: IPRoute, ifname: str) -> Msg | None:
     return _link(cipr, ifname)
 
 

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
+
 from pyroute2 import IPRoute
 
 from cni_plugins import bridge, ipam
 from cni_plugins.conf import Env, NetConf
 from cni_plugins.errors import (
-    CHECK_FAILED, INCOMPATIBLE_VERSION, INVALID_NETWORK_CONFIG,
-    PLUGIN_NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError,
+    CHECK_FAILED,
+    INCOMPATIBLE_VERSION,
+    INVALID_NETWORK_CONFIG,
+    PLUGIN_NOT_AVAILABLE,
+    UNKNOWN_CONTAINER,
+    CniError,
 )
 from cni_plugins.forwarding import enable_ip_forward
 from cni_plugins.nsutil import host_iproute, open_iproute

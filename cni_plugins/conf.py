@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cni_plugins.errors import (
-    DECODING_FAILURE, INCOMPATIBLE_VERSION, INVALID_ENVIRONMENT, INVALID_NETWORK_CONFIG, CniError,
+    DECODING_FAILURE,
+    INCOMPATIBLE_VERSION,
+    INVALID_ENVIRONMENT,
+    INVALID_NETWORK_CONFIG,
+    CniError,
 )
 
 SUPPORTED_VERSIONS = ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")

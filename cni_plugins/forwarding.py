@@ -51,8 +51,8 @@ def rules(cluster_cidr: ipaddress.IPv4Network, saved: dict[str, str]) -> str:
     if _jump("POSTROUTING", NAT_CHAIN) not in saved["nat"].splitlines():
         out.append(f"-I POSTROUTING 1 -j {NAT_CHAIN}")
     out += [f'-A {NAT_CHAIN} -s {cidr} -d {cidr} -m comment --comment "pod to pod" -j RETURN',
-            f"-A {NAT_CHAIN} -s {cidr} ! -d 224.0.0.0/4 -m comment "
-            f'--comment "pods leaving the cluster" -j MASQUERADE --random-fully',
+            (f"-A {NAT_CHAIN} -s {cidr} ! -d 224.0.0.0/4 -m comment "
+             f'--comment "pods leaving the cluster" -j MASQUERADE --random-fully'),
             "COMMIT", ""]
     return "\n".join(out)
 

@@ -19,7 +19,7 @@ SHIM_PYTHON = "/usr/bin/python3"
 def render(python: str = sys.executable, shim_python: str = SHIM_PYTHON) -> str:
     source = (Path(__file__).with_name("shim.py")).read_text()
     fallback = f"FALLBACK = {[python, '-m', 'cni_plugins']!r}"
-    marker = "FALLBACK = None  # install.py writes [python, \"-m\", \"cni_plugins\"] here"
+    marker = 'FALLBACK: list[str] = []  # install.py writes [python, "-m", "cni_plugins"] here'
     if marker not in source:
         raise RuntimeError("shim.py lost its FALLBACK marker")
     return f"#!{shim_python} -IS\n" + source.replace(marker, fallback)

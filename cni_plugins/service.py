@@ -90,8 +90,8 @@ class NetlinkService(socketserver.UnixStreamServer):
                 request, client_address = item
                 try:
                     self.finish_request(request, client_address)
-                except Exception:
-                    self.handle_error(request, client_address)
+                except Exception:  # one bad request must not kill a worker
+                    log.exception("cni service request failed")
                 finally:
                     self.shutdown_request(request)
         finally:

@@ -13,12 +13,11 @@ Wire format (service.py reads it): "<netns inode>\\0K=V\\0...\\0\\0<stdin>";
 answer "<rc>\\n<stdout>", rc "-" meaning "not for me, do it yourself".
 """
 
+import _socket
 import os
 import sys
 
-import _socket
-
-FALLBACK = None  # install.py writes [python, "-m", "cni_plugins"] here
+FALLBACK: list[str] = []  # install.py writes [python, "-m", "cni_plugins"] here
 DEFAULT_SOCKET = b"/run/minikube-py/cni.sock"
 
 
@@ -70,6 +69,10 @@ def ask_service(path, data):
 
 def exec_fallback(data):
     """Replace this process with the in-process plugin, stdin refilled with `data`."""
+    if not FALLBACK:  # run from the source tree, never installed
+        sys.stdout.write('{"cniVersion": "1.0.0", "code": 11, "msg": "the CNI netlink service '
+                         'does not answer and this shim has no fallback interpreter"}')
+        sys.exit(1)
     fd = os.memfd_create("cni-stdin")
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
@@ -83,7 +86,8 @@ def main():
     path = socket_path(data)
     answer = ask_service(path, data) if path else None
     if answer is None:
-        exec_fallback(data)
+        exec_fallback(data)  # does not return
+        return 1
     rc, out = answer
     if out:
         sys.stdout.buffer.write(out)

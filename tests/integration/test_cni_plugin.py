@@ -69,7 +69,7 @@ def test_add_into_missing_netns_is_code_3(cni_node: CniNode) -> None:
 
 def test_check_passes_then_fails_when_the_route_is_gone(cni_node: CniNode, netns) -> None:
     ctr = netns("ctr")
-    rc, res = cni_node.call("ADD", container_id="c1", netns=ctr.path)
+    res = cni_node.call("ADD", container_id="c1", netns=ctr.path)[1]
     conf = cni_node.conf(prevResult=res)
     assert cni_node.call("CHECK", conf, container_id="c1", netns=ctr.path) == (0, None)
     ctr.run("ip", "route", "del", "default")
@@ -85,6 +85,7 @@ def test_check_without_prev_result_is_code_7(cni_node: CniNode, netns) -> None:
 def test_del_removes_link_and_lease_and_is_idempotent(cni_node: CniNode, netns) -> None:
     ctr = netns("ctr")
     rc, res = cni_node.call("ADD", container_id="c1", netns=ctr.path)
+    assert rc == 0
     host_veth = res["interfaces"][1]["name"]
     assert cni_node.call("DEL", container_id="c1", netns=ctr.path) == (0, None)
     assert "eth0" not in ctr.run("ip", "link").stdout
@@ -100,8 +101,7 @@ def test_del_after_the_netns_is_gone_still_releases(cni_node: CniNode, netns) ->
     ctr.remove()
     assert cni_node.call("DEL", container_id="c1", netns=path) == (0, None)
     assert cni_node.call("DEL", container_id="c1") == (0, None)  # no CNI_NETNS at all
-    rc, res = cni_node.call("ADD", container_id="c2", netns=netns("c2").path)
-    assert rc == 0
+    assert cni_node.call("ADD", container_id="c2", netns=netns("c2").path)[0] == 0
 
 
 def test_gc_releases_leases_of_attachments_not_listed(cni_node: CniNode, netns) -> None:

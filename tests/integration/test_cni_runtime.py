@@ -58,10 +58,10 @@ def ctr(busybox_image: str) -> Iterator[tuple[list[str], str]]:
     image = f"docker.io/{busybox_image}"
     yield base, image
     for name in subprocess.run([*base, "containers", "ls", "-q"], capture_output=True,
-                               text=True).stdout.split():
-        subprocess.run([*base, "tasks", "kill", "-s", "KILL", name], capture_output=True)
-        subprocess.run([*base, "containers", "rm", name], capture_output=True)
-    subprocess.run([*base, "images", "rm", "--sync", image], capture_output=True)
+                               text=True, check=False).stdout.split():
+        subprocess.run([*base, "tasks", "kill", "-s", "KILL", name], capture_output=True, check=False)
+        subprocess.run([*base, "containers", "rm", name], capture_output=True, check=False)
+    subprocess.run([*base, "images", "rm", "--sync", image], capture_output=True, check=False)
     remove_namespace(base)
 
 
@@ -69,15 +69,15 @@ def remove_namespace(base: list[str]) -> None:
     """containerd refuses to drop a namespace that still holds snapshots or blobs."""
     for _ in range(20):
         snapshots = subprocess.run([*base, "snapshots", "ls"], capture_output=True,
-                                   text=True).stdout.splitlines()[1:]
+                                   text=True, check=False).stdout.splitlines()[1:]
         for key in sorted((line.split()[0] for line in snapshots if line.strip()), key=len):
-            subprocess.run([*base, "snapshots", "rm", key], capture_output=True)
+            subprocess.run([*base, "snapshots", "rm", key], capture_output=True, check=False)
         blobs = subprocess.run([*base, "content", "ls", "-q"], capture_output=True,
-                               text=True).stdout.split()
+                               text=True, check=False).stdout.split()
         if blobs:
-            subprocess.run([*base, "content", "rm", *blobs], capture_output=True)
+            subprocess.run([*base, "content", "rm", *blobs], capture_output=True, check=False)
         if subprocess.run(["ctr", *base[1:3], "namespaces", "rm", base[-1]],
-                          capture_output=True).returncode == 0:
+                          capture_output=True, check=False).returncode == 0:
             return
         time.sleep(0.2)
 

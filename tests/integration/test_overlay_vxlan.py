@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 import pytest
-
 from pyroute2.netlink.exceptions import NetlinkError
 
 from cni_plugins import forwarding, overlay

@@ -38,7 +38,7 @@ class Recording:
     def __init__(self, backend: Backend) -> None:
         self.inner, self.mode, self.last = backend, backend.mode, ""
 
-    async def save(self, table: str) -> str:
+    async def save(self, table: str | None = None) -> str:
         return await self.inner.save(table)
 
     async def restore(self, text: str) -> None:

@@ -45,28 +45,31 @@ class Backend:
         """Apply restore text as one transaction; nothing changes if it fails."""
         await _run(self.argv("restore", "--noflush", "--counters"), text)
 
-    async def save(self, table: str) -> str:
-        """The table's current rules in iptables-save format."""
-        return await _run(self.argv("save", "-t", table), None)
+    async def save(self, table: str | None = None) -> str:
+        """Current rules in iptables-save format: one table, or all of them (one process).
 
-    def save_sync(self, table: str) -> str:
-        """Blocking `save` for detection, which happens once before the loop starts."""
-        proc = subprocess.run(self.argv("save", "-t", table), capture_output=True, text=True,
-                              check=False, timeout=60)
+        Read in a thread by subprocess.run: at 10,000 services the output is ~18 MB,
+        which asyncio's pipe reader takes several times longer to collect.
+        """
+        return await asyncio.to_thread(self.save_sync, table)
+
+    def save_sync(self, table: str | None = None) -> str:
+        """Blocking `save` (detection runs it once before the loop starts)."""
+        argv = self.argv("save", *(("-t", table) if table else ()))
+        proc = subprocess.run(argv, capture_output=True, check=False, timeout=120)
         if proc.returncode != 0:
-            raise IptablesError(f"{' '.join(self.argv('save'))}: {proc.stderr.strip()}")
-        return proc.stdout
+            raise IptablesError(f"{' '.join(argv)}: {proc.stderr.decode(errors='replace')}")
+        return proc.stdout.decode()
 
 
-async def _run(argv: list[str], stdin: str | None) -> str:
+async def _run(argv: list[str], stdin: str) -> None:
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate(stdin.encode() if stdin is not None else None)
+        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate(stdin.encode())
     if proc.returncode != 0:
         raise IptablesError(f"{' '.join(argv)} exited {proc.returncode}: "
                             f"{err.decode(errors='replace').strip()}")
-    return out.decode()
 
 
 def available(mode: str, netns: str | None = None) -> bool:

@@ -61,12 +61,19 @@ class KernelState:
     hooks: set[iptables.Hook]
 
 
-def parse_save(save_text: str, table: str) -> tuple[set[str], set[iptables.Hook]]:
-    """Chain names in iptables-save output (regexes: it is ~18 MB at 10k services), and
-    which of our hooks into `table` it holds."""
-    jumps = set(_HOOK.findall(save_text))
-    hooks = {h for h in iptables.HOOKS if h.table == table and (h.chain, h.target) in jumps}
-    return set(_CHAIN.findall(save_text)), hooks
+def parse_save(save_text: str) -> KernelState:
+    """Our view of iptables-save output of all tables (regexes: it is ~18 MB at 10k
+    services): chain names per table and which of our hooks are in place."""
+    tables: dict[str, str] = {}
+    for section in save_text.split("\n*")[1:]:
+        name, _, body = section.partition("\n")
+        tables[name] = body
+    hooks = set()
+    for table in ("nat", "filter"):
+        jumps = set(_HOOK.findall(tables.get(table, "")))
+        hooks |= {h for h in iptables.HOOKS if h.table == table and (h.chain, h.target) in jumps}
+    return KernelState(nat_chains=set(_CHAIN.findall(tables.get("nat", ""))),
+                       filter_chains=set(_CHAIN.findall(tables.get("filter", ""))), hooks=hooks)
 
 
 class Proxier:
@@ -179,9 +186,7 @@ class Proxier:
 
     @staticmethod
     async def _read_kernel(backend: backends.Backend) -> KernelState:
-        nat_chains, nat_hooks = parse_save(await backend.save("nat"), "nat")
-        filter_chains, filter_hooks = parse_save(await backend.save("filter"), "filter")
-        return KernelState(nat_chains, filter_chains, nat_hooks | filter_hooks)
+        return parse_save("\n" + await backend.save())
 
     def _plan(self, desired: dict[str, tuple[Inputs, iptables.ServiceRules]],
               kernel: KernelState | None) -> tuple[iptables.Plan, set[str]]:

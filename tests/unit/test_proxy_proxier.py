@@ -24,8 +24,8 @@ class RecordingBackend:
         self.restores: list[str] = []
         self.fail_next = False
 
-    async def save(self, table: str) -> str:
-        return self.saved[table]
+    async def save(self, table: str | None = None) -> str:
+        return self.saved[table] if table else self.saved["filter"] + self.saved["nat"]
 
     async def restore(self, text: str) -> None:
         if self.fail_next:
@@ -162,3 +162,14 @@ async def test_removed_udp_endpoint_flows_are_flushed(monkeypatch: pytest.Monkey
         ["conntrack", "-D", "-p", "udp", "--orig-dst", "10.96.0.53", "--dst-nat", "10.244.0.5"],
         ["conntrack", "-D", "-p", "udp", "--orig-port-dst", "30053", "--dst-nat", "10.244.0.5"]]
 
+
+
+async def test_above_1000_endpoints_endpoint_rules_lose_their_comments(proxy: Proxier) -> None:
+    await proxy.sync()
+    assert '--comment "ns/s1:p -> 10.244.0.1:8080"' in proxy.backend.restores[-1]  # type: ignore[union-attr]
+    proxy.set_endpoints(endpoints("s2", *(f"10.245.{i // 250}.{i % 250}" for i in range(1000))))
+    stats = await proxy.sync()
+    text = proxy.backend.restores[-1]  # type: ignore[union-attr]
+    assert stats.full  # every chain re-rendered in the new shape
+    assert "-> 10.244.0.1:8080" not in text and "-A KUBE-SEP-" in text
+    assert '--comment "ns/s1:p cluster IP"' in text  # service-level comments stay

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ from agent.kubelet.volumes import VolumeManager
 
 log = logging.getLogger(__name__)
 
+VOLUME_REFRESH_SECONDS = 60.0
+
 @dataclass
 class SyncResult:
     status: dict[str, Any] | None
@@ -49,6 +52,7 @@ class PodSyncer:
         self.probes = probes or Probes(runtime, events=events)
         self.backoff = backoff or Backoff()
         self._dead: dict[str, dict[str, Any]] = {}  # inspect of exited containers: immutable
+        self._volumes: dict[str, tuple[float, dict[str, str]]] = {}  # uid -> (when, paths)
 
     async def observed(self, uid: str | None = None) -> list[Observed]:
         want = {L.NODE: self.node}
@@ -66,6 +70,18 @@ class PodSyncer:
         if terminated(ins) is not None:
             self._dead[cid] = ins
         return ins
+
+    async def _volume_paths(self, pod: dict[str, Any], pod_ip: str) -> dict[str, str]:
+        """Volumes are (re)written at most once a minute per pod, like kubelet's periodic
+        configMap/secret refresh; a resync in between costs no API calls."""
+        uid = pod["metadata"]["uid"]
+        cached = self._volumes.get(uid)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < VOLUME_REFRESH_SECONDS:
+            return cached[1]
+        paths = await self.volumes.prepare(pod, pod_ip=pod_ip, host_ip=self.host_ip)
+        self._volumes[uid] = (now, paths)
+        return paths
 
     async def sync(self, pod: dict[str, Any]) -> SyncResult:
         uid = pod["metadata"]["uid"]
@@ -85,8 +101,7 @@ class PodSyncer:
                 await self.runtime.kill(o.id)  # it lives in a sandbox that is gone
         ctx = _Ctx(pod, sandbox_id, ips[0] if ips else "", _group(obs))
         try:
-            ctx.volume_paths = await self.volumes.prepare(pod, pod_ip=ctx.pod_ip,
-                                                          host_ip=self.host_ip)
+            ctx.volume_paths = await self._volume_paths(pod, ctx.pod_ip)
         except ContainerConfigError as e:
             await self.events(pod, "Warning", "FailedMount", str(e))
             for c in _all_containers(pod):
@@ -274,6 +289,7 @@ class PodSyncer:
             if o.kind == L.SANDBOX:
                 await self.sandboxes.teardown(o)
         await self.volumes.cleanup(uid)
+        self._volumes.pop(uid, None)
         self.backoff.forget_prefix(f"{uid}/")
 
     async def _status(self, pod: dict[str, Any], obs: list[Observed], ips: list[str],

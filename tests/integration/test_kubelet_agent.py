@@ -460,3 +460,19 @@ async def test_kubelet_api_requires_a_token_that_may_read_the_pod(agent: Agent,
         async with http.get(url, ssl=False,
                             headers={"Authorization": f"Bearer {apiserver.token}"}) as resp:
             assert resp.status == 404 and "not found" in await resp.text()
+
+
+async def test_deletion_survives_an_agent_kill_midway(agent: Agent, api: ApiClient) -> None:
+    pod = await create(api, make_pod(agent.node, [{
+        "name": "stubborn", "command": ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]}],
+        terminationGracePeriodSeconds=4))
+    await status_when(api, pod, is_running, what="Running")
+    uid = pod["metadata"]["uid"]
+    await api.delete(PODS, pod["metadata"]["name"], "default")
+    await asyncio.sleep(1.5)  # the agent is now waiting out the grace period
+    agent.kill9()
+    assert docker_ids(agent.node, uid)  # not finished: the containers are still there
+    agent.start()
+    await eventually(lambda: _gone(api, pod["metadata"]["name"]), timeout=30,
+                     what="deletion finished by the restarted agent")
+    assert docker_ids(agent.node, uid) == {}

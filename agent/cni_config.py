@@ -35,8 +35,7 @@ def lease_dir(settings: AgentSettings) -> str:
 
 def conflist(settings: AgentSettings, *, subnet: str, mtu: int) -> dict[str, Any]:
     return {
-        "cniVersion": "1.0.0",
-        "cniVersions": ["1.0.0", "1.1.0"],
+        "cniVersion": "1.0.0",  # not 1.1.0: the reference portmap in the chain stops at 1.0.0
         "name": NETWORK,
         "plugins": [
             {"type": PLUGIN_TYPE, "bridge": BRIDGE, "mtu": mtu, "hairpinMode": True,

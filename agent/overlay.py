@@ -117,6 +117,9 @@ class Overlay:
             await self._publish(self.local)
         remotes = remotes_from(self.nodes.list(), self.settings.node_name)
         removed, added = await self._host(self._reconcile, self.local.index, remotes)
+        if await self._host(forwarding.ensure, ipaddress.IPv4Network(self.settings.cluster_cidr)):
+            log.info("overlay restored forwarding rules cluster_cidr=%s",
+                     self.settings.cluster_cidr)
         if any((removed.routes, removed.fdb, removed.neighbours, added.routes, added.fdb,
                 added.neighbours)):
             log.info("overlay reconciled remotes=%d removed=%s added=%s", len(remotes),
@@ -135,7 +138,6 @@ class Overlay:
             underlay = overlay.find_underlay(ipr, iface=self.settings.iface or None,
                                              toward=self._apiserver_ip())
             index, mac = overlay.ensure_device(ipr, underlay, subnet)
-        forwarding.ensure(ipaddress.IPv4Network(self.settings.cluster_cidr))
         cni_config.write(self.settings, subnet=str(subnet), mtu=underlay.mtu - overlay.OVERHEAD)
         if self.service is None:
             self.service, _ = service.start(cni_config.socket_path(self.settings))

@@ -64,10 +64,27 @@ def enable_ip_forward() -> None:
             f.write("1")
 
 
-def ensure(cluster_cidr: ipaddress.IPv4Network) -> None:
-    """Apply forwarding and masquerade for the cluster CIDR (idempotent)."""
+def in_place(text: str, saved: dict[str, str]) -> bool:
+    """Whether every rule of `text` is already there (so a resync writes nothing)."""
+    have = set(saved["filter"].splitlines()) | set(saved["nat"].splitlines())
+    lines = text.splitlines()
+    return not any(line.startswith("-I ") for line in lines) and all(
+        line in have for line in lines if line.startswith("-A "))
+
+
+def ensure(cluster_cidr: ipaddress.IPv4Network) -> bool:
+    """Apply forwarding and masquerade for the cluster CIDR; True if anything was missing.
+
+    Cheap enough to call on every resync: it restores only when a rule is gone
+    (someone flushed the tables, dockerd restarted).
+    """
     enable_ip_forward()
-    _restore(rules(cluster_cidr, {"filter": _save("filter"), "nat": _save("nat")}))
+    saved = {"filter": _save("filter"), "nat": _save("nat")}
+    text = rules(cluster_cidr, saved)
+    if in_place(text, saved):
+        return False
+    _restore(text)
+    return True
 
 
 def cleanup() -> None:

@@ -107,6 +107,16 @@ def find_underlay(ipr: IPRoute, *, iface: str | None = None,
     return Underlay(ipaddress.IPv4Address(ip), ifindex, mtu)
 
 
+def vtep_mac(subnet: ipaddress.IPv4Network) -> str:
+    """A MAC fixed by the node's subnet (locally administered, 0e:58 + S[0]).
+
+    A restarted agent that has to recreate the device then keeps its MAC, so
+    the other nodes' FDB and neighbour entries stay right without waiting for
+    the annotation to travel.
+    """
+    return "0e:58:" + ":".join(f"{b:02x}" for b in subnet[0].packed)
+
+
 def _vxlan_attrs(msg: object) -> dict[str, object]:
     info = msg.get_attr("IFLA_LINKINFO")  # type: ignore[attr-defined]
     if not info or info.get_attr("IFLA_INFO_KIND") != "vxlan":
@@ -114,7 +124,8 @@ def _vxlan_attrs(msg: object) -> dict[str, object]:
     data = info.get_attr("IFLA_INFO_DATA")
     return {"vni": data.get_attr("IFLA_VXLAN_ID"), "port": data.get_attr("IFLA_VXLAN_PORT"),
             "local": data.get_attr("IFLA_VXLAN_LOCAL"),
-            "learning": data.get_attr("IFLA_VXLAN_LEARNING")}
+            "learning": data.get_attr("IFLA_VXLAN_LEARNING"),
+            "mac": msg.get_attr("IFLA_ADDRESS")}  # type: ignore[attr-defined]
 
 
 def ensure_device(ipr: IPRoute, underlay: Underlay, subnet: ipaddress.IPv4Network) -> tuple[int, str]:
@@ -122,7 +133,8 @@ def ensure_device(ipr: IPRoute, underlay: Underlay, subnet: ipaddress.IPv4Networ
 
     Returns (ifindex, VTEP MAC) -- the MAC is what other nodes put in their FDB.
     """
-    want = {"vni": VNI, "port": PORT, "local": str(underlay.ip), "learning": 0}
+    want = {"vni": VNI, "port": PORT, "local": str(underlay.ip), "learning": 0,
+            "mac": vtep_mac(subnet)}
     found = ipr.link_lookup(ifname=DEVICE)
     if found:
         msg = ipr.link("get", index=found[0])[0]
@@ -135,7 +147,7 @@ def ensure_device(ipr: IPRoute, underlay: Underlay, subnet: ipaddress.IPv4Networ
         try:
             ipr.link("add", ifname=DEVICE, kind="vxlan", vxlan_id=VNI, vxlan_port=PORT,
                      vxlan_local=str(underlay.ip), vxlan_link=underlay.ifindex,
-                     vxlan_learning=0, mtu=underlay.mtu - OVERHEAD)
+                     vxlan_learning=0, mtu=underlay.mtu - OVERHEAD, address=want["mac"])
         except NetlinkError as e:
             if e.code != errno.EEXIST:
                 raise
@@ -150,8 +162,7 @@ def ensure_device(ipr: IPRoute, underlay: Underlay, subnet: ipaddress.IPv4Networ
         ipr.addr("del", index=index, address=ip, prefixlen=int(plen))
     if wanted not in have:
         ipr.addr("add", index=index, address=str(subnet[0]), prefixlen=32)
-    mac = ipr.link("get", index=index)[0].get_attr("IFLA_ADDRESS")
-    return index, mac
+    return index, str(want["mac"])
 
 
 def actual(ipr: IPRoute, index: int) -> Entries:

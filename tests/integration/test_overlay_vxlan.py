@@ -80,6 +80,20 @@ def test_device_matches_the_design(nodes: tuple[Node, Node]) -> None:
     out = a.ns.run("ip", "-d", "addr", "show", overlay.DEVICE).stdout
     assert "vxlan id 1 local 172.31.250.1 dev u0" in out and "dstport 8472" in out
     assert "nolearning" in out and "mtu 1450" in out and "inet 10.244.1.0/32" in out
+    assert a.mac == "0e:58:0a:f4:01:00" and f"link/ether {a.mac}" in out
+
+
+def test_device_is_kept_when_right_and_recreated_when_wrong(nodes: tuple[Node, Node]) -> None:
+    a, _ = nodes
+    subnet = ipaddress.IPv4Network(a.cni.subnet)
+    with open_iproute(a.ns.path) as ipr:
+        underlay = overlay.find_underlay(ipr, iface="u0")
+        assert overlay.ensure_device(ipr, underlay, subnet) == (a.index, a.mac)
+    a.ns.run("ip", "link", "set", overlay.DEVICE, "type", "vxlan", "learning")
+    with open_iproute(a.ns.path) as ipr:
+        index, mac = overlay.ensure_device(ipr, underlay, subnet)
+    assert index != a.index and mac == a.mac
+    assert "nolearning" in a.ns.run("ip", "-d", "link", "show", overlay.DEVICE).stdout
 
 
 def test_entries_for_the_remote_node(nodes: tuple[Node, Node]) -> None:
@@ -171,7 +185,9 @@ def test_failed_add_undoes_neighbour_and_fdb(nodes: tuple[Node, Node], monkeypat
 def test_forwarding_rules_and_cleanup(nodes: tuple[Node, Node]) -> None:
     a, _ = nodes
     with a.ns.entered():
-        forwarding.ensure(CLUSTER)  # a second time: still one jump each
+        assert not forwarding.ensure(CLUSTER)  # a second time: nothing to write
+        a.ns.run("iptables", "-t", "nat", "-F", "MKP-POSTROUTING")
+        assert forwarding.ensure(CLUSTER)  # a flushed chain comes back
     filt = a.ns.run("iptables-save", "-t", "filter").stdout
     nat = a.ns.run("iptables-save", "-t", "nat").stdout
     assert filt.count("-A FORWARD -j MKP-FORWARD") == 1

@@ -47,6 +47,18 @@ COMMIT
 """
 
 
+def test_forwarding_in_place_only_when_every_rule_is_there() -> None:
+    cidr = ipaddress.IPv4Network("10.244.0.0/16")
+    first = forwarding.rules(cidr, EMPTY)
+    applied = [line for line in first.splitlines() if line.startswith("-A ")]
+    saved = {"filter": "\n".join(["-A FORWARD -j MKP-FORWARD", *applied[:2]]),
+             "nat": "\n".join(["-A POSTROUTING -j MKP-POSTROUTING", *applied[2:]])}
+    assert forwarding.in_place(forwarding.rules(cidr, saved), saved)
+    saved["nat"] = saved["nat"].replace("--random-fully", "")
+    assert not forwarding.in_place(forwarding.rules(cidr, saved), saved)
+    assert not forwarding.in_place(first, EMPTY)
+
+
 def test_forwarding_jumps_are_not_added_twice() -> None:
     saved = {"filter": "-A FORWARD -j MKP-FORWARD\n", "nat": "-A POSTROUTING -j MKP-POSTROUTING\n"}
     text = forwarding.rules(ipaddress.IPv4Network("10.244.0.0/16"), saved)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from minikube_py.api import configdata, field, table
 from minikube_py.api.errors import Cause
+from minikube_py.api.shape import as_dict
 from minikube_py.api.strategy import JSON, Strategy
 
 
@@ -37,5 +38,5 @@ class ConfigMapStrategy(Strategy):
         return configdata.immutable_data_causes(new, old, ("data", "binaryData"))
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
-        count = len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
+        count = len(as_dict(obj.get("data"))) + len(as_dict(obj.get("binaryData")))
         return [table.name(obj), count, table.age(obj, now)]

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 from minikube_py.api import field, table, workload
 from minikube_py.api.errors import Cause
-from minikube_py.api.strategy import JSON, dig
+from minikube_py.api.shape import as_dict, dig
+from minikube_py.api.strategy import JSON
 
 STRATEGIES = ("RollingUpdate", "Recreate")
 
@@ -59,7 +60,7 @@ class DeploymentStrategy(workload.WorkloadStrategy):
         return causes
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
-        status = obj.get("status") or {}
+        status = as_dict(obj.get("status"))
         desired = dig(obj, "spec", "replicas", default=0)
         return [table.name(obj), f"{status.get('readyReplicas', 0)}/{desired}",
                 status.get("updatedReplicas", 0), status.get("availableReplicas", 0),

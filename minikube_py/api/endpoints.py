@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from minikube_py.api import field, podspec, table
 from minikube_py.api.errors import Cause
+from minikube_py.api.shape import as_list, dicts
 from minikube_py.api.strategy import JSON, Strategy
 
 _SHOWN = 3
@@ -35,14 +36,14 @@ class EndpointsStrategy(Strategy):
                 causes.append(field.invalid(here, subset, "must be an object"))
                 continue
             for key in ("addresses", "notReadyAddresses"):
-                for j, address in enumerate(subset.get(key) or []):
+                for j, address in enumerate(as_list(subset.get(key))):
                     ip = address.get("ip") if isinstance(address, Mapping) else None
                     try:
                         ipaddress.ip_address(ip)  # type: ignore[arg-type]
                     except ValueError:
                         causes.append(field.invalid(f"{here}.{key}[{j}].ip", ip,
                                                     "must be a valid IP address"))
-            for j, port in enumerate(subset.get("ports") or []):
+            for j, port in enumerate(as_list(subset.get("ports"))):
                 if not isinstance(port, Mapping):
                     causes.append(field.invalid(f"{here}.ports[{j}]", port, "must be an object"))
                     continue
@@ -54,10 +55,9 @@ class EndpointsStrategy(Strategy):
         return causes
 
     def default(self, obj: JSON) -> None:
-        for subset in obj.get("subsets") or []:
-            for port in (subset.get("ports") or []) if isinstance(subset, dict) else []:
-                if isinstance(port, dict):
-                    port.setdefault("protocol", "TCP")
+        for subset in dicts(obj.get("subsets")):
+            for port in dicts(subset.get("ports")):
+                port.setdefault("protocol", "TCP")
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
         return [table.name(obj), format_endpoints(obj), table.age(obj, now)]
@@ -65,13 +65,13 @@ class EndpointsStrategy(Strategy):
 
 def format_endpoints(endpoints: Mapping[str, Any]) -> str:
     """'10.0.0.1:80,10.0.0.2:80 + 3 more...' as kubectl prints them."""
-    subsets = endpoints.get("subsets") or []
+    subsets = as_list(endpoints.get("subsets"))
     if not subsets:
         return "<none>"
     shown: list[str] = []
     count = 0
     for subset in subsets:
-        addresses = [a.get("ip", "") for a in subset.get("addresses") or []]
+        addresses = [a.get("ip", "") for a in dicts(subset.get("addresses"))]
         ports = subset.get("ports") or [None]
         for port in ports:
             count += len(addresses)

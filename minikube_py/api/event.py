@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 from minikube_py.api import field, table
 from minikube_py.api.errors import Cause
-from minikube_py.api.strategy import JSON, Strategy, dig, str_field
+from minikube_py.api.shape import as_dict, dig, str_field
+from minikube_py.api.strategy import JSON, Strategy
 
 TYPES = ("Normal", "Warning")
 _INVOLVED = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
@@ -40,7 +41,7 @@ class EventStrategy(Strategy):
         if not isinstance(involved, Mapping):
             causes.append(field.required("involvedObject"))
         else:
-            namespace = (obj.get("metadata") or {}).get("namespace")
+            namespace = as_dict(obj.get("metadata")).get("namespace")
             theirs = involved.get("namespace")
             if theirs and namespace and theirs != namespace:
                 causes.append(field.invalid("involvedObject.namespace", theirs,
@@ -70,11 +71,11 @@ class EventStrategy(Strategy):
         if isinstance(series, Mapping):
             last = table.since(series.get("lastObservedTime"), now)
             count = series.get("count", count)
-        involved = obj.get("involvedObject") or {}
+        involved = as_dict(obj.get("involvedObject"))
         target = str(involved.get("kind", "")).lower()
         if involved.get("name"):
             target = f"{target}/{involved['name']}"
-        source = obj.get("source") or {}
+        source = as_dict(obj.get("source"))
         component = source.get("component") or obj.get("reportingComponent") or ""
         host = source.get("host") or obj.get("reportingInstance") or ""
         return [last, obj.get("type", ""), obj.get("reason", ""), target,

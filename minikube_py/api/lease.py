@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 from minikube_py.api import field, table
 from minikube_py.api.errors import Cause
-from minikube_py.api.strategy import JSON, Strategy, dig
+from minikube_py.api.shape import dig
+from minikube_py.api.strategy import JSON, Strategy
 
 
 class LeaseStrategy(Strategy):

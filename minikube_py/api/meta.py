@@ -13,6 +13,7 @@ from typing import Any
 
 from minikube_py.api import field
 from minikube_py.api.errors import Cause
+from minikube_py.api.shape import as_dict
 
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN = rf"{_LABEL}(\.{_LABEL})*"
@@ -217,7 +218,7 @@ def _validate_owner_references(refs: Any) -> list[Cause]:
 
 def immutable_meta_causes(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[Cause]:
     """Fields the server owns that an update may not change."""
-    new_meta, old_meta = new.get("metadata") or {}, old.get("metadata") or {}
+    new_meta, old_meta = as_dict(new.get("metadata")), as_dict(old.get("metadata"))
     causes = []
     for key in ("name", "namespace", "uid", "creationTimestamp"):
         if key in new_meta and new_meta.get(key) != old_meta.get(key):
@@ -244,7 +245,7 @@ def parse_time(text: str) -> datetime:
 
 def key(obj: Mapping[str, Any]) -> str:
     """The informer/work-queue key: "namespace/name", or "name" if cluster-scoped."""
-    meta = obj.get("metadata") or {}
+    meta = as_dict(obj.get("metadata"))
     namespace = meta.get("namespace")
     return f"{namespace}/{meta.get('name', '')}" if namespace else str(meta.get("name", ""))
 
@@ -256,7 +257,7 @@ def split_key(k: str) -> tuple[str | None, str]:
 
 def owner_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     """The controller ownerReference (controller: true), if any."""
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+    for ref in as_dict(obj.get("metadata")).get("ownerReferences") or []:
         if ref.get("controller"):
             return dict(ref)
     return None
@@ -273,7 +274,7 @@ def get_condition(obj_or_conditions: Any, type_: str) -> dict[str, Any] | None:
     """A condition by type, from an object (status.conditions) or a list."""
     conditions = obj_or_conditions
     if isinstance(obj_or_conditions, Mapping):
-        conditions = (obj_or_conditions.get("status") or {}).get("conditions")
+        conditions = as_dict(obj_or_conditions.get("status")).get("conditions")
     for condition in conditions or []:
         if condition.get("type") == type_:
             return dict(condition)

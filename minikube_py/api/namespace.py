@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 from minikube_py.api import field, meta, table
 from minikube_py.api.errors import Cause
-from minikube_py.api.strategy import JSON, Strategy, dig, str_field
+from minikube_py.api.shape import as_dict, dig, str_field
+from minikube_py.api.strategy import JSON, Strategy
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -66,13 +67,13 @@ class NamespaceStrategy(Strategy):
             for key in ("metadata", "status"):
                 if key in old:
                     kept = copy.deepcopy(old[key])
-                    version = (new.get("metadata") or {}).get("resourceVersion")
+                    version = as_dict(new.get("metadata")).get("resourceVersion")
                     if key == "metadata" and version is not None:
                         kept["resourceVersion"] = version
                     new[key] = kept
-            new["spec"] = {**copy.deepcopy(old.get("spec") or {}), "finalizers": finalizers}
+            new["spec"] = {**copy.deepcopy(as_dict(old.get("spec"))), "finalizers": finalizers}
         elif subresource is None:
-            new["spec"] = copy.deepcopy(old.get("spec") or {})
+            new["spec"] = copy.deepcopy(as_dict(old.get("spec")))
 
     def extra_field_values(self, obj: JSON) -> dict[str, str]:
         return {"status.phase": str_field(dig(obj, "status", "phase"))}

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 from minikube_py.api import field, podspec, table
 from minikube_py.api.errors import Cause
-from minikube_py.api.strategy import JSON, Strategy, dig, str_field
+from minikube_py.api.shape import as_dict, as_list, dig, str_field
+from minikube_py.api.strategy import JSON, Strategy
 
 _ROLE_PREFIX = "node-role.kubernetes.io/"
 
@@ -36,19 +37,19 @@ class NodeStrategy(Strategy):
     )
 
     def validate(self, obj: JSON) -> list[Cause]:
-        spec = obj.get("spec") or {}
+        spec = as_dict(obj.get("spec"))
         if not isinstance(spec, Mapping):
             return [field.invalid("spec", spec, "must be an object")]
         causes: list[Cause] = []
-        cidrs = list(spec.get("podCIDRs") or []) + ([spec["podCIDR"]] if spec.get("podCIDR")
-                                                     else [])
+        cidrs = as_list(spec.get("podCIDRs")) + ([spec["podCIDR"]] if spec.get("podCIDR")
+                                                  else [])
         for cidr in cidrs:
             try:
                 ipaddress.ip_network(cidr)
             except (ValueError, TypeError):
                 causes.append(field.invalid("spec.podCIDRs", cidr,
                                             "must be a valid CIDR"))
-        for i, taint in enumerate(spec.get("taints") or []):
+        for i, taint in enumerate(as_list(spec.get("taints"))):
             here = f"spec.taints[{i}]"
             if not isinstance(taint, Mapping):
                 causes.append(field.invalid(here, taint, "must be an object"))

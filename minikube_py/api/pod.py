@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 from minikube_py.api import field, podspec, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.quantity import parse_quantity
-from minikube_py.api.strategy import JSON, Strategy, dig, str_field
+from minikube_py.api.shape import as_dict, as_list, dicts, dig, str_field
+from minikube_py.api.strategy import JSON, Strategy
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 # DefaultTolerationSeconds admission: evict from a broken node after 5 minutes.
@@ -26,14 +27,13 @@ _UPDATE_FORBIDDEN = (
 
 def qos_class(spec: Mapping[str, Any]) -> str:
     """Guaranteed, Burstable or BestEffort, from requests and limits (qos.GetPodQOS)."""
-    containers = [c for key in ("initContainers", "containers") for c in spec.get(key) or []
-                  if isinstance(c, Mapping)]
+    containers = dicts(spec.get("initContainers")) + dicts(spec.get("containers"))
     any_set, guaranteed = False, True
     for container in containers:
-        resources = container.get("resources") or {}
-        requests = {k: v for k, v in (resources.get("requests") or {}).items()
+        resources = as_dict(container.get("resources"))
+        requests = {k: v for k, v in as_dict(resources.get("requests")).items()
                     if k in ("cpu", "memory")}
-        limits = {k: v for k, v in (resources.get("limits") or {}).items()
+        limits = {k: v for k, v in as_dict(resources.get("limits")).items()
                   if k in ("cpu", "memory")}
         any_set = any_set or bool(requests) or bool(limits)
         if set(limits) != {"cpu", "memory"}:
@@ -106,7 +106,7 @@ class PodStrategy(Strategy):
         spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
         _default_tolerations(spec)
         for key in ("initContainers", "containers"):
-            for container in spec.get(key) or []:
+            for container in dicts(spec.get(key)):
                 resources = container.get("resources") if isinstance(container, dict) else None
                 if isinstance(resources, dict) and isinstance(resources.get("limits"), dict):
                     requests = resources.setdefault("requests", {})
@@ -153,7 +153,7 @@ def _spec_update_causes(new: Any, old: Any) -> list[Cause]:
         return [field.immutable("spec.nodeName", new["nodeName"])]
     masked = copy.deepcopy(dict(new))
     for key in ("containers", "initContainers"):
-        new_list, old_list = masked.get(key) or [], old.get(key) or []
+        new_list, old_list = as_list(masked.get(key)), as_list(old.get(key))
         if isinstance(new_list, list) and len(new_list) == len(old_list):
             for mine, theirs in zip(new_list, old_list, strict=True):
                 if isinstance(mine, dict) and isinstance(theirs, Mapping):
@@ -163,8 +163,8 @@ def _spec_update_causes(new: Any, old: Any) -> list[Cause]:
             masked[key] = old[key]
         else:
             masked.pop(key, None)
-    old_tolerations = old.get("tolerations") or []
-    new_tolerations = masked.get("tolerations") or []
+    old_tolerations = as_list(old.get("tolerations"))
+    new_tolerations = as_list(masked.get("tolerations"))
     if isinstance(new_tolerations, list) and all(t in new_tolerations for t in old_tolerations):
         masked["tolerations"] = copy.deepcopy(old.get("tolerations"))
         if "tolerations" not in old:
@@ -180,14 +180,14 @@ def _spec_update_causes(new: Any, old: Any) -> list[Cause]:
 
 def pod_row(pod: Mapping[str, Any], now: datetime) -> list[Any]:
     """NAME READY STATUS RESTARTS AGE | IP NODE NOMINATED NODE READINESS GATES (printPod)."""
-    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    spec, status = as_dict(pod.get("spec")), as_dict(pod.get("status"))
     reason = status.get("reason") or status.get("phase") or ""
     restarts, ready, last_restart = 0, 0, ""
-    init_statuses = status.get("initContainerStatuses") or []
+    init_statuses = as_list(status.get("initContainerStatuses"))
     initializing = False
     for i, container in enumerate(init_statuses):
         restarts += int(container.get("restartCount") or 0)
-        state = container.get("state") or {}
+        state = as_dict(container.get("state"))
         terminated, waiting = state.get("terminated"), state.get("waiting")
         if terminated and terminated.get("exitCode") == 0:
             continue
@@ -197,16 +197,16 @@ def pod_row(pod: Mapping[str, Any], now: datetime) -> list[Any]:
         elif waiting and waiting.get("reason") and waiting["reason"] != "PodInitializing":
             reason = "Init:" + waiting["reason"]
         else:
-            reason = f"Init:{i}/{len(spec.get('initContainers') or [])}"
+            reason = f"Init:{i}/{len(as_list(spec.get('initContainers')))}"
         break
     if not initializing:
         restarts, has_running = 0, False
-        for container in reversed(status.get("containerStatuses") or []):
+        for container in reversed(dicts(status.get("containerStatuses"))):
             restarts += int(container.get("restartCount") or 0)
             finished = dig(container, "lastState", "terminated", "finishedAt")
             if finished and finished > last_restart:
                 last_restart = finished
-            state = container.get("state") or {}
+            state = as_dict(container.get("state"))
             waiting, terminated = state.get("waiting"), state.get("terminated")
             if waiting and waiting.get("reason"):
                 reason = waiting["reason"]
@@ -217,9 +217,9 @@ def pod_row(pod: Mapping[str, Any], now: datetime) -> list[Any]:
                 ready += 1
         if reason == "Completed" and has_running:
             ready_condition = any(c.get("type") == "Ready" and c.get("status") == "True"
-                                  for c in status.get("conditions") or [])
+                                  for c in dicts(status.get("conditions")))
             reason = "Running" if ready_condition else "NotReady"
-    deleting = (pod.get("metadata") or {}).get("deletionTimestamp")
+    deleting = as_dict(pod.get("metadata")).get("deletionTimestamp")
     if deleting and status.get("reason") == "NodeLost":
         reason = "Unknown"
     elif deleting and status.get("phase") not in ("Succeeded", "Failed"):
@@ -227,15 +227,15 @@ def pod_row(pod: Mapping[str, Any], now: datetime) -> list[Any]:
     restarts_text = str(restarts)
     if restarts and last_restart:
         restarts_text = f"{restarts} ({table.since(last_restart, now)} ago)"
-    gates = spec.get("readinessGates") or []
+    gates = as_list(spec.get("readinessGates"))
     gates_text = "<none>"
     if gates:
-        true_conditions = {c.get("type") for c in status.get("conditions") or []
+        true_conditions = {c.get("type") for c in dicts(status.get("conditions"))
                            if c.get("status") == "True"}
         gates_text = f"{sum(g.get('conditionType') in true_conditions for g in gates)}/{len(gates)}"
     pod_ips = status.get("podIPs") or [{}]
     pod_ip = pod_ips[0].get("ip") or status.get("podIP")
-    return [table.name(pod), f"{ready}/{len(spec.get('containers') or [])}", reason,
+    return [table.name(pod), f"{ready}/{len(as_list(spec.get('containers')))}", reason,
             restarts_text, table.age(pod, now), pod_ip or "<none>",
             spec.get("nodeName") or "<none>", status.get("nominatedNodeName") or "<none>",
             gates_text]

@@ -15,6 +15,7 @@ from minikube_py.api import field
 from minikube_py.api.errors import Cause
 from minikube_py.api.meta import dns1123_label, dns1123_subdomain, validate_name
 from minikube_py.api.quantity import parse_quantity
+from minikube_py.api.shape import as_dict, dicts
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -42,14 +43,11 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
     spec.setdefault("schedulerName", "default-scheduler")
     if spec.get("hostNetwork"):
         for container in _all_containers(spec):
-            for port in container.get("ports") or []:
-                if isinstance(port, dict):
-                    port.setdefault("hostPort", port.get("containerPort"))
+            for port in dicts(container.get("ports")):
+                port.setdefault("hostPort", port.get("containerPort"))
     for container in _all_containers(spec):
         _default_container(container)
-    for volume in spec.get("volumes") or []:
-        if not isinstance(volume, dict):
-            continue
+    for volume in dicts(spec.get("volumes")):
         for source in _VOLUME_SOURCES_WITH_MODE:
             if isinstance(volume.get(source), dict):
                 volume[source].setdefault("defaultMode", 420)
@@ -58,8 +56,7 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
 
 
 def _all_containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [c for key in ("initContainers", "containers")
-            for c in (spec.get(key) or []) if isinstance(c, dict)]
+    return dicts(spec.get("initContainers")) + dicts(spec.get("containers"))
 
 
 def _default_container(container: dict[str, Any]) -> None:
@@ -69,11 +66,11 @@ def _default_container(container: dict[str, Any]) -> None:
     container.setdefault("terminationMessagePath", "/dev/termination-log")
     container.setdefault("terminationMessagePolicy", "File")
     container.setdefault("resources", {})
-    for port in container.get("ports") or []:
+    for port in dicts(container.get("ports")):
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
-    for env in container.get("env") or []:
-        field_ref = (env.get("valueFrom") or {}).get("fieldRef") if isinstance(env, dict) else None
+    for env in dicts(container.get("env")):
+        field_ref = as_dict(env.get("valueFrom")).get("fieldRef") if isinstance(env, dict) else None
         if isinstance(field_ref, dict):
             field_ref.setdefault("apiVersion", "v1")
     for probe_name in ("livenessProbe", "readinessProbe", "startupProbe"):
@@ -157,7 +154,7 @@ def _validate_volumes(volumes: Any, path: str, causes: list[Cause]) -> set[str]:
         name = volume.get("name")
         if not name:
             causes.append(field.required(f"{here}.name"))
-        elif name in names:
+        elif str(name) in names:
             causes.append(field.duplicate(f"{here}.name", name))
         else:
             causes += validate_name(name, f"{here}.name", dns1123_label)
@@ -179,7 +176,7 @@ def _validate_container(container: Any, path: str, names: set[str],
     name = container.get("name")
     if not name:
         causes.append(field.required(f"{path}.name"))
-    elif name in names:
+    elif str(name) in names:
         causes.append(field.duplicate(f"{path}.name", name))
     else:
         causes += validate_name(name, f"{path}.name", dns1123_label)
@@ -228,7 +225,7 @@ def _validate_ports(ports: Any, path: str) -> list[Cause]:
         _check_enum(port, "protocol", PROTOCOLS, here, causes)
         name = port.get("name")
         if name:
-            if name in seen_names:
+            if str(name) in seen_names:
                 causes.append(field.duplicate(f"{here}.name", name))
             seen_names.add(str(name))
             causes += [field.invalid(f"{here}.name", name, p) for p in port_name_errors(name)]
@@ -333,7 +330,7 @@ def _validate_mounts(mounts: Any, path: str, volumes: set[str]) -> list[Cause]:
                                 "FieldValueNotFound"))
         if not mount_path:
             causes.append(field.required(f"{here}.mountPath"))
-        elif mount_path in seen:
+        elif str(mount_path) in seen:
             causes.append(field.invalid(f"{here}.mountPath", mount_path, "must be unique"))
         else:
             seen.add(str(mount_path))

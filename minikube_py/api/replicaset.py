@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from minikube_py.api import table, workload
-from minikube_py.api.strategy import JSON, dig, str_field
+from minikube_py.api.shape import as_dict, dig, str_field
+from minikube_py.api.strategy import JSON
 
 
 class ReplicaSetStrategy(workload.WorkloadStrategy):
@@ -28,7 +29,7 @@ class ReplicaSetStrategy(workload.WorkloadStrategy):
         return {"status.replicas": str_field(dig(obj, "status", "replicas", default=0))}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
-        status = obj.get("status") or {}
+        status = as_dict(obj.get("status"))
         return [table.name(obj), dig(obj, "spec", "replicas", default=0),
                 status.get("replicas", 0), status.get("readyReplicas", 0),
                 table.age(obj, now), *self.workload_cells(obj)]

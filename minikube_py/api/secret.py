@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 from minikube_py.api import configdata, field, table
 from minikube_py.api.errors import Cause
-from minikube_py.api.strategy import JSON, Strategy, str_field
+from minikube_py.api.shape import as_dict, str_field
+from minikube_py.api.strategy import JSON, Strategy
 
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 _REQUIRED_KEYS = {
@@ -61,7 +62,7 @@ class SecretStrategy(Strategy):
             if key not in data:
                 causes.append(field.required(f"data[{key}]"))
         if kind == SERVICE_ACCOUNT_TOKEN:
-            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            annotations = as_dict(obj.get("metadata")).get("annotations") or {}
             if not annotations.get("kubernetes.io/service-account.name"):
                 causes.append(field.required(
                     "metadata.annotations[kubernetes.io/service-account.name]"))
@@ -77,5 +78,5 @@ class SecretStrategy(Strategy):
         return {"type": str_field(obj.get("type"))}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
-        return [table.name(obj), obj.get("type", ""), len(obj.get("data") or {}),
+        return [table.name(obj), obj.get("type", ""), len(as_dict(obj.get("data"))),
                 table.age(obj, now)]

@@ -101,7 +101,10 @@ class LabelSelector:
             if not isinstance(value, str):
                 raise ValueError(f"matchLabels[{key}] must be a string")  # noqa: TRY004
             requirements.append(Requirement(str(key), "=", (value,)))
-        for expression in selector.get("matchExpressions") or []:
+        expressions = selector.get("matchExpressions") or []
+        if not isinstance(expressions, list):
+            raise ValueError("matchExpressions must be a list")  # noqa: TRY004
+        for expression in expressions:
             requirements.append(_expression(expression))
         return cls(requirements)
 

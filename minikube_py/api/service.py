@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 from minikube_py.api import field, meta, podspec, table
 from minikube_py.api.errors import Cause
-from minikube_py.api.strategy import JSON, Strategy, dig, str_field
+from minikube_py.api.shape import as_dict, as_list, dicts, dig, str_field
+from minikube_py.api.strategy import JSON, Strategy
 
 TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 NODE_PORT_RANGE = (30000, 32767)
@@ -67,7 +68,7 @@ class ServiceStrategy(Strategy):
             spec.setdefault("allocateLoadBalancerNodePorts", True)
         if spec.get("clusterIP") and "clusterIPs" not in spec:
             spec["clusterIPs"] = [spec["clusterIP"]]
-        for port in spec.get("ports") or []:
+        for port in dicts(spec.get("ports")):
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
                 if port.get("targetPort") in (None, 0, ""):
@@ -107,7 +108,7 @@ class ServiceStrategy(Strategy):
         selector = spec.get("selector")
         if selector is not None:
             causes += meta.validate_labels(selector, "spec.selector")
-        for i, ip in enumerate(spec.get("externalIPs") or []):
+        for i, ip in enumerate(as_list(spec.get("externalIPs"))):
             causes += _ip_causes(ip, f"spec.externalIPs[{i}]")
         causes += _validate_ports(spec, kind)
         return causes
@@ -122,7 +123,7 @@ class ServiceStrategy(Strategy):
     def prepare_update(self, new: JSON, old: JSON, subresource: str | None = None) -> None:
         """Keep allocated clusterIP and nodePorts a client omitted (PatchAllocatedValues)."""
         super().prepare_update(new, old, subresource)
-        new_spec, old_spec = new.get("spec"), old.get("spec") or {}
+        new_spec, old_spec = new.get("spec"), as_dict(old.get("spec"))
         if not isinstance(new_spec, dict) or new_spec.get("type") == "ExternalName":
             return
         if not new_spec.get("clusterIP") and old_spec.get("clusterIP"):
@@ -130,8 +131,8 @@ class ServiceStrategy(Strategy):
             new_spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
         if _has_node_ports(new_spec):
             allocated = {(p.get("port"), p.get("protocol")): p.get("nodePort")
-                         for p in old_spec.get("ports") or [] if p.get("nodePort")}
-            for port in new_spec.get("ports") or []:
+                         for p in dicts(old_spec.get("ports")) if p.get("nodePort")}
+            for port in dicts(new_spec.get("ports")):
                 if isinstance(port, dict) and not port.get("nodePort"):
                     node_port = allocated.get((port.get("port"), port.get("protocol")))
                     if node_port:
@@ -144,10 +145,10 @@ class ServiceStrategy(Strategy):
                 "spec.type": str_field(dig(obj, "spec", "type"))}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
-        spec = obj.get("spec") or {}
+        spec = as_dict(obj.get("spec"))
         ports = [f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}"
                  if p.get("nodePort") else f"{p.get('port')}/{p.get('protocol', 'TCP')}"
-                 for p in spec.get("ports") or []]
+                 for p in dicts(spec.get("ports"))]
         return [table.name(obj), spec.get("type", "ClusterIP"),
                 spec.get("clusterIP") or "<none>", _external_ip(obj),
                 ",".join(ports) or "<none>", table.age(obj, now),
@@ -155,8 +156,8 @@ class ServiceStrategy(Strategy):
 
 
 def _external_ip(svc: Mapping[str, Any]) -> str:
-    spec = svc.get("spec") or {}
-    external = list(spec.get("externalIPs") or [])
+    spec = as_dict(svc.get("spec"))
+    external = list(as_list(spec.get("externalIPs")))
     kind = spec.get("type", "ClusterIP")
     if kind == "ExternalName":
         return str(spec.get("externalName") or "<none>")
@@ -186,7 +187,7 @@ def _validate_ports(spec: Mapping[str, Any], kind: str) -> list[Cause]:
         return [field.invalid("spec.ports", ports, "must be a list")]
     causes: list[Cause] = []
     names: set[str] = set()
-    seen: set[tuple[Any, Any]] = set()
+    seen: set[str] = set()
     low, high = NODE_PORT_RANGE
     for i, port in enumerate(ports):
         here = f"spec.ports[{i}]"
@@ -197,7 +198,7 @@ def _validate_ports(spec: Mapping[str, Any], kind: str) -> list[Cause]:
         if len(ports) > 1 and not name:
             causes.append(field.required(f"{here}.name"))
         elif name:
-            if name in names:
+            if str(name) in names:
                 causes.append(field.duplicate(f"{here}.name", name))
             names.add(str(name))
             causes += meta.validate_name(name, f"{here}.name", meta.dns1123_label)
@@ -208,10 +209,11 @@ def _validate_ports(spec: Mapping[str, Any], kind: str) -> list[Cause]:
         protocol = port.get("protocol", "TCP")
         if protocol not in podspec.PROTOCOLS:
             causes.append(field.not_supported(f"{here}.protocol", protocol, podspec.PROTOCOLS))
-        if (port.get("port"), protocol) in seen:
+        identity = f"{port.get('port')}/{protocol}"
+        if identity in seen:
             causes.append(field.duplicate(here, {"port": port.get("port"),
                                                  "protocol": protocol}))
-        seen.add((port.get("port"), protocol))
+        seen.add(identity)
         target = port.get("targetPort")
         if isinstance(target, str):
             causes += [field.invalid(f"{here}.targetPort", target, p)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from minikube_py.api import field, table
 from minikube_py.api.errors import Cause
+from minikube_py.api.shape import as_list
 from minikube_py.api.strategy import JSON, Strategy
 
 
@@ -30,4 +31,4 @@ class ServiceAccountStrategy(Strategy):
         return causes
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
-        return [table.name(obj), len(obj.get("secrets") or []), table.age(obj, now)]
+        return [table.name(obj), len(as_list(obj.get("secrets"))), table.age(obj, now)]

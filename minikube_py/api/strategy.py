@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from minikube_py.api import meta, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.resources import Resource
+from minikube_py.api.shape import as_dict
 
 JSON = dict[str, Any]
 
@@ -87,6 +88,8 @@ class Strategy:
     def prepare_create(self, obj: JSON) -> None:
         """Clear what clients may not set on create; start generation at 1."""
         metadata = obj.setdefault("metadata", {})
+        if not isinstance(metadata, dict):
+            return  # validation reports it; nothing is written
         for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             metadata.pop(key, None)
         if self.has_spec:
@@ -105,7 +108,9 @@ class Strategy:
         the stored status when the kind has a status subresource.
         """
         new_meta = new.setdefault("metadata", {})
-        old_meta = old.get("metadata") or {}
+        old_meta = as_dict(old.get("metadata"))
+        if not isinstance(new_meta, dict):
+            return  # validation reports it; nothing is written
         for key in _SYSTEM_META:
             if key in old_meta:
                 new_meta[key] = copy.deepcopy(old_meta[key])
@@ -133,7 +138,7 @@ class Strategy:
         for key in [k for k in new if k not in old and k not in ("metadata", "status",
                                                                  "apiVersion", "kind")]:
             del new[key]
-        new_meta, old_meta = new["metadata"], old.get("metadata") or {}
+        new_meta, old_meta = new["metadata"], as_dict(old.get("metadata"))
         allowed = ("resourceVersion",) if self.status_keeps_labels else (
             "resourceVersion", "labels", "annotations")
         kept = {k: copy.deepcopy(v) for k, v in old_meta.items() if k not in allowed}
@@ -143,7 +148,7 @@ class Strategy:
 
     def field_values(self, obj: Mapping[str, Any]) -> dict[str, str]:
         """The flat fields a fieldSelector may test (missing ones read as "")."""
-        metadata = obj.get("metadata") or {}
+        metadata = as_dict(obj.get("metadata"))
         values = {"metadata.name": str(metadata.get("name") or "")}
         if self.resource.namespaced:
             values["metadata.namespace"] = str(metadata.get("namespace") or "")
@@ -159,18 +164,3 @@ class Strategy:
               now: datetime | None = None) -> JSON:
         return table.build_table(type(self).columns, self.row, objs, wide=wide, now=now)
 
-
-def dig(obj: Any, *path: str, default: Any = None) -> Any:
-    """obj[path[0]][path[1]]... tolerating missing levels and non-dict values."""
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return default
-        obj = obj.get(key)
-    return default if obj is None else obj
-
-
-def str_field(value: Any) -> str:
-    """A field-selector value as Kubernetes renders it (bools lowercase)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)

@@ -7,12 +7,16 @@ wide-only columns carry priority 1 and kubectl shows them with `-o wide`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from minikube_py.api.meta import parse_time
+
+log = logging.getLogger(__name__)
+from minikube_py.api.shape import as_dict, as_list
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,13 @@ def build_table(columns: tuple[Column, ...], row: Row, objs: Iterable[Mapping[st
     keep = [i for i, c in enumerate(columns) if wide or c.priority == 0]
     rows = []
     for obj in objs:
-        cells = row(obj, now)
+        try:
+            cells = row(obj, now)
+        except (TypeError, AttributeError, ValueError, KeyError, IndexError) as e:
+            # Status is written by controllers and kubelets without deep validation; one
+            # malformed object must not make `kubectl get` of the whole list fail.
+            log.warning("table row unprintable name=%s error=%r", name(obj), e)
+            cells = [name(obj) if c.format == "name" else "<unknown>" for c in columns]
         rows.append({"cells": [cells[i] for i in keep]})
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
             "columnDefinitions": [columns[i].definition() for i in keep], "rows": rows}
@@ -89,11 +99,11 @@ def since(timestamp: Any, now: datetime) -> str:
 
 
 def age(obj: Mapping[str, Any], now: datetime) -> str:
-    return since((obj.get("metadata") or {}).get("creationTimestamp"), now)
+    return since(as_dict(obj.get("metadata")).get("creationTimestamp"), now)
 
 
 def name(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name", ""))
+    return str(as_dict(obj.get("metadata")).get("name", ""))
 
 
 def joined(values: Iterable[Any], empty: str = "<none>") -> str:
@@ -102,6 +112,6 @@ def joined(values: Iterable[Any], empty: str = "<none>") -> str:
 
 
 def containers_and_images(template_spec: Mapping[str, Any]) -> tuple[str, str]:
-    containers = template_spec.get("containers") or []
+    containers = as_list(template_spec.get("containers"))
     return (joined(c.get("name") for c in containers),
             joined(c.get("image") for c in containers))

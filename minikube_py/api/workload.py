@@ -10,7 +10,8 @@ from typing import Any
 from minikube_py.api import field, meta, podspec, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.selectors import LabelSelector
-from minikube_py.api.strategy import JSON, Strategy, dig
+from minikube_py.api.shape import dig
+from minikube_py.api.strategy import JSON, Strategy
 
 CONTAINERS = table.Column("Containers", priority=1,
                           description="Names of each container in the template.")

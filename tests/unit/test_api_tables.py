@@ -194,3 +194,10 @@ def test_endpoints_event_and_small_kinds() -> None:
 ])
 def test_human_duration(seconds: int, text: str) -> None:
     assert human_duration(seconds) == text
+
+
+def test_malformed_status_prints_unknown_cells() -> None:
+    pod = {"metadata": _meta("web"), "spec": {"containers": []},
+           "status": {"containerStatuses": [{"state": {"terminated": {"signal": []}},
+                                             "restartCount": "many"}]}}
+    assert list(_row(resources.PODS, pod).values()) == ["web"] + ["<unknown>"] * 8

@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 
 from minikube_py.cli.clusterargs import seconds, toolbox
-from minikube_py.cluster.components import (Component, ControllerTuning, Toolbox, build_plan,
-                                            load_plan, save_plan)
+from minikube_py.cluster.components import (
+    Component,
+    ControllerTuning,
+    Toolbox,
+    build_plan,
+    load_plan,
+    save_plan,
+)
 from minikube_py.cluster.lab import LabSpec, host_veth
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.state import ClusterState, NodeRecord

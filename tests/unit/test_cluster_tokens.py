@@ -6,7 +6,7 @@ import base64
 import hashlib
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -20,7 +20,7 @@ from minikube_py.cluster import tokens
 def make_ca() -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(1)
             .not_valid_before(now).not_valid_after(now + timedelta(days=1))
@@ -54,7 +54,7 @@ def test_malformed_tokens_are_refused(bad: str) -> None:
 
 
 def test_token_secret_is_a_kubernetes_bootstrap_token() -> None:
-    now = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     secret = tokens.token_secret("abcdef.0123456789abcdef", timedelta(hours=2), now=now)
     assert secret["type"] == "bootstrap.kubernetes.io/token"
     assert secret["metadata"] == {"name": "bootstrap-token-abcdef", "namespace": "kube-system"}

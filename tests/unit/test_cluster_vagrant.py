@@ -46,7 +46,8 @@ def calls(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
 
 
 def test_ruby_syntax() -> None:
-    done = subprocess.run(["ruby", "-c", str(VAGRANTFILE)], capture_output=True, text=True)
+    done = subprocess.run(["ruby", "-c", str(VAGRANTFILE)], capture_output=True, text=True,
+                          check=False)
     assert done.returncode == 0 and "Syntax OK" in done.stdout, done.stderr
 
 

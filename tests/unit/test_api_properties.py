@@ -1,0 +1,145 @@
+"""Properties of the api package over arbitrary JSON: it reports, it never crashes.
+
+Whatever a client sends, defaulting, preparing and validating must end in a
+list of causes (never an exception), patches in a result or a StatusError,
+and selectors in a selector or a 400. Objects are generated near the real
+shape (from the openapi definitions) with random values spliced in.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minikube_py.api import resources
+from minikube_py.api.errors import StatusError
+from minikube_py.api.patch import JSON_PATCH, MERGE, STRATEGIC, apply_patch
+from minikube_py.api.registry import strategy_for
+from minikube_py.api.selectors import FieldSelector, LabelSelector
+from minikube_py.apiserver.openapi import definition_name, openapi_v2
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+DEFINITIONS = openapi_v2()["definitions"]
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
+                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12))
+anything = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12)
+resource_choice = st.sampled_from(resources.ALL)
+
+
+def shaped(schema: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any]:
+    """Values of roughly the schema's shape; any node may be replaced by junk."""
+    if "$ref" in schema:
+        schema = DEFINITIONS[schema["$ref"].rsplit("/", 1)[-1]]
+    kind = schema.get("type")
+    if depth > 5:
+        return scalars
+    if kind == "object" and "properties" in schema:
+        props = schema["properties"]
+        inner = st.fixed_dictionaries({}, optional={
+            name: shaped(sub, depth + 1) for name, sub in props.items()})
+    elif kind == "object":
+        inner = st.dictionaries(st.text(max_size=10), shaped(
+            schema.get("additionalProperties") or {}, depth + 1), max_size=3)
+    elif kind == "array":
+        inner = st.lists(shaped(schema.get("items") or {}, depth + 1), max_size=3)
+    elif kind == "integer":
+        inner = st.integers(-5, 70000)
+    elif kind == "boolean":
+        inner = st.booleans()
+    elif kind == "string":
+        inner = st.text(max_size=12) | st.sampled_from(["a", "web", "1", "100m", "TCP", "Always"])
+    else:
+        inner = scalars
+    return inner | anything if depth else inner
+
+
+@st.composite
+def objects(draw: st.DrawFn, resource: resources.Resource) -> dict[str, Any]:
+    obj = draw(shaped({"$ref": definition_name(resource)}))
+    if not isinstance(obj, dict):
+        return {}
+    if draw(st.booleans()):
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        obj["metadata"] = {**meta, "name": "x", "namespace": "default"}
+    return obj
+
+
+def _never_raises(resource: resources.Resource, obj: dict[str, Any]) -> None:
+    strategy = strategy_for(resource)
+    created = copy.deepcopy(obj)
+    strategy.default(created)
+    strategy.prepare_create(created)
+    causes = strategy.validate_create(created)
+    assert all(c.field is not None and c.message for c in causes)
+    json.dumps(created)
+    updated = copy.deepcopy(obj)
+    strategy.default(updated)
+    for sub in (None, "status"):
+        candidate = copy.deepcopy(updated)
+        strategy.prepare_update(candidate, created, sub)
+        strategy.validate_update(candidate, created)
+    strategy.field_values(created)
+    strategy.table([created])
+
+
+@SETTINGS
+@given(data=st.data())
+def test_strategies_never_raise(data: st.DataObject) -> None:
+    resource = data.draw(resource_choice)
+    _never_raises(resource, data.draw(objects(resource)))
+
+
+@SETTINGS
+@given(resource=resource_choice, obj=anything)
+def test_strategies_survive_junk(resource: resources.Resource, obj: Any) -> None:
+    if isinstance(obj, dict):
+        _never_raises(resource, obj)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_patches_end_in_result_or_status_error(data: st.DataObject) -> None:
+    resource = data.draw(resource_choice)
+    original = data.draw(objects(resource))
+    content_type = data.draw(st.sampled_from([MERGE, STRATEGIC, JSON_PATCH]))
+    if content_type == JSON_PATCH:
+        op = st.fixed_dictionaries({"op": st.sampled_from(
+            ["add", "remove", "replace", "move", "copy", "test", "bogus"]),
+            "path": st.sampled_from(["", "/metadata", "/metadata/name", "/spec/containers/0",
+                                     "/spec/containers/-", "/a~1b", "/spec/x/9", "nope"])},
+            optional={"value": anything, "from": st.sampled_from(["/metadata", "/spec"])})
+        patch: Any = data.draw(st.lists(op, max_size=4) | anything)
+    else:
+        directives = st.dictionaries(st.sampled_from(
+            ["$patch", "$retainKeys", "$setElementOrder/containers",
+             "$deleteFromPrimitiveList/finalizers", "containers", "finalizers", "name"]),
+            anything, max_size=3)
+        patch = data.draw(objects(resource) | directives | anything)
+    before = json.dumps(original, sort_keys=True)
+    try:
+        result = apply_patch(original, json.dumps(patch), content_type, resource)
+    except StatusError as e:
+        assert e.code in (400, 415, 422)
+    else:
+        assert isinstance(result, dict)
+        if content_type == STRATEGIC:  # directives are never stored
+            assert "$patch" not in json.dumps(result) or "$patch" in json.dumps(original)
+    assert json.dumps(original, sort_keys=True) == before
+
+
+@SETTINGS
+@given(text=st.text(alphabet=st.sampled_from(list("ab=!,() inotexs\\<>-./")), max_size=25)
+       | st.text(max_size=25))
+def test_selectors_parse_or_400(text: str) -> None:
+    for parse in (LabelSelector.parse, FieldSelector.parse):
+        try:
+            selector = parse(text)
+        except StatusError as e:
+            assert e.code == 400
+        else:
+            selector.matches({"a": "b"})

@@ -10,6 +10,7 @@ for reads (a write may have landed).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ PATCH_CONTENT_TYPES = {
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _TOKEN_FILE_TTL = 60.0
 _USER_AGENT = "minikube-py/0.1"
+_LARGE_BODY = 512 * 1024
 
 JsonDict = dict[str, Any]
 
@@ -137,7 +139,8 @@ class ApiClient:
         backoff = Backoff(initial=0.05, cap=1.0)
         for attempt in range(1, self._retries + 1):
             try:
-                async with self._get_session().request(method, url, params=params, data=body,
+                async with self._get_session().request(method, url, params=params,
+                                                       data=_payload(body),
                                                        headers=hdrs) as resp:
                     raw = await resp.read()
                     status = resp.status
@@ -171,12 +174,15 @@ class ApiClient:
                                                timeout=timeout) as resp:
                 if resp.status >= 400:
                     raise error_for(resp.status, await resp.read(), resp.content_type)
-                async for line in split_lines(resp.content.iter_any()):
-                    event = _loads(line)
-                    etype, obj = event.get("type"), event.get("object") or {}
-                    if etype == "ERROR":
-                        raise from_status(obj)
-                    yield etype, obj
+                try:
+                    async for line in split_lines(resp.content.iter_any()):
+                        event = _loads(line)
+                        etype, obj = event.get("type"), event.get("object") or {}
+                        if etype == "ERROR":
+                            raise from_status(obj)
+                        yield etype, obj
+                finally:
+                    _abort_unfinished(resp)
         except (TimeoutError, aiohttp.ClientError) as e:
             raise ConnectionFailed(f"WATCH {path}: {type(e).__name__}: {e}") from e
 
@@ -273,6 +279,17 @@ async def split_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         yield bytes(buf)
 
 
+def _abort_unfinished(resp: aiohttp.ClientResponse) -> None:
+    """A watch left mid-stream cannot go back to the pool: drop its connection now.
+
+    A polite TLS close would wait for the server's close_notify (up to 30 s) and
+    outlive a caller that closes its loop right after; a watch has nothing to flush.
+    """
+    connection = resp.connection
+    if connection is not None and connection.transport is not None:
+        connection.transport.abort()
+
+
 def _retriable(error: BaseException, method: str) -> bool:
     """Could not connect: safe for any verb. Dropped connection: only for reads.
     Timeouts and certificate errors would only fail again."""
@@ -281,6 +298,13 @@ def _retriable(error: BaseException, method: str) -> bool:
     if isinstance(error, aiohttp.ClientConnectorError):
         return True
     return method in _SAFE_METHODS and isinstance(error, aiohttp.ClientConnectionError)
+
+
+def _payload(body: bytes | None) -> bytes | io.BytesIO | None:
+    """aiohttp warns about (and writes in one go) raw bodies over 1 MiB; stream those."""
+    if body is not None and len(body) > _LARGE_BODY:
+        return io.BytesIO(body)
+    return body
 
 
 def _dumps(obj: Any) -> bytes:

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import signal
 import subprocess
-import time
 
 import docker
 import docker.errors
 import requests.exceptions
 
 from minikube_py.cluster.paths import ClusterPaths
-from minikube_py.cluster.state import pid_alive, read_pid
+from minikube_py.cluster.processes import read_pid, start_daemon, terminate
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +36,13 @@ def ensure(paths: ClusterPaths, timeout: float = 60.0) -> bool:
     """Make sure dockerd answers; return True if we had to start it."""
     if responds():
         return False
-    paths.log_dir.mkdir(parents=True, exist_ok=True)
-    with open(paths.log("dockerd"), "ab") as out:
-        proc = subprocess.Popen(["dockerd"], stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
     paths.state_dir.mkdir(parents=True, exist_ok=True)
-    paths.dockerd_pid.write_text(f"{proc.pid}\n")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if responds():
-            log.info("dockerd started pid=%d", proc.pid)
-            return True
-        if proc.poll() is not None:
-            break
-        time.sleep(0.3)
-    raise RuntimeError(f"dockerd did not come up; see {paths.log('dockerd')}")
+
+    def ready(proc: subprocess.Popen[bytes]) -> bool:
+        paths.dockerd_pid.write_text(f"{proc.pid}\n")  # recorded even if it never answers
+        return responds()
+    start_daemon(["dockerd"], paths.log("dockerd"), ready, timeout, "dockerd")
+    return True
 
 
 def stop_if_ours(paths: ClusterPaths, timeout: float = 30.0) -> bool:
@@ -62,11 +51,6 @@ def stop_if_ours(paths: ClusterPaths, timeout: float = 30.0) -> bool:
     paths.dockerd_pid.unlink(missing_ok=True)
     if pid is None:
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    terminate([pid], timeout)
     log.info("dockerd stopped pid=%d", pid)
     return True

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,14 +102,14 @@ async def lease_health(client: ApiClient, component: str) -> Health:
     renewed = spec.get("renewTime")
     if not renewed:
         return Health(f"{component} lease", False, "Lease never renewed")
-    age = (datetime.now(timezone.utc) - _parse_time(renewed)).total_seconds()
+    age = (datetime.now(UTC) - _parse_time(renewed)).total_seconds()
     holder = spec.get("holderIdentity", "?")
     return Health(f"{component} lease", age < LEASE_STALE_AFTER,
                   f"held by {holder}, renewed {age:.0f} s ago")
 
 
 def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)  # 3.11 reads the Z suffix
 
 
 async def node_health(client: ApiClient, names: list[str]) -> list[Health]:

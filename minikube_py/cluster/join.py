@@ -9,7 +9,6 @@ credential. Only then are the kubeconfig written and the agent started (supervis
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import ssl
@@ -21,8 +20,7 @@ import yaml
 
 from minikube_py.api.resources import NODES, SECRETS
 from minikube_py.client import ApiClient
-from minikube_py.client.errors import (AlreadyExists, ClientError, Forbidden, NotFound,
-                                       Unauthorized)
+from minikube_py.client.errors import AlreadyExists, ClientError, Forbidden, NotFound, Unauthorized
 from minikube_py.cluster import kubeconfigs, tokens
 from minikube_py.cluster.state import NodeRecord
 
@@ -56,13 +54,13 @@ async def fetch_ca(server: str, expected_hash: str, timeout: float = 10.0) -> by
     insecure = ssl.create_default_context()
     insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE  # pinned below
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
-            async with http.get(server + CLUSTER_INFO, ssl=insecure) as resp:
-                if resp.status != 200:
-                    raise JoinError(f"{server} did not hand out cluster-info (HTTP {resp.status}); "
-                                    "is it a minikube-py api-server, started by `up`?")
-                body = await resp.json()
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http, \
+                http.get(server + CLUSTER_INFO, ssl=insecure) as resp:
+            if resp.status != 200:
+                raise JoinError(f"{server} did not hand out cluster-info (HTTP {resp.status}); "
+                                "is it a minikube-py api-server, started by `up`?")
+            body = await resp.json()
+    except (TimeoutError, aiohttp.ClientError, OSError) as e:
         raise JoinError(f"cannot reach {server}: {e or type(e).__name__}") from e
     try:
         ca_pem = kubeconfigs.ca_data(yaml.safe_load(body["data"]["kubeconfig"]))

@@ -19,10 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from minikube_py.cluster import dockerd, health, host, kubeconfigs, lab, supervisor, teardown
-from minikube_py.cluster.components import (ControllerTuning, Toolbox, build_plan,
-                                            node_kubeconfig, save_plan)
+from minikube_py.cluster.components import (
+    ControllerTuning,
+    Toolbox,
+    build_plan,
+    node_kubeconfig,
+    save_plan,
+)
 from minikube_py.cluster.paths import ClusterPaths
-from minikube_py.cluster.state import ClusterState, NodeRecord, host_lock, read_pid, write_json
+from minikube_py.cluster.processes import read_pid
+from minikube_py.cluster.state import ClusterState, NodeRecord, host_lock, write_json
 
 log = logging.getLogger(__name__)
 ACTIVE = Path("/run/minikube-py/active.json")  # host-wide: one cluster per host
@@ -37,12 +43,12 @@ class Refused(Exception):
 class UpSettings:
     """Everything `up` and `lab up` take; every field defaulted for the common case."""
 
-    paths: ClusterPaths = ClusterPaths()
+    paths: ClusterPaths = dataclasses.field(default_factory=ClusterPaths)
     api_port: int = 6443
     node_name: str | None = None           # single node: default the hostname
     node_ip: str | None = None             # single node: default the primary address
     lab: lab.LabSpec | None = None         # set: a multi-node lab instead of a single node
-    tuning: ControllerTuning = ControllerTuning()
+    tuning: ControllerTuning = dataclasses.field(default_factory=ControllerTuning)
     ready_timeout: float = 180.0
     install_packages: bool = True
 

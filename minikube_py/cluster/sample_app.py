@@ -85,10 +85,9 @@ async def replies(url: str, want: int, attempts: int = 60) -> list[str]:
     timeout = aiohttp.ClientTimeout(total=3)
     for _ in range(attempts):
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as http:
-                async with http.get(url) as resp:
-                    seen.append((await resp.text()).strip())
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
+                seen.append((await resp.text()).strip())
+        except (TimeoutError, aiohttp.ClientError):
             await asyncio.sleep(0.2)
             continue
         if len(set(seen)) >= want:

@@ -71,24 +71,6 @@ def write_json(path: Path, data: object) -> None:
     os.replace(tmp, path)
 
 
-def read_pid(path: Path) -> int | None:
-    """The pid in `path` if that process still exists, else None."""
-    try:
-        pid = int(path.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if pid_alive(pid) else None
-
-
-def pid_alive(pid: int) -> bool:
-    """True if `pid` exists and is not a zombie waiting for its parent."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-
-
 @contextlib.contextmanager
 def host_lock(paths: ClusterPaths) -> Iterator[None]:
     """Exclusive lock so two `up`/`down` runs never interleave on one host."""

@@ -10,7 +10,8 @@ from minikube_py.cluster import dockerd, health
 from minikube_py.cluster.components import load_plan
 from minikube_py.cluster.health import Health
 from minikube_py.cluster.paths import ClusterPaths
-from minikube_py.cluster.state import ClusterState, pid_alive, read_pid
+from minikube_py.cluster.processes import pid_alive, read_pid
+from minikube_py.cluster.state import ClusterState
 
 
 def collect(paths: ClusterPaths, state: ClusterState) -> list[Health]:

@@ -21,12 +21,14 @@ import ssl
 import subprocess
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import aiohttp
 
 from minikube_py.cluster.components import Component, load_plan, minikube_exe
 from minikube_py.cluster.paths import ClusterPaths
-from minikube_py.cluster.state import pid_alive, read_pid, write_json
+from minikube_py.cluster.processes import read_pid, start_daemon, terminate
+from minikube_py.cluster.state import write_json
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ class Supervisor:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stopping.set)
+            loop.add_signal_handler(sig, self.stop)
         self.paths.supervisor_pid.write_text(f"{os.getpid()}\n")
         self._publish()
         keepers = [asyncio.create_task(self._keep(c), name=f"keep-{c.name}") for c in self.plan]
@@ -87,6 +89,10 @@ class Supervisor:
             await asyncio.gather(*keepers, return_exceptions=True)
             self._publish()
             self.paths.supervisor_pid.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        """Ask `run` to stop every component and return (SIGTERM does this)."""
+        self._stopping.set()
 
     async def _keep(self, c: Component) -> None:
         """Start `c` when its prerequisites hold; restart it whenever it exits."""
@@ -129,18 +135,22 @@ class Supervisor:
         try:
             async with http.get(url, ssl=ctx) as resp:
                 return resp.status == 200
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             return False
 
     async def _spawn(self, c: Component) -> asyncio.subprocess.Process:
-        self.paths.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.paths.log(c.name), "ab") as out:
+        out = await asyncio.to_thread(self._open_log, c.name)
+        with out:
             proc = await asyncio.create_subprocess_exec(
                 *c.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent)
         self._procs[c.name] = proc
         log.info("component started name=%s pid=%d", c.name, proc.pid)
         return proc
+
+    def _open_log(self, name: str) -> BinaryIO:
+        self.paths.log_dir.mkdir(parents=True, exist_ok=True)
+        return open(self.paths.log(name), "ab")  # closed by the caller
 
     async def _stop(self, c: Component) -> None:
         proc = self._procs.get(c.name)
@@ -150,7 +160,7 @@ class Supervisor:
             proc.terminate()
         try:
             await asyncio.wait_for(proc.wait(), self.backoff.stop_grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("component ignored SIGTERM, killing name=%s pid=%d", c.name, proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -177,33 +187,18 @@ def run(paths: ClusterPaths) -> None:
 
 def spawn(paths: ClusterPaths, timeout: float = 10.0) -> int:
     """Start the supervisor as a detached daemon; return its pid once it is up."""
-    paths.log_dir.mkdir(parents=True, exist_ok=True)
     paths.supervisor_pid.unlink(missing_ok=True)
-    with open(paths.log("supervisor"), "ab") as out:
-        proc = subprocess.Popen(
-            [*minikube_exe(), "supervise", "--state-dir", str(paths.state_dir),
-             "--log-dir", str(paths.log_dir), "--config-dir", str(paths.config_dir)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if read_pid(paths.supervisor_pid) == proc.pid:
-            return proc.pid
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"supervisor did not start; see {paths.log('supervisor')}")
+    proc = start_daemon(
+        [*minikube_exe(), "supervise", "--state-dir", str(paths.state_dir),
+         "--log-dir", str(paths.log_dir), "--config-dir", str(paths.config_dir)],
+        paths.log("supervisor"), lambda p: read_pid(paths.supervisor_pid) == p.pid,
+        timeout, "supervisor")
+    return proc.pid
 
 
 def stop(paths: ClusterPaths, timeout: float = 40.0) -> None:
     """Stop the supervisor (and so every component); SIGKILL what is left after `timeout`."""
     pid = read_pid(paths.supervisor_pid)
     if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if pid_alive(pid):
-            log.warning("supervisor did not stop, killing pid=%d", pid)
-            os.kill(pid, signal.SIGKILL)
+        terminate([pid], timeout)
     paths.supervisor_pid.unlink(missing_ok=True)

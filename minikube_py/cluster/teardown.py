@@ -14,8 +14,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
-import time
 
 import docker
 import docker.errors
@@ -25,7 +23,7 @@ import requests.exceptions
 from agent.kubelet.labels import NODE as NODE_LABEL
 from minikube_py.cluster import dockerd
 from minikube_py.cluster.paths import ClusterPaths
-from minikube_py.cluster.state import pid_alive
+from minikube_py.cluster.processes import terminate
 
 log = logging.getLogger(__name__)
 
@@ -47,25 +45,15 @@ def our_processes(paths: ClusterPaths) -> list[psutil.Process]:
 
 
 def kill_leftovers(paths: ClusterPaths, grace: float = 5.0) -> list[int]:
-    """SIGTERM, then SIGKILL, every component pid in status.json and every process of ours."""
+    """Stop every component pid in status.json and every process of ours; returns survivors."""
     pids = {p.pid for p in our_processes(paths)}
     with contextlib.suppress(FileNotFoundError, ValueError):
         status = json.loads(paths.status_file.read_text())
         pids |= {c["pid"] for c in status.get("components", {}).values() if c.get("pid")}
-    pids = {p for p in pids if pid_alive(p)}
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + grace
-        while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        pids = {p for p in pids if pid_alive(p)}
-        if not pids:
-            break
-    if pids:
-        log.warning("processes survived SIGKILL pids=%s", sorted(pids))
-    return sorted(pids)
+    survivors = terminate(pids, grace)
+    if survivors:
+        log.warning("processes survived SIGKILL pids=%s", survivors)
+    return survivors
 
 
 def _docker() -> docker.DockerClient | None:

@@ -13,7 +13,7 @@ import hmac
 import re
 import secrets
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -49,7 +49,7 @@ def parse_token(token: str) -> tuple[str, str]:
 def token_secret(token: str, ttl: timedelta, now: datetime | None = None) -> dict[str, Any]:
     """The Secret that makes `token` valid for `ttl`."""
     token_id, secret = parse_token(token)
-    expires = (now or datetime.now(timezone.utc)) + ttl
+    expires = (now or datetime.now(UTC)) + ttl
     data = {
         "token-id": token_id, "token-secret": secret,
         "expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),

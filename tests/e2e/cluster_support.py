@@ -55,7 +55,8 @@ def api(kubeconfig: Path, fn: Callable[[ApiClient], Awaitable[T]]) -> T:
     return asyncio.run(go())
 
 
-def eventually(check: Callable[[], T], timeout: float, what: str, interval: float = 1.0) -> T:
+def eventually(check: Callable[[], T | None], timeout: float, what: str,
+               interval: float = 1.0) -> T:
     """Poll `check` until it returns something truthy; fail naming `what` and the last value."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -104,13 +105,13 @@ def host_leftovers(root: Path, nodes: list[str], links: list[str]) -> list[str]:
                       dc.containers.list(all=True, filters={"label": f"{labels.NODE}={n}"})]
     finally:
         dc.close()
-    ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     found += [f"netns {n}" for n in nodes if n in ns.split()]
     for link in links:
-        if subprocess.run(["ip", "link", "show", link], capture_output=True).returncode == 0:
+        if subprocess.run(["ip", "link", "show", link], capture_output=True, check=False).returncode == 0:
             found.append(f"link {link}")
     for tool in ("iptables-save", "iptables-legacy-save"):
-        dump = subprocess.run([tool], capture_output=True, text=True).stdout
+        dump = subprocess.run([tool], capture_output=True, text=True, check=False).stdout
         found += [f"{tool}: {line}" for line in dump.splitlines()
                   if line.startswith((":KUBE-", ":MKP-"))]
     marker = str(root)

@@ -20,8 +20,15 @@ import pytest
 from minikube_py.api.resources import NODES
 from minikube_py.cluster.health import node_ready
 from minikube_py.cluster.teardown import POD_BRIDGE
-from tests.e2e.cluster_support import (api, eventually, free_port, host_leftovers, mkp, needs_root,
-                                       skip_if_other_cluster)
+from tests.e2e.cluster_support import (
+    api,
+    eventually,
+    free_port,
+    host_leftovers,
+    mkp,
+    needs_root,
+    skip_if_other_cluster,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
               pytest.mark.timeout(600)]

@@ -21,9 +21,18 @@ from minikube_py.client import ApiClient
 from minikube_py.cluster import sample_app
 from minikube_py.cluster.health import node_ready
 from minikube_py.cluster.lab import LabSpec, host_veth
-from minikube_py.cluster.teardown import POD_BRIDGE
-from tests.e2e.cluster_support import (api, docker_client, eventually, free_port, host_leftovers,
-                                       http_get, in_pod, mkp, needs_root, skip_if_other_cluster)
+from tests.e2e.cluster_support import (
+    api,
+    docker_client,
+    eventually,
+    free_port,
+    host_leftovers,
+    http_get,
+    in_pod,
+    mkp,
+    needs_root,
+    skip_if_other_cluster,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
               pytest.mark.timeout(900)]
@@ -51,6 +60,12 @@ class Lab:
         items = api(self.admin, lambda c: c.list(PODS, namespace="default",
                                                  label_selector="app=hello"))["items"]
         return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+    def settled(self, avoid: str = "") -> list[dict[str, Any]] | None:
+        """All replicas running and ready (none on `avoid`), or None."""
+        pods = self.running()
+        ok = len(pods) == REPLICAS and all(p["spec"]["nodeName"] != avoid for p in pods)
+        return pods if ok else None
 
     def running(self) -> list[dict[str, Any]]:
         return [p for p in self.pods() if p.get("status", {}).get("phase") == "Running"
@@ -84,8 +99,7 @@ def workload(lab: Lab) -> list[dict[str, Any]]:
         await client.create(DEPLOYMENTS, sample_app.deployment(replicas=REPLICAS))
         await client.create(SERVICES, svc)
     api(lab.admin, create)
-    return eventually(lambda: len(r := lab.running()) == REPLICAS and r, timeout=120,
-                      what=f"{REPLICAS} running, ready pods")
+    return eventually(lab.settled, timeout=120, what=f"{REPLICAS} running, ready pods")
 
 
 def service(lab: Lab) -> dict[str, Any]:
@@ -102,7 +116,8 @@ def test_three_nodes_ready_each_in_its_namespace(lab: Lab) -> None:
     for n in nodes:
         addr = {a["type"]: a["address"] for a in n["status"]["addresses"]}
         assert addr["InternalIP"] == NODE_IPS[n["metadata"]["name"]]
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                           check=False).stdout
     assert all(name in netns.split() for name in NODE_NAMES)
 
 
@@ -177,10 +192,8 @@ def test_cut_node_goes_not_ready_and_its_pods_move(lab: Lab, workload: list[dict
         node = api(lab.admin, lambda c: c.get(NODES, victim))
         return node_ready(node)
     eventually(lambda: not victim_ready(), timeout=GRACE + 30, what=f"{victim} NotReady")
-    moved = eventually(
-        lambda: len(r := lab.running()) == REPLICAS
-        and all(p["spec"]["nodeName"] != victim for p in r) and r,
-        timeout=GRACE + EVICTION + 90, what="pods recreated on the other nodes")
+    moved = eventually(lambda: lab.settled(avoid=victim), timeout=GRACE + EVICTION + 90,
+                       what="pods recreated on the other nodes")
     assert {p["spec"]["nodeName"] for p in moved} <= set(NODE_NAMES[:-1])
 
 

@@ -133,7 +133,7 @@ def test_chains_with_the_reference_portmap(cni_node: CniNode, netns, plugin: Pat
     rules = cni_node.ns.run("iptables-save", "-t", "nat").stdout
     assert f"--to-destination {ip}:80" in rules
     server = ctr.popen("busybox", "nc", "-l", "-p", "80", stdout=subprocess.PIPE)
-    time.sleep(0.3)
+    ctr.wait_listening(80)
     cni_node.ns.run("sh", "-c", "echo hello-through-portmap | busybox nc -w 2 10.244.77.1 18080",
                     check=False)
     assert server.communicate(timeout=10)[0].decode().strip() == "hello-through-portmap"

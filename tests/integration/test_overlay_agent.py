@@ -115,7 +115,7 @@ async def test_two_agents_wire_pods_across_the_overlay(apiserver, netns, tmp_pat
             assert ips["b"].startswith("10.244.2.")
             server = pods["b"].popen("busybox", "nc", "-l", "-p", "7100",
                                      stdout=subprocess.PIPE)
-            await asyncio.sleep(0.3)
+            await asyncio.to_thread(pods["b"].wait_listening, 7100)
             await asyncio.to_thread(pods["a"].run, "sh", "-c",
                                     f"echo across-the-overlay | busybox nc -w 3 {ips['b']} 7100")
             out, _ = await asyncio.to_thread(server.communicate, timeout=10)

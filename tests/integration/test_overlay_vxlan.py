@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import subprocess
-import time
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -109,7 +109,7 @@ def test_entries_for_the_remote_node(nodes: tuple[Node, Node]) -> None:
 def test_pod_on_a_talks_tcp_to_pod_on_b_without_nat(nodes: tuple[Node, Node]) -> None:
     a, b = nodes
     server = b.pod.popen("python3", "-c", PEER_ECHO, "7000", stdout=subprocess.PIPE, text=True)
-    wait_listening(b.pod, 7000)
+    b.pod.wait_listening(7000)
     got = a.pod.run("python3", "-c", CLIENT, b.pod_ip, "7000").stdout.strip()
     assert got == f"hello from {a.pod_ip}"  # pod-to-pod keeps the source address
     server.communicate(timeout=10)
@@ -118,7 +118,7 @@ def test_pod_on_a_talks_tcp_to_pod_on_b_without_nat(nodes: tuple[Node, Node]) ->
 def test_pod_traffic_leaving_the_cluster_is_masqueraded(nodes: tuple[Node, Node]) -> None:
     a, b = nodes
     b.ns.popen("python3", "-c", PEER_ECHO, "7001", stdout=subprocess.DEVNULL)
-    wait_listening(b.ns, 7001)
+    b.ns.wait_listening(7001)
     got = a.pod.run("python3", "-c", CLIENT, b.underlay_ip, "7001").stdout.strip()
     assert got == f"hello from {a.underlay_ip}"
 
@@ -200,13 +200,6 @@ def test_forwarding_rules_and_cleanup(nodes: tuple[Node, Node]) -> None:
     assert overlay.DEVICE not in a.ns.run("ip", "link").stdout
 
 
-def wait_listening(ns: Netns, port: int) -> None:
-    deadline = time.monotonic() + 10
-    while f":{port} " not in ns.run("ss", "-ltn").stdout:
-        assert time.monotonic() < deadline, f"nothing listens on {port}"
-        time.sleep(0.05)
-
-
 PEER_ECHO = """
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -218,3 +211,49 @@ import socket, sys
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
 print(c.recv(100).decode())
 """
+
+
+@pytest.fixture
+def containers(busybox_image: str):
+    """Real Docker containers without a network, removed at teardown."""
+    made: list[str] = []
+
+    def run() -> tuple[str, str]:
+        name = f"mkpt-ovl-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["docker", "run", "-d", "--name", name, "--network", "none",
+                        busybox_image, "sleep", "300"], check=True, capture_output=True)
+        made.append(name)
+        pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", name], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        return name, f"/proc/{pid}/ns/net"
+
+    yield run
+    if made:
+        subprocess.run(["docker", "rm", "-f", *made], capture_output=True, check=False)
+
+
+@pytest.mark.docker
+def test_docker_container_on_a_talks_tcp_to_one_on_b(nodes: tuple[Node, Node],
+                                                     containers) -> None:
+    a, b = nodes
+    ips = {}
+    for node, label in ((a, "a"), (b, "b")):
+        name, netns_path = containers()
+        rc, res = node.cni.call("ADD", container_id=name, netns=netns_path)
+        assert rc == 0, res
+        ips[label] = (name, res["ips"][0]["address"].split("/")[0])
+    server = subprocess.Popen(["docker", "exec", ips["b"][0], "nc", "-l", "-p", "7200"],
+                              stdout=subprocess.PIPE)
+    try:
+        # retried until the server's `docker exec` has started listening
+        client = ("for i in $(seq 50); do echo container-to-container | "
+                  f"nc -w 3 {ips['b'][1]} 7200 && exit 0; sleep 0.2; done; exit 1")
+        subprocess.run(["docker", "exec", ips["a"][0], "sh", "-c", client],
+                       check=True, capture_output=True, timeout=60)
+        out, _ = server.communicate(timeout=10)
+    finally:
+        server.kill()
+        server.wait()
+    assert out.decode().strip() == "container-to-container"
+    for node, label in ((a, "a"), (b, "b")):
+        assert node.cni.call("DEL", container_id=ips[label][0])[0] == 0

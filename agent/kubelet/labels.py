@@ -8,6 +8,8 @@ in a label too: it survives the agent, as Kubernetes' does.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ KIND = "io.minikube-py.kind"            # sandbox | init | app
 RESTART_COUNT = "io.minikube-py.restart-count"
 SANDBOX_ID = "io.minikube-py.sandbox-id"
 GRACE_PERIOD = "io.minikube-py.grace-period"
+SPEC_HASH = "io.minikube-py.spec-hash"
 
 SANDBOX = "sandbox"
 INIT = "init"
@@ -33,13 +36,21 @@ def for_pod(pod: dict[str, Any], node: str) -> dict[str, str]:
             NODE: node}
 
 
+def spec_hash(container: dict[str, Any]) -> str:
+    """A container spec's fingerprint: a running container whose spec changed (a new image)
+    is replaced, as kubelet does with its container hash."""
+    return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def for_container(pod: dict[str, Any], node: str, *, kind: str, name: str, restart_count: int,
-                  sandbox_id: str = "") -> dict[str, str]:
+                  sandbox_id: str = "", spec: dict[str, Any] | None = None) -> dict[str, str]:
     labels = for_pod(pod, node)
     labels.update({KIND: kind, CONTAINER_NAME: name, RESTART_COUNT: str(restart_count),
                    GRACE_PERIOD: str(pod["spec"].get("terminationGracePeriodSeconds", 30))})
     if sandbox_id:
         labels[SANDBOX_ID] = sandbox_id
+    if spec is not None:
+        labels[SPEC_HASH] = spec_hash(spec)
     return labels
 
 
@@ -63,6 +74,7 @@ class Observed:
     sandbox_id: str
     running: bool
     created: int
+    spec_hash: str = ""
 
     @classmethod
     def from_summary(cls, summary: dict[str, Any]) -> Observed:
@@ -73,4 +85,4 @@ class Observed:
                    restart_count=int(lb.get(RESTART_COUNT, "0") or 0),
                    sandbox_id=lb.get(SANDBOX_ID, ""),
                    running=summary.get("State") == "running",
-                   created=int(summary.get("Created", 0)))
+                   created=int(summary.get("Created", 0)), spec_hash=lb.get(SPEC_HASH, ""))

@@ -162,7 +162,9 @@ class PodSyncer:
             ins = await self.inspect(cur.id)
             term = terminated(ins) if ins else None
             if ins is not None and term is None:
-                if ins["State"].get("Running"):
+                if cur.spec_hash and cur.spec_hash != L.spec_hash(c):
+                    acted = await self._replace(ctx, c, cur, waiting, requeue, insts) or acted
+                elif ins["State"].get("Running"):
                     self.probes.ensure(ctx.pod, c, cur.id, ctx.pod_ip)
                 continue
             if term is None:  # removed behind our back
@@ -173,6 +175,18 @@ class PodSyncer:
             if policy == "Always" or (policy == "OnFailure" and term["exitCode"] != 0):
                 acted = await self._restart(ctx, c, L.APP, cur, term, waiting, requeue) or acted
         return acted
+
+    async def _replace(self, ctx: _Ctx, c: dict[str, Any], cur: Observed,
+                       waiting: dict[str, tuple[str, str]], requeue: list[float],
+                       insts: list[Observed]) -> bool:
+        """The container's spec changed (a new image): stop it and start the new one now,
+        whatever the restart policy."""
+        await self.events(ctx.pod, "Normal", "Killing",
+                          f"Container {c['name']} definition changed, will be restarted")
+        self.probes.forget(cur.id)
+        await self.runtime.stop(cur.id, int(ctx.pod["spec"].get("terminationGracePeriodSeconds",
+                                                                  30)))
+        return await self._start(ctx, c, L.APP, cur.restart_count + 1, waiting, requeue, insts)
 
     async def _restart(self, ctx: _Ctx, c: dict[str, Any], kind: str, cur: Observed,
                        term: dict[str, Any] | None, waiting: dict[str, tuple[str, str]],
@@ -232,7 +246,7 @@ class PodSyncer:
         args = container_args(pod, c, image=c["image"], name=L.docker_name(pod, name, attempt),
                               labels=L.for_container(pod, self.node, kind=kind, name=name,
                                                      restart_count=attempt,
-                                                     sandbox_id=ctx.sandbox_id),
+                                                     sandbox_id=ctx.sandbox_id, spec=c),
                               sandbox_id=ctx.sandbox_id, env=env, binds=binds)
         try:
             cid = await self.runtime.create(image=args.image, name=args.name, labels=args.labels,

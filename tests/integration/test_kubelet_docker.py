@@ -335,3 +335,15 @@ async def test_bad_volumes_wait_with_a_reason(node: Node, volume: dict[str, Any]
     assert waiting["reason"] == "ContainerCreating" and reason in waiting["message"]
     assert status["phase"] == "Pending"
     assert "main" not in await node.containers(pod)
+
+
+async def test_changed_image_replaces_the_container(node: Node) -> None:
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"]}], restartPolicy="Never")
+    await node.until(pod, running)
+    old = (await node.containers(pod))["main"]["Id"]
+    pod["spec"]["containers"][0]["image"] = "minikube-py/pause:1"
+    status = await node.until(pod, lambda s: running(s) and s["containerStatuses"][0][
+        "restartCount"] == 1)
+    new = (await node.containers(pod))["main"]
+    assert new["Id"] != old and new["Config"]["Image"] == "minikube-py/pause:1"
+    assert status["containerStatuses"][0]["image"] == "minikube-py/pause:1"

@@ -39,14 +39,15 @@ def _run(args: argparse.Namespace) -> int:
     paths = paths_from(args)
     try:
         host.require_root()
+        node = NodeRecord(args.node_name or host.node_name(),
+                          args.node_ip or host.primary_ipv4(), iface=args.iface)
+        req = join.JoinRequest(args.server, args.token, args.ca_cert_hash, node.name).validated()
+        ca_pem = asyncio.run(join.fetch_ca(req.server, req.ca_cert_hash))  # read-only
         lifecycle.refuse_if_other(paths)
         if lifecycle.running(paths) is not None:
             raise lifecycle.Refused("a cluster already runs on this host; `minikube-py down` first")
-        node = NodeRecord(args.node_name or host.node_name(),
-                          args.node_ip or host.primary_ipv4(), iface=args.iface)
         kubeconfig = node_kubeconfig(paths, node, lab=False)
-        asyncio.run(join.join(join.JoinRequest(args.server, args.token, args.ca_cert_hash,
-                                               node.name), kubeconfig))
+        asyncio.run(join.join(req, ca_pem, kubeconfig))
         say(f"joined {args.server} as node {node.name} ({node.ip}); credentials in {kubeconfig}")
         if args.systemd:
             join.write_agent_env(paths.config_dir / "agent.env", node, kubeconfig)

@@ -118,10 +118,8 @@ def kubelet_config(server: str, ca_pem: bytes, node: str, token: str) -> str:
     return yaml.safe_dump(doc)
 
 
-async def join(req: JoinRequest, kubeconfig_path: Path) -> None:
-    """Verify, obtain credentials, write the node's kubeconfig (0600)."""
-    req = req.validated()
-    ca_pem = await fetch_ca(req.server, req.ca_cert_hash)
+async def join(req: JoinRequest, ca_pem: bytes, kubeconfig_path: Path) -> None:
+    """With a verified CA (`fetch_ca`): obtain credentials, write the node's kubeconfig."""
     token = await obtain_credentials(req, ca_pem)
     kubeconfigs.write_private(kubeconfig_path, kubelet_config(req.server, ca_pem,
                                                               req.node_name, token))

@@ -33,6 +33,16 @@ async def timed(fn: Callable[[], Awaitable[None]]) -> float:
     return time.perf_counter() - start
 
 
+async def compare(ours: Callable[[], Awaitable[None]], bare: Callable[[], Awaitable[None]],
+                  rounds: int = 3) -> tuple[float, float]:
+    """Best of `rounds`, alternating: on a shared machine the minimum is the signal."""
+    ours_times, bare_times = [], []
+    for _ in range(rounds):
+        ours_times.append(await timed(ours))
+        bare_times.append(await timed(bare))
+    return min(ours_times), min(bare_times)
+
+
 async def bench_workqueue(keys: int, workers: int) -> tuple[float, float]:
     async def ours() -> None:
         q = WorkQueue("bench", rate_limiter=ExponentialBackoff())
@@ -65,7 +75,7 @@ async def bench_workqueue(keys: int, workers: int) -> tuple[float, float]:
 
         await asyncio.gather(*(worker() for _ in range(workers)))
 
-    return await timed(ours), await timed(bare)
+    return await compare(ours, bare)
 
 
 async def bench_watch_decode(events: int) -> tuple[float, float]:
@@ -92,7 +102,7 @@ async def bench_watch_decode(events: int) -> tuple[float, float]:
         while raw := await reader.readline():
             json.loads(raw)
 
-    return await timed(ours), await timed(bare)
+    return await compare(ours, bare)
 
 
 class _Protocol(BaseProtocol):
@@ -132,10 +142,9 @@ async def bench_gets(kubeconfig: str, total: int, concurrency: int) -> tuple[flo
                 async with http.get(client.server + path, headers=headers) as resp:
                     return json.loads(await resp.read())
 
-            await run(bare_get)  # warm both pools
-            await run(lambda: client.get(CONFIGMAPS, name, "default"))
-            ours = await timed(lambda: run(lambda: client.get(CONFIGMAPS, name, "default")))
-            bare = await timed(lambda: run(bare_get))
+            ours, bare = await compare(
+                lambda: run(lambda: client.get(CONFIGMAPS, name, "default")),
+                lambda: run(bare_get))
         await client.delete(CONFIGMAPS, name, "default")
     return ours, bare
 
@@ -150,7 +159,7 @@ async def main() -> None:
     parser.add_argument("--kubeconfig")
     parser.add_argument("--gets", type=int, default=5000)
     args = parser.parse_args()
-    keys, events = 100_000, 100_000
+    keys, events = 50_000, 50_000
     report("workqueue keys (8 workers)", keys, *await bench_workqueue(keys, 8))
     report("watch lines decoded", events, *await bench_watch_decode(events))
     if args.kubeconfig:

@@ -476,3 +476,42 @@ async def test_deletion_survives_an_agent_kill_midway(agent: Agent, api: ApiClie
     await eventually(lambda: _gone(api, pod["metadata"]["name"]), timeout=30,
                      what="deletion finished by the restarted agent")
     assert docker_ids(agent.node, uid) == {}
+
+
+async def _exec_ws(port: int, token: str, pod: str, query: str, protocol: str,
+                   send: list[bytes]) -> tuple[dict[int, bytes], dict[str, Any]]:
+    """One exec over the kubelet's WebSocket: output per channel and the final Status."""
+    out: dict[int, bytes] = {}
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+            f"https://127.0.0.1:{port}/exec/default/{pod}/c?{query}", ssl=False,
+            protocols=[protocol], headers={"Authorization": f"Bearer {token}"}) as ws:
+        assert ws.protocol == protocol
+        for frame in send:
+            await ws.send_bytes(frame)
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                break
+            out[msg.data[0]] = out.get(msg.data[0], b"") + msg.data[1:]
+    return out, json.loads(out.get(3, b"{}"))
+
+
+async def test_exec_channels_tty_resize_and_stdin_close(agent: Agent, api: ApiClient,
+                                                        apiserver: Any) -> None:
+    pod = await create(api, make_pod(agent.node, [{"name": "c", "command": ["sleep", "3600"]}]))
+    await status_when(api, pod, is_running, what="Running")
+    node = await eventually(lambda: _ready_node(api, agent.node), what="node Ready")
+    port, name = node["daemonEndpoints"]["kubeletEndpoint"]["Port"], pod["metadata"]["name"]
+    resize = bytes([4]) + json.dumps({"Width": 100, "Height": 40}).encode()
+    out, st = await _exec_ws(port, apiserver.token, name,
+                             "command=sh&command=-c&command=sleep+0.5%3B+stty+size&stdout=1"
+                             "&stdin=1&tty=1", "v5.channel.k8s.io", [resize])
+    assert out[1].strip() == b"40 100" and st["status"] == "Success"
+    out, st = await _exec_ws(port, apiserver.token, name,
+                             "command=cat&stdin=1&stdout=1&stderr=1", "v5.channel.k8s.io",
+                             [b"\x00hello", bytes([255, 0])])
+    assert out[1] == b"hello" and st["status"] == "Success"
+    out, st = await _exec_ws(port, apiserver.token, name,
+                             "command=sh&command=-c&command=echo+e+%3E%262%3B+exit+3&stdout=1"
+                             "&stderr=1", "v4.channel.k8s.io", [])
+    assert out[2] == b"e\n"
+    assert st["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]

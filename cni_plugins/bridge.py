@@ -40,7 +40,7 @@ class Link:
     mac: str
 
 
-def _link(ipr: IPRoute, name: str) -> Msg | None:
+def find_link(ipr: IPRoute, name: str) -> Msg | None:
     try:
         return ipr.link("get", ifname=name)[0]
     except NetlinkError as e:
@@ -78,11 +78,11 @@ def gateway_mac(gateway: IPv4) -> str:
 
 def ensure_bridge(ipr: IPRoute, conf: NetConf) -> Link:
     """The node bridge, up, holding the gateway address; made if missing."""
-    msg = _link(ipr, conf.bridge)
+    msg = find_link(ipr, conf.bridge)
     if msg is None:
         _ignore(errno.EEXIST, ipr.link, "add", ifname=conf.bridge, kind="bridge",
                 address=gateway_mac(conf.gateway))
-        msg = _link(ipr, conf.bridge)
+        msg = find_link(ipr, conf.bridge)
         assert msg is not None
     if _kind(msg) != "bridge":
         raise CniError(INVALID_NETWORK_CONFIG, f"{conf.bridge!r} already exists but is not a bridge")
@@ -91,10 +91,6 @@ def ensure_bridge(ipr: IPRoute, conf: NetConf) -> Link:
     _ignore(errno.EEXIST, ipr.addr, "add", index=msg["index"], address=str(conf.gateway),
             prefixlen=conf.subnet.prefixlen)
     return _as_link(msg)
-
-
-def container_link(cipr: IPRoute, ifname: str) -> Msg | None:
-    return _link(cipr, ifname)
 
 
 def random_mac() -> str:
@@ -123,7 +119,7 @@ def add_veth(ipr: IPRoute, cipr: IPRoute, conf: NetConf, *, bridge: Link, netns:
             except NetlinkError as e:
                 if e.code != errno.EEXIST:
                     raise
-                if _link(cipr, ifname) is not None:
+                if find_link(cipr, ifname) is not None:
                     raise CniError(INTERFACE_EXISTS, f"container interface {ifname!r} already "
                                    f"exists in {netns}") from e
         else:
@@ -133,7 +129,7 @@ def add_veth(ipr: IPRoute, cipr: IPRoute, conf: NetConf, *, bridge: Link, netns:
     try:
         if conf.hairpin:
             ipr.brport("set", ifname=host.name, mode=1)
-        cont = _link(cipr, ifname)
+        cont = find_link(cipr, ifname)
         if cont is None:
             raise CniError(NETLINK_FAILURE, f"veth peer {ifname!r} vanished from {netns}")
     except Exception:
@@ -158,7 +154,7 @@ def delete_container_link(netns: str, ifname: str) -> bool:
     """Remove the container end (the kernel drops the host end); gone already is fine."""
     try:
         with open_iproute(netns) as cipr:
-            msg = _link(cipr, ifname)
+            msg = find_link(cipr, ifname)
             if msg is None:
                 return False
             delete_link(cipr, msg["index"])
@@ -174,7 +170,7 @@ def delete_container_link(netns: str, ifname: str) -> bool:
 def check_container(cipr: IPRoute, *, ifname: str, mac: str | None,
                     addresses: list[str], routes: list[dict[str, Any]]) -> None:
     """CHECK: the container end has the MAC, addresses and routes the result promised."""
-    msg = _link(cipr, ifname)
+    msg = find_link(cipr, ifname)
     if msg is None:
         raise CniError(CHECK_FAILED, f"interface {ifname!r} not found in the container")
     if _kind(msg) != "veth":

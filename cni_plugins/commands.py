@@ -1,9 +1,11 @@
 """ADD, DEL, CHECK, STATUS and GC: the order of the steps and the undo on failure.
 
-ADD follows the reference bridge plugin: refuse an existing interface before
-anything is touched, lease an address, wire the veth, and on any failure undo
-what was done (link, then lease) so a failed ADD leaves nothing behind. DEL
-releases the lease first, so it is released even when the namespace is gone.
+ADD follows the reference bridge plugin: make sure of the bridge, create the
+veth pair (refused, with nothing changed, when the container already has the
+interface), lease an address, configure the container side, and on any
+failure undo what was done (lease, then link) so a failed ADD leaves nothing
+behind. DEL releases the lease first, so it is released even when the
+namespace is gone.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def cmd_check(env: Env, conf: NetConf) -> None:
     mac = next((i.get("mac") for i in prev["interfaces"]
                 if i.get("name") == env.ifname and i.get("sandbox") == env.netns), None)
     with _container(env.netns) as cipr, host_iproute() as ipr:
-        if bridge.container_link(ipr, conf.bridge) is None:
+        if bridge.find_link(ipr, conf.bridge) is None:
             raise CniError(CHECK_FAILED, f"bridge {conf.bridge!r} is missing on the node")
         bridge.check_container(cipr, ifname=env.ifname, mac=mac,
                                addresses=[ip["address"] for ip in ips], routes=prev["routes"])

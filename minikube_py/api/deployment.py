@@ -29,8 +29,8 @@ class DeploymentStrategy(workload.WorkloadStrategy):
         workload.CONTAINERS, workload.IMAGES, workload.SELECTOR,
     )
 
-    def default(self, obj: JSON) -> None:
-        super().default(obj)
+    def set_defaults(self, obj: JSON) -> None:
+        super().set_defaults(obj)
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return

@@ -54,7 +54,7 @@ class EndpointsStrategy(Strategy):
                                                       podspec.PROTOCOLS))
         return causes
 
-    def default(self, obj: JSON) -> None:
+    def set_defaults(self, obj: JSON) -> None:
         for subset in dicts(obj.get("subsets")):
             for port in dicts(subset.get("ports")):
                 port.setdefault("protocol", "TCP")

@@ -28,7 +28,7 @@ class NamespaceStrategy(Strategy):
     def name_problems(self, name: str) -> list[str]:
         return meta.dns1123_label(name)
 
-    def default(self, obj: JSON) -> None:
+    def set_defaults(self, obj: JSON) -> None:
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
             spec.setdefault("finalizers", ["kubernetes"])

@@ -93,7 +93,7 @@ class PodStrategy(Strategy):
                                  "readiness."),
     )
 
-    def default(self, obj: JSON) -> None:
+    def set_defaults(self, obj: JSON) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return

@@ -31,7 +31,7 @@ class SecretStrategy(Strategy):
         table.AGE,
     )
 
-    def default(self, obj: JSON) -> None:
+    def set_defaults(self, obj: JSON) -> None:
         obj.setdefault("type", "Opaque")
         string_data = obj.get("stringData")
         if isinstance(string_data, Mapping) and all(

@@ -52,7 +52,7 @@ class ServiceStrategy(Strategy):
     def name_problems(self, name: str) -> list[str]:
         return meta.dns1035_label(name)
 
-    def default(self, obj: JSON) -> None:
+    def set_defaults(self, obj: JSON) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return

@@ -3,7 +3,7 @@
 Order on create: default -> prepare_create -> validate_create; on update
 (PUT, PATCH, status/scale writes): default -> prepare_update -> validate_update,
 as kube-apiserver's rest.BeforeCreate/BeforeUpdate do. A kind module subclasses
-`Strategy` and overrides only the hooks it needs (`default`, `validate`,
+`Strategy` and overrides only the hooks it needs (`set_defaults`, `validate`,
 `immutable_causes`, `initial_status`, `row` ...).
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from minikube_py.api import meta, table
+from minikube_py.api import meta, schema, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.resources import Resource
 from minikube_py.api.shape import as_dict
@@ -49,7 +49,7 @@ class Strategy:
         """Most names are DNS subdomains; Services and Namespaces are stricter."""
         return meta.dns1123_subdomain(name)
 
-    def default(self, obj: JSON) -> None:
+    def set_defaults(self, obj: JSON) -> None:
         """Fill omitted fields as Kubernetes' SetDefaults_* do."""
 
     def validate(self, obj: JSON) -> list[Cause]:
@@ -71,6 +71,15 @@ class Strategy:
         return [table.name(obj), table.age(obj, now)]
 
     # -- what the api-server calls -----------------------------------------------------------
+
+    def default(self, obj: JSON) -> list[str]:
+        """Drop undeclared fields (as typed decoding does), then fill defaults.
+
+        Returns the dropped fields' paths, for a `Warning: unknown field` header.
+        """
+        removed = schema.prune(obj, self.resource)
+        self.set_defaults(obj)
+        return removed
 
     def validate_create(self, obj: JSON) -> list[Cause]:
         causes = meta.validate_object_meta(obj.get("metadata"),

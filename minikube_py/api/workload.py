@@ -33,7 +33,7 @@ class WorkloadStrategy(Strategy):
 
     status_keeps_labels = True
 
-    def default(self, obj: JSON) -> None:
+    def set_defaults(self, obj: JSON) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return

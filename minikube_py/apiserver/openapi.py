@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import copy
 import functools
-import gzip
 import json
-from importlib import resources as package_files
 from typing import Any
 
 from minikube_py.api import patchmeta
 from minikube_py.api.resources import ALL, Resource
+from minikube_py.api.schema import definition_name, definitions
 
 JSON = dict[str, Any]
-PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
-_PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1",
-             "coordination.k8s.io": "io.k8s.api.coordination.v1"}
 _EXTRA_KINDS = {
     "io.k8s.api.autoscaling.v1.Scale": ("autoscaling", "v1", "Scale"),
     "io.k8s.apimachinery.pkg.apis.meta.v1.Status": ("", "v1", "Status"),
@@ -32,22 +28,11 @@ _EXTRA_KINDS = {
 }
 
 
-def definition_name(resource: Resource) -> str:
-    return f"{_PACKAGES[resource.group]}.{resource.kind}"
-
-
-def _load_definitions() -> JSON:
-    data = package_files.files("minikube_py.api").joinpath(
-        "data/openapi_definitions.json.gz").read_bytes()
-    definitions: JSON = json.loads(gzip.decompress(data))
-    return definitions
-
-
 def _gvk(group: str, version: str, kind: str) -> list[dict[str, str]]:
     return [{"group": group, "kind": kind, "version": version}]
 
 
-def _tag_patch_meta(definitions: JSON, resource: Resource) -> None:
+def _tag_patch_meta(tagged: JSON, resource: Resource) -> None:
     """Put each patchmeta rule on the property it names, following $refs from the kind."""
     rules: dict[tuple[str, ...], str | tuple[str, str | None]] = {
         path: (meta.strategy, meta.key) for path, meta in patchmeta.all_list_meta(
@@ -55,7 +40,7 @@ def _tag_patch_meta(definitions: JSON, resource: Resource) -> None:
     for path in patchmeta.RETAIN_KEYS_MAPS.get(resource, ()):
         rules[path] = "retainKeys"
     for path, rule in rules.items():
-        schema = definitions.get(definition_name(resource))
+        schema = tagged.get(definition_name(resource))
         for depth, key in enumerate(path):
             prop = ((schema or {}).get("properties") or {}).get(key)
             if prop is None:
@@ -70,24 +55,24 @@ def _tag_patch_meta(definitions: JSON, resource: Resource) -> None:
                 break
             target = prop.get("items", prop) if prop.get("type") == "array" else prop
             ref = target.get("$ref", "")
-            schema = definitions.get(ref.rsplit("/", 1)[-1]) if ref else None
+            schema = tagged.get(ref.rsplit("/", 1)[-1]) if ref else None
 
 
 @functools.cache
 def openapi_v2() -> JSON:
     """The Swagger 2.0 document (cached: it never changes while we run)."""
-    definitions = copy.deepcopy(_load_definitions())
+    tagged = copy.deepcopy(definitions())
     for resource in ALL:
         name = definition_name(resource)
-        if name in definitions:
-            definitions[name]["x-kubernetes-group-version-kind"] = _gvk(
+        if name in tagged:
+            tagged[name]["x-kubernetes-group-version-kind"] = _gvk(
                 resource.group, resource.version, resource.kind)
-            _tag_patch_meta(definitions, resource)
+            _tag_patch_meta(tagged, resource)
     for name, gvk in _EXTRA_KINDS.items():
-        if name in definitions:
-            definitions[name]["x-kubernetes-group-version-kind"] = _gvk(*gvk)
+        if name in tagged:
+            tagged[name]["x-kubernetes-group-version-kind"] = _gvk(*gvk)
     return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
-            "paths": {}, "definitions": definitions}
+            "paths": {}, "definitions": tagged}
 
 
 @functools.cache

@@ -146,3 +146,23 @@ def test_meta_helpers() -> None:
     assert get_condition({"status": status}, "Ready") == {
         "type": "Ready", "status": "True", "lastTransitionTime": "t3"}
     assert get_condition(status["conditions"], "Missing") is None
+
+
+def test_undeclared_fields_are_dropped_like_typed_decoding() -> None:
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": "d", "labels": {"any": "key"}, "bogus": 1},
+              "spec": {"containers": [{"image": "x"}], "selector": {"matchLabels": {"a": "b"}},
+                       "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [
+                           {"name": "c", "image": "x", "imagee": "typo",
+                            "resources": {"limits": {"cpu": "1"}},
+                            "ports": [{"containerPort": 80, "hostPortt": 1}]}]}}},
+              "status": {"replicas": 1, "nope": True}, "$patch": "x"}
+    removed = strategy_for(resources.DEPLOYMENTS).default(deploy)
+    assert sorted(removed) == sorted([
+        "$patch", "metadata.bogus", "spec.containers", "status.nope",
+        "spec.template.spec.containers[0].imagee",
+        "spec.template.spec.containers[0].ports[0].hostPortt"])
+    assert deploy["metadata"]["labels"] == {"any": "key"}
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["resources"] == {
+        "limits": {"cpu": "1"}}
+    assert "containers" not in deploy["spec"]

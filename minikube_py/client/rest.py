@@ -127,7 +127,8 @@ class ApiClient:
     async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                       json: Any = None, body: bytes | None = None,
                       headers: Mapping[str, str] | None = None) -> Any:
-        """One API call: the decoded JSON answer (None if empty), or an ApiError."""
+        """One API call: the decoded JSON answer (text if not JSON, None if empty);
+        an error status raises its ApiError."""
         method = method.upper()
         hdrs = self._auth_headers()
         if headers:
@@ -154,7 +155,9 @@ class ApiClient:
                 await asyncio.sleep(backoff.next())
         if status >= 400:
             raise error_for(status, raw, content_type)
-        return _loads(raw) if raw else None
+        if not raw:
+            return None
+        return _loads(raw) if "json" in content_type else raw.decode(errors="replace")
 
     async def watch_path(self, path: str, params: Mapping[str, str]
                          ) -> AsyncGenerator[tuple[str, JsonDict], None]:

@@ -202,3 +202,9 @@ async def test_nothing_listening_is_connection_failed() -> None:
     async with ApiClient("https://127.0.0.1:1", token="t", retries=2) as c:
         with pytest.raises(ConnectionFailed):
             await c.get(CONFIGMAPS, "x", "default")
+
+
+async def test_raw_request_returns_json_or_text(client: ApiClient) -> None:
+    assert await client.request("GET", "/readyz") == "ok"
+    version = await client.request("GET", "/version")
+    assert isinstance(version, dict) and "gitVersion" in version

@@ -47,7 +47,7 @@ def load_network(conf_dir: str | Path) -> dict[str, Any]:
                 "plugins": [conf]}
     if not conf["plugins"]:
         raise CNIError("", 0, f"network configuration {path} has no plugins")
-    return conf
+    return dict(conf)
 
 
 def pod_ips(result: dict[str, Any]) -> list[str]:
@@ -73,7 +73,8 @@ class CNI:
 
     def cached_result(self, sandbox_id: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self._cache(sandbox_id).read_text())["result"]
+            result: dict[str, Any] = json.loads(self._cache(sandbox_id).read_text())["result"]
+            return result
         except (OSError, ValueError, KeyError):
             return None
 

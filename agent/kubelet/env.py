@@ -38,7 +38,7 @@ def field_value(pod: dict[str, Any], path: str, *, pod_ip: str, host_ip: str) ->
         "status.podIP": pod_ip, "status.hostIP": host_ip,
     }
     if path in simple:
-        return simple[path]
+        return str(simple[path])
     m = re.fullmatch(r"metadata\.(labels|annotations)(?:\['(.+)'\])?", path)
     if m:
         values = meta.get(m.group(1)) or {}

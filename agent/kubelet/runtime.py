@@ -79,8 +79,8 @@ class DockerRuntime:
         """Create (not start) a container; `host_config` is `APIClient.create_host_config` kwargs."""
         def create() -> str:
             hc = self.api.create_host_config(**host_config)
-            return self.api.create_container(image=image, name=name, labels=labels,
-                                             host_config=hc, **config)["Id"]
+            return str(self.api.create_container(image=image, name=name, labels=labels,
+                                                 host_config=hc, **config)["Id"])
         return await self.call(create)
 
     async def start(self, container_id: str) -> None:
@@ -138,7 +138,8 @@ class DockerRuntime:
     def events(self, labels: dict[str, str]) -> Iterator[dict[str, Any]]:
         """Blocking generator of container events (run it in a thread)."""
         flt = {"type": "container", "label": [f"{k}={v}" for k, v in labels.items()]}
-        return _translate(self.api.events)(decode=True, filters=flt)
+        stream: Iterator[dict[str, Any]] = _translate(self.api.events)(decode=True, filters=flt)
+        return stream
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

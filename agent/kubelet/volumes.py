@@ -247,7 +247,7 @@ def _host_path(hp: dict[str, Any]) -> str:
         raise ContainerConfigError(f"hostPath type check failed: {path} is not a directory")
     elif kind == "File" and not os.path.isfile(path):
         raise ContainerConfigError(f"hostPath type check failed: {path} is not a file")
-    return path
+    return str(path)
 
 
 async def _run(*cmd: str) -> None:

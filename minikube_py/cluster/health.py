@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,20 +66,31 @@ async def wait_api(client: ApiClient, timeout: float, progress: Callable[[str], 
     return elapsed
 
 
+async def _renewed_since(client: ApiClient, since: datetime) -> set[str]:
+    """Nodes whose agent renewed its Lease after `since` (a Ready from before is stale)."""
+    try:
+        leases = (await client.list(LEASES, namespace="kube-node-lease")).get("items", [])
+    except ClientError:
+        return set()
+    return {lease["metadata"]["name"] for lease in leases
+            if (t := lease.get("spec", {}).get("renewTime")) and _parse_time(t) >= since}
+
+
 async def wait_nodes_ready(client: ApiClient, names: list[str], timeout: float,
                            progress: Callable[[str], None]) -> float:
-    """Poll the Nodes until all `names` are Ready, reporting each change of the picture."""
+    """Poll until all `names` are Ready with a Lease renewed by the agents started now,
+    reporting each change of the picture."""
     start = time.monotonic()
+    since = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     last = ""
     while True:
         try:
             items = (await client.list(NODES)).get("items", [])
         except ClientError:
             items = []
-        by_name = {n["metadata"]["name"]: n for n in items}
-        picture = ", ".join(
-            f"{n}: {'Ready' if n in by_name and node_ready(by_name[n]) else 'registered' if n in by_name else 'not registered'}"
-            for n in names)
+        fresh = await _renewed_since(client, since)
+        by_name = {n["metadata"]["name"]: n for n in items if n["metadata"]["name"] in fresh}
+        picture = ", ".join(f"{n}: {_phase(by_name.get(n))}" for n in names)
         if picture != last:
             progress(f"nodes: {picture} ({time.monotonic() - start:.1f} s)")
             last = picture
@@ -88,6 +99,12 @@ async def wait_nodes_ready(client: ApiClient, names: list[str], timeout: float,
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"nodes not Ready after {timeout:.0f} s: {picture}")
         await asyncio.sleep(0.5)
+
+
+def _phase(node: dict[str, Any] | None) -> str:
+    if node is None:
+        return "waiting for its agent"
+    return "Ready" if node_ready(node) else "registered"
 
 
 async def lease_health(client: ApiClient, component: str) -> Health:

@@ -10,6 +10,7 @@ Progress goes to a callback (the CLI prints it); nothing here prints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -259,7 +260,14 @@ def down(paths: ClusterPaths, *, purge: bool, progress: Progress,
             shutil.rmtree(paths.state_dir, ignore_errors=True)
             shutil.rmtree(paths.log_dir, ignore_errors=True)
             paths.admin_conf.unlink(missing_ok=True)
+            _remove_if_empty(paths.config_dir, ACTIVE.parent)
         return problems
+
+
+def _remove_if_empty(*dirs: Path) -> None:
+    for d in dirs:
+        with contextlib.suppress(OSError):  # not empty (someone's files) or already gone
+            d.rmdir()
 
 
 def _forget_lab(paths: ClusterPaths) -> None:
@@ -267,3 +275,4 @@ def _forget_lab(paths: ClusterPaths) -> None:
     shutil.rmtree(paths.state_dir / "lab", ignore_errors=True)
     for f in (paths.cluster_file, paths.plan_file, paths.status_file, paths.admin_conf):
         f.unlink(missing_ok=True)
+    _remove_if_empty(paths.config_dir, ACTIVE.parent)

@@ -51,6 +51,9 @@ def _revision(obj: dict[str, Any]) -> int:
 
 
 class Kubelet:
+    """The pods of one node: informer + work queue + `PodSyncer`, plus the loops that keep
+    it honest (resync, orphan collection, Docker events)."""
+
     def __init__(self, client: ApiClient, settings: AgentSettings, runtime: DockerRuntime,
                  host_ip: str) -> None:
         self.client, self.settings, self.runtime = client, settings, runtime

@@ -163,6 +163,12 @@ async def _get(api: ApiClient, res: Any, name: str, ns: str | None = None) -> An
         return None
 
 
+async def _node_condition(api: ApiClient, name: str, ctype: str, status: str) -> Any:
+    node = await _get(api, NODES, name)
+    conds = ((node or {}).get("status") or {}).get("conditions") or []
+    return next((c for c in conds if c["type"] == ctype and c["status"] == status), None)
+
+
 async def _ready_node(api: ApiClient, name: str) -> Any:
     node = await _get(api, NODES, name)
     st = (node or {}).get("status") or {}
@@ -397,10 +403,16 @@ async def test_dockerd_unreachable_is_waited_out(apiserver: Any, busybox_image: 
         st = await status_when(api, pod, is_running, what="Running")
         ids = docker_ids(a.node, pod["metadata"]["uid"])
         await sock.stop()
-        await asyncio.sleep(12)  # longer than a resync: every pod was tried without dockerd
+        started = time.monotonic()
+        node = await eventually(lambda: _node_condition(api, a.node, "Ready", "False"),
+                                timeout=15, what="node NotReady while dockerd is away")
+        assert node["reason"] == "KubeletNotReady" and "runtime" in node["message"]
+        await asyncio.sleep(max(0.0, 12 - (time.monotonic() - started)))  # past a resync
         during = (await api.get(PODS, pod["metadata"]["name"], "default"))["status"]
         assert during == st, a.tail()
         await sock.start()
+        await eventually(lambda: _node_condition(api, a.node, "Ready", "True"), timeout=15,
+                         what="node Ready again")
         docker.from_env().api.kill(ids["s"])
         after = await status_when(api, pod, lambda s: is_running(s) and s["containerStatuses"][
             0]["restartCount"] == 1, what="restart once dockerd is back")

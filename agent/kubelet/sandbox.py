@@ -13,7 +13,7 @@ from typing import Any
 import docker.errors
 
 from agent.kubelet import labels as L
-from agent.kubelet.cni import CNI, PodRef, pod_ips
+from agent.kubelet.cni import CNI, PodRef, load_network, pod_ips
 from agent.kubelet.errors import CNIError, ContainerNotFound, KubeletError
 from agent.kubelet.images import PAUSE_COMMAND, PAUSE_IMAGE
 from agent.kubelet.labels import Observed
@@ -56,6 +56,8 @@ class Sandboxes:
             if result is None:
                 result = await self._wire(pod, box.id)
             return box.id, pod_ips(result)
+        if not host_net:
+            load_network(self.cni.conf_dir)  # no network yet: fail before making a container
         for old in boxes:
             await self.teardown(old)
         attempt = boxes[0].restart_count + 1 if boxes else 0

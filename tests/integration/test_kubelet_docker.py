@@ -347,3 +347,20 @@ async def test_changed_image_replaces_the_container(node: Node) -> None:
     new = (await node.containers(pod))["main"]
     assert new["Id"] != old and new["Config"]["Image"] == "minikube-py/pause:1"
     assert status["containerStatuses"][0]["image"] == "minikube-py/pause:1"
+
+
+async def test_no_network_config_waits_without_making_containers(node: Node,
+                                                                 cni_net: CniNet) -> None:
+    conf = next(cni_net.conf_dir.iterdir())
+    saved = conf.read_text()
+    conf.unlink()
+    try:
+        pod = node.pod([{"name": "main", "command": ["sleep", "3600"]}])
+        result = await node.syncer.sync(pod)
+        assert result.status is not None and result.requeue_after
+        assert result.status["containerStatuses"][0]["state"]["waiting"]["reason"] == \
+            "ContainerCreating"
+        assert await node.syncer.observed(pod["metadata"]["uid"]) == []
+    finally:
+        conf.write_text(saved)
+    await node.until(pod, running)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from minikube_py.scheduler.filters import check
+from minikube_py.scheduler.filters import check, fits_quickly, is_simple
 from minikube_py.scheduler.nodeinfo import NodeInfo
 from minikube_py.scheduler.podinfo import PodInfo
 from minikube_py.scheduler.scores import score_nodes
@@ -66,15 +66,17 @@ class Algorithm:
         reasons: Counter[str] = Counter()
         start = self._next_start % total
         visited = 0
+        simple = is_simple(pod)
         for visited in range(1, total + 1):
             node = nodes[(start + visited - 1) % total]
-            failed = check(pod, node)
-            if failed:
-                reasons.update(failed)
-            else:
-                feasible.append(node)
-                if len(feasible) >= wanted:
-                    break
+            if not (simple and fits_quickly(pod, node)):
+                failed = check(pod, node)
+                if failed:
+                    reasons.update(failed)
+                    continue
+            feasible.append(node)
+            if len(feasible) >= wanted:
+                break
         self._next_start = (start + visited) % total
         if not feasible:
             raise FitError(total, reasons)

@@ -47,6 +47,14 @@ def node_object(name: str, *, cpu: str = "4", memory: str = "8Gi", pods: int = 1
     }
 
 
+async def register_node(client: ApiClient, body: dict) -> None:
+    """Create the Node, then write its status (create may drop status, as for pods)."""
+    created = await client.create(NODES, body)
+    if created.get("status", {}).get("conditions") != body["status"]["conditions"]:
+        await client.patch(NODES, body["metadata"]["name"], {"status": body["status"]},
+                           patch_type="merge", subresource="status")
+
+
 class HollowNodes:
     """Nodes this test owns; `run()` heartbeats them and runs their pods."""
 
@@ -64,11 +72,7 @@ class HollowNodes:
 
     async def add(self, suffix: str, **kwargs) -> str:
         name = f"{self.prefix}-{suffix}"
-        body = node_object(name, **kwargs)
-        created = await self.client.create(NODES, body)
-        if created.get("status", {}).get("conditions") != body["status"]["conditions"]:
-            await self.client.patch(NODES, name, {"status": body["status"]},
-                                    patch_type="merge", subresource="status")
+        await register_node(self.client, node_object(name, **kwargs))
         self.names.append(name)
         self.alive.add(name)
         await self._renew(name)

@@ -13,7 +13,7 @@ from minikube_py.scheduler.algorithm import Algorithm, FitError, feasible_nodes_
 from minikube_py.scheduler.filters import check
 from minikube_py.scheduler.nodeinfo import NodeInfo
 from minikube_py.scheduler.podinfo import DEFAULT_MEMORY, PodInfo, pod_info
-from minikube_py.scheduler.scores import balanced_allocation, least_allocated, score_nodes
+from minikube_py.scheduler.scores import score_nodes
 
 GI = 1024**3
 
@@ -176,11 +176,22 @@ def test_host_ports(used: tuple, wanted: tuple, conflict: bool) -> None:
     assert check(other, n) == expected
 
 
+def test_score_values_match_kubernetes_formulas() -> None:
+    half = node("half", cpu="2", memory="2Gi")
+    half.add_pod(pod("x", cpu="900m", memory="1Gi"))
+    # with the pod: cpu 1000m/2000m = .5, memory (1Gi + 200Mi default)/2Gi = .5977
+    least = ((1 - 0.5) + (1 - (1024 + 200) / 2048)) * 50
+    balanced = (1 - abs(0.5 - (1024 + 200) / 2048) / 2) * 100
+    [score] = score_nodes(pod(cpu="100m"), [half])
+    assert score == pytest.approx(least + balanced + 200)  # + spread (no owner: full marks)
+
+
 def test_least_allocated_prefers_emptier_nodes() -> None:
     busy, idle = node("busy"), node("idle")
     busy.add_pod(pod("x", cpu="3", memory="6Gi"))
     p = pod(cpu="100m", memory="128Mi")
-    assert least_allocated(p, idle) > least_allocated(p, busy)
+    idle_score, busy_score = score_nodes(p, [idle, busy])
+    assert idle_score > busy_score
 
 
 def test_balanced_allocation_prefers_even_use() -> None:
@@ -188,7 +199,8 @@ def test_balanced_allocation_prefers_even_use() -> None:
     cpu_heavy.add_pod(pod("x", cpu="3", memory="100Mi"))
     even.add_pod(pod("y", cpu="2", memory="4Gi"))
     p = pod(cpu="100m", memory="100Mi")
-    assert balanced_allocation(p, even) > balanced_allocation(p, cpu_heavy)
+    even_score, heavy_score = score_nodes(p, [even, cpu_heavy])
+    assert even_score > heavy_score
 
 
 def test_spread_and_preferred_affinity_scores() -> None:

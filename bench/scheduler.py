@@ -1,0 +1,195 @@
+"""Scheduler benchmark: hollow nodes, pending pods, pods bound per second.
+
+In one run, against a private api-server (embedded etcd):
+1. baseline: the api-server's raw binding throughput: --raw pending pods
+   bound by POSTing pods/binding directly (no scheduling), 64 in flight;
+2. throughput: --pods pending pods created first, then `minikube-py scheduler`
+   (a separate process, as in a cluster) started; pods bound per second from
+   its first binding to its last (scheduler_perf's measure);
+3. latency: with the scheduler running, --latency-pods pods created at
+   --rate per second; p50/p99 time from the create call returning to the
+   binding showing up in a watch.
+
+Run: .venv/bin/python bench/scheduler.py [--nodes 1000] [--pods 10000]
+Goal: >= 300 pods/s at 1,000 nodes and >= 50% of the raw binding throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from minikube_py.api.resources import NAMESPACES, PODS
+from minikube_py.client import ApiClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.integration.hollow import node_object, register_node  # noqa: E402
+
+IN_FLIGHT = 64
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_apiserver(data_dir: Path) -> subprocess.Popen:
+    port = free_port()
+    log = open(data_dir / "apiserver.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "apiserver",
+                             "--data-dir", str(data_dir), "--port", str(port)],
+                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (data_dir / "admin.conf").exists() or not _listening(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("api-server did not start; see " + str(data_dir))
+        time.sleep(0.2)
+    return proc
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pod(name: str, scheduler: str = "default-scheduler") -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"schedulerName": scheduler, "containers": [{
+                "name": "c", "image": "busybox",
+                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}
+
+
+async def bounded(coros, limit: int = IN_FLIGHT) -> None:
+    sem = asyncio.Semaphore(limit)
+
+    async def one(coro):
+        async with sem:
+            await coro
+
+    await asyncio.gather(*(one(c) for c in coros))
+
+
+class BindWatch:
+    """Records when each pod of a namespace is first seen bound."""
+
+    def __init__(self, client: ApiClient, namespace: str) -> None:
+        self.client, self.namespace = client, namespace
+        self.bound: dict[str, float] = {}
+        self.changed = asyncio.Event()
+
+    async def run(self, resource_version: str) -> None:
+        async for _, obj in self.client.watch(PODS, self.namespace,
+                                              resource_version=resource_version):
+            name = obj["metadata"]["name"]
+            if obj["spec"].get("nodeName") and name not in self.bound:
+                self.bound[name] = time.monotonic()
+                self.changed.set()
+
+    async def wait_for(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.bound) < count:
+            self.changed.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"only {len(self.bound)}/{count} pods bound")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), remaining)
+
+
+async def make_namespace(client: ApiClient, name: str) -> str:
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": name}})
+    return (await client.list(PODS, name))["metadata"]["resourceVersion"]
+
+
+async def raw_binding(client: ApiClient, count: int, nodes: list[str]) -> float:
+    await make_namespace(client, "raw")
+    await bounded(client.create(PODS, pod(f"raw-{i}", "nobody"), "raw") for i in range(count))
+    binding = {"apiVersion": "v1", "kind": "Binding"}
+    start = time.perf_counter()
+    await bounded(client.create(PODS, {**binding, "metadata": {"name": f"raw-{i}"},
+                                       "target": {"kind": "Node", "name": nodes[i % len(nodes)]}},
+                                "raw", subresource="binding", name=f"raw-{i}")
+                  for i in range(count))
+    return count / (time.perf_counter() - start)
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-scheduler-") as tmp:
+        data = Path(tmp)
+        apiserver = start_apiserver(data)
+        scheduler: subprocess.Popen | None = None
+        try:
+            async with ApiClient.from_kubeconfig(data / "admin.conf", pool_size=128) as client:
+                t = time.perf_counter()
+                nodes = [f"hollow-{i:04}" for i in range(args.nodes)]
+                await bounded(register_node(client, node_object(n, cpu="32", memory="64Gi"))
+                              for n in nodes)
+                print(f"{args.nodes} hollow nodes in {time.perf_counter() - t:.1f}s")
+
+                raw = await raw_binding(client, args.raw, nodes)
+                print(f"baseline: raw bindings {raw:.0f}/s ({args.raw} pods)")
+
+                rv = await make_namespace(client, "bench")
+                watch = BindWatch(client, "bench")
+                watch_task = asyncio.create_task(watch.run(rv))
+                t = time.perf_counter()
+                await bounded(client.create(PODS, pod(f"p-{i}"), "bench")
+                              for i in range(args.pods))
+                print(f"{args.pods} pending pods created in {time.perf_counter() - t:.1f}s")
+                log = open(data / "scheduler.log", "wb")
+                scheduler = subprocess.Popen(
+                    [sys.executable, "-m", "minikube_py.cli.main", "scheduler",
+                     "--kubeconfig", str(data / "admin.conf")],
+                    stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+                await watch.wait_for(args.pods, timeout=600)
+                times = sorted(watch.bound.values())
+                throughput = (len(times) - 1) / (times[-1] - times[0])
+                print(f"scheduler: {throughput:.0f} pods/s bound "
+                      f"({args.pods} pods, {args.nodes} nodes)")
+
+                created: dict[str, float] = {}
+                names = [f"lat-{i}" for i in range(args.latency_pods)]
+                t0 = time.monotonic()
+                for i, name in enumerate(names):
+                    await asyncio.sleep(max(t0 + i / args.rate - time.monotonic(), 0))
+                    await client.create(PODS, pod(name), "bench")
+                    created[name] = time.monotonic()
+                await watch.wait_for(args.pods + args.latency_pods, timeout=120)
+                latencies = sorted(watch.bound[n] - created[n] for n in names)
+                p50 = statistics.median(latencies)
+                p99 = latencies[int(len(latencies) * 0.99) - 1]
+                print(f"latency at {args.rate}/s: p50 {p50 * 1000:.0f} ms, "
+                      f"p99 {p99 * 1000:.0f} ms (creation -> binding)")
+                print(f"ratio scheduler / raw binding: {throughput / raw:.2f} (goal >= 0.50); "
+                      f"{throughput:.0f} pods/s (goal >= 300)")
+                watch_task.cancel()
+                await asyncio.gather(watch_task, return_exceptions=True)
+        finally:
+            for proc in (scheduler, apiserver):
+                if proc is not None and proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--pods", type=int, default=10000)
+    parser.add_argument("--raw", type=int, default=2000, help="pods bound directly (baseline)")
+    parser.add_argument("--latency-pods", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0, help="pods/s in the latency phase")
+    asyncio.run(main(parser.parse_args()))

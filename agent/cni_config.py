@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.settings import AgentSettings
-from cni_plugins.install import PLUGIN_TYPE, install
+from cni_plugins.install import PLUGIN_TYPE, install, uninstall
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,5 @@ def write(settings: AgentSettings, *, subnet: str, mtu: int) -> Path:
 
 def cleanup(settings: AgentSettings) -> None:
     """Remove the conflist and our executable (the `down` command calls this)."""
-    for path in (Path(settings.cni_conf_dir) / CONF_NAME,
-                 Path(settings.cni_bin_dirs[0]) / PLUGIN_TYPE):
-        path.unlink(missing_ok=True)
+    (Path(settings.cni_conf_dir) / CONF_NAME).unlink(missing_ok=True)
+    uninstall(settings.cni_bin_dirs[0])

@@ -25,6 +25,14 @@ def render(python: str = sys.executable, shim_python: str = SHIM_PYTHON) -> str:
     return f"#!{shim_python} -IS\n" + source.replace(marker, fallback)
 
 
+def uninstall(bin_dir: str = "/opt/cni/bin", name: str = PLUGIN_TYPE) -> bool:
+    """Remove the executable (`down`); True if it was there."""
+    path = Path(bin_dir) / name
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    return existed
+
+
 def install(bin_dir: str, *, python: str = sys.executable, name: str = PLUGIN_TYPE) -> Path:
     """Write the executable into `bin_dir`; returns its path."""
     os.makedirs(bin_dir, exist_ok=True)

@@ -22,7 +22,14 @@ from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.apiserver.state import (
-    ALLOCATORS, HUB, METRICS, NAMESPACE_LIFECYCLE, OBJECTS, SETTINGS, STORAGE, WATCH_PUMPS,
+    ALLOCATORS,
+    HUB,
+    METRICS,
+    NAMESPACE_LIFECYCLE,
+    OBJECTS,
+    SETTINGS,
+    STORAGE,
+    WATCH_PUMPS,
 )
 from minikube_py.apiserver.watch import stop_watches
 from minikube_py.store import Storage, WatchHub

@@ -76,7 +76,7 @@ def _grace(resource: Resource, obj: Obj, options: dict[str, Any]) -> int:
     return max(int(grace), 0)
 
 
-def _check_preconditions(target: Target, obj: Obj, options: dict[str, Any]) -> int | None:
+def _check_preconditions(target: Target, obj: Obj, options: dict[str, Any]) -> int:
     pre = options.get("preconditions") or {}
     if not isinstance(pre, dict):
         raise errors.bad_request("preconditions must be an object")

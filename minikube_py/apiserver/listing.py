@@ -20,7 +20,11 @@ from minikube_py.api.resources import Resource
 from minikube_py.api.selectors import FieldSelector, LabelSelector
 from minikube_py.apiserver import codec
 from minikube_py.apiserver.objects import (
-    Obj, decode_item, parse_resource_version, scope_prefix, with_version,
+    Obj,
+    decode_item,
+    parse_resource_version,
+    scope_prefix,
+    with_version,
 )
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.strategy import strategy_for

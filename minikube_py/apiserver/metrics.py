@@ -74,8 +74,8 @@ class Metrics:
         self.etcd_latency.observe((operation,), seconds)
 
     def render(self) -> str:
-        lines = ["# HELP apiserver_request_total Counter of apiserver requests broken out "
-                 "for each verb, resource and HTTP response code.",
+        lines = [("# HELP apiserver_request_total Counter of apiserver requests broken out "
+                  "for each verb, resource and HTTP response code."),
                  "# TYPE apiserver_request_total counter"]
         for labels, count in sorted(self.requests.items()):
             lines.append(f"apiserver_request_total{{"

@@ -9,14 +9,21 @@ disagree with etcd. Storage errors become metav1.Status errors here.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from minikube_py.api import errors
 from minikube_py.api.resources import Resource
 from minikube_py.store import (
-    Conflict, Expired, Item, KeyExists, KeyNotFound, Storage, StorageError, Unavailable,
+    Conflict,
+    Expired,
+    Item,
+    KeyExists,
+    KeyNotFound,
+    Storage,
+    StorageError,
+    Unavailable,
 )
 
 REGISTRY = "/registry"

@@ -92,7 +92,7 @@ def _unreachable(e: Exception) -> errors.StatusError:
     return errors.StatusError(502, "BadGateway", f"error dialing the kubelet: {e}")
 
 
-async def log(request: web.Request, target: Target) -> web.StreamResponse:
+async def container_log(request: web.Request, target: Target) -> web.StreamResponse:
     """GET pods/x/log: the kubelet's answer, streamed as it comes."""
     if request.method != "GET":
         raise errors.method_not_allowed()

@@ -24,7 +24,10 @@ from minikube_py.api.resources import SERVICES, Resource
 from minikube_py.apiserver import codec, services
 from minikube_py.apiserver.authz import admit_create
 from minikube_py.apiserver.objects import (
-    Obj, ObjectStore, decode_item, parse_resource_version, with_version,
+    Obj,
+    decode_item,
+    parse_resource_version,
+    with_version,
 )
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
 from minikube_py.apiserver.strategy import strategy_for

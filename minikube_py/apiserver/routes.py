@@ -19,10 +19,12 @@ from minikube_py.apiserver import codec, deletion, listing, rest, subresources, 
 from minikube_py.apiserver.authz import authorize
 from minikube_py.apiserver.state import METRICS, SETTINGS, STORAGE
 from minikube_py.apiserver.target import Target, parse
+from minikube_py.store import StorageError
 
 log = logging.getLogger(__name__)
 
-from minikube_py.apiserver import discovery, openapi as openapi_doc
+from minikube_py.apiserver import discovery
+from minikube_py.apiserver import openapi as openapi_doc
 
 Handler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
 VERSION_INFO = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-minikube-py",
@@ -123,7 +125,7 @@ async def healthz(request: web.Request) -> web.Response:
     """ok once etcd answers; readyz/livez are the same check here."""
     try:
         await request.app[STORAGE].current_revision()
-    except Exception as e:  # any failure to reach etcd is "not healthy", never a 500
+    except StorageError as e:
         log.warning("health check failed error=%s", e)
         return web.Response(status=500, text="[-]etcd failed: reason withheld\nhealthz check "
                                              "failed\n")

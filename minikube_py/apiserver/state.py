@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from minikube_py.apiserver.allocators import Allocators
@@ -18,4 +20,5 @@ HUB = web.AppKey("watch_hub", WatchHub)
 METRICS = web.AppKey("metrics", Metrics)
 ALLOCATORS = web.AppKey("allocators", Allocators)
 NAMESPACE_LIFECYCLE = web.AppKey("namespace_lifecycle", NamespaceLifecycle)
-WATCH_PUMPS = web.AppKey("watch_pumps", set)  # set[asyncio.Task[None]] of open watches
+# The pump task of every open watch, cancelled on shutdown.
+WATCH_PUMPS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("watch_pumps")

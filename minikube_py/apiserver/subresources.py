@@ -146,7 +146,7 @@ async def scale(request: web.Request, target: Target) -> web.Response:
 
 HANDLERS: dict[str, Handler] = {
     "status": status, "finalize": finalize, "binding": binding, "scale": scale,
-    "log": proxy.log, "exec": proxy.exec_,
+    "log": proxy.container_log, "exec": proxy.exec_,
 }
 
 

@@ -25,7 +25,12 @@ from minikube_py.api import errors
 from minikube_py.apiserver import codec
 from minikube_py.apiserver.listing import Filter, list_items
 from minikube_py.apiserver.objects import (
-    Obj, decode, parse_resource_version, resource_prefix, scope_prefix, with_version,
+    Obj,
+    decode,
+    parse_resource_version,
+    resource_prefix,
+    scope_prefix,
+    with_version,
 )
 from minikube_py.apiserver.state import HUB, METRICS, WATCH_PUMPS
 from minikube_py.apiserver.tables import table_version, to_table
@@ -41,7 +46,8 @@ _DEFAULT_TIMEOUT = 1800
 
 async def stop_watches(app: web.Application) -> None:
     """on_shutdown: end every open watch now instead of waiting for its timeout."""
-    for pump in list(app[WATCH_PUMPS]):
+    pumps = app[WATCH_PUMPS]
+    for pump in list(pumps):
         pump.cancel()
 
 
@@ -166,7 +172,7 @@ async def watch_handler(request: web.Request, target: Target) -> web.StreamRespo
             wait = min(deadline, next_bookmark if bookmarks else deadline) - now
             try:
                 item = await asyncio.wait_for(queue.get(), min(wait, _LIVENESS_CHECK))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if isinstance(item, Expired):
                 await stream.error(errors.expired(f"too old resource version: {after} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 from pathlib import Path
 
 from minikube_py.cli.main import CLIError
@@ -63,5 +64,8 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    # gRPC's fork handlers only warn when the etcd supervisor spawns etcd; we never fork
+    # a process that uses gRPC.
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     from minikube_py.apiserver.server import run
     return run(settings)

@@ -180,7 +180,7 @@ class EmbeddedEtcd:
         proc.terminate()
         try:
             await asyncio.wait_for(proc.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
         log.info("etcd stopped")

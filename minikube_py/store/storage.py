@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -271,7 +271,7 @@ class Storage:
             raise KeyNotFound(key)
         raise Conflict(key)
 
-    async def create_many(self, keys: list[str], value: bytes) -> bool:
+    async def create_many(self, keys: Sequence[str], value: bytes) -> bool:
         """Create every key or none (allocator bookkeeping); False if any exists."""
         bkeys = [k.encode() for k in keys]
         request = rpc.TxnRequest(
@@ -283,7 +283,7 @@ class Storage:
         response, _retried = await self._txn("create", keys[0] if keys else "", request)
         return bool(response.succeeded)
 
-    async def delete_keys(self, keys: list[str]) -> None:
+    async def delete_keys(self, keys: Sequence[str]) -> None:
         """Remove keys unconditionally (allocator release)."""
         if not keys:
             return

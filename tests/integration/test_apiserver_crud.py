@@ -8,8 +8,19 @@ from typing import Any
 import pytest
 
 from minikube_py.api.resources import (
-    ALL, CONFIGMAPS, DEPLOYMENTS, ENDPOINTS, EVENTS, LEASES, NAMESPACES, NODES, PODS,
-    REPLICASETS, SECRETS, SERVICEACCOUNTS, SERVICES, Resource,
+    ALL,
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    ENDPOINTS,
+    EVENTS,
+    LEASES,
+    NAMESPACES,
+    NODES,
+    PODS,
+    REPLICASETS,
+    SECRETS,
+    SERVICES,
+    Resource,
 )
 from tests.fixtures.apiserver import ApiServer
 

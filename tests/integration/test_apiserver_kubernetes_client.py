@@ -57,6 +57,7 @@ def test_deployment_lifecycle(api: client.ApiClient) -> None:
     modified = next(stream)
     assert modified["type"] == "MODIFIED"
     w.stop()
+    stream.close()  # releases the connection now, not at garbage collection
 
     scale = apps.read_namespaced_deployment_scale(name, "default")
     assert scale.spec.replicas == 1

@@ -7,6 +7,7 @@ token came along and records what it was asked.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import uuid
 from collections.abc import AsyncIterator
@@ -76,6 +77,7 @@ async def kubelet(apiserver: ApiServer, tmp_path: Any) -> AsyncIterator[tuple[Fa
         yield fake, node
     finally:
         await runner.cleanup()
+        await asyncio.sleep(0.25)  # TLS transports finish closing
 
 
 def _pod(apiserver: ApiServer, node: str) -> str:
@@ -90,11 +92,10 @@ async def test_log_is_streamed_from_the_kubelet(apiserver: ApiServer,
                                                 kubelet: tuple[FakeKubelet, str]) -> None:
     fake, node = kubelet
     pod = _pod(apiserver, node)
-    async with apiserver.session() as s:
-        async with s.get(f"{NS}/pods/{pod}/log", params={"tailLines": "5",
-                                                         "follow": "true"}) as r:
-            assert r.status == 200, await r.text()
-            text = await r.text()
+    async with apiserver.session() as s, s.get(f"{NS}/pods/{pod}/log", params={"tailLines": "5",
+                                                     "follow": "true"}) as r:
+        assert r.status == 200, await r.text()
+        text = await r.text()
     assert text == "line 0\nline 1\nline 2\n"
     assert fake.calls == [(f"/containerLogs/default/{pod}/main",
                            {"tailLines": "5", "follow": "true"})]
@@ -104,15 +105,14 @@ async def test_exec_websocket_is_relayed(apiserver: ApiServer,
                                          kubelet: tuple[FakeKubelet, str]) -> None:
     fake, node = kubelet
     pod = _pod(apiserver, node)
-    async with apiserver.session() as s:
-        async with s.ws_connect(f"{NS}/pods/{pod}/exec",
-                                params=[("command", "cat"), ("stdin", "true"),
-                                        ("stdout", "true")],
-                                protocols=["v4.channel.k8s.io"]) as ws:
-            assert ws.protocol == "v4.channel.k8s.io"
-            await ws.send_bytes(b"\x00hello")
-            out = await ws.receive()
-            status = await ws.receive()
+    async with apiserver.session() as s, s.ws_connect(f"{NS}/pods/{pod}/exec",
+                            params=[("command", "cat"), ("stdin", "true"),
+                                    ("stdout", "true")],
+                            protocols=["v4.channel.k8s.io"]) as ws:
+        assert ws.protocol == "v4.channel.k8s.io"
+        await ws.send_bytes(b"\x00hello")
+        out = await ws.receive()
+        status = await ws.receive()
     assert out.type == aiohttp.WSMsgType.BINARY and out.data == b"\x01hello"
     assert status.data.startswith(b"\x03") and b"Success" in status.data
     assert fake.calls == [(f"/exec/default/{pod}/main", {"command": ["cat"]})]

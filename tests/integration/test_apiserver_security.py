@@ -17,8 +17,12 @@ import pytest
 import yaml
 from cryptography import x509
 
-from minikube_py.cluster.tokens import new_node_token, new_token, node_credentials_secret, \
-    token_secret
+from minikube_py.cluster.tokens import (
+    new_node_token,
+    new_token,
+    node_credentials_secret,
+    token_secret,
+)
 from minikube_py.controllers.sa_token import claims_for, load_private_key, sign_token
 from tests.fixtures.apiserver import ApiServer
 
@@ -38,7 +42,8 @@ def as_user(server: ApiServer, token: str | None, method: str, path: str,
         with urllib.request.urlopen(req, context=server.ssl_context(), timeout=10) as r:
             return r.status, json.loads(r.read() or b"null")
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+        with e:
+            return e.code, json.loads(e.read() or b"null")
 
 
 def test_pki_files_are_private_and_cert_has_sans(apiserver: ApiServer) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -16,14 +15,19 @@ from tests.fixtures.apiserver import ApiServer
 CM = "/api/v1/namespaces/default/configmaps"
 
 
-async def events(session: aiohttp.ClientSession, path: str, **params: str
-                 ) -> AsyncIterator[dict[str, Any]]:
+async def collect(session: aiohttp.ClientSession, path: str, count: int | None = None,
+                  **params: str) -> list[dict[str, Any]]:
+    """The first `count` events of a watch (None: until the server ends it)."""
+    got: list[dict[str, Any]] = []
     async with session.get(path, params={"watch": "true", **params},
                            timeout=aiohttp.ClientTimeout(total=60)) as r:
         assert r.status == 200, await r.text()
         async for line in r.content:
             if line.strip():
-                yield json.loads(line)
+                got.append(json.loads(line))
+                if len(got) == count:
+                    break
+    return got
 
 
 async def create_cm(session: aiohttp.ClientSession, name: str, labels: dict[str, str] | None
@@ -49,23 +53,15 @@ async def test_every_change_in_order_then_resume_without_gap(apiserver: ApiServe
         start = obj["metadata"]["resourceVersion"]
         for i in range(1, 41):
             obj = await put_value(s, obj, str(i))
-        seen: list[dict[str, Any]] = []
-        async for ev in events(s, CM, resourceVersion=start,
-                               fieldSelector=f"metadata.name={name}"):
-            seen.append(ev)
-            if len(seen) == 15:
-                break
+        seen = await collect(s, CM, 15, resourceVersion=start,
+                             fieldSelector=f"metadata.name={name}")
         assert [e["type"] for e in seen] == ["MODIFIED"] * 15
         assert [e["object"]["data"]["v"] for e in seen] == [str(i) for i in range(1, 16)]
         rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in seen]
         assert rvs == sorted(rvs) and len(set(rvs)) == 15
         # Resume from the last version seen: the rest arrives, nothing skipped or repeated.
-        rest: list[dict[str, Any]] = []
-        async for ev in events(s, CM, resourceVersion=str(rvs[-1]),
-                               fieldSelector=f"metadata.name={name}"):
-            rest.append(ev)
-            if len(rest) == 25:
-                break
+        rest = await collect(s, CM, 25, resourceVersion=str(rvs[-1]),
+                             fieldSelector=f"metadata.name={name}")
         assert [e["object"]["data"]["v"] for e in rest] == [str(i) for i in range(16, 41)]
 
 
@@ -75,12 +71,13 @@ async def test_unset_version_sends_current_objects_as_added(apiserver: ApiServer
         for i in range(3):
             await create_cm(s, f"a{i}-{label}", {"batch": label})
         got: list[dict[str, Any]] = []
-        async for ev in events(s, CM, labelSelector=f"batch={label}"):
-            got.append(ev)
-            if len(got) == 3:
-                await create_cm(s, f"a3-{label}", {"batch": label})
-            if len(got) == 4:
-                break
+        async with s.get(CM, params={"watch": "1", "labelSelector": f"batch={label}"}) as r:
+            async for line in r.content:
+                got.append(json.loads(line))
+                if len(got) == 3:
+                    await create_cm(s, f"a3-{label}", {"batch": label})
+                if len(got) == 4:
+                    break
     assert [e["type"] for e in got] == ["ADDED"] * 4
     assert sorted(e["object"]["metadata"]["name"] for e in got) == \
         sorted(f"a{i}-{label}" for i in range(4))
@@ -91,7 +88,6 @@ async def test_selector_transitions_are_added_and_deleted(apiserver: ApiServer) 
     async with apiserver.session() as s:
         obj = await create_cm(s, f"sel-{label}", {"k": label})
         rv = obj["metadata"]["resourceVersion"]
-        stream = events(s, CM, resourceVersion=rv, labelSelector=f"k={label}")
         async with s.put(f"{CM}/{obj['metadata']['name']}",
                          json={**obj, "metadata": {**obj["metadata"], "labels": {}}}) as r:
             moved_out = await r.json()
@@ -101,19 +97,14 @@ async def test_selector_transitions_are_added_and_deleted(apiserver: ApiServer) 
             assert r.status == 200
         async with s.delete(f"{CM}/{obj['metadata']['name']}") as r:
             assert r.status == 200
-        got = []
-        async for ev in stream:
-            got.append(ev["type"])
-            if len(got) == 3:
-                break
-    assert got == ["DELETED", "ADDED", "DELETED"]
+        got = await collect(s, CM, 3, resourceVersion=rv, labelSelector=f"k={label}")
+    assert [e["type"] for e in got] == ["DELETED", "ADDED", "DELETED"]
 
 
 async def test_timeout_ends_with_bookmark(apiserver: ApiServer) -> None:
     async with apiserver.session() as s:
-        got = [ev async for ev in events(s, CM, resourceVersion="1", timeoutSeconds="1",
-                                         allowWatchBookmarks="true",
-                                         labelSelector="nothing=matches")]
+        got = await collect(s, CM, resourceVersion="1", timeoutSeconds="1",
+                            allowWatchBookmarks="true", labelSelector="nothing=matches")
     assert got and got[-1]["type"] == "BOOKMARK"
     assert int(got[-1]["object"]["metadata"]["resourceVersion"]) >= 1
 
@@ -137,10 +128,9 @@ async def test_many_watchers_share_one_etcd_watch(apiserver: ApiServer) -> None:
         before = _etcd_watchers(apiserver)
 
         async def one() -> str:
-            async for ev in events(s, CM, resourceVersion=rv,
-                                   fieldSelector=f"metadata.name={name}"):
-                return str(ev["object"]["data"]["v"])
-            return ""
+            [ev] = await collect(s, CM, 1, resourceVersion=rv,
+                                 fieldSelector=f"metadata.name={name}")
+            return str(ev["object"]["data"]["v"])
         watchers = [asyncio.create_task(one()) for _ in range(60)]
         await asyncio.sleep(1.0)
         during = _etcd_watchers(apiserver)

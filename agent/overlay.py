@@ -111,10 +111,20 @@ class Overlay:
                 pass
 
     async def sync(self, subnet: ipaddress.IPv4Network) -> None:
-        """One pass: local setup if the subnet is new, then the per-node entries."""
-        if self.local is None or self.local.subnet != subnet:
-            self.local = await self._host(self._setup, subnet)
-            await self._publish(self.local)
+        """One pass: this node's device, CNI config and annotations, then the entries.
+
+        Every step is idempotent and cheap when nothing changed, so a deleted
+        device, conflist or chain comes back within one resync period.
+        """
+        local = await self._host(self._setup, subnet)
+        if local != self.local:
+            log.info("overlay ready node=%s subnet=%s underlay=%s vtep_mac=%s device=%d",
+                     self.settings.node_name, subnet, local.underlay.ip, local.mac, local.index)
+        self.local = local
+        ann = ((self.nodes.get(self.settings.node_name) or {}).get("metadata") or {}).get(
+            "annotations") or {}
+        if ann.get(VTEP_MAC) != local.mac or ann.get(PUBLIC_IP) != str(local.underlay.ip):
+            await self._publish(local)
         remotes = remotes_from(self.nodes.list(), self.settings.node_name)
         removed, added = await self._host(self._reconcile, self.local.index, remotes)
         if await self._host(forwarding.ensure, ipaddress.IPv4Network(self.settings.cluster_cidr)):
@@ -141,8 +151,6 @@ class Overlay:
         cni_config.write(self.settings, subnet=str(subnet), mtu=underlay.mtu - overlay.OVERHEAD)
         if self.service is None:
             self.service, _ = service.start(cni_config.socket_path(self.settings))
-        log.info("overlay ready node=%s subnet=%s underlay=%s vtep_mac=%s",
-                 self.settings.node_name, subnet, underlay.ip, mac)
         return _Local(subnet, underlay, index, mac)
 
     async def _publish(self, local: _Local) -> None:

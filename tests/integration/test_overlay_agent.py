@@ -125,6 +125,11 @@ async def test_two_agents_wire_pods_across_the_overlay(apiserver, netns, tmp_pat
             await until(lambda: "route 10.244.2.0/24" in state(nodes["a"]), timeout=10,
                         what="route restored by the periodic reconcile")
 
+            nodes["a"].run("ip", "link", "del", overlay.DEVICE)
+            await until(lambda: "route 10.244.2.0/24" in state(nodes["a"]), timeout=10,
+                        what="device and entries recreated")
+            assert pods["a"].ping(ips["b"])
+
             await client.delete(NODES, settings["b"].node_name)
             await until(lambda: state(nodes["a"]) == "", what="node B's entries removed")
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cni_plugins import ipam
 from cni_plugins.conf import parse_netconf
@@ -90,3 +93,21 @@ def test_range_limits_are_honoured(tmp_path: Path) -> None:
     assert got == {ipaddress.IPv4Address("10.244.9.100"), ipaddress.IPv4Address("10.244.9.101")}
     assert sorted(os.listdir(tmp_path / "net1")) == [
         "10.244.9.100", "10.244.9.101", "last_reserved_ip.0", "lock"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 9)), max_size=40))
+def test_random_adds_and_dels_never_share_an_address(ops: list[tuple[bool, int]]) -> None:
+    """Any interleaving of ADD/DEL keeps one lease per attachment and no address twice."""
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = make_conf(Path(tmp), subnet="10.244.9.0/28")  # 13 addresses for 10 pods
+        live: dict[str, ipaddress.IPv4Address] = {}
+        for add, n in ops:
+            pod = f"pod{n}"
+            if add and pod not in live:
+                live[pod] = ipam.allocate(conf, pod, "eth0")
+            elif not add:
+                assert ipam.release(conf, pod, "eth0") == ([live.pop(pod)] if pod in live else [])
+            assert len(set(live.values())) == len(live)
+        leases = ipam.LeaseStore(tmp, "net1").leases()
+        assert {lease.container_id: lease.ip for lease in leases} == live

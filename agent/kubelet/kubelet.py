@@ -117,10 +117,16 @@ class Kubelet:
     async def _reconcile(self, key: str) -> None:
         namespace, name = key.split("/", 1)
         pod = self.pods.get(key)
+        uid = pod["metadata"]["uid"] if pod else ""
+        named = await self.syncer.observed(namespace=namespace, name=name)
+        stale: dict[str, int] = {}
+        for o in named:  # containers of a pod of this name that no longer exists
+            if o.pod_uid != uid:
+                stale[o.pod_uid] = max(stale.get(o.pod_uid, 0), o.grace)
+        for old_uid, grace in stale.items():
+            log.info("removing containers of a deleted pod pod=%s uid=%s", key, old_uid)
+            await self.syncer.teardown(old_uid, grace=grace)
         if pod is None:
-            for uid in {o.pod_uid for o in await self.syncer.observed()
-                        if (o.namespace, o.pod_name) == (namespace, name)}:
-                await self.syncer.teardown(uid, grace=2)
             return
         meta = pod["metadata"]
         if meta.get("deletionTimestamp"):
@@ -138,7 +144,7 @@ class Kubelet:
             return
         if not await self._admitted(pod):
             return
-        result = await self.syncer.sync(pod)
+        result = await self.syncer.sync(pod, [o for o in named if o.pod_uid == uid])
         if result.status is not None:
             await self._write_status(pod, result.status)
         if result.requeue_after is not None:
@@ -215,14 +221,20 @@ class Kubelet:
             self._enqueue_all()
 
     async def collect_orphans(self) -> None:
-        """Remove containers of this node whose pod (by UID) no longer exists."""
+        """Queue the names of pods that have containers here but no longer exist (by UID);
+        the workers tear them down, each with its pod's grace period."""
         live = {p["metadata"]["uid"] for p in self.pods.list()}
         self._admitted_uids &= live
         for uid in set(self._sent) - live:
             del self._sent[uid]
-        for uid in {o.pod_uid for o in await self.syncer.observed()} - live:
-            log.info("removing orphaned containers pod_uid=%s", uid)
-            await self.syncer.teardown(uid, grace=2)
+        for o in await self.syncer.observed():
+            if o.pod_uid in live:
+                continue
+            if o.namespace and o.pod_name:
+                self.queue.add(f"{o.namespace}/{o.pod_name}")
+            else:  # labelled for this node but not as any pod's: remove just this container
+                log.info("removing unnamed container container=%s", o.id[:12])
+                await self.runtime.remove(o.id)
 
     async def _wait_for_docker(self) -> None:
         delay = 0.5

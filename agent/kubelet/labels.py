@@ -28,6 +28,7 @@ SANDBOX = "sandbox"
 INIT = "init"
 APP = "app"
 SANDBOX_CONTAINER_NAME = "POD"
+DEFAULT_GRACE = 30
 
 
 def for_pod(pod: dict[str, Any], node: str) -> dict[str, str]:
@@ -46,7 +47,7 @@ def for_container(pod: dict[str, Any], node: str, *, kind: str, name: str, resta
                   sandbox_id: str = "", spec: dict[str, Any] | None = None) -> dict[str, str]:
     labels = for_pod(pod, node)
     labels.update({KIND: kind, CONTAINER_NAME: name, RESTART_COUNT: str(restart_count),
-                   GRACE_PERIOD: str(pod["spec"].get("terminationGracePeriodSeconds", 30))})
+                   GRACE_PERIOD: str(pod["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE))})
     if sandbox_id:
         labels[SANDBOX_ID] = sandbox_id
     if spec is not None:
@@ -75,6 +76,7 @@ class Observed:
     running: bool
     created: int
     spec_hash: str = ""
+    grace: int = DEFAULT_GRACE
 
     @classmethod
     def from_summary(cls, summary: dict[str, Any]) -> Observed:
@@ -85,4 +87,5 @@ class Observed:
                    restart_count=int(lb.get(RESTART_COUNT, "0") or 0),
                    sandbox_id=lb.get(SANDBOX_ID, ""),
                    running=summary.get("State") == "running",
-                   created=int(summary.get("Created", 0)), spec_hash=lb.get(SPEC_HASH, ""))
+                   created=int(summary.get("Created", 0)), spec_hash=lb.get(SPEC_HASH, ""),
+                   grace=int(lb.get(GRACE_PERIOD) or DEFAULT_GRACE))

@@ -54,10 +54,14 @@ class PodSyncer:
         self._dead: dict[str, dict[str, Any]] = {}  # inspect of exited containers: immutable
         self._volumes: dict[str, tuple[float, dict[str, str]]] = {}  # uid -> (when, paths)
 
-    async def observed(self, uid: str | None = None) -> list[Observed]:
+    async def observed(self, uid: str | None = None, *, namespace: str = "",
+                       name: str = "") -> list[Observed]:
+        """This node's containers: all, one pod's (uid), or every pod's of that name."""
         want = {L.NODE: self.node}
         if uid:
             want[L.POD_UID] = uid
+        if name:
+            want.update({L.POD_NAMESPACE: namespace, L.POD_NAME: name})
         return [Observed.from_summary(s) for s in await self.runtime.list_containers(want)]
 
     async def inspect(self, cid: str) -> dict[str, Any] | None:
@@ -83,9 +87,12 @@ class PodSyncer:
         self._volumes[uid] = (now, paths)
         return paths
 
-    async def sync(self, pod: dict[str, Any]) -> SyncResult:
+    async def sync(self, pod: dict[str, Any], obs: list[Observed] | None = None) -> SyncResult:
+        """Act on one pod, then observe it again for its status; `obs` is what the caller
+        just listed for this pod (saves a `docker ps`)."""
         uid = pod["metadata"]["uid"]
-        obs = await self.observed(uid)
+        if obs is None:
+            obs = await self.observed(uid)
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             await self._stop_terminal(obs)
             return SyncResult(None)
@@ -276,6 +283,8 @@ class PodSyncer:
 
     async def teardown(self, uid: str, grace: int, pod: dict[str, Any] | None = None) -> None:
         """The graceful end of a pod: preStop, SIGTERM, wait, SIGKILL, CNI DEL, remove."""
+        if not uid:
+            raise ValueError("teardown needs a pod UID")  # an empty one would match every pod
         obs = await self.observed(uid)
         specs = {c["name"]: c for c in _all_containers(pod)} if pod else {}
         workers = [o for o in obs if o.kind != L.SANDBOX]

@@ -527,3 +527,18 @@ async def test_exec_channels_tty_resize_and_stdin_close(agent: Agent, api: ApiCl
                              "&stderr=1", "v4.channel.k8s.io", [])
     assert out[2] == b"e\n"
     assert st["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+
+
+async def test_force_deleted_pod_replaced_under_the_same_name(agent: Agent,
+                                                              api: ApiClient) -> None:
+    spec = make_pod(agent.node, [{"name": "c", "command": ["sleep", "3600"]}])
+    first = await create(api, spec)
+    await status_when(api, first, is_running, what="first Running")
+    await api.delete(PODS, first["metadata"]["name"], "default", grace_period_seconds=0)
+    second = await create(api, spec)
+    assert second["metadata"]["uid"] != first["metadata"]["uid"]
+    await status_when(api, second, is_running, what="second Running")
+    await eventually(lambda: asyncio.to_thread(
+        lambda: docker_ids(agent.node, first["metadata"]["uid"]) == {}), timeout=20,
+        what="first pod's containers removed")
+    assert set(docker_ids(agent.node, second["metadata"]["uid"])) == {"POD", "c"}

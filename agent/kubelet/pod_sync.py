@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 VOLUME_REFRESH_SECONDS = 60.0
 
+
 @dataclass
 class SyncResult:
     status: dict[str, Any] | None
@@ -141,7 +142,7 @@ class PodSyncer:
                 if ins is not None and term is None:
                     ctx.init_pending = True
                     _rest_initializing(inits[i + 1:], waiting)
-                    return False
+                    return await self._start_created(ctx.pod, c, ins)
                 if term is not None and term["exitCode"] == 0:
                     continue
                 ctx.init_pending = True
@@ -173,6 +174,8 @@ class PodSyncer:
                     acted = await self._replace(ctx, c, cur, waiting, requeue, insts) or acted
                 elif ins["State"].get("Running"):
                     self.probes.ensure(ctx.pod, c, cur.id, ctx.pod_ip)
+                else:
+                    acted = await self._start_created(ctx.pod, c, ins) or acted
                 continue
             if term is None:  # removed behind our back
                 acted = await self._start(ctx, c, L.APP, cur.restart_count + 1, waiting, requeue,
@@ -182,6 +185,17 @@ class PodSyncer:
             if policy == "Always" or (policy == "OnFailure" and term["exitCode"] != 0):
                 acted = await self._restart(ctx, c, L.APP, cur, term, waiting, requeue) or acted
         return acted
+
+    async def _start_created(self, pod: dict[str, Any], c: dict[str, Any],
+                             ins: dict[str, Any]) -> bool:
+        """A container created but never started (the agent died in between): start it."""
+        if ins["State"].get("Status") != "created":
+            return False
+        try:
+            await self.runtime.start(ins["Id"])
+        except docker.errors.APIError as e:  # now it carries State.Error: status shows it
+            await self.events(pod, "Warning", "Failed", f"Error: {e.explanation or e}")
+        return True
 
     async def _replace(self, ctx: _Ctx, c: dict[str, Any], cur: Observed,
                        waiting: dict[str, tuple[str, str]], requeue: list[float],

@@ -364,3 +364,17 @@ async def test_no_network_config_waits_without_making_containers(node: Node,
     finally:
         conf.write_text(saved)
     await node.until(pod, running)
+
+
+async def test_created_but_never_started_container_is_started(node: Node) -> None:
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"]}])
+    await node.until(pod, running)
+    main = (await node.containers(pod))["main"]
+    rt = node.syncer.runtime
+    await rt.remove(main["Id"])  # as if the agent died between create and start:
+    labels = dict(main["Config"]["Labels"], **{L.RESTART_COUNT: "1"})
+    cid = await rt.create(image=main["Config"]["Image"], name=main["Name"].strip("/") + "-x",
+                          labels=labels, command=["sleep", "3600"], host_config={
+                              "network_mode": main["HostConfig"]["NetworkMode"]})
+    status = await node.until(pod, running)
+    assert status["containerStatuses"][0]["containerID"] == f"docker://{cid}"

@@ -199,6 +199,8 @@ class KubeletServer:
             await session.pump(out)
             code = await session.exit_code()
             await ws.send_bytes(ch.status_frame(ch.exit_status(code)))
+        except ConnectionResetError:
+            log.info("exec client went away container=%s", cid[:12])
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)

@@ -14,9 +14,10 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from minikube_py.api.resources import LEASES, NODES, PODS
+from minikube_py.api.resources import LEASES, NAMESPACES, NODES, PODS
 from minikube_py.client import ApiClient, Informer
 from minikube_py.client.errors import ClientError, NotFound
 
@@ -204,6 +205,20 @@ class ControlPlane:
         for result in results:
             if isinstance(result, Exception):
                 raise result
+
+
+@contextlib.asynccontextmanager
+async def scratch_namespace(client: ApiClient, prefix: str) -> AsyncIterator[str]:
+    """A uniquely named namespace for one test, deleted afterwards (the
+    namespace controller, if running, empties it)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(ClientError):
+            await client.delete(NAMESPACES, name)
 
 
 async def eventually(check, timeout: float = 20.0, interval: float = 0.1, message: str = ""):

@@ -6,18 +6,15 @@ progress deadline is reported, and old revisions are cleaned up."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
-from minikube_py.api.resources import DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
+from minikube_py.api.resources import DEPLOYMENTS, PODS, REPLICASETS
 from minikube_py.client import ApiClient, Informer
-from minikube_py.client.errors import ClientError
-from tests.integration.hollow import ControlPlane, eventually
+from tests.integration.hollow import ControlPlane, eventually, scratch_namespace
 
 REVISION = "deployment.kubernetes.io/revision"
 
@@ -64,19 +61,11 @@ class Env:
 
 @pytest.fixture
 async def env(apiserver) -> AsyncIterator[Env]:
-    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
-    namespace = f"deploy-{uuid.uuid4().hex[:6]}"
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                     "metadata": {"name": namespace}})
-    try:
-        async with ControlPlane(client) as cp:
-            for i in range(3):
-                await cp.nodes.add(f"n{i}", cpu="16", pods=200)
-            yield Env(client, namespace, str(apiserver.kubeconfig))
-    finally:
-        with contextlib.suppress(ClientError):
-            await client.delete(NAMESPACES, namespace)
-        await client.close()
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "deploy") as namespace, ControlPlane(client) as cp:
+        for i in range(3):
+            await cp.nodes.add(f"n{i}", cpu="16", pods=200)
+        yield Env(client, namespace, str(apiserver.kubeconfig))
 
 
 def _ready(pod: dict) -> bool:

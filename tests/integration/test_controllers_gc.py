@@ -4,7 +4,7 @@ removed."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,8 +12,8 @@ import pytest
 
 from minikube_py.api.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
 from minikube_py.client import ApiClient
-from minikube_py.client.errors import ClientError, NotFound
-from tests.integration.hollow import ControlPlane, eventually
+from minikube_py.client.errors import Conflict, NotFound
+from tests.integration.hollow import ControlPlane, eventually, scratch_namespace
 from tests.integration.test_controllers_deployment import deployment
 
 
@@ -27,6 +27,18 @@ class Env:
         except NotFound:
             return True
         return False
+
+    async def delete_deployment(self, name: str, policy: str) -> None:
+        """DELETE with a propagation policy. The api-server answers 409 when the
+        controller's status write lands between its read and its write (it should
+        retry internally, as Kubernetes' GuaranteedUpdate does); retry here."""
+        for _ in range(5):
+            try:
+                await self.client.delete(DEPLOYMENTS, name, self.ns, propagation_policy=policy)
+                return
+            except Conflict:
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"DELETE deployments/{name} kept conflicting")
 
     async def count(self, resource, selector: str) -> int:
         items = (await self.client.list(resource, self.ns, label_selector=selector))["items"]
@@ -43,23 +55,15 @@ class Env:
 
 @pytest.fixture
 async def env(apiserver) -> AsyncIterator[Env]:
-    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
-    namespace = f"gc-{uuid.uuid4().hex[:6]}"
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                     "metadata": {"name": namespace}})
-    try:
-        async with ControlPlane(client) as cp:
-            await cp.nodes.add("n0", cpu="16", pods=200)
-            yield Env(client, namespace)
-    finally:
-        with contextlib.suppress(ClientError):
-            await client.delete(NAMESPACES, namespace)
-        await client.close()
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "gc") as namespace, ControlPlane(client) as cp:
+        await cp.nodes.add("n0", cpu="16", pods=200)
+        yield Env(client, namespace)
 
 
 async def test_background_deletes_dependents_after_the_owner(env: Env) -> None:
     await env.running_deployment("bg", 2)
-    await env.client.delete(DEPLOYMENTS, "bg", env.ns, propagation_policy="Background")
+    await env.delete_deployment("bg", "Background")
     assert await env.gone(DEPLOYMENTS, "bg")  # the owner goes at once
 
     async def all_gone() -> bool:
@@ -71,7 +75,7 @@ async def test_background_deletes_dependents_after_the_owner(env: Env) -> None:
 
 async def test_foreground_deletes_dependents_before_the_owner(env: Env) -> None:
     await env.running_deployment("fg", 2)
-    await env.client.delete(DEPLOYMENTS, "fg", env.ns, propagation_policy="Foreground")
+    await env.delete_deployment("fg", "Foreground")
     d = await env.client.get(DEPLOYMENTS, "fg", env.ns)  # still there, waiting
     assert d["metadata"]["deletionTimestamp"]
     assert "foregroundDeletion" in d["metadata"]["finalizers"]
@@ -88,7 +92,7 @@ async def test_foreground_deletes_dependents_before_the_owner(env: Env) -> None:
 
 async def test_orphan_keeps_dependents_without_the_owner_reference(env: Env) -> None:
     await env.running_deployment("orph", 2)
-    await env.client.delete(DEPLOYMENTS, "orph", env.ns, propagation_policy="Orphan")
+    await env.delete_deployment("orph", "Orphan")
     await eventually(lambda: env.gone(DEPLOYMENTS, "orph"))
     rss = (await env.client.list(REPLICASETS, env.ns, label_selector="app=orph"))["items"]
     assert len(rss) == 1 and not rss[0]["metadata"].get("ownerReferences")

@@ -5,7 +5,6 @@ when the leader dies the other takes over and acts."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import subprocess
 import sys
@@ -15,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from minikube_py.api.resources import LEASES, NAMESPACES, PODS, REPLICASETS
+from minikube_py.api.resources import LEASES, PODS, REPLICASETS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError
-from tests.integration.hollow import eventually
+from tests.integration.hollow import eventually, scratch_namespace
 from tests.integration.test_controllers_replicaset import replicaset
 
 
@@ -51,16 +50,9 @@ def managers(apiserver, tmp_path: Path) -> Iterator[dict[str, subprocess.Popen]]
 
 @pytest.fixture
 async def client(apiserver) -> AsyncIterator[tuple[ApiClient, str]]:
-    c = ApiClient.from_kubeconfig(apiserver.kubeconfig)
-    namespace = f"leader-{uuid.uuid4().hex[:6]}"
-    await c.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                "metadata": {"name": namespace}})
-    try:
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as c, \
+            scratch_namespace(c, "leader") as namespace:
         yield c, namespace
-    finally:
-        with contextlib.suppress(ClientError):
-            await c.delete(NAMESPACES, namespace)
-        await c.close()
 
 
 async def test_only_the_leader_acts_and_the_other_takes_over(managers, client) -> None:

@@ -6,17 +6,14 @@ through the settings, as `lab up --node-monitor-grace-period` passes them."""
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
-from minikube_py.api.resources import EVENTS, NAMESPACES, NODES, PODS, REPLICASETS
+from minikube_py.api.resources import EVENTS, NODES, PODS, REPLICASETS
 from minikube_py.client import ApiClient
-from minikube_py.client.errors import ClientError
 from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.integration.hollow import ControlPlane, eventually
+from tests.integration.hollow import ControlPlane, eventually, scratch_namespace
 from tests.integration.test_controllers_replicaset import replicaset
 
 SETTINGS = ControllerManagerSettings(leader_elect=False, node_monitor_grace_period=2.0,
@@ -25,17 +22,10 @@ SETTINGS = ControllerManagerSettings(leader_elect=False, node_monitor_grace_peri
 
 @pytest.fixture
 async def env(apiserver) -> AsyncIterator[tuple[ApiClient, ControlPlane, str]]:
-    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
-    namespace = f"nlc-{uuid.uuid4().hex[:6]}"
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                     "metadata": {"name": namespace}})
-    try:
-        async with ControlPlane(client, SETTINGS, lease_interval=0.5) as cp:
-            yield client, cp, namespace
-    finally:
-        with contextlib.suppress(ClientError):
-            await client.delete(NAMESPACES, namespace)
-        await client.close()
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "nlc") as namespace, \
+            ControlPlane(client, SETTINGS, lease_interval=0.5) as cp:
+        yield client, cp, namespace
 
 
 def _condition(obj: dict, type_: str) -> dict:

@@ -5,16 +5,13 @@ and releases by labels, reports status."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
-from minikube_py.api.resources import EVENTS, NAMESPACES, PODS, REPLICASETS
+from minikube_py.api.resources import EVENTS, PODS, REPLICASETS
 from minikube_py.client import ApiClient, Informer
-from minikube_py.client.errors import ClientError
-from tests.integration.hollow import ControlPlane, eventually
+from tests.integration.hollow import ControlPlane, eventually, scratch_namespace
 
 
 def replicaset(name: str, replicas: int, app: str) -> dict:
@@ -27,19 +24,11 @@ def replicaset(name: str, replicas: int, app: str) -> dict:
 
 @pytest.fixture
 async def env(apiserver) -> AsyncIterator[tuple[ApiClient, ControlPlane, str]]:
-    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
-    namespace = f"rs-{uuid.uuid4().hex[:6]}"
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                     "metadata": {"name": namespace}})
-    try:
-        async with ControlPlane(client) as cp:
-            for i in range(3):
-                await cp.nodes.add(f"n{i}", cpu="8", pods=200)
-            yield client, cp, namespace
-    finally:
-        with contextlib.suppress(ClientError):
-            await client.delete(NAMESPACES, namespace)
-        await client.close()
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "rs") as namespace, ControlPlane(client) as cp:
+        for i in range(3):
+            await cp.nodes.add(f"n{i}", cpu="8", pods=200)
+        yield client, cp, namespace
 
 
 async def active_pods(client: ApiClient, namespace: str, app: str) -> list[dict]:

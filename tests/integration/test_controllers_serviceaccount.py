@@ -6,8 +6,6 @@ token authenticates as the account."""
 from __future__ import annotations
 
 import base64
-import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,12 +14,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from minikube_py.api.resources import NAMESPACES, PODS, SECRETS, SERVICEACCOUNTS
+from minikube_py.api.resources import PODS, SECRETS, SERVICEACCOUNTS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError, NotFound
 from minikube_py.controllers.sa_token import verify_token
 from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.integration.hollow import ControlPlane, eventually
+from tests.integration.hollow import ControlPlane, eventually, scratch_namespace
 
 
 def _key_pair(tmp_path: Path) -> tuple[Path, bytes]:
@@ -46,13 +44,9 @@ async def _start(apiserver, key_file: Path) -> tuple[ApiClient, ControlPlane]:
 
 @pytest.fixture
 async def namespace(apiserver) -> AsyncIterator[str]:
-    name = f"sa-{uuid.uuid4().hex[:6]}"
-    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client:
-        await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                         "metadata": {"name": name}})
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "sa") as name:
         yield name
-        with contextlib.suppress(ClientError):
-            await client.delete(NAMESPACES, name)
 
 
 async def _token_secret(client: ApiClient, ns: str, account: str) -> dict | None:

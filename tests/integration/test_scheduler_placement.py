@@ -5,20 +5,17 @@ Kubernetes' message and is placed once a node that fits appears."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 
 import pytest
 
-from minikube_py.api.resources import EVENTS, NAMESPACES, PODS
+from minikube_py.api.resources import EVENTS, PODS
 from minikube_py.client import ApiClient
-from minikube_py.client.errors import ClientError
-from minikube_py.scheduler.scheduler import Scheduler
-from minikube_py.scheduler.settings import SchedulerSettings
-from tests.integration.hollow import HollowNodes
+from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.integration.hollow import ControlPlane, HollowNodes, scratch_namespace
+
+NO_CONTROLLERS = ControllerManagerSettings(leader_elect=False, controllers=())
 
 
 class Env:
@@ -50,24 +47,10 @@ def bound(pod: dict) -> bool:
 
 @pytest.fixture
 async def env(apiserver) -> AsyncIterator[Env]:
-    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
-    namespace = f"sched-{uuid.uuid4().hex[:6]}"
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                     "metadata": {"name": namespace}})
-    nodes = HollowNodes(client)
-    settings = replace(SchedulerSettings(), leader_elect=False, unschedulable_timeout=60)
-    tasks = [asyncio.create_task(nodes.run()),
-             asyncio.create_task(Scheduler(client, settings).run())]
-    try:
-        yield Env(client, nodes, namespace)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await nodes.cleanup()
-        with contextlib.suppress(ClientError):
-            await client.delete(NAMESPACES, namespace)
-        await client.close()
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "sched") as namespace, \
+            ControlPlane(client, NO_CONTROLLERS) as cp:
+        yield Env(client, cp.nodes, namespace)
 
 
 async def test_placement_honours_requests_selectors_affinity_and_taints(env: Env) -> None:

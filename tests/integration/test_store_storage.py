@@ -9,7 +9,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from minikube_py.store import (
-    Conflict, Expired, KeyExists, KeyNotFound, Storage, WatchHub,
+    Conflict,
+    Expired,
+    KeyExists,
+    KeyNotFound,
+    Storage,
+    WatchHub,
 )
 from tests.fixtures.etcd import EtcdCluster
 

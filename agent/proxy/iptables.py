@@ -61,6 +61,10 @@ class Hook:
     def rule(self) -> str:
         return f"-I {self.chain} {self.spec} -j {self.target}"
 
+    @property
+    def delete(self) -> str:
+        return f"-D {self.chain} {self.spec} -j {self.target}"
+
 
 HOOKS = (
     Hook("nat", "PREROUTING", '-m comment --comment "kubernetes service portals"', SERVICES),
@@ -227,7 +231,8 @@ class Plan:
     write: list[ServiceRules]             # service ports whose own chains are rewritten
     stale_nat: Collection[str] = ()       # our chains to delete
     stale_filter: Collection[str] = ()
-    missing_hooks: Collection[Hook] = ()
+    missing_hooks: Collection[Hook] = ()   # inserted
+    reinsert_hooks: Collection[Hook] = ()  # deleted, then inserted (fails if one is missing)
 
 
 def restore_text(plan: Plan) -> str:
@@ -243,7 +248,8 @@ def restore_text(plan: Plan) -> str:
         top = {chain: lines for (t, chain), lines in plan.top.items() if t == table}
         chains = {c: lines for r in plan.write for c, lines in r.chains.items()} \
             if table == "nat" else {}
-        hooks = [h.rule for h in plan.missing_hooks if h.table == table]
+        hooks = [h.delete for h in plan.reinsert_hooks if h.table == table]
+        hooks += [h.rule for h in (*plan.reinsert_hooks, *plan.missing_hooks) if h.table == table]
         if not (top or chains or stale or hooks):
             continue
         out.append(f"*{table}")

@@ -90,6 +90,7 @@ class Proxier:
         self._nat_chains: set[str] = set()     # per-service nat chains now in the kernel
         self._top_written: dict[iptables.TopKey, list[str]] = {}  # shared chains in the kernel
         self._full_needed = True
+        self._kernel_known = False  # our bookkeeping matches the kernel (last restore worked)
         self._endpoints = 0  # ready endpoints over all services
         self._large = False  # many endpoints: per-endpoint rules without comments
         self._wake = asyncio.Event()
@@ -158,15 +159,26 @@ class Proxier:
         self._check_large()
         full = self._full_needed if full is None else (full or self._full_needed)
         render = asyncio.to_thread(self._desired, list(self._ports.items()), dict(self._ready))
-        if full:
+        if full and not self._kernel_known:
             desired, kernel = await asyncio.gather(render, self._read_kernel(self.backend))
         else:
             desired, kernel = await render, None
-        plan, active = self._plan(desired, kernel)
+        plan, active = self._plan(desired, full, kernel)
         text = iptables.restore_text(plan)
-        self._full_needed = True  # until this restore succeeds
-        await self.backend.restore(text)
-        self._full_needed = False
+        self._full_needed, self._kernel_known = True, False  # until this restore succeeds
+        try:
+            if text:
+                await self.backend.restore(text)
+        except backends.IptablesError as e:
+            if not full or kernel is not None:
+                raise
+            # The kernel was not as we left it (a hook deleted?): look, then write again.
+            log.info("proxy full sync without reading the kernel failed, reading it err=%s", e)
+            kernel = await self._read_kernel(self.backend)
+            plan, active = self._plan(desired, full, kernel)
+            text = iptables.restore_text(plan)
+            await self.backend.restore(text)
+        self._full_needed, self._kernel_known = False, True
 
         flushes = self._conntrack_flushes(desired)
         self._rendered = desired
@@ -188,11 +200,15 @@ class Proxier:
     async def _read_kernel(backend: backends.Backend) -> KernelState:
         return parse_save("\n" + await backend.save())
 
-    def _plan(self, desired: dict[str, tuple[Inputs, iptables.ServiceRules]],
+    def _plan(self, desired: dict[str, tuple[Inputs, iptables.ServiceRules]], full: bool,
               kernel: KernelState | None) -> tuple[iptables.Plan, set[str]]:
-        """What to write: everything after reading the kernel (full), else what changed
-        since the last successful sync. Also returns the per-service chains now active."""
-        full = kernel is not None
+        """What to write, and the per-service chains active after it.
+
+        Partial: what changed since the last successful sync. Full: everything; the
+        stale chains and missing hooks come from `kernel` when it was read, else from
+        our own bookkeeping, with every hook deleted and re-inserted (which fails
+        the restore, and so makes us read the kernel, if one went missing).
+        """
         rules = [r for _, r in desired.values()]
         top = iptables.top_level(rules, self.settings.masquerade_bit)
         plan = iptables.Plan(
@@ -202,6 +218,8 @@ class Proxier:
         active = {c for r in rules for c in r.chains}
         if kernel is None:
             plan.stale_nat = self._nat_chains - active
+            if full:
+                plan.reinsert_hooks = iptables.HOOKS
             return plan, active
         prefixes = iptables.SERVICE_PREFIXES
         plan.stale_nat = {c for c in kernel.nat_chains if c.startswith(prefixes)} - active
@@ -275,7 +293,7 @@ class Proxier:
         self._written.clear()
         self._top_written.clear()
         self._nat_chains.clear()
-        self._full_needed = True
+        self._full_needed, self._kernel_known = True, False
 
 
 async def remove_everywhere(netns: str | None = None) -> None:

@@ -23,8 +23,10 @@ class RecordingBackend:
                       "filter": "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"}
         self.restores: list[str] = []
         self.fail_next = False
+        self.saves = 0
 
     async def save(self, table: str | None = None) -> str:
+        self.saves += 1
         return self.saved[table] if table else self.saved["filter"] + self.saved["nat"]
 
     async def restore(self, text: str) -> None:
@@ -95,10 +97,36 @@ async def test_new_service_rewrites_the_shared_chains_it_changes(proxy: Proxier)
     assert ":KUBE-POSTROUTING" not in text
 
 
-async def test_nothing_changed_writes_no_service_chain(proxy: Proxier) -> None:
+async def test_nothing_changed_runs_no_restore(proxy: Proxier) -> None:
     await proxy.sync()
+    proxy.set_endpoints(endpoints("s1", "10.244.0.1"))  # an update that changes nothing
     stats = await proxy.sync()
     assert stats.written == 0 and stats.deleted_chains == 0
+    assert len(proxy.backend.restores) == 1  # type: ignore[union-attr]
+
+
+async def test_periodic_full_sync_trusts_its_bookkeeping_and_reinserts_hooks(
+        proxy: Proxier) -> None:
+    backend = proxy.backend
+    await proxy.sync()
+    assert backend.saves == 1  # type: ignore[union-attr]  # first sync: kernel state unknown
+    proxy.delete_service(service("s1", "10.96.0.1"))
+    stats = await proxy.sync(full=True)
+    text = backend.restores[-1]  # type: ignore[union-attr]
+    assert stats.full and backend.saves == 1  # type: ignore[union-attr]
+    assert text.index("-D PREROUTING") < text.index("-I PREROUTING")
+    assert stats.deleted_chains == 2 and text.count("-X KUBE-") == 2
+
+
+async def test_full_sync_reads_the_kernel_when_its_bookkeeping_was_wrong(
+        proxy: Proxier) -> None:
+    backend = proxy.backend
+    await proxy.sync()
+    backend.fail_next = True  # type: ignore[union-attr]  # e.g. someone deleted a hook
+    stats = await proxy.sync(full=True)
+    assert stats.full and backend.saves == 2  # type: ignore[union-attr]
+    text = backend.restores[-1]  # type: ignore[union-attr]
+    assert "-D PREROUTING" not in text and "-I PREROUTING" in text
 
 
 async def test_deleted_service_chains_are_deleted(proxy: Proxier) -> None:

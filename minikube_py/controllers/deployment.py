@@ -125,7 +125,7 @@ class DeploymentController(Controller):
             du.DESIRED_REPLICAS: str(du.spec_replicas(d)),
             du.MAX_REPLICAS: str(du.spec_replicas(d) + surge),
         })
-        rs = {
+        rs: dict = {
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": f"{d['metadata']['name']}-{pod_hash}",
                          "namespace": d["metadata"]["namespace"],

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import split_key
@@ -54,13 +55,15 @@ class GarbageCollector(Controller):
             informer = self.watch(resource)
             ensure_index(informer, "uid", lambda o: [o["metadata"].get("uid", "")])
             ensure_index(informer, "owner", lambda o: [r.get("uid", "") for r in _refs(o)])
-            informer.add_handlers(
-                lambda o, r=resource: self._changed(r, o),
-                lambda old, new, r=resource: self._changed(r, new),
-                lambda o, r=resource: self._deleted(r, o),
-            )
+            informer.add_handlers(*self._handlers(resource))
 
     # -- handlers ------------------------------------------------------------------
+
+    def _handlers(self, resource: Resource) -> tuple[Callable, Callable, Callable]:
+        """(add, update, delete) handlers bound to one resource."""
+        return (lambda obj: self._changed(resource, obj),
+                lambda old, new: self._changed(resource, new),
+                lambda obj: self._deleted(resource, obj))
 
     def _item(self, resource: Resource, obj: dict) -> tuple[str, str, str, str]:
         return (resource.group, resource.version, resource.plural, object_key(obj))

@@ -12,10 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 from minikube_py.api.resources import LEASES, NAMESPACES, NODES, PODS
 from minikube_py.client import ApiClient, Informer
@@ -231,3 +235,41 @@ async def eventually(check, timeout: float = 20.0, interval: float = 0.1, messag
         if time.monotonic() > deadline:
             raise AssertionError(message or f"condition not met within {timeout}s: {result!r}")
         await asyncio.sleep(interval)
+
+
+@contextlib.contextmanager
+def components(kubeconfig: Path, log_dir: Path, **commands: list[str]) -> Iterator[dict]:
+    """`minikube-py <args>` processes by name (e.g. two schedulers), each with
+    a unique --identity and short leader-election timings; SIGTERM at the end,
+    SIGKILL if one does not stop."""
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        for name, args in commands.items():
+            with open(log_dir / f"{name}.log", "wb") as log:
+                procs[name] = subprocess.Popen(
+                    [sys.executable, "-m", "minikube_py.cli.main", *args,
+                     "--kubeconfig", str(kubeconfig),
+                     "--identity", f"{name}-{uuid.uuid4().hex[:6]}",
+                     "--leader-elect-lease-duration", "4s",
+                     "--leader-elect-renew-deadline", "3s",
+                     "--leader-elect-retry-period", "0.5s"],
+                    stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        yield procs
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def lease_holder(client: ApiClient, name: str) -> str | None:
+    try:
+        lease = await client.get(LEASES, name, "kube-system")
+    except ClientError:
+        return None
+    return lease["spec"].get("holderIdentity")

@@ -7,45 +7,22 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from minikube_py.api.resources import LEASES, PODS, REPLICASETS
+from minikube_py.api.resources import PODS, REPLICASETS
 from minikube_py.client import ApiClient
-from minikube_py.client.errors import ClientError
-from tests.integration.hollow import eventually, scratch_namespace
+from tests.integration.hollow import components, eventually, lease_holder, scratch_namespace
 from tests.integration.test_controllers_replicaset import replicaset
 
 
 @pytest.fixture
 def managers(apiserver, tmp_path: Path) -> Iterator[dict[str, subprocess.Popen]]:
-    procs: dict[str, subprocess.Popen] = {}
-    for name in ("cm-a", "cm-b"):
-        log = open(tmp_path / f"{name}.log", "wb")
-        procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "minikube_py.cli.main", "controller-manager",
-             "--kubeconfig", str(apiserver.kubeconfig), "--controllers", "replicaset",
-             "--identity", f"{name}-{uuid.uuid4().hex[:6]}",
-             "--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s",
-             "--leader-elect-retry-period", "0.5s"],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        log.close()
-    try:
+    args = ["controller-manager", "--controllers", "replicaset"]
+    with components(apiserver.kubeconfig, tmp_path, **{"cm-a": args, "cm-b": args}) as procs:
         yield procs
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture
@@ -58,12 +35,8 @@ async def client(apiserver) -> AsyncIterator[tuple[ApiClient, str]]:
 async def test_only_the_leader_acts_and_the_other_takes_over(managers, client) -> None:
     c, ns = client
 
-    async def holder() -> str | None:
-        try:
-            lease = await c.get(LEASES, "kube-controller-manager", "kube-system")
-        except ClientError:
-            return None
-        return lease["spec"].get("holderIdentity")
+    def holder():
+        return lease_holder(c, "kube-controller-manager")
 
     leader_id = await eventually(holder, timeout=20)
     leader = next(n for n in managers if leader_id.startswith(n))

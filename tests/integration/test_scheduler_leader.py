@@ -1,0 +1,80 @@
+"""Two `minikube-py scheduler` processes at once: one holds the Lease and
+binds every pod exactly once; when it dies the other takes over."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from minikube_py.api.resources import EVENTS, PODS
+from minikube_py.client import ApiClient
+from tests.integration.hollow import (
+    HollowNodes,
+    components,
+    eventually,
+    lease_holder,
+    scratch_namespace,
+)
+
+
+@pytest.fixture
+def schedulers(apiserver, tmp_path: Path) -> Iterator[dict[str, subprocess.Popen]]:
+    with components(apiserver.kubeconfig, tmp_path, **{"sched-a": ["scheduler"],
+                                                        "sched-b": ["scheduler"]}) as procs:
+        yield procs
+
+
+@pytest.fixture
+async def env(apiserver) -> AsyncIterator[tuple[ApiClient, str, HollowNodes]]:
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "sched-leader") as namespace:
+        nodes = HollowNodes(client, run_pods=False)
+        try:
+            for i in range(3):
+                await nodes.add(f"n{i}")
+            yield client, namespace, nodes
+        finally:
+            await nodes.cleanup()
+
+
+async def create_pods(client: ApiClient, ns: str, prefix: str, n: int) -> None:
+    await asyncio.gather(*(client.create(PODS, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"{prefix}-{i}"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}, ns) for i in range(n)))
+
+
+async def all_bound(client: ApiClient, ns: str, prefix: str, n: int) -> bool:
+    pods = [p for p in (await client.list(PODS, ns))["items"]
+            if p["metadata"]["name"].startswith(prefix)]
+    return len(pods) == n and all(p["spec"].get("nodeName") for p in pods)
+
+
+async def test_one_scheduler_binds_each_pod_once_and_the_other_takes_over(
+        schedulers, env, tmp_path: Path) -> None:
+    client, ns, _ = env
+    leader_id = await eventually(lambda: lease_holder(client, "kube-scheduler"), timeout=20)
+    leader = next(n for n in schedulers if leader_id.startswith(n))
+    await create_pods(client, ns, "first", 20)
+    await eventually(lambda: all_bound(client, ns, "first", 20), timeout=30)
+    await asyncio.sleep(1)
+    events = [e for e in (await client.list(EVENTS, ns))["items"] if e["reason"] == "Scheduled"]
+    assert len(events) == 20 and all(e.get("count", 1) == 1 for e in events)
+    follower = next(n for n in schedulers if n != leader)
+    assert "scheduler synced" in (tmp_path / f"{leader}.log").read_text()
+    assert "scheduler synced" not in (tmp_path / f"{follower}.log").read_text()  # only waits
+
+    schedulers[leader].send_signal(signal.SIGKILL)
+    schedulers[leader].wait()
+
+    async def new_holder() -> str | None:
+        holder = await lease_holder(client, "kube-scheduler")
+        return holder if holder and holder != leader_id else None
+
+    assert not (await eventually(new_holder, timeout=20)).startswith(leader)
+    await create_pods(client, ns, "second", 10)
+    await eventually(lambda: all_bound(client, ns, "second", 10), timeout=30)

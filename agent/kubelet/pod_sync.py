@@ -76,6 +76,17 @@ class PodSyncer:
             self._dead[cid] = ins
         return ins
 
+    async def _deadline_exceeded(self, pod: dict[str, Any], obs: list[Observed]) -> SyncResult:
+        """activeDeadlineSeconds is over: stop everything, the pod is Failed."""
+        grace = int(pod["spec"].get("terminationGracePeriodSeconds", L.DEFAULT_GRACE))
+        await asyncio.gather(*(self.runtime.stop(o.id, grace) for o in obs
+                               if o.running and o.kind != L.SANDBOX))
+        message = "Pod was active on the node longer than the specified deadline"
+        await self.events(pod, "Normal", "DeadlineExceeded", message)
+        obs = await self.observed(pod["metadata"]["uid"])
+        return SyncResult(await self._status(pod, obs, _ips_of(pod), {},
+                                             failure=("DeadlineExceeded", message)))
+
     async def _volume_paths(self, pod: dict[str, Any], pod_ip: str) -> dict[str, str]:
         """Volumes are (re)written at most once a minute per pod, like kubelet's periodic
         configMap/secret refresh; a resync in between costs no API calls."""
@@ -99,6 +110,11 @@ class PodSyncer:
             return SyncResult(None)
         waiting: dict[str, tuple[str, str]] = {}
         requeue: list[float] = []
+        left = _deadline_left(pod)
+        if left is not None and left <= 0:
+            return await self._deadline_exceeded(pod, obs)
+        if left is not None:
+            requeue.append(left)
         try:
             sandbox_id, ips = await self.sandboxes.ensure(pod, obs)
         except (SandboxError, CNIError) as e:
@@ -185,6 +201,22 @@ class PodSyncer:
             if policy == "Always" or (policy == "OnFailure" and term["exitCode"] != 0):
                 acted = await self._restart(ctx, c, L.APP, cur, term, waiting, requeue) or acted
         return acted
+
+    async def _post_start(self, pod: dict[str, Any], c: dict[str, Any], cid: str) -> None:
+        """postStart exec hook; a failing hook kills the container (restart policy applies)."""
+        hook = ((c.get("lifecycle") or {}).get("postStart") or {}).get("exec")
+        if not hook:
+            return
+        grace = int(pod["spec"].get("terminationGracePeriodSeconds", L.DEFAULT_GRACE))
+        try:
+            code, out = await self.runtime.exec_run(cid, hook["command"], timeout=grace or None)
+            error = f"exited with {code}: {out.decode(errors='replace').strip()}" if code else ""
+        except (TimeoutError, docker.errors.APIError, ContainerNotFound) as e:
+            error = str(e) or type(e).__name__
+        if error:
+            await self.events(pod, "Warning", "FailedPostStartHook",
+                              f"PostStartHook failed for container {c['name']}: {error}")
+            await self.runtime.kill(cid)
 
     async def _start_created(self, pod: dict[str, Any], c: dict[str, Any],
                              ins: dict[str, Any]) -> bool:
@@ -285,6 +317,7 @@ class PodSyncer:
             await self.events(pod, "Warning", "Failed", f"Error: {e.explanation or e}")
             return True
         await self.events(pod, "Normal", "Started", f"Started container {name}")
+        await self._post_start(pod, c, cid)
         return True
 
     async def _stop_terminal(self, obs: list[Observed]) -> None:
@@ -330,7 +363,8 @@ class PodSyncer:
         self.backoff.forget_prefix(f"{uid}/")
 
     async def _status(self, pod: dict[str, Any], obs: list[Observed], ips: list[str],
-                      waiting: dict[str, tuple[str, str]]) -> dict[str, Any]:
+                      waiting: dict[str, tuple[str, str]],
+                      failure: tuple[str, str] = ("", "")) -> dict[str, Any]:
         groups = _group(obs)
 
         async def views(kind: str, specs: list[dict[str, Any]]) -> list[ContainerView]:
@@ -351,7 +385,7 @@ class PodSyncer:
 
         return pod_status(pod, init=await views(L.INIT, pod["spec"].get("initContainers") or []),
                           app=await views(L.APP, pod["spec"]["containers"]), pod_ips=ips,
-                          host_ip=self.host_ip)
+                          host_ip=self.host_ip, reason=failure[0], message=failure[1])
 
 
 @dataclass
@@ -372,6 +406,19 @@ def _group(obs: list[Observed]) -> dict[tuple[str, str], list[Observed]]:
     for insts in groups.values():
         insts.sort(key=lambda o: (o.restart_count, o.created), reverse=True)
     return groups
+
+
+def _deadline_left(pod: dict[str, Any]) -> float | None:
+    """Seconds until activeDeadlineSeconds runs out (counted from status.startTime)."""
+    deadline = pod["spec"].get("activeDeadlineSeconds")
+    started = docker_epoch((pod.get("status") or {}).get("startTime"))
+    if deadline is None or started is None:
+        return None
+    return started + int(deadline) - time.time()
+
+
+def _ips_of(pod: dict[str, Any]) -> list[str]:
+    return [p["ip"] for p in (pod.get("status") or {}).get("podIPs") or []]
 
 
 def _all_containers(pod: dict[str, Any]) -> list[dict[str, Any]]:

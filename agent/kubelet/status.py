@@ -150,12 +150,13 @@ def _condition(old: dict[str, Any], ctype: str, ok: bool, reason: str = "",
 def pod_status(pod: dict[str, Any], *, init: list[ContainerView], app: list[ContainerView],
                pod_ips: list[str], host_ip: str, reason: str = "", message: str = ""
                ) -> dict[str, Any]:
-    """The whole `status` a sync writes; times that did not change keep their old value."""
+    """The whole `status` a sync writes; times that did not change keep their old value.
+    A `reason` is a pod-level failure (DeadlineExceeded): the phase is then Failed."""
     old = pod.get("status") or {}
     now = now_rfc3339()
     init_st = [v.status() for v in init]
     app_st = [v.status() for v in app]
-    ph = phase(pod, init_st, app_st)
+    ph = "Failed" if reason else phase(pod, init_st, app_st)
     if ph in ("Succeeded", "Failed"):
         for s in app_st:
             s["ready"] = False

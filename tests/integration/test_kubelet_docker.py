@@ -378,3 +378,27 @@ async def test_created_but_never_started_container_is_started(node: Node) -> Non
                               "network_mode": main["HostConfig"]["NetworkMode"]})
     status = await node.until(pod, running)
     assert status["containerStatuses"][0]["containerID"] == f"docker://{cid}"
+
+
+async def test_post_start_hook_runs_and_a_failing_one_kills(node: Node) -> None:
+    pod = node.pod([
+        {"name": "ok", "command": ["sleep", "3600"],
+         "lifecycle": {"postStart": {"exec": {"command": ["touch", "/tmp/hooked"]}}}},
+        {"name": "bad", "command": ["sleep", "3600"],
+         "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "exit 2"]}}}}],
+        restartPolicy="Never")
+    status = await node.until(pod, lambda s: any(
+        "terminated" in c["state"] for c in s.get("containerStatuses", [])))
+    by = {c["name"]: c for c in status["containerStatuses"]}
+    assert "running" in by["ok"]["state"]
+    assert by["bad"]["state"]["terminated"]["exitCode"] == 137
+    ok = (await node.containers(pod))["ok"]["Id"]
+    assert (await node.syncer.runtime.exec_run(ok, ["test", "-e", "/tmp/hooked"]))[0] == 0
+
+
+async def test_active_deadline_fails_the_pod(node: Node) -> None:
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"]}], activeDeadlineSeconds=2)
+    await node.until(pod, running)
+    status = await node.until(pod, lambda s: s.get("phase") == "Failed", timeout=15)
+    assert status["reason"] == "DeadlineExceeded"
+    assert "terminated" in status["containerStatuses"][0]["state"]

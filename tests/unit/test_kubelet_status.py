@@ -124,3 +124,13 @@ def test_qos_class(resources: dict[str, Any], qos: str) -> None:
     p = pod()
     p["spec"]["containers"][0]["resources"] = resources
     assert qos_class(p) == qos
+
+
+def test_a_pod_level_failure_reason_makes_the_pod_failed() -> None:
+    view = ContainerView(name="a", image="i", current=inspect("running"), ready=True,
+                         started=True)
+    status = pod_status(pod(), init=[], app=[view], pod_ips=[], host_ip="h",
+                        reason="DeadlineExceeded", message="too long")
+    assert (status["phase"], status["reason"], status["message"]) == (
+        "Failed", "DeadlineExceeded", "too long")
+    assert status["containerStatuses"][0]["ready"] is False

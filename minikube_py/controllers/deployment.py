@@ -153,7 +153,11 @@ class DeploymentController(Controller):
         return created
 
     async def _sync_revision(self, d: dict, new_rs: dict, olds: list[dict]) -> dict:
-        """The new ReplicaSet carries the highest revision (a rollback bumps it)."""
+        """The new ReplicaSet carries the highest revision (a rollback bumps it)
+        and the Deployment's current minReadySeconds."""
+        min_ready = d["spec"].get("minReadySeconds", 0)
+        if new_rs["spec"].get("minReadySeconds", 0) != min_ready:
+            new_rs = await self._patch_rs(new_rs, {"spec": {"minReadySeconds": min_ready}})
         newest = du.max_revision(olds)
         if du.revision(new_rs) > newest:
             return new_rs

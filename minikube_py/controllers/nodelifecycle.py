@@ -9,6 +9,8 @@ when their toleration of the NoExecute taint runs out; the default toleration
 (DefaultTolerationSeconds' 300 s) becomes `pod_eviction_timeout`. When the
 node reports Ready again, the taints go.
 
+Pods bound to a Node that was deleted are deleted at once (pod GC).
+
 "Changed" is judged by when *we* saw a new renewTime, not by its value, so a
 node with a skewed clock is neither killed nor kept alive by it.
 """
@@ -87,7 +89,7 @@ class NodeLifecycleController(Controller):
         self.leases = self.watch(LEASES)
         self.pods = self.watch(PODS)
         ensure_index(self.pods, "node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
-        self.nodes.add_handlers(self.enqueue, lambda old, new: self.enqueue(new))
+        self.nodes.add_handlers(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
         self.leases.add_handlers(self._lease, lambda old, new: self._lease(new))
         self._seen: dict[str, tuple[tuple, float]] = {}
 
@@ -123,6 +125,7 @@ class NodeLifecycleController(Controller):
         node = self.nodes.get(key)
         if node is None:
             self._seen.pop(key, None)
+            await self._collect_orphans(key)
             return
         node = copy.deepcopy(node)
         silent_for = time.monotonic() - self._last_seen(node)
@@ -140,6 +143,19 @@ class NodeLifecycleController(Controller):
         if (get_condition(node, "Ready") or {}).get("status") != "True":
             await self._mark_pods_not_ready(key)
         await self._evict(node)
+
+    async def _collect_orphans(self, node_name: str) -> None:
+        """Pods bound to a Node that no longer exists have no agent to finish
+        them: delete them at once (Kubernetes' pod GC, gcOrphaned)."""
+        for pod in self.pods.by_index("node", node_name):
+            meta = pod["metadata"]
+            try:
+                await self.client.delete(PODS, meta["name"], meta["namespace"],
+                                         grace_period_seconds=0)
+            except NotFound:
+                continue
+            log.info("deleted pod of a deleted node pod=%s/%s node=%s", meta["namespace"],
+                     meta["name"], node_name)
 
     async def _mark_unknown(self, node: dict) -> dict | None:
         status = node.setdefault("status", {})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -205,3 +206,21 @@ async def test_revision_history_limit_cleans_old_replicasets(env: Env) -> None:
         return revisions if revisions == ["3", "4"] else None
 
     await eventually(two_left)
+
+
+async def test_min_ready_seconds_delays_availability(env: Env) -> None:
+    await env.client.create(DEPLOYMENTS, deployment("slow", 2, "v1", minReadySeconds=3), env.ns)
+
+    async def status() -> dict:
+        return (await env.client.get(DEPLOYMENTS, "slow", env.ns)).get("status") or {}
+
+    ready = await eventually(lambda: _when(status(), lambda s: s.get("readyReplicas") == 2))
+    assert ready.get("availableReplicas", 0) == 0  # ready, but not for 3 s yet
+    started = time.monotonic()
+    await eventually(lambda: _when(status(), lambda s: s.get("availableReplicas") == 2))
+    assert time.monotonic() - started > 1.0
+
+
+async def _when(value, ok):
+    result = await value
+    return result if ok(result) else None

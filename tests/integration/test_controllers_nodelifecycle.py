@@ -1,7 +1,8 @@
 """Node lifecycle against a real api-server: a node whose Lease lapses goes
 Unknown and tainted, its pods' Ready turns False, they are evicted when their
 toleration runs out (and recreated on another node), a pod tolerating longer
-stays, and the taints go when the node comes back. Short grace periods come
+stays, the taints go when the node comes back, and once the Node is deleted
+its remaining pods are too. Short grace periods come
 through the settings, as `lab up --node-monitor-grace-period` passes them."""
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ async def test_lapsed_lease_moves_pods_to_other_nodes(env) -> None:
                     if t["key"].startswith("node.kubernetes.io/")]
 
     await eventually(untainted, timeout=10)
+
+    cp.nodes.stop(doomed)
+    await client.delete(NODES, doomed)
+
+    async def nothing_left_on_it() -> bool:
+        pods = (await client.list(PODS, ns))["items"]
+        return not [p for p in pods if p["spec"].get("nodeName") == doomed]
+
+    await eventually(nothing_left_on_it, timeout=10)  # pod GC: no agent will finish them
 
 
 async def _has(pods, n: int) -> bool:

@@ -1,0 +1,48 @@
+"""`minikube-py apiserver` refuses bad settings with one line, exit 1, no traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.apiserver import CLI
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CLI), "apiserver", *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--port", "70000"], "--port must be between 1 and 65535"),
+    (["--service-cluster-ip-range", "10.0.0.0/30"], "at least 8 addresses"),
+    (["--service-cluster-ip-range", "nonsense"], "--service-cluster-ip-range"),
+    (["--service-node-port-range", "32000"], "--service-node-port-range"),
+    (["--bind-address", "not-an-ip"], "not an IP address"),
+    (["--etcd-compaction-interval", "0"], "must be positive"),
+])
+def test_bad_flags(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run("--data-dir", str(tmp_path), *args)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unusable_data_dir(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = run("--data-dir", str(tmp_path / "file" / "d"), "--port", "1")
+    assert result.returncode == 1
+    assert "cannot create data dir" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("--data-dir", str(tmp_path), "--port", str(port))
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -79,19 +79,20 @@ async def wait_endpoints(client: ApiClient, count: int, timeout: float) -> list[
         await asyncio.sleep(0.5)
 
 
-async def replies(url: str, want: int, attempts: int = 60) -> list[str]:
-    """GET `url` on fresh connections until `want` different bodies came back."""
+async def replies(url: str, want: int, budget: float = 30.0) -> list[str]:
+    """GET `url`, each on a new connection (the Service balances connections), until `want`
+    different bodies came back or `budget` seconds passed (every node's proxy may take a
+    moment to program endpoints that just became ready)."""
     seen: list[str] = []
     timeout = aiohttp.ClientTimeout(total=3)
-    for _ in range(attempts):
+    deadline = time.monotonic() + budget
+    while len(set(seen)) < want and time.monotonic() < deadline:
         try:
             async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
                 seen.append((await resp.text()).strip())
         except (TimeoutError, aiohttp.ClientError):
             await asyncio.sleep(0.2)
-            continue
-        if len(set(seen)) >= want:
-            break
+        await asyncio.sleep(0.05)
     return seen
 
 
@@ -103,9 +104,10 @@ def run(kubeconfig: Path, progress: Callable[[str], None], timeout: float = 120.
             progress(f"sample app: Deployment {NAME} (3 x busybox httpd), Service {NAME} {ip}:80")
             await wait_endpoints(client, 3, timeout)
         answers = await replies(f"http://{ip}/", 3)
-        for line in answers:
+        for line in dict.fromkeys(answers):  # each pod's first answer, in order heard
             progress(f"curl http://{ip}/ -> {line}")
         heard = set(answers)
+        progress(f"{len(answers)} requests answered by {len(heard)} pods")
         if len(heard) < 3:
             raise RuntimeError(f"only {len(heard)} of 3 pods answered through {ip}")
         return heard

@@ -1,0 +1,535 @@
+"""The daily kubectl workflow (issue 8) with a real kubectl, newest and oldest, on a real node.
+
+One private cluster for the module (tests/e2e/kubectl_support.py); every kubectl version
+gets its own namespace and runs the workflow in order: apply, get, watch, describe, logs,
+exec, scale/rollout, label/annotate/patch/edit, cordon/drain, server-side dry-run, delete.
+Outputs are compared with what Kubernetes prints: headers, statuses, exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.cluster_support import eventually, needs_root
+from tests.e2e.kubectl_support import (
+    KUBECTL_NEW,
+    KubeCluster,
+    kubectl_version,
+    old_kubectl,
+    private_cluster,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
+              pytest.mark.timeout(300)]
+
+IMAGE = "minikube-py/busybox:1"
+# The same local image under another reference: a real image change with no registry.
+IMAGE_CHANGED = "docker.io/minikube-py/busybox:1"
+TICKER = "echo started; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done"
+
+
+def manifest(ns: str, *, image: str = IMAGE, replicas: int = 2, extra_env: bool = True) -> str:
+    env = [{"name": "MODE", "value": "one"}] + (
+        [{"name": "EXTRA", "value": "two"}] if extra_env else [])
+    docs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "web-config", "namespace": ns}, "data": {"greeting": "hello"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "web", "namespace": ns, "labels": {"app": "web"}},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                      "terminationGracePeriodSeconds": 1,
+                      "containers": [
+                          {"name": "main", "image": image, "command": ["sh", "-c", TICKER],
+                           "env": env},
+                          {"name": "side", "image": IMAGE,
+                           "command": ["sh", "-c", "echo side-up; exec sleep 100000"]}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
+         "spec": {"selector": {"app": "web"},
+                  "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+    ]
+    return yaml.safe_dump_all(docs)
+
+
+class Kubectl:
+    """One kubectl binary bound to the cluster and to its own namespace."""
+
+    def __init__(self, cluster: KubeCluster, binary: str, ns: str, tmp: Path) -> None:
+        self.cluster, self.binary, self.ns, self.tmp = cluster, binary, ns, tmp
+        self.version = kubectl_version(binary)
+
+    def run(self, *args: str, ok: bool = True, stdin: str | None = None, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        done = self.cluster.kubectl(*args, binary=self.binary, stdin=stdin, timeout=timeout,
+                                    env=env)
+        if ok:
+            assert done.returncode == 0, f"kubectl {' '.join(args)}: exit {done.returncode}\n" \
+                                         f"{done.stdout}\n{done.stderr}"
+        return done
+
+    def n(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        """Run in this version's namespace."""
+        return self.run("-n", self.ns, *args, **kwargs)  # type: ignore[arg-type]
+
+    def out(self, *args: str) -> str:
+        return self.n(*args).stdout
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self.out(*args, "-o", "json"))
+
+    def write(self, name: str, text: str) -> str:
+        path = self.tmp / name
+        path.write_text(text)
+        return str(path)
+
+    def pods(self) -> list[str]:
+        """The app's pods that are not being deleted."""
+        return [p["metadata"]["name"] for p in self.json("get", "pods", "-l", "app=web")["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+
+    def rolled_out(self) -> None:
+        self.n("rollout", "status", "deploy/web", "--timeout", "90s", timeout=100)
+
+
+def header(text: str) -> list[str]:
+    """The column names of kubectl's table output (split on runs of 2+ spaces)."""
+    return re.split(r"\s{2,}", text.splitlines()[0].strip())
+
+
+def rows(text: str) -> list[list[str]]:
+    return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines()[1:] if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    with private_cluster(tmp_path_factory.mktemp("kubectl")) as c:
+        yield c
+
+
+@pytest.fixture(scope="module", params=["newest", "oldest"])
+def kc(request: pytest.FixtureRequest, cluster: KubeCluster,
+       tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+    """A kubectl with the workflow's app applied in its own namespace (removed at the end)."""
+    binary = KUBECTL_NEW
+    if request.param == "oldest":
+        found, why = old_kubectl()
+        if found is None:
+            pytest.skip(f"kubectl 1.20 not available: {why}")
+        binary = found
+    elif not os.path.exists(KUBECTL_NEW):
+        pytest.skip(f"{KUBECTL_NEW} is not installed")
+    k = Kubectl(cluster, binary, f"kc-{request.param}", tmp_path_factory.mktemp("manifests"))
+    try:
+        yield k
+    finally:
+        cluster.kubectl("delete", "namespace", k.ns, "--ignore-not-found", "--wait=false")
+        cluster.kubectl("uncordon", cluster.node)
+
+
+# -- apply ----------------------------------------------------------------------------------
+def test_apply_creates_configures_exactly_the_change_and_is_unchanged(kc: Kubectl) -> None:
+    first = kc.run("apply", "-f", kc.write("app.yaml", manifest(kc.ns)))
+    assert first.stdout.splitlines() == [
+        f"namespace/{kc.ns} created", "configmap/web-config created",
+        "deployment.apps/web created", "service/web created"]
+    kc.rolled_out()
+
+    changed = kc.write("app2.yaml", manifest(kc.ns, image=IMAGE_CHANGED, replicas=3,
+                                             extra_env=False))
+    second = kc.run("apply", "-f", changed)
+    assert second.stdout.splitlines() == [
+        f"namespace/{kc.ns} unchanged", "configmap/web-config unchanged",
+        "deployment.apps/web configured", "service/web unchanged"]
+    spec = kc.json("get", "deploy", "web")["spec"]
+    main = spec["template"]["spec"]["containers"][0]
+    assert spec["replicas"] == 3 and main["image"] == IMAGE_CHANGED
+    assert main["env"] == [{"name": "MODE", "value": "one"}]  # EXTRA removed, MODE kept
+    assert spec["template"]["spec"]["containers"][1]["image"] == IMAGE  # nothing else moved
+
+    third = kc.run("apply", "-f", changed)
+    assert [line.rsplit(" ", 1)[1] for line in third.stdout.splitlines()] == ["unchanged"] * 4
+    kc.rolled_out()
+    assert len(kc.pods()) == 3
+
+
+def test_server_side_dry_run_changes_nothing(kc: Kubectl) -> None:
+    before = kc.json("get", "deploy", "web")["metadata"]["resourceVersion"]
+    diff = kc.n("diff", "-f", str(kc.tmp / "app.yaml"), ok=False)
+    if kc.version < (1, 21) and "doesn't support dry-run" in diff.stderr:
+        pytest.skip(f"kubectl {kc.version} looks for dryRun in /openapi/v2 paths: "
+                    f"{diff.stderr.strip()}")
+    assert diff.returncode == 1, diff.stderr  # 1 = differences found
+    assert "-  replicas: 3" in diff.stdout and "+  replicas: 2" in diff.stdout
+    assert "+        - name: EXTRA" in diff.stdout
+    dry = kc.run("apply", "--dry-run=server", "-f", str(kc.tmp / "app.yaml"))
+    assert "deployment.apps/web configured (server dry run)" in dry.stdout
+    after = kc.json("get", "deploy", "web")
+    assert after["metadata"]["resourceVersion"] == before
+    assert after["spec"]["replicas"] == 3
+
+
+# -- get ------------------------------------------------------------------------------------
+COLUMNS = {
+    "po": ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+    "deploy": ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+    "rs": ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+    "svc": ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
+    "ep": ["NAME", "ENDPOINTS", "AGE"],
+    "cm": ["NAME", "DATA", "AGE"],
+    "sa": ["NAME", "SECRETS", "AGE"],
+    "ev": ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+}
+
+
+@pytest.mark.parametrize("short", list(COLUMNS))
+def test_get_by_short_name_prints_kubernetes_columns(kc: Kubectl, short: str) -> None:
+    text = kc.out("get", short)
+    assert header(text) == COLUMNS[short]
+    assert rows(text), text
+
+
+def test_get_rows_hold_live_values(kc: Kubectl) -> None:
+    eventually(lambda: len(rows(kc.out("get", "po", "-l", "app=web"))) == 3, 30,
+               "old pods gone", interval=0.5)
+    pods = rows(kc.out("get", "po", "-l", "app=web"))
+    assert len(pods) == 3 and all(r[1:4] == ["2/2", "Running", "0"] for r in pods), pods
+    assert rows(kc.out("get", "deploy"))[0][:4] == ["web", "3/3", "3", "3"]
+    svc = rows(kc.out("get", "svc"))[0]
+    assert svc[:2] == ["web", "ClusterIP"] and svc[3:5] == ["<none>", "80/TCP"]
+    assert re.fullmatch(r"10\.\d+\.\d+\.\d+", svc[2])
+    endpoints = rows(kc.out("get", "ep"))[0][1].split(",")
+    assert len(endpoints) == 3 and all(e.endswith(":8080") for e in endpoints)
+    assert rows(kc.out("get", "cm"))[0][:2] == ["web-config", "1"]
+
+
+def test_get_cluster_scoped_nodes_and_namespaces(kc: Kubectl) -> None:
+    nodes = kc.run("get", "no").stdout
+    assert header(nodes) == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert rows(nodes)[0][:3] == [kc.cluster.node, "Ready", "<none>"]
+    namespaces = {r[0]: r[1] for r in rows(kc.run("get", "ns").stdout)}
+    assert namespaces[kc.ns] == "Active" and namespaces["kube-system"] == "Active"
+
+
+def test_get_wide_adds_the_wide_columns(kc: Kubectl) -> None:
+    text = kc.out("get", "pods", "-o", "wide")
+    assert header(text) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE",
+                            "NOMINATED NODE", "READINESS GATES"]
+    for row in rows(text):
+        assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+", row[5]) and row[6] == kc.cluster.node
+    wide = header(kc.out("get", "deploy", "-o", "wide"))
+    assert wide[-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
+    assert rows(kc.out("get", "deploy", "-o", "wide"))[0][-3:] == [
+        "main,side", f"{IMAGE_CHANGED},{IMAGE}", "app=web"]
+
+
+def test_get_all_lists_every_kind_of_the_category(kc: Kubectl) -> None:
+    text = kc.out("get", "all")
+    for prefix in ("pod/web-", "service/web", "deployment.apps/web", "replicaset.apps/web-"):
+        assert prefix in text, text
+
+
+def test_get_yaml_json_and_jsonpath(kc: Kubectl) -> None:
+    doc = yaml.safe_load(kc.out("get", "cm", "web-config", "-o", "yaml"))
+    assert doc["kind"] == "ConfigMap" and doc["data"] == {"greeting": "hello"}
+    listed = kc.json("get", "pods")
+    assert listed["kind"] == "List" and len(listed["items"]) == 3
+    assert {p["kind"] for p in listed["items"]} == {"Pod"}
+    phases = kc.out("get", "pods", "-o",
+                    "jsonpath={range .items[*]}{.metadata.name}={.status.phase}{'\\n'}{end}")
+    assert sorted(phases.split()) == sorted(f"{p}=Running" for p in kc.pods())
+
+
+def test_get_all_namespaces_selector_labels_and_sort(kc: Kubectl) -> None:
+    everywhere = kc.run("get", "pods", "-A", "-l", "app=web").stdout
+    assert header(everywhere)[:2] == ["NAMESPACE", "NAME"]
+    assert {r[0] for r in rows(everywhere)} >= {kc.ns}
+    assert kc.n("get", "pods", "-l", "app=nothing", ok=False).stderr.strip() \
+        == f"No resources found in {kc.ns} namespace."
+    labelled = kc.out("get", "deploy", "--show-labels")
+    assert header(labelled)[-1] == "LABELS" and rows(labelled)[0][-1] == "app=web"
+    names = [r[0] for r in rows(kc.out("get", "pods", "--sort-by", ".metadata.name"))]
+    assert names == sorted(names) and len(names) == 3
+    by_age = [r[0] for r in rows(kc.out("get", "rs", "--sort-by", ".metadata.creationTimestamp"))]
+    newest = kc.json("get", "deploy", "web")["metadata"]["annotations"][
+        "deployment.kubernetes.io/revision"]
+    assert len(by_age) == 2 and newest == "2"
+
+
+def test_watch_prints_changes_until_interrupted(kc: Kubectl) -> None:
+    watch = kc.cluster.popen("-n", kc.ns, "get", "deploy", "web", "-w", binary=kc.binary)
+    try:
+        assert watch.stdout is not None
+        first = watch.stdout.readline()
+        assert first.split()[0] == "NAME"
+        assert watch.stdout.readline().split()[:2] == ["web", "3/3"]
+        kc.n("scale", "deploy", "web", "--replicas", "2")
+        lines = []
+        while not lines or lines[-1].split()[1] != "2/2":
+            ready, _, _ = select.select([watch.stdout], [], [], 30)
+            assert ready, f"no watch line within 30 s; got {lines}"
+            lines.append(watch.stdout.readline())
+        assert watch.poll() is None  # still watching
+    finally:
+        os.killpg(watch.pid, signal.SIGINT)
+        watch.wait(timeout=10)
+        watch.stdout.close()  # type: ignore[union-attr]
+        watch.stderr.close()  # type: ignore[union-attr]
+    assert watch.returncode is not None
+
+
+# -- describe -------------------------------------------------------------------------------
+def events_section(text: str) -> list[str]:
+    """The event rows of a `kubectl describe` (empty when it says <none>)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Events:"))
+    if "<none>" in lines[start]:
+        return []
+    return [line.strip() for line in lines[start + 3:] if line.strip()]
+
+
+def test_describe_pod_deployment_replicaset_with_events(kc: Kubectl) -> None:
+    pod = kc.pods()[0]
+    text = kc.out("describe", "pod", pod)
+    assert re.search(rf"^Name:\s+{pod}$", text, re.M) and re.search(r"^Status:\s+Running$",
+                                                                     text, re.M)
+    assert re.search(rf"^Node:\s+{kc.cluster.node}/", text, re.M)
+    reasons = [line.split()[1] for line in events_section(text)]
+    assert "Scheduled" in reasons and "Started" in reasons, text
+
+    deploy = kc.out("describe", "deployment", "web")
+    assert re.search(r"^Replicas:\s+2 desired \| 2 updated \| 2 total \| 2 available", deploy,
+                     re.M), deploy
+    assert any("ScalingReplicaSet" in e for e in events_section(deploy)), deploy
+
+    rs_name = kc.out("get", "rs", "--sort-by", ".metadata.creationTimestamp", "-o",
+                     "jsonpath={.items[-1:].metadata.name}")
+    rs = kc.out("describe", "rs", rs_name)
+    assert re.search(r"^Controlled By:\s+Deployment/web$", rs, re.M)
+    assert any("SuccessfulCreate" in e for e in events_section(rs)), rs
+
+
+def test_describe_service_and_node(kc: Kubectl) -> None:
+    svc = kc.out("describe", "svc", "web")
+    assert re.search(r"^Selector:\s+app=web$", svc, re.M)
+    assert re.search(r"^TargetPort:\s+8080/TCP$", svc, re.M)
+    assert re.search(r"^Events:\s+<none>$", svc, re.M)  # a ClusterIP Service has none
+    node = kc.run("describe", "node", kc.cluster.node).stdout
+    assert re.search(r"^\s+Ready\s+True\s", node, re.M), node
+    assert re.search(rf"^\s+{kc.ns}\s+web-", node, re.M)  # its pods under Non-terminated Pods
+    assert events_section(node), f"no node events:\n{node}"
+
+
+# -- logs and exec --------------------------------------------------------------------------
+def test_logs_of_pod_deployment_container_tail_and_timestamps(kc: Kubectl) -> None:
+    pod = kc.pods()[0]
+    assert kc.out("logs", pod, "-c", "main").startswith("started\ntick 0\n")
+    assert kc.out("logs", pod, "-c", "side") == "side-up\n"
+    assert kc.out("logs", "deployment/web", "-c", "side") == "side-up\n"
+    tail = kc.out("logs", pod, "-c", "main", "--tail", "2").splitlines()
+    assert len(tail) == 2 and all(t.startswith("tick ") for t in tail)
+    stamped = kc.out("logs", pod, "-c", "main", "--tail", "1", "--timestamps")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z tick \d+\n", stamped), stamped
+    missing = kc.n("logs", pod, "-c", "nope", ok=False)
+    assert missing.returncode == 1 and "nope" in missing.stderr
+
+
+def test_logs_follow_streams_new_lines(kc: Kubectl) -> None:
+    follow = kc.cluster.popen("-n", kc.ns, "logs", "-f", kc.pods()[0], "-c", "main",
+                              "--tail", "1", binary=kc.binary)
+    try:
+        assert follow.stdout is not None
+        seen = []
+        deadline = time.monotonic() + 20
+        while len(seen) < 3 and time.monotonic() < deadline:
+            if select.select([follow.stdout], [], [], 5)[0]:
+                seen.append(int(follow.stdout.readline().split()[1]))
+        assert len(seen) == 3 and seen == sorted(seen) and seen[-1] >= seen[0] + 2, seen
+    finally:
+        os.killpg(follow.pid, signal.SIGTERM)
+        follow.wait(timeout=10)
+        follow.stdout.close()  # type: ignore[union-attr]
+        follow.stderr.close()  # type: ignore[union-attr]
+
+
+def test_logs_previous_of_a_restarted_container(kc: Kubectl) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "crasher"}, "spec": {
+        "terminationGracePeriodSeconds": 1, "containers": [{
+            "name": "c", "image": IMAGE,
+            "command": ["sh", "-c", "echo run-$(date +%s%N); sleep 1; exit 3"]}]}}
+    kc.n("apply", "-f", kc.write("crasher.yaml", yaml.safe_dump(pod)))
+    try:
+        eventually(lambda: kc.out("get", "pod", "crasher", "-o",
+                                  "jsonpath={.status.containerStatuses[0].restartCount}")
+                   not in ("", "0"), 40, "crasher restarted", interval=1)
+        previous = kc.out("logs", "crasher", "--previous")
+        assert re.fullmatch(r"run-\d+\n", previous), previous
+        status = kc.json("get", "pod", "crasher")["status"]["containerStatuses"][0]
+        assert status["lastState"]["terminated"]["exitCode"] == 3
+    finally:
+        kc.n("delete", "pod", "crasher", "--wait=false", ok=False)
+
+
+def skip_if_spdy_only(kc: Kubectl, done: subprocess.CompletedProcess[str]) -> None:
+    if kc.version < (1, 30) and "SPDY" in done.stderr:
+        pytest.skip(f"kubectl {kc.version[0]}.{kc.version[1]} streams over SPDY/3.1, the "
+                    f"kubelet serves WebSocket only: {done.stderr.strip()}")
+
+
+def test_exec_with_piped_stdin_returns_the_remote_exit_code(kc: Kubectl) -> None:
+    pod = kc.pods()[0]
+    done = kc.n("exec", "-i", pod, "-c", "main", "--", "sh", "-c",
+                "cat; echo out; echo err >&2; exit 7", stdin="piped-in\n", ok=False)
+    skip_if_spdy_only(kc, done)
+    assert done.returncode == 7, done.stderr
+    assert done.stdout == "piped-in\nout\n"
+    assert done.stderr.startswith("err\n") and "command terminated with exit code 7" in done.stderr
+    assert kc.n("exec", pod, "-c", "side", "--", "cat", "/proc/1/cmdline").stdout \
+        .startswith("sleep")
+    assert kc.n("exec", pod, "-c", "main", "--", "false", ok=False).returncode == 1
+    missing = kc.n("exec", pod, "-c", "main", "--", "/no/such/binary", ok=False)
+    assert missing.returncode != 0
+
+
+def test_exec_interactive_tty(kc: Kubectl) -> None:
+    master, slave = pty.openpty()
+    proc = kc.cluster.popen("-n", kc.ns, "exec", "-it", kc.pods()[0], "-c", "main", "--", "sh",
+                            binary=kc.binary, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    output = b""
+    try:
+        os.write(master, b"echo answer=$((6*7)); tty; exit 5\n")
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                try:
+                    output += os.read(master, 4096)
+                except OSError:  # EIO: the pty's other side closed
+                    break
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(master)
+    text = output.decode(errors="replace")
+    if kc.version < (1, 30) and "SPDY" in text:
+        pytest.skip(f"kubectl {kc.version} needs SPDY/3.1 for exec: {text.strip()}")
+    assert "answer=42" in text and "/dev/pts/" in text, text
+    assert proc.returncode == 5, text
+
+
+# -- scale, rollout -------------------------------------------------------------------------
+def test_scale_and_rollout_status_history_restart_undo(kc: Kubectl) -> None:
+    assert kc.out("scale", "deploy", "web", "--replicas", "1") == "deployment.apps/web scaled\n"
+    kc.rolled_out()
+    eventually(lambda: len(kc.pods()) == 1, 30, "one pod left", interval=0.5)
+    history = kc.out("rollout", "history", "deploy/web")
+    assert header("\n".join(history.splitlines()[1:])) == ["REVISION", "CHANGE-CAUSE"]
+    assert [r[0] for r in rows("\n".join(history.splitlines()[1:]))] == ["1", "2"]
+
+    assert kc.out("rollout", "restart", "deploy/web") == "deployment.apps/web restarted\n"
+    status = kc.n("rollout", "status", "deploy/web", "--timeout", "90s", timeout=100).stdout
+    assert status.splitlines()[-1] == 'deployment "web" successfully rolled out'
+    template = kc.json("get", "deploy", "web")["spec"]["template"]
+    assert "kubectl.kubernetes.io/restartedAt" in template["metadata"]["annotations"]
+
+    assert kc.out("rollout", "undo", "deploy/web") == "deployment.apps/web rolled back\n"
+    kc.rolled_out()
+    template = kc.json("get", "deploy", "web")["spec"]["template"]
+    assert "kubectl.kubernetes.io/restartedAt" not in (
+        template["metadata"].get("annotations") or {})
+    revisions = [r[0] for r in rows("\n".join(
+        kc.out("rollout", "history", "deploy/web").splitlines()[1:]))]
+    assert revisions == ["3", "4"]  # undo re-used revision 2's template as 4
+
+
+def test_rollout_pause_and_resume(kc: Kubectl) -> None:
+    assert kc.out("rollout", "pause", "deploy/web") == "deployment.apps/web paused\n"
+    assert kc.json("get", "deploy", "web")["spec"]["paused"] is True
+    kc.n("set", "env", "deploy/web", "-c", "main", "PAUSED=yes")
+    time.sleep(1.5)  # a paused Deployment must not roll: no new ReplicaSet
+    assert len(rows(kc.out("get", "rs"))) == 3
+    assert kc.out("rollout", "resume", "deploy/web") == "deployment.apps/web resumed\n"
+    kc.rolled_out()
+    assert len(rows(kc.out("get", "rs"))) == 4
+
+
+# -- label, annotate, patch, edit ----------------------------------------------------------
+def test_label_annotate_patch_and_edit(kc: Kubectl) -> None:
+    assert kc.out("label", "deploy", "web", "tier=front") == "deployment.apps/web labeled\n"
+    assert kc.out("annotate", "deploy", "web", "note=hi") == "deployment.apps/web annotated\n"
+    meta = kc.json("get", "deploy", "web")["metadata"]
+    assert meta["labels"]["tier"] == "front" and meta["annotations"]["note"] == "hi"
+    clash = kc.n("label", "deploy", "web", "tier=back", ok=False)
+    assert clash.returncode == 1 and "--overwrite is false" in clash.stderr
+    kc.n("label", "deploy", "web", "tier-")
+    assert "tier" not in kc.json("get", "deploy", "web")["metadata"]["labels"]
+
+    assert kc.out("patch", "cm", "web-config", "-p", '{"data":{"extra":"1"}}') \
+        == "configmap/web-config patched\n"
+    kc.n("patch", "cm", "web-config", "--type", "json", "-p",
+         '[{"op":"replace","path":"/data/greeting","value":"patched"}]')
+    assert kc.json("get", "cm", "web-config")["data"] == {"greeting": "patched", "extra": "1"}
+    bad = kc.n("patch", "cm", "web-config", "--type", "json", "-p", '[{"op":"nope"}]', ok=False)
+    assert bad.returncode == 1 and "Error from server" in bad.stderr
+
+    edited = kc.n("edit", "cm", "web-config",
+                  env={"EDITOR": "sed -i -e s/greeting:\\ patched/greeting:\\ edited/"})
+    assert edited.stdout == "configmap/web-config edited\n"
+    assert kc.json("get", "cm", "web-config")["data"]["greeting"] == "edited"
+
+
+# -- node maintenance -----------------------------------------------------------------------
+def test_cordon_drain_uncordon(kc: Kubectl) -> None:
+    node = kc.cluster.node
+    assert kc.run("cordon", node).stdout == f"node/{node} cordoned\n"
+    assert rows(kc.run("get", "no", node).stdout)[0][1] == "Ready,SchedulingDisabled"
+    before = set(kc.pods())
+    drained = kc.run("drain", node, "--ignore-daemonsets", "--force", "--timeout", "60s",
+                     timeout=90)
+    assert drained.stdout.splitlines()[-1] in (f"node/{node} drained", f"node/{node} evicted")
+    for pod in before:
+        assert f"pod/{pod} " in drained.stdout + "\n"
+    # The Deployment replaces them, but nothing may land on the cordoned node.
+    eventually(lambda: (set(kc.pods()) - before) and all(
+        r[2] == "Pending" for r in rows(kc.out("get", "po", "-l", "app=web"))), 30,
+        "replacement pods Pending", interval=0.5)
+    assert kc.run("uncordon", node).stdout == f"node/{node} uncordoned\n"
+    kc.rolled_out()
+
+
+# -- discovery and explain ----------------------------------------------------------------
+def test_api_resources_and_explain(kc: Kubectl) -> None:
+    text = kc.run("api-resources", "-o", "wide").stdout
+    table = {r[0]: r for r in rows(text)}
+    assert table["pods"][1] == "po" and table["deployments"][1] == "deploy"
+    assert table["deployments"][2] == "apps/v1"
+    assert "all" in table["pods"][-1] and "all" in table["services"][-1]  # categories
+    assert "nodes" in kc.run("api-resources", "--namespaced=false", "-o", "name").stdout
+    explained = kc.run("explain", "deployment.spec.replicas").stdout
+    assert re.search(r"^FIELD:\s+replicas\s+<integer>", explained, re.M), explained
+    assert "Number of desired pods" in explained
+
+
+# -- delete ---------------------------------------------------------------------------------
+def test_delete_f_waits_until_everything_is_gone(kc: Kubectl) -> None:
+    done = kc.run("delete", "-f", str(kc.tmp / "app.yaml"), timeout=120)
+    assert done.stdout.splitlines() == [
+        f'namespace "{kc.ns}" deleted', 'configmap "web-config" deleted',
+        'deployment.apps "web" deleted', 'service "web" deleted']
+    gone = kc.run("get", "ns", kc.ns, ok=False)
+    assert gone.returncode == 1
+    assert f'namespaces "{kc.ns}" not found' in gone.stderr

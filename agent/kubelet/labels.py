@@ -23,6 +23,7 @@ RESTART_COUNT = "io.minikube-py.restart-count"
 SANDBOX_ID = "io.minikube-py.sandbox-id"
 GRACE_PERIOD = "io.minikube-py.grace-period"
 SPEC_HASH = "io.minikube-py.spec-hash"
+TERMINATION_POLICY = "io.minikube-py.termination-message-policy"
 
 SANDBOX = "sandbox"
 INIT = "init"
@@ -52,6 +53,7 @@ def for_container(pod: dict[str, Any], node: str, *, kind: str, name: str, resta
         labels[SANDBOX_ID] = sandbox_id
     if spec is not None:
         labels[SPEC_HASH] = spec_hash(spec)
+        labels[TERMINATION_POLICY] = spec.get("terminationMessagePolicy", "File")
     return labels
 
 

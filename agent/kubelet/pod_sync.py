@@ -28,12 +28,20 @@ from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.sandbox import SandboxError, Sandboxes
 from agent.kubelet.source import ObjectSource
 from agent.kubelet.spec import container_args
-from agent.kubelet.status import ContainerView, docker_epoch, pod_status, terminated
+from agent.kubelet.status import (
+    TERMINATION_MESSAGE,
+    ContainerView,
+    docker_epoch,
+    pod_status,
+    terminated,
+)
 from agent.kubelet.volumes import VolumeManager
 
 log = logging.getLogger(__name__)
 
 VOLUME_REFRESH_SECONDS = 60.0
+TERMINATION_LOG = "/dev/termination-log"
+MAX_FALLBACK_BYTES = 2048
 
 
 @dataclass
@@ -73,8 +81,25 @@ class PodSyncer:
         except ContainerNotFound:
             return None
         if terminated(ins) is not None:
+            message = await self._termination_message(ins)
+            if message:
+                ins[TERMINATION_MESSAGE] = message
             self._dead[cid] = ins
         return ins
+
+    async def _termination_message(self, ins: dict[str, Any]) -> str:
+        """What the container wrote to its terminationMessagePath, or, with
+        FallbackToLogsOnError and a failure, the tail of its log (kubelet's limits)."""
+        labels = ins["Config"].get("Labels") or {}
+        if L.RESTART_COUNT not in labels or L.POD_UID not in labels:
+            return ""
+        message = self.volumes.termination_message(
+            labels[L.POD_UID], labels.get(L.CONTAINER_NAME, ""), int(labels[L.RESTART_COUNT]))
+        if not message and labels.get(L.TERMINATION_POLICY) == "FallbackToLogsOnError" and \
+                ins["State"].get("ExitCode"):
+            tail = await self.runtime.call(self.runtime.api.logs, ins["Id"], tail=80)
+            message = tail[-MAX_FALLBACK_BYTES:].decode(errors="replace")
+        return message
 
     async def _deadline_exceeded(self, pod: dict[str, Any], obs: list[Observed]) -> SyncResult:
         """activeDeadlineSeconds is over: stop everything, the pod is Failed."""
@@ -288,6 +313,8 @@ class PodSyncer:
             hosts = self.volumes.etc_hosts(pod, ctx.pod_ip)
             if hosts:
                 binds.append(f"{hosts}:/etc/hosts:ro")
+            log_path = self.volumes.new_termination_log(pod["metadata"]["uid"], name, attempt)
+            binds.append(f"{log_path}:{c.get('terminationMessagePath', TERMINATION_LOG)}")
         except ContainerConfigError as e:
             await self.events(pod, "Warning", "Failed", f"Error: {e}")
             waiting[name] = ("CreateContainerConfigError", str(e))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+TERMINATION_MESSAGE = "TerminationMessage"  # added by the kubelet to a dead container's inspect
 
 
 def docker_time(value: str | None) -> str | None:
@@ -51,8 +52,9 @@ def terminated(inspect: dict[str, Any]) -> dict[str, Any] | None:
                            "startedAt": docker_time(st.get("StartedAt")),
                            "finishedAt": docker_time(st.get("FinishedAt")),
                            "containerID": f"docker://{inspect['Id']}"}
-    if st.get("Error"):
-        out["message"] = st["Error"]
+    message = inspect.get(TERMINATION_MESSAGE) or st.get("Error")
+    if message:
+        out["message"] = message
     return out
 
 

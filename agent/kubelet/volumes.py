@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SA_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 SA_VOLUME = "kube-api-access"
+MAX_MESSAGE_BYTES = 4096
 _counter = itertools.count()
 
 
@@ -126,6 +127,25 @@ class VolumeManager:
         if SA_VOLUME in paths and SA_MOUNT_PATH not in mounted:
             binds.append(f"{paths[SA_VOLUME]}:{SA_MOUNT_PATH}:ro")
         return binds
+
+    def termination_log(self, uid: str, container: str, attempt: int) -> Path:
+        """Host side of a container attempt's terminationMessagePath (made empty, 0666)."""
+        return self.pod_dir(uid) / "containers" / container / str(attempt) / "termination-log"
+
+    def termination_message(self, uid: str, container: str, attempt: int) -> str:
+        """The first 4 KiB the container wrote there (a small local file)."""
+        try:
+            with open(self.termination_log(uid, container, attempt), "rb") as f:
+                return f.read(MAX_MESSAGE_BYTES).decode(errors="replace")
+        except OSError:
+            return ""
+
+    def new_termination_log(self, uid: str, container: str, attempt: int) -> str:
+        path = self.termination_log(uid, container, attempt)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        path.chmod(0o666)
+        return str(path)
 
     def etc_hosts(self, pod: dict[str, Any], pod_ip: str) -> str | None:
         """The pod's /etc/hosts (localhost and its own name at its IP), as kubelet manages it;

@@ -402,3 +402,17 @@ async def test_active_deadline_fails_the_pod(node: Node) -> None:
     status = await node.until(pod, lambda s: s.get("phase") == "Failed", timeout=15)
     assert status["reason"] == "DeadlineExceeded"
     assert "terminated" in status["containerStatuses"][0]["state"]
+
+
+async def test_termination_messages(node: Node) -> None:
+    pod = node.pod([
+        {"name": "file", "command": ["sh", "-c", "echo done-because > /dev/termination-log"]},
+        {"name": "custom", "terminationMessagePath": "/tmp/why",
+         "command": ["sh", "-c", "echo custom-path > /tmp/why; exit 1"]},
+        {"name": "logs", "terminationMessagePolicy": "FallbackToLogsOnError",
+         "command": ["sh", "-c", "echo from-the-log; exit 3"]}], restartPolicy="Never")
+    status = await node.until(pod, lambda s: s.get("phase") == "Failed")
+    msgs = {c["name"]: c["state"]["terminated"].get("message")
+            for c in status["containerStatuses"]}
+    assert msgs == {"file": "done-because\n", "custom": "custom-path\n",
+                    "logs": "from-the-log\n"}

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from tests.e2e.cluster_support import eventually, needs_root
-from tests.e2e.kubectl_support import (
+from tests.e2e.kubectl_cluster import (
     KUBECTL_NEW,
     KubeCluster,
     kubectl_version,

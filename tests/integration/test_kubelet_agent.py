@@ -7,6 +7,7 @@ agent made carries its unique node label and is removed at teardown.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -542,3 +543,21 @@ async def test_force_deleted_pod_replaced_under_the_same_name(agent: Agent,
         lambda: docker_ids(agent.node, first["metadata"]["uid"]) == {}), timeout=20,
         what="first pod's containers removed")
     assert set(docker_ids(agent.node, second["metadata"]["uid"])) == {"POD", "c"}
+
+
+async def test_kubectl_cp_streams_stdin_through_exec(agent: Agent, api: ApiClient,
+                                                     apiserver: Any, tmp_path: Path) -> None:
+    pod = await create(api, make_pod(agent.node, [{"name": "c", "command": ["sleep", "3600"]}]))
+    await status_when(api, pod, is_running, what="Running")
+    data = os.urandom(1 << 20)
+    src = tmp_path / "blob"
+    src.write_bytes(data)
+    kubectl = ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "-n", "default"]
+    name = pod["metadata"]["name"]
+    cp = await asyncio.to_thread(subprocess.run, kubectl + ["cp", str(src), f"{name}:/tmp/blob"],
+                                 capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp
+    out = await asyncio.to_thread(subprocess.run, kubectl + ["exec", name, "--", "md5sum",
+                                                             "/tmp/blob"],
+                                  capture_output=True, text=True, timeout=60)
+    assert out.stdout.split()[0] == hashlib.md5(data).hexdigest(), out

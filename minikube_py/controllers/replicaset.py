@@ -21,7 +21,13 @@ from minikube_py.controllers.base import Controller, by_namespace
 from minikube_py.controllers.expectations import Expectations
 from minikube_py.controllers.names import random_suffix
 from minikube_py.controllers.owners import claim
-from minikube_py.controllers.pods import is_active, is_available, is_ready, pods_to_delete
+from minikube_py.controllers.pods import (
+    is_active,
+    is_available,
+    is_ready,
+    pods_to_delete,
+    ready_since,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,14 @@ def compute_status(rs: dict, pods: list[dict], now: float) -> dict:
         "observedGeneration": rs["metadata"].get("generation", 0),
     })
     return status
+
+
+def seconds_until_available(rs: dict, pods: list[dict], now: float) -> float | None:
+    """When the next ready pod passes minReadySeconds (status must change then)."""
+    min_ready = int(rs["spec"].get("minReadySeconds", 0) or 0)
+    waits = [ready_since(p) + min_ready - now for p in pods
+             if min_ready and is_ready(p) and not is_available(p, min_ready, now)]
+    return max(min(waits), 0.0) + 0.5 if waits else None
 
 
 class ReplicaSetController(Controller):
@@ -126,9 +140,6 @@ class ReplicaSetController(Controller):
                 self._enqueue_matching(new)  # released: someone else may adopt it
         elif owner_of(new) is None:
             self._enqueue_matching(new)
-        min_ready = self._min_ready(key)
-        if key and min_ready and is_ready(new) and not is_ready(old):
-            self.queue.add_after(key, min_ready + 1)  # becomes available later
 
     def _pod_deleted(self, pod: dict) -> None:
         key = self._owner_key(pod)
@@ -137,10 +148,6 @@ class ReplicaSetController(Controller):
         self.expectations.deletion_observed(key, f"{pod['metadata']['namespace']}/"
                                                  f"{pod['metadata']['name']}")
         self.queue.add(key)
-
-    def _min_ready(self, key: str | None) -> int:
-        rs = self.replicasets.get(key) if key else None
-        return int(rs["spec"].get("minReadySeconds", 0) or 0) if rs else 0
 
     # -- reconcile -----------------------------------------------------------------
 
@@ -162,7 +169,11 @@ class ReplicaSetController(Controller):
         error: ClientError | None = None
         if self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp"):
             error = await self._manage(key, rs, active)
-        await self._update_status(rs, compute_status(rs, active, time.time()))
+        now = time.time()
+        await self._update_status(rs, compute_status(rs, active, now))
+        wait = seconds_until_available(rs, active, now)
+        if wait is not None:  # re-added after every sync: an earlier delayed add may win
+            self.queue.add_after(key, wait)
         if error is not None:
             raise error
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 import pytest
 
 from minikube_py.api.resources import EVENTS
-from minikube_py.controllers.replicaset import ReplicaSetController, compute_status
+from minikube_py.controllers.replicaset import (
+    ReplicaSetController,
+    compute_status,
+    seconds_until_available,
+)
 from minikube_py.controllers.settings import ControllerManagerSettings
 
 
@@ -130,3 +134,12 @@ def test_status_counts() -> None:
     assert compute_status(slow, [just_ready], at)["availableReplicas"] == 0
     assert compute_status(slow, [just_ready], at + 30)["availableReplicas"] == 1
 
+
+
+def test_next_look_when_a_ready_pod_becomes_available() -> None:
+    slow = rs(2)
+    slow["spec"]["minReadySeconds"] = 60
+    t0 = 1767225600.0  # the pods' lastTransitionTime
+    assert seconds_until_available(slow, [pod("a"), pod("b", ready=False)], t0 + 20) == 40.5
+    assert seconds_until_available(slow, [pod("a")], t0 + 61) is None  # already available
+    assert seconds_until_available(rs(2), [pod("a")], t0) is None  # no minReadySeconds

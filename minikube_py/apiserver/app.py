@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from minikube_py.api.resources import EVENTS
 from minikube_py.apiserver import routes
 from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.authn import AUTHENTICATORS, Authenticator, authenticate
@@ -56,7 +57,8 @@ def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
         storage = Storage(endpoints, observe=app[METRICS].observe_etcd)
         await storage.open()
         hub = WatchHub(storage, queue_size=settings.watch_queue_size)
-        app[STORAGE], app[HUB], app[OBJECTS] = storage, hub, ObjectStore(storage)
+        app[STORAGE], app[HUB] = storage, hub
+        app[OBJECTS] = ObjectStore(storage, {EVENTS: settings.event_ttl})
         app[ALLOCATORS] = Allocators(storage, settings.service_cluster_ip_range,
                                      settings.node_port_range)
         lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)

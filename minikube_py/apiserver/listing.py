@@ -9,6 +9,7 @@ are applied here, reading more from etcd until the page is full.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,12 @@ from minikube_py.apiserver.target import Target
 from minikube_py.store import Item
 
 _CHUNK = 500
+# Selectable fields that are always JSON strings where they are stored.
+_STRING_FIELDS = frozenset({"metadata.name", "spec.nodeName", "status.phase"})
+
+
+def _compact(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,33 @@ class Filter:
     @property
     def everything(self) -> bool:
         return self.labels.is_everything and self.fields.is_everything
+
+    @functools.cached_property
+    def needles(self) -> tuple[tuple[bytes, ...], ...]:
+        """Byte strings a matching object's stored JSON must contain (one of each tuple).
+
+        Stored objects are compact JSON from one encoder, so `app=web` can only match an
+        object whose bytes hold `"app":"web"`: most non-matching objects are skipped
+        without being parsed. A hit still goes through `matches`.
+        """
+        def pair(key: str, value: str) -> bytes:
+            return _compact(key) + b":" + _compact(value)
+        out = []
+        for r in self.labels.requirements:
+            if r.operator in ("=", "==", "in"):
+                out.append(tuple(pair(r.key, v) for v in r.values))
+            elif r.operator == "exists":
+                out.append((_compact(r.key) + b":",))
+        for f in self.fields.requirements:
+            if f.operator == "=" and f.value and f.field in _STRING_FIELDS:
+                out.append((pair(f.field.rsplit(".", 1)[1], f.value),))
+        return tuple(out)
+
+    def matches_stored(self, value: bytes) -> bool:
+        """`matches` for stored bytes, parsing only what the needles let through."""
+        if not all(any(n in value for n in group) for group in self.needles):
+            return False
+        return self.matches(json.loads(value))
 
     def matches(self, obj: Obj) -> bool:
         meta = obj.get("metadata") or {}
@@ -109,7 +143,7 @@ async def list_items(app: web.Application, resource: Resource, namespace: str | 
                                      "without the continue parameter.") from None
             raise
         for i, item in enumerate(items):
-            if not flt.everything and not flt.matches(decode_item(item)):
+            if not flt.everything and not flt.matches_stored(item.value):
                 continue
             out.append(item)
             if limit and len(out) == limit:

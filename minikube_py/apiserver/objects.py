@@ -129,10 +129,15 @@ def parse_resource_version(value: object) -> int:
 
 
 class ObjectStore:
-    """Create/get/list/update/delete of whole objects, with Status errors."""
+    """Create/get/list/update/delete of whole objects, with Status errors.
 
-    def __init__(self, storage: Storage) -> None:
+    `ttls` makes a kind's objects expire (Events: kube-apiserver's --event-ttl), through
+    etcd leases attached on every write.
+    """
+
+    def __init__(self, storage: Storage, ttls: dict[Resource, int] | None = None) -> None:
         self.storage = storage
+        self.ttls = ttls or {}
 
     async def get_item(self, resource: Resource, namespace: str | None, name: str) -> Item:
         with status_errors(resource, name):
@@ -144,14 +149,16 @@ class ObjectStore:
     async def create(self, resource: Resource, obj: Obj) -> Obj:
         data = encode(obj)
         with status_errors(resource, obj["metadata"]["name"]):
-            revision = await self.storage.create(key_of(resource, obj), data)
+            revision = await self.storage.create(key_of(resource, obj), data,
+                                                 ttl=self.ttls.get(resource, 0))
         return decode(data, revision)
 
     async def update(self, resource: Resource, obj: Obj, expected: int) -> Obj:
         """Write `obj` if the stored one is still at revision `expected` (else 409)."""
         data = encode(obj)
         with status_errors(resource, obj["metadata"]["name"]):
-            revision = await self.storage.update(key_of(resource, obj), data, expected)
+            revision = await self.storage.update(key_of(resource, obj), data, expected,
+                                                 ttl=self.ttls.get(resource, 0))
         return decode(data, revision)
 
     async def delete(self, resource: Resource, obj: Obj, expected: int | None) -> Obj:

@@ -13,6 +13,7 @@ import ssl
 
 from aiohttp import web
 
+from minikube_py.api import errors
 from minikube_py.apiserver import pki
 from minikube_py.apiserver.app import build_app
 from minikube_py.apiserver.authn import StaticTokens, User
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 ADMIN = User("admin", ("system:masters", "system:authenticated"))
 
 
+class StartupError(Exception):
+    """The api-server cannot start (data dir, etcd, port): one line for the operator."""
+
+
 def tls_context(paths: pki.Pki) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(paths.serving_cert, paths.serving_key)
@@ -33,8 +38,11 @@ def tls_context(paths: pki.Pki) -> ssl.SSLContext:
 
 
 async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
-    """Serve until `stop` is set."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Serve until `stop` is set; StartupError if it cannot get going."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise StartupError(f"cannot create data dir {settings.data_dir}: {e.strerror}") from e
     extra = tuple(ip for ip in (settings.advertise_address, settings.bind_address)
                   if ip and ip not in ("0.0.0.0", "::")) + tuple(settings.tls_sans)
     paths = pki.ensure(settings.pki_dir, service_ip=settings.kubernetes_service_ip,
@@ -46,7 +54,11 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
     endpoints = list(settings.etcd_servers)
     if not endpoints:
         etcd = EmbeddedEtcd(EtcdConfig(settings.data_dir / "etcd"))
-        await etcd.start()
+        try:
+            await etcd.start()
+        except (OSError, RuntimeError, TimeoutError) as e:
+            await etcd.stop()
+            raise StartupError(f"embedded etcd did not start: {e}") from e
         endpoints = [etcd.client_url]
     runner: web.AppRunner | None = None
     try:
@@ -57,10 +69,17 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
             BootstrapTokens()])
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=5.0)
-        await runner.setup()
+        try:
+            await runner.setup()
+        except errors.StatusError as e:
+            raise StartupError(f"cannot bootstrap the cluster objects: {e.message}") from e
         site = web.TCPSite(runner, settings.bind_address, settings.port,
                            ssl_context=tls_context(paths), backlog=1024)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            raise StartupError(f"cannot listen on {settings.bind_address}:{settings.port}: "
+                               f"{e.strerror}") from e
         log.info("api-server serving address=%s port=%d etcd=%s", settings.bind_address,
                  settings.port, ",".join(endpoints))
         await stop.wait()

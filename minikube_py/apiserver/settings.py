@@ -22,6 +22,8 @@ class ApiServerSettings:
     node_port_range: tuple[int, int] = (30000, 32767)
     # Compaction, as kube-apiserver: keep at least one interval of history.
     compaction_interval: float = 300.0
+    # Events expire this many seconds after their last write (kube-apiserver's --event-ttl).
+    event_ttl: int = 3600
     # Per-watcher queue bound: a watcher this far behind is disconnected.
     watch_queue_size: int = 1000
     # Extra serving-certificate SANs (IPs or DNS names), e.g. a lab bridge address.

@@ -57,13 +57,13 @@ Event = tuple[str, bytes, int]  # (type, stored object bytes, resourceVersion)
 def translate(change: Change, flt: Filter) -> Event | None:
     """The watch event a change means to this watcher, if any (decoding only to filter)."""
     if change.type == "DELETE":
-        if flt.everything or flt.matches(decode(change.value, change.revision)):
+        if flt.everything or flt.matches_stored(change.value):
             return "DELETED", change.value, change.revision
         return None
     if flt.everything:
         return ("ADDED" if change.created else "MODIFIED"), change.value, change.revision
-    matches = flt.matches(decode(change.value, change.revision))
-    was = change.prev_value is not None and flt.matches(decode(change.prev_value, 0))
+    matches = flt.matches_stored(change.value)
+    was = change.prev_value is not None and flt.matches_stored(change.prev_value)
     if matches:
         return ("MODIFIED" if was else "ADDED"), change.value, change.revision
     return ("DELETED", change.value, change.revision) if was else None

@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--etcd-compaction-interval", type=float, default=300.0,
                    help="seconds between compactions (history kept: one interval)")
+    p.add_argument("--event-ttl", type=int, default=3600,
+                   help="seconds an Event is kept after its last write (default 3600)")
     p.set_defaults(func=_run)
 
 
@@ -53,12 +55,14 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                 raise CLIError(f"not an IP address: {ip}") from None
     if args.etcd_compaction_interval <= 0:
         raise CLIError("--etcd-compaction-interval must be positive")
+    if args.event_ttl <= 0:
+        raise CLIError("--event-ttl must be positive")
     return ApiServerSettings(
         data_dir=args.data_dir.resolve(), port=args.port, bind_address=args.bind_address,
         etcd_servers=[u.strip() for u in args.etcd_servers.split(",") if u.strip()],
         advertise_address=args.advertise_address,
         service_cluster_ip_range=str(net), node_port_range=(low, high),
-        compaction_interval=args.etcd_compaction_interval,
+        compaction_interval=args.etcd_compaction_interval, event_ttl=args.event_ttl,
         tls_sans=[s.strip() for s in args.tls_san if s.strip()])
 
 
@@ -67,5 +71,8 @@ def _run(args: argparse.Namespace) -> int:
     # gRPC's fork handlers only warn when the etcd supervisor spawns etcd; we never fork
     # a process that uses gRPC.
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
-    from minikube_py.apiserver.server import run
-    return run(settings)
+    from minikube_py.apiserver.server import StartupError, run
+    try:
+        return run(settings)
+    except StartupError as e:
+        raise CLIError(str(e)) from None

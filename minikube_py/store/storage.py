@@ -82,6 +82,28 @@ def _kv_item(kv: rpc.KeyValue) -> Item:
     return Item(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
 
 
+class Leases:
+    """Expiring keys share leases, as kube-apiserver's lease manager does: one lease is
+    reused for a while of writes (a tenth of the TTL, at most a minute; its TTL stretched
+    by that), so a burst of Events does not mean a lease per Event."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.stub: rpc.LeaseStub | None = None
+        self.current: dict[int, tuple[int, float]] = {}  # ttl -> (lease id, reuse until)
+        self.lock = asyncio.Lock()
+
+    async def lease_for(self, ttl: int) -> int:
+        async with self.lock:
+            lease, until = self.current.get(ttl, (0, 0.0))
+            if time.monotonic() < until:
+                return lease
+            reuse = min(60, ttl // 10)
+            lease = await self.storage.grant(ttl + reuse)
+            self.current[ttl] = (lease, time.monotonic() + reuse)
+            return lease
+
+
 class Storage:
     """Typed key-value operations over one shared etcd channel.
 
@@ -104,11 +126,13 @@ class Storage:
         self.channel: grpc.aio.Channel | None = None
         self._kv: rpc.KVStub | None = None
         self.watch_stub: rpc.WatchStub | None = None
+        self.leases = Leases(self)
 
     async def open(self) -> None:
         self.channel = grpc.aio.insecure_channel(grpc_target(self.endpoints), _CHANNEL_OPTIONS)
         self._kv = rpc.KVStub(self.channel)
         self.watch_stub = rpc.WatchStub(self.channel)
+        self.leases.stub = rpc.LeaseStub(self.channel)
 
     async def close(self) -> None:
         if self.channel is not None:
@@ -208,13 +232,16 @@ class Storage:
             "count", prefix, lambda: self.kv.Range(request, timeout=self.call_timeout))
         return int(response.count)
 
-    async def create(self, key: str, value: bytes) -> int:
-        """Write a new key; returns its revision. KeyExists if it is already there."""
+    async def create(self, key: str, value: bytes, *, ttl: int = 0) -> int:
+        """Write a new key (expiring after `ttl` seconds if given); returns its revision.
+        KeyExists if it is already there."""
         bkey = key.encode()
+        lease = await self.leases.lease_for(ttl) if ttl else 0
         request = rpc.TxnRequest(
             compare=[rpc.Compare(key=bkey, target=rpc.Compare.CREATE,
                                  result=rpc.Compare.EQUAL, create_revision=0)],
-            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=bkey, value=value))],
+            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=bkey, value=value,
+                                                              lease=lease))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=bkey))],
         )
         response, retried = await self._txn("create", key, request)
@@ -226,13 +253,17 @@ class Storage:
             return int(existing[0].mod_revision)
         raise KeyExists(key)
 
-    async def update(self, key: str, value: bytes, expected_revision: int) -> int:
-        """Replace the key if its mod_revision is still `expected_revision`."""
+    async def update(self, key: str, value: bytes, expected_revision: int, *,
+                     ttl: int = 0) -> int:
+        """Replace the key if its mod_revision is still `expected_revision` (a put without
+        a lease would make an expiring key permanent, so `ttl` is given again)."""
         bkey = key.encode()
+        lease = await self.leases.lease_for(ttl) if ttl else 0
         request = rpc.TxnRequest(
             compare=[rpc.Compare(key=bkey, target=rpc.Compare.MOD,
                                  result=rpc.Compare.EQUAL, mod_revision=expected_revision)],
-            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=bkey, value=value))],
+            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=bkey, value=value,
+                                                              lease=lease))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=bkey))],
         )
         response, retried = await self._txn("update", key, request)
@@ -292,6 +323,15 @@ class Storage:
             for k in keys])
         await self._call("delete", keys[0], lambda: self.kv.Txn(
             request, timeout=self.call_timeout))
+
+    async def grant(self, ttl: int) -> int:
+        """A new etcd lease of `ttl` seconds; its id."""
+        assert self.leases.stub is not None
+        stub = self.leases.stub
+        request = rpc.LeaseGrantRequest(TTL=ttl)
+        response = await self._call("lease", "", lambda: stub.LeaseGrant(
+            request, timeout=self.call_timeout))
+        return int(response.ID)
 
     async def compact(self, revision: int) -> None:
         """Drop history before `revision`; already-compacted is not an error."""

@@ -261,3 +261,54 @@ def test_discovery_and_openapi(apiserver: ApiServer) -> None:
     _, groups = get(apiserver, "/apis")
     assert {"apps", "coordination.k8s.io"} <= {g["name"] for g in groups["groups"]}
     assert apiserver.request("GET", "/openapi/v2")[0] == 200
+
+
+# -- selectors -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("query,expected", [
+    ("labelSelector=tier%3Dfront", {"a", "b"}),
+    ("labelSelector=tier%20in%20(front,back)", {"a", "b", "c"}),
+    ("labelSelector=tier!%3Dfront", {"c", "d"}),
+    ("labelSelector=tier", {"a", "b", "c"}),
+    ("labelSelector=!tier", {"d"}),
+    ("fieldSelector=spec.nodeName%3Dn-sel", {"b", "c"}),
+    ("fieldSelector=spec.nodeName%3D", {"a", "d"}),
+    ("fieldSelector=status.phase%3DRunning", {"c"}),
+    ("fieldSelector=metadata.name%3Dsel-a", {"a"}),
+    ("labelSelector=tier%3Dfront&fieldSelector=spec.nodeName%3Dn-sel", {"b"}),
+])
+def test_list_selectors(apiserver: ApiServer, query: str, expected: set[str]) -> None:
+    pods = {"a": ({"tier": "front"}, None), "b": ({"tier": "front"}, "n-sel"),
+            "c": ({"tier": "back"}, "n-sel"), "d": ({}, None)}
+    ns = "sel-" + uuid.uuid5(uuid.NAMESPACE_DNS, "selectors").hex[:6]
+    if apiserver.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0] == 201:
+        for name, (labels, node) in pods.items():
+            spec = {**POD_SPEC, **({"nodeName": node} if node else {})}
+            created = apiserver.request("POST", f"/api/v1/namespaces/{ns}/pods", {
+                "metadata": {"name": f"sel-{name}", "labels": labels}, "spec": spec})[1]
+            if name == "c":
+                assert isinstance(created, dict)
+                created["status"] = {"phase": "Running"}
+                assert apiserver.request("PUT", f"/api/v1/namespaces/{ns}/pods/sel-c/status",
+                                         created)[0] == 200
+    status, listed = get(apiserver, f"/api/v1/namespaces/{ns}/pods?{query}")
+    assert status == 200, listed
+    assert {i["metadata"]["name"].removeprefix("sel-") for i in listed["items"]} == expected
+
+
+def test_events_expire_after_event_ttl(apiserver_factory: Any) -> None:
+    import time
+    server = apiserver_factory(event_ttl=2)
+    path = "/api/v1/namespaces/default/events"
+    event = {"metadata": {"name": "ev"}, "reason": "R", "message": "m", "type": "Normal",
+             "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"}}
+    status, created = server.request("POST", path, event)
+    assert status == 201 and isinstance(created, dict)
+    created["count"] = 2
+    assert server.request("PUT", f"{path}/ev", created)[0] == 200  # a write keeps the TTL
+    assert server.request("POST", f"{NS}/configmaps", {"metadata": {"name": "stays"}})[0] == 201
+    deadline = time.monotonic() + 20
+    while server.request("GET", f"{path}/ev")[0] == 200:
+        assert time.monotonic() < deadline, "event never expired"
+        time.sleep(0.5)
+    assert server.request("GET", f"{NS}/configmaps/stays")[0] == 200

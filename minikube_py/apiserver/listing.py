@@ -72,7 +72,7 @@ class Filter:
         def pair(key: str, value: str) -> bytes:
             return _compact(key) + b":" + _compact(value)
         out = []
-        for r in self.labels.requirements:
+        for r in self.labels.requirements or ():  # None: the "nothing" selector
             if r.operator in ("=", "==", "in"):
                 out.append(tuple(pair(r.key, v) for v in r.values))
             elif r.operator == "exists":

@@ -9,7 +9,6 @@ sandbox: a shell that sleeps forever and exits 0 on SIGTERM.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -152,13 +151,3 @@ async def ensure_image(runtime: DockerRuntime, container: dict[str, Any]) -> dic
     if inspected is None:
         raise ImageError("ErrImagePull", f'image "{container["image"]}" missing after pull')
     return inspected
-
-
-async def _main() -> None:  # pragma: no cover - manual use: python -m agent.kubelet.images
-    rt = DockerRuntime()
-    await ensure_local_images(rt)
-    await rt.close()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    asyncio.run(_main())

@@ -6,6 +6,7 @@ pass `DictSource`. A missing object is `None`, never an exception.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from minikube_py.api.resources import SECRETS, Resource
@@ -37,7 +38,7 @@ async def service_account_secret(source: ObjectSource, namespace: str,
 class DictSource:
     """Objects held in memory, keyed by (plural, namespace, name)."""
 
-    def __init__(self, objects: list[tuple[Resource, dict[str, Any]]] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, objects: Iterable[tuple[Resource, dict[str, Any]]] = ()) -> None:
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         for resource, obj in objects:
             self.put(resource, obj)

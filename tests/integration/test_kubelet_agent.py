@@ -261,7 +261,7 @@ async def test_graceful_delete_honours_grace_period(agent: Agent, api: ApiClient
     await api.delete(PODS, pod["metadata"]["name"], "default")
     await eventually(lambda: _gone(api, pod["metadata"]["name"]), timeout=20, what="deletion")
     took = time.monotonic() - start
-    assert 3.0 <= took < 10.0, took  # TERM ignored: SIGKILL once the 3 s grace period is over
+    assert 3.0 <= took < 15.0, took  # TERM ignored: SIGKILL once the 3 s grace (not 30 s) is over
     assert marker.exists()
     assert docker_ids(agent.node, uid) == {}
 

@@ -232,49 +232,50 @@ class Storage:
             "count", prefix, lambda: self.kv.Range(request, timeout=self.call_timeout))
         return int(response.count)
 
-    async def create(self, key: str, value: bytes, *, ttl: int = 0) -> int:
-        """Write a new key (expiring after `ttl` seconds if given); returns its revision.
-        KeyExists if it is already there."""
+    async def _put_if(self, op: str, key: str, value: bytes, compare: rpc.Compare, ttl: int
+                      ) -> tuple[int, rpc.KeyValue | None, bool]:
+        """Put `value` if `compare` holds: (revision or 0, what the key holds if it did not,
+        whether an ambiguous failure made us retry)."""
         bkey = key.encode()
         lease = await self.leases.lease_for(ttl) if ttl else 0
         request = rpc.TxnRequest(
-            compare=[rpc.Compare(key=bkey, target=rpc.Compare.CREATE,
-                                 result=rpc.Compare.EQUAL, create_revision=0)],
+            compare=[compare],
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=bkey, value=value,
                                                               lease=lease))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=bkey))],
         )
-        response, retried = await self._txn("create", key, request)
+        response, retried = await self._txn(op, key, request)
         if response.succeeded:
-            return int(response.header.revision)
+            return int(response.header.revision), None, retried
         existing = response.responses[0].response_range.kvs
-        if retried and existing and existing[0].value == value:
+        return 0, (existing[0] if existing else None), retried
+
+    async def create(self, key: str, value: bytes, *, ttl: int = 0) -> int:
+        """Write a new key (expiring after `ttl` seconds if given); returns its revision.
+        KeyExists if it is already there."""
+        revision, existing, retried = await self._put_if("create", key, value, rpc.Compare(
+            key=key.encode(), target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL,
+            create_revision=0), ttl)
+        if revision:
+            return revision
+        if retried and existing is not None and existing.value == value:
             # Our own write, applied before a connection failure made us retry.
-            return int(existing[0].mod_revision)
+            return int(existing.mod_revision)
         raise KeyExists(key)
 
     async def update(self, key: str, value: bytes, expected_revision: int, *,
                      ttl: int = 0) -> int:
         """Replace the key if its mod_revision is still `expected_revision` (a put without
         a lease would make an expiring key permanent, so `ttl` is given again)."""
-        bkey = key.encode()
-        lease = await self.leases.lease_for(ttl) if ttl else 0
-        request = rpc.TxnRequest(
-            compare=[rpc.Compare(key=bkey, target=rpc.Compare.MOD,
-                                 result=rpc.Compare.EQUAL, mod_revision=expected_revision)],
-            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=bkey, value=value,
-                                                              lease=lease))],
-            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=bkey))],
-        )
-        response, retried = await self._txn("update", key, request)
-        if response.succeeded:
-            return int(response.header.revision)
-        existing = response.responses[0].response_range.kvs
-        if not existing:
+        revision, existing, retried = await self._put_if("update", key, value, rpc.Compare(
+            key=key.encode(), target=rpc.Compare.MOD, result=rpc.Compare.EQUAL,
+            mod_revision=expected_revision), ttl)
+        if revision:
+            return revision
+        if existing is None:
             raise KeyNotFound(key)
-        if retried and existing[0].value == value \
-                and existing[0].mod_revision > expected_revision:
-            return int(existing[0].mod_revision)
+        if retried and existing.value == value and existing.mod_revision > expected_revision:
+            return int(existing.mod_revision)
         raise Conflict(key)
 
     async def delete(self, key: str, expected_revision: int | None = None) -> tuple[Item, int]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from minikube_py.api.resources import LEASES, NAMESPACES, NODES, PODS
 from minikube_py.client import ApiClient, Informer
-from minikube_py.client.errors import ClientError, NotFound
+from minikube_py.client.errors import ClientError, Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +223,20 @@ async def scratch_namespace(client: ApiClient, prefix: str) -> AsyncIterator[str
     finally:
         with contextlib.suppress(ClientError):
             await client.delete(NAMESPACES, name)
+
+
+async def delete_retrying(client: ApiClient, resource, name: str, namespace: str | None,
+                          **options) -> None:
+    """DELETE, retrying 409s. The api-server answers 409 when a concurrent write
+    (a status update) lands between its read and its write; it should retry
+    internally as Kubernetes' GuaranteedUpdate does (reported to its owner)."""
+    for _ in range(10):
+        try:
+            await client.delete(resource, name, namespace, **options)
+            return
+        except Conflict:
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"DELETE {resource.plural}/{name} kept conflicting")
 
 
 async def eventually(check, timeout: float = 20.0, interval: float = 0.1, message: str = ""):

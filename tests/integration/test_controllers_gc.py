@@ -4,7 +4,6 @@ removed."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,8 +11,13 @@ import pytest
 
 from minikube_py.api.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
 from minikube_py.client import ApiClient
-from minikube_py.client.errors import Conflict, NotFound
-from tests.integration.hollow import ControlPlane, eventually, scratch_namespace
+from minikube_py.client.errors import NotFound
+from tests.integration.hollow import (
+    ControlPlane,
+    delete_retrying,
+    eventually,
+    scratch_namespace,
+)
 from tests.integration.test_controllers_deployment import deployment
 
 
@@ -29,16 +33,8 @@ class Env:
         return False
 
     async def delete_deployment(self, name: str, policy: str) -> None:
-        """DELETE with a propagation policy. The api-server answers 409 when the
-        controller's status write lands between its read and its write (it should
-        retry internally, as Kubernetes' GuaranteedUpdate does); retry here."""
-        for _ in range(5):
-            try:
-                await self.client.delete(DEPLOYMENTS, name, self.ns, propagation_policy=policy)
-                return
-            except Conflict:
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"DELETE deployments/{name} kept conflicting")
+        await delete_retrying(self.client, DEPLOYMENTS, name, self.ns,
+                              propagation_policy=policy)
 
     async def count(self, resource, selector: str) -> int:
         items = (await self.client.list(resource, self.ns, label_selector=selector))["items"]

@@ -249,8 +249,10 @@ def down(paths: ClusterPaths, *, purge: bool, progress: Progress,
             assert state.lab_bridge is not None
             lab.destroy(state.lab_bridge, nodes)
             problems += lab.leftovers(state.lab_bridge, nodes)
+            teardown.clean_cni_install(teardown.agent_settings(paths, nodes[0], lab=True))
         elif state is not None:
-            problems += teardown.clean_node_network()
+            problems += teardown.clean_node_network(
+                teardown.agent_settings(paths, nodes[0], lab=False))
         _unmark_active(paths)
         if dockerd.stop_if_ours(paths):
             progress("stopped the dockerd that `up` started")

@@ -2,14 +2,13 @@
 
 Order matters: processes first (an agent still running would recreate what we delete),
 then the nodes' containers (identified by the kubelet's node label, never anyone
-else's), then the node network state through the owners' own cleanup functions (proxy
-chains, overlay and bridge), then any process still carrying our state dir in its
+else's), then the node network state through the owners' own cleanup functions
+(`agent.proxy.cleanup`, `agent.overlay.cleanup`), then any process still carrying our state dir in its
 command line (an embedded etcd orphaned by a kill -9).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -20,14 +19,19 @@ import docker.errors
 import psutil
 import requests.exceptions
 
+from agent import cni_config
 from agent.kubelet.labels import NODE as NODE_LABEL
+from agent.overlay import cleanup as overlay_cleanup
+from agent.proxy import cleanup as proxy_cleanup
+from agent.settings import AgentSettings
 from minikube_py.cluster import dockerd
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.processes import terminate
+from minikube_py.cluster.state import NodeRecord
 
 log = logging.getLogger(__name__)
 
-POD_BRIDGE = "cni0"
+POD_BRIDGE = cni_config.BRIDGE
 
 
 def our_processes(paths: ClusterPaths) -> list[psutil.Process]:
@@ -91,14 +95,21 @@ def remove_containers(nodes: list[str]) -> int:
     return removed
 
 
-def clean_node_network() -> list[str]:
-    """Run the owners' cleanups in this netns; returns what could not be cleaned and why.
+def agent_settings(paths: ClusterPaths, node: NodeRecord, lab: bool) -> AgentSettings:
+    """The settings the node's agent ran with, as far as its cleanups need them."""
+    node_dir = paths.node_dir(node.name, lab)
+    return AgentSettings(node_name=node.name, node_ip=node.ip, iface=node.iface or "",
+                         state_dir=str(node_dir), cni_conf_dir=str(node_dir / "cni" / "net.d"))
 
-    Each step is independent: one failing must not keep the others from running.
-    """
+
+def clean_node_network(settings: AgentSettings) -> list[str]:
+    """The owners' cleanups for a node on this host's own network namespace (a single
+    node, a joined host): proxy chains, then VXLAN device, pod bridge, forwarding rules,
+    CNI config and plugin. Returns what could not be cleaned and why; each step runs even
+    if another failed."""
     problems: list[str] = []
-    for what, step in (("proxy rules", _proxy_rules), ("overlay device", _overlay_device),
-                       ("pod forwarding rules", _forwarding_rules), ("pod bridge", _pod_bridge)):
+    for what, step in (("proxy rules", lambda: proxy_cleanup()),
+                       ("overlay and pod network", lambda: overlay_cleanup(settings))):
         try:
             step()
         except Exception as e:  # noqa: BLE001 - reported to the user, the rest still runs
@@ -106,34 +117,7 @@ def clean_node_network() -> list[str]:
     return problems
 
 
-def _proxy_rules() -> None:
-    from agent.proxy import backend
-    from agent.proxy.proxier import remove_all
-
-    for mode in backend.MODES:
-        if backend.available(mode):
-            asyncio.run(remove_all(backend.Backend(mode)))
-
-
-def _overlay_device() -> None:
-    from pyroute2 import IPRoute
-
-    from cni_plugins import overlay
-
-    with IPRoute() as ipr:
-        overlay.delete_device(ipr)
-
-
-def _forwarding_rules() -> None:
-    from cni_plugins import forwarding
-
-    forwarding.cleanup()
-
-
-def _pod_bridge() -> None:
-    """cni0 (the CNI plugin creates it on the first ADD; no one else removes it)."""
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        for index in ipr.link_lookup(ifname=POD_BRIDGE):
-            ipr.link("del", index=index)
+def clean_cni_install(settings: AgentSettings) -> None:
+    """The CNI plugin the agents installed into the shared /opt/cni/bin (lab nodes' own
+    network state goes with their namespaces)."""
+    cni_config.cleanup(settings)

@@ -1,6 +1,7 @@
 """The whole Service path against a real api-server: pods and a Service written
-through the API, the endpoints controller and the proxy's informers, real
-iptables in a node namespace, real traffic from a pod namespace."""
+through the API (its NodePort allocated there), the endpoints controller and the
+proxy's informers, real iptables in a node namespace, real traffic from a pod
+namespace."""
 
 from __future__ import annotations
 
@@ -77,10 +78,11 @@ async def test_service_reaches_ready_pods_and_follows_readiness(wired: Any) -> N
     ips = {name: cluster.pod(name) for name in ("a", "b")}
     cluster.pod("client", serve=False)
     cluster.wait_serving()
-    await client.create(SERVICES, {
+    created = await client.create(SERVICES, {
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-        "spec": {"clusterIP": traffic.VIP, "selector": {"app": "web"},
+        "spec": {"type": "NodePort", "clusterIP": traffic.VIP, "selector": {"app": "web"},
                  "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}, ns)
+    node_port = created["spec"]["ports"][0]["nodePort"]  # allocated by the api-server
     for name, ip in ips.items():
         await add_pod(client, ns, name, ip)
 
@@ -88,6 +90,9 @@ async def test_service_reaches_ready_pods_and_follows_readiness(wired: Any) -> N
     while set(await asyncio.to_thread(cluster.get, "client", traffic.VIP, 80, 20)) != {"a", "b"}:
         assert time.monotonic() < deadline, "service never balanced over both pods"
         await asyncio.sleep(0.1)
+
+    got = await asyncio.to_thread(cluster.get, "client", traffic.NODE_IP, node_port, 20)
+    assert sum(got.values()) == 20 and set(got) <= {"a", "b"}
 
     started = time.monotonic()
     await set_ready(client, ns, "a", ips["a"], False)

@@ -31,6 +31,14 @@ def _terminal(pod: dict) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
+def _same_for_scheduling(old: dict, new: dict) -> bool:
+    """Only status (or nothing we read) changed, as Kubernetes' isPodUpdated."""
+    old_meta, new_meta = old["metadata"], new["metadata"]
+    return (old.get("spec") == new.get("spec")
+            and old_meta.get("labels") == new_meta.get("labels")
+            and old_meta.get("deletionTimestamp") == new_meta.get("deletionTimestamp"))
+
+
 class Scheduler:
     """One scheduler instance (run it while holding the leader Lease)."""
 
@@ -70,6 +78,8 @@ class Scheduler:
             self.queue.add(self._digest(pod))
 
     def _pod_updated(self, old: dict, new: dict) -> None:
+        if not (new.get("spec") or {}).get("nodeName") and _same_for_scheduling(old, new):
+            return  # e.g. our own PodScheduled=False write: retrying would change nothing
         self._pod_added(new)
 
     def _pod_deleted(self, pod: dict) -> None:

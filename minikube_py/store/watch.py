@@ -262,26 +262,30 @@ class WatchHub:
                     ) -> AsyncIterator[list[Change]]:
         """Every change under `key_prefix` (inside resource `prefix`) after revision `after`.
 
-        Served from the shared stream when it covers `after`, else from a dedicated
-        etcd stream (which answers Expired when etcd has compacted past it).
+        Served from the shared stream when it covers `after`. An older `after` (clients
+        resuming after an api-server restart) first reads a dedicated etcd stream, which
+        answers Expired when etcd has compacted past it, and moves onto the shared stream
+        as soon as it has caught up with what the shared stream remembers.
         """
         b = await self.broadcaster(prefix)
         if after < b.compacted:
             raise Expired(key_prefix, after, b.compacted)
-        if b.covers(after):
-            sub = b.subscribe(key_prefix, after)
-            try:
-                while True:
-                    yield await sub.next()
-            finally:
-                b.unsubscribe(sub)
-        else:
-            async for batch in self._dedicated(key_prefix, after):
+        if not b.covers(after):
+            async for batch in self._dedicated(key_prefix, after, b):
+                after = batch[-1].revision
                 yield batch
+        sub = b.subscribe(key_prefix, after)
+        try:
+            while True:
+                yield await sub.next()
+        finally:
+            b.unsubscribe(sub)
 
-    async def _dedicated(self, key_prefix: str, after: int) -> AsyncIterator[list[Change]]:
-        """Our own etcd stream from `after`, resumed from the last delivered revision when
-        the connection breaks (an etcd member died); gives up after `resume_for` seconds."""
+    async def _dedicated(self, key_prefix: str, after: int, shared: Broadcaster
+                         ) -> AsyncIterator[list[Change]]:
+        """Our own etcd stream from `after` until `shared` covers where we are; resumed
+        from the last delivered revision when the connection breaks (an etcd member
+        died), giving up after `resume_for` seconds."""
         loop = asyncio.get_running_loop()
         give_up = 0.0
         while True:
@@ -290,6 +294,8 @@ class WatchHub:
                     after = batch[-1].revision
                     give_up = 0.0
                     yield batch
+                    if shared.covers(after):
+                        return
             except Unavailable:
                 now = loop.time()
                 give_up = give_up or now + self.resume_for

@@ -133,3 +133,31 @@ async def test_fails_over_between_members(etcd_factory) -> None:  # type: ignore
         for i in range(5):
             rev = await s.update(key, str(i).encode(), rev)
         assert (await s.get(key)).value == b"4"
+
+
+async def test_old_resume_catches_up_then_joins_the_shared_stream(storage: Storage) -> None:
+    p = prefix()
+    hub = WatchHub(storage)
+    try:
+        old = await storage.current_revision()
+        for i in range(3):
+            await storage.create(f"{p}old{i}", b"o")
+        b = await hub.broadcaster(p)  # starts after the three writes: they are not in it
+        assert not b.covers(old)
+        got: list[bytes] = []
+
+        async def follow() -> None:
+            async for batch in hub.watch(p, p, old):
+                got.extend(c.value for c in batch)
+                if len(got) == 5:
+                    return
+        task = asyncio.create_task(follow())
+        await asyncio.sleep(0.3)
+        await storage.create(f"{p}new0", b"n")
+        await asyncio.sleep(0.3)
+        assert len(b.subscribers) == 1  # caught up: now served by the shared stream
+        await storage.create(f"{p}new1", b"n")
+        await asyncio.wait_for(task, 10)
+        assert got == [b"o", b"o", b"o", b"n", b"n"]
+    finally:
+        await hub.close()

@@ -14,11 +14,6 @@ from minikube_py.client.errors import Conflict, NotFound
 log = logging.getLogger(__name__)
 
 
-def controlled_by(obj: dict, owner: dict) -> bool:
-    ref = owner_of(obj)
-    return ref is not None and ref.get("uid") == owner["metadata"].get("uid")
-
-
 async def _set_refs(client, resource: Resource, obj: dict, refs: list[dict]) -> dict | None:
     meta = obj["metadata"]
     patch = {"metadata": {"ownerReferences": refs, "uid": meta.get("uid")}}

@@ -26,7 +26,7 @@ from minikube_py.api.resources import NAMESPACES, PODS, SERVICEACCOUNTS, SERVICE
 from minikube_py.apiserver import codec, services
 from minikube_py.apiserver.listing import Filter, list_objects
 from minikube_py.apiserver.objects import Obj
-from minikube_py.apiserver.rest import respond
+from minikube_py.apiserver.rest import dry_run, respond
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
 from minikube_py.apiserver.target import Target
 
@@ -139,6 +139,9 @@ async def delete(request: web.Request, target: Target) -> web.Response:
     assert target.name is not None
     options = await delete_options(request)
     obj = await request.app[OBJECTS].get(target.resource, target.namespace, target.name)
+    if dry_run(request):
+        _check_preconditions(target, obj, options)
+        return respond(request, target.resource, obj)
     result, gone = await delete_object(request.app, target, obj, options)
     if not gone or target.resource in _RETURNS_OBJECT:
         return respond(request, target.resource, result)

@@ -87,6 +87,17 @@ def place(target: Target, obj: Obj) -> None:
         meta["name"] = target.name
 
 
+def dry_run(request: web.Request) -> bool:
+    """?dryRun=All (kubectl diff, apply --dry-run=server): every default, check and
+    admission runs, nothing is stored; any other value is a 400, as kube-apiserver's."""
+    values = request.query.getall("dryRun", [])
+    for value in values:
+        if value != "All":
+            raise errors.bad_request(f'dryRun: Unsupported value: "{value}": supported '
+                                     'values: "All"')
+    return bool(values)
+
+
 def validation_error(resource: Resource, obj: Obj, causes: list[errors.Cause]
                      ) -> errors.StatusError:
     name = obj.get("metadata", {}).get("name") or obj.get("metadata", {}).get("generateName", "")
@@ -103,7 +114,8 @@ def respond(request: web.Request, resource: Resource, obj: Obj, status: int = 20
     return codec.json_response(obj, status)
 
 
-async def create_object(app: web.Application, target: Target, obj: Obj) -> Obj:
+async def create_object(app: web.Application, target: Target, obj: Obj, *,
+                        dry_run: bool = False) -> Obj:
     """Default, prepare, validate, admit and store a new object (shared with bootstrap)."""
     resource, store = target.resource, app[OBJECTS]
     check_kind(resource, obj)
@@ -123,6 +135,8 @@ async def create_object(app: web.Application, target: Target, obj: Obj) -> Obj:
         raise validation_error(resource, obj, causes)
     if resource.namespaced:
         await app[NAMESPACE_LIFECYCLE].admit(meta["namespace"])
+    if dry_run:
+        return obj
     if resource is SERVICES:
         undo = await services.allocate_create(app[ALLOCATORS], obj)
         try:
@@ -138,7 +152,7 @@ async def create(request: web.Request, target: Target) -> web.Response:
     check_kind(target.resource, obj)
     place(target, obj)
     admit_create(request, target, obj)
-    created = await create_object(request.app, target, obj)
+    created = await create_object(request.app, target, obj, dry_run=dry_run(request))
     return respond(request, target.resource, created, 201)
 
 
@@ -151,7 +165,7 @@ async def get(request: web.Request, target: Target) -> web.Response:
 
 
 async def write_update(app: web.Application, target: Target, new: Obj, old: Obj,
-                       subresource: str | None = None) -> Obj:
+                       subresource: str | None = None, *, dry_run: bool = False) -> Obj:
     """Store `new` over `old` (compare-and-swap on old's resourceVersion), after the
     strategy's prepare and validate; a last finalizer removed from a deleted object
     deletes it."""
@@ -165,6 +179,9 @@ async def write_update(app: web.Application, target: Target, new: Obj, old: Obj,
         raise validation_error(resource, new, causes)
     expected = int(old["metadata"]["resourceVersion"])
     meta = new["metadata"]
+    if dry_run:
+        meta["resourceVersion"] = str(expected)
+        return new
     if meta.get("deletionTimestamp") and not meta.get("finalizers") \
             and not meta.get("deletionGracePeriodSeconds"):
         return await store.delete(resource, old, expected)
@@ -185,18 +202,19 @@ async def update(request: web.Request, target: Target) -> web.Response:
     new = await codec.read_object(request)
     check_kind(target.resource, new)
     place(target, new)
-    stored = await updated_object(request.app, target, new)
+    stored = await updated_object(request.app, target, new, dry_run=dry_run(request))
     return respond(request, target.resource, stored)
 
 
-async def updated_object(app: web.Application, target: Target, new: Obj) -> Obj:
+async def updated_object(app: web.Application, target: Target, new: Obj, *,
+                         dry_run: bool = False) -> Obj:
     """PUT semantics: the body's resourceVersion (if any) must still be current."""
     assert target.name is not None
     old = await app[OBJECTS].get(target.resource, target.namespace, target.name)
     wanted = parse_resource_version(new["metadata"].get("resourceVersion"))
     if wanted and wanted != int(old["metadata"]["resourceVersion"]):
         raise errors.conflict(target.resource, target.name)
-    return await write_update(app, target, new, old, target.subresource)
+    return await write_update(app, target, new, old, target.subresource, dry_run=dry_run)
 
 
 def _apply_patch(old: Obj, body: Any, content_type: str, resource: Resource) -> Obj:
@@ -213,12 +231,13 @@ async def patch(request: web.Request, target: Target) -> web.Response:
     if content_type not in PATCH_TYPES:
         raise errors.unsupported_media_type(content_type, list(PATCH_TYPES))
     body = codec.decode(await codec.read_body(request), content_type)
-    stored = await patch_object(request.app, target, body, content_type)
+    stored = await patch_object(request.app, target, body, content_type,
+                                dry_run=dry_run(request))
     return respond(request, target.resource, stored)
 
 
 async def patch_object(app: web.Application, target: Target, body: Any,
-                       content_type: str) -> Obj:
+                       content_type: str, *, dry_run: bool = False) -> Obj:
     assert target.name is not None
     pinned = isinstance(body, dict) and isinstance(body.get("metadata"), dict) \
         and body["metadata"].get("resourceVersion")
@@ -232,7 +251,8 @@ async def patch_object(app: web.Application, target: Target, body: Any,
         if pinned and parse_resource_version(pinned) != int(old["metadata"]["resourceVersion"]):
             raise errors.conflict(target.resource, target.name)
         try:
-            return await write_update(app, target, new, old, target.subresource)
+            return await write_update(app, target, new, old, target.subresource,
+                                      dry_run=dry_run)
         except errors.StatusError as e:
             if e.code != 409 or e.reason != "Conflict" or pinned:
                 raise

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from minikube_py.api import errors
+from minikube_py.api import errors, protobuf
 
 MAX_BODY = errors.MAX_BODY_BYTES
 JSON_TYPE = "application/json"
@@ -59,6 +59,11 @@ def decode(data: bytes, content_type: str) -> Any:
     """JSON or YAML into Python values; 400 on anything malformed."""
     if not data.strip():
         raise errors.bad_request("the request body is empty")
+    if content_type == protobuf.CONTENT_TYPE:  # kubectl drain's DeleteOptions, for one
+        try:
+            return protobuf.decode(data)
+        except ValueError as e:
+            raise errors.unsupported_media_type(content_type, [JSON_TYPE]) from e
     if "yaml" in content_type:
         try:
             return yaml.safe_load(data)

@@ -5,6 +5,8 @@ status refreshed, spec.podCIDR left to the node-ipam controller). The Lease in
 kube-node-lease is renewed every 10 s (the cheap heartbeat the node-lifecycle
 controller watches); conditions are recomputed each round but written only when they
 change or a minute has passed, like kubelet's nodeStatusReportFrequency.
+Events about the node ("Starting", "NodeReady"/"NodeNotReady") name it with
+uid = node name, as kubelet's do: that is what `kubectl describe node` looks for.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import psutil
 from agent.kubelet.runtime import DockerRuntime
 from agent.settings import AgentSettings
 from minikube_py.api.resources import LEASES, NODES
-from minikube_py.client import ApiClient
+from minikube_py.client import ApiClient, EventRecorder
 from minikube_py.client.errors import AlreadyExists, NotFound
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,12 @@ class NodeAgent:
         self.name = settings.node_name
         self._reported: dict[str, str] = {}
         self._reported_at = 0.0
+        self.recorder = EventRecorder(client, component="kubelet", host=self.name)
+
+    async def event(self, reason: str, message: str) -> None:
+        ref = {"apiVersion": "v1", "kind": "Node",
+               "metadata": {"name": self.name, "uid": self.name}}
+        await self.recorder.event(ref, "Normal", reason, message)
 
     def labels(self) -> dict[str, str]:
         return {"kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux",
@@ -178,6 +186,9 @@ class NodeAgent:
                                        prev.get("status") == c["status"] else now)
         await self.client.patch(NODES, self.name, {"status": await self.status(conds)},
                                 subresource="status")
+        if summary.get("Ready") != self._reported.get("Ready"):
+            ready = "NodeReady" if summary.get("Ready") == "True" else "NodeNotReady"
+            await self.event(ready, f"Node {self.name} status is now: {ready}")
         if summary != self._reported:
             log.info("node conditions node=%s %s", self.name,
                      " ".join(f"{k}={v}" for k, v in summary.items()))
@@ -198,6 +209,7 @@ class NodeAgent:
                 pass
 
     async def run(self) -> None:
+        await self.event("Starting", "Starting kubelet.")
         await self.register()
         while True:
             try:

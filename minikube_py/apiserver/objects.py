@@ -87,6 +87,12 @@ def with_version(value: bytes, revision: int) -> bytes:
                       ensure_ascii=False).encode()
 
 
+def _versioned(obj: Obj, revision: int) -> Obj:
+    """The object just written, as a read would return it (no re-parse of what we encoded)."""
+    obj["metadata"]["resourceVersion"] = str(revision)
+    return obj
+
+
 def decode_item(item: Item) -> Obj:
     return decode(item.value, item.mod_revision)
 
@@ -151,7 +157,7 @@ class ObjectStore:
         with status_errors(resource, obj["metadata"]["name"]):
             revision = await self.storage.create(key_of(resource, obj), data,
                                                  ttl=self.ttls.get(resource, 0))
-        return decode(data, revision)
+        return _versioned(obj, revision)
 
     async def update(self, resource: Resource, obj: Obj, expected: int) -> Obj:
         """Write `obj` if the stored one is still at revision `expected` (else 409)."""
@@ -159,7 +165,7 @@ class ObjectStore:
         with status_errors(resource, obj["metadata"]["name"]):
             revision = await self.storage.update(key_of(resource, obj), data, expected,
                                                  ttl=self.ttls.get(resource, 0))
-        return decode(data, revision)
+        return _versioned(obj, revision)
 
     async def delete(self, resource: Resource, obj: Obj, expected: int | None) -> Obj:
         """Remove the object; returns it as it was, resourceVersion = the delete's."""

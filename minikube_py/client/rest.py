@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
+from aiohttp.connector import NEEDS_CLEANUP_CLOSED
 
 from minikube_py.api.resources import Resource
 from minikube_py.client.backoff import Backoff
@@ -95,6 +96,9 @@ class ApiClient:
             connector = aiohttp.TCPConnector(
                 limit=self._pool_size, ssl=self._ssl if self._ssl is not None else False,
                 keepalive_timeout=30,
+                # Pythons before 3.12.7 can leave a closed TLS transport's socket open
+                # for the 30 s close_notify wait; aiohttp then aborts it for us.
+                enable_cleanup_closed=NEEDS_CLEANUP_CLOSED,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeout,

@@ -10,9 +10,11 @@ credential. Only then are the kubeconfig written and the agent started (supervis
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import ssl
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -131,3 +133,22 @@ def write_agent_env(path: Path, node: NodeRecord, kubeconfig: Path) -> None:
              "AGENT_ARGS": f"--iface {node.iface}" if node.iface else ""}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f'{k}="{v}"\n' for k, v in lines.items()))
+
+
+async def local_node_kubeconfig(admin: ApiClient, server: str, ca_pem: bytes, node: str,
+                                path: Path) -> None:
+    """For the nodes `up` and `lab up` run themselves: the same exchange as `join`, with a
+    bootstrap token made for it and deleted after, so every agent runs as system:node:<n>.
+    A credential left from an earlier run whose token we no longer hold is replaced."""
+    with contextlib.suppress(NotFound):
+        await admin.delete(SECRETS, f"node-credentials-{node}", namespace="kube-system")
+    bootstrap = tokens.new_token()
+    await admin.create(SECRETS, tokens.token_secret(bootstrap, timedelta(minutes=5)))
+    try:
+        req = JoinRequest(server, bootstrap, tokens.ca_hash(ca_pem), node)
+        token = await obtain_credentials(req, ca_pem)
+    finally:
+        with contextlib.suppress(NotFound):
+            await admin.delete(SECRETS, f"bootstrap-token-{tokens.parse_token(bootstrap)[0]}",
+                               namespace="kube-system")
+    kubeconfigs.write_private(path, kubelet_config(server, ca_pem, node, token))

@@ -19,7 +19,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from minikube_py.cluster import dockerd, health, host, kubeconfigs, lab, supervisor, teardown
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import ClientError
+from minikube_py.cluster import dockerd, health, host, join, kubeconfigs, lab, supervisor, teardown
 from minikube_py.cluster.components import (
     ControllerTuning,
     Toolbox,
@@ -207,20 +209,35 @@ async def _converge(settings: UpSettings, state: ClusterState, result: UpResult,
         await asyncio.sleep(0.2)
     kubeconfigs.publish(admin, paths.admin_conf)
     server = f"https://{_reachable_address(state)}:{state.api_port}"
-    for node in state.nodes:
-        kubeconfigs.publish(admin, node_kubeconfig(paths, node, state.is_lab),
-                            server if node.netns else None)
+    ca_pem = kubeconfigs.ca_data(kubeconfigs.load(admin))
     async with health.client_for(paths.admin_conf) as client:
         result.seconds_to_api = await health.wait_api(
             client, deadline - time.monotonic(), progress)
         try:
-            await kubeconfigs.publish_cluster_info(
-                client, server, kubeconfigs.ca_data(kubeconfigs.load(admin)))
+            await kubeconfigs.publish_cluster_info(client, server, ca_pem)
         except Exception as e:  # noqa: BLE001 - join-only feature, must not fail `up`
             log.warning("cluster-info not published err=%s", e)
+        await _node_kubeconfigs(paths, state, client, ca_pem, admin, progress)
         if with_agents:
             result.seconds_to_ready = await health.wait_nodes_ready(
                 client, [n.name for n in state.nodes], deadline - time.monotonic(), progress)
+
+
+async def _node_kubeconfigs(paths: ClusterPaths, state: ClusterState, client: ApiClient,
+                            ca_pem: bytes, admin: Path, progress: Progress) -> None:
+    """Each agent gets its own node credential (as `join` would), kept across `down`; the
+    supervisor starts an agent once its kubeconfig exists."""
+    for node in state.nodes:
+        path = node_kubeconfig(paths, node, state.is_lab)
+        if path.exists():
+            continue
+        server = f"https://{_reachable_address(state) if node.netns else '127.0.0.1'}" \
+                 f":{state.api_port}"
+        try:
+            await join.local_node_kubeconfig(client, server, ca_pem, node.name, path)
+        except (join.JoinError, ClientError) as e:  # an api-server without node authz
+            progress(f"node {node.name} runs with admin credentials: {e}")
+            kubeconfigs.publish(admin, path, server)
 
 
 def _reachable_address(state: ClusterState) -> str:

@@ -19,7 +19,7 @@ import pytest
 from agent.kubelet import labels
 from minikube_py.api.resources import DEPLOYMENTS, NODES, PODS, SERVICES
 from minikube_py.client import ApiClient
-from minikube_py.cluster import sample_app
+from minikube_py.cluster import kubeconfigs, sample_app
 from minikube_py.cluster.health import node_ready
 from minikube_py.cluster.lab import LabSpec, host_veth
 from tests.e2e.cluster_support import (
@@ -120,6 +120,14 @@ def test_three_nodes_ready_each_in_its_namespace(lab: Lab) -> None:
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                            check=False).stdout
     assert all(name in netns.split() for name in NODE_NAMES)
+
+
+def test_each_agent_runs_with_its_own_node_credential(lab: Lab) -> None:
+    for name in NODE_NAMES:
+        conf = kubeconfigs.load(lab.root / "state" / "lab" / "nodes" / name / "kubelet.conf")
+        assert conf["clusters"][0]["cluster"]["server"].startswith(f"https://{SPEC.gateway}:")
+        assert conf["users"][0]["name"] == f"system:node:{name}"
+        assert conf["users"][0]["user"]["token"].startswith(f"mkpnode:{name}:")
 
 
 def test_lab_exec_runs_inside_a_node(lab: Lab) -> None:

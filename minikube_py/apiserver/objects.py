@@ -9,7 +9,7 @@ disagree with etcd. Storage errors become metav1.Status errors here.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -181,20 +181,3 @@ class ObjectStore:
             page = await self.storage.list(scope_prefix(resource, namespace),
                                            revision=revision, limit=limit, start=start)
         return page.items, page.revision, page.more
-
-    async def guaranteed_update(self, resource: Resource, namespace: str | None, name: str,
-                                mutate: Callable[[Obj], Awaitable[Obj | None]],
-                                attempts: int = 16) -> Obj:
-        """Read-modify-write until it sticks; `mutate` returns None for "no change"."""
-        for _ in range(attempts):
-            current = await self.get(resource, namespace, name)
-            expected = int(current["metadata"]["resourceVersion"])
-            updated = await mutate(current)
-            if updated is None:
-                return current
-            try:
-                return await self.update(resource, updated, expected)
-            except errors.StatusError as e:
-                if e.code != 409:
-                    raise
-        raise errors.conflict(resource, name, "too many concurrent updates")

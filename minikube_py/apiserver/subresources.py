@@ -9,7 +9,7 @@ autoscaling/v1 Scale; binding sets a pod's nodeName once.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -21,7 +21,7 @@ from minikube_py.apiserver.objects import Obj
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
 
-Handler = Any
+Handler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
 
 
 async def _parent(request: web.Request, target: Target) -> Obj:

@@ -225,13 +225,6 @@ class Storage:
         return Page([_kv_item(kv) for kv in response.kvs],
                     revision or int(response.header.revision), bool(response.more))
 
-    async def count(self, prefix: str) -> int:
-        request = rpc.RangeRequest(key=prefix.encode(), range_end=prefix_range_end(
-            prefix.encode()), count_only=True)
-        response = await self._call(
-            "count", prefix, lambda: self.kv.Range(request, timeout=self.call_timeout))
-        return int(response.count)
-
     async def _put_if(self, op: str, key: str, value: bytes, compare: rpc.Compare, ttl: int
                       ) -> tuple[int, rpc.KeyValue | None, bool]:
         """Put `value` if `compare` holds: (revision or 0, what the key holds if it did not,

@@ -226,21 +226,34 @@ def test_kubernetes_service_and_endpoints(apiserver: ApiServer) -> None:
 
 # -- presentation --------------------------------------------------------------------------
 
-def test_table_output(apiserver: ApiServer) -> None:
+@pytest.mark.parametrize("version", ["v1", "v1beta1"])
+def test_table_output(apiserver: ApiServer, version: str) -> None:
     import urllib.request
     make_pod(apiserver, labels={"tbl": "1"})
-    req = urllib.request.Request(f"{apiserver.url}{NS}/pods?labelSelector=tbl%3D1",
-                                 headers={"Authorization": f"Bearer {apiserver.token}",
-                                          "Accept": TABLE})
+    req = urllib.request.Request(
+        f"{apiserver.url}{NS}/pods?labelSelector=tbl%3D1",
+        headers={"Authorization": f"Bearer {apiserver.token}",
+                 "Accept": f"application/json;as=Table;v={version};g=meta.k8s.io"})
     with urllib.request.urlopen(req, context=apiserver.ssl_context()) as r:
         table = json.loads(r.read())
-    assert table["kind"] == "Table" and table["apiVersion"] == "meta.k8s.io/v1"
+    assert table["kind"] == "Table" and table["apiVersion"] == f"meta.k8s.io/{version}"
     names = [c["name"] for c in table["columnDefinitions"]]
     assert names[:2] == ["Name", "Ready"]
     row = table["rows"][0]
     assert row["object"]["kind"] == "PartialObjectMetadata"
     assert row["object"]["metadata"]["labels"] == {"tbl": "1"}
     assert len(row["cells"]) == len(names)
+
+
+async def test_watch_as_table(apiserver: ApiServer) -> None:
+    pod = make_pod(apiserver, labels={"tw": uid()})
+    label = pod["metadata"]["labels"]["tw"]
+    async with apiserver.session() as s:
+        async with s.get(f"{NS}/pods", params={"watch": "1", "labelSelector": f"tw={label}"},
+                         headers={"Accept": TABLE}) as r:
+            event = json.loads(await r.content.readline())
+    assert event["type"] == "ADDED" and event["object"]["kind"] == "Table"
+    assert event["object"]["rows"][0]["cells"][0] == pod["metadata"]["name"]
 
 
 def test_metrics_count_requests_and_etcd_latency(apiserver: ApiServer) -> None:

@@ -325,3 +325,24 @@ def test_events_expire_after_event_ttl(apiserver_factory: Any) -> None:
         assert time.monotonic() < deadline, "event never expired"
         time.sleep(0.5)
     assert server.request("GET", f"{NS}/configmaps/stays")[0] == 200
+
+
+def test_dry_run_changes_nothing(apiserver: ApiServer) -> None:
+    name = f"dry-{uid()}"
+    path = f"{NS}/configmaps"
+    status, would = apiserver.request("POST", f"{path}?dryRun=All",
+                                      {"metadata": {"name": name}, "data": {"a": "1"}})
+    assert status == 201 and isinstance(would, dict) and would["data"] == {"a": "1"}
+    assert get(apiserver, f"{path}/{name}")[0] == 404
+    _, real = apiserver.request("POST", path, {"metadata": {"name": name}, "data": {"a": "1"}})
+    assert isinstance(real, dict)
+    status, patched = apiserver.request("PATCH", f"{path}/{name}?dryRun=All",
+                                        {"data": {"a": "2"}},
+                                        content_type="application/merge-patch+json")
+    assert status == 200 and isinstance(patched, dict) and patched["data"] == {"a": "2"}
+    assert apiserver.request("DELETE", f"{path}/{name}?dryRun=All")[0] == 200
+    _, after = get(apiserver, f"{path}/{name}")
+    assert after["data"] == {"a": "1"}
+    assert after["metadata"]["resourceVersion"] == real["metadata"]["resourceVersion"]
+    assert apiserver.request("POST", f"{path}?dryRun=Maybe",
+                             {"metadata": {"name": name + "x"}})[0] == 400

@@ -140,7 +140,8 @@ async def scale(request: web.Request, target: Target) -> web.Response:
     new = copy.deepcopy(parent)
     new.setdefault("spec", {})["replicas"] = replicas
     parent_target = Target(target.resource, target.namespace, target.name, None)
-    stored = await rest.write_update(request.app, parent_target, new, parent)
+    stored = await rest.write_update(request.app, parent_target, new, parent,
+                                     dry_run=rest.dry_run(request))
     return codec.json_response(to_scale(stored))
 
 

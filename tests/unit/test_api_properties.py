@@ -22,7 +22,7 @@ from minikube_py.api.registry import strategy_for
 from minikube_py.api.selectors import FieldSelector, LabelSelector
 from minikube_py.apiserver.openapi import definition_name, openapi_v2
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DEFINITIONS = openapi_v2()["definitions"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
                     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12))
@@ -36,7 +36,7 @@ def shaped(schema: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any]:
     if "$ref" in schema:
         schema = DEFINITIONS[schema["$ref"].rsplit("/", 1)[-1]]
     kind = schema.get("type")
-    if depth > 5:
+    if depth > 4:
         return scalars
     if kind == "object" and "properties" in schema:
         props = schema["properties"]

@@ -16,7 +16,7 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.resources import PODS
 from minikube_py.api.selectors import LabelSelector
-from minikube_py.apiserver import codec, proxy, rest
+from minikube_py.apiserver import codec, deletion, proxy, rest
 from minikube_py.apiserver.objects import Obj
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
@@ -145,8 +145,26 @@ async def scale(request: web.Request, target: Target) -> web.Response:
     return codec.json_response(to_scale(stored))
 
 
+async def eviction(request: web.Request, target: Target) -> web.Response:
+    """POST pods/x/eviction (kubectl drain): a graceful delete with the Eviction's
+    deleteOptions; there are no PodDisruptionBudgets to refuse it."""
+    if request.method != "POST":
+        raise errors.method_not_allowed()
+    body = await codec.read_object(request)
+    options = body.get("deleteOptions") or {}
+    if not isinstance(options, dict):
+        raise errors.bad_request("deleteOptions must be an object")
+    pod = await _parent(request, target)
+    one = Target(PODS, target.namespace, target.name, None)
+    if not rest.dry_run(request):
+        await deletion.delete_object(request.app, one, pod, options)
+    return codec.json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                "status": "Success", "code": 201}, 201)
+
+
 HANDLERS: dict[str, Handler] = {
     "status": status, "finalize": finalize, "binding": binding, "scale": scale,
+    "eviction": eviction,
     "log": proxy.container_log, "exec": proxy.exec_,
 }
 

@@ -346,3 +346,17 @@ def test_dry_run_changes_nothing(apiserver: ApiServer) -> None:
     assert after["metadata"]["resourceVersion"] == real["metadata"]["resourceVersion"]
     assert apiserver.request("POST", f"{path}?dryRun=Maybe",
                              {"metadata": {"name": name + "x"}})[0] == 400
+
+
+def test_eviction_deletes_gracefully(apiserver: ApiServer) -> None:
+    pod = make_pod(apiserver, node="n-evict")
+    name = pod["metadata"]["name"]
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": {"name": name, "namespace": "default"},
+                "deleteOptions": {"gracePeriodSeconds": 15}}
+    status, _ = apiserver.request("POST", f"{NS}/pods/{name}/eviction", eviction)
+    assert status == 201
+    _, evicted = get(apiserver, f"{NS}/pods/{name}")
+    assert evicted["metadata"]["deletionGracePeriodSeconds"] == 15
+    _, v1 = get(apiserver, "/api/v1")
+    assert "pods/eviction" in [r["name"] for r in v1["resources"]]

@@ -94,10 +94,13 @@ async def test_service_reaches_ready_pods_and_follows_readiness(wired: Any) -> N
     got = await asyncio.to_thread(cluster.get, "client", traffic.NODE_IP, node_port, 20)
     assert sum(got.values()) == 20 and set(got) <= {"a", "b"}
 
-    started = time.monotonic()
-    await set_ready(client, ns, "a", ips["a"], False)
-    while "a" in await asyncio.to_thread(cluster.get, "client", traffic.VIP, 80, 20):
-        assert time.monotonic() - started < 2.0, "not-ready pod still got traffic after 2 s"
+    with traffic.Stream(cluster.ns("client"), traffic.VIP, 80) as stream:
+        await stream.wait_for({"a", "b"})
+        changed = time.monotonic()
+        await set_ready(client, ns, "a", ips["a"], False)
+        await asyncio.sleep(3)
+    assert stream.last_from("a") - changed < 2.0, "not-ready pod still got traffic after 2 s"
+    assert stream.last_from("b") > changed + 2.0
 
     web_chain = iptables.chain_name("KUBE-SVC-", f"{ns}/web:http", "tcp")
     assert web_chain in cluster.our_chains()

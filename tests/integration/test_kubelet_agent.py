@@ -289,9 +289,13 @@ async def test_logs_and_exec_through_apiserver(agent: Agent, api: ApiClient,
                                                 "exec sleep 3600")]}]))
     await status_when(api, pod, is_running, what="Running")
     name = pod["metadata"]["name"]
-    code, text = await asyncio.to_thread(
-        apiserver.request, "GET", f"/api/v1/namespaces/default/pods/{name}/log?tailLines=2")
-    assert (code, text) == (200, "line2\nline3\n")
+
+    async def tail() -> Any:  # Running can be reported before the shell has echoed
+        code, text = await asyncio.to_thread(
+            apiserver.request, "GET", f"/api/v1/namespaces/default/pods/{name}/log?tailLines=2")
+        assert code == 200, text
+        return text == "line2\nline3\n"
+    await eventually(tail, timeout=10, what="the last two log lines")
     kubectl = ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "-n", "default"]
     out = await asyncio.to_thread(subprocess.run, kubectl + [
         "exec", name, "--", "sh", "-c", "echo out-$HOSTNAME; echo err >&2; exit 7"],
@@ -346,6 +350,10 @@ async def test_pod_too_big_for_the_node_fails_with_a_reason(agent: Agent, api: A
     events = await eventually(lambda: _events_for(api, pod["metadata"]["name"], "OutOfmemory"),
                               what="OutOfmemory event")
     assert events[0]["type"] == "Warning"
+
+
+async def _equals(value: Awaitable[Any], expected: Any) -> bool:
+    return await value == expected
 
 
 async def _events_for(api: ApiClient, name: str, reason: str) -> list[dict[str, Any]]:
@@ -443,7 +451,7 @@ async def test_log_options_through_apiserver(agent: Agent, api: ApiClient, apise
         assert code == 200, text
         return str(text)
 
-    assert await get("") == "attempt-2\n"
+    await eventually(lambda: _equals(get(""), "attempt-2\n"), timeout=10, what="current log")
     assert await get("previous=true") == "attempt-1\n"
     assert await get("limitBytes=4") == "atte"
     stamped = await get("timestamps=true")

@@ -194,7 +194,11 @@ async def test_init_containers_run_in_order(node: Node) -> None:
     cond = {c["type"]: c["status"] for c in status["conditions"]}
     assert cond["Initialized"] == "True"
     main = (await node.containers(pod))["main"]
-    logs = await node.syncer.runtime.call(node.syncer.runtime.api.logs, main["Id"])
+    for _ in range(50):  # Running can be reported before `cat` ran
+        logs = await node.syncer.runtime.call(node.syncer.runtime.api.logs, main["Id"])
+        if logs:
+            break
+        await asyncio.sleep(0.1)
     assert logs.decode().split() == ["init1", "init2"]
 
 

@@ -8,20 +8,24 @@ the agent builds from the host's busybox-static: no registry needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import docker
 
+from agent.kubelet.images import BUSYBOX_IMAGE, ensure_busybox_image
 from minikube_py.api.resources import DEPLOYMENTS, ENDPOINTS, SERVICES
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import AlreadyExists, ClientError
+from minikube_py.cluster import dockerd
 
 NAME = "hello"
 NAMESPACE = "default"
-IMAGE = "minikube-py/busybox:1"
+IMAGE = BUSYBOX_IMAGE
 SERVE = 'mkdir -p /www && echo "hello from $POD_NAME" > /www/index.html && exec httpd -f -p 8080 -h /www'
 
 
@@ -96,9 +100,16 @@ async def replies(url: str, want: int, budget: float = 30.0) -> list[str]:
     return seen
 
 
+def ensure_image() -> None:
+    """The node-local image (imagePullPolicy Never: no registry is needed, or reachable)."""
+    with contextlib.closing(docker.DockerClient(base_url=dockerd.SOCKET, timeout=120)) as dc:
+        ensure_busybox_image(dc)
+
+
 def run(kubeconfig: Path, progress: Callable[[str], None], timeout: float = 120.0) -> set[str]:
     """Deploy, wait for three ready pods, query the ClusterIP; returns the pod names heard."""
     async def go() -> set[str]:
+        await asyncio.to_thread(ensure_image)
         async with ApiClient.from_kubeconfig(kubeconfig) as client:
             ip = await apply(client)
             progress(f"sample app: Deployment {NAME} (3 x busybox httpd), Service {NAME} {ip}:80")

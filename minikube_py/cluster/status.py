@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 
 from minikube_py.cluster import dockerd, health
-from minikube_py.cluster.components import load_plan
+from minikube_py.cluster.components import load_plan, node_kubeconfig
 from minikube_py.cluster.health import Health
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.processes import pid_alive, read_pid
@@ -20,10 +21,13 @@ def collect(paths: ClusterPaths, state: ClusterState) -> list[Health]:
     out.append(Health("dockerd", dockerd.responds(), "answers" if dockerd.responds()
                       else "does not answer on /var/run/docker.sock"))
     out += _processes(paths)
-    if paths.admin_conf.exists():
-        out += asyncio.run(_through_api(paths, state))
+    # A joined host has no admin credentials: it asks as its node, which may read Nodes.
+    kubeconfig = (node_kubeconfig(paths, state.nodes[0], lab=False) if state.kind == "node"
+                  else paths.admin_conf)
+    if kubeconfig.exists():
+        out += asyncio.run(_through_api(kubeconfig, state))
     else:
-        out.append(Health("api-server", False, f"no {paths.admin_conf}"))
+        out.append(Health("api-server", False, f"no {kubeconfig}"))
     return out
 
 
@@ -50,13 +54,14 @@ def _processes(paths: ClusterPaths) -> list[Health]:
     return out
 
 
-async def _through_api(paths: ClusterPaths, state: ClusterState) -> list[Health]:
-    async with health.client_for(paths.admin_conf, timeout=3.0) as client:
+async def _through_api(kubeconfig: Path, state: ClusterState) -> list[Health]:
+    async with health.client_for(kubeconfig, timeout=3.0) as client:
         ready = await health.api_ready(client)
         out = [Health("api-server /readyz", ready, "ok" if ready else "not ready")]
         if not ready:
             return out
-        for component in health.LEASE_COMPONENTS:
-            out.append(await health.lease_health(client, component))
+        if state.kind != "node":  # the control plane is another host's business
+            for component in health.LEASE_COMPONENTS:
+                out.append(await health.lease_health(client, component))
         out += await health.node_health(client, [n.name for n in state.nodes])
         return out

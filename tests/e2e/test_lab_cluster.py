@@ -99,6 +99,7 @@ def workload(lab: Lab) -> list[dict[str, Any]]:
     async def create(client: ApiClient) -> None:
         await client.create(DEPLOYMENTS, sample_app.deployment(replicas=REPLICAS))
         await client.create(SERVICES, svc)
+    sample_app.ensure_image()  # the workload's node-local image (one dockerd for all nodes)
     api(lab.admin, create)
     return eventually(lab.settled, timeout=120, what=f"{REPLICAS} running, ready pods")
 

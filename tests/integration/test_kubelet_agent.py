@@ -218,13 +218,13 @@ async def test_crash_loop_backoff_timing(agent: Agent, api: ApiClient) -> None:
 
 async def test_liveness_failure_restarts(agent: Agent, api: ApiClient) -> None:
     pod = await create(api, make_pod(agent.node, [{
-        "name": "live", "command": ["sh", "-c", "touch /tmp/alive; exec sleep 3600"],
-        "livenessProbe": {"exec": {"command": ["cat", "/tmp/alive"]}, "periodSeconds": 1,
-                          "failureThreshold": 2}}]))
+        "name": "live", "command": ["sleep", "3600"],
+        "livenessProbe": {"exec": {"command": ["sh", "-c", "! test -e /tmp/dead"]},
+                          "periodSeconds": 1, "failureThreshold": 2}}]))
     await status_when(api, pod, is_running, what="Running")
     cid = docker_ids(agent.node, pod["metadata"]["uid"])["live"]
     docker.from_env().api.exec_start(
-        docker.from_env().api.exec_create(cid, ["rm", "/tmp/alive"])["Id"])
+        docker.from_env().api.exec_create(cid, ["touch", "/tmp/dead"])["Id"])
     st = await status_when(api, pod, lambda s: is_running(s) and s["containerStatuses"][0][
         "restartCount"] == 1, timeout=30, what="restart after liveness failure")
     assert st["containerStatuses"][0]["containerID"] != f"docker://{cid}"

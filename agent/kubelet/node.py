@@ -210,7 +210,15 @@ class NodeAgent:
 
     async def run(self) -> None:
         await self.event("Starting", "Starting kubelet.")
-        await self.register()
+        delay = 1.0
+        while True:  # the api-server may not be up yet: the agent waits rather than exits
+            try:
+                await self.register()
+                break
+            except Exception as e:  # noqa: BLE001 - any API failure: try again
+                log.warning("node registration failed node=%s err=%r", self.name, e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
         while True:
             try:
                 await self.renew_lease()

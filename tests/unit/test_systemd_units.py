@@ -7,6 +7,7 @@ structural checks below also run where it is missing.
 from __future__ import annotations
 
 import configparser
+import os
 import shutil
 import subprocess
 import sys
@@ -97,3 +98,35 @@ def test_systemd_analyze_catches_a_broken_unit(installed_copies: list[Path]) -> 
     broken = installed_copies[0]
     broken.write_text(broken.read_text().replace("Restart=always", "Restart=allways"))
     assert "restart" in _verify([broken]).stderr.lower()
+
+
+INSTALL = UNITS.parent / "install.sh"
+
+
+def _install(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(INSTALL), *args], capture_output=True, text=True,
+                          check=False, timeout=30)
+
+
+def test_install_sh_parses() -> None:
+    done = subprocess.run(["bash", "-n", str(INSTALL)], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    pytest.param([], "--role control-plane|worker is required", id="no-role"),
+    pytest.param(["--role", "master"], "--role control-plane|worker is required", id="bad-role"),
+    pytest.param(["--role", "worker", "--bogus"], "unknown argument --bogus", id="bad-flag"),
+])
+def test_install_sh_refuses_bad_arguments(args: list[str], message: str) -> None:
+    done = _install(*args)
+    assert done.returncode != 0 and message in done.stderr
+
+
+@pytest.mark.skipif(Path("/run/systemd/system").exists(), reason="systemd runs here")
+def test_install_sh_without_systemd_points_to_up() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("install.sh checks root first")
+    done = _install("--role", "worker")
+    assert done.returncode == 1 and "minikube-py up" in done.stderr

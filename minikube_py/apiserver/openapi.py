@@ -28,6 +28,16 @@ _EXTRA_KINDS = {
 }
 
 
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json")
+_PATCH_PARAMETERS = (
+    ("dryRun", ("When present, indicates that modifications should not be persisted. "
+                "Valid values are: - All: all dry run stages will be processed")),
+    ("fieldManager", ("fieldManager is a name associated with the actor or entity that is "
+                      "making these changes.")),
+)
+
+
 def _gvk(group: str, version: str, kind: str) -> list[dict[str, str]]:
     return [{"group": group, "kind": kind, "version": version}]
 
@@ -58,6 +68,31 @@ def _tag_patch_meta(tagged: JSON, resource: Resource) -> None:
             schema = tagged.get(ref.rsplit("/", 1)[-1]) if ref else None
 
 
+def _paths() -> JSON:
+    """One PATCH operation per kind, declaring the query parameters we honour.
+
+    kubectl 1.20 decides whether `diff` and `--dry-run=server` may be used by finding
+    the kind's PATCH path (by x-kubernetes-group-version-kind) and a `dryRun`
+    parameter on it. `fieldValidation` is left out on purpose: kubectl then validates
+    on the client against these definitions instead of relying on the server.
+    """
+    paths: JSON = {}
+    for resource in ALL:
+        paths[resource.path("{namespace}", "{name}")] = {"patch": {
+            "operationId": f"patch{'Namespaced' if resource.namespaced else ''}{resource.kind}",
+            "consumes": list(PATCH_TYPES), "produces": ["application/json"],
+            "parameters": [{"name": name, "in": "query", "type": "string", "uniqueItems": True,
+                            "description": description}
+                           for name, description in _PATCH_PARAMETERS],
+            "responses": {"200": {"description": "OK", "schema": {
+                "$ref": f"#/definitions/{definition_name(resource)}"}}},
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": _gvk(
+                resource.group, resource.version, resource.kind)[0],
+        }}
+    return paths
+
+
 @functools.cache
 def openapi_v2() -> JSON:
     """The Swagger 2.0 document (cached: it never changes while we run)."""
@@ -72,7 +107,7 @@ def openapi_v2() -> JSON:
         if name in tagged:
             tagged[name]["x-kubernetes-group-version-kind"] = _gvk(*gvk)
     return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
-            "paths": {}, "definitions": tagged}
+            "paths": _paths(), "definitions": tagged}
 
 
 @functools.cache
@@ -149,11 +184,31 @@ class _ProtoWriter:
         return bytes(out)
 
     @classmethod
+    def operation(cls, op: JSON) -> bytes:
+        out = cls.field(5, op["operationId"])
+        out += b"".join(cls.field(6, t) for t in op["produces"])
+        out += b"".join(cls.field(7, t) for t in op["consumes"])
+        for param in op["parameters"]:
+            query = (cls.field(2, param["in"]) + cls.field(3, param["description"])
+                     + cls.field(4, param["name"]) + cls.field(6, param["type"])
+                     + cls.varint(20 << 3) + cls.varint(1))
+            out += cls.field(8, cls.field(1, cls.field(2, cls.field(3, query))))
+        for code, response in op["responses"].items():
+            body = cls.field(1, response["description"]) + cls.field(
+                2, cls.field(1, cls.schema(response["schema"])))
+            out += cls.field(9, cls.field(1, cls.named(code, cls.field(1, body))))
+        for key, value in op.items():
+            if key.startswith("x-"):
+                out += cls.field(13, cls.named(key, cls.any_yaml(value)))
+        return out
+
+    @classmethod
     def document(cls, doc: JSON) -> bytes:
         info = doc["info"]
         out = cls.field(1, doc["swagger"])
         out += cls.field(2, cls.field(1, info["title"]) + cls.field(2, info["version"]))
-        out += cls.field(8, b"")
+        out += cls.field(8, b"".join(cls.field(2, cls.named(path, cls.field(8, cls.operation(
+            item["patch"])))) for path, item in doc["paths"].items()))
         out += cls.field(9, b"".join(cls.field(1, cls.named(name, cls.schema(schema)))
                                     for name, schema in doc["definitions"].items()))
         return out

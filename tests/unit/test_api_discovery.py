@@ -100,3 +100,17 @@ def test_protobuf_document_is_well_formed() -> None:
     assert body == data and content_type == "application/octet-stream"
     body, content_type = openapi.openapi_v2_response("application/json")
     assert json.loads(body)["swagger"] == "2.0" and content_type == "application/json"
+
+
+def test_patch_paths_declare_dry_run_but_not_field_validation() -> None:
+    """kubectl 1.20 enables diff/--dry-run=server from these; 1.32 keeps client validation."""
+    paths = openapi.openapi_v2()["paths"]
+    for resource in resources.ALL:
+        op = paths[resource.path("{namespace}", "{name}")]["patch"]
+        assert op["x-kubernetes-group-version-kind"] == {
+            "group": resource.group, "kind": resource.kind, "version": resource.version}
+        names = {p["name"] for p in op["parameters"]}
+        assert "dryRun" in names and "fieldValidation" not in names
+    assert "/api/v1/namespaces/{namespace}/pods/{name}" in paths
+    assert "/api/v1/nodes/{name}" in paths
+    assert b"dryRun" in openapi.openapi_v2_protobuf()

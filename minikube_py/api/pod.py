@@ -4,7 +4,6 @@ the update rules (a running pod's spec is nearly immutable), and `kubectl get po
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -151,28 +150,25 @@ def _spec_update_causes(new: Any, old: Any) -> list[Cause]:
         return []
     if new.get("nodeName") and old.get("nodeName") and new["nodeName"] != old["nodeName"]:
         return [field.immutable("spec.nodeName", new["nodeName"])]
-    masked = copy.deepcopy(dict(new))
+    # Shallow copies: the mask only replaces what may change, nothing is mutated.
+    masked = dict(new)
     for key in ("containers", "initContainers"):
-        new_list, old_list = as_list(masked.get(key)), as_list(old.get(key))
-        if isinstance(new_list, list) and len(new_list) == len(old_list):
-            for mine, theirs in zip(new_list, old_list, strict=True):
-                if isinstance(mine, dict) and isinstance(theirs, Mapping):
-                    mine["image"] = theirs.get("image")
-    for key in ("activeDeadlineSeconds", "terminationGracePeriodSeconds"):
+        new_list, old_list = as_list(new.get(key)), as_list(old.get(key))
+        if key in new and len(new_list) == len(old_list):
+            masked[key] = [{**mine, "image": theirs.get("image")}
+                           if isinstance(mine, dict) and isinstance(theirs, Mapping) else mine
+                           for mine, theirs in zip(new_list, old_list, strict=True)]
+    may_change = ["activeDeadlineSeconds", "terminationGracePeriodSeconds"]
+    old_tolerations = as_list(old.get("tolerations"))
+    if all(t in as_list(new.get("tolerations")) for t in old_tolerations):
+        may_change.append("tolerations")
+    if not old.get("nodeName"):
+        may_change.append("nodeName")
+    for key in may_change:
         if key in old:
             masked[key] = old[key]
         else:
             masked.pop(key, None)
-    old_tolerations = as_list(old.get("tolerations"))
-    new_tolerations = as_list(masked.get("tolerations"))
-    if isinstance(new_tolerations, list) and all(t in new_tolerations for t in old_tolerations):
-        masked["tolerations"] = copy.deepcopy(old.get("tolerations"))
-        if "tolerations" not in old:
-            masked.pop("tolerations", None)
-    if not old.get("nodeName"):
-        masked["nodeName"] = old.get("nodeName")
-        if "nodeName" not in old:
-            masked.pop("nodeName", None)
     if masked != dict(old):
         return [field.forbidden("spec", _UPDATE_FORBIDDEN)]
     return []

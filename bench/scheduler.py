@@ -2,7 +2,8 @@
 
 In one run, against a private api-server (embedded etcd):
 1. baseline: the api-server's raw binding throughput: --raw pending pods
-   bound by POSTing pods/binding directly (no scheduling), 64 in flight;
+   bound by POSTing pods/binding directly (no scheduling), 64 in flight,
+   measured like the scheduler: bindings seen by a watch, first to last;
 2. throughput: --pods pending pods created first, then `minikube-py scheduler`
    (a separate process, as in a cluster) started; pods bound per second from
    its first binding to its last (scheduler_perf's measure);
@@ -111,16 +112,27 @@ async def make_namespace(client: ApiClient, name: str) -> str:
     return (await client.list(PODS, name))["metadata"]["resourceVersion"]
 
 
+def rate(watch: BindWatch) -> float:
+    """Bindings per second from the first seen to the last seen."""
+    times = sorted(watch.bound.values())
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
 async def raw_binding(client: ApiClient, count: int, nodes: list[str]) -> float:
-    await make_namespace(client, "raw")
+    """Bindings posted directly, measured by a watch exactly as the scheduler is."""
+    rv = await make_namespace(client, "raw")
     await bounded(client.create(PODS, pod(f"raw-{i}", "nobody"), "raw") for i in range(count))
+    watch = BindWatch(client, "raw")
+    task = asyncio.create_task(watch.run(rv))
     binding = {"apiVersion": "v1", "kind": "Binding"}
-    start = time.perf_counter()
     await bounded(client.create(PODS, {**binding, "metadata": {"name": f"raw-{i}"},
                                        "target": {"kind": "Node", "name": nodes[i % len(nodes)]}},
                                 "raw", subresource="binding", name=f"raw-{i}")
                   for i in range(count))
-    return count / (time.perf_counter() - start)
+    await watch.wait_for(count, timeout=120)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return rate(watch)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -152,8 +164,7 @@ async def main(args: argparse.Namespace) -> None:
                      "--kubeconfig", str(data / "admin.conf")],
                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
                 await watch.wait_for(args.pods, timeout=600)
-                times = sorted(watch.bound.values())
-                throughput = (len(times) - 1) / (times[-1] - times[0])
+                throughput = rate(watch)
                 print(f"scheduler: {throughput:.0f} pods/s bound "
                       f"({args.pods} pods, {args.nodes} nodes)")
 
@@ -190,6 +201,6 @@ if __name__ == "__main__":
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--pods", type=int, default=10000)
     parser.add_argument("--raw", type=int, default=2000, help="pods bound directly (baseline)")
-    parser.add_argument("--latency-pods", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=100.0, help="pods/s in the latency phase")
+    parser.add_argument("--latency-pods", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=300.0, help="pods/s in the latency phase")
     asyncio.run(main(parser.parse_args()))

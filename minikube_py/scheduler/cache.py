@@ -92,6 +92,15 @@ class SchedulerCache:
     def is_assumed(self, key: str) -> bool:
         return key in self._assumed
 
+    def confirm(self, key: str, node_name: str) -> bool:
+        """The api-server reports the pod bound to `node_name`: if it is already
+        counted there (assumed, or seen before), keep that and say so, sparing a
+        digest of the pod on every status update (pod requests are immutable)."""
+        if self._pod_node.get(key) == node_name:
+            self._assumed.discard(key)
+            return True
+        return False
+
     def set_bound_pod(self, info: PodInfo, node_name: str) -> None:
         """A pod the api-server says is on `node_name` (confirms an assumption)."""
         self._place(info, node_name)

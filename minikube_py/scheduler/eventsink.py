@@ -1,23 +1,31 @@
-"""Events off the hot path: the scheduler enqueues and a few workers write.
+"""Events off the hot path: the scheduler enqueues and a writer drains.
 
-Binding is what users wait for; an Event is a report about it. When the
-backlog is full new Events are dropped (logged), like Kubernetes' event
-broadcaster, instead of slowing binding down.
+Binding is what users wait for; an Event is a report about it, and writing
+one costs the api-server about as much as a binding. So the writer yields:
+while the scheduler is busy (`busy()`, e.g. many bindings in flight) Events
+wait in a bounded backlog, and are written when the burst is over. When the
+backlog is full new Events are dropped (counted, logged once per burst), like
+Kubernetes' event broadcaster under pressure, rather than slow binding down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from minikube_py.client import EventRecorder
 
 log = logging.getLogger(__name__)
 
+BUSY_POLL = 0.05
+
 
 class EventSink:
-    def __init__(self, recorder: EventRecorder, backlog: int) -> None:
+    def __init__(self, recorder: EventRecorder, backlog: int,
+                 busy: Callable[[], bool] = lambda: False) -> None:
         self.recorder = recorder
+        self.busy = busy
         self._queue: asyncio.Queue[tuple[dict, str, str, str]] = asyncio.Queue(backlog)
         self.dropped = 0
 
@@ -25,14 +33,20 @@ class EventSink:
         try:
             self._queue.put_nowait((obj, type_, reason, message))
         except asyncio.QueueFull:
+            if not self.dropped:
+                log.warning("event backlog full, dropping events backlog=%d",
+                            self._queue.maxsize)
             self.dropped += 1
-            log.debug("event dropped reason=%s object=%s", reason, obj["metadata"].get("name"))
 
     async def run(self, workers: int) -> None:
-        """Forever: `workers` writers draining the backlog."""
+        """Forever: `workers` writers draining the backlog when not busy."""
         await asyncio.gather(*(self._worker() for _ in range(workers)))
 
     async def _worker(self) -> None:
         while True:
             obj, type_, reason, message = await self._queue.get()
+            while self.busy():
+                await asyncio.sleep(BUSY_POLL)
+            if self._queue.empty():
+                self.dropped = 0  # a later overflow is a new burst: log it again
             await self.recorder.event(obj, type_, reason, message)  # never raises

@@ -52,7 +52,7 @@ class Scheduler:
         self.pods = Informer(client, PODS)
         self.nodes = Informer(client, NODES)
         self.events = EventSink(EventRecorder(client, "default-scheduler"),
-                                settings.event_backlog)
+                                settings.event_backlog, busy=self._busy)
         self._binders = asyncio.Semaphore(settings.bind_concurrency)
         self._bind_tasks: set[asyncio.Task] = set()
         self.pods.add_handlers(self._pod_added, self._pod_updated, self._pod_deleted)
@@ -72,7 +72,7 @@ class Scheduler:
             if _terminal(pod):
                 self.cache.remove_pod(key)
                 self.queue.move_all_to_backoff()
-            else:
+            elif not self.cache.confirm(key, node_name):
                 self.cache.set_bound_pod(self._digest(pod), node_name)
         elif self._ours(pod) and not pod["metadata"].get("deletionTimestamp"):
             self.queue.add(self._digest(pod))
@@ -112,6 +112,10 @@ class Scheduler:
         self.cache.remove_node(node["metadata"]["name"])
 
     # -- the loop ------------------------------------------------------------------
+
+    def _busy(self) -> bool:
+        """Bindings are queueing up: Events wait (see eventsink)."""
+        return len(self._bind_tasks) >= self.settings.bind_concurrency // 4
 
     async def run(self) -> None:
         """Forever: informers, the queue flusher, event writers and the decision loop."""

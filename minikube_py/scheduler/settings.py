@@ -23,7 +23,8 @@ class SchedulerSettings:
     # 0 = Kubernetes' adaptive percentageOfNodesToScore.
     percentage_of_nodes_to_score: int = 0
     unschedulable_timeout: float = 60.0
-    # Scheduled/FailedScheduling Events waiting to be written; beyond this
-    # they are dropped (as Kubernetes' broadcaster does) rather than slow binding.
+    # Scheduled/FailedScheduling Events waiting to be written (they wait while
+    # bindings queue up); beyond this they are dropped, as Kubernetes'
+    # broadcaster does, rather than slow binding down.
     event_backlog: int = 10000
-    event_workers: int = 4
+    event_workers: int = 1

@@ -132,7 +132,8 @@ def test_cache_assume_confirm_forget() -> None:
     cache.assume(info("p", cpu=500), "a")
     node = cache.node("a")
     assert node is not None and node.cpu == 500 and cache.is_assumed("ns/p")
-    cache.set_bound_pod(info("p", cpu=500), "a")  # confirmed by the informer
+    assert not cache.confirm("ns/p", "elsewhere")  # bound elsewhere: not ours to keep
+    assert cache.confirm("ns/p", "a")  # confirmed by the informer
     assert node.cpu == 500 and not cache.is_assumed("ns/p")
     cache.forget("ns/p")  # no longer assumed: forgetting changes nothing
     assert node.cpu == 500

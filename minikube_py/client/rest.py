@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
-from aiohttp.connector import NEEDS_CLEANUP_CLOSED
 
 from minikube_py.api.resources import Resource
 from minikube_py.client.backoff import Backoff
@@ -39,6 +38,7 @@ _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _TOKEN_FILE_TTL = 60.0
 _USER_AGENT = "minikube-py/0.1"
 _LARGE_BODY = 512 * 1024
+_CLOSE_GRACE = 2.0
 
 JsonDict = dict[str, Any]
 
@@ -76,6 +76,7 @@ class ApiClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=10)
         self._retries = retries
         self._session: aiohttp.ClientSession | None = None
+        self._inflight: set[asyncio.Future[Any]] = set()
         self._token = config.token
         self._token_read_at = -_TOKEN_FILE_TTL
 
@@ -96,9 +97,6 @@ class ApiClient:
             connector = aiohttp.TCPConnector(
                 limit=self._pool_size, ssl=self._ssl if self._ssl is not None else False,
                 keepalive_timeout=30,
-                # Pythons before 3.12.7 can leave a closed TLS transport's socket open
-                # for the 30 s close_notify wait; aiohttp then aborts it for us.
-                enable_cleanup_closed=NEEDS_CLEANUP_CLOSED,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeout,
@@ -107,6 +105,12 @@ class ApiClient:
         return self._session
 
     async def close(self) -> None:
+        """Let requests of cancelled callers finish (briefly), then close every connection."""
+        if self._inflight:
+            _, late = await asyncio.wait(list(self._inflight), timeout=_CLOSE_GRACE)
+            for exchange in late:
+                exchange.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -140,28 +144,42 @@ class ApiClient:
         if json is not None:
             body = _dumps(json)
             hdrs.setdefault("Content-Type", "application/json")
-        url = self.server + path
+        # Shielded: a caller cancelled mid-request (leadership lost, shutdown) must
+        # not cut a TLS connection half-way; the exchange finishes on its own and
+        # the connection goes back to the pool. close() waits for stragglers.
+        exchange = asyncio.ensure_future(self._exchange(method, path, params, body, hdrs))
+        self._inflight.add(exchange)
+        exchange.add_done_callback(self._exchange_done)
+        status, raw, content_type = await asyncio.shield(exchange)
+        if status >= 400:
+            raise error_for(status, raw, content_type)
+        if not raw:
+            return None
+        return _loads(raw) if "json" in content_type else raw.decode(errors="replace")
+
+    async def _exchange(self, method: str, path: str, params: Mapping[str, str] | None,
+                        body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes, str]:
+        """Send one request (retrying what is safe to retry): (status, body, content type)."""
         backoff = Backoff(initial=0.05, cap=1.0)
-        for attempt in range(1, self._retries + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                async with self._get_session().request(method, url, params=params,
-                                                       data=_payload(body),
-                                                       headers=hdrs) as resp:
-                    raw = await resp.read()
-                    status = resp.status
-                    content_type = resp.content_type
-                break
+                async with self._get_session().request(method, self.server + path,
+                                                       params=params, data=_payload(body),
+                                                       headers=headers) as resp:
+                    return resp.status, await resp.read(), resp.content_type
             except (TimeoutError, aiohttp.ClientError) as e:
                 if not _retriable(e, method) or attempt == self._retries:
                     raise ConnectionFailed(f"{method} {path}: {type(e).__name__}: {e}") from e
                 log.debug("retrying request method=%s path=%s attempt=%d error=%r",
                           method, path, attempt, e)
                 await asyncio.sleep(backoff.next())
-        if status >= 400:
-            raise error_for(status, raw, content_type)
-        if not raw:
-            return None
-        return _loads(raw) if "json" in content_type else raw.decode(errors="replace")
+
+    def _exchange_done(self, exchange: asyncio.Future[Any]) -> None:
+        self._inflight.discard(exchange)
+        if not exchange.cancelled():
+            exchange.exception()  # retrieved: a cancelled caller's failure is nobody's news
 
     async def watch_path(self, path: str, params: Mapping[str, str]
                          ) -> AsyncGenerator[tuple[str, JsonDict], None]:

@@ -24,17 +24,8 @@ class EndpointsStrategy(Strategy):
     )
 
     def validate(self, obj: JSON) -> list[Cause]:
-        subsets = obj.get("subsets")
-        if subsets is None:
-            return []
-        if not isinstance(subsets, list):
-            return [field.invalid("subsets", subsets, "must be a list")]
         causes: list[Cause] = []
-        for i, subset in enumerate(subsets):
-            here = f"subsets[{i}]"
-            if not isinstance(subset, Mapping):
-                causes.append(field.invalid(here, subset, "must be an object"))
-                continue
+        for here, subset in field.objects(obj.get("subsets"), "subsets", causes):
             for key in ("addresses", "notReadyAddresses"):
                 for j, address in enumerate(as_list(subset.get(key))):
                     ip = address.get("ip") if isinstance(address, Mapping) else None
@@ -43,14 +34,11 @@ class EndpointsStrategy(Strategy):
                     except ValueError:
                         causes.append(field.invalid(f"{here}.{key}[{j}].ip", ip,
                                                     "must be a valid IP address"))
-            for j, port in enumerate(as_list(subset.get("ports"))):
-                if not isinstance(port, Mapping):
-                    causes.append(field.invalid(f"{here}.ports[{j}]", port, "must be an object"))
-                    continue
-                causes += podspec.port_number_causes(port.get("port"), f"{here}.ports[{j}].port")
+            for place, port in field.objects(subset.get("ports"), f"{here}.ports", causes):
+                causes += podspec.port_number_causes(port.get("port"), f"{place}.port")
                 protocol = port.get("protocol", "TCP")
                 if protocol not in podspec.PROTOCOLS:
-                    causes.append(field.not_supported(f"{here}.ports[{j}].protocol", protocol,
+                    causes.append(field.not_supported(f"{place}.protocol", protocol,
                                                       podspec.PROTOCOLS))
         return causes
 

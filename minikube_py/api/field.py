@@ -8,6 +8,7 @@ prints after the field path, so `str(cause)` reads like kube-apiserver's
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from minikube_py.api.errors import Cause
@@ -70,3 +71,18 @@ def at_least(field: str, value: Any, minimum: int = 0) -> list[Cause]:
     detail = ("must be greater than or equal to 0" if minimum == 0
               else f"must be greater than {minimum - 1}")
     return [invalid(field, value, detail)]
+
+
+def objects(items: Any, path: str, causes: list[Cause]) -> Iterator[tuple[str, Any]]:
+    """(path[i], item) for each object of a JSON list, appending a cause for a non-list
+    or for any element that is not an object, so validators only see well-shaped items."""
+    if items is None:
+        return
+    if not isinstance(items, list):
+        causes.append(invalid(path, items, "must be a list"))
+        return
+    for i, item in enumerate(items):
+        if isinstance(item, Mapping):
+            yield f"{path}[{i}]", item
+        else:
+            causes.append(invalid(f"{path}[{i}]", item, "must be an object"))

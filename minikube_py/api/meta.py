@@ -196,19 +196,13 @@ def _validate_string_list(values: Any, path: str) -> list[Cause]:
 
 
 def _validate_owner_references(refs: Any) -> list[Cause]:
-    if refs is None:
-        return []
     path = "metadata.ownerReferences"
-    if not isinstance(refs, list):
-        return [field.invalid(path, refs, "must be a list")]
-    causes, controllers = [], 0
-    for i, ref in enumerate(refs):
-        if not isinstance(ref, Mapping):
-            causes.append(field.invalid(f"{path}[{i}]", ref, "must be an object"))
-            continue
+    causes: list[Cause] = []
+    controllers = 0
+    for here, ref in field.objects(refs, path, causes):
         for key in ("apiVersion", "kind", "name", "uid"):
             if not ref.get(key):
-                causes.append(field.required(f"{path}[{i}].{key}"))
+                causes.append(field.required(f"{here}.{key}"))
         controllers += bool(ref.get("controller"))
     if controllers > 1:
         causes.append(field.invalid(path, refs, "Only one reference can have Controller set "

@@ -49,11 +49,7 @@ class NodeStrategy(Strategy):
             except (ValueError, TypeError):
                 causes.append(field.invalid("spec.podCIDRs", cidr,
                                             "must be a valid CIDR"))
-        for i, taint in enumerate(as_list(spec.get("taints"))):
-            here = f"spec.taints[{i}]"
-            if not isinstance(taint, Mapping):
-                causes.append(field.invalid(here, taint, "must be an object"))
-                continue
+        for here, taint in field.objects(spec.get("taints"), "spec.taints", causes):
             if not taint.get("key"):
                 causes.append(field.required(f"{here}.key"))
             effect = taint.get("effect")

@@ -141,16 +141,7 @@ def _is_str_map(value: Any) -> bool:
 
 def _validate_volumes(volumes: Any, path: str, causes: list[Cause]) -> set[str]:
     names: set[str] = set()
-    if volumes is None:
-        return names
-    if not isinstance(volumes, list):
-        causes.append(field.invalid(path, volumes, "must be a list"))
-        return names
-    for i, volume in enumerate(volumes):
-        here = f"{path}[{i}]"
-        if not isinstance(volume, Mapping):
-            causes.append(field.invalid(here, volume, "must be an object"))
-            continue
+    for here, volume in field.objects(volumes, path, causes):
         name = volume.get("name")
         if not name:
             causes.append(field.required(f"{here}.name"))
@@ -203,17 +194,9 @@ def _validate_container(container: Any, path: str, names: set[str],
 
 
 def _validate_ports(ports: Any, path: str) -> list[Cause]:
-    if ports is None:
-        return []
-    if not isinstance(ports, list):
-        return [field.invalid(path, ports, "must be a list")]
     causes: list[Cause] = []
     seen_names: set[str] = set()
-    for i, port in enumerate(ports):
-        here = f"{path}[{i}]"
-        if not isinstance(port, Mapping):
-            causes.append(field.invalid(here, port, "must be an object"))
-            continue
+    for here, port in field.objects(ports, path, causes):
         number = port.get("containerPort")
         if number is None:
             causes.append(field.required(f"{here}.containerPort"))
@@ -257,16 +240,8 @@ def port_name_errors(name: Any) -> list[str]:
 
 
 def _validate_env(env: Any, path: str) -> list[Cause]:
-    if env is None:
-        return []
-    if not isinstance(env, list):
-        return [field.invalid(path, env, "must be a list")]
-    causes = []
-    for i, var in enumerate(env):
-        here = f"{path}[{i}]"
-        if not isinstance(var, Mapping):
-            causes.append(field.invalid(here, var, "must be an object"))
-            continue
+    causes: list[Cause] = []
+    for here, var in field.objects(env, path, causes):
         if not var.get("name"):
             causes.append(field.required(f"{here}.name"))
         value = var.get("value")
@@ -311,17 +286,9 @@ def _validate_resources(resources: Any, path: str) -> list[Cause]:
 
 
 def _validate_mounts(mounts: Any, path: str, volumes: set[str]) -> list[Cause]:
-    if mounts is None:
-        return []
-    if not isinstance(mounts, list):
-        return [field.invalid(path, mounts, "must be a list")]
-    causes = []
+    causes: list[Cause] = []
     seen: set[str] = set()
-    for i, mount in enumerate(mounts):
-        here = f"{path}[{i}]"
-        if not isinstance(mount, Mapping):
-            causes.append(field.invalid(here, mount, "must be an object"))
-            continue
+    for here, mount in field.objects(mounts, path, causes):
         name, mount_path = mount.get("name"), mount.get("mountPath")
         if not name:
             causes.append(field.required(f"{here}.name"))
@@ -367,16 +334,8 @@ def _validate_probe(probe: Any, path: str) -> list[Cause]:
 
 
 def _validate_tolerations(tolerations: Any, path: str) -> list[Cause]:
-    if tolerations is None:
-        return []
-    if not isinstance(tolerations, list):
-        return [field.invalid(path, tolerations, "must be a list")]
     causes: list[Cause] = []
-    for i, toleration in enumerate(tolerations):
-        here = f"{path}[{i}]"
-        if not isinstance(toleration, Mapping):
-            causes.append(field.invalid(here, toleration, "must be an object"))
-            continue
+    for here, toleration in field.objects(tolerations, path, causes):
         operator = toleration.get("operator", "Equal")
         if operator not in ("Equal", "Exists"):
             causes.append(field.not_supported(f"{here}.operator", operator, ("Equal", "Exists")))

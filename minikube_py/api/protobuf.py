@@ -31,7 +31,7 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
             return value, pos
 
 
-def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+def fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
     """(field number, wire type, value) for each field of one message."""
     pos = 0
     while pos < len(data):
@@ -74,9 +74,9 @@ def unwrap(body: bytes) -> tuple[str, str, bytes]:
         raise ValueError("not a Kubernetes protobuf body (missing k8s\\0 prefix)")
     api_version = kind = ""
     raw = b""
-    for number, _, value in _fields(body[len(MAGIC):]):
+    for number, _, value in fields(body[len(MAGIC):]):
         if number == 1 and isinstance(value, bytes):
-            for inner, _, item in _fields(value):
+            for inner, _, item in fields(value):
                 if inner == 1:
                     api_version = _text(item)
                 elif inner == 2:
@@ -89,12 +89,12 @@ def unwrap(body: bytes) -> tuple[str, str, bytes]:
 def decode_delete_options(raw: bytes) -> dict[str, Any]:
     """meta/v1 DeleteOptions as the JSON object a client would have sent."""
     options: dict[str, Any] = {}
-    for number, _, value in _fields(raw):
+    for number, _, value in fields(raw):
         if number == 1:
             options["gracePeriodSeconds"] = _signed(value)
         elif number == 2 and isinstance(value, bytes):
             preconditions = {}
-            for inner, _, item in _fields(value):
+            for inner, _, item in fields(value):
                 if inner == 1:
                     preconditions["uid"] = _text(item)
                 elif inner == 2:

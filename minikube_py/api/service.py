@@ -183,17 +183,11 @@ def _validate_ports(spec: Mapping[str, Any], kind: str) -> list[Cause]:
         if kind != "ExternalName" and spec.get("clusterIP") != "None":
             return [field.required("spec.ports")]
         return []
-    if not isinstance(ports, list):
-        return [field.invalid("spec.ports", ports, "must be a list")]
     causes: list[Cause] = []
     names: set[str] = set()
     seen: set[str] = set()
     low, high = NODE_PORT_RANGE
-    for i, port in enumerate(ports):
-        here = f"spec.ports[{i}]"
-        if not isinstance(port, Mapping):
-            causes.append(field.invalid(here, port, "must be an object"))
-            continue
+    for here, port in field.objects(ports, "spec.ports", causes):
         name = port.get("name")
         if len(ports) > 1 and not name:
             causes.append(field.required(f"{here}.name"))

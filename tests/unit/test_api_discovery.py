@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from minikube_py.api import patchmeta, resources
+from minikube_py.api import patchmeta, protobuf, resources
 from minikube_py.apiserver import discovery, openapi
 
 
@@ -71,30 +71,12 @@ def test_openapi_refs_resolve_and_patch_tags_are_set() -> None:
     assert patchmeta.list_meta(resources.PODS, ("spec", "containers")) is not None
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos += 1
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
-
-
 def test_protobuf_document_is_well_formed() -> None:
     """Walk the top-level fields: swagger, info, paths, definitions, nothing left over."""
     data = openapi.openapi_v2_protobuf()
-    pos, fields = 0, []
-    while pos < len(data):
-        tag, pos = _read_varint(data, pos)
-        length, pos = _read_varint(data, pos)
-        fields.append((tag >> 3, tag & 7))
-        if tag >> 3 == 1:
-            assert data[pos:pos + length] == b"2.0"
-        pos += length
-    assert pos == len(data)
-    assert fields == [(1, 2), (2, 2), (8, 2), (9, 2)]
+    top = list(protobuf.fields(data))  # raises on any truncated or malformed field
+    assert [(number, wire) for number, wire, _ in top] == [(1, 2), (2, 2), (8, 2), (9, 2)]
+    assert top[0][2] == b"2.0"
     body, content_type = openapi.openapi_v2_response(
         "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
     assert body == data and content_type == "application/octet-stream"

@@ -66,14 +66,19 @@ async def wait_api(client: ApiClient, timeout: float, progress: Callable[[str], 
     return elapsed
 
 
-async def _renewed_since(client: ApiClient, since: datetime) -> set[str]:
-    """Nodes whose agent renewed its Lease after `since` (a Ready from before is stale)."""
-    try:
-        leases = (await client.list(LEASES, namespace="kube-node-lease")).get("items", [])
-    except ClientError:
-        return set()
-    return {lease["metadata"]["name"] for lease in leases
-            if (t := lease.get("spec", {}).get("renewTime")) and _parse_time(t) >= since}
+async def _renewed_since(client: ApiClient, names: list[str], since: datetime) -> set[str]:
+    """Nodes whose agent renewed its Lease after `since` (a Ready from before is stale).
+    One GET per node: a node's own credential may read its Lease but not list them all."""
+    fresh = set()
+    for name in names:
+        try:
+            lease = await client.get(LEASES, name, namespace="kube-node-lease")
+        except ClientError:
+            continue
+        renewed = lease.get("spec", {}).get("renewTime")
+        if renewed and _parse_time(renewed) >= since:
+            fresh.add(name)
+    return fresh
 
 
 async def wait_nodes_ready(client: ApiClient, names: list[str], timeout: float,
@@ -88,7 +93,7 @@ async def wait_nodes_ready(client: ApiClient, names: list[str], timeout: float,
             items = (await client.list(NODES)).get("items", [])
         except ClientError:
             items = []
-        fresh = await _renewed_since(client, since)
+        fresh = await _renewed_since(client, names, since)
         by_name = {n["metadata"]["name"]: n for n in items if n["metadata"]["name"] in fresh}
         picture = ", ".join(f"{n}: {_phase(by_name.get(n))}" for n in names)
         if picture != last:

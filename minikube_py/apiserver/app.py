@@ -56,7 +56,8 @@ def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
         settings = app[SETTINGS]
         storage = Storage(endpoints, observe=app[METRICS].observe_etcd)
         await storage.open()
-        hub = WatchHub(storage, queue_size=settings.watch_queue_size)
+        hub = WatchHub(storage, queue_size=settings.watch_queue_size,
+                       progress_every=settings.watch_progress_interval)
         app[STORAGE], app[HUB] = storage, hub
         app[OBJECTS] = ObjectStore(storage, {EVENTS: settings.event_ttl})
         app[ALLOCATORS] = Allocators(storage, settings.service_cluster_ip_range,

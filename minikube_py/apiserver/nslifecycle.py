@@ -14,7 +14,7 @@ import logging
 from minikube_py.api import errors
 from minikube_py.api.resources import NAMESPACES
 from minikube_py.apiserver.objects import ObjectStore, resource_prefix
-from minikube_py.store import StorageError, WatchHub
+from minikube_py.store import Progress, StorageError, WatchHub
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class NamespaceLifecycle:
                               for i in items}
                 self.synced = True
                 async for batch in self.hub.watch(prefix, prefix, revision):
+                    if isinstance(batch, Progress):
+                        continue
                     for change in batch:
                         name = change.key[len(prefix):]
                         if change.type == "DELETE":

@@ -24,6 +24,8 @@ class ApiServerSettings:
     compaction_interval: float = 300.0
     # Events expire this many seconds after their last write (kube-apiserver's --event-ttl).
     event_ttl: int = 3600
+    # How often the shared etcd watches ask etcd for progress (moves bookmarks on quiet kinds).
+    watch_progress_interval: float = 10.0
     # Per-watcher queue bound: a watcher this far behind is disconnected.
     watch_queue_size: int = 1000
     # Extra serving-certificate SANs (IPs or DNS names), e.g. a lab bridge address.

@@ -35,7 +35,7 @@ from minikube_py.apiserver.objects import (
 from minikube_py.apiserver.state import HUB, METRICS, WATCH_PUMPS
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
-from minikube_py.store import Change, Closed, Expired, Item, StorageError
+from minikube_py.store import Batch, Change, Closed, Expired, Item, Progress, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def translate(change: Change, flt: Filter) -> Event | None:
     return ("DELETED", change.value, change.revision) if was else None
 
 
-async def _pump(source: AsyncIterator[list[Change]], queue: asyncio.Queue[Any]) -> None:
+async def _pump(source: AsyncIterator[Batch], queue: asyncio.Queue[Any]) -> None:
     """Move batches from the hub into the handler's queue (so it can wait with timeouts)."""
     try:
         async for batch in source:
@@ -184,6 +184,10 @@ async def watch_handler(request: web.Request, target: Target) -> web.StreamRespo
                 await stream.error(errors.StatusError(500, "InternalError",
                                                       f"etcd watch failed: {item}"))
                 break
+            if isinstance(item, Progress):
+                # Nothing of ours changed up to here: the next bookmark may say so.
+                stream.last_revision = max(stream.last_revision, item.revision)
+                continue
             changes = [c for c in item if c.key == key_prefix] if target.name else item
             await stream.send_many([e for e in (translate(c, flt) for c in changes)
                                     if e is not None])

@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--etcd-compaction-interval", type=float, default=300.0,
                    help="seconds between compactions (history kept: one interval)")
+    p.add_argument("--watch-progress-interval", type=float, default=10.0,
+                   help="seconds between etcd progress requests (bookmarks on quiet kinds)")
     p.add_argument("--event-ttl", type=int, default=3600,
                    help="seconds an Event is kept after its last write (default 3600)")
     p.set_defaults(func=_run)
@@ -57,12 +59,15 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise CLIError("--etcd-compaction-interval must be positive")
     if args.event_ttl <= 0:
         raise CLIError("--event-ttl must be positive")
+    if args.watch_progress_interval <= 0:
+        raise CLIError("--watch-progress-interval must be positive")
     return ApiServerSettings(
         data_dir=args.data_dir.resolve(), port=args.port, bind_address=args.bind_address,
         etcd_servers=[u.strip() for u in args.etcd_servers.split(",") if u.strip()],
         advertise_address=args.advertise_address,
         service_cluster_ip_range=str(net), node_port_range=(low, high),
         compaction_interval=args.etcd_compaction_interval, event_ttl=args.event_ttl,
+        watch_progress_interval=args.watch_progress_interval,
         tls_sans=[s.strip() for s in args.tls_san if s.strip()])
 
 

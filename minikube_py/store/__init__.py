@@ -9,9 +9,9 @@ from minikube_py.store.errors import (
     Unavailable,
 )
 from minikube_py.store.storage import Item, Page, Storage
-from minikube_py.store.watch import Change, Closed, WatchHub
+from minikube_py.store.watch import Batch, Change, Closed, Progress, WatchHub
 
 __all__ = [
-    "Change", "Closed", "Conflict", "Expired", "Item", "KeyExists", "KeyNotFound", "Page",
-    "Storage", "StorageError", "Unavailable", "WatchHub",
+    "Batch", "Change", "Closed", "Conflict", "Expired", "Item", "KeyExists", "KeyNotFound", "Page",
+    "Progress", "Storage", "StorageError", "Unavailable", "WatchHub",
 ]

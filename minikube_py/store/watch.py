@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,6 +43,17 @@ class Change:
     created: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """etcd's promise that every change up to `revision` has been delivered: what lets a
+    quiet resource's watch bookmarks move forward (and stay out of compaction's way)."""
+
+    revision: int
+
+
+Batch = list[Change] | Progress
+
+
 class Closed(StorageError):
     """The subscription ended (too slow, or the server is shutting down)."""
 
@@ -61,9 +73,10 @@ def _changes(response: rpc.WatchResponse) -> list[Change]:
     return out
 
 
-async def etcd_watch(storage: Storage, prefix: str, start_revision: int,
-                     ready: asyncio.Event | None = None) -> AsyncIterator[list[Change]]:
-    """Changes under `prefix` from `start_revision` (inclusive), one batch per response.
+async def etcd_watch(storage: Storage, prefix: str, start_revision: int, *,
+                     progress_every: float = 0.0) -> AsyncIterator[Batch]:
+    """Changes under `prefix` from `start_revision` (inclusive), one batch per response;
+    with `progress_every`, also a Progress that often (etcd's progress requests).
 
     Raises Expired when etcd has compacted past `start_revision`, Unavailable when
     the stream breaks.
@@ -75,7 +88,11 @@ async def etcd_watch(storage: Storage, prefix: str, start_revision: int,
         yield rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
             key=prefix.encode(), range_end=prefix_range_end(prefix.encode()),
             start_revision=start_revision, prev_kv=True))
-        await stop.wait()
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), progress_every or None)
+            except asyncio.TimeoutError:
+                yield rpc.WatchRequest(progress_request=rpc.WatchProgressRequest())
 
     call = storage.watch_stub.Watch(requests())
     try:
@@ -84,10 +101,10 @@ async def etcd_watch(storage: Storage, prefix: str, start_revision: int,
                 raise Expired(prefix, start_revision, int(response.compact_revision))
             if response.canceled:
                 raise Unavailable(prefix, f"etcd canceled the watch: {response.cancel_reason}")
-            if response.created and ready is not None:
-                ready.set()
             if response.events:
                 yield _changes(response)
+            elif not response.created:
+                yield Progress(int(response.header.revision))
     except grpc.aio.AioRpcError as e:
         raise Unavailable(prefix, f"etcd watch broke: {e.code().name}") from e
     finally:
@@ -102,7 +119,7 @@ class Subscription:
     def __init__(self, key_prefix: str, after: int, maxsize: int) -> None:
         self.key_prefix = key_prefix
         self.after = after
-        self.queue: asyncio.Queue[list[Change] | StorageError] = asyncio.Queue(maxsize)
+        self.queue: asyncio.Queue[Batch | StorageError] = asyncio.Queue(maxsize)
         self.closed = False
 
     def offer(self, batch: list[Change]) -> bool:
@@ -119,6 +136,12 @@ class Subscription:
             return False
         return True
 
+    def progress(self, revision: int) -> None:
+        """Pass on a Progress (dropped if we are full: the next one will do)."""
+        if not self.closed and revision > self.after:
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(Progress(revision))
+
     def fail(self, error: StorageError) -> None:
         if self.closed:
             return
@@ -127,7 +150,7 @@ class Subscription:
             self.queue.get_nowait()
         self.queue.put_nowait(error)
 
-    async def next(self) -> list[Change]:
+    async def next(self) -> Batch:
         item = await self.queue.get()
         if isinstance(item, StorageError):
             raise item
@@ -137,11 +160,13 @@ class Subscription:
 class Broadcaster:
     """One etcd watch on a resource prefix, shared by every subscriber to it."""
 
-    def __init__(self, storage: Storage, prefix: str, *, history: int = 5000,
-                 queue_size: int = 1000) -> None:
+    def __init__(self, storage: Storage, prefix: str, *, history: int = 1000,
+                 queue_size: int = 1000, progress_every: float = 10.0) -> None:
         self.storage = storage
         self.prefix = prefix
         self.queue_size = queue_size
+        self.progress_every = progress_every
+        # History bounds memory: a resume from further back reads its own etcd stream.
         self.history: collections.deque[Change] = collections.deque(maxlen=history)
         self.floor = 0          # every change with revision > floor is in history
         self.last_revision = 0  # newest revision this broadcaster has delivered
@@ -171,10 +196,12 @@ class Broadcaster:
             try:
                 if not self.last_revision:
                     self.last_revision = self.floor = await self.storage.current_revision()
-                stream_ready = asyncio.Event()
-                async for batch in etcd_watch(self.storage, self.prefix,
-                                              self.last_revision + 1, stream_ready):
-                    self._deliver(batch)
+                async for batch in etcd_watch(self.storage, self.prefix, self.last_revision + 1,
+                                              progress_every=self.progress_every):
+                    if isinstance(batch, Progress):
+                        self._progress(batch.revision)
+                    else:
+                        self._deliver(batch)
                     delay = 0.1
             except Expired:
                 log.warning("watch history compacted, restarting prefix=%s", self.prefix)
@@ -207,6 +234,11 @@ class Broadcaster:
             if not sub.offer(batch):
                 self.subscribers.discard(sub)
 
+    def _progress(self, revision: int) -> None:
+        self.last_revision = max(self.last_revision, revision)
+        for sub in self.subscribers:
+            sub.progress(revision)
+
     def note_compacted(self, revision: int) -> None:
         """The store compacted up to `revision`: older resumes must get 410."""
         self.compacted = max(self.compacted, revision)
@@ -235,17 +267,19 @@ class WatchHub:
     """All broadcasters of one api-server, keyed by resource prefix."""
 
     def __init__(self, storage: Storage, *, queue_size: int = 1000,
-                 resume_for: float = 30.0) -> None:
+                 resume_for: float = 30.0, progress_every: float = 10.0) -> None:
         self.storage = storage
         self.queue_size = queue_size
         self.resume_for = resume_for
+        self.progress_every = progress_every
         self.broadcasters: dict[str, Broadcaster] = {}
 
     async def broadcaster(self, prefix: str) -> Broadcaster:
         b = self.broadcasters.get(prefix)
         if b is None:
-            b = self.broadcasters[prefix] = Broadcaster(self.storage, prefix,
-                                                        queue_size=self.queue_size)
+            b = self.broadcasters[prefix] = Broadcaster(
+                self.storage, prefix, queue_size=self.queue_size,
+                progress_every=self.progress_every)
             b.start()
         if not b.last_revision:
             for _ in range(100):
@@ -259,7 +293,7 @@ class WatchHub:
             b.note_compacted(revision)
 
     async def watch(self, prefix: str, key_prefix: str, after: int
-                    ) -> AsyncIterator[list[Change]]:
+                    ) -> AsyncIterator[Batch]:
         """Every change under `key_prefix` (inside resource `prefix`) after revision `after`.
 
         Served from the shared stream when it covers `after`. An older `after` (clients
@@ -271,9 +305,9 @@ class WatchHub:
         if after < b.compacted:
             raise Expired(key_prefix, after, b.compacted)
         if not b.covers(after):
-            async for batch in self._dedicated(key_prefix, after, b):
-                after = batch[-1].revision
-                yield batch
+            async for changes in self._dedicated(key_prefix, after, b):
+                after = changes[-1].revision
+                yield changes
         sub = b.subscribe(key_prefix, after)
         try:
             while True:
@@ -291,6 +325,8 @@ class WatchHub:
         while True:
             try:
                 async for batch in etcd_watch(self.storage, key_prefix, after + 1):
+                    if isinstance(batch, Progress):
+                        continue
                     after = batch[-1].revision
                     give_up = 0.0
                     yield batch

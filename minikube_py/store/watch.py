@@ -91,7 +91,7 @@ async def etcd_watch(storage: Storage, prefix: str, start_revision: int, *,
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), progress_every or None)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield rpc.WatchRequest(progress_request=rpc.WatchProgressRequest())
 
     call = storage.watch_stub.Watch(requests())

@@ -4,7 +4,9 @@ One aiohttp session per client, so connections (and their TLS handshakes) are
 kept alive and shared by every request and watch of a component. Errors come
 back as the narrow classes of `client.errors`; a request that could not even
 connect is retried for every verb (nothing was sent), a broken connection only
-for reads (a write may have landed).
+for reads (a write may have landed). A caller cancelled mid-request does not cut
+the exchange: it finishes in the background, so connections stay reusable and no
+TLS socket is left half-closed.
 """
 
 from __future__ import annotations
@@ -82,11 +84,11 @@ class ApiClient:
 
     @classmethod
     def from_kubeconfig(cls, path: str | os.PathLike[str] | None = None,
-                        context: str | None = None, **kwargs: Any) -> ApiClient:
+                        context: str | None = None, **kwargs: Any) -> Self:
         return cls(config=load_kubeconfig(path, context), **kwargs)
 
     @classmethod
-    def in_cluster(cls, **kwargs: Any) -> ApiClient:
+    def in_cluster(cls, **kwargs: Any) -> Self:
         return cls(config=in_cluster_config(), **kwargs)
 
     # -- lifecycle -------------------------------------------------------------

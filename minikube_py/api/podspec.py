@@ -8,12 +8,18 @@ ones with the same values, so `kubectl get -o yaml` looks familiar and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from minikube_py.api import field
 from minikube_py.api.errors import Cause
-from minikube_py.api.meta import dns1123_label, dns1123_subdomain, validate_name
+from minikube_py.api.meta import (
+    dns1123_label,
+    dns1123_subdomain,
+    label_key_errors,
+    validate_name,
+)
 from minikube_py.api.quantity import parse_quantity
 from minikube_py.api.shape import as_dict, dicts
 
@@ -22,6 +28,12 @@ RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+ENV_NAME_MSG = ("a valid environment variable name must consist of alphabetic characters, "
+                "digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',"
+                "  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is "
+                "'[-._a-zA-Z][-._a-zA-Z0-9]*')")
+_STANDARD_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage", "storage", "pods"})
 _VOLUME_SOURCES_WITH_MODE = ("secret", "configMap", "projected", "downwardAPI")
 
 
@@ -242,8 +254,11 @@ def port_name_errors(name: Any) -> list[str]:
 def _validate_env(env: Any, path: str) -> list[Cause]:
     causes: list[Cause] = []
     for here, var in field.objects(env, path, causes):
-        if not var.get("name"):
+        name = var.get("name")
+        if not name:
             causes.append(field.required(f"{here}.name"))
+        elif not isinstance(name, str) or not _ENV_NAME.match(name):
+            causes.append(field.invalid(f"{here}.name", name, ENV_NAME_MSG))
         value = var.get("value")
         if value is not None and not isinstance(value, str):
             causes.append(field.invalid(f"{here}.value", value, "must be a string"))
@@ -267,6 +282,12 @@ def _validate_resources(resources: Any, path: str) -> list[Cause]:
             continue
         parsed[kind] = {}
         for name, value in values.items():
+            standard = str(name) in _STANDARD_RESOURCES or str(name).startswith("hugepages-")
+            if not standard and ("/" not in str(name) or label_key_errors(str(name))):
+                causes.append(field.invalid(f"{path}.{kind}[{name}]", name,
+                                            "must be a standard resource type or fully "
+                                            "qualified"))
+                continue
             try:
                 quantity = parse_quantity(value)
             except ValueError as e:

@@ -79,10 +79,9 @@ def with_version(value: bytes, revision: int) -> bytes:
     """
     at = value.find(_METADATA)
     if at > 0 and value.find(b"{", 1, at) == -1:
-        cut = at + len(_METADATA)
-        sep = b"" if value[cut:cut + 1] == b"}" else b","
-        return b"".join((value[:cut], b'"resourceVersion":"', str(revision).encode(), b'"',
-                         sep, value[cut:]))
+        empty = value[at + len(_METADATA)] == 0x7D  # "metadata":{} needs no comma
+        spliced = b'"metadata":{"resourceVersion":"%d"%s' % (revision, b"" if empty else b",")
+        return value.replace(_METADATA, spliced, 1)
     return json.dumps(decode(value, revision), separators=(",", ":"),
                       ensure_ascii=False).encode()
 

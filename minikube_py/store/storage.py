@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 import grpc
@@ -44,9 +44,8 @@ _CHANNEL_OPTIONS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One stored object as etcd holds it."""
+class Item(NamedTuple):
+    """One stored object as etcd holds it (a tuple: a LIST builds thousands of these)."""
 
     key: str
     value: bytes

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -228,3 +228,20 @@ async def test_cancelled_requests_leak_no_sockets(apiserver: Any, delay_ms: int)
 def test_zz_collect_leaked_sockets() -> None:
     """Collect now, so sockets leaked by the tests above fail this module, not a later one."""
     gc.collect()
+
+
+async def test_writes_are_retried_while_the_server_cannot_be_reached(
+        apiserver_factory: Callable[..., Any]) -> None:
+    """Nothing was sent when a connect fails, so even a POST is safely retried."""
+    server = apiserver_factory()
+    await asyncio.to_thread(server.stop)
+    async with ApiClient.from_kubeconfig(server.kubeconfig, retries=60) as c:
+        name = unique("late")
+        create = asyncio.create_task(c.create(CONFIGMAPS, configmap(name)))
+        await asyncio.sleep(0.3)
+        assert not create.done(), "still retrying while the server is down"
+        await asyncio.to_thread(server.start)
+        created = await asyncio.wait_for(create, 30)
+        assert created["metadata"]["name"] == name
+        assert (await c.get(CONFIGMAPS, name, "default"))["metadata"]["uid"] == \
+            created["metadata"]["uid"]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from minikube_py.api.resources import PODS, Resource
+from minikube_py.client.cache import Indexer, object_key, split_key
 from minikube_py.client.errors import ConnectionFailed, Gone, ServerError
 from minikube_py.client.informer import Informer
 from minikube_py.client.tasks import background
@@ -269,3 +270,25 @@ def test_failing_index_function_is_logged(caplog: pytest.LogCaptureFixture) -> N
     assert len(informer.list()) == 2
     assert informer.by_index("by_node", "") == [informer.get("default/a")]
     assert "index function failed" in caplog.text
+
+
+@pytest.mark.parametrize(("obj", "key", "split"), [
+    pytest.param(pod("a", 1, ns="team"), "team/a", ("team", "a"), id="namespaced"),
+    pytest.param({"metadata": {"name": "node-1"}}, "node-1", (None, "node-1"), id="cluster"),
+])
+def test_keys(obj: JsonDict, key: str, split: tuple[str | None, str]) -> None:
+    assert object_key(obj) == key
+    assert split_key(key) == split
+
+
+def test_index_removal_survives_in_place_mutation() -> None:
+    """A handler that edits a cached object must not leave a stale index entry."""
+    cache = Indexer()
+    cache.add_index("by_node", lambda o: [o["spec"]["nodeName"]])
+    obj = pod("a", 1, node="n1")
+    cache.put("default/a", obj)
+    obj["spec"]["nodeName"] = "n2"  # mutated behind the cache's back
+    cache.remove("default/a")
+    assert cache.index_keys("by_node", "n1") == [] and cache.index_keys("by_node", "n2") == []
+    with pytest.raises(ValueError, match="already exists"):
+        cache.add_index("by_node", lambda o: [])

@@ -6,7 +6,9 @@ RollingUpdate grows the new ReplicaSet and shrinks old ones within
 maxSurge/maxUnavailable (deployment_util); Recreate scales the old ones to
 zero and waits for their pods to go before scaling the new one up. Rolling
 back (kubectl rollout undo) is a template change back to an old template: its
-ReplicaSet becomes the new one again with the next revision number.
+ReplicaSet becomes the new one again with the next revision number. The
+deprecated rollback request (spec.rollbackTo / the deprecated.deployment.
+rollback.to annotation) is turned into that template change here.
 """
 
 from __future__ import annotations
@@ -25,6 +27,24 @@ from minikube_py.controllers.deployment_status import seconds_to_deadline, updat
 from minikube_py.controllers.owners import claim
 
 log = logging.getLogger(__name__)
+
+
+ROLLBACK_ANNOTATION = "deprecated.deployment.rollback.to"
+
+
+def rollback_requested(d: dict) -> int | None:
+    """The revision a deprecated rollback asks for (0 = the previous one), or None:
+    `spec.rollbackTo.revision` (extensions/v1beta1) or the annotation that
+    kubectl set for apps/v1beta1."""
+    value = (d["metadata"].get("annotations") or {}).get(ROLLBACK_ANNOTATION)
+    if value is None and isinstance(d["spec"].get("rollbackTo"), dict):
+        value = d["spec"]["rollbackTo"].get("revision", 0)
+    if value is None:
+        return None
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _created(rs: dict) -> str:
@@ -80,6 +100,9 @@ class DeploymentController(Controller):
             return
         owned = await claim(self.client, REPLICASETS, d,
                             self.replicasets.by_index("namespace", namespace or ""), selector)
+        if rollback_requested(d) is not None and not d["metadata"].get("deletionTimestamp"):
+            await self._rollback(d, owned)  # its template update brings us back here
+            return
         new_rs = self._find_new(d, owned)
         olds = sorted((rs for rs in owned if rs is not new_rs), key=_created)
         created = False
@@ -102,6 +125,35 @@ class DeploymentController(Controller):
                 new_rs = await self._sync_revision(d, new_rs, olds)
             olds = await self._roll(d, new_rs, olds)
         await self._finish(d, olds + ([new_rs] if new_rs else []), new_rs, created)
+
+    async def _rollback(self, d: dict, owned: list[dict]) -> None:
+        """The deprecated rollback request: copy an old revision's template back
+        (what modern `kubectl rollout undo` does client-side) and clear the request."""
+        wanted = rollback_requested(d) or 0
+        revisions = sorted({du.revision(rs) for rs in owned}, reverse=True)
+        if wanted == 0:  # the one before the current
+            wanted = revisions[1] if len(revisions) > 1 else -1
+        source = next((rs for rs in owned if du.revision(rs) == wanted), None)
+        ops: list[dict] = []
+        if ROLLBACK_ANNOTATION in (d["metadata"].get("annotations") or {}):
+            ops.append({"op": "remove",
+                        "path": f"/metadata/annotations/{ROLLBACK_ANNOTATION}"})
+        if "rollbackTo" in d["spec"]:
+            ops.append({"op": "remove", "path": "/spec/rollbackTo"})
+        if source is None:
+            await self.recorder.event(d, "Warning", "RollbackRevisionNotFound",
+                                      "Unable to find the revision to rollback to.")
+        else:
+            ops.append({"op": "replace", "path": "/spec/template",
+                        "value": du.without_hash(source["spec"]["template"])})
+            await self.recorder.event(d, "Normal", "DeploymentRollback",
+                                      f"Rolled back deployment \"{d['metadata']['name']}\" "
+                                      f"to revision {wanted}")
+        try:
+            await self.client.patch(DEPLOYMENTS, d["metadata"]["name"], ops,
+                                    d["metadata"]["namespace"], patch_type="json")
+        except NotFound:
+            pass
 
     def _find_new(self, d: dict, owned: list[dict]) -> dict | None:
         matching = [rs for rs in owned

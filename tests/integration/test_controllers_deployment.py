@@ -224,3 +224,16 @@ async def test_min_ready_seconds_delays_availability(env: Env) -> None:
 async def _when(value, ok):
     result = await value
     return result if ok(result) else None
+
+
+async def test_deprecated_rollback_request(env: Env) -> None:
+    await env.client.create(DEPLOYMENTS, deployment("old", 1, "v1"), env.ns)
+    await eventually(lambda: env.rolled_out("old", "v1", 1), timeout=30)
+    await env.set_image("old", "v2")
+    await eventually(lambda: env.rolled_out("old", "v2", 1), timeout=30)
+    await env.client.patch(DEPLOYMENTS, "old", {"metadata": {"annotations": {
+        "deprecated.deployment.rollback.to": "0"}}}, env.ns)
+    await eventually(lambda: env.rolled_out("old", "v1", 1), timeout=30)
+    d = await env.client.get(DEPLOYMENTS, "old", env.ns)
+    assert "deprecated.deployment.rollback.to" not in d["metadata"]["annotations"]
+    assert d["metadata"]["annotations"][REVISION] == "3"

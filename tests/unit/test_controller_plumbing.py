@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from minikube_py.cli.controller_manager import parse_duration
 from minikube_py.cli.main import main as cli_main
 from minikube_py.controllers import deployment_util as du
+from minikube_py.controllers.deployment import rollback_requested
 from minikube_py.controllers.deployment_status import update_conditions
 from minikube_py.controllers.expectations import Expectations
 from minikube_py.controllers.manager import CONTROLLERS, selected
@@ -141,3 +142,17 @@ def test_progress_resets_the_deadline() -> None:
     available = next(c for c in status["conditions"] if c["type"] == "Available")
     # maxUnavailable 25% of 2 rounds down to 0 (maxSurge rounds up to 1): 1 of 2 is not enough
     assert available["status"] == "False"
+
+
+@pytest.mark.parametrize(
+    ("meta", "spec", "wanted"),
+    [
+        ({}, {}, None),
+        ({"annotations": {"deprecated.deployment.rollback.to": "3"}}, {}, 3),
+        ({"annotations": {"deprecated.deployment.rollback.to": "x"}}, {}, 0),
+        ({}, {"rollbackTo": {"revision": 2}}, 2),
+        ({}, {"rollbackTo": {}}, 0),
+    ],
+)
+def test_rollback_requested(meta: dict, spec: dict, wanted: int | None) -> None:
+    assert rollback_requested({"metadata": meta, "spec": spec}) == wanted

@@ -54,7 +54,8 @@ class Resource:
 
 
 NAMESPACES = Resource("", "v1", "Namespace", "namespaces", False, ("ns",),
-                      subresources=("status", "finalize"))
+                      subresources=("status", "finalize"),
+                      verbs=("create", "delete", "get", "list", "patch", "update", "watch"))
 PODS = Resource("", "v1", "Pod", "pods", True, ("po",), ("all",),
                 ("status", "binding", "log", "exec", "portforward", "eviction"))
 SERVICES = Resource("", "v1", "Service", "services", True, ("svc",), ("all",), ("status",))

@@ -126,6 +126,23 @@ async def delete_object(app: web.Application, target: Target, obj: Obj,
     return marked, False
 
 
+async def delete_current(app: web.Application, target: Target, obj: Obj,
+                          options: dict[str, Any]) -> tuple[Obj, bool]:
+    """delete_object, re-reading and retrying when the object changed underneath (a status
+    write racing the delete) unless the client pinned a version with preconditions: a
+    plain DELETE is not a compare-and-swap for the caller, as in Kubernetes."""
+    pinned = bool(options.get("preconditions"))
+    for _ in range(16):
+        try:
+            return await delete_object(app, target, obj, options)
+        except errors.StatusError as e:
+            if e.code != 409 or e.reason != "Conflict" or pinned:
+                raise
+        assert target.name is not None
+        obj = await app[OBJECTS].get(target.resource, target.namespace, target.name)
+    raise errors.conflict(target.resource, target.name or "", "too many concurrent updates")
+
+
 def _success_status(target: Target, obj: Obj) -> dict[str, Any]:
     details: dict[str, Any] = {"name": obj["metadata"]["name"], "kind": target.resource.plural,
                                "uid": obj["metadata"].get("uid", "")}
@@ -142,7 +159,7 @@ async def delete(request: web.Request, target: Target) -> web.Response:
     if dry_run(request):
         _check_preconditions(target, obj, options)
         return respond(request, target.resource, obj)
-    result, gone = await delete_object(request.app, target, obj, options)
+    result, gone = await delete_current(request.app, target, obj, options)
     if not gone or target.resource in _RETURNS_OBJECT:
         return respond(request, target.resource, result)
     return codec.json_response(_success_status(target, result))
@@ -158,7 +175,7 @@ async def delete_collection(request: web.Request, target: Target) -> web.Respons
         one = Target(target.resource, obj["metadata"].get("namespace"), obj["metadata"]["name"],
                      None)
         try:
-            result, _gone = await delete_object(request.app, one, obj, options)
+            result, _gone = await delete_current(request.app, one, obj, options)
         except errors.StatusError as e:
             if e.code in (404, 409):
                 continue

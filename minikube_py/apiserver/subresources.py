@@ -157,7 +157,7 @@ async def eviction(request: web.Request, target: Target) -> web.Response:
     pod = await _parent(request, target)
     one = Target(PODS, target.namespace, target.name, None)
     if not rest.dry_run(request):
-        await deletion.delete_object(request.app, one, pod, options)
+        await deletion.delete_current(request.app, one, pod, options)
     return codec.json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
                                 "status": "Success", "code": 201}, 201)
 

@@ -360,3 +360,26 @@ def test_eviction_deletes_gracefully(apiserver: ApiServer) -> None:
     assert evicted["metadata"]["deletionGracePeriodSeconds"] == 15
     _, v1 = get(apiserver, "/api/v1")
     assert "pods/eviction" in [r["name"] for r in v1["resources"]]
+
+
+async def test_delete_is_not_refused_by_concurrent_writes(apiserver: ApiServer) -> None:
+    import asyncio
+    name = f"race-{uid()}"
+    path = f"{NS}/configmaps/{name}"
+    apiserver.request("POST", f"{NS}/configmaps", {"metadata": {"name": name}})
+    stop = asyncio.Event()
+    async with apiserver.session() as s:
+        async def writer(i: int) -> None:
+            while not stop.is_set():
+                async with s.patch(path, json={"metadata": {"annotations": {"w": str(i)}}},
+                                   headers={"Content-Type": "application/merge-patch+json"}
+                                   ) as r:
+                    if r.status == 404:
+                        return
+        writers = [asyncio.create_task(writer(i)) for i in range(8)]
+        await asyncio.sleep(0.3)
+        async with s.delete(path) as r:
+            status, body = r.status, await r.text()
+        stop.set()
+        await asyncio.gather(*writers)
+    assert status == 200, body

@@ -15,7 +15,14 @@ import pytest
 from minikube_py.api.resources import NODES, SECRETS
 from minikube_py.cluster import kubeconfigs
 from minikube_py.cluster.teardown import POD_BRIDGE
-from tests.e2e.cluster_support import EXE, api, host_leftovers, mkp, needs_root
+from tests.e2e.cluster_support import (
+    EXE,
+    api,
+    host_leftovers,
+    mkp,
+    needs_root,
+    skip_if_other_cluster,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
               pytest.mark.timeout(300)]
@@ -49,6 +56,7 @@ def test_join_runs_the_agent_with_its_own_credential_until_ready(
     try:
         joined = mkp(*command[1:], "--root", str(root), "--node-name", node, "--no-install",
                      timeout=200)
+        skip_if_other_cluster(joined)
         assert joined.returncode == 0, joined.stdout + joined.stderr
         assert f"node {node} Ready" in joined.stdout
         conf = kubeconfigs.load(root / "state" / "nodes" / node / "kubelet.conf")

@@ -179,7 +179,7 @@ def test_cluster_ip_answers_from_every_node_with_every_backend(
     try:
         for node, pod in one_per_node.items():
             collect = functools.partial(_collect, dc, pod["metadata"]["uid"], ip, names, set())
-            eventually(collect, timeout=30, what=f"replies from all backends on {node}",
+            eventually(collect, timeout=60, what=f"replies from all backends on {node}",
                        interval=0.5)
     finally:
         dc.close()

@@ -20,7 +20,7 @@ from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import split_key
 from minikube_py.api.resources import ENDPOINTS, PODS, SERVICES
 from minikube_py.api.selectors import LabelSelector
-from minikube_py.client.errors import NotFound
+from minikube_py.client.errors import AlreadyExists, NotFound
 from minikube_py.controllers.base import Controller, SharedInformers
 from minikube_py.controllers.pods import is_ready
 
@@ -170,8 +170,11 @@ class EndpointsController(Controller):
                      "metadata": {"name": name, "namespace": namespace, "labels": labels},
                      "subsets": subsets}
         if current is None:
-            await self.client.create(ENDPOINTS, body, namespace=namespace)
-        else:
+            try:
+                await self.client.create(ENDPOINTS, body, namespace=namespace)
+            except AlreadyExists:  # written by a user, or our informer is behind
+                current = await self.client.get(ENDPOINTS, name, namespace=namespace)
+        if current is not None:
             body["metadata"] = {**current["metadata"], "labels": labels}
             await self.client.update(ENDPOINTS, body)
         log.info("endpoints synced service=%s ready=%d not_ready=%d", key,

@@ -1,15 +1,18 @@
 """The service proxy: Services + Endpoints in, one iptables-restore per sync out.
 
-Sync strategy (kube-proxy's, one step further): a full sync at start, every
-`full_sync_period` and after any failure reads our chains and hooks back from
-the kernel, rewrites every chain of ours, re-adds missing hooks and deletes the
-stale chains it found. In between, a sync writes only the chains whose content
-changed (the chains of changed service ports, and KUBE-SERVICES & co only when
-a line in them changed) and deletes the chains that were ours last time and are
-not now. With legacy iptables every restore copies the whole table, so at
-10,000 services one change costs the same few hundred ms either way; what we
-save is the text and parsing. Between changes nothing runs: the loop sleeps on
-an event that the informer handlers set.
+Sync strategy (kube-proxy's, a step further; the bookkeeping is state.RuleSet):
+- full sync at start, every `full_sync_period` and after any failure: every
+  chain of ours rewritten. When the kernel state is unknown (start, after a
+  failed restore) our chains and hooks are read back first and strangers with
+  our prefixes deleted; otherwise stale chains come from the bookkeeping and
+  every hook is deleted and re-inserted in the same transaction, so a hook
+  someone removed fails the restore, which then reads the kernel and retries.
+- partial sync on changes: only the services changed since the last sync are
+  looked at, and only chains whose text changed are written (KUBE-SERVICES & co
+  only when one of their lines changed); their stale chains are deleted.
+Between changes nothing runs: the loop sleeps on an event the informer handlers
+set. With legacy iptables every restore copies the whole table in and out of
+the kernel, so that copy, not our Python, is what a sync costs at scale.
 """
 
 from __future__ import annotations

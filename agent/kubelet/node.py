@@ -83,7 +83,6 @@ class NodeAgent:
                  host_ip: str) -> None:
         self.client, self.settings, self.runtime, self.host_ip = client, settings, runtime, host_ip
         self.name = settings.node_name
-        self._reported: dict[str, str] = {}
         self._reported_at = 0.0
         self.recorder = EventRecorder(client, component="kubelet", host=self.name)
 
@@ -169,16 +168,19 @@ class NodeAgent:
         """Write node status if a condition changed or the report interval passed."""
         conds = await self.conditions()
         summary = {c["type"]: c["status"] for c in conds}
-        due = time.monotonic() - self._reported_at >= self.settings.status_report_interval
-        if not (force or due or summary != self._reported):
-            return
-        now = _now()
         try:
             old = await self.client.get(NODES, self.name)
         except NotFound:
             await self.register()
             return
+        # Compare with what the API holds, not with what we last wrote: the node
+        # lifecycle controller may have set Ready=Unknown while we were away.
         old_conds = {c["type"]: c for c in (old.get("status") or {}).get("conditions") or []}
+        stored = {t: c.get("status") for t, c in old_conds.items()}
+        due = time.monotonic() - self._reported_at >= self.settings.status_report_interval
+        if not (force or due or summary != stored):
+            return
+        now = _now()
         for c in conds:
             prev = old_conds.get(c["type"])
             c["lastHeartbeatTime"] = now
@@ -186,13 +188,13 @@ class NodeAgent:
                                        prev.get("status") == c["status"] else now)
         await self.client.patch(NODES, self.name, {"status": await self.status(conds)},
                                 subresource="status")
-        if summary.get("Ready") != self._reported.get("Ready"):
+        if summary.get("Ready") != stored.get("Ready"):
             ready = "NodeReady" if summary.get("Ready") == "True" else "NodeNotReady"
             await self.event(ready, f"Node {self.name} status is now: {ready}")
-        if summary != self._reported:
+        if summary != stored:
             log.info("node conditions node=%s %s", self.name,
                      " ".join(f"{k}={v}" for k, v in summary.items()))
-        self._reported, self._reported_at = summary, time.monotonic()
+        self._reported_at = time.monotonic()
 
     async def renew_lease(self) -> None:
         spec = {"holderIdentity": self.name, "leaseDurationSeconds": self.settings.lease_duration,

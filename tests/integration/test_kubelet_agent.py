@@ -157,6 +157,21 @@ async def test_node_registered_with_lease(agent: Agent, api: ApiClient) -> None:
     assert lease["spec"]["holderIdentity"] == agent.node
 
 
+async def test_node_takes_ready_back_after_the_controller_marked_it_unknown(
+        agent: Agent, api: ApiClient) -> None:
+    """The node lifecycle controller writes Unknown while the agent is silent; the next
+    heartbeat must put the truth back at once, not at the next periodic report."""
+    await eventually(lambda: _ready_node(api, agent.node), what="node Ready")
+    node = await api.get(NODES, agent.node)
+    conds = [dict(c, status="Unknown", reason="NodeStatusUnknown")
+             if c["type"] == "Ready" else c for c in node["status"]["conditions"]]
+    await api.patch(NODES, agent.node, {"status": {"conditions": conds}}, subresource="status",
+                    patch_type="strategic")
+    assert await _node_condition(api, agent.node, "Ready", "Unknown")
+    await eventually(lambda: _node_condition(api, agent.node, "Ready", "True"), timeout=25,
+                     what="Ready back to True")
+
+
 async def _get(api: ApiClient, res: Any, name: str, ns: str | None = None) -> Any:
     try:
         return await api.get(res, name, ns)

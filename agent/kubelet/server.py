@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from agent.kubelet import channels as ch
+from agent.kubelet import spdy_exec
 from agent.kubelet.errors import ContainerNotFound
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.streams import ExecSession, log_stream
@@ -164,6 +165,10 @@ class KubeletServer:
         cmd = request.query.getall("command", [])
         if not cmd:
             raise web.HTTPBadRequest(text="command: required")
+        opts = {name: _flag(request, name) for name in ("stdin", "stdout", "stderr", "tty")}
+        if spdy_exec.is_spdy(request):  # kubectl before 1.30
+            return await spdy_exec.serve(
+                request, lambda: ExecSession.start(self.runtime, cid, cmd, **opts), **opts)
         ws = web.WebSocketResponse(protocols=ch.PROTOCOLS, max_msg_size=0)
         await ws.prepare(request)
         v5 = ws.ws_protocol == "v5.channel.k8s.io"

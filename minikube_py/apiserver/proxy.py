@@ -19,6 +19,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.resources import NODES, PODS
+from minikube_py.apiserver import upgrade
 from minikube_py.apiserver.objects import Obj
 from minikube_py.apiserver.state import OBJECTS, SETTINGS
 from minikube_py.apiserver.target import Target
@@ -132,11 +133,14 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
     """pods/x/exec over WebSocket: relay frames both ways until either side closes."""
     if request.method not in ("GET", "POST"):
         raise errors.method_not_allowed()
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        raise errors.bad_request("exec needs a WebSocket upgrade (SPDY is not supported)")
+    upgrade_to = request.headers.get("Upgrade", "").lower()
+    if upgrade_to != "websocket" and not upgrade_to.startswith("spdy/"):
+        raise errors.bad_request("exec needs a WebSocket or SPDY/3.1 upgrade")
     pod, container, base = await _pod_and_container(request, target)
     params = [(k, v) for k, v in request.query.items() if k in EXEC_PARAMS]
     url = f"{base}/exec/{target.namespace}/{pod['metadata']['name']}/{container}"
+    if upgrade_to.startswith("spdy/"):  # kubectl before 1.30: raw bytes both ways
+        return await upgrade.relay(request, url, params, _kubelet_auth(request), _NO_VERIFY)
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
                if p.strip()]
     try:

@@ -1,0 +1,176 @@
+"""Exec over SPDY/3.1: Kubernetes' remotecommand protocol for kubectl before 1.30.
+
+The client upgrades the HTTP request (`Upgrade: SPDY/3.1`, offering
+`X-Stream-Protocol-Version`s; the 101 names the one chosen), then opens one SPDY
+stream per role, named by its `streamType` header: error, stdin, stdout, stderr and,
+with a tty, resize (newline-separated JSON {"Width","Height"}). The command starts
+once every stream the query asked for is open. At the end the error stream carries
+the outcome: v4 a metav1.Status (NonZeroExitCode with an ExitCode cause, which
+kubectl turns into its own exit code), v2/v3 the failure message as text, and every
+stream is finished so the client's copies reach EOF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from agent.kubelet import channels as ch
+from agent.kubelet import spdy
+from agent.kubelet.streams import ExecSession
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io")
+STREAM_TIMEOUT = 30.0  # kubelet's default stream creation timeout
+
+
+def is_spdy(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower().startswith("spdy/")
+
+
+def negotiate(offered: list[str]) -> str | None:
+    """The client's first choice that we serve (the client lists its preference)."""
+    names = [p.strip() for value in offered for p in value.split(",")]
+    return next((p for p in names if p in PROTOCOLS), None)
+
+
+def wanted(protocol: str, *, stdin: bool, stdout: bool, stderr: bool, tty: bool) -> set[str]:
+    """The stream types the client opens for these options (a tty merges stderr)."""
+    want = {"error"}
+    want |= {"stdin"} if stdin else set()
+    want |= {"stdout"} if stdout else set()
+    want |= {"stderr"} if stderr and not tty else set()
+    want |= {"resize"} if tty and protocol != "v2.channel.k8s.io" else set()
+    return want
+
+
+def outcome(protocol: str, status: dict[str, Any]) -> bytes:
+    """What the error stream carries for this Status in this protocol version."""
+    if protocol == "v4.channel.k8s.io":
+        return json.dumps(status).encode()
+    return b"" if status.get("status") == "Success" else str(status.get("message", "")).encode()
+
+
+class _Feed:
+    """Takes aiohttp's payload-parser seat, so bytes after the 101 reach the SPDY
+    connection (aiohttp itself only switches protocols for WebSocket)."""
+
+    def __init__(self, conn: spdy.Connection) -> None:
+        self.conn = conn
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.conn.data_received(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.conn.eof_received()
+
+
+async def upgrade(request: web.Request, protocol: str
+                  ) -> tuple[spdy.Connection, web.StreamResponse]:
+    """Answer 101 and hand the connection's bytes to a SPDY server connection."""
+    transport, handler = request.transport, request.protocol
+    if transport is None:
+        raise ConnectionResetError("client went away")
+
+    def send(frame: bytes) -> None:
+        if not transport.is_closing():
+            transport.write(frame)
+
+    conn = spdy.Connection(send, handler._drain_helper,  # aiohttp's writers drain this way
+                           transport.pause_reading, transport.resume_reading)
+    handler.set_parser(_Feed(conn))  # type: ignore[arg-type]
+    response = web.StreamResponse(status=101, headers={
+        "Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": protocol})
+    await response.prepare(request)
+    return conn, response
+
+
+async def _accept(conn: spdy.Connection, want: set[str]) -> dict[str, spdy.Stream]:
+    got: dict[str, spdy.Stream] = {}
+    async with asyncio.timeout(STREAM_TIMEOUT):
+        while not want <= got.keys():
+            stream = await conn.accept()
+            if stream is None:
+                raise ConnectionResetError("client went away before opening its streams")
+            got[stream.type] = stream
+    return got
+
+
+async def _copy_stdin(stream: spdy.Stream, session: ExecSession) -> None:
+    while chunk := await stream.read():
+        await session.write(chunk)
+    session.close_stdin()
+
+
+async def _resize(stream: spdy.Stream, session: ExecSession) -> None:
+    buf = b""
+    while chunk := await stream.read():
+        *lines, buf = (buf + chunk).split(b"\n")
+        for line in filter(None, (raw.strip() for raw in lines)):
+            size = json.loads(line)
+            await session.resize(int(size["Width"]), int(size["Height"]))
+
+
+async def serve(request: web.Request, start: Callable[[], Awaitable[ExecSession]], *,
+                stdin: bool, stdout: bool, stderr: bool, tty: bool) -> web.StreamResponse:
+    """One exec over SPDY, from the upgrade to the last frame; `start` runs the command."""
+    protocol = negotiate(request.headers.getall("X-Stream-Protocol-Version", []))
+    if protocol is None:
+        raise web.HTTPForbidden(text="unable to upgrade: unable to negotiate protocol: client "
+                                     f"supports {request.headers.getall('X-Stream-Protocol-Version', [])}, "
+                                     f"server supports {list(PROTOCOLS)}")
+    conn, response = await upgrade(request, protocol)
+    try:
+        streams = await _accept(conn, wanted(protocol, stdin=stdin, stdout=stdout,
+                                             stderr=stderr, tty=tty))
+        await _run(streams, protocol, start)
+    except (ConnectionError, TimeoutError) as e:
+        log.info("spdy exec ended early err=%r", e)
+    finally:
+        conn.close()
+        if request.transport is not None:
+            request.transport.close()
+    return response
+
+
+async def _run(streams: dict[str, spdy.Stream], protocol: str,
+               start: Callable[[], Awaitable[ExecSession]]) -> None:
+    try:
+        session = await start()
+    except Exception as e:  # noqa: BLE001 - any start failure is the client's error stream
+        await _conclude(streams, protocol, ch.error_status(str(e)))
+        return
+    tasks = [asyncio.create_task(fn(streams[name], session), name=f"spdy-exec-{name}")
+             for name, fn in (("stdin", _copy_stdin), ("resize", _resize)) if name in streams]
+
+    async def out(channel: int, payload: bytes) -> None:
+        stream = streams.get("stderr" if channel == ch.STDERR else "stdout")
+        if stream is not None:
+            await stream.write(payload)
+    try:
+        await session.pump(out)
+        await _conclude(streams, protocol, ch.exit_status(await session.exit_code()))
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        session.close()
+
+
+async def _conclude(streams: dict[str, spdy.Stream], protocol: str,
+                    status: dict[str, Any]) -> None:
+    body = outcome(protocol, status)
+    if body:
+        await streams["error"].write(body)
+    for stream in streams.values():
+        stream.finish()

@@ -1,0 +1,127 @@
+"""Upgraded connections (SPDY/3.1 exec from kubectl before 1.30) relayed as raw bytes.
+
+Like kube-apiserver's UpgradeAwareHandler: the upgrade request goes to the kubelet
+over its own TLS connection; if the kubelet answers 101, the client gets that 101
+(with the negotiated X-Stream-Protocol-Version) and from then on bytes are copied
+both ways untouched until either side closes. Anything but 101 becomes a
+metav1.Status error for the client, so nothing is upgraded on a refusal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+from yarl import URL
+
+from minikube_py.api import errors
+
+log = logging.getLogger(__name__)
+
+FORWARDED = ("Upgrade", "X-Stream-Protocol-Version")
+ANSWERED = ("Upgrade", "X-Stream-Protocol-Version")
+CHUNK = 1 << 16
+
+
+class _IntoReader:
+    """aiohttp's payload-parser seat: the client's bytes after the 101 go to a
+    StreamReader, which pauses the client's transport while it is full."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader = reader
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.reader.feed_data(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.reader.feed_eof()
+
+
+def _request_head(request: web.Request, url: URL, headers: dict[str, str]) -> bytes:
+    lines = [f"{request.method} {url.raw_path_qs} HTTP/1.1", f"Host: {url.raw_authority}",
+             "Connection: Upgrade", "Content-Length: 0"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    lines += [f"{name}: {value}" for name in FORWARDED for value in request.headers.getall(name, [])]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _parse_head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ValueError(f"bad status line {status_line!r}")
+    pairs = [tuple(p.strip() for p in line.split(":", 1)) for line in lines if ":" in line]
+    return int(parts[1]), [(k, v) for k, v in pairs]
+
+
+async def _pump(read: Callable[[], Awaitable[bytes]], write: Callable[[bytes], None],
+                drain: Callable[[], Awaitable[None]]) -> None:
+    while chunk := await read():
+        write(chunk)
+        await drain()
+
+
+async def relay(request: web.Request, url: str, params: Sequence[tuple[str, str]],
+                headers: dict[str, str], ssl_ctx: ssl.SSLContext) -> web.StreamResponse:
+    """Forward the upgrade request to `url` (the kubelet), then splice the two sockets."""
+    target = URL(url).with_query(list(params))
+    try:
+        up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(
+            target.host, target.port, ssl=ssl_ctx), timeout=10)
+    except (OSError, TimeoutError) as e:
+        raise errors.StatusError(502, "BadGateway", f"error dialing the kubelet: {e}") from None
+    try:
+        up_writer.write(_request_head(request, target, headers))
+        head = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"), timeout=30)
+        status, answer = _parse_head(head)
+        if status != 101:
+            body = await asyncio.wait_for(up_reader.read(CHUNK), timeout=10)
+            raise errors.StatusError(status if status >= 400 else 502,
+                                     "BadRequest" if status < 500 else "InternalError",
+                                     f"kubelet refused the upgrade: {body.decode(errors='replace').strip()}")
+        return await _splice(request, answer, up_reader, up_writer)
+    except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError) as e:
+        raise errors.StatusError(502, "BadGateway", f"kubelet upgrade failed: {e!r}") from None
+    finally:
+        up_writer.close()
+
+
+async def _splice(request: web.Request, answer: list[tuple[str, str]],
+                  up_reader: asyncio.StreamReader,
+                  up_writer: asyncio.StreamWriter) -> web.StreamResponse:
+    transport, handler = request.transport, request.protocol
+    if transport is None:
+        raise ConnectionResetError("client went away")
+    client_reader = asyncio.StreamReader(limit=CHUNK)
+    client_reader.set_transport(transport)
+    handler.set_parser(_IntoReader(client_reader))  # type: ignore[arg-type]
+    response = web.StreamResponse(status=101)
+    response.headers["Connection"] = "Upgrade"
+    for name, value in answer:
+        if name.title() in ANSWERED:
+            response.headers.add(name, value)
+    await response.prepare(request)
+
+    def to_client(chunk: bytes) -> None:
+        if not transport.is_closing():
+            transport.write(chunk)
+    tasks = [asyncio.create_task(_pump(lambda: client_reader.read(CHUNK), up_writer.write,
+                                       up_writer.drain), name="upgrade-to-kubelet"),
+             asyncio.create_task(_pump(lambda: up_reader.read(CHUNK), to_client,
+                                       handler._drain_helper),  # as aiohttp's own writers
+                                 name="upgrade-to-client")]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+                await task
+        transport.close()
+    return response

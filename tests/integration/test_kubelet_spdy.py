@@ -1,0 +1,137 @@
+"""kubectl exec over SPDY/3.1 (kubectl 1.20, Debian's kubernetes-client) through a real
+api-server to a real agent and dockerd; and the same exec over WebSocket (kubectl 1.32),
+which must keep working beside it. Skips only when kubectl 1.20 cannot be obtained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minikube_py.client import ApiClient
+from tests.e2e.kubectl_cluster import KUBECTL_NEW, old_kubectl
+from tests.integration.test_kubelet_agent import (  # noqa: F401 - fixtures used by name
+    Agent,
+    agent,
+    api,
+    create,
+    is_running,
+    make_pod,
+    status_when,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.root]
+
+
+@pytest.fixture(scope="module")
+def kubectl_old() -> str:
+    binary, why = old_kubectl()
+    if binary is None:
+        pytest.skip(f"kubectl 1.20 not available: {why}")
+    return binary
+
+
+@pytest.fixture
+async def pod(agent: Agent, api: ApiClient) -> str:  # noqa: F811
+    made = await create(api, make_pod(agent.node, [{"name": "c", "command": ["sleep", "3600"]}]))
+    await status_when(api, made, is_running, what="Running")
+    return str(made["metadata"]["name"])
+
+
+def run(binary: str, apiserver: Any, *args: str, stdin: bytes | None = None
+        ) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([binary, "--kubeconfig", str(apiserver.kubeconfig), "-n", "default",
+                           *args], input=stdin, capture_output=True, timeout=60, check=False)
+
+
+async def test_old_kubectl_exec_piped_stdin_and_exit_code(kubectl_old: str, apiserver: Any,
+                                                          pod: str) -> None:
+    done = await asyncio.to_thread(run, kubectl_old, apiserver, "exec", "-i", pod, "--", "sh",
+                                   "-c", "cat; echo out; echo err >&2; exit 7",
+                                   stdin=b"piped-in\n")
+    assert done.returncode == 7, done
+    assert done.stdout == b"piped-in\nout\n", done
+    assert done.stderr.startswith(b"err\n") and b"command terminated with exit code 7" \
+        in done.stderr, done
+    ok = await asyncio.to_thread(run, kubectl_old, apiserver, "exec", pod, "--", "true")
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, b"", b""), ok
+
+
+async def test_old_kubectl_streams_a_megabyte_each_way(kubectl_old: str, apiserver: Any,
+                                                       pod: str, tmp_path: Path) -> None:
+    data = os.urandom(1 << 20)
+    done = await asyncio.to_thread(run, kubectl_old, apiserver, "exec", "-i", pod, "--", "sh",
+                                   "-c", "cat > /tmp/blob; md5sum /tmp/blob; cat /tmp/blob",
+                                   stdin=data)
+    assert done.returncode == 0, done.stderr
+    digest, rest = done.stdout.split(b"\n", 1)
+    assert digest.split()[0].decode() == hashlib.md5(data).hexdigest()
+    assert rest == data
+    src = tmp_path / "f"
+    src.write_bytes(data[:4096])
+    cp = await asyncio.to_thread(run, kubectl_old, apiserver, "cp", str(src), f"{pod}:/tmp/cp")
+    assert cp.returncode == 0, cp
+    out = await asyncio.to_thread(run, kubectl_old, apiserver, "exec", pod, "--", "md5sum",
+                                  "/tmp/cp")
+    assert out.stdout.split()[0].decode() == hashlib.md5(data[:4096]).hexdigest(), out
+
+
+async def test_old_kubectl_missing_command_fails_cleanly(kubectl_old: str, apiserver: Any,
+                                                         pod: str) -> None:
+    done = await asyncio.to_thread(run, kubectl_old, apiserver, "exec", pod, "--",
+                                   "/no/such/binary")
+    assert done.returncode != 0 and done.stderr, done
+
+
+def _tty_session(binary: str, apiserver: Any, pod: str, keys: bytes) -> tuple[int, str]:
+    """kubectl exec -it on a real pty (kubectl sends the terminal size on the resize stream)."""
+    master, slave = pty.openpty()
+    os.set_blocking(master, True)
+    subprocess.run(["stty", "-F", os.ttyname(slave), "rows", "33", "cols", "77"], check=True)
+    proc = subprocess.Popen([binary, "--kubeconfig", str(apiserver.kubeconfig), "-n", "default",
+                             "exec", "-it", pod, "--", "sh"], stdin=slave, stdout=slave,
+                            stderr=slave, start_new_session=True)
+    os.close(slave)
+    output = b""
+    try:
+        os.write(master, keys)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    output += os.read(master, 4096)
+                except OSError:  # EIO: the other side of the pty closed
+                    break
+        code = proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    return code, output.decode(errors="replace")
+
+
+async def test_old_kubectl_interactive_tty_with_resize(kubectl_old: str, apiserver: Any,
+                                                      pod: str) -> None:
+    code, text = await asyncio.to_thread(
+        _tty_session, kubectl_old, apiserver, pod,
+        b"sleep 0.5; echo answer=$((6*7)); stty size; tty; exit 5\n")
+    assert "answer=42" in text and "33 77" in text and "/dev/pts/" in text, text
+    assert code == 5, text
+
+
+async def test_new_kubectl_exec_over_websocket_still_works(apiserver: Any, pod: str) -> None:
+    if not Path(KUBECTL_NEW).exists():
+        pytest.skip(f"{KUBECTL_NEW} is not installed")
+    done = await asyncio.to_thread(run, KUBECTL_NEW, apiserver, "exec", "-i", pod, "--", "sh",
+                                   "-c", "cat; exit 3", stdin=b"ws\n")
+    assert (done.returncode, done.stdout) == (3, b"ws\n"), done

@@ -166,9 +166,10 @@ class Proxier:
                           deleted_chains=len(plan.stale_nat) + len(plan.stale_filter),
                           lines=text.count("\n"), seconds=time.perf_counter() - started)
         self.last_sync = stats
-        log.info("proxy sync full=%s service_ports=%d written=%d deleted=%d lines=%d seconds=%.3f",
-                 stats.full, stats.service_ports, stats.written, stats.deleted_chains,
-                 stats.lines, stats.seconds)
+        log.log(logging.INFO if text else logging.DEBUG,
+                "proxy sync full=%s service_ports=%d written=%d deleted=%d lines=%d seconds=%.3f",
+                stats.full, stats.service_ports, stats.written, stats.deleted_chains,
+                stats.lines, stats.seconds)
         return stats
 
     @staticmethod

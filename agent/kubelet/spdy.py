@@ -43,7 +43,7 @@ _WORDS = (
     "max-forwards pragma proxy-authenticate proxy-authorization range referer retry-after "
     "server te trailer transfer-encoding upgrade user-agent vary via warning "
     "www-authenticate method get status 200\0OK version HTTP/1.1 url public set-cookie "
-    "keep-alive origin").split()
+    "keep-alive origin")
 _TAIL = (
     "100101201202205206300302303304305306307402405406407408409410411412413414415416417"
     "502504505203 Non-Authoritative Information204 No Content301 Moved Permanently"
@@ -54,7 +54,7 @@ _TAIL = (
     "text/javascript,publicprivatemax-age=gzip,deflate,sdchcharset=utf-8charset="
     "iso-8859-1,utf-,*,enq=0.")
 DICTIONARY = b"".join(len(w).to_bytes(4, "big") + w.replace("\0", " ").encode()
-                      for w in _WORDS) + _TAIL.encode()
+                      for w in _WORDS.split()) + _TAIL.encode()
 
 Headers = dict[str, list[str]]
 

@@ -58,6 +58,12 @@ class ServiceStrategy(Strategy):
             return
         spec.setdefault("type", "ClusterIP")
         spec.setdefault("sessionAffinity", "None")
+        if spec["sessionAffinity"] == "ClientIP":
+            config = spec.setdefault("sessionAffinityConfig", {})
+            if isinstance(config, dict):
+                client_ip = config.setdefault("clientIP", {})
+                if isinstance(client_ip, dict):
+                    client_ip.setdefault("timeoutSeconds", 10800)  # Kubernetes' 3 hours
         if spec["type"] != "ExternalName":
             spec.setdefault("internalTrafficPolicy", "Cluster")
             spec.setdefault("ipFamilies", ["IPv4"])

@@ -75,6 +75,13 @@ def test_service_defaults() -> None:
     assert svc["status"] == {"loadBalancer": {}}
 
 
+def test_client_ip_affinity_gets_the_default_timeout() -> None:
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+           "spec": {"sessionAffinity": "ClientIP", "ports": [{"port": 80}]}}
+    strategy_for(resources.SERVICES).default(svc)
+    assert svc["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 10800}}
+
+
 def test_service_update_keeps_allocations() -> None:
     strategy = strategy_for(resources.SERVICES)
     old = {"metadata": {"name": "s", "namespace": "d", "uid": "u"}, "spec": {

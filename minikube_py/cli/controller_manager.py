@@ -6,6 +6,10 @@ import argparse
 import asyncio
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from minikube_py.client.leaderelection import LeaderElectionSettings
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?"
                        r"(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
@@ -24,28 +28,34 @@ def parse_duration(text: str) -> float:
     return h * 3600 + m * 60 + s + ms / 1000
 
 
-def add_leader_flags(p: argparse.ArgumentParser) -> None:
-    """--leader-elect-* as kube-scheduler and kube-controller-manager spell them."""
+def add_leader_flags(p: argparse.ArgumentParser, lease_name: str) -> None:
+    """--leader-elect and --leader-elect-* as kube-scheduler and kube-controller-manager
+    spell them; leader_settings() reads them back."""
+    p.add_argument("--leader-elect", default="true", choices=("true", "false"),
+                   help=f"take the kube-system/{lease_name} Lease before acting")
     p.add_argument("--leader-elect-lease-duration", type=parse_duration, default=15.0,
                    help="how long a leader's Lease holds without renewal (default 15s)")
     p.add_argument("--leader-elect-renew-deadline", type=parse_duration, default=10.0,
                    help="a leader that cannot renew for this long steps down (default 10s)")
     p.add_argument("--leader-elect-retry-period", type=parse_duration, default=2.0,
                    help="how often candidates try to acquire (default 2s)")
-    p.add_argument("--identity", help="holder identity in the Lease (default host_pid)")
+    p.add_argument("--identity", help="holder identity in the Lease (default host_uuid)")
 
 
-def leader_settings(args: argparse.Namespace) -> dict:
-    """The settings fields of the leader flags, checked as LeaderElector needs them."""
+def leader_settings(args: argparse.Namespace, lease_name: str) -> LeaderElectionSettings | None:
+    """The flags of add_leader_flags as settings (None = --leader-elect=false)."""
     from minikube_py.cli.main import CLIError
+    from minikube_py.client.leaderelection import LeaderElectionSettings
 
-    if not (args.leader_elect_lease_duration > args.leader_elect_renew_deadline
-            > args.leader_elect_retry_period * 1.2):
+    try:
+        settings = LeaderElectionSettings(
+            lease_name, identity=args.identity, lease_duration=args.leader_elect_lease_duration,
+            renew_deadline=args.leader_elect_renew_deadline,
+            retry_period=args.leader_elect_retry_period)
+    except ValueError as e:
         raise CLIError("need --leader-elect-lease-duration > --leader-elect-renew-deadline > "
-                       "1.2 x --leader-elect-retry-period")
-    return {"lease_duration": args.leader_elect_lease_duration,
-            "renew_deadline": args.leader_elect_renew_deadline,
-            "retry_period": args.leader_elect_retry_period, "identity": args.identity}
+                       "1.2 x --leader-elect-retry-period") from e
+    return settings if args.leader_elect == "true" else None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,8 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the api-server")
     p.add_argument("--controllers", default="*",
                    help="comma-separated controllers: '*' for all, '-name' to leave one out")
-    p.add_argument("--leader-elect", default="true", choices=("true", "false"))
-    add_leader_flags(p)
+    add_leader_flags(p, "kube-controller-manager")
     p.add_argument("--node-monitor-grace-period", type=parse_duration, default=40.0,
                    help="silence after which a node is Unknown (default 40s)")
     p.add_argument("--node-monitor-period", type=parse_duration, default=5.0,
@@ -89,8 +98,7 @@ def _main(args: argparse.Namespace) -> int:
     settings = ControllerManagerSettings(
         kubeconfig=args.kubeconfig,
         controllers=controllers,
-        leader_elect=args.leader_elect == "true",
-        **leader_settings(args),
+        leader_election=leader_settings(args, "kube-controller-manager"),
         node_monitor_grace_period=args.node_monitor_grace_period,
         node_monitor_period=args.node_monitor_period,
         pod_eviction_timeout=args.pod_eviction_timeout,

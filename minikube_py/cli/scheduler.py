@@ -14,9 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the api-server")
     p.add_argument("--scheduler-name", default="default-scheduler",
                    help="schedule pods whose spec.schedulerName is this")
-    p.add_argument("--leader-elect", default="true", choices=("true", "false"),
-                   help="take the kube-system/kube-scheduler Lease before scheduling")
-    add_leader_flags(p)
+    add_leader_flags(p, "kube-scheduler")
     p.add_argument("--bind-concurrency", type=int, default=64,
                    help="bindings in flight at once")
     p.add_argument("--percentage-of-nodes-to-score", type=int, default=0,
@@ -38,8 +36,7 @@ def _main(args: argparse.Namespace) -> int:
     settings = SchedulerSettings(
         kubeconfig=args.kubeconfig,
         scheduler_name=args.scheduler_name,
-        leader_elect=args.leader_elect == "true",
-        **leader_settings(args),
+        leader_election=leader_settings(args, "kube-scheduler"),
         bind_concurrency=args.bind_concurrency,
         percentage_of_nodes_to_score=args.percentage_of_nodes_to_score,
     )

@@ -6,12 +6,13 @@ from minikube_py.client.cache import object_key, split_key
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer
 from minikube_py.client.kubeconfig import ClientConfig, in_cluster_config, load_kubeconfig
-from minikube_py.client.leaderelection import LeaderElector
+from minikube_py.client.leaderelection import LeaderElectionSettings, LeaderElector, run_elected
 from minikube_py.client.rest import ApiClient
 from minikube_py.client.tasks import run_tasks
 from minikube_py.client.workqueue import ShutDown, WorkQueue
 
 __all__ = [
-    "ApiClient", "ClientConfig", "EventRecorder", "Informer", "LeaderElector", "ShutDown",
-    "WorkQueue", "in_cluster_config", "load_kubeconfig", "object_key", "run_tasks", "split_key",
+    "ApiClient", "ClientConfig", "EventRecorder", "Informer", "LeaderElectionSettings",
+    "LeaderElector", "ShutDown", "WorkQueue", "in_cluster_config", "load_kubeconfig",
+    "object_key", "run_elected", "run_tasks", "split_key",
 ]

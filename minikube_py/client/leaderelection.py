@@ -20,6 +20,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,46 @@ def default_identity() -> str:
     return f"{socket.gethostname()}_{uuid.uuid4()}"
 
 
+def check_timing(lease_duration: float, renew_deadline: float, retry_period: float) -> None:
+    """A leader must give up (renew_deadline) before others may take over (lease_duration),
+    and get more than one jittered retry in before giving up; else two could lead at once."""
+    if not lease_duration > renew_deadline > retry_period * JITTER:
+        raise ValueError("need lease_duration > renew_deadline > retry_period * 1.2")
+
+
+@dataclass(frozen=True)
+class LeaderElectionSettings:
+    """How a component campaigns for its Lease; the defaults are kube-scheduler's and
+    kube-controller-manager's (--leader-elect-* flags). A component whose settings hold
+    None instead runs without election (tests, single instances)."""
+
+    # The Lease kube-system/<lease_name>: one per component, `status` reads it.
+    lease_name: str
+    lease_namespace: str = "kube-system"
+    # None: "<hostname>_<uuid4>", unique per process.
+    identity: str | None = None
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+    def __post_init__(self) -> None:
+        check_timing(self.lease_duration, self.renew_deadline, self.retry_period)
+
+
+async def run_elected(client: ApiClient, settings: LeaderElectionSettings | None,
+                      fn: Callable[[], Awaitable[Any]]) -> None:
+    """Run `fn` while holding the settings' Lease (see LeaderElector.run), or at once
+    when election is off (settings None)."""
+    if settings is None:
+        await fn()
+        return
+    elector = LeaderElector(
+        client, name=settings.lease_name, namespace=settings.lease_namespace,
+        identity=settings.identity, lease_duration=settings.lease_duration,
+        renew_deadline=settings.renew_deadline, retry_period=settings.retry_period)
+    await elector.run(fn)
+
+
 class LeaderElector:
     """Campaign for one Lease and run a coroutine only while holding it."""
 
@@ -48,8 +89,7 @@ class LeaderElector:
                  identity: str | None = None, lease_duration: float = 15.0,
                  renew_deadline: float = 10.0, retry_period: float = 2.0,
                  release_on_cancel: bool = True) -> None:
-        if not lease_duration > renew_deadline > retry_period * JITTER:
-            raise ValueError("need lease_duration > renew_deadline > retry_period * 1.2")
+        check_timing(lease_duration, renew_deadline, retry_period)
         self.client = client
         self.name, self.namespace = name, namespace
         self.identity = identity or default_identity()

@@ -11,7 +11,7 @@ import importlib
 import inspect
 import logging
 
-from minikube_py.client import ApiClient, LeaderElector, run_tasks
+from minikube_py.client import ApiClient, run_elected, run_tasks
 from minikube_py.controllers.base import SharedInformers
 from minikube_py.controllers.settings import ControllerManagerSettings
 
@@ -77,11 +77,5 @@ async def run(settings: ControllerManagerSettings) -> None:
     """Run the controllers while holding the Lease (or always, without election)."""
     selected(settings.controllers)  # fail fast on a typo
     async with ApiClient.from_kubeconfig(settings.kubeconfig) as client:
-        if not settings.leader_elect:
-            await run_controllers(client, settings)
-            return
-        elector = LeaderElector(
-            client, name=settings.lease_name, namespace=settings.lease_namespace,
-            identity=settings.identity, lease_duration=settings.lease_duration,
-            renew_deadline=settings.renew_deadline, retry_period=settings.retry_period)
-        await elector.run(lambda: run_controllers(client, settings))
+        await run_elected(client, settings.leader_election,
+                          lambda: run_controllers(client, settings))

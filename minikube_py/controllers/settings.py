@@ -3,7 +3,9 @@ pass a changed copy (short grace periods) instead of patching globals."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from minikube_py.client.leaderelection import LeaderElectionSettings
 
 
 @dataclass(frozen=True)
@@ -12,13 +14,9 @@ class ControllerManagerSettings:
     # Which controllers run: names from manager.CONTROLLERS, "*" for all,
     # "-name" to leave one out (as kube-controller-manager's --controllers).
     controllers: tuple[str, ...] = ("*",)
-    leader_elect: bool = True
-    lease_namespace: str = "kube-system"
-    lease_name: str = "kube-controller-manager"
-    identity: str | None = None
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
+    # None: run the controllers without holding the Lease (--leader-elect=false).
+    leader_election: LeaderElectionSettings | None = field(
+        default_factory=lambda: LeaderElectionSettings("kube-controller-manager"))
     # Node lifecycle: silence longer than this makes a node Unknown.
     node_monitor_grace_period: float = 40.0
     node_monitor_period: float = 5.0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from minikube_py.client.leaderelection import LeaderElectionSettings
 
 
 @dataclass(frozen=True)
@@ -10,13 +12,9 @@ class SchedulerSettings:
     kubeconfig: str | None = None
     # Pods whose spec.schedulerName is this (or unset) are ours.
     scheduler_name: str = "default-scheduler"
-    leader_elect: bool = True
-    lease_namespace: str = "kube-system"
-    lease_name: str = "kube-scheduler"
-    identity: str | None = None
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
+    # None: schedule without holding the Lease (--leader-elect=false).
+    leader_election: LeaderElectionSettings | None = field(
+        default_factory=lambda: LeaderElectionSettings("kube-scheduler"))
     # Bindings in flight at once: the api-server round trip, not our CPU, is
     # what limits a serial binder.
     bind_concurrency: int = 64

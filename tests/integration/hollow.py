@@ -182,22 +182,19 @@ class ControlPlane:
         from minikube_py.controllers.settings import ControllerManagerSettings
 
         self.client = client
-        self.settings = settings or ControllerManagerSettings(leader_elect=False)
+        self.settings = settings or ControllerManagerSettings(leader_election=None)
         self.nodes = HollowNodes(client, lease_interval=lease_interval)
         self.with_scheduler = scheduler
         self._tasks: list[asyncio.Task] = []
 
     async def __aenter__(self) -> ControlPlane:
-        from dataclasses import replace
-
         from minikube_py.controllers.manager import run_controllers
         from minikube_py.scheduler.scheduler import Scheduler
         from minikube_py.scheduler.settings import SchedulerSettings
 
         coros = [self.nodes.run(), run_controllers(self.client, self.settings)]
         if self.with_scheduler:
-            coros.append(Scheduler(self.client, replace(SchedulerSettings(),
-                                                        leader_elect=False)).run())
+            coros.append(Scheduler(self.client, SchedulerSettings(leader_election=None)).run())
         self._tasks = [asyncio.create_task(c) for c in coros]
         return self
 

@@ -17,7 +17,7 @@ from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.integration.hollow import ControlPlane, eventually, scratch_namespace
 from tests.integration.test_controllers_replicaset import replicaset
 
-SETTINGS = ControllerManagerSettings(leader_elect=False, node_monitor_grace_period=2.0,
+SETTINGS = ControllerManagerSettings(leader_election=None, node_monitor_grace_period=2.0,
                                      node_monitor_period=0.5, pod_eviction_timeout=2.0)
 
 

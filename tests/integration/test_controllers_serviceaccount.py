@@ -35,7 +35,7 @@ def _key_pair(tmp_path: Path) -> tuple[Path, bytes]:
 
 async def _start(apiserver, key_file: Path) -> tuple[ApiClient, ControlPlane]:
     client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
-    settings = replace(ControllerManagerSettings(leader_elect=False),
+    settings = replace(ControllerManagerSettings(leader_election=None),
                        controllers=("serviceaccount", "serviceaccount-token"),
                        service_account_private_key_file=str(key_file),
                        root_ca_file=str(apiserver.ca_file))

@@ -15,7 +15,7 @@ from minikube_py.client import ApiClient
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.integration.hollow import ControlPlane, HollowNodes, scratch_namespace
 
-NO_CONTROLLERS = ControllerManagerSettings(leader_elect=False, controllers=())
+NO_CONTROLLERS = ControllerManagerSettings(leader_election=None, controllers=())
 
 
 class Env:

@@ -9,6 +9,7 @@ before every check passed.
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import uuid
@@ -208,13 +209,21 @@ async def update(request: web.Request, target: Target) -> web.Response:
 
 async def updated_object(app: web.Application, target: Target, new: Obj, *,
                          dry_run: bool = False) -> Obj:
-    """PUT semantics: the body's resourceVersion (if any) must still be current."""
+    """PUT semantics: the body's resourceVersion, if any, must still be current; without
+    one the update is unconditional (retried if the object moves while we write)."""
     assert target.name is not None
-    old = await app[OBJECTS].get(target.resource, target.namespace, target.name)
     wanted = parse_resource_version(new["metadata"].get("resourceVersion"))
-    if wanted and wanted != int(old["metadata"]["resourceVersion"]):
-        raise errors.conflict(target.resource, target.name)
-    return await write_update(app, target, new, old, target.subresource, dry_run=dry_run)
+    for _ in range(16):
+        old = await app[OBJECTS].get(target.resource, target.namespace, target.name)
+        if wanted and wanted != int(old["metadata"]["resourceVersion"]):
+            raise errors.conflict(target.resource, target.name)
+        try:
+            return await write_update(app, target, copy.deepcopy(new), old,
+                                      target.subresource, dry_run=dry_run)
+        except errors.StatusError as e:
+            if e.code != 409 or e.reason != "Conflict" or wanted:
+                raise
+    raise errors.conflict(target.resource, target.name, "too many concurrent updates")
 
 
 def _apply_patch(old: Obj, body: Any, content_type: str, resource: Resource) -> Obj:

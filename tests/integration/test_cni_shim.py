@@ -43,6 +43,19 @@ def start_service(node: Netns, socket_path: str, log: Path) -> None:
         time.sleep(0.05)
 
 
+def assert_distinct_concurrent_adds(cni_node: CniNode, netns, plugin: Path, conf: dict, *,
+                                    count: int) -> None:
+    """`count` ADDs exec'd at once, each into its own netns, all succeed with distinct IPs
+    (the IPAM lease lock holds across processes)."""
+    ctrs = [netns(f"c{i}") for i in range(count)]
+    with ThreadPoolExecutor(count) as pool:
+        results = list(pool.map(lambda i: exec_plugin(
+            cni_node.ns, plugin, cni_node.env("ADD", container_id=f"c{i}", netns=ctrs[i].path),
+            conf), range(count)))
+    assert [r[0] for r in results] == [0] * count, [r[1] for r in results if r[0]]
+    assert len({r[1]["ips"][0]["address"] for r in results}) == count
+
+
 def test_shim_runs_in_process_when_no_service_answers(cni_node: CniNode, netns, plugin: Path,
                                                       tmp_path: Path) -> None:
     ctr = netns("ctr")
@@ -107,13 +120,7 @@ def test_fifty_concurrent_execs_against_the_service(cni_node: CniNode, netns, pl
     sock = str(tmp_path / "cni.sock")
     start_service(cni_node.ns, sock, tmp_path / "svc.log")
     conf = cni_node.conf(socket=sock)
-    ctrs = [netns(f"c{i}") for i in range(50)]
-    with ThreadPoolExecutor(50) as pool:
-        results = list(pool.map(lambda i: exec_plugin(
-            cni_node.ns, plugin, cni_node.env("ADD", container_id=f"c{i}", netns=ctrs[i].path),
-            conf), range(50)))
-    assert [r[0] for r in results] == [0] * 50, [r[1] for r in results if r[0]]
-    assert len({r[1]["ips"][0]["address"] for r in results}) == 50
+    assert_distinct_concurrent_adds(cni_node, netns, plugin, conf, count=50)
 
 
 def test_chains_with_the_reference_portmap(cni_node: CniNode, netns, plugin: Path) -> None:
@@ -147,10 +154,4 @@ def test_concurrent_in_process_fallbacks_share_the_lease_lock(cni_node: CniNode,
                                                               plugin: Path, tmp_path: Path) -> None:
     """Without a service every call is its own process; the flock still serialises IPAM."""
     conf = cni_node.conf(socket=str(tmp_path / "nobody.sock"))
-    ctrs = [netns(f"f{i}") for i in range(8)]
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda i: exec_plugin(
-            cni_node.ns, plugin, cni_node.env("ADD", container_id=f"f{i}", netns=ctrs[i].path),
-            conf), range(8)))
-    assert [r[0] for r in results] == [0] * 8, [r[1] for r in results if r[0]]
-    assert len({r[1]["ips"][0]["address"] for r in results}) == 8
+    assert_distinct_concurrent_adds(cni_node, netns, plugin, conf, count=8)

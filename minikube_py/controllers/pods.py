@@ -5,21 +5,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from minikube_py.api import meta
+
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
 def parse_time(text: str | None) -> float:
-    """RFC 3339 to epoch seconds; 0 for missing or malformed."""
+    """RFC 3339 to epoch seconds; 0 for missing or malformed, so a bad timestamp written
+    by someone else sorts first instead of failing the controller."""
     if not text:
         return 0.0
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return meta.parse_time(text).timestamp()
     except ValueError:
         return 0.0
 
 
 def format_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Epoch seconds as metav1.Time (the controllers keep times as floats)."""
+    return meta.format_time(datetime.fromtimestamp(epoch, UTC))
 
 
 def is_active(pod: dict) -> bool:

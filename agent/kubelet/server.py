@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from agent.kubelet import channels as ch
-from agent.kubelet import spdy_exec
+from agent.kubelet import portforward, spdy_exec
 from agent.kubelet.errors import ContainerNotFound
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.streams import ExecSession, log_stream
@@ -111,6 +111,8 @@ class KubeletServer:
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         self.app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self._exec)
+        self.app.router.add_route("*", "/portForward/{namespace}/{pod}",
+                                  portforward.handler(runtime))
         self.port = 0
 
     @web.middleware
@@ -187,9 +189,13 @@ class KubeletServer:
 
         async def inbound() -> None:
             async for msg in ws:
-                if msg.type != aiohttp.WSMsgType.BINARY:
+                if msg.type == aiohttp.WSMsgType.TEXT:  # the Python client writes stdin as text
+                    raw = msg.data.encode()
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    raw = msg.data
+                else:
                     continue
-                channel, data = ch.parse(msg.data)
+                channel, data = ch.parse(raw)
                 if channel == ch.STDIN and data:
                     await session.write(data)
                 elif channel == ch.RESIZE:

@@ -1,0 +1,251 @@
+"""Issue 8's daily workflow through the official `kubernetes` Python client, on a real node.
+
+The same steps as the kubectl suite (tests/e2e/test_kubectl_workflow.py) but with no
+kubectl at all, so it runs wherever the cluster can: create Namespace + ConfigMap +
+Deployment + Service, list with selectors, watch, patch, scale, restart, logs, exec over
+the WebSocket channel protocol (remote exit code), cordon, delete and wait until gone.
+One private cluster (tests/e2e/kubectl_cluster.py) for the module.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client, config, stream, watch
+from kubernetes.client.rest import ApiException
+
+from tests.e2e.cluster_support import eventually, needs_root
+from tests.e2e.kubectl_cluster import KubeCluster, private_cluster
+
+pytestmark = [pytest.mark.root, pytest.mark.docker, needs_root, pytest.mark.timeout(300)]
+
+IMAGE = "minikube-py/busybox:1"
+TICKER = "echo started; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done"
+
+
+class Apis:
+    """The typed APIs over one ApiClient, and the namespace the workflow runs in."""
+
+    def __init__(self, api: client.ApiClient, ns: str, cluster: KubeCluster) -> None:
+        self.api, self.ns, self.cluster = api, ns, cluster
+        self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
+
+    def pods(self) -> list[client.V1Pod]:
+        """The app's pods that are not being deleted."""
+        return [p for p in self.core.list_namespaced_pod(self.ns, label_selector="app=web").items
+                if p.metadata.deletion_timestamp is None]
+
+    def rolled_out(self, replicas: int) -> client.V1Deployment:
+        def done() -> client.V1Deployment | None:
+            d = self.apps.read_namespaced_deployment("web", self.ns)
+            s = d.status
+            ok = (s.observed_generation == d.metadata.generation
+                  and s.updated_replicas == replicas and s.available_replicas == replicas
+                  and (s.replicas or 0) == replicas and len(self.pods()) == replicas)
+            return d if ok else None
+        return eventually(done, 90, f"deployment web at {replicas} replicas", interval=0.5)
+
+
+def deployment(ns: str) -> client.V1Deployment:
+    labels = {"app": "web"}
+    return client.V1Deployment(
+        metadata=client.V1ObjectMeta(name="web", namespace=ns, labels=labels),
+        spec=client.V1DeploymentSpec(
+            replicas=2, selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=labels),
+                spec=client.V1PodSpec(termination_grace_period_seconds=1, containers=[
+                    client.V1Container(name="main", image=IMAGE, command=["sh", "-c", TICKER],
+                                       env=[client.V1EnvVar(name="MODE", value="one"),
+                                            client.V1EnvVar(name="EXTRA", value="two")]),
+                    client.V1Container(name="side", image=IMAGE, command=[
+                        "sh", "-c", "echo side-up; exec sleep 100000"])]))))
+
+
+@pytest.fixture(scope="module")
+def apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apis]:
+    with private_cluster(tmp_path_factory.mktemp("pyclient")) as cluster:
+        api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+        a = Apis(api, f"py-{uuid.uuid4().hex[:6]}", cluster)
+        try:
+            yield a
+        finally:
+            api.close()
+            api.rest_client.pool_manager.clear()  # close() leaves pooled sockets open
+
+
+def test_create_the_app(apis: Apis) -> None:
+    ns = apis.ns
+    apis.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    apis.core.create_namespaced_config_map(ns, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="web-config"), data={"greeting": "hello"}))
+    created = apis.apps.create_namespaced_deployment(ns, deployment(ns))
+    assert created.metadata.generation == 1 and created.spec.strategy.type == "RollingUpdate"
+    svc = apis.core.create_namespaced_service(ns, client.V1Service(
+        metadata=client.V1ObjectMeta(name="web"),
+        spec=client.V1ServiceSpec(selector={"app": "web"}, ports=[
+            client.V1ServicePort(name="http", port=80, target_port=8080)])))
+    assert re.fullmatch(r"10\.\d+\.\d+\.\d+", svc.spec.cluster_ip)
+    with pytest.raises(ApiException) as again:
+        apis.core.create_namespaced_config_map(ns, client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="web-config")))
+    assert again.value.status == 409
+    apis.rolled_out(2)
+
+
+def test_lists_with_selectors_and_across_namespaces(apis: Apis) -> None:
+    pods = apis.pods()
+    assert len(pods) == 2
+    assert {p.status.phase for p in pods} == {"Running"}
+    assert {p.spec.node_name for p in pods} == {apis.cluster.node}
+    assert all(len(p.status.container_statuses) == 2 and all(
+        c.ready for c in p.status.container_statuses) for p in pods)
+    everywhere = apis.core.list_pod_for_all_namespaces(label_selector="app=web").items
+    assert {p.metadata.name for p in pods} <= {p.metadata.name for p in everywhere}
+    on_node = apis.core.list_pod_for_all_namespaces(
+        field_selector=f"spec.nodeName={apis.cluster.node}").items
+    assert {p.metadata.name for p in pods} <= {p.metadata.name for p in on_node}
+    endpoints = apis.core.read_namespaced_endpoints("web", apis.ns)
+    addresses = {a.ip for s in endpoints.subsets for a in s.addresses}
+    assert addresses == {p.status.pod_ip for p in pods}
+    assert [n.metadata.name for n in apis.core.list_node().items] == [apis.cluster.node]
+    events = apis.core.list_namespaced_event(
+        apis.ns, field_selector=f"involvedObject.name={pods[0].metadata.name}").items
+    assert {"Scheduled", "Started"} <= {e.reason for e in events}
+
+
+def test_patch_changes_exactly_the_fields_and_watch_sees_it(apis: Apis) -> None:
+    w = watch.Watch()
+    events = w.stream(apis.apps.list_namespaced_deployment, apis.ns,
+                      field_selector="metadata.name=web", timeout_seconds=30)
+    try:
+        assert next(events)["type"] == "ADDED"
+        current = apis.apps.read_namespaced_deployment("web", apis.ns)
+        main = current.spec.template.spec.containers[0]
+        main.env = [e for e in main.env if e.name != "EXTRA"]
+        current.spec.replicas = 3
+        replaced = apis.apps.replace_namespaced_deployment("web", apis.ns, current)
+        assert replaced.metadata.generation == 2
+        assert [e.name for e in replaced.spec.template.spec.containers[0].env] == ["MODE"]
+        assert replaced.spec.template.spec.containers[1].command[-1].startswith("echo side-up")
+        seen = next(events)
+        assert seen["type"] == "MODIFIED" and seen["object"].spec.replicas == 3
+    finally:
+        w.stop()
+        events.close()
+    apis.rolled_out(3)
+    stale = current
+    stale.spec.replicas = 1  # written from the old resourceVersion: 409, nothing changed
+    with pytest.raises(ApiException) as conflict:
+        apis.apps.replace_namespaced_deployment("web", apis.ns, stale)
+    assert conflict.value.status == 409
+    assert apis.apps.read_namespaced_deployment("web", apis.ns).spec.replicas == 3
+
+
+def test_scale_subresource_and_restart(apis: Apis) -> None:
+    scale = apis.apps.patch_namespaced_deployment_scale("web", apis.ns, {"spec": {"replicas": 2}})
+    assert scale.spec.replicas == 2 and scale.kind == "Scale"
+    apis.rolled_out(2)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    apis.apps.patch_namespaced_deployment("web", apis.ns, {"spec": {"template": {"metadata": {
+        "annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}})
+    rolled = apis.rolled_out(2)
+    assert rolled.metadata.annotations["deployment.kubernetes.io/revision"] == "3"
+    sets = apis.apps.list_namespaced_replica_set(apis.ns, label_selector="app=web").items
+    assert sorted((r.spec.replicas or 0) for r in sets) == [0, 0, 2]
+
+
+def test_logs_tail_timestamps_and_follow(apis: Apis) -> None:
+    pod = apis.pods()[0].metadata.name
+    eventually(lambda: "tick 1" in apis.core.read_namespaced_pod_log(pod, apis.ns,
+                                                                      container="main"),
+               20, "two ticks logged", interval=0.5)
+    assert apis.core.read_namespaced_pod_log(pod, apis.ns, container="side") == "side-up\n"
+    tail = apis.core.read_namespaced_pod_log(pod, apis.ns, container="main", tail_lines=1,
+                                             timestamps=True)
+    assert re.fullmatch(r"\S+Z tick \d+\n", tail), tail
+    with pytest.raises(ApiException) as missing:
+        apis.core.read_namespaced_pod_log(pod, apis.ns, container="nope")
+    assert missing.value.status in (400, 404)
+    followed = apis.core.read_namespaced_pod_log(pod, apis.ns, container="main", follow=True,
+                                                 tail_lines=1, _preload_content=False)
+    try:
+        ticks: list[int] = []
+        for line in followed.stream(amt=64):
+            ticks += [int(n) for n in re.findall(rb"tick (\d+)", line)]
+            if len(ticks) >= 3:
+                break
+        assert ticks[-1] >= ticks[0] + 2
+    finally:
+        followed.close()  # mid-stream: the connection cannot go back to the pool
+        followed.release_conn()
+
+
+def close(ws: Any) -> None:
+    """websocket-client's close() does nothing once the server closed first (an exec that
+    ended): shut the socket down too, or it lingers until garbage collection."""
+    ws.close()
+    if ws.sock is not None:
+        ws.sock.shutdown()
+
+
+def test_exec_returns_output_and_exit_code(apis: Apis) -> None:
+    pod = apis.pods()[0].metadata.name
+    resp = stream.stream(apis.core.connect_get_namespaced_pod_exec, pod, apis.ns,
+                         container="main", command=["sh", "-c", "read x; echo got-$x; exit 7"],
+                         stdin=True, stdout=True, stderr=True, tty=False,
+                         _preload_content=False)
+    try:
+        resp.write_stdin("hello\n")
+        out = ""
+        deadline = time.monotonic() + 20
+        while resp.is_open() and time.monotonic() < deadline:
+            resp.update(timeout=1)
+            out += resp.read_stdout()
+        assert out == "got-hello\n"
+        assert resp.returncode == 7
+    finally:
+        close(resp)
+    whole = stream.stream(apis.core.connect_get_namespaced_pod_exec, pod, apis.ns,
+                          container="side", command=["cat", "/proc/1/cmdline"],
+                          stderr=True, stdin=False, stdout=True, tty=False,
+                          _preload_content=False)  # preloading never closes the socket
+    try:
+        whole.run_forever(timeout=20)
+        assert whole.read_stdout(timeout=0).startswith("sleep")
+        assert whole.returncode == 0
+    finally:
+        close(whole)
+
+
+def test_cordon_then_deleted_pods_wait_unscheduled(apis: Apis) -> None:
+    node = apis.cluster.node
+    apis.core.patch_node(node, {"spec": {"unschedulable": True}})
+    try:
+        victim = apis.pods()[0].metadata.name
+        apis.core.delete_namespaced_pod(victim, apis.ns, grace_period_seconds=0)
+        pending = eventually(lambda: [p for p in apis.pods() if p.status.phase == "Pending"],
+                             30, "a replacement pod Pending", interval=0.5)
+        assert pending[0].spec.node_name is None
+    finally:
+        apis.core.patch_node(node, {"spec": {"unschedulable": False}})
+    apis.rolled_out(2)
+
+
+def test_delete_namespace_removes_everything(apis: Apis) -> None:
+    apis.core.delete_namespace(apis.ns)
+
+    def gone() -> bool:
+        try:
+            apis.core.read_namespace(apis.ns)
+        except ApiException as e:
+            return e.status == 404
+        return False
+    eventually(gone, 90, f"namespace {apis.ns} gone", interval=0.5)
+    assert apis.core.list_namespaced_pod(apis.ns).items == []
+    assert apis.apps.list_namespaced_deployment(apis.ns).items == []

@@ -9,9 +9,10 @@ context is shared by every block sent in one direction for the whole connection
 order, even the ones we do not care about. Flow control (WINDOW_UPDATE) is not
 enforced by spdystream, the peer kubectl uses, so it is read and ignored here.
 
-`Connection` is sans-IO: feed it bytes (`data_received`), it calls `write` with
+`Connection` is sans-IO: feed it bytes (`data_received`), it calls `send` with
 the frames to send; streams opened by the peer are answered with SYN_REPLY at
 once (spdystream's CreateStream waits for that reply) and queued for `accept`.
+`upgrade()` seats one on an aiohttp request after answering 101.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import struct
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -300,3 +303,50 @@ class Connection:
             stream._received(b"", True)
         log.debug("spdy stream opened id=%d type=%s", stream_id, stream.type)
         self._new.put_nowait(stream)
+
+
+class _Feed:
+    """Takes aiohttp's payload-parser seat, so bytes after the 101 reach the SPDY
+    connection (aiohttp itself only switches protocols for WebSocket)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.conn.data_received(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.conn.eof_received()
+
+
+def negotiate(offered: Sequence[str], supported: Sequence[str]) -> str | None:
+    """The client's first choice (it lists them by preference) that we serve."""
+    names = [p.strip() for value in offered for p in value.split(",")]
+    return next((p for p in names if p in supported), None)
+
+
+async def upgrade(request: web.Request, supported: Sequence[str]
+                  ) -> tuple[Connection, web.StreamResponse, str]:
+    """Answer 101 with the negotiated X-Stream-Protocol-Version (403 if there is none,
+    as the kubelet) and hand the connection's bytes to a SPDY server connection."""
+    offered = request.headers.getall("X-Stream-Protocol-Version", [])
+    protocol = negotiate(offered, supported)
+    if protocol is None:
+        raise web.HTTPForbidden(text=f"unable to upgrade: unable to negotiate protocol: client "
+                                     f"supports {offered}, server supports {list(supported)}")
+    transport, handler = request.transport, request.protocol
+    if transport is None:
+        raise ConnectionResetError("client went away")
+
+    def send(frame: bytes) -> None:
+        if not transport.is_closing():
+            transport.write(frame)
+
+    conn = Connection(send, handler._drain_helper,  # aiohttp's writers drain this way
+                      transport.pause_reading, transport.resume_reading)
+    handler.set_parser(_Feed(conn))  # type: ignore[arg-type]
+    response = web.StreamResponse(status=101, headers={
+        "Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": protocol})
+    await response.prepare(request)
+    return conn, response, protocol

@@ -35,12 +35,6 @@ def is_spdy(request: web.Request) -> bool:
     return request.headers.get("Upgrade", "").lower().startswith("spdy/")
 
 
-def negotiate(offered: list[str]) -> str | None:
-    """The client's first choice that we serve (the client lists its preference)."""
-    names = [p.strip() for value in offered for p in value.split(",")]
-    return next((p for p in names if p in PROTOCOLS), None)
-
-
 def wanted(protocol: str, *, stdin: bool, stdout: bool, stderr: bool, tty: bool) -> set[str]:
     """The stream types the client opens for these options (a tty merges stderr)."""
     want = {"error"}
@@ -56,41 +50,6 @@ def outcome(protocol: str, status: dict[str, Any]) -> bytes:
     if protocol == "v4.channel.k8s.io":
         return json.dumps(status).encode()
     return b"" if status.get("status") == "Success" else str(status.get("message", "")).encode()
-
-
-class _Feed:
-    """Takes aiohttp's payload-parser seat, so bytes after the 101 reach the SPDY
-    connection (aiohttp itself only switches protocols for WebSocket)."""
-
-    def __init__(self, conn: spdy.Connection) -> None:
-        self.conn = conn
-
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self.conn.data_received(data)
-        return False, b""
-
-    def feed_eof(self) -> None:
-        self.conn.eof_received()
-
-
-async def upgrade(request: web.Request, protocol: str
-                  ) -> tuple[spdy.Connection, web.StreamResponse]:
-    """Answer 101 and hand the connection's bytes to a SPDY server connection."""
-    transport, handler = request.transport, request.protocol
-    if transport is None:
-        raise ConnectionResetError("client went away")
-
-    def send(frame: bytes) -> None:
-        if not transport.is_closing():
-            transport.write(frame)
-
-    conn = spdy.Connection(send, handler._drain_helper,  # aiohttp's writers drain this way
-                           transport.pause_reading, transport.resume_reading)
-    handler.set_parser(_Feed(conn))  # type: ignore[arg-type]
-    response = web.StreamResponse(status=101, headers={
-        "Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": protocol})
-    await response.prepare(request)
-    return conn, response
 
 
 async def _accept(conn: spdy.Connection, want: set[str]) -> dict[str, spdy.Stream]:
@@ -122,12 +81,7 @@ async def _resize(stream: spdy.Stream, session: ExecSession) -> None:
 async def serve(request: web.Request, start: Callable[[], Awaitable[ExecSession]], *,
                 stdin: bool, stdout: bool, stderr: bool, tty: bool) -> web.StreamResponse:
     """One exec over SPDY, from the upgrade to the last frame; `start` runs the command."""
-    protocol = negotiate(request.headers.getall("X-Stream-Protocol-Version", []))
-    if protocol is None:
-        raise web.HTTPForbidden(text="unable to upgrade: unable to negotiate protocol: client "
-                                     f"supports {request.headers.getall('X-Stream-Protocol-Version', [])}, "
-                                     f"server supports {list(PROTOCOLS)}")
-    conn, response = await upgrade(request, protocol)
+    conn, response, protocol = await spdy.upgrade(request, PROTOCOLS)
     try:
         streams = await _accept(conn, wanted(protocol, stdin=stdin, stdout=stdout,
                                              stderr=stderr, tty=tty))

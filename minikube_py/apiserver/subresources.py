@@ -16,7 +16,7 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.resources import PODS
 from minikube_py.api.selectors import LabelSelector
-from minikube_py.apiserver import codec, deletion, proxy, rest
+from minikube_py.apiserver import codec, deletion, portforward, proxy, rest
 from minikube_py.apiserver.objects import Obj
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
@@ -165,7 +165,7 @@ async def eviction(request: web.Request, target: Target) -> web.Response:
 HANDLERS: dict[str, Handler] = {
     "status": status, "finalize": finalize, "binding": binding, "scale": scale,
     "eviction": eviction,
-    "log": proxy.container_log, "exec": proxy.exec_,
+    "log": proxy.container_log, "exec": proxy.exec_, "portforward": portforward.port_forward,
 }
 
 

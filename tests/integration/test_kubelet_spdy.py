@@ -10,8 +10,10 @@ import hashlib
 import os
 import pty
 import select
+import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +137,52 @@ async def test_new_kubectl_exec_over_websocket_still_works(apiserver: Any, pod: 
     done = await asyncio.to_thread(run, KUBECTL_NEW, apiserver, "exec", "-i", pod, "--", "sh",
                                    "-c", "cat; exit 3", stdin=b"ws\n")
     assert (done.returncode, done.stdout) == (3, b"ws\n"), done
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _through_port_forward(binary: str, apiserver: Any, pod: str, remote: int) -> list[str]:
+    """Two HTTP GETs through `kubectl port-forward` (two connections, two stream pairs)."""
+    local = _free_port()
+    proc = subprocess.Popen([binary, "--kubeconfig", str(apiserver.kubeconfig), "-n", "default",
+                             "port-forward", f"pod/{pod}", f"{local}:{remote}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        assert line.startswith("Forwarding from 127.0.0.1:"), (line, proc.stderr)
+        bodies = []
+        for _ in range(2):
+            with urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=20) as resp:
+                bodies.append(resp.read().decode())
+        return bodies
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+@pytest.fixture
+async def web_pod(agent: Agent, api: ApiClient) -> str:  # noqa: F811
+    """A pod serving HTTP on its loopback only: reachable only from inside its netns."""
+    made = await create(api, make_pod(agent.node, [{"name": "c", "command": [
+        "sh", "-c", ("mkdir /www && echo pf-$HOSTNAME > /www/index.html && "
+                    "exec httpd -f -p 127.0.0.1:8080 -h /www")]}]))
+    await status_when(api, made, is_running, what="Running")
+    return str(made["metadata"]["name"])
+
+
+@pytest.mark.parametrize("which", ["old", "new"])
+async def test_port_forward_reaches_the_pods_loopback(which: str, kubectl_old: str,
+                                                      apiserver: Any, web_pod: str) -> None:
+    binary = kubectl_old if which == "old" else KUBECTL_NEW
+    if not Path(binary).exists():
+        pytest.skip(f"{binary} is not installed")
+    bodies = await asyncio.to_thread(_through_port_forward, binary, apiserver, web_pod, 8080)
+    assert bodies == [f"pf-{web_pod}\n"] * 2

@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 from agent.kubelet import spdy
-from agent.kubelet.spdy_exec import negotiate, outcome, wanted
+from agent.kubelet.spdy_exec import PROTOCOLS, outcome, wanted
 
 
 def syn_stream(enc: spdy.HeaderEncoder, stream_id: int, headers: dict[str, list[str]],
@@ -161,7 +161,7 @@ async def test_headers_frame_keeps_the_decompressor_in_step() -> None:
     pytest.param([], None, id="nothing-offered"),
 ])
 def test_protocol_negotiation(offered: list[str], chosen: str | None) -> None:
-    assert negotiate(offered) == chosen
+    assert spdy.negotiate(offered, PROTOCOLS) == chosen
 
 
 def test_wanted_streams_follow_the_options() -> None:

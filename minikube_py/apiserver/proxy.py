@@ -82,13 +82,6 @@ def _kubelet_auth(request: web.Request) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _credentials(request: web.Request) -> dict[str, str]:
-    """The caller's own bearer token goes along: the kubelet asks us whether that token
-    may read the pod (its webhook-style authn/authz), so nobody gains rights by proxying."""
-    header = request.headers.get("Authorization")
-    return {"Authorization": header} if header else {}
-
-
 def _unreachable(e: Exception) -> errors.StatusError:
     return errors.StatusError(502, "BadGateway", f"error dialing the kubelet: {e}")
 

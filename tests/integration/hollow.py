@@ -15,7 +15,6 @@ import logging
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -234,18 +233,6 @@ async def delete_retrying(client: ApiClient, resource, name: str, namespace: str
         except Conflict:
             await asyncio.sleep(0.05)
     raise AssertionError(f"DELETE {resource.plural}/{name} kept conflicting")
-
-
-async def eventually(check, timeout: float = 20.0, interval: float = 0.1, message: str = ""):
-    """Poll the async `check()` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(message or f"condition not met within {timeout}s: {result!r}")
-        await asyncio.sleep(interval)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from minikube_py.api.resources import CONFIGMAPS, Resource
 from minikube_py.client import ApiClient, Informer
 from minikube_py.client.errors import Gone
 from minikube_py.client.tasks import background
+from tests.helpers import eventually
 
 JsonDict = dict[str, Any]
 
@@ -62,15 +63,6 @@ class Seen:
             on_update=lambda old, new: self.calls.append(
                 ("update", new["metadata"]["name"], f"{old['data']['v']}->{new['data']['v']}")),
             on_delete=lambda o: self.calls.append(("delete", o["metadata"]["name"], "")))
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager

@@ -14,7 +14,7 @@ import pytest
 from minikube_py.api.resources import LEASES
 from minikube_py.client import ApiClient, LeaderElector
 from minikube_py.client.tasks import background
-from tests.integration.test_client_informer import eventually
+from tests.helpers import eventually
 
 TIMING: dict[str, Any] = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 0.4}
 

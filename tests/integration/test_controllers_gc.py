@@ -12,10 +12,10 @@ import pytest
 from minikube_py.api.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
+from tests.helpers import eventually
 from tests.integration.hollow import (
     ControlPlane,
     delete_retrying,
-    eventually,
     scratch_namespace,
 )
 from tests.integration.test_controllers_deployment import deployment

@@ -11,10 +11,10 @@ import pytest
 
 from minikube_py.api.resources import EVENTS, PODS, REPLICASETS
 from minikube_py.client import ApiClient, Informer
+from tests.helpers import eventually
 from tests.integration.hollow import (
     ControlPlane,
     delete_retrying,
-    eventually,
     scratch_namespace,
 )
 

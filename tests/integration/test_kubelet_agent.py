@@ -29,6 +29,7 @@ from minikube_py.api.resources import EVENTS, LEASES, NODES, PODS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
 from tests.fixtures.docker import CniNet, remove_containers
+from tests.helpers import eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
 
@@ -90,18 +91,6 @@ async def api(apiserver: Any) -> AsyncIterator[ApiClient]:
         yield client
 
 
-async def eventually(fn: Callable[[], Awaitable[Any]], timeout: float = 30,
-                     what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await fn()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last={json.dumps(last)[:3000]}")
-
-
 def make_pod(node: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
     for c in containers:
         c.setdefault("image", BUSYBOX_IMAGE)
@@ -123,7 +112,7 @@ async def status_when(api: ApiClient, pod: dict[str, Any],
     async def check() -> Any:
         st = (await api.get(PODS, name, "default")).get("status") or {}
         return st if pred(st) else None
-    return await eventually(check, timeout, f"{what} of {name}")
+    return await eventually(check, timeout, what=f"{what} of {name}")
 
 
 def is_running(st: dict[str, Any]) -> bool:

@@ -27,6 +27,7 @@ from cni_plugins.nsutil import open_iproute, setns
 from minikube_py.api.resources import NODES
 from minikube_py.client import ApiClient
 from tests.fixtures.netns import Netns
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.root
 
@@ -62,12 +63,9 @@ def state(ns: Netns) -> str:
         return overlay.render(overlay.actual(ipr, index[0])) if index else "<no device>"
 
 
-async def until(check, timeout: float = 20, what: str = "") -> None:
+async def until(check, timeout: float = 20, what: str = "condition") -> None:
     """Poll a blocking check off the loop (pyroute2's sync API refuses a running loop)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await asyncio.to_thread(check):
-        assert asyncio.get_running_loop().time() < deadline, f"timed out: {what}"
-        await asyncio.sleep(0.1)
+    await eventually(lambda: asyncio.to_thread(check), timeout, what=what)
 
 
 async def test_two_agents_wire_pods_across_the_overlay(apiserver, netns, tmp_path) -> None:

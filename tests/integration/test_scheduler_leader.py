@@ -13,10 +13,10 @@ import pytest
 
 from minikube_py.api.resources import EVENTS, PODS
 from minikube_py.client import ApiClient
+from tests.helpers import eventually
 from tests.integration.hollow import (
     HollowNodes,
     components,
-    eventually,
     lease_holder,
     scratch_namespace,
 )

@@ -51,4 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m` runs this file as __main__, a second copy of the module: dispatch through
+    # the package's copy so the CLIError that subcommands raise is the class caught here.
+    from minikube_py.cli.main import main as package_main
+
+    sys.exit(package_main())

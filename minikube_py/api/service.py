@@ -135,14 +135,23 @@ class ServiceStrategy(Strategy):
         if not new_spec.get("clusterIP") and old_spec.get("clusterIP"):
             new_spec["clusterIP"] = old_spec["clusterIP"]
             new_spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+        allocated = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                     for p in dicts(old_spec.get("ports")) if p.get("nodePort")}
         if _has_node_ports(new_spec):
-            allocated = {(p.get("port"), p.get("protocol")): p.get("nodePort")
-                         for p in dicts(old_spec.get("ports")) if p.get("nodePort")}
             for port in dicts(new_spec.get("ports")):
-                if isinstance(port, dict) and not port.get("nodePort"):
-                    node_port = allocated.get((port.get("port"), port.get("protocol")))
+                if not port.get("nodePort"):
+                    node_port = allocated.get((port.get("port"), port.get("protocol", "TCP")))
                     if node_port:
                         port["nodePort"] = node_port
+        elif _has_node_ports(old_spec):
+            # A type change away from NodePort/LoadBalancer drops what only those types
+            # carry, unless the client changed it (Kubernetes' dropTypeDependentFields).
+            for port in dicts(new_spec.get("ports")):
+                key = (port.get("port"), port.get("protocol", "TCP"))
+                if port.get("nodePort") and port["nodePort"] == allocated.get(key):
+                    del port["nodePort"]
+            if new_spec.get("externalTrafficPolicy") == old_spec.get("externalTrafficPolicy"):
+                new_spec.pop("externalTrafficPolicy", None)
         if new_spec.get("ipFamilies") is None and old_spec.get("ipFamilies"):
             new_spec["ipFamilies"] = list(old_spec["ipFamilies"])
 

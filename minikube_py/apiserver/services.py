@@ -39,22 +39,11 @@ async def allocate_create(alloc: Allocators, obj: Obj) -> Undo:
 
 
 async def allocate_update(alloc: Allocators, new: Obj, old: Obj) -> tuple[Undo, Undo]:
-    """Carry the clusterIP over, allocate ports the update adds; returns (undo, commit):
-    undo frees the new ports if the write fails, commit frees dropped ones after it."""
+    """Allocate the nodePorts an update adds (the strategy's prepare_update has carried the
+    clusterIP and kept nodePorts over); returns (undo, commit): undo frees the new ports if
+    the write fails, commit frees dropped ones after it."""
     spec, old_spec = _spec(new), _spec(old)
-    if not spec.get("clusterIP") and old_spec.get("clusterIP"):
-        spec["clusterIP"] = old_spec["clusterIP"]
-        spec.setdefault("clusterIPs", old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
     held = alloc.held_ports(old_spec)
-    if alloc.wants_node_ports(spec):
-        # A port listed again without its nodePort keeps the one it had (like kubectl apply).
-        by_port = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                   for p in old_spec.get("ports") or [] if isinstance(p, dict)}
-        for p in spec.get("ports") or []:
-            if isinstance(p, dict) and not p.get("nodePort"):
-                p["nodePort"] = by_port.get((p.get("port"), p.get("protocol", "TCP")))
-                if not p["nodePort"]:
-                    del p["nodePort"]
     added = await alloc.node_ports(spec, key(new), new["metadata"]["name"], keep=held)
     dropped = sorted(held - alloc.held_ports(spec))
 

@@ -214,6 +214,21 @@ def test_node_port_requested_taken_and_released(apiserver: ApiServer) -> None:
     assert apiserver.request("POST", f"{NS}/services", _service(b, **spec))[0] == 201
 
 
+def test_type_change_to_cluster_ip_drops_node_ports(apiserver: ApiServer) -> None:
+    """`kubectl patch svc -p '{"spec":{"type":"ClusterIP"}}'` works as on Kubernetes: the
+    nodePorts and externalTrafficPolicy only NodePort carries go, and the port is freed."""
+    a, b = f"np-{uid()}", f"np-{uid()}"
+    spec = {"type": "NodePort", "ports": [{"port": 80, "nodePort": 31998}]}
+    assert apiserver.request("POST", f"{NS}/services", _service(a, **spec))[0] == 201
+    status, body = apiserver.request("PATCH", f"{NS}/services/{a}", {"spec": {"type": "ClusterIP"}},
+                                     content_type="application/strategic-merge-patch+json")
+    assert status == 200, body
+    assert isinstance(body, dict)
+    assert "nodePort" not in body["spec"]["ports"][0]
+    assert "externalTrafficPolicy" not in body["spec"]
+    assert apiserver.request("POST", f"{NS}/services", _service(b, **spec))[0] == 201
+
+
 def test_kubernetes_service_and_endpoints(apiserver: ApiServer) -> None:
     _, svc = get(apiserver, f"{NS}/services/kubernetes")
     assert svc["spec"]["clusterIP"] == "10.96.0.1" and svc["spec"]["ports"][0]["port"] == 443

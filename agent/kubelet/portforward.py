@@ -23,6 +23,7 @@ from agent.kubelet import labels as L
 from agent.kubelet import spdy
 from agent.kubelet.runtime import DockerRuntime
 from cni_plugins import nsutil
+from minikube_py.client.tasks import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +104,6 @@ def _request_id(stream: spdy.Stream) -> str:
     return str(stream.id - 2 if stream.type == "data" else stream.id)
 
 
-def _finished(task: asyncio.Task[None], tasks: set[asyncio.Task[None]]) -> None:
-    tasks.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.error("port-forward failed err=%r", task.exception())
-
-
 def handler(runtime: DockerRuntime) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """GET/POST /portForward/{namespace}/{pod}, SPDY upgrade."""
 
@@ -126,9 +121,11 @@ def handler(runtime: DockerRuntime) -> Callable[[web.Request], Awaitable[web.Str
                 pair[stream.type] = stream
                 if {"data", "error"} <= pair.keys():
                     del pending[_request_id(stream)]
-                    task = asyncio.create_task(forward(pid, pod, pair["data"], pair["error"]))
+                    task = asyncio.create_task(forward(pid, pod, pair["data"], pair["error"]),
+                                               name=f"portforward-{pod}")
                     tasks.add(task)
-                    task.add_done_callback(lambda t: _finished(t, tasks))
+                    task.add_done_callback(tasks.discard)
+                    task.add_done_callback(log_failure)
         finally:
             for task in list(tasks):
                 task.cancel()

@@ -20,6 +20,7 @@ import docker.errors
 
 from agent.kubelet.errors import ContainerNotFound, RuntimeUnavailable
 from agent.kubelet.runtime import DockerRuntime
+from minikube_py.client.tasks import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class Probes:
             if kind in container:
                 task = asyncio.create_task(self._loop(kind, t, container, cid, pod_ip, grace),
                                            name=f"probe-{kind}-{cid[:12]}")
-                task.add_done_callback(_log_failure)
+                task.add_done_callback(log_failure)
                 t.tasks.append(task)
 
     def forget(self, cid: str) -> None:
@@ -176,6 +177,3 @@ class Probes:
             return 200 <= resp.status < 400
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("probe task failed task=%s", task.get_name(), exc_info=task.exception())

@@ -55,6 +55,15 @@ async def stop_tasks(tasks: list[asyncio.Task[Any]]) -> None:
                       exc_info=result)
 
 
+def log_failure(task: asyncio.Task[Any]) -> None:
+    """Done-callback for tasks started one by one and never awaited individually (a
+    binding per pod, a probe loop per container): their failure is logged when they end
+    instead of surfacing, if ever, as "exception was never retrieved" at shutdown."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task failed task=%s error=%r", task.get_name(), task.exception(),
+                  exc_info=task.exception())
+
+
 @contextlib.asynccontextmanager
 async def background(coro: Coroutine[Any, Any, Any], name: str) -> AsyncIterator[asyncio.Task[Any]]:
     """Run `coro` as a task for the duration of a block; cancel and await it on exit.

@@ -14,6 +14,7 @@ from minikube_py.api.meta import set_condition
 from minikube_py.api.resources import NODES, PODS
 from minikube_py.client import EventRecorder, Informer, run_tasks
 from minikube_py.client.errors import ClientError, Conflict, NotFound
+from minikube_py.client.tasks import log_failure
 from minikube_py.scheduler.algorithm import Algorithm, FitError
 from minikube_py.scheduler.cache import SchedulerCache
 from minikube_py.scheduler.eventsink import EventSink
@@ -151,9 +152,7 @@ class Scheduler:
             self._report_unschedulable(info, e.message)
             return
         self.cache.assume(info, node_name)
-        task = asyncio.create_task(self._bind(info, node_name), name=f"bind-{info.key}")
-        self._bind_tasks.add(task)
-        task.add_done_callback(self._bind_tasks.discard)
+        self._track(asyncio.create_task(self._bind(info, node_name), name=f"bind-{info.key}"))
 
     async def _bind(self, info: PodInfo, node_name: str) -> None:
         namespace, name = info.key.split("/", 1)
@@ -193,10 +192,14 @@ class Scheduler:
         changed = set_condition(status, {"type": "PodScheduled", "status": "False",
                                          "reason": "Unschedulable", "message": message})
         if changed:
-            task = asyncio.create_task(self._patch_status(info.key, status),
-                                       name=f"unschedulable-{info.key}")
-            self._bind_tasks.add(task)
-            task.add_done_callback(self._bind_tasks.discard)
+            self._track(asyncio.create_task(self._patch_status(info.key, status),
+                                            name=f"unschedulable-{info.key}"))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        """Keep the task until it ends (awaited at shutdown); log it if it fails."""
+        self._bind_tasks.add(task)
+        task.add_done_callback(self._bind_tasks.discard)
+        task.add_done_callback(log_failure)
 
     async def _patch_status(self, key: str, status: dict) -> None:
         namespace, name = key.split("/", 1)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from minikube_py.client.leaderelection import LeaderElector, micro_time
-from minikube_py.client.tasks import run_tasks
+from minikube_py.client.tasks import log_failure, run_tasks
 
 
 async def forever(stopped: list[str], name: str) -> None:
@@ -74,3 +74,19 @@ def test_micro_time_format() -> None:
 def test_elector_rejects_inconsistent_timing() -> None:
     with pytest.raises(ValueError, match="lease_duration > renew_deadline"):
         LeaderElector(None, name="x", lease_duration=5, renew_deadline=10)  # type: ignore[arg-type]
+
+
+async def test_log_failure_reports_a_task_nobody_awaits(caplog: pytest.LogCaptureFixture) -> None:
+    async def boom() -> None:
+        raise RuntimeError("bind exploded")
+
+    async def fine() -> None:
+        pass
+
+    tasks = [asyncio.create_task(boom(), name="bind-x"), asyncio.create_task(fine(), name="ok")]
+    for task in tasks:
+        task.add_done_callback(log_failure)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0)  # done-callbacks run on the next loop iteration
+    assert "task=bind-x" in caplog.text and "bind exploded" in caplog.text
+    assert "task=ok" not in caplog.text

@@ -62,7 +62,7 @@ class ApiClient:
                  ca_file: str | os.PathLike[str] | None = None,
                  insecure_skip_tls_verify: bool = False,
                  config: ClientConfig | None = None,
-                 pool_size: int = 100, timeout: float = 60.0, retries: int = 4) -> None:
+                 pool_size: int = 100, timeout: float = 60.0, retries: int = 3) -> None:
         if config is None:
             if server is None:
                 raise TypeError("ApiClient needs a server URL or a ClientConfig")
@@ -172,7 +172,7 @@ class ApiClient:
                                                        headers=headers) as resp:
                     return resp.status, await resp.read(), resp.content_type
             except (TimeoutError, aiohttp.ClientError) as e:
-                if not _retriable(e, method) or attempt == self._retries:
+                if not _retriable(e, method) or attempt > self._retries:
                     raise ConnectionFailed(f"{method} {path}: {type(e).__name__}: {e}") from e
                 log.debug("retrying request method=%s path=%s attempt=%d error=%r",
                           method, path, attempt, e)

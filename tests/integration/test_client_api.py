@@ -199,10 +199,12 @@ async def test_untrusted_server_certificate_fails_fast(apiserver: Any) -> None:
             await asyncio.wait_for(c.list(CONFIGMAPS, "default"), 5)
 
 
-async def test_nothing_listening_is_connection_failed() -> None:
-    async with ApiClient("https://127.0.0.1:1", token="t", retries=2) as c:
+@pytest.mark.parametrize("retries", [0, 2])
+async def test_nothing_listening_is_connection_failed(retries: int) -> None:
+    """`retries` counts the attempts after the first; 0 means exactly one."""
+    async with ApiClient("https://127.0.0.1:1", token="t", retries=retries) as c:
         with pytest.raises(ConnectionFailed):
-            await c.get(CONFIGMAPS, "x", "default")
+            await asyncio.wait_for(c.get(CONFIGMAPS, "x", "default"), 10)
 
 
 async def test_raw_request_returns_json_or_text(client: ApiClient) -> None:

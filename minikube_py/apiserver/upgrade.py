@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 FORWARDED = ("Upgrade", "X-Stream-Protocol-Version")
 ANSWERED = ("Upgrade", "X-Stream-Protocol-Version")
-CHUNK = 1 << 16
+CHUNK = 1 << 18
+BUFFERED = 1 << 20  # per direction before the sender is paused
 
 
 class _IntoReader:
@@ -72,7 +73,7 @@ async def relay(request: web.Request, url: str, params: Sequence[tuple[str, str]
     target = URL(url).with_query(list(params))
     try:
         up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(
-            target.host, target.port, ssl=ssl_ctx), timeout=10)
+            target.host, target.port, ssl=ssl_ctx, limit=BUFFERED), timeout=10)
     except (OSError, TimeoutError) as e:
         raise errors.StatusError(502, "BadGateway", f"error dialing the kubelet: {e}") from None
     try:
@@ -97,7 +98,7 @@ async def _splice(request: web.Request, answer: list[tuple[str, str]],
     transport, handler = request.transport, request.protocol
     if transport is None:
         raise ConnectionResetError("client went away")
-    client_reader = asyncio.StreamReader(limit=CHUNK)
+    client_reader = asyncio.StreamReader(limit=BUFFERED)
     client_reader.set_transport(transport)
     handler.set_parser(_IntoReader(client_reader))  # type: ignore[arg-type]
     response = web.StreamResponse(status=101)

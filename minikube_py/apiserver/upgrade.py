@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 FORWARDED = ("Upgrade", "X-Stream-Protocol-Version")
 ANSWERED = ("Upgrade", "X-Stream-Protocol-Version")
+REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
 CHUNK = 1 << 18
 BUFFERED = 1 << 20  # per direction before the sender is paused
 
@@ -82,8 +83,8 @@ async def relay(request: web.Request, url: str, params: Sequence[tuple[str, str]
         status, answer = _parse_head(head)
         if status != 101:
             body = await asyncio.wait_for(up_reader.read(CHUNK), timeout=10)
-            raise errors.StatusError(status if status >= 400 else 502,
-                                     "BadRequest" if status < 500 else "InternalError",
+            code = status if status >= 400 else 502
+            raise errors.StatusError(code, REASONS.get(code, "InternalError"),
                                      f"kubelet refused the upgrade: {body.decode(errors='replace').strip()}")
         return await _splice(request, answer, up_reader, up_writer)
     except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError) as e:

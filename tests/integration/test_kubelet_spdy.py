@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from minikube_py.api.resources import PODS
 from minikube_py.client import ApiClient
 from tests.e2e.kubectl_cluster import KUBECTL_NEW, old_kubectl
 from tests.integration.test_kubelet_agent import (  # noqa: F401 - fixtures used by name
@@ -186,3 +187,30 @@ async def test_port_forward_reaches_the_pods_loopback(which: str, kubectl_old: s
         pytest.skip(f"{binary} is not installed")
     bodies = await asyncio.to_thread(_through_port_forward, binary, apiserver, web_pod, 8080)
     assert bodies == [f"pf-{web_pod}\n"] * 2
+
+
+async def _refused_upgrade(apiserver: Any, path: str, upgrade: str,
+                           protocols: list[str]) -> tuple[int, dict[str, Any]]:
+    headers = [("Connection", "Upgrade"), ("Upgrade", upgrade)]
+    headers += [("X-Stream-Protocol-Version", p) for p in protocols]
+    async with apiserver.session() as http, http.post(path, headers=headers) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+async def test_refused_upgrades_are_a_status_and_nothing_is_upgraded(apiserver: Any, pod: str,
+                                                                     api: ApiClient) -> None:  # noqa: F811
+    base = f"/api/v1/namespaces/default/pods/{pod}"
+    code, st = await _refused_upgrade(apiserver, f"{base}/exec?command=true&stdout=1",
+                                      "SPDY/3.1", ["channel.k8s.io"])
+    assert (code, st["kind"], st["reason"]) == (403, "Status", "Forbidden"), st
+    assert "unable to negotiate protocol" in st["message"], st
+    code, st = await _refused_upgrade(apiserver, f"{base}/exec?command=true", "h2c", [])
+    assert (code, st["reason"]) == (400, "BadRequest") and "SPDY/3.1" in st["message"], st
+    code, st = await _refused_upgrade(apiserver, f"{base}/portforward", "websocket",
+                                      ["portforward.k8s.io"])
+    assert code == 400 and "port-forward needs a SPDY/3.1 upgrade" in st["message"], st
+    code, st = await _refused_upgrade(apiserver, "/api/v1/namespaces/default/pods/absent-pod/"
+                                      "portforward", "SPDY/3.1", ["portforward.k8s.io"])
+    assert (code, st["reason"]) == (404, "NotFound"), st
+    # The pod is still there, untouched.
+    assert (await api.get(PODS, pod, "default"))["status"]["phase"] == "Running"

@@ -23,6 +23,7 @@ from minikube_py.api.selectors import LabelSelector
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.controllers import deployment_util as du
 from minikube_py.controllers.base import Controller, by_namespace
+from minikube_py.controllers.deployment_scale import is_scaling_event, proportional_sizes
 from minikube_py.controllers.deployment_status import seconds_to_deadline, update_conditions
 from minikube_py.controllers.owners import claim
 
@@ -45,6 +46,10 @@ def rollback_requested(d: dict) -> int | None:
         return max(int(value), 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _recreate(d: dict) -> bool:
+    return (d["spec"].get("strategy") or {}).get("type") == "Recreate"
 
 
 def _created(rs: dict) -> str:
@@ -123,6 +128,10 @@ class DeploymentController(Controller):
                     return
             else:
                 new_rs = await self._sync_revision(d, new_rs, olds)
+                if not _recreate(d) and is_scaling_event(d, owned):
+                    new_rs, olds = await self._scale_proportionally(d, new_rs, olds)
+                    await self._finish(d, olds + [new_rs], new_rs, False)
+                    return
             olds = await self._roll(d, new_rs, olds)
         await self._finish(d, olds + ([new_rs] if new_rs else []), new_rs, created)
 
@@ -258,16 +267,32 @@ class DeploymentController(Controller):
                 budget -= n
         return olds
 
-    async def _scale(self, d: dict, rs: dict, replicas: int) -> dict:
+    async def _scale_proportionally(self, d: dict, new_rs: dict,
+                                    olds: list[dict]) -> tuple[dict, list[dict]]:
+        """spec.replicas changed mid-rollout: every active set takes its share
+        (deployment_scale); the rollout goes on from there on the next sync."""
+        sizes = proportional_sizes(d, new_rs, olds)
+
+        async def apply(rs: dict) -> dict:
+            name = rs["metadata"]["name"]
+            return await self._scale(d, rs, sizes[name], annotate=True) if name in sizes else rs
+        return await apply(new_rs), [await apply(rs) for rs in olds]
+
+    async def _scale(self, d: dict, rs: dict, replicas: int, *, annotate: bool = False) -> dict:
+        """Resize `rs`, stamping the deployment size it was sized for (the next scaling
+        event is measured against it); `annotate` rewrites stale stamps at the same size."""
         before = du.spec_replicas(rs)
-        if before == replicas:
-            return rs
         surge, _ = du.fenceposts(d)
         annotations = {du.DESIRED_REPLICAS: str(du.spec_replicas(d)),
                        du.MAX_REPLICAS: str(du.spec_replicas(d) + surge)}
+        current = rs["metadata"].get("annotations") or {}
+        if before == replicas and (not annotate or all(
+                current.get(k) == v for k, v in annotations.items())):
+            return rs
         scaled = await self._patch_rs(rs, {"spec": {"replicas": replicas},
                                            "metadata": {"annotations": annotations}})
-        await self._scaled_event(d, scaled, before, replicas)
+        if before != replicas:
+            await self._scaled_event(d, scaled, before, replicas)
         return scaled
 
     async def _scaled_event(self, d: dict, rs: dict, before: int, after: int) -> None:

@@ -53,11 +53,6 @@ def too_long(field: str, limit: int, unit: str = "bytes") -> Cause:
     return Cause(field, f"Too long: must have at most {limit} {unit}", "FieldValueTooLong")
 
 
-def type_invalid(field: str, value: Any, detail: str) -> Cause:
-    return Cause(field, f"Invalid value: {format_value(value)}: {detail}",
-                 "FieldValueTypeInvalid")
-
-
 def immutable(field: str, value: Any) -> Cause:
     return invalid(field, value, "field is immutable")
 

@@ -57,14 +57,6 @@ def parse_quantity(value: str | float | Decimal) -> Decimal:
     return number.scaleb(exponent)
 
 
-def is_quantity(value: object) -> bool:
-    try:
-        parse_quantity(value)  # type: ignore[arg-type]
-    except ValueError:
-        return False
-    return True
-
-
 def cpu_millis(value: str | float | Decimal) -> int:
     """Millicores, rounded up as Kubernetes' MilliValue does ("1n" -> 1)."""
     return int((parse_quantity(value) * 1000).to_integral_value(rounding=ROUND_CEILING))

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from agent.kubelet import spdy
+from agent.kubelet import portforward, spdy
 from agent.kubelet.spdy_exec import PROTOCOLS, outcome, wanted
 
 
@@ -181,3 +181,24 @@ def test_outcome_per_protocol() -> None:
         "status": "Success"}
     assert outcome("v3.channel.k8s.io", failure) == b"command terminated"
     assert outcome("v2.channel.k8s.io", {"status": "Success"}) == b""
+
+
+def _stream(stream_id: int, headers: dict[str, list[str]]) -> spdy.Stream:
+    return spdy.Stream(Peer().conn, stream_id, headers)
+
+
+@pytest.mark.parametrize(("headers", "stream_id", "expected"), [
+    pytest.param({"streamtype": ["data"], "requestid": ["7"]}, 5, "7", id="request-id-header"),
+    pytest.param({"streamtype": ["error"]}, 1, "1", id="old-client-error-stream"),
+    pytest.param({"streamtype": ["data"]}, 3, "1", id="old-client-data-pairs-with-id-minus-2"),
+])
+async def test_port_forward_pairs_streams(headers: dict[str, list[str]], stream_id: int,
+                                          expected: str) -> None:
+    assert portforward._request_id(_stream(stream_id, headers)) == expected
+
+
+@pytest.mark.parametrize(("port", "expected"), [
+    (["8080"], 8080), (["0"], None), (["65536"], None), (["-1"], None), (["http"], None),
+    ([], None)])
+async def test_port_forward_port_header(port: list[str], expected: int | None) -> None:
+    assert portforward._port(_stream(1, {"port": port} if port else {})) == expected

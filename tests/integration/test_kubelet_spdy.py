@@ -214,3 +214,26 @@ async def test_refused_upgrades_are_a_status_and_nothing_is_upgraded(apiserver: 
     assert (code, st["reason"]) == (404, "NotFound"), st
     # The pod is still there, untouched.
     assert (await api.get(PODS, pod, "default"))["status"]["phase"] == "Running"
+
+
+def _forward_to_closed_port(binary: str, apiserver: Any, pod: str) -> tuple[bytes, str]:
+    local = _free_port()
+    proc = subprocess.Popen([binary, "--kubeconfig", str(apiserver.kubeconfig), "-n", "default",
+                             "port-forward", f"pod/{pod}", f"{local}:9"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith(b"Forwarding from 127.0.0.1:")
+        with socket.create_connection(("127.0.0.1", local), timeout=20) as conn:
+            got = conn.recv(100)  # the forward fails: closed without data
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    return got, err.decode()
+
+
+async def test_port_forward_to_a_closed_port_reports_the_error(kubectl_old: str, apiserver: Any,
+                                                               web_pod: str) -> None:
+    got, err = await asyncio.to_thread(_forward_to_closed_port, kubectl_old, apiserver, web_pod)
+    assert got == b""
+    assert f"error forwarding port 9 to pod {web_pod}" in err and "refused" in err, err

@@ -4,7 +4,9 @@ Paths are Kubernetes' (the api-server's pods/log and pods/exec proxy to them):
   GET /containerLogs/{namespace}/{pod}/{container}?follow&tailLines&sinceSeconds
       &timestamps&previous&limitBytes
   GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty
-      (WebSocket, subprotocol v5.channel.k8s.io or v4.channel.k8s.io)
+      (WebSocket, subprotocol v5.channel.k8s.io or v4.channel.k8s.io; or SPDY/3.1 for
+      kubectl before 1.30, spdy_exec.py)
+  POST /portForward/{namespace}/{pod}   (SPDY/3.1, portforward.k8s.io, portforward.py)
   GET /healthz
 Authentication: `Authorization: Bearer <token>`, accepted when that token may GET
 the pod from the api-server (kubelet's webhook authn/authz, reduced to one request,

@@ -3,7 +3,8 @@
 The kubelet serves https://<node InternalIP>:<daemonEndpoints.kubeletEndpoint.Port>
 /containerLogs/<ns>/<pod>/<container> and /exec/<ns>/<pod>/<container>. Logs
 stream through chunk by chunk (follow works); exec is a WebSocket relayed frame
-by frame with the subprotocol (v4/v5.channel.k8s.io) the kubelet chose.
+by frame with the subprotocol (v4/v5.channel.k8s.io) the kubelet chose; a SPDY/3.1
+exec (kubectl before 1.30) is relayed as raw bytes by upgrade.py.
 """
 
 from __future__ import annotations

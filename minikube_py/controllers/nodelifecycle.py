@@ -9,7 +9,9 @@ when their toleration of the NoExecute taint runs out; the default toleration
 (DefaultTolerationSeconds' 300 s) becomes `pod_eviction_timeout`. When the
 node reports Ready again, the taints go.
 
-Pods bound to a Node that was deleted are deleted at once (pod GC).
+Pods bound to a Node that does not exist are deleted (pod GC): at once when
+the Node is deleted while we run, and on the periodic look otherwise (a Node
+deleted while the controller-manager was down, a pod bound to a typo).
 
 "Changed" is judged by when *we* saw a new renewTime, not by its value, so a
 node with a skewed clock is neither killed nor kept alive by it.
@@ -102,11 +104,21 @@ class NodeLifecycleController(Controller):
                          f"{self.name}-monitor": self._monitor()})
 
     async def _monitor(self) -> None:
-        """Look at every node periodically: silence produces no events."""
+        """Look at every node periodically: silence produces no events; and at every
+        node name pods are bound to but no Node has, since no event will ever say that
+        a Node deleted while we were down is gone."""
         while True:
             await asyncio.sleep(self.settings.node_monitor_period)
-            for key in self.nodes.keys():
+            for key in self.nodes.keys():  # noqa: SIM118 - an Informer, not a dict
                 self.queue.add(key)
+            for name in self._missing_nodes():
+                self.queue.add(name)
+
+    def _missing_nodes(self) -> set[str]:
+        if not (self.nodes.has_synced and self.pods.has_synced):
+            return set()
+        bound = {(p.get("spec") or {}).get("nodeName") or "" for p in self.pods.list()}
+        return {name for name in bound - {""} if self.nodes.get(name) is None}
 
     def _last_seen(self, node: dict) -> float:
         name = node["metadata"]["name"]
@@ -146,8 +158,17 @@ class NodeLifecycleController(Controller):
 
     async def _collect_orphans(self, node_name: str) -> None:
         """Pods bound to a Node that no longer exists have no agent to finish
-        them: delete them at once (Kubernetes' pod GC, gcOrphaned)."""
-        for pod in self.pods.by_index("node", node_name):
+        them: delete them at once (Kubernetes' pod GC, gcOrphaned). The Node's absence
+        is confirmed with the API first: our cache may not have seen a new Node yet."""
+        pods = self.pods.by_index("node", node_name)
+        if not pods:
+            return
+        try:
+            await self.client.get(NODES, node_name)
+            return
+        except NotFound:
+            pass
+        for pod in pods:
             meta = pod["metadata"]
             try:
                 await self.client.delete(PODS, meta["name"], meta["namespace"],

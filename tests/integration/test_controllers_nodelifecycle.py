@@ -2,8 +2,9 @@
 Unknown and tainted, its pods' Ready turns False, they are evicted when their
 toleration runs out (and recreated on another node), a pod tolerating longer
 stays, the taints go when the node comes back, and once the Node is deleted
-its remaining pods are too. Short grace periods come
-through the settings, as `lab up --node-monitor-grace-period` passes them."""
+its remaining pods are too (also when it went before the controller started).
+Short grace periods come through the settings, as `lab up
+--node-monitor-grace-period` passes them."""
 
 from __future__ import annotations
 
@@ -98,3 +99,27 @@ async def test_lapsed_lease_moves_pods_to_other_nodes(env) -> None:
 
 async def _has(pods, n: int) -> bool:
     return len(await pods) == n
+
+
+async def test_pods_of_a_node_deleted_while_nobody_watched_are_collected_at_start(
+        apiserver) -> None:
+    """The Node went away while no controller-manager ran: no delete event will come,
+    so the periodic look must find its pods (Kubernetes' pod GC, gcOrphaned)."""
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "nlc-orphan") as ns:
+        ghost = f"ghost-{ns}"
+
+        def pod(name: str, node: str) -> dict:
+            return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                    "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]}}
+
+        await client.create(PODS, pod("orphan", ghost), ns)  # before any controller runs
+        async with ControlPlane(client, SETTINGS, lease_interval=0.5) as cp:
+            alive = await cp.nodes.add("alive")
+            await client.create(PODS, pod("kept", alive), ns)
+
+            async def orphan_gone() -> bool:
+                names = {p["metadata"]["name"] for p in (await client.list(PODS, ns))["items"]}
+                return names == {"kept"}
+
+            await eventually(orphan_gone, timeout=10, what="the ghost node's pod deleted")

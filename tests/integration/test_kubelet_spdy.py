@@ -146,27 +146,37 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class PortForward:
+    """A running `kubectl port-forward pod/<pod> <local>:<remote>`; `stop()` -> its stderr."""
+
+    def __init__(self, binary: str, apiserver: Any, pod: str, remote: int) -> None:
+        self.local = _free_port()
+        self.proc = subprocess.Popen([binary, "--kubeconfig", str(apiserver.kubeconfig), "-n",
+                                      "default", "port-forward", f"pod/{pod}",
+                                      f"{self.local}:{remote}"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith(b"Forwarding from 127.0.0.1:"):
+            raise AssertionError(f"port-forward did not start: {line!r} {self.stop()}")
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        _, err = self.proc.communicate(timeout=10)
+        return err.decode()
+
+
 def _through_port_forward(binary: str, apiserver: Any, pod: str, remote: int) -> list[str]:
     """Two HTTP GETs through `kubectl port-forward` (two connections, two stream pairs)."""
-    local = _free_port()
-    proc = subprocess.Popen([binary, "--kubeconfig", str(apiserver.kubeconfig), "-n", "default",
-                             "port-forward", f"pod/{pod}", f"{local}:{remote}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pf = PortForward(binary, apiserver, pod, remote)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode()
-        assert line.startswith("Forwarding from 127.0.0.1:"), (line, proc.stderr)
         bodies = []
         for _ in range(2):
-            with urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=20) as resp:
+            with urllib.request.urlopen(f"http://127.0.0.1:{pf.local}/", timeout=20) as resp:
                 bodies.append(resp.read().decode())
         return bodies
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        pf.stop()
 
 
 @pytest.fixture
@@ -217,19 +227,13 @@ async def test_refused_upgrades_are_a_status_and_nothing_is_upgraded(apiserver: 
 
 
 def _forward_to_closed_port(binary: str, apiserver: Any, pod: str) -> tuple[bytes, str]:
-    local = _free_port()
-    proc = subprocess.Popen([binary, "--kubeconfig", str(apiserver.kubeconfig), "-n", "default",
-                             "port-forward", f"pod/{pod}", f"{local}:9"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pf = PortForward(binary, apiserver, pod, 9)
     try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().startswith(b"Forwarding from 127.0.0.1:")
-        with socket.create_connection(("127.0.0.1", local), timeout=20) as conn:
+        with socket.create_connection(("127.0.0.1", pf.local), timeout=20) as conn:
             got = conn.recv(100)  # the forward fails: closed without data
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=10)
-    return got, err.decode()
+        err = pf.stop()
+    return got, err
 
 
 async def test_port_forward_to_a_closed_port_reports_the_error(kubectl_old: str, apiserver: Any,

@@ -16,7 +16,9 @@ from collections.abc import Hashable
 
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import Resource
-from minikube_py.client import EventRecorder, Informer, WorkQueue, run_tasks
+from minikube_py.client import ApiClient, EventRecorder, Informer, WorkQueue, run_tasks
+from minikube_py.client.cache import IndexFunc
+from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 class SharedInformers:
     """One Informer per resource (cluster-wide) for a set of controllers."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, client: ApiClient) -> None:
         self.client = client
         self._informers: dict[str, Informer] = {}
         self._running: set[str] = set()
@@ -55,7 +57,7 @@ class SharedInformers:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def ensure_index(informer: Informer, name: str, fn) -> None:
+def ensure_index(informer: Informer, name: str, fn: IndexFunc) -> None:
     """Add an index unless a controller sharing the informer already did; shared
     index names mean the same thing everywhere ("namespace", "node", "uid")."""
     try:
@@ -77,7 +79,8 @@ class Controller:
     name = "controller"
     workers = 2
 
-    def __init__(self, client, settings, informers: SharedInformers | None = None) -> None:
+    def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
+                 informers: SharedInformers | None = None) -> None:
         self.client = client
         self.settings = settings
         self.informers = informers or SharedInformers(client)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import owner_of, owner_reference, split_key
 from minikube_py.api.resources import DEPLOYMENTS, REPLICASETS
@@ -26,6 +27,11 @@ from minikube_py.controllers.base import Controller, by_namespace
 from minikube_py.controllers.deployment_scale import is_scaling_event, proportional_sizes
 from minikube_py.controllers.deployment_status import seconds_to_deadline, update_conditions
 from minikube_py.controllers.owners import claim
+
+if TYPE_CHECKING:
+    from minikube_py.client import ApiClient
+    from minikube_py.controllers.base import SharedInformers
+    from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +66,8 @@ class DeploymentController(Controller):
     name = "deployment-controller"
     workers = 4
 
-    def __init__(self, client, settings, informers=None) -> None:
+    def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
+                 informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         self.deployments = self.watch(DEPLOYMENTS)
         self.replicasets = self.watch(REPLICASETS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from typing import Any
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -36,7 +37,7 @@ def template_hash(template: dict, collision_count: int = 0) -> str:
     return "".join(_ALPHANUMS[ord(c) % len(_ALPHANUMS)] for c in digits)
 
 
-def pruned(value):
+def pruned(value: Any) -> Any:
     """A copy without null fields: Kubernetes' typed decoding reads null as unset
     (kubectl rollout undo sends `"creationTimestamp": null` in templates)."""
     if isinstance(value, dict):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import split_key
@@ -32,6 +33,11 @@ from minikube_py.api.resources import (
 )
 from minikube_py.client.errors import ClientError, Conflict, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
+
+if TYPE_CHECKING:
+    from minikube_py.client import ApiClient
+    from minikube_py.controllers.base import SharedInformers
+    from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +55,8 @@ class GarbageCollector(Controller):
     name = "garbage-collector-controller"
     workers = 4
 
-    def __init__(self, client, settings, informers=None) -> None:
+    def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
+                 informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         for resource in WATCHED:
             informer = self.watch(resource)

@@ -47,7 +47,7 @@ def selected(names: tuple[str, ...]) -> list[str]:
     return chosen
 
 
-def build(client, settings: ControllerManagerSettings) -> dict[str, object]:
+def build(client: ApiClient, settings: ControllerManagerSettings) -> dict[str, object]:
     """Instantiate the selected controllers; ours share informers."""
     informers = SharedInformers(client)
     explicit = "*" not in settings.controllers
@@ -67,7 +67,7 @@ def build(client, settings: ControllerManagerSettings) -> dict[str, object]:
     return built
 
 
-async def run_controllers(client, settings: ControllerManagerSettings) -> None:
+async def run_controllers(client: ApiClient, settings: ControllerManagerSettings) -> None:
     controllers = build(client, settings)
     log.info("controllers starting controllers=%s", ",".join(controllers))
     await run_tasks({name: c.run() for name, c in controllers.items()})  # type: ignore[attr-defined]

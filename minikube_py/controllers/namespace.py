@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
-from minikube_py.api.resources import ALL, NAMESPACES
+from minikube_py.api.resources import ALL, NAMESPACES, Resource
 from minikube_py.client.errors import Conflict, NotFound
 from minikube_py.controllers.base import Controller
+
+if TYPE_CHECKING:
+    from minikube_py.client import ApiClient
+    from minikube_py.controllers.base import SharedInformers
+    from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +31,8 @@ class NamespaceController(Controller):
     name = "namespace-controller"
     workers = 2
 
-    def __init__(self, client, settings, informers=None) -> None:
+    def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
+                 informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         self.namespaces = self.watch(NAMESPACES)
         self.namespaces.add_handlers(self._seen, lambda old, new: self._seen(new))
@@ -51,7 +58,7 @@ class NamespaceController(Controller):
             return
         await self._finalize(key)
 
-    async def _delete(self, resource, namespace: str, obj: dict) -> None:
+    async def _delete(self, resource: Resource, namespace: str, obj: dict) -> None:
         try:
             await self.client.delete(resource, obj["metadata"]["name"], namespace)
         except NotFound:

@@ -14,10 +14,16 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 from minikube_py.api.resources import NODES
 from minikube_py.client.errors import NotFound
 from minikube_py.controllers.base import Controller
+
+if TYPE_CHECKING:
+    from minikube_py.client import ApiClient
+    from minikube_py.controllers.base import SharedInformers
+    from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +91,8 @@ class NodeIpamController(Controller):
     name = "node-ipam-controller"
     workers = 2
 
-    def __init__(self, client, settings, informers=None) -> None:
+    def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
+                 informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         self.cidrs = CidrSet(Net(getattr(settings, "cluster_cidr", None) or "10.244.0.0/16"),
                              int(getattr(settings, "node_cidr_mask_size", None) or 24))

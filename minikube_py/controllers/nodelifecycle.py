@@ -23,6 +23,7 @@ import asyncio
 import copy
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import get_condition, now_rfc3339, set_condition
 from minikube_py.api.resources import LEASES, NODES, PODS
@@ -31,6 +32,11 @@ from minikube_py.client import run_tasks
 from minikube_py.client.errors import ClientError, Conflict, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
 from minikube_py.controllers.pods import is_ready, parse_time
+
+if TYPE_CHECKING:
+    from minikube_py.client import ApiClient
+    from minikube_py.controllers.base import SharedInformers
+    from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +91,8 @@ class NodeLifecycleController(Controller):
     name = "node-lifecycle-controller"
     workers = 4
 
-    def __init__(self, client, settings, informers=None) -> None:
+    def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
+                 informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         self.nodes = self.watch(NODES)
         self.leases = self.watch(LEASES)

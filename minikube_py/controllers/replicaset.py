@@ -12,6 +12,7 @@ import asyncio
 import copy
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import owner_of, owner_reference, split_key
 from minikube_py.api.resources import PODS, REPLICASETS
@@ -28,6 +29,11 @@ from minikube_py.controllers.pods import (
     pods_to_delete,
     ready_since,
 )
+
+if TYPE_CHECKING:
+    from minikube_py.client import ApiClient
+    from minikube_py.controllers.base import SharedInformers
+    from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +86,8 @@ class ReplicaSetController(Controller):
     name = "replicaset-controller"
     workers = 4
 
-    def __init__(self, client, settings, informers=None) -> None:
+    def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
+                 informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         self.expectations = Expectations()
         self.replicasets = self.watch(REPLICASETS)

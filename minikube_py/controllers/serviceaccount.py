@@ -10,6 +10,7 @@ import asyncio
 import base64
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import split_key
 from minikube_py.api.resources import NAMESPACES, SECRETS, SERVICEACCOUNTS
@@ -17,6 +18,11 @@ from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
 from minikube_py.controllers.names import random_suffix
 from minikube_py.controllers.sa_token import claims_for, load_private_key, sign_token
+
+if TYPE_CHECKING:
+    from minikube_py.client import ApiClient
+    from minikube_py.controllers.base import SharedInformers
+    from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +34,8 @@ UID_ANNOTATION = "kubernetes.io/service-account.uid"
 class ServiceAccountController(Controller):
     name = "serviceaccount-controller"
 
-    def __init__(self, client, settings, informers=None) -> None:
+    def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
+                 informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         self.namespaces = self.watch(NAMESPACES)
         self.accounts = self.watch(SERVICEACCOUNTS)
@@ -65,7 +72,8 @@ def _account_of(secret: dict) -> list[str]:
 class TokenController(Controller):
     name = "serviceaccount-token-controller"
 
-    def __init__(self, client, settings, informers=None) -> None:
+    def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
+                 informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         key_file = settings.service_account_private_key_file
         self.key = load_private_key(Path(key_file).read_bytes()) if key_file else None

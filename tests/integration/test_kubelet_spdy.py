@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import pty
 import select
 import socket
+import ssl
+import struct
 import subprocess
 import time
 import urllib.request
@@ -19,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from minikube_py.api.resources import PODS
+from agent.kubelet import spdy
+from minikube_py.api.resources import NODES, PODS
 from minikube_py.client import ApiClient
 from tests.e2e.kubectl_cluster import KUBECTL_NEW, old_kubectl
 from tests.integration.test_kubelet_agent import (  # noqa: F401 - fixtures used by name
@@ -241,3 +245,56 @@ async def test_port_forward_to_a_closed_port_reports_the_error(kubectl_old: str,
     got, err = await asyncio.to_thread(_forward_to_closed_port, kubectl_old, apiserver, web_pod)
     assert got == b""
     assert f"error forwarding port 9 to pod {web_pod}" in err and "refused" in err, err
+
+
+async def _spdy_exec(port: int, token: str, pod: str, query: str, protocol: str,
+                     types: list[str]) -> tuple[str, dict[str, bytes]]:
+    """A minimal SPDY client straight to the kubelet: the chosen protocol and what each
+    stream carried until the kubelet's GOAWAY."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=_insecure())
+    try:
+        writer.write((f"POST /exec/default/{pod}/c?{query} HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Bearer {token}\r\nConnection: Upgrade\r\n"
+                      f"Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {protocol}\r\n"
+                      "Content-Length: 0\r\n\r\n").encode())
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        assert head.startswith("HTTP/1.1 101"), head
+        chosen = next(line.split(":", 1)[1].strip() for line in head.split("\r\n")
+                      if line.lower().startswith("x-stream-protocol-version:"))
+        enc, frames = spdy.HeaderEncoder(), spdy.FrameDecoder()
+        ids = {1 + 2 * i: t for i, t in enumerate(types)}
+        for sid, stype in ids.items():
+            writer.write(spdy.control(spdy.SYN_STREAM, struct.pack(">IIBB", sid, 0, 0, 0)
+                                      + enc.encode({"streamtype": [stype]})))
+        got: dict[str, bytes] = dict.fromkeys(types, b"")
+        while chunk := await asyncio.wait_for(reader.read(65536), 30):
+            for f in frames.feed(chunk):
+                if isinstance(f, spdy.Data):
+                    got[ids[f.stream_id]] += f.data
+                elif f.kind == spdy.GOAWAY:
+                    return chosen, got
+        return chosen, got
+    finally:
+        writer.close()
+
+
+def _insecure() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    return ctx
+
+
+async def test_v3_client_gets_v3_and_the_failure_as_text(agent: Agent, api: ApiClient,  # noqa: F811
+                                                         apiserver: Any, pod: str) -> None:
+    node = await api.get(NODES, agent.node)
+    port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    query = "command=sh&command=-c&command=echo+o%3B+echo+e+%3E%262%3B+exit+4&stdout=1&stderr=1"
+    chosen, got = await _spdy_exec(port, apiserver.token, pod, query, "v3.channel.k8s.io",
+                                   ["error", "stdout", "stderr"])
+    assert chosen == "v3.channel.k8s.io"
+    assert (got["stdout"], got["stderr"]) == (b"o\n", b"e\n")
+    assert got["error"].startswith(b"command terminated with non-zero exit code"), got
+    chosen, got = await _spdy_exec(port, apiserver.token, pod, "command=true&stdout=1",
+                                   "v4.channel.k8s.io", ["error", "stdout"])
+    assert chosen == "v4.channel.k8s.io" and json.loads(got["error"]) == {
+        "metadata": {}, "status": "Success"}

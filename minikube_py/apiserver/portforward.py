@@ -25,4 +25,4 @@ async def port_forward(request: web.Request, target: Target) -> web.StreamRespon
     assert target.name is not None
     pod = await request.app[OBJECTS].get(PODS, target.namespace, target.name)
     url = f"{await proxy.kubelet_base(request, pod)}/portForward/{target.namespace}/{target.name}"
-    return await upgrade.relay(request, url, [], proxy._kubelet_auth(request), proxy._NO_VERIFY)
+    return await upgrade.relay(request, url, [], proxy.kubelet_auth(request), proxy.KUBELET_TLS)

@@ -31,9 +31,11 @@ DEFAULT_KUBELET_PORT = 10250
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "sinceTime",
               "limitBytes")
 EXEC_PARAMS = ("command", "stdin", "stdout", "stderr", "tty")
-_NO_VERIFY = ssl.create_default_context()
-_NO_VERIFY.check_hostname = False
-_NO_VERIFY.verify_mode = ssl.CERT_NONE
+# Kubelets serve self-signed certificates; like kube-apiserver without
+# --kubelet-certificate-authority we do not verify them (the bearer token is what is checked).
+KUBELET_TLS = ssl.create_default_context()
+KUBELET_TLS.check_hostname = False
+KUBELET_TLS.verify_mode = ssl.CERT_NONE
 
 
 def _container(pod: Obj, requested: str | None) -> str:
@@ -77,7 +79,7 @@ async def _pod_and_container(request: web.Request, target: Target) -> tuple[Obj,
     return pod, container, await kubelet_base(request, pod)
 
 
-def _kubelet_auth(request: web.Request) -> dict[str, str]:
+def kubelet_auth(request: web.Request) -> dict[str, str]:
     """The api-server's own token; the kubelet checks it may GET the pod (CONTRACTS.md)."""
     token = (request.app[SETTINGS].pki_dir / "admin.token").read_text().strip()
     return {"Authorization": f"Bearer {token}"}
@@ -97,8 +99,8 @@ async def container_log(request: web.Request, target: Target) -> web.StreamRespo
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as http:
-            async with http.get(url, params=params, ssl=_NO_VERIFY,
-                                headers=_kubelet_auth(request)) as upstream:
+            async with http.get(url, params=params, ssl=KUBELET_TLS,
+                                headers=kubelet_auth(request)) as upstream:
                 if upstream.status >= 400:
                     text = await upstream.text()
                     raise errors.StatusError(upstream.status, "BadRequest"
@@ -134,14 +136,14 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
     params = [(k, v) for k, v in request.query.items() if k in EXEC_PARAMS]
     url = f"{base}/exec/{target.namespace}/{pod['metadata']['name']}/{container}"
     if upgrade_to.startswith("spdy/"):  # kubectl before 1.30: raw bytes both ways
-        return await upgrade.relay(request, url, params, _kubelet_auth(request), _NO_VERIFY)
+        return await upgrade.relay(request, url, params, kubelet_auth(request), KUBELET_TLS)
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
                if p.strip()]
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(url, params=params, protocols=offered, ssl=_NO_VERIFY,
+            async with http.ws_connect(url, params=params, protocols=offered, ssl=KUBELET_TLS,
                                        max_msg_size=0,
-                                       headers=_kubelet_auth(request)) as upstream:
+                                       headers=kubelet_auth(request)) as upstream:
                 client = web.WebSocketResponse(
                     protocols=[upstream.protocol] if upstream.protocol else (),
                     max_msg_size=0)

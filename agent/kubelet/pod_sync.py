@@ -4,7 +4,8 @@
 the restart policy and crash-loop back-off) and then observes again to build the
 status, so the status always describes Docker, not our intentions. `teardown` is the
 graceful end of a pod (preStop, SIGTERM, grace period, SIGKILL, CNI DEL, removal) and
-is idempotent, so a restarted agent can simply run it again.
+is idempotent, so a restarted agent can simply run it again. Observing (listing,
+inspecting, building the status) is observe.PodObserver's.
 """
 
 from __future__ import annotations
@@ -23,25 +24,19 @@ from agent.kubelet.env import container_env
 from agent.kubelet.errors import CNIError, ContainerConfigError, ContainerNotFound, ImageError
 from agent.kubelet.images import ensure_image
 from agent.kubelet.labels import Observed
+from agent.kubelet.observe import PodObserver, group
 from agent.kubelet.probes import EventSink, Probes, log_event
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.sandbox import SandboxError, Sandboxes
 from agent.kubelet.source import ObjectSource
 from agent.kubelet.spec import container_args
-from agent.kubelet.status import (
-    TERMINATION_MESSAGE,
-    ContainerView,
-    docker_epoch,
-    pod_status,
-    terminated,
-)
+from agent.kubelet.status import docker_epoch, terminated
 from agent.kubelet.volumes import VolumeManager
 
 log = logging.getLogger(__name__)
 
 VOLUME_REFRESH_SECONDS = 60.0
 TERMINATION_LOG = "/dev/termination-log"
-MAX_FALLBACK_BYTES = 2048
 
 
 @dataclass
@@ -60,46 +55,14 @@ class PodSyncer:
         self.node, self.host_ip, self.events = node, host_ip, events
         self.probes = probes or Probes(runtime, events=events)
         self.backoff = backoff or Backoff()
-        self._dead: dict[str, dict[str, Any]] = {}  # inspect of exited containers: immutable
+        self.observer = PodObserver(runtime=runtime, volumes=volumes, probes=self.probes,
+                                    node=node, host_ip=host_ip)
         self._volumes: dict[str, tuple[float, dict[str, str]]] = {}  # uid -> (when, paths)
 
     async def observed(self, uid: str | None = None, *, namespace: str = "",
                        name: str = "") -> list[Observed]:
         """This node's containers: all, one pod's (uid), or every pod's of that name."""
-        want = {L.NODE: self.node}
-        if uid:
-            want[L.POD_UID] = uid
-        if name:
-            want.update({L.POD_NAMESPACE: namespace, L.POD_NAME: name})
-        return [Observed.from_summary(s) for s in await self.runtime.list_containers(want)]
-
-    async def inspect(self, cid: str) -> dict[str, Any] | None:
-        if cid in self._dead:
-            return self._dead[cid]
-        try:
-            ins = await self.runtime.inspect(cid)
-        except ContainerNotFound:
-            return None
-        if terminated(ins) is not None:
-            message = await self._termination_message(ins)
-            if message:
-                ins[TERMINATION_MESSAGE] = message
-            self._dead[cid] = ins
-        return ins
-
-    async def _termination_message(self, ins: dict[str, Any]) -> str:
-        """What the container wrote to its terminationMessagePath, or, with
-        FallbackToLogsOnError and a failure, the tail of its log (kubelet's limits)."""
-        labels = ins["Config"].get("Labels") or {}
-        if L.RESTART_COUNT not in labels or L.POD_UID not in labels:
-            return ""
-        message = self.volumes.termination_message(
-            labels[L.POD_UID], labels.get(L.CONTAINER_NAME, ""), int(labels[L.RESTART_COUNT]))
-        if not message and labels.get(L.TERMINATION_POLICY) == "FallbackToLogsOnError" and \
-                ins["State"].get("ExitCode"):
-            tail = await self.runtime.call(self.runtime.api.logs, ins["Id"], tail=80)
-            message = tail[-MAX_FALLBACK_BYTES:].decode(errors="replace")
-        return message
+        return await self.observer.observed(uid, namespace=namespace, name=name)
 
     async def _deadline_exceeded(self, pod: dict[str, Any], obs: list[Observed]) -> SyncResult:
         """activeDeadlineSeconds is over: stop everything, the pod is Failed."""
@@ -109,8 +72,8 @@ class PodSyncer:
         message = "Pod was active on the node longer than the specified deadline"
         await self.events(pod, "Normal", "DeadlineExceeded", message)
         obs = await self.observed(pod["metadata"]["uid"])
-        return SyncResult(await self._status(pod, obs, _ips_of(pod), {},
-                                             failure=("DeadlineExceeded", message)))
+        return SyncResult(await self.observer.status(pod, obs, _ips_of(pod), {},
+                                                     failure=("DeadlineExceeded", message)))
 
     async def _volume_paths(self, pod: dict[str, Any], pod_ip: str) -> dict[str, str]:
         """Volumes are (re)written at most once a minute per pod, like kubelet's periodic
@@ -144,18 +107,19 @@ class PodSyncer:
             sandbox_id, ips = await self.sandboxes.ensure(pod, obs)
         except (SandboxError, CNIError) as e:
             await self.events(pod, "Warning", "FailedCreatePodSandBox", str(e))
-            return SyncResult(await self._status(pod, [], [], waiting), requeue_after=5.0)
+            return SyncResult(await self.observer.status(pod, [], [], waiting), requeue_after=5.0)
         for o in obs:
             if o.kind != L.SANDBOX and o.running and o.sandbox_id != sandbox_id:
                 await self.runtime.kill(o.id)  # it lives in a sandbox that is gone
-        ctx = _Ctx(pod, sandbox_id, ips[0] if ips else "", _group(obs))
+        ctx = _Ctx(pod, sandbox_id, ips[0] if ips else "", group(obs))
         try:
             ctx.volume_paths = await self._volume_paths(pod, ctx.pod_ip)
         except ContainerConfigError as e:
             await self.events(pod, "Warning", "FailedMount", str(e))
             for c in _all_containers(pod):
                 waiting[c["name"]] = ("ContainerCreating", str(e))
-            return SyncResult(await self._status(pod, obs, ips, waiting), requeue_after=5.0)
+            return SyncResult(await self.observer.status(pod, obs, ips, waiting),
+                              requeue_after=5.0)
         acted = False
         if await self._sync_init(ctx, waiting, requeue):
             acted = True
@@ -166,7 +130,7 @@ class PodSyncer:
                 waiting[c["name"]] = ("PodInitializing", "")
         if acted:
             obs = await self.observed(uid)
-        status = await self._status(pod, obs, ips, waiting)
+        status = await self.observer.status(pod, obs, ips, waiting)
         return SyncResult(status, min(requeue) if requeue else None)
 
     async def _sync_init(self, ctx: _Ctx, waiting: dict[str, tuple[str, str]],
@@ -178,7 +142,7 @@ class PodSyncer:
             insts = ctx.groups.get((L.INIT, c["name"]), [])
             cur = insts[0] if insts else None
             if cur is not None and cur.sandbox_id == ctx.sandbox_id:
-                ins = await self.inspect(cur.id)
+                ins = await self.observer.inspect(cur.id)
                 term = terminated(ins) if ins else None
                 if ins is not None and term is None:
                     ctx.init_pending = True
@@ -208,7 +172,7 @@ class PodSyncer:
                 attempt = cur.restart_count + 1 if cur else 0
                 acted = await self._start(ctx, c, L.APP, attempt, waiting, requeue, insts) or acted
                 continue
-            ins = await self.inspect(cur.id)
+            ins = await self.observer.inspect(cur.id)
             term = terminated(ins) if ins else None
             if ins is not None and term is None:
                 if cur.spec_hash and cur.spec_hash != L.spec_hash(c):
@@ -322,7 +286,7 @@ class PodSyncer:
             return False
         for old in older[1:]:  # keep the newest dead instance for `logs --previous`
             await self.runtime.remove(old.id)
-            self._dead.pop(old.id, None)
+            self.observer.forget(old.id)
         args = container_args(pod, c, image=c["image"], name=L.docker_name(pod, name, attempt),
                               labels=L.for_container(pod, self.node, kind=kind, name=name,
                                                      restart_count=attempt,
@@ -381,39 +345,13 @@ class PodSyncer:
         for o in workers:
             self.probes.forget(o.id)
             await self.runtime.remove(o.id)
-            self._dead.pop(o.id, None)
+            self.observer.forget(o.id)
         for o in obs:
             if o.kind == L.SANDBOX:
                 await self.sandboxes.teardown(o)
         await self.volumes.cleanup(uid)
         self._volumes.pop(uid, None)
         self.backoff.forget_prefix(f"{uid}/")
-
-    async def _status(self, pod: dict[str, Any], obs: list[Observed], ips: list[str],
-                      waiting: dict[str, tuple[str, str]],
-                      failure: tuple[str, str] = ("", "")) -> dict[str, Any]:
-        groups = _group(obs)
-
-        async def views(kind: str, specs: list[dict[str, Any]]) -> list[ContainerView]:
-            out = []
-            for c in specs:
-                insts = groups.get((kind, c["name"]), [])
-                v = ContainerView(name=c["name"], image=c["image"],
-                                  restart_count=insts[0].restart_count if insts else 0,
-                                  waiting=waiting.get(c["name"]))
-                if insts:
-                    v.current = await self.inspect(insts[0].id)
-                    v.ready = self.probes.ready(insts[0].id, c)
-                    v.started = self.probes.started(insts[0].id, c)
-                if len(insts) > 1:
-                    v.previous = await self.inspect(insts[1].id)
-                out.append(v)
-            return out
-
-        return pod_status(pod, init=await views(L.INIT, pod["spec"].get("initContainers") or []),
-                          app=await views(L.APP, pod["spec"]["containers"]), pod_ips=ips,
-                          host_ip=self.host_ip, reason=failure[0], message=failure[1])
-
 
 @dataclass
 class _Ctx:
@@ -423,16 +361,6 @@ class _Ctx:
     groups: dict[tuple[str, str], list[Observed]]
     volume_paths: dict[str, str] = field(default_factory=dict)
     init_pending: bool = False
-
-
-def _group(obs: list[Observed]) -> dict[tuple[str, str], list[Observed]]:
-    """(kind, container name) -> instances, newest attempt first."""
-    groups: dict[tuple[str, str], list[Observed]] = {}
-    for o in obs:
-        groups.setdefault((o.kind, o.name), []).append(o)
-    for insts in groups.values():
-        insts.sort(key=lambda o: (o.restart_count, o.created), reverse=True)
-    return groups
 
 
 def _deadline_left(pod: dict[str, Any]) -> float | None:

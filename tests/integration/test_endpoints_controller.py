@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
@@ -18,16 +18,7 @@ from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError, NotFound
 from minikube_py.controllers.endpoints import EndpointsController
 from minikube_py.controllers.settings import ControllerManagerSettings
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
+from tests.helpers import eventually
 
 
 @pytest.fixture
@@ -112,7 +103,7 @@ async def test_endpoints_follow_pods_and_readiness(env: tuple[ApiClient, str]) -
         return addresses(ep) == [("10.244.0.6", 9090)] and addresses(
             ep, "notReadyAddresses") == [("10.244.0.5", 8080)]
 
-    await eventually(flipped, timeout=1.0)
+    await eventually(flipped, timeout=1.0, interval=0.02, what="readiness flip in Endpoints")
     assert time.monotonic() - started < 1.0
 
     await client.delete(PODS, "b", ns, grace_period_seconds=0)

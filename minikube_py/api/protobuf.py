@@ -4,8 +4,9 @@ client-go's typed clients send some requests as `application/vnd.kubernetes.prot
 whatever the server prefers; `kubectl drain`, for one, deletes each pod with a
 protobuf DeleteOptions body. The envelope is the magic "k8s\\0" followed by a
 runtime.Unknown {typeMeta, raw}; `raw` is the message itself
-(apimachinery's generated.proto). We decode DeleteOptions and refuse the rest
-with a ValueError the server turns into 415.
+(apimachinery's generated.proto). We decode DeleteOptions here, the objects
+`kubectl create` sends in protobuf_objects, and refuse the rest with a ValueError
+the server turns into 415.
 """
 
 from __future__ import annotations
@@ -114,5 +115,9 @@ def decode(body: bytes) -> dict[str, Any]:
     api_version, kind, raw = unwrap(body)
     if kind == "DeleteOptions":
         return {"apiVersion": api_version or "v1", "kind": kind, **decode_delete_options(raw)}
+    from minikube_py.api import protobuf_objects  # it imports this module's `fields`
+    if kind in protobuf_objects.KINDS:
+        return {"apiVersion": api_version, "kind": kind,
+                **protobuf_objects.decode_message(protobuf_objects.KINDS[kind], raw)}
     raise ValueError(f"protobuf bodies of kind {kind or '<unknown>'} are not supported; "
                      "send application/json")

@@ -38,7 +38,7 @@ def test_every_delete_option() -> None:
     pytest.param(b"", id="empty"),
     pytest.param(b"{}", id="json"),
     pytest.param(b"k8s\x00\x0a\x05\x0a\x02v1", id="truncated"),
-    pytest.param(b"k8s\x00\x0a\x0f\x0a\x02v1\x12\x09Namespace", id="other-kind"),
+    pytest.param(b"k8s\x00\x0a\x09\x0a\x02v1\x12\x03Pod", id="other-kind"),
     pytest.param(b"k8s\x00\x0f", id="bad-wire-type"),
     pytest.param(_envelope(b"\x08"), id="truncated-varint"),
 ])

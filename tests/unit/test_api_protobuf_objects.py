@@ -1,0 +1,46 @@
+"""Protobuf objects from `kubectl create` (1.32, bytes captured with -v=9), decoded to JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from minikube_py.api.protobuf import decode
+
+# kubectl create configmap made --from-literal k=v
+CONFIGMAP = bytes.fromhex(
+    "6b3873000a0f0a0276311209436f6e6669674d6170121e0a140a046d616465120"
+    "01a0022002a00320038004200120 60a016b1201761a002200".replace(" ", ""))
+# kubectl create deployment made --image=minikube-py/busybox:1 --replicas=0 --port=8080 -- sleep 9
+DEPLOYMENT = bytes.fromhex("6b3873000a150a07617070732f7631120a4465706c6f796d656e7412da010a210a046d61646512001a0022002a003200380042005a0b0a0361707012046d61646512a6010800120d0a0b0a0361707012046d6164651a8a010a1d0a0012001a0022002a003200380042005a0b0a0361707012046d6164651269124b0a0762757379626f7812156d696e696b7562652d70792f62757379626f783a311a05736c6565701a01392a00320b0a00100018903f22002a0042006a007200800100880100900100a201001a00320042004a0052005800600068008201008a01009a0100c2010022020a00280038001a0c0800100018002000280038001a002200")
+
+
+def test_configmap_with_empty_meta_fields_dropped() -> None:
+    assert decode(CONFIGMAP) == {"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "made"}, "data": {"k": "v"}}
+
+
+def test_deployment_keeps_pointer_zero_and_required_numbers() -> None:
+    obj = decode(DEPLOYMENT)
+    assert obj["apiVersion"] == "apps/v1" and obj["kind"] == "Deployment"
+    assert obj["metadata"] == {"name": "made", "labels": {"app": "made"}}
+    spec = obj["spec"]
+    assert spec["replicas"] == 0  # a pointer: zero is a value, not "unset"
+    assert spec["selector"] == {"matchLabels": {"app": "made"}}
+    assert spec["template"]["metadata"] == {"labels": {"app": "made"}}
+    assert spec["template"]["spec"]["containers"] == [{
+        "name": "busybox", "image": "minikube-py/busybox:1", "command": ["sleep", "9"],
+        "ports": [{"containerPort": 8080}], "resources": {}}]
+    assert obj["status"] == {}
+
+
+def _configmap(raw: bytes) -> bytes:
+    type_meta = b"\x0a\x02v1\x12\x09ConfigMap"
+    return b"k8s\x00\x0a" + bytes([len(type_meta)]) + type_meta + b"\x12" + \
+        bytes([len(raw)]) + raw
+
+
+def test_a_field_we_do_not_know_is_refused_unless_empty() -> None:
+    meta = b"\x0a\x06\x0a\x04made"
+    with pytest.raises(ValueError, match="field 9"):
+        decode(_configmap(meta + b"\x4a\x01x"))  # field 9 = "x": refused, not dropped
+    assert decode(_configmap(meta + b"\x4a\x00"))["metadata"] == {"name": "made"}

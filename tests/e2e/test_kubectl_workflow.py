@@ -469,24 +469,37 @@ def test_port_forward_reaches_the_pod(kc: Kubectl) -> None:
         kc.n("delete", "pod", "pf", "--wait=false", ok=False)
 
 
-def test_create_commands(kc: Kubectl, request: pytest.FixtureRequest) -> None:
+def test_create_commands(kc: Kubectl) -> None:
     """`kubectl create <kind>` builds typed objects (protobuf bodies from newer kubectl)."""
-    if kc.binary == KUBECTL_NEW:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "kubectl 1.32's typed clients POST application/vnd.kubernetes.protobuf; "
-            "minikube_py/api/protobuf.py decodes only DeleteOptions (415 otherwise)")))
     assert kc.out("create", "configmap", "made", "--from-literal", "k=v") \
         == "configmap/made created\n"
     assert kc.out("create", "serviceaccount", "robot") == "serviceaccount/robot created\n"
     assert kc.out("create", "secret", "generic", "pw", "--from-literal", "p=s3cr3t") \
         == "secret/pw created\n"
-    assert kc.out("create", "deployment", "made", f"--image={IMAGE}", "--replicas=0") \
-        == "deployment.apps/made created\n"
+    assert kc.out("create", "deployment", "made", f"--image={IMAGE}", "--replicas=0",
+                  "--port=8080", "--", "sleep", "9") == "deployment.apps/made created\n"
+    assert kc.out("create", "service", "nodeport", "made", "--tcp=80:8080") \
+        == "service/made created\n"
+    assert kc.out("create", "namespace", f"{kc.ns}-x") == f"namespace/{kc.ns}-x created\n"
     assert kc.json("get", "secret", "pw")["data"] == {"p": "czNjcjN0"}
+    assert kc.json("get", "cm", "made")["data"] == {"k": "v"}
+    made = kc.json("get", "deploy", "made")
+    assert made["spec"]["replicas"] == 0
+    assert made["spec"]["selector"] == {"matchLabels": {"app": "made"}}
+    container = made["spec"]["template"]["spec"]["containers"][0]
+    assert (container["name"], container["image"], container["command"]) == (
+        "busybox", IMAGE, ["sleep", "9"])
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    svc = kc.json("get", "svc", "made")["spec"]
+    assert svc["type"] == "NodePort" and svc["selector"] == {"app": "made"}
+    assert svc["ports"][0]["port"] == 80 and svc["ports"][0]["targetPort"] == 8080
+    assert 30000 <= svc["ports"][0]["nodePort"] <= 32767
     again = kc.n("create", "configmap", "made", ok=False)
     assert again.returncode == 1
     assert 'configmaps "made" already exists' in again.stderr
-    kc.n("delete", "deployment/made", "configmap/made", "serviceaccount/robot", "secret/pw")
+    kc.n("delete", "deployment/made", "configmap/made", "serviceaccount/robot", "secret/pw",
+         "service/made")
+    kc.run("delete", "namespace", f"{kc.ns}-x", "--wait=false")
 
 
 # -- scale, rollout -------------------------------------------------------------------------

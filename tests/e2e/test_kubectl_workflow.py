@@ -363,6 +363,18 @@ def test_logs_of_pod_deployment_container_tail_and_timestamps(kc: Kubectl) -> No
     assert missing.returncode == 1 and "nope" in missing.stderr
 
 
+def test_logs_by_label_with_prefix_and_field_selector_columns(kc: Kubectl) -> None:
+    eventually(lambda: len(rows(kc.out("get", "po", "-l", "app=web"))) == len(kc.pods()), 30,
+               "no pod terminating", interval=0.5)
+    pods = sorted(kc.pods())
+    prefixed = kc.out("logs", "-l", "app=web", "-c", "side", "--prefix").splitlines()
+    assert sorted(prefixed) == [f"[pod/{p}/side] side-up" for p in pods]
+    custom = kc.out("get", "pods", "--field-selector", "status.phase=Running", "-l", "app=web",
+                    "-o", "custom-columns=NAME:.metadata.name,NODE:.spec.nodeName")
+    assert header(custom) == ["NAME", "NODE"]
+    assert sorted(rows(custom)) == [[p, kc.cluster.node] for p in pods]
+
+
 def test_logs_follow_streams_new_lines(kc: Kubectl) -> None:
     follow = kc.cluster.popen("-n", kc.ns, "logs", "-f", kc.pods()[0], "-c", "main",
                               "--tail", "1", binary=kc.binary)

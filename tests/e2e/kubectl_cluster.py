@@ -5,7 +5,7 @@ run beside a person's cluster or another test's. So the fixture starts the same 
 `up` runs, privately:
 
     host                                  netns mkpk-<id> ("the node")
-      api-server :P (0.0.0.0, embedded etcd)   agent (kubelet :10250, overlay; no proxy)
+      api-server host-veth-IP:P (embedded etcd) agent (kubelet :10250, overlay; no proxy)
       scheduler, controller-manager            cni0, mkp.vxlan, its iptables rules
       vmkpk<id> 10.254.X.Y/30  <== veth ==>    eth0 10.254.X.Y+1/30
 
@@ -147,27 +147,27 @@ class KubeCluster:
         logs.mkdir()
         self.processes.append(Process("apiserver", [
             *exe, "apiserver", "--data-dir", str(self.data), "--port", str(self.port),
-            "--bind-address", "0.0.0.0", "--advertise-address", self.host_ip,
+            "--bind-address", self.host_ip, "--advertise-address", self.host_ip,
             "--tls-san", self.host_ip], logs))
         eventually(lambda: self.admin.exists() and (self.data / "pki" / "sa.key").exists(),
                    60, f"api-server admin.conf\n{self.processes[0].tail()}", interval=0.2)
-        shutil.copy(self.admin, self.kubeconfig)
-        node_conf = self.root / "kubelet.conf"
+        # Everyone (kubectl too) talks to the only address the api-server listens on.
         doc = yaml.safe_load(self.admin.read_text())
         for entry in doc["clusters"]:
             entry["cluster"]["server"] = f"https://{self.host_ip}:{self.port}"
-        node_conf.write_text(yaml.safe_dump(doc))
+        self.kubeconfig.write_text(yaml.safe_dump(doc))
+        self.kubeconfig.chmod(0o600)
         self.processes.append(Process("scheduler", [
-            *exe, "scheduler", "--kubeconfig", str(self.admin)], logs))
+            *exe, "scheduler", "--kubeconfig", str(self.kubeconfig)], logs))
         self.processes.append(Process("controller-manager", [
-            *exe, "controller-manager", "--kubeconfig", str(self.admin),
+            *exe, "controller-manager", "--kubeconfig", str(self.kubeconfig),
             "--cluster-cidr", "10.253.0.0/16",
             "--service-account-private-key-file", str(self.data / "pki" / "sa.key"),
             "--root-ca-file", str(self.data / "pki" / "ca.crt")], logs))
         bin_dir = self.root / "cni-bin"
         bin_dir.mkdir()
         self.processes.append(Process("agent", [
-            "ip", "netns", "exec", self.netns, *exe, "agent", "--kubeconfig", str(node_conf),
+            "ip", "netns", "exec", self.netns, *exe, "agent", "--kubeconfig", str(self.kubeconfig),
             "--node-name", self.node, "--node-ip", self.node_ip, "--iface", "eth0",
             "--cni-conf-dir", str(self.root / "cni-conf"), "--cni-bin-dir", str(bin_dir),
             "--cni-bin-dir", "/usr/lib/cni", "--state-dir", str(self.root / "agent"),

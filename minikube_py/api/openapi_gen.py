@@ -23,7 +23,7 @@ from typing import Any
 OUTPUT = Path(__file__).parent / "data" / "openapi_definitions.json.gz"
 ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1ServiceAccount",
          "V1Secret", "V1ConfigMap", "CoreV1Event", "V1Deployment", "V1ReplicaSet", "V1Lease",
-         "V1Scale", "V1Status", "V1DeleteOptions", "V1Binding")
+         "V1EndpointSlice", "V1Scale", "V1Status", "V1DeleteOptions", "V1Binding")
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
          "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause",
@@ -31,8 +31,11 @@ _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", 
 _APPS = {"Deployment", "DeploymentSpec", "DeploymentStatus", "DeploymentStrategy",
          "DeploymentCondition", "RollingUpdateDeployment", "ReplicaSet", "ReplicaSetSpec",
          "ReplicaSetStatus", "ReplicaSetCondition"}
+_DISCOVERY = {"EndpointSlice", "Endpoint", "EndpointConditions", "EndpointHints",
+              "DiscoveryV1EndpointPort", "ForZone", "ForNode"}
 _PACKAGES = [(_META, "io.k8s.apimachinery.pkg.apis.meta.v1"), (_APPS, "io.k8s.api.apps.v1"),
              ({"Lease", "LeaseSpec"}, "io.k8s.api.coordination.v1"),
+             (_DISCOVERY, "io.k8s.api.discovery.v1"),
              ({"Scale", "ScaleSpec", "ScaleStatus"}, "io.k8s.api.autoscaling.v1")]
 
 
@@ -40,7 +43,7 @@ def definition_name(class_name: str) -> str:
     short = re.sub(r"^(CoreV1|V\d+(?:alpha\d+|beta\d+)?)", "", class_name)
     for names, package in _PACKAGES:
         if short in names:
-            return f"{package}.{short}"
+            return f"{package}.{short.removeprefix('DiscoveryV1')}"
     return f"io.k8s.api.core.v1.{short}"
 
 

@@ -6,6 +6,7 @@ from minikube_py.api import resources
 from minikube_py.api.configmap import ConfigMapStrategy
 from minikube_py.api.deployment import DeploymentStrategy
 from minikube_py.api.endpoints import EndpointsStrategy
+from minikube_py.api.endpointslice import EndpointSliceStrategy
 from minikube_py.api.event import EventStrategy
 from minikube_py.api.lease import LeaseStrategy
 from minikube_py.api.namespace import NamespaceStrategy
@@ -31,6 +32,7 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.DEPLOYMENTS: DeploymentStrategy(resources.DEPLOYMENTS),
     resources.REPLICASETS: ReplicaSetStrategy(resources.REPLICASETS),
     resources.LEASES: LeaseStrategy(resources.LEASES),
+    resources.ENDPOINTSLICES: EndpointSliceStrategy(resources.ENDPOINTSLICES),
 }
 
 

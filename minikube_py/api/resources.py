@@ -71,10 +71,11 @@ DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy
 REPLICASETS = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("all",),
                        ("status", "scale"))
 LEASES = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
+ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True)
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
-    EVENTS, DEPLOYMENTS, REPLICASETS, LEASES,
+    EVENTS, DEPLOYMENTS, REPLICASETS, LEASES, ENDPOINTSLICES,
 )
 
 _BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}

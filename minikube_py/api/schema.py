@@ -18,7 +18,8 @@ from typing import Any
 from minikube_py.api.resources import Resource
 
 _PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1",
-             "coordination.k8s.io": "io.k8s.api.coordination.v1"}
+             "coordination.k8s.io": "io.k8s.api.coordination.v1",
+             "discovery.k8s.io": "io.k8s.api.discovery.v1"}
 # Always accepted at the top level even if a definition lacks them.
 _ENVELOPE = ("apiVersion", "kind", "metadata")
 

@@ -22,6 +22,7 @@ CONTROLLERS: dict[str, str] = {
     "nodelifecycle": "minikube_py.controllers.nodelifecycle:NodeLifecycleController",
     "nodeipam": "minikube_py.controllers.nodeipam:NodeIpamController",
     "endpoints": "minikube_py.controllers.endpoints:EndpointsController",
+    "endpointslice": "minikube_py.controllers.endpointslice:EndpointSliceController",
     "replicaset": "minikube_py.controllers.replicaset:ReplicaSetController",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
     "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountController",

@@ -1,0 +1,107 @@
+"""EndpointSlice controller against a real api-server, fed by the real endpoints
+controller: ready and not-ready pods become slice endpoints with conditions,
+nodeName and targetRef; a readiness flip and a deleted slice are put right;
+deleting the Service deletes its slices."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from minikube_py.api.resources import ENDPOINTSLICES, NAMESPACES, SERVICES
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import ClientError
+from minikube_py.controllers.base import SharedInformers
+from minikube_py.controllers.endpoints import EndpointsController
+from minikube_py.controllers.endpointslice import EndpointSliceController
+from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.helpers import eventually
+from tests.integration.test_endpoints_controller import SERVICE, make_pod, set_ready
+
+
+@pytest.fixture
+async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str]]:
+    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
+    namespace = f"eps-{uuid.uuid4().hex[:6]}"
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": namespace}})
+    settings, informers = ControllerManagerSettings(), SharedInformers(client)
+    tasks = [asyncio.create_task(c.run(), name=c.name) for c in (
+        EndpointsController(client, settings, informers),
+        EndpointSliceController(client, settings, informers))]
+    try:
+        yield client, namespace
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(ClientError):
+            await client.delete(NAMESPACES, namespace)
+        await client.close()
+
+
+async def slices_of(client: ApiClient, ns: str) -> list[dict[str, Any]]:
+    listed = await client.list(ENDPOINTSLICES, namespace=ns,
+                               label_selector="kubernetes.io/service-name=web")
+    return listed["items"]
+
+
+def readiness(slices: list[dict[str, Any]]) -> dict[str, bool]:
+    return {e["addresses"][0]: e["conditions"]["ready"] for s in slices
+            for e in s.get("endpoints") or []}
+
+
+async def test_slice_mirrors_endpoints_and_follows_readiness(env: tuple[ApiClient, str]
+                                                            ) -> None:
+    client, ns = env
+    service = await client.create(SERVICES, SERVICE, ns)
+    a = await make_pod(client, ns, "a", "10.244.0.5", ready=True)
+    await make_pod(client, ns, "b", "10.244.0.6", ready=False)
+
+    async def both_listed() -> list[dict[str, Any]] | None:
+        slices = await slices_of(client, ns)
+        return slices if len(readiness(slices)) == 2 else None
+
+    [eps] = await eventually(both_listed, what="slice with both pods")
+    assert eps["metadata"]["name"] == "web-mkp"
+    assert eps["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == (
+        "endpointslice-controller.k8s.io")
+    [owner] = eps["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["uid"], owner["controller"]) == (
+        "Service", service["metadata"]["uid"], True)
+    assert eps["addressType"] == "IPv4"
+    assert eps["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    ready = next(e for e in eps["endpoints"] if e["addresses"] == ["10.244.0.5"])
+    assert ready["conditions"] == {"ready": True, "serving": True, "terminating": False}
+    assert ready["nodeName"] == "node-a"
+    assert ready["targetRef"] == {"kind": "Pod", "namespace": ns, "name": "a",
+                                  "uid": a["metadata"]["uid"]}
+    assert readiness([eps])["10.244.0.6"] is False
+
+    await set_ready(client, ns, "b", "10.244.0.6", True)
+    await set_ready(client, ns, "a", "10.244.0.5", False)
+
+    async def flipped() -> bool:
+        return readiness(await slices_of(client, ns)) == {"10.244.0.5": False,
+                                                          "10.244.0.6": True}
+
+    await eventually(flipped, timeout=5.0, interval=0.05, what="readiness flip in slice")
+
+    await client.delete(ENDPOINTSLICES, "web-mkp", ns)
+
+    async def restored() -> bool:
+        return len(readiness(await slices_of(client, ns))) == 2
+
+    await eventually(restored, what="deleted slice recreated")
+
+    await client.delete(SERVICES, "web", ns)
+
+    async def gone() -> bool:
+        return await slices_of(client, ns) == []
+
+    await eventually(gone, what="slices deleted with the service")

@@ -331,12 +331,8 @@ def test_describe_service_and_node(kc: Kubectl) -> None:
     assert {"Starting", "NodeReady"} <= reasons, node
 
 
-def test_describe_service_lists_its_endpoints(kc: Kubectl, request: pytest.FixtureRequest
-                                             ) -> None:
-    if kc.binary == KUBECTL_NEW:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "kubectl >= 1.2x describes a Service's endpoints from discovery.k8s.io/v1 "
-            "EndpointSlices, which the api-server does not serve")))
+def test_describe_service_lists_its_endpoints(kc: Kubectl) -> None:
+    """kubectl >= 1.28 reads EndpointSlices here, older ones Endpoints: both must agree."""
     def listed() -> bool:  # the Endpoints controller may still be catching up
         ips = {p["status"]["podIP"] for p in kc.json("get", "pods", "-l", "app=web")["items"]
                if not p["metadata"].get("deletionTimestamp")}

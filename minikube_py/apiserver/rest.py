@@ -21,7 +21,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.meta import now_rfc3339
-from minikube_py.api.resources import SERVICES, Resource
+from minikube_py.api.resources import NAMESPACES, SERVICES, Resource
 from minikube_py.apiserver import codec, services
 from minikube_py.apiserver.authz import admit_create
 from minikube_py.apiserver.objects import (
@@ -165,6 +165,17 @@ async def get(request: web.Request, target: Target) -> web.Response:
     return respond(request, target.resource, decode_item(item))
 
 
+def _released(resource: Resource, obj: Obj) -> bool:
+    """A deleted object nothing holds any more: no finalizer left, no grace period running,
+    and for a namespace no spec.finalizers either (the namespace controller's, cleared
+    through /finalize only once the namespace is empty)."""
+    meta = obj["metadata"]
+    if not meta.get("deletionTimestamp") or meta.get("finalizers") \
+            or meta.get("deletionGracePeriodSeconds"):
+        return False
+    return resource is not NAMESPACES or not (obj.get("spec") or {}).get("finalizers")
+
+
 async def write_update(app: web.Application, target: Target, new: Obj, old: Obj,
                        subresource: str | None = None, *, dry_run: bool = False) -> Obj:
     """Store `new` over `old` (compare-and-swap on old's resourceVersion), after the
@@ -183,8 +194,7 @@ async def write_update(app: web.Application, target: Target, new: Obj, old: Obj,
     if dry_run:
         meta["resourceVersion"] = str(expected)
         return new
-    if meta.get("deletionTimestamp") and not meta.get("finalizers") \
-            and not meta.get("deletionGracePeriodSeconds"):
+    if _released(resource, new):
         return await store.delete(resource, old, expected)
     if resource is SERVICES and subresource is None:
         undo, commit = await services.allocate_update(app[ALLOCATORS], new, old)

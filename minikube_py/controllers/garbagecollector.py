@@ -26,7 +26,6 @@ from minikube_py.api.meta import split_key
 from minikube_py.api.resources import (
     ALL,
     EVENTS,
-    NAMESPACES,
     Resource,
     for_kind,
     lookup,
@@ -44,7 +43,9 @@ log = logging.getLogger(__name__)
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
 FOREGROUND_POLICY = "Foreground"
-WATCHED = tuple(r for r in ALL if r not in (EVENTS, NAMESPACES))
+# Namespaces are watched too: one deleted with Foreground or Orphan carries that
+# finalizer like any owner, and only we remove it.
+WATCHED = tuple(r for r in ALL if r is not EVENTS)
 
 
 def _refs(obj: dict) -> list[dict]:

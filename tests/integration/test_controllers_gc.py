@@ -115,7 +115,9 @@ async def test_dependent_of_a_vanished_owner_is_collected(env: Env) -> None:
     assert not await env.gone(CONFIGMAPS, "kept")
 
 
-async def test_namespace_deletion_empties_it_then_removes_it(env: Env) -> None:
+@pytest.mark.parametrize("policy", [None, "Background", "Foreground", "Orphan"])
+async def test_namespace_deletion_empties_it_then_removes_it(env: Env, policy: str | None
+                                                             ) -> None:
     ns = f"doomed-{uuid.uuid4().hex[:6]}"
     await env.client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                          "metadata": {"name": ns}})
@@ -123,7 +125,7 @@ async def test_namespace_deletion_empties_it_then_removes_it(env: Env) -> None:
     await doomed.running_deployment("web", 2)
     await env.client.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
                                          "metadata": {"name": "cfg"}}, ns)
-    await env.client.delete(NAMESPACES, ns)
+    await env.client.delete(NAMESPACES, ns, propagation_policy=policy)
     terminating = await env.client.get(NAMESPACES, ns)
     assert terminating["status"]["phase"] == "Terminating"
 

@@ -48,6 +48,7 @@ HEADERS = {
     resources.CONFIGMAPS: (["Name", "Data", "Age"], []),
     resources.SERVICEACCOUNTS: (["Name", "Secrets", "Age"], []),
     resources.LEASES: (["Name", "Holder", "Age"], []),
+    resources.ENDPOINTSLICES: (["Name", "AddressType", "Ports", "Endpoints", "Age"], []),
 }
 
 

@@ -121,7 +121,7 @@ class EndpointSliceController(Controller):
             self.queue.add(key)
 
     async def reconcile(self, key: Hashable) -> None:
-        namespace, name = split_key(str(key))
+        namespace, _ = split_key(str(key))
         service = self.services.get(str(key))
         current = {s["metadata"]["name"]: s for s in self.slices.by_index("service", str(key))}
         wanted: list[Obj] = []

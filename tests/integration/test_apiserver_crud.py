@@ -12,6 +12,7 @@ from minikube_py.api.resources import (
     CONFIGMAPS,
     DEPLOYMENTS,
     ENDPOINTS,
+    ENDPOINTSLICES,
     EVENTS,
     LEASES,
     NAMESPACES,
@@ -46,6 +47,8 @@ def sample(resource: Resource, name: str, ns: str = "default") -> dict[str, Any]
         REPLICASETS: {"spec": {"replicas": 1, "selector": {"matchLabels": {"app": "x"}},
                                "template": TEMPLATE}},
         LEASES: {"spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}},
+        ENDPOINTSLICES: {"addressType": "IPv4", "endpoints": [{"addresses": ["10.244.0.5"]}],
+                         "ports": [{"port": 80}]},
     }
     body.update(extra.get(resource, {}))
     return body

@@ -343,6 +343,9 @@ def test_describe_service_lists_its_endpoints(kc: Kubectl) -> None:
         more = re.search(r"\+ (\d+) more", line.group(1))  # kubectl lists a few, then counts
         return set(shown) <= ips and len(shown) + (int(more.group(1)) if more else 0) == len(ips)
     eventually(listed, 15, "describe svc lists every ready pod", interval=0.5)
+    sliced = kc.out("get", "endpointslices", "-l", "kubernetes.io/service-name=web")
+    assert header(sliced) == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    assert [r[:3] for r in rows(sliced)] == [["web-mkp", "IPv4", "8080"]]
 
 
 # -- logs and exec --------------------------------------------------------------------------
@@ -598,6 +601,7 @@ def test_api_resources_and_explain(kc: Kubectl) -> None:
     table = {r[0]: r for r in rows(text)}
     assert table["pods"][1] == "po" and table["deployments"][1] == "deploy"
     assert table["deployments"][2] == "apps/v1"
+    assert table["endpointslices"][1] == "discovery.k8s.io/v1"
     if "CATEGORIES" in header(text):  # kubectl >= 1.21 prints them
         assert "all" in table["pods"][-1] and "all" in table["services"][-1]
     assert "nodes" in kc.run("api-resources", "--namespaced=false", "-o", "name").stdout

@@ -91,6 +91,14 @@ async def api(apiserver: Any) -> AsyncIterator[ApiClient]:
         yield client
 
 
+async def tls_closed() -> None:
+    """Let the TLS shutdown of a just-closed aiohttp session finish on this loop: a stream
+    cut mid-flight closes its socket asynchronously, and a loop closed first leaves it to
+    the garbage collector (an unclosed-socket ResourceWarning in some later test). This is
+    aiohttp's documented graceful-shutdown pause."""
+    await asyncio.sleep(0.25)
+
+
 def make_pod(node: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
     for c in containers:
         c.setdefault("image", BUSYBOX_IMAGE)
@@ -472,6 +480,7 @@ async def test_log_options_through_apiserver(agent: Agent, api: ApiClient, apise
         assert await asyncio.wait_for(resp.content.readline(), 10) == b"attempt-2\n"
         with pytest.raises(asyncio.TimeoutError):  # follow keeps the stream open
             await asyncio.wait_for(resp.content.readline(), 1)
+    await tls_closed()
 
 
 async def test_kubelet_api_requires_a_token_that_may_read_the_pod(agent: Agent,
@@ -522,6 +531,7 @@ async def _exec_ws(port: int, token: str, pod: str, query: str, protocol: str,
             if msg.type != aiohttp.WSMsgType.BINARY:
                 break
             out[msg.data[0]] = out.get(msg.data[0], b"") + msg.data[1:]
+    await tls_closed()
     return out, json.loads(out.get(3, b"{}"))
 
 

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from minikube_py.cli.controller_manager import add_leader_flags
+from minikube_py.cli.flags import add_leader_flags
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from minikube_py.cli.controller_manager import leader_settings
+    from minikube_py.cli.flags import leader_settings
     from minikube_py.cli.main import CLIError
     from minikube_py.scheduler import SchedulerSettings, run
 

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from minikube_py.cli.controller_manager import add_leader_flags, leader_settings
+from minikube_py.cli.flags import add_leader_flags, leader_settings
 from minikube_py.cli.main import CLIError
 from minikube_py.client.leaderelection import LeaderElectionSettings, run_elected
 from minikube_py.controllers.settings import ControllerManagerSettings

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from minikube_py.cli.controller_manager import parse_duration
+from minikube_py.cli.flags import parse_duration
 from minikube_py.cli.main import main as cli_main
 from minikube_py.controllers import deployment_util as du
 from minikube_py.controllers.deployment import rollback_requested

@@ -16,11 +16,11 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from minikube_py.api.resources import LEASES, NAMESPACES, NODES, PODS
+from minikube_py.api.resources import LEASES, NODES, PODS
 from minikube_py.client import ApiClient, Informer
 from minikube_py.client.errors import ClientError, Conflict, NotFound
 
@@ -205,20 +205,6 @@ class ControlPlane:
         for result in results:
             if isinstance(result, Exception):
                 raise result
-
-
-@contextlib.asynccontextmanager
-async def scratch_namespace(client: ApiClient, prefix: str) -> AsyncIterator[str]:
-    """A uniquely named namespace for one test, deleted afterwards (the
-    namespace controller, if running, empties it)."""
-    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                     "metadata": {"name": name}})
-    try:
-        yield name
-    finally:
-        with contextlib.suppress(ClientError):
-            await client.delete(NAMESPACES, name)
 
 
 async def delete_retrying(client: ApiClient, resource, name: str, namespace: str | None,

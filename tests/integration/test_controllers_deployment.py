@@ -15,8 +15,8 @@ import pytest
 
 from minikube_py.api.resources import DEPLOYMENTS, PODS, REPLICASETS
 from minikube_py.client import ApiClient, Informer
-from tests.helpers import eventually
-from tests.integration.hollow import ControlPlane, scratch_namespace
+from tests.helpers import eventually, scratch_namespace
+from tests.integration.hollow import ControlPlane
 
 REVISION = "deployment.kubernetes.io/revision"
 

@@ -12,12 +12,8 @@ import pytest
 from minikube_py.api.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
-from tests.helpers import eventually
-from tests.integration.hollow import (
-    ControlPlane,
-    delete_retrying,
-    scratch_namespace,
-)
+from tests.helpers import eventually, scratch_namespace
+from tests.integration.hollow import ControlPlane, delete_retrying
 from tests.integration.test_controllers_deployment import deployment
 
 

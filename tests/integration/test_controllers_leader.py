@@ -14,8 +14,8 @@ import pytest
 
 from minikube_py.api.resources import PODS, REPLICASETS
 from minikube_py.client import ApiClient
-from tests.helpers import eventually
-from tests.integration.hollow import components, lease_holder, scratch_namespace
+from tests.helpers import eventually, scratch_namespace
+from tests.integration.hollow import components, lease_holder
 from tests.integration.test_controllers_replicaset import replicaset
 
 

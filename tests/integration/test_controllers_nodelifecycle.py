@@ -15,8 +15,8 @@ import pytest
 from minikube_py.api.resources import EVENTS, NODES, PODS, REPLICASETS
 from minikube_py.client import ApiClient
 from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.helpers import eventually
-from tests.integration.hollow import ControlPlane, scratch_namespace
+from tests.helpers import eventually, scratch_namespace
+from tests.integration.hollow import ControlPlane
 from tests.integration.test_controllers_replicaset import replicaset
 
 SETTINGS = ControllerManagerSettings(leader_election=None, node_monitor_grace_period=2.0,

@@ -11,12 +11,8 @@ import pytest
 
 from minikube_py.api.resources import EVENTS, PODS, REPLICASETS
 from minikube_py.client import ApiClient, Informer
-from tests.helpers import eventually
-from tests.integration.hollow import (
-    ControlPlane,
-    delete_retrying,
-    scratch_namespace,
-)
+from tests.helpers import eventually, scratch_namespace
+from tests.integration.hollow import ControlPlane, delete_retrying
 
 
 def replicaset(name: str, replicas: int, app: str) -> dict:

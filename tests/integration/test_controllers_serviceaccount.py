@@ -19,8 +19,8 @@ from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError, NotFound
 from minikube_py.controllers.sa_token import verify_token
 from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.helpers import eventually
-from tests.integration.hollow import ControlPlane, scratch_namespace
+from tests.helpers import eventually, scratch_namespace
+from tests.integration.hollow import ControlPlane
 
 
 def _key_pair(tmp_path: Path) -> tuple[Path, bytes]:

@@ -4,39 +4,28 @@ within a second, user-written Endpoints of selector-less Services kept."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
 
-from minikube_py.api.resources import ENDPOINTS, NAMESPACES, PODS, SERVICES
+from minikube_py.api.resources import ENDPOINTS, PODS, SERVICES
 from minikube_py.client import ApiClient
-from minikube_py.client.errors import ClientError, NotFound
+from minikube_py.client.errors import NotFound
+from minikube_py.client.tasks import background
 from minikube_py.controllers.endpoints import EndpointsController
 from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.helpers import eventually
+from tests.helpers import eventually, scratch_namespace
 
 
 @pytest.fixture
 async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str]]:
-    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
-    namespace = f"ep-{uuid.uuid4().hex[:6]}"
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                     "metadata": {"name": namespace}})
-    controller = EndpointsController(client, ControllerManagerSettings())
-    task = asyncio.create_task(controller.run(), name="endpoints-controller")
-    try:
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "ep") as namespace, \
+            background(EndpointsController(client, ControllerManagerSettings()).run(),
+                       "endpoints-controller"):
         yield client, namespace
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        with contextlib.suppress(ClientError):
-            await client.delete(NAMESPACES, namespace)
-        await client.close()
 
 
 async def make_pod(client: ApiClient, ns: str, name: str, ip: str, *, ready: bool,

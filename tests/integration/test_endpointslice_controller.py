@@ -5,44 +5,32 @@ deleting the Service deletes its slices."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from minikube_py.api.resources import ENDPOINTSLICES, NAMESPACES, SERVICES
+from minikube_py.api.resources import ENDPOINTSLICES, SERVICES
 from minikube_py.client import ApiClient
-from minikube_py.client.errors import ClientError
+from minikube_py.client.tasks import background
 from minikube_py.controllers.base import SharedInformers
 from minikube_py.controllers.endpoints import EndpointsController
 from minikube_py.controllers.endpointslice import EndpointSliceController
 from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.helpers import eventually
+from tests.helpers import eventually, scratch_namespace
 from tests.integration.test_endpoints_controller import SERVICE, make_pod, set_ready
 
 
 @pytest.fixture
 async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str]]:
-    client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
-    namespace = f"eps-{uuid.uuid4().hex[:6]}"
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                     "metadata": {"name": namespace}})
-    settings, informers = ControllerManagerSettings(), SharedInformers(client)
-    tasks = [asyncio.create_task(c.run(), name=c.name) for c in (
-        EndpointsController(client, settings, informers),
-        EndpointSliceController(client, settings, informers))]
-    try:
-        yield client, namespace
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        with contextlib.suppress(ClientError):
-            await client.delete(NAMESPACES, namespace)
-        await client.close()
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "eps") as namespace:
+        settings, informers = ControllerManagerSettings(), SharedInformers(client)
+        endpoints = EndpointsController(client, settings, informers)
+        slices = EndpointSliceController(client, settings, informers)
+        async with background(endpoints.run(), endpoints.name), \
+                background(slices.run(), slices.name):
+            yield client, namespace
 
 
 async def slices_of(client: ApiClient, ns: str) -> list[dict[str, Any]]:

@@ -13,13 +13,8 @@ import pytest
 
 from minikube_py.api.resources import EVENTS, PODS
 from minikube_py.client import ApiClient
-from tests.helpers import eventually
-from tests.integration.hollow import (
-    HollowNodes,
-    components,
-    lease_holder,
-    scratch_namespace,
-)
+from tests.helpers import eventually, scratch_namespace
+from tests.integration.hollow import HollowNodes, components, lease_holder
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import pytest
 from minikube_py.api.resources import EVENTS, PODS
 from minikube_py.client import ApiClient
 from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.integration.hollow import ControlPlane, HollowNodes, scratch_namespace
+from tests.helpers import scratch_namespace
+from tests.integration.hollow import ControlPlane, HollowNodes
 
 NO_CONTROLLERS = ControllerManagerSettings(leader_election=None, controllers=())
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from minikube_py.api.resources import LEASES, NODES, PODS
 from minikube_py.client import ApiClient, Informer
-from minikube_py.client.errors import ClientError, Conflict, NotFound
+from minikube_py.client.errors import ClientError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -205,20 +205,6 @@ class ControlPlane:
         for result in results:
             if isinstance(result, Exception):
                 raise result
-
-
-async def delete_retrying(client: ApiClient, resource, name: str, namespace: str | None,
-                          **options) -> None:
-    """DELETE, retrying 409s. The api-server answers 409 when a concurrent write
-    (a status update) lands between its read and its write; it should retry
-    internally as Kubernetes' GuaranteedUpdate does (reported to its owner)."""
-    for _ in range(10):
-        try:
-            await client.delete(resource, name, namespace, **options)
-            return
-        except Conflict:
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"DELETE {resource.plural}/{name} kept conflicting")
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from minikube_py.api.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS,
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import ControlPlane, delete_retrying
+from tests.integration.hollow import ControlPlane
 from tests.integration.test_controllers_deployment import deployment
 
 
@@ -29,8 +29,8 @@ class Env:
         return False
 
     async def delete_deployment(self, name: str, policy: str) -> None:
-        await delete_retrying(self.client, DEPLOYMENTS, name, self.ns,
-                              propagation_policy=policy)
+        await self.client.delete(DEPLOYMENTS, name, self.ns,
+                                 propagation_policy=policy)
 
     async def count(self, resource, selector: str) -> int:
         items = (await self.client.list(resource, self.ns, label_selector=selector))["items"]

@@ -12,7 +12,7 @@ import pytest
 from minikube_py.api.resources import EVENTS, PODS, REPLICASETS
 from minikube_py.client import ApiClient, Informer
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import ControlPlane, delete_retrying
+from tests.integration.hollow import ControlPlane
 
 
 def replicaset(name: str, replicas: int, app: str) -> dict:
@@ -53,7 +53,7 @@ async def test_replaces_deleted_pods_and_reports_status(env) -> None:
     pods = await active_pods(client, ns, "web")
     assert len(pods) == 3
     assert all(p["metadata"]["ownerReferences"][0]["name"] == "web" for p in pods)
-    await delete_retrying(client, PODS, pods[0]["metadata"]["name"], ns)
+    await client.delete(PODS, pods[0]["metadata"]["name"], ns)
 
     async def replaced() -> bool:
         now = await active_pods(client, ns, "web")
@@ -83,7 +83,7 @@ async def test_never_overshoots_under_50_concurrent_deletions(env) -> None:
     try:
         await watcher.wait_synced()
         victims = await active_pods(client, ns, "burst")
-        await asyncio.gather(*(delete_retrying(client, PODS, p["metadata"]["name"], ns)
+        await asyncio.gather(*(client.delete(PODS, p["metadata"]["name"], ns)
                                for p in victims))
         await eventually(lambda: _count_is(client, ns, "burst", 50), timeout=60)
         await asyncio.sleep(1.0)  # a late overshoot would show up here

@@ -186,6 +186,13 @@ class Cluster:
         out = self.ns(where).run("python3", "-c", CLIENT, host, str(port), str(n)).stdout
         return Counter({k: int(v) for k, v in (kv.split("=") for kv in out.split())})
 
+    def try_get(self, where: str, host: str, port: int, n: int = 1) -> Counter[str]:
+        """As get, but nothing while the rules are not there yet (refused, timed out)."""
+        try:
+            return self.get(where, host, port, n)
+        except subprocess.CalledProcessError:
+            return Counter()
+
     def expose(self, backends: list[str], *, name: str = "web", ip: str = VIP,
                node_port: int = 0, affinity: bool = False) -> None:
         spec: dict[str, Any] = {

@@ -7,29 +7,33 @@ record its pid in the state dir so `down` stops only a dockerd that `up` started
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import subprocess
-
-import docker
-import docker.errors
-import requests.exceptions
+import socket
 
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.processes import read_pid, start_daemon, terminate
 
 log = logging.getLogger(__name__)
 
-SOCKET = "unix:///var/run/docker.sock"
+SOCKET_PATH = "/var/run/docker.sock"
+SOCKET = f"unix://{SOCKET_PATH}"
 
 
 def responds(timeout: float = 2.0) -> bool:
-    """True if a dockerd answers on the default socket."""
-    try:
-        with contextlib.closing(docker.DockerClient(base_url=SOCKET, timeout=timeout)) as c:
-            return bool(c.ping())
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
-        return False
+    """True if a dockerd answers `GET /_ping` on the default socket.
+
+    A plain socket, not the Docker SDK: while dockerd starts, the SDK's failed connects
+    leave their sockets open for the garbage collector (a ResourceWarning much later).
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(SOCKET_PATH)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            status_line = sock.recv(64).split(b"\r\n", 1)[0]
+        except OSError:
+            return False
+    return status_line.split(b" ")[1:2] == [b"200"]
 
 
 def ensure(paths: ClusterPaths, timeout: float = 60.0) -> bool:
@@ -38,8 +42,8 @@ def ensure(paths: ClusterPaths, timeout: float = 60.0) -> bool:
         return False
     paths.state_dir.mkdir(parents=True, exist_ok=True)
 
-    def ready(proc: subprocess.Popen[bytes]) -> bool:
-        paths.dockerd_pid.write_text(f"{proc.pid}\n")  # recorded even if it never answers
+    def ready(pid: int) -> bool:
+        paths.dockerd_pid.write_text(f"{pid}\n")  # recorded even if it never answers
         return responds()
     start_daemon(["dockerd"], paths.log("dockerd"), ready, timeout, "dockerd")
     return True

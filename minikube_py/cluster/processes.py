@@ -11,17 +11,11 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-
-# Daemons we start on purpose outlive us; holding their Popen keeps Python from warning
-# that they are still running (they are reaped by init once we exit).
-_DETACHED: list[subprocess.Popen[bytes]] = []
-
 
 def read_pid(path: Path) -> int | None:
     """The pid in `path` if that process still exists, else None."""
@@ -41,21 +35,28 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def start_daemon(argv: list[str], log_file: Path, ready: Callable[[subprocess.Popen[bytes]], bool],
-                 timeout: float, what: str) -> subprocess.Popen[bytes]:
+def start_daemon(argv: list[str], log_file: Path, ready: Callable[[int], bool],
+                 timeout: float, what: str) -> int:
     """Start `argv` in its own session (outliving us), output appended to `log_file`;
-    return once `ready(proc)` holds. RuntimeError naming the log if it exits or times out."""
+    return its pid once `ready(pid)` holds. RuntimeError naming the log if it exits or times out.
+
+    posix_spawn rather than Popen: a Popen of a daemon we leave running on purpose makes
+    Python warn at exit that the subprocess "is still running".
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    out = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        pid = os.posix_spawnp(argv[0], argv, os.environ, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, out, 2)])
+    finally:
+        os.close(out)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if ready(proc):
-            log.debug("daemon started what=%s pid=%d", what, proc.pid)
-            _DETACHED.append(proc)
-            return proc
-        if proc.poll() is not None:
+        if ready(pid):
+            log.debug("daemon started what=%s pid=%d", what, pid)
+            return pid
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # it exited (and is reaped)
             break
         time.sleep(0.05)
     raise RuntimeError(f"{what} did not come up; see {log_file}")

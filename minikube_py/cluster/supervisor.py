@@ -188,12 +188,11 @@ def run(paths: ClusterPaths) -> None:
 def spawn(paths: ClusterPaths, timeout: float = 10.0) -> int:
     """Start the supervisor as a detached daemon; return its pid once it is up."""
     paths.supervisor_pid.unlink(missing_ok=True)
-    proc = start_daemon(
+    return start_daemon(
         [*minikube_exe(), "supervise", "--state-dir", str(paths.state_dir),
          "--log-dir", str(paths.log_dir), "--config-dir", str(paths.config_dir)],
-        paths.log("supervisor"), lambda p: read_pid(paths.supervisor_pid) == p.pid,
+        paths.log("supervisor"), lambda pid: read_pid(paths.supervisor_pid) == pid,
         timeout, "supervisor")
-    return proc.pid
 
 
 def stop(paths: ClusterPaths, timeout: float = 40.0) -> None:

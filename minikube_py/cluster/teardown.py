@@ -61,10 +61,10 @@ def kill_leftovers(paths: ClusterPaths, grace: float = 5.0) -> list[int]:
 
 
 def _docker() -> docker.DockerClient | None:
+    if not dockerd.responds():
+        return None
     try:
-        client = docker.DockerClient(base_url=dockerd.SOCKET, timeout=30)
-        client.ping()
-        return client
+        return docker.DockerClient(base_url=dockerd.SOCKET, timeout=30)
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
         return None
 

@@ -7,6 +7,7 @@ and friends) because kubectl users paste them into search engines.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -221,8 +222,9 @@ def immutable_meta_causes(new: Mapping[str, Any], old: Mapping[str, Any]) -> lis
 
 
 def now_rfc3339() -> str:
-    """Seconds precision with a 'Z', as metav1.Time serialises."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Seconds precision with a 'Z', as metav1.Time serialises (time.gmtime: a third
+    of datetime's cost, and every create pays it)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def format_time(when: datetime) -> str:

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from minikube_py.api import errors
 from minikube_py.api.resources import EVENTS
 from minikube_py.apiserver import routes
 from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.authn import AUTHENTICATORS, Authenticator, authenticate
 from minikube_py.apiserver.bootstrap import bootstrap
+from minikube_py.apiserver.endpoint_leases import EndpointLeases
 from minikube_py.apiserver.metrics import Metrics
 from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
@@ -35,6 +37,7 @@ from minikube_py.apiserver.state import (
 from minikube_py.apiserver.watch import stop_watches
 from minikube_py.store import Storage, WatchHub
 from minikube_py.store.compactor import compact_forever
+from minikube_py.store.errors import StorageError
 
 
 def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
@@ -64,7 +67,11 @@ def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
                                      settings.node_port_range)
         lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)
         await bootstrap(app)
-        tasks = [asyncio.create_task(compact_forever(storage, settings.compaction_interval,
+        endpoint_leases = EndpointLeases(app)
+        await endpoint_leases.renew()
+        await endpoint_leases.reconcile()
+        tasks = [asyncio.create_task(endpoint_leases.run(), name="kubernetes-endpoints"),
+                 asyncio.create_task(compact_forever(storage, settings.compaction_interval,
                                                      hub.note_compacted), name="etcd-compactor"),
                  asyncio.create_task(lifecycle.run(), name="namespace-lifecycle")]
         try:
@@ -75,6 +82,8 @@ def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            with contextlib.suppress(StorageError, errors.StatusError):
+                await endpoint_leases.release()
             await hub.close()
             await storage.close()
     return ctx

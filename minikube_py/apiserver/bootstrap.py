@@ -1,8 +1,7 @@
 """What exists from the first start: the four namespaces and the `kubernetes`
-Service (first address of the service range) whose Endpoints point at us.
+Service (first address of the service range); its Endpoints are endpoint_leases'.
 
-Run on every start and idempotent: existing objects are kept, the Endpoints are
-corrected if the api-server's address or port changed.
+Run on every start and idempotent: existing objects are kept.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import logging
 from aiohttp import web
 
 from minikube_py.api import errors
-from minikube_py.api.resources import ENDPOINTS, NAMESPACES, SERVICES
+from minikube_py.api.resources import NAMESPACES, SERVICES
 from minikube_py.apiserver.objects import Obj
 from minikube_py.apiserver.rest import create_object
 from minikube_py.apiserver.state import OBJECTS, SETTINGS
@@ -40,14 +39,6 @@ async def _ensure(app: web.Application, target: Target, obj: Obj) -> None:
             raise
 
 
-def _endpoints(address: str, port: int) -> Obj:
-    return {"apiVersion": "v1", "kind": "Endpoints",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-            "subsets": [{"addresses": [{"ip": address}],
-                         "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]}
-
-
 async def bootstrap(app: web.Application) -> None:
     settings = app[SETTINGS]
     for name in SYSTEM_NAMESPACES:
@@ -61,17 +52,3 @@ async def bootstrap(app: web.Application) -> None:
                         "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                    "targetPort": settings.port}]}}
     await _ensure(app, Target(SERVICES, "default", None, None), service)
-    wanted = _endpoints(settings.endpoint_address, settings.port)
-    store = app[OBJECTS]
-    try:
-        current = await store.get(ENDPOINTS, "default", "kubernetes")
-    except errors.StatusError as e:
-        if e.code != 404:
-            raise
-        await _ensure(app, Target(ENDPOINTS, "default", None, None), wanted)
-        return
-    if current.get("subsets") != wanted["subsets"]:
-        current["subsets"] = wanted["subsets"]
-        await store.update(ENDPOINTS, current, int(current["metadata"]["resourceVersion"]))
-        log.info("bootstrap corrected kubernetes endpoints address=%s port=%d",
-                 settings.endpoint_address, settings.port)

@@ -132,6 +132,31 @@ def test_1400_byte_ping_with_df_crosses_the_overlay(nodes: tuple[Node, Node]) ->
     assert not a.pod.ping(b.pod_ip, size=1500 - 28, df=True, timeout=1)
 
 
+
+def tx_counters(node: Node, ifname: str) -> tuple[int, int]:
+    with open_iproute(node.ns.path) as ipr:
+        stats = ipr.link("get", ifname=ifname)[0].get_attr("IFLA_STATS64")
+    return stats["tx_bytes"], stats["tx_packets"]
+
+
+def test_bulk_tcp_crosses_the_underlay_in_gso_packets(nodes: tuple[Node, Node]) -> None:
+    """Throughput depends on the tunnel keeping segmentation offload end to end.
+
+    If the VXLAN device lost TSO/checksum offload (flannel once turned tx
+    checksumming off on its device) or an MTU were wrong, the kernel would split
+    every 64 KiB send into MTU-sized UDP packets before the underlay: the mean
+    frame size on u0 then drops under 1,500 bytes and throughput with it.
+    """
+    a, b = nodes
+    server = b.pod.popen("python3", "-c", SINK, "7002", stdout=subprocess.PIPE, text=True)
+    b.pod.wait_listening(7002)
+    (bytes0, packets0), (vx0, _) = tx_counters(a, "u0"), tx_counters(a, overlay.DEVICE)
+    a.pod.run("python3", "-c", BULK, b.pod_ip, "7002", str(32 << 20))
+    assert server.communicate(timeout=20)[0].strip() == str(32 << 20)
+    (bytes1, packets1), (vx1, _) = tx_counters(a, "u0"), tx_counters(a, overlay.DEVICE)
+    assert vx1 - vx0 >= 32 << 20  # it did go through the tunnel
+    assert (bytes1 - bytes0) / (packets1 - packets0) > 4 * 1500
+
 def test_reconcile_restores_a_deleted_route(nodes: tuple[Node, Node]) -> None:
     a, b = nodes
     before = state(a)
@@ -205,6 +230,20 @@ import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(1); s.settimeout(20)
 c, peer = s.accept(); c.sendall(f"hello from {peer[0]}".encode()); c.close()
+"""
+SINK = """
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(1); s.settimeout(20)
+c, _ = s.accept(); total = 0
+while data := c.recv(1 << 20):
+    total += len(data)
+print(total)
+"""
+BULK = """
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+c.sendall(bytes(int(sys.argv[3]))); c.close()
 """
 CLIENT = """
 import socket, sys

@@ -4,7 +4,9 @@ Starts a private api-server (embedded etcd) on free loopback ports, then measure
 through HTTPS + token and, as the baseline, the same operation straight against
 that api-server's etcd with aetcd:
 
-- creates/s and GETs/s with 64 requests in flight,
+- creates/s and GETs/s with 64 requests in flight (the load from this Python process),
+- creates/s with 64 connections from wrk (C), if installed: the server's capacity without
+  this client's own CPU, which on 2 cores takes a fifth of the machine,
 - LIST of 1,000 pods by 64 concurrent clients,
 - single-object create latency p50/p99 at a paced 100 creates/s,
 - watch delivery latency p50/p99 to 100 watchers.
@@ -36,6 +38,17 @@ import psutil
 import yaml
 
 CONCURRENCY = 64
+WRK_CREATE = """
+local counter = 0
+function setup(thread) thread:set("id", tostring(math.random(1e9))) end
+function request()
+  counter = counter + 1
+  local body = '{"metadata":{"name":"wrk-' .. id .. '-' .. counter .. '","labels":{"app":"bench"}},'
+    .. '"spec":{"containers":[{"name":"c","image":"busybox:1.36","command":["sleep","3600"]}]}}'
+  return wrk.format("POST", "%s", {["Authorization"] = "Bearer %s",
+                                   ["Content-Type"] = "application/json"}, body)
+end
+"""
 CM = "/api/v1/namespaces/default/configmaps"
 PODS = "/api/v1/namespaces/default/pods"
 
@@ -74,6 +87,7 @@ class Bench:
                  server: psutil.Process) -> None:
         self.s, self.etcd, self.n, self.server = session, etcd, n, server
         self.rows: list[tuple[str, str, str, str]] = []
+        self.raw_put_rate = 0.0
 
     def cpu(self) -> float:
         """CPU seconds the api-server process has used: a figure the machine's load
@@ -100,7 +114,7 @@ class Bench:
         async def create(i: int) -> None:
             async with self.s.post(PODS, json=pod(f"b-{i}")) as r:
                 assert r.status == 201, await r.text()
-        raw = await bounded(self.n, put)
+        raw = self.raw_put_rate = await bounded(self.n, put)
         api, cpu = await self.api_rate(self.n, create)
         self.row("creates/s (64 in flight)", f"{raw:.0f}", f"{api:.0f}",
                  f"{api / raw:.0%} (goal >= 40%); server CPU {cpu:.2f} ms/op")
@@ -115,6 +129,34 @@ class Bench:
         api, cpu = await self.api_rate(self.n, get)
         self.row("GETs/s (64 in flight)", f"{raw:.0f}", f"{api:.0f}",
                  f"{api / raw:.0%}; server CPU {cpu:.2f} ms/op")
+
+    async def creates_by_wrk(self, url: str, token: str, server: psutil.Process,
+                             label: str, seconds: int = 8) -> None:
+        """The same creates from wrk: 64 connections, 2 threads, `seconds` long; CPU of
+        `server` and its api-server workers (not its etcd)."""
+
+        def cpu() -> float:
+            procs = [server, *(c for c in server.children() if c.name() != "etcd")]
+            return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+        if shutil.which("wrk") is None:
+            print("wrk not installed (apt-get install wrk): creates by wrk skipped")
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+            script.write(WRK_CREATE % (PODS, token))
+            script.flush()
+            before = cpu()
+            proc = await asyncio.create_subprocess_exec(
+                "wrk", "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "-s", script.name, url,
+                stdout=asyncio.subprocess.PIPE)
+            out = (await proc.communicate())[0].decode()
+        done = int(next(line for line in out.splitlines() if "requests in" in line).split()[0])
+        rate = float(next(line for line in out.splitlines()
+                          if line.startswith("Requests/sec")).split()[1])
+        assert "Non-2xx" not in out, out  # every request must have created its pod
+        ms = (cpu() - before) * 1000 / done
+        self.row(f"creates/s (wrk, 64 conns, {label})", f"{self.raw_put_rate:.0f}",
+                 f"{rate:.0f}",
+                 f"{rate / self.raw_put_rate:.0%} (goal >= 40%); server CPU {ms:.2f} ms/op")
 
     async def lists(self, rounds: int = 64) -> None:
         """LIST of all n pods, `rounds` times by 64 concurrent clients."""
@@ -220,10 +262,11 @@ class Bench:
                  f"(goal p99 < 100 ms; {len(api)}/{updates * watchers} delivered)")
 
 
-def start_apiserver(data: Path, port: int) -> subprocess.Popen[bytes]:
+def start_apiserver(data: Path, port: int, *flags: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([str(Path(sys.executable).parent / "minikube-py"), "apiserver",
-                             "--data-dir", str(data), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=open(data.parent / "log", "wb"))
+                             "--data-dir", str(data), "--port", str(port), *flags],
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(data.parent / f"log-{port}", "wb"))
     ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt")) \
         if (data / "pki" / "ca.crt").exists() else None
     deadline = time.monotonic() + 60
@@ -260,6 +303,22 @@ async def main(args: argparse.Namespace) -> None:
             await bench.lists()
             await bench.paced_latency()
             await bench.watch_latency(args.watchers)
+            # Last: they leave 10k+ pods. Then the same against 2 processes (--workers 2) on
+            # the same etcd.
+            await bench.creates_by_wrk(f"https://127.0.0.1:{port}", token,
+                                       psutil.Process(proc.pid), "1 process")
+            port2 = free_port()
+            proc2 = start_apiserver(tmp / "data2", port2, "--workers", "2", "--etcd-servers",
+                                    f"http://127.0.0.1:{etcd_port}")
+            try:
+                await asyncio.sleep(2)  # the worker is listening too
+                await bench.creates_by_wrk(
+                    f"https://127.0.0.1:{port2}",
+                    (tmp / "data2" / "pki" / "admin.token").read_text().strip(),
+                    psutil.Process(proc2.pid), "--workers 2")
+            finally:
+                proc2.terminate()
+                proc2.wait(timeout=30)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -66,14 +66,16 @@ def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
         app[ALLOCATORS] = Allocators(storage, settings.service_cluster_ip_range,
                                      settings.node_port_range)
         lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)
-        await bootstrap(app)
-        endpoint_leases = EndpointLeases(app)
-        await endpoint_leases.renew()
-        await endpoint_leases.reconcile()
-        tasks = [asyncio.create_task(endpoint_leases.run(), name="kubernetes-endpoints"),
-                 asyncio.create_task(compact_forever(storage, settings.compaction_interval,
-                                                     hub.note_compacted), name="etcd-compactor"),
-                 asyncio.create_task(lifecycle.run(), name="namespace-lifecycle")]
+        tasks = [asyncio.create_task(lifecycle.run(), name="namespace-lifecycle")]
+        endpoint_leases = None if settings.worker else EndpointLeases(app)
+        if endpoint_leases is not None:  # what happens once per api-server, not per worker
+            await bootstrap(app)
+            await endpoint_leases.renew()
+            await endpoint_leases.reconcile()
+            tasks += [asyncio.create_task(endpoint_leases.run(), name="kubernetes-endpoints"),
+                      asyncio.create_task(compact_forever(storage, settings.compaction_interval,
+                                                          hub.note_compacted),
+                                          name="etcd-compactor")]
         try:
             yield
         finally:
@@ -82,8 +84,9 @@ def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            with contextlib.suppress(StorageError, errors.StatusError):
-                await endpoint_leases.release()
+            if endpoint_leases is not None:
+                with contextlib.suppress(StorageError, errors.StatusError):
+                    await endpoint_leases.release()
             await hub.close()
             await storage.close()
     return ctx

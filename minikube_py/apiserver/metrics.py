@@ -8,6 +8,7 @@ Storage's `observe` hook.
 from __future__ import annotations
 
 import bisect
+import time
 from collections import defaultdict
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -65,6 +66,7 @@ class Metrics:
             "etcd_request_duration_seconds",
             "etcd request latency in seconds for each operation.", ("operation",))
         self.watchers = 0
+        self.started = time.time()
 
     def observe_request(self, verb: str, resource: str, code: int, seconds: float) -> None:
         self.requests[(verb, resource, str(code))] += 1
@@ -84,5 +86,10 @@ class Metrics:
         lines += self.etcd_latency.render()
         lines += ["# HELP apiserver_registered_watchers Number of open watch requests.",
                   "# TYPE apiserver_registered_watchers gauge",
-                  f"apiserver_registered_watchers {self.watchers}"]
+                  f"apiserver_registered_watchers {self.watchers}",
+                  # Per process (--workers): tells a scrape which process answered it.
+                  "# HELP process_start_time_seconds Start time of the process since unix "
+                  "epoch in seconds.",
+                  "# TYPE process_start_time_seconds gauge",
+                  f"process_start_time_seconds {self.started:.6f}"]
         return "\n".join(lines) + "\n"

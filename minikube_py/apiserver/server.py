@@ -20,6 +20,7 @@ from minikube_py.apiserver.app import build_app
 from minikube_py.apiserver.authn import StaticTokens, User
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.apiserver.tokens import BootstrapTokens, NodeTokens, ServiceAccountTokens
+from minikube_py.apiserver.workers import Workers, worker_argv
 from minikube_py.store.embedded import EmbeddedEtcd, EtcdConfig
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,10 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
     paths = pki.ensure(settings.pki_dir, service_ip=settings.kubernetes_service_ip,
                        extra_sans=extra)
     token = paths.admin_token
-    pki.write_kubeconfig(settings.kubeconfig_path, server=f"https://127.0.0.1:{settings.port}",
-                         ca_cert=paths.ca_cert, token=token)
+    if not settings.worker:
+        pki.write_kubeconfig(settings.kubeconfig_path,
+                             server=f"https://127.0.0.1:{settings.port}",
+                             ca_cert=paths.ca_cert, token=token)
     etcd: EmbeddedEtcd | None = None
     endpoints = list(settings.etcd_servers)
     if not endpoints:
@@ -62,6 +65,7 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
             raise StartupError(f"embedded etcd did not start: {e}") from e
         endpoints = [etcd.client_url]
     runner: web.AppRunner | None = None
+    workers: Workers | None = None
     try:
         tokens = {token: ADMIN} | {t: User(n, ("system:authenticated",))
                                    for t, n in settings.extra_tokens.items()}
@@ -75,7 +79,8 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
         except errors.StatusError as e:
             raise StartupError(f"cannot bootstrap the cluster objects: {e.message}") from e
         site = web.TCPSite(runner, settings.bind_address, settings.port,
-                           ssl_context=tls_context(paths), backlog=1024)
+                           ssl_context=tls_context(paths), backlog=1024,
+                           reuse_port=settings.workers > 1 or settings.worker)
         try:
             await site.start()
         except OSError as e:
@@ -83,8 +88,13 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
                                f"{e.strerror}") from e
         log.info("api-server serving address=%s port=%d etcd=%s", settings.bind_address,
                  settings.port, ",".join(endpoints))
+        if settings.workers > 1 and not settings.worker:
+            workers = Workers(worker_argv(settings, endpoints), settings.workers - 1)
+            await workers.start()
         await stop.wait()
     finally:
+        if workers is not None:
+            await workers.stop()
         if runner is not None:
             await runner.cleanup()
         if etcd is not None:

@@ -30,6 +30,10 @@ class ApiServerSettings:
     watch_queue_size: int = 1000
     # Extra serving-certificate SANs (IPs or DNS names), e.g. a lab bridge address.
     tls_sans: list[str] = field(default_factory=list)
+    # Processes serving the port (SO_REUSEPORT); this one plus workers - 1 (workers.py).
+    workers: int = 1
+    # True in those extra processes: serve only (no PKI writes, etcd, bootstrap, compaction).
+    worker: bool = False
     # Extra bearer tokens (token -> user name); the admin token is generated in data_dir/pki.
     extra_tokens: dict[str, str] = field(default_factory=dict)
 

@@ -30,6 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="seconds between etcd progress requests (bookmarks on quiet kinds)")
     p.add_argument("--event-ttl", type=int, default=3600,
                    help="seconds an Event is kept after its last write (default 3600)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes serving the port (SO_REUSEPORT), for hosts with spare "
+                        "cores (default 1)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers
     p.set_defaults(func=_run)
 
 
@@ -61,6 +65,10 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise CLIError("--event-ttl must be positive")
     if args.watch_progress_interval <= 0:
         raise CLIError("--watch-progress-interval must be positive")
+    if args.workers < 1:
+        raise CLIError("--workers must be at least 1")
+    if args.worker and not args.etcd_servers:
+        raise CLIError("--worker needs --etcd-servers (it is started by --workers)")
     return ApiServerSettings(
         data_dir=args.data_dir.resolve(), port=args.port, bind_address=args.bind_address,
         etcd_servers=[u.strip() for u in args.etcd_servers.split(",") if u.strip()],
@@ -68,7 +76,8 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         service_cluster_ip_range=str(net), node_port_range=(low, high),
         compaction_interval=args.etcd_compaction_interval, event_ttl=args.event_ttl,
         watch_progress_interval=args.watch_progress_interval,
-        tls_sans=[s.strip() for s in args.tls_san if s.strip()])
+        tls_sans=[s.strip() for s in args.tls_san if s.strip()],
+        workers=args.workers, worker=args.worker)
 
 
 def _run(args: argparse.Namespace) -> int:

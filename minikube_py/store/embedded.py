@@ -44,8 +44,8 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when the api-server goes away."""
+def die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it when its parent (the api-server) goes away."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -122,7 +122,7 @@ class EmbeddedEtcd:
         self.proc = await asyncio.create_subprocess_exec(
             binary, "--config-file", str(path),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            stderr=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent,
         )
         log.info("etcd started pid=%d url=%s", self.proc.pid, self.client_url)
 

@@ -1,0 +1,90 @@
+"""Extra api-server processes on the same port, for hosts with cores to spare.
+
+One Python process tops out at one core (a create costs ~0.5 ms of it: TLS, HTTP, JSON,
+gRPC), where kube-apiserver's goroutines use them all. `--workers N` runs N-1 more
+processes that listen on the same address with SO_REUSEPORT, so the kernel spreads new
+connections over all of them. They share everything that matters through etcd: objects,
+resourceVersions, allocations, tokens. The first process alone owns what must happen
+once: the PKI, the embedded etcd, bootstrap objects, compaction and the `kubernetes`
+Endpoints. A worker that dies is restarted; workers die with the first process
+(PR_SET_PDEATHSIG), however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from minikube_py.apiserver.settings import ApiServerSettings
+from minikube_py.store.embedded import die_with_parent
+
+log = logging.getLogger(__name__)
+
+
+def worker_argv(settings: ApiServerSettings, etcd_endpoints: list[str]) -> list[str]:
+    """The command line of a worker: this server's flags, its etcd, and --worker."""
+    exe = shutil.which("minikube-py", path=str(Path(sys.executable).parent)) or "minikube-py"
+    low, high = settings.node_port_range
+    argv = [exe, "apiserver", "--worker", "--data-dir", str(settings.data_dir),
+            "--port", str(settings.port), "--bind-address", settings.bind_address,
+            "--etcd-servers", ",".join(etcd_endpoints),
+            "--service-cluster-ip-range", settings.service_cluster_ip_range,
+            "--service-node-port-range", f"{low}-{high}",
+            "--event-ttl", str(settings.event_ttl),
+            "--watch-progress-interval", str(settings.watch_progress_interval)]
+    if settings.advertise_address:
+        argv += ["--advertise-address", settings.advertise_address]
+    for san in settings.tls_sans:
+        argv += ["--tls-san", san]
+    return argv
+
+
+class Workers:
+    """`count` worker processes, each restarted with back-off whenever it exits."""
+
+    def __init__(self, argv: list[str], count: int) -> None:
+        self.argv, self.count = argv, count
+        self.procs: list[asyncio.subprocess.Process] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._keep(i), name=f"apiserver-worker-{i}")
+                       for i in range(self.count)]
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            *self.argv, stdin=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent)
+        self.procs.append(proc)
+        return proc
+
+    async def _keep(self, index: int) -> None:
+        delay = 0.5
+        while True:
+            proc = await self._spawn()
+            log.info("api-server worker started index=%d pid=%d", index, proc.pid)
+            code = await proc.wait()
+            self.procs.remove(proc)
+            log.error("api-server worker exited index=%d code=%s, restarting in %.1fs",
+                      index, code, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                await asyncio.wait_for(proc.wait(), timeout)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()

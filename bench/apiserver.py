@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,11 @@ import yaml
 CONCURRENCY = 64
 WRK_CREATE = """
 local counter = 0
-function setup(thread) thread:set("id", tostring(math.random(1e9))) end
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", "%s-" .. threads)
+end
 function request()
   counter = counter + 1
   local body = '{"metadata":{"name":"wrk-' .. id .. '-' .. counter .. '","labels":{"app":"bench"}},'
@@ -142,7 +147,7 @@ class Bench:
             print("wrk not installed (apt-get install wrk): creates by wrk skipped")
             return
         with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-            script.write(WRK_CREATE % (PODS, token))
+            script.write(WRK_CREATE % (uuid.uuid4().hex[:8], PODS, token))  # names: run-thread-n
             script.flush()
             before = cpu()
             proc = await asyncio.create_subprocess_exec(

@@ -1,7 +1,7 @@
 """CNI benchmark: our plugin vs Debian's reference Go bridge + host-local, same run.
 
     sudo .venv/bin/python bench/cni.py [--iterations 100] [--no-throughput | --no-latency]
-                                       [--pairs 9] [--seconds 2]
+                                       [--pairs 9] [--seconds 2] [--no-tunnel-gso]
 
 1. ADD and DEL latency, p50/p99 over N pods, exec'd exactly as a runtime
    does (fork+exec, config on stdin), the two plugins interleaved so machine
@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -142,6 +143,9 @@ def latency(n: int, fallback_n: int, tmp: str) -> None:
 
 NODES = (("a", "10.244.61.0/24", "172.31.251.1"), ("b", "10.244.62.0/24", "172.31.251.2"))
 PATHS = ("overlay", "routed", "bare")
+CPUS = sorted(os.sched_getaffinity(0))
+PINNED = (f"iperf3 client on CPU {CPUS[0]}, server on CPU {CPUS[1]}" if len(CPUS) > 1
+          else "iperf3 unpinned (one CPU)")
 OFFLOADS = {"u0": ("tx-udp_tnl-segmentation", "tx-udp_tnl-csum-segmentation",
                    "tx-checksum-ip-generic", "rx-gro"),
             overlay.DEVICE: ("tx-tcp-segmentation", "tx-generic-segmentation",
@@ -211,16 +215,32 @@ def tx(node: Node, ifname: str) -> tuple[int, int]:
     return stats["tx_bytes"], stats["tx_packets"]
 
 
-def offloads(node: Node) -> str:
-    """The offload features that decide whether GSO packets cross the tunnel unsplit."""
+@contextmanager
+def ethtool(node: Node) -> Iterator[Any]:
+    """pyroute2's ethtool (ioctl on a socket), opened inside the node's namespace."""
     from pyroute2.ethtool import Ethtool
 
     with entered(node.path):
         tool = Ethtool()
-        try:
-            feats = {dev: tool.get_features(dev).features for dev in OFFLOADS}
-        finally:
-            tool.close()
+    try:
+        yield tool
+    finally:
+        tool.close()
+
+
+def drop_tunnel_gso(node: Node) -> None:
+    """Make u0 a NIC without UDP-tunnel segmentation (`ethtool -K u0 tx-udp_tnl-* off`)."""
+    with ethtool(node) as tool:
+        feats = tool.get_features("u0")
+        for name in ("tx-udp_tnl-segmentation", "tx-udp_tnl-csum-segmentation"):
+            feats.features[name].enable = False
+        tool.set_features("u0", feats)
+
+
+def offloads(node: Node) -> str:
+    """The offload features that decide whether GSO packets cross the tunnel unsplit."""
+    with ethtool(node) as tool:
+        feats = {dev: tool.get_features(dev).features for dev in OFFLOADS}
     with open_iproute(node.path) as ipr:
         info = ipr.link("get", index=node.vxlan)[0].get_attr("IFLA_LINKINFO")
     csum = info.get_attr("IFLA_INFO_DATA").get_attr("IFLA_VXLAN_UDP_CSUM")
@@ -231,8 +251,7 @@ def offloads(node: Node) -> str:
 
 def iperf(client_ns: str, server_ns: str, server_ip: str, seconds: int) -> float:
     """Gbit/s received; client and server pinned to two different CPUs when there are two."""
-    cpus = sorted(os.sched_getaffinity(0))
-    pin = (["-A", str(cpus[0])], ["-A", str(cpus[1])]) if len(cpus) > 1 else ([], [])
+    pin = (["-A", str(CPUS[0])], ["-A", str(CPUS[1])]) if len(CPUS) > 1 else ([], [])
     server = subprocess.Popen(["ip", "netns", "exec", server_ns, "iperf3", "-s", "-1", *pin[1]],
                               stdout=subprocess.DEVNULL)
     try:
@@ -267,7 +286,7 @@ def measure(path: str, a: Node, b: Node, bare: tuple[str, str], seconds: int
     return gbits, (u_bytes2 - u_bytes) / max(1, u_pkts2 - u_pkts)
 
 
-def throughput(tmp: str, pairs: int, seconds: int) -> None:
+def throughput(tmp: str, pairs: int, seconds: int, *, tunnel_gso: bool = True) -> None:
     """Overlay vs the same pod pair routed without VXLAN, alternated; the goal ratio.
 
     Both paths are pod veth -> cni0 -> node A -> u0 -> node B -> cni0 -> pod veth
@@ -276,8 +295,13 @@ def throughput(tmp: str, pairs: int, seconds: int) -> None:
     or straight via the peer's underlay address (flannel's host-gw). The earlier
     baseline, two namespaces joined by one veth (MTU 1500, no bridge, no
     forwarding), is measured too ("bare"), to show what the pod plumbing costs.
+    Without `tunnel_gso` the underlay behaves like a NIC that cannot segment
+    UDP tunnels, so VXLAN packets are split to the MTU in software.
     """
     a, b = two_nodes(tmp)
+    if not tunnel_gso:
+        drop_tunnel_gso(a)
+        drop_tunnel_gso(b)
     bare = (netns("vetha"), netns("vethb"))
     subprocess.run(["ip", "link", "add", "v0", "netns", bare[0], "type", "veth", "peer",
                     "name", "v0", "netns", bare[1]], check=True)
@@ -297,8 +321,8 @@ def throughput(tmp: str, pairs: int, seconds: int) -> None:
         print(f"pair {i + 1}: " + "  ".join(f"{p} {row[p]:.2f}" for p in PATHS)
               + f"  overlay/routed {row['overlay'] / row['routed']:.2f}", flush=True)
     after = os.getloadavg()
-    print(f"TCP throughput, Gbit/s: {pairs} pairs x 3 paths x {seconds} s, iperf3 pinned as "
-          f"above; load average {load[0]:.2f} before, {after[0]:.2f} after")
+    print(f"TCP throughput, Gbit/s: {pairs} pairs x 3 paths x {seconds} s, {PINNED}; "
+          f"load average {load[0]:.2f} before, {after[0]:.2f} after")
     print(f"offloads on node a: {offloads(a)}")
     print("mean bytes per frame on the underlay: "
           + ", ".join(f"{p} {statistics.median(v):.0f}" for p, v in frames.items())
@@ -321,6 +345,8 @@ def main() -> int:
     part.add_argument("--no-latency", action="store_true", help="throughput only")
     parser.add_argument("--pairs", type=int, default=9, help="alternated iperf3 rounds")
     parser.add_argument("--seconds", type=int, default=2, help="length of one iperf3 run")
+    parser.add_argument("--no-tunnel-gso", action="store_true",
+                        help="underlay without UDP-tunnel segmentation offload")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/cni.py needs root (network namespaces)", file=sys.stderr)
@@ -330,7 +356,7 @@ def main() -> int:
             if not args.no_latency:
                 latency(args.iterations, args.fallback_iterations, tmp)
             if not args.no_throughput:
-                throughput(tmp, args.pairs, args.seconds)
+                throughput(tmp, args.pairs, args.seconds, tunnel_gso=not args.no_tunnel_gso)
     finally:
         remove_all()
     return 0

@@ -142,10 +142,11 @@ def tx_counters(node: Node, ifname: str) -> tuple[int, int]:
 def test_bulk_tcp_crosses_the_underlay_in_gso_packets(nodes: tuple[Node, Node]) -> None:
     """Throughput depends on the tunnel keeping segmentation offload end to end.
 
-    If the VXLAN device lost TSO/checksum offload (flannel once turned tx
-    checksumming off on its device) or an MTU were wrong, the kernel would split
-    every 64 KiB send into MTU-sized UDP packets before the underlay: the mean
-    frame size on u0 then drops under 1,500 bytes and throughput with it.
+    If the VXLAN device lost TX checksum offload (the widely copied workaround
+    `ethtool -K flannel.1 tx-checksum-ip-generic off` does that, and TSO goes
+    with it), the kernel would split every 64 KiB send into MTU-sized UDP
+    packets before the underlay: the mean frame size on u0 then drops under
+    1,500 bytes, and throughput to about a third (bench/cni.py).
     """
     a, b = nodes
     server = b.pod.popen("python3", "-c", SINK, "7002", stdout=subprocess.PIPE, text=True)

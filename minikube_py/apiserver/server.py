@@ -111,5 +111,5 @@ async def _main(settings: ApiServerSettings) -> None:
 
 
 def run(settings: ApiServerSettings) -> int:
-    uvloop.run(_main(settings))  # libuv transports and TLS: ~15% less CPU per request
+    uvloop.run(_main(settings))  # libuv transports and TLS: a few % less CPU per request
     return 0

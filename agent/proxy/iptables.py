@@ -39,9 +39,9 @@ MARK_MASQ = "KUBE-MARK-MASQ"
 # Per-service chains: anything with these prefixes that we did not write this sync is stale.
 SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-")
 
-# Above this many endpoints, per-endpoint rules carry no comment (kube-proxy's
-# largeClusterEndpointsThreshold): a comment match is 256 bytes in the kernel,
-# most of a rule, and legacy iptables copies the whole table on every restore.
+# Above this many endpoints, nat rules take their lean form (kube-proxy's
+# largeClusterEndpointsThreshold, which drops per-endpoint comments; we go further, see
+# render()): legacy iptables copies and checks the whole table on every restore.
 LARGE_CLUSTER_ENDPOINTS = 1000
 NAT_FIXED = (SERVICES, NODEPORTS, POSTROUTING, MARK_MASQ)
 FILTER_FIXED = (SERVICES, EXTERNAL_SERVICES)
@@ -136,8 +136,14 @@ class ServiceRules:
 
 def render(sp: ServicePort, endpoints: tuple[Endpoint, ...], cluster_cidr: str,
            large: bool = False) -> ServiceRules:
-    """All rules of one service port with the given ready endpoints; `large` drops the
-    per-endpoint comments (see LARGE_CLUSTER_ENDPOINTS)."""
+    """All rules of one service port with the given ready endpoints.
+
+    `large` (see LARGE_CLUSTER_ENDPOINTS) writes the lean form of the same rules: no
+    comments in nat, and no `-m tcp` match where the rule's position already implies
+    it (the DNAT, and the masquerade mark of a chain only KUBE-SERVICES' port match and
+    the already-marking KUBE-EXT reach). Every match is an object the kernel checks and
+    copies at each restore, and a comment alone is 288 bytes of it.
+    """
     key, proto = sp.port_key, sp.protocol
     match = f"-m {proto} -p {proto}"
     to_cluster_ip = f"{match} -d {sp.cluster_ip} --dport {sp.port}"
@@ -149,39 +155,42 @@ def render(sp: ServicePort, endpoints: tuple[Endpoint, ...], cluster_cidr: str,
             filter_external=f"-A {EXTERNAL_SERVICES} {no_eps} -m addrtype --dst-type LOCAL "
                             f"{match} --dport {sp.node_port} {reject}" if sp.node_port else "")
 
+    def note(text: str) -> str:
+        return "" if large else comment(text) + " "
+
     svc = service_chain(sp)
-    cluster_ip_comment = comment(f"{key} cluster IP")
+    cluster_ip_note = note(f"{key} cluster IP")
     chains: dict[str, str] = {}
     nodeports = ""
     if sp.node_port:
         ext = external_chain(sp)
-        nodeports = f"-A {NODEPORTS} {comment(key)} {match} --dport {sp.node_port} -j {ext}"
+        nodeports = f"-A {NODEPORTS} {note(key)}{match} --dport {sp.node_port} -j {ext}"
         chains[ext] = (
-            f"-A {ext} {comment(f'masquerade traffic for {key} external destinations')} "
+            f"-A {ext} {note(f'masquerade traffic for {key} external destinations')}"
             f"-j {MARK_MASQ}\n-A {ext} -j {svc}")
 
-    svc_rules = [
-        f"-A {svc} {cluster_ip_comment} {to_cluster_ip} ! -s {cluster_cidr} -j {MARK_MASQ}"]
+    outside = f"-p {proto} -d {sp.cluster_ip}" if large else to_cluster_ip
+    svc_rules = [f"-A {svc} {cluster_ip_note}{outside} ! -s {cluster_cidr} -j {MARK_MASQ}"]
     seps = [endpoint_chain(sp, ep) for ep in endpoints]
-    to_ep = ["" if large else comment(f"{key} -> {ep}") + " " for ep in endpoints]
+    to_ep = [note(f"{key} -> {ep}") for ep in endpoints]
     if sp.affinity_seconds:
         svc_rules.extend(
-            f"-A {svc} {note}-m recent --name {sep} --rcheck "
+            f"-A {svc} {to}-m recent --name {sep} --rcheck "
             f"--seconds {sp.affinity_seconds} --reap -j {sep}"
-            for note, sep in zip(to_ep, seps))
+            for to, sep in zip(to_ep, seps))
     n = len(endpoints)
-    for i, (note, sep) in enumerate(zip(to_ep, seps)):
+    for i, (to, sep) in enumerate(zip(to_ep, seps)):
         pick = f"-m statistic --mode random --probability {probability(n - i)} " if i < n - 1 else ""
-        svc_rules.append(f"-A {svc} {note}{pick}-j {sep}")
+        svc_rules.append(f"-A {svc} {to}{pick}-j {sep}")
     chains[svc] = "\n".join(svc_rules)
 
-    short = "" if large else comment(key) + " "
+    short, dnat = note(key), f"-p {proto}" if large else match
     for ep, sep in zip(endpoints, seps):
         remember = f"-m recent --name {sep} --set " if sp.affinity_seconds else ""
         chains[sep] = (f"-A {sep} {short}-s {ep.ip} -j {MARK_MASQ}\n"
-                       f"-A {sep} {short}{remember}{match} -j DNAT --to-destination {ep}")
+                       f"-A {sep} {short}{remember}{dnat} -j DNAT --to-destination {ep}")
     return ServiceRules(
-        nat_services=f"-A {SERVICES} {cluster_ip_comment} {to_cluster_ip} -j {svc}",
+        nat_services=f"-A {SERVICES} {cluster_ip_note}{to_cluster_ip} -j {svc}",
         nat_nodeports=nodeports, chains=chains)
 
 

@@ -24,6 +24,7 @@ from typing import Any, Self
 import pytest
 
 import agent.proxy
+from agent.proxy import iptables
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 from tests.fixtures.netns import Netns
@@ -222,14 +223,28 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(netns: Callable[..., Netns], tmp_path: Any) -> Iterator[Cluster]:
+def cluster(netns: Callable[..., Netns], tmp_path: Any, request: pytest.FixtureRequest,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    """A node with a proxier; parametrized "lean", it writes the large-cluster form."""
+    lean = getattr(request, "param", "") == "lean"
+    if lean:
+        monkeypatch.setattr(iptables, "LARGE_CLUSTER_ENDPOINTS", 0)
     c = Cluster(netns, str(tmp_path))
     yield c
+    if lean:  # the rules under test really were the lean ones
+        nat = c.node.run("iptables-legacy-save", "-t", "nat").stdout
+        rules = [line for line in nat.splitlines() if line.startswith("-A KUBE-SEP-")]
+        assert rules and not [line for line in rules if "comment" in line or "-m tcp" in line]
     # The namespace goes at teardown anyway; this proves cleanup() leaves nothing of ours.
     asyncio.run(c.proxy.cleanup())
     assert c.our_chains() == []
 
 
+# Flows that depend on rule shapes also run on the large-cluster (lean) form.
+BOTH_FORMS = pytest.mark.parametrize("cluster", ["kube-proxy", "lean"], indirect=True)
+
+
+@BOTH_FORMS
 async def test_cluster_ip_balances_from_a_pod_and_answers_from_the_node(
         cluster: Cluster) -> None:
     for name in ("a", "b", "c"):
@@ -267,6 +282,7 @@ async def test_removed_backend_stops_getting_traffic_within_two_seconds(
             await loop
 
 
+@BOTH_FORMS
 async def test_node_port_answers_on_every_node_address(cluster: Cluster) -> None:
     cluster.pod("a")
     cluster.pod("client", serve=False)
@@ -279,6 +295,7 @@ async def test_node_port_answers_on_every_node_address(cluster: Cluster) -> None
             assert got == {"a": 2}, (where, address)
 
 
+@BOTH_FORMS
 async def test_client_ip_affinity_sticks(cluster: Cluster) -> None:
     for name in ("a", "b", "c"):
         cluster.pod(name)
@@ -290,6 +307,7 @@ async def test_client_ip_affinity_sticks(cluster: Cluster) -> None:
     assert len(counts) == 1 and sum(counts.values()) == 30, counts
 
 
+@BOTH_FORMS
 async def test_pod_reaches_itself_through_its_service(cluster: Cluster) -> None:
     cluster.pod("a")
     cluster.expose(["a"])

@@ -192,12 +192,17 @@ async def test_removed_udp_endpoint_flows_are_flushed(monkeypatch: pytest.Monkey
 
 
 
-async def test_above_1000_endpoints_endpoint_rules_lose_their_comments(proxy: Proxier) -> None:
+async def test_above_1000_endpoints_nat_rules_take_their_lean_form(proxy: Proxier) -> None:
     await proxy.sync()
     assert '--comment "ns/s1:p -> 10.244.0.1:8080"' in proxy.backend.restores[-1]  # type: ignore[union-attr]
     proxy.set_endpoints(endpoints("s2", *(f"10.245.{i // 250}.{i % 250}" for i in range(1000))))
     stats = await proxy.sync()
     text = proxy.backend.restores[-1]  # type: ignore[union-attr]
     assert stats.full  # every chain re-rendered in the new shape
-    assert "-> 10.244.0.1:8080" not in text and "-A KUBE-SEP-" in text
-    assert '--comment "ns/s1:p cluster IP"' in text  # service-level comments stay
+    service_rules = [line for line in text.split("*nat\n")[1].splitlines()
+                     if line.startswith(("-A KUBE-SVC-", "-A KUBE-SEP-"))
+                     or "-j KUBE-SVC-" in line]
+    assert len(service_rules) == 2 + (2 + 2) + (1 + 1000 + 2 * 1000)  # KUBE-SERVICES, s1, s2
+    assert not [line for line in service_rules if "-m comment" in line]
+    assert "-p tcp -j DNAT --to-destination 10.244.0.1:8080" in text
+    assert "-m tcp -p tcp -j DNAT" not in text

@@ -13,6 +13,8 @@ import shlex
 from collections import defaultdict
 from dataclasses import dataclass
 
+import pytest
+
 from agent.proxy import iptables
 from agent.proxy.model import Endpoint, ServicePort
 
@@ -88,10 +90,16 @@ def trace(chains: dict[str, list[list[str]]], chain: str, pkt: Packet, p: float 
     return [(p, None, marked)]
 
 
-def outcomes(pkt: Packet, n: int = 3) -> dict[str | None, tuple[float, bool]]:
+@pytest.fixture(params=[False, True], ids=["kube-proxy-text", "large-cluster-lean"])
+def large(request: pytest.FixtureRequest) -> bool:
+    """Every flow test runs on both forms of the rules: they must route alike."""
+    return bool(request.param)
+
+
+def outcomes(pkt: Packet, large: bool, n: int = 3) -> dict[str | None, tuple[float, bool]]:
     sp = ServicePort("ns", "web", "http", "tcp", "10.96.0.10", 80, node_port=30080)
     eps = tuple(Endpoint(f"10.244.1.{i}", 8080) for i in range(1, n + 1))
-    r = iptables.render(sp, eps, CIDR)
+    r = iptables.render(sp, eps, CIDR, large)
     chains = parse_nat(iptables.restore_text(
         iptables.Plan(top=iptables.top_level([r], 14), write=[r])))
     result: dict[str | None, tuple[float, bool]] = {}
@@ -101,29 +109,31 @@ def outcomes(pkt: Packet, n: int = 3) -> dict[str | None, tuple[float, bool]]:
     return result
 
 
-def test_cluster_ip_spreads_evenly_and_pod_traffic_is_not_masqueraded() -> None:
-    got = outcomes(Packet("10.244.2.7", "10.96.0.10", 80))
+def test_cluster_ip_spreads_evenly_and_pod_traffic_is_not_masqueraded(large: bool) -> None:
+    got = outcomes(Packet("10.244.2.7", "10.96.0.10", 80), large)
     assert set(got) == {f"10.244.1.{i}:8080" for i in (1, 2, 3)}
     for share, marked in got.values():
         assert abs(share - 1 / 3) < 1e-6 and not marked
 
 
-def test_traffic_from_outside_the_cluster_cidr_is_masqueraded() -> None:
-    assert all(marked for _, marked in outcomes(Packet("192.168.5.1", "10.96.0.10", 80)).values())
+def test_traffic_from_outside_the_cluster_cidr_is_masqueraded(large: bool) -> None:
+    got = outcomes(Packet("192.168.5.1", "10.96.0.10", 80), large)
+    assert len(got) == 3 and all(marked for _, marked in got.values())
 
 
-def test_hairpin_is_masqueraded_only_to_itself() -> None:
-    got = outcomes(Packet("10.244.1.2", "10.96.0.10", 80))
+def test_hairpin_is_masqueraded_only_to_itself(large: bool) -> None:
+    got = outcomes(Packet("10.244.1.2", "10.96.0.10", 80), large)
     assert got["10.244.1.2:8080"][1] and not got["10.244.1.1:8080"][1]
 
 
-def test_node_port_on_every_local_address_is_masqueraded() -> None:
+def test_node_port_on_every_local_address_is_masqueraded(large: bool) -> None:
     for ip in NODE_IPS:
-        got = outcomes(Packet("10.244.2.7", ip, 30080))
+        got = outcomes(Packet("10.244.2.7", ip, 30080), large)
         assert abs(sum(share for share, _ in got.values()) - 1) < 1e-6
         assert None not in got and all(marked for _, marked in got.values())
 
 
-def test_other_ports_and_addresses_pass_untouched() -> None:
-    assert outcomes(Packet("10.244.2.7", "10.96.0.10", 81)) == {None: (1.0, False)}
-    assert outcomes(Packet("10.244.2.7", "8.8.8.8", 30080)) == {None: (1.0, False)}
+def test_other_ports_and_addresses_pass_untouched(large: bool) -> None:
+    assert outcomes(Packet("10.244.2.7", "10.96.0.10", 81), large) == {None: (1.0, False)}
+    assert outcomes(Packet("10.244.2.7", "8.8.8.8", 30080), large) == {None: (1.0, False)}
+    assert outcomes(Packet("10.244.2.7", "10.96.0.10", 80, "udp"), large) == {None: (1.0, False)}

@@ -277,7 +277,9 @@ def test_watch_prints_changes_until_interrupted(kc: Kubectl) -> None:
         lines: list[str] = []
         while not lines or lines[-1].split()[1] != "2/2":
             ready, _, _ = select.select([watch.stdout], [], [], 30)
-            assert ready, f"no watch line within 30 s; got {lines}"
+            # On a timeout, say whether the status never changed or the watch missed it.
+            assert ready, (f"no watch line within 30 s; got {lines}; the deployment now: "
+                           + kc.n("get", "deploy,rs", "-o", "wide").stdout)
             lines.append(watch.stdout.readline())
         assert watch.poll() is None  # still watching
     finally:

@@ -130,27 +130,29 @@ class EndpointSliceController(Controller):
             for i, content in enumerate(compute_slices(service, endpoints.get("subsets") or [])):
                 wanted.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                                "metadata": desired_metadata(service, i), **content})
-        for body in wanted:
-            await self._write(body, current.pop(body["metadata"]["name"], None))
+        written = [await self._write(body, current.pop(body["metadata"]["name"], None))
+                   for body in wanted]
         for stale in current:
             try:
                 await self.client.delete(ENDPOINTSLICES, stale, namespace=namespace)
             except NotFound:
                 pass
-        if wanted:
+        if any(written) or current:  # a sync that changed nothing is not worth a log line
             log.info("endpointslices synced service=%s slices=%d", key, len(wanted))
 
-    async def _write(self, body: Obj, current: Obj | None) -> None:
+    async def _write(self, body: Obj, current: Obj | None) -> bool:
+        """Create or update one slice; False if it was already as wanted."""
         namespace = body["metadata"]["namespace"]
         if current is not None and _up_to_date(current, body):
-            return
+            return False
         if current is None:
             try:
                 await self.client.create(ENDPOINTSLICES, body, namespace=namespace)
-                return
+                return True
             except AlreadyExists:  # our informer is behind
                 current = await self.client.get(ENDPOINTSLICES, body["metadata"]["name"],
                                                 namespace=namespace)
         body["metadata"] = {**current["metadata"], **body["metadata"]}
         await self.client.update(ENDPOINTSLICES, body)  # a Conflict is retried by the queue
+        return True
 

@@ -6,6 +6,7 @@
   them; create/patch events.
 - Bootstrappers (system:bootstrappers): create their node-credentials Secret only.
 - Anonymous: GET kube-public/configmaps/cluster-info only (kubeadm's discovery).
+- The api-server's kubelet client (authn.KUBELET_CLIENT): GET pods only.
 Anything else is a 403 Status naming the user, verb and resource.
 """
 
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.resources import CONFIGMAPS, EVENTS, LEASES, NODES, PODS, SECRETS
-from minikube_py.apiserver.authn import ANONYMOUS, USER, User
+from minikube_py.apiserver.authn import ANONYMOUS, KUBELET_CLIENT, USER, User
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
 
@@ -80,6 +81,10 @@ async def authorize(request: web.Request, target: Target) -> None:
     user: User = request[USER]
     groups = set(user.groups)
     verb = verb_of(request, target)
+    if user is KUBELET_CLIENT:
+        if not (verb == "get" and target.resource is PODS and target.subresource is None):
+            raise _deny(user, verb, target)
+        return
     if user is ANONYMOUS:
         if not (verb == "get" and target.resource is CONFIGMAPS
                 and target.namespace == "kube-public" and target.name == "cluster-info"):

@@ -43,6 +43,7 @@ class Pki:
     admin_token_file: Path
     sa_key: Path
     sa_pub: Path
+    kubelet_client_token_file: Path
 
     @property
     def admin_token(self) -> str:
@@ -131,7 +132,7 @@ def ensure(pki_dir: Path, *, service_ip: str, extra_sans: tuple[str, ...] = ()) 
     pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     paths = Pki(pki_dir / "ca.crt", pki_dir / "ca.key", pki_dir / "apiserver.crt",
                 pki_dir / "apiserver.key", pki_dir / "admin.token", pki_dir / "sa.key",
-                pki_dir / "sa.pub")
+                pki_dir / "sa.pub", pki_dir / "kubelet-client.token")
     if paths.ca_cert.exists() and paths.ca_key.exists():
         ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
         loaded = serialization.load_pem_private_key(paths.ca_key.read_bytes(), None)
@@ -151,8 +152,9 @@ def ensure(pki_dir: Path, *, service_ip: str, extra_sans: tuple[str, ...] = ()) 
         write_private(paths.serving_key, _key_pem(key))
         paths.serving_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         log.info("issued serving certificate ips=%s names=%s", ",".join(ips), ",".join(names))
-    if not paths.admin_token_file.exists():
-        write_private(paths.admin_token_file, secrets.token_urlsafe(32).encode())
+    for token_file in (paths.admin_token_file, paths.kubelet_client_token_file):
+        if not token_file.exists():
+            write_private(token_file, secrets.token_urlsafe(32).encode())
     if not (paths.sa_key.exists() and paths.sa_pub.exists()):
         _new_service_account_keys(paths)
     return paths

@@ -80,8 +80,9 @@ async def _pod_and_container(request: web.Request, target: Target) -> tuple[Obj,
 
 
 def kubelet_auth(request: web.Request) -> dict[str, str]:
-    """The api-server's own token; the kubelet checks it may GET the pod (CONTRACTS.md)."""
-    token = (request.app[SETTINGS].pki_dir / "admin.token").read_text().strip()
+    """The api-server's kubelet-client token (authn.KUBELET_CLIENT: it may only read pods);
+    the kubelet checks that it may GET the pod (docs/interfaces.md)."""
+    token = (request.app[SETTINGS].pki_dir / "kubelet-client.token").read_text().strip()
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.apiserver import pki
 from minikube_py.apiserver.app import build_app
-from minikube_py.apiserver.authn import StaticTokens, User
+from minikube_py.apiserver.authn import KUBELET_CLIENT, StaticTokens, User
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.apiserver.tokens import BootstrapTokens, NodeTokens, ServiceAccountTokens
 from minikube_py.apiserver.workers import Workers, worker_argv
@@ -67,7 +67,8 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
     runner: web.AppRunner | None = None
     workers: Workers | None = None
     try:
-        tokens = {token: ADMIN} | {t: User(n, ("system:authenticated",))
+        tokens = {token: ADMIN, paths.kubelet_client_token_file.read_text().strip():
+                  KUBELET_CLIENT} | {t: User(n, ("system:authenticated",))
                                    for t, n in settings.extra_tokens.items()}
         app = build_app(settings, endpoints, [
             StaticTokens(tokens), NodeTokens(), ServiceAccountTokens(paths.sa_pub),

@@ -356,6 +356,8 @@ def test_logs_of_pod_deployment_container_tail_and_timestamps(kc: Kubectl) -> No
     assert kc.out("logs", pod, "-c", "main").startswith("started\ntick 0\n")
     assert kc.out("logs", pod, "-c", "side") == "side-up\n"
     assert kc.out("logs", "deployment/web", "-c", "side") == "side-up\n"
+    eventually(lambda: kc.out("logs", pod, "-c", "main").count("tick ") >= 2, timeout=10,
+               what="two ticks logged")  # so the last two lines are ticks, in any test order
     tail = kc.out("logs", pod, "-c", "main", "--tail", "2").splitlines()
     assert len(tail) == 2 and all(t.startswith("tick ") for t in tail)
     stamped = kc.out("logs", pod, "-c", "main", "--tail", "1", "--timestamps")

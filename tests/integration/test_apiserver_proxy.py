@@ -1,8 +1,8 @@
 """pods/log and pods/exec reach the node's kubelet API through the api-server.
 
 The kubelet side here is a small HTTPS server speaking the kubelet's API (our own
-seam: agent/kubelet/server.py serves the same paths); it checks that the caller's
-token came along and records what it was asked.
+seam: agent/kubelet/server.py serves the same paths); it checks that the api-server's
+kubelet-client token came along and records what it was asked.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ async def kubelet(apiserver: ApiServer, tmp_path: Any) -> AsyncIterator[tuple[Fa
     paths = pki.ensure(tmp_path / "pki", service_ip="10.96.0.1")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(paths.serving_cert, paths.serving_key)
-    fake = FakeKubelet(apiserver.token)
+    # The api-server's kubelet-client token, never its admin token (which a node could keep).
+    fake = FakeKubelet((apiserver.data_dir / "pki" / "kubelet-client.token").read_text().strip())
     runner = web.AppRunner(fake.app)
     await runner.setup()
     port = free_port()

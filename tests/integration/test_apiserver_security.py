@@ -48,7 +48,7 @@ def as_user(server: ApiServer, token: str | None, method: str, path: str,
 
 def test_pki_files_are_private_and_cert_has_sans(apiserver: ApiServer) -> None:
     pki = apiserver.data_dir / "pki"
-    for name in ("ca.key", "apiserver.key", "admin.token", "sa.key"):
+    for name in ("ca.key", "apiserver.key", "admin.token", "sa.key", "kubelet-client.token"):
         assert stat.S_IMODE((pki / name).stat().st_mode) == 0o600, name
     assert stat.S_IMODE(apiserver.kubeconfig.stat().st_mode) == 0o600
     cert = x509.load_pem_x509_certificate((pki / "apiserver.crt").read_bytes())
@@ -143,6 +143,24 @@ def test_bootstrap_token_may_only_register_its_node(apiserver: ApiServer) -> Non
     expired = new_token()
     apiserver.request("POST", SECRETS, token_secret(expired, timedelta(seconds=-5)))
     assert as_user(apiserver, expired, "GET", "/api/v1/pods")[0] == 401
+
+
+def test_the_kubelet_client_token_may_only_read_pods(apiserver: ApiServer) -> None:
+    """What the api-server shows kubelets: worthless to a node that keeps it."""
+    token = (apiserver.data_dir / "pki" / "kubelet-client.token").read_text().strip()
+    assert token != apiserver.token
+    assert as_user(apiserver, token, "GET", "/api/v1/namespaces/default/pods/absent")[0] == 404
+    for method, path, body in (
+            ("GET", "/api/v1/namespaces/default/pods", None),
+            ("GET", "/api/v1/pods?watch=1", None),
+            ("GET", f"{SECRETS}", None),
+            ("GET", "/api/v1/namespaces/default/pods/absent/log", None),
+            ("POST", "/api/v1/namespaces/default/configmaps",
+             {"metadata": {"name": "kc"}, "data": {}}),
+            ("DELETE", "/api/v1/namespaces/default/pods/absent", None)):
+        status, answer = as_user(apiserver, token, method, path, body)
+        assert status == 403, (method, path, answer)
+        assert "system:kube-apiserver-kubelet-client" in answer["message"]
 
 
 def test_node_authorizer(apiserver: ApiServer) -> None:

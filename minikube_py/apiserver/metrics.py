@@ -88,8 +88,8 @@ class Metrics:
                   "# TYPE apiserver_registered_watchers gauge",
                   f"apiserver_registered_watchers {self.watchers}",
                   # Per process (--workers): tells a scrape which process answered it.
-                  "# HELP process_start_time_seconds Start time of the process since unix "
-                  "epoch in seconds.",
+                  ("# HELP process_start_time_seconds Start time of the process since unix "
+                   "epoch in seconds."),
                   "# TYPE process_start_time_seconds gauge",
                   f"process_start_time_seconds {self.started:.6f}"]
         return "\n".join(lines) + "\n"

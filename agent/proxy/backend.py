@@ -14,9 +14,11 @@ backend the rest of the host uses, the way kube-proxy's iptables-wrapper does
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import subprocess
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,9 @@ class Backend:
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         return [*prefix, binary, *args]
 
-    async def restore(self, text: str) -> None:
-        """Apply restore text as one transaction; nothing changes if it fails."""
+    async def restore(self, text: str | AsyncIterable[str]) -> None:
+        """Apply restore text (whole, or chunks streamed as they come) as one transaction
+        per table; nothing changes in a table whose transaction fails."""
         await _run(self.argv("restore", "--noflush", "--counters"), text)
 
     async def save(self, table: str | None = None) -> str:
@@ -62,14 +65,50 @@ class Backend:
         return proc.stdout.decode()
 
 
-async def _run(argv: list[str], stdin: str) -> None:
+async def _run(argv: list[str], stdin: str | AsyncIterable[str]) -> None:
+    """Run a tool fed `stdin` (text, or chunks written as they come); raise on failure.
+
+    If the input ends early (an error while producing it, cancellation) the tool is
+    killed before it reads a COMMIT, so a half-written transaction never applies.
+    """
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE)
-    _, err = await proc.communicate(stdin.encode())
-    if proc.returncode != 0:
-        raise IptablesError(f"{' '.join(argv)} exited {proc.returncode}: "
+    assert proc.stdin is not None and proc.stderr is not None
+    errors = asyncio.ensure_future(proc.stderr.read())
+    try:
+        try:
+            async for chunk in as_chunks(stdin):
+                proc.stdin.write(chunk.encode())
+                await proc.stdin.drain()
+            proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it stopped reading because it failed: its exit status and stderr say why
+        err, code = await errors, await proc.wait()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        errors.cancel()
+        raise
+    if code != 0:
+        raise IptablesError(f"{' '.join(argv)} exited {code}: "
                             f"{err.decode(errors='replace').strip()}")
+
+
+async def as_chunks(text: str | AsyncIterable[str]) -> AsyncIterator[str]:
+    """Restore input as chunks, whether given whole or already in chunks."""
+    if isinstance(text, str):
+        yield text
+    else:
+        async for chunk in text:
+            yield chunk
+
+
+async def joined(text: str | AsyncIterable[str]) -> str:
+    """Restore input as one string, for stand-ins that need it whole (test kernels, the
+    benchmark's recorder)."""
+    return "".join([chunk async for chunk in as_chunks(text)])
 
 
 def available(mode: str, netns: str | None = None) -> bool:

@@ -17,14 +17,15 @@ under iptables' 28 character limit and are stable across restarts.
 
 Everything here is pure text: `render()` turns one service port into its lines,
 `top_level()` gathers the chains all services share, `restore_text()` writes
-what changed as one transaction.
+what changed as one transaction per table (`full_sync_head/tail()` and
+`chain_block()` the same in pieces, to stream a full sync while it renders).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -245,29 +246,62 @@ class Plan:
 
 
 def restore_text(plan: Plan) -> str:
-    """The iptables-restore --noflush input applying `plan` in one transaction.
+    """The iptables-restore --noflush input applying `plan`: one transaction per table
+    that has something to change (nat, then filter), nothing at all for an empty plan.
 
-    Declaring a chain (":NAME - [0:0]") flushes it, so only chains being
-    rewritten are declared, each followed by all of its rules; stale chains are
-    declared (emptied) and then deleted, after every chain that jumped to them
-    has been rewritten. A table with nothing to change is left out entirely.
+    Declaring a chain (":NAME - [0:0]") flushes it, so only chains being rewritten are
+    declared, each before anything jumps to it and followed by all of its rules; stale
+    chains are declared (emptied) and then deleted, after every chain that jumped to
+    them has been rewritten.
     """
-    out: list[str] = []
-    for table, stale in (("filter", sorted(plan.stale_filter)), ("nat", sorted(plan.stale_nat))):
-        top = {chain: lines for (t, chain), lines in plan.top.items() if t == table}
-        chains = {c: lines for r in plan.write for c, lines in r.chains.items()} \
-            if table == "nat" else {}
-        hooks = [h.delete for h in plan.reinsert_hooks if h.table == table]
-        hooks += [h.rule for h in (*plan.reinsert_hooks, *plan.missing_hooks) if h.table == table]
-        if not (top or chains or stale or hooks):
-            continue
-        out.append(f"*{table}")
-        out.extend(f":{c} - [0:0]" for c in (*top, *chains, *stale))
-        out.extend(hooks)
-        for lines in top.values():
-            out.extend(lines)
-        out.extend(chains.values())
-        out.extend(f"-X {c}" for c in stale)
-        out.append("COMMIT")
-    out.append("")
-    return "\n".join(out)
+    nat = [c for t, c in plan.top if t == "nat"]
+    text = ""
+    if nat or plan.write or plan.stale_nat or _hooks(plan, "nat"):
+        text = open_table("nat", nat) + chain_block(plan.write) + close_table(plan, "nat")
+    filter_top = [c for t, c in plan.top if t == "filter"]
+    if filter_top or plan.stale_filter or _hooks(plan, "filter"):
+        text += open_table("filter", filter_top) + close_table(plan, "filter")
+    return text
+
+
+def full_sync_head() -> str:
+    """How a full sync's text starts; it needs nothing rendered yet."""
+    return open_table("nat", NAT_FIXED)
+
+
+def full_sync_tail(plan: Plan) -> str:
+    """How a full sync's text ends, after `chain_block`s of plan.write in order: together
+    they are `restore_text(plan)`, in pieces a caller can stream into iptables-restore
+    while later services still render (and before stale chains and hooks are known)."""
+    return close_table(plan, "nat") + open_table("filter", FILTER_FIXED) + \
+        close_table(plan, "filter")
+
+
+def open_table(table: str, top: Iterable[str]) -> str:
+    """A table's transaction up to its top-level chains' declarations."""
+    return f"*{table}\n" + "".join(f":{c} - [0:0]\n" for c in top)
+
+
+def chain_block(rules: Iterable[ServiceRules]) -> str:
+    """Service ports' own (nat) chains, each port's declared right before their rules, so
+    every jump among them lands on a chain declared before it. Blocks concatenate:
+    chain_block(a) + chain_block(b) == chain_block(a + b)."""
+    return "".join(
+        "".join(f":{c} - [0:0]\n" for c in r.chains) + "".join(f"{b}\n" for b in r.chains.values())
+        for r in rules)
+
+
+def close_table(plan: Plan, table: str) -> str:
+    """The rest of a table's transaction: top-level rules, hooks, stale chains, COMMIT."""
+    stale = sorted(plan.stale_nat if table == "nat" else plan.stale_filter)
+    lines = [line for (t, _), rules in plan.top.items() if t == table for line in rules]
+    lines += _hooks(plan, table)
+    lines += [f":{c} - [0:0]" for c in stale] + [f"-X {c}" for c in stale]
+    return "".join(f"{line}\n" for line in lines) + "COMMIT\n"
+
+
+def _hooks(plan: Plan, table: str) -> list[str]:
+    """Hook lines: re-inserted ones deleted first, then every insert."""
+    hooks = [h.delete for h in plan.reinsert_hooks if h.table == table]
+    return hooks + [h.rule for h in (*plan.reinsert_hooks, *plan.missing_hooks)
+                    if h.table == table]

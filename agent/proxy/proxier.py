@@ -21,6 +21,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from agent.proxy import iptables
 from agent.proxy.conntrack import flush
 from agent.proxy.model import Endpoint, Obj, ready_endpoints, service_ports
 from agent.proxy.settings import ProxySettings
-from agent.proxy.state import KernelState, Ports, Ready, RuleSet
+from agent.proxy.state import Change, KernelState, Ports, Ready, RuleSet
 from minikube_py.api.resources import ENDPOINTS, SERVICES
 from minikube_py.client import Informer
 
@@ -131,31 +132,16 @@ class Proxier:
         full = (self._full_needed or large != self._rules.large) if full is None else (
             full or self._full_needed or large != self._rules.large)
         dirty, self._dirty = self._dirty, set()
+        # Until a restore succeeds: the next sync is full and reads the kernel first.
+        kernel_known, self._full_needed, self._kernel_known = self._kernel_known, True, False
         if full:
-            # Rendering 10,000 services takes ~0.5 s: in a thread, beside reading the kernel.
-            render = asyncio.to_thread(self._rules.full, list(self._ports.items()),
-                                       dict(self._ready), large)
-            if self._kernel_known:
-                change, kernel = await render, None
-            else:
-                change, kernel = await asyncio.gather(render, self._read_kernel(self.backend))
-                self._rules.use_kernel(change, kernel)
+            change, lines = await self._full_sync(self.backend, large, kernel_known)
         else:
-            change, kernel = self._rules.partial(dirty, self._ports, self._ready), None
-        text = iptables.restore_text(change.plan)
-        self._full_needed, self._kernel_known = True, False  # until this restore succeeds
-        try:
+            change = self._rules.partial(dirty, self._ports, self._ready)
+            text = iptables.restore_text(change.plan)
             if text:
                 await self.backend.restore(text)
-        except backends.IptablesError as e:
-            if not full or kernel is not None:
-                raise
-            # The kernel was not as we left it (a hook deleted?): look, then write again.
-            log.info("proxy full sync without reading the kernel failed, reading it err=%s", e)
-            kernel = await self._read_kernel(self.backend)
-            self._rules.use_kernel(change, kernel)
-            text = iptables.restore_text(change.plan)
-            await self.backend.restore(text)
+            lines = text.count("\n")
         self._full_needed, self._kernel_known = False, True
 
         flushes = self._rules.commit(change, large)
@@ -164,13 +150,72 @@ class Proxier:
         plan = change.plan
         stats = SyncStats(full=full, service_ports=len(change.desired), written=len(plan.write),
                           deleted_chains=len(plan.stale_nat) + len(plan.stale_filter),
-                          lines=text.count("\n"), seconds=time.perf_counter() - started)
+                          lines=lines, seconds=time.perf_counter() - started)
         self.last_sync = stats
-        log.log(logging.INFO if text else logging.DEBUG,
+        log.log(logging.INFO if lines else logging.DEBUG,
                 "proxy sync full=%s service_ports=%d written=%d deleted=%d lines=%d seconds=%.3f",
                 stats.full, stats.service_ports, stats.written, stats.deleted_chains,
                 stats.lines, stats.seconds)
         return stats
+
+    async def _full_sync(self, backend: backends.Backend, large: bool,
+                         kernel_known: bool) -> tuple[Change, int]:
+        """Every chain rewritten; returns the change and the lines written.
+
+        Rendering 10,000 services takes ~0.5 s: it runs in a thread and each block of
+        services streams into iptables-restore as soon as it is rendered, so the
+        restore parses while the rest renders (two processes, two cores). Only the
+        closing lines wait for the whole plan and, when the bookkeeping is not
+        trusted, for the kernel read alongside. If a restore that trusted the
+        bookkeeping fails (someone deleted a hook?), the kernel is read and the sync
+        written again.
+        """
+        loop = asyncio.get_running_loop()
+        blocks: asyncio.Queue[str | None] = asyncio.Queue()
+        ports, ready = list(self._ports.items()), dict(self._ready)
+
+        def emit(batch: list[iptables.ServiceRules]) -> None:
+            loop.call_soon_threadsafe(blocks.put_nowait, iptables.chain_block(batch))
+
+        def render() -> Change:
+            try:
+                return self._rules.full(ports, ready, large, emit)
+            finally:
+                loop.call_soon_threadsafe(blocks.put_nowait, None)
+
+        rendering = asyncio.ensure_future(asyncio.to_thread(render))
+        reading = None if kernel_known else asyncio.ensure_future(self._read_kernel(backend))
+        lines = 0
+
+        async def text() -> AsyncIterator[str]:
+            nonlocal lines
+            chunk: str | None = iptables.full_sync_head()
+            while chunk is not None:
+                lines += chunk.count("\n")
+                yield chunk
+                chunk = await blocks.get()
+            change = await rendering
+            if reading is not None:
+                self._rules.use_kernel(change, await reading)
+            tail = iptables.full_sync_tail(change.plan)
+            lines += tail.count("\n")
+            yield tail
+
+        try:
+            await backend.restore(text())
+        except backends.IptablesError as e:
+            if reading is not None:
+                raise
+            log.info("proxy full sync without reading the kernel failed, reading it err=%s", e)
+            change = await rendering
+            self._rules.use_kernel(change, await self._read_kernel(backend))
+            retry = iptables.restore_text(change.plan)
+            await backend.restore(retry)
+            return change, retry.count("\n")
+        finally:  # a restore that failed early leaves them running: never abandon them
+            await asyncio.gather(rendering, *(reading,) if reading else (),
+                                 return_exceptions=True)
+        return await rendering, lines
 
     @staticmethod
     async def _read_kernel(backend: backends.Backend) -> KernelState:

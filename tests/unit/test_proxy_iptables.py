@@ -17,12 +17,6 @@ SVC2 = ServicePort("ns2", "svc2", "", "tcp", "172.30.0.42", 80, node_port=3001,
 SVC3 = ServicePort("ns3", "svc3", "dns", "udp", "172.30.0.43", 53, node_port=3003)
 
 GOLDEN = """\
-*filter
-:KUBE-SERVICES - [0:0]
-:KUBE-EXTERNAL-SERVICES - [0:0]
--A KUBE-SERVICES -m comment --comment "ns3/svc3:dns has no endpoints" -m udp -p udp -d 172.30.0.43 --dport 53 -j REJECT --reject-with icmp-port-unreachable
--A KUBE-EXTERNAL-SERVICES -m comment --comment "ns3/svc3:dns has no endpoints" -m addrtype --dst-type LOCAL -m udp -p udp --dport 3003 -j REJECT --reject-with icmp-port-unreachable
-COMMIT
 *nat
 :KUBE-SERVICES - [0:0]
 :KUBE-NODEPORTS - [0:0]
@@ -30,24 +24,14 @@ COMMIT
 :KUBE-MARK-MASQ - [0:0]
 :KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
 :KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
-:KUBE-EXT-G77FM4R64KTEGMA5 - [0:0]
-:KUBE-SVC-G77FM4R64KTEGMA5 - [0:0]
-:KUBE-SEP-DGRYXPABIY52HSOM - [0:0]
-:KUBE-SEP-2OFR2ARFW3D4CFJQ - [0:0]
-:KUBE-SEP-OLDOLDOLDOLDOLDO - [0:0]
--I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
--A KUBE-SERVICES -m comment --comment "ns2/svc2 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j KUBE-SVC-G77FM4R64KTEGMA5
--A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
--A KUBE-NODEPORTS -m comment --comment ns2/svc2 -m tcp -p tcp --dport 3001 -j KUBE-EXT-G77FM4R64KTEGMA5
--A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
--A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
--A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
--A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
 -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ
 -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -j KUBE-SEP-SXIVWICOYRO3J4NJ
 -A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ
 -A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80
+:KUBE-EXT-G77FM4R64KTEGMA5 - [0:0]
+:KUBE-SVC-G77FM4R64KTEGMA5 - [0:0]
+:KUBE-SEP-DGRYXPABIY52HSOM - [0:0]
+:KUBE-SEP-2OFR2ARFW3D4CFJQ - [0:0]
 -A KUBE-EXT-G77FM4R64KTEGMA5 -m comment --comment "masquerade traffic for ns2/svc2 external destinations" -j KUBE-MARK-MASQ
 -A KUBE-EXT-G77FM4R64KTEGMA5 -j KUBE-SVC-G77FM4R64KTEGMA5
 -A KUBE-SVC-G77FM4R64KTEGMA5 -m comment --comment "ns2/svc2 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ
@@ -59,7 +43,23 @@ COMMIT
 -A KUBE-SEP-DGRYXPABIY52HSOM -m comment --comment ns2/svc2 -m recent --name KUBE-SEP-DGRYXPABIY52HSOM --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.2:8080
 -A KUBE-SEP-2OFR2ARFW3D4CFJQ -m comment --comment ns2/svc2 -s 10.180.0.3 -j KUBE-MARK-MASQ
 -A KUBE-SEP-2OFR2ARFW3D4CFJQ -m comment --comment ns2/svc2 -m recent --name KUBE-SEP-2OFR2ARFW3D4CFJQ --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.3:8080
+-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
+-A KUBE-SERVICES -m comment --comment "ns2/svc2 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j KUBE-SVC-G77FM4R64KTEGMA5
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-NODEPORTS -m comment --comment ns2/svc2 -m tcp -p tcp --dport 3001 -j KUBE-EXT-G77FM4R64KTEGMA5
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+:KUBE-SEP-OLDOLDOLDOLDOLDO - [0:0]
 -X KUBE-SEP-OLDOLDOLDOLDOLDO
+COMMIT
+*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns3/svc3:dns has no endpoints" -m udp -p udp -d 172.30.0.43 --dport 53 -j REJECT --reject-with icmp-port-unreachable
+-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns3/svc3:dns has no endpoints" -m addrtype --dst-type LOCAL -m udp -p udp --dport 3003 -j REJECT --reject-with icmp-port-unreachable
 COMMIT
 """
 
@@ -83,14 +83,25 @@ def test_every_jump_lands_on_a_declared_chain() -> None:
     builtin = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
     targets = {"REJECT", "DNAT", "MARK", "MASQUERADE", "RETURN"}
     for table in iptables.restore_text(golden_plan()).split("*")[1:]:
-        lines = table.splitlines()
-        declared = {line[1:].split()[0] for line in lines if line.startswith(":")}
-        for line in lines:
+        declared: set[str] = set()  # so far: iptables-restore checks a jump when it reads it
+        for line in table.splitlines():
+            if line.startswith(":"):
+                declared.add(line[1:].split()[0])
             if line.startswith(("-A", "-I")):
                 argv = shlex.split(line)
                 assert argv[1] in declared | builtin, line
                 target = argv[argv.index("-j") + 1]
                 assert target in declared | targets, line
+
+
+def test_full_sync_pieces_are_the_restore_text() -> None:
+    """A streamed full sync (head, blocks of any size, tail) writes the same text."""
+    rules = golden_plan().write
+    plan = iptables.Plan(top=iptables.top_level(rules, 14), write=rules,
+                         stale_nat={"KUBE-SEP-OLDOLDOLDOLDOLDO"}, reinsert_hooks=iptables.HOOKS)
+    streamed = (iptables.full_sync_head() + iptables.chain_block(rules[:1])
+                + iptables.chain_block(rules[1:]) + iptables.full_sync_tail(plan))
+    assert streamed == iptables.restore_text(plan)
 
 
 def test_chain_names_are_kube_proxys() -> None:

@@ -3,12 +3,13 @@ full vs partial syncs, stale chains, hooks, failures, conntrack flushes."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from typing import Any
 
 import pytest
 
 from agent.proxy import proxier as proxier_mod
-from agent.proxy.backend import IptablesError
+from agent.proxy.backend import IptablesError, joined
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 
@@ -29,11 +30,11 @@ class RecordingBackend:
         self.saves += 1
         return self.saved[table] if table else self.saved["filter"] + self.saved["nat"]
 
-    async def restore(self, text: str) -> None:
+    async def restore(self, text: str | AsyncIterable[str]) -> None:
         if self.fail_next:
             self.fail_next = False
             raise IptablesError("iptables-restore: line 3 failed")
-        self.restores.append(text)
+        self.restores.append(await joined(text))
 
 
 def service(name: str, ip: str, *, proto: str = "TCP", node_port: int = 0) -> dict[str, Any]:

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import shlex
+from collections.abc import AsyncIterable
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent.proxy.backend import joined
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 
@@ -40,7 +42,8 @@ class FakeKernel:
                 out.append("COMMIT")
         return "\n".join(out) + "\n"
 
-    async def restore(self, text: str) -> None:
+    async def restore(self, chunks: str | AsyncIterable[str]) -> None:
+        text = await joined(chunks)
         staged = copy.deepcopy(self.tables)
         table: dict[str, list[str]] = {}
         for line in text.splitlines():
@@ -55,6 +58,10 @@ class FakeKernel:
                     *line.split(" ", 1), "")
                 if chain not in table:
                     raise RestoreError(f"no chain {chain}: {line}")
+                _, _, jump = f" {rule}".partition(" -j ")
+                target = jump.split(" ", 1)[0]
+                if op in ("-A", "-I") and target not in TARGETS and target not in table:
+                    raise RestoreError(f"jump to a chain not declared yet: {line}")
                 if op == "-A":
                     table[chain].append(rule)
                 elif op == "-I":

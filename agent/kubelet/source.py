@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from minikube_py.api.resources import SECRETS, Resource
+from minikube_py.api.resources import SECRETS, SERVICEACCOUNTS, Resource
 
 SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
@@ -25,8 +25,15 @@ class ObjectSource(Protocol):
 
 async def service_account_secret(source: ObjectSource, namespace: str,
                                  service_account: str) -> dict[str, Any] | None:
-    """The token Secret the service-account controller wrote for `service_account`."""
-    for secret in await source.list(SECRETS, namespace):
+    """The token Secret the service-account controller wrote for `service_account`.
+
+    Found through the ServiceAccount's `secrets` references, one GET each: a node may not
+    list Secrets, only get those its pods use (apiserver/authz.py)."""
+    sa = await source.get(SERVICEACCOUNTS, namespace, service_account)
+    for ref in (sa or {}).get("secrets") or []:
+        secret = await source.get(SECRETS, namespace, str(ref.get("name", "")))
+        if secret is None:
+            continue
         annotations = secret.get("metadata", {}).get("annotations") or {}
         if (secret.get("type") == SA_TOKEN_TYPE
                 and annotations.get(SA_NAME_ANNOTATION) == service_account

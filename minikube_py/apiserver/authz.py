@@ -2,8 +2,9 @@
 
 - system:masters, service accounts and static-token users: everything (no RBAC yet).
 - Nodes (system:node:<n>, the node authorizer): read the objects a kubelet and proxy
-  need; write their own Node and Lease; update pod status and delete pods bound to
-  them; create/patch events.
+  need, but of Secrets only GET those a pod bound to them uses (by reference, or the token
+  of its service account); write their own Node and Lease; update pod status and delete
+  pods bound to them; create/patch events.
 - Bootstrappers (system:bootstrappers): create their node-credentials Secret only.
 - Anonymous: GET kube-public/configmaps/cluster-info only (kubeadm's discovery).
 - The api-server's kubelet client (authn.KUBELET_CLIENT): GET pods only.
@@ -20,11 +21,13 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.resources import CONFIGMAPS, EVENTS, LEASES, NODES, PODS, SECRETS
 from minikube_py.apiserver.authn import ANONYMOUS, KUBELET_CLIENT, USER, User
+from minikube_py.apiserver.objects import decode_item
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
 
 NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces", "configmaps",
-                           "secrets", "serviceaccounts"})
+                           "serviceaccounts"})
+SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 READ_VERBS = frozenset({"get", "list", "watch"})
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 
@@ -59,8 +62,45 @@ async def _bound_here(request: web.Request, target: Target, node: str) -> bool:
     return (pod.get("spec") or {}).get("nodeName") == node
 
 
+def secret_refs(spec: dict[str, Any]) -> set[str]:
+    """Names of the Secrets a pod spec uses: volumes (projected too), env, envFrom and
+    image pull secrets."""
+    names = {ref.get("name") for ref in spec.get("imagePullSecrets") or []}
+    for volume in spec.get("volumes") or []:
+        names.add((volume.get("secret") or {}).get("secretName"))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            names.add((source.get("secret") or {}).get("name"))
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        names.update((ref.get("secretRef") or {}).get("name")
+                     for ref in container.get("envFrom") or [])
+        names.update(((env.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+                     for env in container.get("env") or [])
+    return {n for n in names if isinstance(n, str)}
+
+
+async def _secret_used_here(request: web.Request, target: Target, node: str) -> bool:
+    """A pod bound to `node` uses this Secret, or it is the token of such a pod's
+    service account (what the kubelet mounts)."""
+    store = request.app[OBJECTS]
+    items, _, _ = await store.list(PODS, target.namespace)
+    specs = [spec for spec in ((decode_item(i).get("spec") or {}) for i in items)
+             if spec.get("nodeName") == node]
+    if any(target.name in secret_refs(spec) for spec in specs):
+        return True
+    try:
+        secret = await store.get(SECRETS, target.namespace, target.name or "")
+    except errors.StatusError:
+        return False
+    accounts = {spec.get("serviceAccountName") or "default" for spec in specs}
+    return secret.get("type") == SA_TOKEN_TYPE and (
+        (secret["metadata"].get("annotations") or {}).get(
+            "kubernetes.io/service-account.name") in accounts)
+
+
 async def _node_allows(request: web.Request, target: Target, verb: str, node: str) -> bool:
     res, sub = target.resource, target.subresource
+    if res is SECRETS:
+        return verb == "get" and sub is None and await _secret_used_here(request, target, node)
     if verb in READ_VERBS and res.plural in NODE_READABLE and sub in (None, "status"):
         return True
     if res is EVENTS:

@@ -9,22 +9,28 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import time
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from minikube_py.api.resources import NODES
+from minikube_py.api.resources import NODES, PODS, SERVICEACCOUNTS
+from minikube_py.cluster import kubeconfigs, sample_app
 from minikube_py.cluster.health import node_ready
 from minikube_py.cluster.teardown import POD_BRIDGE
 from tests.e2e.cluster_support import (
     api,
+    docker_client,
     eventually,
     free_port,
     host_leftovers,
+    in_pod,
     mkp,
     needs_root,
     skip_if_other_cluster,
@@ -120,6 +126,41 @@ def test_sample_app_answers_from_all_three_pods(cluster: Cluster) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     replies = {line.split("-> ")[1] for line in run.stdout.splitlines() if "-> hello from" in line}
     assert len(replies) == 3, run.stdout
+
+
+def test_a_pod_gets_a_working_service_account_token_through_node_credentials(
+        cluster: Cluster) -> None:
+    """The agent runs with its node's own credential, which may read only the Secrets of
+    its pods: the token of the pod's service account must still be mounted, and work."""
+    sample_app.ensure_image()
+    eventually(lambda: api(cluster.admin, lambda c: c.get(SERVICEACCOUNTS, "default",
+                                                           namespace="default")).get("secrets"),
+               timeout=30, what="the default service account linked to its token")
+    name = f"sa-{uuid.uuid4().hex[:6]}"
+    api(cluster.admin, lambda c: c.create(PODS, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [
+            {"name": "main", "image": sample_app.IMAGE, "imagePullPolicy": "Never",
+             "command": ["sleep", "3600"]}]}}, "default"))
+    try:
+        pod = eventually(lambda: (p := api(cluster.admin, lambda c: c.get(
+            PODS, name, namespace="default")))["status"].get("phase") == "Running" and p,
+            timeout=60, what=f"pod {name} running")
+        dc = docker_client()
+        try:
+            token = in_pod(dc, pod["metadata"]["uid"],
+                           "cat /var/run/secrets/kubernetes.io/serviceaccount/token")
+        finally:
+            dc.close()
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{cluster.port}/api/v1/namespaces/default/pods/{name}",
+            headers={"Authorization": f"Bearer {token.strip()}"})
+        context = ssl.create_default_context(
+            cadata=kubeconfigs.ca_data(kubeconfigs.load(cluster.admin)).decode())
+        with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+            assert json.load(answer)["metadata"]["name"] == name
+    finally:
+        api(cluster.admin, lambda c: c.delete(PODS, name, "default"))
 
 
 def test_status_fails_when_components_are_down(cluster: Cluster) -> None:

@@ -196,3 +196,39 @@ def test_node_authorizer(apiserver: ApiServer) -> None:
     assert as_user(apiserver, token, "POST", "/api/v1/namespaces/default/events", {
         "metadata": {"name": f"ev-{node}"}, "reason": "R", "message": "m", "type": "Normal",
         "involvedObject": {"kind": "Node", "name": node}})[0] == 201
+
+
+def test_a_node_reads_only_the_secrets_its_pods_use(apiserver: ApiServer) -> None:
+    node, other = f"n-{uuid.uuid4().hex[:6]}", f"o-{uuid.uuid4().hex[:6]}"
+    token = new_node_token(node)
+    assert apiserver.request("POST", SECRETS, node_credentials_secret(node, token))[0] == 201
+    ns = f"sec-{uuid.uuid4().hex[:6]}"
+    assert apiserver.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0] == 201
+    secrets = f"/api/v1/namespaces/{ns}/secrets"
+    for name in ("vol", "env", "pull", "projected", "theirs", "unused"):
+        assert apiserver.request("POST", secrets, {"metadata": {"name": name},
+                                                   "data": {"k": "dg=="}})[0] == 201
+    assert apiserver.request("POST", secrets, {
+        "metadata": {"name": "robot-token", "annotations": {
+            "kubernetes.io/service-account.name": "robot"}},
+        "type": "kubernetes.io/service-account-token", "data": {"token": "dA=="}})[0] == 201
+    pods = f"/api/v1/namespaces/{ns}/pods"
+    mine = {"metadata": {"name": "mine"}, "spec": {
+        "nodeName": node, "serviceAccountName": "robot",
+        "imagePullSecrets": [{"name": "pull"}],
+        "volumes": [{"name": "v", "secret": {"secretName": "vol"}},
+                    {"name": "p", "projected": {"sources": [{"secret": {"name": "projected"}}]}}],
+        "containers": [{"name": "c", "image": "busybox", "env": [
+            {"name": "E", "valueFrom": {"secretKeyRef": {"name": "env", "key": "k"}}}]}]}}
+    theirs = {"metadata": {"name": "theirs"}, "spec": {
+        "nodeName": other, "volumes": [{"name": "v", "secret": {"secretName": "theirs"}}],
+        "containers": [{"name": "c", "image": "busybox"}]}}
+    for pod in (mine, theirs):
+        assert apiserver.request("POST", pods, pod)[0] == 201
+    for name in ("vol", "env", "pull", "projected", "robot-token"):
+        assert as_user(apiserver, token, "GET", f"{secrets}/{name}")[0] == 200, name
+    for name in ("theirs", "unused", "absent"):
+        status, body = as_user(apiserver, token, "GET", f"{secrets}/{name}")
+        assert status == 403 and f'User "system:node:{node}"' in body["message"], name
+    for path in (secrets, f"{secrets}?watch=1", "/api/v1/secrets"):
+        assert as_user(apiserver, token, "GET", path)[0] == 403, path

@@ -26,7 +26,7 @@ from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.sandbox import Sandboxes
 from agent.kubelet.source import DictSource
 from agent.kubelet.volumes import VolumeManager
-from minikube_py.api.resources import CONFIGMAPS, SECRETS
+from minikube_py.api.resources import CONFIGMAPS, SECRETS, SERVICEACCOUNTS
 from tests.fixtures.docker import CniNet, remove_containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
@@ -236,6 +236,9 @@ async def test_service_account_token_mounted_once_the_secret_exists(node: Node) 
     await node.until(pod, running)
     main = (await node.containers(pod))["main"]
     assert not any(m["Destination"].startswith("/var/run/secrets") for m in main["Mounts"])
+    node.source.put(SERVICEACCOUNTS, {  # as the service-account controller links them
+        "metadata": {"name": "robot", "namespace": "default"},
+        "secrets": [{"name": "robot-token-abcde"}]})
     node.source.put(SECRETS, {
         "metadata": {"name": "robot-token-abcde", "namespace": "default",
                      "annotations": {"kubernetes.io/service-account.name": "robot"}},

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from agent.proxy import iptables
-from agent.proxy.backend import Backend, as_chunks
+from agent.proxy.backend import Backend
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 
@@ -43,16 +44,19 @@ class Recording:
     async def save(self, table: str | None = None) -> str:
         return await self.inner.save(table)
 
-    async def restore(self, text: str | AsyncIterable[str]) -> None:
+    async def restore(self, text: str) -> None:
+        self.last = text
+        await self.inner.restore(text)
+
+    @contextlib.contextmanager
+    def restoring(self) -> Iterator[Callable[[str], None]]:
         """Passes a streamed restore through as it comes (so it is timed as it runs)."""
         chunks: list[str] = []
-
-        async def tee() -> AsyncIterator[str]:
-            async for chunk in as_chunks(text):
+        with self.inner.restoring() as write:
+            def tee(chunk: str) -> None:
                 chunks.append(chunk)
-                yield chunk
-
-        await self.inner.restore(tee())
+                write(chunk)
+            yield tee
         self.last = "".join(chunks)
 
 

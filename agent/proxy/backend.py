@@ -18,7 +18,7 @@ import contextlib
 import logging
 import shutil
 import subprocess
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,9 @@ class Backend:
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         return [*prefix, binary, *args]
 
-    async def restore(self, text: str | AsyncIterable[str]) -> None:
-        """Apply restore text (whole, or chunks streamed as they come) as one transaction
-        per table; nothing changes in a table whose transaction fails."""
+    async def restore(self, text: str) -> None:
+        """Apply restore text as one transaction per table; nothing changes in a table
+        whose transaction fails."""
         await _run(self.argv("restore", "--noflush", "--counters"), text)
 
     async def save(self, table: str | None = None) -> str:
@@ -65,50 +65,47 @@ class Backend:
         return proc.stdout.decode()
 
 
-async def _run(argv: list[str], stdin: str | AsyncIterable[str]) -> None:
-    """Run a tool fed `stdin` (text, or chunks written as they come); raise on failure.
+    @contextlib.contextmanager
+    def restoring(self) -> Iterator[Callable[[str], None]]:
+        """A restore fed chunk by chunk from the calling (worker) thread: `write` blocks
+        while iptables-restore parses what it has, with no event loop (and no handing
+        the GIL back and forth) in between. If the body raises, the tool is killed
+        before it can read a COMMIT, so a half-written transaction never applies."""
+        argv = self.argv("restore", "--noflush", "--counters")
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        stdin, stderr = proc.stdin, proc.stderr
+        assert stdin is not None and stderr is not None
+        try:
+            try:
+                yield lambda chunk: stdin.write(chunk.encode())
+                stdin.close()
+            except BrokenPipeError:
+                pass  # it stopped reading because it failed: its exit status and stderr say why
+            err, code = stderr.read(), proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                stdin.close()
+            stderr.close()
+        _check(argv, code, err)
 
-    If the input ends early (an error while producing it, cancellation) the tool is
-    killed before it reads a COMMIT, so a half-written transaction never applies.
-    """
+
+async def _run(argv: list[str], stdin: str) -> None:
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE)
-    assert proc.stdin is not None and proc.stderr is not None
-    errors = asyncio.ensure_future(proc.stderr.read())
-    try:
-        try:
-            async for chunk in as_chunks(stdin):
-                proc.stdin.write(chunk.encode())
-                await proc.stdin.drain()
-            proc.stdin.close()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # it stopped reading because it failed: its exit status and stderr say why
-        err, code = await errors, await proc.wait()
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
-        errors.cancel()
-        raise
+    _, err = await proc.communicate(stdin.encode())
+    _check(argv, proc.returncode, err)
+
+
+def _check(argv: list[str], code: int | None, err: bytes) -> None:
     if code != 0:
         raise IptablesError(f"{' '.join(argv)} exited {code}: "
                             f"{err.decode(errors='replace').strip()}")
-
-
-async def as_chunks(text: str | AsyncIterable[str]) -> AsyncIterator[str]:
-    """Restore input as chunks, whether given whole or already in chunks."""
-    if isinstance(text, str):
-        yield text
-    else:
-        async for chunk in text:
-            yield chunk
-
-
-async def joined(text: str | AsyncIterable[str]) -> str:
-    """Restore input as one string, for stand-ins that need it whole (test kernels, the
-    benchmark's recorder)."""
-    return "".join([chunk async for chunk in as_chunks(text)])
 
 
 def available(mode: str, netns: str | None = None) -> bool:

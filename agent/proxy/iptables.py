@@ -17,8 +17,9 @@ under iptables' 28 character limit and are stable across restarts.
 
 Everything here is pure text: `render()` turns one service port into its lines,
 `top_level()` gathers the chains all services share, `restore_text()` writes
-what changed as one transaction per table (`full_sync_head/tail()` and
-`chain_block()` the same in pieces, to stream a full sync while it renders).
+what changed as one transaction per table (`full_sync_head/tail()`,
+`declare()` and `rule_block()` the same in pieces, to stream a full sync while
+it renders).
 """
 
 from __future__ import annotations
@@ -106,6 +107,15 @@ def external_chain(sp: ServicePort) -> str:
 
 def endpoint_chain(sp: ServicePort, ep: Endpoint) -> str:
     return chain_name("KUBE-SEP-", sp.port_key, sp.protocol, str(ep))
+
+
+def chain_names(sp: ServicePort, endpoints: tuple[Endpoint, ...]) -> list[str]:
+    """The own chains `render` gives a service port with these endpoints, in its order
+    (named without rendering, so a streamed full sync can declare them all first)."""
+    if not endpoints:
+        return []
+    ext = [external_chain(sp)] if sp.node_port else []
+    return [*ext, service_chain(sp), *(endpoint_chain(sp, ep) for ep in endpoints)]
 
 
 def probability(n: int) -> str:
@@ -257,7 +267,9 @@ def restore_text(plan: Plan) -> str:
     nat = [c for t, c in plan.top if t == "nat"]
     text = ""
     if nat or plan.write or plan.stale_nat or _hooks(plan, "nat"):
-        text = open_table("nat", nat) + chain_block(plan.write) + close_table(plan, "nat")
+        own = [c for r in plan.write for c in r.chains]
+        text = open_table("nat", nat) + declare(own) + rule_block(plan.write) + \
+            close_table(plan, "nat")
     filter_top = [c for t, c in plan.top if t == "filter"]
     if filter_top or plan.stale_filter or _hooks(plan, "filter"):
         text += open_table("filter", filter_top) + close_table(plan, "filter")
@@ -270,25 +282,29 @@ def full_sync_head() -> str:
 
 
 def full_sync_tail(plan: Plan) -> str:
-    """How a full sync's text ends, after `chain_block`s of plan.write in order: together
-    they are `restore_text(plan)`, in pieces a caller can stream into iptables-restore
-    while later services still render (and before stale chains and hooks are known)."""
+    """How a full sync's text ends. Head, `declare` of every `chain_names` of plan.write
+    in order, `rule_block`s of plan.write in order, tail: together they are
+    `restore_text(plan)`, in pieces a caller can stream into iptables-restore while
+    later services still render (and before stale chains and hooks are known)."""
     return close_table(plan, "nat") + open_table("filter", FILTER_FIXED) + \
         close_table(plan, "filter")
 
 
 def open_table(table: str, top: Iterable[str]) -> str:
     """A table's transaction up to its top-level chains' declarations."""
-    return f"*{table}\n" + "".join(f":{c} - [0:0]\n" for c in top)
+    return f"*{table}\n" + declare(top)
 
 
-def chain_block(rules: Iterable[ServiceRules]) -> str:
-    """Service ports' own (nat) chains, each port's declared right before their rules, so
-    every jump among them lands on a chain declared before it. Blocks concatenate:
-    chain_block(a) + chain_block(b) == chain_block(a + b)."""
-    return "".join(
-        "".join(f":{c} - [0:0]\n" for c in r.chains) + "".join(f"{b}\n" for b in r.chains.values())
-        for r in rules)
+def declare(chains: Iterable[str]) -> str:
+    """Declarations (a rewritten chain is declared, so flushed, before any rule: every
+    jump then lands on a chain iptables-restore already knows, and libiptc adds rules
+    fastest when all chains come first)."""
+    return "".join(f":{c} - [0:0]\n" for c in chains)
+
+
+def rule_block(rules: Iterable[ServiceRules]) -> str:
+    """Service ports' own (nat) chains' rules; blocks concatenate."""
+    return "".join(f"{b}\n" for r in rules for b in r.chains.values())
 
 
 def close_table(plan: Plan, table: str) -> str:
@@ -296,8 +312,8 @@ def close_table(plan: Plan, table: str) -> str:
     stale = sorted(plan.stale_nat if table == "nat" else plan.stale_filter)
     lines = [line for (t, _), rules in plan.top.items() if t == table for line in rules]
     lines += _hooks(plan, table)
-    lines += [f":{c} - [0:0]" for c in stale] + [f"-X {c}" for c in stale]
-    return "".join(f"{line}\n" for line in lines) + "COMMIT\n"
+    lines += [f"-X {c}" for c in stale]
+    return declare(stale) + "".join(f"{line}\n" for line in lines) + "COMMIT\n"
 
 
 def _hooks(plan: Plan, table: str) -> list[str]:

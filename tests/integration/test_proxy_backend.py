@@ -3,7 +3,7 @@ chunks make one transaction, and input that breaks off or fails half-way applies
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -16,39 +16,39 @@ OPEN = "*nat\n:KUBE-SVC-STREAMTEST000000 - [0:0]\n"
 RULE = "-A KUBE-SVC-STREAMTEST000000 -d 10.96.0.{} -j RETURN\n"
 
 
-async def chunks(*parts: str, fail_after: int = -1) -> AsyncIterator[str]:
-    for i, part in enumerate(parts):
-        if i == fail_after:
-            raise RuntimeError("rendering failed")
-        yield part
+def feed(backend: Backend, *parts: str, fail_after: int = -1) -> None:
+    """A streamed restore of `parts`, as the proxier's render thread writes one."""
+    with backend.restoring() as write:
+        for i, part in enumerate(parts):
+            if i == fail_after:
+                raise RuntimeError("rendering failed")
+            write(part)
 
 
 def nat(ns: Netns) -> str:
     return ns.run("iptables-legacy-save", "-t", "nat").stdout
 
 
-async def test_chunks_make_one_transaction(netns: Callable[..., Netns]) -> None:
+def test_chunks_make_one_transaction(netns: Callable[..., Netns]) -> None:
     ns = netns("node")
-    await Backend("legacy", ns.name).restore(
-        chunks(OPEN, RULE.format(1), RULE.format(2), "COMMIT\n"))
+    feed(Backend("legacy", ns.name), OPEN, RULE.format(1), RULE.format(2), "COMMIT\n")
     saved = nat(ns)
     assert "-A KUBE-SVC-STREAMTEST000000 -d 10.96.0.1/32 -j RETURN" in saved
     assert "-A KUBE-SVC-STREAMTEST000000 -d 10.96.0.2/32 -j RETURN" in saved
 
 
-async def test_input_breaking_off_applies_nothing(netns: Callable[..., Netns]) -> None:
+def test_input_breaking_off_applies_nothing(netns: Callable[..., Netns]) -> None:
     ns = netns("node")
     with pytest.raises(RuntimeError, match="rendering failed"):
-        await Backend("legacy", ns.name).restore(
-            chunks(OPEN, RULE.format(1), "COMMIT\n", fail_after=2))
+        feed(Backend("legacy", ns.name), OPEN, RULE.format(1), "COMMIT\n", fail_after=2)
     assert "STREAMTEST" not in nat(ns)
 
 
-async def test_restore_failing_half_way_raises_and_applies_nothing(
+def test_restore_failing_half_way_raises_and_applies_nothing(
         netns: Callable[..., Netns]) -> None:
     ns = netns("node")
     many = "".join(RULE.format(i % 250) for i in range(20_000))  # more than a pipe holds
     with pytest.raises(IptablesError, match="at line: 3"):
-        await Backend("legacy", ns.name).restore(
-            chunks(OPEN, "-A KUBE-SVC-STREAMTEST000000 -j NO-SUCH-CHAIN\n", many, "COMMIT\n"))
+        feed(Backend("legacy", ns.name), OPEN, "-A KUBE-SVC-STREAMTEST000000 -j NO-SUCH-CHAIN\n",
+             many, "COMMIT\n")
     assert "STREAMTEST" not in nat(ns)

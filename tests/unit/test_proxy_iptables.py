@@ -24,14 +24,14 @@ GOLDEN = """\
 :KUBE-MARK-MASQ - [0:0]
 :KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
 :KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
--A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ
--A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -j KUBE-SEP-SXIVWICOYRO3J4NJ
--A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ
--A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80
 :KUBE-EXT-G77FM4R64KTEGMA5 - [0:0]
 :KUBE-SVC-G77FM4R64KTEGMA5 - [0:0]
 :KUBE-SEP-DGRYXPABIY52HSOM - [0:0]
 :KUBE-SEP-2OFR2ARFW3D4CFJQ - [0:0]
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -j KUBE-SEP-SXIVWICOYRO3J4NJ
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80
 -A KUBE-EXT-G77FM4R64KTEGMA5 -m comment --comment "masquerade traffic for ns2/svc2 external destinations" -j KUBE-MARK-MASQ
 -A KUBE-EXT-G77FM4R64KTEGMA5 -j KUBE-SVC-G77FM4R64KTEGMA5
 -A KUBE-SVC-G77FM4R64KTEGMA5 -m comment --comment "ns2/svc2 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ
@@ -43,6 +43,7 @@ GOLDEN = """\
 -A KUBE-SEP-DGRYXPABIY52HSOM -m comment --comment ns2/svc2 -m recent --name KUBE-SEP-DGRYXPABIY52HSOM --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.2:8080
 -A KUBE-SEP-2OFR2ARFW3D4CFJQ -m comment --comment ns2/svc2 -s 10.180.0.3 -j KUBE-MARK-MASQ
 -A KUBE-SEP-2OFR2ARFW3D4CFJQ -m comment --comment ns2/svc2 -m recent --name KUBE-SEP-2OFR2ARFW3D4CFJQ --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.3:8080
+:KUBE-SEP-OLDOLDOLDOLDOLDO - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
 -A KUBE-SERVICES -m comment --comment "ns2/svc2 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j KUBE-SVC-G77FM4R64KTEGMA5
 -A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
@@ -52,7 +53,6 @@ GOLDEN = """\
 -A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
 -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
 -I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
-:KUBE-SEP-OLDOLDOLDOLDOLDO - [0:0]
 -X KUBE-SEP-OLDOLDOLDOLDOLDO
 COMMIT
 *filter
@@ -95,12 +95,18 @@ def test_every_jump_lands_on_a_declared_chain() -> None:
 
 
 def test_full_sync_pieces_are_the_restore_text() -> None:
-    """A streamed full sync (head, blocks of any size, tail) writes the same text."""
+    """A streamed full sync (head, declarations, rule blocks of any size, tail) writes
+    exactly restore_text, and chain_names names what render makes."""
     rules = golden_plan().write
     plan = iptables.Plan(top=iptables.top_level(rules, 14), write=rules,
                          stale_nat={"KUBE-SEP-OLDOLDOLDOLDOLDO"}, reinsert_hooks=iptables.HOOKS)
-    streamed = (iptables.full_sync_head() + iptables.chain_block(rules[:1])
-                + iptables.chain_block(rules[1:]) + iptables.full_sync_tail(plan))
+    eps = {SVC1: (Endpoint("10.180.0.1", 80),),
+           SVC2: (Endpoint("10.180.0.2", 8080), Endpoint("10.180.0.3", 8080)), SVC3: ()}
+    names = [c for sp, e in eps.items() for c in iptables.chain_names(sp, e)]
+    assert names == [c for r in rules for c in r.chains]
+    streamed = (iptables.full_sync_head() + iptables.declare(names[:3]) + iptables.declare(names[3:])
+                + iptables.rule_block(rules[:1]) + iptables.rule_block(rules[1:])
+                + iptables.full_sync_tail(plan))
     assert streamed == iptables.restore_text(plan)
 
 

@@ -3,13 +3,14 @@ full vs partial syncs, stale chains, hooks, failures, conntrack flushes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from agent.proxy import proxier as proxier_mod
-from agent.proxy.backend import IptablesError, joined
+from agent.proxy.backend import IptablesError
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 
@@ -30,11 +31,20 @@ class RecordingBackend:
         self.saves += 1
         return self.saved[table] if table else self.saved["filter"] + self.saved["nat"]
 
-    async def restore(self, text: str | AsyncIterable[str]) -> None:
+    async def restore(self, text: str) -> None:
+        self.apply(text)
+
+    @contextlib.contextmanager
+    def restoring(self) -> Iterator[Callable[[str], None]]:
+        chunks: list[str] = []
+        yield chunks.append
+        self.apply("".join(chunks))
+
+    def apply(self, text: str) -> None:
         if self.fail_next:
             self.fail_next = False
             raise IptablesError("iptables-restore: line 3 failed")
-        self.restores.append(await joined(text))
+        self.restores.append(text)
 
 
 def service(name: str, ip: str, *, proto: str = "TCP", node_port: int = 0) -> dict[str, Any]:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import shlex
-from collections.abc import AsyncIterable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.proxy.backend import joined
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 
@@ -42,8 +42,16 @@ class FakeKernel:
                 out.append("COMMIT")
         return "\n".join(out) + "\n"
 
-    async def restore(self, chunks: str | AsyncIterable[str]) -> None:
-        text = await joined(chunks)
+    async def restore(self, text: str) -> None:
+        self.apply(text)
+
+    @contextlib.contextmanager
+    def restoring(self) -> Iterator[Callable[[str], None]]:
+        chunks: list[str] = []
+        yield chunks.append
+        self.apply("".join(chunks))
+
+    def apply(self, text: str) -> None:
         staged = copy.deepcopy(self.tables)
         table: dict[str, list[str]] = {}
         for line in text.splitlines():

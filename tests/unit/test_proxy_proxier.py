@@ -15,6 +15,14 @@ from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 
 
+@contextlib.contextmanager
+def collecting(apply: Callable[[str], None]) -> Iterator[Callable[[str], None]]:
+    """A stand-in's `restoring`: the streamed chunks, applied whole at the end."""
+    chunks: list[str] = []
+    yield chunks.append
+    apply("".join(chunks))
+
+
 class RecordingBackend:
     """Keeps what a restore would leave in the kernel as iptables-save text."""
 
@@ -34,11 +42,8 @@ class RecordingBackend:
     async def restore(self, text: str) -> None:
         self.apply(text)
 
-    @contextlib.contextmanager
-    def restoring(self) -> Iterator[Callable[[str], None]]:
-        chunks: list[str] = []
-        yield chunks.append
-        self.apply("".join(chunks))
+    def restoring(self) -> contextlib.AbstractContextManager[Callable[[str], None]]:
+        return collecting(self.apply)
 
     def apply(self, text: str) -> None:
         if self.fail_next:

@@ -8,13 +8,14 @@ import asyncio
 import copy
 import shlex
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.proxy.proxier import Proxier
+from tests.unit.test_proxy_proxier import collecting
 from agent.proxy.settings import ProxySettings
 
 BUILTIN = {"nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
@@ -45,11 +46,8 @@ class FakeKernel:
     async def restore(self, text: str) -> None:
         self.apply(text)
 
-    @contextlib.contextmanager
-    def restoring(self) -> Iterator[Callable[[str], None]]:
-        chunks: list[str] = []
-        yield chunks.append
-        self.apply("".join(chunks))
+    def restoring(self) -> contextlib.AbstractContextManager[Callable[[str], None]]:
+        return collecting(self.apply)
 
     def apply(self, text: str) -> None:
         staged = copy.deepcopy(self.tables)

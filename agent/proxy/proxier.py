@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,14 @@ from minikube_py.client import Informer
 
 log = logging.getLogger(__name__)
 
-RETRY_MAX = 30.0
+# A failed sync leaves the rules as they were (endpoints that came or went meanwhile are
+# missed) until it is retried; with no further change to wake the loop, the backoff alone
+# decides how long. Capped low: staleness stays bounded by a few seconds, while a failure
+# that persists still costs at most one sync (~2 s at 10,000 services) per RETRY_MAX.
+RETRY_MAX = 5.0
+# Anything a sync's tools can fail with: iptables' own errors, and processes that cannot
+# start or time out (fork fails under memory or pid pressure, a binary went missing).
+SYNC_ERRORS = (backends.IptablesError, OSError, subprocess.SubprocessError)
 
 
 @dataclass(frozen=True)
@@ -251,8 +259,8 @@ class Proxier:
                     next_full = clock() + self.settings.full_sync_period
                 retry = 1.0
                 timeout = max(0.0, next_full - clock())
-            except backends.IptablesError as e:
-                log.error("proxy sync failed retry_in=%.1f err=%s", retry, e)
+            except SYNC_ERRORS as e:
+                log.error("proxy sync failed retry_in=%.1f err=%r", retry, e)
                 timeout, retry = retry, min(retry * 2, RETRY_MAX)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)

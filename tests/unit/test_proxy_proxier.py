@@ -3,6 +3,7 @@ full vs partial syncs, stale chains, hooks, failures, conntrack flushes."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -222,3 +223,30 @@ async def test_above_1000_endpoints_nat_rules_take_their_lean_form(proxy: Proxie
     assert not [line for line in service_rules if "-m comment" in line]
     assert "-p tcp -j DNAT --to-destination 10.244.0.1:8080" in text
     assert "-m tcp -p tcp -j DNAT" not in text
+
+
+async def test_loop_outlives_a_sync_that_cannot_start_its_tools(proxy: Proxier) -> None:
+    """Under memory or pid pressure fork fails (OSError): the loop logs, retries on its own
+    (no further change needed) and keeps running, rather than ending the proxy."""
+    backend = proxy.backend
+    attempts = 0
+
+    def apply(text: str) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        backend.restores.append(text)  # type: ignore[union-attr]
+
+    backend.apply = apply  # type: ignore[union-attr]
+    loop = asyncio.create_task(proxy.loop())
+    try:
+        deadline = asyncio.get_running_loop().time() + 3
+        while not backend.restores:  # type: ignore[union-attr]
+            assert not loop.done() and asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        assert attempts == 2 and proxy.last_sync is not None and proxy.last_sync.full
+    finally:
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop

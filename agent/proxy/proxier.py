@@ -7,6 +7,7 @@ Sync strategy (kube-proxy's, a step further; the bookkeeping is state.RuleSet):
   our prefixes deleted; otherwise stale chains come from the bookkeeping and
   every hook is deleted and re-inserted in the same transaction, so a hook
   someone removed fails the restore, which then reads the kernel and retries.
+  The text streams into iptables-restore while it renders.
 - partial sync on changes: only the services changed since the last sync are
   looked at, and only chains whose text changed are written (KUBE-SERVICES & co
   only when one of their lines changed); their stale chains are deleted.
@@ -173,11 +174,10 @@ class Proxier:
         (declared first: libiptc adds rules fastest that way), then renders and
         writes each block of service ports into iptables-restore as soon as it is
         ready, so the restore parses while the rest renders (two processes, two
-        cores); only
-        the closing lines wait for the whole plan and, when the bookkeeping is not
-        trusted, for the kernel read alongside. If a restore that trusted the
-        bookkeeping fails (someone deleted a hook?), the kernel is read and the sync
-        written again.
+        cores); only the closing lines wait for the whole plan and, when the
+        bookkeeping is not trusted, for the kernel read alongside. If a restore that
+        trusted the bookkeeping fails (someone deleted a hook?), the kernel is read
+        and the sync written again.
         """
         loop = asyncio.get_running_loop()
         ports, ready = list(self._ports.items()), dict(self._ready)

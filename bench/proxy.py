@@ -8,6 +8,7 @@ costs on top of the kernel and iptables work that any proxy pays:
     full sync (cold)    proxier.sync() into an empty netns   vs raw restore into another
     full sync (warm)    periodic full sync over its own rules  vs raw restore over the same
     one changed service partial sync after 1 endpoint change   vs raw restore of that text
+                        (CHANGES_PER_ROUND of them per round)
     idle CPU            process CPU seconds while the sync loop waits 2 s with no change
 
 Everything happens in throwaway network namespaces, removed at the end.
@@ -100,10 +101,11 @@ async def timed_sync(proxy: Proxier, *, full: bool) -> float:
 
 
 LABELS = ("full sync (cold)", "full sync (warm, periodic)", "one changed service")
+CHANGES_PER_ROUND = 4  # one changed service is cheap to repeat: more samples of the noisiest
 
 
-async def one_round(mode: str, n: int) -> list[tuple[float, float]]:
-    """(ours, raw) seconds for each of LABELS, in fresh namespaces."""
+async def one_round(mode: str, n: int) -> list[list[tuple[float, float]]]:
+    """(ours, raw) seconds, per sample, for each of LABELS, in fresh namespaces."""
     iptables.chain_name.cache_clear()  # a cold start hashes every chain name again
     ours_ns, raw_ns = await netns(), await netns()
     try:
@@ -118,10 +120,13 @@ async def one_round(mode: str, n: int) -> list[tuple[float, float]]:
         cold_raw = await raw_restore(raw, rec.last)
         warm = await timed_sync(proxy, full=True)
         warm_raw = await raw_restore(raw, rec.last)
-        proxy.set_endpoints(endpoints(n // 2, generation=1))
-        partial = await timed_sync(proxy, full=False)
-        assert proxy.last_sync and proxy.last_sync.written == 1
-        return [(cold, cold_raw), (warm, warm_raw), (partial, await raw_restore(raw, rec.last))]
+        changes = []
+        for k in range(1, CHANGES_PER_ROUND + 1):
+            proxy.set_endpoints(endpoints(n * k // (CHANGES_PER_ROUND + 1), generation=k))
+            partial = await timed_sync(proxy, full=False)
+            assert proxy.last_sync and proxy.last_sync.written == 1
+            changes.append((partial, await raw_restore(raw, rec.last)))
+        return [[(cold, cold_raw)], [(warm, warm_raw)], changes]
     finally:
         await remove_netns(ours_ns, raw_ns)
 
@@ -149,16 +154,19 @@ async def idle_cpu(mode: str, n: int) -> float:
 
 async def bench(mode: str, n: int, repeat: int) -> None:
     print(f"{mode} backend, {n} services x {ENDPOINTS_PER_SERVICE} endpoints "
-          f"({repeat} rounds; best times, median ratios; {time.strftime('%H:%M', time.gmtime())} "
+          f"({repeat} rounds; best and median times; {time.strftime('%H:%M', time.gmtime())} "
           f"UTC, load average {os.getloadavg()[0]:.1f})")
     rounds = [await one_round(mode, n) for _ in range(repeat)]
     for i, label in enumerate(LABELS):
-        ours, raw = min(r[i][0] for r in rounds), min(r[i][1] for r in rounds)
-        # Each round measures ours and raw back to back, so the per-round ratio cancels
-        # most of the shared machine's noise; its median is the figure to read.
-        ratio = statistics.median(r[i][0] / r[i][1] for r in rounds)
-        print(f"  {label:<28} ours {ours:7.3f} s   raw restore {raw:7.3f} s   "
-              f"ratio {ratio:5.2f} (median of rounds)")
+        samples = [pair for r in rounds for pair in r[i]]
+        ours, raw = (min(p[k] for p in samples) for k in (0, 1))
+        median, raw_median = (statistics.median(p[k] for p in samples) for k in (0, 1))
+        # Each sample measures ours and raw back to back, so its ratio cancels most of the
+        # shared machine's noise; the median ratio is the figure to read.
+        ratio = statistics.median(p[0] / p[1] for p in samples)
+        print(f"  {label:<28} ours {ours:6.3f} s (median {median:6.3f})   raw restore "
+              f"{raw:6.3f} s (median {raw_median:6.3f})   ratio {ratio:5.2f} "
+              f"(median of {len(samples)})")
     print(f"  idle CPU over 2 s: {await idle_cpu(mode, n):.4f} s "
           f"(load average now {os.getloadavg()[0]:.1f})")
 

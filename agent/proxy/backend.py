@@ -76,9 +76,13 @@ class Backend:
                                 stderr=subprocess.PIPE)
         stdin, stderr = proc.stdin, proc.stderr
         assert stdin is not None and stderr is not None
+
+        def write(chunk: str) -> None:
+            stdin.write(chunk.encode())
+
         try:
             try:
-                yield lambda chunk: stdin.write(chunk.encode())
+                yield write
                 stdin.close()
             except BrokenPipeError:
                 pass  # it stopped reading because it failed: its exit status and stderr say why

@@ -4,6 +4,7 @@ iptables mode would write, and every jump landing on a declared chain."""
 from __future__ import annotations
 
 import shlex
+from typing import Any
 
 import pytest
 
@@ -146,7 +147,7 @@ def test_empty_plan_is_an_empty_transaction() -> None:
     assert iptables.restore_text(iptables.Plan(top={}, write=[])) == ""
 
 
-SERVICE = {
+SERVICE: dict[str, Any] = {
     "metadata": {"namespace": "web", "name": "front"},
     "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "sessionAffinity": "ClientIP",
              "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}},

@@ -5,9 +5,9 @@ fresh proxy's full sync of the same inputs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import shlex
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.proxy.proxier import Proxier
-from tests.unit.test_proxy_proxier import collecting
 from agent.proxy.settings import ProxySettings
+from tests.unit.test_proxy_proxier import collecting
 
 BUILTIN = {"nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
            "filter": ("INPUT", "FORWARD", "OUTPUT")}

@@ -64,7 +64,6 @@ class Backend:
             raise IptablesError(f"{' '.join(argv)}: {proc.stderr.decode(errors='replace')}")
         return proc.stdout.decode()
 
-
     @contextlib.contextmanager
     def restoring(self) -> Iterator[Callable[[str], None]]:
         """A restore fed chunk by chunk from the calling (worker) thread: `write` blocks

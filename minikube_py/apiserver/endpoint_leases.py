@@ -87,9 +87,12 @@ class EndpointLeases:
         except errors.StatusError as e:
             if e.code != 404:
                 raise
-            with contextlib.suppress(errors.StatusError):  # 409: created meanwhile
+            try:
                 await create_object(self.app, Target(ENDPOINTS, "default", None, None),
                                     endpoints(wanted))
+            except errors.StatusError as e:
+                if e.code != 409:  # 409: another api-server created it meanwhile
+                    raise
             return
         if current.get("subsets") == wanted:
             return

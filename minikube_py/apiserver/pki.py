@@ -49,6 +49,10 @@ class Pki:
     def admin_token(self) -> str:
         return self.admin_token_file.read_text().strip()
 
+    @property
+    def kubelet_client_token(self) -> str:
+        return self.kubelet_client_token_file.read_text().strip()
+
 
 def write_private(path: Path, data: bytes) -> None:
     """Create or replace `path` with mode 0600 from the first byte."""

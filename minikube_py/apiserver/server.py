@@ -67,9 +67,9 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
     runner: web.AppRunner | None = None
     workers: Workers | None = None
     try:
-        tokens = {token: ADMIN, paths.kubelet_client_token_file.read_text().strip():
-                  KUBELET_CLIENT} | {t: User(n, ("system:authenticated",))
-                                   for t, n in settings.extra_tokens.items()}
+        tokens = {token: ADMIN, paths.kubelet_client_token: KUBELET_CLIENT,
+                  **{t: User(n, ("system:authenticated",))
+                     for t, n in settings.extra_tokens.items()}}
         app = build_app(settings, endpoints, [
             StaticTokens(tokens), NodeTokens(), ServiceAccountTokens(paths.sa_pub),
             BootstrapTokens()])

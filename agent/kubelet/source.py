@@ -10,9 +10,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from minikube_py.api.resources import SECRETS, SERVICEACCOUNTS, Resource
-
-SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
-SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
+from minikube_py.api.secret import SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
 
 
 class ObjectSource(Protocol):
@@ -35,8 +33,8 @@ async def service_account_secret(source: ObjectSource, namespace: str,
         if secret is None:
             continue
         annotations = secret.get("metadata", {}).get("annotations") or {}
-        if (secret.get("type") == SA_TOKEN_TYPE
-                and annotations.get(SA_NAME_ANNOTATION) == service_account
+        if (secret.get("type") == SERVICE_ACCOUNT_TOKEN
+                and annotations.get(SERVICE_ACCOUNT_NAME_ANNOTATION) == service_account
                 and (secret.get("data") or {}).get("token")):
             return secret
     return None

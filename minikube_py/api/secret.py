@@ -14,6 +14,8 @@ from minikube_py.api.shape import as_dict, str_field
 from minikube_py.api.strategy import JSON, Strategy
 
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
+# On a token Secret: the ServiceAccount it belongs to.
+SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 _REQUIRED_KEYS = {
     "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
     "kubernetes.io/dockercfg": (".dockercfg",),
@@ -63,9 +65,9 @@ class SecretStrategy(Strategy):
                 causes.append(field.required(f"data[{key}]"))
         if kind == SERVICE_ACCOUNT_TOKEN:
             annotations = as_dict(obj.get("metadata")).get("annotations") or {}
-            if not annotations.get("kubernetes.io/service-account.name"):
+            if not annotations.get(SERVICE_ACCOUNT_NAME_ANNOTATION):
                 causes.append(field.required(
-                    "metadata.annotations[kubernetes.io/service-account.name]"))
+                    f"metadata.annotations[{SERVICE_ACCOUNT_NAME_ANNOTATION}]"))
         return causes
 
     def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:

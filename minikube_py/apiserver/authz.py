@@ -20,6 +20,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.resources import CONFIGMAPS, EVENTS, LEASES, NODES, PODS, SECRETS
+from minikube_py.api.secret import SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
 from minikube_py.apiserver.authn import ANONYMOUS, KUBELET_CLIENT, USER, User
 from minikube_py.apiserver.objects import decode_item
 from minikube_py.apiserver.state import OBJECTS
@@ -27,7 +28,6 @@ from minikube_py.apiserver.target import Target
 
 NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces", "configmaps",
                            "serviceaccounts"})
-SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 READ_VERBS = frozenset({"get", "list", "watch"})
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 
@@ -92,9 +92,9 @@ async def _secret_used_here(request: web.Request, target: Target, node: str) -> 
     except errors.StatusError:
         return False
     accounts = {spec.get("serviceAccountName") or "default" for spec in specs}
-    return secret.get("type") == SA_TOKEN_TYPE and (
-        (secret["metadata"].get("annotations") or {}).get(
-            "kubernetes.io/service-account.name") in accounts)
+    return secret.get("type") == SERVICE_ACCOUNT_TOKEN and (
+        (secret["metadata"].get("annotations") or {}).get(SERVICE_ACCOUNT_NAME_ANNOTATION)
+        in accounts)
 
 
 async def _node_allows(request: web.Request, target: Target, verb: str, node: str) -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import split_key
 from minikube_py.api.resources import NAMESPACES, SECRETS, SERVICEACCOUNTS
+from minikube_py.api.secret import SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
 from minikube_py.controllers.names import random_suffix
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOKEN_TYPE = "kubernetes.io/service-account-token"
-NAME_ANNOTATION = "kubernetes.io/service-account.name"
 UID_ANNOTATION = "kubernetes.io/service-account.uid"
 
 
@@ -63,9 +62,10 @@ def _b64(text: str | bytes) -> str:
 
 def _account_of(secret: dict) -> list[str]:
     """Index a token Secret by "namespace/account"."""
-    if secret.get("type") != TOKEN_TYPE:
+    if secret.get("type") != SERVICE_ACCOUNT_TOKEN:
         return []
-    name = (secret["metadata"].get("annotations") or {}).get(NAME_ANNOTATION, "")
+    name = (secret["metadata"].get("annotations") or {}).get(SERVICE_ACCOUNT_NAME_ANNOTATION,
+                                                             "")
     return [f"{secret['metadata']['namespace']}/{name}"]
 
 
@@ -91,7 +91,7 @@ class TokenController(Controller):
     def _add(self, kind: str, obj: dict, account: bool = False) -> None:
         meta = obj["metadata"]
         if account:  # a token Secret went: its account may need a new one
-            name = (meta.get("annotations") or {}).get(NAME_ANNOTATION)
+            name = (meta.get("annotations") or {}).get(SERVICE_ACCOUNT_NAME_ANNOTATION)
             if name:
                 self.queue.add(("sa", f"{meta['namespace']}/{name}"))
             return
@@ -124,15 +124,15 @@ class TokenController(Controller):
 
     async def _check_secret(self, key: str) -> None:
         secret = self.secrets.get(key)
-        if secret is None or secret.get("type") != TOKEN_TYPE:
+        if secret is None or secret.get("type") != SERVICE_ACCOUNT_TOKEN:
             return
         annotations = secret["metadata"].get("annotations") or {}
+        owner = annotations.get(SERVICE_ACCOUNT_NAME_ANNOTATION, "")
         namespace, _ = split_key(key)
-        sa = self.accounts.get(f"{namespace}/{annotations.get(NAME_ANNOTATION, '')}")
+        sa = self.accounts.get(f"{namespace}/{owner}")
         if sa is None:
             try:  # confirm live: the cache may not have seen a new account yet
-                sa = await self.client.get(SERVICEACCOUNTS, annotations.get(NAME_ANNOTATION, ""),
-                                           namespace)
+                sa = await self.client.get(SERVICEACCOUNTS, owner, namespace)
             except NotFound:
                 sa = None
         if sa is None or sa["metadata"]["uid"] != annotations.get(UID_ANNOTATION):
@@ -149,9 +149,9 @@ class TokenController(Controller):
             return
         meta = sa["metadata"]
         secret_name = f"{meta['name']}-token-{random_suffix()}"
-        secret = {"apiVersion": "v1", "kind": "Secret", "type": TOKEN_TYPE,
+        secret = {"apiVersion": "v1", "kind": "Secret", "type": SERVICE_ACCOUNT_TOKEN,
                   "metadata": {"name": secret_name, "namespace": meta["namespace"],
-                               "annotations": {NAME_ANNOTATION: meta["name"],
+                               "annotations": {SERVICE_ACCOUNT_NAME_ANNOTATION: meta["name"],
                                                UID_ANNOTATION: meta["uid"]}},
                   "data": self._data(sa, secret_name)}
         await self.client.create(SECRETS, secret)

@@ -27,6 +27,7 @@ from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.apiserver.state import (
     ALLOCATORS,
     HUB,
+    KUBELET_CLIENT_TOKEN,
     METRICS,
     NAMESPACE_LIFECYCLE,
     OBJECTS,
@@ -41,12 +42,14 @@ from minikube_py.store.errors import StorageError
 
 
 def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
-              authenticators: list[Authenticator]) -> web.Application:
+              authenticators: list[Authenticator], kubelet_client_token: str
+              ) -> web.Application:
     app = web.Application(middlewares=[routes.status_errors, authenticate],
                           client_max_size=4 * 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[AUTHENTICATORS] = list(authenticators)
+    app[KUBELET_CLIENT_TOKEN] = kubelet_client_token
     app[WATCH_PUMPS] = set()
     app.on_shutdown.append(stop_watches)
     app.cleanup_ctx.append(_storage_ctx(etcd_endpoints))

@@ -22,7 +22,7 @@ from minikube_py.api import errors
 from minikube_py.api.resources import NODES, PODS
 from minikube_py.apiserver import upgrade
 from minikube_py.apiserver.objects import Obj
-from minikube_py.apiserver.state import OBJECTS, SETTINGS
+from minikube_py.apiserver.state import KUBELET_CLIENT_TOKEN, OBJECTS
 from minikube_py.apiserver.target import Target
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ async def _pod_and_container(request: web.Request, target: Target) -> tuple[Obj,
 def kubelet_auth(request: web.Request) -> dict[str, str]:
     """The api-server's kubelet-client token (authn.KUBELET_CLIENT: it may only read pods);
     the kubelet checks that it may GET the pod (docs/interfaces.md)."""
-    token = (request.app[SETTINGS].pki_dir / "kubelet-client.token").read_text().strip()
-    return {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {request.app[KUBELET_CLIENT_TOKEN]}"}
 
 
 def _unreachable(e: Exception) -> errors.StatusError:

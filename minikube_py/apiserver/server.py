@@ -67,12 +67,13 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
     runner: web.AppRunner | None = None
     workers: Workers | None = None
     try:
-        tokens = {token: ADMIN, paths.kubelet_client_token: KUBELET_CLIENT,
+        kubelet_token = paths.kubelet_client_token
+        tokens = {token: ADMIN, kubelet_token: KUBELET_CLIENT,
                   **{t: User(n, ("system:authenticated",))
                      for t, n in settings.extra_tokens.items()}}
         app = build_app(settings, endpoints, [
             StaticTokens(tokens), NodeTokens(), ServiceAccountTokens(paths.sa_pub),
-            BootstrapTokens()])
+            BootstrapTokens()], kubelet_token)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=5.0)
         try:

@@ -21,4 +21,6 @@ METRICS = web.AppKey("metrics", Metrics)
 ALLOCATORS = web.AppKey("allocators", Allocators)
 NAMESPACE_LIFECYCLE = web.AppKey("namespace_lifecycle", NamespaceLifecycle)
 # The pump task of every open watch, cancelled on shutdown.
+# What the api-server presents to kubelets (authn.KUBELET_CLIENT), read once at start.
+KUBELET_CLIENT_TOKEN = web.AppKey("kubelet_client_token", str)
 WATCH_PUMPS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("watch_pumps")

@@ -6,6 +6,7 @@ only says what is well-formed.
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -19,6 +20,12 @@ TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 NODE_PORT_RANGE = (30000, 32767)
 _AFFINITIES = ("None", "ClientIP")
 _TRAFFIC_POLICIES = ("Cluster", "Local")
+
+
+def _port_key(port: Mapping[str, Any]) -> str:
+    """A service port's identity for carrying its nodePort over: (port, protocol), as JSON
+    so that whatever a client sent (a list where a string belongs) is hashable."""
+    return json.dumps([port.get("port"), port.get("protocol", "TCP")], sort_keys=True)
 
 
 def _has_node_ports(spec: Mapping[str, Any]) -> bool:
@@ -135,20 +142,19 @@ class ServiceStrategy(Strategy):
         if not new_spec.get("clusterIP") and old_spec.get("clusterIP"):
             new_spec["clusterIP"] = old_spec["clusterIP"]
             new_spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
-        allocated = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+        allocated = {_port_key(p): p.get("nodePort")
                      for p in dicts(old_spec.get("ports")) if p.get("nodePort")}
         if _has_node_ports(new_spec):
             for port in dicts(new_spec.get("ports")):
                 if not port.get("nodePort"):
-                    node_port = allocated.get((port.get("port"), port.get("protocol", "TCP")))
+                    node_port = allocated.get(_port_key(port))
                     if node_port:
                         port["nodePort"] = node_port
         elif _has_node_ports(old_spec):
             # A type change away from NodePort/LoadBalancer drops what only those types
             # carry, unless the client changed it (Kubernetes' dropTypeDependentFields).
             for port in dicts(new_spec.get("ports")):
-                key = (port.get("port"), port.get("protocol", "TCP"))
-                if port.get("nodePort") and port["nodePort"] == allocated.get(key):
+                if port.get("nodePort") and port["nodePort"] == allocated.get(_port_key(port)):
                     del port["nodePort"]
             if new_spec.get("externalTrafficPolicy") == old_spec.get("externalTrafficPolicy"):
                 new_spec.pop("externalTrafficPolicy", None)

@@ -94,6 +94,13 @@ def test_strategies_never_raise(data: st.DataObject) -> None:
     _never_raises(resource, data.draw(objects(resource)))
 
 
+def test_a_service_port_with_a_list_for_protocol_does_not_raise() -> None:
+    """Found by test_strategies_never_raise in CI: the nodePort carry-over keyed ports by
+    (port, protocol) and a list there is unhashable."""
+    _never_raises(resources.SERVICES, {"spec": {"type": "", "ports": [
+        {"name": "", "protocol": [], "nodePort": 1, "targetPort": ""}]}})
+
+
 @SETTINGS
 @given(resource=resource_choice, obj=anything)
 def test_strategies_survive_junk(resource: resources.Resource, obj: Any) -> None:

@@ -39,8 +39,10 @@ def tls_context(paths: pki.Pki) -> ssl.SSLContext:
     return ctx
 
 
-async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
-    """Serve until `stop` is set; StartupError if it cannot get going."""
+async def serve(settings: ApiServerSettings, stop: asyncio.Event,
+                serving: asyncio.Event | None = None) -> None:
+    """Serve until `stop` is set (`serving` is set once listening); StartupError if it
+    cannot get going. Cancelling it stops whatever it already started."""
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as e:
@@ -56,17 +58,16 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
                              ca_cert=paths.ca_cert, token=token)
     etcd: EmbeddedEtcd | None = None
     endpoints = list(settings.etcd_servers)
-    if not endpoints:
-        etcd = EmbeddedEtcd(EtcdConfig(settings.data_dir / "etcd"))
-        try:
-            await etcd.start()
-        except (OSError, RuntimeError, TimeoutError) as e:
-            await etcd.stop()
-            raise StartupError(f"embedded etcd did not start: {e}") from e
-        endpoints = [etcd.client_url]
     runner: web.AppRunner | None = None
     workers: Workers | None = None
     try:
+        if not endpoints:
+            etcd = EmbeddedEtcd(EtcdConfig(settings.data_dir / "etcd"))
+            try:
+                await etcd.start()
+            except (OSError, RuntimeError, TimeoutError) as e:
+                raise StartupError(f"embedded etcd did not start: {e}") from e
+            endpoints = [etcd.client_url]
         kubelet_token = paths.kubelet_client_token
         tokens = {token: ADMIN, kubelet_token: KUBELET_CLIENT,
                   **{t: User(n, ("system:authenticated",))
@@ -93,6 +94,8 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
         if settings.workers > 1 and not settings.worker:
             workers = Workers(worker_argv(settings, endpoints), settings.workers - 1)
             await workers.start()
+        if serving is not None:
+            serving.set()
         await stop.wait()
     finally:
         if workers is not None:
@@ -105,11 +108,23 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event) -> None:
 
 
 async def _main(settings: ApiServerSettings) -> None:
-    stop = asyncio.Event()
+    """A signal while serving stops in order; a signal while still starting (etcd slow to
+    come up, bootstrap retrying it) cancels the start, whose cleanup stops etcd."""
+    stop, serving = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop, serving))
+
+    def on_signal() -> None:
+        stop.set()
+        if not serving.is_set():
+            task.cancel()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await serve(settings, stop)
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await task
+    except asyncio.CancelledError:
+        log.info("api-server start cancelled by a signal")
 
 
 def run(settings: ApiServerSettings) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,26 @@ def test_port_in_use(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_while_starting_exits_at_once(tmp_path: Path) -> None:
+    """A stop during start-up (here: etcd unreachable, bootstrap retrying it for 15 s)
+    cancels the start instead of waiting it out."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        etcd_port = s.getsockname()[1]  # closed again: nothing answers there
+    proc = subprocess.Popen([str(CLI), "apiserver", "--data-dir", str(tmp_path), "--port", "1",
+                             "--etcd-servers", f"http://127.0.0.1:{etcd_port}"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2)  # past PKI, into the bootstrap's etcd retries
+        assert proc.poll() is None
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 5, err
+        assert proc.returncode == 0 and "Traceback" not in err
+        assert "start cancelled" in err
+    finally:
+        proc.kill()
+        proc.wait()

@@ -8,8 +8,9 @@ applied (missing path, failed `test`) is 422, as Kubernetes answers.
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
+
+import orjson
 
 from minikube_py.api import errors
 from minikube_py.api.resources import Resource
@@ -54,8 +55,8 @@ def _decode(body: bytes | str | Any) -> Any:
     if not isinstance(body, (bytes, str)):
         return copy.deepcopy(body)
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as e:
+        return orjson.loads(body)
+    except ValueError as e:
         raise errors.bad_request(f"error decoding patch: {e}") from e
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import yaml
 from aiohttp import web
 
@@ -66,18 +67,28 @@ def decode(data: bytes, content_type: str) -> Any:
             raise errors.unsupported_media_type(content_type, [JSON_TYPE]) from e
     if "yaml" in content_type:
         try:
-            return yaml.safe_load(data)
-        except yaml.YAMLError as e:
+            return _from_yaml(data)
+        except (yaml.YAMLError, ValueError) as e:
             raise errors.bad_request(f"error decoding YAML: {e}") from None
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+        return orjson.loads(data)
+    except ValueError as e:
         if content_type in ("", "*/*", "text/plain"):
             try:
-                return yaml.safe_load(data)
-            except yaml.YAMLError:
+                return _from_yaml(data)
+            except (yaml.YAMLError, ValueError):
                 pass
         raise errors.bad_request(f"error decoding JSON: {e}") from None
+
+
+def _from_yaml(data: bytes) -> Any:
+    """YAML as the JSON it stands for, as kube-apiserver converts it before decoding: keys
+    and timestamps become strings, numbers what a JSON decode makes of them. ValueError
+    for what JSON cannot say (NaN, a recursive anchor, nesting deeper than 1,024)."""
+    try:
+        return orjson.loads(json.dumps(yaml.safe_load(data), default=str))
+    except RecursionError as e:
+        raise ValueError("nested too deeply") from e
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:
@@ -90,7 +101,7 @@ async def read_object(request: web.Request) -> dict[str, Any]:
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(value)
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from minikube_py.api import errors
@@ -86,7 +87,7 @@ class Filter:
         """`matches` for stored bytes, parsing only what the needles let through."""
         if not all(any(n in value for n in group) for group in self.needles):
             return False
-        return self.matches(json.loads(value))
+        return self.matches(orjson.loads(value))
 
     def matches(self, obj: Obj) -> bool:
         meta = obj.get("metadata") or {}

@@ -8,10 +8,11 @@ disagree with etcd. Storage errors become metav1.Status errors here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import orjson
 
 from minikube_py.api import errors
 from minikube_py.api.resources import Resource
@@ -58,11 +59,11 @@ def encode(obj: Obj) -> bytes:
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "resourceVersion"}
     ordered = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
     ordered.update((k, v) for k, v in obj.items() if k not in ordered)
-    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(ordered)
 
 
 def decode(value: bytes, revision: int) -> Obj:
-    obj: Obj = json.loads(value)
+    obj: Obj = orjson.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
     return obj
 
@@ -82,8 +83,7 @@ def with_version(value: bytes, revision: int) -> bytes:
         empty = value[at + len(_METADATA)] == 0x7D  # "metadata":{} needs no comma
         spliced = b'"metadata":{"resourceVersion":"%d"%s' % (revision, b"" if empty else b",")
         return value.replace(_METADATA, spliced, 1)
-    return json.dumps(decode(value, revision), separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    return orjson.dumps(decode(value, revision))
 
 
 def _versioned(obj: Obj, revision: int) -> Obj:

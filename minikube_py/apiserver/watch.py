@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from minikube_py.api import errors
@@ -106,8 +106,7 @@ class WatchStream:
 
     @staticmethod
     def _encode(event_type: str, obj: Obj) -> bytes:
-        return json.dumps({"type": event_type, "object": obj}, separators=(",", ":"),
-                          ensure_ascii=False).encode() + b"\n"
+        return orjson.dumps({"type": event_type, "object": obj}) + b"\n"
 
     async def send(self, event_type: str, obj: Obj) -> None:
         """A BOOKMARK or ERROR event (built here, not stored)."""

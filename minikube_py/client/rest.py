@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import logging
 import os
 import time
@@ -23,6 +22,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
+import orjson
 
 from minikube_py.api.resources import Resource
 from minikube_py.client.backoff import Backoff
@@ -144,7 +144,7 @@ class ApiClient:
         if headers:
             hdrs.update(headers)
         if json is not None:
-            body = _dumps(json)
+            body = orjson.dumps(json)
             hdrs.setdefault("Content-Type", "application/json")
         # Shielded: a caller cancelled mid-request (leadership lost, shutdown) must
         # not cut a TLS connection half-way; the exchange finishes on its own and
@@ -157,7 +157,7 @@ class ApiClient:
             raise error_for(status, raw, content_type)
         if not raw:
             return None
-        return _loads(raw) if "json" in content_type else raw.decode(errors="replace")
+        return orjson.loads(raw) if "json" in content_type else raw.decode(errors="replace")
 
     async def _exchange(self, method: str, path: str, params: Mapping[str, str] | None,
                         body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes, str]:
@@ -203,7 +203,7 @@ class ApiClient:
                     raise error_for(resp.status, await resp.read(), resp.content_type)
                 try:
                     async for line in split_lines(resp.content.iter_any()):
-                        event = _loads(line)
+                        event = orjson.loads(line)
                         etype, obj = event.get("type"), event.get("object") or {}
                         if etype == "ERROR":
                             raise from_status(obj)
@@ -256,7 +256,7 @@ class ApiClient:
         except KeyError:
             raise ValueError(f"patch_type must be one of {sorted(PATCH_CONTENT_TYPES)}") from None
         result: JsonDict = await self.request(
-            "PATCH", resource.path(namespace, name, subresource), body=_dumps(patch),
+            "PATCH", resource.path(namespace, name, subresource), body=orjson.dumps(patch),
             headers={"Content-Type": content_type})
         return result
 
@@ -334,20 +334,12 @@ def _payload(body: bytes | None) -> bytes | io.BytesIO | None:
     return body
 
 
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
-
-
-def _loads(raw: bytes) -> Any:
-    return json.loads(raw)
-
-
 def error_for(code: int, raw: bytes, content_type: str) -> Exception:
     """The ApiError for an error response, whatever its body turned out to be."""
     status: JsonDict | None = None
     if raw and "json" in content_type:
         try:
-            decoded = json.loads(raw)
+            decoded = orjson.loads(raw)
         except ValueError:
             decoded = None
         if isinstance(decoded, dict) and decoded.get("kind") == "Status":

@@ -134,10 +134,10 @@ async def authorize(request: web.Request, target: Target) -> None:
         if not await _node_allows(request, target, verb, user.name.removeprefix("system:node:")):
             raise _deny(user, verb, target)
         return
-    if "system:bootstrappers" in groups:
-        if not (verb == "create" and target.resource is SECRETS
-                and target.namespace == "kube-system" and target.subresource is None):
-            raise _deny(user, verb, target)
+    if "system:bootstrappers" in groups and not (
+            verb == "create" and target.resource is SECRETS
+            and target.namespace == "kube-system" and target.subresource is None):
+        raise _deny(user, verb, target)
 
 
 def _decoded(obj: dict[str, Any], key: str) -> str:
@@ -154,9 +154,9 @@ def admit_create(request: web.Request, target: Target, obj: dict[str, Any]) -> N
         return
     name = (obj.get("metadata") or {}).get("name")
     groups = set(user.groups)
-    if "system:nodes" in groups and target.resource in (NODES, LEASES):
-        if name != user.name.removeprefix("system:node:"):
-            raise _deny(user, "create", Target(target.resource, target.namespace, name, None))
+    if "system:nodes" in groups and target.resource in (NODES, LEASES) \
+            and name != user.name.removeprefix("system:node:"):
+        raise _deny(user, "create", Target(target.resource, target.namespace, name, None))
     if "system:bootstrappers" in groups and target.resource is SECRETS:
         node = _decoded(obj, "node-name")
         if obj.get("type") != NODE_CREDENTIALS_TYPE or not node \

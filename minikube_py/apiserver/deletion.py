@@ -112,10 +112,10 @@ async def delete_object(app: web.Application, target: Target, obj: Obj,
             await services.release(app[ALLOCATORS], obj)
         return gone, True
     now = datetime.now(UTC)
-    if meta.get("deletionTimestamp"):
-        # Already going: a shorter grace period may still shorten it (never lengthen).
-        if grace >= int(meta.get("deletionGracePeriodSeconds") or 0):
-            return obj, False
+    # Already going: a shorter grace period may still shorten it (never lengthen).
+    if meta.get("deletionTimestamp") and grace >= int(meta.get("deletionGracePeriodSeconds")
+                                                     or 0):
+        return obj, False
     meta["deletionTimestamp"] = format_time(now + timedelta(seconds=grace))
     meta["deletionGracePeriodSeconds"] = grace
     if finalizers:

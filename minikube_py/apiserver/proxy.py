@@ -98,19 +98,21 @@ async def container_log(request: web.Request, target: Target) -> web.StreamRespo
     url = f"{base}/containerLogs/{target.namespace}/{pod['metadata']['name']}/{container}"
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            async with http.get(url, params=params, ssl=KUBELET_TLS,
-                                headers=kubelet_auth(request)) as upstream:
-                if upstream.status >= 400:
-                    text = await upstream.text()
-                    raise errors.StatusError(upstream.status, "BadRequest"
-                                             if upstream.status < 500 else "InternalError", text)
-                response = web.StreamResponse(headers={"Content-Type": "text/plain"})
-                await response.prepare(request)
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
-                await response.write_eof()
-                return response
+        async with (
+                aiohttp.ClientSession(timeout=timeout) as http,
+                http.get(url, params=params, ssl=KUBELET_TLS,
+                         headers=kubelet_auth(request)) as upstream,
+        ):
+            if upstream.status >= 400:
+                text = await upstream.text()
+                raise errors.StatusError(upstream.status, "BadRequest"
+                                         if upstream.status < 500 else "InternalError", text)
+            response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+            await response.write_eof()
+            return response
     except (aiohttp.ClientError, OSError) as e:
         raise _unreachable(e) from None
 
@@ -140,23 +142,24 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
                if p.strip()]
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(url, params=params, protocols=offered, ssl=KUBELET_TLS,
-                                       max_msg_size=0,
-                                       headers=kubelet_auth(request)) as upstream:
-                client = web.WebSocketResponse(
-                    protocols=[upstream.protocol] if upstream.protocol else (),
-                    max_msg_size=0)
-                await client.prepare(request)
-                tasks = [asyncio.create_task(_relay(client, upstream)),
-                         asyncio.create_task(_relay(upstream, client))]
-                _done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                for task in pending:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                        await task
-                await client.close()
-                return client
+        async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(url, params=params, protocols=offered, ssl=KUBELET_TLS,
+                                max_msg_size=0, headers=kubelet_auth(request)) as upstream,
+        ):
+            client = web.WebSocketResponse(
+                protocols=[upstream.protocol] if upstream.protocol else (),
+                max_msg_size=0)
+            await client.prepare(request)
+            tasks = [asyncio.create_task(_relay(client, upstream)),
+                     asyncio.create_task(_relay(upstream, client))]
+            _done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await task
+            await client.close()
+            return client
     except aiohttp.WSServerHandshakeError as e:
         raise errors.StatusError(e.status if e.status >= 400 else 502, "BadRequest",
                                  f"kubelet refused exec: {e.message}") from None

@@ -83,7 +83,7 @@ class ServiceAccountTokens:
     def __init__(self, public_key_file: Path) -> None:
         key = serialization.load_pem_public_key(public_key_file.read_bytes())
         if not isinstance(key, rsa.RSAPublicKey):
-            raise ValueError(f"{public_key_file}: not an RSA public key")
+            raise TypeError(f"{public_key_file}: not an RSA public key")
         self.key = key
         self.secrets = _SecretCache()
 

@@ -34,7 +34,7 @@ def claims_for(namespace: str, name: str, uid: str, secret: str) -> dict[str, st
 def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("service-account signing key must be an RSA private key")
+        raise TypeError("service-account signing key must be an RSA private key")
     return key
 
 

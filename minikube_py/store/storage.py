@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, Self, TypeVar
 from urllib.parse import urlsplit
 
 import grpc
@@ -138,7 +138,7 @@ class Storage:
             await self.channel.close()
             self.channel = None
 
-    async def __aenter__(self) -> Storage:
+    async def __aenter__(self) -> Self:
         await self.open()
         return self
 

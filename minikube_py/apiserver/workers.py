@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from minikube_py.apiserver.settings import ApiServerSettings
-from minikube_py.store.embedded import die_with_parent
+from minikube_py.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 

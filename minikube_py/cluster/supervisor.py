@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import logging
 import os
@@ -29,11 +28,9 @@ from minikube_py.cluster.components import Component, load_plan, minikube_exe
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.processes import read_pid, start_daemon, terminate
 from minikube_py.cluster.state import write_json
+from minikube_py.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
-
 
 @dataclasses.dataclass(frozen=True)
 class Backoff:
@@ -143,7 +140,7 @@ class Supervisor:
         with out:
             proc = await asyncio.create_subprocess_exec(
                 *c.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent)
+                preexec_fn=die_with_parent)
         self._procs[c.name] = proc
         log.info("component started name=%s pid=%d", c.name, proc.pid)
         return proc
@@ -173,11 +170,6 @@ class Supervisor:
             "supervisor_pid": os.getpid(),
             "components": {n: dataclasses.asdict(s) for n, s in self.status.items()},
         })
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the supervisor dies, however it dies."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def run(paths: ClusterPaths) -> None:

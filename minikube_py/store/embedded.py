@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import shutil
-import signal
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +22,9 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from minikube_py.lifetime import die_with_parent
+
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -42,12 +39,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when its parent (the api-server) goes away."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import signal
 import socket
 from collections.abc import Coroutine
 from pathlib import Path
@@ -28,6 +27,7 @@ from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 from agent.settings import AgentSettings
 from minikube_py.client import ApiClient, run_tasks
+from minikube_py.lifetime import run_until_signalled
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +86,6 @@ async def run_async(settings: AgentSettings) -> None:
 
 def run(settings: AgentSettings) -> int:
     """Run until SIGTERM/SIGINT; containers are left running for the next agent."""
-    async def main() -> None:
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
-        try:
-            await run_async(settings)
-        except asyncio.CancelledError:
-            log.info("agent stopped node=%s", settings.node_name)
-
-    asyncio.run(main())
+    if run_until_signalled(lambda: run_async(settings)):
+        log.info("agent stopped node=%s", settings.node_name)
     return 0

@@ -58,5 +58,7 @@ def _main(args: argparse.Namespace) -> int:
     )
     import uvloop  # imported here, as the rest: `--help` stays fast
 
-    uvloop.run(run(settings))
+    from minikube_py.lifetime import run_until_signalled
+
+    run_until_signalled(lambda: run(settings), uvloop.run)  # SIGTERM: hand the Lease back
     return 0

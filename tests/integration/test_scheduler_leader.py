@@ -73,3 +73,21 @@ async def test_one_scheduler_binds_each_pod_once_and_the_other_takes_over(
     assert not (await eventually(new_holder, timeout=20)).startswith(leader)
     await create_pods(client, ns, "second", 10)
     await eventually(lambda: all_bound(client, ns, "second", 10), timeout=30)
+
+
+async def test_sigterm_hands_the_lease_back(schedulers, env, tmp_path: Path) -> None:
+    """A stopped leader (SIGTERM: an upgrade, `minikube-py down`) releases its Lease, so the
+    standby takes over at its next retry instead of waiting out the lease."""
+    client, _, _ = env
+    leader_id = await eventually(lambda: lease_holder(client, "kube-scheduler"), timeout=20)
+    leader = next(n for n in schedulers if leader_id.startswith(n))
+    schedulers[leader].send_signal(signal.SIGTERM)
+    assert schedulers[leader].wait(timeout=10) == 0
+    assert f"released lease lease=kube-system/kube-scheduler identity={leader_id}" in \
+        (tmp_path / f"{leader}.log").read_text()
+
+    async def new_holder() -> str | None:
+        holder = await lease_holder(client, "kube-scheduler")
+        return holder if holder and holder != leader_id else None
+
+    assert not (await eventually(new_holder, timeout=20)).startswith(leader)

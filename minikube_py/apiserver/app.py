@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from minikube_py.api import errors
 from minikube_py.api.resources import EVENTS
@@ -31,6 +32,7 @@ from minikube_py.apiserver.state import (
     METRICS,
     NAMESPACE_LIFECYCLE,
     OBJECTS,
+    SA_SIGNING_KEY,
     SETTINGS,
     STORAGE,
     WATCH_PUMPS,
@@ -42,14 +44,15 @@ from minikube_py.store.errors import StorageError
 
 
 def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
-              authenticators: list[Authenticator], kubelet_client_token: str
-              ) -> web.Application:
+              authenticators: list[Authenticator], kubelet_client_token: str,
+              sa_signing_key: rsa.RSAPrivateKey) -> web.Application:
     app = web.Application(middlewares=[routes.status_errors, authenticate],
                           client_max_size=4 * 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[AUTHENTICATORS] = list(authenticators)
     app[KUBELET_CLIENT_TOKEN] = kubelet_client_token
+    app[SA_SIGNING_KEY] = sa_signing_key
     app[WATCH_PUMPS] = set()
     app.on_shutdown.append(stop_watches)
     app.cleanup_ctx.append(_storage_ctx(etcd_endpoints))

@@ -15,6 +15,7 @@ import uvloop
 from aiohttp import web
 
 from minikube_py.api import errors
+from minikube_py.api.sa_token import load_private_key
 from minikube_py.apiserver import pki
 from minikube_py.apiserver.app import build_app
 from minikube_py.apiserver.authn import KUBELET_CLIENT, StaticTokens, User
@@ -74,7 +75,7 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
                      for t, n in settings.extra_tokens.items()}}
         app = build_app(settings, endpoints, [
             StaticTokens(tokens), NodeTokens(), ServiceAccountTokens(paths.sa_pub),
-            BootstrapTokens()], kubelet_token)
+            BootstrapTokens()], kubelet_token, load_private_key(paths.sa_key.read_bytes()))
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=5.0)
         try:

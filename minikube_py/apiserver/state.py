@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.metrics import Metrics
@@ -23,4 +24,6 @@ NAMESPACE_LIFECYCLE = web.AppKey("namespace_lifecycle", NamespaceLifecycle)
 # The pump task of every open watch, cancelled on shutdown.
 # What the api-server presents to kubelets (authn.KUBELET_CLIENT), read once at start.
 KUBELET_CLIENT_TOKEN = web.AppKey("kubelet_client_token", str)
+# What TokenRequest signs with (D/pki/sa.key), read once at start.
+SA_SIGNING_KEY = web.AppKey("sa_signing_key", rsa.RSAPrivateKey)
 WATCH_PUMPS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("watch_pumps")

@@ -1,5 +1,5 @@
-"""Subresources: status, pods/binding, */scale, namespaces/finalize (log and exec
-are proxied to the node, see proxy.py).
+"""Subresources: status, pods/binding, */scale, namespaces/finalize, serviceaccounts/token
+(tokenrequest.py); log and exec are proxied to the node, see proxy.py.
 
 status writes go through the strategy with subresource="status" (spec is kept,
 only status changes); scale reads and writes spec.replicas of the parent as an
@@ -16,7 +16,7 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.resources import PODS
 from minikube_py.api.selectors import LabelSelector
-from minikube_py.apiserver import codec, deletion, portforward, proxy, rest
+from minikube_py.apiserver import codec, deletion, portforward, proxy, rest, tokenrequest
 from minikube_py.apiserver.objects import Obj
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
@@ -164,7 +164,7 @@ async def eviction(request: web.Request, target: Target) -> web.Response:
 
 HANDLERS: dict[str, Handler] = {
     "status": status, "finalize": finalize, "binding": binding, "scale": scale,
-    "eviction": eviction,
+    "eviction": eviction, "token": tokenrequest.token,
     "log": proxy.container_log, "exec": proxy.exec_, "portforward": portforward.port_forward,
 }
 

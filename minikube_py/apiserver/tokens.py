@@ -1,7 +1,8 @@
 """Bearer tokens that live in the cluster: service accounts, bootstrap tokens, nodes.
 
-- Service-account JWTs (RS256, legacy secret-token claims) verified with D/pki/sa.pub,
-  valid while their Secret exists.
+- Service-account JWTs (RS256) verified with D/pki/sa.pub: legacy secret tokens, valid
+  while their Secret holds them, and TokenRequest tokens (tokenrequest.py), valid until
+  they expire while their ServiceAccount exists.
 - Bootstrap tokens `<id>.<secret>` checked against Secret kube-system/bootstrap-token-<id>
   (constant-time, not expired, usage-bootstrap-authentication).
 - Node tokens `mkpnode:<node>:<hex>` whose sha256 matches Secret
@@ -15,20 +16,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from minikube_py.api import errors
+from minikube_py.api import errors, sa_token
 from minikube_py.api.meta import parse_time
-from minikube_py.api.resources import SECRETS
+from minikube_py.api.resources import SECRETS, SERVICEACCOUNTS, Resource
 from minikube_py.apiserver.authn import User, bearer_token
 from minikube_py.apiserver.state import OBJECTS
 
@@ -36,10 +35,7 @@ AUTHENTICATED = "system:authenticated"
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 BOOTSTRAP_TYPE = "bootstrap.kubernetes.io/token"
 _CACHE_SECONDS = 5.0
-
-
-def _b64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+_CLOCK_SKEW = 60  # seconds a token's not-before may be ahead of our clock
 
 
 def _secret_field(secret: dict[str, Any], key: str) -> str:
@@ -52,10 +48,12 @@ def _secret_field(secret: dict[str, Any], key: str) -> str:
         return ""
 
 
-class _SecretCache:
-    """Secrets by (namespace, name) for a few seconds; None caches "not there"."""
+class _Cached:
+    """Objects of one resource by (namespace, name) for a few seconds; None caches
+    "not there"."""
 
-    def __init__(self) -> None:
+    def __init__(self, resource: Resource = SECRETS) -> None:
+        self.resource = resource
         self.entries: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
 
     async def get(self, request: web.Request, namespace: str, name: str
@@ -65,68 +63,84 @@ class _SecretCache:
         if hit is not None and hit[0] > now:
             return hit[1]
         try:
-            secret: dict[str, Any] | None = await request.app[OBJECTS].get(
-                SECRETS, namespace, name)
+            obj: dict[str, Any] | None = await request.app[OBJECTS].get(
+                self.resource, namespace, name)
         except errors.StatusError as e:
             if e.code != 404:
                 raise
-            secret = None
+            obj = None
         if len(self.entries) > 10_000:
             self.entries.clear()
-        self.entries[(namespace, name)] = (now + _CACHE_SECONDS, secret)
-        return secret
+        self.entries[(namespace, name)] = (now + _CACHE_SECONDS, obj)
+        return obj
 
 
 class ServiceAccountTokens:
-    """JWTs the token controller signs with sa.key."""
+    """JWTs signed with sa.key: legacy secret tokens (the token controller's, valid while
+    their Secret holds them) and TokenRequest tokens (valid until they expire, for the
+    api-server's audience, while their ServiceAccount exists with the same uid)."""
 
     def __init__(self, public_key_file: Path) -> None:
         key = serialization.load_pem_public_key(public_key_file.read_bytes())
         if not isinstance(key, rsa.RSAPublicKey):
             raise TypeError(f"{public_key_file}: not an RSA public key")
         self.key = key
-        self.secrets = _SecretCache()
-
-    def claims(self, token: str) -> dict[str, Any] | None:
-        parts = token.split(".")
-        if len(parts) != 3:
-            return None
-        try:
-            if json.loads(_b64url(parts[0])).get("alg") != "RS256":
-                return None
-            self.key.verify(_b64url(parts[2]), f"{parts[0]}.{parts[1]}".encode(),
-                            padding.PKCS1v15(), hashes.SHA256())
-            claims = json.loads(_b64url(parts[1]))
-        except (ValueError, InvalidSignature, AttributeError):
-            return None
-        if not isinstance(claims, dict) or claims.get("iss") != "kubernetes/serviceaccount":
-            return None
-        return claims
+        self.secrets = _Cached(SECRETS)
+        self.accounts = _Cached(SERVICEACCOUNTS)
 
     async def __call__(self, request: web.Request) -> User | None:
         token = bearer_token(request)
-        claims = self.claims(token) if token else None
+        claims = sa_token.verify_token(self.key, token) if token else None
         if claims is None:
             return None
-        namespace = claims.get("kubernetes.io/serviceaccount/namespace")
-        name = claims.get("kubernetes.io/serviceaccount/service-account.name")
-        secret_name = claims.get("kubernetes.io/serviceaccount/secret.name")
+        account = await (self._bound(request, claims) if sa_token.BOUND_CLAIM in claims
+                         else self._legacy(request, claims, token))
+        if account is None:
+            return None
+        namespace, name = account
+        return User(f"system:serviceaccount:{namespace}:{name}",
+                    ("system:serviceaccounts", f"system:serviceaccounts:{namespace}",
+                     AUTHENTICATED))
+
+    async def _legacy(self, request: web.Request, claims: dict[str, Any], token: str
+                      ) -> tuple[str, str] | None:
+        namespace, name = claims.get(sa_token.NS_CLAIM), claims.get(sa_token.NAME_CLAIM)
+        secret_name = claims.get(sa_token.SECRET_CLAIM)
         if not (isinstance(namespace, str) and isinstance(name, str)):
             return None
         if isinstance(secret_name, str) and secret_name:
             secret = await self.secrets.get(request, namespace, secret_name)
             if secret is None or _secret_field(secret, "token") != token:
                 return None
-        return User(f"system:serviceaccount:{namespace}:{name}",
-                    ("system:serviceaccounts", f"system:serviceaccounts:{namespace}",
-                     AUTHENTICATED))
+        return namespace, name
+
+    async def _bound(self, request: web.Request, claims: dict[str, Any]
+                     ) -> tuple[str, str] | None:
+        bound = claims[sa_token.BOUND_CLAIM]
+        account = bound.get("serviceaccount") if isinstance(bound, dict) else None
+        if not isinstance(account, dict):
+            return None
+        namespace, name, uid = bound.get("namespace"), account.get("name"), account.get("uid")
+        exp, nbf, aud = claims.get("exp"), claims.get("nbf"), claims.get("aud")
+        now = time.time()
+        if not (isinstance(exp, int) and isinstance(nbf, int)
+                and nbf - _CLOCK_SKEW <= now < exp):
+            return None
+        if sa_token.API_AUDIENCE not in (aud if isinstance(aud, list) else [aud]):
+            return None  # a token asked for another audience (a vault, say) is not ours
+        if not (isinstance(namespace, str) and isinstance(name, str)):
+            return None
+        current = await self.accounts.get(request, namespace, name)
+        if current is None or (current.get("metadata") or {}).get("uid") != uid:
+            return None  # deleted, or deleted and made again: its tokens die with it
+        return namespace, name
 
 
 class BootstrapTokens:
     """kubeadm-style `<id>.<secret>` tokens, for `join`."""
 
     def __init__(self) -> None:
-        self.secrets = _SecretCache()
+        self.secrets = _Cached(SECRETS)
 
     async def __call__(self, request: web.Request) -> User | None:
         token = bearer_token(request) or ""
@@ -158,7 +172,7 @@ class NodeTokens:
     """`mkpnode:<node>:<hex>` tokens, registered by `join` as a sha256 in a Secret."""
 
     def __init__(self) -> None:
-        self.secrets = _SecretCache()
+        self.secrets = _Cached(SECRETS)
 
     async def __call__(self, request: web.Request) -> User | None:
         token = bearer_token(request) or ""

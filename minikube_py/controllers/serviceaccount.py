@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import split_key
 from minikube_py.api.resources import NAMESPACES, SECRETS, SERVICEACCOUNTS
+from minikube_py.api.sa_token import claims_for, load_private_key, sign_token
 from minikube_py.api.secret import SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
 from minikube_py.controllers.names import random_suffix
-from minikube_py.controllers.sa_token import claims_for, load_private_key, sign_token
 
 if TYPE_CHECKING:
     from minikube_py.client import ApiClient

@@ -17,13 +17,19 @@ import pytest
 import yaml
 from cryptography import x509
 
+from minikube_py.api.sa_token import (
+    API_AUDIENCE,
+    bound_claims,
+    claims_for,
+    load_private_key,
+    sign_token,
+)
 from minikube_py.cluster.tokens import (
     new_node_token,
     new_token,
     node_credentials_secret,
     token_secret,
 )
-from minikube_py.controllers.sa_token import claims_for, load_private_key, sign_token
 from tests.fixtures.apiserver import ApiServer
 
 SECRETS = "/api/v1/namespaces/kube-system/secrets"
@@ -232,3 +238,95 @@ def test_a_node_reads_only_the_secrets_its_pods_use(apiserver: ApiServer) -> Non
         assert status == 403 and f'User "system:node:{node}"' in body["message"], name
     for path in (secrets, f"{secrets}?watch=1", "/api/v1/secrets"):
         assert as_user(apiserver, token, "GET", path)[0] == 403, path
+
+
+def _token_request(server: ApiServer, ns: str, account: str, spec: dict[str, Any]
+                   ) -> tuple[int, Any]:
+    return server.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts/{account}/token",
+                          {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                           "spec": spec})
+
+
+def _wait_status(server: ApiServer, token: str, want: int, timeout: float = 10) -> None:
+    """Until a request with `token` gets `want` (answers about accounts are cached ~5 s)."""
+    deadline = time.monotonic() + timeout
+    while as_user(server, token, "GET", "/api/v1/namespaces/default/configmaps")[0] != want:
+        assert time.monotonic() < deadline, f"never {want}"
+        time.sleep(0.5)
+
+
+def test_token_request_lives_with_its_account_and_audience(apiserver: ApiServer) -> None:
+    """`kubectl create token`: a token for the api-server's audience works until the
+    account goes; one for another audience never works here."""
+    name = f"robot-{uuid.uuid4().hex[:6]}"
+    status, _ = apiserver.request("POST", "/api/v1/namespaces/default/serviceaccounts",
+                                  {"metadata": {"name": name}})
+    assert status == 201
+    status, got = _token_request(apiserver, "default", name, {"expirationSeconds": 600})
+    assert status == 201, got
+    assert got["kind"] == "TokenRequest" and got["spec"]["expirationSeconds"] == 600
+    expires = got["status"]["expirationTimestamp"]
+    assert 590 <= time.mktime(time.strptime(expires, "%Y-%m-%dT%H:%M:%SZ")) \
+        - time.mktime(time.gmtime()) <= 610
+    token = got["status"]["token"]
+    assert as_user(apiserver, token, "GET", "/api/v1/namespaces/default/configmaps")[0] == 200
+
+    status, other = _token_request(apiserver, "default", name, {"audiences": ["vault"]})
+    assert status == 201
+    assert as_user(apiserver, other["status"]["token"], "GET",
+                   "/api/v1/namespaces/default/configmaps")[0] == 401
+
+    # Deleted and made again under the same name: the old account's tokens stay dead.
+    assert apiserver.request(
+        "DELETE", f"/api/v1/namespaces/default/serviceaccounts/{name}")[0] == 200
+    _wait_status(apiserver, token, 401)
+    assert apiserver.request("POST", "/api/v1/namespaces/default/serviceaccounts",
+                             {"metadata": {"name": name}})[0] == 201
+    time.sleep(6)  # past the cache of the deleted account
+    assert as_user(apiserver, token, "GET", "/api/v1/namespaces/default/configmaps")[0] == 401
+
+
+def test_expired_token_is_refused(apiserver: ApiServer) -> None:
+    name = f"robot-{uuid.uuid4().hex[:6]}"
+    status, sa = apiserver.request("POST", "/api/v1/namespaces/default/serviceaccounts",
+                                   {"metadata": {"name": name}})
+    assert status == 201
+    key = load_private_key((apiserver.data_dir / "pki" / "sa.key").read_bytes())
+    now = int(time.time())
+    fresh, stale = (sign_token(key, bound_claims("default", name, sa["metadata"]["uid"],
+                                                 [API_AUDIENCE], issued, 600))
+                    for issued in (now, now - 601))
+    assert as_user(apiserver, fresh, "GET", "/api/v1/namespaces/default/configmaps")[0] == 200
+    assert as_user(apiserver, stale, "GET", "/api/v1/namespaces/default/configmaps")[0] == 401
+
+
+@pytest.mark.parametrize("account,spec,code,field", [
+    # validated before the account is looked up: "default" need not exist
+    ("default", {"expirationSeconds": 10}, 422, "spec.expirationSeconds"),
+    ("default", {"expirationSeconds": "1h"}, 422, "spec.expirationSeconds"),
+    ("default", {"audiences": [""]}, 422, "spec.audiences"),
+    ("default", {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p"}}, 422,
+     "spec.boundObjectRef"),
+    ("nobody-here", {}, 404, None),
+])
+def test_bad_token_requests(apiserver: ApiServer, account: str, spec: dict[str, Any],
+                            code: int, field: str | None) -> None:
+    status, got = _token_request(apiserver, "default", account, spec)
+    assert status == code, got
+    assert got["kind"] == "Status"
+    if field:
+        assert [c["field"] for c in got["details"]["causes"]] == [field]
+
+
+def test_kubectl_create_token(apiserver: ApiServer, tmp_path) -> None:
+    import subprocess
+    name = f"robot-{uuid.uuid4().hex[:6]}"
+    assert apiserver.request("POST", "/api/v1/namespaces/default/serviceaccounts",
+                             {"metadata": {"name": name}})[0] == 201
+    result = subprocess.run(
+        ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "--cache-dir", str(tmp_path),
+         "create", "token", name, "-n", "default", "--duration", "20m"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert as_user(apiserver, token, "GET", "/api/v1/namespaces/default/configmaps")[0] == 200

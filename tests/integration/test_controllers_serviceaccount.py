@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from minikube_py.api.resources import PODS, SECRETS, SERVICEACCOUNTS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError, NotFound
-from minikube_py.controllers.sa_token import verify_token
+from minikube_py.api.sa_token import verify_token
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.helpers import eventually, scratch_namespace
 from tests.integration.hollow import ControlPlane

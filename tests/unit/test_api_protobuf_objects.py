@@ -13,6 +13,22 @@ CONFIGMAP = bytes.fromhex(
 # kubectl create deployment made --image=minikube-py/busybox:1 --replicas=0 --port=8080 -- sleep 9
 DEPLOYMENT = bytes.fromhex("6b3873000a150a07617070732f7631120a4465706c6f796d656e7412da010a210a046d61646512001a0022002a003200380042005a0b0a0361707012046d61646512a6010800120d0a0b0a0361707012046d6164651a8a010a1d0a0012001a0022002a003200380042005a0b0a0361707012046d6164651269124b0a0762757379626f7812156d696e696b7562652d70792f62757379626f783a311a05736c6565701a01392a00320b0a00100018903f22002a0042006a007200800100880100900100a201001a00320042004a0052005800600068008201008a01009a0100c2010022020a00280038001a0c0800100018002000280038001a002200")
 
+# kubectl create token robot --duration 20m --audience a1 --audience a2 --bound-object-kind Pod
+#   --bound-object-name p --bound-object-uid u1
+TOKEN_REQUEST = bytes.fromhex(
+    "6b3873000a280a1861757468656e7469636174696f6e2e6b38732e696f2f7631120c546f6b656e5265717565"
+    "737412370a100a0012001a0022002a00320038004200121d0a0261310a0261321a100a03506f641202763"
+    "11a01702202753120b0091a040a0012001a002200")
+
+
+def test_token_request() -> None:
+    assert decode(TOKEN_REQUEST) == {
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {},
+        "spec": {"audiences": ["a1", "a2"], "expirationSeconds": 1200,
+                 "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p",
+                                    "uid": "u1"}},
+        "status": {}}
+
 
 def test_configmap_with_empty_meta_fields_dropped() -> None:
     assert decode(CONFIGMAP) == {"apiVersion": "v1", "kind": "ConfigMap",

@@ -18,7 +18,7 @@ from minikube_py.controllers.deployment_status import update_conditions
 from minikube_py.controllers.expectations import Expectations
 from minikube_py.controllers.manager import CONTROLLERS, selected
 from minikube_py.controllers.pods import parse_time
-from minikube_py.controllers.sa_token import claims_for, sign_token, verify_token
+from minikube_py.api.sa_token import claims_for, sign_token, verify_token
 
 
 class Clock:

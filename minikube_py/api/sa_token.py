@@ -1,11 +1,14 @@
-"""Service-account tokens: RS256 JWTs in Kubernetes' legacy secret-token format,
-signed with the key the api-server keeps in D/pki/sa.key and verified with
-D/pki/sa.pub (see CONTRACTS.md)."""
+"""Service-account tokens: RS256 JWTs signed with the key the api-server keeps in
+D/pki/sa.key and verified with D/pki/sa.pub (see CONTRACTS.md). Two claim layouts, as
+Kubernetes has them: the legacy secret token (flat claims naming its Secret, valid while
+the Secret exists) and the TokenRequest token (audiences, a lifetime, and the account in a
+nested `kubernetes.io` claim)."""
 
 from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,6 +19,9 @@ NS_CLAIM = "kubernetes.io/serviceaccount/namespace"
 SECRET_CLAIM = "kubernetes.io/serviceaccount/secret.name"
 NAME_CLAIM = "kubernetes.io/serviceaccount/service-account.name"
 UID_CLAIM = "kubernetes.io/serviceaccount/service-account.uid"
+BOUND_CLAIM = "kubernetes.io"
+# Who the api-server's own tokens are for (kube-apiserver's default --api-audiences).
+API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
 
 
 def _b64(data: bytes) -> str:
@@ -31,6 +37,15 @@ def claims_for(namespace: str, name: str, uid: str, secret: str) -> dict[str, st
             NS_CLAIM: namespace, SECRET_CLAIM: secret, NAME_CLAIM: name, UID_CLAIM: uid}
 
 
+def bound_claims(namespace: str, name: str, uid: str, audiences: list[str], issued_at: int,
+                 lifetime: int) -> dict[str, Any]:
+    """A TokenRequest token's claims, in kube-apiserver's layout."""
+    return {"aud": audiences, "exp": issued_at + lifetime, "iat": issued_at,
+            "nbf": issued_at, "iss": ISSUER, "sub": f"system:serviceaccount:{namespace}:{name}",
+            BOUND_CLAIM: {"namespace": namespace,
+                          "serviceaccount": {"name": name, "uid": uid}}}
+
+
 def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -38,7 +53,7 @@ def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
     return key
 
 
-def sign_token(key: rsa.RSAPrivateKey, claims: dict[str, str]) -> str:
+def sign_token(key: rsa.RSAPrivateKey, claims: dict[str, Any]) -> str:
     header = _b64(json.dumps({"alg": "RS256", "typ": "JWT"}, separators=(",", ":")).encode())
     payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     signing_input = f"{header}.{payload}".encode()
@@ -46,19 +61,21 @@ def sign_token(key: rsa.RSAPrivateKey, claims: dict[str, str]) -> str:
     return f"{header}.{payload}.{_b64(signature)}"
 
 
-def verify_token(public_pem: bytes, token: str) -> dict[str, str] | None:
-    """The claims of a token signed by the matching private key, else None."""
+def verify_token(public_key: rsa.RSAPublicKey | bytes, token: str) -> dict[str, Any] | None:
+    """The claims of a token signed by the matching private key (the key loaded, or its
+    PEM), else None."""
     try:
         header, payload, signature = token.split(".")
         if json.loads(_unb64(header)).get("alg") != "RS256":
             return None
-        key = serialization.load_pem_public_key(public_pem)
+        key = serialization.load_pem_public_key(public_key) \
+            if isinstance(public_key, bytes) else public_key
         if not isinstance(key, rsa.RSAPublicKey):
             return None
         key.verify(_unb64(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(),
                    hashes.SHA256())
         claims = json.loads(_unb64(payload))
-    except (ValueError, InvalidSignature):
+    except (ValueError, InvalidSignature, AttributeError):
         return None
     if not isinstance(claims, dict) or claims.get("iss") != ISSUER:
         return None

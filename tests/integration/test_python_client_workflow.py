@@ -72,7 +72,8 @@ def deployment(ns: str) -> client.V1Deployment:
 
 
 @pytest.fixture(scope="module")
-def apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apis]:
+def apis(dockerd: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apis]:
+    """On the session's dockerd (as the e2e tier does), so `up` never owns and stops it."""
     with private_cluster(tmp_path_factory.mktemp("pyclient")) as cluster:
         api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
         a = Apis(api, f"py-{uuid.uuid4().hex[:6]}", cluster)

@@ -62,12 +62,13 @@ class EndpointSliceStrategy(Strategy):
                 causes.append(field.not_supported(f"{here}.protocol", protocol,
                                                   podspec.PROTOCOLS))
             name = port.get("name") or ""
-            if name in names:
-                causes.append(field.duplicate(f"{here}.name", name))
-            names.add(name)
-            if name and (not isinstance(name, str) or meta.dns1123_label(name)):
+            if not isinstance(name, str) or (name and meta.dns1123_label(name)):
                 causes.append(field.invalid(f"{here}.name", name,
                                             "must be a valid DNS label (RFC 1123)"))
+            elif name in names:
+                causes.append(field.duplicate(f"{here}.name", name))
+            else:
+                names.add(name)
         return causes
 
     def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:

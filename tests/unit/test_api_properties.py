@@ -101,6 +101,13 @@ def test_a_service_port_with_a_list_for_protocol_does_not_raise() -> None:
         {"name": "", "protocol": [], "nodePort": 1, "targetPort": ""}]}})
 
 
+
+def test_an_endpointslice_port_with_a_list_for_name_does_not_raise() -> None:
+    """Found the same way: duplicate port names were looked up before the name's type
+    was checked."""
+    _never_raises(resources.ENDPOINTSLICES, {"apiVersion": "", "ports": [{"name": [None]}]})
+
+
 @SETTINGS
 @given(resource=resource_choice, obj=anything)
 def test_strategies_survive_junk(resource: resources.Resource, obj: Any) -> None:

@@ -1,11 +1,11 @@
 """Protobuf bodies of the objects `kubectl create <kind>` sends, decoded to their JSON form.
 
 Newer kubectl's typed clients POST Namespaces, ConfigMaps, Secrets, ServiceAccounts,
-Deployments, Services and TokenRequests as `application/vnd.kubernetes.protobuf`. Each
-message is a table {field number: (JSON name, type)} taken from k8s.io/api's
-generated.proto; a field we have no entry for is a ValueError (the server's 415), never
-silently dropped, so a client that sends more than we understand is told to send JSON
-instead.
+Deployments, Services, TokenRequests and self reviews as
+`application/vnd.kubernetes.protobuf`. Each message is a table {field number: (JSON name,
+type)} taken from k8s.io/api's generated.proto; a field we have no entry for is a
+ValueError (the server's 415), never silently dropped, so a client that sends more than we
+understand is told to send JSON instead.
 
 Go's protobuf encoder writes every non-pointer field, empty ones too; JSON omits them
 (`omitempty`). So "", 0, false and an unset time are dropped, except for the types marked
@@ -105,6 +105,14 @@ KINDS: dict[str, Table] = {
         automount=(4, ("automountServiceAccountToken", "bool!"))),
     "Deployment": _object(DEPLOYMENT_SPEC),
     "Service": _object(SERVICE_SPEC),
+    "SelfSubjectReview": _object(  # kubectl auth whoami
+        status=(2, ("status", ("msg", {1: ("userInfo", ("msg", EMPTY))})))),
+    "SelfSubjectAccessReview": _object({  # kubectl auth can-i
+        1: ("resourceAttributes", ("msg", {
+            1: ("namespace", "str"), 2: ("verb", "str"), 3: ("group", "str"),
+            4: ("version", "str"), 5: ("resource", "str"), 6: ("subresource", "str"),
+            7: ("name", "str")})),
+        2: ("nonResourceAttributes", ("msg", {1: ("path", "str"), 2: ("verb", "str")}))}),
     "TokenRequest": _object({  # kubectl create token
         1: ("audiences", ("list", "str")), 4: ("expirationSeconds", "int"),
         3: ("boundObjectRef", ("msg", {1: ("kind", "str"), 2: ("apiVersion", "str"),

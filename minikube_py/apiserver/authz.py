@@ -119,25 +119,25 @@ async def _node_allows(request: web.Request, target: Target, verb: str, node: st
 async def authorize(request: web.Request, target: Target) -> None:
     """Raise 403 unless the request's user may do this."""
     user: User = request[USER]
-    groups = set(user.groups)
     verb = verb_of(request, target)
-    if user is KUBELET_CLIENT:
-        if not (verb == "get" and target.resource is PODS and target.subresource is None):
-            raise _deny(user, verb, target)
-        return
-    if user is ANONYMOUS:
-        if not (verb == "get" and target.resource is CONFIGMAPS
-                and target.namespace == "kube-public" and target.name == "cluster-info"):
-            raise _deny(user, verb, target)
-        return
-    if "system:nodes" in groups and user.name.startswith("system:node:"):
-        if not await _node_allows(request, target, verb, user.name.removeprefix("system:node:")):
-            raise _deny(user, verb, target)
-        return
-    if "system:bootstrappers" in groups and not (
-            verb == "create" and target.resource is SECRETS
-            and target.namespace == "kube-system" and target.subresource is None):
+    if not await permits(request, user, verb, target):
         raise _deny(user, verb, target)
+
+
+async def permits(request: web.Request, user: User, verb: str, target: Target) -> bool:
+    """Whether `user` may `verb` `target` (also what `kubectl auth can-i` is told)."""
+    groups = set(user.groups)
+    if user is KUBELET_CLIENT:
+        return verb == "get" and target.resource is PODS and target.subresource is None
+    if user is ANONYMOUS:
+        return verb == "get" and target.resource is CONFIGMAPS \
+            and target.namespace == "kube-public" and target.name == "cluster-info"
+    if "system:nodes" in groups and user.name.startswith("system:node:"):
+        return await _node_allows(request, target, verb, user.name.removeprefix("system:node:"))
+    if "system:bootstrappers" in groups:
+        return verb == "create" and target.resource is SECRETS \
+            and target.namespace == "kube-system" and target.subresource is None
+    return True
 
 
 def _decoded(obj: dict[str, Any], key: str) -> str:

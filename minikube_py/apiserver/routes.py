@@ -15,7 +15,15 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.api import errors
-from minikube_py.apiserver import codec, deletion, listing, rest, subresources, watch
+from minikube_py.apiserver import (
+    codec,
+    deletion,
+    listing,
+    rest,
+    selfreviews,
+    subresources,
+    watch,
+)
 from minikube_py.apiserver.authz import authorize
 from minikube_py.apiserver.state import METRICS, SETTINGS, STORAGE
 from minikube_py.apiserver.target import Target, parse
@@ -187,5 +195,7 @@ def add_routes(app: web.Application) -> None:
                           ("/apis/{group}/{version}", api_group_version),
                           ("/openapi/v2", openapi)):
         r.add_get(path, handler)
+    r.add_post(selfreviews.WHOAMI_PATH, selfreviews.whoami)  # before the catch-all below
+    r.add_post(selfreviews.CAN_I_PATH, selfreviews.can_i)
     r.add_route("*", "/api/v1/{tail:.+}", core)
     r.add_route("*", "/apis/{group}/{version}/{tail:.+}", grouped)

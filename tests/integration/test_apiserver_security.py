@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import stat
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -319,14 +320,62 @@ def test_bad_token_requests(apiserver: ApiServer, account: str, spec: dict[str, 
 
 
 def test_kubectl_create_token(apiserver: ApiServer, tmp_path) -> None:
-    import subprocess
     name = f"robot-{uuid.uuid4().hex[:6]}"
     assert apiserver.request("POST", "/api/v1/namespaces/default/serviceaccounts",
                              {"metadata": {"name": name}})[0] == 201
-    result = subprocess.run(
-        ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "--cache-dir", str(tmp_path),
-         "create", "token", name, "-n", "default", "--duration", "20m"],
-        capture_output=True, text=True, timeout=60, check=False)
+    result = _kubectl(apiserver, tmp_path, None, "create", "token", name, "-n", "default",
+                      "--duration", "20m")
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     assert as_user(apiserver, token, "GET", "/api/v1/namespaces/default/configmaps")[0] == 200
+
+
+def _kubectl(server: ApiServer, cache: Any, token: str | None, *args: str
+             ) -> subprocess.CompletedProcess[str]:
+    """kubectl against `server`, as admin or (with `token`) as someone else."""
+    auth = ["--token", token] if token else []
+    return subprocess.run(["kubectl", "--kubeconfig", str(server.kubeconfig), "--cache-dir",
+                           str(cache), *auth, *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_kubectl_auth_whoami_and_can_i(apiserver: ApiServer, tmp_path) -> None:
+    """Answered by the authenticator and authorizer every request meets: the admin may do
+    anything; a node's credentials only what the node authorizer lets a kubelet do."""
+    who = _kubectl(apiserver, tmp_path, None, "auth", "whoami", "-o", "json")
+    assert who.returncode == 0, who.stderr
+    info = yaml.safe_load(who.stdout)["status"]["userInfo"]
+    assert info["username"] == "admin" and "system:masters" in info["groups"]
+    assert _kubectl(apiserver, tmp_path, None, "auth", "can-i", "delete", "nodes").stdout \
+        .strip() == "yes"
+
+    node = f"n-{uuid.uuid4().hex[:6]}"
+    token = new_node_token(node)
+    secret = node_credentials_secret(node, token)
+    assert apiserver.request("POST", SECRETS, secret)[0] == 201
+    deadline = time.monotonic() + 10
+    while (who := _kubectl(apiserver, tmp_path, token, "auth", "whoami", "-o", "json")
+           ).returncode != 0:
+        assert time.monotonic() < deadline, who.stderr  # credentials are cached ~5 s
+        time.sleep(0.5)
+    assert yaml.safe_load(who.stdout)["status"]["userInfo"]["username"] == f"system:node:{node}"
+    for args, answer in ((["get", "pods"], "yes"), (["delete", "nodes"], "no"),
+                         (["update", f"nodes/{node}"], "yes"), (["update", "nodes/other"], "no"),
+                         (["list", "secrets"], "no")):
+        got = _kubectl(apiserver, tmp_path, token, "auth", "can-i", *args)
+        assert got.stdout.split()[0] == answer, (args, got.stdout, got.stderr)
+
+
+@pytest.mark.parametrize("spec,field", [
+    ({}, "spec"),
+    ({"resourceAttributes": {"resource": "pods"}}, "spec.resourceAttributes.verb"),
+    ({"resourceAttributes": {"verb": "get", "namespace": 7}},
+     "spec.resourceAttributes.namespace"),
+])
+def test_bad_access_reviews(apiserver: ApiServer, spec: dict[str, Any], field: str) -> None:
+    status, got = apiserver.request(
+        "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+         "spec": spec})
+    assert status == 422 and got["kind"] == "Status", got
+    assert [c["field"] for c in got["details"]["causes"]] == [field]

@@ -29,6 +29,21 @@ def test_token_request() -> None:
                                     "uid": "u1"}},
         "status": {}}
 
+# kubectl auth can-i create pods -n ns1
+ACCESS_REVIEW = bytes.fromhex(
+    "6b3873000a320a17617574686f72697a6174696f6e2e6b38732e696f2f7631121753656c665375626a6563"
+    "74416363657373526576696577123b0a100a0012001a0022002a00320038004200121d0a1b0a036e733112"
+    "066372656174651a0022002a04706f647332003a001a08080012001a0020001a002200")
+
+
+def test_self_subject_access_review() -> None:
+    assert decode(ACCESS_REVIEW) == {
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "metadata": {},
+        "spec": {"resourceAttributes": {"namespace": "ns1", "verb": "create",
+                                        "resource": "pods"}},
+        "status": {}}
+
 
 def test_configmap_with_empty_meta_fields_dropped() -> None:
     assert decode(CONFIGMAP) == {"apiVersion": "v1", "kind": "ConfigMap",

@@ -52,7 +52,7 @@ class _Cached:
     """Objects of one resource by (namespace, name) for a few seconds; None caches
     "not there"."""
 
-    def __init__(self, resource: Resource = SECRETS) -> None:
+    def __init__(self, resource: Resource) -> None:
         self.resource = resource
         self.entries: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
 

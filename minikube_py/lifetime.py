@@ -30,7 +30,6 @@ def run_until_signalled(main: Callable[[], Coroutine[Any, Any, None]],
     signalled = False
 
     async def guarded() -> None:
-        nonlocal signalled
         task = asyncio.current_task()
         assert task is not None
 

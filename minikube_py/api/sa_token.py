@@ -53,6 +53,13 @@ def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
     return key
 
 
+def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise TypeError("service-account verifying key must be an RSA public key")
+    return key
+
+
 def sign_token(key: rsa.RSAPrivateKey, claims: dict[str, Any]) -> str:
     header = _b64(json.dumps({"alg": "RS256", "typ": "JWT"}, separators=(",", ":")).encode())
     payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
@@ -68,14 +75,11 @@ def verify_token(public_key: rsa.RSAPublicKey | bytes, token: str) -> dict[str, 
         header, payload, signature = token.split(".")
         if json.loads(_unb64(header)).get("alg") != "RS256":
             return None
-        key = serialization.load_pem_public_key(public_key) \
-            if isinstance(public_key, bytes) else public_key
-        if not isinstance(key, rsa.RSAPublicKey):
-            return None
+        key = load_public_key(public_key) if isinstance(public_key, bytes) else public_key
         key.verify(_unb64(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(),
                    hashes.SHA256())
         claims = json.loads(_unb64(payload))
-    except (ValueError, InvalidSignature, AttributeError):
+    except (ValueError, TypeError, InvalidSignature, AttributeError):
         return None
     if not isinstance(claims, dict) or claims.get("iss") != ISSUER:
         return None

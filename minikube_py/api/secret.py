@@ -23,6 +23,17 @@ _REQUIRED_KEYS = {
 }
 
 
+def data_field(secret: Mapping[str, Any], key: str) -> str:
+    """One decoded `data` value of a stored Secret; "" if missing or not base64 text."""
+    raw = (secret.get("data") or {}).get(key)
+    if not isinstance(raw, str):
+        return ""
+    try:
+        return base64.b64decode(raw).decode()
+    except ValueError:
+        return ""
+
+
 class SecretStrategy(Strategy):
     has_spec = False
     selectable_fields = ("type",)

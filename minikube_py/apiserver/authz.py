@@ -13,14 +13,17 @@ Anything else is a 403 Status naming the user, verb and resource.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.resources import CONFIGMAPS, EVENTS, LEASES, NODES, PODS, SECRETS
-from minikube_py.api.secret import SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
+from minikube_py.api.secret import (
+    SERVICE_ACCOUNT_NAME_ANNOTATION,
+    SERVICE_ACCOUNT_TOKEN,
+    data_field,
+)
 from minikube_py.apiserver.authn import ANONYMOUS, KUBELET_CLIENT, USER, User
 from minikube_py.apiserver.objects import decode_item
 from minikube_py.apiserver.state import OBJECTS
@@ -140,13 +143,6 @@ async def permits(request: web.Request, user: User, verb: str, target: Target) -
     return True
 
 
-def _decoded(obj: dict[str, Any], key: str) -> str:
-    try:
-        return base64.b64decode((obj.get("data") or {}).get(key) or "").decode()
-    except (ValueError, TypeError):
-        return ""
-
-
 def admit_create(request: web.Request, target: Target, obj: dict[str, Any]) -> None:
     """Checks of a create that need the body: what nodes and bootstrappers may create."""
     user: User | None = request.get(USER)
@@ -158,7 +154,7 @@ def admit_create(request: web.Request, target: Target, obj: dict[str, Any]) -> N
             and name != user.name.removeprefix("system:node:"):
         raise _deny(user, "create", Target(target.resource, target.namespace, name, None))
     if "system:bootstrappers" in groups and target.resource is SECRETS:
-        node = _decoded(obj, "node-name")
+        node = data_field(obj, "node-name")
         if obj.get("type") != NODE_CREDENTIALS_TYPE or not node \
                 or name != f"node-credentials-{node}":
             raise _deny(user, "create", Target(target.resource, target.namespace, name, None))

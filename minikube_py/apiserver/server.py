@@ -41,7 +41,7 @@ def tls_context(paths: pki.Pki) -> ssl.SSLContext:
 
 
 async def serve(settings: ApiServerSettings, stop: asyncio.Event,
-                serving: asyncio.Event | None = None) -> None:
+                serving: asyncio.Event) -> None:
     """Serve until `stop` is set (`serving` is set once listening); StartupError if it
     cannot get going. Cancelling it stops whatever it already started."""
     try:
@@ -95,8 +95,7 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
         if settings.workers > 1 and not settings.worker:
             workers = Workers(worker_argv(settings, endpoints), settings.workers - 1)
             await workers.start()
-        if serving is not None:
-            serving.set()
+        serving.set()
         await stop.wait()
     finally:
         if workers is not None:

@@ -13,7 +13,6 @@ a read to every request; a deleted Secret stops working within that time.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import time
@@ -22,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from minikube_py.api import errors, sa_token
 from minikube_py.api.meta import parse_time
 from minikube_py.api.resources import SECRETS, SERVICEACCOUNTS, Resource
+from minikube_py.api.secret import data_field
 from minikube_py.apiserver.authn import User, bearer_token
 from minikube_py.apiserver.state import OBJECTS
 
@@ -36,16 +34,6 @@ NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 BOOTSTRAP_TYPE = "bootstrap.kubernetes.io/token"
 _CACHE_SECONDS = 5.0
 _CLOCK_SKEW = 60  # seconds a token's not-before may be ahead of our clock
-
-
-def _secret_field(secret: dict[str, Any], key: str) -> str:
-    raw = (secret.get("data") or {}).get(key)
-    if not isinstance(raw, str):
-        return ""
-    try:
-        return base64.b64decode(raw).decode()
-    except ValueError:
-        return ""
 
 
 class _Cached:
@@ -81,10 +69,7 @@ class ServiceAccountTokens:
     api-server's audience, while their ServiceAccount exists with the same uid)."""
 
     def __init__(self, public_key_file: Path) -> None:
-        key = serialization.load_pem_public_key(public_key_file.read_bytes())
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise TypeError(f"{public_key_file}: not an RSA public key")
-        self.key = key
+        self.key = sa_token.load_public_key(public_key_file.read_bytes())
         self.secrets = _Cached(SECRETS)
         self.accounts = _Cached(SERVICEACCOUNTS)
 
@@ -110,7 +95,7 @@ class ServiceAccountTokens:
             return None
         if isinstance(secret_name, str) and secret_name:
             secret = await self.secrets.get(request, namespace, secret_name)
-            if secret is None or _secret_field(secret, "token") != token:
+            if secret is None or data_field(secret, "token") != token:
                 return None
         return namespace, name
 
@@ -151,19 +136,19 @@ class BootstrapTokens:
         secret = await self.secrets.get(request, "kube-system", f"bootstrap-token-{token_id}")
         if secret is None or secret.get("type") != BOOTSTRAP_TYPE:
             return None
-        if not hmac.compare_digest(_secret_field(secret, "token-secret").encode(),
+        if not hmac.compare_digest(data_field(secret, "token-secret").encode(),
                                    token_secret.encode()):
             return None
-        if _secret_field(secret, "usage-bootstrap-authentication") != "true":
+        if data_field(secret, "usage-bootstrap-authentication") != "true":
             return None
-        expiration = _secret_field(secret, "expiration")
+        expiration = data_field(secret, "expiration")
         if expiration:
             try:
                 if parse_time(expiration) < datetime.now(UTC):
                     return None
             except ValueError:
                 return None
-        extra = [g for g in _secret_field(secret, "auth-extra-groups").split(",") if g]
+        extra = [g for g in data_field(secret, "auth-extra-groups").split(",") if g]
         return User(f"system:bootstrap:{token_id}",
                     ("system:bootstrappers", *extra, AUTHENTICATED))
 
@@ -184,9 +169,9 @@ class NodeTokens:
         if secret is None or secret.get("type") != NODE_CREDENTIALS_TYPE:
             return None
         digest = hashlib.sha256(token.encode()).hexdigest()
-        if not hmac.compare_digest(_secret_field(secret, "token-sha256").encode(),
+        if not hmac.compare_digest(data_field(secret, "token-sha256").encode(),
                                    digest.encode()):
             return None
-        if _secret_field(secret, "node-name") != node:
+        if data_field(secret, "node-name") != node:
             return None
         return User(f"system:node:{node}", ("system:nodes", AUTHENTICATED))

@@ -19,6 +19,8 @@ from minikube_py.client.ratelimit import RateLimiter, default_rate_limiter
 
 log = logging.getLogger(__name__)
 
+GiveUp = Callable[[Hashable, Exception], Awaitable[None]]
+
 
 class ShutDown(Exception):
     """`get()` on a queue that is shut down and empty."""
@@ -43,10 +45,6 @@ class WorkQueue:
     def __repr__(self) -> str:
         return (f"WorkQueue({self.name!r}, queued={len(self._queue)}, "
                 f"processing={len(self._processing)}, waiting={len(self._waiting)})")
-
-    @property
-    def shutting_down(self) -> bool:
-        return self._shutting_down
 
     def add(self, key: Hashable) -> None:
         if self._shutting_down or key in self._dirty:
@@ -134,19 +132,21 @@ class WorkQueue:
                 return
 
     async def run_workers(self, fn: Callable[[Hashable], Awaitable[object]], workers: int = 1,
-                          *, max_retries: int | None = None) -> None:
+                          *, max_retries: int | None = None,
+                          on_give_up: GiveUp | None = None) -> None:
         """`workers` loops of get -> fn(key) -> forget, or add_rate_limited on error.
 
         Returns once the queue is shut down and drained; cancelling it cancels
         the workers. After `max_retries` failures in a row a key is dropped
-        (logged) until something adds it again.
+        (logged, then `on_give_up(key, error)`) until something adds it again.
         """
         async with asyncio.TaskGroup() as group:
             for i in range(workers):
-                group.create_task(self._worker(fn, max_retries), name=f"{self.name}-worker-{i}")
+                group.create_task(self._worker(fn, max_retries, on_give_up),
+                                  name=f"{self.name}-worker-{i}")
 
     async def _worker(self, fn: Callable[[Hashable], Awaitable[object]],
-                      max_retries: int | None) -> None:
+                      max_retries: int | None, on_give_up: GiveUp | None) -> None:
         while True:
             try:
                 key = await self.get()
@@ -154,11 +154,13 @@ class WorkQueue:
                 return
             try:
                 await fn(key)
-            except Exception:
+            except Exception as e:
                 if max_retries is not None and self.num_requeues(key) >= max_retries:
-                    log.exception("dropping key after retries queue=%s key=%s retries=%d",
-                                  self.name, key, max_retries)
+                    log.exception("dropping key after retries, given up queue=%s key=%s "
+                                  "retries=%d", self.name, key, max_retries)
                     self.forget(key)
+                    if on_give_up is not None:
+                        await self._give_up(on_give_up, key, e)
                 else:
                     log.warning("sync failed, will retry queue=%s key=%s requeues=%d",
                                 self.name, key, self.num_requeues(key), exc_info=True)
@@ -167,3 +169,9 @@ class WorkQueue:
                 self.forget(key)
             finally:
                 self.done(key)
+
+    async def _give_up(self, on_give_up: GiveUp, key: Hashable, error: Exception) -> None:
+        try:
+            await on_give_up(key, error)
+        except Exception:
+            log.exception("give-up handler failed queue=%s key=%s", self.name, key)

@@ -1,6 +1,29 @@
-"""What every controller here shares: informers whose handlers only enqueue
-keys, a WorkQueue, workers calling an idempotent `reconcile(key)`, an
-EventRecorder.
+"""What every controller here shares: the client's SyncLoop (informers whose
+handlers only enqueue keys -> WorkQueue -> workers calling an idempotent
+`sync(key)`, rate-limited retries, given up after 15 with an Event), over
+informers shared by the whole controller-manager.
+
+A controller is:
+
+    class FooController(Controller):
+        name = "foo-controller"          # queue name, Events' component
+        workers = 2                      # optional
+
+        def __init__(self, client, settings, informers=None):
+            super().__init__(client, settings, informers)
+            self.foos = self.watch(FOOS)  # the first watched kind is what keys name
+            self.foos.add_handlers(self.enqueue, lambda old, new: self.enqueue(new),
+                                   self.enqueue)
+            self.pods = self.watch(PODS)  # handlers enqueue the owning Foo's key
+
+        async def sync(self, key):       # "namespace/name" (or "name")
+            foo = self.foos.get(key)
+            if foo is None:
+                return                   # gone: nothing to do, not an error
+            ...                          # raise to be retried with back-off
+
+and an entry in `manager.CONTROLLERS`. Keys of another shape (tuples)
+override `object_for(key)` so a key given up still gets its Event.
 
 Informers are shared between the controllers of one controller-manager
 (`SharedInformers`), so pods are listed and watched once, not once per
@@ -16,8 +39,9 @@ from collections.abc import Hashable
 
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import Resource
-from minikube_py.client import ApiClient, EventRecorder, Informer, WorkQueue, run_tasks
-from minikube_py.client.cache import IndexFunc
+from minikube_py.client import ApiClient, Informer, run_tasks
+from minikube_py.client.cache import IndexFunc, JsonDict
+from minikube_py.client.loop import SyncLoop, cached
 from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
@@ -72,32 +96,31 @@ def by_namespace(informer: Informer) -> Informer:
     return informer
 
 
-class Controller:
-    """Base: subclasses set `name`, `resources` to watch, register handlers in
-    `__init__`, and implement `reconcile(key)`."""
+class Controller(SyncLoop):
+    """Base: subclasses set `name`, `watch()` resources in `__init__` with handlers
+    that only enqueue keys, and implement `sync(key)` (see the module docstring)."""
 
     name = "controller"
     workers = 2
 
     def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
                  informers: SharedInformers | None = None) -> None:
-        self.client = client
+        super().__init__(client)
         self.settings = settings
         self.informers = informers or SharedInformers(client)
-        self.queue = WorkQueue(self.name)
-        self.recorder = EventRecorder(client, self.name)
         self._watched: list[Resource] = []
 
     def watch(self, resource: Resource) -> Informer:
+        """The shared informer of `resource`, run (and waited for) with this controller."""
         if resource not in self._watched:
             self._watched.append(resource)
         return self.informers.get(resource)
 
-    def enqueue(self, obj: dict) -> None:
+    def enqueue(self, obj: JsonDict) -> None:
         self.queue.add(object_key(obj))
 
-    async def reconcile(self, key: Hashable) -> None:
-        raise NotImplementedError
+    def object_for(self, key: Hashable) -> JsonDict | None:
+        return cached(self.informers.get(self._watched[0]), key) if self._watched else None
 
     async def run(self) -> None:
         """Forever: informers, then workers once they are synced."""
@@ -110,4 +133,4 @@ class Controller:
         for resource in self._watched:
             await self.informers.get(resource).wait_synced()
         log.info("controller synced controller=%s", self.name)
-        await self.queue.run_workers(self.reconcile, workers=self.workers)
+        await self.run_workers()

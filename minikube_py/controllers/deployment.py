@@ -93,9 +93,9 @@ class DeploymentController(Controller):
                 except ValueError:
                     continue
 
-    # -- reconcile -----------------------------------------------------------------
+    # -- sync ----------------------------------------------------------------------
 
-    async def reconcile(self, key) -> None:
+    async def sync(self, key) -> None:
         deployment = self.deployments.get(key)
         if deployment is None:
             return

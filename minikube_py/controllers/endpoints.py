@@ -7,7 +7,7 @@ per pod from its container ports, so pods of one Service may listen on
 different numbers and land in different subsets. Services without a selector
 are left alone: their Endpoints are written by users. A pod event enqueues
 every Service of its namespace that selects it (old or new labels), so a
-readiness change reaches the Endpoints in one reconcile.
+readiness change reaches the Endpoints in one sync.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class EndpointsController(Controller):
             if selector is not None and any(selector.matches(ls) for ls in label_sets):
                 self.enqueue(service)
 
-    async def reconcile(self, key: Hashable) -> None:
+    async def sync(self, key: Hashable) -> None:
         namespace, name = split_key(str(key))
         service = self.services.get(str(key))
         if service is None:

@@ -5,7 +5,7 @@ kubectl >= 1.28 `describe svc` and other modern clients read slices, not Endpoin
 Rather than select pods a second time, slices are derived from the Endpoints the
 endpoints controller already computed, so both always agree: one slice per subset
 and address family (a subset is one port set), named `<service>-mkp`, `-mkp-1`, ...
-deterministically so a reconcile is idempotent. A Service with no endpoints gets
+deterministically so a sync is idempotent. A Service with no endpoints gets
 one empty IPv4 placeholder slice, as Kubernetes writes. Slices carry a controller
 ownerReference to the Service, so the garbage collector removes them with it.
 """
@@ -30,7 +30,7 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
 _SUFFIX = "mkp"
-# What a reconcile compares and writes; everything else in metadata is the server's.
+# What a sync compares and writes; everything else in metadata is the server's.
 _CONTENT = ("addressType", "endpoints", "ports")
 
 
@@ -120,7 +120,7 @@ class EndpointSliceController(Controller):
         for key in _service_key(obj):
             self.queue.add(key)
 
-    async def reconcile(self, key: Hashable) -> None:
+    async def sync(self, key: Hashable) -> None:
         namespace, _ = split_key(str(key))
         service = self.services.get(str(key))
         current = {s["metadata"]["name"]: s for s in self.slices.by_index("service", str(key))}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import key as object_key
@@ -121,15 +121,18 @@ class GarbageCollector(Controller):
             return None
         return owner if owner["metadata"].get("uid") == ref.get("uid") else None
 
-    # -- reconcile -----------------------------------------------------------------
+    # -- sync ----------------------------------------------------------------------
 
-    async def reconcile(self, item) -> None:
-        group, version, plural, key = item
+    def object_for(self, item: Hashable) -> dict | None:
+        group, version, plural, key = item  # type: ignore[misc]
         resource = lookup(group, version, plural)
-        if resource is None:
-            return
-        obj = self.informers.get(resource).get(key)
-        if obj is None:
+        return None if resource is None else self.informers.get(resource).get(key)
+
+    async def sync(self, item) -> None:
+        group, version, plural, _ = item
+        resource = lookup(group, version, plural)
+        obj = self.object_for(item)
+        if resource is None or obj is None:
             return
         meta = obj["metadata"]
         finalizers = meta.get("finalizers") or []

@@ -41,7 +41,7 @@ class NamespaceController(Controller):
         if ns["metadata"].get("deletionTimestamp"):
             self.enqueue(ns)
 
-    async def reconcile(self, key) -> None:
+    async def sync(self, key) -> None:
         ns = self.namespaces.get(key)
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return

@@ -115,7 +115,7 @@ class NodeIpamController(Controller):
         self.rebuild()
         await super()._work()
 
-    async def reconcile(self, key: Hashable) -> None:
+    async def sync(self, key: Hashable) -> None:
         name = str(key)
         node = self.nodes.get(name)
         if node is None:

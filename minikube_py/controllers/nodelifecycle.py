@@ -140,7 +140,7 @@ class NodeLifecycleController(Controller):
             return now
         return seen[1]
 
-    async def reconcile(self, key) -> None:
+    async def sync(self, key) -> None:
         node = self.nodes.get(key)
         if node is None:
             self._seen.pop(key, None)

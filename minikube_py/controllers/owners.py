@@ -22,7 +22,7 @@ async def _set_refs(client: ApiClient, resource: Resource, obj: dict, refs: list
         return await client.patch(resource, meta["name"], patch, meta.get("namespace"),
                                   patch_type="merge")
     except (NotFound, Conflict):
-        return None  # gone or changed: the next reconcile looks again
+        return None  # gone or changed: the next sync looks again
 
 
 async def claim(client: ApiClient, resource: Resource, owner: dict, candidates: list[dict],

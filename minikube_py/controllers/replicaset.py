@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BURST = 500  # most pods created or deleted in one reconcile (Kubernetes' burstReplicas)
+BURST = 500  # most pods created or deleted in one sync (Kubernetes' burstReplicas)
 
 
 def pod_from_template(rs: dict) -> dict:
@@ -156,9 +156,9 @@ class ReplicaSetController(Controller):
                                                  f"{pod['metadata']['name']}")
         self.queue.add(key)
 
-    # -- reconcile -----------------------------------------------------------------
+    # -- sync ----------------------------------------------------------------------
 
-    async def reconcile(self, key) -> None:
+    async def sync(self, key) -> None:
         rs = self.replicasets.get(key)
         if rs is None:
             self.expectations.forget(key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,7 @@ class ServiceAccountController(Controller):
         self.accounts.add_handlers(on_delete=lambda sa: self.queue.add(
             sa["metadata"]["namespace"]))
 
-    async def reconcile(self, key) -> None:
+    async def sync(self, key) -> None:
         ns = self.namespaces.get(key)
         if ns is None or ns["metadata"].get("deletionTimestamp"):
             return
@@ -109,7 +110,11 @@ class TokenController(Controller):
             await asyncio.Event().wait()  # idle, not ended: an ended task stops the manager
         await super().run()
 
-    async def reconcile(self, item) -> None:
+    def object_for(self, item: Hashable) -> dict | None:
+        kind, key = item  # type: ignore[misc]
+        return (self.secrets if kind == "secret" else self.accounts).get(key)
+
+    async def sync(self, item) -> None:
         kind, key = item
         if kind == "secret":
             await self._check_secret(key)

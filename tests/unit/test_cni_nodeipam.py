@@ -1,4 +1,4 @@
-"""Node IPAM controller: subnet set and reconcile, with the API client faked at our seam."""
+"""Node IPAM controller: subnet set and sync, with the API client faked at our seam."""
 
 from __future__ import annotations
 
@@ -66,22 +66,22 @@ def test_cidr_set_ignores_foreign_subnets() -> None:
 
 async def test_new_node_gets_the_first_free_subnet_in_spec() -> None:
     ctl = controller(node("a", "10.244.0.0/24"), node("b"))
-    await ctl.reconcile("b")
+    await ctl.sync("b")
     assert ctl.client.patches == [("b", {"spec": {"podCIDR": "10.244.1.0/24",
                                                   "podCIDRs": ["10.244.1.0/24"]}})]
 
 
 async def test_rebuilt_from_nodes_so_nothing_is_handed_out_twice() -> None:
     ctl = controller(node("a", "10.244.0.0/24"), node("b", "10.244.1.0/24"), node("c"))
-    await ctl.reconcile("c")
+    await ctl.sync("c")
     assert ctl.client.patches[0][1]["spec"]["podCIDR"] == "10.244.2.0/24"
 
 
 async def test_many_nodes_get_distinct_subnets_and_stale_cache_is_not_reallocated() -> None:
     ctl = controller(*[node(f"n{i}") for i in range(20)])
     for i in range(20):
-        await ctl.reconcile(f"n{i}")
-    await ctl.reconcile("n3")  # the cache has not seen the patch yet: same subnet again
+        await ctl.sync(f"n{i}")
+    await ctl.sync("n3")  # the cache has not seen the patch yet: same subnet again
     cidrs = [p["spec"]["podCIDR"] for _, p in ctl.client.patches]
     assert len(set(cidrs)) == 20 and cidrs[-1] == cidrs[3]
 
@@ -89,11 +89,11 @@ async def test_many_nodes_get_distinct_subnets_and_stale_cache_is_not_reallocate
 async def test_deleted_node_frees_its_subnet() -> None:
     ctl = controller(node("a", "10.244.0.0/24"), node("b", "10.244.1.0/24"))
     ctl.nodes.cache.remove("a")
-    await ctl.reconcile("a")
+    await ctl.sync("a")
     assert "a" not in ctl.assigned and len(ctl.cidrs) == 1
     ctl.nodes.cache.put("c", node("c"))
-    await ctl.reconcile("c")
-    await ctl.reconcile("b")  # has one: untouched
+    await ctl.sync("c")
+    await ctl.sync("b")  # has one: untouched
     # a's subnet is free again and is the first free one
     assert [p["spec"]["podCIDR"] for _, p in ctl.client.patches] == ["10.244.0.0/24"]
 
@@ -101,13 +101,13 @@ async def test_deleted_node_frees_its_subnet() -> None:
 async def test_node_gone_before_the_patch_releases_the_subnet() -> None:
     ctl = controller(node("a"))
     ctl.client.missing.add("a")
-    await ctl.reconcile("a")
+    await ctl.sync("a")
     assert len(ctl.cidrs) == 0 and ctl.assigned == {}
 
 
 async def test_exhausted_cluster_cidr_is_an_error_and_an_event() -> None:
     ctl = controller(node("a", "10.244.0.0/24"), node("b"), cluster="10.244.0.0/24")
     with pytest.raises(RuntimeError, match="exhausted"):
-        await ctl.reconcile("b")
+        await ctl.sync("b")
     assert ctl.client.patches == []
     assert ctl.client.events and ctl.client.events[0]["reason"] == "CIDRNotAvailable"

@@ -1,4 +1,4 @@
-"""ReplicaSet reconcile with a fake client at our seam (ApiClient) and informer
+"""ReplicaSet sync with a fake client at our seam (ApiClient) and informer
 caches filled directly, as Kubernetes' replica_set_test.go does."""
 
 from __future__ import annotations
@@ -71,16 +71,16 @@ def controller(replicaset: dict, pods: list[dict]) -> tuple[ReplicaSetController
 
 async def test_creates_the_missing_and_never_twice_while_expecting() -> None:
     c, client = controller(rs(3), [pod("a")])
-    await c.reconcile("ns/web")
+    await c.sync("ns/web")
     creates = [call for call in client.calls if call[0] == "create"]
     assert len(creates) == 2 and all(name.startswith("web-") for _, _, name in creates)
-    await c.reconcile("ns/web")  # the informer has not seen them yet
+    await c.sync("ns/web")  # the informer has not seen them yet
     assert len([call for call in client.calls if call[0] == "create"]) == 2
     c.expectations.creation_observed("ns/web")
     c.expectations.creation_observed("ns/web")
     c.pods.cache.put("ns/b", pod("b"))
     c.pods.cache.put("ns/c", pod("c"))
-    await c.reconcile("ns/web")
+    await c.sync("ns/web")
     assert len([call for call in client.calls if call[0] == "create"]) == 2
 
 
@@ -95,7 +95,7 @@ async def test_creates_the_missing_and_never_twice_while_expecting() -> None:
 async def test_deletes_the_surplus_in_kubernetes_order(pods: list[dict],
                                                        deleted: set[str] | None) -> None:
     c, client = controller(rs(1), pods)
-    await c.reconcile("ns/web")
+    await c.sync("ns/web")
     gone = {name for verb, _, name in client.calls if verb == "delete"}
     assert len(gone) == 2
     if deleted is not None:
@@ -106,7 +106,7 @@ async def test_adopts_matching_orphans_and_releases_mismatches() -> None:
     c, client = controller(rs(2), [pod("orphan", owned=False),
                                    pod("stray", labels={"app": "other"}),
                                    pod("mine")])
-    await c.reconcile("ns/web")
+    await c.sync("ns/web")
     patched = {name for verb, _, name in client.calls if verb == "patch"}
     assert patched == {"orphan", "stray"}
     assert not [call for call in client.calls if call[0] in ("create", "delete")]
@@ -116,7 +116,7 @@ async def test_deleting_replicaset_does_not_manage_pods() -> None:
     doomed = rs(3)
     doomed["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     c, client = controller(doomed, [])
-    await c.reconcile("ns/web")
+    await c.sync("ns/web")
     assert not [call for call in client.calls if call[0] == "create"]
 
 

@@ -18,7 +18,7 @@ from minikube_py.controllers.endpoints import EndpointsController
 from minikube_py.controllers.endpointslice import EndpointSliceController
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.test_endpoints_controller import SERVICE, make_pod, set_ready
+from tests.integration.test_controllers_endpoints import SERVICE, make_pod, set_ready
 
 
 @pytest.fixture

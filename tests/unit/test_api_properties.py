@@ -20,53 +20,10 @@ from minikube_py.api.errors import StatusError
 from minikube_py.api.patch import JSON_PATCH, MERGE, STRATEGIC, apply_patch
 from minikube_py.api.registry import strategy_for
 from minikube_py.api.selectors import FieldSelector, LabelSelector
-from minikube_py.apiserver.openapi import definition_name, openapi_v2
+from tests.fixtures.strategies import anything, objects
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-DEFINITIONS = openapi_v2()["definitions"]
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
-                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12))
-anything = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                        | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12)
 resource_choice = st.sampled_from(resources.ALL)
-
-
-def shaped(schema: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any]:
-    """Values of roughly the schema's shape; any node may be replaced by junk."""
-    if "$ref" in schema:
-        schema = DEFINITIONS[schema["$ref"].rsplit("/", 1)[-1]]
-    kind = schema.get("type")
-    if depth > 4:
-        return scalars
-    if kind == "object" and "properties" in schema:
-        props = schema["properties"]
-        inner = st.fixed_dictionaries({}, optional={
-            name: shaped(sub, depth + 1) for name, sub in props.items()})
-    elif kind == "object":
-        inner = st.dictionaries(st.text(max_size=10), shaped(
-            schema.get("additionalProperties") or {}, depth + 1), max_size=3)
-    elif kind == "array":
-        inner = st.lists(shaped(schema.get("items") or {}, depth + 1), max_size=3)
-    elif kind == "integer":
-        inner = st.integers(-5, 70000)
-    elif kind == "boolean":
-        inner = st.booleans()
-    elif kind == "string":
-        inner = st.text(max_size=12) | st.sampled_from(["a", "web", "1", "100m", "TCP", "Always"])
-    else:
-        inner = scalars
-    return inner | anything if depth else inner
-
-
-@st.composite
-def objects(draw: st.DrawFn, resource: resources.Resource) -> dict[str, Any]:
-    obj = draw(shaped({"$ref": definition_name(resource)}))
-    if not isinstance(obj, dict):
-        return {}
-    if draw(st.booleans()):
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        obj["metadata"] = {**meta, "name": "x", "namespace": "default"}
-    return obj
 
 
 def _never_raises(resource: resources.Resource, obj: dict[str, Any]) -> None:

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.apiserver",
     "tests.fixtures.docker",
     "tests.fixtures.netns",
+    "tests.fixtures.fake_client",
 ]

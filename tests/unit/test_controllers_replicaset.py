@@ -5,83 +5,50 @@ from __future__ import annotations
 
 import pytest
 
-from minikube_py.api.resources import EVENTS
 from minikube_py.controllers.replicaset import (
     ReplicaSetController,
     compute_status,
     seconds_until_available,
 )
 from minikube_py.controllers.settings import ControllerManagerSettings
-
-
-class FakeClient:
-    """Records writes; answers like an api-server that accepts everything."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, str]] = []
-        self.status_writes: list[dict] = []
-
-    async def create(self, resource, obj, namespace=None, **_):
-        if resource is not EVENTS:
-            self.calls.append(("create", resource.plural, obj["metadata"]["name"]))
-        return {**obj, "metadata": {**obj["metadata"], "uid": "u-" + obj["metadata"]["name"]}}
-
-    async def delete(self, resource, name, namespace=None, **_):
-        self.calls.append(("delete", resource.plural, name))
-
-    async def patch(self, resource, name, patch, namespace=None, **_):
-        self.calls.append(("patch", resource.plural, name))
-        return {"metadata": {"name": name, "namespace": namespace, **patch["metadata"]}}
-
-    async def update(self, resource, obj, subresource=None):
-        self.status_writes.append(obj["status"])
-        return obj
+from tests.fixtures import builders
+from tests.fixtures.builders import ref, replicaset
+from tests.fixtures.caches import fill
+from tests.fixtures.fake_client import FakeClient
 
 
 def rs(replicas: int) -> dict:
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": "web", "namespace": "ns", "uid": "rs-uid", "generation": 4},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
-                     "template": {"metadata": {"labels": {"app": "web", "tier": "fe"}},
-                                  "spec": {"containers": [{"name": "c"}]}}}}
+    return replicaset("web", "ns", replicas=replicas, uid="rs-uid", generation=4,
+                      template_labels={"tier": "fe"})
 
 
 def pod(name: str, *, node: str = "n1", ready: bool = True, owned: bool = True,
         labels: dict | None = None) -> dict:
-    meta: dict = {"name": name, "namespace": "ns", "uid": f"u-{name}",
-                  "labels": labels or {"app": "web", "tier": "fe"},
-                  "creationTimestamp": "2026-01-01T00:00:00Z"}
-    if owned:
-        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                    "name": "web", "uid": "rs-uid", "controller": True}]
-    return {"metadata": meta, "spec": {"nodeName": node},
-            "status": {"phase": "Running" if node else "Pending",
-                       "conditions": [{"type": "Ready", "status": str(ready),
-                                       "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
+    return builders.pod(name, "ns", node=node or None, phase="Running" if node else "Pending",
+                        ready=ready, labels=labels or {"app": "web", "tier": "fe"},
+                        owners=[ref(rs(1))] if owned else ())
 
 
 def controller(replicaset: dict, pods: list[dict]) -> tuple[ReplicaSetController, FakeClient]:
     client = FakeClient()
     c = ReplicaSetController(client, ControllerManagerSettings())
-    c.replicasets.cache.put("ns/web", replicaset)
-    for p in pods:
-        c.pods.cache.put(f"ns/{p['metadata']['name']}", p)
+    fill(c.replicasets, replicaset)
+    fill(c.pods, *pods)
     return c, client
 
 
 async def test_creates_the_missing_and_never_twice_while_expecting() -> None:
     c, client = controller(rs(3), [pod("a")])
     await c.sync("ns/web")
-    creates = [call for call in client.calls if call[0] == "create"]
+    creates = [call for call in client.summary() if call[0] == "create"]
     assert len(creates) == 2 and all(name.startswith("web-") for _, _, name in creates)
     await c.sync("ns/web")  # the informer has not seen them yet
-    assert len([call for call in client.calls if call[0] == "create"]) == 2
+    assert len([call for call in client.summary() if call[0] == "create"]) == 2
     c.expectations.creation_observed("ns/web")
     c.expectations.creation_observed("ns/web")
-    c.pods.cache.put("ns/b", pod("b"))
-    c.pods.cache.put("ns/c", pod("c"))
+    fill(c.pods, pod("b"), pod("c"))
     await c.sync("ns/web")
-    assert len([call for call in client.calls if call[0] == "create"]) == 2
+    assert len([call for call in client.summary() if call[0] == "create"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -96,7 +63,7 @@ async def test_deletes_the_surplus_in_kubernetes_order(pods: list[dict],
                                                        deleted: set[str] | None) -> None:
     c, client = controller(rs(1), pods)
     await c.sync("ns/web")
-    gone = {name for verb, _, name in client.calls if verb == "delete"}
+    gone = {name for verb, _, name in client.summary() if verb == "delete"}
     assert len(gone) == 2
     if deleted is not None:
         assert gone == deleted
@@ -107,9 +74,9 @@ async def test_adopts_matching_orphans_and_releases_mismatches() -> None:
                                    pod("stray", labels={"app": "other"}),
                                    pod("mine")])
     await c.sync("ns/web")
-    patched = {name for verb, _, name in client.calls if verb == "patch"}
+    patched = {name for verb, _, name in client.summary() if verb == "patch"}
     assert patched == {"orphan", "stray"}
-    assert not [call for call in client.calls if call[0] in ("create", "delete")]
+    assert not [call for call in client.summary() if call[0] in ("create", "delete")]
 
 
 async def test_deleting_replicaset_does_not_manage_pods() -> None:
@@ -117,7 +84,7 @@ async def test_deleting_replicaset_does_not_manage_pods() -> None:
     doomed["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     c, client = controller(doomed, [])
     await c.sync("ns/web")
-    assert not [call for call in client.calls if call[0] == "create"]
+    assert not [call for call in client.summary() if call[0] == "create"]
 
 
 def test_status_counts() -> None:

@@ -1,0 +1,51 @@
+"""The fake ApiClient answers as the api-server does where controllers depend on
+it: generated names and uids, AlreadyExists, NotFound, stale-version Conflicts,
+injected failures; and records each accepted write once."""
+
+from __future__ import annotations
+
+import pytest
+
+from minikube_py.api.resources import CONFIGMAPS, PODS
+from minikube_py.client.errors import AlreadyExists, Conflict, NotFound, ServerError
+from tests.fixtures.builders import configmap, pod
+from tests.fixtures.fake_client import FakeClient
+
+
+async def test_create_fills_server_fields_and_a_taken_name_already_exists() -> None:
+    client = FakeClient()
+    created = await client.create(PODS, pod(uid="", generate_name="web-", name=""), "ns")
+    meta = created["metadata"]
+    assert meta["name"].startswith("web-") and len(meta["name"]) == 9
+    assert meta["uid"] and meta["resourceVersion"] and meta["namespace"] == "ns"
+    assert await client.get(PODS, meta["name"], "ns") == created
+    with pytest.raises(AlreadyExists, match=f'pods "{meta["name"]}" already exists'):
+        await client.create(PODS, created)
+    assert client.summary() == [("create", "pods", meta["name"])]
+
+
+async def test_stale_writes_conflict_and_unknown_objects_are_accepted() -> None:
+    client = FakeClient()
+    client.put(CONFIGMAPS, configmap("cm", resource_version="5"))
+    with pytest.raises(Conflict):
+        await client.update(CONFIGMAPS, configmap("cm", resource_version="4"))
+    with pytest.raises(Conflict):
+        await client.patch(CONFIGMAPS, "cm", {"metadata": {"uid": "other"}}, "default")
+    patched = await client.patch(CONFIGMAPS, "cm", {"data": {"k": "v"}}, "default")
+    assert patched["data"] == {"k": "v"} and patched["metadata"]["resourceVersion"] != "5"
+    await client.delete(PODS, "never-seen", "default")
+    with pytest.raises(NotFound, match='pods "never-seen" not found'):
+        await client.get(PODS, "never-seen", "default")
+    assert client.summary() == [("patch", "configmaps", "cm"), ("delete", "pods", "never-seen")]
+
+
+async def test_injected_failures_hit_the_matching_calls_only() -> None:
+    client = FakeClient()
+    client.fail("delete", PODS, "a", error=ServerError, times=2)
+    for _ in range(2):
+        with pytest.raises(ServerError) as caught:
+            await client.delete(PODS, "a", "default")
+        assert caught.value.code == 500
+    await client.delete(PODS, "b", "default")
+    await client.delete(PODS, "a", "default")
+    assert client.summary() == [("delete", "pods", "b"), ("delete", "pods", "a")]

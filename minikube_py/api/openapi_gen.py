@@ -23,19 +23,34 @@ from typing import Any
 OUTPUT = Path(__file__).parent / "data" / "openapi_definitions.json.gz"
 ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1ServiceAccount",
          "V1Secret", "V1ConfigMap", "CoreV1Event", "V1Deployment", "V1ReplicaSet", "V1Lease",
-         "V1EndpointSlice", "V1Scale", "V1Status", "V1DeleteOptions", "V1Binding")
+         "V1EndpointSlice", "V1Scale", "V1Status", "V1DeleteOptions", "V1Binding",
+         "V1Job", "V1CronJob", "V1DaemonSet", "V1StatefulSet", "V1ControllerRevision",
+         "V1ReplicationController", "V1PodDisruptionBudget", "V1Eviction")
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
          "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause",
          "DeleteOptions", "Preconditions"}
 _APPS = {"Deployment", "DeploymentSpec", "DeploymentStatus", "DeploymentStrategy",
          "DeploymentCondition", "RollingUpdateDeployment", "ReplicaSet", "ReplicaSetSpec",
-         "ReplicaSetStatus", "ReplicaSetCondition"}
+         "ReplicaSetStatus", "ReplicaSetCondition", "DaemonSet", "DaemonSetSpec",
+         "DaemonSetStatus", "DaemonSetCondition", "DaemonSetUpdateStrategy",
+         "RollingUpdateDaemonSet", "StatefulSet", "StatefulSetSpec", "StatefulSetStatus",
+         "StatefulSetCondition", "StatefulSetUpdateStrategy", "RollingUpdateStatefulSetStrategy",
+         "StatefulSetOrdinals", "StatefulSetPersistentVolumeClaimRetentionPolicy",
+         "ControllerRevision"}
+_BATCH = {"Job", "JobSpec", "JobStatus", "JobCondition", "JobTemplateSpec", "CronJob",
+          "CronJobSpec", "CronJobStatus", "PodFailurePolicy", "PodFailurePolicyRule",
+          "PodFailurePolicyOnExitCodesRequirement", "PodFailurePolicyOnPodConditionsPattern",
+          "UncountedTerminatedPods", "SuccessPolicy", "SuccessPolicyRule",
+          "JobSchedulingConfiguration"}
+_POLICY = {"PodDisruptionBudget", "PodDisruptionBudgetSpec", "PodDisruptionBudgetStatus",
+           "Eviction"}
 _DISCOVERY = {"EndpointSlice", "Endpoint", "EndpointConditions", "EndpointHints",
               "DiscoveryV1EndpointPort", "ForZone", "ForNode"}
 _PACKAGES = [(_META, "io.k8s.apimachinery.pkg.apis.meta.v1"), (_APPS, "io.k8s.api.apps.v1"),
              ({"Lease", "LeaseSpec"}, "io.k8s.api.coordination.v1"),
-             (_DISCOVERY, "io.k8s.api.discovery.v1"),
+             (_DISCOVERY, "io.k8s.api.discovery.v1"), (_BATCH, "io.k8s.api.batch.v1"),
+             (_POLICY, "io.k8s.api.policy.v1"),
              ({"Scale", "ScaleSpec", "ScaleStatus"}, "io.k8s.api.autoscaling.v1")]
 
 

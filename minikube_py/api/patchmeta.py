@@ -70,6 +70,12 @@ def _build() -> dict[Resource, dict[Path, ListMeta]]:
         tables[workload].update(_under(("spec", "template", "metadata"), _OBJECT_META))
         tables[workload].update(_under(("spec", "template", "spec"), _POD_SPEC))
         tables[workload].update(_under(("status",), _CONDITIONS))
+    tables[resources.JOBS].update(_under(("spec", "template", "metadata"), _OBJECT_META))
+    tables[resources.JOBS].update(_under(("spec", "template", "spec"), _POD_SPEC))
+    tables[resources.JOBS].update(_under(("status",), _CONDITIONS))
+    job_template = ("spec", "jobTemplate", "spec", "template")
+    tables[resources.CRONJOBS].update(_under((*job_template, "metadata"), _OBJECT_META))
+    tables[resources.CRONJOBS].update(_under((*job_template, "spec"), _POD_SPEC))
     tables[resources.SERVICES].update({("spec", "ports"): ListMeta("merge", "port")})
     tables[resources.SERVICES].update(_under(("status",), _CONDITIONS))
     tables[resources.NODES].update({

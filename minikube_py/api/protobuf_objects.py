@@ -1,7 +1,7 @@
 """Protobuf bodies of the objects `kubectl create <kind>` sends, decoded to their JSON form.
 
 Newer kubectl's typed clients POST Namespaces, ConfigMaps, Secrets, ServiceAccounts,
-Deployments, Services, TokenRequests and self reviews as
+Deployments, Jobs, Services, TokenRequests and self reviews as
 `application/vnd.kubernetes.protobuf`. Each message is a table {field number: (JSON name,
 type)} taken from k8s.io/api's generated.proto; a field we have no entry for is a
 ValueError (the server's 415), never silently dropped, so a client that sends more than we
@@ -72,6 +72,13 @@ DEPLOYMENT_SPEC: Table = {
     5: ("minReadySeconds", "int"), 6: ("revisionHistoryLimit", "int!"), 7: ("paused", "bool"),
     9: ("progressDeadlineSeconds", "int!"),
 }
+JOB_SPEC: Table = {
+    1: ("parallelism", "int!"), 2: ("completions", "int!"), 3: ("activeDeadlineSeconds", "int!"),
+    4: ("selector", ("msg", LABEL_SELECTOR)), 5: ("manualSelector", "bool!"),
+    6: ("template", ("msg", POD_TEMPLATE)), 7: ("backoffLimit", "int!"),
+    8: ("ttlSecondsAfterFinished", "int!"), 9: ("completionMode", "str"),
+    10: ("suspend", "bool!"), 14: ("podReplacementPolicy", "str"),
+}
 SERVICE_PORT: Table = {1: ("name", "str"), 2: ("protocol", "str"), 3: ("port", "int!"),
                        4: ("targetPort", "intorstr"), 5: ("nodePort", "int")}
 SERVICE_SPEC: Table = {
@@ -105,6 +112,7 @@ KINDS: dict[str, Table] = {
         automount=(4, ("automountServiceAccountToken", "bool!"))),
     "Deployment": _object(DEPLOYMENT_SPEC),
     "Service": _object(SERVICE_SPEC),
+    "Job": _object(JOB_SPEC),  # kubectl create job [--from=cronjob/x]
     "SelfSubjectReview": _object(  # kubectl auth whoami
         status=(2, ("status", ("msg", {1: ("userInfo", ("msg", EMPTY))})))),
     "SelfSubjectAccessReview": _object({  # kubectl auth can-i

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from minikube_py.api import resources
 from minikube_py.api.configmap import ConfigMapStrategy
+from minikube_py.api.cronjob import CronJobStrategy
 from minikube_py.api.deployment import DeploymentStrategy
 from minikube_py.api.endpoints import EndpointsStrategy
 from minikube_py.api.endpointslice import EndpointSliceStrategy
 from minikube_py.api.event import EventStrategy
+from minikube_py.api.job import JobStrategy
 from minikube_py.api.lease import LeaseStrategy
 from minikube_py.api.namespace import NamespaceStrategy
 from minikube_py.api.node import NodeStrategy
@@ -31,6 +33,8 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.EVENTS: EventStrategy(resources.EVENTS),
     resources.DEPLOYMENTS: DeploymentStrategy(resources.DEPLOYMENTS),
     resources.REPLICASETS: ReplicaSetStrategy(resources.REPLICASETS),
+    resources.JOBS: JobStrategy(resources.JOBS),
+    resources.CRONJOBS: CronJobStrategy(resources.CRONJOBS),
     resources.LEASES: LeaseStrategy(resources.LEASES),
     resources.ENDPOINTSLICES: EndpointSliceStrategy(resources.ENDPOINTSLICES),
 }

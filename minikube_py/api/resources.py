@@ -70,12 +70,14 @@ DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy
                        ("status", "scale"))
 REPLICASETS = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("all",),
                        ("status", "scale"))
+JOBS = Resource("batch", "v1", "Job", "jobs", True, (), ("all",), ("status",))
+CRONJOBS = Resource("batch", "v1", "CronJob", "cronjobs", True, ("cj",), ("all",), ("status",))
 LEASES = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True)
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
-    EVENTS, DEPLOYMENTS, REPLICASETS, LEASES, ENDPOINTSLICES,
+    EVENTS, DEPLOYMENTS, REPLICASETS, JOBS, CRONJOBS, LEASES, ENDPOINTSLICES,
 )
 
 _BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}

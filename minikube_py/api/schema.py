@@ -18,6 +18,7 @@ from typing import Any
 from minikube_py.api.resources import Resource
 
 _PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1",
+             "batch": "io.k8s.api.batch.v1", "policy": "io.k8s.api.policy.v1",
              "coordination.k8s.io": "io.k8s.api.coordination.v1",
              "discovery.k8s.io": "io.k8s.api.discovery.v1"}
 # Always accepted at the top level even if a definition lacks them.

@@ -49,7 +49,7 @@ class WorkloadStrategy(Strategy):
         causes: list[Cause] = []
         causes += field.at_least("spec.replicas", spec.get("replicas"))
         causes += field.at_least("spec.minReadySeconds", spec.get("minReadySeconds"))
-        causes += _selector_and_template(spec)
+        causes += selector_and_template_causes(spec, "spec")
         return causes
 
     def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
@@ -64,39 +64,50 @@ class WorkloadStrategy(Strategy):
         return [containers, images, selector_text(dig(obj, "spec", "selector"))]
 
 
-def _selector_and_template(spec: Mapping[str, Any]) -> list[Cause]:
+def selector_and_template_causes(spec: Mapping[str, Any], path: str,
+                                 restart_policies: tuple[str, ...] = ("Always",)) -> list[Cause]:
+    """The selector is valid, non-empty and matches the template's labels; the template's
+    pod spec is valid with one of `restart_policies` (empty: its caller checks the pod)."""
     causes: list[Cause] = []
     selector = spec.get("selector")
     parsed: LabelSelector | None = None
     if selector is None:
-        causes.append(field.required("spec.selector"))
+        causes.append(field.required(f"{path}.selector"))
     else:
         try:
             parsed = LabelSelector.from_dict(selector)
         except ValueError as e:
-            causes.append(field.invalid("spec.selector", selector, str(e)))
+            causes.append(field.invalid(f"{path}.selector", selector, str(e)))
         else:
             if parsed.is_everything:
-                causes.append(field.invalid("spec.selector", selector,
+                causes.append(field.invalid(f"{path}.selector", selector,
                                             "empty selector is invalid for deployment"))
             causes += meta.validate_labels(selector.get("matchLabels"),
-                                           "spec.selector.matchLabels")
+                                           f"{path}.selector.matchLabels")
     template = spec.get("template")
     if not isinstance(template, Mapping):
-        causes.append(field.required("spec.template"))
+        causes.append(field.required(f"{path}.template"))
         return causes
     labels = dig(template, "metadata", "labels")
-    causes += meta.validate_labels(labels, "spec.template.metadata.labels")
+    causes += meta.validate_labels(labels, f"{path}.template.metadata.labels")
     if parsed is not None and not parsed.is_everything and not parsed.matches(
             labels if isinstance(labels, Mapping) else {}):
-        causes.append(field.invalid("spec.template.metadata.labels",
+        causes.append(field.invalid(f"{path}.template.metadata.labels",
                                     json.loads(json.dumps(labels or {})),
                                     "`selector` does not match template `labels`"))
-    causes += podspec.validate_pod_spec(template.get("spec"), "spec.template.spec")
+    if restart_policies:
+        causes += pod_template_causes(template, f"{path}.template", restart_policies)
+    return causes
+
+
+def pod_template_causes(template: Mapping[str, Any], path: str,
+                        restart_policies: tuple[str, ...]) -> list[Cause]:
+    """A template's pod spec is valid and restarts its containers as the kind allows."""
+    causes = podspec.validate_pod_spec(template.get("spec"), f"{path}.spec")
     restart = dig(template, "spec", "restartPolicy")
-    if restart is not None and restart != "Always":
-        causes.append(field.not_supported("spec.template.spec.restartPolicy", restart,
-                                          ("Always",)))
+    if restart is not None and restart not in restart_policies:
+        causes.append(field.not_supported(f"{path}.spec.restartPolicy", restart,
+                                          restart_policies))
     return causes
 
 

@@ -35,7 +35,7 @@ def test_served_subresources_limit_entries() -> None:
 
 def test_groups() -> None:
     groups = discovery.api_group_list()
-    assert {g["name"] for g in groups["groups"]} == {"apps", "coordination.k8s.io",
+    assert {g["name"] for g in groups["groups"]} == {"apps", "batch", "coordination.k8s.io",
                                                   "discovery.k8s.io"}
     apps = discovery.api_resource_list("apps", "v1")
     assert apps is not None

@@ -48,6 +48,10 @@ HEADERS = {
     resources.CONFIGMAPS: (["Name", "Data", "Age"], []),
     resources.SERVICEACCOUNTS: (["Name", "Secrets", "Age"], []),
     resources.LEASES: (["Name", "Holder", "Age"], []),
+    resources.JOBS: (["Name", "Status", "Completions", "Duration", "Age"],
+                     ["Containers", "Images", "Selector"]),
+    resources.CRONJOBS: (["Name", "Schedule", "Timezone", "Suspend", "Active", "Last Schedule",
+                          "Age"], ["Containers", "Images", "Selector"]),
     resources.ENDPOINTSLICES: (["Name", "AddressType", "Ports", "Endpoints", "Age"], []),
 }
 
@@ -202,3 +206,41 @@ def test_malformed_status_prints_unknown_cells() -> None:
            "status": {"containerStatuses": [{"state": {"terminated": {"signal": []}},
                                              "restartCount": "many"}]}}
     assert list(_row(resources.PODS, pod).values()) == ["web"] + ["<unknown>"] * 8
+
+
+@pytest.mark.parametrize(("spec", "status", "cells"), [
+    pytest.param({"completions": 5, "parallelism": 2}, {"succeeded": 3, "startTime": _ago(90)},
+                 ("Running", "3/5", "90s"), id="running"),
+    pytest.param({"parallelism": 4}, {"succeeded": 0}, ("Running", "0/1 of 4", ""),
+                 id="work-queue"),
+    pytest.param({"completions": 1}, {"succeeded": 1, "startTime": _ago(200),
+                                      "completionTime": _ago(80),
+                                      "conditions": [{"type": "Complete", "status": "True"}]},
+                 ("Complete", "1/1", "2m"), id="complete"),
+    pytest.param({"completions": 2}, {"failed": 7, "conditions": [
+        {"type": "FailureTarget", "status": "True"}, {"type": "Failed", "status": "True"}]},
+        ("Failed", "0/2", ""), id="failed"),
+    pytest.param({"completions": 1, "suspend": True}, {"conditions": [
+        {"type": "Suspended", "status": "True"}]}, ("Suspended", "0/1", ""), id="suspended"),
+])
+def test_job_row(spec: dict[str, Any], status: dict[str, Any], cells: tuple[str, ...]) -> None:
+    job = {"metadata": _meta("pi"), "spec": {**spec, "selector": {"matchLabels": {"a": "b"}},
+                                             "template": {"spec": {"containers": [
+                                                 {"name": "pi", "image": "perl"}]}}},
+           "status": status}
+    row = _row(resources.JOBS, job)
+    assert (row["Status"], row["Completions"], row["Duration"]) == cells
+    assert (row["Containers"], row["Images"], row["Selector"]) == ("pi", "perl", "a=b")
+
+
+def test_cronjob_row() -> None:
+    cj = {"metadata": _meta("backup"), "spec": {
+        "schedule": "*/5 * * * *", "timeZone": "Europe/Paris", "suspend": False,
+        "jobTemplate": {"spec": {"template": {"spec": {"containers": [
+            {"name": "b", "image": "busybox"}]}}}}},
+        "status": {"active": [{"name": "backup-1"}], "lastScheduleTime": _ago(45)}}
+    row = _row(resources.CRONJOBS, cj)
+    assert [row[k] for k in ("Schedule", "Timezone", "Suspend", "Active", "Last Schedule")] \
+        == ["*/5 * * * *", "Europe/Paris", "False", 1, "45s"]
+    never = _row(resources.CRONJOBS, {"metadata": _meta("x"), "spec": {"schedule": "@daily"}})
+    assert (never["Timezone"], never["Last Schedule"], never["Active"]) == ("<none>", "<none>", 0)

@@ -64,12 +64,19 @@ VALID: dict[Resource, Obj] = {
         "replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": _template()}},
     resources.LEASES: {"metadata": _meta("lock"), "spec": {"holderIdentity": "a",
                                                            "leaseDurationSeconds": 15}},
+    resources.JOBS: {"metadata": _meta("pi"), "spec": {
+        "completions": 3, "template": {"spec": {**_pod_spec(), "restartPolicy": "Never"}}}},
+    resources.CRONJOBS: {"metadata": _meta("backup"), "spec": {
+        "schedule": "*/5 * * * *", "timeZone": "Europe/Paris", "jobTemplate": {"spec": {
+            "template": {"spec": {**_pod_spec(), "restartPolicy": "OnFailure"}}}}}},
 }
 
 
 def _created(resource: Resource, obj: Obj) -> list[errors.Cause]:
     strategy = strategy_for(resource)
     obj = copy.deepcopy(obj)
+    if isinstance(obj.get("metadata"), dict):
+        obj["metadata"]["uid"] = "u1"  # the server's, before prepare (a Job's selector uses it)
     strategy.default(obj)
     strategy.prepare_create(obj)
     return strategy.validate_create(obj)
@@ -98,6 +105,7 @@ def _set(path: str, value: Any) -> Callable[[Obj], None]:
 
 DELETE = object()
 P, S, D, N = resources.PODS, resources.SERVICES, resources.DEPLOYMENTS, resources.NODES
+J, C = resources.JOBS, resources.CRONJOBS
 CASES = [
     # metadata
     (P, _set("metadata.name", "Bad_Name"), "metadata.name", "FieldValueInvalid"),
@@ -258,6 +266,48 @@ CASES = [
     (D, _set("spec.revisionHistoryLimit", -1), "spec.revisionHistoryLimit", "FieldValueInvalid"),
     (resources.REPLICASETS, _set("spec.template.metadata.labels", {"app": "other"}),
      "spec.template.metadata.labels", "FieldValueInvalid"),
+    # jobs
+    (J, _set("spec.template.spec.restartPolicy", "Always"), "spec.template.spec.restartPolicy",
+     "FieldValueNotSupported"),
+    (J, _set("spec.template.spec.restartPolicy", DELETE), "spec.template.spec.restartPolicy",
+     "FieldValueNotSupported"),
+    (J, _set("spec.parallelism", -1), "spec.parallelism", "FieldValueInvalid"),
+    (J, _set("spec.backoffLimit", -1), "spec.backoffLimit", "FieldValueInvalid"),
+    (J, _set("spec.activeDeadlineSeconds", 0), "spec.activeDeadlineSeconds",
+     "FieldValueInvalid"),
+    (J, _set("spec.ttlSecondsAfterFinished", -5), "spec.ttlSecondsAfterFinished",
+     "FieldValueInvalid"),
+    (J, _set("spec.completionMode", "Sometimes"), "spec.completionMode",
+     "FieldValueNotSupported"),
+    (J, lambda o: o["spec"].update(completionMode="Indexed", completions=None, parallelism=2),
+     "spec.completions", "FieldValueRequired"),
+    (J, _set("spec.selector", {"matchLabels": {"app": "x"}}), "spec.template.metadata.labels",
+     "FieldValueInvalid"),
+    (J, lambda o: o["spec"].update(selector={"matchLabels": {"app": "x"}}, manualSelector=True),
+     "spec.template.metadata.labels", "FieldValueInvalid"),
+    (J, _set("spec.podFailurePolicy", {"rules": [{"action": "FailJob", "onExitCodes": {
+        "operator": "In", "values": [0]}}]}),
+     "spec.podFailurePolicy.rules[0].onExitCodes.values[0]", "FieldValueInvalid"),
+    (J, _set("spec.podFailurePolicy", {"rules": [{"action": "Explode", "onExitCodes": {
+        "operator": "In", "values": [1]}}]}), "spec.podFailurePolicy.rules[0].action",
+     "FieldValueNotSupported"),
+    (J, lambda o: o["spec"].update(podFailurePolicy={"rules": []}, template={"spec": {
+        **_pod_spec(), "restartPolicy": "OnFailure"}}), "spec.podFailurePolicy",
+     "FieldValueInvalid"),
+    # cronjobs
+    (C, _set("spec.schedule", "61 * * * *"), "spec.schedule", "FieldValueInvalid"),
+    (C, _set("spec.schedule", DELETE), "spec.schedule", "FieldValueRequired"),
+    (C, _set("spec.schedule", "CRON_TZ=UTC 0 * * * *"), "spec.schedule", "FieldValueInvalid"),
+    (C, _set("spec.timeZone", "Mars/Olympus"), "spec.timeZone", "FieldValueInvalid"),
+    (C, _set("spec.concurrencyPolicy", "Sometimes"), "spec.concurrencyPolicy",
+     "FieldValueNotSupported"),
+    (C, _set("spec.startingDeadlineSeconds", -1), "spec.startingDeadlineSeconds",
+     "FieldValueInvalid"),
+    (C, _set("spec.failedJobsHistoryLimit", -1), "spec.failedJobsHistoryLimit",
+     "FieldValueInvalid"),
+    (C, _set("spec.jobTemplate.spec.template.spec.restartPolicy", "Always"),
+     "spec.jobTemplate.spec.template.spec.restartPolicy", "FieldValueNotSupported"),
+    (C, _set("metadata.name", "b" * 53), "metadata.name", "FieldValueInvalid"),
 ]
 
 
@@ -297,10 +347,10 @@ def _updated(resource: Resource, old: Obj, change: Callable[[Obj], None],
              subresource: str | None = None) -> tuple[Obj, list[errors.Cause]]:
     strategy = strategy_for(resource)
     old = copy.deepcopy(old)
+    old["metadata"]["uid"] = "u1"  # the server's, before prepare (a Job's selector uses it)
     strategy.default(old)
     strategy.prepare_create(old)
-    old["metadata"].update(uid="u1", creationTimestamp="2024-01-01T00:00:00Z",
-                           resourceVersion="5")
+    old["metadata"].update(creationTimestamp="2024-01-01T00:00:00Z", resourceVersion="5")
     new = copy.deepcopy(old)
     change(new)
     strategy.default(new)
@@ -319,6 +369,11 @@ def _updated(resource: Resource, old: Obj, change: Callable[[Obj], None],
     pytest.param(P, _set("metadata.name", "other"), "metadata.name", id="name"),
     pytest.param(resources.SECRETS, _set("type", "x/y"), "type", id="secret-type"),
     pytest.param(N, _set("spec.podCIDR", "10.244.9.0/24"), "spec.podCIDR", id="node-cidr"),
+    pytest.param(J, _set("spec.template.spec.containers.0.image", "x:2"), "spec.template",
+                 id="job-template"),
+    pytest.param(J, _set("spec.completions", 9), "spec.completions", id="job-completions"),
+    pytest.param(J, _set("spec.completionMode", "Indexed"), "spec.completionMode",
+                 id="job-completion-mode"),
 ])
 def test_immutable_fields(resource: Resource, change: Callable[[Obj], None], path: str) -> None:
     old = copy.deepcopy(VALID[resource])
@@ -358,3 +413,41 @@ def test_normal_write_keeps_status() -> None:
     new, causes = _updated(D, VALID[D], lambda d: d.update(status={"replicas": 9}))
     assert causes == [] and new["status"] == {}
     assert new["metadata"]["generation"] == 1
+
+
+def test_job_gets_a_generated_selector_and_labels() -> None:
+    strategy = strategy_for(resources.JOBS)
+    job = copy.deepcopy(VALID[resources.JOBS])
+    job["metadata"]["uid"] = "u-1"
+    strategy.default(job)
+    strategy.prepare_create(job)
+    assert strategy.validate_create(job) == []
+    assert job["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": "u-1"}}
+    assert job["spec"]["template"]["metadata"]["labels"] == {
+        "batch.kubernetes.io/controller-uid": "u-1", "controller-uid": "u-1",
+        "batch.kubernetes.io/job-name": "pi", "job-name": "pi"}
+    assert {k: job["spec"][k] for k in ("parallelism", "completions", "backoffLimit",
+                                        "completionMode", "suspend", "podReplacementPolicy")} \
+        == {"parallelism": 1, "completions": 3, "backoffLimit": 6, "completionMode": "NonIndexed",
+            "suspend": False, "podReplacementPolicy": "TerminatingOrFailed"}
+
+
+def test_job_update_may_suspend_and_elastic_indexed_may_scale() -> None:
+    _, causes = _updated(J, VALID[J], _set("spec.suspend", True))
+    assert causes == []
+    indexed = copy.deepcopy(VALID[J])
+    indexed["spec"].update(completionMode="Indexed", completions=3, parallelism=3)
+
+    def scale(obj: Obj) -> None:
+        obj["spec"].update(completions=5, parallelism=5)
+
+    _, causes = _updated(J, indexed, scale)
+    assert causes == []
+
+
+def test_cronjob_keeps_a_stored_tz_prefix_on_update() -> None:
+    old = copy.deepcopy(VALID[C])
+    del old["spec"]["timeZone"]
+    old["spec"]["schedule"] = "CRON_TZ=Europe/Paris 0 * * * *"
+    _, causes = _updated(C, old, _set("spec.suspend", True))
+    assert causes == []

@@ -8,6 +8,10 @@ starts the resident netlink service for the CNI shim. Then, on every Node
 event and at least every resync period, it reconciles the device's
 neighbour/FDB/route entries with the other Nodes (cni_plugins.overlay), so an
 entry someone deleted comes back and a node that left is removed.
+
+It is the client's SyncLoop with one key, this node's name: Node handlers
+only enqueue it, a failed pass is retried with back-off (given up after 15
+with an Event on this Node) and every pass queues the next resync.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -30,6 +34,8 @@ from cni_plugins import forwarding, overlay, service
 from cni_plugins.service import NetlinkService
 from minikube_py.api.resources import NODES
 from minikube_py.client import Informer, run_tasks
+from minikube_py.client.cache import JsonDict
+from minikube_py.client.loop import SyncLoop, cached
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +69,14 @@ class _Local:
     mac: str
 
 
-class Overlay:
+class Overlay(SyncLoop):
     """Run with `await Overlay(client, settings).run()` (agent/main.py does)."""
+
+    name = "overlay"
 
     def __init__(self, client: Any, settings: AgentSettings, *,
                  executor: Executor | None = None) -> None:
-        self.client = client
+        super().__init__(client, host=settings.node_name)
         self.settings = settings
         # One thread does all host work (netlink, iptables, the CNI service start), in
         # order; it lives in the namespace of the thread that made it unless a test
@@ -77,40 +85,42 @@ class Overlay:
         self.nodes = Informer(client, NODES)
         self.nodes.add_handlers(on_add=self._kick, on_update=lambda _o, new: self._kick(new),
                                 on_delete=self._kick)
-        self._wake: asyncio.Event | None = None
         self.local: _Local | None = None
         self.service: NetlinkService | None = None
 
-    def _kick(self, _obj: object = None) -> None:
-        if self._wake is not None:
-            self._wake.set()
+    def _kick(self, _node: object) -> None:
+        """Any Node's change may change this node's entries: one key for all."""
+        self.queue.add(self.settings.node_name)
 
     async def run(self) -> None:
-        self._wake = asyncio.Event()
         try:
-            await run_tasks({"overlay-nodes": self.nodes.run(), "overlay-sync": self._loop()})
+            await run_tasks({"overlay-nodes": self.nodes.run(), "overlay-sync": self._work()})
         finally:
             if self.service is not None:
                 await self._host(self.service.shutdown)
                 self.service.server_close()
 
-    async def _loop(self) -> None:
-        assert self._wake is not None
+    async def _work(self) -> None:
         await self.nodes.wait_synced()
-        while True:
-            self._wake.clear()
+        self.queue.add(self.settings.node_name)
+        await self.run_workers()
+
+    def object_for(self, key: Hashable) -> JsonDict | None:
+        return cached(self.nodes, key)
+
+    async def sync(self, key: Hashable) -> None:
+        """One pass for this node, then the next one queued a resync period later."""
+        try:
             me = self.nodes.get(self.settings.node_name)
             cidr = ((me or {}).get("spec") or {}).get("podCIDR")
             if cidr:
-                await self.sync(ipaddress.IPv4Network(cidr))
+                await self.converge(ipaddress.IPv4Network(cidr))
             else:
                 log.info("overlay waiting for podCIDR node=%s", self.settings.node_name)
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.settings.resync_period)
-            except TimeoutError:
-                pass
+        finally:
+            self.queue.add_after(key, self.settings.resync_period)
 
-    async def sync(self, subnet: ipaddress.IPv4Network) -> None:
+    async def converge(self, subnet: ipaddress.IPv4Network) -> None:
         """One pass: this node's device, CNI config and annotations, then the entries.
 
         Every step is idempotent and cheap when nothing changed, so a deleted

@@ -1,10 +1,12 @@
 """The kubelet loop: pods bound to this node -> work queue -> `PodSyncer`.
 
 Level-triggered: the informer (pods with spec.nodeName = this node), Docker events
-and probe changes only enqueue "namespace/name" keys; `reconcile(key)` decides from
-the informer cache and `docker ps`. On start it adopts what runs (labels) before
-acting, and a periodic pass removes containers whose pod is gone. dockerd being
-unreachable fails a reconcile (retried with back-off) but never touches pod status.
+and probe changes only enqueue "namespace/name" keys; `sync(key)` decides from
+the informer cache and `docker ps` (the client's SyncLoop: a key failing 15 times
+in a row is given up with a FailedSync Event until the next resync adds it again).
+On start it adopts what runs (labels) before acting, and a periodic pass removes
+containers whose pod is gone. dockerd being unreachable is waited out by the sync
+(retried every few seconds) and never touches pod status.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Hashable
 from typing import Any
 
 from agent.kubelet import labels as L
@@ -30,8 +33,10 @@ from agent.kubelet.status import comparable, now_rfc3339
 from agent.kubelet.volumes import VolumeManager
 from agent.settings import AgentSettings
 from minikube_py.api.resources import PODS
-from minikube_py.client import ApiClient, EventRecorder, Informer, WorkQueue, run_tasks
+from minikube_py.client import ApiClient, Informer, run_tasks
+from minikube_py.client.cache import JsonDict
 from minikube_py.client.errors import Conflict, NotFound
+from minikube_py.client.loop import SyncLoop, cached
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +55,20 @@ def _revision(obj: dict[str, Any]) -> int:
         return 0
 
 
-class Kubelet:
+class Kubelet(SyncLoop):
     """The pods of one node: informer + work queue + `PodSyncer`, plus the loops that keep
     it honest (resync, orphan collection, Docker events)."""
 
+    name = "kubelet"
+
     def __init__(self, client: ApiClient, settings: AgentSettings, runtime: DockerRuntime,
                  host_ip: str) -> None:
-        self.client, self.settings, self.runtime = client, settings, runtime
+        super().__init__(client, host=settings.node_name,
+                         queue_name=f"kubelet-{settings.node_name}")
+        self.settings, self.runtime = settings, runtime
         self.node = settings.node_name
         self.pods = Informer(client, PODS, field_selector=f"spec.nodeName={self.node}",
                              resync_period=None)
-        self.queue = WorkQueue(f"kubelet-{self.node}")
-        self.recorder = EventRecorder(client, component="kubelet", host=self.node)
         self.probes = Probes(runtime, on_change=self.queue.add, events=self._event)
         cni = CNI(settings.cni_conf_dir, settings.cni_bin_dirs, f"{settings.state_dir}/cni")
         source = ApiSource(client)
@@ -87,7 +94,7 @@ class Kubelet:
             log.info("event not recorded reason=%s err=%r", reason, e)
 
     async def run(self) -> None:
-        """Forever: build images, sync the cache, adopt, then reconcile on every signal."""
+        """Forever: build images, sync the cache, adopt, then sync pods on every signal."""
         await self._wait_for_docker()
         await ensure_local_images(self.runtime)
         try:
@@ -101,20 +108,23 @@ class Kubelet:
     async def _work(self) -> None:
         await self.pods.wait_synced()
         await run_tasks({
-            "workers": self.queue.run_workers(self.reconcile, workers=self.settings.workers),
+            "workers": self.run_workers(self.settings.workers),
             "resync": self._resync_loop(),
             "docker-events": self._docker_events_loop(),
         })
 
-    async def reconcile(self, key: Any) -> None:
+    def object_for(self, key: Hashable) -> JsonDict | None:
+        return cached(self.pods, key)
+
+    async def sync(self, key: Hashable) -> None:
         """One pod; dockerd being away is waited out here (no status is written for it)."""
         try:
-            await self._reconcile(str(key))
+            await self._sync(str(key))
         except RuntimeUnavailable as e:
             log.warning("docker unavailable, retrying pod=%s err=%s", key, e)
             self.queue.add_after(key, DOCKER_RETRY_SECONDS)
 
-    async def _reconcile(self, key: str) -> None:
+    async def _sync(self, key: str) -> None:
         namespace, name = key.split("/", 1)
         pod = self.pods.get(key)
         uid = pod["metadata"]["uid"] if pod else ""

@@ -1,4 +1,6 @@
-"""The endpoints controller's pure part: which pod lands where in an Endpoints."""
+"""The endpoints controller: which pod lands where in an Endpoints (the pure
+part), and what sync(key) writes for a Service (Kubernetes'
+endpoints_controller_test.go cases, over our fake client)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,18 @@ from typing import Any
 
 import pytest
 
-from minikube_py.controllers.endpoints import compute_subsets, desired_labels, resolve_port
+from minikube_py.api.resources import ENDPOINTS
+from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
+from minikube_py.controllers.endpoints import (
+    EndpointsController,
+    compute_subsets,
+    desired_labels,
+    resolve_port,
+)
+from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures import builders
+from tests.fixtures.caches import fill
+from tests.fixtures.fake_client import FakeClient
 
 
 def pod(name: str, ip: str | None, *, ready: bool = True, port_name: str = "http",
@@ -79,3 +92,134 @@ def test_missing_target_port_defaults_to_port() -> None:
 def test_headless_services_get_the_headless_label() -> None:
     assert desired_labels(service(clusterIP="None")) == {
         "app": "web", "service.kubernetes.io/headless": ""}
+
+
+# -- sync(key) ---------------------------------------------------------------------------
+
+HTTP = [{"name": "http", "containerPort": 8080}]
+
+
+def serving(name: str, ip: str, *, ready: bool = True, namespace: str = "ns",
+            app: str = "web") -> dict[str, Any]:
+    return builders.pod(name, namespace, labels={"app": app}, node="n1", ip=ip, ready=ready,
+                        ports=HTTP)
+
+
+def address(pod: dict[str, Any]) -> dict[str, Any]:
+    meta = pod["metadata"]
+    return {"ip": pod["status"]["podIP"], "nodeName": pod["spec"]["nodeName"],
+            "targetRef": {"kind": "Pod", "namespace": meta["namespace"], "name": meta["name"],
+                          "uid": meta["uid"]}}
+
+
+A, B, C = serving("a", "10.244.0.5"), serving("b", "10.244.1.5"), serving("c", "10.244.0.6",
+                                                                          ready=False)
+WEB = builders.service("web", "ns", labels={"app": "web"})
+SERVED = [{"name": "http", "port": 8080, "protocol": "TCP"}]
+
+
+def endpoints_controller(*objs: dict[str, Any]) -> tuple[EndpointsController, FakeClient]:
+    client = FakeClient()
+    c = EndpointsController(client, ControllerManagerSettings())
+    by_kind = {"Service": c.services, "Pod": c.pods, "Endpoints": c.endpoints}
+    for obj in objs:
+        fill(by_kind[obj["kind"]], obj)
+    return c, client
+
+
+async def test_a_service_gets_endpoints_for_the_pods_it_selects() -> None:
+    c, client = endpoints_controller(WEB, C, B, A, serving("other-app", "10.244.0.7", app="db"),
+                                     serving("other-ns", "10.244.0.8", namespace="elsewhere"))
+    await c.sync("ns/web")
+    assert client.summary() == [("create", "endpoints", "web")]
+    assert client.writes[0].body == {
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "web", "namespace": "ns", "labels": {"app": "web"}},
+        "subsets": [{"addresses": [address(A), address(B)], "notReadyAddresses": [address(C)],
+                     "ports": SERVED}]}
+
+
+async def test_a_service_selecting_nothing_gets_empty_endpoints() -> None:
+    c, client = endpoints_controller(WEB)
+    await c.sync("ns/web")
+    assert client.summary() == [("create", "endpoints", "web")]
+    assert client.writes[0].body["subsets"] == []
+
+
+@pytest.mark.parametrize(
+    ("current", "written"),
+    [
+        pytest.param(builders.endpoints("web", "ns", labels={"app": "web"}, subsets=[
+            {"addresses": [address(A)], "ports": SERVED}]), False,
+            id="endpoints already right are not written again"),
+        pytest.param(builders.endpoints("web", "ns", labels={"app": "web"}, subsets=[]), True,
+                     id="endpoints missing a pod are updated"),
+        pytest.param(builders.endpoints("web", "ns", subsets=[
+            {"addresses": [address(A)], "ports": SERVED}]), True,
+            id="endpoints with other labels are updated"),
+    ],
+)
+async def test_existing_endpoints(current: dict[str, Any], written: bool) -> None:
+    c, client = endpoints_controller(WEB, A, current)
+    await c.sync("ns/web")
+    assert client.summary() == ([("update", "endpoints", "web")] if written else [])
+    if written:
+        body = client.writes[0].body
+        assert body["metadata"]["uid"] == current["metadata"]["uid"]
+        assert body["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]
+        assert body["metadata"]["labels"] == {"app": "web"}
+        assert body["subsets"] == [{"addresses": [address(A)], "ports": SERVED}]
+
+
+async def test_endpoints_the_cache_has_not_seen_are_read_and_updated() -> None:
+    c, client = endpoints_controller(WEB, A)
+    client.put(ENDPOINTS, builders.endpoints("web", "ns", resource_version="7"))
+    await c.sync("ns/web")
+    assert client.summary() == [("update", "endpoints", "web")]
+    assert client.writes[0].body["metadata"]["resourceVersion"] == "7"
+
+
+async def test_headless_services_endpoints_say_so() -> None:
+    headless = builders.service("web", "ns", cluster_ip="None")
+    c, client = endpoints_controller(headless, A)
+    await c.sync("ns/web")
+    assert client.writes[0].body["metadata"]["labels"] == {
+        "service.kubernetes.io/headless": ""}
+
+
+@pytest.mark.parametrize(
+    ("objs", "failure", "writes"),
+    [
+        pytest.param([], None, [("delete", "endpoints", "web")],
+                     id="a deleted service's endpoints are deleted"),
+        pytest.param([], NotFound, [], id="endpoints already gone with their service are fine"),
+        pytest.param([builders.service("web", "ns", selector=None), A], None, [],
+                     id="endpoints of a service without selector are the user's"),
+    ],
+)
+async def test_endpoints_left_alone_or_removed(objs: list[dict[str, Any]],
+                                               failure: type[NotFound] | None,
+                                               writes: list[tuple[str, str, str]]) -> None:
+    c, client = endpoints_controller(*objs)
+    if failure is not None:
+        client.fail("delete", ENDPOINTS, "web", error=failure)
+    await c.sync("ns/web")
+    assert client.summary() == writes
+
+
+@pytest.mark.parametrize(
+    ("verb", "error"),
+    [
+        pytest.param("update", Conflict, id="a conflicting update is retried by the queue"),
+        pytest.param("get", NotFound,
+                     id="endpoints that existed at create and are gone at get are retried"),
+    ],
+)
+async def test_write_races_are_raised(verb: str, error: type[Exception]) -> None:
+    c, client = endpoints_controller(WEB, A, builders.endpoints("web", "ns"))
+    if verb == "get":  # create says it exists, the read after says it does not
+        c.endpoints.cache.remove("ns/web")
+        client.fail("create", ENDPOINTS, "web", error=AlreadyExists)
+    client.fail(verb, ENDPOINTS, "web", error=error)
+    with pytest.raises(error):
+        await c.sync("ns/web")

@@ -87,7 +87,7 @@ def _address_problem(address: Any, address_type: Any) -> str:
     """Why `address` cannot be in a slice of `address_type` ("" when it can)."""
     if not isinstance(address, str):
         return "must be a string"
-    version = _IP_VERSIONS.get(address_type)
+    version = _IP_VERSIONS.get(address_type) if isinstance(address_type, str) else None
     if version is None:  # FQDN (or an unsupported type, already reported)
         return "" if address_type != "FQDN" or not meta.dns1123_subdomain(address) else (
             "must be a valid DNS subdomain")

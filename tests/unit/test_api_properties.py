@@ -65,6 +65,12 @@ def test_an_endpointslice_port_with_a_list_for_name_does_not_raise() -> None:
     _never_raises(resources.ENDPOINTSLICES, {"apiVersion": "", "ports": [{"name": [None]}]})
 
 
+def test_an_endpointslice_with_a_list_for_address_type_does_not_raise() -> None:
+    """Found the same way: each address was checked against addressType as a dict key."""
+    _never_raises(resources.ENDPOINTSLICES,
+                  {"addressType": [], "endpoints": [{"addresses": [""]}]})
+
+
 @SETTINGS
 @given(resource=resource_choice, obj=anything)
 def test_strategies_survive_junk(resource: resources.Resource, obj: Any) -> None:

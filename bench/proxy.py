@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from agent.proxy import iptables
-from agent.proxy.backend import Backend
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
+from cni_plugins.iptables_runner import Backend
 
 ENDPOINTS_PER_SERVICE = 5
 

@@ -7,32 +7,24 @@ pods see each other's real addresses. Our rules live in our own chains
 (MKP-FORWARD, MKP-POSTROUTING; the proxy owns KUBE-*), written in one
 `iptables-restore --noflush` (declaring a chain there flushes it, so a resync
 replaces the rules atomically); the jumps from the built-in chains are added
-only when missing.
+only when missing. They go to the host's own backend (iptables_runner.firewall):
+an ACCEPT helps only in the backend that holds Docker's DROP policy.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import subprocess
+from collections.abc import Iterable
+
+from cni_plugins.iptables_runner import firewall
 
 log = logging.getLogger(__name__)
 
 FORWARD_CHAIN = "MKP-FORWARD"
 NAT_CHAIN = "MKP-POSTROUTING"
 _JUMPS = (("filter", "FORWARD", FORWARD_CHAIN), ("nat", "POSTROUTING", NAT_CHAIN))
-
-
-def _save(table: str) -> str:
-    return subprocess.run(["iptables-save", "-t", table], check=True, capture_output=True,
-                          text=True).stdout
-
-
-def _restore(text: str) -> None:
-    proc = subprocess.run(["iptables-restore", "--noflush", "-w", "5"], input=text,
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"iptables-restore failed: {proc.stderr.strip()}\n{text}")
+Jump = tuple[str, str, str]  # (table, built-in chain, our chain it jumps to)
 
 
 def _jump(chain: str, target: str) -> str:
@@ -79,23 +71,44 @@ def ensure(cluster_cidr: ipaddress.IPv4Network) -> bool:
     (someone flushed the tables, dockerd restarted).
     """
     enable_ip_forward()
-    saved = {"filter": _save("filter"), "nat": _save("nat")}
+    runner = firewall()
+    saved = {"filter": runner.save_sync("filter"), "nat": runner.save_sync("nat")}
     text = rules(cluster_cidr, saved)
     if in_place(text, saved):
         return False
-    _restore(text)
+    runner.restore_sync(text)
     return True
 
 
-def cleanup() -> None:
-    """Remove our jumps and chains (the `down` command calls this)."""
-    out = []
-    for table, builtin, chain in _JUMPS:
-        saved = _save(table)
+def remove_chains(jumps: Iterable[Jump]) -> None:
+    """Remove chains of ours and every jump to them, in one restore; absent ones are done."""
+    runner, out = firewall(), []
+    for table, builtin, chain in jumps:
+        saved = runner.save_sync(table)
         out.append(f"*{table}")
         if f":{chain} " in saved:
             out += [f"-D {builtin} -j {chain}"] * saved.splitlines().count(_jump(builtin, chain))
             out += [f"-F {chain}", f"-X {chain}"]
         out.append("COMMIT")
-    _restore("\n".join(out) + "\n")
+    runner.restore_sync("\n".join(out) + "\n")
+
+
+def has_chain(table: str, chain: str) -> bool:
+    """Whether `chain` exists in the host backend's `table` (for leftover reports)."""
+    return f":{chain} " in firewall().save_sync(table)
+
+
+def accept_bridged(bridge: str, chain: str) -> None:
+    """`chain`, jumped to first from FORWARD, accepting frames that stay on `bridge`
+    (bridged frames pass iptables with br_netfilter, and Docker's policy is DROP);
+    an earlier run's chain and jumps are replaced."""
+    remove_chains([("filter", "FORWARD", chain)])
+    firewall().restore_sync(
+        f"*filter\n:{chain} - [0:0]\n-I FORWARD 1 -j {chain}\n"
+        f"-A {chain} -i {bridge} -o {bridge} -j ACCEPT\nCOMMIT\n")
+
+
+def cleanup() -> None:
+    """Remove our jumps and chains (the `down` command calls this)."""
+    remove_chains(_JUMPS)
     log.info("forwarding rules removed chains=%s,%s", FORWARD_CHAIN, NAT_CHAIN)

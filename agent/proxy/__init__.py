@@ -1,5 +1,6 @@
 """The service proxy: kube-proxy's iptables mode (see iptables.py for the rules,
-backend.py for legacy vs nft, proxier.py for the sync loop)."""
+proxier.py for the sync loop; running iptables, legacy vs nft, is
+cni_plugins/iptables_runner.py's)."""
 
 
 def cleanup(netns: str | None = None) -> None:

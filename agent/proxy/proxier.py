@@ -26,12 +26,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from agent.proxy import backend as backends
 from agent.proxy import iptables
 from agent.proxy.conntrack import flush
 from agent.proxy.model import Endpoint, Obj, ready_endpoints, service_ports
 from agent.proxy.settings import ProxySettings
 from agent.proxy.state import STREAM_BATCH, Change, KernelState, Ports, Ready, RuleSet
+from cni_plugins import iptables_runner as backends
 from minikube_py.api.resources import ENDPOINTS, SERVICES
 from minikube_py.client import Informer
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from agent.proxy.backend import Backend, IptablesError
+from cni_plugins.iptables_runner import Backend, IptablesError
 from tests.fixtures.netns import Netns
 
 pytestmark = pytest.mark.root

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from agent.proxy import proxier as proxier_mod
-from agent.proxy.backend import IptablesError
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
+from cni_plugins.iptables_runner import IptablesError
 
 
 @contextlib.contextmanager

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from pyroute2 import IPRoute
-
 from agent import cni_config
 from agent.settings import AgentSettings
 from cni_plugins import forwarding, overlay, service
@@ -136,7 +134,7 @@ class Overlay(SyncLoop):
         if ann.get(VTEP_MAC) != local.mac or ann.get(PUBLIC_IP) != str(local.underlay.ip):
             await self._publish(local)
         remotes = remotes_from(self.nodes.list(), self.settings.node_name)
-        removed, added = await self._host(self._reconcile, self.local.index, remotes)
+        removed, added = await self._host(overlay.sync_remotes, self.local.index, remotes)
         if await self._host(forwarding.ensure, ipaddress.IPv4Network(self.settings.cluster_cidr)):
             log.info("overlay restored forwarding rules cluster_cidr=%s",
                      self.settings.cluster_cidr)
@@ -154,10 +152,8 @@ class Overlay(SyncLoop):
         return socket.gethostbyname(host)
 
     def _setup(self, subnet: ipaddress.IPv4Network) -> _Local:
-        with IPRoute() as ipr:
-            underlay = overlay.find_underlay(ipr, iface=self.settings.iface or None,
+        underlay, index, mac = overlay.setup(subnet, iface=self.settings.iface or None,
                                              toward=self._apiserver_ip())
-            index, mac = overlay.ensure_device(ipr, underlay, subnet)
         cni_config.write(self.settings, subnet=str(subnet), mtu=underlay.mtu - overlay.OVERHEAD)
         if self.service is None:
             self.service, _ = service.start(cni_config.socket_path(self.settings))
@@ -167,18 +163,9 @@ class Overlay(SyncLoop):
         await self.client.patch(NODES, self.settings.node_name, {"metadata": {"annotations": {
             VTEP_MAC: local.mac, PUBLIC_IP: str(local.underlay.ip)}}})
 
-    @staticmethod
-    def _reconcile(index: int, remotes: list[overlay.Remote]
-                   ) -> tuple[overlay.Entries, overlay.Entries]:
-        with IPRoute() as ipr:
-            return overlay.reconcile(ipr, index, remotes)
-
 
 def cleanup(settings: AgentSettings) -> None:
     """Remove what the overlay and the CNI plugin made on this node (`down` calls this)."""
-    with IPRoute() as ipr:
-        overlay.delete_device(ipr)
-        for index in ipr.link_lookup(ifname=cni_config.BRIDGE):
-            ipr.link("del", index=index)
+    overlay.cleanup(cni_config.BRIDGE)
     forwarding.cleanup()
     cni_config.cleanup(settings)

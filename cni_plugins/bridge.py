@@ -26,6 +26,7 @@ from cni_plugins.errors import (
     NETLINK_FAILURE,
     CniError,
 )
+from cni_plugins.netlink import added, deleted
 from cni_plugins.nsutil import open_iproute
 
 IPv4 = ipaddress.IPv4Address
@@ -58,14 +59,6 @@ def _as_link(msg: Msg) -> Link:
     return Link(msg["index"], msg.get_attr("IFLA_IFNAME"), msg.get_attr("IFLA_ADDRESS"))
 
 
-def _ignore(code: int, fn: Any, *args: Any, **kwargs: Any) -> None:
-    try:
-        fn(*args, **kwargs)
-    except NetlinkError as e:
-        if e.code != code:
-            raise
-
-
 def gateway_mac(gateway: IPv4) -> str:
     """A fixed bridge MAC (0a:58 + the gateway IP, as OVN does).
 
@@ -80,7 +73,7 @@ def ensure_bridge(ipr: IPRoute, conf: NetConf) -> Link:
     """The node bridge, up, holding the gateway address; made if missing."""
     msg = find_link(ipr, conf.bridge)
     if msg is None:
-        _ignore(errno.EEXIST, ipr.link, "add", ifname=conf.bridge, kind="bridge",
+        added(ipr.link, "add", ifname=conf.bridge, kind="bridge",
                 address=gateway_mac(conf.gateway))
         msg = find_link(ipr, conf.bridge)
         assert msg is not None
@@ -88,7 +81,7 @@ def ensure_bridge(ipr: IPRoute, conf: NetConf) -> Link:
         raise CniError(INVALID_NETWORK_CONFIG, f"{conf.bridge!r} already exists but is not a bridge")
     if not msg["flags"] & 1:  # IFF_UP
         ipr.link("set", index=msg["index"], state="up")
-    _ignore(errno.EEXIST, ipr.addr, "add", index=msg["index"], address=str(conf.gateway),
+    added(ipr.addr, "add", index=msg["index"], address=str(conf.gateway),
             prefixlen=conf.subnet.prefixlen)
     return _as_link(msg)
 
@@ -133,7 +126,7 @@ def add_veth(ipr: IPRoute, cipr: IPRoute, conf: NetConf, *, bridge: Link, netns:
         if cont is None:
             raise CniError(NETLINK_FAILURE, f"veth peer {ifname!r} vanished from {netns}")
     except Exception:
-        _ignore(errno.ENODEV, ipr.link, "del", ifname=host.name)
+        deleted(ipr.link, "del", ifname=host.name)
         raise
     return host, _as_link(cont)
 
@@ -147,7 +140,7 @@ def configure_container(cipr: IPRoute, conf: NetConf, *, index: int, ip: IPv4) -
 
 
 def delete_link(ipr: IPRoute, index: int) -> None:
-    _ignore(errno.ENODEV, ipr.link, "del", index=index)
+    deleted(ipr.link, "del", index=index)
 
 
 def delete_container_link(netns: str, ifname: str) -> bool:

@@ -18,14 +18,17 @@ deleted and drops entries of nodes that left or changed.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
+
+from cni_plugins.netlink import added, deleted
+from cni_plugins.nsutil import new_iproute
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +147,9 @@ def ensure_device(ipr: IPRoute, underlay: Underlay, subnet: ipaddress.IPv4Networ
             ipr.link("del", index=found[0])
             found = []
     if not found:
-        try:
-            ipr.link("add", ifname=DEVICE, kind="vxlan", vxlan_id=VNI, vxlan_port=PORT,
-                     vxlan_local=str(underlay.ip), vxlan_link=underlay.ifindex,
-                     vxlan_learning=0, mtu=underlay.mtu - OVERHEAD, address=want["mac"])
-        except NetlinkError as e:
-            if e.code != errno.EEXIST:
-                raise
+        added(ipr.link, "add", ifname=DEVICE, kind="vxlan", vxlan_id=VNI, vxlan_port=PORT,
+              vxlan_local=str(underlay.ip), vxlan_link=underlay.ifindex,
+              vxlan_learning=0, mtu=underlay.mtu - OVERHEAD, address=want["mac"])
         found = ipr.link_lookup(ifname=DEVICE)
     index = found[0]
     ipr.link("set", index=index, state="up", mtu=underlay.mtu - OVERHEAD)
@@ -210,16 +209,15 @@ def add_remote(ipr: IPRoute, index: int, remote: Remote) -> None:
         raise
 
 
-def _quietly(fn: object, *args: object) -> Exception | None:
+def _quietly(fn: Callable[..., None], *args: object) -> Exception | None:
     """Run a delete; already-gone is success, any other error is returned, not raised."""
     try:
-        fn(*args)  # type: ignore[operator]
+        deleted(fn, *args)
     except NetlinkError as e:
-        if e.code in (errno.ENOENT, errno.ESRCH, errno.ENODEV, errno.EADDRNOTAVAIL):
-            return None
         log.warning("overlay delete failed op=%s args=%s error=%s",
                     getattr(fn, "__name__", fn), args[2:], e)
-        return e
+        failure: Exception = e  # pyroute2 is untyped: name the type it has
+        return failure
     return None
 
 
@@ -255,9 +253,30 @@ def delete_device(ipr: IPRoute) -> bool:
     """Remove the device (its neighbours, FDB and routes go with it)."""
     found = ipr.link_lookup(ifname=DEVICE)
     for index in found:
-        try:
-            ipr.link("del", index=index)
-        except NetlinkError as e:
-            if e.code != errno.ENODEV:
-                raise
+        deleted(ipr.link, "del", index=index)
     return bool(found)
+
+
+# The agent's entry points: each opens its own socket in the calling thread's namespace.
+
+def setup(subnet: ipaddress.IPv4Network, *, iface: str | None,
+          toward: str) -> tuple[Underlay, int, str]:
+    """This node's underlay and VXLAN device: (underlay, device ifindex, VTEP MAC)."""
+    with new_iproute() as ipr:
+        underlay = find_underlay(ipr, iface=iface, toward=toward)
+        index, mac = ensure_device(ipr, underlay, subnet)
+    return underlay, index, mac
+
+
+def sync_remotes(index: int, remotes: list[Remote]) -> tuple[Entries, Entries]:
+    """`reconcile` on a socket of its own."""
+    with new_iproute() as ipr:
+        return reconcile(ipr, index, remotes)
+
+
+def cleanup(bridge: str) -> None:
+    """Remove the VXLAN device and the pod bridge `bridge`; what is gone is done."""
+    with new_iproute() as ipr:
+        delete_device(ipr)
+        for index in ipr.link_lookup(ifname=bridge):
+            deleted(ipr.link, "del", index=index)

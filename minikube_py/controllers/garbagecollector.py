@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import split_key
@@ -109,6 +109,19 @@ class GarbageCollector(Controller):
         found = self.informers.get(resource).by_index("uid", ref.get("uid", ""))
         return (resource, found[0]) if found else None
 
+    def _cached_owner_in(self, ref: dict[str, Any], namespace: str | None
+                         ) -> dict[str, Any] | None:
+        """The cached owner, if it can own something in `namespace`: a namespaced
+        owner only in its dependent's namespace (as Kubernetes: one elsewhere with
+        that uid is no owner, OwnerRefInvalidNamespace)."""
+        cached = self._cached_owner(ref)
+        if cached is None:
+            return None
+        resource, owner = cached
+        if resource.namespaced and owner["metadata"].get("namespace") != namespace:
+            return None
+        return owner
+
     async def _live_owner(self, ref: dict, namespace: str | None) -> dict | None:
         """The owner as the api-server has it now, or None if gone (or replaced)."""
         resource = self._owner_resource(ref)
@@ -149,8 +162,8 @@ class GarbageCollector(Controller):
         namespace = obj["metadata"].get("namespace")
         solid, dangling, waiting = [], [], []
         for ref in _refs(obj):
-            cached = self._cached_owner(ref)
-            owner = cached[1] if cached else await self._live_owner(ref, namespace)
+            owner = self._cached_owner_in(ref, namespace) or await self._live_owner(ref,
+                                                                                 namespace)
             if owner is None:
                 dangling.append(ref)
             elif owner["metadata"].get("deletionTimestamp") and FOREGROUND in (

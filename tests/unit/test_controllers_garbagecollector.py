@@ -1,0 +1,242 @@
+"""Garbage collector: dependents of owners that are gone are deleted, Orphan and
+Foreground deletions are carried out, owners are confirmed gone with a live
+read first (Kubernetes' garbagecollector_test.go attemptToDeleteItem and
+processDeletingDependentsItem cases, over our fake client)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from minikube_py.api.resources import (
+    DEPLOYMENTS,
+    NAMESPACES,
+    PODS,
+    REPLICASETS,
+    SERVICES,
+    Resource,
+    lookup,
+)
+from minikube_py.client.errors import Conflict, NotFound, ServerError
+from minikube_py.controllers.garbagecollector import FOREGROUND, ORPHAN, GarbageCollector
+from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.builders import T0, deployment, namespace, pod, ref, replicaset, service
+from tests.fixtures.caches import fill
+from tests.fixtures.fake_client import FakeClient, Write
+
+JsonDict = dict[str, Any]
+RS = replicaset("web", "ns")
+DEPLOY = deployment("web", "ns")
+BACKGROUND = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+
+
+def options(obj: JsonDict, policy: str) -> JsonDict:
+    return {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy,
+            "preconditions": {"uid": obj["metadata"]["uid"]}}
+
+
+def resource_of(obj: JsonDict) -> Resource:
+    group, _, version = obj["apiVersion"].rpartition("/")
+    for plural in (PODS, REPLICASETS, DEPLOYMENTS, SERVICES, NAMESPACES):
+        if plural.kind == obj["kind"]:
+            found = lookup(group, version, plural.plural)
+            assert found is not None
+            return found
+    raise AssertionError(obj["kind"])
+
+
+def gc(*cached: JsonDict, live: tuple[JsonDict, ...] = ()) -> tuple[GarbageCollector, FakeClient]:
+    """A collector whose caches hold `cached`; the api-server holds those and `live`."""
+    client = FakeClient()
+    c = GarbageCollector(client, ControllerManagerSettings())
+    for obj in cached:
+        fill(c.informers.get(resource_of(obj)), obj)
+    for obj in cached + live:
+        client.put(resource_of(obj), obj)
+    return c, client
+
+
+def item(obj: JsonDict) -> tuple[str, str, str, str]:
+    resource = resource_of(obj)
+    meta = obj["metadata"]
+    key = f"{meta['namespace']}/{meta['name']}" if "namespace" in meta else meta["name"]
+    return (resource.group, resource.version, resource.plural, key)
+
+
+def deleted(obj: JsonDict, policy: str = "Background") -> Write:
+    resource = resource_of(obj)
+    meta = obj["metadata"]
+    return Write("delete", resource.plural, meta.get("namespace"), meta["name"],
+                 options(obj, policy))
+
+
+# -- a dependent's owners -------------------------------------------------------------------
+
+OWNED = pod("a", "ns", owners=[ref(RS)])
+
+
+@pytest.mark.parametrize(
+    ("cached", "live", "writes"),
+    [
+        pytest.param([RS, OWNED], [], [], id="a dependent of a cached owner is kept"),
+        pytest.param([OWNED], [RS], [],
+                     id="a dependent of an owner the cache has not seen yet is kept"),
+        pytest.param([OWNED], [], [deleted(OWNED)],
+                     id="a dependent whose owner is gone is deleted in the background"),
+        pytest.param([OWNED], [replicaset("web", "ns", uid="uid-of-a-new-web")],
+                     [deleted(OWNED)],
+                     id="a dependent of an owner deleted and created again is deleted"),
+        pytest.param([pod("a", "ns", owners=[{**ref(RS), "kind": "Widget",
+                                              "apiVersion": "example.com/v1"}])], [],
+                     [deleted(pod("a", "ns"))],
+                     id="a dependent of a kind nobody serves is deleted"),
+        pytest.param([pod("a", "ns", owners=[ref(RS)], deletion_timestamp=T0)], [], [],
+                     id="a dependent being deleted is left to finish"),
+        pytest.param([pod("a", "ns")], [], [], id="an object without owners is left alone"),
+    ],
+)
+async def test_dependents_follow_their_owners(cached: list[JsonDict], live: list[JsonDict],
+                                              writes: list[Write]) -> None:
+    c, client = gc(*cached, live=tuple(live))
+    await c.sync(item(cached[-1]))
+    assert client.writes == writes
+
+
+async def test_references_to_owners_that_are_gone_are_dropped_while_one_remains() -> None:
+    gone = ref(replicaset("old", "ns"), controller=False)
+    svc = service("web", "ns")
+    dependent = pod("a", "ns", owners=[gone, ref(svc, controller=False)])
+    c, client = gc(svc, dependent)
+    await c.sync(item(dependent))
+    assert client.writes == [Write("patch", "pods", "ns", "a", {"metadata": {
+        "ownerReferences": [ref(svc, controller=False)],
+        "uid": dependent["metadata"]["uid"]}}, "merge")]
+
+
+async def test_an_owner_in_another_namespace_is_no_owner() -> None:
+    """Kubernetes looks an owner up in its dependent's namespace only
+    (OwnerRefInvalidNamespace): a namespaced owner elsewhere does not keep it."""
+    elsewhere = replicaset("web", "other", uid="uid-shared")
+    dependent = pod("a", "ns", owners=[ref(elsewhere)])
+    c, client = gc(elsewhere, dependent)
+    await c.sync(item(dependent))
+    assert client.writes == [deleted(dependent)]
+
+
+@pytest.mark.parametrize(
+    ("block", "policy"),
+    [
+        pytest.param(True, "Foreground",
+                     id="a blocking dependent of a foreground deletion goes in the foreground"),
+        pytest.param(False, "Background",
+                     id="a non-blocking dependent of a foreground deletion goes in the background"),
+    ],
+)
+async def test_dependents_of_an_owner_deleted_in_the_foreground(block: bool,
+                                                                policy: str) -> None:
+    owner = replicaset("web", "ns", deletion_timestamp=T0, finalizers=[FOREGROUND])
+    dependent = pod("a", "ns", owners=[ref(owner, block=block)])
+    c, client = gc(owner, dependent)
+    await c.sync(item(dependent))
+    assert client.writes == [deleted(dependent, policy)]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(NotFound, id="a dependent already gone is not an error"),
+        pytest.param(Conflict, id="a dependent replaced meanwhile (uid precondition) is kept"),
+    ],
+)
+async def test_collection_races(error: type[Exception]) -> None:
+    c, client = gc(OWNED)
+    client.fail("delete", PODS, "a", error=error)  # type: ignore[arg-type]
+    await c.sync(item(OWNED))
+    assert client.writes == []
+
+
+async def test_a_failed_delete_is_retried_by_the_queue() -> None:
+    c, client = gc(OWNED)
+    client.fail("delete", PODS, "a", error=ServerError)
+    with pytest.raises(ServerError):
+        await c.sync(item(OWNED))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(("", "v1", "pods", "ns/missing"), id="an object gone is nothing to do"),
+        pytest.param(("example.com", "v1", "widgets", "ns/a"),
+                     id="a resource nobody serves is nothing to do"),
+    ],
+)
+async def test_nothing_to_collect(key: tuple[str, str, str, str]) -> None:
+    c, client = gc()
+    await c.sync(key)
+    assert client.writes == []
+
+
+# -- owners being deleted --------------------------------------------------------------------
+
+def finalizers_patch(obj: JsonDict, remaining: list[str]) -> Write:
+    meta = obj["metadata"]
+    return Write("patch", resource_of(obj).plural, meta.get("namespace"), meta["name"],
+                 {"metadata": {"finalizers": remaining, "resourceVersion": "1"}}, "merge")
+
+
+async def test_orphan_deletion_releases_the_dependents_then_the_owner() -> None:
+    owner = replicaset("web", "ns", deletion_timestamp=T0, finalizers=[ORPHAN, "keep/me"])
+    other = service("web", "ns")
+    both = pod("a", "ns", owners=[ref(owner), ref(other, controller=False)])
+    only = pod("b", "ns", owners=[ref(owner)])
+    c, client = gc(owner, other, both, only)
+    await c.sync(item(owner))
+    released = {w.name: w.body["metadata"]["ownerReferences"] for w in client.writes
+                if w.resource == "pods"}
+    assert released == {"a": [ref(other, controller=False)], "b": []}
+    assert client.writes[-1] == finalizers_patch(owner, ["keep/me"])
+
+
+async def test_orphaned_namespace_loses_its_finalizer() -> None:
+    ns = namespace("gone", deletion_timestamp=T0, finalizers=[ORPHAN])
+    c, client = gc(ns)
+    await c.sync(item(ns))
+    assert client.writes == [finalizers_patch(ns, [])]
+
+
+async def test_foreground_deletion_deletes_the_dependents_first() -> None:
+    owner = deployment("web", "ns", deletion_timestamp=T0, finalizers=[FOREGROUND])
+    child = replicaset("web-1", "ns", owners=[ref(owner)])
+    grandchild = pod("a", "ns", owners=[ref(child)])
+    leaving = replicaset("web-2", "ns", owners=[ref(owner)], deletion_timestamp=T0)
+    leaf = service("web", "ns", owners=[ref(owner, controller=False)])
+    c, client = gc(owner, child, grandchild, leaving, leaf)
+    await c.sync(item(owner))
+    assert sorted(client.writes, key=lambda w: w.name) == [
+        deleted(leaf), deleted(child, "Foreground")]  # the one with dependents of its own
+    # the owner keeps its finalizer until they are gone
+
+
+async def test_foreground_owner_without_dependents_loses_its_finalizer() -> None:
+    owner = deployment("web", "ns", deletion_timestamp=T0, finalizers=[FOREGROUND])
+    c, client = gc(owner)
+    await c.sync(item(owner))
+    assert client.writes == [finalizers_patch(owner, [])]
+
+
+async def test_a_finalizer_removal_that_raced_is_retried_by_the_queue() -> None:
+    owner = deployment("web", "ns", deletion_timestamp=T0, finalizers=[FOREGROUND])
+    c, client = gc(owner)
+    client.put(DEPLOYMENTS, {**owner, "metadata": {**owner["metadata"],
+                                                   "resourceVersion": "2"}})
+    with pytest.raises(Conflict):
+        await c.sync(item(owner))
+
+
+async def test_an_owner_gone_before_its_finalizer_is_removed_is_fine() -> None:
+    owner = deployment("web", "ns", deletion_timestamp=T0, finalizers=[FOREGROUND])
+    c, client = gc(owner)
+    client.fail("patch", DEPLOYMENTS, "web", error=NotFound)
+    await c.sync(item(owner))
+    assert client.writes == []

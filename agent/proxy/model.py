@@ -9,9 +9,8 @@ service whose inputs did not change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-Obj = dict[str, Any]
+from minikube_py.api.types import Object
 
 
 @dataclass(frozen=True, order=True)
@@ -49,13 +48,13 @@ class ServicePort:
         return f"{base}:{self.port_name}" if self.port_name else base
 
 
-def has_cluster_ip(service: Obj) -> bool:
+def has_cluster_ip(service: Object) -> bool:
     """Headless services ("None") and those without an address get no rules."""
     ip = service.get("spec", {}).get("clusterIP") or ""
     return ip not in ("", "None")
 
 
-def service_ports(service: Obj) -> list[ServicePort]:
+def service_ports(service: Object) -> list[ServicePort]:
     """The proxied ports of a Service; [] for headless services and ExternalName."""
     spec = service.get("spec", {})
     if not has_cluster_ip(service) or spec.get("type") == "ExternalName":
@@ -82,7 +81,7 @@ def service_ports(service: Obj) -> list[ServicePort]:
     ]
 
 
-def ready_endpoints(endpoints: Obj | None) -> dict[str, tuple[Endpoint, ...]]:
+def ready_endpoints(endpoints: Object | None) -> dict[str, tuple[Endpoint, ...]]:
     """Ready addresses of an Endpoints object by port name, sorted so rules are stable."""
     found: dict[str, set[Endpoint]] = {}
     for subset in (endpoints or {}).get("subsets") or []:

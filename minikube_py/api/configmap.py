@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from minikube_py.api import configdata, field, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_dict
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 
 class ConfigMapStrategy(Strategy):
@@ -20,7 +21,7 @@ class ConfigMapStrategy(Strategy):
         table.AGE,
     )
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         causes, size = configdata.validate_map(obj.get("data"), "data", base64_values=False)
         binary_causes, binary_size = configdata.validate_map(obj.get("binaryData"), "binaryData",
                                                              base64_values=True)
@@ -34,7 +35,7 @@ class ConfigMapStrategy(Strategy):
             causes.append(field.too_long("", configdata.MAX_TOTAL_BYTES))
         return causes
 
-    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         return configdata.immutable_data_causes(new, old, ("data", "binaryData"))
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:

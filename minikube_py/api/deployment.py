@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from minikube_py.api import field, table, workload
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_dict, dig
-from minikube_py.api.strategy import JSON
+from minikube_py.api.types import Object
 
 STRATEGIES = ("RollingUpdate", "Recreate")
 
@@ -29,7 +29,7 @@ class DeploymentStrategy(workload.WorkloadStrategy):
         workload.CONTAINERS, workload.IMAGES, workload.SELECTOR,
     )
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         super().set_defaults(obj)
         spec = obj.get("spec")
         if not isinstance(spec, dict):
@@ -45,7 +45,7 @@ class DeploymentStrategy(workload.WorkloadStrategy):
         spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         causes = super().validate(obj)
         spec = obj.get("spec")
         if not isinstance(spec, Mapping):

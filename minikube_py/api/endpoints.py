@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 from minikube_py.api import field, podspec, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_list, dicts
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 _SHOWN = 3
 
@@ -23,7 +24,7 @@ class EndpointsStrategy(Strategy):
         table.AGE,
     )
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         causes: list[Cause] = []
         for here, subset in field.objects(obj.get("subsets"), "subsets", causes):
             for key in ("addresses", "notReadyAddresses"):
@@ -42,7 +43,7 @@ class EndpointsStrategy(Strategy):
                                                       podspec.PROTOCOLS))
         return causes
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         for subset in dicts(obj.get("subsets")):
             for port in dicts(subset.get("ports")):
                 port.setdefault("protocol", "TCP")

@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 from minikube_py.api import field, meta, podspec, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_list, dicts
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 ADDRESS_TYPES = ("IPv4", "IPv6", "FQDN")
 _SHOWN = 3
@@ -31,11 +32,11 @@ class EndpointSliceStrategy(Strategy):
         table.AGE,
     )
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         for port in dicts(obj.get("ports")):
             port.setdefault("protocol", "TCP")
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         address_type = obj.get("addressType")
         if not address_type:
             causes = [field.required("addressType")]
@@ -71,7 +72,7 @@ class EndpointSliceStrategy(Strategy):
                 names.add(name)
         return causes
 
-    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         if new.get("addressType") != old.get("addressType"):
             return [field.immutable("addressType", new.get("addressType"))]
         return []

@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 from minikube_py.api import field, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_dict, dig, str_field
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 TYPES = ("Normal", "Warning")
 _INVOLVED = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
@@ -35,7 +36,7 @@ class EventStrategy(Strategy):
         table.Column("Name", priority=1, format="name", description="Name of the event"),
     )
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         causes: list[Cause] = []
         involved = obj.get("involvedObject")
         if not isinstance(involved, Mapping):
@@ -52,7 +53,7 @@ class EventStrategy(Strategy):
         causes += field.at_least("count", obj.get("count"))
         return causes
 
-    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+    def extra_field_values(self, obj: Object) -> dict[str, str]:
         values = {f"involvedObject.{k}": str_field(dig(obj, "involvedObject", k))
                   for k in _INVOLVED}
         values.update({

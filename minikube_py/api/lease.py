@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from minikube_py.api import field, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import dig
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 
 class LeaseStrategy(Strategy):
@@ -19,7 +20,7 @@ class LeaseStrategy(Strategy):
         table.AGE,
     )
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         spec = obj.get("spec")
         if spec is None:
             return []

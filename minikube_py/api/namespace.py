@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 from minikube_py.api import field, meta, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_dict, dig, str_field
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -28,7 +29,7 @@ class NamespaceStrategy(Strategy):
     def name_problems(self, name: str) -> list[str]:
         return meta.dns1123_label(name)
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
             spec.setdefault("finalizers", ["kubernetes"])
@@ -40,10 +41,10 @@ class NamespaceStrategy(Strategy):
             if isinstance(labels, dict):
                 labels[NAME_LABEL] = metadata["name"]
 
-    def initial_status(self, obj: JSON) -> JSON:
+    def initial_status(self, obj: Object) -> Object:
         return {"phase": "Active"}
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         finalizers = dig(obj, "spec", "finalizers", default=[])
         if not isinstance(finalizers, list):
             return [field.invalid("spec.finalizers", finalizers, "must be a list")]
@@ -59,7 +60,7 @@ class NamespaceStrategy(Strategy):
             causes.append(field.not_supported("status.phase", phase, ("Active", "Terminating")))
         return causes
 
-    def prepare_update(self, new: JSON, old: JSON, subresource: str | None = None) -> None:
+    def prepare_update(self, new: Object, old: Object, subresource: str | None = None) -> None:
         """Finalizers change only through /finalize; status only through /status."""
         super().prepare_update(new, old, subresource)
         if subresource == "finalize":
@@ -75,7 +76,7 @@ class NamespaceStrategy(Strategy):
         elif subresource is None:
             new["spec"] = copy.deepcopy(as_dict(old.get("spec")))
 
-    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+    def extra_field_values(self, obj: Object) -> dict[str, str]:
         return {"status.phase": str_field(dig(obj, "status", "phase"))}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:

@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 from minikube_py.api import field, podspec, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_dict, as_list, dig, str_field
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 _ROLE_PREFIX = "node-role.kubernetes.io/"
 
@@ -36,7 +37,7 @@ class NodeStrategy(Strategy):
                                                                   "reported by the node."),
     )
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         spec = as_dict(obj.get("spec"))
         if not isinstance(spec, Mapping):
             return [field.invalid("spec", spec, "must be an object")]
@@ -58,14 +59,14 @@ class NodeStrategy(Strategy):
                                                   podspec.TOLERATION_EFFECTS))
         return causes
 
-    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         old_cidr = dig(old, "spec", "podCIDR")
         if old_cidr and dig(new, "spec", "podCIDR") != old_cidr:
             return [field.forbidden("spec.podCIDR", "node updates may not change podCIDR "
                                                     "except from \"\" to valid")]
         return []
 
-    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+    def extra_field_values(self, obj: Object) -> dict[str, str]:
         return {"spec.unschedulable": str_field(bool(dig(obj, "spec", "unschedulable")))}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:

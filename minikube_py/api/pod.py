@@ -12,7 +12,8 @@ from minikube_py.api import field, podspec, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.quantity import parse_quantity
 from minikube_py.api.shape import as_dict, as_list, dicts, dig, str_field
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 # DefaultTolerationSeconds admission: evict from a broken node after 5 minutes.
@@ -54,7 +55,7 @@ def _quantity(value: Any) -> Any:
         return value
 
 
-def _default_tolerations(spec: JSON) -> None:
+def _default_tolerations(spec: Object) -> None:
     tolerations = spec.get("tolerations")
     if tolerations is None:
         tolerations = spec["tolerations"] = []
@@ -92,7 +93,7 @@ class PodStrategy(Strategy):
                                  "readiness."),
     )
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return
@@ -113,22 +114,22 @@ class PodStrategy(Strategy):
                         for name, limit in resources["limits"].items():
                             requests.setdefault(name, limit)
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         causes = podspec.validate_pod_spec(obj.get("spec"), "spec")
         phase = dig(obj, "status", "phase")
         if phase is not None and phase not in PHASES:
             causes.append(field.not_supported("status.phase", phase, PHASES))
         return causes
 
-    def initial_status(self, obj: JSON) -> JSON:
+    def initial_status(self, obj: Object) -> Object:
         spec = obj.get("spec")
         return {"phase": "Pending",
                 "qosClass": qos_class(spec if isinstance(spec, Mapping) else {})}
 
-    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         return _spec_update_causes(new.get("spec"), old.get("spec"))
 
-    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+    def extra_field_values(self, obj: Object) -> dict[str, str]:
         return {
             "spec.nodeName": str_field(dig(obj, "spec", "nodeName")),
             "spec.restartPolicy": str_field(dig(obj, "spec", "restartPolicy")),

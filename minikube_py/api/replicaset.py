@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from minikube_py.api import table, workload
 from minikube_py.api.shape import as_dict, dig, str_field
-from minikube_py.api.strategy import JSON
+from minikube_py.api.types import Object
 
 
 class ReplicaSetStrategy(workload.WorkloadStrategy):
@@ -25,7 +25,7 @@ class ReplicaSetStrategy(workload.WorkloadStrategy):
         workload.CONTAINERS, workload.IMAGES, workload.SELECTOR,
     )
 
-    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+    def extra_field_values(self, obj: Object) -> dict[str, str]:
         return {"status.replicas": str_field(dig(obj, "status", "replicas", default=0))}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:

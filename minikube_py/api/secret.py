@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 from minikube_py.api import configdata, field, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_dict, str_field
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 # On a token Secret: the ServiceAccount it belongs to.
@@ -44,7 +45,7 @@ class SecretStrategy(Strategy):
         table.AGE,
     )
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         obj.setdefault("type", "Opaque")
         string_data = obj.get("stringData")
         if isinstance(string_data, Mapping) and all(
@@ -57,7 +58,7 @@ class SecretStrategy(Strategy):
                     data[key] = base64.b64encode(value.encode()).decode()
                 del obj["stringData"]
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         causes, size = configdata.validate_map(obj.get("data"), "data", base64_values=True)
         if "stringData" in obj:
             causes.append(field.invalid("stringData", "<value omitted>",
@@ -81,13 +82,13 @@ class SecretStrategy(Strategy):
                     f"metadata.annotations[{SERVICE_ACCOUNT_NAME_ANNOTATION}]"))
         return causes
 
-    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         causes = configdata.immutable_data_causes(new, old, ("data",))
         if new.get("type") != old.get("type"):
             causes.append(field.immutable("type", new.get("type")))
         return causes
 
-    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+    def extra_field_values(self, obj: Object) -> dict[str, str]:
         return {"type": str_field(obj.get("type"))}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:

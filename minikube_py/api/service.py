@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 from minikube_py.api import field, meta, podspec, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_dict, as_list, dicts, dig, str_field
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 NODE_PORT_RANGE = (30000, 32767)
@@ -59,7 +60,7 @@ class ServiceStrategy(Strategy):
     def name_problems(self, name: str) -> list[str]:
         return meta.dns1035_label(name)
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return
@@ -87,10 +88,10 @@ class ServiceStrategy(Strategy):
                 if port.get("targetPort") in (None, 0, ""):
                     port["targetPort"] = port.get("port")
 
-    def initial_status(self, obj: JSON) -> JSON:
+    def initial_status(self, obj: Object) -> Object:
         return {"loadBalancer": {}}
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         spec = obj.get("spec")
         if not isinstance(spec, Mapping):
             return [field.required("spec")]
@@ -126,14 +127,14 @@ class ServiceStrategy(Strategy):
         causes += _validate_ports(spec, kind)
         return causes
 
-    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         old_ip, new_ip = dig(old, "spec", "clusterIP"), dig(new, "spec", "clusterIP")
         if old_ip and new_ip != old_ip and dig(new, "spec", "type") != "ExternalName":
             return [field.invalid("spec.clusterIPs[0]", new_ip,
                                   "may not change once set")]
         return []
 
-    def prepare_update(self, new: JSON, old: JSON, subresource: str | None = None) -> None:
+    def prepare_update(self, new: Object, old: Object, subresource: str | None = None) -> None:
         """Keep allocated clusterIP and nodePorts a client omitted (PatchAllocatedValues)."""
         super().prepare_update(new, old, subresource)
         new_spec, old_spec = new.get("spec"), as_dict(old.get("spec"))
@@ -161,7 +162,7 @@ class ServiceStrategy(Strategy):
         if new_spec.get("ipFamilies") is None and old_spec.get("ipFamilies"):
             new_spec["ipFamilies"] = list(old_spec["ipFamilies"])
 
-    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+    def extra_field_values(self, obj: Object) -> dict[str, str]:
         return {"spec.clusterIP": str_field(dig(obj, "spec", "clusterIP")),
                 "spec.type": str_field(dig(obj, "spec", "type"))}
 

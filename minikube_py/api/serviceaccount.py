@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from minikube_py.api import field, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_list
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 
 class ServiceAccountStrategy(Strategy):
@@ -21,7 +22,7 @@ class ServiceAccountStrategy(Strategy):
         table.AGE,
     )
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         causes = []
         for key in ("secrets", "imagePullSecrets"):
             refs = obj.get(key)

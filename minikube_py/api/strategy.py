@@ -18,8 +18,7 @@ from minikube_py.api import meta, schema, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.resources import Resource
 from minikube_py.api.shape import as_dict
-
-JSON = dict[str, Any]
+from minikube_py.api.types import Object
 
 # Metadata the server owns: an update keeps the stored values whatever the body says.
 _SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -49,22 +48,22 @@ class Strategy:
         """Most names are DNS subdomains; Services and Namespaces are stricter."""
         return meta.dns1123_subdomain(name)
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         """Fill omitted fields as Kubernetes' SetDefaults_* do."""
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         """Kind-specific causes (spec, data ...); metadata is checked by the callers."""
         return []
 
-    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         """Causes for fields that may not change on update."""
         return []
 
-    def initial_status(self, obj: JSON) -> JSON | None:
+    def initial_status(self, obj: Object) -> Object | None:
         """The status a new object starts with; None keeps what the client sent."""
         return {} if self.status_subresource else None
 
-    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+    def extra_field_values(self, obj: Object) -> dict[str, str]:
         return {}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
@@ -72,7 +71,7 @@ class Strategy:
 
     # -- what the api-server calls -----------------------------------------------------------
 
-    def default(self, obj: JSON) -> list[str]:
+    def default(self, obj: Object) -> list[str]:
         """Drop undeclared fields (as typed decoding does), then fill defaults.
 
         Returns the dropped fields' paths, for a `Warning: unknown field` header.
@@ -81,20 +80,20 @@ class Strategy:
         self.set_defaults(obj)
         return removed
 
-    def validate_create(self, obj: JSON) -> list[Cause]:
+    def validate_create(self, obj: Object) -> list[Cause]:
         causes = meta.validate_object_meta(obj.get("metadata"),
                                            namespaced=self.resource.namespaced,
                                            name_validator=self.name_problems)
         return causes + self.validate(obj)
 
-    def validate_update(self, new: JSON, old: JSON) -> list[Cause]:
+    def validate_update(self, new: Object, old: Object) -> list[Cause]:
         causes = meta.immutable_meta_causes(new, old)
         causes += meta.validate_object_meta(new.get("metadata"),
                                             namespaced=self.resource.namespaced,
                                             name_validator=self.name_problems)
         return causes + self.validate(new) + self.immutable_causes(new, old)
 
-    def prepare_create(self, obj: JSON) -> None:
+    def prepare_create(self, obj: Object) -> None:
         """Clear what clients may not set on create; start generation at 1."""
         metadata = obj.setdefault("metadata", {})
         if not isinstance(metadata, dict):
@@ -109,7 +108,7 @@ class Strategy:
         if status is not None:
             obj["status"] = status
 
-    def prepare_update(self, new: JSON, old: JSON, subresource: str | None = None) -> None:
+    def prepare_update(self, new: Object, old: Object, subresource: str | None = None) -> None:
         """Apply the status/spec split and bump generation when the spec changed.
 
         A status write keeps the stored spec and the stored metadata (labels and
@@ -140,7 +139,7 @@ class Strategy:
         """What counts as the desired state for generation tracking."""
         return obj.get("spec")
 
-    def _keep_all_but_status(self, new: JSON, old: JSON) -> None:
+    def _keep_all_but_status(self, new: Object, old: Object) -> None:
         for key, value in old.items():
             if key not in ("metadata", "status", "apiVersion", "kind"):
                 new[key] = copy.deepcopy(value)
@@ -170,6 +169,6 @@ class Strategy:
         return frozenset(base | set(self.selectable_fields))
 
     def table(self, objs: Iterable[Mapping[str, Any]], *, wide: bool = True,
-              now: datetime | None = None) -> JSON:
+              now: datetime | None = None) -> Object:
         return table.build_table(type(self).columns, self.row, objs, wide=wide, now=now)
 

@@ -11,7 +11,8 @@ from minikube_py.api import field, meta, podspec, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.api.shape import dig
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 CONTAINERS = table.Column("Containers", priority=1,
                           description="Names of each container in the template.")
@@ -33,7 +34,7 @@ class WorkloadStrategy(Strategy):
 
     status_keeps_labels = True
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return
@@ -42,7 +43,7 @@ class WorkloadStrategy(Strategy):
         if isinstance(template_spec, dict):
             podspec.default_pod_spec(template_spec)
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         spec = obj.get("spec")
         if not isinstance(spec, Mapping):
             return [field.required("spec")]
@@ -52,7 +53,7 @@ class WorkloadStrategy(Strategy):
         causes += selector_and_template_causes(spec, "spec")
         return causes
 
-    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         selector = dig(new, "spec", "selector")
         if selector != dig(old, "spec", "selector"):
             return [field.invalid("spec.selector", selector, "field is immutable")]

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.resources import NAMESPACES, SERVICES
-from minikube_py.apiserver.objects import Obj
+from minikube_py.api.types import Object
 from minikube_py.apiserver.rest import create_object
 from minikube_py.apiserver.state import OBJECTS, SETTINGS
 from minikube_py.apiserver.target import Target
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
-async def _ensure(app: web.Application, target: Target, obj: Obj) -> None:
+async def _ensure(app: web.Application, target: Target, obj: Object) -> None:
     """Create `obj` unless it exists (checked first: a Service's clusterIP would otherwise
     be refused as taken before the name is found to exist)."""
     try:

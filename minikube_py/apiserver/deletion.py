@@ -23,9 +23,9 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.meta import format_time
 from minikube_py.api.resources import NAMESPACES, PODS, SERVICEACCOUNTS, SERVICES, Resource
+from minikube_py.api.types import Object
 from minikube_py.apiserver import codec, services
 from minikube_py.apiserver.listing import Filter, list_objects
-from minikube_py.apiserver.objects import Obj
 from minikube_py.apiserver.rest import dry_run, respond
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
 from minikube_py.apiserver.target import Target
@@ -63,7 +63,7 @@ async def delete_options(request: web.Request) -> dict[str, Any]:
     return options
 
 
-def _grace(resource: Resource, obj: Obj, options: dict[str, Any]) -> int:
+def _grace(resource: Resource, obj: Object, options: dict[str, Any]) -> int:
     """Seconds the object may take to go; 0 = delete now."""
     if resource is not PODS:
         return 0
@@ -76,7 +76,7 @@ def _grace(resource: Resource, obj: Obj, options: dict[str, Any]) -> int:
     return max(int(grace), 0)
 
 
-def _check_preconditions(target: Target, obj: Obj, options: dict[str, Any]) -> int:
+def _check_preconditions(target: Target, obj: Object, options: dict[str, Any]) -> int:
     pre = options.get("preconditions") or {}
     if not isinstance(pre, dict):
         raise errors.bad_request("preconditions must be an object")
@@ -91,8 +91,8 @@ def _check_preconditions(target: Target, obj: Obj, options: dict[str, Any]) -> i
     return int(meta["resourceVersion"])
 
 
-async def delete_object(app: web.Application, target: Target, obj: Obj,
-                        options: dict[str, Any]) -> tuple[Obj, bool]:
+async def delete_object(app: web.Application, target: Target, obj: Object,
+                        options: dict[str, Any]) -> tuple[Object, bool]:
     """Delete or mark `obj`; returns (object, whether it is gone)."""
     resource, store = target.resource, app[OBJECTS]
     expected = _check_preconditions(target, obj, options)
@@ -126,8 +126,8 @@ async def delete_object(app: web.Application, target: Target, obj: Obj,
     return marked, False
 
 
-async def delete_current(app: web.Application, target: Target, obj: Obj,
-                          options: dict[str, Any]) -> tuple[Obj, bool]:
+async def delete_current(app: web.Application, target: Target, obj: Object,
+                          options: dict[str, Any]) -> tuple[Object, bool]:
     """delete_object, re-reading and retrying when the object changed underneath (a status
     write racing the delete) unless the client pinned a version with preconditions: a
     plain DELETE is not a compare-and-swap for the caller, as in Kubernetes."""
@@ -143,7 +143,7 @@ async def delete_current(app: web.Application, target: Target, obj: Obj,
     raise errors.conflict(target.resource, target.name or "", "too many concurrent updates")
 
 
-def _success_status(target: Target, obj: Obj) -> dict[str, Any]:
+def _success_status(target: Target, obj: Object) -> dict[str, Any]:
     details: dict[str, Any] = {"name": obj["metadata"]["name"], "kind": target.resource.plural,
                                "uid": obj["metadata"].get("uid", "")}
     if target.resource.group:

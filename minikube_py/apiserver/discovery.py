@@ -11,11 +11,9 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Collection
-from typing import Any
 
 from minikube_py.api.resources import ALL, Resource
-
-JSON = dict[str, Any]
+from minikube_py.api.types import Object
 
 # What each subresource is, as kube-apiserver advertises it: (group, version, kind, verbs);
 # an empty group/version means "the parent's".
@@ -40,24 +38,24 @@ def _groups() -> dict[str, list[str]]:
     return groups
 
 
-def api_versions(server_address: str) -> JSON:
+def api_versions(server_address: str) -> Object:
     """/api: the core group's versions and where clients reach the server."""
     return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
         {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
 
 
-def _group(name: str, versions: list[str]) -> JSON:
+def _group(name: str, versions: list[str]) -> Object:
     entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
     return {"name": name, "versions": entries, "preferredVersion": entries[0]}
 
 
-def api_group_list() -> JSON:
+def api_group_list() -> Object:
     """/apis: every named group we serve."""
     return {"kind": "APIGroupList", "apiVersion": "v1",
             "groups": [_group(g, vs) for g, vs in _groups().items()]}
 
 
-def api_group(group: str) -> JSON | None:
+def api_group(group: str) -> Object | None:
     """/apis/{group}, or None for a group we do not serve (the route answers 404)."""
     versions = _groups().get(group)
     if versions is None:
@@ -71,8 +69,8 @@ def storage_version_hash(resource: Resource) -> str:
     return base64.b64encode(digest.digest()[:8]).decode()
 
 
-def resource_entry(resource: Resource) -> JSON:
-    entry: JSON = {"name": resource.plural, "singularName": resource.singular,
+def resource_entry(resource: Resource) -> Object:
+    entry: Object = {"name": resource.plural, "singularName": resource.singular,
                    "namespaced": resource.namespaced, "kind": resource.kind,
                    "verbs": sorted(resource.verbs)}
     if resource.short_names:
@@ -83,9 +81,9 @@ def resource_entry(resource: Resource) -> JSON:
     return entry
 
 
-def subresource_entry(resource: Resource, sub: str) -> JSON:
+def subresource_entry(resource: Resource, sub: str) -> Object:
     group, version, kind, verbs = _SUBRESOURCES.get(sub, ("", "", None, ("get",)))
-    entry: JSON = {"name": f"{resource.plural}/{sub}", "singularName": "",
+    entry: Object = {"name": f"{resource.plural}/{sub}", "singularName": "",
                    "namespaced": resource.namespaced}
     if group:
         entry["group"], entry["version"] = group, version
@@ -95,7 +93,7 @@ def subresource_entry(resource: Resource, sub: str) -> JSON:
 
 
 def api_resource_list(group: str, version: str,
-                      served_subresources: Collection[str] | None = None) -> JSON | None:
+                      served_subresources: Collection[str] | None = None) -> Object | None:
     """/api/v1 or /apis/{group}/{version}; None if we serve no such group/version.
 
     `served_subresources` limits subresource entries to what the server really

@@ -20,9 +20,9 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.resources import Resource
 from minikube_py.api.selectors import FieldSelector, LabelSelector
+from minikube_py.api.types import Object
 from minikube_py.apiserver import codec
 from minikube_py.apiserver.objects import (
-    Obj,
     decode_item,
     parse_resource_version,
     scope_prefix,
@@ -89,7 +89,7 @@ class Filter:
             return False
         return self.matches(orjson.loads(value))
 
-    def matches(self, obj: Obj) -> bool:
+    def matches(self, obj: Object) -> bool:
         meta = obj.get("metadata") or {}
         if not self.labels.matches(meta.get("labels") or {}):
             return False
@@ -158,7 +158,7 @@ async def list_items(app: web.Application, resource: Resource, namespace: str | 
 
 async def list_objects(app: web.Application, resource: Resource, namespace: str | None,
                        flt: Filter, *, limit: int = 0, token: str | None = None,
-                       revision: int = 0) -> tuple[list[Obj], int, str]:
+                       revision: int = 0) -> tuple[list[Object], int, str]:
     """As list_items, decoded."""
     items, revision, token = await list_items(app, resource, namespace, flt, limit=limit,
                                               token=token, revision=revision)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import orjson
 
 from minikube_py.api import errors
 from minikube_py.api.resources import Resource
+from minikube_py.api.types import Object
 from minikube_py.store import (
     Conflict,
     Expired,
@@ -28,7 +28,6 @@ from minikube_py.store import (
 )
 
 REGISTRY = "/registry"
-Obj = dict[str, Any]
 
 
 def resource_prefix(resource: Resource) -> str:
@@ -48,12 +47,12 @@ def object_key(resource: Resource, namespace: str | None, name: str) -> str:
     return f"{REGISTRY}/{resource.plural}/{name}"
 
 
-def key_of(resource: Resource, obj: Obj) -> str:
+def key_of(resource: Resource, obj: Object) -> str:
     meta = obj["metadata"]
     return object_key(resource, meta.get("namespace"), meta["name"])
 
 
-def encode(obj: Obj) -> bytes:
+def encode(obj: Object) -> bytes:
     """Stored form: the object without its resourceVersion, and apiVersion, kind and
     metadata as the first keys (so `with_version` can find metadata without parsing)."""
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "resourceVersion"}
@@ -62,8 +61,8 @@ def encode(obj: Obj) -> bytes:
     return orjson.dumps(ordered)
 
 
-def decode(value: bytes, revision: int) -> Obj:
-    obj: Obj = orjson.loads(value)
+def decode(value: bytes, revision: int) -> Object:
+    obj: Object = orjson.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
     return obj
 
@@ -86,13 +85,13 @@ def with_version(value: bytes, revision: int) -> bytes:
     return orjson.dumps(decode(value, revision))
 
 
-def _versioned(obj: Obj, revision: int) -> Obj:
+def _versioned(obj: Object, revision: int) -> Object:
     """The object just written, as a read would return it (no re-parse of what we encoded)."""
     obj["metadata"]["resourceVersion"] = str(revision)
     return obj
 
 
-def decode_item(item: Item) -> Obj:
+def decode_item(item: Item) -> Object:
     return decode(item.value, item.mod_revision)
 
 
@@ -148,17 +147,17 @@ class ObjectStore:
         with status_errors(resource, name):
             return await self.storage.get(object_key(resource, namespace, name))
 
-    async def get(self, resource: Resource, namespace: str | None, name: str) -> Obj:
+    async def get(self, resource: Resource, namespace: str | None, name: str) -> Object:
         return decode_item(await self.get_item(resource, namespace, name))
 
-    async def create(self, resource: Resource, obj: Obj) -> Obj:
+    async def create(self, resource: Resource, obj: Object) -> Object:
         data = encode(obj)
         with status_errors(resource, obj["metadata"]["name"]):
             revision = await self.storage.create(key_of(resource, obj), data,
                                                  ttl=self.ttls.get(resource, 0))
         return _versioned(obj, revision)
 
-    async def update(self, resource: Resource, obj: Obj, expected: int) -> Obj:
+    async def update(self, resource: Resource, obj: Object, expected: int) -> Object:
         """Write `obj` if the stored one is still at revision `expected` (else 409)."""
         data = encode(obj)
         with status_errors(resource, obj["metadata"]["name"]):
@@ -166,7 +165,7 @@ class ObjectStore:
                                                  ttl=self.ttls.get(resource, 0))
         return _versioned(obj, revision)
 
-    async def delete(self, resource: Resource, obj: Obj, expected: int | None) -> Obj:
+    async def delete(self, resource: Resource, obj: Object, expected: int | None) -> Object:
         """Remove the object; returns it as it was, resourceVersion = the delete's."""
         with status_errors(resource, obj["metadata"]["name"]):
             item, revision = await self.storage.delete(key_of(resource, obj), expected)

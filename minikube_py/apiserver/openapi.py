@@ -19,8 +19,8 @@ from typing import Any
 from minikube_py.api import patchmeta
 from minikube_py.api.resources import ALL, Resource
 from minikube_py.api.schema import definition_name, definitions
+from minikube_py.api.types import Object
 
-JSON = dict[str, Any]
 _EXTRA_KINDS = {
     "io.k8s.api.autoscaling.v1.Scale": ("autoscaling", "v1", "Scale"),
     "io.k8s.apimachinery.pkg.apis.meta.v1.Status": ("", "v1", "Status"),
@@ -42,7 +42,7 @@ def _gvk(group: str, version: str, kind: str) -> list[dict[str, str]]:
     return [{"group": group, "kind": kind, "version": version}]
 
 
-def _tag_patch_meta(tagged: JSON, resource: Resource) -> None:
+def _tag_patch_meta(tagged: Object, resource: Resource) -> None:
     """Put each patchmeta rule on the property it names, following $refs from the kind."""
     rules: dict[tuple[str, ...], str | tuple[str, str | None]] = {
         path: (meta.strategy, meta.key) for path, meta in patchmeta.all_list_meta(
@@ -68,7 +68,7 @@ def _tag_patch_meta(tagged: JSON, resource: Resource) -> None:
             schema = tagged.get(ref.rsplit("/", 1)[-1]) if ref else None
 
 
-def _paths() -> JSON:
+def _paths() -> Object:
     """One PATCH operation per kind, declaring the query parameters we honour.
 
     kubectl 1.20 decides whether `diff` and `--dry-run=server` may be used by finding
@@ -76,7 +76,7 @@ def _paths() -> JSON:
     parameter on it. `fieldValidation` is left out on purpose: kubectl then validates
     on the client against these definitions instead of relying on the server.
     """
-    paths: JSON = {}
+    paths: Object = {}
     for resource in ALL:
         paths[resource.path("{namespace}", "{name}")] = {"patch": {
             "operationId": f"patch{'Namespaced' if resource.namespaced else ''}{resource.kind}",
@@ -94,7 +94,7 @@ def _paths() -> JSON:
 
 
 @functools.cache
-def openapi_v2() -> JSON:
+def openapi_v2() -> Object:
     """The Swagger 2.0 document (cached: it never changes while we run)."""
     tagged = copy.deepcopy(definitions())
     for resource in ALL:
@@ -158,7 +158,7 @@ class _ProtoWriter:
         return cls.field(2, json.dumps(value, separators=(",", ":")))
 
     @classmethod
-    def schema(cls, schema: JSON) -> bytes:
+    def schema(cls, schema: Object) -> bytes:
         out = bytearray()
         for number, key in ((1, "$ref"), (2, "format"), (3, "title"), (4, "description")):
             if isinstance(schema.get(key), str):
@@ -184,7 +184,7 @@ class _ProtoWriter:
         return bytes(out)
 
     @classmethod
-    def operation(cls, op: JSON) -> bytes:
+    def operation(cls, op: Object) -> bytes:
         out = cls.field(5, op["operationId"])
         out += b"".join(cls.field(6, t) for t in op["produces"])
         out += b"".join(cls.field(7, t) for t in op["consumes"])
@@ -203,7 +203,7 @@ class _ProtoWriter:
         return out
 
     @classmethod
-    def document(cls, doc: JSON) -> bytes:
+    def document(cls, doc: Object) -> bytes:
         info = doc["info"]
         out = cls.field(1, doc["swagger"])
         out += cls.field(2, cls.field(1, info["title"]) + cls.field(2, info["version"]))

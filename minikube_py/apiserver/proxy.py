@@ -20,8 +20,8 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.resources import NODES, PODS
+from minikube_py.api.types import Object
 from minikube_py.apiserver import upgrade
-from minikube_py.apiserver.objects import Obj
 from minikube_py.apiserver.state import KUBELET_CLIENT_TOKEN, OBJECTS
 from minikube_py.apiserver.target import Target
 
@@ -38,7 +38,7 @@ KUBELET_TLS.check_hostname = False
 KUBELET_TLS.verify_mode = ssl.CERT_NONE
 
 
-def _container(pod: Obj, requested: str | None) -> str:
+def _container(pod: Object, requested: str | None) -> str:
     names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
     names += [c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]
     pod_name = pod["metadata"]["name"]
@@ -53,7 +53,7 @@ def _container(pod: Obj, requested: str | None) -> str:
                              f"one of: [{' '.join(str(n) for n in regular)}]")
 
 
-async def kubelet_base(request: web.Request, pod: Obj) -> str:
+async def kubelet_base(request: web.Request, pod: Object) -> str:
     """https://ip:port of the kubelet running `pod`; 400 while it is not scheduled."""
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
@@ -72,7 +72,7 @@ async def kubelet_base(request: web.Request, pod: Obj) -> str:
     return f"https://{host}:{port}"
 
 
-async def _pod_and_container(request: web.Request, target: Target) -> tuple[Obj, str, str]:
+async def _pod_and_container(request: web.Request, target: Target) -> tuple[Object, str, str]:
     assert target.name is not None
     pod = await request.app[OBJECTS].get(PODS, target.namespace, target.name)
     container = _container(pod, request.query.get("container"))

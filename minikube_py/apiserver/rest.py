@@ -22,14 +22,10 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.meta import now_rfc3339
 from minikube_py.api.resources import NAMESPACES, SERVICES, Resource
+from minikube_py.api.types import Object
 from minikube_py.apiserver import codec, services
 from minikube_py.apiserver.authz import admit_create
-from minikube_py.apiserver.objects import (
-    Obj,
-    decode_item,
-    parse_resource_version,
-    with_version,
-)
+from minikube_py.apiserver.objects import decode_item, parse_resource_version, with_version
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
 from minikube_py.apiserver.strategy import strategy_for
 from minikube_py.apiserver.tables import table_version, to_table
@@ -54,7 +50,7 @@ def malformed_input(resource: Resource) -> Iterator[None]:
             from None
 
 
-def check_kind(resource: Resource, obj: Obj) -> None:
+def check_kind(resource: Resource, obj: Object) -> None:
     """400 unless the body is (or does not say it is not) this resource's kind."""
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     if kind is not None and kind != resource.kind:
@@ -69,7 +65,7 @@ def check_kind(resource: Resource, obj: Obj) -> None:
     obj.setdefault("metadata", {})
 
 
-def place(target: Target, obj: Obj) -> None:
+def place(target: Target, obj: Object) -> None:
     """Namespace (and for PUT the name) from the URL; a body that disagrees is a 400."""
     meta = obj["metadata"]
     if target.resource.namespaced:
@@ -99,13 +95,13 @@ def dry_run(request: web.Request) -> bool:
     return bool(values)
 
 
-def validation_error(resource: Resource, obj: Obj, causes: list[errors.Cause]
+def validation_error(resource: Resource, obj: Object, causes: list[errors.Cause]
                      ) -> errors.StatusError:
     name = obj.get("metadata", {}).get("name") or obj.get("metadata", {}).get("generateName", "")
     return errors.invalid(resource, str(name), causes)
 
 
-def respond(request: web.Request, resource: Resource, obj: Obj, status: int = 200
+def respond(request: web.Request, resource: Resource, obj: Object, status: int = 200
             ) -> web.Response:
     version = table_version(request)
     if version is not None:
@@ -115,8 +111,8 @@ def respond(request: web.Request, resource: Resource, obj: Obj, status: int = 20
     return codec.json_response(obj, status)
 
 
-async def create_object(app: web.Application, target: Target, obj: Obj, *,
-                        dry_run: bool = False) -> Obj:
+async def create_object(app: web.Application, target: Target, obj: Object, *,
+                        dry_run: bool = False) -> Object:
     """Default, prepare, validate, admit and store a new object (shared with bootstrap)."""
     resource, store = target.resource, app[OBJECTS]
     check_kind(resource, obj)
@@ -165,7 +161,7 @@ async def get(request: web.Request, target: Target) -> web.Response:
     return respond(request, target.resource, decode_item(item))
 
 
-def _released(resource: Resource, obj: Obj) -> bool:
+def _released(resource: Resource, obj: Object) -> bool:
     """A deleted object nothing holds any more: no finalizer left, no grace period running,
     and for a namespace no spec.finalizers either (the namespace controller's, cleared
     through /finalize only once the namespace is empty)."""
@@ -176,8 +172,8 @@ def _released(resource: Resource, obj: Obj) -> bool:
     return resource is not NAMESPACES or not (obj.get("spec") or {}).get("finalizers")
 
 
-async def write_update(app: web.Application, target: Target, new: Obj, old: Obj,
-                       subresource: str | None = None, *, dry_run: bool = False) -> Obj:
+async def write_update(app: web.Application, target: Target, new: Object, old: Object,
+                       subresource: str | None = None, *, dry_run: bool = False) -> Object:
     """Store `new` over `old` (compare-and-swap on old's resourceVersion), after the
     strategy's prepare and validate; a last finalizer removed from a deleted object
     deletes it."""
@@ -217,8 +213,8 @@ async def update(request: web.Request, target: Target) -> web.Response:
     return respond(request, target.resource, stored)
 
 
-async def updated_object(app: web.Application, target: Target, new: Obj, *,
-                         dry_run: bool = False) -> Obj:
+async def updated_object(app: web.Application, target: Target, new: Object, *,
+                         dry_run: bool = False) -> Object:
     """PUT semantics: the body's resourceVersion, if any, must still be current; without
     one the update is unconditional (retried if the object moves while we write)."""
     assert target.name is not None
@@ -236,9 +232,9 @@ async def updated_object(app: web.Application, target: Target, new: Obj, *,
     raise errors.conflict(target.resource, target.name, "too many concurrent updates")
 
 
-def _apply_patch(old: Obj, body: Any, content_type: str, resource: Resource) -> Obj:
+def _apply_patch(old: Object, body: Any, content_type: str, resource: Resource) -> Object:
     from minikube_py.api.patch import apply_patch
-    patched: Obj = apply_patch(old, body, content_type, resource)
+    patched: Object = apply_patch(old, body, content_type, resource)
     return patched
 
 
@@ -256,7 +252,7 @@ async def patch(request: web.Request, target: Target) -> web.Response:
 
 
 async def patch_object(app: web.Application, target: Target, body: Any,
-                       content_type: str, *, dry_run: bool = False) -> Obj:
+                       content_type: str, *, dry_run: bool = False) -> Object:
     assert target.name is not None
     pinned = isinstance(body, dict) and isinstance(body.get("metadata"), dict) \
         and body["metadata"].get("resourceVersion")

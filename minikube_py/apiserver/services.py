@@ -11,18 +11,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from minikube_py.api.meta import key
+from minikube_py.api.types import Object
 from minikube_py.apiserver.allocators import Allocators
 
-Obj = dict[str, Any]
 Undo = Callable[[], Awaitable[None]]
 
 
-def _spec(obj: Obj) -> dict[str, Any]:
+def _spec(obj: Object) -> dict[str, Any]:
     spec = obj.get("spec")
     return spec if isinstance(spec, dict) else {}
 
 
-async def allocate_create(alloc: Allocators, obj: Obj) -> Undo:
+async def allocate_create(alloc: Allocators, obj: Object) -> Undo:
     """Fill clusterIP and nodePorts of a new Service; the returned undo frees them."""
     spec, owner, name = _spec(obj), key(obj), obj["metadata"]["name"]
     ips = await alloc.cluster_ip(spec, owner, name)
@@ -38,7 +38,7 @@ async def allocate_create(alloc: Allocators, obj: Obj) -> Undo:
     return undo
 
 
-async def allocate_update(alloc: Allocators, new: Obj, old: Obj) -> tuple[Undo, Undo]:
+async def allocate_update(alloc: Allocators, new: Object, old: Object) -> tuple[Undo, Undo]:
     """Allocate the nodePorts an update adds (the strategy's prepare_update has carried the
     clusterIP and kept nodePorts over); returns (undo, commit): undo frees the new ports if
     the write fails, commit frees dropped ones after it."""
@@ -55,7 +55,7 @@ async def allocate_update(alloc: Allocators, new: Obj, old: Obj) -> tuple[Undo, 
     return undo, commit
 
 
-async def release(alloc: Allocators, obj: Obj) -> None:
+async def release(alloc: Allocators, obj: Object) -> None:
     """Free everything a deleted Service held."""
     spec = _spec(obj)
     await alloc.ips.release(alloc.held_ip(spec))

@@ -16,15 +16,15 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.resources import PODS
 from minikube_py.api.selectors import LabelSelector
+from minikube_py.api.types import Object
 from minikube_py.apiserver import codec, deletion, portforward, proxy, rest, tokenrequest
-from minikube_py.apiserver.objects import Obj
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
 
 Handler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
 
 
-async def _parent(request: web.Request, target: Target) -> Obj:
+async def _parent(request: web.Request, target: Target) -> Object:
     assert target.name is not None
     return await request.app[OBJECTS].get(target.resource, target.namespace, target.name)
 
@@ -46,7 +46,7 @@ async def finalize(request: web.Request, target: Target) -> web.Response:
     body = await codec.read_object(request)
     rest.check_kind(target.resource, body)
 
-    async def mutate(current: Obj) -> Obj:
+    async def mutate(current: Object) -> Object:
         new = copy.deepcopy(current)
         new.setdefault("spec", {})["finalizers"] = (body.get("spec") or {}).get("finalizers", [])
         return new
@@ -98,7 +98,7 @@ async def binding(request: web.Request, target: Target) -> web.Response:
                                 "status": "Success", "code": 201}, 201)
 
 
-def to_scale(obj: Obj) -> Obj:
+def to_scale(obj: Object) -> Object:
     meta, spec, st = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     selector = spec.get("selector")
     try:

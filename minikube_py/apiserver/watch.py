@@ -22,10 +22,10 @@ import orjson
 from aiohttp import web
 
 from minikube_py.api import errors
+from minikube_py.api.types import Object
 from minikube_py.apiserver import codec
 from minikube_py.apiserver.listing import Filter, list_items
 from minikube_py.apiserver.objects import (
-    Obj,
     decode,
     parse_resource_version,
     resource_prefix,
@@ -81,7 +81,7 @@ async def _pump(source: AsyncIterator[Batch], queue: asyncio.Queue[Any]) -> None
 
 
 class WatchStream:
-    """One HTTP watch response: encodes events (JSON or Table) and writes them."""
+    """One HTTP watch response: encodes events (Object or Table) and writes them."""
 
     def __init__(self, request: web.Request, target: Target) -> None:
         self.request = request
@@ -105,10 +105,10 @@ class WatchStream:
                          with_version(value, revision), b"}\n"))
 
     @staticmethod
-    def _encode(event_type: str, obj: Obj) -> bytes:
+    def _encode(event_type: str, obj: Object) -> bytes:
         return orjson.dumps({"type": event_type, "object": obj}) + b"\n"
 
-    async def send(self, event_type: str, obj: Obj) -> None:
+    async def send(self, event_type: str, obj: Object) -> None:
         """A BOOKMARK or ERROR event (built here, not stored)."""
         await self.response.write(self._encode(event_type, obj))
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+
+from minikube_py.api.types import Object
 
 log = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
-IndexFunc = Callable[[JsonDict], Iterable[str]]
-Objects = list[JsonDict]  # aliases: inside classes with a list() method, `list` is taken
+IndexFunc = Callable[[Object], Iterable[str]]
+Objects = list[Object]  # aliases: inside classes with a list() method, `list` is taken
 Keys = list[str]
 
 
-def object_key(obj: JsonDict) -> str:
+def object_key(obj: Object) -> str:
     """ "ns/name" or "name": the key work queues and caches agree on."""
     meta = obj.get("metadata") or {}
     ns, name = meta.get("namespace"), meta.get("name", "")
@@ -41,7 +41,7 @@ class Indexer:
     """
 
     def __init__(self) -> None:
-        self._items: dict[str, JsonDict] = {}
+        self._items: dict[str, Object] = {}
         self._index_funcs: dict[str, IndexFunc] = {}
         self._indices: dict[str, dict[str, set[str]]] = {}
         self._indexed: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -56,7 +56,7 @@ class Indexer:
         for key, obj in self._items.items():
             self._index_one(name, key, obj)
 
-    def get(self, key: str) -> JsonDict | None:
+    def get(self, key: str) -> Object | None:
         return self._items.get(key)
 
     def list(self) -> Objects:
@@ -78,7 +78,7 @@ class Indexer:
     def index_keys(self, name: str, value: str) -> Keys:
         return list(self._indices[name].get(value, ()))
 
-    def put(self, key: str, obj: JsonDict) -> JsonDict | None:
+    def put(self, key: str, obj: Object) -> Object | None:
         """Store `obj`; the previous object (if any) is returned."""
         old = self._items.get(key)
         if old is not None:
@@ -88,13 +88,13 @@ class Indexer:
             self._index_one(name, key, obj)
         return old
 
-    def remove(self, key: str) -> JsonDict | None:
+    def remove(self, key: str) -> Object | None:
         old = self._items.pop(key, None)
         if old is not None:
             self._unindex(key)
         return old
 
-    def _index_one(self, name: str, key: str, obj: JsonDict) -> None:
+    def _index_one(self, name: str, key: str, obj: Object) -> None:
         try:
             values = tuple(self._index_funcs[name](obj))
         except Exception:

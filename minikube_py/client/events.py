@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from minikube_py.api.resources import EVENTS
+from minikube_py.api.types import Object
 from minikube_py.client.errors import ClientError, NotFound
-from minikube_py.client.rest import ApiClient, JsonDict
+from minikube_py.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def object_reference(obj: JsonDict) -> JsonDict:
+def object_reference(obj: Object) -> Object:
     """The involvedObject for `obj` (fields that are absent are left out)."""
     meta = obj.get("metadata") or {}
     ref = {
@@ -54,7 +55,7 @@ class EventRecorder:
         self._seen: OrderedDict[EventKey, tuple[str, str, int]] = OrderedDict()
         self._locks: dict[EventKey, tuple[asyncio.Lock, int]] = {}  # lock, callers using it
 
-    async def event(self, obj: JsonDict, type: str, reason: str, message: str) -> None:
+    async def event(self, obj: Object, type: str, reason: str, message: str) -> None:
         """Record one occurrence; never raises (except cancellation)."""
         ref = object_reference(obj)
         key: EventKey = (ref.get("kind", ""), ref.get("namespace", ""), ref.get("name", ""),
@@ -77,7 +78,7 @@ class EventRecorder:
             else:
                 self._locks[key] = (lock, users - 1)
 
-    async def _record(self, key: EventKey, ref: JsonDict, type: str, reason: str,
+    async def _record(self, key: EventKey, ref: Object, type: str, reason: str,
                       message: str) -> None:
         now = _now()
         seen = self._seen.get(key)

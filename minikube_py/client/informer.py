@@ -19,15 +19,16 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
 from minikube_py.api.resources import Resource
+from minikube_py.api.types import Object
 from minikube_py.client.backoff import Backoff
-from minikube_py.client.cache import Indexer, IndexFunc, JsonDict, Keys, Objects, object_key
+from minikube_py.client.cache import Indexer, IndexFunc, Keys, Objects, object_key
 from minikube_py.client.errors import ClientError, Gone
 
 log = logging.getLogger(__name__)
 
-AddHandler = Callable[[JsonDict], Any]
-UpdateHandler = Callable[[JsonDict, JsonDict], Any]
-DeleteHandler = Callable[[JsonDict], Any]
+AddHandler = Callable[[Object], Any]
+UpdateHandler = Callable[[Object, Object], Any]
+DeleteHandler = Callable[[Object], Any]
 
 
 class ListWatcher(Protocol):
@@ -35,12 +36,12 @@ class ListWatcher(Protocol):
 
     async def list(self, resource: Resource, namespace: str | None = None, *,
                    label_selector: str | None = None,
-                   field_selector: str | None = None) -> JsonDict: ...
+                   field_selector: str | None = None) -> Object: ...
 
     def watch(self, resource: Resource, namespace: str | None = None, *,
               resource_version: str | None = None, label_selector: str | None = None,
               field_selector: str | None = None, timeout_seconds: int | None = None,
-              allow_bookmarks: bool = False) -> AsyncGenerator[tuple[str, JsonDict], None]: ...
+              allow_bookmarks: bool = False) -> AsyncGenerator[tuple[str, Object], None]: ...
 
 
 class Informer:
@@ -69,7 +70,7 @@ class Informer:
 
     # -- cache access ------------------------------------------------------------
 
-    def get(self, key: str) -> JsonDict | None:
+    def get(self, key: str) -> Object | None:
         return self.cache.get(key)
 
     def list(self) -> Objects:
@@ -106,7 +107,7 @@ class Informer:
             for obj in self.cache.list():
                 self._call(on_add, obj)
 
-    def _call(self, fn: Callable[..., Any], *args: JsonDict) -> None:
+    def _call(self, fn: Callable[..., Any], *args: Object) -> None:
         try:
             fn(*args)
         except Exception:
@@ -114,30 +115,30 @@ class Informer:
                           self.resource.plural, object_key(args[-1]),
                           getattr(fn, "__qualname__", fn))
 
-    def _added(self, obj: JsonDict) -> None:
+    def _added(self, obj: Object) -> None:
         for on_add, _, _ in self._handlers:
             if on_add is not None:
                 self._call(on_add, obj)
 
-    def _updated(self, old: JsonDict, new: JsonDict) -> None:
+    def _updated(self, old: Object, new: Object) -> None:
         for _, on_update, _ in self._handlers:
             if on_update is not None:
                 self._call(on_update, old, new)
 
-    def _deleted(self, obj: JsonDict) -> None:
+    def _deleted(self, obj: Object) -> None:
         for _, _, on_delete in self._handlers:
             if on_delete is not None:
                 self._call(on_delete, obj)
 
     # -- applying what the server says ---------------------------------------------
 
-    def _complete(self, obj: JsonDict) -> JsonDict:
+    def _complete(self, obj: Object) -> Object:
         """List items come without apiVersion/kind; fill them so owners/events can refer."""
         obj.setdefault("apiVersion", self.resource.api_version)
         obj.setdefault("kind", self.resource.kind)
         return obj
 
-    def _upsert(self, obj: JsonDict) -> None:
+    def _upsert(self, obj: Object) -> None:
         old = self.cache.put(object_key(obj), obj)
         if old is None:
             self._added(obj)
@@ -157,7 +158,7 @@ class Informer:
         self.resource_version = resource_version
         self._synced.set()
 
-    def apply(self, event_type: str, obj: JsonDict) -> None:
+    def apply(self, event_type: str, obj: Object) -> None:
         """One watch event into the cache and the handlers."""
         rv = (obj.get("metadata") or {}).get("resourceVersion")
         if event_type in ("ADDED", "MODIFIED"):

@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from minikube_py.api.resources import LEASES
+from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, ClientError, NotFound
-from minikube_py.client.rest import ApiClient, JsonDict
+from minikube_py.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ class LeaderElector:
             return False
         return True
 
-    def _see(self, lease: JsonDict) -> None:
+    def _see(self, lease: Object) -> None:
         spec = lease.get("spec") or {}
         self._observed = (spec.get("holderIdentity") or "", str(spec.get("renewTime") or ""))
         self._observed_at = time.monotonic()

@@ -25,6 +25,7 @@ import aiohttp
 import orjson
 
 from minikube_py.api.resources import Resource
+from minikube_py.api.types import Object
 from minikube_py.client.backoff import Backoff
 from minikube_py.client.errors import ConnectionFailed, from_status, synthetic_status
 from minikube_py.client.kubeconfig import ClientConfig, in_cluster_config, load_kubeconfig
@@ -42,7 +43,6 @@ _USER_AGENT = "minikube-py/0.1"
 _LARGE_BODY = 512 * 1024
 _CLOSE_GRACE = 2.0
 
-JsonDict = dict[str, Any]
 
 
 def query_params(**kwargs: Any) -> dict[str, str]:
@@ -184,7 +184,7 @@ class ApiClient:
             exchange.exception()  # retrieved: a cancelled caller's failure is nobody's news
 
     async def watch_path(self, path: str, params: Mapping[str, str]
-                         ) -> AsyncGenerator[tuple[str, JsonDict], None]:
+                         ) -> AsyncGenerator[tuple[str, Object], None]:
         """Stream newline-delimited watch events.
 
         Without timeoutSeconds there is no timeout at all (the server ends it);
@@ -216,46 +216,46 @@ class ApiClient:
     # -- verbs -----------------------------------------------------------------
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None, *,
-                  subresource: str | None = None) -> JsonDict:
-        result: JsonDict = await self.request("GET", resource.path(namespace, name, subresource))
+                  subresource: str | None = None) -> Object:
+        result: Object = await self.request("GET", resource.path(namespace, name, subresource))
         return result
 
     async def list(self, resource: Resource, namespace: str | None = None, *,
                    label_selector: str | None = None, field_selector: str | None = None,
                    limit: int | None = None, continue_token: str | None = None,
-                   resource_version: str | None = None) -> JsonDict:
+                   resource_version: str | None = None) -> Object:
         params = query_params(labelSelector=label_selector, fieldSelector=field_selector,
                          limit=limit, resourceVersion=resource_version,
                          **{"continue": continue_token})
-        result: JsonDict = await self.request("GET", resource.path(namespace), params=params)
+        result: Object = await self.request("GET", resource.path(namespace), params=params)
         return result
 
-    async def create(self, resource: Resource, obj: JsonDict, namespace: str | None = None, *,
-                     subresource: str | None = None, name: str | None = None) -> JsonDict:
+    async def create(self, resource: Resource, obj: Object, namespace: str | None = None, *,
+                     subresource: str | None = None, name: str | None = None) -> Object:
         """POST; `name`+`subresource` address e.g. pods/binding or serviceaccounts/token."""
         ns = namespace or (obj.get("metadata") or {}).get("namespace")
         if resource.namespaced and not ns:
             ns = "default"
-        result: JsonDict = await self.request("POST", resource.path(ns, name, subresource),
+        result: Object = await self.request("POST", resource.path(ns, name, subresource),
                                               json=obj)
         return result
 
-    async def update(self, resource: Resource, obj: JsonDict, *,
-                     subresource: str | None = None) -> JsonDict:
+    async def update(self, resource: Resource, obj: Object, *,
+                     subresource: str | None = None) -> Object:
         """PUT the whole object; a stale metadata.resourceVersion raises Conflict."""
         meta = obj.get("metadata") or {}
         path = resource.path(meta.get("namespace"), meta["name"], subresource)
-        result: JsonDict = await self.request("PUT", path, json=obj)
+        result: Object = await self.request("PUT", path, json=obj)
         return result
 
     async def patch(self, resource: Resource, name: str, patch: Any,
                     namespace: str | None = None, *, patch_type: str = "merge",
-                    subresource: str | None = None) -> JsonDict:
+                    subresource: str | None = None) -> Object:
         try:
             content_type = PATCH_CONTENT_TYPES[patch_type]
         except KeyError:
             raise ValueError(f"patch_type must be one of {sorted(PATCH_CONTENT_TYPES)}") from None
-        result: JsonDict = await self.request(
+        result: Object = await self.request(
             "PATCH", resource.path(namespace, name, subresource), body=orjson.dumps(patch),
             headers={"Content-Type": content_type})
         return result
@@ -263,23 +263,23 @@ class ApiClient:
     async def delete(self, resource: Resource, name: str, namespace: str | None = None, *,
                      grace_period_seconds: int | None = None,
                      propagation_policy: str | None = None,
-                     preconditions: JsonDict | None = None) -> JsonDict | None:
+                     preconditions: Object | None = None) -> Object | None:
         """DELETE; the answer is the deleted object (or Status). NotFound is raised."""
-        options: JsonDict = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        options: Object = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if grace_period_seconds is not None:
             options["gracePeriodSeconds"] = grace_period_seconds
         if propagation_policy is not None:
             options["propagationPolicy"] = propagation_policy
         if preconditions is not None:
             options["preconditions"] = preconditions
-        result: JsonDict | None = await self.request(
+        result: Object | None = await self.request(
             "DELETE", resource.path(namespace, name), json=options if len(options) > 2 else None)
         return result
 
     def watch(self, resource: Resource, namespace: str | None = None, *,
                     resource_version: str | None = None, label_selector: str | None = None,
                     field_selector: str | None = None, timeout_seconds: int | None = None,
-                    allow_bookmarks: bool = False) -> AsyncGenerator[tuple[str, JsonDict], None]:
+                    allow_bookmarks: bool = False) -> AsyncGenerator[tuple[str, Object], None]:
         """(type, object) pairs: ADDED, MODIFIED, DELETED, BOOKMARK.
 
         An ERROR event raises its Status as an ApiError (410 -> `Gone`); a broken
@@ -336,7 +336,7 @@ def _payload(body: bytes | None) -> bytes | io.BytesIO | None:
 
 def error_for(code: int, raw: bytes, content_type: str) -> Exception:
     """The ApiError for an error response, whatever its body turned out to be."""
-    status: JsonDict | None = None
+    status: Object | None = None
     if raw and "json" in content_type:
         try:
             decoded = orjson.loads(raw)

@@ -20,23 +20,23 @@ from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import split_key
 from minikube_py.api.resources import ENDPOINTS, PODS, SERVICES
 from minikube_py.api.selectors import LabelSelector
+from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, NotFound
 from minikube_py.controllers.base import Controller, SharedInformers
 from minikube_py.controllers.pods import is_ready
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 HEADLESS_LABEL = "service.kubernetes.io/headless"
 
 
-def selector_of(service: Obj) -> LabelSelector | None:
+def selector_of(service: Object) -> LabelSelector | None:
     """The Service's pod selector; None when it has none (user-managed Endpoints)."""
     selector = (service.get("spec") or {}).get("selector")
     return LabelSelector.from_dict({"matchLabels": selector}) if selector else None
 
 
-def resolve_port(pod: Obj, port: Obj) -> int | None:
+def resolve_port(pod: Object, port: Object) -> int | None:
     """The pod's port number for a service port: targetPort as a number, or the
     container port of that name and protocol; None if the pod has no such port."""
     target = port.get("targetPort", port.get("port"))
@@ -50,9 +50,9 @@ def resolve_port(pod: Obj, port: Obj) -> int | None:
     return None
 
 
-def address_of(pod: Obj) -> Obj:
+def address_of(pod: Object) -> Object:
     meta = pod["metadata"]
-    address: Obj = {"ip": pod["status"]["podIP"],
+    address: Object = {"ip": pod["status"]["podIP"],
                     "targetRef": {"kind": "Pod", "namespace": meta["namespace"],
                                   "name": meta["name"], "uid": meta.get("uid", "")}}
     node = (pod.get("spec") or {}).get("nodeName")
@@ -61,13 +61,13 @@ def address_of(pod: Obj) -> Obj:
     return address
 
 
-def compute_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
+def compute_subsets(service: Object, pods: list[Object]) -> list[Object]:
     """Endpoints subsets for `service` over `pods` (pure; sorted, so equal inputs give
     equal output and an unchanged Endpoints is never rewritten)."""
     spec = service.get("spec") or {}
     publish_all = bool(spec.get("publishNotReadyAddresses"))
     ports = spec.get("ports") or []
-    groups: dict[tuple[tuple[str, int, str], ...], tuple[list[Obj], list[Obj]]] = {}
+    groups: dict[tuple[tuple[str, int, str], ...], tuple[list[Object], list[Object]]] = {}
     for pod in pods:
         status, meta = pod.get("status") or {}, pod["metadata"]
         if not status.get("podIP") or status.get("phase") in ("Succeeded", "Failed"):
@@ -85,7 +85,7 @@ def compute_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
         (ready if publish_all or is_ready(pod) else not_ready).append(address_of(pod))
     subsets = []
     for port_set, (ready, not_ready) in sorted(groups.items()):
-        subset: Obj = {}
+        subset: Object = {}
         if ready:
             subset["addresses"] = sorted(ready, key=_ip_order)
         if not_ready:
@@ -96,11 +96,11 @@ def compute_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
     return subsets
 
 
-def _ip_order(address: Obj) -> tuple[int, ...]:
+def _ip_order(address: Object) -> tuple[int, ...]:
     return tuple(int(x) for x in address["ip"].split(".")) if "." in address["ip"] else (0,)
 
 
-def desired_labels(service: Obj) -> dict[str, str]:
+def desired_labels(service: Object) -> dict[str, str]:
     labels = dict(service["metadata"].get("labels") or {})
     if (service.get("spec") or {}).get("clusterIP") == "None":
         labels[HEADLESS_LABEL] = ""
@@ -128,20 +128,20 @@ class EndpointsController(Controller):
         self.endpoints.add_handlers(None, lambda _old, new: self._endpoints_changed(new),
                                     self._endpoints_changed)
 
-    def _endpoints_changed(self, endpoints: Obj) -> None:
+    def _endpoints_changed(self, endpoints: Object) -> None:
         """Only for selecting Services: other Endpoints are the user's, even orphans."""
         service = self.services.get(object_key(endpoints))
         if service is not None and selector_of(service) is not None:
             self.enqueue(endpoints)
 
-    def _pod_changed(self, pod: Obj) -> None:
+    def _pod_changed(self, pod: Object) -> None:
         self._enqueue_selecting(pod, pod["metadata"].get("labels") or {})
 
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
+    def _pod_updated(self, old: Object, new: Object) -> None:
         self._enqueue_selecting(new, new["metadata"].get("labels") or {},
                                 old["metadata"].get("labels") or {})
 
-    def _enqueue_selecting(self, pod: Obj, *label_sets: dict[str, str]) -> None:
+    def _enqueue_selecting(self, pod: Object, *label_sets: dict[str, str]) -> None:
         for service in self.services.by_index("namespace", pod["metadata"]["namespace"]):
             selector = selector_of(service)
             if selector is not None and any(selector.matches(ls) for ls in label_sets):
@@ -166,7 +166,7 @@ class EndpointsController(Controller):
         if current is not None and (current.get("subsets") or []) == subsets and (
                 current["metadata"].get("labels") or {}) == labels:
             return
-        body: Obj = {"apiVersion": "v1", "kind": "Endpoints",
+        body: Object = {"apiVersion": "v1", "kind": "Endpoints",
                      "metadata": {"name": name, "namespace": namespace, "labels": labels},
                      "subsets": subsets}
         if current is None:

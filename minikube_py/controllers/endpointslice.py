@@ -19,13 +19,13 @@ from typing import Any
 
 from minikube_py.api.meta import split_key
 from minikube_py.api.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES
+from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, NotFound
 from minikube_py.controllers.base import Controller, SharedInformers, ensure_index
 from minikube_py.controllers.endpoints import selector_of
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
@@ -45,8 +45,8 @@ def _family(ip: str) -> str:
         return "IPv4"
 
 
-def _endpoint(address: Obj, ready: bool) -> Obj:
-    endpoint: Obj = {"addresses": [address["ip"]],
+def _endpoint(address: Object, ready: bool) -> Object:
+    endpoint: Object = {"addresses": [address["ip"]],
                      "conditions": {"ready": ready, "serving": ready, "terminating": False}}
     for key in ("hostname", "nodeName", "targetRef"):
         if address.get(key):
@@ -54,10 +54,10 @@ def _endpoint(address: Obj, ready: bool) -> Obj:
     return endpoint
 
 
-def compute_slices(service: Obj, subsets: list[Obj]) -> list[Obj]:
+def compute_slices(service: Object, subsets: list[Object]) -> list[Object]:
     """The slices (addressType, endpoints, ports) for a Service's Endpoints subsets
     (pure; ordered as the subsets are, so equal inputs give equal output)."""
-    groups: dict[tuple[int, str], Obj] = {}
+    groups: dict[tuple[int, str], Object] = {}
     for i, subset in enumerate(subsets):
         ports = [{"name": p.get("name") or "", "port": p["port"],
                   "protocol": p.get("protocol") or "TCP"} for p in subset.get("ports") or []]
@@ -71,7 +71,7 @@ def compute_slices(service: Obj, subsets: list[Obj]) -> list[Obj]:
     return slices or [{"addressType": "IPv4", "endpoints": [], "ports": []}]
 
 
-def desired_metadata(service: Obj, index: int) -> Obj:
+def desired_metadata(service: Object, index: int) -> Object:
     meta = service["metadata"]
     labels = {**(meta.get("labels") or {}), SERVICE_NAME_LABEL: meta["name"],
               MANAGED_BY_LABEL: MANAGED_BY}
@@ -81,7 +81,7 @@ def desired_metadata(service: Obj, index: int) -> Obj:
             "labels": labels, "ownerReferences": [owner]}
 
 
-def _service_key(obj: Obj) -> list[str]:
+def _service_key(obj: Object) -> list[str]:
     """Index of our slices by their Service's key (other managers' slices are not ours)."""
     labels = obj["metadata"].get("labels") or {}
     if labels.get(MANAGED_BY_LABEL) != MANAGED_BY or SERVICE_NAME_LABEL not in labels:
@@ -89,7 +89,7 @@ def _service_key(obj: Obj) -> list[str]:
     return [f"{obj['metadata'].get('namespace', '')}/{labels[SERVICE_NAME_LABEL]}"]
 
 
-def _up_to_date(current: Obj, body: Obj) -> bool:
+def _up_to_date(current: Object, body: Object) -> bool:
     meta, want = current["metadata"], body["metadata"]
     return all(current.get(k) == body.get(k) for k in _CONTENT) and (
         meta.get("labels") or {}) == want["labels"] and (
@@ -116,7 +116,7 @@ class EndpointSliceController(Controller):
         self.slices.add_handlers(None, lambda _old, new: self._slice_changed(new),
                                  self._slice_changed)
 
-    def _slice_changed(self, obj: Obj) -> None:
+    def _slice_changed(self, obj: Object) -> None:
         for key in _service_key(obj):
             self.queue.add(key)
 
@@ -124,7 +124,7 @@ class EndpointSliceController(Controller):
         namespace, _ = split_key(str(key))
         service = self.services.get(str(key))
         current = {s["metadata"]["name"]: s for s in self.slices.by_index("service", str(key))}
-        wanted: list[Obj] = []
+        wanted: list[Object] = []
         if service is not None and selector_of(service) is not None:
             endpoints = self.endpoints.get(str(key)) or {}
             for i, content in enumerate(compute_slices(service, endpoints.get("subsets") or [])):
@@ -140,7 +140,7 @@ class EndpointSliceController(Controller):
         if any(written) or current:  # a sync that changed nothing is not worth a log line
             log.info("endpointslices synced service=%s slices=%d", key, len(wanted))
 
-    async def _write(self, body: Obj, current: Obj | None) -> bool:
+    async def _write(self, body: Object, current: Object | None) -> bool:
         """Create or update one slice; False if it was already as wanted."""
         namespace = body["metadata"]["namespace"]
         if current is not None and _up_to_date(current, body):

@@ -31,8 +31,8 @@ from agent.settings import AgentSettings
 from cni_plugins import forwarding, overlay, service
 from cni_plugins.service import NetlinkService
 from minikube_py.api.resources import NODES
+from minikube_py.api.types import Object
 from minikube_py.client import Informer, run_tasks
-from minikube_py.client.cache import JsonDict
 from minikube_py.client.loop import SyncLoop, cached
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class Overlay(SyncLoop):
         self.queue.add(self.settings.node_name)
         await self.run_workers()
 
-    def object_for(self, key: Hashable) -> JsonDict | None:
+    def object_for(self, key: Hashable) -> Object | None:
         return cached(self.nodes, key)
 
     async def sync(self, key: Hashable) -> None:

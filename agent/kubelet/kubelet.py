@@ -29,22 +29,20 @@ from agent.kubelet.pod_sync import PodSyncer
 from agent.kubelet.probes import Probes
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.sandbox import Sandboxes
-from agent.kubelet.status import comparable, now_rfc3339
+from agent.kubelet.status import comparable
 from agent.kubelet.volumes import VolumeManager
 from agent.settings import AgentSettings
+from minikube_py.api.meta import join_key, now_rfc3339
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import PODS
+from minikube_py.api.types import Object
 from minikube_py.client import ApiClient, Informer, run_tasks
-from minikube_py.client.cache import JsonDict
 from minikube_py.client.errors import Conflict, NotFound
 from minikube_py.client.loop import SyncLoop, cached
 
 log = logging.getLogger(__name__)
 
 DOCKER_RETRY_SECONDS = 2.0
-
-
-def _key(obj: dict[str, Any]) -> str:
-    return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
 
 
 def _revision(obj: dict[str, Any]) -> int:
@@ -77,9 +75,9 @@ class Kubelet(SyncLoop):
             volumes=VolumeManager(settings.state_dir, source), source=source, node=self.node,
             host_ip=host_ip, probes=self.probes, events=self._event,
             backoff=Backoff(settings.crash_backoff_initial, settings.crash_backoff_max))
-        self.pods.add_handlers(on_add=lambda o: self.queue.add(_key(o)),
-                               on_update=lambda old, new: self.queue.add(_key(new)),
-                               on_delete=lambda o: self.queue.add(_key(o)))
+        self.pods.add_handlers(on_add=lambda o: self.queue.add(object_key(o)),
+                               on_update=lambda old, new: self.queue.add(object_key(new)),
+                               on_delete=lambda o: self.queue.add(object_key(o)))
         self._docker_events: Any = None
         self.allocatable = capacity(settings, settings.state_dir)
         self._admitted_uids: set[str] = set()
@@ -113,7 +111,7 @@ class Kubelet(SyncLoop):
             "docker-events": self._docker_events_loop(),
         })
 
-    def object_for(self, key: Hashable) -> JsonDict | None:
+    def object_for(self, key: Hashable) -> Object | None:
         return cached(self.pods, key)
 
     async def sync(self, key: Hashable) -> None:
@@ -180,7 +178,7 @@ class Kubelet(SyncLoop):
             self._admitted_uids.add(uid)
             return True
         reason, message = rejected
-        log.info("pod rejected pod=%s reason=%s", _key(pod), reason)
+        log.info("pod rejected pod=%s reason=%s", object_key(pod), reason)
         await self._event(pod, "Warning", reason, message)
         await self._write_status(pod, {"phase": "Failed", "reason": reason, "message": message,
                                        "startTime": now_rfc3339()})
@@ -189,7 +187,7 @@ class Kubelet(SyncLoop):
     async def container_id(self, namespace: str, name: str, container: str,
                            previous: bool) -> str | None:
         """The Docker ID of a pod's container (or of its previous instance), for logs/exec."""
-        pod = self.pods.get(f"{namespace}/{name}")
+        pod = self.pods.get(join_key(namespace, name))
         if pod is None:
             return None
         insts = sorted((o for o in await self.syncer.observed(pod["metadata"]["uid"])
@@ -241,7 +239,7 @@ class Kubelet(SyncLoop):
             if o.pod_uid in live:
                 continue
             if o.namespace and o.pod_name:
-                self.queue.add(f"{o.namespace}/{o.pod_name}")
+                self.queue.add(join_key(o.namespace, o.pod_name))
             else:  # labelled for this node but not as any pod's: remove just this container
                 log.info("removing unnamed container container=%s", o.id[:12])
                 await self.runtime.remove(o.id)
@@ -281,4 +279,4 @@ class Kubelet(SyncLoop):
 
     def _enqueue_all(self) -> None:
         for pod in self.pods.list():
-            self.queue.add(_key(pod))
+            self.queue.add(object_key(pod))

@@ -16,7 +16,6 @@ import logging
 import os
 import platform
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import psutil
 
 from agent.kubelet.runtime import DockerRuntime
 from agent.settings import AgentSettings
+from minikube_py.api.meta import micro_time, now_rfc3339
 from minikube_py.api.resources import LEASES, NODES
 from minikube_py.client import ApiClient, EventRecorder
 from minikube_py.client.errors import AlreadyExists, NotFound
@@ -36,11 +36,6 @@ MEMORY_PRESSURE_BYTES = 100 * 2**20
 DISK_PRESSURE_FRACTION = 0.10
 PID_PRESSURE_FRACTION = 0.90
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
-
-
-def _now(micro: bool = False) -> str:
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ"
-    return datetime.now(UTC).strftime(fmt)
 
 
 def _read(path: str, default: str = "") -> str:
@@ -180,7 +175,7 @@ class NodeAgent:
         due = time.monotonic() - self._reported_at >= self.settings.status_report_interval
         if not (force or due or summary != stored):
             return
-        now = _now()
+        now = now_rfc3339()
         for c in conds:
             prev = old_conds.get(c["type"])
             c["lastHeartbeatTime"] = now
@@ -198,7 +193,7 @@ class NodeAgent:
 
     async def renew_lease(self) -> None:
         spec = {"holderIdentity": self.name, "leaseDurationSeconds": self.settings.lease_duration,
-                "renewTime": _now(micro=True)}
+                "renewTime": micro_time()}
         try:
             await self.client.patch(LEASES, self.name, {"spec": spec}, LEASE_NAMESPACE)
         except NotFound:

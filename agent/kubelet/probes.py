@@ -20,6 +20,7 @@ import docker.errors
 
 from agent.kubelet.errors import ContainerNotFound, RuntimeUnavailable
 from agent.kubelet.runtime import DockerRuntime
+from minikube_py.api.meta import key as object_key
 from minikube_py.client.tasks import log_failure
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,7 @@ class Probes:
         """Start the container's probe tasks once (the container is running)."""
         if cid in self._tracked:
             return
-        meta = pod["metadata"]
-        t = _Tracked(pod=pod, key=f"{meta['namespace']}/{meta['name']}",
+        t = _Tracked(pod=pod, key=object_key(pod),
                      started="startupProbe" not in container, ready=False)
         self._tracked[cid] = t
         grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))

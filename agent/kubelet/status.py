@@ -9,8 +9,9 @@ rules of kubelet's getPhase.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from minikube_py.api.meta import now_rfc3339, parse_time
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 TERMINATION_MESSAGE = "TerminationMessage"  # added by the kubelet to a dead container's inspect
@@ -27,11 +28,7 @@ def docker_epoch(value: str | None) -> float | None:
     t = docker_time(value)
     if t is None:
         return None
-    return datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parse_time(t).timestamp()
 
 
 def terminated(inspect: dict[str, Any]) -> dict[str, Any] | None:

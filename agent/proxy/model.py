@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from minikube_py.api.meta import join_key
 from minikube_py.api.types import Object
 
 
@@ -39,12 +40,12 @@ class ServicePort:
 
     @property
     def service_key(self) -> str:
-        return f"{self.namespace}/{self.name}"
+        return join_key(self.namespace, self.name)
 
     @property
     def port_key(self) -> str:
         """kube-proxy's ServicePortName string: "ns/name:port" (":port" only when named)."""
-        base = f"{self.namespace}/{self.name}"
+        base = self.service_key
         return f"{base}:{self.port_name}" if self.port_name else base
 
 

@@ -32,6 +32,7 @@ from agent.proxy.model import Endpoint, ready_endpoints, service_ports
 from agent.proxy.settings import ProxySettings
 from agent.proxy.state import STREAM_BATCH, Change, KernelState, Ports, Ready, RuleSet
 from cni_plugins import iptables_runner as backends
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import ENDPOINTS, SERVICES
 from minikube_py.api.types import Object
 from minikube_py.client import Informer
@@ -101,23 +102,23 @@ class Proxier:
     # -- inputs: informer handlers (and tests) call these; they only record and wake ----------
 
     def set_service(self, service: Object) -> None:
-        key = _key(service)
+        key = object_key(service)
         self._ports[key] = service_ports(service)
         self._changed(key)
 
     def delete_service(self, service: Object) -> None:
-        key = _key(service)
+        key = object_key(service)
         self._ports.pop(key, None)
         self._changed(key)
 
     def set_endpoints(self, endpoints: Object) -> None:
-        key, ready = _key(endpoints), ready_endpoints(endpoints)
+        key, ready = object_key(endpoints), ready_endpoints(endpoints)
         self._endpoints += _count(ready) - _count(self._ready.get(key, {}))
         self._ready[key] = ready
         self._changed(key)
 
     def delete_endpoints(self, endpoints: Object) -> None:
-        key = _key(endpoints)
+        key = object_key(endpoints)
         self._endpoints -= _count(self._ready.pop(key, {}))
         self._changed(key)
 
@@ -310,6 +311,3 @@ def _count(ready: dict[str, tuple[Endpoint, ...]]) -> int:
     return sum(len(eps) for eps in ready.values())
 
 
-def _key(obj: Object) -> str:
-    meta = obj["metadata"]
-    return f"{meta.get('namespace', 'default')}/{meta['name']}"

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from minikube_py.api import cron, field, job, table, workload
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_dict, dicts, dig
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
 # A Job's name is the CronJob's plus "-<minutes since epoch>" (11 characters), and must
@@ -70,7 +71,7 @@ class CronJobStrategy(Strategy):
         workload.CONTAINERS, workload.IMAGES, workload.SELECTOR,
     )
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return
@@ -82,14 +83,14 @@ class CronJobStrategy(Strategy):
         if isinstance(job_spec, dict):
             job.set_job_spec_defaults(job_spec)
 
-    def validate_create(self, obj: JSON) -> list[Cause]:
+    def validate_create(self, obj: Object) -> list[Cause]:
         return super().validate_create(obj) + self._spec_causes(obj, allow_tz=False)
 
-    def validate_update(self, new: JSON, old: JSON) -> list[Cause]:
+    def validate_update(self, new: Object, old: Object) -> list[Cause]:
         had_tz = "TZ" in str(dig(old, "spec", "schedule", default=""))
         return super().validate_update(new, old) + self._spec_causes(new, allow_tz=had_tz)
 
-    def _spec_causes(self, obj: JSON, *, allow_tz: bool) -> list[Cause]:
+    def _spec_causes(self, obj: Object, *, allow_tz: bool) -> list[Cause]:
         spec = obj.get("spec")
         if not isinstance(spec, Mapping):
             return [field.required("spec")]

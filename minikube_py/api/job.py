@@ -16,7 +16,8 @@ from minikube_py.api import field, podspec, table, workload
 from minikube_py.api.errors import Cause
 from minikube_py.api.meta import parse_time
 from minikube_py.api.shape import as_dict, dicts, dig, str_field
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
 JOB_NAME = "batch.kubernetes.io/job-name"
@@ -136,7 +137,7 @@ def _exit_codes_causes(req: Mapping[str, Any], path: str) -> list[Cause]:
     return causes
 
 
-def generate_selector(job: JSON) -> None:
+def generate_selector(job: Object) -> None:
     """The job strategy's generateSelector: labels on the template, a uid selector."""
     meta, spec = as_dict(job.get("metadata")), job.get("spec")
     if not isinstance(spec, dict) or spec.get("manualSelector") is True:
@@ -210,7 +211,7 @@ class JobStrategy(Strategy):
         workload.CONTAINERS, workload.IMAGES, workload.SELECTOR,
     )
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return
@@ -221,11 +222,11 @@ class JobStrategy(Strategy):
                 and not meta.get("labels"):
             meta["labels"] = dict(labels)
 
-    def prepare_create(self, obj: JSON) -> None:
+    def prepare_create(self, obj: Object) -> None:
         super().prepare_create(obj)
         generate_selector(obj)
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         spec = obj.get("spec")
         causes = job_spec_causes(spec, "spec")
         if not isinstance(spec, Mapping) or not isinstance(spec.get("template"), Mapping):
@@ -235,7 +236,7 @@ class JobStrategy(Strategy):
             causes += _generated_selector_causes(obj, spec)
         return causes
 
-    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         causes: list[Cause] = []
         for key in ("selector", "template", "completionMode", "podFailurePolicy"):
             value = dig(new, "spec", key)
@@ -246,7 +247,7 @@ class JobStrategy(Strategy):
             causes.append(field.immutable("spec.completions", completions))
         return causes
 
-    def extra_field_values(self, obj: JSON) -> dict[str, str]:
+    def extra_field_values(self, obj: Object) -> dict[str, str]:
         return {"status.successful": str_field(dig(obj, "status", "succeeded", default=0))}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:

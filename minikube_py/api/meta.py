@@ -1,4 +1,5 @@
-"""Object metadata: names, labels, annotations, timestamps, keys and conditions.
+"""Object metadata: names, labels, annotations, timestamps, keys, generated names and
+conditions: the one place each of these is spelt.
 
 The validators return Kubernetes' own sentences (apimachinery validation.IsDNS1123Subdomain
 and friends) because kubectl users paste them into search engines.
@@ -6,6 +7,7 @@ and friends) because kubectl users paste them into search engines.
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -49,6 +51,9 @@ _QUALIFIED_RE = re.compile(f"^{_QUALIFIED_NAME}$")
 _LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE}$")
 
 TOTAL_ANNOTATION_BYTES = 256 * 1024
+# apimachinery util/rand's alphabet: no vowels and no look-alikes (0/o, 1/l, 3/e).
+ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def dns1123_label(value: str) -> list[str]:
@@ -224,11 +229,17 @@ def immutable_meta_causes(new: Mapping[str, Any], old: Mapping[str, Any]) -> lis
 def now_rfc3339() -> str:
     """Seconds precision with a 'Z', as metav1.Time serialises (time.gmtime: a third
     of datetime's cost, and every create pays it)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return time.strftime(_TIME_FORMAT, time.gmtime())
 
 
 def format_time(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """metav1.Time: RFC 3339 in UTC, seconds precision ("2006-01-02T15:04:05Z")."""
+    return when.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def micro_time(at: datetime | None = None) -> str:
+    """metav1.MicroTime: RFC 3339 with microseconds, UTC ("2006-01-02T15:04:05.000000Z")."""
+    return (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(text: str) -> datetime:
@@ -240,15 +251,33 @@ def parse_time(text: str) -> datetime:
 
 
 def key(obj: Mapping[str, Any]) -> str:
-    """The informer/work-queue key: "namespace/name", or "name" if cluster-scoped."""
+    """The informer/work-queue key: "namespace/name", or "name" if cluster-scoped
+    (client-go's MetaNamespaceKeyFunc); the one place that spells it."""
     meta = as_dict(obj.get("metadata"))
-    namespace = meta.get("namespace")
-    return f"{namespace}/{meta.get('name', '')}" if namespace else str(meta.get("name", ""))
+    return join_key(meta.get("namespace"), str(meta.get("name", "")))
+
+
+def join_key(namespace: str | None, name: str) -> str:
+    """The key of `name` in `namespace` (None or "" for cluster-scoped objects)."""
+    return f"{namespace}/{name}" if namespace else name
 
 
 def split_key(k: str) -> tuple[str | None, str]:
+    """(namespace, name) from a key; namespace is None for cluster-scoped objects."""
     namespace, sep, name = k.partition("/")
     return (namespace, name) if sep else (None, namespace)
+
+
+def generated_name(prefix: str) -> str:
+    """metadata.generateName's result: the prefix plus 5 random characters, as the
+    api-server (and controllers naming what they create) make them."""
+    return prefix + "".join(random.choices(ALPHANUMS, k=5))
+
+
+def safe_encode(text: str) -> str:
+    """Each character mapped into ALPHANUMS (apimachinery rand.SafeEncodeString), so a hash
+    printed in a name never spells a word."""
+    return "".join(ALPHANUMS[ord(c) % len(ALPHANUMS)] for c in text)
 
 
 def owner_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:

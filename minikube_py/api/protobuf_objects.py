@@ -20,6 +20,7 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
+from minikube_py.api.meta import format_time
 from minikube_py.api.protobuf import fields
 
 # A type is a scalar name, or ("msg", table), ("map", value type), ("list", type).
@@ -148,7 +149,7 @@ def _scalar(kind: str, value: int | bytes) -> Any:
         seconds = next((v for n, _, v in fields(value) if n == 1), 0)  # type: ignore[arg-type]
         if not seconds:
             return None
-        return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_time(datetime.fromtimestamp(int(seconds), UTC))
     if kind == "intorstr":  # IntOrString {type = 1 (0 int, 1 string), intVal = 2, strVal = 3}
         parts = {n: v for n, _, v in fields(value)}  # type: ignore[arg-type]
         return _scalar("str", parts[3]) if parts.get(1) == 1 else int(parts.get(2, 0))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import random
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.api import errors
-from minikube_py.api.meta import now_rfc3339
+from minikube_py.api.meta import generated_name, now_rfc3339
 from minikube_py.api.resources import NAMESPACES, SERVICES, Resource
 from minikube_py.api.types import Object
 from minikube_py.apiserver import codec, services
@@ -33,7 +32,6 @@ from minikube_py.apiserver.target import Target
 
 log = logging.getLogger(__name__)
 
-_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 
@@ -119,7 +117,7 @@ async def create_object(app: web.Application, target: Target, obj: Object, *,
     place(target, obj)
     meta = obj["metadata"]
     if not meta.get("name") and isinstance(meta.get("generateName"), str):
-        meta["name"] = meta["generateName"] + "".join(random.choices(_GENERATE_ALPHABET, k=5))
+        meta["name"] = generated_name(meta["generateName"])
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = now_rfc3339()
     meta.pop("resourceVersion", None)

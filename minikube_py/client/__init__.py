@@ -2,7 +2,6 @@
 cluster through these (REST client, informer, work queue, leader election,
 event recorder, supervised tasks). See /work/CONTRACTS.md for the interface."""
 
-from minikube_py.client.cache import object_key, split_key
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer
 from minikube_py.client.kubeconfig import ClientConfig, in_cluster_config, load_kubeconfig
@@ -14,5 +13,5 @@ from minikube_py.client.workqueue import ShutDown, WorkQueue
 __all__ = [
     "ApiClient", "ClientConfig", "EventRecorder", "Informer", "LeaderElectionSettings",
     "LeaderElector", "ShutDown", "WorkQueue", "in_cluster_config", "load_kubeconfig",
-    "object_key", "run_elected", "run_tasks", "split_key",
+    "run_elected", "run_tasks",
 ]

@@ -1,6 +1,6 @@
 """The informer's local cache: objects by key plus named secondary indices.
 
-Keys are "namespace/name" for namespaced objects and "name" otherwise (as
+Keys are api.meta.key's: "namespace/name" for namespaced objects, "name" otherwise (as
 client-go's MetaNamespaceKeyFunc). Everything runs on one event loop, so
 plain dicts are safe as long as no method awaits.
 """
@@ -17,19 +17,6 @@ log = logging.getLogger(__name__)
 IndexFunc = Callable[[Object], Iterable[str]]
 Objects = list[Object]  # aliases: inside classes with a list() method, `list` is taken
 Keys = list[str]
-
-
-def object_key(obj: Object) -> str:
-    """ "ns/name" or "name": the key work queues and caches agree on."""
-    meta = obj.get("metadata") or {}
-    ns, name = meta.get("namespace"), meta.get("name", "")
-    return f"{ns}/{name}" if ns else name
-
-
-def split_key(key: str) -> tuple[str | None, str]:
-    """(namespace, name) from a cache key; namespace is None for cluster objects."""
-    ns, sep, name = key.rpartition("/")
-    return (ns, name) if sep else (None, key)
 
 
 class Indexer:

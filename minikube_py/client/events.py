@@ -14,9 +14,9 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from datetime import UTC, datetime
 from typing import Any
 
+from minikube_py.api.meta import now_rfc3339
 from minikube_py.api.resources import EVENTS
 from minikube_py.api.types import Object
 from minikube_py.client.errors import ClientError, NotFound
@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 
 CACHE_SIZE = 4096
 EventKey = tuple[str, ...]
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def object_reference(obj: Object) -> Object:
@@ -80,7 +76,7 @@ class EventRecorder:
 
     async def _record(self, key: EventKey, ref: Object, type: str, reason: str,
                       message: str) -> None:
-        now = _now()
+        now = now_rfc3339()
         seen = self._seen.get(key)
         if seen is not None:
             namespace, name, count = seen

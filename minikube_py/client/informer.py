@@ -18,10 +18,11 @@ import random
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import Resource
 from minikube_py.api.types import Object
 from minikube_py.client.backoff import Backoff
-from minikube_py.client.cache import Indexer, IndexFunc, Keys, Objects, object_key
+from minikube_py.client.cache import Indexer, IndexFunc, Keys, Objects
 from minikube_py.client.errors import ClientError, Gone
 
 log = logging.getLogger(__name__)

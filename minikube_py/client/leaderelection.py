@@ -21,9 +21,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from minikube_py.api.meta import micro_time
 from minikube_py.api.resources import LEASES
 from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, ClientError, NotFound
@@ -32,11 +32,6 @@ from minikube_py.client.rest import ApiClient
 log = logging.getLogger(__name__)
 
 JITTER = 1.2
-
-
-def micro_time(at: datetime | None = None) -> str:
-    """metav1.MicroTime: RFC 3339 with microseconds, UTC ("2006-01-02T15:04:05.000000Z")."""
-    return (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def default_identity() -> str:

@@ -25,9 +25,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable
 
+from minikube_py.api.types import Object
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer
-from minikube_py.client.rest import ApiClient, JsonDict
+from minikube_py.client.rest import ApiClient
 from minikube_py.client.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class SyncLoop:
         """Make the world match what the caches say for `key`; raise to be retried."""
         raise NotImplementedError
 
-    def object_for(self, key: Hashable) -> JsonDict | None:
+    def object_for(self, key: Hashable) -> Object | None:
         """The object `key` names, for the give-up Event; None: no Event."""
         return None
 
@@ -69,6 +70,6 @@ class SyncLoop:
                                       f"retries: {error}")
 
 
-def cached(informer: Informer, key: Hashable) -> JsonDict | None:
+def cached(informer: Informer, key: Hashable) -> Object | None:
     """`informer`'s object for a "namespace/name" (or "name") key; None for other keys."""
     return informer.get(key) if isinstance(key, str) else None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from minikube_py.api.meta import parse_time
 from minikube_py.api.resources import LEASES, NODES
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError, NotFound
@@ -76,7 +77,7 @@ async def _renewed_since(client: ApiClient, names: list[str], since: datetime) -
         except ClientError:
             continue
         renewed = lease.get("spec", {}).get("renewTime")
-        if renewed and _parse_time(renewed) >= since:
+        if renewed and parse_time(renewed) >= since:
             fresh.add(name)
     return fresh
 
@@ -124,14 +125,10 @@ async def lease_health(client: ApiClient, component: str) -> Health:
     renewed = spec.get("renewTime")
     if not renewed:
         return Health(f"{component} lease", False, "Lease never renewed")
-    age = (datetime.now(UTC) - _parse_time(renewed)).total_seconds()
+    age = (datetime.now(UTC) - parse_time(renewed)).total_seconds()
     holder = spec.get("holderIdentity", "?")
     return Health(f"{component} lease", age < LEASE_STALE_AFTER,
                   f"held by {holder}, renewed {age:.0f} s ago")
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)  # 3.11 reads the Z suffix
 
 
 async def node_health(client: ApiClient, names: list[str]) -> list[Health]:

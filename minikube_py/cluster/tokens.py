@@ -19,6 +19,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from minikube_py.api.meta import format_time
+
 TOKEN_RE = re.compile(r"([a-z0-9]{6})\.([a-z0-9]{16})")
 HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
 NODE_TOKEN_PREFIX = "mkpnode"
@@ -52,7 +54,7 @@ def token_secret(token: str, ttl: timedelta, now: datetime | None = None) -> dic
     expires = (now or datetime.now(UTC)) + ttl
     data = {
         "token-id": token_id, "token-secret": secret,
-        "expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "expiration": format_time(expires),
         "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
         "auth-extra-groups": EXTRA_GROUPS,
         "description": "minikube-py token create",

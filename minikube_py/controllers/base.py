@@ -39,8 +39,9 @@ from collections.abc import Hashable
 
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import Resource
+from minikube_py.api.types import Object
 from minikube_py.client import ApiClient, Informer, run_tasks
-from minikube_py.client.cache import IndexFunc, JsonDict
+from minikube_py.client.cache import IndexFunc
 from minikube_py.client.loop import SyncLoop, cached
 from minikube_py.controllers.settings import ControllerManagerSettings
 
@@ -116,10 +117,10 @@ class Controller(SyncLoop):
             self._watched.append(resource)
         return self.informers.get(resource)
 
-    def enqueue(self, obj: JsonDict) -> None:
+    def enqueue(self, obj: Object) -> None:
         self.queue.add(object_key(obj))
 
-    def object_for(self, key: Hashable) -> JsonDict | None:
+    def object_for(self, key: Hashable) -> Object | None:
         return cached(self.informers.get(self._watched[0]), key) if self._watched else None
 
     async def run(self) -> None:

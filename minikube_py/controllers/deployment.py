@@ -18,7 +18,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from minikube_py.api.meta import owner_of, owner_reference, split_key
+from minikube_py.api.meta import join_key, owner_of, owner_reference, split_key
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import DEPLOYMENTS, REPLICASETS
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
@@ -82,7 +83,7 @@ class DeploymentController(Controller):
         ns = rs["metadata"]["namespace"]
         if ref is not None:
             if ref.get("kind") == "Deployment":
-                self.queue.add(f"{ns}/{ref['name']}")
+                self.queue.add(join_key(ns, ref["name"]))
             return
         labels = rs["metadata"].get("labels") or {}
         for d in self.deployments.list():
@@ -332,7 +333,7 @@ class DeploymentController(Controller):
         await self._write_status(d, status)
         wait = seconds_to_deadline(d, status, now)
         if wait is not None:
-            self.queue.add_after(f"{d['metadata']['namespace']}/{d['metadata']['name']}", wait)
+            self.queue.add_after(object_key(d), wait)
 
     async def _cleanup_history(self, d: dict, olds: list[dict]) -> None:
         limit = d["spec"].get("revisionHistoryLimit", 10)
@@ -356,4 +357,4 @@ class DeploymentController(Controller):
         except NotFound:
             return
         except Conflict:
-            self.queue.add_after(f"{d['metadata']['namespace']}/{d['metadata']['name']}", 0.1)
+            self.queue.add_after(object_key(d), 0.1)

@@ -12,12 +12,13 @@ import json
 import math
 from typing import Any
 
+from minikube_py.api.meta import safe_encode
+
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
-_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def fnv32a(data: bytes) -> int:
@@ -34,7 +35,7 @@ def template_hash(template: dict, collision_count: int = 0) -> str:
     if collision_count:
         canonical += str(collision_count)
     digits = str(fnv32a(canonical.encode()))
-    return "".join(_ALPHANUMS[ord(c) % len(_ALPHANUMS)] for c in digits)
+    return safe_encode(digits)
 
 
 def pruned(value: Any) -> Any:

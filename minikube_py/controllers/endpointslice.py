@@ -17,7 +17,7 @@ import logging
 from collections.abc import Hashable
 from typing import Any
 
-from minikube_py.api.meta import split_key
+from minikube_py.api.meta import join_key, split_key
 from minikube_py.api.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES
 from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, NotFound
@@ -86,7 +86,7 @@ def _service_key(obj: Object) -> list[str]:
     labels = obj["metadata"].get("labels") or {}
     if labels.get(MANAGED_BY_LABEL) != MANAGED_BY or SERVICE_NAME_LABEL not in labels:
         return []
-    return [f"{obj['metadata'].get('namespace', '')}/{labels[SERVICE_NAME_LABEL]}"]
+    return [join_key(obj["metadata"].get("namespace"), labels[SERVICE_NAME_LABEL])]
 
 
 def _up_to_date(current: Object, body: Object) -> bool:

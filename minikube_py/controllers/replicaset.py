@@ -14,13 +14,13 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from minikube_py.api.meta import owner_of, owner_reference, split_key
+from minikube_py.api.meta import generated_name, join_key, owner_of, owner_reference, split_key
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import PODS, REPLICASETS
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.client.errors import AlreadyExists, ClientError, Conflict, NotFound
 from minikube_py.controllers.base import Controller, by_namespace
 from minikube_py.controllers.expectations import Expectations
-from minikube_py.controllers.names import random_suffix
 from minikube_py.controllers.owners import claim
 from minikube_py.controllers.pods import (
     is_active,
@@ -43,7 +43,7 @@ BURST = 500  # most pods created or deleted in one sync (Kubernetes' burstReplic
 def pod_from_template(rs: dict) -> dict:
     template = rs["spec"].get("template") or {}
     meta = template.get("metadata") or {}
-    name = f"{rs['metadata']['name']}-{random_suffix()}"
+    name = generated_name(f"{rs['metadata']['name']}-")
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {
@@ -100,14 +100,14 @@ class ReplicaSetController(Controller):
     # -- handlers ------------------------------------------------------------------
 
     def _rs_deleted(self, rs: dict) -> None:
-        self.expectations.forget(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}")
+        self.expectations.forget(object_key(rs))
         self.enqueue(rs)
 
     def _owner_key(self, pod: dict) -> str | None:
         ref = owner_of(pod)
         if ref is None or ref.get("kind") != "ReplicaSet":
             return None
-        return f"{pod['metadata']['namespace']}/{ref['name']}"
+        return join_key(pod["metadata"]["namespace"], ref["name"])
 
     def _enqueue_matching(self, pod: dict) -> None:
         """An orphan: every ReplicaSet that might adopt it takes a look."""
@@ -222,7 +222,7 @@ class ReplicaSetController(Controller):
         return None
 
     async def _delete(self, key: str, rs: dict, victims: list[dict]) -> None:
-        keys = {f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in victims}
+        keys = {object_key(p) for p in victims}
         self.expectations.expect(key, deletes=keys)
 
         async def delete(pod: dict) -> None:
@@ -230,10 +230,10 @@ class ReplicaSetController(Controller):
             try:
                 await self.client.delete(PODS, name, ns)
             except NotFound:
-                self.expectations.deletion_observed(key, f"{ns}/{name}")
+                self.expectations.deletion_observed(key, join_key(ns, name))
                 return
             except ClientError:
-                self.expectations.deletion_observed(key, f"{ns}/{name}")
+                self.expectations.deletion_observed(key, join_key(ns, name))
                 raise
             await self.recorder.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
 
@@ -249,4 +249,4 @@ class ReplicaSetController(Controller):
         except NotFound:
             return
         except Conflict:
-            self.queue.add_after(f"{rs['metadata']['namespace']}/{rs['metadata']['name']}", 0.1)
+            self.queue.add_after(object_key(rs), 0.1)

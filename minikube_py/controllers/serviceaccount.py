@@ -13,13 +13,13 @@ from collections.abc import Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from minikube_py.api.meta import split_key
+from minikube_py.api.meta import generated_name, join_key, split_key
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import NAMESPACES, SECRETS, SERVICEACCOUNTS
 from minikube_py.api.sa_token import claims_for, load_private_key, sign_token
 from minikube_py.api.secret import SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
-from minikube_py.controllers.names import random_suffix
 
 if TYPE_CHECKING:
     from minikube_py.client import ApiClient
@@ -67,7 +67,7 @@ def _account_of(secret: dict) -> list[str]:
         return []
     name = (secret["metadata"].get("annotations") or {}).get(SERVICE_ACCOUNT_NAME_ANNOTATION,
                                                              "")
-    return [f"{secret['metadata']['namespace']}/{name}"]
+    return [join_key(secret["metadata"]["namespace"], name)]
 
 
 class TokenController(Controller):
@@ -94,14 +94,13 @@ class TokenController(Controller):
         if account:  # a token Secret went: its account may need a new one
             name = (meta.get("annotations") or {}).get(SERVICE_ACCOUNT_NAME_ANNOTATION)
             if name:
-                self.queue.add(("sa", f"{meta['namespace']}/{name}"))
+                self.queue.add(("sa", join_key(meta["namespace"], name)))
             return
-        self.queue.add((kind, f"{meta['namespace']}/{meta['name']}"))
+        self.queue.add((kind, object_key(obj)))
 
     def _account_deleted(self, sa: dict) -> None:
         """Its token Secrets must go too."""
-        meta = sa["metadata"]
-        for secret in self.secrets.by_index("account", f"{meta['namespace']}/{meta['name']}"):
+        for secret in self.secrets.by_index("account", object_key(sa)):
             self._add("secret", secret)
 
     async def run(self) -> None:
@@ -134,7 +133,7 @@ class TokenController(Controller):
         annotations = secret["metadata"].get("annotations") or {}
         owner = annotations.get(SERVICE_ACCOUNT_NAME_ANNOTATION, "")
         namespace, _ = split_key(key)
-        sa = self.accounts.get(f"{namespace}/{owner}")
+        sa = self.accounts.get(join_key(namespace, owner))
         if sa is None:
             try:  # confirm live: the cache may not have seen a new account yet
                 sa = await self.client.get(SERVICEACCOUNTS, owner, namespace)
@@ -153,7 +152,7 @@ class TokenController(Controller):
         if sa is None or self._tokens(sa):
             return
         meta = sa["metadata"]
-        secret_name = f"{meta['name']}-token-{random_suffix()}"
+        secret_name = generated_name(f"{meta['name']}-token-")
         secret = {"apiVersion": "v1", "kind": "Secret", "type": SERVICE_ACCOUNT_TOKEN,
                   "metadata": {"name": secret_name, "namespace": meta["namespace"],
                                "annotations": {SERVICE_ACCOUNT_NAME_ANNOTATION: meta["name"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.quantity import cpu_millis, to_bytes
 
 # Kubernetes' non-zero defaults for scoring pods that request nothing
@@ -37,11 +38,6 @@ class PodInfo:
     required_terms: list[dict] | None = None
     preferred_terms: list[dict] = field(default_factory=list)
     tolerations: list[dict] = field(default_factory=list)
-
-
-def pod_key(pod: dict) -> str:
-    meta = pod["metadata"]
-    return f"{meta.get('namespace', '')}/{meta['name']}"
 
 
 def _container_requests(container: dict) -> tuple[int, int, bool, bool]:
@@ -113,7 +109,7 @@ def pod_info(pod: dict) -> PodInfo:
     node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
     required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
     return PodInfo(
-        key=pod_key(pod),
+        key=object_key(pod),
         uid=str(meta.get("uid", "")),
         cpu=cpu,
         memory=memory,

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import set_condition
 from minikube_py.api.resources import NODES, PODS
 from minikube_py.client import EventRecorder, Informer, run_tasks
@@ -18,7 +19,7 @@ from minikube_py.client.tasks import log_failure
 from minikube_py.scheduler.algorithm import Algorithm, FitError
 from minikube_py.scheduler.cache import SchedulerCache
 from minikube_py.scheduler.eventsink import EventSink
-from minikube_py.scheduler.podinfo import PodInfo, pod_info, pod_key
+from minikube_py.scheduler.podinfo import PodInfo, pod_info
 from minikube_py.scheduler.queue import SchedulingQueue
 from minikube_py.scheduler.settings import SchedulerSettings
 
@@ -66,7 +67,7 @@ class Scheduler:
         return name == self.settings.scheduler_name
 
     def _pod_added(self, pod: dict) -> None:
-        key = pod_key(pod)
+        key = object_key(pod)
         node_name = (pod.get("spec") or {}).get("nodeName")
         if node_name:
             self.queue.delete(key)
@@ -84,7 +85,7 @@ class Scheduler:
         self._pod_added(new)
 
     def _pod_deleted(self, pod: dict) -> None:
-        key = pod_key(pod)
+        key = object_key(pod)
         self.queue.delete(key)
         if (pod.get("spec") or {}).get("nodeName"):
             self.cache.remove_pod(key)
@@ -94,8 +95,8 @@ class Scheduler:
         try:
             return pod_info(pod)
         except ValueError as e:  # validation should have refused it; count it as empty
-            log.warning("bad resource quantity pod=%s error=%s", pod_key(pod), e)
-            return PodInfo(key=pod_key(pod), uid=str(pod["metadata"].get("uid", "")))
+            log.warning("bad resource quantity pod=%s error=%s", object_key(pod), e)
+            return PodInfo(key=object_key(pod), uid=str(pod["metadata"].get("uid", "")))
 
     def _node_added(self, node: dict) -> None:
         self.cache.set_node(node)

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from minikube_py.api.meta import key as object_key
+from minikube_py.api.meta import split_key
 from minikube_py.api.resources import PODS, Resource
-from minikube_py.client.cache import Indexer, object_key, split_key
+from minikube_py.client.cache import Indexer
 from minikube_py.client.errors import ConnectionFailed, Gone, ServerError
 from minikube_py.client.informer import Informer
 from minikube_py.client.tasks import background

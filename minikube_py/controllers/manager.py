@@ -25,6 +25,9 @@ CONTROLLERS: dict[str, str] = {
     "endpointslice": "minikube_py.controllers.endpointslice:EndpointSliceController",
     "replicaset": "minikube_py.controllers.replicaset:ReplicaSetController",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
+    "job": "minikube_py.controllers.job:JobController",
+    "ttl-after-finished":
+        "minikube_py.controllers.ttlafterfinished:TTLAfterFinishedController",
     "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountController",
     "serviceaccount-token": "minikube_py.controllers.serviceaccount:TokenController",
     "namespace": "minikube_py.controllers.namespace:NamespaceController",

@@ -24,6 +24,10 @@ class ControllerManagerSettings:
     pod_eviction_timeout: float = 300.0
     # Node IPAM.
     cluster_cidr: str = "10.244.0.0/16"
+    # Job pod backoff: the delay before replacing a failed pod, doubled per failure in a
+    # row since the last success, capped (Kubernetes: 10 s and 6 min).
+    job_backoff_base: float = 10.0
+    job_backoff_max: float = 360.0
     # Token controller: off without a signing key (D/pki/sa.key).
     service_account_private_key_file: str | None = None
     root_ca_file: str | None = None

@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from minikube_py.api.backoff import Exponential
+
 
 @dataclass
 class _Entry:
-    delay: float
+    doublings: int  # of the window since it was armed
     last: float
 
 
@@ -23,7 +25,7 @@ class Backoff:
 
     def __init__(self, initial: float = 10.0, maximum: float = 300.0,
                  clock: Callable[[], float] = time.time) -> None:
-        self.initial, self.maximum, self.clock = initial, maximum, clock
+        self.policy, self.clock = Exponential(initial, maximum), clock
         self._entries: dict[str, _Entry] = {}
 
     def remaining(self, key: str, event_time: float | None = None) -> float:
@@ -35,23 +37,24 @@ class Backoff:
         e = self._entries.get(key)
         if e is None:
             return 0.0
-        if event_time is not None and event_time - e.last >= e.delay:
+        window = self.policy.delay(e.doublings)
+        if event_time is not None and event_time - e.last >= window:
             return 0.0
-        return max(0.0, e.last + e.delay - self.clock())
+        return max(0.0, e.last + window - self.clock())
 
     def next(self, key: str) -> None:
         """Record a restart now: arm (or double) the window."""
         now = self.clock()
         e = self._entries.get(key)
-        if e is None or now - e.last >= 2 * self.maximum:
-            self._entries[key] = _Entry(self.initial, now)
+        if e is None or now - e.last >= 2 * self.policy.cap:
+            self._entries[key] = _Entry(0, now)
         else:
-            e.delay, e.last = min(e.delay * 2, self.maximum), now
+            e.doublings, e.last = e.doublings + 1, now
 
     def delay(self, key: str) -> float:
         """The current window of `key` (0 when it has none)."""
         e = self._entries.get(key)
-        return e.delay if e else 0.0
+        return self.policy.delay(e.doublings) if e else 0.0
 
     def forget_prefix(self, prefix: str) -> None:
         for key in [k for k in self._entries if k.startswith(prefix)]:

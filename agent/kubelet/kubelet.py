@@ -32,6 +32,7 @@ from agent.kubelet.sandbox import Sandboxes
 from agent.kubelet.status import comparable
 from agent.kubelet.volumes import VolumeManager
 from agent.settings import AgentSettings
+from minikube_py.api import backoff
 from minikube_py.api.meta import join_key, now_rfc3339
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import PODS
@@ -245,11 +246,10 @@ class Kubelet(SyncLoop):
                 await self.runtime.remove(o.id)
 
     async def _wait_for_docker(self) -> None:
-        delay = 0.5
+        retry = backoff.Backoff(0.5, 5.0)
         while not await self.runtime.ping():
             log.warning("waiting for dockerd")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5)
+            await retry.sleep()
 
     async def _docker_events_loop(self) -> None:
         """Container start/die/oom events -> the pod's key; reconnects after dockerd restarts."""

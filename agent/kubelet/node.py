@@ -23,6 +23,7 @@ import psutil
 
 from agent.kubelet.runtime import DockerRuntime
 from agent.settings import AgentSettings
+from minikube_py.api.backoff import Backoff
 from minikube_py.api.meta import micro_time, now_rfc3339
 from minikube_py.api.resources import LEASES, NODES
 from minikube_py.client import ApiClient, EventRecorder
@@ -207,15 +208,14 @@ class NodeAgent:
 
     async def run(self) -> None:
         await self.event("Starting", "Starting kubelet.")
-        delay = 1.0
+        backoff = Backoff(1.0, 10.0)
         while True:  # the api-server may not be up yet: the agent waits rather than exits
             try:
                 await self.register()
                 break
             except Exception as e:  # noqa: BLE001 - any API failure: try again
                 log.warning("node registration failed node=%s err=%r", self.name, e)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                await backoff.sleep()
         while True:
             try:
                 await self.renew_lease()

@@ -32,6 +32,7 @@ from agent.proxy.model import Endpoint, ready_endpoints, service_ports
 from agent.proxy.settings import ProxySettings
 from agent.proxy.state import STREAM_BATCH, Change, KernelState, Ports, Ready, RuleSet
 from cni_plugins import iptables_runner as backends
+from minikube_py.api.backoff import Backoff
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import ENDPOINTS, SERVICES
 from minikube_py.api.types import Object
@@ -252,18 +253,18 @@ class Proxier:
         """Sync when woken (after a short coalescing pause) or when a full sync is due."""
         clock = asyncio.get_running_loop().time
         next_full = clock()
-        retry = 1.0
+        retry = Backoff(1.0, RETRY_MAX)
         while True:
             self._wake.clear()
             try:
                 await self.sync(full=clock() >= next_full)
                 if self.last_sync and self.last_sync.full:
                     next_full = clock() + self.settings.full_sync_period
-                retry = 1.0
+                retry.reset()
                 timeout = max(0.0, next_full - clock())
             except SYNC_ERRORS as e:
-                log.error("proxy sync failed retry_in=%.1f err=%r", retry, e)
-                timeout, retry = retry, min(retry * 2, RETRY_MAX)
+                timeout = retry.next()
+                log.error("proxy sync failed retry_in=%.1f err=%r", timeout, e)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
                 await asyncio.sleep(self.settings.min_sync_interval)

@@ -19,6 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from minikube_py.api.backoff import Backoff
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.lifetime import die_with_parent
 
@@ -62,16 +63,16 @@ class Workers:
         return proc
 
     async def _keep(self, index: int) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, 10.0)
         while True:
             proc = await self._spawn()
             log.info("api-server worker started index=%d pid=%d", index, proc.pid)
             code = await proc.wait()
             self.procs.remove(proc)
+            delay = backoff.next()
             log.error("api-server worker exited index=%d code=%s, restarting in %.1fs",
                       index, code, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
 
     async def stop(self, timeout: float = 10.0) -> None:
         for task in self._tasks:

@@ -18,10 +18,10 @@ import random
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
+from minikube_py.api.backoff import Backoff
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import Resource
 from minikube_py.api.types import Object
-from minikube_py.client.backoff import Backoff
 from minikube_py.client.cache import Indexer, IndexFunc, Keys, Objects
 from minikube_py.client.errors import ClientError, Gone
 
@@ -197,7 +197,7 @@ class Informer:
     async def run(self) -> None:
         """List and watch forever; cancel the task to stop."""
         resync = asyncio.create_task(self._resync_loop(), name=f"resync-{self.resource.plural}")
-        backoff = Backoff(initial=0.2, cap=30.0)
+        backoff = Backoff(0.2, 30.0, jitter=0.2)
         need_list = True
         try:
             while True:
@@ -213,7 +213,7 @@ class Informer:
                     if not need_list:
                         need_list = True
                         continue  # the first 410 re-lists at once; repeats back off
-                    await asyncio.sleep(backoff.next())
+                    await backoff.sleep()
                 except (ClientError, ValueError) as e:
                     delay = backoff.next()
                     log.warning("list/watch failed resource=%s error=%r retry_in=%.2fs",

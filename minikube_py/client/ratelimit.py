@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Protocol
 
+from minikube_py.api.backoff import Exponential
+
 Clock = Callable[[], float]
 
 
@@ -28,15 +30,13 @@ class ExponentialBackoff:
     """base * 2**failures, capped: a flapping object cannot spin a worker."""
 
     def __init__(self, base: float = 0.005, cap: float = 1000.0) -> None:
-        self.base, self.cap = base, cap
+        self.policy = Exponential(base, cap)
         self._failures: dict[Hashable, int] = {}
 
     def when(self, key: Hashable) -> float:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        if failures >= 64:  # 2**64 * base overflows any cap
-            return self.cap
-        return float(min(self.cap, self.base * 2 ** failures))
+        return self.policy.delay(failures)
 
     def forget(self, key: Hashable) -> None:
         self._failures.pop(key, None)

@@ -24,9 +24,9 @@ from typing import Any, Self
 import aiohttp
 import orjson
 
+from minikube_py.api.backoff import Backoff
 from minikube_py.api.resources import Resource
 from minikube_py.api.types import Object
-from minikube_py.client.backoff import Backoff
 from minikube_py.client.errors import ConnectionFailed, from_status, synthetic_status
 from minikube_py.client.kubeconfig import ClientConfig, in_cluster_config, load_kubeconfig
 
@@ -162,7 +162,7 @@ class ApiClient:
     async def _exchange(self, method: str, path: str, params: Mapping[str, str] | None,
                         body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes, str]:
         """Send one request (retrying what is safe to retry): (status, body, content type)."""
-        backoff = Backoff(initial=0.05, cap=1.0)
+        backoff = Backoff(0.05, 1.0, jitter=0.2)
         attempt = 0
         while True:
             attempt += 1
@@ -176,7 +176,7 @@ class ApiClient:
                     raise ConnectionFailed(f"{method} {path}: {type(e).__name__}: {e}") from e
                 log.debug("retrying request method=%s path=%s attempt=%d error=%r",
                           method, path, attempt, e)
-                await asyncio.sleep(backoff.next())
+                await backoff.sleep()
 
     def _exchange_done(self, exchange: asyncio.Future[Any]) -> None:
         self._inflight.discard(exchange)

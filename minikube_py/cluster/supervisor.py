@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 import aiohttp
 
+from minikube_py.api.backoff import Exponential
 from minikube_py.cluster.components import Component, load_plan, minikube_exe
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.processes import read_pid, start_daemon, terminate
@@ -42,7 +43,7 @@ class Backoff:
     stop_grace: float = 10.0
 
     def delay(self, failures: int) -> float:
-        return min(self.cap, self.first * 2 ** max(0, failures - 1))
+        return Exponential(self.first, self.cap).delay(failures - 1)
 
 
 @dataclasses.dataclass

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from minikube_py.api.backoff import Exponential
 from minikube_py.scheduler.podinfo import PodInfo
 
 
@@ -44,8 +45,7 @@ class SchedulingQueue:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.unschedulable_timeout = unschedulable_timeout
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
+        self.backoff = Exponential(backoff_initial, backoff_max)
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
         self._active: list[tuple[int, str, int, str]] = []
@@ -74,7 +74,7 @@ class SchedulingQueue:
 
     def _push_backoff(self, key: str) -> None:
         entry = self._entries[key]
-        delay = min(self.backoff_initial * 2 ** max(entry.attempts - 1, 0), self.backoff_max)
+        delay = self.backoff.delay(entry.attempts - 1)
         self._unschedulable.discard(key)
         heapq.heappush(self._backoff, (self.clock() + delay, next(self._seq), key))
         self._in_backoff.add(key)

@@ -22,6 +22,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from minikube_py.api.backoff import Backoff
 from minikube_py.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,8 @@ class EmbeddedEtcd:
         self._monitor = asyncio.create_task(self._supervise(), name="etcd-supervisor")
 
     async def _supervise(self) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, 10.0)
+        delay = backoff.next()
         while not self._stopping:
             assert self.proc is not None
             code = await self.proc.wait()
@@ -153,11 +155,12 @@ class EmbeddedEtcd:
                 await self._spawn()
                 await self.wait_healthy()
                 self.restarts += 1
-                delay = 0.5
+                backoff.reset()
+                delay = backoff.next()
                 log.info("etcd restarted restarts=%d", self.restarts)
             except (OSError, RuntimeError, TimeoutError) as e:
                 log.error("etcd restart failed error=%s", e)
-                delay = min(delay * 2, 10.0)
+                delay = backoff.next()
 
     async def stop(self, timeout: float = 10.0) -> None:
         self._stopping = True

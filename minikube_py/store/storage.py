@@ -25,6 +25,7 @@ import grpc
 from aetcd import rpc
 from aetcd.utils import prefix_range_end
 
+from minikube_py.api.backoff import Backoff
 from minikube_py.store.errors import Conflict, Expired, KeyExists, KeyNotFound, Unavailable
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class Storage:
                             ) -> tuple[T, bool]:
         """As _call, also saying whether an earlier attempt failed (its effect unknown)."""
         deadline = time.monotonic() + self.retry_for
-        delay = 0.05
+        backoff = Backoff(0.05, 1.0)
         retried = False
         while True:
             start = time.perf_counter()
@@ -169,11 +170,11 @@ class Storage:
                 code, details = e.code(), e.details() or ""
                 if code == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
                     raise Expired(key, 0, 0) from e
+                delay = backoff.next()
                 if code not in _RETRYABLE or time.monotonic() + delay > deadline:
                     raise Unavailable(key, f"etcd {op} failed: {code.name}: {details}") from e
                 log.warning("etcd call failed, retrying op=%s code=%s", op, code.name)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
                 retried = True
                 continue
             if self.observe is not None:

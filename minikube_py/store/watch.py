@@ -25,6 +25,7 @@ import grpc
 from aetcd import rpc
 from aetcd.utils import prefix_range_end
 
+from minikube_py.api.backoff import Backoff
 from minikube_py.store.errors import Expired, StorageError, Unavailable
 from minikube_py.store.storage import Storage
 
@@ -191,7 +192,7 @@ class Broadcaster:
             sub.fail(Closed(self.prefix, "server shutting down"))
 
     async def _run(self) -> None:
-        delay = 0.1
+        backoff = Backoff(0.1, 2.0)
         while True:
             try:
                 if not self.last_revision:
@@ -202,7 +203,7 @@ class Broadcaster:
                         self._progress(batch.revision)
                     else:
                         self._deliver(batch)
-                    delay = 0.1
+                    backoff.reset()
             except Expired:
                 log.warning("watch history compacted, restarting prefix=%s", self.prefix)
                 self._reset(Expired(self.prefix, self.last_revision, self.compacted))
@@ -212,8 +213,7 @@ class Broadcaster:
             except Exception:
                 log.exception("watch broadcaster failed prefix=%s", self.prefix)
                 self._reset(Closed(self.prefix, "watch broadcaster failed"))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            await backoff.sleep()
 
     def _reset(self, error: StorageError) -> None:
         """Forget our position: every subscriber must re-list."""

@@ -320,11 +320,13 @@ class DeploymentController(Controller):
         if new_rs is not None and (d["metadata"].get("annotations") or {}).get(
                 du.REVISION) != str(du.revision(new_rs)):
             try:
-                await self.client.patch(DEPLOYMENTS, d["metadata"]["name"], {"metadata": {
-                    "annotations": {du.REVISION: str(du.revision(new_rs))}}},
+                patched = await self.client.patch(DEPLOYMENTS, d["metadata"]["name"], {
+                    "metadata": {"annotations": {du.REVISION: str(du.revision(new_rs))}}},
                     d["metadata"]["namespace"], patch_type="merge")
             except NotFound:
                 return
+            # The status below is written over this version, not the one we read.
+            d["metadata"]["resourceVersion"] = patched["metadata"]["resourceVersion"]
         await self._cleanup_history(d, [rs for rs in all_rs if rs is not new_rs])
         now = time.time()
         status = du.calculate_status(d, all_rs, new_rs)

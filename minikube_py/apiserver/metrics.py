@@ -7,50 +7,10 @@ Storage's `observe` hook.
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections import defaultdict
 
-BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-
-
-class Histogram:
-    """Cumulative-bucket histogram per label tuple."""
-
-    def __init__(self, name: str, help_text: str, label_names: tuple[str, ...]) -> None:
-        self.name = name
-        self.help = help_text
-        self.label_names = label_names
-        self.series: dict[tuple[str, ...], list[float]] = {}
-
-    def observe(self, labels: tuple[str, ...], seconds: float) -> None:
-        s = self.series.get(labels)
-        if s is None:
-            s = self.series[labels] = [0.0] * (len(BUCKETS) + 2)  # buckets, +Inf/count, sum
-        s[bisect.bisect_left(BUCKETS, seconds)] += 1
-        s[-1] += seconds
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        for labels, s in sorted(self.series.items()):
-            base = _labels(self.label_names, labels)
-            cumulative = 0.0
-            for bound, count in zip(BUCKETS, s):
-                cumulative += count
-                lines.append(f'{self.name}_bucket{{{base},le="{bound}"}} {cumulative:g}')
-            cumulative += s[len(BUCKETS)]
-            lines.append(f'{self.name}_bucket{{{base},le="+Inf"}} {cumulative:g}')
-            lines.append(f"{self.name}_sum{{{base}}} {s[-1]:.6f}")
-            lines.append(f"{self.name}_count{{{base}}} {cumulative:g}")
-        return lines
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
-    return ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values))
+from minikube_py.prometheus import Histogram, counter
 
 
 class Metrics:
@@ -76,12 +36,10 @@ class Metrics:
         self.etcd_latency.observe((operation,), seconds)
 
     def render(self) -> str:
-        lines = [("# HELP apiserver_request_total Counter of apiserver requests broken out "
-                  "for each verb, resource and HTTP response code."),
-                 "# TYPE apiserver_request_total counter"]
-        for labels, count in sorted(self.requests.items()):
-            lines.append(f"apiserver_request_total{{"
-                         f"{_labels(('verb', 'resource', 'code'), labels)}}} {count}")
+        lines = counter("apiserver_request_total",
+                        "Counter of apiserver requests broken out for each verb, resource and "
+                        "HTTP response code.", ("verb", "resource", "code"),
+                        self.requests.items())
         lines += self.request_latency.render()
         lines += self.etcd_latency.render()
         lines += ["# HELP apiserver_registered_watchers Number of open watch requests.",

@@ -1,5 +1,7 @@
-"""What exists from the first start: the four namespaces and the `kubernetes`
-Service (first address of the service range); its Endpoints are endpoint_leases'.
+"""What exists from the first start: the four namespaces, the `kubernetes` Service
+(first address of the service range; its Endpoints are endpoint_leases') and the
+`kube-dns` Service at the tenth (10.96.0.10, where kubeadm puts it and kubelets point
+pods); its Endpoints are written by the running `minikube-py dns` servers themselves.
 
 Run on every start and idempotent: existing objects are kept.
 """
@@ -11,6 +13,7 @@ import logging
 from aiohttp import web
 
 from minikube_py.api import errors
+from minikube_py.api.resolvconf import cluster_dns_ip
 from minikube_py.api.resources import NAMESPACES, SERVICES
 from minikube_py.api.types import Object
 from minikube_py.apiserver.rest import create_object
@@ -52,3 +55,18 @@ async def bootstrap(app: web.Application) -> None:
                         "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                    "targetPort": settings.port}]}}
     await _ensure(app, Target(SERVICES, "default", None, None), service)
+    await _ensure(app, Target(SERVICES, "kube-system", None, None), kube_dns_service(
+        cluster_dns_ip(settings.service_cluster_ip_range)))
+
+
+def kube_dns_service(cluster_ip: str) -> Obj:
+    """Selectorless, as the DNS servers run on hosts, not in pods."""
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kube-dns", "namespace": "kube-system",
+                         "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "KubeDNS",
+                                    "kubernetes.io/cluster-service": "true"}},
+            "spec": {"type": "ClusterIP", "clusterIP": cluster_ip, "sessionAffinity": "None",
+                     "ports": [{"name": "dns", "port": 53, "protocol": "UDP",
+                                "targetPort": 53},
+                               {"name": "dns-tcp", "port": 53, "protocol": "TCP",
+                                "targetPort": 53}]}}

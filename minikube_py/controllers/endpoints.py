@@ -50,14 +50,17 @@ def resolve_port(pod: Object, port: Object) -> int | None:
     return None
 
 
-def address_of(pod: Object) -> Object:
-    meta = pod["metadata"]
+def address_of(pod: Object, service: Object) -> Object:
+    """The pod's address; with its `hostname` when its subdomain is this Service (what
+    gives StatefulSet pods `<hostname>.<service>.<ns>.svc` names in cluster DNS)."""
+    meta, spec = pod["metadata"], pod.get("spec") or {}
     address: Object = {"ip": pod["status"]["podIP"],
                     "targetRef": {"kind": "Pod", "namespace": meta["namespace"],
                                   "name": meta["name"], "uid": meta.get("uid", "")}}
-    node = (pod.get("spec") or {}).get("nodeName")
-    if node:
-        address["nodeName"] = node
+    if spec.get("hostname") and spec.get("subdomain") == service["metadata"]["name"]:
+        address["hostname"] = spec["hostname"]
+    if spec.get("nodeName"):
+        address["nodeName"] = spec["nodeName"]
     return address
 
 
@@ -82,7 +85,7 @@ def compute_subsets(service: Object, pods: list[Object]) -> list[Object]:
         if ports and not resolved:
             continue
         ready, not_ready = groups.setdefault(tuple(sorted(resolved)), ([], []))
-        (ready if publish_all or is_ready(pod) else not_ready).append(address_of(pod))
+        (ready if publish_all or is_ready(pod) else not_ready).append(address_of(pod, service))
     subsets = []
     for port_set, (ready, not_ready) in sorted(groups.items()):
         subset: Object = {}

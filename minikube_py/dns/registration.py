@@ -50,13 +50,12 @@ def with_address(subsets: list[Obj], ip: str, port: int, present: bool) -> list[
 
 
 async def _apply(client: ApiClient, ip: str, port: int, present: bool) -> None:
-    """One read-modify-write of the Endpoints (Conflict: the caller tries again)."""
+    """One read-modify-write of the Endpoints (Conflict, AlreadyExists: another server
+    wrote meanwhile; the caller reads again)."""
     try:
         current = await client.get(ENDPOINTS, NAME, namespace=NAMESPACE)
     except NotFound:
-        if not present:
-            return
-        with contextlib.suppress(AlreadyExists):
+        if present:
             await client.create(ENDPOINTS, {
                 "apiVersion": "v1", "kind": "Endpoints",
                 "metadata": {"name": NAME, "namespace": NAMESPACE,
@@ -77,7 +76,7 @@ async def _apply_until_done(client: ApiClient, ip: str, port: int, present: bool
         try:
             await _apply(client, ip, port, present)
             return
-        except Conflict:
+        except (Conflict, AlreadyExists):
             continue
 
 

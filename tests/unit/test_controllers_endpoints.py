@@ -223,3 +223,13 @@ async def test_write_races_are_raised(verb: str, error: type[Exception]) -> None
     client.fail(verb, ENDPOINTS, "web", error=error)
     with pytest.raises(error):
         await c.sync("ns/web")
+
+
+def test_hostname_only_for_pods_whose_subdomain_is_the_service() -> None:
+    """As Kubernetes: StatefulSet pods get `<hostname>.<service>` DNS names through it."""
+    member = pod("web-0", "10.244.0.9")
+    member["spec"].update(hostname="web-0", subdomain="web")
+    stranger = pod("other-0", "10.244.0.10")
+    stranger["spec"].update(hostname="other-0", subdomain="other")
+    [subset] = compute_subsets(service(), [member, stranger])
+    assert [a.get("hostname") for a in subset["addresses"]] == ["web-0", None]

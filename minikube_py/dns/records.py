@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from minikube_py.api.types import Object
+
 SCHEMA_VERSION = "1.0.1"
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -26,15 +28,14 @@ BY_CLUSTER_IP = "dns-cluster-ip"
 BY_SERVICE = "dns-service"
 BY_ADDRESS = "dns-address"
 
-Obj = dict[str, Any]
 
 
 class Store(Protocol):
     """What the zone reads from an informer cache (client/cache.Indexer has it)."""
 
-    def get(self, key: str) -> Obj | None: ...
+    def get(self, key: str) -> Object | None: ...
 
-    def by_index(self, name: str, value: str) -> list[Obj]: ...
+    def by_index(self, name: str, value: str) -> list[Object]: ...
 
 
 @dataclass(frozen=True)
@@ -57,19 +58,19 @@ class Answer:
     additional: list[RR] = field(default_factory=list)
 
 
-def _cluster_ips(service: Obj) -> list[str]:
+def _cluster_ips(service: Object) -> list[str]:
     spec = service.get("spec") or {}
     ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
     return [ip for ip in ips if isinstance(ip, str) and ip not in ("None", "")]
 
 
-def _slice_service(slice_: Obj) -> list[str]:
+def _slice_service(slice_: Object) -> list[str]:
     meta = slice_.get("metadata") or {}
     name = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
     return [f"{meta.get('namespace')}/{name}"] if name else []
 
 
-def _slice_addresses(slice_: Obj) -> list[str]:
+def _slice_addresses(slice_: Object) -> list[str]:
     return [a for ep in slice_.get("endpoints") or [] for a in ep.get("addresses") or []
             if isinstance(a, str)]
 
@@ -163,7 +164,7 @@ class Zone:
     def _namespace(self, ns: str) -> bool:
         return self.namespaces.get(ns) is not None
 
-    def _service(self, ns: str, name: str) -> Obj | None:
+    def _service(self, ns: str, name: str) -> Object | None:
         return self.services.get(f"{ns}/{name}")
 
     def _pod(self, owner: str, ns: str, dashed: str) -> list[RR] | None:
@@ -188,7 +189,7 @@ class Zone:
                 return None
         return [RR(owner, _family(ip), self.ttl, (ip,)) for ip in ips]
 
-    def _endpoints(self, service: Obj) -> list[_Endpoint]:
+    def _endpoints(self, service: Object) -> list[_Endpoint]:
         """Ready endpoints of a Service (all of them with publishNotReadyAddresses)."""
         meta = service["metadata"]
         publish_all = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))

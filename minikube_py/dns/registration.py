@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from minikube_py.api.resources import ENDPOINTS
+from minikube_py.api.types import Object
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import AlreadyExists, ClientError, Conflict, NotFound
 
@@ -23,19 +23,18 @@ log = logging.getLogger(__name__)
 NAMESPACE, NAME = "kube-system", "kube-dns"
 RECHECK_PERIOD = 30.0
 
-Obj = dict[str, Any]
 
 
-def dns_ports(port: int) -> list[Obj]:
+def dns_ports(port: int) -> list[Object]:
     return [{"name": "dns", "port": port, "protocol": "UDP"},
             {"name": "dns-tcp", "port": port, "protocol": "TCP"}]
 
 
-def with_address(subsets: list[Obj], ip: str, port: int, present: bool) -> list[Obj]:
+def with_address(subsets: list[Object], ip: str, port: int, present: bool) -> list[Object]:
     """`subsets` with (ip, port) added (present) or removed; other servers kept; sorted
     so that an unchanged set compares equal. Pure."""
     ports = dns_ports(port)
-    out: list[Obj] = []
+    out: list[Object] = []
     placed = False
     for subset in subsets:
         addresses = [a for a in subset.get("addresses") or [] if a.get("ip") != ip]

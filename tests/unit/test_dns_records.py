@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from minikube_py.client.cache import Indexer, object_key
+from minikube_py.api.meta import key as object_key
+from minikube_py.client.cache import Indexer
 from minikube_py.dns.records import NOERROR, NXDOMAIN, RR, SCHEMA_VERSION, Zone, add_indexes
 
 Obj = dict[str, Any]

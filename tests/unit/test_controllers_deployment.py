@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from minikube_py.api.meta import now_rfc3339
 from minikube_py.api.resources import DEPLOYMENTS, REPLICASETS
 from minikube_py.client.errors import AlreadyExists, Conflict
 from minikube_py.controllers import deployment_util as du
@@ -164,6 +165,37 @@ async def test_a_finished_rollout_reports_the_new_set_available() -> None:
     reasons = {cond["type"]: cond["reason"] for cond in body["conditions"]}
     assert reasons == {"Available": "MinimumReplicasAvailable",
                        "Progressing": "NewReplicaSetAvailable"}
+
+
+def stuck(last_update: str) -> tuple[JsonDict, JsonDict, JsonDict]:
+    """A rollout whose new pod never became available, its status as last written."""
+    d = web(3, status={
+        "observedGeneration": 1, "replicas": 4, "updatedReplicas": 1, "readyReplicas": 3,
+        "availableReplicas": 3, "unavailableReplicas": 0,
+        "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                        "message": 'ReplicaSet "web-new" is progressing.',
+                        "lastUpdateTime": last_update, "lastTransitionTime": last_update}]},
+        spec={"progressDeadlineSeconds": 600})
+    return (d, rs_of(d, "web-old", 3, image="web:1", revision=1),
+            rs_of(d, "web-new", 1, image="web:2", revision=2, available=0))
+
+
+async def test_a_rollout_without_progress_past_its_deadline_is_reported() -> None:
+    c, client = controller(*stuck("2020-01-01T00:00:00Z"))
+    await c.sync("ns/web")
+    assert scaled(client) == {}
+    [status] = of(client, "update", "deployments/status")
+    [progressing] = [cond for cond in status.body["status"]["conditions"]
+                     if cond["type"] == "Progressing"]
+    assert (progressing["status"], progressing["reason"], progressing["message"]) == (
+        "False", "ProgressDeadlineExceeded", 'ReplicaSet "web-new" has timed out progressing.')
+
+
+async def test_a_rollout_in_progress_is_looked_at_again_at_its_deadline() -> None:
+    c, _ = controller(*stuck(now_rfc3339()))
+    await c.sync("ns/web")
+    [(key, seconds)] = c.queue.delayed
+    assert key == "ns/web" and 595 < seconds <= 601
 
 
 # -- Recreate -------------------------------------------------------------------------------

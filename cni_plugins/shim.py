@@ -21,7 +21,7 @@ FALLBACK: list[str] = []  # install.py writes [python, "-m", "cni_plugins"] here
 DEFAULT_SOCKET = b"/run/minikube-py/cni.sock"
 
 
-def socket_path(data):
+def socket_path(data: bytes) -> bytes | None:
     """The "socket" value of the config, found without a JSON parser."""
     start = 0
     while True:
@@ -38,7 +38,7 @@ def socket_path(data):
         start = i + 8
 
 
-def ask_service(path, data):
+def ask_service(path: bytes, data: bytes) -> tuple[int, bytes] | None:
     """The service's (rc, stdout), or None when the caller must do the work itself."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(120)
@@ -67,7 +67,7 @@ def ask_service(path, data):
     return int(head), out
 
 
-def exec_fallback(data):
+def exec_fallback(data: bytes) -> None:
     """Replace this process with the in-process plugin, stdin refilled with `data`."""
     if not FALLBACK:  # run from the source tree, never installed
         sys.stdout.write('{"cniVersion": "1.0.0", "code": 11, "msg": "the CNI netlink service '
@@ -81,7 +81,7 @@ def exec_fallback(data):
     os.execv(FALLBACK[0], FALLBACK)
 
 
-def main():
+def main() -> int:
     data = sys.stdin.buffer.read()
     path = socket_path(data)
     answer = ask_service(path, data) if path else None

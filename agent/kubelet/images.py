@@ -80,7 +80,7 @@ _LOCAL_IMAGES = {
 def _ensure(api: docker.APIClient, ref: str) -> str:
     """Blocking: `docker import` the busybox rootfs as `ref` unless it exists."""
     try:
-        api.inspect_image(ref)
+        api.inspect_image(ref)  # type: ignore[no-untyped-call]  # unannotated in types-docker
         return ref
     except docker.errors.ImageNotFound:
         pass

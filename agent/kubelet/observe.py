@@ -7,7 +7,7 @@ since a dead container never changes), and turned into a PodStatus.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from agent.kubelet import labels as L
 from agent.kubelet.errors import ContainerNotFound
@@ -63,7 +63,8 @@ class PodObserver:
             labels[L.POD_UID], labels.get(L.CONTAINER_NAME, ""), int(labels[L.RESTART_COUNT]))
         if not message and labels.get(L.TERMINATION_POLICY) == "FallbackToLogsOnError" and \
                 ins["State"].get("ExitCode"):
-            tail = await self.runtime.call(self.runtime.api.logs, ins["Id"], tail=80)
+            # logs() without stream=True returns bytes; types-docker declares bytes | a stream
+            tail = cast(bytes, await self.runtime.call(self.runtime.api.logs, ins["Id"], tail=80))
             message = tail[-MAX_FALLBACK_BYTES:].decode(errors="replace")
         return message
 

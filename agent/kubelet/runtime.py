@@ -13,7 +13,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import docker
 import docker.errors
@@ -138,8 +138,8 @@ class DockerRuntime:
     def events(self, labels: dict[str, str]) -> Iterator[dict[str, Any]]:
         """Blocking generator of container events (run it in a thread)."""
         flt = {"type": "container", "label": [f"{k}={v}" for k, v in labels.items()]}
-        stream: Iterator[dict[str, Any]] = _translate(self.api.events)(decode=True, filters=flt)
-        return stream
+        # decode=True yields dicts; types-docker declares str items whatever `decode` is
+        return cast(Iterator[dict[str, Any]], _translate(self.api.events)(decode=True, filters=flt))
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

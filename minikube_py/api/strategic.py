@@ -72,7 +72,8 @@ def _merge_map(original: dict[str, Any] | None, patch: dict[str, Any],
     if DIRECTIVE in patch:
         directive = patch.pop(DIRECTIVE)
         if directive == "replace":
-            return _strip(patch)
+            replaced: dict[str, Any] = _strip(patch)
+            return replaced
         if directive == "delete":
             return {}
         if directive != "merge":

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from minikube_py.api.types import Object
+
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
@@ -25,7 +27,7 @@ def parse_taint(text: str) -> dict[str, str]:
     return {"key": key, "value": value, "effect": effect}
 
 
-def tolerates(toleration: dict, taint: dict) -> bool:
+def tolerates(toleration: Object, taint: Object) -> bool:
     """Kubernetes' ToleratesTaint: empty key with Exists tolerates everything."""
     effect = toleration.get("effect") or ""
     if effect and effect != taint.get("effect"):
@@ -40,8 +42,8 @@ def tolerates(toleration: dict, taint: dict) -> bool:
 
 
 def untolerated(
-    taints: Iterable[dict], tolerations: list[dict], effects: tuple[str, ...]
-) -> dict | None:
+    taints: Iterable[Object], tolerations: list[Object], effects: tuple[str, ...]
+) -> Object | None:
     """The first taint with one of `effects` that no toleration tolerates, if any."""
     for taint in taints:
         if taint.get("effect") in effects and not any(tolerates(t, taint) for t in tolerations):
@@ -49,7 +51,7 @@ def untolerated(
     return None
 
 
-def toleration_seconds(taints: Iterable[dict], tolerations: list[dict]) -> float | None:
+def toleration_seconds(taints: Iterable[Object], tolerations: list[Object]) -> float | None:
     """How long a pod may stay on a node with these NoExecute taints.
 
     0 when some taint is not tolerated, None when every taint is tolerated

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Callable
 from typing import Any
 
 from minikube_py.api import errors, field
@@ -29,7 +30,7 @@ class Allocator:
     """Values of one range, one etcd key each."""
 
     def __init__(self, storage: Storage, prefix: str, candidates: range,
-                 render: Any = str) -> None:
+                 render: Callable[[int], str] = str) -> None:
         self.storage = storage
         self.prefix = prefix
         self.candidates = candidates

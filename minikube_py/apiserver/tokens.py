@@ -75,7 +75,9 @@ class ServiceAccountTokens:
 
     async def __call__(self, request: web.Request) -> User | None:
         token = bearer_token(request)
-        claims = sa_token.verify_token(self.key, token) if token else None
+        if not token:
+            return None
+        claims = sa_token.verify_token(self.key, token)
         if claims is None:
             return None
         account = await (self._bound(request, claims) if sa_token.BOUND_CLAIM in claims

@@ -10,7 +10,7 @@ from pathlib import Path
 from minikube_py.cli.main import CLIError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("apiserver", help="run the API server (embedded etcd by default)")
     p.add_argument("--data-dir", required=True, type=Path,
                    help="state: pki/, admin.conf, etcd/ (embedded etcd)")

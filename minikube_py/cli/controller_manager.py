@@ -8,7 +8,7 @@ from pathlib import Path
 from minikube_py.cli.flags import add_leader_flags, leader_settings, parse_duration
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("controller-manager", help="run the controllers")
     p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the api-server")
     p.add_argument("--controllers", default="*",

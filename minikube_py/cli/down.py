@@ -8,7 +8,7 @@ from minikube_py.cli.clusterargs import add_paths, paths_from, say
 from minikube_py.cli.main import CLIError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "down", help="stop the cluster; no containers, netns, links, rules or processes remain",
         description="Stops every component and removes the cluster's containers, network "

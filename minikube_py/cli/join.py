@@ -8,7 +8,7 @@ from minikube_py.cli.clusterargs import add_paths, paths_from, say, toolbox
 from minikube_py.cli.main import CLIError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "join", help="join this host to a cluster as a node (root)",
         description="Verifies the api-server against --ca-cert-hash, exchanges the bootstrap "

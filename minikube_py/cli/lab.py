@@ -11,7 +11,7 @@ from minikube_py.cli.main import CLIError
 from minikube_py.cli.up import report
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lab = subparsers.add_parser("lab", help="a multi-node cluster on this machine (root)")
     sub = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from minikube_py.cli.flags import add_leader_flags
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("scheduler", help="run the scheduler")
     p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the api-server")
     p.add_argument("--scheduler-name", default="default-scheduler",

@@ -7,7 +7,7 @@ import argparse
 from minikube_py.cli.clusterargs import add_paths, paths_from
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("status", help="health of every component of this host's cluster")
     add_paths(p)
     p.set_defaults(func=_run)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("supervise", help="(internal) keep a cluster's components running")
     p.add_argument("--state-dir", type=Path, required=True)
     p.add_argument("--log-dir", type=Path, required=True)

@@ -9,7 +9,7 @@ from minikube_py.cli.clusterargs import add_paths, paths_from, seconds
 from minikube_py.cli.main import CLIError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("token", help="bootstrap tokens for joining nodes")
     sub = p.add_subparsers(dest="token_command", required=True, metavar="TOKEN_COMMAND")
     create = sub.add_parser("create", help="print a new bootstrap token (and the join command)")

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from minikube_py.cluster.paths import ClusterPaths
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "up", help="start a single-node cluster on this host (root)",
         description="Install what is missing, start dockerd if needed, then etcd, api-server, "

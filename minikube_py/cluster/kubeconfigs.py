@@ -39,7 +39,7 @@ def write_private(path: Path, text: str) -> None:
 
 def with_server(doc: dict[str, Any], server: str) -> dict[str, Any]:
     """A copy of `doc` whose every cluster entry points at `server`."""
-    out = yaml.safe_load(yaml.safe_dump(doc))
+    out: dict[str, Any] = yaml.safe_load(yaml.safe_dump(doc))
     for entry in out["clusters"]:
         entry["cluster"]["server"] = server
     return out

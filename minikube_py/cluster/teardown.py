@@ -10,9 +10,11 @@ command line (an embedded etcd orphaned by a kill -9).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
+from collections.abc import Callable
 
 import docker
 import docker.errors
@@ -69,16 +71,6 @@ def _docker() -> docker.DockerClient | None:
         return None
 
 
-def node_containers(nodes: list[str]) -> list[str]:
-    """Ids of the containers the agents of `nodes` made (all states)."""
-    client = _docker()
-    if client is None:
-        return []
-    with contextlib.closing(client):
-        return [c.id for n in nodes
-                for c in client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={n}"})]
-
-
 def remove_containers(nodes: list[str]) -> int:
     """Force-remove every container labelled with one of `nodes`; returns how many."""
     client = _docker()
@@ -108,8 +100,10 @@ def clean_node_network(settings: AgentSettings) -> list[str]:
     CNI config and plugin. Returns what could not be cleaned and why; each step runs even
     if another failed."""
     problems: list[str] = []
-    for what, step in (("proxy rules", lambda: proxy_cleanup()),
-                       ("overlay and pod network", lambda: overlay_cleanup(settings))):
+    steps: tuple[tuple[str, Callable[[], object]], ...] = (
+        ("proxy rules", proxy_cleanup),
+        ("overlay and pod network", functools.partial(overlay_cleanup, settings)))
+    for what, step in steps:
         try:
             step()
         except Exception as e:  # noqa: BLE001 - reported to the user, the rest still runs

@@ -16,12 +16,14 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import join_key, owner_of, owner_reference, split_key
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import DEPLOYMENTS, REPLICASETS
 from minikube_py.api.selectors import LabelSelector
+from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.controllers import deployment_util as du
 from minikube_py.controllers.base import Controller, by_namespace
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 ROLLBACK_ANNOTATION = "deprecated.deployment.rollback.to"
 
 
-def rollback_requested(d: dict) -> int | None:
+def rollback_requested(d: Object) -> int | None:
     """The revision a deprecated rollback asks for (0 = the previous one), or None:
     `spec.rollbackTo.revision` (extensions/v1beta1) or the annotation that
     kubectl set for apps/v1beta1."""
@@ -55,12 +57,12 @@ def rollback_requested(d: dict) -> int | None:
         return 0
 
 
-def _recreate(d: dict) -> bool:
+def _recreate(d: Object) -> bool:
     return (d["spec"].get("strategy") or {}).get("type") == "Recreate"
 
 
-def _created(rs: dict) -> str:
-    return rs["metadata"].get("creationTimestamp", "")
+def _created(rs: Object) -> str:
+    return str(rs["metadata"].get("creationTimestamp") or "")
 
 
 class DeploymentController(Controller):
@@ -78,7 +80,7 @@ class DeploymentController(Controller):
                                       self._rs_changed)
         by_namespace(self.replicasets)
 
-    def _rs_changed(self, rs: dict) -> None:
+    def _rs_changed(self, rs: Object) -> None:
         ref = owner_of(rs)
         ns = rs["metadata"]["namespace"]
         if ref is not None:
@@ -96,7 +98,8 @@ class DeploymentController(Controller):
 
     # -- sync ----------------------------------------------------------------------
 
-    async def sync(self, key) -> None:
+    async def sync(self, item: Hashable) -> None:
+        key = str(item)  # "namespace/name" (or "name")
         deployment = self.deployments.get(key)
         if deployment is None:
             return
@@ -143,7 +146,7 @@ class DeploymentController(Controller):
             olds = await self._roll(d, new_rs, olds)
         await self._finish(d, olds + ([new_rs] if new_rs else []), new_rs, created)
 
-    async def _rollback(self, d: dict, owned: list[dict]) -> None:
+    async def _rollback(self, d: Object, owned: list[Object]) -> None:
         """The deprecated rollback request: copy an old revision's template back
         (what modern `kubectl rollout undo` does client-side) and clear the request."""
         wanted = rollback_requested(d) or 0
@@ -151,7 +154,7 @@ class DeploymentController(Controller):
         if wanted == 0:  # the one before the current
             wanted = revisions[1] if len(revisions) > 1 else -1
         source = next((rs for rs in owned if du.revision(rs) == wanted), None)
-        ops: list[dict] = []
+        ops: list[Object] = []
         if ROLLBACK_ANNOTATION in (d["metadata"].get("annotations") or {}):
             ops.append({"op": "remove",
                         "path": f"/metadata/annotations/{ROLLBACK_ANNOTATION}"})
@@ -172,13 +175,13 @@ class DeploymentController(Controller):
         except NotFound:
             pass
 
-    def _find_new(self, d: dict, owned: list[dict]) -> dict | None:
+    def _find_new(self, d: Object, owned: list[Object]) -> Object | None:
         matching = [rs for rs in owned
                     if du.equal_ignore_hash(rs["spec"].get("template") or {},
                                             d["spec"].get("template") or {})]
         return min(matching, key=_created) if matching else None
 
-    async def _create_new(self, d: dict, olds: list[dict]) -> dict | None:
+    async def _create_new(self, d: Object, olds: list[Object]) -> Object | None:
         template = du.pruned(d["spec"]["template"])
         collisions = int((d.get("status") or {}).get("collisionCount", 0) or 0)
         pod_hash = du.template_hash(template, collisions)
@@ -194,7 +197,7 @@ class DeploymentController(Controller):
             du.DESIRED_REPLICAS: str(du.spec_replicas(d)),
             du.MAX_REPLICAS: str(du.spec_replicas(d) + surge),
         })
-        rs: dict = {
+        rs: Object = {
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": f"{d['metadata']['name']}-{pod_hash}",
                          "namespace": d["metadata"]["namespace"],
@@ -221,7 +224,7 @@ class DeploymentController(Controller):
         await self._scaled_event(d, created, 0, du.spec_replicas(created))
         return created
 
-    async def _sync_revision(self, d: dict, new_rs: dict, olds: list[dict]) -> dict:
+    async def _sync_revision(self, d: Object, new_rs: Object, olds: list[Object]) -> Object:
         """The new ReplicaSet carries the highest revision (a rollback bumps it)
         and the Deployment's current minReadySeconds."""
         min_ready = d["spec"].get("minReadySeconds", 0)
@@ -239,14 +242,14 @@ class DeploymentController(Controller):
         annotations[du.REVISION_HISTORY] = ",".join(history)
         return await self._patch_rs(new_rs, {"metadata": {"annotations": annotations}})
 
-    async def _recreate_old_gone(self, d: dict, olds: list[dict]) -> bool:
+    async def _recreate_old_gone(self, d: Object, olds: list[Object]) -> bool:
         """Recreate: scale every old ReplicaSet to 0; true once their pods are gone."""
         for rs in olds:
             if du.spec_replicas(rs):
                 await self._scale(d, rs, 0)
         return all(du.status_of(rs, "replicas") == 0 for rs in olds)
 
-    async def _roll(self, d: dict, new_rs: dict, olds: list[dict]) -> list[dict]:
+    async def _roll(self, d: Object, new_rs: Object, olds: list[Object]) -> list[Object]:
         """One step of the rollout; returns the old ReplicaSets as now scaled."""
         if (d["spec"].get("strategy") or {}).get("type") == "Recreate":
             if await self._recreate_old_gone(d, olds):
@@ -275,18 +278,18 @@ class DeploymentController(Controller):
                 budget -= n
         return olds
 
-    async def _scale_proportionally(self, d: dict, new_rs: dict,
-                                    olds: list[dict]) -> tuple[dict, list[dict]]:
+    async def _scale_proportionally(self, d: Object, new_rs: Object,
+                                    olds: list[Object]) -> tuple[Object, list[Object]]:
         """spec.replicas changed mid-rollout: every active set takes its share
         (deployment_scale); the rollout goes on from there on the next sync."""
         sizes = proportional_sizes(d, new_rs, olds)
 
-        async def apply(rs: dict) -> dict:
+        async def apply(rs: Object) -> Object:
             name = rs["metadata"]["name"]
             return await self._scale(d, rs, sizes[name], annotate=True) if name in sizes else rs
         return await apply(new_rs), [await apply(rs) for rs in olds]
 
-    async def _scale(self, d: dict, rs: dict, replicas: int, *, annotate: bool = False) -> dict:
+    async def _scale(self, d: Object, rs: Object, replicas: int, *, annotate: bool = False) -> Object:
         """Resize `rs`, stamping the deployment size it was sized for (the next scaling
         event is measured against it); `annotate` rewrites stale stamps at the same size."""
         before = du.spec_replicas(rs)
@@ -303,18 +306,18 @@ class DeploymentController(Controller):
             await self._scaled_event(d, scaled, before, replicas)
         return scaled
 
-    async def _scaled_event(self, d: dict, rs: dict, before: int, after: int) -> None:
+    async def _scaled_event(self, d: Object, rs: Object, before: int, after: int) -> None:
         direction = "up" if after > before else "down"
         await self.recorder.event(d, "Normal", "ScalingReplicaSet",
                                   f"Scaled {direction} replica set {rs['metadata']['name']} "
                                   f"to {after} from {before}")
 
-    async def _patch_rs(self, rs: dict, patch: dict) -> dict:
+    async def _patch_rs(self, rs: Object, patch: Object) -> Object:
         patch.setdefault("metadata", {})["resourceVersion"] = rs["metadata"]["resourceVersion"]
         return await self.client.patch(REPLICASETS, rs["metadata"]["name"], patch,
                                        rs["metadata"]["namespace"], patch_type="merge")
 
-    async def _finish(self, d: dict, all_rs: list[dict], new_rs: dict | None,
+    async def _finish(self, d: Object, all_rs: list[Object], new_rs: Object | None,
                       created: bool) -> None:
         """Revision annotation, history clean-up, status and conditions."""
         if new_rs is not None and (d["metadata"].get("annotations") or {}).get(
@@ -337,7 +340,7 @@ class DeploymentController(Controller):
         if wait is not None:
             self.queue.add_after(object_key(d), wait)
 
-    async def _cleanup_history(self, d: dict, olds: list[dict]) -> None:
+    async def _cleanup_history(self, d: Object, olds: list[Object]) -> None:
         limit = d["spec"].get("revisionHistoryLimit", 10)
         if limit is None:
             return
@@ -351,7 +354,7 @@ class DeploymentController(Controller):
             except NotFound:
                 pass
 
-    async def _write_status(self, d: dict, status: dict) -> None:
+    async def _write_status(self, d: Object, status: Object) -> None:
         if status == (d.get("status") or {}):
             return
         try:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 
+from minikube_py.api.types import Object
 from minikube_py.controllers import deployment_util as du
 
 
-def _annotation(rs: dict, name: str) -> int | None:
+def _annotation(rs: Object, name: str) -> int | None:
     value = ((rs.get("metadata") or {}).get("annotations") or {}).get(name)
     try:
         return int(value) if value is not None else None
@@ -25,7 +26,7 @@ def _annotation(rs: dict, name: str) -> int | None:
         return None
 
 
-def is_scaling_event(deployment: dict, replica_sets: list[dict]) -> bool:
+def is_scaling_event(deployment: Object, replica_sets: list[Object]) -> bool:
     """An active set was last sized for another spec.replicas (isScalingEvent)."""
     replicas = du.spec_replicas(deployment)
     for rs in replica_sets:
@@ -35,7 +36,7 @@ def is_scaling_event(deployment: dict, replica_sets: list[dict]) -> bool:
     return False
 
 
-def _fraction(rs: dict, deployment: dict) -> int:
+def _fraction(rs: Object, deployment: Object) -> int:
     """How far this set would move if it alone followed the scale (getReplicaSetFraction)."""
     size = du.spec_replicas(rs)
     replicas = du.spec_replicas(deployment)
@@ -50,7 +51,7 @@ def _fraction(rs: dict, deployment: dict) -> int:
     return math.floor(size * (replicas + surge) / before + 0.5) - size  # Go's math.Round
 
 
-def _proportion(rs: dict, deployment: dict, to_add: int, added: int) -> int:
+def _proportion(rs: Object, deployment: Object, to_add: int, added: int) -> int:
     """GetProportion: the set's fraction, capped by what is still left to add or remove."""
     if du.spec_replicas(rs) == 0 or to_add == 0 or to_add == added:
         return 0
@@ -59,8 +60,8 @@ def _proportion(rs: dict, deployment: dict, to_add: int, added: int) -> int:
     return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
 
 
-def proportional_sizes(deployment: dict, new_rs: dict | None,
-                       olds: list[dict]) -> dict[str, int]:
+def proportional_sizes(deployment: Object, new_rs: Object | None,
+                       olds: list[Object]) -> dict[str, int]:
     """Target size per ReplicaSet name for a scaling event (sync.go `scale`).
 
     `olds` oldest first. Every set that was looked at appears, even at its current size,

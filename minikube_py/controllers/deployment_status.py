@@ -6,23 +6,24 @@ ProgressDeadlineExceeded, DeploymentPaused, DeploymentResumed), which is what
 from __future__ import annotations
 
 from minikube_py.api.meta import get_condition, set_condition
+from minikube_py.api.types import Object
 from minikube_py.controllers.deployment_util import fenceposts, is_complete, spec_replicas
 from minikube_py.controllers.pods import format_time, parse_time
 
 
-def made_progress(old: dict, new: dict) -> bool:
+def made_progress(old: Object, new: Object) -> bool:
     """Kubernetes' DeploymentProgressing: more updated, ready or available
     replicas, or fewer old ones, than last time."""
     old_status = old or {}
     old_pods = old_status.get("replicas", 0) - old_status.get("updatedReplicas", 0)
     new_pods = new.get("replicas", 0) - new.get("updatedReplicas", 0)
-    return (new.get("updatedReplicas", 0) > old_status.get("updatedReplicas", 0)
-            or new_pods < old_pods
-            or new.get("readyReplicas", 0) > old_status.get("readyReplicas", 0)
-            or new.get("availableReplicas", 0) > old_status.get("availableReplicas", 0))
+    return bool(new.get("updatedReplicas", 0) > old_status.get("updatedReplicas", 0)
+                or new_pods < old_pods
+                or new.get("readyReplicas", 0) > old_status.get("readyReplicas", 0)
+                or new.get("availableReplicas", 0) > old_status.get("availableReplicas", 0))
 
 
-def _set(status: dict, type_: str, value: str, reason: str, message: str, now: float) -> None:
+def _set(status: Object, type_: str, value: str, reason: str, message: str, now: float) -> None:
     existing = get_condition(status.get("conditions") or [], type_)
     stamp = format_time(now)
     condition = {"type": type_, "status": value, "reason": reason, "message": message}
@@ -31,7 +32,7 @@ def _set(status: dict, type_: str, value: str, reason: str, message: str, now: f
     set_condition(status, condition, now=stamp)
 
 
-def update_conditions(deployment: dict, status: dict, new_rs_name: str | None, *,
+def update_conditions(deployment: Object, status: Object, new_rs_name: str | None, *,
                       created_new_rs: bool, now: float) -> None:
     """Set Available and Progressing on `status` (in place)."""
     spec = deployment.get("spec") or {}
@@ -67,14 +68,14 @@ def update_conditions(deployment: dict, status: dict, new_rs_name: str | None, *
              f"{rs_text} has timed out progressing.", now)
 
 
-def deadline_exceeded(deployment: dict, progressing: dict, now: float) -> bool:
+def deadline_exceeded(deployment: Object, progressing: Object, now: float) -> bool:
     if progressing.get("reason") == "NewReplicaSetAvailable":
         return False
     seconds = (deployment.get("spec") or {}).get("progressDeadlineSeconds", 600)
     return parse_time(progressing.get("lastUpdateTime")) + float(seconds) < now
 
 
-def seconds_to_deadline(deployment: dict, status: dict, now: float) -> float | None:
+def seconds_to_deadline(deployment: Object, status: Object, now: float) -> float | None:
     """When to look again for a timeout, if the rollout is still in progress."""
     progressing = get_condition(status.get("conditions") or [], "Progressing")
     if not progressing or progressing.get("status") != "True" or is_complete(deployment, status):

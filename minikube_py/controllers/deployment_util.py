@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from minikube_py.api.meta import safe_encode
+from minikube_py.api.types import Object, PodTemplateSpec
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -28,7 +29,7 @@ def fnv32a(data: bytes) -> int:
     return h
 
 
-def template_hash(template: dict, collision_count: int = 0) -> str:
+def template_hash(template: Object, collision_count: int = 0) -> str:
     """A short, stable name for a pod template (Kubernetes' ComputeHash +
     SafeEncodeString: no vowels, so no words)."""
     canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))
@@ -48,27 +49,27 @@ def pruned(value: Any) -> Any:
     return value
 
 
-def without_hash(template: dict) -> dict:
+def without_hash(template: Object) -> PodTemplateSpec:
     """The template minus the pod-template-hash label and nulls, for comparison."""
-    t = pruned(template or {})
+    t: PodTemplateSpec = pruned(template or {})
     labels = (t.get("metadata") or {}).get("labels")
     if labels:
         labels.pop(HASH_LABEL, None)
     return t
 
 
-def equal_ignore_hash(a: dict, b: dict) -> bool:
+def equal_ignore_hash(a: Object, b: Object) -> bool:
     return without_hash(a) == without_hash(b)
 
 
-def revision(obj: dict) -> int:
+def revision(obj: Object) -> int:
     try:
         return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0"))
     except ValueError:
         return 0
 
 
-def max_revision(replica_sets: list[dict]) -> int:
+def max_revision(replica_sets: list[Object]) -> int:
     return max((revision(rs) for rs in replica_sets), default=0)
 
 
@@ -84,7 +85,7 @@ def _int_or_percent(value: int | str | None, total: int, default: str, round_up:
     return math.ceil(fraction) if round_up else math.floor(fraction)
 
 
-def fenceposts(deployment: dict) -> tuple[int, int]:
+def fenceposts(deployment: Object) -> tuple[int, int]:
     """(maxSurge, maxUnavailable) as pod counts: surge rounds up, unavailable
     down, and both zero would deadlock so unavailable becomes 1."""
     spec = deployment.get("spec") or {}
@@ -97,15 +98,15 @@ def fenceposts(deployment: dict) -> tuple[int, int]:
     return surge, min(unavailable, replicas)
 
 
-def spec_replicas(obj: dict | None) -> int:
+def spec_replicas(obj: Object | None) -> int:
     return int(((obj or {}).get("spec") or {}).get("replicas", 0) or 0) if obj else 0
 
 
-def status_of(obj: dict, field: str) -> int:
+def status_of(obj: Object, field: str) -> int:
     return int((obj.get("status") or {}).get(field, 0) or 0)
 
 
-def new_rs_target(deployment: dict, all_rs: list[dict], new_rs: dict) -> int:
+def new_rs_target(deployment: Object, all_rs: list[Object], new_rs: Object) -> int:
     """How many replicas the new ReplicaSet may have now (NewRSNewReplicas for
     RollingUpdate): never more pods in total than replicas + maxSurge."""
     replicas = spec_replicas(deployment)
@@ -120,7 +121,7 @@ def new_rs_target(deployment: dict, all_rs: list[dict], new_rs: dict) -> int:
     return current_new + min(room, replicas - current_new)
 
 
-def old_scale_down_budget(deployment: dict, all_rs: list[dict], new_rs: dict | None) -> int:
+def old_scale_down_budget(deployment: Object, all_rs: list[Object], new_rs: Object | None) -> int:
     """How many old pods may go now without dropping below replicas -
     maxUnavailable available (reconcileOldReplicaSets' maxScaledDown)."""
     _, unavailable = fenceposts(deployment)
@@ -132,7 +133,7 @@ def old_scale_down_budget(deployment: dict, all_rs: list[dict], new_rs: dict | N
     return max(total - min_available - new_unavailable, 0)
 
 
-def available_scale_down_budget(deployment: dict, all_rs: list[dict]) -> int:
+def available_scale_down_budget(deployment: Object, all_rs: list[Object]) -> int:
     """How many *available* old pods may go (scaleDownOldReplicaSetsForRollingUpdate)."""
     _, unavailable = fenceposts(deployment)
     min_available = spec_replicas(deployment) - unavailable
@@ -140,7 +141,7 @@ def available_scale_down_budget(deployment: dict, all_rs: list[dict]) -> int:
     return max(available - min_available, 0)
 
 
-def calculate_status(deployment: dict, all_rs: list[dict], new_rs: dict | None) -> dict:
+def calculate_status(deployment: Object, all_rs: list[Object], new_rs: Object | None) -> Object:
     """Replica counts over every ReplicaSet of the Deployment, as Kubernetes reports them."""
     available = sum(status_of(rs, "availableReplicas") for rs in all_rs)
     status = copy.deepcopy(deployment.get("status") or {})  # conditions are edited in place
@@ -155,10 +156,10 @@ def calculate_status(deployment: dict, all_rs: list[dict], new_rs: dict | None) 
     return status
 
 
-def is_complete(deployment: dict, status: dict) -> bool:
+def is_complete(deployment: Object, status: Object) -> bool:
     """Every replica updated and available, and no old pods left."""
     replicas = spec_replicas(deployment)
-    return (
+    return bool(
         status.get("updatedReplicas", 0) == replicas
         and status.get("replicas", 0) == replicas
         and status.get("availableReplicas", 0) == replicas

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, cast
 
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import split_key
@@ -30,7 +30,9 @@ from minikube_py.api.resources import (
     for_kind,
     lookup,
 )
+from minikube_py.api.types import Object
 from minikube_py.client.errors import ClientError, Conflict, NotFound
+from minikube_py.client.informer import AddHandler, DeleteHandler, UpdateHandler
 from minikube_py.controllers.base import Controller, ensure_index
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
+_Item = tuple[str, str, str, str]  # (group, version, plural, key): the queue's keys
 
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
@@ -48,7 +51,7 @@ FOREGROUND_POLICY = "Foreground"
 WATCHED = tuple(r for r in ALL if r is not EVENTS)
 
 
-def _refs(obj: dict) -> list[dict]:
+def _refs(obj: Object) -> list[Object]:
     return list(obj["metadata"].get("ownerReferences") or [])
 
 
@@ -67,23 +70,23 @@ class GarbageCollector(Controller):
 
     # -- handlers ------------------------------------------------------------------
 
-    def _handlers(self, resource: Resource) -> tuple[Callable, Callable, Callable]:
+    def _handlers(self, resource: Resource) -> tuple[AddHandler, UpdateHandler, DeleteHandler]:
         """(add, update, delete) handlers bound to one resource."""
         return (lambda obj: self._changed(resource, obj),
                 lambda old, new: self._changed(resource, new),
                 lambda obj: self._deleted(resource, obj))
 
-    def _item(self, resource: Resource, obj: dict) -> tuple[str, str, str, str]:
+    def _item(self, resource: Resource, obj: Object) -> _Item:
         return (resource.group, resource.version, resource.plural, object_key(obj))
 
-    def _changed(self, resource: Resource, obj: dict) -> None:
+    def _changed(self, resource: Resource, obj: Object) -> None:
         meta = obj["metadata"]
         finalizers = meta.get("finalizers") or []
         if meta.get("ownerReferences") or (meta.get("deletionTimestamp") and (
                 ORPHAN in finalizers or FOREGROUND in finalizers)):
             self.queue.add(self._item(resource, obj))
 
-    def _deleted(self, resource: Resource, obj: dict) -> None:
+    def _deleted(self, resource: Resource, obj: Object) -> None:
         """Its dependents may be dangling now; its owners may be waiting for it."""
         for dependent_resource, dependent in self._dependents(obj["metadata"].get("uid", "")):
             self.queue.add(self._item(dependent_resource, dependent))
@@ -94,15 +97,15 @@ class GarbageCollector(Controller):
 
     # -- lookups -------------------------------------------------------------------
 
-    def _dependents(self, uid: str) -> list[tuple[Resource, dict]]:
+    def _dependents(self, uid: str) -> list[tuple[Resource, Object]]:
         if not uid:
             return []
         return [(r, o) for r in WATCHED for o in self.informers.get(r).by_index("owner", uid)]
 
-    def _owner_resource(self, ref: dict) -> Resource | None:
+    def _owner_resource(self, ref: Object) -> Resource | None:
         return for_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
 
-    def _cached_owner(self, ref: dict) -> tuple[Resource, dict] | None:
+    def _cached_owner(self, ref: Object) -> tuple[Resource, Object] | None:
         resource = self._owner_resource(ref)
         if resource is None:
             return None
@@ -122,7 +125,7 @@ class GarbageCollector(Controller):
             return None
         return owner
 
-    async def _live_owner(self, ref: dict, namespace: str | None) -> dict | None:
+    async def _live_owner(self, ref: Object, namespace: str | None) -> Object | None:
         """The owner as the api-server has it now, or None if gone (or replaced)."""
         resource = self._owner_resource(ref)
         if resource is None:
@@ -136,13 +139,13 @@ class GarbageCollector(Controller):
 
     # -- sync ----------------------------------------------------------------------
 
-    def object_for(self, item: Hashable) -> dict | None:
-        group, version, plural, key = item  # type: ignore[misc]
+    def object_for(self, item: Hashable) -> Object | None:
+        group, version, plural, key = cast(_Item, item)
         resource = lookup(group, version, plural)
         return None if resource is None else self.informers.get(resource).get(key)
 
-    async def sync(self, item) -> None:
-        group, version, plural, _ = item
+    async def sync(self, item: Hashable) -> None:
+        group, version, plural, _ = cast(_Item, item)
         resource = lookup(group, version, plural)
         obj = self.object_for(item)
         if resource is None or obj is None:
@@ -158,7 +161,7 @@ class GarbageCollector(Controller):
         if _refs(obj) and not meta.get("deletionTimestamp"):
             await self._check_owners(resource, obj)
 
-    async def _check_owners(self, resource: Resource, obj: dict) -> None:
+    async def _check_owners(self, resource: Resource, obj: Object) -> None:
         namespace = obj["metadata"].get("namespace")
         solid, dangling, waiting = [], [], []
         for ref in _refs(obj):
@@ -183,14 +186,14 @@ class GarbageCollector(Controller):
         log.info("collecting %s=%s policy=%s", resource.kind, object_key(obj), policy)
         await self._delete(resource, obj, policy)
 
-    async def _orphan_dependents(self, resource: Resource, owner: dict) -> None:
+    async def _orphan_dependents(self, resource: Resource, owner: Object) -> None:
         uid = owner["metadata"]["uid"]
         for dep_resource, dep in self._dependents(uid):
             await self._patch(dep_resource, dep, {"metadata": {"ownerReferences": [
                 r for r in _refs(dep) if r.get("uid") != uid]}})
         await self._remove_finalizer(resource, owner, ORPHAN)
 
-    async def _delete_dependents_first(self, resource: Resource, owner: dict) -> None:
+    async def _delete_dependents_first(self, resource: Resource, owner: Object) -> None:
         dependents = self._dependents(owner["metadata"]["uid"])
         pending = []
         for dep_resource, dep in dependents:
@@ -203,7 +206,7 @@ class GarbageCollector(Controller):
             await self._remove_finalizer(resource, owner, FOREGROUND)
         # else: each dependent's deletion enqueues this owner again
 
-    async def _delete(self, resource: Resource, obj: dict, policy: str) -> None:
+    async def _delete(self, resource: Resource, obj: Object, policy: str) -> None:
         meta = obj["metadata"]
         try:
             await self.client.delete(resource, meta["name"], meta.get("namespace"),
@@ -212,7 +215,7 @@ class GarbageCollector(Controller):
         except (NotFound, Conflict):
             pass
 
-    async def _patch(self, resource: Resource, obj: dict, patch: dict) -> None:
+    async def _patch(self, resource: Resource, obj: Object, patch: Object) -> None:
         meta = obj["metadata"]
         patch["metadata"]["uid"] = meta.get("uid")
         try:
@@ -221,7 +224,7 @@ class GarbageCollector(Controller):
         except NotFound:
             pass
 
-    async def _remove_finalizer(self, resource: Resource, obj: dict, finalizer: str) -> None:
+    async def _remove_finalizer(self, resource: Resource, obj: Object, finalizer: str) -> None:
         meta = obj["metadata"]
         remaining = [f for f in meta.get("finalizers") or [] if f != finalizer]
         patch = {"metadata": {"finalizers": remaining,

@@ -8,42 +8,40 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from minikube_py.api.job import COMPLETION_INDEX, TRACKING_FINALIZER
 from minikube_py.api.meta import owner_reference
+from minikube_py.api.types import Object
 from minikube_py.controllers.pods import parse_time
 
-JsonDict = dict[str, Any]
 
-
-def phase(pod: JsonDict) -> str:
+def phase(pod: Object) -> str:
     return str((pod.get("status") or {}).get("phase") or "Pending")
 
 
-def is_finished(pod: JsonDict) -> bool:
+def is_finished(pod: Object) -> bool:
     """Succeeded, Failed, or deleted before it finished (which counts as a failure)."""
     return phase(pod) in ("Succeeded", "Failed") or bool(pod["metadata"].get("deletionTimestamp"))
 
 
-def succeeded(pod: JsonDict) -> bool:
+def succeeded(pod: Object) -> bool:
     return phase(pod) == "Succeeded"
 
 
-def has_finalizer(pod: JsonDict) -> bool:
+def has_finalizer(pod: Object) -> bool:
     return TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
 
 
-def is_active(pod: JsonDict) -> bool:
+def is_active(pod: Object) -> bool:
     return not is_finished(pod)
 
 
-def is_terminating(pod: JsonDict) -> bool:
+def is_terminating(pod: Object) -> bool:
     return bool(pod["metadata"].get("deletionTimestamp")) and \
         phase(pod) not in ("Succeeded", "Failed")
 
 
-def finish_time(pod: JsonDict) -> float:
+def finish_time(pod: Object) -> float:
     """When the pod's last container ended (else its deletion or creation time)."""
     ends = [parse_time(((s.get("state") or {}).get("terminated") or {}).get("finishedAt"))
             for s in (pod.get("status") or {}).get("containerStatuses") or []]
@@ -54,12 +52,12 @@ def finish_time(pod: JsonDict) -> float:
         parse_time(pod["metadata"].get("creationTimestamp"))
 
 
-def restarts(pod: JsonDict) -> int:
+def restarts(pod: Object) -> int:
     return sum(int(s.get("restartCount") or 0)
                for s in (pod.get("status") or {}).get("containerStatuses") or [])
 
 
-def completion_index(pod: JsonDict) -> int | None:
+def completion_index(pod: Object) -> int | None:
     value = (pod["metadata"].get("annotations") or {}).get(COMPLETION_INDEX)
     if isinstance(value, str) and value.isdigit():
         return int(value)
@@ -77,7 +75,7 @@ class Verdict:
     message: str = ""
 
 
-def _exit_code_match(pod: JsonDict, requirement: JsonDict) -> tuple[str, int] | None:
+def _exit_code_match(pod: Object, requirement: Object) -> tuple[str, int] | None:
     operator, values = requirement.get("operator"), set(requirement.get("values") or [])
     wanted = requirement.get("containerName")
     for status in (pod.get("status") or {}).get("containerStatuses") or []:
@@ -90,7 +88,7 @@ def _exit_code_match(pod: JsonDict, requirement: JsonDict) -> tuple[str, int] | 
     return None
 
 
-def _condition_match(pod: JsonDict, patterns: Iterable[JsonDict]) -> str | None:
+def _condition_match(pod: Object, patterns: Iterable[Object]) -> str | None:
     conditions = (pod.get("status") or {}).get("conditions") or []
     for pattern in patterns:
         for condition in conditions:
@@ -100,7 +98,7 @@ def _condition_match(pod: JsonDict, patterns: Iterable[JsonDict]) -> str | None:
     return None
 
 
-def failure_verdict(job: JsonDict, pod: JsonDict) -> Verdict:
+def failure_verdict(job: Object, pod: Object) -> Verdict:
     """The first matching rule's action (Count when none matches or there is no policy)."""
     rules = ((job["spec"].get("podFailurePolicy") or {}).get("rules")) or []
     where = f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
@@ -156,13 +154,13 @@ def backoff_delay(failures: int, base: float, cap: float) -> float:
 
 # -- the pod a Job creates -----------------------------------------------------------------
 
-def pod_for(job: JsonDict, index: int | None) -> JsonDict:
+def pod_for(job: Object, index: int | None) -> Object:
     """A pod from the Job's template: owned, tracked by finalizer, and for Indexed Jobs
     carrying its index (annotation, label, JOB_COMPLETION_INDEX, hostname)."""
     template = job["spec"].get("template") or {}
     template_meta = template.get("metadata") or {}
     name = job["metadata"]["name"]
-    meta: JsonDict = {
+    meta: Object = {
         "generateName": f"{name}-" if index is None else f"{name}-{index}-",
         "namespace": job["metadata"]["namespace"],
         "labels": dict(template_meta.get("labels") or {}),

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from minikube_py.api.resources import ALL, NAMESPACES, Resource
+from minikube_py.api.types import Object
 from minikube_py.client.errors import Conflict, NotFound
 from minikube_py.controllers.base import Controller
 
@@ -37,11 +39,12 @@ class NamespaceController(Controller):
         self.namespaces = self.watch(NAMESPACES)
         self.namespaces.add_handlers(self._seen, lambda old, new: self._seen(new))
 
-    def _seen(self, ns: dict) -> None:
+    def _seen(self, ns: Object) -> None:
         if ns["metadata"].get("deletionTimestamp"):
             self.enqueue(ns)
 
-    async def sync(self, key) -> None:
+    async def sync(self, item: Hashable) -> None:
+        key = str(item)  # "namespace/name" (or "name")
         ns = self.namespaces.get(key)
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return
@@ -58,7 +61,7 @@ class NamespaceController(Controller):
             return
         await self._finalize(key)
 
-    async def _delete(self, resource: Resource, namespace: str, obj: dict) -> None:
+    async def _delete(self, resource: Resource, namespace: str, obj: Object) -> None:
         try:
             await self.client.delete(resource, obj["metadata"]["name"], namespace)
         except NotFound:

@@ -17,6 +17,7 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from minikube_py.api.resources import NODES
+from minikube_py.api.types import Object
 from minikube_py.client.errors import NotFound
 from minikube_py.controllers.base import Controller
 
@@ -77,7 +78,7 @@ class CidrSet:
         return len(self._used)
 
 
-def pod_cidr(node: dict) -> Net | None:
+def pod_cidr(node: Object) -> Net | None:
     value = (node.get("spec") or {}).get("podCIDR")
     try:
         return Net(value) if value else None

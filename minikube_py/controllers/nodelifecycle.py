@@ -23,11 +23,13 @@ import asyncio
 import copy
 import logging
 import time
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from minikube_py.api.meta import get_condition, now_rfc3339, set_condition
+from minikube_py.api.meta import get_condition, join_key, now_rfc3339, set_condition
 from minikube_py.api.resources import LEASES, NODES, PODS
 from minikube_py.api.taints import toleration_seconds
+from minikube_py.api.types import Object
 from minikube_py.client import run_tasks
 from minikube_py.client.errors import ClientError, Conflict, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
@@ -45,7 +47,7 @@ NOT_READY = "node.kubernetes.io/not-ready"
 NODE_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 
 
-def desired_taints(node: dict, now: str) -> list[dict]:
+def desired_taints(node: Object, now: str) -> list[Object]:
     """The node's taints with ours set to match its Ready condition."""
     ready = get_condition(node, "Ready") or {}
     # No Ready condition yet (just registered): nothing to say until the grace runs out.
@@ -65,14 +67,14 @@ def desired_taints(node: dict, now: str) -> list[dict]:
 DEFAULT_TOLERATION_SECONDS = 300  # what the api-server's DefaultTolerationSeconds adds
 
 
-def _is_default(toleration: dict) -> bool:
+def _is_default(toleration: Object) -> bool:
     return (toleration.get("key") in (NOT_READY, UNREACHABLE)
             and toleration.get("operator") == "Exists"
             and toleration.get("effect") == "NoExecute"
             and toleration.get("tolerationSeconds") == DEFAULT_TOLERATION_SECONDS)
 
 
-def effective_tolerations(tolerations: list[dict], seconds: float) -> list[dict]:
+def effective_tolerations(tolerations: list[Object], seconds: float) -> list[Object]:
     """Tolerations with --pod-eviction-timeout as the default for not-ready and
     unreachable: added when missing, and replacing the admission default (a
     toleration identical to the one DefaultTolerationSeconds writes is taken
@@ -100,9 +102,9 @@ class NodeLifecycleController(Controller):
         ensure_index(self.pods, "node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
         self.nodes.add_handlers(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
         self.leases.add_handlers(self._lease, lambda old, new: self._lease(new))
-        self._seen: dict[str, tuple[tuple, float]] = {}
+        self._seen: dict[str, tuple[tuple[object, ...], float]] = {}
 
-    def _lease(self, lease: dict) -> None:
+    def _lease(self, lease: Object) -> None:
         if lease["metadata"].get("namespace") == "kube-node-lease":
             self.queue.add(lease["metadata"]["name"])
 
@@ -127,9 +129,9 @@ class NodeLifecycleController(Controller):
         bound = {(p.get("spec") or {}).get("nodeName") or "" for p in self.pods.list()}
         return {name for name in bound - {""} if self.nodes.get(name) is None}
 
-    def _last_seen(self, node: dict) -> float:
+    def _last_seen(self, node: Object) -> float:
         name = node["metadata"]["name"]
-        lease = self.leases.get(f"kube-node-lease/{name}")
+        lease = self.leases.get(join_key("kube-node-lease", name))
         ready = get_condition(node, "Ready") or {}
         signature = ((lease or {}).get("spec", {}).get("renewTime"),
                      ready.get("lastHeartbeatTime"), ready.get("status"))
@@ -140,7 +142,8 @@ class NodeLifecycleController(Controller):
             return now
         return seen[1]
 
-    async def sync(self, key) -> None:
+    async def sync(self, item: Hashable) -> None:
+        key = str(item)  # "namespace/name" (or "name")
         node = self.nodes.get(key)
         if node is None:
             self._seen.pop(key, None)
@@ -185,7 +188,7 @@ class NodeLifecycleController(Controller):
             log.info("deleted pod of a deleted node pod=%s/%s node=%s", meta["namespace"],
                      meta["name"], node_name)
 
-    async def _mark_unknown(self, node: dict) -> dict | None:
+    async def _mark_unknown(self, node: Object) -> Object | None:
         status = node.setdefault("status", {})
         for type_ in NODE_CONDITIONS:
             set_condition(status, {"type": type_, "status": "Unknown",
@@ -203,7 +206,7 @@ class NodeLifecycleController(Controller):
                                   f"Node {node['metadata']['name']} status is now: NodeNotReady")
         return updated
 
-    async def _sync_taints(self, node: dict) -> dict | None:
+    async def _sync_taints(self, node: Object) -> Object | None:
         taints = desired_taints(node, now_rfc3339())
         if taints == ((node.get("spec") or {}).get("taints") or []):
             return node
@@ -233,7 +236,7 @@ class NodeLifecycleController(Controller):
                 log.info("cannot mark pod not ready pod=%s/%s error=%r", meta["namespace"],
                          meta["name"], e)
 
-    async def _evict(self, node: dict) -> None:
+    async def _evict(self, node: Object) -> None:
         no_execute = [t for t in (node.get("spec") or {}).get("taints") or []
                       if t.get("effect") == "NoExecute"]
         if not no_execute:
@@ -258,7 +261,7 @@ class NodeLifecycleController(Controller):
         if next_check is not None:
             self.queue.add_after(node["metadata"]["name"], next_check - now + 0.1)
 
-    async def _delete_pod(self, pod: dict) -> None:
+    async def _delete_pod(self, pod: Object) -> None:
         meta = pod["metadata"]
         try:
             await self.client.delete(PODS, meta["name"], meta["namespace"])

@@ -9,13 +9,14 @@ import logging
 from minikube_py.api.meta import owner_of, owner_reference
 from minikube_py.api.resources import Resource
 from minikube_py.api.selectors import LabelSelector
+from minikube_py.api.types import Object
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
 
-async def _set_refs(client: ApiClient, resource: Resource, obj: dict, refs: list[dict]) -> dict | None:
+async def _set_refs(client: ApiClient, resource: Resource, obj: Object, refs: list[Object]) -> Object | None:
     meta = obj["metadata"]
     patch = {"metadata": {"ownerReferences": refs, "uid": meta.get("uid")}}
     try:
@@ -25,8 +26,8 @@ async def _set_refs(client: ApiClient, resource: Resource, obj: dict, refs: list
         return None  # gone or changed: the next sync looks again
 
 
-async def claim(client: ApiClient, resource: Resource, owner: dict, candidates: list[dict],
-                selector: LabelSelector) -> list[dict]:
+async def claim(client: ApiClient, resource: Resource, owner: Object, candidates: list[Object],
+                selector: LabelSelector) -> list[Object]:
     """The candidates `owner` controls after adopting and releasing."""
     owner_uid = owner["metadata"].get("uid")
     deleting = bool(owner["metadata"].get("deletionTimestamp"))

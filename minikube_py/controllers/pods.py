@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from minikube_py.api import meta
+from minikube_py.api.types import Condition, Object, PodStatus
 
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
 
@@ -26,42 +27,43 @@ def format_time(epoch: float) -> str:
     return meta.format_time(datetime.fromtimestamp(epoch, UTC))
 
 
-def is_active(pod: dict) -> bool:
+def is_active(pod: Object) -> bool:
     """Counts toward replicas: not finished and not being deleted."""
     phase = (pod.get("status") or {}).get("phase")
     return phase not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp")
 
 
-def _ready_condition(pod: dict) -> dict | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
+def _ready_condition(pod: Object) -> Condition | None:
+    status: PodStatus = pod.get("status") or {}
+    for cond in status.get("conditions") or []:
         if cond.get("type") == "Ready":
             return cond
     return None
 
 
-def is_ready(pod: dict) -> bool:
+def is_ready(pod: Object) -> bool:
     cond = _ready_condition(pod)
     return cond is not None and cond.get("status") == "True"
 
 
-def ready_since(pod: dict) -> float:
+def ready_since(pod: Object) -> float:
     cond = _ready_condition(pod)
     return parse_time(cond.get("lastTransitionTime")) if cond else 0.0
 
 
-def is_available(pod: dict, min_ready_seconds: int, now: float) -> bool:
+def is_available(pod: Object, min_ready_seconds: int, now: float) -> bool:
     """Ready for at least minReadySeconds."""
     if not is_ready(pod):
         return False
     return min_ready_seconds <= 0 or ready_since(pod) + min_ready_seconds <= now
 
 
-def _restarts(pod: dict) -> int:
+def _restarts(pod: Object) -> int:
     return sum(int(s.get("restartCount", 0))
                for s in (pod.get("status") or {}).get("containerStatuses") or [])
 
 
-def deletion_order_key(pod: dict) -> tuple:
+def deletion_order_key(pod: Object) -> tuple[bool, int, bool, float, int, float]:
     """Sort key: the pod to give up first sorts first. Unscheduled before
     scheduled, Pending < Unknown < Running, not ready before ready, ready for
     less time first, more restarts first, newer first."""
@@ -76,5 +78,5 @@ def deletion_order_key(pod: dict) -> tuple:
     )
 
 
-def pods_to_delete(pods: list[dict], count: int) -> list[dict]:
+def pods_to_delete(pods: list[Object], count: int) -> list[Object]:
     return sorted(pods, key=deletion_order_key)[:count]

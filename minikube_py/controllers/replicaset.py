@@ -12,12 +12,14 @@ import asyncio
 import copy
 import logging
 import time
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import generated_name, join_key, owner_of, owner_reference, split_key
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import PODS, REPLICASETS
 from minikube_py.api.selectors import LabelSelector
+from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, ClientError, Conflict, NotFound
 from minikube_py.controllers.base import Controller, by_namespace
 from minikube_py.controllers.expectations import Expectations
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 BURST = 500  # most pods created or deleted in one sync (Kubernetes' burstReplicas)
 
 
-def pod_from_template(rs: dict) -> dict:
+def pod_from_template(rs: Object) -> Object:
     template = rs["spec"].get("template") or {}
     meta = template.get("metadata") or {}
     name = generated_name(f"{rs['metadata']['name']}-")
@@ -56,7 +58,7 @@ def pod_from_template(rs: dict) -> dict:
     }
 
 
-def compute_status(rs: dict, pods: list[dict], now: float) -> dict:
+def compute_status(rs: Object, pods: list[Object], now: float) -> Object:
     """Status from the active pods the ReplicaSet owns (pure)."""
     template_labels = ((rs["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
     min_ready = int(rs["spec"].get("minReadySeconds", 0) or 0)
@@ -74,7 +76,7 @@ def compute_status(rs: dict, pods: list[dict], now: float) -> dict:
     return status
 
 
-def seconds_until_available(rs: dict, pods: list[dict], now: float) -> float | None:
+def seconds_until_available(rs: Object, pods: list[Object], now: float) -> float | None:
     """When the next ready pod passes minReadySeconds (status must change then)."""
     min_ready = int(rs["spec"].get("minReadySeconds", 0) or 0)
     waits = [ready_since(p) + min_ready - now for p in pods
@@ -99,17 +101,17 @@ class ReplicaSetController(Controller):
 
     # -- handlers ------------------------------------------------------------------
 
-    def _rs_deleted(self, rs: dict) -> None:
+    def _rs_deleted(self, rs: Object) -> None:
         self.expectations.forget(object_key(rs))
         self.enqueue(rs)
 
-    def _owner_key(self, pod: dict) -> str | None:
+    def _owner_key(self, pod: Object) -> str | None:
         ref = owner_of(pod)
         if ref is None or ref.get("kind") != "ReplicaSet":
             return None
         return join_key(pod["metadata"]["namespace"], ref["name"])
 
-    def _enqueue_matching(self, pod: dict) -> None:
+    def _enqueue_matching(self, pod: Object) -> None:
         """An orphan: every ReplicaSet that might adopt it takes a look."""
         ns, labels = pod["metadata"]["namespace"], pod["metadata"].get("labels") or {}
         for rs in self.replicasets.list():
@@ -121,7 +123,7 @@ class ReplicaSetController(Controller):
             except ValueError:
                 continue
 
-    def _pod_added(self, pod: dict) -> None:
+    def _pod_added(self, pod: Object) -> None:
         key = self._owner_key(pod)
         if key is None:
             if owner_of(pod) is None:
@@ -133,7 +135,7 @@ class ReplicaSetController(Controller):
         self.expectations.creation_observed(key)
         self.queue.add(key)
 
-    def _pod_updated(self, old: dict, new: dict) -> None:
+    def _pod_updated(self, old: Object, new: Object) -> None:
         if new["metadata"].get("deletionTimestamp") and not old["metadata"].get(
                 "deletionTimestamp"):
             self._pod_deleted(new)
@@ -148,7 +150,7 @@ class ReplicaSetController(Controller):
         elif owner_of(new) is None:
             self._enqueue_matching(new)
 
-    def _pod_deleted(self, pod: dict) -> None:
+    def _pod_deleted(self, pod: Object) -> None:
         key = self._owner_key(pod)
         if key is None:
             return
@@ -158,7 +160,8 @@ class ReplicaSetController(Controller):
 
     # -- sync ----------------------------------------------------------------------
 
-    async def sync(self, key) -> None:
+    async def sync(self, item: Hashable) -> None:
+        key = str(item)  # "namespace/name" (or "name")
         rs = self.replicasets.get(key)
         if rs is None:
             self.expectations.forget(key)
@@ -184,7 +187,7 @@ class ReplicaSetController(Controller):
         if error is not None:
             raise error
 
-    async def _manage(self, key: str, rs: dict, active: list[dict]) -> ClientError | None:
+    async def _manage(self, key: str, rs: Object, active: list[Object]) -> ClientError | None:
         diff = len(active) - int(rs["spec"].get("replicas", 1))
         if diff < 0:
             return await self._create(key, rs, min(-diff, BURST))
@@ -192,7 +195,7 @@ class ReplicaSetController(Controller):
             await self._delete(key, rs, pods_to_delete(active, min(diff, BURST)))
         return None
 
-    async def _create(self, key: str, rs: dict, count: int) -> ClientError | None:
+    async def _create(self, key: str, rs: Object, count: int) -> ClientError | None:
         self.expectations.expect(key, adds=count)
         batch, remaining = 1, count
         while remaining > 0:
@@ -221,11 +224,11 @@ class ReplicaSetController(Controller):
             batch *= 2
         return None
 
-    async def _delete(self, key: str, rs: dict, victims: list[dict]) -> None:
+    async def _delete(self, key: str, rs: Object, victims: list[Object]) -> None:
         keys = {object_key(p) for p in victims}
         self.expectations.expect(key, deletes=keys)
 
-        async def delete(pod: dict) -> None:
+        async def delete(pod: Object) -> None:
             name, ns = pod["metadata"]["name"], pod["metadata"]["namespace"]
             try:
                 await self.client.delete(PODS, name, ns)
@@ -239,7 +242,7 @@ class ReplicaSetController(Controller):
 
         await asyncio.gather(*(delete(p) for p in victims))
 
-    async def _update_status(self, rs: dict, status: dict) -> None:
+    async def _update_status(self, rs: Object, status: Object) -> None:
         current = rs.get("status") or {}
         if all(current.get(k) == v for k, v in status.items()):
             return

@@ -11,13 +11,14 @@ import base64
 import logging
 from collections.abc import Hashable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from minikube_py.api.meta import generated_name, join_key, split_key
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import NAMESPACES, SECRETS, SERVICEACCOUNTS
 from minikube_py.api.sa_token import claims_for, load_private_key, sign_token
 from minikube_py.api.secret import SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
+from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
 
@@ -43,7 +44,8 @@ class ServiceAccountController(Controller):
         self.accounts.add_handlers(on_delete=lambda sa: self.queue.add(
             sa["metadata"]["namespace"]))
 
-    async def sync(self, key) -> None:
+    async def sync(self, item: Hashable) -> None:
+        key = str(item)  # "namespace/name" (or "name")
         ns = self.namespaces.get(key)
         if ns is None or ns["metadata"].get("deletionTimestamp"):
             return
@@ -61,7 +63,7 @@ def _b64(text: str | bytes) -> str:
     return base64.b64encode(text if isinstance(text, bytes) else text.encode()).decode()
 
 
-def _account_of(secret: dict) -> list[str]:
+def _account_of(secret: Object) -> list[str]:
     """Index a token Secret by "namespace/account"."""
     if secret.get("type") != SERVICE_ACCOUNT_TOKEN:
         return []
@@ -89,7 +91,7 @@ class TokenController(Controller):
                                   lambda old, new: self._add("secret", new),
                                   lambda s: self._add("sa", s, account=True))
 
-    def _add(self, kind: str, obj: dict, account: bool = False) -> None:
+    def _add(self, kind: str, obj: Object, account: bool = False) -> None:
         meta = obj["metadata"]
         if account:  # a token Secret went: its account may need a new one
             name = (meta.get("annotations") or {}).get(SERVICE_ACCOUNT_NAME_ANNOTATION)
@@ -98,7 +100,7 @@ class TokenController(Controller):
             return
         self.queue.add((kind, object_key(obj)))
 
-    def _account_deleted(self, sa: dict) -> None:
+    def _account_deleted(self, sa: Object) -> None:
         """Its token Secrets must go too."""
         for secret in self.secrets.by_index("account", object_key(sa)):
             self._add("secret", secret)
@@ -109,18 +111,18 @@ class TokenController(Controller):
             await asyncio.Event().wait()  # idle, not ended: an ended task stops the manager
         await super().run()
 
-    def object_for(self, item: Hashable) -> dict | None:
-        kind, key = item  # type: ignore[misc]
+    def object_for(self, item: Hashable) -> Object | None:
+        kind, key = cast(tuple[str, str], item)  # what _add queues
         return (self.secrets if kind == "secret" else self.accounts).get(key)
 
-    async def sync(self, item) -> None:
-        kind, key = item
+    async def sync(self, item: Hashable) -> None:
+        kind, key = cast(tuple[str, str], item)
         if kind == "secret":
             await self._check_secret(key)
         else:
             await self._ensure_token(key)
 
-    def _tokens(self, sa: dict) -> list[dict]:
+    def _tokens(self, sa: Object) -> list[Object]:
         uid = sa["metadata"]["uid"]
         return [s for s in self.secrets.by_index("account", f"{sa['metadata']['namespace']}/"
                                                             f"{sa['metadata']['name']}")
@@ -167,7 +169,7 @@ class TokenController(Controller):
             pass
         log.info("token created serviceaccount=%s secret=%s", key, secret_name)
 
-    def _data(self, sa: dict, secret_name: str) -> dict[str, str]:
+    def _data(self, sa: Object, secret_name: str) -> dict[str, str]:
         assert self.key is not None
         meta = sa["metadata"]
         token = sign_token(self.key, claims_for(meta["namespace"], meta["name"], meta["uid"],
@@ -177,7 +179,7 @@ class TokenController(Controller):
             data["ca.crt"] = _b64(self.root_ca)
         return data
 
-    async def _fill(self, secret: dict, sa: dict) -> None:
+    async def _fill(self, secret: Object, sa: Object) -> None:
         data = {**(secret.get("data") or {}), **self._data(sa, secret["metadata"]["name"])}
         try:
             await self.client.patch(SECRETS, secret["metadata"]["name"], {"data": data},

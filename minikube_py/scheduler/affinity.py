@@ -4,8 +4,10 @@ operators In, NotIn, Exists, DoesNotExist, Gt, Lt, over labels and the
 
 from __future__ import annotations
 
+from minikube_py.api.types import Object
 
-def _requirement_matches(req: dict, values: dict[str, str]) -> bool:
+
+def _requirement_matches(req: Object, values: dict[str, str]) -> bool:
     key = req.get("key", "")
     op = req.get("operator", "")
     wanted = req.get("values") or []
@@ -29,7 +31,7 @@ def _requirement_matches(req: dict, values: dict[str, str]) -> bool:
     return False
 
 
-def term_matches(term: dict, labels: dict[str, str], node_name: str) -> bool:
+def term_matches(term: Object, labels: dict[str, str], node_name: str) -> bool:
     """A term with no requirements matches nothing, as in Kubernetes."""
     expressions = term.get("matchExpressions") or []
     fields = term.get("matchFields") or []
@@ -43,7 +45,7 @@ def term_matches(term: dict, labels: dict[str, str], node_name: str) -> bool:
 
 def required_matches(
     node_selector: dict[str, str],
-    required_terms: list[dict] | None,
+    required_terms: list[Object] | None,
     labels: dict[str, str],
     node_name: str,
 ) -> bool:
@@ -56,7 +58,7 @@ def required_matches(
     return any(term_matches(t, labels, node_name) for t in required_terms)
 
 
-def preferred_weight(preferred: list[dict], labels: dict[str, str], node_name: str) -> int:
+def preferred_weight(preferred: list[Object], labels: dict[str, str], node_name: str) -> int:
     """Sum of the weights of the preferred terms this node matches."""
     return sum(
         int(p.get("weight", 0))

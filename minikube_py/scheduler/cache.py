@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from minikube_py.api.types import Object
 from minikube_py.scheduler.nodeinfo import NodeInfo
 from minikube_py.scheduler.podinfo import PodInfo
 
@@ -27,7 +28,7 @@ class SchedulerCache:
 
     # nodes -----------------------------------------------------------------
 
-    def set_node(self, node: dict) -> None:
+    def set_node(self, node: Object) -> None:
         name = node["metadata"]["name"]
         info = self._nodes.get(name)
         if info is None:

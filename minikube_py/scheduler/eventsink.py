@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from minikube_py.api.types import Object
 from minikube_py.client import EventRecorder
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,10 @@ class EventSink:
                  busy: Callable[[], bool] = lambda: False) -> None:
         self.recorder = recorder
         self.busy = busy
-        self._queue: asyncio.Queue[tuple[dict, str, str, str]] = asyncio.Queue(backlog)
+        self._queue: asyncio.Queue[tuple[Object, str, str, str]] = asyncio.Queue(backlog)
         self.dropped = 0
 
-    def emit(self, obj: dict, type_: str, reason: str, message: str) -> None:
+    def emit(self, obj: Object, type_: str, reason: str, message: str) -> None:
         try:
             self._queue.put_nowait((obj, type_, reason, message))
         except asyncio.QueueFull:

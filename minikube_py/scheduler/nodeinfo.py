@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import Counter
 
 from minikube_py.api.quantity import cpu_millis, to_bytes
+from minikube_py.api.types import NodeStatus, Object
 from minikube_py.scheduler.podinfo import HostPort, PodInfo
 
 
-def _allocatable(node: dict) -> tuple[int, int, int]:
+def _allocatable(node: Object) -> tuple[int, int, int]:
     status = node.get("status") or {}
     alloc = status.get("allocatable") or status.get("capacity") or {}
     cpu = cpu_millis(alloc["cpu"]) if "cpu" in alloc else 0
@@ -22,8 +23,9 @@ def _allocatable(node: dict) -> tuple[int, int, int]:
     return cpu, memory, pods
 
 
-def _is_ready(node: dict) -> bool:
-    for cond in (node.get("status") or {}).get("conditions") or []:
+def _is_ready(node: Object) -> bool:
+    status: NodeStatus = node.get("status") or {}
+    for cond in status.get("conditions") or []:
         if cond.get("type") == "Ready":
             return cond.get("status") == "True"
     return False
@@ -53,9 +55,9 @@ class NodeInfo:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.node: dict | None = None
+        self.node: Object | None = None
         self.labels: dict[str, str] = {}
-        self.taints: list[dict] = []
+        self.taints: list[Object] = []
         self.ready = False
         self.unschedulable = False
         self.alloc_cpu = self.alloc_memory = self.alloc_pods = 0
@@ -64,7 +66,7 @@ class NodeInfo:
         self.ports: Counter[HostPort] = Counter()
         self.owners: Counter[str] = Counter()
 
-    def set_node(self, node: dict) -> None:
+    def set_node(self, node: Object) -> None:
         """Take a (new version of the) Node object; pod totals are kept."""
         self.node = node
         self.labels = dict(node["metadata"].get("labels") or {})

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.quantity import cpu_millis, to_bytes
+from minikube_py.api.types import Object
 
 # Kubernetes' non-zero defaults for scoring pods that request nothing
 # (pkg/scheduler/util: DefaultMilliCPURequest, DefaultMemoryRequest).
@@ -35,12 +36,12 @@ class PodInfo:
     priority: int = 0
     created: str = ""
     node_selector: dict[str, str] = field(default_factory=dict)
-    required_terms: list[dict] | None = None
-    preferred_terms: list[dict] = field(default_factory=list)
-    tolerations: list[dict] = field(default_factory=list)
+    required_terms: list[Object] | None = None
+    preferred_terms: list[Object] = field(default_factory=list)
+    tolerations: list[Object] = field(default_factory=list)
 
 
-def _container_requests(container: dict) -> tuple[int, int, bool, bool]:
+def _container_requests(container: Object) -> tuple[int, int, bool, bool]:
     """(cpu millis, memory bytes, cpu given, memory given); limits stand in for
     missing requests, as API defaulting does in Kubernetes."""
     resources = container.get("resources") or {}
@@ -56,7 +57,7 @@ def _container_requests(container: dict) -> tuple[int, int, bool, bool]:
     )
 
 
-def _requests(spec: dict) -> tuple[int, int, int, int]:
+def _requests(spec: Object) -> tuple[int, int, int, int]:
     """(cpu, memory, nonzero cpu, nonzero memory): max(sum of containers,
     largest init container) plus overhead, like Kubernetes' PodRequests."""
     cpu = memory = nz_cpu = nz_memory = 0
@@ -80,7 +81,7 @@ def _requests(spec: dict) -> tuple[int, int, int, int]:
     return cpu, memory, nz_cpu, nz_memory
 
 
-def _host_ports(spec: dict) -> tuple[HostPort, ...]:
+def _host_ports(spec: Object) -> tuple[HostPort, ...]:
     ports = []
     for container in spec.get("containers") or []:
         for port in container.get("ports") or []:
@@ -93,7 +94,7 @@ def _host_ports(spec: dict) -> tuple[HostPort, ...]:
     return tuple(ports)
 
 
-def controller_uid(obj: dict) -> str:
+def controller_uid(obj: Object) -> str:
     """The uid of the owner with controller=true, or ""."""
     for ref in obj["metadata"].get("ownerReferences") or []:
         if ref.get("controller"):
@@ -101,7 +102,7 @@ def controller_uid(obj: dict) -> str:
     return ""
 
 
-def pod_info(pod: dict) -> PodInfo:
+def pod_info(pod: Object) -> PodInfo:
     """Digest a pod for scheduling; raises ValueError on a malformed quantity."""
     spec = pod.get("spec") or {}
     meta = pod["metadata"]

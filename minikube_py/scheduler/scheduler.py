@@ -13,7 +13,8 @@ import random
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import set_condition
 from minikube_py.api.resources import NODES, PODS
-from minikube_py.client import EventRecorder, Informer, run_tasks
+from minikube_py.api.types import Object
+from minikube_py.client import ApiClient, EventRecorder, Informer, run_tasks
 from minikube_py.client.errors import ClientError, Conflict, NotFound
 from minikube_py.client.tasks import log_failure
 from minikube_py.scheduler.algorithm import Algorithm, FitError
@@ -29,11 +30,11 @@ _NODE_FIELDS = ("labels", "taints", "unschedulable", "ready", "alloc_cpu", "allo
                 "alloc_pods")
 
 
-def _terminal(pod: dict) -> bool:
+def _terminal(pod: Object) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
-def _same_for_scheduling(old: dict, new: dict) -> bool:
+def _same_for_scheduling(old: Object, new: Object) -> bool:
     """Only status (or nothing we read) changed, as Kubernetes' isPodUpdated."""
     old_meta, new_meta = old["metadata"], new["metadata"]
     return (old.get("spec") == new.get("spec")
@@ -44,7 +45,7 @@ def _same_for_scheduling(old: dict, new: dict) -> bool:
 class Scheduler:
     """One scheduler instance (run it while holding the leader Lease)."""
 
-    def __init__(self, client, settings: SchedulerSettings, *,
+    def __init__(self, client: ApiClient, settings: SchedulerSettings, *,
                  rng: random.Random | None = None) -> None:
         self.client = client
         self.settings = settings
@@ -56,17 +57,17 @@ class Scheduler:
         self.events = EventSink(EventRecorder(client, "default-scheduler"),
                                 settings.event_backlog, busy=self._busy)
         self._binders = asyncio.Semaphore(settings.bind_concurrency)
-        self._bind_tasks: set[asyncio.Task] = set()
+        self._bind_tasks: set[asyncio.Task[None]] = set()
         self.pods.add_handlers(self._pod_added, self._pod_updated, self._pod_deleted)
         self.nodes.add_handlers(self._node_added, self._node_updated, self._node_deleted)
 
     # -- informer handlers: cache and queue only -----------------------------------
 
-    def _ours(self, pod: dict) -> bool:
+    def _ours(self, pod: Object) -> bool:
         name = (pod.get("spec") or {}).get("schedulerName") or "default-scheduler"
         return name == self.settings.scheduler_name
 
-    def _pod_added(self, pod: dict) -> None:
+    def _pod_added(self, pod: Object) -> None:
         key = object_key(pod)
         node_name = (pod.get("spec") or {}).get("nodeName")
         if node_name:
@@ -79,30 +80,30 @@ class Scheduler:
         elif self._ours(pod) and not pod["metadata"].get("deletionTimestamp"):
             self.queue.add(self._digest(pod))
 
-    def _pod_updated(self, old: dict, new: dict) -> None:
+    def _pod_updated(self, old: Object, new: Object) -> None:
         if not (new.get("spec") or {}).get("nodeName") and _same_for_scheduling(old, new):
             return  # e.g. our own PodScheduled=False write: retrying would change nothing
         self._pod_added(new)
 
-    def _pod_deleted(self, pod: dict) -> None:
+    def _pod_deleted(self, pod: Object) -> None:
         key = object_key(pod)
         self.queue.delete(key)
         if (pod.get("spec") or {}).get("nodeName"):
             self.cache.remove_pod(key)
             self.queue.move_all_to_backoff()
 
-    def _digest(self, pod: dict) -> PodInfo:
+    def _digest(self, pod: Object) -> PodInfo:
         try:
             return pod_info(pod)
         except ValueError as e:  # validation should have refused it; count it as empty
             log.warning("bad resource quantity pod=%s error=%s", object_key(pod), e)
             return PodInfo(key=object_key(pod), uid=str(pod["metadata"].get("uid", "")))
 
-    def _node_added(self, node: dict) -> None:
+    def _node_added(self, node: Object) -> None:
         self.cache.set_node(node)
         self.queue.move_all_to_backoff()
 
-    def _node_updated(self, old: dict, new: dict) -> None:
+    def _node_updated(self, old: Object, new: Object) -> None:
         info = self.cache.node(new["metadata"]["name"])
         before = tuple(getattr(info, f) for f in _NODE_FIELDS) if info else None
         self.cache.set_node(new)
@@ -110,7 +111,7 @@ class Scheduler:
         if info is not None and before != tuple(getattr(info, f) for f in _NODE_FIELDS):
             self.queue.move_all_to_backoff()
 
-    def _node_deleted(self, node: dict) -> None:
+    def _node_deleted(self, node: Object) -> None:
         self.cache.remove_node(node["metadata"]["name"])
 
     # -- the loop ------------------------------------------------------------------
@@ -202,7 +203,7 @@ class Scheduler:
         task.add_done_callback(self._bind_tasks.discard)
         task.add_done_callback(log_failure)
 
-    async def _patch_status(self, key: str, status: dict) -> None:
+    async def _patch_status(self, key: str, status: Object) -> None:
         namespace, name = key.split("/", 1)
         try:
             await self.client.patch(PODS, name, {"status": status}, namespace,

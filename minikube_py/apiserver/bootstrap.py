@@ -59,7 +59,7 @@ async def bootstrap(app: web.Application) -> None:
         cluster_dns_ip(settings.service_cluster_ip_range)))
 
 
-def kube_dns_service(cluster_ip: str) -> Obj:
+def kube_dns_service(cluster_ip: str) -> Object:
     """Selectorless, as the DNS servers run on hosts, not in pods."""
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "kube-dns", "namespace": "kube-system",

@@ -7,7 +7,7 @@ import ipaddress
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("dns", help="run the cluster DNS server")
     p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the api-server")
     p.add_argument("--cluster-domain", default="cluster.local", help="the cluster's zone")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from minikube_py.api.resources import PODS, REPLICASETS
+from minikube_py.client.errors import Conflict, NotFound, ServerError
 from minikube_py.controllers.replicaset import (
     ReplicaSetController,
     compute_status,
@@ -15,6 +17,7 @@ from tests.fixtures import builders
 from tests.fixtures.builders import ref, replicaset
 from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient
+from tests.fixtures.queues import RecordingQueue
 
 
 def rs(replicas: int) -> dict:
@@ -110,3 +113,48 @@ def test_next_look_when_a_ready_pod_becomes_available() -> None:
     assert seconds_until_available(slow, [pod("a"), pod("b", ready=False)], t0 + 20) == 40.5
     assert seconds_until_available(slow, [pod("a")], t0 + 61) is None  # already available
     assert seconds_until_available(rs(2), [pod("a")], t0) is None  # no minReadySeconds
+
+
+async def test_created_pods_are_reported() -> None:
+    c, client = controller(rs(2), [pod("a")])
+    await c.sync("ns/web")
+    [create] = [w for w in client.writes if w.verb == "create"]
+    assert create.body["metadata"]["ownerReferences"] == [ref(rs(2))]
+    assert client.events() == [("Normal", "SuccessfulCreate", f"Created pod: {create.name}")]
+
+
+async def test_a_failed_create_is_reported_raised_and_not_expected_any_more() -> None:
+    c, client = controller(rs(3), [pod("a")])
+    client.fail("create", PODS, times=None)
+    with pytest.raises(ServerError):
+        await c.sync("ns/web")
+    [(kind, reason, message)] = client.events()
+    assert (kind, reason) == ("Warning", "FailedCreate")
+    assert message.startswith("Error creating: 500 InternalError")
+    assert c.expectations.satisfied("ns/web")  # the retry creates again
+
+
+async def test_a_pod_gone_before_its_delete_is_not_an_error() -> None:
+    c, client = controller(rs(1), [pod("a"), pod("b", ready=False)])
+    client.fail("delete", PODS, "b", error=NotFound)
+    await c.sync("ns/web")
+    assert client.events() == []
+    assert c.expectations.satisfied("ns/web")
+
+
+async def test_a_conflicting_status_write_is_tried_again_shortly() -> None:
+    c, client = controller(rs(1), [pod("a")])
+    c.queue = RecordingQueue(c.name)
+    client.fail("update", REPLICASETS, "web", error=Conflict)
+    await c.sync("ns/web")
+    assert c.queue.delayed == [("ns/web", 0.1)]
+
+
+async def test_a_deleted_replicaset_forgets_what_it_expected() -> None:
+    c, client = controller(rs(3), [])
+    await c.sync("ns/web")
+    assert not c.expectations.satisfied("ns/web")
+    c.replicasets.cache.remove("ns/web")
+    await c.sync("ns/web")
+    assert c.expectations.satisfied("ns/web")
+    assert [verb for verb, _, _ in client.summary()].count("create") == 3

@@ -176,3 +176,28 @@ def _field(text: str, low: int, high: int, names: dict[str, int]) -> tuple[froze
         values.update(range(start, end + 1, step))
         star = star or this_star
     return frozenset(values), star
+
+
+def most_recent(schedule: Schedule, earliest: datetime, now: datetime
+                ) -> tuple[datetime | None, int]:
+    """The last activation in (earliest, now] and roughly how many there were, as
+    Kubernetes' mostRecentScheduleTime counts them: from the spacing of the first two,
+    so years of downtime cost a division, not a walk."""
+    t1 = schedule.next(earliest)
+    if t1 is None or now < t1:
+        return None, 0
+    t2 = schedule.next(t1)
+    if t2 is None or now < t2:
+        return t1, 1
+    spacing = max(round((t2 - t1).total_seconds()), 1)
+    missed = int((now - t1).total_seconds()) // spacing + 1
+    start = t1 + timedelta(seconds=(missed - 2) * spacing)
+    latest = _last_until(schedule, start, now) or _last_until(schedule, earliest, now)
+    return latest, missed
+
+
+def _last_until(schedule: Schedule, start: datetime, now: datetime) -> datetime | None:
+    latest, t = None, schedule.next(start)
+    while t is not None and t <= now:
+        latest, t = t, schedule.next(t)
+    return latest

@@ -26,6 +26,7 @@ CONTROLLERS: dict[str, str] = {
     "replicaset": "minikube_py.controllers.replicaset:ReplicaSetController",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
     "job": "minikube_py.controllers.job:JobController",
+    "cronjob": "minikube_py.controllers.cronjob:CronJobController",
     "ttl-after-finished":
         "minikube_py.controllers.ttlafterfinished:TTLAfterFinishedController",
     "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountController",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from minikube_py.api.cron import Schedule, zone
+from minikube_py.api.cron import Schedule, most_recent, zone
 
 
 def _utc(text: str) -> datetime:
@@ -94,3 +94,22 @@ def test_impossible_date_has_no_next() -> None:
 def test_parse_errors_carry_robfig_messages(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         Schedule.parse(spec)
+
+
+@pytest.mark.parametrize(("spec", "earliest", "now", "latest", "missed"), [
+    pytest.param("* * * * *", "2024-05-01T12:00:00", "2024-05-01T12:00:59", None, 0,
+                 id="none-yet"),
+    pytest.param("* * * * *", "2024-05-01T12:00:00", "2024-05-01T12:01:10",
+                 "2024-05-01T12:01:00", 1, id="one"),
+    pytest.param("*/5 * * * *", "2024-05-01T12:00:00", "2024-05-01T14:02:00",
+                 "2024-05-01T14:00:00", 24, id="many"),
+    pytest.param("30 6-16/4 * * 1-5", "2024-05-03T07:00:00", "2024-05-07T11:00:00",
+                 "2024-05-07T10:30:00", 25, id="irregular-across-a-weekend"),  # estimated
+    pytest.param("* * * * *", "2024-01-01T00:00:00", "2025-01-01T00:00:30",
+                 "2025-01-01T00:00:00", 527040, id="a-year-down"),
+])
+def test_most_recent_missed_time(spec: str, earliest: str, now: str, latest: str | None,
+                                 missed: int) -> None:
+    found, count = most_recent(Schedule.parse(spec), _utc(earliest), _utc(now))
+    assert found == (_utc(latest) if latest else None)
+    assert count == missed

@@ -1,0 +1,126 @@
+"""CronJob controller with real pods: a real api-server, the scheduler, a
+`minikube-py controller-manager` process (cronjob, job, garbage collector) and
+a real agent on dockerd. An every-minute CronJob starts its Jobs within 2 s of
+the scheduled second and keeps its history limit; `kubectl get cj` and
+`kubectl create job --from=cronjob/x` work."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from agent.kubelet.images import BUSYBOX_IMAGE
+from minikube_py.api.meta import parse_time
+from minikube_py.api.resources import CRONJOBS, JOBS, PODS
+from minikube_py.client import ApiClient
+from minikube_py.controllers.cronjob import SCHEDULED_TIMESTAMP
+from minikube_py.scheduler.scheduler import Scheduler
+from minikube_py.scheduler.settings import SchedulerSettings
+from tests.helpers import eventually, scratch_namespace
+from tests.integration.hollow import components
+from tests.integration.test_kubelet_agent import agent  # noqa: F401 (the fixture)
+
+pytestmark = [pytest.mark.docker, pytest.mark.root, pytest.mark.usefixtures("agent")]
+
+
+@pytest.fixture
+async def env(apiserver: Any, tmp_path: Any) -> AsyncIterator[tuple[ApiClient, str]]:
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "cron") as namespace:
+        scheduler = asyncio.create_task(
+            Scheduler(client, SchedulerSettings(leader_election=None)).run())
+        try:
+            with components(apiserver.kubeconfig, tmp_path, cm=[
+                    "controller-manager", "--controllers", "cronjob,job,garbagecollector"]):
+                yield client, namespace
+        finally:
+            scheduler.cancel()
+            await asyncio.gather(scheduler, return_exceptions=True)
+            for pod in (await client.list(PODS, namespace))["items"]:
+                if pod["metadata"].get("finalizers"):
+                    await client.patch(PODS, pod["metadata"]["name"],
+                                       {"metadata": {"finalizers": None}}, namespace)
+
+
+def cronjob(name: str, schedule: str, **spec: Any) -> dict:
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
+            "spec": {"schedule": schedule, **spec, "jobTemplate": {"spec": {"template": {
+                "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": "c", "image": BUSYBOX_IMAGE,
+                                         "command": ["true"]}]}}}}}}
+
+
+def kubectl(kubeconfig: Any, ns: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["kubectl", "-n", ns, *args], capture_output=True, text=True,
+                          env={**os.environ, "KUBECONFIG": str(kubeconfig)}, timeout=60,
+                          check=False)
+
+
+async def test_every_minute_on_time_with_history_limit(env) -> None:
+    client, ns = env
+    await client.create(CRONJOBS, cronjob("tick", "* * * * *", successfulJobsHistoryLimit=1),
+                        ns)
+    seen: dict[str, float] = {}
+
+    async def two_started() -> bool:
+        for job in (await client.list(JOBS, ns))["items"]:
+            name = job["metadata"]["name"]
+            if name not in seen:
+                scheduled = parse_time(job["metadata"]["annotations"][SCHEDULED_TIMESTAMP])
+                created = parse_time(job["metadata"]["creationTimestamp"])
+                seen[name] = (created - scheduled).total_seconds()
+        return len(seen) >= 2
+
+    await eventually(two_started, timeout=150, interval=0.5, what="two scheduled Jobs")
+    assert all(0 <= lag <= 2 for lag in seen.values()), seen
+
+    first, second = sorted(seen)[:2]
+
+    async def trimmed() -> list[str] | None:
+        """Once the second Job completed, the first is deleted (limit 1)."""
+        jobs = {j["metadata"]["name"]: j for j in (await client.list(JOBS, ns))["items"]}
+        complete = [n for n, j in jobs.items()
+                    if any(c["type"] == "Complete" and c["status"] == "True"
+                           for c in (j.get("status") or {}).get("conditions") or [])]
+        return complete if second in complete and first not in jobs else None
+
+    kept = await eventually(trimmed, timeout=90, interval=0.5,
+                            what="history trimmed to one successful Job")
+    assert len(kept) == 1
+    cj = await client.get(CRONJOBS, "tick", ns)
+    last = parse_time(cj["status"]["lastScheduleTime"])
+    assert last.second == 0 and last <= datetime.now(UTC)
+
+
+async def test_kubectl_get_and_create_job_from_cronjob(env, apiserver) -> None:
+    client, ns = env
+    await client.create(CRONJOBS, cronjob("nightly", "0 3 * * *", timeZone="Europe/Paris"), ns)
+    got = kubectl(apiserver.kubeconfig, ns, "get", "cj")
+    assert got.returncode == 0, got.stderr
+    header, row = got.stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE",
+                              "LAST", "SCHEDULE", "AGE"]
+    assert row.split()[:6] == ["nightly", "0", "3", "*", "*", "*"]
+    made = kubectl(apiserver.kubeconfig, ns, "create", "job", "by-hand",
+                   "--from=cronjob/nightly")
+    assert made.returncode == 0, made.stderr
+    job = await client.get(JOBS, "by-hand", ns)
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert job["metadata"]["ownerReferences"][0]["name"] == "nightly"
+
+    async def complete() -> bool:
+        j = await client.get(JOBS, "by-hand", ns)
+        return (j.get("status") or {}).get("succeeded") == 1
+
+    await eventually(complete, timeout=90, what="the manual Job to succeed")
+    listed = kubectl(apiserver.kubeconfig, ns, "get", "jobs")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split() == ["NAME", "STATUS", "COMPLETIONS",
+                                                     "DURATION", "AGE"]
+    assert listed.stdout.splitlines()[1].split()[:3] == ["by-hand", "Complete", "1/1"]

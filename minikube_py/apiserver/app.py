@@ -1,14 +1,16 @@
 """The api-server as a composed aiohttp Application.
 
 State lives under typed AppKeys (state.py); the etcd client, the watch hub and
-the compactor are opened in a cleanup_ctx and closed on shutdown, so a test
-can build the app against any etcd and tear it down cleanly.
+the background loops (namespace cache, endpoint leases, compactor) are opened
+in a cleanup_ctx and closed on shutdown, so a test can build the app against
+any etcd and tear it down cleanly. The loops run supervised: one that crashes
+is logged and restarted with back-off, never silently lost.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -38,6 +40,7 @@ from minikube_py.apiserver.state import (
     WATCH_PUMPS,
 )
 from minikube_py.apiserver.watch import stop_watches
+from minikube_py.client.tasks import supervised
 from minikube_py.store import Storage, WatchHub
 from minikube_py.store.compactor import compact_forever
 from minikube_py.store.errors import StorageError
@@ -72,24 +75,23 @@ def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
         app[ALLOCATORS] = Allocators(storage, settings.service_cluster_ip_range,
                                      settings.node_port_range)
         lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)
-        tasks = [asyncio.create_task(lifecycle.run(), name="namespace-lifecycle")]
-        endpoint_leases = None if settings.worker else EndpointLeases(app)
-        if endpoint_leases is not None:  # what happens once per api-server, not per worker
-            await bootstrap(app)
-            await endpoint_leases.renew()
-            await endpoint_leases.reconcile()
-            tasks += [asyncio.create_task(endpoint_leases.run(), name="kubernetes-endpoints"),
-                      asyncio.create_task(compact_forever(storage, settings.compaction_interval,
-                                                          hub.note_compacted),
-                                          name="etcd-compactor")]
+        endpoint_leases = None
         try:
-            yield
+            async with contextlib.AsyncExitStack() as loops:
+                await loops.enter_async_context(supervised(
+                    {"namespace-lifecycle": lifecycle.run}))
+                if not settings.worker:  # what happens once per api-server, not per worker
+                    endpoint_leases = EndpointLeases(app)
+                    await bootstrap(app)
+                    await endpoint_leases.renew()
+                    await endpoint_leases.reconcile()
+                    await loops.enter_async_context(supervised({
+                        "kubernetes-endpoints": endpoint_leases.run,
+                        "etcd-compactor": functools.partial(
+                            compact_forever, storage, settings.compaction_interval,
+                            hub.note_compacted)}))
+                yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
             if endpoint_leases is not None:
                 with contextlib.suppress(StorageError, errors.StatusError):
                     await endpoint_leases.release()

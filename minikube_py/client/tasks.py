@@ -1,15 +1,23 @@
 """Supervised tasks, kopf aiotasks-style: a component's loops (informers,
 workers, leader election) run side by side; if any of them ends, for better
 or worse, the others are stopped and the outcome of the first is the outcome
-of the whole. No fire-and-forget task whose exception nobody sees."""
+of the whole. No fire-and-forget task whose exception nobody sees.
+
+Background loops that must outlive their own failures (the api-server's
+namespace cache, endpoint leases and compactor) run `restarting`: a crash is
+logged and the loop started again after a back-off."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any
+
+from minikube_py.api.backoff import Backoff
+
+Loop = Callable[[], Coroutine[Any, Any, Any]]
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +84,36 @@ async def background(coro: Coroutine[Any, Any, Any], name: str) -> AsyncIterator
         yield task
     finally:
         await stop_tasks([task])
+
+
+async def restarting(name: str, loop: Loop, *, backoff: Backoff | None = None) -> None:
+    """Run `loop()` until it returns or is cancelled; when it raises, log the crash and
+    run it again after `backoff` (0.5 s doubling to 30 s, forgiven once a run lasted
+    that long)."""
+    backoff = backoff or Backoff(0.5, 30.0, jitter=0.2)
+    clock = asyncio.get_running_loop().time
+    while True:
+        started = clock()
+        try:
+            await loop()
+        except Exception as e:
+            if clock() - started > backoff.policy.cap:
+                backoff.reset()
+            delay = backoff.next()
+            log.error("task crashed, restarting task=%s restart_in=%.2fs crashes=%d error=%r",
+                      name, delay, backoff.failures, e, exc_info=e)
+            await asyncio.sleep(delay)
+        else:
+            log.info("task finished task=%s", name)
+            return
+
+
+@contextlib.asynccontextmanager
+async def supervised(loops: Mapping[str, Loop]) -> AsyncIterator[list[asyncio.Task[Any]]]:
+    """Run each of `loops` `restarting` for the duration of a block; stop them all on exit."""
+    tasks = [asyncio.create_task(restarting(name, loop), name=name)
+             for name, loop in loops.items()]
+    try:
+        yield tasks
+    finally:
+        await stop_tasks(tasks)

@@ -9,6 +9,7 @@ import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from minikube_py.api.backoff import Exponential
 from minikube_py.api.job import COMPLETION_INDEX, TRACKING_FINALIZER
 from minikube_py.api.meta import owner_reference
 from minikube_py.api.types import Object
@@ -147,9 +148,7 @@ def format_indexes(indexes: Iterable[int]) -> str:
 
 def backoff_delay(failures: int, base: float, cap: float) -> float:
     """Kubernetes' pod backoff: base, doubled per failure in a row, capped."""
-    if failures <= 0:
-        return 0.0
-    return float(min(base * 2 ** (failures - 1), cap))
+    return Exponential(base, cap).delay(failures - 1) if failures > 0 else 0.0
 
 
 # -- the pod a Job creates -----------------------------------------------------------------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
 import pytest
 
+from minikube_py.api.backoff import Backoff
 from minikube_py.client.leaderelection import LeaderElector, micro_time
-from minikube_py.client.tasks import log_failure, run_tasks
+from minikube_py.client.tasks import log_failure, restarting, run_tasks, supervised
 
 
 async def forever(stopped: list[str], name: str) -> None:
@@ -90,3 +92,39 @@ async def test_log_failure_reports_a_task_nobody_awaits(caplog: pytest.LogCaptur
     await asyncio.sleep(0)  # done-callbacks run on the next loop iteration
     assert "task=bind-x" in caplog.text and "bind exploded" in caplog.text
     assert "task=ok" not in caplog.text
+
+
+async def test_a_crashing_loop_is_logged_and_restarted_with_backoff(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "minikube_py.client.tasks")
+    runs = 0
+
+    async def crashes_twice() -> None:
+        nonlocal runs
+        runs += 1
+        if runs <= 2:
+            raise RuntimeError(f"crash {runs}")
+
+    backoff = Backoff(0.001, 0.01)
+    await asyncio.wait_for(restarting("cache", crashes_twice, backoff=backoff), 5)
+    assert runs == 3, "restarted after each crash, finished on the clean return"
+    assert caplog.text.count("task crashed, restarting task=cache") == 2
+    assert "crash 2" in caplog.text and "task finished task=cache" in caplog.text
+    assert backoff.failures == 2, "each restart waited the next back-off"
+
+
+async def test_supervised_loops_keep_running_until_the_block_ends() -> None:
+    runs: list[str] = []
+    stopped: list[str] = []
+
+    async def flaky() -> None:
+        runs.append("flaky")
+        if len(runs) == 1:
+            raise RuntimeError("first run breaks")
+        await forever(stopped, "flaky")
+
+    async with supervised({"flaky": flaky}) as tasks:
+        while len(runs) < 2:
+            await asyncio.sleep(0.05)
+        assert not tasks[0].done(), "a crash is not the end of a supervised loop"
+    assert stopped == ["flaky"] and tasks[0].cancelled()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 
+from minikube_py.api.resolvconf import cluster_dns_ip
+
 
 @dataclass
 class AgentSettings:
@@ -27,6 +29,12 @@ class AgentSettings:
     """Pod volumes, the CNI result cache; one per node (lab nodes share a filesystem)."""
     cluster_cidr: str = "10.244.0.0/16"
     service_cidr: str = "10.96.0.0/12"
+    cluster_dns: list[str] | None = None
+    """Pods' nameservers (kubelet's --cluster-dns); None: the 10th service address (the
+    kube-dns Service), []: no cluster DNS (pods get the host's servers)."""
+    cluster_domain: str = "cluster.local"
+    resolv_conf: str = "/etc/resolv.conf"
+    """The host file Default-policy pods inherit (loopback stubs replaced by upstreams)."""
     docker_url: str = ""
     """Docker Engine API endpoint; empty: DOCKER_HOST or the local socket."""
     kubelet_port: int = 10250
@@ -46,3 +54,8 @@ class AgentSettings:
     crash_backoff_max: float = 300.0
     enable_proxy: bool = True
     enable_overlay: bool = True
+
+    def dns_servers(self) -> list[str]:
+        if self.cluster_dns is not None:
+            return list(self.cluster_dns)
+        return [cluster_dns_ip(self.service_cidr)]

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any
 
 from agent.kubelet import labels as L
@@ -22,6 +23,7 @@ from agent.kubelet.admission import admit
 from agent.kubelet.apisource import ApiSource
 from agent.kubelet.backoff import Backoff
 from agent.kubelet.cni import CNI
+from agent.kubelet.dns import PodDNS
 from agent.kubelet.errors import RuntimeUnavailable
 from agent.kubelet.images import ensure_local_images
 from agent.kubelet.node import capacity
@@ -75,7 +77,9 @@ class Kubelet(SyncLoop):
             runtime=runtime, sandboxes=Sandboxes(runtime, cni, self.node, host_ip),
             volumes=VolumeManager(settings.state_dir, source), source=source, node=self.node,
             host_ip=host_ip, probes=self.probes, events=self._event,
-            backoff=Backoff(settings.crash_backoff_initial, settings.crash_backoff_max))
+            backoff=Backoff(settings.crash_backoff_initial, settings.crash_backoff_max),
+            dns=PodDNS(settings.dns_servers(), settings.cluster_domain,
+                       Path(settings.resolv_conf)))
         self.pods.add_handlers(on_add=lambda o: self.queue.add(object_key(o)),
                                on_update=lambda old, new: self.queue.add(object_key(new)),
                                on_delete=lambda o: self.queue.add(object_key(o)))

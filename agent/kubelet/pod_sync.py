@@ -20,6 +20,7 @@ import docker.errors
 
 from agent.kubelet import labels as L
 from agent.kubelet.backoff import Backoff
+from agent.kubelet.dns import PodDNS
 from agent.kubelet.env import container_env
 from agent.kubelet.errors import CNIError, ContainerConfigError, ContainerNotFound, ImageError
 from agent.kubelet.images import ensure_image
@@ -50,8 +51,10 @@ class PodSyncer:
 
     def __init__(self, *, runtime: DockerRuntime, sandboxes: Sandboxes, volumes: VolumeManager,
                  source: ObjectSource, node: str, host_ip: str, probes: Probes | None = None,
-                 events: EventSink = log_event, backoff: Backoff | None = None) -> None:
+                 events: EventSink = log_event, backoff: Backoff | None = None,
+                 dns: PodDNS | None = None) -> None:
         self.runtime, self.sandboxes, self.volumes, self.source = runtime, sandboxes, volumes, source
+        self.dns = dns or PodDNS()
         self.node, self.host_ip, self.events = node, host_ip, events
         self.probes = probes or Probes(runtime, events=events)
         self.backoff = backoff or Backoff()
@@ -277,6 +280,9 @@ class PodSyncer:
             hosts = self.volumes.etc_hosts(pod, ctx.pod_ip)
             if hosts:
                 binds.append(f"{hosts}:/etc/hosts:ro")
+            resolv = self.volumes.pod_file(pod["metadata"]["uid"], "resolv.conf",
+                                           self.dns.resolv_conf(pod))
+            binds.append(f"{resolv}:/etc/resolv.conf")
             log_path = self.volumes.new_termination_log(pod["metadata"]["uid"], name, attempt)
             binds.append(f"{log_path}:{c.get('terminationMessagePath', TERMINATION_LOG)}")
         except ContainerConfigError as e:

@@ -161,9 +161,13 @@ class VolumeManager:
                  "::1\tlocalhost ip6-localhost ip6-loopback", f"{pod_ip}\t{' '.join(names)}"]
         for alias in spec.get("hostAliases") or []:
             lines.append(f"{alias['ip']}\t{' '.join(alias.get('hostnames') or [])}")
-        path = self.pod_dir(meta["uid"]) / "etc-hosts"
+        return self.pod_file(meta["uid"], "etc-hosts", "\n".join(lines) + "\n")
+
+    def pod_file(self, uid: str, name: str, text: str) -> str:
+        """Write a file the kubelet manages for the pod (etc-hosts, resolv.conf); its path."""
+        path = self.pod_dir(uid) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text(text)
         return str(path)
 
     async def cleanup(self, uid: str) -> None:

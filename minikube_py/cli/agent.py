@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from typing import Any
 
@@ -31,6 +32,12 @@ def register(subparsers: Any) -> None:
                    help="Docker Engine API endpoint (default: DOCKER_HOST or the local socket)")
     p.add_argument("--node-labels", default="", help="k=v,... added to the Node")
     p.add_argument("--register-with-taints", default="", help="key[=value]:Effect,...")
+    p.add_argument("--cluster-dns", default=None, metavar="IP[,IP]",
+                   help="pods' nameservers (default: the kube-dns Service, the 10th address "
+                        "of the service range; '' for none: pods get the host's servers)")
+    p.add_argument("--cluster-domain", default="cluster.local", help="the cluster's DNS zone")
+    p.add_argument("--resolv-conf", default="/etc/resolv.conf",
+                   help="host resolv.conf that dnsPolicy Default pods inherit")
     p.add_argument("--no-proxy", action="store_true", help="do not run kube-proxy")
     p.add_argument("--no-overlay", action="store_true", help="do not run the VXLAN overlay")
     p.set_defaults(func=_run)
@@ -50,12 +57,21 @@ def _run(args: argparse.Namespace) -> int:
         taints = [parse_taint(t) for t in filter(None, args.register_with_taints.split(","))]
     except ValueError as e:
         raise CLIError(f"--register-with-taints: {e}") from None
+    cluster_dns = None if args.cluster_dns is None else \
+        [ip.strip() for ip in args.cluster_dns.split(",") if ip.strip()]
+    for ip in cluster_dns or []:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise CLIError(f"--cluster-dns: {ip!r} is not an IP address") from None
     settings = AgentSettings(
         kubeconfig=args.kubeconfig, node_name=args.node_name, node_ip=args.node_ip,
         iface=args.iface, max_pods=args.max_pods, cni_conf_dir=args.cni_conf_dir,
         state_dir=args.state_dir, kubelet_port=args.kubelet_port, docker_url=args.docker_host,
         node_labels=_labels(args.node_labels), register_with_taints=taints,
-        enable_proxy=not args.no_proxy, enable_overlay=not args.no_overlay)
+        enable_proxy=not args.no_proxy, enable_overlay=not args.no_overlay,
+        cluster_dns=cluster_dns, cluster_domain=args.cluster_domain.strip("."),
+        resolv_conf=args.resolv_conf)
     if args.cni_bin_dir:
         settings.cni_bin_dirs = args.cni_bin_dir
     try:

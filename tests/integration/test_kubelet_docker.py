@@ -20,6 +20,7 @@ import pytest
 
 from agent.kubelet import labels as L
 from agent.kubelet.cni import CNI
+from agent.kubelet.dns import PodDNS
 from agent.kubelet.pod_sync import PodSyncer
 from agent.kubelet.probes import Probes
 from agent.kubelet.runtime import DockerRuntime
@@ -423,3 +424,26 @@ async def test_termination_messages(node: Node) -> None:
             for c in status["containerStatuses"]}
     assert msgs == {"file": "done-because\n", "custom": "custom-path\n",
                     "logs": "from-the-log\n"}
+
+
+@pytest.mark.parametrize(("policy", "extra", "expected"), [
+    ("ClusterFirst", {}, ("nameserver 10.96.0.10\nsearch default.svc.cluster.local "
+     "svc.cluster.local cluster.local lan\noptions ndots:5\n")),
+    ("Default", {}, "nameserver 192.0.2.1\nsearch lan\noptions edns0\n"),
+    ("None", {"dnsConfig": {"nameservers": ["198.51.100.1"], "searches": ["x.example"],
+                            "options": [{"name": "ndots", "value": "2"}]}},
+     "nameserver 198.51.100.1\nsearch x.example\noptions ndots:2\n"),
+])
+async def test_resolv_conf_follows_dns_policy(node: Node, tmp_path: Path, policy: str,
+                                              extra: dict[str, Any], expected: str) -> None:
+    host = tmp_path / "host-resolv.conf"
+    host.write_text("nameserver 127.0.0.53\nsearch lan\noptions edns0\n")  # resolved's stub
+    upstream = tmp_path / "resolved.conf"
+    upstream.write_text("nameserver 192.0.2.1\n")
+    node.syncer.dns = PodDNS(["10.96.0.10"], "cluster.local", host, upstream)
+    pod = node.pod([{"name": "main", "command": ["sh", "-c", "sleep 3600"]}],
+                   dnsPolicy=policy, **extra)
+    await node.until(pod, running)
+    ins = (await node.containers(pod))["main"]
+    code, out = await node.syncer.runtime.exec_run(ins["Id"], ["cat", "/etc/resolv.conf"])
+    assert code == 0 and out.decode() == expected

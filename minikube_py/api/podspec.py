@@ -21,6 +21,7 @@ from minikube_py.api.meta import (
     validate_name,
 )
 from minikube_py.api.quantity import parse_quantity
+from minikube_py.api.resolvconf import validate_dns_config
 from minikube_py.api.shape import as_dict, dicts
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -116,6 +117,7 @@ def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
             causes += _validate_container(container, f"{path}.{key}[{i}]", names, volumes)
     _check_enum(spec, "restartPolicy", RESTART_POLICIES, path, causes)
     _check_enum(spec, "dnsPolicy", DNS_POLICIES, path, causes)
+    causes += validate_dns_config(spec, path)
     causes += field.at_least(f"{path}.terminationGracePeriodSeconds",
                              spec.get("terminationGracePeriodSeconds"))
     deadline = spec.get("activeDeadlineSeconds")

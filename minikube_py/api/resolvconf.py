@@ -10,9 +10,15 @@ stub that forwards back to it loops (k3s issue #4087).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
+
+from minikube_py.api import field
+from minikube_py.api.errors import Cause
+from minikube_py.api.meta import dns1123_subdomain
 
 HOST_RESOLV_CONF = Path("/etc/resolv.conf")
 # systemd-resolved writes the servers it forwards to here; /etc/resolv.conf names its stub.
@@ -25,9 +31,9 @@ CLUSTER_OPTIONS = ("ndots:5",)
 
 @dataclass
 class ResolvConf:
-    nameservers: list[str] = field(default_factory=list)
-    searches: list[str] = field(default_factory=list)
-    options: list[str] = field(default_factory=list)
+    nameservers: list[str] = dc_field(default_factory=list)
+    searches: list[str] = dc_field(default_factory=list)
+    options: list[str] = dc_field(default_factory=list)
 
     def render(self) -> str:
         lines = [f"nameserver {ns}" for ns in self.nameservers]
@@ -140,3 +146,52 @@ def _limited(conf: ResolvConf) -> ResolvConf:
 def cluster_dns_ip(service_cidr: str) -> str:
     """The 10th address of the service range: where kubeadm puts kube-dns (10.96.0.10)."""
     return str(ipaddress.ip_network(service_cidr, strict=False).network_address + 10)
+
+
+def validate_dns_config(spec: Mapping[str, Any], path: str) -> list[Cause]:
+    """spec.dnsConfig as Kubernetes validates it (validateDNSConfig / validatePodDNSConfig):
+    the limits `_limited` would otherwise apply silently, IPs, search names, option names."""
+    config, policy = spec.get("dnsConfig"), spec.get("dnsPolicy")
+    here = f"{path}.dnsConfig"
+    if config is None:
+        return [field.required(here, "must provide `dnsConfig` when `dnsPolicy` is None")] \
+            if policy == "None" else []
+    if not isinstance(config, Mapping):
+        return [field.invalid(here, config, "must be an object")]
+    causes: list[Cause] = []
+    servers = config.get("nameservers") or []
+    searches = config.get("searches") or []
+    options = config.get("options") or []
+    for key, value in (("nameservers", servers), ("searches", searches), ("options", options)):
+        if not isinstance(value, list):
+            causes.append(field.invalid(f"{here}.{key}", value, "must be a list"))
+    if causes:
+        return causes
+    if policy == "None" and not servers:
+        causes.append(field.required(f"{here}.nameservers", "must provide at least one DNS "
+                                     "nameserver when `dnsPolicy` is None"))
+    if len(servers) > MAX_NAMESERVERS:
+        causes.append(field.invalid(f"{here}.nameservers", servers,
+                                    f"must not have more than {MAX_NAMESERVERS} nameservers"))
+    for i, ns in enumerate(servers):
+        try:
+            ipaddress.ip_address(ns if isinstance(ns, str) else "")
+        except ValueError:
+            causes.append(field.invalid(f"{here}.nameservers[{i}]", ns,
+                                        "must be valid IP address"))
+    if len(searches) > MAX_SEARCHES:
+        causes.append(field.invalid(f"{here}.searches", searches,
+                                    f"must not have more than {MAX_SEARCHES} search paths"))
+    if sum(len(str(s)) for s in searches) + max(0, len(searches) - 1) > MAX_SEARCH_CHARS:
+        causes.append(field.invalid(f"{here}.searches", searches, "must not have more than "
+                                    f"{MAX_SEARCH_CHARS} characters (including spaces) in "
+                                    "the search list"))
+    for i, search in enumerate(searches):
+        problems = dns1123_subdomain(search.removesuffix(".")) if isinstance(search, str) \
+            else ["must be a string"]
+        causes += [field.invalid(f"{here}.searches[{i}]", search, p) for p in problems]
+    for i, option in enumerate(options):
+        if not isinstance(option, Mapping) or not option.get("name"):
+            causes.append(field.required(f"{here}.options[{i}].name",
+                                         "Option.Name must not be empty"))
+    return causes

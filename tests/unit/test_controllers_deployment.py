@@ -361,3 +361,30 @@ async def test_a_conflicting_status_write_is_tried_again_shortly() -> None:
     client.fail("update", DEPLOYMENTS, "web", error=Conflict)
     await c.sync("ns/web")
     assert c.queue.delayed[-1] == ("ns/web", 0.1)
+
+
+# -- what informer events queue -------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("event", "queued"),
+    [
+        pytest.param(("deployments", web(resource_version="2")), ["ns/web"],
+                     id="a deployment queues itself"),
+        pytest.param(("replicasets", OLD), ["ns/web"], id="an owned set queues its deployment"),
+        pytest.param(("replicasets", rs_of(web(), "web-x", 1, image="x", revision=1,
+                                           owned=False)),
+                     ["ns/web"], id="an orphan set queues the deployments that may adopt it"),
+        pytest.param(("replicasets", replicaset("db", "ns")), [],
+                     id="an orphan set nobody selects queues nothing"),
+        pytest.param(("replicasets", replicaset("web-x", "ns", selector={"app": "web"},
+                                                owners=[ref(replicaset("other", "ns"))])), [],
+                     id="a set another kind controls is not ours"),
+    ],
+)
+def test_events_queue_the_deployments_concerned(event: tuple[str, JsonDict],
+                                                queued: list[str]) -> None:
+    c, _ = controller(web())
+    c.queue = RecordingQueue(c.name)
+    informer, obj = event
+    getattr(c, informer).apply("ADDED", obj)
+    assert c.queue.added == queued

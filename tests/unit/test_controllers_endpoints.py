@@ -20,6 +20,7 @@ from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
 from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient
+from tests.fixtures.queues import RecordingQueue
 
 
 def pod(name: str, ip: str | None, *, ready: bool = True, port_name: str = "http",
@@ -233,3 +234,38 @@ def test_hostname_only_for_pods_whose_subdomain_is_the_service() -> None:
     stranger["spec"].update(hostname="other-0", subdomain="other")
     [subset] = compute_subsets(service(), [member, stranger])
     assert [a.get("hostname") for a in subset["addresses"]] == ["web-0", None]
+
+
+# -- what informer events queue -------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("events", "queued"),
+    [
+        pytest.param([("pods", "ADDED", A)], ["ns/web"],
+                     id="a pod the service selects queues the service"),
+        pytest.param([("pods", "ADDED", serving("x", "10.244.0.9", app="db"))], [],
+                     id="a pod no service selects queues nothing"),
+        pytest.param([("pods", "ADDED", serving("x", "10.244.0.9", namespace="elsewhere"))],
+                     [], id="a pod in another namespace queues nothing"),
+        pytest.param([("pods", "ADDED", A),
+                      ("pods", "MODIFIED", builders.pod("a", "ns", labels={"app": "db"},
+                                                        resource_version="2"))],
+                     ["ns/web", "ns/web"],
+                     id="a pod relabelled away queues the service it left"),
+        pytest.param([("endpoints", "ADDED", builders.endpoints("web", "ns")),
+                      ("endpoints", "DELETED", builders.endpoints("web", "ns"))], ["ns/web"],
+                     id="endpoints of a selecting service deleted by someone are put back"),
+        pytest.param([("endpoints", "ADDED", builders.endpoints("manual", "ns")),
+                      ("endpoints", "DELETED", builders.endpoints("manual", "ns"))], [],
+                     id="endpoints without a service are the user's"),
+        pytest.param([("services", "DELETED", WEB)], ["ns/web"],
+                     id="a deleted service queues its key so its endpoints go"),
+    ],
+)
+def test_events_queue_the_services_concerned(events: list[tuple[str, str, dict[str, Any]]],
+                                             queued: list[str]) -> None:
+    c, _ = endpoints_controller(WEB, builders.service("manual", "ns", selector=None))
+    c.queue = RecordingQueue(c.name)
+    for informer, kind, obj in events:
+        getattr(c, informer).apply(kind, obj)
+    assert c.queue.added == queued

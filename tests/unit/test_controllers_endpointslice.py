@@ -20,6 +20,7 @@ from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import endpoints, endpointslice, ref, service
 from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient
+from tests.fixtures.queues import RecordingQueue
 
 JsonDict = dict[str, Any]
 WEB = service("web", "ns", labels={"tier": "fe"})
@@ -166,3 +167,27 @@ async def test_a_create_racing_a_delete_is_retried_by_the_queue() -> None:
     client.fail("create", ENDPOINTSLICES, "web-mkp", error=AlreadyExists)
     with pytest.raises(NotFound):
         await c.sync("ns/web")
+
+
+# -- what informer events queue -------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("events", "queued"),
+    [
+        pytest.param([("services", "ADDED", WEB)], ["ns/web"], id="a service queues itself"),
+        pytest.param([("endpoints", "ADDED", ONE)], ["ns/web"],
+                     id="endpoints queue their service"),
+        pytest.param([("slices", "ADDED", CURRENT), ("slices", "DELETED", CURRENT)], ["ns/web"],
+                     id="a slice of ours deleted by someone is put back"),
+        pytest.param([("slices", "ADDED", endpointslice("x", "ns", managed_by="someone-else")),
+                      ("slices", "DELETED", endpointslice("x", "ns", managed_by="someone-else"))],
+                     [], id="another manager's slices are not ours to put back"),
+    ],
+)
+def test_events_queue_the_services_concerned(events: list[tuple[str, str, JsonDict]],
+                                             queued: list[str]) -> None:
+    c, _ = controller()
+    c.queue = RecordingQueue(c.name)
+    for informer, kind, obj in events:
+        getattr(c, informer).apply(kind, obj)
+    assert c.queue.added == queued

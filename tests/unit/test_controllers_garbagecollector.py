@@ -24,6 +24,7 @@ from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import T0, deployment, namespace, pod, ref, replicaset, service
 from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient, Write
+from tests.fixtures.queues import RecordingQueue
 
 JsonDict = dict[str, Any]
 RS = replicaset("web", "ns")
@@ -240,3 +241,34 @@ async def test_an_owner_gone_before_its_finalizer_is_removed_is_fine() -> None:
     client.fail("patch", DEPLOYMENTS, "web", error=NotFound)
     await c.sync(item(owner))
     assert client.writes == []
+
+
+# -- what informer events queue -------------------------------------------------------------
+
+OWNED_RS = replicaset("web", "ns", owners=[ref(DEPLOY)])
+
+
+@pytest.mark.parametrize(
+    ("cached", "event", "queued"),
+    [
+        pytest.param([], ("ADDED", OWNED), [item(OWNED)], id="an object with owners is looked at"),
+        pytest.param([], ("ADDED", pod("a", "ns")), [], id="an object without owners is not"),
+        pytest.param([DEPLOY, OWNED_RS, pod("a", "ns", owners=[ref(OWNED_RS)])],
+                     ("DELETED", OWNED_RS),
+                     [item(pod("a", "ns")), item(DEPLOY)],
+                     id="a deleted owner queues its dependents and its own owners"),
+        pytest.param([], ("ADDED", replicaset("web", "ns", deletion_timestamp=T0,
+                                              finalizers=[ORPHAN])),
+                     [item(RS)], id="an owner deleted with Orphan is looked at"),
+        pytest.param([], ("ADDED", replicaset("web", "ns", deletion_timestamp=T0,
+                                              finalizers=["example.com/other"])),
+                     [], id="an object deleted with others' finalizers is not ours"),
+    ],
+)
+def test_events_queue_what_may_be_collected(cached: list[JsonDict], event: tuple[str, JsonDict],
+                                            queued: list[tuple[str, str, str, str]]) -> None:
+    c, _ = gc(*cached)
+    c.queue = RecordingQueue(c.name)
+    kind, obj = event
+    c.informers.get(resource_of(obj)).apply(kind, obj)
+    assert c.queue.added == queued

@@ -112,3 +112,10 @@ async def test_server_errors_are_raised(verb: str, name: str | None) -> None:
     with pytest.raises(ServerError):
         await c.sync("ns")
     assert ("update", "namespaces/finalize", "ns") not in client.summary()
+
+
+def test_only_namespaces_being_deleted_are_queued() -> None:
+    c, _ = controller(None)
+    c.namespaces.apply("ADDED", namespace("ns"))
+    c.namespaces.apply("MODIFIED", namespace("ns", deletion_timestamp=T0, resource_version="2"))
+    assert c.queue.added == ["ns"]

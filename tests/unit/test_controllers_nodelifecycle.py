@@ -248,3 +248,11 @@ async def test_pods_of_deleted_nodes(live: bool, deleted: bool) -> None:
                                         if deleted else [])
     if deleted:
         assert client.writes[0].body["gracePeriodSeconds"] == 0
+
+
+def test_nodes_and_their_heartbeats_queue_the_node() -> None:
+    c, _ = lifecycle()
+    c.nodes.apply("ADDED", builders.node("n1"))
+    c.leases.apply("ADDED", builders.lease("n2"))
+    c.leases.apply("ADDED", builders.lease("n3", "kube-system"))  # not a node's heartbeat
+    assert c.queue.added == ["n1", "n2"]

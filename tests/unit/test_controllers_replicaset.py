@@ -158,3 +158,56 @@ async def test_a_deleted_replicaset_forgets_what_it_expected() -> None:
     await c.sync("ns/web")
     assert c.expectations.satisfied("ns/web")
     assert [verb for verb, _, _ in client.summary()].count("create") == 3
+
+
+# -- what informer events queue -------------------------------------------------------------
+
+def watching(*pods: dict) -> ReplicaSetController:
+    c, _ = controller(rs(3), list(pods))
+    fill(c.replicasets, replicaset("db", "ns", selector={"app": "db"}))
+    c.queue = RecordingQueue(c.name)
+    return c
+
+
+def test_an_owned_pod_appearing_is_an_expected_creation_seen() -> None:
+    c = watching()
+    c.expectations.expect("ns/web", adds=1)
+    c.pods.apply("ADDED", pod("a"))
+    assert c.queue.added == ["ns/web"] and c.expectations.satisfied("ns/web")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(("DELETED", pod("a")), id="an owned pod deleted"),
+        pytest.param(("MODIFIED", builders.pod(
+            "a", "ns", labels={"app": "web", "tier": "fe"}, owners=[ref(rs(1))],
+            deletion_timestamp="2026-01-01T00:00:00Z", resource_version="2")),
+            id="an owned pod marked for deletion"),
+    ],
+)
+def test_an_owned_pod_going_is_an_expected_deletion_seen(event: tuple[str, dict]) -> None:
+    c = watching(pod("a"))
+    c.expectations.expect("ns/web", deletes={"ns/a"})
+    c.pods.apply(*event)
+    assert c.queue.added == ["ns/web"] and c.expectations.satisfied("ns/web")
+
+
+@pytest.mark.parametrize(
+    ("event", "queued"),
+    [
+        pytest.param(("ADDED", pod("o", owned=False)), ["ns/web"],
+                     id="an orphan queues the replica sets that may adopt it"),
+        pytest.param(("ADDED", pod("o", owned=False, labels={"app": "none"})), [],
+                     id="an orphan nobody selects queues nothing"),
+        pytest.param(("MODIFIED", builders.pod("a", "ns", labels={"app": "db"},
+                                               owners=[ref(rs(1))], resource_version="2")),
+                     ["ns/web", "ns/db"],
+                     id="an owned pod relabelled queues its owner and who may adopt it"),
+    ],
+)
+def test_pod_events_queue_owners_and_adopters(event: tuple[str, dict],
+                                              queued: list[str]) -> None:
+    c = watching(pod("a"))
+    c.pods.apply(*event)
+    assert c.queue.added == queued

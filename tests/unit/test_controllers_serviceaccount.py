@@ -26,6 +26,7 @@ from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import T0, JsonDict, namespace, secret, serviceaccount
 from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient
+from tests.fixtures.queues import RecordingQueue
 
 # -- the default ServiceAccount -----------------------------------------------------------
 
@@ -261,3 +262,44 @@ async def test_the_signing_key_is_read_from_the_file_settings_name(
     data = client.writes[0].body["data"]
     assert verify_token(public(signing_key), decoded(data, "token")) is not None
     assert "ca.crt" not in data  # no root CA file, no ca.crt
+
+
+# -- what informer events queue -------------------------------------------------------------
+
+def test_namespaces_and_deleted_default_accounts_queue_their_namespace() -> None:
+    c = ServiceAccountController(FakeClient(), ControllerManagerSettings())
+    c.queue = RecordingQueue(c.name)
+    c.namespaces.apply("ADDED", namespace("ns"))
+    c.accounts.apply("ADDED", serviceaccount("default", "other"))
+    c.accounts.apply("DELETED", serviceaccount("default", "other"))
+    assert c.queue.added == ["ns", "other"]
+
+
+TOKEN = token_secret("build-token-a", BUILD)
+
+
+@pytest.mark.parametrize(
+    ("cached", "event", "queued"),
+    [
+        pytest.param([], ("accounts", "ADDED", BUILD), [("sa", "ns/build")],
+                     id="an account is looked at for its token"),
+        pytest.param([], ("secrets", "ADDED", TOKEN), [("secret", "ns/build-token-a")],
+                     id="a secret is looked at for its account"),
+        pytest.param([TOKEN], ("secrets", "DELETED", TOKEN), [("sa", "ns/build")],
+                     id="a deleted token queues its account for a new one"),
+        pytest.param([BUILD, TOKEN], ("accounts", "DELETED", BUILD),
+                     [("secret", "ns/build-token-a")],
+                     id="a deleted account queues its tokens to be deleted"),
+    ],
+)
+def test_events_queue_accounts_and_tokens(tokens: tuple[TokenController, FakeClient],
+                                          cached: list[JsonDict],
+                                          event: tuple[str, str, JsonDict],
+                                          queued: list[tuple[str, str]]) -> None:
+    c, _ = tokens
+    fill(c.accounts, *(o for o in cached if o["kind"] == "ServiceAccount"))
+    fill(c.secrets, *(o for o in cached if o["kind"] == "Secret"))
+    c.queue = RecordingQueue(c.name)
+    informer, kind, obj = event
+    getattr(c, informer).apply(kind, obj)
+    assert c.queue.added == queued

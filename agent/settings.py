@@ -10,6 +10,7 @@ import socket
 from dataclasses import dataclass, field
 
 from minikube_py.api.resolvconf import cluster_dns_ip
+from minikube_py.api.types import Taint
 
 
 @dataclass
@@ -41,7 +42,7 @@ class AgentSettings:
     """HTTPS port of the logs/exec server; 0 = any free port (tests)."""
     bind_address: str = "0.0.0.0"
     node_labels: dict[str, str] = field(default_factory=dict)
-    register_with_taints: list[dict[str, str]] = field(default_factory=list)
+    register_with_taints: list[Taint] = field(default_factory=list)
     workers: int = 8
     """Pods synced in parallel."""
     resync_period: float = 10.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minikube_py.api.meta import join_key
-from minikube_py.api.types import Object
+from minikube_py.api.types import EndpointSubset, Object, ServiceSpec
 
 
 @dataclass(frozen=True, order=True)
@@ -57,7 +57,7 @@ def has_cluster_ip(service: Object) -> bool:
 
 def service_ports(service: Object) -> list[ServicePort]:
     """The proxied ports of a Service; [] for headless services and ExternalName."""
-    spec = service.get("spec", {})
+    spec: ServiceSpec = service.get("spec", {})
     if not has_cluster_ip(service) or spec.get("type") == "ExternalName":
         return []
     meta = service["metadata"]
@@ -85,7 +85,8 @@ def service_ports(service: Object) -> list[ServicePort]:
 def ready_endpoints(endpoints: Object | None) -> dict[str, tuple[Endpoint, ...]]:
     """Ready addresses of an Endpoints object by port name, sorted so rules are stable."""
     found: dict[str, set[Endpoint]] = {}
-    for subset in (endpoints or {}).get("subsets") or []:
+    subsets: list[EndpointSubset] = (endpoints or {}).get("subsets") or []
+    for subset in subsets:
         addresses = subset.get("addresses") or []
         for port in subset.get("ports") or []:
             bucket = found.setdefault(port.get("name") or "", set())

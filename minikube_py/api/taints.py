@@ -1,20 +1,19 @@
 """Taints and tolerations: one matching rule shared by the scheduler (placement),
 the node-lifecycle controller (NoExecute eviction) and the agent (registration).
 
-Taints and tolerations are the Kubernetes JSON dicts (`{"key", "value",
-"effect"}` and `{"key", "operator", "value", "effect", "tolerationSeconds"}`).
+Taints and tolerations are the Kubernetes JSON dicts (api.types.Taint and Toleration).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from minikube_py.api.types import Object
+from minikube_py.api.types import Taint, Toleration
 
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
-def parse_taint(text: str) -> dict[str, str]:
+def parse_taint(text: str) -> Taint:
     """Parse `key[=value]:Effect` (the kubectl / --register-with-taints syntax)."""
     spec, sep, effect = text.rpartition(":")
     if not sep or not spec:
@@ -27,7 +26,7 @@ def parse_taint(text: str) -> dict[str, str]:
     return {"key": key, "value": value, "effect": effect}
 
 
-def tolerates(toleration: Object, taint: Object) -> bool:
+def tolerates(toleration: Toleration, taint: Taint) -> bool:
     """Kubernetes' ToleratesTaint: empty key with Exists tolerates everything."""
     effect = toleration.get("effect") or ""
     if effect and effect != taint.get("effect"):
@@ -42,8 +41,8 @@ def tolerates(toleration: Object, taint: Object) -> bool:
 
 
 def untolerated(
-    taints: Iterable[Object], tolerations: list[Object], effects: tuple[str, ...]
-) -> Object | None:
+    taints: Iterable[Taint], tolerations: list[Toleration], effects: tuple[str, ...]
+) -> Taint | None:
     """The first taint with one of `effects` that no toleration tolerates, if any."""
     for taint in taints:
         if taint.get("effect") in effects and not any(tolerates(t, taint) for t in tolerations):
@@ -51,7 +50,7 @@ def untolerated(
     return None
 
 
-def toleration_seconds(taints: Iterable[Object], tolerations: list[Object]) -> float | None:
+def toleration_seconds(taints: Iterable[Taint], tolerations: list[Toleration]) -> float | None:
     """How long a pod may stay on a node with these NoExecute taints.
 
     0 when some taint is not tolerated, None when every taint is tolerated

@@ -120,9 +120,13 @@ class EnvVar(TypedDict, total=False):
     valueFrom: Object
 
 
+# resource.Quantity: a string on Kubernetes' wire ("500m", "1Gi"); a client may send a number.
+Quantity = str | int | float
+
+
 class ResourceRequirements(TypedDict, total=False):
-    requests: dict[str, str]
-    limits: dict[str, str]
+    requests: dict[str, Quantity]
+    limits: dict[str, Quantity]
 
 
 class Probe(TypedDict, total=False):
@@ -174,7 +178,7 @@ class Toleration(TypedDict, total=False):
     operator: str
     value: str
     effect: str
-    tolerationSeconds: int
+    tolerationSeconds: float  # int64 on the wire; controllers compute with seconds as floats
 
 
 class Volume(TypedDict, total=False):
@@ -190,7 +194,9 @@ class Volume(TypedDict, total=False):
 
 
 class PodSpec(TypedDict, total=False):
-    containers: Required[list[Container]]
+    # Validation requires containers; not Required[] here, so a tolerant read types:
+    # `spec: PodSpec = pod.get("spec") or {}`.
+    containers: list[Container]
     initContainers: list[Container]
     volumes: list[Volume]
     restartPolicy: str
@@ -211,6 +217,7 @@ class PodSpec(TypedDict, total=False):
     tolerations: list[Toleration]
     priority: int
     priorityClassName: str
+    overhead: dict[str, Quantity]
     securityContext: Object
     enableServiceLinks: bool
 
@@ -303,6 +310,7 @@ class ServiceSpec(TypedDict, total=False):
     externalTrafficPolicy: str
     internalTrafficPolicy: str
     sessionAffinity: str
+    sessionAffinityConfig: Object
     publishNotReadyAddresses: bool
     ipFamilies: list[str]
     ipFamilyPolicy: str
@@ -395,8 +403,8 @@ class NodeSystemInfo(TypedDict, total=False):
 
 
 class NodeStatus(TypedDict, total=False):
-    capacity: dict[str, str]
-    allocatable: dict[str, str]
+    capacity: dict[str, Quantity]
+    allocatable: dict[str, Quantity]
     conditions: list[Condition]
     addresses: list[NodeAddress]
     nodeInfo: NodeSystemInfo

@@ -20,7 +20,16 @@ from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import split_key
 from minikube_py.api.resources import ENDPOINTS, PODS, SERVICES
 from minikube_py.api.selectors import LabelSelector
-from minikube_py.api.types import Object
+from minikube_py.api.types import (
+    EndpointAddress,
+    EndpointPort,
+    EndpointSubset,
+    Object,
+    ObjectMeta,
+    PodSpec,
+    ServicePort,
+    ServiceSpec,
+)
 from minikube_py.client.errors import AlreadyExists, NotFound
 from minikube_py.controllers.base import Controller, SharedInformers
 from minikube_py.controllers.pods import is_ready
@@ -36,27 +45,29 @@ def selector_of(service: Object) -> LabelSelector | None:
     return LabelSelector.from_dict({"matchLabels": selector}) if selector else None
 
 
-def resolve_port(pod: Object, port: Object) -> int | None:
+def resolve_port(pod: Object, port: ServicePort) -> int | None:
     """The pod's port number for a service port: targetPort as a number, or the
     container port of that name and protocol; None if the pod has no such port."""
     target = port.get("targetPort", port.get("port"))
     if isinstance(target, int) or (isinstance(target, str) and target.isdigit()):
         return int(target)
     protocol = port.get("protocol") or "TCP"
-    for container in (pod.get("spec") or {}).get("containers") or []:
+    spec: PodSpec = pod.get("spec") or {}
+    for container in spec.get("containers") or []:
         for cport in container.get("ports") or []:
             if cport.get("name") == target and (cport.get("protocol") or "TCP") == protocol:
                 return int(cport["containerPort"])
     return None
 
 
-def address_of(pod: Object, service: Object) -> Object:
+def address_of(pod: Object, service: Object) -> EndpointAddress:
     """The pod's address; with its `hostname` when its subdomain is this Service (what
     gives StatefulSet pods `<hostname>.<service>.<ns>.svc` names in cluster DNS)."""
-    meta, spec = pod["metadata"], pod.get("spec") or {}
-    address: Object = {"ip": pod["status"]["podIP"],
-                    "targetRef": {"kind": "Pod", "namespace": meta["namespace"],
-                                  "name": meta["name"], "uid": meta.get("uid", "")}}
+    meta: ObjectMeta = pod["metadata"]
+    spec: PodSpec = pod.get("spec") or {}
+    address: EndpointAddress = {"ip": pod["status"]["podIP"],
+                                "targetRef": {"kind": "Pod", "namespace": meta["namespace"],
+                                              "name": meta["name"], "uid": meta.get("uid", "")}}
     if spec.get("hostname") and spec.get("subdomain") == service["metadata"]["name"]:
         address["hostname"] = spec["hostname"]
     if spec.get("nodeName"):
@@ -64,13 +75,14 @@ def address_of(pod: Object, service: Object) -> Object:
     return address
 
 
-def compute_subsets(service: Object, pods: list[Object]) -> list[Object]:
+def compute_subsets(service: Object, pods: list[Object]) -> list[EndpointSubset]:
     """Endpoints subsets for `service` over `pods` (pure; sorted, so equal inputs give
     equal output and an unchanged Endpoints is never rewritten)."""
-    spec = service.get("spec") or {}
+    spec: ServiceSpec = service.get("spec") or {}
     publish_all = bool(spec.get("publishNotReadyAddresses"))
     ports = spec.get("ports") or []
-    groups: dict[tuple[tuple[str, int, str], ...], tuple[list[Object], list[Object]]] = {}
+    groups: dict[tuple[tuple[str, int, str], ...],
+                 tuple[list[EndpointAddress], list[EndpointAddress]]] = {}
     for pod in pods:
         status, meta = pod.get("status") or {}, pod["metadata"]
         if not status.get("podIP") or status.get("phase") in ("Succeeded", "Failed"):
@@ -88,18 +100,23 @@ def compute_subsets(service: Object, pods: list[Object]) -> list[Object]:
         (ready if publish_all or is_ready(pod) else not_ready).append(address_of(pod, service))
     subsets = []
     for port_set, (ready, not_ready) in sorted(groups.items()):
-        subset: Object = {}
+        subset: EndpointSubset = {}
         if ready:
             subset["addresses"] = sorted(ready, key=_ip_order)
         if not_ready:
             subset["notReadyAddresses"] = sorted(not_ready, key=_ip_order)
-        subset["ports"] = [{**({"name": n} if n else {}), "port": p, "protocol": proto}
-                           for n, p, proto in port_set]
+        subset["ports"] = [_endpoint_port(n, p, proto) for n, p, proto in port_set]
         subsets.append(subset)
     return subsets
 
 
-def _ip_order(address: Object) -> tuple[int, ...]:
+def _endpoint_port(name: str, port: int, protocol: str) -> EndpointPort:
+    if name:
+        return {"name": name, "port": port, "protocol": protocol}
+    return {"port": port, "protocol": protocol}
+
+
+def _ip_order(address: EndpointAddress) -> tuple[int, ...]:
     return tuple(int(x) for x in address["ip"].split(".")) if "." in address["ip"] else (0,)
 
 

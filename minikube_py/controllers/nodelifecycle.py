@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from minikube_py.api.meta import get_condition, join_key, now_rfc3339, set_condition
 from minikube_py.api.resources import LEASES, NODES, PODS
 from minikube_py.api.taints import toleration_seconds
-from minikube_py.api.types import Object
+from minikube_py.api.types import NodeSpec, Object, Taint, Toleration
 from minikube_py.client import run_tasks
 from minikube_py.client.errors import ClientError, Conflict, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
@@ -47,17 +47,18 @@ NOT_READY = "node.kubernetes.io/not-ready"
 NODE_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 
 
-def desired_taints(node: Object, now: str) -> list[Object]:
+def desired_taints(node: Object, now: str) -> list[Taint]:
     """The node's taints with ours set to match its Ready condition."""
     ready = get_condition(node, "Ready") or {}
     # No Ready condition yet (just registered): nothing to say until the grace runs out.
     wanted_key = {"Unknown": UNREACHABLE, "False": NOT_READY}.get(ready.get("status", ""))
-    taints = [t for t in (node.get("spec") or {}).get("taints") or []
+    spec: NodeSpec = node.get("spec") or {}
+    taints = [t for t in spec.get("taints") or []
               if t.get("key") not in (UNREACHABLE, NOT_READY) or t.get("key") == wanted_key]
     for effect in ("NoSchedule", "NoExecute"):
         if wanted_key and not any(t.get("key") == wanted_key and t.get("effect") == effect
                                   for t in taints):
-            taint = {"key": wanted_key, "effect": effect}
+            taint: Taint = {"key": wanted_key, "effect": effect}
             if effect == "NoExecute":
                 taint["timeAdded"] = now
             taints.append(taint)
@@ -67,20 +68,20 @@ def desired_taints(node: Object, now: str) -> list[Object]:
 DEFAULT_TOLERATION_SECONDS = 300  # what the api-server's DefaultTolerationSeconds adds
 
 
-def _is_default(toleration: Object) -> bool:
+def _is_default(toleration: Toleration) -> bool:
     return (toleration.get("key") in (NOT_READY, UNREACHABLE)
             and toleration.get("operator") == "Exists"
             and toleration.get("effect") == "NoExecute"
             and toleration.get("tolerationSeconds") == DEFAULT_TOLERATION_SECONDS)
 
 
-def effective_tolerations(tolerations: list[Object], seconds: float) -> list[Object]:
+def effective_tolerations(tolerations: list[Toleration], seconds: float) -> list[Toleration]:
     """Tolerations with --pod-eviction-timeout as the default for not-ready and
     unreachable: added when missing, and replacing the admission default (a
     toleration identical to the one DefaultTolerationSeconds writes is taken
     as that default, not as a user's choice)."""
-    result = [{**t, "tolerationSeconds": seconds} if _is_default(t) else t
-              for t in tolerations]
+    result: list[Toleration] = [{**t, "tolerationSeconds": seconds} if _is_default(t) else t
+                                for t in tolerations]
     for key in (NOT_READY, UNREACHABLE):
         if not any(t.get("key") == key or (not t.get("key") and t.get("operator") == "Exists")
                    for t in tolerations):

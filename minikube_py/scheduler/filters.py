@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from minikube_py.api.taints import untolerated
+from minikube_py.api.types import Taint
 from minikube_py.scheduler.affinity import required_matches
 from minikube_py.scheduler.nodeinfo import NodeInfo
 from minikube_py.scheduler.podinfo import PodInfo
@@ -29,7 +30,7 @@ def node_unschedulable(pod: PodInfo, node: NodeInfo) -> tuple[str, ...]:
     """A cordoned node takes only pods that tolerate its unschedulable taint."""
     if not node.unschedulable:
         return _OK
-    cordon = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+    cordon: Taint = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
     return _OK if untolerated([cordon], pod.tolerations, ("NoSchedule",)) is None else (
         UNSCHEDULABLE,
     )

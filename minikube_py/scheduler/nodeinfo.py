@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from minikube_py.api.quantity import cpu_millis, to_bytes
-from minikube_py.api.types import NodeStatus, Object
+from minikube_py.api.types import NodeStatus, Object, Taint
 from minikube_py.scheduler.podinfo import HostPort, PodInfo
 
 
@@ -57,7 +57,7 @@ class NodeInfo:
         self.name = name
         self.node: Object | None = None
         self.labels: dict[str, str] = {}
-        self.taints: list[Object] = []
+        self.taints: list[Taint] = []
         self.ready = False
         self.unschedulable = False
         self.alloc_cpu = self.alloc_memory = self.alloc_pods = 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.quantity import cpu_millis, to_bytes
-from minikube_py.api.types import Object
+from minikube_py.api.types import Container, Object, PodSpec, Toleration
 
 # Kubernetes' non-zero defaults for scoring pods that request nothing
 # (pkg/scheduler/util: DefaultMilliCPURequest, DefaultMemoryRequest).
@@ -38,10 +38,10 @@ class PodInfo:
     node_selector: dict[str, str] = field(default_factory=dict)
     required_terms: list[Object] | None = None
     preferred_terms: list[Object] = field(default_factory=list)
-    tolerations: list[Object] = field(default_factory=list)
+    tolerations: list[Toleration] = field(default_factory=list)
 
 
-def _container_requests(container: Object) -> tuple[int, int, bool, bool]:
+def _container_requests(container: Container) -> tuple[int, int, bool, bool]:
     """(cpu millis, memory bytes, cpu given, memory given); limits stand in for
     missing requests, as API defaulting does in Kubernetes."""
     resources = container.get("resources") or {}
@@ -57,7 +57,7 @@ def _container_requests(container: Object) -> tuple[int, int, bool, bool]:
     )
 
 
-def _requests(spec: Object) -> tuple[int, int, int, int]:
+def _requests(spec: PodSpec) -> tuple[int, int, int, int]:
     """(cpu, memory, nonzero cpu, nonzero memory): max(sum of containers,
     largest init container) plus overhead, like Kubernetes' PodRequests."""
     cpu = memory = nz_cpu = nz_memory = 0
@@ -81,7 +81,7 @@ def _requests(spec: Object) -> tuple[int, int, int, int]:
     return cpu, memory, nz_cpu, nz_memory
 
 
-def _host_ports(spec: Object) -> tuple[HostPort, ...]:
+def _host_ports(spec: PodSpec) -> tuple[HostPort, ...]:
     ports = []
     for container in spec.get("containers") or []:
         for port in container.get("ports") or []:
@@ -104,7 +104,7 @@ def controller_uid(obj: Object) -> str:
 
 def pod_info(pod: Object) -> PodInfo:
     """Digest a pod for scheduling; raises ValueError on a malformed quantity."""
-    spec = pod.get("spec") or {}
+    spec: PodSpec = pod.get("spec") or {}
     meta = pod["metadata"]
     cpu, memory, nz_cpu, nz_memory = _requests(spec)
     node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}

@@ -4,9 +4,14 @@ injected failures; and records each accepted write once."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from minikube_py.api.resources import CONFIGMAPS, PODS
+from minikube_py.client import ApiClient
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound, ServerError
 from tests.fixtures.builders import configmap, pod
 from tests.fixtures.fake_client import FakeClient
@@ -49,3 +54,12 @@ async def test_injected_failures_hit_the_matching_calls_only() -> None:
     await client.delete(PODS, "b", "default")
     await client.delete(PODS, "a", "default")
     assert client.summary() == [("delete", "pods", "b"), ("delete", "pods", "a")]
+
+
+@pytest.mark.parametrize("verb", ["get", "list", "create", "update", "patch", "delete"])
+def test_the_fake_takes_what_the_client_takes(verb: str) -> None:
+    """Parameter names, kinds and defaults as ApiClient's, so a controller calling
+    the real client in a way the fake does not know fails here."""
+    def shape(fn: Callable[..., Any]) -> list[tuple[str, object, object]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+    assert shape(getattr(FakeClient, verb)) == shape(getattr(ApiClient, verb))

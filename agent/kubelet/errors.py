@@ -1,7 +1,16 @@
 """The kubelet's own error tree: the Docker SDK and CNI exceptions stop at our boundary.
 
-Callers catch the narrow error they can act on; `RuntimeUnavailable` in particular means
-"dockerd is restarting or unreachable: wait and reconcile again", never "the pod failed".
+    KubeletError
+      RuntimeUnavailable     dockerd did not answer
+      ContainerNotFound      404 (containers and images)
+      RuntimeRequestError    any other refusal (.status, .explanation)
+        RuntimeConflict      409
+      ImageError, ContainerConfigError, CNIError
+
+runtime.py is the only module that imports `docker`; it raises these `from` the SDK's
+exceptions. Callers catch the narrow error they can act on; `RuntimeUnavailable` in
+particular means "dockerd is restarting or unreachable: wait and reconcile again", never
+"the pod failed".
 """
 
 from __future__ import annotations
@@ -16,7 +25,25 @@ class RuntimeUnavailable(KubeletError):
 
 
 class ContainerNotFound(KubeletError):
-    """The container is gone (removed behind our back or never existed)."""
+    """The container (or image) is gone: removed behind our back or never existed (a 404)."""
+
+
+class RuntimeRequestError(KubeletError):
+    """dockerd refused a request or could not carry it out (any answer but a 404).
+
+    `str()` is the SDK's full message; `explanation` is dockerd's own words, what events
+    and statuses show; `status` is the HTTP status (None when no answer carried one).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 explanation: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.explanation = explanation
+
+
+class RuntimeConflict(RuntimeRequestError):
+    """409: the name is taken, the container is not running, or a removal is under way."""
 
 
 class ImageError(KubeletError):

@@ -9,6 +9,7 @@ sandbox: a shell that sleeps forever and exits 0 on SIGTERM.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -17,9 +18,6 @@ import subprocess
 import tarfile
 import time
 from typing import Any
-
-import docker
-import docker.errors
 
 from agent.kubelet.errors import ImageError, KubeletError, RuntimeUnavailable
 from agent.kubelet.runtime import DockerRuntime
@@ -77,31 +75,34 @@ _LOCAL_IMAGES = {
 }
 
 
-def _ensure(api: docker.APIClient, ref: str) -> str:
-    """Blocking: `docker import` the busybox rootfs as `ref` unless it exists."""
-    try:
-        api.inspect_image(ref)  # type: ignore[no-untyped-call]  # unannotated in types-docker
+async def _ensure(runtime: DockerRuntime, ref: str) -> str:
+    """`docker import` the busybox rootfs as `ref` unless it exists."""
+    if await runtime.image_inspect(ref) is not None:
         return ref
-    except docker.errors.ImageNotFound:
-        pass
     if not os.path.exists("/usr/bin/busybox"):
         raise KubeletError("busybox-static is not installed (/usr/bin/busybox)")
     log.info("building node-local image ref=%s", ref)
     repo, tag = ref.rsplit(":", 1)
-    api.import_image_from_data(busybox_rootfs_tar(), repository=repo, tag=tag,
-                               changes=_LOCAL_IMAGES[ref])
+    await runtime.import_image(await asyncio.to_thread(busybox_rootfs_tar), repository=repo,
+                               tag=tag, changes=_LOCAL_IMAGES[ref])
     return ref
 
 
-def ensure_busybox_image(client: docker.DockerClient) -> str:
+def ensure_busybox_image(docker_host: str | None = None) -> str:
     """Blocking, for callers without an event loop (`up`, the sample app): the busybox tag."""
-    return _ensure(client.api, BUSYBOX_IMAGE)
+    async def ensure() -> str:
+        runtime = DockerRuntime(docker_host, workers=1)
+        try:
+            return await _ensure(runtime, BUSYBOX_IMAGE)
+        finally:
+            await runtime.close()
+    return asyncio.run(ensure())
 
 
 async def ensure_local_images(runtime: DockerRuntime) -> None:
     """Build the node-local busybox and pause images if they are missing (idempotent)."""
     for ref in _LOCAL_IMAGES:
-        await runtime.call(_ensure, runtime.api, ref)
+        await _ensure(runtime, ref)
 
 
 def normalize(ref: str) -> str:
@@ -140,7 +141,7 @@ async def ensure_image(runtime: DockerRuntime, container: dict[str, Any]) -> dic
         await runtime.pull(ref)
     except RuntimeUnavailable:
         raise
-    except (docker.errors.APIError, KubeletError) as e:
+    except KubeletError as e:
         if policy == "Always" and present is not None:
             # A node-local image that no registry knows: keep what we have, as a cache.
             log.info("pull failed, using local image ref=%s err=%s", ref, e)

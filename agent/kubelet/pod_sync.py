@@ -16,13 +16,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker.errors
-
 from agent.kubelet import labels as L
 from agent.kubelet.backoff import Backoff
 from agent.kubelet.dns import PodDNS
 from agent.kubelet.env import container_env
-from agent.kubelet.errors import CNIError, ContainerConfigError, ContainerNotFound, ImageError
+from agent.kubelet.errors import (
+    CNIError,
+    ContainerConfigError,
+    ContainerNotFound,
+    ImageError,
+    RuntimeConflict,
+    RuntimeRequestError,
+)
 from agent.kubelet.images import ensure_image
 from agent.kubelet.labels import Observed
 from agent.kubelet.observe import PodObserver, group
@@ -203,7 +208,7 @@ class PodSyncer:
         try:
             code, out = await self.runtime.exec_run(cid, hook["command"], timeout=grace or None)
             error = f"exited with {code}: {out.decode(errors='replace').strip()}" if code else ""
-        except (TimeoutError, docker.errors.APIError, ContainerNotFound) as e:
+        except (TimeoutError, RuntimeRequestError, ContainerNotFound) as e:
             error = str(e) or type(e).__name__
         if error:
             await self.events(pod, "Warning", "FailedPostStartHook",
@@ -217,7 +222,7 @@ class PodSyncer:
             return False
         try:
             await self.runtime.start(ins["Id"])
-        except docker.errors.APIError as e:  # now it carries State.Error: status shows it
+        except RuntimeRequestError as e:  # now it carries State.Error: status shows it
             await self.events(pod, "Warning", "Failed", f"Error: {e.explanation or e}")
         return True
 
@@ -301,15 +306,15 @@ class PodSyncer:
         try:
             cid = await self.runtime.create(image=args.image, name=args.name, labels=args.labels,
                                             host_config=args.host_config, **args.config)
-        except docker.errors.APIError as e:
-            if e.status_code == 409:  # the name exists: someone made this attempt already
-                return True
+        except RuntimeConflict:  # the name exists: someone made this attempt already
+            return True
+        except RuntimeRequestError as e:
             waiting[name] = ("CreateContainerError", str(e.explanation or e))
             requeue.append(5.0)
             return False
         try:
             await self.runtime.start(cid)
-        except docker.errors.APIError as e:
+        except RuntimeRequestError as e:
             # The container stays 'created' with State.Error: the status shows it terminated.
             await self.events(pod, "Warning", "Failed", f"Error: {e.explanation or e}")
             return True
@@ -342,7 +347,7 @@ class PodSyncer:
             if "exec" in hook and grace > 0:
                 try:
                     await self.runtime.exec_run(o.id, hook["exec"]["command"], timeout=grace)
-                except (TimeoutError, docker.errors.APIError, ContainerNotFound) as e:
+                except (TimeoutError, RuntimeRequestError, ContainerNotFound) as e:
                     log.info("preStop failed container=%s err=%s", o.id[:12], e)
             left = max(0, int(deadline - loop.time() + 0.999))
             await self.runtime.stop(o.id, timeout=left)

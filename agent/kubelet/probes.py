@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import docker.errors
 
-from agent.kubelet.errors import ContainerNotFound, RuntimeUnavailable
+from agent.kubelet.errors import ContainerNotFound, RuntimeRequestError, RuntimeUnavailable
 from agent.kubelet.runtime import DockerRuntime
 from minikube_py.api.meta import key as object_key
 from minikube_py.client.tasks import log_failure
@@ -158,7 +157,7 @@ class Probes:
                 return True
             if "httpGet" in probe:
                 return await self._http_get(probe["httpGet"], container, pod_ip, timeout)
-        except (TimeoutError, OSError, ValueError, aiohttp.ClientError, docker.errors.APIError, ContainerNotFound, RuntimeUnavailable) as e:
+        except (TimeoutError, OSError, ValueError, aiohttp.ClientError, RuntimeRequestError, ContainerNotFound, RuntimeUnavailable) as e:
             log.debug("probe failed container=%s err=%r", cid[:12], e)
             return False
         return True  # a probe kind we do not run (grpc) is not held against the container

@@ -1,8 +1,9 @@
 """Docker Engine API behind asyncio: every blocking SDK call runs in one thread pool.
 
-The rest of the kubelet awaits these methods and sees only our error tree
-(`agent.kubelet.errors`): a refused connection is `RuntimeUnavailable`, a 404 on a
-container is `ContainerNotFound`. Container listings use the low-level summary API
+This is the only module that imports the Docker SDK: the rest of the kubelet (and
+`down`, the sample app) awaits these methods and sees only our error tree
+(`agent.kubelet.errors`): a refused connection is `RuntimeUnavailable`, a 404 is
+`ContainerNotFound`, a 409 `RuntimeConflict`, any other refusal `RuntimeRequestError`. Container listings use the low-level summary API
 (one request) rather than `containers.list`, which would inspect each container.
 """
 
@@ -19,7 +20,13 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from agent.kubelet.errors import ContainerNotFound, KubeletError, RuntimeUnavailable
+from agent.kubelet.errors import (
+    ContainerNotFound,
+    KubeletError,
+    RuntimeConflict,
+    RuntimeRequestError,
+    RuntimeUnavailable,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,8 +43,13 @@ def _translate(fn: Callable[..., T]) -> Callable[..., T]:
             return fn(*args, **kwargs)
         except docker.errors.NotFound as e:
             raise ContainerNotFound(str(e.explanation or e)) from e
+        except docker.errors.APIError as e:
+            cls = RuntimeConflict if e.status_code == 409 else RuntimeRequestError
+            raise cls(str(e), status=e.status_code, explanation=str(e.explanation or "")) from e
         except _UNAVAILABLE as e:
             raise RuntimeUnavailable(f"dockerd unreachable: {e}") from e
+        except docker.errors.DockerException as e:  # the SDK's own checks, before any request
+            raise RuntimeRequestError(str(e)) from e
     return wrapper
 
 
@@ -46,10 +58,13 @@ class DockerRuntime:
 
     def __init__(self, base_url: str | None = None, workers: int = 16, timeout: int = 120) -> None:
         kwargs: dict[str, Any] = {"timeout": timeout, "max_pool_size": workers}
-        if base_url:
-            self.api = docker.APIClient(base_url=base_url, **kwargs)
-        else:
-            self.api = docker.from_env(**kwargs).api
+        try:  # the client asks dockerd for its API version right away
+            if base_url:
+                self.api = docker.APIClient(base_url=base_url, **kwargs)
+            else:
+                self.api = docker.from_env(**kwargs).api
+        except docker.errors.DockerException as e:
+            raise RuntimeUnavailable(f"dockerd unreachable: {e}") from e
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -60,7 +75,7 @@ class DockerRuntime:
     async def ping(self) -> bool:
         try:
             return bool(await self.call(self.api.ping))
-        except (RuntimeUnavailable, docker.errors.APIError):
+        except (RuntimeUnavailable, RuntimeRequestError):
             return False
 
     async def version(self) -> dict[str, Any]:
@@ -96,27 +111,33 @@ class DockerRuntime:
     async def kill(self, container_id: str, signal: str = "KILL") -> None:
         try:
             await self.call(self.api.kill, container_id, signal=signal)
-        except ContainerNotFound:
+        except (ContainerNotFound, RuntimeConflict):  # 409: not running, as we wanted
             pass
-        except docker.errors.APIError as e:
-            if e.status_code != 409:  # 409: not running, which is what we wanted
-                raise
 
-    async def remove(self, container_id: str) -> None:
-        """Remove a container (force: it may still run); a missing one is already removed."""
+    async def remove(self, container_id: str) -> bool:
+        """Remove a container (force: it may still run); True if this call removed it,
+        False if it was gone already or being removed by someone else."""
         try:
             await self.call(self.api.remove_container, container_id, force=True, v=True)
         except ContainerNotFound:
-            pass
-        except docker.errors.APIError as e:
-            if e.status_code != 409 or "already in progress" not in str(e):
+            return False
+        except RuntimeConflict as e:
+            if "already in progress" not in str(e):
                 raise
+            return False
+        return True
 
     async def image_inspect(self, ref: str) -> dict[str, Any] | None:
         try:
             return await self.call(self.api.inspect_image, ref)
         except ContainerNotFound:  # the SDK raises NotFound for images too
             return None
+
+    async def import_image(self, data: bytes, *, repository: str, tag: str,
+                           changes: list[str]) -> None:
+        """`docker import` of a rootfs tar as repository:tag, with Dockerfile `changes`."""
+        await self.call(self.api.import_image_from_data, data, repository=repository, tag=tag,
+                        changes=changes)
 
     async def pull(self, ref: str) -> None:
         repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")

@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import docker.errors
-
 from agent.kubelet import labels as L
 from agent.kubelet.cni import CNI, PodRef, load_network, pod_ips
-from agent.kubelet.errors import CNIError, ContainerNotFound, KubeletError
+from agent.kubelet.errors import CNIError, ContainerNotFound, KubeletError, RuntimeRequestError
 from agent.kubelet.images import PAUSE_COMMAND, PAUSE_IMAGE
 from agent.kubelet.labels import Observed
 from agent.kubelet.runtime import DockerRuntime
@@ -70,7 +68,7 @@ class Sandboxes:
             sid = await self.runtime.create(image=args.image, name=args.name, labels=args.labels,
                                             host_config=args.host_config, **args.config)
             await self.runtime.start(sid)
-        except docker.errors.APIError as e:
+        except RuntimeRequestError as e:
             raise SandboxError(f"failed to create pod sandbox: {e.explanation or e}") from e
         if host_net:
             return sid, [self.host_ip]

@@ -8,14 +8,12 @@ the agent builds from the host's busybox-static: no registry needed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import docker
 
 from agent.kubelet.images import BUSYBOX_IMAGE, ensure_busybox_image
 from minikube_py.api.resources import DEPLOYMENTS, ENDPOINTS, SERVICES
@@ -102,8 +100,7 @@ async def replies(url: str, want: int, budget: float = 30.0) -> list[str]:
 
 def ensure_image() -> None:
     """The node-local image (imagePullPolicy Never: no registry is needed, or reachable)."""
-    with contextlib.closing(docker.DockerClient(base_url=dockerd.SOCKET, timeout=120)) as dc:
-        ensure_busybox_image(dc)
+    ensure_busybox_image(dockerd.SOCKET)
 
 
 def run(kubeconfig: Path, progress: Callable[[str], None], timeout: float = 120.0) -> set[str]:

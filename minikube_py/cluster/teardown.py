@@ -9,6 +9,7 @@ command line (an embedded etcd orphaned by a kill -9).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -16,13 +17,12 @@ import logging
 import os
 from collections.abc import Callable
 
-import docker
-import docker.errors
 import psutil
-import requests.exceptions
 
 from agent import cni_config
+from agent.kubelet.errors import RuntimeUnavailable
 from agent.kubelet.labels import NODE as NODE_LABEL
+from agent.kubelet.runtime import DockerRuntime
 from agent.overlay import cleanup as overlay_cleanup
 from agent.proxy import cleanup as proxy_cleanup
 from agent.settings import AgentSettings
@@ -62,29 +62,28 @@ def kill_leftovers(paths: ClusterPaths, grace: float = 5.0) -> list[int]:
     return survivors
 
 
-def _docker() -> docker.DockerClient | None:
-    if not dockerd.responds():
-        return None
-    try:
-        return docker.DockerClient(base_url=dockerd.SOCKET, timeout=30)
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
-        return None
-
-
 def remove_containers(nodes: list[str]) -> int:
     """Force-remove every container labelled with one of `nodes`; returns how many."""
-    client = _docker()
-    if client is None:
+    if not dockerd.responds():
         return 0
-    removed = 0
-    with contextlib.closing(client):
-        for n in nodes:
-            for c in client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={n}"}):
-                with contextlib.suppress(docker.errors.NotFound):
-                    c.remove(force=True, v=True)
-                    removed += 1
+    try:
+        runtime = DockerRuntime(dockerd.SOCKET, workers=1, timeout=30)
+    except RuntimeUnavailable:
+        return 0
+    removed = asyncio.run(_remove_containers(runtime, nodes))
     log.debug("containers removed count=%d", removed)
     return removed
+
+
+async def _remove_containers(runtime: DockerRuntime, nodes: list[str]) -> int:
+    try:
+        removed = 0
+        for n in nodes:
+            for c in await runtime.list_containers({NODE_LABEL: n}):
+                removed += await runtime.remove(c["Id"])
+        return removed
+    finally:
+        await runtime.close()
 
 
 def agent_settings(paths: ClusterPaths, node: NodeRecord, lab: bool) -> AgentSettings:

@@ -136,11 +136,7 @@ class KubeCluster:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, timeout: float = 120) -> None:
-        dc = docker.DockerClient(base_url="unix:///var/run/docker.sock", timeout=120)
-        try:
-            ensure_busybox_image(dc)  # the workloads' image (the agent builds only pause)
-        finally:
-            dc.close()
+        ensure_busybox_image()  # the workloads' image (the agent builds only pause)
         self._network()
         exe = [sys.executable, "-m", "minikube_py.cli.main"]
         logs = self.root / "logs"

@@ -75,6 +75,14 @@ if [ "$role" = control-plane ]; then
   for _ in $(seq 120); do [ -s "$DATA/apiserver/admin.conf" ] && break; sleep 1; done
   [ -s "$DATA/apiserver/admin.conf" ] || die "the api-server wrote no admin.conf: journalctl -u minikube-py-apiserver"
   ln -sf "$DATA/apiserver/admin.conf" "$ETC/admin.conf"
+  echo "DNS_ARGS=\"--bind-address $node_ip --advertise-address $node_ip\"" > "$ETC/dns.env"
+  for _ in $(seq 60); do
+    minikube-py dns-credentials --kubeconfig "$DATA/apiserver/admin.conf" \
+      --output "$DATA/apiserver/dns.conf" --server "https://127.0.0.1:6443" 2>/dev/null && break
+    sleep 2
+  done
+  [ -s "$DATA/apiserver/dns.conf" ] || die "could not write the DNS kubeconfig: minikube-py dns-credentials"
+  systemctl enable --now minikube-py-dns
   join_cmd=""
   for _ in $(seq 60); do
     join_cmd="$(minikube-py token create --server "https://$node_ip:6443" --print-join-command 2>/dev/null)" && break

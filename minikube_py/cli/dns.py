@@ -27,6 +27,39 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="/healthz, /ready and /metrics on 127.0.0.1 at this port")
     p.add_argument("--ttl", type=int, default=5, help="TTL of cluster records (seconds)")
     p.set_defaults(func=_main)
+    c = subparsers.add_parser("dns-credentials",
+                              help="write the DNS server's kubeconfig (its own ServiceAccount)")
+    c.add_argument("--kubeconfig", required=True, help="admin kubeconfig")
+    c.add_argument("--output", required=True, help="where to write the DNS kubeconfig (0600)")
+    c.add_argument("--server", default=None,
+                   help="api-server URL the DNS server uses (default: the admin kubeconfig's)")
+    c.set_defaults(func=_credentials)
+
+
+def _credentials(args: argparse.Namespace) -> int:
+    """What `up` does itself; systemd hosts run it from install.sh."""
+    import asyncio
+
+    from minikube_py.cli.main import CLIError
+    from minikube_py.client import ApiClient
+    from minikube_py.client.errors import ClientError
+    from minikube_py.cluster import dns_identity, kubeconfigs
+
+    if not Path(args.kubeconfig).is_file():
+        raise CLIError(f"--kubeconfig {args.kubeconfig}: no such file")
+    admin = kubeconfigs.load(Path(args.kubeconfig))
+    server = args.server or str(admin["clusters"][0]["cluster"]["server"])
+
+    async def write() -> None:
+        async with ApiClient.from_kubeconfig(args.kubeconfig, retries=1) as client:
+            await dns_identity.write_kubeconfig(client, server, kubeconfigs.ca_data(admin),
+                                                Path(args.output))
+
+    try:
+        asyncio.run(write())
+    except ClientError as e:
+        raise CLIError(f"could not write the DNS kubeconfig: {e}") from None
+    return 0
 
 
 def _address(text: str, flag: str) -> str:

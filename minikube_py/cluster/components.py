@@ -116,9 +116,20 @@ def build_plan(
                 ("--service-account-private-key-file", data / "pki" / "sa.key"),
                 ("--root-ca-file", data / "pki" / "ca.crt"))
             if tools.supports("controller-manager", flag)]))
+    if advertise:  # the cluster DNS, where nodes reach this host; listed in kube-dns
+        add("dns", Component("dns", [
+            *exe, "dns", "--kubeconfig", str(dns_kubeconfig(paths, lab)),
+            "--bind-address", advertise, "--advertise-address", advertise],
+            wait_files=[str(dns_kubeconfig(paths, lab))], wait_url=readyz))
     for node in state.nodes:
         add("agent", _agent(exe, tools, paths, node, lab, readyz))
     return plan, sorted(set(missing))
+
+
+def dns_kubeconfig(paths: ClusterPaths, lab: bool) -> Path:
+    """The DNS server's own credential (ServiceAccount kube-system/kube-dns), written by
+    `up` once the api-server answers."""
+    return paths.apiserver_dir(lab) / "dns.conf"
 
 
 def _controller_flags(tools: Toolbox, tuning: ControllerTuning) -> list[str]:

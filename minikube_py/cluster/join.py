@@ -9,7 +9,6 @@ credential. Only then are the kubeconfig written and the agent started (supervis
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import ssl
@@ -109,15 +108,7 @@ def _temp_ca(ca_pem: bytes) -> str:
 
 def kubelet_config(server: str, ca_pem: bytes, node: str, token: str) -> str:
     """The node's kubeconfig: the pinned CA and its own token, nothing of the admin's."""
-    doc = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "node",
-        "clusters": [{"name": "minikube-py", "cluster": {
-            "server": server, "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
-        "users": [{"name": f"system:node:{node}", "user": {"token": token}}],
-        "contexts": [{"name": "node", "context": {"cluster": "minikube-py",
-                                                  "user": f"system:node:{node}"}}],
-    }
-    return yaml.safe_dump(doc)
+    return kubeconfigs.token_kubeconfig(server, ca_pem, f"system:node:{node}", token)
 
 
 async def join(req: JoinRequest, ca_pem: bytes, kubeconfig_path: Path) -> None:

@@ -51,6 +51,18 @@ def publish(src: Path, dst: Path, server: str | None = None) -> None:
     write_private(dst, yaml.safe_dump(with_server(doc, server) if server else doc))
 
 
+def token_kubeconfig(server: str, ca_pem: bytes, user: str, token: str) -> str:
+    """A kubeconfig of one bearer token and the pinned CA, nothing of the admin's."""
+    doc = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "default",
+        "clusters": [{"name": "minikube-py", "cluster": {
+            "server": server, "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": "default", "context": {"cluster": "minikube-py", "user": user}}],
+    }
+    return yaml.safe_dump(doc)
+
+
 def ca_data(doc: dict[str, Any]) -> bytes:
     """The PEM CA of the kubeconfig's first cluster."""
     cluster = doc["clusters"][0]["cluster"]

@@ -21,11 +21,22 @@ from pathlib import Path
 
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError
-from minikube_py.cluster import dockerd, health, host, join, kubeconfigs, lab, supervisor, teardown
+from minikube_py.cluster import (
+    dns_identity,
+    dockerd,
+    health,
+    host,
+    join,
+    kubeconfigs,
+    lab,
+    supervisor,
+    teardown,
+)
 from minikube_py.cluster.components import (
     ControllerTuning,
     Toolbox,
     build_plan,
+    dns_kubeconfig,
     node_kubeconfig,
     save_plan,
 )
@@ -218,6 +229,7 @@ async def _converge(settings: UpSettings, state: ClusterState, result: UpResult,
         except Exception as e:  # noqa: BLE001 - join-only feature, must not fail `up`
             log.warning("cluster-info not published err=%s", e)
         await _node_kubeconfigs(paths, state, client, ca_pem, admin, progress)
+        await _dns_kubeconfig(paths, state, client, ca_pem, admin, progress)
         if with_agents:
             result.seconds_to_ready = await health.wait_nodes_ready(
                 client, [n.name for n in state.nodes], deadline - time.monotonic(), progress)
@@ -238,6 +250,18 @@ async def _node_kubeconfigs(paths: ClusterPaths, state: ClusterState, client: Ap
         except (join.JoinError, ClientError) as e:  # an api-server without node authz
             progress(f"node {node.name} runs with admin credentials: {e}")
             kubeconfigs.publish(admin, path, server)
+
+
+async def _dns_kubeconfig(paths: ClusterPaths, state: ClusterState, client: ApiClient,
+                          ca_pem: bytes, admin: Path, progress: Progress) -> None:
+    """The DNS server's own credential, refreshed at every `up` (its token expires)."""
+    path = dns_kubeconfig(paths, state.is_lab)
+    server = f"https://127.0.0.1:{state.api_port}"
+    try:
+        await dns_identity.write_kubeconfig(client, server, ca_pem, path)
+    except ClientError as e:  # an api-server without TokenRequest
+        progress(f"the DNS server runs with admin credentials: {e}")
+        kubeconfigs.publish(admin, path, server)
 
 
 def _reachable_address(state: ClusterState) -> str:

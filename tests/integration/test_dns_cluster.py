@@ -6,19 +6,24 @@ upstream in a test network namespace."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import dns.asyncquery
+import dns.exception
 import dns.message
 import dns.rcode
 import pytest
+import yaml
 
 from minikube_py.api.resources import ENDPOINTS, PODS, SERVICES
 from minikube_py.client import ApiClient
@@ -31,6 +36,8 @@ from minikube_py.controllers.settings import ControllerManagerSettings
 from minikube_py.dns import DnsSettings, serving
 from minikube_py.dns.app import Running
 from minikube_py.dns.registration import keep_registered
+from tests.fixtures.apiserver import CLI
+from tests.fixtures.etcd import free_port
 from tests.helpers import eventually, scratch_namespace
 from tests.integration.test_controllers_endpoints import set_ready
 
@@ -49,11 +56,12 @@ async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str, Running]]:
             yield client, namespace, running
 
 
-async def ask(running: Running, name: str, qtype: str = "A",
+async def ask(running: Running | int, name: str, qtype: str = "A",
               tcp: bool = False) -> dns.message.Message:
     query = dns.message.make_query(name, qtype)
     send = dns.asyncquery.tcp if tcp else dns.asyncquery.udp
-    return await send(query, "127.0.0.1", port=running.port, timeout=2)
+    port = running if isinstance(running, int) else running.port
+    return await send(query, "127.0.0.1", port=port, timeout=2)
 
 
 def addresses(reply: dns.message.Message) -> list[str]:
@@ -242,3 +250,55 @@ async def test_forwards_to_an_upstream_in_a_netns(apiserver: Any, upstream_netns
         assert (await ask(running, "nx.example.org")).rcode() == dns.rcode.NXDOMAIN
         assert addresses(await ask(running, "www.example.org", tcp=True)) == ["203.0.113.7"]
         assert running.resolver.metrics.cache[("forward", "hit")] >= 1
+
+
+@pytest.fixture
+def dns_process(apiserver: Any, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int,
+                                                                  Path]]:
+    """`minikube-py dns-credentials` then `minikube-py dns`, as install.sh and `up` run them."""
+    conf = tmp_path / "dns.conf"
+    made = subprocess.run([str(CLI), "dns-credentials", "--kubeconfig", str(apiserver.kubeconfig),
+                           "--output", str(conf)], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert made.returncode == 0, made.stderr
+    assert oct(conf.stat().st_mode & 0o777) == "0o600"
+    assert yaml.safe_load(conf.read_text())["users"][0]["name"] == \
+        "system:serviceaccount:kube-system:kube-dns"
+    port, log = free_port(), tmp_path / "dns.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(CLI), "dns", "--kubeconfig", str(conf),
+                                 "--bind-address", "127.0.0.1", "--port", str(port),
+                                 "--health-port", str(free_port()),
+                                 "--advertise-address", "127.0.0.63"], stdout=out, stderr=out)
+    try:
+        yield proc, port, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def test_cli_runs_as_its_service_account_and_leaves_on_sigterm(
+        apiserver: Any, dns_process: tuple[subprocess.Popen[bytes], int, Path]) -> None:
+    proc, port, log = dns_process
+
+    async def answers() -> list[str]:
+        try:
+            return addresses(await ask(port, "kubernetes.default.svc.cluster.local"))
+        except dns.exception.Timeout:
+            return []
+
+    assert await eventually(answers, timeout=30) == ["10.96.0.1"], log.read_text()
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client:
+        async def listed() -> bool:
+            try:
+                ep = await client.get(ENDPOINTS, "kube-dns", namespace="kube-system")
+            except NotFound:
+                return False
+            return any(a["ip"] == "127.0.0.63" and s["ports"][0]["port"] == port
+                       for s in ep.get("subsets") or [] for a in s.get("addresses") or [])
+
+        await eventually(listed, timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 10) == 0, log.read_text()
+        assert not await listed()

@@ -160,3 +160,15 @@ def test_file_flags_appear_once_their_file_exists(tmp_path: Path) -> None:
     key.parent.mkdir(parents=True)
     key.write_text("k")
     assert cm.command()[-2:] == ["--service-account-private-key-file", str(key)]
+
+
+def test_dns_runs_where_nodes_reach_this_host_with_its_own_credential() -> None:
+    with_dns = Toolbox({**tools().commands, "dns": frozenset({"--kubeconfig"})})
+    plan = by_name(build_plan(single(), PATHS, with_dns, advertise="10.0.0.5")[0])
+    dns = plan["dns"]
+    assert dns.argv[1:] == ["dns", "--kubeconfig", "/r/state/apiserver/dns.conf",
+                            "--bind-address", "10.0.0.5", "--advertise-address", "10.0.0.5"]
+    assert dns.wait_files == ["/r/state/apiserver/dns.conf"]
+    assert dns.netns is None and dns.wait_url == "https://127.0.0.1:6443/readyz"
+    assert "dns" not in by_name(build_plan(single(), PATHS, with_dns)[0])  # no address known
+    assert build_plan(single(), PATHS, tools(), advertise="10.0.0.5")[1] == ["dns"]

@@ -17,7 +17,7 @@ import pytest
 
 UNITS = Path(__file__).resolve().parents[2] / "systemd"
 INSTALLED_EXE = "/opt/minikube-py/venv/bin/minikube-py"
-COMPONENTS = ("etcd", "apiserver", "scheduler", "controller-manager", "agent")
+COMPONENTS = ("etcd", "apiserver", "scheduler", "controller-manager", "dns", "agent")
 
 
 def parse(path: Path) -> configparser.RawConfigParser:
@@ -52,6 +52,7 @@ def test_restarts_forever_and_reads_its_environment_file(component: str) -> None
     pytest.param("apiserver", "minikube-py-etcd.service", id="apiserver-after-etcd"),
     pytest.param("scheduler", "minikube-py-apiserver.service", id="scheduler-after-apiserver"),
     pytest.param("controller-manager", "minikube-py-apiserver.service", id="cm-after-apiserver"),
+    pytest.param("dns", "minikube-py-apiserver.service", id="dns-after-apiserver"),
     pytest.param("agent", "docker.service", id="agent-after-docker"),
 ])
 def test_ordering(component: str, after: str) -> None:

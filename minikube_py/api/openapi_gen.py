@@ -25,7 +25,8 @@ ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1Servic
          "V1Secret", "V1ConfigMap", "CoreV1Event", "V1Deployment", "V1ReplicaSet", "V1Lease",
          "V1EndpointSlice", "V1Scale", "V1Status", "V1DeleteOptions", "V1Binding",
          "V1Job", "V1CronJob", "V1DaemonSet", "V1StatefulSet", "V1ControllerRevision",
-         "V1ReplicationController", "V1PodDisruptionBudget", "V1Eviction")
+         "V1ReplicationController", "V1PodDisruptionBudget", "V1Eviction", "V1Role", "V1ClusterRole", "V1RoleBinding",
+         "V1ClusterRoleBinding")
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
          "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause",
@@ -47,7 +48,10 @@ _POLICY = {"PodDisruptionBudget", "PodDisruptionBudgetSpec", "PodDisruptionBudge
            "Eviction"}
 _DISCOVERY = {"EndpointSlice", "Endpoint", "EndpointConditions", "EndpointHints",
               "DiscoveryV1EndpointPort", "ForZone", "ForNode"}
+_RBAC = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PolicyRule",
+         "AggregationRule", "RoleRef", "RbacV1Subject", "Subject"}
 _PACKAGES = [(_META, "io.k8s.apimachinery.pkg.apis.meta.v1"), (_APPS, "io.k8s.api.apps.v1"),
+             (_RBAC, "io.k8s.api.rbac.v1"),
              ({"Lease", "LeaseSpec"}, "io.k8s.api.coordination.v1"),
              (_DISCOVERY, "io.k8s.api.discovery.v1"), (_BATCH, "io.k8s.api.batch.v1"),
              (_POLICY, "io.k8s.api.policy.v1"),
@@ -58,7 +62,7 @@ def definition_name(class_name: str) -> str:
     short = re.sub(r"^(CoreV1|V\d+(?:alpha\d+|beta\d+)?)", "", class_name)
     for names, package in _PACKAGES:
         if short in names:
-            return f"{package}.{short.removeprefix('DiscoveryV1')}"
+            return f"{package}.{short.removeprefix('DiscoveryV1').removeprefix('RbacV1')}"
     return f"io.k8s.api.core.v1.{short}"
 
 

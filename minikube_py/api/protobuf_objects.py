@@ -88,6 +88,20 @@ SERVICE_SPEC: Table = {
 }
 OBJECT_REFERENCE: Table = {1: ("kind", "str"), 2: ("namespace", "str"), 3: ("name", "str")}
 EMPTY: Table = {}
+POLICY_RULE: Table = {1: ("verbs", ("list", "str")), 2: ("apiGroups", ("list", "str")),
+                      3: ("resources", ("list", "str")), 4: ("resourceNames", ("list", "str")),
+                      5: ("nonResourceURLs", ("list", "str"))}
+SUBJECT: Table = {1: ("kind", "str"), 2: ("apiGroup", "str"), 3: ("name", "str"),
+                  4: ("namespace", "str")}
+ROLE_REF: Table = {1: ("apiGroup", "str"), 2: ("kind", "str"), 3: ("name", "str")}
+RESOURCE_ATTRIBUTES: Table = {1: ("namespace", "str"), 2: ("verb", "str"), 3: ("group", "str"),
+                              4: ("version", "str"), 5: ("resource", "str"),
+                              6: ("subresource", "str"), 7: ("name", "str")}
+NON_RESOURCE_ATTRIBUTES: Table = {1: ("path", "str"), 2: ("verb", "str")}
+SUBJECT_ACCESS_REVIEW_SPEC: Table = {
+    1: ("resourceAttributes", ("msg", RESOURCE_ATTRIBUTES)),
+    2: ("nonResourceAttributes", ("msg", NON_RESOURCE_ATTRIBUTES)),
+    3: ("user", "str"), 4: ("groups", ("list", "str")), 6: ("uid", "str")}
 
 
 def _object(spec: Table | None = None, **extra: tuple[int, tuple[str, Any]]) -> Table:
@@ -117,11 +131,21 @@ KINDS: dict[str, Table] = {
     "SelfSubjectReview": _object(  # kubectl auth whoami
         status=(2, ("status", ("msg", {1: ("userInfo", ("msg", EMPTY))})))),
     "SelfSubjectAccessReview": _object({  # kubectl auth can-i
-        1: ("resourceAttributes", ("msg", {
-            1: ("namespace", "str"), 2: ("verb", "str"), 3: ("group", "str"),
-            4: ("version", "str"), 5: ("resource", "str"), 6: ("subresource", "str"),
-            7: ("name", "str")})),
-        2: ("nonResourceAttributes", ("msg", {1: ("path", "str"), 2: ("verb", "str")}))}),
+        1: ("resourceAttributes", ("msg", RESOURCE_ATTRIBUTES)),
+        2: ("nonResourceAttributes", ("msg", NON_RESOURCE_ATTRIBUTES))}),
+    "SelfSubjectRulesReview": _object({1: ("namespace", "str")}),  # kubectl auth can-i --list
+    "SubjectAccessReview": _object(SUBJECT_ACCESS_REVIEW_SPEC),
+    "LocalSubjectAccessReview": _object(SUBJECT_ACCESS_REVIEW_SPEC),
+    # kubectl create role/clusterrole/rolebinding/clusterrolebinding, auth reconcile
+    "Role": _object(rules=(2, ("rules", ("list", ("msg", POLICY_RULE))))),
+    "ClusterRole": _object(
+        rules=(2, ("rules", ("list", ("msg", POLICY_RULE)))),
+        aggregation=(3, ("aggregationRule", ("msg", {
+            1: ("clusterRoleSelectors", ("list", ("msg", LABEL_SELECTOR)))})))),
+    "RoleBinding": _object(subjects=(2, ("subjects", ("list", ("msg", SUBJECT)))),
+                           ref=(3, ("roleRef", ("msg", ROLE_REF)))),
+    "ClusterRoleBinding": _object(subjects=(2, ("subjects", ("list", ("msg", SUBJECT)))),
+                                  ref=(3, ("roleRef", ("msg", ROLE_REF)))),
     "TokenRequest": _object({  # kubectl create token
         1: ("audiences", ("list", "str")), 4: ("expirationSeconds", "int"),
         3: ("boundObjectRef", ("msg", {1: ("kind", "str"), 2: ("apiVersion", "str"),

@@ -14,6 +14,12 @@ from minikube_py.api.lease import LeaseStrategy
 from minikube_py.api.namespace import NamespaceStrategy
 from minikube_py.api.node import NodeStrategy
 from minikube_py.api.pod import PodStrategy
+from minikube_py.api.rbac import (
+    ClusterRoleBindingStrategy,
+    ClusterRoleStrategy,
+    RoleBindingStrategy,
+    RoleStrategy,
+)
 from minikube_py.api.replicaset import ReplicaSetStrategy
 from minikube_py.api.resources import Resource
 from minikube_py.api.secret import SecretStrategy
@@ -37,6 +43,10 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.CRONJOBS: CronJobStrategy(resources.CRONJOBS),
     resources.LEASES: LeaseStrategy(resources.LEASES),
     resources.ENDPOINTSLICES: EndpointSliceStrategy(resources.ENDPOINTSLICES),
+    resources.ROLES: RoleStrategy(resources.ROLES),
+    resources.CLUSTERROLES: ClusterRoleStrategy(resources.CLUSTERROLES),
+    resources.ROLEBINDINGS: RoleBindingStrategy(resources.ROLEBINDINGS),
+    resources.CLUSTERROLEBINDINGS: ClusterRoleBindingStrategy(resources.CLUSTERROLEBINDINGS),
 }
 
 

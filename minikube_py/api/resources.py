@@ -74,10 +74,18 @@ JOBS = Resource("batch", "v1", "Job", "jobs", True, (), ("all",), ("status",))
 CRONJOBS = Resource("batch", "v1", "CronJob", "cronjobs", True, ("cj",), ("all",), ("status",))
 LEASES = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True)
+RBAC_GROUP = "rbac.authorization.k8s.io"
+# Kubernetes gives the RBAC kinds no short names; neither do we.
+ROLES = Resource(RBAC_GROUP, "v1", "Role", "roles", True)
+CLUSTERROLES = Resource(RBAC_GROUP, "v1", "ClusterRole", "clusterroles", False)
+ROLEBINDINGS = Resource(RBAC_GROUP, "v1", "RoleBinding", "rolebindings", True)
+CLUSTERROLEBINDINGS = Resource(RBAC_GROUP, "v1", "ClusterRoleBinding", "clusterrolebindings",
+                               False)
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
     EVENTS, DEPLOYMENTS, REPLICASETS, JOBS, CRONJOBS, LEASES, ENDPOINTSLICES,
+    ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
 )
 
 _BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}

@@ -53,6 +53,11 @@ HEADERS = {
     resources.CRONJOBS: (["Name", "Schedule", "Timezone", "Suspend", "Active", "Last Schedule",
                           "Age"], ["Containers", "Images", "Selector"]),
     resources.ENDPOINTSLICES: (["Name", "AddressType", "Ports", "Endpoints", "Age"], []),
+    resources.ROLES: (["Name", "Created At"], []),
+    resources.CLUSTERROLES: (["Name", "Created At"], []),
+    resources.ROLEBINDINGS: (["Name", "Role", "Age"], ["Users", "Groups", "ServiceAccounts"]),
+    resources.CLUSTERROLEBINDINGS: (["Name", "Role", "Age"],
+                                    ["Users", "Groups", "ServiceAccounts"]),
 }
 
 

@@ -23,9 +23,11 @@ from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.authn import AUTHENTICATORS, Authenticator, authenticate
 from minikube_py.apiserver.bootstrap import bootstrap
 from minikube_py.apiserver.endpoint_leases import EndpointLeases
+from minikube_py.apiserver.impersonation import impersonate
 from minikube_py.apiserver.metrics import Metrics
 from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
+from minikube_py.apiserver.rbac_index import RbacIndex
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.apiserver.state import (
     ALLOCATORS,
@@ -34,6 +36,7 @@ from minikube_py.apiserver.state import (
     METRICS,
     NAMESPACE_LIFECYCLE,
     OBJECTS,
+    RBAC,
     SA_SIGNING_KEY,
     SETTINGS,
     STORAGE,
@@ -49,7 +52,7 @@ from minikube_py.store.errors import StorageError
 def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
               authenticators: list[Authenticator], kubelet_client_token: str,
               sa_signing_key: rsa.RSAPrivateKey) -> web.Application:
-    app = web.Application(middlewares=[routes.status_errors, authenticate],
+    app = web.Application(middlewares=[routes.status_errors, authenticate, impersonate],
                           client_max_size=4 * 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
@@ -75,11 +78,12 @@ def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
         app[ALLOCATORS] = Allocators(storage, settings.service_cluster_ip_range,
                                      settings.node_port_range)
         lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)
+        rbac = app[RBAC] = RbacIndex(app[OBJECTS], hub)
         endpoint_leases = None
         try:
             async with contextlib.AsyncExitStack() as loops:
                 await loops.enter_async_context(supervised(
-                    {"namespace-lifecycle": lifecycle.run}))
+                    {"namespace-lifecycle": lifecycle.run, "rbac-index": rbac.run}))
                 if not settings.worker:  # what happens once per api-server, not per worker
                     endpoint_leases = EndpointLeases(app)
                     await bootstrap(app)
@@ -90,6 +94,7 @@ def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
                         "etcd-compactor": functools.partial(
                             compact_forever, storage, settings.compaction_interval,
                             hub.note_compacted)}))
+                await rbac.wait_synced()  # no request is decided before the policy is known
                 yield
         finally:
             if endpoint_leases is not None:

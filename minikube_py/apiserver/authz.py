@@ -1,14 +1,18 @@
-"""Authorization: who may do what (CONTRACTS "Node credentials").
+"""Authorization: who may do what, as kube-apiserver's `--authorization-mode=Node,RBAC`.
 
-- system:masters, service accounts and static-token users: everything (no RBAC yet).
+In order, the first that allows decides (none: 403):
+- system:masters: everything (kube-apiserver's privileged group).
 - Nodes (system:node:<n>, the node authorizer): read the objects a kubelet and proxy
   need, but of Secrets only GET those a pod bound to them uses (by reference, or the token
   of its service account); write their own Node and Lease; update pod status and delete
   pods bound to them; create/patch events.
 - Bootstrappers (system:bootstrappers): create their node-credentials Secret only.
 - Anonymous: GET kube-public/configmaps/cluster-info only (kubeadm's discovery).
-- The api-server's kubelet client (authn.KUBELET_CLIENT): GET pods only.
-Anything else is a 403 Status naming the user, verb and resource.
+- The api-server's kubelet client (authn.KUBELET_CLIENT): GET pods.
+- RBAC (rbac_index): the Roles and ClusterRoles bound to the user or its groups, for
+  resource requests and non-resource paths (discovery, /metrics) alike.
+Anything else is a 403 Status naming the user, verb and resource or path.
+`--authorization-mode=AlwaysAllow` skips all of it (a benchmark's baseline).
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from minikube_py.api.secret import (
 )
 from minikube_py.apiserver.authn import ANONYMOUS, KUBELET_CLIENT, USER, User
 from minikube_py.apiserver.objects import decode_item
-from minikube_py.apiserver.state import OBJECTS
+from minikube_py.apiserver.rbac_rules import Attributes
+from minikube_py.apiserver.state import OBJECTS, RBAC, SETTINGS
 from minikube_py.apiserver.target import Target
 
 NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces", "configmaps",
                            "serviceaccounts"})
 READ_VERBS = frozenset({"get", "list", "watch"})
+MASTERS = "system:masters"
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 
 
@@ -127,8 +133,20 @@ async def authorize(request: web.Request, target: Target) -> None:
         raise _deny(user, verb, target)
 
 
-async def permits(request: web.Request, user: User, verb: str, target: Target) -> bool:
-    """Whether `user` may `verb` `target` (also what `kubectl auth can-i` is told)."""
+def attributes(verb: str, target: Target) -> Attributes:
+    return Attributes(verb, target.namespace or "", target.resource.group,
+                      target.resource.plural, target.subresource or "", target.name or "")
+
+
+def always_allow(request: web.Request, user: User) -> bool:
+    """system:masters, or authorization switched off: nothing is checked."""
+    return MASTERS in user.groups or request.app[SETTINGS].authorization_mode == (
+        "AlwaysAllow",)
+
+
+async def _special_allows(request: web.Request, user: User, verb: str, target: Target
+                          ) -> bool:
+    """The authorizers before RBAC: node, bootstrap and kubelet-client identities."""
     groups = set(user.groups)
     if user is KUBELET_CLIENT:
         return verb == "get" and target.resource is PODS and target.subresource is None
@@ -140,7 +158,29 @@ async def permits(request: web.Request, user: User, verb: str, target: Target) -
     if "system:bootstrappers" in groups:
         return verb == "create" and target.resource is SECRETS \
             and target.namespace == "kube-system" and target.subresource is None
-    return True
+    return False
+
+
+async def permits(request: web.Request, user: User, verb: str, target: Target) -> bool:
+    """Whether `user` may `verb` `target` (also what `kubectl auth can-i` is told)."""
+    if always_allow(request, user) or await _special_allows(request, user, verb, target):
+        return True
+    return request.app[RBAC].allows(user, attributes(verb, target))
+
+
+def permits_path(request: web.Request, user: User, verb: str, path: str) -> bool:
+    """Whether `user` may `verb` (get, post, ...) a non-resource path such as /apis."""
+    return always_allow(request, user) or request.app[RBAC].allows(
+        user, Attributes(verb, path=path))
+
+
+def authorize_path(request: web.Request) -> None:
+    """Raise 403 unless the request's user may read this non-resource path."""
+    user: User = request[USER]
+    verb = request.method.lower()
+    if not permits_path(request, user, verb, request.path):
+        raise errors.StatusError(403, "Forbidden", f'forbidden: User "{user.name}" cannot '
+                                 f'{verb} path "{request.path}"', {})
 
 
 def admit_create(request: web.Request, target: Target, obj: dict[str, Any]) -> None:

@@ -1,22 +1,42 @@
 """What exists from the first start: the four namespaces, the `kubernetes` Service
-(first address of the service range; its Endpoints are endpoint_leases') and the
+(first address of the service range; its Endpoints are endpoint_leases'), the
 `kube-dns` Service at the tenth (10.96.0.10, where kubeadm puts it and kubelets point
-pods); its Endpoints are written by the running `minikube-py dns` servers themselves.
+pods; its Endpoints are written by the running `minikube-py dns` servers themselves) and
+the default RBAC policy.
 
-Run on every start and idempotent: existing objects are kept.
+Run on every start and idempotent: existing objects are kept. Policy objects are
+reconciled as kube-apiserver's RBAC post-start hook does: a missing one is created, one
+that lost rules, subjects or labels gets them back (what an operator added is kept), and
+one annotated `rbac.authorization.kubernetes.io/autoupdate: "false"` is left alone.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 
 from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.resolvconf import cluster_dns_ip
-from minikube_py.api.resources import NAMESPACES, SERVICES
+from minikube_py.api.resources import (
+    CLUSTERROLEBINDINGS,
+    CLUSTERROLES,
+    NAMESPACES,
+    SERVICES,
+    Resource,
+)
+from minikube_py.api.shape import as_dict, dicts
 from minikube_py.api.types import Object
-from minikube_py.apiserver.rest import create_object
+from minikube_py.apiserver.bootstrap_controllers import CONTROLLER_BINDINGS, CONTROLLER_ROLES
+from minikube_py.apiserver.bootstrap_policy import (
+    AUTOUPDATE,
+    BINDINGS,
+    COMPONENT_ROLES,
+    USER_ROLES,
+)
+from minikube_py.apiserver.rbac_rules import compile_rules, uncovered
+from minikube_py.apiserver.rest import create_object, write_update
 from minikube_py.apiserver.state import OBJECTS, SETTINGS
 from minikube_py.apiserver.target import Target
 
@@ -42,6 +62,56 @@ async def _ensure(app: web.Application, target: Target, obj: Object) -> None:
             raise
 
 
+def _reconciled(current: Object, wanted: Object) -> Object | None:
+    """`current` with what `wanted` has and it lacks, or None if nothing is missing."""
+    new = copy.deepcopy(current)
+    meta, want_meta = new.setdefault("metadata", {}), wanted["metadata"]
+    for key in ("labels", "annotations"):
+        values = meta.setdefault(key, {})
+        values.update({k: v for k, v in want_meta.get(key, {}).items() if k not in values})
+    if "aggregationRule" in wanted:
+        selectors = as_dict(new.setdefault("aggregationRule", {})).setdefault(
+            "clusterRoleSelectors", [])
+        selectors += [s for s in wanted["aggregationRule"]["clusterRoleSelectors"]
+                      if s not in selectors]
+    elif "rules" in wanted:
+        have = compile_rules(new.get("rules"))
+        new["rules"] = list(new.get("rules") or []) + [
+            r for r in wanted["rules"] if uncovered(have, compile_rules([r]))]
+    if "subjects" in wanted:
+        new["subjects"] = list(new.get("subjects") or []) + [
+            s for s in wanted["subjects"] if s not in dicts(new.get("subjects"))]
+    return None if new == current else new
+
+
+async def _reconcile(app: web.Application, resource: Resource, wanted: Object) -> None:
+    name = wanted["metadata"]["name"]
+    try:
+        current = await app[OBJECTS].get(resource, None, name)
+    except errors.StatusError as e:
+        if e.code != 404:
+            raise
+        await _ensure(app, Target(resource, None, None, None), copy.deepcopy(wanted))
+        return
+    if as_dict(current["metadata"].get("annotations")).get(AUTOUPDATE) == "false":
+        return
+    new = _reconciled(current, wanted)
+    if new is not None:
+        try:
+            await write_update(app, Target(resource, None, name, None), new, current)
+            log.info("bootstrap policy reconciled kind=%s name=%s", resource.kind, name)
+        except errors.StatusError as e:
+            if e.code != 409:  # another api-server reconciled it first
+                raise
+
+
+async def reconcile_policy(app: web.Application) -> None:
+    for role in USER_ROLES + COMPONENT_ROLES + CONTROLLER_ROLES:
+        await _reconcile(app, CLUSTERROLES, role)
+    for binding in BINDINGS + CONTROLLER_BINDINGS:
+        await _reconcile(app, CLUSTERROLEBINDINGS, binding)
+
+
 async def bootstrap(app: web.Application) -> None:
     settings = app[SETTINGS]
     for name in SYSTEM_NAMESPACES:
@@ -57,6 +127,7 @@ async def bootstrap(app: web.Application) -> None:
     await _ensure(app, Target(SERVICES, "default", None, None), service)
     await _ensure(app, Target(SERVICES, "kube-system", None, None), kube_dns_service(
         cluster_dns_ip(settings.service_cluster_ip_range)))
+    await reconcile_policy(app)
 
 
 def kube_dns_service(cluster_ip: str) -> Object:

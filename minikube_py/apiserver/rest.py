@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,7 +22,7 @@ from minikube_py.api import errors
 from minikube_py.api.meta import generated_name, now_rfc3339
 from minikube_py.api.resources import NAMESPACES, SERVICES, Resource
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec, services
+from minikube_py.apiserver import codec, rbac_escalation, services
 from minikube_py.apiserver.authz import admit_create
 from minikube_py.apiserver.objects import decode_item, parse_resource_version, with_version
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
@@ -32,6 +32,8 @@ from minikube_py.apiserver.target import Target
 
 log = logging.getLogger(__name__)
 
+# A check of the object about to be written (new, old), after validation: RBAC escalation.
+Admit = Callable[[Object, Object | None], Awaitable[None]]
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 
@@ -109,8 +111,18 @@ def respond(request: web.Request, resource: Resource, obj: Object, status: int =
     return codec.json_response(obj, status)
 
 
+def _escalation(request: web.Request, target: Target) -> Admit | None:
+    """Writes of the RBAC kinds are checked against the writer's own permissions."""
+    if target.resource not in rbac_escalation.RBAC_KINDS:
+        return None
+
+    async def admit(new: Object, old: Object | None) -> None:
+        await rbac_escalation.check(request, target, new, old)
+    return admit
+
+
 async def create_object(app: web.Application, target: Target, obj: Object, *,
-                        dry_run: bool = False) -> Object:
+                        dry_run: bool = False, admit: Admit | None = None) -> Object:
     """Default, prepare, validate, admit and store a new object (shared with bootstrap)."""
     resource, store = target.resource, app[OBJECTS]
     check_kind(resource, obj)
@@ -128,6 +140,8 @@ async def create_object(app: web.Application, target: Target, obj: Object, *,
         causes = strategy.validate_create(obj)
     if causes:
         raise validation_error(resource, obj, causes)
+    if admit is not None:
+        await admit(obj, None)
     if resource.namespaced:
         await app[NAMESPACE_LIFECYCLE].admit(meta["namespace"])
     if dry_run:
@@ -147,7 +161,8 @@ async def create(request: web.Request, target: Target) -> web.Response:
     check_kind(target.resource, obj)
     place(target, obj)
     admit_create(request, target, obj)
-    created = await create_object(request.app, target, obj, dry_run=dry_run(request))
+    created = await create_object(request.app, target, obj, dry_run=dry_run(request),
+                                  admit=_escalation(request, target))
     return respond(request, target.resource, created, 201)
 
 
@@ -171,7 +186,8 @@ def _released(resource: Resource, obj: Object) -> bool:
 
 
 async def write_update(app: web.Application, target: Target, new: Object, old: Object,
-                       subresource: str | None = None, *, dry_run: bool = False) -> Object:
+                       subresource: str | None = None, *, dry_run: bool = False,
+                       admit: Admit | None = None) -> Object:
     """Store `new` over `old` (compare-and-swap on old's resourceVersion), after the
     strategy's prepare and validate; a last finalizer removed from a deleted object
     deletes it."""
@@ -183,6 +199,8 @@ async def write_update(app: web.Application, target: Target, new: Object, old: O
         causes = strategy.validate_update(new, old)
     if causes:
         raise validation_error(resource, new, causes)
+    if admit is not None:
+        await admit(new, old)
     expected = int(old["metadata"]["resourceVersion"])
     meta = new["metadata"]
     if dry_run:
@@ -207,12 +225,13 @@ async def update(request: web.Request, target: Target) -> web.Response:
     new = await codec.read_object(request)
     check_kind(target.resource, new)
     place(target, new)
-    stored = await updated_object(request.app, target, new, dry_run=dry_run(request))
+    stored = await updated_object(request.app, target, new, dry_run=dry_run(request),
+                                  admit=_escalation(request, target))
     return respond(request, target.resource, stored)
 
 
 async def updated_object(app: web.Application, target: Target, new: Object, *,
-                         dry_run: bool = False) -> Object:
+                         dry_run: bool = False, admit: Admit | None = None) -> Object:
     """PUT semantics: the body's resourceVersion, if any, must still be current; without
     one the update is unconditional (retried if the object moves while we write)."""
     assert target.name is not None
@@ -223,7 +242,7 @@ async def updated_object(app: web.Application, target: Target, new: Object, *,
             raise errors.conflict(target.resource, target.name)
         try:
             return await write_update(app, target, copy.deepcopy(new), old,
-                                      target.subresource, dry_run=dry_run)
+                                      target.subresource, dry_run=dry_run, admit=admit)
         except errors.StatusError as e:
             if e.code != 409 or e.reason != "Conflict" or wanted:
                 raise
@@ -245,12 +264,13 @@ async def patch(request: web.Request, target: Target) -> web.Response:
         raise errors.unsupported_media_type(content_type, list(PATCH_TYPES))
     body = codec.decode(await codec.read_body(request), content_type)
     stored = await patch_object(request.app, target, body, content_type,
-                                dry_run=dry_run(request))
+                                dry_run=dry_run(request), admit=_escalation(request, target))
     return respond(request, target.resource, stored)
 
 
 async def patch_object(app: web.Application, target: Target, body: Any,
-                       content_type: str, *, dry_run: bool = False) -> Object:
+                       content_type: str, *, dry_run: bool = False,
+                       admit: Admit | None = None) -> Object:
     assert target.name is not None
     pinned = isinstance(body, dict) and isinstance(body.get("metadata"), dict) \
         and body["metadata"].get("resourceVersion")
@@ -265,7 +285,7 @@ async def patch_object(app: web.Application, target: Target, body: Any,
             raise errors.conflict(target.resource, target.name)
         try:
             return await write_update(app, target, new, old, target.subresource,
-                                      dry_run=dry_run)
+                                      dry_run=dry_run, admit=admit)
         except errors.StatusError as e:
             if e.code != 409 or e.reason != "Conflict" or pinned:
                 raise

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.apiserver import (
+    accessreviews,
     codec,
     deletion,
     listing,
@@ -24,7 +25,7 @@ from minikube_py.apiserver import (
     subresources,
     watch,
 )
-from minikube_py.apiserver.authz import authorize
+from minikube_py.apiserver.authz import authorize, authorize_path
 from minikube_py.apiserver.state import METRICS, SETTINGS, STORAGE
 from minikube_py.apiserver.target import Target, parse
 from minikube_py.store import StorageError
@@ -186,16 +187,29 @@ async def status_errors(request: web.Request,
                                              time.perf_counter() - start)
 
 
+def _authorized(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A non-resource path RBAC decides on (nonResourceURLs: /apis/*, /metrics ...)."""
+    async def checked(request: web.Request) -> web.StreamResponse:
+        authorize_path(request)
+        return await handler(request)
+    return checked
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     for path, handler in (("/healthz", healthz), ("/livez", healthz), ("/readyz", healthz),
-                          ("/version", version), ("/metrics", metrics),
+                          ("/version", version)):  # anonymous (system:public-info-viewer)
+        r.add_get(path, handler)
+    for path, handler in (("/metrics", metrics),
                           ("/api", api_root), ("/api/v1", api_v1), ("/apis", apis_root),
                           ("/apis/{group}", api_group),
                           ("/apis/{group}/{version}", api_group_version),
                           ("/openapi/v2", openapi)):
-        r.add_get(path, handler)
+        r.add_get(path, _authorized(handler))
     r.add_post(selfreviews.WHOAMI_PATH, selfreviews.whoami)  # before the catch-all below
     r.add_post(selfreviews.CAN_I_PATH, selfreviews.can_i)
+    r.add_post(selfreviews.RULES_PATH, selfreviews.rules_review)
+    accessreviews.add_routes(app)
     r.add_route("*", "/api/v1/{tail:.+}", core)
     r.add_route("*", "/apis/{group}/{version}/{tail:.+}", grouped)

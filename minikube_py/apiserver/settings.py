@@ -34,6 +34,8 @@ class ApiServerSettings:
     workers: int = 1
     # True in those extra processes: serve only (no PKI writes, etcd, bootstrap, compaction).
     worker: bool = False
+    # kube-apiserver's --authorization-mode: Node,RBAC; AlwaysAllow only for benchmarks.
+    authorization_mode: tuple[str, ...] = ("Node", "RBAC")
     # Extra bearer tokens (token -> user name); the admin token is generated in data_dir/pki.
     extra_tokens: dict[str, str] = field(default_factory=dict)
 

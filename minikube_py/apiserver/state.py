@@ -11,6 +11,7 @@ from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.metrics import Metrics
 from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
+from minikube_py.apiserver.rbac_index import RbacIndex
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.store import Storage, WatchHub
 
@@ -21,6 +22,7 @@ HUB = web.AppKey("watch_hub", WatchHub)
 METRICS = web.AppKey("metrics", Metrics)
 ALLOCATORS = web.AppKey("allocators", Allocators)
 NAMESPACE_LIFECYCLE = web.AppKey("namespace_lifecycle", NamespaceLifecycle)
+RBAC = web.AppKey("rbac_index", RbacIndex)
 # The pump task of every open watch, cancelled on shutdown.
 # What the api-server presents to kubelets (authn.KUBELET_CLIENT), read once at start.
 KUBELET_CLIENT_TOKEN = web.AppKey("kubelet_client_token", str)

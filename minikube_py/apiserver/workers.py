@@ -36,7 +36,8 @@ def worker_argv(settings: ApiServerSettings, etcd_endpoints: list[str]) -> list[
             "--service-cluster-ip-range", settings.service_cluster_ip_range,
             "--service-node-port-range", f"{low}-{high}",
             "--event-ttl", str(settings.event_ttl),
-            "--watch-progress-interval", str(settings.watch_progress_interval)]
+            "--watch-progress-interval", str(settings.watch_progress_interval),
+            "--authorization-mode", ",".join(settings.authorization_mode)]
     if settings.advertise_address:
         argv += ["--advertise-address", settings.advertise_address]
     for san in settings.tls_sans:

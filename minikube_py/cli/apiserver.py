@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--workers", type=int, default=1,
                    help="processes serving the port (SO_REUSEPORT), for hosts with spare "
                         "cores (default 1)")
+    p.add_argument("--authorization-mode", default="Node,RBAC",
+                   help="Node,RBAC (default), or AlwaysAllow (every authenticated request "
+                        "allowed: only for measuring what authorization costs)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers
     p.set_defaults(func=_run)
 
@@ -67,6 +70,9 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise CLIError("--watch-progress-interval must be positive")
     if args.workers < 1:
         raise CLIError("--workers must be at least 1")
+    modes = tuple(m.strip() for m in args.authorization_mode.split(",") if m.strip())
+    if modes not in (("Node", "RBAC"), ("AlwaysAllow",)):
+        raise CLIError("--authorization-mode must be Node,RBAC or AlwaysAllow")
     if args.worker and not args.etcd_servers:
         raise CLIError("--worker needs --etcd-servers (it is started by --workers)")
     return ApiServerSettings(
@@ -77,7 +83,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         compaction_interval=args.etcd_compaction_interval, event_ttl=args.event_ttl,
         watch_progress_interval=args.watch_progress_interval,
         tls_sans=[s.strip() for s in args.tls_san if s.strip()],
-        workers=args.workers, worker=args.worker)
+        workers=args.workers, worker=args.worker, authorization_mode=modes)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,0 +1,204 @@
+"""The default RBAC policy, with Kubernetes' names and rules
+(plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go): the user-facing roles
+(cluster-admin, and admin/edit/view aggregated from the system:aggregate-to-* roles), what
+every authenticated user may do (discovery, health, asking about itself), and the roles of
+the components that run with their own identities. The controllers' roles are in
+bootstrap_controllers.py. Rules naming resources this cluster does not serve yet are
+kept: they say what the role means and start working when the kind arrives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minikube_py.api.resources import RBAC_GROUP
+
+Obj = dict[str, Any]
+READ = ("get", "list", "watch")
+WRITE = ("create", "delete", "deletecollection", "patch", "update")
+RW = (*READ, *WRITE)
+AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
+BOOTSTRAPPING = {"kubernetes.io/bootstrapping": "rbac-defaults"}
+AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+
+
+def rule(verbs: tuple[str, ...] | str, groups: tuple[str, ...] | str = "",
+         resources: tuple[str, ...] | str = (), names: tuple[str, ...] = ()) -> Obj:
+    """A PolicyRule (a str for a single value, as rbacv1helpers.NewRule reads)."""
+    def many(v: tuple[str, ...] | str) -> list[str]:
+        return [v] if isinstance(v, str) else list(v)
+    out: Obj = {"verbs": many(verbs), "apiGroups": many(groups), "resources": many(resources)}
+    if names:
+        out["resourceNames"] = list(names)
+    return out
+
+
+def urls(verbs: tuple[str, ...] | str, *paths: str) -> Obj:
+    return {"verbs": [verbs] if isinstance(verbs, str) else list(verbs),
+            "nonResourceURLs": list(paths)}
+
+
+def _meta(name: str, labels: dict[str, str] | None = None, namespace: str | None = None
+          ) -> Obj:
+    meta: Obj = {"name": name, "labels": {**BOOTSTRAPPING, **(labels or {})},
+                 "annotations": {AUTOUPDATE: "true"}}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+def cluster_role(name: str, rules: list[Obj], *, labels: dict[str, str] | None = None,
+                 aggregate_from: str | None = None) -> Obj:
+    role: Obj = {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRole",
+                 "metadata": _meta(name, labels), "rules": rules}
+    if aggregate_from:
+        role["aggregationRule"] = {"clusterRoleSelectors": [
+            {"matchLabels": {AGGREGATE + aggregate_from: "true"}}]}
+    return role
+
+
+def subject(kind: str, name: str) -> Obj:
+    """`ServiceAccount` names are "namespace:name"."""
+    if kind == "ServiceAccount":
+        namespace, _, sa = name.partition(":")
+        return {"kind": kind, "name": sa, "namespace": namespace}
+    return {"kind": kind, "apiGroup": RBAC_GROUP, "name": name}
+
+
+def cluster_binding(name: str, role: str, *subjects: Obj) -> Obj:
+    return {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRoleBinding",
+            "metadata": _meta(name),
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role},
+            "subjects": list(subjects)}
+
+
+AUTHENTICATED = subject("Group", "system:authenticated")
+UNAUTHENTICATED = subject("Group", "system:unauthenticated")
+
+_VIEW = [
+    rule(READ, "", ("configmaps", "endpoints", "persistentvolumeclaims",
+                    "persistentvolumeclaims/status", "pods", "replicationcontrollers",
+                    "replicationcontrollers/scale", "serviceaccounts", "services",
+                    "services/status")),
+    rule(READ, "", ("bindings", "events", "limitranges", "namespaces/status", "pods/log",
+                    "pods/status", "replicationcontrollers/status", "resourcequotas",
+                    "resourcequotas/status")),
+    rule(READ, "", "namespaces"),
+    rule(READ, "discovery.k8s.io", "endpointslices"),
+    rule(READ, "apps", ("controllerrevisions", "daemonsets", "daemonsets/status",
+                        "deployments", "deployments/scale", "deployments/status",
+                        "replicasets", "replicasets/scale", "replicasets/status",
+                        "statefulsets", "statefulsets/scale", "statefulsets/status")),
+    rule(READ, "autoscaling", ("horizontalpodautoscalers", "horizontalpodautoscalers/status")),
+    rule(READ, "batch", ("cronjobs", "cronjobs/status", "jobs", "jobs/status")),
+    rule(READ, "policy", ("poddisruptionbudgets", "poddisruptionbudgets/status")),
+    rule(READ, "networking.k8s.io", ("ingresses", "ingresses/status", "networkpolicies")),
+]
+_EDIT = [
+    rule("impersonate", "", "serviceaccounts"),
+    rule(WRITE, "", ("pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy")),
+    rule("create", "", "pods/eviction"),
+    rule(WRITE, "", ("configmaps", "events", "persistentvolumeclaims", "replicationcontrollers",
+                     "replicationcontrollers/scale", "secrets", "serviceaccounts", "services",
+                     "services/proxy")),
+    rule("create", "", "serviceaccounts/token"),
+    rule(WRITE, "apps", ("daemonsets", "deployments", "deployments/rollback",
+                         "deployments/scale", "replicasets", "replicasets/scale",
+                         "statefulsets", "statefulsets/scale")),
+    rule(WRITE, "autoscaling", "horizontalpodautoscalers"),
+    rule(WRITE, "batch", ("cronjobs", "jobs")),
+    rule(WRITE, "policy", "poddisruptionbudgets"),
+    rule(WRITE, "networking.k8s.io", ("ingresses", "networkpolicies")),
+    rule(RW, "coordination.k8s.io", "leases"),
+    rule(READ, "", ("pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets",
+                    "services/proxy")),
+]
+_ADMIN = [
+    rule("create", "authorization.k8s.io", "localsubjectaccessreviews"),
+    rule(RW, RBAC_GROUP, ("rolebindings", "roles")),
+]
+
+USER_ROLES: list[Obj] = [
+    cluster_role("cluster-admin", [rule("*", "*", "*"), urls("*", "*")]),
+    cluster_role("system:discovery", [urls("get", "/api", "/api/*", "/apis", "/apis/*",
+                                           "/healthz", "/livez", "/openapi", "/openapi/*",
+                                           "/readyz", "/version", "/version/")]),
+    cluster_role("system:public-info-viewer", [urls("get", "/healthz", "/livez", "/readyz",
+                                                    "/version", "/version/")]),
+    cluster_role("system:basic-user", [
+        rule("create", "authentication.k8s.io", "selfsubjectreviews"),
+        rule("create", "authorization.k8s.io", ("selfsubjectaccessreviews",
+                                                "selfsubjectrulesreviews"))]),
+    cluster_role("system:service-account-issuer-discovery", [
+        urls("get", "/.well-known/openid-configuration", "/openid/v1/jwks")]),
+    cluster_role("admin", [], aggregate_from="admin"),
+    cluster_role("edit", [], labels={AGGREGATE + "admin": "true"}, aggregate_from="edit"),
+    cluster_role("view", [], labels={AGGREGATE + "edit": "true"}, aggregate_from="view"),
+    cluster_role("system:aggregate-to-admin", _ADMIN, labels={AGGREGATE + "admin": "true"}),
+    cluster_role("system:aggregate-to-edit", _EDIT, labels={AGGREGATE + "edit": "true"}),
+    cluster_role("system:aggregate-to-view", _VIEW, labels={AGGREGATE + "view": "true"}),
+]
+
+EVENTS_WRITE = [rule(("create", "patch", "update"), ("", "events.k8s.io"), "events")]
+
+
+def _leader_rules(lease: str) -> list[Obj]:
+    return [rule("create", "coordination.k8s.io", "leases"),
+            rule(("get", "update"), "coordination.k8s.io", "leases", (lease,))]
+
+
+COMPONENT_ROLES: list[Obj] = [
+    cluster_role("system:kube-scheduler", [
+        *EVENTS_WRITE, *_leader_rules("kube-scheduler"),
+        rule(READ, "", "nodes"),
+        rule(("delete", "get", "list", "watch"), "", "pods"),
+        rule("create", "", ("bindings", "pods/binding")),
+        rule(("patch", "update"), "", "pods/status"),
+        rule(READ, "", ("namespaces", "persistentvolumeclaims", "persistentvolumes",
+                        "replicationcontrollers", "services")),
+        rule(READ, "apps", ("replicasets", "statefulsets")),
+        rule(READ, "policy", "poddisruptionbudgets"),
+        rule("create", "authentication.k8s.io", "tokenreviews"),
+        rule("create", "authorization.k8s.io", "subjectaccessreviews"),
+    ]),
+    cluster_role("system:kube-controller-manager", [
+        *EVENTS_WRITE, *_leader_rules("kube-controller-manager"),
+        rule(("list", "watch"), "*", "*"),  # its shared informers
+        rule("get", "", ("namespaces", "secrets", "serviceaccounts")),
+        rule(("create", "update"), "", ("secrets", "serviceaccounts")),
+        rule("delete", "", "secrets"),
+        rule("create", "", "serviceaccounts/token"),
+        rule("create", "authentication.k8s.io", "tokenreviews"),
+        rule("create", "authorization.k8s.io", "subjectaccessreviews"),
+    ]),
+    cluster_role("system:node-proxier", [
+        rule(("list", "watch"), "", ("endpoints", "services")),
+        rule(READ, "", "nodes"),
+        *EVENTS_WRITE,
+        rule(("list", "watch"), "discovery.k8s.io", "endpointslices"),
+    ]),
+    # The cluster DNS server (`minikube-py dns`, service account kube-system/kube-dns).
+    cluster_role("system:kube-dns", [
+        rule(("list", "watch"), "", ("endpoints", "namespaces", "pods", "services")),
+        rule(("list", "watch"), "discovery.k8s.io", "endpointslices"),
+    ]),
+]
+
+BINDINGS: list[Obj] = [
+    cluster_binding("cluster-admin", "cluster-admin", subject("Group", "system:masters")),
+    cluster_binding("system:discovery", "system:discovery", AUTHENTICATED),
+    cluster_binding("system:basic-user", "system:basic-user", AUTHENTICATED),
+    cluster_binding("system:public-info-viewer", "system:public-info-viewer", AUTHENTICATED,
+                    UNAUTHENTICATED),
+    cluster_binding("system:service-account-issuer-discovery",
+                    "system:service-account-issuer-discovery",
+                    subject("Group", "system:serviceaccounts")),
+    cluster_binding("system:kube-scheduler", "system:kube-scheduler",
+                    subject("User", "system:kube-scheduler")),
+    cluster_binding("system:kube-controller-manager", "system:kube-controller-manager",
+                    subject("User", "system:kube-controller-manager")),
+    cluster_binding("system:node-proxier", "system:node-proxier",
+                    subject("User", "system:kube-proxy")),
+    cluster_binding("system:kube-dns", "system:kube-dns",
+                    subject("ServiceAccount", "kube-system:kube-dns")),
+]

@@ -17,8 +17,13 @@ from typing import Any
 import orjson
 
 from minikube_py.api import errors
-from minikube_py.api.resources import CLUSTERROLEBINDINGS, CLUSTERROLES, ROLEBINDINGS, ROLES
-from minikube_py.api.resources import Resource
+from minikube_py.api.resources import (
+    CLUSTERROLEBINDINGS,
+    CLUSTERROLES,
+    ROLEBINDINGS,
+    ROLES,
+    Resource,
+)
 from minikube_py.api.shape import as_dict, dicts
 from minikube_py.apiserver.authn import User
 from minikube_py.apiserver.objects import ObjectStore, resource_prefix

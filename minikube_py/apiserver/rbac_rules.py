@@ -120,7 +120,7 @@ def _resources_cover(owned: frozenset[str], wanted: frozenset[str]) -> bool:
     for path in wanted:
         if path in owned:
             continue
-        resource, slash, sub = path.partition("/")
+        _resource, slash, sub = path.partition("/")
         if not slash or f"*/{sub}" not in owned:
             return False
     return True

@@ -33,6 +33,8 @@ CONTROLLERS: dict[str, str] = {
     "serviceaccount-token": "minikube_py.controllers.serviceaccount:TokenController",
     "namespace": "minikube_py.controllers.namespace:NamespaceController",
     "garbagecollector": "minikube_py.controllers.garbagecollector:GarbageCollector",
+    "clusterrole-aggregation":
+        "minikube_py.controllers.clusterroleaggregation:ClusterRoleAggregationController",
 }
 
 

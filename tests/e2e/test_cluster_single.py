@@ -12,6 +12,7 @@ import signal
 import ssl
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -131,7 +132,8 @@ def test_sample_app_answers_from_all_three_pods(cluster: Cluster) -> None:
 def test_a_pod_gets_a_working_service_account_token_through_node_credentials(
         cluster: Cluster) -> None:
     """The agent runs with its node's own credential, which may read only the Secrets of
-    its pods: the token of the pod's service account must still be mounted, and work."""
+    its pods: the token of the pod's service account must still be mounted, and work, for
+    what RBAC gives every service account (discovery) and no more (no Secrets)."""
     sample_app.ensure_image()
     eventually(lambda: api(cluster.admin, lambda c: c.get(SERVICEACCOUNTS, "default",
                                                            namespace="default")).get("secrets"),
@@ -152,13 +154,19 @@ def test_a_pod_gets_a_working_service_account_token_through_node_credentials(
                            "cat /var/run/secrets/kubernetes.io/serviceaccount/token")
         finally:
             dc.close()
-        request = urllib.request.Request(
-            f"https://127.0.0.1:{cluster.port}/api/v1/namespaces/default/pods/{name}",
-            headers={"Authorization": f"Bearer {token.strip()}"})
         context = ssl.create_default_context(
             cadata=kubeconfigs.ca_data(kubeconfigs.load(cluster.admin)).decode())
-        with urllib.request.urlopen(request, context=context, timeout=10) as answer:
-            assert json.load(answer)["metadata"]["name"] == name
+
+        def get(path: str) -> int:
+            request = urllib.request.Request(f"https://127.0.0.1:{cluster.port}{path}",
+                                             headers={"Authorization": f"Bearer {token.strip()}"})
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+                    return int(answer.status)
+            except urllib.error.HTTPError as e:
+                return int(e.code)
+        assert get("/apis") == 200
+        assert get("/api/v1/secrets") == 403
     finally:
         api(cluster.admin, lambda c: c.delete(PODS, name, "default"))
 

@@ -20,9 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minikube_py.api.resources import ALL, DEPLOYMENTS, PODS, Resource
+from minikube_py.api.resources import ALL, DEPLOYMENTS, PODS, ROLEBINDINGS, ROLES, Resource
 from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.strategies import anything, junk_objects, objects
+from tests.integration.test_apiserver_security import as_user
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -214,3 +215,55 @@ def test_no_input_causes_a_server_error(apiserver: ApiServer, fuzz_ns: str, reso
         elif sub == "binding":
             _check_junk(*apiserver.request("POST", resource.path(fuzz_ns, "fz", sub), raw))
     apiserver.request("DELETE", resource.path(fuzz_ns, "fz") + "?gracePeriodSeconds=0")
+
+
+@pytest.fixture(scope="module")
+def rbac_writer(apiserver: ApiServer, fuzz_ns: str) -> str:
+    """A service account's token that may write RBAC objects in fuzz_ns (not escalate),
+    so every write goes through the escalation checks."""
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    role = {"metadata": {"name": "fz-writer"}, "rules": [
+        {"apiGroups": ["rbac.authorization.k8s.io"], "verbs": ["*"],
+         "resources": ["roles", "rolebindings"]}]}
+    binding = {"metadata": {"name": "fz-writer"}, "subjects": [
+        {"kind": "ServiceAccount", "name": "fz-writer"}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": "fz-writer"}}
+    for path, body in ((f"/api/v1/namespaces/{fuzz_ns}/serviceaccounts",
+                        {"metadata": {"name": "fz-writer"}}),
+                       (f"{rbac}/namespaces/{fuzz_ns}/roles", role),
+                       (f"{rbac}/namespaces/{fuzz_ns}/rolebindings", binding)):
+        assert apiserver.request("POST", path, body)[0] == 201
+    status, got = apiserver.request(
+        "POST", f"/api/v1/namespaces/{fuzz_ns}/serviceaccounts/fz-writer/token",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
+    assert status == 201
+    return str(got["status"]["token"])
+
+
+@FUZZ
+@given(data=st.data())
+def test_rbac_writes_and_reviews_by_a_limited_user(apiserver: ApiServer, fuzz_ns: str,
+                                                   rbac_writer: str, data: st.DataObject
+                                                   ) -> None:
+    """Escalation checks, impersonation and access reviews on arbitrary input: a Status
+    (403, 422, ...) or an object, never a 5xx."""
+    resource = data.draw(st.sampled_from([ROLES, ROLEBINDINGS]))
+    body = data.draw(objects(resource) | junk_objects(resource))
+    if isinstance(body, dict) and isinstance(body.get("metadata"), dict):
+        body["metadata"].update(name="fzrbac", namespace=fuzz_ns)
+    _check_junk(*as_user(apiserver, rbac_writer, "POST", resource.path(fuzz_ns), body))
+    _check_junk(*as_user(apiserver, rbac_writer, "PUT", resource.path(fuzz_ns, "fzrbac"),
+                         body))
+    review = data.draw(st.sampled_from(["selfsubjectaccessreviews", "selfsubjectrulesreviews",
+                                        "subjectaccessreviews"]))
+    spec = data.draw(st.fixed_dictionaries({}, optional={
+        "resourceAttributes": anything | st.fixed_dictionaries({}, optional={
+            k: anything | st.text(max_size=8) for k in (
+                "namespace", "verb", "group", "version", "resource", "subresource", "name")}),
+        "nonResourceAttributes": anything | st.fixed_dictionaries(
+            {}, optional={"path": anything, "verb": anything}),
+        "user": anything, "groups": anything, "namespace": anything}) | anything)
+    _check_junk(*apiserver.request("POST", f"/apis/authorization.k8s.io/v1/{review}",
+                                   json.dumps({"spec": spec}).encode()))
+    apiserver.request("DELETE", resource.path(fuzz_ns, "fzrbac"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import stat
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +33,8 @@ from minikube_py.cluster.tokens import (
 from tests.fixtures.apiserver import ApiServer
 
 SECRETS = "/api/v1/namespaces/kube-system/secrets"
+# What every authenticated user may read (system:discovery): 200 means "authenticated".
+DISCOVERY = "/api"
 
 
 def as_user(server: ApiServer, token: str | None, method: str, path: str,
@@ -110,19 +111,19 @@ def test_service_account_token_valid_while_its_secret_exists(apiserver: ApiServe
     key = load_private_key((apiserver.data_dir / "pki" / "sa.key").read_bytes())
     secret_name = f"sa-token-{uuid.uuid4().hex[:5]}"
     token = sign_token(key, claims_for("default", "builder", "uid-1", secret_name))
-    assert as_user(apiserver, token, "GET", "/api/v1/namespaces/default/pods")[0] == 401
+    assert as_user(apiserver, token, "GET", DISCOVERY)[0] == 401
     secret = {"metadata": {"name": secret_name}, "type": "kubernetes.io/service-account-token",
               "data": {"token": base64.b64encode(token.encode()).decode()}}
     secret["metadata"]["annotations"] = {"kubernetes.io/service-account.name": "builder"}
     status, _ = apiserver.request("POST", "/api/v1/namespaces/default/secrets", secret)
     assert status == 201
     deadline = time.monotonic() + 10  # a negative answer is cached for a few seconds
-    while as_user(apiserver, token, "GET", "/api/v1/namespaces/default/pods")[0] != 200:
+    while as_user(apiserver, token, "GET", DISCOVERY)[0] != 200:
         assert time.monotonic() < deadline
         time.sleep(0.5)
     forged = sign_token(load_private_key(_other_rsa_key()),
                         claims_for("default", "builder", "uid-1", secret_name))
-    assert as_user(apiserver, forged, "GET", "/api/v1/namespaces/default/pods")[0] == 401
+    assert as_user(apiserver, forged, "GET", DISCOVERY)[0] == 401
 
 
 def _other_rsa_key() -> bytes:
@@ -251,7 +252,7 @@ def _token_request(server: ApiServer, ns: str, account: str, spec: dict[str, Any
 def _wait_status(server: ApiServer, token: str, want: int, timeout: float = 10) -> None:
     """Until a request with `token` gets `want` (answers about accounts are cached ~5 s)."""
     deadline = time.monotonic() + timeout
-    while as_user(server, token, "GET", "/api/v1/namespaces/default/configmaps")[0] != want:
+    while as_user(server, token, "GET", DISCOVERY)[0] != want:
         assert time.monotonic() < deadline, f"never {want}"
         time.sleep(0.5)
 
@@ -270,12 +271,12 @@ def test_token_request_lives_with_its_account_and_audience(apiserver: ApiServer)
     assert 590 <= time.mktime(time.strptime(expires, "%Y-%m-%dT%H:%M:%SZ")) \
         - time.mktime(time.gmtime()) <= 610
     token = got["status"]["token"]
-    assert as_user(apiserver, token, "GET", "/api/v1/namespaces/default/configmaps")[0] == 200
+    assert as_user(apiserver, token, "GET", DISCOVERY)[0] == 200
 
     status, other = _token_request(apiserver, "default", name, {"audiences": ["vault"]})
     assert status == 201
     assert as_user(apiserver, other["status"]["token"], "GET",
-                   "/api/v1/namespaces/default/configmaps")[0] == 401
+                   DISCOVERY)[0] == 401
 
     # Deleted and made again under the same name: the old account's tokens stay dead.
     assert apiserver.request(
@@ -284,7 +285,7 @@ def test_token_request_lives_with_its_account_and_audience(apiserver: ApiServer)
     assert apiserver.request("POST", "/api/v1/namespaces/default/serviceaccounts",
                              {"metadata": {"name": name}})[0] == 201
     time.sleep(6)  # past the cache of the deleted account
-    assert as_user(apiserver, token, "GET", "/api/v1/namespaces/default/configmaps")[0] == 401
+    assert as_user(apiserver, token, "GET", DISCOVERY)[0] == 401
 
 
 def test_expired_token_is_refused(apiserver: ApiServer) -> None:
@@ -297,8 +298,8 @@ def test_expired_token_is_refused(apiserver: ApiServer) -> None:
     fresh, stale = (sign_token(key, bound_claims("default", name, sa["metadata"]["uid"],
                                                  [API_AUDIENCE], issued, 600))
                     for issued in (now, now - 601))
-    assert as_user(apiserver, fresh, "GET", "/api/v1/namespaces/default/configmaps")[0] == 200
-    assert as_user(apiserver, stale, "GET", "/api/v1/namespaces/default/configmaps")[0] == 401
+    assert as_user(apiserver, fresh, "GET", DISCOVERY)[0] == 200
+    assert as_user(apiserver, stale, "GET", DISCOVERY)[0] == 401
 
 
 @pytest.mark.parametrize("account,spec,code,field", [
@@ -323,30 +324,21 @@ def test_kubectl_create_token(apiserver: ApiServer, tmp_path) -> None:
     name = f"robot-{uuid.uuid4().hex[:6]}"
     assert apiserver.request("POST", "/api/v1/namespaces/default/serviceaccounts",
                              {"metadata": {"name": name}})[0] == 201
-    result = _kubectl(apiserver, tmp_path, None, "create", "token", name, "-n", "default",
+    result = apiserver.kubectl(tmp_path, "create", "token", name, "-n", "default",
                       "--duration", "20m")
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
-    assert as_user(apiserver, token, "GET", "/api/v1/namespaces/default/configmaps")[0] == 200
-
-
-def _kubectl(server: ApiServer, cache: Any, token: str | None, *args: str
-             ) -> subprocess.CompletedProcess[str]:
-    """kubectl against `server`, as admin or (with `token`) as someone else."""
-    auth = ["--token", token] if token else []
-    return subprocess.run(["kubectl", "--kubeconfig", str(server.kubeconfig), "--cache-dir",
-                           str(cache), *auth, *args],
-                          capture_output=True, text=True, timeout=60, check=False)
+    assert as_user(apiserver, token, "GET", DISCOVERY)[0] == 200
 
 
 def test_kubectl_auth_whoami_and_can_i(apiserver: ApiServer, tmp_path) -> None:
     """Answered by the authenticator and authorizer every request meets: the admin may do
     anything; a node's credentials only what the node authorizer lets a kubelet do."""
-    who = _kubectl(apiserver, tmp_path, None, "auth", "whoami", "-o", "json")
+    who = apiserver.kubectl(tmp_path, "auth", "whoami", "-o", "json")
     assert who.returncode == 0, who.stderr
     info = yaml.safe_load(who.stdout)["status"]["userInfo"]
     assert info["username"] == "admin" and "system:masters" in info["groups"]
-    assert _kubectl(apiserver, tmp_path, None, "auth", "can-i", "delete", "nodes").stdout \
+    assert apiserver.kubectl(tmp_path, "auth", "can-i", "delete", "nodes").stdout \
         .strip() == "yes"
 
     node = f"n-{uuid.uuid4().hex[:6]}"
@@ -354,7 +346,7 @@ def test_kubectl_auth_whoami_and_can_i(apiserver: ApiServer, tmp_path) -> None:
     secret = node_credentials_secret(node, token)
     assert apiserver.request("POST", SECRETS, secret)[0] == 201
     deadline = time.monotonic() + 10
-    while (who := _kubectl(apiserver, tmp_path, token, "auth", "whoami", "-o", "json")
+    while (who := apiserver.kubectl(tmp_path, "auth", "whoami", "-o", "json", token=token)
            ).returncode != 0:
         assert time.monotonic() < deadline, who.stderr  # credentials are cached ~5 s
         time.sleep(0.5)
@@ -362,7 +354,7 @@ def test_kubectl_auth_whoami_and_can_i(apiserver: ApiServer, tmp_path) -> None:
     for args, answer in ((["get", "pods"], "yes"), (["delete", "nodes"], "no"),
                          (["update", f"nodes/{node}"], "yes"), (["update", "nodes/other"], "no"),
                          (["list", "secrets"], "no")):
-        got = _kubectl(apiserver, tmp_path, token, "auth", "can-i", *args)
+        got = apiserver.kubectl(tmp_path, "auth", "can-i", *args, token=token)
         assert got.stdout.split()[0] == answer, (args, got.stdout, got.stderr)
 
 

@@ -90,8 +90,8 @@ def test_role_ref_is_immutable() -> None:
     new = copy.deepcopy(old)
     new["roleRef"]["name"] = "other"
     assert [c.message for c in strategy.immutable_causes(new, old)] == [
-        'Invalid value: {"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"other"}'
-        ": cannot change roleRef"]
+        ('Invalid value: {"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"other"}'
+        ": cannot change roleRef")]
 
 
 def test_defaults_fill_api_groups() -> None:

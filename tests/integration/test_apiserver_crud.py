@@ -9,6 +9,8 @@ import pytest
 
 from minikube_py.api.resources import (
     ALL,
+    CLUSTERROLEBINDINGS,
+    CLUSTERROLES,
     CONFIGMAPS,
     DEPLOYMENTS,
     ENDPOINTS,
@@ -18,7 +20,10 @@ from minikube_py.api.resources import (
     NAMESPACES,
     NODES,
     PODS,
+    RBAC_GROUP,
     REPLICASETS,
+    ROLEBINDINGS,
+    ROLES,
     SECRETS,
     SERVICES,
     Resource,
@@ -49,6 +54,11 @@ def sample(resource: Resource, name: str, ns: str = "default") -> dict[str, Any]
         LEASES: {"spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}},
         ENDPOINTSLICES: {"addressType": "IPv4", "endpoints": [{"addresses": ["10.244.0.5"]}],
                          "ports": [{"port": 80}]},
+        ROLES: {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
+        CLUSTERROLES: {"rules": [{"nonResourceURLs": ["/x"], "verbs": ["get"]}]},
+        ROLEBINDINGS: {"roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": "r"}},
+        CLUSTERROLEBINDINGS: {"roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole",
+                                          "name": "view"}},
     }
     body.update(extra.get(resource, {}))
     return body

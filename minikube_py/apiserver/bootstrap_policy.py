@@ -165,7 +165,7 @@ COMPONENT_ROLES: list[Obj] = [
         *EVENTS_WRITE, *_leader_rules("kube-controller-manager"),
         rule(("list", "watch"), "*", "*"),  # its shared informers
         rule("get", "", ("namespaces", "secrets", "serviceaccounts")),
-        rule(("create", "update"), "", ("secrets", "serviceaccounts")),
+        rule(("create", "patch", "update"), "", ("secrets", "serviceaccounts")),  # tokens
         rule("delete", "", "secrets"),
         rule("create", "", "serviceaccounts/token"),
         rule("create", "authentication.k8s.io", "tokenreviews"),

@@ -32,6 +32,12 @@ SERVICE_DNS_NAMES = (
 _VALIDITY = datetime.timedelta(days=3650)
 
 
+# The control-plane components that run with their own identity, not the admin's:
+# kubeconfig name -> user (kubeadm's scheduler.conf and controller-manager.conf).
+COMPONENT_USERS = {"scheduler": "system:kube-scheduler",
+                   "controller-manager": "system:kube-controller-manager"}
+
+
 @dataclass(frozen=True)
 class Pki:
     """Paths of everything pki.ensure() made."""
@@ -44,6 +50,12 @@ class Pki:
     sa_key: Path
     sa_pub: Path
     kubelet_client_token_file: Path
+
+    def component_token_file(self, component: str) -> Path:
+        return self.admin_token_file.with_name(f"{component}.token")
+
+    def component_token(self, component: str) -> str:
+        return self.component_token_file(component).read_text().strip()
 
     @property
     def admin_token(self) -> str:
@@ -156,7 +168,8 @@ def ensure(pki_dir: Path, *, service_ip: str, extra_sans: tuple[str, ...] = ()) 
         write_private(paths.serving_key, _key_pem(key))
         paths.serving_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         log.info("issued serving certificate ips=%s names=%s", ",".join(ips), ",".join(names))
-    for token_file in (paths.admin_token_file, paths.kubelet_client_token_file):
+    for token_file in (paths.admin_token_file, paths.kubelet_client_token_file,
+                       *map(paths.component_token_file, COMPONENT_USERS)):
         if not token_file.exists():
             write_private(token_file, secrets.token_urlsafe(32).encode())
     if not (paths.sa_key.exists() and paths.sa_pub.exists()):

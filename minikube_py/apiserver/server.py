@@ -54,9 +54,13 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
                        extra_sans=extra)
     token = paths.admin_token
     if not settings.worker:
-        pki.write_kubeconfig(settings.kubeconfig_path,
-                             server=f"https://127.0.0.1:{settings.port}",
-                             ca_cert=paths.ca_cert, token=token)
+        server = f"https://127.0.0.1:{settings.port}"
+        pki.write_kubeconfig(settings.kubeconfig_path, server=server, ca_cert=paths.ca_cert,
+                             token=token)
+        for component, user in pki.COMPONENT_USERS.items():
+            pki.write_kubeconfig(settings.component_kubeconfig_path(component), server=server,
+                                 ca_cert=paths.ca_cert, token=paths.component_token(component),
+                                 user=user)
     etcd: EmbeddedEtcd | None = None
     endpoints = list(settings.etcd_servers)
     runner: web.AppRunner | None = None
@@ -71,6 +75,8 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
             endpoints = [etcd.client_url]
         kubelet_token = paths.kubelet_client_token
         tokens = {token: ADMIN, kubelet_token: KUBELET_CLIENT,
+                  **{paths.component_token(c): User(u, ("system:authenticated",))
+                     for c, u in pki.COMPONENT_USERS.items()},
                   **{t: User(n, ("system:authenticated",))
                      for t, n in settings.extra_tokens.items()}}
         app = build_app(settings, endpoints, [

@@ -47,6 +47,10 @@ class ApiServerSettings:
     def kubeconfig_path(self) -> Path:
         return self.data_dir / "admin.conf"
 
+    def component_kubeconfig_path(self, component: str) -> Path:
+        """scheduler.conf, controller-manager.conf: each component's own identity."""
+        return self.data_dir / f"{component}.conf"
+
     @property
     def service_network(self) -> ipaddress.IPv4Network:
         net = ipaddress.ip_network(self.service_cluster_ip_range, strict=False)

@@ -89,7 +89,6 @@ def build_plan(
     exe = minikube_exe()
     lab = state.is_lab
     data = paths.apiserver_dir(lab)
-    admin = data / "admin.conf"
     readyz = f"https://127.0.0.1:{state.api_port}/readyz"
     plan: list[Component] = []
     missing: list[str] = []
@@ -106,12 +105,18 @@ def build_plan(
     if advertise and tools.supports("apiserver", "--advertise-address"):
         argv += ["--advertise-address", advertise]  # in the serving cert; kubernetes Endpoints
     add("apiserver", Component("apiserver", argv))
-    add("scheduler", Component("scheduler", [*exe, "scheduler", "--kubeconfig", str(admin)],
-                               wait_files=[str(admin)], wait_url=readyz))
+    # Each with its own identity and least privilege (the api-server writes these
+    # kubeconfigs next to admin.conf).
+    scheduler_conf, manager_conf = (data / f"{c}.conf" for c in ("scheduler",
+                                                                  "controller-manager"))
+    add("scheduler", Component("scheduler", [*exe, "scheduler", "--kubeconfig",
+                                             str(scheduler_conf)],
+                               wait_files=[str(scheduler_conf)], wait_url=readyz))
     add("controller-manager", Component(
         "controller-manager",
-        [*exe, "controller-manager", "--kubeconfig", str(admin), *_controller_flags(tools, tuning)],
-        wait_files=[str(admin)], wait_url=readyz, file_flags=[
+        [*exe, "controller-manager", "--kubeconfig", str(manager_conf),
+         *_controller_flags(tools, tuning)],
+        wait_files=[str(manager_conf)], wait_url=readyz, file_flags=[
             (flag, str(path)) for flag, path in (
                 ("--service-account-private-key-file", data / "pki" / "sa.key"),
                 ("--root-ca-file", data / "pki" / "ca.crt"))
@@ -133,12 +138,13 @@ def dns_kubeconfig(paths: ClusterPaths, lab: bool) -> Path:
 
 
 def _controller_flags(tools: Toolbox, tuning: ControllerTuning) -> list[str]:
+    flags = ["--use-service-account-credentials"] if tools.supports(
+        "controller-manager", "--use-service-account-credentials") else []
     wanted = {
         "--node-monitor-grace-period": tuning.node_monitor_grace_period,
         "--pod-eviction-timeout": tuning.pod_eviction_timeout,
         "--cluster-cidr": tuning.cluster_cidr,
     }
-    flags: list[str] = []
     for flag, value in wanted.items():
         if value is not None and tools.supports("controller-manager", flag):
             flags += [flag, _fmt(value)]

@@ -54,7 +54,11 @@ def test_single_node_runs_each_component_once_in_dependency_order() -> None:
     for c in plan[1:]:
         assert c.wait_url == "https://127.0.0.1:6443/readyz"
         assert c.argv[1] in ("scheduler", "controller-manager", "agent")
-    assert plan[1].wait_files == ["/r/state/apiserver/admin.conf"]
+    # Least privilege: each control-plane component with its own kubeconfig, not admin's.
+    assert plan[1].wait_files == ["/r/state/apiserver/scheduler.conf"]
+    assert plan[1].argv[2:] == ["--kubeconfig", "/r/state/apiserver/scheduler.conf"]
+    assert plan[2].wait_files == ["/r/state/apiserver/controller-manager.conf"]
+    assert plan[2].argv[2:4] == ["--kubeconfig", "/r/state/apiserver/controller-manager.conf"]
 
 
 def test_agent_of_a_single_node_runs_on_the_host_with_its_own_kubeconfig() -> None:
@@ -69,13 +73,16 @@ def test_optional_flags_only_when_the_component_offers_them() -> None:
     tuning = ControllerTuning(node_monitor_grace_period=10.0, pod_eviction_timeout=12.5)
     bare = by_name(build_plan(lab(), PATHS, tools(), tuning)[0])
     assert "--node-monitor-grace-period" not in bare["controller-manager"].argv
+    assert "--use-service-account-credentials" not in bare["controller-manager"].argv
     assert "--iface" not in bare["agent-mkp-lab-1"].argv
     full = by_name(build_plan(lab(), PATHS, tools({
-        "controller-manager": {"--node-monitor-grace-period", "--pod-eviction-timeout"},
+        "controller-manager": {"--node-monitor-grace-period", "--pod-eviction-timeout",
+                               "--use-service-account-credentials"},
         "agent": {"--iface", "--cni-conf-dir", "--state-dir"},
         "apiserver": {"--advertise-address", "--bind-address"}}), tuning,
         advertise="192.168.77.1")[0])
     cm = full["controller-manager"].argv
+    assert "--use-service-account-credentials" in cm
     assert cm[cm.index("--node-monitor-grace-period") + 1] == "10"
     assert cm[cm.index("--pod-eviction-timeout") + 1] == "12.5"
     agent = full["agent-mkp-lab-2"].argv

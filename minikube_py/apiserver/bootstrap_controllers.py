@@ -44,6 +44,7 @@ CONTROLLER_RULES: dict[str, list[Obj]] = {
              "controllerrevisions"), _EVENTS],
     "deployment-controller": [
         *_owner_of("apps", "deployments"),
+        rule("patch", "apps", "deployments"),  # ours patches its revision annotations
         rule(("create", "delete", "get", "list", "patch", "update", "watch"), "apps",
              "replicasets"),
         rule(("get", "list", "update", "watch"), "", "pods"), _EVENTS],

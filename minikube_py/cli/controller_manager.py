@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--service-account-private-key-file",
                    help="PEM RSA key to sign service-account tokens (the api-server's sa.key)")
     p.add_argument("--root-ca-file", help="CA certificate put into token Secrets as ca.crt")
+    p.add_argument("--use-service-account-credentials", action="store_true",
+                   help="run each controller as its own service account in kube-system")
     p.set_defaults(func=_main)
 
 
@@ -55,6 +57,7 @@ def _main(args: argparse.Namespace) -> int:
         cluster_cidr=args.cluster_cidr,
         service_account_private_key_file=args.service_account_private_key_file,
         root_ca_file=args.root_ca_file,
+        use_service_account_credentials=args.use_service_account_credentials,
     )
     import uvloop  # imported here, as the rest: `--help` stays fast
 

@@ -124,6 +124,10 @@ class ApiClient:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.close()
 
+    def use_token(self, token: str) -> None:
+        """Send `token` from now on (a renewed, expiring service-account token)."""
+        self._token = token
+
     def _auth_headers(self) -> dict[str, str]:
         if self.config.token_file is not None:
             now = time.monotonic()

@@ -3,6 +3,10 @@ shared informers and runs them side by side while holding the leader Lease.
 
 Losing the Lease cancels every controller; winning it again builds them anew
 from the API (controllers keep no state they cannot rebuild).
+
+With `use_service_account_credentials` each controller writes as its own service account
+(credentials.py): kube-system/<ACCOUNTS[name], else the controller's name>, bound to
+system:controller:<account> by the api-server's bootstrap policy.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 
 from minikube_py.client import ApiClient, run_elected, run_tasks
 from minikube_py.controllers.base import SharedInformers
+from minikube_py.controllers.credentials import ServiceAccountClients
 from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,15 @@ CONTROLLERS: dict[str, str] = {
 }
 
 
+# Kubernetes' service-account names where they differ from the controller's own name;
+# None: the controller-manager's identity (the token controller signs with its key).
+ACCOUNTS: dict[str, str | None] = {
+    "nodelifecycle": "node-controller", "nodeipam": "node-controller",
+    "serviceaccount": "service-account-controller", "serviceaccount-token": None,
+    "garbagecollector": "generic-garbage-collector",
+}
+
+
 def selected(names: tuple[str, ...]) -> list[str]:
     """Resolve --controllers: "*" = all, "-x" removes x; unknown names are errors."""
     chosen: list[str] = []
@@ -54,30 +68,56 @@ def selected(names: tuple[str, ...]) -> list[str]:
     return chosen
 
 
-def build(client: ApiClient, settings: ControllerManagerSettings) -> dict[str, object]:
-    """Instantiate the selected controllers; ours share informers."""
-    informers = SharedInformers(client)
+def classes(settings: ControllerManagerSettings) -> dict[str, type]:
+    """The selected controllers' classes (one a build lacks is skipped under "*")."""
     explicit = "*" not in settings.controllers
-    built: dict[str, object] = {}
+    found: dict[str, type] = {}
     for name in selected(settings.controllers):
         module_name, _, class_name = CONTROLLERS[name].partition(":")
         try:
-            cls = getattr(importlib.import_module(module_name), class_name)
+            found[name] = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError):
             if explicit:
                 raise
             log.warning("controller not available, skipped controller=%s", name)
-            continue
+    return found
+
+
+def account_of(name: str, cls: type) -> str | None:
+    return ACCOUNTS[name] if name in ACCOUNTS else str(getattr(cls, "name", name))
+
+
+def build(client: ApiClient, settings: ControllerManagerSettings,
+          clients: dict[str, ApiClient] | None = None) -> dict[str, object]:
+    """Instantiate the selected controllers over shared informers (read with `client`);
+    `clients` gives a controller its own client to act with."""
+    informers = SharedInformers(client)
+    built: dict[str, object] = {}
+    for name, cls in classes(settings).items():
+        own = (clients or {}).get(name, client)
         takes_informers = "informers" in inspect.signature(cls).parameters
-        built[name] = cls(client, settings, informers) if takes_informers else cls(
-            client, settings)
+        built[name] = cls(own, settings, informers) if takes_informers else cls(own, settings)
     return built
 
 
 async def run_controllers(client: ApiClient, settings: ControllerManagerSettings) -> None:
-    controllers = build(client, settings)
-    log.info("controllers starting controllers=%s", ",".join(controllers))
-    await run_tasks({name: c.run() for name, c in controllers.items()})  # type: ignore[attr-defined]
+    if not settings.use_service_account_credentials:
+        controllers = build(client, settings)
+        log.info("controllers starting controllers=%s", ",".join(controllers))
+        await run_tasks({name: c.run() for name, c in controllers.items()})  # type: ignore[attr-defined]
+        return
+    accounts = ServiceAccountClients(client)
+    try:
+        clients = {name: await accounts.client_for(account)
+                   for name, cls in classes(settings).items()
+                   if (account := account_of(name, cls)) is not None}
+        controllers = build(client, settings, clients)
+        log.info("controllers starting controllers=%s service_accounts=%s",
+                 ",".join(controllers), ",".join(sorted(accounts.clients)))
+        await run_tasks({"service-account-tokens": accounts.run(),
+                         **{name: c.run() for name, c in controllers.items()}})  # type: ignore[attr-defined]
+    finally:
+        await accounts.close()
 
 
 async def run(settings: ControllerManagerSettings) -> None:

@@ -30,4 +30,7 @@ class ControllerManagerSettings:
     job_backoff_max: float = 360.0
     # Token controller: off without a signing key (D/pki/sa.key).
     service_account_private_key_file: str | None = None
+    # Each controller acts as kube-system/<its service account> (credentials.py), not as
+    # the kubeconfig's user (kube-controller-manager's --use-service-account-credentials).
+    use_service_account_credentials: bool = False
     root_ca_file: str | None = None

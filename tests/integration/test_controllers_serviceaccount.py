@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from minikube_py.api.resources import PODS, SECRETS, SERVICEACCOUNTS
-from minikube_py.client import ApiClient
-from minikube_py.client.errors import ClientError, NotFound
 from minikube_py.api.sa_token import verify_token
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import Forbidden, NotFound, Unauthorized
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.helpers import eventually, scratch_namespace
 from tests.integration.hollow import ControlPlane
@@ -98,11 +98,13 @@ async def test_api_server_accepts_the_token(apiserver, namespace: str) -> None:
             secret = await eventually(lambda: _token_secret(client, namespace, "default"))
         token = base64.b64decode(secret["data"]["token"]).decode()
         async with ApiClient(apiserver.url, token=token, ca_file=apiserver.ca_file) as as_sa:
-            await as_sa.list(PODS, namespace)  # 401 would raise
+            await as_sa.request("GET", "/api")  # 401 would raise (discovery: any user)
+            with pytest.raises(Forbidden):  # authenticated, but RBAC grants it nothing
+                await as_sa.list(PODS, namespace)
         async with ApiClient(apiserver.url, token=token[:-4] + "AAAA",
                              ca_file=apiserver.ca_file) as forged:
-            with pytest.raises(ClientError):
-                await forged.list(PODS, namespace)
+            with pytest.raises(Unauthorized):
+                await forged.request("GET", "/api")
     finally:
         await client.close()
 

@@ -13,7 +13,8 @@ from minikube_py.api.errors import Cause
 from minikube_py.api.resources import RBAC_GROUP
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.api.shape import as_dict, dicts
-from minikube_py.api.strategy import JSON, Strategy
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 ROLE_KINDS = ("Role", "ClusterRole")
 SUBJECT_KINDS = ("Group", "ServiceAccount", "User")
@@ -64,7 +65,7 @@ def validate_rule(rule: Mapping[str, Any], path: str, *, namespaced: bool) -> li
     return causes
 
 
-def _validate_rules(obj: JSON, *, namespaced: bool) -> list[Cause]:
+def _validate_rules(obj: Object, *, namespaced: bool) -> list[Cause]:
     causes: list[Cause] = []
     for path, rule in field.objects(obj.get("rules"), "rules", causes):
         causes += validate_rule(rule, path, namespaced=namespaced)
@@ -123,7 +124,7 @@ class RoleStrategy(_RbacStrategy):
     columns: ClassVar[tuple[table.Column, ...]] = (table.NAME, CREATED_AT)
     namespaced_rules: ClassVar[bool] = True
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         return _validate_rules(obj, namespaced=self.namespaced_rules)
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
@@ -134,7 +135,7 @@ class RoleStrategy(_RbacStrategy):
 class ClusterRoleStrategy(RoleStrategy):
     namespaced_rules = False
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         causes = super().validate(obj)
         rule = obj.get("aggregationRule")
         if rule is None:
@@ -168,7 +169,7 @@ class RoleBindingStrategy(_RbacStrategy):
     )
     role_kinds: ClassVar[tuple[str, ...]] = ROLE_KINDS
 
-    def set_defaults(self, obj: JSON) -> None:
+    def set_defaults(self, obj: Object) -> None:
         ref = obj.get("roleRef")
         if isinstance(ref, dict) and not ref.get("apiGroup"):
             ref["apiGroup"] = RBAC_GROUP
@@ -176,7 +177,7 @@ class RoleBindingStrategy(_RbacStrategy):
             if not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
                 subject["apiGroup"] = RBAC_GROUP
 
-    def validate(self, obj: JSON) -> list[Cause]:
+    def validate(self, obj: Object) -> list[Cause]:
         causes: list[Cause] = []
         ref = obj.get("roleRef")
         if not isinstance(ref, Mapping):
@@ -199,7 +200,7 @@ class RoleBindingStrategy(_RbacStrategy):
             causes += _validate_subject(subject, path, namespaced=namespaced)
         return causes
 
-    def immutable_causes(self, new: JSON, old: JSON) -> list[Cause]:
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         if new.get("roleRef") != old.get("roleRef"):
             return [field.invalid("roleRef", new.get("roleRef"), "cannot change roleRef")]
         return []

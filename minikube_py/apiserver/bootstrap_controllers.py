@@ -8,9 +8,9 @@ rights Kubernetes gives them.
 from __future__ import annotations
 
 from minikube_py.api.resources import RBAC_GROUP
+from minikube_py.api.types import Object
 from minikube_py.apiserver.bootstrap_policy import (
     READ,
-    Obj,
     cluster_binding,
     cluster_role,
     rule,
@@ -22,13 +22,13 @@ _EVENTS = rule(("create", "patch", "update"), ("", "events.k8s.io"), "events")
 _POD_OWNER = rule(("create", "delete", "list", "patch", "watch"), "", "pods")
 
 
-def _owner_of(group: str, resource: str) -> list[Obj]:
+def _owner_of(group: str, resource: str) -> list[Object]:
     """What a workload controller does to its own kind."""
     return [rule((*READ, "update"), group, resource),
             rule("update", group, (f"{resource}/status", f"{resource}/finalizers"))]
 
 
-CONTROLLER_RULES: dict[str, list[Obj]] = {
+CONTROLLER_RULES: dict[str, list[Object]] = {
     "clusterrole-aggregation-controller": [
         rule(("escalate", "get", "list", "patch", "update", "watch"), RBAC_GROUP,
              "clusterroles")],
@@ -102,8 +102,8 @@ CONTROLLER_RULES: dict[str, list[Obj]] = {
                                            "jobs"), _EVENTS],
 }
 
-CONTROLLER_ROLES: list[Obj] = [cluster_role(PREFIX + name, rules)
+CONTROLLER_ROLES: list[Object] = [cluster_role(PREFIX + name, rules)
                                for name, rules in CONTROLLER_RULES.items()]
-CONTROLLER_BINDINGS: list[Obj] = [
+CONTROLLER_BINDINGS: list[Object] = [
     cluster_binding(PREFIX + name, PREFIX + name, subject("ServiceAccount", f"kube-system:{name}"))
     for name in CONTROLLER_RULES]

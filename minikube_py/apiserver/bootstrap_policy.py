@@ -9,11 +9,9 @@ kept: they say what the role means and start working when the kind arrives.
 
 from __future__ import annotations
 
-from typing import Any
-
 from minikube_py.api.resources import RBAC_GROUP
+from minikube_py.api.types import Object
 
-Obj = dict[str, Any]
 READ = ("get", "list", "watch")
 WRITE = ("create", "delete", "deletecollection", "patch", "update")
 RW = (*READ, *WRITE)
@@ -23,33 +21,33 @@ AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
 
 
 def rule(verbs: tuple[str, ...] | str, groups: tuple[str, ...] | str = "",
-         resources: tuple[str, ...] | str = (), names: tuple[str, ...] = ()) -> Obj:
+         resources: tuple[str, ...] | str = (), names: tuple[str, ...] = ()) -> Object:
     """A PolicyRule (a str for a single value, as rbacv1helpers.NewRule reads)."""
     def many(v: tuple[str, ...] | str) -> list[str]:
         return [v] if isinstance(v, str) else list(v)
-    out: Obj = {"verbs": many(verbs), "apiGroups": many(groups), "resources": many(resources)}
+    out: Object = {"verbs": many(verbs), "apiGroups": many(groups), "resources": many(resources)}
     if names:
         out["resourceNames"] = list(names)
     return out
 
 
-def urls(verbs: tuple[str, ...] | str, *paths: str) -> Obj:
+def urls(verbs: tuple[str, ...] | str, *paths: str) -> Object:
     return {"verbs": [verbs] if isinstance(verbs, str) else list(verbs),
             "nonResourceURLs": list(paths)}
 
 
 def _meta(name: str, labels: dict[str, str] | None = None, namespace: str | None = None
-          ) -> Obj:
-    meta: Obj = {"name": name, "labels": {**BOOTSTRAPPING, **(labels or {})},
+          ) -> Object:
+    meta: Object = {"name": name, "labels": {**BOOTSTRAPPING, **(labels or {})},
                  "annotations": {AUTOUPDATE: "true"}}
     if namespace:
         meta["namespace"] = namespace
     return meta
 
 
-def cluster_role(name: str, rules: list[Obj], *, labels: dict[str, str] | None = None,
-                 aggregate_from: str | None = None) -> Obj:
-    role: Obj = {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRole",
+def cluster_role(name: str, rules: list[Object], *, labels: dict[str, str] | None = None,
+                 aggregate_from: str | None = None) -> Object:
+    role: Object = {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRole",
                  "metadata": _meta(name, labels), "rules": rules}
     if aggregate_from:
         role["aggregationRule"] = {"clusterRoleSelectors": [
@@ -57,7 +55,7 @@ def cluster_role(name: str, rules: list[Obj], *, labels: dict[str, str] | None =
     return role
 
 
-def subject(kind: str, name: str) -> Obj:
+def subject(kind: str, name: str) -> Object:
     """`ServiceAccount` names are "namespace:name"."""
     if kind == "ServiceAccount":
         namespace, _, sa = name.partition(":")
@@ -65,7 +63,7 @@ def subject(kind: str, name: str) -> Obj:
     return {"kind": kind, "apiGroup": RBAC_GROUP, "name": name}
 
 
-def cluster_binding(name: str, role: str, *subjects: Obj) -> Obj:
+def cluster_binding(name: str, role: str, *subjects: Object) -> Object:
     return {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRoleBinding",
             "metadata": _meta(name),
             "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role},
@@ -118,7 +116,7 @@ _ADMIN = [
     rule(RW, RBAC_GROUP, ("rolebindings", "roles")),
 ]
 
-USER_ROLES: list[Obj] = [
+USER_ROLES: list[Object] = [
     cluster_role("cluster-admin", [rule("*", "*", "*"), urls("*", "*")]),
     cluster_role("system:discovery", [urls("get", "/api", "/api/*", "/apis", "/apis/*",
                                            "/healthz", "/livez", "/openapi", "/openapi/*",
@@ -142,12 +140,12 @@ USER_ROLES: list[Obj] = [
 EVENTS_WRITE = [rule(("create", "patch", "update"), ("", "events.k8s.io"), "events")]
 
 
-def _leader_rules(lease: str) -> list[Obj]:
+def _leader_rules(lease: str) -> list[Object]:
     return [rule("create", "coordination.k8s.io", "leases"),
             rule(("get", "update"), "coordination.k8s.io", "leases", (lease,))]
 
 
-COMPONENT_ROLES: list[Obj] = [
+COMPONENT_ROLES: list[Object] = [
     cluster_role("system:kube-scheduler", [
         *EVENTS_WRITE, *_leader_rules("kube-scheduler"),
         rule(READ, "", "nodes"),
@@ -184,7 +182,7 @@ COMPONENT_ROLES: list[Obj] = [
     ]),
 ]
 
-BINDINGS: list[Obj] = [
+BINDINGS: list[Object] = [
     cluster_binding("cluster-admin", "cluster-admin", subject("Group", "system:masters")),
     cluster_binding("system:discovery", "system:discovery", AUTHENTICATED),
     cluster_binding("system:basic-user", "system:basic-user", AUTHENTICATED),

@@ -11,20 +11,19 @@ an aggregationRule needs `escalate`. system:masters is never limited.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.resources import CLUSTERROLEBINDINGS, CLUSTERROLES, ROLEBINDINGS, ROLES
 from minikube_py.api.shape import as_dict
+from minikube_py.api.types import Object
 from minikube_py.apiserver.authn import USER, User
 from minikube_py.apiserver.authz import always_allow, permits
 from minikube_py.apiserver.rbac_rules import Rule, compact_string, compile_rules, uncovered
 from minikube_py.apiserver.state import RBAC
 from minikube_py.apiserver.target import Target
 
-Obj = dict[str, Any]
 RBAC_KINDS = (ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS)
 
 
@@ -35,7 +34,7 @@ def _not_held(user: User, missing: list[Rule]) -> str:
             "permissions not currently held:\n" + "\n".join(lines))
 
 
-async def check(request: web.Request, target: Target, new: Obj, old: Obj | None) -> None:
+async def check(request: web.Request, target: Target, new: Object, old: Object | None) -> None:
     """403 if writing `new` (over `old`) would grant the request's user more than it has."""
     resource = target.resource
     user: User | None = request.get(USER)

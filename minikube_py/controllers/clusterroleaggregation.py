@@ -14,13 +14,13 @@ from typing import Any
 from minikube_py.api.resources import CLUSTERROLES
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.api.shape import as_dict, as_list, dicts
+from minikube_py.api.types import Object
 from minikube_py.client import ApiClient
-from minikube_py.client.cache import JsonDict
 from minikube_py.controllers.base import Controller, SharedInformers
 from minikube_py.controllers.settings import ControllerManagerSettings
 
 
-def _selectors(role: JsonDict) -> list[LabelSelector]:
+def _selectors(role: Object) -> list[LabelSelector]:
     selectors = []
     for selector in dicts(as_dict(role.get("aggregationRule")).get("clusterRoleSelectors")):
         try:
@@ -30,7 +30,7 @@ def _selectors(role: JsonDict) -> list[LabelSelector]:
     return selectors
 
 
-def aggregated_rules(role: JsonDict, roles: list[JsonDict]) -> list[Any]:
+def aggregated_rules(role: Object, roles: list[Object]) -> list[Any]:
     """The rules `role` aggregates from `roles` (itself excluded)."""
     selectors = _selectors(role)
     name = role["metadata"]["name"]
@@ -54,7 +54,7 @@ class ClusterRoleAggregationController(Controller):
         self.roles.add_handlers(self._changed, lambda old, new: self._changed(new),
                                 self._changed)
 
-    def _changed(self, _role: JsonDict) -> None:
+    def _changed(self, _role: Object) -> None:
         for role in self.roles.list():
             if role.get("aggregationRule"):
                 self.enqueue(role)

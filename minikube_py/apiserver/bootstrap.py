@@ -23,6 +23,8 @@ from minikube_py.api.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
     NAMESPACES,
+    ROLEBINDINGS,
+    ROLES,
     SERVICES,
     Resource,
 )
@@ -33,6 +35,8 @@ from minikube_py.apiserver.bootstrap_policy import (
     AUTOUPDATE,
     BINDINGS,
     COMPONENT_ROLES,
+    NAMESPACED_BINDINGS,
+    NAMESPACED_ROLES,
     USER_ROLES,
 )
 from minikube_py.apiserver.rbac_rules import compile_rules, uncovered
@@ -85,20 +89,20 @@ def _reconciled(current: Object, wanted: Object) -> Object | None:
 
 
 async def _reconcile(app: web.Application, resource: Resource, wanted: Object) -> None:
-    name = wanted["metadata"]["name"]
+    name, namespace = wanted["metadata"]["name"], wanted["metadata"].get("namespace")
     try:
-        current = await app[OBJECTS].get(resource, None, name)
+        current = await app[OBJECTS].get(resource, namespace, name)
     except errors.StatusError as e:
         if e.code != 404:
             raise
-        await _ensure(app, Target(resource, None, None, None), copy.deepcopy(wanted))
+        await _ensure(app, Target(resource, namespace, None, None), copy.deepcopy(wanted))
         return
     if as_dict(current["metadata"].get("annotations")).get(AUTOUPDATE) == "false":
         return
     new = _reconciled(current, wanted)
     if new is not None:
         try:
-            await write_update(app, Target(resource, None, name, None), new, current)
+            await write_update(app, Target(resource, namespace, name, None), new, current)
             log.info("bootstrap policy reconciled kind=%s name=%s", resource.kind, name)
         except errors.StatusError as e:
             if e.code != 409:  # another api-server reconciled it first
@@ -110,6 +114,10 @@ async def reconcile_policy(app: web.Application) -> None:
         await _reconcile(app, CLUSTERROLES, role)
     for binding in BINDINGS + CONTROLLER_BINDINGS:
         await _reconcile(app, CLUSTERROLEBINDINGS, binding)
+    for role in NAMESPACED_ROLES:
+        await _reconcile(app, ROLES, role)
+    for binding in NAMESPACED_BINDINGS:
+        await _reconcile(app, ROLEBINDINGS, binding)
 
 
 async def bootstrap(app: web.Application) -> None:

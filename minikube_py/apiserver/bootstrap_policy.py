@@ -70,6 +70,18 @@ def cluster_binding(name: str, role: str, *subjects: Object) -> Object:
             "subjects": list(subjects)}
 
 
+def namespaced_role(name: str, namespace: str, rules: list[Object]) -> Object:
+    return {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "Role",
+            "metadata": _meta(name, namespace=namespace), "rules": rules}
+
+
+def binding(name: str, namespace: str, role: str, *subjects: Object) -> Object:
+    return {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "RoleBinding",
+            "metadata": _meta(name, namespace=namespace),
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": role},
+            "subjects": list(subjects)}
+
+
 AUTHENTICATED = subject("Group", "system:authenticated")
 UNAUTHENTICATED = subject("Group", "system:unauthenticated")
 
@@ -199,4 +211,15 @@ BINDINGS: list[Object] = [
                     subject("User", "system:kube-proxy")),
     cluster_binding("system:kube-dns", "system:kube-dns",
                     subject("ServiceAccount", "kube-system:kube-dns")),
+]
+
+# The DNS servers list themselves in the kube-dns Endpoints (and nothing else).
+NAMESPACED_ROLES: list[Object] = [
+    namespaced_role("system:kube-dns", "kube-system", [
+        rule("create", "", "endpoints"),
+        rule(("get", "update"), "", "endpoints", ("kube-dns",))]),
+]
+NAMESPACED_BINDINGS: list[Object] = [
+    binding("system:kube-dns", "kube-system", "system:kube-dns",
+            subject("ServiceAccount", "kube-system:kube-dns")),
 ]

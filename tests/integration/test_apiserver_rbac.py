@@ -268,3 +268,39 @@ def test_invalid_roles_are_422_naming_the_field(apiserver: ApiServer, bad: dict[
     status, got = apiserver.request("POST", f"{RBAC}/namespaces/default/roles",
                                     {"metadata": {"name": f"bad-{time.monotonic_ns()}"}, **bad})
     assert status == 422 and got["details"]["causes"][0]["field"] == field
+
+
+SA = "system:serviceaccount:kube-system:"
+SA_GROUPS = ["system:serviceaccounts", "system:serviceaccounts:kube-system",
+             "system:authenticated"]
+
+
+@pytest.mark.parametrize("user,verb,resource,namespace,name,allowed", [
+    ("system:kube-scheduler", "create", "pods/binding", "default", "p", True),
+    ("system:kube-scheduler", "get", "secrets", "default", "s", False),
+    ("system:kube-controller-manager", "watch", "secrets", "", "", True),
+    ("system:kube-controller-manager", "create", "pods", "default", "", False),
+    (SA + "replicaset-controller", "create", "pods", "default", "", True),
+    (SA + "replicaset-controller", "get", "secrets", "default", "s", False),
+    (SA + "node-controller", "patch", "nodes", "", "n1", True),
+    (SA + "namespace-controller", "deletecollection", "secrets", "ns1", "", True),
+    (SA + "kube-dns", "watch", "discovery.k8s.io/endpointslices", "", "", True),
+    (SA + "kube-dns", "update", "endpoints", "kube-system", "kube-dns", True),
+    (SA + "kube-dns", "update", "endpoints", "kube-system", "other", False),
+    (SA + "kube-dns", "update", "endpoints", "default", "kube-dns", False),
+    ("system:kube-proxy", "watch", "services", "", "", True),
+    ("system:kube-proxy", "get", "secrets", "default", "s", False),
+])
+def test_components_hold_kubernetes_bootstrap_roles(apiserver: ApiServer, user: str, verb: str,
+                                                    resource: str, namespace: str, name: str,
+                                                    allowed: bool) -> None:
+    group, _, plural = resource.rpartition("/") if resource.startswith("discovery") \
+        else ("", "", resource)
+    plural, _, sub = plural.partition("/")
+    status, got = apiserver.request("POST", f"{AUTHZ}/subjectaccessreviews", {
+        "spec": {"user": user, "groups": SA_GROUPS if user.startswith(SA) else
+                 ["system:authenticated"],
+                 "resourceAttributes": {"verb": verb, "group": group, "resource": plural,
+                                        "subresource": sub, "namespace": namespace,
+                                        "name": name}}})
+    assert status == 201 and got["status"]["allowed"] is allowed, got

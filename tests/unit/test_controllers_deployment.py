@@ -16,6 +16,7 @@ from minikube_py.api.resources import DEPLOYMENTS, REPLICASETS
 from minikube_py.client.errors import AlreadyExists, Conflict
 from minikube_py.controllers import deployment_util as du
 from minikube_py.controllers.deployment import ROLLBACK_ANNOTATION, DeploymentController
+from minikube_py.controllers.owners import CannotAdopt
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import T0, deployment, ref, replicaset
 from tests.fixtures.caches import fill
@@ -306,6 +307,16 @@ async def test_an_orphan_set_matching_the_selector_is_adopted() -> None:
     adopt = of(client, "patch", "replicasets")[0]
     assert (adopt.name, adopt.body["metadata"]["ownerReferences"]) == ("web-new", [ref(d)])
     assert of(client, "create", "replicasets") == []
+
+
+async def test_a_deployment_replaced_behind_the_cache_adopts_nothing() -> None:
+    """deployment_controller_test.go TestSyncDeploymentDeletionRace."""
+    d = web(3)
+    c, client = controller(d, rs_of(d, "web-new", 3, image="web:2", revision=1, owned=False))
+    client.put(DEPLOYMENTS, web(3, uid="uid-of-a-new-web"))
+    with pytest.raises(CannotAdopt, match="is gone: got uid uid-of-a-new-web"):
+        await c.sync("ns/web")
+    assert client.writes == []
 
 
 async def test_old_idle_sets_beyond_the_history_limit_are_deleted_oldest_first() -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from minikube_py.api.resources import PODS, REPLICASETS
 from minikube_py.client.errors import Conflict, NotFound, ServerError
+from minikube_py.controllers.owners import CannotAdopt
 from minikube_py.controllers.replicaset import (
     ReplicaSetController,
     compute_status,
@@ -36,6 +37,7 @@ def controller(replicaset: dict, pods: list[dict]) -> tuple[ReplicaSetController
     client = FakeClient()
     c = ReplicaSetController(client, ControllerManagerSettings())
     fill(c.replicasets, replicaset)
+    client.put(REPLICASETS, replicaset)
     fill(c.pods, *pods)
     return c, client
 
@@ -80,6 +82,26 @@ async def test_adopts_matching_orphans_and_releases_mismatches() -> None:
     patched = {name for verb, _, name in client.summary() if verb == "patch"}
     assert patched == {"orphan", "stray"}
     assert not [call for call in client.summary() if call[0] in ("create", "delete")]
+
+
+@pytest.mark.parametrize(
+    "live",
+    [
+        pytest.param(None, id="a replicaset deleted behind the cache adopts nothing"),
+        pytest.param(replicaset("web", "ns", uid="uid-of-a-new-web"),
+                     id="a replicaset replaced behind the cache adopts nothing"),
+        pytest.param(replicaset("web", "ns", uid="rs-uid", deletion_timestamp="2026-01-01T00:00:00Z"),
+                     id="a replicaset just deleted adopts nothing"),
+    ],
+)
+async def test_an_owner_that_is_gone_adopts_nothing(live: dict | None) -> None:
+    c, client = controller(rs(2), [pod("orphan", owned=False)])
+    client.objects.clear()
+    if live is not None:
+        client.put(REPLICASETS, live)
+    with pytest.raises(CannotAdopt):
+        await c.sync("ns/web")
+    assert client.writes == []
 
 
 async def test_deleting_replicaset_does_not_manage_pods() -> None:

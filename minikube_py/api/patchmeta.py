@@ -66,7 +66,7 @@ def _build() -> dict[Resource, dict[Path, ListMeta]]:
     tables[resources.PODS].update(_under(("status",), _CONDITIONS))
     tables[resources.PODS].update({("status", "podIPs"): ListMeta("merge", "ip"),
                                    ("status", "hostIPs"): ListMeta("merge", "ip")})
-    for workload in (resources.DEPLOYMENTS, resources.REPLICASETS):
+    for workload in (resources.DEPLOYMENTS, resources.REPLICASETS, resources.DAEMONSETS):
         tables[workload].update(_under(("spec", "template", "metadata"), _OBJECT_META))
         tables[workload].update(_under(("spec", "template", "spec"), _POD_SPEC))
         tables[workload].update(_under(("status",), _CONDITIONS))

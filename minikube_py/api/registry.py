@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from minikube_py.api import resources
 from minikube_py.api.configmap import ConfigMapStrategy
+from minikube_py.api.controllerrevision import ControllerRevisionStrategy
 from minikube_py.api.cronjob import CronJobStrategy
+from minikube_py.api.daemonset import DaemonSetStrategy
 from minikube_py.api.deployment import DeploymentStrategy
 from minikube_py.api.endpoints import EndpointsStrategy
 from minikube_py.api.endpointslice import EndpointSliceStrategy
@@ -39,6 +41,8 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.EVENTS: EventStrategy(resources.EVENTS),
     resources.DEPLOYMENTS: DeploymentStrategy(resources.DEPLOYMENTS),
     resources.REPLICASETS: ReplicaSetStrategy(resources.REPLICASETS),
+    resources.DAEMONSETS: DaemonSetStrategy(resources.DAEMONSETS),
+    resources.CONTROLLERREVISIONS: ControllerRevisionStrategy(resources.CONTROLLERREVISIONS),
     resources.JOBS: JobStrategy(resources.JOBS),
     resources.CRONJOBS: CronJobStrategy(resources.CRONJOBS),
     resources.LEASES: LeaseStrategy(resources.LEASES),

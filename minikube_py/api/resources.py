@@ -70,6 +70,9 @@ DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy
                        ("status", "scale"))
 REPLICASETS = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("all",),
                        ("status", "scale"))
+DAEMONSETS = Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), ("all",),
+                      ("status",))
+CONTROLLERREVISIONS = Resource("apps", "v1", "ControllerRevision", "controllerrevisions", True)
 JOBS = Resource("batch", "v1", "Job", "jobs", True, (), ("all",), ("status",))
 CRONJOBS = Resource("batch", "v1", "CronJob", "cronjobs", True, ("cj",), ("all",), ("status",))
 LEASES = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
@@ -84,8 +87,8 @@ CLUSTERROLEBINDINGS = Resource(RBAC_GROUP, "v1", "ClusterRoleBinding", "clusterr
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
-    EVENTS, DEPLOYMENTS, REPLICASETS, JOBS, CRONJOBS, LEASES, ENDPOINTSLICES,
-    ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
+    EVENTS, DEPLOYMENTS, REPLICASETS, DAEMONSETS, CONTROLLERREVISIONS, JOBS, CRONJOBS, LEASES,
+    ENDPOINTSLICES, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
 )
 
 _BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}

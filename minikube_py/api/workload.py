@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from minikube_py.api import field, meta, podspec, table
 from minikube_py.api.errors import Cause
@@ -33,12 +33,15 @@ class WorkloadStrategy(Strategy):
     """Base for kinds that own pods through `spec.selector` and `spec.template`."""
 
     status_keeps_labels = True
+    # DaemonSets have no replicas: one pod per eligible node.
+    has_replicas: ClassVar[bool] = True
 
     def set_defaults(self, obj: Object) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return
-        spec.setdefault("replicas", 1)
+        if self.has_replicas:
+            spec.setdefault("replicas", 1)
         template_spec = dig(spec, "template", "spec")
         if isinstance(template_spec, dict):
             podspec.default_pod_spec(template_spec)
@@ -48,7 +51,8 @@ class WorkloadStrategy(Strategy):
         if not isinstance(spec, Mapping):
             return [field.required("spec")]
         causes: list[Cause] = []
-        causes += field.at_least("spec.replicas", spec.get("replicas"))
+        if self.has_replicas:
+            causes += field.at_least("spec.replicas", spec.get("replicas"))
         causes += field.at_least("spec.minReadySeconds", spec.get("minReadySeconds"))
         causes += selector_and_template_causes(spec, "spec")
         return causes

@@ -23,6 +23,7 @@ from minikube_py.api.resources import CRONJOBS, JOBS
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.client.loop import cached
 from minikube_py.controllers.base import Controller, by_namespace
+from minikube_py.controllers.owners import controller_key
 
 if TYPE_CHECKING:
     from minikube_py.client import ApiClient
@@ -96,9 +97,9 @@ class CronJobController(Controller):
         return cached(self.cronjobs, key)
 
     def _job_changed(self, job: JsonDict) -> None:
-        ref = owner_of(job)
-        if ref is not None and ref.get("kind") == "CronJob":
-            self.queue.add(f"{job['metadata']['namespace']}/{ref['name']}")
+        key = controller_key(job, "CronJob")
+        if key is not None:
+            self.queue.add(key)
 
     async def sync(self, key: Hashable) -> None:
         assert isinstance(key, str)

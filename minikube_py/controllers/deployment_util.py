@@ -73,7 +73,8 @@ def max_revision(replica_sets: list[Object]) -> int:
     return max((revision(rs) for rs in replica_sets), default=0)
 
 
-def _int_or_percent(value: int | str | None, total: int, default: str, round_up: bool) -> int:
+def scaled_value(value: int | str | None, total: int, default: str, round_up: bool) -> int:
+    """An intstr (maxSurge, maxUnavailable) as a count of `total` (GetScaledValueFromIntOrPercent)."""
     if value is None:
         value = default
     if isinstance(value, int):
@@ -91,8 +92,8 @@ def fenceposts(deployment: Object) -> tuple[int, int]:
     spec = deployment.get("spec") or {}
     replicas = int(spec.get("replicas", 1))
     rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
-    surge = _int_or_percent(rolling.get("maxSurge"), replicas, "25%", True)
-    unavailable = _int_or_percent(rolling.get("maxUnavailable"), replicas, "25%", False)
+    surge = scaled_value(rolling.get("maxSurge"), replicas, "25%", True)
+    unavailable = scaled_value(rolling.get("maxUnavailable"), replicas, "25%", False)
     if surge == 0 and unavailable == 0:
         unavailable = 1
     return surge, min(unavailable, replicas)

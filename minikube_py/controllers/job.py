@@ -36,7 +36,7 @@ from minikube_py.client.loop import cached
 from minikube_py.controllers import job_pods as jp
 from minikube_py.controllers.base import Controller, by_namespace
 from minikube_py.controllers.expectations import Expectations
-from minikube_py.controllers.owners import claim
+from minikube_py.controllers.owners import claim, controller_key
 from minikube_py.controllers.pods import format_time, is_ready, parse_time, pods_to_delete
 
 if TYPE_CHECKING:
@@ -98,11 +98,8 @@ class JobController(Controller):
         self.expectations.forget(f"{job['metadata']['namespace']}/{job['metadata']['name']}")
         self.enqueue(job)
 
-    def _owner_key(self, pod: JsonDict) -> str | None:
-        ref = owner_of(pod)
-        if ref is None or ref.get("kind") != "Job":
-            return None
-        return f"{pod['metadata']['namespace']}/{ref['name']}"
+    def _owner_key(self, obj: JsonDict) -> str | None:
+        return controller_key(obj, "Job")
 
     def _pod_added(self, pod: JsonDict) -> None:
         key = self._owner_key(pod)

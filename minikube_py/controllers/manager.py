@@ -30,6 +30,7 @@ CONTROLLERS: dict[str, str] = {
     "endpointslice": "minikube_py.controllers.endpointslice:EndpointSliceController",
     "replicaset": "minikube_py.controllers.replicaset:ReplicaSetController",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
+    "daemonset": "minikube_py.controllers.daemonset:DaemonSetController",
     "job": "minikube_py.controllers.job:JobController",
     "cronjob": "minikube_py.controllers.cronjob:CronJobController",
     "ttl-after-finished":

@@ -84,3 +84,12 @@ async def claim(client: ApiClient, resource: Resource, owner: Object, candidates
                          meta["name"], owner["metadata"]["name"])
                 claimed.append(adopted)
     return claimed
+
+
+def controller_key(obj: Object, kind: str) -> str | None:
+    """'namespace/name' of the object's controller when it is a `kind`: the key an
+    owned object's event enqueues."""
+    ref = owner_of(obj)
+    if ref is None or ref.get("kind") != kind:
+        return None
+    return f"{obj['metadata']['namespace']}/{ref['name']}"

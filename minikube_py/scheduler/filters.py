@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from minikube_py.api.nodeaffinity import required_matches
 from minikube_py.api.taints import untolerated
 from minikube_py.api.types import Taint
-from minikube_py.scheduler.affinity import required_matches
 from minikube_py.scheduler.nodeinfo import NodeInfo
 from minikube_py.scheduler.podinfo import PodInfo
 

@@ -10,7 +10,7 @@ NodeResourcesBalancedAllocation do; pods that request nothing count as
 
 from __future__ import annotations
 
-from minikube_py.scheduler.affinity import preferred_weight
+from minikube_py.api.nodeaffinity import preferred_weight
 from minikube_py.scheduler.nodeinfo import NodeInfo
 from minikube_py.scheduler.podinfo import PodInfo
 

@@ -48,6 +48,9 @@ HEADERS = {
     resources.CONFIGMAPS: (["Name", "Data", "Age"], []),
     resources.SERVICEACCOUNTS: (["Name", "Secrets", "Age"], []),
     resources.LEASES: (["Name", "Holder", "Age"], []),
+    resources.DAEMONSETS: (["Name", "Desired", "Current", "Ready", "Up-to-date", "Available",
+                            "Node Selector", "Age"], ["Containers", "Images", "Selector"]),
+    resources.CONTROLLERREVISIONS: (["Name", "Controller", "Revision", "Age"], []),
     resources.JOBS: (["Name", "Status", "Completions", "Duration", "Age"],
                      ["Containers", "Images", "Selector"]),
     resources.CRONJOBS: (["Name", "Schedule", "Timezone", "Suspend", "Active", "Last Schedule",
@@ -249,3 +252,21 @@ def test_cronjob_row() -> None:
         == ["*/5 * * * *", "Europe/Paris", "False", 1, "45s"]
     never = _row(resources.CRONJOBS, {"metadata": _meta("x"), "spec": {"schedule": "@daily"}})
     assert (never["Timezone"], never["Last Schedule"], never["Active"]) == ("<none>", "<none>", 0)
+
+
+def test_daemonset_and_controllerrevision_rows() -> None:
+    ds = {"metadata": _meta("agent"), "spec": {
+        "selector": {"matchLabels": {"app": "agent"}},
+        "template": {"spec": {"nodeSelector": {"zone": "a", "disk": "ssd"},
+                              "containers": [{"name": "a", "image": "busybox"}]}}},
+        "status": {"desiredNumberScheduled": 3, "currentNumberScheduled": 3, "numberReady": 2,
+                   "updatedNumberScheduled": 1, "numberAvailable": 2}}
+    row = _row(resources.DAEMONSETS, ds)
+    assert [row[k] for k in ("Desired", "Current", "Ready", "Up-to-date", "Available",
+                             "Node Selector", "Selector")] == [3, 3, 2, 1, 2, "disk=ssd,zone=a",
+                                                               "app=agent"]
+    revision = {"metadata": _meta("agent-5d4f8", ownerReferences=[
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u",
+         "controller": True}]), "revision": 2, "data": {}}
+    row = _row(resources.CONTROLLERREVISIONS, revision)
+    assert (row["Controller"], row["Revision"]) == ("daemonset.apps/agent", 2)

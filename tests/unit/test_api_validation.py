@@ -64,6 +64,10 @@ VALID: dict[Resource, Obj] = {
         "replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": _template()}},
     resources.LEASES: {"metadata": _meta("lock"), "spec": {"holderIdentity": "a",
                                                            "leaseDurationSeconds": 15}},
+    resources.DAEMONSETS: {"metadata": _meta("agent"), "spec": {
+        "selector": {"matchLabels": {"app": "web"}}, "template": _template()}},
+    resources.CONTROLLERREVISIONS: {"metadata": _meta("agent-1"), "revision": 1,
+                                    "data": {"spec": {"template": {"$patch": "replace"}}}},
     resources.JOBS: {"metadata": _meta("pi"), "spec": {
         "completions": 3, "template": {"spec": {**_pod_spec(), "restartPolicy": "Never"}}}},
     resources.CRONJOBS: {"metadata": _meta("backup"), "spec": {
@@ -105,7 +109,7 @@ def _set(path: str, value: Any) -> Callable[[Obj], None]:
 
 DELETE = object()
 P, S, D, N = resources.PODS, resources.SERVICES, resources.DEPLOYMENTS, resources.NODES
-J, C = resources.JOBS, resources.CRONJOBS
+J, C, DS = resources.JOBS, resources.CRONJOBS, resources.DAEMONSETS
 CASES = [
     # metadata
     (P, _set("metadata.name", "Bad_Name"), "metadata.name", "FieldValueInvalid"),
@@ -277,6 +281,18 @@ CASES = [
     (D, _set("spec.revisionHistoryLimit", -1), "spec.revisionHistoryLimit", "FieldValueInvalid"),
     (resources.REPLICASETS, _set("spec.template.metadata.labels", {"app": "other"}),
      "spec.template.metadata.labels", "FieldValueInvalid"),
+    # daemonsets
+    (DS, _set("spec.updateStrategy", {"type": "Sometimes"}), "spec.updateStrategy.type",
+     "FieldValueNotSupported"),
+    (DS, _set("spec.updateStrategy", {"type": "OnDelete", "rollingUpdate": {}}),
+     "spec.updateStrategy.rollingUpdate", "FieldValueForbidden"),
+    (DS, _set("spec.updateStrategy", {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 0}}),
+     "spec.updateStrategy.rollingUpdate.maxUnavailable", "FieldValueInvalid"),
+    (DS, _set("spec.template.spec.restartPolicy", "Never"), "spec.template.spec.restartPolicy",
+     "FieldValueNotSupported"),
+    (DS, _set("spec.selector", DELETE), "spec.selector", "FieldValueRequired"),
+    (resources.CONTROLLERREVISIONS, _set("revision", -1), "revision", "FieldValueInvalid"),
+    (resources.CONTROLLERREVISIONS, _set("revision", DELETE), "revision", "FieldValueRequired"),
     # jobs
     (J, _set("spec.template.spec.restartPolicy", "Always"), "spec.template.spec.restartPolicy",
      "FieldValueNotSupported"),
@@ -380,6 +396,10 @@ def _updated(resource: Resource, old: Obj, change: Callable[[Obj], None],
     pytest.param(P, _set("metadata.name", "other"), "metadata.name", id="name"),
     pytest.param(resources.SECRETS, _set("type", "x/y"), "type", id="secret-type"),
     pytest.param(N, _set("spec.podCIDR", "10.244.9.0/24"), "spec.podCIDR", id="node-cidr"),
+    pytest.param(DS, _set("spec.selector", {"matchLabels": {"x": "y"}}), "spec.selector",
+                 id="daemonset-selector"),
+    pytest.param(resources.CONTROLLERREVISIONS, _set("data", {"x": 1}), "data",
+                 id="controllerrevision-data"),
     pytest.param(J, _set("spec.template.spec.containers.0.image", "x:2"), "spec.template",
                  id="job-template"),
     pytest.param(J, _set("spec.completions", 9), "spec.completions", id="job-completions"),

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from minikube_py.scheduler.affinity import required_matches
+from minikube_py.api.nodeaffinity import required_matches
 from minikube_py.scheduler.algorithm import Algorithm, FitError, feasible_nodes_to_find
 from minikube_py.scheduler.filters import check
 from minikube_py.scheduler.nodeinfo import NodeInfo

@@ -1,6 +1,7 @@
 """Node affinity: NodeSelectorTerms (ORed) of requirements (ANDed) with the
 operators In, NotIn, Exists, DoesNotExist, Gt, Lt, over labels and the
-`metadata.name` field."""
+`metadata.name` field. The scheduler places pods with it; the DaemonSet
+controller asks the same question to know which nodes want a daemon pod."""
 
 from __future__ import annotations
 

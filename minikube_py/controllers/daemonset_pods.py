@@ -11,6 +11,7 @@ from typing import Any
 from minikube_py.api.meta import owner_reference
 from minikube_py.api.nodeaffinity import required_matches
 from minikube_py.api.taints import untolerated
+from minikube_py.api.types import Taint, Toleration
 from minikube_py.controllers.history import HASH_LABEL
 
 JsonDict = dict[str, Any]
@@ -42,8 +43,8 @@ def with_daemon_tolerations(spec: JsonDict) -> JsonDict:
     return out
 
 
-def _node_taints(node: JsonDict) -> list[JsonDict]:
-    taints = list((node.get("spec") or {}).get("taints") or [])
+def _node_taints(node: JsonDict) -> list[Taint]:
+    taints: list[Taint] = list((node.get("spec") or {}).get("taints") or [])
     if (node.get("spec") or {}).get("unschedulable"):
         taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"})
     return taints
@@ -60,7 +61,7 @@ def should_run(ds: JsonDict, node: JsonDict) -> tuple[bool, bool]:
                             node["metadata"]["name"]):
         return False, False
     taints = _node_taints(node)
-    tolerations = spec.get("tolerations") or []
+    tolerations: list[Toleration] = spec.get("tolerations") or []
     keep = untolerated(taints, tolerations, ("NoExecute",)) is None
     run = keep and untolerated(taints, tolerations, ("NoSchedule",)) is None
     return run, keep

@@ -38,7 +38,7 @@ from minikube_py.api import backoff
 from minikube_py.api.meta import join_key, now_rfc3339
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import PODS
-from minikube_py.api.types import Object
+from minikube_py.api.types import Object, PodStatus
 from minikube_py.client import ApiClient, Informer, run_tasks
 from minikube_py.client.errors import Conflict, NotFound
 from minikube_py.client.loop import SyncLoop, cached
@@ -88,7 +88,7 @@ class Kubelet(SyncLoop):
         self._admitted_uids: set[str] = set()
         # uid -> (status we last wrote, its resourceVersion): a sync that runs on a cache
         # older than our own write must not write the same status again.
-        self._sent: dict[str, tuple[dict[str, Any], int]] = {}
+        self._sent: dict[str, tuple[dict[str, object], int]] = {}
 
     async def _event(self, pod: dict[str, Any], etype: str, reason: str, message: str) -> None:
         try:
@@ -201,7 +201,7 @@ class Kubelet(SyncLoop):
         index = 1 if previous else 0
         return insts[index].id if len(insts) > index else None
 
-    async def _write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
+    async def _write_status(self, pod: dict[str, Any], status: PodStatus) -> None:
         """Merge-patch the status subresource, only if it changed. Lists are replaced
         whole by a merge patch; top-level keys that went away are sent as null."""
         old = pod.get("status") or {}

@@ -16,6 +16,7 @@ from agent.kubelet.probes import Probes
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.status import TERMINATION_MESSAGE, ContainerView, pod_status, terminated
 from agent.kubelet.volumes import VolumeManager
+from minikube_py.api.types import PodStatus
 
 MAX_FALLBACK_BYTES = 2048
 
@@ -74,7 +75,7 @@ class PodObserver:
 
     async def status(self, pod: dict[str, Any], obs: list[Observed], ips: list[str],
                      waiting: dict[str, tuple[str, str]],
-                     failure: tuple[str, str] = ("", "")) -> dict[str, Any]:
+                     failure: tuple[str, str] = ("", "")) -> PodStatus:
         """The pod's status as Docker shows it (newest instance = current, the one
         before = lastState), with probe results and `waiting` reasons for containers
         we could not start."""

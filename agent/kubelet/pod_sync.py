@@ -38,6 +38,7 @@ from agent.kubelet.source import ObjectSource
 from agent.kubelet.spec import container_args
 from agent.kubelet.status import docker_epoch, terminated
 from agent.kubelet.volumes import VolumeManager
+from minikube_py.api.types import ContainerStateTerminated, PodStatus
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ TERMINATION_LOG = "/dev/termination-log"
 
 @dataclass
 class SyncResult:
-    status: dict[str, Any] | None
+    status: PodStatus | None
     requeue_after: float | None = None
 
 
@@ -239,7 +240,8 @@ class PodSyncer:
         return await self._start(ctx, c, L.APP, cur.restart_count + 1, waiting, requeue, insts)
 
     async def _restart(self, ctx: _Ctx, c: dict[str, Any], kind: str, cur: Observed,
-                       term: dict[str, Any] | None, waiting: dict[str, tuple[str, str]],
+                       term: ContainerStateTerminated | None,
+                       waiting: dict[str, tuple[str, str]],
                        requeue: list[float]) -> bool:
         """Restart a dead container unless it is in crash-loop back-off."""
         key = f"{ctx.pod['metadata']['uid']}/{c['name']}"

@@ -8,10 +8,19 @@ rules of kubelet's getPhase.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from minikube_py.api.meta import now_rfc3339, parse_time
+from minikube_py.api.types import (
+    Condition,
+    ContainerState,
+    ContainerStateTerminated,
+    ContainerStatus,
+    Object,
+    PodStatus,
+)
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 TERMINATION_MESSAGE = "TerminationMessage"  # added by the kubelet to a dead container's inspect
@@ -31,7 +40,7 @@ def docker_epoch(value: str | None) -> float | None:
     return parse_time(t).timestamp()
 
 
-def terminated(inspect: dict[str, Any]) -> dict[str, Any] | None:
+def terminated(inspect: dict[str, Any]) -> ContainerStateTerminated | None:
     """The `terminated` state of an exited (or never-started) Docker container."""
     st = inspect["State"]
     if st.get("Running") or st.get("Status") in ("running", "paused", "restarting"):
@@ -45,17 +54,17 @@ def terminated(inspect: dict[str, Any]) -> dict[str, Any] | None:
         reason = "OOMKilled"
     else:
         reason = "Completed" if code == 0 else "Error"
-    out: dict[str, Any] = {"exitCode": code, "reason": reason,
-                           "startedAt": docker_time(st.get("StartedAt")),
-                           "finishedAt": docker_time(st.get("FinishedAt")),
-                           "containerID": f"docker://{inspect['Id']}"}
+    out: ContainerStateTerminated = {"exitCode": code, "reason": reason,
+                                     "startedAt": docker_time(st.get("StartedAt")),
+                                     "finishedAt": docker_time(st.get("FinishedAt")),
+                                     "containerID": f"docker://{inspect['Id']}"}
     message = inspect.get(TERMINATION_MESSAGE) or st.get("Error")
     if message:
         out["message"] = message
     return out
 
 
-def state(inspect: dict[str, Any] | None, waiting: tuple[str, str] | None) -> dict[str, Any]:
+def state(inspect: dict[str, Any] | None, waiting: tuple[str, str] | None) -> ContainerState:
     if waiting is not None:
         reason, message = waiting
         return {"waiting": {"reason": reason, "message": message} if message
@@ -83,14 +92,15 @@ class ContainerView:
     ready: bool = False
     started: bool = False
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ContainerStatus:
         st = state(self.current, self.waiting)
-        last: dict[str, Any] = {}
-        if self.waiting is not None and self.current is not None and terminated(self.current):
-            last = {"terminated": terminated(self.current)}
-        elif self.previous is not None and terminated(self.previous):
-            last = {"terminated": terminated(self.previous)}
-        out: dict[str, Any] = {
+        term = None
+        if self.waiting is not None and self.current is not None:
+            term = terminated(self.current)
+        if not term and self.previous is not None:
+            term = terminated(self.previous)
+        last: ContainerState = {"terminated": term} if term else {}
+        out: ContainerStatus = {
             "name": self.name, "state": st, "lastState": last,
             "ready": bool(self.ready and "running" in st),
             "restartCount": self.restart_count, "image": self.image,
@@ -102,7 +112,7 @@ class ContainerView:
         return out
 
 
-def phase(pod: dict[str, Any], init: list[dict[str, Any]], app: list[dict[str, Any]]) -> str:
+def phase(pod: dict[str, Any], init: list[ContainerStatus], app: list[ContainerStatus]) -> str:
     """kubelet's getPhase over computed init and app container statuses."""
     policy = pod["spec"].get("restartPolicy", "Always")
     for s in init:
@@ -135,23 +145,24 @@ def phase(pod: dict[str, Any], init: list[dict[str, Any]], app: list[dict[str, A
     return "Running" if policy == "OnFailure" else "Failed"
 
 
-def _condition(old: dict[str, Any], ctype: str, ok: bool, reason: str = "",
-               now: str = "") -> dict[str, Any]:
+def _condition(old: PodStatus, ctype: str, ok: bool, reason: str = "",
+               now: str = "") -> Condition:
     status = "True" if ok else "False"
     prev = next((c for c in (old.get("conditions") or []) if c.get("type") == ctype), None)
     since = prev["lastTransitionTime"] if prev and prev.get("status") == status else now
-    cond = {"type": ctype, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
+    cond: Condition = {"type": ctype, "status": status, "lastProbeTime": None,
+                       "lastTransitionTime": since}
     if reason and not ok:
         cond["reason"] = reason
     return cond
 
 
-def pod_status(pod: dict[str, Any], *, init: list[ContainerView], app: list[ContainerView],
+def pod_status(pod: Object, *, init: list[ContainerView], app: list[ContainerView],
                pod_ips: list[str], host_ip: str, reason: str = "", message: str = ""
-               ) -> dict[str, Any]:
+               ) -> PodStatus:
     """The whole `status` a sync writes; times that did not change keep their old value.
     A `reason` is a pod-level failure (DeadlineExceeded): the phase is then Failed."""
-    old = pod.get("status") or {}
+    old: PodStatus = pod.get("status") or {}
     now = now_rfc3339()
     init_st = [v.status() for v in init]
     app_st = [v.status() for v in app]
@@ -162,7 +173,7 @@ def pod_status(pod: dict[str, Any], *, init: list[ContainerView], app: list[Cont
     initialized = all(s["state"].get("terminated", {}).get("exitCode") == 0 for s in init_st)
     ready = bool(app_st) and all(s["ready"] for s in app_st)
     not_ready = "PodCompleted" if ph in ("Succeeded", "Failed") else "ContainersNotReady"
-    status: dict[str, Any] = {
+    status: PodStatus = {
         "phase": ph,
         "conditions": [
             _condition(old, "Initialized", initialized, "ContainersNotInitialized", now),
@@ -202,6 +213,6 @@ def qos_class(pod: dict[str, Any]) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def comparable(status: dict[str, Any]) -> dict[str, Any]:
+def comparable(status: Mapping[str, object]) -> dict[str, object]:
     """A status without the fields that change on every computation (for 'did it change')."""
     return {k: v for k, v in status.items() if v not in (None, [], {}, "")}

@@ -74,7 +74,7 @@ class Condition(TypedDict, total=False):
     reason: str
     message: str
     lastTransitionTime: str
-    lastProbeTime: str
+    lastProbeTime: str | None  # a zero metav1.Time is null
     lastUpdateTime: str
     lastHeartbeatTime: str
     observedGeneration: int
@@ -228,7 +228,7 @@ class ContainerStateWaiting(TypedDict, total=False):
 
 
 class ContainerStateRunning(TypedDict, total=False):
-    startedAt: str
+    startedAt: str | None
 
 
 class ContainerStateTerminated(TypedDict, total=False):
@@ -236,8 +236,8 @@ class ContainerStateTerminated(TypedDict, total=False):
     signal: int
     reason: str
     message: str
-    startedAt: str
-    finishedAt: str
+    startedAt: str | None  # null: the container never started
+    finishedAt: str | None
     containerID: str
 
 
@@ -270,7 +270,7 @@ class PodStatus(TypedDict, total=False):
     reason: str
     hostIP: str
     hostIPs: list[PodIP]
-    podIP: str
+    podIP: str | None  # the kubelet writes null until the sandbox has an address
     podIPs: list[PodIP]
     startTime: str
     initContainerStatuses: list[ContainerStatus]

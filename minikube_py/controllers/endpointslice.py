@@ -19,7 +19,16 @@ from typing import Any
 
 from minikube_py.api.meta import join_key, split_key
 from minikube_py.api.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES
-from minikube_py.api.types import Object
+from minikube_py.api.types import (
+    Endpoint,
+    EndpointAddress,
+    EndpointPort,
+    EndpointSlice,
+    EndpointSubset,
+    Object,
+    ObjectMeta,
+    OwnerReference,
+)
 from minikube_py.client.errors import AlreadyExists, NotFound
 from minikube_py.controllers.base import Controller, SharedInformers, ensure_index
 from minikube_py.controllers.endpoints import selector_of
@@ -45,24 +54,29 @@ def _family(ip: str) -> str:
         return "IPv4"
 
 
-def _endpoint(address: Object, ready: bool) -> Object:
-    endpoint: Object = {"addresses": [address["ip"]],
-                     "conditions": {"ready": ready, "serving": ready, "terminating": False}}
-    for key in ("hostname", "nodeName", "targetRef"):
-        if address.get(key):
-            endpoint[key] = address[key]
+def _endpoint(address: EndpointAddress, ready: bool) -> Endpoint:
+    endpoint: Endpoint = {"addresses": [address["ip"]],
+                          "conditions": {"ready": ready, "serving": ready, "terminating": False}}
+    if address.get("hostname"):
+        endpoint["hostname"] = address["hostname"]
+    if address.get("nodeName"):
+        endpoint["nodeName"] = address["nodeName"]
+    if address.get("targetRef"):
+        endpoint["targetRef"] = address["targetRef"]
     return endpoint
 
 
-def compute_slices(service: Object, subsets: list[Object]) -> list[Object]:
+def compute_slices(service: Object, subsets: list[EndpointSubset]) -> list[EndpointSlice]:
     """The slices (addressType, endpoints, ports) for a Service's Endpoints subsets
     (pure; ordered as the subsets are, so equal inputs give equal output)."""
-    groups: dict[tuple[int, str], Object] = {}
+    groups: dict[tuple[int, str], EndpointSlice] = {}
     for i, subset in enumerate(subsets):
-        ports = [{"name": p.get("name") or "", "port": p["port"],
-                  "protocol": p.get("protocol") or "TCP"} for p in subset.get("ports") or []]
-        for key, ready in (("addresses", True), ("notReadyAddresses", False)):
-            for address in subset.get(key) or []:
+        ports: list[EndpointPort] = [
+            {"name": p.get("name") or "", "port": p["port"], "protocol": p.get("protocol") or "TCP"}
+            for p in subset.get("ports") or []]
+        for addresses, ready in ((subset.get("addresses"), True),
+                                 (subset.get("notReadyAddresses"), False)):
+            for address in addresses or []:
                 family = _family(address.get("ip", ""))
                 group = groups.setdefault((i, family), {"addressType": family, "endpoints": [],
                                                         "ports": ports})
@@ -71,12 +85,12 @@ def compute_slices(service: Object, subsets: list[Object]) -> list[Object]:
     return slices or [{"addressType": "IPv4", "endpoints": [], "ports": []}]
 
 
-def desired_metadata(service: Object, index: int) -> Object:
-    meta = service["metadata"]
+def desired_metadata(service: Object, index: int) -> ObjectMeta:
+    meta: ObjectMeta = service["metadata"]
     labels = {**(meta.get("labels") or {}), SERVICE_NAME_LABEL: meta["name"],
               MANAGED_BY_LABEL: MANAGED_BY}
-    owner = {"apiVersion": "v1", "kind": "Service", "name": meta["name"], "uid": meta["uid"],
-             "controller": True, "blockOwnerDeletion": True}
+    owner: OwnerReference = {"apiVersion": "v1", "kind": "Service", "name": meta["name"],
+                             "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
     return {"name": slice_name(meta["name"], index), "namespace": meta["namespace"],
             "labels": labels, "ownerReferences": [owner]}
 

@@ -165,6 +165,11 @@ class GarbageCollector(Controller):
         namespace = obj["metadata"].get("namespace")
         solid, dangling, waiting = [], [], []
         for ref in _refs(obj):
+            owner_resource = self._owner_resource(ref)
+            if not resource.namespaced and owner_resource is not None and \
+                    owner_resource.namespaced:
+                solid.append(ref)  # unresolvable: no namespace to look in; never collected
+                continue
             owner = self._cached_owner_in(ref, namespace) or await self._live_owner(ref,
                                                                                  namespace)
             if owner is None:

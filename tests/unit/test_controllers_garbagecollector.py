@@ -125,6 +125,15 @@ async def test_an_owner_in_another_namespace_is_no_owner() -> None:
     assert client.writes == [deleted(dependent)]
 
 
+async def test_a_cluster_scoped_object_is_never_collected_for_a_namespaced_owner() -> None:
+    """Kubernetes 1.20+: such a reference cannot be resolved (there is no namespace
+    to look in), so the object is not garbage collected because of it."""
+    ns = namespace("team", owners=[ref(RS)])
+    c, client = gc(ns)
+    await c.sync(item(ns))
+    assert client.writes == []
+
+
 @pytest.mark.parametrize(
     ("block", "policy"),
     [

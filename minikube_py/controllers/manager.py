@@ -49,7 +49,7 @@ CONTROLLERS: dict[str, str] = {
 ACCOUNTS: dict[str, str | None] = {
     "nodelifecycle": "node-controller", "nodeipam": "node-controller",
     "serviceaccount": "service-account-controller", "serviceaccount-token": None,
-    "garbagecollector": "generic-garbage-collector",
+    "garbagecollector": "generic-garbage-collector", "daemonset": "daemon-set-controller",
 }
 
 

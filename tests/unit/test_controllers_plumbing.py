@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from minikube_py.api.sa_token import claims_for, sign_token, verify_token
 from minikube_py.cli.flags import parse_duration
 from minikube_py.cli.main import main as cli_main
 from minikube_py.controllers import deployment_util as du
@@ -18,7 +19,6 @@ from minikube_py.controllers.deployment_status import update_conditions
 from minikube_py.controllers.expectations import Expectations
 from minikube_py.controllers.manager import CONTROLLERS, selected
 from minikube_py.controllers.pods import parse_time
-from minikube_py.api.sa_token import claims_for, sign_token, verify_token
 
 
 class Clock:
@@ -156,3 +156,16 @@ def test_progress_resets_the_deadline() -> None:
 )
 def test_rollback_requested(meta: dict, spec: dict, wanted: int | None) -> None:
     assert rollback_requested({"metadata": meta, "spec": spec}) == wanted
+
+
+def test_every_controller_account_has_a_bootstrap_role() -> None:
+    """With --use-service-account-credentials a controller without its role could do
+    nothing: every account the manager names is one the api-server's policy binds."""
+    from minikube_py.apiserver.bootstrap_controllers import CONTROLLER_RULES
+    from minikube_py.controllers.manager import account_of, classes
+    from minikube_py.controllers.settings import ControllerManagerSettings
+
+    found = classes(ControllerManagerSettings(controllers=("*",)))
+    accounts = {name: account_of(name, cls) for name, cls in found.items()}
+    missing = {n: a for n, a in accounts.items() if a is not None and a not in CONTROLLER_RULES}
+    assert missing == {}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from minikube_py.api.resources import ENDPOINTS
-from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
+from minikube_py.client.errors import AlreadyExists, ApiError, Conflict, NotFound
 from minikube_py.controllers.endpoints import (
     EndpointsController,
     compute_subsets,
@@ -216,7 +216,7 @@ async def test_endpoints_left_alone_or_removed(objs: list[dict[str, Any]],
                      id="endpoints that existed at create and are gone at get are retried"),
     ],
 )
-async def test_write_races_are_raised(verb: str, error: type[Exception]) -> None:
+async def test_write_races_are_raised(verb: str, error: type[ApiError]) -> None:
     c, client = endpoints_controller(WEB, A, builders.endpoints("web", "ns"))
     if verb == "get":  # create says it exists, the read after says it does not
         c.endpoints.cache.remove("ns/web")

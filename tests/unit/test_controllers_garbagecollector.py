@@ -18,7 +18,7 @@ from minikube_py.api.resources import (
     Resource,
     lookup,
 )
-from minikube_py.client.errors import Conflict, NotFound, ServerError
+from minikube_py.client.errors import ApiError, Conflict, NotFound, ServerError
 from minikube_py.controllers.garbagecollector import FOREGROUND, ORPHAN, GarbageCollector
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import T0, deployment, namespace, pod, ref, replicaset, service
@@ -159,9 +159,9 @@ async def test_dependents_of_an_owner_deleted_in_the_foreground(block: bool,
         pytest.param(Conflict, id="a dependent replaced meanwhile (uid precondition) is kept"),
     ],
 )
-async def test_collection_races(error: type[Exception]) -> None:
+async def test_collection_races(error: type[ApiError]) -> None:
     c, client = gc(OWNED)
-    client.fail("delete", PODS, "a", error=error)  # type: ignore[arg-type]
+    client.fail("delete", PODS, "a", error=error)
     await c.sync(item(OWNED))
     assert client.writes == []
 

@@ -1,13 +1,15 @@
 """The README's sample app: three busybox httpd pods behind one ClusterIP Service.
 
 Each pod answers with its own name (downward API), so requests to the Service address
-show the load spread over all three. The image is the node-local `minikube-py/busybox:1`
+show the load spread over all three; then a client pod fetches http://hello/ by the
+Service's name (cluster DNS) and leaves the reply as its termination message. The image is the node-local `minikube-py/busybox:1`
 the agent builds from the host's busybox-static: no registry needed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +18,9 @@ from typing import Any
 import aiohttp
 
 from agent.kubelet.images import BUSYBOX_IMAGE, ensure_busybox_image
-from minikube_py.api.resources import DEPLOYMENTS, ENDPOINTS, SERVICES
+from minikube_py.api.resources import DEPLOYMENTS, ENDPOINTS, PODS, SERVICES
 from minikube_py.client import ApiClient
-from minikube_py.client.errors import AlreadyExists, ClientError
+from minikube_py.client.errors import AlreadyExists, ClientError, NotFound
 from minikube_py.cluster import dockerd
 
 NAME = "hello"
@@ -98,6 +100,58 @@ async def replies(url: str, want: int, budget: float = 30.0) -> list[str]:
     return seen
 
 
+# The client's reply goes to its termination message, which the API then carries.
+FETCH = ("for i in $(seq 30); do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 hello 80 "
+         "| tail -n 1 > /dev/termination-log; [ -s /dev/termination-log ] && exit 0; sleep 1; "
+         "done; exit 1")
+CLIENT = f"{NAME}-by-name"
+
+
+def client_pod() -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": CLIENT, "namespace": NAMESPACE},
+            "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "fetch", "image": IMAGE,
+                                     "imagePullPolicy": "Never",
+                                     "command": ["sh", "-c", FETCH]}]}}
+
+
+async def fetch_by_name(client: ApiClient, timeout: float) -> str:
+    """Run the client pod to its end; the reply it got from http://hello/ (by name)."""
+    with contextlib.suppress(NotFound):
+        await client.delete(PODS, CLIENT, namespace=NAMESPACE, grace_period_seconds=0)
+        await _gone(client, timeout)
+    await client.create(PODS, client_pod())
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            pod = await client.get(PODS, CLIENT, namespace=NAMESPACE)
+            phase = (pod.get("status") or {}).get("phase")
+            if phase in ("Succeeded", "Failed"):
+                statuses = pod["status"].get("containerStatuses") or [{}]
+                message = ((statuses[0].get("state") or {}).get("terminated") or {}).get(
+                    "message", "")
+                if phase == "Failed" or not message:
+                    raise RuntimeError(f"the client pod got no reply from http://{NAME}/")
+                return str(message).strip()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the client pod did not finish within {timeout:.0f} s")
+            await asyncio.sleep(0.5)
+    finally:
+        with contextlib.suppress(ClientError):
+            await client.delete(PODS, CLIENT, namespace=NAMESPACE, grace_period_seconds=0)
+
+
+async def _gone(client: ApiClient, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            await client.get(PODS, CLIENT, namespace=NAMESPACE)
+        except NotFound:
+            return
+        await asyncio.sleep(0.5)
+
+
 def ensure_image() -> None:
     """The node-local image (imagePullPolicy Never: no registry is needed, or reachable)."""
     ensure_busybox_image(dockerd.SOCKET)
@@ -118,5 +172,8 @@ def run(kubeconfig: Path, progress: Callable[[str], None], timeout: float = 120.
         progress(f"{len(answers)} requests answered by {len(heard)} pods")
         if len(heard) < 3:
             raise RuntimeError(f"only {len(heard)} of 3 pods answered through {ip}")
+        async with ApiClient.from_kubeconfig(kubeconfig) as client:
+            reply = await fetch_by_name(client, timeout)
+        progress(f"pod {CLIENT}: nc {NAME} 80 (by Service name, cluster DNS) -> {reply}")
         return heard
     return asyncio.run(go())

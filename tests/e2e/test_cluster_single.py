@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import psutil
 import pytest
 
@@ -27,6 +28,7 @@ from minikube_py.cluster.health import node_ready
 from minikube_py.cluster.teardown import POD_BRIDGE
 from tests.e2e.cluster_support import (
     api,
+    app_container,
     docker_client,
     eventually,
     free_port,
@@ -40,7 +42,7 @@ from tests.e2e.cluster_support import (
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
               pytest.mark.timeout(600)]
 
-COMPONENTS = ("apiserver", "scheduler", "controller-manager", "agent")
+COMPONENTS = ("apiserver", "scheduler", "controller-manager", "dns", "agent")
 
 
 class Cluster:
@@ -127,6 +129,47 @@ def test_sample_app_answers_from_all_three_pods(cluster: Cluster) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     replies = {line.split("-> ")[1] for line in run.stdout.splitlines() if "-> hello from" in line}
     assert len(replies) == 3, run.stdout
+    by_name = [line for line in run.stdout.splitlines() if "by Service name" in line]
+    assert len(by_name) == 1 and "-> hello from hello-" in by_name[0], run.stdout
+
+
+def test_pods_resolve_services_by_name(cluster: Cluster) -> None:
+    """Cluster DNS from a pod: kube-dns answers, search paths apply, unknown is NXDOMAIN,
+    names outside the cluster go upstream (a reply or a clean failure, never a hang)."""
+    sample_app.ensure_image()
+    name = f"dns-{uuid.uuid4().hex[:6]}"
+    api(cluster.admin, lambda c: c.create(PODS, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [
+            {"name": "main", "image": sample_app.IMAGE, "imagePullPolicy": "Never",
+             "command": ["sleep", "3600"]}]}}, "default"))
+    try:
+        pod = eventually(lambda: (p := api(cluster.admin, lambda c: c.get(
+            PODS, name, namespace="default")))["status"].get("phase") == "Running" and p,
+            timeout=60, what=f"pod {name} running")
+        dc = docker_client()
+        try:
+            uid = pod["metadata"]["uid"]
+            conf = in_pod(dc, uid, "cat /etc/resolv.conf")
+            assert "nameserver 10.96.0.10" in conf and "default.svc.cluster.local" in conf
+            out = eventually(lambda: _nslookup(dc, uid, "kubernetes.default"), timeout=30,
+                             what="kubernetes.default resolved in the pod")
+            assert "10.96.0.1" in out
+            assert "10.96.0.10" in in_pod(dc, uid, "nslookup kube-dns.kube-system")
+            code, _ = app_container(dc, uid).exec_run(["nslookup", "nope.default"])
+            assert code != 0
+            started = time.monotonic()
+            app_container(dc, uid).exec_run(["nslookup", "example.com"])
+            assert time.monotonic() - started < 15  # answered or SERVFAIL, not hung
+        finally:
+            dc.close()
+    finally:
+        api(cluster.admin, lambda c: c.delete(PODS, name, "default"))
+
+
+def _nslookup(dc: docker.DockerClient, uid: str, host: str) -> str | None:
+    code, out = app_container(dc, uid).exec_run(["nslookup", host])
+    return out.decode(errors="replace") if code == 0 else None
 
 
 def test_a_pod_gets_a_working_service_account_token_through_node_credentials(

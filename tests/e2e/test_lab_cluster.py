@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 
 from agent.kubelet import labels
-from minikube_py.api.resources import DEPLOYMENTS, NODES, PODS, SERVICES
+from minikube_py.api.resources import DEPLOYMENTS, ENDPOINTS, NAMESPACES, NODES, PODS, SERVICES
 from minikube_py.client import ApiClient
 from minikube_py.cluster import kubeconfigs, sample_app
 from minikube_py.cluster.health import node_ready
 from minikube_py.cluster.lab import LabSpec, host_veth
 from tests.e2e.cluster_support import (
     api,
+    app_container,
     docker_client,
     eventually,
     free_port,
@@ -183,6 +184,48 @@ def test_cluster_ip_answers_from_every_node_with_every_backend(
                        interval=0.5)
     finally:
         dc.close()
+
+
+def test_every_node_finds_a_service_in_another_namespace_by_name(
+        lab: Lab, workload: list[dict[str, Any]]) -> None:
+    """Cluster DNS from a pod on each node: `web.other-ns` (a Service of another namespace,
+    its Endpoints one of the workload's pods) by nslookup and by an HTTP request by name."""
+    target = workload[0]
+
+    async def create(client: ApiClient) -> dict[str, Any]:
+        await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                         "metadata": {"name": "other-ns"}})
+        svc = await client.create(SERVICES, {
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}, "other-ns")
+        await client.create(ENDPOINTS, {
+            "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
+            "subsets": [{"addresses": [{"ip": target["status"]["podIP"]}],
+                         "ports": [{"name": "http", "port": 8080}]}]}, "other-ns")
+        return svc
+    ip = api(lab.admin, create)["spec"]["clusterIP"]
+    want = f"hello from {target['metadata']['name']}"
+    one_per_node = {p["spec"]["nodeName"]: p for p in workload}
+    dc = docker_client()
+    try:
+        for node, pod in one_per_node.items():
+            uid = pod["metadata"]["uid"]
+            # busybox's nslookup ignores search paths; nc resolves through the C library
+            looked_up = functools.partial(_lookup, dc, uid, "web.other-ns.svc.cluster.local")
+            assert ip in eventually(looked_up, timeout=30, what=f"nslookup on {node}")
+            fetched = functools.partial(_fetches, dc, uid, http_get("web.other-ns", 80), want)
+            eventually(fetched, timeout=30, what=f"http://web.other-ns/ from {node}")
+    finally:
+        dc.close()
+
+
+def _fetches(dc: Any, uid: str, script: str, want: str) -> bool:
+    return want in in_pod(dc, uid, script)
+
+
+def _lookup(dc: Any, uid: str, name: str) -> str | None:
+    code, out = app_container(dc, uid).exec_run(["nslookup", name])
+    return out.decode(errors="replace") if code == 0 else None
 
 
 def test_node_port_answers_on_every_node_address(lab: Lab, workload: list[dict[str, Any]]) -> None:

@@ -295,10 +295,10 @@ class Bench:
 
 
 def start_apiserver(data: Path, port: int, *flags: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "minikube-py"), "apiserver",
-                             "--data-dir", str(data), "--port", str(port), *flags],
-                            stdout=subprocess.DEVNULL,
-                            stderr=open(data.parent / f"log-{port}", "wb"))
+    with open(data.parent / f"log-{port}", "wb") as log:  # the child keeps its own copy
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "minikube-py"), "apiserver",
+                                 "--data-dir", str(data), "--port", str(port), *flags],
+                                stdout=subprocess.DEVNULL, stderr=log)
     ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt")) \
         if (data / "pki" / "ca.crt").exists() else None
     deadline = time.monotonic() + 60

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -121,7 +122,7 @@ def direct_pod(env: Env, dk: docker.APIClient, net_conf: bytes) -> float:
     pid = dk.inspect_container(sb)["State"]["Pid"]
     res = subprocess.run([f"{CNI_BIN}/bridge"], input=net_conf, capture_output=True, env={
         "CNI_COMMAND": "ADD", "CNI_CONTAINERID": sb, "CNI_NETNS": f"/proc/{pid}/ns/net",
-        "CNI_IFNAME": "eth0", "CNI_PATH": CNI_BIN, "PATH": os.environ["PATH"]})
+        "CNI_IFNAME": "eth0", "CNI_PATH": CNI_BIN, "PATH": os.environ["PATH"]}, check=False)
     if res.returncode != 0:
         raise RuntimeError(res.stdout.decode())
     app = dk.create_container(BUSYBOX_IMAGE, command=["sleep", "3600"], name=f"bench-app-{tag}",
@@ -184,20 +185,18 @@ async def through_api(env: Env, names: list[str]) -> tuple[list[float], float]:
 async def wait_node_ready(env: Env) -> None:
     async with ApiClient.from_kubeconfig(env.kubeconfig) as api:
         for _ in range(300):
-            try:
+            with contextlib.suppress(Exception):  # not registered yet
                 node = await api.request("GET", f"/api/v1/nodes/{env.node}")
                 if any(c["type"] == "Ready" and c["status"] == "True"
                        for c in node["status"]["conditions"]):
                     return
-            except Exception:  # noqa: BLE001 - not registered yet
-                pass
             await asyncio.sleep(0.2)
     raise RuntimeError("agent's node never became Ready")
 
 
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 async def main() -> None:

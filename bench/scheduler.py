@@ -47,16 +47,23 @@ def free_port() -> int:
 
 def start_apiserver(data_dir: Path) -> subprocess.Popen:
     port = free_port()
-    log = open(data_dir / "apiserver.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "apiserver",
-                             "--data-dir", str(data_dir), "--port", str(port)],
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    with open(data_dir / "apiserver.log", "wb") as log:  # the child keeps its own copy
+        proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "apiserver",
+                                 "--data-dir", str(data_dir), "--port", str(port)],
+                                stdout=log, stderr=log, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not (data_dir / "admin.conf").exists() or not _listening(port):
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("api-server did not start; see " + str(data_dir))
         time.sleep(0.2)
     return proc
+
+
+def start_scheduler(data: Path) -> subprocess.Popen:
+    with open(data / "scheduler.log", "wb") as log:  # the child keeps its own copy
+        return subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "scheduler",
+                                 "--kubeconfig", str(data / "admin.conf")],
+                                stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
 
 def _listening(port: int) -> bool:
@@ -160,11 +167,7 @@ async def main(args: argparse.Namespace) -> None:
                 await bounded(client.create(PODS, pod(f"p-{i}"), "bench")
                               for i in range(args.pods))
                 print(f"{args.pods} pending pods created in {time.perf_counter() - t:.1f}s")
-                log = open(data / "scheduler.log", "wb")
-                scheduler = subprocess.Popen(
-                    [sys.executable, "-m", "minikube_py.cli.main", "scheduler",
-                     "--kubeconfig", str(data / "admin.conf")],
-                    stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+                scheduler = start_scheduler(data)
                 await watch.wait_for(args.pods, timeout=600)
                 throughput = rate(watch)
                 print(f"scheduler: {throughput:.0f} pods/s bound "

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 from minikube_py.api.resources import LEASES, NODES, PODS
 from minikube_py.client import ApiClient, Informer
@@ -186,7 +187,7 @@ class ControlPlane:
         self.with_scheduler = scheduler
         self._tasks: list[asyncio.Task] = []
 
-    async def __aenter__(self) -> ControlPlane:
+    async def __aenter__(self) -> Self:
         from minikube_py.controllers.manager import run_controllers
         from minikube_py.scheduler.scheduler import Scheduler
         from minikube_py.scheduler.settings import SchedulerSettings

@@ -72,8 +72,9 @@ async def test_two_agents_wire_pods_across_the_overlay(apiserver, netns, tmp_pat
     tag = uuid.uuid4().hex[:6]
     spec = {"a": ("10.244.1.0/24", "172.31.252.1"), "b": ("10.244.2.0/24", "172.31.252.2")}
     nodes = {k: netns(f"ov{k}") for k in spec}
-    subprocess.run(["ip", "link", "add", "u0", "netns", nodes["a"].name, "type", "veth", "peer",
-                    "name", "u0", "netns", nodes["b"].name], check=True)
+    await asyncio.to_thread(subprocess.run, [
+        "ip", "link", "add", "u0", "netns", nodes["a"].name, "type", "veth", "peer", "name", "u0",
+        "netns", nodes["b"].name], check=True)
     settings = {}
     for k, (_, ip) in spec.items():
         nodes[k].run("ip", "addr", "add", f"{ip}/24", "dev", "u0")

@@ -263,10 +263,10 @@ def test_table_output(apiserver: ApiServer, version: str) -> None:
 async def test_watch_as_table(apiserver: ApiServer) -> None:
     pod = make_pod(apiserver, labels={"tw": uid()})
     label = pod["metadata"]["labels"]["tw"]
-    async with apiserver.session() as s:
-        async with s.get(f"{NS}/pods", params={"watch": "1", "labelSelector": f"tw={label}"},
-                         headers={"Accept": TABLE}) as r:
-            event = json.loads(await r.content.readline())
+    async with apiserver.session() as s, s.get(
+            f"{NS}/pods", params={"watch": "1", "labelSelector": f"tw={label}"},
+            headers={"Accept": TABLE}) as r:
+        event = json.loads(await r.content.readline())
     assert event["type"] == "ADDED" and event["object"]["kind"] == "Table"
     assert event["object"]["rows"][0]["cells"][0] == pod["metadata"]["name"]
 

@@ -142,15 +142,14 @@ async def test_many_watchers_share_one_etcd_watch(apiserver: ApiServer) -> None:
 
 async def test_bookmarks_advance_on_a_quiet_kind(apiserver_factory: Any) -> None:
     server = apiserver_factory(watch_progress_interval=0.3)
-    async with server.session() as s:
-        async with s.get(CM, params={"watch": "1", "resourceVersion": "0",
-                                     "allowWatchBookmarks": "true", "timeoutSeconds": "3",
-                                     "labelSelector": "nothing=here"}) as r:
-            # Only Secrets change while the configmaps watch is open.
-            await asyncio.sleep(0.5)
-            async with s.post("/api/v1/namespaces/default/secrets",
-                              json={"metadata": {"name": "elsewhere"}}) as w:
-                written = int((await w.json())["metadata"]["resourceVersion"])
-            events = [json.loads(line) async for line in r.content]
+    async with server.session() as s, s.get(CM, params={"watch": "1", "resourceVersion": "0",
+                                 "allowWatchBookmarks": "true", "timeoutSeconds": "3",
+                                 "labelSelector": "nothing=here"}) as r:
+        # Only Secrets change while the configmaps watch is open.
+        await asyncio.sleep(0.5)
+        async with s.post("/api/v1/namespaces/default/secrets",
+                          json={"metadata": {"name": "elsewhere"}}) as w:
+            written = int((await w.json())["metadata"]["resourceVersion"])
+        events = [json.loads(line) async for line in r.content]
     assert events[-1]["type"] == "BOOKMARK"
     assert int(events[-1]["object"]["metadata"]["resourceVersion"]) >= written

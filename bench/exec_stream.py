@@ -17,7 +17,6 @@ import asyncio
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,8 +29,8 @@ from agent.kubelet import labels as L
 from minikube_py.api.resources import PODS
 from minikube_py.client import ApiClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: one kubectl 1.20 fetcher
-from tests.e2e.kubectl_cluster import KUBECTL_NEW, old_kubectl
+KUBECTL_NEW = "/usr/bin/kubectl"
+OLD_KUBECTL = Path(__file__).resolve().parents[1] / "bin" / "old-kubectl"  # fetches 1.20 once
 
 
 def timed(argv: list[str], data: bytes) -> float:
@@ -62,9 +61,10 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=32)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    old, why = old_kubectl()
-    if old is None:
-        raise SystemExit(f"kubectl 1.20 not available: {why}")
+    got = subprocess.run([str(OLD_KUBECTL)], capture_output=True, text=True, check=False)
+    if got.returncode != 0:
+        raise SystemExit(f"kubectl 1.20 not available: {got.stderr.strip()}")
+    old = got.stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
         env = Env(Path(tmp))
         try:

@@ -30,11 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from agent.hollow import node_object, register_node
 from minikube_py.api.resources import NAMESPACES, PODS
 from minikube_py.client import ApiClient
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.integration.hollow import node_object, register_node
 
 IN_FLIGHT = 64
 

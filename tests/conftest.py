@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.apiserver",
     "tests.fixtures.docker",
     "tests.fixtures.netns",
+    "tests.fixtures.node_agent",
     "tests.fixtures.fake_client",
 ]
 

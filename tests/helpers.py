@@ -10,9 +10,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from minikube_py.api.resources import NAMESPACES
+from minikube_py.api.resources import NAMESPACES, PODS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError
+from tests.fixtures.builders import pod
 
 
 async def eventually(check: Callable[[], Any | Awaitable[Any]], timeout: float = 30.0,
@@ -48,3 +49,22 @@ async def scratch_namespace(client: ApiClient, prefix: str) -> AsyncIterator[str
     finally:
         with contextlib.suppress(ClientError):
             await client.delete(NAMESPACES, name)
+
+
+async def create_pod(client: ApiClient, ns: str, name: str, ip: str, *, ready: bool,
+                     port: int = 8080, app: str = "web") -> dict[str, Any]:
+    """A pod labelled app=<app> on node-a with a container port "http", then its status
+    (Running with `ip`, Ready or not) as an agent would write it: for the endpoints
+    controllers' tests, which need pods but no agent."""
+    body = pod(name, ns, node="node-a", ports=[{"name": "http", "containerPort": port}],
+               labels={"app": app})
+    await client.create(PODS, body, ns)
+    return await set_pod_ready(client, ns, name, ip, ready)
+
+
+async def set_pod_ready(client: ApiClient, ns: str, name: str, ip: str, ready: bool
+                        ) -> dict[str, Any]:
+    """Write the pod's status: Running at `ip`, its Ready condition `ready`."""
+    status = pod(name, ns, ip=ip, ready=ready)["status"]
+    return await client.patch(PODS, name, {"status": status}, namespace=ns,
+                              subresource="status")

@@ -13,7 +13,7 @@ Everything the node makes on the host's network lives in its netns (removed at t
 its containers carry the private node name as their `minikube-py.node` label, its CNI
 executable and lease files sit in the private root. kubectl runs with a private
 KUBECONFIG and --cache-dir. `old_kubectl()` unpacks Debian bookworm's kubernetes-client
-(1.20, the oldest kubectl we support) into a cache dir once.
+(1.20, the oldest kubectl we support) into a cache dir once (bin/old-kubectl).
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,28 +37,14 @@ from agent.kubelet.images import ensure_busybox_image
 from tests.e2e.cluster_support import eventually, free_port
 
 KUBECTL_NEW = "/usr/bin/kubectl"
-OLD_CACHE = Path("/var/cache/minikube-py/kubectl-1.20")
+OLD_KUBECTL = Path(__file__).resolve().parents[2] / "bin" / "old-kubectl"
 
 
 def old_kubectl() -> tuple[str | None, str]:
-    """Debian's kubernetes-client (1.20) binary, fetched once into OLD_CACHE; (path, why not)."""
-    binary = OLD_CACHE / "usr" / "bin" / "kubectl"
-    if binary.exists():
-        return str(binary), ""
-    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
-        return None, "apt-get/dpkg-deb not installed"
-    with tempfile.TemporaryDirectory() as tmp:
-        got = subprocess.run(["apt-get", "download", "kubernetes-client"], cwd=tmp,
-                             capture_output=True, text=True, timeout=180, check=False)
-        debs = list(Path(tmp).glob("kubernetes-client_*.deb"))
-        if got.returncode != 0 or not debs:
-            return None, f"apt-get download kubernetes-client failed: {got.stderr.strip()[-300:]}"
-        OLD_CACHE.mkdir(parents=True, exist_ok=True)
-        unpacked = subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(OLD_CACHE)],
-                                  capture_output=True, text=True, check=False)
-        if unpacked.returncode != 0 or not binary.exists():
-            return None, f"dpkg-deb -x failed: {unpacked.stderr.strip()}"
-    return str(binary), ""
+    """kubectl 1.20 (bin/old-kubectl fetches it once): (path, "") or (None, why not)."""
+    got = subprocess.run([str(OLD_KUBECTL)], capture_output=True, text=True, timeout=240,
+                         check=False)
+    return (got.stdout.strip(), "") if got.returncode == 0 else (None, got.stderr.strip())
 
 
 def kubectl_version(binary: str) -> tuple[int, int]:

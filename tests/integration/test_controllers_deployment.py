@@ -15,18 +15,11 @@ import pytest
 
 from minikube_py.api.resources import DEPLOYMENTS, PODS, REPLICASETS
 from minikube_py.client import ApiClient, Informer
+from tests.fixtures.builders import deployment
+from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import ControlPlane
 
 REVISION = "deployment.kubernetes.io/revision"
-
-
-def deployment(name: str, replicas: int, image: str, **spec: object) -> dict:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "c", "image": image}]}},
-                     **spec}}
 
 
 class Env:
@@ -78,7 +71,8 @@ def _ready(pod: dict) -> bool:
 async def test_rolling_update_of_10_stays_within_surge_and_unavailable(env: Env) -> None:
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "30%",
                                                            "maxUnavailable": 2}}
-    await env.client.create(DEPLOYMENTS, deployment("web", 10, "v1", strategy=strategy), env.ns)
+    await env.client.create(DEPLOYMENTS, deployment("web", env.ns, replicas=10, image="v1",
+                                                    strategy=strategy), env.ns)
     await eventually(lambda: env.rolled_out("web", "v1", 10), timeout=60)
     seen = {"most": 0, "least_available": 10, "events": 0}
     watcher = Informer(env.client, PODS, env.ns, label_selector="app=web")
@@ -119,7 +113,8 @@ async def test_rolling_update_of_10_stays_within_surge_and_unavailable(env: Env)
 
 
 async def test_rollback_with_kubectl_rollout_undo(env: Env) -> None:
-    await env.client.create(DEPLOYMENTS, deployment("app", 3, "v1"), env.ns)
+    await env.client.create(DEPLOYMENTS, deployment("app", env.ns, replicas=3, image="v1"),
+                            env.ns)
     await eventually(lambda: env.rolled_out("app", "v1", 3), timeout=30)
     await env.set_image("app", "v2")
     await eventually(lambda: env.rolled_out("app", "v2", 3), timeout=30)
@@ -136,7 +131,7 @@ async def test_rollback_with_kubectl_rollout_undo(env: Env) -> None:
 
 
 async def test_recreate_never_runs_old_and_new_together(env: Env) -> None:
-    await env.client.create(DEPLOYMENTS, deployment("db", 3, "v1",
+    await env.client.create(DEPLOYMENTS, deployment("db", env.ns, replicas=3, image="v1",
                                                     strategy={"type": "Recreate"}), env.ns)
     await eventually(lambda: env.rolled_out("db", "v1", 3), timeout=30)
     mixed = []
@@ -161,7 +156,8 @@ async def test_recreate_never_runs_old_and_new_together(env: Env) -> None:
 
 
 async def test_paused_holds_the_rollout_until_resumed(env: Env) -> None:
-    await env.client.create(DEPLOYMENTS, deployment("held", 2, "v1"), env.ns)
+    await env.client.create(DEPLOYMENTS, deployment("held", env.ns, replicas=2, image="v1"),
+                            env.ns)
     await eventually(lambda: env.rolled_out("held", "v1", 2), timeout=30)
     await env.client.patch(DEPLOYMENTS, "held", {"spec": {"paused": True}}, env.ns)
     await env.set_image("held", "v2")
@@ -178,7 +174,8 @@ async def test_paused_holds_the_rollout_until_resumed(env: Env) -> None:
 
 
 async def test_progress_deadline_exceeded_is_reported(env: Env) -> None:
-    stuck = deployment("stuck", 2, "v1", progressDeadlineSeconds=2)
+    stuck = deployment("stuck", env.ns, replicas=2, image="v1",
+                       spec={"progressDeadlineSeconds": 2})
     stuck["spec"]["template"]["spec"]["nodeSelector"] = {"no-such": "node"}
     await env.client.create(DEPLOYMENTS, stuck, env.ns)
 
@@ -194,7 +191,8 @@ async def test_progress_deadline_exceeded_is_reported(env: Env) -> None:
 
 
 async def test_revision_history_limit_cleans_old_replicasets(env: Env) -> None:
-    await env.client.create(DEPLOYMENTS, deployment("hist", 1, "v1", revisionHistoryLimit=1),
+    await env.client.create(DEPLOYMENTS, deployment("hist", env.ns, replicas=1, image="v1",
+                                                    spec={"revisionHistoryLimit": 1}),
                             env.ns)
     for image in ("v1", "v2", "v3", "v4"):
         if image != "v1":
@@ -210,7 +208,8 @@ async def test_revision_history_limit_cleans_old_replicasets(env: Env) -> None:
 
 
 async def test_min_ready_seconds_delays_availability(env: Env) -> None:
-    await env.client.create(DEPLOYMENTS, deployment("slow", 2, "v1", minReadySeconds=3), env.ns)
+    await env.client.create(DEPLOYMENTS, deployment("slow", env.ns, replicas=2, image="v1",
+                                                    min_ready_seconds=3), env.ns)
 
     async def status() -> dict:
         return (await env.client.get(DEPLOYMENTS, "slow", env.ns)).get("status") or {}
@@ -228,7 +227,8 @@ async def _when(value, ok):
 
 
 async def test_deprecated_rollback_request(env: Env) -> None:
-    await env.client.create(DEPLOYMENTS, deployment("old", 1, "v1"), env.ns)
+    await env.client.create(DEPLOYMENTS, deployment("old", env.ns, replicas=1, image="v1"),
+                            env.ns)
     await eventually(lambda: env.rolled_out("old", "v1", 1), timeout=30)
     await env.set_image("old", "v2")
     await eventually(lambda: env.rolled_out("old", "v2", 1), timeout=30)

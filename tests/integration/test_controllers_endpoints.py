@@ -16,7 +16,8 @@ from minikube_py.client.errors import NotFound
 from minikube_py.client.tasks import background
 from minikube_py.controllers.endpoints import EndpointsController
 from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.helpers import eventually, scratch_namespace
+from tests.fixtures import builders
+from tests.helpers import create_pod, eventually, scratch_namespace, set_pod_ready
 
 
 @pytest.fixture
@@ -26,25 +27,6 @@ async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str]]:
             background(EndpointsController(client, ControllerManagerSettings()).run(),
                        "endpoints-controller"):
         yield client, namespace
-
-
-async def make_pod(client: ApiClient, ns: str, name: str, ip: str, *, ready: bool,
-                   port: int = 8080, app: str = "web") -> dict[str, Any]:
-    await client.create(PODS, {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
-        "spec": {"nodeName": "node-a", "containers": [
-            {"name": "c", "image": "busybox", "ports": [{"name": "http", "containerPort": port}]}]},
-    }, ns)
-    return await set_ready(client, ns, name, ip, ready)
-
-
-async def set_ready(client: ApiClient, ns: str, name: str, ip: str, ready: bool
-                    ) -> dict[str, Any]:
-    status = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
-              "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
-    return await client.patch(PODS, name, {"status": status}, namespace=ns,
-                              subresource="status")
 
 
 async def endpoints_of(client: ApiClient, ns: str, name: str) -> dict[str, Any] | None:
@@ -59,17 +41,12 @@ def addresses(ep: dict[str, Any] | None, field: str = "addresses") -> list[tuple
                   for a in s.get(field) or [] for p in s["ports"])
 
 
-SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-           "spec": {"selector": {"app": "web"},
-                    "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
-
-
 async def test_endpoints_follow_pods_and_readiness(env: tuple[ApiClient, str]) -> None:
     client, ns = env
-    await client.create(SERVICES, SERVICE, ns)
-    a = await make_pod(client, ns, "a", "10.244.0.5", ready=True)
-    await make_pod(client, ns, "b", "10.244.0.6", ready=False, port=9090)
-    await make_pod(client, ns, "other", "10.244.0.7", ready=True, app="other")
+    await client.create(SERVICES, builders.service("web", ns), ns)
+    a = await create_pod(client, ns, "a", "10.244.0.5", ready=True)
+    await create_pod(client, ns, "b", "10.244.0.6", ready=False, port=9090)
+    await create_pod(client, ns, "other", "10.244.0.7", ready=True, app="other")
 
     async def both_listed() -> dict[str, Any] | None:
         ep = await endpoints_of(client, ns, "web")
@@ -84,8 +61,8 @@ async def test_endpoints_follow_pods_and_readiness(env: tuple[ApiClient, str]) -
                                     "uid": a["metadata"]["uid"]}
 
     started = time.monotonic()
-    await set_ready(client, ns, "b", "10.244.0.6", True)
-    await set_ready(client, ns, "a", "10.244.0.5", False)
+    await set_pod_ready(client, ns, "b", "10.244.0.6", True)
+    await set_pod_ready(client, ns, "a", "10.244.0.5", False)
 
     async def flipped() -> bool:
         ep = await endpoints_of(client, ns, "web")
@@ -105,8 +82,8 @@ async def _equals(ep: Awaitable[dict[str, Any] | None], expected: list[Any]) -> 
 
 async def test_deleting_the_service_deletes_its_endpoints(env: tuple[ApiClient, str]) -> None:
     client, ns = env
-    await client.create(SERVICES, SERVICE, ns)
-    await make_pod(client, ns, "a", "10.244.0.5", ready=True)
+    await client.create(SERVICES, builders.service("web", ns), ns)
+    await create_pod(client, ns, "a", "10.244.0.5", ready=True)
     await eventually(lambda: _equals(endpoints_of(client, ns, "web"), [("10.244.0.5", 8080)]))
     await client.delete(SERVICES, "web", ns)
 
@@ -126,7 +103,7 @@ async def test_services_without_selector_keep_user_endpoints(
                                    "metadata": {"name": "ext"},
                                    "spec": {"ports": [{"port": 5432}]}}, ns)
     # A selecting Service created afterwards proves the controller is running meanwhile.
-    await client.create(SERVICES, SERVICE, ns)
-    await make_pod(client, ns, "a", "10.244.0.5", ready=True)
+    await client.create(SERVICES, builders.service("web", ns), ns)
+    await create_pod(client, ns, "a", "10.244.0.5", ready=True)
     await eventually(lambda: _equals(endpoints_of(client, ns, "web"), [("10.244.0.5", 8080)]))
     assert addresses(await endpoints_of(client, ns, "ext")) == [("192.0.2.10", 5432)]

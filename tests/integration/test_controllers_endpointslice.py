@@ -17,8 +17,8 @@ from minikube_py.controllers.base import SharedInformers
 from minikube_py.controllers.endpoints import EndpointsController
 from minikube_py.controllers.endpointslice import EndpointSliceController
 from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.helpers import eventually, scratch_namespace
-from tests.integration.test_controllers_endpoints import SERVICE, make_pod, set_ready
+from tests.fixtures import builders
+from tests.helpers import create_pod, eventually, scratch_namespace, set_pod_ready
 
 
 @pytest.fixture
@@ -47,9 +47,9 @@ def readiness(slices: list[dict[str, Any]]) -> dict[str, bool]:
 async def test_slice_mirrors_endpoints_and_follows_readiness(env: tuple[ApiClient, str]
                                                             ) -> None:
     client, ns = env
-    service = await client.create(SERVICES, SERVICE, ns)
-    a = await make_pod(client, ns, "a", "10.244.0.5", ready=True)
-    await make_pod(client, ns, "b", "10.244.0.6", ready=False)
+    service = await client.create(SERVICES, builders.service("web", ns), ns)
+    a = await create_pod(client, ns, "a", "10.244.0.5", ready=True)
+    await create_pod(client, ns, "b", "10.244.0.6", ready=False)
 
     async def both_listed() -> list[dict[str, Any]] | None:
         slices = await slices_of(client, ns)
@@ -71,8 +71,8 @@ async def test_slice_mirrors_endpoints_and_follows_readiness(env: tuple[ApiClien
                                   "uid": a["metadata"]["uid"]}
     assert readiness([eps])["10.244.0.6"] is False
 
-    await set_ready(client, ns, "b", "10.244.0.6", True)
-    await set_ready(client, ns, "a", "10.244.0.5", False)
+    await set_pod_ready(client, ns, "b", "10.244.0.6", True)
+    await set_pod_ready(client, ns, "a", "10.244.0.5", False)
 
     async def flipped() -> bool:
         return readiness(await slices_of(client, ns)) == {"10.244.0.5": False,

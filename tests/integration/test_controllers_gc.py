@@ -12,9 +12,9 @@ import pytest
 from minikube_py.api.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
+from tests.fixtures.builders import deployment
+from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import ControlPlane
-from tests.integration.test_controllers_deployment import deployment
 
 
 class Env:
@@ -37,7 +37,8 @@ class Env:
         return len(items)
 
     async def running_deployment(self, name: str, replicas: int) -> None:
-        await self.client.create(DEPLOYMENTS, deployment(name, replicas, "v1"), self.ns)
+        body = deployment(name, self.ns, replicas=replicas, image="v1")
+        await self.client.create(DEPLOYMENTS, body, self.ns)
 
         async def up() -> bool:
             return await self.count(PODS, f"app={name}") == replicas

@@ -14,9 +14,9 @@ import pytest
 
 from minikube_py.api.resources import PODS, REPLICASETS
 from minikube_py.client import ApiClient
+from tests.fixtures.builders import replicaset
+from tests.fixtures.controlplane import components, lease_holder
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import components, lease_holder
-from tests.integration.test_controllers_replicaset import replicaset
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ async def test_only_the_leader_acts_and_the_other_takes_over(managers, client) -
     async def pod_count(app: str) -> int:
         return len((await c.list(PODS, ns, label_selector=f"app={app}"))["items"])
 
-    await c.create(REPLICASETS, replicaset("first", 5, "first"), ns)
+    await c.create(REPLICASETS, replicaset("first", ns, replicas=5), ns)
     await eventually(lambda: _equals(pod_count("first"), 5), timeout=20)
     await asyncio.sleep(2)  # a second actor would have doubled them by now
     assert await pod_count("first") == 5
@@ -56,7 +56,7 @@ async def test_only_the_leader_acts_and_the_other_takes_over(managers, client) -
     managers[leader].wait()
     new_id = await eventually(lambda: _other_than(holder(), leader_id), timeout=20)
     assert new_id.startswith(follower)
-    await c.create(REPLICASETS, replicaset("second", 3, "second"), ns)
+    await c.create(REPLICASETS, replicaset("second", ns, replicas=3), ns)
     await eventually(lambda: _equals(pod_count("second"), 3), timeout=20)
     assert await pod_count("first") == 5
 

@@ -15,9 +15,9 @@ import pytest
 from minikube_py.api.resources import EVENTS, NODES, PODS, REPLICASETS
 from minikube_py.client import ApiClient
 from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.builders import replicaset
+from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import ControlPlane
-from tests.integration.test_controllers_replicaset import replicaset
 
 SETTINGS = ControllerManagerSettings(leader_election=None, node_monitor_grace_period=2.0,
                                      node_monitor_period=0.5, pod_eviction_timeout=2.0)
@@ -39,7 +39,7 @@ def _condition(obj: dict, type_: str) -> dict:
 async def test_lapsed_lease_moves_pods_to_other_nodes(env) -> None:
     client, cp, ns = env
     doomed = await cp.nodes.add("doomed")
-    await client.create(REPLICASETS, replicaset("web", 3, "web"), ns)
+    await client.create(REPLICASETS, replicaset("web", ns, replicas=3), ns)
     patient = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "patient"},
                "spec": {"containers": [{"name": "c", "image": "busybox"}],
                         "tolerations": [{"key": "node.kubernetes.io/unreachable",

@@ -11,16 +11,9 @@ import pytest
 
 from minikube_py.api.resources import EVENTS, PODS, REPLICASETS
 from minikube_py.client import ApiClient, Informer
+from tests.fixtures.builders import replicaset
+from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import ControlPlane
-
-
-def replicaset(name: str, replicas: int, app: str) -> dict:
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}},
-                     "template": {"metadata": {"labels": {"app": app}},
-                                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
 
 
 @pytest.fixture
@@ -39,7 +32,7 @@ async def active_pods(client: ApiClient, namespace: str, app: str) -> list[dict]
 
 async def test_replaces_deleted_pods_and_reports_status(env) -> None:
     client, _, ns = env
-    await client.create(REPLICASETS, replicaset("web", 3, "web"), ns)
+    await client.create(REPLICASETS, replicaset("web", ns, replicas=3), ns)
 
     async def status_ready() -> dict | None:
         rs = await client.get(REPLICASETS, "web", ns)
@@ -68,7 +61,7 @@ async def test_replaces_deleted_pods_and_reports_status(env) -> None:
 
 async def test_never_overshoots_under_50_concurrent_deletions(env) -> None:
     client, _, ns = env
-    await client.create(REPLICASETS, replicaset("burst", 50, "burst"), ns)
+    await client.create(REPLICASETS, replicaset("burst", ns, replicas=50), ns)
     await eventually(lambda: _count_is(client, ns, "burst", 50), timeout=60)
     most = 0
     watcher = Informer(client, PODS, ns, label_selector="app=burst")
@@ -104,7 +97,8 @@ async def test_adopts_orphans_and_releases_relabelled_pods(env) -> None:
               "metadata": {"name": "orphan", "labels": {"app": "adopt"}},
               "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
     await client.create(PODS, orphan, ns)
-    await client.create(REPLICASETS, replicaset("adopter", 2, "adopt"), ns)
+    await client.create(REPLICASETS, replicaset("adopter", ns, replicas=2,
+                                                selector={"app": "adopt"}), ns)
 
     async def adopted() -> bool:
         pod = await client.get(PODS, "orphan", ns)

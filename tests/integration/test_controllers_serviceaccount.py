@@ -19,8 +19,8 @@ from minikube_py.api.sa_token import verify_token
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import Forbidden, NotFound, Unauthorized
 from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import ControlPlane
 
 
 def _key_pair(tmp_path: Path) -> tuple[Path, bytes]:

@@ -10,12 +10,10 @@ import asyncio
 import hashlib
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -29,66 +27,10 @@ from minikube_py.api.resources import EVENTS, LEASES, NODES, PODS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
 from tests.fixtures.docker import CniNet, remove_containers
+from tests.fixtures.node_agent import Agent, create, is_running, make_pod, status_when
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
-
-
-class Agent:
-    """One `minikube-py agent` process for a private node."""
-
-    def __init__(self, apiserver: Any, net: CniNet, state: Path, *extra: str) -> None:
-        self.node = f"kt-{uuid.uuid4().hex[:8]}"
-        self.apiserver, self.net, self.state, self.extra = apiserver, net, state, extra
-        self.log = state / "agent.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.state.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "minikube_py.cli.main", "agent",
-                 "--kubeconfig", str(self.apiserver.kubeconfig), "--node-name", self.node,
-                 "--node-ip", "127.0.0.1", "--cni-conf-dir", str(self.net.conf_dir),
-                 "--cni-bin-dir", self.net.bin_dirs[0], "--state-dir", str(self.state),
-                 "--kubelet-port", "0", "--no-proxy", "--no-overlay", *self.extra],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def tail(self) -> str:
-        return self.log.read_text()[-4000:] if self.log.exists() else ""
-
-
-@pytest.fixture(scope="module")
-def agent(apiserver: Any, busybox_image: str, cni_net_module: CniNet,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    a = Agent(apiserver, cni_net_module, tmp_path_factory.mktemp("agent"))
-    a.start()
-    try:
-        yield a
-    finally:
-        a.stop()
-        remove_containers(L.NODE, a.node)
-        subprocess.run(["umount", "-R", str(a.state / "pods")], capture_output=True, check=False)
-
-
-@pytest.fixture
-async def api(apiserver: Any) -> AsyncIterator[ApiClient]:
-    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client:
-        yield client
 
 
 async def tls_closed() -> None:
@@ -97,35 +39,6 @@ async def tls_closed() -> None:
     the garbage collector (an unclosed-socket ResourceWarning in some later test). This is
     aiohttp's documented graceful-shutdown pause."""
     await asyncio.sleep(0.25)
-
-
-def make_pod(node: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
-    for c in containers:
-        c.setdefault("image", BUSYBOX_IMAGE)
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"p-{uuid.uuid4().hex[:8]}", "namespace": "default"},
-            "spec": {"nodeName": node, "containers": containers,
-                     "terminationGracePeriodSeconds": 2, **spec}}
-
-
-async def create(api: ApiClient, pod: dict[str, Any]) -> dict[str, Any]:
-    return await api.create(PODS, pod)
-
-
-async def status_when(api: ApiClient, pod: dict[str, Any],
-                      pred: Callable[[dict[str, Any]], bool], timeout: float = 30,
-                      what: str = "pod status") -> dict[str, Any]:
-    name = pod["metadata"]["name"]
-
-    async def check() -> Any:
-        st = (await api.get(PODS, name, "default")).get("status") or {}
-        return st if pred(st) else None
-    return await eventually(check, timeout, what=f"{what} of {name}")
-
-
-def is_running(st: dict[str, Any]) -> bool:
-    return st.get("phase") == "Running" and bool(st.get("podIP")) and all(
-        "running" in c["state"] for c in st.get("containerStatuses") or [])
 
 
 def condition(st: dict[str, Any], ctype: str) -> str:

@@ -26,15 +26,7 @@ from agent.kubelet import spdy
 from minikube_py.api.resources import NODES, PODS
 from minikube_py.client import ApiClient
 from tests.e2e.kubectl_cluster import KUBECTL_NEW, old_kubectl
-from tests.integration.test_kubelet_agent import (  # noqa: F401 - fixtures used by name
-    Agent,
-    agent,
-    api,
-    create,
-    is_running,
-    make_pod,
-    status_when,
-)
+from tests.fixtures.node_agent import Agent, create, is_running, make_pod, status_when
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
 
@@ -48,7 +40,7 @@ def kubectl_old() -> str:
 
 
 @pytest.fixture
-async def pod(agent: Agent, api: ApiClient) -> str:  # noqa: F811
+async def pod(agent: Agent, api: ApiClient) -> str:
     made = await create(api, make_pod(agent.node, [{"name": "c", "command": ["sleep", "3600"]}]))
     await status_when(api, made, is_running, what="Running")
     return str(made["metadata"]["name"])
@@ -184,7 +176,7 @@ def _through_port_forward(binary: str, apiserver: Any, pod: str, remote: int) ->
 
 
 @pytest.fixture
-async def web_pod(agent: Agent, api: ApiClient) -> str:  # noqa: F811
+async def web_pod(agent: Agent, api: ApiClient) -> str:
     """A pod serving HTTP on its loopback only: reachable only from inside its netns."""
     made = await create(api, make_pod(agent.node, [{"name": "c", "command": [
         "sh", "-c", ("mkdir /www && echo pf-$HOSTNAME > /www/index.html && "
@@ -212,7 +204,7 @@ async def _refused_upgrade(apiserver: Any, path: str, upgrade: str,
 
 
 async def test_refused_upgrades_are_a_status_and_nothing_is_upgraded(apiserver: Any, pod: str,
-                                                                     api: ApiClient) -> None:  # noqa: F811
+                                                                     api: ApiClient) -> None:
     base = f"/api/v1/namespaces/default/pods/{pod}"
     code, st = await _refused_upgrade(apiserver, f"{base}/exec?command=true&stdout=1",
                                       "SPDY/3.1", ["channel.k8s.io"])
@@ -284,7 +276,7 @@ def _insecure() -> ssl.SSLContext:
     return ctx
 
 
-async def test_v3_client_gets_v3_and_the_failure_as_text(agent: Agent, api: ApiClient,  # noqa: F811
+async def test_v3_client_gets_v3_and_the_failure_as_text(agent: Agent, api: ApiClient,
                                                          apiserver: Any, pod: str) -> None:
     node = await api.get(NODES, agent.node)
     port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-import tests.integration.test_proxy_traffic as traffic
 from agent.proxy import iptables
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
@@ -23,6 +22,7 @@ from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError
 from minikube_py.controllers.endpoints import EndpointsController
 from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures import service_traffic as traffic
 from tests.fixtures.netns import Netns
 
 pytestmark = pytest.mark.root

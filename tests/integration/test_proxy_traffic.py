@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import random
-import socket
-import subprocess
-import threading
 import time
-import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any, Self
+from typing import Any
 
 import pytest
 
@@ -30,199 +24,17 @@ from agent.proxy import iptables
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 from tests.fixtures.netns import Netns
+from tests.fixtures.service_traffic import (
+    CONNECT_TIME,
+    GATEWAY,
+    NODE_IP,
+    NODE_PORT,
+    VIP,
+    Cluster,
+    Stream,
+)
 
 pytestmark = pytest.mark.root
-
-BUSYBOX = "/usr/bin/busybox"
-NODE_IP = "192.168.77.1"
-GATEWAY = "10.244.0.1"
-VIP = "10.96.7.10"
-NODE_PORT = 30080
-
-CLIENT = r"""
-import socket, sys, time, collections
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-seen = collections.Counter()
-for _ in range(n):
-    s = socket.create_connection((host, port), timeout=3)
-    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-    data = b""
-    while chunk := s.recv(4096):
-        data += chunk
-    s.close()
-    seen[data.split(b"\r\n\r\n", 1)[1].decode().strip()] += 1
-print(" ".join(f"{k}={v}" for k, v in seen.items()))
-"""
-
-
-STREAM = r"""
-import socket, sys, time
-while True:
-    try:
-        s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1)
-        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        data = b""
-        while chunk := s.recv(4096):
-            data += chunk
-        s.close()
-        print(time.monotonic(), data.split(b"\r\n\r\n", 1)[1].decode().strip(), flush=True)
-    except OSError as e:
-        print(time.monotonic(), type(e).__name__, flush=True)
-    time.sleep(0.01)
-"""
-
-
-class Stream:
-    """Requests in a loop from inside a namespace, each answer stamped with the
-    system-wide monotonic clock, so the test can tell when a change took effect
-    without counting process start-up time."""
-
-    def __init__(self, ns: Netns, host: str, port: int) -> None:
-        self.answers: list[tuple[float, str]] = []
-        self._proc = ns.popen("python3", "-c", STREAM, host, str(port),
-                              stdout=subprocess.PIPE, text=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            stamp, who = line.split(maxsplit=1)
-            self.answers.append((float(stamp), who.strip()))
-
-    async def wait_for(self, names: set[str], timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while not names <= {who for _, who in self.answers}:
-            assert time.monotonic() < deadline, f"never answered by {names}: {self.answers[-5:]}"
-            await asyncio.sleep(0.05)
-
-    def last_from(self, name: str) -> float:
-        return max((t for t, who in self.answers if who == name), default=0.0)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._proc.kill()
-        self._proc.wait(timeout=10)
-        self._reader.join(timeout=10)
-        assert self._proc.stdout is not None
-        self._proc.stdout.close()
-
-
-CONNECT_TIME = r"""
-import socket, sys, time
-started = time.monotonic()
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()
-    outcome = "connected"
-except ConnectionRefusedError:
-    outcome = "refused"
-except OSError as e:
-    outcome = type(e).__name__
-print(outcome, time.monotonic() - started)
-"""
-
-
-class Cluster:
-    """One node namespace, pods on it, and a proxier programming it."""
-
-    def __init__(self, make_netns: Callable[..., Netns], tmp: str) -> None:
-        self._make = make_netns
-        self._tmp = tmp
-        self.node = make_netns("node")
-        self.pods: dict[str, tuple[Netns, str]] = {}
-        run = self.node.run
-        # The node's "uplink": a veth pair (no dummy module on these hosts) holding the node IP.
-        run("ip", "link", "add", "ext0", "type", "veth", "peer", "name", "ext1")
-        run("ip", "addr", "add", f"{NODE_IP}/24", "dev", "ext0")
-        run("ip", "link", "set", "ext1", "up")
-        run("ip", "link", "set", "ext0", "up")
-        run("ip", "route", "add", "default", "dev", "ext0")
-        run("sysctl", "-qw", "net.ipv4.ip_forward=1")
-        self.proxy = Proxier(None, ProxySettings(netns=self.node.name, backend="legacy",
-                                                 min_sync_interval=0.02))
-
-    def pod(self, name: str, serve: bool = True) -> str:
-        """A pod namespace at 10.244.0.<n> (running an httpd that answers `name`)."""
-        ip = f"10.244.0.{len(self.pods) + 10}"
-        ns = self._make(name)
-        host_if = f"v{uuid.uuid4().hex[:8]}"
-        self.node.run("ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0",
-                      "netns", ns.name)
-        self.node.run("ip", "addr", "add", f"{GATEWAY}/32", "dev", host_if)
-        self.node.run("ip", "link", "set", host_if, "up")
-        self.node.run("ip", "route", "add", f"{ip}/32", "dev", host_if)
-        ns.run("ip", "addr", "add", f"{ip}/32", "dev", "eth0")
-        ns.run("ip", "link", "set", "eth0", "up")
-        ns.run("ip", "route", "add", GATEWAY, "dev", "eth0")
-        ns.run("ip", "route", "add", "default", "via", GATEWAY)
-        if serve:
-            root = os.path.join(self._tmp, name)
-            os.makedirs(root)
-            with open(os.path.join(root, "index.html"), "w") as f:
-                f.write(name + "\n")
-            ns.popen(BUSYBOX, "httpd", "-f", "-p", "8080", "-h", root,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.pods[name] = (ns, ip)
-        return ip
-
-    def ns(self, name: str) -> Netns:
-        return self.node if name == "node" else self.pods[name][0]
-
-    def wait_serving(self) -> None:
-        """Until every serving pod's httpd accepts on its own address."""
-        for name, (ns, ip) in self.pods.items():
-            if not ns.procs:
-                continue
-            deadline = time.monotonic() + 5
-            while True:
-                try:
-                    with ns.entered(), socket.create_connection((ip, 8080), timeout=1):
-                        break
-                except OSError:
-                    assert time.monotonic() < deadline, f"backend {name} never listened"
-                    time.sleep(0.05)
-
-    def get(self, where: str, host: str, port: int, n: int = 1) -> Counter[str]:
-        """Backends that answered n fresh connections from namespace `where`."""
-        out = self.ns(where).run("python3", "-c", CLIENT, host, str(port), str(n)).stdout
-        return Counter({k: int(v) for k, v in (kv.split("=") for kv in out.split())})
-
-    def try_get(self, where: str, host: str, port: int, n: int = 1) -> Counter[str]:
-        """As get, but nothing while the rules are not there yet (refused, timed out)."""
-        try:
-            return self.get(where, host, port, n)
-        except subprocess.CalledProcessError:
-            return Counter()
-
-    def expose(self, backends: list[str], *, name: str = "web", ip: str = VIP,
-               node_port: int = 0, affinity: bool = False) -> None:
-        spec: dict[str, Any] = {
-            "clusterIP": ip, "type": "NodePort" if node_port else "ClusterIP",
-            "ports": [{"name": "http", "port": 80, "targetPort": 8080,
-                       **({"nodePort": node_port} if node_port else {})}]}
-        if affinity:
-            spec["sessionAffinity"] = "ClientIP"
-        self.proxy.set_service({"metadata": {"namespace": "default", "name": name},
-                                "spec": spec})
-        self.set_backends(name, backends)
-
-    def set_backends(self, name: str, backends: list[str]) -> None:
-        addresses = [{"ip": self.pods[b][1]} for b in backends]
-        self.proxy.set_endpoints({
-            "metadata": {"namespace": "default", "name": name},
-            "subsets": [{"addresses": addresses, "ports": [{"name": "http", "port": 8080}]}]
-            if addresses else []})
-
-    def our_chains(self) -> list[str]:
-        chains = []
-        for table in ("nat", "filter"):
-            save = self.node.run("iptables-legacy-save", "-t", table).stdout
-            chains += [line[1:].split()[0] for line in save.splitlines()
-                       if line.startswith(":KUBE-")]
-        return chains
-
 
 @pytest.fixture
 def cluster(netns: Callable[..., Netns], tmp_path: Any, request: pytest.FixtureRequest,

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.hollow import HollowNodes
 from minikube_py.api.resources import EVENTS, PODS
 from minikube_py.client import ApiClient
+from tests.fixtures.controlplane import components, lease_holder
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import HollowNodes, components, lease_holder
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from agent.hollow import HollowNodes
 from minikube_py.api.resources import EVENTS, PODS
 from minikube_py.client import ApiClient
 from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import scratch_namespace
-from tests.integration.hollow import ControlPlane, HollowNodes
 
 NO_CONTROLLERS = ControllerManagerSettings(leader_election=None, controllers=())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,14 +14,7 @@ from agent.proxy import proxier as proxier_mod
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 from cni_plugins.iptables_runner import IptablesError
-
-
-@contextlib.contextmanager
-def collecting(apply: Callable[[str], None]) -> Iterator[Callable[[str], None]]:
-    """A stand-in's `restoring`: the streamed chunks, applied whole at the end."""
-    chunks: list[str] = []
-    yield chunks.append
-    apply("".join(chunks))
+from tests.fixtures.fake_iptables import collecting
 
 
 class RecordingBackend:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
-from tests.unit.test_proxy_proxier import collecting
+from tests.fixtures.fake_iptables import collecting
 
 BUILTIN = {"nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
            "filter": ("INPUT", "FORWARD", "OUTPUT")}

@@ -1,42 +1,38 @@
-"""Hollow nodes: Nodes and Leases written by a test agent that "runs" the pods
-bound to them (marks them Running and Ready) without Docker.
+"""Hollow nodes: Nodes, Leases and pod statuses written as real agents write them, with
+no container runtime (Kubernetes' kubemark hollow kubelet).
 
-What the control plane sees is exactly what real agents write, so the
-scheduler and controllers are tested end to end against a real api-server;
-only the containers are missing. `stop(name)` silences a node's heartbeat,
-which is how a test makes a node fail.
+For measuring and testing the control plane at a scale one host cannot run for real
+(bench/scheduler.py registers a thousand) and for integration tests of the scheduler
+and controllers: what they see is what agents write; only the containers are missing.
+`stop(name)` silences a node's heartbeat, which is how a test makes a node fail. It
+lives in the package, not in tests/ or bench/, because both use it and it must follow
+the kubelet's writes (agent/kubelet/node.py, status.py) when those change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Self
+from collections.abc import Coroutine
+from typing import Any
 
+from minikube_py.api.meta import now_rfc3339
 from minikube_py.api.resources import LEASES, NODES, PODS
 from minikube_py.client import ApiClient, Informer
 from minikube_py.client.errors import ClientError, NotFound
+from minikube_py.client.leaderelection import micro_time
 
-log = logging.getLogger(__name__)
-
-
-def _now(micro: bool = False) -> str:
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ"
-    return datetime.now(UTC).strftime(fmt)
+JsonDict = dict[str, Any]
+NODE_LEASES = "kube-node-lease"
 
 
 def node_object(name: str, *, cpu: str = "4", memory: str = "8Gi", pods: int = 110,
-                labels: dict | None = None, taints: list | None = None) -> dict:
+                labels: dict[str, str] | None = None,
+                taints: list[JsonDict] | None = None) -> JsonDict:
+    """A Ready Node with this capacity, labelled hollow=true."""
     capacity = {"cpu": cpu, "memory": memory, "pods": str(pods)}
-    now = _now()
+    now = now_rfc3339()
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
@@ -52,7 +48,7 @@ def node_object(name: str, *, cpu: str = "4", memory: str = "8Gi", pods: int = 1
     }
 
 
-async def register_node(client: ApiClient, body: dict) -> None:
+async def register_node(client: ApiClient, body: JsonDict) -> None:
     """Create the Node, then write its status (create may drop status, as for pods)."""
     created = await client.create(NODES, body)
     if created.get("status", {}).get("conditions") != body["status"]["conditions"]:
@@ -61,7 +57,7 @@ async def register_node(client: ApiClient, body: dict) -> None:
 
 
 class HollowNodes:
-    """Nodes this test owns; `run()` heartbeats them and runs their pods."""
+    """Nodes this owner registered; `run()` heartbeats them and runs their pods."""
 
     def __init__(self, client: ApiClient, *, prefix: str | None = None,
                  lease_interval: float = 2.0, run_pods: bool = True) -> None:
@@ -73,9 +69,9 @@ class HollowNodes:
         self.alive: set[str] = set()
         self.pods = Informer(client, PODS)
         self.pods.add_handlers(self._pod_seen, lambda old, new: self._pod_seen(new))
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def add(self, suffix: str, **kwargs) -> str:
+    async def add(self, suffix: str, **kwargs: Any) -> str:
         name = f"{self.prefix}-{suffix}"
         await register_node(self.client, node_object(name, **kwargs))
         self.names.append(name)
@@ -92,7 +88,7 @@ class HollowNodes:
         self.alive.add(name)
         await self._renew(name)
         node = await self.client.get(NODES, name)
-        now = _now()
+        now = now_rfc3339()
         conditions = [
             {**c, "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": now,
              "lastTransitionTime": now} if c["type"] == "Ready" else c
@@ -101,14 +97,14 @@ class HollowNodes:
                                 patch_type="merge", subresource="status")
 
     async def _renew(self, name: str) -> None:
-        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                 "metadata": {"name": name, "namespace": "kube-node-lease"},
+        lease: JsonDict = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": name, "namespace": NODE_LEASES},
                  "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
-                          "renewTime": _now(micro=True)}}
+                          "renewTime": micro_time()}}
         try:
-            current = await self.client.get(LEASES, name, "kube-node-lease")
+            current = await self.client.get(LEASES, name, NODE_LEASES)
         except NotFound:
-            await self.client.create(LEASES, lease, "kube-node-lease")
+            await self.client.create(LEASES, lease, NODE_LEASES)
             return
         current["spec"]["renewTime"] = lease["spec"]["renewTime"]
         await self.client.update(LEASES, current)
@@ -120,7 +116,7 @@ class HollowNodes:
                 with contextlib.suppress(ClientError):
                     await self._renew(name)
 
-    def _pod_seen(self, pod: dict) -> None:
+    def _pod_seen(self, pod: JsonDict) -> None:
         node = (pod.get("spec") or {}).get("nodeName")
         if not self.run_pods or node not in self.alive:
             return
@@ -129,13 +125,13 @@ class HollowNodes:
         elif (pod.get("status") or {}).get("phase") != "Running":
             self._spawn(self._mark_running(pod))
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _mark_running(self, pod: dict) -> None:
-        now = _now()
+    async def _mark_running(self, pod: JsonDict) -> None:
+        now = now_rfc3339()
         conditions = [{"type": t, "status": "True", "lastTransitionTime": now}
                       for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")]
         status = {"phase": "Running", "conditions": conditions, "startTime": now,
@@ -150,7 +146,7 @@ class HollowNodes:
             await self.client.patch(PODS, meta["name"], {"status": status}, meta["namespace"],
                                     patch_type="merge", subresource="status")
 
-    async def _finish_deletion(self, pod: dict) -> None:
+    async def _finish_deletion(self, pod: JsonDict) -> None:
         meta = pod["metadata"]
         with contextlib.suppress(ClientError):
             await self.client.delete(PODS, meta["name"], meta["namespace"],
@@ -166,81 +162,8 @@ class HollowNodes:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def cleanup(self) -> None:
-        """Delete the nodes and leases this helper made."""
+        """Delete the nodes and leases this owner made."""
         for name in self.names:
-            for resource, ns in ((NODES, None), (LEASES, "kube-node-lease")):
+            for resource, ns in ((NODES, None), (LEASES, NODE_LEASES)):
                 with contextlib.suppress(ClientError):
                     await self.client.delete(resource, name, ns)
-
-
-class ControlPlane:
-    """Scheduler + controllers + hollow nodes, in this process, against one
-    api-server: `async with ControlPlane(client, settings) as cp: ...`."""
-
-    def __init__(self, client: ApiClient, settings=None, *, scheduler: bool = True,
-                 lease_interval: float = 1.0) -> None:
-        from minikube_py.controllers.settings import ControllerManagerSettings
-
-        self.client = client
-        self.settings = settings or ControllerManagerSettings(leader_election=None)
-        self.nodes = HollowNodes(client, lease_interval=lease_interval)
-        self.with_scheduler = scheduler
-        self._tasks: list[asyncio.Task] = []
-
-    async def __aenter__(self) -> Self:
-        from minikube_py.controllers.manager import run_controllers
-        from minikube_py.scheduler.scheduler import Scheduler
-        from minikube_py.scheduler.settings import SchedulerSettings
-
-        coros = [self.nodes.run(), run_controllers(self.client, self.settings)]
-        if self.with_scheduler:
-            coros.append(Scheduler(self.client, SchedulerSettings(leader_election=None)).run())
-        self._tasks = [asyncio.create_task(c) for c in coros]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        for task in self._tasks:
-            task.cancel()
-        results = await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.nodes.cleanup()
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-
-
-@contextlib.contextmanager
-def components(kubeconfig: Path, log_dir: Path, **commands: list[str]) -> Iterator[dict]:
-    """`minikube-py <args>` processes by name (e.g. two schedulers), each with
-    a unique --identity and short leader-election timings; SIGTERM at the end,
-    SIGKILL if one does not stop."""
-    procs: dict[str, subprocess.Popen] = {}
-    try:
-        for name, args in commands.items():
-            with open(log_dir / f"{name}.log", "wb") as log:
-                procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "minikube_py.cli.main", *args,
-                     "--kubeconfig", str(kubeconfig),
-                     "--identity", f"{name}-{uuid.uuid4().hex[:6]}",
-                     "--leader-elect-lease-duration", "4s",
-                     "--leader-elect-renew-deadline", "3s",
-                     "--leader-elect-retry-period", "0.5s"],
-                    stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        yield procs
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-async def lease_holder(client: ApiClient, name: str) -> str | None:
-    try:
-        lease = await client.get(LEASES, name, "kube-system")
-    except ClientError:
-        return None
-    return lease["spec"].get("holderIdentity")

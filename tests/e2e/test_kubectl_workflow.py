@@ -1,9 +1,11 @@
 """The daily kubectl workflow (issue 8) with a real kubectl, newest and oldest, on a real node.
 
-One private cluster for the module (tests/e2e/kubectl_cluster.py); every kubectl version
-gets its own namespace and runs the workflow in order: apply, get, watch, describe, logs,
-exec, scale/rollout, label/annotate/patch/edit, cordon/drain, server-side dry-run, delete.
-Outputs are compared with what Kubernetes prints: headers, statuses, exit codes.
+One private cluster for the module (tests/e2e/kubectl_cluster.py). Every test passes alone
+and in any order: for each kubectl version, `kc` is a namespace holding the app at revision
+2 (3 ready pods), shared by the tests that only read it or put back what they change
+(watch, drain); a test that changes the app for good (apply, rollout, patch, delete)
+gets a namespace of its own (`fresh`). Outputs are compared with what Kubernetes prints:
+headers, statuses, exit codes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,6 +107,21 @@ class Kubectl:
     def rolled_out(self) -> None:
         self.n("rollout", "status", "deploy/web", "--timeout", "90s", timeout=100)
 
+    def settled(self, replicas: int) -> None:
+        """Rolled out, and no pod of the app left terminating."""
+        self.rolled_out()
+        eventually(lambda: len(self.json("get", "pods", "-l", "app=web")["items"]) == replicas,
+                   60, f"{replicas} app pods, none terminating", interval=0.5)
+
+    def deploy_app(self, replicas: int = 3) -> None:
+        """The app at revision 2: app.yaml (2 replicas, env EXTRA), then app2.yaml (another
+        image, `replicas`, EXTRA gone), rolled out; both files stay in `tmp`."""
+        self.run("apply", "-f", self.write("app.yaml", manifest(self.ns)))
+        self.rolled_out()
+        self.run("apply", "-f", self.write("app2.yaml", manifest(
+            self.ns, image=IMAGE_CHANGED, replicas=replicas, extra_env=False)))
+        self.settled(replicas)
+
 
 def header(text: str) -> list[str]:
     """The column names of kubectl's table output (split on runs of 2+ spaces)."""
@@ -121,27 +139,51 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
 
 
 @pytest.fixture(scope="module", params=["newest", "oldest"])
-def kc(request: pytest.FixtureRequest, cluster: KubeCluster,
-       tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
-    """A kubectl with the workflow's app applied in its own namespace (removed at the end)."""
-    binary = KUBECTL_NEW
+def binary(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(which, path) of a kubectl to test with: the newest installed, and 1.20."""
     if request.param == "oldest":
         found, why = old_kubectl()
         if found is None:
             pytest.skip(f"kubectl 1.20 not available: {why}")
-        binary = found
-    elif not os.path.exists(KUBECTL_NEW):
+        return request.param, found
+    if not os.path.exists(KUBECTL_NEW):
         pytest.skip(f"{KUBECTL_NEW} is not installed")
-    k = Kubectl(cluster, binary, f"kc-{request.param}", tmp_path_factory.mktemp("manifests"))
+    return request.param, KUBECTL_NEW
+
+
+def delete_namespace(cluster: KubeCluster, ns: str, *, wait: bool) -> None:
+    cluster.kubectl("delete", "namespace", ns, "--ignore-not-found", f"--wait={str(wait).lower()}",
+                    timeout=120)
+
+
+@pytest.fixture(scope="module")
+def kc(binary: tuple[str, str], cluster: KubeCluster,
+       tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+    """This kubectl with the app at revision 2 (3 ready pods) in a namespace of the module."""
+    which, path = binary
+    k = Kubectl(cluster, path, f"kc-{which}", tmp_path_factory.mktemp("manifests"))
+    try:
+        k.deploy_app()
+        yield k
+    finally:
+        cluster.kubectl("uncordon", cluster.node)
+        delete_namespace(cluster, k.ns, wait=True)  # gone before the next version's pods come
+
+
+@pytest.fixture
+def fresh(binary: tuple[str, str], cluster: KubeCluster, tmp_path: Path) -> Iterator[Kubectl]:
+    """This kubectl and a namespace name of the test's own (not created yet)."""
+    which, path = binary
+    k = Kubectl(cluster, path, f"kc-{which}-{uuid.uuid4().hex[:5]}", tmp_path)
     try:
         yield k
     finally:
-        cluster.kubectl("delete", "namespace", k.ns, "--ignore-not-found", "--wait=false")
-        cluster.kubectl("uncordon", cluster.node)
+        delete_namespace(cluster, k.ns, wait=False)
 
 
 # -- apply ----------------------------------------------------------------------------------
-def test_apply_creates_configures_exactly_the_change_and_is_unchanged(kc: Kubectl) -> None:
+def test_apply_creates_configures_exactly_the_change_and_is_unchanged(fresh: Kubectl) -> None:
+    kc = fresh
     first = kc.run("apply", "-f", kc.write("app.yaml", manifest(kc.ns)))
     assert first.stdout.splitlines() == [
         f"namespace/{kc.ns} created", "configmap/web-config created",
@@ -222,7 +264,7 @@ def test_get_cluster_scoped_nodes_and_namespaces(kc: Kubectl) -> None:
 
 
 def test_get_wide_adds_the_wide_columns(kc: Kubectl) -> None:
-    text = kc.out("get", "pods", "-o", "wide")
+    text = kc.out("get", "pods", "-l", "app=web", "-o", "wide")
     assert header(text) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE",
                             "NOMINATED NODE", "READINESS GATES"]
     for row in rows(text):
@@ -242,7 +284,7 @@ def test_get_all_lists_every_kind_of_the_category(kc: Kubectl) -> None:
 def test_get_yaml_json_and_jsonpath(kc: Kubectl) -> None:
     doc = yaml.safe_load(kc.out("get", "cm", "web-config", "-o", "yaml"))
     assert doc["kind"] == "ConfigMap" and doc["data"] == {"greeting": "hello"}
-    listed = kc.json("get", "pods")
+    listed = kc.json("get", "pods", "-l", "app=web")
     assert listed["kind"] == "List" and len(listed["items"]) == 3
     assert {p["kind"] for p in listed["items"]} == {"Pod"}
     phases = kc.out("get", "pods", "-o",
@@ -258,8 +300,14 @@ def test_get_all_namespaces_selector_labels_and_sort(kc: Kubectl) -> None:
         == f"No resources found in {kc.ns} namespace."
     labelled = kc.out("get", "deploy", "--show-labels")
     assert header(labelled)[-1] == "LABELS" and rows(labelled)[0][-1] == "app=web"
-    names = [r[0] for r in rows(kc.out("get", "pods", "--sort-by", ".metadata.name"))]
-    assert names == sorted(names) and len(names) == 3
+    # The server lists in key order, so by name bytewise (as Kubernetes' etcd3 store does).
+    listed = [r[0] for r in rows(kc.out("get", "pods", "-l", "app=web"))]
+    assert listed == sorted(listed) and len(listed) == 3
+    # --sort-by sorts in kubectl, each version its own way: 1.20 naturally (digit runs as
+    # numbers: web-x-8kxcf before web-x-575bv), newer ones bytewise. Either is a sort.
+    names = [r[0] for r in rows(kc.out("get", "pods", "-l", "app=web",
+                                       "--sort-by", ".metadata.name"))]
+    assert names in (sorted(names), sorted(names, key=natural)) and sorted(names) == listed
     by_age = [r[0] for r in rows(kc.out("get", "rs", "--sort-by", ".metadata.creationTimestamp"))]
     newest = kc.json("get", "deploy", "web")["metadata"]["annotations"][
         "deployment.kubernetes.io/revision"]
@@ -287,10 +335,18 @@ def test_watch_prints_changes_until_interrupted(kc: Kubectl) -> None:
         watch.wait(timeout=10)
         watch.stdout.close()  # type: ignore[union-attr]
         watch.stderr.close()  # type: ignore[union-attr]
+        kc.n("scale", "deploy", "web", "--replicas", "3")  # the app as the other tests read it
+        kc.settled(3)
     assert watch.returncode is not None
 
 
 # -- describe -------------------------------------------------------------------------------
+def natural(text: str) -> list[tuple[int, int, str]]:
+    """A sort key ordering digit runs by their value, as kubectl 1.20's --sort-by does."""
+    return [(0, int(run), "") if run.isdigit() else (1, 0, run)
+            for run in re.findall(r"\d+|\D+", text)]
+
+
 def events_section(text: str) -> list[str]:
     """The event rows of a `kubectl describe` (empty when it says <none>)."""
     lines = text.splitlines()
@@ -411,7 +467,7 @@ def test_logs_previous_of_a_restarted_container(kc: Kubectl) -> None:
         status = kc.json("get", "pod", "crasher")["status"]["containerStatuses"][0]
         assert status["lastState"]["terminated"]["exitCode"] == 3
     finally:
-        kc.n("delete", "pod", "crasher", "--wait=false", ok=False)
+        kc.n("delete", "pod", "crasher", "--timeout=60s", ok=False, timeout=70)
 
 
 def test_exec_with_piped_stdin_returns_the_remote_exit_code(kc: Kubectl) -> None:
@@ -481,11 +537,20 @@ def test_port_forward_reaches_the_pod(kc: Kubectl) -> None:
             forward.wait(timeout=10)
             forward.stdout.close()  # type: ignore[union-attr]
             forward.stderr.close()  # type: ignore[union-attr]
-        kc.n("delete", "pod", "pf", "--wait=false", ok=False)
+        kc.n("delete", "pod", "pf", "--timeout=60s", ok=False, timeout=70)
 
 
-def test_create_commands(kc: Kubectl) -> None:
+def test_create_commands(fresh: Kubectl) -> None:
     """`kubectl create <kind>` builds typed objects (protobuf bodies from newer kubectl)."""
+    kc = fresh
+    assert kc.run("create", "namespace", kc.ns).stdout == f"namespace/{kc.ns} created\n"
+    try:
+        _create_commands(kc)
+    finally:
+        delete_namespace(kc.cluster, f"{kc.ns}-x", wait=False)
+
+
+def _create_commands(kc: Kubectl) -> None:
     assert kc.out("create", "configmap", "made", "--from-literal", "k=v") \
         == "configmap/made created\n"
     assert kc.out("create", "serviceaccount", "robot") == "serviceaccount/robot created\n"
@@ -514,11 +579,12 @@ def test_create_commands(kc: Kubectl) -> None:
     assert 'configmaps "made" already exists' in again.stderr
     kc.n("delete", "deployment/made", "configmap/made", "serviceaccount/robot", "secret/pw",
          "service/made")
-    kc.run("delete", "namespace", f"{kc.ns}-x", "--wait=false")
 
 
 # -- scale, rollout -------------------------------------------------------------------------
-def test_scale_and_rollout_status_history_restart_undo(kc: Kubectl) -> None:
+def test_scale_and_rollout_status_history_restart_undo(fresh: Kubectl) -> None:
+    kc = fresh
+    kc.deploy_app(replicas=2)
     assert kc.out("scale", "deploy", "web", "--replicas", "1") == "deployment.apps/web scaled\n"
     kc.rolled_out()
     eventually(lambda: len(kc.pods()) == 1, 30, "one pod left", interval=0.5)
@@ -542,19 +608,23 @@ def test_scale_and_rollout_status_history_restart_undo(kc: Kubectl) -> None:
     assert revisions == ["1", "3", "4"]  # undo made revision 2's template revision 4
 
 
-def test_rollout_pause_and_resume(kc: Kubectl) -> None:
+def test_rollout_pause_and_resume(fresh: Kubectl) -> None:
+    kc = fresh
+    kc.deploy_app(replicas=1)
     assert kc.out("rollout", "pause", "deploy/web") == "deployment.apps/web paused\n"
     assert kc.json("get", "deploy", "web")["spec"]["paused"] is True
     kc.n("set", "env", "deploy/web", "-c", "main", "PAUSED=yes")
     time.sleep(1.5)  # a paused Deployment must not roll: no new ReplicaSet
-    assert len(rows(kc.out("get", "rs"))) == 3
+    assert len(rows(kc.out("get", "rs"))) == 2
     assert kc.out("rollout", "resume", "deploy/web") == "deployment.apps/web resumed\n"
     kc.rolled_out()
-    assert len(rows(kc.out("get", "rs"))) == 4
+    assert len(rows(kc.out("get", "rs"))) == 3
 
 
 # -- label, annotate, patch, edit ----------------------------------------------------------
-def test_label_annotate_patch_and_edit(kc: Kubectl) -> None:
+def test_label_annotate_patch_and_edit(fresh: Kubectl) -> None:
+    kc = fresh
+    kc.run("apply", "-f", kc.write("app.yaml", manifest(kc.ns, replicas=0)))
     assert kc.out("label", "deploy", "web", "tier=front") == "deployment.apps/web labeled\n"
     assert kc.out("annotate", "deploy", "web", "note=hi") == "deployment.apps/web annotated\n"
     meta = kc.json("get", "deploy", "web")["metadata"]
@@ -582,21 +652,24 @@ def test_label_annotate_patch_and_edit(kc: Kubectl) -> None:
 def test_cordon_drain_uncordon(kc: Kubectl) -> None:
     node = kc.cluster.node
     assert kc.run("cordon", node).stdout == f"node/{node} cordoned\n"
-    assert rows(kc.run("get", "no", node).stdout)[0][1] == "Ready,SchedulingDisabled"
-    before = set(kc.pods())
-    drained = kc.run("drain", node, "--ignore-daemonsets", "--force", "--timeout", "60s",
-                     timeout=90)
-    # kubectl < 1.2x re-uses the pods' printer for the node line ("evicted"/"deleted").
-    assert drained.stdout.splitlines()[-1] in (f"node/{node} drained", f"node/{node} evicted",
-                                               f"node/{node} deleted")
-    for pod in before:
-        assert f"pod/{pod} " in drained.stdout + "\n"
-    # The Deployment replaces them, but nothing may land on the cordoned node.
-    eventually(lambda: (set(kc.pods()) - before) and all(
-        r[2] == "Pending" for r in rows(kc.out("get", "po", "-l", "app=web"))), 30,
-        "replacement pods Pending", interval=0.5)
-    assert kc.run("uncordon", node).stdout == f"node/{node} uncordoned\n"
-    kc.rolled_out()
+    try:
+        assert rows(kc.run("get", "no", node).stdout)[0][1] == "Ready,SchedulingDisabled"
+        before = set(kc.pods())
+        drained = kc.run("drain", node, "--ignore-daemonsets", "--force", "--timeout", "60s",
+                         timeout=90)
+        # kubectl < 1.2x re-uses the pods' printer for the node line ("evicted"/"deleted").
+        assert drained.stdout.splitlines()[-1] in (
+            f"node/{node} drained", f"node/{node} evicted", f"node/{node} deleted")
+        for pod in before:
+            assert f"pod/{pod} " in drained.stdout + "\n"
+        # The Deployment replaces them, but nothing may land on the cordoned node.
+        eventually(lambda: (set(kc.pods()) - before) and all(
+            r[2] == "Pending" for r in rows(kc.out("get", "po", "-l", "app=web"))), 30,
+            "replacement pods Pending", interval=0.5)
+        assert kc.run("uncordon", node).stdout == f"node/{node} uncordoned\n"
+    finally:
+        kc.run("uncordon", node, ok=False)
+        kc.settled(3)  # the app as the other tests read it
 
 
 # -- discovery and explain ----------------------------------------------------------------
@@ -615,7 +688,10 @@ def test_api_resources_and_explain(kc: Kubectl) -> None:
 
 
 # -- delete ---------------------------------------------------------------------------------
-def test_delete_f_waits_until_everything_is_gone(kc: Kubectl) -> None:
+def test_delete_f_waits_until_everything_is_gone(fresh: Kubectl) -> None:
+    kc = fresh
+    kc.run("apply", "-f", kc.write("app.yaml", manifest(kc.ns, replicas=1)))
+    kc.rolled_out()
     # Namespace last: deleted first, its controller could remove the rest before kubectl.
     docs = list(yaml.safe_load_all((kc.tmp / "app.yaml").read_text()))[::-1]
     done = kc.run("delete", "-f", kc.write("app-rev.yaml", yaml.safe_dump_all(docs)),

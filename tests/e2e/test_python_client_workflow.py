@@ -4,11 +4,14 @@ The same steps as the kubectl suite (tests/e2e/test_kubectl_workflow.py) but wit
 kubectl at all, so it runs wherever the cluster can: create Namespace + ConfigMap +
 Deployment + Service, list with selectors, watch, patch, scale, restart, logs, exec over
 the WebSocket channel protocol (remote exit code), cordon, delete and wait until gone.
-One private cluster (tests/e2e/kubectl_cluster.py) for the module.
+One private cluster (tests/e2e/kubectl_cluster.py) for the module. Every test passes alone
+and in any order: `apis` holds the app rolled out, for the tests that only read it or put
+back what they change; a test that changes the app for good gets its own namespace (`fresh`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -71,30 +74,65 @@ def deployment(ns: str) -> client.V1Deployment:
                         "sh", "-c", "echo side-up; exec sleep 100000"])]))))
 
 
-@pytest.fixture(scope="module")
-def apis(dockerd: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apis]:
-    """On the session's dockerd (as the e2e tier does), so `up` never owns and stops it."""
-    with private_cluster(tmp_path_factory.mktemp("pyclient")) as cluster:
-        api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-        a = Apis(api, f"py-{uuid.uuid4().hex[:6]}", cluster)
-        try:
-            yield a
-        finally:
-            api.close()
-            api.rest_client.pool_manager.clear()  # close() leaves pooled sockets open
-
-
-def test_create_the_app(apis: Apis) -> None:
+def create_app(apis: Apis) -> tuple[Any, Any]:
+    """Namespace, ConfigMap, Deployment (2 replicas) and Service: (deployment, service)."""
     ns = apis.ns
     apis.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
     apis.core.create_namespaced_config_map(ns, client.V1ConfigMap(
         metadata=client.V1ObjectMeta(name="web-config"), data={"greeting": "hello"}))
     created = apis.apps.create_namespaced_deployment(ns, deployment(ns))
-    assert created.metadata.generation == 1 and created.spec.strategy.type == "RollingUpdate"
     svc = apis.core.create_namespaced_service(ns, client.V1Service(
         metadata=client.V1ObjectMeta(name="web"),
         spec=client.V1ServiceSpec(selector={"app": "web"}, ports=[
             client.V1ServicePort(name="http", port=80, target_port=8080)])))
+    return created, svc
+
+
+def delete_namespace(apis: Apis) -> None:
+    with contextlib.suppress(ApiException):
+        apis.core.delete_namespace(apis.ns)
+
+
+@pytest.fixture(scope="module")
+def cluster_api(dockerd: None, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[tuple[client.ApiClient, KubeCluster]]:
+    """On the session's dockerd (as the e2e tier does), so `up` never owns and stops it."""
+    with private_cluster(tmp_path_factory.mktemp("pyclient")) as cluster:
+        api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+        try:
+            yield api, cluster
+        finally:
+            api.close()
+            api.rest_client.pool_manager.clear()  # close() leaves pooled sockets open
+
+
+@pytest.fixture(scope="module")
+def apis(cluster_api: tuple[client.ApiClient, KubeCluster]) -> Iterator[Apis]:
+    """The app rolled out (2 ready pods) in a namespace of the module, for the tests that
+    only read it or put back what they change."""
+    a = Apis(cluster_api[0], f"py-{uuid.uuid4().hex[:6]}", cluster_api[1])
+    try:
+        create_app(a)
+        a.rolled_out(2)
+        yield a
+    finally:
+        delete_namespace(a)
+
+
+@pytest.fixture
+def fresh(cluster_api: tuple[client.ApiClient, KubeCluster]) -> Iterator[Apis]:
+    """A namespace name of the test's own (not created yet), deleted after it."""
+    a = Apis(cluster_api[0], f"py-{uuid.uuid4().hex[:6]}", cluster_api[1])
+    try:
+        yield a
+    finally:
+        delete_namespace(a)
+
+
+def test_create_the_app(fresh: Apis) -> None:
+    apis, ns = fresh, fresh.ns
+    created, svc = create_app(apis)
+    assert created.metadata.generation == 1 and created.spec.strategy.type == "RollingUpdate"
     assert re.fullmatch(r"10\.\d+\.\d+\.\d+", svc.spec.cluster_ip)
     with pytest.raises(ApiException) as again:
         apis.core.create_namespaced_config_map(ns, client.V1ConfigMap(
@@ -124,7 +162,9 @@ def test_lists_with_selectors_and_across_namespaces(apis: Apis) -> None:
     assert {"Scheduled", "Started"} <= {e.reason for e in events}
 
 
-def test_patch_changes_exactly_the_fields_and_watch_sees_it(apis: Apis) -> None:
+def test_patch_changes_exactly_the_fields_and_watch_sees_it(fresh: Apis) -> None:
+    apis = fresh
+    create_app(apis)
     w = watch.Watch()
     events = w.stream(apis.apps.list_namespaced_deployment, apis.ns,
                       field_selector="metadata.name=web", timeout_seconds=30)
@@ -152,17 +192,19 @@ def test_patch_changes_exactly_the_fields_and_watch_sees_it(apis: Apis) -> None:
     assert apis.apps.read_namespaced_deployment("web", apis.ns).spec.replicas == 3
 
 
-def test_scale_subresource_and_restart(apis: Apis) -> None:
-    scale = apis.apps.patch_namespaced_deployment_scale("web", apis.ns, {"spec": {"replicas": 2}})
-    assert scale.spec.replicas == 2 and scale.kind == "Scale"
-    apis.rolled_out(2)
+def test_scale_subresource_and_restart(fresh: Apis) -> None:
+    apis = fresh
+    create_app(apis)
+    scale = apis.apps.patch_namespaced_deployment_scale("web", apis.ns, {"spec": {"replicas": 1}})
+    assert scale.spec.replicas == 1 and scale.kind == "Scale"
+    apis.rolled_out(1)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     apis.apps.patch_namespaced_deployment("web", apis.ns, {"spec": {"template": {"metadata": {
         "annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}})
-    rolled = apis.rolled_out(2)
-    assert rolled.metadata.annotations["deployment.kubernetes.io/revision"] == "3"
+    rolled = apis.rolled_out(1)
+    assert rolled.metadata.annotations["deployment.kubernetes.io/revision"] == "2"
     sets = apis.apps.list_namespaced_replica_set(apis.ns, label_selector="app=web").items
-    assert sorted((r.spec.replicas or 0) for r in sets) == [0, 0, 2]
+    assert sorted((r.spec.replicas or 0) for r in sets) == [0, 1]
 
 
 def test_logs_tail_timestamps_and_follow(apis: Apis) -> None:
@@ -242,7 +284,10 @@ def test_cordon_then_deleted_pods_wait_unscheduled(apis: Apis) -> None:
     apis.rolled_out(2)
 
 
-def test_delete_namespace_removes_everything(apis: Apis) -> None:
+def test_delete_namespace_removes_everything(fresh: Apis) -> None:
+    apis = fresh
+    create_app(apis)
+    apis.rolled_out(2)
     apis.core.delete_namespace(apis.ns)
 
     def gone() -> bool:

@@ -1,5 +1,5 @@
 """Service-account tokens: RS256 JWTs signed with the key the api-server keeps in
-D/pki/sa.key and verified with D/pki/sa.pub (see CONTRACTS.md). Two claim layouts, as
+D/pki/sa.key and verified with D/pki/sa.pub (docs/interfaces.md). Two claim layouts, as
 Kubernetes has them: the legacy secret token (flat claims naming its Secret, valid while
 the Secret exists) and the TokenRequest token (audiences, a lifetime, and the account in a
 nested `kubernetes.io` claim)."""

@@ -18,6 +18,7 @@ import orjson
 from aiohttp import web
 
 from minikube_py.api import errors
+from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import Resource
 from minikube_py.api.selectors import FieldSelector, LabelSelector
 from minikube_py.api.types import Object
@@ -29,7 +30,6 @@ from minikube_py.apiserver.objects import (
     with_version,
 )
 from minikube_py.apiserver.state import OBJECTS
-from minikube_py.apiserver.strategy import strategy_for
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
 from minikube_py.store import Item

@@ -20,13 +20,13 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.meta import generated_name, now_rfc3339
+from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import NAMESPACES, SERVICES, Resource
 from minikube_py.api.types import Object
 from minikube_py.apiserver import codec, rbac_escalation, services
 from minikube_py.apiserver.authz import admit_create
 from minikube_py.apiserver.objects import decode_item, parse_resource_version, with_version
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
-from minikube_py.apiserver.strategy import strategy_for
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
 

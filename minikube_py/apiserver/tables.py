@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.api import errors
+from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import Resource
-from minikube_py.apiserver.strategy import strategy_for
 
 
 def table_version(request: web.Request) -> str | None:

@@ -1,6 +1,6 @@
 """Shared client machinery: every component but the api-server talks to the
 cluster through these (REST client, informer, work queue, leader election,
-event recorder, supervised tasks). See /work/CONTRACTS.md for the interface."""
+event recorder, supervised tasks). docs/interfaces.md describes the interface."""
 
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer

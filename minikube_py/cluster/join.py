@@ -74,7 +74,8 @@ async def fetch_ca(server: str, expected_hash: str, timeout: float = 10.0) -> by
 
 
 async def obtain_credentials(req: JoinRequest, ca_pem: bytes) -> str:
-    """Exchange the bootstrap token for this node's own token (see CONTRACTS)."""
+    """Exchange the bootstrap token for this node's own token (docs/interfaces.md, "Node
+    credentials")."""
     node_token = tokens.new_node_token(req.node_name)
     ca_file = _temp_ca(ca_pem)
     try:

@@ -1,4 +1,5 @@
-"""Bootstrap tokens and CA pinning, as kubeadm does them (see CONTRACTS "Node credentials").
+"""Bootstrap tokens and CA pinning, as kubeadm does them (docs/interfaces.md, "Node
+credentials").
 
 A bootstrap token `<id>.<secret>` lives in a Secret `kube-system/bootstrap-token-<id>` with
 an expiration; a joining host proves it has one, and pins the cluster's CA by the sha256

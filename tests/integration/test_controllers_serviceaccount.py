@@ -90,8 +90,6 @@ async def test_default_account_and_signed_token_per_account(apiserver, namespace
 
 async def test_api_server_accepts_the_token(apiserver, namespace: str) -> None:
     key_file = Path(apiserver.data_dir) / "pki" / "sa.key"
-    if not key_file.exists():
-        pytest.skip("the api-server does not keep D/pki/sa.key (CONTRACTS.md) yet")
     client, cp = await _start(apiserver, key_file)
     try:
         async with cp:

@@ -22,25 +22,13 @@ from minikube_py.client.errors import (
     Unauthorized,
 )
 from minikube_py.client.kubeconfig import ClientConfig
+from tests.fixtures.builders import configmap, pod
 
 JsonDict = dict[str, Any]
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def configmap(name: str, data: dict[str, str] | None = None,
-              labels: dict[str, str] | None = None) -> JsonDict:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": "default", "labels": labels or {}},
-            "data": data or {}}
-
-
-def pod(name: str) -> JsonDict:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"containers": [{"name": "c", "image": "busybox:1",
-                                     "ports": [{"containerPort": 80}]}]}}
 
 
 @pytest.fixture
@@ -51,7 +39,8 @@ async def client(apiserver: Any) -> AsyncIterator[ApiClient]:
 
 async def test_crud_round_trip(client: ApiClient) -> None:
     name = unique("cm")
-    created = await client.create(CONFIGMAPS, configmap(name, {"a": "1"}, {"app": name}))
+    created = await client.create(CONFIGMAPS,
+                                  configmap(name, data={"a": "1"}, labels={"app": name}))
     assert created["metadata"]["uid"] and created["metadata"]["resourceVersion"]
 
     got = await client.get(CONFIGMAPS, name, "default")
@@ -82,7 +71,8 @@ async def test_crud_round_trip(client: ApiClient) -> None:
 
 async def test_strategic_patch_merges_containers_by_name(client: ApiClient) -> None:
     name = unique("pod")
-    await client.create(PODS, pod(name), "default")
+    await client.create(PODS, pod(name, image="busybox:1", ports=[{"containerPort": 80}]),
+                        "default")
     patched = await client.patch(
         PODS, name, {"metadata": {"labels": {"patched": "yes"}},
                      "spec": {"containers": [{"name": "c", "image": "busybox:2"}]}},
@@ -148,7 +138,7 @@ async def test_watch_delivers_changes_in_order_from_a_list(client: ApiClient) ->
     listed = await client.list(CONFIGMAPS, "default")
     watcher = asyncio.create_task(watch_one(client, name, listed["metadata"]["resourceVersion"],
                                             count=100, until="DELETED"))
-    await client.create(CONFIGMAPS, configmap(name, {"v": "0"}))
+    await client.create(CONFIGMAPS, configmap(name, data={"v": "0"}))
     for i in range(1, 4):
         await client.patch(CONFIGMAPS, name, {"data": {"v": str(i)}}, "default")
     await client.delete(CONFIGMAPS, name, "default")
@@ -172,7 +162,7 @@ async def test_watch_carries_objects_bigger_than_a_read_buffer(client: ApiClient
     listed = await client.list(CONFIGMAPS, "default")
     watcher = asyncio.create_task(watch_one(client, name, listed["metadata"]["resourceVersion"],
                                             count=1))
-    await client.create(CONFIGMAPS, configmap(name, {"big": big}))
+    await client.create(CONFIGMAPS, configmap(name, data={"big": big}))
     [(_, obj)] = await asyncio.wait_for(watcher, 10)
     assert obj["data"]["big"] == big
     await client.delete(CONFIGMAPS, name, "default")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -14,36 +15,27 @@ from minikube_py.scheduler.filters import check
 from minikube_py.scheduler.nodeinfo import NodeInfo
 from minikube_py.scheduler.podinfo import DEFAULT_MEMORY, PodInfo, pod_info
 from minikube_py.scheduler.scores import score_nodes
+from tests.fixtures import builders
 
 GI = 1024**3
 
 
 def node(name: str, cpu: str = "4", memory: str = "8Gi", pods: int = 110, *, ready: bool = True,
-         labels: dict | None = None, taints: list | None = None,
+         labels: dict[str, str] | None = None, taints: list[dict[str, Any]] | None = None,
          unschedulable: bool = False) -> NodeInfo:
     info = NodeInfo(name)
-    info.set_node({
-        "metadata": {"name": name, "labels": labels or {}},
-        "spec": {"taints": taints or [], "unschedulable": unschedulable},
-        "status": {
-            "allocatable": {"cpu": cpu, "memory": memory, "pods": str(pods)},
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        },
-    })
+    info.set_node(builders.node(name, cpu=cpu, memory=memory, pods=pods, ready=ready,
+                                labels=labels or {}, taints=taints or (),
+                                unschedulable=unschedulable))
     return info
 
 
 def pod(name: str = "p", *, cpu: str | None = None, memory: str | None = None,
-        owner: str = "", **spec: object) -> PodInfo:
-    requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
-    container: dict = {"name": "c", "image": "busybox", "resources": {"requests": requests}}
-    if "ports" in spec:
-        container["ports"] = spec.pop("ports")
-    meta: dict = {"name": name, "namespace": "default", "uid": f"uid-{name}"}
-    if owner:
-        meta["ownerReferences"] = [{"uid": owner, "controller": True, "kind": "ReplicaSet",
-                                    "name": "rs", "apiVersion": "apps/v1"}]
-    return pod_info({"metadata": meta, "spec": {"containers": [container], **spec}})
+        owner: str = "", ports: list[dict[str, Any]] | None = None, **spec: Any) -> PodInfo:
+    owners = [{"uid": owner, "controller": True, "kind": "ReplicaSet", "name": "rs",
+               "apiVersion": "apps/v1"}] if owner else None
+    return pod_info(builders.pod(name, cpu=cpu, memory=memory, ports=ports or (),
+                                 owners=owners, spec=spec))
 
 
 def test_pod_requests_sum_containers_take_max_init_and_add_overhead() -> None:

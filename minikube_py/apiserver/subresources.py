@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -114,35 +115,47 @@ def to_scale(obj: Object) -> Object:
 
 
 async def scale(request: web.Request, target: Target) -> web.Response:
-    """GET/PUT/PATCH of an autoscaling/v1 Scale over spec.replicas."""
-    parent = await _parent(request, target)
+    """GET/PUT/PATCH of an autoscaling/v1 Scale over spec.replicas. A write that pins no
+    resourceVersion is retried when the parent moves under it (GuaranteedUpdate)."""
     if request.method == "GET":
-        return codec.json_response(to_scale(parent))
+        return codec.json_response(to_scale(await _parent(request, target)))
     if request.method == "PUT":
-        body = await codec.read_object(request)
+        put_body: Any = await codec.read_object(request)
     elif request.method == "PATCH":
         content_type = request.content_type
         if content_type not in rest.PATCH_TYPES:
             raise errors.unsupported_media_type(content_type, list(rest.PATCH_TYPES))
-        from minikube_py.api.patch import apply_patch
         patch_body = codec.decode(await codec.read_body(request), content_type)
-        body = apply_patch(to_scale(parent), patch_body, content_type, None)
     else:
         raise errors.method_not_allowed()
-    replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
-    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-        raise errors.invalid(target.resource, target.name or "", [errors.Cause(
-            "spec.replicas", f"Invalid value: {replicas!r}: must be greater than or equal to 0")])
-    wanted_rv = (body.get("metadata") or {}).get("resourceVersion") if request.method == "PUT" \
-        else None
-    if wanted_rv and wanted_rv != parent["metadata"]["resourceVersion"]:
-        raise errors.conflict(target.resource, target.name or "")
-    new = copy.deepcopy(parent)
-    new.setdefault("spec", {})["replicas"] = replicas
-    parent_target = Target(target.resource, target.namespace, target.name, None)
-    stored = await rest.write_update(request.app, parent_target, new, parent,
-                                     dry_run=rest.dry_run(request))
-    return codec.json_response(to_scale(stored))
+    for _ in range(16):
+        parent = await _parent(request, target)
+        if request.method == "PUT":
+            body = put_body
+        else:
+            from minikube_py.api.patch import apply_patch
+            body = apply_patch(to_scale(parent), patch_body, content_type, None)
+        replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid(target.resource, target.name or "", [errors.Cause(
+                "spec.replicas",
+                f"Invalid value: {replicas!r}: must be greater than or equal to 0")])
+        wanted_rv = (body.get("metadata") or {}).get("resourceVersion") \
+            if request.method == "PUT" else None
+        if wanted_rv and wanted_rv != parent["metadata"]["resourceVersion"]:
+            raise errors.conflict(target.resource, target.name or "")
+        new = copy.deepcopy(parent)
+        new.setdefault("spec", {})["replicas"] = replicas
+        parent_target = Target(target.resource, target.namespace, target.name, None)
+        try:
+            stored = await rest.write_update(request.app, parent_target, new, parent,
+                                             dry_run=rest.dry_run(request))
+        except errors.StatusError as e:
+            if e.code != 409 or e.reason != "Conflict" or wanted_rv:
+                raise
+            continue
+        return codec.json_response(to_scale(stored))
+    raise errors.conflict(target.resource, target.name or "", "too many concurrent updates")
 
 
 async def eviction(request: web.Request, target: Target) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -158,6 +159,35 @@ def test_scale_subresource(apiserver: ApiServer) -> None:
     assert apiserver.request("PUT", f"{path}/{name}/scale", scale)[0] == 409  # stale
     bad = {**scale, "spec": {"replicas": -1}, "metadata": {"name": name}}
     assert apiserver.request("PUT", f"{path}/{name}/scale", bad)[0] == 422
+
+
+async def test_concurrent_scale_writes_without_a_resource_version_all_succeed(
+        apiserver: ApiServer) -> None:
+    """As kube-apiserver's GuaranteedUpdate: a scale PATCH or PUT that pins no
+    resourceVersion is retried when the object moves under it, never a 409 (found when a
+    client scaled a Deployment its controller was still writing)."""
+    name = f"d-{uid()}"
+    path = "/apis/apps/v1/namespaces/default/deployments"
+    dep = {"metadata": {"name": name}, "spec": {
+        "replicas": 1, "selector": {"matchLabels": {"a": name}},
+        "template": {"metadata": {"labels": {"a": name}}, "spec": POD_SPEC}}}
+    assert apiserver.request("POST", path, dep)[0] == 201
+    async with apiserver.session() as s:
+        async def write(i: int) -> int:
+            if i % 2:
+                async with s.patch(f"{path}/{name}/scale", data=json.dumps(
+                        {"spec": {"replicas": i}}),
+                        headers={"Content-Type": "application/merge-patch+json"}) as r:
+                    return r.status
+            async with s.put(f"{path}/{name}/scale", json={
+                    "kind": "Scale", "apiVersion": "autoscaling/v1",
+                    "metadata": {"name": name, "namespace": "default"},
+                    "spec": {"replicas": i}}) as r:
+                return r.status
+        statuses = await asyncio.gather(*(write(i) for i in range(1, 13)))
+    assert statuses == [200] * 12
+    _, stored = get(apiserver, f"{path}/{name}")
+    assert stored["metadata"]["generation"] == 13
 
 
 # -- allocation ----------------------------------------------------------------------------

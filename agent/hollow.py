@@ -17,11 +17,10 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any
 
-from minikube_py.api.meta import now_rfc3339
+from minikube_py.api.meta import micro_time, now_rfc3339
 from minikube_py.api.resources import LEASES, NODES, PODS
 from minikube_py.client import ApiClient, Informer
 from minikube_py.client.errors import ClientError, NotFound
-from minikube_py.client.leaderelection import micro_time
 
 JsonDict = dict[str, Any]
 NODE_LEASES = "kube-node-lease"

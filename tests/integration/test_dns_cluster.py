@@ -38,8 +38,7 @@ from minikube_py.dns.app import Running
 from minikube_py.dns.registration import keep_registered
 from tests.fixtures.apiserver import CLI
 from tests.fixtures.etcd import free_port
-from tests.helpers import eventually, scratch_namespace
-from tests.integration.test_controllers_endpoints import set_ready
+from tests.helpers import eventually, scratch_namespace, set_pod_ready
 
 SETTINGS = DnsSettings(bind_address="127.0.0.1", port=0, health_port=0, upstreams=())
 
@@ -113,7 +112,7 @@ async def test_headless_service_with_statefulset_style_pods(
             "metadata": {"name": f"db-{i}", "namespace": ns, "labels": {"app": "db"}},
             "spec": {"hostname": f"db-{i}", "subdomain": "db", "nodeName": "node-a",
                      "containers": [{"name": "c", "image": "busybox"}]}}, ns)
-        await set_ready(client, ns, f"db-{i}", f"10.244.7.{10 + i}", ready)
+        await set_pod_ready(client, ns, f"db-{i}", f"10.244.7.{10 + i}", ready)
     base = f"db.{ns}.svc.cluster.local"
 
     async def both_ready() -> list[str]:
@@ -130,7 +129,7 @@ async def test_headless_service_with_statefulset_style_pods(
     ptr = await ask(running, "11.7.244.10.in-addr.arpa", "PTR")
     assert [str(r) for r in ptr.answer[0]] == [f"db-1.{base}."]
 
-    await set_ready(client, ns, "db-2", "10.244.7.12", True)
+    await set_pod_ready(client, ns, "db-2", "10.244.7.12", True)
 
     async def third() -> list[str]:
         return addresses(await ask(running, f"db-2.{base}"))

@@ -7,47 +7,8 @@ from typing import Any
 
 import pytest
 
-from minikube_py.api.meta import key as object_key
-from minikube_py.client.cache import Indexer
-from minikube_py.dns.records import NOERROR, NXDOMAIN, RR, SCHEMA_VERSION, Zone, add_indexes
-
-Obj = dict[str, Any]
-
-
-def service(name: str, ns: str = "default", *, ip: str | None = "10.96.0.20",
-            ports: list[Obj] | None = None, **spec: Any) -> Obj:
-    return {"metadata": {"name": name, "namespace": ns},
-            "spec": {"clusterIP": ip if ip else "None",
-                     "ports": ports if ports is not None else
-                     [{"name": "http", "port": 80, "protocol": "TCP"}], **spec}}
-
-
-def endpoint_slice(svc: str, ns: str, endpoints: list[tuple[str, str | None, bool]],
-                   name: str | None = None) -> Obj:
-    return {"metadata": {"name": name or f"{svc}-mkp", "namespace": ns,
-                         "labels": {"kubernetes.io/service-name": svc}},
-            "addressType": "IPv4",
-            "endpoints": [{"addresses": [ip], "conditions": {"ready": ready},
-                           **({"hostname": host} if host else {})}
-                          for ip, host, ready in endpoints]}
-
-
-class Cluster:
-    def __init__(self) -> None:
-        self.services, self.slices, self.namespaces = Indexer(), Indexer(), Indexer()
-        add_indexes(self.services, self.slices)
-        self.zone = Zone("cluster.local", services=self.services, slices=self.slices,
-                         namespaces=self.namespaces, ttl=5, serial=7)
-        for ns in ("default", "kube-system", "other"):
-            self.namespaces.put(ns, {"metadata": {"name": ns}})
-
-    def add(self, store: Indexer, obj: Obj) -> None:
-        store.put(object_key(obj), obj)
-
-    def ask(self, name: str, qtype: str = "A") -> tuple[int, list[RR], list[RR], list[RR]]:
-        answer = self.zone.lookup(name, qtype)
-        assert answer is not None, f"{name} {qtype} was forwarded"
-        return answer.rcode, answer.answer, answer.authority, answer.additional
+from minikube_py.dns.records import NOERROR, NXDOMAIN, RR, SCHEMA_VERSION
+from tests.fixtures.dns_zone import Cluster, endpoint_slice, service
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from minikube_py.dns.forward import Forwarder, Upstreams, parse_address
 from minikube_py.dns.metrics import DnsMetrics
 from minikube_py.dns.server import Resolver, UdpServer, serve_tcp_client
-from tests.unit.test_dns_records import Cluster, endpoint_slice, service
+from tests.fixtures.dns_zone import Cluster, endpoint_slice, service
 
 Handler = Callable[[dns.message.Message], dns.message.Message | None]
 MakeResolver = Callable[[Upstreams], tuple[Resolver, Cluster]]

@@ -32,6 +32,7 @@ def test_a_task_left_running_fails_and_is_cancelled(loop: asyncio.AbstractEventL
 def test_tasks_finished_or_cancelled_in_time_pass(loop: asyncio.AbstractEventLoop) -> None:
     async def tidy() -> None:
         asyncio.create_task(asyncio.sleep(100)).cancel()  # cancelled, not yet unwound
+        asyncio.create_task(asyncio.sleep(0.05))  # ends well within the grace period
         await asyncio.create_task(asyncio.sleep(0))
 
     with no_leftover_tasks(loop):

@@ -21,9 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minikube_py.api.resources import ALL, DEPLOYMENTS, PODS, ROLEBINDINGS, ROLES, Resource
-from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.apiserver import ApiServer, as_user
 from tests.fixtures.strategies import anything, junk_objects, objects
-from tests.integration.test_apiserver_security import as_user
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

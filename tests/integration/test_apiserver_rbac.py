@@ -18,9 +18,8 @@ import yaml
 from minikube_py.client import ApiClient
 from minikube_py.controllers.clusterroleaggregation import ClusterRoleAggregationController
 from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.apiserver import ApiServer, as_user
 from tests.helpers import eventually
-from tests.integration.test_apiserver_security import as_user
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 AUTHZ = "/apis/authorization.k8s.io/v1"

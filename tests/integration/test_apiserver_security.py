@@ -30,28 +30,11 @@ from minikube_py.cluster.tokens import (
     node_credentials_secret,
     token_secret,
 )
-from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.apiserver import ApiServer, as_user
 
 SECRETS = "/api/v1/namespaces/kube-system/secrets"
 # What every authenticated user may read (system:discovery): 200 means "authenticated".
 DISCOVERY = "/api"
-
-
-def as_user(server: ApiServer, token: str | None, method: str, path: str,
-            body: Any = None) -> tuple[int, Any]:
-    """A request with `token` (None: no Authorization header)."""
-    import json
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(server.url + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token is not None:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, context=server.ssl_context(), timeout=10) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, json.loads(e.read() or b"null")
 
 
 def test_pki_files_are_private_and_cert_has_sans(apiserver: ApiServer) -> None:

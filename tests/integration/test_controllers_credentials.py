@@ -10,13 +10,14 @@ import asyncio
 import uuid
 from pathlib import Path
 
+from agent.hollow import HollowNodes
 from minikube_py.api.resources import DEPLOYMENTS, PODS, SECRETS, SERVICEACCOUNTS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import Forbidden
 from minikube_py.controllers.credentials import ServiceAccountClients
 from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.controlplane import components
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import HollowNodes, components
 
 
 async def _whoami(client: ApiClient) -> str:

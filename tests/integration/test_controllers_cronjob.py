@@ -22,9 +22,8 @@ from minikube_py.client import ApiClient
 from minikube_py.controllers.cronjob import SCHEDULED_TIMESTAMP
 from minikube_py.scheduler.scheduler import Scheduler
 from minikube_py.scheduler.settings import SchedulerSettings
+from tests.fixtures.controlplane import components
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import components
-from tests.integration.test_kubelet_agent import agent  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.docker, pytest.mark.root, pytest.mark.usefixtures("agent")]
 

@@ -12,8 +12,14 @@ import pytest
 from minikube_py.api import resources
 from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import Resource
-from tests.unit.test_api_tables import NOW, _meta, _row
-from tests.unit.test_api_validation import DELETE, _created, _set
+from tests.fixtures.api_strategies import (
+    DELETE,
+    NOW,
+    created_causes,
+    set_path,
+    table_meta,
+    table_row,
+)
 
 Obj = dict[str, Any]
 R, CR, RB, CRB = (resources.ROLES, resources.CLUSTERROLES, resources.ROLEBINDINGS,
@@ -40,37 +46,37 @@ VALID: dict[Resource, Obj] = {
 
 @pytest.mark.parametrize("resource", [pytest.param(r, id=r.plural) for r in VALID])
 def test_valid_objects_have_no_causes(resource: Resource) -> None:
-    assert _created(resource, VALID[resource]) == []
+    assert created_causes(resource, VALID[resource]) == []
 
 
 CASES = [
-    (R, _set("metadata.name", "a/b"), "metadata.name", "FieldValueInvalid"),
-    (R, _set("metadata.name", ".."), "metadata.name", "FieldValueInvalid"),
-    (R, _set("rules.0.verbs", []), "rules[0].verbs", "FieldValueRequired"),
-    (R, _set("rules.0.apiGroups", DELETE), "rules[0].apiGroups", "FieldValueRequired"),
-    (R, _set("rules.0.resources", DELETE), "rules[0].resources", "FieldValueRequired"),
-    (R, _set("rules.0.verbs", "get"), "rules[0].verbs", "FieldValueInvalid"),
-    (R, _set("rules.0", {"verbs": ["get"], "nonResourceURLs": ["/x"]}),
+    (R, set_path("metadata.name", "a/b"), "metadata.name", "FieldValueInvalid"),
+    (R, set_path("metadata.name", ".."), "metadata.name", "FieldValueInvalid"),
+    (R, set_path("rules.0.verbs", []), "rules[0].verbs", "FieldValueRequired"),
+    (R, set_path("rules.0.apiGroups", DELETE), "rules[0].apiGroups", "FieldValueRequired"),
+    (R, set_path("rules.0.resources", DELETE), "rules[0].resources", "FieldValueRequired"),
+    (R, set_path("rules.0.verbs", "get"), "rules[0].verbs", "FieldValueInvalid"),
+    (R, set_path("rules.0", {"verbs": ["get"], "nonResourceURLs": ["/x"]}),
      "rules[0].nonResourceURLs", "FieldValueInvalid"),
-    (R, _set("rules", "all"), "rules", "FieldValueInvalid"),
-    (CR, _set("rules.0.apiGroups", [""]), "rules[0].nonResourceURLs", "FieldValueInvalid"),
-    (CR, _set("aggregationRule.clusterRoleSelectors", []),
+    (R, set_path("rules", "all"), "rules", "FieldValueInvalid"),
+    (CR, set_path("rules.0.apiGroups", [""]), "rules[0].nonResourceURLs", "FieldValueInvalid"),
+    (CR, set_path("aggregationRule.clusterRoleSelectors", []),
      "aggregationRule.clusterRoleSelectors", "FieldValueRequired"),
-    (CR, _set("aggregationRule.clusterRoleSelectors.0", {"matchLabels": 3}),
+    (CR, set_path("aggregationRule.clusterRoleSelectors.0", {"matchLabels": 3}),
      "aggregationRule.clusterRoleSelectors[0]", "FieldValueInvalid"),
-    (RB, _set("roleRef", DELETE), "roleRef", "FieldValueRequired"),
-    (RB, _set("roleRef.kind", "Pod"), "roleRef.kind", "FieldValueNotSupported"),
-    (RB, _set("roleRef.apiGroup", "apps"), "roleRef.apiGroup", "FieldValueNotSupported"),
-    (RB, _set("roleRef.name", ""), "roleRef.name", "FieldValueRequired"),
-    (RB, _set("roleRef.name", "a%b"), "roleRef.name", "FieldValueInvalid"),
-    (RB, _set("subjects.0.kind", "Robot"), "subjects[0].kind", "FieldValueNotSupported"),
-    (RB, _set("subjects.0.name", ""), "subjects[0].name", "FieldValueRequired"),
-    (RB, _set("subjects.0.apiGroup", "apps"), "subjects[0].apiGroup", "FieldValueNotSupported"),
-    (RB, _set("subjects.1.name", "Bad_SA"), "subjects[1].name", "FieldValueInvalid"),
-    (RB, _set("subjects.1.apiGroup", GROUP), "subjects[1].apiGroup", "FieldValueNotSupported"),
-    (RB, _set("subjects.0.name", 5), "subjects[0].name", "FieldValueInvalid"),
-    (CRB, _set("roleRef.kind", "Role"), "roleRef.kind", "FieldValueNotSupported"),
-    (CRB, _set("subjects.1.namespace", DELETE), "subjects[1].namespace", "FieldValueRequired"),
+    (RB, set_path("roleRef", DELETE), "roleRef", "FieldValueRequired"),
+    (RB, set_path("roleRef.kind", "Pod"), "roleRef.kind", "FieldValueNotSupported"),
+    (RB, set_path("roleRef.apiGroup", "apps"), "roleRef.apiGroup", "FieldValueNotSupported"),
+    (RB, set_path("roleRef.name", ""), "roleRef.name", "FieldValueRequired"),
+    (RB, set_path("roleRef.name", "a%b"), "roleRef.name", "FieldValueInvalid"),
+    (RB, set_path("subjects.0.kind", "Robot"), "subjects[0].kind", "FieldValueNotSupported"),
+    (RB, set_path("subjects.0.name", ""), "subjects[0].name", "FieldValueRequired"),
+    (RB, set_path("subjects.0.apiGroup", "apps"), "subjects[0].apiGroup", "FieldValueNotSupported"),
+    (RB, set_path("subjects.1.name", "Bad_SA"), "subjects[1].name", "FieldValueInvalid"),
+    (RB, set_path("subjects.1.apiGroup", GROUP), "subjects[1].apiGroup", "FieldValueNotSupported"),
+    (RB, set_path("subjects.0.name", 5), "subjects[0].name", "FieldValueInvalid"),
+    (CRB, set_path("roleRef.kind", "Role"), "roleRef.kind", "FieldValueNotSupported"),
+    (CRB, set_path("subjects.1.namespace", DELETE), "subjects[1].namespace", "FieldValueRequired"),
 ]
 
 
@@ -81,7 +87,7 @@ def test_invalid(resource: Resource, mutate: Callable[[Obj], None], path: str,
                  reason: str) -> None:
     obj = copy.deepcopy(VALID[resource])
     mutate(obj)
-    assert [(c.field, c.reason) for c in _created(resource, obj)] == [(path, reason)]
+    assert [(c.field, c.reason) for c in created_causes(resource, obj)] == [(path, reason)]
 
 
 def test_role_ref_is_immutable() -> None:
@@ -106,17 +112,17 @@ def test_defaults_fill_api_groups() -> None:
 
 
 def test_binding_rows() -> None:
-    binding = {**VALID[RB], "metadata": _meta("read-pods")}
+    binding = {**VALID[RB], "metadata": table_meta("read-pods")}
     binding["subjects"] = [*binding["subjects"], {"kind": "Group", "name": "devs"}]
-    assert _row(RB, binding) == {
+    assert table_row(RB, binding) == {
         "Name": "read-pods", "Role": "Role/pod-reader", "Age": "5m", "Users": "jane",
         "Groups": "devs", "ServiceAccounts": "/default"}
-    cluster = {**VALID[CRB], "metadata": _meta("read-all")}
-    row = _row(CRB, cluster, wide=False)
+    cluster = {**VALID[CRB], "metadata": table_meta("read-all")}
+    row = table_row(CRB, cluster, wide=False)
     assert row == {"Name": "read-all", "Role": "ClusterRole/view", "Age": "5m"}
 
 
 def test_role_row_prints_created_at() -> None:
-    assert _row(CR, {**VALID[CR], "metadata": _meta("r", 3600)}) == {
+    assert table_row(CR, {**VALID[CR], "metadata": table_meta("r", 3600)}) == {
         "Name": "r", "Created At": "2024-05-01T11:00:00Z"}
     assert NOW.year == 2024

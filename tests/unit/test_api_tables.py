@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,23 +9,7 @@ import pytest
 from minikube_py.api import resources
 from minikube_py.api.registry import strategy_for
 from minikube_py.api.table import human_duration
-
-NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-
-
-def _ago(seconds: int) -> str:
-    return (NOW - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _meta(name: str, age: int = 300, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "creationTimestamp": _ago(age), **extra}
-
-
-def _row(resource: resources.Resource, obj: dict[str, Any], wide: bool = True) -> dict[str, Any]:
-    table = strategy_for(resource).table([obj], wide=wide, now=NOW)
-    names = [c["name"] for c in table["columnDefinitions"]]
-    return dict(zip(names, table["rows"][0]["cells"], strict=True))
-
+from tests.fixtures.api_strategies import NOW, ago, table_meta, table_row
 
 HEADERS = {
     resources.PODS: (["Name", "Ready", "Status", "Restarts", "Age"],
@@ -79,24 +62,24 @@ def test_columns_match_kubectl(resource: resources.Resource) -> None:
 
 
 def _pod(**status: Any) -> dict[str, Any]:
-    return {"metadata": _meta("web"), "spec": {"containers": [{"name": "a"}, {"name": "b"}],
+    return {"metadata": table_meta("web"), "spec": {"containers": [{"name": "a"}, {"name": "b"}],
                                                "nodeName": "node-1"},
             "status": {"phase": "Running", "podIP": "10.244.0.5", **status}}
 
 
 def _container(ready: bool = True, restarts: int = 0, **state: Any) -> dict[str, Any]:
     return {"ready": ready, "restartCount": restarts,
-            "state": state or {"running": {"startedAt": _ago(60)}}}
+            "state": state or {"running": {"startedAt": ago(60)}}}
 
 
 @pytest.mark.parametrize(("pod", "ready", "status", "restarts"), [
-    pytest.param({"metadata": _meta("p"), "spec": {"containers": [{"name": "a"}]},
+    pytest.param({"metadata": table_meta("p"), "spec": {"containers": [{"name": "a"}]},
                   "status": {"phase": "Pending"}}, "0/1", "Pending", "0", id="pending"),
     pytest.param(_pod(containerStatuses=[_container(), _container()]), "2/2", "Running", "0",
                  id="running"),
     pytest.param(_pod(containerStatuses=[
         _container(), {**_container(False, 3, waiting={"reason": "CrashLoopBackOff"}),
-                       "lastState": {"terminated": {"finishedAt": _ago(90)}}}]),
+                       "lastState": {"terminated": {"finishedAt": ago(90)}}}]),
         "1/2", "CrashLoopBackOff", "3 (90s ago)", id="crashloop"),
     pytest.param(_pod(phase="Pending", containerStatuses=[
         _container(False, waiting={"reason": "ContainerCreating"})]), "0/2", "ContainerCreating",
@@ -112,16 +95,16 @@ def _container(ready: bool = True, restarts: int = 0, **state: Any) -> dict[str,
         id="init"),
     pytest.param(_pod(reason="Evicted", phase="Failed"), "0/2", "Evicted", "0", id="reason"),
     pytest.param({**_pod(containerStatuses=[_container()]),
-                  "metadata": _meta("web", deletionTimestamp=_ago(1))}, "1/2", "Terminating",
+                  "metadata": table_meta("web", deletionTimestamp=ago(1))}, "1/2", "Terminating",
                  "0", id="terminating"),
 ])
 def test_pod_row(pod: dict[str, Any], ready: str, status: str, restarts: str) -> None:
-    row = _row(resources.PODS, pod)
+    row = table_row(resources.PODS, pod)
     assert (row["Ready"], row["Status"], row["Restarts"]) == (ready, status, restarts)
 
 
 def test_pod_wide_cells() -> None:
-    row = _row(resources.PODS, _pod(containerStatuses=[_container()]))
+    row = table_row(resources.PODS, _pod(containerStatuses=[_container()]))
     assert (row["IP"], row["Node"], row["Nominated Node"], row["Readiness Gates"], row["Age"]) \
         == ("10.244.0.5", "node-1", "<none>", "<none>", "5m")
 
@@ -130,12 +113,12 @@ def test_deployment_and_replicaset_rows() -> None:
     spec = {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
             "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1"},
                                                  {"name": "log", "image": "busybox"}]}}}
-    deploy = {"metadata": _meta("web"), "spec": spec,
+    deploy = {"metadata": table_meta("web"), "spec": spec,
               "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}}
-    assert list(_row(resources.DEPLOYMENTS, deploy).values()) == [
+    assert list(table_row(resources.DEPLOYMENTS, deploy).values()) == [
         "web", "2/3", 3, 2, "5m", "web,log", "nginx:1,busybox", "app=web"]
-    rs = {"metadata": _meta("web-1"), "spec": spec, "status": {"replicas": 3, "readyReplicas": 1}}
-    assert list(_row(resources.REPLICASETS, rs).values()) == [
+    rs = {"metadata": table_meta("web-1"), "spec": spec, "status": {"replicas": 3, "readyReplicas": 1}}
+    assert list(table_row(resources.REPLICASETS, rs).values()) == [
         "web-1", 3, 3, 1, "5m", "web,log", "nginx:1,busybox", "app=web"]
 
 
@@ -154,48 +137,48 @@ def test_deployment_and_replicaset_rows() -> None:
                  ["ExternalName", "<none>", "db.example.com", "<none>", "<none>"], id="external"),
 ])
 def test_service_rows(spec: dict[str, Any], status: dict[str, Any], cells: list[str]) -> None:
-    row = _row(resources.SERVICES, {"metadata": _meta("s"), "spec": spec, "status": status})
+    row = table_row(resources.SERVICES, {"metadata": table_meta("s"), "spec": spec, "status": status})
     assert [row[c] for c in ("Type", "Cluster-IP", "External-IP", "Port(s)", "Selector")] == cells
 
 
 def test_node_row() -> None:
-    node = {"metadata": _meta("n1", 3 * 86400, labels={"node-role.kubernetes.io/control-plane": ""}),
+    node = {"metadata": table_meta("n1", 3 * 86400, labels={"node-role.kubernetes.io/control-plane": ""}),
             "spec": {"unschedulable": True},
             "status": {"conditions": [{"type": "Ready", "status": "True"}],
                        "addresses": [{"type": "InternalIP", "address": "192.168.1.5"}],
                        "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "Debian 12",
                                     "kernelVersion": "6.1", "containerRuntimeVersion": "docker"}}}
-    assert list(_row(resources.NODES, node).values()) == [
+    assert list(table_row(resources.NODES, node).values()) == [
         "n1", "Ready,SchedulingDisabled", "control-plane", "3d", "v1.32.0", "192.168.1.5",
         "<none>", "Debian 12", "6.1", "docker"]
     node["status"]["conditions"][0]["status"] = "Unknown"
     del node["spec"]["unschedulable"]
-    assert _row(resources.NODES, node)["Status"] == "NotReady"
+    assert table_row(resources.NODES, node)["Status"] == "NotReady"
 
 
 def test_endpoints_event_and_small_kinds() -> None:
-    endpoints = {"metadata": _meta("web"), "subsets": [{
+    endpoints = {"metadata": table_meta("web"), "subsets": [{
         "addresses": [{"ip": f"10.0.0.{i}"} for i in range(1, 5)], "ports": [{"port": 80}]}]}
-    assert _row(resources.ENDPOINTS, endpoints)["Endpoints"] == \
+    assert table_row(resources.ENDPOINTS, endpoints)["Endpoints"] == \
         "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 1 more..."
-    assert _row(resources.ENDPOINTS, {"metadata": _meta("e")})["Endpoints"] == "<none>"
-    event = {"metadata": _meta("web.1"), "type": "Warning", "reason": "BackOff",
-             "message": " Back-off restarting ", "count": 4, "firstTimestamp": _ago(600),
-             "lastTimestamp": _ago(30), "source": {"component": "kubelet", "host": "n1"},
+    assert table_row(resources.ENDPOINTS, {"metadata": table_meta("e")})["Endpoints"] == "<none>"
+    event = {"metadata": table_meta("web.1"), "type": "Warning", "reason": "BackOff",
+             "message": " Back-off restarting ", "count": 4, "firstTimestamp": ago(600),
+             "lastTimestamp": ago(30), "source": {"component": "kubelet", "host": "n1"},
              "involvedObject": {"kind": "Pod", "name": "web", "fieldPath": "spec.containers{a}"}}
-    assert list(_row(resources.EVENTS, event).values()) == [
+    assert list(table_row(resources.EVENTS, event).values()) == [
         "30s", "Warning", "BackOff", "pod/web", "spec.containers{a}", "kubelet, n1",
         "Back-off restarting", "10m", 4, "web.1"]
-    secret = {"metadata": _meta("s"), "type": "Opaque", "data": {"a": "", "b": ""}}
-    assert list(_row(resources.SECRETS, secret).values()) == ["s", "Opaque", 2, "5m"]
-    cm = {"metadata": _meta("c"), "data": {"a": ""}, "binaryData": {"b": ""}}
-    assert list(_row(resources.CONFIGMAPS, cm).values()) == ["c", 2, "5m"]
-    ns = {"metadata": _meta("n"), "status": {"phase": "Terminating"}}
-    assert list(_row(resources.NAMESPACES, ns).values()) == ["n", "Terminating", "5m"]
-    lease = {"metadata": _meta("l"), "spec": {"holderIdentity": "me"}}
-    assert list(_row(resources.LEASES, lease).values()) == ["l", "me", "5m"]
+    secret = {"metadata": table_meta("s"), "type": "Opaque", "data": {"a": "", "b": ""}}
+    assert list(table_row(resources.SECRETS, secret).values()) == ["s", "Opaque", 2, "5m"]
+    cm = {"metadata": table_meta("c"), "data": {"a": ""}, "binaryData": {"b": ""}}
+    assert list(table_row(resources.CONFIGMAPS, cm).values()) == ["c", 2, "5m"]
+    ns = {"metadata": table_meta("n"), "status": {"phase": "Terminating"}}
+    assert list(table_row(resources.NAMESPACES, ns).values()) == ["n", "Terminating", "5m"]
+    lease = {"metadata": table_meta("l"), "spec": {"holderIdentity": "me"}}
+    assert list(table_row(resources.LEASES, lease).values()) == ["l", "me", "5m"]
     sa = {"metadata": {"name": "sa"}, "secrets": [{"name": "x"}]}
-    assert list(_row(resources.SERVICEACCOUNTS, sa).values()) == ["sa", 1, "<unknown>"]
+    assert list(table_row(resources.SERVICEACCOUNTS, sa).values()) == ["sa", 1, "<unknown>"]
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
@@ -210,19 +193,19 @@ def test_human_duration(seconds: int, text: str) -> None:
 
 
 def test_malformed_status_prints_unknown_cells() -> None:
-    pod = {"metadata": _meta("web"), "spec": {"containers": []},
+    pod = {"metadata": table_meta("web"), "spec": {"containers": []},
            "status": {"containerStatuses": [{"state": {"terminated": {"signal": []}},
                                              "restartCount": "many"}]}}
-    assert list(_row(resources.PODS, pod).values()) == ["web"] + ["<unknown>"] * 8
+    assert list(table_row(resources.PODS, pod).values()) == ["web"] + ["<unknown>"] * 8
 
 
 @pytest.mark.parametrize(("spec", "status", "cells"), [
-    pytest.param({"completions": 5, "parallelism": 2}, {"succeeded": 3, "startTime": _ago(90)},
+    pytest.param({"completions": 5, "parallelism": 2}, {"succeeded": 3, "startTime": ago(90)},
                  ("Running", "3/5", "90s"), id="running"),
     pytest.param({"parallelism": 4}, {"succeeded": 0}, ("Running", "0/1 of 4", ""),
                  id="work-queue"),
-    pytest.param({"completions": 1}, {"succeeded": 1, "startTime": _ago(200),
-                                      "completionTime": _ago(80),
+    pytest.param({"completions": 1}, {"succeeded": 1, "startTime": ago(200),
+                                      "completionTime": ago(80),
                                       "conditions": [{"type": "Complete", "status": "True"}]},
                  ("Complete", "1/1", "2m"), id="complete"),
     pytest.param({"completions": 2}, {"failed": 7, "conditions": [
@@ -232,41 +215,41 @@ def test_malformed_status_prints_unknown_cells() -> None:
         {"type": "Suspended", "status": "True"}]}, ("Suspended", "0/1", ""), id="suspended"),
 ])
 def test_job_row(spec: dict[str, Any], status: dict[str, Any], cells: tuple[str, ...]) -> None:
-    job = {"metadata": _meta("pi"), "spec": {**spec, "selector": {"matchLabels": {"a": "b"}},
+    job = {"metadata": table_meta("pi"), "spec": {**spec, "selector": {"matchLabels": {"a": "b"}},
                                              "template": {"spec": {"containers": [
                                                  {"name": "pi", "image": "perl"}]}}},
            "status": status}
-    row = _row(resources.JOBS, job)
+    row = table_row(resources.JOBS, job)
     assert (row["Status"], row["Completions"], row["Duration"]) == cells
     assert (row["Containers"], row["Images"], row["Selector"]) == ("pi", "perl", "a=b")
 
 
 def test_cronjob_row() -> None:
-    cj = {"metadata": _meta("backup"), "spec": {
+    cj = {"metadata": table_meta("backup"), "spec": {
         "schedule": "*/5 * * * *", "timeZone": "Europe/Paris", "suspend": False,
         "jobTemplate": {"spec": {"template": {"spec": {"containers": [
             {"name": "b", "image": "busybox"}]}}}}},
-        "status": {"active": [{"name": "backup-1"}], "lastScheduleTime": _ago(45)}}
-    row = _row(resources.CRONJOBS, cj)
+        "status": {"active": [{"name": "backup-1"}], "lastScheduleTime": ago(45)}}
+    row = table_row(resources.CRONJOBS, cj)
     assert [row[k] for k in ("Schedule", "Timezone", "Suspend", "Active", "Last Schedule")] \
         == ["*/5 * * * *", "Europe/Paris", "False", 1, "45s"]
-    never = _row(resources.CRONJOBS, {"metadata": _meta("x"), "spec": {"schedule": "@daily"}})
+    never = table_row(resources.CRONJOBS, {"metadata": table_meta("x"), "spec": {"schedule": "@daily"}})
     assert (never["Timezone"], never["Last Schedule"], never["Active"]) == ("<none>", "<none>", 0)
 
 
 def test_daemonset_and_controllerrevision_rows() -> None:
-    ds = {"metadata": _meta("agent"), "spec": {
+    ds = {"metadata": table_meta("agent"), "spec": {
         "selector": {"matchLabels": {"app": "agent"}},
         "template": {"spec": {"nodeSelector": {"zone": "a", "disk": "ssd"},
                               "containers": [{"name": "a", "image": "busybox"}]}}},
         "status": {"desiredNumberScheduled": 3, "currentNumberScheduled": 3, "numberReady": 2,
                    "updatedNumberScheduled": 1, "numberAvailable": 2}}
-    row = _row(resources.DAEMONSETS, ds)
+    row = table_row(resources.DAEMONSETS, ds)
     assert [row[k] for k in ("Desired", "Current", "Ready", "Up-to-date", "Available",
                              "Node Selector", "Selector")] == [3, 3, 2, 1, 2, "disk=ssd,zone=a",
                                                                "app=agent"]
-    revision = {"metadata": _meta("agent-5d4f8", ownerReferences=[
+    revision = {"metadata": table_meta("agent-5d4f8", ownerReferences=[
         {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u",
          "controller": True}]), "revision": 2, "data": {}}
-    row = _row(resources.CONTROLLERREVISIONS, revision)
+    row = table_row(resources.CONTROLLERREVISIONS, revision)
     assert (row["Controller"], row["Revision"]) == ("daemonset.apps/agent", 2)

@@ -15,6 +15,7 @@ import pytest
 from minikube_py.api import errors, resources
 from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import Resource
+from tests.fixtures.api_strategies import DELETE, created_causes, set_path
 
 Obj = dict[str, Any]
 
@@ -76,265 +77,238 @@ VALID: dict[Resource, Obj] = {
 }
 
 
-def _created(resource: Resource, obj: Obj) -> list[errors.Cause]:
-    strategy = strategy_for(resource)
-    obj = copy.deepcopy(obj)
-    if isinstance(obj.get("metadata"), dict):
-        obj["metadata"]["uid"] = "u1"  # the server's, before prepare (a Job's selector uses it)
-    strategy.default(obj)
-    strategy.prepare_create(obj)
-    return strategy.validate_create(obj)
-
-
 @pytest.mark.parametrize("resource", [pytest.param(r, id=r.plural) for r in VALID])
 def test_valid_objects_have_no_causes(resource: Resource) -> None:
-    assert _created(resource, VALID[resource]) == []
+    assert created_causes(resource, VALID[resource]) == []
 
 
-def _set(path: str, value: Any) -> Callable[[Obj], None]:
-    """A mutation setting a dotted path ('spec.containers.0.name'); value DELETE removes it."""
-    def mutate(obj: Obj) -> None:
-        *parents, last = path.split(".")
-        node: Any = obj
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-        if value is DELETE:
-            del node[int(last) if isinstance(node, list) else last]
-        elif isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-    return mutate
-
-
-DELETE = object()
 P, S, D, N = resources.PODS, resources.SERVICES, resources.DEPLOYMENTS, resources.NODES
 J, C, DS = resources.JOBS, resources.CRONJOBS, resources.DAEMONSETS
 CASES = [
     # metadata
-    (P, _set("metadata.name", "Bad_Name"), "metadata.name", "FieldValueInvalid"),
-    (P, _set("metadata.name", DELETE), "metadata.name", "FieldValueRequired"),
-    (P, _set("metadata.name", "x" * 254), "metadata.name", "FieldValueInvalid"),
-    (P, _set("metadata.namespace", DELETE), "metadata.namespace", "FieldValueRequired"),
-    (N, _set("metadata.namespace", "default"), "metadata.namespace", "FieldValueForbidden"),
-    (P, _set("metadata.labels", {"bad key!": "v"}), "metadata.labels", "FieldValueInvalid"),
-    (P, _set("metadata.labels", {"k": "bad value!"}), "metadata.labels", "FieldValueInvalid"),
-    (P, _set("metadata.labels", {"k": 5}), "metadata.labels", "FieldValueInvalid"),
-    (P, _set("metadata.annotations", {"k": "v" * 300000}), "metadata.annotations",
+    (P, set_path("metadata.name", "Bad_Name"), "metadata.name", "FieldValueInvalid"),
+    (P, set_path("metadata.name", DELETE), "metadata.name", "FieldValueRequired"),
+    (P, set_path("metadata.name", "x" * 254), "metadata.name", "FieldValueInvalid"),
+    (P, set_path("metadata.namespace", DELETE), "metadata.namespace", "FieldValueRequired"),
+    (N, set_path("metadata.namespace", "default"), "metadata.namespace", "FieldValueForbidden"),
+    (P, set_path("metadata.labels", {"bad key!": "v"}), "metadata.labels", "FieldValueInvalid"),
+    (P, set_path("metadata.labels", {"k": "bad value!"}), "metadata.labels", "FieldValueInvalid"),
+    (P, set_path("metadata.labels", {"k": 5}), "metadata.labels", "FieldValueInvalid"),
+    (P, set_path("metadata.annotations", {"k": "v" * 300000}), "metadata.annotations",
      "FieldValueTooLong"),
-    (P, _set("metadata.ownerReferences", [{"kind": "ReplicaSet"}]),
+    (P, set_path("metadata.ownerReferences", [{"kind": "ReplicaSet"}]),
      "metadata.ownerReferences[0].apiVersion", "FieldValueRequired"),
-    (P, _set("metadata.finalizers", [""]), "metadata.finalizers[0]", "FieldValueInvalid"),
-    (resources.NAMESPACES, _set("metadata.name", "a.b"), "metadata.name", "FieldValueInvalid"),
-    (S, _set("metadata.name", "1web"), "metadata.name", "FieldValueInvalid"),
+    (P, set_path("metadata.finalizers", [""]), "metadata.finalizers[0]", "FieldValueInvalid"),
+    (resources.NAMESPACES, set_path("metadata.name", "a.b"), "metadata.name", "FieldValueInvalid"),
+    (S, set_path("metadata.name", "1web"), "metadata.name", "FieldValueInvalid"),
     # pods
-    (P, _set("spec.containers", []), "spec.containers", "FieldValueRequired"),
-    (P, _set("spec.containers.0.name", DELETE), "spec.containers[0].name", "FieldValueRequired"),
-    (P, _set("spec.containers.0.name", "App"), "spec.containers[0].name", "FieldValueInvalid"),
-    (P, _set("spec.containers.0.image", ""), "spec.containers[0].image", "FieldValueRequired"),
-    (P, _set("spec.containers.0.image", " x"), "spec.containers[0].image", "FieldValueInvalid"),
-    (P, _set("spec.initContainers", [{"name": "app", "image": "x"}]), "spec.containers[0].name",
+    (P, set_path("spec.containers", []), "spec.containers", "FieldValueRequired"),
+    (P, set_path("spec.containers.0.name", DELETE), "spec.containers[0].name", "FieldValueRequired"),
+    (P, set_path("spec.containers.0.name", "App"), "spec.containers[0].name", "FieldValueInvalid"),
+    (P, set_path("spec.containers.0.image", ""), "spec.containers[0].image", "FieldValueRequired"),
+    (P, set_path("spec.containers.0.image", " x"), "spec.containers[0].image", "FieldValueInvalid"),
+    (P, set_path("spec.initContainers", [{"name": "app", "image": "x"}]), "spec.containers[0].name",
      "FieldValueDuplicate"),
-    (P, _set("spec.containers.0.ports.0.containerPort", 70000),
+    (P, set_path("spec.containers.0.ports.0.containerPort", 70000),
      "spec.containers[0].ports[0].containerPort", "FieldValueInvalid"),
-    (P, _set("spec.containers.0.ports.0.containerPort", DELETE),
+    (P, set_path("spec.containers.0.ports.0.containerPort", DELETE),
      "spec.containers[0].ports[0].containerPort", "FieldValueRequired"),
-    (P, _set("spec.containers.0.ports.0.protocol", "HTTP"),
+    (P, set_path("spec.containers.0.ports.0.protocol", "HTTP"),
      "spec.containers[0].ports[0].protocol", "FieldValueNotSupported"),
-    (P, _set("spec.containers.0.ports.0.name", "a_b"), "spec.containers[0].ports[0].name",
+    (P, set_path("spec.containers.0.ports.0.name", "a_b"), "spec.containers[0].ports[0].name",
      "FieldValueInvalid"),
-    (P, _set("spec.containers.0.ports.0.hostPort", -1), "spec.containers[0].ports[0].hostPort",
+    (P, set_path("spec.containers.0.ports.0.hostPort", -1), "spec.containers[0].ports[0].hostPort",
      "FieldValueInvalid"),
-    (P, _set("spec.containers.0.resources.limits.cpu", "12XB"),
+    (P, set_path("spec.containers.0.resources.limits.cpu", "12XB"),
      "spec.containers[0].resources.limits[cpu]", "FieldValueInvalid"),
-    (P, _set("spec.containers.0.resources.requests.memory", "-1"),
+    (P, set_path("spec.containers.0.resources.requests.memory", "-1"),
      "spec.containers[0].resources.requests[memory]", "FieldValueInvalid"),
-    (P, _set("spec.containers.0.resources.requests.cpu", "2"),
+    (P, set_path("spec.containers.0.resources.requests.cpu", "2"),
      "spec.containers[0].resources.requests", "FieldValueInvalid"),
-    (P, _set("spec.containers.0.volumeMounts.0.name", "other"),
+    (P, set_path("spec.containers.0.volumeMounts.0.name", "other"),
      "spec.containers[0].volumeMounts[0].name", "FieldValueNotFound"),
-    (P, _set("spec.containers.0.volumeMounts.0.mountPath", ""),
+    (P, set_path("spec.containers.0.volumeMounts.0.mountPath", ""),
      "spec.containers[0].volumeMounts[0].mountPath", "FieldValueRequired"),
-    (P, _set("spec.volumes", [{"name": "data", "emptyDir": {}}, {"name": "data", "emptyDir": {}}]),
+    (P, set_path("spec.volumes", [{"name": "data", "emptyDir": {}}, {"name": "data", "emptyDir": {}}]),
      "spec.volumes[1].name", "FieldValueDuplicate"),
-    (P, _set("spec.volumes.0", {"name": "data"}), "spec.volumes[0]", "FieldValueRequired"),
-    (P, _set("spec.volumes.0.hostPath", {"path": "/x"}), "spec.volumes[0].hostPath",
+    (P, set_path("spec.volumes.0", {"name": "data"}), "spec.volumes[0]", "FieldValueRequired"),
+    (P, set_path("spec.volumes.0.hostPath", {"path": "/x"}), "spec.volumes[0].hostPath",
      "FieldValueForbidden"),
-    (P, _set("spec.containers.0.readinessProbe", {"periodSeconds": 1}),
+    (P, set_path("spec.containers.0.readinessProbe", {"periodSeconds": 1}),
      "spec.containers[0].readinessProbe", "FieldValueRequired"),
-    (P, _set("spec.containers.0.readinessProbe.periodSeconds", -1),
+    (P, set_path("spec.containers.0.readinessProbe.periodSeconds", -1),
      "spec.containers[0].readinessProbe.periodSeconds", "FieldValueInvalid"),
-    (P, _set("spec.containers.0.readinessProbe.httpGet.port", 0),
+    (P, set_path("spec.containers.0.readinessProbe.httpGet.port", 0),
      "spec.containers[0].readinessProbe.httpGet.port", "FieldValueInvalid"),
-    (P, _set("spec.containers.0.readinessProbe.exec", {"command": ["true"]}),
+    (P, set_path("spec.containers.0.readinessProbe.exec", {"command": ["true"]}),
      "spec.containers[0].readinessProbe.httpGet", "FieldValueForbidden"),
-    (P, _set("spec.containers.0.env", [{"value": "x"}]), "spec.containers[0].env[0].name",
+    (P, set_path("spec.containers.0.env", [{"value": "x"}]), "spec.containers[0].env[0].name",
      "FieldValueRequired"),
-    (P, _set("spec.containers.0.env", [{"name": "1A", "value": "x"}]),
+    (P, set_path("spec.containers.0.env", [{"name": "1A", "value": "x"}]),
      "spec.containers[0].env[0].name", "FieldValueInvalid"),
-    (P, _set("spec.containers.0.resources.limits.gpu", "1"),
+    (P, set_path("spec.containers.0.resources.limits.gpu", "1"),
      "spec.containers[0].resources.limits[gpu]", "FieldValueInvalid"),
-    (P, _set("spec.containers.0.command", "sleep 1"), "spec.containers[0].command",
+    (P, set_path("spec.containers.0.command", "sleep 1"), "spec.containers[0].command",
      "FieldValueInvalid"),
-    (P, _set("spec.restartPolicy", "Sometimes"), "spec.restartPolicy", "FieldValueNotSupported"),
-    (P, _set("spec.dnsPolicy", "Nope"), "spec.dnsPolicy", "FieldValueNotSupported"),
-    (P, _set("spec.dnsPolicy", "None"), "spec.dnsConfig", "FieldValueRequired"),
-    (P, _set("spec.dnsConfig", {"nameservers": ["1.1.1.1", "1.0.0.1", "8.8.8.8", "9.9.9.9"]}),
+    (P, set_path("spec.restartPolicy", "Sometimes"), "spec.restartPolicy", "FieldValueNotSupported"),
+    (P, set_path("spec.dnsPolicy", "Nope"), "spec.dnsPolicy", "FieldValueNotSupported"),
+    (P, set_path("spec.dnsPolicy", "None"), "spec.dnsConfig", "FieldValueRequired"),
+    (P, set_path("spec.dnsConfig", {"nameservers": ["1.1.1.1", "1.0.0.1", "8.8.8.8", "9.9.9.9"]}),
      "spec.dnsConfig.nameservers", "FieldValueInvalid"),
-    (P, _set("spec.dnsConfig", {"nameservers": ["not-an-ip"]}),
+    (P, set_path("spec.dnsConfig", {"nameservers": ["not-an-ip"]}),
      "spec.dnsConfig.nameservers[0]", "FieldValueInvalid"),
-    (P, _set("spec.dnsConfig", {"searches": [f"s{i}.example" for i in range(33)]}),
+    (P, set_path("spec.dnsConfig", {"searches": [f"s{i}.example" for i in range(33)]}),
      "spec.dnsConfig.searches", "FieldValueInvalid"),
-    (P, _set("spec.dnsConfig", {"searches": ["Bad_Domain"]}), "spec.dnsConfig.searches[0]",
+    (P, set_path("spec.dnsConfig", {"searches": ["Bad_Domain"]}), "spec.dnsConfig.searches[0]",
      "FieldValueInvalid"),
-    (P, _set("spec.dnsConfig", {"options": [{"value": "2"}]}),
+    (P, set_path("spec.dnsConfig", {"options": [{"value": "2"}]}),
      "spec.dnsConfig.options[0].name", "FieldValueRequired"),
-    (P, _set("spec.terminationGracePeriodSeconds", -5), "spec.terminationGracePeriodSeconds",
+    (P, set_path("spec.terminationGracePeriodSeconds", -5), "spec.terminationGracePeriodSeconds",
      "FieldValueInvalid"),
-    (P, _set("spec.activeDeadlineSeconds", 0), "spec.activeDeadlineSeconds", "FieldValueInvalid"),
-    (P, _set("spec.nodeName", "Bad Node"), "spec.nodeName", "FieldValueInvalid"),
-    (P, _set("spec.nodeSelector", {"a": 1}), "spec.nodeSelector", "FieldValueInvalid"),
-    (P, _set("spec.tolerations", [{"key": "k", "operator": "Maybe"}]),
+    (P, set_path("spec.activeDeadlineSeconds", 0), "spec.activeDeadlineSeconds", "FieldValueInvalid"),
+    (P, set_path("spec.nodeName", "Bad Node"), "spec.nodeName", "FieldValueInvalid"),
+    (P, set_path("spec.nodeSelector", {"a": 1}), "spec.nodeSelector", "FieldValueInvalid"),
+    (P, set_path("spec.tolerations", [{"key": "k", "operator": "Maybe"}]),
      "spec.tolerations[0].operator", "FieldValueNotSupported"),
-    (P, _set("spec.tolerations", [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 3}]),
+    (P, set_path("spec.tolerations", [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 3}]),
      "spec.tolerations[0].effect", "FieldValueInvalid"),
     # services
-    (S, _set("spec.ports", []), "spec.ports", "FieldValueRequired"),
-    (S, _set("spec.ports.1.name", DELETE), "spec.ports[1].name", "FieldValueRequired"),
-    (S, _set("spec.ports.1.name", "http"), "spec.ports[1].name", "FieldValueDuplicate"),
-    (S, _set("spec.ports.0.port", 0), "spec.ports[0].port", "FieldValueInvalid"),
-    (S, _set("spec.ports.0.protocol", "ICMP"), "spec.ports[0].protocol",
+    (S, set_path("spec.ports", []), "spec.ports", "FieldValueRequired"),
+    (S, set_path("spec.ports.1.name", DELETE), "spec.ports[1].name", "FieldValueRequired"),
+    (S, set_path("spec.ports.1.name", "http"), "spec.ports[1].name", "FieldValueDuplicate"),
+    (S, set_path("spec.ports.0.port", 0), "spec.ports[0].port", "FieldValueInvalid"),
+    (S, set_path("spec.ports.0.protocol", "ICMP"), "spec.ports[0].protocol",
      "FieldValueNotSupported"),
-    (S, _set("spec.ports.0.targetPort", 99999), "spec.ports[0].targetPort", "FieldValueInvalid"),
-    (S, _set("spec.ports.0.targetPort", "Bad_Name"), "spec.ports[0].targetPort",
+    (S, set_path("spec.ports.0.targetPort", 99999), "spec.ports[0].targetPort", "FieldValueInvalid"),
+    (S, set_path("spec.ports.0.targetPort", "Bad_Name"), "spec.ports[0].targetPort",
      "FieldValueInvalid"),
-    (S, _set("spec.ports.0.nodePort", 30080), "spec.ports[0].nodePort", "FieldValueForbidden"),
+    (S, set_path("spec.ports.0.nodePort", 30080), "spec.ports[0].nodePort", "FieldValueForbidden"),
     (S, lambda o: o["spec"].update(type="NodePort", ports=[{"port": 80, "nodePort": 80}]),
      "spec.ports[0].nodePort", "FieldValueInvalid"),
-    (S, _set("spec.type", "Magic"), "spec.type", "FieldValueNotSupported"),
-    (S, _set("spec.sessionAffinity", "Sticky"), "spec.sessionAffinity", "FieldValueNotSupported"),
-    (S, _set("spec.clusterIP", "10.96.0.999"), "spec.clusterIPs[0]", "FieldValueInvalid"),
-    (S, _set("spec.externalTrafficPolicy", "Local"), "spec.externalTrafficPolicy",
+    (S, set_path("spec.type", "Magic"), "spec.type", "FieldValueNotSupported"),
+    (S, set_path("spec.sessionAffinity", "Sticky"), "spec.sessionAffinity", "FieldValueNotSupported"),
+    (S, set_path("spec.clusterIP", "10.96.0.999"), "spec.clusterIPs[0]", "FieldValueInvalid"),
+    (S, set_path("spec.externalTrafficPolicy", "Local"), "spec.externalTrafficPolicy",
      "FieldValueInvalid"),
-    (S, _set("spec.type", "ExternalName"), "spec.externalName", "FieldValueRequired"),
-    (S, _set("spec.selector", {"app": "bad value!"}), "spec.selector", "FieldValueInvalid"),
-    (S, _set("spec.externalIPs", ["nope"]), "spec.externalIPs[0]", "FieldValueInvalid"),
+    (S, set_path("spec.type", "ExternalName"), "spec.externalName", "FieldValueRequired"),
+    (S, set_path("spec.selector", {"app": "bad value!"}), "spec.selector", "FieldValueInvalid"),
+    (S, set_path("spec.externalIPs", ["nope"]), "spec.externalIPs[0]", "FieldValueInvalid"),
     # endpoints, nodes, namespaces
-    (resources.ENDPOINTS, _set("subsets.0.addresses.0.ip", "300.1.1.1"),
+    (resources.ENDPOINTS, set_path("subsets.0.addresses.0.ip", "300.1.1.1"),
      "subsets[0].addresses[0].ip", "FieldValueInvalid"),
-    (resources.ENDPOINTS, _set("subsets.0.ports.0.port", 0), "subsets[0].ports[0].port",
+    (resources.ENDPOINTS, set_path("subsets.0.ports.0.port", 0), "subsets[0].ports[0].port",
      "FieldValueInvalid"),
-    (N, _set("spec.podCIDR", "10.244.1.0/33"), "spec.podCIDRs", "FieldValueInvalid"),
-    (N, _set("spec.taints.0.effect", "Evict"), "spec.taints[0].effect", "FieldValueNotSupported"),
-    (N, _set("spec.taints.0.key", ""), "spec.taints[0].key", "FieldValueRequired"),
-    (resources.NAMESPACES, _set("spec.finalizers", ["nope"]), "spec.finalizers[0]",
+    (N, set_path("spec.podCIDR", "10.244.1.0/33"), "spec.podCIDRs", "FieldValueInvalid"),
+    (N, set_path("spec.taints.0.effect", "Evict"), "spec.taints[0].effect", "FieldValueNotSupported"),
+    (N, set_path("spec.taints.0.key", ""), "spec.taints[0].key", "FieldValueRequired"),
+    (resources.NAMESPACES, set_path("spec.finalizers", ["nope"]), "spec.finalizers[0]",
      "FieldValueInvalid"),
     # secrets, configmaps
-    (resources.SECRETS, _set("data.password", "not base64!"), "data[password]",
+    (resources.SECRETS, set_path("data.password", "not base64!"), "data[password]",
      "FieldValueInvalid"),
-    (resources.SECRETS, _set("data.bad key", "eA=="), "data[bad key]", "FieldValueInvalid"),
-    (resources.SECRETS, _set("type", "kubernetes.io/tls"), "data[tls.crt]", "FieldValueRequired"),
-    (resources.SECRETS, _set("type", "kubernetes.io/service-account-token"),
+    (resources.SECRETS, set_path("data.bad key", "eA=="), "data[bad key]", "FieldValueInvalid"),
+    (resources.SECRETS, set_path("type", "kubernetes.io/tls"), "data[tls.crt]", "FieldValueRequired"),
+    (resources.SECRETS, set_path("type", "kubernetes.io/service-account-token"),
      "metadata.annotations[kubernetes.io/service-account.name]", "FieldValueRequired"),
-    (resources.CONFIGMAPS, _set("data.a/b", "x"), "data[a/b]", "FieldValueInvalid"),
-    (resources.CONFIGMAPS, _set("data.k", 5), "data[k]", "FieldValueInvalid"),
-    (resources.CONFIGMAPS, _set("binaryData", {"app.conf": "eA=="}), "data[app.conf]",
+    (resources.CONFIGMAPS, set_path("data.a/b", "x"), "data[a/b]", "FieldValueInvalid"),
+    (resources.CONFIGMAPS, set_path("data.k", 5), "data[k]", "FieldValueInvalid"),
+    (resources.CONFIGMAPS, set_path("binaryData", {"app.conf": "eA=="}), "data[app.conf]",
      "FieldValueInvalid"),
-    (resources.CONFIGMAPS, _set("binaryData", {"b": "%%%"}), "binaryData[b]",
+    (resources.CONFIGMAPS, set_path("binaryData", {"b": "%%%"}), "binaryData[b]",
      "FieldValueInvalid"),
-    (resources.CONFIGMAPS, _set("data.big", "x" * (1024 * 1024 + 1)), "", "FieldValueTooLong"),
+    (resources.CONFIGMAPS, set_path("data.big", "x" * (1024 * 1024 + 1)), "", "FieldValueTooLong"),
     # events, leases, service accounts
-    (resources.EVENTS, _set("involvedObject", DELETE), "involvedObject", "FieldValueRequired"),
-    (resources.EVENTS, _set("involvedObject.namespace", "other"), "involvedObject.namespace",
+    (resources.EVENTS, set_path("involvedObject", DELETE), "involvedObject", "FieldValueRequired"),
+    (resources.EVENTS, set_path("involvedObject.namespace", "other"), "involvedObject.namespace",
      "FieldValueInvalid"),
-    (resources.EVENTS, _set("type", "Critical"), "type", "FieldValueNotSupported"),
-    (resources.EVENTS, _set("count", -1), "count", "FieldValueInvalid"),
-    (resources.LEASES, _set("spec.leaseDurationSeconds", 0), "spec.leaseDurationSeconds",
+    (resources.EVENTS, set_path("type", "Critical"), "type", "FieldValueNotSupported"),
+    (resources.EVENTS, set_path("count", -1), "count", "FieldValueInvalid"),
+    (resources.LEASES, set_path("spec.leaseDurationSeconds", 0), "spec.leaseDurationSeconds",
      "FieldValueInvalid"),
-    (resources.LEASES, _set("spec.leaseTransitions", -1), "spec.leaseTransitions",
+    (resources.LEASES, set_path("spec.leaseTransitions", -1), "spec.leaseTransitions",
      "FieldValueInvalid"),
-    (resources.SERVICEACCOUNTS, _set("secrets", "x"), "secrets", "FieldValueInvalid"),
+    (resources.SERVICEACCOUNTS, set_path("secrets", "x"), "secrets", "FieldValueInvalid"),
     # deployments and replicasets
-    (D, _set("spec.selector", DELETE), "spec.selector", "FieldValueRequired"),
-    (D, _set("spec.selector", {}), "spec.selector", "FieldValueInvalid"),
-    (D, _set("spec.selector.matchLabels.app", "db"), "spec.template.metadata.labels",
+    (D, set_path("spec.selector", DELETE), "spec.selector", "FieldValueRequired"),
+    (D, set_path("spec.selector", {}), "spec.selector", "FieldValueInvalid"),
+    (D, set_path("spec.selector.matchLabels.app", "db"), "spec.template.metadata.labels",
      "FieldValueInvalid"),
-    (D, _set("spec.selector.matchExpressions", [{"key": "a", "operator": "Near"}]),
+    (D, set_path("spec.selector.matchExpressions", [{"key": "a", "operator": "Near"}]),
      "spec.selector", "FieldValueInvalid"),
-    (D, _set("spec.replicas", -1), "spec.replicas", "FieldValueInvalid"),
-    (D, _set("spec.template", DELETE), "spec.template", "FieldValueRequired"),
-    (D, _set("spec.template.spec.restartPolicy", "Never"), "spec.template.spec.restartPolicy",
+    (D, set_path("spec.replicas", -1), "spec.replicas", "FieldValueInvalid"),
+    (D, set_path("spec.template", DELETE), "spec.template", "FieldValueRequired"),
+    (D, set_path("spec.template.spec.restartPolicy", "Never"), "spec.template.spec.restartPolicy",
      "FieldValueNotSupported"),
-    (D, _set("spec.template.spec.containers.0.image", ""),
+    (D, set_path("spec.template.spec.containers.0.image", ""),
      "spec.template.spec.containers[0].image", "FieldValueRequired"),
-    (D, _set("spec.strategy", {"type": "Recreate", "rollingUpdate": {}}),
+    (D, set_path("spec.strategy", {"type": "Recreate", "rollingUpdate": {}}),
      "spec.strategy.rollingUpdate", "FieldValueForbidden"),
-    (D, _set("spec.strategy", {"type": "Canary"}), "spec.strategy.type",
+    (D, set_path("spec.strategy", {"type": "Canary"}), "spec.strategy.type",
      "FieldValueNotSupported"),
-    (D, _set("spec.strategy", {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}),
+    (D, set_path("spec.strategy", {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}),
      "spec.strategy.rollingUpdate.maxUnavailable", "FieldValueInvalid"),
-    (D, _set("spec.strategy", {"rollingUpdate": {"maxSurge": "150%"}}),
+    (D, set_path("spec.strategy", {"rollingUpdate": {"maxSurge": "150%"}}),
      "spec.strategy.rollingUpdate.maxSurge", "FieldValueInvalid"),
-    (D, _set("spec.strategy", {"rollingUpdate": {"maxSurge": "x%"}}),
+    (D, set_path("spec.strategy", {"rollingUpdate": {"maxSurge": "x%"}}),
      "spec.strategy.rollingUpdate.maxSurge", "FieldValueInvalid"),
-    (D, _set("spec.minReadySeconds", 700), "spec.progressDeadlineSeconds", "FieldValueInvalid"),
-    (D, _set("spec.revisionHistoryLimit", -1), "spec.revisionHistoryLimit", "FieldValueInvalid"),
-    (resources.REPLICASETS, _set("spec.template.metadata.labels", {"app": "other"}),
+    (D, set_path("spec.minReadySeconds", 700), "spec.progressDeadlineSeconds", "FieldValueInvalid"),
+    (D, set_path("spec.revisionHistoryLimit", -1), "spec.revisionHistoryLimit", "FieldValueInvalid"),
+    (resources.REPLICASETS, set_path("spec.template.metadata.labels", {"app": "other"}),
      "spec.template.metadata.labels", "FieldValueInvalid"),
     # daemonsets
-    (DS, _set("spec.updateStrategy", {"type": "Sometimes"}), "spec.updateStrategy.type",
+    (DS, set_path("spec.updateStrategy", {"type": "Sometimes"}), "spec.updateStrategy.type",
      "FieldValueNotSupported"),
-    (DS, _set("spec.updateStrategy", {"type": "OnDelete", "rollingUpdate": {}}),
+    (DS, set_path("spec.updateStrategy", {"type": "OnDelete", "rollingUpdate": {}}),
      "spec.updateStrategy.rollingUpdate", "FieldValueForbidden"),
-    (DS, _set("spec.updateStrategy", {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 0}}),
+    (DS, set_path("spec.updateStrategy", {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 0}}),
      "spec.updateStrategy.rollingUpdate.maxUnavailable", "FieldValueInvalid"),
-    (DS, _set("spec.template.spec.restartPolicy", "Never"), "spec.template.spec.restartPolicy",
+    (DS, set_path("spec.template.spec.restartPolicy", "Never"), "spec.template.spec.restartPolicy",
      "FieldValueNotSupported"),
-    (DS, _set("spec.selector", DELETE), "spec.selector", "FieldValueRequired"),
-    (resources.CONTROLLERREVISIONS, _set("revision", -1), "revision", "FieldValueInvalid"),
-    (resources.CONTROLLERREVISIONS, _set("revision", DELETE), "revision", "FieldValueRequired"),
+    (DS, set_path("spec.selector", DELETE), "spec.selector", "FieldValueRequired"),
+    (resources.CONTROLLERREVISIONS, set_path("revision", -1), "revision", "FieldValueInvalid"),
+    (resources.CONTROLLERREVISIONS, set_path("revision", DELETE), "revision", "FieldValueRequired"),
     # jobs
-    (J, _set("spec.template.spec.restartPolicy", "Always"), "spec.template.spec.restartPolicy",
+    (J, set_path("spec.template.spec.restartPolicy", "Always"), "spec.template.spec.restartPolicy",
      "FieldValueNotSupported"),
-    (J, _set("spec.template.spec.restartPolicy", DELETE), "spec.template.spec.restartPolicy",
+    (J, set_path("spec.template.spec.restartPolicy", DELETE), "spec.template.spec.restartPolicy",
      "FieldValueNotSupported"),
-    (J, _set("spec.parallelism", -1), "spec.parallelism", "FieldValueInvalid"),
-    (J, _set("spec.backoffLimit", -1), "spec.backoffLimit", "FieldValueInvalid"),
-    (J, _set("spec.activeDeadlineSeconds", 0), "spec.activeDeadlineSeconds",
+    (J, set_path("spec.parallelism", -1), "spec.parallelism", "FieldValueInvalid"),
+    (J, set_path("spec.backoffLimit", -1), "spec.backoffLimit", "FieldValueInvalid"),
+    (J, set_path("spec.activeDeadlineSeconds", 0), "spec.activeDeadlineSeconds",
      "FieldValueInvalid"),
-    (J, _set("spec.ttlSecondsAfterFinished", -5), "spec.ttlSecondsAfterFinished",
+    (J, set_path("spec.ttlSecondsAfterFinished", -5), "spec.ttlSecondsAfterFinished",
      "FieldValueInvalid"),
-    (J, _set("spec.completionMode", "Sometimes"), "spec.completionMode",
+    (J, set_path("spec.completionMode", "Sometimes"), "spec.completionMode",
      "FieldValueNotSupported"),
     (J, lambda o: o["spec"].update(completionMode="Indexed", completions=None, parallelism=2),
      "spec.completions", "FieldValueRequired"),
-    (J, _set("spec.selector", {"matchLabels": {"app": "x"}}), "spec.template.metadata.labels",
+    (J, set_path("spec.selector", {"matchLabels": {"app": "x"}}), "spec.template.metadata.labels",
      "FieldValueInvalid"),
     (J, lambda o: o["spec"].update(selector={"matchLabels": {"app": "x"}}, manualSelector=True),
      "spec.template.metadata.labels", "FieldValueInvalid"),
-    (J, _set("spec.podFailurePolicy", {"rules": [{"action": "FailJob", "onExitCodes": {
+    (J, set_path("spec.podFailurePolicy", {"rules": [{"action": "FailJob", "onExitCodes": {
         "operator": "In", "values": [0]}}]}),
      "spec.podFailurePolicy.rules[0].onExitCodes.values[0]", "FieldValueInvalid"),
-    (J, _set("spec.podFailurePolicy", {"rules": [{"action": "Explode", "onExitCodes": {
+    (J, set_path("spec.podFailurePolicy", {"rules": [{"action": "Explode", "onExitCodes": {
         "operator": "In", "values": [1]}}]}), "spec.podFailurePolicy.rules[0].action",
      "FieldValueNotSupported"),
     (J, lambda o: o["spec"].update(podFailurePolicy={"rules": []}, template={"spec": {
         **_pod_spec(), "restartPolicy": "OnFailure"}}), "spec.podFailurePolicy",
      "FieldValueInvalid"),
     # cronjobs
-    (C, _set("spec.schedule", "61 * * * *"), "spec.schedule", "FieldValueInvalid"),
-    (C, _set("spec.schedule", DELETE), "spec.schedule", "FieldValueRequired"),
-    (C, _set("spec.schedule", "CRON_TZ=UTC 0 * * * *"), "spec.schedule", "FieldValueInvalid"),
-    (C, _set("spec.timeZone", "Mars/Olympus"), "spec.timeZone", "FieldValueInvalid"),
-    (C, _set("spec.concurrencyPolicy", "Sometimes"), "spec.concurrencyPolicy",
+    (C, set_path("spec.schedule", "61 * * * *"), "spec.schedule", "FieldValueInvalid"),
+    (C, set_path("spec.schedule", DELETE), "spec.schedule", "FieldValueRequired"),
+    (C, set_path("spec.schedule", "CRON_TZ=UTC 0 * * * *"), "spec.schedule", "FieldValueInvalid"),
+    (C, set_path("spec.timeZone", "Mars/Olympus"), "spec.timeZone", "FieldValueInvalid"),
+    (C, set_path("spec.concurrencyPolicy", "Sometimes"), "spec.concurrencyPolicy",
      "FieldValueNotSupported"),
-    (C, _set("spec.startingDeadlineSeconds", -1), "spec.startingDeadlineSeconds",
+    (C, set_path("spec.startingDeadlineSeconds", -1), "spec.startingDeadlineSeconds",
      "FieldValueInvalid"),
-    (C, _set("spec.failedJobsHistoryLimit", -1), "spec.failedJobsHistoryLimit",
+    (C, set_path("spec.failedJobsHistoryLimit", -1), "spec.failedJobsHistoryLimit",
      "FieldValueInvalid"),
-    (C, _set("spec.jobTemplate.spec.template.spec.restartPolicy", "Always"),
+    (C, set_path("spec.jobTemplate.spec.template.spec.restartPolicy", "Always"),
      "spec.jobTemplate.spec.template.spec.restartPolicy", "FieldValueNotSupported"),
-    (C, _set("metadata.name", "b" * 53), "metadata.name", "FieldValueInvalid"),
+    (C, set_path("metadata.name", "b" * 53), "metadata.name", "FieldValueInvalid"),
 ]
 
 
@@ -348,7 +322,7 @@ def test_cause(resource: Resource, mutate: Callable[[Obj], None], path: str,
                reason: str) -> None:
     obj = copy.deepcopy(VALID[resource])
     mutate(obj)
-    causes = _created(resource, obj)
+    causes = created_causes(resource, obj)
     assert (path, reason) in [(c.field, c.reason) for c in causes], causes
 
 
@@ -356,7 +330,7 @@ def test_invalid_status_lists_every_cause_like_kubernetes() -> None:
     obj = copy.deepcopy(VALID[resources.PODS])
     obj["spec"]["containers"][0]["name"] = ""
     obj["spec"]["containers"][0]["image"] = ""
-    status = errors.invalid(resources.PODS, "web", _created(resources.PODS, obj)).to_status()
+    status = errors.invalid(resources.PODS, "web", created_causes(resources.PODS, obj)).to_status()
     assert status["code"] == 422 and status["reason"] == "Invalid"
     assert status["message"] == ('Pod "web" is invalid: [spec.containers[0].name: Required '
                                  'value, spec.containers[0].image: Required value]')
@@ -386,24 +360,24 @@ def _updated(resource: Resource, old: Obj, change: Callable[[Obj], None],
 
 
 @pytest.mark.parametrize(("resource", "change", "path"), [
-    pytest.param(D, _set("spec.selector", {"matchLabels": {"app": "web", "x": "y"}}),
+    pytest.param(D, set_path("spec.selector", {"matchLabels": {"app": "web", "x": "y"}}),
                  "spec.selector", id="deployment-selector"),
-    pytest.param(resources.REPLICASETS, _set("spec.selector", {"matchLabels": {"x": "y"}}),
+    pytest.param(resources.REPLICASETS, set_path("spec.selector", {"matchLabels": {"x": "y"}}),
                  "spec.selector", id="replicaset-selector"),
-    pytest.param(S, _set("spec.clusterIP", "10.96.0.20"), "spec.clusterIPs[0]",
+    pytest.param(S, set_path("spec.clusterIP", "10.96.0.20"), "spec.clusterIPs[0]",
                  id="service-cluster-ip"),
-    pytest.param(P, _set("spec.containers.0.name", "renamed"), "spec", id="pod-spec"),
-    pytest.param(P, _set("metadata.name", "other"), "metadata.name", id="name"),
-    pytest.param(resources.SECRETS, _set("type", "x/y"), "type", id="secret-type"),
-    pytest.param(N, _set("spec.podCIDR", "10.244.9.0/24"), "spec.podCIDR", id="node-cidr"),
-    pytest.param(DS, _set("spec.selector", {"matchLabels": {"x": "y"}}), "spec.selector",
+    pytest.param(P, set_path("spec.containers.0.name", "renamed"), "spec", id="pod-spec"),
+    pytest.param(P, set_path("metadata.name", "other"), "metadata.name", id="name"),
+    pytest.param(resources.SECRETS, set_path("type", "x/y"), "type", id="secret-type"),
+    pytest.param(N, set_path("spec.podCIDR", "10.244.9.0/24"), "spec.podCIDR", id="node-cidr"),
+    pytest.param(DS, set_path("spec.selector", {"matchLabels": {"x": "y"}}), "spec.selector",
                  id="daemonset-selector"),
-    pytest.param(resources.CONTROLLERREVISIONS, _set("data", {"x": 1}), "data",
+    pytest.param(resources.CONTROLLERREVISIONS, set_path("data", {"x": 1}), "data",
                  id="controllerrevision-data"),
-    pytest.param(J, _set("spec.template.spec.containers.0.image", "x:2"), "spec.template",
+    pytest.param(J, set_path("spec.template.spec.containers.0.image", "x:2"), "spec.template",
                  id="job-template"),
-    pytest.param(J, _set("spec.completions", 9), "spec.completions", id="job-completions"),
-    pytest.param(J, _set("spec.completionMode", "Indexed"), "spec.completionMode",
+    pytest.param(J, set_path("spec.completions", 9), "spec.completions", id="job-completions"),
+    pytest.param(J, set_path("spec.completionMode", "Indexed"), "spec.completionMode",
                  id="job-completion-mode"),
 ])
 def test_immutable_fields(resource: Resource, change: Callable[[Obj], None], path: str) -> None:
@@ -464,7 +438,7 @@ def test_job_gets_a_generated_selector_and_labels() -> None:
 
 
 def test_job_update_may_suspend_and_elastic_indexed_may_scale() -> None:
-    _, causes = _updated(J, VALID[J], _set("spec.suspend", True))
+    _, causes = _updated(J, VALID[J], set_path("spec.suspend", True))
     assert causes == []
     indexed = copy.deepcopy(VALID[J])
     indexed["spec"].update(completionMode="Indexed", completions=3, parallelism=3)
@@ -480,5 +454,5 @@ def test_cronjob_keeps_a_stored_tz_prefix_on_update() -> None:
     old = copy.deepcopy(VALID[C])
     del old["spec"]["timeZone"]
     old["spec"]["schedule"] = "CRON_TZ=Europe/Paris 0 * * * *"
-    _, causes = _updated(C, old, _set("spec.suspend", True))
+    _, causes = _updated(C, old, set_path("spec.suspend", True))
     assert causes == []

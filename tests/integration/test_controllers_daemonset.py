@@ -16,8 +16,8 @@ import pytest
 from minikube_py.api.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from minikube_py.client import ApiClient
 from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import ControlPlane
 
 HASH = "controller-revision-hash"
 

@@ -45,13 +45,15 @@ def parse_request(raw: bytes) -> tuple[int, dict[str, str], bytes]:
 
 
 class _Handler(socketserver.StreamRequestHandler):
+    server: NetlinkService
+
     def handle(self) -> None:
         try:
             ino, env, stdin = parse_request(self.rfile.read())
         except (ValueError, UnicodeDecodeError) as e:
             log.warning("cni service bad request error=%s", e)
             return
-        if ino != self.server.netns_ino:  # type: ignore[attr-defined]
+        if ino != self.server.netns_ino:
             self.wfile.write(b"-\n")
             return
         rc, out = run(env, stdin)

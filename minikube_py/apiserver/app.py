@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -66,7 +66,7 @@ def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
     return app
 
 
-def _storage_ctx(endpoints: list[str]):  # type: ignore[no-untyped-def]
+def _storage_ctx(endpoints: list[str]) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         storage = Storage(endpoints, observe=app[METRICS].observe_etcd)

@@ -6,8 +6,12 @@ import argparse
 import ipaddress
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minikube_py.cli.main import CLIError
+
+if TYPE_CHECKING:  # imported where used: `--help` stays fast
+    from minikube_py.apiserver.settings import ApiServerSettings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=_run)
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace) -> ApiServerSettings:
     from minikube_py.apiserver.settings import ApiServerSettings
     if not 0 < args.port < 65536:
         raise CLIError(f"--port must be between 1 and 65535, got {args.port}")

@@ -39,14 +39,14 @@ async def run_tasks(named: Mapping[str, Coroutine[Any, Any, Any]]) -> None:
         raise
     await stop_tasks(list(pending))
     finished = [t for t in tasks if t in done]
-    failed = [t for t in finished if not t.cancelled() and t.exception() is not None]
-    for task in failed[1:]:
-        log.error("task failed task=%s error=%r", task.get_name(), task.exception())
+    failed = [(t, error) for t in finished
+              if not t.cancelled() and (error := t.exception()) is not None]
+    for task, error in failed[1:]:
+        log.error("task failed task=%s error=%r", task.get_name(), error)
     if failed:
-        first = failed[0]
-        log.error("task failed, stopped the others task=%s error=%r", first.get_name(),
-                  first.exception())
-        raise first.exception()  # type: ignore[misc]
+        first, error = failed[0]
+        log.error("task failed, stopped the others task=%s error=%r", first.get_name(), error)
+        raise error
     if any(t.cancelled() for t in finished):
         raise asyncio.CancelledError(f"task {finished[0].get_name()} was cancelled")
     log.info("task finished, stopped the others task=%s", finished[0].get_name())

@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+from collections.abc import Callable
+from typing import Protocol
 
 from minikube_py.client import ApiClient, run_elected, run_tasks
 from minikube_py.controllers.base import SharedInformers
@@ -69,10 +71,20 @@ def selected(names: tuple[str, ...]) -> list[str]:
     return chosen
 
 
-def classes(settings: ControllerManagerSettings) -> dict[str, type]:
+class Runnable(Protocol):
+    """What the manager needs of a controller: run it until cancelled."""
+
+    async def run(self) -> None: ...
+
+
+# A controller class: called with (client, settings[, informers]).
+ControllerClass = Callable[..., Runnable]
+
+
+def classes(settings: ControllerManagerSettings) -> dict[str, ControllerClass]:
     """The selected controllers' classes (one a build lacks is skipped under "*")."""
     explicit = "*" not in settings.controllers
-    found: dict[str, type] = {}
+    found: dict[str, ControllerClass] = {}
     for name in selected(settings.controllers):
         module_name, _, class_name = CONTROLLERS[name].partition(":")
         try:
@@ -84,16 +96,16 @@ def classes(settings: ControllerManagerSettings) -> dict[str, type]:
     return found
 
 
-def account_of(name: str, cls: type) -> str | None:
+def account_of(name: str, cls: ControllerClass) -> str | None:
     return ACCOUNTS[name] if name in ACCOUNTS else str(getattr(cls, "name", name))
 
 
 def build(client: ApiClient, settings: ControllerManagerSettings,
-          clients: dict[str, ApiClient] | None = None) -> dict[str, object]:
+          clients: dict[str, ApiClient] | None = None) -> dict[str, Runnable]:
     """Instantiate the selected controllers over shared informers (read with `client`);
     `clients` gives a controller its own client to act with."""
     informers = SharedInformers(client)
-    built: dict[str, object] = {}
+    built: dict[str, Runnable] = {}
     for name, cls in classes(settings).items():
         own = (clients or {}).get(name, client)
         takes_informers = "informers" in inspect.signature(cls).parameters
@@ -105,7 +117,7 @@ async def run_controllers(client: ApiClient, settings: ControllerManagerSettings
     if not settings.use_service_account_credentials:
         controllers = build(client, settings)
         log.info("controllers starting controllers=%s", ",".join(controllers))
-        await run_tasks({name: c.run() for name, c in controllers.items()})  # type: ignore[attr-defined]
+        await run_tasks({name: c.run() for name, c in controllers.items()})
         return
     accounts = ServiceAccountClients(client)
     try:
@@ -116,7 +128,7 @@ async def run_controllers(client: ApiClient, settings: ControllerManagerSettings
         log.info("controllers starting controllers=%s service_accounts=%s",
                  ",".join(controllers), ",".join(sorted(accounts.clients)))
         await run_tasks({"service-account-tokens": accounts.run(),
-                         **{name: c.run() for name, c in controllers.items()}})  # type: ignore[attr-defined]
+                         **{name: c.run() for name, c in controllers.items()}})
     finally:
         await accounts.close()
 

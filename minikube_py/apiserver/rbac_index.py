@@ -4,7 +4,8 @@ As kube-apiserver's RBAC authorizer reads informer caches, each api-server proce
 (every worker too) lists the four kinds once and follows their watches, so a decision
 never reads etcd. Bindings are indexed by subject (`u:<user>`, `g:<group>`; a service
 account is its user name) so a request only looks at the bindings naming its user or
-one of its groups, however many others exist.
+one of its groups, however many others exist; the rules those bindings give a user in a
+namespace are compiled once into a RuleSet and kept until the policy next changes.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from minikube_py.api.resources import (
 from minikube_py.api.shape import as_dict, dicts
 from minikube_py.apiserver.authn import User
 from minikube_py.apiserver.objects import ObjectStore, resource_prefix
-from minikube_py.apiserver.rbac_rules import Attributes, Rule, compile_rules
+from minikube_py.apiserver.rbac_rules import Attributes, Rule, RuleSet, compile_rules
 from minikube_py.store import Progress, StorageError, WatchHub
 
 log = logging.getLogger(__name__)
 
 KINDS = (CLUSTERROLES, ROLES, CLUSTERROLEBINDINGS, ROLEBINDINGS)
+RULE_SETS = 4096  # (user, namespace) rule sets kept; any policy change drops them all
 RoleRef = tuple[str, str]  # (kind, name)
 
 
@@ -70,6 +72,7 @@ class RbacIndex:
         # (namespace, subject key) -> binding name -> role ref
         self.bindings: dict[tuple[str, str], dict[str, RoleRef]] = {}
         self._binding_keys: dict[tuple[str, str, str], list[str]] = {}  # what to unindex
+        self._rule_sets: dict[tuple[User, str], RuleSet] = {}
         self._synced = {r.plural: asyncio.Event() for r in KINDS}
 
     # -- reads ------------------------------------------------------------------------------
@@ -96,11 +99,13 @@ class RbacIndex:
                     yield ref, namespace
 
     def allows(self, user: User, attrs: Attributes) -> bool:
-        for (kind, name), namespace in self._refs(user, attrs.namespace):
-            for rule in self.role_rules(kind, name, namespace) or ():
-                if rule.allows(attrs):
-                    return True
-        return False
+        key = (user, attrs.namespace)
+        rule_set = self._rule_sets.get(key)
+        if rule_set is None:
+            if len(self._rule_sets) >= RULE_SETS:
+                self._rule_sets.clear()
+            rule_set = self._rule_sets[key] = RuleSet(self.rules_for(user, attrs.namespace))
+        return rule_set.allows(attrs)
 
     def rules_for(self, user: User, namespace: str) -> list[Rule]:
         """Every rule the user holds in `namespace` ("" = cluster-wide only): what
@@ -139,6 +144,7 @@ class RbacIndex:
             await asyncio.sleep(0.5)
 
     def _reset(self, resource: Resource) -> None:
+        self._rule_sets.clear()
         if resource is CLUSTERROLES:
             self.cluster_roles.clear()
         elif resource is ROLES:
@@ -148,6 +154,7 @@ class RbacIndex:
                 self._unindex(key)
 
     def _apply(self, resource: Resource, obj: dict[str, Any]) -> None:
+        self._rule_sets.clear()
         meta = as_dict(obj.get("metadata"))
         name, namespace = str(meta.get("name", "")), str(meta.get("namespace") or "")
         if resource is CLUSTERROLES:
@@ -170,6 +177,7 @@ class RbacIndex:
                 self.bindings.setdefault((namespace, key), {})[name] = (kind, role)
 
     def _remove(self, resource: Resource, obj: dict[str, Any]) -> None:
+        self._rule_sets.clear()
         meta = as_dict(obj.get("metadata"))
         name, namespace = str(meta.get("name", "")), str(meta.get("namespace") or "")
         if resource is CLUSTERROLES:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minikube_py.api.resources import CLUSTERROLEBINDINGS, CLUSTERROLES, ROLEBINDINGS, ROLES
 from minikube_py.apiserver.authn import User
@@ -13,6 +15,7 @@ from minikube_py.apiserver.rbac_index import RbacIndex
 from minikube_py.apiserver.rbac_rules import (
     Attributes,
     Rule,
+    RuleSet,
     compact_string,
     compile_rules,
     uncovered,
@@ -157,3 +160,19 @@ def test_rules_for_joins_cluster_and_namespace_rules() -> None:
     rules = _index().rules_for(ROBOT, "b")
     assert rules == list(compile_rules([{"verbs": ["get"], "apiGroups": [""],
                                          "resources": ["pods"]}]))
+
+
+_words = st.sampled_from(["", "*", "pods", "pods/log", "*/log", "apps", "get", "list", "a"])
+_rules = st.builds(lambda v, g, r, n: Rule(frozenset(v), frozenset(g), frozenset(r),
+                                             frozenset(n)),
+                   st.lists(_words, max_size=3), st.lists(_words, max_size=2),
+                   st.lists(_words, max_size=3), st.lists(_words, max_size=2))
+_attrs = st.builds(Attributes, st.sampled_from(["get", "list", "*"]), st.just("ns"),
+                   st.sampled_from(["", "apps", "x"]), st.sampled_from(["pods", "a", "*"]),
+                   st.sampled_from(["", "log", "status"]), st.sampled_from(["", "a", "b"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(rules=st.lists(_rules, max_size=6), attrs=_attrs)
+def test_rule_set_decides_as_the_rules_do(rules: list[Rule], attrs: Attributes) -> None:
+    assert RuleSet(rules).allows(attrs) is any(rule.allows(attrs) for rule in rules)

@@ -303,3 +303,30 @@ def test_components_hold_kubernetes_bootstrap_roles(apiserver: ApiServer, user: 
                                         "subresource": sub, "namespace": namespace,
                                         "name": name}}})
     assert status == 201 and got["status"]["allowed"] is allowed, got
+
+
+def test_kubectl_auth_reconcile_adds_what_is_missing(apiserver: ApiServer,
+                                                     tmp_path: Path) -> None:
+    ns = _namespace(apiserver)
+    manifest = tmp_path / "policy.yaml"
+    manifest.write_text(yaml.safe_dump_all([
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": "cm", "namespace": ns},
+         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": "cm", "namespace": ns},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm"},
+         "subjects": [{"kind": "User", "name": "jane", "apiGroup": "rbac.authorization.k8s.io"}]},
+    ]))
+    got = apiserver.kubectl(tmp_path, "auth", "reconcile", "-f", str(manifest))
+    assert got.returncode == 0, got.stderr
+    assert "role.rbac.authorization.k8s.io/cm reconciled" in got.stdout
+    role = apiserver.request("GET", f"{RBAC}/namespaces/{ns}/roles/cm")[1]
+    role["rules"] = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]
+    assert apiserver.request("PUT", f"{RBAC}/namespaces/{ns}/roles/cm", role)[0] == 200
+    got = apiserver.kubectl(tmp_path, "auth", "reconcile", "-f", str(manifest))
+    assert got.returncode == 0, got.stderr
+    rules = apiserver.request("GET", f"{RBAC}/namespaces/{ns}/roles/cm")[1]["rules"]
+    assert [r["resources"] for r in rules] == [["secrets"], ["configmaps"]]
+    _until(lambda: apiserver.kubectl(tmp_path, "-n", ns, "auth", "can-i", "get", "configmaps",
+                                     "--as=jane").stdout.strip() == "yes", "jane's binding")

@@ -17,11 +17,9 @@ from minikube_py.client.errors import AlreadyExists, Conflict
 from minikube_py.controllers import deployment_util as du
 from minikube_py.controllers.deployment import ROLLBACK_ANNOTATION, DeploymentController
 from minikube_py.controllers.owners import CannotAdopt
-from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import T0, deployment, ref, replicaset
-from tests.fixtures.caches import fill
+from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient, Write
-from tests.fixtures.queues import RecordingQueue
 
 JsonDict = dict[str, Any]
 ROLLING = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
@@ -48,17 +46,8 @@ def rs_of(d: JsonDict, name: str, replicas: int, *, image: str, revision: int,
                               "availableReplicas": ready})
 
 
-def controller(d: JsonDict | None, *replica_sets: JsonDict
-               ) -> tuple[DeploymentController, FakeClient]:
-    client = FakeClient()
-    c = DeploymentController(client, ControllerManagerSettings())
-    c.queue = RecordingQueue(c.name)
-    if d is not None:
-        fill(c.deployments, d)
-        client.put(DEPLOYMENTS, d)
-    fill(c.replicasets, *replica_sets)
-    client.put(REPLICASETS, *replica_sets)
-    return c, client
+def controller(*objs: JsonDict) -> tuple[DeploymentController, FakeClient]:
+    return start(DeploymentController, *objs)
 
 
 def of(client: FakeClient, verb: str, resource: str) -> list[Write]:
@@ -133,22 +122,21 @@ async def test_new_pods_available_let_old_ones_go() -> None:
     assert scaled(client) == {"web-old": 2}  # one available new pod: one old may go
 
 
-async def test_the_new_set_grows_into_the_room_old_ones_left() -> None:
+@pytest.mark.parametrize(
+    ("new_size", "sizes"),
+    [
+        pytest.param(2, {"web-new": 3},
+                     id="the new set grows into the room the old ones left, "
+                        "the old pod stays until the new ones are available"),
+        pytest.param(3, {"web-old": 0}, id="the last old pod goes once the new ones are available"),
+    ],
+)
+async def test_a_rollout_goes_on(new_size: int, sizes: dict[str, int]) -> None:
     d = web(3)
     old = rs_of(d, "web-old", 1, image="web:1", revision=1)
-    new = rs_of(d, "web-new", 2, image="web:2", revision=2)
-    c, client = controller(d, old, new)
+    c, client = controller(d, old, rs_of(d, "web-new", new_size, image="web:2", revision=2))
     await c.sync("ns/web")
-    assert scaled(client) == {"web-new": 3}  # the old pod stays until the new one is available
-
-
-async def test_the_last_old_pods_go_once_the_new_ones_are_available() -> None:
-    d = web(3)
-    old = rs_of(d, "web-old", 1, image="web:1", revision=1)
-    new = rs_of(d, "web-new", 3, image="web:2", revision=2)
-    c, client = controller(d, old, new)
-    await c.sync("ns/web")
-    assert scaled(client) == {"web-old": 0}
+    assert scaled(client) == sizes
 
 
 async def test_a_finished_rollout_reports_the_new_set_available() -> None:
@@ -292,7 +280,7 @@ async def test_a_deployment_selecting_everything_only_gets_a_warning() -> None:
 
 
 async def test_a_deleted_deployment_is_nothing_to_do() -> None:
-    c, client = controller(None, OLD)
+    c, client = controller(OLD)
     await c.sync("ns/web")
     assert client.writes == []
 
@@ -395,7 +383,6 @@ async def test_a_conflicting_status_write_is_tried_again_shortly() -> None:
 def test_events_queue_the_deployments_concerned(event: tuple[str, JsonDict],
                                                 queued: list[str]) -> None:
     c, _ = controller(web())
-    c.queue = RecordingQueue(c.name)
     informer, obj = event
     getattr(c, informer).apply("ADDED", obj)
     assert c.queue.added == queued

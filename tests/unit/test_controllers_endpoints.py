@@ -16,11 +16,8 @@ from minikube_py.controllers.endpoints import (
     desired_labels,
     resolve_port,
 )
-from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
-from tests.fixtures.caches import fill
-from tests.fixtures.fake_client import FakeClient
-from tests.fixtures.queues import RecordingQueue
+from tests.fixtures.controllers import start
 
 
 def pod(name: str, ip: str | None, *, ready: bool = True, port_name: str = "http",
@@ -119,18 +116,10 @@ WEB = builders.service("web", "ns", labels={"app": "web"})
 SERVED = [{"name": "http", "port": 8080, "protocol": "TCP"}]
 
 
-def endpoints_controller(*objs: dict[str, Any]) -> tuple[EndpointsController, FakeClient]:
-    client = FakeClient()
-    c = EndpointsController(client, ControllerManagerSettings())
-    by_kind = {"Service": c.services, "Pod": c.pods, "Endpoints": c.endpoints}
-    for obj in objs:
-        fill(by_kind[obj["kind"]], obj)
-    return c, client
-
-
 async def test_a_service_gets_endpoints_for_the_pods_it_selects() -> None:
-    c, client = endpoints_controller(WEB, C, B, A, serving("other-app", "10.244.0.7", app="db"),
-                                     serving("other-ns", "10.244.0.8", namespace="elsewhere"))
+    c, client = start(EndpointsController, WEB, C, B, A,
+                      serving("other-app", "10.244.0.7", app="db"),
+                      serving("other-ns", "10.244.0.8", namespace="elsewhere"))
     await c.sync("ns/web")
     assert client.summary() == [("create", "endpoints", "web")]
     assert client.writes[0].body == {
@@ -141,7 +130,7 @@ async def test_a_service_gets_endpoints_for_the_pods_it_selects() -> None:
 
 
 async def test_a_service_selecting_nothing_gets_empty_endpoints() -> None:
-    c, client = endpoints_controller(WEB)
+    c, client = start(EndpointsController, WEB)
     await c.sync("ns/web")
     assert client.summary() == [("create", "endpoints", "web")]
     assert client.writes[0].body["subsets"] == []
@@ -161,7 +150,7 @@ async def test_a_service_selecting_nothing_gets_empty_endpoints() -> None:
     ],
 )
 async def test_existing_endpoints(current: dict[str, Any], written: bool) -> None:
-    c, client = endpoints_controller(WEB, A, current)
+    c, client = start(EndpointsController, WEB, A, current)
     await c.sync("ns/web")
     assert client.summary() == ([("update", "endpoints", "web")] if written else [])
     if written:
@@ -173,7 +162,7 @@ async def test_existing_endpoints(current: dict[str, Any], written: bool) -> Non
 
 
 async def test_endpoints_the_cache_has_not_seen_are_read_and_updated() -> None:
-    c, client = endpoints_controller(WEB, A)
+    c, client = start(EndpointsController, WEB, A)
     client.put(ENDPOINTS, builders.endpoints("web", "ns", resource_version="7"))
     await c.sync("ns/web")
     assert client.summary() == [("update", "endpoints", "web")]
@@ -182,7 +171,7 @@ async def test_endpoints_the_cache_has_not_seen_are_read_and_updated() -> None:
 
 async def test_headless_services_endpoints_say_so() -> None:
     headless = builders.service("web", "ns", cluster_ip="None")
-    c, client = endpoints_controller(headless, A)
+    c, client = start(EndpointsController, headless, A)
     await c.sync("ns/web")
     assert client.writes[0].body["metadata"]["labels"] == {
         "service.kubernetes.io/headless": ""}
@@ -201,7 +190,7 @@ async def test_headless_services_endpoints_say_so() -> None:
 async def test_endpoints_left_alone_or_removed(objs: list[dict[str, Any]],
                                                failure: type[NotFound] | None,
                                                writes: list[tuple[str, str, str]]) -> None:
-    c, client = endpoints_controller(*objs)
+    c, client = start(EndpointsController, *objs)
     if failure is not None:
         client.fail("delete", ENDPOINTS, "web", error=failure)
     await c.sync("ns/web")
@@ -217,7 +206,7 @@ async def test_endpoints_left_alone_or_removed(objs: list[dict[str, Any]],
     ],
 )
 async def test_write_races_are_raised(verb: str, error: type[ApiError]) -> None:
-    c, client = endpoints_controller(WEB, A, builders.endpoints("web", "ns"))
+    c, client = start(EndpointsController, WEB, A, builders.endpoints("web", "ns"))
     if verb == "get":  # create says it exists, the read after says it does not
         c.endpoints.cache.remove("ns/web")
         client.fail("create", ENDPOINTS, "web", error=AlreadyExists)
@@ -264,8 +253,7 @@ def test_hostname_only_for_pods_whose_subdomain_is_the_service() -> None:
 )
 def test_events_queue_the_services_concerned(events: list[tuple[str, str, dict[str, Any]]],
                                              queued: list[str]) -> None:
-    c, _ = endpoints_controller(WEB, builders.service("manual", "ns", selector=None))
-    c.queue = RecordingQueue(c.name)
+    c, _ = start(EndpointsController, WEB, builders.service("manual", "ns", selector=None))
     for informer, kind, obj in events:
         getattr(c, informer).apply(kind, obj)
     assert c.queue.added == queued

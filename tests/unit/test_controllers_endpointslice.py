@@ -16,11 +16,8 @@ from minikube_py.controllers.endpointslice import (
     SERVICE_NAME_LABEL,
     EndpointSliceController,
 )
-from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import endpoints, endpointslice, ref, service
-from tests.fixtures.caches import fill
-from tests.fixtures.fake_client import FakeClient
-from tests.fixtures.queues import RecordingQueue
+from tests.fixtures.controllers import start
 
 JsonDict = dict[str, Any]
 WEB = service("web", "ns", labels={"tier": "fe"})
@@ -37,15 +34,6 @@ def ours(name: str, *, endpoints: list[JsonDict], ports: list[JsonDict] = PORTS,
     """A slice as the controller writes it for WEB."""
     return endpointslice(name, "ns", endpoints=endpoints, ports=ports, address_type=address_type,
                          labels={"tier": "fe"}, owners=[ref(WEB)])
-
-
-def controller(*objs: JsonDict) -> tuple[EndpointSliceController, FakeClient]:
-    client = FakeClient()
-    c = EndpointSliceController(client, ControllerManagerSettings())
-    by_kind = {"Service": c.services, "Endpoints": c.endpoints, "EndpointSlice": c.slices}
-    for obj in objs:
-        fill(by_kind[obj["kind"]], obj)
-    return c, client
 
 
 def content(slice_: JsonDict) -> JsonDict:
@@ -76,7 +64,7 @@ def content(slice_: JsonDict) -> JsonDict:
     ],
 )
 async def test_slices_mirror_the_endpoints(eps: JsonDict | None, slices: list[JsonDict]) -> None:
-    c, client = controller(WEB, *([eps] if eps else []))
+    c, client = start(EndpointSliceController, WEB, *([eps] if eps else []))
     await c.sync("ns/web")
     assert [(w.verb, w.resource) for w in client.writes] == [("create", "endpointslices")] * len(
         slices)
@@ -87,7 +75,7 @@ async def test_node_and_target_of_an_address_are_kept() -> None:
     target = {"kind": "Pod", "namespace": "ns", "name": "a", "uid": "uid-a"}
     eps = endpoints("web", "ns", subsets=[{"addresses": [
         {"ip": "10.244.0.5", "nodeName": "n1", "targetRef": target}], "ports": PORTS}])
-    c, client = controller(WEB, eps)
+    c, client = start(EndpointSliceController, WEB, eps)
     await c.sync("ns/web")
     assert client.writes[0].body["endpoints"] == [{**ready("10.244.0.5"), "nodeName": "n1",
                                                    "targetRef": target}]
@@ -116,7 +104,7 @@ CURRENT = ours("web-mkp", endpoints=[ready("10.244.0.5")])
 )
 async def test_existing_slices(current: list[JsonDict],
                                writes: list[tuple[str, str, str]]) -> None:
-    c, client = controller(WEB, ONE, *current)
+    c, client = start(EndpointSliceController, WEB, ONE, *current)
     await c.sync("ns/web")
     assert client.summary() == writes
     for w in client.writes:
@@ -134,20 +122,20 @@ async def test_existing_slices(current: list[JsonDict],
     ],
 )
 async def test_slices_without_a_selecting_service_go(objs: list[JsonDict]) -> None:
-    c, client = controller(*objs)
+    c, client = start(EndpointSliceController, *objs)
     await c.sync("ns/web")
     assert client.summary() == [("delete", "endpointslices", "web-mkp")]
 
 
 async def test_a_slice_already_deleted_is_not_an_error() -> None:
-    c, client = controller(CURRENT)
+    c, client = start(EndpointSliceController, CURRENT)
     client.fail("delete", ENDPOINTSLICES, "web-mkp", error=NotFound)
     await c.sync("ns/web")
     assert client.writes == []
 
 
 async def test_a_slice_the_cache_has_not_seen_is_read_and_updated() -> None:
-    c, client = controller(WEB, ONE)
+    c, client = start(EndpointSliceController, WEB, ONE)
     client.put(ENDPOINTSLICES, endpointslice("web-mkp", "ns", resource_version="7"))
     await c.sync("ns/web")
     assert client.summary() == [("update", "endpointslices", "web-mkp")]
@@ -156,14 +144,14 @@ async def test_a_slice_the_cache_has_not_seen_is_read_and_updated() -> None:
 
 
 async def test_a_conflicting_update_is_retried_by_the_queue() -> None:
-    c, client = controller(WEB, ONE, ours("web-mkp", endpoints=[]))
+    c, client = start(EndpointSliceController, WEB, ONE, ours("web-mkp", endpoints=[]))
     client.fail("update", ENDPOINTSLICES, "web-mkp", error=Conflict)
     with pytest.raises(Conflict):
         await c.sync("ns/web")
 
 
 async def test_a_create_racing_a_delete_is_retried_by_the_queue() -> None:
-    c, client = controller(WEB, ONE)
+    c, client = start(EndpointSliceController, WEB, ONE)
     client.fail("create", ENDPOINTSLICES, "web-mkp", error=AlreadyExists)
     with pytest.raises(NotFound):
         await c.sync("ns/web")
@@ -186,8 +174,7 @@ async def test_a_create_racing_a_delete_is_retried_by_the_queue() -> None:
 )
 def test_events_queue_the_services_concerned(events: list[tuple[str, str, JsonDict]],
                                              queued: list[str]) -> None:
-    c, _ = controller()
-    c.queue = RecordingQueue(c.name)
+    c, _ = start(EndpointSliceController)
     for informer, kind, obj in events:
         getattr(c, informer).apply(kind, obj)
     assert c.queue.added == queued

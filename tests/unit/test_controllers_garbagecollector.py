@@ -9,27 +9,17 @@ from typing import Any
 
 import pytest
 
-from minikube_py.api.resources import (
-    DEPLOYMENTS,
-    NAMESPACES,
-    PODS,
-    REPLICASETS,
-    SERVICES,
-    Resource,
-    lookup,
-)
+from minikube_py.api.meta import key
+from minikube_py.api.resources import DEPLOYMENTS, PODS
 from minikube_py.client.errors import ApiError, Conflict, NotFound, ServerError
 from minikube_py.controllers.garbagecollector import FOREGROUND, ORPHAN, GarbageCollector
-from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import T0, deployment, namespace, pod, ref, replicaset, service
-from tests.fixtures.caches import fill
-from tests.fixtures.fake_client import FakeClient, Write
-from tests.fixtures.queues import RecordingQueue
+from tests.fixtures.controllers import resource_of, start
+from tests.fixtures.fake_client import Write
 
 JsonDict = dict[str, Any]
 RS = replicaset("web", "ns")
 DEPLOY = deployment("web", "ns")
-BACKGROUND = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
 
 
 def options(obj: JsonDict, policy: str) -> JsonDict:
@@ -37,32 +27,9 @@ def options(obj: JsonDict, policy: str) -> JsonDict:
             "preconditions": {"uid": obj["metadata"]["uid"]}}
 
 
-def resource_of(obj: JsonDict) -> Resource:
-    group, _, version = obj["apiVersion"].rpartition("/")
-    for plural in (PODS, REPLICASETS, DEPLOYMENTS, SERVICES, NAMESPACES):
-        if plural.kind == obj["kind"]:
-            found = lookup(group, version, plural.plural)
-            assert found is not None
-            return found
-    raise AssertionError(obj["kind"])
-
-
-def gc(*cached: JsonDict, live: tuple[JsonDict, ...] = ()) -> tuple[GarbageCollector, FakeClient]:
-    """A collector whose caches hold `cached`; the api-server holds those and `live`."""
-    client = FakeClient()
-    c = GarbageCollector(client, ControllerManagerSettings())
-    for obj in cached:
-        fill(c.informers.get(resource_of(obj)), obj)
-    for obj in cached + live:
-        client.put(resource_of(obj), obj)
-    return c, client
-
-
 def item(obj: JsonDict) -> tuple[str, str, str, str]:
     resource = resource_of(obj)
-    meta = obj["metadata"]
-    key = f"{meta['namespace']}/{meta['name']}" if "namespace" in meta else meta["name"]
-    return (resource.group, resource.version, resource.plural, key)
+    return (resource.group, resource.version, resource.plural, key(obj))
 
 
 def deleted(obj: JsonDict, policy: str = "Background") -> Write:
@@ -99,7 +66,7 @@ OWNED = pod("a", "ns", owners=[ref(RS)])
 )
 async def test_dependents_follow_their_owners(cached: list[JsonDict], live: list[JsonDict],
                                               writes: list[Write]) -> None:
-    c, client = gc(*cached, live=tuple(live))
+    c, client = start(GarbageCollector, *cached, live=live)
     await c.sync(item(cached[-1]))
     assert client.writes == writes
 
@@ -108,7 +75,7 @@ async def test_references_to_owners_that_are_gone_are_dropped_while_one_remains(
     gone = ref(replicaset("old", "ns"), controller=False)
     svc = service("web", "ns")
     dependent = pod("a", "ns", owners=[gone, ref(svc, controller=False)])
-    c, client = gc(svc, dependent)
+    c, client = start(GarbageCollector, svc, dependent)
     await c.sync(item(dependent))
     assert client.writes == [Write("patch", "pods", "ns", "a", {"metadata": {
         "ownerReferences": [ref(svc, controller=False)],
@@ -120,7 +87,7 @@ async def test_an_owner_in_another_namespace_is_no_owner() -> None:
     (OwnerRefInvalidNamespace): a namespaced owner elsewhere does not keep it."""
     elsewhere = replicaset("web", "other", uid="uid-shared")
     dependent = pod("a", "ns", owners=[ref(elsewhere)])
-    c, client = gc(elsewhere, dependent)
+    c, client = start(GarbageCollector, elsewhere, dependent)
     await c.sync(item(dependent))
     assert client.writes == [deleted(dependent)]
 
@@ -129,7 +96,7 @@ async def test_a_cluster_scoped_object_is_never_collected_for_a_namespaced_owner
     """Kubernetes 1.20+: such a reference cannot be resolved (there is no namespace
     to look in), so the object is not garbage collected because of it."""
     ns = namespace("team", owners=[ref(RS)])
-    c, client = gc(ns)
+    c, client = start(GarbageCollector, ns)
     await c.sync(item(ns))
     assert client.writes == []
 
@@ -147,7 +114,7 @@ async def test_dependents_of_an_owner_deleted_in_the_foreground(block: bool,
                                                                 policy: str) -> None:
     owner = replicaset("web", "ns", deletion_timestamp=T0, finalizers=[FOREGROUND])
     dependent = pod("a", "ns", owners=[ref(owner, block=block)])
-    c, client = gc(owner, dependent)
+    c, client = start(GarbageCollector, owner, dependent)
     await c.sync(item(dependent))
     assert client.writes == [deleted(dependent, policy)]
 
@@ -160,14 +127,14 @@ async def test_dependents_of_an_owner_deleted_in_the_foreground(block: bool,
     ],
 )
 async def test_collection_races(error: type[ApiError]) -> None:
-    c, client = gc(OWNED)
+    c, client = start(GarbageCollector, OWNED)
     client.fail("delete", PODS, "a", error=error)
     await c.sync(item(OWNED))
     assert client.writes == []
 
 
 async def test_a_failed_delete_is_retried_by_the_queue() -> None:
-    c, client = gc(OWNED)
+    c, client = start(GarbageCollector, OWNED)
     client.fail("delete", PODS, "a", error=ServerError)
     with pytest.raises(ServerError):
         await c.sync(item(OWNED))
@@ -182,7 +149,7 @@ async def test_a_failed_delete_is_retried_by_the_queue() -> None:
     ],
 )
 async def test_nothing_to_collect(key: tuple[str, str, str, str]) -> None:
-    c, client = gc()
+    c, client = start(GarbageCollector)
     await c.sync(key)
     assert client.writes == []
 
@@ -200,7 +167,7 @@ async def test_orphan_deletion_releases_the_dependents_then_the_owner() -> None:
     other = service("web", "ns")
     both = pod("a", "ns", owners=[ref(owner), ref(other, controller=False)])
     only = pod("b", "ns", owners=[ref(owner)])
-    c, client = gc(owner, other, both, only)
+    c, client = start(GarbageCollector, owner, other, both, only)
     await c.sync(item(owner))
     released = {w.name: w.body["metadata"]["ownerReferences"] for w in client.writes
                 if w.resource == "pods"}
@@ -210,7 +177,7 @@ async def test_orphan_deletion_releases_the_dependents_then_the_owner() -> None:
 
 async def test_orphaned_namespace_loses_its_finalizer() -> None:
     ns = namespace("gone", deletion_timestamp=T0, finalizers=[ORPHAN])
-    c, client = gc(ns)
+    c, client = start(GarbageCollector, ns)
     await c.sync(item(ns))
     assert client.writes == [finalizers_patch(ns, [])]
 
@@ -221,7 +188,7 @@ async def test_foreground_deletion_deletes_the_dependents_first() -> None:
     grandchild = pod("a", "ns", owners=[ref(child)])
     leaving = replicaset("web-2", "ns", owners=[ref(owner)], deletion_timestamp=T0)
     leaf = service("web", "ns", owners=[ref(owner, controller=False)])
-    c, client = gc(owner, child, grandchild, leaving, leaf)
+    c, client = start(GarbageCollector, owner, child, grandchild, leaving, leaf)
     await c.sync(item(owner))
     assert sorted(client.writes, key=lambda w: w.name) == [
         deleted(leaf), deleted(child, "Foreground")]  # the one with dependents of its own
@@ -230,14 +197,14 @@ async def test_foreground_deletion_deletes_the_dependents_first() -> None:
 
 async def test_foreground_owner_without_dependents_loses_its_finalizer() -> None:
     owner = deployment("web", "ns", deletion_timestamp=T0, finalizers=[FOREGROUND])
-    c, client = gc(owner)
+    c, client = start(GarbageCollector, owner)
     await c.sync(item(owner))
     assert client.writes == [finalizers_patch(owner, [])]
 
 
 async def test_a_finalizer_removal_that_raced_is_retried_by_the_queue() -> None:
     owner = deployment("web", "ns", deletion_timestamp=T0, finalizers=[FOREGROUND])
-    c, client = gc(owner)
+    c, client = start(GarbageCollector, owner)
     client.put(DEPLOYMENTS, {**owner, "metadata": {**owner["metadata"],
                                                    "resourceVersion": "2"}})
     with pytest.raises(Conflict):
@@ -246,7 +213,7 @@ async def test_a_finalizer_removal_that_raced_is_retried_by_the_queue() -> None:
 
 async def test_an_owner_gone_before_its_finalizer_is_removed_is_fine() -> None:
     owner = deployment("web", "ns", deletion_timestamp=T0, finalizers=[FOREGROUND])
-    c, client = gc(owner)
+    c, client = start(GarbageCollector, owner)
     client.fail("patch", DEPLOYMENTS, "web", error=NotFound)
     await c.sync(item(owner))
     assert client.writes == []
@@ -276,8 +243,7 @@ OWNED_RS = replicaset("web", "ns", owners=[ref(DEPLOY)])
 )
 def test_events_queue_what_may_be_collected(cached: list[JsonDict], event: tuple[str, JsonDict],
                                             queued: list[tuple[str, str, str, str]]) -> None:
-    c, _ = gc(*cached)
-    c.queue = RecordingQueue(c.name)
+    c, _ = start(GarbageCollector, *cached)
     kind, obj = event
     c.informers.get(resource_of(obj)).apply(kind, obj)
     assert c.queue.added == queued

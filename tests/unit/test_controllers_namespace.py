@@ -6,29 +6,20 @@ from __future__ import annotations
 
 import pytest
 
-from minikube_py.api.resources import CONFIGMAPS, NAMESPACES, PODS, SERVICES, Resource
+from minikube_py.api.resources import CONFIGMAPS, NAMESPACES, PODS
 from minikube_py.client.errors import ApiError, Conflict, NotFound, ServerError
 from minikube_py.controllers.namespace import RETRY_SECONDS, NamespaceController
-from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import T0, JsonDict, configmap, namespace, pod, service
-from tests.fixtures.caches import fill
+from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient
-from tests.fixtures.queues import RecordingQueue
 
 TERMINATING = namespace("ns", deletion_timestamp=T0)
 
 
-def controller(ns: JsonDict | None, *contents: tuple[Resource, JsonDict]
+def controller(ns: JsonDict | None, *contents: JsonDict
                ) -> tuple[NamespaceController, FakeClient]:
-    client = FakeClient()
-    c = NamespaceController(client, ControllerManagerSettings())
-    c.queue = RecordingQueue(c.name)
-    if ns is not None:
-        fill(c.namespaces, ns)
-        client.put(NAMESPACES, ns)
-    for resource, obj in contents:
-        client.put(resource, obj)
-    return c, client
+    """The namespace controller; `contents` are in the namespace (read live)."""
+    return start(NamespaceController, *([ns] if ns else []), live=contents)
 
 
 @pytest.mark.parametrize(
@@ -39,14 +30,14 @@ def controller(ns: JsonDict | None, *contents: tuple[Resource, JsonDict]
     ],
 )
 async def test_only_terminating_namespaces_are_emptied(ns: JsonDict | None) -> None:
-    c, client = controller(ns, (PODS, pod("a", "ns")))
+    c, client = controller(ns, pod("a", "ns"))
     await c.sync("ns")
     assert client.writes == [] and c.queue.delayed == []
 
 
 async def test_contents_are_deleted_then_the_namespace_is_finalized() -> None:
-    c, client = controller(TERMINATING, (PODS, pod("a", "ns")), (SERVICES, service("web", "ns")),
-                           (CONFIGMAPS, configmap("other", "elsewhere")))
+    c, client = controller(TERMINATING, pod("a", "ns"), service("web", "ns"),
+                           configmap("other", "elsewhere"))
     await c.sync("ns")
     assert sorted(client.summary()) == [("delete", "pods", "a"), ("delete", "services", "web")]
     assert c.queue.delayed == [("ns", RETRY_SECONDS)]  # not finalized while they were there
@@ -58,7 +49,7 @@ async def test_contents_are_deleted_then_the_namespace_is_finalized() -> None:
 
 
 async def test_terminating_pods_are_waited_for_not_deleted_again() -> None:
-    c, client = controller(TERMINATING, (PODS, pod("a", "ns", deletion_timestamp=T0)))
+    c, client = controller(TERMINATING, pod("a", "ns", deletion_timestamp=T0))
     await c.sync("ns")
     assert client.writes == []
     assert c.queue.delayed == [("ns", RETRY_SECONDS)]
@@ -73,27 +64,24 @@ async def test_finalize_keeps_other_finalizers() -> None:
 
 
 @pytest.mark.parametrize(
-    ("verb", "resource", "error", "requeued"),
+    ("verb", "error", "requeued"),
     [
-        pytest.param("update", NAMESPACES, Conflict, True,
+        pytest.param("update", Conflict, True,
                      id="a conflicting finalize is tried again a second later"),
-        pytest.param("update", NAMESPACES, NotFound, False,
-                     id="a namespace gone before finalize is done"),
-        pytest.param("get", NAMESPACES, NotFound, False,
-                     id="a namespace gone before it is read is done"),
+        pytest.param("update", NotFound, False, id="a namespace gone before finalize is done"),
+        pytest.param("get", NotFound, False, id="a namespace gone before it is read is done"),
     ],
 )
-async def test_finalize_races(verb: str, resource: Resource, error: type[ApiError],
-                              requeued: bool) -> None:
+async def test_finalize_races(verb: str, error: type[ApiError], requeued: bool) -> None:
     c, client = controller(TERMINATING)
-    client.fail(verb, resource, "ns", error=error)
+    client.fail(verb, NAMESPACES, "ns", error=error)
     await c.sync("ns")
     assert client.writes == []
     assert c.queue.delayed == ([("ns", RETRY_SECONDS)] if requeued else [])
 
 
 async def test_an_object_deleted_meanwhile_is_not_an_error() -> None:
-    c, client = controller(TERMINATING, (PODS, pod("a", "ns")))
+    c, client = controller(TERMINATING, pod("a", "ns"))
     client.fail("delete", PODS, "a", error=NotFound)
     await c.sync("ns")
     assert c.queue.delayed == [("ns", RETRY_SECONDS)]
@@ -107,7 +95,7 @@ async def test_an_object_deleted_meanwhile_is_not_an_error() -> None:
     ],
 )
 async def test_server_errors_are_raised(verb: str, name: str | None) -> None:
-    c, client = controller(TERMINATING, (PODS, pod("a", "ns")))
+    c, client = controller(TERMINATING, pod("a", "ns"))
     client.fail(verb, PODS, name)
     with pytest.raises(ServerError):
         await c.sync("ns")

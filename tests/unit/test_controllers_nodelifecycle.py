@@ -27,9 +27,8 @@ from minikube_py.controllers.nodelifecycle import (
 )
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
-from tests.fixtures.caches import fill
+from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient
-from tests.fixtures.queues import RecordingQueue
 
 NOW = "2026-01-01T00:00:00Z"
 USER_TAINT = {"key": "dedicated", "value": "db", "effect": "NoSchedule"}
@@ -110,16 +109,7 @@ def on_n1(name: str, *, ready: bool = True, **kw: Any) -> JsonDict:
 
 def lifecycle(*objs: JsonDict, settings: ControllerManagerSettings = SETTINGS
               ) -> tuple[NodeLifecycleController, FakeClient]:
-    client = FakeClient()
-    c = NodeLifecycleController(client, settings)
-    c.queue = RecordingQueue(c.name)
-    for obj in objs:
-        if obj["kind"] == "Node":
-            fill(c.nodes, obj)
-            client.put(NODES, obj)
-        else:
-            fill(c.pods, obj)
-    return c, client
+    return start(NodeLifecycleController, *objs, settings=settings)
 
 
 async def test_a_reporting_node_is_looked_at_again_when_its_grace_would_run_out() -> None:

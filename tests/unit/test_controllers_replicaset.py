@@ -13,12 +13,11 @@ from minikube_py.controllers.replicaset import (
     compute_status,
     seconds_until_available,
 )
-from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
-from tests.fixtures.builders import ref, replicaset
+from tests.fixtures.builders import T0, ref, replicaset
 from tests.fixtures.caches import fill
+from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient
-from tests.fixtures.queues import RecordingQueue
 
 
 def rs(replicas: int) -> dict:
@@ -34,12 +33,7 @@ def pod(name: str, *, node: str = "n1", ready: bool = True, owned: bool = True,
 
 
 def controller(replicaset: dict, pods: list[dict]) -> tuple[ReplicaSetController, FakeClient]:
-    client = FakeClient()
-    c = ReplicaSetController(client, ControllerManagerSettings())
-    fill(c.replicasets, replicaset)
-    client.put(REPLICASETS, replicaset)
-    fill(c.pods, *pods)
-    return c, client
+    return start(ReplicaSetController, replicaset, *pods)
 
 
 async def test_creates_the_missing_and_never_twice_while_expecting() -> None:
@@ -90,7 +84,7 @@ async def test_adopts_matching_orphans_and_releases_mismatches() -> None:
         pytest.param(None, id="a replicaset deleted behind the cache adopts nothing"),
         pytest.param(replicaset("web", "ns", uid="uid-of-a-new-web"),
                      id="a replicaset replaced behind the cache adopts nothing"),
-        pytest.param(replicaset("web", "ns", uid="rs-uid", deletion_timestamp="2026-01-01T00:00:00Z"),
+        pytest.param(replicaset("web", "ns", uid="rs-uid", deletion_timestamp=T0),
                      id="a replicaset just deleted adopts nothing"),
     ],
 )
@@ -166,7 +160,6 @@ async def test_a_pod_gone_before_its_delete_is_not_an_error() -> None:
 
 async def test_a_conflicting_status_write_is_tried_again_shortly() -> None:
     c, client = controller(rs(1), [pod("a")])
-    c.queue = RecordingQueue(c.name)
     client.fail("update", REPLICASETS, "web", error=Conflict)
     await c.sync("ns/web")
     assert c.queue.delayed == [("ns/web", 0.1)]
@@ -187,7 +180,6 @@ async def test_a_deleted_replicaset_forgets_what_it_expected() -> None:
 def watching(*pods: dict) -> ReplicaSetController:
     c, _ = controller(rs(3), list(pods))
     fill(c.replicasets, replicaset("db", "ns", selector={"app": "db"}))
-    c.queue = RecordingQueue(c.name)
     return c
 
 

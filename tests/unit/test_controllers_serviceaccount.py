@@ -25,8 +25,8 @@ from minikube_py.controllers.serviceaccount import (
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import T0, JsonDict, namespace, secret, serviceaccount
 from tests.fixtures.caches import fill
+from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient
-from tests.fixtures.queues import RecordingQueue
 
 # -- the default ServiceAccount -----------------------------------------------------------
 
@@ -49,10 +49,7 @@ from tests.fixtures.queues import RecordingQueue
 )
 async def test_default_account(namespaces: list[JsonDict], accounts: list[JsonDict],
                                created: bool) -> None:
-    client = FakeClient()
-    c = ServiceAccountController(client, ControllerManagerSettings())
-    fill(c.namespaces, *namespaces)
-    fill(c.accounts, *accounts)
+    c, client = start(ServiceAccountController, *namespaces, *accounts)
     await c.sync("ns")
     assert client.summary() == ([("create", "serviceaccounts", "default")] if created else [])
     if created:
@@ -61,18 +58,14 @@ async def test_default_account(namespaces: list[JsonDict], accounts: list[JsonDi
 
 
 async def test_default_account_created_meanwhile_is_not_an_error() -> None:
-    client = FakeClient()
-    c = ServiceAccountController(client, ControllerManagerSettings())
-    fill(c.namespaces, namespace("ns"))
-    client.put(SERVICEACCOUNTS, serviceaccount("default", "ns"))  # the cache is behind
+    c, client = start(ServiceAccountController, namespace("ns"),
+                      live=[serviceaccount("default", "ns")])  # the cache is behind
     await c.sync("ns")
     assert client.writes == []
 
 
 async def test_default_account_create_failure_is_retried() -> None:
-    client = FakeClient()
-    c = ServiceAccountController(client, ControllerManagerSettings())
-    fill(c.namespaces, namespace("ns"))
+    c, client = start(ServiceAccountController, namespace("ns"))
     client.fail("create", SERVICEACCOUNTS)
     with pytest.raises(ServerError):
         await c.sync("ns")
@@ -90,8 +83,8 @@ def tokens(signing_key: rsa.RSAPrivateKey, tmp_path: Path
            ) -> tuple[TokenController, FakeClient]:
     ca = tmp_path / "ca.crt"
     ca.write_bytes(b"-----BEGIN CERTIFICATE-----\n")
-    client = FakeClient()
-    c = TokenController(client, replace(ControllerManagerSettings(), root_ca_file=str(ca)))
+    c, client = start(TokenController,
+                      settings=replace(ControllerManagerSettings(), root_ca_file=str(ca)))
     c.key = signing_key  # loading it from a file costs a key check per test
     return c, client
 
@@ -254,10 +247,8 @@ async def test_the_signing_key_is_read_from_the_file_settings_name(
     path.write_bytes(signing_key.private_bytes(serialization.Encoding.PEM,
                                                serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
-    client = FakeClient()
-    c = TokenController(client, replace(ControllerManagerSettings(),
-                                        service_account_private_key_file=str(path)))
-    fill(c.accounts, BUILD)
+    c, client = start(TokenController, BUILD, settings=replace(
+        ControllerManagerSettings(), service_account_private_key_file=str(path)))
     await c.sync(("sa", "ns/build"))
     data = client.writes[0].body["data"]
     assert verify_token(public(signing_key), decoded(data, "token")) is not None
@@ -267,8 +258,7 @@ async def test_the_signing_key_is_read_from_the_file_settings_name(
 # -- what informer events queue -------------------------------------------------------------
 
 def test_namespaces_and_deleted_default_accounts_queue_their_namespace() -> None:
-    c = ServiceAccountController(FakeClient(), ControllerManagerSettings())
-    c.queue = RecordingQueue(c.name)
+    c, _ = start(ServiceAccountController)
     c.namespaces.apply("ADDED", namespace("ns"))
     c.accounts.apply("ADDED", serviceaccount("default", "other"))
     c.accounts.apply("DELETED", serviceaccount("default", "other"))
@@ -299,7 +289,6 @@ def test_events_queue_accounts_and_tokens(tokens: tuple[TokenController, FakeCli
     c, _ = tokens
     fill(c.accounts, *(o for o in cached if o["kind"] == "ServiceAccount"))
     fill(c.secrets, *(o for o in cached if o["kind"] == "Secret"))
-    c.queue = RecordingQueue(c.name)
     informer, kind, obj = event
     getattr(c, informer).apply(kind, obj)
     assert c.queue.added == queued

@@ -27,6 +27,7 @@ from minikube_py.api.resources import Resource
 from minikube_py.api.secret import SecretStrategy
 from minikube_py.api.service import ServiceStrategy
 from minikube_py.api.serviceaccount import ServiceAccountStrategy
+from minikube_py.api.statefulset import StatefulSetStrategy
 from minikube_py.api.strategy import Strategy
 
 _STRATEGIES: dict[Resource, Strategy] = {
@@ -42,6 +43,7 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.DEPLOYMENTS: DeploymentStrategy(resources.DEPLOYMENTS),
     resources.REPLICASETS: ReplicaSetStrategy(resources.REPLICASETS),
     resources.DAEMONSETS: DaemonSetStrategy(resources.DAEMONSETS),
+    resources.STATEFULSETS: StatefulSetStrategy(resources.STATEFULSETS),
     resources.CONTROLLERREVISIONS: ControllerRevisionStrategy(resources.CONTROLLERREVISIONS),
     resources.JOBS: JobStrategy(resources.JOBS),
     resources.CRONJOBS: CronJobStrategy(resources.CRONJOBS),

@@ -72,6 +72,8 @@ REPLICASETS = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",),
                        ("status", "scale"))
 DAEMONSETS = Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), ("all",),
                       ("status",))
+STATEFULSETS = Resource("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), ("all",),
+                        ("status", "scale"))
 CONTROLLERREVISIONS = Resource("apps", "v1", "ControllerRevision", "controllerrevisions", True)
 JOBS = Resource("batch", "v1", "Job", "jobs", True, (), ("all",), ("status",))
 CRONJOBS = Resource("batch", "v1", "CronJob", "cronjobs", True, ("cj",), ("all",), ("status",))
@@ -87,7 +89,8 @@ CLUSTERROLEBINDINGS = Resource(RBAC_GROUP, "v1", "ClusterRoleBinding", "clusterr
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
-    EVENTS, DEPLOYMENTS, REPLICASETS, DAEMONSETS, CONTROLLERREVISIONS, JOBS, CRONJOBS, LEASES,
+    EVENTS, DEPLOYMENTS, REPLICASETS, DAEMONSETS, STATEFULSETS, CONTROLLERREVISIONS,
+    JOBS, CRONJOBS, LEASES,
     ENDPOINTSLICES, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
 )
 

@@ -33,6 +33,7 @@ CONTROLLERS: dict[str, str] = {
     "replicaset": "minikube_py.controllers.replicaset:ReplicaSetController",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
     "daemonset": "minikube_py.controllers.daemonset:DaemonSetController",
+    "statefulset": "minikube_py.controllers.statefulset:StatefulSetController",
     "job": "minikube_py.controllers.job:JobController",
     "cronjob": "minikube_py.controllers.cronjob:CronJobController",
     "ttl-after-finished":

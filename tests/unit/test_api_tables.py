@@ -33,6 +33,7 @@ HEADERS = {
     resources.LEASES: (["Name", "Holder", "Age"], []),
     resources.DAEMONSETS: (["Name", "Desired", "Current", "Ready", "Up-to-date", "Available",
                             "Node Selector", "Age"], ["Containers", "Images", "Selector"]),
+    resources.STATEFULSETS: (["Name", "Ready", "Age"], ["Containers", "Images"]),
     resources.CONTROLLERREVISIONS: (["Name", "Controller", "Revision", "Age"], []),
     resources.JOBS: (["Name", "Status", "Completions", "Duration", "Age"],
                      ["Containers", "Images", "Selector"]),

@@ -67,6 +67,9 @@ VALID: dict[Resource, Obj] = {
                                                            "leaseDurationSeconds": 15}},
     resources.DAEMONSETS: {"metadata": _meta("agent"), "spec": {
         "selector": {"matchLabels": {"app": "web"}}, "template": _template()}},
+    resources.STATEFULSETS: {"metadata": _meta("db"), "spec": {
+        "replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "web"}},
+        "template": _template(), "volumeClaimTemplates": [{"metadata": {"name": "data"}}]}},
     resources.CONTROLLERREVISIONS: {"metadata": _meta("agent-1"), "revision": 1,
                                     "data": {"spec": {"template": {"$patch": "replace"}}}},
     resources.JOBS: {"metadata": _meta("pi"), "spec": {
@@ -84,6 +87,7 @@ def test_valid_objects_have_no_causes(resource: Resource) -> None:
 
 P, S, D, N = resources.PODS, resources.SERVICES, resources.DEPLOYMENTS, resources.NODES
 J, C, DS = resources.JOBS, resources.CRONJOBS, resources.DAEMONSETS
+STS = resources.STATEFULSETS
 CASES = [
     # metadata
     (P, set_path("metadata.name", "Bad_Name"), "metadata.name", "FieldValueInvalid"),
@@ -265,6 +269,16 @@ CASES = [
     (DS, set_path("spec.template.spec.restartPolicy", "Never"), "spec.template.spec.restartPolicy",
      "FieldValueNotSupported"),
     (DS, set_path("spec.selector", DELETE), "spec.selector", "FieldValueRequired"),
+    (STS, set_path("spec.podManagementPolicy", "Random"), "spec.podManagementPolicy",
+     "FieldValueNotSupported"),
+    (STS, set_path("spec.updateStrategy", {"rollingUpdate": {"partition": -1}}),
+     "spec.updateStrategy.rollingUpdate.partition", "FieldValueInvalid"),
+    (STS, set_path("spec.updateStrategy", {"rollingUpdate": {"maxUnavailable": 0}}),
+     "spec.updateStrategy.rollingUpdate.maxUnavailable", "FieldValueInvalid"),
+    (STS, set_path("spec.persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Shred"}),
+     "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", "FieldValueNotSupported"),
+    (STS, set_path("spec.volumeClaimTemplates", [{"metadata": {}}]),
+     "spec.volumeClaimTemplates[0].metadata.name", "FieldValueRequired"),
     (resources.CONTROLLERREVISIONS, set_path("revision", -1), "revision", "FieldValueInvalid"),
     (resources.CONTROLLERREVISIONS, set_path("revision", DELETE), "revision", "FieldValueRequired"),
     # jobs
@@ -372,6 +386,7 @@ def _updated(resource: Resource, old: Obj, change: Callable[[Obj], None],
     pytest.param(N, set_path("spec.podCIDR", "10.244.9.0/24"), "spec.podCIDR", id="node-cidr"),
     pytest.param(DS, set_path("spec.selector", {"matchLabels": {"x": "y"}}), "spec.selector",
                  id="daemonset-selector"),
+    pytest.param(STS, set_path("spec.serviceName", "other"), "spec", id="statefulset-spec"),
     pytest.param(resources.CONTROLLERREVISIONS, set_path("data", {"x": 1}), "data",
                  id="controllerrevision-data"),
     pytest.param(J, set_path("spec.template.spec.containers.0.image", "x:2"), "spec.template",
@@ -455,4 +470,13 @@ def test_cronjob_keeps_a_stored_tz_prefix_on_update() -> None:
     del old["spec"]["timeZone"]
     old["spec"]["schedule"] = "CRON_TZ=Europe/Paris 0 * * * *"
     _, causes = _updated(C, old, set_path("spec.suspend", True))
+    assert causes == []
+
+
+def test_statefulset_may_change_replicas_template_and_strategy() -> None:
+    def change(obj: Obj) -> None:
+        obj["spec"].update(replicas=5, updateStrategy={"type": "OnDelete"}, minReadySeconds=3)
+        obj["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:2"
+
+    _, causes = _updated(STS, VALID[STS], change)
     assert causes == []

@@ -1,0 +1,109 @@
+"""StatefulSet controller against a real api-server, scheduler and hollow nodes:
+scaling 0 -> 3 -> 1 creates and removes pods strictly in ordinal order,
+identities are stable, and kubectl scale / rollout status / history / undo
+work for `sts`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import AsyncIterator
+
+import pytest
+
+from minikube_py.api.resources import PODS, STATEFULSETS
+from minikube_py.client import ApiClient, Informer
+from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.helpers import eventually, scratch_namespace
+from tests.integration.hollow import ControlPlane
+
+
+def statefulset(name: str, replicas: int, image: str = "busybox:1") -> dict:
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "serviceName": name,
+                     "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "c", "image": image}]}}}}
+
+
+class Env:
+    def __init__(self, client: ApiClient, ns: str, kubeconfig: str) -> None:
+        self.client, self.ns, self.kubeconfig = client, ns, kubeconfig
+
+    async def members(self, name: str) -> dict[str, dict]:
+        pods = (await self.client.list(PODS, self.ns, label_selector=f"app={name}"))["items"]
+        return {p["metadata"]["name"]: p for p in pods
+                if not p["metadata"].get("deletionTimestamp")}
+
+    async def ready(self, name: str, replicas: int, image: str = "busybox:1") -> bool:
+        sts = await self.client.get(STATEFULSETS, name, self.ns)
+        status = sts.get("status") or {}
+        members = await self.members(name)
+        return (sorted(members) == [f"{name}-{i}" for i in range(replicas)]
+                and all(p["spec"]["containers"][0]["image"] == image for p in members.values())
+                and status.get("readyReplicas", 0) == replicas
+                and status.get("replicas", 0) == replicas
+                and status.get("observedGeneration") == sts["metadata"]["generation"]
+                and status.get("currentRevision") == status.get("updateRevision"))
+
+    def kubectl(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["kubectl", "-n", self.ns, *args], capture_output=True,
+                              text=True, timeout=120, check=False,
+                              env={**os.environ, "KUBECONFIG": self.kubeconfig})
+
+
+@pytest.fixture
+async def env(apiserver) -> AsyncIterator[Env]:
+    settings = ControllerManagerSettings(
+        leader_election=None, controllers=("statefulset", "garbagecollector"))
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "sts") as namespace, \
+            ControlPlane(client, settings) as cp:
+        for i in range(2):
+            await cp.nodes.add(f"n{i}", cpu="8", pods=50)
+        yield Env(client, namespace, str(apiserver.kubeconfig))
+
+
+async def test_scales_0_3_1_in_order(env: Env) -> None:
+    events: list[tuple[str, str]] = []  # (what, pod) in the order the API saw them
+    watcher = Informer(env.client, PODS, env.ns, label_selector="app=db")
+    watcher.add_handlers(lambda p: events.append(("add", p["metadata"]["name"])),
+                         lambda old, new: events.append(("delete", new["metadata"]["name"]))
+                         if new["metadata"].get("deletionTimestamp")
+                         and not old["metadata"].get("deletionTimestamp") else None)
+    task = asyncio.create_task(watcher.run())
+    try:
+        await watcher.wait_synced()
+        await env.client.create(STATEFULSETS, statefulset("db", 0), env.ns)
+        scaled = env.kubectl("scale", "sts/db", "--replicas=3")
+        assert scaled.returncode == 0, scaled.stderr
+        await eventually(lambda: env.ready("db", 3), timeout=60, what="db scaled to 3")
+        members = await env.members("db")
+        pod = members["db-1"]
+        assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == ("db-1", "db")
+        await env.client.patch(STATEFULSETS, "db", {"spec": {"replicas": 1}}, env.ns)
+        await eventually(lambda: env.ready("db", 1), timeout=60, what="db scaled to 1")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [e for e in events if e[0] == "add"] == [("add", f"db-{i}") for i in range(3)]
+    assert [e for e in events if e[0] == "delete"] == [("delete", "db-2"), ("delete", "db-1")]
+
+
+async def test_rolling_update_and_kubectl_rollout(env: Env) -> None:
+    await env.client.create(STATEFULSETS, statefulset("web", 3), env.ns)
+    await eventually(lambda: env.ready("web", 3), timeout=60, what="web ready")
+    done = env.kubectl("set", "image", "sts/web", "c=busybox:2")
+    assert done.returncode == 0, done.stderr
+    status = await asyncio.to_thread(env.kubectl, "rollout", "status", "sts/web",
+                                     "--timeout=90s")
+    assert status.returncode == 0, status.stderr + status.stdout
+    await eventually(lambda: env.ready("web", 3, "busybox:2"), timeout=60, what="updated")
+    listed = env.kubectl("rollout", "history", "sts/web")
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()[2:] if line.strip()] \
+        == ["1", "2"]
+    undone = env.kubectl("rollout", "undo", "sts/web")
+    assert undone.returncode == 0, undone.stderr
+    await eventually(lambda: env.ready("web", 3, "busybox:1"), timeout=60, what="undone")

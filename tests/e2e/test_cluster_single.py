@@ -6,6 +6,7 @@ proves the host is as it was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -136,17 +137,7 @@ def test_sample_app_answers_from_all_three_pods(cluster: Cluster) -> None:
 def test_pods_resolve_services_by_name(cluster: Cluster) -> None:
     """Cluster DNS from a pod: kube-dns answers, search paths apply, unknown is NXDOMAIN,
     names outside the cluster go upstream (a reply or a clean failure, never a hang)."""
-    sample_app.ensure_image()
-    name = f"dns-{uuid.uuid4().hex[:6]}"
-    api(cluster.admin, lambda c: c.create(PODS, {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-        "spec": {"terminationGracePeriodSeconds": 0, "containers": [
-            {"name": "main", "image": sample_app.IMAGE, "imagePullPolicy": "Never",
-             "command": ["sleep", "3600"]}]}}, "default"))
-    try:
-        pod = eventually(lambda: (p := api(cluster.admin, lambda c: c.get(
-            PODS, name, namespace="default")))["status"].get("phase") == "Running" and p,
-            timeout=60, what=f"pod {name} running")
+    with sleeping_pod(cluster, "dns") as pod:
         dc = docker_client()
         try:
             uid = pod["metadata"]["uid"]
@@ -168,6 +159,22 @@ def test_pods_resolve_services_by_name(cluster: Cluster) -> None:
             assert time.monotonic() - started < 15  # answered or SERVFAIL, not hung
         finally:
             dc.close()
+
+
+@contextlib.contextmanager
+def sleeping_pod(cluster: Cluster, prefix: str) -> Iterator[dict]:
+    """A running busybox pod in `default` (the node-local image), deleted afterwards."""
+    sample_app.ensure_image()
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    api(cluster.admin, lambda c: c.create(PODS, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [
+            {"name": "main", "image": sample_app.IMAGE, "imagePullPolicy": "Never",
+             "command": ["sleep", "3600"]}]}}, "default"))
+    try:
+        yield eventually(lambda: (p := api(cluster.admin, lambda c: c.get(
+            PODS, name, namespace="default")))["status"].get("phase") == "Running" and p,
+            timeout=60, what=f"pod {name} running")
     finally:
         api(cluster.admin, lambda c: c.delete(PODS, name, "default"))
 
@@ -182,20 +189,10 @@ def test_a_pod_gets_a_working_service_account_token_through_node_credentials(
     """The agent runs with its node's own credential, which may read only the Secrets of
     its pods: the token of the pod's service account must still be mounted, and work, for
     what RBAC gives every service account (discovery) and no more (no Secrets)."""
-    sample_app.ensure_image()
     eventually(lambda: api(cluster.admin, lambda c: c.get(SERVICEACCOUNTS, "default",
                                                            namespace="default")).get("secrets"),
                timeout=30, what="the default service account linked to its token")
-    name = f"sa-{uuid.uuid4().hex[:6]}"
-    api(cluster.admin, lambda c: c.create(PODS, {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-        "spec": {"terminationGracePeriodSeconds": 0, "containers": [
-            {"name": "main", "image": sample_app.IMAGE, "imagePullPolicy": "Never",
-             "command": ["sleep", "3600"]}]}}, "default"))
-    try:
-        pod = eventually(lambda: (p := api(cluster.admin, lambda c: c.get(
-            PODS, name, namespace="default")))["status"].get("phase") == "Running" and p,
-            timeout=60, what=f"pod {name} running")
+    with sleeping_pod(cluster, "sa") as pod:
         dc = docker_client()
         try:
             token = in_pod(dc, pod["metadata"]["uid"],
@@ -215,8 +212,6 @@ def test_a_pod_gets_a_working_service_account_token_through_node_credentials(
                 return int(e.code)
         assert get("/apis") == 200
         assert get("/api/v1/secrets") == 403
-    finally:
-        api(cluster.admin, lambda c: c.delete(PODS, name, "default"))
 
 
 def test_status_fails_when_components_are_down(cluster: Cluster) -> None:

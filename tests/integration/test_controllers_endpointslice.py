@@ -12,25 +12,16 @@ import pytest
 
 from minikube_py.api.resources import ENDPOINTSLICES, SERVICES
 from minikube_py.client import ApiClient
-from minikube_py.client.tasks import background
-from minikube_py.controllers.base import SharedInformers
-from minikube_py.controllers.endpoints import EndpointsController
-from minikube_py.controllers.endpointslice import EndpointSliceController
-from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
+from tests.fixtures.controlplane import endpoint_controllers
 from tests.helpers import create_pod, eventually, scratch_namespace, set_pod_ready
 
 
 @pytest.fixture
 async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str]]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
-            scratch_namespace(client, "eps") as namespace:
-        settings, informers = ControllerManagerSettings(), SharedInformers(client)
-        endpoints = EndpointsController(client, settings, informers)
-        slices = EndpointSliceController(client, settings, informers)
-        async with background(endpoints.run(), endpoints.name), \
-                background(slices.run(), slices.name):
-            yield client, namespace
+            scratch_namespace(client, "eps") as namespace, endpoint_controllers(client):
+        yield client, namespace
 
 
 async def slices_of(client: ApiClient, ns: str) -> list[dict[str, Any]]:

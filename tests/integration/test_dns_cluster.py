@@ -29,14 +29,11 @@ from minikube_py.api.resources import ENDPOINTS, PODS, SERVICES
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
 from minikube_py.client.tasks import background
-from minikube_py.controllers.base import SharedInformers
-from minikube_py.controllers.endpoints import EndpointsController
-from minikube_py.controllers.endpointslice import EndpointSliceController
-from minikube_py.controllers.settings import ControllerManagerSettings
 from minikube_py.dns import DnsSettings, serving
 from minikube_py.dns.app import Running
 from minikube_py.dns.registration import keep_registered
 from tests.fixtures.apiserver import CLI
+from tests.fixtures.controlplane import endpoint_controllers
 from tests.fixtures.etcd import free_port
 from tests.helpers import eventually, scratch_namespace, set_pod_ready
 
@@ -46,13 +43,9 @@ SETTINGS = DnsSettings(bind_address="127.0.0.1", port=0, health_port=0, upstream
 @pytest.fixture
 async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str, Running]]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
-            scratch_namespace(client, "dns") as namespace:
-        settings, informers = ControllerManagerSettings(), SharedInformers(client)
-        endpoints = EndpointsController(client, settings, informers)
-        slices = EndpointSliceController(client, settings, informers)
-        async with background(endpoints.run(), endpoints.name), \
-                background(slices.run(), slices.name), serving(SETTINGS, client) as running:
-            yield client, namespace, running
+            scratch_namespace(client, "dns") as namespace, endpoint_controllers(client), \
+            serving(SETTINGS, client) as running:
+        yield client, namespace, running
 
 
 async def ask(running: Running | int, name: str, qtype: str = "A",

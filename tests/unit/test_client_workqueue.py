@@ -203,3 +203,27 @@ def test_max_of_takes_longest_wait() -> None:
     assert limiter.when("a") == pytest.approx(0.005)
     assert limiter.when("b") == pytest.approx(1.0), "bucket empty: its wait dominates"
     assert limiter.num_requeues("a") == 1
+
+
+async def test_a_failing_give_up_handler_is_logged_and_the_worker_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    q = fast_queue()
+    done: list[Hashable] = []
+
+    async def sync(key: Hashable) -> None:
+        if key == "bad":
+            raise ValueError("broken object")
+        done.append(key)
+        q.shutdown()
+
+    async def on_give_up(key: Hashable, error: Exception) -> None:
+        raise RuntimeError("event sink down")
+
+    q.add("bad")
+    workers = asyncio.create_task(q.run_workers(sync, workers=1, max_retries=1,
+                                                on_give_up=on_give_up))
+    await asyncio.sleep(0.1)
+    q.add("good")
+    await asyncio.wait_for(workers, 1)
+    assert done == ["good"], "the worker survived its give-up handler's failure"
+    assert "give-up handler failed queue=test key=bad" in caplog.text

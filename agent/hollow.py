@@ -19,16 +19,16 @@ from typing import Any
 
 from minikube_py.api.meta import micro_time, now_rfc3339
 from minikube_py.api.resources import LEASES, NODES, PODS
+from minikube_py.api.types import Object
 from minikube_py.client import ApiClient, Informer
 from minikube_py.client.errors import ClientError, NotFound
 
-JsonDict = dict[str, Any]
 NODE_LEASES = "kube-node-lease"
 
 
 def node_object(name: str, *, cpu: str = "4", memory: str = "8Gi", pods: int = 110,
                 labels: dict[str, str] | None = None,
-                taints: list[JsonDict] | None = None) -> JsonDict:
+                taints: list[Object] | None = None) -> Object:
     """A Ready Node with this capacity, labelled hollow=true."""
     capacity = {"cpu": cpu, "memory": memory, "pods": str(pods)}
     now = now_rfc3339()
@@ -47,7 +47,7 @@ def node_object(name: str, *, cpu: str = "4", memory: str = "8Gi", pods: int = 1
     }
 
 
-async def register_node(client: ApiClient, body: JsonDict) -> None:
+async def register_node(client: ApiClient, body: Object) -> None:
     """Create the Node, then write its status (create may drop status, as for pods)."""
     created = await client.create(NODES, body)
     if created.get("status", {}).get("conditions") != body["status"]["conditions"]:
@@ -96,7 +96,7 @@ class HollowNodes:
                                 patch_type="merge", subresource="status")
 
     async def _renew(self, name: str) -> None:
-        lease: JsonDict = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        lease: Object = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                  "metadata": {"name": name, "namespace": NODE_LEASES},
                  "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
                           "renewTime": micro_time()}}
@@ -115,7 +115,7 @@ class HollowNodes:
                 with contextlib.suppress(ClientError):
                     await self._renew(name)
 
-    def _pod_seen(self, pod: JsonDict) -> None:
+    def _pod_seen(self, pod: Object) -> None:
         node = (pod.get("spec") or {}).get("nodeName")
         if not self.run_pods or node not in self.alive:
             return
@@ -129,7 +129,7 @@ class HollowNodes:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _mark_running(self, pod: JsonDict) -> None:
+    async def _mark_running(self, pod: Object) -> None:
         now = now_rfc3339()
         conditions = [{"type": t, "status": "True", "lastTransitionTime": now}
                       for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")]
@@ -145,7 +145,7 @@ class HollowNodes:
             await self.client.patch(PODS, meta["name"], {"status": status}, meta["namespace"],
                                     patch_type="merge", subresource="status")
 
-    async def _finish_deletion(self, pod: JsonDict) -> None:
+    async def _finish_deletion(self, pod: Object) -> None:
         meta = pod["metadata"]
         with contextlib.suppress(ClientError):
             await self.client.delete(PODS, meta["name"], meta["namespace"],

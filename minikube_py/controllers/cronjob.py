@@ -20,6 +20,7 @@ from minikube_py.api import cron
 from minikube_py.api.cronjob import schedule_of
 from minikube_py.api.meta import format_time, get_condition, owner_of, owner_reference, parse_time
 from minikube_py.api.resources import CRONJOBS, JOBS
+from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.client.loop import cached
 from minikube_py.controllers.base import Controller, by_namespace
@@ -32,18 +33,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 NEXT_SCHEDULE_DELTA = 0.1  # Kubernetes' nextScheduleDelta
 TOO_MANY_MISSED = 100
 
 
-def job_name(cronjob: JsonDict, scheduled: datetime) -> str:
+def job_name(cronjob: Object, scheduled: datetime) -> str:
     """`<cronjob>-<minutes since the epoch>`: one name per scheduled time."""
     return f"{cronjob['metadata']['name']}-{int(scheduled.timestamp()) // 60}"
 
 
-def job_for(cronjob: JsonDict, scheduled: datetime) -> JsonDict:
+def job_for(cronjob: Object, scheduled: datetime) -> Object:
     """getJobFromTemplate2: the template's metadata and spec, owned by the CronJob."""
     template = cronjob["spec"].get("jobTemplate") or {}
     meta = template.get("metadata") or {}
@@ -57,7 +57,7 @@ def job_for(cronjob: JsonDict, scheduled: datetime) -> JsonDict:
         "spec": dict(template.get("spec") or {})}
 
 
-def finished_as(job: JsonDict) -> str | None:
+def finished_as(job: Object) -> str | None:
     for kind in ("Complete", "Failed"):
         if (get_condition(job, kind) or {}).get("status") == "True":
             return kind
@@ -68,7 +68,7 @@ def _when(text: Any) -> datetime | None:
     return parse_time(text) if isinstance(text, str) and text else None
 
 
-def earliest(cronjob: JsonDict, now: datetime, *, with_deadline: bool) -> datetime:
+def earliest(cronjob: Object, now: datetime, *, with_deadline: bool) -> datetime:
     """Where to look for missed times from: the last schedule (or creation), no earlier
     than startingDeadlineSeconds ago."""
     status = cronjob.get("status") or {}
@@ -93,10 +93,10 @@ class CronJobController(Controller):
                                self._job_changed)
         self.clock = _now
 
-    def object_for(self, key: Hashable) -> JsonDict | None:
+    def object_for(self, key: Hashable) -> Object | None:
         return cached(self.cronjobs, key)
 
-    def _job_changed(self, job: JsonDict) -> None:
+    def _job_changed(self, job: Object) -> None:
         key = controller_key(job, "CronJob")
         if key is not None:
             self.queue.add(key)
@@ -125,8 +125,8 @@ class CronJobController(Controller):
             except Conflict:
                 self.queue.add_after(key, 0.1)
 
-    async def _reconcile_active(self, cronjob: JsonDict, status: JsonDict,
-                                jobs: list[JsonDict]) -> None:
+    async def _reconcile_active(self, cronjob: Object, status: Object,
+                                jobs: list[Object]) -> None:
         """status.active = our unfinished Jobs; finished ones are reported and their
         success time kept."""
         active = {r.get("uid"): r for r in status.get("active") or []}
@@ -154,8 +154,8 @@ class CronJobController(Controller):
         else:
             status.pop("active", None)
 
-    async def _schedule(self, key: str, cronjob: JsonDict, status: JsonDict,
-                        jobs: list[JsonDict], now: datetime) -> None:
+    async def _schedule(self, key: str, cronjob: Object, status: Object,
+                        jobs: list[Object], now: datetime) -> None:
         spec = cronjob["spec"]
         try:
             schedule = schedule_of(cronjob)
@@ -204,7 +204,7 @@ class CronJobController(Controller):
         status["active"] = [*(status.get("active") or []), _reference(job)]
         status["lastScheduleTime"] = format_time(scheduled)
 
-    def _requeue(self, key: str, cronjob: JsonDict, schedule: cron.Schedule,
+    def _requeue(self, key: str, cronjob: Object, schedule: cron.Schedule,
                  now: datetime) -> None:
         """Look again just after the next scheduled time."""
         since = earliest(cronjob, now, with_deadline=False)
@@ -215,7 +215,7 @@ class CronJobController(Controller):
         if upcoming is not None:
             self.queue.add_after(key, (upcoming - now).total_seconds() + NEXT_SCHEDULE_DELTA)
 
-    async def _trim_history(self, cronjob: JsonDict, finished: list[JsonDict]) -> None:
+    async def _trim_history(self, cronjob: Object, finished: list[Object]) -> None:
         spec = cronjob["spec"]
         for kind, limit in (("Complete", spec.get("successfulJobsHistoryLimit")),
                             ("Failed", spec.get("failedJobsHistoryLimit"))):
@@ -225,7 +225,7 @@ class CronJobController(Controller):
             for job in ours[:max(len(ours) - int(limit), 0)]:
                 await self._delete_job(cronjob, job["metadata"]["name"])
 
-    async def _delete_job(self, cronjob: JsonDict, name: str) -> None:
+    async def _delete_job(self, cronjob: Object, name: str) -> None:
         try:
             await self.client.delete(JOBS, name, cronjob["metadata"]["namespace"],
                                      propagation_policy="Background")
@@ -238,13 +238,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _started(job: JsonDict) -> tuple[bool, float, str]:
+def _started(job: Object) -> tuple[bool, float, str]:
     """byJobStartTime: older first; Jobs that never started last, then by name."""
     start = _when((job.get("status") or {}).get("startTime"))
     return (start is None, start.timestamp() if start else 0.0, job["metadata"]["name"])
 
 
-def _reference(job: JsonDict) -> JsonDict:
+def _reference(job: Object) -> Object:
     meta = job["metadata"]
     return {"kind": "Job", "namespace": meta["namespace"], "name": meta["name"],
             "uid": meta["uid"], "apiVersion": "batch/v1",

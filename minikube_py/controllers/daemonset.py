@@ -15,11 +15,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import split_key
 from minikube_py.api.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from minikube_py.api.selectors import LabelSelector
+from minikube_py.api.types import Object
 from minikube_py.client.errors import ClientError, Conflict, NotFound
 from minikube_py.client.loop import cached
 from minikube_py.controllers import daemonset_pods as dp
@@ -37,10 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
 
 
-def _alive(pod: JsonDict) -> bool:
+def _alive(pod: Object) -> bool:
     return not pod["metadata"].get("deletionTimestamp") and \
         (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
 
@@ -67,24 +68,24 @@ class DaemonSetController(Controller):
                                     lambda old, new: self._owned_changed(new))
         self.clock = time.time
 
-    def object_for(self, key: Hashable) -> JsonDict | None:
+    def object_for(self, key: Hashable) -> Object | None:
         return cached(self.daemonsets, key)
 
-    def _owner_key(self, obj: JsonDict) -> str | None:
+    def _owner_key(self, obj: Object) -> str | None:
         return controller_key(obj, "DaemonSet")
 
-    def _pod_added(self, pod: JsonDict) -> None:
+    def _pod_added(self, pod: Object) -> None:
         key = self._owner_key(pod)
         if key is not None:
             self.expectations.creation_observed(key)
             self.queue.add(key)
 
-    def _owned_changed(self, obj: JsonDict) -> None:
+    def _owned_changed(self, obj: Object) -> None:
         key = self._owner_key(obj)
         if key is not None:
             self.queue.add(key)
 
-    def _node_changed(self, node: JsonDict) -> None:
+    def _node_changed(self, node: Object) -> None:
         for ds in self.daemonsets.list():
             self.enqueue(ds)
 
@@ -110,7 +111,7 @@ class DaemonSetController(Controller):
         pods = await claim(self.client, PODS, ds,
                            self.pods.by_index("namespace", namespace or ""), selector)
         nodes = {n["metadata"]["name"]: n for n in self.nodes.list()}
-        by_node: dict[str, list[JsonDict]] = {}
+        by_node: dict[str, list[Object]] = {}
         for pod in pods:
             by_node.setdefault(dp.target_node(pod) or "", []).append(pod)
         if self.expectations.satisfied(key):
@@ -123,11 +124,11 @@ class DaemonSetController(Controller):
                                {current["metadata"]["name"]})
         await self._update_status(ds, nodes, by_node, digest)
 
-    async def _manage(self, key: str, ds: JsonDict, nodes: dict[str, JsonDict],
-                      by_node: dict[str, list[JsonDict]], digest: str) -> None:
+    async def _manage(self, key: str, ds: Object, nodes: dict[str, Object],
+                      by_node: dict[str, list[Object]], digest: str) -> None:
         """Place: a pod where one should run and none does; none where none should."""
         create: list[str] = []
-        delete: list[JsonDict] = []
+        delete: list[Object] = []
         for name, node in nodes.items():
             run, keep = dp.should_run(ds, node)
             pods = by_node.get(name, [])
@@ -150,8 +151,8 @@ class DaemonSetController(Controller):
         await self._delete(ds, delete)
         await self._create(key, ds, create, digest)
 
-    async def _roll(self, key: str, ds: JsonDict, nodes: dict[str, JsonDict],
-                    by_node: dict[str, list[JsonDict]], digest: str) -> None:
+    async def _roll(self, key: str, ds: Object, nodes: dict[str, Object],
+                    by_node: dict[str, list[Object]], digest: str) -> None:
         """Replace old-revision pods within maxUnavailable, or surge new ones first."""
         rolling = (ds["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {}
         wanted = [n for n, node in nodes.items() if dp.should_run(ds, node)[0]]
@@ -162,10 +163,10 @@ class DaemonSetController(Controller):
             max_unavailable = 1
         min_ready = int(ds["spec"].get("minReadySeconds") or 0)
         now = self.clock()
-        delete: list[JsonDict] = []
+        delete: list[Object] = []
         surge_nodes: list[str] = []
         unavailable = 0
-        candidates: list[JsonDict] = []
+        candidates: list[Object] = []
         surging = 0
         for name in wanted:
             alive = [p for p in by_node.get(name, []) if _alive(p)]
@@ -199,7 +200,7 @@ class DaemonSetController(Controller):
             await self._create(key, ds, surge_nodes[:max(max_surge - surging, 0)], digest)
         await self._delete(ds, delete)
 
-    async def _create(self, key: str, ds: JsonDict, node_names: list[str], digest: str) -> None:
+    async def _create(self, key: str, ds: Object, node_names: list[str], digest: str) -> None:
         if not node_names:
             return
         self.expectations.expect(key, adds=len(node_names))
@@ -220,8 +221,8 @@ class DaemonSetController(Controller):
         if isinstance(failure, ClientError):
             raise failure
 
-    async def _delete(self, ds: JsonDict, pods: list[JsonDict]) -> None:
-        async def delete(pod: JsonDict) -> None:
+    async def _delete(self, ds: Object, pods: list[Object]) -> None:
+        async def delete(pod: Object) -> None:
             meta = pod["metadata"]
             try:
                 await self.client.delete(PODS, meta["name"], meta["namespace"])
@@ -233,8 +234,8 @@ class DaemonSetController(Controller):
         unique = {p["metadata"]["name"]: p for p in pods}
         await asyncio.gather(*(delete(p) for p in unique.values()))
 
-    async def _update_status(self, ds: JsonDict, nodes: dict[str, JsonDict],
-                             by_node: dict[str, list[JsonDict]], digest: str) -> None:
+    async def _update_status(self, ds: Object, nodes: dict[str, Object],
+                             by_node: dict[str, list[Object]], digest: str) -> None:
         min_ready = int(ds["spec"].get("minReadySeconds") or 0)
         now = self.clock()
         counts = dict.fromkeys(("desiredNumberScheduled", "currentNumberScheduled",
@@ -253,7 +254,7 @@ class DaemonSetController(Controller):
             counts["updatedNumberScheduled"] += any(
                 (p["metadata"].get("labels") or {}).get(history.HASH_LABEL) == digest
                 for p in alive)
-        status: JsonDict = {**counts, "observedGeneration": ds["metadata"].get("generation", 0)}
+        status: Object = {**counts, "observedGeneration": ds["metadata"].get("generation", 0)}
         unavailable = counts["desiredNumberScheduled"] - counts["numberAvailable"]
         if unavailable:
             status["numberUnavailable"] = unavailable
@@ -266,9 +267,9 @@ class DaemonSetController(Controller):
         except NotFound:
             return
         except Conflict:
-            self.queue.add_after(f"{ds['metadata']['namespace']}/{ds['metadata']['name']}", 0.1)
+            self.queue.add_after(object_key(ds), 0.1)
         waits = [p for pods in by_node.values() for p in pods
                  if min_ready and is_ready(p) and not is_available(p, min_ready, now)]
         if waits:
-            self.queue.add_after(f"{ds['metadata']['namespace']}/{ds['metadata']['name']}",
+            self.queue.add_after(object_key(ds),
                                  float(min_ready))

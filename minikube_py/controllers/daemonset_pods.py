@@ -6,15 +6,13 @@ by node affinity (the scheduler binds it, as since Kubernetes 1.12)."""
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from minikube_py.api.meta import owner_reference
 from minikube_py.api.nodeaffinity import required_matches
 from minikube_py.api.taints import untolerated
-from minikube_py.api.types import Taint, Toleration
+from minikube_py.api.types import Object, Taint, Toleration
 from minikube_py.controllers.history import HASH_LABEL
 
-JsonDict = dict[str, Any]
 GENERATION_LABEL = "pod-template-generation"
 
 # AddOrUpdateDaemonPodTolerations: daemons stay through node trouble and cordons.
@@ -29,7 +27,7 @@ _TOLERATIONS = (
 _HOST_NETWORK_TOLERATION = ("node.kubernetes.io/network-unavailable", "NoSchedule")
 
 
-def with_daemon_tolerations(spec: JsonDict) -> JsonDict:
+def with_daemon_tolerations(spec: Object) -> Object:
     """The pod spec plus the automatic tolerations it does not have yet."""
     out = copy.deepcopy(spec)
     tolerations = out.setdefault("tolerations", [])
@@ -43,14 +41,14 @@ def with_daemon_tolerations(spec: JsonDict) -> JsonDict:
     return out
 
 
-def _node_taints(node: JsonDict) -> list[Taint]:
+def _node_taints(node: Object) -> list[Taint]:
     taints: list[Taint] = list((node.get("spec") or {}).get("taints") or [])
     if (node.get("spec") or {}).get("unschedulable"):
         taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"})
     return taints
 
 
-def should_run(ds: JsonDict, node: JsonDict) -> tuple[bool, bool]:
+def should_run(ds: Object, node: Object) -> tuple[bool, bool]:
     """(should run a new daemon pod, should keep a running one) on `node`."""
     spec = with_daemon_tolerations(((ds["spec"].get("template") or {}).get("spec")) or {})
     affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
@@ -67,7 +65,7 @@ def should_run(ds: JsonDict, node: JsonDict) -> tuple[bool, bool]:
     return run, keep
 
 
-def target_node(pod: JsonDict) -> str | None:
+def target_node(pod: Object) -> str | None:
     """The node a daemon pod is for: its nodeName, or the node its affinity pins."""
     name = (pod.get("spec") or {}).get("nodeName")
     if name:
@@ -83,7 +81,7 @@ def target_node(pod: JsonDict) -> str | None:
     return None
 
 
-def pod_for(ds: JsonDict, node_name: str, revision_hash: str) -> JsonDict:
+def pod_for(ds: Object, node_name: str, revision_hash: str) -> Object:
     """A daemon pod for one node: the template, the revision label, the tolerations,
     and node affinity replaced by one term naming the node
     (ReplaceDaemonSetPodNodeNameNodeAffinity)."""

@@ -12,44 +12,43 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
 
 from minikube_py.api.meta import owner_of, owner_reference
 from minikube_py.api.resources import CONTROLLERREVISIONS
+from minikube_py.api.types import Object
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import AlreadyExists, NotFound
 from minikube_py.controllers.deployment_util import pruned, template_hash
 
 log = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
 HASH_LABEL = "controller-revision-hash"
 
 
-def revision_data(owner: JsonDict) -> JsonDict:
+def revision_data(owner: Object) -> Object:
     template = pruned(copy.deepcopy(owner["spec"].get("template") or {}))
     return {"spec": {"template": {**template, "$patch": "replace"}}}
 
 
-def template_of(revision: JsonDict) -> JsonDict:
+def template_of(revision: Object) -> Object:
     """The pod template a revision records."""
     template = dict(((revision.get("data") or {}).get("spec") or {}).get("template") or {})
     template.pop("$patch", None)
     return template
 
 
-def revision_number(revision: JsonDict) -> int:
+def revision_number(revision: Object) -> int:
     return int(revision.get("revision") or 0)
 
 
-def owned(owner: JsonDict, revisions: list[JsonDict]) -> list[JsonDict]:
+def owned(owner: Object, revisions: list[Object]) -> list[Object]:
     uid = owner["metadata"]["uid"]
     return sorted((r for r in revisions if (owner_of(r) or {}).get("uid") == uid),
                   key=revision_number)
 
 
-async def current_revision(client: ApiClient, owner: JsonDict, revisions: list[JsonDict]
-                           ) -> JsonDict:
+async def current_revision(client: ApiClient, owner: Object, revisions: list[Object]
+                           ) -> Object:
     """The revision of the owner's template as it is now: an existing one (renumbered
     to be the newest, as after `rollout undo`), or a new one."""
     data = revision_data(owner)
@@ -64,7 +63,7 @@ async def current_revision(client: ApiClient, owner: JsonDict, revisions: list[J
     while True:
         digest = template_hash(owner["spec"].get("template") or {}, collisions)
         name = f"{owner['metadata']['name']}-{digest}"
-        body: JsonDict = {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {
+        body: Object = {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {
             "name": name, "namespace": owner["metadata"]["namespace"],
             "labels": {**(((owner["spec"].get("template") or {}).get("metadata") or {})
                           .get("labels") or {}), HASH_LABEL: digest},
@@ -83,11 +82,11 @@ async def current_revision(client: ApiClient, owner: JsonDict, revisions: list[J
                      owner["metadata"]["namespace"], owner["metadata"]["name"], owner["kind"])
 
 
-def hash_of(revision: JsonDict) -> str:
+def hash_of(revision: Object) -> str:
     return str((revision["metadata"].get("labels") or {}).get(HASH_LABEL, ""))
 
 
-async def truncate(client: ApiClient, owner: JsonDict, revisions: list[JsonDict],
+async def truncate(client: ApiClient, owner: Object, revisions: list[Object],
                    live: set[str], keep: set[str]) -> None:
     """Delete the oldest revisions beyond revisionHistoryLimit that no live pod uses
     (`live`: hashes on pods) and that are not current (`keep`: names)."""

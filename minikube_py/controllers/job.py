@@ -24,13 +24,15 @@ import logging
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from minikube_py.api.job import TRACKING_FINALIZER
 from minikube_py.api.meta import get_condition, owner_of, set_condition, split_key
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import JOBS, PODS
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.api.shape import dig
+from minikube_py.api.types import Object
 from minikube_py.client.errors import ClientError, Conflict, NotFound
 from minikube_py.client.loop import cached
 from minikube_py.controllers import job_pods as jp
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
 BURST = 500
 
 
@@ -63,12 +64,12 @@ class _Outcome:
 class _Tracking:
     """Step 1's result: uncounted uids and completed indexes, plus a FailJob verdict."""
 
-    status: JsonDict
-    release: list[JsonDict] = field(default_factory=list)
+    status: Object
+    release: list[Object] = field(default_factory=list)
     fail_job: str = ""
 
 
-def is_finished(job: JsonDict) -> bool:
+def is_finished(job: Object) -> bool:
     return any((get_condition(job, kind) or {}).get("status") == "True"
                for kind in ("Complete", "Failed"))
 
@@ -89,25 +90,25 @@ class JobController(Controller):
                                self._pod_changed)
         self.clock = time.time
 
-    def object_for(self, key: Hashable) -> JsonDict | None:
+    def object_for(self, key: Hashable) -> Object | None:
         return cached(self.jobs, key)
 
     # -- handlers ---------------------------------------------------------------------
 
-    def _job_deleted(self, job: JsonDict) -> None:
-        self.expectations.forget(f"{job['metadata']['namespace']}/{job['metadata']['name']}")
+    def _job_deleted(self, job: Object) -> None:
+        self.expectations.forget(object_key(job))
         self.enqueue(job)
 
-    def _owner_key(self, obj: JsonDict) -> str | None:
+    def _owner_key(self, obj: Object) -> str | None:
         return controller_key(obj, "Job")
 
-    def _pod_added(self, pod: JsonDict) -> None:
+    def _pod_added(self, pod: Object) -> None:
         key = self._owner_key(pod)
         if key is not None:
             self.expectations.creation_observed(key)
             self.queue.add(key)
 
-    def _pod_changed(self, pod: JsonDict) -> None:
+    def _pod_changed(self, pod: Object) -> None:
         key = self._owner_key(pod)
         if key is not None:
             self.queue.add(key)
@@ -138,7 +139,7 @@ class JobController(Controller):
         if status != (job.get("status") or {}):
             await self._write_status(job, status)
 
-    async def _pods_of(self, job: JsonDict) -> list[JsonDict]:
+    async def _pods_of(self, job: Object) -> list[Object]:
         try:
             selector = LabelSelector.from_dict(job["spec"].get("selector"))
         except ValueError:
@@ -150,7 +151,7 @@ class JobController(Controller):
 
     # -- step 1: record finished pods as uncounted ------------------------------------------
 
-    def _track(self, job: JsonDict, pods: list[JsonDict]) -> _Tracking:
+    def _track(self, job: Object, pods: list[Object]) -> _Tracking:
         status = copy.deepcopy(job.get("status") or {})
         uncounted = status.setdefault("uncountedTerminatedPods", {})
         seen = set(uncounted.get("succeeded") or []) | set(uncounted.get("failed") or [])
@@ -194,9 +195,9 @@ class JobController(Controller):
 
     # -- step 2: release finalizers ----------------------------------------------------------
 
-    async def _remove_finalizers(self, job: JsonDict, pods: list[JsonDict]) -> set[str]:
+    async def _remove_finalizers(self, job: Object, pods: list[Object]) -> set[str]:
         """The uids of pods that no longer hold the finalizer (or are gone)."""
-        async def remove(pod: JsonDict) -> str | None:
+        async def remove(pod: Object) -> str | None:
             meta = pod["metadata"]
             rest = [f for f in meta.get("finalizers") or [] if f != TRACKING_FINALIZER]
             patch = {"metadata": {"finalizers": rest or None,
@@ -211,7 +212,7 @@ class JobController(Controller):
 
         results = await asyncio.gather(*(remove(p) for p in pods))
         if any(r is None for r in results):
-            self.queue.add_after(f"{job['metadata']['namespace']}/{job['metadata']['name']}",
+            self.queue.add_after(object_key(job),
                                  0.1)
         return {r for r in results if r is not None}
 
@@ -227,8 +228,8 @@ class JobController(Controller):
 
     # -- step 3: count what was released --------------------------------------------------
 
-    def _count_released(self, job: JsonDict, pods: list[JsonDict], released: set[str]
-                        ) -> JsonDict:
+    def _count_released(self, job: Object, pods: list[Object], released: set[str]
+                        ) -> Object:
         status = copy.deepcopy(job.get("status") or {})
         uncounted = status.setdefault("uncountedTerminatedPods", {})
         holding = {p["metadata"]["uid"] for p in pods if jp.has_finalizer(p)} - released
@@ -247,7 +248,7 @@ class JobController(Controller):
 
     # -- decisions ----------------------------------------------------------------------------
 
-    def _outcome(self, job: JsonDict, status: JsonDict, active: list[JsonDict], fail_job: str,
+    def _outcome(self, job: Object, status: Object, active: list[Object], fail_job: str,
                  now: float) -> _Outcome:
         for kind in ("FailureTarget", "SuccessCriteriaMet"):
             existing = get_condition(status.get("conditions"), kind)
@@ -275,7 +276,7 @@ class JobController(Controller):
         return _Outcome()
 
     @staticmethod
-    def _succeeded(job: JsonDict, status: JsonDict, active: list[JsonDict]) -> bool:
+    def _succeeded(job: Object, status: Object, active: list[Object]) -> bool:
         spec = job["spec"]
         done = int(status.get("succeeded") or 0) + len(
             (status.get("uncountedTerminatedPods") or {}).get("succeeded") or [])
@@ -286,8 +287,8 @@ class JobController(Controller):
             return done > 0 and not active
         return done >= int(completions)
 
-    async def _manage(self, key: str, job: JsonDict, pods: list[JsonDict],
-                      holding: list[JsonDict], status: JsonDict, fail_job: str) -> JsonDict:
+    async def _manage(self, key: str, job: Object, pods: list[Object],
+                      holding: list[Object], status: Object, fail_job: str) -> Object:
         """Decide and act: finish, suspend, or scale; `holding` are the pods still
         holding the finalizer after this sync's releases."""
         now = self.clock()
@@ -323,7 +324,7 @@ class JobController(Controller):
         status.setdefault("uncountedTerminatedPods", {})
         return status
 
-    async def _finish(self, job: JsonDict, status: JsonDict, outcome: _Outcome,
+    async def _finish(self, job: Object, status: Object, outcome: _Outcome,
                       stamp: str) -> None:
         final = "Failed" if outcome.condition == "FailureTarget" else "Complete"
         set_condition(status, {"type": final, "status": "True", "reason": outcome.reason,
@@ -334,7 +335,7 @@ class JobController(Controller):
         else:
             await self.recorder.event(job, "Warning", outcome.reason, outcome.message)
 
-    async def _suspend_or_resume(self, job: JsonDict, status: JsonDict, suspended: bool,
+    async def _suspend_or_resume(self, job: Object, status: Object, suspended: bool,
                                  stamp: str) -> None:
         current = get_condition(status.get("conditions"), "Suspended")
         if suspended and (current or {}).get("status") != "True":
@@ -349,8 +350,8 @@ class JobController(Controller):
                           now=stamp)
             await self.recorder.event(job, "Normal", "Resumed", "Job resumed")
 
-    async def _scale(self, key: str, job: JsonDict, pods: list[JsonDict],
-                     active: list[JsonDict], status: JsonDict, now: float) -> list[JsonDict]:
+    async def _scale(self, key: str, job: Object, pods: list[Object],
+                     active: list[Object], status: Object, now: float) -> list[Object]:
         """Create or delete pods toward the wanted number of active ones; the list of
         active pods as it will be."""
         spec = job["spec"]
@@ -384,7 +385,7 @@ class JobController(Controller):
         created = await self._create(key, job, indexes[:BURST])
         return active + created
 
-    def _backoff_left(self, pods: list[JsonDict], now: float) -> float:
+    def _backoff_left(self, pods: list[Object], now: float) -> float:
         """Seconds until replacements may start: failures since the last success,
         each doubling the delay (Kubernetes' pod backoff)."""
         finished = sorted((p for p in pods if jp.is_finished(p)), key=jp.finish_time)
@@ -398,10 +399,10 @@ class JobController(Controller):
                                  self.settings.job_backoff_max)
         return max(last + delay - now, 0.0) if failures else 0.0
 
-    async def _create(self, key: str, job: JsonDict, indexes: list[int | None]
-                      ) -> list[JsonDict]:
+    async def _create(self, key: str, job: Object, indexes: list[int | None]
+                      ) -> list[Object]:
         self.expectations.expect(key, adds=len(indexes))
-        created: list[JsonDict] = []
+        created: list[Object] = []
         batch, pending = 1, list(indexes)
         while pending:
             chunk, pending = pending[:batch], pending[batch:]
@@ -428,8 +429,8 @@ class JobController(Controller):
             batch *= 2
         return created
 
-    async def _delete(self, key: str, job: JsonDict, victims: list[JsonDict]) -> None:
-        async def delete(pod: JsonDict) -> None:
+    async def _delete(self, key: str, job: Object, victims: list[Object]) -> None:
+        async def delete(pod: Object) -> None:
             meta = pod["metadata"]
             try:
                 await self.client.delete(PODS, meta["name"], meta["namespace"])
@@ -440,7 +441,7 @@ class JobController(Controller):
 
         await asyncio.gather(*(delete(p) for p in victims))
 
-    async def _write_status(self, job: JsonDict, status: JsonDict) -> JsonDict | None:
+    async def _write_status(self, job: Object, status: Object) -> Object | None:
         """The Job as stored after the write; None if it is gone or changed meanwhile
         (the informer's next event brings it back)."""
         try:
@@ -449,7 +450,7 @@ class JobController(Controller):
         except NotFound:
             return None
         except Conflict:
-            self.queue.add_after(f"{job['metadata']['namespace']}/{job['metadata']['name']}",
+            self.queue.add_after(object_key(job),
                                  0.1)
             return None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from minikube_py.api.meta import owner_of, owner_reference
+from minikube_py.api.meta import join_key, owner_of, owner_reference
 from minikube_py.api.resources import Resource, for_kind
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.api.types import Object
@@ -92,4 +92,4 @@ def controller_key(obj: Object, kind: str) -> str | None:
     ref = owner_of(obj)
     if ref is None or ref.get("kind") != kind:
         return None
-    return f"{obj['metadata']['namespace']}/{ref['name']}"
+    return join_key(obj["metadata"]["namespace"], ref["name"])

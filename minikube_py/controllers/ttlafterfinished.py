@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import get_condition, split_key
 from minikube_py.api.resources import JOBS
+from minikube_py.api.types import Object
 from minikube_py.client.errors import Conflict, NotFound
 from minikube_py.client.loop import cached
 from minikube_py.controllers.base import Controller
@@ -28,10 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
 
 
-def expires_in(job: JsonDict, now: float) -> float | None:
+def expires_in(job: Object, now: float) -> float | None:
     """Seconds until the finished Job's TTL runs out (<= 0: now); None: it has no TTL,
     is not finished, or is already being deleted."""
     ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
@@ -55,7 +55,7 @@ class TTLAfterFinishedController(Controller):
         self.jobs.add_handlers(self.enqueue, lambda old, new: self.enqueue(new))
         self.clock = time.time
 
-    def object_for(self, key: Hashable) -> JsonDict | None:
+    def object_for(self, key: Hashable) -> Object | None:
         return cached(self.jobs, key)
 
     async def sync(self, key: Hashable) -> None:

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from minikube_py.api.meta import join_key
+from minikube_py.api.meta import key as object_key
 from minikube_py.api.types import Object
 
 SCHEMA_VERSION = "1.0.1"
@@ -67,7 +69,7 @@ def _cluster_ips(service: Object) -> list[str]:
 def _slice_service(slice_: Object) -> list[str]:
     meta = slice_.get("metadata") or {}
     name = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
-    return [f"{meta.get('namespace')}/{name}"] if name else []
+    return [join_key(meta.get("namespace"), name)] if name else []
 
 
 def _slice_addresses(slice_: Object) -> list[str]:
@@ -165,7 +167,7 @@ class Zone:
         return self.namespaces.get(ns) is not None
 
     def _service(self, ns: str, name: str) -> Object | None:
-        return self.services.get(f"{ns}/{name}")
+        return self.services.get(join_key(ns, name))
 
     def _pod(self, owner: str, ns: str, dashed: str) -> list[RR] | None:
         parts = dashed.split("-")
@@ -191,10 +193,9 @@ class Zone:
 
     def _endpoints(self, service: Object) -> list[_Endpoint]:
         """Ready endpoints of a Service (all of them with publishNotReadyAddresses)."""
-        meta = service["metadata"]
         publish_all = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
         found = []
-        for slice_ in self.slices.by_index(BY_SERVICE, f"{meta['namespace']}/{meta['name']}"):
+        for slice_ in self.slices.by_index(BY_SERVICE, object_key(service)):
             for ep in slice_.get("endpoints") or []:
                 ready = (ep.get("conditions") or {}).get("ready")
                 if ready is False and not publish_all:

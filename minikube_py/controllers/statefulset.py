@@ -19,11 +19,12 @@ import logging
 import re
 import time
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import owner_reference, split_key
 from minikube_py.api.resources import CONTROLLERREVISIONS, PODS, STATEFULSETS, for_kind
 from minikube_py.api.selectors import LabelSelector
+from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.client.loop import cached
 from minikube_py.controllers import history
@@ -39,30 +40,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
 
-def ordinal_of(sts: JsonDict, pod: JsonDict) -> int | None:
+def ordinal_of(sts: Object, pod: Object) -> int | None:
     match = re.fullmatch(re.escape(sts["metadata"]["name"]) + r"-(\d+)", pod["metadata"]["name"])
     return int(match.group(1)) if match else None
 
 
-def pod_revision(pod: JsonDict) -> str:
+def pod_revision(pod: Object) -> str:
     return str((pod["metadata"].get("labels") or {}).get(history.HASH_LABEL, ""))
 
 
-def _healthy(pod: JsonDict) -> bool:
+def _healthy(pod: Object) -> bool:
     return (pod.get("status") or {}).get("phase") == "Running" and is_ready(pod) and \
         not pod["metadata"].get("deletionTimestamp")
 
 
-def _terminating(pod: JsonDict) -> bool:
+def _terminating(pod: Object) -> bool:
     return bool(pod["metadata"].get("deletionTimestamp"))
 
 
-def pod_for(sts: JsonDict, ordinal: int, template: JsonDict, revision: str) -> JsonDict:
+def pod_for(sts: Object, ordinal: int, template: Object, revision: str) -> Object:
     """newVersionedStatefulSetPod: the identity (name, hostname, subdomain, labels)
     on a pod from the revision's template."""
     name = f"{sts['metadata']['name']}-{ordinal}"
@@ -94,10 +94,10 @@ class StatefulSetController(Controller):
                                   self._owned_changed)
         self.clock = time.time
 
-    def object_for(self, key: Hashable) -> JsonDict | None:
+    def object_for(self, key: Hashable) -> Object | None:
         return cached(self.sets, key)
 
-    def _owned_changed(self, obj: JsonDict) -> None:
+    def _owned_changed(self, obj: Object) -> None:
         key = controller_key(obj, "StatefulSet")
         if key is not None:
             self.queue.add(key)
@@ -127,8 +127,8 @@ class StatefulSetController(Controller):
                                {update["metadata"]["name"], current["metadata"]["name"]})
         await self._update_status(key, sts, by_ordinal, current, update)
 
-    def _revision_for(self, sts: JsonDict, ordinal: int, current: JsonDict,
-                      update: JsonDict) -> JsonDict:
+    def _revision_for(self, sts: Object, ordinal: int, current: Object,
+                      update: Object) -> Object:
         """Below the partition pods stay at the current revision."""
         strategy = sts["spec"].get("updateStrategy") or {}
         start = int((sts["spec"].get("ordinals") or {}).get("start", 0))
@@ -138,8 +138,8 @@ class StatefulSetController(Controller):
                 return current
         return update
 
-    async def _manage(self, sts: JsonDict, pods: dict[int, JsonDict], current: JsonDict,
-                      update: JsonDict) -> None:
+    async def _manage(self, sts: Object, pods: dict[int, Object], current: Object,
+                      update: Object) -> None:
         spec = sts["spec"]
         parallel = spec.get("podManagementPolicy") == "Parallel"
         start = int((spec.get("ordinals") or {}).get("start", 0))
@@ -171,8 +171,8 @@ class StatefulSetController(Controller):
             return
         await self._roll(sts, pods, wanted, current, update)
 
-    async def _roll(self, sts: JsonDict, pods: dict[int, JsonDict], wanted: range,
-                    current: JsonDict, update: JsonDict) -> None:
+    async def _roll(self, sts: Object, pods: dict[int, Object], wanted: range,
+                    current: Object, update: Object) -> None:
         """RollingUpdate: from the highest ordinal down to the partition, within
         maxUnavailable."""
         strategy = sts["spec"].get("updateStrategy") or {}
@@ -186,7 +186,7 @@ class StatefulSetController(Controller):
         unavailable = sum(1 for o in wanted if o not in pods
                           or not is_available(pods[o], min_ready, now) or _terminating(pods[o]))
         target = history.hash_of(update)
-        victims: list[JsonDict] = []
+        victims: list[Object] = []
         for ordinal in sorted(wanted, reverse=True):
             pod = pods.get(ordinal)
             if pod is None or _terminating(pod):
@@ -203,8 +203,8 @@ class StatefulSetController(Controller):
                     break
         await self._delete(sts, victims)
 
-    async def _create(self, sts: JsonDict, ordinals: list[int], current: JsonDict,
-                      update: JsonDict) -> None:
+    async def _create(self, sts: Object, ordinals: list[int], current: Object,
+                      update: Object) -> None:
         if not ordinals:
             return
         if sts["spec"].get("volumeClaimTemplates") and \
@@ -228,8 +228,8 @@ class StatefulSetController(Controller):
 
         await asyncio.gather(*(create(o) for o in ordinals))
 
-    async def _delete(self, sts: JsonDict, pods: list[JsonDict]) -> None:
-        async def delete(pod: JsonDict) -> None:
+    async def _delete(self, sts: Object, pods: list[Object]) -> None:
+        async def delete(pod: Object) -> None:
             try:
                 await self.client.delete(PODS, pod["metadata"]["name"],
                                          pod["metadata"]["namespace"],
@@ -242,14 +242,14 @@ class StatefulSetController(Controller):
 
         await asyncio.gather(*(delete(p) for p in pods))
 
-    async def _update_status(self, key: str, sts: JsonDict, pods: dict[int, JsonDict],
-                             current: JsonDict, update: JsonDict) -> None:
+    async def _update_status(self, key: str, sts: Object, pods: dict[int, Object],
+                             current: Object, update: Object) -> None:
         min_ready = int(sts["spec"].get("minReadySeconds") or 0)
         now = self.clock()
         alive = [p for p in pods.values() if not _terminating(p)
                  and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
         current_hash, update_hash = history.hash_of(current), history.hash_of(update)
-        status: JsonDict = {
+        status: Object = {
             "observedGeneration": sts["metadata"].get("generation", 0),
             "replicas": len(alive),
             "readyReplicas": sum(1 for p in alive if is_ready(p)),

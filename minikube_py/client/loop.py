@@ -22,7 +22,6 @@ until cancelled. Keys are any hashable; "namespace/name" for one object.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Hashable
 
 from minikube_py.api.types import Object
@@ -30,8 +29,6 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer
 from minikube_py.client.rest import ApiClient
 from minikube_py.client.workqueue import WorkQueue
-
-log = logging.getLogger(__name__)
 
 MAX_RETRIES = 15  # client-go controllers' maxRetries
 GIVE_UP_REASON = "FailedSync"
@@ -44,11 +41,11 @@ class SyncLoop:
     workers = 1
     max_retries: int | None = MAX_RETRIES
 
-    def __init__(self, client: ApiClient, *, component: str | None = None,
-                 host: str | None = None, queue_name: str | None = None) -> None:
+    def __init__(self, client: ApiClient, *, host: str | None = None,
+                 queue_name: str | None = None) -> None:
         self.client = client
         self.queue = WorkQueue(queue_name or self.name)
-        self.recorder = EventRecorder(client, component or self.name, host=host)
+        self.recorder = EventRecorder(client, self.name, host=host)
 
     async def sync(self, key: Hashable) -> None:
         """Make the world match what the caches say for `key`; raise to be retried."""

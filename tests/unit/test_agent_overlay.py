@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 
 from agent.overlay import PUBLIC_IP, VTEP_MAC, Overlay, remotes_from
 from agent.settings import AgentSettings
 from cni_plugins import overlay
+from tests.fixtures import builders
 from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient
 from tests.fixtures.queues import RecordingQueue
 
 
 def node(name: str, cidr: str | None, mac: str | None = "02:00:00:00:00:01",
-         ip: str | None = "192.0.2.1") -> dict:
+         ip: str | None = "192.0.2.1") -> dict[str, Any]:
     ann = {k: v for k, v in ((VTEP_MAC, mac), (PUBLIC_IP, ip)) if v}
-    return {"metadata": {"name": name, "annotations": ann},
-            "spec": {"podCIDR": cidr} if cidr else {}}
+    return builders.node(name, pod_cidr=cidr, annotations=ann)
 
 
 def test_only_other_complete_nodes_become_remotes() -> None:

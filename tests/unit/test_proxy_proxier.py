@@ -14,6 +14,7 @@ from agent.proxy import proxier as proxier_mod
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 from cni_plugins.iptables_runner import IptablesError
+from tests.fixtures import builders
 from tests.fixtures.fake_iptables import collecting
 
 
@@ -50,15 +51,12 @@ def service(name: str, ip: str, *, proto: str = "TCP", node_port: int = 0) -> di
     port: dict[str, Any] = {"name": "p", "port": 80, "protocol": proto}
     if node_port:
         port["nodePort"] = node_port
-    return {"metadata": {"namespace": "ns", "name": name},
-            "spec": {"clusterIP": ip, "type": "NodePort" if node_port else "ClusterIP",
-                     "ports": [port]}}
+    return builders.service(name, "ns", cluster_ip=ip, ports=[port], selector=None,
+                            type="NodePort" if node_port else "ClusterIP")
 
 
 def endpoints(name: str, *ips: str) -> dict[str, Any]:
-    return {"metadata": {"namespace": "ns", "name": name},
-            "subsets": [{"addresses": [{"ip": ip} for ip in ips],
-                         "ports": [{"name": "p", "port": 8080}]}] if ips else []}
+    return builders.endpoints(name, "ns", ips=ips, ports=[{"name": "p", "port": 8080}])
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.source import DictSource
 from agent.kubelet.spec import container_args, resources, sandbox_args, security
 from minikube_py.api.resources import CONFIGMAPS, SECRETS, SERVICES
+from tests.fixtures import builders
 
 
 def pod(**spec: Any) -> dict[str, Any]:
-    return {"metadata": {"name": "web", "namespace": "ns", "uid": "u1",
-                         "labels": {"b": "2", "a": "1"}},
-            "spec": {"nodeName": "n1", "containers": [], **spec}}
+    return builders.pod("web", "ns", node="n1", containers=[], uid="u1",
+                        labels={"b": "2", "a": "1"}, spec=spec)
 
 
 @pytest.mark.parametrize("res, expected", [

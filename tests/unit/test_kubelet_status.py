@@ -14,6 +14,7 @@ from agent.kubelet.status import (
     qos_class,
     terminated,
 )
+from tests.fixtures import builders
 
 
 def inspect(status: str = "running", code: int = 0, oom: bool = False, error: str = "",
@@ -27,8 +28,8 @@ def inspect(status: str = "running", code: int = 0, oom: bool = False, error: st
 
 
 def pod(policy: str = "Always", **spec: Any) -> dict[str, Any]:
-    return {"metadata": {"name": "p", "namespace": "d", "uid": "u"},
-            "spec": {"restartPolicy": policy, "containers": [{"name": "a", "image": "i"}], **spec}}
+    return builders.pod("p", "d", uid="u", containers=[{"name": "a", "image": "i"}],
+                        spec={"restartPolicy": policy, **spec})
 
 
 @pytest.mark.parametrize("ins, reason, code", [

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures import builders
 from tests.fixtures.apiserver import ApiServer
 
 NS = "/api/v1/namespaces/default"
@@ -20,10 +21,11 @@ def uid() -> str:
     return uuid.uuid4().hex[:6]
 
 
-def make_pod(server: ApiServer, node: str | None = None, **meta: Any) -> dict[str, Any]:
-    spec = {**POD_SPEC, **({"nodeName": node} if node else {})}
-    status, pod = server.request("POST", f"{NS}/pods",
-                                 {"metadata": {"name": f"p-{uid()}", **meta}, "spec": spec})
+def make_pod(server: ApiServer, node: str | None = None,
+             labels: dict[str, str] | None = None) -> dict[str, Any]:
+    body = builders.pod(f"p-{uid()}", node=node, containers=POD_SPEC["containers"],
+                        labels=labels)
+    status, pod = server.request("POST", f"{NS}/pods", body)
     assert status == 201, pod
     assert isinstance(pod, dict)
     return pod
@@ -184,7 +186,9 @@ async def test_concurrent_scale_writes_without_a_resource_version_all_succeed(
                     "metadata": {"name": name, "namespace": "default"},
                     "spec": {"replicas": i}}) as r:
                 return r.status
-        statuses = await asyncio.gather(*(write(i) for i in range(1, 13)))
+        # 2..13: each differs from every other and from the 1 it starts with, so every
+        # write, in whatever order the server takes them, is a change (a new generation).
+        statuses = await asyncio.gather(*(write(i) for i in range(2, 14)))
     assert statuses == [200] * 12
     _, stored = get(apiserver, f"{path}/{name}")
     assert stored["metadata"]["generation"] == 13

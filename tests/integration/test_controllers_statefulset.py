@@ -15,8 +15,8 @@ import pytest
 from minikube_py.api.resources import PODS, STATEFULSETS
 from minikube_py.client import ApiClient, Informer
 from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
-from tests.integration.hollow import ControlPlane
 
 
 def statefulset(name: str, replicas: int, image: str = "busybox:1") -> dict:

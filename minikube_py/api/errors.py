@@ -161,3 +161,9 @@ def server_timeout(message: str) -> StatusError:
 def internal_error(message: str) -> StatusError:
     return StatusError(500, "InternalError",
                        f"Internal error occurred: {message}")
+
+
+def too_many_requests(message: str, causes: list[Cause] | None = None) -> StatusError:
+    """429: try again later (an eviction that would break a disruption budget)."""
+    details = {"causes": [c.to_dict() for c in causes]} if causes else None
+    return StatusError(429, "TooManyRequests", message, details)

@@ -77,6 +77,7 @@ def _build() -> dict[Resource, dict[Path, ListMeta]]:
     job_template = ("spec", "jobTemplate", "spec", "template")
     tables[resources.CRONJOBS].update(_under((*job_template, "metadata"), _OBJECT_META))
     tables[resources.CRONJOBS].update(_under((*job_template, "spec"), _POD_SPEC))
+    tables[resources.PODDISRUPTIONBUDGETS].update(_under(("status",), _CONDITIONS))
     tables[resources.SERVICES].update({("spec", "ports"): ListMeta("merge", "port")})
     tables[resources.SERVICES].update(_under(("status",), _CONDITIONS))
     tables[resources.NODES].update({

@@ -1,7 +1,7 @@
 """Protobuf bodies of the objects `kubectl create <kind>` sends, decoded to their JSON form.
 
 Newer kubectl's typed clients POST Namespaces, ConfigMaps, Secrets, ServiceAccounts,
-Deployments, Jobs, Services, TokenRequests and self reviews as
+Deployments, Jobs, Evictions, Services, TokenRequests and self reviews as
 `application/vnd.kubernetes.protobuf`. Each message is a table {field number: (JSON name,
 type)} taken from k8s.io/api's generated.proto; a field we have no entry for is a
 ValueError (the server's 415), never silently dropped, so a client that sends more than we
@@ -80,6 +80,12 @@ JOB_SPEC: Table = {
     8: ("ttlSecondsAfterFinished", "int!"), 9: ("completionMode", "str"),
     10: ("suspend", "bool!"), 14: ("podReplacementPolicy", "str"),
 }
+DELETE_OPTIONS: Table = {
+    1: ("gracePeriodSeconds", "int!"),
+    2: ("preconditions", ("msg", {1: ("uid", "str"), 2: ("resourceVersion", "str")})),
+    3: ("orphanDependents", "bool!"), 4: ("propagationPolicy", "str"),
+    5: ("dryRun", ("list", "str")),
+}
 SERVICE_PORT: Table = {1: ("name", "str"), 2: ("protocol", "str"), 3: ("port", "int!"),
                        4: ("targetPort", "intorstr"), 5: ("nodePort", "int")}
 SERVICE_SPEC: Table = {
@@ -128,6 +134,7 @@ KINDS: dict[str, Table] = {
     "Deployment": _object(DEPLOYMENT_SPEC),
     "Service": _object(SERVICE_SPEC),
     "Job": _object(JOB_SPEC),  # kubectl create job [--from=cronjob/x]
+    "Eviction": _object(options=(2, ("deleteOptions", ("msg", DELETE_OPTIONS)))),  # drain
     "SelfSubjectReview": _object(  # kubectl auth whoami
         status=(2, ("status", ("msg", {1: ("userInfo", ("msg", EMPTY))})))),
     "SelfSubjectAccessReview": _object({  # kubectl auth can-i

@@ -16,6 +16,7 @@ from minikube_py.api.lease import LeaseStrategy
 from minikube_py.api.namespace import NamespaceStrategy
 from minikube_py.api.node import NodeStrategy
 from minikube_py.api.pod import PodStrategy
+from minikube_py.api.poddisruptionbudget import PodDisruptionBudgetStrategy
 from minikube_py.api.rbac import (
     ClusterRoleBindingStrategy,
     ClusterRoleStrategy,
@@ -47,6 +48,7 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.CONTROLLERREVISIONS: ControllerRevisionStrategy(resources.CONTROLLERREVISIONS),
     resources.JOBS: JobStrategy(resources.JOBS),
     resources.CRONJOBS: CronJobStrategy(resources.CRONJOBS),
+    resources.PODDISRUPTIONBUDGETS: PodDisruptionBudgetStrategy(resources.PODDISRUPTIONBUDGETS),
     resources.LEASES: LeaseStrategy(resources.LEASES),
     resources.ENDPOINTSLICES: EndpointSliceStrategy(resources.ENDPOINTSLICES),
     resources.ROLES: RoleStrategy(resources.ROLES),

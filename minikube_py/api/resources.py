@@ -77,6 +77,8 @@ STATEFULSETS = Resource("apps", "v1", "StatefulSet", "statefulsets", True, ("sts
 CONTROLLERREVISIONS = Resource("apps", "v1", "ControllerRevision", "controllerrevisions", True)
 JOBS = Resource("batch", "v1", "Job", "jobs", True, (), ("all",), ("status",))
 CRONJOBS = Resource("batch", "v1", "CronJob", "cronjobs", True, ("cj",), ("all",), ("status",))
+PODDISRUPTIONBUDGETS = Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets",
+                                True, ("pdb",), subresources=("status",))
 LEASES = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True)
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -90,7 +92,7 @@ CLUSTERROLEBINDINGS = Resource(RBAC_GROUP, "v1", "ClusterRoleBinding", "clusterr
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
     EVENTS, DEPLOYMENTS, REPLICASETS, DAEMONSETS, STATEFULSETS, CONTROLLERREVISIONS,
-    JOBS, CRONJOBS, LEASES,
+    JOBS, CRONJOBS, PODDISRUPTIONBUDGETS, LEASES,
     ENDPOINTSLICES, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
 )
 

@@ -18,7 +18,8 @@ from minikube_py.api import errors
 from minikube_py.api.resources import PODS
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec, deletion, portforward, proxy, rest, tokenrequest
+from minikube_py.apiserver import codec, portforward, proxy, rest, tokenrequest
+from minikube_py.apiserver import eviction as eviction_policy
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
 
@@ -160,17 +161,14 @@ async def scale(request: web.Request, target: Target) -> web.Response:
 
 async def eviction(request: web.Request, target: Target) -> web.Response:
     """POST pods/x/eviction (kubectl drain): a graceful delete with the Eviction's
-    deleteOptions; there are no PodDisruptionBudgets to refuse it."""
+    deleteOptions, refused (429) when it would break a PodDisruptionBudget."""
     if request.method != "POST":
         raise errors.method_not_allowed()
     body = await codec.read_object(request)
     options = body.get("deleteOptions") or {}
     if not isinstance(options, dict):
         raise errors.bad_request("deleteOptions must be an object")
-    pod = await _parent(request, target)
-    one = Target(PODS, target.namespace, target.name, None)
-    if not rest.dry_run(request):
-        await deletion.delete_current(request.app, one, pod, options)
+    await eviction_policy.evict(request.app, target, options, rest.dry_run(request))
     return codec.json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
                                 "status": "Success", "code": 201}, 201)
 

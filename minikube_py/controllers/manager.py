@@ -35,6 +35,7 @@ CONTROLLERS: dict[str, str] = {
     "daemonset": "minikube_py.controllers.daemonset:DaemonSetController",
     "statefulset": "minikube_py.controllers.statefulset:StatefulSetController",
     "job": "minikube_py.controllers.job:JobController",
+    "disruption": "minikube_py.controllers.disruption:DisruptionController",
     "cronjob": "minikube_py.controllers.cronjob:CronJobController",
     "ttl-after-finished":
         "minikube_py.controllers.ttlafterfinished:TTLAfterFinishedController",

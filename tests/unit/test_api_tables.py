@@ -31,6 +31,8 @@ HEADERS = {
     resources.CONFIGMAPS: (["Name", "Data", "Age"], []),
     resources.SERVICEACCOUNTS: (["Name", "Secrets", "Age"], []),
     resources.LEASES: (["Name", "Holder", "Age"], []),
+    resources.PODDISRUPTIONBUDGETS: (["Name", "Min Available", "Max Unavailable",
+                                      "Allowed Disruptions", "Age"], []),
     resources.DAEMONSETS: (["Name", "Desired", "Current", "Ready", "Up-to-date", "Available",
                             "Node Selector", "Age"], ["Containers", "Images", "Selector"]),
     resources.STATEFULSETS: (["Name", "Ready", "Age"], ["Containers", "Images"]),
@@ -254,3 +256,11 @@ def test_daemonset_and_controllerrevision_rows() -> None:
          "controller": True}]), "revision": 2, "data": {}}
     row = table_row(resources.CONTROLLERREVISIONS, revision)
     assert (row["Controller"], row["Revision"]) == ("daemonset.apps/agent", 2)
+
+
+def test_poddisruptionbudget_row() -> None:
+    pdb = {"metadata": table_meta("web"), "spec": {"minAvailable": "50%"},
+           "status": {"disruptionsAllowed": 2}}
+    row = table_row(resources.PODDISRUPTIONBUDGETS, pdb)
+    assert [row[k] for k in ("Min Available", "Max Unavailable", "Allowed Disruptions")] == [
+        "50%", "N/A", 2]

@@ -70,6 +70,8 @@ VALID: dict[Resource, Obj] = {
     resources.STATEFULSETS: {"metadata": _meta("db"), "spec": {
         "replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "web"}},
         "template": _template(), "volumeClaimTemplates": [{"metadata": {"name": "data"}}]}},
+    resources.PODDISRUPTIONBUDGETS: {"metadata": _meta("web"), "spec": {
+        "minAvailable": "50%", "selector": {"matchLabels": {"app": "web"}}}},
     resources.CONTROLLERREVISIONS: {"metadata": _meta("agent-1"), "revision": 1,
                                     "data": {"spec": {"template": {"$patch": "replace"}}}},
     resources.JOBS: {"metadata": _meta("pi"), "spec": {
@@ -87,7 +89,7 @@ def test_valid_objects_have_no_causes(resource: Resource) -> None:
 
 P, S, D, N = resources.PODS, resources.SERVICES, resources.DEPLOYMENTS, resources.NODES
 J, C, DS = resources.JOBS, resources.CRONJOBS, resources.DAEMONSETS
-STS = resources.STATEFULSETS
+STS, PDB = resources.STATEFULSETS, resources.PODDISRUPTIONBUDGETS
 CASES = [
     # metadata
     (P, set_path("metadata.name", "Bad_Name"), "metadata.name", "FieldValueInvalid"),
@@ -279,6 +281,13 @@ CASES = [
      "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", "FieldValueNotSupported"),
     (STS, set_path("spec.volumeClaimTemplates", [{"metadata": {}}]),
      "spec.volumeClaimTemplates[0].metadata.name", "FieldValueRequired"),
+    (PDB, set_path("spec.maxUnavailable", 1), "spec", "FieldValueInvalid"),
+    (PDB, set_path("spec.minAvailable", "150%"), "spec.minAvailable", "FieldValueInvalid"),
+    (PDB, set_path("spec.minAvailable", -1), "spec.minAvailable", "FieldValueInvalid"),
+    (PDB, set_path("spec.unhealthyPodEvictionPolicy", "Never"),
+     "spec.unhealthyPodEvictionPolicy", "FieldValueNotSupported"),
+    (PDB, set_path("spec.selector", {"matchExpressions": [{"key": "a", "operator": "Near"}]}),
+     "spec.selector", "FieldValueInvalid"),
     (resources.CONTROLLERREVISIONS, set_path("revision", -1), "revision", "FieldValueInvalid"),
     (resources.CONTROLLERREVISIONS, set_path("revision", DELETE), "revision", "FieldValueRequired"),
     # jobs

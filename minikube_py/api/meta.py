@@ -253,8 +253,11 @@ def parse_time(text: str) -> datetime:
 def key(obj: Mapping[str, Any]) -> str:
     """The informer/work-queue key: "namespace/name", or "name" if cluster-scoped
     (client-go's MetaNamespaceKeyFunc); the one place that spells it."""
-    meta = as_dict(obj.get("metadata"))
-    return join_key(meta.get("namespace"), str(meta.get("name", "")))
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+    namespace, name = meta.get("namespace"), meta.get("name", "")
+    return f"{namespace}/{name}" if namespace else str(name)  # join_key, inlined: every event
 
 
 def join_key(namespace: str | None, name: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import get_condition, owner_of, set_condition, split_key
 from minikube_py.api.poddisruptionbudget import scaled, selects
@@ -26,6 +26,7 @@ from minikube_py.api.resources import (
     STATEFULSETS,
     for_kind,
 )
+from minikube_py.api.types import Object
 from minikube_py.client.errors import Conflict, NotFound
 from minikube_py.client.loop import cached
 from minikube_py.controllers.base import Controller, by_namespace
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
 DELETION_TIMEOUT = 120.0  # Kubernetes' DeletionTimeout for disruptedPods entries
 
 
@@ -62,21 +62,21 @@ class DisruptionController(Controller):
                                       lambda old, new: self._owner_changed(new))
         self.clock = time.time
 
-    def object_for(self, key: Hashable) -> JsonDict | None:
+    def object_for(self, key: Hashable) -> Object | None:
         return cached(self.budgets, key)
 
-    def _pod_changed(self, pod: JsonDict) -> None:
+    def _pod_changed(self, pod: Object) -> None:
         for budget in self.budgets.by_index("namespace", pod["metadata"]["namespace"]):
             if selects(budget, pod):
                 self.enqueue(budget)
 
-    def _owner_changed(self, owner: JsonDict) -> None:
+    def _owner_changed(self, owner: Object) -> None:
         for budget in self.budgets.by_index("namespace", owner["metadata"]["namespace"]):
             self.enqueue(budget)
 
     # -- expected pods ---------------------------------------------------------------------
 
-    def _controller(self, namespace: str, ref: JsonDict | None) -> tuple[str, JsonDict] | None:
+    def _controller(self, namespace: str, ref: Object | None) -> tuple[str, Object] | None:
         """The scaled controller behind a pod (a Deployment behind its ReplicaSet)."""
         if ref is None or ref.get("kind") not in self.owners:
             return None
@@ -89,15 +89,15 @@ class DisruptionController(Controller):
                 return above
         return owner["metadata"]["uid"], owner
 
-    def _scale_total(self, namespace: str, pods: list[JsonDict]) -> int:
-        controllers: dict[str, JsonDict] = {}
+    def _scale_total(self, namespace: str, pods: list[Object]) -> int:
+        controllers: dict[str, Object] = {}
         for pod in pods:
             found = self._controller(namespace, owner_of(pod))
             if found is not None:
                 controllers[found[0]] = found[1]
         return sum(int((c.get("spec") or {}).get("replicas", 1)) for c in controllers.values())
 
-    def expected_and_desired(self, budget: JsonDict, pods: list[JsonDict]) -> tuple[int, int]:
+    def expected_and_desired(self, budget: Object, pods: list[Object]) -> tuple[int, int]:
         spec = budget.get("spec") or {}
         namespace = budget["metadata"]["namespace"]
         high, low = spec.get("maxUnavailable"), spec.get("minAvailable")

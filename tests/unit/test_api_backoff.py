@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from minikube_py.api.backoff import Backoff, Exponential
@@ -49,3 +52,16 @@ async def test_sleep_waits_the_next_delay() -> None:
     backoff = Backoff(0.001, 0.002)
     assert [await backoff.sleep() for _ in range(3)] == [0.001, 0.002, 0.002]
     assert backoff.failures == 3
+
+
+HAND_WRITTEN = re.compile(r"min\([^()]*\*\s*2\b")  # delay = min(delay * 2, cap) and kin
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_no_component_doubles_its_own_delays() -> None:
+    copies = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+              for package in ("minikube_py", "agent", "cni_plugins")
+              for path in sorted((ROOT / package).rglob("*.py"))
+              for n, line in enumerate(path.read_text().splitlines(), 1)
+              if HAND_WRITTEN.search(line)]
+    assert not copies, "use minikube_py.api.backoff:\n" + "\n".join(copies)

@@ -15,6 +15,8 @@ from minikube_py.cli.main import main
                  id="bad-taint"),
     pytest.param(["--register-with-taints", "k=v:Sometimes"], "effect must be one of",
                  id="bad-effect"),
+    pytest.param(["--cluster-dns", "10.96.0.10,kube-dns"],
+                 "--cluster-dns: 'kube-dns' is not an IP address", id="bad-cluster-dns"),
 ])
 def test_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
                    message: str) -> None:

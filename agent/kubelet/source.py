@@ -1,4 +1,4 @@
-"""Where the kubelet reads ConfigMaps, Secrets and service-account tokens from.
+"""Where the kubelet reads ConfigMaps and Secrets from, and asks service-account tokens of.
 
 A seam of our own: the kubelet passes an API-backed source, tests of the Docker side
 pass `DictSource`. A missing object is `None`, never an exception.
@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from minikube_py.api.resources import SECRETS, SERVICEACCOUNTS, Resource
-from minikube_py.api.secret import SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
+from minikube_py.api.resources import SERVICEACCOUNTS, Resource
 
 
 class ObjectSource(Protocol):
@@ -20,24 +19,9 @@ class ObjectSource(Protocol):
     async def list(self, resource: Resource, namespace: str) -> list[dict[str, Any]]:
         """All objects of a kind in a namespace."""
 
-
-async def service_account_secret(source: ObjectSource, namespace: str,
-                                 service_account: str) -> dict[str, Any] | None:
-    """The token Secret the service-account controller wrote for `service_account`.
-
-    Found through the ServiceAccount's `secrets` references, one GET each: a node may not
-    list Secrets, only get those its pods use (apiserver/authz.py)."""
-    sa = await source.get(SERVICEACCOUNTS, namespace, service_account)
-    for ref in (sa or {}).get("secrets") or []:
-        secret = await source.get(SECRETS, namespace, str(ref.get("name", "")))
-        if secret is None:
-            continue
-        annotations = secret.get("metadata", {}).get("annotations") or {}
-        if (secret.get("type") == SERVICE_ACCOUNT_TOKEN
-                and annotations.get(SERVICE_ACCOUNT_NAME_ANNOTATION) == service_account
-                and (secret.get("data") or {}).get("token")):
-            return secret
-    return None
+    async def token(self, namespace: str, account: str, spec: dict[str, Any]
+                    ) -> dict[str, Any] | None:
+        """A TokenRequest's answer for the account (None: the account does not exist)."""
 
 
 class DictSource:
@@ -45,6 +29,7 @@ class DictSource:
 
     def __init__(self, objects: Iterable[tuple[Resource, dict[str, Any]]] = ()) -> None:
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.tokens_issued = 0
         for resource, obj in objects:
             self.put(resource, obj)
 
@@ -58,3 +43,12 @@ class DictSource:
     async def list(self, resource: Resource, namespace: str) -> list[dict[str, Any]]:
         return [o for (p, ns, _), o in self.objects.items()
                 if p == resource.plural and ns == namespace]
+
+    async def token(self, namespace: str, account: str, spec: dict[str, Any]
+                    ) -> dict[str, Any] | None:
+        """A token naming what it was asked for, if the account is held."""
+        if (SERVICEACCOUNTS.plural, namespace, account) not in self.objects:
+            return None
+        self.tokens_issued += 1
+        return {"spec": spec, "status": {"token": f"token-{namespace}-{account}-"
+                                                  f"{self.tokens_issued}"}}

@@ -5,9 +5,11 @@ mounted there (shared by all the pod's containers, as in Kubernetes). ConfigMap,
 Secret, downwardAPI and projected volumes are written the way Kubernetes' atomic
 writer does it: the files go into a fresh `..<n>` directory, `..data` is swapped to it
 with one rename, and each key is a symlink through `..data`, so a container never sees
-half an update. The service-account directory is such a volume too, made from the
-token Secret the service-account controller writes; until that Secret exists the
-mount is skipped (the pod still starts).
+half an update. The service-account credentials are such a volume too: the projected
+`kube-api-access-*` volume the api-server's admission adds, whose token comes from
+TokenRequest bound to the pod (tokens.py) and whose ca.crt comes from the namespace's
+kube-root-ca.crt ConfigMap (until the controller-manager publishes it: the CA this
+kubelet trusts, the same certificate).
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ from typing import Any
 
 from agent.kubelet.env import decoded, field_value
 from agent.kubelet.errors import ContainerConfigError
-from agent.kubelet.source import ObjectSource, service_account_secret
+from agent.kubelet.source import ObjectSource
+from agent.kubelet.tokens import TokenManager
 from minikube_py.api.quantity import to_bytes
 from minikube_py.api.resources import CONFIGMAPS, SECRETS
 
 log = logging.getLogger(__name__)
 
-SA_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
-SA_VOLUME = "kube-api-access"
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 MAX_MESSAGE_BYTES = 4096
 _counter = itertools.count()
 
@@ -89,32 +91,30 @@ def _items(data: dict[str, bytes], items: list[dict[str, Any]] | None, what: str
 class VolumeManager:
     """Makes a pod's volumes exist on the host and says where to bind them."""
 
-    def __init__(self, root: str | Path, source: ObjectSource) -> None:
+    def __init__(self, root: str | Path, source: ObjectSource, root_ca: bytes | None = None
+                 ) -> None:
         self.root = Path(root)
         self.source = source
+        self.root_ca = root_ca
+        self.tokens = TokenManager(source)
 
     def pod_dir(self, uid: str) -> Path:
         return self.root / "pods" / uid
 
     async def prepare(self, pod: dict[str, Any], *, pod_ip: str = "",
                       host_ip: str = "") -> dict[str, str]:
-        """Volume name -> host path for every volume of the pod (plus the SA token dir)."""
+        """Volume name -> host path for every volume of the pod."""
         uid = pod["metadata"]["uid"]
         paths: dict[str, str] = {}
         for vol in pod["spec"].get("volumes") or []:
             paths[vol["name"]] = await self._volume(pod, vol, self.pod_dir(uid) / "volumes" /
                                                     vol["name"], pod_ip, host_ip)
-        if self._wants_sa_token(pod):
-            sa_dir = await self._sa_token(pod, self.pod_dir(uid) / "volumes" / SA_VOLUME)
-            if sa_dir:
-                paths[SA_VOLUME] = sa_dir
         return paths
 
     def binds(self, pod: dict[str, Any], container: dict[str, Any],
               paths: dict[str, str]) -> list[str]:
         """docker `binds` for a container's volumeMounts (subPath, readOnly)."""
         binds = []
-        mounted = set()
         for m in container.get("volumeMounts") or []:
             if m["name"] not in paths:
                 raise ContainerConfigError(f'volumeMount "{m["name"]}" refers to no volume')
@@ -123,9 +123,6 @@ class VolumeManager:
                 host = os.path.join(host, m["subPath"])
                 os.makedirs(host, exist_ok=True)
             binds.append(f"{host}:{m['mountPath']}:{'ro' if m.get('readOnly') else 'rw'}")
-            mounted.add(m["mountPath"].rstrip("/"))
-        if SA_VOLUME in paths and SA_MOUNT_PATH not in mounted:
-            binds.append(f"{paths[SA_VOLUME]}:{SA_MOUNT_PATH}:ro")
         return binds
 
     def termination_log(self, uid: str, container: str, attempt: int) -> Path:
@@ -172,6 +169,7 @@ class VolumeManager:
 
     async def cleanup(self, uid: str) -> None:
         """Unmount tmpfs volumes and remove the pod's directory; missing is done."""
+        self.tokens.forget(uid)
         pod_dir = self.pod_dir(uid)
         if not pod_dir.exists():
             return
@@ -179,27 +177,6 @@ class VolumeManager:
             if os.path.ismount(vol):
                 await _run("umount", str(vol))
         await asyncio.to_thread(shutil.rmtree, pod_dir, True)
-
-    def _wants_sa_token(self, pod: dict[str, Any]) -> bool:
-        spec = pod["spec"]
-        if spec.get("automountServiceAccountToken") is False:
-            return False
-        return not any(v.get("projected") for v in spec.get("volumes") or []
-                       if v["name"].startswith(SA_VOLUME))
-
-    async def _sa_token(self, pod: dict[str, Any], target: Path) -> str | None:
-        ns = pod["metadata"]["namespace"]
-        sa = pod["spec"].get("serviceAccountName") or "default"
-        secret = await service_account_secret(self.source, ns, sa)
-        if secret is None:
-            log.debug("no token secret yet namespace=%s serviceaccount=%s", ns, sa)
-            return None
-        data = decoded(SECRETS, secret)
-        files = {"token": data["token"], "namespace": ns.encode()}
-        if "ca.crt" in data:
-            files["ca.crt"] = data["ca.crt"]
-        await asyncio.to_thread(write_atomic, target, files)
-        return str(target)
 
     async def _volume(self, pod: dict[str, Any], vol: dict[str, Any], target: Path,
                       pod_ip: str, host_ip: str) -> str:
@@ -231,12 +208,13 @@ class VolumeManager:
             files: dict[str, bytes] = {}
             for src in vol["projected"].get("sources") or []:
                 if "serviceAccountToken" in src:
-                    secret = await service_account_secret(
-                        self.source, ns, pod["spec"].get("serviceAccountName") or "default")
-                    if secret is None:
-                        raise ContainerConfigError("service account token not yet available")
                     files[src["serviceAccountToken"].get("path", "token")] = \
-                        decoded(SECRETS, secret)["token"]
+                        await self.tokens.token(pod, src["serviceAccountToken"])
+                elif (src.get("configMap") or {}).get("name") == ROOT_CA_CONFIGMAP \
+                        and self.root_ca is not None \
+                        and await self.source.get(CONFIGMAPS, ns, ROOT_CA_CONFIGMAP) is None:
+                    files.update(_items({"ca.crt": self.root_ca}, src["configMap"].get("items"),
+                                        ROOT_CA_CONFIGMAP, False))
                 else:
                     files.update(await self._projection(pod, src, pod_ip, host_ip))
             return files

@@ -38,12 +38,16 @@ def claims_for(namespace: str, name: str, uid: str, secret: str) -> dict[str, st
 
 
 def bound_claims(namespace: str, name: str, uid: str, audiences: list[str], issued_at: int,
-                 lifetime: int) -> dict[str, Any]:
-    """A TokenRequest token's claims, in kube-apiserver's layout."""
+                 lifetime: int, *, pod: tuple[str, str] | None = None) -> dict[str, Any]:
+    """A TokenRequest token's claims, in kube-apiserver's layout; `pod` (name, uid) binds
+    it to that pod."""
+    bound: dict[str, Any] = {"namespace": namespace,
+                             "serviceaccount": {"name": name, "uid": uid}}
+    if pod is not None:
+        bound["pod"] = {"name": pod[0], "uid": pod[1]}
     return {"aud": audiences, "exp": issued_at + lifetime, "iat": issued_at,
             "nbf": issued_at, "iss": ISSUER, "sub": f"system:serviceaccount:{namespace}:{name}",
-            BOUND_CLAIM: {"namespace": namespace,
-                          "serviceaccount": {"name": name, "uid": uid}}}
+            BOUND_CLAIM: bound}
 
 
 def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:

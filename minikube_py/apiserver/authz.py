@@ -4,8 +4,9 @@ In order, the first that allows decides (none: 403):
 - system:masters: everything (kube-apiserver's privileged group).
 - Nodes (system:node:<n>, the node authorizer): read the objects a kubelet and proxy
   need, but of Secrets only GET those a pod bound to them uses (by reference, or the token
-  of its service account); write their own Node and Lease; update pod status and delete
-  pods bound to them; create/patch events.
+  of its service account); tokens only for the service accounts of their pods, bound to
+  such a pod (tokenrequest.py); write their own Node and Lease; update pod status and
+  delete pods bound to them; create/patch events.
 - Bootstrappers (system:bootstrappers): create their node-credentials Secret only.
 - Anonymous: GET kube-public/configmaps/cluster-info only (kubeadm's discovery).
 - The api-server's kubelet client (authn.KUBELET_CLIENT): GET pods.
@@ -22,7 +23,15 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.api import errors
-from minikube_py.api.resources import CONFIGMAPS, EVENTS, LEASES, NODES, PODS, SECRETS
+from minikube_py.api.resources import (
+    CONFIGMAPS,
+    EVENTS,
+    LEASES,
+    NODES,
+    PODS,
+    SECRETS,
+    SERVICEACCOUNTS,
+)
 from minikube_py.api.secret import (
     SERVICE_ACCOUNT_NAME_ANNOTATION,
     SERVICE_ACCOUNT_TOKEN,
@@ -106,10 +115,19 @@ async def _secret_used_here(request: web.Request, target: Target, node: str) -> 
         in accounts)
 
 
+async def _account_used_here(request: web.Request, target: Target, node: str) -> bool:
+    """A pod bound to `node` runs as this service account (tokenrequest checks the rest)."""
+    items, _, _ = await request.app[OBJECTS].list(PODS, target.namespace)
+    return any((spec := decode_item(i).get("spec") or {}).get("nodeName") == node
+               and spec.get("serviceAccountName") == target.name for i in items)
+
+
 async def _node_allows(request: web.Request, target: Target, verb: str, node: str) -> bool:
     res, sub = target.resource, target.subresource
     if res is SECRETS:
         return verb == "get" and sub is None and await _secret_used_here(request, target, node)
+    if res is SERVICEACCOUNTS and sub == "token":  # the body must bind it to one of its pods
+        return verb == "create" and await _account_used_here(request, target, node)
     if verb in READ_VERBS and res.plural in NODE_READABLE and sub in (None, "status"):
         return True
     if res is EVENTS:

@@ -21,9 +21,9 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.meta import generated_name, now_rfc3339
 from minikube_py.api.registry import strategy_for
-from minikube_py.api.resources import NAMESPACES, SERVICES, Resource
+from minikube_py.api.resources import NAMESPACES, PODS, SERVICES, Resource
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec, rbac_escalation, services
+from minikube_py.apiserver import codec, rbac_escalation, serviceaccount_admission, services
 from minikube_py.apiserver.authz import admit_create
 from minikube_py.apiserver.objects import decode_item, parse_resource_version, with_version
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
@@ -161,6 +161,8 @@ async def create(request: web.Request, target: Target) -> web.Response:
     check_kind(target.resource, obj)
     place(target, obj)
     admit_create(request, target, obj)
+    if target.resource is PODS:
+        await serviceaccount_admission.admit_pod(request.app, target.namespace or "", obj)
     created = await create_object(request.app, target, obj, dry_run=dry_run(request),
                                   admit=_escalation(request, target))
     return respond(request, target.resource, created, 201)

@@ -1,7 +1,9 @@
-"""POST serviceaccounts/<name>/token (`kubectl create token`): a token for a service
-account that expires and names its audiences, as kube-apiserver's TokenRequest API issues
-them, signed with D/pki/sa.key. Binding a token to a Pod or Secret is refused (422): nothing
-here asks for it, and a token that outlived its object would be worse than none."""
+"""POST serviceaccounts/<name>/token (`kubectl create token`, and the kubelet for each
+pod's projected token): a token for a service account that expires and names its
+audiences, as kube-apiserver's TokenRequest API issues them, signed with D/pki/sa.key.
+A token may be bound to a Pod (running as that account): it then dies with the pod, and a
+node may ask only for tokens bound to pods on itself (NodeRestriction's rule). Binding to
+a Secret is refused (422)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from aiohttp import web
 
 from minikube_py.api import errors, sa_token
 from minikube_py.api.meta import format_time
-from minikube_py.api.resources import Resource
+from minikube_py.api.resources import PODS, Resource
 from minikube_py.apiserver import codec
+from minikube_py.apiserver.authn import USER, User
 from minikube_py.apiserver.state import OBJECTS, SA_SIGNING_KEY
 from minikube_py.apiserver.target import Target
 
@@ -44,28 +47,65 @@ def _spec(body: dict[str, Any]) -> tuple[list[str], int, list[errors.Cause]]:
     elif lifetime > MAX_SECONDS:
         causes.append(errors.Cause("spec.expirationSeconds", f"Invalid value: {lifetime}: "
                                    "may not specify a duration larger than 2^32 seconds"))
-    if spec.get("boundObjectRef"):
-        causes.append(errors.Cause("spec.boundObjectRef", "Unsupported value: binding a token "
-                                   "to an object is not supported", "FieldValueNotSupported"))
+    ref = spec.get("boundObjectRef")
+    if ref and not (isinstance(ref, dict) and ref.get("kind") == "Pod"
+                    and ref.get("apiVersion", "v1") == "v1"
+                    and isinstance(ref.get("name"), str) and ref["name"]
+                    and isinstance(ref.get("uid", ""), str)):
+        causes.append(errors.Cause("spec.boundObjectRef", "Unsupported value: a token may be "
+                                   "bound to a Pod (apiVersion v1, with a name) only",
+                                   "FieldValueNotSupported"))
     return audiences, lifetime, causes
+
+
+async def _bound_pod(request: web.Request, target: Target, ref: dict[str, Any]
+                     ) -> dict[str, Any]:
+    """The pod a token is to be bound to: running as this account, and for a node's
+    request, on that node."""
+    pod = await request.app[OBJECTS].get(PODS, target.namespace, ref["name"])
+    uid = pod["metadata"]["uid"]
+    if ref.get("uid") and ref["uid"] != uid:
+        raise errors.conflict(PODS, ref["name"], f"the UID in the bound object reference "
+                              f"({ref['uid']}) does not match the UID in record ({uid})")
+    if (pod.get("spec") or {}).get("serviceAccountName") != target.name:
+        raise errors.bad_request(f'cannot bind token for serviceaccount "{target.name}" to '
+                                 "pod running with different serviceaccount name.")
+    user: User = request[USER]
+    node = user.name.removeprefix("system:node:")
+    if "system:nodes" in user.groups and (pod.get("spec") or {}).get("nodeName") != node:
+        raise errors.forbidden(TOKEN_REQUESTS, target.name or "", f'node "{node}" may only '
+                               "request tokens bound to pods scheduled on it")
+    return pod
 
 
 async def token(request: web.Request, target: Target) -> web.Response:
     if request.method != "POST":
         raise errors.method_not_allowed()
     assert target.name is not None
-    audiences, lifetime, causes = _spec(await codec.read_object(request))
+    body = await codec.read_object(request)
+    audiences, lifetime, causes = _spec(body)
     if causes:
         raise errors.invalid(TOKEN_REQUESTS, target.name, causes)
     account = await request.app[OBJECTS].get(target.resource, target.namespace, target.name)
+    ref = (body.get("spec") or {}).get("boundObjectRef")
+    pod = await _bound_pod(request, target, ref) if ref else None
+    user: User = request[USER]
+    if pod is None and "system:nodes" in user.groups:
+        raise errors.forbidden(TOKEN_REQUESTS, target.name, "a node may only request tokens "
+                               "bound to pods scheduled on it")
     now = int(time.time())
     claims = sa_token.bound_claims(target.namespace or "", target.name,
-                                   account["metadata"]["uid"], audiences, now, lifetime)
+                                   account["metadata"]["uid"], audiences, now, lifetime,
+                                   pod=None if pod is None else (
+                                       pod["metadata"]["name"], pod["metadata"]["uid"]))
     return codec.json_response({
         "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
         "metadata": {"name": target.name, "namespace": target.namespace,
                      "creationTimestamp": None},
-        "spec": {"audiences": audiences, "expirationSeconds": lifetime, "boundObjectRef": None},
+        "spec": {"audiences": audiences, "expirationSeconds": lifetime,
+                 "boundObjectRef": None if pod is None else {
+                     "kind": "Pod", "apiVersion": "v1", "name": pod["metadata"]["name"],
+                     "uid": pod["metadata"]["uid"]}},
         "status": {"token": sa_token.sign_token(request.app[SA_SIGNING_KEY], claims),
                    "expirationTimestamp": format_time(
                        datetime.fromtimestamp(now + lifetime, UTC))},

@@ -2,7 +2,7 @@
 
 - Service-account JWTs (RS256) verified with D/pki/sa.pub: legacy secret tokens, valid
   while their Secret holds them, and TokenRequest tokens (tokenrequest.py), valid until
-  they expire while their ServiceAccount exists.
+  they expire while their ServiceAccount exists (and, bound to a pod, that pod).
 - Bootstrap tokens `<id>.<secret>` checked against Secret kube-system/bootstrap-token-<id>
   (constant-time, not expired, usage-bootstrap-authentication).
 - Node tokens `mkpnode:<node>:<hex>` whose sha256 matches Secret
@@ -24,7 +24,7 @@ from aiohttp import web
 
 from minikube_py.api import errors, sa_token
 from minikube_py.api.meta import parse_time
-from minikube_py.api.resources import SECRETS, SERVICEACCOUNTS, Resource
+from minikube_py.api.resources import PODS, SECRETS, SERVICEACCOUNTS, Resource
 from minikube_py.api.secret import data_field
 from minikube_py.apiserver.authn import User, bearer_token
 from minikube_py.apiserver.state import OBJECTS
@@ -72,6 +72,7 @@ class ServiceAccountTokens:
         self.key = sa_token.load_public_key(public_key_file.read_bytes())
         self.secrets = _Cached(SECRETS)
         self.accounts = _Cached(SERVICEACCOUNTS)
+        self.pods = _Cached(PODS)
 
     async def __call__(self, request: web.Request) -> User | None:
         token = bearer_token(request)
@@ -120,6 +121,12 @@ class ServiceAccountTokens:
         current = await self.accounts.get(request, namespace, name)
         if current is None or (current.get("metadata") or {}).get("uid") != uid:
             return None  # deleted, or deleted and made again: its tokens die with it
+        pod = bound.get("pod")
+        if pod is not None:  # bound to a pod: valid while that very pod exists
+            live = await self.pods.get(request, namespace, str((pod or {}).get("name", "")))
+            if not isinstance(pod, dict) or live is None \
+                    or (live.get("metadata") or {}).get("uid") != pod.get("uid"):
+                return None
         return namespace, name
 
 

@@ -43,6 +43,8 @@ CONTROLLERS: dict[str, str] = {
     "serviceaccount-token": "minikube_py.controllers.serviceaccount:TokenController",
     "namespace": "minikube_py.controllers.namespace:NamespaceController",
     "garbagecollector": "minikube_py.controllers.garbagecollector:GarbageCollector",
+    "root-ca-cert-publisher":
+        "minikube_py.controllers.rootcacertpublisher:RootCACertPublisher",
     "clusterrole-aggregation":
         "minikube_py.controllers.clusterroleaggregation:ClusterRoleAggregationController",
 }

@@ -1,8 +1,11 @@
 """Service accounts: a `default` ServiceAccount in every namespace
-(ServiceAccountController), and for every ServiceAccount a signed token kept
-in a `kubernetes.io/service-account-token` Secret (TokenController), which the
-agent projects into pods and the api-server accepts as that account.
-Token Secrets whose account is gone (or was replaced) are deleted."""
+(ServiceAccountController), and the legacy token Secrets (TokenController).
+
+As Kubernetes >= 1.24, no token Secret is made for an account by itself: pods get
+expiring tokens bound to them (the api-server's TokenRequest, asked by the kubelet). A
+`kubernetes.io/service-account-token` Secret someone creates, annotated with its
+account's name, is still filled (token, ca.crt, namespace) and tied to the account's uid;
+it is deleted when its account is gone (or was replaced)."""
 
 from __future__ import annotations
 
@@ -11,15 +14,15 @@ import base64
 import logging
 from collections.abc import Hashable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-from minikube_py.api.meta import generated_name, join_key, split_key
+from minikube_py.api.meta import join_key, split_key
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import NAMESPACES, SECRETS, SERVICEACCOUNTS
 from minikube_py.api.sa_token import claims_for, load_private_key, sign_token
 from minikube_py.api.secret import SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
 from minikube_py.api.types import Object
-from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
+from minikube_py.client.errors import AlreadyExists, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
 
 if TYPE_CHECKING:
@@ -84,26 +87,16 @@ class TokenController(Controller):
         self.accounts = self.watch(SERVICEACCOUNTS)
         self.secrets = self.watch(SECRETS)
         ensure_index(self.secrets, "account", _account_of)
-        self.accounts.add_handlers(lambda sa: self._add("sa", sa),
-                                   lambda old, new: self._add("sa", new),
-                                   self._account_deleted)
-        self.secrets.add_handlers(lambda s: self._add("secret", s),
-                                  lambda old, new: self._add("secret", new),
-                                  lambda s: self._add("sa", s, account=True))
+        self.accounts.add_handlers(on_delete=self._account_deleted)
+        self.secrets.add_handlers(self._add, lambda old, new: self._add(new))
 
-    def _add(self, kind: str, obj: Object, account: bool = False) -> None:
-        meta = obj["metadata"]
-        if account:  # a token Secret went: its account may need a new one
-            name = (meta.get("annotations") or {}).get(SERVICE_ACCOUNT_NAME_ANNOTATION)
-            if name:
-                self.queue.add(("sa", join_key(meta["namespace"], name)))
-            return
-        self.queue.add((kind, object_key(obj)))
+    def _add(self, secret: Object) -> None:
+        self.queue.add(object_key(secret))
 
     def _account_deleted(self, sa: Object) -> None:
         """Its token Secrets must go too."""
         for secret in self.secrets.by_index("account", object_key(sa)):
-            self._add("secret", secret)
+            self._add(secret)
 
     async def run(self) -> None:
         if self.key is None:
@@ -112,21 +105,10 @@ class TokenController(Controller):
         await super().run()
 
     def object_for(self, item: Hashable) -> Object | None:
-        kind, key = cast(tuple[str, str], item)  # what _add queues
-        return (self.secrets if kind == "secret" else self.accounts).get(key)
+        return self.secrets.get(str(item))
 
     async def sync(self, item: Hashable) -> None:
-        kind, key = cast(tuple[str, str], item)
-        if kind == "secret":
-            await self._check_secret(key)
-        else:
-            await self._ensure_token(key)
-
-    def _tokens(self, sa: Object) -> list[Object]:
-        uid = sa["metadata"]["uid"]
-        return [s for s in self.secrets.by_index("account", f"{sa['metadata']['namespace']}/"
-                                                            f"{sa['metadata']['name']}")
-                if (s["metadata"].get("annotations") or {}).get(UID_ANNOTATION) == uid]
+        await self._check_secret(str(item))
 
     async def _check_secret(self, key: str) -> None:
         secret = self.secrets.get(key)
@@ -141,33 +123,14 @@ class TokenController(Controller):
                 sa = await self.client.get(SERVICEACCOUNTS, owner, namespace)
             except NotFound:
                 sa = None
-        if sa is None or sa["metadata"]["uid"] != annotations.get(UID_ANNOTATION):
+        uid = annotations.get(UID_ANNOTATION)
+        if sa is None or (uid and sa["metadata"]["uid"] != uid):
             try:
                 await self.client.delete(SECRETS, secret["metadata"]["name"], namespace)
             except NotFound:
                 pass
-        elif not (secret.get("data") or {}).get("token"):
+        elif not uid or not (secret.get("data") or {}).get("token"):
             await self._fill(secret, sa)
-
-    async def _ensure_token(self, key: str) -> None:
-        sa = self.accounts.get(key)
-        if sa is None or self._tokens(sa):
-            return
-        meta = sa["metadata"]
-        secret_name = generated_name(f"{meta['name']}-token-")
-        secret = {"apiVersion": "v1", "kind": "Secret", "type": SERVICE_ACCOUNT_TOKEN,
-                  "metadata": {"name": secret_name, "namespace": meta["namespace"],
-                               "annotations": {SERVICE_ACCOUNT_NAME_ANNOTATION: meta["name"],
-                                               UID_ANNOTATION: meta["uid"]}},
-                  "data": self._data(sa, secret_name)}
-        await self.client.create(SECRETS, secret)
-        refs = list(sa.get("secrets") or []) + [{"name": secret_name}]
-        try:
-            await self.client.patch(SERVICEACCOUNTS, meta["name"], {"secrets": refs},
-                                    meta["namespace"], patch_type="merge")
-        except (NotFound, Conflict):
-            pass
-        log.info("token created serviceaccount=%s secret=%s", key, secret_name)
 
     def _data(self, sa: Object, secret_name: str) -> dict[str, str]:
         assert self.key is not None
@@ -181,8 +144,12 @@ class TokenController(Controller):
 
     async def _fill(self, secret: Object, sa: Object) -> None:
         data = {**(secret.get("data") or {}), **self._data(sa, secret["metadata"]["name"])}
+        patch = {"metadata": {"annotations": {UID_ANNOTATION: sa["metadata"]["uid"]}},
+                 "data": data}
         try:
-            await self.client.patch(SECRETS, secret["metadata"]["name"], {"data": data},
+            await self.client.patch(SECRETS, secret["metadata"]["name"], patch,
                                     secret["metadata"]["namespace"], patch_type="merge")
         except NotFound:
             pass
+        log.info("token filled secret=%s/%s", secret["metadata"]["namespace"],
+                 secret["metadata"]["name"])

@@ -23,7 +23,7 @@ import docker
 import psutil
 import pytest
 
-from minikube_py.api.resources import NODES, PODS, SERVICEACCOUNTS
+from minikube_py.api.resources import NODES, PODS
 from minikube_py.cluster import kubeconfigs, sample_app
 from minikube_py.cluster.health import node_ready
 from minikube_py.cluster.teardown import POD_BRIDGE
@@ -186,12 +186,9 @@ def _nslookup(dc: docker.DockerClient, uid: str, host: str) -> str | None:
 
 def test_a_pod_gets_a_working_service_account_token_through_node_credentials(
         cluster: Cluster) -> None:
-    """The agent runs with its node's own credential, which may read only the Secrets of
-    its pods: the token of the pod's service account must still be mounted, and work, for
-    what RBAC gives every service account (discovery) and no more (no Secrets)."""
-    eventually(lambda: api(cluster.admin, lambda c: c.get(SERVICEACCOUNTS, "default",
-                                                           namespace="default")).get("secrets"),
-               timeout=30, what="the default service account linked to its token")
+    """The agent runs with its node's own credential, which may ask tokens only for its own
+    pods: the pod's projected token (bound to it, from TokenRequest) must be mounted, and
+    work for what RBAC gives every service account (discovery) and no more (no Secrets)."""
     with sleeping_pod(cluster, "sa") as pod:
         dc = docker_client()
         try:

@@ -290,7 +290,7 @@ def test_expired_token_is_refused(apiserver: ApiServer) -> None:
     ("default", {"expirationSeconds": 10}, 422, "spec.expirationSeconds"),
     ("default", {"expirationSeconds": "1h"}, 422, "spec.expirationSeconds"),
     ("default", {"audiences": [""]}, 422, "spec.audiences"),
-    ("default", {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p"}}, 422,
+    ("default", {"boundObjectRef": {"kind": "Secret", "apiVersion": "v1", "name": "p"}}, 422,
      "spec.boundObjectRef"),
     ("nobody-here", {}, 404, None),
 ])

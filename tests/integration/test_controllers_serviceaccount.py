@@ -1,7 +1,8 @@
-"""Service accounts against a real api-server: a `default` account in every
-namespace, a signed token Secret per account (verifiable with the public key),
-removed with its account; and, where the api-server keeps D/pki/sa.key, the
-token authenticates as the account."""
+"""Service accounts against a real api-server: a `default` account and the
+kube-root-ca.crt ConfigMap in every namespace, no token Secret made by itself, a
+requested one filled with a signed token (verifiable with the public key) and removed
+with its account; and, where the api-server keeps D/pki/sa.key, the token
+authenticates as the account."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from minikube_py.api.resources import PODS, SECRETS, SERVICEACCOUNTS
+from minikube_py.api.resources import CONFIGMAPS, PODS, SECRETS, SERVICEACCOUNTS
 from minikube_py.api.sa_token import verify_token
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import Forbidden, NotFound, Unauthorized
@@ -37,7 +38,8 @@ def _key_pair(tmp_path: Path) -> tuple[Path, bytes]:
 async def _start(apiserver, key_file: Path) -> tuple[ApiClient, ControlPlane]:
     client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
     settings = replace(ControllerManagerSettings(leader_election=None),
-                       controllers=("serviceaccount", "serviceaccount-token"),
+                       controllers=("serviceaccount", "serviceaccount-token",
+                                    "root-ca-cert-publisher"),
                        service_account_private_key_file=str(key_file),
                        root_ca_file=str(apiserver.ca_file))
     return client, ControlPlane(client, settings, scheduler=False)
@@ -60,14 +62,26 @@ async def _token_secret(client: ApiClient, ns: str, account: str) -> dict | None
     return None
 
 
-async def test_default_account_and_signed_token_per_account(apiserver, namespace: str,
-                                                            tmp_path: Path) -> None:
+def _requested(name: str, account: str) -> dict:
+    """A legacy token Secret asked for by hand (Kubernetes >= 1.24 makes none by itself)."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+            "metadata": {"name": name,
+                         "annotations": {"kubernetes.io/service-account.name": account}}}
+
+
+async def test_default_account_no_automatic_token_and_requested_ones_filled(
+        apiserver, namespace: str, tmp_path: Path) -> None:
     key_file, public = _key_pair(tmp_path)
     client, cp = await _start(apiserver, key_file)
     try:
         async with cp:
             sa = await eventually(lambda: _get(client, SERVICEACCOUNTS, "default", namespace))
+            root_ca = await eventually(lambda: _get(client, CONFIGMAPS, "kube-root-ca.crt",
+                                                    namespace))
+            assert root_ca["data"]["ca.crt"] == apiserver.ca_file.read_text()
+            await client.create(SECRETS, _requested("default-token", "default"), namespace)
             secret = await eventually(lambda: _token_secret(client, namespace, "default"))
+            assert secret["metadata"]["name"] == "default-token"  # the only one
             token = base64.b64decode(secret["data"]["token"]).decode()
             claims = verify_token(public, token)
             assert claims is not None
@@ -80,10 +94,12 @@ async def test_default_account_and_signed_token_per_account(apiserver, namespace
 
             await client.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                                   "metadata": {"name": "robot"}}, namespace)
-            robot_secret = await eventually(lambda: _token_secret(client, namespace, "robot"))
+            await client.create(SECRETS, _requested("robot-token", "robot"), namespace)
+            await eventually(lambda: _token_secret(client, namespace, "robot"))
             await client.delete(SERVICEACCOUNTS, "robot", namespace)
-            await eventually(lambda: _gone(client, SECRETS, robot_secret["metadata"]["name"],
-                                           namespace))
+            await eventually(lambda: _gone(client, SECRETS, "robot-token", namespace))
+            assert [s["metadata"]["name"] for s in (await client.list(SECRETS, namespace))[
+                "items"]] == ["default-token"]
     finally:
         await client.close()
 
@@ -93,6 +109,7 @@ async def test_api_server_accepts_the_token(apiserver, namespace: str) -> None:
     client, cp = await _start(apiserver, key_file)
     try:
         async with cp:
+            await client.create(SECRETS, _requested("default-token", "default"), namespace)
             secret = await eventually(lambda: _token_secret(client, namespace, "default"))
         token = base64.b64decode(secret["data"]["token"]).decode()
         async with ApiClient(apiserver.url, token=token, ca_file=apiserver.ca_file) as as_sa:

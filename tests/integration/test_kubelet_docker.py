@@ -28,6 +28,7 @@ from agent.kubelet.sandbox import Sandboxes
 from agent.kubelet.source import DictSource
 from agent.kubelet.volumes import VolumeManager
 from minikube_py.api.resources import CONFIGMAPS, SECRETS, SERVICEACCOUNTS
+from minikube_py.apiserver.serviceaccount_admission import MOUNT_PATH, projected_volume
 from tests.fixtures.docker import CniNet, remove_containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
@@ -232,27 +233,41 @@ async def test_missing_image_and_command_are_reasons_not_crashes(node: Node) -> 
     assert "/no/such/binary" in term["message"]
 
 
-async def test_service_account_token_mounted_once_the_secret_exists(node: Node) -> None:
-    pod = node.pod([{"name": "main", "command": ["sleep", "3600"]}], serviceAccountName="robot")
+async def test_projected_service_account_volume(node: Node, tmp_path: Path) -> None:
+    """The volume the api-server's admission adds: a token asked for the pod (and asked
+    again at 80% of its life), the namespace, and ca.crt from kube-root-ca.crt."""
+    node.source.put(SERVICEACCOUNTS, {"metadata": {"name": "robot", "namespace": "default"}})
+    node.source.put(CONFIGMAPS, {"metadata": {"name": "kube-root-ca.crt",
+                                              "namespace": "default"},
+                                 "data": {"ca.crt": "CA PEM"}})
+    volume = projected_volume("kube-api-access-x1y2z")
+    mount = {"name": volume["name"], "readOnly": True, "mountPath": MOUNT_PATH}
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"], "volumeMounts": [mount]}],
+                   serviceAccountName="robot", volumes=[volume])
     await node.until(pod, running)
-    main = (await node.containers(pod))["main"]
-    assert not any(m["Destination"].startswith("/var/run/secrets") for m in main["Mounts"])
-    node.source.put(SERVICEACCOUNTS, {  # as the service-account controller links them
-        "metadata": {"name": "robot", "namespace": "default"},
-        "secrets": [{"name": "robot-token-abcde"}]})
-    node.source.put(SECRETS, {
-        "metadata": {"name": "robot-token-abcde", "namespace": "default",
-                     "annotations": {"kubernetes.io/service-account.name": "robot"}},
-        "type": "kubernetes.io/service-account-token",
-        "data": {"token": base64.b64encode(b"jwt-here").decode(),
-                 "ca.crt": base64.b64encode(b"CA PEM").decode()}})
-    pod2 = node.pod([{"name": "main", "command": ["sleep", "3600"]}], serviceAccountName="robot")
-    await node.until(pod2, running)
-    cid = (await node.containers(pod2))["main"]["Id"]
-    code, out = await node.syncer.runtime.exec_run(cid, [
-        "sh", "-c", ("cd /var/run/secrets/kubernetes.io/serviceaccount && cat token; echo; "
-                    "cat namespace; echo; cat ca.crt")])
-    assert (code, out.decode()) == (0, "jwt-here\ndefault\nCA PEM")
+    cid = (await node.containers(pod))["main"]["Id"]
+    read = ["sh", "-c", f"cd {MOUNT_PATH} && cat token; echo; cat namespace; echo; cat ca.crt"]
+    code, out = await node.syncer.runtime.exec_run(cid, read)
+    assert (code, out.decode()) == (0, "token-default-robot-1\ndefault\nCA PEM")
+    volumes = node.syncer.volumes
+    await volumes.prepare(pod)  # fresh: the same token
+    assert node.source.tokens_issued == 1
+    real_clock = volumes.tokens.clock
+    volumes.tokens.clock = lambda: real_clock() + 0.81 * 3607
+    await volumes.prepare(pod)
+    code, out = await node.syncer.runtime.exec_run(cid, ["cat", f"{MOUNT_PATH}/token"])
+    assert (code, out.decode()) == (0, "token-default-robot-2")  # the running pod sees it
+
+
+async def test_without_its_account_a_pod_waits_for_its_token(node: Node) -> None:
+    volume = projected_volume("kube-api-access-a1b2c")
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"], "volumeMounts": [
+        {"name": volume["name"], "readOnly": True, "mountPath": MOUNT_PATH}]}],
+        serviceAccountName="ghost", volumes=[volume])
+    result = await node.syncer.sync(pod)
+    assert result.status is not None
+    waiting = result.status["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "ContainerCreating" and "token" in waiting["message"]
 
 
 async def test_image_pull_errors_back_off(node: Node) -> None:

@@ -1,5 +1,5 @@
-"""Service accounts: a `default` account per live namespace, and a signed token
-Secret per account that goes with its account (Kubernetes'
+"""Service accounts: a `default` account per live namespace, and requested token Secrets
+filled, tied to their account and gone with it (Kubernetes'
 serviceaccounts_controller_test.go and tokens_controller_test.go, over our
 fake client)."""
 
@@ -13,10 +13,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from minikube_py.api.resources import SECRETS, SERVICEACCOUNTS, Resource
+from minikube_py.api.resources import SECRETS, SERVICEACCOUNTS
 from minikube_py.api.sa_token import NAME_CLAIM, SECRET_CLAIM, UID_CLAIM, verify_token
 from minikube_py.api.secret import SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
-from minikube_py.client.errors import AlreadyExists, ApiError, Conflict, NotFound, ServerError
+from minikube_py.client.errors import ApiError, NotFound, ServerError
 from minikube_py.controllers.serviceaccount import (
     UID_ANNOTATION,
     ServiceAccountController,
@@ -111,55 +111,43 @@ def decoded(data: dict[str, str], key: str) -> str:
 BUILD = serviceaccount("build", "ns", secrets=["pull-secret"])
 
 
-async def test_an_account_without_a_token_gets_a_signed_one(
-        tokens: tuple[TokenController, FakeClient], signing_key: rsa.RSAPrivateKey) -> None:
+def hand_made(uid: str | None = None, token: str | None = None) -> JsonDict:
+    """A token Secret someone created for BUILD (no token yet, maybe no uid)."""
+    made = token_secret("made-by-hand", BUILD, token=token)
+    if uid is None:
+        del made["metadata"]["annotations"][UID_ANNOTATION]
+    else:
+        made["metadata"]["annotations"][UID_ANNOTATION] = uid
+    return made
+
+
+@pytest.mark.parametrize("uid", [pytest.param(None, id="without the account's uid"),
+                                 pytest.param(BUILD["metadata"]["uid"], id="with its uid")])
+async def test_a_requested_token_secret_is_filled_and_tied_to_its_account(
+        tokens: tuple[TokenController, FakeClient], signing_key: rsa.RSAPrivateKey,
+        uid: str | None) -> None:
     c, client = tokens
     fill(c.accounts, BUILD)
-    await c.sync(("sa", "ns/build"))
-    assert [(verb, resource) for verb, resource, _ in client.summary()] == [
-        ("create", "secrets"), ("patch", "serviceaccounts")]
-    created, patch = client.writes
-    name = created.name
-    assert name.startswith("build-token-")
-    assert created.body["type"] == SERVICE_ACCOUNT_TOKEN
-    assert created.body["metadata"]["annotations"] == {
-        SERVICE_ACCOUNT_NAME_ANNOTATION: "build", UID_ANNOTATION: BUILD["metadata"]["uid"]}
-    data = created.body["data"]
+    fill(c.secrets, hand_made(uid))
+    await c.sync("ns/made-by-hand")
+    assert client.summary() == [("patch", "secrets", "made-by-hand")]
+    body = client.writes[0].body
+    assert body["metadata"]["annotations"] == {UID_ANNOTATION: BUILD["metadata"]["uid"]}
+    data = body["data"]
     assert decoded(data, "namespace") == "ns"
     assert decoded(data, "ca.crt") == "-----BEGIN CERTIFICATE-----\n"
     claims = verify_token(public(signing_key), decoded(data, "token"))
     assert claims is not None
     assert (claims[NAME_CLAIM], claims[UID_CLAIM], claims[SECRET_CLAIM]) == (
-        "build", BUILD["metadata"]["uid"], name)
-    assert patch.body == {"secrets": [{"name": "pull-secret"}, {"name": name}]}
+        "build", BUILD["metadata"]["uid"], "made-by-hand")
 
 
-@pytest.mark.parametrize(
-    ("secrets", "created"),
-    [
-        pytest.param([token_secret("build-token-a", BUILD)], False,
-                     id="an account with its token gets no other"),
-        pytest.param([token_secret("build-token-a", BUILD, uid="uid-of-a-deleted-build")],
-                     True, id="a token of an earlier account of that name does not count"),
-        pytest.param([secret("build-token-a", "ns", annotations={
-            SERVICE_ACCOUNT_NAME_ANNOTATION: "build", UID_ANNOTATION: BUILD["metadata"]["uid"]})],
-                     True, id="an Opaque secret is no token"),
-    ],
-)
-async def test_one_token_per_account(tokens: tuple[TokenController, FakeClient],
-                                     secrets: list[JsonDict], created: bool) -> None:
-    c, client = tokens
-    fill(c.accounts, BUILD)
-    fill(c.secrets, *secrets)
-    await c.sync(("sa", "ns/build"))
-    assert [(verb, resource) for verb, resource, _ in client.summary()] == (
-        [("create", "secrets"), ("patch", "serviceaccounts")] if created else [])
-
-
-async def test_a_deleted_account_gets_no_token(
+async def test_a_filled_token_is_left_as_it_is(
         tokens: tuple[TokenController, FakeClient]) -> None:
     c, client = tokens
-    await c.sync(("sa", "ns/build"))
+    fill(c.accounts, BUILD)
+    fill(c.secrets, token_secret("build-token-a", BUILD))
+    await c.sync("ns/build-token-a")
     assert client.writes == []
 
 
@@ -183,19 +171,8 @@ async def test_tokens_go_with_their_account(tokens: tuple[TokenController, FakeC
         fill(c.accounts, cached)
     if live is not None:
         client.put(SERVICEACCOUNTS, live)
-    await c.sync(("secret", "ns/build-token-a"))
+    await c.sync("ns/build-token-a")
     assert client.summary() == ([("delete", "secrets", "build-token-a")] if deleted else [])
-
-
-async def test_a_token_secret_without_a_token_is_filled(
-        tokens: tuple[TokenController, FakeClient], signing_key: rsa.RSAPrivateKey) -> None:
-    c, client = tokens
-    fill(c.accounts, BUILD)
-    fill(c.secrets, token_secret("made-by-hand", BUILD, token=None))
-    await c.sync(("secret", "ns/made-by-hand"))
-    assert client.summary() == [("patch", "secrets", "made-by-hand")]
-    claims = verify_token(public(signing_key), decoded(client.writes[0].body["data"], "token"))
-    assert claims is not None and claims[SECRET_CLAIM] == "made-by-hand"
 
 
 @pytest.mark.parametrize(
@@ -209,36 +186,25 @@ async def test_secrets_that_are_not_tokens_are_left_alone(
         tokens: tuple[TokenController, FakeClient], secrets: list[JsonDict]) -> None:
     c, client = tokens
     fill(c.secrets, *secrets)
-    await c.sync(("secret", "ns/build-token-a"))
+    await c.sync("ns/build-token-a")
     assert client.writes == []
 
 
-@pytest.mark.parametrize(
-    ("verb", "resource", "error", "raised"),
-    [
-        pytest.param("create", SECRETS, ServerError, True,
-                     id="a failed token create is retried"),
-        pytest.param("create", SECRETS, AlreadyExists, True,
-                     id="a name taken by chance is retried under another"),
-        pytest.param("patch", SERVICEACCOUNTS, NotFound, False,
-                     id="an account deleted before it lists its token is not an error"),
-        pytest.param("patch", SERVICEACCOUNTS, Conflict, False,
-                     id="an account changed meanwhile keeps its token unlisted"),
-    ],
-)
-async def test_token_write_failures(tokens: tuple[TokenController, FakeClient], verb: str,
-                                    resource: Resource, error: type[ApiError],
-                                    raised: bool) -> None:
+@pytest.mark.parametrize(("error", "raised"), [
+    pytest.param(ServerError, True, id="a failed fill is retried"),
+    pytest.param(NotFound, False, id="a secret deleted meanwhile is not an error"),
+])
+async def test_fill_failures(tokens: tuple[TokenController, FakeClient],
+                             error: type[ApiError], raised: bool) -> None:
     c, client = tokens
     fill(c.accounts, BUILD)
-    client.fail(verb, resource, error=error)
+    fill(c.secrets, hand_made())
+    client.fail("patch", SECRETS, error=error)
     if raised:
         with pytest.raises(error):
-            await c.sync(("sa", "ns/build"))
+            await c.sync("ns/made-by-hand")
     else:
-        await c.sync(("sa", "ns/build"))
-        assert [(v, r) for v, r, _ in client.summary()] == [("create", "secrets")]
-
+        await c.sync("ns/made-by-hand")
 
 
 async def test_the_signing_key_is_read_from_the_file_settings_name(
@@ -247,9 +213,9 @@ async def test_the_signing_key_is_read_from_the_file_settings_name(
     path.write_bytes(signing_key.private_bytes(serialization.Encoding.PEM,
                                                serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
-    c, client = start(TokenController, BUILD, settings=replace(
+    c, client = start(TokenController, BUILD, hand_made(), settings=replace(
         ControllerManagerSettings(), service_account_private_key_file=str(path)))
-    await c.sync(("sa", "ns/build"))
+    await c.sync("ns/made-by-hand")
     data = client.writes[0].body["data"]
     assert verify_token(public(signing_key), decoded(data, "token")) is not None
     assert "ca.crt" not in data  # no root CA file, no ca.crt
@@ -271,21 +237,20 @@ TOKEN = token_secret("build-token-a", BUILD)
 @pytest.mark.parametrize(
     ("cached", "event", "queued"),
     [
-        pytest.param([], ("accounts", "ADDED", BUILD), [("sa", "ns/build")],
-                     id="an account is looked at for its token"),
-        pytest.param([], ("secrets", "ADDED", TOKEN), [("secret", "ns/build-token-a")],
+        pytest.param([], ("accounts", "ADDED", BUILD), [],
+                     id="an account gets no token Secret by itself (Kubernetes >= 1.24)"),
+        pytest.param([], ("secrets", "ADDED", TOKEN), ["ns/build-token-a"],
                      id="a secret is looked at for its account"),
-        pytest.param([TOKEN], ("secrets", "DELETED", TOKEN), [("sa", "ns/build")],
-                     id="a deleted token queues its account for a new one"),
-        pytest.param([BUILD, TOKEN], ("accounts", "DELETED", BUILD),
-                     [("secret", "ns/build-token-a")],
+        pytest.param([TOKEN], ("secrets", "DELETED", TOKEN), [],
+                     id="a deleted token is not made again"),
+        pytest.param([BUILD, TOKEN], ("accounts", "DELETED", BUILD), ["ns/build-token-a"],
                      id="a deleted account queues its tokens to be deleted"),
     ],
 )
 def test_events_queue_accounts_and_tokens(tokens: tuple[TokenController, FakeClient],
                                           cached: list[JsonDict],
                                           event: tuple[str, str, JsonDict],
-                                          queued: list[tuple[str, str]]) -> None:
+                                          queued: list[str]) -> None:
     c, _ = tokens
     fill(c.accounts, *(o for o in cached if o["kind"] == "ServiceAccount"))
     fill(c.secrets, *(o for o in cached if o["kind"] == "Secret"))

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from minikube_py.controllers import deployment_util as du
 from minikube_py.controllers.deployment_scale import is_scaling_event, proportional_sizes
+from tests.fixtures import builders
 
 
-def deployment(replicas: int, surge: int = 3) -> dict:
-    return {"metadata": {"name": "d"}, "status": {"replicas": 13},
-            "spec": {"replicas": replicas, "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": surge, "maxUnavailable": 0}}}}
+def deployment(replicas: int, surge: int = 3) -> dict[str, Any]:
+    return builders.deployment("d", replicas=replicas, status={"replicas": 13}, strategy={
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": 0}})
 
 
 def rs(name: str, size: int, *, desired: int = 10, max_replicas: int = 13,
-       available: int = 0) -> dict:
-    return {"metadata": {"name": name, "annotations": {du.DESIRED_REPLICAS: str(desired),
-                                                       du.MAX_REPLICAS: str(max_replicas)}},
-            "spec": {"replicas": size}, "status": {"availableReplicas": available}}
+       available: int = 0) -> dict[str, Any]:
+    return builders.replicaset(name, replicas=size, status={"availableReplicas": available},
+                               annotations={du.DESIRED_REPLICAS: str(desired),
+                                            du.MAX_REPLICAS: str(max_replicas)})
 
 
 @pytest.mark.parametrize(("replicas", "olds", "new", "expected"), [

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from minikube_py.controllers import deployment_util as du
 from minikube_py.controllers.pods import is_available, pods_to_delete
+from tests.fixtures import builders
 
 
-def deployment(replicas: int, surge: object = None, unavailable: object = None) -> dict:
+def deployment(replicas: int, surge: object = None, unavailable: object = None
+               ) -> dict[str, Any]:
     rolling = {k: v for k, v in (("maxSurge", surge), ("maxUnavailable", unavailable))
                if v is not None}
-    return {"metadata": {"name": "d", "generation": 3},
-            "spec": {"replicas": replicas, "strategy": {"type": "RollingUpdate",
-                                                        "rollingUpdate": rolling}}}
+    return builders.deployment("d", replicas=replicas, generation=3,
+                               strategy={"type": "RollingUpdate", "rollingUpdate": rolling})
 
 
-def rs(replicas: int, available: int = 0, ready: int | None = None) -> dict:
-    return {"metadata": {"name": "rs"}, "spec": {"replicas": replicas},
-            "status": {"replicas": replicas, "availableReplicas": available,
-                       "readyReplicas": available if ready is None else ready}}
+def rs(replicas: int, available: int = 0, ready: int | None = None) -> dict[str, Any]:
+    return builders.replicaset("rs", replicas=replicas, status={
+        "replicas": replicas, "availableReplicas": available,
+        "readyReplicas": available if ready is None else ready})
 
 
 @pytest.mark.parametrize(
@@ -93,13 +96,9 @@ def test_max_revision_and_status() -> None:
 
 def pod(name: str, *, node: str = "n", phase: str = "Running", ready: bool = True,
         ready_at: str = "2026-01-01T00:00:00Z", created: str = "2026-01-01T00:00:00Z",
-        restarts: int = 0) -> dict:
-    return {"metadata": {"name": name, "creationTimestamp": created},
-            "spec": {"nodeName": node},
-            "status": {"phase": phase,
-                       "conditions": [{"type": "Ready", "status": str(ready),
-                                       "lastTransitionTime": ready_at}],
-                       "containerStatuses": [{"restartCount": restarts}]}}
+        restarts: int = 0) -> dict[str, Any]:
+    return builders.pod(name, node=node, phase=phase, ready=ready, ready_since=ready_at,
+                        restarts=restarts, creation_timestamp=created)
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@
 This is the only module that imports the Docker SDK: the rest of the kubelet (and
 `down`, the sample app) awaits these methods and sees only our error tree
 (`agent.kubelet.errors`): a refused connection is `RuntimeUnavailable`, a 404 is
-`ContainerNotFound`, a 409 `RuntimeConflict`, any other refusal `RuntimeRequestError`. Container listings use the low-level summary API
-(one request) rather than `containers.list`, which would inspect each container.
+`ContainerNotFound`, a 409 `RuntimeConflict`, any other refusal `RuntimeRequestError`.
+Container listings use the low-level summary API (one request) rather than
+`containers.list`, which would inspect each container.
 """
 
 from __future__ import annotations

@@ -36,9 +36,26 @@ MAX_MESSAGE_BYTES = 4096
 _counter = itertools.count()
 
 
+def below(base: str | Path, relative: str) -> str:
+    """`base/relative` if its real path (every symlink resolved, those a container may have
+    planted in a shared volume too) is still inside `base`; else ContainerConfigError.
+    The api-server refuses such paths already (api/volumepaths.py); this is the kubelet's
+    own check where it writes and mounts."""
+    root = os.path.realpath(base)
+    joined = os.path.join(root, relative)
+    real = os.path.realpath(joined)
+    if os.path.isabs(relative) or (real != root and not real.startswith(root + os.sep)):
+        raise ContainerConfigError(f"path {relative!r} resolves outside its volume "
+                                   f"({real}): refused")
+    return joined
+
+
 def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> None:
     """Kubernetes' AtomicWriter in small: new payload dir, `..data` swapped by rename."""
     target.mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        if os.path.isabs(rel) or ".." in rel.split("/"):
+            raise ContainerConfigError(f"file path {rel!r} would leave its volume: refused")
     if _unchanged(target / "..data", files):
         return
     payload = target / f"..{os.getpid()}_{next(_counter)}"
@@ -120,8 +137,9 @@ class VolumeManager:
                 raise ContainerConfigError(f'volumeMount "{m["name"]}" refers to no volume')
             host = paths[m["name"]]
             if m.get("subPath"):
-                host = os.path.join(host, m["subPath"])
-                os.makedirs(host, exist_ok=True)
+                sub = below(host, m["subPath"])
+                os.makedirs(sub, exist_ok=True)
+                host = below(host, m["subPath"])  # again: nothing swapped in meanwhile
             binds.append(f"{host}:{m['mountPath']}:{'ro' if m.get('readOnly') else 'rw'}")
         return binds
 

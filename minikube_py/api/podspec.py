@@ -23,6 +23,7 @@ from minikube_py.api.meta import (
 from minikube_py.api.quantity import parse_quantity
 from minikube_py.api.resolvconf import validate_dns_config
 from minikube_py.api.shape import as_dict, dicts
+from minikube_py.api.volumepaths import mount_causes, volume_causes
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -164,6 +165,7 @@ def _validate_volumes(volumes: Any, path: str, causes: list[Cause]) -> set[str]:
         else:
             causes += validate_name(name, f"{here}.name", dns1123_label)
             names.add(str(name))
+        causes += volume_causes(volume, here)
         sources = [k for k in volume if k != "name"]
         if not sources:
             causes.append(field.required(here, "must specify a volume type"))
@@ -318,6 +320,7 @@ def _validate_mounts(mounts: Any, path: str, volumes: set[str]) -> list[Cause]:
         elif name not in volumes:
             causes.append(Cause(f"{here}.name", f"Not found: {field.format_value(name)}",
                                 "FieldValueNotFound"))
+        causes += mount_causes(mount, here)
         if not mount_path:
             causes.append(field.required(f"{here}.mountPath"))
         elif str(mount_path) in seen:

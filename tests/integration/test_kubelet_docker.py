@@ -270,6 +270,22 @@ async def test_without_its_account_a_pod_waits_for_its_token(node: Node) -> None
     assert waiting["reason"] == "ContainerCreating" and "token" in waiting["message"]
 
 
+async def test_a_symlink_planted_in_a_shared_volume_leads_nowhere(node: Node) -> None:
+    """One container plants `escape -> /` in an emptyDir; a second mounting subPath
+    `escape` is refused (CreateContainerConfigError), so the host's root is never mounted."""
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"], "volumeMounts": [
+        {"name": "shared", "mountPath": "/host", "subPath": "escape"}]}],
+        initContainers=[{"name": "plant", "command": ["ln", "-s", "/", "/shared/escape"],
+                         "volumeMounts": [{"name": "shared", "mountPath": "/shared"}]}],
+        volumes=[{"name": "shared", "emptyDir": {}}])
+    status = await node.until(pod, lambda s: any(
+        (c["state"].get("waiting") or {}).get("reason") == "CreateContainerConfigError"
+        for c in s.get("containerStatuses", [])))
+    waiting = status["containerStatuses"][0]["state"]["waiting"]
+    assert "resolves outside its volume" in waiting["message"]
+    assert "main" not in await node.containers(pod)
+
+
 async def test_image_pull_errors_back_off(node: Node) -> None:
     pod = node.pod([{"name": "gone", "image": "nosuch.invalid/none:1",
                      "imagePullPolicy": "Always"}])

@@ -1,0 +1,45 @@
+"""The kubelet's own check on paths into volumes: a subPath or file path that resolves
+outside its volume (by `..` or through a symlink planted in it) is refused, nothing is
+written or made outside."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agent.kubelet.errors import ContainerConfigError
+from agent.kubelet.volumes import below, write_atomic
+
+
+def test_paths_inside_the_volume_pass(tmp_path: Path) -> None:
+    (tmp_path / "vol" / "a").mkdir(parents=True)
+    (tmp_path / "vol" / "inner").symlink_to("a")
+    assert below(tmp_path / "vol", "a/b") == str(tmp_path / "vol" / "a" / "b")
+    assert below(tmp_path / "vol", "inner") == str(tmp_path / "vol" / "inner")
+
+
+@pytest.mark.parametrize("link", [pytest.param("/", id="to the host's root"),
+                                  pytest.param("../..", id="to a parent, relatively")])
+def test_a_planted_symlink_is_refused(tmp_path: Path, link: str) -> None:
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "escape").symlink_to(link)
+    for sub in ("escape", "escape/etc", "./escape"):
+        with pytest.raises(ContainerConfigError, match="resolves outside its volume"):
+            below(vol, sub)
+
+
+@pytest.mark.parametrize("sub", ["../x", "/etc", "a/../../x"])
+def test_dot_dot_and_absolute_paths_are_refused(tmp_path: Path, sub: str) -> None:
+    with pytest.raises(ContainerConfigError):
+        below(tmp_path, sub)
+
+
+@pytest.mark.parametrize("rel", ["../outside", "/tmp/outside", "a/../../outside"])
+def test_atomic_writer_writes_nothing_outside(tmp_path: Path, rel: str) -> None:
+    with pytest.raises(ContainerConfigError):
+        write_atomic(tmp_path / "vol", {"ok": b"1", rel: b"2"})
+    assert not (tmp_path / "outside").exists()
+    assert os.listdir(tmp_path / "vol") == []

@@ -67,7 +67,7 @@ def _build() -> dict[Resource, dict[Path, ListMeta]]:
     tables[resources.PODS].update({("status", "podIPs"): ListMeta("merge", "ip"),
                                    ("status", "hostIPs"): ListMeta("merge", "ip")})
     for workload in (resources.DEPLOYMENTS, resources.REPLICASETS, resources.DAEMONSETS,
-                     resources.STATEFULSETS):
+                     resources.STATEFULSETS, resources.REPLICATIONCONTROLLERS):
         tables[workload].update(_under(("spec", "template", "metadata"), _OBJECT_META))
         tables[workload].update(_under(("spec", "template", "spec"), _POD_SPEC))
         tables[workload].update(_under(("status",), _CONDITIONS))

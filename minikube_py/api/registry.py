@@ -24,6 +24,7 @@ from minikube_py.api.rbac import (
     RoleStrategy,
 )
 from minikube_py.api.replicaset import ReplicaSetStrategy
+from minikube_py.api.replicationcontroller import ReplicationControllerStrategy
 from minikube_py.api.resources import Resource
 from minikube_py.api.secret import SecretStrategy
 from minikube_py.api.service import ServiceStrategy
@@ -43,6 +44,8 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.EVENTS: EventStrategy(resources.EVENTS),
     resources.DEPLOYMENTS: DeploymentStrategy(resources.DEPLOYMENTS),
     resources.REPLICASETS: ReplicaSetStrategy(resources.REPLICASETS),
+    resources.REPLICATIONCONTROLLERS:
+        ReplicationControllerStrategy(resources.REPLICATIONCONTROLLERS),
     resources.DAEMONSETS: DaemonSetStrategy(resources.DAEMONSETS),
     resources.STATEFULSETS: StatefulSetStrategy(resources.STATEFULSETS),
     resources.CONTROLLERREVISIONS: ControllerRevisionStrategy(resources.CONTROLLERREVISIONS),

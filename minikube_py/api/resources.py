@@ -70,6 +70,8 @@ DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy
                        ("status", "scale"))
 REPLICASETS = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("all",),
                        ("status", "scale"))
+REPLICATIONCONTROLLERS = Resource("", "v1", "ReplicationController", "replicationcontrollers",
+                                  True, ("rc",), ("all",), ("status", "scale"))
 DAEMONSETS = Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), ("all",),
                       ("status",))
 STATEFULSETS = Resource("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), ("all",),
@@ -91,7 +93,7 @@ CLUSTERROLEBINDINGS = Resource(RBAC_GROUP, "v1", "ClusterRoleBinding", "clusterr
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
-    EVENTS, DEPLOYMENTS, REPLICASETS, DAEMONSETS, STATEFULSETS, CONTROLLERREVISIONS,
+    EVENTS, DEPLOYMENTS, REPLICASETS, REPLICATIONCONTROLLERS, DAEMONSETS, STATEFULSETS, CONTROLLERREVISIONS,
     JOBS, CRONJOBS, PODDISRUPTIONBUDGETS, LEASES,
     ENDPOINTSLICES, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
 )

@@ -32,6 +32,8 @@ CONTROLLERS: dict[str, str] = {
     "endpointslice": "minikube_py.controllers.endpointslice:EndpointSliceController",
     "replicaset": "minikube_py.controllers.replicaset:ReplicaSetController",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
+    "replicationcontroller":
+        "minikube_py.controllers.replicaset:ReplicationControllerController",
     "daemonset": "minikube_py.controllers.daemonset:DaemonSetController",
     "statefulset": "minikube_py.controllers.statefulset:StatefulSetController",
     "job": "minikube_py.controllers.job:JobController",

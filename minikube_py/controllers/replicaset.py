@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import generated_name, join_key, owner_of, owner_reference, split_key
 from minikube_py.api.meta import key as object_key
-from minikube_py.api.resources import PODS, REPLICASETS
+from minikube_py.api.resources import PODS, REPLICASETS, REPLICATIONCONTROLLERS, Resource
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, ClientError, Conflict, NotFound
@@ -84,15 +84,25 @@ def seconds_until_available(rs: Object, pods: list[Object], now: float) -> float
     return max(min(waits), 0.0) + 0.5 if waits else None
 
 
+def selector_of(owner: Object) -> LabelSelector:
+    """A ReplicaSet's LabelSelector, or a ReplicationController's plain label map."""
+    selector = (owner.get("spec") or {}).get("selector")
+    if owner.get("kind") == "ReplicationController":
+        return LabelSelector.from_dict({"matchLabels": selector or {}})
+    return LabelSelector.from_dict(selector)
+
+
 class ReplicaSetController(Controller):
     name = "replicaset-controller"
     workers = 4
+    # The kind kept at `replicas` pods; ReplicationControllerController changes it.
+    resource: Resource = REPLICASETS
 
     def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
                  informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         self.expectations = Expectations()
-        self.replicasets = self.watch(REPLICASETS)
+        self.replicasets = self.watch(self.resource)
         self.pods = self.watch(PODS)
         self.replicasets.add_handlers(self.enqueue, lambda old, new: self.enqueue(new),
                                       self._rs_deleted)
@@ -107,7 +117,7 @@ class ReplicaSetController(Controller):
 
     def _owner_key(self, pod: Object) -> str | None:
         ref = owner_of(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
+        if ref is None or ref.get("kind") != self.resource.kind:
             return None
         return join_key(pod["metadata"]["namespace"], ref["name"])
 
@@ -118,7 +128,7 @@ class ReplicaSetController(Controller):
             if rs["metadata"]["namespace"] != ns:
                 continue
             try:
-                if LabelSelector.from_dict(rs["spec"].get("selector")).matches(labels):
+                if selector_of(rs).matches(labels):
                     self.enqueue(rs)
             except ValueError:
                 continue
@@ -168,9 +178,9 @@ class ReplicaSetController(Controller):
             return
         namespace, _ = split_key(key)
         try:
-            selector = LabelSelector.from_dict(rs["spec"].get("selector"))
+            selector = selector_of(rs)
         except ValueError:
-            log.warning("invalid selector replicaset=%s", key)
+            log.warning("invalid selector %s=%s", self.resource.singular, key)
             return
         candidates = [p for p in self.pods.by_index("namespace", namespace or "")
                       if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
@@ -248,8 +258,15 @@ class ReplicaSetController(Controller):
             return
         body = {**rs, "status": status}
         try:
-            await self.client.update(REPLICASETS, body, subresource="status")
+            await self.client.update(self.resource, body, subresource="status")
         except NotFound:
             return
         except Conflict:
             self.queue.add_after(object_key(rs), 0.1)
+
+
+class ReplicationControllerController(ReplicaSetController):
+    """core/v1 ReplicationControllers: the same machinery over an equality selector."""
+
+    name = "replication-controller"
+    resource = REPLICATIONCONTROLLERS

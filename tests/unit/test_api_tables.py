@@ -33,6 +33,8 @@ HEADERS = {
     resources.LEASES: (["Name", "Holder", "Age"], []),
     resources.PODDISRUPTIONBUDGETS: (["Name", "Min Available", "Max Unavailable",
                                       "Allowed Disruptions", "Age"], []),
+    resources.REPLICATIONCONTROLLERS: (["Name", "Desired", "Current", "Ready", "Age"],
+                                       ["Containers", "Images", "Selector"]),
     resources.DAEMONSETS: (["Name", "Desired", "Current", "Ready", "Up-to-date", "Available",
                             "Node Selector", "Age"], ["Containers", "Images", "Selector"]),
     resources.STATEFULSETS: (["Name", "Ready", "Age"], ["Containers", "Images"]),
@@ -264,3 +266,13 @@ def test_poddisruptionbudget_row() -> None:
     row = table_row(resources.PODDISRUPTIONBUDGETS, pdb)
     assert [row[k] for k in ("Min Available", "Max Unavailable", "Allowed Disruptions")] == [
         "50%", "N/A", 2]
+
+
+def test_replicationcontroller_row() -> None:
+    rc = {"metadata": table_meta("web"), "spec": {
+        "replicas": 3, "selector": {"app": "web", "tier": "fe"},
+        "template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+        "status": {"replicas": 3, "readyReplicas": 2}}
+    row = table_row(resources.REPLICATIONCONTROLLERS, rc)
+    assert [row[k] for k in ("Desired", "Current", "Ready", "Selector")] == [
+        3, 3, 2, "app=web,tier=fe"]

@@ -65,6 +65,8 @@ VALID: dict[Resource, Obj] = {
         "replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": _template()}},
     resources.LEASES: {"metadata": _meta("lock"), "spec": {"holderIdentity": "a",
                                                            "leaseDurationSeconds": 15}},
+    resources.REPLICATIONCONTROLLERS: {"metadata": _meta("web"), "spec": {
+        "replicas": 2, "template": _template()}},
     resources.DAEMONSETS: {"metadata": _meta("agent"), "spec": {
         "selector": {"matchLabels": {"app": "web"}}, "template": _template()}},
     resources.STATEFULSETS: {"metadata": _meta("db"), "spec": {
@@ -90,6 +92,7 @@ def test_valid_objects_have_no_causes(resource: Resource) -> None:
 P, S, D, N = resources.PODS, resources.SERVICES, resources.DEPLOYMENTS, resources.NODES
 J, C, DS = resources.JOBS, resources.CRONJOBS, resources.DAEMONSETS
 STS, PDB = resources.STATEFULSETS, resources.PODDISRUPTIONBUDGETS
+RC = resources.REPLICATIONCONTROLLERS
 CASES = [
     # metadata
     (P, set_path("metadata.name", "Bad_Name"), "metadata.name", "FieldValueInvalid"),
@@ -261,6 +264,13 @@ CASES = [
     (D, set_path("spec.revisionHistoryLimit", -1), "spec.revisionHistoryLimit", "FieldValueInvalid"),
     (resources.REPLICASETS, set_path("spec.template.metadata.labels", {"app": "other"}),
      "spec.template.metadata.labels", "FieldValueInvalid"),
+    # replicationcontrollers
+    (RC, set_path("spec.selector", {"app": "other"}), "spec.template.metadata.labels",
+     "FieldValueInvalid"),
+    (RC, set_path("spec.selector", {"bad key!": "x"}), "spec.selector", "FieldValueInvalid"),
+    (RC, set_path("spec.template", DELETE), "spec.selector", "FieldValueRequired"),
+    (RC, set_path("spec.template.spec.restartPolicy", "Never"),
+     "spec.template.spec.restartPolicy", "FieldValueNotSupported"),
     # daemonsets
     (DS, set_path("spec.updateStrategy", {"type": "Sometimes"}), "spec.updateStrategy.type",
      "FieldValueNotSupported"),
@@ -489,3 +499,12 @@ def test_statefulset_may_change_replicas_template_and_strategy() -> None:
 
     _, causes = _updated(STS, VALID[STS], change)
     assert causes == []
+
+
+def test_replicationcontroller_selector_and_labels_default_from_the_template() -> None:
+    strategy = strategy_for(RC)
+    rc = copy.deepcopy(VALID[RC])
+    strategy.default(rc)
+    assert rc["spec"]["selector"] == {"app": "web"} and rc["metadata"]["labels"] == {"app": "web"}
+    _, causes = _updated(RC, VALID[RC], set_path("spec.selector", {"app": "web"}))
+    assert causes == []  # unlike a ReplicaSet's, it may change

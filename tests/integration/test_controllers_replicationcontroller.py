@@ -1,0 +1,78 @@
+"""ReplicationControllers against a real api-server, scheduler and hollow nodes:
+`kubectl get/scale rc`, replaced pods, and a PodDisruptionBudget with
+maxUnavailable counting the RC's replicas."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator
+
+import pytest
+
+from minikube_py.api.resources import PODDISRUPTIONBUDGETS, PODS, REPLICATIONCONTROLLERS
+from minikube_py.client import ApiClient
+from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.controlplane import ControlPlane
+from tests.helpers import eventually, scratch_namespace
+
+
+@pytest.fixture
+async def env(apiserver) -> AsyncIterator[tuple[ApiClient, str, str]]:
+    settings = ControllerManagerSettings(
+        leader_election=None,
+        controllers=("replicationcontroller", "disruption", "garbagecollector"))
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
+            scratch_namespace(client, "rc") as namespace, \
+            ControlPlane(client, settings) as cp:
+        for i in range(2):
+            await cp.nodes.add(f"n{i}", cpu="8", pods=50)
+        yield client, namespace, str(apiserver.kubeconfig)
+
+
+async def live(client: ApiClient, ns: str) -> list[dict]:
+    pods = (await client.list(PODS, ns, label_selector="app=web"))["items"]
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+async def test_replication_controller_keeps_its_replicas(env) -> None:
+    client, ns, kubeconfig = env
+    await client.create(REPLICATIONCONTROLLERS, {
+        "apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+            "containers": [{"name": "c", "image": "busybox"}]}}}}, ns)
+    await client.create(PODDISRUPTIONBUDGETS, {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}}, ns)
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["kubectl", "-n", ns, *args], capture_output=True, text=True,
+                              timeout=60, check=False, env={**os.environ, "KUBECONFIG": kubeconfig})
+
+    scaled = kubectl("scale", "rc/web", "--replicas=3")
+    assert scaled.returncode == 0, scaled.stderr
+
+    async def three_ready() -> bool:
+        rc = await client.get(REPLICATIONCONTROLLERS, "web", ns)
+        return len(await live(client, ns)) == 3 and (rc.get("status") or {}).get(
+            "readyReplicas") == 3
+
+    await eventually(three_ready, what="rc at 3 ready replicas")
+    got = kubectl("get", "rc", "web")
+    assert got.stdout.split()[:9] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE", "web", "3",
+                                      "3", "3"], got.stdout
+
+    async def budget() -> dict | None:
+        status = (await client.get(PODDISRUPTIONBUDGETS, "web", ns)).get("status") or {}
+        return status if status.get("expectedPods") == 3 else None
+
+    status = await eventually(budget, what="budget counting the rc's replicas")
+    assert (status["desiredHealthy"], status["disruptionsAllowed"]) == (2, 1)
+    victim = (await live(client, ns))[0]["metadata"]["name"]
+    await client.delete(PODS, victim, ns)
+
+    async def replaced() -> bool:
+        names = {p["metadata"]["name"] for p in await live(client, ns)}
+        return len(names) == 3 and victim not in names
+
+    await eventually(replaced, what="the deleted pod replaced")

@@ -19,7 +19,7 @@ from minikube_py.api.meta import generated_name, join_key, owner_of, owner_refer
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import PODS, REPLICASETS, REPLICATIONCONTROLLERS, Resource
 from minikube_py.api.selectors import LabelSelector
-from minikube_py.api.types import Object
+from minikube_py.api.types import Object, ReplicaSetSpec, ReplicaSetStatus
 from minikube_py.client.errors import AlreadyExists, ClientError, Conflict, NotFound
 from minikube_py.controllers.base import Controller, by_namespace
 from minikube_py.controllers.expectations import Expectations
@@ -58,11 +58,13 @@ def pod_from_template(rs: Object) -> Object:
     }
 
 
-def compute_status(rs: Object, pods: list[Object], now: float) -> Object:
+def compute_status(rs: Object, pods: list[Object], now: float) -> ReplicaSetStatus:
     """Status from the active pods the ReplicaSet owns (pure)."""
-    template_labels = ((rs["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
-    min_ready = int(rs["spec"].get("minReadySeconds", 0) or 0)
-    status = {k: v for k, v in (rs.get("status") or {}).items() if k == "conditions"}
+    spec: ReplicaSetSpec = rs["spec"]
+    old: ReplicaSetStatus = rs.get("status") or {}
+    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    min_ready = int(spec.get("minReadySeconds", 0) or 0)
+    status: ReplicaSetStatus = {"conditions": old["conditions"]} if "conditions" in old else {}
     status.update({
         "replicas": len(pods),
         "fullyLabeledReplicas": sum(
@@ -252,7 +254,7 @@ class ReplicaSetController(Controller):
 
         await asyncio.gather(*(delete(p) for p in victims))
 
-    async def _update_status(self, rs: Object, status: Object) -> None:
+    async def _update_status(self, rs: Object, status: ReplicaSetStatus) -> None:
         current = rs.get("status") or {}
         if all(current.get(k) == v for k, v in status.items()):
             return

@@ -25,7 +25,7 @@ from typing import Any
 
 from minikube_py.api.meta import micro_time
 from minikube_py.api.resources import LEASES
-from minikube_py.api.types import Object
+from minikube_py.api.types import LeaseSpec, Object
 from minikube_py.client.errors import AlreadyExists, ClientError, NotFound
 from minikube_py.client.rest import ApiClient
 
@@ -166,7 +166,7 @@ class LeaderElector:
         except ClientError as e:
             log.warning("cannot read lease lease=%s/%s error=%r", self.namespace, self.name, e)
             return False
-        spec = lease.setdefault("spec", {})
+        spec: LeaseSpec = lease.setdefault("spec", {})
         holder = spec.get("holderIdentity") or ""
         record = (holder, str(spec.get("renewTime") or ""))
         if record != self._observed:
@@ -178,8 +178,8 @@ class LeaderElector:
         if holder != self.identity:
             spec["acquireTime"] = now
             spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
-        spec.update(holderIdentity=self.identity, renewTime=now,
-                    leaseDurationSeconds=int(self.lease_duration))
+        spec.update({"holderIdentity": self.identity, "renewTime": now,
+                     "leaseDurationSeconds": int(self.lease_duration)})
         try:
             updated = await self.client.update(LEASES, lease)
         except ClientError as e:
@@ -189,11 +189,12 @@ class LeaderElector:
         return True
 
     async def _create(self, now: str) -> bool:
+        spec: LeaseSpec = {"holderIdentity": self.identity, "acquireTime": now, "renewTime": now,
+                           "leaseDurationSeconds": int(self.lease_duration),
+                           "leaseTransitions": 0}
         lease = {
             "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": self.name, "namespace": self.namespace},
-            "spec": {"holderIdentity": self.identity, "acquireTime": now, "renewTime": now,
-                     "leaseDurationSeconds": int(self.lease_duration), "leaseTransitions": 0},
+            "metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec,
         }
         try:
             self._see(await self.client.create(LEASES, lease, self.namespace))
@@ -205,7 +206,7 @@ class LeaderElector:
         return True
 
     def _see(self, lease: Object) -> None:
-        spec = lease.get("spec") or {}
+        spec: LeaseSpec = lease.get("spec") or {}
         self._observed = (spec.get("holderIdentity") or "", str(spec.get("renewTime") or ""))
         self._observed_at = time.monotonic()
 
@@ -217,11 +218,12 @@ class LeaderElector:
 
     async def _clear_holder(self) -> None:
         lease = await self.client.get(LEASES, self.name, self.namespace)
-        spec = lease.setdefault("spec", {})
+        spec: LeaseSpec = lease.setdefault("spec", {})
         if spec.get("holderIdentity") != self.identity:
             return
         now = micro_time()
-        spec.update(holderIdentity="", renewTime=now, acquireTime=now, leaseDurationSeconds=1)
+        spec.update({"holderIdentity": "", "renewTime": now, "acquireTime": now,
+                     "leaseDurationSeconds": 1})
         await self.client.update(LEASES, lease)
         log.info("released lease lease=%s/%s identity=%s", self.namespace, self.name,
                  self.identity)

@@ -17,6 +17,7 @@ from typing import Any
 
 from minikube_py.api.meta import parse_time
 from minikube_py.api.resources import LEASES, NODES
+from minikube_py.api.types import LeaseSpec
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError, NotFound
 
@@ -121,7 +122,7 @@ async def lease_health(client: ApiClient, component: str) -> Health:
         return Health(f"{component} lease", False, "no leader Lease yet")
     except ClientError as e:
         return Health(f"{component} lease", False, f"cannot read Lease: {e}")
-    spec = lease.get("spec", {})
+    spec: LeaseSpec = lease.get("spec", {})
     renewed = spec.get("renewTime")
     if not renewed:
         return Health(f"{component} lease", False, "Lease never renewed")

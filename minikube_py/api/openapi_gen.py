@@ -26,7 +26,8 @@ ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1Servic
          "V1EndpointSlice", "V1Scale", "V1Status", "V1DeleteOptions", "V1Binding",
          "V1Job", "V1CronJob", "V1DaemonSet", "V1StatefulSet", "V1ControllerRevision",
          "V1ReplicationController", "V1PodDisruptionBudget", "V1Eviction", "V1Role", "V1ClusterRole", "V1RoleBinding",
-         "V1ClusterRoleBinding")
+         "V1ClusterRoleBinding", "V1PersistentVolume", "V1PersistentVolumeClaim",
+         "V1StorageClass")
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
          "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause",
@@ -50,7 +51,9 @@ _DISCOVERY = {"EndpointSlice", "Endpoint", "EndpointConditions", "EndpointHints"
               "DiscoveryV1EndpointPort", "ForZone", "ForNode"}
 _RBAC = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PolicyRule",
          "AggregationRule", "RoleRef", "RbacV1Subject", "Subject"}
+_STORAGE = {"StorageClass"}
 _PACKAGES = [(_META, "io.k8s.apimachinery.pkg.apis.meta.v1"), (_APPS, "io.k8s.api.apps.v1"),
+             (_STORAGE, "io.k8s.api.storage.v1"),
              (_RBAC, "io.k8s.api.rbac.v1"),
              ({"Lease", "LeaseSpec"}, "io.k8s.api.coordination.v1"),
              (_DISCOVERY, "io.k8s.api.discovery.v1"), (_BATCH, "io.k8s.api.batch.v1"),

@@ -15,6 +15,8 @@ from minikube_py.api.job import JobStrategy
 from minikube_py.api.lease import LeaseStrategy
 from minikube_py.api.namespace import NamespaceStrategy
 from minikube_py.api.node import NodeStrategy
+from minikube_py.api.persistentvolume import PersistentVolumeStrategy
+from minikube_py.api.persistentvolumeclaim import PersistentVolumeClaimStrategy
 from minikube_py.api.pod import PodStrategy
 from minikube_py.api.poddisruptionbudget import PodDisruptionBudgetStrategy
 from minikube_py.api.rbac import (
@@ -30,6 +32,7 @@ from minikube_py.api.secret import SecretStrategy
 from minikube_py.api.service import ServiceStrategy
 from minikube_py.api.serviceaccount import ServiceAccountStrategy
 from minikube_py.api.statefulset import StatefulSetStrategy
+from minikube_py.api.storageclass import StorageClassStrategy
 from minikube_py.api.strategy import Strategy
 
 _STRATEGIES: dict[Resource, Strategy] = {
@@ -58,6 +61,10 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.CLUSTERROLES: ClusterRoleStrategy(resources.CLUSTERROLES),
     resources.ROLEBINDINGS: RoleBindingStrategy(resources.ROLEBINDINGS),
     resources.CLUSTERROLEBINDINGS: ClusterRoleBindingStrategy(resources.CLUSTERROLEBINDINGS),
+    resources.PERSISTENTVOLUMES: PersistentVolumeStrategy(resources.PERSISTENTVOLUMES),
+    resources.PERSISTENTVOLUMECLAIMS:
+        PersistentVolumeClaimStrategy(resources.PERSISTENTVOLUMECLAIMS),
+    resources.STORAGECLASSES: StorageClassStrategy(resources.STORAGECLASSES),
 }
 
 

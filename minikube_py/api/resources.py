@@ -64,6 +64,12 @@ NODES = Resource("", "v1", "Node", "nodes", False, ("no",), subresources=("statu
 SERVICEACCOUNTS = Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",),
                            subresources=("token",))
 SECRETS = Resource("", "v1", "Secret", "secrets", True)
+PERSISTENTVOLUMES = Resource("", "v1", "PersistentVolume", "persistentvolumes", False, ("pv",),
+                             subresources=("status",))
+PERSISTENTVOLUMECLAIMS = Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims",
+                                  True, ("pvc",), subresources=("status",))
+STORAGECLASSES = Resource("storage.k8s.io", "v1", "StorageClass", "storageclasses", False,
+                          ("sc",))
 CONFIGMAPS = Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",))
 EVENTS = Resource("", "v1", "Event", "events", True, ("ev",))
 DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy",), ("all",),
@@ -96,6 +102,7 @@ ALL: tuple[Resource, ...] = (
     EVENTS, DEPLOYMENTS, REPLICASETS, REPLICATIONCONTROLLERS, DAEMONSETS, STATEFULSETS, CONTROLLERREVISIONS,
     JOBS, CRONJOBS, PODDISRUPTIONBUDGETS, LEASES,
     ENDPOINTSLICES, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
+    PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES,
 )
 
 _BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}

@@ -21,7 +21,8 @@ _PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1",
              "batch": "io.k8s.api.batch.v1", "policy": "io.k8s.api.policy.v1",
              "coordination.k8s.io": "io.k8s.api.coordination.v1",
              "discovery.k8s.io": "io.k8s.api.discovery.v1",
-             "rbac.authorization.k8s.io": "io.k8s.api.rbac.v1"}
+             "rbac.authorization.k8s.io": "io.k8s.api.rbac.v1",
+             "storage.k8s.io": "io.k8s.api.storage.v1"}
 # Always accepted at the top level even if a definition lacks them.
 _ENVELOPE = ("apiVersion", "kind", "metadata")
 

@@ -3,7 +3,7 @@
 Order of a write, as kube-apiserver's: decode -> check the body names this
 resource -> default -> prepare (server-owned fields, status/spec split) ->
 validate (422 listing every cause) -> admission (namespace exists and is not
-terminating, Service allocation) -> one etcd transaction. Nothing is written
+terminating, a claim's default StorageClass, Service allocation) -> one etcd transaction. Nothing is written
 before every check passed.
 """
 
@@ -21,9 +21,15 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.meta import generated_name, now_rfc3339
 from minikube_py.api.registry import strategy_for
-from minikube_py.api.resources import NAMESPACES, PODS, SERVICES, Resource
+from minikube_py.api.resources import NAMESPACES, PERSISTENTVOLUMECLAIMS, PODS, SERVICES, Resource
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec, rbac_escalation, serviceaccount_admission, services
+from minikube_py.apiserver import (
+    codec,
+    defaultstorageclass,
+    rbac_escalation,
+    serviceaccount_admission,
+    services,
+)
 from minikube_py.apiserver.authz import admit_create
 from minikube_py.apiserver.objects import decode_item, parse_resource_version, with_version
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
@@ -144,6 +150,8 @@ async def create_object(app: web.Application, target: Target, obj: Object, *,
         await admit(obj, None)
     if resource.namespaced:
         await app[NAMESPACE_LIFECYCLE].admit(meta["namespace"])
+    if resource is PERSISTENTVOLUMECLAIMS:
+        await defaultstorageclass.admit(store, obj)
     if dry_run:
         return obj
     if resource is SERVICES:

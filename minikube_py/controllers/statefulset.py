@@ -6,9 +6,9 @@ ordinal down; RollingUpdate from the highest ordinal down to the partition,
 one unavailable pod at a time (maxUnavailable), or OnDelete; status with
 currentRevision / updateRevision from ControllerRevisions.
 
-volumeClaimTemplates: PersistentVolumeClaims are not served by this cluster
-yet, so a StatefulSet with claim templates gets a FailedCreate event per pod
-instead of pods that could never start.
+volumeClaimTemplates: each pod's claims are created before it
+(statefulset_claims) and kept when the pod goes, so its replacement mounts the
+same data.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import owner_reference, split_key
-from minikube_py.api.resources import CONTROLLERREVISIONS, PODS, STATEFULSETS, for_kind
+from minikube_py.api.resources import CONTROLLERREVISIONS, PODS, STATEFULSETS
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
@@ -32,6 +32,7 @@ from minikube_py.controllers.base import Controller, by_namespace
 from minikube_py.controllers.deployment_util import scaled_value
 from minikube_py.controllers.owners import claim, controller_key
 from minikube_py.controllers.pods import is_available, is_ready
+from minikube_py.controllers.statefulset_claims import attach, create_claims
 
 if TYPE_CHECKING:
     from minikube_py.client import ApiClient
@@ -207,17 +208,15 @@ class StatefulSetController(Controller):
                       update: Object) -> None:
         if not ordinals:
             return
-        if sts["spec"].get("volumeClaimTemplates") and \
-                for_kind("v1", "PersistentVolumeClaim") is None:
-            await self.recorder.event(sts, "Warning", "FailedCreate",
-                                      "create Claim failed: persistentvolumeclaims are not "
-                                      "served by this cluster yet")
-            return
 
         async def create(ordinal: int) -> None:
             revision = self._revision_for(sts, ordinal, current, update)
             body = pod_for(sts, ordinal, history.template_of(revision),
                            history.hash_of(revision))
+            attach(body["spec"], sts, ordinal)
+            if not await create_claims(self.client, self.recorder, sts, ordinal,
+                                       body["metadata"]["name"]):
+                return
             try:
                 await self.client.create(PODS, body)
             except AlreadyExists:

@@ -1,7 +1,7 @@
 """StatefulSet sync(key) on filled caches with the fake client, as Kubernetes'
 stateful_set_control_test.go: ordered creation and removal, Parallel, stable
 identities, failed pods replaced, RollingUpdate from the top down to the
-partition, revisions in status, claim templates without PVCs served."""
+partition, revisions in status, a claim per pod and template created before the pod."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from minikube_py.api.resources import PERSISTENTVOLUMECLAIMS
+from minikube_py.client.errors import Invalid
 from minikube_py.controllers import history
 from minikube_py.controllers.settings import ControllerManagerSettings
 from minikube_py.controllers.statefulset import (
@@ -149,10 +151,33 @@ async def test_status_moves_current_revision_once_all_are_updated() -> None:
             status["currentReplicas"]) == (2, 2, 2, 2)
 
 
-async def test_claim_templates_wait_for_persistent_volume_claims() -> None:
-    owner = sts(replicas=1, spec={"volumeClaimTemplates": [{"metadata": {"name": "data"}}]})
+async def test_claim_templates_create_a_claim_per_pod_before_it() -> None:
+    template = {"metadata": {"name": "data", "labels": {"tier": "db"}},
+                "spec": {"accessModes": ["ReadWriteOnce"],
+                         "resources": {"requests": {"storage": "1Gi"}}}}
+    owner = sts(replicas=1, spec={"volumeClaimTemplates": [template],
+                                  "persistentVolumeClaimRetentionPolicy": {
+                                      "whenDeleted": "Delete", "whenScaled": "Retain"}})
     c, client = controller(owner, [])
     await c.sync(KEY)
+    writes = [w for w in client.writes if w.verb == "create"]
+    assert [w.resource for w in writes[:2]] == ["persistentvolumeclaims", "pods"]
+    claim = writes[0].body
+    assert claim["metadata"]["name"] == "data-db-0"
+    assert claim["metadata"]["labels"] == {"tier": "db", **owner["spec"]["selector"][
+        "matchLabels"]}
+    assert claim["metadata"]["ownerReferences"][0]["uid"] == "sts-uid"
+    assert claim["spec"] == template["spec"]
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}} in \
+        writes[1].body["spec"]["volumes"]
+
+
+async def test_a_claim_that_cannot_be_created_holds_its_pod_back() -> None:
+    template = {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}}
+    owner = sts(replicas=1, spec={"volumeClaimTemplates": [template]})
+    c, client = controller(owner, [])
+    client.fail("create", PERSISTENTVOLUMECLAIMS, error=Invalid)
+    await c.sync(KEY)
     assert created(client) == []
-    assert any(e[1] == "FailedCreate" and "persistentvolumeclaims" in e[2]
+    assert any(e[1] == "FailedCreate" and "create Claim data-db-0 for Pod db-0" in e[2]
                for e in client.events())

@@ -14,6 +14,7 @@ from minikube_py.api.strategy import Strategy
 from minikube_py.api.types import Object
 
 DEFAULT_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
 BINDING_MODES = ("Immediate", "WaitForFirstConsumer")
 RECLAIM_POLICIES = ("Delete", "Retain")
 # What may not change once created (ValidateStorageClassUpdate).
@@ -89,3 +90,12 @@ def default_class(classes: list[Object]) -> Object | None:
         return None
     return max(marked, key=lambda c: (as_dict(c.get("metadata")).get("creationTimestamp", ""),
                                       as_dict(c.get("metadata")).get("name", "")))
+
+
+def local_path_class() -> Object:
+    """The default class a new cluster starts with, as k3s ships it: node-local
+    directories (controllers/localpath.py), made where the scheduler puts the pod."""
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {
+        "name": "local-path", "annotations": {DEFAULT_ANNOTATION: "true"}},
+        "provisioner": LOCAL_PATH_PROVISIONER, "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer"}

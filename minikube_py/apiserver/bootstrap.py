@@ -26,9 +26,11 @@ from minikube_py.api.resources import (
     ROLEBINDINGS,
     ROLES,
     SERVICES,
+    STORAGECLASSES,
     Resource,
 )
 from minikube_py.api.shape import as_dict, dicts
+from minikube_py.api.storageclass import local_path_class
 from minikube_py.api.types import Object
 from minikube_py.apiserver.bootstrap_controllers import CONTROLLER_BINDINGS, CONTROLLER_ROLES
 from minikube_py.apiserver.bootstrap_policy import (
@@ -135,6 +137,7 @@ async def bootstrap(app: web.Application) -> None:
     await _ensure(app, Target(SERVICES, "default", None, None), service)
     await _ensure(app, Target(SERVICES, "kube-system", None, None), kube_dns_service(
         cluster_dns_ip(settings.service_cluster_ip_range)))
+    await _ensure(app, Target(STORAGECLASSES, None, None, None), local_path_class())
     await reconcile_policy(app)
 
 

@@ -79,6 +79,19 @@ CONTROLLER_RULES: dict[str, list[Object]] = {
         rule(("delete", "get", "list", "patch", "update"), "", "nodes"),
         rule(("patch", "update"), "", ("nodes/status", "pods/status")),
         rule(("delete", "list"), "", "pods"), _EVENTS],
+    "persistent-volume-binder": [
+        rule(("create", "delete", "get", "list", "update", "watch"), "", "persistentvolumes"),
+        rule("update", "", "persistentvolumes/status"),
+        rule(("get", "list", "update", "watch"), "", "persistentvolumeclaims"),
+        rule("update", "", "persistentvolumeclaims/status"),
+        rule(("list", "watch"), "", "pods"), rule("get", "", "nodes"),
+        rule(("list", "watch"), "", "nodes"),  # ours reads nodes for node affinity
+        rule(("get", "list", "watch"), "storage.k8s.io", "storageclasses"), _EVENTS],
+    "pvc-protection-controller": [
+        rule(("get", "list", "update", "watch"), "", "persistentvolumeclaims"),
+        rule(("get", "list", "watch"), "", "pods")],
+    "pv-protection-controller": [
+        rule(("get", "list", "update", "watch"), "", "persistentvolumes")],
     "pod-garbage-collector": [
         rule(("delete", "list", "watch"), "", "pods"), rule(("get", "list"), "", "nodes"),
         rule("patch", "", "pods/status")],

@@ -47,6 +47,10 @@ CONTROLLERS: dict[str, str] = {
     "garbagecollector": "minikube_py.controllers.garbagecollector:GarbageCollector",
     "root-ca-cert-publisher":
         "minikube_py.controllers.rootcacertpublisher:RootCACertPublisher",
+    "persistentvolume-binder":
+        "minikube_py.controllers.persistentvolume:PersistentVolumeController",
+    "pvc-protection": "minikube_py.controllers.volume_protection:PVCProtectionController",
+    "pv-protection": "minikube_py.controllers.volume_protection:PVProtectionController",
     "clusterrole-aggregation":
         "minikube_py.controllers.clusterroleaggregation:ClusterRoleAggregationController",
 }
@@ -58,6 +62,8 @@ ACCOUNTS: dict[str, str | None] = {
     "nodelifecycle": "node-controller", "nodeipam": "node-controller",
     "serviceaccount": "service-account-controller", "serviceaccount-token": None,
     "garbagecollector": "generic-garbage-collector", "daemonset": "daemon-set-controller",
+    "persistentvolume-binder": "persistent-volume-binder",
+    "pvc-protection": "pvc-protection-controller", "pv-protection": "pv-protection-controller",
 }
 
 

@@ -6,24 +6,23 @@ name points at that claim."""
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import owner_reference
 from minikube_py.api.resources import PERSISTENTVOLUMECLAIMS
+from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, ApiError
 
 if TYPE_CHECKING:
     from minikube_py.client import ApiClient
     from minikube_py.client.events import EventRecorder
 
-JsonDict = dict[str, Any]
 
-
-def claim_name(template: JsonDict, sts: JsonDict, ordinal: int) -> str:
+def claim_name(template: Object, sts: Object, ordinal: int) -> str:
     return f"{template['metadata']['name']}-{sts['metadata']['name']}-{ordinal}"
 
 
-def claims_for(sts: JsonDict, ordinal: int) -> list[JsonDict]:
+def claims_for(sts: Object, ordinal: int) -> list[Object]:
     """The claims of one pod: the templates with their names, the set's selector labels,
     and the set as (non-controller) owner when whenDeleted is Delete."""
     match_labels = (sts["spec"].get("selector") or {}).get("matchLabels") or {}
@@ -32,7 +31,7 @@ def claims_for(sts: JsonDict, ordinal: int) -> list[JsonDict]:
     claims = []
     for template in sts["spec"].get("volumeClaimTemplates") or []:
         meta = copy.deepcopy(template.get("metadata") or {})
-        body: JsonDict = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {
+        body: Object = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {
             "name": claim_name(template, sts, ordinal),
             "namespace": sts["metadata"]["namespace"],
             "labels": {**(meta.get("labels") or {}), **match_labels},
@@ -44,7 +43,7 @@ def claims_for(sts: JsonDict, ordinal: int) -> list[JsonDict]:
     return claims
 
 
-def attach(spec: JsonDict, sts: JsonDict, ordinal: int) -> None:
+def attach(spec: Object, sts: Object, ordinal: int) -> None:
     """Replace (or add) the pod's volume of each template's name with its claim."""
     templates = sts["spec"].get("volumeClaimTemplates") or []
     names = {t["metadata"]["name"] for t in templates}
@@ -56,7 +55,7 @@ def attach(spec: JsonDict, sts: JsonDict, ordinal: int) -> None:
         spec["volumes"] = volumes
 
 
-async def create_claims(client: ApiClient, recorder: EventRecorder, sts: JsonDict,
+async def create_claims(client: ApiClient, recorder: EventRecorder, sts: Object,
                         ordinal: int, pod_name: str) -> bool:
     """Create the pod's missing claims; False (after a FailedCreate event) if one failed."""
     for body in claims_for(sts, ordinal):

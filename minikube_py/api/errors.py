@@ -43,13 +43,15 @@ class StatusError(Exception):
         self.details = details
 
     def to_status(self) -> dict[str, Any]:
+        """kube-apiserver's field order (kind, apiVersion, metadata, status, message, reason,
+        details, code): clients comparing bodies byte for byte see the same bytes."""
         status: dict[str, Any] = {
             "kind": "Status", "apiVersion": "v1", "metadata": {},
             "status": "Failure", "message": self.message, "reason": self.reason,
-            "code": self.code,
         }
         if self.details:
             status["details"] = self.details
+        status["code"] = self.code
         return status
 
     def __repr__(self) -> str:

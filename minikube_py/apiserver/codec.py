@@ -108,5 +108,12 @@ def json_response(value: Any, status: int = 200) -> web.Response:
     return web.Response(body=dumps(value), status=status, content_type=JSON_TYPE)
 
 
+def status_response(error: errors.StatusError) -> web.Response:
+    """A failure's metav1.Status as kube-apiserver writes it: its encoder ends the body
+    with a newline."""
+    return web.Response(body=orjson.dumps(error.to_status()) + b"\n", status=error.code,
+                        content_type=JSON_TYPE)
+
+
 def raw_json_response(body: bytes, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type=JSON_TYPE)

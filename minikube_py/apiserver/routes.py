@@ -165,22 +165,20 @@ async def status_errors(request: web.Request,
         return response
     except errors.StatusError as e:
         code = e.code
-        return codec.json_response(e.to_status(), e.code)
+        return codec.status_response(e)
     except web.HTTPException as e:
         code = e.status
         if e.status == 404:
-            return codec.json_response(errors.StatusError(
-                404, "NotFound", "the server could not find the requested resource").to_status(),
-                404)
+            return codec.status_response(errors.StatusError(
+                404, "NotFound", "the server could not find the requested resource"))
         if e.status == 405:
-            return codec.json_response(errors.method_not_allowed().to_status(), 405)
+            return codec.status_response(errors.method_not_allowed())
         if e.status == 413:
-            return codec.json_response(errors.too_large().to_status(), 413)
+            return codec.status_response(errors.too_large())
         raise
     except Exception:
         log.exception("unhandled error method=%s path=%s", request.method, request.path)
-        return codec.json_response(errors.internal_error("unexpected server error")
-                                   .to_status(), 500)
+        return codec.status_response(errors.internal_error("unexpected server error"))
     finally:
         request.app[METRICS].observe_request(request.get(VERB_LABEL, request.method),
                                              request.get(RESOURCE_LABEL, ""), code,
@@ -198,11 +196,12 @@ def _authorized(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def add_routes(app: web.Application) -> None:
     r = app.router
+    # kube-apiserver answers /version/, /api/ and /apis/ as their slash-less paths.
     for path, handler in (("/healthz", healthz), ("/livez", healthz), ("/readyz", healthz),
-                          ("/version", version)):  # anonymous (system:public-info-viewer)
-        r.add_get(path, handler)
-    for path, handler in (("/metrics", metrics),
-                          ("/api", api_root), ("/api/v1", api_v1), ("/apis", apis_root),
+                          ("/version", version), ("/version/", version)):
+        r.add_get(path, handler)  # anonymous (system:public-info-viewer)
+    for path, handler in (("/metrics", metrics), ("/api", api_root), ("/api/", api_root),
+                          ("/api/v1", api_v1), ("/apis", apis_root), ("/apis/", apis_root),
                           ("/apis/{group}", api_group),
                           ("/apis/{group}/{version}", api_group_version),
                           ("/openapi/v2", openapi)):

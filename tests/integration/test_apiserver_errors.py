@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -98,3 +100,30 @@ def test_unsupported_patch_type_is_415(apiserver: ApiServer) -> None:
     status, err = apiserver.request("PATCH", f"{CM}/{name}", {"data": {}},
                                     content_type="text/csv")
     assert status == 415 and isinstance(err, dict) and err["kind"] == "Status"
+
+
+def test_status_body_is_byte_compatible_with_kube_apiserver(apiserver: ApiServer) -> None:
+    """Field order kind, apiVersion, metadata, status, message, reason, details, code and a
+    final newline, as kube-apiserver's encoder writes them (clients compare bytes)."""
+    req = urllib.request.Request(apiserver.url + f"{CM}/absent-{uuid.uuid4().hex[:6]}")
+    req.add_header("Authorization", f"Bearer {apiserver.token}")
+    with pytest.raises(urllib.error.HTTPError) as caught, \
+            urllib.request.urlopen(req, context=apiserver.ssl_context(), timeout=10):
+        pass
+    with caught.value as response:
+        raw = response.read()
+    name = req.full_url.rsplit("/", 1)[-1]
+    assert raw == (b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+                   b'"message":"configmaps \\"' + name.encode() + b'\\" not found",'
+                   b'"reason":"NotFound","details":{"name":"' + name.encode()
+                   + b'","kind":"configmaps"},"code":404}\n')
+
+
+@pytest.mark.parametrize("path,kind", [("/version/", None), ("/api/", "APIVersions"),
+                                       ("/apis/", "APIGroupList")])
+def test_discovery_roots_with_a_trailing_slash(apiserver: ApiServer, path: str,
+                                               kind: str | None) -> None:
+    status, slashed = apiserver.request("GET", path)
+    assert status == 200 and isinstance(slashed, dict)
+    assert slashed == apiserver.request("GET", path.rstrip("/"))[1]
+    assert slashed.get("kind") == kind

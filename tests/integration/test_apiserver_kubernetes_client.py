@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from kubernetes import client, config, watch
@@ -108,3 +110,44 @@ def test_configmap_lifecycle(api: client.ApiClient) -> None:
     with pytest.raises(ApiException) as e:
         core.read_namespaced_config_map(name, "default")
     assert e.value.status == 404
+
+
+def _raw_watch(api: client.ApiClient, timeout: int) -> bytes:
+    """A configmap watch read to its end through urllib3, which raises ProtocolError
+    ('Response ended prematurely') unless the server ends the chunked body properly."""
+    response = client.CoreV1Api(api).list_namespaced_config_map(
+        "default", watch=True, timeout_seconds=timeout, _preload_content=False)
+    try:
+        return b"".join(response.stream(1024))
+    finally:
+        response.release_conn()
+
+
+def test_watch_timeout_ends_the_chunked_body_cleanly(api: client.ApiClient) -> None:
+    started = time.monotonic()
+    _raw_watch(api, 1)
+    assert time.monotonic() - started < 10
+
+
+def test_watch_ends_cleanly_when_the_server_shuts_down(
+        apiserver_factory: Callable[..., ApiServer]) -> None:
+    server = apiserver_factory()
+    api_client = config.new_client_from_config(config_file=str(server.kubeconfig))
+    outcome: dict[str, object] = {}
+
+    def watch_until_end() -> None:
+        try:
+            outcome["body"] = _raw_watch(api_client, 120)
+        except Exception as e:  # noqa: BLE001 - the assertion below reports it
+            outcome["error"] = e
+    reader = threading.Thread(target=watch_until_end)
+    try:
+        reader.start()
+        time.sleep(1.5)
+        server.stop()
+        reader.join(30)
+        assert "error" not in outcome and "body" in outcome
+    finally:
+        server.stop()
+        reader.join(30)
+        api_client.close()

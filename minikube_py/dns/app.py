@@ -122,7 +122,6 @@ async def serving(settings: DnsSettings, client: ApiClient) -> AsyncIterator[Run
             tcp.close()
         if udp is not None:
             udp.close()
-        await forwarder.close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,6 +1,6 @@
 """Names outside the cluster: asked of upstream servers, answers cached for their TTL.
 
-Each upstream gets one UDP socket whose queries are told apart by a fresh id; a
+Every query goes out from its own socket with a fresh id (a fresh source port too); a
 truncated answer is asked again over TCP; upstreams are tried in turn until the
 deadline, after which the client gets SERVFAIL (within 2 s, before a stub resolver's
 own 5 s timeout would make it give up on the whole name). Stub domains send their
@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
+import secrets
 import struct
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import cast
 
 import dnslib
 
@@ -59,38 +58,34 @@ class Upstreams:
         return self.stubs[best] if best else self.default
 
 
-class _UdpChannel(asyncio.DatagramProtocol):
-    """One connected UDP socket to one upstream; replies matched to queries by id."""
+class _Exchange(asyncio.DatagramProtocol):
+    """One query on its own socket: the kernel picks a fresh source port for every query
+    and the reply must come from the upstream (a connected socket) with our random id, so
+    a spoofed answer has to guess 32 bits, not 16 (RFC 5452)."""
 
-    def __init__(self) -> None:
-        self.pending: dict[int, asyncio.Future[bytes]] = {}
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)  # 3.11: not a subclass
+    def __init__(self, qid: bytes) -> None:
+        self.qid = qid
+        self.reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        if len(data) < 2:
-            return
-        future = self.pending.pop(struct.unpack("!H", data[:2])[0], None)
-        if future is not None and not future.done():
-            future.set_result(data)
+        if data[:2] == self.qid and not self.reply.done():
+            self.reply.set_result(data)
 
-    def error_received(self, exc: Exception) -> None:
-        log.debug("upstream udp error=%r", exc)
+    def error_received(self, exc: Exception) -> None:  # ICMP unreachable: try the next one
+        if not self.reply.done():
+            self.reply.set_exception(exc)
 
-    async def ask(self, data: bytes, timeout: float) -> bytes:
-        assert self.transport is not None
-        qid = random.randrange(0x10000)
-        while qid in self.pending:
-            qid = random.randrange(0x10000)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self.pending[qid] = future
-        try:
-            self.transport.sendto(struct.pack("!H", qid) + data[2:])
-            return await asyncio.wait_for(future, timeout)
-        finally:
-            self.pending.pop(qid, None)
+
+async def ask_udp(address: Address, data: bytes, timeout: float) -> bytes:
+    """One query over UDP, with a fresh id, from a fresh port."""
+    qid = secrets.token_bytes(2)
+    transport, exchange = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: _Exchange(qid), remote_addr=address)
+    try:
+        transport.sendto(qid + data[2:])
+        return await asyncio.wait_for(exchange.reply, timeout)
+    finally:
+        transport.close()
 
 
 async def ask_tcp(address: Address, data: bytes, timeout: float) -> bytes:
@@ -123,21 +118,6 @@ class Forwarder:
         self.try_timeout = try_timeout
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, int, int, bool], _Cached] = OrderedDict()
-        self._channels: dict[Address, _UdpChannel] = {}
-
-    async def close(self) -> None:
-        for channel in self._channels.values():
-            if channel.transport is not None:
-                channel.transport.close()
-        self._channels.clear()
-
-    async def _channel(self, address: Address) -> _UdpChannel:
-        channel = self._channels.get(address)
-        if channel is None:
-            _, channel = await asyncio.get_running_loop().create_datagram_endpoint(
-                _UdpChannel, remote_addr=address)
-            self._channels[address] = channel
-        return channel
 
     async def forward(self, query: Query, data: bytes) -> bytes:
         """The upstream answer to `data` with the client's id (SERVFAIL if none came)."""
@@ -163,8 +143,7 @@ class Forwarder:
             attempt += 1
             to = f"{address[0]}:{address[1]}"
             try:
-                reply = await (await self._channel(address)).ask(data, min(self.try_timeout,
-                                                                          left))
+                reply = await ask_udp(address, data, min(self.try_timeout, left))
                 if reply[2] & 0x02:  # TC: the whole answer over TCP
                     reply = await ask_tcp(address, data, max(0.05, end - time.monotonic()))
             except TimeoutError:

@@ -26,7 +26,6 @@ from minikube_py.dns.server import Resolver, UdpServer, serve_tcp_client
 from tests.fixtures.dns_zone import Cluster, endpoint_slice, service
 
 Handler = Callable[[dns.message.Message], dns.message.Message | None]
-MakeResolver = Callable[[Upstreams], tuple[Resolver, Cluster]]
 
 
 NO_UPSTREAMS = Upstreams(())
@@ -40,21 +39,6 @@ def make_resolver(upstreams: Upstreams = NO_UPSTREAMS) -> tuple[Resolver, Cluste
     metrics = DnsMetrics()
     forwarder = Forwarder(upstreams, metrics, deadline=1.5, try_timeout=0.5)
     return Resolver(cluster.zone, forwarder, metrics), cluster
-
-
-@pytest.fixture
-async def resolver_for() -> AsyncIterator[MakeResolver]:
-    """make_resolver whose forwarders' sockets are closed after the test."""
-    made: list[Resolver] = []
-
-    def make(upstreams: Upstreams) -> tuple[Resolver, Cluster]:
-        resolver, cluster = make_resolver(upstreams)
-        made.append(resolver)
-        return resolver, cluster
-
-    yield make
-    for resolver in made:
-        await resolver.forwarder.close()
 
 
 async def ask(resolver: Resolver, name: str, qtype: str = "A", *, udp: bool = True,
@@ -183,6 +167,7 @@ class StubUpstream(asyncio.DatagramProtocol):
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.asked = 0
+        self.peers: list[tuple[str | int, ...]] = []
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -190,8 +175,15 @@ class StubUpstream(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         self.asked += 1
-        reply = self.handler(dns.message.from_wire(data))
+        self.peers.append(addr)
+        query = dns.message.from_wire(data)
+        reply = self.handler(query)
         if reply is not None and self.transport is not None:
+            spoof = dns.message.make_response(query)  # first a reply with another id
+            spoof.id = query.id ^ 0xFFFF
+            spoof.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A",
+                                                    "203.0.113.66"))
+            self.transport.sendto(spoof.to_wire(), addr)
             self.transport.sendto(reply.to_wire(), addr)
 
 
@@ -229,10 +221,9 @@ def address_of(upstream: StubUpstream) -> str:
     return f"{host}:{port}"
 
 
-async def test_forwards_and_caches_for_the_ttl(stub: StartStub,
-        resolver_for: MakeResolver) -> None:
+async def test_forwards_and_caches_for_the_ttl(stub: StartStub) -> None:
     upstream = await stub(answering(ttl=60))
-    resolver, _ = resolver_for(Upstreams((parse_address(address_of(upstream)),)))
+    resolver, _ = make_resolver(Upstreams((parse_address(address_of(upstream)),)))
     first = await ask(resolver, "www.example.org")
     assert [str(r) for r in first.answer[0]] == ["192.0.2.1"]
     assert not first.flags & dns.flags.AA
@@ -241,20 +232,28 @@ async def test_forwards_and_caches_for_the_ttl(stub: StartStub,
     assert upstream.asked == 1 and second.answer[0].ttl <= 60
 
 
-async def test_expired_answers_are_asked_again(stub: StartStub,
-        resolver_for: MakeResolver) -> None:
+async def test_each_forward_has_its_own_port_and_id_and_other_ids_are_ignored(
+        stub: StartStub) -> None:
+    upstream = await stub(answering(address="192.0.2.1"))
+    resolver, _ = make_resolver(Upstreams((parse_address(address_of(upstream)),)))
+    for i in range(5):
+        reply = await ask(resolver, f"n{i}.example.org")
+        assert [str(r) for r in reply.answer[0]] == ["192.0.2.1"]  # never the spoofed one
+    assert len({peer[1] for peer in upstream.peers}) == 5  # five source ports
+
+
+async def test_expired_answers_are_asked_again(stub: StartStub) -> None:
     upstream = await stub(answering(ttl=1))
-    resolver, _ = resolver_for(Upstreams((parse_address(address_of(upstream)),)))
+    resolver, _ = make_resolver(Upstreams((parse_address(address_of(upstream)),)))
     await ask(resolver, "short.example.org")
     await asyncio.sleep(1.1)
     await ask(resolver, "short.example.org")
     assert upstream.asked == 2
 
 
-async def test_silent_upstream_gives_servfail_within_two_seconds(stub: StartStub,
-        resolver_for: MakeResolver) -> None:
+async def test_silent_upstream_gives_servfail_within_two_seconds(stub: StartStub) -> None:
     silent = await stub(lambda q: None)
-    resolver, _ = resolver_for(Upstreams((parse_address(address_of(silent)),)))
+    resolver, _ = make_resolver(Upstreams((parse_address(address_of(silent)),)))
     start = time.monotonic()
     reply = await ask(resolver, "www.example.org")
     assert reply.rcode() == dns.rcode.SERVFAIL
@@ -262,17 +261,15 @@ async def test_silent_upstream_gives_servfail_within_two_seconds(stub: StartStub
     assert silent.asked >= 2  # retried within the deadline
 
 
-async def test_second_upstream_answers_when_the_first_is_silent(stub: StartStub,
-        resolver_for: MakeResolver) -> None:
+async def test_second_upstream_answers_when_the_first_is_silent(stub: StartStub) -> None:
     silent, good = await stub(lambda q: None), await stub(answering())
-    resolver, _ = resolver_for(Upstreams(tuple(parse_address(address_of(u))
+    resolver, _ = make_resolver(Upstreams(tuple(parse_address(address_of(u))
                                                 for u in (silent, good))))
     reply = await ask(resolver, "www.example.org")
     assert [str(r) for r in reply.answer[0]] == ["192.0.2.1"]
 
 
-async def test_truncated_upstream_answer_is_fetched_over_tcp(stub: StartStub,
-        resolver_for: MakeResolver) -> None:
+async def test_truncated_upstream_answer_is_fetched_over_tcp(stub: StartStub) -> None:
     def truncating(query: dns.message.Message) -> dns.message.Message:
         reply = dns.message.make_response(query)
         reply.flags |= dns.flags.TC
@@ -292,7 +289,7 @@ async def test_truncated_upstream_answer_is_fetched_over_tcp(stub: StartStub,
 
     server = await asyncio.start_server(tcp_client, host, port)  # same port, TCP
     try:
-        resolver, _ = resolver_for(Upstreams(((host, port),)))
+        resolver, _ = make_resolver(Upstreams(((host, port),)))
         reply = await ask(resolver, "big.example.org")
         assert [str(r) for r in reply.answer[0]] == ["192.0.2.99"]
     finally:
@@ -300,23 +297,21 @@ async def test_truncated_upstream_answer_is_fetched_over_tcp(stub: StartStub,
         await server.wait_closed()
 
 
-async def test_stub_domains_go_to_their_own_servers(stub: StartStub,
-        resolver_for: MakeResolver) -> None:
+async def test_stub_domains_go_to_their_own_servers(stub: StartStub) -> None:
     default, corp = await stub(answering(address="192.0.2.1")), \
         await stub(answering(address="198.51.100.7"))
     upstreams = Upstreams((parse_address(address_of(default)),),
                           {"corp.example": (parse_address(address_of(corp)),)})
-    resolver, _ = resolver_for(upstreams)
+    resolver, _ = make_resolver(upstreams)
     reply = await ask(resolver, "db.corp.example")
     assert [str(r) for r in reply.answer[0]] == ["198.51.100.7"]
     reply = await ask(resolver, "corp.example.org")
     assert [str(r) for r in reply.answer[0]] == ["192.0.2.1"]
 
 
-async def test_external_name_is_followed_upstream(stub: StartStub,
-        resolver_for: MakeResolver) -> None:
+async def test_external_name_is_followed_upstream(stub: StartStub) -> None:
     upstream = await stub(answering(address="192.0.2.5"))
-    resolver, _ = resolver_for(Upstreams((parse_address(address_of(upstream)),)))
+    resolver, _ = make_resolver(Upstreams((parse_address(address_of(upstream)),)))
     reply = await ask(resolver, "ext.default.svc.cluster.local")
     assert [(rr.rdtype, [str(r) for r in rr]) for rr in reply.answer] == [
         (dns.rdatatype.CNAME, ["www.example.org."]), (dns.rdatatype.A, ["192.0.2.5"])]

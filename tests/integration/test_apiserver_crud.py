@@ -12,26 +12,41 @@ from minikube_py.api.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
     CONFIGMAPS,
+    CONTROLLERREVISIONS,
+    CRONJOBS,
+    DAEMONSETS,
     DEPLOYMENTS,
     ENDPOINTS,
     ENDPOINTSLICES,
     EVENTS,
+    JOBS,
     LEASES,
     NAMESPACES,
     NODES,
+    PERSISTENTVOLUMECLAIMS,
+    PERSISTENTVOLUMES,
+    PODDISRUPTIONBUDGETS,
     PODS,
     RBAC_GROUP,
     REPLICASETS,
+    REPLICATIONCONTROLLERS,
     ROLEBINDINGS,
     ROLES,
     SECRETS,
     SERVICES,
+    STATEFULSETS,
+    STORAGECLASSES,
     Resource,
 )
 from tests.fixtures.apiserver import ApiServer
 
 POD_SPEC = {"containers": [{"name": "c", "image": "busybox:1.36"}]}
 TEMPLATE = {"metadata": {"labels": {"app": "x"}}, "spec": POD_SPEC}
+JOB_TEMPLATE = {"spec": {**POD_SPEC, "restartPolicy": "Never"}}
+SELECTED = {"selector": {"matchLabels": {"app": "x"}}, "template": TEMPLATE}
+CLAIM = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+# Kinds created with a finalizer that a controller removes: a DELETE only marks them.
+FINALIZED = (PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS)
 
 
 def sample(resource: Resource, name: str, ns: str = "default") -> dict[str, Any]:
@@ -51,6 +66,20 @@ def sample(resource: Resource, name: str, ns: str = "default") -> dict[str, Any]
                                "template": TEMPLATE}},
         REPLICASETS: {"spec": {"replicas": 1, "selector": {"matchLabels": {"app": "x"}},
                                "template": TEMPLATE}},
+        REPLICATIONCONTROLLERS: {"spec": {"replicas": 1, "template": TEMPLATE}},
+        DAEMONSETS: {"spec": SELECTED},
+        STATEFULSETS: {"spec": {**SELECTED, "serviceName": "x"}},
+        CONTROLLERREVISIONS: {"revision": 1, "data": {"spec": {}}},
+        JOBS: {"spec": {"template": JOB_TEMPLATE}},
+        CRONJOBS: {"spec": {"schedule": "*/5 * * * *",
+                            "jobTemplate": {"spec": {"template": JOB_TEMPLATE}}}},
+        PODDISRUPTIONBUDGETS: {"spec": {"minAvailable": 1,
+                                        "selector": {"matchLabels": {"app": "x"}}}},
+        PERSISTENTVOLUMES: {"spec": {"capacity": {"storage": "1Gi"},
+                                     "accessModes": ["ReadWriteOnce"],
+                                     "hostPath": {"path": "/tmp/crud-pv"}}},
+        PERSISTENTVOLUMECLAIMS: {"spec": CLAIM},
+        STORAGECLASSES: {"provisioner": "example.com/none"},
         LEASES: {"spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}},
         ENDPOINTSLICES: {"addressType": "IPv4", "endpoints": [{"addresses": ["10.244.0.5"]}],
                          "ports": [{"port": 80}]},
@@ -112,6 +141,15 @@ def test_create_get_list_update_delete(apiserver: ApiServer, ns: str, resource: 
         # Namespaces only become Terminating until the namespace controller empties them.
         status, gone = apiserver.request("GET", resource.path(ns, name))
         assert isinstance(gone, dict) and gone["status"]["phase"] == "Terminating"
+    elif resource in FINALIZED:
+        # Marked for deletion; gone once the protection controller's finalizer is removed.
+        status, marked = apiserver.request("GET", resource.path(ns, name))
+        assert status == 200 and isinstance(marked, dict)
+        assert marked["metadata"]["deletionTimestamp"] and marked["metadata"]["finalizers"]
+        marked["metadata"]["finalizers"] = []
+        assert apiserver.request("PUT", resource.path(ns, name), marked)[0] == 200
+        status, gone = apiserver.request("GET", resource.path(ns, name))
+        assert status == 404 and isinstance(gone, dict) and gone["reason"] == "NotFound"
     else:
         status, gone = apiserver.request("GET", resource.path(ns, name))
         assert status == 404 and isinstance(gone, dict) and gone["reason"] == "NotFound"

@@ -24,8 +24,9 @@ from agent.kubelet.apisource import ApiSource
 from agent.kubelet.backoff import Backoff
 from agent.kubelet.cni import CNI
 from agent.kubelet.dns import PodDNS
-from agent.kubelet.errors import RuntimeUnavailable
+from agent.kubelet.errors import ContainerConfigError, RuntimeUnavailable
 from agent.kubelet.images import ensure_local_images
+from agent.kubelet.localpath import LocalPathCleaner
 from agent.kubelet.node import capacity
 from agent.kubelet.pod_sync import PodSyncer
 from agent.kubelet.probes import Probes
@@ -85,6 +86,7 @@ class Kubelet(SyncLoop):
                                on_update=lambda old, new: self.queue.add(object_key(new)),
                                on_delete=lambda o: self.queue.add(object_key(o)))
         self._docker_events: Any = None
+        self.local_path = LocalPathCleaner(client)
         self.allocatable = capacity(settings, settings.state_dir)
         self._admitted_uids: set[str] = set()
         # uid -> (status we last wrote, its resourceVersion): a sync that runs on a cache
@@ -115,6 +117,7 @@ class Kubelet(SyncLoop):
             "workers": self.run_workers(self.settings.workers),
             "resync": self._resync_loop(),
             "docker-events": self._docker_events_loop(),
+            "local-path-cleaner": self.local_path.run(),
         })
 
     def object_for(self, key: Hashable) -> Object | None:
@@ -225,14 +228,30 @@ class Kubelet(SyncLoop):
         log.info("pod status pod=%s/%s phase=%s", meta["namespace"], meta["name"], status["phase"])
 
     async def _resync_loop(self) -> None:
-        """Every pod now and then, and the garbage collection of orphans."""
+        """Every pod now and then, and the garbage collection of orphans (pods' volume
+        directories and mounts: also right at start)."""
         while True:
+            try:
+                await self.collect_orphan_volumes()
+            except (ContainerConfigError, OSError) as e:
+                log.warning("volume garbage collection failed err=%r", e)
             await asyncio.sleep(self.settings.resync_period)
             try:
                 await self.collect_orphans()
             except RuntimeUnavailable as e:
                 log.warning("docker unavailable err=%s", e)
             self._enqueue_all()
+
+    async def collect_orphan_volumes(self) -> None:
+        """Unmount and remove the volume directories of pods that no longer exist and have
+        no container here (an agent restarted after its pod was deleted)."""
+        live = {p["metadata"]["uid"] for p in self.pods.list()}
+        running = {o.pod_uid for o in await self.syncer.observed()}
+        pods_dir = Path(self.settings.state_dir) / "pods"
+        uids = await asyncio.to_thread(lambda: [d.name for d in pods_dir.glob("*")])
+        for uid in set(uids) - live - running:
+            log.info("removing orphaned pod volumes uid=%s", uid)
+            await self.syncer.volumes.cleanup(uid)
 
     async def collect_orphans(self) -> None:
         """Queue the names of pods that have containers here but no longer exist (by UID);

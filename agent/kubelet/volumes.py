@@ -9,7 +9,9 @@ half an update. The service-account credentials are such a volume too: the proje
 `kube-api-access-*` volume the api-server's admission adds, whose token comes from
 TokenRequest bound to the pod (tokens.py) and whose ca.crt comes from the namespace's
 kube-root-ca.crt ConfigMap (until the controller-manager publishes it: the CA this
-kubelet trusts, the same certificate).
+kubelet trusts, the same certificate). A persistentVolumeClaim volume is its bound
+volume: a hostPath/local directory bound as is, or an NFS export mounted at the pod's
+volume directory (unmounted with the pod, like a Memory emptyDir).
 """
 
 from __future__ import annotations
@@ -27,12 +29,18 @@ from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.source import ObjectSource
 from agent.kubelet.tokens import TokenManager
 from minikube_py.api.quantity import to_bytes
-from minikube_py.api.resources import CONFIGMAPS, SECRETS
+from minikube_py.api.resources import (
+    CONFIGMAPS,
+    PERSISTENTVOLUMECLAIMS,
+    PERSISTENTVOLUMES,
+    SECRETS,
+)
 
 log = logging.getLogger(__name__)
 
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 MAX_MESSAGE_BYTES = 4096
+NFS_MOUNT_TIMEOUT = 30.0
 _counter = itertools.count()
 
 
@@ -132,6 +140,7 @@ class VolumeManager:
               paths: dict[str, str]) -> list[str]:
         """docker `binds` for a container's volumeMounts (subPath, readOnly)."""
         binds = []
+        read_only = _read_only_volumes(pod)
         for m in container.get("volumeMounts") or []:
             if m["name"] not in paths:
                 raise ContainerConfigError(f'volumeMount "{m["name"]}" refers to no volume')
@@ -140,7 +149,8 @@ class VolumeManager:
                 sub = below(host, m["subPath"])
                 os.makedirs(sub, exist_ok=True)
                 host = below(host, m["subPath"])  # again: nothing swapped in meanwhile
-            binds.append(f"{host}:{m['mountPath']}:{'ro' if m.get('readOnly') else 'rw'}")
+            ro = m.get("readOnly") or m["name"] in read_only
+            binds.append(f"{host}:{m['mountPath']}:{'ro' if ro else 'rw'}")
         return binds
 
     def termination_log(self, uid: str, container: str, attempt: int) -> Path:
@@ -211,12 +221,41 @@ class VolumeManager:
             return str(target)
         if "hostPath" in vol:
             return _host_path(vol["hostPath"])
+        if "nfs" in vol:
+            return await _mount_nfs(vol["nfs"], target, [])
+        if "persistentVolumeClaim" in vol:
+            return await self._claimed(pod, vol["persistentVolumeClaim"], target)
         files = await self._projection(pod, vol, pod_ip, host_ip)
         kind = next((k for k in ("configMap", "secret", "downwardAPI", "projected") if k in vol),
                     "")
         mode = int((vol.get(kind) or {}).get("defaultMode", 0o644))
         await asyncio.to_thread(write_atomic, target, files, mode)
         return str(target)
+
+    async def _claimed(self, pod: dict[str, Any], ref: dict[str, Any], target: Path) -> str:
+        """The host path of the volume bound to the claim (the scheduler binds pods only
+        once their claims are bound; a claim unbound here is an error to retry)."""
+        name = ref["claimName"]
+        claim = await self.source.get(PERSISTENTVOLUMECLAIMS, pod["metadata"]["namespace"], name)
+        if claim is None:
+            raise ContainerConfigError(f'persistentvolumeclaim "{name}" not found')
+        volume_name = (claim.get("spec") or {}).get("volumeName")
+        if not volume_name or (claim.get("status") or {}).get("phase") != "Bound":
+            raise ContainerConfigError(f'persistentvolumeclaim "{name}" is not bound')
+        volume = await self.source.get(PERSISTENTVOLUMES, "", volume_name)
+        if volume is None:
+            raise ContainerConfigError(f'persistentvolume "{volume_name}" not found')
+        spec = volume.get("spec") or {}
+        if "hostPath" in spec:
+            return _host_path(spec["hostPath"])
+        if "local" in spec:
+            path = spec["local"]["path"]
+            if not os.path.isdir(path):
+                raise ContainerConfigError(f"local volume {volume_name}: {path} does not exist")
+            return str(path)
+        if "nfs" in spec:
+            return await _mount_nfs(spec["nfs"], target, list(spec.get("mountOptions") or []))
+        raise ContainerConfigError(f'persistentvolume "{volume_name}": unsupported volume type')
 
     async def _projection(self, pod: dict[str, Any], vol: dict[str, Any], pod_ip: str,
                           host_ip: str) -> dict[str, bytes]:
@@ -270,9 +309,31 @@ def _host_path(hp: dict[str, Any]) -> str:
     return str(path)
 
 
-async def _run(*cmd: str) -> None:
+def _read_only_volumes(pod: dict[str, Any]) -> set[str]:
+    """Volumes every mount of which is read-only (claim or NFS source says readOnly)."""
+    return {v["name"] for v in pod["spec"].get("volumes") or []
+            if (v.get("persistentVolumeClaim") or v.get("nfs") or {}).get("readOnly")}
+
+
+async def _mount_nfs(source: dict[str, Any], target: Path, options: list[str]) -> str:
+    """mount.nfs server:path at the pod's volume dir (once; a resync finds it mounted).
+    An unreachable server fails within NFS_MOUNT_TIMEOUT: FailedMount, retried later."""
+    target.mkdir(parents=True, exist_ok=True)
+    if not os.path.ismount(target):
+        opts = ["-o", ",".join(options)] if options else []
+        await _run("mount", "-t", "nfs", *opts, f"{source['server']}:{source['path']}",
+                   str(target), timeout=NFS_MOUNT_TIMEOUT)
+    return str(target)
+
+
+async def _run(*cmd: str, timeout: float | None = None) -> None:
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate()
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise ContainerConfigError(f"{' '.join(cmd)}: timed out after {timeout:.0f}s") from None
     if proc.returncode != 0:
         raise ContainerConfigError(f"{' '.join(cmd)}: {out.decode(errors='replace').strip()}")

@@ -15,6 +15,8 @@ from minikube_py.api.types import Object
 
 DEFAULT_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
+# Where local-path volumes live on a node unless the class's `nodePath` parameter says.
+LOCAL_PATH_ROOT = "/var/lib/minikube-py/storage"
 BINDING_MODES = ("Immediate", "WaitForFirstConsumer")
 RECLAIM_POLICIES = ("Delete", "Retain")
 # What may not change once created (ValidateStorageClassUpdate).

@@ -191,6 +191,8 @@ class Volume(TypedDict, total=False):
     secret: Object
     projected: Object
     downwardAPI: Object
+    persistentVolumeClaim: Object
+    nfs: Object
 
 
 class PodSpec(TypedDict, total=False):

@@ -18,6 +18,8 @@ VOLUME_MODES = ("Block", "Filesystem")
 # The claim finalizer and the volume finalizer of the protection controllers.
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
 PV_PROTECTION = "kubernetes.io/pv-protection"
+# The node the scheduler chose for a pod using a WaitForFirstConsumer claim.
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
 
 
 def access_mode_causes(modes: Any, path: str, missing: str) -> list[Cause]:

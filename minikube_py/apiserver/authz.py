@@ -44,7 +44,8 @@ from minikube_py.apiserver.state import OBJECTS, RBAC, SETTINGS
 from minikube_py.apiserver.target import Target
 
 NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces", "configmaps",
-                           "serviceaccounts"})
+                           "serviceaccounts", "persistentvolumeclaims", "persistentvolumes",
+                           "storageclasses"})
 READ_VERBS = frozenset({"get", "list", "watch"})
 MASTERS = "system:masters"
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"

@@ -166,6 +166,9 @@ COMPONENT_ROLES: list[Object] = [
         rule(("patch", "update"), "", "pods/status"),
         rule(READ, "", ("namespaces", "persistentvolumeclaims", "persistentvolumes",
                         "replicationcontrollers", "services")),
+        # system:volume-scheduler's: PreBind selects the node on claims.
+        rule(("patch", "update"), "", "persistentvolumeclaims"),
+        rule(READ, "storage.k8s.io", "storageclasses"),
         rule(READ, "apps", ("replicasets", "statefulsets")),
         rule(READ, "policy", "poddisruptionbudgets"),
         rule("create", "authentication.k8s.io", "tokenreviews"),

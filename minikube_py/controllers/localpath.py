@@ -1,9 +1,10 @@
 """The `local-path` provisioner (as k3s's local-path-provisioner): a hostPath volume
 in a directory of its own under the storage root on the node the scheduler chose,
-pinned there by node affinity, with a cleanup finalizer that the node's agent removes
-once it deleted the directory (agent/kubelet/localpath_cleanup.py). The directory
-itself is made by the kubelet when a pod first mounts it (DirectoryOrCreate): only
-the node can touch its own disk, and the controller-manager may run elsewhere."""
+pinned there by node affinity. Only the node can touch its own disk (the
+controller-manager may run on another host), so the node's agent does the disk work:
+the kubelet makes the directory when a pod first mounts it (DirectoryOrCreate), and
+the agent's sweep (agent/kubelet/localpath.py) removes directories whose volume is gone
+(a Delete reclaim deleted it). No helper pod, no write right on volumes for nodes."""
 
 from __future__ import annotations
 
@@ -11,14 +12,11 @@ import re
 from decimal import Decimal
 
 from minikube_py.api.quantity import format_quantity
-from minikube_py.api.storageclass import LOCAL_PATH_PROVISIONER
+from minikube_py.api.storageclass import LOCAL_PATH_PROVISIONER, LOCAL_PATH_ROOT
 from minikube_py.api.types import Object
 from minikube_py.api.volumes import storage_of
 
-DEFAULT_ROOT = "/var/lib/minikube-py/storage"
-CLEANUP_FINALIZER = "minikube-py.io/local-path-cleanup"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
-SELECTED_NODE = "volume.kubernetes.io/selected-node"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 _UNSAFE = re.compile(r"[^a-z0-9.-]")
 
@@ -39,12 +37,11 @@ def directory(root: str, claim: Object) -> str:
 def volume_for(claim: Object, storage_class: Object, node: str) -> Object:
     """The PersistentVolume provisioned for `claim` on `node`, pre-bound to it; the class
     parameter `nodePath` moves the storage root (the api-server refuses a relative one)."""
-    root = str((storage_class.get("parameters") or {}).get("nodePath") or DEFAULT_ROOT)
+    root = str((storage_class.get("parameters") or {}).get("nodePath") or LOCAL_PATH_ROOT)
     size = storage_of((claim["spec"].get("resources") or {}).get("requests")) or Decimal(0)
     meta = claim["metadata"]
     return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {
-        "name": volume_name(claim), "annotations": {PROVISIONED_BY: LOCAL_PATH_PROVISIONER},
-        "finalizers": [CLEANUP_FINALIZER]},
+        "name": volume_name(claim), "annotations": {PROVISIONED_BY: LOCAL_PATH_PROVISIONER}},
         "spec": {
             "capacity": {"storage": format_quantity(size, binary=True)},
             "accessModes": list(claim["spec"].get("accessModes") or []),

@@ -24,11 +24,12 @@ from minikube_py.api.resources import (
 )
 from minikube_py.api.storageclass import LOCAL_PATH_PROVISIONER
 from minikube_py.api.types import Object
+from minikube_py.api.volumematch import best_match, claim_class
+from minikube_py.api.volumes import SELECTED_NODE
 from minikube_py.client.errors import AlreadyExists, ApiError, Conflict, NotFound
 from minikube_py.client.loop import cached
 from minikube_py.controllers import localpath
 from minikube_py.controllers.base import Controller
-from minikube_py.controllers.volume_matching import best_match, claim_class
 
 if TYPE_CHECKING:
     from minikube_py.client import ApiClient
@@ -115,7 +116,7 @@ class PersistentVolumeController(Controller):
                 return  # bound elsewhere: this claim waits (Kubernetes does the same)
             await self._bind(volume, claim)
             return
-        node_name = (claim["metadata"].get("annotations") or {}).get(localpath.SELECTED_NODE)
+        node_name = (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE)
         storage_class = self.classes.get(claim_class(claim)) if claim_class(claim) else None
         waits = storage_class is not None and \
             storage_class.get("volumeBindingMode") == "WaitForFirstConsumer"

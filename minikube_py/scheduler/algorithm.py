@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from minikube_py.scheduler.filters import check, fits_quickly, is_simple
+from minikube_py.scheduler.filters import Filter, check, fits_quickly, is_simple
 from minikube_py.scheduler.nodeinfo import NodeInfo
 from minikube_py.scheduler.podinfo import PodInfo
 from minikube_py.scheduler.scores import score_nodes
@@ -51,9 +51,11 @@ def feasible_nodes_to_find(num_nodes: int, percentage: int = 0) -> int:
 class Algorithm:
     """Filter-then-score over the nodes of a cache, remembering where to start."""
 
-    def __init__(self, *, rng: random.Random | None = None, percentage: int = 0) -> None:
+    def __init__(self, *, rng: random.Random | None = None, percentage: int = 0,
+                 volumes: Filter | None = None) -> None:
         self.rng = rng or random.Random()
         self.percentage = percentage
+        self.volumes = volumes  # VolumeBinding's filter, asked last for pods with claims
         self._next_start = 0
 
     def select(self, pod: PodInfo, nodes: list[NodeInfo]) -> str:
@@ -71,6 +73,8 @@ class Algorithm:
             node = nodes[(start + visited - 1) % total]
             if not (simple and fits_quickly(pod, node)):
                 failed = check(pod, node)
+                if not failed and pod.claims and self.volumes is not None:
+                    failed = self.volumes(pod, node)
                 if failed:
                     reasons.update(failed)
                     continue

@@ -76,8 +76,9 @@ FILTERS: tuple[Filter, ...] = (
 
 
 def is_simple(pod: PodInfo) -> bool:
-    """No selector, affinity or host ports: `fits_quickly` can decide for it."""
-    return not pod.node_selector and pod.required_terms is None and not pod.host_ports
+    """No selector, affinity, host ports or claims: `fits_quickly` can decide for it."""
+    return not pod.node_selector and pod.required_terms is None and not pod.host_ports \
+        and not pod.claims
 
 
 def fits_quickly(pod: PodInfo, node: NodeInfo) -> bool:

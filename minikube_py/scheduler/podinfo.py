@@ -39,6 +39,7 @@ class PodInfo:
     required_terms: list[Object] | None = None
     preferred_terms: list[Object] = field(default_factory=list)
     tolerations: list[Toleration] = field(default_factory=list)
+    claims: tuple[str, ...] = ()  # persistentVolumeClaim volumes' claim names
 
 
 def _container_requests(container: Container) -> tuple[int, int, bool, bool]:
@@ -126,4 +127,6 @@ def pod_info(pod: Object) -> PodInfo:
             node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
         ),
         tolerations=list(spec.get("tolerations") or []),
+        claims=tuple(str(v["persistentVolumeClaim"].get("claimName", ""))
+                     for v in spec.get("volumes") or [] if v.get("persistentVolumeClaim")),
     )

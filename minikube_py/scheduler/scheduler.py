@@ -23,6 +23,7 @@ from minikube_py.scheduler.eventsink import EventSink
 from minikube_py.scheduler.podinfo import PodInfo, pod_info
 from minikube_py.scheduler.queue import SchedulingQueue
 from minikube_py.scheduler.settings import SchedulerSettings
+from minikube_py.scheduler.volumebinding import VolumeBinding
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ class Scheduler:
         self.settings = settings
         self.cache = SchedulerCache()
         self.queue = SchedulingQueue(unschedulable_timeout=settings.unschedulable_timeout)
-        self.algorithm = Algorithm(rng=rng, percentage=settings.percentage_of_nodes_to_score)
+        self.volumes = VolumeBinding(client, settings.volume_bind_timeout)
+        self.algorithm = Algorithm(rng=rng, percentage=settings.percentage_of_nodes_to_score,
+                                   volumes=self.volumes.filter)
         self.pods = Informer(client, PODS)
         self.nodes = Informer(client, NODES)
         self.events = EventSink(EventRecorder(client, "default-scheduler"),
@@ -60,6 +63,9 @@ class Scheduler:
         self._bind_tasks: set[asyncio.Task[None]] = set()
         self.pods.add_handlers(self._pod_added, self._pod_updated, self._pod_deleted)
         self.nodes.add_handlers(self._node_added, self._node_updated, self._node_deleted)
+        for informer in self.volumes.informers:  # a claim bound, a volume or class added
+            informer.add_handlers(self._storage_changed, lambda old, new: self._storage_changed(
+                new))
 
     # -- informer handlers: cache and queue only -----------------------------------
 
@@ -111,6 +117,9 @@ class Scheduler:
         if info is not None and before != tuple(getattr(info, f) for f in _NODE_FIELDS):
             self.queue.move_all_to_backoff()
 
+    def _storage_changed(self, _: Object) -> None:
+        self.queue.move_all_to_backoff()
+
     def _node_deleted(self, node: Object) -> None:
         self.cache.remove_node(node["metadata"]["name"])
 
@@ -125,6 +134,8 @@ class Scheduler:
         await run_tasks({
             "scheduler-pod-informer": self.pods.run(),
             "scheduler-node-informer": self.nodes.run(),
+            **{f"scheduler-{i.resource.plural}-informer": i.run()
+               for i in self.volumes.informers},
             "scheduler-queue-flusher": self.queue.run_flusher(),
             "scheduler-events": self.events.run(self.settings.event_workers),
             "scheduler-loop": self._schedule_loop(),
@@ -133,6 +144,8 @@ class Scheduler:
     async def _schedule_loop(self) -> None:
         await self.pods.wait_synced()
         await self.nodes.wait_synced()
+        for informer in self.volumes.informers:
+            await informer.wait_synced()
         log.info("scheduler synced nodes=%d pending=%d", len(self.cache.nodes()), len(self.queue))
         try:
             while True:
@@ -164,7 +177,14 @@ class Scheduler:
             "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
         }
         try:
+            if info.claims:
+                await self.volumes.prebind(self.client, info, node_name)
             await self.client.create(PODS, binding, namespace, subresource="binding", name=name)
+        except TimeoutError as e:
+            log.warning("volume binding timed out pod=%s node=%s error=%s", info.key, node_name,
+                        e)
+            self.cache.forget(info.key)
+            self.queue.failed(info.key, unschedulable=False)
         except (NotFound, Conflict) as e:
             # Deleted, or bound by someone else: the informer brings the truth.
             log.info("binding refused pod=%s node=%s error=%s", info.key, node_name, e)

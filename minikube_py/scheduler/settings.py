@@ -21,6 +21,8 @@ class SchedulerSettings:
     # 0 = Kubernetes' adaptive percentageOfNodesToScore.
     percentage_of_nodes_to_score: int = 0
     unschedulable_timeout: float = 60.0
+    # PreBind waits this long for the PV binder to bind a pod's claims (bindTimeoutSeconds).
+    volume_bind_timeout: float = 600.0
     # Scheduled/FailedScheduling Events waiting to be written (they wait while
     # bindings queue up); beyond this they are dropped, as Kubernetes'
     # broadcaster does, rather than slow binding down.

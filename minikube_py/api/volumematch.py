@@ -1,4 +1,5 @@
-"""Which PersistentVolume a claim binds to (pv_controller's findBestMatchForClaim):
+"""Which PersistentVolume a claim binds to (the PV binder) or could bind to on a node
+(the scheduler's VolumeBinding filter) (pv_controller's findBestMatchForClaim):
 the smallest volume that is free (or pre-bound to this claim), of the claim's class,
 volume mode and access modes, at least as large as the request, whose labels the
 claim's selector matches and, once a node was chosen, reachable from that node.

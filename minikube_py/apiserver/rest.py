@@ -26,10 +26,12 @@ from minikube_py.api.types import Object
 from minikube_py.apiserver import (
     codec,
     defaultstorageclass,
+    noderestriction,
     rbac_escalation,
     serviceaccount_admission,
     services,
 )
+from minikube_py.apiserver.authn import USER
 from minikube_py.apiserver.authz import admit_create
 from minikube_py.apiserver.objects import decode_item, parse_resource_version, with_version
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
@@ -117,13 +119,20 @@ def respond(request: web.Request, resource: Resource, obj: Object, status: int =
     return codec.json_response(obj, status)
 
 
-def _escalation(request: web.Request, target: Target) -> Admit | None:
-    """Writes of the RBAC kinds are checked against the writer's own permissions."""
-    if target.resource not in rbac_escalation.RBAC_KINDS:
+def _admission(request: web.Request, target: Target) -> Admit | None:
+    """The validating admission a write needs, by who writes what: RBAC escalation
+    prevention for the RBAC kinds, NodeRestriction for nodes' Node and pod-status writes."""
+    checks = []
+    if target.resource in rbac_escalation.RBAC_KINDS:
+        checks.append(rbac_escalation.check)
+    if noderestriction.applies(target, request.get(USER)):
+        checks.append(noderestriction.admit)
+    if not checks:
         return None
 
     async def admit(new: Object, old: Object | None) -> None:
-        await rbac_escalation.check(request, target, new, old)
+        for check in checks:
+            await check(request, target, new, old)
     return admit
 
 
@@ -172,7 +181,7 @@ async def create(request: web.Request, target: Target) -> web.Response:
     if target.resource is PODS:
         await serviceaccount_admission.admit_pod(request.app, target.namespace or "", obj)
     created = await create_object(request.app, target, obj, dry_run=dry_run(request),
-                                  admit=_escalation(request, target))
+                                  admit=_admission(request, target))
     return respond(request, target.resource, created, 201)
 
 
@@ -236,7 +245,7 @@ async def update(request: web.Request, target: Target) -> web.Response:
     check_kind(target.resource, new)
     place(target, new)
     stored = await updated_object(request.app, target, new, dry_run=dry_run(request),
-                                  admit=_escalation(request, target))
+                                  admit=_admission(request, target))
     return respond(request, target.resource, stored)
 
 
@@ -274,7 +283,7 @@ async def patch(request: web.Request, target: Target) -> web.Response:
         raise errors.unsupported_media_type(content_type, list(PATCH_TYPES))
     body = codec.decode(await codec.read_body(request), content_type)
     stored = await patch_object(request.app, target, body, content_type,
-                                dry_run=dry_run(request), admit=_escalation(request, target))
+                                dry_run=dry_run(request), admit=_admission(request, target))
     return respond(request, target.resource, stored)
 
 

@@ -42,6 +42,7 @@ from minikube_py.apiserver.state import (
     STORAGE,
     WATCH_PUMPS,
 )
+from minikube_py.apiserver.warnings import warning_headers
 from minikube_py.apiserver.watch import stop_watches
 from minikube_py.client.tasks import supervised
 from minikube_py.store import Storage, WatchHub
@@ -52,7 +53,8 @@ from minikube_py.store.errors import StorageError
 def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
               authenticators: list[Authenticator], kubelet_client_token: str,
               sa_signing_key: rsa.RSAPrivateKey) -> web.Application:
-    app = web.Application(middlewares=[routes.status_errors, authenticate, impersonate],
+    app = web.Application(middlewares=[routes.status_errors, warning_headers, authenticate,
+                                       impersonate],
                           client_max_size=4 * 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()

@@ -27,6 +27,7 @@ from minikube_py.apiserver import (
     codec,
     defaultstorageclass,
     noderestriction,
+    podsecurity,
     rbac_escalation,
     serviceaccount_admission,
     services,
@@ -180,6 +181,8 @@ async def create(request: web.Request, target: Target) -> web.Response:
     admit_create(request, target, obj)
     if target.resource is PODS:
         await serviceaccount_admission.admit_pod(request.app, target.namespace or "", obj)
+    if podsecurity.applies(target):
+        await podsecurity.admit(request, target, obj)
     created = await create_object(request.app, target, obj, dry_run=dry_run(request),
                                   admit=_admission(request, target))
     return respond(request, target.resource, created, 201)

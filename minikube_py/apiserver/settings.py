@@ -36,6 +36,8 @@ class ApiServerSettings:
     worker: bool = False
     # kube-apiserver's --authorization-mode: Node,RBAC; AlwaysAllow only for benchmarks.
     authorization_mode: tuple[str, ...] = ("Node", "RBAC")
+    # Pod Security level of a namespace without pod-security.kubernetes.io labels.
+    pod_security_default: str = "baseline"
     # Extra bearer tokens (token -> user name); the admin token is generated in data_dir/pki.
     extra_tokens: dict[str, str] = field(default_factory=dict)
 

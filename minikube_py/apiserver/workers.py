@@ -37,7 +37,8 @@ def worker_argv(settings: ApiServerSettings, etcd_endpoints: list[str]) -> list[
             "--service-node-port-range", f"{low}-{high}",
             "--event-ttl", str(settings.event_ttl),
             "--watch-progress-interval", str(settings.watch_progress_interval),
-            "--authorization-mode", ",".join(settings.authorization_mode)]
+            "--authorization-mode", ",".join(settings.authorization_mode),
+            "--pod-security-default", settings.pod_security_default]
     if settings.advertise_address:
         argv += ["--advertise-address", settings.advertise_address]
     for san in settings.tls_sans:

@@ -40,6 +40,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--authorization-mode", default="Node,RBAC",
                    help="Node,RBAC (default), or AlwaysAllow (every authenticated request "
                         "allowed: only for measuring what authorization costs)")
+    p.add_argument("--pod-security-default", default="baseline",
+                   choices=("privileged", "baseline", "restricted"),
+                   help="Pod Security level of namespaces without pod-security.kubernetes.io "
+                        "labels (default baseline; kube-system is always privileged)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers
     p.set_defaults(func=_run)
 
@@ -87,7 +91,8 @@ def _settings(args: argparse.Namespace) -> ApiServerSettings:
         compaction_interval=args.etcd_compaction_interval, event_ttl=args.event_ttl,
         watch_progress_interval=args.watch_progress_interval,
         tls_sans=[s.strip() for s in args.tls_san if s.strip()],
-        workers=args.workers, worker=args.worker, authorization_mode=modes)
+        workers=args.workers, worker=args.worker, authorization_mode=modes,
+        pod_security_default=args.pod_security_default)
 
 
 def _run(args: argparse.Namespace) -> int:

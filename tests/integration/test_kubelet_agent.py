@@ -23,7 +23,7 @@ import pytest
 
 from agent.kubelet import labels as L
 from agent.kubelet.images import BUSYBOX_IMAGE, PAUSE_COMMAND, PAUSE_IMAGE
-from minikube_py.api.resources import EVENTS, LEASES, NODES, PODS
+from minikube_py.api.resources import EVENTS, LEASES, NAMESPACES, NODES, PODS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
 from tests.fixtures.docker import CniNet, remove_containers
@@ -178,6 +178,15 @@ async def test_readiness_toggles_ready(agent: Agent, api: ApiClient) -> None:
 
 async def test_graceful_delete_honours_grace_period(agent: Agent, api: ApiClient,
                                                     tmp_path: Path) -> None:
+    label = "pod-security.kubernetes.io/enforce"
+    await api.patch(NAMESPACES, "default", {"metadata": {"labels": {label: "privileged"}}})
+    try:  # a hostPath volume is not baseline
+        await _graceful_delete(agent, api, tmp_path)
+    finally:
+        await api.patch(NAMESPACES, "default", {"metadata": {"labels": {label: None}}})
+
+
+async def _graceful_delete(agent: Agent, api: ApiClient, tmp_path: Path) -> None:
     marker = tmp_path / "prestop"
     pod = await create(api, make_pod(agent.node, [{
         "name": "stubborn", "command": ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"],

@@ -24,7 +24,8 @@ def test_worker_argv_round_trips_every_setting() -> None:
         "--advertise-address", "10.0.0.10", "--tls-san", "api.example", "--tls-san", "10.0.0.99",
         "--service-cluster-ip-range", "10.100.0.0/16", "--service-node-port-range",
         "31000-31999", "--event-ttl", "120", "--watch-progress-interval", "3",
-        "--workers", "3", "--authorization-mode", "AlwaysAllow"])
+        "--workers", "3", "--authorization-mode", "AlwaysAllow",
+        "--pod-security-default", "restricted"])
     worker = settings_of(worker_argv(parent, ["http://127.0.0.1:2379"])[1:])
     assert worker.worker and worker.etcd_servers == ["http://127.0.0.1:2379"]
     mine, theirs = dataclasses.asdict(parent), dataclasses.asdict(worker)

@@ -213,8 +213,8 @@ class DeploymentController(Controller):
         try:
             created = await self.client.create(REPLICASETS, rs)
         except AlreadyExists:
-            existing = self.replicasets.get(f"{d['metadata']['namespace']}/"
-                                            f"{rs['metadata']['name']}")
+            existing = self.replicasets.get(join_key(d["metadata"]["namespace"],
+                                                     rs["metadata"]["name"]))
             if existing is not None and du.equal_ignore_hash(
                     existing["spec"].get("template") or {}, d["spec"]["template"]):
                 return existing  # ours, the cache had not seen it yet

@@ -16,7 +16,7 @@ import time
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from minikube_py.api.meta import get_condition, owner_of, set_condition, split_key
+from minikube_py.api.meta import get_condition, join_key, owner_of, set_condition, split_key
 from minikube_py.api.poddisruptionbudget import scaled, selects
 from minikube_py.api.resources import (
     DEPLOYMENTS,
@@ -80,7 +80,7 @@ class DisruptionController(Controller):
         """The scaled controller behind a pod (a Deployment behind its ReplicaSet)."""
         if ref is None or ref.get("kind") not in self.owners:
             return None
-        owner = self.owners[ref["kind"]].get(f"{namespace}/{ref['name']}")
+        owner = self.owners[ref["kind"]].get(join_key(namespace, ref["name"]))
         if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
             return None
         if ref["kind"] == "ReplicaSet":

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Hashable
 from pathlib import Path
 
-from minikube_py.api.meta import split_key
+from minikube_py.api.meta import join_key, split_key
 from minikube_py.api.resources import CONFIGMAPS, NAMESPACES
 from minikube_py.api.types import Object
 from minikube_py.client import ApiClient
@@ -54,7 +54,7 @@ class RootCACertPublisher(Controller):
         if ns is None or ns["metadata"].get("deletionTimestamp") or self.ca is None:
             return
         data = {"ca.crt": self.ca}
-        current = self.configmaps.get(f"{namespace}/{NAME}")
+        current = self.configmaps.get(join_key(namespace, NAME))
         if current is None:
             try:
                 await self.client.create(CONFIGMAPS, {

@@ -52,7 +52,7 @@ class ServiceAccountController(Controller):
         ns = self.namespaces.get(key)
         if ns is None or ns["metadata"].get("deletionTimestamp"):
             return
-        if self.accounts.get(f"{key}/default") is not None:
+        if self.accounts.get(join_key(key, "default")) is not None:
             return
         try:
             await self.client.create(SERVICEACCOUNTS, {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from minikube_py.api.meta import join_key, split_key
 from minikube_py.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
 from minikube_py.api.types import Object
 from minikube_py.api.volumematch import best_match, claim_class, node_allows
@@ -44,7 +45,7 @@ class VolumeBinding:
         return self.claims, self.volumes, self.classes
 
     def _claim(self, pod: PodInfo, name: str) -> Object | None:
-        return self.claims.get(f"{pod.key.split('/', 1)[0]}/{name}")
+        return self.claims.get(join_key(split_key(pod.key)[0], name))
 
     def filter(self, pod: PodInfo, info: NodeInfo) -> tuple[str, ...]:
         """Why `pod`'s claims keep it off `info` (Kubernetes' reasons); () if they don't."""

@@ -246,14 +246,14 @@ class VolumeManager:
         if volume is None:
             raise ContainerConfigError(f'persistentvolume "{volume_name}" not found')
         spec = volume.get("spec") or {}
-        if "hostPath" in spec:
+        if spec.get("hostPath"):
             return _host_path(spec["hostPath"])
-        if "local" in spec:
+        if spec.get("local"):
             path = spec["local"]["path"]
             if not os.path.isdir(path):
                 raise ContainerConfigError(f"local volume {volume_name}: {path} does not exist")
             return str(path)
-        if "nfs" in spec:
+        if spec.get("nfs"):
             return await _mount_nfs(spec["nfs"], target, list(spec.get("mountOptions") or []))
         raise ContainerConfigError(f'persistentvolume "{volume_name}": unsupported volume type')
 

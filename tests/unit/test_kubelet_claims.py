@@ -1,0 +1,61 @@
+"""The kubelet's persistentVolumeClaim volumes: the bound volume's hostPath is made and
+bound (read-only when the claim volume says so); a missing, unbound or unmountable
+claim is a ContainerConfigError (the FailedMount event's text)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.kubelet.errors import ContainerConfigError
+from agent.kubelet.source import DictSource
+from agent.kubelet.volumes import VolumeManager
+from minikube_py.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES
+from tests.fixtures import builders
+
+
+def _pod(read_only: bool = False) -> dict:
+    pod = builders.pod("web", spec={"volumes": [{"name": "d", "persistentVolumeClaim": {
+        "claimName": "data", "readOnly": read_only}}]})
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "d", "mountPath": "/data"}]
+    return pod
+
+
+def _manager(tmp_path: Path, *, bound: bool = True, spec: dict | None = None) -> VolumeManager:
+    volume = builders.persistentvolume("pv-1", spec=spec or {
+        "hostPath": {"path": str(tmp_path / "vol" / "pvc-1"), "type": "DirectoryOrCreate"}})
+    claim = builders.persistentvolumeclaim(volume="pv-1" if bound else None,
+                                           phase="Bound" if bound else "Pending")
+    return VolumeManager(tmp_path / "state", DictSource([
+        (PERSISTENTVOLUMES, volume), (PERSISTENTVOLUMECLAIMS, claim)]))
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+async def test_claim_binds_its_volume_directory(tmp_path: Path, read_only: bool) -> None:
+    manager = _manager(tmp_path)
+    pod = _pod(read_only)
+    paths = await manager.prepare(pod)
+    assert paths == {"d": str(tmp_path / "vol" / "pvc-1")}
+    assert (tmp_path / "vol" / "pvc-1").is_dir()  # DirectoryOrCreate: made on first mount
+    mode = "ro" if read_only else "rw"
+    assert manager.binds(pod, pod["spec"]["containers"][0], paths) == [
+        f"{tmp_path / 'vol' / 'pvc-1'}:/data:{mode}"]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    pytest.param({"bound": False}, 'persistentvolumeclaim "data" is not bound', id="unbound"),
+    pytest.param({"spec": {"hostPath": None, "local": {"path": "/nonexistent/disk"}}},
+                 "local volume pv-1: /nonexistent/disk does not exist", id="local-missing"),
+    pytest.param({"spec": {"hostPath": None, "csi": {"driver": "x"}}},
+                 'persistentvolume "pv-1": unsupported volume type', id="unsupported"),
+])
+async def test_claims_that_cannot_be_mounted(tmp_path: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(ContainerConfigError, match=message):
+        await _manager(tmp_path, **kwargs).prepare(_pod())
+
+
+async def test_missing_claim(tmp_path: Path) -> None:
+    manager = VolumeManager(tmp_path, DictSource())
+    with pytest.raises(ContainerConfigError, match='persistentvolumeclaim "data" not found'):
+        await manager.prepare(_pod())

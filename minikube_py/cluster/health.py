@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from minikube_py.api.meta import parse_time
-from minikube_py.api.resources import LEASES, NODES
+from minikube_py.api.resources import ENDPOINTS, LEASES, NODES
 from minikube_py.api.types import LeaseSpec
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError, NotFound
@@ -147,3 +147,18 @@ async def node_health(client: ApiClient, names: list[str]) -> list[Health]:
             ready = node_ready(node)
             out.append(Health(f"node {n}", ready, "Ready" if ready else "NotReady"))
     return out
+
+
+async def dns_health(client: ApiClient) -> Health:
+    """Cluster DNS is reachable while some server lists itself in the kube-dns Endpoints
+    (pods' 10.96.0.10 goes nowhere otherwise)."""
+    name = "cluster DNS (kube-system/kube-dns endpoints)"
+    try:
+        endpoints = await client.get(ENDPOINTS, "kube-dns", namespace="kube-system")
+    except NotFound:
+        return Health(name, False, "no server has listed itself yet")
+    except ClientError as e:
+        return Health(name, False, f"cannot read Endpoints: {e}")
+    listed = [f"{a['ip']}:{s['ports'][0]['port']}" for s in endpoints.get("subsets") or []
+              for a in s.get("addresses") or [] if s.get("ports")]
+    return Health(name, bool(listed), ", ".join(listed) or "no server listed")

@@ -25,7 +25,8 @@ def collect(paths: ClusterPaths, state: ClusterState) -> list[Health]:
     kubeconfig = (node_kubeconfig(paths, state.nodes[0], lab=False) if state.kind == "node"
                   else paths.admin_conf)
     if kubeconfig.exists():
-        out += asyncio.run(_through_api(kubeconfig, state))
+        with_dns = any(c.name == "dns" for c in load_plan(paths))
+        out += asyncio.run(_through_api(kubeconfig, state, with_dns))
     else:
         out.append(Health("api-server", False, f"no {kubeconfig}"))
     return out
@@ -54,7 +55,7 @@ def _processes(paths: ClusterPaths) -> list[Health]:
     return out
 
 
-async def _through_api(kubeconfig: Path, state: ClusterState) -> list[Health]:
+async def _through_api(kubeconfig: Path, state: ClusterState, with_dns: bool) -> list[Health]:
     async with health.client_for(kubeconfig, timeout=3.0) as client:
         ready = await health.api_ready(client)
         out = [Health("api-server /readyz", ready, "ok" if ready else "not ready")]
@@ -63,5 +64,7 @@ async def _through_api(kubeconfig: Path, state: ClusterState) -> list[Health]:
         if state.kind != "node":  # the control plane is another host's business
             for component in health.LEASE_COMPONENTS:
                 out.append(await health.lease_health(client, component))
+            if with_dns:
+                out.append(await health.dns_health(client))
         out += await health.node_health(client, [n.name for n in state.nodes])
         return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import socket
@@ -72,6 +73,31 @@ def _health_app(running: Running, metrics: DnsMetrics) -> web.Application:
     return app
 
 
+async def listen(settings: DnsSettings, resolver: Resolver
+                  ) -> tuple[asyncio.DatagramTransport, asyncio.Server]:
+    """UDP and TCP on one port. With port 0 the kernel picks the UDP port, and that number
+    may be taken for TCP (an outgoing connection's): then another is picked."""
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in settings.bind_address else socket.AF_INET
+    tries = 1 if settings.port else 20
+    while True:
+        udp, _ = await loop.create_datagram_endpoint(
+            lambda: UdpServer(resolver), local_addr=(settings.bind_address, settings.port),
+            family=family, reuse_port=True)
+        port = udp.get_extra_info("sockname")[1]
+        try:
+            tcp = await asyncio.start_server(
+                lambda r, w: serve_tcp_client(resolver, r, w), settings.bind_address, port,
+                family=family, reuse_address=True)
+        except OSError as e:
+            udp.close()
+            tries -= 1
+            if e.errno != errno.EADDRINUSE or not tries:
+                raise
+            continue
+        return udp, tcp
+
+
 @contextlib.asynccontextmanager
 async def serving(settings: DnsSettings, client: ApiClient) -> AsyncIterator[Running]:
     """Informers running and synced, UDP+TCP and health listening; all closed on exit."""
@@ -92,18 +118,11 @@ async def serving(settings: DnsSettings, client: ApiClient) -> AsyncIterator[Run
                               lambda _o: resolver.invalidate())
     tasks = [asyncio.create_task(i.run(), name=f"informer-{i.resource.plural}")
              for i in informers]
-    loop = asyncio.get_running_loop()
     udp = tcp = runner = None
     try:
         await asyncio.gather(*(i.wait_synced() for i in informers))
-        family = socket.AF_INET6 if ":" in settings.bind_address else socket.AF_INET
-        udp, _ = await loop.create_datagram_endpoint(
-            lambda: UdpServer(resolver), local_addr=(settings.bind_address, settings.port),
-            family=family, reuse_port=True)
+        udp, tcp = await listen(settings, resolver)
         port = udp.get_extra_info("sockname")[1]
-        tcp = await asyncio.start_server(
-            lambda r, w: serve_tcp_client(resolver, r, w), settings.bind_address, port,
-            family=family, reuse_address=True)
         running = Running(port, 0, resolver, informers)
         runner = web.AppRunner(_health_app(running, metrics), access_log=None)
         await runner.setup()

@@ -29,6 +29,7 @@ from minikube_py.api.resources import ENDPOINTS, PODS, SERVICES
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
 from minikube_py.client.tasks import background
+from minikube_py.cluster.health import dns_health
 from minikube_py.dns import DnsSettings, serving
 from minikube_py.dns.app import Running
 from minikube_py.dns.registration import keep_registered
@@ -174,6 +175,8 @@ async def test_servers_list_themselves_in_kube_dns_endpoints(
                 return got if len(got) == 2 else None
 
             assert await eventually(both, timeout=10) == {ip_a, ip_b}
+            status = await dns_health(client)  # what `minikube-py status` shows
+            assert status.ok and f"{ip_a}:53" in status.detail and f"{ip_b}:53" in status.detail
             ep = await client.get(ENDPOINTS, "kube-dns", namespace="kube-system")
             subset = next(s for s in ep["subsets"] if ip_a in listed({"subsets": [s]}))
             assert subset["ports"] == [{"name": "dns", "port": 53, "protocol": "UDP"},

@@ -20,9 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from minikube_py.dns import DnsSettings
+from minikube_py.dns.app import listen
 from minikube_py.dns.forward import Forwarder, Upstreams, parse_address
 from minikube_py.dns.metrics import DnsMetrics
-from minikube_py.dns.server import Resolver, UdpServer, serve_tcp_client
+from minikube_py.dns.server import Resolver
 from tests.fixtures.dns_zone import Cluster, endpoint_slice, service
 
 Handler = Callable[[dns.message.Message], dns.message.Message | None]
@@ -319,12 +321,8 @@ async def test_external_name_is_followed_upstream(stub: StartStub) -> None:
 
 async def test_udp_and_tcp_listeners_answer() -> None:
     resolver, _ = make_resolver()
-    loop = asyncio.get_running_loop()
-    udp, _ = await loop.create_datagram_endpoint(lambda: UdpServer(resolver),
-                                                 local_addr=("127.0.0.1", 0))
+    udp, tcp = await listen(DnsSettings(bind_address="127.0.0.1", port=0), resolver)
     port = udp.get_extra_info("sockname")[1]
-    tcp = await asyncio.start_server(lambda r, w: serve_tcp_client(resolver, r, w),
-                                     "127.0.0.1", port)
     try:
         query = dns.message.make_query("kubernetes.default.svc.cluster.local", "A")
         for send in (dns.asyncquery.udp, dns.asyncquery.tcp):

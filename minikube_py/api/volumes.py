@@ -29,7 +29,7 @@ def access_mode_causes(modes: Any, path: str, missing: str) -> list[Cause]:
     if not isinstance(modes, list):
         return [field.invalid(path, modes, "must be a list")]
     causes = [field.not_supported(path, mode, tuple(ACCESS_MODES))
-              for mode in modes if mode not in ACCESS_MODES]
+              for mode in modes if not isinstance(mode, str) or mode not in ACCESS_MODES]
     if "ReadWriteOncePod" in modes and len(modes) > 1:
         causes.append(field.forbidden(path, "may not use ReadWriteOncePod with other access "
                                             "modes"))

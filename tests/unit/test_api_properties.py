@@ -71,6 +71,12 @@ def test_an_endpointslice_with_a_list_for_address_type_does_not_raise() -> None:
                   {"addressType": [], "endpoints": [{"addresses": [""]}]})
 
 
+def test_an_access_mode_that_is_a_list_does_not_raise() -> None:
+    """Found the same way: a PersistentVolume's access modes were looked up in a set before
+    their type was checked (a list is unhashable)."""
+    _never_raises(resources.PERSISTENTVOLUMES, {"spec": {"accessModes": [[]]}})
+
+
 @SETTINGS
 @given(resource=resource_choice, obj=anything)
 def test_strategies_survive_junk(resource: resources.Resource, obj: Any) -> None:

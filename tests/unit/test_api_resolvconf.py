@@ -15,13 +15,13 @@ from minikube_py.api.resolvconf import (
     host_resolv_conf,
     parse,
 )
+from tests.fixtures import builders
 
 HOST = ResolvConf(["192.0.2.53"], ["corp.example"], ["timeout:2"])
 
 
 def pod(policy: str | None = None, ns: str = "shop", **spec: Any) -> dict[str, Any]:
-    return {"metadata": {"name": "p", "namespace": ns},
-            "spec": {**({"dnsPolicy": policy} if policy else {}), **spec}}
+    return builders.pod("p", ns, spec={**({"dnsPolicy": policy} if policy else {}), **spec})
 
 
 def resolv(p: dict[str, Any], cluster_dns: list[str] | None = None) -> ResolvConf:

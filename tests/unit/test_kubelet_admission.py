@@ -7,17 +7,15 @@ from typing import Any
 import pytest
 
 from agent.kubelet.admission import admit, pod_requests
+from tests.fixtures import builders
 
 NODE = {"cpu": "2", "memory": "1Gi", "pods": "3"}
 
 
 def pod(cpu: str | None = None, memory: str | None = None, init_memory: str | None = None
         ) -> dict[str, Any]:
-    req = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
-    spec: dict[str, Any] = {"containers": [{"name": "a", "resources": {"requests": req}}]}
-    if init_memory:
-        spec["initContainers"] = [{"name": "i", "resources": {"limits": {"memory": init_memory}}}]
-    return {"spec": spec}
+    init = [{"name": "i", "resources": {"limits": {"memory": init_memory}}}] if init_memory else []
+    return builders.pod(cpu=cpu, memory=memory, spec={"initContainers": init} if init else None)
 
 
 def test_requests_take_the_largest_init_container() -> None:

@@ -233,7 +233,7 @@ class Kubelet(SyncLoop):
         while True:
             try:
                 await self.collect_orphan_volumes()
-            except (ContainerConfigError, OSError) as e:
+            except (RuntimeUnavailable, ContainerConfigError, OSError) as e:
                 log.warning("volume garbage collection failed err=%r", e)
             await asyncio.sleep(self.settings.resync_period)
             try:

@@ -11,8 +11,7 @@ from typing import Any, ClassVar
 
 from minikube_py.api import field, table, volumes
 from minikube_py.api.errors import Cause
-from minikube_py.api.shape import as_dict, dig, str_field
-from minikube_py.api.strategy import Strategy
+from minikube_py.api.shape import as_dict, dig
 from minikube_py.api.types import Object
 
 RECLAIM_POLICIES = ("Delete", "Recycle", "Retain")
@@ -60,8 +59,9 @@ def _source_causes(spec: Mapping[str, Any]) -> list[Cause]:
     return causes
 
 
-class PersistentVolumeStrategy(Strategy):
-    selectable_fields = ("status.phase",)
+class PersistentVolumeStrategy(volumes.StorageObjectStrategy):
+    finalizer = volumes.PV_PROTECTION
+    phases = PHASES
     columns: ClassVar[tuple[table.Column, ...]] = (
         table.NAME,
         table.Column("Capacity", description="capacity is the description of the persistent "
@@ -95,15 +95,6 @@ class PersistentVolumeStrategy(Strategy):
             spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
             spec.setdefault("volumeMode", "Filesystem")
 
-    def initial_status(self, obj: Object) -> Object:
-        return {"phase": "Pending"}
-
-    def prepare_create(self, obj: Object) -> None:
-        """The pv-protection finalizer, as the StorageObjectInUseProtection admission adds
-        it, so a bound volume outlives a delete until it is released."""
-        super().prepare_create(obj)
-        volumes.add_finalizer(obj, volumes.PV_PROTECTION)
-
     def validate(self, obj: Object) -> list[Cause]:
         spec = obj.get("spec")
         if not isinstance(spec, Mapping):
@@ -124,11 +115,7 @@ class PersistentVolumeStrategy(Strategy):
                                               RECLAIM_POLICIES))
         causes += volumes.volume_mode_causes(spec, "spec.volumeMode")
         causes += volumes.class_name_causes(spec, "spec.storageClassName")
-        causes += _source_causes(spec)
-        phase = dig(obj, "status", "phase")
-        if phase is not None and phase not in PHASES:
-            causes.append(field.not_supported("status.phase", phase, PHASES))
-        return causes
+        return causes + _source_causes(spec) + self.phase_causes(obj)
 
     def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         new_spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
@@ -144,9 +131,6 @@ class PersistentVolumeStrategy(Strategy):
                 "nodeAffinity"):
             causes.append(field.immutable("spec.nodeAffinity", new_spec.get("nodeAffinity")))
         return causes
-
-    def extra_field_values(self, obj: Object) -> dict[str, str]:
-        return {"status.phase": str_field(dig(obj, "status", "phase"))}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
         spec = as_dict(obj.get("spec"))

@@ -11,8 +11,7 @@ from typing import Any, ClassVar
 from minikube_py.api import field, meta, table, volumes
 from minikube_py.api.errors import Cause
 from minikube_py.api.selectors import LabelSelector
-from minikube_py.api.shape import as_dict, dig, str_field
-from minikube_py.api.strategy import Strategy
+from minikube_py.api.shape import as_dict, dig
 from minikube_py.api.types import Object
 
 PHASES = ("Bound", "Lost", "Pending")
@@ -28,8 +27,9 @@ def _selector_causes(selector: Any) -> list[Cause]:
     return meta.validate_labels(dig(selector, "matchLabels"), "spec.selector.matchLabels")
 
 
-class PersistentVolumeClaimStrategy(Strategy):
-    selectable_fields = ("status.phase",)
+class PersistentVolumeClaimStrategy(volumes.StorageObjectStrategy):
+    finalizer = volumes.PVC_PROTECTION
+    phases = PHASES
     columns: ClassVar[tuple[table.Column, ...]] = (
         table.NAME,
         table.Column("Status", description="phase represents the current phase of "
@@ -56,13 +56,6 @@ class PersistentVolumeClaimStrategy(Strategy):
         if isinstance(spec, dict):
             spec.setdefault("volumeMode", "Filesystem")
 
-    def initial_status(self, obj: Object) -> Object:
-        return {"phase": "Pending"}
-
-    def prepare_create(self, obj: Object) -> None:
-        super().prepare_create(obj)
-        volumes.add_finalizer(obj, volumes.PVC_PROTECTION)
-
     def validate(self, obj: Object) -> list[Cause]:
         spec = obj.get("spec")
         if not isinstance(spec, Mapping):
@@ -81,10 +74,7 @@ class PersistentVolumeClaimStrategy(Strategy):
         name = spec.get("volumeName")
         if name:
             causes += meta.validate_name(name, "spec.volumeName", meta.dns1123_subdomain)
-        phase = dig(obj, "status", "phase")
-        if phase is not None and phase not in PHASES:
-            causes.append(field.not_supported("status.phase", phase, PHASES))
-        return causes
+        return causes + self.phase_causes(obj)
 
     def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         """Only `volumeName` (unset to set) and the storage request (upwards) may change."""
@@ -103,9 +93,6 @@ class PersistentVolumeClaimStrategy(Strategy):
             return [field.forbidden("spec.resources.requests.storage",
                                     "field can not be less than previous value")]
         return []
-
-    def extra_field_values(self, obj: Object) -> dict[str, str]:
-        return {"status.phase": str_field(dig(obj, "status", "phase"))}
 
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
         spec, status = as_dict(obj.get("spec")), as_dict(obj.get("status"))

@@ -3,6 +3,7 @@ and `kubectl get sts`."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -50,7 +51,7 @@ class StatefulSetStrategy(workload.WorkloadStrategy):
             retention.setdefault("whenScaled", "Retain")
 
     def validate(self, obj: Object) -> list[Cause]:
-        causes = super().validate(obj)
+        causes = super().validate(_with_claim_volumes(obj))
         spec = obj.get("spec")
         if not isinstance(spec, Mapping):
             return causes
@@ -108,3 +109,21 @@ class StatefulSetStrategy(workload.WorkloadStrategy):
             dig(obj, "spec", "template", "spec", default={}))
         return [table.name(obj), f"{status.get('readyReplicas', 0)}/{desired}",
                 table.age(obj, now), containers, images]
+
+
+def _with_claim_volumes(obj: Object) -> Object:
+    """A copy whose template has a volume per claim template, so its containers may
+    mount them by name (the controller adds those volumes to each pod it makes)."""
+    templates = dig(obj, "spec", "volumeClaimTemplates")
+    pod_spec = dig(obj, "spec", "template", "spec")
+    if not isinstance(templates, list) or not isinstance(pod_spec, dict):
+        return obj
+    names = [n for t in templates if isinstance(n := dig(t, "metadata", "name"), str) and n]
+    volumes = pod_spec.get("volumes") or []
+    if not names or not isinstance(volumes, list):
+        return obj
+    copied = copy.deepcopy(obj)
+    taken = {v.get("name") for v in volumes if isinstance(v, dict)}
+    copied["spec"]["template"]["spec"]["volumes"] = volumes + [
+        {"name": n, "persistentVolumeClaim": {"claimName": n}} for n in names if n not in taken]
+    return copied

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from minikube_py.api import field
 from minikube_py.api.errors import Cause
 from minikube_py.api.meta import dns1123_subdomain, validate_name
 from minikube_py.api.quantity import parse_quantity
+from minikube_py.api.shape import dig, str_field
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 ACCESS_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
                 "ReadWriteOncePod": "RWOP"}
@@ -78,11 +81,32 @@ def class_name_causes(spec: Mapping[str, Any], path: str) -> list[Cause]:
     return validate_name(name, path, dns1123_subdomain)
 
 
-def add_finalizer(obj: dict[str, Any], finalizer: str) -> None:
-    """StorageObjectInUseProtection admission: every new claim and volume carries its
-    protection finalizer (a malformed metadata is left to validation)."""
-    metadata = obj.get("metadata")
-    if isinstance(metadata, dict):
-        finalizers = metadata.setdefault("finalizers", [])
-        if isinstance(finalizers, list) and finalizer not in finalizers:
-            finalizers.append(finalizer)
+
+class StorageObjectStrategy(Strategy):
+    """What volumes and claims share: a phase starting at Pending (selectable by
+    field selector) and their protection finalizer added on create, as the
+    StorageObjectInUseProtection admission does, so an object in use outlives a delete."""
+
+    selectable_fields = ("status.phase",)
+    finalizer: ClassVar[str] = ""
+    phases: ClassVar[tuple[str, ...]] = ()
+
+    def initial_status(self, obj: Object) -> Object:
+        return {"phase": "Pending"}
+
+    def prepare_create(self, obj: Object) -> None:
+        super().prepare_create(obj)
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict):
+            finalizers = metadata.setdefault("finalizers", [])
+            if isinstance(finalizers, list) and self.finalizer not in finalizers:
+                finalizers.append(self.finalizer)
+
+    def phase_causes(self, obj: Object) -> list[Cause]:
+        phase = dig(obj, "status", "phase")
+        if phase is None or phase in self.phases:
+            return []
+        return [field.not_supported("status.phase", phase, self.phases)]
+
+    def extra_field_values(self, obj: Object) -> dict[str, str]:
+        return {"status.phase": str_field(dig(obj, "status", "phase"))}

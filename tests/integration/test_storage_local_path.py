@@ -3,7 +3,8 @@ controllers and the scheduler in this process, a real agent (`minikube-py agent`
 dockerd. A WaitForFirstConsumer claim is provisioned on the node its first pod lands
 on, the data outlives the pod, pvc-protection holds the claim while a pod uses it, and
 reclaim Delete removes the directory while Retain keeps it with the volume Released
-(and after the volume object is deleted too)."""
+(and after the volume object is deleted too); a StatefulSet's replicas each get their own
+provisioned claim, which a replaced replica mounts again."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from minikube_py.api.resources import (
     PERSISTENTVOLUMECLAIMS,
     PERSISTENTVOLUMES,
     PODS,
+    STATEFULSETS,
     STORAGECLASSES,
 )
 from minikube_py.client import ApiClient
@@ -33,7 +35,8 @@ from tests.fixtures.node_agent import Agent, is_running
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
-CONTROLLERS = ("persistentvolume-binder", "pvc-protection", "pv-protection")
+CONTROLLERS = ("persistentvolume-binder", "pvc-protection", "pv-protection", "statefulset",
+               "garbagecollector")
 
 
 class Env:
@@ -88,9 +91,12 @@ class Env:
 
     async def bound(self, claim: str) -> dict[str, Any]:
         async def check() -> dict[str, Any] | None:
-            got = await self.client.get(PERSISTENTVOLUMECLAIMS, claim, "default")
+            try:
+                got = await self.client.get(PERSISTENTVOLUMECLAIMS, claim, "default")
+            except NotFound:
+                return None  # a StatefulSet's claim not made yet
             return got if (got.get("status") or {}).get("phase") == "Bound" else None
-        return await eventually(check, 30, what=f"claim {claim} bound")  # type: ignore[no-any-return]
+        return await eventually(check, 60, what=f"claim {claim} bound")  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -154,4 +160,51 @@ async def test_retain_keeps_the_directory_and_the_volume_released(env: Env) -> N
     await env.gone(PERSISTENTVOLUMES, volume_name)
     await asyncio.sleep(2)  # the agent saw the deletion: Retain data stays
     assert (directory / "f").read_text() == "kept\n"
+    await env.client.delete(STORAGECLASSES, sc)
+
+
+async def test_statefulset_replicas_keep_their_own_claims(env: Env) -> None:
+    sc = await env.storage_class("Delete")
+    name = f"db-{env.suffix}"
+    await env.client.create(STATEFULSETS, {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"replicas": 2, "serviceName": name, "podManagementPolicy": "Parallel",
+                 "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                     "terminationGracePeriodSeconds": 1, "containers": [{
+                         "name": "c", "image": BUSYBOX_IMAGE,
+                         "command": ["sh", "-c", ("[ -f /data/id ] || hostname > /data/id; "
+                                                 "cp /data/id /data/seen; sleep 3600")],
+                         "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}},
+                 "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                     "accessModes": ["ReadWriteOnce"], "storageClassName": sc,
+                     "resources": {"requests": {"storage": "16Mi"}}}}]}})
+    directories = {}
+    for ordinal in range(2):
+        claim = await env.bound(f"data-{name}-{ordinal}")
+        volume = await env.client.get(PERSISTENTVOLUMES, claim["spec"]["volumeName"])
+        directories[ordinal] = Path(volume["spec"]["hostPath"]["path"])
+        await eventually(lambda d=directories[ordinal]: (d / "seen").exists(), 60,
+                         what=f"replica {ordinal} wrote its id")
+        assert (directories[ordinal] / "id").read_text() == f"{name}-{ordinal}\n"
+    (directories[0] / "seen").unlink()
+    first = await env.client.get(PODS, f"{name}-0", "default")
+    await env.client.delete(PODS, f"{name}-0", "default")
+
+    async def replaced() -> bool:
+        try:
+            pod = await env.client.get(PODS, f"{name}-0", "default")
+        except NotFound:
+            return False
+        return pod["metadata"]["uid"] != first["metadata"]["uid"] and \
+            (directories[0] / "seen").exists()
+    await eventually(replaced, 60, what="replica 0 replaced on its old claim")
+    assert (directories[0] / "seen").read_text() == f"{name}-0\n"
+    await env.client.delete(STATEFULSETS, name, "default")
+    for ordinal in range(2):
+        await env.gone(PODS, f"{name}-{ordinal}", "default")
+        await env.client.delete(PERSISTENTVOLUMECLAIMS, f"data-{name}-{ordinal}", "default")
+    for directory in directories.values():
+        await eventually(lambda d=directory: not d.exists(), 60, what="claims reclaimed")
     await env.client.delete(STORAGECLASSES, sc)

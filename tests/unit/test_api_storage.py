@@ -189,3 +189,18 @@ def test_kubectl_cells() -> None:
         "Name": "local-path (default)", "Provisioner": "rancher.io/local-path",
         "ReclaimPolicy": "Delete", "VolumeBindingMode": "WaitForFirstConsumer",
         "AllowVolumeExpansion": "false", "Age": "5m"}
+
+
+@pytest.mark.parametrize(("mount", "causes"), [
+    pytest.param("data", [], id="claim-template"),
+    pytest.param("other", ["spec.template.spec.containers[0].volumeMounts[0].name"],
+                 id="unknown")])
+def test_statefulset_containers_may_mount_claim_templates(mount: str, causes: list[str]) -> None:
+    sts = {"metadata": {"name": "db", "namespace": "default"}, "spec": {
+        "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+        "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [
+            {"name": "c", "image": "busybox", "volumeMounts": [
+                {"name": mount, "mountPath": "/data"}]}]}},
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    assert [c.field for c in created_causes(resources.STATEFULSETS, sts)] == causes

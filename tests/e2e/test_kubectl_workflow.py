@@ -252,7 +252,8 @@ def test_get_rows_hold_live_values(kc: Kubectl) -> None:
     assert re.fullmatch(r"10\.\d+\.\d+\.\d+", svc[2])
     endpoints = rows(kc.out("get", "ep"))[0][1].split(",")
     assert len(endpoints) == 3 and all(e.endswith(":8080") for e in endpoints)
-    assert rows(kc.out("get", "cm"))[0][:2] == ["web-config", "1"]
+    configmaps = {r[0]: r for r in rows(kc.out("get", "cm"))}  # beside kube-root-ca.crt
+    assert configmaps["web-config"][:2] == ["web-config", "1"]
 
 
 def test_get_cluster_scoped_nodes_and_namespaces(kc: Kubectl) -> None:

@@ -6,6 +6,7 @@ from minikube_py.api import resources
 from minikube_py.api.configmap import ConfigMapStrategy
 from minikube_py.api.controllerrevision import ControllerRevisionStrategy
 from minikube_py.api.cronjob import CronJobStrategy
+from minikube_py.api.customresourcedefinition import CustomResourceDefinitionStrategy
 from minikube_py.api.daemonset import DaemonSetStrategy
 from minikube_py.api.deployment import DeploymentStrategy
 from minikube_py.api.endpoints import EndpointsStrategy
@@ -61,6 +62,8 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.CLUSTERROLES: ClusterRoleStrategy(resources.CLUSTERROLES),
     resources.ROLEBINDINGS: RoleBindingStrategy(resources.ROLEBINDINGS),
     resources.CLUSTERROLEBINDINGS: ClusterRoleBindingStrategy(resources.CLUSTERROLEBINDINGS),
+    resources.CUSTOMRESOURCEDEFINITIONS: CustomResourceDefinitionStrategy(
+        resources.CUSTOMRESOURCEDEFINITIONS),
     resources.PERSISTENTVOLUMES: PersistentVolumeStrategy(resources.PERSISTENTVOLUMES),
     resources.PERSISTENTVOLUMECLAIMS:
         PersistentVolumeClaimStrategy(resources.PERSISTENTVOLUMECLAIMS),
@@ -68,6 +71,25 @@ _STRATEGIES: dict[Resource, Strategy] = {
 }
 
 
+_CUSTOM: dict[Resource, Strategy] = {}
+
+
 def strategy_for(resource: Resource) -> Strategy:
-    """The strategy for a resource in resources.ALL (KeyError for anything else)."""
-    return _STRATEGIES[resource]
+    """The strategy for a served resource (KeyError for anything else)."""
+    found = _STRATEGIES.get(resource) or _CUSTOM.get(resource)
+    if found is None:
+        raise KeyError(resource)
+    return found
+
+
+def register_custom(strategy: Strategy) -> None:
+    """Serve a custom kind with its strategy (the CRD registry's call)."""
+    resources.register_custom(strategy.resource)
+    if resources.lookup(strategy.resource.group, strategy.resource.version,
+                        strategy.resource.plural) == strategy.resource:
+        _CUSTOM[strategy.resource] = strategy
+
+
+def unregister_custom(resource: Resource) -> None:
+    resources.unregister_custom(resource)
+    _CUSTOM.pop(resource, None)

@@ -21,6 +21,14 @@ class Resource:
     verbs: tuple[str, ...] = (
         "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
     )
+    # Defined by a CustomResourceDefinition (served while it exists, stored under its group).
+    custom: bool = False
+
+    @property
+    def storage_name(self) -> str:
+        """The etcd key segment: built-ins by plural, custom kinds by group/plural (as
+        kube-apiserver), so a CRD can never reach a built-in kind's keys."""
+        return f"{self.group}/{self.plural}" if self.custom else self.plural
 
     @property
     def api_version(self) -> str:
@@ -96,22 +104,49 @@ CLUSTERROLES = Resource(RBAC_GROUP, "v1", "ClusterRole", "clusterroles", False)
 ROLEBINDINGS = Resource(RBAC_GROUP, "v1", "RoleBinding", "rolebindings", True)
 CLUSTERROLEBINDINGS = Resource(RBAC_GROUP, "v1", "ClusterRoleBinding", "clusterrolebindings",
                                False)
+CUSTOMRESOURCEDEFINITIONS = Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+                                     "customresourcedefinitions", False, ("crd", "crds"),
+                                     subresources=("status",))
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
     EVENTS, DEPLOYMENTS, REPLICASETS, REPLICATIONCONTROLLERS, DAEMONSETS, STATEFULSETS, CONTROLLERREVISIONS,
     JOBS, CRONJOBS, PODDISRUPTIONBUDGETS, LEASES,
     ENDPOINTSLICES, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
-    PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES,
+    PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, CUSTOMRESOURCEDEFINITIONS,
 )
 
 _BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}
 _BY_KIND = {(r.api_version, r.kind): r for r in ALL}
+# Custom kinds this process serves now, kept by the api-server's CRD registry.
+_CUSTOM_BY_GVR: dict[tuple[str, str, str], Resource] = {}
+_CUSTOM_BY_KIND: dict[tuple[str, str], Resource] = {}
 
 
 def lookup(group: str, version: str, plural: str) -> Resource | None:
-    return _BY_GVR.get((group, version, plural))
+    key = (group, version, plural)
+    return _BY_GVR.get(key) or _CUSTOM_BY_GVR.get(key)
 
 
 def for_kind(api_version: str, kind: str) -> Resource | None:
-    return _BY_KIND.get((api_version, kind))
+    key = (api_version, kind)
+    return _BY_KIND.get(key) or _CUSTOM_BY_KIND.get(key)
+
+
+def served() -> tuple[Resource, ...]:
+    """Built-in kinds, then the custom kinds currently defined."""
+    return ALL + tuple(_CUSTOM_BY_GVR.values())
+
+
+def register_custom(resource: Resource) -> None:
+    """Serve a custom kind's version (a built-in one is never shadowed)."""
+    key = (resource.group, resource.version, resource.plural)
+    if key not in _BY_GVR:
+        _CUSTOM_BY_GVR[key] = resource
+        _CUSTOM_BY_KIND[(resource.api_version, resource.kind)] = resource
+
+
+def unregister_custom(resource: Resource) -> None:
+    _CUSTOM_BY_GVR.pop((resource.group, resource.version, resource.plural), None)
+    if _CUSTOM_BY_KIND.get((resource.api_version, resource.kind)) == resource:
+        del _CUSTOM_BY_KIND[(resource.api_version, resource.kind)]

@@ -22,13 +22,19 @@ _PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1",
              "coordination.k8s.io": "io.k8s.api.coordination.v1",
              "discovery.k8s.io": "io.k8s.api.discovery.v1",
              "rbac.authorization.k8s.io": "io.k8s.api.rbac.v1",
-             "storage.k8s.io": "io.k8s.api.storage.v1"}
+             "storage.k8s.io": "io.k8s.api.storage.v1",
+             "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1"}
 # Always accepted at the top level even if a definition lacks them.
 _ENVELOPE = ("apiVersion", "kind", "metadata")
 
 
 def definition_name(resource: Resource) -> str:
-    return f"{_PACKAGES[resource.group]}.{resource.kind}"
+    """A built-in kind's definition; a custom kind's is named after its group, reversed
+    (as kube-apiserver names CRD definitions: com.example.v1.Widget)."""
+    package = _PACKAGES.get(resource.group) if not resource.custom else None
+    if package is None:
+        package = ".".join([*reversed(resource.group.split(".")), resource.version])
+    return f"{package}.{resource.kind}"
 
 
 @functools.cache

@@ -22,6 +22,7 @@ from minikube_py.apiserver import routes
 from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.authn import AUTHENTICATORS, Authenticator, authenticate
 from minikube_py.apiserver.bootstrap import bootstrap
+from minikube_py.apiserver.crd_registry import CrdRegistry
 from minikube_py.apiserver.endpoint_leases import EndpointLeases
 from minikube_py.apiserver.impersonation import impersonate
 from minikube_py.apiserver.metrics import Metrics
@@ -31,6 +32,7 @@ from minikube_py.apiserver.rbac_index import RbacIndex
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.apiserver.state import (
     ALLOCATORS,
+    CRDS,
     HUB,
     KUBELET_CLIENT_TOKEN,
     METRICS,
@@ -81,11 +83,13 @@ def _storage_ctx(endpoints: list[str]) -> Callable[[web.Application], AsyncItera
                                      settings.node_port_range)
         lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)
         rbac = app[RBAC] = RbacIndex(app[OBJECTS], hub)
+        crds = app[CRDS] = CrdRegistry(app[OBJECTS], hub, finalize=not settings.worker)
         endpoint_leases = None
         try:
             async with contextlib.AsyncExitStack() as loops:
                 await loops.enter_async_context(supervised(
-                    {"namespace-lifecycle": lifecycle.run, "rbac-index": rbac.run}))
+                    {"namespace-lifecycle": lifecycle.run, "rbac-index": rbac.run,
+                     "crd-registry": crds.run}))
                 if not settings.worker:  # what happens once per api-server, not per worker
                     endpoint_leases = EndpointLeases(app)
                     await bootstrap(app)
@@ -97,6 +101,7 @@ def _storage_ctx(endpoints: list[str]) -> Callable[[web.Application], AsyncItera
                             compact_forever, storage, settings.compaction_interval,
                             hub.note_compacted)}))
                 await rbac.wait_synced()  # no request is decided before the policy is known
+                await crds.synced.wait()  # nor a custom kind's before its CRD is known
                 yield
         finally:
             if endpoint_leases is not None:

@@ -12,7 +12,7 @@ import base64
 import hashlib
 from collections.abc import Collection
 
-from minikube_py.api.resources import ALL, Resource
+from minikube_py.api.resources import Resource, served
 from minikube_py.api.types import Object
 
 # What each subresource is, as kube-apiserver advertises it: (group, version, kind, verbs);
@@ -32,7 +32,7 @@ _SUBRESOURCES: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
 
 def _groups() -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
-    for r in ALL:
+    for r in served():
         if r.group and r.version not in groups.setdefault(r.group, []):
             groups[r.group].append(r.version)
     return groups
@@ -99,7 +99,7 @@ def api_resource_list(group: str, version: str,
     `served_subresources` limits subresource entries to what the server really
     handles (kubectl drain, for one, uses eviction only when it is advertised).
     """
-    chosen = [r for r in ALL if r.group == group and r.version == version]
+    chosen = [r for r in served() if r.group == group and r.version == version]
     if not chosen:
         return None
     entries = []

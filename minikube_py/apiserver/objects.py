@@ -31,20 +31,36 @@ REGISTRY = "/registry"
 
 
 def resource_prefix(resource: Resource) -> str:
-    return f"{REGISTRY}/{resource.plural}/"
+    return f"{REGISTRY}/{resource.storage_name}/"
 
 
 def scope_prefix(resource: Resource, namespace: str | None) -> str:
     """The key prefix of a list: one namespace, or the whole resource."""
     if resource.namespaced and namespace:
-        return f"{REGISTRY}/{resource.plural}/{namespace}/"
+        return f"{REGISTRY}/{resource.storage_name}/{namespace}/"
     return resource_prefix(resource)
 
 
 def object_key(resource: Resource, namespace: str | None, name: str) -> str:
     if resource.namespaced:
-        return f"{REGISTRY}/{resource.plural}/{namespace}/{name}"
-    return f"{REGISTRY}/{resource.plural}/{name}"
+        return f"{REGISTRY}/{resource.storage_name}/{namespace}/{name}"
+    return f"{REGISTRY}/{resource.storage_name}/{name}"
+
+
+_API_VERSION = b'{"apiVersion":"'
+
+
+def served_as(resource: Resource, value: bytes) -> bytes:
+    """A custom object stored through one version, as read through `resource`'s: the
+    versions of a CRD differ in apiVersion only (conversion strategy None), and `encode`
+    writes apiVersion first, so only that prefix is rewritten."""
+    if not resource.custom or not value.startswith(_API_VERSION):
+        return value
+    end = value.find(b'"', len(_API_VERSION))
+    wanted = resource.api_version.encode()
+    if end < 0 or value[len(_API_VERSION):end] == wanted:
+        return value
+    return _API_VERSION + wanted + value[end:]
 
 
 def key_of(resource: Resource, obj: Object) -> str:
@@ -145,7 +161,8 @@ class ObjectStore:
 
     async def get_item(self, resource: Resource, namespace: str | None, name: str) -> Item:
         with status_errors(resource, name):
-            return await self.storage.get(object_key(resource, namespace, name))
+            item = await self.storage.get(object_key(resource, namespace, name))
+        return item._replace(value=served_as(resource, item.value)) if resource.custom else item
 
     async def get(self, resource: Resource, namespace: str | None, name: str) -> Object:
         return decode_item(await self.get_item(resource, namespace, name))
@@ -169,7 +186,7 @@ class ObjectStore:
         """Remove the object; returns it as it was, resourceVersion = the delete's."""
         with status_errors(resource, obj["metadata"]["name"]):
             item, revision = await self.storage.delete(key_of(resource, obj), expected)
-        return decode(item.value, revision)
+        return decode(served_as(resource, item.value), revision)
 
     async def list(self, resource: Resource, namespace: str | None, *, revision: int = 0,
                    limit: int = 0, start: str | None = None) -> tuple[list[Item], int, bool]:
@@ -178,4 +195,6 @@ class ObjectStore:
         with status_errors(resource, ""):
             page = await self.storage.list(scope_prefix(resource, namespace),
                                            revision=revision, limit=limit, start=start)
-        return page.items, page.revision, page.more
+        items = [i._replace(value=served_as(resource, i.value)) for i in page.items] \
+            if resource.custom else page.items
+        return items, page.revision, page.more

@@ -17,7 +17,8 @@ import json
 from typing import Any
 
 from minikube_py.api import patchmeta
-from minikube_py.api.resources import ALL, Resource
+from minikube_py.api.registry import strategy_for
+from minikube_py.api.resources import Resource, served
 from minikube_py.api.schema import definition_name, definitions
 from minikube_py.api.types import Object
 
@@ -77,7 +78,7 @@ def _paths() -> Object:
     on the client against these definitions instead of relying on the server.
     """
     paths: Object = {}
-    for resource in ALL:
+    for resource in served():
         paths[resource.path("{namespace}", "{name}")] = {"patch": {
             "operationId": f"patch{'Namespaced' if resource.namespaced else ''}{resource.kind}",
             "consumes": list(PATCH_TYPES), "produces": ["application/json"],
@@ -93,12 +94,55 @@ def _paths() -> Object:
     return paths
 
 
-@functools.cache
-def openapi_v2() -> Object:
-    """The Swagger 2.0 document (cached: it never changes while we run)."""
+_OBJECT_META = {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+
+
+def custom_definition(resource: Resource) -> Object:
+    """A custom kind's schema as kube-apiserver publishes it in v2: the CRD's structural
+    schema with the envelope declared, minus what Swagger 2.0 cannot say."""
+    schema = copy.deepcopy(getattr(strategy_for(resource), "schema", {}))
+    _to_v2(schema)
+    properties = schema.setdefault("properties", {})
+    properties["apiVersion"] = {"type": "string", "description": "APIVersion defines the "
+                                "versioned schema of this representation of an object."}
+    properties["kind"] = {"type": "string", "description": "Kind is a string value "
+                          "representing the REST resource this object represents."}
+    properties["metadata"] = dict(_OBJECT_META)
+    schema["type"] = "object"
+    return schema
+
+
+def _open_definition() -> Object:
+    """A kind whose spec and status this document does not spell out."""
+    free = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {"type": "object", "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "metadata": dict(_OBJECT_META), "spec": dict(free), "status": dict(free)}}
+
+
+def _to_v2(schema: Any) -> None:
+    """Drop v3-only keywords (nullable, oneOf/anyOf/not) as kube-apiserver's v2 does."""
+    if not isinstance(schema, dict):
+        return
+    for key in ("nullable", "oneOf", "anyOf", "not", "x-kubernetes-validations"):
+        schema.pop(key, None)
+    for child in (schema.get("properties") or {}).values():
+        _to_v2(child)
+    for key in ("items", "additionalProperties"):
+        _to_v2(schema.get(key))
+
+
+@functools.lru_cache(maxsize=2)
+def openapi_v2(generation: int = 0) -> Object:
+    """The Swagger 2.0 document, cached per CRD registry generation (custom kinds come
+    and go; built-ins never change while we run)."""
     tagged = copy.deepcopy(definitions())
-    for resource in ALL:
+    for resource in served():
         name = definition_name(resource)
+        if resource.custom:
+            tagged[name] = custom_definition(resource)
+        elif name not in tagged:  # CustomResourceDefinition: its JSONSchemaProps are open
+            tagged[name] = _open_definition()
         if name in tagged:
             tagged[name]["x-kubernetes-group-version-kind"] = _gvk(
                 resource.group, resource.version, resource.kind)
@@ -110,22 +154,22 @@ def openapi_v2() -> Object:
             "paths": _paths(), "definitions": tagged}
 
 
-@functools.cache
-def openapi_v2_json() -> bytes:
-    return json.dumps(openapi_v2(), separators=(",", ":")).encode()
+@functools.lru_cache(maxsize=2)
+def openapi_v2_json(generation: int = 0) -> bytes:
+    return json.dumps(openapi_v2(generation), separators=(",", ":")).encode()
 
 
-@functools.cache
-def openapi_v2_protobuf() -> bytes:
+@functools.lru_cache(maxsize=2)
+def openapi_v2_protobuf(generation: int = 0) -> bytes:
     """gnostic's openapi_v2.Document, the encoding kubectl asks for."""
-    return _ProtoWriter.document(openapi_v2())
+    return _ProtoWriter.document(openapi_v2(generation))
 
 
-def openapi_v2_response(accept: str) -> tuple[bytes, str]:
+def openapi_v2_response(accept: str, generation: int = 0) -> tuple[bytes, str]:
     """Body and Content-Type for GET /openapi/v2 given the request's Accept header."""
     if "application/com.github.proto-openapi.spec.v2" in accept:
-        return openapi_v2_protobuf(), "application/octet-stream"
-    return openapi_v2_json(), "application/json"
+        return openapi_v2_protobuf(generation), "application/octet-stream"
+    return openapi_v2_json(generation), "application/json"
 
 
 class _ProtoWriter:

@@ -47,6 +47,13 @@ PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 
 
+def patch_types(resource: Resource) -> tuple[str, ...]:
+    """Custom kinds have no strategic merge (no Go struct tags): 415, as kube-apiserver."""
+    if resource.custom:
+        return tuple(t for t in PATCH_TYPES if "strategic" not in t)
+    return PATCH_TYPES
+
+
 @contextmanager
 def malformed_input(resource: Resource) -> Iterator[None]:
     """A strategy tripping over a wrongly-typed field is the client's 400, not our 500;
@@ -282,8 +289,9 @@ async def patch(request: web.Request, target: Target) -> web.Response:
     unless the patch itself pins a resourceVersion."""
     assert target.name is not None
     content_type = request.content_type
-    if content_type not in PATCH_TYPES:
-        raise errors.unsupported_media_type(content_type, list(PATCH_TYPES))
+    accepted = patch_types(target.resource)
+    if content_type not in accepted:
+        raise errors.unsupported_media_type(content_type, list(accepted))
     body = codec.decode(await codec.read_body(request), content_type)
     stored = await patch_object(request.app, target, body, content_type,
                                 dry_run=dry_run(request), admit=_admission(request, target))

@@ -26,7 +26,7 @@ from minikube_py.apiserver import (
     watch,
 )
 from minikube_py.apiserver.authz import authorize, authorize_path
-from minikube_py.apiserver.state import METRICS, SETTINGS, STORAGE
+from minikube_py.apiserver.state import CRDS, METRICS, SETTINGS, STORAGE
 from minikube_py.apiserver.target import Target, parse
 from minikube_py.store import StorageError
 
@@ -126,7 +126,8 @@ async def api_group_version(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    body, content_type = openapi_doc.openapi_v2_response(request.headers.get("Accept", ""))
+    body, content_type = openapi_doc.openapi_v2_response(request.headers.get("Accept", ""),
+                                                         request.app[CRDS].generation)
     return web.Response(body=body, content_type=content_type)
 
 

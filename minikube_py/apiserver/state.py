@@ -8,6 +8,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from minikube_py.apiserver.allocators import Allocators
+from minikube_py.apiserver.crd_registry import CrdRegistry
 from minikube_py.apiserver.metrics import Metrics
 from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
@@ -23,6 +24,7 @@ METRICS = web.AppKey("metrics", Metrics)
 ALLOCATORS = web.AppKey("allocators", Allocators)
 NAMESPACE_LIFECYCLE = web.AppKey("namespace_lifecycle", NamespaceLifecycle)
 RBAC = web.AppKey("rbac_index", RbacIndex)
+CRDS = web.AppKey("crd_registry", CrdRegistry)
 # The pump task of every open watch, cancelled on shutdown.
 # What the api-server presents to kubelets (authn.KUBELET_CLIENT), read once at start.
 KUBELET_CLIENT_TOKEN = web.AppKey("kubelet_client_token", str)

@@ -124,8 +124,9 @@ async def scale(request: web.Request, target: Target) -> web.Response:
         put_body: Any = await codec.read_object(request)
     elif request.method == "PATCH":
         content_type = request.content_type
-        if content_type not in rest.PATCH_TYPES:
-            raise errors.unsupported_media_type(content_type, list(rest.PATCH_TYPES))
+        if content_type not in rest.patch_types(target.resource):
+            raise errors.unsupported_media_type(content_type,
+                                                list(rest.patch_types(target.resource)))
         patch_body = codec.decode(await codec.read_body(request), content_type)
     else:
         raise errors.method_not_allowed()

@@ -30,6 +30,7 @@ from minikube_py.apiserver.objects import (
     parse_resource_version,
     resource_prefix,
     scope_prefix,
+    served_as,
     with_version,
 )
 from minikube_py.apiserver.state import HUB, METRICS, WATCH_PUMPS
@@ -96,6 +97,7 @@ class WatchStream:
         await self.response.prepare(self.request)
 
     def _line(self, event_type: str, value: bytes, revision: int) -> bytes:
+        value = served_as(self.resource, value)
         if self.table:
             obj = decode(value, revision)
             table = to_table(self.request, self.resource, [obj], self.table,

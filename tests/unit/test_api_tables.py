@@ -54,6 +54,7 @@ HEADERS = {
                                 "AllowVolumeExpansion", "Age"], []),
     resources.ROLES: (["Name", "Created At"], []),
     resources.CLUSTERROLES: (["Name", "Created At"], []),
+    resources.CUSTOMRESOURCEDEFINITIONS: (["Name", "Created At"], []),
     resources.ROLEBINDINGS: (["Name", "Role", "Age"], ["Users", "Groups", "ServiceAccounts"]),
     resources.CLUSTERROLEBINDINGS: (["Name", "Role", "Age"],
                                     ["Users", "Groups", "ServiceAccounts"]),

@@ -1,0 +1,114 @@
+"""The strategy of one served version of a custom kind, built from its CRD.
+
+As apiextensions-apiserver's customresource strategy: prune, default, then validate
+against the version's structural schema; with a status subresource a create drops
+status and a main-resource write keeps the stored one; generation follows every
+change but metadata and status; Tables print the version's additionalPrinterColumns.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from minikube_py.api import crdschema, customresourcedefinition, table
+from minikube_py.api.errors import Cause
+from minikube_py.api.resources import Resource
+from minikube_py.api.shape import as_dict, dicts
+from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
+
+_OPEN: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+_STEP = re.compile(r'\.([^.\[]+)|\[(\d+)\]|\[\?\(@\.([\w.-]+)\s*==\s*["\']([^"\']*)["\']\)\]')
+
+
+def json_path(obj: Any, path: str) -> Any:
+    """kubectl's JSONPath for printer columns, the forms CRDs use: `.a.b`, `.a[0]` and
+    `.a[?(@.type=="Ready")]` (the first match); None where nothing is found."""
+    value, at = obj, 0
+    while at < len(path):
+        step = _STEP.match(path, at)
+        if step is None:
+            return None
+        key, index, filter_key, filter_value = step.groups()
+        at = step.end()
+        if key is not None:
+            value = value.get(key) if isinstance(value, dict) else None
+        elif index is not None:
+            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) \
+                else None
+        else:
+            value = next((v for v in value or () if isinstance(v, dict)
+                          and str(v.get(filter_key)) == filter_value), None) \
+                if isinstance(value, list) else None
+        if value is None:
+            return None
+    return value
+
+
+class CustomResourceStrategy(Strategy):
+    """One version of a custom kind: its schema, subresources and printer columns."""
+
+    def __init__(self, resource: Resource, crd: Mapping[str, Any]) -> None:
+        super().__init__(resource)
+        version = next((v for v in dicts(as_dict(crd.get("spec")).get("versions"))
+                        if v.get("name") == resource.version), {})
+        schema = as_dict(version.get("schema")).get("openAPIV3Schema")
+        self.schema: dict[str, Any] = schema if isinstance(schema, dict) else _OPEN
+        self.printer_columns = [c for c in dicts(version.get("additionalPrinterColumns"))
+                                if isinstance(c.get("jsonPath"), str)]
+        self.crd_uid = str(as_dict(crd.get("metadata")).get("uid", ""))
+
+    @classmethod
+    def for_crd(cls, crd: Mapping[str, Any]) -> list[CustomResourceStrategy]:
+        return [cls(r, crd) for r in customresourcedefinition.resources_of(crd)]
+
+    def default(self, obj: Object) -> list[str]:
+        removed = crdschema.prune(obj, self.schema)
+        crdschema.default(obj, self.schema)
+        return removed
+
+    def validate(self, obj: Object) -> list[Cause]:
+        return crdschema.validate(obj, self.schema)
+
+    def initial_status(self, obj: Object) -> Object | None:
+        return None
+
+    def prepare_create(self, obj: Object) -> None:
+        super().prepare_create(obj)
+        if self.status_subresource:
+            obj.pop("status", None)
+
+    def spec_of(self, obj: Mapping[str, Any]) -> Any:
+        """Everything but metadata (and status, when it is a subresource)."""
+        skip = ("metadata", "status") if self.status_subresource else ("metadata",)
+        return {k: v for k, v in obj.items() if k not in skip}
+
+    def table(self, objs: Iterable[Mapping[str, Any]], *, wide: bool = True,
+              now: datetime | None = None) -> Object:
+        if not self.printer_columns:
+            return super().table(objs, wide=wide, now=now)
+        columns = (table.NAME, *(table.Column(
+            str(c.get("name", "")), str(c.get("type", "string")),
+            str(c.get("description", "")), int(c.get("priority") or 0),
+            str(c.get("format", ""))) for c in self.printer_columns))
+
+        def row(obj: Mapping[str, Any], _: datetime) -> list[Any]:
+            return [table.name(obj), *(_cell(obj, c) for c in self.printer_columns)]
+        return table.build_table(columns, row, objs, wide=wide, now=now)
+
+
+def _cell(obj: Mapping[str, Any], column: Mapping[str, Any]) -> Any:
+    """A printer column's value as the Table carries it (kubectl formats dates as ages)."""
+    value = json_path(obj, str(column["jsonPath"]))
+    if value is None:
+        return None
+    if column.get("type") in ("integer", "number", "boolean") and not isinstance(
+            value, (dict, list)):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)

@@ -1,0 +1,234 @@
+"""CustomResourceDefinitions against a real api-server, driven by kubectl and raw REST."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.apiserver import ApiServer
+
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def widget_crd(group: str) -> dict[str, Any]:
+    """Two versions (v1 stored, v1beta1 served), status and scale subresources, printer
+    columns, a schema with defaults, bounds, an enum and an open map."""
+    schema = {"type": "object", "properties": {
+        "spec": {"type": "object", "required": ["size"], "properties": {
+            "size": {"type": "integer", "minimum": 1, "maximum": 10},
+            "replicas": {"type": "integer", "default": 1},
+            "mode": {"type": "string", "enum": ["fast", "safe"], "default": "safe"},
+            "port": {"x-kubernetes-int-or-string": True},
+            "tags": {"type": "array", "items": {"type": "string"},
+                     "x-kubernetes-list-type": "set"},
+            "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}},
+        "status": {"type": "object", "properties": {
+            "replicas": {"type": "integer"}, "phase": {"type": "string"}}}}}
+    columns = [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+               {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+               {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+    subresources = {"status": {}, "scale": {"specReplicasPath": ".spec.replicas",
+                                            "statusReplicasPath": ".status.replicas"}}
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"widgets.{group}"},
+            "spec": {"group": group, "scope": "Namespaced",
+                     "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
+                               "shortNames": ["wd"], "categories": ["all"]},
+                     "versions": [
+                         {"name": "v1", "served": True, "storage": True,
+                          "schema": {"openAPIV3Schema": schema},
+                          "subresources": subresources, "additionalPrinterColumns": columns},
+                         {"name": "v1beta1", "served": True, "storage": False,
+                          "schema": {"openAPIV3Schema": schema},
+                          "subresources": subresources,
+                          "additionalPrinterColumns": columns}]}}
+
+
+def wait_for(check: Any, timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def group(apiserver: ApiServer) -> Iterator[str]:
+    """A fresh API group with the Widget CRD; the CRD is deleted afterwards."""
+    name = f"t{uuid.uuid4().hex[:6]}.example.com"
+    status, created = apiserver.request("POST", CRD_PATH, widget_crd(name))
+    assert status == 201, created
+    try:
+        yield name
+    finally:
+        apiserver.request("DELETE", f"{CRD_PATH}/widgets.{name}")
+
+
+def test_crd_is_established_and_discovered_within_a_second(apiserver: ApiServer,
+                                                           group: str) -> None:
+    started = time.monotonic()
+    listed = wait_for(lambda: apiserver.request("GET", f"/apis/{group}/v1")[0] == 200, 1.0)
+    assert listed and time.monotonic() - started < 1.0
+    _, resources = apiserver.request("GET", f"/apis/{group}/v1")
+    assert isinstance(resources, dict)
+    names = {r["name"]: r for r in resources["resources"]}
+    assert names["widgets"]["shortNames"] == ["wd"] and names["widgets"]["namespaced"]
+    assert names["widgets"]["categories"] == ["all"]
+    assert {"widgets/status", "widgets/scale"} <= set(names)
+    _, crd = apiserver.request("GET", f"{CRD_PATH}/widgets.{group}")
+    assert isinstance(crd, dict)
+    conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
+    assert conditions == {"NamesAccepted": "True", "Established": "True"}
+    _, groups = apiserver.request("GET", "/apis")
+    assert isinstance(groups, dict) and group in [g["name"] for g in groups["groups"]]
+    _, doc = apiserver.request("GET", "/openapi/v2")
+    assert isinstance(doc, dict)
+    reversed_group = ".".join(reversed(group.split(".")))
+    assert f"{reversed_group}.v1.Widget" in doc["definitions"]
+
+
+def test_schema_validation_defaulting_and_pruning(apiserver: ApiServer, group: str) -> None:
+    path = f"/apis/{group}/v1/namespaces/default/widgets"
+    wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+    status, err = apiserver.request("POST", path, {"metadata": {"name": "bad"}, "spec": {
+        "size": 11, "mode": "slow", "port": 1.5, "tags": ["a", "a"]}})
+    assert status == 422 and isinstance(err, dict), err
+    assert err["message"].startswith(f'Widget.{group} "bad" is invalid: ')
+    causes = {c["field"]: c["message"] for c in err["details"]["causes"]}
+    assert causes["spec.size"] == ("Invalid value: 11: spec.size in body should be less than "
+                                   "or equal to 10")
+    assert causes["spec.mode"] == ('Unsupported value: "slow": supported values: "fast", '
+                                   '"safe"')
+    assert causes["spec.tags[1]"] == 'Duplicate value: "a"'
+    assert "spec.port" in causes
+    status, err = apiserver.request("POST", path, {"metadata": {"name": "nosize"}, "spec": {}})
+    assert status == 422 and isinstance(err, dict)
+    assert err["details"]["causes"][0]["field"] == "spec.size"
+    status, created = apiserver.request("POST", path, {"metadata": {"name": "ok"}, "spec": {
+        "size": 3, "port": "http", "unknown": 1, "extra": {"any": {"thing": 1}}},
+        "status": {"phase": "ignored"}, "junk": True})
+    assert status == 201 and isinstance(created, dict), created
+    assert created["spec"] == {"size": 3, "port": "http", "replicas": 1, "mode": "safe",
+                               "extra": {"any": {"thing": 1}}}
+    assert "junk" not in created and "status" not in created
+    assert created["metadata"]["generation"] == 1
+
+
+def test_kubectl_get_explain_scale_patch_status_and_versions(apiserver: ApiServer, group: str,
+                                                              tmp_path: Path) -> None:
+    path = f"/apis/{group}/v1/namespaces/default/widgets"
+    wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+    manifest = tmp_path / "w.yaml"
+    manifest.write_text(f"apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: w1\n"
+                        "spec:\n  size: 4\n")
+    applied = apiserver.kubectl(tmp_path, "apply", "-f", str(manifest))
+    assert applied.returncode == 0, applied.stderr
+    got = apiserver.kubectl(tmp_path, "get", f"widgets.{group}")
+    assert got.returncode == 0, got.stderr
+    header, row = got.stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "SIZE", "PHASE", "AGE"] and row.split()[:2] == ["w1", "4"]
+    assert apiserver.kubectl(tmp_path, "get", "wd").stdout.splitlines()[1].startswith("w1")
+
+    scaled = apiserver.kubectl(tmp_path, "scale", f"widgets.{group}/w1", "--replicas=5")
+    assert scaled.returncode == 0, scaled.stderr
+    patched = apiserver.kubectl(tmp_path, "patch", f"widgets.{group}", "w1",
+                                "--subresource=status", "--type=merge",
+                                "-p", '{"status":{"phase":"Ready","replicas":5}}')
+    assert patched.returncode == 0, patched.stderr
+    _, obj = apiserver.request("GET", f"{path}/w1")
+    assert isinstance(obj, dict)
+    assert obj["spec"]["replicas"] == 5 and obj["status"] == {"phase": "Ready", "replicas": 5}
+    assert obj["metadata"]["generation"] == 2  # the scale; the status write is not spec
+    assert "Ready" in apiserver.kubectl(tmp_path, "get", f"widgets.{group}", "w1").stdout
+
+    # The same object through the other version: only apiVersion differs (None conversion).
+    _, beta = apiserver.request("GET", f"/apis/{group}/v1beta1/namespaces/default/widgets/w1")
+    assert isinstance(beta, dict) and beta["apiVersion"] == f"{group}/v1beta1"
+    assert beta["spec"] == obj["spec"]
+
+    explained = apiserver.kubectl(tmp_path, "explain", f"widgets.{group}.spec")
+    assert explained.returncode == 0, explained.stderr
+    assert "size" in explained.stdout and "<integer>" in explained.stdout
+
+
+def test_merge_and_json_patch_work_strategic_merge_is_415(apiserver: ApiServer,
+                                                          group: str) -> None:
+    path = f"/apis/{group}/v1/namespaces/default/widgets"
+    wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+    assert apiserver.request("POST", path, {"metadata": {"name": "p"}, "spec": {"size": 1}})[
+        0] == 201
+    status, err = apiserver.request("PATCH", f"{path}/p", {"spec": {"size": 2}},
+                                    content_type="application/strategic-merge-patch+json")
+    assert status == 415 and isinstance(err, dict) and err["reason"] == "UnsupportedMediaType"
+    status, obj = apiserver.request("PATCH", f"{path}/p", {"spec": {"size": 2}},
+                                    content_type="application/merge-patch+json")
+    assert status == 200 and isinstance(obj, dict) and obj["spec"]["size"] == 2
+    status, obj = apiserver.request("PATCH", f"{path}/p", [
+        {"op": "replace", "path": "/spec/size", "value": 3}],
+        content_type="application/json-patch+json")
+    assert status == 200 and isinstance(obj, dict) and obj["spec"]["size"] == 3
+    status, err = apiserver.request("PATCH", f"{path}/p", {"spec": {"size": 99}},
+                                    content_type="application/merge-patch+json")
+    assert status == 422
+
+
+def test_label_and_field_selectors_and_watch(apiserver: ApiServer, group: str) -> None:
+    path = f"/apis/{group}/v1/namespaces/default/widgets"
+    wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+    for name, tier in (("a", "web"), ("b", "db")):
+        assert apiserver.request("POST", path, {"metadata": {"name": name, "labels": {
+            "tier": tier}}, "spec": {"size": 1}})[0] == 201
+    _, listed = apiserver.request("GET", f"{path}?labelSelector=tier%3Dweb")
+    assert isinstance(listed, dict) and [i["metadata"]["name"] for i in listed["items"]] == ["a"]
+    assert listed["kind"] == "WidgetList"
+    _, listed = apiserver.request("GET", f"{path}?fieldSelector=metadata.name%3Db")
+    assert isinstance(listed, dict) and [i["metadata"]["name"] for i in listed["items"]] == ["b"]
+    status, raw = apiserver.request("GET", f"{path}?watch=1&timeoutSeconds=1"
+                                    "&labelSelector=tier%3Ddb")
+    assert status == 200  # one event parses as one JSON document, more as lines
+    events = [raw] if isinstance(raw, dict) else [
+        json.loads(line) for line in str(raw).splitlines() if line]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "b")]
+
+
+def test_cluster_scoped_kind_and_deleting_the_crd_deletes_its_objects(
+        apiserver: ApiServer) -> None:
+    group = f"c{uuid.uuid4().hex[:6]}.example.com"
+    crd = widget_crd(group)
+    crd["spec"]["scope"] = "Cluster"
+    assert apiserver.request("POST", CRD_PATH, crd)[0] == 201
+    path = f"/apis/{group}/v1/widgets"
+    assert wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+    assert apiserver.request("POST", path, {"metadata": {"name": "x"}, "spec": {"size": 1}})[
+        0] == 201
+    status, _ = apiserver.request("DELETE", f"{CRD_PATH}/widgets.{group}")
+    assert status == 200
+    assert wait_for(lambda: apiserver.request("GET", f"{CRD_PATH}/widgets.{group}")[0] == 404)
+    assert wait_for(lambda: apiserver.request("GET", path)[0] == 404)
+    # A new CRD of the same name starts empty: the old objects are gone from etcd.
+    assert apiserver.request("POST", CRD_PATH, crd)[0] == 201
+    try:
+        assert wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+        _, listed = apiserver.request("GET", path)
+        assert isinstance(listed, dict) and listed["items"] == []
+    finally:
+        apiserver.request("DELETE", f"{CRD_PATH}/widgets.{group}")
+
+
+def test_invalid_crd_is_422(apiserver: ApiServer) -> None:
+    crd = widget_crd("bad.example.com")
+    crd["metadata"]["name"] = "wrong.example.com"
+    crd["spec"]["versions"][1]["storage"] = True
+    del crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["type"]
+    status, err = apiserver.request("POST", CRD_PATH, crd)
+    assert status == 422 and isinstance(err, dict)
+    fields = {c["field"] for c in err["details"]["causes"]}
+    assert {"metadata.name", "spec.versions",
+            "spec.versions[0].schema.openAPIV3Schema.properties[spec].type"} <= fields

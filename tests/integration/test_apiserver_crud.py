@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from minikube_py.api.resources import (
     CONFIGMAPS,
     CONTROLLERREVISIONS,
     CRONJOBS,
+    CUSTOMRESOURCEDEFINITIONS,
     DAEMONSETS,
     DEPLOYMENTS,
     ENDPOINTS,
@@ -88,6 +90,12 @@ def sample(resource: Resource, name: str, ns: str = "default") -> dict[str, Any]
         ROLEBINDINGS: {"roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": "r"}},
         CLUSTERROLEBINDINGS: {"roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole",
                                           "name": "view"}},
+        CUSTOMRESOURCEDEFINITIONS: {"spec": {  # named <plural>.<group>: see crd_name
+            "group": name.split(".", 1)[-1], "scope": "Namespaced",
+            "names": {"plural": name.split(".", 1)[0], "kind": "Thing"},
+            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                "openAPIV3Schema": {"type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True}}}]}},
     }
     body.update(extra.get(resource, {}))
     return body
@@ -105,6 +113,8 @@ def ns(apiserver: ApiServer) -> str:
 def test_create_get_list_update_delete(apiserver: ApiServer, ns: str, resource: Resource
                                        ) -> None:
     name = f"x-{uuid.uuid4().hex[:6]}"
+    if resource is CUSTOMRESOURCEDEFINITIONS:
+        name += ".crud.example.com"
     collection = resource.path(ns)
     status, created = apiserver.request("POST", collection, sample(resource, name, ns))
     assert status == 201, created
@@ -151,6 +161,10 @@ def test_create_get_list_update_delete(apiserver: ApiServer, ns: str, resource: 
         status, gone = apiserver.request("GET", resource.path(ns, name))
         assert status == 404 and isinstance(gone, dict) and gone["reason"] == "NotFound"
     else:
+        deadline = time.monotonic() + 5  # a CRD goes once the api-server deleted its objects
+        while (status := apiserver.request("GET", resource.path(ns, name))[0]) == 200 \
+                and resource is CUSTOMRESOURCEDEFINITIONS and time.monotonic() < deadline:
+            time.sleep(0.05)
         status, gone = apiserver.request("GET", resource.path(ns, name))
         assert status == 404 and isinstance(gone, dict) and gone["reason"] == "NotFound"
 

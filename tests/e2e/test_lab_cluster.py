@@ -17,7 +17,16 @@ from typing import Any
 import pytest
 
 from agent.kubelet import labels
-from minikube_py.api.resources import DEPLOYMENTS, ENDPOINTS, NAMESPACES, NODES, PODS, SERVICES
+from agent.kubelet.images import BUSYBOX_IMAGE
+from minikube_py.api.resources import (
+    DAEMONSETS,
+    DEPLOYMENTS,
+    ENDPOINTS,
+    NAMESPACES,
+    NODES,
+    PODS,
+    SERVICES,
+)
 from minikube_py.client import ApiClient
 from minikube_py.cluster import kubeconfigs, sample_app
 from minikube_py.cluster.health import node_ready
@@ -243,6 +252,39 @@ def _containers_by_pod(node: str) -> Counter[str]:
             filters={"label": [f"{labels.NODE}={node}", f"{labels.KIND}={labels.APP}"]}))
     finally:
         dc.close()
+
+
+def test_daemonset_runs_on_every_node_and_stays_on_a_cordoned_one(lab: Lab) -> None:
+    """A real pod per node through the scheduler's node-affinity placement; a cordon
+    does not move it (daemon pods tolerate unschedulable); gone with its DaemonSet."""
+    body = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "node-agent"},
+            "spec": {"selector": {"matchLabels": {"app": "node-agent"}}, "template": {
+                "metadata": {"labels": {"app": "node-agent"}},
+                "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+                    {"name": "c", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}]}}}}
+
+    def daemons() -> dict[str, str]:
+        items = api(lab.admin, lambda c: c.list(PODS, namespace="default",
+                                                label_selector="app=node-agent"))["items"]
+        return {p["spec"].get("nodeName", ""): p["metadata"]["uid"] for p in items
+                if p.get("status", {}).get("phase") == "Running"
+                and not p["metadata"].get("deletionTimestamp")}
+
+    api(lab.admin, lambda c: c.create(DAEMONSETS, body, namespace="default"))
+    placed = eventually(lambda: (d := daemons()) and set(d) == set(NODE_NAMES) and d,
+                        timeout=120, what="a running daemon pod on every node")
+    cordoned = NODE_NAMES[0]
+    api(lab.admin, lambda c: c.patch(NODES, cordoned, {"spec": {"unschedulable": True}}))
+    try:
+        time.sleep(3)
+        assert daemons().get(cordoned) == placed[cordoned]
+    finally:
+        api(lab.admin, lambda c: c.patch(NODES, cordoned, {"spec": {"unschedulable": None}}))
+    api(lab.admin, lambda c: c.delete(DAEMONSETS, "node-agent", namespace="default",
+                                      propagation_policy="Foreground"))
+    eventually(lambda: not api(lab.admin, lambda c: c.list(
+        PODS, namespace="default", label_selector="app=node-agent"))["items"], timeout=90,
+        what="daemon pods gone with their DaemonSet")
 
 
 def test_cut_node_goes_not_ready_and_its_pods_move(lab: Lab, workload: list[dict[str, Any]]) -> None:

@@ -44,7 +44,9 @@ if [ -z "$node_ip" ]; then
 fi
 
 echo "==> packages"
-pkgs=(python3-venv docker.io iptables iproute2 busybox-static conntrack ca-certificates)
+# containernetworking-plugins: the node's conflist chains its portmap after mkp-bridge.
+pkgs=(python3-venv docker.io iptables iproute2 busybox-static conntrack ca-certificates
+      containernetworking-plugins)
 [ "$role" = control-plane ] && pkgs+=(etcd-server)
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q && apt-get install -y -q --no-install-recommends "${pkgs[@]}"

@@ -39,6 +39,8 @@ TOOLS = (
     Tool("ip", "iproute2", "network namespaces of lab nodes"),
     Tool("busybox", "busybox-static", "the node-local sandbox and sample-app image"),
     Tool("conntrack", "conntrack", "flushing UDP flows of removed Service endpoints"),
+    # Not on PATH: the agent's conflist chains the reference portmap from its CNI bin dirs.
+    Tool("/usr/lib/cni/portmap", "containernetworking-plugins", "hostPorts of pods"),
 )
 
 
@@ -47,8 +49,14 @@ def require_root() -> None:
         raise HostError("run as root: a cluster needs dockerd, network namespaces and iptables")
 
 
+def _present(binary: str) -> bool:
+    if os.path.isabs(binary):
+        return os.access(binary, os.X_OK)
+    return shutil.which(binary) is not None
+
+
 def missing_tools(tools: tuple[Tool, ...] = TOOLS) -> list[Tool]:
-    return [t for t in tools if shutil.which(t.binary) is None]
+    return [t for t in tools if not _present(t.binary)]
 
 
 def ensure_tools(progress: Callable[[str], None], tools: tuple[Tool, ...] = TOOLS) -> None:

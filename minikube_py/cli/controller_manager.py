@@ -20,6 +20,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="how often every node is looked at (default 5s)")
     p.add_argument("--pod-eviction-timeout", type=parse_duration, default=300.0,
                    help="default toleration of an unreachable/not-ready node (default 300s)")
+    p.add_argument("--node-eviction-rate", type=float, default=0.1,
+                   help="nodes per second per zone whose pods start being evicted (0.1)")
+    p.add_argument("--secondary-node-eviction-rate", type=float, default=0.01,
+                   help="the rate in a large zone in partial disruption (0.01)")
+    p.add_argument("--unhealthy-zone-threshold", type=float, default=0.55,
+                   help="share of NotReady nodes (at least 3) making a zone disrupted (0.55)")
+    p.add_argument("--large-cluster-size-threshold", type=int, default=50,
+                   help="zones up to this size stop evicting in partial disruption (50)")
     p.add_argument("--cluster-cidr", default="10.244.0.0/16", help="pod network to split")
     p.add_argument("--service-account-private-key-file",
                    help="PEM RSA key to sign service-account tokens (the api-server's sa.key)")
@@ -33,6 +41,7 @@ def _main(args: argparse.Namespace) -> int:
     from minikube_py.cli.main import CLIError
     from minikube_py.controllers import ControllerManagerSettings, run
     from minikube_py.controllers.manager import selected
+    from minikube_py.controllers.nodedisruption import DisruptionSettings
 
     for flag, path in (("--kubeconfig", args.kubeconfig),
                        ("--service-account-private-key-file",
@@ -47,6 +56,14 @@ def _main(args: argparse.Namespace) -> int:
         raise CLIError(f"--controllers: {e}") from e
     if args.node_monitor_grace_period <= 0 or args.node_monitor_period <= 0:
         raise CLIError("--node-monitor-grace-period and --node-monitor-period must be positive")
+    if min(args.node_eviction_rate, args.secondary_node_eviction_rate,
+           args.unhealthy_zone_threshold, args.large_cluster_size_threshold) < 0:
+        raise CLIError("eviction rates and disruption thresholds must not be negative")
+    disruption = DisruptionSettings(
+        node_eviction_rate=args.node_eviction_rate,
+        secondary_node_eviction_rate=args.secondary_node_eviction_rate,
+        unhealthy_zone_threshold=args.unhealthy_zone_threshold,
+        large_cluster_size_threshold=args.large_cluster_size_threshold)
     settings = ControllerManagerSettings(
         kubeconfig=args.kubeconfig,
         controllers=controllers,
@@ -54,6 +71,7 @@ def _main(args: argparse.Namespace) -> int:
         node_monitor_grace_period=args.node_monitor_grace_period,
         node_monitor_period=args.node_monitor_period,
         pod_eviction_timeout=args.pod_eviction_timeout,
+        disruption=disruption,
         cluster_cidr=args.cluster_cidr,
         service_account_private_key_file=args.service_account_private_key_file,
         root_ca_file=args.root_ca_file,

@@ -7,7 +7,10 @@ once, and it gets the node.kubernetes.io/unreachable taint (not-ready when
 the node itself says NotReady), NoSchedule and NoExecute. Pods are evicted
 when their toleration of the NoExecute taint runs out; the default toleration
 (DefaultTolerationSeconds' 300 s) becomes `pod_eviction_timeout`. When the
-node reports Ready again, the taints go.
+node reports Ready again, the taints go. The NoExecute taint is placed at the
+rate of the node's zone, and not at all while every zone is fully disrupted
+(nodedisruption.py: a control plane cut off from its nodes must not evict the
+cluster).
 
 Pods bound to a Node that does not exist are deleted (pod GC): at once when
 the Node is deleted while we run, and on the periodic look otherwise (a Node
@@ -33,6 +36,7 @@ from minikube_py.api.types import NodeSpec, Object, Taint, Toleration
 from minikube_py.client import run_tasks
 from minikube_py.client.errors import ClientError, Conflict, NotFound
 from minikube_py.controllers.base import Controller, ensure_index
+from minikube_py.controllers.nodedisruption import ZoneGuard, zone_of
 from minikube_py.controllers.pods import is_ready, parse_time
 
 if TYPE_CHECKING:
@@ -47,15 +51,17 @@ NOT_READY = "node.kubernetes.io/not-ready"
 NODE_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 
 
-def desired_taints(node: Object, now: str) -> list[Taint]:
-    """The node's taints with ours set to match its Ready condition."""
+def desired_taints(node: Object, now: str, *, no_execute: bool = True) -> list[Taint]:
+    """The node's taints with ours set to match its Ready condition; without
+    `no_execute`, our NoExecute taints are neither added nor kept."""
     ready = get_condition(node, "Ready") or {}
     # No Ready condition yet (just registered): nothing to say until the grace runs out.
     wanted_key = {"Unknown": UNREACHABLE, "False": NOT_READY}.get(ready.get("status", ""))
     spec: NodeSpec = node.get("spec") or {}
     taints = [t for t in spec.get("taints") or []
-              if t.get("key") not in (UNREACHABLE, NOT_READY) or t.get("key") == wanted_key]
-    for effect in ("NoSchedule", "NoExecute"):
+              if t.get("key") not in (UNREACHABLE, NOT_READY)
+              or (t.get("key") == wanted_key and (no_execute or t.get("effect") != "NoExecute"))]
+    for effect in ("NoSchedule", "NoExecute") if no_execute else ("NoSchedule",):
         if wanted_key and not any(t.get("key") == wanted_key and t.get("effect") == effect
                                   for t in taints):
             taint: Taint = {"key": wanted_key, "effect": effect}
@@ -104,6 +110,8 @@ class NodeLifecycleController(Controller):
         self.nodes.add_handlers(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
         self.leases.add_handlers(self._lease, lambda old, new: self._lease(new))
         self._seen: dict[str, tuple[tuple[object, ...], float]] = {}
+        self._zones = ZoneGuard(settings.disruption)
+        self._not_ready_since: dict[str, float] = {}
 
     def _lease(self, lease: Object) -> None:
         if lease["metadata"].get("namespace") == "kube-node-lease":
@@ -148,6 +156,7 @@ class NodeLifecycleController(Controller):
         node = self.nodes.get(key)
         if node is None:
             self._seen.pop(key, None)
+            self._not_ready_since.pop(key, None)
             await self._collect_orphans(key)
             return
         node = copy.deepcopy(node)
@@ -160,6 +169,7 @@ class NodeLifecycleController(Controller):
                 return
         elif silent_for <= grace:
             self.queue.add_after(key, grace - silent_for + 0.5)
+        self._observe_zones(node)
         node = await self._sync_taints(node)
         if node is None:
             return
@@ -207,8 +217,55 @@ class NodeLifecycleController(Controller):
                                   f"Node {node['metadata']['name']} status is now: NodeNotReady")
         return updated
 
+    def _observe_zones(self, node: Object) -> None:
+        """Recompute the zones' states with this node as just written; entering or
+        leaving "all zones fully disrupted" looks at every node again (to drop or
+        restore NoExecute taints), and leaving it restarts every node's grace period,
+        as the node controller resets its probe timestamps."""
+        name = node["metadata"]["name"]
+        nodes = [n for n in self.nodes.list() if n["metadata"]["name"] != name] + [node]
+        now_all, before = self._zones.observe(nodes)
+        if now_all == before:
+            return
+        if now_all:
+            log.warning("all nodes are not ready: entering full disruption mode, "
+                        "evictions stop zones=%s", sorted(self._zones.states))
+        else:
+            log.warning("some nodes are ready again: leaving full disruption mode")
+            now = time.monotonic()
+            self._seen = {k: (sig, now) for k, (sig, _) in self._seen.items()}
+        for n in nodes:
+            if n["metadata"]["name"] != name:
+                self.queue.add(n["metadata"]["name"])
+
+    def _may_taint_no_execute(self, node: Object) -> bool:
+        """A node that already has one of our NoExecute taints keeps it (swapping
+        not-ready and unreachable is no new eviction); a new one takes the zone's token."""
+        if self._zones.all_disrupted():
+            return False
+        if any(t.get("key") in (UNREACHABLE, NOT_READY) and t.get("effect") == "NoExecute"
+               for t in (node.get("spec") or {}).get("taints") or []):
+            return True
+        name = node["metadata"]["name"]
+        if (get_condition(node, "Ready") or {}).get("status") in (None, "True"):
+            self._not_ready_since.pop(name, None)
+            return True  # no NoExecute taint wanted: nothing to rate
+        # Nodes that fail together are noticed one by one: wait one monitor period so the
+        # zone's state counts them all, as the node controller's monitor pass does.
+        since = self._not_ready_since.setdefault(name, time.monotonic())
+        settle = since + self.settings.node_monitor_period - time.monotonic()
+        if settle > 0:
+            self.queue.add_after(name, settle + 0.1)
+            return False
+        wait = self._zones.take(zone_of(node))
+        if wait is None:
+            return True
+        if wait != float("inf"):
+            self.queue.add_after(name, wait + 0.1)
+        return False  # a zone rate of 0: the monitor's next look tries again
+
     async def _sync_taints(self, node: Object) -> Object | None:
-        taints = desired_taints(node, now_rfc3339())
+        taints = desired_taints(node, now_rfc3339(), no_execute=self._may_taint_no_execute(node))
         if taints == ((node.get("spec") or {}).get("taints") or []):
             return node
         node.setdefault("spec", {})["taints"] = taints

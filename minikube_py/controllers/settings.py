@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from minikube_py.client.leaderelection import LeaderElectionSettings
+from minikube_py.controllers.nodedisruption import DisruptionSettings
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class ControllerManagerSettings:
     node_monitor_period: float = 5.0
     # Default NoExecute toleration of not-ready/unreachable taints.
     pod_eviction_timeout: float = 300.0
+    # Per-zone eviction rates and the disruption thresholds (nodedisruption.py).
+    disruption: DisruptionSettings = field(default_factory=DisruptionSettings)
     # Node IPAM.
     cluster_cidr: str = "10.244.0.0/16"
     # Job pod backoff: the delay before replacing a failed pod, doubled per failure in a

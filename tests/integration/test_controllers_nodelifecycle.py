@@ -8,6 +8,7 @@ Short grace periods come through the settings, as `lab up
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -123,3 +124,46 @@ async def test_pods_of_a_node_deleted_while_nobody_watched_are_collected_at_star
                 return names == {"kept"}
 
             await eventually(orphan_gone, timeout=10, what="the ghost node's pod deleted")
+
+
+async def test_a_disrupted_zone_is_not_evicted_until_it_recovers(env) -> None:
+    """Three of a zone's four nodes go silent at once (PartialDisruption of a small zone):
+    they go Unknown and NoSchedule-tainted but none gets NoExecute and no pod goes, long
+    past the eviction timeout; when two come back the zone is Normal again and the last
+    silent node's pod is evicted. A zone of our own: other tests' nodes do not count."""
+    client, cp, ns = env
+    zone = {"topology.kubernetes.io/zone": f"z-{ns}"}
+    names = [await cp.nodes.add(f"zone{i}", labels=zone) for i in range(4)]
+    silent = names[:3]
+    for name in silent:
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"on-{name}"},
+               "spec": {"nodeName": name, "containers": [{"name": "c", "image": "busybox"}]}}
+        await client.create(PODS, pod, ns)
+    for name in silent:
+        cp.nodes.stop(name)
+
+    async def taints(name: str) -> set[tuple[str, str]]:
+        node = await client.get(NODES, name)
+        return {(t["key"], t["effect"]) for t in node["spec"].get("taints") or []}
+
+    async def all_unknown() -> bool:
+        return [await taints(n) for n in silent] == [
+            {("node.kubernetes.io/unreachable", "NoSchedule")}] * 3
+
+    await eventually(all_unknown, timeout=10)
+
+    async def alive_pods() -> set[str]:
+        return {p["metadata"]["name"] for p in (await client.list(PODS, ns))["items"]
+                if not p["metadata"].get("deletionTimestamp")}
+
+    await asyncio.sleep(SETTINGS.pod_eviction_timeout + 2)
+    assert await alive_pods() == {f"on-{n}" for n in silent}
+    assert await all_unknown()
+
+    for name in silent[:2]:
+        await cp.nodes.resume(name)
+
+    async def last_one_evicted() -> bool:
+        return await alive_pods() == {f"on-{n}" for n in silent[:2]}
+
+    await eventually(last_one_evicted, timeout=15)

@@ -92,7 +92,8 @@ def test_effective_tolerations(tolerations: list, seconds: float | None) -> None
 # -- sync(node) ----------------------------------------------------------------------------
 
 JsonDict = dict[str, Any]
-SETTINGS = ControllerManagerSettings()
+# No settling period: the NoExecute decision is made at the first look.
+SETTINGS = ControllerManagerSettings(node_monitor_period=0.0)
 # A grace period below zero: every node has been silent too long at its first look.
 SILENT = replace(SETTINGS, node_monitor_grace_period=-1.0)
 HOUR_AGO = format_time(datetime.now(UTC) - timedelta(hours=1))
@@ -107,9 +108,14 @@ def on_n1(name: str, *, ready: bool = True, **kw: Any) -> JsonDict:
     return builders.pod(name, "ns", node="n1", ready=ready, **kw)
 
 
+# A Ready node beside the one under test: with every node NotReady, nothing is evicted
+# (full disruption, test_controllers_nodedisruption.py).
+PEER = builders.node("peer")
+
+
 def lifecycle(*objs: JsonDict, settings: ControllerManagerSettings = SETTINGS
               ) -> tuple[NodeLifecycleController, FakeClient]:
-    return start(NodeLifecycleController, *objs, settings=settings)
+    return start(NodeLifecycleController, PEER, *objs, settings=settings)
 
 
 async def test_a_reporting_node_is_looked_at_again_when_its_grace_would_run_out() -> None:

@@ -28,11 +28,10 @@ from minikube_py.apiserver import (
 from minikube_py.apiserver.authz import authorize, authorize_path
 from minikube_py.apiserver.state import CRDS, METRICS, SETTINGS, STORAGE
 from minikube_py.apiserver.target import Target, parse
-from minikube_py.store import StorageError
 
 log = logging.getLogger(__name__)
 
-from minikube_py.apiserver import discovery
+from minikube_py.apiserver import discovery, healthchecks
 from minikube_py.apiserver import openapi as openapi_doc
 
 Handler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
@@ -132,14 +131,9 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """ok once etcd answers; readyz/livez are the same check here."""
-    try:
-        await request.app[STORAGE].current_revision()
-    except StorageError as e:
-        log.warning("health check failed error=%s", e)
-        return web.Response(status=500, text="[-]etcd failed: reason withheld\nhealthz check "
-                                             "failed\n")
-    return web.Response(text="ok")
+    """/healthz, /livez and /readyz: kube-apiserver's checks and answer format."""
+    return await healthchecks.respond(request, request.path.lstrip("/"),
+                                      request.app[STORAGE].current_revision)
 
 
 async def version(request: web.Request) -> web.Response:

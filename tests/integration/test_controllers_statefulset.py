@@ -1,7 +1,7 @@
 """StatefulSet controller against a real api-server, scheduler and hollow nodes:
 scaling 0 -> 3 -> 1 creates and removes pods strictly in ordinal order,
-identities are stable, and kubectl scale / rollout status / history / undo
-work for `sts`."""
+identities are stable, and kubectl scale / rollout status / history / undo /
+restart work for `sts`."""
 
 from __future__ import annotations
 
@@ -107,3 +107,13 @@ async def test_rolling_update_and_kubectl_rollout(env: Env) -> None:
     undone = env.kubectl("rollout", "undo", "sts/web")
     assert undone.returncode == 0, undone.stderr
     await eventually(lambda: env.ready("web", 3, "busybox:1"), timeout=60, what="undone")
+    restarted = env.kubectl("rollout", "restart", "sts/web")
+    assert restarted.returncode == 0, restarted.stderr
+
+    async def restarted_everywhere() -> bool:
+        members = await env.members("web")
+        return len(members) == 3 and all(
+            "kubectl.kubernetes.io/restartedAt" in (p["metadata"].get("annotations") or {})
+            for p in members.values()) and await env.ready("web", 3, "busybox:1")
+
+    await eventually(restarted_everywhere, timeout=60, what="restart rolled out")

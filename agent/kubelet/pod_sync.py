@@ -43,6 +43,7 @@ from minikube_py.api.types import ContainerStateTerminated, PodStatus
 log = logging.getLogger(__name__)
 
 VOLUME_REFRESH_SECONDS = 60.0
+MOUNT_RETRY_INITIAL, MOUNT_RETRY_MAX = 0.5, 122.0
 TERMINATION_LOG = "/dev/termination-log"
 
 
@@ -67,6 +68,10 @@ class PodSyncer:
         self.observer = PodObserver(runtime=runtime, volumes=volumes, probes=self.probes,
                                     node=node, host_ip=host_ip)
         self._volumes: dict[str, tuple[float, dict[str, str]]] = {}  # uid -> (when, paths)
+        # Failed volume setups retry after 0.5 s doubling to 2m2s, as kubelet's operation
+        # executor (an NFS server that is down is not asked twice a second for minutes).
+        self.mount_backoff = Backoff(MOUNT_RETRY_INITIAL, MOUNT_RETRY_MAX)
+        self._mount_errors: dict[str, str] = {}  # uid -> the last FailedMount message
 
     async def observed(self, uid: str | None = None, *, namespace: str = "",
                        name: str = "") -> list[Observed]:
@@ -121,14 +126,22 @@ class PodSyncer:
             if o.kind != L.SANDBOX and o.running and o.sandbox_id != sandbox_id:
                 await self.runtime.kill(o.id)  # it lives in a sandbox that is gone
         ctx = _Ctx(pod, sandbox_id, ips[0] if ips else "", group(obs))
+        mount_key = f"{uid}/volumes"
         try:
+            mount_wait = self.mount_backoff.remaining(mount_key)
+            if mount_wait > 0:
+                raise ContainerConfigError(self._mount_errors.get(uid, "waiting to mount"))
             ctx.volume_paths = await self._volume_paths(pod, ctx.pod_ip)
         except ContainerConfigError as e:
-            await self.events(pod, "Warning", "FailedMount", str(e))
+            if mount_wait <= 0:
+                self.mount_backoff.next(mount_key)
+                self._mount_errors[uid] = str(e)
+                await self.events(pod, "Warning", "FailedMount", str(e))
             for c in _all_containers(pod):
                 waiting[c["name"]] = ("ContainerCreating", str(e))
             return SyncResult(await self.observer.status(pod, obs, ips, waiting),
-                              requeue_after=5.0)
+                              requeue_after=max(self.mount_backoff.remaining(mount_key), 0.1))
+        self._mount_errors.pop(uid, None)
         acted = False
         if await self._sync_init(ctx, waiting, requeue):
             acted = True
@@ -365,6 +378,8 @@ class PodSyncer:
         await self.volumes.cleanup(uid)
         self._volumes.pop(uid, None)
         self.backoff.forget_prefix(f"{uid}/")
+        self.mount_backoff.forget_prefix(f"{uid}/")
+        self._mount_errors.pop(uid, None)
 
 @dataclass
 class _Ctx:

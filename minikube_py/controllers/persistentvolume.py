@@ -50,6 +50,7 @@ def claim_key(volume: Object) -> str | None:
 
 class PersistentVolumeController(Controller):
     name = "persistentvolume-binder-controller"
+    workers = 8  # a bind is four writes in a row; claims are independent of each other
 
     def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
                  informers: SharedInformers | None = None) -> None:
@@ -64,6 +65,9 @@ class PersistentVolumeController(Controller):
                                   lambda old, new: self._volume_changed(new),
                                   self._volume_changed)
         self.classes.add_handlers(self._class_changed, lambda old, new: self._class_changed(new))
+        # volume -> claim uid we wrote into its claimRef, until the cache shows it (the
+        # assume cache of Kubernetes' binder): other claims' syncs must not pick it too.
+        self._assumed: dict[str, str] = {}
 
     def _claim_changed(self, claim: Object) -> None:
         self.queue.add(("claim", join_key(claim["metadata"].get("namespace"),
@@ -72,7 +76,10 @@ class PersistentVolumeController(Controller):
             self.queue.add(("volume", claim["spec"]["volumeName"]))
 
     def _volume_changed(self, volume: Object) -> None:
-        self.queue.add(("volume", volume["metadata"]["name"]))
+        name = volume["metadata"]["name"]
+        if (volume["spec"].get("claimRef") or {}).get("uid") == self._assumed.get(name):
+            self._assumed.pop(name, None)
+        self.queue.add(("volume", name))
         key = claim_key(volume)
         if key is not None:
             self.queue.add(("claim", key))
@@ -87,6 +94,14 @@ class PersistentVolumeController(Controller):
         return cached(self.claims if key[0] == "claim" else self.volumes, key[1])
 
     async def sync(self, key: Hashable) -> None:
+        """A 409 means our cache is behind our own last write: look again shortly (not a
+        failure worth a rate-limited retry)."""
+        try:
+            await self._sync(key)
+        except Conflict:
+            self.queue.add_after(key, 0.05)
+
+    async def _sync(self, key: Hashable) -> None:
         assert isinstance(key, tuple)
         kind, name = key
         if kind == "claim":
@@ -125,7 +140,10 @@ class PersistentVolumeController(Controller):
                                       "waiting for first consumer to be created before binding")
             return
         node = self.nodes.get(node_name) if node_name else None
-        volume = best_match(self.volumes.list(), claim, node, check_node=bool(node_name))
+        uid = claim["metadata"]["uid"]
+        free = [v for v in self.volumes.list()
+                if self._assumed.get(v["metadata"]["name"], uid) == uid]
+        volume = best_match(free, claim, node, check_node=bool(node_name))
         if volume is not None:
             await self._bind(volume, claim)
             return
@@ -184,6 +202,7 @@ class PersistentVolumeController(Controller):
             annotations = volume["metadata"].setdefault("annotations", {})
             annotations[BOUND_BY_CONTROLLER] = "yes"
             volume = await self.client.update(PERSISTENTVOLUMES, volume)
+            self._assumed[volume["metadata"]["name"]] = meta["uid"]
         if volume.get("status", {}).get("phase") != "Bound":
             await self.client.update(PERSISTENTVOLUMES, {**volume, "status": {"phase": "Bound"}},
                                      subresource="status")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -129,6 +130,13 @@ def test_watch_timeout_ends_the_chunked_body_cleanly(api: client.ApiClient) -> N
     assert time.monotonic() - started < 10
 
 
+def _open_watches(server: ApiServer) -> int:
+    """The api-server's apiserver_registered_watchers gauge."""
+    _, text = server.request("GET", "/metrics")
+    found = re.search(r"^apiserver_registered_watchers (\d+)$", str(text), re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
 def test_watch_ends_cleanly_when_the_server_shuts_down(
         apiserver_factory: Callable[..., ApiServer]) -> None:
     server = apiserver_factory()
@@ -143,7 +151,12 @@ def test_watch_ends_cleanly_when_the_server_shuts_down(
     reader = threading.Thread(target=watch_until_end)
     try:
         reader.start()
-        time.sleep(1.5)
+        # Stop the server once the watch is open, however long the client takes to connect
+        # (a fixed sleep lost that race under load: "connection refused").
+        deadline = time.monotonic() + 30
+        while _open_watches(server) < 1:
+            assert time.monotonic() < deadline, "the watch never reached the api-server"
+            time.sleep(0.1)
         server.stop()
         reader.join(30)
         assert "error" not in outcome and "body" in outcome

@@ -115,18 +115,20 @@ class DaemonSetController(Controller):
         for pod in pods:
             by_node.setdefault(dp.target_node(pod) or "", []).append(pod)
         if self.expectations.satisfied(key):
-            await self._manage(key, ds, nodes, by_node, digest)
+            create = await self._manage(ds, nodes, by_node, digest)
             strategy = (ds["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate")
             if strategy == "RollingUpdate":
-                await self._roll(key, ds, nodes, by_node, digest)
+                create += await self._roll(ds, nodes, by_node, digest)
+            await self._create(key, ds, create, digest)  # one expectation for all of them
         live = {str((p["metadata"].get("labels") or {}).get(history.HASH_LABEL)) for p in pods}
         await history.truncate(self.client, ds, revisions, live,
                                {current["metadata"]["name"]})
         await self._update_status(ds, nodes, by_node, digest)
 
-    async def _manage(self, key: str, ds: Object, nodes: dict[str, Object],
-                      by_node: dict[str, list[Object]], digest: str) -> None:
-        """Place: a pod where one should run and none does; none where none should."""
+    async def _manage(self, ds: Object, nodes: dict[str, Object],
+                      by_node: dict[str, list[Object]], digest: str) -> list[str]:
+        """Place: a pod where one should run and none does (the nodes returned); none
+        where none should."""
         create: list[str] = []
         delete: list[Object] = []
         for name, node in nodes.items():
@@ -149,11 +151,12 @@ class DaemonSetController(Controller):
             if name not in nodes:  # the node is gone (or the pod names none)
                 delete += [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         await self._delete(ds, delete)
-        await self._create(key, ds, create, digest)
+        return create
 
-    async def _roll(self, key: str, ds: Object, nodes: dict[str, Object],
-                    by_node: dict[str, list[Object]], digest: str) -> None:
-        """Replace old-revision pods within maxUnavailable, or surge new ones first."""
+    async def _roll(self, ds: Object, nodes: dict[str, Object],
+                    by_node: dict[str, list[Object]], digest: str) -> list[str]:
+        """Replace old-revision pods within maxUnavailable, or surge new ones first (the
+        nodes returned get a new pod beside their old one)."""
         rolling = (ds["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {}
         wanted = [n for n, node in nodes.items() if dp.should_run(ds, node)[0]]
         desired = len(wanted)
@@ -193,12 +196,13 @@ class DaemonSetController(Controller):
                 delete += old
             else:
                 surge_nodes.append(name)
+        surge: list[str] = []
         if max_surge == 0:
-            budget = max(max_unavailable - unavailable, 0)
-            delete += candidates[:budget]
+            delete += candidates[:max(max_unavailable - unavailable, 0)]
         else:
-            await self._create(key, ds, surge_nodes[:max(max_surge - surging, 0)], digest)
+            surge = surge_nodes[:max(max_surge - surging, 0)]
         await self._delete(ds, delete)
+        return surge
 
     async def _create(self, key: str, ds: Object, node_names: list[str], digest: str) -> None:
         if not node_names:

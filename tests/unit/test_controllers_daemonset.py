@@ -206,3 +206,20 @@ async def test_status_counts_nodes() -> None:
                       "numberMisscheduled": 1, "numberReady": 2, "numberAvailable": 2,
                       "updatedNumberScheduled": 2, "numberUnavailable": 1,
                       "observedGeneration": 1}
+
+
+async def test_placements_and_surges_of_one_sync_are_all_expected() -> None:
+    """A new node's pod and a surge pod made in one sync: until the informer has seen
+    both, a second sync creates nothing."""
+    old = ds(strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0,
+                                                                  "maxSurge": 1}})
+    new = updated(old)
+    old_hash = history.template_hash(old["spec"]["template"])
+    c, client = controller(new, [builders.node("n0"), builders.node("fresh")],
+                           [daemon_pod(old, "n0", digest=old_hash)],
+                           revisions=[revision_of(old)])
+    await c.sync(KEY)
+    assert created_for(client) == ["fresh", "n0"]
+    c.expectations.creation_observed(KEY)  # the informer saw one of the two
+    await c.sync(KEY)
+    assert created_for(client) == ["fresh", "n0"]

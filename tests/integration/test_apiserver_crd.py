@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.workers import answering_processes, until, workers_of
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
@@ -232,3 +233,49 @@ def test_invalid_crd_is_422(apiserver: ApiServer) -> None:
     fields = {c["field"] for c in err["details"]["causes"]}
     assert {"metadata.name", "spec.versions",
             "spec.versions[0].schema.openAPIV3Schema.properties[spec].type"} <= fields
+
+
+def test_every_worker_process_learns_a_crd_by_watch(
+        apiserver_factory: Callable[..., ApiServer]) -> None:
+    server = apiserver_factory(workers=2)
+    until(lambda: workers_of(server), 10, "no worker process")
+    until(lambda: len(answering_processes(server, 20)) == 2, 30,
+          "new connections never reached both processes")
+    group = f"w{uuid.uuid4().hex[:6]}.example.com"
+    assert server.request("POST", CRD_PATH, widget_crd(group))[0] == 201
+    time.sleep(1.0)  # the issue's bound: served everywhere within 1 s of the create
+    path = f"/apis/{group}/v1/namespaces/default/widgets"
+    for i in range(20):  # new connections each: both processes answer in turn
+        status, made = server.request("POST", path, {"metadata": {"name": f"w{i}"},
+                                                     "spec": {"size": 2}})
+        assert status == 201, made
+
+
+def test_helm_style_apply_of_crds_then_custom_objects(apiserver: ApiServer,
+                                                      tmp_path: Path) -> None:
+    """As `helm install` does: the chart's crds/ first, wait for Established, then the
+    rendered templates that use the new kind."""
+    group = f"h{uuid.uuid4().hex[:6]}.example.com"
+    crds, rendered = tmp_path / "crds.yaml", tmp_path / "rendered.yaml"
+    crds.write_text(json.dumps(widget_crd(group)))
+    rendered.write_text("\n---\n".join(
+        f"apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: {name}\n  labels:\n"
+        f"    app.kubernetes.io/managed-by: Helm\nspec:\n  size: {size}\n"
+        for name, size in (("alpha", 1), ("beta", 2))) + "\n---\napiVersion: v1\n"
+        "kind: ConfigMap\nmetadata:\n  name: helm-" + group.split(".")[0] + "\ndata:\n  k: v\n")
+    try:
+        applied = apiserver.kubectl(tmp_path, "apply", "-f", str(crds))
+        assert applied.returncode == 0, applied.stderr
+        waited = apiserver.kubectl(tmp_path, "wait", "--for=condition=Established",
+                                   "--timeout=10s", f"crd/widgets.{group}")
+        assert waited.returncode == 0, waited.stderr
+        applied = apiserver.kubectl(tmp_path, "apply", "-f", str(rendered))
+        assert applied.returncode == 0, applied.stderr
+        listed = apiserver.kubectl(tmp_path, "get", f"widgets.{group}", "-l",
+                                   "app.kubernetes.io/managed-by=Helm", "-o", "name")
+        assert listed.stdout.split() == [f"widget.{group}/alpha", f"widget.{group}/beta"]
+        again = apiserver.kubectl(tmp_path, "apply", "-f", str(rendered))  # an upgrade
+        assert again.returncode == 0 and "unchanged" in again.stdout, again.stderr
+    finally:
+        apiserver.kubectl(tmp_path, "delete", "--ignore-not-found", "-f", str(rendered))
+        apiserver.kubectl(tmp_path, "delete", "--ignore-not-found", "-f", str(crds))

@@ -5,40 +5,14 @@ outlives the api-server."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 
 import psutil
 
 from tests.fixtures.apiserver import CLI, ApiServer
-
-
-def workers_of(server: ApiServer) -> list[psutil.Process]:
-    assert server.proc is not None
-    return [c for c in psutil.Process(server.proc.pid).children()
-            if "--worker" in c.cmdline()]
-
-
-def until(check: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while not (got := check()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-    return got
-
-
-def answering_processes(server: ApiServer, connections: int) -> set[str]:
-    """process_start_time_seconds of whoever answered each of `connections` new
-    connections (urllib opens one per request)."""
-    seen = set()
-    for _ in range(connections):
-        status, text = server.request("GET", "/metrics")
-        assert status == 200
-        seen.add(re.search(r"^process_start_time_seconds (\S+)$", str(text), re.MULTILINE).group(1))
-    return seen
+from tests.fixtures.workers import answering_processes, until, workers_of
 
 
 def test_two_processes_serve_one_port_and_one_store(

@@ -110,3 +110,70 @@ def api_resource_list(group: str, version: str,
                 entries.append(subresource_entry(resource, sub))
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": f"{group}/{version}" if group else version, "resources": entries}
+
+
+# -- aggregated discovery (apidiscovery.k8s.io/v2: what kubectl >= 1.30 asks for first) -----
+
+AGGREGATED_VERSIONS = ("v2", "v2beta1")
+
+
+def aggregated_version(accept: str) -> str | None:
+    """The apidiscovery version the client accepts first, if any (else legacy discovery)."""
+    for media in accept.split(","):
+        params = dict(p.strip().partition("=")[::2] for p in media.split(";")[1:])
+        if params.get("as") == "APIGroupDiscoveryList" and \
+                params.get("g") == "apidiscovery.k8s.io" and params.get("v") in \
+                AGGREGATED_VERSIONS:
+            return params["v"]
+    return None
+
+
+def _discovered_resource(resource: Resource, served_subresources: Collection[str] | None
+                         ) -> Object:
+    entry: Object = {
+        "resource": resource.plural,
+        "responseKind": {"group": resource.group, "version": resource.version,
+                         "kind": resource.kind},
+        "scope": "Namespaced" if resource.namespaced else "Cluster",
+        "singularResource": resource.singular, "verbs": sorted(resource.verbs)}
+    if resource.short_names:
+        entry["shortNames"] = list(resource.short_names)
+    if resource.categories:
+        entry["categories"] = list(resource.categories)
+    subs = []
+    for sub in sorted(resource.subresources):
+        if served_subresources is not None and sub not in served_subresources:
+            continue
+        group, version, kind, verbs = _SUBRESOURCES.get(sub, ("", "", None, ("get",)))
+        subs.append({"subresource": sub, "responseKind": {
+            "group": group if group else resource.group,
+            "version": version if version else resource.version,
+            "kind": kind or resource.kind}, "verbs": list(verbs)})
+    if subs:
+        entry["subresources"] = subs
+    return entry
+
+
+def _by_resource(entry: Object) -> str:
+    return str(entry["resource"])
+
+
+def aggregated(core: bool, version: str,
+               served_subresources: Collection[str] | None = None) -> Object:
+    """/api (core) or /apis as one APIGroupDiscoveryList: every group, version and
+    resource in a single document."""
+    groups: dict[str, dict[str, list[Object]]] = {}
+    for r in served():
+        if (r.group == "") == core:
+            groups.setdefault(r.group, {}).setdefault(r.version, []).append(
+                _discovered_resource(r, served_subresources))
+    items: list[Object] = []
+    for group, versions in groups.items():
+        meta: Object = {"creationTimestamp": None}
+        if group:
+            meta["name"] = group
+        items.append({"metadata": meta, "versions": [
+            {"version": v, "resources": sorted(rs, key=_by_resource), "freshness": "Current"}
+            for v, rs in versions.items()]})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}",
+            "metadata": {}, "items": items}

@@ -100,7 +100,21 @@ def _found(doc: dict[str, Any] | None, path: str) -> web.Response:
     return codec.json_response(doc)
 
 
+def _aggregated(request: web.Request, core: bool) -> web.Response | None:
+    """The aggregated document when the client asks for it (kubectl >= 1.30 does)."""
+    version = discovery.aggregated_version(request.headers.get("Accept", ""))
+    if version is None:
+        return None
+    return web.Response(body=codec.dumps(discovery.aggregated(
+        core, version, subresources.HANDLERS)), headers={"Vary": "Accept"},
+        content_type=codec.JSON_TYPE + f";g=apidiscovery.k8s.io;v={version};"
+        "as=APIGroupDiscoveryList")
+
+
 async def api_root(request: web.Request) -> web.Response:
+    found = _aggregated(request, core=True)
+    if found is not None:
+        return found
     settings = request.app[SETTINGS]
     return codec.json_response(discovery.api_versions(
         f"{settings.endpoint_address}:{settings.port}"))
@@ -111,7 +125,7 @@ async def api_v1(request: web.Request) -> web.Response:
 
 
 async def apis_root(request: web.Request) -> web.Response:
-    return codec.json_response(discovery.api_group_list())
+    return _aggregated(request, core=False) or codec.json_response(discovery.api_group_list())
 
 
 async def api_group(request: web.Request) -> web.Response:

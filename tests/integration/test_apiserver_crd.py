@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -279,3 +280,30 @@ def test_helm_style_apply_of_crds_then_custom_objects(apiserver: ApiServer,
     finally:
         apiserver.kubectl(tmp_path, "delete", "--ignore-not-found", "-f", str(rendered))
         apiserver.kubectl(tmp_path, "delete", "--ignore-not-found", "-f", str(crds))
+
+
+def test_aggregated_discovery_lists_custom_kinds(apiserver: ApiServer, group: str) -> None:
+    """kubectl >= 1.30 asks /apis for one APIGroupDiscoveryList (apidiscovery.k8s.io/v2)."""
+    accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+              "application/json")
+
+    def discovered() -> dict[str, Any]:
+        req = urllib.request.Request(apiserver.url + "/apis", headers={
+            "Accept": accept, "Authorization": f"Bearer {apiserver.token}"})
+        with urllib.request.urlopen(req, context=apiserver.ssl_context(), timeout=10) as r:
+            assert "as=APIGroupDiscoveryList" in r.headers["Content-Type"]
+            doc: dict[str, Any] = json.loads(r.read())
+        return doc
+    doc = wait_for(lambda: (d := discovered()) and any(
+        i["metadata"].get("name") == group for i in d["items"]) and d)
+    assert doc and doc["kind"] == "APIGroupDiscoveryList"
+    item = next(i for i in doc["items"] if i["metadata"].get("name") == group)
+    assert [v["version"] for v in item["versions"]] == ["v1", "v1beta1"]
+    widgets = item["versions"][0]["resources"][0]
+    assert widgets["resource"] == "widgets" and widgets["scope"] == "Namespaced"
+    assert widgets["responseKind"] == {"group": group, "version": "v1", "kind": "Widget"}
+    assert widgets["shortNames"] == ["wd"]
+    assert {s["subresource"]: s["responseKind"]["kind"] for s in widgets["subresources"]} == {
+        "scale": "Scale", "status": "Widget"}
+    apps = next(i for i in doc["items"] if i["metadata"].get("name") == "apps")
+    assert "deployments" in [r["resource"] for r in apps["versions"][0]["resources"]]

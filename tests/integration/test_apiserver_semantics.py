@@ -140,13 +140,22 @@ def test_binding_sets_node_once(apiserver: ApiServer) -> None:
     assert status == 409 and isinstance(err, dict) and "already assigned" in err["message"]
 
 
-def test_scale_subresource(apiserver: ApiServer) -> None:
+DEPLOYMENTS_PATH = "/apis/apps/v1/namespaces/default/deployments"
+
+
+def create_deployment(apiserver: ApiServer) -> str:
+    """A Deployment of 1 replica selecting a=<its name>, created: its name."""
     name = f"d-{uid()}"
-    path = "/apis/apps/v1/namespaces/default/deployments"
     dep = {"metadata": {"name": name}, "spec": {
         "replicas": 1, "selector": {"matchLabels": {"a": name}},
         "template": {"metadata": {"labels": {"a": name}}, "spec": POD_SPEC}}}
-    assert apiserver.request("POST", path, dep)[0] == 201
+    assert apiserver.request("POST", DEPLOYMENTS_PATH, dep)[0] == 201
+    return name
+
+
+def test_scale_subresource(apiserver: ApiServer) -> None:
+    path = DEPLOYMENTS_PATH
+    name = create_deployment(apiserver)
     status, scale = get(apiserver, f"{path}/{name}/scale")
     assert status == 200 and scale["kind"] == "Scale" and scale["spec"]["replicas"] == 1
     assert scale["status"]["selector"] == f"a={name}"
@@ -168,12 +177,8 @@ async def test_concurrent_scale_writes_without_a_resource_version_all_succeed(
     """As kube-apiserver's GuaranteedUpdate: a scale PATCH or PUT that pins no
     resourceVersion is retried when the object moves under it, never a 409 (found when a
     client scaled a Deployment its controller was still writing)."""
-    name = f"d-{uid()}"
-    path = "/apis/apps/v1/namespaces/default/deployments"
-    dep = {"metadata": {"name": name}, "spec": {
-        "replicas": 1, "selector": {"matchLabels": {"a": name}},
-        "template": {"metadata": {"labels": {"a": name}}, "spec": POD_SPEC}}}
-    assert apiserver.request("POST", path, dep)[0] == 201
+    path = DEPLOYMENTS_PATH
+    name = create_deployment(apiserver)
     async with apiserver.session() as s:
         async def write(i: int) -> int:
             if i % 2:

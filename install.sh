@@ -47,7 +47,7 @@ echo "==> packages"
 # containernetworking-plugins: the node's conflist chains its portmap after mkp-bridge.
 pkgs=(python3-venv docker.io iptables iproute2 busybox-static conntrack ca-certificates
       containernetworking-plugins)
-[ "$role" = control-plane ] && pkgs+=(etcd-server)
+[ "$role" = control-plane ] && pkgs+=(etcd-server etcd-client)
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q && apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 # Debian's etcd-server starts its own etcd on 2379/2380; ours replaces it.

@@ -46,8 +46,8 @@ from minikube_py.apiserver.state import (
 )
 from minikube_py.apiserver.warnings import warning_headers
 from minikube_py.apiserver.watch import stop_watches
-from minikube_py.client.tasks import supervised
-from minikube_py.store import Storage, WatchHub
+from minikube_py.client.tasks import Loop, supervised
+from minikube_py.store import Storage, WatchHub, snapshots
 from minikube_py.store.compactor import compact_forever
 from minikube_py.store.errors import StorageError
 
@@ -68,6 +68,16 @@ def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
     app.cleanup_ctx.append(_storage_ctx(etcd_endpoints))
     routes.add_routes(app)
     return app
+
+
+def _snapshot_loop(settings: ApiServerSettings, endpoints: list[str]
+                   ) -> dict[str, Loop]:
+    """Scheduled snapshots, of the embedded etcd only (an external one is its owner's)."""
+    if settings.etcd_servers or not settings.etcd_snapshot_interval:
+        return {}
+    return {"etcd-snapshots": functools.partial(
+        snapshots.snapshot_forever, endpoints[0], snapshots.snapshot_dir(settings.data_dir),
+        settings.etcd_snapshot_interval, settings.etcd_snapshot_retention)}
 
 
 def _storage_ctx(endpoints: list[str]) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -99,7 +109,7 @@ def _storage_ctx(endpoints: list[str]) -> Callable[[web.Application], AsyncItera
                         "kubernetes-endpoints": endpoint_leases.run,
                         "etcd-compactor": functools.partial(
                             compact_forever, storage, settings.compaction_interval,
-                            hub.note_compacted)}))
+                            hub.note_compacted), **_snapshot_loop(settings, endpoints)}))
                 await rbac.wait_synced()  # no request is decided before the policy is known
                 await crds.synced.wait()  # nor a custom kind's before its CRD is known
                 yield

@@ -22,6 +22,10 @@ class ApiServerSettings:
     node_port_range: tuple[int, int] = (30000, 32767)
     # Compaction, as kube-apiserver: keep at least one interval of history.
     compaction_interval: float = 300.0
+    # Scheduled snapshots of the embedded etcd into data_dir/snapshots (k3s: every 12 h,
+    # keep 5); 0 turns them off.
+    etcd_snapshot_interval: float = 12 * 3600.0
+    etcd_snapshot_retention: int = 5
     # Events expire this many seconds after their last write (kube-apiserver's --event-ttl).
     event_ttl: int = 3600
     # How often the shared etcd watches ask etcd for progress (moves bookmarks on quiet kinds).

@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="extra serving-certificate SAN (repeatable)")
     p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
     p.add_argument("--service-node-port-range", default="30000-32767")
+    p.add_argument("--etcd-snapshot-interval", type=float, default=12 * 3600.0,
+                   help="scheduled snapshots of the embedded etcd into DATA_DIR/snapshots "
+                        "(seconds, default 43200 = 12 h; 0: none)")
+    p.add_argument("--etcd-snapshot-retention", type=int, default=5,
+                   help="scheduled snapshots kept (default 5)")
     p.add_argument("--etcd-compaction-interval", type=float, default=300.0,
                    help="seconds between compactions (history kept: one interval)")
     p.add_argument("--watch-progress-interval", type=float, default=10.0,
@@ -70,6 +75,9 @@ def _settings(args: argparse.Namespace) -> ApiServerSettings:
                 ipaddress.ip_address(ip)
             except ValueError:
                 raise CLIError(f"not an IP address: {ip}") from None
+    if args.etcd_snapshot_interval < 0 or args.etcd_snapshot_retention < 1:
+        raise CLIError("--etcd-snapshot-interval must not be negative and "
+                       "--etcd-snapshot-retention at least 1")
     if args.etcd_compaction_interval <= 0:
         raise CLIError("--etcd-compaction-interval must be positive")
     if args.event_ttl <= 0:
@@ -88,7 +96,9 @@ def _settings(args: argparse.Namespace) -> ApiServerSettings:
         etcd_servers=[u.strip() for u in args.etcd_servers.split(",") if u.strip()],
         advertise_address=args.advertise_address,
         service_cluster_ip_range=str(net), node_port_range=(low, high),
-        compaction_interval=args.etcd_compaction_interval, event_ttl=args.event_ttl,
+        compaction_interval=args.etcd_compaction_interval,
+        etcd_snapshot_interval=args.etcd_snapshot_interval,
+        etcd_snapshot_retention=args.etcd_snapshot_retention, event_ttl=args.event_ttl,
         watch_progress_interval=args.watch_progress_interval,
         tls_sans=[s.strip() for s in args.tls_san if s.strip()],
         workers=args.workers, worker=args.worker, authorization_mode=modes,

@@ -35,6 +35,7 @@ class Tool:
 TOOLS = (
     Tool("dockerd", "docker.io", "runs pod containers"),
     Tool("etcd", "etcd-server", "the api-server's embedded etcd"),
+    Tool("etcdctl", "etcd-client", "etcd snapshots (minikube-py etcd snapshot)"),
     Tool("iptables-restore", "iptables", "Service rules and pod forwarding"),
     Tool("ip", "iproute2", "network namespaces of lab nodes"),
     Tool("busybox", "busybox-static", "the node-local sandbox and sample-app image"),

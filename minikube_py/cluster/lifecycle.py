@@ -167,8 +167,8 @@ def start_node(paths: ClusterPaths, node: NodeRecord, server: str, tools: Toolbo
         current = running(paths)
         if current is not None:
             raise Refused(_other_running(current))
-        _prepare_host(paths, install, tuple(t for t in host.TOOLS if t.binary != "etcd"),
-                      progress)
+        worker_tools = tuple(t for t in host.TOOLS if t.binary not in ("etcd", "etcdctl"))
+        _prepare_host(paths, install, worker_tools, progress)
         state = ClusterState("node", 0, [node], server=server)
         missing = _launch(paths, state, tools, ControllerTuning(), None, progress)
     result = UpResult(state, missing=missing)

@@ -1,0 +1,76 @@
+"""`minikube-py etcd snapshot save|ls|restore|prune`: k3s's `etcd-snapshot` for the
+api-server's embedded etcd (store/snapshots.py)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from minikube_py.store.snapshots import Snapshot
+
+DEFAULT_DATA_DIR = Path("/var/lib/minikube-py/apiserver")  # install.sh's and `up`'s
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("etcd", help="operate the api-server's embedded etcd")
+    snapshot = p.add_subparsers(dest="etcd_command", required=True).add_parser(
+        "snapshot", help="save, list, restore and prune etcd snapshots")
+    verbs = snapshot.add_subparsers(dest="snapshot_command", required=True)
+    for verb, help_ in (("save", "save a snapshot now (on-demand-<node>-<unix time>)"),
+                        ("ls", "list the snapshots"),
+                        ("restore", "replace etcd's data with a snapshot (api-server stopped)"),
+                        ("prune", "delete all but the newest snapshots")):
+        v = verbs.add_parser(verb, help=help_)
+        v.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                       help=f"the api-server's --data-dir (default {DEFAULT_DATA_DIR})")
+        v.add_argument("--name", default="on-demand", help="snapshot name prefix (on-demand)")
+        if verb == "save":
+            v.add_argument("--etcd-servers", default="",
+                           help="etcd client URL to snapshot (default: the embedded etcd's; "
+                                "install.sh hosts: http://127.0.0.1:2379)")
+        if verb == "restore":
+            v.add_argument("snapshot", type=Path, help="a snapshot file (or its name)")
+        if verb == "prune":
+            v.add_argument("--retention", type=int, default=5, help="how many to keep (5)")
+        v.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from minikube_py.cli.main import CLIError
+    from minikube_py.store import snapshots
+
+    directory = snapshots.snapshot_dir(args.data_dir)
+    try:
+        if args.snapshot_command == "save":
+            endpoint = args.etcd_servers.split(",")[0] or snapshots.client_url(args.data_dir)
+            snap = snapshots.save(endpoint, directory, args.name)
+            print(f"Snapshot {snap.name} saved.")
+        elif args.snapshot_command == "ls":
+            _print_table(snapshots.ls(directory))
+        elif args.snapshot_command == "prune":
+            for snap in snapshots.prune(directory, args.retention, args.name):
+                print(f"Removed snapshot {snap.name}")
+        else:
+            path = args.snapshot if args.snapshot.exists() else directory / args.snapshot
+            target = snapshots.restore(path, args.data_dir)
+            print(f"Restored {path} into {target}; start the api-server to use it.")
+    except snapshots.SnapshotError as e:
+        raise CLIError(str(e)) from e
+    return 0
+
+
+def _print_table(snaps: list[Snapshot]) -> None:
+    """k3s's `etcd-snapshot ls` columns."""
+    rows = [("Name", "Location", "Size", "Created")]
+    for s in snaps:
+        created = datetime.datetime.fromtimestamp(s.created, datetime.UTC)
+        rows.append((s.name, f"file://{s.path}", str(s.size),
+                     created.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        line = " ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
+        sys.stdout.write(line.rstrip() + "\n")

@@ -1,0 +1,130 @@
+"""etcd snapshots against real etcd: `minikube-py etcd snapshot save` of a live member,
+`ls`, `restore` into a fresh api-server data dir (the embedded etcd's own config), an etcd
+started on it has the data; restore refuses while that etcd serves; `prune` keeps N."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from minikube_py.store.embedded import EmbeddedEtcd, EtcdConfig
+from tests.fixtures.etcd import ETCD, EtcdCluster
+
+pytestmark = pytest.mark.skipif(not Path("/usr/bin/etcdctl").exists(),
+                                reason="etcdctl (Debian etcd-client) missing")
+
+
+def etcdctl(url: str, *args: str) -> str:
+    return subprocess.run(["etcdctl", "--endpoints", url, *args], env={
+        **os.environ, "ETCDCTL_API": "3"}, capture_output=True, text=True, check=True,
+        timeout=30).stdout
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "etcd", "snapshot",
+                           *args], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, etcd: EtcdCluster) -> Path:
+    """An api-server data dir whose embedded-etcd config points at the fixture's member."""
+    conf_dir = tmp_path / "apiserver" / "etcd"
+    conf_dir.mkdir(parents=True)
+    (conf_dir / "etcd.conf.yaml").write_text(yaml.safe_dump(
+        {"advertise-client-urls": etcd.urls[0]}))
+    return tmp_path / "apiserver"
+
+
+@pytest.fixture
+def restored_member(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_save_ls_restore_into_a_fresh_data_dir(etcd: EtcdCluster, data_dir: Path,
+                                               tmp_path: Path,
+                                               restored_member: list) -> None:
+    value = uuid.uuid4().hex
+    etcdctl(etcd.urls[0], "put", "/registry/configmaps/ns/kept", value)
+    saved = cli("save", "--data-dir", str(data_dir))
+    assert saved.returncode == 0, saved.stderr
+    [snap] = (data_dir / "snapshots").iterdir()
+    assert snap.name.startswith("on-demand-") and saved.stdout == f"Snapshot {snap.name} saved.\n"
+    assert snap.stat().st_mode & 0o777 == 0o600
+    listed = cli("ls", "--data-dir", str(data_dir))
+    assert listed.stdout.splitlines()[0].split() == ["Name", "Location", "Size", "Created"]
+    assert listed.stdout.splitlines()[1].split()[:3] == [
+        snap.name, f"file://{snap}", str(snap.stat().st_size)]
+
+    fresh = tmp_path / "fresh"  # a new api-server data dir: its embedded etcd's config
+    member = EmbeddedEtcd(EtcdConfig(data_dir=fresh / "etcd"))
+    conf = member.write_config()
+    (fresh / "etcd" / "data").mkdir()  # something to keep aside
+    restored = cli("restore", "--data-dir", str(fresh), str(snap))
+    assert restored.returncode == 0, restored.stderr
+    assert [p.name.split("-")[0] for p in (fresh / "etcd").glob("data.old-*")] == ["data.old"]
+    restored_member.append(subprocess.Popen([ETCD, "--config-file", str(conf)],
+                                            stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL))
+    url = member.client_url
+    got = ""
+    for _ in range(100):
+        try:
+            got = etcdctl(url, "get", "--print-value-only", "/registry/configmaps/ns/kept")
+            break
+        except subprocess.CalledProcessError:
+            time.sleep(0.2)
+    assert got.strip() == value
+    refused = cli("restore", "--data-dir", str(fresh), str(snap))
+    assert refused.returncode != 0 and "stop the api-server first" in refused.stderr
+
+
+def test_save_of_an_external_etcd(etcd: EtcdCluster, tmp_path: Path) -> None:
+    """install.sh hosts run etcd as its own unit: --etcd-servers names it."""
+    saved = cli("save", "--data-dir", str(tmp_path), "--etcd-servers", etcd.urls[0],
+                "--name", "before-upgrade")
+    assert saved.returncode == 0, saved.stderr
+    assert [p.name.split("-")[:2] for p in (tmp_path / "snapshots").iterdir()] == [
+        ["before", "upgrade"]]
+
+
+def test_prune_keeps_the_newest_n(etcd: EtcdCluster, data_dir: Path) -> None:
+    snaps = data_dir / "snapshots"
+    snaps.mkdir()
+    for ts in (100, 200, 300, 400):
+        (snaps / f"on-demand-node-{ts}").write_bytes(b"x")
+    (snaps / "etcd-snapshot-node-50").write_bytes(b"x")  # another name: not counted
+    pruned = cli("prune", "--data-dir", str(data_dir), "--retention", "2")
+    assert pruned.stdout.splitlines() == ["Removed snapshot on-demand-node-100",
+                                          "Removed snapshot on-demand-node-200"]
+    assert sorted(p.name for p in snaps.iterdir()) == [
+        "etcd-snapshot-node-50", "on-demand-node-300", "on-demand-node-400"]
+
+
+def test_the_api_server_snapshots_its_etcd_on_schedule_and_keeps_n(apiserver_factory) -> None:
+    server = apiserver_factory(etcd_snapshot_interval=1, etcd_snapshot_retention=2)
+    snaps = server.data_dir / "snapshots"
+    seen: set[str] = set()
+    deadline = time.monotonic() + 40
+    while len(seen) < 4 and time.monotonic() < deadline:
+        seen |= {p.name for p in snaps.glob("etcd-snapshot-*")} if snaps.is_dir() else set()
+        time.sleep(0.2)
+    for _ in range(20):  # not between a save and its prune
+        names = sorted(p.name for p in snaps.glob("etcd-snapshot-*"))
+        if len(names) == 2:
+            break
+        time.sleep(0.1)
+    assert len(seen) >= 4 and len(names) == 2, (seen, names)  # the older ones pruned
+    assert all((snaps / n).stat().st_mode & 0o777 == 0o600 for n in names)

@@ -247,7 +247,12 @@ class VolumeManager:
             raise ContainerConfigError(f'persistentvolume "{volume_name}" not found')
         spec = volume.get("spec") or {}
         if spec.get("hostPath"):
-            return _host_path(spec["hostPath"])
+            new = not os.path.exists(spec["hostPath"]["path"])
+            path = _host_path(spec["hostPath"])
+            group = ((pod["spec"].get("securityContext") or {}).get("fsGroup"))
+            if new and group is not None:
+                _give_to_group(path, int(group))
+            return path
         if spec.get("local"):
             path = spec["local"]["path"]
             if not os.path.isdir(path):
@@ -307,6 +312,13 @@ def _host_path(hp: dict[str, Any]) -> str:
     elif kind == "File" and not os.path.isfile(path):
         raise ContainerConfigError(f"hostPath type check failed: {path} is not a file")
     return str(path)
+
+
+def _give_to_group(path: str, gid: int) -> None:
+    """A volume made for a pod with fsGroup belongs to that group, setgid so files made in
+    it do too (SetVolumeOwnership), so a non-root container can write its new claim."""
+    os.chown(path, -1, gid)
+    os.chmod(path, 0o2775)
 
 
 def _read_only_volumes(pod: dict[str, Any]) -> set[str]:

@@ -57,6 +57,10 @@ def test_kubectl_applies_and_prints_storage_kinds(apiserver: ApiServer, tmp_path
         assert claim["spec"]["storageClassName"] == sc
         assert claim["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
         assert claim["status"] == {"phase": "Pending"}
+        for args in (("-n", ns, "describe", "pvc", "data"), ("describe", "pv", f"pv-{ns}"),
+                     ("describe", "sc", sc)):
+            described = apiserver.kubectl(tmp_path, *args)
+            assert described.returncode == 0 and "Name:" in described.stdout, described.stderr
         # Nothing removes the finalizer here (no controller runs): the claim stays.
         deleted = apiserver.kubectl(tmp_path, "-n", ns, "delete", "pvc", "data", "--wait=false")
         assert deleted.returncode == 0, deleted.stderr

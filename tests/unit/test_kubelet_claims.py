@@ -4,6 +4,7 @@ claim is a ContainerConfigError (the FailedMount event's text)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,16 @@ async def test_missing_claim(tmp_path: Path) -> None:
     manager = VolumeManager(tmp_path, DictSource())
     with pytest.raises(ContainerConfigError, match='persistentvolumeclaim "data" not found'):
         await manager.prepare(_pod())
+
+
+async def test_a_new_directory_belongs_to_the_pods_fs_group(tmp_path: Path) -> None:
+    group = 2000 if os.geteuid() == 0 else os.getgid()  # not root: one of our own groups
+    pod = _pod()
+    pod["spec"]["securityContext"] = {"fsGroup": group}
+    (tmp_path / "vol").mkdir()
+    await _manager(tmp_path).prepare(pod)
+    made = (tmp_path / "vol" / "pvc-1").stat()
+    assert made.st_gid == group and made.st_mode & 0o7777 == 0o2775
+    (tmp_path / "vol" / "pvc-1").chmod(0o755)
+    await _manager(tmp_path).prepare(pod)  # an existing directory is left as it is
+    assert (tmp_path / "vol" / "pvc-1").stat().st_mode & 0o7777 == 0o755

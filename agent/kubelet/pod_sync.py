@@ -35,7 +35,7 @@ from agent.kubelet.probes import EventSink, Probes, log_event
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.sandbox import SandboxError, Sandboxes
 from agent.kubelet.source import ObjectSource
-from agent.kubelet.spec import container_args
+from agent.kubelet.spec import container_args, run_as_non_root_problem
 from agent.kubelet.status import docker_epoch, terminated
 from agent.kubelet.volumes import VolumeManager
 from minikube_py.api.types import ContainerStateTerminated, PodStatus
@@ -295,6 +295,11 @@ class PodSyncer:
             requeue.append(max(self.backoff.remaining(pull_key), 1.0))
             return False
         try:
+            image = await self.runtime.image_inspect(c["image"])
+            problem = run_as_non_root_problem(pod, c, str(((image or {}).get("Config") or {})
+                                                          .get("User") or ""))
+            if problem:
+                raise ContainerConfigError(problem)
             env = await container_env(pod, c, self.source, pod_ip=ctx.pod_ip, host_ip=self.host_ip)
             binds = self.volumes.binds(pod, c, ctx.volume_paths)
             hosts = self.volumes.etc_hosts(pod, ctx.pod_ip)

@@ -2,8 +2,11 @@
 
 Pure translation (no I/O) so it is tested table-driven: resources become CFS quota,
 memory limit and CPU shares as kubelet's cgroup math does; securityContext becomes
-user, read-only rootfs, privileged and capabilities; the container joins its pod's
-sandbox for network, IPC (and so also sees the sandbox's hostname and /etc/hosts).
+user, read-only rootfs, privileged, capabilities, no-new-privileges
+(allowPrivilegeEscalation: false), an Unconfined seccomp profile (RuntimeDefault is
+Docker's default); the container joins its pod's sandbox for network, IPC (and so also
+sees the sandbox's hostname and /etc/hosts), or the host's PID and IPC namespaces for
+hostPID/hostIPC. runAsNonRoot is checked against the image's user before anything runs.
 """
 
 from __future__ import annotations
@@ -66,6 +69,11 @@ def security(pod: dict[str, Any], container: dict[str, Any]) -> tuple[dict[str, 
         host["read_only"] = True
     if sc.get("privileged"):
         host["privileged"] = True
+    if sc.get("allowPrivilegeEscalation") is False and not sc.get("privileged"):
+        host.setdefault("security_opt", []).append("no-new-privileges:true")
+    profile = (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+    if profile == "Unconfined":  # privileged is unconfined by Docker already
+        host.setdefault("security_opt", []).append("seccomp=unconfined")
     caps = sc.get("capabilities") or {}
     if caps.get("add"):
         host["cap_add"] = [c.upper().removeprefix("CAP_") for c in caps["add"]]
@@ -89,6 +97,10 @@ def container_args(pod: dict[str, Any], container: dict[str, Any], *, image: str
     host.update(sec_host)
     if pod["spec"].get("shareProcessNamespace"):
         host["pid_mode"] = f"container:{sandbox_id}"
+    if pod["spec"].get("hostPID"):
+        host["pid_mode"] = "host"
+    if pod["spec"].get("hostIPC"):
+        host["ipc_mode"] = "host"
     config: dict[str, Any] = {
         "environment": [f"{k}={v}" for k, v in env.items()],
         "stdin_open": bool(container.get("stdin")),
@@ -122,3 +134,26 @@ def sandbox_args(pod: dict[str, Any], *, image: str, name: str, labels: dict[str
         if spec.get("subdomain"):
             config["domainname"] = f"{spec['subdomain']}.{pod['metadata']['namespace']}.svc"
     return CreateArgs(image=image, name=name, labels=labels, host_config=host, config=config)
+
+
+def run_as_non_root_problem(pod: dict[str, Any], container: dict[str, Any],
+                            image_user: str) -> str | None:
+    """Kubernetes' verifyRunAsNonRoot: why this container may not start, if runAsNonRoot
+    asks for a non-root user and it (its runAsUser, else its image's USER) would be root."""
+    psc = pod["spec"].get("securityContext") or {}
+    sc = container.get("securityContext") or {}
+    if sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is not True:
+        return None
+    meta = pod["metadata"]
+    where = f'(pod: "{meta["name"]}_{meta["namespace"]}({meta["uid"]})", ' \
+            f'container: {container["name"]})'
+    uid = sc.get("runAsUser", psc.get("runAsUser"))
+    if uid is not None:
+        return f"container's runAsUser breaks non-root policy {where}" if uid == 0 else None
+    user = image_user.partition(":")[0]
+    if not user or user in ("0", "root"):
+        return f"container has runAsNonRoot and image will run as root {where}"
+    if not user.isdigit():
+        return (f"container has runAsNonRoot and image has non-numeric user ({user}), "
+                f"cannot verify user is non-root {where}")
+    return None

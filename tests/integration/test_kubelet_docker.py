@@ -286,6 +286,27 @@ async def test_a_symlink_planted_in_a_shared_volume_leads_nowhere(node: Node) ->
     assert "main" not in await node.containers(pod)
 
 
+async def test_run_as_non_root_and_no_new_privileges(node: Node) -> None:
+    """A root image under runAsNonRoot never starts (CreateContainerConfigError with
+    Kubernetes' message); allowPrivilegeEscalation: false is no-new-privileges in the
+    process itself."""
+    root = node.pod([{"name": "main", "command": ["sleep", "3600"]}],
+                    securityContext={"runAsNonRoot": True})
+    status = await node.until(root, lambda s: bool(s.get("containerStatuses")))
+    waiting = status["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "CreateContainerConfigError"
+    assert waiting["message"].startswith("container has runAsNonRoot and image will run as "
+                                         "root")
+    assert "main" not in await node.containers(root)
+    safe = node.pod([{"name": "main", "command": ["sleep", "3600"], "securityContext": {
+        "runAsNonRoot": True, "runAsUser": 1000, "allowPrivilegeEscalation": False}}])
+    await node.until(safe, running)
+    cid = (await node.containers(safe))["main"]["Id"]
+    status_lines = "grep -E '^(Uid|NoNewPrivs)' /proc/self/status"
+    code, out = await node.syncer.runtime.exec_run(cid, ["sh", "-c", status_lines])
+    assert code == 0 and "NoNewPrivs:\t1" in out.decode() and "1000" in out.decode()
+
+
 async def test_image_pull_errors_back_off(node: Node) -> None:
     pod = node.pod([{"name": "gone", "image": "nosuch.invalid/none:1",
                      "imagePullPolicy": "Always"}])

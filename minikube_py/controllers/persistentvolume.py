@@ -237,11 +237,13 @@ class PersistentVolumeController(Controller):
             return
         claim = self.claims.get(key)
         uid = (volume["spec"].get("claimRef") or {}).get("uid")
-        if claim is not None and uid in (None, "", claim["metadata"]["uid"]):
-            if phase in (None, "Pending") and not uid:
-                await self._volume_phase(volume, "Available")  # pre-bound by name, waits
+        if not uid:  # pre-bound by name to a claim that may come later: it waits for it
+            if phase in (None, "Pending"):
+                await self._volume_phase(volume, "Available")
             return
-        if claim is None and uid and phase not in ("Released", "Failed"):
+        if claim is not None and claim["metadata"]["uid"] == uid:
+            return
+        if claim is None and phase not in ("Released", "Failed"):
             # The claim may be new and not in our cache yet: read it before releasing.
             namespace, name = key.split("/", 1)
             try:

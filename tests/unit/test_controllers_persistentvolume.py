@@ -178,3 +178,11 @@ async def test_pv_protection(phase: str, released: bool) -> None:
     await c.sync("pv-1")
     assert (client.stored(c.volumes.resource, "pv-1")["metadata"]["finalizers"] == []) is \
         released
+
+
+async def test_a_volume_prebound_by_name_waits_available_for_its_claim() -> None:
+    volume = pv(phase="Pending")
+    volume["spec"]["claimRef"] = {"namespace": "default", "name": "later"}
+    c, client = start(PersistentVolumeController, volume)
+    await c.sync(("volume", "pv-1"))
+    assert client.stored(c.volumes.resource, "pv-1")["status"]["phase"] == "Available"

@@ -9,46 +9,19 @@ change but metadata and status; Tables print the version's additionalPrinterColu
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from minikube_py.api import crdschema, customresourcedefinition, table
 from minikube_py.api.errors import Cause
+from minikube_py.api.jsonpath import json_path
 from minikube_py.api.resources import Resource
 from minikube_py.api.shape import as_dict, dicts
 from minikube_py.api.strategy import Strategy
 from minikube_py.api.types import Object
 
 _OPEN: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-_STEP = re.compile(r'\.([^.\[]+)|\[(\d+)\]|\[\?\(@\.([\w.-]+)\s*==\s*["\']([^"\']*)["\']\)\]')
-
-
-def json_path(obj: Any, path: str) -> Any:
-    """kubectl's JSONPath for printer columns, the forms CRDs use: `.a.b`, `.a[0]` and
-    `.a[?(@.type=="Ready")]` (the first match); None where nothing is found."""
-    value, at = obj, 0
-    while at < len(path):
-        step = _STEP.match(path, at)
-        if step is None:
-            return None
-        key, index, filter_key, filter_value = step.groups()
-        at = step.end()
-        if key is not None:
-            value = value.get(key) if isinstance(value, dict) else None
-        elif index is not None:
-            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) \
-                else None
-        else:
-            value = next((v for v in value or () if isinstance(v, dict)
-                          and str(v.get(filter_key)) == filter_value), None) \
-                if isinstance(value, list) else None
-        if value is None:
-            return None
-    return value
-
-
 class CustomResourceStrategy(Strategy):
     """One version of a custom kind: its schema, subresources and printer columns."""
 
@@ -60,7 +33,11 @@ class CustomResourceStrategy(Strategy):
         self.schema: dict[str, Any] = schema if isinstance(schema, dict) else _OPEN
         self.printer_columns = [c for c in dicts(version.get("additionalPrinterColumns"))
                                 if isinstance(c.get("jsonPath"), str)]
-        self.crd_uid = str(as_dict(crd.get("metadata")).get("uid", ""))
+        scale = as_dict(as_dict(version.get("subresources")).get("scale"))
+        self.scale_spec_path = str(scale.get("specReplicasPath") or ".spec.replicas")
+        self.scale_status_path = str(scale.get("statusReplicasPath") or ".status.replicas")
+        selector = scale.get("labelSelectorPath")
+        self.scale_selector_path = selector if isinstance(selector, str) else ""
 
     @classmethod
     def for_crd(cls, crd: Mapping[str, Any]) -> list[CustomResourceStrategy]:

@@ -34,6 +34,11 @@ class Strategy:
     has_spec: ClassVar[bool] = True
     # Status writes may change labels for core kinds; apps kinds keep them (as Kubernetes).
     status_keeps_labels: ClassVar[bool] = False
+    # Where the scale subresource reads and writes (a CRD names its own); no selector path
+    # means spec.selector, a metav1.LabelSelector.
+    scale_spec_path = ".spec.replicas"
+    scale_status_path = ".status.replicas"
+    scale_selector_path = ""
 
     def __init__(self, resource: Resource) -> None:
         self.resource = resource

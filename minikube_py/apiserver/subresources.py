@@ -15,8 +15,11 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.api import errors
+from minikube_py.api.jsonpath import json_path, set_path
+from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import PODS
 from minikube_py.api.selectors import LabelSelector
+from minikube_py.api.strategy import Strategy
 from minikube_py.api.types import Object
 from minikube_py.apiserver import codec, portforward, proxy, rest, tokenrequest
 from minikube_py.apiserver import eviction as eviction_policy
@@ -100,26 +103,35 @@ async def binding(request: web.Request, target: Target) -> web.Response:
                                 "status": "Success", "code": 201}, 201)
 
 
-def to_scale(obj: Object) -> Object:
-    meta, spec, st = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
-    selector = spec.get("selector")
-    try:
-        selector_text = LabelSelector.from_dict(selector).to_text() if selector else ""
-    except ValueError:
-        selector_text = ""
+def to_scale(obj: Object, strategy: Strategy) -> Object:
+    """The autoscaling/v1 Scale of an object, read where its strategy says (for a custom
+    kind: its CRD's scale paths; absent replicas read as 0, as apiextensions)."""
+    meta = obj["metadata"]
+    spec_replicas = json_path(obj, strategy.scale_spec_path)
+    status_replicas = json_path(obj, strategy.scale_status_path)
+    if strategy.scale_selector_path:
+        selector_text = str(json_path(obj, strategy.scale_selector_path) or "")
+    else:
+        selector = (obj.get("spec") or {}).get("selector")
+        try:
+            selector_text = LabelSelector.from_dict(selector).to_text() if selector else ""
+        except ValueError:
+            selector_text = ""
+    default_replicas = 0 if strategy.resource.custom else 1
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
                          "uid": meta.get("uid"), "resourceVersion": meta["resourceVersion"],
                          "creationTimestamp": meta.get("creationTimestamp")},
-            "spec": {"replicas": spec.get("replicas", 1)},
-            "status": {"replicas": st.get("replicas", 0), "selector": selector_text}}
+            "spec": {"replicas": default_replicas if spec_replicas is None else spec_replicas},
+            "status": {"replicas": status_replicas or 0, "selector": selector_text}}
 
 
 async def scale(request: web.Request, target: Target) -> web.Response:
     """GET/PUT/PATCH of an autoscaling/v1 Scale over spec.replicas. A write that pins no
     resourceVersion is retried when the parent moves under it (GuaranteedUpdate)."""
+    strategy = strategy_for(target.resource)
     if request.method == "GET":
-        return codec.json_response(to_scale(await _parent(request, target)))
+        return codec.json_response(to_scale(await _parent(request, target), strategy))
     if request.method == "PUT":
         put_body: Any = await codec.read_object(request)
     elif request.method == "PATCH":
@@ -136,7 +148,7 @@ async def scale(request: web.Request, target: Target) -> web.Response:
             body = put_body
         else:
             from minikube_py.api.patch import apply_patch
-            body = apply_patch(to_scale(parent), patch_body, content_type, None)
+            body = apply_patch(to_scale(parent, strategy), patch_body, content_type, None)
         replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise errors.invalid(target.resource, target.name or "", [errors.Cause(
@@ -147,7 +159,7 @@ async def scale(request: web.Request, target: Target) -> web.Response:
         if wanted_rv and wanted_rv != parent["metadata"]["resourceVersion"]:
             raise errors.conflict(target.resource, target.name or "")
         new = copy.deepcopy(parent)
-        new.setdefault("spec", {})["replicas"] = replicas
+        set_path(new, strategy.scale_spec_path, replicas)
         parent_target = Target(target.resource, target.namespace, target.name, None)
         try:
             stored = await rest.write_update(request.app, parent_target, new, parent,
@@ -156,7 +168,7 @@ async def scale(request: web.Request, target: Target) -> web.Response:
             if e.code != 409 or e.reason != "Conflict" or wanted_rv:
                 raise
             continue
-        return codec.json_response(to_scale(stored))
+        return codec.json_response(to_scale(stored, strategy))
     raise errors.conflict(target.resource, target.name or "", "too many concurrent updates")
 
 

@@ -31,12 +31,14 @@ def widget_crd(group: str) -> dict[str, Any]:
                      "x-kubernetes-list-type": "set"},
             "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}},
         "status": {"type": "object", "properties": {
-            "replicas": {"type": "integer"}, "phase": {"type": "string"}}}}}
+            "replicas": {"type": "integer"}, "phase": {"type": "string"},
+            "selector": {"type": "string"}}}}}
     columns = [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
                {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
                {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
     subresources = {"status": {}, "scale": {"specReplicasPath": ".spec.replicas",
-                                            "statusReplicasPath": ".status.replicas"}}
+                                            "statusReplicasPath": ".status.replicas",
+                                            "labelSelectorPath": ".status.selector"}}
     return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": f"widgets.{group}"},
             "spec": {"group": group, "scope": "Namespaced",
@@ -142,11 +144,17 @@ def test_kubectl_get_explain_scale_patch_status_and_versions(apiserver: ApiServe
     assert scaled.returncode == 0, scaled.stderr
     patched = apiserver.kubectl(tmp_path, "patch", f"widgets.{group}", "w1",
                                 "--subresource=status", "--type=merge",
-                                "-p", '{"status":{"phase":"Ready","replicas":5}}')
+                                "-p", '{"status":{"phase":"Ready","replicas":5,'
+                                '"selector":"app=w"}}')
     assert patched.returncode == 0, patched.stderr
     _, obj = apiserver.request("GET", f"{path}/w1")
     assert isinstance(obj, dict)
-    assert obj["spec"]["replicas"] == 5 and obj["status"] == {"phase": "Ready", "replicas": 5}
+    assert obj["spec"]["replicas"] == 5
+    assert obj["status"] == {"phase": "Ready", "replicas": 5, "selector": "app=w"}
+    _, scale = apiserver.request("GET", f"{path}/w1/scale")
+    assert isinstance(scale, dict) and scale["kind"] == "Scale"
+    assert scale["spec"] == {"replicas": 5} and scale["status"] == {"replicas": 5,
+                                                                    "selector": "app=w"}
     assert obj["metadata"]["generation"] == 2  # the scale; the status write is not spec
     assert "Ready" in apiserver.kubectl(tmp_path, "get", f"widgets.{group}", "w1").stdout
 

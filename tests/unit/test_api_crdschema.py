@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minikube_py.api import crdschema
-from minikube_py.api.customresource import json_path
+from minikube_py.api.jsonpath import json_path, set_path
 from tests.fixtures.strategies import anything
 
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {
@@ -116,6 +116,8 @@ def test_printer_column_json_paths() -> None:
     assert json_path(obj, '.status.conditions[?(@.type=="Ready")].status') == "True"
     assert json_path(obj, ".spec.items[1]") == 2
     assert json_path(obj, ".spec.missing.deeper") is None
+    set_path(obj, ".spec.scale.replicas", 3)
+    assert json_path(obj, ".spec.scale.replicas") == 3 and obj["spec"]["items"] == [1, 2]
 
 
 # -- properties ---------------------------------------------------------------------------

@@ -68,7 +68,7 @@ agent_args="${iface:+--iface $iface}"
 if [ "$role" = control-plane ]; then
   echo "==> control plane on $node_ip"
   echo "APISERVER_ARGS=\"--advertise-address $node_ip --bind-address 0.0.0.0\"" > "$ETC/apiserver.env"
-  echo "CONTROLLER_MANAGER_ARGS=\"--service-account-private-key-file $DATA/apiserver/pki/sa.key\"" \
+  echo "CONTROLLER_MANAGER_ARGS=\"--service-account-private-key-file $DATA/apiserver/pki/sa.key --root-ca-file $DATA/apiserver/pki/ca.crt\"" \
     > "$ETC/controller-manager.env"
   printf 'NODE_NAME="%s"\nNODE_IP="%s"\nKUBECONFIG="%s"\nAGENT_ARGS="%s"\n' \
     "$node_name" "$node_ip" "$DATA/apiserver/admin.conf" "$agent_args" > "$ETC/agent.env"

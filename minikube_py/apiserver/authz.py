@@ -4,7 +4,8 @@ In order, the first that allows decides (none: 403):
 - system:masters: everything (kube-apiserver's privileged group).
 - Nodes (system:node:<n>, the node authorizer): read the objects a kubelet and proxy
   need, but of Secrets only GET those a pod bound to them uses (by reference, or the token
-  of its service account); tokens only for the service accounts of their pods, bound to
+  of its service account), of claims only GET those their pods mount, volumes (the
+  local-path cleaner watches them); tokens only for the service accounts of their pods, bound to
   such a pod (tokenrequest.py); write their own Node and Lease; update pod status and
   delete pods bound to them; create/patch events.
 - Bootstrappers (system:bootstrappers): create their node-credentials Secret only.
@@ -28,6 +29,7 @@ from minikube_py.api.resources import (
     EVENTS,
     LEASES,
     NODES,
+    PERSISTENTVOLUMECLAIMS,
     PODS,
     SECRETS,
     SERVICEACCOUNTS,
@@ -44,8 +46,7 @@ from minikube_py.apiserver.state import OBJECTS, RBAC, SETTINGS
 from minikube_py.apiserver.target import Target
 
 NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces", "configmaps",
-                           "serviceaccounts", "persistentvolumeclaims", "persistentvolumes",
-                           "storageclasses"})
+                           "serviceaccounts", "persistentvolumes"})
 READ_VERBS = frozenset({"get", "list", "watch"})
 MASTERS = "system:masters"
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
@@ -116,6 +117,15 @@ async def _secret_used_here(request: web.Request, target: Target, node: str) -> 
         in accounts)
 
 
+async def _claim_used_here(request: web.Request, target: Target, node: str) -> bool:
+    """A pod bound to `node` mounts this claim (the kubelet GETs it to find its volume)."""
+    items, _, _ = await request.app[OBJECTS].list(PODS, target.namespace)
+    return any((spec := decode_item(i).get("spec") or {}).get("nodeName") == node
+               and any((v.get("persistentVolumeClaim") or {}).get("claimName") == target.name
+                       for v in spec.get("volumes") or [])
+               for i in items)
+
+
 async def _account_used_here(request: web.Request, target: Target, node: str) -> bool:
     """A pod bound to `node` runs as this service account (tokenrequest checks the rest)."""
     items, _, _ = await request.app[OBJECTS].list(PODS, target.namespace)
@@ -127,6 +137,8 @@ async def _node_allows(request: web.Request, target: Target, verb: str, node: st
     res, sub = target.resource, target.subresource
     if res is SECRETS:
         return verb == "get" and sub is None and await _secret_used_here(request, target, node)
+    if res is PERSISTENTVOLUMECLAIMS:
+        return verb == "get" and sub is None and await _claim_used_here(request, target, node)
     if res is SERVICEACCOUNTS and sub == "token":  # the body must bind it to one of its pods
         return verb == "create" and await _account_used_here(request, target, node)
     if verb in READ_VERBS and res.plural in NODE_READABLE and sub in (None, "status"):

@@ -354,3 +354,26 @@ def test_bad_access_reviews(apiserver: ApiServer, spec: dict[str, Any], field: s
          "spec": spec})
     assert status == 422 and got["kind"] == "Status", got
     assert [c["field"] for c in got["details"]["causes"]] == [field]
+
+
+def test_a_node_reads_only_the_claims_its_pods_mount(apiserver: ApiServer) -> None:
+    node, other = f"n-{uuid.uuid4().hex[:6]}", f"o-{uuid.uuid4().hex[:6]}"
+    token = new_node_token(node)
+    assert apiserver.request("POST", SECRETS, node_credentials_secret(node, token))[0] == 201
+    ns = f"pvc-{uuid.uuid4().hex[:6]}"
+    assert apiserver.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0] == 201
+    claims = f"/api/v1/namespaces/{ns}/persistentvolumeclaims"
+    for name in ("mine", "theirs"):
+        assert apiserver.request("POST", claims, {"metadata": {"name": name}, "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}}}})[0] == 201
+    for name, where in (("mine", node), ("theirs", other)):
+        assert apiserver.request("POST", f"/api/v1/namespaces/{ns}/pods", {
+            "metadata": {"name": name}, "spec": {
+                "nodeName": where, "containers": [{"name": "c", "image": "busybox"}],
+                "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": name}}]}}
+        )[0] == 201
+    assert as_user(apiserver, token, "GET", f"{claims}/mine")[0] == 200
+    for path in (f"{claims}/theirs", claims, "/api/v1/persistentvolumeclaims"):
+        assert as_user(apiserver, token, "GET", path)[0] == 403, path
+    assert as_user(apiserver, token, "GET", "/api/v1/persistentvolumes")[0] == 200

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from minikube_py.api import crdschema, customresourcedefinition, table
+from minikube_py.api import celrules, crdschema, customresourcedefinition, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.jsonpath import json_path
 from minikube_py.api.resources import Resource
@@ -49,7 +49,14 @@ class CustomResourceStrategy(Strategy):
         return removed
 
     def validate(self, obj: Object) -> list[Cause]:
-        return crdschema.validate(obj, self.schema)
+        causes = crdschema.validate(obj, self.schema)
+        if causes:  # rules assume a well-typed self, as Kubernetes runs them after
+            return causes
+        return celrules.rule_causes(obj, self.schema, transition=False)
+
+    def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
+        """Transition rules (those naming oldSelf) see the stored object as oldSelf."""
+        return celrules.rule_causes(new, self.schema, old, transition=True)
 
     def initial_status(self, obj: Object) -> Object | None:
         return None

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from minikube_py.api import crdschema, field, meta, table
+from minikube_py.api import celrules, crdschema, field, meta, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.meta import now_rfc3339
 from minikube_py.api.resources import ALL, Resource
@@ -107,6 +107,7 @@ def _version_causes(crd: Object) -> list[Cause]:
                                          "schemas are required"))
         else:
             causes += crdschema.structural_causes(schema, f"{path}.schema.openAPIV3Schema")
+            causes += celrules.compile_causes(schema, f"{path}.schema.openAPIV3Schema")
         for j, column in enumerate(dicts(version.get("additionalPrinterColumns"))):
             for key in ("name", "type", "jsonPath"):
                 if not column.get(key):

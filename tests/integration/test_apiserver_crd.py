@@ -315,3 +315,36 @@ def test_aggregated_discovery_lists_custom_kinds(apiserver: ApiServer, group: st
         "scale": "Scale", "status": "Widget"}
     apps = next(i for i in doc["items"] if i["metadata"].get("name") == "apps")
     assert "deployments" in [r["resource"] for r in apps["versions"][0]["resources"]]
+
+
+def test_cel_validation_rules_on_create_and_update(apiserver: ApiServer) -> None:
+    group = f"r{uuid.uuid4().hex[:6]}.example.com"
+    crd = widget_crd(group)
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec_schema["x-kubernetes-validations"] = [
+        {"rule": "self.replicas <= self.size", "message": "replicas may not exceed size"},
+        {"rule": "self.mode == oldSelf.mode", "message": "mode is immutable"}]
+    assert apiserver.request("POST", CRD_PATH, crd)[0] == 201
+    try:
+        path = f"/apis/{group}/v1/namespaces/default/widgets"
+        assert wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+        status, err = apiserver.request("POST", path, {"metadata": {"name": "r"}, "spec": {
+            "size": 2, "replicas": 3}})
+        assert status == 422 and isinstance(err, dict)
+        assert err["details"]["causes"] == [{"reason": "FieldValueInvalid", "field": "spec",
+                                             "message": 'Invalid value: "object": replicas '
+                                                        "may not exceed size"}]
+        assert apiserver.request("POST", path, {"metadata": {"name": "r"}, "spec": {
+            "size": 2, "mode": "fast"}})[0] == 201
+        status, err = apiserver.request("PATCH", f"{path}/r", {"spec": {"mode": "safe"}},
+                                        content_type="application/merge-patch+json")
+        assert status == 422 and isinstance(err, dict) and "mode is immutable" in err["message"]
+        bad = widget_crd(f"b{group}")
+        bad["spec"]["versions"][0]["schema"]["openAPIV3Schema"][
+            "x-kubernetes-validations"] = [{"rule": "self.spec.size >"}]
+        status, err = apiserver.request("POST", CRD_PATH, bad)
+        assert status == 422 and isinstance(err, dict)
+        assert err["details"]["causes"][0]["field"] == (
+            "spec.versions[0].schema.openAPIV3Schema.x-kubernetes-validations[0].rule")
+    finally:
+        apiserver.request("DELETE", f"{CRD_PATH}/widgets.{group}")

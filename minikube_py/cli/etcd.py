@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from minikube_py.api.meta import format_time
+
 if TYPE_CHECKING:
     from minikube_py.store.snapshots import Snapshot
 
@@ -69,7 +71,7 @@ def _print_table(snaps: list[Snapshot]) -> None:
     for s in snaps:
         created = datetime.datetime.fromtimestamp(s.created, datetime.UTC)
         rows.append((s.name, f"file://{s.path}", str(s.size),
-                     created.strftime("%Y-%m-%dT%H:%M:%SZ")))
+                     format_time(created)))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         line = " ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))

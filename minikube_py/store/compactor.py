@@ -3,7 +3,8 @@
 Every `interval` seconds we note the current revision and compact to the one
 noted on the previous tick, so history always covers at least one interval:
 a watcher that was briefly disconnected can resume, one that was gone longer
-gets 410 and re-lists. Without this etcd grows without bound.
+gets 410 and re-lists. Without this etcd grows without bound. After each
+compaction, members whose file is mostly free space are defragmented (defrag.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from minikube_py.store.defrag import defragment_fragmented
 from minikube_py.store.errors import StorageError
 from minikube_py.store.storage import Storage
 
@@ -31,6 +33,7 @@ async def compact_forever(storage: Storage, interval: float,
                 log.info("compacted etcd revision=%d", previous)
                 if on_compacted is not None:
                     on_compacted(previous)
+                await defragment_fragmented(storage.endpoints)
             previous = current
         except StorageError as e:
             log.warning("compaction skipped error=%s", e)

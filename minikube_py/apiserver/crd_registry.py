@@ -15,14 +15,14 @@ import asyncio
 import logging
 from typing import Any
 
-import orjson
-
-from minikube_py.api import customresourcedefinition, errors, registry
+from minikube_py.api import customresourcedefinition, registry
 from minikube_py.api.customresource import CustomResourceStrategy
 from minikube_py.api.resources import CUSTOMRESOURCEDEFINITIONS, Resource
 from minikube_py.api.shape import as_dict
+from minikube_py.api.types import Object
+from minikube_py.apiserver.following import follow
 from minikube_py.apiserver.objects import ObjectStore, resource_prefix
-from minikube_py.store import Progress, StorageError, WatchHub
+from minikube_py.store import WatchHub
 
 log = logging.getLogger(__name__)
 
@@ -39,28 +39,21 @@ class CrdRegistry:
         self.synced = asyncio.Event()
 
     async def run(self) -> None:
-        prefix = resource_prefix(CUSTOMRESOURCEDEFINITIONS)
-        while True:
-            try:
-                items, revision, _ = await self.store.list(CUSTOMRESOURCEDEFINITIONS, None)
-                crds = [orjson.loads(i.value) for i in items]
-                for name in set(self.served) - {_name(c) for c in crds}:
-                    self._remove(name)
-                for crd in crds:
-                    await self._apply(crd)
-                self.synced.set()
-                async for batch in self.hub.watch(prefix, prefix, revision):
-                    if isinstance(batch, Progress):
-                        continue
-                    for change in batch:
-                        crd = orjson.loads(change.value)
-                        if change.type == "DELETE":
-                            self._remove(_name(crd))
-                        else:
-                            await self._apply(crd)
-            except (StorageError, errors.StatusError) as e:
-                log.warning("crd registry re-listing error=%s", e)
-            await asyncio.sleep(0.5)
+        await follow(self.store, self.hub, CUSTOMRESOURCEDEFINITIONS, listed=self._listed,
+                     changed=self._changed)
+
+    async def _listed(self, crds: list[Object]) -> None:
+        for name in set(self.served) - {_name(c) for c in crds}:
+            self._remove(name)
+        for crd in crds:
+            await self._apply(crd)
+        self.synced.set()
+
+    async def _changed(self, change: str, crd: Object) -> None:
+        if change == "DELETE":
+            self._remove(_name(crd))
+        else:
+            await self._apply(crd)
 
     async def _apply(self, crd: dict[str, Any]) -> None:
         name = _name(crd)

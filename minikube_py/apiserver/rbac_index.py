@@ -11,13 +11,9 @@ namespace are compiled once into a RuleSet and kept until the policy next change
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
-from minikube_py.api import errors
 from minikube_py.api.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
@@ -26,12 +22,12 @@ from minikube_py.api.resources import (
     Resource,
 )
 from minikube_py.api.shape import as_dict, dicts
+from minikube_py.api.types import Object
 from minikube_py.apiserver.authn import User
-from minikube_py.apiserver.objects import ObjectStore, resource_prefix
+from minikube_py.apiserver.following import follow
+from minikube_py.apiserver.objects import ObjectStore
 from minikube_py.apiserver.rbac_rules import Attributes, Rule, RuleSet, compile_rules
-from minikube_py.store import Progress, StorageError, WatchHub
-
-log = logging.getLogger(__name__)
+from minikube_py.store import WatchHub
 
 KINDS = (CLUSTERROLES, ROLES, CLUSTERROLEBINDINGS, ROLEBINDINGS)
 RULE_SETS = 4096  # (user, namespace) rule sets kept; any policy change drops them all
@@ -121,27 +117,18 @@ class RbacIndex:
         await asyncio.gather(*(self._follow(r) for r in KINDS))
 
     async def _follow(self, resource: Resource) -> None:
-        """List, then follow the watch; re-list after any break."""
-        prefix = resource_prefix(resource)
-        while True:
-            try:
-                items, revision, _ = await self.store.list(resource, None)
-                self._reset(resource)
-                for item in items:
-                    self._apply(resource, orjson.loads(item.value))
-                self._synced[resource.plural].set()
-                async for batch in self.hub.watch(prefix, prefix, revision):
-                    if isinstance(batch, Progress):
-                        continue
-                    for change in batch:
-                        obj = orjson.loads(change.value)
-                        if change.type == "DELETE":
-                            self._remove(resource, obj)
-                        else:
-                            self._apply(resource, obj)
-            except (StorageError, errors.StatusError) as e:
-                log.warning("rbac cache re-listing resource=%s error=%s", resource.plural, e)
-            await asyncio.sleep(0.5)
+        async def listed(objs: list[Object]) -> None:
+            self._reset(resource)
+            for obj in objs:
+                self._apply(resource, obj)
+            self._synced[resource.plural].set()
+
+        async def changed(change: str, obj: Object) -> None:
+            if change == "DELETE":
+                self._remove(resource, obj)
+            else:
+                self._apply(resource, obj)
+        await follow(self.store, self.hub, resource, listed=listed, changed=changed)
 
     def _reset(self, resource: Resource) -> None:
         self._rule_sets.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,15 @@ def test_now_is_rfc3339_and_current() -> None:
     before = datetime.now(UTC).replace(microsecond=0)
     assert before <= meta.parse_time(meta.now_rfc3339()) <= datetime.now(UTC)
     assert meta.parse_time(meta.micro_time()) <= datetime.now(UTC)
+
+
+def test_timestamps_and_generated_names_are_spelt_only_here() -> None:
+    """New code formats metav1.Time and draws generateName suffixes through api.meta, not
+    with its own strftime pattern or alphabet (they were copied to 3-4 places once)."""
+    root = Path(__file__).resolve().parents[2]
+    copies = [f"{path.relative_to(root)}: {needle}"
+              for package in ("minikube_py", "agent", "cni_plugins")
+              for path in sorted((root / package).rglob("*.py"))
+              if path != root / "minikube_py/api/meta.py"
+              for needle in ("%Y-%m-%dT%H:%M:%S", meta.ALPHANUMS) if needle in path.read_text()]
+    assert not copies, "use api.meta's helpers instead of: " + ", ".join(copies)

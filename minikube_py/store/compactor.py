@@ -4,7 +4,8 @@ Every `interval` seconds we note the current revision and compact to the one
 noted on the previous tick, so history always covers at least one interval:
 a watcher that was briefly disconnected can resume, one that was gone longer
 gets 410 and re-lists. Without this etcd grows without bound. After each
-compaction, members whose file is mostly free space are defragmented (defrag.py).
+compaction, members whose file is mostly free space are defragmented, and a NOSPACE
+alarm is recovered from (defrag.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from minikube_py.store.defrag import defragment_fragmented
+import grpc
+
+from minikube_py.store.defrag import defragment_fragmented, recover_nospace
 from minikube_py.store.errors import StorageError
 from minikube_py.store.storage import Storage
 
@@ -35,5 +38,6 @@ async def compact_forever(storage: Storage, interval: float,
                     on_compacted(previous)
                 await defragment_fragmented(storage.endpoints)
             previous = current
-        except StorageError as e:
+            await recover_nospace(storage.endpoints)
+        except (StorageError, grpc.aio.AioRpcError) as e:
             log.warning("compaction skipped error=%s", e)

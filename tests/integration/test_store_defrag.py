@@ -1,17 +1,22 @@
 """Defragmentation against a real etcd: values written, deleted and compacted leave the
 database file large and mostly free; the member is defragmented and its file shrinks; a
-member without that much free space is left alone."""
+member without that much free space is left alone. A member with a small quota filled up
+raises NOSPACE; once keys are deleted and compacted, recovery disarms it and writes work."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
+import pytest
 from aetcd import rpc
 
 from minikube_py.store import Storage
-from minikube_py.store.defrag import defragment_fragmented
-from tests.fixtures.etcd import EtcdCluster
+from minikube_py.store.defrag import defragment_fragmented, recover_nospace
+from tests.fixtures.etcd import ETCD, EtcdCluster, free_port
 
 MB = 1024 * 1024
 
@@ -41,3 +46,36 @@ async def test_a_mostly_free_member_is_defragmented(etcd: EtcdCluster) -> None:
     after, _ = await db_size(url)
     assert after < before / 4
     assert await defragment_fragmented([url], min_free_bytes=8 * MB) == []
+
+
+@pytest.fixture
+def small_etcd(tmp_path: Path) -> Iterator[str]:
+    """One member with a 16 MiB quota (the fixture's members have etcd's 2 GiB)."""
+    client, peer = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    proc = subprocess.Popen([ETCD, "--data-dir", str(tmp_path / "d"), "--listen-client-urls",
+                             client, "--advertise-client-urls", client, "--listen-peer-urls",
+                             peer, "--initial-advertise-peer-urls", peer, "--initial-cluster",
+                             f"default={peer}", "--quota-backend-bytes", str(16 * MB)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield client
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def test_a_nospace_alarm_is_recovered_from_once_space_is_freed(small_etcd: str) -> None:
+    async with Storage([small_etcd]) as storage:
+        await storage.current_revision()  # waits out etcd's start (the store retries)
+        with pytest.raises(grpc.aio.AioRpcError, match="database space exceeded"):
+            for i in range(64):
+                await storage.kv.Put(rpc.PutRequest(key=f"/big/{i}".encode(), value=b"x" * MB))
+        with pytest.raises(grpc.aio.AioRpcError, match="database space exceeded"):
+            await storage.kv.Put(rpc.PutRequest(key=b"/small", value=b"x"))  # alarm raised
+        await storage.kv.DeleteRange(rpc.DeleteRangeRequest(key=b"/big/", range_end=b"/big0"))
+        await storage.compact(await storage.current_revision())
+        await asyncio.sleep(1)  # etcd compacts in the background
+        [member] = await recover_nospace([small_etcd])
+        assert member != 0
+        await storage.kv.Put(rpc.PutRequest(key=b"/after", value=b"ok"))  # writes again
+        assert await recover_nospace([small_etcd]) == []

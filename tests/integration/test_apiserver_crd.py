@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.apiserver import ApiServer, as_user
 from tests.fixtures.workers import answering_processes, until, workers_of
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -348,3 +348,34 @@ def test_cel_validation_rules_on_create_and_update(apiserver: ApiServer) -> None
             "spec.versions[0].schema.openAPIV3Schema.x-kubernetes-validations[0].rule")
     finally:
         apiserver.request("DELETE", f"{CRD_PATH}/widgets.{group}")
+
+
+def test_custom_resources_go_through_rbac(apiserver: ApiServer, group: str,
+                                          tmp_path: Path) -> None:
+    """A service account may touch a custom kind only once a Role grants it (kubectl
+    create role resolves the custom resource through discovery)."""
+    ns = f"crd-rbac-{uuid.uuid4().hex[:6]}"
+    assert apiserver.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0] == 201
+    apiserver.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts",
+                      {"metadata": {"name": "robot"}})
+    status, got = apiserver.request(
+        "POST", f"/api/v1/namespaces/{ns}/serviceaccounts/robot/token",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
+    assert status == 201 and isinstance(got, dict)
+    token = got["status"]["token"]
+    path = f"/apis/{group}/v1/namespaces/{ns}/widgets"
+    assert wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+    status, denied = as_user(apiserver, token, "GET", path)
+    assert status == 403 and denied["message"] == (
+        f'widgets.{group} is forbidden: User "system:serviceaccount:{ns}:robot" cannot list '
+        f'resource "widgets" in API group "{group}" in the namespace "{ns}"')
+    for args in (["create", "role", "widget-reader", "--verb=get,list",
+                  f"--resource=widgets.{group}"],
+                 ["create", "rolebinding", "read-widgets", "--role=widget-reader",
+                  f"--serviceaccount={ns}:robot"]):
+        made = apiserver.kubectl(tmp_path, "-n", ns, *args)
+        assert made.returncode == 0, made.stderr
+    assert wait_for(lambda: as_user(apiserver, token, "GET", path)[0] == 200)
+    assert as_user(apiserver, token, "POST", path, {"metadata": {"name": "w"},
+                                                    "spec": {"size": 1}})[0] == 403
+    apiserver.request("DELETE", f"/api/v1/namespaces/{ns}")

@@ -13,7 +13,8 @@ import logging
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from minikube_py.api.resources import ALL, NAMESPACES, Resource
+from minikube_py.api.customresourcedefinition import resources_of
+from minikube_py.api.resources import ALL, CUSTOMRESOURCEDEFINITIONS, NAMESPACES, Resource
 from minikube_py.api.types import Object
 from minikube_py.client.errors import Conflict, NotFound
 from minikube_py.controllers.base import Controller
@@ -49,7 +50,7 @@ class NamespaceController(Controller):
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return
         remaining = 0
-        for resource in NAMESPACED:
+        for resource in NAMESPACED + await self._custom_kinds():
             items = (await self.client.list(resource, key))["items"]
             remaining += len(items)
             # Pods already terminating are finished by their node.
@@ -60,6 +61,13 @@ class NamespaceController(Controller):
             self.queue.add_after(key, RETRY_SECONDS)
             return
         await self._finalize(key)
+
+    async def _custom_kinds(self) -> tuple[Resource, ...]:
+        """One served version of every namespaced custom kind, read live (as Kubernetes'
+        namespace controller reads discovery): their objects go with the namespace."""
+        crds = (await self.client.list(CUSTOMRESOURCEDEFINITIONS))["items"]
+        kinds = (resources_of(crd) for crd in crds)
+        return tuple(served[0] for served in kinds if served and served[0].namespaced)
 
     async def _delete(self, resource: Resource, namespace: str, obj: Object) -> None:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from minikube_py.api.customresourcedefinition import resources_of
 from minikube_py.api.resources import CONFIGMAPS, NAMESPACES, PODS
 from minikube_py.client.errors import ApiError, Conflict, NotFound, ServerError
 from minikube_py.controllers.namespace import RETRY_SECONDS, NamespaceController
@@ -107,3 +108,22 @@ def test_only_namespaces_being_deleted_are_queued() -> None:
     c.namespaces.apply("ADDED", namespace("ns"))
     c.namespaces.apply("MODIFIED", namespace("ns", deletion_timestamp=T0, resource_version="2"))
     assert c.queue.added == ["ns"]
+
+
+async def test_custom_objects_go_with_their_namespace() -> None:
+    """Namespaced custom kinds are found through the CRDs (read live) and emptied too;
+    cluster-scoped ones are not namespace contents."""
+    def crd(plural: str, scope: str) -> JsonDict:
+        return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{plural}.example.com"},
+                "spec": {"group": "example.com", "scope": scope,
+                         "names": {"plural": plural, "kind": plural.title()[:-1]},
+                         "versions": [{"name": "v1", "served": True, "storage": True}]}}
+    namespaced, cluster = crd("widgets", "Namespaced"), crd("globals", "Cluster")
+    (widgets,) = resources_of(namespaced)
+    c, client = controller(TERMINATING, namespaced, cluster)
+    client.put(widgets, {"apiVersion": "example.com/v1", "kind": "Widget",
+                         "metadata": {"name": "w", "namespace": "ns"}})
+    await c.sync("ns")
+    assert client.summary() == [("delete", "widgets", "w")]
+    assert c.queue.delayed == [("ns", RETRY_SECONDS)]

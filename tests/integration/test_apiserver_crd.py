@@ -379,3 +379,17 @@ def test_custom_resources_go_through_rbac(apiserver: ApiServer, group: str,
     assert as_user(apiserver, token, "POST", path, {"metadata": {"name": "w"},
                                                     "spec": {"size": 1}})[0] == 403
     apiserver.request("DELETE", f"/api/v1/namespaces/{ns}")
+
+
+def test_finalizers_hold_a_deleted_custom_object(apiserver: ApiServer, group: str) -> None:
+    path = f"/apis/{group}/v1/namespaces/default/widgets"
+    assert wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+    assert apiserver.request("POST", path, {"metadata": {"name": "held", "finalizers": [
+        "example.com/hold"]}, "spec": {"size": 1}})[0] == 201
+    assert apiserver.request("DELETE", f"{path}/held")[0] == 200
+    status, held = apiserver.request("GET", f"{path}/held")
+    assert status == 200 and isinstance(held, dict) and held["metadata"]["deletionTimestamp"]
+    status, _ = apiserver.request("PATCH", f"{path}/held", {"metadata": {"finalizers": None}},
+                                  content_type="application/merge-patch+json")
+    assert status == 200
+    assert apiserver.request("GET", f"{path}/held")[0] == 404

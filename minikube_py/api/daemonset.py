@@ -51,14 +51,7 @@ class DaemonSetStrategy(workload.WorkloadStrategy):
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return
-        strategy = spec.setdefault("updateStrategy", {})
-        if isinstance(strategy, dict):
-            strategy.setdefault("type", "RollingUpdate")
-            if strategy["type"] == "RollingUpdate":
-                rolling = strategy.setdefault("rollingUpdate", {})
-                if isinstance(rolling, dict):
-                    rolling.setdefault("maxUnavailable", 1)
-                    rolling.setdefault("maxSurge", 0)
+        workload.default_rolling_update(spec, "updateStrategy", maxUnavailable=1, maxSurge=0)
         spec.setdefault("revisionHistoryLimit", 10)
 
     def validate(self, obj: Object) -> list[Cause]:

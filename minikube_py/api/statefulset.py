@@ -37,13 +37,7 @@ class StatefulSetStrategy(workload.WorkloadStrategy):
         if not isinstance(spec, dict):
             return
         spec.setdefault("podManagementPolicy", "OrderedReady")
-        strategy = spec.setdefault("updateStrategy", {})
-        if isinstance(strategy, dict):
-            strategy.setdefault("type", "RollingUpdate")
-            if strategy["type"] == "RollingUpdate":
-                rolling = strategy.setdefault("rollingUpdate", {})
-                if isinstance(rolling, dict):
-                    rolling.setdefault("partition", 0)
+        workload.default_rolling_update(spec, "updateStrategy", partition=0)
         spec.setdefault("revisionHistoryLimit", 10)
         retention = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
         if isinstance(retention, dict):

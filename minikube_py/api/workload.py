@@ -132,6 +132,19 @@ def int_or_percent_causes(value: Any, path: str) -> list[Cause]:
                                        "used for validation is '[0-9]+%')")]
 
 
+def default_rolling_update(spec: dict[str, Any], key: str, **defaults: Any) -> None:
+    """Default `spec.<key>` to RollingUpdate and, when it is, its rollingUpdate fields
+    (each workload kind has its own key and defaults)."""
+    strategy = spec.setdefault(key, {})
+    if isinstance(strategy, dict):
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                for name, value in defaults.items():
+                    rolling.setdefault(name, value)
+
+
 def is_zero(value: Any) -> bool:
     return value in (0, "0%")
 

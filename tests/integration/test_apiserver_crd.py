@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -30,7 +33,8 @@ def widget_crd(group: str) -> dict[str, Any]:
             "tags": {"type": "array", "items": {"type": "string"},
                      "x-kubernetes-list-type": "set"},
             "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}},
-        "status": {"type": "object", "properties": {
+        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
+                   "properties": {
             "replicas": {"type": "integer"}, "phase": {"type": "string"},
             "selector": {"type": "string"}}}}}
     columns = [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
@@ -393,3 +397,39 @@ def test_finalizers_hold_a_deleted_custom_object(apiserver: ApiServer, group: st
                                   content_type="application/merge-patch+json")
     assert status == 200
     assert apiserver.request("GET", f"{path}/held")[0] == 404
+
+
+def test_a_kopf_operator_reconciles_a_custom_kind(apiserver: ApiServer, group: str,
+                                                  tmp_path: Path) -> None:
+    """kopf (an operator framework on the official client and aiohttp) watches the kind,
+    handles a create, writes its status and its own progress annotations."""
+    path = f"/apis/{group}/v1/namespaces/default/widgets"
+    assert wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+    operator = Path(__file__).parent / "operators" / "widget_operator.py"
+    env = {**os.environ, "KUBECONFIG": str(apiserver.kubeconfig), "WIDGET_GROUP": group}
+    log = tmp_path / "kopf.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "kopf", "run", "--standalone",
+                                 "--namespace", "default", str(operator)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        assert apiserver.request("POST", path, {"metadata": {"name": "k"},
+                                                "spec": {"size": 4}})[0] == 201
+
+        def reconciled() -> Any:
+            _, obj = apiserver.request("GET", f"{path}/k")
+            return isinstance(obj, dict) and obj.get("status", {}).get("created") == {
+                "phase": "Ready"} and obj
+        done = wait_for(reconciled, 30)
+        assert done, log.read_text()[-3000:]
+        status, cm = apiserver.request("GET", "/api/v1/namespaces/default/configmaps/k-size")
+        assert status == 200 and isinstance(cm, dict) and cm["data"] == {"size": "4"}
+        assert cm["metadata"]["ownerReferences"][0]["kind"] == "Widget"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        apiserver.request("DELETE", "/api/v1/namespaces/default/configmaps/k-size")

@@ -130,11 +130,23 @@ class VolumeManager:
                       host_ip: str = "") -> dict[str, str]:
         """Volume name -> host path for every volume of the pod."""
         uid = pod["metadata"]["uid"]
+        self._private_pod_dir(uid)
         paths: dict[str, str] = {}
         for vol in pod["spec"].get("volumes") or []:
             paths[vol["name"]] = await self._volume(pod, vol, self.pod_dir(uid) / "volumes" /
                                                     vol["name"], pod_ip, host_ip)
         return paths
+
+    def _private_pod_dir(self, uid: str) -> None:
+        """Only root may traverse to a pod's files (Secrets, tokens: 0644 inside), as
+        kubelet's pods dir: <root>/pods 0700, <root>/pods/<uid> 0750. Containers reach
+        their volumes through bind mounts, which these modes do not affect."""
+        pods = self.root / "pods"
+        pods.mkdir(parents=True, exist_ok=True)
+        pods.chmod(0o700)
+        pod_dir = self.pod_dir(uid)
+        pod_dir.mkdir(exist_ok=True)
+        pod_dir.chmod(0o750)
 
     def binds(self, pod: dict[str, Any], container: dict[str, Any],
               paths: dict[str, str]) -> list[str]:

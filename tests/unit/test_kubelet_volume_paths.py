@@ -1,16 +1,18 @@
 """The kubelet's own check on paths into volumes: a subPath or file path that resolves
 outside its volume (by `..` or through a symlink planted in it) is refused, nothing is
-written or made outside."""
+written or made outside; and a pod's files sit where only root can traverse."""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from agent.kubelet.errors import ContainerConfigError
-from agent.kubelet.volumes import below, write_atomic
+from agent.kubelet.source import DictSource
+from agent.kubelet.volumes import VolumeManager, below, write_atomic
 
 
 def test_paths_inside_the_volume_pass(tmp_path: Path) -> None:
@@ -43,3 +45,13 @@ def test_atomic_writer_writes_nothing_outside(tmp_path: Path, rel: str) -> None:
         write_atomic(tmp_path / "vol", {"ok": b"1", rel: b"2"})
     assert not (tmp_path / "outside").exists()
     assert os.listdir(tmp_path / "vol") == []
+
+
+async def test_pod_files_sit_where_only_root_can_reach(tmp_path: Path) -> None:
+    volumes = VolumeManager(tmp_path, DictSource())
+    pod = {"metadata": {"uid": "u1", "name": "p", "namespace": "ns"},
+           "spec": {"volumes": [{"name": "scratch", "emptyDir": {}}]}}
+    paths = await volumes.prepare(pod)
+    assert stat.S_IMODE((tmp_path / "pods").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "pods" / "u1").stat().st_mode) == 0o750
+    assert stat.S_IMODE(os.stat(paths["scratch"]).st_mode) == 0o777  # shared with the pod

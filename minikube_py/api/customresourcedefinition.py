@@ -10,6 +10,7 @@ serves its versions from the stored object.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -32,15 +33,31 @@ def names(crd: Mapping[str, Any]) -> dict[str, Any]:
     return as_dict(as_dict(crd.get("spec")).get("names"))
 
 
+_KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+
+
+def version_priority(name: str) -> tuple[int, int, int, str]:
+    """apimachinery's CompareKubeAwareVersionStrings as a sort key: GA before beta before
+    alpha, higher numbers first, then anything else alphabetically."""
+    found = _KUBE_VERSION.match(name)
+    if found is None:
+        return (3, 0, 0, name)
+    major, stage, minor = found.groups()
+    return ({None: 0, "beta": 1, "alpha": 2}[stage], -int(major), -int(minor or 0), "")
+
+
 def resources_of(crd: Mapping[str, Any]) -> list[Resource]:
-    """One Resource per served version (empty for a CRD this server cannot serve)."""
+    """One Resource per served version, the preferred (discovery's first) first; empty
+    for a CRD this server cannot serve."""
     spec = as_dict(crd.get("spec"))
     n = names(crd)
     group, plural, kind = spec.get("group"), n.get("plural"), n.get("kind")
     if not (isinstance(group, str) and isinstance(plural, str) and isinstance(kind, str)):
         return []
     served = []
-    for version in dicts(spec.get("versions")):
+    versions = sorted(dicts(spec.get("versions")), key=lambda v: version_priority(
+        str(v.get("name"))))
+    for version in versions:
         if version.get("served") is False or not isinstance(version.get("name"), str):
             continue
         subs = as_dict(version.get("subresources"))

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minikube_py.api import crdschema
+from minikube_py.api.customresourcedefinition import resources_of, version_priority
 from minikube_py.api.jsonpath import json_path, set_path
 from tests.fixtures.strategies import anything
 
@@ -158,3 +159,14 @@ def test_objects_within_the_schema_are_valid(size: int, mode: str, port: int | s
                                              tags: list[str]) -> None:
     obj = {"spec": {"size": size, "mode": mode, "port": port, "tags": tags}}
     assert crdschema.validate(obj, SCHEMA) == []
+
+
+def test_versions_are_served_in_kubernetes_priority_order() -> None:
+    names = ["v1alpha1", "foo", "v2beta1", "v1", "v11alpha2", "v1beta1", "v2", "v10beta3"]
+    assert sorted(names, key=version_priority) == [
+        "v2", "v1", "v10beta3", "v2beta1", "v1beta1", "v11alpha2", "v1alpha1", "foo"]
+    crd = {"spec": {"group": "g.io", "scope": "Namespaced",
+                    "names": {"plural": "ws", "kind": "W"},
+                    "versions": [{"name": "v1beta1"}, {"name": "v1"},
+                                 {"name": "v2", "served": False}]}}
+    assert [r.version for r in resources_of(crd)] == ["v1", "v1beta1"]

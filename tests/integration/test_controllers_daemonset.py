@@ -7,17 +7,13 @@ status/history/undo/restart work for `ds`."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
 
 from minikube_py.api.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
-from minikube_py.client import ApiClient
-from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.fixtures.controlplane import ControlPlane
-from tests.helpers import eventually, scratch_namespace
+from tests.fixtures.controlplane import ClusterEnv
+from tests.helpers import eventually
 
 HASH = "controller-revision-hash"
 
@@ -29,10 +25,7 @@ def daemonset(name: str, image: str = "busybox:1") -> dict:
                                   "spec": {"containers": [{"name": "c", "image": image}]}}}}
 
 
-class Env:
-    def __init__(self, client: ApiClient, ns: str, cp: ControlPlane, kubeconfig: str) -> None:
-        self.client, self.ns, self.cp, self.kubeconfig = client, ns, cp, kubeconfig
-
+class Env(ClusterEnv):
     async def placement(self, name: str) -> dict[str, str]:
         """node -> image of the live, scheduled daemon pods."""
         pods = (await self.client.list(PODS, self.ns, label_selector=f"app={name}"))["items"]
@@ -50,22 +43,12 @@ class Env:
                 and status.get("updatedNumberScheduled") == len(nodes)
                 and status.get("numberAvailable") == len(nodes))
 
-    def kubectl(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["kubectl", "-n", self.ns, *args], capture_output=True,
-                              text=True, timeout=120, check=False,
-                              env={**os.environ, "KUBECONFIG": self.kubeconfig})
-
 
 @pytest.fixture
 async def env(apiserver) -> AsyncIterator[Env]:
-    settings = ControllerManagerSettings(
-        leader_election=None, controllers=("daemonset", "garbagecollector"))
-    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
-            scratch_namespace(client, "ds") as namespace, \
-            ControlPlane(client, settings) as cp:
-        for i in range(3):
-            await cp.nodes.add(f"n{i}", cpu="8", pods=50)
-        yield Env(client, namespace, cp, str(apiserver.kubeconfig))
+    async with Env.running(apiserver.kubeconfig, "ds", ("daemonset", "garbagecollector"),
+                           nodes=3) as env:
+        yield env
 
 
 async def test_follows_nodes_added_cordoned_and_removed(env: Env) -> None:

@@ -7,8 +7,6 @@ the budget allows; cordon and uncordon."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
@@ -22,9 +20,8 @@ from minikube_py.api.resources import (
 )
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import TooManyRequests
-from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.fixtures.controlplane import ControlPlane
-from tests.helpers import eventually, scratch_namespace
+from tests.fixtures.controlplane import ClusterEnv
+from tests.helpers import eventually
 
 
 def replicaset(replicas: int) -> dict:
@@ -41,10 +38,7 @@ def budget(min_available: int) -> dict:
             "spec": {"minAvailable": min_available, "selector": {"matchLabels": {"app": "web"}}}}
 
 
-class Env:
-    def __init__(self, client: ApiClient, ns: str, cp: ControlPlane, kubeconfig: str) -> None:
-        self.client, self.ns, self.cp, self.kubeconfig = client, ns, cp, kubeconfig
-
+class Env(ClusterEnv):
     async def web_pods(self) -> list[dict]:
         pods = (await self.client.list(PODS, self.ns, label_selector="app=web"))["items"]
         return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
@@ -59,23 +53,12 @@ class Env:
                 "metadata": {"name": name, "namespace": self.ns}}
         return await self.client.create(PODS, body, self.ns, subresource="eviction", name=name)
 
-    def kubectl(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run(["kubectl", *args], capture_output=True, text=True,
-                              timeout=timeout, check=False,
-                              env={**os.environ, "KUBECONFIG": self.kubeconfig})
-
 
 @pytest.fixture
 async def env(apiserver) -> AsyncIterator[Env]:
-    settings = ControllerManagerSettings(
-        leader_election=None,
-        controllers=("replicaset", "daemonset", "disruption", "garbagecollector"))
-    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
-            scratch_namespace(client, "pdb") as namespace, \
-            ControlPlane(client, settings) as cp:
-        for i in range(2):
-            await cp.nodes.add(f"n{i}", cpu="8", pods=50)
-        yield Env(client, namespace, cp, str(apiserver.kubeconfig))
+    controllers = ("replicaset", "daemonset", "disruption", "garbagecollector")
+    async with Env.running(apiserver.kubeconfig, "pdb", controllers, nodes=2) as env:
+        yield env
 
 
 async def test_eviction_is_refused_while_the_budget_allows_nothing(env: Env) -> None:

@@ -4,30 +4,21 @@ maxUnavailable counting the RC's replicas."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
 
 from minikube_py.api.resources import PODDISRUPTIONBUDGETS, PODS, REPLICATIONCONTROLLERS
 from minikube_py.client import ApiClient
-from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.fixtures.controlplane import ControlPlane
-from tests.helpers import eventually, scratch_namespace
+from tests.fixtures.controlplane import ClusterEnv
+from tests.helpers import eventually
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[tuple[ApiClient, str, str]]:
-    settings = ControllerManagerSettings(
-        leader_election=None,
-        controllers=("replicationcontroller", "disruption", "garbagecollector"))
-    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
-            scratch_namespace(client, "rc") as namespace, \
-            ControlPlane(client, settings) as cp:
-        for i in range(2):
-            await cp.nodes.add(f"n{i}", cpu="8", pods=50)
-        yield client, namespace, str(apiserver.kubeconfig)
+async def env(apiserver) -> AsyncIterator[ClusterEnv]:
+    controllers = ("replicationcontroller", "disruption", "garbagecollector")
+    async with ClusterEnv.running(apiserver.kubeconfig, "rc", controllers, nodes=2) as env:
+        yield env
 
 
 async def live(client: ApiClient, ns: str) -> list[dict]:
@@ -35,8 +26,8 @@ async def live(client: ApiClient, ns: str) -> list[dict]:
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
-async def test_replication_controller_keeps_its_replicas(env) -> None:
-    client, ns, kubeconfig = env
+async def test_replication_controller_keeps_its_replicas(env: ClusterEnv) -> None:
+    client, ns, kubectl = env.client, env.ns, env.kubectl
     await client.create(REPLICATIONCONTROLLERS, {
         "apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "web"},
         "spec": {"replicas": 2, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
@@ -44,10 +35,6 @@ async def test_replication_controller_keeps_its_replicas(env) -> None:
     await client.create(PODDISRUPTIONBUDGETS, {
         "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}}, ns)
-
-    def kubectl(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["kubectl", "-n", ns, *args], capture_output=True, text=True,
-                              timeout=60, check=False, env={**os.environ, "KUBECONFIG": kubeconfig})
 
     scaled = kubectl("scale", "rc/web", "--replicas=3")
     assert scaled.returncode == 0, scaled.stderr

@@ -6,17 +6,14 @@ restart work for `sts`."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
 
 from minikube_py.api.resources import PODS, STATEFULSETS
-from minikube_py.client import ApiClient, Informer
-from minikube_py.controllers.settings import ControllerManagerSettings
-from tests.fixtures.controlplane import ControlPlane
-from tests.helpers import eventually, scratch_namespace
+from minikube_py.client import Informer
+from tests.fixtures.controlplane import ClusterEnv
+from tests.helpers import eventually
 
 
 def statefulset(name: str, replicas: int, image: str = "busybox:1") -> dict:
@@ -27,10 +24,7 @@ def statefulset(name: str, replicas: int, image: str = "busybox:1") -> dict:
                                   "spec": {"containers": [{"name": "c", "image": image}]}}}}
 
 
-class Env:
-    def __init__(self, client: ApiClient, ns: str, kubeconfig: str) -> None:
-        self.client, self.ns, self.kubeconfig = client, ns, kubeconfig
-
+class Env(ClusterEnv):
     async def members(self, name: str) -> dict[str, dict]:
         pods = (await self.client.list(PODS, self.ns, label_selector=f"app={name}"))["items"]
         return {p["metadata"]["name"]: p for p in pods
@@ -47,22 +41,12 @@ class Env:
                 and status.get("observedGeneration") == sts["metadata"]["generation"]
                 and status.get("currentRevision") == status.get("updateRevision"))
 
-    def kubectl(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["kubectl", "-n", self.ns, *args], capture_output=True,
-                              text=True, timeout=120, check=False,
-                              env={**os.environ, "KUBECONFIG": self.kubeconfig})
-
 
 @pytest.fixture
 async def env(apiserver) -> AsyncIterator[Env]:
-    settings = ControllerManagerSettings(
-        leader_election=None, controllers=("statefulset", "garbagecollector"))
-    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
-            scratch_namespace(client, "sts") as namespace, \
-            ControlPlane(client, settings) as cp:
-        for i in range(2):
-            await cp.nodes.add(f"n{i}", cpu="8", pods=50)
-        yield Env(client, namespace, str(apiserver.kubeconfig))
+    async with Env.running(apiserver.kubeconfig, "sts", ("statefulset", "garbagecollector"),
+                           nodes=2) as env:
+        yield env
 
 
 async def test_scales_0_3_1_in_order(env: Env) -> None:

@@ -167,7 +167,10 @@ class CustomResourceDefinitionStrategy(Strategy):
 
     def prepare_create(self, obj: Object) -> None:
         super().prepare_create(obj)
-        finalizers = obj["metadata"].setdefault("finalizers", [])
+        metadata = obj.get("metadata")
+        if not isinstance(metadata, dict):
+            return  # validation reports it; nothing is written
+        finalizers = metadata.setdefault("finalizers", [])
         if isinstance(finalizers, list) and CLEANUP_FINALIZER not in finalizers:
             finalizers.append(CLEANUP_FINALIZER)
 

@@ -6,7 +6,6 @@ the scheduled second and keeps its history limit; `kubectl get cj` and
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 from collections.abc import AsyncIterator
@@ -17,13 +16,11 @@ import pytest
 
 from agent.kubelet.images import BUSYBOX_IMAGE
 from minikube_py.api.meta import parse_time
-from minikube_py.api.resources import CRONJOBS, JOBS, PODS
+from minikube_py.api.resources import CRONJOBS, JOBS
 from minikube_py.client import ApiClient
 from minikube_py.controllers.cronjob import SCHEDULED_TIMESTAMP
-from minikube_py.scheduler.scheduler import Scheduler
-from minikube_py.scheduler.settings import SchedulerSettings
-from tests.fixtures.controlplane import components
-from tests.helpers import eventually, scratch_namespace
+from tests.fixtures.controlplane import components, scheduled_namespace
+from tests.helpers import eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.root, pytest.mark.usefixtures("agent")]
 
@@ -31,20 +28,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.root, pytest.mark.usefixtures("age
 @pytest.fixture
 async def env(apiserver: Any, tmp_path: Any) -> AsyncIterator[tuple[ApiClient, str]]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
-            scratch_namespace(client, "cron") as namespace:
-        scheduler = asyncio.create_task(
-            Scheduler(client, SchedulerSettings(leader_election=None)).run())
-        try:
-            with components(apiserver.kubeconfig, tmp_path, cm=[
-                    "controller-manager", "--controllers", "cronjob,job,garbagecollector"]):
-                yield client, namespace
-        finally:
-            scheduler.cancel()
-            await asyncio.gather(scheduler, return_exceptions=True)
-            for pod in (await client.list(PODS, namespace))["items"]:
-                if pod["metadata"].get("finalizers"):
-                    await client.patch(PODS, pod["metadata"]["name"],
-                                       {"metadata": {"finalizers": None}}, namespace)
+            scheduled_namespace(client, "cron") as namespace:
+        with components(apiserver.kubeconfig, tmp_path, cm=[
+                "controller-manager", "--controllers", "cronjob,job,garbagecollector"]):
+            yield client, namespace
 
 
 def cronjob(name: str, schedule: str, **spec: Any) -> dict:

@@ -22,10 +22,8 @@ from agent.kubelet.images import BUSYBOX_IMAGE
 from minikube_py.api.job import TRACKING_FINALIZER
 from minikube_py.api.resources import JOBS, PODS
 from minikube_py.client import ApiClient
-from minikube_py.scheduler.scheduler import Scheduler
-from minikube_py.scheduler.settings import SchedulerSettings
-from tests.fixtures.controlplane import components
-from tests.helpers import eventually, scratch_namespace
+from tests.fixtures.controlplane import components, scheduled_namespace
+from tests.helpers import eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.root, pytest.mark.usefixtures("agent")]
 CONTROLLERS = "job,ttl-after-finished,garbagecollector"
@@ -41,19 +39,8 @@ def controller_manager(apiserver: Any, log_dir: Path) -> Iterator[dict]:
 @pytest.fixture
 async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str]]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
-            scratch_namespace(client, "job") as namespace:
-        scheduler = asyncio.create_task(
-            Scheduler(client, SchedulerSettings(leader_election=None)).run())
-        try:
-            yield client, namespace
-        finally:
-            scheduler.cancel()
-            await asyncio.gather(scheduler, return_exceptions=True)
-            for pod in (await client.list(PODS, namespace))["items"]:
-                if pod["metadata"].get("finalizers"):
-                    with contextlib.suppress(Exception):
-                        await client.patch(PODS, pod["metadata"]["name"],
-                                           {"metadata": {"finalizers": None}}, namespace)
+            scheduled_namespace(client, "job") as namespace:
+        yield client, namespace
 
 
 def job(name: str, script: str, **spec: Any) -> dict:

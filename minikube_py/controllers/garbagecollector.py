@@ -166,8 +166,13 @@ class GarbageCollector(Controller):
         solid, dangling, waiting = [], [], []
         for ref in _refs(obj):
             owner_resource = self._owner_resource(ref)
-            if not resource.namespaced and owner_resource is not None and \
-                    owner_resource.namespaced:
+            if owner_resource is None:
+                # A kind this process does not know (a custom kind: its CRD is the
+                # api-server's): unresolvable, so never taken for gone, as Kubernetes'
+                # collector keeps what its RESTMapper cannot resolve.
+                solid.append(ref)
+                continue
+            if not resource.namespaced and owner_resource.namespaced:
                 solid.append(ref)  # unresolvable: no namespace to look in; never collected
                 continue
             owner = self._cached_owner_in(ref, namespace) or await self._live_owner(ref,

@@ -16,6 +16,7 @@ from minikube_py.controllers import history
 from minikube_py.controllers.daemonset import DaemonSetController
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
+from tests.fixtures.builders import controllerrevision as revision_of
 from tests.fixtures.builders import ref
 from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient
@@ -27,17 +28,6 @@ def ds(**kwargs: Any) -> dict:
     kwargs.setdefault("uid", "ds-uid")
     kwargs.setdefault("generation", 1)
     return builders.daemonset("agent", "ns", **kwargs)
-
-
-def revision_of(owner: dict, number: int = 1) -> dict:
-    """The ControllerRevision the controller would make for `owner`'s template."""
-    digest = history.template_hash(owner["spec"]["template"])
-    return {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {
-        "name": f"agent-{digest}", "namespace": "ns", "uid": f"rev-{digest}",
-        "creationTimestamp": builders.T0,
-        "labels": {"app": "agent", history.HASH_LABEL: digest},
-        "ownerReferences": [ref(owner)]}, "data": history.revision_data(owner),
-        "revision": number}
 
 
 def daemon_pod(owner: dict, node: str, *, digest: str | None = None, ready: bool = True,

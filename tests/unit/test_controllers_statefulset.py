@@ -19,6 +19,7 @@ from minikube_py.controllers.statefulset import (
     StatefulSetController,
 )
 from tests.fixtures import builders
+from tests.fixtures.builders import controllerrevision as revision_of
 from tests.fixtures.builders import ref
 from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient
@@ -30,15 +31,6 @@ def sts(**kwargs: Any) -> dict:
     kwargs.setdefault("uid", "sts-uid")
     kwargs.setdefault("generation", 1)
     return builders.statefulset("db", "ns", **kwargs)
-
-
-def revision_of(owner: dict, number: int = 1) -> dict:
-    digest = history.template_hash(owner["spec"]["template"])
-    return {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {
-        "name": f"db-{digest}", "namespace": "ns", "uid": f"rev-{digest}",
-        "creationTimestamp": builders.T0,
-        "labels": {"app": "db", history.HASH_LABEL: digest}, "ownerReferences": [ref(owner)]},
-        "data": history.revision_data(owner), "revision": number}
 
 
 def member(owner: dict, ordinal: int, *, ready: bool = True, phase: str = "Running",

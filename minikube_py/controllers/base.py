@@ -43,6 +43,7 @@ from minikube_py.api.types import Object
 from minikube_py.client import ApiClient, Informer, run_tasks
 from minikube_py.client.cache import IndexFunc
 from minikube_py.client.loop import SyncLoop, cached
+from minikube_py.controllers.owners import controller_key
 from minikube_py.controllers.settings import ControllerManagerSettings
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,13 @@ class Controller(SyncLoop):
 
     def enqueue(self, obj: Object) -> None:
         self.queue.add(object_key(obj))
+
+    def enqueue_controller(self, obj: Object, kind: str) -> None:
+        """Queue the `kind` object that controls `obj` (its controller ownerReference), if
+        any: how a controller hears that one of its pods, jobs or revisions changed."""
+        key = controller_key(obj, kind)
+        if key is not None:
+            self.queue.add(key)
 
     def object_for(self, key: Hashable) -> Object | None:
         return cached(self.informers.get(self._watched[0]), key) if self._watched else None

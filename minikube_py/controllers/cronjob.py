@@ -24,7 +24,6 @@ from minikube_py.api.types import Object
 from minikube_py.client.errors import AlreadyExists, Conflict, NotFound
 from minikube_py.client.loop import cached
 from minikube_py.controllers.base import Controller, by_namespace
-from minikube_py.controllers.owners import controller_key
 
 if TYPE_CHECKING:
     from minikube_py.client import ApiClient
@@ -97,9 +96,7 @@ class CronJobController(Controller):
         return cached(self.cronjobs, key)
 
     def _job_changed(self, job: Object) -> None:
-        key = controller_key(job, "CronJob")
-        if key is not None:
-            self.queue.add(key)
+        self.enqueue_controller(job, "CronJob")
 
     async def sync(self, key: Hashable) -> None:
         assert isinstance(key, str)

@@ -81,9 +81,7 @@ class DaemonSetController(Controller):
             self.queue.add(key)
 
     def _owned_changed(self, obj: Object) -> None:
-        key = self._owner_key(obj)
-        if key is not None:
-            self.queue.add(key)
+        self.enqueue_controller(obj, "DaemonSet")
 
     def _node_changed(self, node: Object) -> None:
         for ds in self.daemonsets.list():

@@ -109,9 +109,7 @@ class JobController(Controller):
             self.queue.add(key)
 
     def _pod_changed(self, pod: Object) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            self.queue.add(key)
+        self.enqueue_controller(pod, "Job")
 
     # -- sync -------------------------------------------------------------------------------
 

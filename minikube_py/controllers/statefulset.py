@@ -30,7 +30,7 @@ from minikube_py.client.loop import cached
 from minikube_py.controllers import history
 from minikube_py.controllers.base import Controller, by_namespace
 from minikube_py.controllers.deployment_util import scaled_value
-from minikube_py.controllers.owners import claim, controller_key
+from minikube_py.controllers.owners import claim
 from minikube_py.controllers.pods import is_available, is_ready
 from minikube_py.controllers.statefulset_claims import attach, create_claims
 
@@ -99,9 +99,7 @@ class StatefulSetController(Controller):
         return cached(self.sets, key)
 
     def _owned_changed(self, obj: Object) -> None:
-        key = controller_key(obj, "StatefulSet")
-        if key is not None:
-            self.queue.add(key)
+        self.enqueue_controller(obj, "StatefulSet")
 
     async def sync(self, key: Hashable) -> None:
         assert isinstance(key, str)

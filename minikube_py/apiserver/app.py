@@ -94,16 +94,17 @@ def _storage_ctx(endpoints: list[str]) -> Callable[[web.Application], AsyncItera
         lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)
         rbac = app[RBAC] = RbacIndex(app[OBJECTS], hub)
         crds = app[CRDS] = CrdRegistry(app[OBJECTS], hub, finalize=not settings.worker)
-        endpoint_leases = None
+        endpoint_leases = None  # set once our lease key is written: only then released
         try:
             async with contextlib.AsyncExitStack() as loops:
                 await loops.enter_async_context(supervised(
                     {"namespace-lifecycle": lifecycle.run, "rbac-index": rbac.run,
                      "crd-registry": crds.run}))
                 if not settings.worker:  # what happens once per api-server, not per worker
-                    endpoint_leases = EndpointLeases(app)
+                    leases = EndpointLeases(app)
                     await bootstrap(app)
-                    await endpoint_leases.renew()
+                    await leases.renew()
+                    endpoint_leases = leases
                     await endpoint_leases.reconcile()
                     await loops.enter_async_context(supervised({
                         "kubernetes-endpoints": endpoint_leases.run,

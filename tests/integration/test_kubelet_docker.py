@@ -381,8 +381,8 @@ async def test_probe_kinds_against_a_real_pod(node: Node) -> None:
 @pytest.mark.parametrize("volume, reason", [
     pytest.param({"name": "v", "configMap": {"name": "absent"}}, 'configMap "absent" not found',
                  id="missing-configmap"),
-    pytest.param({"name": "v", "nfs": {"server": "x", "path": "/"}}, "unsupported volume type",
-                 id="unsupported-type"),
+    pytest.param({"name": "v", "iscsi": {"targetPortal": "x:3260", "iqn": "iqn.x", "lun": 0}},
+                 "unsupported volume type", id="unsupported-type"),
     pytest.param({"name": "v", "hostPath": {"path": "/nonexistent-kt", "type": "Directory"}},
                  "not a directory", id="hostpath-type-check"),
 ])

@@ -97,12 +97,20 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         yield lab
     finally:
-        lab.cli("lab", "down")
+        # `lab down` leaving nothing is checked here, after every test in whatever order
+        # they ran: a test of its own would tear the lab down under the ones after it.
+        down = lab.cli("lab", "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    links = [SPEC.bridge, *(host_veth(n) for n in NODE_NAMES)]
+    assert host_leftovers(lab.root, NODE_NAMES, links) == []
+    assert not lab.admin.exists()
+    assert "no cluster" in lab.cli("status").stdout
 
 
 @pytest.fixture(scope="module")
-def workload(lab: Lab) -> list[dict[str, Any]]:
-    """6 busybox httpd pods answering with their name, behind a NodePort Service."""
+def placed(lab: Lab) -> list[dict[str, Any]]:
+    """6 busybox httpd pods answering with their name, behind a NodePort Service: the pods
+    as first placed."""
     svc = sample_app.service()
     svc["spec"]["type"] = "NodePort"
 
@@ -111,6 +119,12 @@ def workload(lab: Lab) -> list[dict[str, Any]]:
         await client.create(SERVICES, svc)
     sample_app.ensure_image()  # the workload's node-local image (one dockerd for all nodes)
     api(lab.admin, create)
+    return eventually(lab.settled, timeout=120, what=f"{REPLICAS} running, ready pods")
+
+
+@pytest.fixture
+def workload(lab: Lab, placed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The app's pods as they are now (a node cut by another test moves them)."""
     return eventually(lab.settled, timeout=120, what=f"{REPLICAS} running, ready pods")
 
 
@@ -153,8 +167,8 @@ def test_up_is_refused_while_the_lab_runs(lab: Lab) -> None:
     assert single.returncode == 1 and "lab cluster of 3 nodes is running" in single.stderr
 
 
-def test_deployment_of_six_spreads_over_every_node(workload: list[dict[str, Any]]) -> None:
-    per_node = Counter(p["spec"]["nodeName"] for p in workload)
+def test_deployment_of_six_spreads_over_every_node(placed: list[dict[str, Any]]) -> None:
+    per_node = Counter(p["spec"]["nodeName"] for p in placed)
     assert set(per_node) == set(NODE_NAMES), per_node
 
 
@@ -287,22 +301,19 @@ def test_daemonset_runs_on_every_node_and_stays_on_a_cordoned_one(lab: Lab) -> N
         what="daemon pods gone with their DaemonSet")
 
 
-def test_cut_node_goes_not_ready_and_its_pods_move(lab: Lab, workload: list[dict[str, Any]]) -> None:
+def test_cut_node_goes_not_ready_its_pods_move_and_it_returns_without_duplicates(
+        lab: Lab, workload: list[dict[str, Any]]) -> None:
+    """One scenario, not two tests: the restore only means something after the cut."""
     victim = NODE_NAMES[-1]
     assert lab.cli("lab", "link", victim, "down").returncode == 0
-
-    def victim_ready() -> bool:
-        node = api(lab.admin, lambda c: c.get(NODES, victim))
-        return node_ready(node)
-    eventually(lambda: not victim_ready(), timeout=GRACE + 30, what=f"{victim} NotReady")
-    moved = eventually(lambda: lab.settled(avoid=victim), timeout=GRACE + EVICTION + 90,
-                       what="pods recreated on the other nodes")
-    assert {p["spec"]["nodeName"] for p in moved} <= set(NODE_NAMES[:-1])
-
-
-def test_restored_node_is_ready_without_duplicates(lab: Lab) -> None:
-    victim = NODE_NAMES[-1]
-    assert lab.cli("lab", "link", victim, "up").returncode == 0
+    try:
+        eventually(lambda: not node_ready(api(lab.admin, lambda c: c.get(NODES, victim))),
+                   timeout=GRACE + 30, what=f"{victim} NotReady")
+        moved = eventually(lambda: lab.settled(avoid=victim), timeout=GRACE + EVICTION + 90,
+                           what="pods recreated on the other nodes")
+        assert {p["spec"]["nodeName"] for p in moved} <= set(NODE_NAMES[:-1])
+    finally:
+        assert lab.cli("lab", "link", victim, "up").returncode == 0
     eventually(lambda: node_ready(api(lab.admin, lambda c: c.get(NODES, victim))),
                timeout=60, what=f"{victim} Ready again")
     # Its agent learns its pods are gone and removes their containers.
@@ -314,12 +325,3 @@ def test_restored_node_is_ready_without_duplicates(lab: Lab) -> None:
         per_pod = _containers_by_pod(node)
         assert all(n == 1 for n in per_pod.values()), (node, per_pod)
         assert set(per_pod) == {uid for uid, n in live.items() if n == node}, node
-
-
-def test_lab_down_leaves_nothing(lab: Lab) -> None:
-    down = lab.cli("lab", "down")
-    assert down.returncode == 0, down.stdout + down.stderr
-    links = [SPEC.bridge, *(host_veth(n) for n in NODE_NAMES)]
-    assert host_leftovers(lab.root, NODE_NAMES, links) == []
-    assert not lab.admin.exists()
-    assert "no cluster" in lab.cli("status").stdout

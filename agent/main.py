@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 from aiohttp import web
 
+from agent.kubelet.configz import configz
 from agent.kubelet.kubelet import Kubelet
 from agent.kubelet.node import NodeAgent
 from agent.kubelet.runtime import DockerRuntime
@@ -61,8 +62,10 @@ async def run_async(settings: AgentSettings) -> None:
     client = ApiClient.from_kubeconfig(settings.kubeconfig)
     runtime = DockerRuntime(settings.docker_url or None, workers=max(settings.workers * 2, 8))
     kubelet = Kubelet(client, settings, runtime, ip)
-    server = KubeletServer(runtime, kubelet.container_id,
-                           TokenAuthenticator(client.server, client.config.ssl_context() or False))
+    authn = TokenAuthenticator(client.server, client.config.ssl_context() or False)
+    server = KubeletServer(runtime, kubelet.container_id, authn, settings.node_name,
+                           authn.may_proxy_node,
+                           lambda: configz(settings, server.port))
     runner = await server.start(settings.bind_address, settings.kubelet_port, serving_cert(
         Path(settings.state_dir) / "pki", settings.node_name, [ip]))
     # The Node advertises the port really bound (--kubelet-port 0 picks a free one).

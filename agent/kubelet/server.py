@@ -7,9 +7,11 @@ Paths are Kubernetes' (the api-server's pods/log and pods/exec proxy to them):
       (WebSocket, subprotocol v5.channel.k8s.io or v4.channel.k8s.io; or SPDY/3.1 for
       kubectl before 1.30, spdy_exec.py)
   POST /portForward/{namespace}/{pod}   (SPDY/3.1, portforward.k8s.io, portforward.py)
+  GET /configz   (the effective KubeletConfiguration, configz.py)
   GET /healthz
 Authentication: `Authorization: Bearer <token>`, accepted when that token may GET
-the pod from the api-server (kubelet's webhook authn/authz, reduced to one request,
+the pod from the api-server, or for /configz may `get nodes/proxy` on this node (asked
+with a SelfSubjectAccessReview; kubelet's webhook authn/authz, reduced to one request,
 cached for a minute). The serving certificate is self-signed, kept in the state dir.
 """
 
@@ -24,6 +26,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 
 Resolver = Callable[[str, str, str, bool], Awaitable[str | None]]
 TokenCheck = Callable[[str, str, str], Awaitable[bool]]
+NodeCheck = Callable[[str, str], Awaitable[bool]]
 TOKEN_CACHE_SECONDS = 60.0
 
 
@@ -91,6 +95,25 @@ class TokenAuthenticator:
             self._ok[key] = time.monotonic() + TOKEN_CACHE_SECONDS
         return ok
 
+    async def may_proxy_node(self, token: str, node: str) -> bool:
+        """Whether the token's user may `get nodes/proxy` on `node` (what kubelet's webhook
+        authorizer asks for /configz); asked as that user, so no extra rights are needed."""
+        key = (token, "", f"nodes/proxy/{node}")
+        if self._ok.get(key, 0) > time.monotonic():
+            return True
+        review = {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                  "spec": {"resourceAttributes": {"verb": "get", "resource": "nodes",
+                                                  "subresource": "proxy", "name": node}}}
+        url = f"{self.server}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        async with aiohttp.ClientSession() as s, s.post(
+                url, json=review, headers={"Authorization": f"Bearer {token}"},
+                ssl=self.ssl_ctx, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+            body = await resp.json() if resp.status == 201 else {}
+        ok = bool((body.get("status") or {}).get("allowed"))
+        if ok:
+            self._ok[key] = time.monotonic() + TOKEN_CACHE_SECONDS
+        return ok
+
 
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("1", "true", "yes")
@@ -107,10 +130,14 @@ def _int(request: web.Request, name: str) -> int | None:
 
 
 class KubeletServer:
-    def __init__(self, runtime: DockerRuntime, resolve: Resolver, check_token: TokenCheck) -> None:
+    def __init__(self, runtime: DockerRuntime, resolve: Resolver, check_token: TokenCheck,
+                 node: str = "", check_node: NodeCheck | None = None,
+                 config: Callable[[], dict[str, Any]] | None = None) -> None:
         self.runtime, self.resolve, self.check_token = runtime, resolve, check_token
+        self.node, self.check_node, self.config = node, check_node, config
         self.app = web.Application(middlewares=[self._auth])
         self.app.router.add_get("/healthz", self._healthz)
+        self.app.router.add_get("/configz", self._configz)
         self.app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         self.app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self._exec)
         self.app.router.add_route("*", "/portForward/{namespace}/{pod}",
@@ -128,12 +155,21 @@ class KubeletServer:
         ns, pod = request.match_info.get("namespace", ""), request.match_info.get("pod", "")
         if not token:
             raise web.HTTPUnauthorized(text="Unauthorized")
-        if not await self.check_token(token, ns, pod):
+        if request.path == "/configz":
+            if self.check_node is None or not await self.check_node(token, self.node):
+                raise web.HTTPForbidden(text=f"Forbidden (user may not get nodes/proxy "
+                                             f"{self.node})")
+        elif not await self.check_token(token, ns, pod):
             raise web.HTTPForbidden(text=f"Forbidden (user may not get pod {ns}/{pod})")
         return await handler(request)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def _configz(self, request: web.Request) -> web.Response:
+        if self.config is None:
+            raise web.HTTPNotFound(text="configz: not configured")
+        return web.json_response(self.config())
 
     async def _container(self, request: web.Request, previous: bool = False) -> str:
         m = request.match_info

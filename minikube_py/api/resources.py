@@ -68,7 +68,8 @@ PODS = Resource("", "v1", "Pod", "pods", True, ("po",), ("all",),
                 ("status", "binding", "log", "exec", "portforward", "eviction"))
 SERVICES = Resource("", "v1", "Service", "services", True, ("svc",), ("all",), ("status",))
 ENDPOINTS = Resource("", "v1", "Endpoints", "endpoints", True, ("ep",))
-NODES = Resource("", "v1", "Node", "nodes", False, ("no",), subresources=("status",))
+NODES = Resource("", "v1", "Node", "nodes", False, ("no",),
+                 subresources=("status", "proxy"))
 SERVICEACCOUNTS = Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",),
                            subresources=("token",))
 SECRETS = Resource("", "v1", "Secret", "secrets", True)

@@ -10,7 +10,8 @@ In order, the first that allows decides (none: 403):
   delete pods bound to them; create/patch events.
 - Bootstrappers (system:bootstrappers): create their node-credentials Secret only.
 - Anonymous: GET kube-public/configmaps/cluster-info only (kubeadm's discovery).
-- The api-server's kubelet client (authn.KUBELET_CLIENT): GET pods.
+- The api-server's kubelet client (authn.KUBELET_CLIENT): GET pods and nodes/proxy (what
+  kubelets ask of it before serving logs/exec and /configz).
 - RBAC (rbac_index): the Roles and ClusterRoles bound to the user or its groups, for
   resource requests and non-resource paths (discovery, /metrics) alike.
 Anything else is a 403 Status naming the user, verb and resource or path.
@@ -180,7 +181,9 @@ async def _special_allows(request: web.Request, user: User, verb: str, target: T
     """The authorizers before RBAC: node, bootstrap and kubelet-client identities."""
     groups = set(user.groups)
     if user is KUBELET_CLIENT:
-        return verb == "get" and target.resource is PODS and target.subresource is None
+        return verb == "get" and (
+            (target.resource is PODS and target.subresource is None)
+            or (target.resource is NODES and target.subresource == "proxy"))
     if user is ANONYMOUS:
         return verb == "get" and target.resource is CONFIGMAPS \
             and target.namespace == "kube-public" and target.name == "cluster-info"

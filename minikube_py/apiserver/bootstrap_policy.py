@@ -135,6 +135,9 @@ USER_ROLES: list[Object] = [
                                            "/readyz", "/version", "/version/")]),
     cluster_role("system:public-info-viewer", [urls("get", "/healthz", "/livez", "/readyz",
                                                     "/version", "/version/")]),
+    cluster_role("system:kubelet-api-admin", [
+        rule(("get", "list", "watch", "proxy"), "", "nodes"),
+        rule("*", "", ("nodes/log", "nodes/metrics", "nodes/proxy", "nodes/stats"))]),
     cluster_role("system:basic-user", [
         rule("create", "authentication.k8s.io", "selfsubjectreviews"),
         rule("create", "authorization.k8s.io", ("selfsubjectaccessreviews",

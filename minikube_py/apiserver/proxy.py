@@ -59,13 +59,17 @@ async def kubelet_base(request: web.Request, pod: Object) -> str:
     if not node_name:
         raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host "
                                  "assigned")
-    node = await request.app[OBJECTS].get(NODES, None, node_name)
+    return node_kubelet_base(await request.app[OBJECTS].get(NODES, None, node_name))
+
+
+def node_kubelet_base(node: Object) -> str:
+    """https://ip:port of the node's kubelet: its registered InternalIP and kubelet port."""
     status: dict[str, Any] = node.get("status") or {}
     address = next((a.get("address") for a in status.get("addresses") or []
                     if a.get("type") == "InternalIP"), None)
     if not address:
         raise errors.StatusError(503, "ServiceUnavailable",
-                                 f"node {node_name} has no InternalIP address")
+                                 f"node {node['metadata']['name']} has no InternalIP address")
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get(
         "Port") or DEFAULT_KUBELET_PORT
     host = f"[{address}]" if ":" in address else address
@@ -85,7 +89,7 @@ def kubelet_auth(request: web.Request) -> dict[str, str]:
     return {"Authorization": f"Bearer {request.app[KUBELET_CLIENT_TOKEN]}"}
 
 
-def _unreachable(e: Exception) -> errors.StatusError:
+def unreachable(e: Exception) -> errors.StatusError:
     return errors.StatusError(502, "BadGateway", f"error dialing the kubelet: {e}")
 
 
@@ -114,7 +118,7 @@ async def container_log(request: web.Request, target: Target) -> web.StreamRespo
             await response.write_eof()
             return response
     except (aiohttp.ClientError, OSError) as e:
-        raise _unreachable(e) from None
+        raise unreachable(e) from None
 
 
 async def _relay(source: Any, sink: Any) -> None:
@@ -164,4 +168,4 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
         raise errors.StatusError(e.status if e.status >= 400 else 502, "BadRequest",
                                  f"kubelet refused exec: {e.message}") from None
     except (aiohttp.ClientError, OSError) as e:
-        raise _unreachable(e) from None
+        raise unreachable(e) from None

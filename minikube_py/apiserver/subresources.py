@@ -21,7 +21,7 @@ from minikube_py.api.resources import PODS
 from minikube_py.api.selectors import LabelSelector
 from minikube_py.api.strategy import Strategy
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec, portforward, proxy, rest, tokenrequest
+from minikube_py.apiserver import codec, nodeproxy, portforward, proxy, rest, tokenrequest
 from minikube_py.apiserver import eviction as eviction_policy
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
@@ -190,6 +190,7 @@ HANDLERS: dict[str, Handler] = {
     "status": status, "finalize": finalize, "binding": binding, "scale": scale,
     "eviction": eviction, "token": tokenrequest.token,
     "log": proxy.container_log, "exec": proxy.exec_, "portforward": portforward.port_forward,
+    "proxy": nodeproxy.node_proxy,
 }
 
 

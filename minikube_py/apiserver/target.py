@@ -22,6 +22,8 @@ class Target:
     namespace: str | None
     name: str | None
     subresource: str | None
+    proxy_path: str = ""
+    """What follows `.../proxy/` (nodes/x/proxy/configz: "configz")."""
 
     @property
     def verb_scope(self) -> str:
@@ -45,10 +47,11 @@ def parse(group: str, version: str, parts: list[str], path: str) -> Target:
     resource = lookup(group, version, parts[0])
     if resource is None or (namespace is not None and not resource.namespaced):
         raise _not_found(path)
-    if len(parts) > 3:
+    proxied = len(parts) > 3 and parts[2] == "proxy"
+    if len(parts) > 3 and not proxied:
         raise _not_found(path)
     name = parts[1] if len(parts) > 1 else None
     subresource = parts[2] if len(parts) > 2 else None
     if subresource is not None and subresource not in resource.subresources:
         raise _not_found(path)
-    return Target(resource, namespace, name, subresource)
+    return Target(resource, namespace, name, subresource, "/".join(parts[3:]))

@@ -1,7 +1,8 @@
 """`minikube-py up` / `status` / `down` on this host, end to end (real everything).
 
-One cluster for the module, under a temporary --root; the last test takes it down and
-proves the host is as it was.
+One cluster for the module, under a temporary --root. The tests run in random order, so
+a test that stops the cluster (kills its supervisor, takes it down) uses `stops_cluster`,
+which brings it back with `up`: every other test finds it running, whatever ran before.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield c
     finally:
         c.cli("down", "--purge")
+
+
+@pytest.fixture
+def stops_cluster(cluster: Cluster) -> Iterator[Cluster]:
+    """The shared cluster, for a test that stops it: `up` restarts it afterwards."""
+    yield cluster
+    up = cluster.cli("up", "--api-port", str(cluster.port), "--no-install", "--timeout", "150")
+    assert up.returncode == 0 and "cluster ready" in up.stdout, up.stdout + up.stderr
 
 
 def test_up_brings_a_ready_node(cluster: Cluster) -> None:
@@ -211,7 +220,8 @@ def test_a_pod_gets_a_working_service_account_token_through_node_credentials(
         assert get("/api/v1/secrets") == 403
 
 
-def test_status_fails_when_components_are_down(cluster: Cluster) -> None:
+def test_status_fails_when_components_are_down(stops_cluster: Cluster) -> None:
+    cluster = stops_cluster
     supervisor = int((cluster.root / "state" / "supervisor.pid").read_text())
     os.kill(supervisor, signal.SIGKILL)  # its children get SIGTERM (PR_SET_PDEATHSIG)
     eventually(lambda: not any(psutil.pid_exists(c["pid"]) and psutil.Process(c["pid"]).status()
@@ -223,7 +233,8 @@ def test_status_fails_when_components_are_down(cluster: Cluster) -> None:
     assert "DOWN  supervisor" in status.stdout
 
 
-def test_down_leaves_the_host_as_it_was(cluster: Cluster) -> None:
+def test_down_leaves_the_host_as_it_was(stops_cluster: Cluster) -> None:
+    cluster = stops_cluster
     node = cluster.node()
     down = cluster.cli("down", "--purge")
     assert down.returncode == 0, down.stdout + down.stderr

@@ -109,6 +109,9 @@ async def test_api_server_accepts_the_token(apiserver, namespace: str) -> None:
     client, cp = await _start(apiserver, key_file)
     try:
         async with cp:
+            # As a user would: the account first (its controller makes it), then its Secret;
+            # a token Secret naming an account that does not exist is deleted, as Kubernetes'.
+            await eventually(lambda: _get(client, SERVICEACCOUNTS, "default", namespace))
             await client.create(SECRETS, _requested("default-token", "default"), namespace)
             secret = await eventually(lambda: _token_secret(client, namespace, "default"))
         token = base64.b64decode(secret["data"]["token"]).decode()

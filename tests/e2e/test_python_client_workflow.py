@@ -170,16 +170,38 @@ def test_patch_changes_exactly_the_fields_and_watch_sees_it(fresh: Apis) -> None
                       field_selector="metadata.name=web", timeout_seconds=30)
     try:
         assert next(events)["type"] == "ADDED"
-        current = apis.apps.read_namespaced_deployment("web", apis.ns)
-        main = current.spec.template.spec.containers[0]
-        main.env = [e for e in main.env if e.name != "EXTRA"]
-        current.spec.replicas = 3
-        replaced = apis.apps.replace_namespaced_deployment("web", apis.ns, current)
+        # Read-modify-write retried on 409, as client-go's RetryOnConflict: the deployment
+        # controller writes the new object (revision annotation, status) meanwhile.
+        for _ in range(20):
+            current = apis.apps.read_namespaced_deployment("web", apis.ns)
+            main = current.spec.template.spec.containers[0]
+            main.env = [e for e in main.env if e.name != "EXTRA"]
+            current.spec.replicas = 3
+            try:
+                replaced = apis.apps.replace_namespaced_deployment("web", apis.ns, current)
+                break
+            except ApiException as e:
+                if e.status != 409:
+                    raise
+        else:
+            raise AssertionError("replace conflicted 20 times")
         assert replaced.metadata.generation == 2
         assert [e.name for e in replaced.spec.template.spec.containers[0].env] == ["MODE"]
         assert replaced.spec.template.spec.containers[1].command[-1].startswith("echo side-up")
-        seen = next(events)
-        assert seen["type"] == "MODIFIED" and seen["object"].spec.replicas == 3
+        # The watch started before the deployment controller's first writes (revision
+        # annotation, status), so MODIFIED events at replicas 2 may come first: wait for the
+        # one of our write (its resourceVersion), which must carry replicas 3.
+        wanted = replaced.metadata.resource_version
+        before: list[tuple[str, str, int]] = []
+        for seen in events:
+            obj = seen["object"]
+            if obj.metadata.resource_version == wanted:
+                assert seen["type"] == "MODIFIED" and obj.spec.replicas == 3, (seen, before)
+                break
+            before.append((seen["type"], obj.metadata.resource_version, obj.spec.replicas))
+            assert seen["type"] == "MODIFIED" and obj.spec.replicas == 2, before
+        else:
+            raise AssertionError(f"watch ended without our MODIFIED; saw {before}")
     finally:
         w.stop()
         events.close()

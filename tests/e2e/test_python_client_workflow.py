@@ -51,9 +51,15 @@ class Apis:
         def done() -> Any:
             d = self.apps.read_namespaced_deployment("web", self.ns)
             s = d.status
+            pods = self.pods()
+            # The pods too: a deleted pod changes no generation, so the status may still
+            # count the old one while its replacement waits unscheduled.
             ok = (s.observed_generation == d.metadata.generation
                   and s.updated_replicas == replicas and s.available_replicas == replicas
-                  and (s.replicas or 0) == replicas and len(self.pods()) == replicas)
+                  and (s.replicas or 0) == replicas and len(pods) == replicas
+                  and all(p.spec.node_name and any(c.type == "Ready" and c.status == "True"
+                                                   for c in p.status.conditions or [])
+                          for p in pods))
             return d if ok else None
         return eventually(done, 90, f"deployment web at {replicas} replicas", interval=0.5)
 

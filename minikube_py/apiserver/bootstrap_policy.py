@@ -193,9 +193,10 @@ COMPONENT_ROLES: list[Object] = [
         *EVENTS_WRITE,
         rule(("list", "watch"), "discovery.k8s.io", "endpointslices"),
     ]),
-    # The cluster DNS server (`minikube-py dns`, service account kube-system/kube-dns).
+    # The cluster DNS server (`minikube-py dns`, service account kube-system/kube-dns): what
+    # its informers read. Pod hostnames come from EndpointSlices, so no pods or endpoints.
     cluster_role("system:kube-dns", [
-        rule(("list", "watch"), "", ("endpoints", "namespaces", "pods", "services")),
+        rule(("list", "watch"), "", ("namespaces", "services")),
         rule(("list", "watch"), "discovery.k8s.io", "endpointslices"),
     ]),
 ]

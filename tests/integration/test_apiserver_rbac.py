@@ -287,6 +287,7 @@ SA_GROUPS = ["system:serviceaccounts", "system:serviceaccounts:kube-system",
     (SA + "kube-dns", "update", "endpoints", "kube-system", "kube-dns", True),
     (SA + "kube-dns", "update", "endpoints", "kube-system", "other", False),
     (SA + "kube-dns", "update", "endpoints", "default", "kube-dns", False),
+    (SA + "kube-dns", "list", "pods", "", "", False),
     ("system:kube-proxy", "watch", "services", "", "", True),
     ("system:kube-proxy", "get", "secrets", "default", "s", False),
 ])

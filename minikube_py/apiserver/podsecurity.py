@@ -69,16 +69,18 @@ async def admit(request: web.Request, target: Target, obj: Object) -> None:
         return
     modes = await levels(request.app, target.namespace)
     name = str(as_dict(obj.get("metadata")).get("name") or "")
+    # The modes usually share a level (all three the default): check the spec once per level.
+    by_level = {level: violations(level, spec) for level in set(modes.values())}
     if target.resource is PODS:
-        found = violations(modes["enforce"], spec)
+        found = by_level[modes["enforce"]]
         if found:
             raise errors.forbidden(PODS, name, f'violates PodSecurity "{modes["enforce"]}:'
                                                f'latest": {", ".join(found)}')
-    found = violations(modes["warn"], spec)
+    found = by_level[modes["warn"]]
     if found:
         add_warning(request, f'would violate PodSecurity "{modes["warn"]}:latest": '
                              f'{", ".join(found)}')
-    found = violations(modes["audit"], spec)
+    found = by_level[modes["audit"]]
     if found:
         log.info("pod security audit kind=%s namespace=%s name=%s level=%s violations=%s",
                  target.resource.kind, target.namespace, name, modes["audit"], "; ".join(found))

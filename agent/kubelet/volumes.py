@@ -342,10 +342,17 @@ def _read_only_volumes(pod: dict[str, Any]) -> set[str]:
 async def _mount_nfs(source: dict[str, Any], target: Path, options: list[str]) -> str:
     """mount.nfs server:path at the pod's volume dir (once; a resync finds it mounted).
     An unreachable server fails within NFS_MOUNT_TIMEOUT: FailedMount, retried later."""
+    server, path = str(source.get("server") or ""), str(source.get("path") or "")
+    # An inline pod volume reaches here unvalidated: a server starting with '-' would be
+    # parsed by mount(8) as an option ("-oexec:/x"), so refuse it before running mount.
+    if not server or server.startswith("-") or any(c.isspace() for c in server + path):
+        raise ContainerConfigError(f"nfs server {server!r}: must be a host name or address")
+    if not path.startswith("/"):
+        raise ContainerConfigError(f"nfs path {path!r}: must be an absolute path")
     target.mkdir(parents=True, exist_ok=True)
     if not os.path.ismount(target):
         opts = ["-o", ",".join(options)] if options else []
-        await _run("mount", "-t", "nfs", *opts, f"{source['server']}:{source['path']}",
+        await _run("mount", "-t", "nfs", *opts, f"{server}:{path}",
                    str(target), timeout=NFS_MOUNT_TIMEOUT)
     return str(target)
 

@@ -53,6 +53,11 @@ def _source_causes(spec: Mapping[str, Any]) -> list[Cause]:
         causes += _path_causes(source, f"spec.{kind}")
     if kind == "nfs" and not source.get("server"):
         causes.append(field.required("spec.nfs.server"))
+    elif kind == "nfs" and (not isinstance(source["server"], str)
+                            or source["server"].startswith("-")
+                            or any(c.isspace() for c in source["server"])):
+        causes.append(field.invalid("spec.nfs.server", source["server"],
+                                    "must be a host name or address"))
     if kind == "local" and not dig(spec, "nodeAffinity", "required"):
         causes.append(field.required("spec.nodeAffinity", "Local volume requires node "
                                                           "affinity"))

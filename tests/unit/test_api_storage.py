@@ -80,6 +80,8 @@ CASES = [
      "FieldValueInvalid"),
     (PV, lambda o: o["spec"].update(hostPath=None, nfs={"path": "/export"}), "spec.nfs.server",
      "FieldValueRequired"),
+    (PV, lambda o: o["spec"].update(hostPath=None, nfs={"server": "-oexec", "path": "/x"}),
+     "spec.nfs.server", "FieldValueInvalid"),
     (PV, lambda o: o["spec"].update(hostPath=None, local={"path": "/mnt/disk"}),
      "spec.nodeAffinity", "FieldValueRequired"),
     (PVC, set_path("spec.accessModes", []), "spec.accessModes", "FieldValueRequired"),

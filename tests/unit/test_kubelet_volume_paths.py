@@ -55,3 +55,16 @@ async def test_pod_files_sit_where_only_root_can_reach(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "pods").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "pods" / "u1").stat().st_mode) == 0o750
     assert stat.S_IMODE(os.stat(paths["scratch"]).st_mode) == 0o777  # shared with the pod
+
+
+@pytest.mark.parametrize("source", [{"server": "-oexec", "path": "/x"},
+                                    {"server": "nfs\n-o", "path": "/x"},
+                                    {"server": "nfs", "path": "-x"}])
+def test_an_nfs_source_that_mount_would_take_as_an_option_is_refused(
+        tmp_path: Path, source: dict[str, str]) -> None:
+    import asyncio
+
+    from agent.kubelet.volumes import _mount_nfs
+    with pytest.raises(ContainerConfigError, match="nfs"):
+        asyncio.run(_mount_nfs(source, tmp_path / "t", []))
+    assert not (tmp_path / "t").exists()

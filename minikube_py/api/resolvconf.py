@@ -116,17 +116,23 @@ def for_pod(pod: dict[str, Any], *, host: ResolvConf, cluster_dns: list[str],
     return _limited(conf)
 
 
+def _has_space(text: str) -> bool:
+    return any(c.isspace() for c in text)
+
+
 def _merge(conf: ResolvConf, dns_config: dict[str, Any]) -> None:
     """Kubernetes' appendDNSConfig: servers and searches appended, options by name
     (a dnsConfig option replaces the base's option of the same name)."""
     conf.nameservers = _unique(conf.nameservers + [str(ns) for ns in
-                                                   dns_config.get("nameservers") or []])
-    conf.searches = _unique(conf.searches + [str(s) for s in dns_config.get("searches") or []])
+                                                   dns_config.get("nameservers") or []
+                                                   if not _has_space(str(ns))])
+    conf.searches = _unique(conf.searches + [str(s) for s in dns_config.get("searches") or []
+                                               if not _has_space(str(s))])
     options = {opt.split(":", 1)[0]: opt for opt in conf.options}
     for opt in dns_config.get("options") or []:
         name = str(opt.get("name") or "")
-        if name:
-            value = opt.get("value")
+        value = opt.get("value")
+        if name and not _has_space(name + str(value or "")):
             options[name] = f"{name}:{value}" if value not in (None, "") else name
     conf.options = list(options.values())
 
@@ -194,4 +200,12 @@ def validate_dns_config(spec: Mapping[str, Any], path: str) -> list[Cause]:
         if not isinstance(option, Mapping) or not option.get("name"):
             causes.append(field.required(f"{here}.options[{i}].name",
                                          "Option.Name must not be empty"))
+            continue
+        # Name and value are written into resolv.conf's one `options` line: whitespace
+        # (a newline above all) would split it or add lines such as `nameserver`.
+        for key in ("name", "value"):
+            text = option.get(key)
+            if text is not None and (not isinstance(text, str) or _has_space(text)):
+                causes.append(field.invalid(f"{here}.options[{i}].{key}", text,
+                                            "must be a string without whitespace"))
     return causes

@@ -95,3 +95,16 @@ def test_systemd_resolved_stub_is_replaced_by_its_upstreams(tmp_path: Path) -> N
                                           ("10.0.0.0/24", "10.0.0.10")])
 def test_cluster_dns_is_the_tenth_service_address(cidr: str, ip: str) -> None:
     assert cluster_dns_ip(cidr) == ip
+
+
+@pytest.mark.parametrize("option", [{"name": "ndots\nnameserver 6.6.6.6"},
+                                    {"name": "ndots", "value": "1\nnameserver 6.6.6.6"}])
+def test_a_dns_option_with_a_newline_is_refused_and_never_rendered(
+        option: dict[str, str]) -> None:
+    from minikube_py.api.resolvconf import validate_dns_config
+    spec = {"dnsPolicy": "None", "dnsConfig": {"nameservers": ["10.0.0.1"],
+                                               "options": [option]}}
+    causes = validate_dns_config(spec, "spec")
+    assert any(".options[0]." in str(c) for c in causes)
+    rendered = resolv(pod("None", dnsConfig=spec["dnsConfig"])).render()
+    assert "6.6.6.6" not in rendered

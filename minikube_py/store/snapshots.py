@@ -79,6 +79,10 @@ def _etcdctl(*args: str) -> str:
 def save(endpoint: str, directory: Path, prefix: str = ON_DEMAND,
          node: str | None = None) -> Snapshot:
     """Stream the member's database into directory; the file appears complete or not at all."""
+    if not prefix or "/" in prefix or prefix.startswith((".", "-")) or \
+            any(c.isspace() for c in prefix):
+        raise SnapshotError(f"snapshot name {prefix!r}: must be a plain file name prefix "
+                            "(no '/', no leading '.' or '-')")
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = f"{prefix}-{node or socket.gethostname()}-{int(time.time())}"
     path = directory / name

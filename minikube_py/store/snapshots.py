@@ -148,7 +148,9 @@ def restore(snapshot: Path, data_dir: Path) -> Path:
     name = str(conf.get("name", "default"))
     staging = target.with_name(f".{target.name}.restore")
     shutil.rmtree(staging, ignore_errors=True)
-    _etcdctl("snapshot", "restore", str(snapshot), "--data-dir", str(staging), "--name", name,
+    # Absolute, so a file named like an option ("-x") is never read as one by etcdctl.
+    _etcdctl("snapshot", "restore", str(snapshot.resolve()), "--data-dir", str(staging),
+             "--name", name,
              "--initial-cluster", f"{name}={peer}", "--initial-advertise-peer-urls", peer,
              "--initial-cluster-token", CLUSTER_TOKEN)
     if target.exists():

@@ -101,6 +101,8 @@ CONTROLLER_RULES: dict[str, list[Object]] = {
         *_owner_of("", "replicationcontrollers"), _POD_OWNER, _EVENTS],
     "root-ca-cert-publisher": [rule(("create", "update"), "", "configmaps"), _EVENTS],
     "service-account-controller": [rule("create", "", "serviceaccounts"), _EVENTS],
+    "service-controller": [rule(READ, "", "services"),
+                           rule(("patch", "update"), "", "services/status"), _EVENTS],
     "statefulset-controller": [
         rule(("list", "watch"), "", "pods"),
         rule(("list", "watch"), "apps", "statefulsets"),

@@ -34,12 +34,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--root-ca-file", help="CA certificate put into token Secrets as ca.crt")
     p.add_argument("--use-service-account-credentials", action="store_true",
                    help="run each controller as its own service account in kube-system")
+    p.add_argument("--lb-address-pool", action="append", default=[], metavar="RANGE",
+                   help="LoadBalancer addresses (a-b range, CIDR or address; repeatable); "
+                        "none here or in ConfigMap kube-system/lb-address-pools: node addresses")
     p.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
     from minikube_py.cli.main import CLIError
     from minikube_py.controllers import ControllerManagerSettings, run
+    from minikube_py.controllers.lbpool import parse_pool
     from minikube_py.controllers.manager import selected
     from minikube_py.controllers.nodedisruption import DisruptionSettings
 
@@ -59,6 +63,11 @@ def _main(args: argparse.Namespace) -> int:
     if min(args.node_eviction_rate, args.secondary_node_eviction_rate,
            args.unhealthy_zone_threshold, args.large_cluster_size_threshold) < 0:
         raise CLIError("eviction rates and disruption thresholds must not be negative")
+    if args.lb_address_pool:
+        try:
+            parse_pool("default", " ".join(args.lb_address_pool))
+        except ValueError as e:
+            raise CLIError(f"--lb-address-pool: {e}") from e
     disruption = DisruptionSettings(
         node_eviction_rate=args.node_eviction_rate,
         secondary_node_eviction_rate=args.secondary_node_eviction_rate,
@@ -76,6 +85,7 @@ def _main(args: argparse.Namespace) -> int:
         service_account_private_key_file=args.service_account_private_key_file,
         root_ca_file=args.root_ca_file,
         use_service_account_credentials=args.use_service_account_credentials,
+        lb_address_pools=tuple(args.lb_address_pool),
     )
     import uvloop  # imported here, as the rest: `--help` stays fast
 

@@ -53,6 +53,7 @@ CONTROLLERS: dict[str, str] = {
     "pv-protection": "minikube_py.controllers.volume_protection:PVProtectionController",
     "clusterrole-aggregation":
         "minikube_py.controllers.clusterroleaggregation:ClusterRoleAggregationController",
+    "service-lb": "minikube_py.controllers.servicelb:ServiceLBController",
 }
 
 
@@ -64,6 +65,7 @@ ACCOUNTS: dict[str, str | None] = {
     "garbagecollector": "generic-garbage-collector", "daemonset": "daemon-set-controller",
     "persistentvolume-binder": "persistent-volume-binder",
     "pvc-protection": "pvc-protection-controller", "pv-protection": "pv-protection-controller",
+    "service-lb": "service-controller",
 }
 
 

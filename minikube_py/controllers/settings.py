@@ -37,3 +37,6 @@ class ControllerManagerSettings:
     # the kubeconfig's user (kube-controller-manager's --use-service-account-credentials).
     use_service_account_credentials: bool = False
     root_ca_file: str | None = None
+    # LoadBalancer address pool "default" (ranges or CIDRs, --lb-address-pool); more pools
+    # come from the ConfigMap kube-system/lb-address-pools. None at all: node addresses.
+    lb_address_pools: tuple[str, ...] = ()

@@ -20,6 +20,7 @@ from minikube_py.api.meta import (
     label_key_errors,
     validate_name,
 )
+from minikube_py.api.podaffinity import affinity_causes
 from minikube_py.api.quantity import parse_quantity
 from minikube_py.api.resolvconf import validate_dns_config
 from minikube_py.api.shape import as_dict, dicts
@@ -135,6 +136,7 @@ def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
         causes.append(field.invalid(f"{path}.nodeSelector", node_selector,
                                     "must be a map of string keys to string values"))
     causes += _validate_tolerations(spec.get("tolerations"), f"{path}.tolerations")
+    causes += affinity_causes(spec.get("affinity"), f"{path}.affinity")
     return causes
 
 

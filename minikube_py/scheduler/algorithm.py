@@ -13,6 +13,7 @@ import random
 from collections import Counter
 
 from minikube_py.scheduler.filters import Filter, check, fits_quickly, is_simple
+from minikube_py.scheduler.interpod import InterPodAffinity
 from minikube_py.scheduler.nodeinfo import NodeInfo
 from minikube_py.scheduler.podinfo import PodInfo
 from minikube_py.scheduler.scores import score_nodes
@@ -58,8 +59,10 @@ class Algorithm:
         self.volumes = volumes  # VolumeBinding's filter, asked last for pods with claims
         self._next_start = 0
 
-    def select(self, pod: PodInfo, nodes: list[NodeInfo]) -> str:
-        """The chosen node's name; raises FitError when none fits."""
+    def select(self, pod: PodInfo, nodes: list[NodeInfo],
+               affinity: InterPodAffinity | None = None) -> str:
+        """The chosen node's name; raises FitError when none fits. `affinity` is the
+        decision's inter-pod state, None when no pod involved has terms."""
         total = len(nodes)
         if total == 0:
             raise FitError(0, Counter())
@@ -68,11 +71,13 @@ class Algorithm:
         reasons: Counter[str] = Counter()
         start = self._next_start % total
         visited = 0
-        simple = is_simple(pod)
+        simple = affinity is None and is_simple(pod)
         for visited in range(1, total + 1):
             node = nodes[(start + visited - 1) % total]
             if not (simple and fits_quickly(pod, node)):
                 failed = check(pod, node)
+                if not failed and affinity is not None:
+                    failed = affinity.reasons(node)
                 if not failed and pod.claims and self.volumes is not None:
                     failed = self.volumes(pod, node)
                 if failed:
@@ -87,6 +92,9 @@ class Algorithm:
         if len(feasible) == 1:
             return feasible[0].name
         scores = score_nodes(pod, feasible)
+        extra = affinity.scores(feasible) if affinity is not None else None
+        if extra is not None:  # InterPodAffinity's default weight is 2
+            scores = [s + 2 * e for s, e in zip(scores, extra, strict=True)]
         best = max(scores)
         winners = [n for n, s in zip(feasible, scores, strict=True) if s >= best - 1e-9]
         return self.rng.choice(winners).name

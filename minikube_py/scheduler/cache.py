@@ -25,6 +25,7 @@ class SchedulerCache:
         self._pod_node: dict[str, str] = {}
         self._assumed: set[str] = set()
         self._list: list[NodeInfo] | None = None
+        self._with_affinity: set[str] = set()  # nodes holding pods with inter-pod terms
 
     # nodes -----------------------------------------------------------------
 
@@ -44,6 +45,7 @@ class SchedulerCache:
         for key in info.pods:
             self._pod_node.pop(key, None)
             self._assumed.discard(key)
+        self._with_affinity.discard(name)
         self._list = None
 
     def nodes(self) -> list[NodeInfo]:
@@ -57,6 +59,11 @@ class SchedulerCache:
     def node(self, name: str) -> NodeInfo | None:
         return self._nodes.get(name)
 
+    def affinity_nodes(self) -> list[NodeInfo]:
+        """Known nodes holding pods with inter-pod (anti-)affinity terms."""
+        return [n for name in self._with_affinity
+                if (n := self._nodes.get(name)) is not None and n.node is not None]
+
     # pods ------------------------------------------------------------------
 
     def _place(self, info: PodInfo, node_name: str) -> None:
@@ -68,6 +75,8 @@ class SchedulerCache:
             target = self._nodes[node_name] = NodeInfo(node_name)
         target.add_pod(info)
         self._pod_node[info.key] = node_name
+        if info.affinity:
+            self._with_affinity.add(node_name)
 
     def _remove(self, key: str) -> None:
         node_name = self._pod_node.pop(key, None)
@@ -77,6 +86,8 @@ class SchedulerCache:
         info = self._nodes.get(node_name)
         if info is not None:
             info.remove_pod(key)
+            if not info.affinity_pods:
+                self._with_affinity.discard(node_name)
             if info.node is None and not info.pods:
                 del self._nodes[node_name]
 

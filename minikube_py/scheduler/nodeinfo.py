@@ -35,6 +35,7 @@ class NodeInfo:
     """A node plus the incremental request totals of its pods."""
 
     __slots__ = (
+        "affinity_pods",
         "alloc_cpu",
         "alloc_memory",
         "alloc_pods",
@@ -63,6 +64,7 @@ class NodeInfo:
         self.alloc_cpu = self.alloc_memory = self.alloc_pods = 0
         self.cpu = self.memory = self.nonzero_cpu = self.nonzero_memory = 0
         self.pods: dict[str, PodInfo] = {}
+        self.affinity_pods: dict[str, PodInfo] = {}  # those with inter-pod terms
         self.ports: Counter[HostPort] = Counter()
         self.owners: Counter[str] = Counter()
 
@@ -80,6 +82,8 @@ class NodeInfo:
         if info.key in self.pods:
             self.remove_pod(info.key)
         self.pods[info.key] = info
+        if info.affinity:
+            self.affinity_pods[info.key] = info
         self.cpu += info.cpu
         self.memory += info.memory
         self.nonzero_cpu += info.nonzero_cpu
@@ -92,6 +96,7 @@ class NodeInfo:
         info = self.pods.pop(key, None)
         if info is None:
             return None
+        self.affinity_pods.pop(key, None)
         self.cpu -= info.cpu
         self.memory -= info.memory
         self.nonzero_cpu -= info.nonzero_cpu

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from minikube_py.api.meta import key as object_key
+from minikube_py.api.podaffinity import NONE, PodAffinity, compile_affinity
 from minikube_py.api.quantity import cpu_millis, to_bytes
 from minikube_py.api.types import Container, Object, PodSpec, Toleration
 
@@ -27,6 +28,9 @@ class PodInfo:
 
     key: str
     uid: str
+    namespace: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    affinity: PodAffinity = NONE  # inter-pod (anti-)affinity terms
     cpu: int = 0
     memory: int = 0
     nonzero_cpu: int = DEFAULT_MILLI_CPU
@@ -104,7 +108,7 @@ def controller_uid(obj: Object) -> str:
 
 
 def pod_info(pod: Object) -> PodInfo:
-    """Digest a pod for scheduling; raises ValueError on a malformed quantity."""
+    """Digest a pod for scheduling; raises ValueError on a malformed quantity or selector."""
     spec: PodSpec = pod.get("spec") or {}
     meta = pod["metadata"]
     cpu, memory, nz_cpu, nz_memory = _requests(spec)
@@ -113,6 +117,9 @@ def pod_info(pod: Object) -> PodInfo:
     return PodInfo(
         key=object_key(pod),
         uid=str(meta.get("uid", "")),
+        namespace=str(meta.get("namespace", "")),
+        labels=dict(meta.get("labels") or {}),
+        affinity=compile_affinity(spec.get("affinity"), str(meta.get("namespace", ""))),
         cpu=cpu,
         memory=memory,
         nonzero_cpu=nz_cpu,

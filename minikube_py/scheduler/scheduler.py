@@ -12,7 +12,7 @@ import random
 
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import set_condition
-from minikube_py.api.resources import NODES, PODS
+from minikube_py.api.resources import NAMESPACES, NODES, PODS
 from minikube_py.api.types import Object
 from minikube_py.client import ApiClient, EventRecorder, Informer, run_tasks
 from minikube_py.client.errors import ClientError, Conflict, NotFound
@@ -20,6 +20,7 @@ from minikube_py.client.tasks import log_failure
 from minikube_py.scheduler.algorithm import Algorithm, FitError
 from minikube_py.scheduler.cache import SchedulerCache
 from minikube_py.scheduler.eventsink import EventSink
+from minikube_py.scheduler.interpod import prepare
 from minikube_py.scheduler.podinfo import PodInfo, pod_info
 from minikube_py.scheduler.queue import SchedulingQueue
 from minikube_py.scheduler.settings import SchedulerSettings
@@ -57,6 +58,7 @@ class Scheduler:
                                    volumes=self.volumes.filter)
         self.pods = Informer(client, PODS)
         self.nodes = Informer(client, NODES)
+        self.namespaces = Informer(client, NAMESPACES)  # labels, for namespaceSelector terms
         self.events = EventSink(EventRecorder(client, "default-scheduler"),
                                 settings.event_backlog, busy=self._busy)
         self._binders = asyncio.Semaphore(settings.bind_concurrency)
@@ -87,8 +89,15 @@ class Scheduler:
             self.queue.add(self._digest(pod))
 
     def _pod_updated(self, old: Object, new: Object) -> None:
-        if not (new.get("spec") or {}).get("nodeName") and _same_for_scheduling(old, new):
+        node_name = (new.get("spec") or {}).get("nodeName")
+        if not node_name and _same_for_scheduling(old, new):
             return  # e.g. our own PodScheduled=False write: retrying would change nothing
+        if node_name and old["metadata"].get("labels") != new["metadata"].get("labels") \
+                and not _terminal(new):
+            # Labels are what inter-pod terms select: the digest must follow them.
+            self.cache.set_bound_pod(self._digest(new), node_name)
+            self.queue.move_all_to_backoff()
+            return
         self._pod_added(new)
 
     def _pod_deleted(self, pod: Object) -> None:
@@ -120,6 +129,10 @@ class Scheduler:
     def _storage_changed(self, _: Object) -> None:
         self.queue.move_all_to_backoff()
 
+    def _namespace_labels(self, name: str) -> dict[str, str] | None:
+        namespace = self.namespaces.get(name)
+        return namespace["metadata"].get("labels") if namespace is not None else None
+
     def _node_deleted(self, node: Object) -> None:
         self.cache.remove_node(node["metadata"]["name"])
 
@@ -134,6 +147,7 @@ class Scheduler:
         await run_tasks({
             "scheduler-pod-informer": self.pods.run(),
             "scheduler-node-informer": self.nodes.run(),
+            "scheduler-namespace-informer": self.namespaces.run(),
             **{f"scheduler-{i.resource.plural}-informer": i.run()
                for i in self.volumes.informers},
             "scheduler-queue-flusher": self.queue.run_flusher(),
@@ -144,6 +158,7 @@ class Scheduler:
     async def _schedule_loop(self) -> None:
         await self.pods.wait_synced()
         await self.nodes.wait_synced()
+        await self.namespaces.wait_synced()
         for informer in self.volumes.informers:
             await informer.wait_synced()
         log.info("scheduler synced nodes=%d pending=%d", len(self.cache.nodes()), len(self.queue))
@@ -159,8 +174,10 @@ class Scheduler:
 
     def schedule_one(self, info: PodInfo) -> None:
         """Decide for one pod; the binding runs as a task (holding a binder slot)."""
+        nodes = self.cache.nodes()
+        affinity = prepare(info, nodes, self.cache.affinity_nodes(), self._namespace_labels)
         try:
-            node_name = self.algorithm.select(info, self.cache.nodes())
+            node_name = self.algorithm.select(info, nodes, affinity)
         except FitError as e:
             self._binders.release()
             self.queue.failed(info.key, unschedulable=True)

@@ -24,8 +24,10 @@ from minikube_py.api.resources import (
     ENDPOINTS,
     NAMESPACES,
     NODES,
+    PERSISTENTVOLUMECLAIMS,
     PODS,
     SERVICES,
+    STATEFULSETS,
 )
 from minikube_py.client import ApiClient
 from minikube_py.cluster import kubeconfigs, sample_app
@@ -299,6 +301,79 @@ def test_daemonset_runs_on_every_node_and_stays_on_a_cordoned_one(lab: Lab) -> N
     eventually(lambda: not api(lab.admin, lambda c: c.list(
         PODS, namespace="default", label_selector="app=node-agent"))["items"], timeout=90,
         what="daemon pods gone with their DaemonSet")
+
+
+def test_statefulset_replicas_each_on_their_own_node_keep_their_data(lab: Lab) -> None:
+    """volumeClaimTemplates on the default local-path class and required anti-affinity
+    on the hostname: one replica per node, each with its own provisioned volume on that
+    node, and what each wrote survives a rolling restart (`kubectl rollout restart`)."""
+    name = "store"
+    script = ("[ -f /data/id ] || echo \"$(hostname)-$$-$(date +%s)\" > /data/id; "
+              "exec sleep 3600")
+    body = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name},
+            "spec": {"replicas": NODE_COUNT, "serviceName": name,
+                     "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                         "terminationGracePeriodSeconds": 1,
+                         "affinity": {"podAntiAffinity": {
+                             "requiredDuringSchedulingIgnoredDuringExecution": [{
+                                 "labelSelector": {"matchLabels": {"app": name}},
+                                 "topologyKey": "kubernetes.io/hostname"}]}},
+                         "containers": [{"name": "c", "image": BUSYBOX_IMAGE,
+                                         "command": ["sh", "-c", script],
+                                         "volumeMounts": [{"name": "data",
+                                                           "mountPath": "/data"}]}]}},
+                     "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                         "accessModes": ["ReadWriteOnce"],
+                         "resources": {"requests": {"storage": "16Mi"}}}}]}}
+
+    def replicas() -> dict[str, dict[str, Any]] | None:
+        sts = api(lab.admin, lambda c: c.get(STATEFULSETS, name, namespace="default"))
+        status = sts.get("status") or {}
+        pods = {p["metadata"]["name"]: p for p in api(lab.admin, lambda c: c.list(
+            PODS, namespace="default", label_selector=f"app={name}"))["items"]}
+        done = (status.get("readyReplicas") == NODE_COUNT
+                and status.get("updatedReplicas") == NODE_COUNT
+                and status.get("currentRevision") == status.get("updateRevision")
+                and len(pods) == NODE_COUNT
+                and all(p.get("status", {}).get("phase") == "Running"
+                        and not p["metadata"].get("deletionTimestamp") for p in pods.values()))
+        return pods if done else None
+
+    def written(pods: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str]]:
+        dc = docker_client()
+        try:
+            return {n: (p["spec"]["nodeName"],
+                        in_pod(dc, p["metadata"]["uid"], "cat /data/id").strip())
+                    for n, p in pods.items()}
+        finally:
+            dc.close()
+
+    api(lab.admin, lambda c: c.create(STATEFULSETS, body, namespace="default"))
+    try:
+        first = written(eventually(replicas, timeout=180, what=f"{name}: 3 replicas ready"))
+        assert sorted(node for node, _ in first.values()) == sorted(NODE_NAMES)
+        assert len({data for _, data in first.values()}) == NODE_COUNT
+        uids = {n: p["metadata"]["uid"] for n, p in (replicas() or {}).items()}
+        restart = subprocess.run(["kubectl", "--kubeconfig", str(lab.admin), "rollout",
+                                  "restart", f"statefulset/{name}"],
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert restart.returncode == 0, restart.stdout + restart.stderr
+        again = eventually(lambda: (r := replicas()) and all(
+            r[n]["metadata"]["uid"] != uid for n, uid in uids.items()) and r,
+            timeout=240, what=f"{name}: every replica restarted")
+        assert written(again) == first  # same node, same data, for each identity
+    finally:
+        api(lab.admin, lambda c: c.delete(STATEFULSETS, name, namespace="default",
+                                          propagation_policy="Foreground"))
+        eventually(lambda: not api(lab.admin, lambda c: c.list(
+            PODS, namespace="default", label_selector=f"app={name}"))["items"], timeout=120,
+            what=f"{name} pods gone")
+        claims = api(lab.admin, lambda c: c.list(PERSISTENTVOLUMECLAIMS, namespace="default"))
+        for claim in claims["items"]:
+            if claim["metadata"]["name"].startswith(f"data-{name}-"):
+                api(lab.admin, lambda c, n=claim["metadata"]["name"]: c.delete(
+                    PERSISTENTVOLUMECLAIMS, n, namespace="default"))
 
 
 def test_cut_node_goes_not_ready_its_pods_move_and_it_returns_without_duplicates(

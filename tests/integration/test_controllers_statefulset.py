@@ -101,3 +101,33 @@ async def test_rolling_update_and_kubectl_rollout(env: Env) -> None:
             for p in members.values()) and await env.ready("web", 3, "busybox:1")
 
     await eventually(restarted_everywhere, timeout=60, what="restart rolled out")
+
+
+async def test_required_anti_affinity_puts_each_replica_on_its_own_node(env: Env) -> None:
+    """Two nodes, three replicas that refuse to share a host: two run apart, the third
+    waits with the scheduler's reason, and scaling down to two settles it."""
+    body = statefulset("spread", 3)
+    body["spec"]["template"]["spec"]["affinity"] = {"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [{
+            "labelSelector": {"matchLabels": {"app": "spread"}},
+            "topologyKey": "kubernetes.io/hostname"}]}}
+    await env.client.create(STATEFULSETS, body, env.ns)
+
+    async def third_waits() -> str | None:
+        members = await env.members("spread")
+        pod = members.get("spread-2")
+        if pod is None or len(members) != 3:
+            return None
+        for cond in (pod.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                return str(cond.get("message"))
+        return None
+
+    message = await eventually(third_waits, timeout=60, what="spread-2 unschedulable")
+    assert message == ("0/2 nodes are available: "
+                       "2 node(s) didn't match pod anti-affinity rules.")
+    members = await env.members("spread")
+    placed = {members[f"spread-{i}"]["spec"].get("nodeName") for i in range(2)}
+    assert len(placed) == 2 and None not in placed
+    await env.client.patch(STATEFULSETS, "spread", {"spec": {"replicas": 2}}, env.ns)
+    await eventually(lambda: env.ready("spread", 2), timeout=60, what="spread settled at 2")

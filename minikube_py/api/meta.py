@@ -283,6 +283,17 @@ def safe_encode(text: str) -> str:
     return "".join(ALPHANUMS[ord(c) % len(ALPHANUMS)] for c in text)
 
 
+def newest_marked(objs: list[dict[str, Any]], annotation: str) -> dict[str, Any] | None:
+    """The newest object whose `annotation` is "true" (ties by name): how kube-apiserver's
+    default StorageClass and IngressClass admission pick among several defaults."""
+    marked = [o for o in objs if as_dict(as_dict(o.get("metadata")).get("annotations"))
+              .get(annotation) == "true"]
+    if not marked:
+        return None
+    return max(marked, key=lambda o: (as_dict(o.get("metadata")).get("creationTimestamp", ""),
+                                      as_dict(o.get("metadata")).get("name", "")))
+
+
 def owner_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     """The controller ownerReference (controller: true), if any."""
     for ref in as_dict(obj.get("metadata")).get("ownerReferences") or []:

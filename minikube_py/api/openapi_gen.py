@@ -27,7 +27,7 @@ ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1Servic
          "V1Job", "V1CronJob", "V1DaemonSet", "V1StatefulSet", "V1ControllerRevision",
          "V1ReplicationController", "V1PodDisruptionBudget", "V1Eviction", "V1Role", "V1ClusterRole", "V1RoleBinding",
          "V1ClusterRoleBinding", "V1PersistentVolume", "V1PersistentVolumeClaim",
-         "V1StorageClass")
+         "V1StorageClass", "V1Ingress", "V1IngressClass")
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
          "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause",
@@ -52,8 +52,13 @@ _DISCOVERY = {"EndpointSlice", "Endpoint", "EndpointConditions", "EndpointHints"
 _RBAC = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PolicyRule",
          "AggregationRule", "RoleRef", "RbacV1Subject", "Subject"}
 _STORAGE = {"StorageClass"}
+_NETWORKING = {"Ingress", "IngressSpec", "IngressStatus", "IngressRule", "IngressTLS",
+               "IngressBackend", "IngressServiceBackend", "ServiceBackendPort",
+               "HTTPIngressRuleValue", "HTTPIngressPath", "IngressLoadBalancerStatus",
+               "IngressLoadBalancerIngress", "IngressPortStatus", "IngressClass",
+               "IngressClassSpec", "IngressClassParametersReference"}
 _PACKAGES = [(_META, "io.k8s.apimachinery.pkg.apis.meta.v1"), (_APPS, "io.k8s.api.apps.v1"),
-             (_STORAGE, "io.k8s.api.storage.v1"),
+             (_STORAGE, "io.k8s.api.storage.v1"), (_NETWORKING, "io.k8s.api.networking.v1"),
              (_RBAC, "io.k8s.api.rbac.v1"),
              ({"Lease", "LeaseSpec"}, "io.k8s.api.coordination.v1"),
              (_DISCOVERY, "io.k8s.api.discovery.v1"), (_BATCH, "io.k8s.api.batch.v1"),

@@ -12,6 +12,8 @@ from minikube_py.api.deployment import DeploymentStrategy
 from minikube_py.api.endpoints import EndpointsStrategy
 from minikube_py.api.endpointslice import EndpointSliceStrategy
 from minikube_py.api.event import EventStrategy
+from minikube_py.api.ingress import IngressStrategy
+from minikube_py.api.ingressclass import IngressClassStrategy
 from minikube_py.api.job import JobStrategy
 from minikube_py.api.lease import LeaseStrategy
 from minikube_py.api.namespace import NamespaceStrategy
@@ -68,6 +70,8 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.PERSISTENTVOLUMECLAIMS:
         PersistentVolumeClaimStrategy(resources.PERSISTENTVOLUMECLAIMS),
     resources.STORAGECLASSES: StorageClassStrategy(resources.STORAGECLASSES),
+    resources.INGRESSES: IngressStrategy(resources.INGRESSES),
+    resources.INGRESSCLASSES: IngressClassStrategy(resources.INGRESSCLASSES),
 }
 
 

@@ -98,6 +98,9 @@ PODDISRUPTIONBUDGETS = Resource("policy", "v1", "PodDisruptionBudget", "poddisru
                                 True, ("pdb",), subresources=("status",))
 LEASES = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True)
+INGRESSES = Resource("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",),
+                     subresources=("status",))
+INGRESSCLASSES = Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False)
 RBAC_GROUP = "rbac.authorization.k8s.io"
 # Kubernetes gives the RBAC kinds no short names; neither do we.
 ROLES = Resource(RBAC_GROUP, "v1", "Role", "roles", True)
@@ -115,6 +118,7 @@ ALL: tuple[Resource, ...] = (
     JOBS, CRONJOBS, PODDISRUPTIONBUDGETS, LEASES,
     ENDPOINTSLICES, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, CUSTOMRESOURCEDEFINITIONS,
+    INGRESSES, INGRESSCLASSES,
 )
 
 _BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from minikube_py.api import field, meta, table
 from minikube_py.api.errors import Cause
-from minikube_py.api.shape import as_dict, dig
+from minikube_py.api.shape import dig
 from minikube_py.api.strategy import Strategy
 from minikube_py.api.types import Object
 
@@ -87,11 +87,7 @@ class StorageClassStrategy(Strategy):
 
 def default_class(classes: list[Object]) -> Object | None:
     """The default among `classes`: the newest marked one, as Kubernetes (1.26+) picks."""
-    marked = [c for c in classes if is_default(c)]
-    if not marked:
-        return None
-    return max(marked, key=lambda c: (as_dict(c.get("metadata")).get("creationTimestamp", ""),
-                                      as_dict(c.get("metadata")).get("name", "")))
+    return meta.newest_marked(classes, DEFAULT_ANNOTATION)
 
 
 def local_path_class() -> Object:

@@ -18,10 +18,12 @@ import logging
 from aiohttp import web
 
 from minikube_py.api import errors
+from minikube_py.api.ingressclass import bundled_class
 from minikube_py.api.resolvconf import cluster_dns_ip
 from minikube_py.api.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
+    INGRESSCLASSES,
     NAMESPACES,
     ROLEBINDINGS,
     ROLES,
@@ -138,6 +140,7 @@ async def bootstrap(app: web.Application) -> None:
     await _ensure(app, Target(SERVICES, "kube-system", None, None), kube_dns_service(
         cluster_dns_ip(settings.service_cluster_ip_range)))
     await _ensure(app, Target(STORAGECLASSES, None, None, None), local_path_class())
+    await _ensure(app, Target(INGRESSCLASSES, None, None, None), bundled_class())
     await reconcile_policy(app)
 
 

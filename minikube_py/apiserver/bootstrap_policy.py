@@ -195,6 +195,15 @@ COMPONENT_ROLES: list[Object] = [
     ]),
     # The cluster DNS server (`minikube-py dns`, service account kube-system/kube-dns): what
     # its informers read. Pod hostnames come from EndpointSlices, so no pods or endpoints.
+    # The ingress controller (`minikube-py ingress`, service account
+    # kube-system:ingress-controller): its informers, the Ingresses' status, its Events.
+    cluster_role("system:ingress-controller", [
+        rule(("list", "watch"), "", ("services", "secrets")),
+        rule(("list", "watch"), "discovery.k8s.io", "endpointslices"),
+        rule(("list", "watch"), "networking.k8s.io", ("ingresses", "ingressclasses")),
+        rule("update", "networking.k8s.io", "ingresses/status"),
+        *EVENTS_WRITE,
+    ]),
     cluster_role("system:kube-dns", [
         rule(("list", "watch"), "", ("namespaces", "services")),
         rule(("list", "watch"), "discovery.k8s.io", "endpointslices"),
@@ -216,6 +225,8 @@ BINDINGS: list[Object] = [
                     subject("User", "system:kube-controller-manager")),
     cluster_binding("system:node-proxier", "system:node-proxier",
                     subject("User", "system:kube-proxy")),
+    cluster_binding("system:ingress-controller", "system:ingress-controller",
+                    subject("ServiceAccount", "kube-system:ingress-controller")),
     cluster_binding("system:kube-dns", "system:kube-dns",
                     subject("ServiceAccount", "kube-system:kube-dns")),
 ]

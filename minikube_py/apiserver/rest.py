@@ -21,10 +21,18 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.meta import generated_name, now_rfc3339
 from minikube_py.api.registry import strategy_for
-from minikube_py.api.resources import NAMESPACES, PERSISTENTVOLUMECLAIMS, PODS, SERVICES, Resource
+from minikube_py.api.resources import (
+    INGRESSES,
+    NAMESPACES,
+    PERSISTENTVOLUMECLAIMS,
+    PODS,
+    SERVICES,
+    Resource,
+)
 from minikube_py.api.types import Object
 from minikube_py.apiserver import (
     codec,
+    defaultingressclass,
     defaultstorageclass,
     noderestriction,
     podsecurity,
@@ -169,6 +177,8 @@ async def create_object(app: web.Application, target: Target, obj: Object, *,
         await app[NAMESPACE_LIFECYCLE].admit(meta["namespace"])
     if resource is PERSISTENTVOLUMECLAIMS:
         await defaultstorageclass.admit(store, obj)
+    if resource is INGRESSES:
+        await defaultingressclass.admit(store, obj)
     if dry_run:
         return obj
     if resource is SERVICES:

@@ -21,6 +21,8 @@ from minikube_py.api.resources import (
     ENDPOINTS,
     ENDPOINTSLICES,
     EVENTS,
+    INGRESSCLASSES,
+    INGRESSES,
     JOBS,
     LEASES,
     NAMESPACES,
@@ -82,6 +84,9 @@ def sample(resource: Resource, name: str, ns: str = "default") -> dict[str, Any]
                                      "hostPath": {"path": "/tmp/crud-pv"}}},
         PERSISTENTVOLUMECLAIMS: {"spec": CLAIM},
         STORAGECLASSES: {"provisioner": "example.com/none"},
+        INGRESSES: {"spec": {"ingressClassName": "none", "defaultBackend": {
+            "service": {"name": "web", "port": {"number": 80}}}}},
+        INGRESSCLASSES: {"spec": {"controller": "example.com/none"}},
         LEASES: {"spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}},
         ENDPOINTSLICES: {"addressType": "IPv4", "endpoints": [{"addresses": ["10.244.0.5"]}],
                          "ports": [{"port": 80}]},

@@ -52,6 +52,8 @@ HEADERS = {
                                        ["VolumeMode"]),
     resources.STORAGECLASSES: (["Name", "Provisioner", "ReclaimPolicy", "VolumeBindingMode",
                                 "AllowVolumeExpansion", "Age"], []),
+    resources.INGRESSES: (["Name", "Class", "Hosts", "Address", "Ports", "Age"], []),
+    resources.INGRESSCLASSES: (["Name", "Controller", "Parameters", "Age"], []),
     resources.ROLES: (["Name", "Created At"], []),
     resources.CLUSTERROLES: (["Name", "Created At"], []),
     resources.CUSTOMRESOURCEDEFINITIONS: (["Name", "Created At"], []),

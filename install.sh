@@ -67,6 +67,11 @@ systemctl enable --now docker.service
 agent_args="${iface:+--iface $iface}"
 if [ "$role" = control-plane ]; then
   echo "==> control plane on $node_ip"
+  # etcd speaks client and peer TLS with certificates from its own CA (kubeadm's layout).
+  minikube-py etcd certs --data-dir "$DATA/apiserver" --ip "$node_ip"
+  printf 'MEMBER_NAME="%s"\nMEMBER_IP="%s"\nLISTEN_CLIENT_URLS="%s"\nINITIAL_CLUSTER="%s"\n' \
+    "$node_name" "$node_ip" "https://127.0.0.1:2379,https://$node_ip:2379" \
+    "$node_name=https://$node_ip:2380" > "$ETC/etcd.env"
   echo "APISERVER_ARGS=\"--advertise-address $node_ip --bind-address 0.0.0.0\"" > "$ETC/apiserver.env"
   echo "CONTROLLER_MANAGER_ARGS=\"--service-account-private-key-file $DATA/apiserver/pki/sa.key --root-ca-file $DATA/apiserver/pki/ca.crt\"" \
     > "$ETC/controller-manager.env"

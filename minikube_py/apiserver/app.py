@@ -50,9 +50,10 @@ from minikube_py.client.tasks import Loop, supervised
 from minikube_py.store import Storage, WatchHub, snapshots
 from minikube_py.store.compactor import compact_forever
 from minikube_py.store.errors import StorageError
+from minikube_py.store.etcdtls import EtcdTLS
 
 
-def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
+def build_app(settings: ApiServerSettings, etcd_endpoints: list[str], etcd_tls: EtcdTLS | None,
               authenticators: list[Authenticator], kubelet_client_token: str,
               sa_signing_key: rsa.RSAPrivateKey) -> web.Application:
     app = web.Application(middlewares=[routes.status_errors, warning_headers, authenticate,
@@ -65,25 +66,26 @@ def build_app(settings: ApiServerSettings, etcd_endpoints: list[str],
     app[SA_SIGNING_KEY] = sa_signing_key
     app[WATCH_PUMPS] = set()
     app.on_shutdown.append(stop_watches)
-    app.cleanup_ctx.append(_storage_ctx(etcd_endpoints))
+    app.cleanup_ctx.append(_storage_ctx(etcd_endpoints, etcd_tls))
     routes.add_routes(app)
     return app
 
 
-def _snapshot_loop(settings: ApiServerSettings, endpoints: list[str]
+def _snapshot_loop(settings: ApiServerSettings, endpoints: list[str], tls: EtcdTLS | None
                    ) -> dict[str, Loop]:
     """Scheduled snapshots, of the embedded etcd only (an external one is its owner's)."""
     if settings.etcd_servers or not settings.etcd_snapshot_interval:
         return {}
     return {"etcd-snapshots": functools.partial(
         snapshots.snapshot_forever, endpoints[0], snapshots.snapshot_dir(settings.data_dir),
-        settings.etcd_snapshot_interval, settings.etcd_snapshot_retention)}
+        settings.etcd_snapshot_interval, settings.etcd_snapshot_retention, tls)}
 
 
-def _storage_ctx(endpoints: list[str]) -> Callable[[web.Application], AsyncIterator[None]]:
+def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None
+                 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        storage = Storage(endpoints, observe=app[METRICS].observe_etcd)
+        storage = Storage(endpoints, observe=app[METRICS].observe_etcd, tls=tls)
         await storage.open()
         hub = WatchHub(storage, queue_size=settings.watch_queue_size,
                        progress_every=settings.watch_progress_interval)
@@ -110,7 +112,7 @@ def _storage_ctx(endpoints: list[str]) -> Callable[[web.Application], AsyncItera
                         "kubernetes-endpoints": endpoint_leases.run,
                         "etcd-compactor": functools.partial(
                             compact_forever, storage, settings.compaction_interval,
-                            hub.note_compacted), **_snapshot_loop(settings, endpoints)}))
+                            hub.note_compacted), **_snapshot_loop(settings, endpoints, tls)}))
                 await rbac.wait_synced()  # no request is decided before the policy is known
                 await crds.synced.wait()  # nor a custom kind's before its CRD is known
                 yield

@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,9 +96,10 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def _new_ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def new_ca(common_name: str = "minikube-py-ca"
+           ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minikube-py-ca")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -110,25 +112,45 @@ def _new_ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     return cert, key
 
 
-def _serving_cert(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
-                  ips: list[str], dns_names: list[str]
-                  ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def issue(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, *, common_name: str,
+          ips: Sequence[str] = (), dns_names: Sequence[str] = (),
+          server: bool = True, client: bool = False
+          ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A leaf certificate signed by `ca` for a server (SANs), a client or both."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-            .issuer_name(ca.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + _VALIDITY)
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256()))
-    return cert, key
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH] if server else []
+    usages += [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+               .issuer_name(ca.subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + _VALIDITY)
+               .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(ca_key, hashes.SHA256()), key
+
+
+def write_pair(cert_path: Path, key_path: Path, cert: x509.Certificate,
+               key: ec.EllipticCurvePrivateKey) -> None:
+    """The key (0600) first, then its certificate."""
+    write_private(key_path, _key_pem(key))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def load_ca(cert_path: Path, key_path: Path
+            ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
+    """The CA in these files, or None when either is missing."""
+    if not (cert_path.exists() and key_path.exists()):
+        return None
+    loaded = serialization.load_pem_private_key(key_path.read_bytes(), None)
+    assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+    return x509.load_pem_x509_certificate(cert_path.read_bytes()), loaded
 
 
 def split_sans(sans: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -149,24 +171,20 @@ def ensure(pki_dir: Path, *, service_ip: str, extra_sans: tuple[str, ...] = ()) 
     paths = Pki(pki_dir / "ca.crt", pki_dir / "ca.key", pki_dir / "apiserver.crt",
                 pki_dir / "apiserver.key", pki_dir / "admin.token", pki_dir / "sa.key",
                 pki_dir / "sa.pub", pki_dir / "kubelet-client.token")
-    if paths.ca_cert.exists() and paths.ca_key.exists():
-        ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
-        loaded = serialization.load_pem_private_key(paths.ca_key.read_bytes(), None)
-        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
-        ca_key = loaded
+    existing = load_ca(paths.ca_cert, paths.ca_key)
+    if existing is not None:
+        ca, ca_key = existing
     else:
-        ca, ca_key = _new_ca()
-        write_private(paths.ca_key, _key_pem(ca_key))
-        paths.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        ca, ca_key = new_ca()
+        write_pair(paths.ca_cert, paths.ca_key, ca, ca_key)
         paths.serving_cert.unlink(missing_ok=True)
         log.info("created CA path=%s", paths.ca_cert)
     extra_ips, extra_names = split_sans(extra_sans)
     ips = list(dict.fromkeys(["127.0.0.1", service_ip, *host_addresses(), *extra_ips]))
     names = list(dict.fromkeys([*SERVICE_DNS_NAMES, *extra_names]))
-    if not _covers(paths.serving_cert, ips, names) or not paths.serving_key.exists():
-        cert, key = _serving_cert(ca, ca_key, ips, names)
-        write_private(paths.serving_key, _key_pem(key))
-        paths.serving_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    if not covers(paths.serving_cert, ips, names) or not paths.serving_key.exists():
+        cert, key = issue(ca, ca_key, common_name="kube-apiserver", ips=ips, dns_names=names)
+        write_pair(paths.serving_cert, paths.serving_key, cert, key)
         log.info("issued serving certificate ips=%s names=%s", ",".join(ips), ",".join(names))
     for token_file in (paths.admin_token_file, paths.kubelet_client_token_file,
                        *map(paths.component_token_file, COMPONENT_USERS)):
@@ -188,7 +206,7 @@ def _new_service_account_keys(paths: Pki) -> None:
     log.info("created service-account key pair path=%s", paths.sa_key)
 
 
-def _covers(cert_path: Path, ips: list[str], names: list[str]) -> bool:
+def covers(cert_path: Path, ips: list[str], names: list[str]) -> bool:
     if not cert_path.exists():
         return False
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())

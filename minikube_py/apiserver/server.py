@@ -16,7 +16,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.sa_token import load_private_key
-from minikube_py.apiserver import pki
+from minikube_py.apiserver import etcd_pki, pki
 from minikube_py.apiserver.app import build_app
 from minikube_py.apiserver.authn import KUBELET_CLIENT, StaticTokens, User
 from minikube_py.apiserver.settings import ApiServerSettings
@@ -63,11 +63,15 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
                                  user=user)
     etcd: EmbeddedEtcd | None = None
     endpoints = list(settings.etcd_servers)
+    etcd_tls = settings.etcd_tls
     runner: web.AppRunner | None = None
     workers: Workers | None = None
     try:
         if not endpoints:
-            etcd = EmbeddedEtcd(EtcdConfig(settings.data_dir / "etcd"))
+            etcd_certs = etcd_pki.ensure(settings.pki_dir)
+            etcd_tls = etcd_certs.client
+            etcd = EmbeddedEtcd(EtcdConfig(settings.data_dir / "etcd", tls=etcd_certs.member,
+                                           client_tls=etcd_tls))
             try:
                 await etcd.start()
             except (OSError, RuntimeError, TimeoutError) as e:
@@ -79,7 +83,7 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
                      for c, u in pki.COMPONENT_USERS.items()},
                   **{t: User(n, ("system:authenticated",))
                      for t, n in settings.extra_tokens.items()}}
-        app = build_app(settings, endpoints, [
+        app = build_app(settings, endpoints, etcd_tls, [
             StaticTokens(tokens), NodeTokens(), ServiceAccountTokens(paths.sa_pub),
             BootstrapTokens()], kubelet_token, load_private_key(paths.sa_key.read_bytes()))
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
@@ -99,7 +103,7 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
         log.info("api-server serving address=%s port=%d etcd=%s", settings.bind_address,
                  settings.port, ",".join(endpoints))
         if settings.workers > 1 and not settings.worker:
-            workers = Workers(worker_argv(settings, endpoints), settings.workers - 1)
+            workers = Workers(worker_argv(settings, endpoints, etcd_tls), settings.workers - 1)
             await workers.start()
         serving.set()
         await stop.wait()

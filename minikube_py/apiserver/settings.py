@@ -6,6 +6,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minikube_py.store.etcdtls import EtcdTLS
+
 
 @dataclass
 class ApiServerSettings:
@@ -16,6 +18,11 @@ class ApiServerSettings:
     bind_address: str = "127.0.0.1"
     # Empty: start and supervise an embedded etcd in data_dir/etcd.
     etcd_servers: list[str] = field(default_factory=list)
+    # Client TLS to those (kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile);
+    # the embedded etcd always uses its own from data_dir/pki/etcd.
+    etcd_tls: EtcdTLS | None = None
+    # Accept a plain-HTTP etcd off loopback (--etcd-insecure).
+    etcd_insecure: bool = False
     # The address the `kubernetes` Endpoints point at; default: bind address or 127.0.0.1.
     advertise_address: str = ""
     service_cluster_ip_range: str = "10.96.0.0/12"

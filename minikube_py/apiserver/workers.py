@@ -22,11 +22,13 @@ from pathlib import Path
 from minikube_py.api.backoff import Backoff
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.lifetime import die_with_parent
+from minikube_py.store.etcdtls import EtcdTLS
 
 log = logging.getLogger(__name__)
 
 
-def worker_argv(settings: ApiServerSettings, etcd_endpoints: list[str]) -> list[str]:
+def worker_argv(settings: ApiServerSettings, etcd_endpoints: list[str],
+                etcd_tls: EtcdTLS | None) -> list[str]:
     """The command line of a worker: this server's flags, its etcd, and --worker."""
     exe = shutil.which("minikube-py", path=str(Path(sys.executable).parent)) or "minikube-py"
     low, high = settings.node_port_range
@@ -41,6 +43,11 @@ def worker_argv(settings: ApiServerSettings, etcd_endpoints: list[str]) -> list[
             "--pod-security-default", settings.pod_security_default]
     if settings.advertise_address:
         argv += ["--advertise-address", settings.advertise_address]
+    if etcd_tls is not None:
+        argv += ["--etcd-cafile", str(etcd_tls.ca_file), "--etcd-certfile",
+                 str(etcd_tls.cert_file), "--etcd-keyfile", str(etcd_tls.key_file)]
+    if settings.etcd_insecure:
+        argv.append("--etcd-insecure")
     for san in settings.tls_sans:
         argv += ["--tls-san", san]
     return argv

@@ -12,6 +12,7 @@ from minikube_py.cli.main import CLIError
 
 if TYPE_CHECKING:  # imported where used: `--help` stays fast
     from minikube_py.apiserver.settings import ApiServerSettings
+    from minikube_py.store.etcdtls import EtcdTLS
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,6 +23,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--bind-address", default="127.0.0.1", help="listen address")
     p.add_argument("--etcd-servers", default="",
                    help="comma-separated etcd client URLs; empty: run an embedded etcd")
+    p.add_argument("--etcd-cafile", type=Path, help="CA that signed the etcd servers' certificates")
+    p.add_argument("--etcd-certfile", type=Path, help="client certificate presented to etcd")
+    p.add_argument("--etcd-keyfile", type=Path, help="key of --etcd-certfile")
+    p.add_argument("--etcd-insecure", action="store_true",
+                   help="accept a plain-HTTP etcd that is not on loopback (its traffic, "
+                        "Secrets included, crosses the network unencrypted)")
     p.add_argument("--advertise-address", default="",
                    help="address the `kubernetes` Endpoints point at")
     p.add_argument("--tls-san", action="append", default=[], metavar="IP_OR_DNS",
@@ -91,9 +98,11 @@ def _settings(args: argparse.Namespace) -> ApiServerSettings:
         raise CLIError("--authorization-mode must be Node,RBAC or AlwaysAllow")
     if args.worker and not args.etcd_servers:
         raise CLIError("--worker needs --etcd-servers (it is started by --workers)")
+    etcd_servers = [u.strip() for u in args.etcd_servers.split(",") if u.strip()]
     return ApiServerSettings(
         data_dir=args.data_dir.resolve(), port=args.port, bind_address=args.bind_address,
-        etcd_servers=[u.strip() for u in args.etcd_servers.split(",") if u.strip()],
+        etcd_servers=etcd_servers, etcd_tls=_etcd_tls(args, etcd_servers),
+        etcd_insecure=args.etcd_insecure,
         advertise_address=args.advertise_address,
         service_cluster_ip_range=str(net), node_port_range=(low, high),
         compaction_interval=args.etcd_compaction_interval,
@@ -103,6 +112,31 @@ def _settings(args: argparse.Namespace) -> ApiServerSettings:
         tls_sans=[s.strip() for s in args.tls_san if s.strip()],
         workers=args.workers, worker=args.worker, authorization_mode=modes,
         pod_security_default=args.pod_security_default)
+
+
+def _etcd_tls(args: argparse.Namespace, etcd_servers: list[str]) -> EtcdTLS | None:
+    """The client TLS to etcd the flags give (all three files or none), checked against the
+    URLs: https needs it, http off loopback is refused without --etcd-insecure."""
+    from minikube_py.store.etcdtls import EtcdTLS, InsecureEtcd, check_endpoints
+    files = {"--etcd-cafile": args.etcd_cafile, "--etcd-certfile": args.etcd_certfile,
+             "--etcd-keyfile": args.etcd_keyfile}
+    given = {flag: path for flag, path in files.items() if path is not None}
+    if given and len(given) < len(files):
+        missing = ", ".join(sorted(set(files) - set(given)))
+        raise CLIError(f"{', '.join(given)} given without {missing}: all three or none")
+    for flag, path in given.items():
+        if not path.is_file():
+            raise CLIError(f"{flag} {path}: no such file")
+    tls = EtcdTLS(args.etcd_cafile.resolve(), args.etcd_certfile.resolve(),
+                  args.etcd_keyfile.resolve()) if given else None
+    if given and not etcd_servers:
+        raise CLIError("--etcd-cafile/--etcd-certfile/--etcd-keyfile need --etcd-servers "
+                       "(the embedded etcd uses its own certificates)")
+    try:
+        check_endpoints(etcd_servers, tls, allow_insecure=args.etcd_insecure)
+    except InsecureEtcd as e:
+        raise CLIError(f"--etcd-servers {e}") from None
+    return tls
 
 
 def _run(args: argparse.Namespace) -> int:

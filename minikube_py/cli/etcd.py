@@ -1,5 +1,6 @@
 """`minikube-py etcd snapshot save|ls|restore|prune`: k3s's `etcd-snapshot` for the
-api-server's embedded etcd (store/snapshots.py)."""
+api-server's embedded etcd (store/snapshots.py); `etcd certs`: the etcd CA and a
+member's certificates for an etcd run by systemd (kubeadm's `init phase certs etcd-*`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from minikube_py.api.meta import format_time
 
 if TYPE_CHECKING:
+    from minikube_py.store.etcdtls import EtcdTLS
     from minikube_py.store.snapshots import Snapshot
 
 DEFAULT_DATA_DIR = Path("/var/lib/minikube-py/apiserver")  # install.sh's and `up`'s
@@ -19,7 +21,16 @@ DEFAULT_DATA_DIR = Path("/var/lib/minikube-py/apiserver")  # install.sh's and `u
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("etcd", help="operate the api-server's embedded etcd")
-    snapshot = p.add_subparsers(dest="etcd_command", required=True).add_parser(
+    commands = p.add_subparsers(dest="etcd_command", required=True)
+    certs = commands.add_parser("certs", help="make the etcd CA (if missing) and this "
+                                "member's server, peer and api-server client certificates")
+    certs.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                       help=f"the api-server's --data-dir (default {DEFAULT_DATA_DIR})")
+    certs.add_argument("--ip", action="append", default=[],
+                       help="an address the member serves on (repeatable; the host's own "
+                            "addresses are always included)")
+    certs.set_defaults(func=_certs)
+    snapshot = commands.add_parser(
         "snapshot", help="save, list, restore and prune etcd snapshots")
     verbs = snapshot.add_subparsers(dest="snapshot_command", required=True)
     for verb, help_ in (("save", "save a snapshot now (on-demand-<node>-<unix time>)"),
@@ -33,7 +44,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         if verb == "save":
             v.add_argument("--etcd-servers", default="",
                            help="etcd client URL to snapshot (default: the embedded etcd's; "
-                                "install.sh hosts: http://127.0.0.1:2379)")
+                                "install.sh hosts: https://127.0.0.1:2379)")
+            for flag, what in (("cafile", "the etcd CA"), ("certfile", "client certificate"),
+                               ("keyfile", "client key")):
+                v.add_argument(f"--etcd-{flag}", type=Path,
+                               help=f"{what} for an https etcd (default: DATA_DIR/pki's)")
         if verb == "restore":
             v.add_argument("snapshot", type=Path, help="a snapshot file (or its name)")
         if verb == "prune":
@@ -49,7 +64,7 @@ def _main(args: argparse.Namespace) -> int:
     try:
         if args.snapshot_command == "save":
             endpoint = args.etcd_servers.split(",")[0] or snapshots.client_url(args.data_dir)
-            snap = snapshots.save(endpoint, directory, args.name)
+            snap = snapshots.save(endpoint, directory, args.name, tls=_client_tls(args, endpoint))
             print(f"Snapshot {snap.name} saved.")
         elif args.snapshot_command == "ls":
             _print_table(snapshots.ls(directory))
@@ -63,6 +78,36 @@ def _main(args: argparse.Namespace) -> int:
     except snapshots.SnapshotError as e:
         raise CLIError(str(e)) from e
     return 0
+
+
+def _certs(args: argparse.Namespace) -> int:
+    import ipaddress
+
+    from minikube_py.apiserver import etcd_pki
+    from minikube_py.cli.main import CLIError
+    for ip in args.ip:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise CLIError(f"--ip {ip}: not an IP address") from None
+    made = etcd_pki.ensure(args.data_dir / "pki", ips=args.ip)
+    print(f"etcd certificates in {made.ca_cert.parent} and {made.client_cert.parent}")
+    return 0
+
+
+def _client_tls(args: argparse.Namespace, endpoint: str) -> EtcdTLS | None:
+    """The certificates etcdctl presents: the flags', else the api-server's own
+    (DATA_DIR/pki, as kubeadm lays it out) for an https etcd."""
+    from minikube_py.apiserver import etcd_pki
+    from minikube_py.store.etcdtls import EtcdTLS
+    if args.etcd_cafile or args.etcd_certfile or args.etcd_keyfile:
+        default = etcd_pki.paths(args.data_dir / "pki").client
+        return EtcdTLS(args.etcd_cafile or default.ca_file,
+                       args.etcd_certfile or default.cert_file,
+                       args.etcd_keyfile or default.key_file)
+    if endpoint.startswith("https://"):
+        return etcd_pki.paths(args.data_dir / "pki").client
+    return None
 
 
 def _print_table(snaps: list[Snapshot]) -> None:

@@ -36,8 +36,8 @@ async def compact_forever(storage: Storage, interval: float,
                 log.info("compacted etcd revision=%d", previous)
                 if on_compacted is not None:
                     on_compacted(previous)
-                await defragment_fragmented(storage.endpoints)
+                await defragment_fragmented(storage.endpoints, tls=storage.tls)
             previous = current
-            await recover_nospace(storage.endpoints)
+            await recover_nospace(storage.endpoints, tls=storage.tls)
         except (StorageError, grpc.aio.AioRpcError) as e:
             log.warning("compaction skipped error=%s", e)

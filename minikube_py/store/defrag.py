@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import grpc
 from aetcd import rpc
 
+from minikube_py.store.etcdtls import EtcdTLS, channel
+
 log = logging.getLogger(__name__)
 
 MIN_FREE_BYTES = 100 * 1024 * 1024
@@ -28,14 +30,14 @@ DEFRAG_TIMEOUT = 120.0
 
 
 async def defragment_fragmented(endpoints: list[str], min_free_bytes: int = MIN_FREE_BYTES,
-                                timeout: float = 5.0) -> list[str]:
+                                timeout: float = 5.0, tls: EtcdTLS | None = None) -> list[str]:
     """Defragment each member with that much free space (0: every member); returns
     those defragmented."""
     done: list[str] = []
     for endpoint in endpoints:
         url = urlsplit(endpoint)
-        async with grpc.aio.insecure_channel(f"{url.hostname}:{url.port}") as channel:
-            stub = rpc.MaintenanceStub(channel)
+        async with channel(f"{url.hostname}:{url.port}", tls) as member:
+            stub = rpc.MaintenanceStub(member)
             try:
                 status = await stub.Status(rpc.StatusRequest(), timeout=timeout)
                 free = status.dbSize - status.dbSizeInUse
@@ -52,12 +54,13 @@ async def defragment_fragmented(endpoints: list[str], min_free_bytes: int = MIN_
     return done
 
 
-async def recover_nospace(endpoints: list[str], timeout: float = 5.0) -> list[int]:
+async def recover_nospace(endpoints: list[str], timeout: float = 5.0,
+                          tls: EtcdTLS | None = None) -> list[int]:
     """With a NOSPACE alarm raised: defragment every member, then disarm the alarms;
     returns the alarmed member IDs (none: nothing done)."""
     url = urlsplit(endpoints[0])
-    async with grpc.aio.insecure_channel(f"{url.hostname}:{url.port}") as channel:
-        stub = rpc.MaintenanceStub(channel)
+    async with channel(f"{url.hostname}:{url.port}", tls) as member:
+        stub = rpc.MaintenanceStub(member)
         alarms = await stub.Alarm(rpc.AlarmRequest(action=rpc.AlarmRequest.GET),
                                   timeout=timeout)
         members = [a.memberID for a in alarms.alarms if a.alarm == rpc.NOSPACE]
@@ -65,7 +68,7 @@ async def recover_nospace(endpoints: list[str], timeout: float = 5.0) -> list[in
             return []
         log.error("etcd NOSPACE alarm: writes are refused; defragmenting members=%s",
                   [f"{m:x}" for m in members])
-        await defragment_fragmented(endpoints, min_free_bytes=0, timeout=timeout)
+        await defragment_fragmented(endpoints, min_free_bytes=0, timeout=timeout, tls=tls)
         for member in members:
             await stub.Alarm(rpc.AlarmRequest(action=rpc.AlarmRequest.DEACTIVATE,
                                               memberID=member, alarm=rpc.NOSPACE),

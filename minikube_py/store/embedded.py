@@ -1,7 +1,8 @@
 """An etcd the api-server starts and supervises itself, the way k3s does.
 
 The config file (0600) lives in D/etcd beside the data; client and peer ports
-listen on loopback only. `start()` returns once etcd answers /health. If etcd
+listen on `host` (loopback by default), with client and peer TLS from the etcd CA when
+`tls` is given (certificates required both ways, as kubeadm's etcd). `start()` returns once etcd answers /health. If etcd
 dies, the supervisor restarts it with backoff; if the api-server dies (even
 kill -9), the kernel sends etcd SIGTERM (PR_SET_PDEATHSIG), so no etcd outlives
 the process that owns it and a restarted api-server can take the data dir.
@@ -16,6 +17,7 @@ import logging
 import os
 import shutil
 import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,19 +26,20 @@ import yaml
 
 from minikube_py.api.backoff import Backoff
 from minikube_py.lifetime import die_with_parent
+from minikube_py.store.etcdtls import EtcdTLS, MemberTLS
 
 log = logging.getLogger(__name__)
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
-def _port_free(port: int) -> bool:
+def _port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError:
             return False
         return True
@@ -51,6 +54,14 @@ class EtcdConfig:
     peer_port: int = 0
     binary: str = "etcd"
     name: str = "default"
+    host: str = "127.0.0.1"
+    # Server and peer certificates (https on both ports) and what /health polls present.
+    tls: MemberTLS | None = None
+    client_tls: EtcdTLS | None = None
+    # Other members as etcd's initial-cluster ("a=https://10.0.0.1:2380,..."; empty: alone)
+    # and whether the cluster is "new" or this member joins an "existing" one.
+    initial_cluster: str = ""
+    cluster_state: str = "new"
 
 
 class EmbeddedEtcd:
@@ -65,8 +76,16 @@ class EmbeddedEtcd:
         self._monitor: asyncio.Task[None] | None = None
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.config.tls is not None else "http"
+
+    @property
     def client_url(self) -> str:
-        return f"http://127.0.0.1:{self.config.client_port}"
+        return f"{self.scheme}://{self.config.host}:{self.config.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"{self.scheme}://{self.config.host}:{self.config.peer_port}"
 
     def _choose_ports(self) -> None:
         """Reuse the ports of an earlier run when free, so the member keeps its address."""
@@ -75,32 +94,35 @@ class EmbeddedEtcd:
             old = yaml.safe_load(conf.read_text()) or {}
             client = int(str(old.get("listen-client-urls", ":0")).rsplit(":", 1)[1])
             peer = int(str(old.get("listen-peer-urls", ":0")).rsplit(":", 1)[1])
-            if not self.config.client_port and client and _port_free(client):
+            host = self.config.host
+            if not self.config.client_port and client and _port_free(host, client):
                 self.config.client_port = client
-            if not self.config.peer_port and peer and _port_free(peer):
+            if not self.config.peer_port and peer and _port_free(host, peer):
                 self.config.peer_port = peer
-        self.config.client_port = self.config.client_port or free_port()
-        self.config.peer_port = self.config.peer_port or free_port()
+        self.config.client_port = self.config.client_port or free_port(self.config.host)
+        self.config.peer_port = self.config.peer_port or free_port(self.config.host)
 
     def write_config(self) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._choose_ports()
-        peer = f"http://127.0.0.1:{self.config.peer_port}"
-        conf = {
+        peer = self.peer_url
+        conf: dict[str, object] = {
             "name": self.config.name,
             "data-dir": str(self.dir / "data"),
             "listen-client-urls": self.client_url,
             "advertise-client-urls": self.client_url,
             "listen-peer-urls": peer,
             "initial-advertise-peer-urls": peer,
-            "initial-cluster": f"{self.config.name}={peer}",
-            "initial-cluster-state": "new",
+            "initial-cluster": self.config.initial_cluster or f"{self.config.name}={peer}",
+            "initial-cluster-state": self.config.cluster_state,
             "initial-cluster-token": "minikube-py",
             "quota-backend-bytes": 2 * 1024**3,
             "logger": "zap",
             "log-level": "warn",
             "log-outputs": [str(self.dir / "etcd.log")],
         }
+        if self.config.tls is not None:
+            conf.update(self.config.tls.config())
         path = self.dir / "etcd.conf.yaml"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -122,10 +144,12 @@ class EmbeddedEtcd:
         """Poll /health until etcd says it serves; raise TimeoutError after `timeout`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        tls = self.config.client_tls
+        ssl_context: ssl.SSLContext | bool = tls.ssl_context() if tls is not None else True
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             while True:
                 with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-                    async with http.get(f"{self.client_url}/health") as r:
+                    async with http.get(f"{self.client_url}/health", ssl=ssl_context) as r:
                         if r.status == 200 and json.loads(await r.text()).get("health") == "true":
                             return
                 if self.proc is not None and self.proc.returncode is not None:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from minikube_py.store.etcdtls import EtcdTLS
+
 log = logging.getLogger(__name__)
 
 ON_DEMAND = "on-demand"
@@ -77,7 +79,7 @@ def _etcdctl(*args: str) -> str:
 
 
 def save(endpoint: str, directory: Path, prefix: str = ON_DEMAND,
-         node: str | None = None) -> Snapshot:
+         node: str | None = None, tls: EtcdTLS | None = None) -> Snapshot:
     """Stream the member's database into directory; the file appears complete or not at all."""
     if not prefix or "/" in prefix or prefix.startswith((".", "-")) or \
             any(c.isspace() for c in prefix):
@@ -88,7 +90,8 @@ def save(endpoint: str, directory: Path, prefix: str = ON_DEMAND,
     path = directory / name
     partial = directory / f".{name}.part"
     try:
-        _etcdctl("snapshot", "save", str(partial), "--endpoints", endpoint)
+        _etcdctl("snapshot", "save", str(partial), "--endpoints", endpoint,
+                 *(tls.etcdctl_args() if tls is not None else ()))
         os.chmod(partial, 0o600)
         os.replace(partial, path)
     finally:
@@ -162,13 +165,13 @@ def restore(snapshot: Path, data_dir: Path) -> Path:
 
 
 async def snapshot_forever(endpoint: str, directory: Path, interval: float,
-                           retention: int) -> None:
+                           retention: int, tls: EtcdTLS | None = None) -> None:
     """k3s's scheduled snapshots: one every `interval`, the newest `retention` kept. A
     failed one is logged and the next tried on schedule (etcd may be briefly away)."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await asyncio.to_thread(save, endpoint, directory, SCHEDULED)
+            await asyncio.to_thread(save, endpoint, directory, SCHEDULED, None, tls)
             await asyncio.to_thread(prune, directory, retention, SCHEDULED)
         except (SnapshotError, OSError, subprocess.SubprocessError) as e:
             log.warning("scheduled etcd snapshot failed error=%s", e)

@@ -27,6 +27,7 @@ from aetcd.utils import prefix_range_end
 
 from minikube_py.api.backoff import Backoff
 from minikube_py.store.errors import Conflict, Expired, KeyExists, KeyNotFound, Unavailable
+from minikube_py.store.etcdtls import EtcdTLS, channel
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,10 @@ class Storage:
         call_timeout: float = 5.0,
         retry_for: float = 15.0,
         observe: Callable[[str, float], None] | None = None,
+        tls: EtcdTLS | None = None,
     ) -> None:
         self.endpoints = endpoints
+        self.tls = tls
         self.call_timeout = call_timeout
         self.retry_for = retry_for
         self.observe = observe
@@ -129,7 +132,7 @@ class Storage:
         self.leases = Leases(self)
 
     async def open(self) -> None:
-        self.channel = grpc.aio.insecure_channel(grpc_target(self.endpoints), _CHANNEL_OPTIONS)
+        self.channel = channel(grpc_target(self.endpoints), self.tls, _CHANNEL_OPTIONS)
         self._kv = rpc.KVStub(self.channel)
         self.watch_stub = rpc.WatchStub(self.channel)
         self.leases.stub = rpc.LeaseStub(self.channel)

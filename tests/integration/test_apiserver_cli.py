@@ -25,6 +25,17 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     (["--service-node-port-range", "32000"], "--service-node-port-range"),
     (["--bind-address", "not-an-ip"], "not an IP address"),
     (["--etcd-compaction-interval", "0"], "must be positive"),
+    pytest.param(["--etcd-servers", "http://10.1.2.3:2379"],
+                 "plain-HTTP etcd off loopback", id="http-etcd-off-loopback"),
+    pytest.param(["--etcd-servers", "https://10.1.2.3:2379"],
+                 "https etcd needs --etcd-cafile", id="https-etcd-without-certs"),
+    pytest.param(["--etcd-servers", "https://10.1.2.3:2379", "--etcd-cafile", "/etc/hostname"],
+                 "without --etcd-certfile, --etcd-keyfile", id="some-certs"),
+    pytest.param(["--etcd-servers", "https://10.1.2.3:2379", "--etcd-cafile", "/nonexistent",
+                  "--etcd-certfile", "/etc/hostname", "--etcd-keyfile", "/etc/hostname"],
+                 "--etcd-cafile /nonexistent: no such file", id="missing-cert-file"),
+    pytest.param(["--etcd-servers", "ftp://10.1.2.3:2379"], "http:// or https://",
+                 id="bad-scheme"),
 ])
 def test_bad_flags(tmp_path: Path, args: list[str], message: str) -> None:
     result = run("--data-dir", str(tmp_path), *args)

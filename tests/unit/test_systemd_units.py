@@ -6,7 +6,6 @@ structural checks below also run where it is missing.
 
 from __future__ import annotations
 
-import configparser
 import os
 import shutil
 import subprocess
@@ -15,21 +14,9 @@ from pathlib import Path
 
 import pytest
 
-UNITS = Path(__file__).resolve().parents[2] / "systemd"
-INSTALLED_EXE = "/opt/minikube-py/venv/bin/minikube-py"
+from tests.fixtures.systemd_units import INSTALLED_EXE, UNITS, unit
+
 COMPONENTS = ("etcd", "apiserver", "scheduler", "controller-manager", "dns", "agent")
-
-
-def parse(path: Path) -> configparser.RawConfigParser:
-    """Unit files are ini-like; repeated keys (After=) and continuations are joined."""
-    parser = configparser.RawConfigParser(strict=False, interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read_string(path.read_text().replace("\\\n", " "))
-    return parser
-
-
-def unit(component: str) -> configparser.RawConfigParser:
-    return parse(UNITS / f"minikube-py-{component}.service")
 
 
 def test_one_unit_per_component() -> None:

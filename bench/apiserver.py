@@ -41,6 +41,9 @@ import aiohttp
 import psutil
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.etcd_tls import embedded_client, etcd_flags
+
 CONCURRENCY = 64
 WRK_CREATE = """
 local counter = 0
@@ -328,7 +331,7 @@ async def main(args: argparse.Namespace) -> None:
                 base_url=f"https://127.0.0.1:{port}",
                 headers={"Authorization": f"Bearer {token}"},
                 connector=aiohttp.TCPConnector(ssl=ctx, limit=args.watchers + CONCURRENCY)
-        ) as session, aetcd.Client("127.0.0.1", etcd_port) as etcd:
+        ) as session, embedded_client(data, etcd_port) as etcd:
             print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
             bench = Bench(session, etcd, args.n, psutil.Process(proc.pid))
             await bench.creates_and_gets()
@@ -341,7 +344,7 @@ async def main(args: argparse.Namespace) -> None:
                                        psutil.Process(proc.pid), "1 process")
             port2 = free_port()
             proc2 = start_apiserver(tmp / "data2", port2, "--workers", "2", "--etcd-servers",
-                                    f"http://127.0.0.1:{etcd_port}")
+                                    f"https://127.0.0.1:{etcd_port}", *etcd_flags(data))
             try:
                 await asyncio.sleep(2)  # the worker is listening too
                 await bench.creates_by_wrk(

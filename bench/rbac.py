@@ -34,6 +34,7 @@ from aiohttp.test_utils import make_mocked_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.apiserver import CONCURRENCY, bounded, free_port, start_apiserver
+from bench.etcd_tls import etcd_flags
 from minikube_py.api.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
@@ -197,7 +198,8 @@ async def end_to_end(n: int, rounds: int) -> None:
         import yaml
         conf = yaml.safe_load((data / "etcd" / "etcd.conf.yaml").read_text())
         servers.append(start_apiserver(data, open_port, "--authorization-mode", "AlwaysAllow",
-                                       "--etcd-servers", conf["listen-client-urls"]))
+                                       "--etcd-servers", conf["listen-client-urls"],
+                                       *etcd_flags(data)))
         ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
         admin = (data / "pki" / "admin.token").read_text().strip()
         async with aiohttp.ClientSession(

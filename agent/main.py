@@ -76,7 +76,9 @@ async def run_async(settings: AgentSettings) -> None:
         "kubelet": kubelet.run(),
     }
     if settings.enable_proxy:
-        tasks["proxy"] = Proxier(client, ProxySettings(cluster_cidr=settings.cluster_cidr)).run()
+        tasks["proxy"] = Proxier(client, ProxySettings(
+            cluster_cidr=settings.cluster_cidr, node_name=settings.node_name,
+            health_check_address=settings.bind_address)).run()
     if settings.enable_overlay:
         tasks["overlay"] = Overlay(client, settings).run()
     log.info("agent starting node=%s ip=%s parts=%s", settings.node_name, ip, ",".join(tasks))

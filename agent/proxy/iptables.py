@@ -6,11 +6,19 @@ Shape (same chain names and rule shapes as kube-proxy, so its docs apply):
              -> KUBE-SVC-<h>  per service port: mark outside-cluster traffic, then pick an
                               endpoint at random (1/n, 1/(n-1), ... 1/2, rest) or by affinity
                   -> KUBE-SEP-<h>  per endpoint: mark hairpin traffic, DNAT
-             -> KUBE-NODEPORTS (last rule, local destinations only)
-                  -> KUBE-EXT-<h>  mark (external traffic is always masqueraded), -> KUBE-SVC-<h>
+                (-> KUBE-SVL-<h>  the same over this node's endpoints: internalTrafficPolicy
+                                  Local, and externalTrafficPolicy Local's external traffic)
+             -> KUBE-EXT-<h>  external IPs, LoadBalancer addresses (through KUBE-FW-<h>,
+                              which lets loadBalancerSourceRanges in), and
+             -> KUBE-NODEPORTS (last rule, local destinations only) -> KUBE-EXT-<h>:
+                  Cluster: mark (masquerade), -> KUBE-SVC-<h>
+                  Local: pod and node traffic -> KUBE-SVC-<h>, the rest -> KUBE-SVL-<h>
+                         unmasqueraded, so the backend sees the client's address
            POSTROUTING -> KUBE-POSTROUTING: MASQUERADE what carries the mark
     filter INPUT/FORWARD/OUTPUT -> KUBE-SERVICES / KUBE-EXTERNAL-SERVICES:
-           REJECT service ports without ready endpoints, so clients fail at once.
+           REJECT service ports without ready endpoints, so clients fail at once (DROP
+           when the only endpoints are on other nodes and the policy is Local);
+           -> KUBE-PROXY-FIREWALL: DROP what KUBE-FW-<h> did not translate.
 
 Chain names are a prefix plus 16 characters of base32(sha256(...)) so they stay
 under iptables' 28 character limit and are stable across restarts.
@@ -37,16 +45,17 @@ EXTERNAL_SERVICES = "KUBE-EXTERNAL-SERVICES"
 NODEPORTS = "KUBE-NODEPORTS"
 POSTROUTING = "KUBE-POSTROUTING"
 MARK_MASQ = "KUBE-MARK-MASQ"
+FIREWALL = "KUBE-PROXY-FIREWALL"
 
 # Per-service chains: anything with these prefixes that we did not write this sync is stale.
-SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-")
+SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-SEP-", "KUBE-EXT-", "KUBE-FW-")
 
 # Above this many endpoints, nat rules take their lean form (kube-proxy's
 # largeClusterEndpointsThreshold, which drops per-endpoint comments; we go further, see
 # render()): legacy iptables copies and checks the whole table on every restore.
 LARGE_CLUSTER_ENDPOINTS = 1000
 NAT_FIXED = (SERVICES, NODEPORTS, POSTROUTING, MARK_MASQ)
-FILTER_FIXED = (SERVICES, EXTERNAL_SERVICES)
+FILTER_FIXED = (SERVICES, EXTERNAL_SERVICES, FIREWALL)
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,9 @@ HOOKS = (
          '"kubernetes service portals"', SERVICES),
     Hook("filter", "OUTPUT", "-m conntrack --ctstate NEW -m comment --comment "
          '"kubernetes service portals"', SERVICES),
+    *(Hook("filter", chain, "-m conntrack --ctstate NEW -m comment --comment "
+           '"kubernetes load balancer firewall"', FIREWALL)
+      for chain in ("INPUT", "FORWARD", "OUTPUT")),
 )
 
 
@@ -101,12 +113,48 @@ def service_chain(sp: ServicePort) -> str:
     return chain_name("KUBE-SVC-", sp.port_key, sp.protocol)
 
 
+def local_chain(sp: ServicePort) -> str:
+    return chain_name("KUBE-SVL-", sp.port_key, sp.protocol)
+
+
 def external_chain(sp: ServicePort) -> str:
     return chain_name("KUBE-EXT-", sp.port_key, sp.protocol)
 
 
+def firewall_chain(sp: ServicePort) -> str:
+    return chain_name("KUBE-FW-", sp.port_key, sp.protocol)
+
+
 def endpoint_chain(sp: ServicePort, ep: Endpoint) -> str:
     return chain_name("KUBE-SEP-", sp.port_key, sp.protocol, str(ep))
+
+
+@dataclass(frozen=True, slots=True)
+class Routes:
+    """Which endpoints each kind of traffic of a service port may reach, and so which
+    chains it needs (kube-proxy's hasInternalEndpoints / usesLocalPolicyChain / ...)."""
+
+    endpoints: tuple[Endpoint, ...]
+    local: tuple[Endpoint, ...]
+    internal: tuple[Endpoint, ...]   # cluster IP traffic
+    external: tuple[Endpoint, ...]   # node port, external IPs, LB addresses
+    uses_svc: bool
+    uses_svl: bool
+    uses_ext: bool
+    uses_fw: bool
+
+
+def routes(sp: ServicePort, endpoints: tuple[Endpoint, ...]) -> Routes:
+    local = tuple(ep for ep in endpoints if ep.local) \
+        if sp.internal_local or sp.external_local else ()
+    internal = local if sp.internal_local else endpoints
+    external = (local if sp.external_local else endpoints) if sp.has_external else ()
+    return Routes(
+        endpoints, local, internal, external,
+        # An external Local chain still sends pod and node traffic to every endpoint.
+        uses_svc=bool(endpoints) and (not sp.internal_local or bool(external)),
+        uses_svl=bool(local) and (sp.internal_local or bool(external) and sp.external_local),
+        uses_ext=bool(external), uses_fw=bool(external and sp.lb_ips and sp.source_ranges))
 
 
 def chain_names(sp: ServicePort, endpoints: tuple[Endpoint, ...]) -> list[str]:
@@ -114,8 +162,16 @@ def chain_names(sp: ServicePort, endpoints: tuple[Endpoint, ...]) -> list[str]:
     (named without rendering, so a streamed full sync can declare them all first)."""
     if not endpoints:
         return []
-    ext = [external_chain(sp)] if sp.node_port else []
-    return [*ext, service_chain(sp), *(endpoint_chain(sp, ep) for ep in endpoints)]
+    r = routes(sp, endpoints)
+    names = [external_chain(sp)] if r.uses_ext else []
+    if r.uses_fw:
+        names.append(firewall_chain(sp))
+    if r.uses_svc:
+        names.append(service_chain(sp))
+    if r.uses_svl:
+        names.append(local_chain(sp))
+    used = r.endpoints if r.uses_svc else r.local
+    return [*names, *(endpoint_chain(sp, ep) for ep in used)]
 
 
 def probability(n: int) -> str:
@@ -141,6 +197,7 @@ class ServiceRules:
     nat_nodeports: str = ""
     filter_services: str = ""
     filter_external: str = ""
+    filter_firewall: str = ""
     # Own chains, in order: name -> its "-A" lines (chains are written whole or not at all).
     chains: dict[str, str] = field(default_factory=dict)
 
@@ -158,51 +215,105 @@ def render(sp: ServicePort, endpoints: tuple[Endpoint, ...], cluster_cidr: str,
     key, proto = sp.port_key, sp.protocol
     match = f"-m {proto} -p {proto}"
     to_cluster_ip = f"{match} -d {sp.cluster_ip} --dport {sp.port}"
+    r = routes(sp, endpoints) if endpoints or sp.has_external else None
+    filter_services = filter_external = ""
+    if not endpoints or r is not None and not r.internal:
+        filter_services = _no_endpoints(SERVICES, key, to_cluster_ip, bool(endpoints))
+    if r is None:
+        return ServiceRules(filter_services=filter_services)
+    if sp.has_external and not r.external:
+        filter_external = "\n".join(
+            _no_endpoints(EXTERNAL_SERVICES, key, dst, bool(endpoints)) for dst in (
+                *(f"{match} -d {ip} --dport {sp.port}" for ip in (*sp.external_ips, *sp.lb_ips)),
+                *((f"-m addrtype --dst-type LOCAL {match} --dport {sp.node_port}",)
+                  if sp.node_port else ())))
     if not endpoints:
-        no_eps = comment(f"{key} has no endpoints")
-        reject = "-j REJECT --reject-with icmp-port-unreachable"
-        return ServiceRules(
-            filter_services=f"-A {SERVICES} {no_eps} {to_cluster_ip} {reject}",
-            filter_external=f"-A {EXTERNAL_SERVICES} {no_eps} -m addrtype --dst-type LOCAL "
-                            f"{match} --dport {sp.node_port} {reject}" if sp.node_port else "")
+        return ServiceRules(filter_services=filter_services, filter_external=filter_external)
 
     def note(text: str) -> str:
         return "" if large else comment(text) + " "
 
-    svc = service_chain(sp)
+    svc, svl = service_chain(sp), local_chain(sp)
+    internal_chain = svl if sp.internal_local else svc
     cluster_ip_note = note(f"{key} cluster IP")
-    chains: dict[str, str] = {}
-    nodeports = ""
-    if sp.node_port:
-        ext = external_chain(sp)
-        nodeports = f"-A {NODEPORTS} {note(key)}{match} --dport {sp.node_port} -j {ext}"
-        chains[ext] = (
-            f"-A {ext} {note(f'masquerade traffic for {key} external destinations')}"
-            f"-j {MARK_MASQ}\n-A {ext} -j {svc}")
-
     outside = f"-p {proto} -d {sp.cluster_ip}" if large else to_cluster_ip
-    svc_rules = [f"-A {svc} {cluster_ip_note}{outside} ! -s {cluster_cidr} -j {MARK_MASQ}"]
-    seps = [endpoint_chain(sp, ep) for ep in endpoints]
-    to_ep = [note(f"{key} -> {ep}") for ep in endpoints]
-    if sp.affinity_seconds:
-        svc_rules.extend(
-            f"-A {svc} {to}-m recent --name {sep} --rcheck "
-            f"--seconds {sp.affinity_seconds} --reap -j {sep}"
-            for to, sep in zip(to_ep, seps))
-    n = len(endpoints)
-    for i, (to, sep) in enumerate(zip(to_ep, seps)):
-        pick = f"-m statistic --mode random --probability {probability(n - i)} " if i < n - 1 else ""
-        svc_rules.append(f"-A {svc} {to}{pick}-j {sep}")
-    chains[svc] = "\n".join(svc_rules)
+    masq_outside = f"-A {internal_chain} {cluster_ip_note}{outside} ! -s {cluster_cidr} " \
+                   f"-j {MARK_MASQ}"
+    chains: dict[str, str] = {}
+    nat_services = f"-A {SERVICES} {cluster_ip_note}{to_cluster_ip} -j {internal_chain}" \
+        if r.internal else ""
+    nodeports = filter_firewall = ""
+    if r.uses_ext:
+        ext = external_chain(sp)
+        nodeports = f"-A {NODEPORTS} {note(key)}{match} --dport {sp.node_port} -j {ext}" \
+            if sp.node_port else ""
+        lb_target = ext
+        if r.uses_fw:
+            fw = lb_target = firewall_chain(sp)
+            filter_firewall = "\n".join(
+                f"-A {FIREWALL} {comment(f'{key} traffic not accepted by {fw}')} "
+                f"{match} -d {ip} --dport {sp.port} -j DROP" for ip in sp.lb_ips)
+        nat_services = "\n".join(filter(None, (nat_services, *(
+            f"-A {SERVICES} {note(f'{key} external IP')}{match} -d {ip} --dport {sp.port} "
+            f"-j {ext}" for ip in sp.external_ips), *(
+            f"-A {SERVICES} {note(f'{key} loadbalancer IP')}{match} -d {ip} "
+            f"--dport {sp.port} -j {lb_target}" for ip in sp.lb_ips))))
+        if sp.external_local:
+            local_src = "-m addrtype --src-type LOCAL"
+            chains[ext] = "\n".join((
+                (f"-A {ext} {note(f'pod traffic for {key} external destinations')}"
+                 f"-s {cluster_cidr} -j {svc}"),
+                (f"-A {ext} {note(f'masquerade LOCAL traffic for {key} external destinations')}"
+                 f"{local_src} -j {MARK_MASQ}"),
+                (f"-A {ext} {note(f'route LOCAL traffic for {key} external destinations')}"
+                 f"{local_src} -j {svc}"),
+                f"-A {ext} -j {svl}"))
+        else:
+            chains[ext] = (
+                f"-A {ext} {note(f'masquerade traffic for {key} external destinations')}"
+                f"-j {MARK_MASQ}\n-A {ext} -j {svc}")
+        if r.uses_fw:
+            lb_note = note(f"{key} loadbalancer IP")
+            chains[fw] = "\n".join((
+                *(f"-A {fw} {lb_note}-s {cidr} -j {ext}" for cidr in sp.source_ranges),
+                f"-A {fw} {comment(f'other traffic to {key} will be dropped by {FIREWALL}')}"))
+
+    seps: dict[Endpoint, str] = {}
+    for chain, eps in ((svc, r.endpoints if r.uses_svc else ()),
+                       (svl, r.local if r.uses_svl else ())):
+        if not eps:
+            continue
+        rules = [masq_outside] if chain == internal_chain else []
+        to_ep = [note(f"{key} -> {ep}") for ep in eps]
+        names = [seps.get(ep) or seps.setdefault(ep, endpoint_chain(sp, ep)) for ep in eps]
+        if sp.affinity_seconds:
+            rules.extend(f"-A {chain} {to}-m recent --name {sep} --rcheck "
+                         f"--seconds {sp.affinity_seconds} --reap -j {sep}"
+                         for to, sep in zip(to_ep, names))
+        n = len(eps)
+        for i, (to, sep) in enumerate(zip(to_ep, names)):
+            pick = f"-m statistic --mode random --probability {probability(n - i)} " \
+                if i < n - 1 else ""
+            rules.append(f"-A {chain} {to}{pick}-j {sep}")
+        chains[chain] = "\n".join(rules)
 
     short, dnat = note(key), f"-p {proto}" if large else match
-    for ep, sep in zip(endpoints, seps):
+    for ep, sep in seps.items():
         remember = f"-m recent --name {sep} --set " if sp.affinity_seconds else ""
         chains[sep] = (f"-A {sep} {short}-s {ep.ip} -j {MARK_MASQ}\n"
                        f"-A {sep} {short}{remember}{dnat} -j DNAT --to-destination {ep}")
-    return ServiceRules(
-        nat_services=f"-A {SERVICES} {cluster_ip_note}{to_cluster_ip} -j {svc}",
-        nat_nodeports=nodeports, chains=chains)
+    return ServiceRules(nat_services=nat_services, nat_nodeports=nodeports,
+                        filter_services=filter_services, filter_external=filter_external,
+                        filter_firewall=filter_firewall, chains=chains)
+
+
+def _no_endpoints(chain: str, key: str, dst: str, has_endpoints: bool) -> str:
+    """kube-proxy's filter rule for traffic nothing can serve: REJECT without endpoints,
+    DROP when the only endpoints are on other nodes (a Local policy)."""
+    if has_endpoints:
+        return f"-A {chain} {comment(f'{key} has no local endpoints')} {dst} -j DROP"
+    return f"-A {chain} {comment(f'{key} has no endpoints')} {dst} " \
+           "-j REJECT --reject-with icmp-port-unreachable"
 
 
 def fixed_nat_rules(masquerade_bit: int) -> list[str]:
@@ -236,6 +347,7 @@ def top_level(rules: list[ServiceRules], masquerade_bit: int) -> dict[TopKey, li
     return {
         ("filter", SERVICES): gather("filter_services"),
         ("filter", EXTERNAL_SERVICES): gather("filter_external"),
+        ("filter", FIREWALL): gather("filter_firewall"),
         ("nat", SERVICES): [*gather("nat_services"), NODEPORTS_JUMP],
         ("nat", NODEPORTS): gather("nat_nodeports"),
         ("nat", POSTROUTING): nat_fixed[:-1],

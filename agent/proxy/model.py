@@ -16,10 +16,11 @@ from minikube_py.api.types import EndpointSubset, Object, ServiceSpec
 
 @dataclass(frozen=True, order=True)
 class Endpoint:
-    """One ready backend of a service port."""
+    """One ready backend of a service port; `local`: on this proxy's node."""
 
     ip: str
     port: int
+    local: bool = False
 
     def __str__(self) -> str:
         return f"{self.ip}:{self.port}"
@@ -37,6 +38,16 @@ class ServicePort:
     port: int
     node_port: int = 0
     affinity_seconds: int = 0  # > 0: ClientIP session affinity
+    external_ips: tuple[str, ...] = ()    # spec.externalIPs
+    lb_ips: tuple[str, ...] = ()          # status.loadBalancer.ingress[].ip
+    external_local: bool = False          # externalTrafficPolicy: Local
+    internal_local: bool = False          # internalTrafficPolicy: Local
+    source_ranges: tuple[str, ...] = ()   # loadBalancerSourceRanges (for lb_ips)
+
+    @property
+    def has_external(self) -> bool:
+        """Reachable from outside the cluster: node port, external IPs or LB addresses."""
+        return bool(self.node_port or self.external_ips or self.lb_ips)
 
     @property
     def service_key(self) -> str:
@@ -66,6 +77,14 @@ def service_ports(service: Object) -> list[ServicePort]:
         config = spec.get("sessionAffinityConfig") or {}
         affinity = int((config.get("clientIP") or {}).get("timeoutSeconds") or 10800)
     with_node_port = spec.get("type") in ("NodePort", "LoadBalancer")
+    is_lb = spec.get("type") == "LoadBalancer"
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    lb_ips = tuple(i["ip"] for i in ingress if is_lb and i.get("ip")
+                   and i.get("ipMode", "VIP") == "VIP")
+    external_ips = tuple(spec.get("externalIPs") or ())
+    external_local = spec.get("externalTrafficPolicy") == "Local" and with_node_port
+    internal_local = spec.get("internalTrafficPolicy") == "Local"
+    ranges = tuple(spec.get("loadBalancerSourceRanges") or ()) if lb_ips else ()
     return [
         ServicePort(
             namespace=meta.get("namespace", "default"),
@@ -76,19 +95,28 @@ def service_ports(service: Object) -> list[ServicePort]:
             port=int(p["port"]),
             node_port=int(p.get("nodePort") or 0) if with_node_port else 0,
             affinity_seconds=affinity,
+            external_ips=external_ips,
+            lb_ips=lb_ips,
+            external_local=external_local,
+            internal_local=internal_local,
+            source_ranges=ranges,
         )
         for p in spec.get("ports") or []
         if (p.get("protocol") or "TCP") in ("TCP", "UDP")
     ]
 
 
-def ready_endpoints(endpoints: Object | None) -> dict[str, tuple[Endpoint, ...]]:
-    """Ready addresses of an Endpoints object by port name, sorted so rules are stable."""
+def ready_endpoints(endpoints: Object | None, node_name: str = ""
+                    ) -> dict[str, tuple[Endpoint, ...]]:
+    """Ready addresses of an Endpoints object by port name, sorted so rules are stable;
+    those on `node_name` are marked local."""
     found: dict[str, set[Endpoint]] = {}
     subsets: list[EndpointSubset] = (endpoints or {}).get("subsets") or []
     for subset in subsets:
         addresses = subset.get("addresses") or []
         for port in subset.get("ports") or []:
             bucket = found.setdefault(port.get("name") or "", set())
-            bucket.update(Endpoint(a["ip"], int(port["port"])) for a in addresses if a.get("ip"))
+            bucket.update(Endpoint(a["ip"], int(port["port"]),
+                                   bool(node_name) and a.get("nodeName") == node_name)
+                          for a in addresses if a.get("ip"))
     return {name: tuple(sorted(eps)) for name, eps in found.items()}

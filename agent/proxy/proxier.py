@@ -28,6 +28,7 @@ from typing import Any
 
 from agent.proxy import iptables
 from agent.proxy.conntrack import flush
+from agent.proxy.healthcheck import HealthCheckServer, ServiceHealth
 from agent.proxy.model import Endpoint, ready_endpoints, service_ports
 from agent.proxy.settings import ProxySettings
 from agent.proxy.state import STREAM_BATCH, Change, KernelState, Ports, Ready, RuleSet
@@ -99,21 +100,32 @@ class Proxier:
         self._wake = asyncio.Event()
         self._syncing = asyncio.Lock()  # one restore at a time, whoever calls sync()
         self.last_sync: SyncStats | None = None
+        self._health_ports: dict[str, int] = {}  # "ns/name" -> its healthCheckNodePort
+        self.health: HealthCheckServer | None = None
+        if self.settings.health_check_address is not None:
+            self.health = HealthCheckServer(self.settings.health_check_address,
+                                            lambda: self._kernel_known)
 
     # -- inputs: informer handlers (and tests) call these; they only record and wake ----------
 
     def set_service(self, service: Object) -> None:
         key = object_key(service)
         self._ports[key] = service_ports(service)
+        port = health_check_port(service)
+        if port:
+            self._health_ports[key] = port
+        else:
+            self._health_ports.pop(key, None)
         self._changed(key)
 
     def delete_service(self, service: Object) -> None:
         key = object_key(service)
         self._ports.pop(key, None)
+        self._health_ports.pop(key, None)
         self._changed(key)
 
     def set_endpoints(self, endpoints: Object) -> None:
-        key, ready = object_key(endpoints), ready_endpoints(endpoints)
+        key, ready = object_key(endpoints), ready_endpoints(endpoints, self.settings.node_name)
         self._endpoints += _count(ready) - _count(self._ready.get(key, {}))
         self._ready[key] = ready
         self._changed(key)
@@ -158,6 +170,8 @@ class Proxier:
         flushes = self._rules.commit(change, large)
         if flushes and self.settings.flush_udp_conntrack:
             await flush(flushes, self.settings.netns)
+        if self.health is not None:
+            await self.health.update(self.service_health())
         plan = change.plan
         stats = SyncStats(full=full, service_ports=len(change.desired), written=len(plan.write),
                           deleted_chains=len(plan.stale_nat) + len(plan.stale_filter),
@@ -229,6 +243,15 @@ class Proxier:
     async def _read_kernel(backend: backends.Backend) -> KernelState:
         return parse_save("\n" + await backend.save())
 
+    def service_health(self) -> dict[int, ServiceHealth]:
+        """healthCheckNodePort -> the Service's ready endpoints on this node (by address)."""
+        out = {}
+        for key, port in self._health_ports.items():
+            namespace, _, name = key.partition("/")
+            local = {ep.ip for eps in self._ready.get(key, {}).values() for ep in eps if ep.local}
+            out[port] = ServiceHealth(namespace, name, len(local))
+        return out
+
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -242,12 +265,16 @@ class Proxier:
                                on_update=lambda _old, new: self.set_endpoints(new),
                                on_delete=self.delete_endpoints)
         informers = (services, endpoints)
-        async with asyncio.TaskGroup() as tasks:
-            for inf in informers:
-                tasks.create_task(inf.run(), name="proxy-informer")
-            for inf in informers:
-                await inf.wait_synced()
-            tasks.create_task(self.loop(), name="proxy-sync-loop")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for inf in informers:
+                    tasks.create_task(inf.run(), name="proxy-informer")
+                for inf in informers:
+                    await inf.wait_synced()
+                tasks.create_task(self.loop(), name="proxy-sync-loop")
+        finally:
+            if self.health is not None:
+                await self.health.close()
 
     async def loop(self) -> None:
         """Sync when woken (after a short coalescing pause) or when a full sync is due."""
@@ -306,6 +333,14 @@ async def remove_all(backend: backends.Backend) -> None:
 async def _result(future: asyncio.Future[KernelState]) -> KernelState:
     """Awaits a future of the loop, for a worker thread (run_coroutine_threadsafe)."""
     return await future
+
+
+def health_check_port(service: Object) -> int:
+    """spec.healthCheckNodePort of a LoadBalancer Service with externalTrafficPolicy Local."""
+    spec = service.get("spec") or {}
+    if spec.get("type") != "LoadBalancer" or spec.get("externalTrafficPolicy") != "Local":
+        return 0
+    return int(spec.get("healthCheckNodePort") or 0)
 
 
 def _count(ready: dict[str, tuple[Endpoint, ...]]) -> int:

@@ -24,3 +24,7 @@ class ProxySettings:
     masquerade_bit: int = 14
     # Flush conntrack entries of removed UDP endpoints (needs the conntrack tool).
     flush_udp_conntrack: bool = True
+    # This node: its endpoints are "local" (externalTrafficPolicy/internalTrafficPolicy Local).
+    node_name: str = ""
+    # Where healthCheckNodePorts listen; None: not served (tests, benchmarks).
+    health_check_address: str | None = None

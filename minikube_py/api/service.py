@@ -33,6 +33,10 @@ def _has_node_ports(spec: Mapping[str, Any]) -> bool:
     return spec.get("type") in ("NodePort", "LoadBalancer")
 
 
+def _needs_health_check(spec: Mapping[str, Any]) -> bool:
+    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+
+
 def format_labels(labels: Mapping[str, str] | None) -> str:
     """labels.FormatLabels: 'a=1,b=2' sorted, '<none>' when empty."""
     if not labels:
@@ -124,6 +128,7 @@ class ServiceStrategy(Strategy):
             causes += meta.validate_labels(selector, "spec.selector")
         for i, ip in enumerate(as_list(spec.get("externalIPs"))):
             causes += _ip_causes(ip, f"spec.externalIPs[{i}]")
+        causes += _validate_load_balancer(spec, kind)
         causes += _validate_ports(spec, kind)
         return causes
 
@@ -159,6 +164,11 @@ class ServiceStrategy(Strategy):
                     del port["nodePort"]
             if new_spec.get("externalTrafficPolicy") == old_spec.get("externalTrafficPolicy"):
                 new_spec.pop("externalTrafficPolicy", None)
+        held = old_spec.get("healthCheckNodePort")
+        if held and _needs_health_check(new_spec):
+            new_spec.setdefault("healthCheckNodePort", held)
+        elif held and new_spec.get("healthCheckNodePort") == held:
+            del new_spec["healthCheckNodePort"]  # Kubernetes' dropTypeDependentFields
         if new_spec.get("ipFamilies") is None and old_spec.get("ipFamilies"):
             new_spec["ipFamilies"] = list(old_spec["ipFamilies"])
 
@@ -188,6 +198,36 @@ def _external_ip(svc: Mapping[str, Any]) -> str:
         found = [i.get("ip") or i.get("hostname") for i in ingress] + external
         return ",".join(x for x in found if x) or "<pending>"
     return ",".join(external) or "<none>"
+
+
+def _validate_load_balancer(spec: Mapping[str, Any], kind: str) -> list[Cause]:
+    """The fields only a LoadBalancer (or a Local one) may carry, well-formed."""
+    causes: list[Cause] = []
+    only_lb = "may only be used when `type` is 'LoadBalancer'"
+    if spec.get("loadBalancerIP"):
+        causes += _ip_causes(spec["loadBalancerIP"], "spec.loadBalancerIP")
+    ranges = spec.get("loadBalancerSourceRanges")
+    if ranges and kind != "LoadBalancer":
+        causes.append(field.forbidden("spec.loadBalancerSourceRanges", only_lb))
+    for i, cidr in enumerate(as_list(ranges)):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except (TypeError, ValueError):
+            causes.append(field.invalid(f"spec.loadBalancerSourceRanges[{i}]", cidr,
+                                        "must be a list of IP ranges. For example, "
+                                        "10.240.0.0/24,10.250.0.0/24 "))
+    lb_class = spec.get("loadBalancerClass")
+    if lb_class is not None:
+        if kind != "LoadBalancer":
+            causes.append(field.forbidden("spec.loadBalancerClass", only_lb))
+        elif not isinstance(lb_class, str) or meta.label_key_errors(lb_class):
+            causes.append(field.invalid("spec.loadBalancerClass", lb_class,
+                                        "must be a qualified name (e.g. 'example.com/lb')"))
+    if spec.get("healthCheckNodePort") and not _needs_health_check(spec):
+        causes.append(field.invalid("spec.healthCheckNodePort", spec["healthCheckNodePort"],
+                                    "may only be set when `type` is 'LoadBalancer' and "
+                                    "`externalTrafficPolicy` is 'Local'"))
+    return causes
 
 
 def _ip_causes(value: Any, path: str) -> list[Cause]:

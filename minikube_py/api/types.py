@@ -316,6 +316,11 @@ class ServiceSpec(TypedDict, total=False):
     publishNotReadyAddresses: bool
     ipFamilies: list[str]
     ipFamilyPolicy: str
+    loadBalancerIP: str
+    loadBalancerClass: str
+    loadBalancerSourceRanges: list[str]
+    healthCheckNodePort: int
+    allocateLoadBalancerNodePorts: bool
 
 
 class Service(KubeObject, total=False):

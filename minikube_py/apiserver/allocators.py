@@ -127,6 +127,7 @@ class Allocators:
             for port in spec.get("ports") or []:
                 if isinstance(port, dict):
                     port.pop("nodePort", None)
+            spec.pop("healthCheckNodePort", None)
             return []
         new: list[int] = []
         try:
@@ -137,33 +138,57 @@ class Allocators:
                 if wanted and wanted in keep:
                     continue
                 if wanted:
-                    if not isinstance(wanted, int) or wanted not in self.ports.candidates:
-                        raise errors.invalid(SERVICES, name, [field.invalid(
-                            f"spec.ports[{i}].nodePort", wanted, "provided port is not in the "
-                            f"valid range. The range of valid ports is "
-                            f"{self.ports.candidates.start}-{self.ports.candidates.stop - 1}")])
-                    if not await self.ports.claim(wanted, owner):
-                        raise errors.invalid(SERVICES, name, [field.invalid(
-                            f"spec.ports[{i}].nodePort", wanted,
-                            "provided port is already allocated")])
+                    await self._claim_port(wanted, owner, name, f"spec.ports[{i}].nodePort")
                     new.append(wanted)
                 else:
-                    try:
-                        port["nodePort"] = await self.ports.allocate(owner)
-                    except RangeFull:
-                        raise errors.StatusError(500, "InternalError", "Internal error "
-                                                 "occurred: failed to allocate a nodePort: "
-                                                 "range is full") from None
+                    port["nodePort"] = await self._allocate_port(owner)
                     new.append(port["nodePort"])
+            new += await self._health_check_port(spec, owner, name, keep)
         except BaseException:
             await self.ports.release(new)
             raise
         return new
 
+    async def _health_check_port(self, spec: dict[str, Any], owner: str, name: str,
+                                 keep: set[int]) -> list[int]:
+        """spec.healthCheckNodePort of a LoadBalancer with externalTrafficPolicy Local
+        (honoured if given, else allocated); dropped for any other Service."""
+        if spec.get("type") != "LoadBalancer" or spec.get("externalTrafficPolicy") != "Local":
+            spec.pop("healthCheckNodePort", None)
+            return []
+        wanted = spec.get("healthCheckNodePort")
+        if wanted and wanted in keep:
+            return []
+        if wanted:
+            await self._claim_port(wanted, owner, name, "spec.healthCheckNodePort")
+            return [wanted]
+        spec["healthCheckNodePort"] = await self._allocate_port(owner)
+        return [spec["healthCheckNodePort"]]
+
+    async def _claim_port(self, wanted: Any, owner: str, name: str, path: str) -> None:
+        """Take a port a client asked for, or raise the 422 Kubernetes gives."""
+        if not isinstance(wanted, int) or wanted not in self.ports.candidates:
+            raise errors.invalid(SERVICES, name, [field.invalid(
+                path, wanted, "provided port is not in the valid range. The range of valid "
+                f"ports is {self.ports.candidates.start}-{self.ports.candidates.stop - 1}")])
+        if not await self.ports.claim(wanted, owner):
+            raise errors.invalid(SERVICES, name, [field.invalid(
+                path, wanted, "provided port is already allocated")])
+
+    async def _allocate_port(self, owner: str) -> int:
+        try:
+            return await self.ports.allocate(owner)
+        except RangeFull:
+            raise errors.StatusError(500, "InternalError", "Internal error occurred: failed "
+                                     "to allocate a nodePort: range is full") from None
+
     @staticmethod
     def held_ports(spec: dict[str, Any]) -> set[int]:
-        return {p["nodePort"] for p in spec.get("ports") or []
+        held = {p["nodePort"] for p in spec.get("ports") or []
                 if isinstance(p, dict) and isinstance(p.get("nodePort"), int)}
+        if isinstance(spec.get("healthCheckNodePort"), int):
+            held.add(spec["healthCheckNodePort"])
+        return held
 
     def held_ip(self, spec: dict[str, Any]) -> list[int]:
         ip = spec.get("clusterIP")

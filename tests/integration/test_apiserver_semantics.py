@@ -268,6 +268,31 @@ def test_type_change_to_cluster_ip_drops_node_ports(apiserver: ApiServer) -> Non
     assert apiserver.request("POST", f"{NS}/services", _service(b, **spec))[0] == 201
 
 
+def test_local_load_balancer_gets_a_health_check_node_port(apiserver: ApiServer) -> None:
+    """kube-apiserver's allocation: a LoadBalancer with externalTrafficPolicy Local holds a
+    healthCheckNodePort (kept over updates that omit it), given back when it turns Cluster."""
+    a, b = f"hc-{uid()}", f"hc-{uid()}"
+    spec = {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 80}]}
+    status, body = apiserver.request("POST", f"{NS}/services", _service(a, **spec))
+    assert status == 201, body
+    assert isinstance(body, dict)
+    port = body["spec"]["healthCheckNodePort"]
+    assert 30000 <= port <= 32767 and port != body["spec"]["ports"][0]["nodePort"]
+    status, body = apiserver.request("PUT", f"{NS}/services/{a}", {**body, "spec": {
+        k: v for k, v in body["spec"].items() if k != "healthCheckNodePort"}})
+    assert status == 200 and isinstance(body, dict), body
+    assert body["spec"]["healthCheckNodePort"] == port
+    taken = _service(b, **spec, healthCheckNodePort=port)
+    status, err = apiserver.request("POST", f"{NS}/services", taken)
+    assert status == 422 and isinstance(err, dict) and "already allocated" in err["message"]
+    status, body = apiserver.request("PATCH", f"{NS}/services/{a}",
+                                     {"spec": {"externalTrafficPolicy": "Cluster"}},
+                                     content_type="application/merge-patch+json")
+    assert status == 200 and isinstance(body, dict), body
+    assert "healthCheckNodePort" not in body["spec"]
+    assert apiserver.request("POST", f"{NS}/services", taken)[0] == 201
+
+
 def test_kubernetes_service_and_endpoints(apiserver: ApiServer) -> None:
     _, svc = get(apiserver, f"{NS}/services/kubernetes")
     assert svc["spec"]["clusterIP"] == "10.96.0.1" and svc["spec"]["ports"][0]["port"] == 443

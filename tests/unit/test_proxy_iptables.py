@@ -59,6 +59,7 @@ COMMIT
 *filter
 :KUBE-SERVICES - [0:0]
 :KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns3/svc3:dns has no endpoints" -m udp -p udp -d 172.30.0.43 --dport 53 -j REJECT --reject-with icmp-port-unreachable
 -A KUBE-EXTERNAL-SERVICES -m comment --comment "ns3/svc3:dns has no endpoints" -m addrtype --dst-type LOCAL -m udp -p udp --dport 3003 -j REJECT --reject-with icmp-port-unreachable
 COMMIT
@@ -80,10 +81,78 @@ def test_restore_text_matches_golden_ruleset() -> None:
     assert iptables.restore_text(golden_plan()) == GOLDEN
 
 
-def test_every_jump_lands_on_a_declared_chain() -> None:
+# externalTrafficPolicy Local with an external IP, a LoadBalancer address and source ranges
+# (one local endpoint, one elsewhere); internalTrafficPolicy Local with no local endpoint.
+SVC4 = ServicePort("ns4", "svc4", "", "tcp", "172.30.0.44", 80, node_port=3004,
+                   external_ips=("192.168.99.11",), lb_ips=("1.2.3.4",), external_local=True,
+                   source_ranges=("203.0.113.0/25",))
+SVC5 = ServicePort("ns5", "svc5", "", "tcp", "172.30.0.45", 80, node_port=3005,
+                   lb_ips=("1.2.3.5",), external_local=True, internal_local=True)
+EPS4 = (Endpoint("10.180.0.4", 80, local=True), Endpoint("10.180.1.4", 80))
+EPS5 = (Endpoint("10.180.1.5", 80),)
+
+GOLDEN_EXTERNAL = """\
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-EXT-3XH3VQKYCR6ZY7EU - [0:0]
+:KUBE-FW-3XH3VQKYCR6ZY7EU - [0:0]
+:KUBE-SVC-3XH3VQKYCR6ZY7EU - [0:0]
+:KUBE-SVL-3XH3VQKYCR6ZY7EU - [0:0]
+:KUBE-SEP-4PQEPIOYUOAIVTTQ - [0:0]
+:KUBE-SEP-J47LWLONMGBH5GK7 - [0:0]
+-A KUBE-EXT-3XH3VQKYCR6ZY7EU -m comment --comment "pod traffic for ns4/svc4 external destinations" -s 10.244.0.0/16 -j KUBE-SVC-3XH3VQKYCR6ZY7EU
+-A KUBE-EXT-3XH3VQKYCR6ZY7EU -m comment --comment "masquerade LOCAL traffic for ns4/svc4 external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ
+-A KUBE-EXT-3XH3VQKYCR6ZY7EU -m comment --comment "route LOCAL traffic for ns4/svc4 external destinations" -m addrtype --src-type LOCAL -j KUBE-SVC-3XH3VQKYCR6ZY7EU
+-A KUBE-EXT-3XH3VQKYCR6ZY7EU -j KUBE-SVL-3XH3VQKYCR6ZY7EU
+-A KUBE-FW-3XH3VQKYCR6ZY7EU -m comment --comment "ns4/svc4 loadbalancer IP" -s 203.0.113.0/25 -j KUBE-EXT-3XH3VQKYCR6ZY7EU
+-A KUBE-FW-3XH3VQKYCR6ZY7EU -m comment --comment "other traffic to ns4/svc4 will be dropped by KUBE-PROXY-FIREWALL"
+-A KUBE-SVC-3XH3VQKYCR6ZY7EU -m comment --comment "ns4/svc4 cluster IP" -m tcp -p tcp -d 172.30.0.44 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ
+-A KUBE-SVC-3XH3VQKYCR6ZY7EU -m comment --comment "ns4/svc4 -> 10.180.0.4:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-4PQEPIOYUOAIVTTQ
+-A KUBE-SVC-3XH3VQKYCR6ZY7EU -m comment --comment "ns4/svc4 -> 10.180.1.4:80" -j KUBE-SEP-J47LWLONMGBH5GK7
+-A KUBE-SVL-3XH3VQKYCR6ZY7EU -m comment --comment "ns4/svc4 -> 10.180.0.4:80" -j KUBE-SEP-4PQEPIOYUOAIVTTQ
+-A KUBE-SEP-4PQEPIOYUOAIVTTQ -m comment --comment ns4/svc4 -s 10.180.0.4 -j KUBE-MARK-MASQ
+-A KUBE-SEP-4PQEPIOYUOAIVTTQ -m comment --comment ns4/svc4 -m tcp -p tcp -j DNAT --to-destination 10.180.0.4:80
+-A KUBE-SEP-J47LWLONMGBH5GK7 -m comment --comment ns4/svc4 -s 10.180.1.4 -j KUBE-MARK-MASQ
+-A KUBE-SEP-J47LWLONMGBH5GK7 -m comment --comment ns4/svc4 -m tcp -p tcp -j DNAT --to-destination 10.180.1.4:80
+-A KUBE-SERVICES -m comment --comment "ns4/svc4 cluster IP" -m tcp -p tcp -d 172.30.0.44 --dport 80 -j KUBE-SVC-3XH3VQKYCR6ZY7EU
+-A KUBE-SERVICES -m comment --comment "ns4/svc4 external IP" -m tcp -p tcp -d 192.168.99.11 --dport 80 -j KUBE-EXT-3XH3VQKYCR6ZY7EU
+-A KUBE-SERVICES -m comment --comment "ns4/svc4 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j KUBE-FW-3XH3VQKYCR6ZY7EU
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-NODEPORTS -m comment --comment ns4/svc4 -m tcp -p tcp --dport 3004 -j KUBE-EXT-3XH3VQKYCR6ZY7EU
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+COMMIT
+*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns5/svc5 has no local endpoints" -m tcp -p tcp -d 172.30.0.45 --dport 80 -j DROP
+-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns5/svc5 has no local endpoints" -m tcp -p tcp -d 1.2.3.5 --dport 80 -j DROP
+-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns5/svc5 has no local endpoints" -m addrtype --dst-type LOCAL -m tcp -p tcp --dport 3005 -j DROP
+-A KUBE-PROXY-FIREWALL -m comment --comment "ns4/svc4 traffic not accepted by KUBE-FW-3XH3VQKYCR6ZY7EU" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j DROP
+COMMIT
+"""
+
+
+def test_external_and_local_policies_match_golden_ruleset() -> None:
+    rules = [iptables.render(SVC4, EPS4, CIDR), iptables.render(SVC5, EPS5, CIDR)]
+    plan = iptables.Plan(top=iptables.top_level(rules, 14), write=rules)
+    assert iptables.restore_text(plan) == GOLDEN_EXTERNAL
+    for sp, eps, r in ((SVC4, EPS4, rules[0]), (SVC5, EPS5, rules[1])):
+        assert iptables.chain_names(sp, eps) == list(r.chains)
+
+
+@pytest.mark.parametrize("text", [pytest.param(iptables.restore_text(golden_plan()), id="basic"),
+                                  pytest.param(GOLDEN_EXTERNAL, id="external")])
+def test_every_jump_lands_on_a_declared_chain(text: str) -> None:
     builtin = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
-    targets = {"REJECT", "DNAT", "MARK", "MASQUERADE", "RETURN"}
-    for table in iptables.restore_text(golden_plan()).split("*")[1:]:
+    targets = {"REJECT", "DNAT", "MARK", "MASQUERADE", "RETURN", "DROP"}
+    for table in text.split("*")[1:]:
         declared: set[str] = set()  # so far: iptables-restore checks a jump when it reads it
         for line in table.splitlines():
             if line.startswith(":"):
@@ -91,8 +160,8 @@ def test_every_jump_lands_on_a_declared_chain() -> None:
             if line.startswith(("-A", "-I")):
                 argv = shlex.split(line)
                 assert argv[1] in declared | builtin, line
-                target = argv[argv.index("-j") + 1]
-                assert target in declared | targets, line
+                if "-j" in argv:  # a rule of only a comment (KUBE-FW-) has no target
+                    assert argv[argv.index("-j") + 1] in declared | targets, line
 
 
 def test_full_sync_pieces_are_the_restore_text() -> None:
@@ -177,3 +246,27 @@ def test_ready_endpoints_ignore_not_ready_and_sort() -> None:
                         "ports": [{"name": "http", "port": 8080}]}]}
     assert ready_endpoints(eps) == {
         "http": (Endpoint("10.244.0.10", 8080), Endpoint("10.244.0.9", 8080))}
+
+
+def test_load_balancer_fields_are_read_from_a_service() -> None:
+    svc = {"metadata": {"namespace": "web", "name": "lb"},
+           "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.11",
+                    "externalTrafficPolicy": "Local", "internalTrafficPolicy": "Local",
+                    "externalIPs": ["192.168.9.9"], "loadBalancerSourceRanges": ["1.0.0.0/8"],
+                    "ports": [{"port": 80, "nodePort": 30081}]},
+           "status": {"loadBalancer": {"ingress": [
+               {"ip": "192.168.9.200", "ipMode": "VIP"}, {"ip": "192.168.9.201",
+                                                          "ipMode": "Proxy"}]}}}
+    assert service_ports(svc) == [ServicePort(
+        "web", "lb", "", "tcp", "10.96.0.11", 80, 30081, external_ips=("192.168.9.9",),
+        lb_ips=("192.168.9.200",), external_local=True, internal_local=True,
+        source_ranges=("1.0.0.0/8",))]
+
+
+def test_ready_endpoints_on_this_node_are_local() -> None:
+    eps = {"subsets": [{"addresses": [{"ip": "10.244.0.9", "nodeName": "a"},
+                                      {"ip": "10.244.1.9", "nodeName": "b"}],
+                        "ports": [{"port": 8080}]}]}
+    assert ready_endpoints(eps, "a") == {"": (Endpoint("10.244.0.9", 8080, local=True),
+                                              Endpoint("10.244.1.9", 8080))}
+    assert not any(ep.local for ep in ready_endpoints(eps)[""])

@@ -8,6 +8,7 @@ outcome distribution instead of sampling it.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import shlex
 from collections import defaultdict
@@ -52,6 +53,8 @@ def holds(opt: str, val: str, pkt: Packet) -> bool:
         return pkt.dport == int(val)
     if opt == "--dst-type":
         return pkt.dst in NODE_IPS
+    if opt == "--src-type":
+        return pkt.src in NODE_IPS
     return opt != "--rcheck"  # a first packet has no affinity recorded yet
 
 
@@ -73,7 +76,7 @@ def trace(chains: dict[str, list[list[str]]], chain: str, pkt: Packet, p: float 
     """(probability, DNAT destination or None, masquerade mark) for every path."""
     for i in range(start, len(chains[chain])):
         rule = chains[chain][i]
-        if not matches(rule, pkt):
+        if "-j" not in rule or not matches(rule, pkt):
             continue
         target = rule[rule.index("-j") + 1]
         q = float(rule[rule.index("--probability") + 1]) if "--probability" in rule else 1.0
@@ -96,9 +99,14 @@ def large(request: pytest.FixtureRequest) -> bool:
     return bool(request.param)
 
 
-def outcomes(pkt: Packet, large: bool, n: int = 3) -> dict[str | None, tuple[float, bool]]:
-    sp = ServicePort("ns", "web", "http", "tcp", "10.96.0.10", 80, node_port=30080)
-    eps = tuple(Endpoint(f"10.244.1.{i}", 8080) for i in range(1, n + 1))
+WEB = ServicePort("ns", "web", "http", "tcp", "10.96.0.10", 80, node_port=30080)
+
+
+def outcomes(pkt: Packet, large: bool, n: int = 3, sp: ServicePort = WEB,
+             local: int = 0) -> dict[str | None, tuple[float, bool]]:
+    """Where `pkt` goes (DNAT destination or None) with what probability, and whether it
+    is masqueraded; endpoints 10.244.1.1..n, the first `local` of them on this node."""
+    eps = tuple(Endpoint(f"10.244.1.{i}", 8080, local=i <= local) for i in range(1, n + 1))
     r = iptables.render(sp, eps, CIDR, large)
     chains = parse_nat(iptables.restore_text(
         iptables.Plan(top=iptables.top_level([r], 14), write=[r])))
@@ -137,3 +145,41 @@ def test_other_ports_and_addresses_pass_untouched(large: bool) -> None:
     assert outcomes(Packet("10.244.2.7", "10.96.0.10", 81), large) == {None: (1.0, False)}
     assert outcomes(Packet("10.244.2.7", "8.8.8.8", 30080), large) == {None: (1.0, False)}
     assert outcomes(Packet("10.244.2.7", "10.96.0.10", 80, "udp"), large) == {None: (1.0, False)}
+
+
+LB = dataclasses.replace(WEB, lb_ips=("192.168.5.200",), external_ips=("192.168.5.201",))
+LB_LOCAL = dataclasses.replace(LB, external_local=True)
+CLIENT = "192.168.5.77"
+
+
+@pytest.mark.parametrize("dst", ["192.168.5.200", "192.168.5.201"])
+def test_cluster_policy_spreads_external_addresses_and_masquerades(large: bool,
+                                                                   dst: str) -> None:
+    got = outcomes(Packet(CLIENT, dst, 80), large, sp=LB, local=1)
+    assert len(got) == 3 and all(marked for _, marked in got.values())
+
+
+@pytest.mark.parametrize("dst", ["192.168.5.200", "192.168.5.201", "192.168.5.1"])
+def test_local_policy_keeps_the_client_address_and_stays_on_the_node(large: bool,
+                                                                     dst: str) -> None:
+    dport = 30080 if dst == "192.168.5.1" else 80
+    got = outcomes(Packet(CLIENT, dst, dport), large, sp=LB_LOCAL, local=1)
+    assert got == {"10.244.1.1:8080": (1.0, False)}
+
+
+def test_local_policy_sends_pod_traffic_to_every_endpoint(large: bool) -> None:
+    got = outcomes(Packet("10.244.2.7", "192.168.5.200", 80), large, sp=LB_LOCAL, local=1)
+    assert len(got) == 3 and not any(marked for _, marked in got.values())
+
+
+def test_source_ranges_let_in_only_their_sources(large: bool) -> None:
+    sp = dataclasses.replace(LB, source_ranges=("192.168.5.64/26",))
+    assert None not in outcomes(Packet(CLIENT, "192.168.5.200", 80), large, sp=sp)
+    assert outcomes(Packet("192.168.6.1", "192.168.5.200", 80), large, sp=sp) == {
+        None: (1.0, False)}  # left for KUBE-PROXY-FIREWALL to drop
+
+
+def test_internal_local_policy_uses_only_local_endpoints(large: bool) -> None:
+    sp = dataclasses.replace(WEB, internal_local=True)
+    got = outcomes(Packet("10.244.2.7", "10.96.0.10", 80), large, sp=sp, local=2)
+    assert set(got) == {"10.244.1.1:8080", "10.244.1.2:8080"}

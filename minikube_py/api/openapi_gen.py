@@ -27,7 +27,7 @@ ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1Servic
          "V1Job", "V1CronJob", "V1DaemonSet", "V1StatefulSet", "V1ControllerRevision",
          "V1ReplicationController", "V1PodDisruptionBudget", "V1Eviction", "V1Role", "V1ClusterRole", "V1RoleBinding",
          "V1ClusterRoleBinding", "V1PersistentVolume", "V1PersistentVolumeClaim",
-         "V1StorageClass", "V1Ingress", "V1IngressClass")
+         "V1StorageClass", "V1Ingress", "V1IngressClass", "V1APIService")
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
          "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause",
@@ -57,8 +57,11 @@ _NETWORKING = {"Ingress", "IngressSpec", "IngressStatus", "IngressRule", "Ingres
                "HTTPIngressRuleValue", "HTTPIngressPath", "IngressLoadBalancerStatus",
                "IngressLoadBalancerIngress", "IngressPortStatus", "IngressClass",
                "IngressClassSpec", "IngressClassParametersReference"}
+_APIREGISTRATION = {"APIService", "APIServiceSpec", "APIServiceStatus", "APIServiceCondition",
+                    "ApiregistrationV1ServiceReference"}
 _PACKAGES = [(_META, "io.k8s.apimachinery.pkg.apis.meta.v1"), (_APPS, "io.k8s.api.apps.v1"),
              (_STORAGE, "io.k8s.api.storage.v1"), (_NETWORKING, "io.k8s.api.networking.v1"),
+             (_APIREGISTRATION, "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1"),
              (_RBAC, "io.k8s.api.rbac.v1"),
              ({"Lease", "LeaseSpec"}, "io.k8s.api.coordination.v1"),
              (_DISCOVERY, "io.k8s.api.discovery.v1"), (_BATCH, "io.k8s.api.batch.v1"),
@@ -70,7 +73,9 @@ def definition_name(class_name: str) -> str:
     short = re.sub(r"^(CoreV1|V\d+(?:alpha\d+|beta\d+)?)", "", class_name)
     for names, package in _PACKAGES:
         if short in names:
-            return f"{package}.{short.removeprefix('DiscoveryV1').removeprefix('RbacV1')}"
+            for prefix in ("DiscoveryV1", "RbacV1", "ApiregistrationV1"):
+                short = short.removeprefix(prefix)
+            return f"{package}.{short}"
     return f"io.k8s.api.core.v1.{short}"
 
 

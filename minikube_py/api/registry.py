@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from minikube_py.api import resources
+from minikube_py.api.apiservice import APIServiceStrategy
 from minikube_py.api.configmap import ConfigMapStrategy
 from minikube_py.api.controllerrevision import ControllerRevisionStrategy
 from minikube_py.api.cronjob import CronJobStrategy
@@ -72,6 +73,7 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.STORAGECLASSES: StorageClassStrategy(resources.STORAGECLASSES),
     resources.INGRESSES: IngressStrategy(resources.INGRESSES),
     resources.INGRESSCLASSES: IngressClassStrategy(resources.INGRESSCLASSES),
+    resources.APISERVICES: APIServiceStrategy(resources.APISERVICES),
 }
 
 

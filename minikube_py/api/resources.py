@@ -111,6 +111,8 @@ CLUSTERROLEBINDINGS = Resource(RBAC_GROUP, "v1", "ClusterRoleBinding", "clusterr
 CUSTOMRESOURCEDEFINITIONS = Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
                                      "customresourcedefinitions", False, ("crd", "crds"),
                                      subresources=("status",))
+APISERVICES = Resource("apiregistration.k8s.io", "v1", "APIService", "apiservices", False,
+                       subresources=("status",))
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
@@ -119,6 +121,7 @@ ALL: tuple[Resource, ...] = (
     ENDPOINTSLICES, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, CUSTOMRESOURCEDEFINITIONS,
     INGRESSES, INGRESSCLASSES,
+    APISERVICES,
 )
 
 _BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}

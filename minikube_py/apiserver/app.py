@@ -18,7 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from minikube_py.api import errors
 from minikube_py.api.resources import EVENTS
-from minikube_py.apiserver import routes
+from minikube_py.apiserver import front_proxy, routes
+from minikube_py.apiserver.aggregation import Aggregator
+from minikube_py.apiserver.aggregation_availability import Availability
+from minikube_py.apiserver.aggregation_backend import Backends
 from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.authn import AUTHENTICATORS, Authenticator, authenticate
 from minikube_py.apiserver.bootstrap import bootstrap
@@ -31,8 +34,11 @@ from minikube_py.apiserver.objects import ObjectStore
 from minikube_py.apiserver.rbac_index import RbacIndex
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.apiserver.state import (
+    AGGREGATOR,
     ALLOCATORS,
+    BACKENDS,
     CRDS,
+    FRONT_PROXY,
     HUB,
     KUBELET_CLIENT_TOKEN,
     METRICS,
@@ -96,12 +102,15 @@ def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None
         lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)
         rbac = app[RBAC] = RbacIndex(app[OBJECTS], hub)
         crds = app[CRDS] = CrdRegistry(app[OBJECTS], hub, finalize=not settings.worker)
+        app[FRONT_PROXY] = front_proxy.ensure(settings.pki_dir)
+        backends = app[BACKENDS] = Backends(app[OBJECTS], app[FRONT_PROXY])
+        aggregator = app[AGGREGATOR] = Aggregator(app[OBJECTS], hub, backends)
         endpoint_leases = None  # set once our lease key is written: only then released
         try:
             async with contextlib.AsyncExitStack() as loops:
                 await loops.enter_async_context(supervised(
                     {"namespace-lifecycle": lifecycle.run, "rbac-index": rbac.run,
-                     "crd-registry": crds.run}))
+                     "crd-registry": crds.run, "aggregator": aggregator.run}))
                 if not settings.worker:  # what happens once per api-server, not per worker
                     leases = EndpointLeases(app)
                     await bootstrap(app)
@@ -112,14 +121,18 @@ def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None
                         "kubernetes-endpoints": endpoint_leases.run,
                         "etcd-compactor": functools.partial(
                             compact_forever, storage, settings.compaction_interval,
-                            hub.note_compacted), **_snapshot_loop(settings, endpoints, tls)}))
+                            hub.note_compacted),
+                        "apiservice-availability": Availability(aggregator, app[OBJECTS]).run,
+                        **_snapshot_loop(settings, endpoints, tls)}))
                 await rbac.wait_synced()  # no request is decided before the policy is known
                 await crds.synced.wait()  # nor a custom kind's before its CRD is known
+                await aggregator.synced.wait()  # nor an aggregated one's before its APIService
                 yield
         finally:
             if endpoint_leases is not None:
                 with contextlib.suppress(StorageError, errors.StatusError):
                     await endpoint_leases.release()
+            await backends.close()
             await hub.close()
             await storage.close()
     return ctx

@@ -23,6 +23,7 @@ from minikube_py.api.resolvconf import cluster_dns_ip
 from minikube_py.api.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
+    CONFIGMAPS,
     INGRESSCLASSES,
     NAMESPACES,
     ROLEBINDINGS,
@@ -34,6 +35,7 @@ from minikube_py.api.resources import (
 from minikube_py.api.shape import as_dict, dicts
 from minikube_py.api.storageclass import local_path_class
 from minikube_py.api.types import Object
+from minikube_py.apiserver import front_proxy
 from minikube_py.apiserver.bootstrap_controllers import CONTROLLER_BINDINGS, CONTROLLER_ROLES
 from minikube_py.apiserver.bootstrap_policy import (
     AUTOUPDATE,
@@ -45,7 +47,7 @@ from minikube_py.apiserver.bootstrap_policy import (
 )
 from minikube_py.apiserver.rbac_rules import compile_rules, uncovered
 from minikube_py.apiserver.rest import create_object, write_update
-from minikube_py.apiserver.state import OBJECTS, SETTINGS
+from minikube_py.apiserver.state import FRONT_PROXY, OBJECTS, SETTINGS
 from minikube_py.apiserver.target import Target
 
 log = logging.getLogger(__name__)
@@ -142,6 +144,25 @@ async def bootstrap(app: web.Application) -> None:
     await _ensure(app, Target(STORAGECLASSES, None, None, None), local_path_class())
     await _ensure(app, Target(INGRESSCLASSES, None, None, None), bundled_class())
     await reconcile_policy(app)
+    await publish_authentication(app)
+
+
+async def publish_authentication(app: web.Application) -> None:
+    """kube-system/extension-apiserver-authentication, rewritten whenever a CA changed:
+    what aggregated servers read to trust the front-proxy (front_proxy.py)."""
+    wanted = front_proxy.authentication_configmap(
+        (app[SETTINGS].pki_dir / "ca.crt").read_bytes(), app[FRONT_PROXY].ca_cert.read_bytes())
+    target = Target(CONFIGMAPS, front_proxy.CONFIGMAP_NAMESPACE, front_proxy.CONFIGMAP_NAME,
+                    None)
+    try:
+        current = await app[OBJECTS].get(CONFIGMAPS, target.namespace, front_proxy.CONFIGMAP_NAME)
+    except errors.StatusError as e:
+        if e.code != 404:
+            raise
+        await _ensure(app, Target(CONFIGMAPS, target.namespace, None, None), wanted)
+        return
+    if current.get("data") != wanted["data"]:
+        await write_update(app, target, {**current, "data": wanted["data"]}, current)
 
 
 def kube_dns_service(cluster_ip: str) -> Object:

@@ -17,6 +17,8 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.apiserver import (
     accessreviews,
+    aggregation,
+    aggregation_proxy,
     codec,
     deletion,
     listing,
@@ -26,7 +28,7 @@ from minikube_py.apiserver import (
     watch,
 )
 from minikube_py.apiserver.authz import authorize, authorize_path
-from minikube_py.apiserver.state import CRDS, METRICS, SETTINGS, STORAGE
+from minikube_py.apiserver.state import AGGREGATOR, CRDS, METRICS, SETTINGS, STORAGE
 from minikube_py.apiserver.target import Target, parse
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,10 @@ async def core(request: web.Request) -> web.StreamResponse:
 
 async def grouped(request: web.Request) -> web.StreamResponse:
     group, version = request.match_info["group"], request.match_info["version"]
+    backend = request.app[AGGREGATOR].backend(group, version)
+    if backend is not None:
+        request[RESOURCE_LABEL] = f"{group}/{version}"
+        return await aggregation_proxy.resource(request, backend, group, version)
     return await _resource(request, group, version)
 
 
@@ -100,19 +106,22 @@ def _found(doc: dict[str, Any] | None, path: str) -> web.Response:
     return codec.json_response(doc)
 
 
-def _aggregated(request: web.Request, core: bool) -> web.Response | None:
-    """The aggregated document when the client asks for it (kubectl >= 1.30 does)."""
+async def _aggregated(request: web.Request, core: bool) -> web.Response | None:
+    """The aggregated document when the client asks for it (kubectl >= 1.30 does); /apis
+    also lists what aggregated servers serve."""
     version = discovery.aggregated_version(request.headers.get("Accept", ""))
     if version is None:
         return None
-    return web.Response(body=codec.dumps(discovery.aggregated(
-        core, version, subresources.HANDLERS)), headers={"Vary": "Accept"},
+    doc = discovery.aggregated(core, version, subresources.HANDLERS)
+    if not core:
+        doc["items"] += await aggregation.aggregated_items(request.app[AGGREGATOR])
+    return web.Response(body=codec.dumps(doc), headers={"Vary": "Accept"},
         content_type=codec.JSON_TYPE + f";g=apidiscovery.k8s.io;v={version};"
         "as=APIGroupDiscoveryList")
 
 
 async def api_root(request: web.Request) -> web.Response:
-    found = _aggregated(request, core=True)
+    found = await _aggregated(request, core=True)
     if found is not None:
         return found
     settings = request.app[SETTINGS]
@@ -125,14 +134,29 @@ async def api_v1(request: web.Request) -> web.Response:
 
 
 async def apis_root(request: web.Request) -> web.Response:
-    return _aggregated(request, core=False) or codec.json_response(discovery.api_group_list())
+    found = await _aggregated(request, core=False)
+    if found is not None:
+        return found
+    doc = discovery.api_group_list()
+    doc["groups"] += [aggregation.group_entry(g, objs)
+                      for g, objs in request.app[AGGREGATOR].groups().items()]
+    return codec.json_response(doc)
 
 
 async def api_group(request: web.Request) -> web.Response:
-    return _found(discovery.api_group(request.match_info["group"]), request.path)
+    group = request.match_info["group"]
+    objs = request.app[AGGREGATOR].groups().get(group)
+    if objs:
+        return codec.json_response({"kind": "APIGroup", "apiVersion": "v1",
+                                    **aggregation.group_entry(group, objs)})
+    return _found(discovery.api_group(group), request.path)
 
 
-async def api_group_version(request: web.Request) -> web.Response:
+async def api_group_version(request: web.Request) -> web.StreamResponse:
+    backend = request.app[AGGREGATOR].backend(request.match_info["group"],
+                                              request.match_info["version"])
+    if backend is not None:
+        return await aggregation_proxy.proxy(request, backend)
     return _found(discovery.api_resource_list(request.match_info["group"],
                                               request.match_info["version"],
                                               subresources.HANDLERS), request.path)
@@ -209,12 +233,13 @@ def add_routes(app: web.Application) -> None:
     for path, handler in (("/healthz", healthz), ("/livez", healthz), ("/readyz", healthz),
                           ("/version", version), ("/version/", version)):
         r.add_get(path, handler)  # anonymous (system:public-info-viewer)
-    for path, handler in (("/metrics", metrics), ("/api", api_root), ("/api/", api_root),
-                          ("/api/v1", api_v1), ("/apis", apis_root), ("/apis/", apis_root),
-                          ("/apis/{group}", api_group),
-                          ("/apis/{group}/{version}", api_group_version),
-                          ("/openapi/v2", openapi)):
-        r.add_get(path, _authorized(handler))
+    discovery_routes: list[tuple[str, Callable[[web.Request],
+                                                Awaitable[web.StreamResponse]]]] = [
+        ("/metrics", metrics), ("/api", api_root), ("/api/", api_root), ("/api/v1", api_v1),
+        ("/apis", apis_root), ("/apis/", apis_root), ("/apis/{group}", api_group),
+        ("/apis/{group}/{version}", api_group_version), ("/openapi/v2", openapi)]
+    for path, route in discovery_routes:
+        r.add_get(path, _authorized(route))
     r.add_post(selfreviews.WHOAMI_PATH, selfreviews.whoami)  # before the catch-all below
     r.add_post(selfreviews.CAN_I_PATH, selfreviews.can_i)
     r.add_post(selfreviews.RULES_PATH, selfreviews.rules_review)

@@ -7,8 +7,11 @@ import asyncio
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from minikube_py.apiserver.aggregation import Aggregator
+from minikube_py.apiserver.aggregation_backend import Backends
 from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.crd_registry import CrdRegistry
+from minikube_py.apiserver.front_proxy import FrontProxyPki
 from minikube_py.apiserver.metrics import Metrics
 from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
@@ -25,6 +28,9 @@ ALLOCATORS = web.AppKey("allocators", Allocators)
 NAMESPACE_LIFECYCLE = web.AppKey("namespace_lifecycle", NamespaceLifecycle)
 RBAC = web.AppKey("rbac_index", RbacIndex)
 CRDS = web.AppKey("crd_registry", CrdRegistry)
+AGGREGATOR = web.AppKey("aggregator", Aggregator)
+BACKENDS = web.AppKey("aggregation_backends", Backends)
+FRONT_PROXY = web.AppKey("front_proxy_pki", FrontProxyPki)
 # The pump task of every open watch, cancelled on shutdown.
 # What the api-server presents to kubelets (authn.KUBELET_CLIENT), read once at start.
 KUBELET_CLIENT_TOKEN = web.AppKey("kubelet_client_token", str)

@@ -10,6 +10,7 @@ import pytest
 
 from minikube_py.api.resources import (
     ALL,
+    APISERVICES,
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
     CONFIGMAPS,
@@ -49,6 +50,8 @@ TEMPLATE = {"metadata": {"labels": {"app": "x"}}, "spec": POD_SPEC}
 JOB_TEMPLATE = {"spec": {**POD_SPEC, "restartPolicy": "Never"}}
 SELECTED = {"selector": {"matchLabels": {"app": "x"}}, "template": TEMPLATE}
 CLAIM = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+# Kinds whose status the api-server writes at once (the APIService availability controller).
+SERVER_STATUS = (APISERVICES,)
 # Kinds created with a finalizer that a controller removes: a DELETE only marks them.
 FINALIZED = (PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS)
 
@@ -87,6 +90,8 @@ def sample(resource: Resource, name: str, ns: str = "default") -> dict[str, Any]
         INGRESSES: {"spec": {"ingressClassName": "none", "defaultBackend": {
             "service": {"name": "web", "port": {"number": 80}}}}},
         INGRESSCLASSES: {"spec": {"controller": "example.com/none"}},
+        APISERVICES: {"spec": {"group": name.split(".", 1)[-1], "version": "v1",
+                               "groupPriorityMinimum": 100, "versionPriority": 10}},
         LEASES: {"spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}},
         ENDPOINTSLICES: {"addressType": "IPv4", "endpoints": [{"addresses": ["10.244.0.5"]}],
                          "ports": [{"port": 80}]},
@@ -114,12 +119,25 @@ def ns(apiserver: ApiServer) -> str:
     return name
 
 
+def _with_server_status(apiserver: ApiServer, path: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status, got = apiserver.request("GET", path)
+        assert status == 200 and isinstance(got, dict), got
+        if (got.get("status") or {}).get("conditions"):
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"no status written for {path}")
+
+
 @pytest.mark.parametrize("resource", ALL, ids=lambda r: r.plural)
 def test_create_get_list_update_delete(apiserver: ApiServer, ns: str, resource: Resource
                                        ) -> None:
     name = f"x-{uuid.uuid4().hex[:6]}"
     if resource is CUSTOMRESOURCEDEFINITIONS:
         name += ".crud.example.com"
+    if resource is APISERVICES:  # named <version>.<group>: see sample
+        name = f"v1.{name}.example.com"
     collection = resource.path(ns)
     status, created = apiserver.request("POST", collection, sample(resource, name, ns))
     assert status == 201, created
@@ -127,6 +145,8 @@ def test_create_get_list_update_delete(apiserver: ApiServer, ns: str, resource: 
     meta = created["metadata"]
     assert meta["name"] == name and meta["uid"] and meta["creationTimestamp"].endswith("Z")
     assert int(meta["resourceVersion"]) > 0
+    if resource in SERVER_STATUS:
+        created = _with_server_status(apiserver, resource.path(ns, name))
 
     status, got = apiserver.request("GET", resource.path(ns, name))
     assert status == 200 and got == created

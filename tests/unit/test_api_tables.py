@@ -57,6 +57,7 @@ HEADERS = {
     resources.ROLES: (["Name", "Created At"], []),
     resources.CLUSTERROLES: (["Name", "Created At"], []),
     resources.CUSTOMRESOURCEDEFINITIONS: (["Name", "Created At"], []),
+    resources.APISERVICES: (["Name", "Service", "Available", "Age"], []),
     resources.ROLEBINDINGS: (["Name", "Role", "Age"], ["Users", "Groups", "ServiceAccounts"]),
     resources.CLUSTERROLEBINDINGS: (["Name", "Role", "Age"],
                                     ["Users", "Groups", "ServiceAccounts"]),

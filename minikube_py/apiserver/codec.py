@@ -66,6 +66,11 @@ def decode(data: bytes, content_type: str) -> Any:
         except ValueError as e:
             raise errors.unsupported_media_type(content_type, [JSON_TYPE]) from e
     if "yaml" in content_type:
+        if data.lstrip()[:1] == b"{":  # kubectl sends apply patches as JSON, which is YAML
+            try:
+                return orjson.loads(data)
+            except ValueError:
+                pass
         try:
             return _from_yaml(data)
         except (yaml.YAMLError, ValueError) as e:

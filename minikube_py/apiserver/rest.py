@@ -34,6 +34,7 @@ from minikube_py.apiserver import (
     codec,
     defaultingressclass,
     defaultstorageclass,
+    fieldmanager,
     noderestriction,
     podsecurity,
     rbac_escalation,
@@ -42,6 +43,7 @@ from minikube_py.apiserver import (
 )
 from minikube_py.apiserver.authn import USER
 from minikube_py.apiserver.authz import admit_create
+from minikube_py.apiserver.fieldmanager import Writer
 from minikube_py.apiserver.objects import decode_item, parse_resource_version, with_version
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
 from minikube_py.apiserver.tables import table_version, to_table
@@ -51,8 +53,9 @@ log = logging.getLogger(__name__)
 
 # A check of the object about to be written (new, old), after validation: RBAC escalation.
 Admit = Callable[[Object, Object | None], Awaitable[None]]
+APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
-               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+               "application/strategic-merge-patch+json", APPLY_PATCH)
 
 
 def patch_types(resource: Resource) -> tuple[str, ...]:
@@ -153,8 +156,10 @@ def _admission(request: web.Request, target: Target) -> Admit | None:
 
 
 async def create_object(app: web.Application, target: Target, obj: Object, *,
-                        dry_run: bool = False, admit: Admit | None = None) -> Object:
-    """Default, prepare, validate, admit and store a new object (shared with bootstrap)."""
+                        dry_run: bool = False, admit: Admit | None = None,
+                        writer: Writer | None = None) -> Object:
+    """Default, prepare, validate, admit and store a new object (shared with bootstrap);
+    `writer`'s fields are recorded in managedFields."""
     resource, store = target.resource, app[OBJECTS]
     check_kind(resource, obj)
     place(target, obj)
@@ -168,6 +173,8 @@ async def create_object(app: web.Application, target: Target, obj: Object, *,
     with malformed_input(resource):
         strategy.default(obj)
         strategy.prepare_create(obj)
+        if writer is not None:
+            fieldmanager.track_update(resource, writer, None, obj)
         causes = strategy.validate_create(obj)
     if causes:
         raise validation_error(resource, obj, causes)
@@ -191,17 +198,30 @@ async def create_object(app: web.Application, target: Target, obj: Object, *,
     return await store.create(resource, obj)
 
 
-async def create(request: web.Request, target: Target) -> web.Response:
-    obj = await codec.read_object(request)
-    check_kind(target.resource, obj)
-    place(target, obj)
+def writer_of(request: web.Request, target: Target, kind: str) -> Writer:
+    """The Update manager of a write: ?fieldManager=, else the User-Agent's prefix."""
+    return fieldmanager.writer(request.query.get("fieldManager", ""),
+                               request.headers.get("User-Agent", ""), target.subresource,
+                               kind=kind)
+
+
+async def _admit_new(request: web.Request, target: Target, obj: Object) -> None:
+    """The mutating and validating admission only a create goes through."""
     admit_create(request, target, obj)
     if target.resource is PODS:
         await serviceaccount_admission.admit_pod(request.app, target.namespace or "", obj)
     if podsecurity.applies(target):
         await podsecurity.admit(request, target, obj)
+
+
+async def create(request: web.Request, target: Target) -> web.Response:
+    who = writer_of(request, target, "CreateOptions")
+    obj = await codec.read_object(request)
+    check_kind(target.resource, obj)
+    place(target, obj)
+    await _admit_new(request, target, obj)
     created = await create_object(request.app, target, obj, dry_run=dry_run(request),
-                                  admit=_admission(request, target))
+                                  admit=_admission(request, target), writer=who)
     return respond(request, target.resource, created, 201)
 
 
@@ -226,15 +246,17 @@ def _released(resource: Resource, obj: Object) -> bool:
 
 async def write_update(app: web.Application, target: Target, new: Object, old: Object,
                        subresource: str | None = None, *, dry_run: bool = False,
-                       admit: Admit | None = None) -> Object:
+                       admit: Admit | None = None, writer: Writer | None = None) -> Object:
     """Store `new` over `old` (compare-and-swap on old's resourceVersion), after the
-    strategy's prepare and validate; a last finalizer removed from a deleted object
-    deletes it."""
+    strategy's prepare and validate, `writer`'s changes recorded in managedFields; a last
+    finalizer removed from a deleted object deletes it."""
     resource, store = target.resource, app[OBJECTS]
     strategy = strategy_for(resource)
     with malformed_input(resource):
         strategy.default(new)
         strategy.prepare_update(new, old, subresource)
+        if writer is not None:
+            fieldmanager.track_update(resource, writer, old, new)
         causes = strategy.validate_update(new, old)
     if causes:
         raise validation_error(resource, new, causes)
@@ -261,16 +283,18 @@ async def write_update(app: web.Application, target: Target, new: Object, old: O
 
 async def update(request: web.Request, target: Target) -> web.Response:
     assert target.name is not None
+    who = writer_of(request, target, "UpdateOptions")
     new = await codec.read_object(request)
     check_kind(target.resource, new)
     place(target, new)
     stored = await updated_object(request.app, target, new, dry_run=dry_run(request),
-                                  admit=_admission(request, target))
+                                  admit=_admission(request, target), writer=who)
     return respond(request, target.resource, stored)
 
 
 async def updated_object(app: web.Application, target: Target, new: Object, *,
-                         dry_run: bool = False, admit: Admit | None = None) -> Object:
+                         dry_run: bool = False, admit: Admit | None = None,
+                         writer: Writer | None = None) -> Object:
     """PUT semantics: the body's resourceVersion, if any, must still be current; without
     one the update is unconditional (retried if the object moves while we write)."""
     assert target.name is not None
@@ -281,7 +305,8 @@ async def updated_object(app: web.Application, target: Target, new: Object, *,
             raise errors.conflict(target.resource, target.name)
         try:
             return await write_update(app, target, copy.deepcopy(new), old,
-                                      target.subresource, dry_run=dry_run, admit=admit)
+                                      target.subresource, dry_run=dry_run, admit=admit,
+                                      writer=writer)
         except errors.StatusError as e:
             if e.code != 409 or e.reason != "Conflict" or wanted:
                 raise
@@ -302,15 +327,22 @@ async def patch(request: web.Request, target: Target) -> web.Response:
     accepted = patch_types(target.resource)
     if content_type not in accepted:
         raise errors.unsupported_media_type(content_type, list(accepted))
+    if content_type == APPLY_PATCH:
+        return await apply(request, target)
+    if "force" in request.query:
+        raise fieldmanager.options_invalid("PatchOptions", "force", "Forbidden: may not be "
+                                           "specified for non-apply patch", "FieldValueForbidden")
+    who = writer_of(request, target, "PatchOptions")
     body = codec.decode(await codec.read_body(request), content_type)
     stored = await patch_object(request.app, target, body, content_type,
-                                dry_run=dry_run(request), admit=_admission(request, target))
+                                dry_run=dry_run(request), admit=_admission(request, target),
+                                writer=who)
     return respond(request, target.resource, stored)
 
 
 async def patch_object(app: web.Application, target: Target, body: Any,
                        content_type: str, *, dry_run: bool = False,
-                       admit: Admit | None = None) -> Object:
+                       admit: Admit | None = None, writer: Writer | None = None) -> Object:
     assert target.name is not None
     pinned = isinstance(body, dict) and isinstance(body.get("metadata"), dict) \
         and body["metadata"].get("resourceVersion")
@@ -325,8 +357,61 @@ async def patch_object(app: web.Application, target: Target, body: Any,
             raise errors.conflict(target.resource, target.name)
         try:
             return await write_update(app, target, new, old, target.subresource,
-                                      dry_run=dry_run, admit=admit)
+                                      dry_run=dry_run, admit=admit, writer=writer)
         except errors.StatusError as e:
             if e.code != 409 or e.reason != "Conflict" or pinned:
                 raise
     raise errors.conflict(target.resource, target.name, "too many concurrent updates")
+
+
+async def apply(request: web.Request, target: Target) -> web.Response:
+    """Server-side apply: PATCH application/apply-patch+yaml. Creates the object when it
+    does not exist (201), as kube-apiserver does for the main resource."""
+    manager = request.query.get("fieldManager", "")
+    fieldmanager.manager_problems(manager, "PatchOptions")
+    if not manager:
+        raise fieldmanager.options_invalid("PatchOptions", "fieldManager", "Required value: is "
+                                           "required for apply patch", "FieldValueRequired")
+    force = codec.go_bool(request.query.get("force"), "force")
+    config = fieldmanager.check_config(target.resource, codec.decode(
+        await codec.read_body(request), APPLY_PATCH))
+    place(target, config)
+    stored, created = await applied_object(
+        request, target, config, Writer(manager, target.subresource), force=force)
+    return respond(request, target.resource, stored, 201 if created else 200)
+
+
+async def applied_object(request: web.Request, target: Target, config: Object, who: Writer, *,
+                         force: bool) -> tuple[Object, bool]:
+    """Read, apply, write with compare-and-swap (retried when the object moves unless
+    the configuration pins a resourceVersion); (object, whether it was created)."""
+    assert target.name is not None
+    app, resource = request.app, target.resource
+    pinned = parse_resource_version(config["metadata"].get("resourceVersion"))
+    for _ in range(16):
+        try:
+            old: Object | None = await app[OBJECTS].get(resource, target.namespace,
+                                                        target.name)
+        except errors.StatusError as e:
+            if e.code != 404 or target.subresource is not None:
+                raise
+            old = None
+        if pinned and (old is None or pinned != int(old["metadata"]["resourceVersion"])):
+            raise errors.conflict(resource, target.name)
+        with malformed_input(resource):
+            new = fieldmanager.apply_config(resource, who, old, config, force=force)
+        try:
+            if old is None:
+                assert new is not None
+                await _admit_new(request, target, new)
+                return await create_object(app, target, new, dry_run=dry_run(request),
+                                           admit=_admission(request, target)), True
+            if new is None:
+                return old, False
+            return await write_update(app, target, new, old, target.subresource,
+                                      dry_run=dry_run(request),
+                                      admit=_admission(request, target)), False
+        except errors.StatusError as e:
+            if e.code != 409 or e.reason not in ("Conflict", "AlreadyExists") or pinned:
+                raise
+    raise errors.conflict(resource, target.name, "too many concurrent updates")

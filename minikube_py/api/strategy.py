@@ -152,8 +152,9 @@ class Strategy:
                                                                  "apiVersion", "kind")]:
             del new[key]
         new_meta, old_meta = new["metadata"], as_dict(old.get("metadata"))
-        allowed = ("resourceVersion",) if self.status_keeps_labels else (
-            "resourceVersion", "labels", "annotations")
+        # managedFields come from the field manager, which ignores the request's.
+        allowed = ("resourceVersion", "managedFields") if self.status_keeps_labels else (
+            "resourceVersion", "managedFields", "labels", "annotations")
         kept = {k: copy.deepcopy(v) for k, v in old_meta.items() if k not in allowed}
         kept.update({k: new_meta[k] for k in allowed if k in new_meta})
         new_meta.clear()

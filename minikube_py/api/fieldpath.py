@@ -27,7 +27,10 @@ _RANK = {"f": 0, "k": 1, "v": 2, "i": 3}
 
 
 def canonical(value: Any) -> str:
-    """A JSON value as one hashable text (keys sorted), so equal values compare equal."""
+    """A JSON value as one hashable text (keys sorted, 2.0 as 2), so values SMD compares
+    equal are equal."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 

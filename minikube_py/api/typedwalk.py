@@ -50,16 +50,14 @@ def item_element(item: Any, node: TypeNode, path: Path, index: int, *,
             if not isinstance(item, dict):
                 raise TypedError(path, "associative list with keys may not have non-map "
                                        "elements")
-            fields = {}
-            for name, default in node.keys().items():
-                if name in item:
-                    fields[name] = item[name]
-                elif default is not None:
-                    fields[name] = default
-                else:
-                    raise TypedError(path, f'element {index}: associative list with keys has '
-                                           f'an element that omits key field "{name}" (and '
-                                           "doesn't have default value)")
+            names = node.keys()
+            fields = {name: item.get(name, default) for name, default in names.items()
+                      if name in item or default is not None}
+            if not fields:  # a key left out names another item; all left out is an error
+                listed = "[" + " ".join(f'"{n}"' for n in names) + "]"
+                raise TypedError(path, f"element {index}: associative list with keys has an "
+                                       f"element that omits all key fields {listed} (and "
+                                       "doesn't have default values for any key fields)")
             return key(fields)
         if isinstance(item, dict):
             raise TypedError(path, "associative list without keys has an element that's a "
@@ -218,6 +216,8 @@ def merge(live: dict[str, Any], config: dict[str, Any], node: TypeNode) -> dict[
 def _merge(lhs: Any, rhs: Any, node: TypeNode, path: Path) -> Any:
     if rhs is MISSING:
         return lhs
+    if rhs is None and isinstance(lhs, (dict, list)):
+        return lhs  # null merges nothing into a map or list (it only claims the field)
     if lhs is MISSING or _kind(lhs) != _kind(rhs) or _kind(rhs) == "scalar":
         return _without_nulls(rhs)
     if isinstance(rhs, dict):
@@ -225,10 +225,10 @@ def _merge(lhs: Any, rhs: Any, node: TypeNode, path: Path) -> Any:
             return _without_nulls(rhs)
         out = {}
         for name in {**lhs, **rhs}:
-            if rhs.get(name, MISSING) is None:
-                continue
-            out[name] = _merge(lhs.get(name, MISSING), rhs.get(name, MISSING),
-                               node.field(name), path + (("f", name),))
+            merged = _merge(lhs.get(name, MISSING), rhs.get(name, MISSING),
+                            node.field(name), path + (("f", name),))
+            if merged is not None and merged is not MISSING:
+                out[name] = merged
         return out
     if node.list_type() == ATOMIC or (not lhs and not rhs):
         return copy.deepcopy(rhs)

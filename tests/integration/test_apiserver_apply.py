@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures.apiserver import ApiServer
-from tests.integration.test_apiserver_crd import CRD_PATH, wait_for
+from tests.fixtures.workers import until
 
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 
@@ -234,7 +235,7 @@ def test_custom_kind_list_types_and_status_apply(apiserver: ApiServer, namespace
     assert status == 201, created
     try:
         path = f"/apis/{group}/v1/namespaces/{namespace}/routers/r"
-        assert wait_for(lambda: apiserver.request("GET", path)[0] == 404)
+        until(lambda: apiserver.request("GET", path)[0] == 404, 5, "the Router kind served")
 
         def apply(manager: str, spec: dict[str, Any], sub: str = "",
                   force: bool = False) -> tuple[int, Any]:

@@ -55,13 +55,15 @@ from minikube_py.apiserver.watch import stop_watches
 from minikube_py.client.tasks import Loop, supervised
 from minikube_py.store import Storage, WatchHub, snapshots
 from minikube_py.store.compactor import compact_forever
+from minikube_py.store.encryption import Encryption
 from minikube_py.store.errors import StorageError
 from minikube_py.store.etcdtls import EtcdTLS
 
 
 def build_app(settings: ApiServerSettings, etcd_endpoints: list[str], etcd_tls: EtcdTLS | None,
               authenticators: list[Authenticator], kubelet_client_token: str,
-              sa_signing_key: rsa.RSAPrivateKey) -> web.Application:
+              sa_signing_key: rsa.RSAPrivateKey, encryption: Encryption | None = None
+              ) -> web.Application:
     app = web.Application(middlewares=[routes.status_errors, warning_headers, authenticate,
                                        impersonate],
                           client_max_size=4 * 1024 * 1024)
@@ -72,7 +74,7 @@ def build_app(settings: ApiServerSettings, etcd_endpoints: list[str], etcd_tls: 
     app[SA_SIGNING_KEY] = sa_signing_key
     app[WATCH_PUMPS] = set()
     app.on_shutdown.append(stop_watches)
-    app.cleanup_ctx.append(_storage_ctx(etcd_endpoints, etcd_tls))
+    app.cleanup_ctx.append(_storage_ctx(etcd_endpoints, etcd_tls, encryption))
     routes.add_routes(app)
     return app
 
@@ -87,11 +89,12 @@ def _snapshot_loop(settings: ApiServerSettings, endpoints: list[str], tls: EtcdT
         settings.etcd_snapshot_interval, settings.etcd_snapshot_retention, tls)}
 
 
-def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None
+def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None, encryption: Encryption | None
                  ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        storage = Storage(endpoints, observe=app[METRICS].observe_etcd, tls=tls)
+        storage = Storage(endpoints, observe=app[METRICS].observe_etcd, tls=tls,
+                          encryption=encryption)
         await storage.open()
         hub = WatchHub(storage, queue_size=settings.watch_queue_size,
                        progress_every=settings.watch_progress_interval)

@@ -25,6 +25,7 @@ from minikube_py.store import (
     Storage,
     StorageError,
     Unavailable,
+    Undecryptable,
 )
 
 REGISTRY = "/registry"
@@ -131,6 +132,8 @@ def status_errors(resource: Resource, name: str) -> Iterator[None]:
             from None
     except Unavailable as e:
         raise unavailable(e) from None
+    except Undecryptable as e:  # kube-apiserver's words: a wrong or missing key
+        raise errors.internal_error(str(e)) from None
 
 
 def parse_resource_version(value: object) -> int:

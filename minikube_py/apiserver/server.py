@@ -16,7 +16,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.sa_token import load_private_key
-from minikube_py.apiserver import etcd_pki, pki
+from minikube_py.apiserver import encryption_config, etcd_pki, pki
 from minikube_py.apiserver.app import build_app
 from minikube_py.apiserver.authn import KUBELET_CLIENT, StaticTokens, User
 from minikube_py.apiserver.settings import ApiServerSettings
@@ -61,6 +61,12 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
             pki.write_kubeconfig(settings.component_kubeconfig_path(component), server=server,
                                  ca_cert=paths.ca_cert, token=paths.component_token(component),
                                  user=user)
+    if not settings.worker and settings.encryption_provider_config is None:
+        encryption_config.ensure_default(settings.pki_dir)
+    try:
+        encryption = encryption_config.load(settings.encryption_config_path)
+    except encryption_config.ConfigError as e:
+        raise StartupError(f"--encryption-provider-config: {e}") from e
     etcd: EmbeddedEtcd | None = None
     endpoints = list(settings.etcd_servers)
     etcd_tls = settings.etcd_tls
@@ -85,7 +91,8 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
                      for t, n in settings.extra_tokens.items()}}
         app = build_app(settings, endpoints, etcd_tls, [
             StaticTokens(tokens), NodeTokens(), ServiceAccountTokens(paths.sa_pub),
-            BootstrapTokens()], kubelet_token, load_private_key(paths.sa_key.read_bytes()))
+            BootstrapTokens()], kubelet_token, load_private_key(paths.sa_key.read_bytes()),
+            encryption)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=5.0)
         try:

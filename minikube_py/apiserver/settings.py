@@ -49,12 +49,20 @@ class ApiServerSettings:
     authorization_mode: tuple[str, ...] = ("Node", "RBAC")
     # Pod Security level of a namespace without pod-security.kubernetes.io labels.
     pod_security_default: str = "baseline"
+    # kube-apiserver's --encryption-provider-config; None: DATA_DIR/pki/encryption-config.yaml,
+    # generated on first start (Secrets sealed with secretbox).
+    encryption_provider_config: Path | None = None
     # Extra bearer tokens (token -> user name); the admin token is generated in data_dir/pki.
     extra_tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def pki_dir(self) -> Path:
         return self.data_dir / "pki"
+
+    @property
+    def encryption_config_path(self) -> Path:
+        from minikube_py.apiserver.encryption_config import FILE_NAME
+        return self.encryption_provider_config or self.pki_dir / FILE_NAME
 
     @property
     def kubeconfig_path(self) -> Path:

@@ -48,6 +48,8 @@ def worker_argv(settings: ApiServerSettings, etcd_endpoints: list[str],
                  str(etcd_tls.cert_file), "--etcd-keyfile", str(etcd_tls.key_file)]
     if settings.etcd_insecure:
         argv.append("--etcd-insecure")
+    if settings.encryption_provider_config is not None:
+        argv += ["--encryption-provider-config", str(settings.encryption_provider_config)]
     for san in settings.tls_sans:
         argv += ["--tls-san", san]
     return argv

@@ -56,6 +56,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    choices=("privileged", "baseline", "restricted"),
                    help="Pod Security level of namespaces without pod-security.kubernetes.io "
                         "labels (default baseline; kube-system is always privileged)")
+    p.add_argument("--encryption-provider-config", type=Path, default=None,
+                   help="EncryptionConfiguration (apiserver.config.k8s.io/v1) for data at rest "
+                        "(default: DATA_DIR/pki/encryption-config.yaml, generated: Secrets "
+                        "sealed with secretbox)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers
     p.set_defaults(func=_run)
 
@@ -111,7 +115,9 @@ def _settings(args: argparse.Namespace) -> ApiServerSettings:
         watch_progress_interval=args.watch_progress_interval,
         tls_sans=[s.strip() for s in args.tls_san if s.strip()],
         workers=args.workers, worker=args.worker, authorization_mode=modes,
-        pod_security_default=args.pod_security_default)
+        pod_security_default=args.pod_security_default,
+        encryption_provider_config=args.encryption_provider_config and
+        args.encryption_provider_config.resolve())
 
 
 def _etcd_tls(args: argparse.Namespace, etcd_servers: list[str]) -> EtcdTLS | None:

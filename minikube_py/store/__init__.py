@@ -7,11 +7,12 @@ from minikube_py.store.errors import (
     KeyNotFound,
     StorageError,
     Unavailable,
+    Undecryptable,
 )
 from minikube_py.store.storage import Item, Page, Storage
 from minikube_py.store.watch import Batch, Change, Closed, Progress, WatchHub
 
 __all__ = [
     "Batch", "Change", "Closed", "Conflict", "Expired", "Item", "KeyExists", "KeyNotFound", "Page",
-    "Progress", "Storage", "StorageError", "Unavailable", "WatchHub",
+    "Progress", "Storage", "StorageError", "Unavailable", "Undecryptable", "WatchHub",
 ]

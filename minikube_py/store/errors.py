@@ -38,3 +38,7 @@ class Expired(StorageError):
 
 class Unavailable(StorageError):
     """etcd could not be reached after retrying every endpoint."""
+
+
+class Undecryptable(StorageError):
+    """A stored value no configured encryption provider can open (a wrong or missing key)."""

@@ -26,6 +26,7 @@ from aetcd import rpc
 from aetcd.utils import prefix_range_end
 
 from minikube_py.api.backoff import Backoff
+from minikube_py.store.encryption import Encryption
 from minikube_py.store.errors import Conflict, Expired, KeyExists, KeyNotFound, Unavailable
 from minikube_py.store.etcdtls import EtcdTLS, channel
 
@@ -79,10 +80,6 @@ def grpc_target(endpoints: list[str]) -> str:
         else "ipv6:" + ",".join(hosts)
 
 
-def _kv_item(kv: rpc.KeyValue) -> Item:
-    return Item(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
-
-
 class Leases:
     """Expiring keys share leases, as kube-apiserver's lease manager does: one lease is
     reused for a while of writes (a tenth of the TTL, at most a minute; its TTL stretched
@@ -109,7 +106,9 @@ class Storage:
     """Typed key-value operations over one shared etcd channel.
 
     `observe` (if given) is called with (operation, seconds) after every etcd call:
-    the api-server's /metrics uses it for etcd latency.
+    the api-server's /metrics uses it for etcd latency. `encryption` seals the values of
+    the keys it covers on every write and opens them on every read (watches included),
+    so nothing above this layer ever sees ciphertext.
     """
 
     def __init__(
@@ -120,12 +119,14 @@ class Storage:
         retry_for: float = 15.0,
         observe: Callable[[str, float], None] | None = None,
         tls: EtcdTLS | None = None,
+        encryption: Encryption | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.tls = tls
         self.call_timeout = call_timeout
         self.retry_for = retry_for
         self.observe = observe
+        self.encryption = encryption
         self.channel: grpc.aio.Channel | None = None
         self._kv: rpc.KVStub | None = None
         self.watch_stub: rpc.WatchStub | None = None
@@ -148,6 +149,14 @@ class Storage:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def open_value(self, key: str, value: bytes) -> bytes:
+        """The plain value as stored under `key` (Undecryptable if no key opens it)."""
+        return value if self.encryption is None else self.encryption.open(key, value)
+
+    def _item(self, kv: rpc.KeyValue) -> Item:
+        key = kv.key.decode()
+        return Item(key, self.open_value(key, kv.value), kv.mod_revision, kv.create_revision)
 
     @property
     def kv(self) -> rpc.KVStub:
@@ -202,7 +211,7 @@ class Storage:
             "get", key, lambda: self.kv.Range(request, timeout=self.call_timeout))
         if not response.kvs:
             raise KeyNotFound(key)
-        return _kv_item(response.kvs[0])
+        return self._item(response.kvs[0])
 
     async def list(
         self,
@@ -225,7 +234,7 @@ class Storage:
         except Expired as e:
             raise Expired(prefix, revision, 0) from e
         # A read at a past revision reports the current one in its header: keep ours.
-        return Page([_kv_item(kv) for kv in response.kvs],
+        return Page([self._item(kv) for kv in response.kvs],
                     revision or int(response.header.revision), bool(response.more))
 
     async def _put_if(self, op: str, key: str, value: bytes, compare: rpc.Compare, ttl: int
@@ -249,6 +258,8 @@ class Storage:
     async def create(self, key: str, value: bytes, *, ttl: int = 0) -> int:
         """Write a new key (expiring after `ttl` seconds if given); returns its revision.
         KeyExists if it is already there."""
+        if self.encryption is not None:
+            value = self.encryption.seal(key, value)
         revision, existing, retried = await self._put_if("create", key, value, rpc.Compare(
             key=key.encode(), target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL,
             create_revision=0), ttl)
@@ -263,6 +274,8 @@ class Storage:
                      ttl: int = 0) -> int:
         """Replace the key if its mod_revision is still `expected_revision` (a put without
         a lease would make an expiring key permanent, so `ttl` is given again)."""
+        if self.encryption is not None:
+            value = self.encryption.seal(key, value)
         revision, existing, retried = await self._put_if("update", key, value, rpc.Compare(
             key=key.encode(), target=rpc.Compare.MOD, result=rpc.Compare.EQUAL,
             mod_revision=expected_revision), ttl)
@@ -293,7 +306,7 @@ class Storage:
         if response.succeeded:
             prev = response.responses[0].response_delete_range.prev_kvs
             if prev:
-                return _kv_item(prev[0]), int(response.header.revision)
+                return self._item(prev[0]), int(response.header.revision)
             raise KeyNotFound(key)
         if not response.responses[0].response_range.kvs:
             raise KeyNotFound(key)

@@ -26,7 +26,7 @@ from aetcd import rpc
 from aetcd.utils import prefix_range_end
 
 from minikube_py.api.backoff import Backoff
-from minikube_py.store.errors import Expired, StorageError, Unavailable
+from minikube_py.store.errors import Expired, StorageError, Unavailable, Undecryptable
 from minikube_py.store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -59,18 +59,24 @@ class Closed(StorageError):
     """The subscription ended (too slow, or the server is shutting down)."""
 
 
-def _changes(response: rpc.WatchResponse) -> list[Change]:
+def _changes(storage: Storage, response: rpc.WatchResponse) -> list[Change]:
+    """The events of one response, values opened; one no key opens is left out (logged):
+    a shared stream must not end for every watcher because of one value."""
     out = []
     for event in response.events:
         kv, prev = event.kv, event.prev_kv
+        key = kv.key.decode()
         has_prev = event.HasField("prev_kv")
-        if event.type == rpc.Event.DELETE:
-            out.append(Change("DELETE", kv.key.decode(), prev.value if has_prev else b"",
-                              None, kv.mod_revision, False))
-        else:
-            out.append(Change("PUT", kv.key.decode(), kv.value,
-                              prev.value if has_prev else None, kv.mod_revision,
-                              kv.create_revision == kv.mod_revision))
+        try:
+            if event.type == rpc.Event.DELETE:
+                out.append(Change("DELETE", key, storage.open_value(key, prev.value)
+                                  if has_prev else b"", None, kv.mod_revision, False))
+            else:
+                out.append(Change("PUT", key, storage.open_value(key, kv.value),
+                                  storage.open_value(key, prev.value) if has_prev else None,
+                                  kv.mod_revision, kv.create_revision == kv.mod_revision))
+        except Undecryptable as e:
+            log.error("watch event left out: %s revision=%d", e, kv.mod_revision)
     return out
 
 
@@ -103,7 +109,8 @@ async def etcd_watch(storage: Storage, prefix: str, start_revision: int, *,
             if response.canceled:
                 raise Unavailable(prefix, f"etcd canceled the watch: {response.cancel_reason}")
             if response.events:
-                yield _changes(response)
+                changes = _changes(storage, response)
+                yield changes or Progress(int(response.events[-1].kv.mod_revision))
             elif not response.created:
                 yield Progress(int(response.header.revision))
     except grpc.aio.AioRpcError as e:

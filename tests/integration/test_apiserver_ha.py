@@ -15,7 +15,8 @@ import pytest
 from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.etcd import EtcdCluster, free_port
 
-SHARED_PKI = ("ca.crt", "ca.key", "sa.key", "sa.pub", "admin.token", "kubelet-client.token")
+SHARED_PKI = ("ca.crt", "ca.key", "sa.key", "sa.pub", "admin.token", "kubelet-client.token",
+              "encryption-config.yaml")
 ENDPOINTS = "/api/v1/namespaces/default/endpoints/kubernetes"
 
 

@@ -27,7 +27,7 @@ def test_worker_argv_round_trips_every_setting() -> None:
         "--service-cluster-ip-range", "10.100.0.0/16", "--service-node-port-range",
         "31000-31999", "--event-ttl", "120", "--watch-progress-interval", "3",
         "--workers", "3", "--authorization-mode", "AlwaysAllow",
-        "--pod-security-default", "restricted"])
+        "--pod-security-default", "restricted", "--encryption-provider-config", "/tmp/e.yaml"])
     worker = settings_of(worker_argv(parent, ["http://127.0.0.1:2379"], None)[1:])
     assert worker.worker and worker.etcd_servers == ["http://127.0.0.1:2379"]
     mine, theirs = dataclasses.asdict(parent), dataclasses.asdict(worker)

@@ -80,21 +80,37 @@ def _resolve(schema: Any) -> tuple[str, dict[str, Any]]:
 
 
 class BuiltinNode(TypeNode):
-    """A place in a built-in kind: its OpenAPI definition and its path for patchmeta."""
+    """A place in a built-in kind: its OpenAPI definition and its path for patchmeta.
+    Children are made once and kept: every write walks the same few hundred places."""
 
-    __slots__ = ("name", "path", "resource", "schema")
+    __slots__ = ("_children", "_item", "_keys", "_list_type", "name", "path", "resource",
+                 "schema")
 
     def __init__(self, resource: Resource, path: tuple[str, ...], schema: Any) -> None:
         self.resource, self.path = resource, path
         self.name, self.schema = _resolve(schema)
+        self._children: dict[str, TypeNode] = {}
+        self._item: TypeNode | None = None
+        self._list_type: str | None = None
+        self._keys: dict[str, Any] | None = None
 
     def field(self, name: str) -> TypeNode:
+        found = self._children.get(name)
+        if found is None:
+            found = self._children[name] = self._field(name)
+        return found
+
+    def _field(self, name: str) -> TypeNode:
         props = self.schema.get("properties")
         if isinstance(props, dict) and name in props:
             return BuiltinNode(self.resource, self.path + (name,), props[name])
         extra = self.schema.get("additionalProperties")
         if isinstance(extra, dict) and extra:
-            return BuiltinNode(self.resource, self.path + (name,), extra)
+            shared = self._children.get("*")  # every entry of a map has one type
+            if shared is None:
+                shared = self._children["*"] = BuiltinNode(self.resource, self.path + ("*",),
+                                                           extra)
+            return shared
         return DEDUCED
 
     def has_field(self, name: str) -> bool:
@@ -102,9 +118,11 @@ class BuiltinNode(TypeNode):
         return isinstance(props, dict) and name in props
 
     def item(self) -> TypeNode:
-        items = self.schema.get("items")
-        return BuiltinNode(self.resource, self.path, items) if isinstance(items, dict) \
-            else DEDUCED
+        if self._item is None:
+            items = self.schema.get("items")
+            self._item = BuiltinNode(self.resource, self.path, items) \
+                if isinstance(items, dict) else DEDUCED
+        return self._item
 
     def map_atomic(self) -> bool:
         return self.name in ATOMIC_STRUCTS or \
@@ -114,18 +132,24 @@ class BuiltinNode(TypeNode):
         return patchmeta.list_meta(self.resource, self.path)
 
     def list_type(self) -> str:
-        meta = self._meta()
-        if meta is None or "merge" not in meta.strategy.split(","):
-            return ATOMIC
-        return MAP if meta.key else SET
+        if self._list_type is None:
+            meta = self._meta()
+            if meta is None or "merge" not in meta.strategy.split(","):
+                self._list_type = ATOMIC
+            else:
+                self._list_type = MAP if meta.key else SET
+        return self._list_type
 
     def keys(self) -> dict[str, Any]:
-        meta = self._meta()
-        if meta is None or not meta.key:
-            return {}
-        if self.resource is resources.SERVICES and self.path == ("spec", "ports"):
-            return dict(_SERVICE_PORT_KEYS)
-        return dict(_EXTRA_KEYS.get(meta.key, {meta.key: None}))
+        if self._keys is None:
+            meta = self._meta()
+            if meta is None or not meta.key:
+                self._keys = {}
+            elif self.resource is resources.SERVICES and self.path == ("spec", "ports"):
+                self._keys = dict(_SERVICE_PORT_KEYS)
+            else:
+                self._keys = dict(_EXTRA_KEYS.get(meta.key, {meta.key: None}))
+        return self._keys
 
 
 class SchemaNode(TypeNode):
@@ -186,6 +210,11 @@ def root(resource: Resource) -> TypeNode:
     if resource.custom:
         schema = getattr(strategy_for(resource), "schema", None)
         return SchemaNode(schema if isinstance(schema, dict) else {}, root=True)
+    return _builtin_root(resource)
+
+
+@functools.cache
+def _builtin_root(resource: Resource) -> TypeNode:
     schema = definitions().get(definition_name(resource))
     if schema is None:
         return _EnvelopeOnly()

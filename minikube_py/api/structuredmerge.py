@@ -106,18 +106,18 @@ def apply(live: dict[str, Any], config: dict[str, Any], node: TypeNode, managers
     last = managers.get(manager)
     managers = dict(managers)
     managers[manager] = Owned(applied, api_version, True)
-    merged = _prune(merged, node, managers, last)
+    merged = _prune(merged, node, managers, last, applied)
     result, _ = _reassign(live, merged, node, managers, manager, force=force,
                           ignored=ignored)
     return (None if same(live, merged) else merged), result
 
 
 def _prune(merged: dict[str, Any], node: TypeNode, managers: Managers,
-           last: Owned | None) -> dict[str, Any]:
+           last: Owned | None, applied: FieldSet) -> dict[str, Any]:
     """Remove what the applier set last time and not now, unless another manager (or
     its new configuration) owns it; never what it did not own."""
-    if last is None or last.fields.empty():
-        return merged
+    if last is None or last.fields.difference(applied).empty():
+        return merged  # the configuration still sets all it set: nothing to take away
     last_fields = ensure_named_fields(last.fields, node)
     pruned = remove(merged, last_fields, node)
     owned = FieldSet()

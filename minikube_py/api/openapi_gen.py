@@ -27,7 +27,8 @@ ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1Servic
          "V1Job", "V1CronJob", "V1DaemonSet", "V1StatefulSet", "V1ControllerRevision",
          "V1ReplicationController", "V1PodDisruptionBudget", "V1Eviction", "V1Role", "V1ClusterRole", "V1RoleBinding",
          "V1ClusterRoleBinding", "V1PersistentVolume", "V1PersistentVolumeClaim",
-         "V1StorageClass", "V1Ingress", "V1IngressClass", "V1APIService")
+         "V1StorageClass", "V1Ingress", "V1IngressClass", "V1APIService",
+         "V1ValidatingWebhookConfiguration", "V1MutatingWebhookConfiguration")
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
          "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause",
@@ -57,11 +58,16 @@ _NETWORKING = {"Ingress", "IngressSpec", "IngressStatus", "IngressRule", "Ingres
                "HTTPIngressRuleValue", "HTTPIngressPath", "IngressLoadBalancerStatus",
                "IngressLoadBalancerIngress", "IngressPortStatus", "IngressClass",
                "IngressClassSpec", "IngressClassParametersReference"}
+_ADMISSION = {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+              "ValidatingWebhook", "MutatingWebhook", "RuleWithOperations", "MatchCondition",
+              "AdmissionregistrationV1WebhookClientConfig",
+              "AdmissionregistrationV1ServiceReference"}
 _APIREGISTRATION = {"APIService", "APIServiceSpec", "APIServiceStatus", "APIServiceCondition",
                     "ApiregistrationV1ServiceReference"}
 _PACKAGES = [(_META, "io.k8s.apimachinery.pkg.apis.meta.v1"), (_APPS, "io.k8s.api.apps.v1"),
              (_STORAGE, "io.k8s.api.storage.v1"), (_NETWORKING, "io.k8s.api.networking.v1"),
              (_APIREGISTRATION, "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1"),
+             (_ADMISSION, "io.k8s.api.admissionregistration.v1"),
              (_RBAC, "io.k8s.api.rbac.v1"),
              ({"Lease", "LeaseSpec"}, "io.k8s.api.coordination.v1"),
              (_DISCOVERY, "io.k8s.api.discovery.v1"), (_BATCH, "io.k8s.api.batch.v1"),
@@ -73,10 +79,15 @@ def definition_name(class_name: str) -> str:
     short = re.sub(r"^(CoreV1|V\d+(?:alpha\d+|beta\d+)?)", "", class_name)
     for names, package in _PACKAGES:
         if short in names:
-            for prefix in ("DiscoveryV1", "RbacV1", "ApiregistrationV1"):
-                short = short.removeprefix(prefix)
-            return f"{package}.{short}"
+            return f"{package}.{_unprefixed(short)}"
     return f"io.k8s.api.core.v1.{short}"
+
+
+def _unprefixed(short: str) -> str:
+    """The client's group-qualified class names (RbacV1Subject) as Kubernetes names them."""
+    for prefix in ("DiscoveryV1", "RbacV1", "ApiregistrationV1", "AdmissionregistrationV1"):
+        short = short.removeprefix(prefix)
+    return short
 
 
 class _Walker:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from minikube_py.api import resources
+from minikube_py.api.admissionregistration import (
+    MutatingWebhookConfigurationStrategy,
+    ValidatingWebhookConfigurationStrategy,
+)
 from minikube_py.api.apiservice import APIServiceStrategy
 from minikube_py.api.configmap import ConfigMapStrategy
 from minikube_py.api.controllerrevision import ControllerRevisionStrategy
@@ -74,6 +78,10 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.INGRESSES: IngressStrategy(resources.INGRESSES),
     resources.INGRESSCLASSES: IngressClassStrategy(resources.INGRESSCLASSES),
     resources.APISERVICES: APIServiceStrategy(resources.APISERVICES),
+    resources.VALIDATINGWEBHOOKCONFIGURATIONS: ValidatingWebhookConfigurationStrategy(
+        resources.VALIDATINGWEBHOOKCONFIGURATIONS),
+    resources.MUTATINGWEBHOOKCONFIGURATIONS: MutatingWebhookConfigurationStrategy(
+        resources.MUTATINGWEBHOOKCONFIGURATIONS),
 }
 
 

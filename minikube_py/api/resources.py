@@ -113,6 +113,14 @@ CUSTOMRESOURCEDEFINITIONS = Resource("apiextensions.k8s.io", "v1", "CustomResour
                                      subresources=("status",))
 APISERVICES = Resource("apiregistration.k8s.io", "v1", "APIService", "apiservices", False,
                        subresources=("status",))
+ADMISSION_GROUP = "admissionregistration.k8s.io"
+VALIDATINGWEBHOOKCONFIGURATIONS = Resource(ADMISSION_GROUP, "v1",
+                                           "ValidatingWebhookConfiguration",
+                                           "validatingwebhookconfigurations", False,
+                                           categories=("api-extensions",))
+MUTATINGWEBHOOKCONFIGURATIONS = Resource(ADMISSION_GROUP, "v1", "MutatingWebhookConfiguration",
+                                         "mutatingwebhookconfigurations", False,
+                                         categories=("api-extensions",))
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, SERVICES, ENDPOINTS, NODES, SERVICEACCOUNTS, SECRETS, CONFIGMAPS,
@@ -122,6 +130,7 @@ ALL: tuple[Resource, ...] = (
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, CUSTOMRESOURCEDEFINITIONS,
     INGRESSES, INGRESSCLASSES,
     APISERVICES,
+    VALIDATINGWEBHOOKCONFIGURATIONS, MUTATINGWEBHOOKCONFIGURATIONS,
 )
 
 _BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}

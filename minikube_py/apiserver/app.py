@@ -49,9 +49,13 @@ from minikube_py.apiserver.state import (
     SETTINGS,
     STORAGE,
     WATCH_PUMPS,
+    WEBHOOK_CLIENTS,
+    WEBHOOKS,
 )
 from minikube_py.apiserver.warnings import warning_headers
 from minikube_py.apiserver.watch import stop_watches
+from minikube_py.apiserver.webhook_client import WebhookClients
+from minikube_py.apiserver.webhook_index import WebhookIndex
 from minikube_py.client.tasks import Loop, supervised
 from minikube_py.store import Storage, WatchHub, snapshots
 from minikube_py.store.compactor import compact_forever
@@ -108,12 +112,15 @@ def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None, encryption: Encrypti
         app[FRONT_PROXY] = front_proxy.ensure(settings.pki_dir)
         backends = app[BACKENDS] = Backends(app[OBJECTS], app[FRONT_PROXY])
         aggregator = app[AGGREGATOR] = Aggregator(app[OBJECTS], hub, backends)
+        webhooks = app[WEBHOOKS] = WebhookIndex(app[OBJECTS], hub)
+        app[WEBHOOK_CLIENTS] = WebhookClients(app[OBJECTS])
         endpoint_leases = None  # set once our lease key is written: only then released
         try:
             async with contextlib.AsyncExitStack() as loops:
                 await loops.enter_async_context(supervised(
                     {"namespace-lifecycle": lifecycle.run, "rbac-index": rbac.run,
-                     "crd-registry": crds.run, "aggregator": aggregator.run}))
+                     "crd-registry": crds.run, "aggregator": aggregator.run,
+                     "webhook-index": webhooks.run}))
                 if not settings.worker:  # what happens once per api-server, not per worker
                     leases = EndpointLeases(app)
                     await bootstrap(app)
@@ -130,12 +137,14 @@ def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None, encryption: Encrypti
                 await rbac.wait_synced()  # no request is decided before the policy is known
                 await crds.synced.wait()  # nor a custom kind's before its CRD is known
                 await aggregator.synced.wait()  # nor an aggregated one's before its APIService
+                await webhooks.wait_synced()  # nor a write before its webhooks are known
                 yield
         finally:
             if endpoint_leases is not None:
                 with contextlib.suppress(StorageError, errors.StatusError):
                     await endpoint_leases.release()
             await backends.close()
+            await app[WEBHOOK_CLIENTS].close()
             await hub.close()
             await storage.close()
     return ctx

@@ -24,7 +24,7 @@ from minikube_py.api import errors
 from minikube_py.api.meta import format_time
 from minikube_py.api.resources import NAMESPACES, PODS, SERVICEACCOUNTS, SERVICES, Resource
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec, services
+from minikube_py.apiserver import codec, services, webhook_admission
 from minikube_py.apiserver.listing import Filter, list_objects
 from minikube_py.apiserver.rest import dry_run, respond
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
@@ -152,11 +152,24 @@ def _success_status(target: Target, obj: Object) -> dict[str, Any]:
             "details": details}
 
 
+async def _admit(request: web.Request, target: Target, obj: Object,
+                 options: dict[str, Any], dry: bool) -> None:
+    """The admission webhooks a DELETE reaches see the object as oldObject (a mutating
+    one's patch has nothing to patch)."""
+    webhooks = webhook_admission.for_request(request, target, "DELETE", dry_run=dry,
+                                             options=options)
+    if webhooks is not None:
+        await webhooks.mutate(None, obj)
+        await webhooks.validate(None, obj)
+
+
 async def delete(request: web.Request, target: Target) -> web.Response:
     assert target.name is not None
     options = await delete_options(request)
     obj = await request.app[OBJECTS].get(target.resource, target.namespace, target.name)
-    if dry_run(request):
+    dry = dry_run(request)
+    await _admit(request, target, obj, options, dry)
+    if dry:
         _check_preconditions(target, obj, options)
         return respond(request, target.resource, obj)
     result, gone = await delete_current(request.app, target, obj, options)
@@ -175,6 +188,7 @@ async def delete_collection(request: web.Request, target: Target) -> web.Respons
         one = Target(target.resource, obj["metadata"].get("namespace"), obj["metadata"]["name"],
                      None)
         try:
+            await _admit(request, one, obj, options, False)
             result, _gone = await delete_current(request.app, one, obj, options)
         except errors.StatusError as e:
             if e.code in (404, 409):

@@ -1,10 +1,11 @@
 """The write verbs on one object: create, get, update (PUT) and patch.
 
 Order of a write, as kube-apiserver's: decode -> check the body names this
-resource -> default -> prepare (server-owned fields, status/spec split) ->
-validate (422 listing every cause) -> admission (namespace exists and is not
-terminating, a claim's default StorageClass, Service allocation) -> one etcd transaction. Nothing is written
-before every check passed.
+resource -> default -> mutating admission webhooks (webhook_admission.py) -> prepare
+(server-owned fields, status/spec split) -> validate (422 listing every cause) ->
+admission (namespace exists and is not terminating, a claim's default StorageClass,
+Service allocation) -> validating admission webhooks -> one etcd transaction. Nothing is
+written before every check passed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from minikube_py.apiserver import (
     rbac_escalation,
     serviceaccount_admission,
     services,
+    webhook_admission,
 )
 from minikube_py.apiserver.authn import USER
 from minikube_py.apiserver.authz import admit_create
@@ -48,6 +50,7 @@ from minikube_py.apiserver.objects import decode_item, parse_resource_version, w
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
+from minikube_py.apiserver.webhook_admission import WebhookAdmission
 
 log = logging.getLogger(__name__)
 
@@ -155,23 +158,53 @@ def _admission(request: web.Request, target: Target) -> Admit | None:
     return admit
 
 
+async def _mutated(app: web.Application, target: Target, webhooks: WebhookAdmission,
+                   new: Object, old: Object | None) -> Object:
+    """The object as the mutating webhooks left it, defaulted again (as kube-apiserver
+    decodes a patched object with defaulting); it must still be the object addressed."""
+    if target.resource.namespaced and old is None:
+        await app[NAMESPACE_LIFECYCLE].admit(new["metadata"]["namespace"])
+    mutated = await webhooks.mutate(new, old)
+    assert mutated is not None
+    check_kind(target.resource, mutated)
+    place(target, mutated)
+    with malformed_input(target.resource):
+        strategy_for(target.resource).default(mutated)
+    return mutated
+
+
+def _webhooks(request: web.Request, target: Target, operation: str, dry: bool
+              ) -> WebhookAdmission | None:
+    """The admission webhooks this write reaches (None: no configured webhook does)."""
+    options: dict[str, Any] = {"dryRun": ["All"]} if dry else {}
+    if "fieldManager" in request.query:
+        options["fieldManager"] = request.query["fieldManager"]
+    return webhook_admission.for_request(request, target, operation, dry_run=dry,
+                                         options=options)
+
+
 async def create_object(app: web.Application, target: Target, obj: Object, *,
                         dry_run: bool = False, admit: Admit | None = None,
-                        writer: Writer | None = None) -> Object:
-    """Default, prepare, validate, admit and store a new object (shared with bootstrap);
-    `writer`'s fields are recorded in managedFields."""
+                        writer: Writer | None = None,
+                        webhooks: WebhookAdmission | None = None) -> Object:
+    """Default, mutate (webhooks), prepare, validate, admit (built-ins, then validating
+    webhooks) and store a new object (shared with bootstrap); `writer`'s fields are
+    recorded in managedFields."""
     resource, store = target.resource, app[OBJECTS]
     check_kind(resource, obj)
     place(target, obj)
+    strategy = strategy_for(resource)
+    with malformed_input(resource):
+        strategy.default(obj)
+    if webhooks is not None:
+        obj = await _mutated(app, target, webhooks, obj, None)
     meta = obj["metadata"]
     if not meta.get("name") and isinstance(meta.get("generateName"), str):
         meta["name"] = generated_name(meta["generateName"])
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = now_rfc3339()
     meta.pop("resourceVersion", None)
-    strategy = strategy_for(resource)
     with malformed_input(resource):
-        strategy.default(obj)
         strategy.prepare_create(obj)
         if writer is not None:
             fieldmanager.track_update(resource, writer, None, obj)
@@ -186,6 +219,8 @@ async def create_object(app: web.Application, target: Target, obj: Object, *,
         await defaultstorageclass.admit(store, obj)
     if resource is INGRESSES:
         await defaultingressclass.admit(store, obj)
+    if webhooks is not None:
+        await webhooks.validate(obj, None)
     if dry_run:
         return obj
     if resource is SERVICES:
@@ -220,8 +255,10 @@ async def create(request: web.Request, target: Target) -> web.Response:
     check_kind(target.resource, obj)
     place(target, obj)
     await _admit_new(request, target, obj)
-    created = await create_object(request.app, target, obj, dry_run=dry_run(request),
-                                  admit=_admission(request, target), writer=who)
+    dry = dry_run(request)
+    created = await create_object(request.app, target, obj, dry_run=dry,
+                                  admit=_admission(request, target), writer=who,
+                                  webhooks=_webhooks(request, target, "CREATE", dry))
     return respond(request, target.resource, created, 201)
 
 
@@ -246,14 +283,19 @@ def _released(resource: Resource, obj: Object) -> bool:
 
 async def write_update(app: web.Application, target: Target, new: Object, old: Object,
                        subresource: str | None = None, *, dry_run: bool = False,
-                       admit: Admit | None = None, writer: Writer | None = None) -> Object:
+                       admit: Admit | None = None, writer: Writer | None = None,
+                       webhooks: WebhookAdmission | None = None) -> Object:
     """Store `new` over `old` (compare-and-swap on old's resourceVersion), after the
-    strategy's prepare and validate, `writer`'s changes recorded in managedFields; a last
-    finalizer removed from a deleted object deletes it."""
+    mutating webhooks and the strategy's prepare and validate, then the validating
+    webhooks, `writer`'s changes recorded in managedFields; a last finalizer removed from
+    a deleted object deletes it."""
     resource, store = target.resource, app[OBJECTS]
     strategy = strategy_for(resource)
     with malformed_input(resource):
         strategy.default(new)
+    if webhooks is not None:
+        new = await _mutated(app, target, webhooks, new, old)
+    with malformed_input(resource):
         strategy.prepare_update(new, old, subresource)
         if writer is not None:
             fieldmanager.track_update(resource, writer, old, new)
@@ -262,6 +304,8 @@ async def write_update(app: web.Application, target: Target, new: Object, old: O
         raise validation_error(resource, new, causes)
     if admit is not None:
         await admit(new, old)
+    if webhooks is not None:
+        await webhooks.validate(new, old)
     expected = int(old["metadata"]["resourceVersion"])
     meta = new["metadata"]
     if dry_run:
@@ -287,14 +331,17 @@ async def update(request: web.Request, target: Target) -> web.Response:
     new = await codec.read_object(request)
     check_kind(target.resource, new)
     place(target, new)
-    stored = await updated_object(request.app, target, new, dry_run=dry_run(request),
-                                  admit=_admission(request, target), writer=who)
+    dry = dry_run(request)
+    stored = await updated_object(request.app, target, new, dry_run=dry,
+                                  admit=_admission(request, target), writer=who,
+                                  webhooks=_webhooks(request, target, "UPDATE", dry))
     return respond(request, target.resource, stored)
 
 
 async def updated_object(app: web.Application, target: Target, new: Object, *,
                          dry_run: bool = False, admit: Admit | None = None,
-                         writer: Writer | None = None) -> Object:
+                         writer: Writer | None = None,
+                         webhooks: WebhookAdmission | None = None) -> Object:
     """PUT semantics: the body's resourceVersion, if any, must still be current; without
     one the update is unconditional (retried if the object moves while we write)."""
     assert target.name is not None
@@ -306,7 +353,7 @@ async def updated_object(app: web.Application, target: Target, new: Object, *,
         try:
             return await write_update(app, target, copy.deepcopy(new), old,
                                       target.subresource, dry_run=dry_run, admit=admit,
-                                      writer=writer)
+                                      writer=writer, webhooks=webhooks)
         except errors.StatusError as e:
             if e.code != 409 or e.reason != "Conflict" or wanted:
                 raise
@@ -334,15 +381,17 @@ async def patch(request: web.Request, target: Target) -> web.Response:
                                            "specified for non-apply patch", "FieldValueForbidden")
     who = writer_of(request, target, "PatchOptions")
     body = codec.decode(await codec.read_body(request), content_type)
-    stored = await patch_object(request.app, target, body, content_type,
-                                dry_run=dry_run(request), admit=_admission(request, target),
-                                writer=who)
+    dry = dry_run(request)
+    stored = await patch_object(request.app, target, body, content_type, dry_run=dry,
+                                admit=_admission(request, target), writer=who,
+                                webhooks=_webhooks(request, target, "UPDATE", dry))
     return respond(request, target.resource, stored)
 
 
 async def patch_object(app: web.Application, target: Target, body: Any,
                        content_type: str, *, dry_run: bool = False,
-                       admit: Admit | None = None, writer: Writer | None = None) -> Object:
+                       admit: Admit | None = None, writer: Writer | None = None,
+                       webhooks: WebhookAdmission | None = None) -> Object:
     assert target.name is not None
     pinned = isinstance(body, dict) and isinstance(body.get("metadata"), dict) \
         and body["metadata"].get("resourceVersion")
@@ -357,7 +406,8 @@ async def patch_object(app: web.Application, target: Target, body: Any,
             raise errors.conflict(target.resource, target.name)
         try:
             return await write_update(app, target, new, old, target.subresource,
-                                      dry_run=dry_run, admit=admit, writer=writer)
+                                      dry_run=dry_run, admit=admit, writer=writer,
+                                      webhooks=webhooks)
         except errors.StatusError as e:
             if e.code != 409 or e.reason != "Conflict" or pinned:
                 raise
@@ -400,17 +450,21 @@ async def applied_object(request: web.Request, target: Target, config: Object, w
             raise errors.conflict(resource, target.name)
         with malformed_input(resource):
             new = fieldmanager.apply_config(resource, who, old, config, force=force)
+        dry = dry_run(request)
         try:
             if old is None:
                 assert new is not None
                 await _admit_new(request, target, new)
-                return await create_object(app, target, new, dry_run=dry_run(request),
-                                           admit=_admission(request, target)), True
+                return await create_object(app, target, new, dry_run=dry,
+                                           admit=_admission(request, target),
+                                           webhooks=_webhooks(request, target, "CREATE",
+                                                              dry)), True
             if new is None:
                 return old, False
             return await write_update(app, target, new, old, target.subresource,
-                                      dry_run=dry_run(request),
-                                      admit=_admission(request, target)), False
+                                      dry_run=dry, admit=_admission(request, target),
+                                      webhooks=_webhooks(request, target, "UPDATE",
+                                                         dry)), False
         except errors.StatusError as e:
             if e.code != 409 or e.reason not in ("Conflict", "AlreadyExists") or pinned:
                 raise

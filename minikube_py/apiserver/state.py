@@ -17,6 +17,8 @@ from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
 from minikube_py.apiserver.rbac_index import RbacIndex
 from minikube_py.apiserver.settings import ApiServerSettings
+from minikube_py.apiserver.webhook_client import WebhookClients
+from minikube_py.apiserver.webhook_index import WebhookIndex
 from minikube_py.store import Storage, WatchHub
 
 SETTINGS = web.AppKey("settings", ApiServerSettings)
@@ -31,6 +33,8 @@ CRDS = web.AppKey("crd_registry", CrdRegistry)
 AGGREGATOR = web.AppKey("aggregator", Aggregator)
 BACKENDS = web.AppKey("aggregation_backends", Backends)
 FRONT_PROXY = web.AppKey("front_proxy_pki", FrontProxyPki)
+WEBHOOKS = web.AppKey("webhook_index", WebhookIndex)
+WEBHOOK_CLIENTS = web.AppKey("webhook_clients", WebhookClients)
 # The pump task of every open watch, cancelled on shutdown.
 # What the api-server presents to kubelets (authn.KUBELET_CLIENT), read once at start.
 KUBELET_CLIENT_TOKEN = web.AppKey("kubelet_client_token", str)

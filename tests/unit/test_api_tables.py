@@ -58,6 +58,8 @@ HEADERS = {
     resources.CLUSTERROLES: (["Name", "Created At"], []),
     resources.CUSTOMRESOURCEDEFINITIONS: (["Name", "Created At"], []),
     resources.APISERVICES: (["Name", "Service", "Available", "Age"], []),
+    resources.VALIDATINGWEBHOOKCONFIGURATIONS: (["Name", "Webhooks", "Age"], []),
+    resources.MUTATINGWEBHOOKCONFIGURATIONS: (["Name", "Webhooks", "Age"], []),
     resources.ROLEBINDINGS: (["Name", "Role", "Age"], ["Users", "Groups", "ServiceAccounts"]),
     resources.CLUSTERROLEBINDINGS: (["Name", "Role", "Age"],
                                     ["Users", "Groups", "ServiceAccounts"]),

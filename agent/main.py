@@ -19,6 +19,7 @@ import psutil
 from aiohttp import web
 
 from agent.kubelet.configz import configz
+from agent.kubelet.debug import Debug, rule_backends
 from agent.kubelet.kubelet import Kubelet
 from agent.kubelet.node import NodeAgent
 from agent.kubelet.runtime import DockerRuntime
@@ -66,6 +67,7 @@ async def run_async(settings: AgentSettings) -> None:
     server = KubeletServer(runtime, kubelet.container_id, authn, settings.node_name,
                            authn.may_proxy_node,
                            lambda: configz(settings, server.port))
+    Debug(runtime, settings.node_name, rule_backends).add_routes(server.app)
     runner = await server.start(settings.bind_address, settings.kubelet_port, serving_cert(
         Path(settings.state_dir) / "pki", settings.node_name, [ip]))
     # The Node advertises the port really bound (--kubelet-port 0 picks a free one).

@@ -72,17 +72,17 @@ class Backend:
                               timeout=120)
         _check(argv, proc.returncode, proc.stderr)
 
-    async def save(self, table: str | None = None) -> str:
+    async def save(self, table: str | None = None, *, counters: bool = False) -> str:
         """Current rules in iptables-save format: one table, or all of them (one process).
 
         Read in a thread by subprocess.run: at 10,000 services the output is ~18 MB,
         which asyncio's pipe reader takes several times longer to collect.
         """
-        return await asyncio.to_thread(self.save_sync, table)
+        return await asyncio.to_thread(self.save_sync, table, counters=counters)
 
-    def save_sync(self, table: str | None = None) -> str:
-        """Blocking `save`."""
-        argv = self.argv("save", *(("-t", table) if table else ()))
+    def save_sync(self, table: str | None = None, *, counters: bool = False) -> str:
+        """Blocking `save`; `counters` adds each rule's [packets:bytes]."""
+        argv = self.argv("save", *(("-t", table) if table else ()), *(("-c",) if counters else ()))
         proc = subprocess.run(argv, capture_output=True, check=False, timeout=120)
         _check(argv, proc.returncode, proc.stderr)
         return proc.stdout.decode()

@@ -8,9 +8,10 @@ Paths are Kubernetes' (the api-server's pods/log and pods/exec proxy to them):
       kubectl before 1.30, spdy_exec.py)
   POST /portForward/{namespace}/{pod}   (SPDY/3.1, portforward.k8s.io, portforward.py)
   GET /configz   (the effective KubeletConfiguration, configz.py)
+  GET /debug/dataplane, POST /debug/probe   (what `minikube-py trace` reads, debug.py)
   GET /healthz
 Authentication: `Authorization: Bearer <token>`, accepted when that token may GET
-the pod from the api-server, or for /configz may `get nodes/proxy` on this node (asked
+the pod from the api-server, or for /configz and /debug/ may `get nodes/proxy` on this node (asked
 with a SelfSubjectAccessReview; kubelet's webhook authn/authz, reduced to one request,
 cached for a minute). The serving certificate is self-signed, kept in the state dir.
 """
@@ -155,7 +156,7 @@ class KubeletServer:
         ns, pod = request.match_info.get("namespace", ""), request.match_info.get("pod", "")
         if not token:
             raise web.HTTPUnauthorized(text="Unauthorized")
-        if request.path == "/configz":
+        if request.path == "/configz" or request.path.startswith("/debug/"):
             if self.check_node is None or not await self.check_node(token, self.node):
                 raise web.HTTPForbidden(text=f"Forbidden (user may not get nodes/proxy "
                                              f"{self.node})")

@@ -1,6 +1,7 @@
-"""nodes/x/proxy/configz: the kubelet's effective configuration, fetched from the node.
+"""nodes/x/proxy/...: the kubelet's effective configuration (configz) and the dataplane
+state and probe `minikube-py trace` reads (debug/dataplane, debug/probe), from the node.
 
-Only /configz is proxied, and only to the node's registered InternalIP and kubelet port
+Only these paths are proxied (with their query), each with its one method, and only to the node's registered InternalIP and kubelet port
 (status.daemonEndpoints): a general nodes/proxy would let whoever may write a Node's status
 point the api-server, with its kubelet-client token, at any address.
 """
@@ -16,23 +17,25 @@ from minikube_py.apiserver import codec, proxy
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
 
-PROXIED_PATHS = frozenset({"configz"})
+PROXIED_PATHS = {"configz": "GET", "debug/dataplane": "GET", "debug/probe": "POST"}
 
 
 async def node_proxy(request: web.Request, target: Target) -> web.StreamResponse:
-    if request.method != "GET":
+    method = PROXIED_PATHS.get(target.proxy_path or "")
+    if method is None:
+        raise errors.StatusError(404, "NotFound", f"the server could not find the requested "
+                                 f"resource (nodes/proxy/{target.proxy_path})")
+    if request.method != method:
         raise errors.method_not_allowed()
     assert target.name is not None
     node = await request.app[OBJECTS].get(NODES, None, target.name)
-    if target.proxy_path not in PROXIED_PATHS:
-        raise errors.StatusError(404, "NotFound", f"the server could not find the requested "
-                                 f"resource (nodes/proxy/{target.proxy_path})")
     url = f"{proxy.node_kubelet_base(node)}/{target.proxy_path}"
     try:
         async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
-                http.get(url, ssl=proxy.KUBELET_TLS, headers=proxy.kubelet_auth(request),
-                         allow_redirects=False) as upstream,
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
+                http.request(method, url, params=request.query, ssl=proxy.KUBELET_TLS,
+                             headers=proxy.kubelet_auth(request),
+                             allow_redirects=False) as upstream,
         ):
             text = await upstream.text()
             if upstream.status != 200:

@@ -6,6 +6,8 @@ in order and the failure drill comes last but one.
 from __future__ import annotations
 
 import functools
+import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -259,6 +261,65 @@ def test_node_port_answers_on_every_node_address(lab: Lab, workload: list[dict[s
     for node, ip in NODE_IPS.items():
         with urllib.request.urlopen(f"http://{ip}:{port}/", timeout=5) as resp:
             assert resp.read().decode().strip().removeprefix("hello from ") in names, node
+
+
+def _trace(lab: Lab, *args: str) -> dict[str, Any]:
+    result = lab.cli("trace", *args, "-o", "json", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def test_trace_probe_confirms_the_path_to_a_service_endpoint(
+        lab: Lab, workload: list[dict[str, Any]]) -> None:
+    """`trace --probe` from a pod to the Service: one real connection; its conntrack entry
+    names the endpoint, the printed path leads there (across the overlay when the
+    endpoint is on another node), and every nat rule of the path on the source node
+    counted it."""
+    source = workload[0]
+    src = f"default/{source['metadata']['name']}"
+    by_ip = {p["status"]["podIP"]: p for p in workload}
+    for _ in range(6):  # until the random pick lands on another node once
+        trace = _trace(lab, src, "hello", "--probe")
+        assert [h["outcome"] for h in trace["hops"] if h["kind"] == "probe"] == ["connected"]
+        entry = next(h["entry"] for h in trace["hops"] if h["kind"] == "conntrack")
+        endpoint = re.findall(r"src=(\S+) dst=\S+ sport=(\d+)", entry)[1]
+        target = by_ip[endpoint[0]]
+        dnat = next(h for h in trace["hops"] if h["kind"] == "dnat")
+        assert dnat["endpoint"] == f"{endpoint[0]}:{endpoint[1]}"
+        assert trace["outcome"] == (f"delivered to pod default/{target['metadata']['name']} "
+                                    f"on node {target['spec']['nodeName']}")
+        nat = [h for h in trace["hops"] if h["kind"] == "rule" and h["table"] == "nat"
+               and h["node"] == source["spec"]["nodeName"]
+               and h["chain"].startswith(("PREROUTING", "KUBE-SERVICES", "KUBE-SVC-",
+                                          "KUBE-SEP-"))]
+        assert len(nat) >= 4 and all(h["counterDelta"] >= 1 for h in nat), nat
+        if target["spec"]["nodeName"] != source["spec"]["nodeName"]:
+            tunnel = next(h for h in trace["hops"] if h["kind"] == "vxlan")
+            assert tunnel["to"] == target["spec"]["nodeName"]
+            assert tunnel["underlay"] == NODE_IPS[target["spec"]["nodeName"]]
+            return
+    pytest.fail("six probes all picked an endpoint on the source node")
+
+
+def test_trace_node_port_from_a_node_and_a_service_without_endpoints(
+        lab: Lab, workload: list[dict[str, Any]]) -> None:
+    port = service(lab)["spec"]["ports"][0]["nodePort"]
+    node = NODE_NAMES[0]
+    trace = _trace(lab, f"node/{node}", f"{NODE_IPS[node]}:{port}")
+    chains = [h["chain"] for h in trace["hops"] if h["kind"] == "rule"]
+    assert "KUBE-NODEPORTS" in chains and any(c.startswith("KUBE-SEP-") for c in chains)
+    assert trace["outcome"].startswith("delivered to pod default/hello-")
+    empty = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "trace-empty"},
+             "spec": {"selector": {"app": "nothing"}, "ports": [{"port": 80}]}}
+    api(lab.admin, lambda c: c.create(SERVICES, empty, namespace="default"))
+    try:
+        src = f"default/{workload[0]['metadata']['name']}"
+        outcome = eventually(lambda: (t := _trace(lab, src, "trace-empty"))["outcome"]
+                             .startswith("REJECT") and t["outcome"], timeout=30,
+                             what="the proxy's REJECT for a Service without endpoints")
+        assert outcome.endswith("filter FORWARD")
+    finally:
+        api(lab.admin, lambda c: c.delete(SERVICES, "trace-empty", namespace="default"))
 
 
 def _containers_by_pod(node: str) -> Counter[str]:

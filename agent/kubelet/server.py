@@ -41,6 +41,7 @@ from agent.kubelet import portforward, spdy_exec
 from agent.kubelet.errors import ContainerNotFound
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.streams import ExecSession, log_stream
+from minikube_py.durable import write_file
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,10 @@ def serving_cert(pki_dir: Path, node: str, ips: list[str]) -> ssl.SSLContext:
                 .not_valid_after(now + dt.timedelta(days=3650))
                 .add_extension(x509.SubjectAlternativeName(sans), critical=False)
                 .sign(k, hashes.SHA256()))
-        key.write_bytes(k.private_bytes(serialization.Encoding.PEM,
+        write_file(key, k.private_bytes(serialization.Encoding.PEM,
                                         serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption()))
-        key.chmod(0o600)
-        crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_file(crt, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(crt, key)
     return ctx

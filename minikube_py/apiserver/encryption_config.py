@@ -21,7 +21,7 @@ import yaml
 
 from minikube_py.api import resources
 from minikube_py.apiserver.objects import REGISTRY
-from minikube_py.apiserver.pki import write_private
+from minikube_py.durable import write_file
 from minikube_py.store.encryption import (
     AesCbc,
     Encryption,
@@ -57,7 +57,7 @@ def ensure_default(pki_dir: Path) -> Path:
     """The generated configuration's path, written (0600, fsync'd) if missing."""
     path = pki_dir / FILE_NAME
     if not path.exists():
-        write_private(path, yaml.safe_dump(default_config(), sort_keys=False).encode())
+        write_file(path, yaml.safe_dump(default_config(), sort_keys=False))
     return path
 
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from minikube_py.api.types import Object
-from minikube_py.apiserver import pki
+from minikube_py.durable import write_file
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,10 @@ def ensure(pki_dir: Path) -> FrontProxyPki:
     ca = _issue("front-proxy-ca", _name("front-proxy-ca"), ca_key, ca_key, ca=True)
     client_key = ec.generate_private_key(ec.SECP256R1())
     client = _issue(CLIENT_NAME, ca.subject, ca_key, client_key, ca=False)
-    pki.write_private(paths.ca_key, _key_pem(ca_key))
-    pki.write_private(paths.client_key, _key_pem(client_key))
-    paths.client_cert.write_bytes(_pem(client))
-    paths.ca_cert.write_bytes(_pem(ca))  # last: its presence means the set is complete
+    write_file(paths.ca_key, _key_pem(ca_key))
+    write_file(paths.client_key, _key_pem(client_key))
+    write_file(paths.client_cert, _pem(client), mode=0o644)
+    write_file(paths.ca_cert, _pem(ca), mode=0o644)  # last: its presence means the set is complete
     log.info("created front-proxy CA and client certificate path=%s", paths.ca_cert)
     return paths
 

@@ -1,8 +1,8 @@
 """The api-server's PKI: a CA, a serving certificate, an admin token and kubeconfig.
 
 Made once on first start in D/pki and reused afterwards, so clients that trust
-the CA keep working across restarts. Keys and tokens are written 0600 before any
-byte of them is.
+the CA keep working across restarts. Every file goes through durable.write_file:
+keys and tokens 0600 before any byte of them is, all fsync'd before the rename.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import base64
 import datetime
 import ipaddress
 import logging
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from minikube_py.durable import write_file
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,6 @@ class Pki:
     @property
     def kubelet_client_token(self) -> str:
         return self.kubelet_client_token_file.read_text().strip()
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Create or replace `path` with mode 0600 from the first byte."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def host_addresses() -> list[str]:
@@ -139,8 +131,8 @@ def issue(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, *, common_na
 def write_pair(cert_path: Path, key_path: Path, cert: x509.Certificate,
                key: ec.EllipticCurvePrivateKey) -> None:
     """The key (0600) first, then its certificate."""
-    write_private(key_path, _key_pem(key))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_file(key_path, _key_pem(key))
+    write_file(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
 def load_ca(cert_path: Path, key_path: Path
@@ -189,7 +181,7 @@ def ensure(pki_dir: Path, *, service_ip: str, extra_sans: tuple[str, ...] = ()) 
     for token_file in (paths.admin_token_file, paths.kubelet_client_token_file,
                        *map(paths.component_token_file, COMPONENT_USERS)):
         if not token_file.exists():
-            write_private(token_file, secrets.token_urlsafe(32).encode())
+            write_file(token_file, secrets.token_urlsafe(32))
     if not (paths.sa_key.exists() and paths.sa_pub.exists()):
         _new_service_account_keys(paths)
     return paths
@@ -198,11 +190,11 @@ def ensure(pki_dir: Path, *, service_ip: str, extra_sans: tuple[str, ...] = ()) 
 def _new_service_account_keys(paths: Pki) -> None:
     """RSA-2048 pair the token controller signs service-account JWTs with (we verify)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    write_private(paths.sa_key, key.private_bytes(
+    write_file(paths.sa_key, key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
-    paths.sa_pub.write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    write_file(paths.sa_pub, key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), mode=0o644)
     log.info("created service-account key pair path=%s", paths.sa_key)
 
 
@@ -229,4 +221,4 @@ def write_kubeconfig(path: Path, *, server: str, ca_cert: Path, token: str,
                                                          "user": user}}],
         "current-context": "minikube-py",
     }
-    write_private(path, yaml.safe_dump(config, sort_keys=False).encode())
+    write_file(path, yaml.safe_dump(config, sort_keys=False))

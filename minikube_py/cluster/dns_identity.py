@@ -12,6 +12,7 @@ from minikube_py.api.resources import SERVICEACCOUNTS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import AlreadyExists
 from minikube_py.cluster import kubeconfigs
+from minikube_py.durable import write_file
 
 NAMESPACE, NAME = "kube-system", "kube-dns"
 USER = f"system:serviceaccount:{NAMESPACE}:{NAME}"
@@ -29,5 +30,5 @@ async def write_kubeconfig(client: ApiClient, server: str, ca_pem: bytes, path: 
         "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
         "spec": {"expirationSeconds": TOKEN_SECONDS}}, NAMESPACE, subresource="token",
         name=NAME)
-    kubeconfigs.write_private(path, kubeconfigs.token_kubeconfig(
+    write_file(path, kubeconfigs.token_kubeconfig(
         server, ca_pem, USER, review["status"]["token"]))

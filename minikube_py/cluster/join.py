@@ -24,6 +24,7 @@ from minikube_py.client import ApiClient
 from minikube_py.client.errors import AlreadyExists, ClientError, Forbidden, NotFound, Unauthorized
 from minikube_py.cluster import kubeconfigs, tokens
 from minikube_py.cluster.state import NodeRecord
+from minikube_py.durable import write_file
 
 CLUSTER_INFO = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
 
@@ -115,7 +116,7 @@ def kubelet_config(server: str, ca_pem: bytes, node: str, token: str) -> str:
 async def join(req: JoinRequest, ca_pem: bytes, kubeconfig_path: Path) -> None:
     """With a verified CA (`fetch_ca`): obtain credentials, write the node's kubeconfig."""
     token = await obtain_credentials(req, ca_pem)
-    kubeconfigs.write_private(kubeconfig_path, kubelet_config(req.server, ca_pem,
+    write_file(kubeconfig_path, kubelet_config(req.server, ca_pem,
                                                               req.node_name, token))
 
 
@@ -143,4 +144,4 @@ async def local_node_kubeconfig(admin: ApiClient, server: str, ca_pem: bytes, no
         with contextlib.suppress(NotFound):
             await admin.delete(SECRETS, f"bootstrap-token-{tokens.parse_token(bootstrap)[0]}",
                                namespace="kube-system")
-    kubeconfigs.write_private(path, kubelet_config(server, ca_pem, node, token))
+    write_file(path, kubelet_config(server, ca_pem, node, token))

@@ -9,7 +9,6 @@ lab nodes, the host's address for joined machines).
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import yaml
 from minikube_py.api.resources import CONFIGMAPS
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
+from minikube_py.durable import write_file
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -25,16 +25,6 @@ def load(path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict) or not doc.get("clusters"):
         raise ValueError(f"{path} is not a kubeconfig")
     return doc
-
-
-def write_private(path: Path, text: str) -> None:
-    """0600 from the first byte (credentials), atomically replaced."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def with_server(doc: dict[str, Any], server: str) -> dict[str, Any]:
@@ -48,7 +38,7 @@ def with_server(doc: dict[str, Any], server: str) -> dict[str, Any]:
 def publish(src: Path, dst: Path, server: str | None = None) -> None:
     """Copy kubeconfig `src` to `dst` (0600), optionally re-pointed at `server`."""
     doc = load(src)
-    write_private(dst, yaml.safe_dump(with_server(doc, server) if server else doc))
+    write_file(dst, yaml.safe_dump(with_server(doc, server) if server else doc))
 
 
 def token_kubeconfig(server: str, ca_pem: bytes, user: str, token: str) -> str:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import shutil
 import socket
 import ssl
@@ -25,6 +24,7 @@ import aiohttp
 import yaml
 
 from minikube_py.api.backoff import Backoff
+from minikube_py.durable import write_file
 from minikube_py.lifetime import die_with_parent
 from minikube_py.store.etcdtls import EtcdTLS, MemberTLS
 
@@ -124,10 +124,7 @@ class EmbeddedEtcd:
         if self.config.tls is not None:
             conf.update(self.config.tls.config())
         path = self.dir / "etcd.conf.yaml"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            yaml.safe_dump(conf, f)
-        os.chmod(path, 0o600)
+        write_file(path, yaml.safe_dump(conf))
         return path
 
     async def _spawn(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 from aiohttp import web
 
+from agent.announcer import Announcer, AnnounceSettings
 from agent.kubelet.configz import configz
 from agent.kubelet.debug import Debug, rule_backends
 from agent.kubelet.kubelet import Kubelet
@@ -28,6 +29,7 @@ from agent.overlay import Overlay
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
 from agent.settings import AgentSettings
+from cni_plugins import announce
 from minikube_py.client import ApiClient, run_tasks
 from minikube_py.lifetime import run_until_signalled
 
@@ -83,6 +85,13 @@ async def run_async(settings: AgentSettings) -> None:
             health_check_address=settings.bind_address)).run()
     if settings.enable_overlay:
         tasks["overlay"] = Overlay(client, settings).run()
+    if settings.enable_lb_announce:
+        try:
+            iface = settings.iface or await asyncio.to_thread(announce.interface_of, ip)
+            announcer = Announcer(client, AnnounceSettings(settings.node_name, iface))
+            tasks["lb-announce"] = announcer.run()
+        except announce.AnnounceError as e:
+            log.warning("not announcing LoadBalancer addresses: %s", e)
     log.info("agent starting node=%s ip=%s parts=%s", settings.node_name, ip, ",".join(tasks))
     try:
         await run_tasks(tasks)

@@ -55,6 +55,8 @@ class AgentSettings:
     crash_backoff_max: float = 300.0
     enable_proxy: bool = True
     enable_overlay: bool = True
+    enable_lb_announce: bool = True
+    """Answer ARP for the LoadBalancer addresses this node is elected to announce."""
 
     def dns_servers(self) -> list[str]:
         if self.cluster_dns is not None:

@@ -162,6 +162,9 @@ def chain_names(sp: ServicePort, endpoints: tuple[Endpoint, ...]) -> list[str]:
     (named without rendering, so a streamed full sync can declare them all first)."""
     if not endpoints:
         return []
+    if not (sp.internal_local or sp.external_local or sp.source_ranges):  # the common case
+        ext = [external_chain(sp)] if sp.has_external else []
+        return [*ext, service_chain(sp), *(endpoint_chain(sp, ep) for ep in endpoints)]
     r = routes(sp, endpoints)
     names = [external_chain(sp)] if r.uses_ext else []
     if r.uses_fw:
@@ -278,27 +281,28 @@ def render(sp: ServicePort, endpoints: tuple[Endpoint, ...], cluster_cidr: str,
                 *(f"-A {fw} {lb_note}-s {cidr} -j {ext}" for cidr in sp.source_ranges),
                 f"-A {fw} {comment(f'other traffic to {key} will be dropped by {FIREWALL}')}"))
 
-    seps: dict[Endpoint, str] = {}
-    for chain, eps in ((svc, r.endpoints if r.uses_svc else ()),
-                       (svl, r.local if r.uses_svl else ())):
-        if not eps:
+    used = r.endpoints if r.uses_svc else r.local  # every endpoint with a chain, in order
+    seps = [endpoint_chain(sp, ep) for ep in used]
+    for chain, picks in ((svc, list(zip(used, seps)) if r.uses_svc else []),
+                         (svl, [(ep, sep) for ep, sep in zip(used, seps) if ep.local]
+                          if r.uses_svl else [])):
+        if not picks:
             continue
         rules = [masq_outside] if chain == internal_chain else []
-        to_ep = [note(f"{key} -> {ep}") for ep in eps]
-        names = [seps.get(ep) or seps.setdefault(ep, endpoint_chain(sp, ep)) for ep in eps]
+        to_ep = [note(f"{key} -> {ep}") for ep, _ in picks]
         if sp.affinity_seconds:
             rules.extend(f"-A {chain} {to}-m recent --name {sep} --rcheck "
                          f"--seconds {sp.affinity_seconds} --reap -j {sep}"
-                         for to, sep in zip(to_ep, names))
-        n = len(eps)
-        for i, (to, sep) in enumerate(zip(to_ep, names)):
+                         for to, (_, sep) in zip(to_ep, picks))
+        n = len(picks)
+        for i, (to, (_, sep)) in enumerate(zip(to_ep, picks)):
             pick = f"-m statistic --mode random --probability {probability(n - i)} " \
                 if i < n - 1 else ""
             rules.append(f"-A {chain} {to}{pick}-j {sep}")
         chains[chain] = "\n".join(rules)
 
     short, dnat = note(key), f"-p {proto}" if large else match
-    for ep, sep in seps.items():
+    for ep, sep in zip(used, seps):
         remember = f"-m recent --name {sep} --set " if sp.affinity_seconds else ""
         chains[sep] = (f"-A {sep} {short}-s {ep.ip} -j {MARK_MASQ}\n"
                        f"-A {sep} {short}{remember}{dnat} -j DNAT --to-destination {ep}")

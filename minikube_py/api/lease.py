@@ -36,3 +36,18 @@ class LeaseStrategy(Strategy):
     def row(self, obj: Mapping[str, Any], now: datetime) -> list[Any]:
         return [table.name(obj), dig(obj, "spec", "holderIdentity", default=""),
                 table.age(obj, now)]
+
+
+# Which node announces a LoadBalancer address (agent/announcer.py) is a Lease per address;
+# nodes may write these besides their own heartbeat (the node authorizer).
+LB_LEASE_NAMESPACE = "kube-system"
+LB_LEASE_PREFIX = "lb-announce-"
+
+
+def lb_lease_name(ip: str) -> str:
+    return LB_LEASE_PREFIX + ip.replace(".", "-").replace(":", "-")
+
+
+def is_lb_lease(namespace: str | None, name: str | None) -> bool:
+    return namespace == LB_LEASE_NAMESPACE and bool(name) and str(name).startswith(
+        LB_LEASE_PREFIX)

@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.api import errors
+from minikube_py.api.lease import LB_LEASE_NAMESPACE, is_lb_lease
 from minikube_py.api.resources import (
     CONFIGMAPS,
     EVENTS,
@@ -149,6 +150,9 @@ async def _node_allows(request: web.Request, target: Target, verb: str, node: st
     if res is NODES:
         return verb == "create" or (verb in ("get", "update", "patch") and target.name == node)
     if res is LEASES:
+        if target.namespace == LB_LEASE_NAMESPACE:  # electing LoadBalancer announcers
+            return verb == "create" or (verb in ("get", "update")
+                                        and is_lb_lease(target.namespace, target.name))
         return target.namespace == "kube-node-lease" and (
             verb == "create" or (verb in ("get", "update", "patch") and target.name == node))
     if res is PODS and ((sub == "status" and verb in ("update", "patch"))
@@ -224,8 +228,10 @@ def admit_create(request: web.Request, target: Target, obj: dict[str, Any]) -> N
         return
     name = (obj.get("metadata") or {}).get("name")
     groups = set(user.groups)
-    if "system:nodes" in groups and target.resource in (NODES, LEASES) \
-            and name != user.name.removeprefix("system:node:"):
+    lb_namespace = target.resource is LEASES and target.namespace == LB_LEASE_NAMESPACE
+    if "system:nodes" in groups and target.resource in (NODES, LEASES) and (
+            not is_lb_lease(target.namespace, name) if lb_namespace
+            else name != user.name.removeprefix("system:node:")):
         raise _deny(user, "create", Target(target.resource, target.namespace, name, None))
     if "system:bootstrappers" in groups and target.resource is SECRETS:
         node = data_field(obj, "node-name")

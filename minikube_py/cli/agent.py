@@ -40,6 +40,8 @@ def register(subparsers: Any) -> None:
                    help="host resolv.conf that dnsPolicy Default pods inherit")
     p.add_argument("--no-proxy", action="store_true", help="do not run kube-proxy")
     p.add_argument("--no-overlay", action="store_true", help="do not run the VXLAN overlay")
+    p.add_argument("--no-lb-announce", action="store_true",
+                   help="do not announce LoadBalancer addresses (ARP) from this node")
     p.set_defaults(func=_run)
 
 
@@ -70,6 +72,7 @@ def _run(args: argparse.Namespace) -> int:
         state_dir=args.state_dir, kubelet_port=args.kubelet_port, docker_url=args.docker_host,
         node_labels=_labels(args.node_labels), register_with_taints=taints,
         enable_proxy=not args.no_proxy, enable_overlay=not args.no_overlay,
+        enable_lb_announce=not args.no_lb_announce,
         cluster_dns=cluster_dns, cluster_domain=args.cluster_domain.strip("."),
         resolv_conf=args.resolv_conf)
     if args.cni_bin_dir:

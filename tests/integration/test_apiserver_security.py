@@ -189,6 +189,24 @@ def test_node_authorizer(apiserver: ApiServer) -> None:
         "involvedObject": {"kind": "Node", "name": node}})[0] == 201
 
 
+def test_a_node_may_campaign_for_load_balancer_addresses_only(apiserver: ApiServer) -> None:
+    """Announcer Leases (kube-system/lb-announce-*) are open to every node; other kube-system
+    Leases, such as the controller-manager's, are not."""
+    node = f"n-{uuid.uuid4().hex[:6]}"
+    token = new_node_token(node)
+    assert apiserver.request("POST", SECRETS, node_credentials_secret(node, token))[0] == 201
+    leases = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+    name = f"lb-announce-{uuid.uuid4().hex[:6]}"
+    status, lease = as_user(apiserver, token, "POST", leases, {
+        "metadata": {"name": name}, "spec": {"holderIdentity": node}})
+    assert status == 201, lease
+    assert as_user(apiserver, token, "PUT", f"{leases}/{name}", lease)[0] == 200
+    assert as_user(apiserver, token, "POST", leases, {
+        "metadata": {"name": f"kube-controller-manager-{node}"}})[0] == 403
+    assert as_user(apiserver, token, "GET", f"{leases}/kube-controller-manager")[0] == 403
+    assert apiserver.request("DELETE", f"{leases}/{name}")[0] == 200
+
+
 def test_a_node_reads_only_the_secrets_its_pods_use(apiserver: ApiServer) -> None:
     node, other = f"n-{uuid.uuid4().hex[:6]}", f"o-{uuid.uuid4().hex[:6]}"
     token = new_node_token(node)

@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from minikube_py.api.resources import CONFIGMAPS, DEPLOYMENTS, PODS, SERVICES, Resource
+from minikube_py.apiserver.fieldmanager import decode
 from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.strategies import objects
 from tests.fixtures.workers import until
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -276,3 +281,38 @@ def test_custom_kind_list_types_and_status_apply(apiserver: ApiServer, namespace
         assert status == 404
     finally:
         apiserver.request("DELETE", f"{CRD_PATH}/routers.{group}")
+
+
+FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@FUZZ
+@given(data=st.data(), resource=st.sampled_from([DEPLOYMENTS, PODS, CONFIGMAPS, SERVICES]))
+def test_fuzzed_applies_by_two_managers(apiserver: ApiServer, namespace: str,
+                                        data: st.DataObject, resource: Resource) -> None:
+    """Schema-shaped junk applied by two managers (one forcing): never a 5xx, and what is
+    stored always has managedFields that parse."""
+    name = f"fz{uuid.uuid4().hex[:6]}"
+    path = resource.path(namespace, name)
+    for step in range(3):
+        body = data.draw(objects(resource))
+        body = body if isinstance(body, dict) else {}
+        meta: dict[str, Any] = body["metadata"] if isinstance(body.get("metadata"), dict) \
+            else {}
+        body.update(apiVersion=resource.api_version, kind=resource.kind,
+                    metadata={**meta, "name": name})
+        body["metadata"].pop("managedFields", None)
+        body["metadata"].pop("namespace", None)
+        query = f"?fieldManager=m{step % 2}" + ("&force=true" if step == 2 else "")
+        status, answer = apiserver.request("PATCH", path + query, json.dumps(body).encode(),
+                                           content_type=APPLY)
+        assert status < 500, answer
+        assert isinstance(answer, dict), answer
+        if status < 300:
+            decode(answer["metadata"].get("managedFields"))
+    status, stored = apiserver.request("GET", path)
+    if status == 200:
+        assert isinstance(stored, dict)
+        decode(stored["metadata"].get("managedFields"))
+        apiserver.request("DELETE", path)

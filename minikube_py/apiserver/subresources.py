@@ -132,6 +132,8 @@ async def scale(request: web.Request, target: Target) -> web.Response:
     strategy = strategy_for(target.resource)
     if request.method == "GET":
         return codec.json_response(to_scale(await _parent(request, target), strategy))
+    who = rest.writer_of(request, target, "UpdateOptions" if request.method == "PUT"
+                         else "PatchOptions")
     if request.method == "PUT":
         put_body: Any = await codec.read_object(request)
     elif request.method == "PATCH":
@@ -163,7 +165,7 @@ async def scale(request: web.Request, target: Target) -> web.Response:
         parent_target = Target(target.resource, target.namespace, target.name, None)
         try:
             stored = await rest.write_update(request.app, parent_target, new, parent,
-                                             dry_run=rest.dry_run(request))
+                                             dry_run=rest.dry_run(request), writer=who)
         except errors.StatusError as e:
             if e.code != 409 or e.reason != "Conflict" or wanted_rv:
                 raise

@@ -95,6 +95,14 @@ def test_kubectl_server_side_apply_conflicts_and_force(apiserver: ApiServer, nam
     assert isinstance(live, dict) and live["spec"]["replicas"] == 3
     assert ("scaler", "Update") not in managers(live)
     assert managers(live)[("kubectl", "Apply")]["f:spec"]["f:replicas"] == {}
+    # kubectl scale writes through the scale subresource: its manager owns replicas too.
+    scaled = apiserver.kubectl(tmp_path, "-n", namespace, "scale", "deploy/web",
+                               "--replicas=4")
+    assert scaled.returncode == 0, scaled.stderr
+    clash = apiserver.kubectl(tmp_path, "-n", namespace, "apply", "--server-side", "-f",
+                              manifest)
+    assert ('conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas'
+            in clash.stderr), clash.stderr
 
 
 def test_fields_dropped_from_the_config_are_removed_unless_owned(

@@ -24,7 +24,9 @@ from agent.kubelet.debug import Debug, rule_backends
 from agent.kubelet.kubelet import Kubelet
 from agent.kubelet.node import NodeAgent
 from agent.kubelet.runtime import DockerRuntime
-from agent.kubelet.server import KubeletServer, TokenAuthenticator, serving_cert
+from agent.kubelet.server import KubeletServer
+from agent.kubelet.serving_tls import server_context
+from agent.kubelet.webhook_auth import WebhookAuth
 from agent.overlay import Overlay
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
@@ -65,13 +67,16 @@ async def run_async(settings: AgentSettings) -> None:
     client = ApiClient.from_kubeconfig(settings.kubeconfig)
     runtime = DockerRuntime(settings.docker_url or None, workers=max(settings.workers * 2, 8))
     kubelet = Kubelet(client, settings, runtime, ip)
-    authn = TokenAuthenticator(client.server, client.config.ssl_context() or False)
-    server = KubeletServer(runtime, kubelet.container_id, authn, settings.node_name,
-                           authn.may_proxy_node,
+    auth = WebhookAuth(lambda path, body: client.request("POST", path, json=body),
+                       settings.node_name)
+    server = KubeletServer(runtime, kubelet.container_id, auth,
                            lambda: configz(settings, server.port))
     Debug(runtime, settings.node_name, rule_backends).add_routes(server.app)
-    runner = await server.start(settings.bind_address, settings.kubelet_port, serving_cert(
-        Path(settings.state_dir) / "pki", settings.node_name, [ip]))
+    client_ca = Path(settings.client_ca_file).read_bytes() if settings.client_ca_file \
+        else client.config.ca_data
+    tls = server_context(Path(settings.serving_cert_file), Path(settings.serving_key_file),
+                         client_ca, node=settings.node_name, ips=[ip])
+    runner = await server.start(settings.bind_address, settings.kubelet_port, tls)
     # The Node advertises the port really bound (--kubelet-port 0 picks a free one).
     settings = dataclasses.replace(settings, kubelet_port=server.port)
     tasks: dict[str, Coroutine[Any, Any, Any]] = {

@@ -41,6 +41,13 @@ class AgentSettings:
     kubelet_port: int = 10250
     """HTTPS port of the logs/exec server; 0 = any free port (tests)."""
     bind_address: str = "0.0.0.0"
+    tls_cert_file: str = ""
+    tls_private_key_file: str = ""
+    """The kubelet API's serving certificate and key (issued by the cluster CA at join);
+    empty: <state_dir>/pki/kubelet.crt and .key."""
+    client_ca_file: str = ""
+    """CA that client certificates of the kubelet API are verified against; empty: the
+    CA of the kubeconfig (the cluster CA)."""
     node_labels: dict[str, str] = field(default_factory=dict)
     register_with_taints: list[Taint] = field(default_factory=list)
     workers: int = 8
@@ -57,6 +64,14 @@ class AgentSettings:
     enable_overlay: bool = True
     enable_lb_announce: bool = True
     """Answer ARP for the LoadBalancer addresses this node is elected to announce."""
+
+    @property
+    def serving_cert_file(self) -> str:
+        return self.tls_cert_file or f"{self.state_dir}/pki/kubelet.crt"
+
+    @property
+    def serving_key_file(self) -> str:
+        return self.tls_private_key_file or f"{self.state_dir}/pki/kubelet.key"
 
     def dns_servers(self) -> list[str]:
         if self.cluster_dns is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.kubelet.server import TOKEN_CACHE_SECONDS
+from agent.kubelet.webhook_auth import ALLOWED_TTL, DENIED_TTL, TOKEN_TTL
 from agent.settings import AgentSettings
 
 
@@ -36,10 +36,14 @@ def kubelet_configuration(settings: AgentSettings, port: int) -> dict[str, Any]:
         "nodeStatusReportFrequency": go_duration(settings.status_report_interval),
         "nodeLeaseDurationSeconds": settings.lease_duration,
         "registerWithTaints": list(settings.register_with_taints),
-        "authentication": {"webhook": {"enabled": True,
-                                       "cacheTTL": go_duration(TOKEN_CACHE_SECONDS)},
+        "tlsCertFile": settings.serving_cert_file,
+        "tlsPrivateKeyFile": settings.serving_key_file,
+        "authentication": {"x509": {"clientCAFile": settings.client_ca_file},
+                           "webhook": {"enabled": True, "cacheTTL": go_duration(TOKEN_TTL)},
                            "anonymous": {"enabled": False}},
-        "authorization": {"mode": "Webhook"},
+        "authorization": {"mode": "Webhook", "webhook": {
+            "cacheAuthorizedTTL": go_duration(ALLOWED_TTL),
+            "cacheUnauthorizedTTL": go_duration(DENIED_TTL)}},
     }
 
 

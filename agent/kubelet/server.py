@@ -10,110 +10,41 @@ Paths are Kubernetes' (the api-server's pods/log and pods/exec proxy to them):
   GET /configz   (the effective KubeletConfiguration, configz.py)
   GET /debug/dataplane, POST /debug/probe   (what `minikube-py trace` reads, debug.py)
   GET /healthz
-Authentication: `Authorization: Bearer <token>`, accepted when that token may GET
-the pod from the api-server, or for /configz and /debug/ may `get nodes/proxy` on this node (asked
-with a SelfSubjectAccessReview; kubelet's webhook authn/authz, reduced to one request,
-cached for a minute). The serving certificate is self-signed, kept in the state dir.
+Every path, /healthz included, needs a caller the api-server vouches for and may use this
+node's API; /debug/ is nodes/proxy too (webhook_auth.py: client certificate or TokenReview, then SubjectAccessReview):
+no certificate or token is 401, a refusal 403. The serving certificate is the node's own,
+issued by the cluster CA at join (serving_tls.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import json
 import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from agent.kubelet import channels as ch
 from agent.kubelet import portforward, spdy_exec
 from agent.kubelet.errors import ContainerNotFound
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.streams import ExecSession, log_stream
-from minikube_py.durable import write_file
+from agent.kubelet.webhook_auth import (
+    Caller,
+    WebhookAuth,
+    certificate_caller,
+    forbidden_message,
+)
+from minikube_py.client.errors import ClientError
 
 log = logging.getLogger(__name__)
 
 Resolver = Callable[[str, str, str, bool], Awaitable[str | None]]
-TokenCheck = Callable[[str, str, str], Awaitable[bool]]
-NodeCheck = Callable[[str, str], Awaitable[bool]]
-TOKEN_CACHE_SECONDS = 60.0
-
-
-def serving_cert(pki_dir: Path, node: str, ips: list[str]) -> ssl.SSLContext:
-    """A self-signed certificate for the node (made once, reused across restarts)."""
-    crt, key = pki_dir / "kubelet.crt", pki_dir / "kubelet.key"
-    if not (crt.exists() and key.exists()):
-        pki_dir.mkdir(parents=True, exist_ok=True)
-        k = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{node}@kubelet")])
-        sans: list[x509.GeneralName] = [x509.DNSName(node)]
-        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips if ip]
-        now = dt.datetime.now(dt.UTC)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                .public_key(k.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(minutes=5))
-                .not_valid_after(now + dt.timedelta(days=3650))
-                .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-                .sign(k, hashes.SHA256()))
-        write_file(key, k.private_bytes(serialization.Encoding.PEM,
-                                        serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()))
-        write_file(crt, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(crt, key)
-    return ctx
-
-
-class TokenAuthenticator:
-    """Bearer tokens are checked by asking the api-server for the pod with them."""
-
-    def __init__(self, server: str, ssl_ctx: ssl.SSLContext | bool) -> None:
-        self.server, self.ssl_ctx = server, ssl_ctx
-        self._ok: dict[tuple[str, str, str], float] = {}
-
-    async def __call__(self, token: str, namespace: str, pod: str) -> bool:
-        key = (token, namespace, pod)
-        if self._ok.get(key, 0) > time.monotonic():
-            return True
-        url = f"{self.server}/api/v1/namespaces/{namespace}/pods/{pod}"
-        async with aiohttp.ClientSession() as s, s.get(
-                url, headers={"Authorization": f"Bearer {token}"}, ssl=self.ssl_ctx,
-                timeout=aiohttp.ClientTimeout(total=10)) as resp:
-            ok = resp.status in (200, 404)  # 404: allowed to look, and there is nothing
-        if ok:
-            self._ok[key] = time.monotonic() + TOKEN_CACHE_SECONDS
-        return ok
-
-    async def may_proxy_node(self, token: str, node: str) -> bool:
-        """Whether the token's user may `get nodes/proxy` on `node` (what kubelet's webhook
-        authorizer asks for /configz); asked as that user, so no extra rights are needed."""
-        key = (token, "", f"nodes/proxy/{node}")
-        if self._ok.get(key, 0) > time.monotonic():
-            return True
-        review = {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-                  "spec": {"resourceAttributes": {"verb": "get", "resource": "nodes",
-                                                  "subresource": "proxy", "name": node}}}
-        url = f"{self.server}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
-        async with aiohttp.ClientSession() as s, s.post(
-                url, json=review, headers={"Authorization": f"Bearer {token}"},
-                ssl=self.ssl_ctx, timeout=aiohttp.ClientTimeout(total=10)) as resp:
-            body = await resp.json() if resp.status == 201 else {}
-        ok = bool((body.get("status") or {}).get("allowed"))
-        if ok:
-            self._ok[key] = time.monotonic() + TOKEN_CACHE_SECONDS
-        return ok
 
 
 def _flag(request: web.Request, name: str) -> bool:
@@ -131,11 +62,9 @@ def _int(request: web.Request, name: str) -> int | None:
 
 
 class KubeletServer:
-    def __init__(self, runtime: DockerRuntime, resolve: Resolver, check_token: TokenCheck,
-                 node: str = "", check_node: NodeCheck | None = None,
+    def __init__(self, runtime: DockerRuntime, resolve: Resolver, auth: WebhookAuth,
                  config: Callable[[], dict[str, Any]] | None = None) -> None:
-        self.runtime, self.resolve, self.check_token = runtime, resolve, check_token
-        self.node, self.check_node, self.config = node, check_node, config
+        self.runtime, self.resolve, self.auth, self.config = runtime, resolve, auth, config
         self.app = web.Application(middlewares=[self._auth])
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/configz", self._configz)
@@ -149,20 +78,36 @@ class KubeletServer:
     async def _auth(self, request: web.Request,
                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                     ) -> web.StreamResponse:
-        if request.path == "/healthz":
-            return await handler(request)
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        ns, pod = request.match_info.get("namespace", ""), request.match_info.get("pod", "")
-        if not token:
+        caller = await self._caller(request)
+        if caller is None:
             raise web.HTTPUnauthorized(text="Unauthorized")
-        if request.path == "/configz" or request.path.startswith("/debug/"):
-            if self.check_node is None or not await self.check_node(token, self.node):
-                raise web.HTTPForbidden(text=f"Forbidden (user may not get nodes/proxy "
-                                             f"{self.node})")
-        elif not await self.check_token(token, ns, pod):
-            raise web.HTTPForbidden(text=f"Forbidden (user may not get pod {ns}/{pod})")
+        try:
+            refused = await self.auth.allowed(caller, request.method, request.path)
+        except ClientError as e:
+            log.warning("cannot authorize kubelet API call user=%s error=%s", caller.name, e)
+            raise web.HTTPInternalServerError(text="Authorization error") from None
+        if refused is not None:
+            log.info("kubelet API call refused user=%s verb=%s subresource=%s", caller.name,
+                     refused.verb, refused.subresource)
+            raise web.HTTPForbidden(text=forbidden_message(caller, refused))
         return await handler(request)
+
+    async def _caller(self, request: web.Request) -> Caller | None:
+        """The client certificate's user, else the bearer token's (TokenReview)."""
+        transport = request.transport
+        if transport is not None:
+            by_cert = certificate_caller(transport.get_extra_info("peercert"))
+            if by_cert is not None:
+                return by_cert
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        try:
+            return await self.auth.authenticate_token(token.strip())
+        except ClientError as e:
+            log.warning("cannot review a token for the kubelet API error=%s", e)
+            raise web.HTTPInternalServerError(text="Authentication error") from None
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")

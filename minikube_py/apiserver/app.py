@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ssl
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -40,7 +41,7 @@ from minikube_py.apiserver.state import (
     CRDS,
     FRONT_PROXY,
     HUB,
-    KUBELET_CLIENT_TOKEN,
+    KUBELET_TLS,
     METRICS,
     NAMESPACE_LIFECYCLE,
     OBJECTS,
@@ -65,7 +66,7 @@ from minikube_py.store.etcdtls import EtcdTLS
 
 
 def build_app(settings: ApiServerSettings, etcd_endpoints: list[str], etcd_tls: EtcdTLS | None,
-              authenticators: list[Authenticator], kubelet_client_token: str,
+              authenticators: list[Authenticator], kubelet_tls: ssl.SSLContext,
               sa_signing_key: rsa.RSAPrivateKey, encryption: Encryption | None = None
               ) -> web.Application:
     app = web.Application(middlewares=[routes.status_errors, warning_headers, authenticate,
@@ -74,7 +75,7 @@ def build_app(settings: ApiServerSettings, etcd_endpoints: list[str], etcd_tls: 
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[AUTHENTICATORS] = list(authenticators)
-    app[KUBELET_CLIENT_TOKEN] = kubelet_client_token
+    app[KUBELET_TLS] = kubelet_tls
     app[SA_SIGNING_KEY] = sa_signing_key
     app[WATCH_PUMPS] = set()
     app.on_shutdown.append(stop_watches)

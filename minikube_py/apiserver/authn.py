@@ -33,9 +33,6 @@ Authenticator = Callable[[web.Request], Awaitable[User | None]]
 AUTHENTICATORS = web.AppKey("authenticators", list)  # list[Authenticator]
 USER = "minikube_py.user"
 ANONYMOUS = User("system:anonymous", ("system:unauthenticated",))
-# Who the api-server is to kubelets (pods/log, exec, port-forward): a token that is only
-# good for reading pods, so a node that collects it from those requests gains nothing.
-KUBELET_CLIENT = User("system:kube-apiserver-kubelet-client", ("system:authenticated",))
 # The one object anyone may read without a token (kubeadm-style discovery for `join`).
 CLUSTER_INFO_PATH = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
 

@@ -7,11 +7,10 @@ In order, the first that allows decides (none: 403):
   of its service account), of claims only GET those their pods mount, volumes (the
   local-path cleaner watches them); tokens only for the service accounts of their pods, bound to
   such a pod (tokenrequest.py); write their own Node and Lease; update pod status and
-  delete pods bound to them; create/patch events.
+  delete pods bound to them; create/patch events; create TokenReviews and
+  SubjectAccessReviews (a kubelet's webhook authentication and authorization).
 - Bootstrappers (system:bootstrappers): create their node-credentials Secret only.
 - Anonymous: GET kube-public/configmaps/cluster-info only (kubeadm's discovery).
-- The api-server's kubelet client (authn.KUBELET_CLIENT): GET pods and nodes/proxy (what
-  kubelets ask of it before serving logs/exec and /configz).
 - RBAC (rbac_index): the Roles and ClusterRoles bound to the user or its groups, for
   resource requests and non-resource paths (discovery, /metrics) alike.
 Anything else is a 403 Status naming the user, verb and resource or path.
@@ -41,7 +40,7 @@ from minikube_py.api.secret import (
     SERVICE_ACCOUNT_TOKEN,
     data_field,
 )
-from minikube_py.apiserver.authn import ANONYMOUS, KUBELET_CLIENT, USER, User
+from minikube_py.apiserver.authn import ANONYMOUS, USER, User
 from minikube_py.apiserver.objects import decode_item
 from minikube_py.apiserver.rbac_rules import Attributes
 from minikube_py.apiserver.state import OBJECTS, RBAC, SETTINGS
@@ -50,6 +49,9 @@ from minikube_py.apiserver.target import Target
 NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces", "configmaps",
                            "serviceaccounts", "persistentvolumes"})
 READ_VERBS = frozenset({"get", "list", "watch"})
+# (group, resource) a kubelet creates to authenticate and authorize its API's callers.
+REVIEWS = frozenset({("authentication.k8s.io", "tokenreviews"),
+                     ("authorization.k8s.io", "subjectaccessreviews")})
 MASTERS = "system:masters"
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 
@@ -147,8 +149,12 @@ async def _node_allows(request: web.Request, target: Target, verb: str, node: st
         return True
     if res is EVENTS:
         return verb in ("create", "patch", "update")
-    if res is NODES:
-        return verb == "create" or (verb in ("get", "update", "patch") and target.name == node)
+    if (res.group, res.plural) in REVIEWS:
+        return verb == "create" and sub is None
+    if res is NODES:  # its own object and status, never nodes/proxy (any node's kubelet)
+        return (verb == "create" and sub is None) or (
+            verb in ("get", "update", "patch") and target.name == node
+            and sub in (None, "status"))
     if res is LEASES:
         if target.namespace == LB_LEASE_NAMESPACE:  # electing LoadBalancer announcers
             return verb == "create" or (verb in ("get", "update")
@@ -182,12 +188,8 @@ def always_allow(request: web.Request, user: User) -> bool:
 
 async def _special_allows(request: web.Request, user: User, verb: str, target: Target
                           ) -> bool:
-    """The authorizers before RBAC: node, bootstrap and kubelet-client identities."""
+    """The authorizers before RBAC: node and bootstrap identities."""
     groups = set(user.groups)
-    if user is KUBELET_CLIENT:
-        return verb == "get" and (
-            (target.resource is PODS and target.subresource is None)
-            or (target.resource is NODES and target.subresource == "proxy"))
     if user is ANONYMOUS:
         return verb == "get" and target.resource is CONFIGMAPS \
             and target.namespace == "kube-public" and target.name == "cluster-info"

@@ -227,6 +227,10 @@ BINDINGS: list[Object] = [
                     subject("User", "system:kube-proxy")),
     cluster_binding("system:ingress-controller", "system:ingress-controller",
                     subject("ServiceAccount", "kube-system:ingress-controller")),
+    # The api-server's client certificate towards kubelets (kubeadm's
+    # apiserver-kubelet-client): what kubelets' webhook authorizer asks about.
+    cluster_binding("system:kube-apiserver-kubelet-client", "system:kubelet-api-admin",
+                    subject("User", "system:kube-apiserver-kubelet-client")),
     cluster_binding("system:kube-dns", "system:kube-dns",
                     subject("ServiceAccount", "kube-system:kube-dns")),
 ]

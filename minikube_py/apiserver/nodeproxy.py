@@ -3,7 +3,7 @@ state and probe `minikube-py trace` reads (debug/dataplane, debug/probe), from t
 
 Only these paths are proxied (with their query), each with its one method, and only to the node's registered InternalIP and kubelet port
 (status.daemonEndpoints): a general nodes/proxy would let whoever may write a Node's status
-point the api-server, with its kubelet-client token, at any address.
+point the api-server, with its kubelet-client certificate, at any address.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ async def node_proxy(request: web.Request, target: Target) -> web.StreamResponse
         raise errors.method_not_allowed()
     assert target.name is not None
     node = await request.app[OBJECTS].get(NODES, None, target.name)
-    url = f"{proxy.node_kubelet_base(node)}/{target.proxy_path}"
+    kubelet = proxy.node_kubelet(node)
+    url = f"{kubelet.base}/{target.proxy_path}"
     try:
         async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
-                http.request(method, url, params=request.query, ssl=proxy.KUBELET_TLS,
-                             headers=proxy.kubelet_auth(request),
-                             allow_redirects=False) as upstream,
+                http.request(method, url, params=request.query, allow_redirects=False,
+                             **proxy.dial(request, kubelet)) as upstream,
         ):
             text = await upstream.text()
             if upstream.status != 200:

@@ -1,4 +1,5 @@
-"""The api-server's PKI: a CA, a serving certificate, an admin token and kubeconfig.
+"""The api-server's PKI: a CA, a serving certificate, an admin token and kubeconfig, and
+the client certificate it presents to kubelets (kubeadm's apiserver-kubelet-client).
 
 Made once on first start in D/pki and reused afterwards, so clients that trust
 the CA keep working across restarts. Every file goes through durable.write_file:
@@ -21,6 +22,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from minikube_py.durable import write_file
@@ -36,6 +38,9 @@ _VALIDITY = datetime.timedelta(days=3650)
 
 # The control-plane components that run with their own identity, not the admin's:
 # kubeconfig name -> user (kubeadm's scheduler.conf and controller-manager.conf).
+# Who the api-server is to kubelets (pods/log, exec, port-forward, nodes/proxy): bound to
+# system:kubelet-api-admin by the bootstrap policy, as kubeadm binds its client certificate.
+KUBELET_CLIENT_USER = "system:kube-apiserver-kubelet-client"
 COMPONENT_USERS = {"scheduler": "system:kube-scheduler",
                    "controller-manager": "system:kube-controller-manager"}
 
@@ -51,7 +56,8 @@ class Pki:
     admin_token_file: Path
     sa_key: Path
     sa_pub: Path
-    kubelet_client_token_file: Path
+    kubelet_client_cert: Path
+    kubelet_client_key: Path
 
     def component_token_file(self, component: str) -> Path:
         return self.admin_token_file.with_name(f"{component}.token")
@@ -63,9 +69,6 @@ class Pki:
     def admin_token(self) -> str:
         return self.admin_token_file.read_text().strip()
 
-    @property
-    def kubelet_client_token(self) -> str:
-        return self.kubelet_client_token_file.read_text().strip()
 
 
 def host_addresses() -> list[str]:
@@ -108,24 +111,40 @@ def issue(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, *, common_na
           ips: Sequence[str] = (), dns_names: Sequence[str] = (),
           server: bool = True, client: bool = False
           ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A leaf certificate signed by `ca` for a server (SANs), a client or both."""
+    """A new key and its leaf certificate signed by `ca` for a server (SANs), a client or
+    both."""
     key = ec.generate_private_key(ec.SECP256R1())
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH] if server else []
+    usages += [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
+    return sign(ca, ca_key, key.public_key(), subject_name(common_name), usages=usages,
+                ips=ips, dns_names=dns_names), key
+
+
+def sign(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
+         public_key: CertificateIssuerPublicKeyTypes, subject: x509.Name, *,
+         usages: Sequence[x509.ObjectIdentifier], ips: Sequence[str] = (),
+         dns_names: Sequence[str] = (),
+         validity: datetime.timedelta = _VALIDITY) -> x509.Certificate:
+    """A leaf certificate for someone else's key (a node's serving key, from its request)."""
     now = datetime.datetime.now(datetime.UTC)
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-    usages = [ExtendedKeyUsageOID.SERVER_AUTH] if server else []
-    usages += [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-               .issuer_name(ca.subject).public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca.subject)
+               .public_key(public_key).serial_number(x509.random_serial_number())
                .not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + _VALIDITY)
-               .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+               .not_valid_after(now + validity)
+               .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(ca_key, hashes.SHA256()), key
+    return builder.sign(ca_key, hashes.SHA256())
+
+
+def subject_name(common_name: str, *organizations: str) -> x509.Name:
+    """CN=user, O=group...: how Kubernetes reads a client certificate's identity."""
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                      *(x509.NameAttribute(NameOID.ORGANIZATION_NAME, o)
+                        for o in organizations)])
 
 
 def write_pair(cert_path: Path, key_path: Path, cert: x509.Certificate,
@@ -162,7 +181,8 @@ def ensure(pki_dir: Path, *, service_ip: str, extra_sans: tuple[str, ...] = ()) 
     pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     paths = Pki(pki_dir / "ca.crt", pki_dir / "ca.key", pki_dir / "apiserver.crt",
                 pki_dir / "apiserver.key", pki_dir / "admin.token", pki_dir / "sa.key",
-                pki_dir / "sa.pub", pki_dir / "kubelet-client.token")
+                pki_dir / "sa.pub", pki_dir / "apiserver-kubelet-client.crt",
+                pki_dir / "apiserver-kubelet-client.key")
     existing = load_ca(paths.ca_cert, paths.ca_key)
     if existing is not None:
         ca, ca_key = existing
@@ -170,6 +190,7 @@ def ensure(pki_dir: Path, *, service_ip: str, extra_sans: tuple[str, ...] = ()) 
         ca, ca_key = new_ca()
         write_pair(paths.ca_cert, paths.ca_key, ca, ca_key)
         paths.serving_cert.unlink(missing_ok=True)
+        paths.kubelet_client_cert.unlink(missing_ok=True)
         log.info("created CA path=%s", paths.ca_cert)
     extra_ips, extra_names = split_sans(extra_sans)
     ips = list(dict.fromkeys(["127.0.0.1", service_ip, *host_addresses(), *extra_ips]))
@@ -178,7 +199,12 @@ def ensure(pki_dir: Path, *, service_ip: str, extra_sans: tuple[str, ...] = ()) 
         cert, key = issue(ca, ca_key, common_name="kube-apiserver", ips=ips, dns_names=names)
         write_pair(paths.serving_cert, paths.serving_key, cert, key)
         log.info("issued serving certificate ips=%s names=%s", ",".join(ips), ",".join(names))
-    for token_file in (paths.admin_token_file, paths.kubelet_client_token_file,
+    if not (paths.kubelet_client_cert.exists() and paths.kubelet_client_key.exists()):
+        cert, key = issue(ca, ca_key, common_name=KUBELET_CLIENT_USER, server=False,
+                          client=True)
+        write_pair(paths.kubelet_client_cert, paths.kubelet_client_key, cert, key)
+        log.info("issued kubelet-client certificate user=%s", KUBELET_CLIENT_USER)
+    for token_file in (paths.admin_token_file,
                        *map(paths.component_token_file, COMPONENT_USERS)):
         if not token_file.exists():
             write_file(token_file, secrets.token_urlsafe(32))

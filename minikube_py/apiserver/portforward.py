@@ -24,5 +24,6 @@ async def port_forward(request: web.Request, target: Target) -> web.StreamRespon
         raise errors.bad_request("port-forward needs a SPDY/3.1 upgrade")
     assert target.name is not None
     pod = await request.app[OBJECTS].get(PODS, target.namespace, target.name)
-    url = f"{await proxy.kubelet_base(request, pod)}/portForward/{target.namespace}/{target.name}"
-    return await upgrade.relay(request, url, [], proxy.kubelet_auth(request), proxy.KUBELET_TLS)
+    kubelet = await proxy.pod_kubelet(request, pod)
+    url = f"{kubelet.base}/portForward/{target.namespace}/{target.name}"
+    return await upgrade.relay(request, url, [], **proxy.dial(request, kubelet))

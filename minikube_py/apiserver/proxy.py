@@ -5,6 +5,11 @@ The kubelet serves https://<node InternalIP>:<daemonEndpoints.kubeletEndpoint.Po
 stream through chunk by chunk (follow works); exec is a WebSocket relayed frame
 by frame with the subprotocol (v4/v5.channel.k8s.io) the kubelet chose; a SPDY/3.1
 exec (kubectl before 1.30) is relayed as raw bytes by upgrade.py.
+
+The api-server dials only the node's registered InternalIP, presents its kubelet-client
+certificate (the kubelet asks it whether that user may `nodes/proxy`) and accepts only a
+serving certificate from the cluster CA issued to that node by name (pki.issue at join), so
+neither a Node status pointing elsewhere nor another node's certificate gets the stream.
 """
 
 from __future__ import annotations
@@ -12,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 from aiohttp import web
@@ -22,7 +26,7 @@ from minikube_py.api import errors
 from minikube_py.api.resources import NODES, PODS
 from minikube_py.api.types import Object
 from minikube_py.apiserver import upgrade
-from minikube_py.apiserver.state import KUBELET_CLIENT_TOKEN, OBJECTS
+from minikube_py.apiserver.state import KUBELET_TLS, OBJECTS
 from minikube_py.apiserver.target import Target
 
 log = logging.getLogger(__name__)
@@ -31,11 +35,13 @@ DEFAULT_KUBELET_PORT = 10250
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "sinceTime",
               "limitBytes")
 EXEC_PARAMS = ("command", "stdin", "stdout", "stderr", "tty")
-# Kubelets serve self-signed certificates; like kube-apiserver without
-# --kubelet-certificate-authority we do not verify them (the bearer token is what is checked).
-KUBELET_TLS = ssl.create_default_context()
-KUBELET_TLS.check_hostname = False
-KUBELET_TLS.verify_mode = ssl.CERT_NONE
+
+
+class Kubelet(NamedTuple):
+    """Where a node's kubelet is and whom its serving certificate must name."""
+
+    base: str  # https://<InternalIP>:<port>
+    node: str  # a DNS SAN of its serving certificate (TLS server_hostname)
 
 
 def _container(pod: Object, requested: str | None) -> str:
@@ -53,17 +59,17 @@ def _container(pod: Object, requested: str | None) -> str:
                              f"one of: [{' '.join(str(n) for n in regular)}]")
 
 
-async def kubelet_base(request: web.Request, pod: Object) -> str:
-    """https://ip:port of the kubelet running `pod`; 400 while it is not scheduled."""
+async def pod_kubelet(request: web.Request, pod: Object) -> Kubelet:
+    """The kubelet running `pod`; 400 while it is not scheduled."""
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
         raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host "
                                  "assigned")
-    return node_kubelet_base(await request.app[OBJECTS].get(NODES, None, node_name))
+    return node_kubelet(await request.app[OBJECTS].get(NODES, None, node_name))
 
 
-def node_kubelet_base(node: Object) -> str:
-    """https://ip:port of the node's kubelet: its registered InternalIP and kubelet port."""
+def node_kubelet(node: Object) -> Kubelet:
+    """The node's kubelet: its registered InternalIP and kubelet port."""
     status: dict[str, Any] = node.get("status") or {}
     address = next((a.get("address") for a in status.get("addresses") or []
                     if a.get("type") == "InternalIP"), None)
@@ -73,20 +79,21 @@ def node_kubelet_base(node: Object) -> str:
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get(
         "Port") or DEFAULT_KUBELET_PORT
     host = f"[{address}]" if ":" in address else address
-    return f"https://{host}:{port}"
+    return Kubelet(f"https://{host}:{port}", node["metadata"]["name"])
 
 
-async def _pod_and_container(request: web.Request, target: Target) -> tuple[Object, str, str]:
+async def _pod_and_container(request: web.Request, target: Target
+                             ) -> tuple[Object, str, Kubelet]:
     assert target.name is not None
     pod = await request.app[OBJECTS].get(PODS, target.namespace, target.name)
     container = _container(pod, request.query.get("container"))
-    return pod, container, await kubelet_base(request, pod)
+    return pod, container, await pod_kubelet(request, pod)
 
 
-def kubelet_auth(request: web.Request) -> dict[str, str]:
-    """The api-server's kubelet-client token (authn.KUBELET_CLIENT: it may only read pods);
-    the kubelet checks that it may GET the pod (docs/interfaces.md)."""
-    return {"Authorization": f"Bearer {request.app[KUBELET_CLIENT_TOKEN]}"}
+def dial(request: web.Request, kubelet: Kubelet) -> dict[str, Any]:
+    """aiohttp request arguments for the kubelet: our client certificate, and its serving
+    certificate verified against the cluster CA for the node's name."""
+    return {"ssl": request.app[KUBELET_TLS], "server_hostname": kubelet.node}
 
 
 def unreachable(e: Exception) -> errors.StatusError:
@@ -97,15 +104,15 @@ async def container_log(request: web.Request, target: Target) -> web.StreamRespo
     """GET pods/x/log: the kubelet's answer, streamed as it comes."""
     if request.method != "GET":
         raise errors.method_not_allowed()
-    pod, container, base = await _pod_and_container(request, target)
+    pod, container, kubelet = await _pod_and_container(request, target)
     params = {k: v for k, v in request.query.items() if k in LOG_PARAMS}
-    url = f"{base}/containerLogs/{target.namespace}/{pod['metadata']['name']}/{container}"
+    url = f"{kubelet.base}/containerLogs/{target.namespace}/{pod['metadata']['name']}/" \
+          f"{container}"
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
     try:
         async with (
                 aiohttp.ClientSession(timeout=timeout) as http,
-                http.get(url, params=params, ssl=KUBELET_TLS,
-                         headers=kubelet_auth(request)) as upstream,
+                http.get(url, params=params, **dial(request, kubelet)) as upstream,
         ):
             if upstream.status >= 400:
                 text = await upstream.text()
@@ -138,18 +145,18 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
     upgrade_to = request.headers.get("Upgrade", "").lower()
     if upgrade_to != "websocket" and not upgrade_to.startswith("spdy/"):
         raise errors.bad_request("exec needs a WebSocket or SPDY/3.1 upgrade")
-    pod, container, base = await _pod_and_container(request, target)
+    pod, container, kubelet = await _pod_and_container(request, target)
     params = [(k, v) for k, v in request.query.items() if k in EXEC_PARAMS]
-    url = f"{base}/exec/{target.namespace}/{pod['metadata']['name']}/{container}"
+    url = f"{kubelet.base}/exec/{target.namespace}/{pod['metadata']['name']}/{container}"
     if upgrade_to.startswith("spdy/"):  # kubectl before 1.30: raw bytes both ways
-        return await upgrade.relay(request, url, params, kubelet_auth(request), KUBELET_TLS)
+        return await upgrade.relay(request, url, params, **dial(request, kubelet))
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
                if p.strip()]
     try:
         async with (
                 aiohttp.ClientSession() as http,
-                http.ws_connect(url, params=params, protocols=offered, ssl=KUBELET_TLS,
-                                max_msg_size=0, headers=kubelet_auth(request)) as upstream,
+                http.ws_connect(url, params=params, protocols=offered, max_msg_size=0,
+                                **dial(request, kubelet)) as upstream,
         ):
             client = web.WebSocketResponse(
                 protocols=[upstream.protocol] if upstream.protocol else (),

@@ -36,6 +36,7 @@ from minikube_py.apiserver import (
     defaultingressclass,
     defaultstorageclass,
     fieldmanager,
+    nodecredentials,
     noderestriction,
     podsecurity,
     rbac_escalation,
@@ -243,6 +244,8 @@ def writer_of(request: web.Request, target: Target, kind: str) -> Writer:
 async def _admit_new(request: web.Request, target: Target, obj: Object) -> None:
     """The mutating and validating admission only a create goes through."""
     admit_create(request, target, obj)
+    if nodecredentials.applies(target, obj):
+        await nodecredentials.admit(request, obj, dry_run=dry_run(request))
     if target.resource is PODS:
         await serviceaccount_admission.admit_pod(request.app, target.namespace or "", obj)
     if podsecurity.applies(target):

@@ -25,6 +25,7 @@ from minikube_py.apiserver import (
     rest,
     selfreviews,
     subresources,
+    tokenreviews,
     watch,
 )
 from minikube_py.apiserver.authz import authorize, authorize_path
@@ -244,5 +245,6 @@ def add_routes(app: web.Application) -> None:
     r.add_post(selfreviews.CAN_I_PATH, selfreviews.can_i)
     r.add_post(selfreviews.RULES_PATH, selfreviews.rules_review)
     accessreviews.add_routes(app)
+    tokenreviews.add_routes(app)
     r.add_route("*", "/api/v1/{tail:.+}", core)
     r.add_route("*", "/apis/{group}/{version}/{tail:.+}", grouped)

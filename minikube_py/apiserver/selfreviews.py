@@ -94,7 +94,7 @@ async def can_i(request: web.Request) -> web.Response:
 
 async def rules_review(request: web.Request) -> web.Response:
     """`kubectl auth can-i --list`: the RBAC rules the caller holds in spec.namespace. The
-    node, bootstrap and kubelet-client authorizers cannot list theirs: incomplete."""
+    node and bootstrap authorizers cannot list theirs: incomplete."""
     body = await codec.read_object(request)
     spec = body.get("spec")
     namespace = spec.get("namespace") if isinstance(spec, dict) else None
@@ -109,8 +109,7 @@ async def rules_review(request: web.Request) -> web.Response:
         else:
             resource_rules.append(entry)
     incomplete = MASTERS not in user.groups and any(
-        g in user.groups for g in ("system:nodes", "system:bootstrappers")) \
-        or user.name == "system:kube-apiserver-kubelet-client"
+        g in user.groups for g in ("system:nodes", "system:bootstrappers"))
     return codec.json_response({
         "kind": RULES_REVIEWS.kind, "apiVersion": AUTHORIZATION,
         "metadata": {"creationTimestamp": None}, "spec": {"namespace": namespace},

@@ -18,7 +18,7 @@ from minikube_py.api import errors
 from minikube_py.api.sa_token import load_private_key
 from minikube_py.apiserver import encryption_config, etcd_pki, pki
 from minikube_py.apiserver.app import build_app
-from minikube_py.apiserver.authn import KUBELET_CLIENT, StaticTokens, User
+from minikube_py.apiserver.authn import StaticTokens, User
 from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.apiserver.tokens import BootstrapTokens, NodeTokens, ServiceAccountTokens
 from minikube_py.apiserver.workers import Workers, worker_argv
@@ -37,6 +37,15 @@ def tls_context(paths: pki.Pki) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(paths.serving_cert, paths.serving_key)
     ctx.set_alpn_protocols(["http/1.1"])  # aiohttp speaks HTTP/1.1 only
+    return ctx
+
+
+def kubelet_client_tls(paths: pki.Pki) -> ssl.SSLContext:
+    """How the api-server dials kubelets: it presents its kubelet-client certificate and
+    verifies the kubelet's serving certificate against the cluster CA (proxy.py names the
+    node it expects)."""
+    ctx = ssl.create_default_context(cafile=paths.ca_cert)
+    ctx.load_cert_chain(paths.kubelet_client_cert, paths.kubelet_client_key)
     return ctx
 
 
@@ -83,15 +92,14 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
             except (OSError, RuntimeError, TimeoutError) as e:
                 raise StartupError(f"embedded etcd did not start: {e}") from e
             endpoints = [etcd.client_url]
-        kubelet_token = paths.kubelet_client_token
-        tokens = {token: ADMIN, kubelet_token: KUBELET_CLIENT,
+        tokens = {token: ADMIN,
                   **{paths.component_token(c): User(u, ("system:authenticated",))
                      for c, u in pki.COMPONENT_USERS.items()},
                   **{t: User(n, ("system:authenticated",))
                      for t, n in settings.extra_tokens.items()}}
         app = build_app(settings, endpoints, etcd_tls, [
             StaticTokens(tokens), NodeTokens(), ServiceAccountTokens(paths.sa_pub),
-            BootstrapTokens()], kubelet_token, load_private_key(paths.sa_key.read_bytes()),
+            BootstrapTokens()], kubelet_client_tls(paths), load_private_key(paths.sa_key.read_bytes()),
             encryption)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=5.0)

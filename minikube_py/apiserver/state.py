@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -36,8 +37,8 @@ FRONT_PROXY = web.AppKey("front_proxy_pki", FrontProxyPki)
 WEBHOOKS = web.AppKey("webhook_index", WebhookIndex)
 WEBHOOK_CLIENTS = web.AppKey("webhook_clients", WebhookClients)
 # The pump task of every open watch, cancelled on shutdown.
-# What the api-server presents to kubelets (authn.KUBELET_CLIENT), read once at start.
-KUBELET_CLIENT_TOKEN = web.AppKey("kubelet_client_token", str)
+# How the api-server dials kubelets (server.kubelet_client_tls), made once at start.
+KUBELET_TLS = web.AppKey("kubelet_tls", ssl.SSLContext)
 # What TokenRequest signs with (D/pki/sa.key), read once at start.
 SA_SIGNING_KEY = web.AppKey("sa_signing_key", rsa.RSAPrivateKey)
 WATCH_PUMPS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("watch_pumps")

@@ -44,10 +44,9 @@ class _IntoReader:
         self.reader.feed_eof()
 
 
-def _request_head(request: web.Request, url: URL, headers: dict[str, str]) -> bytes:
+def _request_head(request: web.Request, url: URL) -> bytes:
     lines = [f"{request.method} {url.raw_path_qs} HTTP/1.1", f"Host: {url.raw_authority}",
              "Connection: Upgrade", "Content-Length: 0"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
     lines += [f"{name}: {value}" for name in FORWARDED for value in request.headers.getall(name, [])]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -68,17 +67,19 @@ async def _pump(read: Callable[[], Awaitable[bytes]], write: Callable[[bytes], N
         await drain()
 
 
-async def relay(request: web.Request, url: str, params: Sequence[tuple[str, str]],
-                headers: dict[str, str], ssl_ctx: ssl.SSLContext) -> web.StreamResponse:
-    """Forward the upgrade request to `url` (the kubelet), then splice the two sockets."""
+async def relay(request: web.Request, url: str, params: Sequence[tuple[str, str]], *,
+                ssl: ssl.SSLContext, server_hostname: str) -> web.StreamResponse:
+    """Forward the upgrade request to `url` (the kubelet, whose certificate must name
+    `server_hostname`), then splice the two sockets."""
     target = URL(url).with_query(list(params))
     try:
         up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(
-            target.host, target.port, ssl=ssl_ctx, limit=BUFFERED), timeout=10)
+            target.host, target.port, ssl=ssl, server_hostname=server_hostname,
+            limit=BUFFERED), timeout=10)
     except (OSError, TimeoutError) as e:
         raise errors.StatusError(502, "BadGateway", f"error dialing the kubelet: {e}") from None
     try:
-        up_writer.write(_request_head(request, target, headers))
+        up_writer.write(_request_head(request, target))
         head = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"), timeout=30)
         status, answer = _parse_head(head)
         if status != 101:

@@ -28,6 +28,14 @@ def register(subparsers: Any) -> None:
                    help="where CNI plugins are (repeatable; default /opt/cni/bin, /usr/lib/cni)")
     p.add_argument("--state-dir", default="/var/lib/minikube-py/agent")
     p.add_argument("--kubelet-port", type=int, default=10250)
+    p.add_argument("--tls-cert-file", default="",
+                   help="the kubelet API's serving certificate, issued at join "
+                        "(default: STATE_DIR/pki/kubelet.crt)")
+    p.add_argument("--tls-private-key-file", default="",
+                   help="its key (default: STATE_DIR/pki/kubelet.key)")
+    p.add_argument("--client-ca-file", default="",
+                   help="CA for client certificates of the kubelet API (default: the "
+                        "kubeconfig's CA)")
     p.add_argument("--docker-host", default="",
                    help="Docker Engine API endpoint (default: DOCKER_HOST or the local socket)")
     p.add_argument("--node-labels", default="", help="k=v,... added to the Node")
@@ -74,7 +82,8 @@ def _run(args: argparse.Namespace) -> int:
         enable_proxy=not args.no_proxy, enable_overlay=not args.no_overlay,
         enable_lb_announce=not args.no_lb_announce,
         cluster_dns=cluster_dns, cluster_domain=args.cluster_domain.strip("."),
-        resolv_conf=args.resolv_conf)
+        resolv_conf=args.resolv_conf, tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file, client_ca_file=args.client_ca_file)
     if args.cni_bin_dir:
         settings.cni_bin_dirs = args.cni_bin_dir
     try:

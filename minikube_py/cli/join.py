@@ -41,7 +41,8 @@ def _run(args: argparse.Namespace) -> int:
         host.require_root()
         node = NodeRecord(args.node_name or host.node_name(),
                           args.node_ip or host.primary_ipv4(), iface=args.iface)
-        req = join.JoinRequest(args.server, args.token, args.ca_cert_hash, node.name).validated()
+        req = join.JoinRequest(args.server, args.token, args.ca_cert_hash, node.name,
+                               (node.ip,)).validated()
         ca_pem = asyncio.run(join.fetch_ca(req.server, req.ca_cert_hash))  # read-only
         lifecycle.refuse_if_other(paths)
         if lifecycle.running(paths) is not None:

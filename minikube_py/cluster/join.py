@@ -3,17 +3,20 @@
 Every check happens before anything on this host changes: the token's and hash's shape,
 the server's CA against the pinned hash (over TLS not yet verified, reading only the
 public cluster-info), then, verified, the bootstrap token exchanged for this node's own
-credential. Only then are the kubeconfig written and the agent started (supervised, as
-`up` does, or by systemd when install.sh asks for it).
+credential and kubelet serving certificate (the api-server signs a request made here, the
+key never leaves the host; the token is spent by it). Only then are the kubeconfig and the
+certificate written and the agent started (supervised, as `up` does, or by systemd when
+install.sh asks for it).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import ssl
 import tempfile
-from datetime import timedelta
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp
@@ -39,6 +42,7 @@ class JoinRequest:
     token: str
     ca_cert_hash: str
     node_name: str
+    node_ips: tuple[str, ...] = ()  # SANs of the kubelet serving certificate
 
     def validated(self) -> JoinRequest:
         if not self.server.startswith("https://"):
@@ -74,22 +78,45 @@ async def fetch_ca(server: str, expected_hash: str, timeout: float = 10.0) -> by
     return ca_pem
 
 
-async def obtain_credentials(req: JoinRequest, ca_pem: bytes) -> str:
-    """Exchange the bootstrap token for this node's own token (docs/interfaces.md, "Node
-    credentials")."""
-    node_token = tokens.new_node_token(req.node_name)
+@dataclasses.dataclass(frozen=True)
+class NodeCredentials:
+    """What a node runs with: its API token, and its kubelet serving certificate."""
+
+    token: str
+    serving_cert: bytes
+    serving_key: bytes
+
+
+async def exchange(client: ApiClient, node: str, ips: Sequence[str]) -> NodeCredentials:
+    """Create the node's credential Secret with `client` (a bootstrap token, or the admin
+    for local nodes); the api-server answers with the signed serving certificate."""
+    token = tokens.new_node_token(node)
+    key_pem, csr_pem = tokens.serving_request(node, ips)
+    created = await client.create(SECRETS, tokens.node_credentials_secret(node, token, csr_pem))
+    cert = base64.b64decode((created.get("data") or {}).get(tokens.SERVING_CERT) or "")
+    if not cert:
+        raise JoinError("the api-server issued no kubelet serving certificate (an older "
+                        "minikube-py?)")
+    return NodeCredentials(token, cert, key_pem)
+
+
+async def obtain_credentials(req: JoinRequest, ca_pem: bytes) -> NodeCredentials:
+    """Exchange the bootstrap token for this node's own token and serving certificate
+    (docs/interfaces.md, "Node credentials")."""
     ca_file = _temp_ca(ca_pem)
     try:
         async with ApiClient(req.server, token=req.token, ca_file=ca_file, retries=1) as boot:
-            await boot.create(SECRETS, tokens.node_credentials_secret(req.node_name, node_token))
-        async with ApiClient(req.server, token=node_token, ca_file=ca_file, retries=1) as node:
+            creds = await exchange(boot, req.node_name, req.node_ips)
+        async with ApiClient(req.server, token=creds.token, ca_file=ca_file,
+                             retries=1) as node:
             try:  # proves the new credential is accepted
                 await node.get(NODES, req.node_name)
             except NotFound:
                 pass
     except Unauthorized as e:
-        raise JoinError("the bootstrap token was refused (wrong or expired); make a new one on "
-                        "the control plane: minikube-py token create") from e
+        raise JoinError("the bootstrap token was refused (wrong or expired, or spent by "
+                        "another join); make a new one on the control plane: minikube-py "
+                        "token create") from e
     except AlreadyExists as e:
         raise JoinError(f"a node named {req.node_name} already joined; pick another --node-name "
                         f"or delete secret kube-system/node-credentials-{req.node_name}") from e
@@ -99,7 +126,7 @@ async def obtain_credentials(req: JoinRequest, ca_pem: bytes) -> str:
         raise JoinError(f"joining failed: {e}") from e
     finally:
         Path(ca_file).unlink(missing_ok=True)
-    return node_token
+    return creds
 
 
 def _temp_ca(ca_pem: bytes) -> str:
@@ -113,35 +140,47 @@ def kubelet_config(server: str, ca_pem: bytes, node: str, token: str) -> str:
     return kubeconfigs.token_kubeconfig(server, ca_pem, f"system:node:{node}", token)
 
 
+def serving_files(kubeconfig: Path) -> tuple[Path, Path]:
+    """Where the node's serving certificate and key go: pki/ beside its kubeconfig (the
+    agent's --state-dir when `up`, `lab` or `join` supervise it)."""
+    return kubeconfig.parent / "pki" / "kubelet.crt", kubeconfig.parent / "pki" / "kubelet.key"
+
+
+def write_credentials(kubeconfig: Path, server: str, ca_pem: bytes, node: str,
+                      creds: NodeCredentials) -> None:
+    crt, key = serving_files(kubeconfig)
+    write_file(key, creds.serving_key)
+    write_file(crt, creds.serving_cert, mode=0o644)
+    write_file(kubeconfig, kubelet_config(server, ca_pem, node, creds.token))
+
+
 async def join(req: JoinRequest, ca_pem: bytes, kubeconfig_path: Path) -> None:
-    """With a verified CA (`fetch_ca`): obtain credentials, write the node's kubeconfig."""
-    token = await obtain_credentials(req, ca_pem)
-    write_file(kubeconfig_path, kubelet_config(req.server, ca_pem,
-                                                              req.node_name, token))
+    """With a verified CA (`fetch_ca`): obtain credentials, write the node's kubeconfig
+    and serving certificate."""
+    creds = await obtain_credentials(req, ca_pem)
+    write_credentials(kubeconfig_path, req.server, ca_pem, req.node_name, creds)
 
 
 def write_agent_env(path: Path, node: NodeRecord, kubeconfig: Path) -> None:
     """The EnvironmentFile of systemd/minikube-py-agent.service."""
+    crt, key = serving_files(kubeconfig)
+    args = f"--tls-cert-file {crt} --tls-private-key-file {key}"
     lines = {"NODE_NAME": node.name, "NODE_IP": node.ip, "KUBECONFIG": str(kubeconfig),
-             "AGENT_ARGS": f"--iface {node.iface}" if node.iface else ""}
+             "AGENT_ARGS": f"--iface {node.iface} {args}" if node.iface else args}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f'{k}="{v}"\n' for k, v in lines.items()))
 
 
-async def local_node_kubeconfig(admin: ApiClient, server: str, ca_pem: bytes, node: str,
-                                path: Path) -> None:
-    """For the nodes `up` and `lab up` run themselves: the same exchange as `join`, with a
-    bootstrap token made for it and deleted after, so every agent runs as system:node:<n>.
-    A credential left from an earlier run whose token we no longer hold is replaced."""
+async def local_node_kubeconfig(admin: ApiClient, server: str, ca_pem: bytes,
+                                node: NodeRecord, path: Path) -> None:
+    """For the nodes `up` and `lab up` run themselves: the exchange `join` does, made by the
+    admin (its Node may exist from an earlier run, which a bootstrap token may not claim),
+    so every agent runs as system:node:<n> with a serving certificate for its address. A
+    credential left from an earlier run whose token we no longer hold is replaced."""
     with contextlib.suppress(NotFound):
-        await admin.delete(SECRETS, f"node-credentials-{node}", namespace="kube-system")
-    bootstrap = tokens.new_token()
-    await admin.create(SECRETS, tokens.token_secret(bootstrap, timedelta(minutes=5)))
+        await admin.delete(SECRETS, f"node-credentials-{node.name}", namespace="kube-system")
     try:
-        req = JoinRequest(server, bootstrap, tokens.ca_hash(ca_pem), node)
-        token = await obtain_credentials(req, ca_pem)
-    finally:
-        with contextlib.suppress(NotFound):
-            await admin.delete(SECRETS, f"bootstrap-token-{tokens.parse_token(bootstrap)[0]}",
-                               namespace="kube-system")
-    write_file(path, kubelet_config(server, ca_pem, node, token))
+        creds = await exchange(admin, node.name, [node.ip])
+    except ClientError as e:
+        raise JoinError(f"cannot make credentials for node {node.name}: {e}") from e
+    write_credentials(path, server, ca_pem, node.name, creds)

@@ -241,12 +241,12 @@ async def _node_kubeconfigs(paths: ClusterPaths, state: ClusterState, client: Ap
     supervisor starts an agent once its kubeconfig exists."""
     for node in state.nodes:
         path = node_kubeconfig(paths, node, state.is_lab)
-        if path.exists():
+        if path.exists() and all(f.exists() for f in join.serving_files(path)):
             continue
         server = f"https://{_reachable_address(state) if node.netns else '127.0.0.1'}" \
                  f":{state.api_port}"
         try:
-            await join.local_node_kubeconfig(client, server, ca_pem, node.name, path)
+            await join.local_node_kubeconfig(client, server, ca_pem, node, path)
         except (join.JoinError, ClientError) as e:  # an api-server without node authz
             progress(f"node {node.name} runs with admin credentials: {e}")
             kubeconfigs.publish(admin, path, server)

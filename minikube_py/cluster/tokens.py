@@ -11,14 +11,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import string
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+from cryptography.x509.oid import NameOID
 
 from minikube_py.api.meta import format_time
 
@@ -28,6 +38,7 @@ NODE_TOKEN_PREFIX = "mkpnode"
 BOOTSTRAP_TYPE = "bootstrap.kubernetes.io/token"
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 NODE_LABEL = "minikube-py.io/node"
+SERVING_CSR, SERVING_CERT = "kubelet-serving.csr", "kubelet-serving.crt"
 EXTRA_GROUPS = "system:bootstrappers:minikube-py:default-node-token"
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -88,9 +99,28 @@ def new_node_token(node: str) -> str:
     return f"{NODE_TOKEN_PREFIX}:{node}:{secrets.token_hex(32)}"
 
 
-def node_credentials_secret(node: str, token: str) -> dict[str, Any]:
-    """What the api-server checks a node token against; holds only the token's sha256."""
+def serving_request(node: str, ips: Sequence[str]) -> tuple[bytes, bytes]:
+    """(key PEM, CSR PEM) for the node's kubelet serving certificate: CN system:node:<node>,
+    O system:nodes, the node's name and addresses as SANs (what the api-server signs)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node}"),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes")])
+    sans: list[x509.GeneralName] = [x509.DNSName(node)]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    csr = (x509.CertificateSigningRequestBuilder().subject_name(subject)
+           .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+           .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    return key_pem, csr.public_bytes(Encoding.PEM)
+
+
+def node_credentials_secret(node: str, token: str, serving_csr: bytes = b""
+                            ) -> dict[str, Any]:
+    """What the api-server checks a node token against (only the token's sha256), and the
+    request for the node's serving certificate, which the api-server replaces with it."""
     data = {"node-name": node, "token-sha256": hashlib.sha256(token.encode()).hexdigest()}
+    if serving_csr:
+        data[SERVING_CSR] = serving_csr.decode()
     return {"apiVersion": "v1", "kind": "Secret", "type": NODE_CREDENTIALS_TYPE,
             "metadata": {"name": f"node-credentials-{node}", "namespace": "kube-system",
                          "labels": {NODE_LABEL: node}},

@@ -122,5 +122,5 @@ def test_node_credentials_reach_only_their_own_node(cluster: Cluster, tmp_path: 
                                             "type": "Opaque"})
     asyncio.run(as_node())
     again = request(cluster, cluster.token(), node=req.node_name)
-    with pytest.raises(join.JoinError, match="already joined"):
+    with pytest.raises(join.JoinError, match=f'node "{req.node_name}" already exists'):
         asyncio.run(join.obtain_credentials(again, cluster.ca))

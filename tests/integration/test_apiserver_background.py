@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ async def test_a_crashed_background_loop_is_logged_and_restarted(
     monkeypatch.setattr(target, attribute, breaks_once(runs, task))
     caplog.set_level(logging.ERROR, "minikube_py.client.tasks")
     etcd = etcd_factory(1)
-    app = build_app(ApiServerSettings(data_dir=tmp_path), etcd.urls, None, [], "kubelet-token",
+    app = build_app(ApiServerSettings(data_dir=tmp_path), etcd.urls, None, [],
+                    ssl.create_default_context(),
                     rsa.generate_private_key(public_exponent=65537, key_size=2048))
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()

@@ -15,7 +15,7 @@ import pytest
 from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.etcd import EtcdCluster, free_port
 
-SHARED_PKI = ("ca.crt", "ca.key", "sa.key", "sa.pub", "admin.token", "kubelet-client.token",
+SHARED_PKI = ("ca.crt", "ca.key", "sa.key", "sa.pub", "admin.token",
               "encryption-config.yaml")
 ENDPOINTS = "/api/v1/namespaces/default/endpoints/kubernetes"
 

@@ -13,11 +13,10 @@ import aiohttp
 import pytest
 
 from agent.kubelet import labels as L
-from minikube_py.api.resources import NODES
 from minikube_py.client import ApiClient
 from tests.fixtures.apiserver import ApiServer, as_user
 from tests.fixtures.docker import CniNet, remove_containers
-from tests.fixtures.node_agent import Agent
+from tests.fixtures.node_agent import Agent, kubelet_port
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
@@ -35,16 +34,6 @@ def _sa_token(server: ApiServer, namespace: str) -> str:
     return str(got["status"]["token"])
 
 
-async def _kubelet_port(api: ApiClient, node: str) -> int | None:
-    try:
-        got = await api.get(NODES, node)
-    except Exception:  # noqa: BLE001 - not registered yet
-        return None
-    port = ((got.get("status") or {}).get("daemonEndpoints") or {}).get(
-        "kubeletEndpoint", {}).get("Port")
-    return int(port) if port else None
-
-
 async def test_configz_through_apiserver(apiserver: ApiServer, busybox_image: str,
                                          cni_net_module: CniNet, api: ApiClient,
                                          tmp_path: Path) -> None:
@@ -53,7 +42,7 @@ async def test_configz_through_apiserver(apiserver: ApiServer, busybox_image: st
     a.start()
     namespace = f"cz-{uuid.uuid4().hex[:6]}"
     try:
-        port = await eventually(lambda: _kubelet_port(api, a.node), timeout=30,
+        port = await eventually(lambda: kubelet_port(api, a.node), timeout=30,
                                 what="kubelet port registered")
         path = f"/api/v1/nodes/{a.node}/proxy/configz"
         code, body = await asyncio.to_thread(as_user, apiserver, apiserver.token, "GET", path)

@@ -17,15 +17,16 @@ def test_forwarded_request_carries_the_upgrade_and_every_offered_protocol() -> N
         ("Cookie", "x")]))
     url = URL("https://10.0.0.1:10250/exec/d/p/c").with_query([("command", "sh"),
                                                                ("command", "-c")])
-    head = _request_head(request, url, {"Authorization": "Bearer kubelet"}).decode()
+    head = _request_head(request, url).decode()
     lines = head.split("\r\n")
     assert lines[0] == "POST /exec/d/p/c?command=sh&command=-c HTTP/1.1"
     assert head.endswith("\r\n\r\n")
     assert set(lines[1:-2]) == {
         "Host: 10.0.0.1:10250", "Connection: Upgrade", "Content-Length: 0",
-        "Authorization: Bearer kubelet", "Upgrade: SPDY/3.1",
+        "Upgrade: SPDY/3.1",
         "X-Stream-Protocol-Version: v4.channel.k8s.io",
-        "X-Stream-Protocol-Version: v3.channel.k8s.io"}  # the caller's own headers stay here
+        "X-Stream-Protocol-Version: v3.channel.k8s.io"}  # the caller's own credentials stay here
+    # (the api-server is known to the kubelet by its client certificate)
 
 
 def test_answer_head_is_parsed() -> None:

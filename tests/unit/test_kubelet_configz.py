@@ -1,16 +1,13 @@
-"""The kubelet's /configz: the body's KubeletConfiguration fields, who may read it, and
-the api-server's nodes/x/proxy/configz path parsing."""
+"""The kubelet's /configz: the body's KubeletConfiguration fields and the api-server's
+nodes/x/proxy/configz path parsing (who may read it: test_kubelet_webhook_auth.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from agent.kubelet.configz import configz, go_duration
-from agent.kubelet.server import KubeletServer
 from agent.settings import AgentSettings
 from minikube_py.api import errors
 from minikube_py.api.resources import NODES, PODS
@@ -57,32 +54,3 @@ def test_nodes_proxy_path_parses_and_others_do_not() -> None:
         assert e.value.code == 404
     assert parse("", "v1", ["namespaces", "d", "pods", "p", "log"], "/x").resource is PODS
 
-
-async def _get(server: KubeletServer, token: str) -> tuple[int, Any]:
-    async with TestClient(TestServer(server.app)) as client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        resp = await client.get("/configz", headers=headers)
-        body = await resp.json() if resp.status == 200 else await resp.text()
-        return resp.status, body
-
-
-async def test_configz_needs_nodes_proxy_on_this_node() -> None:
-    asked: list[tuple[str, str]] = []
-
-    async def may_proxy(token: str, node: str) -> bool:
-        asked.append((token, node))
-        return token == "admin"
-
-    async def pod_token(token: str, ns: str, pod: str) -> bool:
-        return True  # a token that may read pods is not enough for /configz
-
-    async def resolve(ns: str, pod: str, container: str, previous: bool) -> str | None:
-        return None
-
-    server = KubeletServer(None, resolve, pod_token, "n1", may_proxy,  # type: ignore[arg-type]
-                           lambda: configz(SETTINGS, 10250))
-    status, body = await _get(server, "admin")
-    assert status == 200 and body["kubeletconfig"]["clusterDomain"] == "corp.example"
-    assert (await _get(server, "pod-sa"))[0] == 403
-    assert (await _get(server, ""))[0] == 401
-    assert asked == [("admin", "n1"), ("pod-sa", "n1")]

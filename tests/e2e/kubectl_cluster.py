@@ -35,6 +35,7 @@ from pyroute2 import IPRoute, netns
 from agent.kubelet import labels
 from agent.kubelet.images import ensure_busybox_image
 from tests.e2e.cluster_support import eventually, free_port
+from tests.fixtures.kubelet_certs import issue_serving_cert
 
 KUBECTL_NEW = "/usr/bin/kubectl"
 OLD_KUBECTL = Path(__file__).resolve().parents[2] / "bin" / "old-kubectl"
@@ -146,6 +147,8 @@ class KubeCluster:
             "--root-ca-file", str(self.data / "pki" / "ca.crt")], logs))
         bin_dir = self.root / "cni-bin"
         bin_dir.mkdir()
+        # The serving certificate `up` would have got it, which the api-server verifies.
+        issue_serving_cert(self.data, self.root / "agent" / "pki", self.node)
         self.processes.append(Process("agent", [
             "ip", "netns", "exec", self.netns, *exe, "agent", "--kubeconfig", str(self.kubeconfig),
             "--node-name", self.node, "--node-ip", self.node_ip, "--iface", "eth0",

@@ -15,7 +15,7 @@ import ipaddress
 import re
 import secrets
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from cryptography.x509.oid import NameOID
 
-from minikube_py.api.meta import format_time
+from minikube_py.api.meta import format_time, parse_time
 
 TOKEN_RE = re.compile(r"([a-z0-9]{6})\.([a-z0-9]{16})")
 HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
@@ -60,7 +60,8 @@ def parse_token(token: str) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
-def token_secret(token: str, ttl: timedelta, now: datetime | None = None) -> dict[str, Any]:
+def token_secret(token: str, ttl: timedelta, now: datetime | None = None,
+                 description: str = "") -> dict[str, Any]:
     """The Secret that makes `token` valid for `ttl`."""
     token_id, secret = parse_token(token)
     expires = (now or datetime.now(UTC)) + ttl
@@ -69,11 +70,56 @@ def token_secret(token: str, ttl: timedelta, now: datetime | None = None) -> dic
         "expiration": format_time(expires),
         "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
         "auth-extra-groups": EXTRA_GROUPS,
-        "description": "minikube-py token create",
+        "description": description,
     }
     return {"apiVersion": "v1", "kind": "Secret", "type": BOOTSTRAP_TYPE,
             "metadata": {"name": f"bootstrap-token-{token_id}", "namespace": "kube-system"},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+
+def short_human_duration(seconds: float) -> str:
+    """apimachinery's duration.ShortHumanDuration (kubeadm's TTL column): 45s, 59m, 23h,
+    6d, 2y; '<invalid>' once in the past."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    for limit, unit, size in ((60, "s", 1), (3600, "m", 60), (86400, "h", 3600),
+                              (86400 * 365, "d", 86400)):
+        if s < limit:
+            return f"{s // size}{unit}"
+    return f"{s // (86400 * 365)}y"
+
+
+LIST_HEADER = ("TOKEN", "TTL", "EXPIRES", "USAGES", "DESCRIPTION", "EXTRA GROUPS")
+
+
+def token_row(secret: Mapping[str, Any], now: datetime) -> tuple[str, ...] | None:
+    """kubeadm token list's row for a bootstrap-token Secret; None if it is not one."""
+    def field(key: str) -> str:
+        raw = (secret.get("data") or {}).get(key)
+        try:
+            return base64.b64decode(raw).decode() if isinstance(raw, str) else ""
+        except ValueError:
+            return ""
+    token_id, token_secret_ = field("token-id"), field("token-secret")
+    if secret.get("type") != BOOTSTRAP_TYPE or TOKEN_RE.fullmatch(
+            f"{token_id}.{token_secret_}") is None:
+        return None
+    ttl, expires = "<forever>", "<never>"
+    if expiration := field("expiration"):
+        try:
+            when = parse_time(expiration)
+        except ValueError:
+            ttl = expires = "<invalid>"
+        else:
+            ttl = short_human_duration((when - now).total_seconds())
+            expires = format_time(when)
+    usages = ",".join(u for u in ("authentication", "signing")
+                      if field(f"usage-bootstrap-{u}") == "true")
+    return (f"{token_id}.{token_secret_}", ttl, expires, usages,
+            field("description") or "<none>", field("auth-extra-groups"))
 
 
 def ca_hash(ca_pem: bytes) -> str:

@@ -98,3 +98,27 @@ def test_node_credentials_store_only_a_digest_of_the_token() -> None:
     assert data == {"node-name": "worker-1",
                     "token-sha256": hashlib.sha256(token.encode()).hexdigest()}
     assert token.split(":")[-1] not in str(secret)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0s"), (59, "59s"), (60, "1m"), (3599, "59m"), (3600, "1h"), (86399, "23h"),
+    (86400, "1d"), (86400 * 364, "364d"), (86400 * 730, "2y"), (-0.5, "0s"), (-5, "<invalid>")])
+def test_short_human_duration(seconds: float, text: str) -> None:
+    assert tokens.short_human_duration(seconds) == text
+
+
+def test_token_list_row_has_kubeadms_columns() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    secret = tokens.token_secret("abcdef.0123456789abcdef", timedelta(hours=24), now=now,
+                                 description="for node 3")
+    assert tokens.token_row(secret, now + timedelta(minutes=30)) == (
+        "abcdef.0123456789abcdef", "23h", "2026-01-02T00:00:00Z", "authentication,signing",
+        "for node 3", tokens.EXTRA_GROUPS)
+    expired = tokens.token_row(secret, now + timedelta(days=2))
+    assert expired is not None and expired[1] == "<invalid>"
+    undescribed = tokens.token_secret("abcdef.0123456789abcdef", timedelta(hours=1))
+    del undescribed["data"]["expiration"]
+    row = tokens.token_row(undescribed, now)
+    assert row is not None and row[1:3] == ("<forever>", "<never>") and row[4] == "<none>"
+    assert tokens.token_row({"type": "Opaque", "data": secret["data"]}, now) is None
+    assert tokens.token_row({"type": tokens.BOOTSTRAP_TYPE, "data": {}}, now) is None

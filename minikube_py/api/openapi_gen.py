@@ -27,7 +27,7 @@ ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1Servic
          "V1Job", "V1CronJob", "V1DaemonSet", "V1StatefulSet", "V1ControllerRevision",
          "V1ReplicationController", "V1PodDisruptionBudget", "V1Eviction", "V1Role", "V1ClusterRole", "V1RoleBinding",
          "V1ClusterRoleBinding", "V1PersistentVolume", "V1PersistentVolumeClaim",
-         "V1StorageClass", "V1Ingress", "V1IngressClass", "V1APIService",
+         "V1StorageClass", "V1Ingress", "V1IngressClass", "V1NetworkPolicy", "V1APIService",
          "V1ValidatingWebhookConfiguration", "V1MutatingWebhookConfiguration")
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
@@ -57,7 +57,9 @@ _NETWORKING = {"Ingress", "IngressSpec", "IngressStatus", "IngressRule", "Ingres
                "IngressBackend", "IngressServiceBackend", "ServiceBackendPort",
                "HTTPIngressRuleValue", "HTTPIngressPath", "IngressLoadBalancerStatus",
                "IngressLoadBalancerIngress", "IngressPortStatus", "IngressClass",
-               "IngressClassSpec", "IngressClassParametersReference"}
+               "IngressClassSpec", "IngressClassParametersReference",
+               "NetworkPolicy", "NetworkPolicySpec", "NetworkPolicyIngressRule",
+               "NetworkPolicyEgressRule", "NetworkPolicyPeer", "NetworkPolicyPort", "IPBlock"}
 _ADMISSION = {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
               "ValidatingWebhook", "MutatingWebhook", "RuleWithOperations", "MatchCondition",
               "AdmissionregistrationV1WebhookClientConfig",

@@ -22,6 +22,7 @@ from minikube_py.api.ingressclass import IngressClassStrategy
 from minikube_py.api.job import JobStrategy
 from minikube_py.api.lease import LeaseStrategy
 from minikube_py.api.namespace import NamespaceStrategy
+from minikube_py.api.networkpolicy import NetworkPolicyStrategy
 from minikube_py.api.node import NodeStrategy
 from minikube_py.api.persistentvolume import PersistentVolumeStrategy
 from minikube_py.api.persistentvolumeclaim import PersistentVolumeClaimStrategy
@@ -77,6 +78,7 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.STORAGECLASSES: StorageClassStrategy(resources.STORAGECLASSES),
     resources.INGRESSES: IngressStrategy(resources.INGRESSES),
     resources.INGRESSCLASSES: IngressClassStrategy(resources.INGRESSCLASSES),
+    resources.NETWORKPOLICIES: NetworkPolicyStrategy(resources.NETWORKPOLICIES),
     resources.APISERVICES: APIServiceStrategy(resources.APISERVICES),
     resources.VALIDATINGWEBHOOKCONFIGURATIONS: ValidatingWebhookConfigurationStrategy(
         resources.VALIDATINGWEBHOOKCONFIGURATIONS),

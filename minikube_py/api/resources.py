@@ -101,6 +101,8 @@ ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointsl
 INGRESSES = Resource("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",),
                      subresources=("status",))
 INGRESSCLASSES = Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False)
+NETWORKPOLICIES = Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True,
+                           ("netpol",))
 RBAC_GROUP = "rbac.authorization.k8s.io"
 # Kubernetes gives the RBAC kinds no short names; neither do we.
 ROLES = Resource(RBAC_GROUP, "v1", "Role", "roles", True)
@@ -128,7 +130,7 @@ ALL: tuple[Resource, ...] = (
     JOBS, CRONJOBS, PODDISRUPTIONBUDGETS, LEASES,
     ENDPOINTSLICES, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, CUSTOMRESOURCEDEFINITIONS,
-    INGRESSES, INGRESSCLASSES,
+    INGRESSES, INGRESSCLASSES, NETWORKPOLICIES,
     APISERVICES,
     VALIDATINGWEBHOOKCONFIGURATIONS, MUTATINGWEBHOOKCONFIGURATIONS,
 )

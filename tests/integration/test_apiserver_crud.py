@@ -27,6 +27,7 @@ from minikube_py.api.resources import (
     JOBS,
     LEASES,
     NAMESPACES,
+    NETWORKPOLICIES,
     NODES,
     PERSISTENTVOLUMECLAIMS,
     PERSISTENTVOLUMES,
@@ -90,6 +91,7 @@ def sample(resource: Resource, name: str, ns: str = "default") -> dict[str, Any]
         INGRESSES: {"spec": {"ingressClassName": "none", "defaultBackend": {
             "service": {"name": "web", "port": {"number": 80}}}}},
         INGRESSCLASSES: {"spec": {"controller": "example.com/none"}},
+        NETWORKPOLICIES: {"spec": {"podSelector": {"matchLabels": {"app": "x"}}}},
         APISERVICES: {"spec": {"group": name.split(".", 1)[-1], "version": "v1",
                                "groupPriorityMinimum": 100, "versionPriority": 10}},
         LEASES: {"spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}},

@@ -54,6 +54,7 @@ HEADERS = {
                                 "AllowVolumeExpansion", "Age"], []),
     resources.INGRESSES: (["Name", "Class", "Hosts", "Address", "Ports", "Age"], []),
     resources.INGRESSCLASSES: (["Name", "Controller", "Parameters", "Age"], []),
+    resources.NETWORKPOLICIES: (["Name", "Pod-Selector", "Age"], []),
     resources.ROLES: (["Name", "Created At"], []),
     resources.CLUSTERROLES: (["Name", "Created At"], []),
     resources.CUSTOMRESOURCEDEFINITIONS: (["Name", "Created At"], []),

@@ -17,6 +17,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     up = sub.add_parser("up", help="control plane on the host, N nodes as network namespaces")
     up.add_argument("--nodes", type=int, default=3, help="worker nodes (3)")
+    up.add_argument("--control-planes", type=int, default=0,
+                    help="control-plane nodes (1, 3, 5, 7), each with an etcd member, "
+                         "api-server, scheduler, controller-manager, DNS and agent, behind a "
+                         "floating API address; 0 (default): the control plane on the host")
     up.add_argument("--node-monitor-grace-period", type=seconds, default=None,
                     help="controller-manager: lease age before a node is NotReady (40s)")
     up.add_argument("--pod-eviction-timeout", type=seconds, default=None,
@@ -37,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_paths(ex)
     ex.set_defaults(func=_exec)
 
+    status = sub.add_parser("status", help="an HA lab's etcd members (role, raft index), "
+                            "VIP holder and scheduler/controller-manager leaders")
+    add_paths(status)
+    status.set_defaults(func=_status)
+
     link = sub.add_parser("link", help="pull (down) or plug (up) a node's network cable")
     link.add_argument("node")
     link.add_argument("state", choices=["up", "down"])
@@ -56,7 +65,7 @@ def _up(args: argparse.Namespace) -> int:
     from minikube_py.cluster.lab import LabSpec
 
     try:
-        spec = LabSpec(nodes=args.nodes)
+        spec = LabSpec(nodes=args.nodes, control_planes=args.control_planes)
     except ValueError as e:
         raise CLIError(str(e)) from e
     settings = lifecycle.UpSettings(
@@ -96,6 +105,23 @@ def _exec(args: argparse.Namespace) -> int:
         os.execvp("ip", ["ip", "netns", "exec", netns, *cmd])
     except OSError as e:
         raise CLIError(f"cannot run `ip netns exec`: {e}") from e
+
+
+def _status(args: argparse.Namespace) -> int:
+    import asyncio
+    import sys
+
+    from minikube_py.cluster import ha_status
+    from minikube_py.cluster.state import ClusterState
+
+    state = ClusterState.load(paths_from(args))
+    if state is None or not state.is_lab:
+        raise CLIError("no lab on this host (`minikube-py lab up --nodes 3` makes one)")
+    if state.vip is None:
+        raise CLIError("this lab's control plane runs on the host (`lab up --control-planes "
+                       "3` makes an HA one); see `minikube-py status`")
+    sys.stdout.write(ha_status.render(asyncio.run(ha_status.collect(paths_from(args), state))))
+    return 0
 
 
 def _link(args: argparse.Namespace) -> int:

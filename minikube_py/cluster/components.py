@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from minikube_py.cluster import ha
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.state import ClusterState, NodeRecord, write_json
 
@@ -99,6 +100,8 @@ def build_plan(
     if state.kind == "node":  # a joined host runs only its agent
         add("agent", _agent(exe, tools, paths, state.nodes[0], lab, None))
         return plan, missing
+    if ha.control_planes(state):
+        return _ha_plan(state, paths, tools, tuning, exe)
     argv = [*exe, "apiserver", "--data-dir", str(data), "--port", str(state.api_port)]
     if tools.supports("apiserver", "--bind-address"):
         argv += ["--bind-address", "0.0.0.0"]
@@ -129,6 +132,65 @@ def build_plan(
     for node in state.nodes:
         add("agent", _agent(exe, tools, paths, node, lab, readyz))
     return plan, sorted(set(missing))
+
+
+def _ha_plan(state: ClusterState, paths: ClusterPaths, tools: Toolbox,
+             tuning: ControllerTuning, exe: list[str]) -> tuple[list[Component], list[str]]:
+    """Every control-plane node's etcd member, api-server, scheduler, controller-manager,
+    DNS, VIP candidate and agent, then the workers' agents (cluster/ha.py)."""
+    needed = ("apiserver", "scheduler", "controller-manager", "dns", "vip", "agent")
+    missing = [c for c in needed if not tools.has(c)]
+    if missing:
+        return [], missing
+    assert state.vip is not None
+    plan = [c for node in ha.control_planes(state)
+            for c in _control_plane(state, node, paths, tools, tuning, exe)]
+    for node in state.nodes:
+        agent = _agent(exe, tools, paths, node, True,
+                       f"https://{state.vip}:{state.api_port}/readyz")
+        if node.control_plane:  # the label is the admin's to set (NodeRestriction): `up`
+            agent.argv += ["--register-with-taints", ha.TAINT]
+        plan.append(agent)
+    return plan, []
+
+
+def _control_plane(state: ClusterState, node: NodeRecord, paths: ClusterPaths, tools: Toolbox,
+                   tuning: ControllerTuning, exe: list[str]) -> list[Component]:
+    """One control-plane node's components, in start order (its agent aside)."""
+    assert state.vip is not None
+    data = ha.data_dir(paths, node)
+    readyz = f"https://{node.ip}:{state.api_port}/readyz"
+    conf = {c: str(data / f"{c}.conf") for c in ("scheduler", "controller-manager",
+                                                  "admin", "dns")}
+
+    def own(name: str, argv: list[str], *, wait: str | None = None) -> Component:
+        """A component of this node; `wait`: a file its api-server writes."""
+        return Component(f"{name}-{node.name}", argv, netns=node.netns,
+                         wait_files=[wait] if wait else [],
+                         wait_url=readyz if wait else None)
+
+    return [
+        own("etcd", ha.etcd_argv(state, node, paths)),
+        own("apiserver", [*exe, "apiserver", "--data-dir", str(data),
+                          "--port", str(state.api_port), "--bind-address", "0.0.0.0",
+                          "--advertise-address", node.ip, "--tls-san", state.vip,
+                          "--etcd-servers", ",".join(ha.etcd_servers(state, node)),
+                          *ha.apiserver_etcd_flags(paths, node)]),
+        own("scheduler", [*exe, "scheduler", "--kubeconfig", conf["scheduler"],
+                          "--identity", node.name], wait=conf["scheduler"]),
+        own("controller-manager", [
+            *exe, "controller-manager", "--kubeconfig", conf["controller-manager"],
+            "--identity", node.name,
+            *_controller_flags(tools, tuning),
+            "--service-account-private-key-file", str(data / "pki" / "sa.key"),
+            "--root-ca-file", str(data / "pki" / "ca.crt")],
+            wait=conf["controller-manager"]),
+        own("dns", [*exe, "dns", "--kubeconfig", conf["dns"], "--bind-address", node.ip,
+                    "--advertise-address", node.ip], wait=conf["dns"]),
+        own("vip", [*exe, "vip", "--kubeconfig", conf["admin"], "--address", state.vip,
+                    "--interface", node.iface or "eth0", "--identity", node.name],
+            wait=conf["admin"]),
+    ]
 
 
 def dns_kubeconfig(paths: ClusterPaths, lab: bool) -> Path:

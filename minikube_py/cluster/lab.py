@@ -36,11 +36,23 @@ class LabSpec:
     bridge: str = "mkp-lab0"
     cidr: str = "192.168.77.0/24"
     prefix: str = "mkp-lab"
+    # 0: the control plane runs on the host; else that many control-plane nodes (cluster/ha.py)
+    control_planes: int = 0
 
     def __post_init__(self) -> None:
         net = ipaddress.ip_network(self.cidr)
         if not 1 <= self.nodes <= min(50, net.num_addresses - 12):
             raise ValueError(f"--nodes must be between 1 and {min(50, net.num_addresses - 12)}")
+        if self.control_planes not in (0, 1, 3, 5, 7) or (
+                self.control_planes and net.num_addresses < 256):
+            raise ValueError("--control-planes must be 1, 3, 5 or 7 (an etcd quorum is a "
+                             "majority: an even count tolerates no more failures than one "
+                             "fewer) and needs a /24 lab network")
+
+    @property
+    def vip(self) -> str | None:
+        """The floating API address of an HA lab."""
+        return str(ipaddress.ip_network(self.cidr)[250]) if self.control_planes else None
 
     @property
     def gateway(self) -> str:
@@ -53,9 +65,12 @@ class LabSpec:
 
     def records(self) -> list[NodeRecord]:
         net = ipaddress.ip_network(self.cidr)
-        return [NodeRecord(name=f"{self.prefix}-{i}", ip=str(net[10 + i]),
-                           netns=f"{self.prefix}-{i}", iface="eth0")
-                for i in range(1, self.nodes + 1)]
+        control = [NodeRecord(name=f"{self.prefix}-cp{i}", ip=str(net[200 + i]),
+                              netns=f"{self.prefix}-cp{i}", iface="eth0", control_plane=True)
+                   for i in range(1, self.control_planes + 1)]
+        return control + [NodeRecord(name=f"{self.prefix}-{i}", ip=str(net[10 + i]),
+                                     netns=f"{self.prefix}-{i}", iface="eth0")
+                          for i in range(1, self.nodes + 1)]
 
 
 def host_veth(node: str) -> str:

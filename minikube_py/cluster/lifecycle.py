@@ -24,6 +24,7 @@ from minikube_py.client.errors import ClientError
 from minikube_py.cluster import (
     dns_identity,
     dockerd,
+    ha,
     health,
     host,
     join,
@@ -121,12 +122,14 @@ def up(settings: UpSettings, tools: Toolbox, progress: Progress) -> UpResult:
         if current is not None:
             if current.kind != kind:
                 raise Refused(_other_running(current))
-            if settings.lab and len(current.nodes) != settings.lab.nodes:
+            if settings.lab and len(current.nodes) != len(settings.lab.records()):
                 raise Refused(f"a lab of {len(current.nodes)} nodes is running; "
                               "`minikube-py lab down` first to change its size")
             return UpResult(current, already_running=True)
         _prepare_host(paths, settings.install_packages, host.TOOLS, progress)
         state = _prepare_nodes(settings, progress)
+        if ha.control_planes(state):
+            ha.prepare_pki(paths, state)
         missing = _launch(paths, state, tools, settings.tuning, _reachable_address(state),
                           progress)
     result = UpResult(state, missing=missing)
@@ -205,21 +208,24 @@ def _prepare_nodes(settings: UpSettings, progress: Progress) -> ClusterState:
     progress(f"lab underlay: bridge {spec.bridge} {spec.gateway}/{spec.prefixlen}, "
              + ", ".join(f"{n.name} {n.ip}" for n in nodes))
     return ClusterState("lab", settings.api_port, nodes, lab_bridge=spec.bridge,
-                        lab_cidr=spec.cidr)
+                        lab_cidr=spec.cidr, vip=spec.vip)
 
 
 async def _converge(settings: UpSettings, state: ClusterState, result: UpResult,
                     progress: Progress, with_agents: bool) -> None:
     """Wait for the api-server, hand out kubeconfigs, then wait for every node."""
     paths = settings.paths
-    admin = paths.apiserver_dir(state.is_lab) / "admin.conf"
+    cps = ha.control_planes(state)
+    admin = ha.data_dir(paths, cps[0]) / "admin.conf" if cps else \
+        paths.apiserver_dir(state.is_lab) / "admin.conf"
     deadline = time.monotonic() + settings.ready_timeout
     while not admin.exists():
         if time.monotonic() > deadline:
             raise TimeoutError(f"the api-server wrote no {admin}; see {paths.log('apiserver')}")
         await asyncio.sleep(0.2)
-    kubeconfigs.publish(admin, paths.admin_conf)
     server = f"https://{_reachable_address(state)}:{state.api_port}"
+    # The users' copy names the address every node reaches: the VIP in an HA lab.
+    kubeconfigs.publish(admin, paths.admin_conf, server if cps else None)
     ca_pem = kubeconfigs.ca_data(kubeconfigs.load(admin))
     async with health.client_for(paths.admin_conf) as client:
         result.seconds_to_api = await health.wait_api(
@@ -229,10 +235,13 @@ async def _converge(settings: UpSettings, state: ClusterState, result: UpResult,
         except Exception as e:  # noqa: BLE001 - join-only feature, must not fail `up`
             log.warning("cluster-info not published err=%s", e)
         await _node_kubeconfigs(paths, state, client, ca_pem, admin, progress)
-        await _dns_kubeconfig(paths, state, client, ca_pem, admin, progress)
+        for path in ([ha.data_dir(paths, n) / "dns.conf" for n in cps] if cps
+                     else [dns_kubeconfig(paths, state.is_lab)]):
+            await _dns_kubeconfig(path, state, client, ca_pem, admin, progress)
         if with_agents:
             result.seconds_to_ready = await health.wait_nodes_ready(
                 client, [n.name for n in state.nodes], deadline - time.monotonic(), progress)
+            await ha.mark_control_planes(client, cps)
 
 
 async def _node_kubeconfigs(paths: ClusterPaths, state: ClusterState, client: ApiClient,
@@ -252,10 +261,10 @@ async def _node_kubeconfigs(paths: ClusterPaths, state: ClusterState, client: Ap
             kubeconfigs.publish(admin, path, server)
 
 
-async def _dns_kubeconfig(paths: ClusterPaths, state: ClusterState, client: ApiClient,
+async def _dns_kubeconfig(path: Path, state: ClusterState, client: ApiClient,
                           ca_pem: bytes, admin: Path, progress: Progress) -> None:
-    """The DNS server's own credential, refreshed at every `up` (its token expires)."""
-    path = dns_kubeconfig(paths, state.is_lab)
+    """The DNS server's own credential, refreshed at every `up` (its token expires); it
+    reaches the api-server of its own host."""
     server = f"https://127.0.0.1:{state.api_port}"
     try:
         await dns_identity.write_kubeconfig(client, server, ca_pem, path)
@@ -266,6 +275,8 @@ async def _dns_kubeconfig(paths: ClusterPaths, state: ClusterState, client: ApiC
 
 def _reachable_address(state: ClusterState) -> str:
     """Where nodes and joining hosts reach the api-server."""
+    if state.vip is not None:
+        return state.vip
     if state.is_lab:
         assert state.lab_cidr is not None
         return lab.LabSpec(len(state.nodes), cidr=state.lab_cidr).gateway

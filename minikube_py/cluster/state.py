@@ -29,6 +29,7 @@ class NodeRecord:
     ip: str
     netns: str | None = None
     iface: str | None = None  # the underlay interface the overlay uses (None: route to api)
+    control_plane: bool = False  # an HA lab's control-plane node (cluster/ha.py)
 
 
 @dataclasses.dataclass
@@ -41,6 +42,7 @@ class ClusterState:
     lab_bridge: str | None = None
     lab_cidr: str | None = None
     server: str | None = None  # node: the api-server it joined
+    vip: str | None = None  # an HA lab's floating API address
 
     @property
     def is_lab(self) -> bool:

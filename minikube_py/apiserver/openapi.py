@@ -30,12 +30,14 @@ _EXTRA_KINDS = {
 
 
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
-               "application/strategic-merge-patch+json")
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 _PATCH_PARAMETERS = (
     ("dryRun", ("When present, indicates that modifications should not be persisted. "
                 "Valid values are: - All: all dry run stages will be processed")),
     ("fieldManager", ("fieldManager is a name associated with the actor or entity that is "
                       "making these changes.")),
+    ("force", ("Force is going to \"force\" Apply requests. It means user will re-acquire "
+               "conflicting fields owned by other people.")),
 )
 
 

@@ -34,7 +34,7 @@ from minikube_py.apiserver.target import Target, parse
 
 log = logging.getLogger(__name__)
 
-from minikube_py.apiserver import discovery, healthchecks
+from minikube_py.apiserver import discovery, healthchecks, openapi_v3
 from minikube_py.apiserver import openapi as openapi_doc
 
 Handler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
@@ -169,6 +169,20 @@ async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type=content_type)
 
 
+async def openapi_v3_index(request: web.Request) -> web.Response:
+    return web.Response(body=openapi_v3.index(request.app[CRDS].generation),
+                        content_type="application/json")
+
+
+async def openapi_v3_document(request: web.Request) -> web.Response:
+    """One group/version's document; the `hash` query only busts clients' caches."""
+    body = openapi_v3.documents(request.app[CRDS].generation).get(request.match_info["gv"])
+    if body is None:
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested "
+                                 f"resource (openapi/v3/{request.match_info['gv']})")
+    return web.Response(body=body, content_type="application/json")
+
+
 async def healthz(request: web.Request) -> web.Response:
     """/healthz, /livez and /readyz: kube-apiserver's checks and answer format."""
     return await healthchecks.respond(request, request.path.lstrip("/"),
@@ -238,7 +252,8 @@ def add_routes(app: web.Application) -> None:
                                                 Awaitable[web.StreamResponse]]]] = [
         ("/metrics", metrics), ("/api", api_root), ("/api/", api_root), ("/api/v1", api_v1),
         ("/apis", apis_root), ("/apis/", apis_root), ("/apis/{group}", api_group),
-        ("/apis/{group}/{version}", api_group_version), ("/openapi/v2", openapi)]
+        ("/apis/{group}/{version}", api_group_version), ("/openapi/v2", openapi),
+        ("/openapi/v3", openapi_v3_index), ("/openapi/v3/{gv:.+}", openapi_v3_document)]
     for path, route in discovery_routes:
         r.add_get(path, _authorized(route))
     r.add_post(selfreviews.WHOAMI_PATH, selfreviews.whoami)  # before the catch-all below

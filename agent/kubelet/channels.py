@@ -25,10 +25,13 @@ def parse(message: bytes) -> tuple[int, bytes]:
     return message[0], message[1:]
 
 
+SUCCESS: dict[str, Any] = {"metadata": {}, "status": "Success"}
+
+
 def exit_status(code: int) -> dict[str, Any]:
     """The error-channel Status kubectl turns into its own exit code."""
     if code == 0:
-        return {"metadata": {}, "status": "Success"}
+        return SUCCESS
     return {"metadata": {}, "status": "Failure",
             "message": f"command terminated with non-zero exit code: error executing command "
                        f"[...], exit code {code}",

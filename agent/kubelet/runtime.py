@@ -91,12 +91,19 @@ class DockerRuntime:
         return await self.call(self.api.inspect_container, container_id)
 
     async def create(self, *, image: str, name: str, labels: dict[str, str],
-                     host_config: dict[str, Any], **config: Any) -> str:
-        """Create (not start) a container; `host_config` is `APIClient.create_host_config` kwargs."""
+                     host_config: dict[str, Any], stdin_once: bool = False,
+                     **config: Any) -> str:
+        """Create (not start) a container; `host_config` is `APIClient.create_host_config`
+        kwargs. `stdin_once` is Kubernetes' stdinOnce: the SDK would tie it to stdin_open,
+        so it is set on the finished configuration."""
         def create() -> str:
             hc = self.api.create_host_config(**host_config)
-            return str(self.api.create_container(image=image, name=name, labels=labels,
-                                                 host_config=hc, **config)["Id"])
+            body = self.api.create_container_config(image=image, labels=labels,
+                                                    host_config=hc, **config)
+            body["StdinOnce"] = stdin_once
+            created = self.api.create_container_from_config(  # type: ignore[no-untyped-call]
+                body, name=name)
+            return str(created["Id"])
         return await self.call(create)
 
     async def start(self, container_id: str) -> None:
@@ -156,6 +163,20 @@ class DockerRuntime:
             return int(self.api.exec_inspect(ex["Id"])["ExitCode"] or 0), out
         coro = self.call(run)
         return await (asyncio.wait_for(coro, timeout) if timeout else coro)
+
+    async def attach(self, container_id: str) -> tuple[Any, bool]:
+        """The container's hijacked attach socket (stdin, stdout, stderr; no past logs)
+        and whether the container has a TTY (then the stream is raw, not multiplexed)."""
+        def attach() -> tuple[Any, bool]:
+            tty = bool(self.api.inspect_container(container_id)["Config"].get("Tty"))
+            sock = self.api.attach_socket(container_id, params={
+                "stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "logs": 0})
+            return sock, tty
+        return await self.call(attach)
+
+    async def resize(self, container_id: str, width: int, height: int) -> None:
+        """Resize the container's TTY (a client's terminal changed size)."""
+        await self.call(self.api.resize, container_id, height=height, width=width)
 
     def events(self, labels: dict[str, str]) -> Iterator[dict[str, Any]]:
         """Blocking generator of container events (run it in a thread)."""

@@ -1,4 +1,4 @@
-"""The kubelet API on :10250: container logs and exec, over authenticated HTTPS.
+"""The kubelet API on :10250: container logs, exec and attach, over authenticated HTTPS.
 
 Paths are Kubernetes' (the api-server's pods/log and pods/exec proxy to them):
   GET /containerLogs/{namespace}/{pod}/{container}?follow&tailLines&sinceSeconds
@@ -6,6 +6,8 @@ Paths are Kubernetes' (the api-server's pods/log and pods/exec proxy to them):
   GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty
       (WebSocket, subprotocol v5.channel.k8s.io or v4.channel.k8s.io; or SPDY/3.1 for
       kubectl before 1.30, spdy_exec.py)
+  GET /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty   (the same protocols,
+      to the container's main process: docker attach)
   POST /portForward/{namespace}/{pod}   (SPDY/3.1, portforward.k8s.io, portforward.py)
   GET /configz   (the effective KubeletConfiguration, configz.py)
   GET /debug/dataplane, POST /debug/probe   (what `minikube-py trace` reads, debug.py)
@@ -33,7 +35,7 @@ from agent.kubelet import channels as ch
 from agent.kubelet import portforward, spdy_exec
 from agent.kubelet.errors import ContainerNotFound
 from agent.kubelet.runtime import DockerRuntime
-from agent.kubelet.streams import ExecSession, log_stream
+from agent.kubelet.streams import AttachSession, ExecSession, StreamSession, log_stream
 from agent.kubelet.webhook_auth import (
     Caller,
     WebhookAuth,
@@ -61,6 +63,57 @@ def _int(request: web.Request, name: str) -> int | None:
         raise web.HTTPBadRequest(text=f"{name}: not an integer: {raw!r}") from None
 
 
+async def _stream(request: web.Request, start: Callable[[], Awaitable[StreamSession]],
+                  opts: dict[str, bool]) -> web.StreamResponse:
+    """An exec or attach session over SPDY (kubectl before 1.30) or the WebSocket channel
+    protocol: stdin and resize in, output out, the session's final Status last."""
+    if spdy_exec.is_spdy(request):
+        return await spdy_exec.serve(request, start, **opts)
+    ws = web.WebSocketResponse(protocols=ch.PROTOCOLS, max_msg_size=0)
+    await ws.prepare(request)
+    v5 = ws.ws_protocol == "v5.channel.k8s.io"
+    try:
+        session = await start()
+    except Exception as e:  # noqa: BLE001 - any start failure goes to the error channel
+        await ws.send_bytes(ch.status_frame(ch.error_status(str(e))))
+        await ws.close()
+        return ws
+
+    async def out(channel: int, data: bytes) -> None:
+        await ws.send_bytes(ch.frame(channel, data))
+
+    async def inbound() -> None:
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:  # the Python client writes stdin as text
+                raw = msg.data.encode()
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                raw = msg.data
+            else:
+                continue
+            channel, data = ch.parse(raw)
+            if channel == ch.STDIN and data:
+                await session.write(data)
+            elif channel == ch.RESIZE:
+                size = json.loads(data)
+                await session.resize(int(size["Width"]), int(size["Height"]))
+            elif v5 and channel == ch.CLOSE and data[:1] == bytes([ch.STDIN]):
+                session.close_stdin()
+        session.close_stdin()
+
+    reader = asyncio.create_task(inbound(), name="stream-in")
+    try:
+        await session.pump(out)
+        await ws.send_bytes(ch.status_frame(await session.final_status()))
+    except ConnectionResetError:
+        log.info("stream client went away path=%s", request.path)
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        session.close()
+        await ws.close()
+    return ws
+
+
 class KubeletServer:
     def __init__(self, runtime: DockerRuntime, resolve: Resolver, auth: WebhookAuth,
                  config: Callable[[], dict[str, Any]] | None = None) -> None:
@@ -70,6 +123,7 @@ class KubeletServer:
         self.app.router.add_get("/configz", self._configz)
         self.app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         self.app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self._exec)
+        self.app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", self._attach)
         self.app.router.add_route("*", "/portForward/{namespace}/{pod}",
                                   portforward.handler(runtime))
         self.port = 0
@@ -152,56 +206,13 @@ class KubeletServer:
         if not cmd:
             raise web.HTTPBadRequest(text="command: required")
         opts = {name: _flag(request, name) for name in ("stdin", "stdout", "stderr", "tty")}
-        if spdy_exec.is_spdy(request):  # kubectl before 1.30
-            return await spdy_exec.serve(
-                request, lambda: ExecSession.start(self.runtime, cid, cmd, **opts), **opts)
-        ws = web.WebSocketResponse(protocols=ch.PROTOCOLS, max_msg_size=0)
-        await ws.prepare(request)
-        v5 = ws.ws_protocol == "v5.channel.k8s.io"
-        try:
-            session = await ExecSession.start(
-                self.runtime, cid, cmd, stdin=_flag(request, "stdin"),
-                stdout=_flag(request, "stdout"), stderr=_flag(request, "stderr"),
-                tty=_flag(request, "tty"))
-        except Exception as e:  # noqa: BLE001 - any start failure goes to the error channel
-            await ws.send_bytes(ch.status_frame(ch.error_status(str(e))))
-            await ws.close()
-            return ws
+        return await _stream(request, lambda: ExecSession.start(self.runtime, cid, cmd, **opts),
+                             opts)
 
-        async def out(channel: int, data: bytes) -> None:
-            await ws.send_bytes(ch.frame(channel, data))
-
-        async def inbound() -> None:
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT:  # the Python client writes stdin as text
-                    raw = msg.data.encode()
-                elif msg.type == aiohttp.WSMsgType.BINARY:
-                    raw = msg.data
-                else:
-                    continue
-                channel, data = ch.parse(raw)
-                if channel == ch.STDIN and data:
-                    await session.write(data)
-                elif channel == ch.RESIZE:
-                    size = json.loads(data)
-                    await session.resize(int(size["Width"]), int(size["Height"]))
-                elif v5 and channel == ch.CLOSE and data[:1] == bytes([ch.STDIN]):
-                    session.close_stdin()
-            session.close_stdin()
-
-        reader = asyncio.create_task(inbound(), name=f"exec-in-{cid[:12]}")
-        try:
-            await session.pump(out)
-            code = await session.exit_code()
-            await ws.send_bytes(ch.status_frame(ch.exit_status(code)))
-        except ConnectionResetError:
-            log.info("exec client went away container=%s", cid[:12])
-        finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
-            session.close()
-            await ws.close()
-        return ws
+    async def _attach(self, request: web.Request) -> web.StreamResponse:
+        cid = await self._container(request)
+        opts = {name: _flag(request, name) for name in ("stdin", "stdout", "stderr", "tty")}
+        return await _stream(request, lambda: AttachSession.start(self.runtime, cid), opts)
 
     async def start(self, host: str, port: int, ssl_ctx: ssl.SSLContext | None) -> web.AppRunner:
         # A client that goes away cancels its handler (ends a `follow`); shutdown does not

@@ -1,4 +1,5 @@
-"""Exec over SPDY/3.1: Kubernetes' remotecommand protocol for kubectl before 1.30.
+"""Exec and attach over SPDY/3.1: Kubernetes' remotecommand protocol for kubectl before
+1.30.
 
 The client upgrades the HTTP request (`Upgrade: SPDY/3.1`, offering
 `X-Stream-Protocol-Version`s; the 101 names the one chosen), then opens one SPDY
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from agent.kubelet import channels as ch
 from agent.kubelet import spdy
-from agent.kubelet.streams import ExecSession
+from agent.kubelet.streams import StreamSession
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,13 @@ async def _accept(conn: spdy.Connection, want: set[str]) -> dict[str, spdy.Strea
     return got
 
 
-async def _copy_stdin(stream: spdy.Stream, session: ExecSession) -> None:
+async def _copy_stdin(stream: spdy.Stream, session: StreamSession) -> None:
     while chunk := await stream.read():
         await session.write(chunk)
     session.close_stdin()
 
 
-async def _resize(stream: spdy.Stream, session: ExecSession) -> None:
+async def _resize(stream: spdy.Stream, session: StreamSession) -> None:
     buf = b""
     while chunk := await stream.read():
         *lines, buf = (buf + chunk).split(b"\n")
@@ -78,9 +79,10 @@ async def _resize(stream: spdy.Stream, session: ExecSession) -> None:
             await session.resize(int(size["Width"]), int(size["Height"]))
 
 
-async def serve(request: web.Request, start: Callable[[], Awaitable[ExecSession]], *,
+async def serve(request: web.Request, start: Callable[[], Awaitable[StreamSession]], *,
                 stdin: bool, stdout: bool, stderr: bool, tty: bool) -> web.StreamResponse:
-    """One exec over SPDY, from the upgrade to the last frame; `start` runs the command."""
+    """One exec or attach over SPDY, from the upgrade to the last frame; `start` runs the
+    command (or attaches)."""
     conn, response, protocol = await spdy.upgrade(request, PROTOCOLS)
     try:
         streams = await _accept(conn, wanted(protocol, stdin=stdin, stdout=stdout,
@@ -96,7 +98,7 @@ async def serve(request: web.Request, start: Callable[[], Awaitable[ExecSession]
 
 
 async def _run(streams: dict[str, spdy.Stream], protocol: str,
-               start: Callable[[], Awaitable[ExecSession]]) -> None:
+               start: Callable[[], Awaitable[StreamSession]]) -> None:
     try:
         session = await start()
     except Exception as e:  # noqa: BLE001 - any start failure is the client's error stream
@@ -111,7 +113,7 @@ async def _run(streams: dict[str, spdy.Stream], protocol: str,
             await stream.write(payload)
     try:
         await session.pump(out)
-        await _conclude(streams, protocol, ch.exit_status(await session.exit_code()))
+        await _conclude(streams, protocol, await session.final_status())
     finally:
         for task in tasks:
             task.cancel()

@@ -104,6 +104,7 @@ def container_args(pod: dict[str, Any], container: dict[str, Any], *, image: str
     config: dict[str, Any] = {
         "environment": [f"{k}={v}" for k, v in env.items()],
         "stdin_open": bool(container.get("stdin")),
+        "stdin_once": bool(container.get("stdinOnce")),
         "tty": bool(container.get("tty")),
     }
     if container.get("command"):

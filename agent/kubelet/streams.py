@@ -1,12 +1,13 @@
-"""Container logs and exec streams out of Docker, as asyncio byte streams.
+"""Container logs, exec and attach streams out of Docker, as asyncio byte streams.
 
 Logs: Docker's (demultiplexed) log generator is pumped from a thread into an
-asyncio queue. Exec: the hijacked exec socket is made non-blocking and driven by
+asyncio queue. Exec and attach: the hijacked socket is made non-blocking and driven by
 the event loop directly (`sock_recv`/`sock_sendall`), one coroutine per direction.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import socket
@@ -14,7 +15,7 @@ import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-from agent.kubelet.channels import STDERR, STDOUT, DockerDemux
+from agent.kubelet.channels import STDERR, STDOUT, SUCCESS, DockerDemux, exit_status
 from agent.kubelet.runtime import DockerRuntime
 
 log = logging.getLogger(__name__)
@@ -57,23 +58,14 @@ async def log_stream(runtime: DockerRuntime, cid: str, *, follow: bool, tail: in
             await asyncio.to_thread(close)
 
 
-class ExecSession:
-    """One `docker exec` with its raw socket; `pump(out)` forwards output until EOF."""
+class StreamSession(abc.ABC):
+    """A hijacked Docker socket (an exec's or an attach's); `pump(out)` forwards output
+    until EOF, `final_status()` is what the error channel reports at the end."""
 
-    def __init__(self, runtime: DockerRuntime, exec_id: str, sock: Any, tty: bool) -> None:
-        self.runtime, self.exec_id, self.tty = runtime, exec_id, tty
+    def __init__(self, runtime: DockerRuntime, sock: Any, tty: bool) -> None:
+        self.runtime, self.tty = runtime, tty
         self._sock: socket.socket = getattr(sock, "_sock", sock)
         self._sock.setblocking(False)
-
-    @classmethod
-    async def start(cls, runtime: DockerRuntime, cid: str, cmd: list[str], *, stdin: bool,
-                    stdout: bool, stderr: bool, tty: bool) -> ExecSession:
-        def create() -> tuple[str, Any]:
-            ex = runtime.api.exec_create(cid, cmd, stdin=stdin, stdout=stdout, stderr=stderr,
-                                         tty=tty)
-            return ex["Id"], runtime.api.exec_start(ex["Id"], tty=tty, socket=True)
-        exec_id, sock = await runtime.call(create)
-        return cls(runtime, exec_id, sock, tty)
 
     async def pump(self, out: Callable[[int, bytes], Awaitable[None]]) -> None:
         loop = asyncio.get_running_loop()
@@ -94,6 +86,35 @@ class ExecSession:
         except OSError:
             pass
 
+    @abc.abstractmethod
+    async def resize(self, width: int, height: int) -> None:
+        """Follow the client's terminal size."""
+
+    @abc.abstractmethod
+    async def final_status(self) -> dict[str, Any]:
+        """The metav1.Status the error channel carries once output ended."""
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class ExecSession(StreamSession):
+    """One `docker exec`; ends with the command's exit code."""
+
+    def __init__(self, runtime: DockerRuntime, exec_id: str, sock: Any, tty: bool) -> None:
+        super().__init__(runtime, sock, tty)
+        self.exec_id = exec_id
+
+    @classmethod
+    async def start(cls, runtime: DockerRuntime, cid: str, cmd: list[str], *, stdin: bool,
+                    stdout: bool, stderr: bool, tty: bool) -> ExecSession:
+        def create() -> tuple[str, Any]:
+            ex = runtime.api.exec_create(cid, cmd, stdin=stdin, stdout=stdout, stderr=stderr,
+                                         tty=tty)
+            return ex["Id"], runtime.api.exec_start(ex["Id"], tty=tty, socket=True)
+        exec_id, sock = await runtime.call(create)
+        return cls(runtime, exec_id, sock, tty)
+
     async def resize(self, width: int, height: int) -> None:
         await self.runtime.call(self.runtime.api.exec_resize, self.exec_id, height=height,
                                 width=width)
@@ -106,5 +127,26 @@ class ExecSession:
             await asyncio.sleep(0.02)
         return int(info.get("ExitCode") or 0)
 
-    def close(self) -> None:
-        self._sock.close()
+    async def final_status(self) -> dict[str, Any]:
+        return exit_status(await self.exit_code())
+
+
+class AttachSession(StreamSession):
+    """`docker attach` to a container's main process (kubectl attach, run -it): its
+    stdin, output and TTY; as the kubelet's ServeAttach, the end is always a Success
+    (kubectl learns the exit code from the pod's status)."""
+
+    def __init__(self, runtime: DockerRuntime, cid: str, sock: Any, tty: bool) -> None:
+        super().__init__(runtime, sock, tty)
+        self.cid = cid
+
+    @classmethod
+    async def start(cls, runtime: DockerRuntime, cid: str) -> AttachSession:
+        sock, tty = await runtime.attach(cid)
+        return cls(runtime, cid, sock, tty)
+
+    async def resize(self, width: int, height: int) -> None:
+        await self.runtime.resize(self.cid, width, height)
+
+    async def final_status(self) -> dict[str, Any]:
+        return SUCCESS

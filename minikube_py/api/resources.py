@@ -65,7 +65,7 @@ NAMESPACES = Resource("", "v1", "Namespace", "namespaces", False, ("ns",),
                       subresources=("status", "finalize"),
                       verbs=("create", "delete", "get", "list", "patch", "update", "watch"))
 PODS = Resource("", "v1", "Pod", "pods", True, ("po",), ("all",),
-                ("status", "binding", "log", "exec", "portforward", "eviction"))
+                ("status", "binding", "log", "exec", "attach", "portforward", "eviction"))
 SERVICES = Resource("", "v1", "Service", "services", True, ("svc",), ("all",), ("status",))
 ENDPOINTS = Resource("", "v1", "Endpoints", "endpoints", True, ("ep",))
 NODES = Resource("", "v1", "Node", "nodes", False, ("no",),

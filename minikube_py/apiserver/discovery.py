@@ -23,6 +23,7 @@ _SUBRESOURCES: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
     "binding": ("", "", "Binding", ("create",)),
     "log": ("", "", None, ("get",)),
     "exec": ("", "", "PodExecOptions", ("create", "get")),
+    "attach": ("", "", "PodAttachOptions", ("create", "get")),
     "portforward": ("", "", "PodPortForwardOptions", ("create", "get")),
     "eviction": ("policy", "v1", "Eviction", ("create",)),
     "finalize": ("", "", None, ("update",)),

@@ -1,4 +1,4 @@
-"""pods/log and pods/exec: proxied to the kubelet of the pod's node.
+"""pods/log, pods/exec and pods/attach: proxied to the kubelet of the pod's node.
 
 The kubelet serves https://<node InternalIP>:<daemonEndpoints.kubeletEndpoint.Port>
 /containerLogs/<ns>/<pod>/<container> and /exec/<ns>/<pod>/<container>. Logs
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 DEFAULT_KUBELET_PORT = 10250
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "sinceTime",
               "limitBytes")
-EXEC_PARAMS = ("command", "stdin", "stdout", "stderr", "tty")
+ATTACH_PARAMS = ("stdin", "stdout", "stderr", "tty")
+EXEC_PARAMS = ("command", *ATTACH_PARAMS)
 
 
 class Kubelet(NamedTuple):
@@ -139,15 +140,26 @@ async def _relay(source: Any, sink: Any) -> None:
 
 
 async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
-    """pods/x/exec over WebSocket: relay frames both ways until either side closes."""
+    return await _remote_command(request, target, "exec", EXEC_PARAMS)
+
+
+async def attach(request: web.Request, target: Target) -> web.StreamResponse:
+    """pods/x/attach: the container's main process, as exec relays a command."""
+    return await _remote_command(request, target, "attach", ATTACH_PARAMS)
+
+
+async def _remote_command(request: web.Request, target: Target, kind: str,
+                          accepted: tuple[str, ...]) -> web.StreamResponse:
+    """pods/x/exec or attach over WebSocket (frames relayed both ways until either side
+    closes) or SPDY/3.1 (raw bytes after the upgrade)."""
     if request.method not in ("GET", "POST"):
         raise errors.method_not_allowed()
     upgrade_to = request.headers.get("Upgrade", "").lower()
     if upgrade_to != "websocket" and not upgrade_to.startswith("spdy/"):
-        raise errors.bad_request("exec needs a WebSocket or SPDY/3.1 upgrade")
+        raise errors.bad_request(f"{kind} needs a WebSocket or SPDY/3.1 upgrade")
     pod, container, kubelet = await _pod_and_container(request, target)
-    params = [(k, v) for k, v in request.query.items() if k in EXEC_PARAMS]
-    url = f"{kubelet.base}/exec/{target.namespace}/{pod['metadata']['name']}/{container}"
+    params = [(k, v) for k, v in request.query.items() if k in accepted]
+    url = f"{kubelet.base}/{kind}/{target.namespace}/{pod['metadata']['name']}/{container}"
     if upgrade_to.startswith("spdy/"):  # kubectl before 1.30: raw bytes both ways
         return await upgrade.relay(request, url, params, **dial(request, kubelet))
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
@@ -173,6 +185,6 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
             return client
     except aiohttp.WSServerHandshakeError as e:
         raise errors.StatusError(e.status if e.status >= 400 else 502, "BadRequest",
-                                 f"kubelet refused exec: {e.message}") from None
+                                 f"kubelet refused {kind}: {e.message}") from None
     except (aiohttp.ClientError, OSError) as e:
         raise unreachable(e) from None

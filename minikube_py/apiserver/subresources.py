@@ -191,7 +191,7 @@ async def eviction(request: web.Request, target: Target) -> web.Response:
 HANDLERS: dict[str, Handler] = {
     "status": status, "finalize": finalize, "binding": binding, "scale": scale,
     "eviction": eviction, "token": tokenrequest.token,
-    "log": proxy.container_log, "exec": proxy.exec_, "portforward": portforward.port_forward,
+    "log": proxy.container_log, "exec": proxy.exec_, "attach": proxy.attach, "portforward": portforward.port_forward,
     "proxy": nodeproxy.node_proxy,
 }
 

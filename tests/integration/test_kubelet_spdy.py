@@ -23,10 +23,12 @@ from typing import Any
 import pytest
 
 from agent.kubelet import spdy
+from agent.kubelet.images import BUSYBOX_IMAGE
 from minikube_py.api.resources import NODES, PODS
 from minikube_py.client import ApiClient
 from tests.e2e.kubectl_cluster import KUBECTL_NEW, old_kubectl
 from tests.fixtures.node_agent import Agent, create, is_running, make_pod, status_when
+from tests.helpers import eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
 
@@ -91,13 +93,14 @@ async def test_old_kubectl_missing_command_fails_cleanly(kubectl_old: str, apise
     assert done.returncode != 0 and done.stderr, done
 
 
-def _tty_session(binary: str, apiserver: Any, pod: str, keys: bytes) -> tuple[int, str]:
-    """kubectl exec -it on a real pty (kubectl sends the terminal size on the resize stream)."""
+def _tty_session(binary: str, apiserver: Any, args: list[str], keys: bytes) -> tuple[int, str]:
+    """kubectl `args` (exec -it, attach -it) on a real pty (kubectl sends the terminal size
+    on the resize stream)."""
     master, slave = pty.openpty()
     os.set_blocking(master, True)
     subprocess.run(["stty", "-F", os.ttyname(slave), "rows", "33", "cols", "77"], check=True)
     proc = subprocess.Popen([binary, "--kubeconfig", str(apiserver.kubeconfig), "-n", "default",
-                             "exec", "-it", pod, "--", "sh"], stdin=slave, stdout=slave,
+                             *args], stdin=slave, stdout=slave,
                             stderr=slave, start_new_session=True)
     os.close(slave)
     output = b""
@@ -122,7 +125,7 @@ def _tty_session(binary: str, apiserver: Any, pod: str, keys: bytes) -> tuple[in
 async def test_old_kubectl_interactive_tty_with_resize(kubectl_old: str, apiserver: Any,
                                                       pod: str) -> None:
     code, text = await asyncio.to_thread(
-        _tty_session, kubectl_old, apiserver, pod,
+        _tty_session, kubectl_old, apiserver, ["exec", "-it", pod, "--", "sh"],
         b"sleep 0.5; echo answer=$((6*7)); stty size; tty; exit 5\n")
     assert "answer=42" in text and "33 77" in text and "/dev/pts/" in text, text
     assert code == 5, text
@@ -134,6 +137,53 @@ async def test_new_kubectl_exec_over_websocket_still_works(apiserver: Any, pod: 
     done = await asyncio.to_thread(run, KUBECTL_NEW, apiserver, "exec", "-i", pod, "--", "sh",
                                    "-c", "cat; exit 3", stdin=b"ws\n")
     assert (done.returncode, done.stdout) == (3, b"ws\n"), done
+
+
+@pytest.fixture
+async def shell_pod(agent: Agent, api: ApiClient) -> str:
+    """A pod whose main process is an interactive shell on a TTY (kubectl run -it's)."""
+    made = await create(api, make_pod(agent.node, [{"name": "c", "command": ["sh"],
+                                                    "stdin": True, "tty": True}]))
+    await status_when(api, made, is_running, what="Running")
+    return str(made["metadata"]["name"])
+
+
+@pytest.mark.parametrize("which", ["old", "new"])
+async def test_attach_tty_with_resize(which: str, kubectl_old: str, apiserver: Any,
+                                      shell_pod: str) -> None:
+    """kubectl attach -it (SPDY from 1.20, WebSocket from 1.32) reaches the main process
+    on its TTY; the session ends when that process does, with kubectl's exit code 0."""
+    binary = kubectl_old if which == "old" else KUBECTL_NEW
+    if not Path(binary).exists():
+        pytest.skip(f"{binary} is not installed")
+    code, text = await asyncio.to_thread(
+        _tty_session, binary, apiserver, ["attach", "-it", shell_pod],
+        b"sleep 0.5; echo answer=$((6*7)); stty size; tty; exit 5\n")
+    assert "answer=42" in text and "33 77" in text and "/dev/pts/" in text, text
+    assert code == 0, text
+
+
+async def test_run_interactive_rm_pipes_stdin_and_deletes_the_pod(
+        agent: Agent, api: ApiClient, apiserver: Any) -> None:
+    """kubectl run -i --rm: the pod is made with stdin/stdinOnce, attached once Running
+    (stdin piped in, output back), then kubectl waits for it to finish and deletes it."""
+    if not Path(KUBECTL_NEW).exists():
+        pytest.skip(f"{KUBECTL_NEW} is not installed")
+    name = f"run-{os.urandom(4).hex()}"
+    overrides = json.dumps({"spec": {"nodeName": agent.node,
+                                     "terminationGracePeriodSeconds": 1}})
+    done = await asyncio.to_thread(
+        run, KUBECTL_NEW, apiserver, "run", name, "-i", "--rm", "--restart=Never",
+        f"--image={BUSYBOX_IMAGE}", f"--overrides={overrides}", "--", "sh", "-c",
+        "read line; echo got:$line; echo err:$line >&2", stdin=b"hello\n")
+    assert done.returncode == 0, done
+    assert b"got:hello" in done.stdout and b"err:hello" in done.stdout + done.stderr, done
+    assert f'pod "{name}" deleted'.encode() in done.stdout + done.stderr, done
+
+    async def gone() -> bool:
+        return not [p for p in (await api.list(PODS, "default"))["items"]
+                    if p["metadata"]["name"] == name]
+    await eventually(gone, 30, what=f"pod {name} deleted")
 
 
 def _free_port() -> int:

@@ -30,6 +30,7 @@ from agent import cni_config
 from agent.settings import AgentSettings
 from cni_plugins import forwarding, overlay, service
 from cni_plugins.service import NetlinkService
+from minikube_py.api.node import PUBLIC_IP_ANNOTATION, VTEP_MAC_ANNOTATION
 from minikube_py.api.resources import NODES
 from minikube_py.api.types import Object
 from minikube_py.client import Informer, run_tasks
@@ -38,8 +39,8 @@ from minikube_py.client.loop import SyncLoop, cached
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-VTEP_MAC = "minikube-py.io/vtep-mac"
-PUBLIC_IP = "minikube-py.io/public-ip"
+VTEP_MAC = VTEP_MAC_ANNOTATION
+PUBLIC_IP = PUBLIC_IP_ANNOTATION
 
 
 def remotes_from(nodes: list[dict[str, Any]], me: str) -> list[overlay.Remote]:

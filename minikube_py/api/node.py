@@ -14,6 +14,9 @@ from minikube_py.api.strategy import Strategy
 from minikube_py.api.types import Object
 
 _ROLE_PREFIX = "node-role.kubernetes.io/"
+# The overlay's per-node facts (agent/overlay.py writes them; the web view reads them).
+VTEP_MAC_ANNOTATION = "minikube-py.io/vtep-mac"
+PUBLIC_IP_ANNOTATION = "minikube-py.io/public-ip"
 
 
 class NodeStrategy(Strategy):

@@ -13,6 +13,7 @@ from minikube_py.api.resources import RBAC_GROUP
 from minikube_py.api.types import Object
 
 READ = ("get", "list", "watch")
+UI_VIEWER = "minikube-py:ui-viewer"
 WRITE = ("create", "delete", "deletecollection", "patch", "update")
 RW = (*READ, *WRITE)
 AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
@@ -150,6 +151,12 @@ USER_ROLES: list[Object] = [
     cluster_role("system:aggregate-to-admin", _ADMIN, labels={AGGREGATE + "admin": "true"}),
     cluster_role("system:aggregate-to-edit", _EDIT, labels={AGGREGATE + "edit": "true"}),
     cluster_role("system:aggregate-to-view", _VIEW, labels={AGGREGATE + "view": "true"}),
+    # What the web view (`minikube-py ui --open`) reads, and nothing it could write.
+    cluster_role(UI_VIEWER, [
+        rule(READ, "", ("nodes", "pods", "services", "events", "namespaces")),
+        rule("get", "", "pods/log"),
+        rule(READ, "discovery.k8s.io", "endpointslices"),
+        rule(READ, "metrics.k8s.io", ("nodes", "pods"))]),
 ]
 
 EVENTS_WRITE = [rule(("create", "patch", "update"), ("", "events.k8s.io"), "events")]

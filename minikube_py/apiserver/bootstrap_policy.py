@@ -153,9 +153,8 @@ USER_ROLES: list[Object] = [
     cluster_role("system:aggregate-to-view", _VIEW, labels={AGGREGATE + "view": "true"}),
     # What the web view (`minikube-py ui --open`) reads, and nothing it could write.
     cluster_role(UI_VIEWER, [
-        rule(READ, "", ("nodes", "pods", "services", "events", "namespaces")),
+        rule(READ, "", ("nodes", "pods", "services", "endpoints", "events", "namespaces")),
         rule("get", "", "pods/log"),
-        rule(READ, "discovery.k8s.io", "endpointslices"),
         rule(READ, "metrics.k8s.io", ("nodes", "pods"))]),
 ]
 

@@ -36,7 +36,7 @@ KINDS: tuple[tuple[str, str, Callable[[Object], dict[str, Any]]], ...] = (
     ("Node", "/api/v1/nodes", views.node),
     ("Pod", "/api/v1/pods", views.pod),
     ("Service", "/api/v1/services", views.service),
-    ("EndpointSlice", "/apis/discovery.k8s.io/v1/endpointslices", views.endpoint_slice),
+    ("Endpoints", "/api/v1/endpoints", views.endpoints),
     ("Event", "/api/v1/events", views.event),
 )
 METRICS = {"pods": "/apis/metrics.k8s.io/v1beta1/pods",

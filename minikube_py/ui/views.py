@@ -58,14 +58,15 @@ def service(obj: Object) -> dict[str, Any]:
             "loadBalancer": [i for i in ingress if i]}
 
 
-def endpoint_slice(obj: Object) -> dict[str, Any]:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    return {**_meta(obj), "service": labels.get("kubernetes.io/service-name", ""),
-            "endpoints": [{"ip": a, "ready": (e.get("conditions") or {}).get("ready", True),
-                           "node": e.get("nodeName", ""),
-                           "pod": (e.get("targetRef") or {}).get("name", "")}
-                          for e in obj.get("endpoints") or [] for a in e.get("addresses") or []],
-            "ports": [p.get("port") for p in obj.get("ports") or []]}
+def endpoints(obj: Object) -> dict[str, Any]:
+    """A Service's Endpoints (what every Service with backends has here: the endpoints
+    controller's, the api-server's own and the DNS servers' records), ready or not."""
+    return {**_meta(obj), "endpoints": [
+        {"ip": a.get("ip", ""), "ready": ready, "node": a.get("nodeName", ""),
+         "pod": (a.get("targetRef") or {}).get("name", "")}
+        for subset in obj.get("subsets") or []
+        for key, ready in (("addresses", True), ("notReadyAddresses", False))
+        for a in subset.get(key) or []]}
 
 
 def event(obj: Object) -> dict[str, Any]:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -48,6 +50,7 @@ from tests.e2e.cluster_support import (
     needs_root,
     skip_if_other_cluster,
 )
+from tests.fixtures.browser import chromium, needs_browser, ui_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
               pytest.mark.timeout(900)]
@@ -320,6 +323,54 @@ def test_trace_node_port_from_a_node_and_a_service_without_endpoints(
         assert outcome.endswith("filter FORWARD")
     finally:
         api(lab.admin, lambda c: c.delete(SERVICES, "trace-empty", namespace="default"))
+
+
+@needs_browser
+def test_ui_shows_the_lab_live_and_a_pods_logs_on_click(
+        lab: Lab, workload: list[dict[str, Any]], tmp_path: Path) -> None:
+    """`minikube-py ui --open` against the lab in headless Chromium: every node's card
+    holds its running hello pods, the overlay table lists the mesh, a new pod appears
+    without a reload and a click shows its logs; a screenshot of the page is kept (and
+    copied to $MKP_UI_SCREENSHOT when set)."""
+    port = free_port()
+    with ui_process("--root", str(lab.root), "--port", str(port),
+                    log=tmp_path / "ui.log") as (_, url), chromium() as driver:
+        driver.get(url)
+        eventually(lambda: driver.find_element("id", "status").text == "live", timeout=30,
+                   what="the page live")
+        placed = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in workload}
+
+        def shown() -> dict[str, str]:
+            found = driver.execute_script(
+                "return [...document.querySelectorAll('[data-pod]')].map(e => "
+                "[e.dataset.pod, e.parentNode.parentNode.dataset.node, e.dataset.phase])")
+            return {k.split("/", 1)[1]: f"{node}:{phase}" for k, node, phase in found
+                    if k.startswith("default/")}
+
+        eventually(lambda: all(shown().get(n) == f"{node}:Running"
+                               for n, node in placed.items()) or None,
+                   timeout=30, what="each hello pod on its node's card")
+        overlay = driver.find_element("id", "overlay").text
+        assert all(name in overlay and NODE_IPS[name] in overlay for name in NODE_NAMES)
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ui-logger"},
+               "spec": {"containers": [{"name": "c", "image": BUSYBOX_IMAGE, "command": [
+                   "sh", "-c", "echo hello-from-the-logs; exec sleep 3600"]}]}}
+        api(lab.admin, lambda c: c.create(PODS, pod, namespace="default"))
+        try:
+            eventually(lambda: shown().get("ui-logger", "").endswith(":Running") or None,
+                       timeout=60, what="the new pod on the page, Running")
+            driver.find_element("css selector", '[data-pod="default/ui-logger"]').click()
+            eventually(lambda: "hello-from-the-logs" in driver.find_element(
+                "id", "logs-text").text or None, timeout=20, what="its logs shown")
+            shot = tmp_path / "ui-lab.png"
+            driver.find_element("id", "logs-close").click()
+            driver.save_screenshot(str(shot))
+            assert shot.stat().st_size > 10_000
+            if os.environ.get("MKP_UI_SCREENSHOT"):
+                shutil.copy(shot, os.environ["MKP_UI_SCREENSHOT"])
+        finally:
+            api(lab.admin, lambda c: c.delete(PODS, "ui-logger", namespace="default",
+                                              grace_period_seconds=0))
 
 
 def _containers_by_pod(node: str) -> Counter[str]:

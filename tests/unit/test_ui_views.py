@@ -39,12 +39,12 @@ def test_service_slice_and_event_views() -> None:
            "status": {"loadBalancer": {"ingress": [{"ip": "192.168.77.200"}]}}}
     assert views.service(svc)["loadBalancer"] == ["192.168.77.200"]
     assert views.service(svc)["ports"][0]["nodePort"] == 30080
-    eps = {"metadata": {"name": "web-x", "namespace": "shop",
-                        "labels": {"kubernetes.io/service-name": "web"}},
-           "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": False},
-                          "nodeName": "n1", "targetRef": {"name": "web-1"}}],
-           "ports": [{"port": 8080}]}
-    assert views.endpoint_slice(eps)["endpoints"] == [
+    eps = {"metadata": {"name": "web", "namespace": "shop"}, "subsets": [{
+        "addresses": [{"ip": "10.244.2.7", "nodeName": "n2", "targetRef": {"name": "web-2"}}],
+        "notReadyAddresses": [{"ip": "10.244.1.5", "nodeName": "n1",
+                               "targetRef": {"name": "web-1"}}]}]}
+    assert views.endpoints(eps)["endpoints"] == [
+        {"ip": "10.244.2.7", "ready": True, "node": "n2", "pod": "web-2"},
         {"ip": "10.244.1.5", "ready": False, "node": "n1", "pod": "web-1"}]
     event = {"metadata": {"name": "e", "namespace": "shop"}, "type": "Warning",
              "reason": "BackOff", "message": "restarting", "count": 3,

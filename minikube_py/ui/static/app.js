@@ -1,9 +1,9 @@
 // The live page: one stream (GET /api/stream, newline-delimited JSON) keeps a model of
-// nodes, pods, services, endpoint slices, events and metrics; every change re-renders
+// nodes, pods, services, endpoints, events and metrics; every change re-renders
 // only what it touched, once per animation frame. Text goes in with textContent only.
 "use strict";
 
-const model = { Node: new Map(), Pod: new Map(), Service: new Map(), EndpointSlice: new Map(),
+const model = { Node: new Map(), Pod: new Map(), Service: new Map(), Endpoints: new Map(),
                 Event: new Map(), metrics: { pods: {}, nodes: {} } };
 const dirty = new Set();
 let token = "";
@@ -115,7 +115,7 @@ function schedule() {
     scheduled = false;
     if (dirty.has("Node") || dirty.has("Pod")) renderNodes();
     if (dirty.has("Node")) renderOverlay();
-    if (dirty.has("Service") || dirty.has("EndpointSlice")) renderServices();
+    if (dirty.has("Service") || dirty.has("Endpoints")) renderServices();
     if (dirty.has("Event")) renderEvents();
     dirty.clear();
     const pods = [...model.Pod.values()];
@@ -203,12 +203,10 @@ function renderOverlay() {
 }
 
 function renderServices() {
-  const slices = [...model.EndpointSlice.values()];
   const services = [...model.Service.values()].sort((a, b) => key(a).localeCompare(key(b)));
   rows(document.querySelector("#services tbody"), services.map((s) => {
-    const eps = slices.filter((e) => e.namespace === s.namespace && e.service === s.name)
-      .flatMap((e) => e.endpoints.map((p) => `${p.ip}${p.ready ? "" : " (not ready)"}` +
-                                                 (p.pod ? ` ${p.pod}` : "")));
+    const eps = (model.Endpoints.get(key(s)) || { endpoints: [] }).endpoints
+      .map((p) => `${p.ip}${p.ready ? "" : " (not ready)"}${p.pod ? ` ${p.pod}` : ""}`);
     return [key(s), s.type, s.clusterIP,
             s.ports.map((p) => `${p.port}${p.nodePort ? ":" + p.nodePort : ""}/${p.protocol}`)
               .join(", "),

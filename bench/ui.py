@@ -29,7 +29,7 @@ from scheduler import bounded, start_apiserver
 from agent.hollow import node_object, register_node
 from minikube_py.api.resources import PODS
 from minikube_py.client import ApiClient
-from tests.fixtures.browser import chromium, ui_process
+from minikube_py.ui.browser import chromium, ui_process
 
 COUNT = "return document.querySelectorAll('[data-pod]').length"
 WAIT_FOR = """

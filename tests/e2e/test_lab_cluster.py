@@ -37,6 +37,7 @@ from minikube_py.client import ApiClient
 from minikube_py.cluster import kubeconfigs, sample_app
 from minikube_py.cluster.health import node_ready
 from minikube_py.cluster.lab import LabSpec, host_veth
+from minikube_py.ui.browser import chromium, ui_process
 from tests.e2e.cluster_support import (
     api,
     app_container,
@@ -50,7 +51,7 @@ from tests.e2e.cluster_support import (
     needs_root,
     skip_if_other_cluster,
 )
-from tests.fixtures.browser import chromium, needs_browser, ui_process
+from tests.fixtures.browser import needs_browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
               pytest.mark.timeout(900)]

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from minikube_py.api.resources import DEPLOYMENTS, PODS
-from tests.fixtures.browser import chromium, needs_browser, ui_process
+from minikube_py.ui.browser import chromium, ui_process
+from tests.fixtures.browser import needs_browser
 from tests.fixtures.controlplane import ClusterEnv
 from tests.helpers import eventually
 

@@ -19,6 +19,8 @@ import psutil
 from aiohttp import web
 
 from agent.announcer import Announcer, AnnounceSettings
+from agent.kubelet import stats_routes
+from agent.kubelet.cgroups import CgroupReader
 from agent.kubelet.configz import configz
 from agent.kubelet.debug import Debug, rule_backends
 from agent.kubelet.kubelet import Kubelet
@@ -26,6 +28,7 @@ from agent.kubelet.node import NodeAgent
 from agent.kubelet.runtime import DockerRuntime
 from agent.kubelet.server import KubeletServer
 from agent.kubelet.serving_tls import server_context
+from agent.kubelet.stats_summary import SummaryProvider
 from agent.kubelet.webhook_auth import WebhookAuth
 from agent.overlay import Overlay
 from agent.proxy.proxier import Proxier
@@ -72,6 +75,8 @@ async def run_async(settings: AgentSettings) -> None:
     server = KubeletServer(runtime, kubelet.container_id, auth,
                            lambda: configz(settings, server.port))
     Debug(runtime, settings.node_name, rule_backends).add_routes(server.app)
+    stats_routes.add_routes(server.app, SummaryProvider(
+        settings.node_name, CgroupReader(), kubelet.syncer.observed, fs_path=settings.state_dir))
     client_ca = Path(settings.client_ca_file).read_bytes() if settings.client_ca_file \
         else client.config.ca_data
     tls = server_context(Path(settings.serving_cert_file), Path(settings.serving_key_file),

@@ -5,7 +5,9 @@ share."""
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable
+from decimal import Decimal
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -58,3 +60,27 @@ def counter(name: str, help_text: str, label_names: tuple[str, ...],
     lines += [f"{name}{{{labels(label_names, key)}}} {count}"
               for key, count in sorted(values)]
     return lines
+
+
+
+def go_float(value: float) -> str:
+    """A sample value as Prometheus' Go client writes it (strconv.FormatFloat 'g', -1):
+    the shortest digits that round-trip, in exponent form when the exponent is below -4
+    or at least 6 (1e+06, 1.2288e+07), so our output reads like kube components'."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    shortest = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, shortest.digits))
+    exponent = len(digits) - 1 + int(shortest.exponent)
+    if exponent < -4 or exponent >= 6:
+        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{head}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+    if exponent < 0:
+        return f"{sign}0.{'0' * (-exponent - 1)}{digits}"
+    whole, frac = digits[:exponent + 1].ljust(exponent + 1, "0"), digits[exponent + 1:]
+    return sign + whole + ("." + frac if frac else "")

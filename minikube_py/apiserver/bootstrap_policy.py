@@ -214,6 +214,22 @@ COMPONENT_ROLES: list[Object] = [
         rule(("list", "watch"), "", ("namespaces", "services")),
         rule(("list", "watch"), "discovery.k8s.io", "endpointslices"),
     ]),
+    # The metrics server (`minikube-py metrics-server`, kube-system:metrics-server), as
+    # metrics-server's manifests: its informers and the kubelets' /metrics/resource; it
+    # authorizes requests by asking the api-server (system:auth-delegator).
+    cluster_role("system:metrics-server", [
+        rule(("get", "list", "watch"), "", ("nodes", "pods")),
+        rule("get", "", "nodes/metrics"),
+    ]),
+    cluster_role("system:auth-delegator", [
+        rule("create", "authentication.k8s.io", "tokenreviews"),
+        rule("create", "authorization.k8s.io", "subjectaccessreviews"),
+    ]),
+    # `kubectl top` for whoever may view, edit or administer.
+    cluster_role("system:aggregated-metrics-reader", [
+        rule(READ, "metrics.k8s.io", ("pods", "nodes"))],
+        labels={AGGREGATE + "view": "true", AGGREGATE + "edit": "true",
+                AGGREGATE + "admin": "true"}),
 ]
 
 BINDINGS: list[Object] = [
@@ -239,6 +255,10 @@ BINDINGS: list[Object] = [
                     subject("User", "system:kube-apiserver-kubelet-client")),
     cluster_binding("system:kube-dns", "system:kube-dns",
                     subject("ServiceAccount", "kube-system:kube-dns")),
+    cluster_binding("system:metrics-server", "system:metrics-server",
+                    subject("ServiceAccount", "kube-system:metrics-server")),
+    cluster_binding("metrics-server:system:auth-delegator", "system:auth-delegator",
+                    subject("ServiceAccount", "kube-system:metrics-server")),
 ]
 
 # The DNS servers list themselves in the kube-dns Endpoints (and nothing else).
@@ -246,8 +266,14 @@ NAMESPACED_ROLES: list[Object] = [
     namespaced_role("system:kube-dns", "kube-system", [
         rule("create", "", "endpoints"),
         rule(("get", "update"), "", "endpoints", ("kube-dns",))]),
+    # Aggregated servers read the front-proxy trust the api-server publishes.
+    namespaced_role("extension-apiserver-authentication-reader", "kube-system", [
+        rule(READ, "", "configmaps", ("extension-apiserver-authentication",))]),
 ]
 NAMESPACED_BINDINGS: list[Object] = [
     binding("system:kube-dns", "kube-system", "system:kube-dns",
             subject("ServiceAccount", "kube-system:kube-dns")),
+    binding("metrics-server-auth-reader", "kube-system",
+            "extension-apiserver-authentication-reader",
+            subject("ServiceAccount", "kube-system:metrics-server")),
 ]

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from minikube_py.cluster import ha
+from minikube_py.cluster import ha, metrics_setup
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.state import ClusterState, NodeRecord, write_json
 
@@ -129,6 +129,15 @@ def build_plan(
             *exe, "dns", "--kubeconfig", str(dns_kubeconfig(paths, lab)),
             "--bind-address", advertise, "--advertise-address", advertise],
             wait_files=[str(dns_kubeconfig(paths, lab))], wait_url=readyz))
+        conf, cert, key = metrics_server_files(paths, lab)
+        add("metrics-server", Component("metrics-server", [
+            *exe, "metrics-server", "--kubeconfig", str(conf), "--tls-cert-file", str(cert),
+            "--tls-private-key-file", str(key), "--bind-address", advertise,
+            "--secure-port", str(metrics_setup.PORT),
+            # Agents serve self-signed certificates (as minikube's and kind's metrics-server
+            # addons, which pass the same flag); drop it once they are CA-issued.
+            "--kubelet-insecure-tls"],
+            wait_files=[str(conf), str(cert), str(key)], wait_url=readyz))
     for node in state.nodes:
         add("agent", _agent(exe, tools, paths, node, lab, readyz))
     return plan, sorted(set(missing))
@@ -191,6 +200,13 @@ def _control_plane(state: ClusterState, node: NodeRecord, paths: ClusterPaths, t
                     "--interface", node.iface or "eth0", "--identity", node.name],
             wait=conf["admin"]),
     ]
+
+
+def metrics_server_files(paths: ClusterPaths, lab: bool) -> tuple[Path, Path, Path]:
+    """The metrics server's kubeconfig, serving certificate and key, written by `up`."""
+    data = paths.apiserver_dir(lab)
+    return (data / "metrics-server.conf", data / "pki" / "metrics-server.crt",
+            data / "pki" / "metrics-server.key")
 
 
 def dns_kubeconfig(paths: ClusterPaths, lab: bool) -> Path:

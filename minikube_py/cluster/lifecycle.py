@@ -30,6 +30,7 @@ from minikube_py.cluster import (
     join,
     kubeconfigs,
     lab,
+    metrics_setup,
     supervisor,
     teardown,
 )
@@ -38,6 +39,7 @@ from minikube_py.cluster.components import (
     Toolbox,
     build_plan,
     dns_kubeconfig,
+    metrics_server_files,
     node_kubeconfig,
     save_plan,
 )
@@ -238,6 +240,8 @@ async def _converge(settings: UpSettings, state: ClusterState, result: UpResult,
         for path in ([ha.data_dir(paths, n) / "dns.conf" for n in cps] if cps
                      else [dns_kubeconfig(paths, state.is_lab)]):
             await _dns_kubeconfig(path, state, client, ca_pem, admin, progress)
+        if not cps:  # one control plane: its host runs the metrics server
+            await _metrics_server(paths, state, client, ca_pem, progress)
         if with_agents:
             result.seconds_to_ready = await health.wait_nodes_ready(
                 client, [n.name for n in state.nodes], deadline - time.monotonic(), progress)
@@ -271,6 +275,19 @@ async def _dns_kubeconfig(path: Path, state: ClusterState, client: ApiClient,
     except ClientError as e:  # an api-server without TokenRequest
         progress(f"the DNS server runs with admin credentials: {e}")
         kubeconfigs.publish(admin, path, server)
+
+
+async def _metrics_server(paths: ClusterPaths, state: ClusterState, client: ApiClient,
+                         ca_pem: bytes, progress: Progress) -> None:
+    """The metrics server's identity, certificate, Service and APIService (metrics_setup)."""
+    conf, cert, key = metrics_server_files(paths, state.is_lab)
+    try:
+        await metrics_setup.install(
+            client, server=f"https://127.0.0.1:{state.api_port}", ca_pem=ca_pem,
+            pki_dir=paths.apiserver_dir(state.is_lab) / "pki", kubeconfig=conf, cert=cert,
+            key=key, address=_reachable_address(state))
+    except ClientError as e:  # an api-server without aggregation: no `kubectl top`
+        progress(f"the metrics server is not set up: {e}")
 
 
 def _reachable_address(state: ClusterState) -> str:

@@ -44,7 +44,7 @@ from tests.e2e.cluster_support import (
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
               pytest.mark.timeout(600)]
 
-COMPONENTS = ("apiserver", "scheduler", "controller-manager", "dns", "agent")
+COMPONENTS = ("apiserver", "scheduler", "controller-manager", "dns", "metrics-server", "agent")
 
 
 class Cluster:
@@ -100,6 +100,17 @@ def test_each_component_is_its_own_process_with_a_log(cluster: Cluster) -> None:
         pid = status[name]["pid"]
         assert f"minikube-py {name} " in " ".join(psutil.Process(pid).cmdline())  # as in ps
         assert (cluster.root / "log" / f"{name}.log").stat().st_size > 0
+
+
+def test_kubectl_top_nodes(cluster: Cluster) -> None:
+    """The metrics server `up` runs answers through the api-server's aggregation."""
+    def top() -> subprocess.CompletedProcess[str] | None:
+        got = subprocess.run(["kubectl", "--kubeconfig", str(cluster.admin), "top", "nodes",
+                              "--no-headers"], capture_output=True, text=True, timeout=30,
+                             check=False)
+        return got if got.returncode == 0 and cluster.node() in got.stdout else None
+    row = eventually(top, 60, "kubectl top nodes").stdout.split()
+    assert row[0] == cluster.node() and row[1].endswith("m") and row[3].endswith(("Mi", "Gi"))
 
 
 def test_second_up_reports_the_running_cluster_within_seconds(cluster: Cluster) -> None:

@@ -178,4 +178,20 @@ def test_dns_runs_where_nodes_reach_this_host_with_its_own_credential() -> None:
     assert dns.wait_files == ["/r/state/apiserver/dns.conf"]
     assert dns.netns is None and dns.wait_url == "https://127.0.0.1:6443/readyz"
     assert "dns" not in by_name(build_plan(single(), PATHS, with_dns)[0])  # no address known
-    assert build_plan(single(), PATHS, tools(), advertise="10.0.0.5")[1] == ["dns"]
+    assert build_plan(single(), PATHS, tools(), advertise="10.0.0.5")[1] == [
+        "dns", "metrics-server"]
+
+
+def test_metrics_server_runs_where_the_api_server_reaches_it() -> None:
+    with_it = Toolbox({**tools().commands, "metrics-server": frozenset({"--kubeconfig"})})
+    server = by_name(build_plan(single(), PATHS, with_it, advertise="10.0.0.5")[0])[
+        "metrics-server"]
+    assert server.argv[1:] == [
+        "metrics-server", "--kubeconfig", "/r/state/apiserver/metrics-server.conf",
+        "--tls-cert-file", "/r/state/apiserver/pki/metrics-server.crt",
+        "--tls-private-key-file", "/r/state/apiserver/pki/metrics-server.key",
+        "--bind-address", "10.0.0.5", "--secure-port", "4443", "--kubelet-insecure-tls"]
+    assert server.wait_files == ["/r/state/apiserver/metrics-server.conf",
+                                 "/r/state/apiserver/pki/metrics-server.crt",
+                                 "/r/state/apiserver/pki/metrics-server.key"]
+    assert "metrics-server" not in by_name(build_plan(single(), PATHS, with_it)[0])

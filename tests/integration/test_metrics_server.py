@@ -1,0 +1,180 @@
+"""`kubectl top` through the whole chain, every part real: a real agent (its
+/metrics/resource and /stats/summary from the containers' cgroup files), a
+`minikube-py metrics-server` process with its own service account scraping it every
+15 s, the api-server proxying metrics.k8s.io to it (APIService from metrics_setup, as
+`up` installs it), and the real kubectl. A CPU-burning pod's figure rises within 30 s of
+it running; an idle one stays low; a user without the rights is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minikube_py.api.resources import APISERVICES, NODES, PODS
+from minikube_py.client import ApiClient
+from minikube_py.cluster import metrics_setup
+from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.etcd import free_port
+from tests.fixtures.node_agent import Agent, create, is_running, make_pod, status_when
+from tests.helpers import eventually
+
+pytestmark = [pytest.mark.root, pytest.mark.docker]
+CLI = Path(sys.executable).parent / "minikube-py"
+
+
+class MetricsServer:
+    def __init__(self, apiserver: ApiServer, directory: Path) -> None:
+        self.apiserver, self.directory = apiserver, directory
+        self.port = free_port()
+        self.kubeconfig = directory / "metrics-server.conf"
+        self.cert, self.key = directory / "ms.crt", directory / "ms.key"
+        self.log = directory / "metrics-server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def install(self) -> None:
+        async with ApiClient.from_kubeconfig(self.apiserver.kubeconfig) as client:
+            await metrics_setup.install(
+                client, server=self.apiserver.url, ca_pem=self.apiserver.ca_file.read_bytes(),
+                pki_dir=self.apiserver.data_dir / "pki", kubeconfig=self.kubeconfig,
+                cert=self.cert, key=self.key, address="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [str(CLI), "metrics-server", "--kubeconfig", str(self.kubeconfig),
+                 "--tls-cert-file", str(self.cert), "--tls-private-key-file", str(self.key),
+                 "--bind-address", "127.0.0.1", "--secure-port", str(self.port),
+                 "--kubelet-insecure-tls"], stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def metrics_server(apiserver: ApiServer, agent: Agent,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetricsServer]:
+    server = MetricsServer(apiserver, tmp_path_factory.mktemp("metrics-server"))
+    asyncio.run(server.install())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        for path in (f"/apis/apiregistration.k8s.io/v1/apiservices/{metrics_setup.APISERVICE}",
+                     "/api/v1/namespaces/kube-system/services/metrics-server",
+                     "/api/v1/namespaces/kube-system/endpoints/metrics-server"):
+            apiserver.request("DELETE", path)
+
+
+@pytest.fixture
+async def api(apiserver: ApiServer) -> AsyncIterator[ApiClient]:
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client:
+        yield client
+
+
+async def _available(api: ApiClient) -> Any:
+    obj = await api.get(APISERVICES, metrics_setup.APISERVICE)
+    return any(c["type"] == "Available" and c["status"] == "True"
+               for c in (obj.get("status") or {}).get("conditions") or [])
+
+
+def _millicores(text: str) -> int:
+    found = re.fullmatch(r"(\d+)m", text)
+    return int(found.group(1)) if found else int(float(text) * 1000)
+
+
+async def test_kubectl_top_sees_a_cpu_burner_within_30s(
+        apiserver: ApiServer, agent: Agent, metrics_server: MetricsServer, api: ApiClient,
+        tmp_path: Path) -> None:
+    await eventually(lambda: _available(api), 30, what="metrics APIService available")
+    burner = make_pod(agent.node, [{"name": "burn", "command": [
+        "sh", "-c", "while :; do :; done"]}, {"name": "idle", "command": ["sleep", "3600"]}])
+    name = burner["metadata"]["name"]
+    await create(api, burner)
+    try:
+        await status_when(api, burner, is_running, timeout=60, what="running")
+        running_at = time.monotonic()
+
+        def top() -> dict[str, int] | None:
+            got = apiserver.kubectl(tmp_path, "top", "pod", name, "-n", "default",
+                                    "--containers", "--no-headers")
+            if got.returncode != 0:
+                return None
+            rows = {line.split()[1]: _millicores(line.split()[2])
+                    for line in got.stdout.splitlines() if line.strip()}
+            return rows if rows.get("burn", 0) >= 300 else None
+
+        rows = await eventually(lambda: asyncio.to_thread(top), 30, interval=1,
+                                what="the burner's CPU in kubectl top")
+        assert time.monotonic() - running_at <= 30
+        assert rows["idle"] < 50, rows  # the other container's figure is its own
+
+        got = apiserver.kubectl(tmp_path, "top", "nodes", "--no-headers")
+        assert got.returncode == 0, got.stderr
+        node_row = next(line.split() for line in got.stdout.splitlines()
+                        if line.split()[0] == agent.node)
+        assert _millicores(node_row[1]) >= 300 and node_row[3].endswith(("Mi", "Gi"))
+    finally:
+        await api.delete(PODS, name, "default")
+
+
+async def test_metrics_api_objects_and_rbac(apiserver: ApiServer, agent: Agent,
+                                            metrics_server: MetricsServer,
+                                            api: ApiClient) -> None:
+    await eventually(lambda: _available(api), 30, what="metrics APIService available")
+
+    async def node_metrics() -> Any:
+        try:
+            return await api.request("GET", f"/apis/metrics.k8s.io/v1beta1/nodes/{agent.node}")
+        except Exception:  # noqa: BLE001 - not scraped yet
+            return None
+
+    found = await eventually(node_metrics, 40, what="the node's metrics")
+    assert found["kind"] == "NodeMetrics" and found["window"].endswith("s")
+    assert found["usage"]["cpu"].endswith("n")
+    labels = (await api.get(NODES, agent.node))["metadata"].get("labels") or {}
+    assert found["metadata"]["labels"] == labels
+
+    accounts = "/api/v1/namespaces/default/serviceaccounts"
+    await api.request("POST", accounts, json={"metadata": {"name": "no-metrics"}})
+    token = (await api.request("POST", f"{accounts}/no-metrics/token", json={
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}))[
+        "status"]["token"]
+    async with ApiClient(apiserver.url, token=token, ca_file=apiserver.ca_file) as nobody:
+        with pytest.raises(Exception, match="forbidden|Forbidden"):
+            await nobody.request("GET", "/apis/metrics.k8s.io/v1beta1/nodes")
+
+
+def test_summary_and_resource_metrics_are_served_by_the_kubelet(apiserver: ApiServer,
+                                                                agent: Agent) -> None:
+    status, node = apiserver.request("GET", f"/api/v1/nodes/{agent.node}")
+    assert status == 200
+    port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    for path, check in (("/stats/summary", lambda b: json.loads(b)["node"]["nodeName"]
+                         == agent.node),
+                        ("/metrics/resource", lambda b: b"node_cpu_usage_seconds_total " in b
+                         and b"resource_scrape_error 0" in b)):
+        got = subprocess.run(["curl", "-sk", "-H", f"Authorization: Bearer {apiserver.token}",
+                              f"https://127.0.0.1:{port}{path}"], capture_output=True,
+                             timeout=30, check=False)
+        assert got.returncode == 0 and check(got.stdout), got.stdout[:500]
+        anonymous = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                                    f"https://127.0.0.1:{port}{path}"], capture_output=True,
+                                   text=True, timeout=30, check=False)
+        assert anonymous.stdout == "401"

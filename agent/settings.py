@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from minikube_py.api.resolvconf import cluster_dns_ip
+from minikube_py.api.storageclass import LOCAL_PATH_ROOT
 from minikube_py.api.types import Taint
 
 
@@ -45,6 +47,10 @@ class AgentSettings:
     tls_private_key_file: str = ""
     """The kubelet API's serving certificate and key (issued by the cluster CA at join);
     empty: <state_dir>/pki/kubelet.crt and .key."""
+    local_path_roots_extra: list[str] = field(default_factory=list)
+    """Storage roots of local-path volumes besides the default (StorageClasses whose
+    nodePath points elsewhere; --local-path-root): only directories right under a root are
+    ever removed."""
     client_ca_file: str = ""
     """CA that client certificates of the kubelet API are verified against; empty: the
     CA of the kubeconfig (the cluster CA)."""
@@ -72,6 +78,9 @@ class AgentSettings:
     @property
     def serving_key_file(self) -> str:
         return self.tls_private_key_file or f"{self.state_dir}/pki/kubelet.key"
+
+    def local_path_roots(self) -> list[Path]:
+        return [Path(LOCAL_PATH_ROOT), *map(Path, self.local_path_roots_extra)]
 
     def dns_servers(self) -> list[str]:
         if self.cluster_dns is not None:

@@ -86,7 +86,7 @@ class Kubelet(SyncLoop):
                                on_update=lambda old, new: self.queue.add(object_key(new)),
                                on_delete=lambda o: self.queue.add(object_key(o)))
         self._docker_events: Any = None
-        self.local_path = LocalPathCleaner(client)
+        self.local_path = LocalPathCleaner(client, settings.local_path_roots())
         self.allocatable = capacity(settings, settings.state_dir)
         self._admitted_uids: set[str] = set()
         # uid -> (status we last wrote, its resourceVersion): a sync that runs on a cache

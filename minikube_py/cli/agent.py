@@ -33,6 +33,9 @@ def register(subparsers: Any) -> None:
                         "(default: STATE_DIR/pki/kubelet.crt)")
     p.add_argument("--tls-private-key-file", default="",
                    help="its key (default: STATE_DIR/pki/kubelet.key)")
+    p.add_argument("--local-path-root", action="append", default=[], metavar="DIR",
+                   help="a storage root of local-path volumes besides "
+                        "/var/lib/minikube-py/storage (a StorageClass nodePath; repeatable)")
     p.add_argument("--client-ca-file", default="",
                    help="CA for client certificates of the kubelet API (default: the "
                         "kubeconfig's CA)")
@@ -83,7 +86,8 @@ def _run(args: argparse.Namespace) -> int:
         enable_lb_announce=not args.no_lb_announce,
         cluster_dns=cluster_dns, cluster_domain=args.cluster_domain.strip("."),
         resolv_conf=args.resolv_conf, tls_cert_file=args.tls_cert_file,
-        tls_private_key_file=args.tls_private_key_file, client_ca_file=args.client_ca_file)
+        tls_private_key_file=args.tls_private_key_file, client_ca_file=args.client_ca_file,
+        local_path_roots_extra=args.local_path_root)
     if args.cni_bin_dir:
         settings.cni_bin_dirs = args.cni_bin_dir
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from minikube_py.controllers.manager import run_controllers
 from minikube_py.controllers.settings import ControllerManagerSettings
 from minikube_py.scheduler.scheduler import Scheduler
 from minikube_py.scheduler.settings import SchedulerSettings
+from tests.fixtures.docker import CniNet
 from tests.fixtures.node_agent import Agent, is_running
 from tests.helpers import eventually
 
@@ -99,14 +100,32 @@ class Env:
         return await eventually(check, 60, what=f"claim {claim} bound")  # type: ignore[no-any-return]
 
 
+@pytest.fixture(scope="module")
+def storage_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test StorageClasses' nodePath, which the agent knows as a storage root."""
+    return tmp_path_factory.mktemp("volumes")
+
+
+@pytest.fixture(scope="module")
+def agent(apiserver: Any, busybox_image: str, cni_net_module: CniNet, storage_root: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    a = Agent(apiserver, cni_net_module, tmp_path_factory.mktemp("agent"),
+              "--local-path-root", str(storage_root))
+    a.start()
+    try:
+        yield a
+    finally:
+        a.stop_and_clean()
+
+
 @pytest.fixture
-async def env(apiserver: Any, agent: Agent, tmp_path: Path) -> AsyncIterator[Env]:
+async def env(apiserver: Any, agent: Agent, storage_root: Path) -> AsyncIterator[Env]:
     settings = ControllerManagerSettings(leader_election=None, controllers=CONTROLLERS)
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             background(run_controllers(client, settings), "controllers"), \
             background(Scheduler(client, SchedulerSettings(leader_election=None)).run(),
                        "scheduler"):
-        yield Env(client, tmp_path / "volumes", uuid.uuid4().hex[:6])
+        yield Env(client, storage_root, uuid.uuid4().hex[:6])
 
 
 async def test_provisioned_on_first_consumer_data_survives_and_delete_removes_it(
@@ -208,3 +227,32 @@ async def test_statefulset_replicas_keep_their_own_claims(env: Env) -> None:
     for directory in directories.values():
         await eventually(lambda d=directory: not d.exists(), 60, what="claims reclaimed")
     await env.client.delete(STORAGECLASSES, sc)
+
+
+@pytest.mark.parametrize("where", ["outside-the-root", "through-a-link", "not-its-name"])
+async def test_a_deleted_volume_naming_another_directory_removes_nothing(
+        env: Env, tmp_path: Path, where: str) -> None:
+    """A Delete-policy local-path volume whose path is not its own directory under a
+    storage root (hand-written, or a link planted under the root) leaves that path alone."""
+    name = f"pvc-{uuid.uuid4()}"
+    victim = tmp_path / "victim"
+    paths = {"outside-the-root": tmp_path / f"{name}_default_x",
+             "through-a-link": env.root / f"link-{env.suffix}" / f"{name}_default_x",
+             "not-its-name": env.root / f"pvc-{uuid.uuid4()}_default_x"}
+    target = paths[where]
+    if where == "through-a-link":
+        (env.root / f"link-{env.suffix}").symlink_to(victim)
+        target = victim / target.name
+    target.mkdir(parents=True)
+    (target / "precious").write_text("x")
+    await env.client.create(PERSISTENTVOLUMES, {
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": name,
+                     "annotations": {"pv.kubernetes.io/provisioned-by": "rancher.io/local-path"}},
+        "spec": {"capacity": {"storage": "1Mi"}, "accessModes": ["ReadWriteOnce"],
+                 "persistentVolumeReclaimPolicy": "Delete",
+                 "hostPath": {"path": str(paths[where])}}})
+    await env.client.delete(PERSISTENTVOLUMES, name)
+    await env.gone(PERSISTENTVOLUMES, name)
+    await asyncio.sleep(2)  # the agent saw the deletion
+    assert (target / "precious").read_text() == "x"

@@ -25,6 +25,7 @@ from agent.kubelet.backoff import Backoff
 from agent.kubelet.cni import CNI
 from agent.kubelet.dns import PodDNS
 from agent.kubelet.errors import ContainerConfigError, RuntimeUnavailable
+from agent.kubelet.eviction import EVICTED, EmptyDirEviction
 from agent.kubelet.images import ensure_local_images
 from agent.kubelet.localpath import LocalPathCleaner
 from agent.kubelet.node import capacity
@@ -87,6 +88,11 @@ class Kubelet(SyncLoop):
                                on_delete=lambda o: self.queue.add(object_key(o)))
         self._docker_events: Any = None
         self.local_path = LocalPathCleaner(client, settings.local_path_roots())
+        volumes = self.syncer.volumes
+        self.eviction = EmptyDirEviction(
+            self.pods.list, lambda uid, name: volumes.pod_dir(uid) / "volumes" / name,
+            self._evict)
+        self._evictions: dict[str, str] = {}  # uid -> why it is evicted
         self.allocatable = capacity(settings, settings.state_dir)
         self._admitted_uids: set[str] = set()
         # uid -> (status we last wrote, its resourceVersion): a sync that runs on a cache
@@ -118,6 +124,7 @@ class Kubelet(SyncLoop):
             "resync": self._resync_loop(),
             "docker-events": self._docker_events_loop(),
             "local-path-cleaner": self.local_path.run(),
+            "eviction": self.eviction.run(),
         })
 
     def object_for(self, key: Hashable) -> Object | None:
@@ -161,7 +168,13 @@ class Kubelet(SyncLoop):
             return
         if not await self._admitted(pod):
             return
-        result = await self.syncer.sync(pod, [o for o in named if o.pod_uid == uid])
+        ours = [o for o in named if o.pod_uid == uid]
+        evicted = self._evictions.get(uid)
+        if evicted is not None and (pod.get("status") or {}).get("phase") not in (
+                "Succeeded", "Failed"):
+            result = await self.syncer.fail(pod, ours, EVICTED, evicted, grace=0)
+        else:
+            result = await self.syncer.sync(pod, ours)
         if result.status is not None:
             await self._write_status(pod, result.status)
         if result.requeue_after is not None:
@@ -192,6 +205,11 @@ class Kubelet(SyncLoop):
         await self._write_status(pod, {"phase": "Failed", "reason": reason, "message": message,
                                        "startTime": now_rfc3339()})
         return False
+
+    def _evict(self, pod: dict[str, Any], message: str) -> None:
+        """The eviction manager's verdict: the next sync of the pod ends it."""
+        self._evictions[pod["metadata"]["uid"]] = message
+        self.queue.add(object_key(pod))
 
     async def container_id(self, namespace: str, name: str, container: str,
                            previous: bool) -> str | None:
@@ -258,6 +276,8 @@ class Kubelet(SyncLoop):
         the workers tear them down, each with its pod's grace period."""
         live = {p["metadata"]["uid"] for p in self.pods.list()}
         self._admitted_uids &= live
+        self.eviction.forget(live)
+        self._evictions = {uid: m for uid, m in self._evictions.items() if uid in live}
         for uid in set(self._sent) - live:
             del self._sent[uid]
         for o in await self.syncer.observed():

@@ -81,13 +81,20 @@ class PodSyncer:
     async def _deadline_exceeded(self, pod: dict[str, Any], obs: list[Observed]) -> SyncResult:
         """activeDeadlineSeconds is over: stop everything, the pod is Failed."""
         grace = int(pod["spec"].get("terminationGracePeriodSeconds", L.DEFAULT_GRACE))
+        return await self.fail(pod, obs, "DeadlineExceeded",
+                               "Pod was active on the node longer than the specified deadline",
+                               grace=grace, event_type="Normal")
+
+    async def fail(self, pod: dict[str, Any], obs: list[Observed], reason: str, message: str,
+                   *, grace: int, event_type: str = "Warning") -> SyncResult:
+        """End the pod for a pod-level reason (a deadline, an eviction): stop its containers
+        within `grace`, record the event; the status says Failed with reason and message."""
         await asyncio.gather(*(self.runtime.stop(o.id, grace) for o in obs
                                if o.running and o.kind != L.SANDBOX))
-        message = "Pod was active on the node longer than the specified deadline"
-        await self.events(pod, "Normal", "DeadlineExceeded", message)
+        await self.events(pod, event_type, reason, message)
         obs = await self.observed(pod["metadata"]["uid"])
         return SyncResult(await self.observer.status(pod, obs, _ips_of(pod), {},
-                                                     failure=("DeadlineExceeded", message)))
+                                                     failure=(reason, message)))
 
     async def _volume_paths(self, pod: dict[str, Any], pod_ip: str) -> dict[str, str]:
         """Volumes are (re)written at most once a minute per pod, like kubelet's periodic

@@ -11,7 +11,9 @@ TokenRequest bound to the pod (tokens.py) and whose ca.crt comes from the namesp
 kube-root-ca.crt ConfigMap (until the controller-manager publishes it: the CA this
 kubelet trusts, the same certificate). A persistentVolumeClaim volume is its bound
 volume: a hostPath/local directory bound as is, or an NFS export mounted at the pod's
-volume directory (unmounted with the pod, like a Memory emptyDir).
+volume directory (unmounted with the pod, like a Memory emptyDir). With the pod's
+fsGroup, emptyDir, configMap, secret, downwardAPI, projected, local and local-path
+volumes are given to that group when set up (fsgroup.py).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from agent.kubelet import fsgroup
 from agent.kubelet.env import decoded, field_value
 from agent.kubelet.errors import ContainerConfigError
+from agent.kubelet.localpath import PROVISIONED_BY
 from agent.kubelet.source import ObjectSource
 from agent.kubelet.tokens import TokenManager
 from minikube_py.api.quantity import to_bytes
@@ -35,6 +39,7 @@ from minikube_py.api.resources import (
     PERSISTENTVOLUMES,
     SECRETS,
 )
+from minikube_py.api.storageclass import LOCAL_PATH_PROVISIONER
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +63,15 @@ def below(base: str | Path, relative: str) -> str:
     return joined
 
 
-def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> None:
-    """Kubernetes' AtomicWriter in small: new payload dir, `..data` swapped by rename."""
+def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> bool:
+    """Kubernetes' AtomicWriter in small: new payload dir, `..data` swapped by rename.
+    False when the payload was already there (nothing written)."""
     target.mkdir(parents=True, exist_ok=True)
     for rel in files:
         if os.path.isabs(rel) or ".." in rel.split("/"):
             raise ContainerConfigError(f"file path {rel!r} would leave its volume: refused")
     if _unchanged(target / "..data", files):
-        return
+        return False
     payload = target / f"..{os.getpid()}_{next(_counter)}"
     payload.mkdir()
     for rel, data in files.items():
@@ -88,6 +94,7 @@ def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> No
             entry.unlink()  # a key that was removed from the source
     if old:
         shutil.rmtree(target / old, ignore_errors=True)
+    return True
 
 
 def _unchanged(data_dir: Path, files: dict[str, bytes]) -> bool:
@@ -122,6 +129,7 @@ class VolumeManager:
         self.source = source
         self.root_ca = root_ca
         self.tokens = TokenManager(source)
+        self._owned: set[tuple[str, str]] = set()  # (pod uid, volume): fsGroup applied
 
     def pod_dir(self, uid: str) -> Path:
         return self.root / "pods" / uid
@@ -210,6 +218,7 @@ class VolumeManager:
     async def cleanup(self, uid: str) -> None:
         """Unmount tmpfs volumes and remove the pod's directory; missing is done."""
         self.tokens.forget(uid)
+        self._owned = {owned for owned in self._owned if owned[0] != uid}
         pod_dir = self.pod_dir(uid)
         if not pod_dir.exists():
             return
@@ -218,7 +227,25 @@ class VolumeManager:
                 await _run("umount", str(vol))
         await asyncio.to_thread(shutil.rmtree, pod_dir, True)
 
+    async def _own(self, pod: dict[str, Any], vol: dict[str, Any], path: str, *,
+                   read_only: bool, again: bool = False) -> None:
+        """The pod's fsGroup on the volume, once per pod (kubelet does it at set-up), or
+        `again` after its files were rewritten."""
+        group = fsgroup.of_pod(pod)
+        key = (pod["metadata"]["uid"], vol["name"])
+        if group is None or (key in self._owned and not again):
+            return
+        await asyncio.to_thread(fsgroup.set_volume_ownership, path, group, read_only=read_only)
+        self._owned.add(key)
+
     async def _volume(self, pod: dict[str, Any], vol: dict[str, Any], target: Path,
+                      pod_ip: str, host_ip: str) -> str:
+        path = await self._set_up(pod, vol, target, pod_ip, host_ip)
+        if "emptyDir" in vol:
+            await self._own(pod, vol, path, read_only=False)
+        return path
+
+    async def _set_up(self, pod: dict[str, Any], vol: dict[str, Any], target: Path,
                       pod_ip: str, host_ip: str) -> str:
         if "emptyDir" in vol:
             ed = vol["emptyDir"] or {}
@@ -236,17 +263,21 @@ class VolumeManager:
         if "nfs" in vol:
             return await _mount_nfs(vol["nfs"], target, [])
         if "persistentVolumeClaim" in vol:
-            return await self._claimed(pod, vol["persistentVolumeClaim"], target)
+            return await self._claimed(pod, vol, target)
         files = await self._projection(pod, vol, pod_ip, host_ip)
         kind = next((k for k in ("configMap", "secret", "downwardAPI", "projected") if k in vol),
                     "")
         mode = int((vol.get(kind) or {}).get("defaultMode", 0o644))
-        await asyncio.to_thread(write_atomic, target, files, mode)
+        written = await asyncio.to_thread(write_atomic, target, files, mode)
+        await self._own(pod, vol, str(target), read_only=True, again=written)
         return str(target)
 
-    async def _claimed(self, pod: dict[str, Any], ref: dict[str, Any], target: Path) -> str:
+    async def _claimed(self, pod: dict[str, Any], vol: dict[str, Any], target: Path) -> str:
         """The host path of the volume bound to the claim (the scheduler binds pods only
-        once their claims are bound; a claim unbound here is an error to retry)."""
+        once their claims are bound; a claim unbound here is an error to retry). local and
+        local-path volumes get the pod's fsGroup; other hostPath volumes do not, as in
+        Kubernetes."""
+        ref = vol["persistentVolumeClaim"]
         name = ref["claimName"]
         claim = await self.source.get(PERSISTENTVOLUMECLAIMS, pod["metadata"]["namespace"], name)
         if claim is None:
@@ -258,18 +289,19 @@ class VolumeManager:
         if volume is None:
             raise ContainerConfigError(f'persistentvolume "{volume_name}" not found')
         spec = volume.get("spec") or {}
+        read_only = bool(ref.get("readOnly"))
         if spec.get("hostPath"):
-            new = not os.path.exists(spec["hostPath"]["path"])
             path = _host_path(spec["hostPath"])
-            group = ((pod["spec"].get("securityContext") or {}).get("fsGroup"))
-            if new and group is not None:
-                _give_to_group(path, int(group))
+            if (volume["metadata"].get("annotations") or {}).get(
+                    PROVISIONED_BY) == LOCAL_PATH_PROVISIONER:
+                await self._own(pod, vol, path, read_only=read_only)
             return path
         if spec.get("local"):
-            path = spec["local"]["path"]
+            path = str(spec["local"]["path"])
             if not os.path.isdir(path):
                 raise ContainerConfigError(f"local volume {volume_name}: {path} does not exist")
-            return str(path)
+            await self._own(pod, vol, path, read_only=read_only)
+            return path
         if spec.get("nfs"):
             return await _mount_nfs(spec["nfs"], target, list(spec.get("mountOptions") or []))
         raise ContainerConfigError(f'persistentvolume "{volume_name}": unsupported volume type')
@@ -324,13 +356,6 @@ def _host_path(hp: dict[str, Any]) -> str:
     elif kind == "File" and not os.path.isfile(path):
         raise ContainerConfigError(f"hostPath type check failed: {path} is not a file")
     return str(path)
-
-
-def _give_to_group(path: str, gid: int) -> None:
-    """A volume made for a pod with fsGroup belongs to that group, setgid so files made in
-    it do too (SetVolumeOwnership), so a non-root container can write its new claim."""
-    os.chown(path, -1, gid)
-    os.chmod(path, 0o2775)
 
 
 def _read_only_volumes(pod: dict[str, Any]) -> set[str]:

@@ -23,9 +23,11 @@ def _pod(read_only: bool = False) -> dict:
     return pod
 
 
-def _manager(tmp_path: Path, *, bound: bool = True, spec: dict | None = None) -> VolumeManager:
+def _manager(tmp_path: Path, *, bound: bool = True, spec: dict | None = None,
+             annotations: dict[str, str] | None = None) -> VolumeManager:
     volume = builders.persistentvolume("pv-1", spec=spec or {
-        "hostPath": {"path": str(tmp_path / "vol" / "pvc-1"), "type": "DirectoryOrCreate"}})
+        "hostPath": {"path": str(tmp_path / "vol" / "pvc-1"), "type": "DirectoryOrCreate"}},
+        annotations=annotations or {})
     claim = builders.persistentvolumeclaim(volume="pv-1" if bound else None,
                                            phase="Bound" if bound else "Pending")
     return VolumeManager(tmp_path / "state", DictSource([
@@ -62,14 +64,25 @@ async def test_missing_claim(tmp_path: Path) -> None:
         await manager.prepare(_pod())
 
 
-async def test_a_new_directory_belongs_to_the_pods_fs_group(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("provisioner", "owned"), [
+    pytest.param("rancher.io/local-path", True, id="local-path"),
+    pytest.param(None, False, id="plain-hostPath"),  # as Kubernetes: hostPath has no fsGroup
+])
+async def test_local_path_volumes_belong_to_the_pods_fs_group(
+        tmp_path: Path, provisioner: str | None, owned: bool) -> None:
     group = 2000 if os.geteuid() == 0 else os.getgid()  # not root: one of our own groups
     pod = _pod()
     pod["spec"]["securityContext"] = {"fsGroup": group}
-    (tmp_path / "vol").mkdir()
-    await _manager(tmp_path).prepare(pod)
-    made = (tmp_path / "vol" / "pvc-1").stat()
-    assert made.st_gid == group and made.st_mode & 0o7777 == 0o2775
-    (tmp_path / "vol" / "pvc-1").chmod(0o755)
-    await _manager(tmp_path).prepare(pod)  # an existing directory is left as it is
-    assert (tmp_path / "vol" / "pvc-1").stat().st_mode & 0o7777 == 0o755
+    directory = tmp_path / "vol" / "pvc-1"
+    directory.mkdir(parents=True)
+    (directory / "old").write_text("x")
+    (directory / "old").chmod(0o600)
+    manager = _manager(tmp_path, annotations={"pv.kubernetes.io/provisioned-by": provisioner}
+                       if provisioner else None)
+    await manager.prepare(pod)
+    made = directory.stat()
+    assert (made.st_gid == group and made.st_mode & 0o7777 == 0o2775) is owned
+    assert ((directory / "old").stat().st_mode & 0o777 == 0o660) is owned
+    directory.chmod(0o755)
+    await manager.prepare(pod)  # set up once per pod: a resync does not walk it again
+    assert directory.stat().st_mode & 0o7777 == 0o755

@@ -30,6 +30,7 @@ from agent.kubelet.server import KubeletServer
 from agent.kubelet.serving_tls import server_context
 from agent.kubelet.stats_summary import SummaryProvider
 from agent.kubelet.webhook_auth import WebhookAuth
+from agent.netpol.enforcer import Enforcer, NetpolSettings
 from agent.overlay import Overlay
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
@@ -95,6 +96,8 @@ async def run_async(settings: AgentSettings) -> None:
             health_check_address=settings.bind_address)).run()
     if settings.enable_overlay:
         tasks["overlay"] = Overlay(client, settings).run()
+    if settings.enable_network_policy:
+        tasks["network-policy"] = Enforcer(client, NetpolSettings(settings.node_name)).run()
     if settings.enable_lb_announce:
         try:
             iface = settings.iface or await asyncio.to_thread(announce.interface_of, ip)

@@ -70,6 +70,8 @@ class AgentSettings:
     enable_overlay: bool = True
     enable_lb_announce: bool = True
     """Answer ARP for the LoadBalancer addresses this node is elected to announce."""
+    enable_network_policy: bool = True
+    """Enforce NetworkPolicies on this node's pods (iptables + ipset)."""
 
     @property
     def serving_cert_file(self) -> str:

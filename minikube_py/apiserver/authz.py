@@ -47,7 +47,7 @@ from minikube_py.apiserver.state import OBJECTS, RBAC, SETTINGS
 from minikube_py.apiserver.target import Target
 
 NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces", "configmaps",
-                           "serviceaccounts", "persistentvolumes"})
+                           "serviceaccounts", "persistentvolumes", "networkpolicies"})
 READ_VERBS = frozenset({"get", "list", "watch"})
 # (group, resource) a kubelet creates to authenticate and authorize its API's callers.
 REVIEWS = frozenset({("authentication.k8s.io", "tokenreviews"),

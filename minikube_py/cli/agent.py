@@ -53,6 +53,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-overlay", action="store_true", help="do not run the VXLAN overlay")
     p.add_argument("--no-lb-announce", action="store_true",
                    help="do not announce LoadBalancer addresses (ARP) from this node")
+    p.add_argument("--no-network-policy", action="store_true",
+                   help="do not enforce NetworkPolicies on this node")
     p.set_defaults(func=_run)
 
 
@@ -84,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         node_labels=_labels(args.node_labels), register_with_taints=taints,
         enable_proxy=not args.no_proxy, enable_overlay=not args.no_overlay,
         enable_lb_announce=not args.no_lb_announce,
+        enable_network_policy=not args.no_network_policy,
         cluster_dns=cluster_dns, cluster_domain=args.cluster_domain.strip("."),
         resolv_conf=args.resolv_conf, tls_cert_file=args.tls_cert_file,
         tls_private_key_file=args.tls_private_key_file, client_ca_file=args.client_ca_file,

@@ -40,6 +40,7 @@ TOOLS = (
     Tool("ip", "iproute2", "network namespaces of lab nodes"),
     Tool("busybox", "busybox-static", "the node-local sandbox and sample-app image"),
     Tool("conntrack", "conntrack", "flushing UDP flows of removed Service endpoints"),
+    Tool("ipset", "ipset", "the pod sets NetworkPolicy rules match"),
     # Not on PATH: the agent's conflist chains the reference portmap from its CNI bin dirs.
     Tool("/usr/lib/cni/portmap", "containernetworking-plugins", "hostPorts of pods"),
 )

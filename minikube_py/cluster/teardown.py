@@ -23,6 +23,7 @@ from agent import cni_config
 from agent.kubelet.errors import RuntimeUnavailable
 from agent.kubelet.labels import NODE as NODE_LABEL
 from agent.kubelet.runtime import DockerRuntime
+from agent.netpol import cleanup as netpol_cleanup
 from agent.overlay import cleanup as overlay_cleanup
 from agent.proxy import cleanup as proxy_cleanup
 from agent.settings import AgentSettings
@@ -95,12 +96,13 @@ def agent_settings(paths: ClusterPaths, node: NodeRecord, lab: bool) -> AgentSet
 
 def clean_node_network(settings: AgentSettings) -> list[str]:
     """The owners' cleanups for a node on this host's own network namespace (a single
-    node, a joined host): proxy chains, then VXLAN device, pod bridge, forwarding rules,
+    node, a joined host): proxy chains, network policy rules and sets, then VXLAN device, pod bridge, forwarding rules,
     CNI config and plugin. Returns what could not be cleaned and why; each step runs even
     if another failed."""
     problems: list[str] = []
     steps: tuple[tuple[str, Callable[[], object]], ...] = (
         ("proxy rules", proxy_cleanup),
+        ("network policy rules", netpol_cleanup),
         ("overlay and pod network", functools.partial(overlay_cleanup, settings)))
     for what, step in steps:
         try:

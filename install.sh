@@ -47,7 +47,7 @@ echo "==> packages"
 # containernetworking-plugins: the node's conflist chains its portmap after mkp-bridge.
 pkgs=(python3-venv docker.io iptables iproute2 busybox-static conntrack ca-certificates
       containernetworking-plugins)
-[ "$role" = control-plane ] && pkgs+=(etcd-server etcd-client)
+[ "$role" = control-plane ] && pkgs+=(etcd-server etcd-client haproxy)
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q && apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 # Debian's etcd-server starts its own etcd on 2379/2380; ours replaces it.
@@ -90,6 +90,11 @@ if [ "$role" = control-plane ]; then
   done
   [ -s "$DATA/apiserver/dns.conf" ] || die "could not write the DNS kubeconfig: minikube-py dns-credentials"
   systemctl enable --now minikube-py-dns
+  echo "INGRESS_ARGS=\"--publish-address $node_ip\"" > "$ETC/ingress.env"
+  minikube-py ingress-credentials --kubeconfig "$DATA/apiserver/admin.conf" \
+    --output "$DATA/apiserver/ingress.conf" --server "https://127.0.0.1:6443" \
+    || die "could not write the ingress kubeconfig: minikube-py ingress-credentials"
+  systemctl enable --now minikube-py-ingress
   join_cmd=""
   for _ in $(seq 60); do
     join_cmd="$(minikube-py token create --server "https://$node_ip:6443" --print-join-command 2>/dev/null)" && break

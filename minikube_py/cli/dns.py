@@ -37,28 +37,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _credentials(args: argparse.Namespace) -> int:
-    """What `up` does itself; systemd hosts run it from install.sh."""
-    import asyncio
+    from minikube_py.cli.credentials import write_identity_kubeconfig
+    from minikube_py.cluster import dns_identity
 
-    from minikube_py.cli.main import CLIError
-    from minikube_py.client import ApiClient
-    from minikube_py.client.errors import ClientError
-    from minikube_py.cluster import dns_identity, kubeconfigs
-
-    if not Path(args.kubeconfig).is_file():
-        raise CLIError(f"--kubeconfig {args.kubeconfig}: no such file")
-    admin = kubeconfigs.load(Path(args.kubeconfig))
-    server = args.server or str(admin["clusters"][0]["cluster"]["server"])
-
-    async def write() -> None:
-        async with ApiClient.from_kubeconfig(args.kubeconfig, retries=1) as client:
-            await dns_identity.write_kubeconfig(client, server, kubeconfigs.ca_data(admin),
-                                                Path(args.output))
-
-    try:
-        asyncio.run(write())
-    except ClientError as e:
-        raise CLIError(f"could not write the DNS kubeconfig: {e}") from None
+    write_identity_kubeconfig(dns_identity.write_kubeconfig, "DNS", args.kubeconfig,
+                              args.output, args.server)
     return 0
 
 

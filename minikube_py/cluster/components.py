@@ -138,6 +138,8 @@ def build_plan(
             # addons, which pass the same flag); drop it once they are CA-issued.
             "--kubelet-insecure-tls"],
             wait_files=[str(conf), str(cert), str(key)], wait_url=readyz))
+    if advertise and tools.has("ingress"):
+        plan.append(_ingress(exe, paths, state.nodes[0], lab, readyz))
     for node in state.nodes:
         add("agent", _agent(exe, tools, paths, node, lab, readyz))
     return plan, sorted(set(missing))
@@ -213,6 +215,25 @@ def dns_kubeconfig(paths: ClusterPaths, lab: bool) -> Path:
     """The DNS server's own credential (ServiceAccount kube-system/kube-dns), written by
     `up` once the api-server answers."""
     return paths.apiserver_dir(lab) / "dns.conf"
+
+
+def ingress_kubeconfig(paths: ClusterPaths, lab: bool) -> Path:
+    """The ingress controller's own credential (ServiceAccount kube-system/ingress-controller),
+    written by `up` once the api-server answers."""
+    return paths.apiserver_dir(lab) / "ingress.conf"
+
+
+def _ingress(exe: list[str], paths: ClusterPaths, node: NodeRecord, lab: bool,
+             readyz: str) -> Component:
+    """HAProxy on the first node: the host's 80/443 for one node, the first lab node's
+    address inside its namespace (where pod addresses route) for a lab."""
+    kubeconfig = ingress_kubeconfig(paths, lab)
+    return Component("ingress", [
+        *exe, "ingress", "--kubeconfig", str(kubeconfig),
+        "--bind-address", node.ip if node.netns else "0.0.0.0",
+        "--publish-address", node.ip,
+        "--state-dir", str(paths.state_dir / ("lab/ingress" if lab else "ingress"))],
+        netns=node.netns, wait_files=[str(kubeconfig)], wait_url=readyz)
 
 
 def _controller_flags(tools: Toolbox, tuning: ControllerTuning) -> list[str]:

@@ -41,6 +41,7 @@ TOOLS = (
     Tool("busybox", "busybox-static", "the node-local sandbox and sample-app image"),
     Tool("conntrack", "conntrack", "flushing UDP flows of removed Service endpoints"),
     Tool("ipset", "ipset", "the pod sets NetworkPolicy rules match"),
+    Tool("haproxy", "haproxy", "the ingress controller's proxy"),
     # Not on PATH: the agent's conflist chains the reference portmap from its CNI bin dirs.
     Tool("/usr/lib/cni/portmap", "containernetworking-plugins", "hostPorts of pods"),
 )

@@ -27,6 +27,7 @@ from minikube_py.cluster import (
     ha,
     health,
     host,
+    ingress_identity,
     join,
     kubeconfigs,
     lab,
@@ -39,6 +40,7 @@ from minikube_py.cluster.components import (
     Toolbox,
     build_plan,
     dns_kubeconfig,
+    ingress_kubeconfig,
     metrics_server_files,
     node_kubeconfig,
     save_plan,
@@ -242,6 +244,8 @@ async def _converge(settings: UpSettings, state: ClusterState, result: UpResult,
             await _dns_kubeconfig(path, state, client, ca_pem, admin, progress)
         if not cps:  # one control plane: its host runs the metrics server
             await _metrics_server(paths, state, client, ca_pem, progress)
+        if not cps:  # the plan runs an ingress controller (not yet with several control planes)
+            await _ingress_kubeconfig(paths, state, client, ca_pem, admin, progress)
         if with_agents:
             result.seconds_to_ready = await health.wait_nodes_ready(
                 client, [n.name for n in state.nodes], deadline - time.monotonic(), progress)
@@ -288,6 +292,18 @@ async def _metrics_server(paths: ClusterPaths, state: ClusterState, client: ApiC
             key=key, address=_reachable_address(state))
     except ClientError as e:  # an api-server without aggregation: no `kubectl top`
         progress(f"the metrics server is not set up: {e}")
+async def _ingress_kubeconfig(paths: ClusterPaths, state: ClusterState, client: ApiClient,
+                              ca_pem: bytes, admin: Path, progress: Progress) -> None:
+    """The ingress controller's own credential, refreshed at every `up`; a lab's controller
+    runs in the first node's namespace, where the api-server is at the lab gateway."""
+    path = ingress_kubeconfig(paths, state.is_lab)
+    server = f"https://{_reachable_address(state) if state.is_lab else '127.0.0.1'}" \
+             f":{state.api_port}"
+    try:
+        await ingress_identity.write_kubeconfig(client, server, ca_pem, path)
+    except ClientError as e:  # an api-server without TokenRequest
+        progress(f"the ingress controller runs with admin credentials: {e}")
+        kubeconfigs.publish(admin, path, server)
 
 
 def _reachable_address(state: ClusterState) -> str:

@@ -195,3 +195,21 @@ def test_metrics_server_runs_where_the_api_server_reaches_it() -> None:
                                  "/r/state/apiserver/pki/metrics-server.crt",
                                  "/r/state/apiserver/pki/metrics-server.key"]
     assert "metrics-server" not in by_name(build_plan(single(), PATHS, with_it)[0])
+
+
+def test_ingress_runs_on_the_first_node_with_its_own_kubeconfig() -> None:
+    with_ingress = Toolbox({**tools().commands, "ingress": frozenset({"--kubeconfig"})})
+    single_ingress = by_name(build_plan(single(), PATHS, with_ingress,
+                                        advertise="10.0.0.5")[0])["ingress"]
+    assert single_ingress.netns is None
+    assert single_ingress.argv[1:] == [
+        "ingress", "--kubeconfig", "/r/state/apiserver/ingress.conf", "--bind-address",
+        "0.0.0.0", "--publish-address", "10.0.0.5", "--state-dir", "/r/state/ingress"]
+    assert single_ingress.wait_files == ["/r/state/apiserver/ingress.conf"]
+    lab_ingress = by_name(build_plan(lab(), PATHS, with_ingress,
+                                     advertise="192.168.77.1")[0])["ingress"]
+    assert lab_ingress.netns == "mkp-lab-1"
+    argv = lab_ingress.argv
+    assert argv[argv.index("--bind-address") + 1] == "192.168.77.11"
+    assert argv[argv.index("--state-dir") + 1] == "/r/state/lab/ingress"
+    assert "ingress" not in by_name(build_plan(single(), PATHS, tools(), advertise="10.0.0.5")[0])

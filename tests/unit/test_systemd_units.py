@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures.systemd_units import INSTALLED_EXE, UNITS, unit
 
-COMPONENTS = ("etcd", "apiserver", "scheduler", "controller-manager", "dns", "agent")
+COMPONENTS = ("etcd", "apiserver", "scheduler", "controller-manager", "dns", "ingress", "agent")
 
 
 def test_one_unit_per_component() -> None:
@@ -40,6 +40,7 @@ def test_restarts_forever_and_reads_its_environment_file(component: str) -> None
     pytest.param("scheduler", "minikube-py-apiserver.service", id="scheduler-after-apiserver"),
     pytest.param("controller-manager", "minikube-py-apiserver.service", id="cm-after-apiserver"),
     pytest.param("dns", "minikube-py-apiserver.service", id="dns-after-apiserver"),
+    pytest.param("ingress", "minikube-py-apiserver.service", id="ingress-after-apiserver"),
     pytest.param("agent", "docker.service", id="agent-after-docker"),
 ])
 def test_ordering(component: str, after: str) -> None:
@@ -48,7 +49,7 @@ def test_ordering(component: str, after: str) -> None:
     assert after in u["Unit"]["Wants"].split()
 
 
-@pytest.mark.parametrize("component", ["scheduler", "controller-manager", "agent"])
+@pytest.mark.parametrize("component", ["scheduler", "controller-manager", "ingress", "agent"])
 def test_runs_the_component_subcommand(component: str) -> None:
     argv = unit(component)["Service"]["ExecStart"].split()
     assert argv[:2] == [INSTALLED_EXE, component]

@@ -1,0 +1,34 @@
+"""Writing a host component's own kubeconfig from the admin's: what `up` does itself;
+systemd hosts run `minikube-py dns-credentials` / `ingress-credentials` from install.sh."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from minikube_py.client import ApiClient
+
+Writer = Callable[[ApiClient, str, bytes, Path], Awaitable[None]]
+
+
+def write_identity_kubeconfig(write: Writer, what: str, admin_path: str, output: str,
+                              server: str | None) -> None:
+    """`write(client, server, ca_pem, output)` with an admin client; CLIError on failure."""
+    from minikube_py.cli.main import CLIError
+    from minikube_py.client.errors import ClientError
+    from minikube_py.cluster import kubeconfigs
+
+    if not Path(admin_path).is_file():
+        raise CLIError(f"--kubeconfig {admin_path}: no such file")
+    admin = kubeconfigs.load(Path(admin_path))
+    url = server or str(admin["clusters"][0]["cluster"]["server"])
+
+    async def run() -> None:
+        async with ApiClient.from_kubeconfig(admin_path, retries=1) as client:
+            await write(client, url, kubeconfigs.ca_data(admin), Path(output))
+
+    try:
+        asyncio.run(run())
+    except ClientError as e:
+        raise CLIError(f"could not write the {what} kubeconfig: {e}") from None

@@ -44,9 +44,12 @@ class CustomResourceStrategy(Strategy):
         return [cls(r, crd) for r in customresourcedefinition.resources_of(crd)]
 
     def default(self, obj: Object) -> list[str]:
-        removed = crdschema.prune(obj, self.schema)
+        removed = self.prune(obj)
         crdschema.default(obj, self.schema)
         return removed
+
+    def prune(self, obj: Object) -> list[str]:
+        return crdschema.prune(obj, self.schema)
 
     def validate(self, obj: Object) -> list[Cause]:
         causes = crdschema.validate(obj, self.schema)

@@ -81,9 +81,14 @@ class Strategy:
 
         Returns the dropped fields' paths, for a `Warning: unknown field` header.
         """
-        removed = schema.prune(obj, self.resource)
+        removed = self.prune(obj)
         self.set_defaults(obj)
         return removed
+
+    def prune(self, obj: Object) -> list[str]:
+        """Drop undeclared fields; their paths (server-side apply checks configurations
+        with it before owning anything)."""
+        return schema.prune(obj, self.resource)
 
     def validate_create(self, obj: Object) -> list[Cause]:
         causes = meta.validate_object_meta(obj.get("metadata"),

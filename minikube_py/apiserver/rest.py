@@ -51,6 +51,7 @@ from minikube_py.apiserver.objects import decode_item, parse_resource_version, w
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
+from minikube_py.apiserver.warnings import add_warning
 from minikube_py.apiserver.webhook_admission import WebhookAdmission
 
 log = logging.getLogger(__name__)
@@ -429,9 +430,29 @@ async def apply(request: web.Request, target: Target) -> web.Response:
     config = fieldmanager.check_config(target.resource, codec.decode(
         await codec.read_body(request), APPLY_PATCH))
     place(target, config)
+    _undeclared_fields(request, target.resource, config)
     stored, created = await applied_object(
         request, target, config, Writer(manager, target.subresource), force=force)
     return respond(request, target.resource, stored, 201 if created else 200)
+
+
+def _undeclared_fields(request: web.Request, resource: Resource, config: Object) -> None:
+    """Fields the kind does not declare are dropped from an applied configuration before
+    anyone owns them: refused with fieldValidation=Strict (kubectl's default), a warning
+    with Warn (the server's default), silently with Ignore."""
+    directive = request.query.get("fieldValidation", "Warn")
+    if directive not in ("Strict", "Warn", "Ignore"):
+        raise errors.bad_request(f'fieldValidation: Unsupported value: "{directive}": '
+                                 'supported values: "Ignore", "Strict", "Warn"')
+    with malformed_input(resource):
+        removed = strategy_for(resource).prune(config)
+    if removed and directive == "Strict":
+        raise errors.bad_request(f"failed to create typed patch object ({resource.api_version}"
+                                 f", Kind={resource.kind}): " + "\n".join(
+                                     f".{path}: field not declared in schema" for path in removed))
+    if directive == "Warn":
+        for path in removed:
+            add_warning(request, f'unknown field "{path}"')
 
 
 async def applied_object(request: web.Request, target: Target, config: Object, who: Writer, *,

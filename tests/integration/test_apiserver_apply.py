@@ -164,6 +164,17 @@ def test_apply_options_and_bad_configs(apiserver: ApiServer, namespace: str) -> 
                                     content_type=MERGE)
     assert status == 422 and isinstance(err, dict)
     assert err["details"]["causes"][0]["field"] == "force"
+    bogus = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "opts"},
+                        "data": {"k": "v"}, "bogus": 1}).encode()
+    status, err = apiserver.request("PATCH", path + "?fieldManager=a&fieldValidation=Strict",
+                                    bogus, content_type=APPLY)
+    assert status == 400 and isinstance(err, dict)
+    assert err["message"] == ("failed to create typed patch object (v1, Kind=ConfigMap): "
+                              ".bogus: field not declared in schema")
+    status, live = apiserver.request("PATCH", path + "?fieldManager=a", bogus,
+                                     content_type=APPLY)
+    assert status == 200 and isinstance(live, dict) and "bogus" not in live  # owned by nobody
+    assert managers(live)[("a", "Apply")] == {"f:data": {"f:k": {}}}
     duplicate = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dup"}, "spec": {
         "containers": [{"name": "a", "image": "x"}, {"name": "a", "image": "y"}]}}
     status, err = apiserver.request(

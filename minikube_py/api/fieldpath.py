@@ -110,7 +110,8 @@ def decode_element(text: str) -> PathElement:
 
 
 class FieldSet:
-    """A set of paths (SMD's fieldpath.Set); operations return new sets."""
+    """A set of paths (SMD's fieldpath.Set). Built by `insert`, then never changed:
+    operations return new sets that share untouched subtrees with their inputs."""
 
     __slots__ = ("children", "members")
 
@@ -170,21 +171,20 @@ class FieldSet:
 
     # -- algebra --------------------------------------------------------------------------
 
-    def copy(self) -> FieldSet:
-        out = FieldSet()
-        out.members = set(self.members)
-        out.children = {pe: c.copy() for pe, c in self.children.items()}
-        return out
+    def _bare(self) -> bool:
+        return not self.members and not self.children
 
     def union(self, other: FieldSet) -> FieldSet:
+        if other._bare():
+            return self
+        if self._bare():
+            return other
         out = FieldSet()
         out.members = self.members | other.members
-        for pe in self.children.keys() | other.children.keys():
-            mine, theirs = self.children.get(pe), other.children.get(pe)
-            if mine is not None and theirs is not None:
-                out.children[pe] = mine.union(theirs)
-            else:
-                out.children[pe] = (mine or theirs or FieldSet()).copy()
+        out.children = dict(self.children)
+        for pe, theirs in other.children.items():
+            mine = out.children.get(pe)
+            out.children[pe] = theirs if mine is None else mine.union(theirs)
         return out
 
     def intersection(self, other: FieldSet) -> FieldSet:
@@ -200,24 +200,28 @@ class FieldSet:
 
     def difference(self, other: FieldSet) -> FieldSet:
         """Members not in `other`; children minus `other`'s children at the same place."""
+        if other._bare():
+            return self
         out = FieldSet()
         out.members = self.members - other.members
         for pe, mine in self.children.items():
             theirs = other.children.get(pe)
-            rest = mine.difference(theirs) if theirs is not None else mine.copy()
+            rest = mine.difference(theirs) if theirs is not None else mine
             if not rest.empty():
                 out.children[pe] = rest
         return out
 
     def recursive_difference(self, other: FieldSet) -> FieldSet:
         """As difference, but a member of `other` also removes everything under it."""
+        if other._bare():
+            return self
         out = FieldSet()
         out.members = self.members - other.members
         for pe, mine in self.children.items():
             if pe in other.members:
                 continue
             theirs = other.children.get(pe)
-            rest = mine.recursive_difference(theirs) if theirs is not None else mine.copy()
+            rest = mine.recursive_difference(theirs) if theirs is not None else mine
             if not rest.empty():
                 out.children[pe] = rest
         return out

@@ -128,6 +128,8 @@ class Comparison:
         return self.removed.empty() and self.modified.empty() and self.added.empty()
 
     def without(self, ignored: FieldSet) -> Comparison:
+        if ignored.empty():
+            return self
         return Comparison(self.removed.recursive_difference(ignored),
                           self.modified.recursive_difference(ignored),
                           self.added.recursive_difference(ignored))
@@ -349,5 +351,5 @@ def ensure_named_fields(fields: FieldSet, node: TypeNode) -> FieldSet:
         elif pe[0] == "k":
             out.children[pe] = ensure_named_fields(child, node.item())
         else:
-            out.children[pe] = child.copy()
+            out.children[pe] = child
     return out

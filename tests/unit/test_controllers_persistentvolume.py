@@ -4,6 +4,7 @@ and pv-protection controllers let go of a finalizer only when nothing uses the o
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -89,6 +90,24 @@ async def test_binds_a_claim_and_volume_both_ways() -> None:
     assert stored_claim["spec"]["volumeName"] == "pv-1"
     assert stored_claim["status"] == {"phase": "Bound", "accessModes": ["ReadWriteOnce"],
                                       "capacity": {"storage": "1Gi"}}
+
+
+async def test_claims_synced_together_reserve_different_volumes() -> None:
+    """The volume a claim is binding is reserved before the write goes out, so a claim
+    synced meanwhile (another worker) takes the next volume instead of conflicting."""
+    c, client = start(PersistentVolumeController, pvc("a", uid="ua"), pvc("b", uid="ub"),
+                      pv("pv-1"), pv("pv-2"))
+    write = client.update
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0)  # a real write yields: the other claim's sync runs meanwhile
+        return await write(*args, **kwargs)
+
+    client.update = slow
+    await asyncio.gather(c.sync(("claim", "default/a")), c.sync(("claim", "default/b")))
+    refs = {client.stored(c.volumes.resource, n)["spec"]["claimRef"]["name"]
+            for n in ("pv-1", "pv-2")}
+    assert refs == {"a", "b"}
 
 
 async def test_wait_for_first_consumer_then_provision_on_the_selected_node() -> None:

@@ -15,6 +15,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from minikube_py.apiserver import app as app_module
+from minikube_py.apiserver import pki
 from minikube_py.apiserver.app import build_app
 from minikube_py.apiserver.endpoint_leases import EndpointLeases
 from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
@@ -46,6 +47,7 @@ async def test_a_crashed_background_loop_is_logged_and_restarted(
     monkeypatch.setattr(target, attribute, breaks_once(runs, task))
     caplog.set_level(logging.ERROR, "minikube_py.client.tasks")
     etcd = etcd_factory(1)
+    pki.ensure(tmp_path / "pki", service_ip="10.96.0.1")  # the CA bootstrap publishes
     app = build_app(ApiServerSettings(data_dir=tmp_path), etcd.urls, None, [],
                     ssl.create_default_context(),
                     rsa.generate_private_key(public_exponent=65537, key_size=2048))

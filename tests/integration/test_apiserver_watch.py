@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from minikube_py.apiserver import etcd_pki
 from tests.fixtures.apiserver import ApiServer
 
 CM = "/api/v1/namespaces/default/configmaps"
@@ -113,7 +114,9 @@ def _etcd_watchers(apiserver: ApiServer) -> int:
     """etcd's own count of open watchers (from its /metrics)."""
     import urllib.request
     conf = yaml.safe_load((apiserver.data_dir / "etcd" / "etcd.conf.yaml").read_text())
-    with urllib.request.urlopen(conf["listen-client-urls"] + "/metrics", timeout=5) as r:
+    tls = etcd_pki.paths(apiserver.data_dir / "pki").client  # etcd wants our client cert
+    with urllib.request.urlopen(conf["listen-client-urls"] + "/metrics", timeout=5,
+                                context=tls.ssl_context()) as r:
         for line in r.read().decode().splitlines():
             if line.startswith("etcd_debugging_mvcc_watcher_total "):
                 return int(float(line.split()[1]))

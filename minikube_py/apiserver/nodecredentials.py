@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from minikube_py.api import errors
+from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import NODES, SECRETS
 from minikube_py.api.secret import data_field
 from minikube_py.api.types import Object
@@ -47,14 +48,14 @@ def applies(target: Target, obj: Object) -> bool:
 
 async def admit(request: web.Request, obj: Object, *, dry_run: bool) -> None:
     """Refuse a bootstrap token's second use or an existing node's name; sign the CSR."""
+    strategy_for(SECRETS).set_defaults(obj)  # stringData folded into data, as stored
     node = data_field(obj, "node-name")
     user: User = request[USER]
     if user.name.startswith(BOOTSTRAP_USER_PREFIX):
         await _claim_once(request, user, node, obj, dry_run=dry_run)
-    csr_pem = data_field(obj, CSR_KEY)
-    if csr_pem:
-        cert = _sign(request, node, csr_pem, obj)
-        data = obj["data"]
+    data = obj.get("data")
+    if isinstance(data, dict) and CSR_KEY in data:  # asked for, even empty: sign or refuse
+        cert = _sign(request, node, data_field(obj, CSR_KEY), obj)
         del data[CSR_KEY]
         data[CERT_KEY] = base64.b64encode(cert).decode()
 

@@ -266,3 +266,31 @@ def test_rbac_writes_and_reviews_by_a_limited_user(apiserver: ApiServer, fuzz_ns
     _check_junk(*apiserver.request("POST", f"/apis/authorization.k8s.io/v1/{review}",
                                    json.dumps({"spec": spec}).encode()))
     apiserver.request("DELETE", resource.path(fuzz_ns, "fzrbac"))
+
+
+@FUZZ
+@given(data=st.data())
+def test_token_reviews_and_node_credential_requests(apiserver: ApiServer,
+                                                    data: st.DataObject) -> None:
+    """TokenReview specs and node-credentials Secrets carrying arbitrary certificate
+    requests: a review, a 201 or a Status (422 naming the request), never a 5xx."""
+    spec = data.draw(st.fixed_dictionaries({}, optional={
+        "token": anything | st.text(max_size=40) | st.sampled_from(
+            [apiserver.token, "mkpnode:n:00", "abcdef.0123456789abcdef", "a.b.c"]),
+        "audiences": anything | st.lists(st.text(max_size=8), max_size=3)}) | anything)
+    _check_junk(*apiserver.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                                   json.dumps({"spec": spec}).encode()))
+    node = f"fz-{uuid.uuid4().hex[:6]}"
+    csr = data.draw(st.one_of(
+        st.binary(max_size=64).map(lambda b: b.decode("latin-1")),
+        st.text(max_size=64).map(lambda t: f"-----BEGIN CERTIFICATE REQUEST-----\n{t}\n"
+                                           "-----END CERTIFICATE REQUEST-----\n")))
+    secret = {"metadata": {"name": f"node-credentials-{node}", "namespace": "kube-system"},
+              "type": "minikube-py.io/node-credentials", "stringData": {
+                  "node-name": node, "token-sha256": "0" * 64, "kubelet-serving.csr": csr}}
+    status, body = apiserver.request("POST", "/api/v1/namespaces/kube-system/secrets",
+                                     json.dumps(secret).encode())
+    _check_junk(status, body)
+    assert status == 422 or (status == 201 and isinstance(body, dict)
+                             and "kubelet-serving.crt" in body["data"]), body
+    apiserver.request("DELETE", f"/api/v1/namespaces/kube-system/secrets/node-credentials-{node}")

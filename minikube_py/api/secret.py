@@ -15,6 +15,7 @@ from minikube_py.api.strategy import Strategy
 from minikube_py.api.types import Object
 
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
+BOOTSTRAP_TOKEN = "bootstrap.kubernetes.io/token"  # kube-system/bootstrap-token-<id>
 # On a token Secret: the ServiceAccount it belongs to.
 SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 _REQUIRED_KEYS = {

@@ -25,13 +25,13 @@ from aiohttp import web
 from minikube_py.api import errors, sa_token
 from minikube_py.api.meta import parse_time
 from minikube_py.api.resources import PODS, SECRETS, SERVICEACCOUNTS, Resource
-from minikube_py.api.secret import data_field
+from minikube_py.api.secret import BOOTSTRAP_TOKEN, data_field
 from minikube_py.apiserver.authn import User, bearer_token
 from minikube_py.apiserver.state import OBJECTS
 
 AUTHENTICATED = "system:authenticated"
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
-BOOTSTRAP_TYPE = "bootstrap.kubernetes.io/token"
+BOOTSTRAP_TYPE = BOOTSTRAP_TOKEN
 _CACHE_SECONDS = 5.0
 _CLOCK_SKEW = 60  # seconds a token's not-before may be ahead of our clock
 

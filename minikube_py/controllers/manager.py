@@ -54,6 +54,7 @@ CONTROLLERS: dict[str, str] = {
     "clusterrole-aggregation":
         "minikube_py.controllers.clusterroleaggregation:ClusterRoleAggregationController",
     "service-lb": "minikube_py.controllers.servicelb:ServiceLBController",
+    "tokencleaner": "minikube_py.controllers.tokencleaner:TokenCleaner",
 }
 
 
@@ -66,6 +67,7 @@ ACCOUNTS: dict[str, str | None] = {
     "persistentvolume-binder": "persistent-volume-binder",
     "pvc-protection": "pvc-protection-controller", "pv-protection": "pv-protection-controller",
     "service-lb": "service-controller",
+    "tokencleaner": None,  # reads kube-system Secrets, as the token controller does
 }
 
 

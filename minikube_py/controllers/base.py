@@ -131,6 +131,17 @@ class Controller(SyncLoop):
     def object_for(self, key: Hashable) -> Object | None:
         return cached(self.informers.get(self._watched[0]), key) if self._watched else None
 
+    def due(self, key: Hashable, left: float | None) -> bool:
+        """For controllers that act when a time passes (TTLs, expirations): True once
+        `left` seconds are up; a future time queues the key again for then; None (nothing
+        to wait for) is False."""
+        if left is None:
+            return False
+        if left > 0:
+            self.queue.add_after(key, left)
+            return False
+        return True
+
     async def run(self) -> None:
         """Forever: informers, then workers once they are synced."""
         await run_tasks({

@@ -64,10 +64,7 @@ class TokenCleaner(Controller):
     async def sync(self, key: Hashable) -> None:
         assert isinstance(key, str)
         secret = self.secrets.get(key)
-        if secret is None or (left := expires_in(secret, self.clock())) is None:
-            return
-        if left > 0:
-            self.queue.add_after(key, left)
+        if secret is None or not self.due(key, expires_in(secret, self.clock())):
             return
         namespace, name = split_key(key)
         try:

@@ -61,19 +61,12 @@ class TTLAfterFinishedController(Controller):
     async def sync(self, key: Hashable) -> None:
         assert isinstance(key, str)
         job = self.jobs.get(key)
-        if job is None or (left := expires_in(job, self.clock())) is None:
-            return
-        if left > 0:
-            self.queue.add_after(key, left)
+        if job is None or not self.due(key, expires_in(job, self.clock())):
             return
         namespace, name = split_key(key)
         try:
             fresh = await self.client.get(JOBS, name, namespace)
-            left = expires_in(fresh, self.clock())
-            if left is None:
-                return
-            if left > 0:
-                self.queue.add_after(key, left)
+            if not self.due(key, expires_in(fresh, self.clock())):
                 return
             await self.client.delete(JOBS, name, namespace, propagation_policy="Foreground",
                                      preconditions={"uid": fresh["metadata"]["uid"]})

@@ -28,7 +28,8 @@ ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1Servic
          "V1ReplicationController", "V1PodDisruptionBudget", "V1Eviction", "V1Role", "V1ClusterRole", "V1RoleBinding",
          "V1ClusterRoleBinding", "V1PersistentVolume", "V1PersistentVolumeClaim",
          "V1StorageClass", "V1Ingress", "V1IngressClass", "V1NetworkPolicy", "V1APIService",
-         "V1ValidatingWebhookConfiguration", "V1MutatingWebhookConfiguration")
+         "V1ValidatingWebhookConfiguration", "V1MutatingWebhookConfiguration",
+         "V2HorizontalPodAutoscaler")
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
          "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause",
@@ -66,9 +67,18 @@ _ADMISSION = {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
               "AdmissionregistrationV1ServiceReference"}
 _APIREGISTRATION = {"APIService", "APIServiceSpec", "APIServiceStatus", "APIServiceCondition",
                     "ApiregistrationV1ServiceReference"}
+_AUTOSCALING_V2 = {
+    "HorizontalPodAutoscaler", "HorizontalPodAutoscalerSpec", "HorizontalPodAutoscalerStatus",
+    "HorizontalPodAutoscalerCondition", "HorizontalPodAutoscalerBehavior", "HPAScalingRules",
+    "HPAScalingPolicy", "MetricSpec", "MetricStatus", "MetricTarget", "MetricValueStatus",
+    "MetricIdentifier", "ResourceMetricSource", "ResourceMetricStatus",
+    "ContainerResourceMetricSource", "ContainerResourceMetricStatus", "PodsMetricSource",
+    "PodsMetricStatus", "ObjectMetricSource", "ObjectMetricStatus", "ExternalMetricSource",
+    "ExternalMetricStatus", "CrossVersionObjectReference"}
 _PACKAGES = [(_META, "io.k8s.apimachinery.pkg.apis.meta.v1"), (_APPS, "io.k8s.api.apps.v1"),
              (_STORAGE, "io.k8s.api.storage.v1"), (_NETWORKING, "io.k8s.api.networking.v1"),
              (_APIREGISTRATION, "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1"),
+             (_AUTOSCALING_V2, "io.k8s.api.autoscaling.v2"),
              (_ADMISSION, "io.k8s.api.admissionregistration.v1"),
              (_RBAC, "io.k8s.api.rbac.v1"),
              ({"Lease", "LeaseSpec"}, "io.k8s.api.coordination.v1"),

@@ -17,6 +17,7 @@ from minikube_py.api.deployment import DeploymentStrategy
 from minikube_py.api.endpoints import EndpointsStrategy
 from minikube_py.api.endpointslice import EndpointSliceStrategy
 from minikube_py.api.event import EventStrategy
+from minikube_py.api.horizontalpodautoscaler import HorizontalPodAutoscalerStrategy
 from minikube_py.api.ingress import IngressStrategy
 from minikube_py.api.ingressclass import IngressClassStrategy
 from minikube_py.api.job import JobStrategy
@@ -80,6 +81,8 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.INGRESSCLASSES: IngressClassStrategy(resources.INGRESSCLASSES),
     resources.NETWORKPOLICIES: NetworkPolicyStrategy(resources.NETWORKPOLICIES),
     resources.APISERVICES: APIServiceStrategy(resources.APISERVICES),
+    resources.HORIZONTALPODAUTOSCALERS:
+        HorizontalPodAutoscalerStrategy(resources.HORIZONTALPODAUTOSCALERS),
     resources.VALIDATINGWEBHOOKCONFIGURATIONS: ValidatingWebhookConfigurationStrategy(
         resources.VALIDATINGWEBHOOKCONFIGURATIONS),
     resources.MUTATINGWEBHOOKCONFIGURATIONS: MutatingWebhookConfigurationStrategy(

@@ -113,6 +113,9 @@ CLUSTERROLEBINDINGS = Resource(RBAC_GROUP, "v1", "ClusterRoleBinding", "clusterr
 CUSTOMRESOURCEDEFINITIONS = Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
                                      "customresourcedefinitions", False, ("crd", "crds"),
                                      subresources=("status",))
+HORIZONTALPODAUTOSCALERS = Resource("autoscaling", "v2", "HorizontalPodAutoscaler",
+                                    "horizontalpodautoscalers", True, ("hpa",), ("all",),
+                                    ("status",))
 APISERVICES = Resource("apiregistration.k8s.io", "v1", "APIService", "apiservices", False,
                        subresources=("status",))
 ADMISSION_GROUP = "admissionregistration.k8s.io"
@@ -131,7 +134,7 @@ ALL: tuple[Resource, ...] = (
     ENDPOINTSLICES, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, CUSTOMRESOURCEDEFINITIONS,
     INGRESSES, INGRESSCLASSES, NETWORKPOLICIES,
-    APISERVICES,
+    APISERVICES, HORIZONTALPODAUTOSCALERS,
     VALIDATINGWEBHOOKCONFIGURATIONS, MUTATINGWEBHOOKCONFIGURATIONS,
 )
 

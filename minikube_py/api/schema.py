@@ -24,6 +24,7 @@ _PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1",
              "rbac.authorization.k8s.io": "io.k8s.api.rbac.v1",
              "storage.k8s.io": "io.k8s.api.storage.v1",
              "apiregistration.k8s.io": "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1",
+             "autoscaling": "io.k8s.api.autoscaling.v2",
              "admissionregistration.k8s.io": "io.k8s.api.admissionregistration.v1",
              "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1"}
 # Always accepted at the top level even if a definition lacks them.

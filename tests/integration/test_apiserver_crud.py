@@ -22,6 +22,7 @@ from minikube_py.api.resources import (
     ENDPOINTS,
     ENDPOINTSLICES,
     EVENTS,
+    HORIZONTALPODAUTOSCALERS,
     INGRESSCLASSES,
     INGRESSES,
     JOBS,
@@ -92,6 +93,8 @@ def sample(resource: Resource, name: str, ns: str = "default") -> dict[str, Any]
             "service": {"name": "web", "port": {"number": 80}}}}},
         INGRESSCLASSES: {"spec": {"controller": "example.com/none"}},
         NETWORKPOLICIES: {"spec": {"podSelector": {"matchLabels": {"app": "x"}}}},
+        HORIZONTALPODAUTOSCALERS: {"spec": {"scaleTargetRef": {
+            "apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 3}},
         APISERVICES: {"spec": {"group": name.split(".", 1)[-1], "version": "v1",
                                "groupPriorityMinimum": 100, "versionPriority": 10}},
         LEASES: {"spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,6 +171,43 @@ def test_scale_subresource(apiserver: ApiServer) -> None:
     assert apiserver.request("PUT", f"{path}/{name}/scale", scale)[0] == 409  # stale
     bad = {**scale, "spec": {"replicas": -1}, "metadata": {"name": name}}
     assert apiserver.request("PUT", f"{path}/{name}/scale", bad)[0] == 422
+
+
+def test_hpa_through_kubectl(apiserver: ApiServer, tmp_path: Path) -> None:
+    """An autoscaling/v2 HorizontalPodAutoscaler made with kubectl gets its defaults and
+    is watched, `kubectl get hpa` (short name) shows kubectl's columns, and a bad one is a
+    422 naming the field."""
+    name = create_deployment(apiserver)
+    manifest = tmp_path / "hpa.json"
+    manifest.write_text(json.dumps({
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                    "name": name}, "minReplicas": 2, "maxReplicas": 4}}))
+    made = apiserver.kubectl(tmp_path, "create", "-f", str(manifest))
+    assert made.returncode == 0, made.stderr
+    status, hpa = get(apiserver, f"/apis/autoscaling/v2/namespaces/default/"
+                                 f"horizontalpodautoscalers/{name}")
+    assert status == 200 and hpa["spec"]["metrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+    status, events = apiserver.request(
+        "GET", f"/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers?watch=1"
+               f"&resourceVersion=0&timeoutSeconds=1&fieldSelector=metadata.name={name}")
+    assert status == 200 and isinstance(events, dict), events  # one event: one JSON line
+    assert events["type"] == "ADDED" and events["object"]["kind"] == "HorizontalPodAutoscaler"
+    shown = apiserver.kubectl(tmp_path, "get", "hpa", name)
+    assert shown.returncode == 0, shown.stderr
+    header, row = (line.split() for line in shown.stdout.splitlines())
+    assert header == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
+    assert row[:6] == [name, f"Deployment/{name}", "cpu:", "<unknown>/80%", "2", "4"]
+    bad = {"metadata": {"name": f"bad-{uid()}"}, "spec": {
+        "scaleTargetRef": {"kind": "Deployment", "name": name}, "maxReplicas": 0}}
+    status, err = apiserver.request(
+        "POST", "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers", bad)
+    assert status == 422 and isinstance(err, dict), err
+    assert {c["field"] for c in err["details"]["causes"]} == {"spec.maxReplicas"}
+    assert "must be greater than 0" in err["message"]
+    assert apiserver.kubectl(tmp_path, "delete", "hpa", name).returncode == 0
 
 
 async def test_concurrent_scale_writes_without_a_resource_version_all_succeed(

@@ -59,6 +59,8 @@ HEADERS = {
     resources.CLUSTERROLES: (["Name", "Created At"], []),
     resources.CUSTOMRESOURCEDEFINITIONS: (["Name", "Created At"], []),
     resources.APISERVICES: (["Name", "Service", "Available", "Age"], []),
+    resources.HORIZONTALPODAUTOSCALERS: (["Name", "Reference", "Targets", "MinPods", "MaxPods",
+                                          "Replicas", "Age"], []),
     resources.VALIDATINGWEBHOOKCONFIGURATIONS: (["Name", "Webhooks", "Age"], []),
     resources.MUTATINGWEBHOOKCONFIGURATIONS: (["Name", "Webhooks", "Age"], []),
     resources.ROLEBINDINGS: (["Name", "Role", "Age"], ["Users", "Groups", "ServiceAccounts"]),

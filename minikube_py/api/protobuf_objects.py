@@ -2,7 +2,8 @@
 
 Newer kubectl's typed clients POST Namespaces, ConfigMaps, Secrets, ServiceAccounts,
 Deployments, Jobs, Evictions, Services, TokenRequests and self reviews as
-`application/vnd.kubernetes.protobuf`. Each message is a table {field number: (JSON name,
+`application/vnd.kubernetes.protobuf`, and PUT back objects they read (`kubectl auth
+reconcile`), metadata.managedFields included. Each message is a table {field number: (JSON name,
 type)} taken from k8s.io/api's generated.proto; a field we have no entry for is a
 ValueError (the server's 415), never silently dropped, so a client that sends more than we
 understand is told to send JSON instead.
@@ -20,6 +21,8 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from minikube_py.api.meta import format_time
 from minikube_py.api.protobuf import fields
 
@@ -33,6 +36,11 @@ LABEL_SELECTOR: Table = {1: ("matchLabels", ("map", "str")),
 OWNER_REFERENCE: Table = {1: ("kind", "str"), 3: ("name", "str"), 4: ("uid", "str"),
                           5: ("apiVersion", "str"), 6: ("controller", "bool"),
                           7: ("blockOwnerDeletion", "bool")}
+# FieldsV1 {raw = 1} carries the field set's JSON as bytes.
+MANAGED_FIELDS_ENTRY: Table = {1: ("manager", "str"), 2: ("operation", "str"),
+                               3: ("apiVersion", "str"), 4: ("time", "time"),
+                               6: ("fieldsType", "str"), 7: ("fieldsV1", "fieldsv1"),
+                               8: ("subresource", "str")}
 OBJECT_META: Table = {
     1: ("name", "str"), 2: ("generateName", "str"), 3: ("namespace", "str"),
     4: ("selfLink", "str"), 5: ("uid", "str"), 6: ("resourceVersion", "str"),
@@ -41,6 +49,7 @@ OBJECT_META: Table = {
     12: ("annotations", ("map", "str")),
     13: ("ownerReferences", ("list", ("msg", OWNER_REFERENCE))),
     14: ("finalizers", ("list", "str")),
+    17: ("managedFields", ("list", ("msg", MANAGED_FIELDS_ENTRY))),  # a read object, sent back
 }
 KEY_VALUE: Table = {1: ("name", "str"), 2: ("value", "str")}
 CONTAINER_PORT: Table = {1: ("name", "str"), 2: ("hostPort", "int"),
@@ -161,7 +170,7 @@ KINDS: dict[str, Table] = {
 
 
 def _scalar(kind: str, value: int | bytes) -> Any:
-    if kind in ("str", "bytes", "quantity", "time", "intorstr"):
+    if kind in ("str", "bytes", "quantity", "time", "intorstr", "fieldsv1"):
         if not isinstance(value, bytes):
             raise ValueError(f"{kind}: expected a length-delimited field")
     elif isinstance(value, bytes):
@@ -181,6 +190,11 @@ def _scalar(kind: str, value: int | bytes) -> Any:
         if not seconds:
             return None
         return format_time(datetime.fromtimestamp(int(seconds), UTC))
+    if kind == "fieldsv1":  # FieldsV1 {raw = 1}: JSON bytes
+        raw = next((v for n, _, v in fields(value) if n == 1), b"{}")  # type: ignore[arg-type]
+        if not isinstance(raw, bytes):
+            raise ValueError("fieldsV1: expected a length-delimited field")
+        return orjson.loads(raw)
     if kind == "intorstr":  # IntOrString {type = 1 (0 int, 1 string), intVal = 2, strVal = 3}
         parts = {n: v for n, _, v in fields(value)}  # type: ignore[arg-type]
         return _scalar("str", parts[3]) if parts.get(1) == 1 else int(parts.get(2, 0))

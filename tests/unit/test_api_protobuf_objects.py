@@ -75,3 +75,29 @@ def test_a_field_we_do_not_know_is_refused_unless_empty() -> None:
     with pytest.raises(ValueError, match="field 9"):
         decode(_configmap(meta + b"\x4a\x01x"))  # field 9 = "x": refused, not dropped
     assert decode(_configmap(meta + b"\x4a\x00"))["metadata"] == {"name": "made"}
+
+
+# kubectl auth reconcile's PUT of a Role it read back, metadata.managedFields included
+ROLE_PUT = bytes.fromhex(
+    "6b3873000a240a1c726261632e617574686f72697a6174696f6e2e6b38732e696f2f76311204526f6c65"
+    "12d7010aac010a02636d12001a0b726261632d65623664623622002a2439313737623264332d64616438"
+    "2d343566642d383362622d65386563636537386534666332033130303800420808f1a9dad80610008a01"
+    "5d0a0d507974686f6e2d75726c6c696212065570646174651a1c726261632e617574686f72697a617469"
+    "6f6e2e6b38732e696f2f7631220808f1a9dad806100032084669656c647356313a100a0e7b22663a7275"
+    "6c6573223a7b7d7d420012110a046c69737412001a077365637265747312130a0367657412001a0a636f"
+    "6e6669676d6170731a002200")
+
+
+def test_role_put_back_with_its_managed_fields() -> None:
+    obj = decode(ROLE_PUT)
+    assert obj["metadata"] == {
+        "name": "cm", "namespace": "rbac-eb6db6",
+        "uid": "9177b2d3-dad8-45fd-83bb-e8ecce78e4fc", "resourceVersion": "100",
+        "creationTimestamp": "2026-12-07T11:13:53Z",
+        "managedFields": [{"manager": "Python-urllib", "operation": "Update",
+                           "apiVersion": "rbac.authorization.k8s.io/v1",
+                           "time": "2026-12-07T11:13:53Z", "fieldsType": "FieldsV1",
+                           "fieldsV1": {"f:rules": {}}}]}
+    assert obj["rules"] == [{"verbs": ["list"], "apiGroups": [""], "resources": ["secrets"]},
+                            {"verbs": ["get"], "apiGroups": [""],
+                             "resources": ["configmaps"]}]

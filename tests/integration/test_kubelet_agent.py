@@ -405,24 +405,6 @@ async def test_log_options_through_apiserver(agent: Agent, api: ApiClient, apise
     await tls_closed()
 
 
-async def test_kubelet_api_requires_a_token_that_may_read_the_pod(agent: Agent,
-                                                                  api: ApiClient,
-                                                                  apiserver: Any) -> None:
-    node = await eventually(lambda: _ready_node(api, agent.node), what="node Ready")
-    port = node["daemonEndpoints"]["kubeletEndpoint"]["Port"]
-    url = f"https://127.0.0.1:{port}/containerLogs/default/nosuchpod/c"
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"https://127.0.0.1:{port}/healthz", ssl=False) as resp:
-            assert (resp.status, await resp.text()) == (200, "ok")
-        async with http.get(url, ssl=False) as resp:
-            assert resp.status == 401
-        async with http.get(url, ssl=False, headers={"Authorization": "Bearer wrong"}) as resp:
-            assert resp.status == 403
-        async with http.get(url, ssl=False,
-                            headers={"Authorization": f"Bearer {apiserver.token}"}) as resp:
-            assert resp.status == 404 and "not found" in await resp.text()
-
-
 async def test_deletion_survives_an_agent_kill_midway(agent: Agent, api: ApiClient) -> None:
     pod = await create(api, make_pod(agent.node, [{
         "name": "stubborn", "command": ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]}],

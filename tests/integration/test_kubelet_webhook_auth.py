@@ -2,7 +2,8 @@
 api-server, and a real agent running with its own node credential and the serving
 certificate `join`'s exchange got it (the real exchange, made by the admin as `up` does).
 
-- anonymous calls are 401 on every path;
+- anonymous calls, and tokens the api-server does not know, are 401 on every path;
+- the admin reaches /healthz and gets the kubelet's own 404 for an absent pod;
 - another node's credential, or a service account allowed to exec into pods through the
   api-server, may not exec on this kubelet directly (403: it lacks nodes/proxy);
 - through the api-server (its kubelet-client certificate, system:kubelet-api-admin) logs
@@ -110,6 +111,17 @@ async def test_anonymous_calls_are_401(running: tuple[int, str]) -> None:
                  f"/exec/default/{pod}/c?command=id&stdout=1"):
         assert (await _direct(port, path, None))[0] == 401, path
         assert (await _direct(port, path, "not-a-token"))[0] == 401, path
+
+
+async def test_an_allowed_caller_gets_the_kubelets_own_answers(
+        apiserver: ApiServer, node_agent: Agent, api: ApiClient) -> None:
+    """The admin (system:masters, so nodes/healthz and nodes/proxy): /healthz answers, an
+    absent pod is the kubelet's 404, not a refusal."""
+    port = await eventually(lambda: kubelet_port(api, node_agent.node), timeout=30,
+                            what="kubelet port registered")
+    assert await _direct(port, "/healthz", apiserver.token) == (200, "ok")
+    assert await _direct(port, "/containerLogs/default/nosuchpod/c", apiserver.token) == (
+        404, 'container "c" in pod "nosuchpod" not found')
 
 
 async def test_another_nodes_credential_may_not_exec_here(

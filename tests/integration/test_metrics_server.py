@@ -25,7 +25,14 @@ from minikube_py.client import ApiClient
 from minikube_py.cluster import metrics_setup
 from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.etcd import free_port
-from tests.fixtures.node_agent import Agent, create, is_running, make_pod, status_when
+from tests.fixtures.node_agent import (
+    Agent,
+    create,
+    is_running,
+    kubelet_port,
+    make_pod,
+    status_when,
+)
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.root, pytest.mark.docker]
@@ -169,20 +176,21 @@ async def test_metrics_api_objects_and_rbac(apiserver: ApiServer, agent: Agent,
             await nobody.request("GET", "/apis/metrics.k8s.io/v1beta1/nodes")
 
 
-def test_summary_and_resource_metrics_are_served_by_the_kubelet(apiserver: ApiServer,
-                                                                agent: Agent) -> None:
-    status, node = apiserver.request("GET", f"/api/v1/nodes/{agent.node}")
-    assert status == 200
-    port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+def _curl(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["curl", "-sk", *args], capture_output=True, timeout=30, check=False)
+
+
+async def test_summary_and_resource_metrics_are_served_by_the_kubelet(
+        apiserver: ApiServer, agent: Agent, api: ApiClient) -> None:
+    port = await eventually(lambda: kubelet_port(api, agent.node), 30,
+                            what="kubelet port registered")  # alone, the agent just started
     for path, check in (("/stats/summary", lambda b: json.loads(b)["node"]["nodeName"]
                          == agent.node),
                         ("/metrics/resource", lambda b: b"node_cpu_usage_seconds_total " in b
                          and b"resource_scrape_error 0" in b)):
-        got = subprocess.run(["curl", "-sk", "-H", f"Authorization: Bearer {apiserver.token}",
-                              f"https://127.0.0.1:{port}{path}"], capture_output=True,
-                             timeout=30, check=False)
+        url = f"https://127.0.0.1:{port}{path}"
+        got = await asyncio.to_thread(_curl, "-H", f"Authorization: Bearer {apiserver.token}",
+                                      url)
         assert got.returncode == 0 and check(got.stdout), got.stdout[:500]
-        anonymous = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
-                                    f"https://127.0.0.1:{port}{path}"], capture_output=True,
-                                   text=True, timeout=30, check=False)
-        assert anonymous.stdout == "401"
+        anonymous = await asyncio.to_thread(_curl, "-o", "/dev/null", "-w", "%{http_code}", url)
+        assert anonymous.stdout == b"401"

@@ -4,7 +4,9 @@ One aiohttp session per client, so connections (and their TLS handshakes) are
 kept alive and shared by every request and watch of a component. Errors come
 back as the narrow classes of `client.errors`; a request that could not even
 connect is retried for every verb (nothing was sent), a broken connection only
-for reads (a write may have landed). A caller cancelled mid-request does not cut
+for reads (a write may have landed). A 429 with Retry-After (the api-server's
+in-flight limit: nothing was done) is retried after the seconds it names, as
+client-go does, at most 10 times. A caller cancelled mid-request does not cut
 the exchange: it finishes in the background, so connections stay reusable and no
 TLS socket is left half-closed.
 """
@@ -42,6 +44,9 @@ _TOKEN_FILE_TTL = 60.0
 _USER_AGENT = "minikube-py/0.1"
 _LARGE_BODY = 512 * 1024
 _CLOSE_GRACE = 2.0
+# client-go's maxRetries for a 429 with Retry-After, and the longest wait we honour.
+_THROTTLED_RETRIES = 10
+_LONGEST_RETRY_AFTER = 10.0
 
 
 
@@ -167,15 +172,21 @@ class ApiClient:
                         body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes, str]:
         """Send one request (retrying what is safe to retry): (status, body, content type)."""
         backoff = Backoff(0.05, 1.0, jitter=0.2)
-        attempt = 0
+        attempt = throttled = 0
         while True:
-            attempt += 1
             try:
                 async with self._get_session().request(method, self.server + path,
                                                        params=params, data=_payload(body),
                                                        headers=headers) as resp:
-                    return resp.status, await resp.read(), resp.content_type
+                    raw = await resp.read()
+                    wait = retry_after(resp.status, resp.headers.get("Retry-After"))
+                    if wait is None or throttled == _THROTTLED_RETRIES:
+                        return resp.status, raw, resp.content_type
+                throttled += 1
+                log.debug("throttled, retrying method=%s path=%s in=%.0fs", method, path, wait)
+                await asyncio.sleep(wait)
             except (TimeoutError, aiohttp.ClientError) as e:
+                attempt += 1
                 if not _retriable(e, method) or attempt > self._retries:
                     raise ConnectionFailed(f"{method} {path}: {type(e).__name__}: {e}") from e
                 log.debug("retrying request method=%s path=%s attempt=%d error=%r",
@@ -329,6 +340,17 @@ def _retriable(error: BaseException, method: str) -> bool:
     if isinstance(error, aiohttp.ClientConnectorError):
         return True
     return method in _SAFE_METHODS and isinstance(error, aiohttp.ClientConnectionError)
+
+
+def retry_after(status: int, header: str | None) -> float | None:
+    """Seconds to wait before sending again, if the answer says so (429 + Retry-After)."""
+    if status != 429 or header is None:
+        return None
+    try:
+        seconds = float(header)
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), _LONGEST_RETRY_AFTER)
 
 
 def _payload(body: bytes | None) -> bytes | io.BytesIO | None:

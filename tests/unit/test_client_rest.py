@@ -1,4 +1,5 @@
-"""The REST client's pure parts: error mapping, watch line splitting, query params."""
+"""The REST client's pure parts (error mapping, watch line splitting, query params) and its
+retry of a throttled request against a local aiohttp server."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from minikube_py.client import errors
-from minikube_py.client.rest import error_for, query_params, split_lines
+from minikube_py.client.rest import ApiClient, error_for, query_params, retry_after, split_lines
 
 
 def status(code: int, reason: str) -> bytes:
@@ -72,3 +75,28 @@ async def test_lines_of_any_length() -> None:
 def test_params_render_like_go() -> None:
     assert query_params(watch=True, allowWatchBookmarks=False, limit=5, labelSelector=None) == \
         {"watch": "true", "allowWatchBookmarks": "false", "limit": "5"}
+
+
+@pytest.mark.parametrize(("status", "header", "wait"), [
+    (429, "1", 1.0), (429, "0", 0.0), (429, "3600", 10.0), (429, None, None),
+    (429, "Wed, 21 Oct 2015 07:28:00 GMT", None), (503, "1", None), (200, "1", None)])
+def test_retry_after_only_for_a_throttled_answer(status: int, header: str | None,
+                                                 wait: float | None) -> None:
+    assert retry_after(status, header) == wait
+
+
+async def test_a_throttled_request_is_sent_again_until_it_gets_through() -> None:
+    answers = [429, 429, 201]
+    seen: list[bytes] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(await request.read())
+        code = answers.pop(0)
+        return web.json_response({"kind": "Status", "code": code}, status=code,
+                                 headers={"Retry-After": "0"} if code == 429 else None)
+
+    app = web.Application()
+    app.router.add_post("/api/v1/namespaces", handler)
+    async with TestServer(app) as server, ApiClient(str(server.make_url(""))) as client:
+        assert (await client.request("POST", "/api/v1/namespaces", json={"a": 1}))["code"] == 201
+    assert seen == [b'{"a":1}'] * 3

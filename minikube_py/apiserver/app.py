@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from minikube_py.api import errors
 from minikube_py.api.resources import EVENTS
-from minikube_py.apiserver import front_proxy, routes
+from minikube_py.apiserver import front_proxy, inflight, routes
 from minikube_py.apiserver.aggregation import Aggregator
 from minikube_py.apiserver.aggregation_availability import Availability
 from minikube_py.apiserver.aggregation_backend import Backends
@@ -29,6 +29,7 @@ from minikube_py.apiserver.bootstrap import bootstrap
 from minikube_py.apiserver.crd_registry import CrdRegistry
 from minikube_py.apiserver.endpoint_leases import EndpointLeases
 from minikube_py.apiserver.impersonation import impersonate
+from minikube_py.apiserver.inflight import InflightLimits
 from minikube_py.apiserver.metrics import Metrics
 from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
@@ -69,11 +70,14 @@ def build_app(settings: ApiServerSettings, etcd_endpoints: list[str], etcd_tls: 
               authenticators: list[Authenticator], kubelet_tls: ssl.SSLContext,
               sa_signing_key: rsa.RSAPrivateKey, encryption: Encryption | None = None
               ) -> web.Application:
+    limits = InflightLimits(settings.max_requests_inflight,
+                            settings.max_mutating_requests_inflight)
     app = web.Application(middlewares=[routes.status_errors, warning_headers, authenticate,
-                                       impersonate],
+                                       impersonate, inflight.middleware(limits)],
                           client_max_size=4 * 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[METRICS].inflight = limits
     app[AUTHENTICATORS] = list(authenticators)
     app[KUBELET_TLS] = kubelet_tls
     app[SA_SIGNING_KEY] = sa_signing_key

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from minikube_py.prometheus import Histogram, counter
+
+if TYPE_CHECKING:
+    from minikube_py.apiserver.inflight import InflightLimits
 
 
 class Metrics:
@@ -26,6 +30,8 @@ class Metrics:
             "etcd_request_duration_seconds",
             "etcd request latency in seconds for each operation.", ("operation",))
         self.watchers = 0
+        self.slow_watchers_closed = 0
+        self.inflight: InflightLimits | None = None
         self.started = time.time()
 
     def observe_request(self, verb: str, resource: str, code: int, seconds: float) -> None:
@@ -42,6 +48,7 @@ class Metrics:
                         self.requests.items())
         lines += self.request_latency.render()
         lines += self.etcd_latency.render()
+        lines += self._limits()
         lines += ["# HELP apiserver_registered_watchers Number of open watch requests.",
                   "# TYPE apiserver_registered_watchers gauge",
                   f"apiserver_registered_watchers {self.watchers}",
@@ -51,3 +58,22 @@ class Metrics:
                   "# TYPE process_start_time_seconds gauge",
                   f"process_start_time_seconds {self.started:.6f}"]
         return "\n".join(lines) + "\n"
+
+    def _limits(self) -> list[str]:
+        """What the in-flight limits and the slow-watch bound did (kube-apiserver's names)."""
+        lines = [("# HELP apiserver_terminated_watchers_total Counter of watchers closed due "
+                 "to unresponsiveness."), "# TYPE apiserver_terminated_watchers_total counter",
+                 f"apiserver_terminated_watchers_total {self.slow_watchers_closed}"]
+        if self.inflight is None:
+            return lines
+        kinds = (("readOnly", self.inflight.readonly, self.inflight.rejected_readonly),
+                 ("mutating", self.inflight.mutating, self.inflight.rejected_mutating))
+        lines += [("# HELP apiserver_current_inflight_requests Maximal number of currently "
+                  "used inflight request limit of this apiserver per request kind."),
+                  "# TYPE apiserver_current_inflight_requests gauge"]
+        lines += [f'apiserver_current_inflight_requests{{request_kind="{k}"}} {n}'
+                  for k, n, _ in kinds]
+        lines += counter("apiserver_dropped_requests_total",
+                         "Number of requests dropped with 'Try again later' response.",
+                         ("request_kind",), [((k,), d) for k, _, d in kinds])
+        return lines

@@ -102,7 +102,8 @@ async def serve(settings: ApiServerSettings, stop: asyncio.Event,
             BootstrapTokens()], kubelet_client_tls(paths), load_private_key(paths.sa_key.read_bytes()),
             encryption)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                               shutdown_timeout=5.0)
+                               shutdown_timeout=5.0,
+                               keepalive_timeout=settings.idle_connection_timeout)
         try:
             await runner.setup()
         except errors.StatusError as e:

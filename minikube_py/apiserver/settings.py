@@ -37,8 +37,18 @@ class ApiServerSettings:
     event_ttl: int = 3600
     # How often the shared etcd watches ask etcd for progress (moves bookmarks on quiet kinds).
     watch_progress_interval: float = 10.0
-    # Per-watcher queue bound: a watcher this far behind is disconnected.
+    # Per-watcher bound, in changes: a watcher this far behind (its client not reading) is
+    # disconnected and re-lists, so it cannot hold the server's memory.
     watch_queue_size: int = 1000
+    # kube-apiserver's --min-request-timeout: a watch lasts this long times a random 1-2
+    # (spreading re-watches), and no longer even if timeoutSeconds asks for more.
+    min_request_timeout: int = 1800
+    # kube-apiserver's --max-requests-inflight / --max-mutating-requests-inflight (0: none).
+    max_requests_inflight: int = 400
+    max_mutating_requests_inflight: int = 200
+    # Seconds an idle keep-alive connection (or one that never sends a request) stays open
+    # (kube-apiserver's http.Server IdleTimeout).
+    idle_connection_timeout: float = 90.0
     # Extra serving-certificate SANs (IPs or DNS names), e.g. a lab bridge address.
     tls_sans: list[str] = field(default_factory=list)
     # Processes serving the port (SO_REUSEPORT); this one plus workers - 1 (workers.py).

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 from aiohttp import web
@@ -24,6 +24,7 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.types import Object
 from minikube_py.apiserver import codec
+from minikube_py.apiserver.authn import USER
 from minikube_py.apiserver.listing import Filter, list_items
 from minikube_py.apiserver.objects import (
     decode,
@@ -33,7 +34,7 @@ from minikube_py.apiserver.objects import (
     served_as,
     with_version,
 )
-from minikube_py.apiserver.state import HUB, METRICS, WATCH_PUMPS
+from minikube_py.apiserver.state import HUB, METRICS, SETTINGS, WATCH_PUMPS
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
 from minikube_py.store import Batch, Change, Closed, Expired, Item, Progress, StorageError
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 BOOKMARK_INTERVAL = 30.0
 _LIVENESS_CHECK = 5.0
-_DEFAULT_TIMEOUT = 1800
 
 
 async def stop_watches(app: web.Application) -> None:
@@ -70,15 +70,49 @@ def translate(change: Change, flt: Filter) -> Event | None:
     return ("DELETED", change.value, change.revision) if was else None
 
 
-async def _pump(source: AsyncIterator[Batch], queue: asyncio.Queue[Any]) -> None:
-    """Move batches from the hub into the handler's queue (so it can wait with timeouts)."""
+class Backlog:
+    """What the hub delivered and the client has not taken yet, bounded in changes.
+
+    A client that stops reading blocks our writes while the hub keeps delivering. Past
+    `bound` changes waiting, `overflow` closes the watch (aborting its connection: a
+    blocked write never finishes) and the client re-lists, as kube-apiserver's cacher
+    closes an unresponsive watcher, instead of the changes piling up in memory.
+    """
+
+    def __init__(self, bound: int, overflow: Callable[[], None]) -> None:
+        self.queue: asyncio.Queue[Batch | StorageError] = asyncio.Queue()
+        self.changes = 0
+        self.bound = bound
+        self.overflow = overflow
+
+    def put(self, item: Batch | StorageError) -> bool:
+        """Queue `item`; False (and the watch closed) once the bound is passed."""
+        if isinstance(item, list):
+            self.changes += len(item)
+            if self.changes > self.bound:
+                self.overflow()
+                return False
+        self.queue.put_nowait(item)
+        return True
+
+    async def get(self) -> Batch | StorageError:
+        item = await self.queue.get()
+        if isinstance(item, list):
+            self.changes -= len(item)
+        return item
+
+
+async def _pump(source: AsyncIterator[Batch], backlog: Backlog) -> None:
+    """Move batches from the hub into the handler's backlog (so it can wait with
+    timeouts), until the backlog overflows."""
     try:
         async for batch in source:
-            queue.put_nowait(batch)
+            if not backlog.put(batch):
+                return
     except StorageError as e:
-        queue.put_nowait(e)
+        backlog.put(e)
     finally:
-        queue.put_nowait(Closed("", "watch source ended"))
+        backlog.put(Closed("", "watch source ended"))
 
 
 class WatchStream:
@@ -134,12 +168,23 @@ class WatchStream:
         return transport is None or transport.is_closing()
 
 
+def _too_slow(request: web.Request) -> None:
+    """The client stopped reading: drop its connection (and whatever it has not read)."""
+    user = request.get(USER)
+    log.warning("closing unresponsive watch user=%s path=%s",
+                user.name if user is not None else "", request.path)
+    request.app[METRICS].slow_watchers_closed += 1
+    if request.transport is not None:
+        request.transport.abort()
+
+
 async def watch_handler(request: web.Request, target: Target) -> web.StreamResponse:
     resource, app = target.resource, request.app
     flt = Filter.from_request(request, resource)
-    timeout = codec.query_int(request, "timeoutSeconds")
-    if timeout is None or timeout <= 0:
-        timeout = int(_DEFAULT_TIMEOUT * (1 + random.random()))
+    # kube-apiserver's jitter (re-watches of many clients spread out), also the cap.
+    longest = app[SETTINGS].min_request_timeout * (1 + random.random())
+    requested = codec.query_int(request, "timeoutSeconds")
+    timeout = requested if requested is not None and 0 < requested < longest else longest
     bookmarks = codec.go_bool(request.query.get("allowWatchBookmarks"), "allowWatchBookmarks")
     rv_text = request.query.get("resourceVersion", "")
     after = parse_resource_version(rv_text)
@@ -154,9 +199,9 @@ async def watch_handler(request: web.Request, target: Target) -> web.StreamRespo
     await stream.start()
     stream.last_revision = after
     await stream.send_many([("ADDED", i.value, i.mod_revision) for i in initial])
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+    backlog = Backlog(app[SETTINGS].watch_queue_size, functools.partial(_too_slow, request))
     pump = asyncio.create_task(_pump(app[HUB].watch(resource_prefix(resource), key_prefix,
-                                                    after), queue), name="watch-pump")
+                                                    after), backlog), name="watch-pump")
     app[WATCH_PUMPS].add(pump)
     app[METRICS].watchers += 1
     loop = asyncio.get_running_loop()
@@ -172,7 +217,7 @@ async def watch_handler(request: web.Request, target: Target) -> web.StreamRespo
                 next_bookmark = now + BOOKMARK_INTERVAL
             wait = min(deadline, next_bookmark if bookmarks else deadline) - now
             try:
-                item = await asyncio.wait_for(queue.get(), min(wait, _LIVENESS_CHECK))
+                item = await asyncio.wait_for(backlog.get(), min(wait, _LIVENESS_CHECK))
             except TimeoutError:
                 continue
             if isinstance(item, Expired):

@@ -40,7 +40,11 @@ def worker_argv(settings: ApiServerSettings, etcd_endpoints: list[str],
             "--event-ttl", str(settings.event_ttl),
             "--watch-progress-interval", str(settings.watch_progress_interval),
             "--authorization-mode", ",".join(settings.authorization_mode),
-            "--pod-security-default", settings.pod_security_default]
+            "--pod-security-default", settings.pod_security_default,
+            "--min-request-timeout", str(settings.min_request_timeout),
+            "--max-requests-inflight", str(settings.max_requests_inflight),
+            "--max-mutating-requests-inflight", str(settings.max_mutating_requests_inflight),
+            "--idle-connection-timeout", str(settings.idle_connection_timeout)]
     if settings.advertise_address:
         argv += ["--advertise-address", settings.advertise_address]
     if etcd_tls is not None:

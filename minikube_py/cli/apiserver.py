@@ -60,6 +60,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="EncryptionConfiguration (apiserver.config.k8s.io/v1) for data at rest "
                         "(default: DATA_DIR/pki/encryption-config.yaml, generated: Secrets "
                         "sealed with secretbox)")
+    p.add_argument("--min-request-timeout", type=int, default=1800,
+                   help="seconds a watch lasts at least (times a random 1-2; also the most a "
+                        "timeoutSeconds may ask for; default 1800)")
+    p.add_argument("--max-requests-inflight", type=int, default=400,
+                   help="read-only requests served at once, beyond which 429 (default 400; "
+                        "0: no limit; watches, exec, logs and proxies not counted)")
+    p.add_argument("--max-mutating-requests-inflight", type=int, default=200,
+                   help="mutating requests served at once, beyond which 429 (default 200; "
+                        "0: no limit)")
+    p.add_argument("--idle-connection-timeout", type=float, default=90.0,
+                   help="seconds an idle client connection is kept open (default 90)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers
     p.set_defaults(func=_run)
 
@@ -95,6 +106,11 @@ def _settings(args: argparse.Namespace) -> ApiServerSettings:
         raise CLIError("--event-ttl must be positive")
     if args.watch_progress_interval <= 0:
         raise CLIError("--watch-progress-interval must be positive")
+    if args.min_request_timeout <= 0 or args.idle_connection_timeout <= 0:
+        raise CLIError("--min-request-timeout and --idle-connection-timeout must be positive")
+    if args.max_requests_inflight < 0 or args.max_mutating_requests_inflight < 0:
+        raise CLIError("--max-requests-inflight and --max-mutating-requests-inflight must not "
+                       "be negative")
     if args.workers < 1:
         raise CLIError("--workers must be at least 1")
     modes = tuple(m.strip() for m in args.authorization_mode.split(",") if m.strip())
@@ -116,6 +132,10 @@ def _settings(args: argparse.Namespace) -> ApiServerSettings:
         tls_sans=[s.strip() for s in args.tls_san if s.strip()],
         workers=args.workers, worker=args.worker, authorization_mode=modes,
         pod_security_default=args.pod_security_default,
+        min_request_timeout=args.min_request_timeout,
+        max_requests_inflight=args.max_requests_inflight,
+        max_mutating_requests_inflight=args.max_mutating_requests_inflight,
+        idle_connection_timeout=args.idle_connection_timeout,
         encryption_provider_config=args.encryption_provider_config and
         args.encryption_provider_config.resolve())
 

@@ -1,0 +1,116 @@
+"""kube-apiserver's `--max-requests-inflight` and `--max-mutating-requests-inflight`.
+
+One process serves every request on one core: a burst of thousands of concurrent
+LISTs would queue behind each other until every client timed out, and hold their
+bodies in memory meanwhile. Past the limit a request is refused at once with 429,
+`Retry-After: 1` and kube-apiserver's Status, so clients back off and retry (client-go
+and ours do). As kube-apiserver's max-in-flight filter: read-only (GET/HEAD/OPTIONS)
+and mutating requests have separate limits (0: none), long-running requests (watch,
+exec, attach, port-forward, proxy, logs) are not counted, and `system:masters` is
+never refused (the admin must be able to get in to fix an overload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from minikube_py.api import errors
+from minikube_py.apiserver import codec
+from minikube_py.apiserver.authn import USER, User
+
+READONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LONG_RUNNING_SUBRESOURCES = frozenset({"exec", "attach", "portforward", "proxy", "log"})
+RETRY_AFTER = 1
+
+
+@dataclass
+class InflightLimits:
+    """Counters of one process's requests in flight, and their limits (0: unlimited)."""
+
+    readonly_limit: int
+    mutating_limit: int
+    readonly: int = 0
+    mutating: int = 0
+    rejected_readonly: int = 0
+    rejected_mutating: int = 0
+
+    def acquire(self, mutating: bool) -> bool:
+        """Count one more request in flight; False (nothing counted) if at the limit."""
+        if mutating:
+            if self.mutating_limit and self.mutating >= self.mutating_limit:
+                self.rejected_mutating += 1
+                return False
+            self.mutating += 1
+        else:
+            if self.readonly_limit and self.readonly >= self.readonly_limit:
+                self.rejected_readonly += 1
+                return False
+            self.readonly += 1
+        return True
+
+    def release(self, mutating: bool) -> None:
+        if mutating:
+            self.mutating -= 1
+        else:
+            self.readonly -= 1
+
+
+def subresource_of(path: str) -> str | None:
+    """The subresource a resource path addresses (/api/v1/namespaces/n/pods/p/exec: exec),
+    as kube-apiserver's RequestInfo finds it, without looking the resource up."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        parts = parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        parts = parts[3:]
+    else:
+        return None
+    if parts and parts[0] == "namespaces" and len(parts) > 2 \
+            and parts[2] not in ("status", "finalize"):
+        parts = parts[2:]
+    return parts[2] if len(parts) > 2 else None
+
+
+def long_running(request: web.Request) -> bool:
+    """Watches, exec/attach/port-forward, proxies and logs: minutes or hours by nature."""
+    try:
+        if codec.go_bool(request.query.get("watch"), "watch"):
+            return True
+    except errors.StatusError:  # the handler answers that one with 400
+        return False
+    return subresource_of(request.path) in LONG_RUNNING_SUBRESOURCES
+
+
+def _is_master(request: web.Request) -> bool:
+    user: User | None = request.get(USER)
+    return user is not None and "system:masters" in user.groups
+
+
+def too_many_requests() -> web.Response:
+    """429 as kube-apiserver words it, with the seconds to wait in a header and in details."""
+    response = codec.status_response(errors.StatusError(
+        429, "TooManyRequests", "Too many requests, please try again later.",
+        {"retryAfterSeconds": RETRY_AFTER}))
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
+def middleware(limits: InflightLimits) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The filter, after authentication and impersonation (it needs the user)."""
+    @web.middleware
+    async def limit_inflight(request: web.Request,
+                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                             ) -> web.StreamResponse:
+        if long_running(request) or _is_master(request):
+            return await handler(request)
+        mutating = request.method not in READONLY_METHODS
+        if not limits.acquire(mutating):
+            return too_many_requests()
+        try:
+            return await handler(request)
+        finally:
+            limits.release(mutating)
+    return limit_inflight

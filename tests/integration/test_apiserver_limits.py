@@ -1,0 +1,160 @@
+"""API resource limits against a real api-server: slow watches, timeouts, in-flight, idle."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import psutil
+import pytest
+
+from minikube_py.api.resources import PODS
+from minikube_py.client.rest import ApiClient
+from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.etcd import free_port
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """One server with every limit small (shared: starting one costs seconds)."""
+    server = ApiServer(tmp_path_factory.mktemp("apiserver"), free_port(), [
+        "--min-request-timeout", "2", "--max-requests-inflight", "1",
+        "--max-mutating-requests-inflight", "1", "--idle-connection-timeout", "1"])
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def metric(server: ApiServer, name: str) -> float:
+    status, text = server.request("GET", "/metrics")
+    assert status == 200 and isinstance(text, str)
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name))
+
+
+def stalled_watch(server: ApiServer, path: str) -> ssl.SSLSocket:
+    """A watch whose client reads the response headers, then nothing more."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", server.port))
+    sock = server.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1")
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                 f"{server.token}\r\n\r\n".encode())
+    head = sock.recv(1024)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return sock
+
+
+def closed_by_server(sock: ssl.SSLSocket, timeout: float) -> bool:
+    """Read what is left: True once the server has closed (EOF or reset)."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+    except (ConnectionResetError, ssl.SSLError, OSError) as e:
+        return not isinstance(e, TimeoutError)
+    return True
+
+
+async def test_a_watch_whose_client_stops_reading_is_closed_and_memory_stays_bounded(
+        apiserver_factory: Callable[..., ApiServer]) -> None:
+    server = apiserver_factory()
+    ns = f"slow-{uuid.uuid4().hex[:6]}"
+    assert server.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0] == 201
+    assert server.proc is not None
+    proc = psutil.Process(server.proc.pid)
+    sock = stalled_watch(server, f"/api/v1/namespaces/{ns}/configmaps?watch=1")
+    start_rss = peak_rss = proc.memory_info().rss
+    payload = "x" * 16 * 1024  # 5,000 x 16 KiB: 80 MiB of events the client never takes
+    async with server.session() as s:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(5000):
+            queue.put_nowait(i)
+
+        async def create() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = {"metadata": {"name": f"cm-{i}"}, "data": {"v": payload}}
+                async with s.post(f"/api/v1/namespaces/{ns}/configmaps", json=body) as r:
+                    assert r.status == 201, await r.text()
+
+        async def sample() -> None:
+            nonlocal peak_rss
+            while True:
+                peak_rss = max(peak_rss, proc.memory_info().rss)
+                await asyncio.sleep(0.1)
+
+        sampler = asyncio.create_task(sample())
+        try:
+            await asyncio.gather(*(create() for _ in range(16)))
+        finally:
+            sampler.cancel()
+    assert (peak_rss - start_rss) < 50 * MiB, f"RSS grew {(peak_rss - start_rss) / MiB:.0f} MiB"
+    assert await asyncio.to_thread(closed_by_server, sock, 30)
+    sock.close()
+    assert metric(server, "apiserver_terminated_watchers_total") >= 1
+    # A watch that keeps reading is not affected.
+    status, body = server.request(
+        "GET", f"/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion=0&timeoutSeconds=1")
+    assert status == 200 and str(body).count('"ADDED"') == 5000
+
+
+def test_timeout_seconds_is_capped_by_min_request_timeout(limited: ApiServer) -> None:
+    server = limited
+    started = time.monotonic()
+    status, _ = server.request("GET", "/api/v1/namespaces?watch=1&timeoutSeconds=600")
+    assert status == 200
+    assert 2 <= time.monotonic() - started < 6  # 2 s times a random 1-2
+
+
+async def test_in_flight_limits_answer_429_and_spare_watches_and_admins(
+        limited: ApiServer) -> None:
+    server = limited
+    scheduler = (server.data_dir / "pki" / "scheduler.token").read_text().strip()
+    headers = {"Authorization": f"Bearer {scheduler}"}
+    async with server.session() as s:
+        watches = [await s.get("/api/v1/pods", params={"watch": "1"}, headers=headers)
+                   for _ in range(3)]  # long-running: never counted
+        for w in watches:
+            assert w.status == 200
+
+        async def get() -> tuple[int, str | None, dict[str, object]]:
+            async with s.get("/api/v1/pods", headers=headers) as r:
+                return r.status, r.headers.get("Retry-After"), await r.json()
+
+        answers = await asyncio.gather(*(get() for _ in range(40)))
+        codes = [code for code, _, _ in answers]
+        assert 200 in codes and 429 in codes, codes
+        _, retry_after, status = next(a for a in answers if a[0] == 429)
+        assert retry_after == "1"
+        assert status["reason"] == "TooManyRequests" and status["message"] == \
+            "Too many requests, please try again later."
+        # The admin (system:masters) is never refused.
+        async def admin_get() -> int:
+            async with s.get("/api/v1/pods") as r:
+                return r.status
+        assert set(await asyncio.gather(*(admin_get() for _ in range(40)))) == {200}
+        for w in watches:
+            w.close()
+    assert metric(server, 'apiserver_dropped_requests_total{request_kind="readOnly"}') >= 1
+    # Our client waits the Retry-After and sends again: every request gets through.
+    async with ApiClient(server.url, token=scheduler, ca_file=server.ca_file) as client:
+        lists = await asyncio.gather(*(client.list(PODS) for _ in range(8)))
+    assert all(pods["kind"] == "PodList" for pods in lists)
+
+
+def test_an_idle_connection_is_closed(limited: ApiServer) -> None:
+    server = limited
+    raw = socket.create_connection(("127.0.0.1", server.port))
+    with server.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+        started = time.monotonic()
+        assert closed_by_server(sock, 10)  # never sent a request
+        assert time.monotonic() - started < 5

@@ -86,12 +86,13 @@ class Backlog:
         self.overflow = overflow
 
     def put(self, item: Batch | StorageError) -> bool:
-        """Queue `item`; False (and the watch closed) once the bound is passed."""
+        """Queue `item`; False (and the watch closed) once the bound is passed. One batch
+        into an empty backlog always fits: etcd may deliver a burst in one response."""
         if isinstance(item, list):
-            self.changes += len(item)
-            if self.changes > self.bound:
+            if self.changes and self.changes + len(item) > self.bound:
                 self.overflow()
                 return False
+            self.changes += len(item)
         self.queue.put_nowait(item)
         return True
 

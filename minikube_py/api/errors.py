@@ -143,12 +143,11 @@ def too_large(limit: int = MAX_BODY_BYTES) -> StatusError:
                        f"Request entity too large: limit is {limit}")
 
 
-def unsupported_media_type(content_type: str, accepted: list[str]) -> StatusError:
+def unsupported_media_type(accepted: list[str]) -> StatusError:
+    """kube-apiserver's negotiation error: the accepted types, no details."""
     return StatusError(415, "UnsupportedMediaType",
                        f"the body of the request was in an unknown format - accepted media "
-                       f"types include: {', '.join(accepted)}",
-                       {"causes": [{"reason": "", "message": content_type, "field": ""}]}
-                       if content_type else None)
+                       f"types include: {', '.join(accepted)}")
 
 
 def not_acceptable(accepted: list[str]) -> StatusError:

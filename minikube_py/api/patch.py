@@ -28,7 +28,7 @@ def apply_patch(obj: dict[str, Any], patch_body: bytes | str | Any, content_type
     """The patched copy of `obj`; raises StatusError (400/415/422) and changes nothing."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in SUPPORTED:
-        raise errors.unsupported_media_type(content_type, list(SUPPORTED) + [APPLY])
+        raise errors.unsupported_media_type(list(SUPPORTED) + [APPLY])
     patch = _decode(patch_body)
     try:
         if media == JSON_PATCH:

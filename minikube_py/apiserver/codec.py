@@ -17,6 +17,7 @@ from minikube_py.api import errors, protobuf
 
 MAX_BODY = errors.MAX_BODY_BYTES
 JSON_TYPE = "application/json"
+YAML_TYPE = "application/yaml"
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False", ""}
 
@@ -64,7 +65,7 @@ def decode(data: bytes, content_type: str) -> Any:
         try:
             return protobuf.decode(data)
         except ValueError as e:
-            raise errors.unsupported_media_type(content_type, [JSON_TYPE]) from e
+            raise errors.unsupported_media_type([JSON_TYPE, YAML_TYPE]) from e
     if "yaml" in content_type:
         if data.lstrip()[:1] == b"{":  # kubectl sends apply patches as JSON, which is YAML
             try:

@@ -274,22 +274,22 @@ def _track_update(resource: Resource, who: Writer, live: Object, new: Object) ->
         del new["metadata"]["managedFields"]
 
 
-def check_config(resource: Resource, config: Any) -> Object:
-    """The applied configuration must be an object of this kind without managedFields."""
+def check_config(config: Any, api_version: str, kind: str) -> Object:
+    """The applied configuration must be an object of this kind without managedFields;
+    an absent metadata reads as empty (the name comes from the URL)."""
     if not isinstance(config, dict):
         raise errors.bad_request("the apply patch must be a YAML or JSON object")
-    api_version, kind = config.get("apiVersion"), config.get("kind")
-    if api_version != resource.api_version:
+    if config.get("apiVersion") != api_version:
         raise errors.bad_request("Incorrect version specified in apply patch. Specified patch "
-                                 f"version: {api_version or ''}, expected: "
-                                 f"{resource.api_version}")
-    if kind != resource.kind:
+                                 f"version: {config.get('apiVersion') or ''}, expected: "
+                                 f"{api_version}")
+    if config.get("kind") != kind:
         raise errors.bad_request(f"the object provided is unrecognized (must be of type "
-                                 f"{resource.kind}): kind {kind!r}")
-    meta = config.get("metadata")
-    if meta is not None and not isinstance(meta, dict):
+                                 f"{kind}): kind {config.get('kind')!r}")
+    meta = config.setdefault("metadata", {})
+    if not isinstance(meta, dict):
         raise errors.bad_request("metadata must be an object")
-    if isinstance(meta, dict) and meta.get("managedFields") is not None:
+    if meta.get("managedFields") is not None:
         raise errors.bad_request("metadata.managedFields must be nil")
     return config
 

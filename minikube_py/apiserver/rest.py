@@ -377,7 +377,7 @@ async def patch(request: web.Request, target: Target) -> web.Response:
     content_type = request.content_type
     accepted = patch_types(target.resource)
     if content_type not in accepted:
-        raise errors.unsupported_media_type(content_type, list(accepted))
+        raise errors.unsupported_media_type(list(accepted))
     if content_type == APPLY_PATCH:
         return await apply(request, target)
     if "force" in request.query:
@@ -421,19 +421,24 @@ async def patch_object(app: web.Application, target: Target, body: Any,
 async def apply(request: web.Request, target: Target) -> web.Response:
     """Server-side apply: PATCH application/apply-patch+yaml. Creates the object when it
     does not exist (201), as kube-apiserver does for the main resource."""
+    who, force = apply_options(request, target)
+    config = fieldmanager.check_config(codec.decode(await codec.read_body(request), APPLY_PATCH),
+                                       target.resource.api_version, target.resource.kind)
+    place(target, config)
+    _undeclared_fields(request, target.resource, config)
+    stored, created = await applied_object(request, target, config, who, force=force)
+    return respond(request, target.resource, stored, 201 if created else 200)
+
+
+def apply_options(request: web.Request, target: Target) -> tuple[Writer, bool]:
+    """The Apply manager (?fieldManager=, required) and ?force= of an apply patch."""
     manager = request.query.get("fieldManager", "")
     fieldmanager.manager_problems(manager, "PatchOptions")
     if not manager:
         raise fieldmanager.options_invalid("PatchOptions", "fieldManager", "Required value: is "
                                            "required for apply patch", "FieldValueRequired")
-    force = codec.go_bool(request.query.get("force"), "force")
-    config = fieldmanager.check_config(target.resource, codec.decode(
-        await codec.read_body(request), APPLY_PATCH))
-    place(target, config)
-    _undeclared_fields(request, target.resource, config)
-    stored, created = await applied_object(
-        request, target, config, Writer(manager, target.subresource), force=force)
-    return respond(request, target.resource, stored, 201 if created else 200)
+    return Writer(manager, target.subresource), codec.go_bool(request.query.get("force"),
+                                                              "force")
 
 
 def _undeclared_fields(request: web.Request, resource: Resource, config: Object) -> None:

@@ -2,26 +2,20 @@
 (tokenrequest.py); log and exec are proxied to the node, see proxy.py.
 
 status writes go through the strategy with subresource="status" (spec is kept,
-only status changes); scale reads and writes spec.replicas of the parent as an
-autoscaling/v1 Scale; binding sets a pod's nodeName once.
+only status changes); scale is scale.py; binding sets a pod's nodeName once.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from minikube_py.api import errors
-from minikube_py.api.jsonpath import json_path, set_path
-from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import PODS
-from minikube_py.api.selectors import LabelSelector
-from minikube_py.api.strategy import Strategy
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec, nodeproxy, portforward, proxy, rest, tokenrequest
+from minikube_py.apiserver import codec, nodeproxy, portforward, proxy, rest, scale, tokenrequest
 from minikube_py.apiserver import eviction as eviction_policy
 from minikube_py.apiserver.state import OBJECTS
 from minikube_py.apiserver.target import Target
@@ -103,77 +97,6 @@ async def binding(request: web.Request, target: Target) -> web.Response:
                                 "status": "Success", "code": 201}, 201)
 
 
-def to_scale(obj: Object, strategy: Strategy) -> Object:
-    """The autoscaling/v1 Scale of an object, read where its strategy says (for a custom
-    kind: its CRD's scale paths; absent replicas read as 0, as apiextensions)."""
-    meta = obj["metadata"]
-    spec_replicas = json_path(obj, strategy.scale_spec_path)
-    status_replicas = json_path(obj, strategy.scale_status_path)
-    if strategy.scale_selector_path:
-        selector_text = str(json_path(obj, strategy.scale_selector_path) or "")
-    else:
-        selector = (obj.get("spec") or {}).get("selector")
-        try:
-            selector_text = LabelSelector.from_dict(selector).to_text() if selector else ""
-        except ValueError:
-            selector_text = ""
-    default_replicas = 0 if strategy.resource.custom else 1
-    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-            "metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
-                         "uid": meta.get("uid"), "resourceVersion": meta["resourceVersion"],
-                         "creationTimestamp": meta.get("creationTimestamp")},
-            "spec": {"replicas": default_replicas if spec_replicas is None else spec_replicas},
-            "status": {"replicas": status_replicas or 0, "selector": selector_text}}
-
-
-async def scale(request: web.Request, target: Target) -> web.Response:
-    """GET/PUT/PATCH of an autoscaling/v1 Scale over spec.replicas. A write that pins no
-    resourceVersion is retried when the parent moves under it (GuaranteedUpdate)."""
-    strategy = strategy_for(target.resource)
-    if request.method == "GET":
-        return codec.json_response(to_scale(await _parent(request, target), strategy))
-    who = rest.writer_of(request, target, "UpdateOptions" if request.method == "PUT"
-                         else "PatchOptions")
-    if request.method == "PUT":
-        put_body: Any = await codec.read_object(request)
-    elif request.method == "PATCH":
-        content_type = request.content_type
-        if content_type not in rest.patch_types(target.resource):
-            raise errors.unsupported_media_type(content_type,
-                                                list(rest.patch_types(target.resource)))
-        patch_body = codec.decode(await codec.read_body(request), content_type)
-    else:
-        raise errors.method_not_allowed()
-    for _ in range(16):
-        parent = await _parent(request, target)
-        if request.method == "PUT":
-            body = put_body
-        else:
-            from minikube_py.api.patch import apply_patch
-            body = apply_patch(to_scale(parent, strategy), patch_body, content_type, None)
-        replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise errors.invalid(target.resource, target.name or "", [errors.Cause(
-                "spec.replicas",
-                f"Invalid value: {replicas!r}: must be greater than or equal to 0")])
-        wanted_rv = (body.get("metadata") or {}).get("resourceVersion") \
-            if request.method == "PUT" else None
-        if wanted_rv and wanted_rv != parent["metadata"]["resourceVersion"]:
-            raise errors.conflict(target.resource, target.name or "")
-        new = copy.deepcopy(parent)
-        set_path(new, strategy.scale_spec_path, replicas)
-        parent_target = Target(target.resource, target.namespace, target.name, None)
-        try:
-            stored = await rest.write_update(request.app, parent_target, new, parent,
-                                             dry_run=rest.dry_run(request), writer=who)
-        except errors.StatusError as e:
-            if e.code != 409 or e.reason != "Conflict" or wanted_rv:
-                raise
-            continue
-        return codec.json_response(to_scale(stored, strategy))
-    raise errors.conflict(target.resource, target.name or "", "too many concurrent updates")
-
-
 async def eviction(request: web.Request, target: Target) -> web.Response:
     """POST pods/x/eviction (kubectl drain): a graceful delete with the Eviction's
     deleteOptions, refused (429) when it would break a PodDisruptionBudget."""
@@ -189,7 +112,7 @@ async def eviction(request: web.Request, target: Target) -> web.Response:
 
 
 HANDLERS: dict[str, Handler] = {
-    "status": status, "finalize": finalize, "binding": binding, "scale": scale,
+    "status": status, "finalize": finalize, "binding": binding, "scale": scale.scale,
     "eviction": eviction, "token": tokenrequest.token,
     "log": proxy.container_log, "exec": proxy.exec_, "attach": proxy.attach, "portforward": portforward.port_forward,
     "proxy": nodeproxy.node_proxy,

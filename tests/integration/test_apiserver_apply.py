@@ -133,6 +133,41 @@ def test_fields_dropped_from_the_config_are_removed_unless_owned(
     assert again["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
 
 
+def test_apply_through_the_scale_subresource(apiserver: ApiServer, namespace: str) -> None:
+    """An apply of a Scale (an autoscaler's way) owns the parent's replicas for its manager
+    with subresource "scale": it conflicts with the Deployment's applier until forced."""
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/scaled"
+    status, _ = apiserver.request("PATCH", path + "?fieldManager=owner",
+                                  json.dumps(deployment("scaled")).encode(), content_type=APPLY)
+    assert status == 201
+    scale = {"apiVersion": "autoscaling/v1", "kind": "Scale", "spec": {"replicas": 6}}
+    status, err = apiserver.request("PATCH", path + "/scale?fieldManager=hpa",
+                                    json.dumps(scale).encode(), content_type=APPLY)
+    assert status == 409 and isinstance(err, dict), err
+    assert err["message"] == ('Apply failed with 1 conflict: conflict with "owner": '
+                              ".spec.replicas")
+    wrong = json.dumps({**scale, "kind": "Deployment"}).encode()
+    status, err = apiserver.request("PATCH", path + "/scale?fieldManager=hpa", wrong,
+                                    content_type=APPLY)
+    assert status == 400 and isinstance(err, dict), err
+    status, got = apiserver.request("PATCH", path + "/scale?fieldManager=hpa&force=true",
+                                    json.dumps(scale).encode(), content_type=APPLY)
+    assert status == 200 and isinstance(got, dict), got
+    assert got["kind"] == "Scale" and got["spec"]["replicas"] == 6
+    _, live = apiserver.request("GET", path)
+    assert isinstance(live, dict) and live["spec"]["replicas"] == 6
+    entry = next(e for e in live["metadata"]["managedFields"] if e["manager"] == "hpa")
+    assert (entry["operation"], entry["subresource"], entry["fieldsV1"]) == (
+        "Apply", "scale", {"f:spec": {"f:replicas": {}}})
+    assert "f:replicas" not in managers(live)[("owner", "Apply")]["f:spec"]
+    rv = live["metadata"]["resourceVersion"]
+    status, _ = apiserver.request("PATCH", path + "/scale?fieldManager=hpa",
+                                  json.dumps(scale).encode(), content_type=APPLY)
+    assert status == 200
+    again = apiserver.request("GET", path)[1]
+    assert isinstance(again, dict) and again["metadata"]["resourceVersion"] == rv  # no-op
+
+
 def test_apply_options_and_bad_configs(apiserver: ApiServer, namespace: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/configmaps/opts"
     body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "opts"},

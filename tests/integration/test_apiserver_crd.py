@@ -181,6 +181,9 @@ def test_merge_and_json_patch_work_strategic_merge_is_415(apiserver: ApiServer,
     status, err = apiserver.request("PATCH", f"{path}/p", {"spec": {"size": 2}},
                                     content_type="application/strategic-merge-patch+json")
     assert status == 415 and isinstance(err, dict) and err["reason"] == "UnsupportedMediaType"
+    assert err["message"] == ("the body of the request was in an unknown format - accepted "
+                              "media types include: application/json-patch+json, "
+                              "application/merge-patch+json, application/apply-patch+yaml")
     status, obj = apiserver.request("PATCH", f"{path}/p", {"spec": {"size": 2}},
                                     content_type="application/merge-patch+json")
     assert status == 200 and isinstance(obj, dict) and obj["spec"]["size"] == 2

@@ -94,12 +94,65 @@ def test_kind_mismatch_and_namespace_mismatch_are_400(apiserver: ApiServer) -> N
                              )[0] == 400
 
 
-def test_unsupported_patch_type_is_415(apiserver: ApiServer) -> None:
+def _raw(apiserver: ApiServer, method: str, path: str, body: bytes,
+         content_type: str) -> tuple[int, bytes]:
+    """Status and exact body bytes of one request (errors included)."""
+    req = urllib.request.Request(apiserver.url + path, data=body, method=method)
+    req.add_header("Authorization", f"Bearer {apiserver.token}")
+    req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, context=apiserver.ssl_context(), timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.read()
+
+
+def test_unsupported_patch_type_is_415_as_kube_apiserver_words_it(apiserver: ApiServer) -> None:
     name = f"p-{uuid.uuid4().hex[:6]}"
     apiserver.request("POST", CM, {"metadata": {"name": name}})
-    status, err = apiserver.request("PATCH", f"{CM}/{name}", {"data": {}},
-                                    content_type="text/csv")
-    assert status == 415 and isinstance(err, dict) and err["kind"] == "Status"
+    status, raw = _raw(apiserver, "PATCH", f"{CM}/{name}", b'{"data": {}}', "text/csv")
+    assert (status, raw) == (415, (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":'
+        b'"the body of the request was in an unknown format - accepted media types include: '
+        b'application/json-patch+json, application/merge-patch+json, '
+        b'application/strategic-merge-patch+json, application/apply-patch+yaml",'
+        b'"reason":"UnsupportedMediaType","code":415}\n'))
+
+
+@pytest.mark.parametrize("subresource", ["", "/scale"], ids=["deployment", "scale"])
+@pytest.mark.parametrize("content_type,body", [
+    pytest.param("application/json-patch+json",
+                 b'[{"op": "replace", "path": "/spec/replicas", "value": 3}]', id="json-patch"),
+    pytest.param("application/merge-patch+json", b'{"spec": {"replicas": 3}}', id="merge"),
+    pytest.param("application/strategic-merge-patch+json", b'{"spec": {"replicas": 3}}',
+                 id="strategic"),
+    pytest.param("application/apply-patch+yaml",
+                 b'{"apiVersion": "KIND_VERSION", "kind": "KIND", "spec": {"replicas": 3}}',
+                 id="apply"),
+])
+def test_every_patch_type_kube_accepts_is_accepted(apiserver: ApiServer, subresource: str,
+                                                   content_type: str, body: bytes) -> None:
+    """The four patch types on the main resource and on /scale, as kube-apiserver takes
+    them (an apply of /scale names the Scale kind, autoscaling/v1)."""
+    name = f"pt-{uuid.uuid4().hex[:6]}"
+    path = f"/apis/apps/v1/namespaces/default/deployments/{name}"
+    labels = {"app": name}
+    assert apiserver.request("POST", "/apis/apps/v1/namespaces/default/deployments", {
+        "metadata": {"name": name}, "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                                             "template": {"metadata": {"labels": labels}, "spec": {
+                                                 "containers": [{"name": "c", "image": "x"}]}}}})[0] == 201
+    try:
+        kind, version = ("Scale", "autoscaling/v1") if subresource else ("Deployment", "apps/v1")
+        body = body.replace(b"KIND_VERSION", version.encode()).replace(b'"KIND"', f'"{kind}"'.encode())
+        force = "&force=true" if "apply" in content_type else ""  # the creator owns replicas
+        status, raw = _raw(apiserver, "PATCH", f"{path}{subresource}?fieldManager=pt{force}",
+                           body, content_type)
+        assert status == 200, raw
+        got = apiserver.request("GET", path)[1]
+        assert isinstance(got, dict) and got["spec"]["replicas"] == 3
+    finally:
+        apiserver.request("DELETE", path)
 
 
 def test_status_body_is_byte_compatible_with_kube_apiserver(apiserver: ApiServer) -> None:

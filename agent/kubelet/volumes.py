@@ -9,11 +9,11 @@ half an update. The service-account credentials are such a volume too: the proje
 `kube-api-access-*` volume the api-server's admission adds, whose token comes from
 TokenRequest bound to the pod (tokens.py) and whose ca.crt comes from the namespace's
 kube-root-ca.crt ConfigMap (until the controller-manager publishes it: the CA this
-kubelet trusts, the same certificate). A persistentVolumeClaim volume is its bound
-volume: a hostPath/local directory bound as is, or an NFS export mounted at the pod's
-volume directory (unmounted with the pod, like a Memory emptyDir). With the pod's
-fsGroup, emptyDir, configMap, secret, downwardAPI, projected, local and local-path
-volumes are given to that group when set up (fsgroup.py).
+kubelet trusts, the same certificate). Containers get these kinds read-only. A
+persistentVolumeClaim volume is its bound volume: a hostPath/local directory bound as
+is, or an NFS export mounted at the pod's volume directory (unmounted with the pod, like
+a Memory emptyDir). With the pod's fsGroup, emptyDir, configMap, secret, downwardAPI,
+projected, local and local-path volumes are given to that group when set up (fsgroup.py).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import itertools
 import logging
 import os
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 MAX_MESSAGE_BYTES = 4096
+API_DATA_KINDS = ("configMap", "secret", "downwardAPI", "projected")  # written by the kubelet
 NFS_MOUNT_TIMEOUT = 30.0
 _counter = itertools.count()
 
@@ -70,7 +72,9 @@ def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> bo
     for rel in files:
         if os.path.isabs(rel) or ".." in rel.split("/"):
             raise ContainerConfigError(f"file path {rel!r} would leave its volume: refused")
-    if _unchanged(target / "..data", files):
+    data_link = target / "..data"
+    old = _current_payload(target)
+    if old is not None and _unchanged(target / old, files):
         return False
     payload = target / f"..{os.getpid()}_{next(_counter)}"
     payload.mkdir()
@@ -79,8 +83,8 @@ def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> bo
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         path.chmod(mode)
-    data_link = target / "..data"
-    old = os.readlink(data_link) if data_link.is_symlink() else None
+    if os.path.lexists(data_link) and not data_link.is_symlink():
+        shutil.rmtree(data_link, ignore_errors=True)  # not ours: a link is swapped in below
     tmp_link = target / "..data_tmp"
     tmp_link.unlink(missing_ok=True)
     tmp_link.symlink_to(payload.name)
@@ -97,10 +101,25 @@ def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> bo
     return True
 
 
+def _current_payload(target: Path) -> str | None:
+    """The payload directory `..data` names, if it is one of ours: a `..<n>` directory
+    right in `target`. A link a container planted there (to `/etc`, `../..`) names
+    nothing the writer then compares with or removes (CVE-2017-1002102)."""
+    try:
+        name = os.readlink(target / "..data")
+    except OSError:
+        return None
+    if os.sep in name or not name.startswith("..") or name in ("..", "..data", "..data_tmp"):
+        return None
+    try:
+        is_dir = stat.S_ISDIR(os.lstat(target / name).st_mode)
+    except OSError:
+        return None
+    return name if is_dir else None
+
+
 def _unchanged(data_dir: Path, files: dict[str, bytes]) -> bool:
     """True when the current payload holds exactly `files` (a resync then writes nothing)."""
-    if not data_dir.is_dir():
-        return False
     present = {str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.is_file()}
     return present == set(files) and all((data_dir / rel).read_bytes() == data
                                          for rel, data in files.items())
@@ -265,8 +284,7 @@ class VolumeManager:
         if "persistentVolumeClaim" in vol:
             return await self._claimed(pod, vol, target)
         files = await self._projection(pod, vol, pod_ip, host_ip)
-        kind = next((k for k in ("configMap", "secret", "downwardAPI", "projected") if k in vol),
-                    "")
+        kind = next((k for k in API_DATA_KINDS if k in vol), "")
         mode = int((vol.get(kind) or {}).get("defaultMode", 0o644))
         written = await asyncio.to_thread(write_atomic, target, files, mode)
         await self._own(pod, vol, str(target), read_only=True, again=written)
@@ -359,9 +377,12 @@ def _host_path(hp: dict[str, Any]) -> str:
 
 
 def _read_only_volumes(pod: dict[str, Any]) -> set[str]:
-    """Volumes every mount of which is read-only (claim or NFS source says readOnly)."""
+    """Volumes every mount of which is read-only: the kinds the kubelet writes (as in
+    Kubernetes since 1.10: links a container planted there would be followed by the
+    writer), and claims or NFS sources that say readOnly."""
     return {v["name"] for v in pod["spec"].get("volumes") or []
-            if (v.get("persistentVolumeClaim") or v.get("nfs") or {}).get("readOnly")}
+            if any(kind in v for kind in API_DATA_KINDS)
+            or (v.get("persistentVolumeClaim") or v.get("nfs") or {}).get("readOnly")}
 
 
 async def _mount_nfs(source: dict[str, Any], target: Path, options: list[str]) -> str:

@@ -145,7 +145,11 @@ async def test_pod_runs_with_env_volumes_and_limits(node: Node, cni_net: CniNet)
     assert hc["NetworkMode"].startswith("container:")
     mounts = {m["Destination"]: m for m in ins["Mounts"]}
     assert set(mounts) >= {"/scratch", "/mem", "/etc/cm", "/etc/sec", "/etc/info"}
-    assert mounts["/etc/cm"]["RW"] is False
+    # The kubelet's own files are read-only, whatever the mount says (no planted links).
+    assert [mounts[p]["RW"] for p in ("/etc/cm", "/etc/sec", "/etc/info")] == [False] * 3
+    code, out = await node.syncer.runtime.exec_run(ins["Id"], [
+        "sh", "-c", "rm /etc/sec/..data && ln -s / /etc/sec/..data"])
+    assert code != 0 and b"Read-only file system" in out, out
     code, out = await node.syncer.runtime.exec_run(ins["Id"], [
         "sh", "-c", ("for f in /etc/cm/file.txt /etc/sec/password /etc/info/labels; do "
                     "cat $f; echo; done; "

@@ -68,3 +68,43 @@ def test_an_nfs_source_that_mount_would_take_as_an_option_is_refused(
     with pytest.raises(ContainerConfigError, match="nfs"):
         asyncio.run(_mount_nfs(source, tmp_path / "t", []))
     assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("planted", [pytest.param("abs", id="..data to an absolute path"),
+                                     pytest.param("rel", id="..data up and out"),
+                                     pytest.param("dir", id="..data made a directory")])
+def test_an_update_after_a_planted_data_link_removes_nothing_outside(
+        tmp_path: Path, planted: str) -> None:
+    """Kubernetes' CVE-2017-1002102: the writer swaps `..data` and removes the payload the
+    old link named. A link planted in its place must not name what the writer removes."""
+    vol, victim = tmp_path / "vol", tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep").write_text("host file")
+    write_atomic(vol, {"key": b"1"})
+    data = vol / "..data"
+    data.unlink()
+    if planted == "dir":
+        data.mkdir()
+    else:
+        data.symlink_to(victim if planted == "abs" else "../victim")
+    assert write_atomic(vol, {"key": b"2"})
+    assert (victim / "keep").read_text() == "host file"
+    assert (vol / "key").read_bytes() == b"2"
+
+
+async def test_api_data_volumes_are_bound_read_only(tmp_path: Path) -> None:
+    """configMap, secret, downwardAPI and projected volumes are the kubelet's to write:
+    containers get them read-only, whatever the mount asks (as Kubernetes since 1.10)."""
+    volumes = VolumeManager(tmp_path, DictSource())
+    kinds = {"cm": {"configMap": {"name": "c", "optional": True}},
+             "sec": {"secret": {"secretName": "s", "optional": True}},
+             "dapi": {"downwardAPI": {"items": []}},
+             "proj": {"projected": {"sources": []}},
+             "scratch": {"emptyDir": {}}}
+    pod = {"metadata": {"uid": "u1", "name": "p", "namespace": "ns"},
+           "spec": {"volumes": [{"name": n, **v} for n, v in kinds.items()]}}
+    paths = await volumes.prepare(pod)
+    mounts = [{"name": n, "mountPath": f"/{n}", "readOnly": False} for n in kinds]
+    binds = volumes.binds(pod, {"name": "c", "volumeMounts": mounts}, paths)
+    assert {b.split(":")[1]: b.split(":")[2] for b in binds} == {
+        "/cm": "ro", "/sec": "ro", "/dapi": "ro", "/proj": "ro", "/scratch": "rw"}

@@ -1,0 +1,310 @@
+"""Traffic rules on a 3-node lab, end to end (issue 20): NetworkPolicies enforced by every
+node's agent on real pods (connections really dropped or let through, across the overlay),
+and a LoadBalancer Service's pool address answered from the lab switch (the host) by the
+node its Lease elects, keeping the client's address under externalTrafficPolicy Local.
+
+One lab and one set of pods for the module: a server namespace with `web` (ports named
+http 8080 and metrics 9090), `friend` and `stranger`, two client namespaces (only the
+first labelled purpose=allowed), each pod pinned to a node so every checked path crosses
+the overlay. Each test writes its policies and removes them, waiting until every pod
+reaches every other again, so the tests run in any order.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.kubelet.images import BUSYBOX_IMAGE, ensure_busybox_image
+from minikube_py.api.lease import LB_LEASE_NAMESPACE, lb_lease_name
+from minikube_py.api.resources import (
+    CONFIGMAPS,
+    LEASES,
+    NAMESPACES,
+    NETWORKPOLICIES,
+    PODS,
+    SERVICES,
+)
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import NotFound
+from minikube_py.cluster.lab import LabSpec, host_veth
+from tests.e2e.cluster_support import (
+    api,
+    app_container,
+    docker_client,
+    eventually,
+    free_port,
+    host_leftovers,
+    mkp,
+    needs_root,
+    skip_if_other_cluster,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
+              pytest.mark.timeout(600)]
+
+SPEC = LabSpec(3)
+NODES = [n.name for n in SPEC.records()]
+HOST_IP = SPEC.gateway  # the host on the lab switch: "outside the nodes"
+POOL = ("192.168.77.100", "192.168.77.103")
+SERVER, ALLOWED, OTHER = "np-server", "np-client-a", "np-client-b"
+# pod -> (namespace, labels, node)
+PODS_AT = {
+    "web": (SERVER, {"app": "web"}, NODES[0]),
+    "friend": (SERVER, {"app": "friend"}, NODES[1]),
+    "stranger": (SERVER, {"app": "stranger"}, NODES[2]),
+    "client-a": (ALLOWED, {"app": "client"}, NODES[1]),
+    "client-b": (OTHER, {"app": "client"}, NODES[2]),
+}
+# Every pod serves its name on 8080 and 9090, and its client's address at /cgi-bin/ip.
+SERVE = ('mkdir -p /www/cgi-bin && echo "hello from $POD_NAME" > /www/index.html && '
+         "echo '#!/bin/sh' > /www/cgi-bin/ip && "
+         """echo 'echo Content-Type: text/plain; echo; echo "$REMOTE_ADDR"' >> /www/cgi-bin/ip """
+         "&& chmod +x /www/cgi-bin/ip && httpd -p 9090 -h /www && exec httpd -f -p 8080 -h /www")
+PROBE_TIMEOUT = 2  # s: a dropped SYN is retried, a refused one answered at once
+Matrix = dict[tuple[str, str, int], bool]
+
+
+class Lab:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.admin = root / "etc" / "admin.conf"
+        self.ips: dict[str, str] = {}  # pod -> address
+        self.uids: dict[str, str] = {}
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        at = 2 if args[0] == "lab" else 1
+        return mkp(*args[:at], "--root", str(self.root), *args[at:], timeout=timeout)
+
+    def call(self, fn: Any) -> Any:
+        return api(self.admin, fn)
+
+
+def pod(name: str) -> dict[str, Any]:
+    namespace, labels, node = PODS_AT[name]
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0, "containers": [{
+                "name": "serve", "image": BUSYBOX_IMAGE, "imagePullPolicy": "Never",
+                "command": ["sh", "-c", SERVE],
+                "env": [{"name": "POD_NAME", "value": name}],
+                "ports": [{"name": "http", "containerPort": 8080},
+                          {"name": "metrics", "containerPort": 9090}]}]}}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("mkp-traffic"))
+    up = lab.cli("lab", "up", "--nodes", str(SPEC.nodes), "--api-port", str(free_port()),
+                 "--no-install", "--timeout", "200")
+    skip_if_other_cluster(up)
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        ensure_busybox_image()
+        lab.call(_populate)
+        running = eventually(lambda: _running(lab), timeout=120, what="the 5 pods running")
+        lab.ips = {p["metadata"]["name"]: p["status"]["podIP"] for p in running}
+        lab.uids = {p["metadata"]["name"]: p["metadata"]["uid"] for p in running}
+        yield lab
+    finally:
+        down = lab.cli("lab", "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert host_leftovers(lab.root, NODES, [SPEC.bridge, *map(host_veth, NODES)]) == []
+
+
+async def _populate(client: ApiClient) -> None:
+    for ns, labels in ((SERVER, {}), (ALLOWED, {"purpose": "allowed"}), (OTHER, {})):
+        await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                         "metadata": {"name": ns, "labels": labels}})
+    await client.create(CONFIGMAPS, {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "lb-address-pools", "namespace": "kube-system"},
+        "data": {"default": "-".join(POOL)}}, "kube-system")
+    for name in PODS_AT:
+        await client.create(PODS, pod(name), PODS_AT[name][0])
+
+
+def _running(lab: Lab) -> list[dict[str, Any]] | None:
+    async def get(client: ApiClient) -> list[dict[str, Any]]:
+        return [await client.get(PODS, name, ns) for name, (ns, _, _) in PODS_AT.items()]
+    pods = lab.call(get)
+    ok = all(p.get("status", {}).get("phase") == "Running" and p["status"].get("podIP")
+             for p in pods)
+    return pods if ok else None
+
+
+# -- reaching ----------------------------------------------------------------------------
+
+def reaches(lab: Lab, src: str, dst: str, port: int) -> bool:
+    """One TCP connection from pod `src` to pod `dst`'s port, answered with dst's name."""
+    script = (f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w {PROBE_TIMEOUT} "
+              f"{lab.ips[dst]} {port} | tail -n 1")
+    dc = docker_client()
+    try:
+        _, out = app_container(dc, lab.uids[src]).exec_run(["sh", "-c", script])
+    finally:
+        dc.close()
+    return bool(out.decode(errors="replace").strip() == f"hello from {dst}")
+
+
+def matrix(lab: Lab, want: Matrix) -> Matrix:
+    """What is reachable now, for the same (src, dst, port) cells (probed in parallel)."""
+    with ThreadPoolExecutor(len(want)) as pool:
+        got = pool.map(lambda cell: reaches(lab, *cell), want)
+        return dict(zip(want, got, strict=True))
+
+
+def expect(lab: Lab, want: Matrix, timeout: float = 30) -> None:
+    """Poll until reachability is `want` (the agents program policies within moments);
+    fail with the table of cells that differ."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = matrix(lab, want)
+        if got == want:
+            return
+        if time.monotonic() > deadline:
+            wrong = [f"{s} -> {d}:{p}: want {'allowed' if w else 'denied'}"
+                     for (s, d, p), w in want.items() if got[(s, d, p)] != w]
+            pytest.fail("reachability differs:\n  " + "\n  ".join(wrong))
+        time.sleep(0.5)
+
+
+def cells(sources: list[str], targets: list[str], port: int = 8080,
+          allowed: frozenset[tuple[str, str]] = frozenset()) -> Matrix:
+    return {(s, d, port): (s, d) in allowed for s in sources for d in targets if s != d}
+
+
+@pytest.fixture
+def policies(lab: Lab) -> Iterator[list[dict[str, Any]]]:
+    """Policies a test writes into this list are created by `apply` and removed after the
+    test, which ends once every pod reaches every other again."""
+    made: list[dict[str, Any]] = []
+    yield made
+
+    async def delete(client: ApiClient) -> None:
+        for p in made:
+            try:
+                await client.delete(NETWORKPOLICIES, p["metadata"]["name"],
+                                    p["metadata"]["namespace"])
+            except NotFound:
+                pass
+    lab.call(delete)
+    everyone = list(PODS_AT)
+    expect(lab, cells(everyone, ["web", "friend"], allowed=frozenset(
+        (s, d) for s in everyone for d in everyone)))
+
+
+def apply(lab: Lab, made: list[dict[str, Any]], name: str, namespace: str,
+          spec: dict[str, Any]) -> None:
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+              "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    made.append(policy)
+    lab.call(lambda c: c.create(NETWORKPOLICIES, policy, namespace))
+
+
+# -- NetworkPolicy -----------------------------------------------------------------------
+
+def test_default_deny_then_allow_from_a_namespace(
+        lab: Lab, policies: list[dict[str, Any]]) -> None:
+    """The network-policy matrix's first cases: every pod of the namespace isolated, then
+    the web pods opened to the pods of namespaces labelled purpose=allowed only."""
+    sources = ["client-a", "client-b", "friend", "stranger"]
+    expect(lab, cells(sources, ["web", "friend"], allowed=frozenset(
+        (s, d) for s in sources for d in ("web", "friend"))))
+    apply(lab, policies, "default-deny", SERVER, {"podSelector": {}})
+    expect(lab, cells(sources, ["web", "friend"]))
+    apply(lab, policies, "allow-from-allowed", SERVER, {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"purpose": "allowed"}}}]}]})
+    expect(lab, cells(sources, ["web", "friend"], allowed=frozenset({("client-a", "web")})))
+
+
+def test_allow_from_a_pod_selector_on_a_named_port(
+        lab: Lab, policies: list[dict[str, Any]]) -> None:
+    """`ports: [{port: http}]` resolves on the selected pod (8080); its other port stays
+    closed, and pods the selector does not name (here or elsewhere) get nothing."""
+    apply(lab, policies, "web-from-friend", SERVER, {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "friend"}}}],
+                     "ports": [{"port": "http"}]}]})
+    sources = ["friend", "stranger", "client-a"]
+    expect(lab, {**cells(sources, ["web"], 8080, frozenset({("friend", "web")})),
+                 **cells(sources, ["web"], 9090)})
+
+
+def test_egress_to_an_ip_block_with_an_exception(
+        lab: Lab, policies: list[dict[str, Any]]) -> None:
+    """Egress is enforced on the source's node: the pod CIDR is allowed except one pod's
+    address; the replies of allowed connections come back (established traffic)."""
+    apply(lab, policies, "egress-pod-cidr", OTHER, {
+        "podSelector": {"matchLabels": {"app": "client"}},
+        "policyTypes": ["Egress"],
+        "egress": [{"to": [{"ipBlock": {"cidr": "10.244.0.0/16",
+                                        "except": [f"{lab.ips['friend']}/32"]}}]}]})
+    expect(lab, {**cells(["client-b"], ["web", "stranger", "friend"],
+                         allowed=frozenset({("client-b", "web"), ("client-b", "stranger")})),
+                 **cells(["client-a"], ["friend"], allowed=frozenset({("client-a", "friend")}))})
+
+
+# -- LoadBalancer ------------------------------------------------------------------------
+
+@functools.cache
+def _mac(netns: str, dev: str) -> str:
+    out = subprocess.run(["ip", "-n", netns, "-o", "link", "show", dev], capture_output=True,
+                         text=True, check=True).stdout
+    return out.split("link/ether ")[1].split()[0]
+
+
+def _host_neighbour(ip: str) -> str:
+    out = subprocess.run(["ip", "neigh", "show", ip, "dev", SPEC.bridge], capture_output=True,
+                         text=True, check=False).stdout
+    return out.split("lladdr ")[1].split()[0] if "lladdr " in out else ""
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            return str(resp.read().decode().strip())
+    except OSError:
+        return None
+
+
+def test_load_balancer_pool_address_answers_the_lab_switch_keeping_the_client(
+        lab: Lab) -> None:
+    """A Local LoadBalancer Service gets the pool's address; the node holding its endpoint
+    wins the address's Lease and answers ARP for it on the lab switch; the host's request
+    reaches the pod without SNAT, so the pod sees the host's own address."""
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-lb"},
+           "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                    "selector": {"app": "web"},
+                    "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+    lab.call(lambda c: c.create(SERVICES, svc, SERVER))
+    try:
+        def address() -> str | None:
+            got = lab.call(lambda c: c.get(SERVICES, "web-lb", SERVER))
+            ingress = (got.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
+            return str(ingress[0]["ip"]) if ingress else None
+        ip = eventually(address, timeout=30, what="status.loadBalancer.ingress", interval=0.5)
+        low, high = map(ipaddress.IPv4Address, POOL)
+        assert low <= ipaddress.IPv4Address(ip) <= high, ip
+
+        seen = eventually(lambda: _get(f"http://{ip}/cgi-bin/ip"), timeout=30,
+                          what=f"an answer at {ip}:80 from the host", interval=0.5)
+        assert HOST_IP in seen, f"the pod saw {seen}, not the host's {HOST_IP}"
+        web_node = PODS_AT["web"][2]
+        assert _get(f"http://{ip}/") == "hello from web"
+        assert _host_neighbour(ip) == _mac(web_node, "eth0"), "ARP answered by another node"
+        lease = lab.call(lambda c: c.get(LEASES, lb_lease_name(ip), LB_LEASE_NAMESPACE))
+        assert lease["spec"]["holderIdentity"] == web_node
+    finally:
+        lab.call(lambda c: c.delete(SERVICES, "web-lb", SERVER))

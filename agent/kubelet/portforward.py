@@ -2,10 +2,9 @@
 
 After the upgrade the client opens, for every local connection, two streams with the
 same `requestID` header and the remote `port`: `error` (we write a message there if
-the forward fails, then finish it) and `data` (bytes both ways). Like the kubelet, we
-connect to localhost:port inside the pod's network namespace, so a server listening
-only on the pod's loopback is reachable too: setns changes the calling thread only,
-so the dial runs on a thread of its own and the socket keeps the pod's namespace.
+the forward fails, then finish it) and `data` (bytes both ways), dialled to localhost:port
+inside the pod's network namespace (poddial.py). A WebSocket instead of the SPDY upgrade is
+the channel protocol of portforward_ws.py.
 """
 
 from __future__ import annotations
@@ -13,47 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from agent.kubelet import labels as L
-from agent.kubelet import spdy
+from agent.kubelet import poddial, portforward_ws, spdy
+from agent.kubelet.poddial import Sandbox
 from agent.kubelet.runtime import DockerRuntime
-from cni_plugins import nsutil
+from minikube_py.api.portforward import kubelet_ports
 from minikube_py.client.tasks import log_failure
 
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("portforward.k8s.io",)
-DIAL_TIMEOUT = 10.0
-
-
-def _dial(pid: int, port: int) -> socket.socket:
-    with nsutil.entered(f"/proc/{pid}/ns/net"):
-        return socket.create_connection(("127.0.0.1", port), timeout=DIAL_TIMEOUT)
-
-
-async def dial(pid: int, port: int) -> socket.socket:
-    """A TCP connection to localhost:`port` in the network namespace of process `pid`."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portforward-dial")
-    try:
-        return await asyncio.get_running_loop().run_in_executor(pool, _dial, pid, port)
-    finally:
-        pool.shutdown(wait=False)
-
-
-async def sandbox_pid(runtime: DockerRuntime, namespace: str, pod: str) -> int | None:
-    """The PID holding the pod's network namespace (its running sandbox), if any."""
-    found = await runtime.list_containers({L.POD_NAMESPACE: namespace, L.POD_NAME: pod,
-                                           L.KIND: L.SANDBOX})
-    running = [c for c in found if c.get("State") == "running"]
-    if not running:
-        return None
-    info = await runtime.inspect(max(running, key=lambda c: c.get("Created", 0))["Id"])
-    return int(info.get("State", {}).get("Pid") or 0) or None
 
 
 def _port(stream: spdy.Stream) -> int | None:
@@ -61,36 +32,19 @@ def _port(stream: spdy.Stream) -> int | None:
     return int(raw) if raw.isdigit() and 0 < int(raw) < 65536 else None
 
 
-async def forward(pid: int, pod: str, data: spdy.Stream, error: spdy.Stream) -> None:
-    """One client connection: pod -> client until the pod closes, client -> pod beside it."""
+async def forward(sandbox: Sandbox, data: spdy.Stream, error: spdy.Stream) -> None:
+    """One client connection: its data stream to the pod's port; a failure is written on
+    its error stream, as the kubelet reports it."""
     port = _port(data)
     try:
         if port is None:
             raise ValueError(f"invalid port {(data.headers.get('port') or [''])[0]!r}")
-        reader, writer = await asyncio.open_connection(sock=await dial(pid, port))
+        await poddial.forward(sandbox.pid, port, data.read, data.write)
     except (OSError, ValueError) as e:
-        await error.write(f"error forwarding port {port} to pod {pod}: {e}".encode())
-        error.finish()
-        data.finish()
-        return
-
-    async def to_pod() -> None:
-        while chunk := await data.read():
-            writer.write(chunk)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()  # the client closed its side; the pod reads EOF
-    upstream = asyncio.create_task(to_pod(), name=f"portforward-{pod}-{port}")
-    try:
-        while chunk := await reader.read(1 << 16):
-            await data.write(chunk)
-    except ConnectionError as e:
-        log.info("port-forward connection ended pod=%s port=%s err=%r", pod, port, e)
+        log.info("port-forward failed pod=%s port=%s err=%s", sandbox.full_name, port, e)
+        with contextlib.suppress(ConnectionError):
+            await error.write(poddial.failure(port, sandbox, e))
     finally:
-        upstream.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await upstream
-        writer.close()
         data.finish()
         error.finish()
 
@@ -105,13 +59,22 @@ def _request_id(stream: spdy.Stream) -> str:
 
 
 def handler(runtime: DockerRuntime) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """GET/POST /portForward/{namespace}/{pod}, SPDY upgrade."""
+    """GET/POST /portForward/{namespace}/{pod}: a SPDY upgrade, or a WebSocket
+    (portforward_ws.py)."""
 
     async def port_forward(request: web.Request) -> web.StreamResponse:
         ns, pod = request.match_info["namespace"], request.match_info["pod"]
-        pid = await sandbox_pid(runtime, ns, pod)
-        if pid is None:
+        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        if websocket:  # the kubelet checks the ports before looking for the pod
+            try:
+                ports = kubelet_ports(request.query.getall("port", []))
+            except ValueError as e:
+                raise web.HTTPBadRequest(text=str(e)) from None
+        sandbox = await poddial.pod_sandbox(runtime, ns, pod)
+        if sandbox is None:
             raise web.HTTPNotFound(text=f'pod "{pod}" has no running sandbox on this node')
+        if websocket:
+            return await portforward_ws.serve(request, sandbox, ports)
         conn, response, _ = await spdy.upgrade(request, PROTOCOLS)
         pending: dict[str, dict[str, spdy.Stream]] = {}
         tasks: set[asyncio.Task[None]] = set()
@@ -121,7 +84,7 @@ def handler(runtime: DockerRuntime) -> Callable[[web.Request], Awaitable[web.Str
                 pair[stream.type] = stream
                 if {"data", "error"} <= pair.keys():
                     del pending[_request_id(stream)]
-                    task = asyncio.create_task(forward(pid, pod, pair["data"], pair["error"]),
+                    task = asyncio.create_task(forward(sandbox, pair["data"], pair["error"]),
                                                name=f"portforward-{pod}")
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)

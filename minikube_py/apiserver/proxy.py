@@ -14,8 +14,6 @@ neither a Node status pointing elsewhere nor another node's certificate gets the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any, NamedTuple
 
@@ -162,8 +160,20 @@ async def _remote_command(request: web.Request, target: Target, kind: str,
     url = f"{kubelet.base}/{kind}/{target.namespace}/{pod['metadata']['name']}/{container}"
     if upgrade_to.startswith("spdy/"):  # kubectl before 1.30: raw bytes both ways
         return await upgrade.relay(request, url, params, **dial(request, kubelet))
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
-               if p.strip()]
+    return await websocket_relay(request, url, params, kubelet, kind)
+
+
+def offered_protocols(request: web.Request) -> list[str]:
+    """The client's WebSocket subprotocols, in its order."""
+    return [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()]
+
+
+async def websocket_relay(request: web.Request, url: str, params: list[tuple[str, str]],
+                          kubelet: Kubelet, kind: str) -> web.StreamResponse:
+    """The client's WebSocket to the kubelet's `url`, offering what the client offered and
+    answering with what the kubelet chose; frames relayed until either side closes."""
+    offered = offered_protocols(request)
     try:
         async with (
                 aiohttp.ClientSession() as http,
@@ -174,17 +184,14 @@ async def _remote_command(request: web.Request, target: Target, kind: str,
                 protocols=[upstream.protocol] if upstream.protocol else (),
                 max_msg_size=0)
             await client.prepare(request)
-            tasks = [asyncio.create_task(_relay(client, upstream)),
-                     asyncio.create_task(_relay(upstream, client))]
-            _done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                    await task
-            await client.close()
+            try:
+                await upgrade.both_ways(kind, _relay(client, upstream), _relay(upstream, client))
+            finally:
+                await client.close()
             return client
     except aiohttp.WSServerHandshakeError as e:
-        raise errors.StatusError(e.status if e.status >= 400 else 502, "BadRequest",
+        code = e.status if e.status >= 400 else 502
+        raise errors.StatusError(code, upgrade.REASONS.get(code, "InternalError"),
                                  f"kubelet refused {kind}: {e.message}") from None
     except (aiohttp.ClientError, OSError) as e:
         raise unreachable(e) from None

@@ -5,6 +5,11 @@ over its own TLS connection; if the kubelet answers 101, the client gets that 10
 (with the negotiated X-Stream-Protocol-Version) and from then on bytes are copied
 both ways untouched until either side closes. Anything but 101 becomes a
 metav1.Status error for the client, so nothing is upgraded on a refusal.
+
+A tunnelled upgrade (kubectl >= 1.31 port-forward: a WebSocket whose subprotocol is
+`SPDY/3.1+portforward.k8s.io`, the SPDY bytes in its binary messages, as kube-apiserver's
+TunnelingHandler takes it) asks the kubelet for the plain SPDY upgrade and splices its
+bytes into the client's WebSocket.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 from yarl import URL
 
@@ -44,10 +51,15 @@ class _IntoReader:
         self.reader.feed_eof()
 
 
-def _request_head(request: web.Request, url: URL) -> bytes:
+def _request_head(request: web.Request, url: URL, tunnel: str | None = None) -> bytes:
     lines = [f"{request.method} {url.raw_path_qs} HTTP/1.1", f"Host: {url.raw_authority}",
              "Connection: Upgrade", "Content-Length: 0"]
-    lines += [f"{name}: {value}" for name in FORWARDED for value in request.headers.getall(name, [])]
+    if tunnel is not None:  # "SPDY/3.1+portforward.k8s.io": what the tunnel carries
+        upgrade, _, protocol = tunnel.partition("+")
+        lines += [f"Upgrade: {upgrade}", f"X-Stream-Protocol-Version: {protocol}"]
+    else:
+        lines += [f"{name}: {value}" for name in FORWARDED
+                  for value in request.headers.getall(name, [])]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -67,10 +79,28 @@ async def _pump(read: Callable[[], Awaitable[bytes]], write: Callable[[bytes], N
         await drain()
 
 
+async def both_ways(name: str, upstream: Coroutine[Any, Any, None],
+                   downstream: Coroutine[Any, Any, None]) -> None:
+    """A relay's two directions until either ends (its source closed), then the other is
+    stopped: a connection lost on either side is the end of the relay, not an error."""
+    tasks = [asyncio.create_task(upstream, name=f"{name}-upstream"),
+             asyncio.create_task(downstream, name=f"{name}-downstream")]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+                await task
+
+
 async def relay(request: web.Request, url: str, params: Sequence[tuple[str, str]], *,
-                ssl: ssl.SSLContext, server_hostname: str) -> web.StreamResponse:
+                ssl: ssl.SSLContext, server_hostname: str, tunnel: str | None = None
+                ) -> web.StreamResponse:
     """Forward the upgrade request to `url` (the kubelet, whose certificate must name
-    `server_hostname`), then splice the two sockets."""
+    `server_hostname`), then splice the two sockets (or, with `tunnel`, the kubelet's
+    socket into the client's WebSocket of that subprotocol)."""
     target = URL(url).with_query(list(params))
     try:
         up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(
@@ -79,7 +109,7 @@ async def relay(request: web.Request, url: str, params: Sequence[tuple[str, str]
     except (OSError, TimeoutError) as e:
         raise errors.StatusError(502, "BadGateway", f"error dialing the kubelet: {e}") from None
     try:
-        up_writer.write(_request_head(request, target))
+        up_writer.write(_request_head(request, target, tunnel))
         head = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"), timeout=30)
         status, answer = _parse_head(head)
         if status != 101:
@@ -87,6 +117,8 @@ async def relay(request: web.Request, url: str, params: Sequence[tuple[str, str]
             code = status if status >= 400 else 502
             raise errors.StatusError(code, REASONS.get(code, "InternalError"),
                                      f"kubelet refused the upgrade: {body.decode(errors='replace').strip()}")
+        if tunnel is not None:
+            return await _splice_websocket(request, tunnel, up_reader, up_writer)
         return await _splice(request, answer, up_reader, up_writer)
     except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError) as e:
         raise errors.StatusError(502, "BadGateway", f"kubelet upgrade failed: {e!r}") from None
@@ -113,18 +145,35 @@ async def _splice(request: web.Request, answer: list[tuple[str, str]],
     def to_client(chunk: bytes) -> None:
         if not transport.is_closing():
             transport.write(chunk)
-    tasks = [asyncio.create_task(_pump(lambda: client_reader.read(CHUNK), up_writer.write,
-                                       up_writer.drain), name="upgrade-to-kubelet"),
-             asyncio.create_task(_pump(lambda: up_reader.read(CHUNK), to_client,
-                                       handler._drain_helper),  # as aiohttp's own writers
-                                 name="upgrade-to-client")]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await both_ways("upgrade",
+                        _pump(lambda: client_reader.read(CHUNK), up_writer.write,
+                              up_writer.drain),
+                        _pump(lambda: up_reader.read(CHUNK), to_client,
+                              handler._drain_helper))  # as aiohttp's own writers
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
-                await task
         transport.close()
     return response
+
+
+async def _splice_websocket(request: web.Request, protocol: str,
+                            up_reader: asyncio.StreamReader,
+                            up_writer: asyncio.StreamWriter) -> web.WebSocketResponse:
+    """The kubelet's bytes as binary messages, and the client's messages as bytes."""
+    ws = web.WebSocketResponse(protocols=(protocol,), max_msg_size=0)
+    await ws.prepare(request)
+
+    async def to_kubelet() -> None:
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                up_writer.write(msg.data)
+                await up_writer.drain()
+
+    async def to_client() -> None:
+        while chunk := await up_reader.read(CHUNK):
+            await ws.send_bytes(chunk)
+    try:
+        await both_ways("tunnel", to_kubelet(), to_client())
+    finally:
+        await ws.close()
+    return ws

@@ -15,6 +15,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -212,6 +213,10 @@ class PortForward:
         return err.decode()
 
 
+SEQ_LINES = 300_000
+SEQ = "".join(f"{i}\n" for i in range(1, SEQ_LINES + 1)).encode()
+
+
 def _through_port_forward(binary: str, apiserver: Any, pod: str, remote: int) -> list[str]:
     """Two HTTP GETs through `kubectl port-forward` (two connections, two stream pairs)."""
     pf = PortForward(binary, apiserver, pod, remote)
@@ -227,22 +232,77 @@ def _through_port_forward(binary: str, apiserver: Any, pod: str, remote: int) ->
 
 @pytest.fixture
 async def web_pod(agent: Agent, api: ApiClient) -> str:
-    """A pod serving HTTP on its loopback only: reachable only from inside its netns."""
+    """A pod serving HTTP on its loopback only: reachable only from inside its netns
+    (index.html names the pod; /seq is SEQ, some megabytes)."""
     made = await create(api, make_pod(agent.node, [{"name": "c", "command": [
         "sh", "-c", ("mkdir /www && echo pf-$HOSTNAME > /www/index.html && "
-                    "exec httpd -f -p 127.0.0.1:8080 -h /www")]}]))
+                    f"seq 1 {SEQ_LINES} > /www/seq && exec httpd -f -p 127.0.0.1:8080 -h /www")]}]))
     await status_when(api, made, is_running, what="Running")
     return str(made["metadata"]["name"])
 
 
-@pytest.mark.parametrize("which", ["old", "new"])
-async def test_port_forward_reaches_the_pods_loopback(which: str, kubectl_old: str,
-                                                      apiserver: Any, web_pod: str) -> None:
+@pytest.mark.parametrize(("which", "protocol"), [("old", "spdy"), ("new", "websocket-tunnel")])
+async def test_port_forward_reaches_the_pods_loopback(which: str, protocol: str,
+                                                      kubectl_old: str, apiserver: Any,
+                                                      web_pod: str) -> None:
+    """kubectl 1.20 speaks SPDY; 1.32 tunnels SPDY in a WebSocket (the api-server logs
+    which it served: a refused tunnel would have fallen back to SPDY unseen)."""
     binary = kubectl_old if which == "old" else KUBECTL_NEW
     if not Path(binary).exists():
         pytest.skip(f"{binary} is not installed")
     bodies = await asyncio.to_thread(_through_port_forward, binary, apiserver, web_pod, 8080)
     assert bodies == [f"pf-{web_pod}\n"] * 2
+    served = f"port-forward protocol={protocol} pod=default/{web_pod}"
+    assert served in apiserver.log_file.read_text()
+
+
+def _python_client_port_forward(apiserver: Any, pod: str) -> tuple[bytes, str | None]:
+    """The official client's portforward (WebSocket channels): GET /seq through port 8080,
+    and the error it reports for port 9 where nothing listens."""
+    from kubernetes import client, config
+    from kubernetes.stream import portforward
+
+    api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(apiserver.kubeconfig))
+    api = client.CoreV1Api(api_client)
+    forward = portforward(api.connect_get_namespaced_pod_portforward, pod, "default",
+                          ports="8080,9")
+    try:
+        sock = forward.socket(8080)
+        sock.settimeout(20)
+        sock.sendall(b"GET /seq HTTP/1.0\r\n\r\n")
+        response = b""
+        while chunk := sock.recv(1 << 16):
+            response += chunk
+        sock.close()
+        deadline = time.monotonic() + 20
+        while forward.error(9) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return response, forward.error(9)
+    finally:
+        forward.close()
+        proxies = [t for t in threading.enumerate()
+                   if t.name.startswith("Kubernetes port forward proxy")]
+        for thread in proxies:  # it closes the WebSocket once both ends are done
+            thread.join(timeout=20)
+        forward.websocket.shutdown()  # after the server's close the client keeps its socket
+        api_client.close()
+
+
+async def test_python_client_port_forward_over_websocket_channels(apiserver: Any, api: ApiClient,
+                                                                  web_pod: str) -> None:
+    """Megabytes through a port on the pod's loopback, and port 9 failing on its error
+    channel with the kubelet's message, in one WebSocket."""
+    response, error = await asyncio.to_thread(_python_client_port_forward, apiserver, web_pod)
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.") and body == SEQ, head
+    uid = (await api.get(PODS, web_pod, "default"))["metadata"]["uid"]
+    assert error is not None, "nothing on port 9's error channel"
+    assert error.startswith(f"error forwarding port 9 to pod {web_pod}_default, uid {uid}: "
+                            "failed to connect to localhost:9 inside namespace"), error
+    assert error.endswith("dial tcp4 127.0.0.1:9: connect: connection refused"), error
+    served = f"port-forward protocol=websocket-channels pod=default/{web_pod}"
+    assert served in apiserver.log_file.read_text()
 
 
 async def _refused_upgrade(apiserver: Any, path: str, upgrade: str,
@@ -262,9 +322,16 @@ async def test_refused_upgrades_are_a_status_and_nothing_is_upgraded(apiserver: 
     assert "unable to negotiate protocol" in st["message"], st
     code, st = await _refused_upgrade(apiserver, f"{base}/exec?command=true", "h2c", [])
     assert (code, st["reason"]) == (400, "BadRequest") and "SPDY/3.1" in st["message"], st
-    code, st = await _refused_upgrade(apiserver, f"{base}/portforward", "websocket",
-                                      ["portforward.k8s.io"])
-    assert code == 400 and "port-forward needs a SPDY/3.1 upgrade" in st["message"], st
+    code, st = await _refused_upgrade(apiserver, f"{base}/portforward", "h2c", [])
+    assert code == 400 and "needs a WebSocket or SPDY/3.1 upgrade" in st["message"], st
+    for query, message in [  # kube-apiserver's conversion, then the kubelet's checks
+            ("?ports=80,http", ('cannot convert to []int32: strconv.ParseUint: parsing "http": '
+                                "invalid syntax")),
+            ("?ports=0", 'port "0" must be > 0'),
+            ("", 'query parameter "port" is required')]:
+        code, st = await _refused_upgrade(apiserver, f"{base}/portforward{query}", "websocket",
+                                          [])
+        assert (code, st["reason"], st["message"]) == (400, "BadRequest", message), st
     code, st = await _refused_upgrade(apiserver, "/api/v1/namespaces/default/pods/absent-pod/"
                                       "portforward", "SPDY/3.1", ["portforward.k8s.io"])
     assert (code, st["reason"]) == (404, "NotFound"), st
@@ -282,11 +349,19 @@ def _forward_to_closed_port(binary: str, apiserver: Any, pod: str) -> tuple[byte
     return got, err
 
 
-async def test_port_forward_to_a_closed_port_reports_the_error(kubectl_old: str, apiserver: Any,
+@pytest.mark.parametrize("which", ["old", "new"])
+async def test_port_forward_to_a_closed_port_reports_the_error(which: str, kubectl_old: str,
+                                                               apiserver: Any,
                                                                web_pod: str) -> None:
-    got, err = await asyncio.to_thread(_forward_to_closed_port, kubectl_old, apiserver, web_pod)
+    """kubectl prints what the kubelet wrote on the error stream (SPDY, or SPDY in the
+    WebSocket tunnel) and closes the local connection."""
+    binary = kubectl_old if which == "old" else KUBECTL_NEW
+    if not Path(binary).exists():
+        pytest.skip(f"{binary} is not installed")
+    got, err = await asyncio.to_thread(_forward_to_closed_port, binary, apiserver, web_pod)
     assert got == b""
-    assert f"error forwarding port 9 to pod {web_pod}" in err and "refused" in err, err
+    assert f"error forwarding port 9 to pod {web_pod}_default, uid " in err, err
+    assert "connect: connection refused" in err, err
 
 
 async def _spdy_exec(port: int, token: str, pod: str, query: str, protocol: str,

@@ -29,6 +29,21 @@ def test_forwarded_request_carries_the_upgrade_and_every_offered_protocol() -> N
     # (the api-server is known to the kubelet by its client certificate)
 
 
+def test_tunnelled_spdy_is_asked_of_the_kubelet_as_plain_spdy() -> None:
+    """kubectl >= 1.31's WebSocket carrying SPDY: the kubelet gets the SPDY upgrade the
+    subprotocol names, none of the WebSocket's headers."""
+    request = make_mocked_request("GET", "/api/v1/namespaces/d/pods/p/portforward",
+                                  headers=CIMultiDict([
+                                      ("Upgrade", "websocket"), ("Sec-WebSocket-Key", "k"),
+                                      ("Sec-WebSocket-Protocol", "SPDY/3.1+portforward.k8s.io"),
+                                      ("Sec-WebSocket-Version", "13")]))
+    head = _request_head(request, URL("https://10.0.0.1:10250/portForward/d/p"),
+                         "SPDY/3.1+portforward.k8s.io").decode()
+    assert set(head.split("\r\n")[1:-2]) == {
+        "Host: 10.0.0.1:10250", "Connection: Upgrade", "Content-Length: 0",
+        "Upgrade: SPDY/3.1", "X-Stream-Protocol-Version: portforward.k8s.io"}
+
+
 def test_answer_head_is_parsed() -> None:
     status, headers = _parse_head(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                                   b"X-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n")

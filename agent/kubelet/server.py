@@ -8,7 +8,8 @@ Paths are Kubernetes' (the api-server's pods/log and pods/exec proxy to them):
       kubectl before 1.30, spdy_exec.py)
   GET /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty   (the same protocols,
       to the container's main process: docker attach)
-  POST /portForward/{namespace}/{pod}   (SPDY/3.1, portforward.k8s.io, portforward.py)
+  POST /portForward/{namespace}/{pod}   (SPDY/3.1, portforward.k8s.io, portforward.py; or
+      WebSocket channels ?port=..&port=.., portforward_ws.py)
   GET /configz   (the effective KubeletConfiguration, configz.py)
   GET /debug/dataplane, POST /debug/probe   (what `minikube-py trace` reads, debug.py)
   GET /healthz

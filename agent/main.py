@@ -19,6 +19,7 @@ import psutil
 from aiohttp import web
 
 from agent.announcer import Announcer, AnnounceSettings
+from agent.apiservers import keep_fallbacks
 from agent.kubelet import stats_routes
 from agent.kubelet.cgroups import CgroupReader
 from agent.kubelet.configz import configz
@@ -68,7 +69,8 @@ async def _serve_until_cancelled(runner: web.AppRunner) -> None:
 
 async def run_async(settings: AgentSettings) -> None:
     ip = node_ip(settings)
-    client = ApiClient.from_kubeconfig(settings.kubeconfig)
+    # A short connect timeout: a VIP whose holder is gone fails over in seconds.
+    client = ApiClient.from_kubeconfig(settings.kubeconfig, connect_timeout=3.0)
     runtime = DockerRuntime(settings.docker_url or None, workers=max(settings.workers * 2, 8))
     kubelet = Kubelet(client, settings, runtime, ip)
     auth = WebhookAuth(lambda path, body: client.request("POST", path, json=body),
@@ -89,6 +91,7 @@ async def run_async(settings: AgentSettings) -> None:
         "kubelet-api": _serve_until_cancelled(runner),
         "node": NodeAgent(client, settings, runtime, ip).run(),
         "kubelet": kubelet.run(),
+        "apiserver-fallbacks": keep_fallbacks(client),
     }
     if settings.enable_proxy:
         tasks["proxy"] = Proxier(client, ProxySettings(

@@ -218,8 +218,11 @@ class NodeAgent:
                 await backoff.sleep()
         while True:
             try:
-                await self.renew_lease()
-                await self.report()
+                # Bounded as kubelet's heartbeat client (timeout = the update period): a
+                # request hanging on a dead api-server must not outlive the grace period.
+                async with asyncio.timeout(self.settings.lease_renew_interval):
+                    await self.renew_lease()
+                    await self.report()
             except Exception as e:  # noqa: BLE001 - a heartbeat must outlive API hiccups
                 log.warning("node heartbeat failed node=%s err=%r", self.name, e)
             await asyncio.sleep(self.settings.lease_renew_interval)

@@ -30,6 +30,7 @@ from minikube_py.api.backoff import Backoff
 from minikube_py.api.resources import Resource
 from minikube_py.api.types import Object
 from minikube_py.client.errors import ConnectionFailed, from_status, synthetic_status
+from minikube_py.client.failover import ServerList, cannot_connect
 from minikube_py.client.kubeconfig import ClientConfig, in_cluster_config, load_kubeconfig
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ class ApiClient:
                  ca_file: str | os.PathLike[str] | None = None,
                  insecure_skip_tls_verify: bool = False,
                  config: ClientConfig | None = None,
-                 pool_size: int = 100, timeout: float = 60.0, retries: int = 3) -> None:
+                 pool_size: int = 100, timeout: float = 60.0, retries: int = 3,
+                 connect_timeout: float = 10.0) -> None:
         if config is None:
             if server is None:
                 raise TypeError("ApiClient needs a server URL or a ClientConfig")
@@ -77,10 +79,10 @@ class ApiClient:
                 insecure_skip_tls_verify=insecure_skip_tls_verify,
             )
         self.config = config
-        self.server = config.server
+        self.servers = ServerList(config.server)
         self._ssl = config.ssl_context()
         self._pool_size = pool_size
-        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=10)
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
         self._retries = retries
         self._session: aiohttp.ClientSession | None = None
         self._inflight: set[asyncio.Future[Any]] = set()
@@ -141,6 +143,11 @@ class ApiClient:
                 self._token_read_at = now
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
+    @property
+    def server(self) -> str:
+        """Where requests go now: the configured server, or a fallback while it is away."""
+        return self.servers.current
+
     # -- raw requests ----------------------------------------------------------
 
     async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
@@ -174,8 +181,9 @@ class ApiClient:
         backoff = Backoff(0.05, 1.0, jitter=0.2)
         attempt = throttled = 0
         while True:
+            server = self.servers.pick()
             try:
-                async with self._get_session().request(method, self.server + path,
+                async with self._get_session().request(method, server + path,
                                                        params=params, data=_payload(body),
                                                        headers=headers) as resp:
                     raw = await resp.read()
@@ -187,6 +195,14 @@ class ApiClient:
                 await asyncio.sleep(wait)
             except (TimeoutError, aiohttp.ClientError) as e:
                 attempt += 1
+                # A server that cannot be reached, or went silent (a dead peer behind a
+                # kept-alive connection), is left for the next; only a request that never
+                # reached it is sent there at once.
+                moved = (cannot_connect(e) or isinstance(e, TimeoutError)) and \
+                    self.servers.failed(server)
+                if moved and cannot_connect(e) and \
+                        attempt <= self._retries + len(self.servers.fallbacks):
+                    continue
                 if not _retriable(e, method) or attempt > self._retries:
                     raise ConnectionFailed(f"{method} {path}: {type(e).__name__}: {e}") from e
                 log.debug("retrying request method=%s path=%s attempt=%d error=%r",
@@ -209,9 +225,11 @@ class ApiClient:
         params = {**params, "watch": "true"}
         server_timeout = params.get("timeoutSeconds")
         total = int(server_timeout) + 30 if server_timeout else None
-        timeout = aiohttp.ClientTimeout(total=total, sock_connect=10, sock_read=None)
+        timeout = aiohttp.ClientTimeout(total=total, sock_connect=self._timeout.sock_connect,
+                                        sock_read=None)
+        server = self.servers.pick()
         try:
-            async with self._get_session().get(self.server + path, params=params,
+            async with self._get_session().get(server + path, params=params,
                                                headers=self._auth_headers(),
                                                timeout=timeout) as resp:
                 if resp.status >= 400:
@@ -226,6 +244,8 @@ class ApiClient:
                 finally:
                     _abort_unfinished(resp)
         except (TimeoutError, aiohttp.ClientError) as e:
+            if cannot_connect(e):
+                self.servers.failed(server)  # the watcher's retry goes to the next one
             raise ConnectionFailed(f"WATCH {path}: {type(e).__name__}: {e}") from e
 
     # -- verbs -----------------------------------------------------------------

@@ -5,7 +5,8 @@ puts on one: an etcd member (client and peer TLS), an api-server on all members 
 first), scheduler and controller-manager (Lease-elected), the DNS server, the VIP
 candidate (agent/vip.py) and an agent whose Node carries kubeadm's control-plane label
 and NoSchedule taint. One PKI is made before anything starts and shared, as kubeadm's
-upload-certs shares it: the cluster CA, service-account keys, tokens and the etcd CA;
+upload-certs shares it: the cluster CA, service-account keys, tokens, the etcd CA and
+the Secrets encryption key;
 each node issues its own serving, etcd server and peer certificates from those CAs.
 Users, agents and joining hosts reach the api-servers at the VIP.
 """
@@ -16,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from minikube_py.api.resources import NODES
-from minikube_py.apiserver import etcd_pki, pki
+from minikube_py.apiserver import encryption_config, etcd_pki, pki
 from minikube_py.client import ApiClient
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.state import ClusterState, NodeRecord
@@ -59,6 +60,7 @@ def prepare_pki(paths: ClusterPaths, state: ClusterState) -> None:
     first = data_dir(paths, nodes[0]) / "pki"
     sans = (state.vip, *(n.ip for n in nodes))
     pki.ensure(first, service_ip="10.96.0.1", extra_sans=sans)
+    encryption_config.ensure_default(first)  # one key: any api-server reads any Secret
     etcd_pki.ensure(first, ips=[nodes[0].ip])
     for node in nodes[1:]:
         target = data_dir(paths, node) / "pki"

@@ -170,3 +170,21 @@ def test_cut_the_vip_holders_link(lab: HaLab, load: tuple[WriteLoad, WatchRecord
         assert lab.cli("link", holder, "up").returncode == 0
     eventually(lambda: all(m.etcd in ("leader", "follower") for m in lab.status().members)
                or None, 60, "the cut member back in the etcd cluster")
+
+
+def test_an_agent_that_cannot_reach_the_vip_fails_over(lab: HaLab) -> None:
+    """k3s's agent load balancer: with the VIP blackholed on the worker for longer than the
+    node grace period (40 s), its agent keeps renewing through the api-servers of the
+    `kubernetes` Endpoints, so the node stays Ready."""
+    worker = next(n for n in SPEC.records() if not n.control_plane)
+    log = lab.paths.log(f"agent-{worker.name}")
+    assert "api-server fallbacks" in log.read_text()
+    route = ["ip", "netns", "exec", worker.name, "ip", "route"]
+    subprocess.run([*route, "add", "blackhole", f"{VIP}/32"], check=True)
+    try:
+        time.sleep(45)
+        tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
+        assert lab.nodes_ready()[worker.name], tail
+        assert "failing over" in log.read_text(), tail
+    finally:
+        subprocess.run([*route, "del", "blackhole", f"{VIP}/32"], check=True)

@@ -88,3 +88,17 @@ def test_a_build_without_the_vip_command_runs_nothing() -> None:
     from minikube_py.cluster.components import Toolbox
     partial = Toolbox({k: v for k, v in toolbox().commands.items() if k != "vip"})
     assert build_plan(state(), PATHS, partial) == ([], ["vip"])
+
+
+def test_every_control_plane_shares_the_keys_and_has_its_own_certificates(
+        tmp_path: Path) -> None:
+    """Secrets written through one api-server must be readable through the others (one
+    encryption key), and each member serves and peers with its own certificates."""
+    paths = ClusterPaths.under(tmp_path)
+    ha.prepare_pki(paths, state())
+    first, *others = (ha.data_dir(paths, n) / "pki" for n in ha.control_planes(state()))
+    for name in ("ca.key", "sa.key", "admin.token", "encryption-config.yaml", "etcd/ca.key"):
+        for other in others:
+            assert (other / name).read_bytes() == (first / name).read_bytes(), name
+    for name in ("etcd/server.crt", "etcd/peer.crt"):
+        assert len({(p / name).read_bytes() for p in (first, *others)}) == 3, name

@@ -77,7 +77,8 @@ class Kubelet(SyncLoop):
         source = ApiSource(client)
         self.syncer = PodSyncer(
             runtime=runtime, sandboxes=Sandboxes(runtime, cni, self.node, host_ip),
-            volumes=VolumeManager(settings.state_dir, source, client.config.ca_data),
+            volumes=VolumeManager(settings.state_dir, source, client.config.ca_data,
+                                  docker_url=settings.docker_url),
             source=source, node=self.node,
             host_ip=host_ip, probes=self.probes, events=self._event,
             backoff=Backoff(settings.crash_backoff_initial, settings.crash_backoff_max),

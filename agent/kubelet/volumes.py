@@ -27,11 +27,12 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from agent.kubelet import fsgroup
+from agent.kubelet import fsgroup, subpath
 from agent.kubelet.env import decoded, field_value
 from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.localpath import PROVISIONED_BY
 from agent.kubelet.source import ObjectSource
+from agent.kubelet.subpath import below
 from agent.kubelet.tokens import TokenManager
 from minikube_py.api.quantity import to_bytes
 from minikube_py.api.resources import (
@@ -49,20 +50,6 @@ MAX_MESSAGE_BYTES = 4096
 API_DATA_KINDS = ("configMap", "secret", "downwardAPI", "projected")  # written by the kubelet
 NFS_MOUNT_TIMEOUT = 30.0
 _counter = itertools.count()
-
-
-def below(base: str | Path, relative: str) -> str:
-    """`base/relative` if its real path (every symlink resolved, those a container may have
-    planted in a shared volume too) is still inside `base`; else ContainerConfigError.
-    The api-server refuses such paths already (api/volumepaths.py); this is the kubelet's
-    own check where it writes and mounts."""
-    root = os.path.realpath(base)
-    joined = os.path.join(root, relative)
-    real = os.path.realpath(joined)
-    if os.path.isabs(relative) or (real != root and not real.startswith(root + os.sep)):
-        raise ContainerConfigError(f"path {relative!r} resolves outside its volume "
-                                   f"({real}): refused")
-    return joined
 
 
 def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> bool:
@@ -142,13 +129,14 @@ def _items(data: dict[str, bytes], items: list[dict[str, Any]] | None, what: str
 class VolumeManager:
     """Makes a pod's volumes exist on the host and says where to bind them."""
 
-    def __init__(self, root: str | Path, source: ObjectSource, root_ca: bytes | None = None
-                 ) -> None:
+    def __init__(self, root: str | Path, source: ObjectSource, root_ca: bytes | None = None,
+                 *, docker_url: str = "") -> None:
         self.root = Path(root)
         self.source = source
         self.root_ca = root_ca
         self.tokens = TokenManager(source)
         self._owned: set[tuple[str, str]] = set()  # (pod uid, volume): fsGroup applied
+        self.pinned_subpaths = subpath.binds_visible(docker_url)
 
     def pod_dir(self, uid: str) -> Path:
         return self.root / "pods" / uid
@@ -180,17 +168,28 @@ class VolumeManager:
         """docker `binds` for a container's volumeMounts (subPath, readOnly)."""
         binds = []
         read_only = _read_only_volumes(pod)
-        for m in container.get("volumeMounts") or []:
+        for index, m in enumerate(container.get("volumeMounts") or []):
             if m["name"] not in paths:
                 raise ContainerConfigError(f'volumeMount "{m["name"]}" refers to no volume')
             host = paths[m["name"]]
             if m.get("subPath"):
-                sub = below(host, m["subPath"])
-                os.makedirs(sub, exist_ok=True)
-                host = below(host, m["subPath"])  # again: nothing swapped in meanwhile
+                host = self._subpath(pod["metadata"]["uid"], container["name"], index,
+                                     m, host)
             ro = m.get("readOnly") or m["name"] in read_only
             binds.append(f"{host}:{m['mountPath']}:{'ro' if ro else 'rw'}")
         return binds
+
+    def _subpath(self, uid: str, container: str, index: int, mount: dict[str, Any],
+                 volume: str) -> str:
+        """The host path to bind for a subPath mount: a bind pinning what was checked
+        (subpath.py), or, where dockerd would not see that bind, the checked path."""
+        if not self.pinned_subpaths:
+            sub = below(volume, mount["subPath"])
+            os.makedirs(sub, exist_ok=True)
+            return below(volume, mount["subPath"])  # again: nothing swapped in meanwhile
+        target = (self.pod_dir(uid) / subpath.SUBPATHS_DIR / mount["name"] / container
+                  / str(index))
+        return subpath.bind(volume, mount["subPath"], target)
 
     def termination_log(self, uid: str, container: str, attempt: int) -> Path:
         """Host side of a container attempt's terminationMessagePath (made empty, 0666)."""
@@ -241,6 +240,10 @@ class VolumeManager:
         pod_dir = self.pod_dir(uid)
         if not pod_dir.exists():
             return
+        try:  # first: a bind left would join the tree removed below to a volume's files
+            await asyncio.to_thread(subpath.unmount, pod_dir / subpath.SUBPATHS_DIR)
+        except OSError as e:
+            raise ContainerConfigError(str(e)) from None
         for vol in (pod_dir / "volumes").glob("*"):
             if os.path.ismount(vol):
                 await _run("umount", str(vol))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from agent.kubelet import labels as L
+from agent.kubelet import subpath
 from agent.kubelet.cni import CNI
 from agent.kubelet.dns import PodDNS
 from agent.kubelet.pod_sync import PodSyncer
@@ -91,6 +93,7 @@ async def node(busybox_image: str, cni_net: CniNet, tmp_path: Path) -> AsyncIter
         await probes.close()
         await asyncio.to_thread(remove_containers, L.NODE, name)
         await runtime.close()
+        subpath.unmount(tmp_path / "kubelet")  # binds a failed test left behind
 
 
 def running(status: dict[str, Any]) -> bool:
@@ -288,6 +291,36 @@ async def test_a_symlink_planted_in_a_shared_volume_leads_nowhere(node: Node) ->
     waiting = status["containerStatuses"][0]["state"]["waiting"]
     assert "resolves outside its volume" in waiting["message"]
     assert "main" not in await node.containers(pod)
+
+
+async def test_a_subpath_is_pinned_before_docker_mounts_it(node: Node) -> None:
+    """The race of CVE-2017-1002101: a sidecar swaps the checked directory for a link to
+    the host's root after the kubelet's check. Docker is handed a bind of what was
+    checked, so the swap changes nothing it mounts; pod teardown unbinds it all."""
+    shared = [{"name": "shared", "mountPath": "/shared"}]
+    pod = node.pod([{"name": "main", "command": ["sleep", "3600"], "volumeMounts": [
+        {"name": "shared", "mountPath": "/data", "subPath": "d"}]},
+        {"name": "side", "command": ["sleep", "3600"], "volumeMounts": shared}],
+        initContainers=[{"name": "fill", "command": [
+            "sh", "-c", "mkdir /shared/d && echo checked > /shared/d/f"],
+            "volumeMounts": shared}],
+        volumes=[{"name": "shared", "emptyDir": {}}])
+    await node.until(pod, running)
+    found = await node.containers(pod)
+    source = {m["Destination"]: m["Source"] for m in found["main"]["Mounts"]}["/data"]
+    uid, volumes = pod["metadata"]["uid"], node.syncer.volumes
+    assert source == str(volumes.pod_dir(uid) / "volume-subpaths/shared/main/0")
+    # The kubelet's pace, slowed down: check and bind, the swap, then Docker's mount.
+    bound = volumes.binds(pod, pod["spec"]["containers"][0],
+                          {"shared": str(volumes.pod_dir(uid) / "volumes/shared")})
+    code, out = await node.syncer.runtime.exec_run(found["side"]["Id"], [
+        "sh", "-c", "mv /shared/d /shared/old && ln -s / /shared/d && ls /shared/d/etc"])
+    assert code == 0 and b"passwd" in out, out
+    host = bound[0].split(":")[0]
+    assert os.listdir(host) == ["f"] and Path(host, "f").read_text() == "checked\n"
+    await node.syncer.teardown(uid, grace=0)
+    assert subpath.mounted_under(volumes.pod_dir(uid)) == []
+    assert not volumes.pod_dir(uid).exists() and Path("/etc/passwd").exists()
 
 
 async def test_run_as_non_root_and_no_new_privileges(node: Node) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.kubelet import subpath
 from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.source import DictSource
 from agent.kubelet.volumes import VolumeManager, below, write_atomic
@@ -108,3 +109,43 @@ async def test_api_data_volumes_are_bound_read_only(tmp_path: Path) -> None:
     binds = volumes.binds(pod, {"name": "c", "volumeMounts": mounts}, paths)
     assert {b.split(":")[1]: b.split(":")[2] for b in binds} == {
         "/cm": "ro", "/sec": "ro", "/dapi": "ro", "/proj": "ro", "/scratch": "rw"}
+
+
+def _walked(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+def test_a_subpath_is_opened_below_its_volume_and_missing_dirs_are_made(
+        tmp_path: Path) -> None:
+    vol = tmp_path / "vol"
+    (vol / "..2_0").mkdir(parents=True)
+    (vol / "..2_0" / "key").write_text("v")
+    (vol / "..data").symlink_to("..2_0")
+    (vol / "key").symlink_to("..data/key")  # a configMap key: links inside are fine
+    vol.chmod(0o770)
+    assert _walked(subpath.open_below(str(vol), "key")) == str(vol / "..2_0" / "key")
+    assert _walked(subpath.open_below(str(vol), "a/b")) == str(vol / "a" / "b")
+    assert stat.S_IMODE((vol / "a" / "b").stat().st_mode) == 0o770  # the volume's mode
+    assert _walked(subpath.open_below("/", "tmp")) == "/tmp"
+
+
+@pytest.mark.parametrize("swapped", ["d", "d/e"])
+def test_a_symlink_swapped_in_after_the_check_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str) -> None:
+    """The race of CVE-2017-1002101: the path is checked, then a container replaces a
+    directory on it with a link to the host's root before it is opened."""
+    vol = tmp_path / "vol"
+    (vol / "d" / "e").mkdir(parents=True)
+    checked = subpath._resolved
+
+    def check_then_swap(base: str | Path, relative: str) -> tuple[str, list[str]]:
+        found = checked(base, relative)
+        (vol / swapped).rename(tmp_path / "moved")
+        (vol / swapped).symlink_to("/")
+        return found
+    monkeypatch.setattr(subpath, "_resolved", check_then_swap)
+    with pytest.raises(ContainerConfigError, match="changed while being mounted"):
+        subpath.open_below(str(vol), "d/e")

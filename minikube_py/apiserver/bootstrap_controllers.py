@@ -36,6 +36,14 @@ CONTROLLER_RULES: dict[str, list[Object]] = {
         *_owner_of("batch", "cronjobs"),
         rule(("create", "delete", "get", "list", "patch", "update", "watch"), "batch", "jobs"),
         rule(("delete", "list"), "", "pods"), _EVENTS],
+    # As Kubernetes': any kind's scale subresource ('*/scale'), pods (watched here where
+    # Kubernetes lists them) and their metrics through the aggregated metrics.k8s.io.
+    "horizontal-pod-autoscaler": [
+        rule(READ, "autoscaling", "horizontalpodautoscalers"),
+        rule("update", "autoscaling", "horizontalpodautoscalers/status"),
+        rule(("get", "update"), "*", "*/scale"),
+        rule(("list", "watch"), "", "pods"),
+        rule("list", "metrics.k8s.io", "pods"), _EVENTS],
     "daemon-set-controller": [
         rule(READ, "apps", "daemonsets"),
         rule("update", "apps", ("daemonsets/status", "daemonsets/finalizers")),

@@ -37,6 +37,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--lb-address-pool", action="append", default=[], metavar="RANGE",
                    help="LoadBalancer addresses (a-b range, CIDR or address; repeatable); "
                         "none here or in ConfigMap kube-system/lb-address-pools: node addresses")
+    p.add_argument("--horizontal-pod-autoscaler-sync-period", type=parse_duration,
+                   default=15.0, help="how often each HPA is looked at (default 15s)")
+    p.add_argument("--horizontal-pod-autoscaler-tolerance", type=float, default=0.1,
+                   help="usage-to-target ratio off 1.0 by at most this: no change (0.1)")
+    p.add_argument("--horizontal-pod-autoscaler-downscale-stabilization",
+                   type=parse_duration, default=300.0,
+                   help="scale-down window of an HPA without behavior (default 5m)")
     p.set_defaults(func=_main)
 
 
@@ -63,6 +70,11 @@ def _main(args: argparse.Namespace) -> int:
     if min(args.node_eviction_rate, args.secondary_node_eviction_rate,
            args.unhealthy_zone_threshold, args.large_cluster_size_threshold) < 0:
         raise CLIError("eviction rates and disruption thresholds must not be negative")
+    if args.horizontal_pod_autoscaler_sync_period <= 0 or min(
+            args.horizontal_pod_autoscaler_tolerance,
+            args.horizontal_pod_autoscaler_downscale_stabilization) < 0:
+        raise CLIError("--horizontal-pod-autoscaler-sync-period must be positive, its "
+                       "tolerance and downscale stabilization not negative")
     if args.lb_address_pool:
         try:
             parse_pool("default", " ".join(args.lb_address_pool))
@@ -86,6 +98,9 @@ def _main(args: argparse.Namespace) -> int:
         root_ca_file=args.root_ca_file,
         use_service_account_credentials=args.use_service_account_credentials,
         lb_address_pools=tuple(args.lb_address_pool),
+        hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
+        hpa_tolerance=args.horizontal_pod_autoscaler_tolerance,
+        hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
     )
     import uvloop  # imported here, as the rest: `--help` stays fast
 

@@ -55,6 +55,8 @@ CONTROLLERS: dict[str, str] = {
         "minikube_py.controllers.clusterroleaggregation:ClusterRoleAggregationController",
     "service-lb": "minikube_py.controllers.servicelb:ServiceLBController",
     "tokencleaner": "minikube_py.controllers.tokencleaner:TokenCleaner",
+    "horizontalpodautoscaling":
+        "minikube_py.controllers.horizontalpodautoscaler:HorizontalPodAutoscalerController",
 }
 
 
@@ -68,6 +70,7 @@ ACCOUNTS: dict[str, str | None] = {
     "pvc-protection": "pvc-protection-controller", "pv-protection": "pv-protection-controller",
     "service-lb": "service-controller",
     "tokencleaner": None,  # reads kube-system Secrets, as the token controller does
+    "horizontalpodautoscaling": "horizontal-pod-autoscaler",
 }
 
 

@@ -40,3 +40,9 @@ class ControllerManagerSettings:
     # LoadBalancer address pool "default" (ranges or CIDRs, --lb-address-pool); more pools
     # come from the ConfigMap kube-system/lb-address-pools. None at all: node addresses.
     lb_address_pools: tuple[str, ...] = ()
+    # HorizontalPodAutoscaler (kube-controller-manager's --horizontal-pod-autoscaler-*):
+    # how often each HPA is looked at, the usage ratio within which nothing changes, and
+    # the scale-down stabilization window of an HPA without `behavior`.
+    hpa_sync_period: float = 15.0
+    hpa_tolerance: float = 0.1
+    hpa_downscale_stabilization: float = 300.0

@@ -3,27 +3,43 @@
 `minikube-py metrics-server` process with its own service account scraping it every
 15 s, the api-server proxying metrics.k8s.io to it (APIService from metrics_setup, as
 `up` installs it), and the real kubectl. A CPU-burning pod's figure rises within 30 s of
-it running; an idle one stays low; a user without the rights is refused.
+it running; an idle one stays low; a user without the rights is refused. And the
+HorizontalPodAutoscaler on top: a real controller-manager process (its controllers each
+as their own service account) scales a Deployment up while its pods burn CPU, and back
+down once the load stops and the (shortened) downscale window has passed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from minikube_py.api.resources import APISERVICES, NODES, PODS
+from agent.kubelet.images import BUSYBOX_IMAGE
+from minikube_py.api.resources import (
+    APISERVICES,
+    DEPLOYMENTS,
+    EVENTS,
+    HORIZONTALPODAUTOSCALERS,
+    NODES,
+    PODS,
+    REPLICASETS,
+)
 from minikube_py.client import ApiClient
+from minikube_py.client.errors import ClientError
 from minikube_py.cluster import metrics_setup
 from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.controlplane import components
 from tests.fixtures.etcd import free_port
 from tests.fixtures.node_agent import (
     Agent,
@@ -194,3 +210,107 @@ async def test_summary_and_resource_metrics_are_served_by_the_kubelet(
         assert got.returncode == 0 and check(got.stdout), got.stdout[:500]
         anonymous = await asyncio.to_thread(_curl, "-o", "/dev/null", "-w", "%{http_code}", url)
         assert anonymous.stdout == b"401"
+
+
+BURN_UNTIL_STOPPED = "while [ ! -e /tmp/stop ]; do :; done; exec sleep 3600"
+
+
+def _burner(name: str, node: str) -> dict[str, Any]:
+    """A Deployment whose pods burn a core (50m requested) until /tmp/stop exists."""
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
+                "metadata": {"labels": labels},
+                "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1, "containers": [{
+                    "name": "burn", "image": BUSYBOX_IMAGE,
+                    "command": ["sh", "-c", BURN_UNTIL_STOPPED],
+                    "resources": {"requests": {"cpu": "50m"}}}]}}}}
+
+
+async def _conditions(api: ApiClient, name: str) -> dict[str, str]:
+    got = await api.get(HORIZONTALPODAUTOSCALERS, name, "default")
+    return {c["type"]: c["reason"] for c in (got.get("status") or {}).get("conditions") or []}
+
+
+async def test_an_hpa_scales_a_deployment_up_under_load_and_back_down(
+        apiserver: ApiServer, agent: Agent, metrics_server: MetricsServer, api: ApiClient,
+        tmp_path: Path) -> None:
+    await eventually(lambda: _available(api), 30, what="metrics APIService available")
+    name = f"burn-{uuid.uuid4().hex[:6]}"
+    manager = ["controller-manager", "--use-service-account-credentials",
+               "--controllers", "deployment,replicaset,horizontalpodautoscaling",
+               "--horizontal-pod-autoscaler-sync-period", "2s",
+               "--horizontal-pod-autoscaler-downscale-stabilization", "10s"]
+
+    async def replicas() -> int:
+        return int((await api.get(DEPLOYMENTS, name, "default"))["spec"]["replicas"])
+
+    async def running() -> list[str]:
+        pods = (await api.list(PODS, "default", label_selector=f"app={name}"))["items"]
+        return [p["metadata"]["name"] for p in pods
+                if is_running(p.get("status") or {}) and not p["metadata"].get(
+                    "deletionTimestamp")]
+
+    try:
+        with components(apiserver.data_dir / "controller-manager.conf", tmp_path, cm=manager):
+            await api.create(DEPLOYMENTS, _burner(name, agent.node), "default")
+            await api.create(HORIZONTALPODAUTOSCALERS, {
+                "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                            "name": name},
+                         "minReplicas": 1, "maxReplicas": 2, "metrics": [
+                             {"type": "Resource", "resource": {"name": "cpu", "target": {
+                                 "type": "Utilization", "averageUtilization": 50}}}]}},
+                "default")
+            # A core against 50m is ~20x the target: up to maxReplicas (from 1 the step
+            # allows 4), once the metrics server has two samples of the burner (<= 30 s).
+            await _scaled_to(api, name, 2)
+            assert await replicas() == 2
+            hpa = await api.get(HORIZONTALPODAUTOSCALERS, name, "default")
+            assert hpa["status"]["currentMetrics"][0]["resource"]["current"][
+                "averageUtilization"] > 100, hpa["status"]
+            assert (await _conditions(api, name))["ScalingActive"] == "ValidMetricFound"
+            events = (await api.list(EVENTS, "default"))["items"]
+            assert any(e["reason"] == "SuccessfulRescale" and e["involvedObject"]["name"] == name
+                       and e["message"].startswith("New size: 2; reason: cpu resource")
+                       for e in events), [e["message"] for e in events]
+
+            pods = await eventually(lambda: _two(running), 60, 0.5, "two burners running")
+            for pod in pods:
+                stopped = await asyncio.to_thread(apiserver.kubectl, tmp_path, "exec", pod,
+                                                  "--", "touch", "/tmp/stop")
+                assert stopped.returncode == 0, stopped.stderr
+            await _scaled_to(api, name, 1)
+            assert await replicas() == 1
+    finally:
+        await _delete_all(api, name)
+
+
+async def _scaled_to(api: ApiClient, name: str, count: int) -> None:
+    """Wait until the HPA reports `count` replicas; on timeout say what it reported."""
+    async def scaled() -> bool:
+        status = (await api.get(HORIZONTALPODAUTOSCALERS, name, "default")).get("status") or {}
+        return status.get("desiredReplicas") == count and status.get("currentReplicas") == count
+    try:
+        await eventually(scaled, 120, 1, f"the HPA at {count} replicas")
+    except AssertionError as e:
+        hpa = await api.get(HORIZONTALPODAUTOSCALERS, name, "default")
+        raise AssertionError(f"{e}; its status: {hpa.get('status')}") from None
+
+
+async def _two(running: Any) -> list[str] | None:
+    names: list[str] = await running()
+    return names if len(names) == 2 else None
+
+
+async def _delete_all(api: ApiClient, name: str) -> None:
+    """No garbage collector runs here: the Deployment, its ReplicaSets and pods by hand."""
+    for resource in (HORIZONTALPODAUTOSCALERS, DEPLOYMENTS):
+        with contextlib.suppress(ClientError):
+            await api.delete(resource, name, "default")
+    for resource in (REPLICASETS, PODS):
+        for obj in (await api.list(resource, "default", label_selector=f"app={name}"))["items"]:
+            with contextlib.suppress(ClientError):
+                await api.delete(resource, obj["metadata"]["name"], "default")

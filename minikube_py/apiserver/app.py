@@ -50,6 +50,7 @@ from minikube_py.apiserver.state import (
     SA_SIGNING_KEY,
     SETTINGS,
     STORAGE,
+    WATCH_CACHE,
     WATCH_PUMPS,
     WEBHOOK_CLIENTS,
     WEBHOOKS,
@@ -59,7 +60,7 @@ from minikube_py.apiserver.watch import stop_watches
 from minikube_py.apiserver.webhook_client import WebhookClients
 from minikube_py.apiserver.webhook_index import WebhookIndex
 from minikube_py.client.tasks import Loop, supervised
-from minikube_py.store import Storage, WatchHub, snapshots
+from minikube_py.store import Storage, WatchCache, WatchHub, snapshots
 from minikube_py.store.compactor import compact_forever
 from minikube_py.store.encryption import Encryption
 from minikube_py.store.errors import StorageError
@@ -108,6 +109,7 @@ def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None, encryption: Encrypti
         hub = WatchHub(storage, queue_size=settings.watch_queue_size,
                        progress_every=settings.watch_progress_interval)
         app[STORAGE], app[HUB] = storage, hub
+        app[WATCH_CACHE] = WatchCache(storage, hub)
         app[OBJECTS] = ObjectStore(storage, {EVENTS: settings.event_ttl})
         app[ALLOCATORS] = Allocators(storage, settings.service_cluster_ip_range,
                                      settings.node_port_range)
@@ -150,6 +152,7 @@ def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None, encryption: Encrypti
                     await endpoint_leases.release()
             await backends.close()
             await app[WEBHOOK_CLIENTS].close()
+            await app[WATCH_CACHE].close()
             await hub.close()
             await storage.close()
     return ctx

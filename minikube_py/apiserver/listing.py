@@ -4,6 +4,10 @@ Every page of one list is read at the same etcd revision (the continue token
 carries it), so paging through a changing collection never shows an object
 twice or skips one; a token older than the last compaction is 410. Selectors
 are applied here, reading more from etcd until the page is full.
+
+A list without `limit` (or with resourceVersion=0, which kube serves whole) is
+answered from the watch cache when it can: at once for resourceVersion=0, after
+etcd confirms the cache current otherwise (store/watch_cache.py).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from minikube_py.apiserver import codec
 from minikube_py.apiserver.objects import (
     decode_item,
     parse_resource_version,
+    resource_prefix,
     scope_prefix,
+    served_as,
     with_version,
 )
-from minikube_py.apiserver.state import OBJECTS
+from minikube_py.apiserver.state import METRICS, OBJECTS, WATCH_CACHE
 from minikube_py.apiserver.tables import table_version, to_table
 from minikube_py.apiserver.target import Target
 from minikube_py.store import Item
@@ -156,6 +162,26 @@ async def list_items(app: web.Application, resource: Resource, namespace: str | 
         start = items[-1].key + "\0"
 
 
+async def whole_list(app: web.Application, resource: Resource, namespace: str | None,
+                     flt: Filter, resource_version: str) -> tuple[list[Item], int]:
+    """Every matching item, as a list with `resource_version` ("0": any, else at least
+    current): from the watch cache when it can answer, else from etcd."""
+    namespace = flt.narrow_namespace(namespace)
+    prefix = resource_prefix(resource)
+    cached = await app[WATCH_CACHE].list(prefix, scope_prefix(resource, namespace),
+                                         consistent=resource_version != "0")
+    if cached is None:
+        items, revision, _ = await list_items(app, resource, namespace, flt)
+        return items, revision
+    app[METRICS].cache_lists[prefix.removeprefix("/registry").rstrip("/")] += 1
+    items, revision = cached
+    if resource.custom:
+        items = [i._replace(value=served_as(resource, i.value)) for i in items]
+    if not flt.everything:
+        items = [i for i in items if flt.matches_stored(i.value)]
+    return items, revision
+
+
 async def list_objects(app: web.Application, resource: Resource, namespace: str | None,
                        flt: Filter, *, limit: int = 0, token: str | None = None,
                        revision: int = 0) -> tuple[list[Object], int, str]:
@@ -173,10 +199,15 @@ async def list_handler(request: web.Request, target: Target) -> web.Response:
         raise errors.bad_request("limit must not be negative")
     rv = request.query.get("resourceVersion", "")
     exact = request.query.get("resourceVersionMatch") == "Exact"
-    revision = parse_resource_version(rv) if exact else 0
-    items, revision, token = await list_items(
-        request.app, resource, target.namespace, flt, limit=limit,
-        token=request.query.get("continue") or None, revision=revision)
+    token = request.query.get("continue") or None
+    if not exact and not token and (rv == "0" or not limit):
+        items, revision = await whole_list(request.app, resource, target.namespace, flt, rv)
+        token = ""
+    else:
+        revision = parse_resource_version(rv) if exact else 0
+        items, revision, token = await list_items(request.app, resource, target.namespace,
+                                                  flt, limit=limit, token=token,
+                                                  revision=revision)
     list_meta: dict[str, Any] = {"resourceVersion": str(revision)}
     if token:
         list_meta["continue"] = token

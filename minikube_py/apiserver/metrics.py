@@ -31,6 +31,7 @@ class Metrics:
             "etcd request latency in seconds for each operation.", ("operation",))
         self.watchers = 0
         self.slow_watchers_closed = 0
+        self.cache_lists: defaultdict[str, int] = defaultdict(int)
         self.inflight: InflightLimits | None = None
         self.started = time.time()
 
@@ -49,6 +50,9 @@ class Metrics:
         lines += self.request_latency.render()
         lines += self.etcd_latency.render()
         lines += self._limits()
+        lines += counter("apiserver_cache_list_total",
+                         "Number of LIST requests served from watch cache",
+                         ("resource_prefix",), [((p,), n) for p, n in self.cache_lists.items()])
         lines += ["# HELP apiserver_registered_watchers Number of open watch requests.",
                   "# TYPE apiserver_registered_watchers gauge",
                   f"apiserver_registered_watchers {self.watchers}",

@@ -21,11 +21,13 @@ from minikube_py.apiserver.settings import ApiServerSettings
 from minikube_py.apiserver.webhook_client import WebhookClients
 from minikube_py.apiserver.webhook_index import WebhookIndex
 from minikube_py.store import Storage, WatchHub
+from minikube_py.store.watch_cache import WatchCache
 
 SETTINGS = web.AppKey("settings", ApiServerSettings)
 STORAGE = web.AppKey("storage", Storage)
 OBJECTS = web.AppKey("objects", ObjectStore)
 HUB = web.AppKey("watch_hub", WatchHub)
+WATCH_CACHE = web.AppKey("watch_cache", WatchCache)
 METRICS = web.AppKey("metrics", Metrics)
 ALLOCATORS = web.AppKey("allocators", Allocators)
 NAMESPACE_LIFECYCLE = web.AppKey("namespace_lifecycle", NamespaceLifecycle)

@@ -25,7 +25,7 @@ from minikube_py.api import errors
 from minikube_py.api.types import Object
 from minikube_py.apiserver import codec
 from minikube_py.apiserver.authn import USER
-from minikube_py.apiserver.listing import Filter, list_items
+from minikube_py.apiserver.listing import Filter, whole_list
 from minikube_py.apiserver.objects import (
     decode,
     parse_resource_version,
@@ -192,7 +192,7 @@ async def watch_handler(request: web.Request, target: Target) -> web.StreamRespo
     stream = WatchStream(request, target)
     initial: list[Item] = []
     if rv_text in ("", "0"):
-        initial, after, _ = await list_items(app, resource, target.namespace, flt)
+        initial, after = await whole_list(app, resource, target.namespace, flt, rv_text)
     namespace = flt.narrow_namespace(target.namespace)
     key_prefix = scope_prefix(resource, namespace)
     if target.name:

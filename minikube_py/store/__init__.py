@@ -11,8 +11,10 @@ from minikube_py.store.errors import (
 )
 from minikube_py.store.storage import Item, Page, Storage
 from minikube_py.store.watch import Batch, Change, Closed, Progress, WatchHub
+from minikube_py.store.watch_cache import WatchCache
 
 __all__ = [
     "Batch", "Change", "Closed", "Conflict", "Expired", "Item", "KeyExists", "KeyNotFound", "Page",
-    "Progress", "Storage", "StorageError", "Unavailable", "Undecryptable", "WatchHub",
+    "Progress", "Storage", "StorageError", "Unavailable", "Undecryptable", "WatchCache",
+    "WatchHub",
 ]

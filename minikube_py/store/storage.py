@@ -205,6 +205,21 @@ class Storage:
             "revision", "", lambda: self.kv.Range(request, timeout=self.call_timeout))
         return int(response.header.revision)
 
+    async def unchanged_since(self, prefix: str, revision: int, count: int) -> int | None:
+        """The revision now if nothing under `prefix` changed after `revision`: no key
+        modified since and still `count` keys (so none deleted). At most one key comes
+        back, no values (etcd counts before filtering: the filter needs keys_only)."""
+        key, end = prefix.encode(), prefix_range_end(prefix.encode())
+        request = rpc.TxnRequest(success=[
+            rpc.RequestOp(request_range=rpc.RangeRequest(key=key, range_end=end,
+                                                         count_only=True)),
+            rpc.RequestOp(request_range=rpc.RangeRequest(key=key, range_end=end, keys_only=True,
+                                                         limit=1,
+                                                         min_mod_revision=revision + 1))])
+        response, _ = await self._txn("unchanged", prefix, request)
+        total, changed = response.responses[0].response_range, response.responses[1].response_range
+        return int(response.header.revision) if total.count == count and not changed.kvs else None
+
     async def get(self, key: str) -> Item:
         request = rpc.RangeRequest(key=key.encode())
         response = await self._call(

@@ -33,13 +33,6 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         server.stop()
 
 
-def metric(server: ApiServer, name: str) -> float:
-    status, text = server.request("GET", "/metrics")
-    assert status == 200 and isinstance(text, str)
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name))
-
-
 def stalled_watch(server: ApiServer, path: str) -> ssl.SSLSocket:
     """A watch whose client reads the response headers, then nothing more."""
     raw = socket.socket()
@@ -68,12 +61,30 @@ async def test_a_watch_whose_client_stops_reading_is_closed_and_memory_stays_bou
         apiserver_factory: Callable[..., ApiServer]) -> None:
     server = apiserver_factory()
     ns = f"slow-{uuid.uuid4().hex[:6]}"
-    assert server.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0] == 201
+    status, created = server.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+    assert status == 201 and isinstance(created, dict)
     assert server.proc is not None
     proc = psutil.Process(server.proc.pid)
-    sock = stalled_watch(server, f"/api/v1/namespaces/{ns}/configmaps?watch=1")
+    # From a resourceVersion: no list, so no watch cache of these 80 MiB is started.
+    rv = created["metadata"]["resourceVersion"]
+    with stalled_watch(server, f"/api/v1/namespaces/{ns}/configmaps?watch=1&"
+                               f"resourceVersion={rv}") as sock:
+        start_rss, peak_rss = await fill_while_not_read(server, proc, ns)
+        assert (peak_rss - start_rss) < 50 * MiB, \
+            f"RSS grew {(peak_rss - start_rss) / MiB:.0f} MiB"
+        assert await asyncio.to_thread(closed_by_server, sock, 30)
+    assert server.metric("apiserver_terminated_watchers_total") >= 1
+    # A watch that keeps reading is not affected.
+    status, body = server.request(
+        "GET", f"/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion=0&timeoutSeconds=1")
+    assert status == 200 and str(body).count('"ADDED"') == 5000
+
+
+async def fill_while_not_read(server: ApiServer, proc: psutil.Process, ns: str
+                              ) -> tuple[int, int]:
+    """Create 5,000 ConfigMaps of 16 KiB (80 MiB of events): (RSS before, peak RSS)."""
     start_rss = peak_rss = proc.memory_info().rss
-    payload = "x" * 16 * 1024  # 5,000 x 16 KiB: 80 MiB of events the client never takes
+    payload = "x" * 16 * 1024
     async with server.session() as s:
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(5000):
@@ -97,14 +108,7 @@ async def test_a_watch_whose_client_stops_reading_is_closed_and_memory_stays_bou
             await asyncio.gather(*(create() for _ in range(16)))
         finally:
             sampler.cancel()
-    assert (peak_rss - start_rss) < 50 * MiB, f"RSS grew {(peak_rss - start_rss) / MiB:.0f} MiB"
-    assert await asyncio.to_thread(closed_by_server, sock, 30)
-    sock.close()
-    assert metric(server, "apiserver_terminated_watchers_total") >= 1
-    # A watch that keeps reading is not affected.
-    status, body = server.request(
-        "GET", f"/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion=0&timeoutSeconds=1")
-    assert status == 200 and str(body).count('"ADDED"') == 5000
+    return start_rss, peak_rss
 
 
 def test_timeout_seconds_is_capped_by_min_request_timeout(limited: ApiServer) -> None:
@@ -144,7 +148,7 @@ async def test_in_flight_limits_answer_429_and_spare_watches_and_admins(
         assert set(await asyncio.gather(*(admin_get() for _ in range(40)))) == {200}
         for w in watches:
             w.close()
-    assert metric(server, 'apiserver_dropped_requests_total{request_kind="readOnly"}') >= 1
+    assert server.metric('apiserver_dropped_requests_total{request_kind="readOnly"}') >= 1
     # Our client waits the Retry-After and sends again: every request gets through.
     async with ApiClient(server.url, token=scheduler, ca_file=server.ca_file) as client:
         lists = await asyncio.gather(*(client.list(PODS) for _ in range(8)))
@@ -158,3 +162,43 @@ def test_an_idle_connection_is_closed(limited: ApiServer) -> None:
         started = time.monotonic()
         assert closed_by_server(sock, 10)  # never sent a request
         assert time.monotonic() - started < 5
+
+
+async def test_lists_come_from_the_watch_cache_and_never_miss_an_acknowledged_write(
+        limited: ApiServer) -> None:
+    server, ns = limited, f"cache-{uuid.uuid4().hex[:6]}"
+    assert server.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0] == 201
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    from_cache = 'apiserver_cache_list_total{resource_prefix="/configmaps"}'
+    from_etcd = 'etcd_request_duration_seconds_count{operation="list"}'
+    async with server.session() as s:
+        async def create(name: str) -> None:
+            async with s.post(path, json={"metadata": {"name": name}}) as r:
+                assert r.status == 201, await r.text()
+
+        async def names(query: str = "") -> list[str]:
+            async with s.get(path + query) as r:
+                assert r.status == 200
+                return [i["metadata"]["name"] for i in (await r.json())["items"]]
+
+        await asyncio.gather(*(create(f"cm-{i:03}") for i in range(200)))
+        deadline = time.monotonic() + 10  # the first list starts the cache
+        while server.metric(from_cache) == 0 and time.monotonic() < deadline:
+            await names()
+            await asyncio.sleep(0.05)
+        cached, etcd_lists = server.metric(from_cache), server.metric(from_etcd)
+        for _ in range(20):
+            assert await names() == [f"cm-{i:03}" for i in range(200)]  # in key order
+        assert await names("?resourceVersion=0") == [f"cm-{i:03}" for i in range(200)]
+        assert server.metric(from_cache) - cached == 21
+        assert server.metric(from_etcd) - etcd_lists < 5  # not a range per list
+        for i in range(10):  # a list right after a write always shows it
+            await create(f"new-{i}")
+            assert f"new-{i}" in await names()
+            async with s.delete(f"{path}/cm-{i:03}") as r:
+                assert r.status == 200
+            assert f"cm-{i:03}" not in await names()
+        # A page is still read from etcd at one revision.
+        async with s.get(path, params={"limit": "50"}) as r:
+            page = await r.json()
+        assert len(page["items"]) == 50 and page["metadata"]["continue"]

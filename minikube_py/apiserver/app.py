@@ -31,6 +31,7 @@ from minikube_py.apiserver.endpoint_leases import EndpointLeases
 from minikube_py.apiserver.impersonation import impersonate
 from minikube_py.apiserver.inflight import InflightLimits
 from minikube_py.apiserver.metrics import Metrics
+from minikube_py.apiserver.node_graph import NodeGraph
 from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
 from minikube_py.apiserver.rbac_index import RbacIndex
@@ -45,6 +46,7 @@ from minikube_py.apiserver.state import (
     KUBELET_TLS,
     METRICS,
     NAMESPACE_LIFECYCLE,
+    NODE_GRAPH,
     OBJECTS,
     RBAC,
     SA_SIGNING_KEY,
@@ -115,6 +117,7 @@ def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None, encryption: Encrypti
                                      settings.node_port_range)
         lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)
         rbac = app[RBAC] = RbacIndex(app[OBJECTS], hub)
+        node_graph = app[NODE_GRAPH] = NodeGraph(app[OBJECTS], hub)
         crds = app[CRDS] = CrdRegistry(app[OBJECTS], hub, finalize=not settings.worker)
         app[FRONT_PROXY] = front_proxy.ensure(settings.pki_dir)
         backends = app[BACKENDS] = Backends(app[OBJECTS], app[FRONT_PROXY])
@@ -126,6 +129,7 @@ def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None, encryption: Encrypti
             async with contextlib.AsyncExitStack() as loops:
                 await loops.enter_async_context(supervised(
                     {"namespace-lifecycle": lifecycle.run, "rbac-index": rbac.run,
+                     "node-graph": node_graph.run,
                      "crd-registry": crds.run, "aggregator": aggregator.run,
                      "webhook-index": webhooks.run}))
                 if not settings.worker:  # what happens once per api-server, not per worker

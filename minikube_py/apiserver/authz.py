@@ -41,9 +41,10 @@ from minikube_py.api.secret import (
     data_field,
 )
 from minikube_py.apiserver.authn import ANONYMOUS, USER, User
+from minikube_py.apiserver.node_graph import claim_refs, secret_refs
 from minikube_py.apiserver.objects import decode_item
 from minikube_py.apiserver.rbac_rules import Attributes
-from minikube_py.apiserver.state import OBJECTS, RBAC, SETTINGS
+from minikube_py.apiserver.state import NODE_GRAPH, OBJECTS, RBAC, SETTINGS
 from minikube_py.apiserver.target import Target
 
 NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces", "configmaps",
@@ -78,7 +79,13 @@ def _deny(user: User, verb: str, target: Target) -> errors.StatusError:
     return errors.forbidden(target.resource, target.name or "", why)
 
 
+# Each check below allows from the node graph (memory) and reads etcd only before a
+# refusal: the graph may not have seen a pod bound a moment ago (node_graph.py).
+
+
 async def _bound_here(request: web.Request, target: Target, node: str) -> bool:
+    if request.app[NODE_GRAPH].bound(target.namespace or "", target.name or "", node):
+        return True
     try:
         pod = await request.app[OBJECTS].get(PODS, target.namespace, target.name or "")
     except errors.StatusError:
@@ -86,25 +93,11 @@ async def _bound_here(request: web.Request, target: Target, node: str) -> bool:
     return (pod.get("spec") or {}).get("nodeName") == node
 
 
-def secret_refs(spec: dict[str, Any]) -> set[str]:
-    """Names of the Secrets a pod spec uses: volumes (projected too), env, envFrom and
-    image pull secrets."""
-    names = {ref.get("name") for ref in spec.get("imagePullSecrets") or []}
-    for volume in spec.get("volumes") or []:
-        names.add((volume.get("secret") or {}).get("secretName"))
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            names.add((source.get("secret") or {}).get("name"))
-    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-        names.update((ref.get("secretRef") or {}).get("name")
-                     for ref in container.get("envFrom") or [])
-        names.update(((env.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
-                     for env in container.get("env") or [])
-    return {n for n in names if isinstance(n, str)}
-
-
 async def _secret_used_here(request: web.Request, target: Target, node: str) -> bool:
     """A pod bound to `node` uses this Secret, or it is the token of such a pod's
     service account (what the kubelet mounts)."""
+    if request.app[NODE_GRAPH].uses_secret(target.namespace or "", node, target.name or ""):
+        return True
     store = request.app[OBJECTS]
     items, _, _ = await store.list(PODS, target.namespace)
     specs = [spec for spec in ((decode_item(i).get("spec") or {}) for i in items)
@@ -123,15 +116,17 @@ async def _secret_used_here(request: web.Request, target: Target, node: str) -> 
 
 async def _claim_used_here(request: web.Request, target: Target, node: str) -> bool:
     """A pod bound to `node` mounts this claim (the kubelet GETs it to find its volume)."""
+    if request.app[NODE_GRAPH].uses_claim(target.namespace or "", node, target.name or ""):
+        return True
     items, _, _ = await request.app[OBJECTS].list(PODS, target.namespace)
     return any((spec := decode_item(i).get("spec") or {}).get("nodeName") == node
-               and any((v.get("persistentVolumeClaim") or {}).get("claimName") == target.name
-                       for v in spec.get("volumes") or [])
-               for i in items)
+               and target.name in claim_refs(spec) for i in items)
 
 
 async def _account_used_here(request: web.Request, target: Target, node: str) -> bool:
     """A pod bound to `node` runs as this service account (tokenrequest checks the rest)."""
+    if request.app[NODE_GRAPH].runs_as(target.namespace or "", node, target.name or ""):
+        return True
     items, _, _ = await request.app[OBJECTS].list(PODS, target.namespace)
     return any((spec := decode_item(i).get("spec") or {}).get("nodeName") == node
                and spec.get("serviceAccountName") == target.name for i in items)

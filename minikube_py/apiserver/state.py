@@ -14,6 +14,7 @@ from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.crd_registry import CrdRegistry
 from minikube_py.apiserver.front_proxy import FrontProxyPki
 from minikube_py.apiserver.metrics import Metrics
+from minikube_py.apiserver.node_graph import NodeGraph
 from minikube_py.apiserver.nslifecycle import NamespaceLifecycle
 from minikube_py.apiserver.objects import ObjectStore
 from minikube_py.apiserver.rbac_index import RbacIndex
@@ -32,6 +33,7 @@ METRICS = web.AppKey("metrics", Metrics)
 ALLOCATORS = web.AppKey("allocators", Allocators)
 NAMESPACE_LIFECYCLE = web.AppKey("namespace_lifecycle", NamespaceLifecycle)
 RBAC = web.AppKey("rbac_index", RbacIndex)
+NODE_GRAPH = web.AppKey("node_graph", NodeGraph)
 CRDS = web.AppKey("crd_registry", CrdRegistry)
 AGGREGATOR = web.AppKey("aggregator", Aggregator)
 BACKENDS = web.AppKey("aggregation_backends", Backends)

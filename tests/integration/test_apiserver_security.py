@@ -245,6 +245,12 @@ def test_a_node_reads_only_the_secrets_its_pods_use(apiserver: ApiServer) -> Non
         assert apiserver.request("POST", pods, pod)[0] == 201
     for name in ("vol", "env", "pull", "projected", "robot-token"):
         assert as_user(apiserver, token, "GET", f"{secrets}/{name}")[0] == 200, name
+    # Decided from the node graph in memory, not by listing the namespace's pods each time.
+    etcd_lists = apiserver.metric('etcd_request_duration_seconds_count{operation="list"}')
+    for _ in range(20):
+        assert as_user(apiserver, token, "GET", f"{secrets}/vol")[0] == 200
+    assert apiserver.metric('etcd_request_duration_seconds_count{operation="list"}') \
+        - etcd_lists < 5
     for name in ("theirs", "unused", "absent"):
         status, body = as_user(apiserver, token, "GET", f"{secrets}/{name}")
         assert status == 403 and f'User "system:node:{node}"' in body["message"], name

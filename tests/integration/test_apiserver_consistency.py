@@ -63,11 +63,14 @@ async def test_compacted_revision_is_410(apiserver_factory: Callable[..., ApiSer
             async with s.get(CM, params={"watch": "1", "resourceVersion": old_rv}) as r:
                 assert r.status == 200
                 first = json.loads(await r.content.readline())
+                rest = await r.content.read() if first["type"] == "ERROR" else b""
             if first["type"] == "ERROR" or asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.5)
         assert first["type"] == "ERROR"
         assert first["object"]["code"] == 410 and first["object"]["reason"] == "Expired"
+        assert first["object"]["message"].startswith(f"too old resource version: {old_rv} (")
+        assert rest == b""  # the watch ends there, its chunked body closed cleanly
         async with s.get(CM, params={"limit": "1", "continue": token}) as r:
             assert r.status == 410
             assert (await r.json())["reason"] == "Expired"

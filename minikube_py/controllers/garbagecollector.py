@@ -9,6 +9,9 @@
   dependents are deleted first (themselves in the foreground when they block
   their owner's deletion), and the finalizer goes once none is left.
 
+Custom kinds count as built-in ones: their CRDs are followed (customkinds.py), so a
+custom object may own or be owned by any object.
+
 "Gone" is decided by the informer caches and confirmed with a live GET (by
 name, comparing uid) before anything is deleted, so a cache that lags behind
 a new owner never costs its dependents.
@@ -25,6 +28,7 @@ from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import split_key
 from minikube_py.api.resources import (
     ALL,
+    CUSTOMRESOURCEDEFINITIONS,
     EVENTS,
     Resource,
     for_kind,
@@ -32,8 +36,10 @@ from minikube_py.api.resources import (
 )
 from minikube_py.api.types import Object
 from minikube_py.client.errors import ClientError, Conflict, NotFound
-from minikube_py.client.informer import AddHandler, DeleteHandler, UpdateHandler
+from minikube_py.client.informer import AddHandler, DeleteHandler, Informer, UpdateHandler
+from minikube_py.client.tasks import run_tasks
 from minikube_py.controllers.base import Controller, ensure_index
+from minikube_py.controllers.customkinds import CustomKinds
 
 if TYPE_CHECKING:
     from minikube_py.client import ApiClient
@@ -62,11 +68,21 @@ class GarbageCollector(Controller):
     def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
                  informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
+        self.custom = CustomKinds(client, self._follow)
         for resource in WATCHED:
-            informer = self.watch(resource)
-            ensure_index(informer, "uid", lambda o: [o["metadata"].get("uid", "")])
-            ensure_index(informer, "owner", lambda o: [r.get("uid", "") for r in _refs(o)])
-            informer.add_handlers(*self._handlers(resource))
+            self._follow(resource, self.watch(resource))
+        self.informers.get(CUSTOMRESOURCEDEFINITIONS).add_handlers(
+            self.custom.crd_changed, lambda old, new: self.custom.crd_changed(new),
+            self.custom.crd_removed)
+
+    async def run(self) -> None:
+        await run_tasks({f"{self.name}-main": super().run(),
+                         f"{self.name}-custom-kinds": self.custom.run()})
+
+    def _follow(self, resource: Resource, informer: Informer) -> None:
+        ensure_index(informer, "uid", lambda o: [o["metadata"].get("uid", "")])
+        ensure_index(informer, "owner", lambda o: [r.get("uid", "") for r in _refs(o)])
+        informer.add_handlers(*self._handlers(resource))
 
     # -- handlers ------------------------------------------------------------------
 
@@ -100,16 +116,26 @@ class GarbageCollector(Controller):
     def _dependents(self, uid: str) -> list[tuple[Resource, Object]]:
         if not uid:
             return []
-        return [(r, o) for r in WATCHED for o in self.informers.get(r).by_index("owner", uid)]
+        followed = [(r, self.informers.get(r)) for r in WATCHED] + self.custom.followed()
+        return [(r, o) for r, informer in followed for o in informer.by_index("owner", uid)]
+
+    def _informer(self, resource: Resource) -> Informer | None:
+        return self.custom.informer(resource) if resource.custom \
+            else self.informers.get(resource)
+
+    def _resource(self, group: str, version: str, plural: str) -> Resource | None:
+        return lookup(group, version, plural) or self.custom.lookup(group, version, plural)
 
     def _owner_resource(self, ref: Object) -> Resource | None:
-        return for_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
+        api_version, kind = ref.get("apiVersion", ""), ref.get("kind", "")
+        return for_kind(api_version, kind) or self.custom.for_kind(api_version, kind)
 
     def _cached_owner(self, ref: Object) -> tuple[Resource, Object] | None:
         resource = self._owner_resource(ref)
-        if resource is None:
+        informer = None if resource is None else self._informer(resource)
+        if resource is None or informer is None:
             return None
-        found = self.informers.get(resource).by_index("uid", ref.get("uid", ""))
+        found = informer.by_index("uid", ref.get("uid", ""))
         return (resource, found[0]) if found else None
 
     def _cached_owner_in(self, ref: dict[str, Any], namespace: str | None
@@ -141,12 +167,13 @@ class GarbageCollector(Controller):
 
     def object_for(self, item: Hashable) -> Object | None:
         group, version, plural, key = cast(_Item, item)
-        resource = lookup(group, version, plural)
-        return None if resource is None else self.informers.get(resource).get(key)
+        resource = self._resource(group, version, plural)
+        informer = None if resource is None else self._informer(resource)
+        return None if informer is None else informer.get(key)
 
     async def sync(self, item: Hashable) -> None:
         group, version, plural, _ = cast(_Item, item)
-        resource = lookup(group, version, plural)
+        resource = self._resource(group, version, plural)
         obj = self.object_for(item)
         if resource is None or obj is None:
             return
@@ -167,9 +194,8 @@ class GarbageCollector(Controller):
         for ref in _refs(obj):
             owner_resource = self._owner_resource(ref)
             if owner_resource is None:
-                # A kind this process does not know (a custom kind: its CRD is the
-                # api-server's): unresolvable, so never taken for gone, as Kubernetes'
-                # collector keeps what its RESTMapper cannot resolve.
+                # A kind no CRD has defined (yet): unresolvable, so never taken for
+                # gone, as Kubernetes' collector keeps what its RESTMapper cannot resolve.
                 solid.append(ref)
                 continue
             if not resource.namespaced and owner_resource.namespaced:

@@ -115,23 +115,27 @@ class HAProxy:
             return
         proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(proc.wait(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await proc.wait()
         except TimeoutError:
             proc.kill()
             await proc.wait()
         log.info("haproxy stopped pid=%d", proc.pid)
 
     async def _command(self, command: str) -> bytes:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_unix_connection(str(self.paths.master_socket)), self.timeout)
-        try:
-            writer.write(f"{command};quit\n".encode())
-            await writer.drain()
-            return await asyncio.wait_for(reader.read(), self.timeout)
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+        """One master CLI command. asyncio.timeout, not wait_for: Python 3.11's wait_for
+        drops a cancellation that arrives as the awaited call completes, and this runs
+        every 20 ms while a reload is awaited, so the controller would not stop."""
+        async with asyncio.timeout(self.timeout):
+            reader, writer = await asyncio.open_unix_connection(str(self.paths.master_socket))
+            try:
+                writer.write(f"{command};quit\n".encode())
+                await writer.drain()
+                return await reader.read()
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
 
     async def _wait_reloads(self, done: Callable[[int, int], bool]) -> None:
         """Poll the master CLI until it answers and `done(reloads, failed)` holds; the

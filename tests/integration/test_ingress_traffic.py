@@ -50,10 +50,10 @@ async def _controller_client(admin: ApiClient, apiserver: ApiServer) -> ApiClien
     with contextlib.suppress(AlreadyExists):  # made by another test of this module
         await admin.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                              "metadata": {"name": ingress_identity.NAME}},
-                           ingress_identity.NAMEspace)
+                           ingress_identity.NAMESPACE)
     review = await admin.create(SERVICEACCOUNTS, {
         "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 3600}}, ingress_identity.NAMEspace, subresource="token",
+        "spec": {"expirationSeconds": 3600}}, ingress_identity.NAMESPACE, subresource="token",
         name=ingress_identity.NAME)
     return ApiClient(apiserver.url, token=review["status"]["token"],
                      ca_file=apiserver.ca_file)
@@ -176,11 +176,12 @@ async def test_100_ingress_changes_under_load_lose_no_request(env: Env) -> None:
     reloads_before, _ = await env.controller.proxy.reloads()
     with Load(http, "steady.test") as load:
         for i in range(100):  # each change served before the next: 100 reloads
-            changed = await env.admin.get(INGRESSES, "churn", env.namespace)
             backend = "other" if i % 2 else "api"
-            changed["spec"]["rules"][0]["http"]["paths"][0]["path"] = f"/v{i}"
-            changed["spec"]["rules"][0]["http"]["paths"][0]["backend"] = ingress_backend(backend)
-            await env.admin.update(INGRESSES, changed)
+            # A merge patch, as `kubectl patch` sends: the controller writing status
+            # meanwhile cannot make it conflict (a GET + PUT could).
+            await env.admin.patch(INGRESSES, "churn", {"spec": {"rules": [
+                rule("churn.test", (f"/v{i}", "Prefix", ingress_backend(backend)))]}},
+                env.namespace)
             await eventually(lambda i=i, b=backend: _served(http, "churn.test", f"/v{i}",
                                                             f"{b} /v{i} 200"), timeout=20)
     reloads, failed = await env.controller.proxy.reloads()

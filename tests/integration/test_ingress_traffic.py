@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import shutil
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
@@ -182,8 +183,8 @@ async def test_100_ingress_changes_under_load_lose_no_request(env: Env) -> None:
             await env.admin.patch(INGRESSES, "churn", {"spec": {"rules": [
                 rule("churn.test", (f"/v{i}", "Prefix", ingress_backend(backend)))]}},
                 env.namespace)
-            await eventually(lambda i=i, b=backend: _served(http, "churn.test", f"/v{i}",
-                                                            f"{b} /v{i} 200"), timeout=20)
+            await eventually(functools.partial(_served, http, "churn.test", f"/v{i}",
+                                               f"{backend} /v{i} 200"), timeout=20)
     reloads, failed = await env.controller.proxy.reloads()
     assert failed == 0
     assert reloads - reloads_before >= 100, "each change must really have reloaded HAProxy"

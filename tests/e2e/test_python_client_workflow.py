@@ -2,8 +2,9 @@
 
 The same steps as the kubectl suite (tests/e2e/test_kubectl_workflow.py) but with no
 kubectl at all, so it runs wherever the cluster can: create Namespace + ConfigMap +
-Deployment + Service, list with selectors, watch, patch, scale, restart, logs, exec over
-the WebSocket channel protocol (remote exit code), cordon, delete and wait until gone.
+Deployment + Service, list with selectors, watch, patch, scale, restart, logs, exec and
+port-forward over the WebSocket channel protocol (remote exit code; a failed port's error),
+cordon, delete and wait until gone.
 One private cluster (tests/e2e/kubectl_cluster.py) for the module. Every test passes alone
 and in any order: `apis` holds the app rolled out, for the tests that only read it or put
 back what they change; a test that changes the app for good gets its own namespace (`fresh`).
@@ -22,6 +23,7 @@ import pytest
 from kubernetes import client, config, stream, watch
 from kubernetes.client.rest import ApiException
 
+from tests import pyclient_portforward
 from tests.e2e.cluster_support import eventually, needs_root
 from tests.e2e.kubectl_cluster import KubeCluster, private_cluster
 
@@ -296,6 +298,27 @@ def test_exec_returns_output_and_exit_code(apis: Apis) -> None:
         assert whole.returncode == 0
     finally:
         close(whole)
+
+
+def test_port_forward_over_websocket_reaches_the_pod(apis: Apis) -> None:
+    """The client's portforward (WebSocket channels through the api-server to the pod's
+    kubelet): a one-shot listener's greeting on one port, the kubelet's error for port 9
+    where nothing listens."""
+    pod = apis.pods()[0].metadata.name
+    port = 20000 + uuid.uuid4().int % 10000  # a listener a failed run left cannot answer
+    script = f"echo pf-$HOSTNAME | nc -l -p {port} >/dev/null 2>&1 & sleep 1"
+    listen = stream.stream(apis.core.connect_get_namespaced_pod_exec, pod, apis.ns,
+                           container="side", command=["sh", "-c", script], stdin=False,
+                           stdout=True, stderr=True, tty=False, _preload_content=False)
+    try:
+        listen.run_forever(timeout=20)
+        assert listen.returncode == 0, listen.read_stderr(timeout=0)
+    finally:
+        close(listen)
+    got, error = pyclient_portforward.exchange(apis.core, pod, apis.ns, port, 9, b"")
+    assert got == f"pf-{pod}\n".encode()
+    assert error is not None and error.startswith(
+        f"error forwarding port 9 to pod {pod}_{apis.ns}, uid "), error
 
 
 def test_cordon_then_deleted_pods_wait_unscheduled(apis: Apis) -> None:

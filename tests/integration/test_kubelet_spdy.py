@@ -15,7 +15,6 @@ import socket
 import ssl
 import struct
 import subprocess
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -27,6 +26,7 @@ from agent.kubelet import spdy
 from agent.kubelet.images import BUSYBOX_IMAGE
 from minikube_py.api.resources import NODES, PODS
 from minikube_py.client import ApiClient
+from tests import pyclient_portforward
 from tests.e2e.kubectl_cluster import KUBECTL_NEW, old_kubectl
 from tests.fixtures.node_agent import Agent, create, is_running, make_pod, status_when
 from tests.helpers import eventually
@@ -236,8 +236,11 @@ async def web_pod(agent: Agent, api: ApiClient) -> str:
     (index.html names the pod; /seq is SEQ, some megabytes)."""
     made = await create(api, make_pod(agent.node, [{"name": "c", "command": [
         "sh", "-c", ("mkdir /www && echo pf-$HOSTNAME > /www/index.html && "
-                    f"seq 1 {SEQ_LINES} > /www/seq && exec httpd -f -p 127.0.0.1:8080 -h /www")]}]))
-    await status_when(api, made, is_running, what="Running")
+                    f"seq 1 {SEQ_LINES} > /www/seq && exec httpd -f -p 127.0.0.1:8080 -h /www")],
+        "readinessProbe": {"periodSeconds": 1, "exec": {"command": [
+            "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]}}}]))
+    await status_when(api, made, lambda st: is_running(st) and all(
+        c.get("ready") for c in st["containerStatuses"]), what="Ready (httpd listening)")
     return str(made["metadata"]["name"])
 
 
@@ -257,35 +260,15 @@ async def test_port_forward_reaches_the_pods_loopback(which: str, protocol: str,
 
 
 def _python_client_port_forward(apiserver: Any, pod: str) -> tuple[bytes, str | None]:
-    """The official client's portforward (WebSocket channels): GET /seq through port 8080,
-    and the error it reports for port 9 where nothing listens."""
+    """GET /seq through port 8080, and the error for port 9 where nothing listens."""
     from kubernetes import client, config
-    from kubernetes.stream import portforward
 
     api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
         config_file=str(apiserver.kubeconfig))
-    api = client.CoreV1Api(api_client)
-    forward = portforward(api.connect_get_namespaced_pod_portforward, pod, "default",
-                          ports="8080,9")
     try:
-        sock = forward.socket(8080)
-        sock.settimeout(20)
-        sock.sendall(b"GET /seq HTTP/1.0\r\n\r\n")
-        response = b""
-        while chunk := sock.recv(1 << 16):
-            response += chunk
-        sock.close()
-        deadline = time.monotonic() + 20
-        while forward.error(9) is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return response, forward.error(9)
+        return pyclient_portforward.exchange(client.CoreV1Api(api_client), pod, "default",
+                                             8080, 9, b"GET /seq HTTP/1.0\r\n\r\n")
     finally:
-        forward.close()
-        proxies = [t for t in threading.enumerate()
-                   if t.name.startswith("Kubernetes port forward proxy")]
-        for thread in proxies:  # it closes the WebSocket once both ends are done
-            thread.join(timeout=20)
-        forward.websocket.shutdown()  # after the server's close the client keeps its socket
         api_client.close()
 
 

@@ -89,7 +89,9 @@ def pod_address(path: str) -> str:
 
 
 def ipsets() -> dict[str, list[str]]:
-    """Every ipset's members (`ipset save`); {} where ipset is not installed."""
+    """Every ipset's entries as `ipset save` writes them after the set's name: the member,
+    then its flags ("10.96.0.0/12 nomatch": an ipBlock's `except`, which the kernel
+    matches as not in the set); {} where ipset is not installed."""
     if shutil.which("ipset") is None:
         return {}
     proc = subprocess.run(["ipset", "save"], capture_output=True, text=True, check=False,
@@ -100,7 +102,7 @@ def ipsets() -> dict[str, list[str]]:
         if words[:1] == ["create"] and len(words) > 1:
             sets.setdefault(words[1], [])
         elif words[:1] == ["add"] and len(words) > 2:
-            sets.setdefault(words[1], []).append(words[2])
+            sets.setdefault(words[1], []).append(" ".join(words[2:]))
     return sets
 
 

@@ -63,13 +63,20 @@ def short_hash(*parts: str) -> str:
     return base64.b32encode(hashlib.sha256("/".join(parts).encode()).digest()[:10]).decode()[:10]
 
 
+def comment(text: str) -> str:
+    """A rule's comment match naming what it enforces ("policy NS/NAME DIRECTION[ rule N]",
+    read back by `trace`); names are DNS labels, so they need no escaping, but the kernel
+    keeps at most 255 characters."""
+    return f'-m comment --comment "{("policy " + text)[:255]}" '
+
+
 @dataclass
 class Plan:
     """Sets to hold and filter rules to write (chain -> its rule specs, in order)."""
 
     sets: dict[str, IpSet] = field(default_factory=dict)
-    # Per selecting policy, in order: (direction, its local pods' set, its chain).
-    dispatch: list[tuple[str, str, str]] = field(default_factory=list)
+    # Per selecting policy, in order: (direction, its local pods' set, its chain, "ns/name").
+    dispatch: list[tuple[str, str, str, str]] = field(default_factory=list)
     chains: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -128,17 +135,19 @@ class Planner:
                     continue
                 isolated[direction].update(p.ip for p in selected)
                 chain = f"{CHAIN_PREFIX}{direction[0].upper()}-{h}"
-                plan.dispatch.append((direction, local, chain))
+                policy_key = join_key(ns, meta["name"])
+                plan.dispatch.append((direction, local, chain, policy_key))
                 plan.chains[chain] = self._rules(plan, h, direction, ns, selected,
-                                                 spec.get(direction) or [])
+                                                 spec.get(direction) or [], policy_key)
         if plan.dispatch:  # the drop rules' sets; with nothing to enforce, nothing at all
             for direction, name in (("ingress", INGRESS_ISOLATED), ("egress", EGRESS_ISOLATED)):
                 plan.sets[name] = IpSet("hash:ip", tuple(sorted(isolated[direction])))
         return plan
 
     def _rules(self, plan: Plan, h: str, direction: str, ns: str, selected: list[Pod],
-               rules: list[Mapping[str, object]]) -> list[str]:
-        """One chain's rule specs: each (peer, port) pair a rule that sets the allow mark."""
+               rules: list[Mapping[str, object]], policy_key: str) -> list[str]:
+        """One chain's rule specs: each (peer, port) pair a rule that sets the allow mark,
+        commented with the policy and rule it comes from (what `trace` reports)."""
         d = direction[0].upper()
         peer_dir = "src" if direction == "ingress" else "dst"
         out = []
@@ -170,7 +179,8 @@ class Planner:
                         peer_matches.append(f"-m set --match-set {name} {peer_dir} ")
             port_matches = self._ports(plan, f"{SET_PREFIX}{h}-{d}{i}N", rule.get("ports"),
                                        targets)
-            out += [f"{peer}{port}" for peer in peer_matches for port in port_matches]
+            note = comment(f"{policy_key} {direction} rule {i}")
+            out += [f"{peer}{port}{note}" for peer in peer_matches for port in port_matches]
         return out
 
     @staticmethod

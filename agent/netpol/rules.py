@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from agent.netpol.policy import CHAIN_PREFIX, EGRESS_ISOLATED, INGRESS_ISOLATED, Plan
+from agent.netpol.policy import CHAIN_PREFIX, EGRESS_ISOLATED, INGRESS_ISOLATED, Plan, comment
 
 TOP = "MKP-NWPLCY"
 INGRESS = "MKP-NP-INGRESS"
@@ -47,9 +47,10 @@ def restore_text(plan: Plan, present: Collection[str], hooked: bool) -> str:
     lines = [f"-A {TOP} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
              f"-A {TOP} -j MARK --set-xmark 0x0/{both:#x}",
              f"-A {TOP} -j {EGRESS}", f"-A {TOP} -j {INGRESS}"]
-    for direction, local, chain in plan.dispatch:
+    for direction, local, chain, policy in plan.dispatch:
         dispatcher, end = (INGRESS, "dst") if direction == "ingress" else (EGRESS, "src")
-        lines.append(f"-A {dispatcher} -m set --match-set {local} {end} -j {chain}")
+        lines.append(f"-A {dispatcher} -m set --match-set {local} {end} "
+                     f"{comment(f'{policy} {direction}')}-j {chain}")
     for direction, dispatcher, isolated, end in (
             ("egress", EGRESS, EGRESS_ISOLATED, "src"),
             ("ingress", INGRESS, INGRESS_ISOLATED, "dst")):

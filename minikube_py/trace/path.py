@@ -3,7 +3,9 @@ nodes' real state (cni_plugins/dataplane.py snapshots): the source veth and brid
 nat rules that pick and DNAT an endpoint, the route, and for another node's pod the
 overlay's neighbour and FDB entries and the VXLAN tunnel to that node's underlay address,
 then the remote node's rules, bridge and veth. Filter verdicts (the proxy's REJECTs,
-NetworkPolicy) are where the kernel takes them: FORWARD on each node.
+NetworkPolicy) are where the kernel takes them: FORWARD on each node, egress policies on
+the source's, ingress on the destination's, each named with the policy and rule that
+decided (trace/netpol.py).
 
 Pure: the caller fetches the snapshots and objects; `--probe`'s counter deltas and
 conntrack entry only annotate what is computed here.
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from minikube_py.api.types import Object
+from minikube_py.trace import netpol
 from minikube_py.trace.rules import Node, Packet, Step, Table, Walk, parse, walk
 
 VXLAN_DEVICE = "mkp.vxlan"
@@ -38,8 +41,7 @@ class NodeState:
                        (self.raw.get("iptables") or {}).items()}
         self.links = {int(link["index"]): link for link in self.raw.get("links") or []}
         local = frozenset(Address(a["address"]) for a in self.raw.get("addresses") or [])
-        sets = {name: tuple(ipaddress.IPv4Network(m.split(",")[0], strict=False)
-                            for m in members if _is_net(m.split(",")[0]))
+        sets = {name: tuple(entry for m in members if (entry := _set_entry(m)))
                 for name, members in (self.raw.get("ipsets") or {}).items()}
         self.node = Node(local=local, ipsets=sets)
 
@@ -70,12 +72,15 @@ class NodeState:
                 for chain, rules in t.chains.items() for r in rules}
 
 
-def _is_net(text: str) -> bool:
+def _set_entry(entry: str) -> tuple[ipaddress.IPv4Network, bool] | None:
+    """An `ipset save` entry ("10.0.0.0/8", "10.244.1.3,tcp:80", "10.96.0.0/12 nomatch") as
+    (its address part, nomatch); None for what is not IPv4."""
+    words = entry.split()
     try:
-        ipaddress.IPv4Network(text, strict=False)
+        net = ipaddress.IPv4Network(words[0].split(",")[0], strict=False) if words else None
     except ValueError:
-        return False
-    return True
+        return None
+    return None if net is None else (net, "nomatch" in words[1:])
 
 
 @dataclass
@@ -167,14 +172,40 @@ class Tracer:
         for mode, tables in state.tables.items():
             w = walk(tables, table, hook, packet, state.node, endpoint)
             self._steps(result, state.name, mode, w)
+            policies: list[netpol.Verdict] = []
             if table == "filter":
+                policies = self._policy_hops(result, state.name, w)
                 result.hops.append(Hop(state.name, "verdict", f"[{mode} filter] {hook}: "
                                        f"{w.verdict}", {"backend": mode, "hook": hook,
                                                         "verdict": w.verdict}))
             packet = w.packet
             if w.verdict in ("DROP", "REJECT"):
-                return packet, f"{w.verdict} in {mode} {table} {hook}"
+                why = next((f": {v.text(self._who(w.packet, v))}" for v in policies
+                            if v.verdict == "dropped"), "")
+                return packet, f"{w.verdict} in {mode} {table} {hook}{why}"
         return packet, ""
+
+    def _policy_hops(self, result: Trace, node: str, w: Walk) -> list[netpol.Verdict]:
+        """NetworkPolicy's verdicts on this walk, each as a hop naming the policies; "not
+        isolated" only where the pod it is about runs (elsewhere no rule could select it)."""
+        found = netpol.verdicts(w.steps)
+        for v in found:
+            pod = self.pod_by_ip.get(str(w.packet.src if v.direction == "egress"
+                                         else w.packet.dst))
+            if v.verdict == "not isolated" and (pod is None or pod["spec"].get("nodeName")
+                                                != node):
+                continue
+            result.hops.append(Hop(node, "networkpolicy", v.text(self._who(w.packet, v)), {
+                "direction": v.direction, "verdict": v.verdict, "policies": list(v.policies),
+                "allowedBy": list(v.allowed_by)}))
+        return found
+
+    def _who(self, packet: Packet, verdict: netpol.Verdict) -> str:
+        """The pod a verdict is about: the source for egress, the destination for ingress."""
+        address = str(packet.src if verdict.direction == "egress" else packet.dst)
+        pod = self.pod_by_ip.get(address)
+        return (f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']} ({address})"
+                if pod else address)
 
     def _steps(self, result: Trace, node: str, mode: str, w: Walk) -> None:
         for step in w.steps:

@@ -118,10 +118,12 @@ class Packet:
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """What matches need from the node: its own addresses and its ipsets' members."""
+    """What matches need from the node: its own addresses and its ipsets' entries, each a
+    network and whether it is `nomatch` (an exception inside a larger entry)."""
 
     local: frozenset[Address] = frozenset()
-    ipsets: Mapping[str, tuple[ipaddress.IPv4Network, ...]] = field(default_factory=dict)
+    ipsets: Mapping[str, tuple[tuple[ipaddress.IPv4Network, bool], ...]] = field(
+        default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,9 +295,18 @@ def _option(opt: str, args: tuple[str, ...], packet: Packet, node: Node) -> bool
         members = node.ipsets.get(args[0])
         if members is None:
             raise _Unknown(f"ipset {args[0]} is not known on this node")
-        address = packet.src if args[1:2] == ("src",) else packet.dst
-        return any(address in net for net in members)
+        return _in_set(packet.src if args[1:2] == ("src",) else packet.dst, members)
     raise _Unknown(f"match {opt} {' '.join(args)} is not evaluated")
+
+
+def _in_set(address: Address, entries: tuple[tuple[ipaddress.IPv4Network, bool], ...]) -> bool:
+    """ipset's hash:net lookup: the most specific entry holding the address decides, and a
+    nomatch entry says "not in the set"."""
+    best: tuple[ipaddress.IPv4Network, bool] | None = None
+    for net, nomatch in entries:
+        if address in net and (best is None or net.prefixlen > best[0].prefixlen):
+            best = (net, nomatch)
+    return best is not None and not best[1]
 
 
 def _in_range(port: int, spec: str) -> bool:

@@ -9,13 +9,16 @@ it syncs into the node. The cases are the Kubernetes network-policy matrix's cor
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from agent.netpol.enforcer import Enforcer, NetpolSettings
-from cni_plugins import ipset_runner
+from cni_plugins import dataplane, ipset_runner, iptables_runner
+from cni_plugins.nsutil import entered
+from minikube_py.trace.path import NodeState, Source, Trace, Tracer
 from tests.fixtures.caches import fill
 from tests.fixtures.netns import Netns
 from tests.fixtures.service_traffic import BUSYBOX, Cluster
@@ -59,6 +62,20 @@ class World:
     async def sync(self) -> None:
         await self.enforcer.sync()
         self.cluster.wait_serving()
+
+    def trace(self, src: str, dst: str, port: int = 8080) -> Trace:
+        """`trace`'s path from pod `src` to `dst`, computed from the node's real rules and
+        ipsets (the snapshot the agent's /debug/dataplane serves)."""
+        pods = self.enforcer.pods.list()
+        key = {p["metadata"]["name"]: f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+               for p in pods}
+        with entered(self.cluster.node.path):
+            raw = dataplane.snapshot([iptables_runner.firewall()],
+                                     {key[src]: self.cluster.ns(src).path})
+        tracer = Tracer({NODE: NodeState(NODE, raw)}, [], pods)
+        ip = ipaddress.IPv4Address(self.cluster.pods[src][1])
+        return tracer.trace(Source(NODE, ip, key[src]),
+                            ipaddress.IPv4Address(self.cluster.pods[dst][1]), port)
 
     def reaches(self, src: str, dst: str, port: int = 8080) -> bool:
         ip = self.cluster.pods[dst][1]
@@ -146,3 +163,39 @@ async def test_removing_the_last_policy_removes_everything(world: World) -> None
     node = world.cluster.node
     assert "MKP-" not in node.run("iptables-save", "-t", "filter").stdout
     assert ipset_runner.names("MKP-", node.name) == set()
+
+
+async def test_trace_names_the_policy_and_rule_that_decide_as_the_kernel_does(
+        world: World) -> None:
+    db = world.cluster.pods["db"][1]
+    world.policy("deny", "prod", {"podSelector": {}, "policyTypes": ["Ingress"]})
+    world.policy("from-dev", "prod", {"podSelector": {"matchLabels": {"app": "web"}},
+                                      "ingress": [{"from": [{"namespaceSelector": {
+                                          "matchLabels": {"team": "dev"}}}]}]})
+    world.policy("egress", "dev", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [
+        {"to": [{"ipBlock": {"cidr": "10.244.0.0/24", "except": [f"{db}/32"]}}]}]})
+    await world.sync()
+
+    # pyroute2's synchronous socket runs a loop of its own: not on this test's loop.
+    await asyncio.to_thread(_trace_agrees_with_the_kernel, world)
+
+
+def _trace_agrees_with_the_kernel(world: World) -> None:
+    def verdicts(src: str, dst: str) -> list[tuple[str, str, list[str], list[str]]]:
+        return [(h.detail["direction"], h.detail["verdict"], h.detail["policies"],
+                 h.detail["allowedBy"]) for h in world.trace(src, dst).hops
+                if h.kind == "networkpolicy"]
+
+    assert world.reaches("tester", "web")
+    assert verdicts("tester", "web") == [
+        ("egress", "allowed", ["dev/egress"], ["dev/egress rule 0"]),
+        ("ingress", "allowed", ["prod/deny", "prod/from-dev"], ["prod/from-dev rule 0"])]
+    assert not world.reaches("tester", "db")  # db's address is the ipBlock's exception
+    assert verdicts("tester", "db") == [("egress", "dropped", ["dev/egress"], [])]
+    assert not world.reaches("db", "web")
+    dropped = world.trace("db", "web")
+    assert [v[:2] for v in verdicts("db", "web")] == [("egress", "not isolated"),
+                                                    ("ingress", "dropped")]
+    assert dropped.outcome.startswith("DROP in ") and dropped.outcome.endswith(
+        f"NetworkPolicy ingress of pod prod/web ({world.cluster.pods['web'][1]}): DROPPED: "
+        "selected by prod/deny, prod/from-dev, no rule of theirs allows it")

@@ -44,7 +44,11 @@ def test_a_policy_isolates_only_its_local_pods_and_names_its_peers() -> None:
     assert sets["I0P"] == IpSet("hash:ip", ("10.244.2.9",))
     assert sets["I0B1"] == IpSet("hash:net", ("192.168.0.0/16",), ("192.168.9.0/24",))
     assert sets["8080"] == IpSet("hash:ip", ("10.244.1.2",))  # named port, resolved on web
-    assert [d for d, _, _ in plan.dispatch] == ["ingress", "egress"]
+    assert [(d, p) for d, _, _, p in plan.dispatch] == [("ingress", "prod/web-from-dev"),
+                                                         ("egress", "prod/web-from-dev")]
+    chain, = (c for c in plan.chains if c.startswith("MKP-NPI-"))
+    assert all(spec.endswith('-m comment --comment "policy prod/web-from-dev ingress rule 0" ')
+               for spec in plan.chains[chain])
 
 
 def test_nothing_selected_here_means_nothing_to_do() -> None:
@@ -66,7 +70,7 @@ def test_egress_named_ports_resolve_on_the_peers() -> None:
     plan = Planner(pods(), NAMESPACES, "n1").plan([egress])
     (chain, specs), = plan.chains.items()
     assert chain.startswith("MKP-NPE-")
-    assert [s.split("--dport ")[1].strip() for s in specs] == ["8080", "8081"]
+    assert [s.split("--dport ")[1].split()[0] for s in specs] == ["8080", "8081"]
 
 
 GOLDEN = """\
@@ -80,7 +84,7 @@ GOLDEN = """\
 -A MKP-NWPLCY -j MARK --set-xmark 0x0/0x30000
 -A MKP-NWPLCY -j MKP-NP-EGRESS
 -A MKP-NWPLCY -j MKP-NP-INGRESS
--A MKP-NP-INGRESS -m set --match-set MKP-NP-AAAA-S dst -j MKP-NPI-AAAA
+-A MKP-NP-INGRESS -m set --match-set MKP-NP-AAAA-S dst -m comment --comment "policy prod/a ingress" -j MKP-NPI-AAAA
 -A MKP-NP-EGRESS -m set --match-set MKP-NP-EGRESS-ISO src -m mark ! --mark 0x20000/0x20000 -m comment --comment "egress not allowed by any network policy" -j DROP
 -A MKP-NP-INGRESS -m set --match-set MKP-NP-INGRESS-ISO dst -m mark ! --mark 0x10000/0x10000 -m comment --comment "ingress not allowed by any network policy" -j DROP
 -A MKP-NPI-AAAA -m set --match-set MKP-NP-AAAA-I0P src -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x10000/0x10000
@@ -91,7 +95,7 @@ COMMIT
 
 
 def test_restore_text_matches_golden() -> None:
-    plan = Plan(dispatch=[("ingress", "MKP-NP-AAAA-S", "MKP-NPI-AAAA")], chains={
+    plan = Plan(dispatch=[("ingress", "MKP-NP-AAAA-S", "MKP-NPI-AAAA", "prod/a")], chains={
         "MKP-NPI-AAAA": ["-m set --match-set MKP-NP-AAAA-I0P src -p tcp -m tcp --dport 80 "]})
     assert rules.restore_text(plan, {"MKP-NPI-GONE", "DOCKER"}, hooked=False) == GOLDEN
 

@@ -8,6 +8,7 @@ the tests skip, not fail, while such a cluster runs.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -45,6 +46,13 @@ def mkp(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 def skip_if_other_cluster(result: subprocess.CompletedProcess[str]) -> None:
     if result.returncode != 0 and "one cluster per host" in result.stderr:
         pytest.skip(f"another cluster runs on this host: {result.stderr.strip()}")
+
+
+def trace(root: Path, *args: str) -> dict[str, Any]:
+    """`minikube-py trace ARGS -o json` against the cluster under `root`, parsed."""
+    result = mkp("trace", "--root", str(root), *args, "-o", "json", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return dict(json.loads(result.stdout))
 
 
 def api(kubeconfig: Path, fn: Callable[[ApiClient], Awaitable[T]]) -> T:

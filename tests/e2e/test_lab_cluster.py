@@ -6,7 +6,6 @@ in order and the failure drill comes last but one.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import shutil
@@ -50,6 +49,7 @@ from tests.e2e.cluster_support import (
     mkp,
     needs_root,
     skip_if_other_cluster,
+    trace,
 )
 from tests.fixtures.browser import needs_browser
 
@@ -268,9 +268,7 @@ def test_node_port_answers_on_every_node_address(lab: Lab, workload: list[dict[s
 
 
 def _trace(lab: Lab, *args: str) -> dict[str, Any]:
-    result = lab.cli("trace", *args, "-o", "json", timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return dict(json.loads(result.stdout))
+    return trace(lab.root, *args)
 
 
 def test_trace_probe_confirms_the_path_to_a_service_endpoint(

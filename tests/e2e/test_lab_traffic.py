@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
+import os
 import subprocess
 import time
 import urllib.request
@@ -31,6 +33,7 @@ from minikube_py.api.resources import (
     LEASES,
     NAMESPACES,
     NETWORKPOLICIES,
+    NODES,
     PODS,
     SERVICES,
 )
@@ -47,23 +50,24 @@ from tests.e2e.cluster_support import (
     mkp,
     needs_root,
     skip_if_other_cluster,
+    trace,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
               pytest.mark.timeout(600)]
 
 SPEC = LabSpec(3)
-NODES = [n.name for n in SPEC.records()]
+NODE_NAMES = [n.name for n in SPEC.records()]
 HOST_IP = SPEC.gateway  # the host on the lab switch: "outside the nodes"
 POOL = ("192.168.77.100", "192.168.77.103")
 SERVER, ALLOWED, OTHER = "np-server", "np-client-a", "np-client-b"
 # pod -> (namespace, labels, node)
 PODS_AT = {
-    "web": (SERVER, {"app": "web"}, NODES[0]),
-    "friend": (SERVER, {"app": "friend"}, NODES[1]),
-    "stranger": (SERVER, {"app": "stranger"}, NODES[2]),
-    "client-a": (ALLOWED, {"app": "client"}, NODES[1]),
-    "client-b": (OTHER, {"app": "client"}, NODES[2]),
+    "web": (SERVER, {"app": "web"}, NODE_NAMES[0]),
+    "friend": (SERVER, {"app": "friend"}, NODE_NAMES[1]),
+    "stranger": (SERVER, {"app": "stranger"}, NODE_NAMES[2]),
+    "client-a": (ALLOWED, {"app": "client"}, NODE_NAMES[1]),
+    "client-b": (OTHER, {"app": "client"}, NODE_NAMES[2]),
 }
 # Every pod serves its name on 8080 and 9090, and its client's address at /cgi-bin/ip.
 SERVE = ('mkdir -p /www/cgi-bin && echo "hello from $POD_NAME" > /www/index.html && '
@@ -118,7 +122,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     finally:
         down = lab.cli("lab", "down")
     assert down.returncode == 0, down.stdout + down.stderr
-    assert host_leftovers(lab.root, NODES, [SPEC.bridge, *map(host_veth, NODES)]) == []
+    assert host_leftovers(lab.root, NODE_NAMES, [SPEC.bridge, *map(host_veth, NODE_NAMES)]) == []
 
 
 async def _populate(client: ApiClient) -> None:
@@ -308,3 +312,56 @@ def test_load_balancer_pool_address_answers_the_lab_switch_keeping_the_client(
         assert lease["spec"]["holderIdentity"] == web_node
     finally:
         lab.call(lambda c: c.delete(SERVICES, "web-lb", SERVER))
+
+
+# -- trace -------------------------------------------------------------------------------
+
+def test_trace_names_the_policy_dropping_a_path_and_the_rule_allowing_another(
+        lab: Lab, policies: list[dict[str, Any]]) -> None:
+    """`trace` reads the nodes' real rules and ipsets: the denied client's path ends in the
+    web node's FORWARD, naming the policies selecting web; the allowed one names the rule."""
+    apply(lab, policies, "default-deny", SERVER, {"podSelector": {}})
+    apply(lab, policies, "allow-from-allowed", SERVER, {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"purpose": "allowed"}}}]}]})
+    expect(lab, cells(["client-a", "client-b"], ["web"],
+                      allowed=frozenset({("client-a", "web")})))
+    selecting = [f"{SERVER}/allow-from-allowed", f"{SERVER}/default-deny"]
+    web = f"pod/{SERVER}/web:8080"
+
+    denied = trace(lab.root, f"{OTHER}/client-b", web)
+    verdicts = [h for h in denied["hops"] if h["kind"] == "networkpolicy"]
+    assert [(h["node"], h["direction"], h["verdict"], h["policies"]) for h in verdicts] == [
+        (NODE_NAMES[2], "egress", "not isolated", []),  # the source's node: egress
+        (NODE_NAMES[0], "ingress", "dropped", selecting)], denied["hops"]
+    assert denied["outcome"].startswith("DROP in "), denied["outcome"]
+    assert f"NetworkPolicy ingress of pod {SERVER}/web ({lab.ips['web']}): DROPPED" in \
+        denied["outcome"]
+
+    allowed = trace(lab.root, f"{ALLOWED}/client-a", web)
+    verdicts = [h for h in allowed["hops"] if h["kind"] == "networkpolicy"]
+    assert [(h["node"], h["direction"], h["verdict"], h["allowedBy"]) for h in verdicts] == [
+        (NODE_NAMES[1], "egress", "not isolated", []),
+        (NODE_NAMES[0], "ingress", "allowed", [f"{SERVER}/allow-from-allowed rule 0"])], \
+        allowed["hops"]
+    assert allowed["outcome"] == f"delivered to pod {SERVER}/web on node {NODE_NAMES[0]}"
+    if os.environ.get("MKP_CAPTURE_TRACE"):  # refresh tests/unit/data/trace_netpol_lab.json
+        _capture(lab, Path(os.environ["MKP_CAPTURE_TRACE"]))
+
+
+def _capture(lab: Lab, out: Path) -> None:
+    async def read(client: ApiClient) -> dict[str, Any]:
+        pods = (await client.list(PODS))["items"]
+        here = {n: ",".join(f"{ns}/{name}" for name, (ns, _, node) in PODS_AT.items()
+                            if node == n) for n in NODE_NAMES}
+        states = {n: await client.request("GET", f"/api/v1/nodes/{n}/proxy/debug/dataplane",
+                                          params={"pods": here[n]}) for n in NODE_NAMES}
+        return {"nodes": [{"metadata": {"name": n["metadata"]["name"]},
+                           "status": {"addresses": n["status"]["addresses"]}}
+                          for n in (await client.list(NODES))["items"]],
+                "pods": [{"metadata": {k: p["metadata"][k] for k in ("name", "namespace")},
+                          "spec": {"nodeName": p["spec"]["nodeName"]},
+                          "status": {k: p["status"][k] for k in ("phase", "podIP")}}
+                         for p in pods if p["metadata"]["name"] in PODS_AT],
+                "states": states}
+    out.write_text(json.dumps(lab.call(read), indent=1, sort_keys=True) + "\n")

@@ -36,7 +36,12 @@ from minikube_py.api.shape import as_dict, dicts
 from minikube_py.api.storageclass import local_path_class
 from minikube_py.api.types import Object
 from minikube_py.apiserver import front_proxy
-from minikube_py.apiserver.bootstrap_controllers import CONTROLLER_BINDINGS, CONTROLLER_ROLES
+from minikube_py.apiserver.bootstrap_controllers import (
+    CONTROLLER_BINDINGS,
+    CONTROLLER_ROLES,
+    NAMESPACED_CONTROLLER_BINDINGS,
+    NAMESPACED_CONTROLLER_ROLES,
+)
 from minikube_py.apiserver.bootstrap_policy import (
     AUTOUPDATE,
     BINDINGS,
@@ -120,9 +125,9 @@ async def reconcile_policy(app: web.Application) -> None:
         await _reconcile(app, CLUSTERROLES, role)
     for binding in BINDINGS + CONTROLLER_BINDINGS:
         await _reconcile(app, CLUSTERROLEBINDINGS, binding)
-    for role in NAMESPACED_ROLES:
+    for role in NAMESPACED_ROLES + NAMESPACED_CONTROLLER_ROLES:
         await _reconcile(app, ROLES, role)
-    for binding in NAMESPACED_BINDINGS:
+    for binding in NAMESPACED_BINDINGS + NAMESPACED_CONTROLLER_BINDINGS:
         await _reconcile(app, ROLEBINDINGS, binding)
 
 

@@ -1,6 +1,7 @@
 """One ClusterRole and binding per controller, as Kubernetes' controller_policy.go: with
 `--use-service-account-credentials` each controller acts as the service account
-kube-system/<name> and holds only system:controller:<name>. The roles of controllers this
+kube-system/<name> and holds only system:controller:<name> (a Role in one namespace for
+those Kubernetes confines there, as the token cleaner). The roles of controllers this
 cluster does not run yet (jobs, daemon sets, ...) are here too, so they arrive with the
 rights Kubernetes gives them.
 """
@@ -11,8 +12,10 @@ from minikube_py.api.resources import RBAC_GROUP
 from minikube_py.api.types import Object
 from minikube_py.apiserver.bootstrap_policy import (
     READ,
+    binding,
     cluster_binding,
     cluster_role,
+    namespaced_role,
     rule,
     subject,
 )
@@ -130,3 +133,16 @@ CONTROLLER_ROLES: list[Object] = [cluster_role(PREFIX + name, rules)
 CONTROLLER_BINDINGS: list[Object] = [
     cluster_binding(PREFIX + name, PREFIX + name, subject("ServiceAccount", f"kube-system:{name}"))
     for name in CONTROLLER_RULES]
+
+# Controllers whose rights Kubernetes gives in one namespace only (namespace_policy.go).
+NAMESPACED_CONTROLLER_RULES: dict[str, tuple[str, list[Object]]] = {
+    "token-cleaner": ("kube-system", [rule(("delete", "get", "list", "watch"), "", "secrets"),
+                                      _EVENTS]),
+}
+NAMESPACED_CONTROLLER_ROLES: list[Object] = [
+    namespaced_role(PREFIX + name, namespace, rules)
+    for name, (namespace, rules) in NAMESPACED_CONTROLLER_RULES.items()]
+NAMESPACED_CONTROLLER_BINDINGS: list[Object] = [
+    binding(PREFIX + name, namespace, PREFIX + name,
+            subject("ServiceAccount", f"kube-system:{name}"))
+    for name, (namespace, _) in NAMESPACED_CONTROLLER_RULES.items()]

@@ -69,7 +69,6 @@ ACCOUNTS: dict[str, str | None] = {
     "persistentvolume-binder": "persistent-volume-binder",
     "pvc-protection": "pvc-protection-controller", "pv-protection": "pv-protection-controller",
     "service-lb": "service-controller",
-    "tokencleaner": None,  # reads kube-system Secrets, as the token controller does
     "horizontalpodautoscaling": "horizontal-pod-autoscaler",
 }
 

@@ -1,5 +1,6 @@
 """The token cleaner against a real api-server: a bootstrap token whose expiration
-passes is deleted by the controller-manager; a live one stays."""
+passes is deleted by the controller-manager, acting as kube-system:token-cleaner with
+only its Role in kube-system (as Kubernetes' namespace policy); a live one stays."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from tests.helpers import eventually
 
 async def test_expired_tokens_are_deleted_live_ones_stay(apiserver: Any) -> None:
     short, long = tokens.new_token(), tokens.new_token()
-    settings = ControllerManagerSettings(leader_election=None, controllers=("tokencleaner",))
+    settings = ControllerManagerSettings(leader_election=None, controllers=("tokencleaner",),
+                                         use_service_account_credentials=True)
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             background(run_controllers(client, settings), "controllers"):
         await client.create(SECRETS, tokens.token_secret(short, timedelta(seconds=2)))

@@ -161,11 +161,15 @@ def test_rollback_requested(meta: dict, spec: dict, wanted: int | None) -> None:
 def test_every_controller_account_has_a_bootstrap_role() -> None:
     """With --use-service-account-credentials a controller without its role could do
     nothing: every account the manager names is one the api-server's policy binds."""
-    from minikube_py.apiserver.bootstrap_controllers import CONTROLLER_RULES
+    from minikube_py.apiserver.bootstrap_controllers import (
+        CONTROLLER_RULES,
+        NAMESPACED_CONTROLLER_RULES,
+    )
     from minikube_py.controllers.manager import account_of, classes
     from minikube_py.controllers.settings import ControllerManagerSettings
 
     found = classes(ControllerManagerSettings(controllers=("*",)))
     accounts = {name: account_of(name, cls) for name, cls in found.items()}
-    missing = {n: a for n, a in accounts.items() if a is not None and a not in CONTROLLER_RULES}
+    missing = {n: a for n, a in accounts.items() if a is not None
+               and a not in CONTROLLER_RULES and a not in NAMESPACED_CONTROLLER_RULES}
     assert missing == {}

@@ -330,7 +330,9 @@ def test_cel_validation_rules_on_create_and_update(apiserver: ApiServer) -> None
     spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     spec_schema["x-kubernetes-validations"] = [
         {"rule": "self.replicas <= self.size", "message": "replicas may not exceed size"},
-        {"rule": "self.mode == oldSelf.mode", "message": "mode is immutable"}]
+        {"rule": "self.mode == oldSelf.mode", "message": "mode is immutable"},
+        {"rule": "self.size != 7", "messageExpression": "'size ' + string(self.size) + "
+         "' is unlucky'", "reason": "FieldValueForbidden", "fieldPath": ".size"}]
     assert apiserver.request("POST", CRD_PATH, crd)[0] == 201
     try:
         path = f"/apis/{group}/v1/namespaces/default/widgets"
@@ -341,6 +343,12 @@ def test_cel_validation_rules_on_create_and_update(apiserver: ApiServer) -> None
         assert err["details"]["causes"] == [{"reason": "FieldValueInvalid", "field": "spec",
                                              "message": 'Invalid value: "object": replicas '
                                                         "may not exceed size"}]
+        status, err = apiserver.request("POST", path, {"metadata": {"name": "r"}, "spec": {
+            "size": 7}})
+        assert status == 422 and isinstance(err, dict)
+        assert err["details"]["causes"] == [{"reason": "FieldValueForbidden",
+                                             "field": "spec.size",
+                                             "message": "Forbidden: size 7 is unlucky"}]
         assert apiserver.request("POST", path, {"metadata": {"name": "r"}, "spec": {
             "size": 2, "mode": "fast"}})[0] == 201
         status, err = apiserver.request("PATCH", f"{path}/r", {"spec": {"mode": "safe"}},

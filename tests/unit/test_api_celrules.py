@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from minikube_py.api import celrules
 
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {"spec": {
@@ -44,7 +46,71 @@ def test_transition_rules_see_old_self_only_on_update() -> None:
 
 def test_a_rule_that_cannot_evaluate_fails_and_bad_rules_do_not_compile() -> None:
     found = messages({"spec": {"maxReplicas": 2}})  # no minReplicas: evaluation error
-    assert found["spec"].startswith('Invalid value: "object": minReplicas cannot be larger')
+    assert found["spec"] == ('Invalid value: "object": no such key: minReplicas evaluating '
+                             "rule: minReplicas cannot be larger than maxReplicas")
     bad = {"type": "object", "x-kubernetes-validations": [{"rule": "self.a <="}, {}]}
     fields = [c.field for c in celrules.compile_causes(bad, "s")]
     assert fields == ["s.x-kubernetes-validations[0].rule", "s.x-kubernetes-validations[1].rule"]
+
+
+def _causes(schema: dict[str, Any], obj: Any, old: Any = None, *,
+            transition: bool = False) -> list[tuple[str, str, str]]:
+    return [(c.field, c.message, c.reason) for c in celrules.rule_causes(
+        obj, {"type": "object", "properties": {"spec": schema}}, old, transition=transition)]
+
+
+def test_message_expression_then_message_then_the_rule() -> None:
+    spec = {"type": "object", "properties": {"n": {"type": "integer"}},
+            "x-kubernetes-validations": [
+                {"rule": "self.n < 3", "message": "static",
+                 "messageExpression": "'n is ' + string(self.n)"},
+                {"rule": "self.n < 2", "message": "static", "messageExpression": "self.n"},
+                {"rule": "self.n < 1", "messageExpression": "'two\\nlines'"}]}
+    assert [m for _, m, _ in _causes(spec, {"spec": {"n": 5}})] == [
+        'Invalid value: "object": n is 5',
+        'Invalid value: "object": static',  # not a string: the message
+        'Invalid value: "object": failed rule: self.n < 1']  # not one line: the default
+
+
+@pytest.mark.parametrize("reason,message", [
+    ("FieldValueForbidden", "Forbidden: no"),
+    ("FieldValueRequired", "Required value: no"),
+    ("FieldValueDuplicate", 'Duplicate value: "object"'),
+    ("FieldValueInvalid", 'Invalid value: "object": no'),
+])
+def test_the_reason_words_the_cause(reason: str, message: str) -> None:
+    spec = {"type": "object", "x-kubernetes-validations": [
+        {"rule": "false", "message": "no", "reason": reason, "fieldPath": ".x"}]}
+    assert _causes(spec, {"spec": {}}) == [("spec.x", message, reason)]
+
+
+def test_old_list_items_correlate_by_map_keys_only() -> None:
+    item = {"type": "object", "properties": {"name": {"type": "string"},
+                                             "v": {"type": "integer"}},
+            "x-kubernetes-validations": [{"rule": "self.v == oldSelf.v",
+                                          "message": "v is immutable"}]}
+    as_map = {"type": "array", "items": item, "x-kubernetes-list-type": "map",
+              "x-kubernetes-list-map-keys": ["name"]}
+    old = {"spec": [{"name": "a", "v": 1}, {"name": "b", "v": 2}]}
+    moved = {"spec": [{"name": "b", "v": 2}, {"name": "a", "v": 1}, {"name": "c", "v": 9}]}
+    assert _causes(as_map, moved, old, transition=True) == []  # reordered, c is new
+    changed = {"spec": [{"name": "b", "v": 3}]}
+    assert _causes(as_map, changed, old, transition=True) == [
+        ("spec[0]", 'Invalid value: "object": v is immutable', "FieldValueInvalid")]
+    atomic = {**as_map, "x-kubernetes-list-type": "atomic"}
+    assert _causes(atomic, changed, old, transition=True) == []  # no old item to compare
+
+
+def test_message_expressions_and_reasons_are_checked_with_the_crd() -> None:
+    schema = {"type": "object", "x-kubernetes-validations": [
+        {"rule": "true", "messageExpression": "self.a +"},
+        {"rule": "true", "messageExpression": " "},
+        {"rule": "true", "reason": "FieldValueWrong"}]}
+    causes = {c.field: c.message for c in celrules.compile_causes(schema, "s")}
+    assert causes["s.x-kubernetes-validations[0].messageExpression"].startswith(
+        'Invalid value: "self.a +": messageExpression compilation failed')
+    assert causes["s.x-kubernetes-validations[1].messageExpression"] == (
+        "Required value: messageExpression must be non-empty if specified")
+    assert causes["s.x-kubernetes-validations[2].reason"] == (
+        'Unsupported value: "FieldValueWrong": supported values: "FieldValueDuplicate", '
+        '"FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired"')

@@ -1,7 +1,8 @@
 """Traffic rules on a 3-node lab, end to end (issue 20): NetworkPolicies enforced by every
 node's agent on real pods (connections really dropped or let through, across the overlay),
 and a LoadBalancer Service's pool address answered from the lab switch (the host) by the
-node its Lease elects, keeping the client's address under externalTrafficPolicy Local.
+node its Lease elects, keeping the client's address under externalTrafficPolicy Local;
+and an Ingress served from the host through the first node's HAProxy to pods on two nodes.
 
 One lab and one set of pods for the module: a server namespace with `web` (ports named
 http 8080 and metrics 9090), `friend` and `stranger`, two client namespaces (only the
@@ -12,6 +13,7 @@ reaches every other again, so the tests run in any order.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import json
@@ -30,11 +32,13 @@ from agent.kubelet.images import BUSYBOX_IMAGE, ensure_busybox_image
 from minikube_py.api.lease import LB_LEASE_NAMESPACE, lb_lease_name
 from minikube_py.api.resources import (
     CONFIGMAPS,
+    INGRESSES,
     LEASES,
     NAMESPACES,
     NETWORKPOLICIES,
     NODES,
     PODS,
+    SECRETS,
     SERVICES,
 )
 from minikube_py.client import ApiClient
@@ -52,6 +56,8 @@ from tests.e2e.cluster_support import (
     skip_if_other_cluster,
     trace,
 )
+from tests.fixtures import builders
+from tests.fixtures.tls import TestCA
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
               pytest.mark.timeout(600)]
@@ -59,6 +65,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
 SPEC = LabSpec(3)
 NODE_NAMES = [n.name for n in SPEC.records()]
 HOST_IP = SPEC.gateway  # the host on the lab switch: "outside the nodes"
+INGRESS_IP = SPEC.records()[0].ip  # `lab up` runs HAProxy on the first node's address
 POOL = ("192.168.77.100", "192.168.77.103")
 SERVER, ALLOWED, OTHER = "np-server", "np-client-a", "np-client-b"
 # pod -> (namespace, labels, node)
@@ -365,3 +372,53 @@ def _capture(lab: Lab, out: Path) -> None:
                          for p in pods if p["metadata"]["name"] in PODS_AT],
                 "states": states}
     out.write_text(json.dumps(lab.call(read), indent=1, sort_keys=True) + "\n")
+
+
+def _curl(url: str, host: str, port: int, cacert: Path | None = None) -> str:
+    """curl from the host with `host` resolved to the first node (the ingress's node):
+    '<body> <status>', or ' 000' when nothing answered."""
+    args = ["curl", "-sS", "--max-time", "3", "--resolve", f"{host}:{port}:{INGRESS_IP}",
+            "-w", " %{http_code}", url]
+    if cacert is not None:
+        args[1:1] = ["--cacert", str(cacert)]
+    out = subprocess.run(args, capture_output=True, text=True, check=False).stdout
+    return " ".join(out.split())
+
+
+def test_ingress_routes_hosts_and_paths_from_outside_to_pods_on_two_nodes_with_tls(
+        lab: Lab, tmp_path: Path) -> None:
+    """A request from the host goes through the first node's HAProxy (`minikube-py
+    ingress`) to pods on two nodes: host rules (one a wildcard), Exact beating Prefix, a
+    Service port by number and by name, and TLS with the Secret's certificate by SNI."""
+    ca = TestCA()
+    (tmp_path / "ca.pem").write_bytes(ca.ca_pem)
+    made = [(SECRETS, builders.tls_secret("shop-tls", *ca.issue("shop.test"),
+                                          namespace=SERVER))]
+    for name in ("web", "friend"):  # pods on NODE_NAMES[0] and [1]
+        made.append((SERVICES, {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": f"ing-{name}", "namespace": SERVER},
+            "spec": {"selector": {"app": name},
+                     "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}))
+    made.append((INGRESSES, builders.ingress("shop", SERVER, rules=[
+        builders.rule("shop.test", ("/", "Prefix", builders.ingress_backend("ing-web")),
+                      ("/index.html", "Exact", builders.ingress_backend("ing-friend", "http"))),
+        builders.rule("*.other.test", ("/", "Prefix", builders.ingress_backend("ing-friend")))],
+        tls=[{"hosts": ["shop.test"], "secretName": "shop-tls"}])))
+    try:
+        for resource, obj in made:
+            lab.call(lambda c, r=resource, o=obj: c.create(r, o, SERVER))
+        eventually(lambda: _curl("http://shop.test/", "shop.test", 80) == "hello from web 200",
+                   timeout=60, what="the Ingress served from the host", interval=0.5)
+        assert _curl("http://shop.test/index.html", "shop.test", 80) == "hello from friend 200"
+        assert _curl("http://a.other.test/", "a.other.test", 80) == "hello from friend 200"
+        assert _curl("http://other.test/", "other.test", 80).endswith(" 404")
+        assert _curl("https://shop.test/", "shop.test", 443,
+                     cacert=tmp_path / "ca.pem") == "hello from web 200"  # SNI: our CA
+        got = lab.call(lambda c: c.get(INGRESSES, "shop", SERVER))
+        assert got["status"]["loadBalancer"]["ingress"] == [{"ip": INGRESS_IP}]
+    finally:
+        for resource, obj in reversed(made):
+            with contextlib.suppress(NotFound):
+                lab.call(lambda c, r=resource, o=obj: c.delete(r, o["metadata"]["name"],
+                                                               SERVER))

@@ -4,10 +4,10 @@ In order, the first that allows decides (none: 403):
 - system:masters: everything (kube-apiserver's privileged group).
 - Nodes (system:node:<n>, the node authorizer): read the objects a kubelet and proxy
   need, but of Secrets only GET those a pod bound to them uses (by reference, or the token
-  of its service account), of claims only GET those their pods mount, volumes (the
-  local-path cleaner watches them); tokens only for the service accounts of their pods, bound to
-  such a pod (tokenrequest.py); write their own Node and Lease; update pod status and
-  delete pods bound to them; create/patch events; create TokenReviews and
+  of its service account), of ConfigMaps and claims only GET those their pods use; volumes
+  (the local-path cleaner watches them); tokens only for the service accounts of their
+  pods, bound to such a pod (tokenrequest.py); write their own Node and Lease; update pod
+  status and delete pods bound to them; create/patch events; create TokenReviews and
   SubjectAccessReviews (a kubelet's webhook authentication and authorization).
 - Bootstrappers (system:bootstrappers): create their node-credentials Secret only.
 - Anonymous: GET kube-public/configmaps/cluster-info only (kubeadm's discovery).
@@ -19,6 +19,7 @@ Anything else is a 403 Status naming the user, verb and resource or path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -41,13 +42,13 @@ from minikube_py.api.secret import (
     data_field,
 )
 from minikube_py.apiserver.authn import ANONYMOUS, USER, User
-from minikube_py.apiserver.node_graph import claim_refs, secret_refs
+from minikube_py.apiserver.node_graph import claim_refs, configmap_refs, secret_refs
 from minikube_py.apiserver.objects import decode_item
 from minikube_py.apiserver.rbac_rules import Attributes
 from minikube_py.apiserver.state import NODE_GRAPH, OBJECTS, RBAC, SETTINGS
 from minikube_py.apiserver.target import Target
 
-NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces", "configmaps",
+NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces",
                            "serviceaccounts", "persistentvolumes", "networkpolicies"})
 READ_VERBS = frozenset({"get", "list", "watch"})
 # (group, resource) a kubelet creates to authenticate and authorize its API's callers.
@@ -114,13 +115,16 @@ async def _secret_used_here(request: web.Request, target: Target, node: str) -> 
         in accounts)
 
 
-async def _claim_used_here(request: web.Request, target: Target, node: str) -> bool:
-    """A pod bound to `node` mounts this claim (the kubelet GETs it to find its volume)."""
-    if request.app[NODE_GRAPH].uses_claim(target.namespace or "", node, target.name or ""):
+async def _referenced_here(request: web.Request, target: Target, node: str,
+                           in_graph: Callable[[str, str, str], bool],
+                           refs: Callable[[dict[str, Any]], set[str]]) -> bool:
+    """A pod bound to `node` uses this claim or ConfigMap (the kubelet GETs a claim to
+    find its volume, a ConfigMap for a volume or env)."""
+    if in_graph(target.namespace or "", node, target.name or ""):
         return True
     items, _, _ = await request.app[OBJECTS].list(PODS, target.namespace)
     return any((spec := decode_item(i).get("spec") or {}).get("nodeName") == node
-               and target.name in claim_refs(spec) for i in items)
+               and target.name in refs(spec) for i in items)
 
 
 async def _account_used_here(request: web.Request, target: Target, node: str) -> bool:
@@ -136,8 +140,13 @@ async def _node_allows(request: web.Request, target: Target, verb: str, node: st
     res, sub = target.resource, target.subresource
     if res is SECRETS:
         return verb == "get" and sub is None and await _secret_used_here(request, target, node)
+    graph = request.app[NODE_GRAPH]
     if res is PERSISTENTVOLUMECLAIMS:
-        return verb == "get" and sub is None and await _claim_used_here(request, target, node)
+        return verb == "get" and sub is None and await _referenced_here(
+            request, target, node, graph.uses_claim, claim_refs)
+    if res is CONFIGMAPS:
+        return verb == "get" and sub is None and await _referenced_here(
+            request, target, node, graph.uses_configmap, configmap_refs)
     if res is SERVICEACCOUNTS and sub == "token":  # the body must bind it to one of its pods
         return verb == "create" and await _account_used_here(request, target, node)
     if verb in READ_VERBS and res.plural in NODE_READABLE and sub in (None, "status"):

@@ -4,8 +4,8 @@ kube-apiserver's Node authorizer decides from a graph its informers keep, not fr
 reads on each kubelet request; every kubelet GETs its pods' Secrets and claims and
 writes their status, so reading (and decoding) a namespace's pods per request grows
 with the cluster. This graph follows pods (following.follow) and answers "is this pod
-bound to that node" and "does a pod on that node use this Secret, claim or service
-account" from memory. It may lag a write by the time its watch event takes: the
+bound to that node" and "does a pod on that node use this Secret, ConfigMap, claim or
+service account" from memory. It may lag a write by the time its watch event takes: the
 authorizer allows from the graph and confirms a refusal with etcd (authz.py), so a
 pod bound a moment ago is never refused.
 """
@@ -23,20 +23,33 @@ from minikube_py.apiserver.objects import ObjectStore
 from minikube_py.store import WatchHub
 
 
+def _refs(spec: dict[str, Any], kind: str, name_key: str) -> set[str]:
+    """Names of the `kind` ("secret", "configMap") objects a pod spec uses: volumes
+    (projected too; `name_key` names them in a volume), env and envFrom."""
+    names = set()
+    for volume in spec.get("volumes") or []:
+        names.add((volume.get(kind) or {}).get(name_key))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            names.add((source.get(kind) or {}).get("name"))
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        names.update((ref.get(f"{kind}Ref") or {}).get("name")
+                     for ref in container.get("envFrom") or [])
+        names.update(((env.get("valueFrom") or {}).get(f"{kind}KeyRef") or {}).get("name")
+                     for env in container.get("env") or [])
+    return {n for n in names if isinstance(n, str)}
+
+
 def secret_refs(spec: dict[str, Any]) -> set[str]:
     """Names of the Secrets a pod spec uses: volumes (projected too), env, envFrom and
     image pull secrets."""
-    names = {ref.get("name") for ref in spec.get("imagePullSecrets") or []}
-    for volume in spec.get("volumes") or []:
-        names.add((volume.get("secret") or {}).get("secretName"))
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            names.add((source.get("secret") or {}).get("name"))
-    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-        names.update((ref.get("secretRef") or {}).get("name")
-                     for ref in container.get("envFrom") or [])
-        names.update(((env.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
-                     for env in container.get("env") or [])
-    return {n for n in names if isinstance(n, str)}
+    pulls = {ref.get("name") for ref in spec.get("imagePullSecrets") or []}
+    return _refs(spec, "secret", "secretName") | {n for n in pulls if isinstance(n, str)}
+
+
+def configmap_refs(spec: dict[str, Any]) -> set[str]:
+    """Names of the ConfigMaps a pod spec uses: volumes (projected too: the service
+    account's kube-root-ca.crt), env and envFrom."""
+    return _refs(spec, "configMap", "name")
 
 
 def claim_refs(spec: dict[str, Any]) -> set[str]:
@@ -51,13 +64,15 @@ class PodUses:
 
     node: str
     secrets: frozenset[str]
+    configmaps: frozenset[str]
     claims: frozenset[str]
     account: str
 
     @classmethod
     def of(cls, spec: dict[str, Any]) -> PodUses:
         return cls(str(spec.get("nodeName") or ""), frozenset(secret_refs(spec)),
-                   frozenset(claim_refs(spec)), str(spec.get("serviceAccountName") or "default"))
+                   frozenset(configmap_refs(spec)), frozenset(claim_refs(spec)),
+                   str(spec.get("serviceAccountName") or "default"))
 
 
 class NodeGraph:
@@ -115,6 +130,9 @@ class NodeGraph:
 
     def uses_secret(self, namespace: str, node: str, name: str) -> bool:
         return any(name in u.secrets for u in self._uses(namespace, node))
+
+    def uses_configmap(self, namespace: str, node: str, name: str) -> bool:
+        return any(name in u.configmaps for u in self._uses(namespace, node))
 
     def uses_claim(self, namespace: str, node: str, name: str) -> bool:
         return any(name in u.claims for u in self._uses(namespace, node))

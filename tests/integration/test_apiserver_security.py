@@ -216,12 +216,18 @@ def test_a_node_may_campaign_for_load_balancer_addresses_only(apiserver: ApiServ
     assert apiserver.request("DELETE", f"{leases}/{name}")[0] == 200
 
 
-def test_a_node_reads_only_the_secrets_its_pods_use(apiserver: ApiServer) -> None:
+def _node_and_namespace(apiserver: ApiServer, prefix: str) -> tuple[str, str, str, str]:
+    """A node with its credential, another node's name, and a new namespace."""
     node, other = f"n-{uuid.uuid4().hex[:6]}", f"o-{uuid.uuid4().hex[:6]}"
     token = new_node_token(node)
     assert apiserver.request("POST", SECRETS, node_credentials_secret(node, token))[0] == 201
-    ns = f"sec-{uuid.uuid4().hex[:6]}"
+    ns = f"{prefix}-{uuid.uuid4().hex[:6]}"
     assert apiserver.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0] == 201
+    return node, other, token, ns
+
+
+def test_a_node_reads_only_the_secrets_its_pods_use(apiserver: ApiServer) -> None:
+    node, other, token, ns = _node_and_namespace(apiserver, "sec")
     secrets = f"/api/v1/namespaces/{ns}/secrets"
     for name in ("vol", "env", "pull", "projected", "theirs", "unused"):
         assert apiserver.request("POST", secrets, {"metadata": {"name": name},
@@ -256,6 +262,34 @@ def test_a_node_reads_only_the_secrets_its_pods_use(apiserver: ApiServer) -> Non
         assert status == 403 and f'User "system:node:{node}"' in body["message"], name
     for path in (secrets, f"{secrets}?watch=1", "/api/v1/secrets"):
         assert as_user(apiserver, token, "GET", path)[0] == 403, path
+
+
+def test_a_node_reads_only_the_configmaps_its_pods_use(apiserver: ApiServer) -> None:
+    """As the secrets: by volume, projected source (the service account's CA), env or
+    envFrom of a pod bound to the node; no list, no watch, no other node's."""
+    node, other, token, ns = _node_and_namespace(apiserver, "cm")
+    configmaps = f"/api/v1/namespaces/{ns}/configmaps"
+    for name in ("vol", "ca", "env", "from", "theirs", "unused"):
+        assert apiserver.request("POST", configmaps, {"metadata": {"name": name},
+                                                      "data": {"k": "v"}})[0] == 201
+    mine = {"metadata": {"name": "mine"}, "spec": {"nodeName": node, "volumes": [
+        {"name": "v", "configMap": {"name": "vol"}},
+        {"name": "p", "projected": {"sources": [{"configMap": {"name": "ca"}}]}}],
+        "initContainers": [{"name": "i", "image": "busybox",
+                            "envFrom": [{"configMapRef": {"name": "from"}}]}],
+        "containers": [{"name": "c", "image": "busybox", "env": [
+            {"name": "E", "valueFrom": {"configMapKeyRef": {"name": "env", "key": "k"}}}]}]}}
+    theirs = {"metadata": {"name": "theirs"}, "spec": {
+        "nodeName": other, "volumes": [{"name": "v", "configMap": {"name": "theirs"}}],
+        "containers": [{"name": "c", "image": "busybox"}]}}
+    for pod in (mine, theirs):
+        assert apiserver.request("POST", f"/api/v1/namespaces/{ns}/pods", pod)[0] == 201
+    for name in ("vol", "ca", "env", "from"):
+        assert as_user(apiserver, token, "GET", f"{configmaps}/{name}")[0] == 200, name
+    for path in (f"{configmaps}/theirs", f"{configmaps}/unused", configmaps,
+                 f"{configmaps}?watch=1", "/api/v1/configmaps"):
+        status, body = as_user(apiserver, token, "GET", path)
+        assert status == 403 and f'User "system:node:{node}"' in body["message"], path
 
 
 def _token_request(server: ApiServer, ns: str, account: str, spec: dict[str, Any]
@@ -390,11 +424,7 @@ def test_bad_access_reviews(apiserver: ApiServer, spec: dict[str, Any], field: s
 
 
 def test_a_node_reads_only_the_claims_its_pods_mount(apiserver: ApiServer) -> None:
-    node, other = f"n-{uuid.uuid4().hex[:6]}", f"o-{uuid.uuid4().hex[:6]}"
-    token = new_node_token(node)
-    assert apiserver.request("POST", SECRETS, node_credentials_secret(node, token))[0] == 201
-    ns = f"pvc-{uuid.uuid4().hex[:6]}"
-    assert apiserver.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0] == 201
+    node, other, token, ns = _node_and_namespace(apiserver, "pvc")
     claims = f"/api/v1/namespaces/{ns}/persistentvolumeclaims"
     for name in ("mine", "theirs"):
         assert apiserver.request("POST", claims, {"metadata": {"name": name}, "spec": {

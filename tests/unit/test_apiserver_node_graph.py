@@ -17,7 +17,8 @@ def pod(name: str, node: str, **spec: Any) -> Object:
 
 WEB = pod("web", "a", serviceAccountName="robot",
           volumes=[{"name": "v", "secret": {"secretName": "tls"}},
-                   {"name": "d", "persistentVolumeClaim": {"claimName": "data"}}],
+                   {"name": "d", "persistentVolumeClaim": {"claimName": "data"}},
+                   {"name": "c", "configMap": {"name": "conf"}}],
           imagePullSecrets=[{"name": "pull"}])
 
 
@@ -34,6 +35,8 @@ async def test_what_a_nodes_pods_use_and_nothing_else() -> None:
     assert g.uses_secret("ns", "a", "tls") and g.uses_secret("ns", "a", "pull")
     assert not g.uses_secret("ns", "a", "db") and not g.uses_secret("other", "a", "tls")
     assert g.uses_claim("ns", "a", "data") and not g.uses_claim("ns", "b", "data")
+    assert g.uses_configmap("ns", "a", "conf") and not g.uses_configmap("ns", "b", "conf")
+    assert not g.uses_configmap("ns", "a", "tls") and not g.uses_secret("ns", "a", "conf")
     assert g.runs_as("ns", "a", "robot") and g.runs_as("ns", "b", "default")
     assert not g.runs_as("ns", "a", "default")
 

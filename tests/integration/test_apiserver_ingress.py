@@ -1,6 +1,7 @@
-"""Ingresses and IngressClasses through a real api-server and kubectl: the short name
-and kubectl's columns, 422s naming the field, the default class given to a class-less
-Ingress, a watch seeing status writes, and the ingress controller's least privilege."""
+"""Ingresses and IngressClasses through a real api-server and kubectl: the short name,
+kubectl's columns and describe, 422s naming the field, the default class given to a
+class-less Ingress, a watch seeing status writes, and the ingress controller's least
+privilege."""
 
 from __future__ import annotations
 
@@ -130,3 +131,39 @@ def test_ingress_controller_has_least_privilege(apiserver: ApiServer, tmp_path: 
                        ("delete", "secrets"), ("list", "pods"),
                        ("update", "ingresses.networking.k8s.io")):
         assert can(verb, what, "-A") == "no", (verb, what)
+
+
+def test_kubectl_describes_an_ingress_with_its_backends_and_events(
+        apiserver: ApiServer, tmp_path: Path) -> None:
+    """kubectl describe reads the Ingress, its Services' EndpointSlices and its Events."""
+    ns = _namespace(apiserver)
+    core = f"/api/v1/namespaces/{ns}"
+    service = {"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [
+        {"name": "http", "port": 80, "targetPort": 8080}]}}
+    endpoints = {"metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},
+                 "addressType": "IPv4", "ports": [{"name": "http", "port": 8080}],
+                 "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": True}}]}
+    assert apiserver.request("POST", f"{core}/services", service)[0] == 201
+    assert apiserver.request(
+        "POST", f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices", endpoints)[0] == 201
+    body = _ingress("web", ingressClassName="minikube-py", rules=[RULE],
+                    tls=[{"hosts": ["a.example.com"], "secretName": "a-tls"}],
+                    defaultBackend={"service": {"name": "web", "port": {"name": "http"}}})
+    status, created = apiserver.request("POST", _path(ns), body)
+    assert status == 201 and isinstance(created, dict)
+    event = {"metadata": {"name": "web.1"}, "type": "Warning", "reason": "SecretNotFound",
+             "message": f'secret "{ns}/a-tls" not found', "count": 1,
+             "source": {"component": "ingress-controller"},
+             "involvedObject": {"kind": "Ingress", "apiVersion": "networking.k8s.io/v1",
+                                "namespace": ns, "name": "web",
+                                "uid": created["metadata"]["uid"]}}
+    assert apiserver.request("POST", f"{core}/events", event)[0] == 201
+    got = apiserver.kubectl(tmp_path, "-n", ns, "describe", "ingress", "web")
+    assert got.returncode == 0, got.stderr
+    lines = [line.split() for line in got.stdout.splitlines()]
+    assert ["Ingress", "Class:", "minikube-py"] in lines
+    assert ["Default", "backend:", "web:http", "(10.244.1.5:8080)"] in lines
+    assert ["a-tls", "terminates", "a.example.com"] in lines
+    assert ["a.example.com"] in lines and ["/", "web:80", "(10.244.1.5:8080)"] in lines
+    assert ["Warning", "SecretNotFound"] == next(
+        line[:2] for line in lines if "SecretNotFound" in line)

@@ -8,6 +8,7 @@ object is a CreateContainerConfigError, as in Kubernetes.
 from __future__ import annotations
 
 import base64
+import os
 import re
 from typing import Any
 
@@ -26,6 +27,26 @@ def expand(text: str, env: dict[str, str]) -> str:
             return "$"
         return env.get(m.group(1), m.group(0))
     return _REF.sub(sub, text)
+
+
+def sub_path(mount: dict[str, Any], env: dict[str, str]) -> str:
+    """A volumeMount's subPath, or its subPathExpr expanded with the container's
+    variables; a variable missing or empty is an error, as kubelet's
+    ExpandContainerVolumeMounts (the api-server checked the expression, not the result)."""
+    expr = mount.get("subPathExpr")
+    if not expr:
+        return str(mount.get("subPath") or "")
+    missing = sorted({m.group(1) for m in _REF.finditer(expr)
+                      if m.group(1) and not env.get(m.group(1))})
+    if missing:
+        raise ContainerConfigError(f"missing value for {', '.join(missing)}")
+    path = expand(expr, env)
+    if os.path.isabs(path):
+        raise ContainerConfigError(f"error SubPath `{path}` must not be an absolute path")
+    if ".." in path.split("/"):
+        raise ContainerConfigError(f"unable to provision SubPath `{path}`: must not contain "
+                                   "'..'")
+    return path
 
 
 def field_value(pod: dict[str, Any], path: str, *, pod_ip: str, host_ip: str) -> str:

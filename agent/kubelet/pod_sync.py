@@ -308,7 +308,7 @@ class PodSyncer:
             if problem:
                 raise ContainerConfigError(problem)
             env = await container_env(pod, c, self.source, pod_ip=ctx.pod_ip, host_ip=self.host_ip)
-            binds = self.volumes.binds(pod, c, ctx.volume_paths)
+            binds = self.volumes.binds(pod, c, ctx.volume_paths, env)
             hosts = self.volumes.etc_hosts(pod, ctx.pod_ip)
             if hosts:
                 binds.append(f"{hosts}:/etc/hosts:ro")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.kubelet import fsgroup, subpath
-from agent.kubelet.env import decoded, field_value
+from agent.kubelet.env import decoded, field_value, sub_path
 from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.localpath import PROVISIONED_BY
 from agent.kubelet.source import ObjectSource
@@ -163,33 +163,33 @@ class VolumeManager:
         pod_dir.mkdir(exist_ok=True)
         pod_dir.chmod(0o750)
 
-    def binds(self, pod: dict[str, Any], container: dict[str, Any],
-              paths: dict[str, str]) -> list[str]:
-        """docker `binds` for a container's volumeMounts (subPath, readOnly)."""
+    def binds(self, pod: dict[str, Any], container: dict[str, Any], paths: dict[str, str],
+              env: dict[str, str]) -> list[str]:
+        """docker `binds` for a container's volumeMounts (subPath or subPathExpr, expanded
+        with the container's `env`; readOnly)."""
         binds = []
         read_only = _read_only_volumes(pod)
         for index, m in enumerate(container.get("volumeMounts") or []):
             if m["name"] not in paths:
                 raise ContainerConfigError(f'volumeMount "{m["name"]}" refers to no volume')
             host = paths[m["name"]]
-            if m.get("subPath"):
+            sub = sub_path(m, env)
+            if sub:
                 host = self._subpath(pod["metadata"]["uid"], container["name"], index,
-                                     m, host)
+                                     m["name"], sub, host)
             ro = m.get("readOnly") or m["name"] in read_only
             binds.append(f"{host}:{m['mountPath']}:{'ro' if ro else 'rw'}")
         return binds
 
-    def _subpath(self, uid: str, container: str, index: int, mount: dict[str, Any],
+    def _subpath(self, uid: str, container: str, index: int, name: str, sub: str,
                  volume: str) -> str:
         """The host path to bind for a subPath mount: a bind pinning what was checked
         (subpath.py), or, where dockerd would not see that bind, the checked path."""
         if not self.pinned_subpaths:
-            sub = below(volume, mount["subPath"])
-            os.makedirs(sub, exist_ok=True)
-            return below(volume, mount["subPath"])  # again: nothing swapped in meanwhile
-        target = (self.pod_dir(uid) / subpath.SUBPATHS_DIR / mount["name"] / container
-                  / str(index))
-        return subpath.bind(volume, mount["subPath"], target)
+            os.makedirs(below(volume, sub), exist_ok=True)
+            return below(volume, sub)  # again: nothing swapped in meanwhile
+        target = self.pod_dir(uid) / subpath.SUBPATHS_DIR / name / container / str(index)
+        return subpath.bind(volume, sub, target)
 
     def termination_log(self, uid: str, container: str, attempt: int) -> Path:
         """Host side of a container attempt's terminationMessagePath (made empty, 0666)."""

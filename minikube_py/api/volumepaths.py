@@ -4,7 +4,7 @@ places inside a volume, validated as Kubernetes' ValidateVolumes/ValidateVolumeM
 A `subPath`/`subPathExpr`, a configMap/secret item's `path`, a downwardAPI file's `path`
 and a projected token's `path` must stay below the volume: relative, without a `..`
 element. File modes are 0-0777. The kubelet checks again where it writes and mounts
-(agent/kubelet/volumes.py), since a container can plant symlinks in what it shares.
+(agent/kubelet/subpath.py), since a container can plant symlinks in what it shares.
 """
 
 from __future__ import annotations

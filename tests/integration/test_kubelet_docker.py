@@ -312,7 +312,7 @@ async def test_a_subpath_is_pinned_before_docker_mounts_it(node: Node) -> None:
     assert source == str(volumes.pod_dir(uid) / "volume-subpaths/shared/main/0")
     # The kubelet's pace, slowed down: check and bind, the swap, then Docker's mount.
     bound = volumes.binds(pod, pod["spec"]["containers"][0],
-                          {"shared": str(volumes.pod_dir(uid) / "volumes/shared")})
+                          {"shared": str(volumes.pod_dir(uid) / "volumes/shared")}, {})
     code, out = await node.syncer.runtime.exec_run(found["side"]["Id"], [
         "sh", "-c", "mv /shared/d /shared/old && ln -s / /shared/d && ls /shared/d/etc"])
     assert code == 0 and b"passwd" in out, out
@@ -321,6 +321,29 @@ async def test_a_subpath_is_pinned_before_docker_mounts_it(node: Node) -> None:
     await node.syncer.teardown(uid, grace=0)
     assert subpath.mounted_under(volumes.pod_dir(uid)) == []
     assert not volumes.pod_dir(uid).exists() and Path("/etc/passwd").exists()
+
+
+async def test_sub_path_expr_gives_each_pod_its_own_directory(node: Node) -> None:
+    """subPathExpr expanded with the container's env (here the pod's name by the downward
+    API): the container's /mine is <volume>/<pod name>; a variable it lacks is refused."""
+    pod = node.pod([{"name": "main", "command": ["sh", "-c", "echo hi > /mine/f; sleep 3600"],
+                     "env": [{"name": "POD", "valueFrom": {
+                         "fieldRef": {"fieldPath": "metadata.name"}}}],
+                     "volumeMounts": [{"name": "v", "mountPath": "/all"},
+                                      {"name": "v", "mountPath": "/mine",
+                                       "subPathExpr": "logs/$(POD)"}]}],
+                   volumes=[{"name": "v", "emptyDir": {}}])
+    await node.until(pod, running)
+    main = (await node.containers(pod))["main"]["Id"]
+    code, out = await node.syncer.runtime.exec_run(
+        main, ["cat", f"/all/logs/{pod['metadata']['name']}/f"])
+    assert (code, out) == (0, b"hi\n")
+    lacking = node.pod([{"name": "main", "command": ["sleep", "3600"], "volumeMounts": [
+        {"name": "v", "mountPath": "/mine", "subPathExpr": "$(NOPE)"}]}],
+        volumes=[{"name": "v", "emptyDir": {}}])
+    status = await node.until(lacking, lambda s: bool(s.get("containerStatuses")))
+    assert status["containerStatuses"][0]["state"]["waiting"] == {
+        "reason": "CreateContainerConfigError", "message": "missing value for NOPE"}
 
 
 async def test_run_as_non_root_and_no_new_privileges(node: Node) -> None:

@@ -42,7 +42,7 @@ async def test_claim_binds_its_volume_directory(tmp_path: Path, read_only: bool)
     assert paths == {"d": str(tmp_path / "vol" / "pvc-1")}
     assert (tmp_path / "vol" / "pvc-1").is_dir()  # DirectoryOrCreate: made on first mount
     mode = "ro" if read_only else "rw"
-    assert manager.binds(pod, pod["spec"]["containers"][0], paths) == [
+    assert manager.binds(pod, pod["spec"]["containers"][0], paths, {}) == [
         f"{tmp_path / 'vol' / 'pvc-1'}:/data:{mode}"]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.kubelet.env import container_env, expand, field_value
+from agent.kubelet.env import container_env, expand, field_value, sub_path
 from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.source import DictSource
 from agent.kubelet.spec import container_args, resources, sandbox_args, security
@@ -64,6 +64,24 @@ def test_sandbox_has_the_pod_hostname_and_no_docker_network() -> None:
 ])
 def test_expand(text: str, expected: str) -> None:
     assert expand(text, {"A": "1"}) == expected
+
+
+@pytest.mark.parametrize("mount, expected", [
+    ({"subPath": "a/b"}, "a/b"), ({}, ""), ({"subPathExpr": "logs/$(POD)"}, "logs/web-1"),
+    ({"subPathExpr": "$$(POD)"}, "$(POD)"),
+    ({"subPathExpr": "$(NOPE)/$(EMPTY)"}, "missing value for EMPTY, NOPE"),
+    ({"subPathExpr": "$(UP)/x"}, "unable to provision SubPath `../x`: must not contain '..'"),
+    ({"subPathExpr": "$(ROOT)etc"}, "error SubPath `/etc` must not be an absolute path"),
+])
+def test_sub_path_expressions_expand_from_the_container_env(mount: dict[str, str],
+                                                             expected: str) -> None:
+    env = {"POD": "web-1", "EMPTY": "", "UP": "..", "ROOT": "/"}
+    if "must" in expected or "missing" in expected:
+        with pytest.raises(ContainerConfigError) as e:
+            sub_path(mount, env)
+        assert str(e.value) == expected
+    else:
+        assert sub_path(mount, env) == expected
 
 
 def test_field_values() -> None:

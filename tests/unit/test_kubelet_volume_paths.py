@@ -106,7 +106,7 @@ async def test_api_data_volumes_are_bound_read_only(tmp_path: Path) -> None:
            "spec": {"volumes": [{"name": n, **v} for n, v in kinds.items()]}}
     paths = await volumes.prepare(pod)
     mounts = [{"name": n, "mountPath": f"/{n}", "readOnly": False} for n in kinds]
-    binds = volumes.binds(pod, {"name": "c", "volumeMounts": mounts}, paths)
+    binds = volumes.binds(pod, {"name": "c", "volumeMounts": mounts}, paths, {})
     assert {b.split(":")[1]: b.split(":")[2] for b in binds} == {
         "/cm": "ro", "/sec": "ro", "/dapi": "ro", "/proj": "ro", "/scratch": "rw"}
 

@@ -122,7 +122,7 @@ async def delete_object(app: web.Application, target: Target, obj: Object,
         meta["finalizers"] = finalizers
     marked = await store.update(resource, new, expected)
     if resource is NAMESPACES:
-        app[NAMESPACE_LIFECYCLE].mark_terminating(meta["name"])
+        app[NAMESPACE_LIFECYCLE].saw(marked)  # terminating from now on
     return marked, False
 
 

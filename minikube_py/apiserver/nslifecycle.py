@@ -2,7 +2,10 @@
 
 As kube-apiserver's NamespaceLifecycle plugin, the check reads a watch-fed cache of
 namespaces, so a create costs no extra etcd read; a namespace the cache does not
-know yet (created a moment ago) is read from etcd before refusing anything.
+know yet (created a moment ago) is read from etcd before refusing anything. The same
+cache gives PodSecurity its namespace's labels (kube's namespace lister); this
+process's own namespace writes are noted at once, so a pod created right after a
+relabel meets the new level.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import NamedTuple
 
 from minikube_py.api import errors
 from minikube_py.api.resources import NAMESPACES
+from minikube_py.api.types import Object
 from minikube_py.apiserver.objects import ObjectStore, resource_prefix
 from minikube_py.store import Progress, StorageError, WatchHub
 
@@ -26,13 +31,26 @@ def _terminating(ns: dict[str, object]) -> bool:
         isinstance(status, dict) and status.get("phase") == "Terminating")
 
 
+class Namespace(NamedTuple):
+    """What admission needs of one namespace, as of `revision`."""
+
+    terminating: bool
+    labels: dict[str, str]
+    revision: int
+
+    @classmethod
+    def of(cls, ns: Object, revision: int) -> Namespace:
+        labels = (ns.get("metadata") or {}).get("labels")
+        return cls(_terminating(ns), dict(labels) if isinstance(labels, dict) else {}, revision)
+
+
 class NamespaceLifecycle:
-    """name -> terminating?, kept current by a watch on namespaces."""
+    """name -> Namespace, kept current by a watch on namespaces."""
 
     def __init__(self, store: ObjectStore, hub: WatchHub) -> None:
         self.store = store
         self.hub = hub
-        self.known: dict[str, bool] = {}
+        self.known: dict[str, Namespace] = {}
         self.synced = False
 
     async def run(self) -> None:
@@ -41,7 +59,8 @@ class NamespaceLifecycle:
         while True:
             try:
                 items, revision, _ = await self.store.list(NAMESPACES, None)
-                self.known = {i.key[len(prefix):]: _terminating(json.loads(i.value))
+                self.known = {i.key[len(prefix):]: Namespace.of(json.loads(i.value),
+                                                                i.mod_revision)
                               for i in items}
                 self.synced = True
                 async for batch in self.hub.watch(prefix, prefix, revision):
@@ -52,19 +71,35 @@ class NamespaceLifecycle:
                         if change.type == "DELETE":
                             self.known.pop(name, None)
                         else:
-                            self.known[name] = _terminating(json.loads(change.value))
+                            self._note(name, Namespace.of(json.loads(change.value),
+                                                          change.revision))
             except (StorageError, errors.StatusError) as e:
                 log.warning("namespace cache re-listing error=%s", e)
             self.synced = False
             await asyncio.sleep(0.5)
 
-    def mark_terminating(self, namespace: str) -> None:
-        """Our own namespace delete is known at once, before its watch event arrives."""
-        self.known[namespace] = True
+    def _note(self, name: str, ns: Namespace) -> None:
+        """Keep the newer of what we know and `ns` (a write noted by `saw` may be ahead
+        of the watch)."""
+        known = self.known.get(name)
+        if known is None or known.revision <= ns.revision:
+            self.known[name] = ns
+
+    def saw(self, ns: Object) -> None:
+        """Our own namespace write (a relabel, a delete marking it terminating), known at
+        once, before its watch event arrives."""
+        meta = ns.get("metadata") or {}
+        self._note(str(meta.get("name")), Namespace.of(ns, int(meta["resourceVersion"])))
+
+    def labels(self, namespace: str) -> dict[str, str] | None:
+        """The namespace's labels as last seen; None if the cache cannot tell."""
+        known = self.known.get(namespace) if self.synced else None
+        return known.labels if known is not None else None
 
     async def admit(self, namespace: str) -> None:
         """404 if `namespace` does not exist, 403 if it is terminating."""
-        terminating = self.known.get(namespace) if self.synced else None
+        known = self.known.get(namespace) if self.synced else None
+        terminating = known.terminating if known is not None else None
         if terminating is None:
             try:
                 ns = await self.store.get(NAMESPACES, None, namespace)

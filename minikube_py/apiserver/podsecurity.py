@@ -22,7 +22,7 @@ from minikube_py.api.podsecurity import LEVELS, violations
 from minikube_py.api.resources import NAMESPACES, PODS, Resource
 from minikube_py.api.shape import as_dict, dig
 from minikube_py.api.types import Object
-from minikube_py.apiserver.state import OBJECTS, SETTINGS
+from minikube_py.apiserver.state import NAMESPACE_LIFECYCLE, OBJECTS, SETTINGS
 from minikube_py.apiserver.target import Target
 from minikube_py.apiserver.warnings import add_warning
 
@@ -44,13 +44,15 @@ async def levels(app: web.Application, namespace: str) -> dict[str, str]:
     if namespace in EXEMPT_NAMESPACES:
         return dict.fromkeys(MODES, "privileged")
     default = app[SETTINGS].pod_security_default
-    try:
-        ns = await app[OBJECTS].get(NAMESPACES, None, namespace)
-    except errors.StatusError as e:
-        if e.code != 404:
-            raise
-        ns = {}
-    labels = as_dict(as_dict(ns.get("metadata")).get("labels"))
+    labels = app[NAMESPACE_LIFECYCLE].labels(namespace)
+    if labels is None:  # not in the watch-fed cache (yet): read it
+        try:
+            ns = await app[OBJECTS].get(NAMESPACES, None, namespace)
+        except errors.StatusError as e:
+            if e.code != 404:
+                raise
+            ns = {}
+        labels = as_dict(as_dict(ns.get("metadata")).get("labels"))
     return {mode: str(labels[LABEL + mode]) if labels.get(LABEL + mode) in LEVELS else default
             for mode in MODES}
 

@@ -326,7 +326,10 @@ async def write_update(app: web.Application, target: Target, new: Object, old: O
             raise
         await commit()
         return stored
-    return await store.update(resource, new, expected)
+    stored = await store.update(resource, new, expected)
+    if resource is NAMESPACES:
+        app[NAMESPACE_LIFECYCLE].saw(stored)
+    return stored
 
 
 async def update(request: web.Request, target: Target) -> web.Response:

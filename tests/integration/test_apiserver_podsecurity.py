@@ -75,3 +75,22 @@ def test_workloads_are_warned_never_refused(apiserver: ApiServer, tmp_path: Path
     got = _apply(apiserver, tmp_path, ns, deployment)
     assert got.returncode == 0, got.stderr
     assert 'Warning: would violate PodSecurity "baseline:latest": privileged' in got.stderr
+
+
+def test_levels_come_from_the_namespace_cache_and_follow_a_relabel_at_once(
+        apiserver: ApiServer) -> None:
+    ns = _namespace(apiserver, enforce="privileged")
+    pods = f"/api/v1/namespaces/{ns}/pods?dryRun=All"
+    # No token to mount: the service-account admission reads nothing either.
+    pod: dict[str, Any] = json.loads(json.dumps(PRIVILEGED))
+    pod["spec"]["automountServiceAccountToken"] = False
+    assert apiserver.request("POST", pods, pod)[0] == 201
+    gets = 'etcd_request_duration_seconds_count{operation="get"}'
+    before = apiserver.metric(gets)
+    for _ in range(10):
+        assert apiserver.request("POST", pods, pod)[0] == 201
+    assert apiserver.metric(gets) - before < 5  # not a namespace read per pod
+    patch = {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}}
+    assert apiserver.request("PATCH", f"/api/v1/namespaces/{ns}", patch,
+                             content_type="application/merge-patch+json")[0] == 200
+    assert apiserver.request("POST", pods, pod)[0] == 403  # the next pod, at once

@@ -70,13 +70,17 @@ async def main(args: argparse.Namespace) -> None:
                     assert r.status == 201
 
             await bounded(args.n, create)
-            # RSS after the same list from etcd (its transient peak stays in the heap), then
-            # after the list that starts the cache: what the cache holds.
-            await lists(session, server, args.n, 8, f"?limit={args.n * 10}")
-            rss_before = server.memory_info().rss
-            await lists(session, server, args.n, 8, "")
-            await asyncio.sleep(1)
-            rss_after = server.memory_info().rss
+            # One list at a time (64 at once hold 64 response bodies): RSS after lists from
+            # etcd (their transient peak stays in the heap), then after lists that start and
+            # use the cache: what the cache holds.
+            rss = []
+            for query in (f"?limit={args.n * 10}", ""):
+                for _ in range(3):
+                    async with session.get(NS + query) as r:
+                        await r.read()
+                await asyncio.sleep(1)
+                rss.append(server.memory_info().rss)
+            rss_before, rss_after = rss
             cached, etcd = [], []
             for _ in range(args.rounds):
                 cached.append(await lists(session, server, args.n, args.lists, ""))

@@ -6,7 +6,7 @@ the ports inside the pod) in the client's protocol, as kube-apiserver >= 1.30 se
   SPDY session tunnelled in binary messages (upgrade.py);
 - a WebSocket of the channel protocol (v4.channel.k8s.io, the Python client's
   `portforward`): `?ports=` (repeated or comma-separated) become the kubelet's `port`s and
-  the frames are relayed (proxy.websocket_relay, as for exec and attach).
+  the upgrade is relayed as raw bytes (upgrade.py, as for exec and attach).
 
 `ports` is converted as kube-apiserver does for every request (400 if one is not a 16-bit
 number). A WebSocket's ports are then judged with the kubelet's messages here, before
@@ -64,8 +64,6 @@ async def port_forward(request: web.Request, target: Target) -> web.StreamRespon
     kubelet = await proxy.pod_kubelet(request, pod)
     url = f"{kubelet.base}/portForward/{target.namespace}/{target.name}"
     log.info("port-forward protocol=%s pod=%s/%s", protocol, target.namespace, target.name)
-    if protocol == "websocket-channels":
-        return await proxy.websocket_relay(request, url, _kubelet_query(ports), kubelet,
-                                           "port-forward")
-    return await upgrade.relay(request, url, [], **proxy.dial(request, kubelet),
+    query = _kubelet_query(ports) if protocol == "websocket-channels" else []
+    return await upgrade.relay(request, url, query, **proxy.dial(request, kubelet),
                                tunnel=TUNNEL if tunnel else None)

@@ -2,9 +2,9 @@
 
 The kubelet serves https://<node InternalIP>:<daemonEndpoints.kubeletEndpoint.Port>
 /containerLogs/<ns>/<pod>/<container> and /exec/<ns>/<pod>/<container>. Logs
-stream through chunk by chunk (follow works); exec is a WebSocket relayed frame
-by frame with the subprotocol (v4/v5.channel.k8s.io) the kubelet chose; a SPDY/3.1
-exec (kubectl before 1.30) is relayed as raw bytes by upgrade.py.
+stream through chunk by chunk (follow works); exec and attach, a WebSocket (the
+subprotocol, v4/v5.channel.k8s.io, the kubelet chose) or SPDY/3.1 (kubectl before 1.30),
+are the kubelet's upgrade relayed as raw bytes by upgrade.py.
 
 The api-server dials only the node's registered InternalIP, presents its kubelet-client
 certificate (the kubelet asks it whether that user may `nodes/proxy`) and accepts only a
@@ -127,16 +127,6 @@ async def container_log(request: web.Request, target: Target) -> web.StreamRespo
         raise unreachable(e) from None
 
 
-async def _relay(source: Any, sink: Any) -> None:
-    async for msg in source:
-        if msg.type == aiohttp.WSMsgType.BINARY:
-            await sink.send_bytes(msg.data)
-        elif msg.type == aiohttp.WSMsgType.TEXT:
-            await sink.send_str(msg.data)
-        else:
-            break
-
-
 async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
     return await _remote_command(request, target, "exec", EXEC_PARAMS)
 
@@ -148,8 +138,8 @@ async def attach(request: web.Request, target: Target) -> web.StreamResponse:
 
 async def _remote_command(request: web.Request, target: Target, kind: str,
                           accepted: tuple[str, ...]) -> web.StreamResponse:
-    """pods/x/exec or attach over WebSocket (frames relayed both ways until either side
-    closes) or SPDY/3.1 (raw bytes after the upgrade)."""
+    """pods/x/exec or attach over WebSocket or SPDY/3.1: the kubelet's upgrade, relayed as
+    raw bytes (upgrade.py)."""
     if request.method not in ("GET", "POST"):
         raise errors.method_not_allowed()
     upgrade_to = request.headers.get("Upgrade", "").lower()
@@ -158,40 +148,10 @@ async def _remote_command(request: web.Request, target: Target, kind: str,
     pod, container, kubelet = await _pod_and_container(request, target)
     params = [(k, v) for k, v in request.query.items() if k in accepted]
     url = f"{kubelet.base}/{kind}/{target.namespace}/{pod['metadata']['name']}/{container}"
-    if upgrade_to.startswith("spdy/"):  # kubectl before 1.30: raw bytes both ways
-        return await upgrade.relay(request, url, params, **dial(request, kubelet))
-    return await websocket_relay(request, url, params, kubelet, kind)
+    return await upgrade.relay(request, url, params, **dial(request, kubelet))
 
 
 def offered_protocols(request: web.Request) -> list[str]:
     """The client's WebSocket subprotocols, in its order."""
     return [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
             if p.strip()]
-
-
-async def websocket_relay(request: web.Request, url: str, params: list[tuple[str, str]],
-                          kubelet: Kubelet, kind: str) -> web.StreamResponse:
-    """The client's WebSocket to the kubelet's `url`, offering what the client offered and
-    answering with what the kubelet chose; frames relayed until either side closes."""
-    offered = offered_protocols(request)
-    try:
-        async with (
-                aiohttp.ClientSession() as http,
-                http.ws_connect(url, params=params, protocols=offered, max_msg_size=0,
-                                **dial(request, kubelet)) as upstream,
-        ):
-            client = web.WebSocketResponse(
-                protocols=[upstream.protocol] if upstream.protocol else (),
-                max_msg_size=0)
-            await client.prepare(request)
-            try:
-                await upgrade.both_ways(kind, _relay(client, upstream), _relay(upstream, client))
-            finally:
-                await client.close()
-            return client
-    except aiohttp.WSServerHandshakeError as e:
-        code = e.status if e.status >= 400 else 502
-        raise errors.StatusError(code, upgrade.REASONS.get(code, "InternalError"),
-                                 f"kubelet refused {kind}: {e.message}") from None
-    except (aiohttp.ClientError, OSError) as e:
-        raise unreachable(e) from None

@@ -1,10 +1,12 @@
-"""Upgraded connections (SPDY/3.1 exec from kubectl before 1.30) relayed as raw bytes.
+"""Upgraded connections (exec, attach and port-forward over SPDY/3.1 or WebSocket)
+relayed as raw bytes.
 
 Like kube-apiserver's UpgradeAwareHandler: the upgrade request goes to the kubelet
 over its own TLS connection; if the kubelet answers 101, the client gets that 101
-(with the negotiated X-Stream-Protocol-Version) and from then on bytes are copied
-both ways untouched until either side closes. Anything but 101 becomes a
-metav1.Status error for the client, so nothing is upgraded on a refusal.
+(with the negotiated X-Stream-Protocol-Version, or the WebSocket's accept key and
+subprotocol) and from then on bytes are copied both ways untouched until either side
+closes: a WebSocket's frames are the kubelet's own. Anything but 101 becomes a
+metav1.Status error carrying the kubelet's message, so nothing is upgraded on a refusal.
 
 A tunnelled upgrade (kubectl >= 1.31 port-forward: a WebSocket whose subprotocol is
 `SPDY/3.1+portforward.k8s.io`, the SPDY bytes in its binary messages, as kube-apiserver's
@@ -29,8 +31,10 @@ from minikube_py.api import errors
 
 log = logging.getLogger(__name__)
 
-FORWARDED = ("Upgrade", "X-Stream-Protocol-Version")
-ANSWERED = ("Upgrade", "X-Stream-Protocol-Version")
+FORWARDED = ("Upgrade", "X-Stream-Protocol-Version", "Sec-WebSocket-Key",
+             "Sec-WebSocket-Version", "Sec-WebSocket-Protocol")
+ANSWERED = {"upgrade", "x-stream-protocol-version", "sec-websocket-accept",
+            "sec-websocket-protocol"}
 REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
 CHUNK = 1 << 18
 BUFFERED = 1 << 20  # per direction before the sender is paused
@@ -138,7 +142,7 @@ async def _splice(request: web.Request, answer: list[tuple[str, str]],
     response = web.StreamResponse(status=101)
     response.headers["Connection"] = "Upgrade"
     for name, value in answer:
-        if name.title() in ANSWERED:
+        if name.lower() in ANSWERED:
             response.headers.add(name, value)
     await response.prepare(request)
 

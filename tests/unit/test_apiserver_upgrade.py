@@ -29,6 +29,22 @@ def test_forwarded_request_carries_the_upgrade_and_every_offered_protocol() -> N
     # (the api-server is known to the kubelet by its client certificate)
 
 
+def test_a_websocket_handshake_is_forwarded_for_the_kubelet_to_answer() -> None:
+    """The kubelet computes the accept key and picks the subprotocol; its frames then pass
+    untouched."""
+    request = make_mocked_request("GET", "/api/v1/namespaces/d/pods/p/exec", headers=CIMultiDict([
+        ("Upgrade", "websocket"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Protocol", "v5.channel.k8s.io, v4.channel.k8s.io"),
+        ("Sec-WebSocket-Extensions", "permessage-deflate"), ("Authorization", "Bearer user")]))
+    head = _request_head(request, URL("https://10.0.0.1:10250/exec/d/p/c")).decode()
+    assert set(head.split("\r\n")[1:-2]) == {
+        "Host: 10.0.0.1:10250", "Connection: Upgrade", "Content-Length: 0",
+        "Upgrade: websocket", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Protocol: v5.channel.k8s.io, v4.channel.k8s.io"}
+
+
 def test_tunnelled_spdy_is_asked_of_the_kubelet_as_plain_spdy() -> None:
     """kubectl >= 1.31's WebSocket carrying SPDY: the kubelet gets the SPDY upgrade the
     subprotocol names, none of the WebSocket's headers."""

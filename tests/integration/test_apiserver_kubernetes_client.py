@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import threading
 import time
@@ -11,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
+from kubernetes.dynamic import DynamicClient
 
 from tests.fixtures.apiserver import ApiServer
 
@@ -164,3 +167,31 @@ def test_watch_ends_cleanly_when_the_server_shuts_down(
         server.stop()
         reader.join(30)
         api_client.close()
+
+
+def test_dynamic_client_server_side_apply_conflict_and_force(api: client.ApiClient) -> None:
+    """The client suite's server-side apply: the dynamic client discovers the kind, applies
+    as two managers, sees kube-apiserver's 409 body and forces."""
+    dynamic = DynamicClient(api)  # type: ignore[no-untyped-call]
+    configmaps = dynamic.resources.get(api_version="v1", kind="ConfigMap")
+    name = f"ssa-{uuid.uuid4().hex[:6]}"
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+            "data": {"k": "a"}}
+    try:
+        applied = configmaps.server_side_apply(body=body, namespace="default",
+                                               field_manager="py-a")
+        assert applied.data.k == "a"
+        assert [e.manager for e in applied.metadata.managedFields] == ["py-a"]
+        other = {**body, "data": {"k": "b"}}
+        with pytest.raises(ApiException) as clash:
+            configmaps.server_side_apply(body=other, namespace="default", field_manager="py-b")
+        assert clash.value.status == 409
+        assert json.loads(clash.value.body or "{}")["message"] == (
+            'Apply failed with 1 conflict: conflict with "py-a": .data.k')
+        forced = configmaps.server_side_apply(body=other, namespace="default",
+                                              field_manager="py-b", force_conflicts=True)
+        assert forced.data.k == "b"
+        assert {e.manager for e in forced.metadata.managedFields} == {"py-b"}
+    finally:
+        with contextlib.suppress(ApiException):
+            configmaps.delete(name=name, namespace="default")

@@ -26,7 +26,7 @@ from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import Resource
 from minikube_py.api.selectors import FieldSelector, LabelSelector
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec
+from minikube_py.apiserver import codec, views
 from minikube_py.apiserver.objects import (
     decode_item,
     parse_resource_version,
@@ -36,7 +36,7 @@ from minikube_py.apiserver.objects import (
     with_version,
 )
 from minikube_py.apiserver.state import METRICS, OBJECTS, WATCH_CACHE
-from minikube_py.apiserver.tables import table_version, to_table
+from minikube_py.apiserver.tables import to_table
 from minikube_py.apiserver.target import Target
 from minikube_py.store import Item
 
@@ -211,10 +211,13 @@ async def list_handler(request: web.Request, target: Target) -> web.Response:
     list_meta: dict[str, Any] = {"resourceVersion": str(revision)}
     if token:
         list_meta["continue"] = token
-    version = table_version(request)
-    if version is not None:
+    view = views.negotiate(request, views.LIST_VIEWS)
+    if view is not None:
         objs = [decode_item(i) for i in items]
-        return codec.json_response(to_table(request, resource, objs, version, list_meta))
+        kind, version = view
+        return codec.json_response(
+            views.partial_list(objs, version, list_meta) if kind == views.PARTIAL_LIST
+            else to_table(request, resource, objs, version, list_meta))
     # The items go out as stored, resourceVersion spliced in: no parse, no re-encode.
     head = codec.dumps({"kind": resource.list_kind, "apiVersion": resource.api_version,
                         "metadata": list_meta})[:-1]

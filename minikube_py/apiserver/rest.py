@@ -42,6 +42,7 @@ from minikube_py.apiserver import (
     rbac_escalation,
     serviceaccount_admission,
     services,
+    views,
     webhook_admission,
 )
 from minikube_py.apiserver.authn import USER
@@ -49,7 +50,7 @@ from minikube_py.apiserver.authz import admit_create
 from minikube_py.apiserver.fieldmanager import Writer
 from minikube_py.apiserver.objects import decode_item, parse_resource_version, with_version
 from minikube_py.apiserver.state import ALLOCATORS, NAMESPACE_LIFECYCLE, OBJECTS
-from minikube_py.apiserver.tables import table_version, to_table
+from minikube_py.apiserver.tables import to_table
 from minikube_py.apiserver.target import Target
 from minikube_py.apiserver.warnings import add_warning
 from minikube_py.apiserver.webhook_admission import WebhookAdmission
@@ -135,12 +136,15 @@ def validation_error(resource: Resource, obj: Object, causes: list[errors.Cause]
 
 def respond(request: web.Request, resource: Resource, obj: Object, status: int = 200
             ) -> web.Response:
-    version = table_version(request)
-    if version is not None:
-        table = to_table(request, resource, [obj], version,
-                         {"resourceVersion": obj["metadata"].get("resourceVersion", "")})
-        return codec.json_response(table, status)
-    return codec.json_response(obj, status)
+    view = views.negotiate(request, views.OBJECT_VIEWS)
+    if view is None:
+        return codec.json_response(obj, status)
+    kind, version = view
+    if kind == views.PARTIAL:
+        return codec.json_response(views.partial(obj, version), status)
+    table = to_table(request, resource, [obj], version,
+                     {"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+    return codec.json_response(table, status)
 
 
 def _admission(request: web.Request, target: Target) -> Admit | None:
@@ -269,7 +273,7 @@ async def create(request: web.Request, target: Target) -> web.Response:
 async def get(request: web.Request, target: Target) -> web.Response:
     assert target.name is not None
     item = await request.app[OBJECTS].get_item(target.resource, target.namespace, target.name)
-    if table_version(request) is None:
+    if views.negotiate(request, views.OBJECT_VIEWS) is None:
         return codec.raw_json_response(with_version(item.value, item.mod_revision))
     return respond(request, target.resource, decode_item(item))
 

@@ -1,7 +1,7 @@
 """Server-side printing: answer `Accept: ...;as=Table;g=meta.k8s.io;v=v1` with a Table.
 
-The columns come from the kind's strategy; this module only decides whether a
-Table was asked for and fills each row's `object` as `includeObject` says
+The columns come from the kind's strategy (whether a Table was asked for is
+views.py's); this module fills each row's `object` as `includeObject` says
 (PartialObjectMetadata by default, the whole object, or nothing).
 """
 
@@ -15,23 +15,7 @@ from aiohttp import web
 from minikube_py.api import errors
 from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import Resource
-
-
-def table_version(request: web.Request) -> str | None:
-    """"v1" or "v1beta1" when the client accepts a meta.k8s.io Table, else None."""
-    accept = request.headers.get("Accept", "")
-    if "as=Table" not in accept:
-        return None
-    for media in accept.split(","):
-        params = dict(p.strip().partition("=")[::2] for p in media.split(";")[1:])
-        if params.get("as") == "Table" and params.get("g", "meta.k8s.io") == "meta.k8s.io":
-            version = params.get("v", "v1")
-            if version in ("v1", "v1beta1"):
-                return version
-    if "application/json" in accept or "*/*" in accept:
-        return None
-    raise errors.not_acceptable(["application/json;as=Table;v=v1;g=meta.k8s.io",
-                                 "application/json"])
+from minikube_py.apiserver import views
 
 
 def _row_object(obj: dict[str, Any], include: str, version: str) -> dict[str, Any] | None:
@@ -39,8 +23,7 @@ def _row_object(obj: dict[str, Any], include: str, version: str) -> dict[str, An
         return None
     if include == "Object":
         return obj
-    return {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{version}",
-            "metadata": obj.get("metadata", {})}
+    return views.partial(obj, version)
 
 
 def to_table(request: web.Request, resource: Resource, objs: Iterable[dict[str, Any]],

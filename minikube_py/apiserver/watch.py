@@ -23,7 +23,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec
+from minikube_py.apiserver import codec, views
 from minikube_py.apiserver.authn import USER
 from minikube_py.apiserver.listing import Filter, whole_list
 from minikube_py.apiserver.objects import (
@@ -35,7 +35,7 @@ from minikube_py.apiserver.objects import (
     with_version,
 )
 from minikube_py.apiserver.state import HUB, METRICS, SETTINGS, WATCH_PUMPS
-from minikube_py.apiserver.tables import table_version, to_table
+from minikube_py.apiserver.tables import to_table
 from minikube_py.apiserver.target import Target
 from minikube_py.store import Batch, Change, Closed, Expired, Item, Progress, StorageError
 
@@ -122,7 +122,7 @@ class WatchStream:
     def __init__(self, request: web.Request, target: Target) -> None:
         self.request = request
         self.resource = target.resource
-        self.table = table_version(request)
+        self.view = views.negotiate(request, views.OBJECT_VIEWS)
         self.response = web.StreamResponse(headers={"Content-Type": codec.JSON_TYPE,
                                                     "Cache-Control": "no-cache, private"})
         self.response.enable_chunked_encoding()
@@ -133,11 +133,12 @@ class WatchStream:
 
     def _line(self, event_type: str, value: bytes, revision: int) -> bytes:
         value = served_as(self.resource, value)
-        if self.table:
+        if self.view is not None:
             obj = decode(value, revision)
-            table = to_table(self.request, self.resource, [obj], self.table,
-                             {"resourceVersion": str(revision)})
-            return self._encode(event_type, table)
+            kind, version = self.view
+            return self._encode(event_type, views.partial(obj, version) if kind == views.PARTIAL
+                                else to_table(self.request, self.resource, [obj], version,
+                                              {"resourceVersion": str(revision)}))
         return b"".join((b'{"type":"', event_type.encode(), b'","object":',
                          with_version(value, revision), b"}\n"))
 

@@ -500,3 +500,48 @@ async def test_delete_is_not_refused_by_concurrent_writes(apiserver: ApiServer) 
         stop.set()
         await asyncio.gather(*writers)
     assert status == 200, body
+
+
+def _partial(kind: str) -> str:
+    return f"application/json;as={kind};g=meta.k8s.io;v=v1"
+
+
+async def test_metadata_only_views(apiserver: ApiServer) -> None:
+    """as=PartialObjectMetadata for an object, a write and watch events,
+    as=PartialObjectMetadataList for a list (client-go's metadata client asks so, JSON
+    fallback included); a view the request cannot give, with no fallback, is a 406."""
+    pod = make_pod(apiserver, labels={"pm": uid()})
+    name, label = pod["metadata"]["name"], pod["metadata"]["labels"]["pm"]
+    with_fallback = {"Accept": _partial("PartialObjectMetadata") + ",application/json"}
+    async with apiserver.session() as s:
+        async with s.get(f"{NS}/pods/{name}", headers=with_fallback) as r:
+            got = await r.json()
+        assert got == {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                       "metadata": pod["metadata"]}
+        async with s.get(f"{NS}/pods", params={"labelSelector": f"pm={label}"},
+                         headers={"Accept": _partial("PartialObjectMetadataList")}) as r:
+            listed = await r.json()
+        assert listed["kind"] == "PartialObjectMetadataList"
+        assert listed["metadata"]["resourceVersion"]
+        assert [i["metadata"]["name"] for i in listed["items"]] == [name]
+        assert listed["items"][0]["kind"] == "PartialObjectMetadata"
+        assert "spec" not in listed["items"][0]
+        async with s.get(f"{NS}/pods", params={"labelSelector": f"pm={label}"},
+                         headers=with_fallback) as r:
+            assert (await r.json())["kind"] == "PodList"  # not a list's view: plain JSON
+        async with s.get(f"{NS}/pods", headers={"Accept": _partial("PartialObjectMetadata")}
+                         ) as r:
+            assert r.status == 406 and (await r.json())["reason"] == "NotAcceptable"
+        async with s.patch(f"{NS}/pods/{name}", json={"metadata": {"labels": {"x": "1"}}},
+                           headers={**with_fallback,
+                                    "Content-Type": "application/merge-patch+json"}) as r:
+            patched = await r.json()
+        assert patched["kind"] == "PartialObjectMetadata"
+        assert patched["metadata"]["labels"]["x"] == "1"
+        async with s.get(f"{NS}/pods", params={"watch": "1", "labelSelector": f"pm={label}"},
+                         headers=with_fallback) as r:
+            event = json.loads(await r.content.readline())
+        assert event["type"] == "ADDED"
+        assert event["object"] == {"kind": "PartialObjectMetadata",
+                                   "apiVersion": "meta.k8s.io/v1",
+                                   "metadata": patched["metadata"]}

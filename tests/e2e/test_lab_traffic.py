@@ -1,8 +1,9 @@
 """Traffic rules on a 3-node lab, end to end (issue 20): NetworkPolicies enforced by every
 node's agent on real pods (connections really dropped or let through, across the overlay),
 and a LoadBalancer Service's pool address answered from the lab switch (the host) by the
-node its Lease elects, keeping the client's address under externalTrafficPolicy Local;
-and an Ingress served from the host through the first node's HAProxy to pods on two nodes.
+node its Lease elects, keeping the client's address under externalTrafficPolicy Local and
+moving to another node when the announcing node's cable is pulled; and an Ingress served
+from the host through the first node's HAProxy to pods on two nodes.
 
 One lab and one set of pods for the module: a server namespace with `web` (ports named
 http 8080 and metrics 9090), `friend` and `stranger`, two client namespaces (only the
@@ -70,9 +71,9 @@ POOL = ("192.168.77.100", "192.168.77.103")
 SERVER, ALLOWED, OTHER = "np-server", "np-client-a", "np-client-b"
 # pod -> (namespace, labels, node)
 PODS_AT = {
-    "web": (SERVER, {"app": "web"}, NODE_NAMES[0]),
-    "friend": (SERVER, {"app": "friend"}, NODE_NAMES[1]),
-    "stranger": (SERVER, {"app": "stranger"}, NODE_NAMES[2]),
+    "web": (SERVER, {"app": "web", "tier": "backend"}, NODE_NAMES[0]),
+    "friend": (SERVER, {"app": "friend", "tier": "backend"}, NODE_NAMES[1]),
+    "stranger": (SERVER, {"app": "stranger", "tier": "backend"}, NODE_NAMES[2]),
     "client-a": (ALLOWED, {"app": "client"}, NODE_NAMES[1]),
     "client-b": (OTHER, {"app": "client"}, NODE_NAMES[2]),
 }
@@ -282,12 +283,39 @@ def _host_neighbour(ip: str) -> str:
     return out.split("lladdr ")[1].split()[0] if "lladdr " in out else ""
 
 
-def _get(url: str) -> str | None:
+def _get(url: str, timeout: float = 3) -> str | None:
     try:
-        with urllib.request.urlopen(url, timeout=3) as resp:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return str(resp.read().decode().strip())
     except OSError:
         return None
+
+
+def _holder(lab: Lab, ip: str) -> str:
+    lease = lab.call(lambda c: c.get(LEASES, lb_lease_name(ip), LB_LEASE_NAMESPACE))
+    return str(lease["spec"].get("holderIdentity") or "")
+
+
+@contextlib.contextmanager
+def load_balancer(lab: Lab, name: str, selector: dict[str, str],
+                  policy: str = "Cluster") -> Iterator[str]:
+    """A LoadBalancer Service in the server namespace, for the block: its pool address."""
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+           "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy,
+                    "selector": selector,
+                    "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+    lab.call(lambda c: c.create(SERVICES, svc, SERVER))
+    try:
+        def address() -> str | None:
+            got = lab.call(lambda c: c.get(SERVICES, name, SERVER))
+            ingress = (got.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
+            return str(ingress[0]["ip"]) if ingress else None
+        ip = eventually(address, timeout=30, what="status.loadBalancer.ingress", interval=0.5)
+        low, high = map(ipaddress.IPv4Address, POOL)
+        assert low <= ipaddress.IPv4Address(ip) <= high, ip
+        yield ip
+    finally:
+        lab.call(lambda c: c.delete(SERVICES, name, SERVER))
 
 
 def test_load_balancer_pool_address_answers_the_lab_switch_keeping_the_client(
@@ -295,30 +323,36 @@ def test_load_balancer_pool_address_answers_the_lab_switch_keeping_the_client(
     """A Local LoadBalancer Service gets the pool's address; the node holding its endpoint
     wins the address's Lease and answers ARP for it on the lab switch; the host's request
     reaches the pod without SNAT, so the pod sees the host's own address."""
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-lb"},
-           "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
-                    "selector": {"app": "web"},
-                    "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
-    lab.call(lambda c: c.create(SERVICES, svc, SERVER))
-    try:
-        def address() -> str | None:
-            got = lab.call(lambda c: c.get(SERVICES, "web-lb", SERVER))
-            ingress = (got.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
-            return str(ingress[0]["ip"]) if ingress else None
-        ip = eventually(address, timeout=30, what="status.loadBalancer.ingress", interval=0.5)
-        low, high = map(ipaddress.IPv4Address, POOL)
-        assert low <= ipaddress.IPv4Address(ip) <= high, ip
-
+    with load_balancer(lab, "web-lb", {"app": "web"}, "Local") as ip:
         seen = eventually(lambda: _get(f"http://{ip}/cgi-bin/ip"), timeout=30,
                           what=f"an answer at {ip}:80 from the host", interval=0.5)
         assert HOST_IP in seen, f"the pod saw {seen}, not the host's {HOST_IP}"
         web_node = PODS_AT["web"][2]
         assert _get(f"http://{ip}/") == "hello from web"
         assert _host_neighbour(ip) == _mac(web_node, "eth0"), "ARP answered by another node"
-        lease = lab.call(lambda c: c.get(LEASES, lb_lease_name(ip), LB_LEASE_NAMESPACE))
-        assert lease["spec"]["holderIdentity"] == web_node
-    finally:
-        lab.call(lambda c: c.delete(SERVICES, "web-lb", SERVER))
+        assert _holder(lab, ip) == web_node
+
+
+def test_load_balancer_address_moves_when_its_node_is_cut(lab: Lab) -> None:
+    """Cluster policy, backends on every node: the announcing node's cable pulled, another
+    node takes the Lease once it expires and announces the address (gratuitous ARP), and
+    the host is answered again. Issue 20's goal is < 10 s; asserted with slack for load."""
+    with load_balancer(lab, "any-lb", {"tier": "backend"}) as ip:
+        eventually(lambda: _get(f"http://{ip}/"), timeout=30, what=f"an answer at {ip}:80",
+                   interval=0.5)
+        holder = _holder(lab, ip)
+        assert _host_neighbour(ip) == _mac(holder, "eth0")
+        cut = time.monotonic()
+        assert lab.cli("lab", "link", holder, "down").returncode == 0
+        try:
+            eventually(lambda: _get(f"http://{ip}/", timeout=0.5), timeout=30,
+                       what=f"{ip} answered after {holder}'s link was cut", interval=0.1)
+            took = time.monotonic() - cut
+            now = _holder(lab, ip)
+            assert now not in ("", holder) and _host_neighbour(ip) == _mac(now, "eth0")
+            assert took < 20, f"failover took {took:.1f} s"
+        finally:
+            assert lab.cli("lab", "link", holder, "up").returncode == 0
 
 
 # -- trace -------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ ROOTS = ("V1Pod", "V1Service", "V1Endpoints", "V1Node", "V1Namespace", "V1Servic
          "V1ClusterRoleBinding", "V1PersistentVolume", "V1PersistentVolumeClaim",
          "V1StorageClass", "V1Ingress", "V1IngressClass", "V1NetworkPolicy", "V1APIService",
          "V1ValidatingWebhookConfiguration", "V1MutatingWebhookConfiguration",
-         "V2HorizontalPodAutoscaler")
+         "V2HorizontalPodAutoscaler", "V1HorizontalPodAutoscaler")
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _META = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
          "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause",
@@ -87,8 +87,15 @@ _PACKAGES = [(_META, "io.k8s.apimachinery.pkg.apis.meta.v1"), (_APPS, "io.k8s.ap
              ({"Scale", "ScaleSpec", "ScaleStatus"}, "io.k8s.api.autoscaling.v1")]
 
 
+# autoscaling/v1's own types: the v1 client classes of names autoscaling/v2 also has.
+_AUTOSCALING_V1 = {"V1HorizontalPodAutoscaler", "V1HorizontalPodAutoscalerSpec",
+                   "V1HorizontalPodAutoscalerStatus", "V1CrossVersionObjectReference"}
+
+
 def definition_name(class_name: str) -> str:
     short = re.sub(r"^(CoreV1|V\d+(?:alpha\d+|beta\d+)?)", "", class_name)
+    if class_name in _AUTOSCALING_V1:
+        return f"io.k8s.api.autoscaling.v1.{short}"
     for names, package in _PACKAGES:
         if short in names:
             return f"{package}.{_unprefixed(short)}"

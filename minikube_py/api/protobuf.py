@@ -116,8 +116,10 @@ def decode(body: bytes) -> dict[str, Any]:
     if kind == "DeleteOptions":
         return {"apiVersion": api_version or "v1", "kind": kind, **decode_delete_options(raw)}
     from minikube_py.api import protobuf_objects  # it imports this module's `fields`
-    if kind in protobuf_objects.KINDS:
+    table = protobuf_objects.VERSIONED_KINDS.get((api_version, kind)) or \
+        protobuf_objects.KINDS.get(kind)
+    if table is not None:
         return {"apiVersion": api_version, "kind": kind,
-                **protobuf_objects.decode_message(protobuf_objects.KINDS[kind], raw)}
+                **protobuf_objects.decode_message(table, raw)}
     raise ValueError(f"protobuf bodies of kind {kind or '<unknown>'} are not supported; "
                      "send application/json")

@@ -168,6 +168,17 @@ KINDS: dict[str, Table] = {
                                        3: ("name", "str"), 4: ("uid", "str")}))}),
 }
 
+# Kinds whose message differs between versions, by (apiVersion, kind).
+VERSIONED_KINDS: dict[tuple[str, str], Table] = {
+    # kubectl autoscale (<= 1.32), k8s.io/api/autoscaling/v1/generated.proto
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): _object({
+        1: ("scaleTargetRef", ("msg", {1: ("kind", "str"), 2: ("name", "str"),
+                                       3: ("apiVersion", "str")})),
+        2: ("minReplicas", "int!"), 3: ("maxReplicas", "int!"),
+        4: ("targetCPUUtilizationPercentage", "int!")}),
+}
+
+
 
 def _scalar(kind: str, value: int | bytes) -> Any:
     if kind in ("str", "bytes", "quantity", "time", "intorstr", "fieldsv1"):

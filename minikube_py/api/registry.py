@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from minikube_py.api import resources
+from collections.abc import Callable
+
+from minikube_py.api import horizontalpodautoscaler_v1, resources
 from minikube_py.api.admissionregistration import (
     MutatingWebhookConfigurationStrategy,
     ValidatingWebhookConfigurationStrategy,
@@ -18,6 +20,7 @@ from minikube_py.api.endpoints import EndpointsStrategy
 from minikube_py.api.endpointslice import EndpointSliceStrategy
 from minikube_py.api.event import EventStrategy
 from minikube_py.api.horizontalpodautoscaler import HorizontalPodAutoscalerStrategy
+from minikube_py.api.horizontalpodautoscaler_v1 import HorizontalPodAutoscalerV1Strategy
 from minikube_py.api.ingress import IngressStrategy
 from minikube_py.api.ingressclass import IngressClassStrategy
 from minikube_py.api.job import JobStrategy
@@ -44,6 +47,7 @@ from minikube_py.api.serviceaccount import ServiceAccountStrategy
 from minikube_py.api.statefulset import StatefulSetStrategy
 from minikube_py.api.storageclass import StorageClassStrategy
 from minikube_py.api.strategy import Strategy
+from minikube_py.api.types import Object
 
 _STRATEGIES: dict[Resource, Strategy] = {
     resources.NAMESPACES: NamespaceStrategy(resources.NAMESPACES),
@@ -83,6 +87,8 @@ _STRATEGIES: dict[Resource, Strategy] = {
     resources.APISERVICES: APIServiceStrategy(resources.APISERVICES),
     resources.HORIZONTALPODAUTOSCALERS:
         HorizontalPodAutoscalerStrategy(resources.HORIZONTALPODAUTOSCALERS),
+    resources.HORIZONTALPODAUTOSCALERS_V1:
+        HorizontalPodAutoscalerV1Strategy(resources.HORIZONTALPODAUTOSCALERS_V1),
     resources.VALIDATINGWEBHOOKCONFIGURATIONS: ValidatingWebhookConfigurationStrategy(
         resources.VALIDATINGWEBHOOKCONFIGURATIONS),
     resources.MUTATINGWEBHOOKCONFIGURATIONS: MutatingWebhookConfigurationStrategy(
@@ -91,6 +97,16 @@ _STRATEGIES: dict[Resource, Strategy] = {
 
 
 _CUSTOM: dict[Resource, Strategy] = {}
+# Built-in kinds served in several versions: (group, plural) -> convert(obj, apiVersion).
+_CONVERSIONS: dict[tuple[str, str], Callable[[Object, str], Object]] = {
+    ("autoscaling", "horizontalpodautoscalers"): horizontalpodautoscaler_v1.convert,
+}
+
+
+def converter_for(resource: Resource) -> Callable[[Object, str], Object] | None:
+    """How an object of a built-in kind stored through any of its versions is shown
+    through another; None for kinds served in one version."""
+    return None if resource.custom else _CONVERSIONS.get((resource.group, resource.plural))
 
 
 def strategy_for(resource: Resource) -> Strategy:

@@ -138,8 +138,15 @@ ALL: tuple[Resource, ...] = (
     VALIDATINGWEBHOOKCONFIGURATIONS, MUTATINGWEBHOOKCONFIGURATIONS,
 )
 
-_BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}
-_BY_KIND = {(r.api_version, r.kind): r for r in ALL}
+# Older versions of built-in kinds, served beside ALL's (the stored version: what
+# controllers, garbage collection and namespace deletion use) and converted on read.
+HORIZONTALPODAUTOSCALERS_V1 = Resource("autoscaling", "v1", "HorizontalPodAutoscaler",
+                                       "horizontalpodautoscalers", True, ("hpa",), ("all",),
+                                       ("status",))
+OLDER_VERSIONS: tuple[Resource, ...] = (HORIZONTALPODAUTOSCALERS_V1,)
+
+_BY_GVR = {(r.group, r.version, r.plural): r for r in ALL + OLDER_VERSIONS}
+_BY_KIND = {(r.api_version, r.kind): r for r in ALL + OLDER_VERSIONS}
 # Custom kinds this process serves now, kept by the api-server's CRD registry.
 _CUSTOM_BY_GVR: dict[tuple[str, str, str], Resource] = {}
 _CUSTOM_BY_KIND: dict[tuple[str, str], Resource] = {}
@@ -156,8 +163,8 @@ def for_kind(api_version: str, kind: str) -> Resource | None:
 
 
 def served() -> tuple[Resource, ...]:
-    """Built-in kinds, then the custom kinds currently defined."""
-    return ALL + tuple(_CUSTOM_BY_GVR.values())
+    """Built-in kinds (their older versions after), then the custom kinds defined now."""
+    return ALL + OLDER_VERSIONS + tuple(_CUSTOM_BY_GVR.values())
 
 
 def register_custom(resource: Resource) -> None:

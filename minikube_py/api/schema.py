@@ -27,6 +27,8 @@ _PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1",
              "autoscaling": "io.k8s.api.autoscaling.v2",
              "admissionregistration.k8s.io": "io.k8s.api.admissionregistration.v1",
              "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1"}
+# Older versions served beside a group's stored one (resources.OLDER_VERSIONS).
+_VERSIONED_PACKAGES = {("autoscaling", "v1"): "io.k8s.api.autoscaling.v1"}
 # Always accepted at the top level even if a definition lacks them.
 _ENVELOPE = ("apiVersion", "kind", "metadata")
 
@@ -34,7 +36,8 @@ _ENVELOPE = ("apiVersion", "kind", "metadata")
 def definition_name(resource: Resource) -> str:
     """A built-in kind's definition; a custom kind's is named after its group, reversed
     (as kube-apiserver names CRD definitions: com.example.v1.Widget)."""
-    package = _PACKAGES.get(resource.group) if not resource.custom else None
+    package = None if resource.custom else _VERSIONED_PACKAGES.get(
+        (resource.group, resource.version), _PACKAGES.get(resource.group))
     if package is None:
         package = ".".join([*reversed(resource.group.split(".")), resource.version])
     return f"{package}.{resource.kind}"

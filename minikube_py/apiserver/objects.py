@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import orjson
 
 from minikube_py.api import errors
+from minikube_py.api.registry import converter_for
 from minikube_py.api.resources import Resource
 from minikube_py.api.types import Object
 from minikube_py.store import (
@@ -52,16 +53,28 @@ _API_VERSION = b'{"apiVersion":"'
 
 
 def served_as(resource: Resource, value: bytes) -> bytes:
-    """A custom object stored through one version, as read through `resource`'s: the
-    versions of a CRD differ in apiVersion only (conversion strategy None), and `encode`
-    writes apiVersion first, so only that prefix is rewritten."""
-    if not resource.custom or not value.startswith(_API_VERSION):
+    """An object stored through one version, as read through `resource`'s.
+
+    The versions of a CRD differ in apiVersion only (conversion strategy None), and
+    `encode` writes apiVersion first, so only that prefix is rewritten; a built-in kind
+    served in several versions (autoscaling v1/v2) is converted when stored through
+    another one than asked for.
+    """
+    if not converted(resource) or not value.startswith(_API_VERSION):
         return value
     end = value.find(b'"', len(_API_VERSION))
     wanted = resource.api_version.encode()
     if end < 0 or value[len(_API_VERSION):end] == wanted:
         return value
+    convert = converter_for(resource)
+    if convert is not None:
+        return encode(convert(orjson.loads(value), resource.api_version))
     return _API_VERSION + wanted + value[end:]
+
+
+def converted(resource: Resource) -> bool:
+    """Whether reads of `resource` go through `served_as` (more than one version)."""
+    return resource.custom or converter_for(resource) is not None
 
 
 def key_of(resource: Resource, obj: Object) -> str:
@@ -165,7 +178,8 @@ class ObjectStore:
     async def get_item(self, resource: Resource, namespace: str | None, name: str) -> Item:
         with status_errors(resource, name):
             item = await self.storage.get(object_key(resource, namespace, name))
-        return item._replace(value=served_as(resource, item.value)) if resource.custom else item
+        return item._replace(value=served_as(resource, item.value)) if converted(resource) \
+            else item
 
     async def get(self, resource: Resource, namespace: str | None, name: str) -> Object:
         return decode_item(await self.get_item(resource, namespace, name))
@@ -199,5 +213,5 @@ class ObjectStore:
             page = await self.storage.list(scope_prefix(resource, namespace),
                                            revision=revision, limit=limit, start=start)
         items = [i._replace(value=served_as(resource, i.value)) for i in page.items] \
-            if resource.custom else page.items
+            if converted(resource) else page.items
         return items, page.revision, page.more

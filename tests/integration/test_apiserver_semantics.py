@@ -210,6 +210,65 @@ def test_hpa_through_kubectl(apiserver: ApiServer, tmp_path: Path) -> None:
     assert apiserver.kubectl(tmp_path, "delete", "hpa", name).returncode == 0
 
 
+HPA_V1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers"
+HPA_V2 = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
+
+
+def test_kubectl_autoscale_writes_autoscaling_v1_read_through_both_versions(
+        apiserver: ApiServer, tmp_path: Path) -> None:
+    """kubectl (<= 1.32) autoscales through autoscaling/v1; the HPA is the same object
+    through v2 (CPU target as a metric), and what v2 says beyond v1 survives a v1
+    read-modify-write in Kubernetes' annotations; a v1 watch sees v1 objects."""
+    name = create_deployment(apiserver)
+    made = apiserver.kubectl(tmp_path, "autoscale", "deployment", name, "--cpu-percent=50",
+                             "--min=2", "--max=4")
+    assert made.returncode == 0, made.stderr
+    status, v1 = get(apiserver, f"{HPA_V1}/{name}")
+    assert status == 200 and v1["apiVersion"] == "autoscaling/v1", v1
+    assert v1["spec"]["targetCPUUtilizationPercentage"] == 50
+    status, v2 = get(apiserver, f"{HPA_V2}/{name}")
+    assert status == 200 and v2["apiVersion"] == "autoscaling/v2"
+    assert v2["spec"]["metrics"] == [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": 50}}}]
+    assert "annotations" not in v2["metadata"]
+    row = apiserver.kubectl(tmp_path, "get", "hpa", name, "--no-headers").stdout.split()
+    assert row[1:6] == [f"Deployment/{name}", "cpu:", "<unknown>/50%", "2", "4"], row
+
+    memory = {"type": "Resource", "resource": {"name": "memory", "target": {
+        "type": "AverageValue", "averageValue": "100Mi"}}}
+    v2["spec"]["metrics"].append(memory)
+    v2["spec"]["behavior"] = {"scaleDown": {"stabilizationWindowSeconds": 60}}
+    status, v2 = apiserver.request("PUT", f"{HPA_V2}/{name}", v2)
+    assert status == 200, v2
+    status, v1 = get(apiserver, f"{HPA_V1}/{name}")
+    annotations = v1["metadata"]["annotations"]
+    assert json.loads(annotations["autoscaling.alpha.kubernetes.io/metrics"]) == [
+        {"type": "Resource", "resource": {"name": "memory", "targetAverageValue": "100Mi"}}]
+    assert json.loads(annotations["autoscaling.alpha.kubernetes.io/behavior"])[
+        "ScaleDown"]["StabilizationWindowSeconds"] == 60
+    v1["spec"]["maxReplicas"] = 6
+    status, v1 = apiserver.request("PUT", f"{HPA_V1}/{name}", v1)
+    assert status == 200 and v1["apiVersion"] == "autoscaling/v1", v1
+    status, v2 = get(apiserver, f"{HPA_V2}/{name}")
+    assert v2["spec"]["maxReplicas"] == 6 and memory in v2["spec"]["metrics"]
+    assert v2["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 60
+
+    status, event = apiserver.request(
+        "GET", f"{HPA_V1}?watch=1&resourceVersion=0&timeoutSeconds=1"
+               f"&fieldSelector=metadata.name={name}")
+    assert status == 200 and isinstance(event, dict), event
+    assert event["object"]["apiVersion"] == "autoscaling/v1"
+    assert event["object"]["spec"]["targetCPUUtilizationPercentage"] == 50
+    bad = {"metadata": {"name": f"bad-{uid()}"}, "spec": {
+        "scaleTargetRef": {"kind": "Deployment", "name": name}, "maxReplicas": 2,
+        "targetCPUUtilizationPercentage": 0}}
+    status, err = apiserver.request("POST", HPA_V1, bad)
+    assert status == 422 and isinstance(err, dict), err
+    assert [c["field"] for c in err["details"]["causes"]] == [
+        "spec.metrics[0].resource.target.averageUtilization"]
+    assert apiserver.kubectl(tmp_path, "delete", "hpa", name).returncode == 0
+
+
 async def test_concurrent_scale_writes_without_a_resource_version_all_succeed(
         apiserver: ApiServer) -> None:
     """As kube-apiserver's GuaranteedUpdate: a scale PATCH or PUT that pins no

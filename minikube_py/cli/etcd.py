@@ -1,6 +1,7 @@
 """`minikube-py etcd snapshot save|ls|restore|prune`: k3s's `etcd-snapshot` for the
 api-server's embedded etcd (store/snapshots.py); `etcd certs`: the etcd CA and a
-member's certificates for an etcd run by systemd (kubeadm's `init phase certs etcd-*`)."""
+member's certificates for an etcd run by systemd (kubeadm's `init phase certs etcd-*`);
+`etcd member`: membership (cli/etcd_member.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from minikube_py.api.meta import format_time
+from minikube_py.cli import etcd_member
 
 if TYPE_CHECKING:
-    from minikube_py.store.etcdtls import EtcdTLS
     from minikube_py.store.snapshots import Snapshot
-
-DEFAULT_DATA_DIR = Path("/var/lib/minikube-py/apiserver")  # install.sh's and `up`'s
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,8 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = p.add_subparsers(dest="etcd_command", required=True)
     certs = commands.add_parser("certs", help="make the etcd CA (if missing) and this "
                                 "member's server, peer and api-server client certificates")
-    certs.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                       help=f"the api-server's --data-dir (default {DEFAULT_DATA_DIR})")
+    etcd_member.add_data_dir(certs)
     certs.add_argument("--ip", action="append", default=[],
                        help="an address the member serves on (repeatable; the host's own "
                             "addresses are always included)")
@@ -38,22 +36,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         ("restore", "replace etcd's data with a snapshot (api-server stopped)"),
                         ("prune", "delete all but the newest snapshots")):
         v = verbs.add_parser(verb, help=help_)
-        v.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                       help=f"the api-server's --data-dir (default {DEFAULT_DATA_DIR})")
+        etcd_member.add_data_dir(v)
         v.add_argument("--name", default="on-demand", help="snapshot name prefix (on-demand)")
         if verb == "save":
             v.add_argument("--etcd-servers", default="",
                            help="etcd client URL to snapshot (default: the embedded etcd's; "
                                 "install.sh hosts: https://127.0.0.1:2379)")
-            for flag, what in (("cafile", "the etcd CA"), ("certfile", "client certificate"),
-                               ("keyfile", "client key")):
-                v.add_argument(f"--etcd-{flag}", type=Path,
-                               help=f"{what} for an https etcd (default: DATA_DIR/pki's)")
+            etcd_member.add_tls_flags(v)
         if verb == "restore":
             v.add_argument("snapshot", type=Path, help="a snapshot file (or its name)")
         if verb == "prune":
             v.add_argument("--retention", type=int, default=5, help="how many to keep (5)")
         v.set_defaults(func=_main)
+    etcd_member.add_commands(commands)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -64,7 +59,8 @@ def _main(args: argparse.Namespace) -> int:
     try:
         if args.snapshot_command == "save":
             endpoint = args.etcd_servers.split(",")[0] or snapshots.client_url(args.data_dir)
-            snap = snapshots.save(endpoint, directory, args.name, tls=_client_tls(args, endpoint))
+            snap = snapshots.save(endpoint, directory, args.name,
+                                  tls=etcd_member.client_tls(args, endpoint))
             print(f"Snapshot {snap.name} saved.")
         elif args.snapshot_command == "ls":
             _print_table(snapshots.ls(directory))
@@ -93,21 +89,6 @@ def _certs(args: argparse.Namespace) -> int:
     made = etcd_pki.ensure(args.data_dir / "pki", ips=args.ip)
     print(f"etcd certificates in {made.ca_cert.parent} and {made.client_cert.parent}")
     return 0
-
-
-def _client_tls(args: argparse.Namespace, endpoint: str) -> EtcdTLS | None:
-    """The certificates etcdctl presents: the flags', else the api-server's own
-    (DATA_DIR/pki, as kubeadm lays it out) for an https etcd."""
-    from minikube_py.apiserver import etcd_pki
-    from minikube_py.store.etcdtls import EtcdTLS
-    if args.etcd_cafile or args.etcd_certfile or args.etcd_keyfile:
-        default = etcd_pki.paths(args.data_dir / "pki").client
-        return EtcdTLS(args.etcd_cafile or default.ca_file,
-                       args.etcd_certfile or default.cert_file,
-                       args.etcd_keyfile or default.key_file)
-    if endpoint.startswith("https://"):
-        return etcd_pki.paths(args.data_dir / "pki").client
-    return None
 
 
 def _print_table(snaps: list[Snapshot]) -> None:

@@ -1,10 +1,17 @@
-"""What each etcd member says of itself (etcdctl endpoint status): who leads, how far
-its raft log is applied. Asked member by member on its own channel, as the shared
-channel would answer from whichever member it is connected to."""
+"""etcd membership, as etcdctl's `endpoint status` and `member add|promote|remove|list`.
+
+Status is asked member by member on its own channel (the shared channel would answer
+from whichever member it is connected to): who leads, how far its raft log is applied.
+A host joins as a learner and is promoted once it has caught up; a removed host's
+member is removed, so the quorum is counted over the members that are really there.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
@@ -39,3 +46,88 @@ async def member_status(endpoint: str, tls: EtcdTLS | None, timeout: float = 2.0
             return f"{e.code().name}: {e.details()}"
     return MemberStatus(endpoint, int(status.header.member_id), int(status.leader),
                         int(status.raftIndex), int(status.raftTerm), int(status.dbSize))
+
+
+class MembershipError(Exception):
+    """A membership change etcd refused or that did not finish; the message says why."""
+
+
+@dataclass(frozen=True)
+class Member:
+    member_id: int
+    name: str
+    peer_urls: list[str]
+    client_urls: list[str]
+    is_learner: bool
+
+
+async def _cluster_call(endpoints: list[str], tls: EtcdTLS | None, call: str,
+                        request: object, timeout: float) -> Any:
+    """One Cluster RPC on the first member that answers."""
+    last = "no endpoints"
+    for endpoint in endpoints:
+        url = urlsplit(endpoint)
+        async with channel(f"{url.hostname}:{url.port}", tls) as member:
+            try:
+                return await getattr(rpc.ClusterStub(member), call)(request, timeout=timeout)
+            except grpc.aio.AioRpcError as e:
+                last = f"{endpoint}: {e.code().name}: {e.details()}"
+                if e.code() not in (grpc.StatusCode.UNAVAILABLE,
+                                    grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise MembershipError(last) from e
+    raise MembershipError(f"etcd {call} failed: {last}")
+
+
+async def members(endpoints: list[str], tls: EtcdTLS | None, timeout: float = 5.0
+                  ) -> list[Member]:
+    response = await _cluster_call(endpoints, tls, "MemberList", rpc.MemberListRequest(),
+                                   timeout)
+    return [Member(int(m.ID), m.name, list(m.peerURLs), list(m.clientURLs), bool(m.isLearner))
+            for m in response.members]
+
+
+async def add_learner(endpoints: list[str], tls: EtcdTLS | None, name: str, peer_url: str,
+                      timeout: float = 5.0) -> tuple[int, str]:
+    """Add a non-voting member (etcd's learner: it catches up before it counts for quorum,
+    so a slow join never costs the cluster its majority). Returns its ID and the
+    --initial-cluster the new member starts with (--initial-cluster-state existing)."""
+    response = await _cluster_call(endpoints, tls, "MemberAdd", rpc.MemberAddRequest(
+        peerURLs=[peer_url], isLearner=True), timeout)
+    new = int(response.member.ID)
+    cluster = [f"{name if int(m.ID) == new else m.name}={m.peerURLs[0]}"
+               for m in response.members if m.peerURLs]
+    return new, ",".join(cluster)
+
+
+async def promote(endpoints: list[str], tls: EtcdTLS | None, member_id: int,
+                  timeout: float = 120.0) -> None:
+    """Make the learner a voting member once it has caught up with the leader (etcd
+    refuses until then: retried every second until `timeout`)."""
+    await _until(timeout, f"learner {member_id:x} not promoted", lambda: _cluster_call(
+        endpoints, tls, "MemberPromote", rpc.MemberPromoteRequest(ID=member_id), 5.0))
+
+
+async def remove(endpoints: list[str], tls: EtcdTLS | None, name: str,
+                 timeout: float = 30.0) -> int:
+    """Remove the member called `name` (kubeadm reset's etcd member remove); its ID.
+    etcd refuses while the rest have not all been connected for a few seconds (a removal
+    must leave a healthy quorum): retried until `timeout`."""
+    found = [m for m in await members(endpoints, tls) if m.name == name]
+    if not found:
+        raise MembershipError(f"no etcd member named {name!r}")
+    await _until(timeout, f"member {name} not removed", lambda: _cluster_call(
+        endpoints, tls, "MemberRemove", rpc.MemberRemoveRequest(ID=found[0].member_id), 5.0))
+    return found[0].member_id
+
+
+async def _until(timeout: float, what: str, call: Callable[[], Awaitable[object]]) -> None:
+    """`call` every second until it succeeds; MembershipError after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await call()
+            return
+        except MembershipError as e:
+            if asyncio.get_running_loop().time() > deadline:
+                raise MembershipError(f"{what}: {e}") from e
+            await asyncio.sleep(1.0)

@@ -17,6 +17,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--lease-duration", type=float, default=5.0)
     p.add_argument("--renew-deadline", type=float, default=3.0)
     p.add_argument("--retry-period", type=float, default=1.0)
+    p.add_argument("--peer-server", action="append", default=[], metavar="URL",
+                   help="another control-plane node's api-server (repeatable): where this "
+                        "node hands the Lease back when its own api-server is gone")
     p.set_defaults(func=_main)
 
 
@@ -35,7 +38,8 @@ def _main(args: argparse.Namespace) -> int:
     settings = VipSettings(kubeconfig=args.kubeconfig, address=args.address,
                            interface=args.interface, identity=args.identity,
                            lease_duration=args.lease_duration,
-                           renew_deadline=args.renew_deadline, retry_period=args.retry_period)
+                           renew_deadline=args.renew_deadline, retry_period=args.retry_period,
+                           peers=tuple(args.peer_server))
     asyncio.run(_until_signalled(run(settings)))
     return 0
 

@@ -13,7 +13,6 @@ resourceVersion, so two candidates can never both win a round.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import socket
@@ -125,7 +124,7 @@ class LeaderElector:
                     log.error("lease renewal crashed lease=%s/%s error=%r", self.namespace,
                               self.name, renew.exception())
                 if work.done() and self.release_on_cancel:
-                    await self._release()
+                    await self.release()
             if not work.cancelled():
                 work.result()  # fn ended by itself: its error propagates, else we are done
                 return
@@ -210,11 +209,15 @@ class LeaderElector:
         self._observed = (spec.get("holderIdentity") or "", str(spec.get("renewTime") or ""))
         self._observed_at = time.monotonic()
 
-    async def _release(self) -> None:
-        """Hand the lease back (holder "") so the next candidate need not wait it out."""
-        with contextlib.suppress(ClientError, TimeoutError):
+    async def release(self) -> bool:
+        """Hand the lease back if we hold it (holder ""), so the next candidate need not
+        wait it out; False if the api-server could not be asked."""
+        try:
             async with asyncio.timeout(self.renew_deadline):
                 await self._clear_holder()
+        except (ClientError, TimeoutError):
+            return False
+        return True
 
     async def _clear_holder(self) -> None:
         lease = await self.client.get(LEASES, self.name, self.namespace)

@@ -199,7 +199,9 @@ def _control_plane(state: ClusterState, node: NodeRecord, paths: ClusterPaths, t
         own("dns", [*exe, "dns", "--kubeconfig", conf["dns"], "--bind-address", node.ip,
                     "--advertise-address", node.ip], wait=conf["dns"]),
         own("vip", [*exe, "vip", "--kubeconfig", conf["admin"], "--address", state.vip,
-                    "--interface", node.iface or "eth0", "--identity", node.name],
+                    "--interface", node.iface or "eth0", "--identity", node.name,
+                    *(arg for peer in ha.control_planes(state) if peer.name != node.name
+                      for arg in ("--peer-server", f"https://{peer.ip}:{state.api_port}"))],
             wait=conf["admin"]),
     ]
 

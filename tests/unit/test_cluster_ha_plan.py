@@ -77,6 +77,8 @@ def test_the_vip_candidates_and_agents() -> None:
     comps = {c.name: c for c in build_plan(state(), PATHS, toolbox())[0]}
     vip = comps["vip-mkp-lab-cp3"].argv
     assert (arg(vip, "--address"), arg(vip, "--identity")) == (SPEC.vip, "mkp-lab-cp3")
+    assert [vip[i + 1] for i, a in enumerate(vip) if a == "--peer-server"] == [
+        "https://192.168.77.201:6443", "https://192.168.77.202:6443"]
     assert arg(comps["scheduler-mkp-lab-cp3"].argv, "--identity") == "mkp-lab-cp3"
     assert arg(comps["agent-mkp-lab-cp1"].argv, "--register-with-taints") == ha.TAINT
     assert "--register-with-taints" not in comps["agent-mkp-lab-1"].argv

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import ssl
 import statistics
@@ -61,6 +62,7 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.cli("down")
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def status(self) -> HaStatus:
         state = ClusterState.load(self.paths)

@@ -123,12 +123,21 @@ class WriteLoad:
         raise TimeoutError(f"writes did not resume within {timeout}s of the fault")
 
     def missing(self) -> list[str]:
-        """Acknowledged writes not stored with the acknowledged content (should be none)."""
-        status, body = self.api.request(
-            "GET", f"/api/v1/namespaces/{self.namespace}/configmaps", timeout=30)
-        assert status == 200, body
-        stored = {i["metadata"]["name"]: i.get("data", {}).get("v") for i in body["items"]}
-        return sorted(n for n, v in dict(self.acked).items() if stored.get(n) != v)
+        """Acknowledged writes not stored with the acknowledged content (should be none).
+        Those acknowledged before the list is read: the load may still be running."""
+        acked = dict(self.acked)
+        stored: dict[str, str | None] = {}
+        token = ""
+        while True:  # in pages: thousands of writes make one list slow under chaos load
+            status, body = self.api.request(
+                "GET", f"/api/v1/namespaces/{self.namespace}/configmaps?limit=500"
+                f"&continue={token}", timeout=60)
+            assert status == 200, body
+            stored.update((i["metadata"]["name"], i.get("data", {}).get("v"))
+                          for i in body["items"])
+            token = body["metadata"].get("continue") or ""
+            if not token:
+                return sorted(n for n, v in acked.items() if stored.get(n) != v)
 
 
 @dataclass

@@ -58,9 +58,11 @@ class HaLab:
         return asyncio.run(ha_status.collect(self.paths, state))
 
     def status_without(self, node: str) -> HaStatus | None:
-        """The status once no Lease names `node`."""
+        """The status once every Lease is read and none names `node`."""
         status = self.status()
-        return status if node not in status.leases.values() else None
+        holders = status.leases.values()
+        return status if node not in holders and not any(
+            h.startswith("unknown") for h in holders) else None
 
     def pid(self, component: str) -> int | None:
         """The component's pid (None while the supervisor waits to restart it)."""

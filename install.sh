@@ -2,7 +2,10 @@
 # Bare-metal install of minikube-py with systemd (also what vagrant/Vagrantfile provisions).
 #
 #   control plane:  ./install.sh --role control-plane --node-ip 192.168.56.10 [--iface eth1]
-#                   (prints the join command; --join-file F also writes it to F)
+#                   (prints the join commands; --join-file F also writes the worker's to F)
+#   more control planes: ./install.sh --role control-plane --node-ip 192.168.56.12 \
+#                       --join https://192.168.56.10:6443 --token T --ca-cert-hash sha256:H \
+#                       --certificate-key K   (its etcd member joins as a learner, promoted)
 #   worker:         ./install.sh --role worker --node-ip 192.168.56.11 [--iface eth1] \
 #                       --server https://192.168.56.10:6443 --token T --ca-cert-hash sha256:H
 #                   (or --join-file F: take server, token and hash from the control plane's F)
@@ -17,16 +20,17 @@ ETC=/etc/minikube-py
 DATA=/var/lib/minikube-py
 
 die() { echo "install.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
-role="" node_ip="" iface="" node_name="$(hostname -s | tr 'A-Z' 'a-z')" server="" token="" hash="" join_file=""
+role="" node_ip="" iface="" node_name="$(hostname -s | tr 'A-Z' 'a-z')" server="" token="" hash="" join_file="" cert_key=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --role) role="$2"; shift 2 ;;
     --node-ip) node_ip="$2"; shift 2 ;;
     --iface) iface="$2"; shift 2 ;;
     --node-name) node_name="$2"; shift 2 ;;
-    --server) server="$2"; shift 2 ;;
+    --server|--join) server="$2"; shift 2 ;;
+    --certificate-key) cert_key="$2"; shift 2 ;;
     --token) token="$2"; shift 2 ;;
     --ca-cert-hash) hash="$2"; shift 2 ;;
     --join-file) join_file="$2"; shift 2 ;;
@@ -67,16 +71,32 @@ systemctl enable --now docker.service
 agent_args="${iface:+--iface $iface}"
 if [ "$role" = control-plane ]; then
   echo "==> control plane on $node_ip"
-  # etcd speaks client and peer TLS with certificates from its own CA (kubeadm's layout).
-  minikube-py etcd certs --data-dir "$DATA/apiserver" --ip "$node_ip"
-  printf 'MEMBER_NAME="%s"\nMEMBER_IP="%s"\nLISTEN_CLIENT_URLS="%s"\nINITIAL_CLUSTER="%s"\n' \
-    "$node_name" "$node_ip" "https://127.0.0.1:2379,https://$node_ip:2379" \
-    "$node_name=https://$node_ip:2380" > "$ETC/etcd.env"
-  echo "APISERVER_ARGS=\"--advertise-address $node_ip --bind-address 0.0.0.0\"" > "$ETC/apiserver.env"
-  echo "CONTROLLER_MANAGER_ARGS=\"--service-account-private-key-file $DATA/apiserver/pki/sa.key --root-ca-file $DATA/apiserver/pki/ca.crt\"" \
-    > "$ETC/controller-manager.env"
   printf 'NODE_NAME="%s"\nNODE_IP="%s"\nKUBECONFIG="%s"\nAGENT_ARGS="%s"\n' \
     "$node_name" "$node_ip" "$DATA/apiserver/admin.conf" "$agent_args" > "$ETC/agent.env"
+  if [ -n "$server" ]; then
+    # Another control plane (kubeadm join --control-plane): the shared PKI from the
+    # certificates the first host uploaded, its etcd member added as a learner, its env
+    # files (etcd.env, apiserver.env, agent.env) written by join.
+    [ -n "$token" ] && [ -n "$hash" ] && [ -n "$cert_key" ] \
+      || die "joining a control plane needs --join, --token, --ca-cert-hash and --certificate-key"
+    minikube-py join --control-plane --server "$server" --token "$token" --ca-cert-hash "$hash" \
+      --certificate-key "$cert_key" --node-name "$node_name" --node-ip "$node_ip" \
+      ${iface:+--iface "$iface"} --systemd
+    systemctl enable --now minikube-py-etcd
+    # shellcheck disable=SC1091
+    . "$ETC/apiserver.env"
+    minikube-py etcd member promote "$node_name" --etcd-servers "${ETCD_SERVERS#*,}" \
+      || die "etcd member $node_name was not promoted: journalctl -u minikube-py-etcd"
+  else
+    # etcd speaks client and peer TLS with certificates from its own CA (kubeadm's layout).
+    minikube-py etcd certs --data-dir "$DATA/apiserver" --ip "$node_ip"
+    printf 'MEMBER_NAME="%s"\nMEMBER_IP="%s"\nLISTEN_CLIENT_URLS="%s"\nINITIAL_CLUSTER="%s"\n' \
+      "$node_name" "$node_ip" "https://127.0.0.1:2379,https://$node_ip:2379" \
+      "$node_name=https://$node_ip:2380" > "$ETC/etcd.env"
+    echo "APISERVER_ARGS=\"--advertise-address $node_ip --bind-address 0.0.0.0\"" > "$ETC/apiserver.env"
+  fi
+  echo "CONTROLLER_MANAGER_ARGS=\"--service-account-private-key-file $DATA/apiserver/pki/sa.key --root-ca-file $DATA/apiserver/pki/ca.crt\"" \
+    > "$ETC/controller-manager.env"
   systemctl enable --now minikube-py-etcd minikube-py-apiserver minikube-py-scheduler \
     minikube-py-controller-manager minikube-py-agent
   for _ in $(seq 120); do [ -s "$DATA/apiserver/admin.conf" ] && break; sleep 1; done
@@ -95,15 +115,26 @@ if [ "$role" = control-plane ]; then
     --output "$DATA/apiserver/ingress.conf" --server "https://127.0.0.1:6443" \
     || die "could not write the ingress kubeconfig: minikube-py ingress-credentials"
   systemctl enable --now minikube-py-ingress
-  join_cmd=""
-  for _ in $(seq 60); do
-    join_cmd="$(minikube-py token create --server "https://$node_ip:6443" --print-join-command 2>/dev/null)" && break
-    sleep 2
-  done
-  [ -n "$join_cmd" ] || die "could not create a join token: minikube-py token create --server https://$node_ip:6443"
-  [ -n "$join_file" ] && { umask 077; echo "$join_cmd" > "$join_file"; }
-  echo "==> done. kubectl: export KUBECONFIG=$ETC/admin.conf; workers join with:"
-  echo "    $join_cmd --node-ip <WORKER_IP> --iface <IFACE>"
+  if [ -z "$server" ]; then
+    # Two tokens: a join spends its token, so workers and control planes get their own.
+    join_cmd="" cp_cmd=""
+    for _ in $(seq 60); do
+      join_cmd="$(minikube-py token create --server "https://$node_ip:6443" --print-join-command 2>/dev/null)" && break
+      sleep 2
+    done
+    [ -n "$join_cmd" ] || die "could not create a join token: minikube-py token create --server https://$node_ip:6443"
+    cp_cmd="$(minikube-py token create --server "https://$node_ip:6443" --print-join-command \
+      --ttl 2h --description "control-plane join")" || die "could not create a control-plane token"
+    cert_key="$(minikube-py upload-certs)" || die "could not upload the certificates: minikube-py upload-certs"
+    [ -n "$join_file" ] && { umask 077; echo "$join_cmd" > "$join_file"; }
+    echo "==> done. kubectl: export KUBECONFIG=$ETC/admin.conf; workers join with:"
+    echo "    $join_cmd --node-ip <WORKER_IP> --iface <IFACE>"
+    read -r -a words <<< "$cp_cmd"  # minikube-py join --server S --token T --ca-cert-hash H
+    echo "    one more control plane (within 2 h; later: minikube-py upload-certs, token create):"
+    echo "    ./install.sh --role control-plane --join ${words[3]} --token ${words[5]} --ca-cert-hash ${words[7]} --certificate-key $cert_key --node-ip <IP>"
+  else
+    echo "==> done: control plane $node_name joined $server"
+  fi
 else
   if [ -n "$join_file" ]; then
     for _ in $(seq 300); do [ -s "$join_file" ] && break; sleep 2; done

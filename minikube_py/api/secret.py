@@ -16,6 +16,9 @@ from minikube_py.api.types import Object
 
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 BOOTSTRAP_TOKEN = "bootstrap.kubernetes.io/token"  # kube-system/bootstrap-token-<id>
+# kube-system/kubeadm-certs: the control plane's shared PKI, sealed with a certificate key
+# (kubeadm's upload-certs); bootstrappers may read it (a host joining as a control plane).
+UPLOADED_CERTS = "kubeadm-certs"
 # On a token Secret: the ServiceAccount it belongs to.
 SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 _REQUIRED_KEYS = {

@@ -9,7 +9,8 @@ In order, the first that allows decides (none: 403):
   pods, bound to such a pod (tokenrequest.py); write their own Node and Lease; update pod
   status and delete pods bound to them; create/patch events; create TokenReviews and
   SubjectAccessReviews (a kubelet's webhook authentication and authorization).
-- Bootstrappers (system:bootstrappers): create their node-credentials Secret only.
+- Bootstrappers (system:bootstrappers): create their node-credentials Secret, get the
+  sealed kube-system/kubeadm-certs (a control-plane join), nothing else.
 - Anonymous: GET kube-public/configmaps/cluster-info only (kubeadm's discovery).
 - RBAC (rbac_index): the Roles and ClusterRoles bound to the user or its groups, for
   resource requests and non-resource paths (discovery, /metrics) alike.
@@ -39,6 +40,7 @@ from minikube_py.api.resources import (
 from minikube_py.api.secret import (
     SERVICE_ACCOUNT_NAME_ANNOTATION,
     SERVICE_ACCOUNT_TOKEN,
+    UPLOADED_CERTS,
     data_field,
 )
 from minikube_py.apiserver.authn import ANONYMOUS, USER, User
@@ -200,8 +202,9 @@ async def _special_allows(request: web.Request, user: User, verb: str, target: T
     if "system:nodes" in groups and user.name.startswith("system:node:"):
         return await _node_allows(request, target, verb, user.name.removeprefix("system:node:"))
     if "system:bootstrappers" in groups:
-        return verb == "create" and target.resource is SECRETS \
-            and target.namespace == "kube-system" and target.subresource is None
+        return target.resource is SECRETS and target.namespace == "kube-system" \
+            and target.subresource is None and (
+                verb == "create" or (verb == "get" and target.name == UPLOADED_CERTS))
     return False
 
 

@@ -25,6 +25,16 @@ def paths_from(args: argparse.Namespace) -> ClusterPaths:
     return ClusterPaths.under(args.root) if args.root else ClusterPaths()
 
 
+def admin_kubeconfig(args: argparse.Namespace) -> Path:
+    """--kubeconfig, else the admin.conf of this control-plane host; CLIError if missing."""
+    from minikube_py.cli.main import CLIError
+
+    kubeconfig: Path = args.kubeconfig or paths_from(args).admin_conf
+    if not kubeconfig.exists():
+        raise CLIError(f"no {kubeconfig}: run this on the control plane (after `minikube-py up`)")
+    return kubeconfig
+
+
 def say(message: str) -> None:
     """Progress for people: one line per step, flushed so `up | tee` shows it live."""
     print(f"==> {message}", flush=True)

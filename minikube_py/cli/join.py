@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from minikube_py.cli.clusterargs import add_paths, paths_from, say, toolbox
 from minikube_py.cli.main import CLIError
+
+if TYPE_CHECKING:
+    from minikube_py.cluster.join import JoinRequest
+    from minikube_py.cluster.paths import ClusterPaths
+    from minikube_py.cluster.state import NodeRecord
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,6 +31,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="only write credentials and /etc/minikube-py/agent.env; "
                         "systemd runs the agent (install.sh)")
     p.add_argument("--no-install", action="store_true", help="never run apt-get")
+    p.add_argument("--control-plane", action="store_true",
+                   help="join as another control-plane host (kubeadm join --control-plane): "
+                        "fetch the shared PKI, add an etcd learner, write the etcd and "
+                        "api-server env files; needs --systemd and --certificate-key")
+    p.add_argument("--certificate-key", default="",
+                   help="the key `minikube-py upload-certs` printed on a control-plane host")
+    p.add_argument("--etcd-servers", default="",
+                   help="etcd client URLs to join (default: https://IP:2379 of every "
+                        "api-server in the kubernetes Endpoints)")
     add_paths(p)
     p.set_defaults(func=_run)
 
@@ -39,6 +54,9 @@ def _run(args: argparse.Namespace) -> int:
     paths = paths_from(args)
     try:
         host.require_root()
+        if args.control_plane and not (args.systemd and args.certificate_key):
+            raise CLIError("--control-plane needs --systemd (install.sh runs the units) "
+                           "and --certificate-key")
         node = NodeRecord(args.node_name or host.node_name(),
                           args.node_ip or host.primary_ipv4(), iface=args.iface)
         req = join.JoinRequest(args.server, args.token, args.ca_cert_hash, node.name,
@@ -48,6 +66,8 @@ def _run(args: argparse.Namespace) -> int:
         if lifecycle.running(paths) is not None:
             raise lifecycle.Refused("a cluster already runs on this host; `minikube-py down` first")
         kubeconfig = node_kubeconfig(paths, node, lab=False)
+        if args.control_plane:
+            _join_etcd(args, req, ca_pem, node, paths)
         asyncio.run(join.join(req, ca_pem, kubeconfig))
         say(f"joined {args.server} as node {node.name} ({node.ip}); credentials in {kubeconfig}")
         if args.systemd:
@@ -63,3 +83,21 @@ def _run(args: argparse.Namespace) -> int:
         raise CLIError("this build has no `minikube-py agent`; credentials are in place")
     say(f"node {node.name} Ready; `minikube-py status` here, kubectl on the control plane")
     return 0
+
+
+def _join_etcd(args: argparse.Namespace, req: JoinRequest, ca_pem: bytes, node: NodeRecord,
+               paths: ClusterPaths) -> None:
+    """The control-plane part: shared PKI, own certificates, the etcd learner, env files."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    from minikube_py.cluster import join_control_plane as cp
+
+    pki_dir = paths.apiserver_dir(False) / "pki"
+    asyncio.run(cp.fetch_pki(req, ca_pem, args.certificate_key, pki_dir, node))
+    servers = [s for s in args.etcd_servers.split(",") if s] or \
+        asyncio.run(cp.etcd_endpoints(req, pki_dir))
+    etcd = asyncio.run(cp.add_member(pki_dir, node, servers))
+    cp.write_env(paths.config_dir, node, etcd, urlsplit(req.server).hostname or "")
+    say(f"etcd member {etcd.member_id:x} added as a learner; start minikube-py-etcd, then "
+        f"promote it: minikube-py etcd member promote {node.name}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from minikube_py.cli.clusterargs import add_paths, paths_from, seconds
+from minikube_py.cli.clusterargs import add_paths, admin_kubeconfig, seconds
 from minikube_py.cli.main import CLIError
 
 
@@ -41,13 +41,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     delete.set_defaults(func=_delete)
 
 
-def _kubeconfig(args: argparse.Namespace) -> Path:
-    kubeconfig: Path = args.kubeconfig or paths_from(args).admin_conf
-    if not kubeconfig.exists():
-        raise CLIError(f"no {kubeconfig}: run this on the control plane (after `minikube-py up`)")
-    return kubeconfig
-
-
 def _columns(rows: list[tuple[str, ...]]) -> str:
     """Left-aligned columns three spaces apart (kubeadm's tabwriter)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -64,7 +57,7 @@ def _list(args: argparse.Namespace) -> int:
     from minikube_py.client.errors import ClientError, ConfigError
     from minikube_py.cluster import tokens
 
-    kubeconfig = _kubeconfig(args)
+    kubeconfig = admin_kubeconfig(args)
 
     async def secrets() -> list[dict[str, object]]:
         async with ApiClient.from_kubeconfig(kubeconfig, retries=1) as client:
@@ -98,7 +91,7 @@ def _delete(args: argparse.Namespace) -> int:
             raise CLIError(f"given token didn't match pattern \"[a-z0-9]{{6}}\" or "
                            f"\"[a-z0-9]{{6}}\\.[a-z0-9]{{16}}\": {given!r}")
         ids.append(match.group(1))
-    kubeconfig = _kubeconfig(args)
+    kubeconfig = admin_kubeconfig(args)
 
     async def delete() -> None:
         async with ApiClient.from_kubeconfig(kubeconfig, retries=1) as client:
@@ -128,7 +121,7 @@ def _create(args: argparse.Namespace) -> int:
 
     if args.ttl <= 0:
         raise CLIError("--ttl must be positive")
-    kubeconfig = _kubeconfig(args)
+    kubeconfig = admin_kubeconfig(args)
     token = tokens.new_token()
 
     async def create() -> str:

@@ -5,7 +5,7 @@ puts on one: an etcd member (client and peer TLS), an api-server on all members 
 first), scheduler and controller-manager (Lease-elected), the DNS server, the VIP
 candidate (agent/vip.py) and an agent whose Node carries kubeadm's control-plane label
 and NoSchedule taint. One PKI is made before anything starts and shared, as kubeadm's
-upload-certs shares it: the cluster CA, service-account keys, tokens, the etcd CA and
+upload-certs shares it (cluster/uploadcerts.py): the cluster CA, service-account keys, tokens, the etcd CA and
 the Secrets encryption key;
 each node issues its own serving, etcd server and peer certificates from those CAs.
 Users, agents and joining hosts reach the api-servers at the VIP.
@@ -19,14 +19,13 @@ from pathlib import Path
 from minikube_py.api.resources import NODES
 from minikube_py.apiserver import encryption_config, etcd_pki, pki
 from minikube_py.client import ApiClient
+from minikube_py.cluster import uploadcerts
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.state import ClusterState, NodeRecord
 
 ROLE_LABEL = "node-role.kubernetes.io/control-plane"
 TAINT = f"{ROLE_LABEL}:NoSchedule"
 ETCD_CLIENT_PORT, ETCD_PEER_PORT = 2379, 2380
-# Per node, never shared: each issues these for its own addresses.
-_OWN = {"apiserver.crt", "apiserver.key", "server.crt", "server.key", "peer.crt", "peer.key"}
 
 
 def data_dir(paths: ClusterPaths, node: NodeRecord) -> Path:
@@ -62,13 +61,10 @@ def prepare_pki(paths: ClusterPaths, state: ClusterState) -> None:
     pki.ensure(first, service_ip="10.96.0.1", extra_sans=sans)
     encryption_config.ensure_default(first)  # one key: any api-server reads any Secret
     etcd_pki.ensure(first, ips=[nodes[0].ip])
+    shared = uploadcerts.shared_files(first)
     for node in nodes[1:]:
         target = data_dir(paths, node) / "pki"
-        for src in first.rglob("*"):
-            if src.is_file() and src.name not in _OWN:
-                dst = target / src.relative_to(first)
-                dst.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                shutil.copy2(src, dst)
+        uploadcerts.write_shared(target, shared)
         etcd_pki.ensure(target, ips=[node.ip])
 
 

@@ -103,7 +103,7 @@ async def exchange(client: ApiClient, node: str, ips: Sequence[str]) -> NodeCred
 async def obtain_credentials(req: JoinRequest, ca_pem: bytes) -> NodeCredentials:
     """Exchange the bootstrap token for this node's own token and serving certificate
     (docs/interfaces.md, "Node credentials")."""
-    ca_file = _temp_ca(ca_pem)
+    ca_file = temp_ca(ca_pem)
     try:
         async with ApiClient(req.server, token=req.token, ca_file=ca_file, retries=1) as boot:
             creds = await exchange(boot, req.node_name, req.node_ips)
@@ -129,7 +129,7 @@ async def obtain_credentials(req: JoinRequest, ca_pem: bytes) -> NodeCredentials
     return creds
 
 
-def _temp_ca(ca_pem: bytes) -> str:
+def temp_ca(ca_pem: bytes) -> str:
     with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as f:
         f.write(ca_pem)
         return f.name

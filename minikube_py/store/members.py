@@ -109,15 +109,21 @@ async def promote(endpoints: list[str], tls: EtcdTLS | None, member_id: int,
 
 async def remove(endpoints: list[str], tls: EtcdTLS | None, name: str,
                  timeout: float = 30.0) -> int:
-    """Remove the member called `name` (kubeadm reset's etcd member remove); its ID.
-    etcd refuses while the rest have not all been connected for a few seconds (a removal
-    must leave a healthy quorum): retried until `timeout`."""
+    """Remove the member called `name` (kubeadm reset's etcd member remove); its ID."""
     found = [m for m in await members(endpoints, tls) if m.name == name]
     if not found:
         raise MembershipError(f"no etcd member named {name!r}")
-    await _until(timeout, f"member {name} not removed", lambda: _cluster_call(
-        endpoints, tls, "MemberRemove", rpc.MemberRemoveRequest(ID=found[0].member_id), 5.0))
+    await remove_id(endpoints, tls, found[0].member_id, timeout)
     return found[0].member_id
+
+
+async def remove_id(endpoints: list[str], tls: EtcdTLS | None, member_id: int,
+                    timeout: float = 30.0) -> None:
+    """Remove a member by ID (an unstarted one has no name yet). etcd refuses while the
+    rest have not all been connected for a few seconds (a removal must leave a healthy
+    quorum): retried until `timeout`."""
+    await _until(timeout, f"member {member_id:x} not removed", lambda: _cluster_call(
+        endpoints, tls, "MemberRemove", rpc.MemberRemoveRequest(ID=member_id), 5.0))
 
 
 async def _until(timeout: float, what: str, call: Callable[[], Awaitable[object]]) -> None:

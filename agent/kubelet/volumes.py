@@ -3,13 +3,13 @@
 Each pod owns `<root>/pods/<uid>/volumes/<volume>`; Memory emptyDirs are a tmpfs
 mounted there (shared by all the pod's containers, as in Kubernetes). ConfigMap,
 Secret, downwardAPI and projected volumes are written the way Kubernetes' atomic
-writer does it: the files go into a fresh `..<n>` directory, `..data` is swapped to it
-with one rename, and each key is a symlink through `..data`, so a container never sees
-half an update. The service-account credentials are such a volume too: the projected
+writer does it (atomic_writer.py), each file with its item's mode or the volume's
+defaultMode. The service-account credentials are such a volume too: the projected
 `kube-api-access-*` volume the api-server's admission adds, whose token comes from
-TokenRequest bound to the pod (tokens.py) and whose ca.crt comes from the namespace's
-kube-root-ca.crt ConfigMap (until the controller-manager publishes it: the CA this
-kubelet trusts, the same certificate). Containers get these kinds read-only. A
+TokenRequest bound to the pod (tokens.py; 0600 and owned by the pod's user when all its
+containers run as one, or with an fsGroup, as kubelet) and whose ca.crt comes from the
+namespace's kube-root-ca.crt ConfigMap (until the controller-manager publishes it: the
+CA this kubelet trusts, the same certificate). Containers get these kinds read-only. A
 persistentVolumeClaim volume is its bound volume: a hostPath/local directory bound as
 is, or an NFS export mounted at the pod's volume directory (unmounted with the pod, like
 a Memory emptyDir). With the pod's fsGroup, emptyDir, configMap, secret, downwardAPI,
@@ -19,15 +19,14 @@ projected, local and local-path volumes are given to that group when set up (fsg
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import os
 import shutil
-import stat
 from pathlib import Path
 from typing import Any
 
 from agent.kubelet import fsgroup, subpath
+from agent.kubelet.atomic_writer import FileProjection, write_atomic
 from agent.kubelet.env import decoded, field_value, sub_path
 from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.localpath import PROVISIONED_BY
@@ -49,81 +48,31 @@ ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 MAX_MESSAGE_BYTES = 4096
 API_DATA_KINDS = ("configMap", "secret", "downwardAPI", "projected")  # written by the kubelet
 NFS_MOUNT_TIMEOUT = 30.0
-_counter = itertools.count()
-
-
-def write_atomic(target: Path, files: dict[str, bytes], mode: int = 0o644) -> bool:
-    """Kubernetes' AtomicWriter in small: new payload dir, `..data` swapped by rename.
-    False when the payload was already there (nothing written)."""
-    target.mkdir(parents=True, exist_ok=True)
-    for rel in files:
-        if os.path.isabs(rel) or ".." in rel.split("/"):
-            raise ContainerConfigError(f"file path {rel!r} would leave its volume: refused")
-    data_link = target / "..data"
-    old = _current_payload(target)
-    if old is not None and _unchanged(target / old, files):
-        return False
-    payload = target / f"..{os.getpid()}_{next(_counter)}"
-    payload.mkdir()
-    for rel, data in files.items():
-        path = payload / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        path.chmod(mode)
-    if os.path.lexists(data_link) and not data_link.is_symlink():
-        shutil.rmtree(data_link, ignore_errors=True)  # not ours: a link is swapped in below
-    tmp_link = target / "..data_tmp"
-    tmp_link.unlink(missing_ok=True)
-    tmp_link.symlink_to(payload.name)
-    os.replace(tmp_link, data_link)
-    for top in {rel.split("/", 1)[0] for rel in files}:
-        link = target / top
-        if not link.is_symlink():
-            link.symlink_to(f"..data/{top}")
-    for entry in target.iterdir():
-        if entry.is_symlink() and not entry.name.startswith("..") and not entry.exists():
-            entry.unlink()  # a key that was removed from the source
-    if old:
-        shutil.rmtree(target / old, ignore_errors=True)
-    return True
-
-
-def _current_payload(target: Path) -> str | None:
-    """The payload directory `..data` names, if it is one of ours: a `..<n>` directory
-    right in `target`. A link a container planted there (to `/etc`, `../..`) names
-    nothing the writer then compares with or removes (CVE-2017-1002102)."""
-    try:
-        name = os.readlink(target / "..data")
-    except OSError:
-        return None
-    if os.sep in name or not name.startswith("..") or name in ("..", "..data", "..data_tmp"):
-        return None
-    try:
-        is_dir = stat.S_ISDIR(os.lstat(target / name).st_mode)
-    except OSError:
-        return None
-    return name if is_dir else None
-
-
-def _unchanged(data_dir: Path, files: dict[str, bytes]) -> bool:
-    """True when the current payload holds exactly `files` (a resync then writes nothing)."""
-    present = {str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.is_file()}
-    return present == set(files) and all((data_dir / rel).read_bytes() == data
-                                         for rel, data in files.items())
 
 
 def _items(data: dict[str, bytes], items: list[dict[str, Any]] | None, what: str,
-           optional: bool) -> dict[str, bytes]:
+           optional: bool, mode: int) -> dict[str, FileProjection]:
+    """Every key as a file with `mode`, or the listed items with theirs."""
     if not items:
-        return dict(data)
+        return {key: FileProjection(value, mode) for key, value in data.items()}
     out = {}
     for item in items:
         if item["key"] not in data:
             if optional:
                 continue
             raise ContainerConfigError(f"{what}: key {item['key']!r} not found")
-        out[item["path"]] = data[item["key"]]
+        out[item["path"]] = FileProjection(data[item["key"]], int(item.get("mode", mode)))
     return out
+
+
+def fs_user(pod: dict[str, Any]) -> int | None:
+    """The one user every container of the pod runs as (its own runAsUser, else the pod's);
+    None if one sets none or two differ (kubelet's FsUserFrom)."""
+    psc = pod["spec"].get("securityContext") or {}
+    users = {(c.get("securityContext") or {}).get("runAsUser", psc.get("runAsUser"))
+             for c in (pod["spec"].get("initContainers") or []) + pod["spec"]["containers"]}
+    found = users.pop() if len(users) == 1 else None
+    return int(found) if found is not None else None
 
 
 class VolumeManager:
@@ -286,10 +235,10 @@ class VolumeManager:
             return await _mount_nfs(vol["nfs"], target, [])
         if "persistentVolumeClaim" in vol:
             return await self._claimed(pod, vol, target)
-        files = await self._projection(pod, vol, pod_ip, host_ip)
         kind = next((k for k in API_DATA_KINDS if k in vol), "")
         mode = int((vol.get(kind) or {}).get("defaultMode", 0o644))
-        written = await asyncio.to_thread(write_atomic, target, files, mode)
+        files = await self._projection(pod, vol, pod_ip, host_ip, mode)
+        written = await asyncio.to_thread(write_atomic, target, files)
         await self._own(pod, vol, str(target), read_only=True, again=written)
         return str(target)
 
@@ -328,22 +277,25 @@ class VolumeManager:
         raise ContainerConfigError(f'persistentvolume "{volume_name}": unsupported volume type')
 
     async def _projection(self, pod: dict[str, Any], vol: dict[str, Any], pod_ip: str,
-                          host_ip: str) -> dict[str, bytes]:
-        """The files of a configMap/secret/downwardAPI/projected volume."""
+                          host_ip: str, mode: int) -> dict[str, FileProjection]:
+        """The files of a configMap/secret/downwardAPI/projected volume (`mode`: the
+        volume's defaultMode, a projected volume's for all its sources)."""
         ns = pod["metadata"]["namespace"]
         if "projected" in vol:
-            files: dict[str, bytes] = {}
+            files: dict[str, FileProjection] = {}
             for src in vol["projected"].get("sources") or []:
                 if "serviceAccountToken" in src:
-                    files[src["serviceAccountToken"].get("path", "token")] = \
-                        await self.tokens.token(pod, src["serviceAccountToken"])
+                    user, group = fs_user(pod), fsgroup.of_pod(pod)
+                    token = await self.tokens.token(pod, src["serviceAccountToken"])
+                    files[src["serviceAccountToken"].get("path", "token")] = FileProjection(
+                        token, 0o600 if user is not None or group else mode, user)
                 elif (src.get("configMap") or {}).get("name") == ROOT_CA_CONFIGMAP \
                         and self.root_ca is not None \
                         and await self.source.get(CONFIGMAPS, ns, ROOT_CA_CONFIGMAP) is None:
                     files.update(_items({"ca.crt": self.root_ca}, src["configMap"].get("items"),
-                                        ROOT_CA_CONFIGMAP, False))
+                                        ROOT_CA_CONFIGMAP, False, mode))
                 else:
-                    files.update(await self._projection(pod, src, pod_ip, host_ip))
+                    files.update(await self._projection(pod, src, pod_ip, host_ip, mode))
             return files
         for kind, resource, name_key in (("configMap", CONFIGMAPS, "name"),
                                          ("secret", SECRETS, "secretName")):
@@ -357,10 +309,11 @@ class VolumeManager:
                     raise ContainerConfigError(
                         f'{kind} "{ref[name_key]}" not found (volume "{vol.get("name", "")}")')
                 return _items(decoded(resource, obj), ref.get("items"),
-                              f'{kind} "{ref[name_key]}"', optional)
+                              f'{kind} "{ref[name_key]}"', optional, mode)
         if "downwardAPI" in vol:
-            return {item["path"]: field_value(pod, item["fieldRef"]["fieldPath"], pod_ip=pod_ip,
-                                              host_ip=host_ip).encode()
+            return {item["path"]: FileProjection(
+                field_value(pod, item["fieldRef"]["fieldPath"], pod_ip=pod_ip,
+                            host_ip=host_ip).encode(), int(item.get("mode", mode)))
                     for item in vol["downwardAPI"].get("items") or [] if "fieldRef" in item}
         raise ContainerConfigError(f'volume "{vol.get("name", "")}": unsupported volume type')
 

@@ -250,12 +250,18 @@ async def test_projected_service_account_volume(node: Node, tmp_path: Path) -> N
     volume = projected_volume("kube-api-access-x1y2z")
     mount = {"name": volume["name"], "readOnly": True, "mountPath": MOUNT_PATH}
     pod = node.pod([{"name": "main", "command": ["sleep", "3600"], "volumeMounts": [mount]}],
-                   serviceAccountName="robot", volumes=[volume])
+                   serviceAccountName="robot", volumes=[volume],
+                   securityContext={"runAsUser": 1000})
     await node.until(pod, running)
     cid = (await node.containers(pod))["main"]["Id"]
     read = ["sh", "-c", f"cd {MOUNT_PATH} && cat token; echo; cat namespace; echo; cat ca.crt"]
     code, out = await node.syncer.runtime.exec_run(cid, read)
     assert (code, out.decode()) == (0, "token-default-robot-1\ndefault\nCA PEM")
+    # The pod's one user owns its token, which no one else reads (kubelet's fsUser).
+    code, out = await node.syncer.runtime.exec_run(cid, [
+        "stat", "-L", "-c", "%n %a %u", f"{MOUNT_PATH}/token", f"{MOUNT_PATH}/namespace"])
+    assert out.decode().split("\n")[:2] == [f"{MOUNT_PATH}/token 600 1000",
+                                             f"{MOUNT_PATH}/namespace 644 0"], out
     volumes = node.syncer.volumes
     await volumes.prepare(pod)  # fresh: the same token
     assert node.source.tokens_issued == 1

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from agent.kubelet import subpath
+from agent.kubelet.atomic_writer import FileProjection, write_atomic
 from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.source import DictSource
-from agent.kubelet.volumes import VolumeManager, below, write_atomic
+from agent.kubelet.volumes import VolumeManager, below
 
 
 def test_paths_inside_the_volume_pass(tmp_path: Path) -> None:
@@ -43,7 +44,7 @@ def test_dot_dot_and_absolute_paths_are_refused(tmp_path: Path, sub: str) -> Non
 @pytest.mark.parametrize("rel", ["../outside", "/tmp/outside", "a/../../outside"])
 def test_atomic_writer_writes_nothing_outside(tmp_path: Path, rel: str) -> None:
     with pytest.raises(ContainerConfigError):
-        write_atomic(tmp_path / "vol", {"ok": b"1", rel: b"2"})
+        write_atomic(tmp_path / "vol", {"ok": FileProjection(b"1"), rel: FileProjection(b"2")})
     assert not (tmp_path / "outside").exists()
     assert os.listdir(tmp_path / "vol") == []
 
@@ -81,14 +82,14 @@ def test_an_update_after_a_planted_data_link_removes_nothing_outside(
     vol, victim = tmp_path / "vol", tmp_path / "victim"
     victim.mkdir()
     (victim / "keep").write_text("host file")
-    write_atomic(vol, {"key": b"1"})
+    write_atomic(vol, {"key": FileProjection(b"1")})
     data = vol / "..data"
     data.unlink()
     if planted == "dir":
         data.mkdir()
     else:
         data.symlink_to(victim if planted == "abs" else "../victim")
-    assert write_atomic(vol, {"key": b"2"})
+    assert write_atomic(vol, {"key": FileProjection(b"2")})
     assert (victim / "keep").read_text() == "host file"
     assert (vol / "key").read_bytes() == b"2"
 

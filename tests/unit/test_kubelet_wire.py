@@ -12,7 +12,6 @@ from agent.kubelet import channels as ch
 from agent.kubelet.cni import load_network, pod_ips
 from agent.kubelet.errors import CNIError
 from agent.kubelet.sandbox import capabilities
-from agent.kubelet.volumes import write_atomic
 
 
 def test_exit_status_carries_the_code_as_kubectl_reads_it() -> None:
@@ -62,17 +61,6 @@ def test_pod_ips_from_results_of_each_version() -> None:
     assert pod_ips({}) == []
 
 
-def test_atomic_writer_swaps_data_and_drops_removed_keys(tmp_path: Path) -> None:
-    target = tmp_path / "vol"
-    write_atomic(target, {"a": b"1", "dir/b": b"2"})
-    assert (target / "a").read_bytes() == b"1" and (target / "dir" / "b").read_bytes() == b"2"
-    first = (target / "..data").resolve()
-    write_atomic(target, {"a": b"3"})
-    assert (target / "a").read_bytes() == b"3"
-    assert not (target / "dir").exists() and not first.exists()
-    assert sorted(p.name for p in target.iterdir() if not p.name.startswith("..")) == ["a"]
-
-
 def test_host_ports_become_port_mappings() -> None:
     pod = {"spec": {"containers": [{"name": "a", "ports": [
         {"containerPort": 80, "hostPort": 8080},
@@ -82,10 +70,3 @@ def test_host_ports_become_port_mappings() -> None:
         {"hostPort": 8080, "containerPort": 80, "protocol": "tcp", "hostIP": ""},
         {"hostPort": 5353, "containerPort": 53, "protocol": "udp", "hostIP": "127.0.0.1"}]}
     assert capabilities({"spec": {"containers": [{"name": "a"}]}}) == {}
-
-
-def test_atomic_writer_leaves_an_unchanged_payload_alone(tmp_path: Path) -> None:
-    write_atomic(tmp_path, {"a": b"1"})
-    payload = (tmp_path / "..data").resolve()
-    write_atomic(tmp_path, {"a": b"1"})
-    assert (tmp_path / "..data").resolve() == payload

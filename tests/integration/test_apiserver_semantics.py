@@ -175,8 +175,8 @@ def test_scale_subresource(apiserver: ApiServer) -> None:
 
 def test_hpa_through_kubectl(apiserver: ApiServer, tmp_path: Path) -> None:
     """An autoscaling/v2 HorizontalPodAutoscaler made with kubectl gets its defaults and
-    is watched, `kubectl get hpa` (short name) shows kubectl's columns, and a bad one is a
-    422 naming the field."""
+    is watched, `kubectl get hpa` (short name) shows kubectl's columns, `kubectl describe
+    hpa` its reference, metrics and bounds, and a bad one is a 422 naming the field."""
     name = create_deployment(apiserver)
     manifest = tmp_path / "hpa.json"
     manifest.write_text(json.dumps({
@@ -200,6 +200,13 @@ def test_hpa_through_kubectl(apiserver: ApiServer, tmp_path: Path) -> None:
     header, row = (line.split() for line in shown.stdout.splitlines())
     assert header == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
     assert row[:6] == [name, f"Deployment/{name}", "cpu:", "<unknown>/80%", "2", "4"]
+    described = apiserver.kubectl(tmp_path, "describe", "hpa", name)
+    assert described.returncode == 0, described.stderr
+    fields = {k.strip(): v.strip() for k, _, v in (
+        line.partition(":  ") for line in described.stdout.splitlines())}
+    assert fields["Reference"] == f"Deployment/{name}", described.stdout
+    assert fields["resource cpu on pods  (as a percentage of request)"] == "<unknown> / 80%"
+    assert (fields["Min replicas"], fields["Max replicas"]) == ("2", "4")
     bad = {"metadata": {"name": f"bad-{uid()}"}, "spec": {
         "scaleTargetRef": {"kind": "Deployment", "name": name}, "maxReplicas": 0}}
     status, err = apiserver.request(

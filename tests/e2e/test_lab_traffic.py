@@ -410,7 +410,7 @@ def _capture(lab: Lab, out: Path) -> None:
 
 def _curl(url: str, host: str, port: int, cacert: Path | None = None) -> str:
     """curl from the host with `host` resolved to the first node (the ingress's node):
-    '<body> <status>', or ' 000' when nothing answered."""
+    '<body> <status>', or '000' when nothing answered."""
     args = ["curl", "-sS", "--max-time", "3", "--resolve", f"{host}:{port}:{INGRESS_IP}",
             "-w", " %{http_code}", url]
     if cacert is not None:

@@ -4,7 +4,8 @@
   while their Secret holds them, and TokenRequest tokens (tokenrequest.py), valid until
   they expire while their ServiceAccount exists (and, bound to a pod, that pod).
 - Bootstrap tokens `<id>.<secret>` checked against Secret kube-system/bootstrap-token-<id>
-  (constant-time, not expired, usage-bootstrap-authentication).
+  (constant-time, not expired, usage-bootstrap-authentication, its token-id, extra
+  groups only under system:bootstrappers:).
 - Node tokens `mkpnode:<node>:<hex>` whose sha256 matches Secret
   kube-system/node-credentials-<node>.
 Secrets are read from etcd, with a few seconds of cache so a busy kubelet does not add
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +32,12 @@ from minikube_py.api.secret import BOOTSTRAP_TOKEN, data_field
 from minikube_py.apiserver.authn import User, bearer_token
 from minikube_py.apiserver.state import OBJECTS
 
+log = logging.getLogger(__name__)
+
 AUTHENTICATED = "system:authenticated"
+# A bootstrap token's extra groups stay under system:bootstrappers: (kube-apiserver's
+# ValidateBootstrapGroupName), so whoever may write its Secret cannot mint system:masters.
+BOOTSTRAP_GROUP = re.compile(r"system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]")
 NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 BOOTSTRAP_TYPE = BOOTSTRAP_TOKEN
 _CACHE_SECONDS = 5.0
@@ -148,7 +156,8 @@ class BootstrapTokens:
         if not hmac.compare_digest(data_field(secret, "token-secret").encode(),
                                    token_secret.encode()):
             return None
-        if data_field(secret, "usage-bootstrap-authentication") != "true":
+        if data_field(secret, "usage-bootstrap-authentication") != "true" \
+                or data_field(secret, "token-id") != token_id:
             return None
         expiration = data_field(secret, "expiration")
         if expiration:
@@ -158,6 +167,10 @@ class BootstrapTokens:
             except ValueError:
                 return None
         extra = [g for g in data_field(secret, "auth-extra-groups").split(",") if g]
+        if not all(BOOTSTRAP_GROUP.fullmatch(g) for g in extra):
+            log.warning("bootstrap token refused: auth-extra-groups outside "
+                        "system:bootstrappers: token_id=%s", token_id)
+            return None
         return User(f"system:bootstrap:{token_id}",
                     ("system:bootstrappers", *extra, AUTHENTICATED))
 

@@ -137,6 +137,24 @@ def test_bootstrap_token_may_only_register_its_node(apiserver: ApiServer) -> Non
     assert as_user(apiserver, expired, "GET", "/api/v1/pods")[0] == 401
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    pytest.param("auth-extra-groups", "system:masters", id="a group outside bootstrappers"),
+    pytest.param("auth-extra-groups", "system:bootstrappers:ok,system:nodes", id="one of two"),
+    pytest.param("token-id", "zzzzzz", id="token-id not the secret's name"),
+])
+def test_a_bootstrap_token_secret_grants_nothing_beyond_bootstrapping(
+        apiserver: ApiServer, field: str, value: str) -> None:
+    """As kube-apiserver's bootstrap authenticator: such a token does not authenticate."""
+    token = new_token()
+    secret = token_secret(token, timedelta(hours=1))
+    secret["data"][field] = base64.b64encode(value.encode()).decode()
+    assert apiserver.request("POST", SECRETS, secret)[0] == 201
+    try:
+        assert as_user(apiserver, token, "GET", "/api/v1/secrets")[0] == 401
+    finally:
+        apiserver.request("DELETE", f"{SECRETS}/{secret['metadata']['name']}")
+
+
 def _may(apiserver: ApiServer, user: str, groups: list[str], **attrs: str) -> bool:
     status, review = apiserver.request(
         "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",

@@ -26,6 +26,7 @@ from minikube_py.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 _MASTER_RE = re.compile(rb"^\d+\s+master\s+(\d+)\s+\[failed:\s*(\d+)\]", re.MULTILINE)
+_ALERT_RE = re.compile(r"^\[ALERT\]\s+\(\d+\)\s+:\s*(.*?)\s*$", re.MULTILINE)
 
 
 class ProxyError(Exception):
@@ -64,13 +65,15 @@ class HAProxy:
         return self.process is not None and self.process.returncode is None
 
     async def check(self, config: Path) -> None:
-        """`haproxy -c`: raise Refused with HAProxy's own words if it refuses."""
+        """`haproxy -c`: raise Refused with HAProxy's own words (its ALERT lines) if it
+        refuses; not `-q`, which silences them too."""
         proc = await asyncio.create_subprocess_exec(
-            self.executable, "-c", "-q", "-f", str(config), stdin=asyncio.subprocess.DEVNULL,
+            self.executable, "-c", "-f", str(config), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await proc.communicate()
         if proc.returncode != 0:
-            raise Refused(out.decode(errors="replace").strip() or
+            text = out.decode(errors="replace")
+            raise Refused("; ".join(_ALERT_RE.findall(text)) or text.strip() or
                           f"haproxy -c exited {proc.returncode}")
 
     async def start(self) -> None:

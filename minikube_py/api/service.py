@@ -20,6 +20,7 @@ from minikube_py.api.types import Object
 TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 NODE_PORT_RANGE = (30000, 32767)
 _AFFINITIES = ("None", "ClientIP")
+MAX_AFFINITY_SECONDS = 86400  # kube's MaxClientIPServiceAffinitySeconds
 _TRAFFIC_POLICIES = ("Cluster", "Local")
 
 
@@ -106,6 +107,7 @@ class ServiceStrategy(Strategy):
         if spec.get("sessionAffinity", "None") not in _AFFINITIES:
             causes.append(field.not_supported("spec.sessionAffinity", spec["sessionAffinity"],
                                               _AFFINITIES))
+        causes += _affinity_timeout_causes(spec)
         for key in ("externalTrafficPolicy", "internalTrafficPolicy"):
             if key in spec and spec[key] not in _TRAFFIC_POLICIES:
                 causes.append(field.not_supported(f"spec.{key}", spec[key], _TRAFFIC_POLICIES))
@@ -228,6 +230,21 @@ def _validate_load_balancer(spec: Mapping[str, Any], kind: str) -> list[Cause]:
                                     "may only be set when `type` is 'LoadBalancer' and "
                                     "`externalTrafficPolicy` is 'Local'"))
     return causes
+
+
+def _affinity_timeout_causes(spec: Mapping[str, Any]) -> list[Cause]:
+    """kube's range for the ClientIP affinity timeout (the proxy's `recent` match)."""
+    config = spec.get("sessionAffinityConfig")
+    client_ip = config.get("clientIP") if isinstance(config, Mapping) else None
+    if spec.get("sessionAffinity") != "ClientIP" or not isinstance(client_ip, Mapping) \
+            or "timeoutSeconds" not in client_ip:
+        return []
+    seconds = client_ip["timeoutSeconds"]
+    if isinstance(seconds, int) and not isinstance(seconds, bool) \
+            and 0 < seconds <= MAX_AFFINITY_SECONDS:
+        return []
+    return [field.invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds", seconds,
+                          f"must be greater than 0 and less than {MAX_AFFINITY_SECONDS}")]
 
 
 def _ip_causes(value: Any, path: str) -> list[Cause]:

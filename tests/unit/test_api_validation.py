@@ -196,6 +196,9 @@ CASES = [
      "spec.ports[0].nodePort", "FieldValueInvalid"),
     (S, set_path("spec.type", "Magic"), "spec.type", "FieldValueNotSupported"),
     (S, set_path("spec.sessionAffinity", "Sticky"), "spec.sessionAffinity", "FieldValueNotSupported"),
+    *((S, lambda o, t=t: o["spec"].update(sessionAffinity="ClientIP", sessionAffinityConfig={
+        "clientIP": {"timeoutSeconds": t}}), "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+       "FieldValueInvalid") for t in (0, 86401, "60", True)),
     (S, set_path("spec.clusterIP", "10.96.0.999"), "spec.clusterIPs[0]", "FieldValueInvalid"),
     (S, set_path("spec.externalTrafficPolicy", "Local"), "spec.externalTrafficPolicy",
      "FieldValueInvalid"),

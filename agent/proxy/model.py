@@ -8,7 +8,8 @@ service whose inputs did not change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from dataclasses import dataclass, replace
 
 from minikube_py.api.meta import join_key
 from minikube_py.api.types import EndpointSubset, Object, ServiceSpec
@@ -104,6 +105,40 @@ def service_ports(service: Object) -> list[ServicePort]:
         for p in spec.get("ports") or []
         if (p.get("protocol") or "TCP") in ("TCP", "UDP")
     ]
+
+
+def _is_ipv4(address: str, network: bool = False) -> bool:
+    try:
+        if network:
+            ipaddress.IPv4Network(address, strict=False)
+        else:
+            ipaddress.IPv4Address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def renderable(sp: ServicePort) -> tuple[ServicePort, list[str]]:
+    """`sp` as this (IPv4, iptables) proxy can program it, and the addresses it leaves out.
+
+    External and load-balancer addresses of the other family are left out, as
+    kube-proxy's per-family proxiers do. What cannot be rendered at all (a clusterIP
+    that is not IPv4, a port or affinity timeout out of range, a source range that is
+    not IPv4: dropping it would open the firewall) raises ValueError.
+    """
+    if not _is_ipv4(sp.cluster_ip):
+        raise ValueError(f"clusterIP {sp.cluster_ip} is not an IPv4 address")
+    if not 0 < sp.port < 65536 or not 0 <= sp.node_port < 65536:
+        raise ValueError(f"port {sp.port} or nodePort {sp.node_port} out of range")
+    if not 0 <= sp.affinity_seconds <= 86400:
+        raise ValueError(f"session affinity timeout {sp.affinity_seconds}s out of range")
+    bad_ranges = [r for r in sp.source_ranges if not _is_ipv4(r, network=True)]
+    if bad_ranges:
+        raise ValueError(f"loadBalancerSourceRanges not IPv4: {', '.join(bad_ranges)}")
+    external = tuple(a for a in sp.external_ips if _is_ipv4(a))
+    lb = tuple(a for a in sp.lb_ips if _is_ipv4(a))
+    left_out = [a for a in sp.external_ips + sp.lb_ips if a not in external + lb]
+    return replace(sp, external_ips=external, lb_ips=lb), left_out
 
 
 def ready_endpoints(endpoints: Object | None, node_name: str = ""

@@ -29,7 +29,7 @@ from typing import Any
 from agent.proxy import iptables
 from agent.proxy.conntrack import flush
 from agent.proxy.healthcheck import HealthCheckServer, ServiceHealth
-from agent.proxy.model import Endpoint, ready_endpoints, service_ports
+from agent.proxy.model import Endpoint, ServicePort, ready_endpoints, renderable, service_ports
 from agent.proxy.settings import ProxySettings
 from agent.proxy.state import STREAM_BATCH, Change, KernelState, Ports, Ready, RuleSet
 from cni_plugins import iptables_runner as backends
@@ -38,8 +38,11 @@ from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import ENDPOINTS, SERVICES
 from minikube_py.api.types import Object
 from minikube_py.client import Informer
+from minikube_py.client.events import EventRecorder
 
 log = logging.getLogger(__name__)
+
+SKIPPED_REASON = "FailedToProgramService"
 
 # A failed sync leaves the rules as they were (endpoints that came or went meanwhile are
 # missed) until it is retried; with no further change to wake the loop, the backoff alone
@@ -101,6 +104,10 @@ class Proxier:
         self._syncing = asyncio.Lock()  # one restore at a time, whoever calls sync()
         self.last_sync: SyncStats | None = None
         self._health_ports: dict[str, int] = {}  # "ns/name" -> its healthCheckNodePort
+        self._warned: dict[str, str] = {}  # "ns/name" -> the last warning recorded for it
+        self._events = EventRecorder(client, "kube-proxy", host=self.settings.node_name or None) \
+            if client is not None else None
+        self._event_tasks: set[asyncio.Task[None]] = set()
         self.health: HealthCheckServer | None = None
         if self.settings.health_check_address is not None:
             self.health = HealthCheckServer(self.settings.health_check_address,
@@ -110,7 +117,7 @@ class Proxier:
 
     def set_service(self, service: Object) -> None:
         key = object_key(service)
-        self._ports[key] = service_ports(service)
+        self._ports[key] = self._renderable_ports(key, service)
         port = health_check_port(service)
         if port:
             self._health_ports[key] = port
@@ -118,8 +125,39 @@ class Proxier:
             self._health_ports.pop(key, None)
         self._changed(key)
 
+    def _renderable_ports(self, key: str, service: Object) -> list[ServicePort]:
+        """What of `service` can be programmed. One Service this proxy cannot render is
+        left out with a Warning Event on it, instead of failing every sync (one
+        iptables-restore carries all Services)."""
+        try:
+            ports = [renderable(sp) for sp in service_ports(service)]
+        except (KeyError, TypeError, ValueError) as e:
+            self._warn(key, service, f"cannot be programmed by kube-proxy and is skipped: {e}")
+            return []
+        left_out = sorted({a for _, out in ports for a in out})
+        if left_out:
+            self._warn(key, service, "addresses of another IP family left out by kube-proxy: "
+                                     + ", ".join(left_out))
+        else:
+            self._warned.pop(key, None)
+        return [sp for sp, _ in ports]
+
+    def _warn(self, key: str, service: Object, message: str) -> None:
+        """Log and (once per distinct message) record a Warning Event on the Service."""
+        if self._warned.get(key) == message:
+            return
+        self._warned[key] = message
+        log.warning("service skipped by proxy service=%s reason=%s", key, message)
+        if self._events is not None:
+            task = asyncio.get_running_loop().create_task(self._events.event(
+                {"apiVersion": "v1", "kind": "Service", **service}, "Warning",
+                SKIPPED_REASON, message))
+            self._event_tasks.add(task)
+            task.add_done_callback(self._event_tasks.discard)
+
     def delete_service(self, service: Object) -> None:
         key = object_key(service)
+        self._warned.pop(key, None)
         self._ports.pop(key, None)
         self._health_ports.pop(key, None)
         self._changed(key)
@@ -273,6 +311,9 @@ class Proxier:
                     await inf.wait_synced()
                 tasks.create_task(self.loop(), name="proxy-sync-loop")
         finally:
+            for task in self._event_tasks:
+                task.cancel()
+            await asyncio.gather(*self._event_tasks, return_exceptions=True)
             if self.health is not None:
                 await self.health.close()
 

@@ -17,7 +17,7 @@ import pytest
 from agent.proxy import iptables
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
-from minikube_py.api.resources import NAMESPACES, PODS, SERVICES
+from minikube_py.api.resources import EVENTS, NAMESPACES, PODS, SERVICES
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import ClientError
 from minikube_py.controllers.endpoints import EndpointsController
@@ -109,3 +109,28 @@ async def test_service_reaches_ready_pods_and_follows_readiness(wired: Any) -> N
     while web_chain in cluster.our_chains():
         assert time.monotonic() < deadline, "deleted service kept its chains"
         await asyncio.sleep(0.1)
+
+
+async def test_a_service_the_proxy_cannot_render_is_skipped_with_an_event(wired: Any) -> None:
+    client, ns, cluster = wired
+
+    def service(name: str, **spec: Any) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                "spec": {"ports": [{"port": 80}], **spec}}
+
+    # Valid for the API (an IPv6 external address), not for this IPv4 proxy: before, its
+    # rule failed every iptables-restore and no Service was programmed.
+    await client.create(SERVICES, service("v6", externalIPs=["2001:db8::5"],
+                                          sessionAffinity="ClientIP"), ns)
+    await client.create(SERVICES, service("web", clusterIP=traffic.VIP), ns)
+    deadline = time.monotonic() + 10
+    while traffic.VIP not in "".join(cluster.node.run("iptables-legacy-save", "-t", table)
+                                     .stdout for table in ("nat", "filter")):
+        assert time.monotonic() < deadline, "the valid service was never programmed"
+        await asyncio.sleep(0.1)
+    while not (events := [e for e in (await client.list(EVENTS, ns))["items"]
+                          if e["involvedObject"]["name"] == "v6"]):
+        assert time.monotonic() < deadline, "no event on the skipped service"
+        await asyncio.sleep(0.1)
+    assert events[0]["type"] == "Warning" and events[0]["reason"] == "FailedToProgramService"
+    assert events[0]["message"].endswith("left out by kube-proxy: 2001:db8::5")

@@ -241,3 +241,51 @@ async def test_loop_outlives_a_sync_that_cannot_start_its_tools(proxy: Proxier) 
         loop.cancel()
         with pytest.raises(asyncio.CancelledError):
             await loop
+
+
+class EventSink:
+    """The ApiClient seam the proxy's EventRecorder writes Events through."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def create(self, _resource: Any, event: dict[str, Any], _ns: str) -> dict[str, Any]:
+        self.events.append(event)
+        return event
+
+
+async def test_a_service_it_cannot_render_is_skipped_with_an_event_and_the_rest_syncs(
+        proxy: Proxier) -> None:
+    sink = EventSink()
+    p = Proxier(client=sink, settings=ProxySettings(flush_udp_conntrack=False))
+    p.backend = proxy.backend
+    p.set_service(service("good", "10.96.0.7"))
+    p.set_service(service("v6", "fd00::7"))
+    mixed = service("mixed", "10.96.0.8")
+    mixed["spec"]["externalIPs"] = ["2001:db8::1", "203.0.113.9"]
+    p.set_service(mixed)
+    p.set_service(mixed)  # one Event per distinct problem, not one per update
+    await p.sync()
+    text = proxy.backend.restores[-1]  # type: ignore[union-attr]
+    assert "ns/good" in text and "203.0.113.9" in text
+    assert "fd00::7" not in text and "2001:db8::1" not in text
+    await asyncio.sleep(0)  # the Events are recorded in the background
+    assert [(e["involvedObject"]["name"], e["type"], e["reason"]) for e in sink.events] == [
+        ("v6", "Warning", "FailedToProgramService"), ("mixed", "Warning", "FailedToProgramService")]
+    assert "clusterIP fd00::7 is not an IPv4 address" in sink.events[0]["message"]
+    assert sink.events[1]["message"].endswith("left out by kube-proxy: 2001:db8::1")
+
+
+@pytest.mark.parametrize("change", [
+    lambda s: s["spec"].update(type="LoadBalancer", loadBalancerSourceRanges=["2001:db8::/32"]),
+    lambda s: s["spec"].update(sessionAffinity="ClientIP", sessionAffinityConfig={
+        "clientIP": {"timeoutSeconds": 86401}}),
+    lambda s: s["spec"]["ports"][0].update(port=70000),
+    lambda s: s["spec"]["ports"][0].pop("port"),
+])
+def test_what_cannot_be_rendered_at_all(proxy: Proxier, change: Callable[[Any], None]) -> None:
+    bad = service("bad", "10.96.0.9")
+    change(bad)
+    bad.setdefault("status", {})["loadBalancer"] = {"ingress": [{"ip": "198.51.100.1"}]}
+    proxy.set_service(bad)
+    assert proxy._ports["ns/bad"] == [] and "ns/bad" in proxy._warned

@@ -74,7 +74,8 @@ def build_app(settings: ApiServerSettings, etcd_endpoints: list[str], etcd_tls: 
               sa_signing_key: rsa.RSAPrivateKey, encryption: Encryption | None = None
               ) -> web.Application:
     limits = InflightLimits(settings.max_requests_inflight,
-                            settings.max_mutating_requests_inflight)
+                            settings.max_mutating_requests_inflight,
+                            settings.max_watches_per_user)
     app = web.Application(middlewares=[routes.status_errors, warning_headers, authenticate,
                                        impersonate, inflight.middleware(limits)],
                           client_max_size=4 * 1024 * 1024)

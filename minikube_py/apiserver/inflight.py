@@ -8,12 +8,19 @@ and ours do). As kube-apiserver's max-in-flight filter: read-only (GET/HEAD/OPTI
 and mutating requests have separate limits (0: none), long-running requests (watch,
 exec, attach, port-forward, proxy, logs) are not counted, and `system:masters` is
 never refused (the admin must be able to get in to fix an overload).
+
+Watches are counted apart, per user (`--max-watches-per-user`, ours: kube-apiserver
+leaves it to API Priority and Fairness): each open watch holds a buffer and a task, so
+one credential opening thousands would hold the server's memory. Past the limit a new
+watch gets the same 429 and the client's informer retries it later.
 """
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -32,6 +39,9 @@ class InflightLimits:
 
     readonly_limit: int
     mutating_limit: int
+    watches_per_user: int = 0
+    watches: Counter[str] = field(default_factory=Counter)  # user -> open watches
+    rejected_watches: int = 0
     readonly: int = 0
     mutating: int = 0
     rejected_readonly: int = 0
@@ -50,6 +60,19 @@ class InflightLimits:
                 return False
             self.readonly += 1
         return True
+
+    def open_watch(self, user: str) -> bool:
+        """Count one more watch of `user`; False (nothing counted) if at the limit."""
+        if self.watches_per_user and self.watches[user] >= self.watches_per_user:
+            self.rejected_watches += 1
+            return False
+        self.watches[user] += 1
+        return True
+
+    def close_watch(self, user: str) -> None:
+        self.watches[user] -= 1
+        if not self.watches[user]:
+            del self.watches[user]
 
     def release(self, mutating: bool) -> None:
         if mutating:
@@ -74,14 +97,16 @@ def subresource_of(path: str) -> str | None:
     return parts[2] if len(parts) > 2 else None
 
 
-def long_running(request: web.Request) -> bool:
-    """Watches, exec/attach/port-forward, proxies and logs: minutes or hours by nature."""
+def is_watch(request: web.Request) -> bool:
     try:
-        if codec.go_bool(request.query.get("watch"), "watch"):
-            return True
+        return codec.go_bool(request.query.get("watch"), "watch")
     except errors.StatusError:  # the handler answers that one with 400
         return False
-    return subresource_of(request.path) in LONG_RUNNING_SUBRESOURCES
+
+
+def long_running(request: web.Request) -> bool:
+    """Watches, exec/attach/port-forward, proxies and logs: minutes or hours by nature."""
+    return is_watch(request) or subresource_of(request.path) in LONG_RUNNING_SUBRESOURCES
 
 
 def _is_master(request: web.Request) -> bool:
@@ -104,13 +129,22 @@ def middleware(limits: InflightLimits) -> Callable[..., Awaitable[web.StreamResp
     async def limit_inflight(request: web.Request,
                              handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                              ) -> web.StreamResponse:
-        if long_running(request) or _is_master(request):
+        watch = is_watch(request)
+        if _is_master(request) or (not watch and long_running(request)):
             return await handler(request)
-        mutating = request.method not in READONLY_METHODS
-        if not limits.acquire(mutating):
+        if watch:
+            user: User | None = request.get(USER)
+            name = user.name if user is not None else ""
+            take, give = (functools.partial(limits.open_watch, name),
+                          functools.partial(limits.close_watch, name))
+        else:
+            mutating = request.method not in READONLY_METHODS
+            take, give = (functools.partial(limits.acquire, mutating),
+                          functools.partial(limits.release, mutating))
+        if not take():
             return too_many_requests()
         try:
             return await handler(request)
         finally:
-            limits.release(mutating)
+            give()
     return limit_inflight

@@ -79,5 +79,6 @@ class Metrics:
                   for k, n, _ in kinds]
         lines += counter("apiserver_dropped_requests_total",
                          "Number of requests dropped with 'Try again later' response.",
-                         ("request_kind",), [((k,), d) for k, _, d in kinds])
+                         ("request_kind",), [((k,), d) for k, _, d in kinds]
+                         + [(("watch",), self.inflight.rejected_watches)])
         return lines

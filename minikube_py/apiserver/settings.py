@@ -46,6 +46,8 @@ class ApiServerSettings:
     # kube-apiserver's --max-requests-inflight / --max-mutating-requests-inflight (0: none).
     max_requests_inflight: int = 400
     max_mutating_requests_inflight: int = 200
+    # Open watches per user in this process, beyond which 429 (0: none; ours, see inflight.py).
+    max_watches_per_user: int = 1000
     # Seconds an idle keep-alive connection (or one that never sends a request) stays open
     # (kube-apiserver's http.Server IdleTimeout).
     idle_connection_timeout: float = 90.0

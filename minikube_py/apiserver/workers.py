@@ -44,6 +44,7 @@ def worker_argv(settings: ApiServerSettings, etcd_endpoints: list[str],
             "--min-request-timeout", str(settings.min_request_timeout),
             "--max-requests-inflight", str(settings.max_requests_inflight),
             "--max-mutating-requests-inflight", str(settings.max_mutating_requests_inflight),
+            "--max-watches-per-user", str(settings.max_watches_per_user),
             "--idle-connection-timeout", str(settings.idle_connection_timeout)]
     if settings.advertise_address:
         argv += ["--advertise-address", settings.advertise_address]

@@ -69,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--max-mutating-requests-inflight", type=int, default=200,
                    help="mutating requests served at once, beyond which 429 (default 200; "
                         "0: no limit)")
+    p.add_argument("--max-watches-per-user", type=int, default=1000,
+                   help="watches one user may hold open at once, beyond which 429 (default "
+                        "1000; 0: no limit; system:masters never refused)")
     p.add_argument("--idle-connection-timeout", type=float, default=90.0,
                    help="seconds an idle client connection is kept open (default 90)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers
@@ -108,9 +111,10 @@ def _settings(args: argparse.Namespace) -> ApiServerSettings:
         raise CLIError("--watch-progress-interval must be positive")
     if args.min_request_timeout <= 0 or args.idle_connection_timeout <= 0:
         raise CLIError("--min-request-timeout and --idle-connection-timeout must be positive")
-    if args.max_requests_inflight < 0 or args.max_mutating_requests_inflight < 0:
-        raise CLIError("--max-requests-inflight and --max-mutating-requests-inflight must not "
-                       "be negative")
+    if min(args.max_requests_inflight, args.max_mutating_requests_inflight,
+           args.max_watches_per_user) < 0:
+        raise CLIError("--max-requests-inflight, --max-mutating-requests-inflight and "
+                       "--max-watches-per-user must not be negative")
     if args.workers < 1:
         raise CLIError("--workers must be at least 1")
     modes = tuple(m.strip() for m in args.authorization_mode.split(",") if m.strip())
@@ -135,6 +139,7 @@ def _settings(args: argparse.Namespace) -> ApiServerSettings:
         min_request_timeout=args.min_request_timeout,
         max_requests_inflight=args.max_requests_inflight,
         max_mutating_requests_inflight=args.max_mutating_requests_inflight,
+        max_watches_per_user=args.max_watches_per_user,
         idle_connection_timeout=args.idle_connection_timeout,
         encryption_provider_config=args.encryption_provider_config and
         args.encryption_provider_config.resolve())

@@ -25,7 +25,8 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """One server with every limit small (shared: starting one costs seconds)."""
     server = ApiServer(tmp_path_factory.mktemp("apiserver"), free_port(), [
         "--min-request-timeout", "2", "--max-requests-inflight", "1",
-        "--max-mutating-requests-inflight", "1", "--idle-connection-timeout", "1"])
+        "--max-mutating-requests-inflight", "1", "--idle-connection-timeout", "1",
+        "--max-watches-per-user", "3"])
     try:
         server.start()
         yield server
@@ -119,16 +120,18 @@ def test_timeout_seconds_is_capped_by_min_request_timeout(limited: ApiServer) ->
     assert 2 <= time.monotonic() - started < 6  # 2 s times a random 1-2
 
 
-async def test_in_flight_limits_answer_429_and_spare_watches_and_admins(
+async def test_in_flight_limits_answer_429_and_count_watches_apart_and_spare_admins(
         limited: ApiServer) -> None:
     server = limited
     scheduler = (server.data_dir / "pki" / "scheduler.token").read_text().strip()
     headers = {"Authorization": f"Bearer {scheduler}"}
     async with server.session() as s:
         watches = [await s.get("/api/v1/pods", params={"watch": "1"}, headers=headers)
-                   for _ in range(3)]  # long-running: never counted
+                   for _ in range(3)]  # not in flight (long-running), counted per user
         for w in watches:
             assert w.status == 200
+        async with s.get("/api/v1/pods", params={"watch": "1"}, headers=headers) as r:
+            assert r.status == 429  # a fourth: past --max-watches-per-user
 
         async def get() -> tuple[int, str | None, dict[str, object]]:
             async with s.get("/api/v1/pods", headers=headers) as r:

@@ -1,4 +1,5 @@
-"""The max-in-flight filter: 429 past the limit, long-running and system:masters exempt."""
+"""The max-in-flight filter: 429 past the limit, long-running and system:masters exempt;
+watches counted per user."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from minikube_py.apiserver import inflight
@@ -44,14 +45,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def server(release: asyncio.Event) -> TestClient[web.Request, web.Application]:
-    """Handlers that wait for `release`, behind the filter (2 read-only, 1 mutating)."""
+    """Handlers that wait for `release`, behind the filter (2 read-only, 1 mutating, 2
+    watches per user; the user named by X-User)."""
 
     @web.middleware
     async def as_user(request: web.Request, handler: Handler) -> web.StreamResponse:
         groups = ("system:masters",) if request.headers.get("X-Master") else ()
         with warnings.catch_warnings():  # str keys, as authn's (aiohttp 3.14 warns)
             warnings.simplefilter("ignore", web.NotAppKeyWarning)
-            request[USER] = User("u", groups)
+            request[USER] = User(request.headers.get("X-User", "u"), groups)
         return await handler(request)
 
     async def slow(request: web.Request) -> web.Response:
@@ -59,7 +61,8 @@ def server(release: asyncio.Event) -> TestClient[web.Request, web.Application]:
         return web.json_response({})
 
     app = web.Application(middlewares=[
-        as_user, inflight.middleware(InflightLimits(readonly_limit=2, mutating_limit=1))])
+        as_user, inflight.middleware(InflightLimits(readonly_limit=2, mutating_limit=1,
+                                                    watches_per_user=2))])
     app.router.add_route("*", "/{tail:.*}", slow)
     return TestClient(TestServer(app))
 
@@ -90,3 +93,24 @@ async def test_past_the_limit_is_429_with_retry_after() -> None:
             assert response.status == 200
             response.release()
         assert (await client.get("/api/v1/pods")).status == 200  # released after each
+
+
+async def test_watches_are_limited_per_user() -> None:
+    release = asyncio.Event()
+    async with server(release) as client:
+        def watch(user: str, master: bool = False) -> asyncio.Task[ClientResponse]:
+            headers = {"X-User": user, **({"X-Master": "1"} if master else {})}
+            return asyncio.create_task(client.get("/api/v1/pods?watch=1", headers=headers))
+        held = [watch("u"), watch("u"), watch("v"), watch("u", master=True)]
+        await asyncio.sleep(0.2)
+        refused = await watch("u")
+        assert refused.status == 429 and refused.headers["Retry-After"] == "1"
+        refused.release()
+        release.set()
+        for task in held:
+            response = await task
+            assert response.status == 200
+            response.release()
+        again = await watch("u")
+        assert again.status == 200  # closed watches are no longer counted
+        again.release()

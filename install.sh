@@ -116,7 +116,8 @@ if [ "$role" = control-plane ]; then
     || die "could not write the ingress kubeconfig: minikube-py ingress-credentials"
   systemctl enable --now minikube-py-ingress
   if [ -z "$server" ]; then
-    # Two tokens: a join spends its token, so workers and control planes get their own.
+    # A worker's join spends its token; a control plane's does not (it makes its node
+    # credentials with the admin token of the shared PKI): one 2 h token serves them all.
     join_cmd="" cp_cmd=""
     for _ in $(seq 60); do
       join_cmd="$(minikube-py token create --server "https://$node_ip:6443" --print-join-command 2>/dev/null)" && break
@@ -130,7 +131,7 @@ if [ "$role" = control-plane ]; then
     echo "==> done. kubectl: export KUBECONFIG=$ETC/admin.conf; workers join with:"
     echo "    $join_cmd --node-ip <WORKER_IP> --iface <IFACE>"
     read -r -a words <<< "$cp_cmd"  # minikube-py join --server S --token T --ca-cert-hash H
-    echo "    one more control plane (within 2 h; later: minikube-py upload-certs, token create):"
+    echo "    control planes (within 2 h; later: minikube-py upload-certs, token create) with:"
     echo "    ./install.sh --role control-plane --join ${words[3]} --token ${words[5]} --ca-cert-hash ${words[7]} --certificate-key $cert_key --node-ip <IP>"
   else
     echo "==> done: control plane $node_name joined $server"

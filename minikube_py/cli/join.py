@@ -9,6 +9,8 @@ from minikube_py.cli.clusterargs import add_paths, paths_from, say, toolbox
 from minikube_py.cli.main import CLIError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from minikube_py.cluster.join import JoinRequest
     from minikube_py.cluster.paths import ClusterPaths
     from minikube_py.cluster.state import NodeRecord
@@ -67,8 +69,9 @@ def _run(args: argparse.Namespace) -> int:
             raise lifecycle.Refused("a cluster already runs on this host; `minikube-py down` first")
         kubeconfig = node_kubeconfig(paths, node, lab=False)
         if args.control_plane:
-            _join_etcd(args, req, ca_pem, node, paths)
-        asyncio.run(join.join(req, ca_pem, kubeconfig))
+            _join_etcd(args, req, ca_pem, node, paths, kubeconfig)
+        else:
+            asyncio.run(join.join(req, ca_pem, kubeconfig))
         say(f"joined {args.server} as node {node.name} ({node.ip}); credentials in {kubeconfig}")
         if args.systemd:
             join.write_agent_env(paths.config_dir / "agent.env", node, kubeconfig)
@@ -86,8 +89,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _join_etcd(args: argparse.Namespace, req: JoinRequest, ca_pem: bytes, node: NodeRecord,
-               paths: ClusterPaths) -> None:
-    """The control-plane part: shared PKI, own certificates, the etcd learner, env files."""
+               paths: ClusterPaths, kubeconfig: Path) -> None:
+    """The control-plane part: shared PKI, own certificates, the etcd learner, env files,
+    then the node's credentials."""
     import asyncio
     from urllib.parse import urlsplit
 
@@ -99,5 +103,6 @@ def _join_etcd(args: argparse.Namespace, req: JoinRequest, ca_pem: bytes, node: 
         asyncio.run(cp.etcd_endpoints(req, pki_dir))
     etcd = asyncio.run(cp.add_member(pki_dir, node, servers))
     cp.write_env(paths.config_dir, node, etcd, urlsplit(req.server).hostname or "")
+    asyncio.run(cp.node_credentials(req, pki_dir, ca_pem, node, kubeconfig))
     say(f"etcd member {etcd.member_id:x} added as a learner; start minikube-py-etcd, then "
         f"promote it: minikube-py etcd member promote {node.name}")

@@ -7,7 +7,8 @@ same CA; this host issues its own serving and etcd certificates for its address;
 member is added as a learner (it counts for quorum only once promoted, after it caught up:
 `minikube-py etcd member promote`, which install.sh runs once etcd started) and the env
 files of the etcd and api-server units are written. Re-running finds its member already
-added and adds no second one.
+added and adds no second one. The bootstrap token only reads the certificates; the node's
+own credentials are made with the admin token they carry, so the token is not spent.
 """
 
 from __future__ import annotations
@@ -59,18 +60,31 @@ async def fetch_pki(req: JoinRequest, ca_pem: bytes, certificate_key: str,
     etcd_pki.ensure(pki_dir, ips=[node.ip])
 
 
+def _admin(req: JoinRequest, pki_dir: Path) -> ApiClient:
+    """A client with the admin token the shared PKI carries."""
+    token = (pki_dir / "admin.token").read_text().strip()
+    return ApiClient(req.server, token=token, ca_file=pki_dir / "ca.crt", retries=1)
+
+
 async def etcd_endpoints(req: JoinRequest, pki_dir: Path) -> list[str]:
     """Every api-server's host runs a member (install.sh's layout): their client URLs,
-    from the `kubernetes` Endpoints read with the (now shared) admin token."""
-    token = (pki_dir / "admin.token").read_text().strip()
+    from the `kubernetes` Endpoints."""
     try:
-        async with ApiClient(req.server, token=token, ca_file=pki_dir / "ca.crt",
-                             retries=1) as admin:
+        async with _admin(req, pki_dir) as admin:
             endpoints = await admin.get(ENDPOINTS, "kubernetes", "default")
     except ClientError as e:
         raise JoinError(f"cannot list the api-servers: {e}") from e
     ips = [a["ip"] for s in endpoints.get("subsets") or [] for a in s.get("addresses") or []]
     return [f"https://{ip}:{ETCD_CLIENT_PORT}" for ip in sorted(ips)]
+
+
+async def node_credentials(req: JoinRequest, pki_dir: Path, ca_pem: bytes, node: NodeRecord,
+                           kubeconfig: Path) -> None:
+    """The agent's credentials, made with the admin token as `up` makes its own nodes':
+    the bootstrap token is not spent, so several control planes may join with the one
+    printed command while the uploaded certificates last (as kubeadm's)."""
+    async with _admin(req, pki_dir) as admin:
+        await join.local_node_kubeconfig(admin, req.server, ca_pem, node, kubeconfig)
 
 
 async def add_member(pki_dir: Path, node: NodeRecord, servers: list[str]) -> EtcdJoin:

@@ -162,7 +162,9 @@ def test_join_control_plane_and_node_remove_through_the_cli(
         apiserver: ApiServer, tmp_path: Path) -> None:
     """upload-certs, token create, then `join --control-plane --systemd` as install.sh runs
     it (its files under --root): the PKI and env files are written and the learner is in
-    the api-server's own etcd; `node remove` takes the member out again."""
+    the api-server's own etcd; `node remove` takes the member out again. The token is not
+    spent: a second control plane joins with the same command (etcd takes one learner at
+    a time: the first is promoted or, here, removed before)."""
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(CLI), *args], capture_output=True, text=True,
                               timeout=120, check=False)
@@ -175,32 +177,35 @@ def test_join_control_plane_and_node_remove_through_the_cli(
     made = cli("token", "create", "--print-join-command", "--server", apiserver.url, *admin)
     assert made.returncode == 0, made.stderr
     etcd = snapshots.client_url(apiserver.data_dir)
-    root = tmp_path / "host"
-    join = [*made.stdout.split()[1:], "--node-name", "cp-cli", "--node-ip", "127.0.0.9",
-            "--systemd", "--no-install", "--root", str(root), "--etcd-servers", etcd]
-    refused = cli(*join, "--control-plane")
-    assert refused.returncode == 1 and "--certificate-key" in refused.stderr
-    joined = cli(*join, "--control-plane", "--certificate-key", key)
-    if "one cluster per host" in joined.stderr:
-        pytest.skip("another cluster runs on this host (join refuses, as it should)")
     tls = ["--etcd-servers", etcd, "--data-dir", str(apiserver.data_dir)]
-    try:
-        assert joined.returncode == 0, joined.stderr
-        assert "added as a learner" in joined.stdout
-        paths = ClusterPaths.under(root)
-        pki_dir = paths.apiserver_dir(False) / "pki"
-        assert (pki_dir / "sa.key").read_bytes() == \
-            (apiserver.data_dir / "pki" / "sa.key").read_bytes()
-        assert 'CLUSTER_STATE="existing"' in (paths.config_dir / "etcd.env").read_text()
-        assert "cp-cli" in (paths.config_dir / "agent.env").read_text()
-        listed = cli("etcd", "member", "list", *tls)
-        assert "learner" in listed.stdout and "https://127.0.0.9:2380" in listed.stdout
-        # What its agent registers; the learner never started (no name): found by address.
-        asyncio.run(register_node(apiserver, "cp-cli", "127.0.0.9"))
-    finally:
-        removed = cli("node", "remove", "cp-cli", "--etcd-servers", etcd,
-                      "--data-dir", str(apiserver.data_dir), *admin)
-    assert removed.returncode == 0 and "removed" in removed.stdout, removed.stderr
-    assert "https://127.0.0.9:2380" not in cli("etcd", "member", "list", *tls).stdout
+
+    def join(name: str, ip: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return cli(*made.stdout.split()[1:], "--node-name", name, "--node-ip", ip,
+                   "--systemd", "--no-install", "--root", str(tmp_path / name),
+                   "--etcd-servers", etcd, "--control-plane", *extra)
+
+    refused = join("cp-cli", "127.0.0.9")
+    assert refused.returncode == 1 and "--certificate-key" in refused.stderr
+    for name, ip in (("cp-cli", "127.0.0.9"), ("cp-cli2", "127.0.0.10")):
+        joined = join(name, ip, "--certificate-key", key)
+        if "one cluster per host" in joined.stderr:
+            pytest.skip("another cluster runs on this host (join refuses, as it should)")
+        try:
+            assert joined.returncode == 0, joined.stderr
+            assert "added as a learner" in joined.stdout
+            paths = ClusterPaths.under(tmp_path / name)
+            pki_dir = paths.apiserver_dir(False) / "pki"
+            assert (pki_dir / "sa.key").read_bytes() == \
+                (apiserver.data_dir / "pki" / "sa.key").read_bytes()
+            assert 'CLUSTER_STATE="existing"' in (paths.config_dir / "etcd.env").read_text()
+            assert name in (paths.config_dir / "agent.env").read_text()
+            listed = cli("etcd", "member", "list", *tls)
+            assert "learner" in listed.stdout and f"https://{ip}:2380" in listed.stdout
+            # What its agent registers; the learner never started (no name): by address.
+            asyncio.run(register_node(apiserver, name, ip))
+        finally:
+            removed = cli("node", "remove", name, *tls, *admin)
+        assert removed.returncode == 0 and "removed" in removed.stdout, removed.stderr
+        assert f"{ip}:" not in cli("etcd", "member", "list", *tls).stdout
     missing = cli("node", "remove", "no-such-node", "--etcd-servers", "", *admin)
     assert missing.returncode == 1 and 'nodes "no-such-node" not found' in missing.stderr

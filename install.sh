@@ -2,13 +2,16 @@
 # Bare-metal install of minikube-py with systemd (also what vagrant/Vagrantfile provisions).
 #
 #   control plane:  ./install.sh --role control-plane --node-ip 192.168.56.10 [--iface eth1]
-#                   (prints the join commands; --join-file F also writes the worker's to F)
+#                   (prints the join commands; --join-file F [--workers N] also writes them:
+#                    F for a worker, F.2 .. F.N for N workers, F.control-plane)
 #   more control planes: ./install.sh --role control-plane --node-ip 192.168.56.12 \
 #                       --join https://192.168.56.10:6443 --token T --ca-cert-hash sha256:H \
 #                       --certificate-key K   (its etcd member joins as a learner, promoted)
+#                   (or --join-from F.control-plane; one at a time)
 #   worker:         ./install.sh --role worker --node-ip 192.168.56.11 [--iface eth1] \
 #                       --server https://192.168.56.10:6443 --token T --ca-cert-hash sha256:H
-#                   (or --join-file F: take server, token and hash from the control plane's F)
+#                   (or --join-from F: server, token and hash from a file the control plane
+#                    wrote; one token per worker)
 #
 # Pass --node-ip/--iface explicitly on multi-homed hosts: on Vagrant every VM has the same
 # NAT address 10.0.2.15 on eth0, and a node that advertises it is unreachable.
@@ -20,9 +23,9 @@ ETC=/etc/minikube-py
 DATA=/var/lib/minikube-py
 
 die() { echo "install.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
-role="" node_ip="" iface="" node_name="$(hostname -s | tr 'A-Z' 'a-z')" server="" token="" hash="" join_file="" cert_key=""
+role="" node_ip="" iface="" node_name="$(hostname -s | tr 'A-Z' 'a-z')" server="" token="" hash="" join_file="" cert_key="" join_from="" workers=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --role) role="$2"; shift 2 ;;
@@ -34,6 +37,8 @@ while [ $# -gt 0 ]; do
     --token) token="$2"; shift 2 ;;
     --ca-cert-hash) hash="$2"; shift 2 ;;
     --join-file) join_file="$2"; shift 2 ;;
+    --join-from) join_from="$2"; shift 2 ;;
+    --workers) workers="$2"; shift 2 ;;
     -h|--help) usage ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -42,6 +47,19 @@ done
 case "$role" in control-plane|worker) ;; *) die "--role control-plane|worker is required" ;; esac
 command -v systemctl >/dev/null && [ -d /run/systemd/system ] \
   || die "systemd is not running here; use \`minikube-py up\` (or \`minikube-py join\`) instead"
+[ "$role" = worker ] && [ -z "$join_from" ] && join_from="$join_file"  # its old name
+if [ -n "$join_from" ]; then  # a join command written by the first control plane
+  for _ in $(seq 300); do [ -s "$join_from" ] && break; sleep 2; done
+  read -r -a words < "$join_from" || die "cannot read $join_from"
+  for i in "${!words[@]}"; do
+    case "${words[$i]}" in
+      --server|--join) server="${words[$((i+1))]}" ;;
+      --token) token="${words[$((i+1))]}" ;;
+      --ca-cert-hash) hash="${words[$((i+1))]}" ;;
+      --certificate-key) cert_key="${words[$((i+1))]}" ;;
+    esac
+  done
+fi
 if [ -z "$node_ip" ]; then
   node_ip="$(ip -4 route get 192.0.2.1 | sed -n 's/.* src \([0-9.]*\).*/\1/p')"
   echo "install.sh: --node-ip not given, using $node_ip (pass it explicitly on multi-homed hosts)"
@@ -118,16 +136,20 @@ if [ "$role" = control-plane ]; then
   if [ -z "$server" ]; then
     # A worker's join spends its token; a control plane's does not (it makes its node
     # credentials with the admin token of the shared PKI): one 2 h token serves them all.
-    join_cmd="" cp_cmd=""
-    for _ in $(seq 60); do
-      join_cmd="$(minikube-py token create --server "https://$node_ip:6443" --print-join-command 2>/dev/null)" && break
-      sleep 2
-    done
+    new_join() {  # a join command with a new token: $1 its TTL
+      minikube-py token create --server "https://$node_ip:6443" --print-join-command --ttl "$1"
+    }
+    join_cmd=""
+    for _ in $(seq 60); do join_cmd="$(new_join 24h 2>/dev/null)" && break; sleep 2; done
     [ -n "$join_cmd" ] || die "could not create a join token: minikube-py token create --server https://$node_ip:6443"
-    cp_cmd="$(minikube-py token create --server "https://$node_ip:6443" --print-join-command \
-      --ttl 2h --description "control-plane join")" || die "could not create a control-plane token"
+    cp_cmd="$(new_join 2h)" || die "could not create a control-plane token"
     cert_key="$(minikube-py upload-certs)" || die "could not upload the certificates: minikube-py upload-certs"
-    [ -n "$join_file" ] && { umask 077; echo "$join_cmd" > "$join_file"; }
+    if [ -n "$join_file" ]; then
+      umask 077
+      echo "$join_cmd" > "$join_file"
+      for k in $(seq 2 "$workers"); do new_join 24h > "$join_file.$k" || die "no token for worker $k"; done
+      echo "$cp_cmd --certificate-key $cert_key" > "$join_file.control-plane"
+    fi
     echo "==> done. kubectl: export KUBECONFIG=$ETC/admin.conf; workers join with:"
     echo "    $join_cmd --node-ip <WORKER_IP> --iface <IFACE>"
     read -r -a words <<< "$cp_cmd"  # minikube-py join --server S --token T --ca-cert-hash H
@@ -137,18 +159,7 @@ if [ "$role" = control-plane ]; then
     echo "==> done: control plane $node_name joined $server"
   fi
 else
-  if [ -n "$join_file" ]; then
-    for _ in $(seq 300); do [ -s "$join_file" ] && break; sleep 2; done
-    read -r -a words < "$join_file" || die "cannot read $join_file"
-    for i in "${!words[@]}"; do
-      case "${words[$i]}" in
-        --server) server="${words[$((i+1))]}" ;;
-        --token) token="${words[$((i+1))]}" ;;
-        --ca-cert-hash) hash="${words[$((i+1))]}" ;;
-      esac
-    done
-  fi
-  [ -n "$server" ] && [ -n "$token" ] && [ -n "$hash" ] || die "a worker needs --server, --token and --ca-cert-hash (or --join-file)"
+  [ -n "$server" ] && [ -n "$token" ] && [ -n "$hash" ] || die "a worker needs --server, --token and --ca-cert-hash (or --join-from)"
   echo "==> joining $server as $node_name ($node_ip)"
   minikube-py join --server "$server" --token "$token" --ca-cert-hash "$hash" \
     --node-name "$node_name" --node-ip "$node_ip" ${iface:+--iface "$iface"} --systemd

@@ -1,10 +1,13 @@
-"""vagrant/Vagrantfile: three machines, each provisioned by install.sh with its private
-address and interface given explicitly (the NAT-interface trap). Evaluated by real Ruby
-against a recording stand-in for Vagrant's configuration DSL."""
+"""vagrant/Vagrantfile: three machines (or, MKP_PROFILE=ha, three control planes and two
+workers), each provisioned by install.sh with its private address and interface given
+explicitly (the NAT-interface trap), every joining machine reading its own join file from
+the first control plane. Evaluated by real Ruby against a recording stand-in for
+Vagrant's configuration DSL."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -36,13 +39,18 @@ puts JSON.generate(Vagrant::LOG)
 pytestmark = pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby missing")
 
 
-@pytest.fixture(scope="module")
-def calls(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+def record(tmp_path_factory: pytest.TempPathFactory, profile: str) -> list[dict]:
     script = tmp_path_factory.mktemp("vagrant") / "record.rb"
     script.write_text(RECORDER)
     out = subprocess.run(["ruby", str(script), str(VAGRANTFILE)], capture_output=True,
-                         text=True, check=True, cwd=VAGRANTFILE.parent)
+                         text=True, check=True, cwd=VAGRANTFILE.parent,
+                         env={**os.environ, "MKP_PROFILE": profile})
     return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    return record(tmp_path_factory, "")
 
 
 def test_ruby_syntax() -> None:
@@ -70,9 +78,39 @@ def test_each_machine_runs_install_sh_with_its_own_address_and_interface(calls: 
         assert argv[argv.index("--node-ip") + 1] == ips[name]
         assert argv[argv.index("--iface") + 1] == "eth1"
         assert argv[argv.index("--role") + 1] == ("control-plane" if name == "cp" else "worker")
-    join_files = {inline.split()[inline.split().index("--join-file") + 1]
-                  for inline in provisions.values()}
-    assert len(join_files) == 1  # the workers read what the control plane wrote
+    assert joins(provisions) == {"cp": ("--join-file", JOIN), "worker1": ("--join-from", JOIN),
+                                 "worker2": ("--join-from", f"{JOIN}.2")}
+
+
+JOIN = "/vagrant/.vagrant/minikube-py-join"
+
+
+def joins(provisions: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Per machine: whether it writes (--join-file) or reads (--join-from) which file."""
+    out = {}
+    for name, inline in provisions.items():
+        argv = inline.split()
+        flag = "--join-file" if "--join-file" in argv else "--join-from"
+        out[name] = (flag, argv[argv.index(flag) + 1])
+    return out
+
+
+def test_the_ha_profile_joins_two_more_control_planes(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each worker its own token (a join spends it); the control planes one shared file."""
+    calls = record(tmp_path_factory, "ha")
+    provisions = {c["call"].split(".")[2]: c["kw"]["inline"] for c in calls
+                  if c["call"].endswith("vm.provision")}
+    assert list(provisions) == ["cp1", "cp2", "cp3", "worker1", "worker2"]
+    assert joins(provisions) == {
+        "cp1": ("--join-file", JOIN), "cp2": ("--join-from", f"{JOIN}.control-plane"),
+        "cp3": ("--join-from", f"{JOIN}.control-plane"), "worker1": ("--join-from", JOIN),
+        "worker2": ("--join-from", f"{JOIN}.2")}
+    assert "--workers 2" in provisions["cp1"]
+    roles = {n: i.split()[i.split().index("--role") + 1] for n, i in provisions.items()}
+    assert [n for n, r in roles.items() if r == "control-plane"] == ["cp1", "cp2", "cp3"]
+    ips = [c["kw"]["ip"] for c in calls if c["call"].endswith("vm.network")]
+    assert len(set(ips)) == 5
 
 
 def test_the_repository_root_is_synced(calls: list[dict]) -> None:

@@ -125,8 +125,8 @@ def trials(lab: Lab, count: int) -> None:
             for _ in range(count):
                 status = lab.healthy()
                 time.sleep(2)
-                at = time.monotonic()
                 undo = fault(lab, status)
+                at = time.monotonic()  # in place (the link CLI takes a while to pull it)
                 resumes.append(load.wait_resumed(at, 60))
                 undo()
             lost = load.missing()

@@ -175,9 +175,10 @@ def matrix(lab: Lab, want: Matrix) -> Matrix:
         return dict(zip(want, got, strict=True))
 
 
-def expect(lab: Lab, want: Matrix, timeout: float = 30) -> None:
-    """Poll until reachability is `want` (the agents program policies within moments);
-    fail with the table of cells that differ."""
+def expect(lab: Lab, want: Matrix, timeout: float = 60) -> None:
+    """Poll until reachability is `want` (the agents program policies within moments, or
+    once they are back on watch after a node's cable was pulled); fail with the table of
+    cells that differ."""
     deadline = time.monotonic() + timeout
     while True:
         got = matrix(lab, want)
@@ -252,6 +253,25 @@ def test_allow_from_a_pod_selector_on_a_named_port(
     sources = ["friend", "stranger", "client-a"]
     expect(lab, {**cells(sources, ["web"], 8080, frozenset({("friend", "web")})),
                  **cells(sources, ["web"], 9090)})
+
+
+def test_namespace_and_pod_selector_in_one_peer_is_and_in_two_peers_or(
+        lab: Lab, policies: list[dict[str, Any]]) -> None:
+    """The matrix's classic trap: {namespaceSelector, podSelector} in one `from` entry
+    admits the pods matching both; as two entries, those matching either."""
+    allowed_ns = {"namespaceSelector": {"matchLabels": {"purpose": "allowed"}}}
+    clients = {"podSelector": {"matchLabels": {"app": "client"}}}
+    sources = ["client-a", "client-b", "friend", "stranger"]
+    apply(lab, policies, "one-peer", SERVER, {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "ingress": [{"from": [{**allowed_ns, **clients}]}]})
+    expect(lab, cells(sources, ["web"], allowed=frozenset({("client-a", "web")})))
+    lab.call(lambda c: c.delete(NETWORKPOLICIES, "one-peer", SERVER))
+    apply(lab, policies, "two-peers", SERVER, {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "ingress": [{"from": [allowed_ns, {"podSelector": {"matchLabels": {"app": "friend"}}}]}]})
+    expect(lab, cells(sources, ["web"], allowed=frozenset({("client-a", "web"),
+                                                           ("friend", "web")})))
 
 
 def test_egress_to_an_ip_block_with_an_exception(

@@ -7,16 +7,18 @@ with the cluster. This graph follows pods (following.follow) and answers "is thi
 bound to that node" and "does a pod on that node use this Secret, ConfigMap, claim or
 service account" from memory. It may lag a write by the time its watch event takes: the
 authorizer allows from the graph and confirms a refusal with etcd (authz.py), so a
-pod bound a moment ago is never refused.
+pod bound a moment ago is never refused. It follows nodes too, for their podCIDR
+(NodeRestriction checks every pod address a kubelet reports against it).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from minikube_py.api.resources import PODS
+from minikube_py.api.resources import NODES, PODS
 from minikube_py.api.types import Object
 from minikube_py.apiserver.following import follow
 from minikube_py.apiserver.objects import ObjectStore
@@ -76,16 +78,34 @@ class PodUses:
 
 
 class NodeGraph:
-    """(namespace, pod) -> what it uses, and (namespace, node) -> its pods there."""
+    """(namespace, pod) -> what it uses, (namespace, node) -> its pods there, and
+    node -> its podCIDR."""
 
     def __init__(self, store: ObjectStore, hub: WatchHub) -> None:
         self.store = store
         self.hub = hub
         self.pods: dict[tuple[str, str], PodUses] = {}
         self.on_node: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+        self.pod_cidrs: dict[str, str] = {}
 
     async def run(self) -> None:
-        await follow(self.store, self.hub, PODS, listed=self._listed, changed=self._changed)
+        await asyncio.gather(
+            follow(self.store, self.hub, PODS, listed=self._listed, changed=self._changed),
+            follow(self.store, self.hub, NODES, listed=self._nodes_listed,
+                   changed=self._node_changed))
+
+    async def _nodes_listed(self, nodes: list[Object]) -> None:
+        self.pod_cidrs.clear()
+        for node in nodes:
+            await self._node_changed("PUT", node)
+
+    async def _node_changed(self, change: str, node: Object) -> None:
+        name = str((node.get("metadata") or {}).get("name") or "")
+        cidr = (node.get("spec") or {}).get("podCIDR")
+        if change == "DELETE" or not isinstance(cidr, str):
+            self.pod_cidrs.pop(name, None)
+        else:
+            self.pod_cidrs[name] = cidr
 
     async def _listed(self, pods: list[Object]) -> None:
         self.pods.clear()

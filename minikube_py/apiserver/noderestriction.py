@@ -22,7 +22,7 @@ from minikube_py.api.resources import NODES, PODS
 from minikube_py.api.shape import as_dict, dicts
 from minikube_py.api.types import Object
 from minikube_py.apiserver.authn import USER, User
-from minikube_py.apiserver.state import OBJECTS
+from minikube_py.apiserver.state import NODE_GRAPH, OBJECTS
 from minikube_py.apiserver.target import Target
 
 KUBELET_LABELS = frozenset({
@@ -86,8 +86,20 @@ async def _pod_status_write(request: web.Request, target: Target, node: str, new
     addresses = [a for a in addresses if a]
     if not addresses:
         return
+    # The node graph's podCIDR allows; a refusal is confirmed with the stored Node first.
+    if _outside(addresses, request.app[NODE_GRAPH].pod_cidrs.get(node)) is None:
+        return
     cidr = as_dict((await request.app[OBJECTS].get(NODES, None, node)).get("spec")).get(
         "podCIDR")
+    address = _outside(addresses, cidr)
+    if address is not None:
+        raise _deny(target, str(old["metadata"].get("name", "")),
+                    f'node "{node}" may only report pod addresses inside its podCIDR '
+                    f'{cidr}: {address}')
+
+
+def _outside(addresses: list[object], cidr: object) -> object | None:
+    """The first address not inside `cidr` (all of them when there is none)."""
     for address in addresses:
         try:
             inside = cidr is not None and ipaddress.ip_address(str(address)) in \
@@ -95,9 +107,8 @@ async def _pod_status_write(request: web.Request, target: Target, node: str, new
         except ValueError:
             inside = False
         if not inside:
-            raise _deny(target, str(old["metadata"].get("name", "")),
-                        f'node "{node}" may only report pod addresses inside its podCIDR '
-                        f'{cidr}: {address}')
+            return address
+    return None
 
 
 async def admit(request: web.Request, target: Target, new: Object, old: Object | None

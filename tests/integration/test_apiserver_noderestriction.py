@@ -91,6 +91,13 @@ def test_pod_status_writes_change_no_metadata_and_stay_in_the_pod_cidr(apiserver
     assert stored["metadata"]["labels"] == {"app": "web"}
     assert "x" not in (stored["metadata"].get("annotations") or {})
     assert stored["status"]["podIP"] == "10.244.77.5"
+    # Checked against the node graph's podCIDR: a status write reads the pod, not the Node.
+    gets = 'etcd_request_duration_seconds_count{operation="get"}'
+    before, pod_obj = apiserver.metric(gets), as_user(apiserver, token, "GET", path)[1]
+    for _ in range(10):
+        status, pod_obj = as_user(apiserver, token, "PUT", path, pod_obj)
+        assert status == 200, pod_obj
+    assert apiserver.metric(gets) - before <= 10 + 2
     status, got = _put(apiserver, token, path, lambda p: p["status"].update(
         podIP="10.96.0.1", podIPs=[{"ip": "10.96.0.1"}]))
     assert status == 403 and "inside its podCIDR" in got["message"]

@@ -49,3 +49,13 @@ async def test_changes_move_and_drop_what_a_node_may_read() -> None:
     assert ("ns", "a") not in g.on_node
     await g._changed("DELETE", pod("web", "b"))
     assert not g.bound("ns", "web", "b") and not g.on_node and not g.pods
+
+
+async def test_node_pod_cidrs_follow_the_nodes() -> None:
+    g = graph()
+    await g._nodes_listed([{"metadata": {"name": "a"}, "spec": {"podCIDR": "10.244.1.0/24"}},
+                           {"metadata": {"name": "b"}, "spec": {}}])
+    assert g.pod_cidrs == {"a": "10.244.1.0/24"}
+    await g._node_changed("PUT", {"metadata": {"name": "b"}, "spec": {"podCIDR": "10.244.2.0/24"}})
+    await g._node_changed("DELETE", {"metadata": {"name": "a"}, "spec": {"podCIDR": "x"}})
+    assert g.pod_cidrs == {"b": "10.244.2.0/24"}

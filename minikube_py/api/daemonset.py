@@ -24,6 +24,8 @@ def node_selector_text(selector: Any) -> str:
 
 class DaemonSetStrategy(workload.WorkloadStrategy):
     has_replicas = False
+    required_status_counters = ("currentNumberScheduled", "numberMisscheduled",
+                                "desiredNumberScheduled", "numberReady")
     columns: ClassVar[tuple[table.Column, ...]] = (
         table.NAME,
         table.Column("Desired", type="integer", description="The total number of nodes that "

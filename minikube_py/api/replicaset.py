@@ -13,6 +13,7 @@ from minikube_py.api.types import Object
 
 class ReplicaSetStrategy(workload.WorkloadStrategy):
     selectable_fields = ("status.replicas",)
+    required_status_counters = ("replicas",)
     columns: ClassVar[tuple[table.Column, ...]] = (
         table.NAME,
         table.Column("Desired", type="integer", description="Replicas is the number of desired "

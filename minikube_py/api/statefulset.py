@@ -24,6 +24,7 @@ MUTABLE = ("replicas", "ordinals", "template", "updateStrategy",
 
 class StatefulSetStrategy(workload.WorkloadStrategy):
     selectable_fields = ("status.replicas",)
+    required_status_counters = ("replicas", "availableReplicas")
     columns: ClassVar[tuple[table.Column, ...]] = (
         table.NAME,
         table.Column("Ready", description="Number of the pod with ready state"),

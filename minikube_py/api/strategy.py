@@ -68,6 +68,20 @@ class Strategy:
         """The status a new object starts with; None keeps what the client sent."""
         return {} if self.status_subresource else None
 
+    # Status counters Go's encoder always writes (int32 without omitempty): an object
+    # read back from kube-apiserver has them, 0 when unset, and typed clients (the
+    # Python client's models) refuse one without them.
+    required_status_counters: tuple[str, ...] = ()
+
+    def _fill_required_status(self, obj: Object) -> None:
+        if not self.required_status_counters:
+            return
+        status = obj.setdefault("status", {})
+        if isinstance(status, dict):
+            for name in self.required_status_counters:
+                if status.get(name) is None:
+                    status[name] = 0
+
     def extra_field_values(self, obj: Object) -> dict[str, str]:
         return {}
 
@@ -117,6 +131,7 @@ class Strategy:
         status = self.initial_status(obj)
         if status is not None:
             obj["status"] = status
+        self._fill_required_status(obj)
 
     def prepare_update(self, new: Object, old: Object, subresource: str | None = None) -> None:
         """Apply the status/spec split and bump generation when the spec changed.
@@ -136,6 +151,7 @@ class Strategy:
                 new_meta.pop(key, None)
         if subresource == "status":
             self._keep_all_but_status(new, old)
+            self._fill_required_status(new)
             return
         if self.status_subresource:
             if "status" in old:
@@ -144,6 +160,7 @@ class Strategy:
                 new.pop("status", None)
         if self.has_spec and self.spec_of(new) != self.spec_of(old):
             new_meta["generation"] = int(old_meta.get("generation") or 0) + 1
+        self._fill_required_status(new)
 
     def spec_of(self, obj: Mapping[str, Any]) -> Any:
         """What counts as the desired state for generation tracking."""

@@ -195,3 +195,40 @@ def test_dynamic_client_server_side_apply_conflict_and_force(api: client.ApiClie
     finally:
         with contextlib.suppress(ApiException):
             configmaps.delete(name=name, namespace="default")
+
+
+def test_new_workloads_read_back_with_their_required_status_counters(
+        api: client.ApiClient) -> None:
+    """Go always writes the int32 status counters without omitempty; the client's models
+    refuse an object without them (its create_from_yaml tests failed on a new RC)."""
+    name = f"rq-{uuid.uuid4().hex[:6]}"
+    template = _deployment(name).spec.template
+    selector = {"app": name}
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    try:
+        rc = core.create_namespaced_replication_controller("default", client.V1ReplicationController(
+            metadata=client.V1ObjectMeta(name=name), spec=client.V1ReplicationControllerSpec(
+                replicas=0, selector=selector, template=template)))
+        assert rc.status.replicas == 0
+        rs = apps.create_namespaced_replica_set("default", client.V1ReplicaSet(
+            metadata=client.V1ObjectMeta(name=name), spec=client.V1ReplicaSetSpec(
+                replicas=0, selector=client.V1LabelSelector(match_labels=selector),
+                template=template)))
+        assert rs.status.replicas == 0
+        sts = apps.create_namespaced_stateful_set("default", client.V1StatefulSet(
+            metadata=client.V1ObjectMeta(name=name), spec=client.V1StatefulSetSpec(
+                replicas=0, service_name=name, template=template,
+                selector=client.V1LabelSelector(match_labels=selector))))
+        assert (sts.status.replicas, sts.status.available_replicas) == (0, 0)
+        ds = apps.create_namespaced_daemon_set("default", client.V1DaemonSet(
+            metadata=client.V1ObjectMeta(name=name), spec=client.V1DaemonSetSpec(
+                template=template, selector=client.V1LabelSelector(match_labels=selector))))
+        assert ds.status.desired_number_scheduled == 0 and ds.status.number_ready == 0
+        assert [r.metadata.name for r in apps.list_namespaced_daemon_set(
+            "default", field_selector=f"metadata.name={name}").items] == [name]
+    finally:
+        for delete in (core.delete_namespaced_replication_controller,
+                       apps.delete_namespaced_replica_set, apps.delete_namespaced_stateful_set,
+                       apps.delete_namespaced_daemon_set):
+            with contextlib.suppress(ApiException):
+                delete(name, "default")

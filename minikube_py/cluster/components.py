@@ -133,10 +133,9 @@ def build_plan(
         add("metrics-server", Component("metrics-server", [
             *exe, "metrics-server", "--kubeconfig", str(conf), "--tls-cert-file", str(cert),
             "--tls-private-key-file", str(key), "--bind-address", advertise,
-            "--secure-port", str(metrics_setup.PORT),
-            # Agents serve self-signed certificates (as minikube's and kind's metrics-server
-            # addons, which pass the same flag); drop it once they are CA-issued.
-            "--kubelet-insecure-tls"],
+            # Kubelets' serving certificates are the cluster CA's, for the node's name and
+            # --node-ip (its InternalIP): checked, not skipped as with --kubelet-insecure-tls.
+            "--secure-port", str(metrics_setup.PORT)],
             wait_files=[str(conf), str(cert), str(key)], wait_url=readyz))
     if advertise and tools.has("ingress"):
         plan.append(_ingress(exe, paths, state.nodes[0], lab, readyz))

@@ -190,7 +190,7 @@ def test_metrics_server_runs_where_the_api_server_reaches_it() -> None:
         "metrics-server", "--kubeconfig", "/r/state/apiserver/metrics-server.conf",
         "--tls-cert-file", "/r/state/apiserver/pki/metrics-server.crt",
         "--tls-private-key-file", "/r/state/apiserver/pki/metrics-server.key",
-        "--bind-address", "10.0.0.5", "--secure-port", "4443", "--kubelet-insecure-tls"]
+        "--bind-address", "10.0.0.5", "--secure-port", "4443"]
     assert server.wait_files == ["/r/state/apiserver/metrics-server.conf",
                                  "/r/state/apiserver/pki/metrics-server.crt",
                                  "/r/state/apiserver/pki/metrics-server.key"]

@@ -191,13 +191,15 @@ async def watch_handler(request: web.Request, target: Target) -> web.StreamRespo
     rv_text = request.query.get("resourceVersion", "")
     after = parse_resource_version(rv_text)
     stream = WatchStream(request, target)
-    initial: list[Item] = []
-    if rv_text in ("", "0"):
-        initial, after = await whole_list(app, resource, target.namespace, flt, rv_text)
     namespace = flt.narrow_namespace(target.namespace)
     key_prefix = scope_prefix(resource, namespace)
     if target.name:
         key_prefix += target.name
+    initial: list[Item] = []
+    if rv_text in ("", "0"):
+        initial, after = await whole_list(app, resource, target.namespace, flt, rv_text)
+        if target.name:  # a watch of one object starts with that object only
+            initial = [i for i in initial if i.key == key_prefix]
     await stream.start()
     stream.last_revision = after
     await stream.send_many([("ADDED", i.value, i.mod_revision) for i in initial])

@@ -84,6 +84,16 @@ async def test_unset_version_sends_current_objects_as_added(apiserver: ApiServer
         sorted(f"a{i}-{label}" for i in range(4))
 
 
+async def test_a_watch_of_one_object_starts_with_that_object_only(apiserver: ApiServer) -> None:
+    label = uuid.uuid4().hex[:8]
+    async with apiserver.session() as s:
+        for name in ("one", "other"):
+            await create_cm(s, f"{name}-{label}")
+        got = await collect(s, f"{CM}/one-{label}", timeoutSeconds="1")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in got] == [
+        ("ADDED", f"one-{label}")]
+
+
 async def test_selector_transitions_are_added_and_deleted(apiserver: ApiServer) -> None:
     label = uuid.uuid4().hex[:8]
     async with apiserver.session() as s:

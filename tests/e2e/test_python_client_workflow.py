@@ -306,7 +306,8 @@ def test_port_forward_over_websocket_reaches_the_pod(apis: Apis) -> None:
     where nothing listens."""
     pod = apis.pods()[0].metadata.name
     port = 20000 + uuid.uuid4().int % 10000  # a listener a failed run left cannot answer
-    script = f"echo pf-$HOSTNAME | nc -l -p {port} >/dev/null 2>&1 & sleep 1"
+    script = (f"echo pf-$HOSTNAME | nc -l -p {port} >/dev/null 2>&1 & "
+              f"until netstat -ltn | grep -q ':{port} '; do sleep 0.1; done")
     listen = stream.stream(apis.core.connect_get_namespaced_pod_exec, pod, apis.ns,
                            container="side", command=["sh", "-c", script], stdin=False,
                            stdout=True, stderr=True, tty=False, _preload_content=False)

@@ -4,11 +4,12 @@ In order, the first that allows decides (none: 403):
 - system:masters: everything (kube-apiserver's privileged group).
 - Nodes (system:node:<n>, the node authorizer): read the objects a kubelet and proxy
   need, but of Secrets only GET those a pod bound to them uses (by reference, or the token
-  of its service account), of ConfigMaps and claims only GET those their pods use; volumes
-  (the local-path cleaner watches them); tokens only for the service accounts of their
-  pods, bound to such a pod (tokenrequest.py); write their own Node and Lease; update pod
-  status and delete pods bound to them; create/patch events; create TokenReviews and
-  SubjectAccessReviews (a kubelet's webhook authentication and authorization).
+  of its service account), of ConfigMaps, claims and service accounts only GET those
+  their pods use; volumes (the local-path cleaner watches them); tokens only for the
+  service accounts of their pods, bound to such a pod (tokenrequest.py); write their own
+  Node and Lease; update pod status and delete pods bound to them; create/patch events;
+  create TokenReviews and SubjectAccessReviews (a kubelet's webhook authentication and
+  authorization).
 - Bootstrappers (system:bootstrappers): create their node-credentials Secret, get the
   sealed kube-system/kubeadm-certs (a control-plane join), nothing else.
 - Anonymous: GET kube-public/configmaps/cluster-info only (kubeadm's discovery).
@@ -51,7 +52,7 @@ from minikube_py.apiserver.state import NODE_GRAPH, OBJECTS, RBAC, SETTINGS
 from minikube_py.apiserver.target import Target
 
 NODE_READABLE = frozenset({"pods", "services", "endpoints", "nodes", "namespaces",
-                           "serviceaccounts", "persistentvolumes", "networkpolicies"})
+                           "persistentvolumes", "networkpolicies"})
 READ_VERBS = frozenset({"get", "list", "watch"})
 # (group, resource) a kubelet creates to authenticate and authorize its API's callers.
 REVIEWS = frozenset({("authentication.k8s.io", "tokenreviews"),
@@ -151,6 +152,8 @@ async def _node_allows(request: web.Request, target: Target, verb: str, node: st
             request, target, node, graph.uses_configmap, configmap_refs)
     if res is SERVICEACCOUNTS and sub == "token":  # the body must bind it to one of its pods
         return verb == "create" and await _account_used_here(request, target, node)
+    if res is SERVICEACCOUNTS:
+        return verb == "get" and sub is None and await _account_used_here(request, target, node)
     if verb in READ_VERBS and res.plural in NODE_READABLE and sub in (None, "status"):
         return True
     if res is EVENTS:

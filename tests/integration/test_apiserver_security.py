@@ -280,6 +280,12 @@ def test_a_node_reads_only_the_secrets_its_pods_use(apiserver: ApiServer) -> Non
         assert status == 403 and f'User "system:node:{node}"' in body["message"], name
     for path in (secrets, f"{secrets}?watch=1", "/api/v1/secrets"):
         assert as_user(apiserver, token, "GET", path)[0] == 403, path
+    # Service accounts alike: the one its pod runs as, no other, no list.
+    accounts = f"/api/v1/namespaces/{ns}/serviceaccounts"
+    assert apiserver.request("POST", accounts, {"metadata": {"name": "robot"}})[0] == 201
+    assert as_user(apiserver, token, "GET", f"{accounts}/robot")[0] == 200
+    for path in (f"{accounts}/default", accounts, "/api/v1/serviceaccounts"):
+        assert as_user(apiserver, token, "GET", path)[0] == 403, path
 
 
 def test_a_node_reads_only_the_configmaps_its_pods_use(apiserver: ApiServer) -> None:

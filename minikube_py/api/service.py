@@ -20,6 +20,7 @@ from minikube_py.api.types import Object
 TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 NODE_PORT_RANGE = (30000, 32767)
 _AFFINITIES = ("None", "ClientIP")
+_FAMILIES = ("IPv4", "IPv6")
 MAX_AFFINITY_SECONDS = 86400  # kube's MaxClientIPServiceAffinitySeconds
 _TRAFFIC_POLICIES = ("Cluster", "Local")
 
@@ -124,7 +125,14 @@ class ServiceStrategy(Strategy):
                 causes.append(field.forbidden("spec.clusterIPs",
                                               "may not be set for ExternalName services"))
         elif cluster_ip and cluster_ip != "None":
-            causes += _ip_causes(cluster_ip, "spec.clusterIPs[0]")
+            causes += _ip_causes(cluster_ip, "spec.clusterIPs[0]") or \
+                _family_causes(cluster_ip, spec.get("ipFamilies"))
+        for i, family in enumerate(as_list(spec.get("ipFamilies"))):
+            if family not in _FAMILIES:
+                causes.append(field.not_supported(f"spec.ipFamilies[{i}]", family, _FAMILIES))
+            elif family != "IPv4":  # a single-stack IPv4 cluster, as the proxy programs it
+                causes.append(field.invalid(f"spec.ipFamilies[{i}]", family,
+                                            "not configured on this cluster"))
         selector = spec.get("selector")
         if selector is not None:
             causes += meta.validate_labels(selector, "spec.selector")
@@ -245,6 +253,16 @@ def _affinity_timeout_causes(spec: Mapping[str, Any]) -> list[Cause]:
         return []
     return [field.invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds", seconds,
                           f"must be greater than 0 and less than {MAX_AFFINITY_SECONDS}")]
+
+
+def _family_causes(cluster_ip: str, families: Any) -> list[Cause]:
+    """kube's check that the clusterIP is of the family ipFamilies[0] names."""
+    first = families[0] if isinstance(families, list) and families else "IPv4"
+    if first not in _FAMILIES or ipaddress.ip_address(cluster_ip).version == (
+            4 if first == "IPv4" else 6):
+        return []
+    return [field.invalid("spec.clusterIPs[0]", cluster_ip,
+                          f"expected an {first} value as indicated by `ipFamilies[0]`")]
 
 
 def _ip_causes(value: Any, path: str) -> list[Cause]:

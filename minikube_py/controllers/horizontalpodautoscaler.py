@@ -173,7 +173,9 @@ class HorizontalPodAutoscalerController(Controller):
             return False
         _condition(status, "AbleToScale", True, "SucceededRescale",
                    f"the HPA controller was able to update the target scale to {desired}")
-        self.scale_events.setdefault(key, []).append(Event(self.clock(), desired - current))
+        if as_dict(hpa.get("spec")).get("behavior") is not None:  # only policies read them
+            self.scale_events.setdefault(key, []).append(Event(self.clock(),
+                                                               desired - current))
         status["currentReplicas"] = desired
         status["lastScaleTime"] = meta.now_rfc3339()
         await self.recorder.event(hpa, "Normal", "SuccessfulRescale",

@@ -131,6 +131,7 @@ async def test_scales_up_through_the_scale_subresource() -> None:
     assert client.events() == [("Normal", "SuccessfulRescale", ("New size: 6; reason: cpu "
                                 "resource utilization (percentage of request) above target"))]
     assert c.queue.delayed == [("default/web", 15.0)]
+    assert c.scale_events == {}  # kept for behavior's policies only
 
 
 async def test_scale_up_is_limited_to_max_replicas() -> None:
@@ -167,11 +168,18 @@ async def test_scale_down_waits_for_the_stabilization_window() -> None:
 
 async def test_behavior_policies_limit_the_step() -> None:
     client = ScaleClient(2, {"web-0": 500, "web-1": 500})
-    c, _ = controller(client, hpa(behavior={"scaleUp": {"policies": [
+    c, clock = controller(client, hpa(behavior={"scaleUp": {"policies": [
         {"type": "Pods", "value": 1, "periodSeconds": 60}]}}), pods(2))
     await c.sync("default/web")
     assert client.replicas == 3
     assert conditions(client)["ScalingLimited"] == ("True", "ScaleUpLimit")
+    assert [e.change for e in c.scale_events["default/web"]] == [1]
+    clock.now += 30  # the period's one pod is spent
+    await c.sync("default/web")
+    assert client.replicas == 3
+    clock.now += 31  # the period has passed
+    await c.sync("default/web")
+    assert client.replicas == 4
 
 
 async def test_missing_requests_make_scaling_inactive() -> None:

@@ -134,6 +134,14 @@ if [ "$role" = control-plane ]; then
     || die "could not write the ingress kubeconfig: minikube-py ingress-credentials"
   systemctl enable --now minikube-py-ingress
   if [ -z "$server" ]; then
+    # The metrics server runs on the first control plane only (as with `up`): one APIService
+    # endpoint, its certificate for this address.
+    echo "METRICS_SERVER_ARGS=\"--bind-address $node_ip\"" > "$ETC/metrics-server.env"
+    minikube-py metrics-server-credentials --kubeconfig "$DATA/apiserver/admin.conf" \
+      --output "$DATA/apiserver/metrics-server.conf" --server "https://127.0.0.1:6443" \
+      --pki-dir "$DATA/apiserver/pki" --address "$node_ip" \
+      || die "could not set up the metrics server: minikube-py metrics-server-credentials"
+    systemctl enable --now minikube-py-metrics-server
     # A worker's join spends its token; a control plane's does not (it makes its node
     # credentials with the admin token of the shared PKI): one 2 h token serves them all.
     new_join() {  # a join command with a new token: $1 its TTL

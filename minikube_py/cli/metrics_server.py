@@ -4,6 +4,7 @@ the HorizontalPodAutoscaler, served through API aggregation."""
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from pathlib import Path
 
 
@@ -25,6 +26,49 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--requestheader-allowed-names", default="",
                    help="comma-separated front-proxy certificate names")
     p.set_defaults(func=_main)
+    c = subparsers.add_parser(
+        "metrics-server-credentials",
+        help="set up the metrics server as `up` does: its kubeconfig (own ServiceAccount), "
+             "serving certificate, Service, Endpoints and APIService")
+    c.add_argument("--kubeconfig", required=True, help="admin kubeconfig")
+    c.add_argument("--output", required=True, help="where to write its kubeconfig (0600)")
+    c.add_argument("--address", required=True,
+                   help="this host's IP: the Endpoints and the certificate name it")
+    c.add_argument("--secure-port", type=int, default=4443, help="the port it serves on")
+    c.add_argument("--pki-dir", default=None,
+                   help="the cluster CA's directory; metrics-server.crt/.key are written "
+                        "there (default: pki/ next to the admin kubeconfig)")
+    c.add_argument("--server", default=None,
+                   help="api-server URL it uses (default: the admin kubeconfig's)")
+    c.set_defaults(func=_credentials)
+
+
+def _credentials(args: argparse.Namespace) -> int:
+    """What `up` does itself (metrics_setup); systemd hosts run it from install.sh."""
+    from minikube_py.cli.credentials import write_identity_kubeconfig
+    from minikube_py.cli.main import CLIError
+    from minikube_py.client import ApiClient
+    from minikube_py.cluster import metrics_setup
+
+    try:
+        ipaddress.ip_address(args.address)
+    except ValueError:
+        raise CLIError(f"--address {args.address}: not an IP address") from None
+    if not 1 <= args.secure_port <= 65535:
+        raise CLIError("--secure-port must be within 1..65535")
+    pki = Path(args.pki_dir) if args.pki_dir else Path(args.kubeconfig).resolve().parent / "pki"
+    if Path(args.kubeconfig).is_file() and not (pki / "ca.key").is_file():
+        raise CLIError(f"--pki-dir {pki}: no ca.key")
+
+    async def install(client: ApiClient, server: str, ca_pem: bytes, output: Path) -> None:
+        await metrics_setup.install(
+            client, server=server, ca_pem=ca_pem, pki_dir=pki, kubeconfig=output,
+            cert=pki / "metrics-server.crt", key=pki / "metrics-server.key",
+            address=args.address, port=args.secure_port)
+
+    write_identity_kubeconfig(install, "metrics server", args.kubeconfig, args.output,
+                              args.server)
+    return 0
 
 
 def _main(args: argparse.Namespace) -> int:

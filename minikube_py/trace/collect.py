@@ -16,7 +16,16 @@ from minikube_py.api.resources import ENDPOINTSLICES, NODES, PODS, SERVICES
 from minikube_py.api.types import Object
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
-from minikube_py.trace.path import Hop, NodeState, Source, Trace, Tracer, counter_deltas
+from minikube_py.trace.path import (
+    NO_ANSWER,
+    Hop,
+    NodeState,
+    Source,
+    Trace,
+    Tracer,
+    counter_deltas,
+    probe_hops,
+)
 
 MAX_PODS = 64  # veths looked up per node (the agent's limit)
 _REPLY = re.compile(r"src=(\S+) dst=\S+ sport=(\d+) dport=\d+")
@@ -58,11 +67,10 @@ async def run(client: ApiClient, src: str, dst: str, probe: bool = False) -> Tra
             endpoint = f"{found[1][0]}:{found[1][1]}"
     tracer = Tracer(after, nodes, pods, counter_deltas(states, after))
     result = tracer.trace(source, target.address, target.port, target.proto, endpoint)
-    result.hops.append(Hop(source.node, "probe", f"probe from {source.pod} source port "
-                           f"{answer.get('sport')}: {answer.get('outcome')}",
-                           {"outcome": answer.get("outcome"), "sport": answer.get("sport")}))
-    for line in answer.get("conntrack") or []:
-        result.hops.append(Hop(source.node, "conntrack", line, {"entry": line}))
+    probed = probe_hops(source.node, source.pod, answer)
+    result.hops.extend(probed)
+    if not probed[0].detail["answered"]:
+        result.outcome += f"; probe: {NO_ANSWER}"
     rules = [h for h in result.hops if h.kind == "rule" and h.counter is not None]
     counted = sum(1 for h in rules if h.counter)
     result.hops.append(Hop(source.node, "confirmed", f"{counted} of {len(rules)} rules on the "

@@ -25,6 +25,7 @@ from minikube_py.trace.rules import Node, Packet, Step, Table, Walk, parse, walk
 VXLAN_DEVICE = "mkp.vxlan"
 VXLAN_PORT = 8472
 Address = ipaddress.IPv4Address
+NO_ANSWER = "the SYN got no answer"
 CounterKey = tuple[str, str, str, str, int, str]  # node, mode, table, chain, index, text
 
 
@@ -324,6 +325,24 @@ class Tracer:
         result.hops.append(Hop(state.name, "pod", f"pod {key} eth0 {packet.dst}:{packet.dport}",
                                {"pod": key, "ip": str(packet.dst)}))
         result.outcome = f"delivered to pod {key} on node {state.name}"
+
+
+def probe_hops(node: str, pod: str, answer: Mapping[str, Any]) -> list[Hop]:
+    """`--probe`'s connection and the conntrack entries it left, as hops. An entry still
+    [UNREPLIED] means nothing came back (no SYN-ACK, no RST): the SYN went somewhere that
+    does not answer, which a socket's "timed out" or "No route to host" alone leaves open.
+    Without an entry (conntrack missing, or a filter verdict before confirmation) the
+    socket's own outcome decides."""
+    entries = [str(line) for line in answer.get("conntrack") or []]
+    outcome = str(answer.get("outcome"))
+    answered = (not any("[UNREPLIED]" in line for line in entries) if entries
+                else outcome in ("connected", "refused"))
+    text = f"probe from {pod} source port {answer.get('sport')}: {outcome}"
+    if not answered:
+        text += f"; {NO_ANSWER}" + (" (conntrack [UNREPLIED])" if entries else "")
+    return [Hop(node, "probe", text, {"outcome": outcome, "sport": answer.get("sport"),
+                                      "answered": answered}),
+            *(Hop(node, "conntrack", line, {"entry": line}) for line in entries)]
 
 
 def counter_deltas(before: Mapping[str, NodeState],

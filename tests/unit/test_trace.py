@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from minikube_py.trace.path import NodeState, Source, Tracer, counter_deltas
+from minikube_py.trace.path import NO_ANSWER, NodeState, Source, Tracer, counter_deltas, probe_hops
 from minikube_py.trace.rules import Node, Packet, parse, walk
 
 LAB = json.loads((Path(__file__).parent / "data" / "trace_lab.json").read_text())
@@ -109,6 +109,30 @@ def test_probe_counters_annotate_the_rules_they_moved() -> None:
     counted = {h.detail["chain"]: h.counter for h in trace.hops if h.kind == "rule"}
     assert counted["KUBE-SVC-LOLE4ISW44XBNF3G"] == 7 and counted["PREROUTING"] == 0
 
+
+
+SYN = ("tcp      6 117 SYN_SENT src=10.244.2.4 dst=10.108.9.9 sport=40312 dport=80 "
+       "[UNREPLIED] src=10.244.0.250 dst=10.244.2.4 sport=8080 dport=40312 mark=0 use=1")
+DONE = ("tcp      6 118 TIME_WAIT src=10.244.2.4 dst=10.109.45.111 sport=40313 dport=80 "
+        "src=10.244.0.3 dst=10.244.2.4 sport=8080 dport=40313 [ASSURED] mark=0 use=1")
+
+
+@pytest.mark.parametrize(("outcome", "entries", "answered"), [
+    ("timed out", [SYN], False),  # lost past the DNAT: conntrack says nothing came back
+    ("No route to host", [SYN], False),  # an ICMP error is no answer from the endpoint
+    ("connected", [DONE], True),
+    ("timed out", [], False),  # no entry (conntrack missing): the socket decides
+    ("refused", [], True),  # the proxy's REJECT: dropped before conntrack confirmed it
+])
+def test_probe_says_when_the_syn_got_no_answer(outcome: str, entries: list[str],
+                                               answered: bool) -> None:
+    hops = probe_hops("mkp-lab-3", "default/client",
+                      {"sport": 40312, "outcome": outcome, "conntrack": entries})
+    assert [h.kind for h in hops] == ["probe"] + ["conntrack"] * len(entries)
+    assert hops[0].detail == {"outcome": outcome, "sport": 40312, "answered": answered}
+    assert (NO_ANSWER in hops[0].text) is not answered
+    assert hops[0].text.startswith(f"probe from default/client source port 40312: {outcome}")
+    assert [h.detail["entry"] for h in hops[1:]] == entries
 
 TEXT = """*filter
 :FORWARD DROP [0:0]

@@ -6,12 +6,14 @@ in order and the failure drill comes last but one.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import re
 import shutil
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -323,6 +325,82 @@ def test_trace_node_port_from_a_node_and_a_service_without_endpoints(
     finally:
         api(lab.admin, lambda c: c.delete(SERVICES, "trace-empty", namespace="default"))
 
+
+
+def test_trace_probe_to_a_pod_on_the_same_node_stays_on_its_bridge(
+        lab: Lab, workload: list[dict[str, Any]]) -> None:
+    """Pod to pod on one node: the source's veth on the bridge, the route to the bridge,
+    the destination's veth (the one the node's kernel has there), no overlay; the probe's
+    SYN left its conntrack entry, answered."""
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for pod in workload:
+        by_node.setdefault(pod["spec"]["nodeName"], []).append(pod)
+    # 6 pods on 3 nodes: some node always runs two of them
+    source, target = next(pods for pods in by_node.values() if len(pods) > 1)[:2]
+    node, name = source["spec"]["nodeName"], target["metadata"]["name"]
+    src_ip, dst_ip = source["status"]["podIP"], target["status"]["podIP"]
+    trace = _trace(lab, f"default/{source['metadata']['name']}", f"pod/default/{name}:8080",
+                   "--probe")
+    hops = trace["hops"]
+    assert {h["node"] for h in hops} == {node}
+    assert not [h for h in hops if h["kind"] in ("dnat", "neighbour", "fdb", "vxlan")]
+    out, into = [h for h in hops if h["kind"] == "veth"]
+    assert out["bridge"] == into["bridge"] and out["veth"] != into["veth"]
+    assert next(h for h in hops if h["kind"] == "route")["route"]["dev"] == out["bridge"]
+    link = lab.cli("lab", "exec", node, "--", "ip", "-o", "link", "show", into["veth"])
+    assert f"master {into['bridge']}" in link.stdout, link.stdout + link.stderr
+    assert trace["outcome"] == f"delivered to pod default/{name} on node {node}"
+    probe = next(h for h in hops if h["kind"] == "probe")
+    assert probe["outcome"] == "connected" and probe["answered"], probe
+    flow = f"src={src_ip} dst={dst_ip} sport={probe['sport']} dport=8080 "
+    assert any(flow in h["entry"] and "[UNREPLIED]" not in h["entry"]
+               for h in hops if h["kind"] == "conntrack"), hops
+
+
+def test_trace_probe_to_a_dead_endpoint_shows_the_tunnel_and_no_answer(
+        lab: Lab, workload: list[dict[str, Any]]) -> None:
+    """A selectorless Service whose Endpoints name an address of another node's pod
+    CIDR that no pod has (.250: far from what the IPAM hands out next): the path DNATs
+    to it and tunnels to that node; the probe's SYN gets no answer."""
+    source = workload[0]
+    nodes = api(lab.admin, lambda c: c.list(NODES))["items"]
+    remote = next(n for n in nodes if n["metadata"]["name"] != source["spec"]["nodeName"])
+    dead = str(ipaddress.IPv4Network(remote["spec"]["podCIDR"])[250])
+    pods = api(lab.admin, lambda c: c.list(PODS))["items"]
+    assert all((p.get("status") or {}).get("podIP") != dead for p in pods)
+    name = f"trace-dead-{uuid.uuid4().hex[:6]}"
+
+    async def create(client: ApiClient) -> dict[str, Any]:
+        svc = await client.create(SERVICES, {
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"ports": [{"port": 80, "targetPort": 8080}]}}, "default")
+        await client.create(ENDPOINTS, {
+            "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name},
+            "subsets": [{"addresses": [{"ip": dead}], "ports": [{"port": 8080}]}]}, "default")
+        return svc
+
+    async def delete(client: ApiClient) -> None:
+        await client.delete(ENDPOINTS, name, namespace="default")
+        await client.delete(SERVICES, name, namespace="default")
+
+    cluster_ip = api(lab.admin, create)["spec"]["clusterIP"]
+    try:
+        src = f"default/{source['metadata']['name']}"
+        eventually(lambda: any(h["kind"] == "dnat" for h in _trace(lab, src, name)["hops"]),
+                   timeout=30, what="the source node's proxy rules for the dead endpoint")
+        trace = _trace(lab, src, name, "--probe")
+        hops = trace["hops"]
+        assert next(h for h in hops if h["kind"] == "dnat")["endpoint"] == f"{dead}:8080"
+        tunnel = next(h for h in hops if h["kind"] == "vxlan")
+        assert tunnel["to"] == remote["metadata"]["name"]
+        assert tunnel["underlay"] == NODE_IPS[remote["metadata"]["name"]]
+        probe = next(h for h in hops if h["kind"] == "probe")
+        assert probe["answered"] is False and probe["outcome"] != "connected", probe
+        assert any(f"dst={cluster_ip} sport={probe['sport']} dport=80 [UNREPLIED] src={dead} "
+                   in h["entry"] for h in hops if h["kind"] == "conntrack"), hops
+        assert trace["outcome"].endswith("; probe: the SYN got no answer")
+    finally:
+        api(lab.admin, delete)
 
 @needs_browser
 def test_ui_shows_the_lab_live_and_a_pods_logs_on_click(

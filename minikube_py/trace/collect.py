@@ -41,6 +41,7 @@ class Target:
     port: int
     proto: str
     pods: dict[str, str]  # its pods (or the Service's endpoints' pods): ns/name -> node
+    unowned: frozenset[str] = frozenset()  # its addresses (or endpoints) no pod has
 
 
 async def run(client: ApiClient, src: str, dst: str, probe: bool = False) -> Trace:
@@ -48,7 +49,7 @@ async def run(client: ApiClient, src: str, dst: str, probe: bool = False) -> Tra
     pods = (await client.list(PODS))["items"]
     source, src_ns = await _source(client, src, nodes)
     target = await _target(client, dst, src_ns, pods, nodes)
-    wanted = {source.node, *target.pods.values()}
+    wanted = {source.node, *target.pods.values(), *_homes(nodes, target.unowned)}
     states = await _read(client, wanted, source, target)
     tracer = Tracer(states, nodes, pods)
     if not probe:
@@ -130,7 +131,8 @@ async def _target(client: ApiClient, dst: str, namespace: str, pods: list[Object
                       and not p["spec"].get("hostNetwork")), None)
         if owner is None and any(_internal_ip(n) == what for n in nodes):
             return await _node_port_target(client, address, port, pods)
-        return Target(address, port, "tcp", _placed([owner] if owner else []))
+        return Target(address, port, "tcp", _placed([owner] if owner else []),
+                      frozenset() if owner else frozenset({what}))
     kind, _, rest = what.partition("/") if what.startswith(("svc/", "pod/")) else ("", "", what)
     ns, _, name = rest.rpartition("/")
     ns = ns or namespace
@@ -170,7 +172,8 @@ async def _service_target(client: ApiClient, service: Object, port: int | None,
                  for a in e.get("addresses") or []}
     owners = [p for p in pods if (p.get("status") or {}).get("podIP") in addresses]
     return Target(ipaddress.IPv4Address(cluster_ip), int(chosen["port"]),
-                  str(chosen.get("protocol", "TCP")).lower(), _placed(owners))
+                  str(chosen.get("protocol", "TCP")).lower(), _placed(owners),
+                  frozenset(addresses - {p["status"]["podIP"] for p in owners}))
 
 
 async def _node_port_target(client: ApiClient, address: ipaddress.IPv4Address, port: int,
@@ -181,8 +184,25 @@ async def _node_port_target(client: ApiClient, address: ipaddress.IPv4Address, p
         for p in (service.get("spec") or {}).get("ports") or []:
             if p.get("nodePort") == port:
                 found = await _service_target(client, service, p.get("port"), pods)
-                return Target(address, port, found.proto, found.pods)
+                return Target(address, port, found.proto, found.pods, found.unowned)
     return Target(address, port, "tcp", {})
+
+
+def _homes(nodes: list[Object], addresses: frozenset[str]) -> set[str]:
+    """The nodes whose pod CIDR holds one of these addresses: where a packet to an
+    address no pod has (a dead endpoint) ends, so their state is read too."""
+    ips = [ipaddress.IPv4Address(a) for a in addresses if _is_ipv4(a)]
+    return {node["metadata"]["name"] for node in nodes
+            if _is_ipv4(cidr := str((node.get("spec") or {}).get("podCIDR") or ""), net=True)
+            and any(ip in ipaddress.IPv4Network(cidr) for ip in ips)}
+
+
+def _is_ipv4(text: str, net: bool = False) -> bool:
+    try:
+        ipaddress.IPv4Network(text) if net else ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _placed(pods: list[Object]) -> dict[str, str]:

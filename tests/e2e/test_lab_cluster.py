@@ -361,7 +361,7 @@ def test_trace_probe_to_a_dead_endpoint_shows_the_tunnel_and_no_answer(
         lab: Lab, workload: list[dict[str, Any]]) -> None:
     """A selectorless Service whose Endpoints name an address of another node's pod
     CIDR that no pod has (.250: far from what the IPAM hands out next): the path DNATs
-    to it and tunnels to that node; the probe's SYN gets no answer."""
+    to it, tunnels to that node and ends at its bridge; the probe's SYN gets no answer."""
     source = workload[0]
     nodes = api(lab.admin, lambda c: c.list(NODES))["items"]
     remote = next(n for n in nodes if n["metadata"]["name"] != source["spec"]["nodeName"])
@@ -398,7 +398,8 @@ def test_trace_probe_to_a_dead_endpoint_shows_the_tunnel_and_no_answer(
         assert probe["answered"] is False and probe["outcome"] != "connected", probe
         assert any(f"dst={cluster_ip} sport={probe['sport']} dport=80 [UNREPLIED] src={dead} "
                    in h["entry"] for h in hops if h["kind"] == "conntrack"), hops
-        assert trace["outcome"].endswith("; probe: the SYN got no answer")
+        assert trace["outcome"] == (f"no pod with address {dead} on node "
+                                    f"{remote['metadata']['name']}; probe: the SYN got no answer")
     finally:
         api(lab.admin, delete)
 

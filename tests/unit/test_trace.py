@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from minikube_py.trace.collect import _homes
 from minikube_py.trace.path import NO_ANSWER, NodeState, Source, Tracer, counter_deltas, probe_hops
 from minikube_py.trace.rules import Node, Packet, parse, walk
 
@@ -133,6 +134,16 @@ def test_probe_says_when_the_syn_got_no_answer(outcome: str, entries: list[str],
     assert (NO_ANSWER in hops[0].text) is not answered
     assert hops[0].text.startswith(f"probe from default/client source port 40312: {outcome}")
     assert [h.detail["entry"] for h in hops[1:]] == entries
+
+
+def test_the_node_of_an_address_no_pod_has_is_found_by_its_pod_cidr() -> None:
+    """A dead endpoint's node is read too, so the path ends at its bridge, not at 'its
+    state was not read'; what is no IPv4 address or in no pod CIDR names no node."""
+    nodes: list[Any] = [{"metadata": {"name": name}, "spec": {"podCIDR": cidr}}
+                        for name, cidr in (("mkp-lab-1", "10.244.0.0/24"),
+                                           ("mkp-lab-2", "10.244.1.0/24"), ("mkp-lab-3", ""))]
+    assert _homes(nodes, frozenset({"10.244.1.250", "fd00::1", "10.96.0.1", "db.x"})) == {
+        "mkp-lab-2"}
 
 TEXT = """*filter
 :FORWARD DROP [0:0]

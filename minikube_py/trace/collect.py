@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from minikube_py.api.resources import ENDPOINTSLICES, NODES, PODS, SERVICES
+from minikube_py.api.resources import ENDPOINTS, NODES, PODS, SERVICES
 from minikube_py.api.types import Object
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
@@ -166,10 +166,12 @@ async def _service_target(client: ApiClient, service: Object, port: int | None,
     chosen = next((p for p in ports if port is None or p.get("port") == port), None)
     if chosen is None:
         raise TraceError(f"service {meta['namespace']}/{meta['name']} has no port {port}")
-    slices = (await client.list(ENDPOINTSLICES, meta["namespace"], label_selector=(
-        f"kubernetes.io/service-name={meta['name']}")))["items"]
-    addresses = {a for s in slices for e in s.get("endpoints") or []
-                 for a in e.get("addresses") or []}
+    try:  # the Endpoints the proxy follows: a selectorless Service's have no slices here
+        endpoints = await client.get(ENDPOINTS, meta["name"], meta["namespace"])
+    except NotFound:
+        endpoints = {}
+    addresses = {a["ip"] for s in endpoints.get("subsets") or []
+                 for a in s.get("addresses") or [] if a.get("ip")}
     owners = [p for p in pods if (p.get("status") or {}).get("podIP") in addresses]
     return Target(ipaddress.IPv4Address(cluster_ip), int(chosen["port"]),
                   str(chosen.get("protocol", "TCP")).lower(), _placed(owners),

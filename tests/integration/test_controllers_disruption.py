@@ -75,6 +75,13 @@ async def test_eviction_is_refused_while_the_budget_allows_nothing(env: Env) -> 
         "message": "The disruption budget web needs 2 healthy pods and has 2 currently"}
     await env.client.patch(REPLICASETS, "web", {"spec": {"replicas": 3}}, env.ns)
     await eventually(lambda: env.allows(1, 3), what="budget: 3 healthy, one allowed")
+    # The victim's replacement must not get ready and give the budget its one disruption
+    # back before the second eviction: pods made from now on never get ready (a
+    # ReplicaSet's template change leaves its running pods alone).
+    rs = await env.client.get(REPLICASETS, "web", env.ns)
+    rs["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
+        "exec": {"command": ["false"]}, "periodSeconds": 1}
+    await env.client.update(REPLICASETS, rs)
     await env.evict(victim)
     pdb = await env.client.get(PODDISRUPTIONBUDGETS, "web", env.ns)
     assert victim in pdb["status"]["disruptedPods"]

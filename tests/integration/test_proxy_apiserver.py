@@ -48,6 +48,11 @@ async def wired(apiserver: Any, netns: Callable[..., Netns], tmp_path: Any
             task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         await cluster.proxy.cleanup()
+        # No namespace controller runs beside this api-server: the Services go now, so
+        # their fixed cluster IP is free for the next test whatever the order.
+        for svc in (await client.list(SERVICES, namespace))["items"]:
+            with contextlib.suppress(ClientError):
+                await client.delete(SERVICES, svc["metadata"]["name"], namespace)
         with contextlib.suppress(ClientError):
             await client.delete(NAMESPACES, namespace)
         await client.close()

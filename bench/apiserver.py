@@ -23,13 +23,9 @@ import asyncio
 import json
 import os
 import shutil
-import socket
-import ssl
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -43,8 +39,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.etcd_tls import embedded_client, etcd_flags
+from bench.support import CONCURRENCY, bounded, free_port, scratch_apiserver, start_apiserver
 
-CONCURRENCY = 64
 WRK_CREATE = """
 local counter = 0
 local threads = 0
@@ -64,28 +60,10 @@ CM = "/api/v1/namespaces/default/configmaps"
 PODS = "/api/v1/namespaces/default/pods"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def pod(name: str) -> dict[str, Any]:
     return {"metadata": {"name": name, "labels": {"app": "bench"}},
             "spec": {"containers": [{"name": "c", "image": "busybox:1.36",
                                      "command": ["sleep", "3600"]}]}}
-
-
-async def bounded(n: int, fn: Callable[[int], Awaitable[None]]) -> float:
-    """Run fn(0..n-1) with CONCURRENCY in flight; returns the rate per second."""
-    counter = iter(range(n))
-
-    async def worker() -> None:
-        for i in counter:
-            await fn(i)
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return n / (time.perf_counter() - start)
 
 
 def pct(samples: list[float], p: float) -> float:
@@ -297,67 +275,34 @@ class Bench:
                  f"(goal p99 < 100 ms; {len(api)}/{updates * watchers} delivered)")
 
 
-def start_apiserver(data: Path, port: int, *flags: str) -> subprocess.Popen[bytes]:
-    with open(data.parent / f"log-{port}", "wb") as log:  # the child keeps its own copy
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "minikube-py"), "apiserver",
-                                 "--data-dir", str(data), "--port", str(port), *flags],
-                                stdout=subprocess.DEVNULL, stderr=log)
-    ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt")) \
-        if (data / "pki" / "ca.crt").exists() else None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            ctx = ctx or ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
-            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx,
-                                        timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except (OSError, ssl.SSLError):
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("api-server did not become ready")
-
-
 async def main(args: argparse.Namespace) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-apiserver-"))
-    data, port = tmp / "data", free_port()
-    proc = start_apiserver(data, port)
-    try:
+    with scratch_apiserver("bench-apiserver-") as api:
+        data, server = api.data, psutil.Process(api.proc.pid)
         conf = yaml.safe_load((data / "etcd" / "etcd.conf.yaml").read_text())
         etcd_port = int(conf["listen-client-urls"].rsplit(":", 1)[1])
-        ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
-        token = (data / "pki" / "admin.token").read_text().strip()
-        async with aiohttp.ClientSession(
-                base_url=f"https://127.0.0.1:{port}",
-                headers={"Authorization": f"Bearer {token}"},
-                connector=aiohttp.TCPConnector(ssl=ctx, limit=args.watchers + CONCURRENCY)
-        ) as session, embedded_client(data, etcd_port) as etcd:
+        async with api.session(args.watchers + CONCURRENCY) as session, \
+                embedded_client(data, etcd_port) as etcd:
             print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-            bench = Bench(session, etcd, args.n, psutil.Process(proc.pid))
+            bench = Bench(session, etcd, args.n, server)
             await bench.creates_and_gets()
             await bench.lists()
             await bench.paced_latency()
             await bench.watch_latency(args.watchers)
             # Last: they leave 10k+ pods. Then the same against 2 processes (--workers 2) on
             # the same etcd.
-            await bench.creates_by_wrk(f"https://127.0.0.1:{port}", token,
-                                       psutil.Process(proc.pid), "1 process")
+            await bench.creates_by_wrk(api.url, api.token, server, "1 process")
             port2 = free_port()
-            proc2 = start_apiserver(tmp / "data2", port2, "--workers", "2", "--etcd-servers",
+            proc2 = start_apiserver(api.tmp / "data2", port2, "--workers", "2", "--etcd-servers",
                                     f"https://127.0.0.1:{etcd_port}", *etcd_flags(data))
             try:
                 await asyncio.sleep(2)  # the worker is listening too
                 await bench.creates_by_wrk(
                     f"https://127.0.0.1:{port2}",
-                    (tmp / "data2" / "pki" / "admin.token").read_text().strip(),
+                    (api.tmp / "data2" / "pki" / "admin.token").read_text().strip(),
                     psutil.Process(proc2.pid), "--workers 2")
             finally:
                 proc2.terminate()
                 proc2.wait(timeout=30)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import ssl
 import sys
-import tempfile
 from pathlib import Path
 from statistics import median
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.apiserver import CONCURRENCY, bounded, free_port, start_apiserver
+from bench.support import bounded, scratch_apiserver
 
 GROUP = "bench.example.com"
 PAYLOAD = {f"key-{i}": "v" * 40 for i in range(8)}
@@ -52,16 +49,8 @@ async def creates_per_second(session: aiohttp.ClientSession, custom: bool, tag: 
 
 
 async def main(n: int, rounds: int) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-crd-"))
-    data, port = tmp / "data", free_port()
-    proc = start_apiserver(data, port)
-    try:
-        ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
-        token = (data / "pki" / "admin.token").read_text().strip()
-        async with aiohttp.ClientSession(
-                base_url=f"https://127.0.0.1:{port}",
-                headers={"Authorization": f"Bearer {token}"},
-                connector=aiohttp.TCPConnector(ssl=ctx, limit=CONCURRENCY)) as session:
+    with scratch_apiserver("bench-crd-") as api:
+        async with api.session() as session:
             async with session.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
                                     json=CRD) as r:
                 assert r.status == 201, await r.text()
@@ -78,10 +67,6 @@ async def main(n: int, rounds: int) -> None:
                       f"  ratio {ratios[-1]:.2f}", flush=True)
         print(f"custom object / ConfigMap creates/s: median ratio {median(ratios):.2f} "
               f"over {rounds} rounds of {n} (goal >= 0.90)")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ import dns.asyncquery
 import dns.message
 import psutil
 
-from bench.apiserver import free_port, start_apiserver
+from bench.support import free_port, start_apiserver
 from minikube_py.api.resources import NAMESPACES, SERVICES
 from minikube_py.client import ApiClient
 

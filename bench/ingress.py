@@ -46,7 +46,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.apiserver import free_port, start_apiserver
+from bench.support import free_port, start_apiserver
 from minikube_py.api.resources import ENDPOINTSLICES, INGRESSES, NAMESPACES, SERVICES
 from minikube_py.client import ApiClient
 

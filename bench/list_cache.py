@@ -16,10 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import ssl
 import sys
-import tempfile
 from pathlib import Path
 from statistics import median
 
@@ -27,7 +24,7 @@ import aiohttp
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.apiserver import bounded, free_port, start_apiserver
+from bench.support import bounded, scratch_apiserver
 
 NS = "/api/v1/namespaces/default/configmaps"
 MiB = 1024 * 1024
@@ -52,16 +49,9 @@ async def lists(session: aiohttp.ClientSession, server: psutil.Process, n: int, 
 
 
 async def main(args: argparse.Namespace) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-list-cache-"))
-    data, port = tmp / "data", free_port()
-    proc = start_apiserver(data, port)
-    try:
-        server = psutil.Process(proc.pid)
-        ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
-        token = (data / "pki" / "admin.token").read_text().strip()
-        async with aiohttp.ClientSession(
-                base_url=f"https://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
-                connector=aiohttp.TCPConnector(ssl=ctx, limit=64)) as session:
+    with scratch_apiserver("bench-list-cache-") as api:
+        server = psutil.Process(api.proc.pid)
+        async with api.session() as session:
             print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
             async def create(i: int) -> None:
@@ -96,10 +86,6 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  RSS after lists from etcd / from the cache: {rss_before / MiB:.0f} / "
                   f"{rss_after / MiB:.0f} MiB")
             print(f"load average after: {os.getloadavg()[0]:.1f}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from typing import Any
 
 import docker
 import psutil
+from support import free_port
 
 from agent.kubelet import labels as L
 from agent.kubelet.images import BUSYBOX_IMAGE, PAUSE_COMMAND, PAUSE_IMAGE, ensure_local_images
@@ -44,12 +44,6 @@ from minikube_py.client import ApiClient
 
 CNI_BIN = "/usr/lib/cni"
 SINGLES = 5  # one pod alone: median of this many, one after another
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Env:

@@ -33,8 +33,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.apiserver import CONCURRENCY, bounded, free_port, start_apiserver
 from bench.etcd_tls import etcd_flags
+from bench.support import CONCURRENCY, bounded, free_port, start_apiserver
 from minikube_py.api.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,

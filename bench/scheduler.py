@@ -30,17 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from support import free_port
+
 from agent.hollow import node_object, register_node
 from minikube_py.api.resources import NAMESPACES, PODS
 from minikube_py.client import ApiClient
 
 IN_FLIGHT = 64
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_apiserver(data_dir: Path) -> subprocess.Popen:

@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from statistics import median
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.apiserver import free_port, start_apiserver
+from bench.support import scratch_apiserver
 
 
 def deployment(name: str, containers: int, tag: int) -> dict[str, Any]:
@@ -54,10 +52,8 @@ def timed_apply(kubeconfig: Path, cache: Path, manifest: Path, server_side: bool
 
 
 def main(rounds: int, containers: int) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-ssa-"))
-    data, port = tmp / "data", free_port()
-    proc = start_apiserver(data, port)
-    try:
+    with scratch_apiserver("bench-ssa-") as api:
+        tmp, data = api.tmp, api.data
         kubeconfig, cache = data / "admin.conf", tmp / "cache"
 
         def apply(server_side: bool, tag: int) -> float:
@@ -76,10 +72,7 @@ def main(rounds: int, containers: int) -> None:
                   f"{took[False] * 1000:6.0f} ms  ratio {ratios[-1]:.2f}", flush=True)
         print(f"server-side / client-side apply of a {containers}-container Deployment: "
               f"median ratio {median(ratios):.2f} over {rounds} rounds (goal <= 2.0)")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
+
 
 
 if __name__ == "__main__":

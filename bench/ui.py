@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler import bounded, start_apiserver
+from support import free_port
 
 from agent.hollow import node_object, register_node
 from minikube_py.api.resources import PODS
@@ -39,12 +39,6 @@ if (seen()) { done(Date.now()); return; }
 new MutationObserver((_, obs) => { if (seen()) { obs.disconnect(); done(Date.now()); } })
   .observe(document.body, {childList: true, subtree: true});
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pod(name: str, node: str) -> dict[str, Any]:

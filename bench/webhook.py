@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import shutil
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from statistics import median
@@ -30,7 +28,7 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.apiserver import free_port, start_apiserver
+from bench.support import free_port, scratch_apiserver
 from minikube_py.apiserver import pki
 
 PATCH = base64.b64encode(orjson.dumps([{"op": "add", "path": "/metadata/annotations",
@@ -108,47 +106,38 @@ async def latencies(session: aiohttp.ClientSession, hooked: bool, tag: str,
 
 
 async def main(n: int, rounds: int) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
-    data, port, hook_port = tmp / "data", free_port(), free_port()
-    ca = make_tls(tmp)
-    hook = start_webhook(tmp, hook_port)
-    proc = start_apiserver(data, port)
-    try:
-        ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
-        token = (data / "pki" / "admin.token").read_text().strip()
-        async with aiohttp.ClientSession(
-                base_url=f"https://127.0.0.1:{port}",
-                headers={"Authorization": f"Bearer {token}"},
-                connector=aiohttp.TCPConnector(ssl=ctx, limit=1)) as session:
-            async with session.post("/apis/admissionregistration.k8s.io/v1/"
-                                    "mutatingwebhookconfigurations",
-                                    json=configuration(hook_port, ca)) as r:
-                assert r.status == 201, await r.text()
-            for attempt in range(100):  # the index follows by watch; the webhook may start
-                try:
-                    await latencies(session, True, f"warm{attempt}", 1)
-                    break
-                except AssertionError:
-                    await asyncio.sleep(0.1)
-            await latencies(session, True, "warm-hooked", 100)
-            await latencies(session, False, "warm-plain", 100)
-            added = []
-            for i in range(rounds):
-                order = (True, False) if i % 2 == 0 else (False, True)
-                p50 = {h: median(await latencies(session, h, f"r{i}-{'hooked' if h else 'plain'}",
-                                                 n)) for h in order}
-                added.append(p50[True] - p50[False])
-                print(f"round {i}: p50 with webhook {p50[True] * 1e3:6.2f} ms  without "
-                      f"{p50[False] * 1e3:6.2f} ms  added {added[-1] * 1e3:5.2f} ms",
-                      flush=True)
-        print(f"one mutating webhook adds p50 {median(added) * 1e3:.2f} ms per create "
-              f"(median of {rounds} rounds of {n}; goal < 2 ms)")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        hook.terminate()
-        hook.wait(timeout=10)
-        shutil.rmtree(tmp, ignore_errors=True)
+    with scratch_apiserver("bench-webhook-") as api:
+        hook_port = free_port()
+        ca = make_tls(api.tmp)
+        hook = start_webhook(api.tmp, hook_port)
+        try:
+            async with api.session(1) as session:
+                async with session.post("/apis/admissionregistration.k8s.io/v1/"
+                                        "mutatingwebhookconfigurations",
+                                        json=configuration(hook_port, ca)) as r:
+                    assert r.status == 201, await r.text()
+                for attempt in range(100):  # the index follows by watch; the webhook may start
+                    try:
+                        await latencies(session, True, f"warm{attempt}", 1)
+                        break
+                    except AssertionError:
+                        await asyncio.sleep(0.1)
+                await latencies(session, True, "warm-hooked", 100)
+                await latencies(session, False, "warm-plain", 100)
+                added = []
+                for i in range(rounds):
+                    order = (True, False) if i % 2 == 0 else (False, True)
+                    p50 = {h: median(await latencies(
+                        session, h, f"r{i}-{'hooked' if h else 'plain'}", n)) for h in order}
+                    added.append(p50[True] - p50[False])
+                    print(f"round {i}: p50 with webhook {p50[True] * 1e3:6.2f} ms  without "
+                          f"{p50[False] * 1e3:6.2f} ms  added {added[-1] * 1e3:5.2f} ms",
+                          flush=True)
+            print(f"one mutating webhook adds p50 {median(added) * 1e3:.2f} ms per create "
+                  f"(median of {rounds} rounds of {n}; goal < 2 ms)")
+        finally:
+            hook.terminate()
+            hook.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ systemd hosts run `minikube-py dns-credentials` / `ingress-credentials` from ins
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -10,6 +11,19 @@ from pathlib import Path
 from minikube_py.client import ApiClient
 
 Writer = Callable[[ApiClient, str, bytes, Path], Awaitable[None]]
+
+
+def add_credentials_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+                           name: str, what: str, summary: str) -> argparse.ArgumentParser:
+    """`<component>-credentials` with the flags every one of them takes; the caller adds
+    its own and sets `func`."""
+    c = subparsers.add_parser(name, help=summary)
+    c.add_argument("--kubeconfig", required=True, help="admin kubeconfig")
+    c.add_argument("--output", required=True, help=f"where to write the {what}'s kubeconfig "
+                                                    "(0600)")
+    c.add_argument("--server", default=None,
+                   help=f"api-server URL the {what} uses (default: the admin kubeconfig's)")
+    return c
 
 
 def write_identity_kubeconfig(write: Writer, what: str, admin_path: str, output: str,

@@ -6,6 +6,8 @@ import argparse
 import ipaddress
 from pathlib import Path
 
+from minikube_py.cli.credentials import add_credentials_parser
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("dns", help="run the cluster DNS server")
@@ -27,13 +29,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="/healthz, /ready and /metrics on 127.0.0.1 at this port")
     p.add_argument("--ttl", type=int, default=5, help="TTL of cluster records (seconds)")
     p.set_defaults(func=_main)
-    c = subparsers.add_parser("dns-credentials",
-                              help="write the DNS server's kubeconfig (its own ServiceAccount)")
-    c.add_argument("--kubeconfig", required=True, help="admin kubeconfig")
-    c.add_argument("--output", required=True, help="where to write the DNS kubeconfig (0600)")
-    c.add_argument("--server", default=None,
-                   help="api-server URL the DNS server uses (default: the admin kubeconfig's)")
-    c.set_defaults(func=_credentials)
+    add_credentials_parser(subparsers, "dns-credentials", "DNS server",
+                           "write the DNS server's kubeconfig (its own ServiceAccount)"
+                           ).set_defaults(func=_credentials)
 
 
 def _credentials(args: argparse.Namespace) -> int:

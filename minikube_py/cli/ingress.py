@@ -7,6 +7,7 @@ import ipaddress
 from pathlib import Path
 
 from minikube_py.api.ingressclass import CONTROLLER
+from minikube_py.cli.credentials import add_credentials_parser
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,14 +26,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--threads", type=int, default=0,
                    help="HAProxy worker threads (0: one per CPU)")
     p.set_defaults(func=_main)
-    c = subparsers.add_parser("ingress-credentials",
-                              help="write the ingress controller's kubeconfig (its own "
-                                   "ServiceAccount)")
-    c.add_argument("--kubeconfig", required=True, help="admin kubeconfig")
-    c.add_argument("--output", required=True, help="where to write the kubeconfig (0600)")
-    c.add_argument("--server", default=None,
-                   help="api-server URL the controller uses (default: the admin kubeconfig's)")
-    c.set_defaults(func=_credentials)
+    add_credentials_parser(subparsers, "ingress-credentials", "ingress controller",
+                           "write the ingress controller's kubeconfig (its own ServiceAccount)"
+                           ).set_defaults(func=_credentials)
 
 
 def _credentials(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ import argparse
 import ipaddress
 from pathlib import Path
 
+from minikube_py.cli.credentials import add_credentials_parser
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("metrics-server",
@@ -26,20 +28,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--requestheader-allowed-names", default="",
                    help="comma-separated front-proxy certificate names")
     p.set_defaults(func=_main)
-    c = subparsers.add_parser(
-        "metrics-server-credentials",
-        help="set up the metrics server as `up` does: its kubeconfig (own ServiceAccount), "
-             "serving certificate, Service, Endpoints and APIService")
-    c.add_argument("--kubeconfig", required=True, help="admin kubeconfig")
-    c.add_argument("--output", required=True, help="where to write its kubeconfig (0600)")
+    c = add_credentials_parser(
+        subparsers, "metrics-server-credentials", "metrics server",
+        "set up the metrics server as `up` does: its kubeconfig (own ServiceAccount), "
+        "serving certificate, Service, Endpoints and APIService")
     c.add_argument("--address", required=True,
                    help="this host's IP: the Endpoints and the certificate name it")
     c.add_argument("--secure-port", type=int, default=4443, help="the port it serves on")
     c.add_argument("--pki-dir", default=None,
                    help="the cluster CA's directory; metrics-server.crt/.key are written "
                         "there (default: pki/ next to the admin kubeconfig)")
-    c.add_argument("--server", default=None,
-                   help="api-server URL it uses (default: the admin kubeconfig's)")
     c.set_defaults(func=_credentials)
 
 

@@ -1,0 +1,106 @@
+"""What the benchmarks share: free ports, a scratch api-server of their own, and an admin
+session to it, so each script holds only what it measures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+CONCURRENCY = 64
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def bounded(n: int, fn: Callable[[int], Awaitable[None]],
+                  concurrency: int = CONCURRENCY) -> float:
+    """Run fn(0..n-1) with `concurrency` in flight; returns the rate per second."""
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            await fn(i)
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - start)
+
+
+def start_apiserver(data: Path, port: int, *flags: str) -> subprocess.Popen[bytes]:
+    """`minikube-py apiserver` on `data` (its own etcd unless flags say otherwise), once its
+    /readyz answers; its log is beside `data`."""
+    data.parent.mkdir(parents=True, exist_ok=True)
+    with open(data.parent / f"log-{port}", "wb") as log:  # the child keeps its own copy
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "minikube-py"), "apiserver",
+                                 "--data-dir", str(data), "--port", str(port), *flags],
+                                stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            ctx = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx,
+                                        timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except (OSError, ssl.SSLError):
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"api-server did not become ready; see {data.parent / f'log-{port}'}")
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """A running scratch api-server: where its files are and how to reach it as admin."""
+
+    tmp: Path
+    data: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def token(self) -> str:
+        return (self.data / "pki" / "admin.token").read_text().strip()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.data / "pki" / "ca.crt"))
+
+    def session(self, limit: int = CONCURRENCY) -> aiohttp.ClientSession:
+        """An admin session with `limit` connections (a benchmark's concurrency)."""
+        return aiohttp.ClientSession(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"},
+            connector=aiohttp.TCPConnector(ssl=self.ssl_context(), limit=limit))
+
+
+@contextlib.contextmanager
+def scratch_apiserver(prefix: str, *flags: str) -> Iterator[Scratch]:
+    """An api-server in a new temporary directory, stopped and removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    data, port = tmp / "data", free_port()
+    try:
+        proc = start_apiserver(data, port, *flags)
+        try:
+            yield Scratch(tmp, data, port, proc)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

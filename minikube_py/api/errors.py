@@ -97,17 +97,22 @@ def conflict(resource: Resource | str, name: str,
 
 def invalid(resource: Resource, name: str, causes: list[Cause]) -> StatusError:
     """422 Invalid listing every cause, e.g. 'Pod "x" is invalid: spec...: Required value'."""
-    kind = f"{resource.kind}.{resource.group}" if resource.group else resource.kind
+    return invalid_kind(resource.kind, resource.group, name, causes)
+
+
+def invalid_kind(kind: str, group: str, name: str, causes: list[Cause]) -> StatusError:
+    """422 Invalid for a kind that is no served resource (ListOptions.meta.k8s.io)."""
+    qualified = f"{kind}.{group}" if group else kind
     if len(causes) == 1:
         listed = str(causes[0])
     else:
         listed = "[" + ", ".join(str(c) for c in causes) + "]"
-    details: dict[str, Any] = {"name": name}
-    if resource.group:
-        details["group"] = resource.group
-    details["kind"] = resource.kind
+    details: dict[str, Any] = {"name": name} if name else {}  # omitempty, as metav1
+    if group:
+        details["group"] = group
+    details["kind"] = kind
     details["causes"] = [c.to_dict() for c in causes]
-    return StatusError(422, "Invalid", f'{kind} "{name}" is invalid: {listed}', details)
+    return StatusError(422, "Invalid", f'{qualified} "{name}" is invalid: {listed}', details)
 
 
 def bad_request(message: str) -> StatusError:

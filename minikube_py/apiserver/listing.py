@@ -26,7 +26,7 @@ from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import Resource
 from minikube_py.api.selectors import FieldSelector, LabelSelector
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec, views
+from minikube_py.apiserver import codec, listoptions, views
 from minikube_py.apiserver.objects import (
     decode_item,
     parse_resource_version,
@@ -197,9 +197,10 @@ async def list_handler(request: web.Request, target: Target) -> web.Response:
     limit = codec.query_int(request, "limit") or 0
     if limit < 0:
         raise errors.bad_request("limit must not be negative")
-    rv = request.query.get("resourceVersion", "")
-    exact = request.query.get("resourceVersionMatch") == "Exact"
-    token = request.query.get("continue") or None
+    options = listoptions.from_request(request, watch=False)
+    rv = options.resource_version
+    exact = options.match == listoptions.EXACT
+    token = options.continue_token or None
     if not exact and not token and (rv == "0" or not limit):
         items, revision = await whole_list(request.app, resource, target.namespace, flt, rv)
         token = ""

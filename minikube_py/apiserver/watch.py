@@ -2,7 +2,9 @@
 
 resourceVersion unset or "0" first sends the current objects as ADDED (read
 at one revision) and then every change after that revision; any other value
-resumes after it. Changes come from the shared per-resource etcd stream
+resumes after it. A watch-list (sendInitialEvents=true, listoptions.py) sends the
+current objects whatever resourceVersion says, then a BOOKMARK marking their end
+(client-go >= 1.35 informers wait for it). Changes come from the shared per-resource etcd stream
 (store.watch.WatchHub). With selectors, an object that stops matching is sent
 as DELETED and one that starts matching as ADDED, as Kubernetes does. A
 revision etcd has compacted away is answered with an ERROR event carrying a
@@ -23,7 +25,7 @@ from aiohttp import web
 
 from minikube_py.api import errors
 from minikube_py.api.types import Object
-from minikube_py.apiserver import codec, views
+from minikube_py.apiserver import codec, listoptions, views
 from minikube_py.apiserver.authn import USER
 from minikube_py.apiserver.listing import Filter, whole_list
 from minikube_py.apiserver.objects import (
@@ -156,10 +158,13 @@ class WatchStream:
         await self.response.write(b"".join(self._line(*e) for e in events))
         self.last_revision = max(self.last_revision, max(e[2] for e in events))
 
-    async def bookmark(self) -> None:
+    async def bookmark(self, *, initial_events_end: bool = False) -> None:
+        meta: dict[str, object] = {"resourceVersion": str(self.last_revision)}
+        if initial_events_end:
+            meta["annotations"] = {listoptions.INITIAL_EVENTS_END: "true"}
         await self.send("BOOKMARK", {"kind": self.resource.kind,
                                      "apiVersion": self.resource.api_version,
-                                     "metadata": {"resourceVersion": str(self.last_revision)}})
+                                     "metadata": meta})
 
     async def error(self, status: errors.StatusError) -> None:
         await self.send("ERROR", status.to_status())
@@ -188,7 +193,8 @@ async def watch_handler(request: web.Request, target: Target) -> web.StreamRespo
     requested = codec.query_int(request, "timeoutSeconds")
     timeout = requested if requested is not None and 0 < requested < longest else longest
     bookmarks = codec.go_bool(request.query.get("allowWatchBookmarks"), "allowWatchBookmarks")
-    rv_text = request.query.get("resourceVersion", "")
+    options = listoptions.from_request(request, watch=True)
+    rv_text = options.resource_version
     after = parse_resource_version(rv_text)
     stream = WatchStream(request, target)
     namespace = flt.narrow_namespace(target.namespace)
@@ -196,13 +202,20 @@ async def watch_handler(request: web.Request, target: Target) -> web.StreamRespo
     if target.name:
         key_prefix += target.name
     initial: list[Item] = []
-    if rv_text in ("", "0"):
-        initial, after = await whole_list(app, resource, target.namespace, flt, rv_text)
+    if rv_text in ("", "0") or options.send_initial_events:
+        # The state "not older than" resourceVersion ("0": any, else the latest), then the
+        # changes after it; sendInitialEvents=false keeps only the starting point.
+        initial, after = await whole_list(app, resource, target.namespace, flt,
+                                          "0" if rv_text == "0" else "")
         if target.name:  # a watch of one object starts with that object only
             initial = [i for i in initial if i.key == key_prefix]
+        if options.send_initial_events is False:
+            initial = []
     await stream.start()
     stream.last_revision = after
     await stream.send_many([("ADDED", i.value, i.mod_revision) for i in initial])
+    if options.send_initial_events and bookmarks:
+        await stream.bookmark(initial_events_end=True)
     backlog = Backlog(app[SETTINGS].watch_queue_size, functools.partial(_too_slow, request))
     pump = asyncio.create_task(_pump(app[HUB].watch(resource_prefix(resource), key_prefix,
                                                     after), backlog), name="watch-pump")

@@ -31,7 +31,7 @@ PATCH_TYPES = ("application/merge-patch+json", "application/json-patch+json",
 QUERY_KEYS = ("labelSelector", "fieldSelector", "limit", "continue", "resourceVersion",
               "resourceVersionMatch", "timeoutSeconds", "allowWatchBookmarks",
               "gracePeriodSeconds", "propagationPolicy", "orphanDependents", "dryRun",
-              "fieldManager", "fieldValidation", "pretty", "includeObject")
+              "fieldManager", "fieldValidation", "pretty", "includeObject", "sendInitialEvents")
 query_values = st.one_of(
     st.sampled_from(["", "0", "1", "-1", "true", "True", "false", "x", "app=web",
                      "app in (a,b)", "!a", "a=(", "metadata.name=x", "spec.nodeName!=",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 import uuid
 from typing import Any
 
 import aiohttp
+import pytest
 import yaml
 
 from minikube_py.apiserver import etcd_pki
@@ -118,6 +120,69 @@ async def test_timeout_ends_with_bookmark(apiserver: ApiServer) -> None:
                             allowWatchBookmarks="true", labelSelector="nothing=matches")
     assert got and got[-1]["type"] == "BOOKMARK"
     assert int(got[-1]["object"]["metadata"]["resourceVersion"]) >= 1
+
+
+async def test_watch_list_sends_state_then_the_initial_events_end_bookmark(
+        apiserver: ApiServer) -> None:
+    """client-go >= 1.35's reflector (Helm 4's --wait): sendInitialEvents=true gives the
+    current objects whatever resourceVersion says, then the annotated BOOKMARK at the
+    state's revision, then changes after it."""
+    label = uuid.uuid4().hex[:8]
+    async with apiserver.session() as s:
+        first = await create_cm(s, f"wl0-{label}", {"wl": label})
+        second = await create_cm(s, f"wl1-{label}", {"wl": label})
+        got: list[dict[str, Any]] = []
+        async with s.get(CM, params={
+                "watch": "1", "sendInitialEvents": "true", "allowWatchBookmarks": "true",
+                "resourceVersionMatch": "NotOlderThan", "labelSelector": f"wl={label}",
+                "resourceVersion": first["metadata"]["resourceVersion"]}) as r:
+            assert r.status == 200, await r.text()
+            async for line in r.content:
+                got.append(json.loads(line))
+                if len(got) == 3:
+                    await put_value(s, second, "changed")
+                if len(got) == 4:
+                    break
+    assert [e["type"] for e in got] == ["ADDED", "ADDED", "BOOKMARK", "MODIFIED"]
+    assert {e["object"]["metadata"]["name"] for e in got[:2]} == {f"wl0-{label}",
+                                                                 f"wl1-{label}"}
+    end = got[2]["object"]["metadata"]
+    assert end["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(end["resourceVersion"]) >= int(second["metadata"]["resourceVersion"])
+    assert got[3]["object"]["data"] == {"v": "changed"}
+
+
+async def test_watch_from_now_without_initial_events(apiserver: ApiServer) -> None:
+    label = uuid.uuid4().hex[:8]
+    async with apiserver.session() as s:
+        await create_cm(s, f"old-{label}", {"now": label})
+        got = await collect(s, CM, sendInitialEvents="false", allowWatchBookmarks="true",
+                            resourceVersionMatch="NotOlderThan", timeoutSeconds="1",
+                            labelSelector=f"now={label}")
+    assert [e["type"] for e in got] == ["BOOKMARK"]
+
+
+@pytest.mark.parametrize("params,message", [
+    pytest.param({"watch": "1", "sendInitialEvents": "true"},
+                 "resourceVersionMatch: Forbidden: sendInitialEvents requires setting "
+                 "resourceVersionMatch to NotOlderThan", id="watch-list-without-match"),
+    pytest.param({"watch": "1", "resourceVersionMatch": "NotOlderThan"},
+                 "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch "
+                 "unless sendInitialEvents is provided", id="watch-match-alone"),
+    pytest.param({"sendInitialEvents": "true"},
+                 "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list",
+                 id="list-with-initial-events"),
+    pytest.param({"resourceVersionMatch": "Exact"},
+                 "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless "
+                 "resourceVersion is provided", id="list-match-without-version"),
+])
+def test_bad_list_options_are_invalid(apiserver: ApiServer, params: dict[str, str],
+                                      message: str) -> None:
+    status, body = apiserver.request("GET", f"{CM}?{urllib.parse.urlencode(params)}")
+    assert status == 422, body
+    assert isinstance(body, dict) and body["reason"] == "Invalid"
+    assert body["message"] == f'ListOptions.meta.k8s.io "" is invalid: {message}'
+    assert body["details"]["kind"] == "ListOptions"
 
 
 def _etcd_watchers(apiserver: ApiServer) -> int:

@@ -477,8 +477,10 @@ def test_daemonset_runs_on_every_node_and_stays_on_a_cordoned_one(lab: Lab) -> N
                 and not p["metadata"].get("deletionTimestamp")}
 
     api(lab.admin, lambda c: c.create(DAEMONSETS, body, namespace="default"))
-    placed = eventually(lambda: (d := daemons()) and set(d) == set(NODE_NAMES) and d,
-                        timeout=120, what="a running daemon pod on every node")
+    def on_every_node() -> dict[str, str] | None:
+        d = daemons()
+        return d if set(d) == set(NODE_NAMES) else None
+    placed = eventually(on_every_node, timeout=120, what="a running daemon pod on every node")
     cordoned = NODE_NAMES[0]
     api(lab.admin, lambda c: c.patch(NODES, cordoned, {"spec": {"unschedulable": True}}))
     try:
@@ -549,9 +551,11 @@ def test_statefulset_replicas_each_on_their_own_node_keep_their_data(lab: Lab) -
                                   "restart", f"statefulset/{name}"],
                                  capture_output=True, text=True, timeout=60, check=False)
         assert restart.returncode == 0, restart.stdout + restart.stderr
-        again = eventually(lambda: (r := replicas()) and all(
-            r[n]["metadata"]["uid"] != uid for n, uid in uids.items()) and r,
-            timeout=240, what=f"{name}: every replica restarted")
+        def restarted() -> dict[str, dict[str, Any]] | None:
+            r = replicas()
+            return r if r and all(r[n]["metadata"]["uid"] != uid
+                                  for n, uid in uids.items()) else None
+        again = eventually(restarted, timeout=240, what=f"{name}: every replica restarted")
         assert written(again) == first  # same node, same data, for each identity
     finally:
         api(lab.admin, lambda c: c.delete(STATEFULSETS, name, namespace="default",
@@ -562,8 +566,11 @@ def test_statefulset_replicas_each_on_their_own_node_keep_their_data(lab: Lab) -
         claims = api(lab.admin, lambda c: c.list(PERSISTENTVOLUMECLAIMS, namespace="default"))
         for claim in claims["items"]:
             if claim["metadata"]["name"].startswith(f"data-{name}-"):
-                api(lab.admin, lambda c, n=claim["metadata"]["name"]: c.delete(
-                    PERSISTENTVOLUMECLAIMS, n, namespace="default"))
+                api(lab.admin, functools.partial(_delete_claim, claim["metadata"]["name"]))
+
+
+async def _delete_claim(name: str, client: ApiClient) -> Any:
+    return await client.delete(PERSISTENTVOLUMECLAIMS, name, namespace="default")
 
 
 def test_cut_node_goes_not_ready_its_pods_move_and_it_returns_without_duplicates(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import select
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,6 +37,22 @@ async def eventually(check: Callable[[], Any | Awaitable[Any]], timeout: float =
             raise AssertionError(f"timed out after {timeout}s waiting for {what}; "
                                  f"last={last!r:.3000}")
         await asyncio.sleep(interval)
+
+
+def nc_listener(port: int, nc: str = "busybox nc") -> list[str]:
+    """argv of a one-connection TCP listener printing what it receives.
+
+    busybox nc quits on EOF of its own stdin, sometimes before it has read the bytes already
+    on the socket (1 run in 30 here, with stdin at /dev/null): `sleep` holds stdin open."""
+    return ["sh", "-c", f"sleep 120 | {nc} -l -p {port}"]
+
+
+def first_line(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> str:
+    """The first line `proc` printed (stdout=PIPE), or AssertionError after `timeout`."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, f"nothing received within {timeout} s"
+    return proc.stdout.readline().decode().strip()
 
 
 @contextlib.asynccontextmanager

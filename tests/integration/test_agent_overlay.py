@@ -27,7 +27,7 @@ from cni_plugins.nsutil import open_iproute, setns
 from minikube_py.api.resources import NODES
 from minikube_py.client import ApiClient
 from tests.fixtures.netns import Netns
-from tests.helpers import eventually
+from tests.helpers import eventually, first_line, nc_listener
 
 pytestmark = pytest.mark.root
 
@@ -112,13 +112,11 @@ async def test_two_agents_wire_pods_across_the_overlay(apiserver, netns, tmp_pat
             ips = {k: await asyncio.to_thread(add_pod, nodes[k], settings[k], pods[k])
                    for k in spec}
             assert ips["b"].startswith("10.244.2.")
-            server = pods["b"].popen("busybox", "nc", "-l", "-p", "7100",
-                                     stdout=subprocess.PIPE)
+            server = pods["b"].popen(*nc_listener(7100), stdout=subprocess.PIPE)
             await asyncio.to_thread(pods["b"].wait_listening, 7100)
             await asyncio.to_thread(pods["a"].run, "sh", "-c",
                                     f"echo across-the-overlay | busybox nc -w 3 {ips['b']} 7100")
-            out, _ = await asyncio.to_thread(server.communicate, timeout=10)
-            assert out.decode().strip() == "across-the-overlay"
+            assert await asyncio.to_thread(first_line, server) == "across-the-overlay"
 
             nodes["a"].run("ip", "route", "del", "10.244.2.0/24")
             await until(lambda: "route 10.244.2.0/24" in state(nodes["a"]), timeout=10,

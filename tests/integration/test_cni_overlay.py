@@ -18,6 +18,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from cni_plugins import forwarding, overlay
 from cni_plugins.nsutil import open_iproute
 from tests.fixtures.netns import CniNode, Netns
+from tests.helpers import first_line, nc_listener
 
 pytestmark = pytest.mark.root
 CLUSTER = ipaddress.IPv4Network("10.244.0.0/16")
@@ -282,18 +283,16 @@ def test_docker_container_on_a_talks_tcp_to_one_on_b(nodes: tuple[Node, Node],
         rc, res = node.cni.call("ADD", container_id=name, netns=netns_path)
         assert rc == 0, res
         ips[label] = (name, res["ips"][0]["address"].split("/")[0])
-    server = subprocess.Popen(["docker", "exec", ips["b"][0], "nc", "-l", "-p", "7200"],
-                              stdout=subprocess.PIPE)
-    try:
-        # retried until the server's `docker exec` has started listening
-        client = ("for i in $(seq 50); do echo container-to-container | "
-                  f"nc -w 3 {ips['b'][1]} 7200 && exit 0; sleep 0.2; done; exit 1")
-        subprocess.run(["docker", "exec", ips["a"][0], "sh", "-c", client],
-                       check=True, capture_output=True, timeout=60)
-        out, _ = server.communicate(timeout=10)
-    finally:
-        server.kill()
-        server.wait()
-    assert out.decode().strip() == "container-to-container"
+    with subprocess.Popen(["docker", "exec", ips["b"][0], *nc_listener(7200, "nc")],
+                          stdout=subprocess.PIPE) as server:
+        try:
+            # retried until the server's `docker exec` has started listening
+            client = ("for i in $(seq 50); do echo container-to-container | "
+                      f"nc -w 3 {ips['b'][1]} 7200 && exit 0; sleep 0.2; done; exit 1")
+            subprocess.run(["docker", "exec", ips["a"][0], "sh", "-c", client],
+                           check=True, capture_output=True, timeout=60)
+            assert first_line(server) == "container-to-container"
+        finally:
+            server.kill()
     for node, label in ((a, "a"), (b, "b")):
         assert node.cni.call("DEL", container_id=ips[label][0])[0] == 0

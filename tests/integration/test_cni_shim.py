@@ -14,6 +14,7 @@ import pytest
 
 from cni_plugins.install import install
 from tests.fixtures.netns import CniNode, Netns
+from tests.helpers import first_line, nc_listener
 
 pytestmark = pytest.mark.root
 
@@ -139,11 +140,11 @@ def test_chains_with_the_reference_portmap(cni_node: CniNode, netns, plugin: Pat
     ip = ours["ips"][0]["address"].split("/")[0]
     rules = cni_node.ns.run("iptables-save", "-t", "nat").stdout
     assert f"--to-destination {ip}:80" in rules
-    server = ctr.popen("busybox", "nc", "-l", "-p", "80", stdout=subprocess.PIPE)
+    server = ctr.popen(*nc_listener(80), stdout=subprocess.PIPE)
     ctr.wait_listening(80)
     cni_node.ns.run("sh", "-c", "echo hello-through-portmap | busybox nc -w 2 10.244.77.1 18080",
                     check=False)
-    assert server.communicate(timeout=10)[0].decode().strip() == "hello-through-portmap"
+    assert first_line(server) == "hello-through-portmap"
     rc, _, err = exec_plugin(cni_node.ns, Path("/usr/lib/cni/portmap"),
                              {**env, "CNI_COMMAND": "DEL"}, pm_conf)
     assert rc == 0, err

@@ -41,14 +41,16 @@ async def bounded(n: int, fn: Callable[[int], Awaitable[None]],
     return n / (time.perf_counter() - start)
 
 
-def start_apiserver(data: Path, port: int, *flags: str) -> subprocess.Popen[bytes]:
+def start_apiserver(data: Path, port: int, *flags: str, env: dict[str, str] | None = None
+                    ) -> subprocess.Popen[bytes]:
     """`minikube-py apiserver` on `data` (its own etcd unless flags say otherwise), once its
-    /readyz answers; its log is beside `data`."""
+    /readyz answers; its log is beside `data`. `env`: another environment (PYTHONPATH to
+    another source tree, to compare with a baseline commit)."""
     data.parent.mkdir(parents=True, exist_ok=True)
     with open(data.parent / f"log-{port}", "wb") as log:  # the child keeps its own copy
         proc = subprocess.Popen([str(Path(sys.executable).parent / "minikube-py"), "apiserver",
                                  "--data-dir", str(data), "--port", str(port), *flags],
-                                stdout=subprocess.DEVNULL, stderr=log)
+                                stdout=subprocess.DEVNULL, stderr=log, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         try:

@@ -16,6 +16,8 @@ from minikube_py.api.types import Object
 
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 BOOTSTRAP_TOKEN = "bootstrap.kubernetes.io/token"  # kube-system/bootstrap-token-<id>
+# kube-system/node-credentials-<node>: the sha256 of a node's `mkpnode:` token (join).
+NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 # kube-system/kubeadm-certs: the control plane's shared PKI, sealed with a certificate key
 # (kubeadm's upload-certs); bootstrappers may read it (a host joining as a control plane).
 UPLOADED_CERTS = "kubeadm-certs"

@@ -27,6 +27,7 @@ from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.authn import AUTHENTICATORS, Authenticator, authenticate
 from minikube_py.apiserver.bootstrap import bootstrap
 from minikube_py.apiserver.crd_registry import CrdRegistry
+from minikube_py.apiserver.credential_index import CredentialIndex
 from minikube_py.apiserver.endpoint_leases import EndpointLeases
 from minikube_py.apiserver.impersonation import impersonate
 from minikube_py.apiserver.inflight import InflightLimits
@@ -41,6 +42,7 @@ from minikube_py.apiserver.state import (
     ALLOCATORS,
     BACKENDS,
     CRDS,
+    CREDENTIALS,
     FRONT_PROXY,
     HUB,
     KUBELET_TLS,
@@ -119,6 +121,7 @@ def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None, encryption: Encrypti
         lifecycle = app[NAMESPACE_LIFECYCLE] = NamespaceLifecycle(app[OBJECTS], hub)
         rbac = app[RBAC] = RbacIndex(app[OBJECTS], hub)
         node_graph = app[NODE_GRAPH] = NodeGraph(app[OBJECTS], hub)
+        credentials = app[CREDENTIALS] = CredentialIndex(app[OBJECTS], hub, node_graph)
         crds = app[CRDS] = CrdRegistry(app[OBJECTS], hub, finalize=not settings.worker)
         app[FRONT_PROXY] = front_proxy.ensure(settings.pki_dir)
         backends = app[BACKENDS] = Backends(app[OBJECTS], app[FRONT_PROXY])
@@ -130,7 +133,7 @@ def _storage_ctx(endpoints: list[str], tls: EtcdTLS | None, encryption: Encrypti
             async with contextlib.AsyncExitStack() as loops:
                 await loops.enter_async_context(supervised(
                     {"namespace-lifecycle": lifecycle.run, "rbac-index": rbac.run,
-                     "node-graph": node_graph.run,
+                     "node-graph": node_graph.run, "credential-index": credentials.run,
                      "crd-registry": crds.run, "aggregator": aggregator.run,
                      "webhook-index": webhooks.run}))
                 if not settings.worker:  # what happens once per api-server, not per worker

@@ -39,6 +39,7 @@ from minikube_py.api.resources import (
     SERVICEACCOUNTS,
 )
 from minikube_py.api.secret import (
+    NODE_CREDENTIALS_TYPE,
     SERVICE_ACCOUNT_NAME_ANNOTATION,
     SERVICE_ACCOUNT_TOKEN,
     UPLOADED_CERTS,
@@ -58,7 +59,6 @@ READ_VERBS = frozenset({"get", "list", "watch"})
 REVIEWS = frozenset({("authentication.k8s.io", "tokenreviews"),
                      ("authorization.k8s.io", "subjectaccessreviews")})
 MASTERS = "system:masters"
-NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 
 
 def verb_of(request: web.Request, target: Target) -> str:

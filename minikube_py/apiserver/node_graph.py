@@ -8,7 +8,9 @@ bound to that node" and "does a pod on that node use this Secret, ConfigMap, cla
 service account" from memory. It may lag a write by the time its watch event takes: the
 authorizer allows from the graph and confirms a refusal with etcd (authz.py), so a
 pod bound a moment ago is never refused. It follows nodes too, for their podCIDR
-(NodeRestriction checks every pod address a kubelet reports against it).
+(NodeRestriction checks every pod address a kubelet reports against it). Unscheduled
+pods are kept too (they let no node read anything): the token authenticator and
+TokenRequest ask it whether a pod still exists with a given uid (credential_index.py).
 """
 
 from __future__ import annotations
@@ -62,19 +64,23 @@ def claim_refs(spec: dict[str, Any]) -> set[str]:
 
 @dataclass(frozen=True, slots=True)
 class PodUses:
-    """What one pod bound to a node lets that node read."""
+    """Who one pod is (uid, account) and, once bound to a node, what it lets that node
+    read."""
 
     node: str
     secrets: frozenset[str]
     configmaps: frozenset[str]
     claims: frozenset[str]
     account: str
+    uid: str
 
     @classmethod
-    def of(cls, spec: dict[str, Any]) -> PodUses:
+    def of(cls, pod: Object) -> PodUses:
+        spec = pod.get("spec") or {}
         return cls(str(spec.get("nodeName") or ""), frozenset(secret_refs(spec)),
                    frozenset(configmap_refs(spec)), frozenset(claim_refs(spec)),
-                   str(spec.get("serviceAccountName") or "default"))
+                   str(spec.get("serviceAccountName") or "default"),
+                   str((pod.get("metadata") or {}).get("uid") or ""))
 
 
 class NodeGraph:
@@ -127,7 +133,7 @@ class NodeGraph:
     def _forget(self, pod: Object) -> None:
         key = self._key(pod)
         old = self.pods.pop(key, None)
-        if old is not None:
+        if old is not None and old.node:
             pods = self.on_node[(key[0], old.node)]
             pods.discard(key[1])
             if not pods:
@@ -135,15 +141,15 @@ class NodeGraph:
 
     def _put(self, pod: Object) -> None:
         self._forget(pod)
-        uses = PodUses.of(pod.get("spec") or {})
+        uses = PodUses.of(pod)
+        key = self._key(pod)
+        self.pods[key] = uses
         if uses.node:  # an unscheduled pod lets no node read anything
-            key = self._key(pod)
-            self.pods[key] = uses
             self.on_node[(key[0], uses.node)].add(key[1])
 
     def bound(self, namespace: str, name: str, node: str) -> bool:
         uses = self.pods.get((namespace, name))
-        return uses is not None and uses.node == node
+        return uses is not None and bool(uses.node) and uses.node == node
 
     def _uses(self, namespace: str, node: str) -> list[PodUses]:
         return [self.pods[(namespace, name)] for name in self.on_node.get((namespace, node), ())]

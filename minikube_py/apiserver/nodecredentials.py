@@ -27,11 +27,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from minikube_py.api import errors
 from minikube_py.api.registry import strategy_for
 from minikube_py.api.resources import NODES, SECRETS
-from minikube_py.api.secret import data_field
+from minikube_py.api.secret import NODE_CREDENTIALS_TYPE, data_field
 from minikube_py.api.types import Object
 from minikube_py.apiserver import pki
 from minikube_py.apiserver.authn import USER, User
-from minikube_py.apiserver.authz import NODE_CREDENTIALS_TYPE
 from minikube_py.apiserver.state import OBJECTS, SETTINGS
 from minikube_py.apiserver.target import Target
 

@@ -11,6 +11,9 @@ pod says nothing, on its ServiceAccount, nor to a container that already mounts 
 at that path. Unlike Kubernetes, which refuses it, a pod whose ServiceAccount does not
 exist (yet: the controller-manager makes `default`, and an api-server may run alone) is
 admitted without credentials rather than refused.
+
+The account comes from the credential index (its watch), as kube's plugin reads its
+ServiceAccount lister; one the index does not hold yet is read from etcd.
 """
 
 from __future__ import annotations
@@ -19,12 +22,10 @@ from typing import Any
 
 from aiohttp import web
 
-from minikube_py.api import errors
 from minikube_py.api.meta import generated_name
-from minikube_py.api.resources import SERVICEACCOUNTS
 from minikube_py.api.shape import as_list
 from minikube_py.api.types import Object
-from minikube_py.apiserver.state import OBJECTS
+from minikube_py.apiserver.state import CREDENTIALS
 
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 VOLUME_PREFIX = "kube-api-access-"
@@ -58,14 +59,10 @@ async def _automount(app: web.Application, namespace: str, spec: dict[str, Any])
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     if not isinstance(account, str) or spec.get("automountServiceAccountToken") is False:
         return False  # validation refuses a non-string name
-    try:
-        sa = await app[OBJECTS].get(SERVICEACCOUNTS, namespace, account)
-    except errors.StatusError as e:
-        if e.code != 404:
-            raise
+    sa = await app[CREDENTIALS].account(namespace, account)
+    if sa is None:
         return False
-    return spec.get("automountServiceAccountToken") is True \
-        or sa.get("automountServiceAccountToken") is not False
+    return spec.get("automountServiceAccountToken") is True or sa.automount is not False
 
 
 async def admit_pod(app: web.Application, namespace: str, pod: Object) -> None:

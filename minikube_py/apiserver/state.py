@@ -12,6 +12,7 @@ from minikube_py.apiserver.aggregation import Aggregator
 from minikube_py.apiserver.aggregation_backend import Backends
 from minikube_py.apiserver.allocators import Allocators
 from minikube_py.apiserver.crd_registry import CrdRegistry
+from minikube_py.apiserver.credential_index import CredentialIndex
 from minikube_py.apiserver.front_proxy import FrontProxyPki
 from minikube_py.apiserver.metrics import Metrics
 from minikube_py.apiserver.node_graph import NodeGraph
@@ -34,6 +35,7 @@ ALLOCATORS = web.AppKey("allocators", Allocators)
 NAMESPACE_LIFECYCLE = web.AppKey("namespace_lifecycle", NamespaceLifecycle)
 RBAC = web.AppKey("rbac_index", RbacIndex)
 NODE_GRAPH = web.AppKey("node_graph", NodeGraph)
+CREDENTIALS = web.AppKey("credential_index", CredentialIndex)
 CRDS = web.AppKey("crd_registry", CrdRegistry)
 AGGREGATOR = web.AppKey("aggregator", Aggregator)
 BACKENDS = web.AppKey("aggregation_backends", Backends)

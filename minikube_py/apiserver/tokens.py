@@ -8,8 +8,10 @@
   groups only under system:bootstrappers:).
 - Node tokens `mkpnode:<node>:<hex>` whose sha256 matches Secret
   kube-system/node-credentials-<node>.
-Secrets are read from etcd, with a few seconds of cache so a busy kubelet does not add
-a read to every request; a deleted Secret stops working within that time.
+Each is checked against the api-server's credential index (credential_index.py: the
+accounts, pods and credential Secrets it watches), not an etcd read per request; what the
+index does not hold yet is read from etcd, so a credential made a moment ago works at
+once, and one deleted stops working as soon as its watch event arrives.
 """
 
 from __future__ import annotations
@@ -25,12 +27,11 @@ from typing import Any
 
 from aiohttp import web
 
-from minikube_py.api import errors, sa_token
+from minikube_py.api import sa_token
 from minikube_py.api.meta import parse_time
-from minikube_py.api.resources import PODS, SECRETS, SERVICEACCOUNTS, Resource
-from minikube_py.api.secret import BOOTSTRAP_TOKEN, data_field
+from minikube_py.api.secret import BOOTSTRAP_TOKEN, NODE_CREDENTIALS_TYPE, data_field
 from minikube_py.apiserver.authn import User, bearer_token
-from minikube_py.apiserver.state import OBJECTS
+from minikube_py.apiserver.state import CREDENTIALS
 
 log = logging.getLogger(__name__)
 
@@ -38,37 +39,7 @@ AUTHENTICATED = "system:authenticated"
 # A bootstrap token's extra groups stay under system:bootstrappers: (kube-apiserver's
 # ValidateBootstrapGroupName), so whoever may write its Secret cannot mint system:masters.
 BOOTSTRAP_GROUP = re.compile(r"system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]")
-NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
-BOOTSTRAP_TYPE = BOOTSTRAP_TOKEN
-_CACHE_SECONDS = 5.0
 _CLOCK_SKEW = 60  # seconds a token's not-before may be ahead of our clock
-
-
-class _Cached:
-    """Objects of one resource by (namespace, name) for a few seconds; None caches
-    "not there"."""
-
-    def __init__(self, resource: Resource) -> None:
-        self.resource = resource
-        self.entries: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
-
-    async def get(self, request: web.Request, namespace: str, name: str
-                  ) -> dict[str, Any] | None:
-        now = time.monotonic()
-        hit = self.entries.get((namespace, name))
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        try:
-            obj: dict[str, Any] | None = await request.app[OBJECTS].get(
-                self.resource, namespace, name)
-        except errors.StatusError as e:
-            if e.code != 404:
-                raise
-            obj = None
-        if len(self.entries) > 10_000:
-            self.entries.clear()
-        self.entries[(namespace, name)] = (now + _CACHE_SECONDS, obj)
-        return obj
 
 
 class ServiceAccountTokens:
@@ -78,9 +49,6 @@ class ServiceAccountTokens:
 
     def __init__(self, public_key_file: Path) -> None:
         self.key = sa_token.load_public_key(public_key_file.read_bytes())
-        self.secrets = _Cached(SECRETS)
-        self.accounts = _Cached(SERVICEACCOUNTS)
-        self.pods = _Cached(PODS)
 
     async def __call__(self, request: web.Request) -> User | None:
         token = bearer_token(request)
@@ -105,7 +73,7 @@ class ServiceAccountTokens:
         if not (isinstance(namespace, str) and isinstance(name, str)):
             return None
         if isinstance(secret_name, str) and secret_name:
-            secret = await self.secrets.get(request, namespace, secret_name)
+            secret = await request.app[CREDENTIALS].secret(namespace, secret_name)
             if secret is None or data_field(secret, "token") != token:
                 return None
         return namespace, name
@@ -126,23 +94,20 @@ class ServiceAccountTokens:
             return None  # a token asked for another audience (a vault, say) is not ours
         if not (isinstance(namespace, str) and isinstance(name, str)):
             return None
-        current = await self.accounts.get(request, namespace, name)
-        if current is None or (current.get("metadata") or {}).get("uid") != uid:
+        index = request.app[CREDENTIALS]
+        if not isinstance(uid, str) or await index.account(namespace, name, uid=uid) is None:
             return None  # deleted, or deleted and made again: its tokens die with it
         pod = bound.get("pod")
-        if pod is not None:  # bound to a pod: valid while that very pod exists
-            live = await self.pods.get(request, namespace, str((pod or {}).get("name", "")))
-            if not isinstance(pod, dict) or live is None \
-                    or (live.get("metadata") or {}).get("uid") != pod.get("uid"):
-                return None
+        if pod is not None and not (  # bound to a pod: valid while that very pod exists
+                isinstance(pod, dict) and isinstance(pod.get("name"), str)
+                and isinstance(pod.get("uid"), str)
+                and await index.pod(namespace, pod["name"], uid=pod["uid"]) is not None):
+            return None
         return namespace, name
 
 
 class BootstrapTokens:
     """kubeadm-style `<id>.<secret>` tokens, for `join`."""
-
-    def __init__(self) -> None:
-        self.secrets = _Cached(SECRETS)
 
     async def __call__(self, request: web.Request) -> User | None:
         token = bearer_token(request) or ""
@@ -150,8 +115,9 @@ class BootstrapTokens:
         if not dot or len(token_id) != 6 or len(token_secret) != 16 \
                 or not (token_id + token_secret).isalnum():
             return None
-        secret = await self.secrets.get(request, "kube-system", f"bootstrap-token-{token_id}")
-        if secret is None or secret.get("type") != BOOTSTRAP_TYPE:
+        secret = await request.app[CREDENTIALS].secret("kube-system",
+                                                       f"bootstrap-token-{token_id}")
+        if secret is None or secret.get("type") != BOOTSTRAP_TOKEN:
             return None
         if not hmac.compare_digest(data_field(secret, "token-secret").encode(),
                                    token_secret.encode()):
@@ -178,16 +144,13 @@ class BootstrapTokens:
 class NodeTokens:
     """`mkpnode:<node>:<hex>` tokens, registered by `join` as a sha256 in a Secret."""
 
-    def __init__(self) -> None:
-        self.secrets = _Cached(SECRETS)
-
     async def __call__(self, request: web.Request) -> User | None:
         token = bearer_token(request) or ""
         prefix, _, rest = token.partition(":")
         node, _, secret_hex = rest.rpartition(":")
         if prefix != "mkpnode" or not node or not secret_hex:
             return None
-        secret = await self.secrets.get(request, "kube-system", f"node-credentials-{node}")
+        secret = await request.app[CREDENTIALS].secret("kube-system", f"node-credentials-{node}")
         if secret is None or secret.get("type") != NODE_CREDENTIALS_TYPE:
             return None
         digest = hashlib.sha256(token.encode()).hexdigest()

@@ -31,13 +31,12 @@ from cryptography.hazmat.primitives.serialization import (
 from cryptography.x509.oid import NameOID
 
 from minikube_py.api.meta import format_time, parse_time
-from minikube_py.api.secret import BOOTSTRAP_TOKEN
+from minikube_py.api.secret import BOOTSTRAP_TOKEN, NODE_CREDENTIALS_TYPE
 
 TOKEN_RE = re.compile(r"([a-z0-9]{6})\.([a-z0-9]{16})")
 HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
 NODE_TOKEN_PREFIX = "mkpnode"
 BOOTSTRAP_TYPE = BOOTSTRAP_TOKEN
-NODE_CREDENTIALS_TYPE = "minikube-py.io/node-credentials"
 NODE_LABEL = "minikube-py.io/node"
 SERVING_CSR, SERVING_CERT = "kubelet-serving.csr", "kubelet-serving.crt"
 EXTRA_GROUPS = "system:bootstrappers:minikube-py:default-node-token"

@@ -68,7 +68,7 @@ def test_a_bootstrap_token_is_spent_by_its_node(apiserver: ApiServer) -> None:
     assert apiserver.request("GET", f"{SECRETS}/bootstrap-token-{token_id}")[0] == 404
     status, body = as_user(apiserver, token, "POST", SECRETS,
                            node_credentials_secret(second, new_node_token(second)))
-    assert status in (401, 403), body  # 403 while the authenticator's cache still has it
+    assert status in (401, 403), body  # 403 in the moment before the deletion is watched
     assert apiserver.request("GET", f"{SECRETS}/node-credentials-{second}")[0] == 404
 
 

@@ -2,7 +2,9 @@
 
 Each rule sees the value at its schema node as `self` and, for a transition rule (one
 that names `oldSelf`), the stored value as `oldSelf`; transition rules run only on
-updates where the old value exists, as in Kubernetes: map values correlate by key, items
+updates where the old value exists unless they set `optionalOldSelf`, which runs them
+on creates and new values too with `oldSelf` a CEL optional (celoptional.py), as in
+Kubernetes: map values correlate by key, items
 of a listType=map list by their map keys, other list items not at all. A failed rule is
 Kubernetes' cause: `spec: Invalid value: "object": <message>` (the node's type as the
 value; the rule's messageExpression, else its `message`, else `failed rule: <rule>`),
@@ -22,7 +24,7 @@ from celpy import celtypes
 from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
 
-from minikube_py.api import field
+from minikube_py.api import celoptional, field
 from minikube_py.api.errors import Cause
 from minikube_py.api.types import Object
 
@@ -36,7 +38,7 @@ REASONS = ("FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid",
 def _program(rule: str) -> Any:
     """The compiled rule (raises celpy.CELParseError for a malformed one)."""
     env = celpy.Environment()
-    return env.program(env.compile(rule))
+    return env.program(env.compile(rule), functions=celoptional.FUNCTIONS)
 
 
 def compile_causes(schema: Any, path: str) -> list[Cause]:
@@ -54,7 +56,17 @@ def compile_causes(schema: Any, path: str) -> list[Cause]:
             except Exception as e:  # noqa: BLE001 - cel-python raises several kinds
                 causes.append(field.invalid(rule_path, text, f"compilation failed: {e}"))
             causes.extend(_message_expression_causes(rule, rule_path.removesuffix(".rule")))
+            if "optionalOldSelf" in rule and "oldSelf" not in text:
+                causes.append(field.invalid(rule_path.removesuffix("rule") + "optionalOldSelf",
+                                            rule["optionalOldSelf"],
+                                            "may not be set if oldSelf is not used in rule"))
     return causes
+
+
+def has_optional_old_self(schema: Any) -> bool:
+    """Whether any rule opts into running on create (optionalOldSelf: true)."""
+    return any(rule.get("optionalOldSelf") is True
+               for node, _ in _nodes(schema, "") for rule in _rules(node))
 
 
 def _message_expression_causes(rule: Object, path: str) -> list[Cause]:
@@ -92,7 +104,8 @@ def _rules(schema: Object) -> list[Object]:
 
 def rule_causes(value: Any, schema: Object, old: Any = None, *, transition: bool) -> list[Cause]:
     """Failed rules over an object (its envelope aside). `transition` False runs the rules
-    without oldSelf; True runs only those with it, where `old` holds a value."""
+    without oldSelf; True runs only those with it, where `old` holds a value or the rule
+    has optionalOldSelf (`old` None: a create)."""
     body = {k: v for k, v in value.items() if k not in _ENVELOPE} \
         if isinstance(value, dict) else value
     return list(_check(body, schema, old, "", transition))
@@ -106,9 +119,11 @@ def _check(value: Any, schema: Any, old: Any, path: str, transition: bool
         text = rule.get("rule")
         if not isinstance(text, str) or ("oldSelf" in text) != transition:
             continue
-        if transition and old is None:
+        optional = rule.get("optionalOldSelf") is True
+        if transition and old is None and not optional:
             continue
-        cause = _failure(rule, text, value, old, path, str(schema.get("type", "")))
+        cause = _failure(rule, text, value, old, path, str(schema.get("type", "")),
+                         optional=optional)
         if cause is not None:
             yield cause
     if isinstance(value, dict):
@@ -141,14 +156,17 @@ def _correlated(items: list[Any], old: Any, schema: Object) -> list[Any]:
             for item in items]
 
 
-def _failure(rule: Object, text: str, value: Any, old: Any, path: str, type_name: str
-             ) -> Cause | None:
+def _failure(rule: Object, text: str, value: Any, old: Any, path: str, type_name: str, *,
+             optional: bool) -> Cause | None:
     """Kubernetes' cause for a rule that does not hold at `path`, or None. A rule that
     cannot evaluate is `<error> evaluating rule: <message or rule>`; a false one says its
     messageExpression's string, else its message, else `failed rule: <rule>`, at its
     fieldPath, worded by its reason."""
-    activation = {"self": json_to_cel(value)}
-    if old is not None:
+    activation: dict[str, Any] = {"self": json_to_cel(value), "optional": celoptional.LIBRARY}
+    if optional:
+        activation["oldSelf"] = celoptional.NONE if old is None \
+            else celoptional.of(json_to_cel(old))
+    elif old is not None:
         activation["oldSelf"] = json_to_cel(old)
     message = str(rule.get("message") or "").strip()
     result = _run(text, activation)

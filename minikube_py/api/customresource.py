@@ -31,6 +31,7 @@ class CustomResourceStrategy(Strategy):
                         if v.get("name") == resource.version), {})
         schema = as_dict(version.get("schema")).get("openAPIV3Schema")
         self.schema: dict[str, Any] = schema if isinstance(schema, dict) else _OPEN
+        self.optional_old_self = celrules.has_optional_old_self(self.schema)
         self.printer_columns = [c for c in dicts(version.get("additionalPrinterColumns"))
                                 if isinstance(c.get("jsonPath"), str)]
         scale = as_dict(as_dict(version.get("subresources")).get("scale"))
@@ -56,6 +57,13 @@ class CustomResourceStrategy(Strategy):
         if causes:  # rules assume a well-typed self, as Kubernetes runs them after
             return causes
         return celrules.rule_causes(obj, self.schema, transition=False)
+
+    def validate_create(self, obj: Object) -> list[Cause]:
+        """Transition rules with optionalOldSelf run on create too (oldSelf none)."""
+        causes = super().validate_create(obj)
+        if self.optional_old_self and not crdschema.validate(obj, self.schema):
+            causes += celrules.rule_causes(obj, self.schema, transition=True)
+        return causes
 
     def immutable_causes(self, new: Object, old: Object) -> list[Cause]:
         """Transition rules (those naming oldSelf) see the stored object as oldSelf."""

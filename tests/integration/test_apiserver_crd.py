@@ -365,6 +365,54 @@ def test_cel_validation_rules_on_create_and_update(apiserver: ApiServer) -> None
         apiserver.request("DELETE", f"{CRD_PATH}/widgets.{group}")
 
 
+def test_optional_old_self_rules_run_on_create_and_ratchet_on_update(
+        apiserver: ApiServer) -> None:
+    """optionalOldSelf: the transition rule runs on create with oldSelf optional.none(),
+    on updates with optional.of(the stored value); kubectl apply goes through it too."""
+    group = f"o{uuid.uuid4().hex[:6]}.example.com"
+    crd = widget_crd(group)
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec_schema["x-kubernetes-validations"] = [
+        {"rule": "oldSelf.hasValue() || self.size <= 5", "optionalOldSelf": True,
+         "message": "new widgets start at most at size 5"},
+        {"rule": "self.size >= oldSelf.orValue(self).size", "optionalOldSelf": True,
+         "messageExpression": "'size may not shrink below ' + "
+                              "string(oldSelf.value().size)"}]
+    assert apiserver.request("POST", CRD_PATH, crd)[0] == 201
+    try:
+        path = f"/apis/{group}/v1/namespaces/default/widgets"
+        assert wait_for(lambda: apiserver.request("GET", path)[0] == 200)
+        status, err = apiserver.request("POST", path, {"metadata": {"name": "o"},
+                                                       "spec": {"size": 8}})
+        assert status == 422 and isinstance(err, dict), err
+        assert err["details"]["causes"] == [{
+            "reason": "FieldValueInvalid", "field": "spec",
+            "message": 'Invalid value: "object": new widgets start at most at size 5'}]
+        assert apiserver.request("POST", path, {"metadata": {"name": "o"},
+                                                "spec": {"size": 4}})[0] == 201
+        merge = "application/merge-patch+json"
+        status, grown = apiserver.request("PATCH", f"{path}/o", {"spec": {"size": 8}},
+                                          content_type=merge)
+        assert status == 200, grown  # an update: the first rule holds for it
+        status, err = apiserver.request("PATCH", f"{path}/o", {"spec": {"size": 6}},
+                                        content_type=merge)
+        assert status == 422 and isinstance(err, dict)
+        assert err["message"] == (f'Widget.{group} "o" is invalid: spec: Invalid value: '
+                                  '"object": size may not shrink below 8')
+        bad = widget_crd(f"b{group}")
+        bad["spec"]["versions"][0]["schema"]["openAPIV3Schema"][
+            "x-kubernetes-validations"] = [{"rule": "has(self.spec)", "optionalOldSelf": True}]
+        status, err = apiserver.request("POST", CRD_PATH, bad)
+        assert status == 422 and isinstance(err, dict)
+        assert err["details"]["causes"][0] == {  # [1]: the same schema in v1beta1
+            "reason": "FieldValueInvalid",
+            "field": "spec.versions[0].schema.openAPIV3Schema.x-kubernetes-validations[0]"
+                     ".optionalOldSelf",
+            "message": "Invalid value: true: may not be set if oldSelf is not used in rule"}
+    finally:
+        apiserver.request("DELETE", f"{CRD_PATH}/widgets.{group}")
+
+
 def test_custom_resources_go_through_rbac(apiserver: ApiServer, group: str,
                                           tmp_path: Path) -> None:
     """A service account may touch a custom kind only once a Role grants it (kubectl

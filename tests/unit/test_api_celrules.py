@@ -114,3 +114,70 @@ def test_message_expressions_and_reasons_are_checked_with_the_crd() -> None:
     assert causes["s.x-kubernetes-validations[2].reason"] == (
         'Unsupported value: "FieldValueWrong": supported values: "FieldValueDuplicate", '
         '"FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired"')
+
+
+OPTIONAL: dict[str, Any] = {"type": "object", "properties": {
+    "name": {"type": "string"}, "size": {"type": "integer"}},
+    "x-kubernetes-validations": [
+        {"rule": "oldSelf.hasValue() || self.name.startsWith('a')", "optionalOldSelf": True,
+         "message": "new gadgets are named a*"},
+        {"rule": "!oldSelf.hasValue() || self.size >= oldSelf.value().size",
+         "optionalOldSelf": True, "message": "size only grows"}]}
+
+
+def test_optional_old_self_runs_on_create_with_none_and_on_update_with_the_old() -> None:
+    assert _causes(OPTIONAL, {"spec": {"name": "bob", "size": 1}}, transition=True) == [
+        ("spec", 'Invalid value: "object": new gadgets are named a*', "FieldValueInvalid")]
+    assert _causes(OPTIONAL, {"spec": {"name": "al", "size": 1}}, transition=True) == []
+    old = {"spec": {"name": "bob", "size": 2}}  # stored before the rule: it ratchets
+    assert _causes(OPTIONAL, {"spec": {"name": "bob", "size": 3}}, old, transition=True) == []
+    assert _causes(OPTIONAL, {"spec": {"name": "bob", "size": 1}}, old, transition=True) == [
+        ("spec", 'Invalid value: "object": size only grows', "FieldValueInvalid")]
+
+
+def test_optional_old_self_runs_for_new_list_items() -> None:
+    """An item no old item correlates with gets oldSelf none (a plain transition rule
+    does not run there at all)."""
+    listed = {"type": "array", "x-kubernetes-list-type": "map",
+              "x-kubernetes-list-map-keys": ["name"], "items": OPTIONAL}
+    old = {"spec": [{"name": "bob", "size": 1}]}
+    new = {"spec": [{"name": "bob", "size": 1}, {"name": "carl", "size": 1}]}
+    assert _causes(listed, new, old, transition=True) == [
+        ("spec[1]", 'Invalid value: "object": new gadgets are named a*', "FieldValueInvalid")]
+
+
+@pytest.mark.parametrize("rule,old,holds", [
+    ("oldSelf == optional.none()", None, True),
+    ("oldSelf == optional.none()", 1, False),
+    ("oldSelf == optional.of(1)", 1, True),
+    ("oldSelf != optional.of(2)", 1, True),
+    ("self == oldSelf.orValue(5)", None, True),
+    ("self == oldSelf.orValue(5)", 4, False),
+    ("oldSelf.or(optional.of(5)).value() == self", None, True),
+    ("oldSelf.or(optional.of(5)).value() == 4", 4, True),
+    ("!optional.ofNonZeroValue(0).hasValue() && optional.ofNonZeroValue(self).hasValue()",
+     None, True),
+    ("optional.ofNonZeroValue('').orValue('x') == 'x'", None, True),
+])
+def test_the_optional_library(rule: str, old: Any, holds: bool) -> None:
+    schema = {"type": "integer",
+              "x-kubernetes-validations": [{"rule": rule, "optionalOldSelf": True}]}
+    assert (_causes(schema, {"spec": 5}, None if old is None else {"spec": old},
+                    transition=True) == []) is holds
+
+
+def test_dereferencing_none_is_an_evaluation_error() -> None:
+    schema = {"type": "integer", "x-kubernetes-validations": [
+        {"rule": "self > oldSelf.value()", "optionalOldSelf": True}]}
+    assert _causes(schema, {"spec": 5}, transition=True) == [
+        ("spec", ('Invalid value: "integer": optional.none() dereference evaluating rule: '
+                 "self > oldSelf.value()"), "FieldValueInvalid")]
+
+
+def test_optional_old_self_needs_a_rule_that_uses_old_self() -> None:
+    schema = {"type": "object", "x-kubernetes-validations": [
+        {"rule": "self.a > 0", "optionalOldSelf": False},
+        {"rule": "self.a >= oldSelf.a", "optionalOldSelf": True}]}
+    assert [str(c) for c in celrules.compile_causes(schema, "s")] == [
+        ("s.x-kubernetes-validations[0].optionalOldSelf: Invalid value: false: may not be set "
+        "if oldSelf is not used in rule")]

@@ -47,8 +47,10 @@ class StatusError(Exception):
         details, code): clients comparing bodies byte for byte see the same bytes."""
         status: dict[str, Any] = {
             "kind": "Status", "apiVersion": "v1", "metadata": {},
-            "status": "Failure", "message": self.message, "reason": self.reason,
+            "status": "Failure", "message": self.message,
         }
+        if self.reason:  # StatusReasonUnknown ("") is omitted, as in Go's omitempty
+            status["reason"] = self.reason
         if self.details:
             status["details"] = self.details
         status["code"] = self.code

@@ -23,6 +23,7 @@ from minikube_py.store import (
     Item,
     KeyExists,
     KeyNotFound,
+    NoSpace,
     Storage,
     StorageError,
     Unavailable,
@@ -145,6 +146,8 @@ def status_errors(resource: Resource, name: str) -> Iterator[None]:
             from None
     except Unavailable as e:
         raise unavailable(e) from None
+    except NoSpace as e:  # kube-apiserver: a 500 with etcd's error as the message, no reason
+        raise errors.StatusError(500, "", str(e)) from None
     except Undecryptable as e:  # kube-apiserver's words: a wrong or missing key
         raise errors.internal_error(str(e)) from None
 

@@ -5,6 +5,7 @@ from minikube_py.store.errors import (
     Expired,
     KeyExists,
     KeyNotFound,
+    NoSpace,
     StorageError,
     Unavailable,
     Undecryptable,
@@ -14,7 +15,7 @@ from minikube_py.store.watch import Batch, Change, Closed, Progress, WatchHub
 from minikube_py.store.watch_cache import WatchCache
 
 __all__ = [
-    "Batch", "Change", "Closed", "Conflict", "Expired", "Item", "KeyExists", "KeyNotFound", "Page",
-    "Progress", "Storage", "StorageError", "Unavailable", "Undecryptable", "WatchCache",
+    "Batch", "Change", "Closed", "Conflict", "Expired", "Item", "KeyExists", "KeyNotFound", "NoSpace",
+    "Page", "Progress", "Storage", "StorageError", "Unavailable", "Undecryptable", "WatchCache",
     "WatchHub",
 ]

@@ -40,5 +40,11 @@ class Unavailable(StorageError):
     """etcd could not be reached after retrying every endpoint."""
 
 
+class NoSpace(StorageError):
+    """etcd's NOSPACE alarm is raised: a member's database reached its quota, so every write
+    is refused (reads and deletes still pass) until space is freed and the alarm disarmed
+    (store/defrag.py). The message is etcd's own, as kube-apiserver passes it on."""
+
+
 class Undecryptable(StorageError):
     """A stored value no configured encryption provider can open (a wrong or missing key)."""

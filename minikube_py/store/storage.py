@@ -27,7 +27,14 @@ from aetcd.utils import prefix_range_end
 
 from minikube_py.api.backoff import Backoff
 from minikube_py.store.encryption import Encryption
-from minikube_py.store.errors import Conflict, Expired, KeyExists, KeyNotFound, Unavailable
+from minikube_py.store.errors import (
+    Conflict,
+    Expired,
+    KeyExists,
+    KeyNotFound,
+    NoSpace,
+    Unavailable,
+)
 from minikube_py.store.etcdtls import EtcdTLS, channel
 
 log = logging.getLogger(__name__)
@@ -182,6 +189,8 @@ class Storage:
                 code, details = e.code(), e.details() or ""
                 if code == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
                     raise Expired(key, 0, 0) from e
+                if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "space exceeded" in details:
+                    raise NoSpace(key, details) from e
                 delay = backoff.next()
                 if code not in _RETRYABLE or time.monotonic() + delay > deadline:
                     raise Unavailable(key, f"etcd {op} failed: {code.name}: {details}") from e

@@ -6,9 +6,7 @@ raises NOSPACE; once keys are deleted and compacted, recovery disarms it and wri
 from __future__ import annotations
 
 import asyncio
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -16,7 +14,7 @@ from aetcd import rpc
 
 from minikube_py.store import Storage
 from minikube_py.store.defrag import defragment_fragmented, recover_nospace
-from tests.fixtures.etcd import ETCD, EtcdCluster, free_port
+from tests.fixtures.etcd import EtcdCluster
 
 MB = 1024 * 1024
 
@@ -48,23 +46,9 @@ async def test_a_mostly_free_member_is_defragmented(etcd: EtcdCluster) -> None:
     assert await defragment_fragmented([url], min_free_bytes=8 * MB) == []
 
 
-@pytest.fixture
-def small_etcd(tmp_path: Path) -> Iterator[str]:
-    """One member with a 16 MiB quota (the fixture's members have etcd's 2 GiB)."""
-    client, peer = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
-    proc = subprocess.Popen([ETCD, "--data-dir", str(tmp_path / "d"), "--listen-client-urls",
-                             client, "--advertise-client-urls", client, "--listen-peer-urls",
-                             peer, "--initial-advertise-peer-urls", peer, "--initial-cluster",
-                             f"default={peer}", "--quota-backend-bytes", str(16 * MB)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield client
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-async def test_a_nospace_alarm_is_recovered_from_once_space_is_freed(small_etcd: str) -> None:
+async def test_a_nospace_alarm_is_recovered_from_once_space_is_freed(
+        etcd_factory: Callable[..., EtcdCluster]) -> None:
+    small_etcd = etcd_factory(1, quota_bytes=16 * MB).urls[0]  # etcd's default is 2 GiB
     async with Storage([small_etcd]) as storage:
         await storage.current_revision()  # waits out etcd's start (the store retries)
         with pytest.raises(grpc.aio.AioRpcError, match="database space exceeded"):

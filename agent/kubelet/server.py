@@ -4,8 +4,8 @@ Paths are Kubernetes' (the api-server's pods/log and pods/exec proxy to them):
   GET /containerLogs/{namespace}/{pod}/{container}?follow&tailLines&sinceSeconds
       &timestamps&previous&limitBytes
   GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty
-      (WebSocket, subprotocol v5.channel.k8s.io or v4.channel.k8s.io; or SPDY/3.1 for
-      kubectl before 1.30, spdy_exec.py)
+      (WebSocket, subprotocol v5.channel.k8s.io, v4.channel.k8s.io or
+      v4.base64.channel.k8s.io; or SPDY/3.1 for kubectl before 1.30, spdy_exec.py)
   GET /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty   (the same protocols,
       to the container's main process: docker attach)
   POST /portForward/{namespace}/{pod}   (SPDY/3.1, portforward.k8s.io, portforward.py; or
@@ -72,26 +72,30 @@ async def _stream(request: web.Request, start: Callable[[], Awaitable[StreamSess
         return await spdy_exec.serve(request, start, **opts)
     ws = web.WebSocketResponse(protocols=ch.PROTOCOLS, max_msg_size=0)
     await ws.prepare(request)
-    v5 = ws.ws_protocol == "v5.channel.k8s.io"
+    v5, b64 = ws.ws_protocol == ch.V5, ws.ws_protocol == ch.BASE64
+
+    async def send(message: bytes | str) -> None:
+        await (ws.send_str(message) if isinstance(message, str) else ws.send_bytes(message))
+
     try:
         session = await start()
     except Exception as e:  # noqa: BLE001 - any start failure goes to the error channel
-        await ws.send_bytes(ch.status_frame(ch.error_status(str(e))))
+        await send(ch.status_frame(ch.error_status(str(e)), base64_text=b64))
         await ws.close()
         return ws
 
     async def out(channel: int, data: bytes) -> None:
-        await ws.send_bytes(ch.frame(channel, data))
+        await send(ch.encode(channel, data, base64_text=b64))
 
     async def inbound() -> None:
         async for msg in ws:
-            if msg.type == aiohttp.WSMsgType.TEXT:  # the Python client writes stdin as text
-                raw = msg.data.encode()
-            elif msg.type == aiohttp.WSMsgType.BINARY:
-                raw = msg.data
-            else:
+            if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                 continue
-            channel, data = ch.parse(raw)
+            try:
+                channel, data = ch.decode(msg.data, base64_text=b64)
+            except ValueError as e:
+                log.info("dropping a stream message path=%s error=%s", request.path, e)
+                continue
             if channel == ch.STDIN and data:
                 await session.write(data)
             elif channel == ch.RESIZE:
@@ -104,7 +108,7 @@ async def _stream(request: web.Request, start: Callable[[], Awaitable[StreamSess
     reader = asyncio.create_task(inbound(), name="stream-in")
     try:
         await session.pump(out)
-        await ws.send_bytes(ch.status_frame(await session.final_status()))
+        await send(ch.status_frame(await session.final_status(), base64_text=b64))
     except ConnectionResetError:
         log.info("stream client went away path=%s", request.path)
     finally:

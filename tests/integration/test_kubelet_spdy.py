@@ -6,6 +6,7 @@ which must keep working beside it. Skips only when kubectl 1.20 cannot be obtain
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from agent.kubelet import spdy
@@ -147,6 +149,49 @@ async def shell_pod(agent: Agent, api: ApiClient) -> str:
                                                     "stdin": True, "tty": True}]))
     await status_when(api, made, is_running, what="Running")
     return str(made["metadata"]["name"])
+
+
+async def _base64_session(apiserver: Any, path: str, params: list[tuple[str, str]],
+                          send: list[tuple[int, bytes]]) -> tuple[dict[int, bytes], Any]:
+    """pods/exec or pods/attach through the api-server over v4.base64.channel.k8s.io:
+    text messages only, each the channel's ASCII digit then base64; (output per channel,
+    the final Status)."""
+    out: dict[int, bytes] = {}
+    async with apiserver.session() as s, s.ws_connect(
+            path, params=params, protocols=["v4.base64.channel.k8s.io"]) as ws:
+        assert ws.protocol == "v4.base64.channel.k8s.io"
+        for channel, data in send:
+            await ws.send_str(str(channel) + base64.b64encode(data).decode())
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+                break
+            channel = int(msg.data[0])
+            out[channel] = out.get(channel, b"") + base64.b64decode(msg.data[1:])
+    return out, json.loads(out.get(3, b"null"))
+
+
+async def test_exec_and_attach_over_base64_channels(apiserver: Any, pod: str,
+                                                    shell_pod: str) -> None:
+    base = "/api/v1/namespaces/default/pods"
+    out, status = await _base64_session(
+        apiserver, f"{base}/{pod}/exec",
+        [("command", "sh"), ("command", "-c"),
+         ("command", "read line; echo got=$line; echo err >&2; exit 3"),
+         ("stdin", "true"), ("stdout", "true"), ("stderr", "true")], [(0, b"x\n")])
+    assert (out[1], out[2]) == (b"got=x\n", b"err\n")
+    assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+    out, status = await _base64_session(
+        apiserver, f"{base}/{pod}/exec",
+        [("command", "sh"), ("command", "-c"), ("command", "sleep 0.5; stty size"),
+         ("stdin", "true"), ("stdout", "true"), ("tty", "true")],
+        [(4, json.dumps({"Width": 100, "Height": 40}).encode())])
+    assert out[1].strip() == b"40 100" and status == {"metadata": {}, "status": "Success"}
+    out, status = await _base64_session(
+        apiserver, f"{base}/{shell_pod}/attach",
+        [("stdin", "true"), ("stdout", "true"), ("tty", "true")],
+        [(0, b"echo answer=$((6*7)); exit\n")])
+    assert b"answer=42" in out[1] and status["status"] == "Success"
 
 
 @pytest.mark.parametrize("which", ["old", "new"])

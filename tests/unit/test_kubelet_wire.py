@@ -19,8 +19,25 @@ def test_exit_status_carries_the_code_as_kubectl_reads_it() -> None:
     st = ch.exit_status(7)
     assert st["reason"] == "NonZeroExitCode"
     assert st["details"]["causes"] == [{"reason": "ExitCode", "message": "7"}]
-    channel, body = ch.parse(ch.status_frame(st))
+    channel, body = ch.decode(ch.status_frame(st), base64_text=False)
     assert channel == ch.ERROR and json.loads(body) == st
+
+
+def test_base64_channel_messages_are_text_with_an_ascii_digit() -> None:
+    """v4.base64.channel.k8s.io as apimachinery's wsstream base64Codec frames it."""
+    assert ch.encode(ch.STDOUT, b"hi\n", base64_text=True) == "1aGkK"
+    assert ch.encode(ch.STDERR, b"", base64_text=True) == "2"
+    assert ch.encode(ch.STDOUT, b"hi\n", base64_text=False) == b"\x01hi\n"
+    assert ch.decode("0aGkK", base64_text=True) == (ch.STDIN, b"hi\n")
+    assert ch.decode(b"4eyJXaWR0aCI6MX0=", base64_text=True) == (ch.RESIZE, b'{"Width":1}')
+    assert ch.decode("\x00raw", base64_text=False) == (ch.STDIN, b"raw")  # Python client
+    status = ch.status_frame(ch.exit_status(2), base64_text=True)
+    assert isinstance(status, str) and status[0] == "3"
+    assert json.loads(ch.decode(status, base64_text=True)[1])["details"]["causes"] == [
+        {"reason": "ExitCode", "message": "2"}]
+    for bad in ("0not base64!", ""):
+        with pytest.raises(ValueError):
+            ch.decode(bad, base64_text=True)
 
 
 def test_docker_demux_handles_split_frames() -> None:

@@ -74,8 +74,8 @@ class HollowNodes:
         name = f"{self.prefix}-{suffix}"
         await register_node(self.client, node_object(name, **kwargs))
         self.names.append(name)
+        await self._renew(name)  # before the heartbeat loop may: two creates would race
         self.alive.add(name)
-        await self._renew(name)
         return name
 
     def stop(self, name: str) -> None:
@@ -84,8 +84,8 @@ class HollowNodes:
 
     async def resume(self, name: str) -> None:
         """Heartbeats again and reports Ready, as an agent does when it comes back."""
-        self.alive.add(name)
         await self._renew(name)
+        self.alive.add(name)
         node = await self.client.get(NODES, name)
         now = now_rfc3339()
         conditions = [

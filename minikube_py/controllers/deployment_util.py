@@ -135,10 +135,16 @@ def old_scale_down_budget(deployment: Object, all_rs: list[Object], new_rs: Obje
 
 
 def available_scale_down_budget(deployment: Object, all_rs: list[Object]) -> int:
-    """How many *available* old pods may go (scaleDownOldReplicaSetsForRollingUpdate)."""
+    """How many *available* old pods may go (scaleDownOldReplicaSetsForRollingUpdate).
+
+    A ReplicaSet just scaled down still reports the pods it is deleting until its
+    controller writes status; Kubernetes sums that status as it is, and a second pass in
+    the gap goes below replicas - maxUnavailable (seen here under load: 7 of 10 with
+    maxUnavailable 2). No ReplicaSet keeps more pods than its spec, so that bounds it."""
     _, unavailable = fenceposts(deployment)
     min_available = spec_replicas(deployment) - unavailable
-    available = sum(status_of(rs, "availableReplicas") for rs in all_rs)
+    available = sum(min(status_of(rs, "availableReplicas"), spec_replicas(rs))
+                    for rs in all_rs)
     return max(available - min_available, 0)
 
 

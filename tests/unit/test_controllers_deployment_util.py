@@ -70,6 +70,13 @@ def test_old_scale_down_budget(old: int, old_available: int, new: int, new_avail
     assert du.old_scale_down_budget(d, [old_rs, new_rs], new_rs) == budget
 
 
+def test_available_budget_does_not_count_pods_an_rs_is_scaling_away() -> None:
+    d = deployment(10, 3, 2)
+    stale_old = rs(8, available=10)  # scaled 10 -> 8; its status not written yet
+    assert du.available_scale_down_budget(d, [stale_old, rs(3, available=0)]) == 0
+    assert du.available_scale_down_budget(d, [rs(8, available=8), rs(3, available=2)]) == 2
+
+
 def test_template_hash_is_stable_vowel_free_and_collision_aware() -> None:
     template = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c"}]}}
     h = du.template_hash(template)

@@ -3,7 +3,9 @@
 One coordination.k8s.io/v1 Lease names the holder. A candidate takes the
 lease when it is free or when the holder has not renewed it for
 `lease_duration`, measured on *our* clock from when we last saw the record
-change (so clock skew between hosts does not matter). The leader renews every
+change (so clock skew between hosts does not matter); a candidate polls every
+`retry_period`, but no later than the moment the lease it saw runs out, so a dead
+holder's lease is taken when it expires, not up to a retry period after. The leader renews every
 `retry_period`; if it cannot renew within `renew_deadline` it stops leading:
 the work is cancelled before another candidate can take over
 (renew_deadline < lease_duration). Every write is a PUT on the Lease's
@@ -94,6 +96,7 @@ class LeaderElector:
         self.release_on_cancel = release_on_cancel
         self._observed: tuple[str, str] | None = None  # (holder, renewTime) last seen
         self._observed_at = 0.0
+        self._expires_at = 0.0  # when the lease last seen runs out, on our clock
         self._leading = False
 
     @property
@@ -133,10 +136,17 @@ class LeaderElector:
 
     async def _acquire(self) -> None:
         while not await self._try_acquire_or_renew():
-            await asyncio.sleep(self.retry_period * random.uniform(1.0, JITTER))
+            await asyncio.sleep(self._next_try())
         self._leading = True
         log.info("became leader lease=%s/%s identity=%s", self.namespace, self.name,
                  self.identity)
+
+    def _next_try(self) -> float:
+        """A jittered retry period, or less when the lease seen runs out sooner (a lease
+        already expired and still lost is retried at the usual pace)."""
+        wait = self.retry_period * random.uniform(1.0, JITTER)
+        left = self._expires_at - time.monotonic()
+        return left + 0.01 if 0 < left < wait else wait
 
     async def _renew_loop(self) -> None:
         """Renew every retry_period; return (= lost) when no renewal lands in renew_deadline."""
@@ -170,8 +180,9 @@ class LeaderElector:
         record = (holder, str(spec.get("renewTime") or ""))
         if record != self._observed:
             self._observed, self._observed_at = record, time.monotonic()
-        expired = self._observed_at + float(spec.get("leaseDurationSeconds")
-                                            or self.lease_duration) <= time.monotonic()
+        self._expires_at = self._observed_at + float(spec.get("leaseDurationSeconds")
+                                                     or self.lease_duration)
+        expired = self._expires_at <= time.monotonic()
         if holder and holder != self.identity and not expired:
             return False
         if holder != self.identity:

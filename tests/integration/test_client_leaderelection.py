@@ -113,6 +113,27 @@ async def test_takeover_after_silent_death_waits_for_expiry(client: ApiClient) -
     assert timeline.overlaps == 0
 
 
+async def test_a_candidate_takes_an_expiring_lease_when_it_runs_out_not_at_its_next_poll(
+        client: ApiClient) -> None:
+    """A holder gone silent with 1 s left on its Lease: a candidate polling every 5 s tries
+    again when the lease it saw runs out, not 5-6 s later."""
+    lease_name = f"test-{uuid.uuid4().hex[:8]}"
+    await client.create(LEASES, {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": lease_name, "namespace": "kube-system"},
+        "spec": {"holderIdentity": "gone", "leaseDurationSeconds": 1,
+                 "renewTime": "2026-01-01T00:00:00.000000Z"}}, "kube-system")
+    b = LeaderElector(client, name=lease_name, identity="b", lease_duration=20,
+                      renew_deadline=15, retry_period=5)
+    timeline = Timeline()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with campaigning(b, timeline.work("b")):
+        await eventually(lambda: timeline.started == ["b"], timeout=10)
+        waited = loop.time() - started
+    assert 1.0 <= waited < 3.0, waited
+
+
 async def test_leader_stops_work_when_lease_is_taken(client: ApiClient) -> None:
     lease_name = f"test-{uuid.uuid4().hex[:8]}"
     a = LeaderElector(client, name=lease_name, identity="a", **TIMING)

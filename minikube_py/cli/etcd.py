@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,8 @@ from minikube_py.cli import etcd_member
 
 if TYPE_CHECKING:
     from minikube_py.store.snapshots import Snapshot
+
+ETCD_DATA_DIR = Path("/var/lib/minikube-py/etcd")  # systemd/minikube-py-etcd.service's
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +48,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             etcd_member.add_tls_flags(v)
         if verb == "restore":
             v.add_argument("snapshot", type=Path, help="a snapshot file (or its name)")
+            v.add_argument("--peer-url", default="",
+                           help="restore the member at this https://IP:2380 (an etcd run on "
+                                "its own, install.sh's unit) as the only member of a new "
+                                "cluster, which the others rejoin (`etcd member add`); "
+                                "default: the api-server's embedded etcd")
+            v.add_argument("--member-name", default="",
+                           help="with --peer-url: the member's name (default: host name)")
+            v.add_argument("--etcd-data-dir", type=Path, default=ETCD_DATA_DIR,
+                           help=f"with --peer-url: its data dir (default {ETCD_DATA_DIR})")
         if verb == "prune":
             v.add_argument("--retention", type=int, default=5, help="how many to keep (5)")
         v.set_defaults(func=_main)
@@ -69,8 +81,15 @@ def _main(args: argparse.Namespace) -> int:
                 print(f"Removed snapshot {snap.name}")
         else:
             path = args.snapshot if args.snapshot.exists() else directory / args.snapshot
-            target = snapshots.restore(path, args.data_dir)
-            print(f"Restored {path} into {target}; start the api-server to use it.")
+            if args.peer_url:
+                target = snapshots.restore_member(
+                    path, args.etcd_data_dir, name=args.member_name or socket.gethostname(),
+                    peer_url=args.peer_url)
+                print(f"Restored {path} into {target}; start etcd, then rejoin the other "
+                      "members with their data wiped (etcd member add, then promote).")
+            else:
+                target = snapshots.restore(path, args.data_dir)
+                print(f"Restored {path} into {target}; start the api-server to use it.")
     except snapshots.SnapshotError as e:
         raise CLIError(str(e)) from e
     return 0

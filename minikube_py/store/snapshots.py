@@ -6,7 +6,10 @@ A snapshot is `etcdctl snapshot save` of the member, written as
 schedule. `prune` keeps the newest N of a name. `restore` turns a snapshot into a new
 single-member data dir (`etcdctl snapshot restore`: Debian's etcd-client 3.4 has no
 etcdutl) in place of D/etcd/data, which is kept aside; the member's peer URL and cluster
-token are the embedded etcd's, so the api-server starts on it unchanged.
+token are the embedded etcd's, so the api-server starts on it unchanged. `restore_member`
+does the same for one member of a cluster run on its own (install.sh's etcd unit, the
+lab): etcd's disaster recovery makes it the only member of a new cluster, and the others
+rejoin it as new members with their data wiped (`etcd member add`, then `promote`).
 """
 
 from __future__ import annotations
@@ -141,21 +144,30 @@ def _serving(url: str) -> bool:
 def restore(snapshot: Path, data_dir: Path) -> Path:
     """A new single-member etcd from the snapshot as D/etcd/data; the old data is renamed
     to data.old-<unix seconds>, not deleted. Refuses while the embedded etcd serves."""
-    if not snapshot.is_file():
-        raise SnapshotError(f"{snapshot}: no such snapshot")
     conf = _etcd_conf(data_dir)
     if _serving(str(conf["advertise-client-urls"])):
         raise SnapshotError("the api-server's etcd is running: stop the api-server first")
-    target = Path(str(conf["data-dir"]))
-    peer = str(conf["initial-advertise-peer-urls"])
-    name = str(conf.get("name", "default"))
+    return restore_member(snapshot, Path(str(conf["data-dir"])),
+                          name=str(conf.get("name", "default")),
+                          peer_url=str(conf["initial-advertise-peer-urls"]))
+
+
+def restore_member(snapshot: Path, target: Path, *, name: str, peer_url: str,
+                   token: str = CLUSTER_TOKEN) -> Path:
+    """The member `name` at `peer_url`, alone in a new cluster holding the snapshot, as the
+    data dir `target` (an existing one is renamed to <target>.old-<unix seconds>). Refuses
+    while something serves on the peer URL: that member's etcd is still running."""
+    if not snapshot.is_file():
+        raise SnapshotError(f"{snapshot}: no such snapshot")
+    if _serving(peer_url):
+        raise SnapshotError(f"something serves on {peer_url}: stop that etcd member first")
     staging = target.with_name(f".{target.name}.restore")
     shutil.rmtree(staging, ignore_errors=True)
     # Absolute, so a file named like an option ("-x") is never read as one by etcdctl.
     _etcdctl("snapshot", "restore", str(snapshot.resolve()), "--data-dir", str(staging),
              "--name", name,
-             "--initial-cluster", f"{name}={peer}", "--initial-advertise-peer-urls", peer,
-             "--initial-cluster-token", CLUSTER_TOKEN)
+             "--initial-cluster", f"{name}={peer_url}", "--initial-advertise-peer-urls", peer_url,
+             "--initial-cluster-token", token)
     if target.exists():
         target.rename(target.with_name(f"{target.name}.old-{int(time.time())}"))
     staging.rename(target)

@@ -1,29 +1,36 @@
 """etcd snapshots against real etcd: `minikube-py etcd snapshot save` of a live member,
 `ls`, `restore` into a fresh api-server data dir (the embedded etcd's own config), an etcd
-started on it has the data; restore refuses while that etcd serves; `prune` keeps N."""
+started on it has the data; restore refuses while that etcd serves; `prune` keeps N.
+Disaster recovery of a 3-member TLS cluster: all members lost, one restored from the
+snapshot as a new cluster, the other two rejoin it (data wiped, learner, promoted)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from minikube_py.store import members
 from minikube_py.store.embedded import EmbeddedEtcd, EtcdConfig
+from minikube_py.store.etcdtls import EtcdTLS
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.etcd import ETCD, EtcdCluster
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/etcdctl").exists(),
                                 reason="etcdctl (Debian etcd-client) missing")
 
 
-def etcdctl(url: str, *args: str) -> str:
-    return subprocess.run(["etcdctl", "--endpoints", url, *args], env={
+def etcdctl(url: str, *args: str, tls: EtcdTLS | None = None) -> str:
+    return subprocess.run(["etcdctl", "--endpoints", url,
+                           *(tls.etcdctl_args() if tls is not None else ()), *args], env={
         **os.environ, "ETCDCTL_API": "3"}, capture_output=True, text=True, check=True,
         timeout=30).stdout
 
@@ -55,7 +62,8 @@ def restored_member(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
 
 def test_save_ls_restore_into_a_fresh_data_dir(etcd: EtcdCluster, data_dir: Path,
                                                tmp_path: Path,
-                                               restored_member: list) -> None:
+                                               restored_member: list[subprocess.Popen[bytes]]
+                                               ) -> None:
     value = uuid.uuid4().hex
     etcdctl(etcd.urls[0], "put", "/registry/configmaps/ns/kept", value)
     saved = cli("save", "--data-dir", str(data_dir))
@@ -113,7 +121,8 @@ def test_prune_keeps_the_newest_n(etcd: EtcdCluster, data_dir: Path) -> None:
         "etcd-snapshot-node-50", "on-demand-node-300", "on-demand-node-400"]
 
 
-def test_the_api_server_snapshots_its_etcd_on_schedule_and_keeps_n(apiserver_factory) -> None:
+def test_the_api_server_snapshots_its_etcd_on_schedule_and_keeps_n(
+        apiserver_factory: Callable[..., ApiServer]) -> None:
     server = apiserver_factory(etcd_snapshot_interval=1, etcd_snapshot_retention=2)
     snaps = server.data_dir / "snapshots"
     seen: set[str] = set()
@@ -128,3 +137,44 @@ def test_the_api_server_snapshots_its_etcd_on_schedule_and_keeps_n(apiserver_fac
         time.sleep(0.1)
     assert len(seen) >= 4 and len(names) == 2, (seen, names)  # the older ones pruned
     assert all((snaps / n).stat().st_mode & 0o777 == 0o600 for n in names)
+
+
+async def test_one_member_restored_as_a_new_cluster_and_the_others_rejoin(
+        etcd_factory: Callable[..., EtcdCluster], tmp_path: Path) -> None:
+    cluster = etcd_factory(3, tls=True)
+    assert cluster.pki is not None
+    tls, urls = cluster.pki.client, cluster.urls
+    etcdctl(urls[0], "put", "/registry/configmaps/ns/kept", "before", tls=tls)
+    saved = cli("save", "--data-dir", str(tmp_path), "--etcd-servers", urls[0],
+                "--etcd-cafile", str(tls.ca_file), "--etcd-certfile", str(tls.cert_file),
+                "--etcd-keyfile", str(tls.key_file))
+    assert saved.returncode == 0, saved.stderr
+    [snap] = (tmp_path / "snapshots").iterdir()
+    etcdctl(urls[0], "put", "/registry/configmaps/ns/later", "lost", tls=tls)
+    first = cluster.members[0]
+    refused = cli("restore", str(snap), "--peer-url", first.peer_url, "--member-name", "m0",
+                  "--etcd-data-dir", str(first.data_dir))
+    assert refused.returncode != 0 and "stop that etcd member first" in refused.stderr
+
+    cluster.stop()  # every member lost
+    restored = cli("restore", str(snap), "--peer-url", first.peer_url, "--member-name", "m0",
+                   "--etcd-data-dir", str(first.data_dir))
+    assert restored.returncode == 0, restored.stderr
+    cluster.start(0)
+    cluster.wait_healthy(0)
+    assert [m.name for m in await members.members(urls[:1], tls)] == ["m0"]
+    for i in (1, 2):  # each rejoins as a new member, its old data wiped
+        member = cluster.members[i]
+        shutil.rmtree(member.data_dir)
+        member_id, initial = await members.add_learner(urls[:1], tls, member.name,
+                                                       member.peer_url)
+        cluster.start(i, joining=initial)
+        await members.promote(urls[:1], tls, member_id, timeout=60)
+        cluster.wait_healthy(i)
+    assert sorted((m.name, m.is_learner) for m in await members.members(urls, tls)) == [
+        ("m0", False), ("m1", False), ("m2", False)]
+    etcdctl(urls[1], "put", "/registry/configmaps/ns/after", "yes", tls=tls)
+    for url in urls:  # each member's own copy (serializable: no forwarding to the leader)
+        got = etcdctl(url, "get", "--consistency=s", "--prefix", "/registry/", "--keys-only",
+                      tls=tls)
+        assert got.split() == ["/registry/configmaps/ns/after", "/registry/configmaps/ns/kept"]

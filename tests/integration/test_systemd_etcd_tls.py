@@ -5,6 +5,7 @@ address of its own (127.x), so the units' fixed ports 2379/2380 clash with nothi
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shlex
@@ -47,11 +48,14 @@ def etcd_unit(tmp_path: Path, member_ip: str) -> Iterator[dict[str, str]]:
                            "--ip", member_ip], capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 0, done.stderr
-    env = _environment("etcd", ETCD_DATA_DIR=str(tmp_path / "etcd"), PKI=str(data / "pki"),
+    env = _environment("etcd", DATA_DIR=str(tmp_path / "etcd"), PKI=str(data / "pki"),
                        MEMBER_IP=member_ip, LISTEN_CLIENT_URLS=f"https://{member_ip}:2379",
                        INITIAL_CLUSTER=f"minikube-py=https://{member_ip}:2380")
     with open(tmp_path / "etcd.log", "wb") as log:
-        proc = subprocess.Popen(_argv("etcd", env), stdout=log, stderr=log)
+        # In the unit's environment, as systemd runs it: etcd reads ETCD_* variables as
+        # flags and refuses to start when one repeats a flag of the command line.
+        proc = subprocess.Popen(_argv("etcd", env), stdout=log, stderr=log,
+                                env=env | {"PATH": os.environ["PATH"]})
     try:
         yield env
     finally:

@@ -30,6 +30,7 @@ def test_one_unit_per_component() -> None:
 def test_restarts_forever_and_reads_its_environment_file(component: str) -> None:
     u = unit(component)
     assert u["Service"]["Restart"] == "always"
+    assert u["Unit"]["StartLimitIntervalSec"] == "0"  # never given up on (systemd: 5 in 10 s)
     assert float(u["Service"]["RestartSec"]) > 0
     assert u["Service"]["EnvironmentFile"].lstrip("-").startswith("/etc/minikube-py/")
     assert u["Install"]["WantedBy"] == "multi-user.target"

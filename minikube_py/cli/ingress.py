@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--http-port", type=int, default=80, help="plain HTTP port")
     p.add_argument("--https-port", type=int, default=443, help="TLS port")
     p.add_argument("--publish-address", default="",
-                   help="written to the served Ingresses' status.loadBalancer.ingress")
+                   help="address, or comma-separated addresses, written to the served "
+                        "Ingresses' status.loadBalancer.ingress")
     p.add_argument("--state-dir", default="/var/lib/minikube-py/ingress",
                    help="HAProxy's configuration, certificates and sockets")
     p.add_argument("--haproxy", default="haproxy", help="the haproxy executable")
@@ -49,17 +50,17 @@ def _main(args: argparse.Namespace) -> int:
     for flag, port in (("--http-port", args.http_port), ("--https-port", args.https_port)):
         if not 1 <= port <= 65535:
             raise CLIError(f"{flag} must be within 1..65535")
+    published = tuple(a.strip() for a in args.publish_address.split(",") if a.strip())
     for flag, address in (("--bind-address", args.bind_address),
-                          ("--publish-address", args.publish_address)):
+                          *(("--publish-address", a) for a in published)):
         try:
-            if address:
-                ipaddress.ip_address(address)
+            ipaddress.ip_address(address)
         except ValueError:
             raise CLIError(f"{flag} {address}: not an IP address") from None
     settings = IngressSettings(
         kubeconfig=args.kubeconfig, controller=args.controller,
         bind_address=args.bind_address, http_port=args.http_port,
-        https_port=args.https_port, publish_address=args.publish_address,
+        https_port=args.https_port, publish_addresses=published,
         state_dir=args.state_dir, haproxy=args.haproxy, threads=max(args.threads, 0))
     import uvloop
 

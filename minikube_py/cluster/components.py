@@ -137,8 +137,10 @@ def build_plan(
             # --node-ip (its InternalIP): checked, not skipped as with --kubelet-insecure-tls.
             "--secure-port", str(metrics_setup.PORT)],
             wait_files=[str(conf), str(cert), str(key)], wait_url=readyz))
-    if advertise and tools.has("ingress"):
-        plan.append(_ingress(exe, paths, state.nodes[0], lab, readyz))
+    if advertise and tools.has("ingress"):  # every lab node serves Ingresses, as with k3s
+        serving = state.nodes if lab else state.nodes[:1]
+        published = ",".join(n.ip for n in serving)
+        plan += [_ingress(exe, paths, n, lab, readyz, published) for n in serving]
     for node in state.nodes:
         add("agent", _agent(exe, tools, paths, node, lab, readyz))
     return plan, sorted(set(missing))
@@ -225,15 +227,17 @@ def ingress_kubeconfig(paths: ClusterPaths, lab: bool) -> Path:
 
 
 def _ingress(exe: list[str], paths: ClusterPaths, node: NodeRecord, lab: bool,
-             readyz: str) -> Component:
-    """HAProxy on the first node: the host's 80/443 for one node, the first lab node's
-    address inside its namespace (where pod addresses route) for a lab."""
+             readyz: str, published: str) -> Component:
+    """A node's ingress controller and HAProxy: the host's 80/443 for one node; in a lab,
+    one per node on its address inside its namespace (where pod addresses route), so
+    every node answers as k3s's Traefik behind ServiceLB does. Each publishes every
+    serving node's address in the Ingresses' status."""
     kubeconfig = ingress_kubeconfig(paths, lab)
-    return Component("ingress", [
+    state = paths.state_dir / (f"lab/ingress/{node.name}" if lab else "ingress")
+    return Component(f"ingress-{node.name}" if lab else "ingress", [
         *exe, "ingress", "--kubeconfig", str(kubeconfig),
         "--bind-address", node.ip if node.netns else "0.0.0.0",
-        "--publish-address", node.ip,
-        "--state-dir", str(paths.state_dir / ("lab/ingress" if lab else "ingress"))],
+        "--publish-address", published, "--state-dir", str(state)],
         netns=node.netns, wait_files=[str(kubeconfig)], wait_url=readyz)
 
 

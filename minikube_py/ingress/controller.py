@@ -5,8 +5,8 @@ HAProxy runs, checks the new configuration with `haproxy -c`, installs it and re
 Changes arriving while a reload runs coalesce into one more sync (the queue dedups).
 
 Then it reports: a Warning Event per new problem (missing Service or Secret, bad
-certificate, refused configuration) on the Ingress concerned, and the node address in
-each served Ingress's status.loadBalancer.
+certificate, refused configuration) on the Ingress concerned, and the serving nodes'
+addresses in each served Ingress's status.loadBalancer.
 """
 
 from __future__ import annotations
@@ -144,10 +144,12 @@ class IngressController(SyncLoop):
         self.reported = current
 
     async def publish(self, served: list[Object]) -> None:
-        """status.loadBalancer.ingress = the node address, on each served Ingress."""
-        if not self.settings.publish_address:
+        """status.loadBalancer.ingress = the serving nodes' addresses, on each served Ingress.
+        The controllers of several nodes write the same list, so whichever writes first
+        leaves the others nothing to do."""
+        if not self.settings.publish_addresses:
             return
-        wanted = [{"ip": self.settings.publish_address}]
+        wanted = [{"ip": address} for address in self.settings.publish_addresses]
         for ingress in served:
             if dig(ingress, "status", "loadBalancer", "ingress") == wanted:
                 continue

@@ -16,8 +16,9 @@ class IngressSettings:
     bind_address: str = "0.0.0.0"
     http_port: int = 80
     https_port: int = 443
-    # Written to the served Ingresses' status.loadBalancer.ingress; empty: not written.
-    publish_address: str = ""
+    # Written to the served Ingresses' status.loadBalancer.ingress (every node serving them,
+    # as ingress-nginx's --publish-status-address); empty: not written.
+    publish_addresses: tuple[str, ...] = ()
     # Config, certificates (0700 dir, 0600 files), the master's socket and pid file.
     state_dir: str = "/var/lib/minikube-py/ingress"
     haproxy: str = "haproxy"

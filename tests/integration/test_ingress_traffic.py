@@ -64,7 +64,7 @@ async def _controller_client(admin: ApiClient, apiserver: ApiServer) -> ApiClien
 async def env(apiserver: ApiServer, tmp_path: Path) -> AsyncIterator[Env]:
     http, https = free_port(), free_port()
     settings = IngressSettings(bind_address="127.0.0.1", http_port=http, https_port=https,
-                               publish_address="127.0.0.1", state_dir=str(tmp_path / "ingress"),
+                               publish_addresses=("127.0.0.1",), state_dir=str(tmp_path / "ingress"),
                                threads=1, drain_seconds=5)
     with backends("web", "api", "other") as ports:
         async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as admin, \

@@ -18,6 +18,8 @@ from minikube_py.cli.main import main
                  id="bind-name"),
     pytest.param(["--publish-address", "node1"], "--publish-address node1: not an IP",
                  id="publish-name"),
+    pytest.param(["--publish-address", "10.0.0.1,node2"], "--publish-address node2: not an IP",
+                 id="publish-list-with-a-name"),
 ])
 def test_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
                    message: str) -> None:

@@ -197,7 +197,7 @@ def test_metrics_server_runs_where_the_api_server_reaches_it() -> None:
     assert "metrics-server" not in by_name(build_plan(single(), PATHS, with_it)[0])
 
 
-def test_ingress_runs_on_the_first_node_with_its_own_kubeconfig() -> None:
+def test_ingress_runs_on_the_host_or_on_every_lab_node_with_its_own_kubeconfig() -> None:
     with_ingress = Toolbox({**tools().commands, "ingress": frozenset({"--kubeconfig"})})
     single_ingress = by_name(build_plan(single(), PATHS, with_ingress,
                                         advertise="10.0.0.5")[0])["ingress"]
@@ -206,10 +206,13 @@ def test_ingress_runs_on_the_first_node_with_its_own_kubeconfig() -> None:
         "ingress", "--kubeconfig", "/r/state/apiserver/ingress.conf", "--bind-address",
         "0.0.0.0", "--publish-address", "10.0.0.5", "--state-dir", "/r/state/ingress"]
     assert single_ingress.wait_files == ["/r/state/apiserver/ingress.conf"]
-    lab_ingress = by_name(build_plan(lab(), PATHS, with_ingress,
-                                     advertise="192.168.77.1")[0])["ingress"]
-    assert lab_ingress.netns == "mkp-lab-1"
-    argv = lab_ingress.argv
-    assert argv[argv.index("--bind-address") + 1] == "192.168.77.11"
-    assert argv[argv.index("--state-dir") + 1] == "/r/state/lab/ingress"
+    lab_plan = build_plan(lab(), PATHS, with_ingress, advertise="192.168.77.1")[0]
+    ingresses = [c for c in lab_plan if c.name.startswith("ingress")]
+    assert [(c.name, c.netns) for c in ingresses] == [
+        (f"ingress-mkp-lab-{i}", f"mkp-lab-{i}") for i in (1, 2, 3)]
+    for i, c in enumerate(ingresses, start=1):
+        assert c.argv[c.argv.index("--bind-address") + 1] == f"192.168.77.1{i}"
+        assert c.argv[c.argv.index("--publish-address") + 1] == \
+            "192.168.77.11,192.168.77.12,192.168.77.13"
+        assert c.argv[c.argv.index("--state-dir") + 1] == f"/r/state/lab/ingress/mkp-lab-{i}"
     assert "ingress" not in by_name(build_plan(single(), PATHS, tools(), advertise="10.0.0.5")[0])

@@ -50,10 +50,10 @@ class RecordingProxy:
         self.running = False
 
 
-def make(tmp_path: Path, *objs: Obj, publish: str = ""
+def make(tmp_path: Path, *objs: Obj, publish: tuple[str, ...] = ()
          ) -> tuple[IngressController, RecordingProxy, FakeClient]:
     client, proxy = FakeClient(), RecordingProxy()
-    settings = IngressSettings(state_dir=str(tmp_path / "ingress"), publish_address=publish)
+    settings = IngressSettings(state_dir=str(tmp_path / "ingress"), publish_addresses=publish)
     controller = IngressController(cast(ApiClient, client), settings, cast(HAProxy, proxy))
     by_kind = {i.resource.kind: i for i in controller.informers}
     fill(by_kind["IngressClass"], builders.ingressclass(default=True))
@@ -126,11 +126,13 @@ async def test_a_refused_configuration_is_never_installed(tmp_path: Path) -> Non
     assert ("Warning", "InvalidConfiguration", "[ALERT] parsing: bad") in client.events()
 
 
-async def test_status_gets_the_publish_address_once(tmp_path: Path) -> None:
-    controller, _, client = make(tmp_path, WEB, SLICE, SITE, publish="192.0.2.7")
+async def test_status_gets_every_publish_address_once(tmp_path: Path) -> None:
+    """Every serving node's controller writes the same list: the second finds it written."""
+    controller, _, client = make(tmp_path, WEB, SLICE, SITE, publish=("192.0.2.7", "192.0.2.8"))
     await controller.sync(CONFIG)
     stored = client.stored(INGRESSES, "site", "default")
-    assert stored is not None and stored["status"] == {"loadBalancer": {"ingress": [{"ip": "192.0.2.7"}]}}
+    assert stored is not None and stored["status"] == {"loadBalancer": {"ingress": [
+        {"ip": "192.0.2.7"}, {"ip": "192.0.2.8"}]}}
     fill(controller.ingresses, stored)
     writes = len(client.writes)
     await controller.sync(CONFIG)

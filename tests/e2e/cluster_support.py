@@ -8,13 +8,14 @@ the tests skip, not fail, while such a cluster runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ import pytest
 
 from agent.kubelet import labels
 from minikube_py.client import ApiClient
+from minikube_py.cluster.lab import LabSpec, host_veth
 
 T = TypeVar("T")
 EXE = str(Path(sys.executable).with_name("minikube-py"))
@@ -128,3 +130,45 @@ def host_leftovers(root: Path, nodes: list[str], links: list[str]) -> list[str]:
                 marker in arg for arg in proc.info["cmdline"] or []):
             found.append(f"process {proc.pid} {' '.join(proc.info['cmdline'][:3])}")
     return found
+
+
+class LabCluster:
+    """A `minikube-py lab up` cluster under its own --root (see `lab_cluster`)."""
+
+    def __init__(self, root: Path, spec: LabSpec) -> None:
+        self.root, self.spec = root, spec
+        self.admin = root / "etc" / "admin.conf"
+        self.nodes = [n.name for n in spec.records()]
+        self.up_result: subprocess.CompletedProcess[str] | None = None
+        self.up_seconds = 0.0
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """`minikube-py ARGS` with --root right after the (sub)command, before any `--`."""
+        at = 2 if args[0] == "lab" else 1
+        return mkp(*args[:at], "--root", str(self.root), *args[at:], timeout=timeout)
+
+    def call(self, fn: Callable[[ApiClient], Awaitable[T]]) -> T:
+        return api(self.admin, fn)
+
+
+L = TypeVar("L", bound=LabCluster)
+
+
+@contextlib.contextmanager
+def lab_cluster(lab: L, *up_flags: str) -> Iterator[L]:
+    """`lab up` (skipping while another cluster runs) for a module's tests, then `lab down`
+    checked to leave nothing on the host, after every test in whatever order they ran."""
+    started = time.monotonic()
+    lab.up_result = lab.cli("lab", "up", "--nodes", str(lab.spec.nodes), "--api-port",
+                            str(free_port()), "--no-install", "--timeout", "200", *up_flags)
+    lab.up_seconds = time.monotonic() - started
+    skip_if_other_cluster(lab.up_result)
+    try:
+        yield lab
+    finally:
+        down = lab.cli("lab", "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    links = [lab.spec.bridge, *map(host_veth, lab.nodes)]
+    assert host_leftovers(lab.root, lab.nodes, links) == []
+    assert not lab.admin.exists()
+    assert "no cluster" in lab.cli("status").stdout

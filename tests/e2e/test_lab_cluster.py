@@ -37,20 +37,19 @@ from minikube_py.api.resources import (
 from minikube_py.client import ApiClient
 from minikube_py.cluster import kubeconfigs, sample_app
 from minikube_py.cluster.health import node_ready
-from minikube_py.cluster.lab import LabSpec, host_veth
+from minikube_py.cluster.lab import LabSpec
 from minikube_py.ui.browser import chromium, ui_process
 from tests.e2e.cluster_support import (
+    LabCluster,
     api,
     app_container,
     docker_client,
     eventually,
     free_port,
-    host_leftovers,
     http_get,
     in_pod,
-    mkp,
+    lab_cluster,
     needs_root,
-    skip_if_other_cluster,
     trace,
 )
 from tests.fixtures.browser import needs_browser
@@ -66,16 +65,7 @@ NODE_NAMES = [n.name for n in SPEC.records()]
 NODE_IPS = {n.name: n.ip for n in SPEC.records()}
 
 
-class Lab:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.admin = root / "etc" / "admin.conf"
-
-    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """`minikube-py ARGS` with --root right after the (sub)command, before any `--`."""
-        at = 2 if args[0] == "lab" else 1
-        return mkp(*args[:at], "--root", str(self.root), *args[at:], timeout=timeout)
-
+class Lab(LabCluster):
     def pods(self) -> list[dict[str, Any]]:
         """The workload's live pods (not terminating)."""
         items = api(self.admin, lambda c: c.list(PODS, namespace="default",
@@ -97,24 +87,10 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(tmp_path_factory.mktemp("mkp-lab"))
-    started = time.monotonic()
-    up = lab.cli("lab", "up", "--nodes", str(NODE_COUNT), "--api-port", str(free_port()),
-                 "--node-monitor-grace-period", f"{GRACE}s",
-                 "--pod-eviction-timeout", f"{EVICTION}s", "--no-install", "--timeout", "200")
-    skip_if_other_cluster(up)
-    lab.up_result, lab.up_seconds = up, time.monotonic() - started  # type: ignore[attr-defined]
-    try:
+    with lab_cluster(Lab(tmp_path_factory.mktemp("mkp-lab"), SPEC),
+                     "--node-monitor-grace-period", f"{GRACE}s",
+                     "--pod-eviction-timeout", f"{EVICTION}s") as lab:
         yield lab
-    finally:
-        # `lab down` leaving nothing is checked here, after every test in whatever order
-        # they ran: a test of its own would tear the lab down under the ones after it.
-        down = lab.cli("lab", "down")
-    assert down.returncode == 0, down.stdout + down.stderr
-    links = [SPEC.bridge, *(host_veth(n) for n in NODE_NAMES)]
-    assert host_leftovers(lab.root, NODE_NAMES, links) == []
-    assert not lab.admin.exists()
-    assert "no cluster" in lab.cli("status").stdout
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +119,8 @@ def service(lab: Lab) -> dict[str, Any]:
 
 
 def test_three_nodes_ready_each_in_its_namespace(lab: Lab) -> None:
-    up = lab.up_result  # type: ignore[attr-defined]
+    up = lab.up_result
+    assert up is not None
     assert up.returncode == 0, up.stdout + up.stderr
     nodes = api(lab.admin, lambda c: c.list(NODES))["items"]
     assert sorted(n["metadata"]["name"] for n in nodes) == NODE_NAMES

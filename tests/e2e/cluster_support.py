@@ -69,7 +69,7 @@ def eventually(check: Callable[[], T | None], timeout: float, what: str,
                interval: float = 1.0) -> T:
     """Poll `check` until it returns something truthy; fail naming `what` and the last value."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = check()
         if last:
@@ -93,7 +93,7 @@ def app_container(dc: docker.DockerClient, pod_uid: str) -> Any:
 def in_pod(dc: docker.DockerClient, pod_uid: str, script: str) -> str:
     """Run a shell script inside the pod's network namespace (its app container)."""
     code, out = app_container(dc, pod_uid).exec_run(["sh", "-c", script])
-    text = out.decode(errors="replace")
+    text = str(out.decode(errors="replace"))
     assert code == 0, f"exit {code}: {text}"
     return text
 

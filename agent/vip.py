@@ -8,10 +8,11 @@ lease, renewed every 1 s, given up after 3 s without a renewal. A holder cut off
 its api-server (its link pulled) so drops the address before another node may take the
 Lease, and two nodes never answer for the address at once.
 
-One step beyond kube-vip: a holder whose own api-server is gone (connection refused on
+Two steps beyond kube-vip: a holder whose own api-server is gone (connection refused on
 its port: the process died) drops the address at once and hands the Lease back through a
-peer api-server, then sits out a few seconds, so a peer takes over within its retry
-period instead of waiting for the lease to expire.
+peer api-server, then sits out a few seconds; and candidates follow the Lease by watch
+(LeaderElector's `watch`), so a handed-back Lease is taken at once and a holder cut off
+is replaced when its last renewal expires, not up to a poll later.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def _elector(client: ApiClient, settings: VipSettings, identity: str | None) -> 
     return LeaderElector(client, name=settings.lease_name, identity=identity,
                          lease_duration=settings.lease_duration,
                          renew_deadline=settings.renew_deadline,
-                         retry_period=settings.retry_period)
+                         retry_period=settings.retry_period, watch=True)
 
 
 async def run(settings: VipSettings) -> None:

@@ -5,7 +5,11 @@ lease when it is free or when the holder has not renewed it for
 `lease_duration`, measured on *our* clock from when we last saw the record
 change (so clock skew between hosts does not matter); a candidate polls every
 `retry_period`, but no later than the moment the lease it saw runs out, so a dead
-holder's lease is taken when it expires, not up to a retry period after. The leader renews every
+holder's lease is taken when it expires, not up to a retry period after. With `watch`
+a candidate also follows the Lease by watch: a renewal counts from when it happened,
+not from the next poll (which may see it up to a retry period late and so wait that
+much longer once the holder is gone), and a released lease is taken at once (the
+floating API address, agent/vip.py). The leader renews every
 `retry_period`; if it cannot renew within `renew_deadline` it stops leading:
 the work is cancelled before another candidate can take over
 (renew_deadline < lease_duration). Every write is a PUT on the Lease's
@@ -15,6 +19,7 @@ resourceVersion, so two candidates can never both win a round.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -85,7 +90,7 @@ class LeaderElector:
     def __init__(self, client: ApiClient, *, name: str, namespace: str = "kube-system",
                  identity: str | None = None, lease_duration: float = 15.0,
                  renew_deadline: float = 10.0, retry_period: float = 2.0,
-                 release_on_cancel: bool = True) -> None:
+                 release_on_cancel: bool = True, watch: bool = False) -> None:
         check_timing(lease_duration, renew_deadline, retry_period)
         self.client = client
         self.name, self.namespace = name, namespace
@@ -94,6 +99,8 @@ class LeaderElector:
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
         self.release_on_cancel = release_on_cancel
+        self.watch = watch
+        self._released = asyncio.Event()  # the watch saw the lease handed back
         self._observed: tuple[str, str] | None = None  # (holder, renewTime) last seen
         self._observed_at = 0.0
         self._expires_at = 0.0  # when the lease last seen runs out, on our clock
@@ -135,11 +142,48 @@ class LeaderElector:
                         self.namespace, self.name, self.identity)
 
     async def _acquire(self) -> None:
-        while not await self._try_acquire_or_renew():
-            await asyncio.sleep(self._next_try())
+        observer = asyncio.create_task(self._observe(), name=f"lease-watch-{self.name}") \
+            if self.watch else None
+        try:
+            while not await self._try_acquire_or_renew():
+                self._released.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._released.wait(), self._next_try())
+        finally:
+            if observer is not None:
+                observer.cancel()
+                await asyncio.gather(observer, return_exceptions=True)
         self._leading = True
         log.info("became leader lease=%s/%s identity=%s", self.namespace, self.name,
                  self.identity)
+
+    async def _observe(self) -> None:
+        """Note every change of the Lease as the watch delivers it; wake the campaign when
+        the holder hands it back. A broken watch is started again a retry period later
+        (meanwhile the polls go on)."""
+        while True:
+            try:
+                async for kind, lease in self.client.watch(
+                        LEASES, self.namespace, field_selector=f"metadata.name={self.name}",
+                        timeout_seconds=300):
+                    spec: LeaseSpec = lease.get("spec") or {}
+                    if kind != "DELETED" and self._note(spec) and not spec.get("holderIdentity"):
+                        self._released.set()
+            except (ClientError, OSError, TimeoutError) as e:
+                log.debug("lease watch broke lease=%s/%s error=%r", self.namespace, self.name,
+                          e)
+            await asyncio.sleep(self.retry_period)
+
+    def _note(self, spec: LeaseSpec) -> bool:
+        """Remember the holder record if it changed: the lease runs for its duration from
+        now, on our clock. True if it changed."""
+        record = (spec.get("holderIdentity") or "", str(spec.get("renewTime") or ""))
+        if record == self._observed:
+            return False
+        self._observed, self._observed_at = record, time.monotonic()
+        self._expires_at = self._observed_at + float(spec.get("leaseDurationSeconds")
+                                                     or self.lease_duration)
+        return True
 
     def _next_try(self) -> float:
         """A jittered retry period, or less when the lease seen runs out sooner (a lease
@@ -177,11 +221,7 @@ class LeaderElector:
             return False
         spec: LeaseSpec = lease.setdefault("spec", {})
         holder = spec.get("holderIdentity") or ""
-        record = (holder, str(spec.get("renewTime") or ""))
-        if record != self._observed:
-            self._observed, self._observed_at = record, time.monotonic()
-        self._expires_at = self._observed_at + float(spec.get("leaseDurationSeconds")
-                                                     or self.lease_duration)
+        self._note(spec)
         expired = self._expires_at <= time.monotonic()
         if holder and holder != self.identity and not expired:
             return False
@@ -216,9 +256,7 @@ class LeaderElector:
         return True
 
     def _see(self, lease: Object) -> None:
-        spec: LeaseSpec = lease.get("spec") or {}
-        self._observed = (spec.get("holderIdentity") or "", str(spec.get("renewTime") or ""))
-        self._observed_at = time.monotonic()
+        self._note(lease.get("spec") or {})
 
     async def release(self) -> bool:
         """Hand the lease back if we hold it (holder ""), so the next candidate need not

@@ -134,6 +134,37 @@ async def test_a_candidate_takes_an_expiring_lease_when_it_runs_out_not_at_its_n
     assert 1.0 <= waited < 3.0, waited
 
 
+@pytest.mark.parametrize("released", [pytest.param(True, id="handed back"),
+                                      pytest.param(False, id="holder gone silent")])
+async def test_a_watching_candidate_sees_the_lease_change_when_it_happens(
+        client: ApiClient, released: bool) -> None:
+    """Candidate b polls only every 5 s but watches: a handed-back lease is taken at once,
+    and a silent holder's lease when it expires counted from its last renewal (a poll
+    would have seen that renewal up to 6 s late and waited as much longer)."""
+    lease_name = f"test-{uuid.uuid4().hex[:8]}"
+    a = LeaderElector(client, name=lease_name, identity="a", release_on_cancel=released,
+                      **TIMING)
+    b = LeaderElector(client, name=lease_name, identity="b", lease_duration=20,
+                      renew_deadline=15, retry_period=5, watch=True)
+    timeline = Timeline()
+    loop = asyncio.get_running_loop()
+    async with campaigning(a, timeline.work("a")) as task_a:
+        await eventually(lambda: timeline.started == ["a"])
+        async with campaigning(b, timeline.work("b")):
+            await asyncio.sleep(7)  # b's first poll and then its watch are under way
+            task_a.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task_a
+            stopped_at = loop.time()
+            await eventually(lambda: timeline.started == ["a", "b"], timeout=15)
+            waited = loop.time() - stopped_at
+    # a renewed every 0.4 s: its last renewal is at most that old when it stops
+    low, high = (0.0, 1.0) if released else (TIMING["lease_duration"] - 0.5,
+                                             TIMING["lease_duration"] + 0.8)
+    assert low <= waited < high, waited
+    assert timeline.overlaps == 0
+
+
 async def test_leader_stops_work_when_lease_is_taken(client: ApiClient) -> None:
     lease_name = f"test-{uuid.uuid4().hex[:8]}"
     a = LeaderElector(client, name=lease_name, identity="a", **TIMING)

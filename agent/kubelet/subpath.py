@@ -10,9 +10,10 @@ what was opened is bind-mounted through /proc/self/fd at
 `<pod dir>/volume-subpaths/<volume>/<container>/<index>`, a path only the kubelet writes.
 Docker gets that path: the mount pins what was checked.
 
-The binds are made in the agent's mount namespace, which dockerd shares on a host. An
-agent in a namespace of its own (a `lab` node's, under `ip netns exec`) cannot make binds
-dockerd sees: there the checked path is handed over as before (`binds_visible`).
+The binds are made in the agent's mount namespace, which dockerd shares on a host and in
+a lab (whose agents enter only their node's network namespace). An agent in a mount
+namespace of its own (started under `ip netns exec`) cannot make binds dockerd sees:
+there the checked path is handed over as before (`binds_visible`).
 """
 
 from __future__ import annotations

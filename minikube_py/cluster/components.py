@@ -18,6 +18,7 @@ from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.state import ClusterState, NodeRecord, write_json
 
 CONTROL_PLANE = ("apiserver", "scheduler", "controller-manager")
+NETNS_DIR = "/run/netns"  # where `ip netns add` names a network namespace
 
 
 @dataclasses.dataclass
@@ -36,12 +37,16 @@ class Component:
     file_flags: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     def command(self) -> list[str]:
-        """The argv to exec now; agents of lab nodes run inside their node's netns."""
+        """The argv to exec now; components of lab nodes run in their node's network
+        namespace only. `ip netns exec` would also give them a mount namespace of their
+        own: an agent's tmpfs emptyDirs and pinned subPath binds would stay there, unseen
+        by dockerd, which then hands containers the plain directories beneath."""
         argv = list(self.argv)
         for flag, path in self.file_flags:
             if Path(path).exists():
                 argv += [flag, path]
-        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
+        return ["nsenter", f"--net={NETNS_DIR}/{self.netns}", "--", *argv] if self.netns \
+            else argv
 
 
 @dataclasses.dataclass(frozen=True)

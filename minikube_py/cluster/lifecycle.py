@@ -330,6 +330,8 @@ def down(paths: ClusterPaths, *, purge: bool, progress: Progress,
         nodes = state.nodes if state else []
         removed = teardown.remove_containers([n.name for n in nodes])
         progress(f"stopped components; removed {removed} containers")
+        mounted = teardown.unmount_pods(paths, nodes, bool(state and state.is_lab))
+        problems += mounted
         if state is not None and state.is_lab:
             assert state.lab_bridge is not None
             lab.destroy(state.lab_bridge, nodes)
@@ -341,9 +343,9 @@ def down(paths: ClusterPaths, *, purge: bool, progress: Progress,
         _unmark_active(paths)
         if dockerd.stop_if_ours(paths):
             progress("stopped the dockerd that `up` started")
-        if state is not None and state.is_lab:
-            _forget_lab(paths)
-        if purge:
+        if state is not None and state.is_lab:  # files under a mount left: never removed
+            _forget_lab(paths, remove_files=not mounted)
+        if purge and not mounted:
             shutil.rmtree(paths.state_dir, ignore_errors=True)
             shutil.rmtree(paths.log_dir, ignore_errors=True)
             paths.admin_conf.unlink(missing_ok=True)
@@ -357,9 +359,11 @@ def _remove_if_empty(*dirs: Path) -> None:
             d.rmdir()
 
 
-def _forget_lab(paths: ClusterPaths) -> None:
-    """A lab leaves nothing: its etcd data, node dirs, kubeconfig and records."""
-    shutil.rmtree(paths.state_dir / "lab", ignore_errors=True)
+def _forget_lab(paths: ClusterPaths, *, remove_files: bool) -> None:
+    """A lab leaves nothing: its etcd data, node dirs (unless a mount stayed in them),
+    kubeconfig and records."""
+    if remove_files:
+        shutil.rmtree(paths.state_dir / "lab", ignore_errors=True)
     for f in (paths.cluster_file, paths.plan_file, paths.status_file, paths.admin_conf):
         f.unlink(missing_ok=True)
     _remove_if_empty(paths.config_dir, ACTIVE.parent)

@@ -2,7 +2,7 @@
 
 Order matters: processes first (an agent still running would recreate what we delete),
 then the nodes' containers (identified by the kubelet's node label, never anyone
-else's), then the node network state through the owners' own cleanup functions
+else's), then what the agents mounted in their pods' directories, then the node network state through the owners' own cleanup functions
 (`agent.proxy.cleanup`, `agent.overlay.cleanup`), then any process still carrying our state dir in its
 command line (an embedded etcd orphaned by a kill -9).
 """
@@ -16,10 +16,12 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 
 from agent import cni_config
+from agent.kubelet import subpath
 from agent.kubelet.errors import RuntimeUnavailable
 from agent.kubelet.labels import NODE as NODE_LABEL
 from agent.kubelet.runtime import DockerRuntime
@@ -85,6 +87,22 @@ async def _remove_containers(runtime: DockerRuntime, nodes: list[str]) -> int:
         return removed
     finally:
         await runtime.close()
+
+
+def unmount_pods(paths: ClusterPaths, nodes: list[NodeRecord], lab: bool) -> list[str]:
+    """Unmount what the nodes' agents mounted in their pods' directories (Memory emptyDirs,
+    pinned subPaths, NFS volumes): agents run in the host's mount namespace, a lab's too,
+    so their mounts outlive them. Before anything removes the tree: a bind left in it
+    would carry the removal into the volume it joins (a hostPath's files). Returns what
+    stayed mounted."""
+    problems = []
+    for node in nodes:
+        pods = Path(agent_settings(paths, node, lab).state_dir) / "pods"
+        try:
+            subpath.unmount(pods)
+        except OSError as e:
+            problems.append(f"mount under {pods}: {e}")
+    return problems
 
 
 def agent_settings(paths: ClusterPaths, node: NodeRecord, lab: bool) -> AgentSettings:

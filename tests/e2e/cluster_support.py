@@ -23,7 +23,7 @@ import docker
 import psutil
 import pytest
 
-from agent.kubelet import labels
+from agent.kubelet import labels, subpath
 from minikube_py.client import ApiClient
 from minikube_py.cluster.lab import LabSpec, host_veth
 
@@ -125,6 +125,9 @@ def host_leftovers(root: Path, nodes: list[str], links: list[str]) -> list[str]:
         found += [f"{tool}: {line}" for line in dump.splitlines()
                   if line.startswith((":KUBE-", ":MKP-"))]
     marker = str(root)
+    # Agents share the host's mount namespace (a lab's too): their tmpfs emptyDirs and
+    # pinned subPaths are the host's mounts until `down` unmounts them.
+    found += [f"mount {point}" for point in subpath.mounted_under(root)]
     for proc in psutil.process_iter(["cmdline", "status"]):
         if proc.info["status"] != psutil.STATUS_ZOMBIE and any(
                 marker in arg for arg in proc.info["cmdline"] or []):

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from agent.kubelet import labels
+from agent.kubelet import labels, subpath
 from agent.kubelet.images import BUSYBOX_IMAGE
 from minikube_py.api.resources import (
     DAEMONSETS,
@@ -548,6 +548,46 @@ def test_statefulset_replicas_each_on_their_own_node_keep_their_data(lab: Lab) -
 
 async def _delete_claim(name: str, client: ApiClient) -> Any:
     return await client.delete(PERSISTENTVOLUMECLAIMS, name, namespace="default")
+
+
+def test_memory_empty_dir_is_tmpfs_and_sub_path_is_pinned_in_a_node(lab: Lab) -> None:
+    """A lab node's agent enters only its node's network namespace, so its mounts are the
+    host's, which dockerd sees: the container's Memory emptyDir is the agent's tmpfs and
+    its subPath the agent's pinned bind, as on a host. Deleting the pod unmounts both;
+    `lab down` leaving no mount is checked by the fixture."""
+    name = f"mounts-{uuid.uuid4().hex[:5]}"
+    seed = "mkdir -p /s/sub && echo hello > /s/sub/greeting"
+    body = {"metadata": {"name": name}, "spec": {
+        "nodeName": NODE_NAMES[0], "terminationGracePeriodSeconds": 1,
+        "volumes": [{"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
+                    {"name": "scratch", "emptyDir": {}}],
+        "initContainers": [{"name": "seed", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", seed],
+                            "volumeMounts": [{"name": "scratch", "mountPath": "/s"}]}],
+        "containers": [{"name": "c", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"],
+                        "volumeMounts": [{"name": "mem", "mountPath": "/mem"},
+                                         {"name": "scratch", "mountPath": "/sub",
+                                          "subPath": "sub"}]}]}}
+    uid = api(lab.admin, lambda c: c.create(PODS, body, namespace="default"))["metadata"]["uid"]
+
+    def ours() -> list[str]:
+        return [m for m in subpath.mounted_under(lab.root) if uid in m]
+    try:
+        eventually(lambda: api(lab.admin, lambda c: c.get(PODS, name, namespace="default"))
+                   .get("status", {}).get("phase") == "Running", timeout=90,
+                   what=f"{name} running")
+        dc = docker_client()
+        try:
+            mounts = in_pod(dc, uid, "grep ' /mem ' /proc/mounts; df -k /mem; cat /sub/greeting")
+        finally:
+            dc.close()
+        assert mounts.startswith("tmpfs /mem tmpfs "), mounts
+        assert re.search(r"\n\S+\s+8192\s", mounts), mounts  # its sizeLimit: 8Mi
+        assert mounts.endswith("hello\n"), mounts
+        assert any(m.endswith("/volumes/mem") for m in ours()), subpath.mounted_under(lab.root)
+        assert any(f"/{subpath.SUBPATHS_DIR}/scratch/c/" in m for m in ours()), ours()
+    finally:
+        api(lab.admin, lambda c: c.delete(PODS, name, namespace="default"))
+    eventually(lambda: not ours(), timeout=60, what=f"{name}'s mounts gone with it")
 
 
 def test_cut_node_goes_not_ready_its_pods_move_and_it_returns_without_duplicates(

@@ -49,11 +49,18 @@ def rules(cluster_cidr: ipaddress.IPv4Network, saved: dict[str, str]) -> str:
     return "\n".join(out)
 
 
-def enable_ip_forward() -> None:
-    with open("/proc/sys/net/ipv4/ip_forward", "r+") as f:
-        if f.read(1) != "1":
-            f.seek(0)
-            f.write("1")
+IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+
+
+def enable_ip_forward(path: str = IP_FORWARD) -> None:
+    """Turn forwarding on unless it is on: read first, so a host whose /proc/sys is
+    read-only (a container running systemd as its host, a hardened host) but forwards
+    already is fine; one that does not gets the write's error."""
+    with open(path) as f:
+        if f.read(1) == "1":
+            return
+    with open(path, "w") as f:
+        f.write("1")
 
 
 def in_place(text: str, saved: dict[str, str]) -> bool:

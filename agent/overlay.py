@@ -154,6 +154,7 @@ class Overlay(SyncLoop):
 
     def _setup(self, subnet: ipaddress.IPv4Network) -> _Local:
         underlay, index, mac = overlay.setup(subnet, iface=self.settings.iface or None,
+                                             address=self.settings.node_ip or None,
                                              toward=self._apiserver_ip())
         cni_config.write(self.settings, subnet=str(subnet), mtu=underlay.mtu - overlay.OVERHEAD)
         if self.service is None:

@@ -90,9 +90,11 @@ def render(entries: Entries) -> str:
     return "\n".join(sorted(lines))
 
 
-def find_underlay(ipr: IPRoute, *, iface: str | None = None,
+def find_underlay(ipr: IPRoute, *, iface: str | None = None, address: str | None = None,
                   toward: str | None = None) -> Underlay:
-    """The underlay: the first IPv4 address of `iface`, else the route's source to `toward`."""
+    """The underlay: the first IPv4 address of `iface`, else the interface holding
+    `address` (the node's own: the route toward a first control plane's api-server is
+    loopback), else the route's source to `toward`."""
     if iface:
         index = ipr.link_lookup(ifname=iface)
         if not index:
@@ -101,6 +103,8 @@ def find_underlay(ipr: IPRoute, *, iface: str | None = None,
         if not addrs:
             raise ValueError(f"underlay interface {iface!r} has no IPv4 address")
         ip, ifindex = addrs[0].get_attr("IFA_ADDRESS"), index[0]
+    elif address and (held := ipr.get_addr(family=socket.AF_INET, address=address)):
+        ip, ifindex = address, held[0]["index"]
     else:
         route = ipr.route("get", dst=toward or "8.8.8.8")[0]
         ip, ifindex = route.get_attr("RTA_PREFSRC"), route.get_attr("RTA_OIF")
@@ -259,11 +263,11 @@ def delete_device(ipr: IPRoute) -> bool:
 
 # The agent's entry points: each opens its own socket in the calling thread's namespace.
 
-def setup(subnet: ipaddress.IPv4Network, *, iface: str | None,
+def setup(subnet: ipaddress.IPv4Network, *, iface: str | None, address: str | None,
           toward: str) -> tuple[Underlay, int, str]:
     """This node's underlay and VXLAN device: (underlay, device ifindex, VTEP MAC)."""
     with new_iproute() as ipr:
-        underlay = find_underlay(ipr, iface=iface, toward=toward)
+        underlay = find_underlay(ipr, iface=iface, address=address, toward=toward)
         index, mac = ensure_device(ipr, underlay, subnet)
     return underlay, index, mac
 

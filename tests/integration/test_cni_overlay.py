@@ -84,6 +84,20 @@ def test_device_matches_the_design(nodes: tuple[Node, Node]) -> None:
     assert a.mac == "0e:58:0a:f4:01:00" and f"link/ether {a.mac}" in out
 
 
+def test_underlay_is_the_interface_holding_the_node_address(nodes: tuple[Node, Node]) -> None:
+    """A first control plane's agent reaches its api-server on loopback: the route toward
+    it would make `lo` the underlay (and 127.0.0.1 the VTEP every other node sends to)."""
+    a, b = nodes
+    with open_iproute(a.ns.path) as ipr:
+        u0 = ipr.link_lookup(ifname="u0")[0]
+        by_route = overlay.find_underlay(ipr, toward="127.0.0.1")
+        by_address = overlay.find_underlay(ipr, address=a.underlay_ip, toward="127.0.0.1")
+        not_held = overlay.find_underlay(ipr, address="192.0.2.77", toward=b.underlay_ip)
+    assert str(by_route.ip) == "127.0.0.1"
+    assert (str(by_address.ip), by_address.ifindex) == (a.underlay_ip, u0)
+    assert (str(not_held.ip), not_held.ifindex) == (a.underlay_ip, u0)  # by the route
+
+
 def test_device_is_kept_when_right_and_recreated_when_wrong(nodes: tuple[Node, Node]) -> None:
     a, _ = nodes
     subnet = ipaddress.IPv4Network(a.cni.subnet)

@@ -8,6 +8,9 @@
 #                       --join https://192.168.56.10:6443 --token T --ca-cert-hash sha256:H \
 #                       --certificate-key K   (its etcd member joins as a learner, promoted)
 #                   (or --join-from F.control-plane; one at a time)
+#   floating API address: add --vip 192.168.56.100 on every control plane (an unused address
+#                   of their network): one host holds it by Lease (kube-vip's ARP mode), the
+#                   api-servers' certificates name it, the printed join commands use it
 #   worker:         ./install.sh --role worker --node-ip 192.168.56.11 [--iface eth1] \
 #                       --server https://192.168.56.10:6443 --token T --ca-cert-hash sha256:H
 #                   (or --join-from F: server, token and hash from a file the control plane
@@ -23,9 +26,9 @@ ETC=/etc/minikube-py
 DATA=/var/lib/minikube-py
 
 die() { echo "install.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
-role="" node_ip="" iface="" node_name="$(hostname -s | tr 'A-Z' 'a-z')" server="" token="" hash="" join_file="" cert_key="" join_from="" workers=1
+role="" node_ip="" iface="" node_name="$(hostname -s | tr 'A-Z' 'a-z')" server="" token="" hash="" join_file="" cert_key="" join_from="" workers=1 vip=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --role) role="$2"; shift 2 ;;
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
     --join-file) join_file="$2"; shift 2 ;;
     --join-from) join_from="$2"; shift 2 ;;
     --workers) workers="$2"; shift 2 ;;
+    --vip) vip="$2"; shift 2 ;;
     -h|--help) usage ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -57,6 +61,7 @@ if [ -n "$join_from" ]; then  # a join command written by the first control plan
       --token) token="${words[$((i+1))]}" ;;
       --ca-cert-hash) hash="${words[$((i+1))]}" ;;
       --certificate-key) cert_key="${words[$((i+1))]}" ;;
+      --vip) vip="${words[$((i+1))]}" ;;
     esac
   done
 fi
@@ -86,11 +91,8 @@ install -m 0644 "$SRC"/systemd/minikube-py-*.service /etc/systemd/system/
 systemctl daemon-reload
 systemctl enable --now docker.service
 
-agent_args="${iface:+--iface $iface}"
 if [ "$role" = control-plane ]; then
   echo "==> control plane on $node_ip"
-  printf 'NODE_NAME="%s"\nNODE_IP="%s"\nKUBECONFIG="%s"\nAGENT_ARGS="%s"\n' \
-    "$node_name" "$node_ip" "$DATA/apiserver/admin.conf" "$agent_args" > "$ETC/agent.env"
   if [ -n "$server" ]; then
     # Another control plane (kubeadm join --control-plane): the shared PKI from the
     # certificates the first host uploaded, its etcd member added as a learner, its env
@@ -111,15 +113,37 @@ if [ "$role" = control-plane ]; then
     printf 'MEMBER_NAME="%s"\nMEMBER_IP="%s"\nLISTEN_CLIENT_URLS="%s"\nINITIAL_CLUSTER="%s"\n' \
       "$node_name" "$node_ip" "https://127.0.0.1:2379,https://$node_ip:2379" \
       "$node_name=https://$node_ip:2380" > "$ETC/etcd.env"
-    echo "APISERVER_ARGS=\"--advertise-address $node_ip --bind-address 0.0.0.0\"" > "$ETC/apiserver.env"
+    echo "APISERVER_ARGS=\"--advertise-address $node_ip --bind-address 0.0.0.0${vip:+ --tls-san $vip}\"" \
+      > "$ETC/apiserver.env"
   fi
   echo "CONTROLLER_MANAGER_ARGS=\"--service-account-private-key-file $DATA/apiserver/pki/sa.key --root-ca-file $DATA/apiserver/pki/ca.crt\"" \
     > "$ETC/controller-manager.env"
   systemctl enable --now minikube-py-etcd minikube-py-apiserver minikube-py-scheduler \
-    minikube-py-controller-manager minikube-py-agent
+    minikube-py-controller-manager
   for _ in $(seq 120); do [ -s "$DATA/apiserver/admin.conf" ] && break; sleep 1; done
   [ -s "$DATA/apiserver/admin.conf" ] || die "the api-server wrote no admin.conf: journalctl -u minikube-py-apiserver"
   ln -sf "$DATA/apiserver/admin.conf" "$ETC/admin.conf"
+  if [ -z "$server" ] && [ ! -s "$DATA/nodes/$node_name/kubelet.conf" ]; then
+    # The first host's agent joins as every other node does (kubeadm init's kubelet): its
+    # own credential (system:node:NAME) and a serving certificate from the cluster CA, so
+    # the api-server can verify it for logs and exec.
+    own_join=""
+    for _ in $(seq 60); do
+      own_join="$(minikube-py token create --server "https://$node_ip:6443" --print-join-command \
+        --ttl 10m --description "$node_name's own agent" 2>/dev/null)" && break
+      sleep 2
+    done
+    [ -n "$own_join" ] || die "could not create a token for this host's agent: minikube-py token create"
+    $own_join --node-name "$node_name" --node-ip "$node_ip" ${iface:+--iface "$iface"} --systemd \
+      || die "this host's agent could not join: $own_join"
+  fi
+  systemctl enable --now minikube-py-agent
+  if [ -n "$vip" ]; then  # a candidate for the floating address on the node's interface
+    vip_iface="${iface:-$(ip -o -4 addr show | awk -v ip="$node_ip" 'index($4, ip "/") == 1 {print $2; exit}')}"
+    [ -n "$vip_iface" ] || die "no interface has $node_ip: pass --iface"
+    echo "VIP_ARGS=\"--address $vip --interface $vip_iface --identity $node_name\"" > "$ETC/vip.env"
+    systemctl enable --now minikube-py-vip
+  fi
   echo "DNS_ARGS=\"--bind-address $node_ip --advertise-address $node_ip\"" > "$ETC/dns.env"
   for _ in $(seq 60); do
     minikube-py dns-credentials --kubeconfig "$DATA/apiserver/admin.conf" \
@@ -145,24 +169,24 @@ if [ "$role" = control-plane ]; then
     # A worker's join spends its token; a control plane's does not (it makes its node
     # credentials with the admin token of the shared PKI): one 2 h token serves them all.
     new_join() {  # a join command with a new token: $1 its TTL
-      minikube-py token create --server "https://$node_ip:6443" --print-join-command --ttl "$1"
+      minikube-py token create --server "https://${vip:-$node_ip}:6443" --print-join-command --ttl "$1"
     }
     join_cmd=""
     for _ in $(seq 60); do join_cmd="$(new_join 24h 2>/dev/null)" && break; sleep 2; done
-    [ -n "$join_cmd" ] || die "could not create a join token: minikube-py token create --server https://$node_ip:6443"
+    [ -n "$join_cmd" ] || die "could not create a join token: minikube-py token create --server https://${vip:-$node_ip}:6443"
     cp_cmd="$(new_join 2h)" || die "could not create a control-plane token"
     cert_key="$(minikube-py upload-certs)" || die "could not upload the certificates: minikube-py upload-certs"
     if [ -n "$join_file" ]; then
       umask 077
       echo "$join_cmd" > "$join_file"
       for k in $(seq 2 "$workers"); do new_join 24h > "$join_file.$k" || die "no token for worker $k"; done
-      echo "$cp_cmd --certificate-key $cert_key" > "$join_file.control-plane"
+      echo "$cp_cmd --certificate-key $cert_key${vip:+ --vip $vip}" > "$join_file.control-plane"
     fi
     echo "==> done. kubectl: export KUBECONFIG=$ETC/admin.conf; workers join with:"
     echo "    $join_cmd --node-ip <WORKER_IP> --iface <IFACE>"
     read -r -a words <<< "$cp_cmd"  # minikube-py join --server S --token T --ca-cert-hash H
     echo "    control planes (within 2 h; later: minikube-py upload-certs, token create) with:"
-    echo "    ./install.sh --role control-plane --join ${words[3]} --token ${words[5]} --ca-cert-hash ${words[7]} --certificate-key $cert_key --node-ip <IP>"
+    echo "    ./install.sh --role control-plane --join ${words[3]} --token ${words[5]} --ca-cert-hash ${words[7]} --certificate-key $cert_key${vip:+ --vip $vip} --node-ip <IP>"
   else
     echo "==> done: control plane $node_name joined $server"
   fi

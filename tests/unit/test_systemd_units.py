@@ -18,7 +18,7 @@ import pytest
 from tests.fixtures.systemd_units import INSTALLED_EXE, UNITS, unit
 
 COMPONENTS = ("etcd", "apiserver", "scheduler", "controller-manager", "dns", "ingress",
-              "metrics-server", "agent")
+              "metrics-server", "agent", "vip")
 
 
 def test_one_unit_per_component() -> None:
@@ -46,6 +46,7 @@ def test_restarts_forever_and_reads_its_environment_file(component: str) -> None
     pytest.param("ingress", "minikube-py-apiserver.service", id="ingress-after-apiserver"),
     pytest.param("metrics-server", "minikube-py-apiserver.service", id="ms-after-apiserver"),
     pytest.param("agent", "docker.service", id="agent-after-docker"),
+    pytest.param("vip", "minikube-py-apiserver.service", id="vip-after-apiserver"),
 ])
 def test_ordering(component: str, after: str) -> None:
     u = unit(component)
@@ -54,7 +55,7 @@ def test_ordering(component: str, after: str) -> None:
 
 
 @pytest.mark.parametrize("component", ["scheduler", "controller-manager", "ingress",
-                                       "metrics-server", "agent"])
+                                       "metrics-server", "agent", "vip"])
 def test_runs_the_component_subcommand(component: str) -> None:
     argv = unit(component)["Service"]["ExecStart"].split()
     assert argv[:2] == [INSTALLED_EXE, component]
@@ -155,3 +156,11 @@ def test_install_sh_without_systemd_points_to_up() -> None:
         pytest.skip("install.sh checks root first")
     done = _install("--role", "worker")
     assert done.returncode == 1 and "minikube-py up" in done.stderr
+
+
+def test_install_sh_help_covers_every_mode() -> None:
+    done = _install("--help")
+    assert done.returncode == 2
+    for flag in ("--role control-plane", "--join", "--certificate-key", "--vip", "--role worker"):
+        assert flag in done.stdout, flag
+    assert "set -e" not in done.stdout  # the comment block only

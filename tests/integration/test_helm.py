@@ -1,14 +1,14 @@
 """The real Helm 4 client (bin/helm-binary) against a real api-server: a chart bringing its
-own CRD (with a CEL rule) and objects of that kind, installed, upgraded, rolled back and
-uninstalled through server-side apply, `--wait` on a watch-list, a conflict with another
-field manager, and a chart whose kind no CRD serves."""
+own CRD (with a CEL rule) and objects of that kind (tests/helm_chart.py), installed,
+upgraded, rolled back and uninstalled through server-side apply, `--wait` on a
+watch-list, a conflict with another field manager, and a chart whose kind no CRD serves.
+--wait follows a Deployment's rollout on hollow nodes with the workload controllers."""
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,45 +16,20 @@ import pytest
 import yaml
 
 from tests.fixtures.apiserver import ApiServer
+from tests.fixtures.controlplane import ClusterEnv
+from tests.helm_chart import Helm, helm_binary, write_chart
 
-HELM_BINARY = Path(__file__).resolve().parents[2] / "bin" / "helm-binary"
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
-@dataclass(frozen=True)
-class Helm:
-    """`helm` with a private home and the api-server's admin kubeconfig."""
-
-    binary: str
-    home: Path
-    server: ApiServer
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.home),
-               "KUBECONFIG": str(self.server.kubeconfig),
-               "HELM_CACHE_HOME": str(self.home / "cache"),
-               "HELM_CONFIG_HOME": str(self.home / "config"),
-               "HELM_DATA_HOME": str(self.home / "data")}
-        return subprocess.run([self.binary, *args], capture_output=True, text=True,
-                              timeout=90, check=False, env=env)
-
-    def ok(self, *args: str) -> str:
-        done = self(*args)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-
 @pytest.fixture(scope="module")
-def helm_binary() -> str:
-    got = subprocess.run([str(HELM_BINARY)], capture_output=True, text=True, timeout=330,
-                         check=False)
-    assert got.returncode == 0, f"bin/helm-binary (bin/bootstrap runs it): {got.stderr}"
-    return got.stdout.strip()
+def binary() -> str:
+    return helm_binary()
 
 
 @pytest.fixture
-def helm(helm_binary: str, apiserver: ApiServer, tmp_path: Path) -> Helm:
-    return Helm(helm_binary, tmp_path / "home", apiserver)
+def helm(binary: str, apiserver: ApiServer, tmp_path: Path) -> Helm:
+    return Helm(binary, tmp_path / "home", apiserver.kubeconfig)
 
 
 @pytest.fixture
@@ -78,40 +53,6 @@ def group(apiserver: ApiServer) -> Iterator[str]:
         apiserver.request("DELETE", f"{CRD_PATH}/gadgets.{name}")
 
 
-def chart(root: Path, group: str, *, kind: str = "Gadget") -> Path:
-    """A chart: crds/ (Gadget, CEL rule size <= 10), a `kind` object, a ConfigMap, a Service."""
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": f"gadgets.{group}"},
-           "spec": {"group": group, "scope": "Namespaced",
-                    "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget",
-                              "listKind": "GadgetList"},
-                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
-                        "openAPIV3Schema": {"type": "object", "properties": {"spec": {
-                            "type": "object",
-                            "properties": {"size": {"type": "integer"}},
-                            "x-kubernetes-validations": [{
-                                "rule": "self.size <= 10",
-                                "message": "size must be at most 10"}]}}}}}]}}
-    templates = {
-        "gadget.yaml": f"apiVersion: {group}/v1\nkind: {kind}\nmetadata:\n"
-                       "  name: {{ .Release.Name }}-g\nspec:\n  size: {{ .Values.size }}\n",
-        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-                   "  name: {{ .Release.Name }}-cm\ndata:\n"
-                   "  greeting: {{ .Values.greeting | quote }}\n",
-        "svc.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n"
-                    "  name: {{ .Release.Name }}-svc\nspec:\n  selector: {app: web}\n"
-                    "  ports: [{port: 80}]\n"}
-    path = root / "chart"
-    (path / "crds").mkdir(parents=True)
-    (path / "templates").mkdir()
-    (path / "Chart.yaml").write_text("apiVersion: v2\nname: gadgets\nversion: 0.1.0\n")
-    (path / "values.yaml").write_text("size: 1\ngreeting: hello\n")
-    (path / "crds" / "gadgets.yaml").write_text(yaml.safe_dump(crd))
-    for name, text in templates.items():
-        (path / "templates" / name).write_text(text)
-    return path
-
-
 def get(server: ApiServer, path: str) -> Any:
     status, body = server.request("GET", path)
     assert status == 200, body
@@ -125,7 +66,7 @@ def release_secrets(server: ApiServer, namespace: str) -> list[str]:
 
 def test_install_upgrade_rollback_uninstall(helm: Helm, apiserver: ApiServer, namespace: str,
                                             group: str, tmp_path: Path) -> None:
-    path = str(chart(tmp_path, group))
+    path = str(write_chart(tmp_path, group))
     gadget = f"/apis/{group}/v1/namespaces/{namespace}/gadgets/r-g"
     cm = f"/api/v1/namespaces/{namespace}/configmaps/r-cm"
     out = helm.ok("install", "r", path, "-n", namespace, "--wait", "--timeout", "30s")
@@ -183,7 +124,7 @@ def test_install_upgrade_rollback_uninstall(helm: Helm, apiserver: ApiServer, na
 def test_a_kind_no_crd_serves_fails_before_any_write(helm: Helm, apiserver: ApiServer,
                                                     namespace: str, group: str,
                                                     tmp_path: Path) -> None:
-    path = str(chart(tmp_path, group, kind="Gizmo"))
+    path = str(write_chart(tmp_path, group, kind="Gizmo"))
     failed = helm("install", "r", path, "-n", namespace)
     assert failed.returncode != 0
     assert (f'no matches for kind "Gizmo" in version "{group}/v1"' in failed.stderr
@@ -191,3 +132,44 @@ def test_a_kind_no_crd_serves_fails_before_any_write(helm: Helm, apiserver: ApiS
     assert apiserver.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/r-cm")[0] \
         == 404
     assert release_secrets(apiserver, namespace) == []
+
+
+async def test_wait_follows_a_deployment_rollout(binary: str, apiserver: ApiServer,
+                                                 tmp_path: Path) -> None:
+    """On hollow nodes with the deployment, replicaset and garbage collector controllers:
+    --wait returns once kstatus reads the rollout done (observedGeneration, Available,
+    Progressing NewReplicaSetAvailable, ready replicas) after install, upgrade and
+    rollback; uninstall --wait once what it deleted is gone."""
+    group = f"h{uuid.uuid4().hex[:6]}.example.com"
+    helm = Helm(binary, tmp_path / "home", apiserver.kubeconfig)
+    chart = str(write_chart(tmp_path, group, deployment_image="busybox:1"))
+
+    async def run(*args: str) -> str:
+        return await asyncio.to_thread(helm.ok, *args, "--wait", "--timeout", "60s")
+    try:
+        async with ClusterEnv.running(apiserver.kubeconfig, "helm",
+                                      ("deployment", "replicaset", "garbagecollector"),
+                                      nodes=2) as env:
+            path = f"/apis/apps/v1/namespaces/{env.ns}/deployments/r-web"
+            await run("install", "r", chart, "-n", env.ns)
+            status = get(apiserver, path)["status"]
+            assert (status["readyReplicas"], status["updatedReplicas"]) == (2, 2)
+            await run("upgrade", "r", chart, "-n", env.ns, "--set", "greeting=bye")
+            live = get(apiserver, path)
+            assert live["metadata"]["annotations"][
+                "deployment.kubernetes.io/revision"] == "2"
+            assert (live["status"]["updatedReplicas"], live["status"]["readyReplicas"]) == (
+                2, 2)
+            pods = get(apiserver, f"/api/v1/namespaces/{env.ns}/pods?labelSelector=app%3Dweb")
+            assert {p["spec"]["containers"][0]["env"][0]["value"] for p in pods["items"]
+                    if "deletionTimestamp" not in p["metadata"]} == {"bye"}
+            await run("rollback", "r", "1", "-n", env.ns)
+            live = get(apiserver, path)
+            assert live["metadata"]["annotations"][
+                "deployment.kubernetes.io/revision"] == "3"
+            assert live["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] \
+                == "hello"
+            await run("uninstall", "r", "-n", env.ns)
+            assert apiserver.request("GET", path)[0] == 404
+    finally:
+        apiserver.request("DELETE", f"{CRD_PATH}/gadgets.{group}")

@@ -38,6 +38,23 @@ class HaStatus:
 
 async def collect(paths: ClusterPaths, state: ClusterState) -> HaStatus:
     assert state.vip is not None
+    rows = await members(paths, state)
+    leases = {}
+    async with ApiClient.from_kubeconfig(paths.admin_conf, timeout=3.0, retries=0) as client:
+        for name in (VIP_LEASE, *LEASE_COMPONENTS.values()):
+            try:
+                lease = await client.get(LEASES, name, namespace="kube-system")
+                leases[name] = str((lease.get("spec") or {}).get("holderIdentity") or "none")
+            except (ClientError, OSError, TimeoutError) as e:
+                leases[name] = f"unknown ({e})"
+    return HaStatus(rows, state.vip, leases)
+
+
+async def members(paths: ClusterPaths, state: ClusterState) -> list[MemberRow]:
+    """Each control-plane node's etcd role and raft position and whether it has the VIP,
+    asked of the members and the kernel only: what a chaos test can poll while the API
+    is away."""
+    assert state.vip is not None
     nodes = ha.control_planes(state)
     statuses = await asyncio.gather(*(
         member_status(ha.etcd_client_url(n),
@@ -50,15 +67,7 @@ async def collect(paths: ClusterPaths, state: ClusterState) -> HaStatus:
         else:
             rows.append(MemberRow(node.name, "leader" if st.is_leader else "follower",
                                   st.raft_index, st.raft_term, holds))
-    leases = {}
-    async with ApiClient.from_kubeconfig(paths.admin_conf, timeout=3.0, retries=0) as client:
-        for name in (VIP_LEASE, *LEASE_COMPONENTS.values()):
-            try:
-                lease = await client.get(LEASES, name, namespace="kube-system")
-                leases[name] = str((lease.get("spec") or {}).get("holderIdentity") or "none")
-            except (ClientError, OSError, TimeoutError) as e:
-                leases[name] = f"unknown ({e})"
-    return HaStatus(rows, state.vip, leases)
+    return rows
 
 
 def render(status: HaStatus) -> str:

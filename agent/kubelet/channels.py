@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Any, Protocol
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 V5, BASE64 = "v5.channel.k8s.io", "v4.base64.channel.k8s.io"
@@ -36,6 +36,19 @@ def encode(channel: int, data: bytes, *, base64_text: bool) -> bytes | str:
     if base64_text:
         return chr(ord("0") + channel) + base64.b64encode(data).decode()
     return frame(channel, data)
+
+
+class MessageSocket(Protocol):
+    """What a frame is sent on (aiohttp's WebSocketResponse)."""
+
+    async def send_bytes(self, data: bytes) -> None: ...
+
+    async def send_str(self, data: str) -> None: ...
+
+
+async def send(ws: MessageSocket, message: bytes | str) -> None:
+    """One encoded message: binary, or text under the base64 protocol."""
+    await (ws.send_str(message) if isinstance(message, str) else ws.send_bytes(message))
 
 
 def decode(message: bytes | str, *, base64_text: bool) -> tuple[int, bytes]:

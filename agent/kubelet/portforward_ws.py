@@ -1,6 +1,7 @@
 """Port forwarding over the WebSocket channel protocol (v4.channel.k8s.io, or no
 subprotocol), what the official Python client's `portforward` speaks through the
-api-server's pods/portforward.
+api-server's pods/portforward; or v4.base64.channel.k8s.io, the same channels in text
+messages (channels.py).
 
 Every port asked for (`?port=8080&port=9090`, in order) owns two channels: 2i carries
 data both ways, 2i+1 the error the kubelet reports. The first message on each channel is
@@ -24,7 +25,7 @@ from agent.kubelet.poddial import Sandbox
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = ("v4.channel.k8s.io",)
+PROTOCOLS = ("v4.channel.k8s.io", ch.BASE64)
 QUEUED = 64  # messages per port before the client's reads pause
 
 
@@ -33,33 +34,39 @@ async def _forward(ws: web.WebSocketResponse, sandbox: Sandbox, index: int, port
     """One port: the client's data channel (queued, b"" at its end) to the pod and back;
     a failure goes on the port's error channel."""
     data, error = 2 * index, 2 * index + 1
+    b64 = ws.ws_protocol == ch.BASE64
 
     async def write(chunk: bytes) -> None:
-        await ws.send_bytes(ch.frame(data, chunk))
+        await ch.send(ws, ch.encode(data, chunk, base64_text=b64))
     try:
         await poddial.forward(sandbox.pid, port, inbound.get, write)
     except OSError as e:
         log.info("port-forward failed pod=%s port=%d err=%s", sandbox.full_name, port, e)
         with contextlib.suppress(ConnectionError):
-            await ws.send_bytes(ch.frame(error, poddial.failure(port, sandbox, e)))
+            await ch.send(ws, ch.encode(error, poddial.failure(port, sandbox, e),
+                                        base64_text=b64))
 
 
 async def serve(request: web.Request, sandbox: Sandbox, ports: list[int]
                 ) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
     await ws.prepare(request)
+    b64 = ws.ws_protocol == ch.BASE64
     queues: list[asyncio.Queue[bytes]] = [asyncio.Queue(maxsize=QUEUED) for _ in ports]
     for index, port in enumerate(ports):
         prefix = port.to_bytes(2, "little")
-        await ws.send_bytes(ch.frame(2 * index, prefix))
-        await ws.send_bytes(ch.frame(2 * index + 1, prefix))
+        await ch.send(ws, ch.encode(2 * index, prefix, base64_text=b64))
+        await ch.send(ws, ch.encode(2 * index + 1, prefix, base64_text=b64))
 
     async def read_client() -> None:
         async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.BINARY or len(msg.data) < 2:
+            if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
                 continue
-            channel, payload = ch.parse(msg.data)
-            if channel % 2 == 0 and channel // 2 < len(queues):
+            try:
+                channel, payload = ch.decode(msg.data, base64_text=b64)
+            except ValueError:
+                continue
+            if payload and channel % 2 == 0 and channel // 2 < len(queues):
                 await queues[channel // 2].put(payload)  # a slow pod slows its client
         for queue in queues:  # the client is done: EOF for every pod connection
             await queue.put(b"")

@@ -73,19 +73,15 @@ async def _stream(request: web.Request, start: Callable[[], Awaitable[StreamSess
     ws = web.WebSocketResponse(protocols=ch.PROTOCOLS, max_msg_size=0)
     await ws.prepare(request)
     v5, b64 = ws.ws_protocol == ch.V5, ws.ws_protocol == ch.BASE64
-
-    async def send(message: bytes | str) -> None:
-        await (ws.send_str(message) if isinstance(message, str) else ws.send_bytes(message))
-
     try:
         session = await start()
     except Exception as e:  # noqa: BLE001 - any start failure goes to the error channel
-        await send(ch.status_frame(ch.error_status(str(e)), base64_text=b64))
+        await ch.send(ws, ch.status_frame(ch.error_status(str(e)), base64_text=b64))
         await ws.close()
         return ws
 
     async def out(channel: int, data: bytes) -> None:
-        await send(ch.encode(channel, data, base64_text=b64))
+        await ch.send(ws, ch.encode(channel, data, base64_text=b64))
 
     async def inbound() -> None:
         async for msg in ws:
@@ -108,7 +104,7 @@ async def _stream(request: web.Request, start: Callable[[], Awaitable[StreamSess
     reader = asyncio.create_task(inbound(), name="stream-in")
     try:
         await session.pump(out)
-        await send(ch.status_frame(await session.final_status(), base64_text=b64))
+        await ch.send(ws, ch.status_frame(await session.final_status(), base64_text=b64))
     except ConnectionResetError:
         log.info("stream client went away path=%s", request.path)
     finally:

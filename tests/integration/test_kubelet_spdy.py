@@ -333,6 +333,27 @@ async def test_python_client_port_forward_over_websocket_channels(apiserver: Any
     assert served in apiserver.log_file.read_text()
 
 
+async def test_port_forward_over_base64_channels(apiserver: Any, web_pod: str) -> None:
+    """pods/portforward over v4.base64.channel.k8s.io: each channel opens with its port
+    (2 bytes little endian), data both ways in text messages, port 9's error on its
+    error channel."""
+    got: dict[int, bytes] = {}
+    async with apiserver.session() as s, s.ws_connect(
+            f"/api/v1/namespaces/default/pods/{web_pod}/portforward",
+            params=[("ports", "8080"), ("ports", "9")],
+            protocols=["v4.base64.channel.k8s.io"]) as ws:
+        assert ws.protocol == "v4.base64.channel.k8s.io"
+        await ws.send_str("0" + base64.b64encode(b"GET / HTTP/1.0\r\n\r\n").decode())
+        while not (f"pf-{web_pod}".encode() in got.get(0, b"") and len(got.get(3, b"")) > 2):
+            msg = await asyncio.wait_for(ws.receive(), 20)
+            assert msg.type == aiohttp.WSMsgType.TEXT, msg
+            channel = ord(msg.data[0]) - ord("0")
+            got[channel] = got.get(channel, b"") + base64.b64decode(msg.data[1:])
+    assert got[0][:2] == (8080).to_bytes(2, "little") and got[0][2:].startswith(b"HTTP/1.")
+    assert got[1] == (8080).to_bytes(2, "little") and got[2] == (9).to_bytes(2, "little")
+    assert got[3][2:].decode().startswith(f"error forwarding port 9 to pod {web_pod}_default")
+
+
 async def _refused_upgrade(apiserver: Any, path: str, upgrade: str,
                            protocols: list[str]) -> tuple[int, dict[str, Any]]:
     headers = [("Connection", "Upgrade"), ("Upgrade", upgrade)]

@@ -162,13 +162,15 @@ class LeaderElector:
         the holder hands it back. A broken watch is started again a retry period later
         (meanwhile the polls go on)."""
         while True:
+            events = self.client.watch(LEASES, self.namespace, timeout_seconds=300,
+                                       field_selector=f"metadata.name={self.name}")
             try:
-                async for kind, lease in self.client.watch(
-                        LEASES, self.namespace, field_selector=f"metadata.name={self.name}",
-                        timeout_seconds=300):
-                    spec: LeaseSpec = lease.get("spec") or {}
-                    if kind != "DELETED" and self._note(spec) and not spec.get("holderIdentity"):
-                        self._released.set()
+                async with contextlib.aclosing(events):  # its connection freed when cancelled
+                    async for kind, lease in events:
+                        spec: LeaseSpec = lease.get("spec") or {}
+                        if kind != "DELETED" and self._note(spec) and \
+                                not spec.get("holderIdentity"):
+                            self._released.set()
             except (ClientError, OSError, TimeoutError) as e:
                 log.debug("lease watch broke lease=%s/%s error=%r", self.namespace, self.name,
                           e)

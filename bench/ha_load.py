@@ -6,6 +6,7 @@ measured is the cluster, not an event loop shared with the checks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import threading
@@ -17,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from minikube_py.api.resources import CONFIGMAPS
+from minikube_py.client import ApiClient
+from minikube_py.client.errors import AlreadyExists, ClientError
 
 TIMEOUT = 2.0  # a request that takes longer counts as failed and is retried
 
@@ -138,6 +143,43 @@ class WriteLoad:
             token = body["metadata"].get("continue") or ""
             if not token:
                 return sorted(n for n, v in acked.items() if stored.get(n) != v)
+
+
+@dataclass
+class FailoverWriteLoad(WriteLoad):
+    """The same creates through our ApiClient holding every api-server as a fallback, as
+    agents and components do (k3s's agent load balancer: the VIP first, the next server
+    when it does not answer within the timeout); its own event loop in the load's thread."""
+
+    kubeconfig: Path = Path("admin.conf")  # the VIP's, as Api.from_kubeconfig read it
+    fallbacks: tuple[str, ...] = ()
+    _client: ApiClient | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def _create(self, path: str, name: str, value: str) -> bool:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self._acreate(name, value))
+
+    def stop(self) -> None:
+        super().stop()
+        if self._loop is not None and self._client is not None:
+            self._loop.run_until_complete(self._client.close())
+            self._loop.close()
+
+    async def _acreate(self, name: str, value: str) -> bool:
+        if self._client is None:
+            self._client = ApiClient.from_kubeconfig(self.kubeconfig, timeout=TIMEOUT,
+                                                     connect_timeout=TIMEOUT, retries=0)
+            self._client.servers.set_fallbacks(list(self.fallbacks))
+        try:
+            await self._client.create(CONFIGMAPS, configmap(name, value), self.namespace)
+            return True
+        except AlreadyExists:  # an earlier attempt landed: ours only with our content
+            got = await self._client.get(CONFIGMAPS, name, self.namespace)
+            return bool(got.get("data", {}).get("v") == value)
+        except (ClientError, OSError, TimeoutError):
+            return False
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 The same steps as the kubectl suite (tests/e2e/test_kubectl_workflow.py) but with no
 kubectl at all, so it runs wherever the cluster can: create Namespace + ConfigMap +
-Deployment + Service, list with selectors, watch, patch, scale, restart, logs, exec and
-port-forward over the WebSocket channel protocol (remote exit code; a failed port's error),
-cordon, delete and wait until gone.
+Deployment + Service, list with selectors, watch, the client's SharedInformer, patch, scale,
+restart, logs, exec, attach and port-forward over the WebSocket channel protocol (remote
+exit code; a failed port's error), cordon, delete and wait until gone.
 One private cluster (tests/e2e/kubectl_cluster.py) for the module. Every test passes alone
 and in any order: `apis` holds the app rolled out, for the tests that only read it or put
 back what they change; a test that changes the app for good gets its own namespace (`fresh`).
@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config, stream, watch
 from kubernetes.client.rest import ApiException
+from kubernetes.informer import ADDED, DELETED, ERROR, SharedInformer
 
 from tests import pyclient_portforward
 from tests.e2e.cluster_support import eventually, needs_root
@@ -298,6 +299,76 @@ def test_exec_returns_output_and_exit_code(apis: Apis) -> None:
         assert whole.returncode == 0
     finally:
         close(whole)
+
+
+def test_attach_to_a_containers_main_process(apis: Apis) -> None:
+    """pods/attach over the WebSocket channels: stdin reaches the main process, its
+    output comes back (the pod is removed at the end)."""
+    name = f"att-{uuid.uuid4().hex[:6]}"
+    apis.core.create_namespaced_pod(apis.ns, client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodSpec(termination_grace_period_seconds=0, containers=[
+            client.V1Container(name="echo", image=IMAGE, stdin=True, command=[
+                "sh", "-c", "while read l; do echo got-$l; done"])])))
+    try:
+        eventually(lambda: apis.core.read_namespaced_pod(name, apis.ns).status.phase
+                   == "Running", 30, f"pod {name} Running", interval=0.2)
+        resp = stream.stream(apis.core.connect_get_namespaced_pod_attach, name, apis.ns,
+                             container="echo", stdin=True, stdout=True, stderr=False,
+                             tty=False, _preload_content=False)
+        try:
+            resp.write_stdin("hello\n")
+            out = ""
+            deadline = time.monotonic() + 20
+            while "got-hello" not in out and resp.is_open() and time.monotonic() < deadline:
+                resp.update(timeout=1)
+                out += resp.read_stdout(timeout=0)
+            assert out == "got-hello\n"
+        finally:
+            close(resp)
+    finally:
+        apis.core.delete_namespaced_pod(name, apis.ns, grace_period_seconds=0)
+
+
+def test_shared_informer_follows_scale_and_deletion(fresh: Apis) -> None:
+    """The client's SharedInformer: list, then watch from the list's resourceVersion,
+    resumed each time timeoutSeconds ends the stream (resync every 2 s); its cache
+    follows a scale-up and a deleted pod, and it fires no ERROR meanwhile (a watch body
+    that does not end cleanly is one: urllib3's 'Response ended prematurely')."""
+    apis = fresh
+    create_app(apis)
+    apis.rolled_out(2)
+    informer: Any = SharedInformer(  # type: ignore[no-untyped-call]
+        apis.core.list_namespaced_pod, namespace=apis.ns, label_selector="app=web",
+        resync_period=2)
+    errors: list[Any] = []
+    added: list[str] = []
+    deleted: list[str] = []
+    informer.add_event_handler(ERROR, errors.append)
+    informer.add_event_handler(ADDED, lambda p: added.append(p.metadata.name))
+    informer.add_event_handler(DELETED, lambda p: deleted.append(p.metadata.name))
+
+    def in_step(count: int) -> set[str] | None:
+        cached = {p.metadata.name for p in informer.cache.list()}
+        listed = {p.metadata.name for p in apis.pods()}
+        return cached if cached == listed and len(cached) == count else None
+    informer.start()
+    try:
+        eventually(lambda: in_step(2), 20, "cache = the 2 pods", interval=0.2)
+        apis.apps.patch_namespaced_deployment_scale("web", apis.ns, {"spec": {"replicas": 3}})
+        apis.rolled_out(3)
+        pods = eventually(lambda: in_step(3), 20, "cache = the 3 pods", interval=0.2)
+        victim = min(pods)
+        apis.core.delete_namespaced_pod(victim, apis.ns, grace_period_seconds=0)
+        eventually(lambda: victim in deleted and victim not in {
+            p.metadata.name for p in informer.cache.list()}, 20, f"{victim} DELETED",
+            interval=0.2)
+        apis.rolled_out(3)
+        eventually(lambda: in_step(3), 20, "cache = 3 pods again", interval=0.2)
+        assert errors == []  # before stop(): it shuts the socket under the open watch
+    finally:
+        informer.stop()
+    assert pods <= set(added)
 
 
 def test_port_forward_over_websocket_reaches_the_pod(apis: Apis) -> None:

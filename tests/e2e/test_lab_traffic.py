@@ -277,6 +277,40 @@ def test_network_policy_matrix_egress_to_an_ip_block_with_an_exception(
     lab.matrix.validate(_same(everyone().expect("x/a", "y/a", False)))
 
 
+def test_network_policy_matrix_ingress_from_an_ip_block_but_one_node_s_pod_cidr(
+        lab: Lab, policies: list[dict[str, Any]]) -> None:
+    """x/a admits the pod network but the pod CIDR of the second node, where every b runs:
+    an `except` that is a whole CIDR, enforced on the destination's node."""
+    b_cidr = ipaddress.ip_network(f"{lab.matrix.ips['x/b']}/24", strict=False)
+    apply(lab, policies, "a-from-pods-but-node-2", "x", {
+        "podSelector": _pods(pod="a"), "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"ipBlock": {"cidr": "10.244.0.0/16",
+                                           "except": [str(b_cidr)]}}]}]})
+    lab.matrix.validate(_same(everyone().expect_peer("*/b", "x/a", False)))
+
+
+def _label_y(lab: Lab, team: str | None) -> None:
+    lab.call(lambda c: c.patch(NAMESPACES, "y", {"metadata": {"labels": {"team": team}}}))
+
+
+def test_network_policy_matrix_follows_a_namespace_label_change(
+        lab: Lab, policies: list[dict[str, Any]]) -> None:
+    """Upstream's 'should allow ingress access from updated namespace': x/a admits the
+    namespaces labelled team=friends; none is, then y is (its pods get in), then y is not
+    again: the agents follow Namespace changes, not only NetworkPolicy ones."""
+    apply(lab, policies, "a-from-friends", "x", {
+        "podSelector": _pods(pod="a"),
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "friends"}}}]}]})
+    nobody = _same(everyone().expect_peer("*", "x/a", False))
+    lab.matrix.validate(nobody)
+    _label_y(lab, "friends")
+    try:
+        lab.matrix.validate(_same(everyone().expect_peer("[xz]/*", "x/a", False)))
+    finally:
+        _label_y(lab, None)
+    lab.matrix.validate(nobody)
+
+
 # -- LoadBalancer ------------------------------------------------------------------------
 
 @functools.cache

@@ -464,7 +464,10 @@ def _curl(url: str, host: str, port: int, node_ip: str = NODE_IPS[1],
 
 
 def _serves_shop(node_ip: str) -> bool:
-    return _curl("http://shop.test/", "shop.test", 80, node_ip) == "hello from web 200"
+    """Both backends answer through this node (each Service's endpoints reach each
+    controller on their own watch: until then its backend answers 503)."""
+    return _curl("http://shop.test/", "shop.test", 80, node_ip) == "hello from web 200" and \
+        _curl("http://shop.test/index.html", "shop.test", 80, node_ip) == "hello from friend 200"
 
 
 def test_ingress_at_every_node_routes_hosts_and_paths_to_pods_on_two_nodes_with_tls(

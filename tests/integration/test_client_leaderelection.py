@@ -151,7 +151,7 @@ async def test_a_watching_candidate_sees_the_lease_change_when_it_happens(
     async with campaigning(a, timeline.work("a")) as task_a:
         await eventually(lambda: timeline.started == ["a"])
         async with campaigning(b, timeline.work("b")):
-            await asyncio.sleep(7)  # b's first poll and then its watch are under way
+            await asyncio.sleep(1.0)  # b polled once and watches
             task_a.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task_a
@@ -159,7 +159,7 @@ async def test_a_watching_candidate_sees_the_lease_change_when_it_happens(
             await eventually(lambda: timeline.started == ["a", "b"], timeout=15)
             waited = loop.time() - stopped_at
     # a renewed every 0.4 s: its last renewal is at most that old when it stops
-    low, high = (0.0, 1.0) if released else (TIMING["lease_duration"] - 0.5,
+    low, high = (0.0, 1.2) if released else (TIMING["lease_duration"] - 0.5,
                                              TIMING["lease_duration"] + 0.8)
     assert low <= waited < high, waited
     assert timeline.overlaps == 0

@@ -7,8 +7,10 @@ since a dead container never changes), and turned into a PodStatus.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
+from agent.kubelet import kernel_oom
 from agent.kubelet import labels as L
 from agent.kubelet.errors import ContainerNotFound
 from agent.kubelet.labels import Observed
@@ -48,11 +50,22 @@ class PodObserver:
         except ContainerNotFound:
             return None
         if terminated(ins) is not None:
+            await self._note_kernel_oom(ins)
             message = await self._termination_message(ins)
             if message:
                 ins[TERMINATION_MESSAGE] = message
             self._dead[cid] = ins
         return ins
+
+    async def _note_kernel_oom(self, ins: dict[str, Any]) -> None:
+        """A SIGKILLed container Docker does not call OOMKilled is looked up in the kernel's
+        OOM records (containerd's watcher can be missing: kernel_oom.py says when)."""
+        st = ins["State"]
+        if st.get("OOMKilled") or st.get("ExitCode") != 137:
+            return
+        records = await asyncio.to_thread(kernel_oom.read_records)
+        if kernel_oom.oom_killed(ins["Id"], kernel_oom.killed_memcgs(records)):
+            st["OOMKilled"] = True
 
     async def _termination_message(self, ins: dict[str, Any]) -> str:
         """What the container wrote to its terminationMessagePath, or, with

@@ -221,6 +221,15 @@ async def test_oom_killed_under_16mi(node: Node) -> None:
     assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
 
 
+async def test_exit_137_without_an_oom_kill_is_an_error(node: Node) -> None:
+    """Exit 137 alone is not OOMKilled: the kernel's OOM records must name the container."""
+    pod = node.pod([{"name": "shot", "command": ["sh", "-c", "exit 137"],
+                     "resources": {"limits": {"memory": "16Mi"}}}], restartPolicy="Never")
+    status = await node.until(pod, lambda s: s.get("phase") == "Failed")
+    term = status["containerStatuses"][0]["state"]["terminated"]
+    assert (term["reason"], term["exitCode"]) == ("Error", 137)
+
+
 async def test_succeeded_pod_releases_sandbox(node: Node) -> None:
     pod = node.pod([{"name": "once", "command": ["true"]}], restartPolicy="OnFailure")
     status = await node.until(pod, lambda s: s.get("phase") == "Succeeded")

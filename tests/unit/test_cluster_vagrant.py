@@ -78,6 +78,7 @@ def test_each_machine_runs_install_sh_with_its_own_address_and_interface(calls: 
         assert argv[argv.index("--node-ip") + 1] == ips[name]
         assert argv[argv.index("--iface") + 1] == "eth1"
         assert argv[argv.index("--role") + 1] == ("control-plane" if name == "cp" else "worker")
+        assert "--vip" not in argv  # one control plane: its own address is the API's
     assert joins(provisions) == {"cp": ("--join-file", JOIN), "worker1": ("--join-from", JOIN),
                                  "worker2": ("--join-from", f"{JOIN}.2")}
 
@@ -107,6 +108,9 @@ def test_the_ha_profile_joins_two_more_control_planes(
         "cp3": ("--join-from", f"{JOIN}.control-plane"), "worker1": ("--join-from", JOIN),
         "worker2": ("--join-from", f"{JOIN}.2")}
     assert "--workers 2" in provisions["cp1"]
+    vips = {n: i.split()[i.split().index("--vip") + 1] for n, i in provisions.items()
+            if "--vip" in i.split()}
+    assert vips == {"cp1": "192.168.56.100"}  # the others read it from the join file
     roles = {n: i.split()[i.split().index("--role") + 1] for n, i in provisions.items()}
     assert [n for n, r in roles.items() if r == "control-plane"] == ["cp1", "cp2", "cp3"]
     ips = [c["kw"]["ip"] for c in calls if c["call"].endswith("vm.network")]

@@ -229,6 +229,27 @@ class Storage:
         total, changed = response.responses[0].response_range, response.responses[1].response_range
         return int(response.header.revision) if total.count == count and not changed.kvs else None
 
+    async def quiet_between(self, prefix: str, since: int, until: int) -> bool:
+        """Whether `prefix` held the same keys, none modified, at `until` as at `since`
+        (two historical counts and one modified-since probe, no values); False when
+        `since` is compacted. A key created and deleted in between goes unseen: the
+        state at `until` is still what it was at `since`."""
+        key, end = prefix.encode(), prefix_range_end(prefix.encode())
+        request = rpc.TxnRequest(success=[
+            rpc.RequestOp(request_range=rpc.RangeRequest(key=key, range_end=end,
+                                                         count_only=True, revision=since)),
+            rpc.RequestOp(request_range=rpc.RangeRequest(key=key, range_end=end,
+                                                         count_only=True, revision=until)),
+            rpc.RequestOp(request_range=rpc.RangeRequest(key=key, range_end=end, keys_only=True,
+                                                         limit=1, revision=until,
+                                                         min_mod_revision=since + 1))])
+        try:
+            response, _ = await self._txn("quiet", prefix, request)
+        except Expired:
+            return False
+        before, after, changed = (r.response_range for r in response.responses)
+        return before.count == after.count and not changed.kvs
+
     async def get(self, key: str) -> Item:
         request = rpc.RangeRequest(key=key.encode())
         response = await self._call(

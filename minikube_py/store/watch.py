@@ -177,7 +177,7 @@ class Broadcaster:
         # History bounds memory: a resume from further back reads its own etcd stream.
         self.history: collections.deque[Change] = collections.deque(maxlen=history)
         self.floor = 0          # every change with revision > floor is in history
-        self.last_revision = 0  # newest revision this broadcaster has delivered
+        self.last_revision = 0  # newest revision delivered, or confirmed quiet up to
         self.compacted = 0
         self.subscribers: set[Subscription] = set()
         self.ready = asyncio.Event()
@@ -207,7 +207,7 @@ class Broadcaster:
                 async for batch in etcd_watch(self.storage, self.prefix, self.last_revision + 1,
                                               progress_every=self.progress_every):
                     if isinstance(batch, Progress):
-                        self._progress(batch.revision)
+                        await self._progress(batch.revision)
                     else:
                         self._deliver(batch)
                     backoff.reset()
@@ -236,13 +236,21 @@ class Broadcaster:
             for _ in range(min(overflow, len(self.history))):
                 self.floor = self.history.popleft().revision
         self.history.extend(batch)
-        self.last_revision = batch[-1].revision
+        self.last_revision = max(self.last_revision, batch[-1].revision)
         for sub in list(self.subscribers):
             if not sub.offer(batch):
                 self.subscribers.discard(sub)
 
-    def _progress(self, revision: int) -> None:
-        self.last_revision = max(self.last_revision, revision)
+    async def _progress(self, revision: int) -> None:
+        """Pass etcd's progress on once etcd confirms it. etcd before 3.4.24 / 3.5.8 may
+        answer a progress request ahead of events it has not sent yet on the same stream
+        (etcd-io/etcd#15220, seen here with 3.4.23); a bookmark, or our own resume, from
+        such a revision would skip those events for good. Unconfirmed, it is dropped:
+        the events are on their way, and the next request asks again."""
+        if revision <= self.last_revision or not await self.storage.quiet_between(
+                self.prefix, self.last_revision, revision):
+            return
+        self.last_revision = revision
         for sub in self.subscribers:
             sub.progress(revision)
 

@@ -161,3 +161,20 @@ async def test_old_resume_catches_up_then_joins_the_shared_stream(storage: Stora
         assert got == [b"o", b"o", b"o", b"n", b"n"]
     finally:
         await hub.close()
+
+
+async def test_quiet_between_sees_every_change_under_the_prefix(storage: Storage) -> None:
+    """What lets the hub trust an etcd progress revision (store/watch.py)."""
+    p = prefix()
+    await storage.create(p + "ns/a", b"1")
+    start = await storage.current_revision()
+    await storage.create(prefix() + "ns/elsewhere", b"1")
+    assert await storage.quiet_between(p, start, await storage.current_revision())
+    item = await storage.get(p + "ns/a")
+    modified = await storage.update(p + "ns/a", b"2", item.mod_revision)
+    assert not await storage.quiet_between(p, start, modified)
+    assert await storage.quiet_between(p, modified, await storage.current_revision())
+    _, deleted = await storage.delete(p + "ns/a")
+    assert not await storage.quiet_between(p, modified, deleted)
+    await storage.compact(deleted)
+    assert not await storage.quiet_between(p, start, deleted)  # compacted: cannot tell

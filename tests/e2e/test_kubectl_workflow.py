@@ -322,13 +322,18 @@ def test_watch_prints_changes_until_interrupted(kc: Kubectl) -> None:
         first = watch.stdout.readline()
         assert first.split()[0] == "NAME"
         assert watch.stdout.readline().split()[:2] == ["web", "3/3"]
+        scaled_at = time.strftime("%H:%M:%S", time.gmtime())
         kc.n("scale", "deploy", "web", "--replicas", "2")
         lines: list[str] = []
         while not lines or lines[-1].split()[1] != "2/2":
             ready, _, _ = select.select([watch.stdout], [], [], 30)
-            # On a timeout, say whether the status never changed or the watch missed it.
-            assert ready, (f"no watch line within 30 s; got {lines}; the deployment now: "
-                           + kc.n("get", "deploy,rs", "-o", "wide").stdout)
+            # On a timeout, say whether the status never changed or the watch missed it:
+            # the status writer's managedFields time is when the status was last written.
+            assert ready, (f"no watch line within 30 s; got {lines}; scaled at {scaled_at}Z; "
+                           "the deployment now: " + kc.n("get", "deploy,rs", "-o", "wide").stdout
+                           + kc.out("get", "deploy", "web", "-o", "jsonpath={.metadata."
+                                    "resourceVersion} {range .metadata.managedFields[*]}"
+                                    "{.manager}/{.subresource} {.time} {end}"))
             lines.append(watch.stdout.readline())
         assert watch.poll() is None  # still watching
     finally:

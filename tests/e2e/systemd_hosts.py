@@ -240,10 +240,53 @@ class Lan:
         if self.network:
             docker("network", "rm", self.network, check=False)
 
+        remove_unmounted_cgroups()
+
     def leftovers(self) -> list[str]:
         found = docker("ps", "-aq", "--filter", f"label={LABEL}={self.run_id}").stdout.split()
         nets = docker("network", "ls", "-q", "--filter", f"label={LABEL}={self.run_id}")
-        return found + nets.stdout.split()
+        return found + nets.stdout.split() + [f"cgroup hierarchy {h} kept by its cgroups"
+                                              for h in unmounted_hierarchies(populated=True)]
+
+
+def unmounted_hierarchies(*, populated: bool = False) -> list[str]:
+    """cgroup v1 hierarchies the kernel holds but this host does not mount.
+
+    A host's systemd and dockerd (which see the host's cgroup tree, mounted rw) mount every
+    controller the kernel has and make cgroups in them; the hierarchy outlives the hosts
+    while those cgroups last, and the host's containerd shim, finding it in every
+    /proc/PID/cgroup with no mount, then watches no container for OOM kills (dockerd's
+    State.OOMKilled stays false: "cgroups: cannot find cgroup mount destination").
+    `populated`: only those holding cgroups besides their root (the kernel lets an empty
+    one go in its own time)."""
+    counts = {fields[0]: int(fields[2]) for fields in (
+        line.split() for line in Path("/proc/cgroups").read_text().splitlines()[1:])}
+    mounted: set[str] = set()
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        _, _, fs = line.partition(" - ")
+        parts = fs.split()
+        if len(parts) >= 3 and parts[0] == "cgroup":
+            mounted.update(parts[2].split(","))
+    found = []
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        controllers = line.split(":", 2)[1]
+        names = controllers.split(",")
+        if controllers and not set(names) & mounted and (
+                not populated or any(counts.get(n, 0) > 1 for n in names)):
+            found.append(controllers)
+    return found
+
+
+def remove_unmounted_cgroups() -> None:
+    """The hosts' cgroups in hierarchies nothing on this host mounts (see above): mounted in
+    a private mount namespace, emptied leaves first, so the kernel drops the hierarchy."""
+    for controllers in unmounted_hierarchies():
+        options = controllers if "=" not in controllers else f"none,{controllers}"
+        script = ('d=$(mktemp -d) && mount -t cgroup -o "$1" cgroup "$d" && '
+                  'find "$d" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null; '
+                  'umount "$d"; rmdir "$d"')
+        subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                        "sh", options], capture_output=True, timeout=60, check=False)
 
 
 @contextlib.contextmanager

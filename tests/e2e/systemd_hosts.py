@@ -280,6 +280,15 @@ def unmounted_hierarchies(*, populated: bool = False) -> list[str]:
 def remove_unmounted_cgroups() -> None:
     """The hosts' cgroups in hierarchies nothing on this host mounts (see above): mounted in
     a private mount namespace, emptied leaves first, so the kernel drops the hierarchy."""
+    deadline = time.monotonic() + 10  # a removed host's last processes may still be exiting
+    while True:
+        _remove_cgroups_once()
+        if not unmounted_hierarchies(populated=True) or time.monotonic() > deadline:
+            return
+        time.sleep(0.5)
+
+
+def _remove_cgroups_once() -> None:
     for controllers in unmounted_hierarchies():
         options = controllers if "=" not in controllers else f"none,{controllers}"
         script = ('d=$(mktemp -d) && mount -t cgroup -o "$1" cgroup "$d" && '
@@ -297,4 +306,5 @@ def lan(image: str) -> Iterator[Lan]:
         yield net.open()
     finally:
         net.close()
-    assert net.leftovers() == []
+    left = net.leftovers()
+    assert left == [], left

@@ -135,9 +135,14 @@ if [ "$role" = control-plane ]; then
     done
     [ -n "$own_join" ] || die "could not create a token for this host's agent: minikube-py token create"
     $own_join --node-name "$node_name" --node-ip "$node_ip" ${iface:+--iface "$iface"} --systemd \
+      --register-with-taints node-role.kubernetes.io/control-plane:NoSchedule \
       || die "this host's agent could not join: $own_join"
   fi
   systemctl enable --now minikube-py-agent
+  # kubeadm's mark-control-plane: the role label (NodeRestriction keeps the agent from
+  # setting it; the NoSchedule taint it registered with, as join --control-plane's does).
+  minikube-py node mark-control-plane "$node_name" --kubeconfig "$DATA/apiserver/admin.conf" \
+    || die "could not label node $node_name: journalctl -u minikube-py-agent"
   if [ -n "$vip" ]; then  # a candidate for the floating address on the node's interface
     vip_iface="${iface:-$(ip -o -4 addr show | awk -v ip="$node_ip" 'index($4, ip "/") == 1 {print $2; exit}')}"
     [ -n "$vip_iface" ] || die "no interface has $node_ip: pass --iface"

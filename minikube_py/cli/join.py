@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="only write credentials and /etc/minikube-py/agent.env; "
                         "systemd runs the agent (install.sh)")
     p.add_argument("--no-install", action="store_true", help="never run apt-get")
+    p.add_argument("--register-with-taints", default="", metavar="key[=value]:Effect,...",
+                   help="taints the Node registers with (kubeadm's nodeRegistration.taints); "
+                        "--control-plane adds node-role.kubernetes.io/control-plane:NoSchedule")
     p.add_argument("--control-plane", action="store_true",
                    help="join as another control-plane host (kubeadm join --control-plane): "
                         "fetch the shared PKI, add an etcd learner, write the etcd and "
@@ -59,8 +62,13 @@ def _run(args: argparse.Namespace) -> int:
         if args.control_plane and not (args.systemd and args.certificate_key):
             raise CLIError("--control-plane needs --systemd (install.sh runs the units) "
                            "and --certificate-key")
+        taints = _taints(args)
+        if taints and not args.systemd:
+            raise CLIError("--register-with-taints needs --systemd (the agent.env install.sh's "
+                           "unit reads)")
         node = NodeRecord(args.node_name or host.node_name(),
-                          args.node_ip or host.primary_ipv4(), iface=args.iface)
+                          args.node_ip or host.primary_ipv4(), iface=args.iface,
+                          control_plane=args.control_plane)
         req = join.JoinRequest(args.server, args.token, args.ca_cert_hash, node.name,
                                (node.ip,)).validated()
         ca_pem = asyncio.run(join.fetch_ca(req.server, req.ca_cert_hash))  # read-only
@@ -74,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
             asyncio.run(join.join(req, ca_pem, kubeconfig))
         say(f"joined {args.server} as node {node.name} ({node.ip}); credentials in {kubeconfig}")
         if args.systemd:
-            join.write_agent_env(paths.config_dir / "agent.env", node, kubeconfig)
+            join.write_agent_env(paths.config_dir / "agent.env", node, kubeconfig, taints)
             say(f"wrote {paths.config_dir / 'agent.env'}; start: systemctl enable --now "
                 "minikube-py-agent")
             return 0
@@ -86,6 +94,22 @@ def _run(args: argparse.Namespace) -> int:
         raise CLIError("this build has no `minikube-py agent`; credentials are in place")
     say(f"node {node.name} Ready; `minikube-py status` here, kubectl on the control plane")
     return 0
+
+
+def _taints(args: argparse.Namespace) -> list[str]:
+    """--register-with-taints checked, with the control-plane taint of a control-plane join."""
+    from minikube_py.api.taints import parse_taint
+    from minikube_py.cluster.ha import TAINT
+
+    taints = [t for t in args.register_with_taints.split(",") if t]
+    for taint in taints:
+        try:
+            parse_taint(taint)
+        except ValueError as e:
+            raise CLIError(f"--register-with-taints: {e}") from None
+    if args.control_plane and TAINT not in taints:
+        taints.append(TAINT)
+    return taints
 
 
 def _join_etcd(args: argparse.Namespace, req: JoinRequest, ca_pem: bytes, node: NodeRecord,

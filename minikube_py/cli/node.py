@@ -27,6 +27,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     etcd_member.add_tls_flags(remove)
     add_paths(remove)
     remove.set_defaults(func=_remove)
+    mark = sub.add_parser(
+        "mark-control-plane",
+        help="label a control-plane host's Node node-role.kubernetes.io/control-plane "
+             "(kubeadm's mark-control-plane; NodeRestriction keeps its agent from doing it)")
+    mark.add_argument("name", help="the node's name")
+    mark.add_argument("--kubeconfig", type=Path, default=None,
+                      help="admin kubeconfig (default /etc/minikube-py/admin.conf)")
+    mark.add_argument("--timeout", type=float, default=120.0,
+                      help="seconds to wait for the Node to register")
+    add_paths(mark)
+    mark.set_defaults(func=_mark_control_plane)
+
+
+def _mark_control_plane(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from minikube_py.client import ApiClient
+    from minikube_py.client.errors import ClientError, ConfigError
+    from minikube_py.cluster import ha
+
+    async def mark() -> None:
+        async with ApiClient.from_kubeconfig(admin_kubeconfig(args), retries=1) as client:
+            await ha.mark_control_plane(client, args.name, args.timeout)
+
+    try:
+        asyncio.run(mark())
+    except (ClientError, ConfigError, OSError, TimeoutError) as e:
+        raise CLIError(f"cannot mark node {args.name}: {e}") from e
+    print(f'node/{args.name} labeled {ha.ROLE_LABEL}=""')
+    return 0
 
 
 def _remove(args: argparse.Namespace) -> int:

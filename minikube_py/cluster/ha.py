@@ -13,12 +13,14 @@ Users, agents and joining hosts reach the api-servers at the VIP.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
 from minikube_py.api.resources import NODES
 from minikube_py.apiserver import encryption_config, etcd_pki, pki
 from minikube_py.client import ApiClient
+from minikube_py.client.errors import NotFound
 from minikube_py.cluster import uploadcerts
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.state import ClusterState, NodeRecord
@@ -90,6 +92,21 @@ async def mark_control_planes(client: ApiClient, nodes: list[NodeRecord]) -> Non
     from setting on itself (the taint the agent registers with)."""
     for node in nodes:
         await client.patch(NODES, node.name, {"metadata": {"labels": {ROLE_LABEL: ""}}})
+
+
+async def mark_control_plane(client: ApiClient, name: str, timeout: float) -> None:
+    """The same on a host whose agent has just started: once its Node has registered
+    (TimeoutError after `timeout` seconds)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await client.patch(NODES, name, {"metadata": {"labels": {ROLE_LABEL: ""}}})
+            return
+        except NotFound:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"node {name} did not register within {timeout:.0f} s") \
+                    from None
+            await asyncio.sleep(1)
 
 
 def apiserver_etcd_flags(paths: ClusterPaths, node: NodeRecord) -> list[str]:

@@ -161,10 +161,14 @@ async def join(req: JoinRequest, ca_pem: bytes, kubeconfig_path: Path) -> None:
     write_credentials(kubeconfig_path, req.server, ca_pem, req.node_name, creds)
 
 
-def write_agent_env(path: Path, node: NodeRecord, kubeconfig: Path) -> None:
-    """The EnvironmentFile of systemd/minikube-py-agent.service."""
+def write_agent_env(path: Path, node: NodeRecord, kubeconfig: Path,
+                    taints: Sequence[str] = ()) -> None:
+    """The EnvironmentFile of systemd/minikube-py-agent.service; `taints` (checked
+    `key[=value]:Effect`) the Node registers with."""
     crt, key = serving_files(kubeconfig)
     args = f"--tls-cert-file {crt} --tls-private-key-file {key}"
+    if taints:
+        args += f" --register-with-taints {','.join(taints)}"
     lines = {"NODE_NAME": node.name, "NODE_IP": node.ip, "KUBECONFIG": str(kubeconfig),
              "AGENT_ARGS": f"--iface {node.iface} {args}" if node.iface else args}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -115,6 +115,14 @@ def test_install_sh_joins_a_worker_whose_pods_get_a_network(cluster: Cluster) ->
     assert units_active(worker, ("agent",)) == {"agent": "active"}
     assert worker.sh("test -x /usr/lib/cni/portmap").returncode == 0  # what the chain needs
     eventually(lambda: cluster.all_ready([first.name, worker.name]), 120, "both nodes Ready")
+    nodes = {n["metadata"]["name"]: n for n in api(cluster.admin, lambda c: c.list(NODES))[
+        "items"]}
+    role = "node-role.kubernetes.io/control-plane"
+    assert role in nodes[first.name]["metadata"]["labels"]  # as kubeadm marks a control plane
+    assert [(t["key"], t["effect"]) for t in nodes[first.name]["spec"].get("taints") or []] \
+        == [(role, "NoSchedule")]
+    assert role not in nodes[worker.name]["metadata"]["labels"]
+    assert not nodes[worker.name]["spec"].get("taints")
 
     # A pod on the worker serves; one on a control-plane host reaches it across the overlay
     # by its address and through its Service (the proxy's NAT on the client's host).

@@ -55,6 +55,12 @@ async def register_node(apiserver: ApiServer, name: str, ip: str) -> None:
             {"type": "InternalIP", "address": ip}]}})
 
 
+async def node_labels(apiserver: ApiServer, name: str) -> dict[str, str]:
+    async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client:
+        labels: dict[str, str] = (await client.get(NODES, name))["metadata"].get("labels") or {}
+        return labels
+
+
 async def bootstrap_token(admin: ApiClient) -> str:
     token = tokens.new_token()
     await admin.create(SECRETS, tokens.token_secret(token, timedelta(minutes=10)))
@@ -186,6 +192,8 @@ def test_join_control_plane_and_node_remove_through_the_cli(
 
     refused = join("cp-cli", "127.0.0.9")
     assert refused.returncode == 1 and "--certificate-key" in refused.stderr
+    bad = join("cp-cli", "127.0.0.9", "--certificate-key", key, "--register-with-taints", "x:Y")
+    assert bad.returncode == 1 and "--register-with-taints: taint 'x:Y'" in bad.stderr
     for name, ip in (("cp-cli", "127.0.0.9"), ("cp-cli2", "127.0.0.10")):
         joined = join(name, ip, "--certificate-key", key)
         if "one cluster per host" in joined.stderr:
@@ -198,11 +206,18 @@ def test_join_control_plane_and_node_remove_through_the_cli(
             assert (pki_dir / "sa.key").read_bytes() == \
                 (apiserver.data_dir / "pki" / "sa.key").read_bytes()
             assert 'CLUSTER_STATE="existing"' in (paths.config_dir / "etcd.env").read_text()
-            assert name in (paths.config_dir / "agent.env").read_text()
+            agent_env = (paths.config_dir / "agent.env").read_text()
+            assert name in agent_env  # kubeadm join --control-plane's taint:
+            assert "--register-with-taints node-role.kubernetes.io/control-plane:NoSchedule" \
+                in agent_env
             listed = cli("etcd", "member", "list", *tls)
             assert "learner" in listed.stdout and f"https://{ip}:2380" in listed.stdout
             # What its agent registers; the learner never started (no name): by address.
             asyncio.run(register_node(apiserver, name, ip))
+            marked = cli("node", "mark-control-plane", name, *admin)
+            assert marked.returncode == 0, marked.stderr
+            assert "node-role.kubernetes.io/control-plane" in asyncio.run(
+                node_labels(apiserver, name))
         finally:
             removed = cli("node", "remove", name, *tls, *admin)
         assert removed.returncode == 0 and "removed" in removed.stdout, removed.stderr

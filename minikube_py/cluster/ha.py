@@ -91,7 +91,11 @@ async def mark_control_planes(client: ApiClient, nodes: list[NodeRecord]) -> Non
     """kubeadm's mark-control-plane: the role label, which NodeRestriction keeps a kubelet
     from setting on itself (the taint the agent registers with)."""
     for node in nodes:
-        await client.patch(NODES, node.name, {"metadata": {"labels": {ROLE_LABEL: ""}}})
+        await _label(client, node.name)
+
+
+async def _label(client: ApiClient, name: str) -> None:
+    await client.patch(NODES, name, {"metadata": {"labels": {ROLE_LABEL: ""}}})
 
 
 async def mark_control_plane(client: ApiClient, name: str, timeout: float) -> None:
@@ -100,7 +104,7 @@ async def mark_control_plane(client: ApiClient, name: str, timeout: float) -> No
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
-            await client.patch(NODES, name, {"metadata": {"labels": {ROLE_LABEL: ""}}})
+            await _label(client, name)
             return
         except NotFound:
             if asyncio.get_running_loop().time() > deadline:

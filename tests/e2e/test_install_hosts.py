@@ -136,8 +136,9 @@ def test_install_sh_joins_a_worker_whose_pods_get_a_network(cluster: Cluster) ->
                                                     namespace="default"))
         pod_ip = eventually(lambda: _running_ip(cluster, server), 120, "the worker's pod Running")
         assert pod_ip.startswith("10.244.")
-        script = (  # each target within 30 tries (the proxy may sync after the pod runs)
-            "ok() { printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $1 $2 | grep -q hello-from-; }; "
+        script = (  # each target within 30 tries (the proxy may sync after the pod runs;
+            # until then the Service has no endpoints and is REJECTed: a refused try is quiet)
+            "ok() { printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $1 $2 2>/dev/null | grep -q hello-from-; }; "
             f"for target in '{pod_ip} 8080' '{svc['spec']['clusterIP']} 80'; do n=0; "
             "until ok $target; do n=$((n+1)); [ $n -lt 30 ] || exit 1; sleep 1; done; "
             "echo reached $target; done")

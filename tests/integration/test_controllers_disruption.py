@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -21,11 +22,12 @@ from minikube_py.api.resources import (
 )
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import TooManyRequests
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import ClusterEnv
 from tests.helpers import eventually
 
 
-def replicaset(replicas: int) -> dict:
+def replicaset(replicas: int) -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web"},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
                      "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
@@ -33,14 +35,14 @@ def replicaset(replicas: int) -> dict:
                          "containers": [{"name": "c", "image": "busybox"}]}}}}
 
 
-def budget(min_available: int) -> dict:
+def budget(min_available: int) -> dict[str, Any]:
     return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
             "metadata": {"name": "web"},
             "spec": {"minAvailable": min_available, "selector": {"matchLabels": {"app": "web"}}}}
 
 
 class Env(ClusterEnv):
-    async def web_pods(self) -> list[dict]:
+    async def web_pods(self) -> list[dict[str, Any]]:
         pods = (await self.client.list(PODS, self.ns, label_selector="app=web"))["items"]
         return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
@@ -49,14 +51,14 @@ class Env(ClusterEnv):
         status = pdb.get("status") or {}
         return status.get("disruptionsAllowed") == n and status.get("currentHealthy") == healthy
 
-    async def evict(self, name: str) -> dict:
+    async def evict(self, name: str) -> dict[str, Any]:
         body = {"apiVersion": "policy/v1", "kind": "Eviction",
                 "metadata": {"name": name, "namespace": self.ns}}
         return await self.client.create(PODS, body, self.ns, subresource="eviction", name=name)
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[Env]:
+async def env(apiserver: ApiServer) -> AsyncIterator[Env]:
     controllers = ("replicaset", "daemonset", "disruption", "garbagecollector")
     async with Env.running(apiserver.kubeconfig, "pdb", controllers, nodes=2) as env:
         yield env

@@ -36,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.support import alternated_rounds
 from cni_plugins import forwarding, overlay
 from cni_plugins.install import install
 from cni_plugins.nsutil import entered, open_iproute
@@ -119,11 +120,10 @@ def latency(n: int, fallback_n: int, tmp: str) -> None:
         with entered(f"/run/netns/{node}"):  # children are forked from this thread
             return exec_plugin(path, command, ctr, conf)
 
+    plugins = [("ref", ref_node, f"{REF_DIR}/bridge", ref), ("ours", ours_node, ours_bin, ours)]
     with service(ours_node, sock):
-        for i, ctr in enumerate(ctrs):
-            order = [("ref", ref_node, f"{REF_DIR}/bridge", ref),
-                     ("ours", ours_node, ours_bin, ours)]
-            for label, node, path, conf in order if i % 2 else reversed(order):
+        for ctr, (_, order) in zip(ctrs, alternated_rounds(len(ctrs), plugins), strict=True):
+            for label, node, path, conf in order:
                 times[f"{label} ADD"].append(in_ns(node, path, "ADD", ctr, conf))
                 times[f"{label} DEL"].append(in_ns(node, path, "DEL", ctr, conf))
     for ctr in ctrs[:fallback_n]:
@@ -260,7 +260,7 @@ def iperf(client_ns: str, server_ns: str, server_ip: str, seconds: int) -> float
                 break
             time.sleep(0.05)
         out = ns_run(client_ns, "iperf3", "-c", server_ip, "-t", str(seconds), "-J", *pin[0])
-        return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e9
+        return float(json.loads(out)["end"]["sum_received"]["bits_per_second"]) / 1e9
     finally:
         server.kill()
         server.wait()
@@ -311,9 +311,9 @@ def throughput(tmp: str, pairs: int, seconds: int, *, tunnel_gso: bool = True) -
     load = os.getloadavg()
     rows: list[dict[str, float]] = []
     frames: dict[str, list[float]] = {"overlay": [], "routed": []}
-    for i in range(pairs):  # rotate the order so load from elsewhere hits every path alike
+    for i, order in alternated_rounds(pairs, PATHS):
         row = {}
-        for path in PATHS[i % 3:] + PATHS[:i % 3]:
+        for path in order:
             row[path], frame = measure(path, a, b, bare, seconds)
             if path in frames:
                 frames[path].append(frame)

@@ -16,11 +16,12 @@ import asyncio
 import sys
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.support import bounded, scratch_apiserver
+from bench.support import alternated_rounds, bounded, scratch_apiserver
 
 GROUP = "bench.example.com"
 PAYLOAD = {f"key-{i}": "v" * 40 for i in range(8)}
@@ -41,7 +42,7 @@ async def creates_per_second(session: aiohttp.ClientSession, custom: bool, tag: 
         else "/api/v1/namespaces/default/configmaps"
 
     async def create(i: int) -> None:
-        body = {"metadata": {"name": f"{tag}-{i}"}}
+        body: dict[str, Any] = {"metadata": {"name": f"{tag}-{i}"}}
         body.update({"spec": {"data": PAYLOAD}} if custom else {"data": PAYLOAD})
         async with session.post(path, json=body) as r:
             assert r.status == 201, await r.text()
@@ -58,8 +59,7 @@ async def main(n: int, rounds: int) -> None:
             await creates_per_second(session, True, "warm", 200)
             await creates_per_second(session, False, "warm", 200)
             ratios = []
-            for i in range(rounds):
-                kinds = (True, False) if i % 2 == 0 else (False, True)
+            for i, kinds in alternated_rounds(rounds, (True, False)):
                 rate = {custom: await creates_per_second(session, custom, f"r{i}", n)
                         for custom in kinds}
                 ratios.append(rate[True] / rate[False])

@@ -42,7 +42,7 @@ import dns.asyncquery
 import dns.message
 import psutil
 
-from bench.support import free_port, start_apiserver
+from bench.support import alternated_rounds, free_port, start_apiserver
 from minikube_py.api.resources import NAMESPACES, SERVICES
 from minikube_py.client import ApiClient
 
@@ -234,8 +234,8 @@ def main() -> None:
             rates: dict[str, list[float]] = {"dnsmasq": [], "ours": []}
             lat: dict[str, list[float]] = {"dnsmasq": [], "ours": []}
             servers = (("dnsmasq", theirs_port), ("ours", ours_port))
-            for r in range(args.rounds):
-                for label, port in servers if r % 2 == 0 else servers[::-1]:
+            for r, order in alternated_rounds(args.rounds, servers):
+                for label, port in order:
                     rate, _ = dnsperf(ns, host_ip, port, queries, args.seconds)
                     rates[label].append(rate)
                     _, latencies = dnsperf(ns, host_ip, port, queries, args.seconds, qps=2000)

@@ -41,6 +41,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.ha_load import Api, FailoverWriteLoad, WatchRecorder, WriteLoad, configmap
+from bench.support import alternated_rounds
 from minikube_py.cluster import ha, ha_status
 from minikube_py.cluster.ha_status import VIP_LEASE, HaStatus
 from minikube_py.cluster.paths import ClusterPaths
@@ -227,8 +228,8 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)  # the fail-over client's moves are expected
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     rates: dict[int, list[float]] = {3: [], 1: []}
-    for cycle in range(args.cycles):
-        for members in (3, 1) if cycle % 2 == 0 else (1, 3):
+    for cycle, order in alternated_rounds(args.cycles, (3, 1)):
+        for members in order:
             with Lab(members) as lab:
                 rates[members].append(measured(lab, cycle))
                 if members == 3 and cycle == 0 and args.trials:

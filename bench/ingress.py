@@ -46,7 +46,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.support import free_port, start_apiserver
+from bench.support import alternated_rounds, free_port, start_apiserver
 from minikube_py.api.resources import ENDPOINTSLICES, INGRESSES, NAMESPACES, SERVICES
 from minikube_py.client import ApiClient
 
@@ -326,9 +326,8 @@ async def main(args: argparse.Namespace) -> None:
 
             steady: dict[str, list[Run]] = {name: [] for name in arms}
             reloading: dict[str, list[Run]] = {"ours": [], "nginx": []}
-            for r in range(args.rounds):
-                names = list(arms)
-                for name in names[r % len(names):] + names[:r % len(names)]:
+            for r, order in alternated_rounds(args.rounds, list(arms)):
+                for name in order:
                     steady[name].append(run := wrk(arms[name], args.seconds, pids[name]))
                     print(f"round {r + 1} {name:6}: {show(run)}")
                 loaded = ingress_log.read_text().count(LOADED)

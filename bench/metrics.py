@@ -28,10 +28,11 @@ from pathlib import Path
 
 import docker
 import psutil
+from support import alternated_rounds, free_port
 
 from agent.kubelet.images import ensure_local_images
 from agent.kubelet.runtime import DockerRuntime
-from bench.pod_startup import Env, free_port, through_api, wait_node_ready
+from bench.pod_startup import Env, through_api, wait_node_ready
 from minikube_py.client import ApiClient
 from minikube_py.cluster import metrics_setup
 
@@ -139,9 +140,9 @@ async def main() -> None:
         server.stop()
         await asyncio.sleep(5)
         pairs: list[tuple[float, float]] = []
-        for i in range(args.pairs):
+        for i, order in alternated_rounds(args.pairs, (False, True)):
             figures: dict[bool, float] = {}
-            for scraped in ((True, False) if i % 2 else (False, True)):
+            for scraped in order:
                 if scraped:
                     server.start()
                     await asyncio.sleep(3)  # its start-up list and first scrape settle

@@ -29,6 +29,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from support import alternated_rounds
+
 from agent.netpol.enforcer import apply
 from agent.netpol.policy import Planner, Pod
 from cni_plugins import iptables_runner
@@ -186,8 +188,8 @@ def main() -> None:
         apply(Planner([], {}, NODE).plan([]), ns["node"])
         if not (denied and allowed):
             raise SystemExit(f"policies not enforced: denied={denied} allowed={allowed}")
-        for i in range(args.rounds):  # alternated: which goes first swaps every round
-            for policed in (False, True) if i % 2 == 0 else (True, False):
+        for _, order in alternated_rounds(args.rounds, (False, True)):
+            for policed in order:
                 if policed:
                     apply(Planner(everyone, nss, NODE).plan([*policies, allow]), ns["node"])
                     with_policies.append(iperf(ns, args.seconds))

@@ -34,7 +34,7 @@ from aiohttp.test_utils import make_mocked_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.etcd_tls import etcd_flags
-from bench.support import CONCURRENCY, bounded, free_port, start_apiserver
+from bench.support import CONCURRENCY, alternated_rounds, bounded, free_port, start_apiserver
 from minikube_py.api.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
@@ -216,8 +216,7 @@ async def end_to_end(n: int, rounds: int) -> None:
         for mode, url in urls.items():
             await rates(url, ctx, token, f"warm-{mode}", n // 4, procs[mode])
         ratios: list[list[float]] = [[], [], [], []]  # creates/s, GETs/s, CPU/create, CPU/GET
-        for r in range(rounds):
-            order = ["rbac", "allow-all"] if r % 2 == 0 else ["allow-all", "rbac"]
+        for r, order in alternated_rounds(rounds, ("rbac", "allow-all")):
             got = {mode: await rates(urls[mode], ctx, token, f"{mode}-{r}", n, procs[mode])
                    for mode in order}
             for i, values in enumerate(ratios):

@@ -22,64 +22,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from support import free_port
+from support import bounded, scratch_apiserver, stop
 
 from agent.hollow import node_object, register_node
 from minikube_py.api.resources import NAMESPACES, PODS
 from minikube_py.client import ApiClient
 
-IN_FLIGHT = 64
 
-
-def start_apiserver(data_dir: Path) -> subprocess.Popen:
-    port = free_port()
-    with open(data_dir / "apiserver.log", "wb") as log:  # the child keeps its own copy
-        proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "apiserver",
-                                 "--data-dir", str(data_dir), "--port", str(port)],
-                                stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not (data_dir / "admin.conf").exists() or not _listening(port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("api-server did not start; see " + str(data_dir))
-        time.sleep(0.2)
-    return proc
-
-
-def start_scheduler(data: Path) -> subprocess.Popen:
+def start_scheduler(data: Path) -> subprocess.Popen[bytes]:
     with open(data / "scheduler.log", "wb") as log:  # the child keeps its own copy
         return subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "scheduler",
                                  "--kubeconfig", str(data / "admin.conf")],
                                 stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def pod(name: str, scheduler: str = "default-scheduler") -> dict:
+def pod(name: str, scheduler: str = "default-scheduler") -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {"schedulerName": scheduler, "containers": [{
                 "name": "c", "image": "busybox",
                 "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}
-
-
-async def bounded(coros, limit: int = IN_FLIGHT) -> None:
-    sem = asyncio.Semaphore(limit)
-
-    async def one(coro):
-        async with sem:
-            await coro
-
-    await asyncio.gather(*(one(c) for c in coros))
 
 
 class BindWatch:
@@ -112,7 +80,7 @@ class BindWatch:
 async def make_namespace(client: ApiClient, name: str) -> str:
     await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                      "metadata": {"name": name}})
-    return (await client.list(PODS, name))["metadata"]["resourceVersion"]
+    return str((await client.list(PODS, name))["metadata"]["resourceVersion"])
 
 
 def rate(watch: BindWatch) -> float:
@@ -124,14 +92,14 @@ def rate(watch: BindWatch) -> float:
 async def raw_binding(client: ApiClient, count: int, nodes: list[str], ns: str) -> float:
     """Bindings posted directly, measured by a watch exactly as the scheduler is."""
     rv = await make_namespace(client, ns)
-    await bounded(client.create(PODS, pod(f"raw-{i}", "nobody"), ns) for i in range(count))
+    await bounded(count, lambda i: client.create(PODS, pod(f"raw-{i}", "nobody"), ns))
     watch = BindWatch(client, ns)
     task = asyncio.create_task(watch.run(rv))
     binding = {"apiVersion": "v1", "kind": "Binding"}
-    await bounded(client.create(PODS, {**binding, "metadata": {"name": f"raw-{i}"},
-                                       "target": {"kind": "Node", "name": nodes[i % len(nodes)]}},
-                                ns, subresource="binding", name=f"raw-{i}")
-                  for i in range(count))
+    await bounded(count, lambda i: client.create(
+        PODS, {**binding, "metadata": {"name": f"raw-{i}"},
+               "target": {"kind": "Node", "name": nodes[i % len(nodes)]}},
+        ns, subresource="binding", name=f"raw-{i}"))
     await watch.wait_for(count, timeout=120)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -139,16 +107,15 @@ async def raw_binding(client: ApiClient, count: int, nodes: list[str], ns: str) 
 
 
 async def main(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-scheduler-") as tmp:
-        data = Path(tmp)
-        apiserver = start_apiserver(data)
-        scheduler: subprocess.Popen | None = None
+    with scratch_apiserver("bench-scheduler-") as api:
+        scheduler: subprocess.Popen[bytes] | None = None
         try:
-            async with ApiClient.from_kubeconfig(data / "admin.conf", pool_size=128) as client:
+            async with ApiClient.from_kubeconfig(api.data / "admin.conf",
+                                                 pool_size=128) as client:
                 t = time.perf_counter()
                 nodes = [f"hollow-{i:04}" for i in range(args.nodes)]
-                await bounded(register_node(client, node_object(n, cpu="32", memory="64Gi"))
-                              for n in nodes)
+                await bounded(args.nodes, lambda i: register_node(
+                    client, node_object(nodes[i], cpu="32", memory="64Gi")))
                 print(f"{args.nodes} hollow nodes in {time.perf_counter() - t:.1f}s")
 
                 raw_before = await raw_binding(client, args.raw, nodes, "raw-before")
@@ -158,10 +125,9 @@ async def main(args: argparse.Namespace) -> None:
                 watch = BindWatch(client, "bench")
                 watch_task = asyncio.create_task(watch.run(rv))
                 t = time.perf_counter()
-                await bounded(client.create(PODS, pod(f"p-{i}"), "bench")
-                              for i in range(args.pods))
+                await bounded(args.pods, lambda i: client.create(PODS, pod(f"p-{i}"), "bench"))
                 print(f"{args.pods} pending pods created in {time.perf_counter() - t:.1f}s")
-                scheduler = start_scheduler(data)
+                scheduler = start_scheduler(api.data)
                 await watch.wait_for(args.pods, timeout=600)
                 throughput = rate(watch)
                 print(f"scheduler: {throughput:.0f} pods/s bound "
@@ -182,22 +148,15 @@ async def main(args: argparse.Namespace) -> None:
                       f"p99 {p99 * 1000:.0f} ms (creation -> binding)")
                 watch_task.cancel()
                 await asyncio.gather(watch_task, return_exceptions=True)
-                scheduler.terminate()  # stop it so the second baseline runs alone
-                scheduler.wait()
+                stop(scheduler)  # so the second baseline runs alone
                 raw_after = await raw_binding(client, args.raw, nodes, "raw-after")
                 raw = (raw_before + raw_after) / 2  # the machine's load drifts
                 print(f"baseline again: raw bindings {raw_after:.0f}/s; mean {raw:.0f}/s")
                 print(f"ratio scheduler / raw binding: {throughput / raw:.2f} (goal >= 0.50); "
                       f"{throughput:.0f} pods/s (goal >= 300)")
         finally:
-            for proc in (scheduler, apiserver):
-                if proc is not None and proc.poll() is None:
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+            if scheduler is not None:
+                stop(scheduler)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""What the benchmarks share: free ports, a scratch api-server of their own, and an admin
-session to it, so each script holds only what it measures."""
+"""What the benchmarks share: free ports, a scratch api-server of their own, an admin
+session to it, and the order of alternated rounds, so each script holds only what it
+measures."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 
 CONCURRENCY = 64
+Arm = TypeVar("Arm")
 
 
 def free_port() -> int:
@@ -28,7 +31,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def bounded(n: int, fn: Callable[[int], Awaitable[None]],
+async def bounded(n: int, fn: Callable[[int], Awaitable[object]],
                   concurrency: int = CONCURRENCY) -> float:
     """Run fn(0..n-1) with `concurrency` in flight; returns the rate per second."""
     counter = iter(range(n))
@@ -39,6 +42,16 @@ async def bounded(n: int, fn: Callable[[int], Awaitable[None]],
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return n / (time.perf_counter() - start)
+
+
+def alternated_rounds(rounds: int, arms: Sequence[Arm]) -> Iterator[tuple[int, list[Arm]]]:
+    """Each round's number and its arms in the order to measure them, the first arm one
+    later every round (two arms: baseline and candidate swap). This machine is shared and
+    its speed drifts within minutes, so a figure is only compared with the other arms'
+    in the same round, and no arm always runs first (warmer caches, or a burst of load)."""
+    for r in range(rounds):
+        k = r % len(arms)
+        yield r, [*arms[k:], *arms[:k]]
 
 
 def start_apiserver(data: Path, port: int, *flags: str, env: dict[str, str] | None = None
@@ -63,6 +76,17 @@ def start_apiserver(data: Path, port: int, *flags: str, env: dict[str, str] | No
             time.sleep(0.2)
     proc.kill()
     raise SystemExit(f"api-server did not become ready; see {data.parent / f'log-{port}'}")
+
+
+def stop(*procs: subprocess.Popen[bytes]) -> None:
+    """Terminate each process, in order, killing one that has not exited within 20 s."""
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @dataclass(frozen=True)
@@ -102,7 +126,6 @@ def scratch_apiserver(prefix: str, *flags: str) -> Iterator[Scratch]:
         try:
             yield Scratch(tmp, data, port, proc)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop(proc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -36,7 +36,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.apiserver import pct
 from bench.etcd_tls import etcd_flags
-from bench.support import free_port, scratch_apiserver, start_apiserver
+from bench.support import alternated_rounds, free_port, scratch_apiserver, start_apiserver
 
 REPO = Path(__file__).resolve().parent.parent
 NS = "bench-tokens"
@@ -141,8 +141,7 @@ async def compare(args: argparse.Namespace, sessions: dict[str, aiohttp.ClientSe
     for mode, s in sessions.items():
         await measure(s, procs[mode], f"warm-{mode}", args.n // 4, tokens)
     ratios: dict[str, list[tuple[float, float, float]]] = {}
-    for r in range(args.rounds):
-        order = ["index", "baseline"] if r % 2 == 0 else ["baseline", "index"]
+    for r, order in alternated_rounds(args.rounds, ("index", "baseline")):
         got = {m: await measure(sessions[m], procs[m], f"{m}-{r}", args.n, tokens)
                for m in order}
         for what, (p50, p99, per) in got["index"].items():

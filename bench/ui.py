@@ -18,13 +18,11 @@ import argparse
 import asyncio
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from scheduler import bounded, start_apiserver
-from support import free_port
+from support import bounded, free_port, scratch_apiserver
 
 from agent.hollow import node_object, register_node
 from minikube_py.api.resources import PODS
@@ -90,8 +88,8 @@ async def fill(admin: Path, count: int) -> None:
         nodes = [f"hollow-{i}" for i in range(10)]
         for n in nodes:
             await register_node(client, node_object(n))
-        await bounded(client.create(PODS, pod(f"p-{i}", nodes[i % 10]), "default")
-                      for i in range(count))
+        await bounded(count, lambda i: client.create(PODS, pod(f"p-{i}", nodes[i % 10]),
+                                                     "default"))
 
 
 def main() -> None:
@@ -100,36 +98,31 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--events", type=int, default=10)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
-        data = Path(tmp)
-        apiserver = start_apiserver(data)
-        try:
-            asyncio.run(fill(data / "admin.conf", args.pods))
-            port = free_port()
-            with ui_process("--kubeconfig", str(data / "admin.conf"), "--pki-dir",
-                            str(data / "pki"), "--root", str(data / "root"), "--port",
-                            str(port), log=data / "ui.log") as (_, url), chromium() as driver:
-                driver.get(url)  # the token goes into this tab's session; later tabs open
-                driver.set_script_timeout(30)  # with the same URL, token and all
-                kubectl = ["kubectl", "--kubeconfig", str(data / "admin.conf"), "get", "pods",
-                           "-A"]
-                base, view = [], []
-                for _ in range(args.rounds):
-                    t0 = time.perf_counter()
-                    subprocess.run(kubectl, check=True, capture_output=True, timeout=60)
-                    base.append(time.perf_counter() - t0)
-                    view.append(first_view(driver, url, args.pods))
-                print(f"kubectl get pods -A ({args.pods} pods): median "
-                      f"{statistics.median(base):.2f}s max {max(base):.2f}s")
-                print(f"first view with every pod:  median {statistics.median(view):.2f}s "
-                      f"max {max(view):.2f}s (goal < 1 s); ratio to kubectl "
-                      f"{statistics.median(view) / statistics.median(base):.2f}x")
-                gaps = asyncio.run(event_gaps(data / "admin.conf", driver, args.events))
-                print(f"watch -> page: median {statistics.median(gaps) * 1000:.0f} ms "
-                      f"max {max(gaps) * 1000:.0f} ms over {len(gaps)} pods (goal < 1 s)")
-        finally:
-            apiserver.terminate()
-            apiserver.wait(timeout=30)
+    with scratch_apiserver("bench-ui-") as api:
+        data = api.data
+        asyncio.run(fill(data / "admin.conf", args.pods))
+        port = free_port()
+        with ui_process("--kubeconfig", str(data / "admin.conf"), "--pki-dir",
+                        str(data / "pki"), "--root", str(data / "root"), "--port",
+                        str(port), log=data / "ui.log") as (_, url), chromium() as driver:
+            driver.get(url)  # the token goes into this tab's session; later tabs open
+            driver.set_script_timeout(30)  # with the same URL, token and all
+            kubectl = ["kubectl", "--kubeconfig", str(data / "admin.conf"), "get", "pods",
+                       "-A"]
+            base, view = [], []
+            for _ in range(args.rounds):
+                t0 = time.perf_counter()
+                subprocess.run(kubectl, check=True, capture_output=True, timeout=60)
+                base.append(time.perf_counter() - t0)
+                view.append(first_view(driver, url, args.pods))
+            print(f"kubectl get pods -A ({args.pods} pods): median "
+                  f"{statistics.median(base):.2f}s max {max(base):.2f}s")
+            print(f"first view with every pod:  median {statistics.median(view):.2f}s "
+                  f"max {max(view):.2f}s (goal < 1 s); ratio to kubectl "
+                  f"{statistics.median(view) / statistics.median(base):.2f}x")
+            gaps = asyncio.run(event_gaps(data / "admin.conf", driver, args.events))
+            print(f"watch -> page: median {statistics.median(gaps) * 1000:.0f} ms "
+                  f"max {max(gaps) * 1000:.0f} ms over {len(gaps)} pods (goal < 1 s)")
 
 
 if __name__ == "__main__":

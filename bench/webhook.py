@@ -28,7 +28,7 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.support import free_port, scratch_apiserver
+from bench.support import alternated_rounds, free_port, scratch_apiserver
 from minikube_py.apiserver import pki
 
 PATCH = base64.b64encode(orjson.dumps([{"op": "add", "path": "/metadata/annotations",
@@ -125,8 +125,7 @@ async def main(n: int, rounds: int) -> None:
                 await latencies(session, True, "warm-hooked", 100)
                 await latencies(session, False, "warm-plain", 100)
                 added = []
-                for i in range(rounds):
-                    order = (True, False) if i % 2 == 0 else (False, True)
+                for i, order in alternated_rounds(rounds, (True, False)):
                     p50 = {h: median(await latencies(
                         session, h, f"r{i}-{'hooked' if h else 'plain'}", n)) for h in order}
                     added.append(p50[True] - p50[False])

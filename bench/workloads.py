@@ -26,7 +26,6 @@ import contextlib
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -34,7 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scheduler import start_apiserver, start_scheduler
+from scheduler import start_scheduler
+from support import scratch_apiserver, stop
 
 from agent.hollow import HollowNodes
 from minikube_py.api.resources import CRONJOBS, DAEMONSETS, DEPLOYMENTS, JOBS
@@ -145,11 +145,10 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-workloads-") as tmp:
-        data = Path(tmp)
-        procs = [start_apiserver(data)]
+    with scratch_apiserver("bench-workloads-") as apiserver:
+        data = apiserver.data
+        procs = [start_scheduler(data), start_controller_manager(data)]
         try:
-            procs += [start_scheduler(data), start_controller_manager(data)]
             async with ApiClient.from_kubeconfig(data / "admin.conf") as api:
                 hollow = HollowNodes(api, lease_interval=5)
                 for i in range(args.nodes):
@@ -178,13 +177,7 @@ async def main(args: argparse.Namespace) -> None:
                     await runner
                 await hollow.cleanup()
         finally:
-            for proc in reversed(procs):
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(*reversed(procs))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import yaml
@@ -114,9 +115,9 @@ class KubeCluster:
     def popen(self, *args: str, binary: str = KUBECTL_NEW, **kwargs: object
               ) -> subprocess.Popen[str]:
         """kubectl in the background (watch, logs -f, a pty); the caller stops it."""
-        options: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
+        options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
                                       "text": True, **kwargs}
-        return subprocess.Popen(self._argv(binary, args), env=self._env(),  # type: ignore[call-overload]
+        return subprocess.Popen(self._argv(binary, args), env=self._env(),
                                 start_new_session=True, **options)
 
     # -- lifecycle -----------------------------------------------------------------------

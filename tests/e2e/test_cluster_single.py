@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import psutil
@@ -55,7 +56,7 @@ class Cluster:
     def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return mkp(*args, "--root", str(self.root), timeout=timeout)
 
-    def status_file(self) -> dict:
+    def status_file(self) -> dict[str, Any]:
         return json.loads((self.root / "state" / "status.json").read_text())
 
     def node(self) -> str:
@@ -182,7 +183,7 @@ def test_pods_resolve_services_by_name(cluster: Cluster) -> None:
 
 
 @contextlib.contextmanager
-def sleeping_pod(cluster: Cluster, prefix: str) -> Iterator[dict]:
+def sleeping_pod(cluster: Cluster, prefix: str) -> Iterator[dict[str, Any]]:
     """A running busybox pod in `default` (the node-local image), deleted afterwards."""
     sample_app.ensure_image()
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"

@@ -22,6 +22,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -91,7 +92,7 @@ class Kubectl:
     def out(self, *args: str) -> str:
         return self.n(*args).stdout
 
-    def json(self, *args: str) -> dict:
+    def json(self, *args: str) -> dict[str, Any]:
         return json.loads(self.out(*args, "-o", "json"))
 
     def write(self, name: str, text: str) -> str:

@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ async def until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untype
         await asyncio.sleep(0.05)
 
 
-def status(paths: ClusterPaths) -> dict:
+def status(paths: ClusterPaths) -> dict[str, Any]:
     return json.loads(paths.status_file.read_text())["components"]
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from tests.helpers import first_line, nc_listener
 pytestmark = pytest.mark.root
 
 
-def exec_plugin(node: Netns, plugin: Path, env: dict[str, str], conf: dict,
+def exec_plugin(node: Netns, plugin: Path, env: dict[str, str], conf: dict[str, Any],
                 ) -> tuple[int, dict | None, str]:
     """Exec a plugin in the node namespace exactly as the CNI spec tells a runtime to."""
     proc = subprocess.run(["ip", "netns", "exec", node.name, str(plugin)],
@@ -44,7 +45,7 @@ def start_service(node: Netns, socket_path: str, log: Path) -> None:
         time.sleep(0.05)
 
 
-def assert_distinct_concurrent_adds(cni_node: CniNode, netns, plugin: Path, conf: dict, *,
+def assert_distinct_concurrent_adds(cni_node: CniNode, netns, plugin: Path, conf: dict[str, Any], *,
                                     count: int) -> None:
     """`count` ADDs exec'd at once, each into its own netns, all succeed with distinct IPs
     (the IPAM lease lock holds across processes)."""

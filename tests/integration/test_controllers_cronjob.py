@@ -34,7 +34,7 @@ async def env(apiserver: Any, tmp_path: Any) -> AsyncIterator[tuple[ApiClient, s
             yield client, namespace
 
 
-def cronjob(name: str, schedule: str, **spec: Any) -> dict:
+def cronjob(name: str, schedule: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
             "spec": {"schedule": schedule, **spec, "jobTemplate": {"spec": {"template": {
                 "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,

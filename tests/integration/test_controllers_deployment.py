@@ -10,6 +10,7 @@ import os
 import subprocess
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ class Env:
                 and len(pods) == replicas
                 and all(p["spec"]["containers"][0]["image"] == image for p in pods))
 
-    async def live_pods(self, app: str) -> list[dict]:
+    async def live_pods(self, app: str) -> list[dict[str, Any]]:
         pods = (await self.client.list(PODS, self.ns, label_selector=f"app={app}"))["items"]
         return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
@@ -63,7 +64,7 @@ async def env(apiserver) -> AsyncIterator[Env]:
         yield Env(client, namespace, str(apiserver.kubeconfig))
 
 
-def _ready(pod: dict) -> bool:
+def _ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True"
                for c in (pod.get("status") or {}).get("conditions") or [])
 
@@ -211,7 +212,7 @@ async def test_min_ready_seconds_delays_availability(env: Env) -> None:
     await env.client.create(DEPLOYMENTS, deployment("slow", env.ns, replicas=2, image="v1",
                                                     min_ready_seconds=3), env.ns)
 
-    async def status() -> dict:
+    async def status() -> dict[str, Any]:
         return (await env.client.get(DEPLOYMENTS, "slow", env.ns)).get("status") or {}
 
     ready = await eventually(lambda: _when(status(), lambda s: s.get("readyReplicas") == 2))

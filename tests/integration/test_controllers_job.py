@@ -30,7 +30,7 @@ CONTROLLERS = "job,ttl-after-finished,garbagecollector"
 
 
 @contextlib.contextmanager
-def controller_manager(apiserver: Any, log_dir: Path) -> Iterator[dict]:
+def controller_manager(apiserver: Any, log_dir: Path) -> Iterator[dict[str, Any]]:
     with components(apiserver.kubeconfig, log_dir,
                     cm=["controller-manager", "--controllers", CONTROLLERS]) as procs:
         yield procs
@@ -43,7 +43,7 @@ async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str]]:
         yield client, namespace
 
 
-def job(name: str, script: str, **spec: Any) -> dict:
+def job(name: str, script: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
             "spec": {**spec, "template": {"spec": {
                 "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
@@ -51,7 +51,7 @@ def job(name: str, script: str, **spec: Any) -> dict:
                                 "command": ["sh", "-c", script]}]}}}}
 
 
-async def finished(client: ApiClient, ns: str, name: str, kind: str) -> dict | None:
+async def finished(client: ApiClient, ns: str, name: str, kind: str) -> dict[str, Any] | None:
     j = await client.get(JOBS, name, ns)
     for c in (j.get("status") or {}).get("conditions") or []:
         if c["type"] == kind and c["status"] == "True":
@@ -59,7 +59,7 @@ async def finished(client: ApiClient, ns: str, name: str, kind: str) -> dict | N
     return None
 
 
-async def pods_of(client: ApiClient, ns: str, name: str) -> list[dict]:
+async def pods_of(client: ApiClient, ns: str, name: str) -> list[dict[str, Any]]:
     return (await client.list(PODS, ns, label_selector=f"batch.kubernetes.io/job-name={name}")
             )["items"]
 

@@ -6,20 +6,23 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 from minikube_py.api.resources import NODES
 from minikube_py.client import ApiClient
 from minikube_py.controllers.nodeipam import NodeIpamController
+from minikube_py.controllers.settings import ControllerManagerSettings
 
 pytestmark = pytest.mark.root
 
 
 @contextlib.asynccontextmanager
 async def running(client: ApiClient, cluster: str) -> AsyncIterator[NodeIpamController]:
-    ctl = NodeIpamController(client, SimpleNamespace(cluster_cidr=cluster,
-                                                     node_cidr_mask_size=24))
+    # the controller reads node_cidr_mask_size (not a settings field) with getattr
+    settings = SimpleNamespace(cluster_cidr=cluster, node_cidr_mask_size=24)
+    ctl = NodeIpamController(client, cast(ControllerManagerSettings, settings))
     task = asyncio.create_task(ctl.run(), name="nodeipam")
     try:
         yield ctl

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ async def env(apiserver) -> AsyncIterator[tuple[ApiClient, ControlPlane, str]]:
         yield client, cp, namespace
 
 
-def _condition(obj: dict, type_: str) -> dict:
+def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     return next((c for c in (obj.get("status") or {}).get("conditions") or []
                  if c["type"] == type_), {})
 
@@ -48,7 +49,7 @@ async def test_lapsed_lease_moves_pods_to_other_nodes(env) -> None:
                                          "tolerationSeconds": 3600}]}}
     await client.create(PODS, patient, ns)
 
-    async def pods_on(node: str) -> list[dict]:
+    async def pods_on(node: str) -> list[dict[str, Any]]:
         pods = (await client.list(PODS, ns))["items"]
         return [p for p in pods if p["spec"].get("nodeName") == node
                 and not p["metadata"].get("deletionTimestamp")
@@ -110,7 +111,7 @@ async def test_pods_of_a_node_deleted_while_nobody_watched_are_collected_at_star
             scratch_namespace(client, "nlc-orphan") as ns:
         ghost = f"ghost-{ns}"
 
-        def pod(name: str, node: str) -> dict:
+        def pod(name: str, node: str) -> dict[str, Any]:
             return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
                     "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]}}
 

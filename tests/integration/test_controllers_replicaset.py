@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ async def env(apiserver) -> AsyncIterator[tuple[ApiClient, ControlPlane, str]]:
         yield client, cp, namespace
 
 
-async def active_pods(client: ApiClient, namespace: str, app: str) -> list[dict]:
+async def active_pods(client: ApiClient, namespace: str, app: str) -> list[dict[str, Any]]:
     pods = (await client.list(PODS, namespace, label_selector=f"app={app}"))["items"]
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
@@ -34,7 +35,7 @@ async def test_replaces_deleted_pods_and_reports_status(env) -> None:
     client, _, ns = env
     await client.create(REPLICASETS, replicaset("web", ns, replicas=3), ns)
 
-    async def status_ready() -> dict | None:
+    async def status_ready() -> dict[str, Any] | None:
         rs = await client.get(REPLICASETS, "web", ns)
         status = rs.get("status") or {}
         done = (status.get("readyReplicas") == 3 and status.get("availableReplicas") == 3

@@ -5,6 +5,7 @@ maxUnavailable counting the RC's replicas."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ async def env(apiserver) -> AsyncIterator[ClusterEnv]:
         yield env
 
 
-async def live(client: ApiClient, ns: str) -> list[dict]:
+async def live(client: ApiClient, ns: str) -> list[dict[str, Any]]:
     pods = (await client.list(PODS, ns, label_selector="app=web"))["items"]
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
@@ -49,7 +50,7 @@ async def test_replication_controller_keeps_its_replicas(env: ClusterEnv) -> Non
     assert got.stdout.split()[:9] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE", "web", "3",
                                       "3", "3"], got.stdout
 
-    async def budget() -> dict | None:
+    async def budget() -> dict[str, Any] | None:
         status = (await client.get(PODDISRUPTIONBUDGETS, "web", ns)).get("status") or {}
         return status if status.get("expectedPods") == 3 else None
 

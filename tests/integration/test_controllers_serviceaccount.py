@@ -10,6 +10,7 @@ import base64
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -52,7 +53,7 @@ async def namespace(apiserver) -> AsyncIterator[str]:
         yield name
 
 
-async def _token_secret(client: ApiClient, ns: str, account: str) -> dict | None:
+async def _token_secret(client: ApiClient, ns: str, account: str) -> dict[str, Any] | None:
     for secret in (await client.list(SECRETS, ns))["items"]:
         annotations = secret["metadata"].get("annotations") or {}
         if (secret.get("type") == "kubernetes.io/service-account-token"
@@ -62,7 +63,7 @@ async def _token_secret(client: ApiClient, ns: str, account: str) -> dict | None
     return None
 
 
-def _requested(name: str, account: str) -> dict:
+def _requested(name: str, account: str) -> dict[str, Any]:
     """A legacy token Secret asked for by hand (Kubernetes >= 1.24 makes none by itself)."""
     return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
             "metadata": {"name": name,
@@ -127,7 +128,7 @@ async def test_api_server_accepts_the_token(apiserver, namespace: str) -> None:
         await client.close()
 
 
-async def _get(client: ApiClient, resource, name: str, ns: str) -> dict | None:
+async def _get(client: ApiClient, resource, name: str, ns: str) -> dict[str, Any] | None:
     try:
         return await client.get(resource, name, ns)
     except NotFound:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.fixtures.controlplane import ClusterEnv
 from tests.helpers import eventually
 
 
-def statefulset(name: str, replicas: int, image: str = "busybox:1") -> dict:
+def statefulset(name: str, replicas: int, image: str = "busybox:1") -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name},
             "spec": {"replicas": replicas, "serviceName": name,
                      "selector": {"matchLabels": {"app": name}},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 from agent.hollow import HollowNodes
 from minikube_py.api.resources import (
@@ -31,7 +32,7 @@ ACCOUNTS = ("daemon-set-controller", "statefulset-controller", "replication-cont
             "job-controller", "disruption-controller")
 
 
-def template(app: str, restart: str = "Always") -> dict:
+def template(app: str, restart: str = "Always") -> dict[str, Any]:
     return {"metadata": {"labels": {"app": app}}, "spec": {
         "restartPolicy": restart, "containers": [{"name": "c", "image": "busybox"}]}}
 

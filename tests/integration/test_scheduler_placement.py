@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ class Env:
     def __init__(self, client: ApiClient, nodes: HollowNodes, namespace: str) -> None:
         self.client, self.nodes, self.namespace = client, nodes, namespace
 
-    async def pod(self, name: str, *, cpu: str | None = None, **spec: object) -> dict:
+    async def pod(self, name: str, *, cpu: str | None = None, **spec: object) -> dict[str, Any]:
         resources = {"requests": {"cpu": cpu}} if cpu else {}
         body = {"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": name, "namespace": self.namespace},
@@ -32,7 +33,7 @@ class Env:
                                          "resources": resources}], **spec}}
         return await self.client.create(PODS, body, self.namespace)
 
-    async def wait_for(self, name: str, ok: Callable[[dict], bool], timeout: float = 20) -> dict:
+    async def wait_for(self, name: str, ok: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             pod = await self.client.get(PODS, name, self.namespace)
@@ -43,7 +44,7 @@ class Env:
             await asyncio.sleep(0.1)
 
 
-def bound(pod: dict) -> bool:
+def bound(pod: dict[str, Any]) -> bool:
     return bool(pod["spec"].get("nodeName"))
 
 
@@ -85,7 +86,7 @@ async def test_unschedulable_message_then_placed_when_a_node_fits(env: Env) -> N
     expected = ("0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
                 "2 Insufficient cpu.")
 
-    def unschedulable(pod: dict) -> bool:
+    def unschedulable(pod: dict[str, Any]) -> bool:
         return any(c["type"] == "PodScheduled" and c["status"] == "False"
                    and c.get("reason") == "Unschedulable" and c.get("message") == expected
                    for c in pod["status"].get("conditions") or [])
@@ -111,7 +112,7 @@ async def test_assumed_pods_count_so_a_burst_never_overcommits(env: Env) -> None
     assert sorted(placed) == sorted(names)  # one per node: 2 x 600m > 1 cpu
 
 
-def unschedulable_on(pod: dict, nodes: int) -> bool:
+def unschedulable_on(pod: dict[str, Any], nodes: int) -> bool:
     return any(c["type"] == "PodScheduled" and c["status"] == "False"
                and c.get("message", "").startswith(f"0/{nodes} nodes are available")
                for c in pod["status"].get("conditions") or [])

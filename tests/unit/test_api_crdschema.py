@@ -80,10 +80,11 @@ def test_valid_objects_and_nullable_and_int_or_string() -> None:
 
 
 def test_pruning_keeps_envelope_declared_and_preserved_fields() -> None:
-    obj = {"apiVersion": "x/v1", "kind": "W", "metadata": {"name": "a"}, "junk": 1,
-           "spec": {"size": 1, "typo": 2, "ports": [{"name": "a", "bad": 1}],
-                    "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {}, "any": 1},
-                    "free": {"anything": {"deep": 1}}, "labels": {"k": "v"}}}
+    obj: dict[str, Any] = {
+        "apiVersion": "x/v1", "kind": "W", "metadata": {"name": "a"}, "junk": 1,
+        "spec": {"size": 1, "typo": 2, "ports": [{"name": "a", "bad": 1}],
+                 "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {}, "any": 1},
+                 "free": {"anything": {"deep": 1}}, "labels": {"k": "v"}}}
     removed = crdschema.prune(obj, SCHEMA)
     assert sorted(removed) == ["junk", "spec.ports[0].bad", "spec.typo"]
     assert obj["spec"]["template"]["any"] == 1 and obj["spec"]["free"]["anything"]
@@ -111,9 +112,9 @@ def test_structural_schema_needs_types() -> None:
 
 
 def test_printer_column_json_paths() -> None:
-    obj = {"status": {"conditions": [{"type": "A", "status": "False"},
-                                     {"type": "Ready", "status": "True"}]},
-           "spec": {"items": [1, 2]}}
+    obj: dict[str, Any] = {"status": {"conditions": [{"type": "A", "status": "False"},
+                                                     {"type": "Ready", "status": "True"}]},
+                           "spec": {"items": [1, 2]}}
     assert json_path(obj, '.status.conditions[?(@.type=="Ready")].status') == "True"
     assert json_path(obj, ".spec.items[1]") == 2
     assert json_path(obj, ".spec.missing.deeper") is None

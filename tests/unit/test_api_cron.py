@@ -68,7 +68,9 @@ def test_hourly_across_fall_back_keeps_moving_forward() -> None:
     s = Schedule.parse("0 * * * *", zone("America/New_York"))
     t, seen = _utc("2024-11-03T03:30:00"), []
     for _ in range(4):
-        t = s.next(t)
+        following = s.next(t)
+        assert following is not None
+        t = following
         seen.append(t)
     assert seen == sorted(seen) and len(set(seen)) == 4
 

@@ -76,8 +76,8 @@ def test_service_defaults() -> None:
 
 
 def test_client_ip_affinity_gets_the_default_timeout() -> None:
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-           "spec": {"sessionAffinity": "ClientIP", "ports": [{"port": 80}]}}
+    svc: dict[str, Any] = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                           "spec": {"sessionAffinity": "ClientIP", "ports": [{"port": 80}]}}
     strategy_for(resources.SERVICES).default(svc)
     assert svc["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 10800}}
 
@@ -87,8 +87,8 @@ def test_service_update_keeps_allocations() -> None:
     old = {"metadata": {"name": "s", "namespace": "d", "uid": "u"}, "spec": {
         "type": "NodePort", "clusterIP": "10.96.0.7", "clusterIPs": ["10.96.0.7"],
         "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30007}]}}
-    new = {"metadata": {"name": "s", "namespace": "d"},
-           "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
+    new: dict[str, Any] = {"metadata": {"name": "s", "namespace": "d"},
+                           "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
     strategy.default(new)
     strategy.prepare_update(new, old)
     assert new["spec"]["clusterIP"] == "10.96.0.7"
@@ -156,14 +156,15 @@ def test_meta_helpers() -> None:
 
 
 def test_undeclared_fields_are_dropped_like_typed_decoding() -> None:
-    deploy = {"apiVersion": "apps/v1", "kind": "Deployment",
-              "metadata": {"name": "d", "labels": {"any": "key"}, "bogus": 1},
-              "spec": {"containers": [{"image": "x"}], "selector": {"matchLabels": {"a": "b"}},
-                       "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [
-                           {"name": "c", "image": "x", "imagee": "typo",
-                            "resources": {"limits": {"cpu": "1"}},
-                            "ports": [{"containerPort": 80, "hostPortt": 1}]}]}}},
-              "status": {"replicas": 1, "nope": True}, "$patch": "x"}
+    deploy: dict[str, Any] = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "d", "labels": {"any": "key"}, "bogus": 1},
+        "spec": {"containers": [{"image": "x"}], "selector": {"matchLabels": {"a": "b"}},
+                 "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [
+                     {"name": "c", "image": "x", "imagee": "typo",
+                      "resources": {"limits": {"cpu": "1"}},
+                      "ports": [{"containerPort": 80, "hostPortt": 1}]}]}}},
+        "status": {"replicas": 1, "nope": True}, "$patch": "x"}
     removed = strategy_for(resources.DEPLOYMENTS).default(deploy)
     assert sorted(removed) == sorted([
         "$patch", "metadata.bogus", "spec.containers", "status.nope",

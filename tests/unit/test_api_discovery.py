@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from minikube_py.api import patchmeta, protobuf, resources
+from minikube_py.api import patchmeta, protobuf, resources, schema
 from minikube_py.apiserver import discovery, openapi
 
 
@@ -50,7 +50,7 @@ def test_groups() -> None:
 def test_openapi_has_every_kind_with_gvk() -> None:
     doc = openapi.openapi_v2()
     for resource in resources.ALL:
-        definition = doc["definitions"][openapi.definition_name(resource)]
+        definition = doc["definitions"][schema.definition_name(resource)]
         assert definition["x-kubernetes-group-version-kind"] == [
             {"group": resource.group, "kind": resource.kind, "version": resource.version}]
 

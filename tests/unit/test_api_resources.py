@@ -15,11 +15,12 @@ from minikube_py.api import resources
                      "/api/v1/nodes/n1/status", id="cluster-scoped"),
     ],
 )
-def test_paths(resource, namespace, name, sub, expected):
+def test_paths(resource: resources.Resource, namespace: str | None, name: str | None,
+               sub: str | None, expected: str) -> None:
     assert resource.path(namespace, name, sub) == expected
 
 
-def test_lookup_by_kind_and_plural():
+def test_lookup_by_kind_and_plural() -> None:
     assert resources.for_kind("apps/v1", "ReplicaSet") is resources.REPLICASETS
     assert resources.lookup("coordination.k8s.io", "v1", "leases") is resources.LEASES
     assert resources.lookup("", "v1", "nope") is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from minikube_py.api.errors import StatusError
@@ -63,7 +65,7 @@ def test_label_selector_syntax_errors_are_400(text: str) -> None:
     pytest.param({"matchLabels": {"app": "web"}, "matchExpressions": [
         {"key": "tier", "operator": "In", "values": ["back"]}]}, False, id="both"),
 ])
-def test_label_selector_from_dict(selector: dict, matches: bool) -> None:
+def test_label_selector_from_dict(selector: dict[str, Any], matches: bool) -> None:
     assert LabelSelector.from_dict(selector).matches(LABELS) is matches
 
 

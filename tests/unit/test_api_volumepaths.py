@@ -27,7 +27,7 @@ def causes(obj: dict[str, Any]) -> list[tuple[str, str]]:
     return [(c.field, c.message) for c in strategy.validate_create(obj)]
 
 
-EMPTY = {"emptyDir": {}}
+EMPTY: dict[str, Any] = {"emptyDir": {}}
 ITEMS = [{"key": "k", "path": "ok/file"}]
 V, M = "spec.volumes[0]", "spec.containers[0].volumeMounts[0]"
 

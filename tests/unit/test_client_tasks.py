@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from minikube_py.api.backoff import Backoff
-from minikube_py.client.leaderelection import LeaderElector, micro_time
+from minikube_py.api.meta import micro_time
+from minikube_py.client.leaderelection import LeaderElector
 from minikube_py.client.tasks import log_failure, restarting, run_tasks, supervised
 
 

@@ -7,6 +7,8 @@ import hashlib
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -29,7 +31,7 @@ def make_ca() -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def decoded(secret: dict) -> dict[str, str]:
+def decoded(secret: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
@@ -65,7 +67,7 @@ def test_token_secret_is_a_kubernetes_bootstrap_token() -> None:
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl missing")
-def test_ca_hash_matches_kubeadms_openssl_recipe(tmp_path) -> None:
+def test_ca_hash_matches_kubeadms_openssl_recipe(tmp_path: Path) -> None:
     ca = make_ca()
     (tmp_path / "ca.crt").write_bytes(ca)
     pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", tmp_path / "ca.crt"],

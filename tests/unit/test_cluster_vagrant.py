@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,17 +40,18 @@ puts JSON.generate(Vagrant::LOG)
 pytestmark = pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby missing")
 
 
-def record(tmp_path_factory: pytest.TempPathFactory, profile: str) -> list[dict]:
+def record(tmp_path_factory: pytest.TempPathFactory, profile: str) -> list[dict[str, Any]]:
     script = tmp_path_factory.mktemp("vagrant") / "record.rb"
     script.write_text(RECORDER)
     out = subprocess.run(["ruby", str(script), str(VAGRANTFILE)], capture_output=True,
                          text=True, check=True, cwd=VAGRANTFILE.parent,
                          env={**os.environ, "MKP_PROFILE": profile})
-    return json.loads(out.stdout)
+    calls: list[dict[str, Any]] = json.loads(out.stdout)
+    return calls
 
 
 @pytest.fixture(scope="module")
-def calls(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+def calls(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return record(tmp_path_factory, "")
 
 
@@ -59,7 +61,7 @@ def test_ruby_syntax() -> None:
     assert done.returncode == 0 and "Syntax OK" in done.stdout, done.stderr
 
 
-def test_one_control_plane_and_two_workers_on_a_private_network(calls: list[dict]) -> None:
+def test_one_control_plane_and_two_workers_on_a_private_network(calls: list[dict[str, Any]]) -> None:
     defined = [c["args"][0] for c in calls if c["call"] == "vm.define"]
     assert defined == ["cp", "worker1", "worker2"]
     nets = {c["call"].split(".")[2]: c for c in calls if c["call"].endswith("vm.network")}
@@ -67,7 +69,7 @@ def test_one_control_plane_and_two_workers_on_a_private_network(calls: list[dict
     assert len({c["kw"]["ip"] for c in nets.values()}) == 3
 
 
-def test_each_machine_runs_install_sh_with_its_own_address_and_interface(calls: list[dict]) -> None:
+def test_each_machine_runs_install_sh_with_its_own_address_and_interface(calls: list[dict[str, Any]]) -> None:
     ips = {c["call"].split(".")[2]: c["kw"]["ip"] for c in calls if c["call"].endswith("vm.network")}
     provisions = {c["call"].split(".")[2]: c["kw"]["inline"] for c in calls
                   if c["call"].endswith("vm.provision")}
@@ -117,7 +119,7 @@ def test_the_ha_profile_joins_two_more_control_planes(
     assert len(set(ips)) == 5
 
 
-def test_the_repository_root_is_synced(calls: list[dict]) -> None:
+def test_the_repository_root_is_synced(calls: list[dict[str, Any]]) -> None:
     synced = [c["args"] for c in calls if c["call"] == "vm.synced_folder"]
     assert synced == [["..", "/vagrant"]]
     assert (VAGRANTFILE.parent / ".." / "install.sh").resolve().exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -15,17 +16,18 @@ BASE_ENV = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/run/ne
             "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
 
 
-def conf(**over: object) -> dict:
-    out: dict = {"cniVersion": "1.0.0", "name": "mkp", "type": "mkp-bridge",
+def conf(**over: object) -> dict[str, Any]:
+    out: dict[str, Any] = {"cniVersion": "1.0.0", "name": "mkp", "type": "mkp-bridge",
                  "ipam": {"type": "mkp-local", "subnet": "10.244.3.0/24", "dataDir": "/tmp/x"}}
     out.update(over)
     return out
 
 
-def error_of(env: dict, stdin: bytes) -> dict:
+def error_of(env: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     rc, out = run(env, stdin)
     assert rc == 1
-    return json.loads(out)
+    error: dict[str, Any] = json.loads(out)
+    return error
 
 
 @pytest.mark.parametrize("missing", ["CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS",
@@ -43,7 +45,7 @@ def test_missing_variable_is_code_4(missing: str) -> None:
     pytest.param({"CNI_CONTAINERID": "../etc"}, id="containerid-path"),
     pytest.param({"CNI_ARGS": "K8S_POD_NAME"}, id="args-not-pairs"),
 ])
-def test_bad_environment_is_code_4(env_over: dict) -> None:
+def test_bad_environment_is_code_4(env_over: dict[str, Any]) -> None:
     assert error_of({**BASE_ENV, **env_over}, json.dumps(conf()).encode())["code"] == 4
 
 
@@ -80,7 +82,7 @@ def test_unsupported_version_is_code_1(version: str) -> None:
     pytest.param({"mtu": "1450"}, "mtu", id="mtu-type"),
     pytest.param({"bridge": "x" * 16}, "bridge", id="bridge-name"),
 ])
-def test_invalid_config_is_code_7_naming_the_field(over: dict, field: str) -> None:
+def test_invalid_config_is_code_7_naming_the_field(over: dict[str, Any], field: str) -> None:
     err = error_of(BASE_ENV, json.dumps(conf(**over)).encode())
     assert err["code"] == 7
     assert field in err["msg"]

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cni_plugins import ipam
-from cni_plugins.conf import parse_netconf
+from cni_plugins.conf import NetConf, parse_netconf
 from cni_plugins.errors import CniError
 
 
-def make_conf(tmp_path: Path, subnet: str = "10.244.9.0/24", **ipam_over: str):
+def make_conf(tmp_path: Path, subnet: str = "10.244.9.0/24", **ipam_over: str) -> NetConf:
     return parse_netconf({"cniVersion": "1.0.0", "name": "net1", "type": "mkp-bridge",
                           "ipam": {"type": "mkp-local", "subnet": subnet,
                                    "dataDir": str(tmp_path), **ipam_over}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from cni_plugins.service import parse_request
                  b"/run/minikube-py/cni.sock", id="socketPath-is-not-socket"),
     pytest.param({"socket": "/we\\ird"}, None, id="escaped-falls-back"),
 ])
-def test_socket_path_without_json(conf: dict, expected: bytes | None) -> None:
+def test_socket_path_without_json(conf: dict[str, Any], expected: bytes | None) -> None:
     assert shim.socket_path(json.dumps(conf).encode()) == expected
 
 

@@ -3,8 +3,9 @@ match, in name order without duplicates, and is written only when they change.""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from minikube_py.client import ApiClient
 from minikube_py.controllers.clusterroleaggregation import ClusterRoleAggregationController
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.caches import fill
@@ -26,7 +27,7 @@ def role(name: str, rules: list[Any], labels: dict[str, str] | None = None,
 
 def controller(*roles: dict[str, Any]) -> tuple[ClusterRoleAggregationController, FakeClient]:
     client = FakeClient()
-    c = ClusterRoleAggregationController(client, ControllerManagerSettings())
+    c = ClusterRoleAggregationController(cast(ApiClient, client), ControllerManagerSettings())
     fill(c.roles, *roles)
     return c, client
 

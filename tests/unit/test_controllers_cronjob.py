@@ -6,18 +6,19 @@ active list, history limits."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from minikube_py.api.resources import CRONJOBS
+from minikube_py.client import ApiClient
 from minikube_py.controllers.cronjob import SCHEDULED_TIMESTAMP, CronJobController, job_name
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
 from tests.fixtures.builders import ref
 from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient
-from tests.fixtures.queues import RecordingQueue
+from tests.fixtures.queues import RecordingQueue, recorded
 
 KEY = "ns/backup"
 CREATED = "2026-01-01T00:00:00Z"
@@ -27,15 +28,15 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def cj(**kwargs: Any) -> dict:
+def cj(**kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("uid", "cj-uid")
     kwargs.setdefault("creation_timestamp", CREATED)
     return builders.cronjob("backup", "ns", **kwargs)
 
 
-def child(owner: dict, name: str, *, finished: str | None = None, started: str = CREATED,
-          completed: str | None = None) -> dict:
-    status: dict = {"startTime": started}
+def child(owner: dict[str, Any], name: str, *, finished: str | None = None, started: str = CREATED,
+          completed: str | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {"startTime": started}
     if finished:
         status["conditions"] = [{"type": finished, "status": "True"}]
     if completed:
@@ -43,18 +44,19 @@ def child(owner: dict, name: str, *, finished: str | None = None, started: str =
     return builders.job(name, "ns", owners=[ref(owner)], status=status)
 
 
-def controller(cronjob: dict, jobs: list[dict], now: str) -> tuple[CronJobController, FakeClient]:
+def controller(cronjob: dict[str, Any], jobs: list[dict[str, Any]], now: str
+               ) -> tuple[CronJobController, FakeClient]:
     client = FakeClient()
-    c = CronJobController(client, ControllerManagerSettings())  # type: ignore[arg-type]
+    c = CronJobController(cast(ApiClient, client), ControllerManagerSettings())
     c.clock = lambda: at(now)
-    c.queue = RecordingQueue()  # type: ignore[assignment]
+    c.queue = RecordingQueue()
     fill(c.cronjobs, cronjob)
     client.put(CRONJOBS, cronjob)
     fill(c.jobs, *jobs)
     return c, client
 
 
-def created_jobs(client: FakeClient) -> list[dict]:
+def created_jobs(client: FakeClient) -> list[dict[str, Any]]:
     return [w.body for w in client.writes if w.verb == "create" and w.resource == "jobs"]
 
 
@@ -62,7 +64,7 @@ def deleted_jobs(client: FakeClient) -> list[str]:
     return [w.name for w in client.writes if w.verb == "delete" and w.resource == "jobs"]
 
 
-def status_of(client: FakeClient) -> dict:
+def status_of(client: FakeClient) -> dict[str, Any]:
     stored = client.stored(CRONJOBS, "backup", "ns")
     assert stored is not None
     return stored.get("status") or {}
@@ -81,7 +83,7 @@ def status_of(client: FakeClient) -> dict:
                  "2026-01-01T00:03:00", id="within-starting-deadline"),
     pytest.param({"suspend": True}, {}, "2026-01-01T00:05:00", None, id="suspended"),
 ])
-async def test_when_a_job_is_created(spec: dict, status: dict, now: str,
+async def test_when_a_job_is_created(spec: dict[str, Any], status: dict[str, Any], now: str,
                                      scheduled: str | None) -> None:
     c, client = controller(cj(spec=spec, status=status), [], now)
     await c.sync(KEY)
@@ -105,7 +107,7 @@ async def test_when_a_job_is_created(spec: dict, status: dict, now: str,
 async def test_requeues_just_after_the_next_time() -> None:
     c, _ = controller(cj(schedule="*/5 * * * *"), [], "2026-01-01T00:01:00")
     await c.sync(KEY)
-    delays = [seconds for key, seconds in c.queue.delayed if key == KEY]  # type: ignore[attr-defined]
+    delays = [seconds for key, seconds in recorded(c.queue).delayed if key == KEY]
     assert delays and abs(min(delays) - 240.1) < 0.01
 
 

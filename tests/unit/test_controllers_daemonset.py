@@ -14,6 +14,7 @@ from minikube_py.api.resources import CONTROLLERREVISIONS
 from minikube_py.controllers import daemonset_pods as dp
 from minikube_py.controllers import history
 from minikube_py.controllers.daemonset import DaemonSetController
+from minikube_py.controllers.deployment_util import template_hash
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
 from tests.fixtures.builders import controllerrevision as revision_of
@@ -24,22 +25,22 @@ from tests.fixtures.fake_client import FakeClient
 KEY = "ns/agent"
 
 
-def ds(**kwargs: Any) -> dict:
+def ds(**kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("uid", "ds-uid")
     kwargs.setdefault("generation", 1)
     return builders.daemonset("agent", "ns", **kwargs)
 
 
-def daemon_pod(owner: dict, node: str, *, digest: str | None = None, ready: bool = True,
-               phase: str = "Running", name: str | None = None) -> dict:
-    digest = digest if digest is not None else history.template_hash(owner["spec"]["template"])
+def daemon_pod(owner: dict[str, Any], node: str, *, digest: str | None = None, ready: bool = True,
+               phase: str = "Running", name: str | None = None) -> dict[str, Any]:
+    digest = digest if digest is not None else template_hash(owner["spec"]["template"])
     return builders.pod(name or f"agent-{node}", "ns", node=node, phase=phase, ready=ready,
                         labels={"app": "agent", history.HASH_LABEL: digest},
                         owners=[ref(owner)])
 
 
-def controller(owner: dict, nodes: list[dict], pods: list[dict],
-               revisions: list[dict] | None = None) -> tuple[DaemonSetController, FakeClient]:
+def controller(owner: dict[str, Any], nodes: list[dict[str, Any]], pods: list[dict[str, Any]],
+               revisions: list[dict[str, Any]] | None = None) -> tuple[DaemonSetController, FakeClient]:
     client = FakeClient()
     c = DaemonSetController(client, ControllerManagerSettings())  # type: ignore[arg-type]
     fill(c.daemonsets, owner)
@@ -77,7 +78,7 @@ def deleted(client: FakeClient) -> set[str]:
         [builders.node("a", labels={"zone": "z1"}), builders.node("b", labels={"zone": "z2"})],
         ["a"], id="node-affinity"),
 ])
-async def test_places_one_pod_per_eligible_node(owner: dict, nodes: list[dict],
+async def test_places_one_pod_per_eligible_node(owner: dict[str, Any], nodes: list[dict[str, Any]],
                                                 expected: list[str]) -> None:
     c, client = controller(owner, nodes, [])
     await c.sync(KEY)
@@ -101,7 +102,7 @@ async def test_the_pod_is_pinned_by_affinity_and_tolerates_node_trouble() -> Non
             ("node.kubernetes.io/pid-pressure", "NoSchedule"),
             ("node.kubernetes.io/unschedulable", "NoSchedule")} == keys
     assert pod["metadata"]["labels"][history.HASH_LABEL] == \
-        history.template_hash(owner["spec"]["template"])
+        template_hash(owner["spec"]["template"])
 
 
 async def test_pods_leave_removed_nodes_noexecute_taints_and_failures() -> None:
@@ -126,7 +127,7 @@ async def test_a_first_sync_records_revision_one() -> None:
     assert made["metadata"]["labels"][history.HASH_LABEL]
 
 
-def updated(owner: dict) -> dict:
+def updated(owner: dict[str, Any]) -> dict[str, Any]:
     new = ds(strategy=owner["spec"]["updateStrategy"], image="busybox:2")
     new["metadata"]["generation"] = 2
     return new
@@ -144,11 +145,11 @@ def updated(owner: dict) -> dict:
                  False, 0, ["n0"], id="surge-creates-first"),
     pytest.param({"type": "OnDelete"}, False, 0, [], id="on-delete"),
 ])
-async def test_rolling_update(strategy: dict, ready_new: bool, deletes: int,
+async def test_rolling_update(strategy: dict[str, Any], ready_new: bool, deletes: int,
                               creates: list[str]) -> None:
     old = ds(strategy=strategy)
     new = updated(old)
-    old_hash = history.template_hash(old["spec"]["template"])
+    old_hash = template_hash(old["spec"]["template"])
     nodes = [builders.node(f"n{i}") for i in range(4)]
     pods = [daemon_pod(old, f"n{i}", digest=old_hash) for i in range(4)]
     c, client = controller(new, nodes, pods, revisions=[revision_of(old)])
@@ -161,7 +162,7 @@ async def test_surge_deletes_the_old_pod_once_the_new_is_available() -> None:
     old = ds(strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0,
                                                                   "maxSurge": 1}})
     new = updated(old)
-    old_hash = history.template_hash(old["spec"]["template"])
+    old_hash = template_hash(old["spec"]["template"])
     pods = [daemon_pod(old, "n0", digest=old_hash, name="old"),
             daemon_pod(new, "n0", name="new")]
     c, client = controller(new, [builders.node("n0")], pods, revisions=[revision_of(old)])
@@ -204,7 +205,7 @@ async def test_placements_and_surges_of_one_sync_are_all_expected() -> None:
     old = ds(strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0,
                                                                   "maxSurge": 1}})
     new = updated(old)
-    old_hash = history.template_hash(old["spec"]["template"])
+    old_hash = template_hash(old["spec"]["template"])
     c, client = controller(new, [builders.node("n0"), builders.node("fresh")],
                            [daemon_pod(old, "n0", digest=old_hash)],
                            revisions=[revision_of(old)])

@@ -20,6 +20,7 @@ from minikube_py.controllers.owners import CannotAdopt
 from tests.fixtures.builders import T0, deployment, ref, replicaset
 from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient, Write
+from tests.fixtures.queues import recorded
 
 JsonDict = dict[str, Any]
 ROLLING = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
@@ -183,7 +184,7 @@ async def test_a_rollout_without_progress_past_its_deadline_is_reported() -> Non
 async def test_a_rollout_in_progress_is_looked_at_again_at_its_deadline() -> None:
     c, _ = controller(*stuck(now_rfc3339()))
     await c.sync("ns/web")
-    [(key, seconds)] = c.queue.delayed
+    [(key, seconds)] = recorded(c.queue).delayed
     assert key == "ns/web" and 595 < seconds <= 601
 
 
@@ -330,7 +331,8 @@ async def test_deprecated_rollback_requests(revision: str, template_from: str | 
     await c.sync("ns/web")
     [patch] = client.writes
     assert (patch.verb, patch.resource, patch.patch_type) == ("patch", "deployments", "json")
-    ops = [{"op": "remove", "path": f"/metadata/annotations/{ROLLBACK_ANNOTATION}"}]
+    ops: list[dict[str, Any]] = [
+        {"op": "remove", "path": f"/metadata/annotations/{ROLLBACK_ANNOTATION}"}]
     if template_from is not None:
         ops.append({"op": "replace", "path": "/spec/template",
                     "value": du.without_hash(old["spec"]["template"])})
@@ -359,7 +361,7 @@ async def test_a_conflicting_status_write_is_tried_again_shortly() -> None:
     c, client = controller(d, rs_of(d, "web-new", 3, image="web:2", revision=1))
     client.fail("update", DEPLOYMENTS, "web", error=Conflict)
     await c.sync("ns/web")
-    assert c.queue.delayed[-1] == ("ns/web", 0.1)
+    assert recorded(c.queue).delayed[-1] == ("ns/web", 0.1)
 
 
 # -- what informer events queue -------------------------------------------------------------
@@ -385,4 +387,4 @@ def test_events_queue_the_deployments_concerned(event: tuple[str, JsonDict],
     c, _ = controller(web())
     informer, obj = event
     getattr(c, informer).apply("ADDED", obj)
-    assert c.queue.added == queued
+    assert recorded(c.queue).added == queued

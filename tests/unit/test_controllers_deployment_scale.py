@@ -40,7 +40,7 @@ def rs(name: str, size: int, *, desired: int = 10, max_replicas: int = 13,
                  rs("new", 3, max_replicas=9), {"new": 3, "b": 2, "a": 2},
                  id="equal sizes shrinking: the older sets give first"),
 ])
-def test_proportional_sizes(replicas: int, olds: list[dict], new: dict,
+def test_proportional_sizes(replicas: int, olds: list[dict[str, Any]], new: dict[str, Any],
                             expected: dict[str, int]) -> None:
     assert proportional_sizes(deployment(replicas), new, olds) == expected
 
@@ -51,5 +51,5 @@ def test_proportional_sizes(replicas: int, olds: list[dict], new: dict,
     pytest.param(20, [rs("a", 0), rs("b", 20, desired=20)], False,
                  id="only active sets count"),
 ])
-def test_is_scaling_event(replicas: int, sets: list[dict], expected: bool) -> None:
+def test_is_scaling_event(replicas: int, sets: list[dict[str, Any]], expected: bool) -> None:
     assert is_scaling_event(deployment(replicas), sets) is expected

@@ -120,7 +120,7 @@ def pod(name: str, *, node: str = "n", phase: str = "Running", ready: bool = Tru
         pytest.param([pod("a"), pod("b", created="2026-01-02T00:00:00Z")], "b", id="newest"),
     ],
 )
-def test_pods_to_delete_order(pods: list[dict], first: str) -> None:
+def test_pods_to_delete_order(pods: list[dict[str, Any]], first: str) -> None:
     assert pods_to_delete(pods, 1)[0]["metadata"]["name"] == first
     assert pods_to_delete(list(reversed(pods)), 1)[0]["metadata"]["name"] == first
 

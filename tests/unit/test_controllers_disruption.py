@@ -21,7 +21,7 @@ NOW = 1_800_000_000.0
 KEY = "ns/web-pdb"
 
 
-def pdb(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict:
+def pdb(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
     return builders.poddisruptionbudget("web-pdb", "ns", spec=spec, status=status,
                                         generation=2)
 
@@ -31,13 +31,13 @@ RS = builders.replicaset("web-1", "ns", replicas=5, selector={"app": "web"},
                          owners=[ref(DEPLOY)])
 
 
-def pods(ready: int, unready: int = 0) -> list[dict]:
+def pods(ready: int, unready: int = 0) -> list[dict[str, Any]]:
     return [builders.pod(f"web-{i}", "ns", node="n1", ready=i < ready,
                          labels={"app": "web"}, owners=[ref(RS)])
             for i in range(ready + unready)]
 
 
-async def sync(budget: dict, members: list[dict]) -> tuple[dict, FakeClient]:
+async def sync(budget: dict[str, Any], members: list[dict[str, Any]]) -> tuple[dict[str, Any], FakeClient]:
     client = FakeClient()
     c = DisruptionController(client, ControllerManagerSettings())  # type: ignore[arg-type]
     c.clock = lambda: NOW
@@ -59,7 +59,7 @@ async def sync(budget: dict, members: list[dict]) -> tuple[dict, FakeClient]:
     pytest.param({"maxUnavailable": "40%"}, 4, 1, (5, 3, 4, 1), id="max-unavailable-percent"),
     pytest.param({}, 3, 0, (0, 0, 3, 0), id="neither"),
 ])
-async def test_budget_arithmetic(spec: dict, ready: int, unready: int,
+async def test_budget_arithmetic(spec: dict[str, Any], ready: int, unready: int,
                                  expected: tuple[int, int, int, int]) -> None:
     status, _ = await sync(pdb(spec), pods(ready, unready))
     assert (status["expectedPods"], status["desiredHealthy"], status["currentHealthy"],

@@ -18,6 +18,7 @@ from minikube_py.controllers.endpoints import (
 )
 from tests.fixtures import builders
 from tests.fixtures.controllers import start
+from tests.fixtures.queues import recorded
 
 
 def pod(name: str, ip: str | None, *, ready: bool = True, port_name: str = "http",
@@ -256,4 +257,4 @@ def test_events_queue_the_services_concerned(events: list[tuple[str, str, dict[s
     c, _ = start(EndpointsController, WEB, builders.service("manual", "ns", selector=None))
     for informer, kind, obj in events:
         getattr(c, informer).apply(kind, obj)
-    assert c.queue.added == queued
+    assert recorded(c.queue).added == queued

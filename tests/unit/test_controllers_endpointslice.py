@@ -18,6 +18,7 @@ from minikube_py.controllers.endpointslice import (
 )
 from tests.fixtures.builders import endpoints, endpointslice, ref, service
 from tests.fixtures.controllers import start
+from tests.fixtures.queues import recorded
 
 JsonDict = dict[str, Any]
 WEB = service("web", "ns", labels={"tier": "fe"})
@@ -177,4 +178,4 @@ def test_events_queue_the_services_concerned(events: list[tuple[str, str, JsonDi
     c, _ = start(EndpointSliceController)
     for informer, kind, obj in events:
         getattr(c, informer).apply(kind, obj)
-    assert c.queue.added == queued
+    assert recorded(c.queue).added == queued

@@ -16,6 +16,7 @@ from minikube_py.controllers.garbagecollector import FOREGROUND, ORPHAN, Garbage
 from tests.fixtures.builders import T0, deployment, namespace, pod, ref, replicaset, service
 from tests.fixtures.controllers import resource_of, start
 from tests.fixtures.fake_client import Write
+from tests.fixtures.queues import recorded
 
 JsonDict = dict[str, Any]
 RS = replicaset("web", "ns")
@@ -246,4 +247,4 @@ def test_events_queue_what_may_be_collected(cached: list[JsonDict], event: tuple
     c, _ = start(GarbageCollector, *cached)
     kind, obj = event
     c.informers.get(resource_of(obj)).apply(kind, obj)
-    assert c.queue.added == queued
+    assert recorded(c.queue).added == queued

@@ -24,28 +24,28 @@ NOW = 1_800_000_000.0
 KEY = "ns/pi"
 
 
-def job(**kwargs: Any) -> dict:
+def job(**kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("uid", "job-uid")
     return builders.job("pi", "ns", **kwargs)
 
 
-def pod(name: str, the_job: dict, *, phase: str = "Running", finalizer: bool = True,
+def pod(name: str, the_job: dict[str, Any], *, phase: str = "Running", finalizer: bool = True,
         exit_code: int | None = None, finished: float = NOW - 100, index: int | None = None,
-        deleting: bool = False) -> dict:
+        deleting: bool = False) -> dict[str, Any]:
     labels = dict(the_job["spec"]["template"]["metadata"]["labels"])
     annotations = {COMPLETION_INDEX: str(index)} if index is not None else {}
-    status: dict = {}
+    status: dict[str, Any] = {}
     if exit_code is not None:
         status["containerStatuses"] = [{"name": "c", "restartCount": 0, "state": {
             "terminated": {"exitCode": exit_code, "finishedAt": format_time(finished)}}}]
-    extra: dict = {"deletion_timestamp": format_time(NOW - 1)} if deleting else {}
+    extra: dict[str, Any] = {"deletion_timestamp": format_time(NOW - 1)} if deleting else {}
     return builders.pod(name, "ns", node="n1", phase=phase, labels=labels,
                         annotations=annotations, owners=[ref(the_job)],
                         finalizers=[TRACKING_FINALIZER] if finalizer else (),
                         status=status, **extra)
 
 
-def controller(the_job: dict | None, pods: list[dict], **settings: Any
+def controller(the_job: dict[str, Any] | None, pods: list[dict[str, Any]], **settings: Any
                ) -> tuple[JobController, FakeClient]:
     client = FakeClient()
     c = JobController(client, ControllerManagerSettings(**settings))  # type: ignore[arg-type]
@@ -57,13 +57,20 @@ def controller(the_job: dict | None, pods: list[dict], **settings: Any
     return c, client
 
 
-def status_of(client: FakeClient) -> dict:
+def status_of(client: FakeClient) -> dict[str, Any]:
     stored = client.stored(JOBS, "pi", "ns")
     assert stored is not None
-    return stored["status"]
+    status: dict[str, Any] = stored["status"]
+    return status
 
 
-def created(client: FakeClient) -> list[dict]:
+def condition_of(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    condition = get_condition(status["conditions"], type_)
+    assert condition is not None, status
+    return condition
+
+
+def created(client: FakeClient) -> list[dict[str, Any]]:
     return [w.body for w in client.writes if w.verb == "create" and w.resource == "pods"]
 
 
@@ -82,7 +89,7 @@ def released(client: FakeClient) -> set[str]:
     pytest.param({"completions": None, "parallelism": 3}, 0, 3, id="work-queue"),
     pytest.param({"completions": 5, "parallelism": 0}, 0, 0, id="paused-by-parallelism"),
 ])
-async def test_creates_pods_toward_parallelism(spec: dict, running: int, creates: int) -> None:
+async def test_creates_pods_toward_parallelism(spec: dict[str, Any], running: int, creates: int) -> None:
     j = job(**spec)
     c, client = controller(j, [pod(f"r{i}", j) for i in range(running)])
     await c.sync(KEY)
@@ -132,7 +139,7 @@ async def test_finished_pod_counted_once_through_three_steps() -> None:
     final = status_of(client)
     assert final["succeeded"] == 1 and final["uncountedTerminatedPods"] == {}
     # The informer now shows the pod without its finalizer: never counted again.
-    fill(c.jobs, client.stored(JOBS, "pi", "ns"))  # type: ignore[arg-type]
+    fill(c.jobs, client.held(JOBS, "pi", "ns"))
     fill(c.pods, pod("done", j, phase="Succeeded", exit_code=0, finalizer=False))
     await c.sync(KEY)
     assert status_of(client)["succeeded"] == 1
@@ -160,8 +167,8 @@ async def test_completes_when_completions_reached() -> None:
     await c.sync(KEY)
     status = status_of(client)
     assert status["succeeded"] == 2 and status["completionTime"]
-    assert get_condition(status["conditions"], "SuccessCriteriaMet")["status"] == "True"
-    assert get_condition(status["conditions"], "Complete")["reason"] == "CompletionsReached"
+    assert condition_of(status, "SuccessCriteriaMet")["status"] == "True"
+    assert condition_of(status, "Complete")["reason"] == "CompletionsReached"
     assert ("Normal", "Completed", "Job completed") in client.events()
     assert not created(client)
 
@@ -173,7 +180,7 @@ async def test_indexed_job_completes_when_every_index_succeeded() -> None:
     await c.sync(KEY)
     status = status_of(client)
     assert status["completedIndexes"] == "0-1" and status["succeeded"] == 2
-    assert get_condition(status["conditions"], "Complete")["status"] == "True"
+    assert condition_of(status, "Complete")["status"] == "True"
 
 
 async def test_backoff_limit_fails_the_job_after_its_pods_are_gone() -> None:
@@ -183,18 +190,18 @@ async def test_backoff_limit_fails_the_job_after_its_pods_are_gone() -> None:
     await c.sync(KEY)
     status = status_of(client)
     assert status["failed"] == 2
-    assert get_condition(status["conditions"], "FailureTarget")["reason"] == \
+    assert condition_of(status, "FailureTarget")["reason"] == \
         "BackoffLimitExceeded"
     assert get_condition(status["conditions"], "Failed") is None  # "running" still holds
     assert deleted(client) == {"running"}
     # The deleted pod terminates: counted as failed, released, and the Job is Failed.
-    fill(c.jobs, client.stored(JOBS, "pi", "ns"))  # type: ignore[arg-type]
+    fill(c.jobs, client.held(JOBS, "pi", "ns"))
     fill(c.pods, pod("bad", j, phase="Failed", exit_code=3, finalizer=False),
          pod("running", j, deleting=True))
     await c.sync(KEY)
     status = status_of(client)
     assert status["failed"] == 3
-    assert get_condition(status["conditions"], "Failed")["message"] == \
+    assert condition_of(status, "Failed")["message"] == \
         "Job has reached the specified backoff limit"
     assert ("Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit") \
         in client.events()
@@ -206,7 +213,7 @@ async def test_active_deadline_fails_the_job() -> None:
     c, client = controller(j, [])
     await c.sync(KEY)
     status = status_of(client)
-    assert get_condition(status["conditions"], "Failed")["reason"] == "DeadlineExceeded"
+    assert condition_of(status, "Failed")["reason"] == "DeadlineExceeded"
     assert not created(client)
 
 
@@ -228,6 +235,7 @@ async def test_pod_failure_policy(code: int, failed: int, reason: str | None) ->
     condition = get_condition(status.get("conditions"), "Failed")
     assert (condition or {}).get("reason") == reason
     if reason:
+        assert condition is not None
         assert condition["message"] == ("Container c for pod ns/x failed with exit code 42 "
                                          "matching FailJob rule at index 0")
 
@@ -253,7 +261,7 @@ async def test_suspend_deletes_active_pods_and_resume_restarts_the_clock() -> No
     await c.sync(KEY)
     status = status_of(client)
     assert deleted(client) == {"a"}
-    assert get_condition(status["conditions"], "Suspended")["reason"] == "JobSuspended"
+    assert condition_of(status, "Suspended")["reason"] == "JobSuspended"
     assert "startTime" not in status
     resumed = client.stored(JOBS, "pi", "ns")
     assert resumed is not None
@@ -261,7 +269,7 @@ async def test_suspend_deletes_active_pods_and_resume_restarts_the_clock() -> No
     c2, client2 = controller(resumed, [])
     await c2.sync(KEY)
     status = status_of(client2)
-    assert get_condition(status["conditions"], "Suspended")["status"] == "False"
+    assert condition_of(status, "Suspended")["status"] == "False"
     assert status["startTime"] == format_time(NOW) and len(created(client2)) == 1
     assert ("Normal", "Resumed", "Job resumed") in client2.events()
 

@@ -13,6 +13,7 @@ from minikube_py.controllers.namespace import RETRY_SECONDS, NamespaceController
 from tests.fixtures.builders import T0, JsonDict, configmap, namespace, pod, service
 from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient
+from tests.fixtures.queues import recorded
 
 TERMINATING = namespace("ns", deletion_timestamp=T0)
 
@@ -33,7 +34,7 @@ def controller(ns: JsonDict | None, *contents: JsonDict
 async def test_only_terminating_namespaces_are_emptied(ns: JsonDict | None) -> None:
     c, client = controller(ns, pod("a", "ns"))
     await c.sync("ns")
-    assert client.writes == [] and c.queue.delayed == []
+    assert client.writes == [] and recorded(c.queue).delayed == []
 
 
 async def test_contents_are_deleted_then_the_namespace_is_finalized() -> None:
@@ -41,7 +42,7 @@ async def test_contents_are_deleted_then_the_namespace_is_finalized() -> None:
                            configmap("other", "elsewhere"))
     await c.sync("ns")
     assert sorted(client.summary()) == [("delete", "pods", "a"), ("delete", "services", "web")]
-    assert c.queue.delayed == [("ns", RETRY_SECONDS)]  # not finalized while they were there
+    assert recorded(c.queue).delayed == [("ns", RETRY_SECONDS)]  # not finalized while they were there
     client.writes.clear()
     await c.sync("ns")
     assert client.summary() == [("update", "namespaces/finalize", "ns")]
@@ -53,7 +54,7 @@ async def test_terminating_pods_are_waited_for_not_deleted_again() -> None:
     c, client = controller(TERMINATING, pod("a", "ns", deletion_timestamp=T0))
     await c.sync("ns")
     assert client.writes == []
-    assert c.queue.delayed == [("ns", RETRY_SECONDS)]
+    assert recorded(c.queue).delayed == [("ns", RETRY_SECONDS)]
 
 
 async def test_finalize_keeps_other_finalizers() -> None:
@@ -78,14 +79,14 @@ async def test_finalize_races(verb: str, error: type[ApiError], requeued: bool) 
     client.fail(verb, NAMESPACES, "ns", error=error)
     await c.sync("ns")
     assert client.writes == []
-    assert c.queue.delayed == ([("ns", RETRY_SECONDS)] if requeued else [])
+    assert recorded(c.queue).delayed == ([("ns", RETRY_SECONDS)] if requeued else [])
 
 
 async def test_an_object_deleted_meanwhile_is_not_an_error() -> None:
     c, client = controller(TERMINATING, pod("a", "ns"))
     client.fail("delete", PODS, "a", error=NotFound)
     await c.sync("ns")
-    assert c.queue.delayed == [("ns", RETRY_SECONDS)]
+    assert recorded(c.queue).delayed == [("ns", RETRY_SECONDS)]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,7 @@ def test_only_namespaces_being_deleted_are_queued() -> None:
     c, _ = controller(None)
     c.namespaces.apply("ADDED", namespace("ns"))
     c.namespaces.apply("MODIFIED", namespace("ns", deletion_timestamp=T0, resource_version="2"))
-    assert c.queue.added == ["ns"]
+    assert recorded(c.queue).added == ["ns"]
 
 
 async def test_custom_objects_go_with_their_namespace() -> None:
@@ -126,4 +127,4 @@ async def test_custom_objects_go_with_their_namespace() -> None:
                          "metadata": {"name": "w", "namespace": "ns"}})
     await c.sync("ns")
     assert client.summary() == [("delete", "widgets", "w")]
-    assert c.queue.delayed == [("ns", RETRY_SECONDS)]
+    assert recorded(c.queue).delayed == [("ns", RETRY_SECONDS)]

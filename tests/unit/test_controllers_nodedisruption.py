@@ -23,6 +23,7 @@ from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
 from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient
+from tests.fixtures.queues import recorded
 
 JsonDict = dict[str, Any]
 D = DisruptionSettings()
@@ -126,7 +127,8 @@ TAINTED = [{"key": NOT_READY, "effect": "NoSchedule"},
                      BOTH, id="three of 63 not ready: normal"),
     ],
 )
-async def test_taints_by_zone_state(nodes: list[JsonDict], written: set | None) -> None:
+async def test_taints_by_zone_state(nodes: list[JsonDict], written: set[tuple[str, str]] | None
+                                    ) -> None:
     c, client = lifecycle(*nodes)
     await c.sync("n1")
     assert ours(client, "n1") == written
@@ -138,7 +140,7 @@ async def test_partial_disruption_of_a_large_zone_uses_the_secondary_rate() -> N
     await c.sync("d0")
     await c.sync("d1")
     assert ours(client, "d0") == BOTH and ours(client, "d1") == NO_SCHEDULE
-    assert ("d1", 100) in [(k, round(s)) for k, s in c.queue.delayed]  # 1 / 0.01
+    assert ("d1", 100) in [(k, round(s)) for k, s in recorded(c.queue).delayed]  # 1 / 0.01
 
 
 async def test_new_evictions_in_a_zone_are_rate_limited() -> None:
@@ -148,7 +150,7 @@ async def test_new_evictions_in_a_zone_are_rate_limited() -> None:
     await c.sync("n1")
     await c.sync("n2")
     assert ours(client, "n1") == BOTH and ours(client, "n2") == NO_SCHEDULE
-    assert ("n2", 2) in [(k, round(s)) for k, s in c.queue.delayed]
+    assert ("n2", 2) in [(k, round(s)) for k, s in recorded(c.queue).delayed]
 
 
 async def test_a_node_coming_back_ends_full_disruption() -> None:
@@ -156,10 +158,10 @@ async def test_a_node_coming_back_ends_full_disruption() -> None:
     await c.sync("n1")
     assert ours(client, "n1") == NO_SCHEDULE
     c.nodes.apply("MODIFIED", n("n2"))
-    c.queue.added.clear()
+    recorded(c.queue).added.clear()
     await c.sync("n2")
-    assert c.queue.added == ["n1"]  # looked at again: its NoExecute taint may come now
-    c.nodes.apply("MODIFIED", client.stored(NODES, "n1"))
+    assert recorded(c.queue).added == ["n1"]  # looked at again: its NoExecute taint may come now
+    c.nodes.apply("MODIFIED", client.held(NODES, "n1"))
     await c.sync("n1")
     assert ours(client, "n1") == BOTH
 
@@ -171,4 +173,4 @@ async def test_a_node_found_not_ready_waits_one_monitor_period_before_no_execute
                           settings=replace(SETTINGS, node_monitor_period=5.0))
     await c.sync("n1")
     assert ours(client, "n1") == NO_SCHEDULE
-    assert ("n1", 5) in [(k, round(s)) for k, s in c.queue.delayed]
+    assert ("n1", 5) in [(k, round(s)) for k, s in recorded(c.queue).delayed]

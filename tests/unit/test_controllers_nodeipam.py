@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import ipaddress
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from minikube_py.api.resources import NODES
+from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
 from minikube_py.controllers.nodeipam import CidrSet, NodeIpamController
+from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
 from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient
@@ -25,15 +27,21 @@ def node(name: str, cidr: str | None = None) -> dict[str, Any]:
 
 def controller(*nodes: dict[str, Any], cluster: str = "10.244.0.0/16",
                mask: int = 24) -> NodeIpamController:
-    ctl = NodeIpamController(FakeClient(), SimpleNamespace(cluster_cidr=cluster,
-                                                           node_cidr_mask_size=mask))
+    # the controller reads node_cidr_mask_size (not a settings field) with getattr
+    settings = SimpleNamespace(cluster_cidr=cluster, node_cidr_mask_size=mask)
+    ctl = NodeIpamController(cast(ApiClient, FakeClient()),
+                             cast(ControllerManagerSettings, settings))
     fill(ctl.nodes, *nodes)
     ctl.rebuild()
     return ctl
 
 
+def fake(ctl: NodeIpamController) -> FakeClient:
+    return cast(FakeClient, ctl.client)
+
+
 def patches(ctl: NodeIpamController) -> list[tuple[str, Any]]:
-    return [(w.name, w.body) for w in ctl.client.writes if w.verb == "patch"]
+    return [(w.name, w.body) for w in fake(ctl).writes if w.verb == "patch"]
 
 
 def test_cidr_set_next_fit_and_release() -> None:
@@ -89,7 +97,7 @@ async def test_deleted_node_frees_its_subnet() -> None:
 
 async def test_node_gone_before_the_patch_releases_the_subnet() -> None:
     ctl = controller(node("a"))
-    ctl.client.fail("patch", NODES, "a", error=NotFound)
+    fake(ctl).fail("patch", NODES, "a", error=NotFound)
     await ctl.sync("a")
     assert len(ctl.cidrs) == 0 and ctl.assigned == {}
 
@@ -99,4 +107,4 @@ async def test_exhausted_cluster_cidr_is_an_error_and_an_event() -> None:
     with pytest.raises(RuntimeError, match="exhausted"):
         await ctl.sync("b")
     assert patches(ctl) == []
-    assert [reason for _, reason, _ in ctl.client.events()] == ["CIDRNotAvailable"]
+    assert [reason for _, reason, _ in fake(ctl).events()] == ["CIDRNotAvailable"]

@@ -16,6 +16,7 @@ import pytest
 from minikube_py.api.meta import format_time, get_condition
 from minikube_py.api.resources import NODES, PODS
 from minikube_py.api.taints import toleration_seconds
+from minikube_py.api.types import Taint, Toleration
 from minikube_py.client.errors import ApiError, Conflict, NotFound, ServerError
 from minikube_py.controllers.nodelifecycle import (
     NODE_CONDITIONS,
@@ -29,12 +30,13 @@ from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
 from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient
+from tests.fixtures.queues import recorded
 
 NOW = "2026-01-01T00:00:00Z"
 USER_TAINT = {"key": "dedicated", "value": "db", "effect": "NoSchedule"}
 
 
-def node(ready: str | None, taints: list[dict] | None = None) -> dict:
+def node(ready: str | None, taints: list[Taint] | None = None) -> dict[str, Any]:
     conditions = [] if ready is None else [{"type": "Ready", "status": ready}]
     return {"metadata": {"name": "n"}, "spec": {"taints": taints or []},
             "status": {"conditions": conditions}}
@@ -59,17 +61,18 @@ def node(ready: str | None, taints: list[dict] | None = None) -> dict:
         pytest.param(None, [], [], id="no-condition-yet"),
     ],
 )
-def test_desired_taints(ready: str | None, existing: list, expected: list) -> None:
+def test_desired_taints(ready: str | None, existing: list[Taint], expected: list[Taint]
+                        ) -> None:
     assert desired_taints(node(ready, existing), NOW) == expected
 
 
 def test_desired_taints_keep_the_original_time_added() -> None:
-    old = {"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"}
+    old: Taint = {"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"}
     taints = desired_taints(node("Unknown", [old]), NOW)
     assert old in taints and len(taints) == 2
 
 
-TAINTS = [{"key": UNREACHABLE, "effect": "NoExecute"}]
+TAINTS: list[Taint] = [{"key": UNREACHABLE, "effect": "NoExecute"}]
 
 
 @pytest.mark.parametrize(
@@ -85,7 +88,7 @@ TAINTS = [{"key": UNREACHABLE, "effect": "NoExecute"}]
         pytest.param([{"operator": "Exists"}], None, id="tolerates-everything"),
     ],
 )
-def test_effective_tolerations(tolerations: list, seconds: float | None) -> None:
+def test_effective_tolerations(tolerations: list[Toleration], seconds: float | None) -> None:
     assert toleration_seconds(TAINTS, effective_tolerations(tolerations, 7.0)) == seconds
 
 
@@ -122,7 +125,7 @@ async def test_a_reporting_node_is_looked_at_again_when_its_grace_would_run_out(
     c, client = lifecycle(builders.node("n1"), on_n1("a"))
     await c.sync("n1")
     assert client.writes == []
-    [(key, seconds)] = c.queue.delayed
+    [(key, seconds)] = recorded(c.queue).delayed
     assert key == "n1" and 40 < seconds < 41
 
 
@@ -142,7 +145,7 @@ async def test_a_silent_node_goes_unknown_and_unreachable_and_its_pods_not_ready
     ready = get_condition(pod_status["status"]["conditions"], "Ready")
     assert ready is not None and (ready["status"], ready["reason"]) == ("False", "NodeNotReady")
     assert client.events() == [("Normal", "NodeNotReady", "Node n1 status is now: NodeNotReady")]
-    [(key, seconds)] = c.queue.delayed  # eviction is due after the default 300 s
+    [(key, seconds)] = recorded(c.queue).delayed  # eviction is due after the default 300 s
     assert key == "n1" and 290 < seconds <= 300.1  # timeAdded has whole seconds
 
 
@@ -218,7 +221,7 @@ async def test_node_write_races(verb: str, error: type[ApiError], requeued: bool
     client.fail(verb, NODES, "n1", error=error)
     await c.sync("n1")
     assert client.writes == []
-    assert c.queue.delayed == ([("n1", 0.2)] if requeued else [])
+    assert recorded(c.queue).delayed == ([("n1", 0.2)] if requeued else [])
 
 
 async def test_a_pod_status_that_cannot_be_written_does_not_stop_the_others() -> None:
@@ -251,4 +254,4 @@ def test_nodes_and_their_heartbeats_queue_the_node() -> None:
     c.nodes.apply("ADDED", builders.node("n1"))
     c.leases.apply("ADDED", builders.lease("n2"))
     c.leases.apply("ADDED", builders.lease("n3", "kube-system"))  # not a node's heartbeat
-    assert c.queue.added == ["n1", "n2"]
+    assert recorded(c.queue).added == ["n1", "n2"]

@@ -21,6 +21,7 @@ from tests.fixtures import builders
 from tests.fixtures.builders import persistentvolume as pv
 from tests.fixtures.builders import persistentvolumeclaim as pvc
 from tests.fixtures.controllers import start
+from tests.fixtures.fake_client import FakeClient
 
 NODE = builders.node("n1")
 NODE["metadata"]["labels"] = {"kubernetes.io/hostname": "n1"}
@@ -49,7 +50,8 @@ ON_N2 = {"nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions"
     pytest.param([pv("gone", deletion_timestamp="2026-01-01T00:00:00Z")], pvc(), None,
                  id="being-deleted"),
 ])
-def test_matching_table(volumes: list[dict], claim: dict, chosen: str | None) -> None:
+def test_matching_table(volumes: list[dict[str, Any]], claim: dict[str, Any],
+                        chosen: str | None) -> None:
     match = best_match(volumes, claim)
     assert (match["metadata"]["name"] if match else None) == chosen
 
@@ -71,7 +73,7 @@ def test_local_path_directory_cannot_leave_the_root(namespace: str, name: str) -
     assert leaf.startswith("pvc-")
 
 
-def _writes(client: Any) -> list[tuple[str, str, str]]:
+def _writes(client: FakeClient) -> list[tuple[str, str, str]]:
     return client.summary()
 
 
@@ -83,10 +85,10 @@ async def test_binds_a_claim_and_volume_both_ways() -> None:
         ("update", "persistentvolumes", "pv-1"), ("update", "persistentvolumes/status", "pv-1"),
         ("update", "persistentvolumeclaims", "data"),
         ("update", "persistentvolumeclaims/status", "data")]
-    stored_volume = client.stored(c.volumes.resource, "pv-1")
+    stored_volume = client.held(c.volumes.resource, "pv-1")
     assert stored_volume["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"]
     assert stored_volume["status"]["phase"] == "Bound"
-    stored_claim = client.stored(c.claims.resource, "data", "default")
+    stored_claim = client.held(c.claims.resource, "data", "default")
     assert stored_claim["spec"]["volumeName"] == "pv-1"
     assert stored_claim["status"] == {"phase": "Bound", "accessModes": ["ReadWriteOnce"],
                                       "capacity": {"storage": "1Gi"}}
@@ -103,9 +105,9 @@ async def test_claims_synced_together_reserve_different_volumes() -> None:
         await asyncio.sleep(0)  # a real write yields: the other claim's sync runs meanwhile
         return await write(*args, **kwargs)
 
-    client.update = slow
+    client.update = slow  # type: ignore[method-assign]  # this test's slower write
     await asyncio.gather(c.sync(("claim", "default/a")), c.sync(("claim", "default/b")))
-    refs = {client.stored(c.volumes.resource, n)["spec"]["claimRef"]["name"]
+    refs = {client.held(c.volumes.resource, n)["spec"]["claimRef"]["name"]
             for n in ("pv-1", "pv-2")}
     assert refs == {"a", "b"}
 
@@ -140,7 +142,7 @@ async def test_wait_for_first_consumer_then_provision_on_the_selected_node() -> 
         "nas", provisioner="example.com/nfs", mode="Immediate")], "ExternalProvisioning",
         id="external-provisioner"),
 ])
-async def test_claims_that_cannot_be_provisioned_say_why(claim: dict, objects: list[dict],
+async def test_claims_that_cannot_be_provisioned_say_why(claim: dict[str, Any], objects: list[dict[str, Any]],
                                                          reason: str) -> None:
     c, client = start(PersistentVolumeController, claim, *objects)
     await c.sync(("claim", "default/data"))
@@ -159,8 +161,8 @@ async def test_a_volume_whose_claim_is_gone_is_released_then_reclaimed(
     c, client = start(PersistentVolumeController, volume)
     await c.sync(("volume", "pv-1"))
     assert _writes(client) == [("update", "persistentvolumes/status", "pv-1")]
-    assert client.stored(c.volumes.resource, "pv-1")["status"]["phase"] == "Released"
-    c.volumes.cache.put("pv-1", client.stored(c.volumes.resource, "pv-1"))
+    assert client.held(c.volumes.resource, "pv-1")["status"]["phase"] == "Released"
+    c.volumes.cache.put("pv-1", client.held(c.volumes.resource, "pv-1"))
     await c.sync(("volume", "pv-1"))
     assert _writes(client)[1:] == writes
 
@@ -168,7 +170,7 @@ async def test_a_volume_whose_claim_is_gone_is_released_then_reclaimed(
 async def test_a_lost_volume_makes_its_bound_claim_lost() -> None:
     c, client = start(PersistentVolumeController, pvc(volume="pv-gone", phase="Bound"))
     await c.sync(("claim", "default/data"))
-    assert client.stored(c.claims.resource, "data", "default")["status"]["phase"] == "Lost"
+    assert client.held(c.claims.resource, "data", "default")["status"]["phase"] == "Lost"
 
 
 DELETING = {"deletion_timestamp": "2026-01-01T00:00:00Z"}
@@ -179,13 +181,13 @@ DELETING = {"deletion_timestamp": "2026-01-01T00:00:00Z"}
     pytest.param([builders.pod("user", phase="Running")], False, id="running-pod"),
     pytest.param([builders.pod("done", phase="Succeeded")], True, id="finished-pod"),
 ])
-async def test_pvc_protection(pods: list[dict], released: bool) -> None:
+async def test_pvc_protection(pods: list[dict[str, Any]], released: bool) -> None:
     for pod in pods:
         pod["spec"]["volumes"] = [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]
     claim = pvc(finalizers=["kubernetes.io/pvc-protection"], **DELETING)  # type: ignore[arg-type]
     c, client = start(PVCProtectionController, claim, *pods)
     await c.sync("default/data")
-    stored = client.stored(c.claims.resource, "data", "default")
+    stored = client.held(c.claims.resource, "data", "default")
     assert (stored["metadata"]["finalizers"] == []) is released
 
 
@@ -195,7 +197,7 @@ async def test_pv_protection(phase: str, released: bool) -> None:
                 **DELETING)  # type: ignore[arg-type]
     c, client = start(PVProtectionController, volume)
     await c.sync("pv-1")
-    assert (client.stored(c.volumes.resource, "pv-1")["metadata"]["finalizers"] == []) is \
+    assert (client.held(c.volumes.resource, "pv-1")["metadata"]["finalizers"] == []) is \
         released
 
 
@@ -204,4 +206,4 @@ async def test_a_volume_prebound_by_name_waits_available_for_its_claim() -> None
     volume["spec"]["claimRef"] = {"namespace": "default", "name": "later"}
     c, client = start(PersistentVolumeController, volume)
     await c.sync(("volume", "pv-1"))
-    assert client.stored(c.volumes.resource, "pv-1")["status"]["phase"] == "Available"
+    assert client.held(c.volumes.resource, "pv-1")["status"]["phase"] == "Available"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -98,7 +100,7 @@ def test_bad_durations(text: str) -> None:
         parse_duration(text)
 
 
-def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     kubeconfig = tmp_path / "k"
     kubeconfig.write_text("")
     assert cli_main(["controller-manager", "--kubeconfig", str(kubeconfig),
@@ -109,7 +111,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
     assert "Traceback" not in err
 
 
-def _deployment(status: dict) -> dict:
+def _deployment(status: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": {"name": "d", "generation": 2},
             "spec": {"replicas": 2, "progressDeadlineSeconds": 10}, "status": status}
 
@@ -154,7 +156,7 @@ def test_progress_resets_the_deadline() -> None:
         ({}, {"rollbackTo": {}}, 0),
     ],
 )
-def test_rollback_requested(meta: dict, spec: dict, wanted: int | None) -> None:
+def test_rollback_requested(meta: dict[str, Any], spec: dict[str, Any], wanted: int | None) -> None:
     assert rollback_requested({"metadata": meta, "spec": spec}) == wanted
 
 

@@ -3,6 +3,8 @@ caches filled directly, as Kubernetes' replica_set_test.go does."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from minikube_py.api.resources import PODS, REPLICASETS
@@ -18,21 +20,22 @@ from tests.fixtures.builders import T0, ref, replicaset
 from tests.fixtures.caches import fill
 from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient
+from tests.fixtures.queues import recorded
 
 
-def rs(replicas: int) -> dict:
+def rs(replicas: int) -> dict[str, Any]:
     return replicaset("web", "ns", replicas=replicas, uid="rs-uid", generation=4,
                       template_labels={"tier": "fe"})
 
 
 def pod(name: str, *, node: str = "n1", ready: bool = True, owned: bool = True,
-        labels: dict | None = None) -> dict:
+        labels: dict[str, Any] | None = None) -> dict[str, Any]:
     return builders.pod(name, "ns", node=node or None, phase="Running" if node else "Pending",
                         ready=ready, labels=labels or {"app": "web", "tier": "fe"},
                         owners=[ref(rs(1))] if owned else ())
 
 
-def controller(replicaset: dict, pods: list[dict]) -> tuple[ReplicaSetController, FakeClient]:
+def controller(replicaset: dict[str, Any], pods: list[dict[str, Any]]) -> tuple[ReplicaSetController, FakeClient]:
     return start(ReplicaSetController, replicaset, *pods)
 
 
@@ -58,7 +61,7 @@ async def test_creates_the_missing_and_never_twice_while_expecting() -> None:
         pytest.param([pod("a"), pod("b"), pod("c")], None, id="two-of-equals"),
     ],
 )
-async def test_deletes_the_surplus_in_kubernetes_order(pods: list[dict],
+async def test_deletes_the_surplus_in_kubernetes_order(pods: list[dict[str, Any]],
                                                        deleted: set[str] | None) -> None:
     c, client = controller(rs(1), pods)
     await c.sync("ns/web")
@@ -88,7 +91,7 @@ async def test_adopts_matching_orphans_and_releases_mismatches() -> None:
                      id="a replicaset just deleted adopts nothing"),
     ],
 )
-async def test_an_owner_that_is_gone_adopts_nothing(live: dict | None) -> None:
+async def test_an_owner_that_is_gone_adopts_nothing(live: dict[str, Any] | None) -> None:
     c, client = controller(rs(2), [pod("orphan", owned=False)])
     client.objects.clear()
     if live is not None:
@@ -162,7 +165,7 @@ async def test_a_conflicting_status_write_is_tried_again_shortly() -> None:
     c, client = controller(rs(1), [pod("a")])
     client.fail("update", REPLICASETS, "web", error=Conflict)
     await c.sync("ns/web")
-    assert c.queue.delayed == [("ns/web", 0.1)]
+    assert recorded(c.queue).delayed == [("ns/web", 0.1)]
 
 
 async def test_a_deleted_replicaset_forgets_what_it_expected() -> None:
@@ -177,7 +180,7 @@ async def test_a_deleted_replicaset_forgets_what_it_expected() -> None:
 
 # -- what informer events queue -------------------------------------------------------------
 
-def watching(*pods: dict) -> ReplicaSetController:
+def watching(*pods: dict[str, Any]) -> ReplicaSetController:
     c, _ = controller(rs(3), list(pods))
     fill(c.replicasets, replicaset("db", "ns", selector={"app": "db"}))
     return c
@@ -187,7 +190,7 @@ def test_an_owned_pod_appearing_is_an_expected_creation_seen() -> None:
     c = watching()
     c.expectations.expect("ns/web", adds=1)
     c.pods.apply("ADDED", pod("a"))
-    assert c.queue.added == ["ns/web"] and c.expectations.satisfied("ns/web")
+    assert recorded(c.queue).added == ["ns/web"] and c.expectations.satisfied("ns/web")
 
 
 @pytest.mark.parametrize(
@@ -200,11 +203,11 @@ def test_an_owned_pod_appearing_is_an_expected_creation_seen() -> None:
             id="an owned pod marked for deletion"),
     ],
 )
-def test_an_owned_pod_going_is_an_expected_deletion_seen(event: tuple[str, dict]) -> None:
+def test_an_owned_pod_going_is_an_expected_deletion_seen(event: tuple[str, dict[str, Any]]) -> None:
     c = watching(pod("a"))
     c.expectations.expect("ns/web", deletes={"ns/a"})
     c.pods.apply(*event)
-    assert c.queue.added == ["ns/web"] and c.expectations.satisfied("ns/web")
+    assert recorded(c.queue).added == ["ns/web"] and c.expectations.satisfied("ns/web")
 
 
 @pytest.mark.parametrize(
@@ -220,8 +223,8 @@ def test_an_owned_pod_going_is_an_expected_deletion_seen(event: tuple[str, dict]
                      id="an owned pod relabelled queues its owner and who may adopt it"),
     ],
 )
-def test_pod_events_queue_owners_and_adopters(event: tuple[str, dict],
+def test_pod_events_queue_owners_and_adopters(event: tuple[str, dict[str, Any]],
                                               queued: list[str]) -> None:
     c = watching(pod("a"))
     c.pods.apply(*event)
-    assert c.queue.added == queued
+    assert recorded(c.queue).added == queued

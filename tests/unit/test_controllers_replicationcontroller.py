@@ -4,6 +4,8 @@ ReplicationController, status to replicationcontrollers/status."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from minikube_py.api.resources import REPLICATIONCONTROLLERS
 from minikube_py.controllers.replicaset import ReplicationControllerController
 from minikube_py.controllers.settings import ControllerManagerSettings
@@ -13,7 +15,7 @@ from tests.fixtures.caches import fill
 from tests.fixtures.fake_client import FakeClient
 
 
-def rc(replicas: int) -> dict:
+def rc(replicas: int) -> dict[str, Any]:
     obj = builders.replicaset("web", "ns", replicas=replicas, uid="rc-uid", generation=2)
     obj.update(apiVersion="v1", kind="ReplicationController")
     obj["spec"]["selector"] = {"app": "web"}

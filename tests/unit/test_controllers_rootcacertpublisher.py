@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from minikube_py.client import ApiClient
 from minikube_py.controllers.rootcacertpublisher import NAME, RootCACertPublisher
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.builders import T0, configmap, namespace
@@ -19,7 +21,7 @@ CA = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"
 def publisher(tmp_path: Path) -> tuple[RootCACertPublisher, FakeClient]:
     (tmp_path / "ca.crt").write_text(CA)
     client = FakeClient()
-    return RootCACertPublisher(client, replace(ControllerManagerSettings(),
+    return RootCACertPublisher(cast(ApiClient, client), replace(ControllerManagerSettings(),
                                                root_ca_file=str(tmp_path / "ca.crt"))), client
 
 

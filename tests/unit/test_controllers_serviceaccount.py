@@ -27,6 +27,7 @@ from tests.fixtures.builders import T0, JsonDict, namespace, secret, serviceacco
 from tests.fixtures.caches import fill
 from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient
+from tests.fixtures.queues import recorded
 
 # -- the default ServiceAccount -----------------------------------------------------------
 
@@ -228,7 +229,7 @@ def test_namespaces_and_deleted_default_accounts_queue_their_namespace() -> None
     c.namespaces.apply("ADDED", namespace("ns"))
     c.accounts.apply("ADDED", serviceaccount("default", "other"))
     c.accounts.apply("DELETED", serviceaccount("default", "other"))
-    assert c.queue.added == ["ns", "other"]
+    assert recorded(c.queue).added == ["ns", "other"]
 
 
 TOKEN = token_secret("build-token-a", BUILD)
@@ -256,4 +257,4 @@ def test_events_queue_accounts_and_tokens(tokens: tuple[TokenController, FakeCli
     fill(c.secrets, *(o for o in cached if o["kind"] == "Secret"))
     informer, kind, obj = event
     getattr(c, informer).apply(kind, obj)
-    assert c.queue.added == queued
+    assert recorded(c.queue).added == queued

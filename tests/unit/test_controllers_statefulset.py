@@ -12,6 +12,7 @@ import pytest
 from minikube_py.api.resources import PERSISTENTVOLUMECLAIMS
 from minikube_py.client.errors import Invalid
 from minikube_py.controllers import history
+from minikube_py.controllers.deployment_util import template_hash
 from minikube_py.controllers.settings import ControllerManagerSettings
 from minikube_py.controllers.statefulset import (
     POD_INDEX_LABEL,
@@ -27,20 +28,20 @@ from tests.fixtures.fake_client import FakeClient
 KEY = "ns/db"
 
 
-def sts(**kwargs: Any) -> dict:
+def sts(**kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("uid", "sts-uid")
     kwargs.setdefault("generation", 1)
     return builders.statefulset("db", "ns", **kwargs)
 
 
-def member(owner: dict, ordinal: int, *, ready: bool = True, phase: str = "Running",
-           digest: str | None = None) -> dict:
-    digest = digest if digest is not None else history.template_hash(owner["spec"]["template"])
+def member(owner: dict[str, Any], ordinal: int, *, ready: bool = True, phase: str = "Running",
+           digest: str | None = None) -> dict[str, Any]:
+    digest = digest if digest is not None else template_hash(owner["spec"]["template"])
     return builders.pod(f"db-{ordinal}", "ns", node="n1", phase=phase, ready=ready,
                         labels={"app": "db", history.HASH_LABEL: digest}, owners=[ref(owner)])
 
 
-def controller(owner: dict, pods: list[dict], revisions: list[dict] | None = None
+def controller(owner: dict[str, Any], pods: list[dict[str, Any]], revisions: list[dict[str, Any]] | None = None
                ) -> tuple[StatefulSetController, FakeClient]:
     client = FakeClient()
     c = StatefulSetController(client, ControllerManagerSettings())  # type: ignore[arg-type]
@@ -90,7 +91,7 @@ async def test_pods_get_stable_identities() -> None:
     assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == ("db-0", "db")
     labels = pod["metadata"]["labels"]
     assert labels[POD_NAME_LABEL] == "db-0" and labels[POD_INDEX_LABEL] == "0"
-    assert labels[history.HASH_LABEL] == history.template_hash(owner["spec"]["template"])
+    assert labels[history.HASH_LABEL] == template_hash(owner["spec"]["template"])
 
 
 async def test_failed_pod_is_replaced() -> None:
@@ -108,7 +109,7 @@ async def test_failed_pod_is_replaced() -> None:
 async def test_rolling_update(partition: int, deletes: list[str]) -> None:
     old = sts(replicas=3, partition=partition)
     new = sts(replicas=3, partition=partition, image="busybox:2")
-    old_hash = history.template_hash(old["spec"]["template"])
+    old_hash = template_hash(old["spec"]["template"])
     pods = [member(old, o, digest=old_hash) for o in range(3)]
     old_rev = revision_of(old, 1)
     new["status"] = {"currentRevision": old_rev["metadata"]["name"]}

@@ -3,6 +3,8 @@ once their TTL has run out, re-checked against a fresh read."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from minikube_py.api.resources import JOBS
@@ -16,7 +18,7 @@ from tests.fixtures.fake_client import FakeClient
 NOW = 1_800_000_000.0
 
 
-def finished_job(ttl: int | None, finished_ago: float, condition: str = "Complete") -> dict:
+def finished_job(ttl: int | None, finished_ago: float, condition: str = "Complete") -> dict[str, Any]:
     spec = {"ttlSecondsAfterFinished": ttl} if ttl is not None else {}
     return builders.job("pi", "ns", spec=spec, status={"conditions": [
         {"type": condition, "status": "True",
@@ -31,7 +33,7 @@ def finished_job(ttl: int | None, finished_ago: float, condition: str = "Complet
     pytest.param(builders.job("pi", "ns", spec={"ttlSecondsAfterFinished": 0}), False,
                  id="running"),
 ])
-async def test_deletes_expired_finished_jobs(job: dict, deletes: bool) -> None:
+async def test_deletes_expired_finished_jobs(job: dict[str, Any], deletes: bool) -> None:
     client = FakeClient()
     client.put(JOBS, job)
     c = TTLAfterFinishedController(client, ControllerManagerSettings())  # type: ignore[arg-type]

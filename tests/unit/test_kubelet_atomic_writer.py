@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from agent.kubelet.atomic_writer import FileProjection as F
 from agent.kubelet.atomic_writer import write_atomic
@@ -56,7 +57,7 @@ async def test_volume_files_take_item_modes_then_default_modes(tmp_path: Path) -
                          (SERVICEACCOUNTS, {"metadata": {"name": "default",
                                                          "namespace": "ns"}})])
     volumes = VolumeManager(tmp_path, source)
-    pod = {"metadata": {"uid": "u1", "name": "p", "namespace": "ns"}, "spec": {
+    pod: dict[str, Any] = {"metadata": {"uid": "u1", "name": "p", "namespace": "ns"}, "spec": {
         "containers": [{"name": "c"}], "volumes": [
             {"name": "plain", "configMap": {"name": "c"}},
             {"name": "items", "configMap": {"name": "c", "defaultMode": 0o440, "items": [

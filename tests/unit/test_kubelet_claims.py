@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,14 +17,14 @@ from minikube_py.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES
 from tests.fixtures import builders
 
 
-def _pod(read_only: bool = False) -> dict:
+def _pod(read_only: bool = False) -> dict[str, Any]:
     pod = builders.pod("web", spec={"volumes": [{"name": "d", "persistentVolumeClaim": {
         "claimName": "data", "readOnly": read_only}}]})
     pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "d", "mountPath": "/data"}]
     return pod
 
 
-def _manager(tmp_path: Path, *, bound: bool = True, spec: dict | None = None,
+def _manager(tmp_path: Path, *, bound: bool = True, spec: dict[str, Any] | None = None,
              annotations: dict[str, str] | None = None) -> VolumeManager:
     volume = builders.persistentvolume("pv-1", spec=spec or {
         "hostPath": {"path": str(tmp_path / "vol" / "pvc-1"), "type": "DirectoryOrCreate"}},
@@ -53,7 +54,7 @@ async def test_claim_binds_its_volume_directory(tmp_path: Path, read_only: bool)
     pytest.param({"spec": {"hostPath": None, "csi": {"driver": "x"}}},
                  'persistentvolume "pv-1": unsupported volume type', id="unsupported"),
 ])
-async def test_claims_that_cannot_be_mounted(tmp_path: Path, kwargs: dict, message: str) -> None:
+async def test_claims_that_cannot_be_mounted(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ContainerConfigError, match=message):
         await _manager(tmp_path, **kwargs).prepare(_pod())
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -14,6 +14,7 @@ from agent.kubelet.status import (
     qos_class,
     terminated,
 )
+from minikube_py.api.types import ContainerStatus
 from tests.fixtures import builders
 
 
@@ -56,7 +57,7 @@ def st(state: dict[str, Any], last: dict[str, Any] | None = None) -> dict[str, A
     return {"state": state, "lastState": last or {}}
 
 
-RUN = {"running": {}}
+RUN: dict[str, Any] = {"running": {}}
 OK = {"terminated": {"exitCode": 0}}
 BAD = {"terminated": {"exitCode": 1}}
 WAIT = {"waiting": {"reason": "ContainerCreating"}}
@@ -79,7 +80,9 @@ LOOP = {"waiting": {"reason": "CrashLoopBackOff"}}
 ])
 def test_phase(policy: str, init: list[dict[str, Any]], app: list[dict[str, Any]],
                expected: str) -> None:
-    assert phase(pod(policy), init, app) == expected
+    # phase reads the states only: these statuses carry no container name
+    statuses = cast(list[ContainerStatus], init), cast(list[ContainerStatus], app)
+    assert phase(pod(policy), *statuses) == expected
 
 
 def test_pod_status_ready_and_last_state() -> None:

@@ -3,6 +3,8 @@ fresh, another once it has lived 80% of its life, none after the pod is forgotte
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from agent.kubelet.errors import ContainerConfigError
@@ -36,10 +38,10 @@ async def test_a_token_is_kept_until_80_percent_of_its_life() -> None:
 
 async def test_the_request_is_bound_to_the_pod() -> None:
     tokens, source, _ = manager()
-    asked: list[dict] = []
+    asked: list[dict[str, Any]] = []
     real = source.token
 
-    async def spy(namespace: str, account: str, spec: dict) -> dict | None:
+    async def spy(namespace: str, account: str, spec: dict[str, Any]) -> dict[str, Any] | None:
         asked.append(spec)
         return await real(namespace, account, spec)
     source.token = spy  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,8 @@ from agent.kubelet import subpath
 from agent.kubelet.atomic_writer import FileProjection, write_atomic
 from agent.kubelet.errors import ContainerConfigError
 from agent.kubelet.source import DictSource
-from agent.kubelet.volumes import VolumeManager, below
+from agent.kubelet.subpath import below
+from agent.kubelet.volumes import VolumeManager
 
 
 def test_paths_inside_the_volume_pass(tmp_path: Path) -> None:
@@ -98,11 +100,11 @@ async def test_api_data_volumes_are_bound_read_only(tmp_path: Path) -> None:
     """configMap, secret, downwardAPI and projected volumes are the kubelet's to write:
     containers get them read-only, whatever the mount asks (as Kubernetes since 1.10)."""
     volumes = VolumeManager(tmp_path, DictSource())
-    kinds = {"cm": {"configMap": {"name": "c", "optional": True}},
-             "sec": {"secret": {"secretName": "s", "optional": True}},
-             "dapi": {"downwardAPI": {"items": []}},
-             "proj": {"projected": {"sources": []}},
-             "scratch": {"emptyDir": {}}}
+    kinds: dict[str, dict[str, Any]] = {"cm": {"configMap": {"name": "c", "optional": True}},
+                                        "sec": {"secret": {"secretName": "s", "optional": True}},
+                                        "dapi": {"downwardAPI": {"items": []}},
+                                        "proj": {"projected": {"sources": []}},
+                                        "scratch": {"emptyDir": {}}}
     pod = {"metadata": {"uid": "u1", "name": "p", "namespace": "ns"},
            "spec": {"volumes": [{"name": n, **v} for n, v in kinds.items()]}}
     paths = await volumes.prepare(pod)

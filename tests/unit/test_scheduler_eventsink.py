@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from minikube_py.scheduler.eventsink import EventSink
 
@@ -11,7 +12,7 @@ class Recorder:
     def __init__(self) -> None:
         self.written: list[str] = []
 
-    async def event(self, obj: dict, type_: str, reason: str, message: str) -> None:
+    async def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         self.written.append(message)
 
 

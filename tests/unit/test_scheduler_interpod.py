@@ -60,7 +60,7 @@ def decide(incoming: PodInfo, nodes: dict[str, NodeInfo],
 
 def test_anti_affinity_on_hostname_keeps_replicas_apart() -> None:
     nodes = {n: node(n) for n in ("n1", "n2", "n3")}
-    anti = {"podAntiAffinity": {REQ: [term("db")]}}
+    anti: dict[str, Any] = {"podAntiAffinity": {REQ: [term("db")]}}
     place(nodes, "n1", pod("db-0", "db", **anti))
     assert decide(pod("db-1", "db", **anti), nodes) == {
         "n1": (ANTI_AFFINITY,), "n2": (), "n3": ()}
@@ -132,7 +132,7 @@ def test_no_terms_anywhere_costs_nothing() -> None:
 
 def test_algorithm_spreads_a_statefulset_and_explains_when_it_cannot() -> None:
     nodes = [node("n1"), node("n2")]
-    anti = {"podAntiAffinity": {REQ: [term("db")]}}
+    anti: dict[str, Any] = {"podAntiAffinity": {REQ: [term("db")]}}
     algorithm = Algorithm()
     for i in range(2):
         incoming = pod(f"db-{i}", "db", **anti)

@@ -32,10 +32,10 @@ def node(name: str, cpu: str = "4", memory: str = "8Gi", pods: int = 110, *, rea
 
 def pod(name: str = "p", *, cpu: str | None = None, memory: str | None = None,
         owner: str = "", ports: list[dict[str, Any]] | None = None, **spec: Any) -> PodInfo:
-    owners = [{"uid": owner, "controller": True, "kind": "ReplicaSet", "name": "rs",
-               "apiVersion": "apps/v1"}] if owner else None
+    meta: builders.Meta = {"owners": [{"uid": owner, "controller": True, "kind": "ReplicaSet",
+                                       "name": "rs", "apiVersion": "apps/v1"}]} if owner else {}
     return pod_info(builders.pod(name, cpu=cpu, memory=memory, ports=ports or (),
-                                 owners=owners, spec=spec))
+                                 spec=spec, **meta))
 
 
 def test_pod_requests_sum_containers_take_max_init_and_add_overhead() -> None:
@@ -60,7 +60,7 @@ def test_bad_quantity_is_a_value_error() -> None:
         pod(cpu="lots")
 
 
-def _aff(op: str, *values: str, key: str = "zone") -> dict:
+def _aff(op: str, *values: str, key: str = "zone") -> dict[str, Any]:
     req = {"key": key, "operator": op, "values": list(values)}
     return {"nodeSelectorTerms": [{"matchExpressions": [req]}]}
 
@@ -93,7 +93,8 @@ def _aff(op: str, *values: str, key: str = "zone") -> dict:
             id="match-fields-name"),
     ],
 )
-def test_required_node_affinity(labels: dict, terms: list, expected: bool) -> None:
+def test_required_node_affinity(labels: dict[str, str], terms: list[dict[str, Any]],
+                                expected: bool) -> None:
     assert required_matches({}, terms, labels, "n1") is expected
 
 
@@ -158,7 +159,8 @@ def test_assumed_requests_count_and_release() -> None:
         pytest.param(("0.0.0.0", "TCP", 80), ("0.0.0.0", "TCP", 81), False, id="other-port"),
     ],
 )
-def test_host_ports(used: tuple, wanted: tuple, conflict: bool) -> None:
+def test_host_ports(used: tuple[str, str, int], wanted: tuple[str, str, int],
+                    conflict: bool) -> None:
     n = node("n")
     n.add_pod(pod("a", ports=[{"containerPort": 1, "hostIP": used[0], "protocol": used[1],
                                "hostPort": used[2]}]))
@@ -219,7 +221,7 @@ def test_spread_and_preferred_affinity_scores() -> None:
         pytest.param(Counter(), 0, "no nodes available to schedule pods", id="no-nodes"),
     ],
 )
-def test_unschedulable_message(reasons: Counter, total: int, message: str) -> None:
+def test_unschedulable_message(reasons: Counter[str], total: int, message: str) -> None:
     assert FitError(total, reasons).message == message
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -122,7 +123,7 @@ async def test_backoff_grows_to_a_cap(attempts: int, delay: float) -> None:
     assert await pop_now(q) == "ns/p"
 
 
-def _node(name: str) -> dict:
+def _node(name: str) -> dict[str, Any]:
     return {"metadata": {"name": name}, "status": {"allocatable": {"cpu": "2", "memory": "1Gi"}}}
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from minikube_py.api.taints import parse_taint, tolerates, toleration_seconds
+from minikube_py.api.types import Taint, Toleration
 
-NOEXEC = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
+NOEXEC: Taint = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
 
 
 @pytest.mark.parametrize(
@@ -17,7 +18,7 @@ NOEXEC = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
         ("dedicated=db:NoExecute", {"key": "dedicated", "value": "db", "effect": "NoExecute"}),
     ],
 )
-def test_parse_taint(text: str, taint: dict) -> None:
+def test_parse_taint(text: str, taint: Taint) -> None:
     assert parse_taint(text) == taint
 
 
@@ -40,7 +41,7 @@ def test_parse_taint_rejects(text: str) -> None:
         ({"key": "b", "operator": "Exists"}, {"key": "a", "effect": "NoSchedule"}, False),
     ],
 )
-def test_tolerates(toleration: dict, taint: dict, expected: bool) -> None:
+def test_tolerates(toleration: Toleration, taint: Taint, expected: bool) -> None:
     assert tolerates(toleration, taint) is expected
 
 
@@ -54,5 +55,5 @@ def test_tolerates(toleration: dict, taint: dict, expected: bool) -> None:
           {"operator": "Exists", "tolerationSeconds": 30}], 30.0),
     ],
 )
-def test_toleration_seconds(tolerations: list, seconds: float | None) -> None:
+def test_toleration_seconds(tolerations: list[Toleration], seconds: float | None) -> None:
     assert toleration_seconds([NOEXEC, {"key": "x", "effect": "NoSchedule"}], tolerations) == seconds

@@ -30,7 +30,7 @@ def node(name: str) -> NodeInfo:
 NODES = [node("n1"), node("n2")]
 
 
-def pinned(name: str, node_name: str, **kwargs: Any) -> dict:
+def pinned(name: str, node_name: str, **kwargs: Any) -> dict[str, Any]:
     return builders.persistentvolume(name, spec={"nodeAffinity": {"required": {
         "nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname",
                                                      "operator": "In",
@@ -43,7 +43,7 @@ def using(*claims: str) -> PodInfo:
     return pod_info(pod)
 
 
-def binding(*objects: dict) -> tuple[VolumeBinding, FakeClient]:
+def binding(*objects: dict[str, Any]) -> tuple[VolumeBinding, FakeClient]:
     client = FakeClient()
     volumes = VolumeBinding(cast(ApiClient, client), bind_timeout=1.0)
     by_kind = {"PersistentVolumeClaim": volumes.claims, "PersistentVolume": volumes.volumes,
@@ -91,7 +91,7 @@ def test_wait_for_first_consumer_static_volume_decides_the_node() -> None:
                  "0/2 nodes are available: 2 node(s) didn't find available persistent "
                  "volumes to bind.", id="no-volume"),
 ])
-def test_unsatisfiable_claims_keep_the_pod_pending(objects: list[dict], message: str) -> None:
+def test_unsatisfiable_claims_keep_the_pod_pending(objects: list[dict[str, Any]], message: str) -> None:
     volumes, _ = binding(*objects)
     with pytest.raises(FitError) as e:
         place(volumes, using("data"))
@@ -106,7 +106,7 @@ async def test_prebind_selects_the_node_and_waits_for_the_binder() -> None:
     waiting = asyncio.create_task(volumes.prebind(cast(ApiClient, client), using("data"), "n2"))
     await asyncio.sleep(0.3)
     assert not waiting.done()
-    assert client.stored(volumes.claims.resource, "data", "default")["metadata"][
+    assert client.held(volumes.claims.resource, "data", "default")["metadata"][
         "annotations"] == {"volume.kubernetes.io/selected-node": "n2"}
     fill(volumes.claims, {**claim, "spec": {**claim["spec"], "volumeName": "pv-1"},
                           "status": {"phase": "Bound"}})

@@ -27,6 +27,7 @@ from agent.kubelet.dns import PodDNS
 from agent.kubelet.errors import ContainerConfigError, RuntimeUnavailable
 from agent.kubelet.eviction import EVICTED, EmptyDirEviction
 from agent.kubelet.images import ensure_local_images
+from agent.kubelet.kernel_oom import KernelOomLog
 from agent.kubelet.localpath import LocalPathCleaner
 from agent.kubelet.node import capacity
 from agent.kubelet.pod_sync import PodSyncer
@@ -75,6 +76,7 @@ class Kubelet(SyncLoop):
         self.probes = Probes(runtime, on_change=self.queue.add, events=self._event)
         cni = CNI(settings.cni_conf_dir, settings.cni_bin_dirs, f"{settings.state_dir}/cni")
         source = ApiSource(client)
+        self.kernel_oom = KernelOomLog()
         self.syncer = PodSyncer(
             runtime=runtime, sandboxes=Sandboxes(runtime, cni, self.node, host_ip),
             volumes=VolumeManager(settings.state_dir, source, client.config.ca_data,
@@ -83,7 +85,7 @@ class Kubelet(SyncLoop):
             host_ip=host_ip, probes=self.probes, events=self._event,
             backoff=Backoff(settings.crash_backoff_initial, settings.crash_backoff_max),
             dns=PodDNS(settings.dns_servers(), settings.cluster_domain,
-                       Path(settings.resolv_conf)))
+                       Path(settings.resolv_conf)), kernel_oom=self.kernel_oom)
         self.pods.add_handlers(on_add=lambda o: self.queue.add(object_key(o)),
                                on_update=lambda old, new: self.queue.add(object_key(new)),
                                on_delete=lambda o: self.queue.add(object_key(o)))
@@ -111,7 +113,8 @@ class Kubelet(SyncLoop):
         await self._wait_for_docker()
         await ensure_local_images(self.runtime)
         try:
-            await run_tasks({"pod-informer": self.pods.run(), "kubelet": self._work()})
+            await run_tasks({"pod-informer": self.pods.run(),
+                             "kernel-oom-log": self.kernel_oom.run(), "kubelet": self._work()})
         finally:
             self.queue.shutdown()
             if self._docker_events is not None:

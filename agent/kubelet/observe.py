@@ -7,12 +7,11 @@ since a dead container never changes), and turned into a PodStatus.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, cast
 
-from agent.kubelet import kernel_oom
 from agent.kubelet import labels as L
 from agent.kubelet.errors import ContainerNotFound
+from agent.kubelet.kernel_oom import KernelOomLog
 from agent.kubelet.labels import Observed
 from agent.kubelet.probes import Probes
 from agent.kubelet.runtime import DockerRuntime
@@ -27,8 +26,9 @@ class PodObserver:
     """Lists, inspects and describes one node's pod containers."""
 
     def __init__(self, *, runtime: DockerRuntime, volumes: VolumeManager, probes: Probes,
-                 node: str, host_ip: str) -> None:
+                 node: str, host_ip: str, kernel_oom: KernelOomLog | None = None) -> None:
         self.runtime, self.volumes, self.probes = runtime, volumes, probes
+        self.kernel_oom = kernel_oom
         self.node, self.host_ip = node, host_ip
         self._dead: dict[str, dict[str, Any]] = {}  # inspect of exited containers: immutable
 
@@ -61,10 +61,9 @@ class PodObserver:
         """A SIGKILLed container Docker does not call OOMKilled is looked up in the kernel's
         OOM records (containerd's watcher can be missing: kernel_oom.py says when)."""
         st = ins["State"]
-        if st.get("OOMKilled") or st.get("ExitCode") != 137:
+        if self.kernel_oom is None or st.get("OOMKilled") or st.get("ExitCode") != 137:
             return
-        records = await asyncio.to_thread(kernel_oom.read_records)
-        if kernel_oom.oom_killed(ins["Id"], kernel_oom.killed_memcgs(records)):
+        if await self.kernel_oom.oom_killed(ins["Id"]):
             st["OOMKilled"] = True
 
     async def _termination_message(self, ins: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from agent.kubelet.errors import (
     RuntimeRequestError,
 )
 from agent.kubelet.images import ensure_image
+from agent.kubelet.kernel_oom import KernelOomLog
 from agent.kubelet.labels import Observed
 from agent.kubelet.observe import PodObserver, group
 from agent.kubelet.probes import EventSink, Probes, log_event
@@ -59,14 +60,14 @@ class PodSyncer:
     def __init__(self, *, runtime: DockerRuntime, sandboxes: Sandboxes, volumes: VolumeManager,
                  source: ObjectSource, node: str, host_ip: str, probes: Probes | None = None,
                  events: EventSink = log_event, backoff: Backoff | None = None,
-                 dns: PodDNS | None = None) -> None:
+                 dns: PodDNS | None = None, kernel_oom: KernelOomLog | None = None) -> None:
         self.runtime, self.sandboxes, self.volumes, self.source = runtime, sandboxes, volumes, source
         self.dns = dns or PodDNS()
         self.node, self.host_ip, self.events = node, host_ip, events
         self.probes = probes or Probes(runtime, events=events)
         self.backoff = backoff or Backoff()
         self.observer = PodObserver(runtime=runtime, volumes=volumes, probes=self.probes,
-                                    node=node, host_ip=host_ip)
+                                    node=node, host_ip=host_ip, kernel_oom=kernel_oom)
         self._volumes: dict[str, tuple[float, dict[str, str]]] = {}  # uid -> (when, paths)
         # Failed volume setups retry after 0.5 s doubling to 2m2s, as kubelet's operation
         # executor (an NFS server that is down is not asked twice a second for minutes).

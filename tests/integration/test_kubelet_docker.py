@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -23,6 +23,7 @@ from agent.kubelet import labels as L
 from agent.kubelet import subpath
 from agent.kubelet.cni import CNI
 from agent.kubelet.dns import PodDNS
+from agent.kubelet.kernel_oom import KernelOomLog
 from agent.kubelet.pod_sync import PodSyncer
 from agent.kubelet.probes import Probes
 from agent.kubelet.runtime import DockerRuntime
@@ -31,6 +32,7 @@ from agent.kubelet.source import DictSource
 from agent.kubelet.volumes import VolumeManager
 from minikube_py.api.resources import CONFIGMAPS, SECRETS, SERVICEACCOUNTS
 from minikube_py.apiserver.serviceaccount_admission import MOUNT_PATH, projected_volume
+from minikube_py.client.tasks import background
 from tests.fixtures.docker import CniNet, remove_containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
@@ -60,8 +62,9 @@ class Node:
             result = await self.syncer.sync(pod)
             if result.status is not None:
                 pod["status"] = result.status
-            if pred(pod["status"]):
-                return pod["status"]
+            status: dict[str, Any] = pod["status"]
+            if pred(status):
+                return status
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; status: {json.dumps(pod['status'], indent=1)}")
             await asyncio.sleep(0.2)
@@ -83,12 +86,15 @@ async def node(busybox_image: str, cni_net: CniNet, tmp_path: Path) -> AsyncIter
     cni = CNI(cni_net.conf_dir, cni_net.bin_dirs, cni_net.state_dir)
     volumes = VolumeManager(tmp_path / "kubelet", source)
     probes = Probes(runtime)
+    kernel_oom = KernelOomLog()
     syncer = PodSyncer(runtime=runtime, sandboxes=Sandboxes(runtime, cni, name, HOST_IP),
-                       volumes=volumes, source=source, node=name, host_ip=HOST_IP, probes=probes)
+                       volumes=volumes, source=source, node=name, host_ip=HOST_IP, probes=probes,
+                       kernel_oom=kernel_oom)
     try:
-        yield Node(syncer, source, busybox_image, name)
-        for uid in {o.pod_uid for o in await syncer.observed()}:
-            await syncer.teardown(uid, grace=0)
+        async with background(kernel_oom.run(), "kernel-oom-log"):
+            yield Node(syncer, source, busybox_image, name)
+            for uid in {o.pod_uid for o in await syncer.observed()}:
+                await syncer.teardown(uid, grace=0)
     finally:
         await probes.close()
         await asyncio.to_thread(remove_containers, L.NODE, name)
@@ -204,7 +210,9 @@ async def test_init_containers_run_in_order(node: Node) -> None:
     assert cond["Initialized"] == "True"
     main = (await node.containers(pod))["main"]
     for _ in range(50):  # Running can be reported before `cat` ran
-        logs = await node.syncer.runtime.call(node.syncer.runtime.api.logs, main["Id"])
+        # logs() without stream=True returns bytes; types-docker declares bytes | a stream
+        logs = cast(bytes, await node.syncer.runtime.call(node.syncer.runtime.api.logs,
+                                                          main["Id"]))
         if logs:
             break
         await asyncio.sleep(0.1)

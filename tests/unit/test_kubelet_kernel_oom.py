@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 
 from agent.kubelet import kernel_oom
 from agent.kubelet.kernel_oom import KernelOomLog
+from minikube_py.client.tasks import background
 
 CID = "9f0001940ff2c64ded679ac17d2b76ff65844c78b595417ce5b971771780faca"
 OTHER = "0123456789abcdef" * 4
@@ -54,13 +55,10 @@ class FakeKmsg:
 async def tailing(kmsg: FakeKmsg, **kwargs: Any) -> AsyncIterator[KernelOomLog]:
     """A KernelOomLog running on `kmsg` for the block, stopped after it."""
     oom = KernelOomLog(open_log=kmsg.open, **kwargs)
-    task = asyncio.create_task(oom.run())
     try:
-        yield oom
+        async with background(oom.run(), "kernel-oom-log"):
+            yield oom
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
         kmsg.ours.close()
         kmsg.kernel.close()
 
@@ -125,10 +123,10 @@ async def test_a_kill_logged_just_before_the_lookup_is_seen() -> None:
 async def test_only_the_latest_kills_are_kept() -> None:
     kmsg = FakeKmsg()
     first, second, third = "a" * 64, "b" * 64, "c" * 64
-    kmsg.log(*[oom_record(f"/docker/{cid}") for cid in (first, second, third, second)])
-    async with tailing(kmsg, capacity=2) as oom:
+    kmsg.log(*[oom_record(f"/docker/{cid}") for cid in (first, second, first, third)])
+    async with tailing(kmsg, capacity=2) as oom:  # killed again: first is among the latest
         assert [await oom.oom_killed(cid) for cid in (first, second, third)] == \
-            [False, True, True]
+            [True, False, True]
 
 
 async def test_overwritten_records_are_skipped() -> None:

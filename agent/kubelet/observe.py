@@ -59,7 +59,8 @@ class PodObserver:
 
     async def _note_kernel_oom(self, ins: dict[str, Any]) -> None:
         """A SIGKILLed container Docker does not call OOMKilled is looked up in the kernel's
-        OOM records (containerd's watcher can be missing: kernel_oom.py says when)."""
+        OOM records (containerd's watcher can be missing: kernel_oom.py says when); with
+        no kernel log given (a PodSyncer outside the kubelet) Docker's word stands."""
         st = ins["State"]
         if self.kernel_oom is None or st.get("OOMKilled") or st.get("ExitCode") != 137:
             return

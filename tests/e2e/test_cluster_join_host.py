@@ -23,6 +23,7 @@ from tests.e2e.cluster_support import (
     needs_root,
     skip_if_other_cluster,
 )
+from tests.fixtures.apiserver import ApiServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
               pytest.mark.timeout(300)]
@@ -45,7 +46,7 @@ def controller_manager(apiserver) -> Iterator[None]:  # type: ignore[no-untyped-
 
 
 def test_join_runs_the_agent_with_its_own_credential_until_ready(
-        apiserver, controller_manager: None, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        apiserver: ApiServer, controller_manager: None, tmp_path: Path) -> None:
     made = mkp("token", "create", "--kubeconfig", str(apiserver.kubeconfig), "--server",
                apiserver.url, "--print-join-command")
     assert made.returncode == 0, made.stderr

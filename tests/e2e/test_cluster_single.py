@@ -57,10 +57,12 @@ class Cluster:
         return mkp(*args, "--root", str(self.root), timeout=timeout)
 
     def status_file(self) -> dict[str, Any]:
-        return json.loads((self.root / "state" / "status.json").read_text())
+        status: dict[str, Any] = json.loads((self.root / "state" / "status.json").read_text())
+        return status
 
     def node(self) -> str:
-        return json.loads((self.root / "state" / "cluster.json").read_text())["nodes"][0]["name"]
+        cluster = json.loads((self.root / "state" / "cluster.json").read_text())
+        return str(cluster["nodes"][0]["name"])
 
 
 @pytest.fixture(scope="module")

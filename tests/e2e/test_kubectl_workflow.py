@@ -93,7 +93,8 @@ class Kubectl:
         return self.n(*args).stdout
 
     def json(self, *args: str) -> dict[str, Any]:
-        return json.loads(self.out(*args, "-o", "json"))
+        obj: dict[str, Any] = json.loads(self.out(*args, "-o", "json"))
+        return obj
 
     def write(self, name: str, text: str) -> str:
         path = self.tmp / name

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config, stream, watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from kubernetes.informer import ADDED, DELETED, ERROR, SharedInformer
 
 from tests import pyclient_portforward
@@ -107,7 +107,8 @@ def cluster_api(dockerd: None, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[tuple[client.ApiClient, KubeCluster]]:
     """On the session's dockerd (as the e2e tier does), so `up` never owns and stops it."""
     with private_cluster(tmp_path_factory.mktemp("pyclient")) as cluster:
-        api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+        api = config.new_client_from_config(  # type: ignore[no-untyped-call]  # untyped library
+            config_file=str(cluster.kubeconfig))
         try:
             yield api, cluster
         finally:
@@ -174,9 +175,10 @@ def test_lists_with_selectors_and_across_namespaces(apis: Apis) -> None:
 def test_patch_changes_exactly_the_fields_and_watch_sees_it(fresh: Apis) -> None:
     apis = fresh
     create_app(apis)
-    w = watch.Watch()
-    events = w.stream(apis.apps.list_namespaced_deployment, apis.ns,
-                      field_selector="metadata.name=web", timeout_seconds=30)
+    w = watch.Watch()  # type: ignore[no-untyped-call]  # kubernetes.watch is untyped
+    events = w.stream(  # type: ignore[no-untyped-call]  # kubernetes.watch is untyped
+        apis.apps.list_namespaced_deployment, apis.ns, field_selector="metadata.name=web",
+        timeout_seconds=30)
     try:
         assert next(events)["type"] == "ADDED"
         # Read-modify-write retried on 409, as client-go's RetryOnConflict: the deployment
@@ -212,7 +214,7 @@ def test_patch_changes_exactly_the_fields_and_watch_sees_it(fresh: Apis) -> None
         else:
             raise AssertionError(f"watch ended without our MODIFIED; saw {before}")
     finally:
-        w.stop()
+        w.stop()  # type: ignore[no-untyped-call]  # kubernetes.watch is untyped
         events.close()
     apis.rolled_out(3)
     stale = current
@@ -417,7 +419,7 @@ def test_delete_namespace_removes_everything(fresh: Apis) -> None:
         try:
             apis.core.read_namespace(apis.ns)
         except ApiException as e:
-            return e.status == 404
+            return bool(e.status == 404)  # status is untyped in the client
         return False
     eventually(gone, 90, f"namespace {apis.ns} gone", interval=0.5)
     assert apis.core.list_namespaced_pod(apis.ns).items == []

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from cni_plugins import overlay
 from cni_plugins.nsutil import open_iproute, setns
 from minikube_py.api.resources import NODES
 from minikube_py.client import ApiClient
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.netns import Netns
 from tests.helpers import eventually, first_line, nc_listener
 
@@ -54,7 +56,7 @@ def add_pod(ns: Netns, settings: AgentSettings, pod: Netns) -> str:
                           input=json.dumps(conf).encode(), env=env, capture_output=True,
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads(proc.stdout)["ips"][0]["address"].split("/")[0]
+    return str(json.loads(proc.stdout)["ips"][0]["address"]).split("/")[0]
 
 
 def state(ns: Netns) -> str:
@@ -63,12 +65,13 @@ def state(ns: Netns) -> str:
         return overlay.render(overlay.actual(ipr, index[0])) if index else "<no device>"
 
 
-async def until(check, timeout: float = 20, what: str = "condition") -> None:
+async def until(check: Callable[[], object], timeout: float = 20, what: str = "condition") -> None:
     """Poll a blocking check off the loop (pyroute2's sync API refuses a running loop)."""
     await eventually(lambda: asyncio.to_thread(check), timeout, what=what)
 
 
-async def test_two_agents_wire_pods_across_the_overlay(apiserver, netns, tmp_path) -> None:
+async def test_two_agents_wire_pods_across_the_overlay(
+        apiserver: ApiServer, netns: Callable[..., Netns], tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:6]
     spec = {"a": ("10.244.1.0/24", "172.31.252.1"), "b": ("10.244.2.0/24", "172.31.252.2")}
     nodes = {k: netns(f"ov{k}") for k in spec}
@@ -95,8 +98,8 @@ async def test_two_agents_wire_pods_across_the_overlay(apiserver, netns, tmp_pat
                 tasks.append(asyncio.create_task(
                     Overlay(client, settings[k], executor=ex).run(), name=f"overlay-{k}"))
             for k in spec:
-                await until(lambda k=k: (Path(settings[k].cni_conf_dir)
-                                         / cni_config.CONF_NAME).exists(), what="conflist")
+                await until((Path(settings[k].cni_conf_dir) / cni_config.CONF_NAME).exists,
+                            what="conflist")
             for _ in range(200):  # the annotations follow the local setup
                 b_node = await client.get(NODES, settings["b"].node_name)
                 if PUBLIC_IP in (b_node["metadata"].get("annotations") or {}):

@@ -96,7 +96,8 @@ class Wardle:
         self.apply_apiservice(ca_bundle or self.ca.read_bytes())
 
     def apply_apiservice(self, ca_bundle: bytes) -> None:
-        body = {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+        body: dict[str, Any] = {
+                "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
                 "metadata": {"name": NAME}, "spec": {
                     "group": GROUP, "version": VERSION, "groupPriorityMinimum": 1000,
                     "versionPriority": 15, "caBundle": base64.b64encode(ca_bundle).decode(),

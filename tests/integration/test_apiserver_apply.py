@@ -231,7 +231,7 @@ def test_every_write_records_its_update_manager(apiserver: ApiServer, namespace:
     assert status == 200
     _, live = apiserver.request("GET", path)
     assert managers(live)[("Python-urllib", "Update")] == {"f:data": {"f:b": {}}}
-    entry = next(e for e in live["metadata"]["managedFields"]  # type: ignore[index]
+    entry = next(e for e in live["metadata"]["managedFields"]
                  if e["manager"] == "Python-urllib")
     assert entry["apiVersion"] == "v1" and entry["fieldsType"] == "FieldsV1" and entry["time"]
     # A client may reset managedFields with an empty list.

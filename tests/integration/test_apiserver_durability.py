@@ -101,7 +101,7 @@ async def test_three_member_cluster_survives_losing_a_member(
                     assert r.status == 200, await r.text()
                     obj = await r.json()
             cluster.restart(victim)
-        seen = []
+        seen: list[str] = []
         while len(seen) < 10:
             line = await asyncio.wait_for(watch.content.readline(), 30)
             seen.append(json.loads(line)["object"]["data"]["v"])

@@ -6,6 +6,7 @@ policy restored on restart."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -210,18 +211,21 @@ def test_impersonation_needs_the_impersonate_verb(apiserver: ApiServer,
 
 async def test_aggregation_controller_fills_view_edit_admin(apiserver: ApiServer) -> None:
     label = "rbac.authorization.k8s.io/aggregate-to-view"
-    extra = {"metadata": {"name": f"widgets-{uuid.uuid4().hex[:5]}", "labels": {label: "true"}},
-             "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"],
-                        "verbs": ["get"]}]}
+    extra: dict[str, Any] = {
+        "metadata": {"name": f"widgets-{uuid.uuid4().hex[:5]}", "labels": {label: "true"}},
+        "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get"]}]}
     assert apiserver.request("POST", f"{RBAC}/clusterroles", extra)[0] == 201
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client:
         controller = ClusterRoleAggregationController(client, ControllerManagerSettings())
         task = asyncio.create_task(controller.run())
+
+        def aggregated(role: str) -> bool:
+            return extra["rules"][0] in apiserver.request(
+                "GET", f"{RBAC}/clusterroles/{role}")[1]["rules"]
         try:
             for role in ("view", "edit", "admin"):  # admin gathers edit, which gathers view
-                await eventually(lambda r=role: extra["rules"][0] in apiserver.request(
-                    "GET", f"{RBAC}/clusterroles/{r}")[1]["rules"], 20, 0.2,
-                    f"{role} to aggregate the new role")
+                await eventually(functools.partial(aggregated, role), 20, 0.2,
+                                 f"{role} to aggregate the new role")
             view = apiserver.request("GET", f"{RBAC}/clusterroles/view")[1]["rules"]
             assert {"apiGroups": [""], "resources": ["namespaces"],
                     "verbs": ["get", "list", "watch"]} in view

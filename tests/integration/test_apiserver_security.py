@@ -11,6 +11,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,8 +97,9 @@ def test_service_account_token_valid_while_its_secret_exists(apiserver: ApiServe
     secret_name = f"sa-token-{uuid.uuid4().hex[:5]}"
     token = sign_token(key, claims_for("default", "builder", "uid-1", secret_name))
     assert as_user(apiserver, token, "GET", DISCOVERY)[0] == 401
-    secret = {"metadata": {"name": secret_name}, "type": "kubernetes.io/service-account-token",
-              "data": {"token": base64.b64encode(token.encode()).decode()}}
+    secret: dict[str, Any] = {
+        "metadata": {"name": secret_name}, "type": "kubernetes.io/service-account-token",
+        "data": {"token": base64.b64encode(token.encode()).decode()}}
     secret["metadata"]["annotations"] = {"kubernetes.io/service-account.name": "builder"}
     status, _ = apiserver.request("POST", "/api/v1/namespaces/default/secrets", secret)
     assert status == 201
@@ -394,7 +396,7 @@ def test_bad_token_requests(apiserver: ApiServer, account: str, spec: dict[str, 
         assert [c["field"] for c in got["details"]["causes"]] == [field]
 
 
-def test_kubectl_create_token(apiserver: ApiServer, tmp_path) -> None:
+def test_kubectl_create_token(apiserver: ApiServer, tmp_path: Path) -> None:
     name = f"robot-{uuid.uuid4().hex[:6]}"
     assert apiserver.request("POST", "/api/v1/namespaces/default/serviceaccounts",
                              {"metadata": {"name": name}})[0] == 201
@@ -405,7 +407,7 @@ def test_kubectl_create_token(apiserver: ApiServer, tmp_path) -> None:
     assert as_user(apiserver, token, "GET", DISCOVERY)[0] == 200
 
 
-def test_kubectl_auth_whoami_and_can_i(apiserver: ApiServer, tmp_path) -> None:
+def test_kubectl_auth_whoami_and_can_i(apiserver: ApiServer, tmp_path: Path) -> None:
     """Answered by the authenticator and authorizer every request meets: the admin may do
     anything; a node's credentials only what the node authorizer lets a kubelet do."""
     who = apiserver.kubectl(tmp_path, "auth", "whoami", "-o", "json")

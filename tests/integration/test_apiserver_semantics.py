@@ -24,8 +24,8 @@ def uid() -> str:
 
 def make_pod(server: ApiServer, node: str | None = None,
              labels: dict[str, str] | None = None) -> dict[str, Any]:
-    body = builders.pod(f"p-{uid()}", node=node, containers=POD_SPEC["containers"],
-                        labels=labels)
+    meta: builders.Meta = {} if labels is None else {"labels": labels}
+    body = builders.pod(f"p-{uid()}", node=node, containers=POD_SPEC["containers"], **meta)
     status, pod = server.request("POST", f"{NS}/pods", body)
     assert status == 201, pod
     assert isinstance(pod, dict)

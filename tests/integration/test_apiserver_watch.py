@@ -38,7 +38,8 @@ async def create_cm(session: aiohttp.ClientSession, name: str, labels: dict[str,
     body = {"metadata": {"name": name, "labels": labels or {}}, "data": {"v": value}}
     async with session.post(CM, json=body) as r:
         assert r.status == 201, await r.text()
-        return await r.json()
+        created: dict[str, Any] = await r.json()
+        return created
 
 
 async def put_value(session: aiohttp.ClientSession, obj: dict[str, Any], value: str
@@ -46,7 +47,8 @@ async def put_value(session: aiohttp.ClientSession, obj: dict[str, Any], value: 
     obj = {**obj, "data": {"v": value}}
     async with session.put(f"{CM}/{obj['metadata']['name']}", json=obj) as r:
         assert r.status == 200, await r.text()
-        return await r.json()
+        updated: dict[str, Any] = await r.json()
+        return updated
 
 
 async def test_every_change_in_order_then_resume_without_gap(apiserver: ApiServer) -> None:

@@ -61,7 +61,7 @@ def _configured(server: ApiServer, collection: str, *hooks: dict[str, Any]
                                                        "webhooks": list(hooks)})
     assert status == 201, body
     try:
-        yield body  # type: ignore[misc]
+        yield body
     finally:
         server.request("DELETE", f"{collection}/{name}")
 

@@ -39,7 +39,8 @@ async def until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untype
 
 
 def status(paths: ClusterPaths) -> dict[str, Any]:
-    return json.loads(paths.status_file.read_text())["components"]
+    components: dict[str, Any] = json.loads(paths.status_file.read_text())["components"]
+    return components
 
 
 async def test_prerequisites_restarts_and_reverse_stop(tmp_path: Path) -> None:

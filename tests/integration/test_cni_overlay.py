@@ -10,7 +10,9 @@ import errno
 import ipaddress
 import subprocess
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
@@ -42,7 +44,8 @@ class Node:
                               ipaddress.IPv4Address(self.underlay_ip))
 
 
-def make_node(netns, tmp_path, name: str, subnet: str, underlay_ip: str) -> Node:
+def make_node(netns: Callable[..., Netns], tmp_path: Path, name: str, subnet: str,
+              underlay_ip: str) -> Node:
     cni = CniNode(netns(name), str(tmp_path / name), subnet=subnet)
     pod = netns(f"{name}pod")
     rc, res = cni.call("ADD", container_id=f"{name}-pod", netns=pod.path)
@@ -51,7 +54,7 @@ def make_node(netns, tmp_path, name: str, subnet: str, underlay_ip: str) -> Node
 
 
 @pytest.fixture
-def nodes(netns, tmp_path) -> tuple[Node, Node]:
+def nodes(netns: Callable[..., Netns], tmp_path: Path) -> tuple[Node, Node]:
     a = make_node(netns, tmp_path, "a", "10.244.1.0/24", "172.31.250.1")
     b = make_node(netns, tmp_path, "b", "10.244.2.0/24", "172.31.250.2")
     subprocess.run(["ip", "link", "add", "u0", "netns", a.ns.name, "type", "veth", "peer",
@@ -206,7 +209,8 @@ def test_changed_node_is_rewired(nodes: tuple[Node, Node]) -> None:
     assert "10.244.2.0" not in state(a)
 
 
-def test_failed_add_undoes_neighbour_and_fdb(nodes: tuple[Node, Node], monkeypatch) -> None:
+def test_failed_add_undoes_neighbour_and_fdb(
+        nodes: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
     a, _ = nodes
     before = state(a)
     bad = overlay.Remote("bad", ipaddress.IPv4Network("10.244.5.0/24"), "02:00:00:00:00:05",
@@ -269,7 +273,7 @@ print(c.recv(100).decode())
 
 
 @pytest.fixture
-def containers(busybox_image: str):
+def containers(busybox_image: str) -> Iterator[Callable[[], tuple[str, str]]]:
     """Real Docker containers without a network, removed at teardown."""
     made: list[str] = []
 
@@ -288,8 +292,8 @@ def containers(busybox_image: str):
 
 
 @pytest.mark.docker
-def test_docker_container_on_a_talks_tcp_to_one_on_b(nodes: tuple[Node, Node],
-                                                     containers) -> None:
+def test_docker_container_on_a_talks_tcp_to_one_on_b(
+        nodes: tuple[Node, Node], containers: Callable[[], tuple[str, str]]) -> None:
     a, b = nodes
     ips = {}
     for node, label in ((a, "a"), (b, "b")):

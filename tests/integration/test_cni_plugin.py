@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from tests.fixtures.netns import CniNode
+from tests.fixtures.netns import CniNode, Netns
 
 pytestmark = pytest.mark.root
 
 
-def test_add_wires_the_container_to_the_bridge(cni_node: CniNode, netns) -> None:
+def test_add_wires_the_container_to_the_bridge(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     ctr = netns("ctr")
     rc, res = cni_node.call("ADD", container_id="c1", netns=ctr.path)
     assert rc == 0, res
@@ -38,7 +41,8 @@ def test_add_wires_the_container_to_the_bridge(cni_node: CniNode, netns) -> None
     assert ctr.ping("10.244.77.1")
 
 
-def test_two_containers_on_one_bridge_reach_each_other(cni_node: CniNode, netns) -> None:
+def test_two_containers_on_one_bridge_reach_each_other(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     a, b = netns("a"), netns("b")
     assert cni_node.call("ADD", container_id="a", netns=a.path)[0] == 0
     rc, res = cni_node.call("ADD", container_id="b", netns=b.path)
@@ -47,13 +51,15 @@ def test_two_containers_on_one_bridge_reach_each_other(cni_node: CniNode, netns)
     assert a.ping(b_ip)
 
 
-def test_bridge_mac_is_fixed_as_pods_come_and_go(cni_node: CniNode, netns) -> None:
+def test_bridge_mac_is_fixed_as_pods_come_and_go(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     macs = {cni_node.call("ADD", container_id=f"c{i}", netns=netns("c").path)[1]
             ["interfaces"][0]["mac"] for i in range(3)}
     assert macs == {"0a:58:0a:f4:4d:01"}
 
 
-def test_add_of_an_existing_interface_fails_and_changes_nothing(cni_node: CniNode, netns) -> None:
+def test_add_of_an_existing_interface_fails_and_changes_nothing(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     ctr = netns("ctr")
     ctr.run("ip", "link", "add", "eth0", "type", "bridge")  # no dummy module here
     rc, err = cni_node.call("ADD", container_id="c1", netns=ctr.path)
@@ -67,7 +73,8 @@ def test_add_into_missing_netns_is_code_3(cni_node: CniNode) -> None:
     assert rc == 1 and err["code"] == 3
 
 
-def test_check_passes_then_fails_when_the_route_is_gone(cni_node: CniNode, netns) -> None:
+def test_check_passes_then_fails_when_the_route_is_gone(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     ctr = netns("ctr")
     res = cni_node.call("ADD", container_id="c1", netns=ctr.path)[1]
     conf = cni_node.conf(prevResult=res)
@@ -77,12 +84,14 @@ def test_check_passes_then_fails_when_the_route_is_gone(cni_node: CniNode, netns
     assert rc == 1 and err["code"] == 100 and "route 0.0.0.0/0" in err["msg"]
 
 
-def test_check_without_prev_result_is_code_7(cni_node: CniNode, netns) -> None:
+def test_check_without_prev_result_is_code_7(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     rc, err = cni_node.call("CHECK", container_id="c1", netns=netns("c").path)
     assert rc == 1 and err["code"] == 7
 
 
-def test_del_removes_link_and_lease_and_is_idempotent(cni_node: CniNode, netns) -> None:
+def test_del_removes_link_and_lease_and_is_idempotent(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     ctr = netns("ctr")
     rc, res = cni_node.call("ADD", container_id="c1", netns=ctr.path)
     assert rc == 0
@@ -94,7 +103,8 @@ def test_del_removes_link_and_lease_and_is_idempotent(cni_node: CniNode, netns) 
     assert cni_node.call("DEL", container_id="c1", netns=ctr.path) == (0, None)
 
 
-def test_del_after_the_netns_is_gone_still_releases(cni_node: CniNode, netns) -> None:
+def test_del_after_the_netns_is_gone_still_releases(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     ctr = netns("ctr")
     assert cni_node.call("ADD", container_id="c1", netns=ctr.path)[0] == 0
     path = ctr.path
@@ -104,7 +114,8 @@ def test_del_after_the_netns_is_gone_still_releases(cni_node: CniNode, netns) ->
     assert cni_node.call("ADD", container_id="c2", netns=netns("c2").path)[0] == 0
 
 
-def test_gc_releases_leases_of_attachments_not_listed(cni_node: CniNode, netns) -> None:
+def test_gc_releases_leases_of_attachments_not_listed(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     for name in ("keep", "gone"):
         assert cni_node.call("ADD", container_id=name, netns=netns(name).path)[0] == 0
     conf = cni_node.conf(cniVersion="1.1.0", **{
@@ -115,7 +126,7 @@ def test_gc_releases_leases_of_attachments_not_listed(cni_node: CniNode, netns) 
     assert leases == ["10.244.77.2"]
 
 
-def test_status_ok_and_unavailable(cni_node: CniNode, tmp_path) -> None:
+def test_status_ok_and_unavailable(cni_node: CniNode, tmp_path: Path) -> None:
     assert cni_node.call("STATUS", cni_node.conf(cniVersion="1.1.0")) == (0, None)
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -124,7 +135,8 @@ def test_status_ok_and_unavailable(cni_node: CniNode, tmp_path) -> None:
     assert rc == 1 and err["code"] == 50
 
 
-def test_exhausted_range_is_code_11_and_undoes_nothing_else(cni_node: CniNode, netns) -> None:
+def test_exhausted_range_is_code_11_and_undoes_nothing_else(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     conf = cni_node.conf(ipam={"rangeStart": "10.244.77.10", "rangeEnd": "10.244.77.11"})
     for i in range(2):
         assert cni_node.call("ADD", conf, container_id=f"c{i}", netns=netns("c").path)[0] == 0
@@ -135,14 +147,16 @@ def test_exhausted_range_is_code_11_and_undoes_nothing_else(cni_node: CniNode, n
 
 
 @pytest.mark.parametrize("version", ["0.3.1", "0.4.0", "1.1.0"])
-def test_result_in_the_requested_version(cni_node: CniNode, netns, version: str) -> None:
+def test_result_in_the_requested_version(
+        cni_node: CniNode, netns: Callable[..., Netns], version: str) -> None:
     rc, res = cni_node.call("ADD", cni_node.conf(cniVersion=version), container_id="c",
                             netns=netns("c").path)
     assert rc == 0 and res["cniVersion"] == version
     assert ("version" in res["ips"][0]) is (version != "1.1.0")
 
 
-def test_fifty_concurrent_adds_get_fifty_addresses(cni_node: CniNode, netns) -> None:
+def test_fifty_concurrent_adds_get_fifty_addresses(
+        cni_node: CniNode, netns: Callable[..., Netns]) -> None:
     ctrs = [netns(f"c{i}") for i in range(50)]
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(

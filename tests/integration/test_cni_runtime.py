@@ -14,12 +14,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from cni_plugins.install import install
+from tests.fixtures.netns import Netns
 
 pytestmark = [pytest.mark.root, pytest.mark.docker]
 
@@ -51,6 +52,7 @@ def ctr(busybox_image: str) -> Iterator[tuple[list[str], str]]:
     assert address, f"no containerd socket at {SOCKETS}"
     base = ["ctr", "-a", address, "-n", f"mkpt-{uuid.uuid4().hex[:8]}"]
     save = subprocess.Popen(["docker", "save", busybox_image], stdout=subprocess.PIPE)
+    assert save.stdout is not None  # stdout=PIPE
     subprocess.run([*base, "images", "import", "-"], stdin=save.stdout, check=True,
                    capture_output=True)
     save.stdout.close()
@@ -83,7 +85,8 @@ def remove_namespace(base: list[str]) -> None:
 
 
 def test_containerd_ctr_runs_a_container_with_an_address_from_our_plugin(
-        netns, tmp_path: Path, mount_points: None, ctr: tuple[list[str], str]) -> None:
+        netns: Callable[..., Netns], tmp_path: Path, mount_points: None,
+        ctr: tuple[list[str], str]) -> None:
     base, image = ctr
     node = netns("ctrnode")
     conf_dir, bin_dir, sock = tmp_path / "net.d", tmp_path / "bin", tmp_path / "cni.sock"

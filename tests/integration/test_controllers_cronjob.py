@@ -10,6 +10,7 @@ import os
 import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from minikube_py.api.meta import parse_time
 from minikube_py.api.resources import CRONJOBS, JOBS
 from minikube_py.client import ApiClient
 from minikube_py.controllers.cronjob import SCHEDULED_TIMESTAMP
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import components, scheduled_namespace
 from tests.helpers import eventually
 
@@ -26,7 +28,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.root, pytest.mark.usefixtures("age
 
 
 @pytest.fixture
-async def env(apiserver: Any, tmp_path: Any) -> AsyncIterator[tuple[ApiClient, str]]:
+async def env(apiserver: ApiServer, tmp_path: Path) -> AsyncIterator[tuple[ApiClient, str]]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             scheduled_namespace(client, "cron") as namespace:
         with components(apiserver.kubeconfig, tmp_path, cm=[
@@ -42,13 +44,13 @@ def cronjob(name: str, schedule: str, **spec: Any) -> dict[str, Any]:
                                          "command": ["true"]}]}}}}}}
 
 
-def kubectl(kubeconfig: Any, ns: str, *args: str) -> subprocess.CompletedProcess:
+def kubectl(kubeconfig: Path, ns: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["kubectl", "-n", ns, *args], capture_output=True, text=True,
                           env={**os.environ, "KUBECONFIG": str(kubeconfig)}, timeout=60,
                           check=False)
 
 
-async def test_every_minute_on_time_with_history_limit(env) -> None:
+async def test_every_minute_on_time_with_history_limit(env: tuple[ApiClient, str]) -> None:
     """One scheduled Job is enough to see both: it starts within 2 s of its minute, and
     once it completed the older Job of the CronJob (made by hand first, as `kubectl create
     job --from` does) is deleted by the limit of 1. Waits for one minute, not two."""
@@ -90,7 +92,8 @@ async def test_every_minute_on_time_with_history_limit(env) -> None:
     assert last.second == 0 and last <= datetime.now(UTC)
 
 
-async def test_kubectl_get_and_create_job_from_cronjob(env, apiserver) -> None:
+async def test_kubectl_get_and_create_job_from_cronjob(
+        env: tuple[ApiClient, str], apiserver: ApiServer) -> None:
     client, ns = env
     await client.create(CRONJOBS, cronjob("nightly", "0 3 * * *", timeZone="Europe/Paris"), ns)
     got = kubectl(apiserver.kubeconfig, ns, "get", "cj")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from minikube_py.api.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import ClusterEnv
 from tests.helpers import eventually
 
@@ -46,7 +47,7 @@ class Env(ClusterEnv):
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[Env]:
+async def env(apiserver: ApiServer) -> AsyncIterator[Env]:
     async with Env.running(apiserver.kubeconfig, "ds", ("daemonset", "garbagecollector"),
                            nodes=3) as env:
         yield env

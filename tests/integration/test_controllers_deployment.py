@@ -6,16 +6,18 @@ progress deadline is reported, and old revisions are cleaned up."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from minikube_py.api.resources import DEPLOYMENTS, PODS, REPLICASETS
 from minikube_py.client import ApiClient, Informer
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.builders import deployment
 from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
@@ -46,7 +48,7 @@ class Env:
         pods = (await self.client.list(PODS, self.ns, label_selector=f"app={app}"))["items"]
         return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
-    async def kubectl(self, *args: str) -> subprocess.CompletedProcess:
+    async def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
         proc = await asyncio.create_subprocess_exec(
             "kubectl", *args, "-n", self.ns, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, "KUBECONFIG": self.kubeconfig})
@@ -56,7 +58,7 @@ class Env:
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[Env]:
+async def env(apiserver: ApiServer) -> AsyncIterator[Env]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             scratch_namespace(client, "deploy") as namespace, ControlPlane(client) as cp:
         for i in range(3):
@@ -198,7 +200,7 @@ async def test_revision_history_limit_cleans_old_replicasets(env: Env) -> None:
     for image in ("v1", "v2", "v3", "v4"):
         if image != "v1":
             await env.set_image("hist", image)
-        await eventually(lambda image=image: env.rolled_out("hist", image, 1), timeout=30)
+        await eventually(functools.partial(env.rolled_out, "hist", image, 1), timeout=30)
 
     async def two_left() -> list[str] | None:
         rss = (await env.client.list(REPLICASETS, env.ns))["items"]
@@ -222,7 +224,8 @@ async def test_min_ready_seconds_delays_availability(env: Env) -> None:
     assert time.monotonic() - started > 1.0
 
 
-async def _when(value, ok):
+async def _when(value: Awaitable[dict[str, Any]], ok: Callable[[dict[str, Any]], bool]
+                ) -> dict[str, Any] | None:
     result = await value
     return result if ok(result) else None
 

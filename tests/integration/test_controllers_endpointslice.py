@@ -27,7 +27,8 @@ async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str]]:
 async def slices_of(client: ApiClient, ns: str) -> list[dict[str, Any]]:
     listed = await client.list(ENDPOINTSLICES, namespace=ns,
                                label_selector="kubernetes.io/service-name=web")
-    return listed["items"]
+    slices: list[dict[str, Any]] = listed["items"]
+    return slices
 
 
 def readiness(slices: list[dict[str, Any]]) -> dict[str, bool]:

@@ -9,9 +9,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from minikube_py.api.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
+from minikube_py.api.resources import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    NAMESPACES,
+    PODS,
+    REPLICASETS,
+    Resource,
+)
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import NotFound
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.builders import deployment
 from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
@@ -21,7 +29,7 @@ class Env:
     def __init__(self, client: ApiClient, namespace: str) -> None:
         self.client, self.ns = client, namespace
 
-    async def gone(self, resource, name: str) -> bool:
+    async def gone(self, resource: Resource, name: str) -> bool:
         try:
             await self.client.get(resource, name, self.ns)
         except NotFound:
@@ -32,7 +40,7 @@ class Env:
         await self.client.delete(DEPLOYMENTS, name, self.ns,
                                  propagation_policy=policy)
 
-    async def count(self, resource, selector: str) -> int:
+    async def count(self, resource: Resource, selector: str) -> int:
         items = (await self.client.list(resource, self.ns, label_selector=selector))["items"]
         return len(items)
 
@@ -47,7 +55,7 @@ class Env:
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[Env]:
+async def env(apiserver: ApiServer) -> AsyncIterator[Env]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             scratch_namespace(client, "gc") as namespace, ControlPlane(client) as cp:
         await cp.nodes.add("n0", cpu="16", pods=200)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from agent.kubelet.images import BUSYBOX_IMAGE
 from minikube_py.api.job import TRACKING_FINALIZER
 from minikube_py.api.resources import JOBS, PODS
 from minikube_py.client import ApiClient
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import components, scheduled_namespace
 from tests.helpers import eventually
 
@@ -30,14 +32,15 @@ CONTROLLERS = "job,ttl-after-finished,garbagecollector"
 
 
 @contextlib.contextmanager
-def controller_manager(apiserver: Any, log_dir: Path) -> Iterator[dict[str, Any]]:
+def controller_manager(apiserver: ApiServer, log_dir: Path
+                       ) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     with components(apiserver.kubeconfig, log_dir,
                     cm=["controller-manager", "--controllers", CONTROLLERS]) as procs:
         yield procs
 
 
 @pytest.fixture
-async def env(apiserver: Any) -> AsyncIterator[tuple[ApiClient, str]]:
+async def env(apiserver: ApiServer) -> AsyncIterator[tuple[ApiClient, str]]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             scheduled_namespace(client, "job") as namespace:
         yield client, namespace
@@ -60,11 +63,13 @@ async def finished(client: ApiClient, ns: str, name: str, kind: str) -> dict[str
 
 
 async def pods_of(client: ApiClient, ns: str, name: str) -> list[dict[str, Any]]:
-    return (await client.list(PODS, ns, label_selector=f"batch.kubernetes.io/job-name={name}")
-            )["items"]
+    pods: list[dict[str, Any]] = (await client.list(
+        PODS, ns, label_selector=f"batch.kubernetes.io/job-name={name}"))["items"]
+    return pods
 
 
-async def test_completions_with_parallelism_and_a_ttl(env, apiserver, tmp_path) -> None:
+async def test_completions_with_parallelism_and_a_ttl(
+        env: tuple[ApiClient, str], apiserver: ApiServer, tmp_path: Path) -> None:
     client, ns = env
     with controller_manager(apiserver, tmp_path):
         await client.create(JOBS, job("five", "sleep 1", completions=5, parallelism=2,
@@ -86,7 +91,8 @@ async def test_completions_with_parallelism_and_a_ttl(env, apiserver, tmp_path) 
         await eventually(deleted, timeout=60, what="TTL deletion of Job five")
 
 
-async def test_failing_container_respects_backoff_limit(env, apiserver, tmp_path) -> None:
+async def test_failing_container_respects_backoff_limit(
+        env: tuple[ApiClient, str], apiserver: ApiServer, tmp_path: Path) -> None:
     client, ns = env
     with controller_manager(apiserver, tmp_path):
         await client.create(JOBS, job("bad", "exit 3", completions=5, parallelism=1,
@@ -102,7 +108,8 @@ async def test_failing_container_respects_backoff_limit(env, apiserver, tmp_path
     assert len(pods) == 2
 
 
-async def test_indexed_job_pods_see_their_index(env, apiserver, tmp_path) -> None:
+async def test_indexed_job_pods_see_their_index(env: tuple[ApiClient, str], apiserver: ApiServer,
+        tmp_path: Path) -> None:
     client, ns = env
     script = 'test "$JOB_COMPLETION_INDEX" = "$(hostname | sed s/^idx-//)"'
     with controller_manager(apiserver, tmp_path):
@@ -113,7 +120,8 @@ async def test_indexed_job_pods_see_their_index(env, apiserver, tmp_path) -> Non
     assert done["status"]["completedIndexes"] == "0-2" and done["status"]["succeeded"] == 3
 
 
-async def test_controller_manager_killed_mid_job(env, apiserver, tmp_path) -> None:
+async def test_controller_manager_killed_mid_job(env: tuple[ApiClient, str], apiserver: ApiServer,
+        tmp_path: Path) -> None:
     client, ns = env
     name = f"kill-{uuid.uuid4().hex[:4]}"
     for sub in ("first", "second"):

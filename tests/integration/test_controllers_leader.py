@@ -7,36 +7,39 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from minikube_py.api.resources import PODS, REPLICASETS
 from minikube_py.client import ApiClient
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.builders import replicaset
 from tests.fixtures.controlplane import components, lease_holder
 from tests.helpers import eventually, scratch_namespace
 
 
 @pytest.fixture
-def managers(apiserver, tmp_path: Path) -> Iterator[dict[str, subprocess.Popen]]:
+def managers(apiserver: ApiServer, tmp_path: Path) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     args = ["controller-manager", "--controllers", "replicaset"]
     with components(apiserver.kubeconfig, tmp_path, **{"cm-a": args, "cm-b": args}) as procs:
         yield procs
 
 
 @pytest.fixture
-async def client(apiserver) -> AsyncIterator[tuple[ApiClient, str]]:
+async def client(apiserver: ApiServer) -> AsyncIterator[tuple[ApiClient, str]]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as c, \
             scratch_namespace(c, "leader") as namespace:
         yield c, namespace
 
 
-async def test_only_the_leader_acts_and_the_other_takes_over(managers, client) -> None:
+async def test_only_the_leader_acts_and_the_other_takes_over(
+        managers: dict[str, subprocess.Popen[bytes]], client: tuple[ApiClient, str]) -> None:
     c, ns = client
 
-    def holder():
+    def holder() -> Coroutine[Any, Any, str | None]:
         return lease_holder(c, "kube-controller-manager")
 
     leader_id = await eventually(holder, timeout=20)
@@ -61,10 +64,10 @@ async def test_only_the_leader_acts_and_the_other_takes_over(managers, client) -
     assert await pod_count("first") == 5
 
 
-async def _equals(value, expected: int) -> bool:
+async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
 
 
-async def _other_than(value, old: str) -> str | None:
+async def _other_than(value: Awaitable[str | None], old: str) -> str | None:
     current = await value
     return current if current and current != old else None

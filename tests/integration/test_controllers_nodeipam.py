@@ -14,6 +14,7 @@ from minikube_py.api.resources import NODES
 from minikube_py.client import ApiClient
 from minikube_py.controllers.nodeipam import NodeIpamController
 from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.apiserver import ApiServer
 
 pytestmark = pytest.mark.root
 
@@ -43,7 +44,8 @@ async def cidrs(client: ApiClient, names: list[str], timeout: float = 20) -> dic
         await asyncio.sleep(0.1)
 
 
-async def test_subnets_distinct_released_on_delete_and_rebuilt_after_restart(apiserver) -> None:
+async def test_subnets_distinct_released_on_delete_and_rebuilt_after_restart(
+        apiserver: ApiServer) -> None:
     prefix = "ipam-"
     async with ApiClient.from_kubeconfig(str(apiserver.kubeconfig)) as client:
         try:

@@ -9,7 +9,7 @@ Short grace periods come through the settings, as `lab up
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ import pytest
 from minikube_py.api.resources import EVENTS, NODES, PODS, REPLICASETS
 from minikube_py.client import ApiClient
 from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.builders import replicaset
 from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
@@ -26,7 +27,7 @@ SETTINGS = ControllerManagerSettings(leader_election=None, node_monitor_grace_pe
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[tuple[ApiClient, ControlPlane, str]]:
+async def env(apiserver: ApiServer) -> AsyncIterator[tuple[ApiClient, ControlPlane, str]]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             scratch_namespace(client, "nlc") as namespace, \
             ControlPlane(client, SETTINGS, lease_interval=0.5) as cp:
@@ -38,7 +39,8 @@ def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
                  if c["type"] == type_), {})
 
 
-async def test_lapsed_lease_moves_pods_to_other_nodes(env) -> None:
+async def test_lapsed_lease_moves_pods_to_other_nodes(
+        env: tuple[ApiClient, ControlPlane, str]) -> None:
     client, cp, ns = env
     doomed = await cp.nodes.add("doomed")
     await client.create(REPLICASETS, replicaset("web", ns, replicas=3), ns)
@@ -99,12 +101,12 @@ async def test_lapsed_lease_moves_pods_to_other_nodes(env) -> None:
     await eventually(nothing_left_on_it, timeout=10)  # pod GC: no agent will finish them
 
 
-async def _has(pods, n: int) -> bool:
+async def _has(pods: Awaitable[list[dict[str, Any]]], n: int) -> bool:
     return len(await pods) == n
 
 
 async def test_pods_of_a_node_deleted_while_nobody_watched_are_collected_at_start(
-        apiserver) -> None:
+        apiserver: ApiServer) -> None:
     """The Node went away while no controller-manager ran: no delete event will come,
     so the periodic look must find its pods (Kubernetes' pod GC, gcOrphaned)."""
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
@@ -127,7 +129,8 @@ async def test_pods_of_a_node_deleted_while_nobody_watched_are_collected_at_star
             await eventually(orphan_gone, timeout=10, what="the ghost node's pod deleted")
 
 
-async def test_a_disrupted_zone_is_not_evicted_until_it_recovers(env) -> None:
+async def test_a_disrupted_zone_is_not_evicted_until_it_recovers(
+        env: tuple[ApiClient, ControlPlane, str]) -> None:
     """Three of a zone's four nodes go silent at once (PartialDisruption of a small zone):
     they go Unknown and NoSchedule-tainted but none gets NoExecute and no pod goes, long
     past the eviction timeout; when two come back the zone is Normal again and the last

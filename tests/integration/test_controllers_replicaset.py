@@ -12,13 +12,14 @@ import pytest
 
 from minikube_py.api.resources import EVENTS, PODS, REPLICASETS
 from minikube_py.client import ApiClient, Informer
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.builders import replicaset
 from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[tuple[ApiClient, ControlPlane, str]]:
+async def env(apiserver: ApiServer) -> AsyncIterator[tuple[ApiClient, ControlPlane, str]]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             scratch_namespace(client, "rs") as namespace, ControlPlane(client) as cp:
         for i in range(3):
@@ -31,7 +32,8 @@ async def active_pods(client: ApiClient, namespace: str, app: str) -> list[dict[
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
-async def test_replaces_deleted_pods_and_reports_status(env) -> None:
+async def test_replaces_deleted_pods_and_reports_status(
+        env: tuple[ApiClient, ControlPlane, str]) -> None:
     client, _, ns = env
     await client.create(REPLICASETS, replicaset("web", ns, replicas=3), ns)
 
@@ -60,7 +62,8 @@ async def test_replaces_deleted_pods_and_reports_status(env) -> None:
     assert {"SuccessfulCreate"} <= reasons
 
 
-async def test_never_overshoots_under_50_concurrent_deletions(env) -> None:
+async def test_never_overshoots_under_50_concurrent_deletions(
+        env: tuple[ApiClient, ControlPlane, str]) -> None:
     client, _, ns = env
     await client.create(REPLICASETS, replicaset("burst", ns, replicas=50), ns)
     await eventually(lambda: _count_is(client, ns, "burst", 50), timeout=60)
@@ -92,7 +95,8 @@ async def _count_is(client: ApiClient, ns: str, app: str, n: int) -> bool:
     return len(await active_pods(client, ns, app)) == n
 
 
-async def test_adopts_orphans_and_releases_relabelled_pods(env) -> None:
+async def test_adopts_orphans_and_releases_relabelled_pods(
+        env: tuple[ApiClient, ControlPlane, str]) -> None:
     client, _, ns = env
     orphan = {"apiVersion": "v1", "kind": "Pod",
               "metadata": {"name": "orphan", "labels": {"app": "adopt"}},

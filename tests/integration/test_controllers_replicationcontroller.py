@@ -11,12 +11,13 @@ import pytest
 
 from minikube_py.api.resources import PODDISRUPTIONBUDGETS, PODS, REPLICATIONCONTROLLERS
 from minikube_py.client import ApiClient
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import ClusterEnv
 from tests.helpers import eventually
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[ClusterEnv]:
+async def env(apiserver: ApiServer) -> AsyncIterator[ClusterEnv]:
     controllers = ("replicationcontroller", "disruption", "garbagecollector")
     async with ClusterEnv.running(apiserver.kubeconfig, "rc", controllers, nodes=2) as env:
         yield env

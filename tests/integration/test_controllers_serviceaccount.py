@@ -16,11 +16,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from minikube_py.api.resources import CONFIGMAPS, PODS, SECRETS, SERVICEACCOUNTS
+from minikube_py.api.resources import CONFIGMAPS, PODS, SECRETS, SERVICEACCOUNTS, Resource
 from minikube_py.api.sa_token import verify_token
 from minikube_py.client import ApiClient
 from minikube_py.client.errors import Forbidden, NotFound, Unauthorized
 from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import eventually, scratch_namespace
 
@@ -36,7 +37,7 @@ def _key_pair(tmp_path: Path) -> tuple[Path, bytes]:
     return path, public
 
 
-async def _start(apiserver, key_file: Path) -> tuple[ApiClient, ControlPlane]:
+async def _start(apiserver: ApiServer, key_file: Path) -> tuple[ApiClient, ControlPlane]:
     client = ApiClient.from_kubeconfig(apiserver.kubeconfig)
     settings = replace(ControllerManagerSettings(leader_election=None),
                        controllers=("serviceaccount", "serviceaccount-token",
@@ -47,7 +48,7 @@ async def _start(apiserver, key_file: Path) -> tuple[ApiClient, ControlPlane]:
 
 
 @pytest.fixture
-async def namespace(apiserver) -> AsyncIterator[str]:
+async def namespace(apiserver: ApiServer) -> AsyncIterator[str]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             scratch_namespace(client, "sa") as name:
         yield name
@@ -59,7 +60,8 @@ async def _token_secret(client: ApiClient, ns: str, account: str) -> dict[str, A
         if (secret.get("type") == "kubernetes.io/service-account-token"
                 and annotations.get("kubernetes.io/service-account.name") == account
                 and (secret.get("data") or {}).get("token")):
-            return secret
+            found: dict[str, Any] = secret
+            return found
     return None
 
 
@@ -71,7 +73,7 @@ def _requested(name: str, account: str) -> dict[str, Any]:
 
 
 async def test_default_account_no_automatic_token_and_requested_ones_filled(
-        apiserver, namespace: str, tmp_path: Path) -> None:
+        apiserver: ApiServer, namespace: str, tmp_path: Path) -> None:
     key_file, public = _key_pair(tmp_path)
     client, cp = await _start(apiserver, key_file)
     try:
@@ -105,7 +107,7 @@ async def test_default_account_no_automatic_token_and_requested_ones_filled(
         await client.close()
 
 
-async def test_api_server_accepts_the_token(apiserver, namespace: str) -> None:
+async def test_api_server_accepts_the_token(apiserver: ApiServer, namespace: str) -> None:
     key_file = Path(apiserver.data_dir) / "pki" / "sa.key"
     client, cp = await _start(apiserver, key_file)
     try:
@@ -128,12 +130,12 @@ async def test_api_server_accepts_the_token(apiserver, namespace: str) -> None:
         await client.close()
 
 
-async def _get(client: ApiClient, resource, name: str, ns: str) -> dict[str, Any] | None:
+async def _get(client: ApiClient, resource: Resource, name: str, ns: str) -> dict[str, Any] | None:
     try:
         return await client.get(resource, name, ns)
     except NotFound:
         return None
 
 
-async def _gone(client: ApiClient, resource, name: str, ns: str) -> bool:
+async def _gone(client: ApiClient, resource: Resource, name: str, ns: str) -> bool:
     return await _get(client, resource, name, ns) is None

@@ -5,6 +5,7 @@ address released on delete and given to the Service that waited for it."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,7 +41,7 @@ async def test_addresses_are_allocated_released_and_reused(
     client, ns = env
     for name in ("a", "b"):
         await client.create(SERVICES, builders.service(name, ns, type="LoadBalancer"), ns)
-    got = {name: await eventually(lambda n=name: ingress(client, ns, n))  # type: ignore[misc]
+    got = {name: await eventually(functools.partial(ingress, client, ns, name))
            for name in ("a", "b")}
     assert sorted(i[0]["ip"] for i in got.values()) == ["10.123.45.1", "10.123.45.2"]
     assert got["a"][0]["ipMode"] == "VIP"

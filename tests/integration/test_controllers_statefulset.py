@@ -13,6 +13,7 @@ import pytest
 
 from minikube_py.api.resources import PODS, STATEFULSETS
 from minikube_py.client import Informer
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import ClusterEnv
 from tests.helpers import eventually
 
@@ -26,7 +27,7 @@ def statefulset(name: str, replicas: int, image: str = "busybox:1") -> dict[str,
 
 
 class Env(ClusterEnv):
-    async def members(self, name: str) -> dict[str, dict]:
+    async def members(self, name: str) -> dict[str, dict[str, Any]]:
         pods = (await self.client.list(PODS, self.ns, label_selector=f"app={name}"))["items"]
         return {p["metadata"]["name"]: p for p in pods
                 if not p["metadata"].get("deletionTimestamp")}
@@ -44,7 +45,7 @@ class Env(ClusterEnv):
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[Env]:
+async def env(apiserver: ApiServer) -> AsyncIterator[Env]:
     async with Env.running(apiserver.kubeconfig, "sts", ("statefulset", "garbagecollector"),
                            nodes=2) as env:
         yield env

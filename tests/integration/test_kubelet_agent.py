@@ -292,7 +292,7 @@ async def test_pod_too_big_for_the_node_fails_with_a_reason(agent: Agent, api: A
 
 
 async def _equals(value: Awaitable[Any], expected: Any) -> bool:
-    return await value == expected
+    return bool(await value == expected)
 
 
 async def _events_for(api: ApiClient, name: str, reason: str) -> list[dict[str, Any]]:

@@ -216,7 +216,7 @@ async def test_init_containers_run_in_order(node: Node) -> None:
         if logs:
             break
         await asyncio.sleep(0.1)
-    assert logs.decode().split() == ["init1", "init2"]
+    assert isinstance(logs, bytes) and logs.decode().split() == ["init1", "init2"]
 
 
 async def test_oom_killed_under_16mi(node: Node) -> None:

@@ -58,9 +58,9 @@ def test_writes_its_identity_certificate_and_apiservice(
     assert "metrics-server.kube-system.svc" in san.get_values_for_type(x509.DNSName)
     status, ep = apiserver.request("GET", OBJECTS[2])
     assert status == 200
-    assert ep["subsets"][0]["ports"][0]["port"] == port  # type: ignore[index]
+    assert ep["subsets"][0]["ports"][0]["port"] == port
     status, svc = apiserver.request("GET", OBJECTS[0])
-    assert status == 200 and svc["spec"]["service"]["name"] == "metrics-server"  # type: ignore[index]
+    assert status == 200 and svc["spec"]["service"]["name"] == "metrics-server"
 
 
 def test_server_runs_on_those_files_and_serves_through_aggregation(

@@ -14,19 +14,21 @@ import pytest
 from agent.hollow import HollowNodes
 from minikube_py.api.resources import EVENTS, PODS
 from minikube_py.client import ApiClient
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import components, lease_holder
 from tests.helpers import eventually, scratch_namespace
 
 
 @pytest.fixture
-def schedulers(apiserver, tmp_path: Path) -> Iterator[dict[str, subprocess.Popen]]:
+def schedulers(
+        apiserver: ApiServer, tmp_path: Path) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     with components(apiserver.kubeconfig, tmp_path, **{"sched-a": ["scheduler"],
                                                         "sched-b": ["scheduler"]}) as procs:
         yield procs
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[tuple[ApiClient, str, HollowNodes]]:
+async def env(apiserver: ApiServer) -> AsyncIterator[tuple[ApiClient, str, HollowNodes]]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             scratch_namespace(client, "sched-leader") as namespace:
         nodes = HollowNodes(client, run_pods=False)
@@ -51,7 +53,8 @@ async def all_bound(client: ApiClient, ns: str, prefix: str, n: int) -> bool:
 
 
 async def test_one_scheduler_binds_each_pod_once_and_the_other_takes_over(
-        schedulers, env, tmp_path: Path) -> None:
+        schedulers: dict[str, subprocess.Popen[bytes]], env: tuple[ApiClient, str, HollowNodes],
+        tmp_path: Path) -> None:
     client, ns, _ = env
     leader_id = await eventually(lambda: lease_holder(client, "kube-scheduler"), timeout=20)
     leader = next(n for n in schedulers if leader_id.startswith(n))
@@ -76,7 +79,9 @@ async def test_one_scheduler_binds_each_pod_once_and_the_other_takes_over(
     await eventually(lambda: all_bound(client, ns, "second", 10), timeout=30)
 
 
-async def test_sigterm_hands_the_lease_back(schedulers, env, tmp_path: Path) -> None:
+async def test_sigterm_hands_the_lease_back(schedulers: dict[str, subprocess.Popen[bytes]],
+                                           env: tuple[ApiClient, str, HollowNodes],
+                                           tmp_path: Path) -> None:
     """A stopped leader (SIGTERM: an upgrade, `minikube-py down`) releases its Lease, so the
     standby takes over at its next retry instead of waiting out the lease."""
     client, _, _ = env

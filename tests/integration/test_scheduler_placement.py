@@ -15,6 +15,7 @@ from agent.hollow import HollowNodes
 from minikube_py.api.resources import EVENTS, PODS
 from minikube_py.client import ApiClient
 from minikube_py.controllers.settings import ControllerManagerSettings
+from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import ControlPlane
 from tests.helpers import scratch_namespace
 
@@ -33,7 +34,9 @@ class Env:
                                          "resources": resources}], **spec}}
         return await self.client.create(PODS, body, self.namespace)
 
-    async def wait_for(self, name: str, ok: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
+    async def wait_for(
+            self, name: str, ok: Callable[[dict[str, Any]], bool], timeout: float = 20
+        ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             pod = await self.client.get(PODS, name, self.namespace)
@@ -49,7 +52,7 @@ def bound(pod: dict[str, Any]) -> bool:
 
 
 @pytest.fixture
-async def env(apiserver) -> AsyncIterator[Env]:
+async def env(apiserver: ApiServer) -> AsyncIterator[Env]:
     async with ApiClient.from_kubeconfig(apiserver.kubeconfig) as client, \
             scratch_namespace(client, "sched") as namespace, \
             ControlPlane(client, NO_CONTROLLERS) as cp:

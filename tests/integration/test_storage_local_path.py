@@ -9,6 +9,7 @@ provisioned claim, which a replaced replica mounts again."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -204,7 +205,7 @@ async def test_statefulset_replicas_keep_their_own_claims(env: Env) -> None:
         claim = await env.bound(f"data-{name}-{ordinal}")
         volume = await env.client.get(PERSISTENTVOLUMES, claim["spec"]["volumeName"])
         directories[ordinal] = Path(volume["spec"]["hostPath"]["path"])
-        await eventually(lambda d=directories[ordinal]: (d / "seen").exists(), 60,
+        await eventually((directories[ordinal] / "seen").exists, 60,
                          what=f"replica {ordinal} wrote its id")
         assert (directories[ordinal] / "id").read_text() == f"{name}-{ordinal}\n"
     (directories[0] / "seen").unlink()
@@ -224,8 +225,11 @@ async def test_statefulset_replicas_keep_their_own_claims(env: Env) -> None:
     for ordinal in range(2):
         await env.gone(PODS, f"{name}-{ordinal}", "default")
         await env.client.delete(PERSISTENTVOLUMECLAIMS, f"data-{name}-{ordinal}", "default")
+
+    def reclaimed(directory: Path) -> bool:
+        return not directory.exists()
     for directory in directories.values():
-        await eventually(lambda d=directory: not d.exists(), 60, what="claims reclaimed")
+        await eventually(functools.partial(reclaimed, directory), 60, what="claims reclaimed")
     await env.client.delete(STORAGECLASSES, sc)
 
 

@@ -64,4 +64,4 @@ def test_api_server_on_an_external_tls_cluster(
     assert status == 201
     cluster.kill(0)  # the channel fails over to another member, still over TLS
     status, body = server.request("GET", "/api/v1/namespaces/default/configmaps/over-tls")
-    assert status == 200 and body["data"] == {"k": "v"}  # type: ignore[index]
+    assert status == 200 and body["data"] == {"k": "v"}

@@ -61,7 +61,8 @@ def test_ruby_syntax() -> None:
     assert done.returncode == 0 and "Syntax OK" in done.stdout, done.stderr
 
 
-def test_one_control_plane_and_two_workers_on_a_private_network(calls: list[dict[str, Any]]) -> None:
+def test_one_control_plane_and_two_workers_on_a_private_network(
+        calls: list[dict[str, Any]]) -> None:
     defined = [c["args"][0] for c in calls if c["call"] == "vm.define"]
     assert defined == ["cp", "worker1", "worker2"]
     nets = {c["call"].split(".")[2]: c for c in calls if c["call"].endswith("vm.network")}
@@ -69,7 +70,8 @@ def test_one_control_plane_and_two_workers_on_a_private_network(calls: list[dict
     assert len({c["kw"]["ip"] for c in nets.values()}) == 3
 
 
-def test_each_machine_runs_install_sh_with_its_own_address_and_interface(calls: list[dict[str, Any]]) -> None:
+def test_each_machine_runs_install_sh_with_its_own_address_and_interface(
+        calls: list[dict[str, Any]]) -> None:
     ips = {c["call"].split(".")[2]: c["kw"]["ip"] for c in calls if c["call"].endswith("vm.network")}
     provisions = {c["call"].split(".")[2]: c["kw"]["inline"] for c in calls
                   if c["call"].endswith("vm.provision")}

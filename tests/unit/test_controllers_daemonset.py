@@ -39,8 +39,9 @@ def daemon_pod(owner: dict[str, Any], node: str, *, digest: str | None = None, r
                         owners=[ref(owner)])
 
 
-def controller(owner: dict[str, Any], nodes: list[dict[str, Any]], pods: list[dict[str, Any]],
-               revisions: list[dict[str, Any]] | None = None) -> tuple[DaemonSetController, FakeClient]:
+def controller(
+        owner: dict[str, Any], nodes: list[dict[str, Any]], pods: list[dict[str, Any]],
+        revisions: list[dict[str, Any]] | None = None) -> tuple[DaemonSetController, FakeClient]:
     client = FakeClient()
     c = DaemonSetController(client, ControllerManagerSettings())  # type: ignore[arg-type]
     fill(c.daemonsets, owner)

@@ -37,7 +37,8 @@ def pods(ready: int, unready: int = 0) -> list[dict[str, Any]]:
             for i in range(ready + unready)]
 
 
-async def sync(budget: dict[str, Any], members: list[dict[str, Any]]) -> tuple[dict[str, Any], FakeClient]:
+async def sync(
+        budget: dict[str, Any], members: list[dict[str, Any]]) -> tuple[dict[str, Any], FakeClient]:
     client = FakeClient()
     c = DisruptionController(client, ControllerManagerSettings())  # type: ignore[arg-type]
     c.clock = lambda: NOW

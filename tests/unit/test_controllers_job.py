@@ -89,7 +89,8 @@ def released(client: FakeClient) -> set[str]:
     pytest.param({"completions": None, "parallelism": 3}, 0, 3, id="work-queue"),
     pytest.param({"completions": 5, "parallelism": 0}, 0, 0, id="paused-by-parallelism"),
 ])
-async def test_creates_pods_toward_parallelism(spec: dict[str, Any], running: int, creates: int) -> None:
+async def test_creates_pods_toward_parallelism(
+        spec: dict[str, Any], running: int, creates: int) -> None:
     j = job(**spec)
     c, client = controller(j, [pod(f"r{i}", j) for i in range(running)])
     await c.sync(KEY)

@@ -42,7 +42,8 @@ async def test_contents_are_deleted_then_the_namespace_is_finalized() -> None:
                            configmap("other", "elsewhere"))
     await c.sync("ns")
     assert sorted(client.summary()) == [("delete", "pods", "a"), ("delete", "services", "web")]
-    assert recorded(c.queue).delayed == [("ns", RETRY_SECONDS)]  # not finalized while they were there
+    # not finalized while they were there
+    assert recorded(c.queue).delayed == [("ns", RETRY_SECONDS)]
     client.writes.clear()
     await c.sync("ns")
     assert client.summary() == [("update", "namespaces/finalize", "ns")]

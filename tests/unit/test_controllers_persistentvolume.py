@@ -142,8 +142,8 @@ async def test_wait_for_first_consumer_then_provision_on_the_selected_node() -> 
         "nas", provisioner="example.com/nfs", mode="Immediate")], "ExternalProvisioning",
         id="external-provisioner"),
 ])
-async def test_claims_that_cannot_be_provisioned_say_why(claim: dict[str, Any], objects: list[dict[str, Any]],
-                                                         reason: str) -> None:
+async def test_claims_that_cannot_be_provisioned_say_why(
+        claim: dict[str, Any], objects: list[dict[str, Any]], reason: str) -> None:
     c, client = start(PersistentVolumeController, claim, *objects)
     await c.sync(("claim", "default/data"))
     assert _writes(client) == []

@@ -35,7 +35,8 @@ def pod(name: str, *, node: str = "n1", ready: bool = True, owned: bool = True,
                         owners=[ref(rs(1))] if owned else ())
 
 
-def controller(replicaset: dict[str, Any], pods: list[dict[str, Any]]) -> tuple[ReplicaSetController, FakeClient]:
+def controller(replicaset: dict[str, Any], pods: list[dict[str, Any]]
+               ) -> tuple[ReplicaSetController, FakeClient]:
     return start(ReplicaSetController, replicaset, *pods)
 
 

@@ -41,8 +41,9 @@ def member(owner: dict[str, Any], ordinal: int, *, ready: bool = True, phase: st
                         labels={"app": "db", history.HASH_LABEL: digest}, owners=[ref(owner)])
 
 
-def controller(owner: dict[str, Any], pods: list[dict[str, Any]], revisions: list[dict[str, Any]] | None = None
-               ) -> tuple[StatefulSetController, FakeClient]:
+def controller(
+        owner: dict[str, Any], pods: list[dict[str, Any]],
+        revisions: list[dict[str, Any]] | None = None) -> tuple[StatefulSetController, FakeClient]:
     client = FakeClient()
     c = StatefulSetController(client, ControllerManagerSettings())  # type: ignore[arg-type]
     fill(c.sets, owner)

@@ -18,7 +18,8 @@ from tests.fixtures.fake_client import FakeClient
 NOW = 1_800_000_000.0
 
 
-def finished_job(ttl: int | None, finished_ago: float, condition: str = "Complete") -> dict[str, Any]:
+def finished_job(
+        ttl: int | None, finished_ago: float, condition: str = "Complete") -> dict[str, Any]:
     spec = {"ttlSecondsAfterFinished": ttl} if ttl is not None else {}
     return builders.job("pi", "ns", spec=spec, status={"conditions": [
         {"type": condition, "status": "True",

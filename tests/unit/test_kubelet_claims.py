@@ -54,7 +54,8 @@ async def test_claim_binds_its_volume_directory(tmp_path: Path, read_only: bool)
     pytest.param({"spec": {"hostPath": None, "csi": {"driver": "x"}}},
                  'persistentvolume "pv-1": unsupported volume type', id="unsupported"),
 ])
-async def test_claims_that_cannot_be_mounted(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
+async def test_claims_that_cannot_be_mounted(
+        tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ContainerConfigError, match=message):
         await _manager(tmp_path, **kwargs).prepare(_pod())
 

@@ -91,7 +91,8 @@ def test_wait_for_first_consumer_static_volume_decides_the_node() -> None:
                  "0/2 nodes are available: 2 node(s) didn't find available persistent "
                  "volumes to bind.", id="no-volume"),
 ])
-def test_unsatisfiable_claims_keep_the_pod_pending(objects: list[dict[str, Any]], message: str) -> None:
+def test_unsatisfiable_claims_keep_the_pod_pending(
+        objects: list[dict[str, Any]], message: str) -> None:
     volumes, _ = binding(*objects)
     with pytest.raises(FitError) as e:
         place(volumes, using("data"))

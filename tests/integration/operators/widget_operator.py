@@ -23,7 +23,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 def created(spec: kopf.Spec, name: str, namespace: str | None, body: kopf.Body,
             **_: Any) -> dict[str, Any]:
     assert namespace is not None  # a Widget is namespaced
-    data: dict[str, Any] = {"metadata": {"name": f"{name}-size"}, "data": {"size": str(spec["size"])}}
+    data: dict[str, Any] = {"metadata": {"name": f"{name}-size"},
+                            "data": {"size": str(spec["size"])}}
     kopf.adopt(data, owner=body)
     kubernetes.client.CoreV1Api().create_namespaced_config_map(
         namespace, data)  # type: ignore[arg-type]  # the client sends a dict body as it is

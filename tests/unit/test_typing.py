@@ -1,5 +1,7 @@
-"""mypy --strict over the three packages, as a test: the typed wire (api/types.py) and
-every annotation stay true as the code changes, instead of rotting between manual runs."""
+"""mypy --strict over the three packages and the tests, as a test: the typed wire
+(api/types.py) and every annotation stay true as the code changes, instead of rotting
+between manual runs; the tests' own annotations (fixtures' types, fakes at the ApiClient
+seam) are checked against the code they exercise."""
 
 import re
 import subprocess
@@ -12,8 +14,10 @@ PACKAGES = ("minikube_py", "agent", "cni_plugins")
 
 def test_mypy_strict_is_clean() -> None:
     # pyproject's [tool.mypy] says strict too; the flag keeps this test strict on its own.
-    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", *PACKAGES], cwd=ROOT,
-                            capture_output=True, text=True, check=False)
+    # One run for the packages and tests/: the tests import the packages, so a second run
+    # would analyse them again (tests/ adds ~5 s to a cold run, ~0.1 s with mypy's cache).
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", *PACKAGES, "tests"],
+                            cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from minikube_py.api.resources import NODES, SECRETS
+from minikube_py.client import ApiClient
 from minikube_py.cluster import kubeconfigs
 from minikube_py.cluster.teardown import POD_BRIDGE
 from tests.e2e.cluster_support import (
@@ -30,7 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.docker, needs_root,
 
 
 @pytest.fixture
-def controller_manager(apiserver) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def controller_manager(apiserver: ApiServer) -> Iterator[None]:
     """Node IPAM gives the joined node its podCIDR (no pod network, no Ready)."""
     proc = subprocess.Popen([EXE, "controller-manager", "--kubeconfig", str(apiserver.kubeconfig)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -72,7 +73,7 @@ def test_join_runs_the_agent_with_its_own_credential_until_ready(
     assert down.returncode == 0, down.stdout + down.stderr
     assert host_leftovers(root, [node], [POD_BRIDGE, "mkp.vxlan"]) == []
 
-    async def cleanup(client) -> None:  # type: ignore[no-untyped-def]
+    async def cleanup(client: ApiClient) -> None:
         await client.delete(NODES, node)
         await client.delete(SECRETS, f"node-credentials-{node}", namespace="kube-system")
     api(apiserver.kubeconfig, cleanup)

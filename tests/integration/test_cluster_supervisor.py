@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def sleeper(name: str, log: Path) -> Component:
     return Component(name, [sys.executable, "-c", code])
 
 
-async def until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "condition not reached"

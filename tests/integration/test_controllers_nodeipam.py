@@ -39,7 +39,7 @@ async def cidrs(client: ApiClient, names: list[str], timeout: float = 20) -> dic
         nodes = {n["metadata"]["name"]: n for n in (await client.list(NODES))["items"]}
         got = {name: (nodes.get(name, {}).get("spec") or {}).get("podCIDR") for name in names}
         if all(got.values()):
-            return got  # type: ignore[return-value]
+            return cast(dict[str, str], got)  # every value is set
         assert asyncio.get_running_loop().time() < deadline, f"no podCIDR yet: {got}"
         await asyncio.sleep(0.1)
 

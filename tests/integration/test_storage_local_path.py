@@ -98,7 +98,8 @@ class Env:
             except NotFound:
                 return None  # a StatefulSet's claim not made yet
             return got if (got.get("status") or {}).get("phase") == "Bound" else None
-        return await eventually(check, 60, what=f"claim {claim} bound")  # type: ignore[no-any-return]
+        bound: dict[str, Any] = await eventually(check, 60, what=f"claim {claim} bound")
+        return bound
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -127,7 +127,7 @@ async def test_watch_from_compacted_revision_is_expired(storage: Storage) -> Non
         await hub.close()
 
 
-async def test_fails_over_between_members(etcd_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_fails_over_between_members(etcd_factory: Callable[..., EtcdCluster]) -> None:
     cluster = etcd_factory(3)
     async with Storage(cluster.urls) as s:
         key = prefix() + "x"

@@ -28,7 +28,7 @@ from minikube_py.api.quantity import cpu_millis, format_quantity, parse_quantity
     pytest.param(0.25, Decimal("0.25"), id="json-float"),
 ])
 def test_parse(text: object, value: Decimal) -> None:
-    assert parse_quantity(text) == value  # type: ignore[arg-type]
+    assert parse_quantity(text) == value  # type: ignore[arg-type]  # JSON numbers too
 
 
 @pytest.mark.parametrize("text", ["12XB", "", "1.2.3", "e3", "1 ", " 1", "Mi", "1ki", "1e",
@@ -36,7 +36,7 @@ def test_parse(text: object, value: Decimal) -> None:
                                   float("nan"), [1]])
 def test_invalid(text: object) -> None:
     with pytest.raises(ValueError, match="quantities must match the regular expression"):
-        parse_quantity(text)  # type: ignore[arg-type]
+        parse_quantity(text)  # type: ignore[arg-type]  # any JSON value, on purpose
 
 
 @pytest.mark.parametrize(("text", "millis"), [

@@ -85,7 +85,7 @@ def test_nil_selector_matches_nothing() -> None:
 ])
 def test_bad_selector_dicts_raise_value_error(selector: object) -> None:
     with pytest.raises(ValueError):
-        LabelSelector.from_dict(selector)  # type: ignore[arg-type]
+        LabelSelector.from_dict(selector)  # type: ignore[arg-type]  # bad input on purpose
 
 
 def test_to_text_is_canonical_and_sorted() -> None:

@@ -116,7 +116,9 @@ def without_nulls(v: Any) -> Any:
 
 
 def run(case: dict[str, Any]) -> tuple[dict[str, Any], Managers]:
-    node, live, managers = root(case), {}, {}  # type: ignore[var-annotated]
+    node = root(case)
+    live: dict[str, Any] = {}
+    managers: Managers = {}
     for step, op in enumerate(case["ops"]):
         config = load(op["object"])
         if op["op"] == "update":

@@ -76,6 +76,7 @@ def test_micro_time_format() -> None:
 
 def test_elector_rejects_inconsistent_timing() -> None:
     with pytest.raises(ValueError, match="lease_duration > renew_deadline"):
+        # refused before it would use a client
         LeaderElector(None, name="x", lease_duration=5, renew_deadline=10)  # type: ignore[arg-type]
 
 

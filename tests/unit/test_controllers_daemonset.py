@@ -6,11 +6,12 @@ OnDelete, and status counters."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from minikube_py.api.resources import CONTROLLERREVISIONS
+from minikube_py.client import ApiClient
 from minikube_py.controllers import daemonset_pods as dp
 from minikube_py.controllers import history
 from minikube_py.controllers.daemonset import DaemonSetController
@@ -43,7 +44,7 @@ def controller(
         owner: dict[str, Any], nodes: list[dict[str, Any]], pods: list[dict[str, Any]],
         revisions: list[dict[str, Any]] | None = None) -> tuple[DaemonSetController, FakeClient]:
     client = FakeClient()
-    c = DaemonSetController(client, ControllerManagerSettings())  # type: ignore[arg-type]
+    c = DaemonSetController(cast(ApiClient, client), ControllerManagerSettings())
     fill(c.daemonsets, owner)
     fill(c.nodes, *nodes)
     fill(c.pods, *pods)

@@ -5,10 +5,11 @@ not counted until they expire, and the DisruptionAllowed condition."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from minikube_py.client import ApiClient
 from minikube_py.controllers.disruption import DisruptionController
 from minikube_py.controllers.pods import format_time
 from minikube_py.controllers.settings import ControllerManagerSettings
@@ -40,7 +41,7 @@ def pods(ready: int, unready: int = 0) -> list[dict[str, Any]]:
 async def sync(
         budget: dict[str, Any], members: list[dict[str, Any]]) -> tuple[dict[str, Any], FakeClient]:
     client = FakeClient()
-    c = DisruptionController(client, ControllerManagerSettings())  # type: ignore[arg-type]
+    c = DisruptionController(cast(ApiClient, client), ControllerManagerSettings())
     c.clock = lambda: NOW
     fill(c.budgets, budget)
     fill(c.pods, *members)

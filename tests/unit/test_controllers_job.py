@@ -5,13 +5,14 @@ backoffLimit / deadline / podFailurePolicy, pod backoff, suspend, Indexed."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from minikube_py.api.job import COMPLETION_INDEX, TRACKING_FINALIZER
 from minikube_py.api.meta import get_condition
 from minikube_py.api.resources import JOBS
+from minikube_py.client import ApiClient
 from minikube_py.controllers.job import JobController
 from minikube_py.controllers.pods import format_time
 from minikube_py.controllers.settings import ControllerManagerSettings
@@ -48,7 +49,7 @@ def pod(name: str, the_job: dict[str, Any], *, phase: str = "Running", finalizer
 def controller(the_job: dict[str, Any] | None, pods: list[dict[str, Any]], **settings: Any
                ) -> tuple[JobController, FakeClient]:
     client = FakeClient()
-    c = JobController(client, ControllerManagerSettings(**settings))  # type: ignore[arg-type]
+    c = JobController(cast(ApiClient, client), ControllerManagerSettings(**settings))
     c.clock = lambda: NOW
     if the_job is not None:
         fill(c.jobs, the_job)

@@ -173,7 +173,7 @@ async def test_a_lost_volume_makes_its_bound_claim_lost() -> None:
     assert client.held(c.claims.resource, "data", "default")["status"]["phase"] == "Lost"
 
 
-DELETING = {"deletion_timestamp": "2026-01-01T00:00:00Z"}
+DELETED_AT = "2026-01-01T00:00:00Z"
 
 
 @pytest.mark.parametrize(("pods", "released"), [
@@ -184,7 +184,7 @@ DELETING = {"deletion_timestamp": "2026-01-01T00:00:00Z"}
 async def test_pvc_protection(pods: list[dict[str, Any]], released: bool) -> None:
     for pod in pods:
         pod["spec"]["volumes"] = [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]
-    claim = pvc(finalizers=["kubernetes.io/pvc-protection"], **DELETING)  # type: ignore[arg-type]
+    claim = pvc(finalizers=["kubernetes.io/pvc-protection"], deletion_timestamp=DELETED_AT)
     c, client = start(PVCProtectionController, claim, *pods)
     await c.sync("default/data")
     stored = client.held(c.claims.resource, "data", "default")
@@ -194,7 +194,7 @@ async def test_pvc_protection(pods: list[dict[str, Any]], released: bool) -> Non
 @pytest.mark.parametrize(("phase", "released"), [("Bound", False), ("Released", True)])
 async def test_pv_protection(phase: str, released: bool) -> None:
     volume = pv(phase=phase, finalizers=["kubernetes.io/pv-protection"],
-                **DELETING)  # type: ignore[arg-type]
+                deletion_timestamp=DELETED_AT)
     c, client = start(PVProtectionController, volume)
     await c.sync("pv-1")
     assert (client.held(c.volumes.resource, "pv-1")["metadata"]["finalizers"] == []) is \

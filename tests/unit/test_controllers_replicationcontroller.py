@@ -4,9 +4,10 @@ ReplicationController, status to replicationcontrollers/status."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from minikube_py.api.resources import REPLICATIONCONTROLLERS
+from minikube_py.client import ApiClient
 from minikube_py.controllers.replicaset import ReplicationControllerController
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures import builders
@@ -24,7 +25,7 @@ def rc(replicas: int) -> dict[str, Any]:
 
 async def test_keeps_replicas_adopting_by_equality_selector() -> None:
     client = FakeClient()
-    c = ReplicationControllerController(client, ControllerManagerSettings())  # type: ignore[arg-type]
+    c = ReplicationControllerController(cast(ApiClient, client), ControllerManagerSettings())
     owner = rc(3)
     fill(c.replicasets, owner)
     client.put(REPLICATIONCONTROLLERS, owner)  # adoption reads the owner live first

@@ -4,10 +4,11 @@ rules, release on delete, Events, and k3s's ServiceLB node addresses without a p
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from minikube_py.client import ApiClient
 from minikube_py.controllers.lbpool import (
     SHARING_ANNOTATION,
     AllocationError,
@@ -104,7 +105,7 @@ def controller(*services: dict[str, Any], pools: tuple[str, ...] = ("10.0.0.10-1
                nodes: tuple[dict[str, Any], ...] = ()) -> tuple[ServiceLBController, FakeClient]:
     client = FakeClient()
     settings = dataclasses.replace(ControllerManagerSettings(), lb_address_pools=pools)
-    c = ServiceLBController(client, settings)  # type: ignore[arg-type]
+    c = ServiceLBController(cast(ApiClient, client), settings)
     fill(c.services, *services)
     fill(c.nodes, *nodes)
     return c, client

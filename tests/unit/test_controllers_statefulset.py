@@ -5,11 +5,12 @@ partition, revisions in status, a claim per pod and template created before the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from minikube_py.api.resources import PERSISTENTVOLUMECLAIMS
+from minikube_py.client import ApiClient
 from minikube_py.client.errors import Invalid
 from minikube_py.controllers import history
 from minikube_py.controllers.deployment_util import template_hash
@@ -45,7 +46,7 @@ def controller(
         owner: dict[str, Any], pods: list[dict[str, Any]],
         revisions: list[dict[str, Any]] | None = None) -> tuple[StatefulSetController, FakeClient]:
     client = FakeClient()
-    c = StatefulSetController(client, ControllerManagerSettings())  # type: ignore[arg-type]
+    c = StatefulSetController(cast(ApiClient, client), ControllerManagerSettings())
     fill(c.sets, owner)
     fill(c.pods, *pods)
     fill(c.revisions, *(revisions if revisions is not None else [revision_of(owner)]))

@@ -4,11 +4,12 @@ left alone."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from minikube_py.api.resources import SECRETS
+from minikube_py.client import ApiClient
 from minikube_py.controllers.pods import format_time
 from minikube_py.controllers.settings import ControllerManagerSettings
 from minikube_py.controllers.tokencleaner import TokenCleaner
@@ -39,7 +40,7 @@ async def test_expired_bootstrap_tokens_are_deleted(secret: dict[str, Any],
                                                     deletes: bool) -> None:
     client = FakeClient()
     client.put(SECRETS, secret)
-    c = TokenCleaner(client, ControllerManagerSettings())  # type: ignore[arg-type]
+    c = TokenCleaner(cast(ApiClient, client), ControllerManagerSettings())
     c.clock = lambda: NOW
     fill(c.secrets, secret)
     await c.sync(f"{secret['metadata']['namespace']}/bootstrap-token-abcdef")
@@ -52,7 +53,7 @@ async def test_expired_bootstrap_tokens_are_deleted(secret: dict[str, Any],
 async def test_a_live_token_is_looked_at_again_when_it_expires(
         monkeypatch: pytest.MonkeyPatch) -> None:
     client = FakeClient()
-    c = TokenCleaner(client, ControllerManagerSettings())  # type: ignore[arg-type]
+    c = TokenCleaner(cast(ApiClient, client), ControllerManagerSettings())
     c.clock = lambda: NOW
     later: list[tuple[object, float]] = []
     monkeypatch.setattr(c.queue, "add_after", lambda key, s: later.append((key, s)))

@@ -3,11 +3,12 @@ once their TTL has run out, re-checked against a fresh read."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from minikube_py.api.resources import JOBS
+from minikube_py.client import ApiClient
 from minikube_py.controllers.pods import format_time
 from minikube_py.controllers.settings import ControllerManagerSettings
 from minikube_py.controllers.ttlafterfinished import TTLAfterFinishedController
@@ -37,7 +38,7 @@ def finished_job(
 async def test_deletes_expired_finished_jobs(job: dict[str, Any], deletes: bool) -> None:
     client = FakeClient()
     client.put(JOBS, job)
-    c = TTLAfterFinishedController(client, ControllerManagerSettings())  # type: ignore[arg-type]
+    c = TTLAfterFinishedController(cast(ApiClient, client), ControllerManagerSettings())
     c.clock = lambda: NOW
     fill(c.jobs, job)
     await c.sync("ns/pi")
@@ -51,7 +52,7 @@ async def test_deletes_expired_finished_jobs(job: dict[str, Any], deletes: bool)
 async def test_a_fresh_read_with_a_longer_ttl_wins_over_the_cache() -> None:
     client = FakeClient()
     client.put(JOBS, finished_job(3600, 11))
-    c = TTLAfterFinishedController(client, ControllerManagerSettings())  # type: ignore[arg-type]
+    c = TTLAfterFinishedController(cast(ApiClient, client), ControllerManagerSettings())
     c.clock = lambda: NOW
     fill(c.jobs, finished_job(10, 11))
     await c.sync("ns/pi")

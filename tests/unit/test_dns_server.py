@@ -8,7 +8,7 @@ import asyncio
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 import dns.asyncquery
 import dns.flags
@@ -44,8 +44,8 @@ def make_resolver(upstreams: Upstreams = NO_UPSTREAMS) -> tuple[Resolver, Cluste
 
 
 async def ask(resolver: Resolver, name: str, qtype: str = "A", *, udp: bool = True,
-              **kw: object) -> dns.message.Message:
-    query = dns.message.make_query(name, qtype, **kw)  # type: ignore[arg-type]
+              **kw: Any) -> dns.message.Message:
+    query = dns.message.make_query(name, qtype, **kw)  # make_query's own keywords
     reply = await resolver.resolve(query.to_wire(), udp=udp)
     assert reply is not None
     message = dns.message.from_wire(reply)

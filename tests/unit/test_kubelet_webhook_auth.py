@@ -79,6 +79,7 @@ class FakeApi:
 def _server(api: FakeApi) -> KubeletServer:
     async def resolve(ns: str, pod: str, container: str, previous: bool) -> str | None:
         return None
+    # no Docker runtime: these requests are answered before one would be used
     return KubeletServer(None, resolve, WebhookAuth(api.post, "n1"),  # type: ignore[arg-type]
                          lambda: configz(AgentSettings(node_name="n1"), 10250))
 
@@ -154,5 +155,5 @@ async def test_an_unreachable_api_server_is_500_not_a_decision() -> None:
 
     async def resolve(ns: str, pod: str, container: str, previous: bool) -> str | None:
         return None
-    server = KubeletServer(None, resolve, WebhookAuth(down, "n1"))  # type: ignore[arg-type]
+    server = KubeletServer(None, resolve, WebhookAuth(down, "n1"))  # type: ignore[arg-type]  # ditto
     assert (await _get(server, "/configz", "t"))[0] == 500

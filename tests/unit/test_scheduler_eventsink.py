@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
+from minikube_py.client import EventRecorder
 from minikube_py.scheduler.eventsink import EventSink
 
 
@@ -19,7 +20,7 @@ class Recorder:
 async def test_events_wait_while_busy_and_overflow_is_dropped() -> None:
     recorder = Recorder()
     busy = True
-    sink = EventSink(recorder, backlog=2, busy=lambda: busy)  # type: ignore[arg-type]
+    sink = EventSink(cast(EventRecorder, recorder), backlog=2, busy=lambda: busy)
     for i in range(4):
         sink.emit({"metadata": {"name": "p"}}, "Normal", "Scheduled", f"e{i}")
     task = asyncio.create_task(sink.run(1))

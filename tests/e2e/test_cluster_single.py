@@ -49,6 +49,9 @@ COMPONENTS = ("apiserver", "scheduler", "controller-manager", "dns", "metrics-se
 
 
 class Cluster:
+    up_result: subprocess.CompletedProcess[str]  # the module's `up`, set by the fixture
+    up_seconds: float
+
     def __init__(self, root: Path, port: int) -> None:
         self.root, self.port = root, port
         self.admin = root / "etc" / "admin.conf"
@@ -71,7 +74,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     started = time.monotonic()
     up = c.cli("up", "--api-port", str(c.port), "--no-install", "--timeout", "150")
     skip_if_other_cluster(up)
-    c.up_result, c.up_seconds = up, time.monotonic() - started  # type: ignore[attr-defined]
+    c.up_result, c.up_seconds = up, time.monotonic() - started
     try:
         yield c
     finally:
@@ -87,7 +90,7 @@ def stops_cluster(cluster: Cluster) -> Iterator[Cluster]:
 
 
 def test_up_brings_a_ready_node(cluster: Cluster) -> None:
-    up = cluster.up_result  # type: ignore[attr-defined]
+    up = cluster.up_result
     assert up.returncode == 0, up.stdout + up.stderr
     assert "cluster ready" in up.stdout and f"KUBECONFIG={cluster.admin}" in up.stdout
     assert "api-server ready" in up.stdout  # progress was shown

@@ -85,9 +85,9 @@ class Kubectl:
                                          f"{done.stdout}\n{done.stderr}"
         return done
 
-    def n(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-        """Run in this version's namespace."""
-        return self.run("-n", self.ns, *args, **kwargs)  # type: ignore[arg-type]
+    def n(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        """Run in this version's namespace (`run`'s keywords)."""
+        return self.run("-n", self.ns, *args, **kwargs)
 
     def out(self, *args: str) -> str:
         return self.n(*args).stdout
@@ -341,8 +341,8 @@ def test_watch_prints_changes_until_interrupted(kc: Kubectl) -> None:
     finally:
         os.killpg(watch.pid, signal.SIGINT)
         watch.wait(timeout=10)
-        watch.stdout.close()  # type: ignore[union-attr]
-        watch.stderr.close()  # type: ignore[union-attr]
+        watch.stdout.close()  # type: ignore[union-attr]  # piped
+        watch.stderr.close()  # type: ignore[union-attr]  # piped
         kc.n("scale", "deploy", "web", "--replicas", "3")  # the app as the other tests read it
         kc.settled(3)
     assert watch.returncode is not None
@@ -456,8 +456,8 @@ def test_logs_follow_streams_new_lines(kc: Kubectl) -> None:
     finally:
         os.killpg(follow.pid, signal.SIGTERM)
         follow.wait(timeout=10)
-        follow.stdout.close()  # type: ignore[union-attr]
-        follow.stderr.close()  # type: ignore[union-attr]
+        follow.stdout.close()  # type: ignore[union-attr]  # piped
+        follow.stderr.close()  # type: ignore[union-attr]  # piped
 
 
 def test_logs_previous_of_a_restarted_container(kc: Kubectl) -> None:
@@ -543,8 +543,8 @@ def test_port_forward_reaches_the_pod(kc: Kubectl) -> None:
         if forward is not None:
             os.killpg(forward.pid, signal.SIGTERM)
             forward.wait(timeout=10)
-            forward.stdout.close()  # type: ignore[union-attr]
-            forward.stderr.close()  # type: ignore[union-attr]
+            forward.stdout.close()  # type: ignore[union-attr]  # piped
+            forward.stderr.close()  # type: ignore[union-attr]  # piped
         kc.n("delete", "pod", "pf", "--timeout=60s", ok=False, timeout=70)
 
 

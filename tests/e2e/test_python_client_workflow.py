@@ -340,7 +340,7 @@ def test_shared_informer_follows_scale_and_deletion(fresh: Apis) -> None:
     apis = fresh
     create_app(apis)
     apis.rolled_out(2)
-    informer: Any = SharedInformer(  # type: ignore[no-untyped-call]
+    informer: Any = SharedInformer(  # type: ignore[no-untyped-call]  # untyped library
         apis.core.list_namespaced_pod, namespace=apis.ns, label_selector="app=web",
         resync_period=2)
     errors: list[Any] = []

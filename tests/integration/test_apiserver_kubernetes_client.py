@@ -187,7 +187,7 @@ def test_watch_ends_cleanly_when_the_server_shuts_down(
 def test_dynamic_client_server_side_apply_conflict_and_force(api: client.ApiClient) -> None:
     """The client suite's server-side apply: the dynamic client discovers the kind, applies
     as two managers, sees kube-apiserver's 409 body and forces."""
-    dynamic = DynamicClient(api)  # type: ignore[no-untyped-call]
+    dynamic = DynamicClient(api)  # type: ignore[no-untyped-call]  # kubernetes.dynamic is untyped
     configmaps = dynamic.resources.get(api_version="v1", kind="ConfigMap")
     name = f"ssa-{uuid.uuid4().hex[:6]}"
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},

@@ -32,7 +32,7 @@ def test_two_processes_serve_one_port_and_one_store(
 def test_a_killed_worker_is_replaced_and_workers_end_with_the_server(
         apiserver_factory: Callable[..., ApiServer]) -> None:
     server = apiserver_factory(workers=2)
-    first = until(lambda: workers_of(server), 10, "no worker process")[0]  # type: ignore[index]
+    first = until(lambda: workers_of(server), 10, "no worker process")[0]
     os.kill(first.pid, signal.SIGKILL)
     until(lambda: [w for w in workers_of(server) if w.pid != first.pid], 10,
           "the killed worker was not replaced")

@@ -308,7 +308,7 @@ def _python_client_port_forward(apiserver: Any, pod: str) -> tuple[bytes, str | 
     """GET /seq through port 8080, and the error for port 9 where nothing listens."""
     from kubernetes import client, config
 
-    api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+    api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]  # untyped
         config_file=str(apiserver.kubeconfig))
     try:
         return pyclient_portforward.exchange(client.CoreV1Api(api_client), pod, "default",

@@ -34,7 +34,9 @@ class World:
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-        self.enforcer = Enforcer(None, NetpolSettings(NODE, netns=cluster.node.name))  # type: ignore[arg-type]
+        # no ApiClient: the test feeds the enforcer its objects
+        self.enforcer = Enforcer(None,  # type: ignore[arg-type]
+                                 NetpolSettings(NODE, netns=cluster.node.name))
         self.namespaces: dict[str, dict[str, str]] = {}
 
     def namespace(self, name: str, **labels: str) -> None:

@@ -93,8 +93,8 @@ async def test_streams_are_answered_accepted_and_carry_data_both_ways() -> None:
             if isinstance(f, spdy.Control)] == [1, 3]
     assert [peer.reply_headers(f) for f in replies] == [{}, {}]
     error, stdin = await peer.conn.accept(), await peer.conn.accept()
-    assert (error.type, stdin.type) == ("error", "stdin")  # type: ignore[union-attr]
     assert error is not None and stdin is not None
+    assert (error.type, stdin.type) == ("error", "stdin")
     peer.conn.data_received(spdy.data(3, b"abc") + spdy.data(3, b"def", fin=True))
     assert [await stdin.read(), await stdin.read(), await stdin.read()] == [b"abc", b"def", b""]
     await error.write(b'{"status":"Success"}')

@@ -44,7 +44,7 @@ async def test_the_request_is_bound_to_the_pod() -> None:
     async def spy(namespace: str, account: str, spec: dict[str, Any]) -> dict[str, Any] | None:
         asked.append(spec)
         return await real(namespace, account, spec)
-    source.token = spy  # type: ignore[method-assign]
+    source.token = spy  # type: ignore[method-assign]  # a spy around the real one
     await tokens.token(POD, {"audience": "vault", "expirationSeconds": 3607})
     assert asked == [{"audiences": ["vault"], "expirationSeconds": 3607, "boundObjectRef": {
         "kind": "Pod", "apiVersion": "v1", "name": "web", "uid": "u1"}}]

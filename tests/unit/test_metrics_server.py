@@ -50,7 +50,7 @@ def test_rate(previous: Point | None, last: Point, expected: Usage | None) -> No
 
 
 def _scrape(node: Point | None, **containers: Point) -> NodeScrape:
-    return NodeScrape(node, {tuple(k.split("_")): v  # type: ignore[misc]
+    return NodeScrape(node, {tuple(k.split("_")): v  # type: ignore[misc]  # ns_pod: a pair
                              for k, v in containers.items()})
 
 

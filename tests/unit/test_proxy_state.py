@@ -9,13 +9,14 @@ import contextlib
 import copy
 import shlex
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.proxy.proxier import Proxier
 from agent.proxy.settings import ProxySettings
+from cni_plugins.iptables_runner import Backend
 from tests.fixtures.fake_iptables import collecting
 
 BUILTIN = {"nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
@@ -130,7 +131,7 @@ OPS = st.lists(st.one_of(
 
 def proxy_on(kernel: FakeKernel) -> Proxier:
     p = Proxier(None, ProxySettings(flush_udp_conntrack=False))
-    p.backend = kernel  # type: ignore[assignment]
+    p.backend = cast(Backend, kernel)  # duck-typed: save, restore, restoring
     return p
 
 

@@ -51,6 +51,10 @@ class Env(ClusterEnv):
         status = pdb.get("status") or {}
         return status.get("disruptionsAllowed") == n and status.get("currentHealthy") == healthy
 
+    async def observed(self, generation: int) -> bool:
+        rs = await self.client.get(REPLICASETS, "web", self.ns)
+        return bool((rs.get("status") or {}).get("observedGeneration", 0) >= generation)
+
     async def evict(self, name: str) -> dict[str, Any]:
         body = {"apiVersion": "policy/v1", "kind": "Eviction",
                 "metadata": {"name": name, "namespace": self.ns}}
@@ -78,13 +82,15 @@ async def test_eviction_is_refused_while_the_budget_allows_nothing(env: Env) -> 
         "message": "The disruption budget web needs 2 healthy pods and has 2 currently"}
     await env.client.patch(REPLICASETS, "web", {"spec": {"replicas": 3}}, env.ns)
     await eventually(lambda: env.allows(1, 3), what="budget: 3 healthy, one allowed")
-    # The victim's replacement must not get ready and give the budget its one disruption
-    # back before the second eviction: pods made from now on never get ready (a
-    # ReplicaSet's template change leaves its running pods alone).
+    # The victim's replacement must not run and give the budget its one disruption back
+    # before the second eviction: pods made from now on fit no node (a ReplicaSet's template
+    # change leaves its running pods alone; hollow nodes run no probes, so a failing
+    # readiness probe would not do), once the controller has seen that template.
     rs = await env.client.get(REPLICASETS, "web", env.ns)
-    rs["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
-        "exec": {"command": ["false"]}, "periodSeconds": 1}
-    await env.client.update(REPLICASETS, rs)
+    rs["spec"]["template"]["spec"]["nodeSelector"] = {"pdb-test": "no-such-node"}
+    updated = await env.client.update(REPLICASETS, rs)
+    generation = updated["metadata"]["generation"]
+    await eventually(lambda: env.observed(generation), what="the template change observed")
     before = (await env.client.get(PODDISRUPTIONBUDGETS, "web", env.ns))["metadata"][
         "resourceVersion"]
     await env.evict(victim)
@@ -99,8 +105,10 @@ async def test_eviction_is_refused_while_the_budget_allows_nothing(env: Env) -> 
                 break
         else:
             raise AssertionError(f"no status of the budget recorded {victim} as disrupted")
+    # A running one: the Pending replacement (listed first when its name sorts first) may
+    # go without asking, as Kubernetes lets it.
     others = [p["metadata"]["name"] for p in await env.web_pods()
-              if p["metadata"]["name"] != victim]
+              if p["metadata"]["name"] != victim and p["spec"].get("nodeName")]
     with pytest.raises(TooManyRequests):  # the one disruption is taken
         await env.evict(others[0])
 

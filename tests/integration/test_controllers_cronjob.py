@@ -22,6 +22,7 @@ from minikube_py.client import ApiClient
 from minikube_py.controllers.cronjob import SCHEDULED_TIMESTAMP
 from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import components, scheduled_namespace
+from tests.fixtures.node_agent import Agent
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.root, pytest.mark.usefixtures("agent")]
@@ -50,7 +51,8 @@ def kubectl(kubeconfig: Path, ns: str, *args: str) -> subprocess.CompletedProces
                           check=False)
 
 
-async def test_every_minute_on_time_with_history_limit(env: tuple[ApiClient, str]) -> None:
+async def test_every_minute_on_time_with_history_limit(env: tuple[ApiClient, str], agent: Agent,
+                                                       tmp_path: Path) -> None:
     """One scheduled Job is enough to see both: it starts within 2 s of its minute, and
     once it completed the older Job of the CronJob (made by hand first, as `kubectl create
     job --from` does) is deleted by the limit of 1. Waits for one minute, not two."""
@@ -84,8 +86,15 @@ async def test_every_minute_on_time_with_history_limit(env: tuple[ApiClient, str
         return complete if name in complete and by_hand["metadata"]["name"] not in jobs \
             else None
 
-    kept = await eventually(trimmed, timeout=60, interval=0.5,
-                            what="history trimmed to one successful Job")
+    try:
+        kept = await eventually(trimmed, timeout=60, interval=0.5,
+                                what="history trimmed to one successful Job")
+    except AssertionError as timed_out:  # what each part did (CI once timed out here)
+        jobs = {j["metadata"]["name"]: (j.get("status") or {})
+                for j in (await client.list(JOBS, ns))["items"]}
+        cm = (tmp_path / "cm.log").read_text()[-3000:]
+        raise AssertionError(f"{timed_out}\njobs: {jobs}\ncontroller-manager:\n{cm}\n"
+                             f"agent:\n{agent.tail()}") from None
     assert kept == [name]
     cj = await client.get(CRONJOBS, "tick", ns)
     last = parse_time(cj["status"]["lastScheduleTime"])

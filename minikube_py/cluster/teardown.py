@@ -40,17 +40,30 @@ POD_BRIDGE = cni_config.BRIDGE
 
 
 def our_processes(paths: ClusterPaths) -> list[psutil.Process]:
-    """Live processes whose command line names our state dir (never this one or its parents)."""
+    """Live processes whose command line names our state dir (never this one or its parents).
+
+    Only in our PID namespace: a container's processes are visible here too, and one running
+    its own cluster (a kind-style host, install.sh's default paths) names the same dir."""
     marker = str(paths.state_dir) + "/"
     spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    own_namespace = _pid_namespace("self")
     found = []
     for proc in psutil.process_iter(["pid", "cmdline", "status"]):
         cmdline = proc.info["cmdline"] or []
         if proc.pid in spared or proc.info["status"] == psutil.STATUS_ZOMBIE:
             continue
+        if _pid_namespace(str(proc.pid)) != own_namespace:
+            continue
         if any(marker in arg or arg == str(paths.state_dir) for arg in cmdline):
             found.append(proc)
     return found
+
+
+def _pid_namespace(pid: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:  # gone meanwhile
+        return None
 
 
 def kill_leftovers(paths: ClusterPaths, grace: float = 5.0) -> list[int]:

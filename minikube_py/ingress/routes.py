@@ -11,6 +11,7 @@ no servers (HAProxy answers 503) and the Ingress gets a Warning Event; the rest 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,10 @@ from minikube_py.api.types import Object
 from minikube_py.ingress.matching import best_path, host_matches, host_tier, precedence
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+# The api-server lets these through (as Kubernetes does), but HAProxy's configuration
+# cannot carry them: a newline ends a quoted argument and the whole file is refused,
+# freezing every Ingress's routes. No request path holds one, so such a route never matched.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,10 @@ class _Builder:
             for item in dicts(dig(rule, "http", "paths")):
                 path_type = str(item.get("pathType") or "Prefix")
                 path = str(item.get("path") or "/")
+                if _CONTROL.search(path):
+                    self.table.problems.append(Problem(
+                        key, "InvalidPath", f"path {path!r} has a control character: ignored"))
+                    continue
                 backend = self.backend(key, namespace, item.get("backend"))
                 if backend is not None:
                     routes.setdefault((path, path_type), Route(path, path_type, backend))

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from minikube_py.ingress import certs, haproxy, routes
 from minikube_py.ingress.proxy import HAProxy, Paths, ProxyError, Refused
+from tests.fixtures.builders import ingress, ingress_backend, rule
 from tests.fixtures.etcd import free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None,
@@ -75,3 +77,23 @@ async def test_a_failed_reload_is_reported_and_the_running_config_keeps_serving(
     finally:
         await proxy.stop()
     assert not proxy.running
+
+
+async def test_an_ingress_path_with_a_newline_leaves_a_configuration_haproxy_takes(
+        tmp_path: Path) -> None:
+    """The api-server accepts the path; rendered, it would end HAProxy's quoted argument
+    and the file would be refused (every Ingress's routes frozen)."""
+    backend = ingress_backend("web", 80)
+    table = routes.build([ingress(rules=[rule("a.com", ("/a\nb", "Prefix", backend),
+                                              ("/ok", "Prefix", backend))])],
+                         routes.Sources(service=lambda _: None, slices=lambda _: [],
+                                        secret=lambda _: None), certs.pem_of)
+    default = tmp_path / "default.pem"
+    default.write_bytes(certs.self_signed())
+    crt_list = tmp_path / "crt-list"
+    crt_list.write_text(haproxy.crt_list([], {}, default))
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(haproxy.render(table, haproxy.Listen("127.0.0.1", free_port(),
+                                                           free_port(), crt_list)))
+    await HAProxy(Paths(tmp_path)).check(config)
+    assert "/ok" in config.read_text()

@@ -102,3 +102,15 @@ def test_resource_backends_are_reported_unsupported() -> None:
     t = table(ingress(default_backend={"resource": {"kind": "Bucket", "name": "b"}}))
     assert t.default_backend is None
     assert [p.reason for p in t.problems] == ["UnsupportedBackend"]
+
+
+def test_a_path_with_a_control_character_is_dropped_with_a_problem() -> None:
+    """The api-server accepts '/a\\nb' (as Kubernetes does), but a newline would end
+    HAProxy's quoted argument: refused, one such path froze every Ingress's routes."""
+    backend = ingress_backend("web", 80)
+    t = table(ingress(rules=[rule("a.com", ("/a\nb", "Prefix", backend),
+                                  ("/c\x00", "Exact", backend), ("/ok", "Prefix", backend))]))
+    assert [r.path for r in t.hosts[0].routes] == ["/ok"]
+    assert t.problems == [
+        Problem("default/web", "InvalidPath", "path '/a\\nb' has a control character: ignored"),
+        Problem("default/web", "InvalidPath", "path '/c\\x00' has a control character: ignored")]

@@ -16,12 +16,12 @@ import asyncio
 import sys
 from pathlib import Path
 from statistics import median
-from typing import Any
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.support import alternated_rounds, bounded, scratch_apiserver
+from minikube_py.api.types import Object
 
 GROUP = "bench.example.com"
 PAYLOAD = {f"key-{i}": "v" * 40 for i in range(8)}
@@ -42,7 +42,7 @@ async def creates_per_second(session: aiohttp.ClientSession, custom: bool, tag: 
         else "/api/v1/namespaces/default/configmaps"
 
     async def create(i: int) -> None:
-        body: dict[str, Any] = {"metadata": {"name": f"{tag}-{i}"}}
+        body: Object = {"metadata": {"name": f"{tag}-{i}"}}
         body.update({"spec": {"data": PAYLOAD}} if custom else {"data": PAYLOAD})
         async with session.post(path, json=body) as r:
             assert r.status == 201, await r.text()

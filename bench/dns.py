@@ -42,7 +42,7 @@ import dns.asyncquery
 import dns.message
 import psutil
 
-from bench.support import alternated_rounds, free_port, start_apiserver
+from bench.support import alternated_rounds, free_port, start_apiserver, stop
 from minikube_py.api.resources import NAMESPACES, SERVICES
 from minikube_py.client import ApiClient
 
@@ -255,12 +255,7 @@ def main() -> None:
                   f"{pct(delays, .5) * 1000:.0f} ms, p99 {pct(delays, .99) * 1000:.0f} ms, "
                   f"max {max(delays) * 1000:.0f} ms (goal p99 < 1 s)")
     finally:
-        for proc in (*procs, api):
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(*procs, api)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -34,7 +34,14 @@ from aiohttp.test_utils import make_mocked_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.etcd_tls import etcd_flags
-from bench.support import CONCURRENCY, alternated_rounds, bounded, free_port, start_apiserver
+from bench.support import (
+    CONCURRENCY,
+    alternated_rounds,
+    bounded,
+    free_port,
+    start_apiserver,
+    stop,
+)
 from minikube_py.api.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
@@ -232,9 +239,7 @@ async def end_to_end(n: int, rounds: int) -> None:
             print(f"{label} with RBAC: {median(values):.0%} of allow-all "
                   f"({values[0]:.0%}-{values[-1]:.0%} over {rounds} rounds)")
     finally:
-        for proc in servers:
-            proc.terminate()
-            proc.wait(timeout=30)
+        stop(*servers)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

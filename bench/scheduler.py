@@ -27,12 +27,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from support import bounded, scratch_apiserver, stop
 
 from agent.hollow import node_object, register_node
 from minikube_py.api.resources import NAMESPACES, PODS
+from minikube_py.api.types import Object
 from minikube_py.client import ApiClient
 
 
@@ -43,7 +43,7 @@ def start_scheduler(data: Path) -> subprocess.Popen[bytes]:
                                 stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
 
-def pod(name: str, scheduler: str = "default-scheduler") -> dict[str, Any]:
+def pod(name: str, scheduler: str = "default-scheduler") -> Object:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {"schedulerName": scheduler, "containers": [{
                 "name": "c", "image": "busybox",

@@ -45,10 +45,10 @@ async def bounded(n: int, fn: Callable[[int], Awaitable[object]],
 
 
 def alternated_rounds(rounds: int, arms: Sequence[Arm]) -> Iterator[tuple[int, list[Arm]]]:
-    """Each round's number and its arms in the order to measure them, the first arm one
-    later every round (two arms: baseline and candidate swap). This machine is shared and
-    its speed drifts within minutes, so a figure is only compared with the other arms'
-    in the same round, and no arm always runs first (warmer caches, or a burst of load)."""
+    """Each round's number and its arms in the order to measure them, rotated by one every
+    round (two arms, baseline and candidate: they swap). This machine is shared and its
+    speed drifts within minutes, so a figure is compared only with the other arms' of its
+    own round, and no arm always goes first (into warmer caches, or a burst of load)."""
     for r in range(rounds):
         k = r % len(arms)
         yield r, [*arms[k:], *arms[:k]]

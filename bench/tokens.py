@@ -36,7 +36,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.apiserver import pct
 from bench.etcd_tls import etcd_flags
-from bench.support import alternated_rounds, free_port, scratch_apiserver, start_apiserver
+from bench.support import alternated_rounds, free_port, scratch_apiserver, start_apiserver, stop
 
 REPO = Path(__file__).resolve().parent.parent
 NS = "bench-tokens"
@@ -128,8 +128,7 @@ async def main(args: argparse.Namespace) -> None:
                     connector=aiohttp.TCPConnector(ssl=index.ssl_context(), limit=4)) as theirs:
                 await compare(args, {"index": mine, "baseline": theirs}, procs)
         finally:
-            baseline.terminate()
-            baseline.wait(timeout=30)
+            stop(baseline)
 
 
 async def compare(args: argparse.Namespace, sessions: dict[str, aiohttp.ClientSession],

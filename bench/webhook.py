@@ -28,7 +28,7 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.support import alternated_rounds, free_port, scratch_apiserver
+from bench.support import alternated_rounds, free_port, scratch_apiserver, stop
 from minikube_py.apiserver import pki
 
 PATCH = base64.b64encode(orjson.dumps([{"op": "add", "path": "/metadata/annotations",
@@ -135,8 +135,7 @@ async def main(n: int, rounds: int) -> None:
             print(f"one mutating webhook adds p50 {median(added) * 1e3:.2f} ms per create "
                   f"(median of {rounds} rounds of {n}; goal < 2 ms)")
         finally:
-            hook.terminate()
-            hook.wait(timeout=10)
+            stop(hook)
 
 
 if __name__ == "__main__":

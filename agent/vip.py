@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from cni_plugins import vip
+from minikube_py.api.lease import VIP_LEASE
 from minikube_py.client import ApiClient
 from minikube_py.client.kubeconfig import load_kubeconfig
 from minikube_py.client.leaderelection import LeaderElector
 
 log = logging.getLogger(__name__)
-
-LEASE = "plndr-cp-lock"  # kube-vip's control-plane Lease name
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class VipSettings:
     address: str
     interface: str = "eth0"
     identity: str = ""  # the node name: what `lab status` shows as the holder
-    lease_name: str = LEASE
+    lease_name: str = VIP_LEASE  # kube-vip's, which RBAC lets system:kube-vip hold
     lease_duration: float = 5.0
     renew_deadline: float = 3.0
     retry_period: float = 1.0

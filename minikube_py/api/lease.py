@@ -12,6 +12,9 @@ from minikube_py.api.shape import dig
 from minikube_py.api.strategy import Strategy
 from minikube_py.api.types import Object
 
+# kube-vip's control-plane Lease: the HA VIP's (agent/vip.py), and all its RBAC role grants.
+VIP_LEASE = "plndr-cp-lock"
+
 
 class LeaseStrategy(Strategy):
     columns: ClassVar[tuple[table.Column, ...]] = (

@@ -9,6 +9,7 @@ kept: they say what the role means and start working when the kind arrives.
 
 from __future__ import annotations
 
+from minikube_py.api.lease import VIP_LEASE
 from minikube_py.api.resources import RBAC_GROUP
 from minikube_py.api.types import Object
 
@@ -266,6 +267,9 @@ NAMESPACED_ROLES: list[Object] = [
     namespaced_role("system:kube-dns", "kube-system", [
         rule("create", "", "endpoints"),
         rule(("get", "update"), "", "endpoints", ("kube-dns",))]),
+    # The HA floating address (`minikube-py vip`): kube-vip's Lease, followed by watch.
+    namespaced_role("system:kube-vip", "kube-system", [
+        *_leader_rules(VIP_LEASE), rule("watch", "coordination.k8s.io", "leases")]),
     # Aggregated servers read the front-proxy trust the api-server publishes.
     namespaced_role("extension-apiserver-authentication-reader", "kube-system", [
         rule(READ, "", "configmaps", ("extension-apiserver-authentication",))]),
@@ -273,6 +277,8 @@ NAMESPACED_ROLES: list[Object] = [
 NAMESPACED_BINDINGS: list[Object] = [
     binding("system:kube-dns", "kube-system", "system:kube-dns",
             subject("ServiceAccount", "kube-system:kube-dns")),
+    binding("system:kube-vip", "kube-system", "system:kube-vip",
+            subject("User", "system:kube-vip")),
     binding("metrics-server-auth-reader", "kube-system",
             "extension-apiserver-authentication-reader",
             subject("ServiceAccount", "kube-system:metrics-server")),

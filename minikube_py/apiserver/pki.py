@@ -37,12 +37,14 @@ _VALIDITY = datetime.timedelta(days=3650)
 
 
 # The control-plane components that run with their own identity, not the admin's:
-# kubeconfig name -> user (kubeadm's scheduler.conf and controller-manager.conf).
+# kubeconfig name -> user (kubeadm's scheduler.conf and controller-manager.conf; vip.conf
+# for the HA floating address, agent/vip.py).
 # Who the api-server is to kubelets (pods/log, exec, port-forward, nodes/proxy): bound to
 # system:kubelet-api-admin by the bootstrap policy, as kubeadm binds its client certificate.
 KUBELET_CLIENT_USER = "system:kube-apiserver-kubelet-client"
 COMPONENT_USERS = {"scheduler": "system:kube-scheduler",
-                   "controller-manager": "system:kube-controller-manager"}
+                   "controller-manager": "system:kube-controller-manager",
+                   "vip": "system:kube-vip"}
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ class ApiServerSettings:
         return self.data_dir / "admin.conf"
 
     def component_kubeconfig_path(self, component: str) -> Path:
-        """scheduler.conf, controller-manager.conf: each component's own identity."""
+        """scheduler.conf, controller-manager.conf, vip.conf: each component's own identity."""
         return self.data_dir / f"{component}.conf"
 
     @property

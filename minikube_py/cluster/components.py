@@ -178,7 +178,7 @@ def _control_plane(state: ClusterState, node: NodeRecord, paths: ClusterPaths, t
     data = ha.data_dir(paths, node)
     readyz = f"https://{node.ip}:{state.api_port}/readyz"
     conf = {c: str(data / f"{c}.conf") for c in ("scheduler", "controller-manager",
-                                                  "admin", "dns")}
+                                                  "vip", "dns")}
 
     def own(name: str, argv: list[str], *, wait: str | None = None) -> Component:
         """A component of this node; `wait`: a file its api-server writes."""
@@ -204,11 +204,11 @@ def _control_plane(state: ClusterState, node: NodeRecord, paths: ClusterPaths, t
             wait=conf["controller-manager"]),
         own("dns", [*exe, "dns", "--kubeconfig", conf["dns"], "--bind-address", node.ip,
                     "--advertise-address", node.ip], wait=conf["dns"]),
-        own("vip", [*exe, "vip", "--kubeconfig", conf["admin"], "--address", state.vip,
+        own("vip", [*exe, "vip", "--kubeconfig", conf["vip"], "--address", state.vip,
                     "--interface", node.iface or "eth0", "--identity", node.name,
                     *(arg for peer in ha.control_planes(state) if peer.name != node.name
                       for arg in ("--peer-server", f"https://{peer.ip}:{state.api_port}"))],
-            wait=conf["admin"]),
+            wait=conf["vip"]),
     ]
 
 

@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass
 
 from cni_plugins import vip
+from minikube_py.api.lease import VIP_LEASE
 from minikube_py.api.resources import LEASES
 from minikube_py.apiserver import etcd_pki
 from minikube_py.client import ApiClient
@@ -16,8 +17,6 @@ from minikube_py.cluster.health import LEASE_COMPONENTS
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.state import ClusterState
 from minikube_py.store.members import member_status
-
-VIP_LEASE = "plndr-cp-lock"
 
 
 @dataclass(frozen=True)

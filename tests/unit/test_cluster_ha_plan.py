@@ -77,6 +77,9 @@ def test_the_vip_candidates_and_agents() -> None:
     comps = {c.name: c for c in build_plan(state(), PATHS, toolbox())[0]}
     vip = comps["vip-mkp-lab-cp3"].argv
     assert (arg(vip, "--address"), arg(vip, "--identity")) == (SPEC.vip, "mkp-lab-cp3")
+    # Its own identity (system:kube-vip, only its Lease), never admin.conf.
+    assert Path(arg(vip, "--kubeconfig")).name == "vip.conf"
+    assert comps["vip-mkp-lab-cp3"].wait_files == [arg(vip, "--kubeconfig")]
     assert [vip[i + 1] for i, a in enumerate(vip) if a == "--peer-server"] == [
         "https://192.168.77.201:6443", "https://192.168.77.202:6443"]
     assert arg(comps["scheduler-mkp-lab-cp3"].argv, "--identity") == "mkp-lab-cp3"

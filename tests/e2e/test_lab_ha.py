@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from bench.ha_load import Api, WatchRecorder, WriteLoad
+from minikube_py.api.lease import VIP_LEASE
 from minikube_py.api.resources import NODES
 from minikube_py.cluster import ha, ha_status
-from minikube_py.cluster.ha_status import VIP_LEASE, HaStatus, MemberRow
+from minikube_py.cluster.ha_status import HaStatus, MemberRow
 from minikube_py.cluster.health import node_ready
 from minikube_py.cluster.lab import LabSpec, host_veth
 from minikube_py.cluster.paths import ClusterPaths

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from minikube_py.client import ApiClient
+from minikube_py.client import ApiClient, load_kubeconfig
 
 Writer = Callable[[ApiClient, str, bytes, Path], Awaitable[None]]
 
@@ -31,16 +31,17 @@ def write_identity_kubeconfig(write: Writer, what: str, admin_path: str, output:
     """`write(client, server, ca_pem, output)` with an admin client; CLIError on failure."""
     from minikube_py.cli.main import CLIError
     from minikube_py.client.errors import ClientError
-    from minikube_py.cluster import kubeconfigs
 
     if not Path(admin_path).is_file():
         raise CLIError(f"--kubeconfig {admin_path}: no such file")
-    admin = kubeconfigs.load(Path(admin_path))
-    url = server or str(admin["clusters"][0]["cluster"]["server"])
+    admin = load_kubeconfig(admin_path)
+    if admin.ca_data is None:  # the written kubeconfig pins the CA: it needs one to pin
+        raise CLIError(f"--kubeconfig {admin_path}: its cluster has no certificate-authority")
+    ca_pem = admin.ca_data
 
     async def run() -> None:
-        async with ApiClient.from_kubeconfig(admin_path, retries=1) as client:
-            await write(client, url, kubeconfigs.ca_data(admin), Path(output))
+        async with ApiClient(config=admin, retries=1) as client:
+            await write(client, server or admin.server, ca_pem, Path(output))
 
     try:
         asyncio.run(run())

@@ -14,6 +14,7 @@ import pkgutil
 import sys
 
 from minikube_py.cli import __path__ as _cli_path
+from minikube_py.client.errors import ConfigError
 
 
 class CLIError(Exception):
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except CLIError as e:
+    except (CLIError, ConfigError) as e:  # ConfigError: a kubeconfig any command was given
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -115,7 +115,7 @@ def _create(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from minikube_py.api.resources import SECRETS
-    from minikube_py.client import ApiClient
+    from minikube_py.client import ApiClient, load_kubeconfig
     from minikube_py.client.errors import ClientError, ConfigError
     from minikube_py.cluster import kubeconfigs, tokens
 
@@ -124,8 +124,8 @@ def _create(args: argparse.Namespace) -> int:
     kubeconfig = admin_kubeconfig(args)
     token = tokens.new_token()
 
-    async def create() -> str:
-        async with ApiClient.from_kubeconfig(kubeconfig, retries=1) as client:
+    async def create(ca_pem: bytes) -> str:
+        async with ApiClient(config=config, retries=1) as client:
             if args.server:  # (re)publish where joining hosts reach us (bare metal, Vagrant)
                 await kubeconfigs.publish_cluster_info(client, args.server, ca_pem)
             await client.create(SECRETS, tokens.token_secret(
@@ -133,9 +133,12 @@ def _create(args: argparse.Namespace) -> int:
             return args.server or await kubeconfigs.cluster_info_server(client)
 
     try:
-        ca_pem = kubeconfigs.ca_data(kubeconfigs.load(kubeconfig))
+        config = load_kubeconfig(kubeconfig)
+        ca_pem = config.ca_data
+        if ca_pem is None:  # joining hosts pin it by hash
+            raise CLIError(f"{kubeconfig}: its cluster has no certificate-authority")
         ca_hash = tokens.ca_hash(ca_pem)
-        server = asyncio.run(create())
+        server = asyncio.run(create(ca_pem))
     except (ClientError, ConfigError, ValueError, OSError) as e:
         raise CLIError(f"cannot create a token: {e}") from e
     if args.print_join_command:

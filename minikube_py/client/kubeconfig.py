@@ -114,6 +114,13 @@ def default_kubeconfig_path() -> Path:
     return Path(first or DEFAULT_KUBECONFIG).expanduser()
 
 
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """One line (PyYAML's own message spans several, with a caret drawing)."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem_mark is not None:
+        return f"line {e.problem_mark.line + 1}: {e.problem}"
+    return " ".join(str(e).split())
+
+
 def load_kubeconfig(path: str | os.PathLike[str] | None = None,
                     context: str | None = None) -> ClientConfig:
     """Read a kubeconfig and resolve its current (or the named) context."""
@@ -123,7 +130,7 @@ def load_kubeconfig(path: str | os.PathLike[str] | None = None,
     except OSError as e:
         raise ConfigError(f"cannot read kubeconfig {kpath}: {e}") from e
     except yaml.YAMLError as e:
-        raise ConfigError(f"kubeconfig {kpath} is not valid YAML: {e}") from e
+        raise ConfigError(f"kubeconfig {kpath} is not valid YAML: {_yaml_problem(e)}") from e
     if not isinstance(doc, Mapping):
         raise ConfigError(f"kubeconfig {kpath} is not a mapping")
     ctx_name = context or doc.get("current-context")

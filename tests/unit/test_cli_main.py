@@ -2,8 +2,11 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from minikube_py.cli.main import main
 
 
 @pytest.mark.parametrize("entry", [
@@ -24,3 +27,42 @@ def test_unknown_subcommand_is_a_usage_error() -> None:
     result = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "no-such-thing"],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+
+def _one_error_line(command: list[str], kubeconfig: str, tmp_path: Path,
+                    capsys: pytest.CaptureFixture[str]) -> str:
+    path = tmp_path / "admin.conf"
+    path.write_text(kubeconfig)
+    assert main([*command, "--kubeconfig", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+    return err
+
+
+@pytest.mark.parametrize("command", [
+    ["token", "create"], ["token", "list"], ["dns-credentials", "--output", "/nonexistent/o"],
+    ["scheduler"], ["dns"], ["agent", "--node-name", "n"],
+])
+def test_a_malformed_kubeconfig_is_one_line_for_every_command(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    err = _one_error_line(command, "clusters: [\n", tmp_path, capsys)
+    assert "is not valid YAML: line 2: " in err
+
+
+NO_CA = """apiVersion: v1
+kind: Config
+current-context: x
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: abc}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+"""
+
+
+@pytest.mark.parametrize("command", [
+    ["token", "create"], ["dns-credentials", "--output", "/nonexistent/o"],
+    ["ingress-credentials", "--output", "/nonexistent/o"],
+])
+def test_a_kubeconfig_without_the_ca_to_pin_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    assert "has no certificate-authority" in _one_error_line(command, NO_CA, tmp_path, capsys)

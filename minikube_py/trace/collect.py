@@ -113,6 +113,8 @@ def _internal_ip(node: Object) -> str:
 def _split(dst: str) -> tuple[str, int | None]:
     host, sep, port = dst.rpartition(":")
     if sep and port.isdigit():
+        if not 0 < int(port) < 65536:
+            raise TraceError(f"port {port} is not in 1-65535")
         return host, int(port)
     return dst, None
 

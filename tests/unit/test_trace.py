@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from minikube_py.trace.collect import _homes
+from minikube_py.trace.collect import TraceError, _homes, _split
 from minikube_py.trace.path import NO_ANSWER, NodeState, Source, Tracer, counter_deltas, probe_hops
 from minikube_py.trace.rules import Node, Packet, parse, walk
 
@@ -173,3 +173,12 @@ def test_walk_negation_ranges_unknown_matches_and_policy(dport: int, mark: int, 
     # A match the evaluator does not know is reported, never taken for true.
     assert [s.unknown for s in result.steps if s.unknown] == [
         "match --thing 1 is not evaluated"] * (verdict == "DROP")
+
+
+def test_a_destination_port_must_be_a_tcp_port() -> None:
+    assert _split("10.0.0.1:65535") == ("10.0.0.1", 65535)
+    assert _split("svc/web") == ("svc/web", None)
+    with pytest.raises(TraceError, match="port 99999 is not in 1-65535"):
+        _split("10.0.0.1:99999")
+    with pytest.raises(TraceError, match="port 0 is not"):
+        _split("web:0")

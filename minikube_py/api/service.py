@@ -119,8 +119,13 @@ class ServiceStrategy(Strategy):
                                         "'LoadBalancer'"))
         cluster_ip = spec.get("clusterIP")
         if kind == "ExternalName":
-            if not spec.get("externalName"):
+            name = spec.get("externalName")
+            if not name:
                 causes.append(field.required("spec.externalName"))
+            else:  # a CNAME target the DNS server serves: a trailing dot means fully qualified
+                causes += meta.validate_name(name.removesuffix(".") if isinstance(name, str)
+                                             else name, "spec.externalName",
+                                             meta.dns1123_subdomain)
             if cluster_ip:
                 causes.append(field.forbidden("spec.clusterIPs",
                                               "may not be set for ExternalName services"))
@@ -220,9 +225,9 @@ def _validate_load_balancer(spec: Mapping[str, Any], kind: str) -> list[Cause]:
     if ranges and kind != "LoadBalancer":
         causes.append(field.forbidden("spec.loadBalancerSourceRanges", only_lb))
     for i, cidr in enumerate(as_list(ranges)):
-        try:
-            ipaddress.ip_network(cidr, strict=False)
-        except (TypeError, ValueError):
+        try:  # ipaddress takes an int too; Kubernetes' decoder only strings
+            ipaddress.ip_network(cidr if isinstance(cidr, str) else "", strict=False)
+        except ValueError:
             causes.append(field.invalid(f"spec.loadBalancerSourceRanges[{i}]", cidr,
                                         "must be a list of IP ranges. For example, "
                                         "10.240.0.0/24,10.250.0.0/24 "))
@@ -266,8 +271,8 @@ def _family_causes(cluster_ip: str, families: Any) -> list[Cause]:
 
 
 def _ip_causes(value: Any, path: str) -> list[Cause]:
-    try:
-        ipaddress.ip_address(value)
+    try:  # ipaddress takes an int too (3232235777: 192.168.1.1); Kubernetes' decoder only strings
+        ipaddress.ip_address(value if isinstance(value, str) else "")
     except ValueError:
         return [field.invalid(path, value, "must be a valid IP address, (e.g. 10.9.8.7 or "
                                            "2001:db8::ffff)")]

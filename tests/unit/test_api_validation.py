@@ -206,6 +206,13 @@ CASES = [
     (S, set_path("spec.externalTrafficPolicy", "Local"), "spec.externalTrafficPolicy",
      "FieldValueInvalid"),
     (S, set_path("spec.type", "ExternalName"), "spec.externalName", "FieldValueRequired"),
+    # Kubernetes' ValidateDNS1123Subdomain: the DNS server serves it as a CNAME target.
+    (S, lambda o: o["spec"].update(type="ExternalName", externalName="a\nb..c"),
+     "spec.externalName", "FieldValueInvalid"),
+    # Kubernetes' decoder takes only strings: ipaddress also takes 3232235777 (192.168.1.1).
+    (S, set_path("spec.externalIPs", [3232235777]), "spec.externalIPs[0]", "FieldValueInvalid"),
+    (S, lambda o: o["spec"].update(type="LoadBalancer", loadBalancerSourceRanges=[167772160]),
+     "spec.loadBalancerSourceRanges[0]", "FieldValueInvalid"),
     (S, set_path("spec.selector", {"app": "bad value!"}), "spec.selector", "FieldValueInvalid"),
     (S, set_path("spec.externalIPs", ["nope"]), "spec.externalIPs[0]", "FieldValueInvalid"),
     (S, set_path("spec.loadBalancerIP", "1.2.3"), "spec.loadBalancerIP", "FieldValueInvalid"),

@@ -22,12 +22,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--node-name", required=True, help="name of the Node this agent is")
     p.add_argument("--node-ip", default="", help="InternalIP (default: from --iface or route)")
     p.add_argument("--iface", default="", help="underlay interface")
-    p.add_argument("--max-pods", type=int, default=110)
-    p.add_argument("--cni-conf-dir", default="/etc/cni/net.d")
+    p.add_argument("--max-pods", type=int, default=110, help="the Node's pod capacity (110)")
+    p.add_argument("--cni-conf-dir", default="/etc/cni/net.d",
+                   help="where the conflist is written (/etc/cni/net.d)")
     p.add_argument("--cni-bin-dir", action="append", default=None,
                    help="where CNI plugins are (repeatable; default /opt/cni/bin, /usr/lib/cni)")
-    p.add_argument("--state-dir", default="/var/lib/minikube-py/agent")
-    p.add_argument("--kubelet-port", type=int, default=10250)
+    p.add_argument("--state-dir", default="/var/lib/minikube-py/agent",
+                   help="pods' volumes, IPAM leases, kubelet certificate "
+                        "(/var/lib/minikube-py/agent)")
+    p.add_argument("--kubelet-port", type=int, default=10250, help="the kubelet API's (10250)")
     p.add_argument("--tls-cert-file", default="",
                    help="the kubelet API's serving certificate, issued at join "
                         "(default: STATE_DIR/pki/kubelet.crt)")

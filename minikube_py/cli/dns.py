@@ -12,9 +12,9 @@ from minikube_py.cli.credentials import add_credentials_parser
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("dns", help="run the cluster DNS server")
     p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the api-server")
-    p.add_argument("--cluster-domain", default="cluster.local", help="the cluster's zone")
-    p.add_argument("--bind-address", default="0.0.0.0", help="serve UDP and TCP here")
-    p.add_argument("--port", type=int, default=53, help="UDP and TCP port")
+    p.add_argument("--cluster-domain", default="cluster.local", help="the cluster's zone (cluster.local)")
+    p.add_argument("--bind-address", default="0.0.0.0", help="serve UDP and TCP here (0.0.0.0)")
+    p.add_argument("--port", type=int, default=53, help="UDP and TCP port (53)")
     p.add_argument("--advertise-address", default="",
                    help="list this address in kube-system/kube-dns Endpoints while serving")
     p.add_argument("--upstream", action="append", default=[], metavar="IP[:PORT]",
@@ -24,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    metavar="DOMAIN=IP[:PORT][,IP[:PORT]]",
                    help="forward names under DOMAIN to these servers (repeatable)")
     p.add_argument("--resolv-conf", default="/etc/resolv.conf",
-                   help="where the default upstreams are read")
+                   help="where the default upstreams are read (/etc/resolv.conf)")
     p.add_argument("--health-port", type=int, default=9153,
-                   help="/healthz, /ready and /metrics on 127.0.0.1 at this port")
-    p.add_argument("--ttl", type=int, default=5, help="TTL of cluster records (seconds)")
+                   help="/healthz, /ready and /metrics on 127.0.0.1 at this port (9153)")
+    p.add_argument("--ttl", type=int, default=5, help="TTL of cluster records (seconds, 5)")
     p.set_defaults(func=_main)
     add_credentials_parser(subparsers, "dns-credentials", "DNS server",
                            "write the DNS server's kubeconfig (its own ServiceAccount)"

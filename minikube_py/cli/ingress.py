@@ -14,15 +14,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("ingress", help="run the ingress controller (HAProxy)")
     p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the api-server")
     p.add_argument("--controller", default=CONTROLLER,
-                   help="serve IngressClasses naming this controller")
-    p.add_argument("--bind-address", default="0.0.0.0", help="HAProxy listens here")
-    p.add_argument("--http-port", type=int, default=80, help="plain HTTP port")
-    p.add_argument("--https-port", type=int, default=443, help="TLS port")
+                   help=f"serve IngressClasses naming this controller ({CONTROLLER})")
+    p.add_argument("--bind-address", default="0.0.0.0", help="HAProxy listens here (0.0.0.0)")
+    p.add_argument("--http-port", type=int, default=80, help="plain HTTP port (80)")
+    p.add_argument("--https-port", type=int, default=443, help="TLS port (443)")
     p.add_argument("--publish-address", default="",
                    help="address, or comma-separated addresses, written to the served "
                         "Ingresses' status.loadBalancer.ingress")
     p.add_argument("--state-dir", default="/var/lib/minikube-py/ingress",
-                   help="HAProxy's configuration, certificates and sockets")
+                   help="HAProxy's configuration, certificates and sockets "
+                        "(/var/lib/minikube-py/ingress)")
     p.add_argument("--haproxy", default="haproxy", help="the haproxy executable")
     p.add_argument("--threads", type=int, default=0,
                    help="HAProxy worker threads (0: one per CPU)")

@@ -36,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     down.set_defaults(func=lambda args: down_cmd.run(_purging(args), expect_lab=True))
 
     ex = sub.add_parser("exec", help="run a command inside a node: lab exec NODE -- CMD ...")
-    ex.add_argument("node")
-    ex.add_argument("cmd", nargs=argparse.REMAINDER)
+    ex.add_argument("node", help="a lab node's name, e.g. mkp-lab-1")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ...")
     add_paths(ex)
     ex.set_defaults(func=_exec)
 
@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.set_defaults(func=_status)
 
     link = sub.add_parser("link", help="pull (down) or plug (up) a node's network cable")
-    link.add_argument("node")
+    link.add_argument("node", help="a lab node's name, e.g. mkp-lab-1")
     link.add_argument("state", choices=["up", "down"])
     add_paths(link)
     link.set_defaults(func=_link)

@@ -16,10 +16,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--kubeconfig", required=True, help="its own (service account) kubeconfig")
     p.add_argument("--tls-cert-file", required=True, help="serving certificate (PEM)")
     p.add_argument("--tls-private-key-file", required=True, help="its key (PEM)")
-    p.add_argument("--bind-address", default="0.0.0.0", help="serve HTTPS here")
-    p.add_argument("--secure-port", type=int, default=4443, help="HTTPS port")
+    p.add_argument("--bind-address", default="0.0.0.0", help="serve HTTPS here (0.0.0.0)")
+    p.add_argument("--secure-port", type=int, default=4443, help="HTTPS port (4443)")
     p.add_argument("--metric-resolution", type=float, default=15.0,
-                   help="seconds between scrapes of every node")
+                   help="seconds between scrapes of every node (15)")
     p.add_argument("--kubelet-insecure-tls", action="store_true",
                    help="do not verify kubelets' serving certificates")
     p.add_argument("--requestheader-client-ca-file", default="",
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "serving certificate, Service, Endpoints and APIService")
     c.add_argument("--address", required=True,
                    help="this host's IP: the Endpoints and the certificate name it")
-    c.add_argument("--secure-port", type=int, default=4443, help="the port it serves on")
+    c.add_argument("--secure-port", type=int, default=4443, help="the port it serves on (4443)")
     c.add_argument("--pki-dir", default=None,
                    help="the cluster CA's directory; metrics-server.crt/.key are written "
                         "there (default: pki/ next to the admin kubeconfig)")

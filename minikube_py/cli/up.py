@@ -17,8 +17,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "up", help="start a single-node cluster on this host (root)",
         description="Install what is missing, start dockerd if needed, then etcd, api-server, "
-                    "scheduler, controller-manager and agent under a supervisor; wait until "
-                    "the node is Ready. Safe to run again.")
+                    "scheduler, controller-manager, DNS, metrics server, ingress controller "
+                    "and agent under a supervisor; wait until the node is Ready. Safe to run "
+                    "again.")
     p.add_argument("--api-port", type=int, default=6443, help="api-server port (6443)")
     p.add_argument("--node-name", help="node name (default: the hostname)")
     p.add_argument("--node-ip", help="node address (default: this host's primary IPv4)")

@@ -14,9 +14,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--address", required=True, help="the floating IPv4 address")
     p.add_argument("--interface", default="eth0", help="where to add and announce it")
     p.add_argument("--identity", default="", help="holder name in the Lease (the node name)")
-    p.add_argument("--lease-duration", type=float, default=5.0)
-    p.add_argument("--renew-deadline", type=float, default=3.0)
-    p.add_argument("--retry-period", type=float, default=1.0)
+    p.add_argument("--lease-duration", type=float, default=5.0,
+                   help="seconds the Lease holds without renewal (5, kube-vip's)")
+    p.add_argument("--renew-deadline", type=float, default=3.0,
+                   help="a holder that cannot renew this long drops the address (3)")
+    p.add_argument("--retry-period", type=float, default=1.0,
+                   help="seconds between attempts (1)")
     p.add_argument("--peer-server", action="append", default=[], metavar="URL",
                    help="another control-plane node's api-server (repeatable): where this "
                         "node hands the Lease back when its own api-server is gone")

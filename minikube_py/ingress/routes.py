@@ -26,6 +26,7 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 # cannot carry them: a newline ends a quoted argument and the whole file is refused,
 # freezing every Ingress's routes. No request path holds one, so such a route never matched.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_IP_ADDRESS_TYPES = ("IPv4", "IPv6")  # the slices served, as kube-proxy's
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ def _age(ingress: Object) -> tuple[str, str, str]:
 def _ready_servers(slices: Iterable[Object], port_name: str) -> tuple[tuple[str, int], ...]:
     servers: set[tuple[str, int]] = set()
     for piece in slices:
+        if piece.get("addressType") not in _IP_ADDRESS_TYPES:
+            continue  # an FQDN: HAProxy resolves it at load, refusing the file if it cannot
         numbers = [p.get("port") for p in dicts(piece.get("ports"))
                    if (p.get("name") or "") == port_name and p.get("protocol", "TCP") == "TCP"]
         for endpoint in dicts(piece.get("endpoints")):

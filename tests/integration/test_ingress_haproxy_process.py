@@ -15,6 +15,7 @@ import pytest
 
 from minikube_py.ingress import certs, haproxy, routes
 from minikube_py.ingress.proxy import HAProxy, Paths, ProxyError, Refused
+from tests.fixtures import builders
 from tests.fixtures.builders import ingress, ingress_backend, rule
 from tests.fixtures.etcd import free_port
 
@@ -79,15 +80,19 @@ async def test_a_failed_reload_is_reported_and_the_running_config_keeps_serving(
     assert not proxy.running
 
 
-async def test_an_ingress_path_with_a_newline_leaves_a_configuration_haproxy_takes(
+async def test_what_the_api_server_accepts_leaves_a_configuration_haproxy_takes(
         tmp_path: Path) -> None:
-    """The api-server accepts the path; rendered, it would end HAProxy's quoted argument
-    and the file would be refused (every Ingress's routes frozen)."""
+    """A path with a newline would end HAProxy's quoted argument, an FQDN slice's address
+    be resolved at load: either got the file refused (every Ingress's routes frozen)."""
     backend = ingress_backend("web", 80)
+    fqdn = builders.endpointslice(
+        address_type="FQDN", ports=[{"name": "http", "port": 80}],
+        endpoints=[{"addresses": ["nope.invalid"], "conditions": {"ready": True}}])
     table = routes.build([ingress(rules=[rule("a.com", ("/a\nb", "Prefix", backend),
                                               ("/ok", "Prefix", backend))])],
-                         routes.Sources(service=lambda _: None, slices=lambda _: [],
-                                        secret=lambda _: None), certs.pem_of)
+                         routes.Sources(service=lambda _: builders.service("web"),
+                                        slices=lambda _: [fqdn], secret=lambda _: None),
+                         certs.pem_of)
     default = tmp_path / "default.pem"
     default.write_bytes(certs.self_signed())
     crt_list = tmp_path / "crt-list"

@@ -114,3 +114,14 @@ def test_a_path_with_a_control_character_is_dropped_with_a_problem() -> None:
     assert t.problems == [
         Problem("default/web", "InvalidPath", "path '/a\\nb' has a control character: ignored"),
         Problem("default/web", "InvalidPath", "path '/c\\x00' has a control character: ignored")]
+
+
+def test_an_fqdn_slice_gives_no_servers() -> None:
+    """Only IP slices are served, as kube-proxy does: a host name in a server line is
+    resolved when HAProxy loads, so one that does not resolve got the file refused."""
+    fqdn = builders.endpointslice("web-fqdn", service="web", address_type="FQDN", ports=[
+        {"name": "http", "port": 80, "protocol": "TCP"}], endpoints=[
+        {"addresses": ["nope.invalid"], "conditions": {"ready": True}}])
+    t = table(ingress(rules=[rule("a.com", ("/", "Prefix", ingress_backend("web", 80)))]),
+              slices=(SLICE, fqdn))
+    assert t.backends["default_web_80"].servers == (("10.244.0.5", 8080), ("10.244.0.6", 8080))

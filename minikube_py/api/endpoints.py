@@ -30,8 +30,8 @@ class EndpointsStrategy(Strategy):
             for key in ("addresses", "notReadyAddresses"):
                 for j, address in enumerate(as_list(subset.get(key))):
                     ip = address.get("ip") if isinstance(address, Mapping) else None
-                    try:
-                        ipaddress.ip_address(ip)  # type: ignore[arg-type]
+                    try:  # a string: ipaddress also takes 167772161 (10.0.0.1), iptables not
+                        ipaddress.ip_address(ip if isinstance(ip, str) else "")
                     except ValueError:
                         causes.append(field.invalid(f"{here}.{key}[{j}].ip", ip,
                                                     "must be a valid IP address"))

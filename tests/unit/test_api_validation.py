@@ -229,6 +229,8 @@ CASES = [
     # endpoints, nodes, namespaces
     (resources.ENDPOINTS, set_path("subsets.0.addresses.0.ip", "300.1.1.1"),
      "subsets[0].addresses[0].ip", "FieldValueInvalid"),
+    (resources.ENDPOINTS, set_path("subsets.0.addresses.0.ip", 167772161),
+     "subsets[0].addresses[0].ip", "FieldValueInvalid"),
     (resources.ENDPOINTS, set_path("subsets.0.ports.0.port", 0), "subsets[0].ports[0].port",
      "FieldValueInvalid"),
     (N, set_path("spec.podCIDR", "10.244.1.0/33"), "spec.podCIDRs", "FieldValueInvalid"),

@@ -77,6 +77,8 @@ def _main(args: argparse.Namespace) -> int:
         elif args.snapshot_command == "ls":
             _print_table(snapshots.ls(directory))
         elif args.snapshot_command == "prune":
+            if args.retention < 1:
+                raise CLIError("--retention must be at least 1")
             for snap in snapshots.prune(directory, args.retention, args.name):
                 print(f"Removed snapshot {snap.name}")
         else:

@@ -33,13 +33,21 @@ def client_tls(args: argparse.Namespace, endpoint: str) -> EtcdTLS | None:
     """The certificates to present: the flags', else the api-server's own (DATA_DIR/pki,
     as kubeadm lays it out) for an https etcd."""
     from minikube_py.apiserver import etcd_pki
+    from minikube_py.cli.main import CLIError
     from minikube_py.store.etcdtls import EtcdTLS
     default = etcd_pki.paths(args.data_dir / "pki").client
     if args.etcd_cafile or args.etcd_certfile or args.etcd_keyfile:
-        return EtcdTLS(args.etcd_cafile or default.ca_file,
-                       args.etcd_certfile or default.cert_file,
-                       args.etcd_keyfile or default.key_file)
-    return default if endpoint.startswith("https://") else None
+        tls = EtcdTLS(args.etcd_cafile or default.ca_file, args.etcd_certfile or default.cert_file,
+                      args.etcd_keyfile or default.key_file)
+    elif endpoint.startswith("https://"):
+        tls = default
+    else:
+        return None
+    for path in (tls.ca_file, tls.cert_file, tls.key_file):
+        if not path.is_file():
+            raise CLIError(f"no {path}: run this on a control-plane host, or give --data-dir "
+                           "(the api-server's) or --etcd-cafile/--etcd-certfile/--etcd-keyfile")
+    return tls
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

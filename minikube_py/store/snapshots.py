@@ -123,7 +123,7 @@ def ls(directory: Path) -> list[Snapshot]:
 def prune(directory: Path, retention: int, prefix: str = ON_DEMAND) -> list[Snapshot]:
     """Delete all but the newest `retention` snapshots named prefix-*; returns the deleted."""
     if retention < 1:
-        raise SnapshotError("--etcd-snapshot-retention must be at least 1")
+        raise SnapshotError(f"retention {retention}: at least one snapshot is kept")
     mine = [s for s in ls(directory) if s.prefix.startswith(f"{prefix}-")]
     doomed = mine[:-retention]
     for snap in doomed:

@@ -67,7 +67,8 @@ async def fetch_ca(server: str, expected_hash: str, timeout: float = 10.0) -> by
                                 "is it a minikube-py api-server, started by `up`?")
             body = await resp.json()
     except (TimeoutError, aiohttp.ClientError, OSError) as e:
-        raise JoinError(f"cannot reach {server}: {e or type(e).__name__}") from e
+        reason = e.os_error if isinstance(e, aiohttp.ClientConnectorError) else e  # no SSLContext repr
+        raise JoinError(f"cannot reach {server}: {reason or type(e).__name__}") from e
     try:
         ca_pem = kubeconfigs.ca_data(yaml.safe_load(body["data"]["kubeconfig"]))
         if not tokens.hash_matches(ca_pem, expected_hash):

@@ -176,12 +176,20 @@ async def _node_allows(request: web.Request, target: Target, verb: str, node: st
     return False
 
 
+# Kubernetes 1.35's AuthorizePodWebsocketUpgradeCreatePermission: these over a WebSocket
+# are a GET, and `get` alone would let a "read-only" role on pods/* run commands in pods.
+_CONNECT_CREATE = frozenset({"exec", "attach", "portforward"})
+
+
 async def authorize(request: web.Request, target: Target) -> None:
     """Raise 403 unless the request's user may do this."""
     user: User = request[USER]
     verb = verb_of(request, target)
     if not await permits(request, user, verb, target):
         raise _deny(user, verb, target)
+    if verb == "get" and target.resource is PODS and target.subresource in _CONNECT_CREATE \
+            and not await permits(request, user, "create", target):
+        raise _deny(user, "create", target)
 
 
 def attributes(verb: str, target: Target) -> Attributes:

@@ -335,3 +335,34 @@ def test_kubectl_auth_reconcile_adds_what_is_missing(apiserver: ApiServer,
     assert [r["resources"] for r in rules] == [["secrets"], ["configmaps"]]
     _until(lambda: apiserver.kubectl(tmp_path, "-n", ns, "auth", "can-i", "get", "configmaps",
                                      "--as=jane").stdout.strip() == "yes", "jane's binding")
+
+
+def test_a_websocket_exec_needs_create_not_only_get(apiserver: ApiServer) -> None:
+    """A WebSocket exec, attach or port-forward is a GET: with `get` alone a "read-only"
+    role on pods/* would run commands in the pods. As Kubernetes 1.35
+    (AuthorizePodWebsocketUpgradeCreatePermission), `create` is asked too."""
+    ns = _namespace(apiserver)
+    token = _account_token(apiserver, ns, "reader")
+    rule: dict[str, list[str]] = {
+        "apiGroups": [""], "resources": ["pods", "pods/exec", "pods/attach", "pods/portforward"],
+        "verbs": ["get"]}
+    role = {"metadata": {"name": "reader"}, "rules": [rule]}
+    for path, body in ((f"{RBAC}/namespaces/{ns}/roles", role),
+                       (f"{RBAC}/namespaces/{ns}/rolebindings", {
+                           "metadata": {"name": "reader"},
+                           "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                       "name": "reader"},
+                           "subjects": [{"kind": "ServiceAccount", "name": "reader",
+                                         "namespace": ns}]})):
+        assert apiserver.request("POST", path, body)[0] == 201
+    pods = f"/api/v1/namespaces/{ns}/pods"
+    _until(lambda: as_user(apiserver, token, "GET", f"{pods}/x")[0] == 404, "the binding")
+    for sub in ("exec?command=id", "attach", "portforward?ports=80"):
+        status, body = as_user(apiserver, token, "GET", f"{pods}/x/{sub}")
+        assert (status, body["message"]) == (403, (
+            f'pods "x" is forbidden: User "system:serviceaccount:{ns}:reader" cannot create '
+            f'resource "pods/{sub.split("?")[0]}" in API group "" in the namespace "{ns}"'))
+    rule["verbs"] = ["get", "create"]
+    assert apiserver.request("PUT", f"{RBAC}/namespaces/{ns}/roles/reader", role)[0] == 200
+    _until(lambda: as_user(apiserver, token, "GET", f"{pods}/x/exec?command=id")[0] == 400,
+           "create to apply (past authorization: no upgrade asked for)")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from minikube_py.api import field, podspec, table
+from minikube_py.api import field, meta, podspec, table
 from minikube_py.api.errors import Cause
 from minikube_py.api.shape import as_list, dicts
 from minikube_py.api.strategy import Strategy
@@ -29,12 +29,17 @@ class EndpointsStrategy(Strategy):
         for here, subset in field.objects(obj.get("subsets"), "subsets", causes):
             for key in ("addresses", "notReadyAddresses"):
                 for j, address in enumerate(as_list(subset.get(key))):
-                    ip = address.get("ip") if isinstance(address, Mapping) else None
+                    address = address if isinstance(address, Mapping) else {}
+                    ip = address.get("ip")
                     try:  # a string: ipaddress also takes 167772161 (10.0.0.1), iptables not
                         ipaddress.ip_address(ip if isinstance(ip, str) else "")
                     except ValueError:
                         causes.append(field.invalid(f"{here}.{key}[{j}].ip", ip,
                                                     "must be a valid IP address"))
+                    hostname = address.get("hostname")
+                    if hostname is not None:  # mirrored into slices: the DNS server's name
+                        causes += meta.validate_name(hostname, f"{here}.{key}[{j}].hostname",
+                                                     meta.dns1123_label)
             for place, port in field.objects(subset.get("ports"), f"{here}.ports", causes):
                 causes += podspec.port_number_causes(port.get("port"), f"{place}.port")
                 protocol = port.get("protocol", "TCP")

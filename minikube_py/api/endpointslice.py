@@ -54,6 +54,9 @@ class EndpointSliceStrategy(Strategy):
                 problem = _address_problem(address, address_type)
                 if problem:
                     causes.append(field.invalid(f"{here}.addresses[{j}]", address, problem))
+            if endpoint.get("hostname") is not None:  # the DNS server's <hostname>.<svc>
+                causes += meta.validate_name(endpoint["hostname"], f"{here}.hostname",
+                                             meta.dns1123_label)
         names: set[str] = set()
         for here, port in field.objects(obj.get("ports"), "ports", causes):
             if port.get("port") is not None:

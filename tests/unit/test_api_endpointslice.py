@@ -62,6 +62,9 @@ def test_unknown_field_is_pruned() -> None:
      "must be a valid IP address"),
     ({"endpoints": [{"addresses": ["fd00::1"]}]}, "endpoints[0].addresses[0]",
      "must be a valid IPv4 address"),
+    # Kubernetes' ValidateDNS1123Label: the DNS server names the address <hostname>.<svc>.
+    ({"endpoints": [{"addresses": ["10.0.0.1"], "hostname": "a.b"}]}, "endpoints[0].hostname",
+     "RFC 1123 label"),
     ({"ports": [{"port": 0}]}, "ports[0].port", "between 1 and 65535"),
     ({"ports": [{"port": 80, "protocol": "ICMP"}]}, "ports[0].protocol", "Unsupported value"),
     ({"ports": [{"name": "a", "port": 80}, {"name": "a", "port": 81}]}, "ports[1].name",

@@ -231,6 +231,8 @@ CASES = [
      "subsets[0].addresses[0].ip", "FieldValueInvalid"),
     (resources.ENDPOINTS, set_path("subsets.0.addresses.0.ip", 167772161),
      "subsets[0].addresses[0].ip", "FieldValueInvalid"),
+    (resources.ENDPOINTS, set_path("subsets.0.addresses.0.hostname", "a.b"),
+     "subsets[0].addresses[0].hostname", "FieldValueInvalid"),
     (resources.ENDPOINTS, set_path("subsets.0.ports.0.port", 0), "subsets[0].ports[0].port",
      "FieldValueInvalid"),
     (N, set_path("spec.podCIDR", "10.244.1.0/33"), "spec.podCIDRs", "FieldValueInvalid"),

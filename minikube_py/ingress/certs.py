@@ -3,7 +3,8 @@ directory, files 0600, written atomically; a self-signed default certificate for
 Secret covers (ingress-nginx's "Fake Certificate"), so the TLS port always serves.
 
 A Secret is checked before it may reach the proxy (certificate and key parse, the key
-matches the certificate): one bad Secret costs an Event, never the whole configuration.
+matches the certificate, OpenSSL takes the pair): one bad Secret costs an Event, never the
+whole configuration.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import binascii
 import datetime
 import os
+import ssl
 from pathlib import Path
 
 from cryptography import x509
@@ -47,7 +49,24 @@ def pem_of(secret: Object) -> bytes:
     if chain[0].public_key().public_bytes(encoding, public) != \
             private.public_key().public_bytes(encoding, public):
         raise ValueError("the private key does not match the certificate")
-    return crt.rstrip(b"\n") + b"\n" + key.rstrip(b"\n") + b"\n"
+    pem = crt.rstrip(b"\n") + b"\n" + key.rstrip(b"\n") + b"\n"
+    _openssl_loads(pem)
+    return pem
+
+
+def _openssl_loads(pem: bytes) -> None:
+    """ValueError unless OpenSSL loads the pair as HAProxy will: its security level refuses
+    what `cryptography` reads (an RSA key under 2048 bits), and HAProxy then the whole file.
+    From memory (memfd): the key is never on disk here."""
+    fd = os.memfd_create("ingress-tls", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, pem)
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(f"/proc/self/fd/{fd}")
+    except ssl.SSLError as e:
+        raise ValueError(f"OpenSSL refuses it: {(e.reason or str(e)).lower().replace('_', ' ')}"
+                         ) from None
+    finally:
+        os.close(fd)
 
 
 def self_signed() -> bytes:

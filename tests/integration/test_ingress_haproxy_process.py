@@ -18,6 +18,7 @@ from minikube_py.ingress.proxy import HAProxy, Paths, ProxyError, Refused
 from tests.fixtures import builders
 from tests.fixtures.builders import ingress, ingress_backend, rule
 from tests.fixtures.etcd import free_port
+from tests.fixtures.tls import TestCA
 
 pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None,
                                 reason="needs haproxy (bin/bootstrap installs it)")
@@ -83,20 +84,26 @@ async def test_a_failed_reload_is_reported_and_the_running_config_keeps_serving(
 async def test_what_the_api_server_accepts_leaves_a_configuration_haproxy_takes(
         tmp_path: Path) -> None:
     """A path with a newline would end HAProxy's quoted argument, an FQDN slice's address
-    be resolved at load: either got the file refused (every Ingress's routes frozen)."""
+    be resolved at load, an RSA-1024 TLS Secret fail OpenSSL's security level: each got
+    the file refused (every Ingress's routes frozen)."""
     backend = ingress_backend("web", 80)
+    weak = builders.tls_secret("weak", *TestCA().issue("a.com", rsa_bits=1024))
     fqdn = builders.endpointslice(
         address_type="FQDN", ports=[{"name": "http", "port": 80}],
         endpoints=[{"addresses": ["nope.invalid"], "conditions": {"ready": True}}])
     table = routes.build([ingress(rules=[rule("a.com", ("/a\nb", "Prefix", backend),
-                                              ("/ok", "Prefix", backend))])],
+                                              ("/ok", "Prefix", backend))],
+                                  tls=[{"secretName": "weak"}])],
                          routes.Sources(service=lambda _: builders.service("web"),
-                                        slices=lambda _: [fqdn], secret=lambda _: None),
+                                        slices=lambda _: [fqdn], secret=lambda _: weak),
                          certs.pem_of)
     default = tmp_path / "default.pem"
     default.write_bytes(certs.self_signed())
     crt_list = tmp_path / "crt-list"
-    crt_list.write_text(haproxy.crt_list([], {}, default))
+    files = {c.name: tmp_path / f"{c.name}.pem" for c in table.certificates}
+    for c in table.certificates:
+        files[c.name].write_bytes(c.pem)
+    crt_list.write_text(haproxy.crt_list(table.certificates, files, default))
     config = tmp_path / "haproxy.cfg"
     config.write_text(haproxy.render(table, haproxy.Listen("127.0.0.1", free_port(),
                                                            free_port(), crt_list)))

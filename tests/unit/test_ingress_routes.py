@@ -125,3 +125,15 @@ def test_an_fqdn_slice_gives_no_servers() -> None:
     t = table(ingress(rules=[rule("a.com", ("/", "Prefix", ingress_backend("web", 80)))]),
               slices=(SLICE, fqdn))
     assert t.backends["default_web_80"].servers == (("10.244.0.5", 8080), ("10.244.0.6", 8080))
+
+
+def test_a_pair_openssl_refuses_is_a_problem_not_a_certificate() -> None:
+    """cryptography reads an RSA-1024 pair; OpenSSL's security level (HAProxy's) does not,
+    and HAProxy refused the whole configuration for it: every Ingress's routes froze."""
+    crt, key_pem = TestCA().issue("a.com", rsa_bits=1024)
+    t = table(ingress(rules=[rule("a.com", ("/", "Prefix", ingress_backend("web", 80)))],
+                      tls=[{"secretName": "weak"}]),
+              secrets=(builders.tls_secret("weak", crt, key_pem),))
+    assert t.certificates == []
+    assert [(p.reason, p.message) for p in t.problems] == [
+        ("InvalidCertificate", "secret default/weak: OpenSSL refuses it: ee key too small")]

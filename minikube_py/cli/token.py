@@ -116,7 +116,7 @@ def _create(args: argparse.Namespace) -> int:
 
     from minikube_py.api.resources import SECRETS
     from minikube_py.client import ApiClient, load_kubeconfig
-    from minikube_py.client.errors import ClientError, ConfigError
+    from minikube_py.client.errors import ClientError, ConfigError, NotFound
     from minikube_py.cluster import kubeconfigs, tokens
 
     if args.ttl <= 0:
@@ -128,9 +128,17 @@ def _create(args: argparse.Namespace) -> int:
         async with ApiClient(config=config, retries=1) as client:
             if args.server:  # (re)publish where joining hosts reach us (bare metal, Vagrant)
                 await kubeconfigs.publish_cluster_info(client, args.server, ca_pem)
+                server = str(args.server)
+            else:  # before the token exists: a token nobody is told is a door left open
+                try:
+                    server = await kubeconfigs.cluster_info_server(client)
+                except NotFound:
+                    raise CLIError("no kube-public/cluster-info (`up` and install.sh publish "
+                                   "it): give --server, where joining hosts reach the "
+                                   "api-server") from None
             await client.create(SECRETS, tokens.token_secret(
                 token, timedelta(seconds=args.ttl), description=args.description))
-            return args.server or await kubeconfigs.cluster_info_server(client)
+            return server
 
     try:
         config = load_kubeconfig(kubeconfig)

@@ -46,3 +46,15 @@ def test_tokens_are_created_listed_and_deleted(apiserver: ApiServer) -> None:
     assert again.returncode == 1 and f'bootstrap token "{token_id}" not found' in again.stderr
     bad = _token(apiserver, "delete", "ABC")
     assert bad.returncode == 1 and "didn't match pattern" in bad.stderr
+
+
+def test_without_cluster_info_or_server_no_token_is_made(apiserver: ApiServer) -> None:
+    apiserver.request("DELETE", "/api/v1/namespaces/kube-public/configmaps/cluster-info")
+    def listed() -> set[str]:
+        return {line.split()[0] for line in _token(apiserver, "list").stdout.splitlines()}
+
+    before = listed()
+    made = _token(apiserver, "create")
+    assert made.returncode == 1 and made.stdout == ""
+    assert made.stderr.startswith("error: no kube-public/cluster-info"), made.stderr
+    assert listed() == before  # none made that nobody was told

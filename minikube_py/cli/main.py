@@ -8,6 +8,7 @@ returns an exit code. Components do their work in their own packages.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import pkgutil
@@ -15,6 +16,8 @@ import sys
 
 from minikube_py.cli import __path__ as _cli_path
 from minikube_py.client.errors import ConfigError
+
+_BIND_ERRNOS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL)
 
 
 class CLIError(Exception):
@@ -35,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bind_failure(e: OSError) -> str | None:
+    """A server's address in use or not on this host: its flags' fault, not a bug, so no
+    traceback (asyncio raises these bare, or as the context of its own OSError)."""
+    found = next((x for x in (e, e.__cause__, e.__context__)
+                  if isinstance(x, OSError) and x.errno in _BIND_ERRNOS), None)
+    if found is None:
+        return None
+    return str(e.strerror) if found is e else f"{e}: {found.strerror}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -46,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (CLIError, ConfigError) as e:  # ConfigError: a kubeconfig any command was given
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if (reason := _bind_failure(e)) is None:
+            raise
+        print(f"error: {reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -1,11 +1,13 @@
 """The CLI turns user errors into one line, whichever way it is started."""
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from minikube_py.apiserver import pki
 from minikube_py.cli.main import main
 
 
@@ -66,3 +68,17 @@ contexts: [{name: x, context: {cluster: c, user: u}}]
 def test_a_kubeconfig_without_the_ca_to_pin_is_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
     assert "has no certificate-authority" in _one_error_line(command, NO_CA, tmp_path, capsys)
+
+
+
+def test_a_servers_address_in_use_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pki.write_pair(tmp_path / "ca.crt", tmp_path / "ca.key", *pki.new_ca())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        err = _one_error_line(["ui", "--port", str(port), "--pki-dir", str(tmp_path),
+                               "--root", str(tmp_path)], NO_CA, tmp_path, capsys)
+    assert err == (f"error: error while attempting to bind on address ('127.0.0.1', {port}): "
+                   "address already in use\n")

@@ -63,3 +63,20 @@ def seconds(text: str) -> float:
     if not text.strip() or parts is None:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 40s, 5m, 1m30s)")
     return sum(float(v) * units[u] for v, u in zip(parts.groups(), ("h", "m", "")) if v)
+
+
+def ipv4(text: str) -> str:
+    """A node address: checked here, not after the cluster's processes started with it."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}") from None
+
+
+def port(text: str) -> int:
+    """A TCP port to listen on."""
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"not a port (1-65535): {text!r}")
+    return int(text)

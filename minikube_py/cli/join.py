@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from minikube_py.cli.clusterargs import add_paths, paths_from, say, toolbox
+from minikube_py.cli.clusterargs import add_paths, ipv4, paths_from, say, toolbox
 from minikube_py.cli.main import CLIError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--token", required=True, help="from `minikube-py token create`")
     p.add_argument("--ca-cert-hash", required=True, help="sha256:<hex> of the cluster CA's key")
     p.add_argument("--node-name", help="default: the hostname")
-    p.add_argument("--node-ip", help="this node's address on the cluster network "
+    p.add_argument("--node-ip", type=ipv4, help="this node's address on the cluster network "
                                      "(default: the one routing to --server)")
     p.add_argument("--iface", help="underlay interface for the overlay, e.g. eth1 on Vagrant")
     p.add_argument("--systemd", action="store_true",

@@ -6,7 +6,7 @@ import argparse
 import os
 
 from minikube_py.cli import down as down_cmd
-from minikube_py.cli.clusterargs import add_paths, paths_from, say, seconds, toolbox
+from minikube_py.cli.clusterargs import add_paths, paths_from, port, say, seconds, toolbox
 from minikube_py.cli.main import CLIError
 from minikube_py.cli.up import report
 
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     help="controller-manager: lease age before a node is NotReady (40s)")
     up.add_argument("--pod-eviction-timeout", type=seconds, default=None,
                     help="controller-manager: how long pods stay on an unreachable node (5m)")
-    up.add_argument("--api-port", type=int, default=6443)
+    up.add_argument("--api-port", type=port, default=6443, help="api-server port (6443)")
     up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for Ready")
     up.add_argument("--no-install", action="store_true", help="never run apt-get")
     add_paths(up)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from minikube_py.cli.clusterargs import add_paths, paths_from, say, toolbox
+from minikube_py.cli.clusterargs import add_paths, ipv4, paths_from, port, say, toolbox
 from minikube_py.cli.main import CLIError
 
 if TYPE_CHECKING:
@@ -20,9 +20,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "scheduler, controller-manager, DNS, metrics server, ingress controller "
                     "and agent under a supervisor; wait until the node is Ready. Safe to run "
                     "again.")
-    p.add_argument("--api-port", type=int, default=6443, help="api-server port (6443)")
+    p.add_argument("--api-port", type=port, default=6443, help="api-server port (6443)")
     p.add_argument("--node-name", help="node name (default: the hostname)")
-    p.add_argument("--node-ip", help="node address (default: this host's primary IPv4)")
+    p.add_argument("--node-ip", type=ipv4, help="node address (default: this host's primary IPv4)")
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for Ready")
     p.add_argument("--no-install", action="store_true", help="never run apt-get")
     p.add_argument("--sample-app", action="store_true",

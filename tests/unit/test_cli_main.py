@@ -82,3 +82,18 @@ def test_a_servers_address_in_use_is_one_line(
                                "--root", str(tmp_path)], NO_CA, tmp_path, capsys)
     assert err == (f"error: error while attempting to bind on address ('127.0.0.1', {port}): "
                    "address already in use\n")
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (["up", "--node-ip", "notanip"], "argument --node-ip: not an IPv4 address: 'notanip'"),
+    (["join", "--server", "s", "--token", "t", "--ca-cert-hash", "h", "--node-ip", "10.0.0"],
+     "argument --node-ip: not an IPv4 address: '10.0.0'"),
+    (["up", "--api-port", "0"], "argument --api-port: not a port (1-65535): '0'"),
+    (["lab", "up", "--api-port", "65536"], "argument --api-port: not a port (1-65535): '65536'"),
+])
+def test_cluster_addresses_are_checked_before_anything_starts(
+        capsys: pytest.CaptureFixture[str], command: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(command)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")

@@ -10,12 +10,17 @@ kubelet serving certificate, and why a bootstrap token gets exactly one of each.
   only), is replaced by `data["kubelet-serving.crt"]`, signed by the cluster CA for a year:
   the creator reads it from the created object. The api-server accepts that certificate
   from the node's kubelet (proxy.dial), and no other.
+- The api-server's clients trust the same CA, so a bootstrap token never gets a
+  certificate they would take for the api-server or another node: not for a name of the
+  api-server, the service address, a --tls-san (the VIP), loopback, or another Node's
+  address. (The admin, making the credentials of the nodes `up` runs, is trusted.)
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
+import ipaddress
 import logging
 
 from aiohttp import web
@@ -31,6 +36,7 @@ from minikube_py.api.secret import NODE_CREDENTIALS_TYPE, data_field
 from minikube_py.api.types import Object
 from minikube_py.apiserver import pki
 from minikube_py.apiserver.authn import USER, User
+from minikube_py.apiserver.objects import decode_item
 from minikube_py.apiserver.state import OBJECTS, SETTINGS
 from minikube_py.apiserver.target import Target
 
@@ -54,7 +60,7 @@ async def admit(request: web.Request, obj: Object, *, dry_run: bool) -> None:
         await _claim_once(request, user, node, obj, dry_run=dry_run)
     data = obj.get("data")
     if isinstance(data, dict) and CSR_KEY in data:  # asked for, even empty: sign or refuse
-        cert = _sign(request, node, data_field(obj, CSR_KEY), obj)
+        cert = await _sign(request, node, data_field(obj, CSR_KEY), obj)
         del data[CSR_KEY]
         data[CERT_KEY] = base64.b64encode(cert).decode()
 
@@ -102,7 +108,7 @@ def _invalid(name: str, why: str) -> errors.StatusError:
                                                        f"Invalid value: {why}")])
 
 
-def _sign(request: web.Request, node: str, csr_pem: str, obj: Object) -> bytes:
+async def _sign(request: web.Request, node: str, csr_pem: str, obj: Object) -> bytes:
     """The serving certificate for a request that asks for exactly what a node may have."""
     name = obj["metadata"].get("name", "")
     try:
@@ -122,6 +128,8 @@ def _sign(request: web.Request, node: str, csr_pem: str, obj: Object) -> bytes:
     dns_names, ips = _sans(csr, name)
     if any(n != node for n in dns_names):
         raise _invalid(name, f"DNS names other than the node's own ({node}) are not allowed")
+    if request[USER].name.startswith(BOOTSTRAP_USER_PREFIX):
+        await _not_anothers(request, node, ips, name)
     paths = request.app[SETTINGS].pki_dir
     loaded = pki.load_ca(paths / "ca.crt", paths / "ca.key")
     if loaded is None:
@@ -130,6 +138,25 @@ def _sign(request: web.Request, node: str, csr_pem: str, obj: Object) -> bytes:
                     ips=ips, dns_names=[node], validity=SERVING_VALIDITY)
     log.info("issued kubelet serving certificate node=%s ips=%s", node, ",".join(ips))
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+async def _not_anothers(request: web.Request, node: str, ips: list[str], name: str) -> None:
+    """Refuse what would make a joining node's certificate the api-server's or another
+    node's (the first control plane's own agent joins before any Node has its address)."""
+    settings = request.app[SETTINGS]
+    san_ips, san_names = pki.split_sans(tuple(settings.tls_sans))
+    if node in (*pki.SERVICE_DNS_NAMES, *san_names):
+        raise _invalid(name, f"{node} is a name of the api-server, not a node's")
+    items, _, _ = await request.app[OBJECTS].list(NODES, None)
+    owners = {str(a.get("address")): str(n["metadata"]["name"]) for n in map(decode_item, items)
+              for a in (n.get("status") or {}).get("addresses") or [] if isinstance(a, dict)}
+    for ip in ips:
+        address = ipaddress.ip_address(ip)
+        if address.is_loopback or address.is_unspecified or \
+                ip in (settings.kubernetes_service_ip, *san_ips):
+            raise _invalid(name, f"IP address {ip} is the api-server's, not a node's")
+        if owners.get(ip, node) != node:
+            raise _invalid(name, f"IP address {ip} is node {owners[ip]}'s")
 
 
 def _sans(csr: x509.CertificateSigningRequest, name: str) -> tuple[list[str], list[str]]:

@@ -141,3 +141,30 @@ def test_token_review_needs_create_tokenreviews(apiserver: ApiServer) -> None:
                           {"spec": {"token": apiserver.token}})
     assert status == 403, got
     assert 'cannot create resource "tokenreviews"' in got["message"]
+
+
+@pytest.mark.parametrize(("name", "ip", "why"), [
+    pytest.param("kubernetes.default.svc", "192.0.2.8", "a name of the api-server", id="name"),
+    pytest.param(None, "10.96.0.1", "the api-server's", id="service-ip"),
+    pytest.param(None, "127.0.0.1", "the api-server's", id="loopback"),
+    pytest.param(None, "192.0.2.9", "is node nc-owner-", id="another-nodes"),
+])
+def test_a_serving_certificate_is_never_one_for_the_api_server_or_another_node(
+        apiserver: ApiServer, name: str | None, ip: str, why: str) -> None:
+    """Clients of the api-server trust the same CA: a node (any holder of a bootstrap
+    token) with a certificate for the service address, kubernetes.default.svc or another
+    node's address (the control plane's) could answer in its place."""
+    owner = f"nc-owner-{uuid.uuid4().hex[:6]}"
+    assert apiserver.request("POST", "/api/v1/nodes", {"metadata": {"name": owner}})[0] == 201
+    assert apiserver.request("PATCH", f"/api/v1/nodes/{owner}/status", {"status": {
+        "addresses": [{"type": "InternalIP", "address": "192.0.2.9"}]}},
+        content_type="application/merge-patch+json")[0] == 200
+    node, token = name or _node(), _bootstrap(apiserver)
+    try:
+        csr = serving_request(node, [ip])[1]
+        status, body = as_user(apiserver, token, "POST", SECRETS,
+                               node_credentials_secret(node, new_node_token(node), csr))
+        assert status == 422 and why in body["details"]["causes"][0]["message"], body
+    finally:
+        apiserver.request("DELETE", f"/api/v1/nodes/{owner}")
+        apiserver.request("DELETE", f"{SECRETS}/node-credentials-{node}")

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--data-dir", required=True, type=Path,
                    help="state: pki/, admin.conf, etcd/ (embedded etcd)")
     p.add_argument("--port", type=int, default=6443, help="HTTPS port (default 6443)")
-    p.add_argument("--bind-address", default="127.0.0.1", help="listen address")
+    p.add_argument("--bind-address", default="127.0.0.1", help="listen address (127.0.0.1)")
     p.add_argument("--etcd-servers", default="",
                    help="comma-separated etcd client URLs; empty: run an embedded etcd")
     p.add_argument("--etcd-cafile", type=Path, help="CA that signed the etcd servers' certificates")
@@ -33,17 +33,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="address the `kubernetes` Endpoints point at")
     p.add_argument("--tls-san", action="append", default=[], metavar="IP_OR_DNS",
                    help="extra serving-certificate SAN (repeatable)")
-    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
-    p.add_argument("--service-node-port-range", default="30000-32767")
+    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12",
+                   help="ClusterIPs; the 1st is `kubernetes`, the 10th kube-dns (10.96.0.0/12)")
+    p.add_argument("--service-node-port-range", default="30000-32767",
+                   help="NodePorts (30000-32767)")
     p.add_argument("--etcd-snapshot-interval", type=float, default=12 * 3600.0,
                    help="scheduled snapshots of the embedded etcd into DATA_DIR/snapshots "
                         "(seconds, default 43200 = 12 h; 0: none)")
     p.add_argument("--etcd-snapshot-retention", type=int, default=5,
                    help="scheduled snapshots kept (default 5)")
     p.add_argument("--etcd-compaction-interval", type=float, default=300.0,
-                   help="seconds between compactions (history kept: one interval)")
+                   help="seconds between compactions (history kept: one interval; 300)")
     p.add_argument("--watch-progress-interval", type=float, default=10.0,
-                   help="seconds between etcd progress requests (bookmarks on quiet kinds)")
+                   help="seconds between etcd progress requests (bookmarks on quiet kinds; 10)")
     p.add_argument("--event-ttl", type=int, default=3600,
                    help="seconds an Event is kept after its last write (default 3600)")
     p.add_argument("--workers", type=int, default=1,

@@ -12,10 +12,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("scheduler", help="run the scheduler")
     p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the api-server")
     p.add_argument("--scheduler-name", default="default-scheduler",
-                   help="schedule pods whose spec.schedulerName is this")
+                   help="schedule pods whose spec.schedulerName is this (default-scheduler)")
     add_leader_flags(p, "kube-scheduler")
     p.add_argument("--bind-concurrency", type=int, default=64,
-                   help="bindings in flight at once")
+                   help="bindings in flight at once (64)")
     p.add_argument("--percentage-of-nodes-to-score", type=int, default=0,
                    help="stop searching after this share of feasible nodes (0 = adaptive)")
     p.set_defaults(func=_main)

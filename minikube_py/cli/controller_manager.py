@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="share of NotReady nodes (at least 3) making a zone disrupted (0.55)")
     p.add_argument("--large-cluster-size-threshold", type=int, default=50,
                    help="zones up to this size stop evicting in partial disruption (50)")
-    p.add_argument("--cluster-cidr", default="10.244.0.0/16", help="pod network to split")
+    p.add_argument("--cluster-cidr", default="10.244.0.0/16", help="pod network, cut into one /24 per node (10.244.0.0/16)")
     p.add_argument("--service-account-private-key-file",
                    help="PEM RSA key to sign service-account tokens (the api-server's sa.key)")
     p.add_argument("--root-ca-file", help="CA certificate put into token Secrets as ca.crt")
@@ -48,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _main(args: argparse.Namespace) -> int:
+    import ipaddress
+
     from minikube_py.cli.main import CLIError
     from minikube_py.controllers import ControllerManagerSettings, run
     from minikube_py.controllers.lbpool import parse_pool
@@ -75,6 +77,11 @@ def _main(args: argparse.Namespace) -> int:
             args.horizontal_pod_autoscaler_downscale_stabilization) < 0:
         raise CLIError("--horizontal-pod-autoscaler-sync-period must be positive, its "
                        "tolerance and downscale stabilization not negative")
+    try:  # nodeipam cuts it into /24s
+        if ipaddress.IPv4Network(args.cluster_cidr).prefixlen > 24:
+            raise ValueError("smaller than one node's /24")
+    except ValueError as e:
+        raise CLIError(f"--cluster-cidr {args.cluster_cidr}: {e}") from None
     if args.lb_address_pool:
         try:
             parse_pool("default", " ".join(args.lb_address_pool))

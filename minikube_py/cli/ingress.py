@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import shutil
 from pathlib import Path
 
 from minikube_py.api.ingressclass import CONTROLLER
@@ -58,6 +59,9 @@ def _main(args: argparse.Namespace) -> int:
             ipaddress.ip_address(address)
         except ValueError:
             raise CLIError(f"{flag} {address}: not an IP address") from None
+    if shutil.which(args.haproxy) is None:
+        raise CLIError(f"--haproxy {args.haproxy}: no such program (Debian: apt-get install "
+                       "haproxy)")
     settings = IngressSettings(
         kubeconfig=args.kubeconfig, controller=args.controller,
         bind_address=args.bind_address, http_port=args.http_port,

@@ -73,8 +73,9 @@ def _main(args: argparse.Namespace) -> int:
     from minikube_py.cli.main import CLIError
     from minikube_py.metrics_server.settings import MetricsServerSettings
 
-    for flag in ("kubeconfig", "tls_cert_file", "tls_private_key_file"):
-        if not Path(getattr(args, flag)).is_file():
+    for flag in ("kubeconfig", "tls_cert_file", "tls_private_key_file",
+                 "requestheader_client_ca_file"):
+        if getattr(args, flag) and not Path(getattr(args, flag)).is_file():
             raise CLIError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: no such file")
     if not 0 <= args.secure_port <= 65535:
         raise CLIError("--secure-port must be within 0..65535")

@@ -20,6 +20,8 @@ from minikube_py.cli.main import main
                  id="publish-name"),
     pytest.param(["--publish-address", "10.0.0.1,node2"], "--publish-address node2: not an IP",
                  id="publish-list-with-a-name"),
+    pytest.param(["--haproxy", "/nonexistent/haproxy"],
+                 "--haproxy /nonexistent/haproxy: no such program", id="no-haproxy"),
 ])
 def test_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
                    message: str) -> None:

@@ -31,3 +31,15 @@ def test_missing_kubeconfig(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["metrics-server-credentials", "--kubeconfig", "/nonexistent/k.conf",
                  "--output", "/nonexistent/ms.conf", "--address", "10.0.0.1"]) == 1
     assert "--kubeconfig /nonexistent/k.conf: no such file" in capsys.readouterr().err
+
+
+def test_a_missing_front_proxy_ca_is_one_line(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("k.conf", "ms.crt", "ms.key"):
+        (tmp_path / name).write_text("")
+    assert main(["metrics-server", "--kubeconfig", str(tmp_path / "k.conf"),
+                 "--tls-cert-file", str(tmp_path / "ms.crt"),
+                 "--tls-private-key-file", str(tmp_path / "ms.key"),
+                 "--requestheader-client-ca-file", "/nonexistent/ca.crt"]) == 1
+    assert capsys.readouterr().err == (
+        "error: --requestheader-client-ca-file /nonexistent/ca.crt: no such file\n")

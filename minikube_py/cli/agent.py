@@ -11,7 +11,9 @@ from typing import Any
 def _labels(text: str) -> dict[str, str]:
     out = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
-        key, _, value = item.partition("=")
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{item!r} is not key=value")
         out[key] = value
     return out
 
@@ -75,6 +77,10 @@ def _run(args: argparse.Namespace) -> int:
         taints = [parse_taint(t) for t in filter(None, args.register_with_taints.split(","))]
     except ValueError as e:
         raise CLIError(f"--register-with-taints: {e}") from None
+    try:
+        labels = _labels(args.node_labels)
+    except ValueError as e:
+        raise CLIError(f"--node-labels: {e}") from None
     cluster_dns = None if args.cluster_dns is None else \
         [ip.strip() for ip in args.cluster_dns.split(",") if ip.strip()]
     for ip in cluster_dns or []:
@@ -86,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig, node_name=args.node_name, node_ip=args.node_ip,
         iface=args.iface, max_pods=args.max_pods, cni_conf_dir=args.cni_conf_dir,
         state_dir=args.state_dir, kubelet_port=args.kubelet_port, docker_url=args.docker_host,
-        node_labels=_labels(args.node_labels), register_with_taints=taints,
+        node_labels=labels, register_with_taints=taints,
         enable_proxy=not args.no_proxy, enable_overlay=not args.no_overlay,
         enable_lb_announce=not args.no_lb_announce,
         enable_network_policy=not args.no_network_policy,

@@ -17,6 +17,8 @@ from minikube_py.cli.main import main
                  id="bad-effect"),
     pytest.param(["--cluster-dns", "10.96.0.10,kube-dns"],
                  "--cluster-dns: 'kube-dns' is not an IP address", id="bad-cluster-dns"),
+    pytest.param(["--node-labels", "zone=a,gpu"], "--node-labels: 'gpu' is not key=value",
+                 id="label-without-value"),
 ])
 def test_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
                    message: str) -> None:

@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     from minikube_py.cli.main import CLIError
 
     if not os.path.exists(args.kubeconfig):
-        raise CLIError(f"--kubeconfig: {args.kubeconfig}: no such file")
+        raise CLIError(f"--kubeconfig {args.kubeconfig}: no such file")
     if args.max_pods <= 0:
         raise CLIError("--max-pods: must be positive")
     try:

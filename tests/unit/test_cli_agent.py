@@ -31,4 +31,4 @@ def test_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: li
 
 def test_missing_kubeconfig(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["agent", "--kubeconfig", "/nonexistent/k.conf", "--node-name", "n"]) == 1
-    assert "--kubeconfig: /nonexistent/k.conf: no such file" in capsys.readouterr().err
+    assert "error: --kubeconfig /nonexistent/k.conf: no such file" in capsys.readouterr().err

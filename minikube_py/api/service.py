@@ -142,7 +142,8 @@ class ServiceStrategy(Strategy):
         if selector is not None:
             causes += meta.validate_labels(selector, "spec.selector")
         for i, ip in enumerate(as_list(spec.get("externalIPs"))):
-            causes += _ip_causes(ip, f"spec.externalIPs[{i}]")
+            causes += _ip_causes(ip, f"spec.externalIPs[{i}]") or \
+                _special_ip_causes(ip, f"spec.externalIPs[{i}]")
         causes += _validate_load_balancer(spec, kind)
         causes += _validate_ports(spec, kind)
         return causes
@@ -270,6 +271,9 @@ def _family_causes(cluster_ip: str, families: Any) -> list[Cause]:
                           f"expected an {first} value as indicated by `ipFamilies[0]`")]
 
 
+_LINK_LOCAL_MULTICAST = ipaddress.ip_network("224.0.0.0/24")
+
+
 def _ip_causes(value: Any, path: str) -> list[Cause]:
     try:  # ipaddress takes an int too (3232235777: 192.168.1.1); Kubernetes' decoder only strings
         ipaddress.ip_address(value if isinstance(value, str) else "")
@@ -277,6 +281,20 @@ def _ip_causes(value: Any, path: str) -> list[Cause]:
         return [field.invalid(path, value, "must be a valid IP address, (e.g. 10.9.8.7 or "
                                            "2001:db8::ffff)")]
     return []
+
+
+def _special_ip_causes(value: str, path: str) -> list[Cause]:
+    """Kubernetes' ValidateNonSpecialIP: the proxy matches an external IP in nat OUTPUT too,
+    so 127.0.0.1:2379 would send each node's own connections to etcd to the Service."""
+    ip = ipaddress.ip_address(value)
+    multicast = ip in _LINK_LOCAL_MULTICAST if ip.version == 4 else \
+        ip.packed[0] == 0xFF and ip.packed[1] & 0x0F == 0x02
+    return [field.invalid(path, value, why) for special, why in (
+        (ip.is_unspecified, f"may not be unspecified ({value})"),
+        (ip.is_loopback, "may not be in the loopback range (127.0.0.0/8, ::1/128)"),
+        (ip.is_link_local, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
+        (multicast, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"),
+    ) if special]
 
 
 def _validate_ports(spec: Mapping[str, Any], kind: str) -> list[Cause]:

@@ -211,6 +211,14 @@ CASES = [
      "spec.externalName", "FieldValueInvalid"),
     # Kubernetes' decoder takes only strings: ipaddress also takes 3232235777 (192.168.1.1).
     (S, set_path("spec.externalIPs", [3232235777]), "spec.externalIPs[0]", "FieldValueInvalid"),
+    # Kubernetes' ValidateNonSpecialIP: 127.0.0.1:2379 would send every node's own
+    # connections to etcd (nat OUTPUT) to the Service's pods.
+    (S, set_path("spec.externalIPs", ["127.0.0.1"]), "spec.externalIPs[0]", "FieldValueInvalid"),
+    (S, set_path("spec.externalIPs", ["169.254.169.254"]), "spec.externalIPs[0]",
+     "FieldValueInvalid"),
+    (S, set_path("spec.externalIPs", ["0.0.0.0"]), "spec.externalIPs[0]", "FieldValueInvalid"),
+    (S, set_path("spec.externalIPs", ["224.0.0.251"]), "spec.externalIPs[0]",
+     "FieldValueInvalid"),
     (S, lambda o: o["spec"].update(type="LoadBalancer", loadBalancerSourceRanges=[167772160]),
      "spec.loadBalancerSourceRanges[0]", "FieldValueInvalid"),
     (S, set_path("spec.selector", {"app": "bad value!"}), "spec.selector", "FieldValueInvalid"),

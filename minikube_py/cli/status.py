@@ -8,7 +8,12 @@ from minikube_py.cli.clusterargs import add_paths, paths_from
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("status", help="health of every component of this host's cluster")
+    p = subparsers.add_parser(
+        "status", help="health of every component of this host's cluster",
+        description="One line per component, read from outside: the supervisor and each "
+                    "process alive, the api-server's /readyz, the scheduler's and "
+                    "controller-manager's Leases renewed, a DNS server in the kube-dns "
+                    "Endpoints, each node Ready. Exit 1 if any is down.")
     add_paths(p)
     p.set_defaults(func=_run)
 

@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         ("prune", "delete all but the newest snapshots")):
         v = verbs.add_parser(verb, help=help_)
         etcd_member.add_data_dir(v)
-        v.add_argument("--name", default="on-demand", help="snapshot name prefix (on-demand)")
+        if verb in ("save", "prune"):  # ls and restore take every snapshot, whatever its name
+            v.add_argument("--name", default="on-demand",
+                           help="snapshot name prefix (on-demand)")
         if verb == "save":
             v.add_argument("--etcd-servers", default="",
                            help="etcd client URL to snapshot (default: the embedded etcd's; "

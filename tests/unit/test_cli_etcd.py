@@ -30,3 +30,11 @@ def test_prune_names_its_own_flag(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["etcd", "snapshot", "prune", "--data-dir", str(tmp_path),
                  "--retention", "0"]) == 1
     assert capsys.readouterr().err == "error: --retention must be at least 1\n"
+
+
+@pytest.mark.parametrize("verb", [["ls"], ["restore", "snap"]])
+def test_name_is_only_where_it_selects(verb: list[str]) -> None:
+    """`ls` lists and `restore` takes any snapshot: a --name there would be ignored."""
+    with pytest.raises(SystemExit) as exited:
+        main(["etcd", "snapshot", *verb, "--name", "nightly"])
+    assert exited.value.code == 2

@@ -42,8 +42,9 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.ha_load import Api, FailoverWriteLoad, WatchRecorder, WriteLoad, configmap
 from bench.support import alternated_rounds
+from minikube_py.api.lease import VIP_LEASE
 from minikube_py.cluster import ha, ha_status
-from minikube_py.cluster.ha_status import VIP_LEASE, HaStatus
+from minikube_py.cluster.ha_status import HaStatus
 from minikube_py.cluster.paths import ClusterPaths
 from minikube_py.cluster.state import ClusterState
 

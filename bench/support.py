@@ -21,6 +21,8 @@ from typing import TypeVar
 
 import aiohttp
 
+from minikube_py.lifetime import stop_process
+
 CONCURRENCY = 64
 Arm = TypeVar("Arm")
 
@@ -81,12 +83,7 @@ def start_apiserver(data: Path, port: int, *flags: str, env: dict[str, str] | No
 def stop(*procs: subprocess.Popen[bytes]) -> None:
     """Terminate each process, in order, killing one that has not exited within 20 s."""
     for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @dataclass(frozen=True)

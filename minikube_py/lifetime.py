@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import signal
+import subprocess
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -17,6 +18,16 @@ _PR_SET_PDEATHSIG = 1
 def die_with_parent() -> None:
     """A `preexec_fn`: runs in the child before exec, asking for SIGTERM at parent death."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def stop_process(proc: subprocess.Popen[Any], grace: float = 20.0) -> None:
+    """SIGTERM, so the process runs its cleanup; SIGKILL if it has not exited in `grace` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def run_until_signalled(main: Callable[[], Coroutine[Any, Any, None]],

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from minikube_py.lifetime import stop_process
+
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
@@ -70,11 +72,6 @@ def ui_process(*args: str, log: Path) -> Iterator[tuple[subprocess.Popen[str], s
             raise RuntimeError(f"ui did not start: {line!r}; see {log}")
         yield proc, line.split(" on ", 1)[1].strip()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         if proc.stdout is not None:
             proc.stdout.close()

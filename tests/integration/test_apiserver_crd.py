@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from minikube_py.lifetime import stop_process
 from tests.fixtures.apiserver import ApiServer, as_user
 from tests.fixtures.workers import answering_processes, until, workers_of
 
@@ -485,10 +486,5 @@ def test_a_kopf_operator_reconciles_a_custom_kind(apiserver: ApiServer, group: s
         assert status == 200 and isinstance(cm, dict) and cm["data"] == {"size": "4"}
         assert cm["metadata"]["ownerReferences"][0]["kind"] == "Widget"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         apiserver.request("DELETE", "/api/v1/namespaces/default/configmaps/k-size")

@@ -2,7 +2,9 @@
 which Kubernetes builds from discovery): CustomResourceDefinitions name them.
 
 Per CRD, one informer at its preferred served version is started when the CRD appears,
-replaced when that version changes and stopped when the CRD goes. An ownerReference
+replaced when that version changes and stopped when the CRD goes. Once its first list is
+in, the kind is reported synced: what named it before could not be resolved, and an
+object of it created and deleted before that list sent no event at all. An ownerReference
 may name any served version, so every served apiVersion resolves to the followed one.
 A kind stays resolvable after its CRD is deleted: a reference to it then names an owner
 that can no longer exist (a live GET answers 404), so its dependents are collected
@@ -25,14 +27,17 @@ from minikube_py.client.tasks import log_failure, stop_tasks
 log = logging.getLogger(__name__)
 
 Follow = Callable[[Resource, Informer], None]  # add indexes and handlers before it runs
+Synced = Callable[[Resource], None]  # the kind's informer has its first list
 
 
 class CustomKinds:
     """Informers of the custom kinds defined now, kept equal to the CRDs."""
 
-    def __init__(self, client: ListWatcher, follow: Follow) -> None:
+    def __init__(self, client: ListWatcher, follow: Follow,
+                 synced: Synced = lambda resource: None) -> None:
         self.client = client
         self._follow = follow
+        self._synced = synced
         self._by_kind: dict[tuple[str, str], Resource] = {}  # (apiVersion, kind) -> followed
         self._by_gvr: dict[tuple[str, str, str], Resource] = {}
         self._running: dict[str, tuple[Resource, Informer, asyncio.Task[Any]]] = {}
@@ -73,12 +78,18 @@ class CustomKinds:
         self._stop(name)
         informer = Informer(self.client, followed)
         self._follow(followed, informer)
-        task = asyncio.create_task(informer.run(),
+        task = asyncio.create_task(self._run(followed, informer),
                                    name=f"informer-{followed.plural}.{followed.group}")
         task.add_done_callback(log_failure)
         self._running[name] = (followed, informer, task)
         log.info("following custom kind kind=%s apiVersion=%s", followed.kind,
                  followed.api_version)
+
+    async def _run(self, resource: Resource, informer: Informer) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(informer.run(), name=f"list-watch-{resource.plural}")
+            await informer.wait_synced()
+            self._synced(resource)
 
     def crd_removed(self, crd: Object) -> None:
         self._stop(str(crd.get("metadata", {}).get("name", "")))

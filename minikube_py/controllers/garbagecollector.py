@@ -68,7 +68,7 @@ class GarbageCollector(Controller):
     def __init__(self, client: ApiClient, settings: ControllerManagerSettings,
                  informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
-        self.custom = CustomKinds(client, self._follow)
+        self.custom = CustomKinds(client, self._follow, self.custom_kind_synced)
         for resource in WATCHED:
             self._follow(resource, self.watch(resource))
         self.informers.get(CUSTOMRESOURCEDEFINITIONS).add_handlers(
@@ -111,13 +111,31 @@ class GarbageCollector(Controller):
             if owner is not None:
                 self.queue.add(self._item(owner[0], owner[1]))
 
+    def custom_kind_synced(self, kind: Resource) -> None:
+        """Look again at every object that names `kind` as an owner's: until now such a
+        reference was unresolvable (kept), or its owner may have been created and deleted
+        before the kind's first list, leaving no delete event to queue it (Kubernetes'
+        collector retries what its RESTMapper could not resolve)."""
+        for resource, informer in self._followed():
+            for obj in informer.list():
+                if any(self._same_kind(self._owner_resource(r), kind) for r in _refs(obj)):
+                    self.queue.add(self._item(resource, obj))
+
     # -- lookups -------------------------------------------------------------------
+
+    def _followed(self) -> list[tuple[Resource, Informer]]:
+        return [(r, self.informers.get(r)) for r in WATCHED] + self.custom.followed()
+
+    @staticmethod
+    def _same_kind(resource: Resource | None, kind: Resource) -> bool:
+        return resource is not None and (resource.group, resource.plural) == (kind.group,
+                                                                                kind.plural)
 
     def _dependents(self, uid: str) -> list[tuple[Resource, Object]]:
         if not uid:
             return []
-        followed = [(r, self.informers.get(r)) for r in WATCHED] + self.custom.followed()
-        return [(r, o) for r, informer in followed for o in informer.by_index("owner", uid)]
+        return [(r, o) for r, informer in self._followed()
+                for o in informer.by_index("owner", uid)]
 
     def _informer(self, resource: Resource) -> Informer | None:
         return self.custom.informer(resource) if resource.custom \

@@ -29,6 +29,15 @@ class NeverAnswers:
         yield "", {}
 
 
+class ListsNothing(NeverAnswers):
+    """Lists an empty collection at once, then never sends a watch event."""
+
+    async def list(self, resource: Resource, namespace: str | None = None, *,
+                   label_selector: str | None = None,
+                   field_selector: str | None = None) -> Object:
+        return {"metadata": {"resourceVersion": "1"}, "items": []}
+
+
 def crd(*versions: tuple[str, bool]) -> dict[str, Any]:
     return {"metadata": {"name": "gadgets.x.io"}, "spec": {
         "group": "x.io", "scope": "Namespaced",
@@ -73,3 +82,19 @@ async def test_stopping_stops_every_informer() -> None:
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
     assert tasks[0].done()
+
+
+async def test_a_kind_is_reported_synced_once_its_first_list_is_in() -> None:
+    synced: list[str] = []
+    kinds = CustomKinds(ListsNothing(), lambda r, i: None,
+                        lambda r: synced.append(r.api_version))
+    runner = asyncio.create_task(kinds.run())
+    try:
+        kinds.crd_changed(crd(("v1", True)))
+        assert synced == []  # not before the list
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert synced == ["x.io/v1"]
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)

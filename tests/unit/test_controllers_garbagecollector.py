@@ -5,6 +5,7 @@ processDeletingDependentsItem cases, over our fake client)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -13,7 +14,16 @@ from minikube_py.api.meta import key
 from minikube_py.api.resources import DEPLOYMENTS, PODS
 from minikube_py.client.errors import ApiError, Conflict, NotFound, ServerError
 from minikube_py.controllers.garbagecollector import FOREGROUND, ORPHAN, GarbageCollector
-from tests.fixtures.builders import T0, deployment, namespace, pod, ref, replicaset, service
+from tests.fixtures.builders import (
+    T0,
+    configmap,
+    deployment,
+    namespace,
+    pod,
+    ref,
+    replicaset,
+    service,
+)
 from tests.fixtures.controllers import resource_of, start
 from tests.fixtures.fake_client import Write
 from tests.fixtures.queues import recorded
@@ -248,3 +258,32 @@ def test_events_queue_what_may_be_collected(cached: list[JsonDict], event: tuple
     kind, obj = event
     c.informers.get(resource_of(obj)).apply(kind, obj)
     assert recorded(c.queue).added == queued
+
+
+GADGETS_CRD = {"metadata": {"name": "gadgets.x.io"}, "spec": {
+    "group": "x.io", "scope": "Namespaced", "names": {"plural": "gadgets", "kind": "Gadget"},
+    "versions": [{"name": "v1", "served": True, "storage": True},
+                 {"name": "v1beta1", "served": True, "storage": False}]}}
+
+
+async def test_a_custom_kind_synced_queues_what_names_it_as_owner() -> None:
+    """A dependent of a custom kind was kept while the kind was unresolvable, and its owner
+    may have come and gone before the kind's first list: once listed, it is looked at again."""
+    gadget = {"apiVersion": "x.io/v1beta1", "kind": "Gadget", "name": "g", "uid": "uid-g"}
+    dependent = configmap("owned", "ns", owners=[gadget])
+    others = [configmap("free", "ns"), configmap("other", "ns", owners=[ref(RS)])]
+    c, client = start(GarbageCollector, dependent, *others)
+    await c.sync(item(dependent))
+    assert client.writes == []  # unresolvable: kept
+    runner = asyncio.create_task(c.custom.run())
+    try:
+        c.custom.crd_changed(GADGETS_CRD)
+        kind = c.custom.for_kind("x.io/v1", "Gadget")
+        assert kind is not None
+        c.custom_kind_synced(kind)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    assert recorded(c.queue).added == [item(dependent)]
+    await c.sync(item(dependent))
+    assert client.writes == [deleted(dependent)]  # the Gadget is not there

@@ -28,6 +28,7 @@ KMSG = "/dev/kmsg"
 CAPACITY = 4096  # killed cgroups remembered: far more than die between two syncs
 BATCH = 256  # records read per turn of the loop (~0.5 ms): a full buffer never stalls it
 RECORD_MAX = 8192  # a read shorter than its record fails (EINVAL); records are < 8 KiB
+CATCH_UP_WAIT = 5.0  # the backlog reads in milliseconds: longer, and run() is not running
 _TASK_MEMCG = re.compile(rb"[,;]task_memcg=([^,\s]*)")
 _OOM_KILL = b"oom-kill:"
 
@@ -116,7 +117,13 @@ class KernelOomLog:
         """Whether the kernel OOM-killed a task of this Docker container (cgroupfs
         driver: `.../<id>`, systemd driver: `.../docker-<id>.scope`). The exit can be
         seen before the loop read the record (the kernel logs it before the kill), so
-        what the kernel has logged so far is read first."""
-        await self._caught_up.wait()
+        what the kernel has logged so far is read first. Not known (False, Docker's
+        word stands) while run() is not running, rather than a pod sync waiting forever."""
+        try:
+            await asyncio.wait_for(self._caught_up.wait(), CATCH_UP_WAIT)
+        except TimeoutError:
+            log.warning("kernel log not being read, OOM kill known from Docker only "
+                        "container=%s", container_id)
+            return False
         await self._read_available()
         return container_id in self._killed or f"docker-{container_id}.scope" in self._killed

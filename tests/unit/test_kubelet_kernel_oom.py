@@ -165,6 +165,20 @@ async def test_stopping_closes_the_log() -> None:
     assert await oom.oom_killed(CID)  # what was read is still known
 
 
+async def test_a_log_never_read_answers_not_known(monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """run() never started (or stopped before it opened the log): a pod sync asking is
+    answered, not left waiting."""
+    monkeypatch.setattr(kernel_oom, "CATCH_UP_WAIT", 0.01)
+
+    def never_opened() -> int:
+        raise AssertionError("only run() opens the log")
+    with caplog.at_level(logging.WARNING, logger=kernel_oom.__name__):
+        assert not await KernelOomLog(open_log=never_opened).oom_killed(CID)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"kernel log not being read, OOM kill known from Docker only container={CID}"]
+
+
 def test_the_kernel_log_is_opened_not_to_block(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     """Reads run on the event loop: one that waited for a record would stall it."""

@@ -1,11 +1,13 @@
 """Informer: a local, indexed copy of one resource kept current by list+watch.
 
-The loop is client-go's reflector: list, then watch from the list's
-resourceVersion; a watch that ends cleanly is resumed from the last version
+The loop is client-go's reflector: list (in pages, see pager.py), then watch from
+the list's resourceVersion; a watch that ends cleanly is resumed from the last version
 seen (bookmarks included); 410 Gone means the history is compacted, so list
 again and turn the difference between cache and list into add/update/delete
 calls; other failures back off and resume. Handlers are plain callables run
 in the loop: they should only enqueue keys (see WorkQueue) and must not block.
+A `transform` (client-go's SetTransform) slims every object before it is stored or
+handed to a handler, each list page as it arrives.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from minikube_py.api.resources import Resource
 from minikube_py.api.types import Object
 from minikube_py.client.cache import Indexer, IndexFunc, Keys, Objects
 from minikube_py.client.errors import ClientError, Gone
+from minikube_py.client.pager import PAGE_SIZE, Transform, list_all
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +39,23 @@ class ListWatcher(Protocol):
     """What an Informer needs from ApiClient (the seam unit tests fake)."""
 
     async def list(self, resource: Resource, namespace: str | None = None, *,
-                   label_selector: str | None = None,
-                   field_selector: str | None = None) -> Object: ...
+                   label_selector: str | None = None, field_selector: str | None = None,
+                   limit: int | None = None, continue_token: str | None = None) -> Object: ...
 
     def watch(self, resource: Resource, namespace: str | None = None, *,
               resource_version: str | None = None, label_selector: str | None = None,
               field_selector: str | None = None, timeout_seconds: int | None = None,
               allow_bookmarks: bool = False) -> AsyncGenerator[tuple[str, Object], None]: ...
+
+
+def strip_managed_fields(obj: Object) -> Object:
+    """client-go's TransformStripManagedFields, for caches that never read them (often
+    the larger part of a small object). An update sent without them keeps the stored
+    ones, so a cached object stays safe to write back."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
 
 
 class Informer:
@@ -51,7 +64,8 @@ class Informer:
     def __init__(self, client: ListWatcher, resource: Resource, namespace: str | None = None, *,
                  label_selector: str | None = None, field_selector: str | None = None,
                  resync_period: float | None = None,
-                 watch_timeout: tuple[int, int] = (300, 600)) -> None:
+                 watch_timeout: tuple[int, int] = (300, 600), page_size: int = PAGE_SIZE,
+                 transform: Transform | None = None) -> None:
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -59,6 +73,8 @@ class Informer:
         self.field_selector = field_selector
         self.resync_period = resync_period
         self.watch_timeout = watch_timeout
+        self.page_size = page_size
+        self.transform = transform
         self.cache = Indexer()
         self.resource_version: str | None = None
         self.list_count = 0
@@ -134,7 +150,10 @@ class Informer:
     # -- applying what the server says ---------------------------------------------
 
     def _complete(self, obj: Object) -> Object:
-        """List items come without apiVersion/kind; fill them so owners/events can refer."""
+        """The transform, then apiVersion/kind, which list items come without, so that
+        owners/events can refer to the object."""
+        if self.transform is not None:
+            obj = self.transform(obj)
         obj.setdefault("apiVersion", self.resource.api_version)
         obj.setdefault("kind", self.resource.kind)
         return obj
@@ -148,8 +167,9 @@ class Informer:
             self._updated(old, obj)
 
     def replace(self, items: Objects, resource_version: str) -> None:
-        """Make the cache equal to a fresh list, calling handlers for each difference."""
-        fresh = {object_key(o): self._complete(o) for o in items}
+        """Make the cache equal to a fresh list, calling handlers for each difference
+        (`items` as `_list` hands them: transformed and completed already)."""
+        fresh = {object_key(o): o for o in items}
         for key in set(self.cache.keys()) - fresh.keys():
             old = self.cache.remove(key)
             if old is not None:
@@ -177,13 +197,14 @@ class Informer:
     # -- the loop ------------------------------------------------------------------
 
     async def _list(self) -> None:
-        listed = await self.client.list(self.resource, self.namespace,
-                                        label_selector=self.label_selector,
-                                        field_selector=self.field_selector)
+        listed = await list_all(self.client, self.resource, self.namespace,
+                                label_selector=self.label_selector,
+                                field_selector=self.field_selector, page_size=self.page_size,
+                                transform=self._complete)
         self.list_count += 1
-        rv = str((listed.get("metadata") or {}).get("resourceVersion") or "")
-        self.replace(list(listed.get("items") or []), rv)
-        log.debug("listed resource=%s items=%d rv=%s", self.resource.plural, len(self.cache), rv)
+        self.replace(listed.items, listed.resource_version)
+        log.debug("listed resource=%s items=%d pages=%d rv=%s", self.resource.plural,
+                  len(self.cache), listed.pages, listed.resource_version)
 
     async def _watch(self) -> None:
         events = self.client.watch(

@@ -1,5 +1,6 @@
-"""Informer against a real api-server: live events, recovery from compaction
-(410 -> re-list -> the right add/update/delete calls) and from an api-server restart."""
+"""Informer against a real api-server: live events, a list read in pages with
+managedFields stripped, recovery from compaction (410 -> re-list -> the right
+add/update/delete calls) and from an api-server restart."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from minikube_py.api.resources import CONFIGMAPS, Resource
 from minikube_py.client import ApiClient, Informer
 from minikube_py.client.errors import Gone
+from minikube_py.client.informer import strip_managed_fields
 from minikube_py.client.tasks import background
 from tests.helpers import eventually
 
@@ -32,13 +34,20 @@ def configmap(name: str, label: str, value: str = "0") -> JsonDict:
 
 class GatedClient(ApiClient):
     """A real client whose new watches wait for `gate`: lets a test keep an informer
-    away from the server while history is changed and compacted under it."""
+    away from the server while history is changed and compacted under it. It notes the
+    (limit, continue) of every list."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.gate = asyncio.Event()
         self.gate.set()
         self.watch_rvs: list[str | None] = []
+        self.list_requests: list[tuple[int | None, str | None]] = []
+
+    async def list(self, resource: Resource, namespace: str | None = None, **kwargs: Any
+                   ) -> JsonDict:
+        self.list_requests.append((kwargs.get("limit"), kwargs.get("continue_token")))
+        return await super().list(resource, namespace, **kwargs)
 
     def watch(self, resource: Resource, namespace: str | None = None, **kwargs: Any
               ) -> AsyncGenerator[tuple[str, JsonDict], None]:
@@ -111,6 +120,35 @@ async def test_informer_follows_live_changes(client: GatedClient) -> None:
         await client.delete(CONFIGMAPS, name, "default")
         await eventually(lambda: informer.get(f"default/{name}") is None)
     assert seen.calls[1:] == [("add", name, "0"), ("update", name, "0->1"), ("delete", name, "")]
+
+
+async def test_informer_lists_in_pages_and_keeps_no_managed_fields(
+        client: GatedClient) -> None:
+    label = unique("paged")
+    names = sorted(unique("cm") for _ in range(7))
+    for name in names:
+        await client.create(CONFIGMAPS, configmap(name, label))
+    stored = await client.get(CONFIGMAPS, names[0], "default")
+    assert stored["metadata"]["managedFields"], "the server records them on every write"
+    informer = Informer(client, CONFIGMAPS, "default", label_selector=f"suite={label}",
+                        page_size=3, transform=strip_managed_fields)
+    seen = Seen(informer)
+    async with running(informer):
+        limits, tokens = zip(*client.list_requests, strict=True)
+        assert limits == (3, 3, 3) and tokens[0] is None and all(tokens[1:])
+        assert sorted(o["metadata"]["name"] for o in informer.list()) == names
+        assert informer.resource_version
+        await client.patch(CONFIGMAPS, names[0], {"data": {"v": "1"}}, "default")
+        await eventually(lambda: ("update", names[0], "0->1") in seen.calls)
+        for obj in informer.list():
+            assert "managedFields" not in obj["metadata"], obj["metadata"]["name"]
+            assert obj["kind"] == "ConfigMap" and obj["metadata"]["uid"]
+        cached = informer.get(f"default/{names[1]}")
+        assert cached is not None
+        await client.update(CONFIGMAPS, {**cached, "data": {"v": "2"}})  # written back
+    live = await client.get(CONFIGMAPS, names[1], "default")
+    assert live["data"] == {"v": "2"} and live["metadata"]["managedFields"], \
+        "the server's copy keeps them"
 
 
 async def test_informer_relists_after_compaction(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import pytest
@@ -16,8 +16,9 @@ from minikube_py.api.meta import split_key
 from minikube_py.api.resources import PODS, Resource
 from minikube_py.client.cache import Indexer
 from minikube_py.client.errors import ConnectionFailed, Gone, ServerError
-from minikube_py.client.informer import Informer
+from minikube_py.client.informer import Informer, strip_managed_fields
 from minikube_py.client.tasks import background
+from tests.fixtures.paging import Pages
 
 JsonDict = dict[str, Any]
 END = object()
@@ -30,13 +31,17 @@ def pod(name: str, rv: int, node: str = "", ns: str = "default") -> JsonDict:
 
 
 class FakeApi:
-    """Scripted list results and watch streams the test feeds event by event."""
+    """Scripted list results (paged as the api-server pages them) and watch streams the
+    test feeds event by event."""
 
     def __init__(self) -> None:
         self.objects: dict[str, JsonDict] = {}
         self.rv = 1
         self.list_errors: list[Exception] = []
         self.list_calls = 0
+        self.list_requests: list[tuple[int | None, str | None]] = []
+        self.before_list: list[Callable[[], None]] = []  # run one per list call, in order
+        self.pages = Pages()
         self.watch_rvs: list[str | None] = []
         self.streams: asyncio.Queue[asyncio.Queue[Any]] = asyncio.Queue()
 
@@ -45,13 +50,18 @@ class FakeApi:
         self.objects[obj["metadata"]["name"]] = obj
 
     async def list(self, resource: Resource, namespace: str | None = None, *,
-                   label_selector: str | None = None,
-                   field_selector: str | None = None) -> JsonDict:
+                   label_selector: str | None = None, field_selector: str | None = None,
+                   limit: int | None = None, continue_token: str | None = None) -> JsonDict:
         self.list_calls += 1
+        self.list_requests.append((limit, continue_token))
+        if self.before_list:
+            self.before_list.pop(0)()
         if self.list_errors:
             raise self.list_errors.pop(0)
-        return {"metadata": {"resourceVersion": str(self.rv)},
-                "items": copy.deepcopy(list(self.objects.values()))}
+        meta, items = self.pages.page(
+            lambda: (str(self.rv), copy.deepcopy(list(self.objects.values()))),
+            limit=limit, token=continue_token)
+        return {"metadata": meta, "items": items}
 
     def watch(self, resource: Resource, namespace: str | None = None, *,
               resource_version: str | None = None, label_selector: str | None = None,
@@ -172,6 +182,97 @@ async def test_gone_relists_and_emits_the_difference() -> None:
         assert sorted(rec.calls) == [("add", "new", "21"), ("delete", "remove"),
                                      ("update", "change", "3", "20")]
         assert sorted(informer.keys()) == ["default/change", "default/keep", "default/new"]
+
+
+def managed(obj: JsonDict) -> JsonDict:
+    obj["metadata"]["managedFields"] = [{"manager": "kubectl", "operation": "Apply",
+                                         "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]
+    return obj
+
+
+async def test_list_is_read_in_pages_of_one_snapshot_and_watched_from_its_rv() -> None:
+    api = FakeApi()
+    for i in range(5):
+        api.put(pod(f"p{i}", 10 + i))
+    # Between the pages the collection changes: the later pages still show the snapshot.
+    api.before_list = [lambda: None, lambda: api.put(pod("late", 30))]
+    informer, rec = make(api, page_size=2)
+    async with running(informer):
+        await asyncio.wait_for(informer.wait_synced(), 5)
+        await api.next_stream()
+        assert api.list_requests == [(2, None), (2, "s0/2"), (2, "s0/4")]
+        assert sorted(informer.keys()) == [f"default/p{i}" for i in range(5)]
+        assert len(rec.calls) == 5
+        assert api.watch_rvs == ["14"], "from the first page's revision, not the newest"
+        assert informer.list_count == 1
+
+
+async def test_expired_continue_falls_back_to_one_whole_list() -> None:
+    api = FakeApi()
+    for i in range(5):
+        api.put(pod(f"p{i}", 10 + i))
+
+    def compacted_and_changed() -> None:
+        api.pages.expire()
+        api.put(pod("late", 30))
+    api.before_list = [lambda: None, compacted_and_changed]
+    informer, rec = make(api, page_size=2)
+    async with running(informer):
+        await asyncio.wait_for(informer.wait_synced(), 5)
+        await api.next_stream()
+        assert api.list_requests == [(2, None), (2, "s0/2"), (None, None)]
+        assert sorted(informer.keys()) == sorted(f"default/{n}" for n in api.objects)
+        assert ("add", "late", "30") in rec.calls and len(rec.calls) == 6
+        assert api.watch_rvs == ["30"], "from the whole list's revision"
+
+
+async def test_expired_first_page_relists_in_pages() -> None:
+    api = FakeApi()
+    api.put(pod("a", 3))
+    api.list_errors = [Gone({"code": 410, "reason": "Expired"}, 410)]
+    informer, _ = make(api, page_size=2)
+    async with running(informer):
+        await asyncio.wait_for(informer.wait_synced(), 5)
+        assert api.list_requests == [(2, None), (2, None)]
+
+
+async def test_transform_slims_each_page_before_the_next_and_every_watch_event() -> None:
+    api = FakeApi()
+    for i in range(5):
+        api.put(managed(pod(f"p{i}", 10 + i)))
+    slimmed: list[str] = []
+    seen_at_request: list[int] = []
+    api.before_list = [lambda: seen_at_request.append(len(slimmed)) for _ in range(3)]
+
+    def transform(obj: JsonDict) -> JsonDict:
+        slimmed.append(obj["metadata"]["name"])
+        return strip_managed_fields(obj)
+
+    informer, _ = make(api, page_size=2, transform=transform)
+    handled: list[JsonDict] = []
+    informer.add_handlers(handled.append, lambda _old, new: handled.append(new))
+    async with running(informer):
+        stream = await api.next_stream()
+        assert seen_at_request == [0, 2, 4], "each page transformed as it arrived"
+        stream.put_nowait(("ADDED", managed(pod("w", 20))))
+        stream.put_nowait(("MODIFIED", managed(pod("p0", 21))))
+        await settle()
+        assert slimmed == ["p0", "p1", "p2", "p3", "p4", "w", "p0"], "once each"
+        assert len(handled) == 7
+        for obj in [*informer.list(), *handled]:
+            assert "managedFields" not in obj["metadata"]
+            assert obj["kind"] == "Pod" and obj["metadata"]["resourceVersion"]
+
+
+@pytest.mark.parametrize("obj", [
+    pytest.param(managed(pod("a", 1)), id="with-managed-fields"),
+    pytest.param(pod("a", 1), id="without"),
+    pytest.param({"kind": "Status"}, id="without-metadata"),
+])
+def test_strip_managed_fields_keeps_everything_else(obj: JsonDict) -> None:
+    before = copy.deepcopy(obj)
+    before.get("metadata", {}).pop("managedFields", None)
+    assert strip_managed_fields(obj) == before
 
 
 async def test_connection_failure_backs_off_and_resumes_from_last_rv() -> None:

@@ -16,8 +16,8 @@ class NeverAnswers:
     """A list/watch client that never answers (the informers just stay running)."""
 
     async def list(self, resource: Resource, namespace: str | None = None, *,
-                   label_selector: str | None = None,
-                   field_selector: str | None = None) -> Object:
+                   label_selector: str | None = None, field_selector: str | None = None,
+                   limit: int | None = None, continue_token: str | None = None) -> Object:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
@@ -33,8 +33,8 @@ class ListsNothing(NeverAnswers):
     """Lists an empty collection at once, then never sends a watch event."""
 
     async def list(self, resource: Resource, namespace: str | None = None, *,
-                   label_selector: str | None = None,
-                   field_selector: str | None = None) -> Object:
+                   label_selector: str | None = None, field_selector: str | None = None,
+                   limit: int | None = None, continue_token: str | None = None) -> Object:
         return {"metadata": {"resourceVersion": "1"}, "items": []}
 
 

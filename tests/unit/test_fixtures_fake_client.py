@@ -1,6 +1,7 @@
 """The fake ApiClient answers as the api-server does where controllers depend on
 it: generated names and uids, AlreadyExists, NotFound, stale-version Conflicts,
-injected failures; and records each accepted write once."""
+injected failures, lists paged through one snapshot (410 Expired once compacted);
+and records each accepted write once."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from minikube_py.api.resources import CONFIGMAPS, PODS
 from minikube_py.client import ApiClient
-from minikube_py.client.errors import AlreadyExists, Conflict, NotFound, ServerError
+from minikube_py.client.errors import AlreadyExists, Conflict, Gone, NotFound, ServerError
 from tests.fixtures.builders import configmap, pod
 from tests.fixtures.fake_client import FakeClient
 
@@ -54,6 +55,30 @@ async def test_injected_failures_hit_the_matching_calls_only() -> None:
     await client.delete(PODS, "b", "default")
     await client.delete(PODS, "a", "default")
     assert client.summary() == [("delete", "pods", "b"), ("delete", "pods", "a")]
+
+
+async def test_lists_page_through_one_snapshot_until_it_is_compacted() -> None:
+    client = FakeClient()
+    client.put(CONFIGMAPS, *(configmap(f"cm{i}") for i in range(5)))
+    first = await client.list(CONFIGMAPS, "default", limit=2)
+    await client.create(CONFIGMAPS, configmap("late"))
+    second = await client.list(CONFIGMAPS, "default", limit=2,
+                               continue_token=first["metadata"]["continue"])
+    last = await client.list(CONFIGMAPS, "default", limit=2,
+                             continue_token=second["metadata"]["continue"])
+    pages = [first, second, last]
+    assert [[o["metadata"]["name"] for o in p["items"]] for p in pages] == \
+        [["cm0", "cm1"], ["cm2", "cm3"], ["cm4"]]
+    assert {p["metadata"]["resourceVersion"] for p in pages} == \
+        {first["metadata"]["resourceVersion"]}
+    assert "continue" not in last["metadata"]
+    again = await client.list(CONFIGMAPS, "default", limit=5)
+    assert len(again["items"]) == 5 and again["metadata"]["continue"]
+    client.pages.expire()
+    with pytest.raises(Gone, match="410 Expired: The provided continue parameter is too old"):
+        await client.list(CONFIGMAPS, "default", limit=5,
+                          continue_token=again["metadata"]["continue"])
+    assert len((await client.list(CONFIGMAPS, "default"))["items"]) == 6
 
 
 @pytest.mark.parametrize("verb", ["get", "list", "create", "update", "patch", "delete"])

@@ -143,6 +143,8 @@ class CronJobController(Controller):
                         or parse_time(done) > parse_time(status["lastSuccessfulTime"])):
                     status["lastSuccessfulTime"] = done
         for uid in [u for u in active if u not in by_uid]:
+            if await self._exists(cronjob, active[uid]):
+                continue  # created by the last sync, not in the Job cache yet
             ref = active.pop(uid)
             await self.recorder.event(cronjob, "Normal", "MissingJob",
                                       f"Active job went missing: {ref.get('name')}")
@@ -150,6 +152,16 @@ class CronJobController(Controller):
             status["active"] = sorted(active.values(), key=lambda r: str(r.get("name")))
         else:
             status.pop("active", None)
+
+    async def _exists(self, cronjob: Object, ref: Object) -> bool:
+        """Whether an active Job the cache lacks is there, read live: the Job cache may
+        lag behind the CronJob's own status update (as Kubernetes' GetJob here)."""
+        try:
+            job = await self.client.get(JOBS, str(ref.get("name")),
+                                        cronjob["metadata"]["namespace"])
+        except NotFound:
+            return False
+        return bool(job["metadata"].get("uid") == ref.get("uid"))
 
     async def _schedule(self, key: str, cronjob: Object, status: Object,
                         jobs: list[Object], now: datetime) -> None:

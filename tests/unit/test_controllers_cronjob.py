@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from minikube_py.api.resources import CRONJOBS
+from minikube_py.api.resources import CRONJOBS, JOBS
 from minikube_py.client import ApiClient
 from minikube_py.controllers.cronjob import SCHEDULED_TIMESTAMP, CronJobController, job_name
 from minikube_py.controllers.settings import ControllerManagerSettings
@@ -159,6 +159,19 @@ async def test_finished_and_missing_jobs_leave_the_active_list() -> None:
     assert "active" not in st and st["lastSuccessfulTime"] == "2026-01-01T00:01:09Z"
     reasons = {e[1] for e in client.events()}
     assert {"SawCompletedJob", "MissingJob"} <= reasons
+
+
+async def test_an_active_job_not_yet_cached_stays_active() -> None:
+    """The Job created by the last sync may reach the Job cache after the CronJob's own
+    status update: read live before calling it missing (Kubernetes GETs it too)."""
+    owner = cj(suspend=True)
+    young = child(owner, "backup-2")
+    owner["status"] = {"active": [{"kind": "Job", "name": "backup-2", "namespace": "ns",
+                                   "uid": young["metadata"]["uid"]}]}
+    c, client = controller(owner, [], "2026-01-01T00:02:00")
+    client.put(JOBS, young)
+    await c.sync(KEY)
+    assert client.writes == [] and client.events() == []
 
 
 async def test_history_limits_delete_the_oldest_finished_jobs() -> None:

@@ -13,7 +13,10 @@ any point neither loses nor double-counts it:
      status.succeeded / status.failed.
 
 A pod that still holds the finalizer is counted by step 1 only if its uid
-is not there already; one that lost it is never looked at again.
+is not there already; one that lost it is never looked at again. The pod cache
+may show a finalizer after the Job's cache shows the count of its removal (two
+watches), so a pod whose finalizer this controller removed is taken as without
+it until the cache agrees (Kubernetes' finalizer expectations).
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class JobController(Controller):
                  informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         self.expectations = Expectations()
+        self._released: dict[str, set[str]] = {}  # job key -> pod uids, until cached
         self.jobs = self.watch(JOBS)
         self.pods = by_namespace(self.watch(PODS))
         self.jobs.add_handlers(self.enqueue, lambda old, new: self.enqueue(new),
@@ -97,6 +101,7 @@ class JobController(Controller):
 
     def _job_deleted(self, job: Object) -> None:
         self.expectations.forget(object_key(job))
+        self._released.pop(object_key(job), None)
         self.enqueue(job)
 
     def _owner_key(self, obj: Object) -> str | None:
@@ -109,7 +114,21 @@ class JobController(Controller):
             self.queue.add(key)
 
     def _pod_changed(self, pod: Object) -> None:
+        key = self._owner_key(pod)
+        if key is not None and not jp.has_finalizer(pod):
+            released = self._released.get(key)
+            if released is not None:
+                released.discard(pod["metadata"]["uid"])
+                if not released:
+                    del self._released[key]
         self.enqueue_controller(pod, "Job")
+
+    def _as_released(self, key: str, pod: Object) -> Object:
+        """The pod as the cache will show it once our finalizer removal arrives."""
+        if pod["metadata"]["uid"] not in self._released.get(key, ()):
+            return pod
+        rest = [f for f in pod["metadata"].get("finalizers") or [] if f != TRACKING_FINALIZER]
+        return {**pod, "metadata": {**pod["metadata"], "finalizers": rest}}
 
     # -- sync -------------------------------------------------------------------------------
 
@@ -121,7 +140,7 @@ class JobController(Controller):
             self.expectations.forget(key)
             await self._release_orphans(namespace or "", name)
             return
-        pods = await self._pods_of(job)
+        pods = [self._as_released(key, p) for p in await self._pods_of(job)]
         if is_finished(job):
             await self._remove_finalizers(job, [p for p in pods if jp.has_finalizer(p)])
             return
@@ -203,9 +222,10 @@ class JobController(Controller):
             try:
                 await self.client.patch(PODS, meta["name"], patch, meta["namespace"])
             except NotFound:
-                pass
+                return str(meta["uid"])
             except Conflict:
                 return None  # changed meanwhile: the next sync looks again
+            self._released.setdefault(object_key(job), set()).add(str(meta["uid"]))
             return str(meta["uid"])
 
         results = await asyncio.gather(*(remove(p) for p in pods))

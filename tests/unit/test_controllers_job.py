@@ -147,6 +147,26 @@ async def test_finished_pod_counted_once_through_three_steps() -> None:
     assert status_of(client)["succeeded"] == 1
 
 
+async def test_a_pod_released_but_cached_with_its_finalizer_is_not_counted_again() -> None:
+    """The Job's status event may come before the event of its pod's finalizer removal
+    (two watches): a sync in between saw the pod finished and holding the finalizer, with
+    its uid no longer uncounted, and counted it a second time (Kubernetes' job controller
+    skips pods whose finalizer removal it expects)."""
+    j = job(completions=3, parallelism=1)
+    stale = pod("done", j, phase="Succeeded", exit_code=0)
+    c, client = controller(j, [stale])
+    await c.sync(KEY)
+    assert status_of(client)["succeeded"] == 1
+    fill(c.jobs, client.held(JOBS, "pi", "ns"))  # the pod cache still holds `stale`
+    await c.sync(KEY)
+    assert status_of(client)["succeeded"] == 1
+    assert status_of(client)["uncountedTerminatedPods"] == {}
+    fill(c.jobs, client.held(JOBS, "pi", "ns"))
+    fill(c.pods, pod("done", j, phase="Succeeded", exit_code=0, finalizer=False))
+    await c.sync(KEY)
+    assert status_of(client)["succeeded"] == 1
+
+
 @pytest.mark.parametrize("finalizer", [
     pytest.param(True, id="killed-after-uncounted-was-written"),
     pytest.param(False, id="killed-after-finalizer-was-removed"),

@@ -75,7 +75,7 @@ class HollowNodes:
         await register_node(self.client, node_object(name, **kwargs))
         self.names.append(name)
         await self._renew(name)  # before the heartbeat loop may: two creates would race
-        self.alive.add(name)
+        self._come_alive(name)
         return name
 
     def stop(self, name: str) -> None:
@@ -85,7 +85,7 @@ class HollowNodes:
     async def resume(self, name: str) -> None:
         """Heartbeats again and reports Ready, as an agent does when it comes back."""
         await self._renew(name)
-        self.alive.add(name)
+        self._come_alive(name)
         node = await self.client.get(NODES, name)
         now = now_rfc3339()
         conditions = [
@@ -94,6 +94,14 @@ class HollowNodes:
             for c in node["status"].get("conditions") or []]
         await self.client.patch(NODES, name, {"status": {"conditions": conditions}},
                                 patch_type="merge", subresource="status")
+
+    def _come_alive(self, name: str) -> None:
+        """Heartbeat `name` and run its pods, those bound to it already too: a pod bound
+        while the node was registering (or silent) sent its only event then."""
+        self.alive.add(name)
+        for pod in self.pods.list():
+            if (pod.get("spec") or {}).get("nodeName") == name:
+                self._pod_seen(pod)
 
     async def _renew(self, name: str) -> None:
         lease: Object = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",

@@ -29,7 +29,7 @@ from minikube_py.api.volumes import SELECTED_NODE
 from minikube_py.client.errors import AlreadyExists, ApiError, Conflict, NotFound
 from minikube_py.client.loop import cached
 from minikube_py.controllers import localpath
-from minikube_py.controllers.base import Controller
+from minikube_py.controllers.base import Controller, ensure_index
 
 if TYPE_CHECKING:
     from minikube_py.client import ApiClient
@@ -48,6 +48,11 @@ def claim_key(volume: Object) -> str | None:
     return join_key(ref.get("namespace"), ref["name"]) if ref.get("name") else None
 
 
+def _volume_name(claim: Object) -> list[str]:
+    name = (claim.get("spec") or {}).get("volumeName")
+    return [str(name)] if name else []
+
+
 class PersistentVolumeController(Controller):
     name = "persistentvolume-binder-controller"
     workers = 32  # a bind is four writes in a row; claims are independent of each other
@@ -56,6 +61,7 @@ class PersistentVolumeController(Controller):
                  informers: SharedInformers | None = None) -> None:
         super().__init__(client, settings, informers)
         self.claims = self.watch(PERSISTENTVOLUMECLAIMS)
+        ensure_index(self.claims, "volumeName", _volume_name)
         self.volumes = self.watch(PERSISTENTVOLUMES)
         self.classes = self.watch(STORAGECLASSES)
         self.nodes = self.watch(NODES)
@@ -83,6 +89,9 @@ class PersistentVolumeController(Controller):
         key = claim_key(volume)
         if key is not None:
             self.queue.add(("claim", key))
+        for claim in self.claims.by_index("volumeName", name):  # claims that wait for it
+            self.queue.add(("claim", join_key(claim["metadata"].get("namespace"),
+                                              claim["metadata"]["name"])))
 
     def _class_changed(self, _: Object) -> None:
         for claim in self.claims.list():

@@ -22,6 +22,7 @@ from tests.fixtures.builders import persistentvolume as pv
 from tests.fixtures.builders import persistentvolumeclaim as pvc
 from tests.fixtures.controllers import start
 from tests.fixtures.fake_client import FakeClient
+from tests.fixtures.queues import recorded
 
 NODE = builders.node("n1")
 NODE["metadata"]["labels"] = {"kubernetes.io/hostname": "n1"}
@@ -207,3 +208,18 @@ async def test_a_volume_prebound_by_name_waits_available_for_its_claim() -> None
     c, client = start(PersistentVolumeController, volume)
     await c.sync(("volume", "pv-1"))
     assert client.held(c.volumes.resource, "pv-1")["status"]["phase"] == "Available"
+
+
+async def test_a_claim_naming_a_volume_not_there_yet_binds_once_it_comes() -> None:
+    """A claim created with spec.volumeName before its volume waits; the volume's arrival
+    (no claimRef: nothing else names the claim) must queue it, as nothing resyncs."""
+    claim = pvc(volume="pv-1")
+    c, client = start(PersistentVolumeController, claim)
+    await c.sync(("claim", "default/data"))
+    assert _writes(client) == []
+    volume = pv()
+    client.put(c.volumes.resource, volume)
+    c.volumes.apply("ADDED", volume)
+    assert ("claim", "default/data") in recorded(c.queue).added
+    await c.sync(("claim", "default/data"))
+    assert client.held(c.claims.resource, "data", "default")["status"]["phase"] == "Bound"

@@ -34,13 +34,14 @@ def configmap(name: str, label: str, value: str = "0") -> JsonDict:
 
 class GatedClient(ApiClient):
     """A real client whose new watches wait for `gate`: lets a test keep an informer
-    away from the server while history is changed and compacted under it. It notes the
-    (limit, continue) of every list."""
+    away from the server while history is changed and compacted under it (`held` counts
+    the watches waiting there). It notes the (limit, continue) of every list."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.gate = asyncio.Event()
         self.gate.set()
+        self.held = 0
         self.watch_rvs: list[str | None] = []
         self.list_requests: list[tuple[int | None, str | None]] = []
 
@@ -55,7 +56,11 @@ class GatedClient(ApiClient):
 
     async def _gated(self, resource: Resource, namespace: str | None, **kwargs: Any
                      ) -> AsyncGenerator[tuple[str, JsonDict], None]:
-        await self.gate.wait()
+        self.held += 1
+        try:
+            await self.gate.wait()
+        finally:
+            self.held -= 1
         self.watch_rvs.append(kwargs.get("resource_version"))
         async with contextlib.aclosing(super().watch(resource, namespace, **kwargs)) as events:
             async for event in events:
@@ -166,7 +171,8 @@ async def test_informer_relists_after_compaction(
         async with running(informer):
             seen.calls.clear()
             client.gate.clear()
-            await asyncio.sleep(1.5)  # the open watch times out; the informer is now held
+            # The open watch times out (1 s, later under load); the next one is held.
+            await eventually(lambda: client.held == 1, what="the informer's watch held")
             stale_rv = informer.resource_version
             assert stale_rv
             added = unique("added")

@@ -7,13 +7,16 @@ dnsperf to another, and the rounds alternate between the two servers:
 
     max qps             dnsperf unthrottled (100 outstanding), queries per second
     p50/p99 at 2,000/s  dnsperf -Q 2000 -v: every query's latency
-    memory              our server's RSS with 10,000 Services loaded
+    memory              our server's RSS with 10,000 Services loaded; with `--baseline REV`
+                        also, in alternated rounds, fresh servers of this tree and of
+                        REV (`git archive`d, run with PYTHONPATH there): RSS and peak
+                        RSS (VmHWM) once all names answer, and their ratio
     new Service         create -> first answer from our server, p50/p99 over 200 creates
 
 Also the wire libraries (`--wire`): parse a query + build an answer, dnslib vs dnspython.
 
 Run as root from the repository root (apt-get install -y dnsperf dnsmasq-base):
-    PYTHONPATH=. .venv/bin/python bench/dns.py [--services 10000] [--rounds 3]
+    PYTHONPATH=. .venv/bin/python bench/dns.py [--services 10000] [--rounds 3] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import dns.asyncquery
 import dns.message
 import psutil
 
-from bench.support import alternated_rounds, free_port, start_apiserver, stop
+from bench.support import REPO, alternated_rounds, extract, free_port, start_apiserver, stop
 from minikube_py.api.resources import NAMESPACES, SERVICES
 from minikube_py.client import ApiClient
 
@@ -153,6 +156,52 @@ async def new_service_latency(kubeconfig: Path, server: str, port: int, count: i
     return delays
 
 
+def start_dns(kubeconfig: Path, host_ip: str, port: int, source: Path | None = None
+              ) -> subprocess.Popen[bytes]:
+    """`minikube-py dns` on core 1, from `source` (a tree's root) or as installed."""
+    env = {**os.environ, "PYTHONPATH": str(source)} if source else None
+    return subprocess.Popen(pinned(1, [
+        str(Path(sys.executable).parent / "minikube-py"), "dns", "--kubeconfig", str(kubeconfig),
+        "--bind-address", host_ip, "--port", str(port), "--health-port", str(free_port()),
+        "--upstream", "127.0.0.1:9"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env)
+
+
+def memory_mib(pid: int) -> tuple[float, float]:
+    """(RSS, peak RSS) of a process in MiB, from /proc/<pid>/status."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text()
+                  .splitlines() if line.startswith(("VmRSS", "VmHWM")))
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def memory_rounds(kubeconfig: Path, host_ip: str, last: str, rounds: int, baseline: str,
+                  into: Path) -> None:
+    """Fresh servers of this tree and of `baseline` in alternated rounds, each measured
+    once it answers for `last` (its informers have listed everything) and stopped."""
+    into.mkdir()
+    extract(baseline, into)
+    arms = (("this tree", REPO), (f"baseline {baseline}", into))
+    got: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in arms}
+    for r, order in alternated_rounds(rounds, arms):
+        for label, source in order:
+            port = free_port()
+            proc = start_dns(kubeconfig, host_ip, port, source)
+            try:
+                ready = asyncio.run(wait_answer(host_ip, port, last, 120))
+                rss, peak = memory_mib(proc.pid)
+            finally:
+                stop(proc)
+            got[label].append((rss, peak))
+            print(f"  round {r + 1} {label:18s}: RSS {rss:5.1f} MiB, peak {peak:5.1f} MiB, "
+                  f"all names answered {ready:.1f} s after start")
+    (mine, _), (theirs, _) = arms
+    for i, what in enumerate(("RSS", "peak RSS")):
+        ratios = [m[i] / t[i] for m, t in zip(got[mine], got[theirs], strict=True)]
+        print(f"{what} this tree / baseline: median {statistics.median(ratios):.2f} "
+              f"({statistics.median(m[i] for m in got[mine]):.1f} against "
+              f"{statistics.median(t[i] for t in got[theirs]):.1f} MiB; goal < 100 MiB)")
+
+
 def wire_bench(n: int = 20000) -> None:
     import dns.rrset
     import dnslib
@@ -189,6 +238,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--creates", type=int, default=200)
     parser.add_argument("--wire", action="store_true", help="only the wire-library figures")
+    parser.add_argument("--baseline", help="a commit whose server's memory to compare with")
     args = parser.parse_args()
     wire_bench()
     if args.wire:
@@ -212,13 +262,11 @@ def main() -> None:
         hosts = tmp / "hosts"
         hosts.write_text("".join(f"{ip} {n}\n" for n, ip in ips.items()))
         with client_netns() as (ns, host_ip):
+            if args.baseline:
+                memory_rounds(kubeconfig, host_ip, names[-1], args.rounds, args.baseline,
+                              tmp / "baseline")
             ours_port, theirs_port = free_port(), free_port()
-            exe = str(Path(sys.executable).parent / "minikube-py")
-            ours = subprocess.Popen(pinned(1, [
-                exe, "dns", "--kubeconfig", str(kubeconfig), "--bind-address", host_ip,
-                "--port", str(ours_port), "--health-port", str(free_port()),
-                "--upstream", "127.0.0.1:9"]), stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
+            ours = start_dns(kubeconfig, host_ip, ours_port)
             procs.append(ours)
             theirs = subprocess.Popen(pinned(1, [
                 "dnsmasq", "-k", "--no-resolv", "--no-hosts", f"--addn-hosts={hosts}",

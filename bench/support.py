@@ -25,12 +25,21 @@ from minikube_py.lifetime import stop_process
 
 CONCURRENCY = 64
 Arm = TypeVar("Arm")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def extract(rev: str, into: Path) -> None:
+    """The source of `rev` (its packages only) under `into`: a baseline to run beside this
+    tree's code with PYTHONPATH pointing there."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "minikube_py", "agent",
+                              "cni_plugins"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
 
 
 async def bounded(n: int, fn: Callable[[int], Awaitable[object]],

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,19 +35,18 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.apiserver import pct
 from bench.etcd_tls import etcd_flags
-from bench.support import alternated_rounds, free_port, scratch_apiserver, start_apiserver, stop
+from bench.support import (
+    alternated_rounds,
+    extract,
+    free_port,
+    scratch_apiserver,
+    start_apiserver,
+    stop,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 NS = "bench-tokens"
 ACCOUNT = "robot"
 REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
-
-
-def extract(rev: str, into: Path) -> None:
-    """The source of `rev` (its packages only) under `into`."""
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "minikube_py", "agent",
-                              "cni_plugins"], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
 
 
 def pod(name: str) -> dict[str, object]:

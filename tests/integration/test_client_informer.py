@@ -35,7 +35,8 @@ def configmap(name: str, label: str, value: str = "0") -> JsonDict:
 class GatedClient(ApiClient):
     """A real client whose new watches wait for `gate`: lets a test keep an informer
     away from the server while history is changed and compacted under it (`held` counts
-    the watches waiting there). It notes the (limit, continue) of every list."""
+    the watches waiting there). It notes the (limit, continue) of every list, and the
+    resourceVersion of each answer; a list's continues wait for `continue_gate`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -44,11 +45,18 @@ class GatedClient(ApiClient):
         self.held = 0
         self.watch_rvs: list[str | None] = []
         self.list_requests: list[tuple[int | None, str | None]] = []
+        self.list_rvs: list[str] = []
+        self.continue_gate = asyncio.Event()
+        self.continue_gate.set()
 
     async def list(self, resource: Resource, namespace: str | None = None, **kwargs: Any
                    ) -> JsonDict:
         self.list_requests.append((kwargs.get("limit"), kwargs.get("continue_token")))
-        return await super().list(resource, namespace, **kwargs)
+        if kwargs.get("continue_token"):
+            await self.continue_gate.wait()
+        listed = await super().list(resource, namespace, **kwargs)
+        self.list_rvs.append(listed["metadata"]["resourceVersion"])
+        return listed
 
     def watch(self, resource: Resource, namespace: str | None = None, **kwargs: Any
               ) -> AsyncGenerator[tuple[str, JsonDict], None]:
@@ -191,6 +199,29 @@ async def test_informer_relists_after_compaction(
             # And it keeps watching after the re-list.
             await client.patch(CONFIGMAPS, keep, {"data": {"v": "2"}}, "default")
             await eventually(lambda: ("update", keep, "0->2") in seen.calls)
+
+
+async def test_a_list_whose_snapshot_is_compacted_mid_way_is_read_whole(
+        apiserver_factory: Callable[..., Any]) -> None:
+    server = apiserver_factory(etcd_compaction_interval=1)
+    async with GatedClient.from_kubeconfig(server.kubeconfig) as client:
+        label = unique("expired")
+        names = [unique("cm") for _ in range(5)]
+        for name in names:
+            await client.create(CONFIGMAPS, configmap(name, label))
+        informer = Informer(client, CONFIGMAPS, "default", label_selector=f"suite={label}",
+                            page_size=2)
+        client.continue_gate.clear()
+        async with background(informer.run(), "informer-configmaps"):
+            await eventually(lambda: len(client.list_requests) == 2, what="second page held")
+            late = await client.create(CONFIGMAPS, configmap(unique("late"), label))
+            await wait_compacted(client, client.list_rvs[0])
+            client.continue_gate.set()
+            await asyncio.wait_for(informer.wait_synced(), 10)
+        (_, first), (_, held), *rest = client.list_requests
+        assert first is None and held and rest == [(None, None)], "410, then one whole list"
+        assert len(informer.keys()) == 6 and informer.get(f"default/{late['metadata']['name']}")
+        assert informer.resource_version == client.list_rvs[-1]
 
 
 async def test_informer_survives_apiserver_restart(

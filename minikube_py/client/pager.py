@@ -6,8 +6,9 @@ carries its revision), so the pages make one consistent list and a watch may sta
 its resourceVersion. A whole list is held twice at its peak, as JSON and as decoded
 objects; in pages only one page is, and `transform` slims each page before the next
 arrives, so the unslimmed list never exists at once. If that snapshot is compacted away
-mid-way (410 on a continue), the rest is read as one unpaged list, as client-go's
-FullListIfExpired: starting the pages over could lose the race with compaction forever.
+mid-way (410 on a continue), the pages so far are dropped and the list is read again in
+one request, as client-go's FullListIfExpired: paging again from the start could lose the
+race with compaction forever.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import signal
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,8 +61,15 @@ async def test_one_scheduler_binds_each_pod_once_and_the_other_takes_over(
     leader = next(n for n in schedulers if leader_id.startswith(n))
     await create_pods(client, ns, "first", 20)
     await eventually(lambda: all_bound(client, ns, "first", 20), timeout=30)
-    await asyncio.sleep(1)
-    events = [e for e in (await client.list(EVENTS, ns))["items"] if e["reason"] == "Scheduled"]
+
+    async def scheduled() -> list[dict[str, Any]]:
+        """The Scheduled Events, once there are 20: one writer sends them after the
+        bindings (scheduler/eventsink.py), seconds later under load."""
+        events = [e for e in (await client.list(EVENTS, ns))["items"]
+                  if e["reason"] == "Scheduled"]
+        return events if len(events) >= 20 else []
+
+    events = await eventually(scheduled, timeout=30, what="20 Scheduled events")
     assert len(events) == 20 and all(e.get("count", 1) == 1 for e in events)
     follower = next(n for n in schedulers if n != leader)
     assert "scheduler synced" in (tmp_path / f"{leader}.log").read_text()

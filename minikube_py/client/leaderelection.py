@@ -119,7 +119,7 @@ class LeaderElector:
         Returns when `fn` returns (releasing the lease); re-raises if `fn` fails.
         """
         while True:
-            await self._acquire()
+            await self._acquire_or_hand_back()
             work = asyncio.ensure_future(fn())
             renew = asyncio.create_task(self._renew_loop(), name=f"lease-renew-{self.name}")
             try:
@@ -140,6 +140,17 @@ class LeaderElector:
                 return
             log.warning("leadership lost, work cancelled lease=%s/%s identity=%s",
                         self.namespace, self.name, self.identity)
+
+    async def _acquire_or_hand_back(self) -> None:
+        """Acquire; stopped meanwhile, hand the lease back all the same: the write that took
+        it may have landed with its answer still unread (a loaded host), and a standby would
+        otherwise wait the lease out. release() only clears a lease naming us."""
+        try:
+            await self._acquire()
+        except asyncio.CancelledError:
+            if self.release_on_cancel:
+                await self.release()
+            raise
 
     async def _acquire(self) -> None:
         observer = asyncio.create_task(self._observe(), name=f"lease-watch-{self.name}") \

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -192,6 +192,46 @@ async def test_run_returns_when_work_finishes_and_releases(client: ApiClient) ->
 
     await asyncio.wait_for(elector.run(short), 10)
     assert ran == [True]
+    lease = await client.get(LEASES, lease_name, "kube-system")
+    assert lease["spec"]["holderIdentity"] == ""
+
+
+class LateAnswers:
+    """The api-server takes a Lease write, but its answer is not read (a loaded host)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+        self.landed = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    async def create(self, *args: Any, **kwargs: Any) -> Any:
+        created = await self.client.create(*args, **kwargs)
+        self.landed.set()
+        await asyncio.sleep(3600)
+        return created
+
+
+async def test_stopped_before_its_taking_write_is_answered_hands_the_lease_back(
+        client: ApiClient) -> None:
+    """The scheduler-leader flake: SIGTERM while the write that took the Lease was landing;
+    the candidate never learnt it led, so it never released, and the Lease named a stopped
+    process for its whole duration."""
+    lease_name = f"test-{uuid.uuid4().hex[:8]}"
+    late = LateAnswers(client)
+    elector = LeaderElector(cast(ApiClient, late), name=lease_name, identity="late", **TIMING)
+
+    async def never() -> None:
+        raise AssertionError("it never learns it leads")
+
+    task = asyncio.create_task(elector.run(never))
+    await asyncio.wait_for(late.landed.wait(), 10)
+    assert (await client.get(LEASES, lease_name, "kube-system"))["spec"]["holderIdentity"] \
+        == "late"
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
     lease = await client.get(LEASES, lease_name, "kube-system")
     assert lease["spec"]["holderIdentity"] == ""
 

@@ -19,7 +19,8 @@ def exchange(core: Any, pod: str, namespace: str, port: int, closed_port: int,
     try:
         sock = forward.socket(port)
         sock.settimeout(20)
-        sock.sendall(request)
+        if request:  # a greeting server may have said all and closed by now (its words stay
+            sock.sendall(request)  # readable; a send, even an empty one, is EPIPE then)
         response = b""
         while chunk := sock.recv(1 << 16):
             response += chunk

@@ -25,10 +25,12 @@ FAST = Backoff(first=0.1, cap=0.4, reset_after=60.0, stop_grace=2.0)
 
 
 def sleeper(name: str, log: Path) -> Component:
-    """A child that records its start and, on SIGTERM, its stop, in `log`."""
-    code = (f"import signal,sys,time\nopen({str(log)!r},'a').write('start {name}\\n')\n"
+    """A child that records its start and, on SIGTERM, its stop, in `log`; its handler is
+    set before the start is written, so a test that saw the start may stop it."""
+    code = (f"import signal,sys,time\n"
             f"def bye(*_):\n open({str(log)!r},'a').write('stop {name}\\n'); sys.exit(0)\n"
-            "signal.signal(signal.SIGTERM, bye)\nwhile True: time.sleep(0.05)\n")
+            f"signal.signal(signal.SIGTERM, bye)\nopen({str(log)!r},'a').write('start {name}\\n')\n"
+            "while True: time.sleep(0.05)\n")
     return Component(name, [sys.executable, "-c", code])
 
 

@@ -17,7 +17,7 @@ from minikube_py.client import ApiClient
 from minikube_py.controllers.settings import ControllerManagerSettings
 from tests.fixtures.apiserver import ApiServer
 from tests.fixtures.controlplane import ControlPlane
-from tests.helpers import scratch_namespace
+from tests.helpers import eventually, scratch_namespace
 
 NO_CONTROLLERS = ControllerManagerSettings(leader_election=None, controllers=())
 
@@ -45,6 +45,15 @@ class Env:
             if time.monotonic() > deadline:
                 raise AssertionError(f"pod {name} never got there: {pod.get('status')}")
             await asyncio.sleep(0.1)
+
+    async def event(self, ok: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The first Event `ok` accepts, once there is one: the scheduler writes its
+        Events after the fact, through one writer (scheduler/eventsink.py)."""
+        async def found() -> dict[str, Any] | None:
+            items = (await self.client.list(EVENTS, self.namespace))["items"]
+            return next((e for e in items if ok(e)), None)
+        event: dict[str, Any] = await eventually(found, timeout=20, what="the Event")
+        return event
 
 
 def bound(pod: dict[str, Any]) -> bool:
@@ -76,9 +85,8 @@ async def test_placement_honours_requests_selectors_affinity_and_taints(env: Env
     assert placed == {"needs-2-cpu": big, "wants-ssd": big, "tolerates": tainted}
     # the hollow node runs it; the scheduler reported the binding
     await env.wait_for("wants-ssd", lambda p: p["status"].get("phase") == "Running")
-    events = await env.client.list(EVENTS, env.namespace)
-    assert any(e["reason"] == "Scheduled" and e["involvedObject"]["name"] == "wants-ssd"
-               and big in e["message"] for e in events["items"])
+    await env.event(lambda e: e["reason"] == "Scheduled"
+                    and e["involvedObject"]["name"] == "wants-ssd" and big in e["message"])
 
 
 async def test_unschedulable_message_then_placed_when_a_node_fits(env: Env) -> None:
@@ -95,9 +103,8 @@ async def test_unschedulable_message_then_placed_when_a_node_fits(env: Env) -> N
                    for c in pod["status"].get("conditions") or [])
 
     await env.wait_for("picky", unschedulable)
-    events = await env.client.list(EVENTS, env.namespace)
-    assert any(e["reason"] == "FailedScheduling" and e["message"] == expected
-               and e["type"] == "Warning" for e in events["items"])
+    await env.event(lambda e: e["reason"] == "FailedScheduling" and e["message"] == expected
+                    and e["type"] == "Warning")
     roomy = await env.nodes.add("a3", cpu="4", labels={"zone": "a"})
     pod = await env.wait_for("picky", bound)  # retried on the node event, long before 60 s
     assert pod["spec"]["nodeName"] == roomy

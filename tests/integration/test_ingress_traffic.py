@@ -156,12 +156,15 @@ async def test_missing_service_is_an_event_and_the_rest_keeps_serving(env: Env) 
         tls=[{"hosts": ["broken.test"], "secretName": "no-such-secret"}]))
     http = env.http
 
-    async def reasons() -> set[str]:
+    async def both_reported() -> set[str]:
+        """The broken Ingress's Warning reasons, once both are there: the controller
+        writes its Events one after another (`eventually` returns the first truthy)."""
         events = await env.admin.list(EVENTS, env.namespace)
-        return {e["reason"] for e in events["items"]
-                if e["involvedObject"]["name"] == "broken" and e["type"] == "Warning"}
+        reasons = {e["reason"] for e in events["items"]
+                   if e["involvedObject"]["name"] == "broken" and e["type"] == "Warning"}
+        return reasons if reasons >= {"ServiceNotFound", "SecretNotFound"} else set()
 
-    assert await eventually(reasons, timeout=20) >= {"ServiceNotFound", "SecretNotFound"}
+    await eventually(both_reported, timeout=20, what="ServiceNotFound and SecretNotFound")
     await eventually(lambda: _served(http, "good.test", "/", "web / 200"), timeout=20)
     assert (await curl(f"http://broken.test:{http}/", "broken.test", http)).text.endswith(
         " 503")

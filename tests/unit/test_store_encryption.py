@@ -19,7 +19,7 @@ from minikube_py.store.encryption import (
 )
 from minikube_py.store.errors import Undecryptable
 
-K1, K2 = os.urandom(32), os.urandom(32)
+K1, K2 = bytes(range(32)), bytes(range(32, 64))  # fixed: a wrong-key case is the same every run
 SECRET = b'{"apiVersion":"v1","kind":"Secret","data":{"password":"aHVudGVyMg=="}}'
 KEY = "/registry/secrets/default/db"
 
@@ -80,7 +80,13 @@ def test_identity_first_reads_encrypted_values_through_the_others() -> None:
     pytest.param(SecretBox("key1", K1), Identity(), "no matching prefix", id="identity-only"),
 ])
 def test_a_value_no_key_opens_is_an_error_naming_the_key(writer: Provider, reader: Provider,
-                                                         message: str) -> None:
+                                                         message: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """aescbc has no MAC: a wrong key is caught by the padding check only, which about 1
+    IV in 256 passes with garbage (as kube-apiserver's; the CI failure of session 9). The
+    IV is fixed here, one whose wrong-key padding is invalid, so the case is the same
+    every run."""
+    monkeypatch.setattr(os, "urandom", bytes)  # the IV: 16 zero bytes
     stored = Encryption({"/registry/secrets/": Transformer([writer])}).seal(KEY, SECRET)
     enc = Encryption({"/registry/secrets/": Transformer([reader])})
     with pytest.raises(Undecryptable, match=message) as e:

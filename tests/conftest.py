@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = [
     "tests.fixtures.tasks",
@@ -15,6 +17,15 @@ pytest_plugins = [
     "tests.fixtures.node_agent",
     "tests.fixtures.fake_client",
 ]
+
+# Property tests: the same examples every run and no per-example time limit, so a CI
+# verdict never depends on the draw or the machine's load (a test's own @settings still
+# wins field by field). HYPOTHESIS_PROFILE=explore draws fresh examples, to hunt on demand.
+settings.register_profile("ci", derandomize=True, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 # Tests that own host-global things (port 6443, the lab's namespaces and switch, cni0 and

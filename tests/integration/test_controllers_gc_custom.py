@@ -56,6 +56,16 @@ class Env:
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "ownerReferences": owners or []}}, self.ns)
 
+    async def collector_has_seen_configmaps(self) -> None:
+        """Return once the collector's ConfigMap cache holds every ConfigMap made so far: it
+        collects a later one whose owner never existed, and one watch delivers in order.
+        (A foreground owner with no dependent in the cache loses its finalizer at once, as
+        in Kubernetes, whose collector also decides from its informers.)"""
+        probe = f"probe-{uuid.uuid4().hex[:6]}"
+        await self.configmap(probe, [{"apiVersion": "v1", "kind": "ConfigMap", "name": "never",
+                                      "uid": str(uuid.uuid4())}])
+        await eventually(lambda: self.gone(CONFIGMAPS, probe), what="the probe collected")
+
     async def gone(self, resource: Resource, name: str) -> bool:
         try:
             await self.client.get(resource, name, self.ns)
@@ -108,6 +118,7 @@ async def test_a_custom_owner_deleted_in_the_foreground_waits_for_its_dependents
         env: Env) -> None:
     owner = await env.gadget("fg")
     await env.configmap("fg-dep", [{**env.ref(owner), "blockOwnerDeletion": True}])
+    await env.collector_has_seen_configmaps()  # else it may find no dependent to wait for
     await env.client.delete(env.gadgets, "fg", env.ns, propagation_policy="Foreground")
 
     async def owner_gone_last() -> bool:

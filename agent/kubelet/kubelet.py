@@ -59,6 +59,16 @@ def _revision(obj: dict[str, Any]) -> int:
         return 0
 
 
+def as_written(pod: dict[str, Any], sent: tuple[PodStatus, int] | None) -> dict[str, Any]:
+    """The pod with `sent` (the status we last wrote, its resourceVersion) while the cache
+    has not caught up with that write: a status computed from the older one would move
+    startTime and the conditions' transition times, and be written again (Kubernetes'
+    status manager keeps its own copy of what it wrote for the same reason)."""
+    if sent is None or _revision(pod) >= sent[1]:
+        return pod
+    return {**pod, "status": sent[0]}
+
+
 class Kubelet(SyncLoop):
     """The pods of one node: informer + work queue + `PodSyncer`, plus the loops that keep
     it honest (resync, orphan collection, Docker events)."""
@@ -98,9 +108,9 @@ class Kubelet(SyncLoop):
         self._evictions: dict[str, str] = {}  # uid -> why it is evicted
         self.allocatable = capacity(settings, settings.state_dir)
         self._admitted_uids: set[str] = set()
-        # uid -> (status we last wrote, its resourceVersion): a sync that runs on a cache
-        # older than our own write must not write the same status again.
-        self._sent: dict[str, tuple[dict[str, object], int]] = {}
+        # uid -> (status we last wrote, its resourceVersion): what a sync starts from while
+        # the cache is older than our own write (as_written).
+        self._sent: dict[str, tuple[PodStatus, int]] = {}
 
     async def _event(self, pod: dict[str, Any], etype: str, reason: str, message: str) -> None:
         try:
@@ -145,6 +155,8 @@ class Kubelet(SyncLoop):
     async def _sync(self, key: str) -> None:
         namespace, name = key.split("/", 1)
         pod = self.pods.get(key)
+        if pod is not None:
+            pod = as_written(pod, self._sent.get(pod["metadata"]["uid"]))
         uid = pod["metadata"]["uid"] if pod else ""
         named = await self.syncer.observed(namespace=namespace, name=name)
         stale: dict[str, int] = {}
@@ -235,9 +247,6 @@ class Kubelet(SyncLoop):
         if new == comparable(old):
             return
         meta = pod["metadata"]
-        sent = self._sent.get(meta["uid"])
-        if sent is not None and sent[0] == new and _revision(pod) < sent[1]:
-            return  # the cache has not caught up with our own write yet
         patch = dict(status)
         for k in old:
             patch.setdefault(k, None)
@@ -246,7 +255,7 @@ class Kubelet(SyncLoop):
                                               meta["namespace"], subresource="status")
         except NotFound:
             return
-        self._sent[meta["uid"]] = (new, _revision(written))
+        self._sent[meta["uid"]] = (written.get("status") or status, _revision(written))
         log.info("pod status pod=%s/%s phase=%s", meta["namespace"], meta["name"], status["phase"])
 
     async def _resync_loop(self) -> None:

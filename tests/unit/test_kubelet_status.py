@@ -6,6 +6,7 @@ from typing import Any, cast
 
 import pytest
 
+from agent.kubelet.kubelet import as_written
 from agent.kubelet.status import (
     ContainerView,
     docker_time,
@@ -14,7 +15,7 @@ from agent.kubelet.status import (
     qos_class,
     terminated,
 )
-from minikube_py.api.types import ContainerStatus
+from minikube_py.api.types import ContainerStatus, PodStatus
 from tests.fixtures import builders
 
 
@@ -138,3 +139,16 @@ def test_a_pod_level_failure_reason_makes_the_pod_failed() -> None:
     assert (status["phase"], status["reason"], status["message"]) == (
         "Failed", "DeadlineExceeded", "too long")
     assert status["containerStatuses"][0]["ready"] is False
+
+
+def test_a_sync_on_a_cache_older_than_our_write_starts_from_what_we_wrote() -> None:
+    """The CI failure of session 9: a second sync right after the first status write read
+    the pod without it, computed startTime and transition times anew and wrote them."""
+    cached = builders.pod("a", "ns", resource_version="7")
+    written: PodStatus = {"phase": "Running", "startTime": "2026-12-07T22:50:33Z"}
+    assert as_written(cached, (written, 8))["status"] == written  # the cache is behind
+    assert as_written(cached, (written, 7)) is cached  # caught up (or newer): the cache
+    assert as_written(cached, None) is cached
+    fresh = pod_status(as_written(cached, (written, 8)), init=[], app=[], pod_ips=[],
+                       host_ip="10.0.0.1")
+    assert fresh["startTime"] == "2026-12-07T22:50:33Z"

@@ -207,7 +207,6 @@ class NodeAgent:
                 pass
 
     async def run(self) -> None:
-        await self.event("Starting", "Starting kubelet.")
         backoff = Backoff(1.0, 10.0)
         while True:  # the api-server may not be up yet: the agent waits rather than exits
             try:
@@ -216,6 +215,9 @@ class NodeAgent:
             except Exception as e:  # noqa: BLE001 - any API failure: try again
                 log.warning("node registration failed node=%s err=%r", self.name, e)
                 await backoff.sleep()
+        # Once the api-server has answered: sent before, an agent that came up first lost it
+        # (events are best effort), and `kubectl describe node` showed no Starting.
+        await self.event("Starting", "Starting kubelet.")
         while True:
             try:
                 # Bounded as kubelet's heartbeat client (timeout = the update period): a

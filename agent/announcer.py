@@ -24,7 +24,7 @@ from minikube_py.api.meta import get_condition
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import ENDPOINTS, NODES, SERVICES
 from minikube_py.api.types import Object
-from minikube_py.client import ApiClient, Informer, strip_managed_fields
+from minikube_py.client import ApiClient, Informer
 from minikube_py.client.leaderelection import LeaderElector
 from minikube_py.client.tasks import log_failure
 
@@ -91,7 +91,7 @@ class Announcer:
         self.client = client
         self.settings = settings
         self.services, self.endpoints, self.nodes = (
-            Informer(client, r, transform=strip_managed_fields)
+            Informer(client, r)
             for r in (SERVICES, ENDPOINTS, NODES))
         self._wake = asyncio.Event()
         for informer in (self.services, self.endpoints, self.nodes):

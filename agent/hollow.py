@@ -20,7 +20,7 @@ from typing import Any
 from minikube_py.api.meta import micro_time, now_rfc3339
 from minikube_py.api.resources import LEASES, NODES, PODS
 from minikube_py.api.types import Object
-from minikube_py.client import ApiClient, Informer, strip_managed_fields
+from minikube_py.client import ApiClient, Informer
 from minikube_py.client.errors import ClientError, NotFound
 
 NODE_LEASES = "kube-node-lease"
@@ -66,7 +66,7 @@ class HollowNodes:
         self.run_pods = run_pods
         self.names: list[str] = []
         self.alive: set[str] = set()
-        self.pods = Informer(client, PODS, transform=strip_managed_fields)
+        self.pods = Informer(client, PODS)
         self.pods.add_handlers(self._pod_seen, lambda old, new: self._pod_seen(new))
         self._tasks: set[asyncio.Task[None]] = set()
 

@@ -33,7 +33,7 @@ from cni_plugins.service import NetlinkService
 from minikube_py.api.node import PUBLIC_IP_ANNOTATION, VTEP_MAC_ANNOTATION
 from minikube_py.api.resources import NODES
 from minikube_py.api.types import Object
-from minikube_py.client import Informer, run_tasks, strip_managed_fields
+from minikube_py.client import Informer, run_tasks
 from minikube_py.client.loop import SyncLoop, cached
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Overlay(SyncLoop):
         # order; it lives in the namespace of the thread that made it unless a test
         # hands in one whose initializer enters a node namespace.
         self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="overlay")
-        self.nodes = Informer(client, NODES, transform=strip_managed_fields)
+        self.nodes = Informer(client, NODES)
         self.nodes.add_handlers(on_add=self._kick, on_update=lambda _o, new: self._kick(new),
                                 on_delete=self._kick)
         self.local: _Local | None = None

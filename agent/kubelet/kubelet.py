@@ -42,7 +42,7 @@ from minikube_py.api.meta import join_key, now_rfc3339
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import PODS
 from minikube_py.api.types import Object, PodStatus
-from minikube_py.client import ApiClient, Informer, run_tasks, strip_managed_fields
+from minikube_py.client import ApiClient, Informer, run_tasks
 from minikube_py.client.errors import Conflict, NotFound
 from minikube_py.client.loop import SyncLoop, cached
 
@@ -82,7 +82,7 @@ class Kubelet(SyncLoop):
         self.settings, self.runtime = settings, runtime
         self.node = settings.node_name
         self.pods = Informer(client, PODS, field_selector=f"spec.nodeName={self.node}",
-                             resync_period=None, transform=strip_managed_fields)
+                             resync_period=None)
         self.probes = Probes(runtime, on_change=self.queue.add, events=self._event)
         cni = CNI(settings.cni_conf_dir, settings.cni_bin_dirs, f"{settings.state_dir}/cni")
         source = ApiSource(client)

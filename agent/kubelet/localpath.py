@@ -25,7 +25,7 @@ from pathlib import Path
 from minikube_py.api.resources import PERSISTENTVOLUMES
 from minikube_py.api.storageclass import LOCAL_PATH_PROVISIONER
 from minikube_py.api.types import Object
-from minikube_py.client import ApiClient, Informer, run_tasks, strip_managed_fields
+from minikube_py.client import ApiClient, Informer, run_tasks
 
 log = logging.getLogger(__name__)
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
@@ -59,7 +59,7 @@ class LocalPathCleaner:
 
     def __init__(self, client: ApiClient, roots: Sequence[Path]) -> None:
         self.roots = list(roots)
-        self.volumes = Informer(client, PERSISTENTVOLUMES, transform=strip_managed_fields)
+        self.volumes = Informer(client, PERSISTENTVOLUMES)
         self.pending: asyncio.Queue[Path] = asyncio.Queue()
         self.volumes.add_handlers(on_delete=self._deleted)
 

@@ -23,7 +23,7 @@ from cni_plugins import ipset_runner
 from cni_plugins import iptables_runner as backends
 from minikube_py.api.backoff import Backoff
 from minikube_py.api.resources import NAMESPACES, NETWORKPOLICIES, PODS
-from minikube_py.client import ApiClient, Informer, strip_managed_fields
+from minikube_py.client import ApiClient, Informer
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Enforcer:
     def __init__(self, client: ApiClient, settings: NetpolSettings) -> None:
         self.settings = settings
         self.policies, self.pods, self.namespaces = (
-            Informer(client, r, transform=strip_managed_fields)
+            Informer(client, r)
             for r in (NETWORKPOLICIES, PODS, NAMESPACES))
         self._wake = asyncio.Event()
         for informer in (self.policies, self.pods, self.namespaces):

@@ -37,7 +37,7 @@ from minikube_py.api.backoff import Backoff
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import ENDPOINTS, SERVICES
 from minikube_py.api.types import Object
-from minikube_py.client import Informer, strip_managed_fields
+from minikube_py.client import Informer
 from minikube_py.client.events import EventRecorder
 
 log = logging.getLogger(__name__)
@@ -294,11 +294,11 @@ class Proxier:
 
     async def run(self) -> None:
         """Watch Services and Endpoints and keep iptables in step, forever."""
-        services = Informer(self._client, SERVICES, transform=strip_managed_fields)
+        services = Informer(self._client, SERVICES)
         services.add_handlers(on_add=self.set_service,
                               on_update=lambda _old, new: self.set_service(new),
                               on_delete=self.delete_service)
-        endpoints = Informer(self._client, ENDPOINTS, transform=strip_managed_fields)
+        endpoints = Informer(self._client, ENDPOINTS)
         endpoints.add_handlers(on_add=self.set_endpoints,
                                on_update=lambda _old, new: self.set_endpoints(new),
                                on_delete=self.delete_endpoints)

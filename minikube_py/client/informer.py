@@ -7,7 +7,8 @@ again and turn the difference between cache and list into add/update/delete
 calls; other failures back off and resume. Handlers are plain callables run
 in the loop: they should only enqueue keys (see WorkQueue) and must not block.
 A `transform` (client-go's SetTransform) slims every object before it is stored or
-handed to a handler, each list page as it arrives.
+handed to a handler, each list page as it arrives. By default it strips managedFields:
+only the api-server's field manager reads them (transform=None keeps them).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Informer:
                  label_selector: str | None = None, field_selector: str | None = None,
                  resync_period: float | None = None,
                  watch_timeout: tuple[int, int] = (300, 600), page_size: int = PAGE_SIZE,
-                 transform: Transform | None = None) -> None:
+                 transform: Transform | None = strip_managed_fields) -> None:
         self.client = client
         self.resource = resource
         self.namespace = namespace

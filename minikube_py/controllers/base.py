@@ -40,7 +40,7 @@ from collections.abc import Hashable
 from minikube_py.api.meta import key as object_key
 from minikube_py.api.resources import Resource
 from minikube_py.api.types import Object
-from minikube_py.client import ApiClient, Informer, run_tasks, strip_managed_fields
+from minikube_py.client import ApiClient, Informer, run_tasks
 from minikube_py.client.cache import IndexFunc
 from minikube_py.client.loop import SyncLoop, cached
 from minikube_py.controllers.owners import controller_key
@@ -60,8 +60,7 @@ class SharedInformers:
     def get(self, resource: Resource) -> Informer:
         informer = self._informers.get(resource.plural)
         if informer is None:
-            informer = self._informers[resource.plural] = Informer(
-                self.client, resource, transform=strip_managed_fields)
+            informer = self._informers[resource.plural] = Informer(self.client, resource)
         return informer
 
     async def run(self, resources: list[Resource]) -> None:

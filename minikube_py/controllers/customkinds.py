@@ -21,7 +21,7 @@ from typing import Any
 from minikube_py.api.customresourcedefinition import resources_of
 from minikube_py.api.resources import Resource
 from minikube_py.api.types import Object
-from minikube_py.client.informer import Informer, ListWatcher, strip_managed_fields
+from minikube_py.client.informer import Informer, ListWatcher
 from minikube_py.client.tasks import log_failure, stop_tasks
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class CustomKinds:
         if running is not None and running[0] == followed:
             return
         self._stop(name)
-        informer = Informer(self.client, followed, transform=strip_managed_fields)
+        informer = Informer(self.client, followed)
         self._follow(followed, informer)
         task = asyncio.create_task(self._run(followed, informer),
                                    name=f"informer-{followed.plural}.{followed.group}")

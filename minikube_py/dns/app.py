@@ -21,7 +21,7 @@ from aiohttp import web
 
 from minikube_py.api.resolvconf import host_resolv_conf
 from minikube_py.api.resources import ENDPOINTSLICES, NAMESPACES, SERVICES
-from minikube_py.client import ApiClient, Informer, strip_managed_fields
+from minikube_py.client import ApiClient, Informer
 from minikube_py.dns import registration
 from minikube_py.dns.forward import Forwarder, Upstreams, parse_address
 from minikube_py.dns.metrics import DnsMetrics
@@ -101,7 +101,7 @@ async def listen(settings: DnsSettings, resolver: Resolver
 @contextlib.asynccontextmanager
 async def serving(settings: DnsSettings, client: ApiClient) -> AsyncIterator[Running]:
     """Informers running and synced, UDP+TCP and health listening; all closed on exit."""
-    services, slices, namespaces = (Informer(client, r, transform=strip_managed_fields)
+    services, slices, namespaces = (Informer(client, r)
                                     for r in (SERVICES, ENDPOINTSLICES, NAMESPACES))
     add_indexes(services, slices)
     metrics = DnsMetrics()

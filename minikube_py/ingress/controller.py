@@ -29,7 +29,7 @@ from minikube_py.api.resources import (
 )
 from minikube_py.api.shape import dig
 from minikube_py.api.types import Object
-from minikube_py.client import ApiClient, Informer, strip_managed_fields
+from minikube_py.client import ApiClient, Informer
 from minikube_py.client.errors import NotFound
 from minikube_py.client.loop import SyncLoop
 from minikube_py.durable import write_file
@@ -60,7 +60,7 @@ class IngressController(SyncLoop):
         self.proxy = proxy or HAProxy(self.paths, settings.haproxy)
         self.certs = certs.CertificateDir(state / "certs")
         self.ingresses, self.classes, self.services, self.slices, self.secrets = (
-            Informer(client, r, transform=strip_managed_fields)
+            Informer(client, r)
             for r in (INGRESSES, INGRESSCLASSES, SERVICES, ENDPOINTSLICES, SECRETS))
         self.slices.add_index(BY_SERVICE, _service_of)
         for informer in self.informers:

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from minikube_py.api.resources import CONFIGMAPS, NODES, PODS
 from minikube_py.api.shape import as_dict
-from minikube_py.client import ApiClient, Informer, strip_managed_fields
+from minikube_py.client import ApiClient, Informer
 from minikube_py.client.tasks import supervised
 from minikube_py.metrics_server import api
 from minikube_py.metrics_server.requestheader import RequestHeaderConfig
@@ -70,7 +70,7 @@ async def scrape_forever(scraper: Scraper, nodes: Informer, storage: MetricsStor
 async def serve(settings: MetricsServerSettings, serving: asyncio.Event | None = None) -> None:
     async with ApiClient.from_kubeconfig(settings.kubeconfig) as client:
         config = await requestheader_config(client, settings)
-        nodes, pods = (Informer(client, r, transform=strip_managed_fields)
+        nodes, pods = (Informer(client, r)
                        for r in (NODES, PODS))
         storage = MetricsStorage()
         scraper = Scraper(client.config.token or "", kubelet_tls(

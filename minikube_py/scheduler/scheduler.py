@@ -14,7 +14,7 @@ from minikube_py.api.meta import key as object_key
 from minikube_py.api.meta import set_condition
 from minikube_py.api.resources import NAMESPACES, NODES, PODS
 from minikube_py.api.types import Object
-from minikube_py.client import ApiClient, EventRecorder, Informer, run_tasks, strip_managed_fields
+from minikube_py.client import ApiClient, EventRecorder, Informer, run_tasks
 from minikube_py.client.errors import ClientError, Conflict, NotFound
 from minikube_py.client.tasks import log_failure
 from minikube_py.scheduler.algorithm import Algorithm, FitError
@@ -58,7 +58,7 @@ class Scheduler:
                                    volumes=self.volumes.filter)
         # namespaces: their labels, for namespaceSelector terms
         self.pods, self.nodes, self.namespaces = (
-            Informer(client, r, transform=strip_managed_fields)
+            Informer(client, r)
             for r in (PODS, NODES, NAMESPACES))
         self.events = EventSink(EventRecorder(client, "default-scheduler"),
                                 settings.event_backlog, busy=self._busy)

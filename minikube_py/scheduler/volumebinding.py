@@ -18,7 +18,7 @@ from minikube_py.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES,
 from minikube_py.api.types import Object
 from minikube_py.api.volumematch import best_match, claim_class, node_allows
 from minikube_py.api.volumes import SELECTED_NODE
-from minikube_py.client import ApiClient, Informer, strip_managed_fields
+from minikube_py.client import ApiClient, Informer
 from minikube_py.scheduler.nodeinfo import NodeInfo
 from minikube_py.scheduler.podinfo import PodInfo
 
@@ -36,7 +36,7 @@ class VolumeBinding:
 
     def __init__(self, client: ApiClient, bind_timeout: float = 600.0) -> None:
         self.claims, self.volumes, self.classes = (
-            Informer(client, r, transform=strip_managed_fields)
+            Informer(client, r)
             for r in (PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES))
         self.bind_timeout = bind_timeout
 
